@@ -1,0 +1,115 @@
+/**
+ * Configuration is read once at start into a frozen, typed object. A missing or invalid
+ * setting stops the process with a message naming the variable; production refuses the
+ * settings that only make sense on a developer's machine.
+ */
+import { z } from "zod";
+
+/** Turns "true"/"1"/"yes" and "false"/"0"/"no" into booleans; env values are strings. */
+export const envBoolean = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no", ""])
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+
+/** A positive integer read from a string. */
+export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** An optional string where an empty value counts as unset. */
+export const envOptional = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+/** Settings every process shares: where it runs, where its state lives, how it logs. */
+export const baseConfigSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Pretty, human log lines instead of JSON; development only. */
+  LOG_PRETTY: envBoolean(false),
+  /** Folder for embedded state: PGlite data and development keys. */
+  DATA_DIR: z.string().default("./data"),
+  /** Postgres connection string; unset means embedded PGlite under DATA_DIR. */
+  DATABASE_URL: envOptional(),
+  DB_POOL_MIN: envInt(5, 0, 1000),
+  DB_POOL_MAX: envInt(50, 1, 1000),
+  DB_POOL_IDLE_MS: envInt(30_000, 1000),
+  /** Prefix of every service's Postgres schema name; tests use a fresh one to stay isolated. */
+  DB_SCHEMA_PREFIX: z.string().regex(/^[a-z0-9_]*$/).default(""),
+  /** Prefix of every cache key; tests and shared Redis servers use one to stay isolated. */
+  CACHE_KEY_PREFIX: z.string().default(""),
+  /** Redis connection string; unset means the in-process store. */
+  REDIS_URL: envOptional(),
+  /** NATS server list (comma separated); unset means the in-process bus. */
+  NATS_URL: envOptional(),
+  /** Port of this process's gRPC server. */
+  GRPC_PORT: envInt(50051, 0, 65535),
+  /** Host the gRPC server binds to. */
+  GRPC_HOST: z.string().default("0.0.0.0"),
+  /** Default deadline of an internal gRPC call, in milliseconds. */
+  GRPC_DEADLINE_MS: envInt(5000, 10),
+  /** Port of the /metrics and /health endpoints of a service running alone. */
+  METRICS_PORT: envInt(9464, 0, 65535),
+  /** How long a graceful shutdown may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: envInt(10_000, 100),
+  /** JSON Web Key Set of the public keys that sign access tokens; unset in development means a generated key under DATA_DIR. */
+  JWT_PUBLIC_JWKS: envOptional(),
+  /** Issuer claim of every token. */
+  JWT_ISSUER: z.string().default("weelo"),
+  /** Lifetime of an access token, in seconds (15 minutes). */
+  ACCESS_TOKEN_TTL_S: envInt(900, 30, 24 * 3600),
+});
+
+export type BaseConfig = z.infer<typeof baseConfigSchema>;
+
+/** Thrown (and printed by mains) when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** A rule checked after parsing (in production, or always): returns a message when violated. */
+export type ProductionRule<T> = (config: T) => string | undefined;
+
+/** The embedded stand-ins keep state in one process: fine on a laptop, wrong behind a load balancer. */
+export const productionRequiresServers: ProductionRule<BaseConfig> = (c) => {
+  const missing = (["DATABASE_URL", "REDIS_URL", "NATS_URL", "JWT_PUBLIC_JWKS"] as const).filter((k) => !c[k]);
+  return missing.length > 0
+    ? `${missing.join(", ")} must be set in production (embedded stand-ins and generated keys are for development)`
+    : undefined;
+};
+
+/**
+ * Parses the environment with the schema, applies production rules, and freezes the result.
+ * Throws ConfigError naming every bad variable at once.
+ */
+export function loadConfig<S extends z.ZodType<BaseConfig>>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+  productionRules: ProductionRule<z.infer<S>>[] = [],
+  alwaysRules: ProductionRule<z.infer<S>>[] = [],
+): Readonly<z.infer<S>> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`),
+    );
+  }
+  const config = result.data;
+  const always = alwaysRules.map((rule) => rule(config)).filter((p): p is string => p !== undefined);
+  if (always.length > 0) throw new ConfigError(always);
+  if (config.NODE_ENV === "production") {
+    const problems = [productionRequiresServers, ...productionRules]
+      .map((rule) => rule(config))
+      .filter((p): p is string => p !== undefined);
+    if (config.LOG_PRETTY) problems.push("LOG_PRETTY: pretty logs are for development; production logs JSON");
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+  return Object.freeze(config);
+}
+
+export { z };

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  AlreadyExistsError,
+  decodeStatusDetails,
+  DomainError,
+  domainErrorFromStatus,
+  encodeStatusDetails,
+  FailedPreconditionError,
+  GrpcCode,
+  httpStatusOf,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  toDomainError,
+  UnauthenticatedError,
+  UnavailableError,
+} from "./index.js";
+
+describe("domain errors", () => {
+  it("map to the documented HTTP statuses through their gRPC codes", () => {
+    const cases: [DomainError, number, number][] = [
+      [new InvalidArgumentError("phone", "bad"), GrpcCode.INVALID_ARGUMENT, 400],
+      [new UnauthenticatedError(), GrpcCode.UNAUTHENTICATED, 401],
+      [new PermissionDeniedError("no"), GrpcCode.PERMISSION_DENIED, 403],
+      [new NotFoundError("gone"), GrpcCode.NOT_FOUND, 404],
+      [new AlreadyExistsError("taken"), GrpcCode.ALREADY_EXISTS, 409],
+      [new FailedPreconditionError("state"), GrpcCode.FAILED_PRECONDITION, 400],
+      [new ResourceExhaustedError("slow down", { retryAfterSeconds: 5 }), GrpcCode.RESOURCE_EXHAUSTED, 429],
+      [new UnavailableError("down"), GrpcCode.UNAVAILABLE, 503],
+    ];
+    for (const [error, code, status] of cases) {
+      assert.equal(error.code, code, error.name);
+      assert.equal(error.httpStatus, status, error.name);
+    }
+    assert.equal(httpStatusOf(999), 500);
+  });
+
+  it("hide unknown errors behind a bare internal error", () => {
+    const wrapped = toDomainError(new Error("relation users does not exist at character 15"));
+    assert.equal(wrapped.code, GrpcCode.INTERNAL);
+    assert.equal(wrapped.message, "internal error");
+    assert.ok(wrapped.cause instanceof Error, "the cause stays for the log");
+  });
+
+  it("travel in grpc-status-details-bin with reason, field and retry time", () => {
+    const error = new ResourceExhaustedError("too many", { reason: "RATE_LIMITED", field: "phone", retryAfterSeconds: 42 });
+    const detail = decodeStatusDetails(encodeStatusDetails(error));
+    assert.deepEqual(detail, { reason: "RATE_LIMITED", field: "phone", retryAfterSeconds: 42 });
+    const rebuilt = domainErrorFromStatus(error.code, error.message, detail);
+    assert.equal(rebuilt.reason, "RATE_LIMITED");
+    assert.equal(rebuilt.field, "phone");
+    assert.equal(rebuilt.retryAfterSeconds, 42);
+    assert.equal(rebuilt.httpStatus, 429);
+  });
+
+  it("ignore status details that carry no ErrorDetail", () => {
+    assert.equal(decodeStatusDetails(new Uint8Array([8, 3, 18, 3, 98, 97, 100])), undefined);
+  });
+});
