@@ -1,0 +1,12 @@
+export { loadKeyMaterial, generateKeyPair, JWT_ALGORITHM, type KeyMaterial, type KeySettings } from "./keys.js";
+export { ROLES, type Principal, type Role } from "./principal.js";
+export { RevocationList, type RevocationStore } from "./revocation.js";
+export {
+  TokenIssuer,
+  TokenVerifier,
+  bearerToken,
+  DEFAULT_TOKEN_SETTINGS,
+  type TokenSettings,
+  type IssuedToken,
+  type RefreshClaims,
+} from "./tokens.js";

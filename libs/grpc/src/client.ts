@@ -1,0 +1,123 @@
+/**
+ * Promise clients over ts-proto definitions for service-to-service calls. Every call has a
+ * deadline (the caller's remaining time when it has one, else the default), forwards the
+ * request id and the caller's authorization, and turns statuses back into DomainErrors.
+ * One client (one HTTP/2 channel) per target, kept for the life of the process.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { codeName, DomainError, GrpcCode } from "@weelo/errors";
+import { currentContext } from "@weelo/log";
+import type { Metrics } from "@weelo/metrics";
+import { fromServiceError } from "./status.js";
+import { splitPath, type MethodDefinition, type ServiceDefinition } from "./service.js";
+
+export interface CallOptions {
+  /** Deadline for this call in ms from now; capped by the incoming call's remaining time. */
+  deadlineMs?: number;
+  /** Extra metadata; "authorization" here replaces the forwarded one. */
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+type RequestOf<M> = M extends MethodDefinition<infer Req, any> ? Req : never;
+type ResponseOf<M> = M extends MethodDefinition<any, infer Res> ? Res : never;
+
+export type ClientMethod<M> = M extends { requestStream: false; responseStream: false }
+  ? (request: RequestOf<M>, options?: CallOptions) => Promise<ResponseOf<M>>
+  : M extends { requestStream: false; responseStream: true }
+    ? (request: RequestOf<M>, options?: CallOptions) => AsyncIterable<ResponseOf<M>>
+    : never;
+
+export type ServiceClient<D extends ServiceDefinition> = { [K in keyof D]: ClientMethod<D[K]> } & {
+  /** The underlying grpc-js client, for bidirectional streams and readiness waits. */
+  readonly raw: grpc.Client;
+  close(): void;
+};
+
+export interface ClientOptions {
+  /** Default deadline of each call (ms). */
+  deadlineMs: number;
+  metrics?: Metrics;
+  channelOptions?: grpc.ChannelOptions;
+}
+
+export function createClient<D extends ServiceDefinition>(
+  definition: D,
+  address: string,
+  options: ClientOptions,
+): ServiceClient<D> {
+  const raw = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    ...options.channelOptions,
+  });
+  const client: Record<string, unknown> = { raw, close: () => raw.close() };
+  for (const [name, method] of Object.entries(definition)) {
+    if (method.requestStream) continue; // client and bidi streams: use `raw` directly
+    client[name] = method.responseStream
+      ? serverStreamCall(raw, method, options)
+      : unaryCall(raw, method, options);
+  }
+  return client as ServiceClient<D>;
+}
+
+function unaryCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>, options: ClientOptions) {
+  const [service, methodName] = splitPath(method.path);
+  return (request: unknown, callOptions: CallOptions = {}) =>
+    new Promise<unknown>((resolve, reject) => {
+      const end = options.metrics?.rpcClientDuration.startTimer({ service, method: methodName });
+      const call = raw.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        outgoingMetadata(callOptions),
+        { deadline: deadlineFor(callOptions, options.deadlineMs) },
+        (error, response) => {
+          end?.({ code: error ? codeName(error.code) : "OK" });
+          if (error) reject(fromServiceError(error));
+          else resolve(response);
+        },
+      );
+      callOptions.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+    });
+}
+
+function serverStreamCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>, options: ClientOptions) {
+  return async function* (request: unknown, callOptions: CallOptions = {}): AsyncIterable<unknown> {
+    // Streams live long: only an explicit deadline applies, not the unary default.
+    const deadline = callOptions.deadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callOptions.deadlineMs;
+    const call = raw.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, outgoingMetadata(callOptions), { deadline });
+    const cancel = () => call.cancel();
+    callOptions.signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const message of call) yield message;
+    } catch (error) {
+      throw fromServiceError(error);
+    } finally {
+      callOptions.signal?.removeEventListener("abort", cancel);
+      call.cancel();
+    }
+  };
+}
+
+/** The request id, the caller's authorization and any extra metadata. */
+export function outgoingMetadata(callOptions: CallOptions = {}): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  const context = currentContext();
+  if (context?.requestId) metadata.set("x-request-id", context.requestId);
+  if (context?.authorization) metadata.set("authorization", context.authorization);
+  for (const [key, value] of Object.entries(callOptions.metadata ?? {})) metadata.set(key, value);
+  return metadata;
+}
+
+/** The earlier of the default deadline and what is left of the incoming call's. */
+export function deadlineFor(callOptions: CallOptions, defaultMs: number): number {
+  const own = Date.now() + (callOptions.deadlineMs ?? defaultMs);
+  const inherited = currentContext()?.deadline;
+  const deadline = inherited === undefined ? own : Math.min(own, inherited);
+  if (deadline <= Date.now()) {
+    throw new DomainError(GrpcCode.DEADLINE_EXCEEDED, "no time is left for this call");
+  }
+  return deadline;
+}

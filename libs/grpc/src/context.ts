@@ -1,0 +1,42 @@
+/**
+ * What a handler knows about the call it serves. Handlers take (request, ctx) and return a
+ * response (or an async iterable of them for streams); they never touch grpc-js directly.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import type { Principal, Role } from "@weelo/auth";
+import { PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
+import type { Logger } from "@weelo/log";
+
+export interface CallContext {
+  /** Full service name, e.g. "weelo.identity.v1.AuthService". */
+  readonly service: string;
+  /** Method name as in the proto, e.g. "SendOtp". */
+  readonly method: string;
+  readonly requestId: string;
+  readonly metadata: grpc.Metadata;
+  /** The caller's IP: the gateway's x-forwarded-for, else the peer address. */
+  readonly clientIp: string;
+  /** Deadline of the call (ms since epoch), when the caller set one. */
+  readonly deadline: number | undefined;
+  /** Aborted when the caller cancels or the deadline passes: stop work and streams then. */
+  readonly signal: AbortSignal;
+  /** Logger with service, method and request id bound. */
+  readonly logger: Logger;
+  /** Set by the principal interceptor when the call carried a valid access token. */
+  principal: Principal | undefined;
+}
+
+/** The principal of an authenticated call, optionally restricted to some roles. */
+export function requirePrincipal(ctx: CallContext, ...roles: Role[]): Principal {
+  const principal = ctx.principal;
+  if (!principal) throw new UnauthenticatedError();
+  if (roles.length > 0 && !roles.includes(principal.role)) {
+    throw new PermissionDeniedError(`this call is for ${roles.join(" or ")} accounts`, { reason: "ROLE_NOT_ALLOWED" });
+  }
+  return principal;
+}
+
+/** Milliseconds left before the call's deadline (Infinity when it has none). */
+export function remainingMs(ctx: Pick<CallContext, "deadline">): number {
+  return ctx.deadline === undefined ? Number.POSITIVE_INFINITY : ctx.deadline - Date.now();
+}

@@ -1,0 +1,148 @@
+/**
+ * Binds plain async handlers to a ts-proto grpc-js service definition. Each call gets a
+ * CallContext and runs through the interceptor chain; errors become gRPC statuses with
+ * details. Streams honour backpressure and stop when the caller goes away.
+ */
+import { once } from "node:events";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "@weelo/log";
+import { requestIdFrom } from "@weelo/log";
+import type { CallContext } from "./context.js";
+import { compose, type ServerInterceptor } from "./interceptors/types.js";
+import { toStatusObject } from "./status.js";
+
+/** A ts-proto generated method definition. */
+export interface MethodDefinition<Req, Res> {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize(bytes: Buffer): Req;
+  responseSerialize(value: Res): Buffer;
+  requestSerialize(value: Req): Buffer;
+  responseDeserialize(bytes: Buffer): Res;
+}
+
+export type ServiceDefinition = Record<string, MethodDefinition<any, any>>;
+
+type RequestOf<M> = M extends MethodDefinition<infer Req, any> ? Req : never;
+type ResponseOf<M> = M extends MethodDefinition<any, infer Res> ? Res : never;
+
+/** The handler shape each kind of method takes. */
+export type Handler<M> = M extends { requestStream: false; responseStream: false }
+  ? (request: RequestOf<M>, ctx: CallContext) => Promise<ResponseOf<M>>
+  : M extends { requestStream: false; responseStream: true }
+    ? (request: RequestOf<M>, ctx: CallContext) => AsyncIterable<ResponseOf<M>>
+    : M extends { requestStream: true; responseStream: false }
+      ? (requests: AsyncIterable<RequestOf<M>>, ctx: CallContext) => Promise<ResponseOf<M>>
+      : (requests: AsyncIterable<RequestOf<M>>, ctx: CallContext) => AsyncIterable<ResponseOf<M>>;
+
+export type ServiceHandlers<D extends ServiceDefinition> = { [K in keyof D]: Handler<D[K]> };
+
+export interface BindOptions {
+  logger: Logger;
+  interceptors: readonly ServerInterceptor[];
+}
+
+/** "/weelo.identity.v1.AuthService/SendOtp" → ["weelo.identity.v1.AuthService", "SendOtp"]. */
+export function splitPath(path: string): [service: string, method: string] {
+  const [, service = "", method = ""] = path.split("/");
+  return [service, method];
+}
+
+/** The grpc-js implementation object for a service: one wrapped function per method. */
+export function bindService<D extends ServiceDefinition>(
+  definition: D,
+  handlers: ServiceHandlers<D>,
+  options: BindOptions,
+): grpc.UntypedServiceImplementation {
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const handler = handlers[name as keyof D] as unknown as (...args: unknown[]) => unknown;
+    if (typeof handler !== "function") throw new Error(`no handler for ${method.path}`);
+    implementation[name] = wrap(method, handler.bind(handlers), options);
+  }
+  return implementation;
+}
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> & Partial<grpc.ServerWritableStream<unknown, unknown>>;
+
+function wrap(
+  method: MethodDefinition<unknown, unknown>,
+  handler: (...args: unknown[]) => unknown,
+  options: BindOptions,
+): grpc.UntypedHandleCall {
+  const [service, methodName] = splitPath(method.path);
+  const methodLogger = options.logger.child({ rpc: `${service.split(".").pop()}/${methodName}` });
+
+  const contextOf = (call: AnyCall): CallContext => {
+    const requestId = requestIdFrom(call.metadata.get("x-request-id")[0] as string | undefined);
+    const forwardedFor = call.metadata.get("x-forwarded-for")[0];
+    const deadline = deadlineOf(call);
+    const controller = new AbortController();
+    call.on("cancelled", () => controller.abort(new Error("cancelled by the caller")));
+    if (deadline !== undefined) {
+      const timer = setTimeout(() => controller.abort(new Error("deadline exceeded")), Math.max(0, deadline - Date.now()));
+      timer.unref();
+      controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+      call.on("finish", () => clearTimeout(timer));
+    }
+    return {
+      service,
+      method: methodName,
+      requestId,
+      metadata: call.metadata,
+      clientIp: typeof forwardedFor === "string" ? forwardedFor.split(",")[0]!.trim() : peerIp(call.getPeer()),
+      deadline,
+      signal: controller.signal,
+      logger: methodLogger.child({ requestId }),
+      principal: undefined,
+    };
+  };
+
+  if (!method.responseStream) {
+    return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
+      const ctx = contextOf(call);
+      let response: unknown;
+      const input = method.requestStream ? call : call.request;
+      compose(options.interceptors, async () => {
+        response = await handler(input, ctx);
+      }, ctx).then(
+        () => callback(null, response),
+        (error: unknown) => callback(toStatusObject(error)),
+      );
+    }) as grpc.UntypedHandleCall;
+  }
+
+  return ((call: AnyCall) => {
+    const ctx = contextOf(call);
+    const input = method.requestStream ? call : call.request;
+    const writable = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
+    compose(options.interceptors, async () => {
+      for await (const message of handler(input, ctx) as AsyncIterable<unknown>) {
+        if (ctx.signal.aborted) break;
+        if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);
+      }
+    }, ctx).then(
+      () => writable.end(),
+      (error: unknown) => {
+        if (ctx.signal.aborted) return; // nobody is listening any more
+        writable.emit("error", toStatusObject(error));
+      },
+    );
+  }) as grpc.UntypedHandleCall;
+}
+
+function deadlineOf(call: AnyCall): number | undefined {
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date) return deadline.getTime();
+  return Number.isFinite(deadline) ? deadline : undefined;
+}
+
+/** "ipv4:127.0.0.1:5432" or "[::1]:5432" → the bare address. */
+function peerIp(peer: string): string {
+  const withoutScheme = peer.replace(/^ipv[46]:/, "");
+  const bracket = /^\[([^\]]+)\]/.exec(withoutScheme);
+  if (bracket) return bracket[1]!;
+  const lastColon = withoutScheme.lastIndexOf(":");
+  return lastColon > 0 ? withoutScheme.slice(0, lastColon) : withoutScheme;
+}

@@ -1,0 +1,120 @@
+/**
+ * The platform is what every service of a process shares: logger, metrics, cache, bus,
+ * token keys and verifier, the gRPC server, and the list of dependency checks behind
+ * readiness. One process may host one service (connected mode) or all of them (embedded).
+ */
+import { loadKeyMaterial, RevocationList, TokenVerifier, type KeyMaterial } from "@weelo/auth";
+import { createBus, type Bus } from "@weelo/bus";
+import { createCache, type Cache } from "@weelo/cache";
+import type { BaseConfig } from "@weelo/config";
+import { createDatabase, type Database, type Migration } from "@weelo/db";
+import { GrpcServer } from "@weelo/grpc";
+import { createLogger, type Logger } from "@weelo/log";
+import { Metrics } from "@weelo/metrics";
+
+/** A named probe of one dependency; throws when the dependency is not usable. */
+export interface DependencyCheck {
+  name: string;
+  /** Critical checks make readiness fail; others only show in /health/detailed. */
+  critical: boolean;
+  check(): Promise<void>;
+}
+
+export interface Platform {
+  readonly config: BaseConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly cache: Cache;
+  readonly bus: Bus;
+  readonly keys: KeyMaterial;
+  readonly revocations: RevocationList;
+  readonly verifier: TokenVerifier;
+  readonly grpc: GrpcServer;
+  readonly checks: DependencyCheck[];
+  /** Opens a service's own schema (migrated) and registers its readiness check. */
+  database<DB>(service: string, migrations: Record<string, Migration>): Promise<Database<DB>>;
+  /** Registers cleanup to run at shutdown, in reverse order of registration. */
+  onShutdown(name: string, fn: () => Promise<void>): void;
+  /** Runs every cleanup once, each bounded by the remaining shutdown time. */
+  shutdown(): Promise<void>;
+}
+
+export async function createPlatform(config: BaseConfig, options: { name: string; logger?: Logger }): Promise<Platform> {
+  const logger =
+    options.logger ?? createLogger({ service: options.name, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  const metrics = new Metrics();
+  const cleanups: { name: string; fn: () => Promise<void> }[] = [];
+  const onShutdown = (name: string, fn: () => Promise<void>) => void cleanups.push({ name, fn });
+
+  const cache = await createCache({ config, keyPrefix: config.CACHE_KEY_PREFIX, logger, metrics });
+  onShutdown("cache", () => cache.close());
+  const bus = await createBus({ config, service: options.name, logger, metrics });
+  onShutdown("bus", () => bus.close());
+
+  const keys = await loadKeyMaterial(config);
+  const revocations = new RevocationList(cache, config.ACCESS_TOKEN_TTL_S * 1000);
+  const verifier = new TokenVerifier(keys, revocations, { issuer: config.JWT_ISSUER });
+  const grpc = new GrpcServer({ logger, metrics, verifier });
+
+  const checks: DependencyCheck[] = [
+    { name: `cache (${cache.kind})`, critical: true, check: () => cache.ping() },
+    { name: `bus (${bus.kind})`, critical: true, check: () => bus.ping() },
+  ];
+
+  let shuttingDown: Promise<void> | undefined;
+  const platform: Platform = {
+    config,
+    logger,
+    metrics,
+    cache,
+    bus,
+    keys,
+    revocations,
+    verifier,
+    grpc,
+    checks,
+    onShutdown,
+    async database<DB>(service: string, migrations: Record<string, Migration>) {
+      const schema = `${config.DB_SCHEMA_PREFIX}${service}`;
+      const database = await createDatabase<DB>({ service, schema, config, migrations, logger, metrics });
+      onShutdown(`database ${service}`, () => database.close());
+      checks.push({ name: `database ${service} (${database.kind})`, critical: true, check: () => database.ping() });
+      return database;
+    },
+    shutdown() {
+      shuttingDown ??= (async () => {
+        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+        // Stop taking calls first, let in-flight ones finish, then close what they used.
+        await grpc.shutdown(Math.max(100, (deadline - Date.now()) * 0.6));
+        for (const { name, fn } of cleanups.reverse()) {
+          const left = Math.max(50, deadline - Date.now());
+          await Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, left).unref())]).catch((error: unknown) =>
+            logger.warn({ err: error, dependency: name }, "cleanup failed"),
+          );
+        }
+      })();
+      return shuttingDown;
+    },
+  };
+  return platform;
+}
+
+/** Runs every check with its latency; used by readiness and detailed health. */
+export async function runChecks(checks: readonly DependencyCheck[], timeoutMs = 2000) {
+  return Promise.all(
+    checks.map(async ({ name, critical, check }) => {
+      const started = performance.now();
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref()),
+        ]);
+        return { name, critical, ok: true, latencyMs: round(performance.now() - started) };
+      } catch (error) {
+        return { name, critical, ok: false, latencyMs: round(performance.now() - started), error: (error as Error).message };
+      }
+    }),
+  );
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
