@@ -1,0 +1,57 @@
+/** Identity's settings, on top of the settings every process shares. */
+import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+
+export const DEV_OTP_SECRET = "development-only-otp-secret-change-me";
+
+export const identityConfigSchema = baseConfigSchema.extend({
+  /** How long an OTP is accepted (seconds). */
+  OTP_TTL_S: envInt(300, 1, 3600),
+  /** Wrong tries before the OTP is burned. */
+  OTP_MAX_ATTEMPTS: envInt(5, 1, 20),
+  /** Seconds between two OTPs to the same phone and role. */
+  OTP_RESEND_COOLDOWN_S: envInt(30, 0, 3600),
+  /** OTPs one phone may receive per hour. */
+  OTP_PER_PHONE_PER_HOUR: envInt(5, 1, 1000),
+  /** OTPs one client IP may request per hour (carrier NAT puts many phones behind one IP). */
+  OTP_PER_IP_PER_HOUR: envInt(30, 1, 100_000),
+  /** Key of the HMAC under which OTPs are stored; at least 32 characters in production. */
+  OTP_HASH_SECRET: z.string().min(16).default(DEV_OTP_SECRET),
+  /** console (development: the OTP goes to the log) or msg91. */
+  SMS_PROVIDER: z.enum(["console", "msg91"]).default("console"),
+  MSG91_BASE_URL: z.url().default("https://control.msg91.com"),
+  MSG91_AUTH_KEY: envOptional(),
+  MSG91_TEMPLATE_ID: envOptional(),
+  /** Give up on one SMS provider call after this long. */
+  SMS_TIMEOUT_MS: envInt(5000, 100, 60_000),
+  /** PKCS#8 PEM of the Ed25519 key that signs tokens. */
+  JWT_PRIVATE_KEY: envOptional(),
+  /** Key id of JWT_PRIVATE_KEY, as listed in JWT_PUBLIC_JWKS. */
+  JWT_KEY_ID: envOptional(),
+  /** Lifetime of a refresh token, in seconds (7 days). */
+  REFRESH_TOKEN_TTL_S: envInt(7 * 24 * 3600, 300, 90 * 24 * 3600),
+  /** Push devices kept per user; older ones are dropped. */
+  MAX_DEVICES_PER_USER: envInt(10, 1, 100),
+});
+
+export type IdentityConfig = z.infer<typeof identityConfigSchema>;
+
+export const identityProductionRules: ProductionRule<IdentityConfig>[] = [
+  (c) => (c.SMS_PROVIDER === "console" ? "SMS_PROVIDER=console shows OTPs in the log; production needs msg91" : undefined),
+  (c) =>
+    c.OTP_HASH_SECRET === DEV_OTP_SECRET || c.OTP_HASH_SECRET.length < 32
+      ? "OTP_HASH_SECRET must be set to a secret of at least 32 characters in production"
+      : undefined,
+  (c) => (!c.JWT_PRIVATE_KEY || !c.JWT_KEY_ID ? "JWT_PRIVATE_KEY and JWT_KEY_ID must be set in production" : undefined),
+];
+
+/** Configuration problems that would fail on the first SMS rather than at start. */
+export const identityRules: ProductionRule<IdentityConfig>[] = [
+  (c) =>
+    c.SMS_PROVIDER === "msg91" && (!c.MSG91_AUTH_KEY || !c.MSG91_TEMPLATE_ID)
+      ? "SMS_PROVIDER=msg91 needs MSG91_AUTH_KEY and MSG91_TEMPLATE_ID"
+      : undefined,
+];
+
+export function loadIdentityConfig(env: Record<string, string | undefined> = process.env): Readonly<IdentityConfig> {
+  return loadConfig(identityConfigSchema, env, identityProductionRules, identityRules);
+}

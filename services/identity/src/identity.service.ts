@@ -1,0 +1,218 @@
+/**
+ * Identity's use cases: send and verify OTPs, rotate and revoke sessions, read and change
+ * profiles and devices. It orchestrates rules, the repository, the OTP store and the SMS
+ * sender; the gRPC handlers only translate to and from protobuf.
+ */
+import { v7 as uuidv7 } from "uuid";
+import type { Principal, RevocationList, Role, TokenIssuer, TokenVerifier } from "@weelo/auth";
+import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
+import type { Logger } from "@weelo/log";
+import type { RateLimiter } from "@weelo/resilience";
+import type { DriverDirectory } from "./driver-directory.js";
+import {
+  generateOtp,
+  maskPhone,
+  normalizeIndianPhone,
+  validateCompanyName,
+  validateEmail,
+  validateGstin,
+  validateName,
+  validateOtpFormat,
+  validatePushToken,
+} from "./identity.rules.js";
+import * as repo from "./identity.repository.js";
+import type { DeviceRow, UserRow, UserUpdate } from "./identity.table.js";
+import type { OtpStore } from "./otp.store.js";
+import type { SmsSender } from "./sms/sms-sender.js";
+
+export interface IdentityDeps {
+  db: repo.IdentityDb;
+  otps: OtpStore;
+  sms: SmsSender;
+  issuer: TokenIssuer;
+  verifier: TokenVerifier;
+  revocations: RevocationList;
+  drivers: DriverDirectory;
+  limits: { otpPerPhone: RateLimiter; otpPerIp: RateLimiter };
+  settings: { resendCooldownSeconds: number; maxDevicesPerUser: number };
+  logger: Logger;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: Date;
+  refreshTokenExpiresAt: Date;
+}
+
+export interface ProfileChanges {
+  name?: string | undefined;
+  email?: string | undefined;
+  companyName?: string | undefined;
+  gstin?: string | undefined;
+  language?: "en" | "hi" | undefined;
+}
+
+export type IdentityService = ReturnType<typeof createIdentityService>;
+
+export function createIdentityService(deps: IdentityDeps) {
+  const { db, otps, sms, issuer, verifier, revocations, drivers, limits, logger } = deps;
+
+  async function driverLink(phone: string, role: Role): Promise<string | null> {
+    if (role !== "driver") return null;
+    const driver = await drivers.findActiveDriver(phone);
+    if (!driver) {
+      throw new PermissionDeniedError("this phone is not registered as a driver by any transporter; ask your transporter to add you", {
+        reason: "DRIVER_NOT_REGISTERED",
+      });
+    }
+    return driver.transporterId || null;
+  }
+
+  async function openSession(user: UserRow): Promise<TokenPair> {
+    const sessionId = uuidv7();
+    const refresh = await issuer.issueRefreshToken(user.id, sessionId);
+    await repo.createSession(db, { id: sessionId, userId: user.id, tokenId: refresh.tokenId, expiresAt: refresh.expiresAt });
+    const access = await issueAccess(user, sessionId);
+    return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: refresh.token, refreshTokenExpiresAt: refresh.expiresAt };
+  }
+
+  function issueAccess(user: UserRow, sessionId: string) {
+    return issuer.issueAccessToken({
+      userId: user.id,
+      role: user.role as Role,
+      sessionId,
+      ...(user.transporter_id ? { transporterId: user.transporter_id } : {}),
+    });
+  }
+
+  async function endSession(sessionId: string, reason: string): Promise<void> {
+    await repo.revokeSession(db, sessionId, reason);
+    // The cache entry makes every replica refuse the session's access tokens at once.
+    await revocations.revoke(sessionId);
+  }
+
+  async function requireUser(userId: string): Promise<UserRow> {
+    const user = await repo.findUserById(db, userId);
+    if (!user) throw new NotFoundError("the account no longer exists", { reason: "USER_NOT_FOUND" });
+    return user;
+  }
+
+  return {
+    /** Sends an OTP; returns when it expires and, with the console sender only, the code itself. */
+    async sendOtp(input: { phone: string; role: Role; clientIp: string }) {
+      const phone = normalizeIndianPhone(input.phone);
+      await driverLink(phone, input.role);
+      await otps.claimCooldown(phone, input.role);
+      try {
+        await limits.otpPerPhone.consume(phone);
+        await limits.otpPerIp.consume(input.clientIp);
+      } catch (error) {
+        await otps.releaseCooldown(phone, input.role);
+        throw error;
+      }
+      const otp = generateOtp();
+      const expiresAt = await otps.save(phone, input.role, otp);
+      try {
+        await sms.sendOtp(phone, otp);
+      } catch (error) {
+        // Nothing half-done: the code that never arrived is dropped and the user may retry at once.
+        await otps.discard(phone, input.role);
+        await otps.releaseCooldown(phone, input.role);
+        await limits.otpPerPhone.refund(phone).catch(() => undefined);
+        throw error;
+      }
+      logger.info({ phone: maskPhone(phone), role: input.role, provider: sms.name }, "otp sent");
+      return {
+        expiresAt,
+        resendAfterSeconds: deps.settings.resendCooldownSeconds,
+        devOtp: sms.revealsCodes ? otp : "",
+      };
+    },
+
+    /** Logs in: consumes the OTP, creates the account on first login, opens a session. */
+    async verifyOtp(input: { phone: string; otp: string; role: Role }) {
+      const phone = normalizeIndianPhone(input.phone);
+      const otp = validateOtpFormat(input.otp);
+      await otps.consume(phone, input.role, otp);
+      const transporterId = await driverLink(phone, input.role);
+      const { user, created } = await repo.upsertUserOnLogin(db, { id: uuidv7(), phone, role: input.role, transporterId });
+      const tokens = await openSession(user);
+      logger.info({ userId: user.id, role: user.role, created }, "user logged in");
+      return { tokens, user, created };
+    },
+
+    /** Rotates the refresh token; a token presented twice ends its whole session (theft detection). */
+    async refresh(refreshToken: string): Promise<TokenPair> {
+      if (!refreshToken) throw new UnauthenticatedError("refresh_token is required", { reason: "TOKEN_INVALID" });
+      const claims = await verifier.verifyRefreshToken(refreshToken);
+      const next = await issuer.issueRefreshToken(claims.userId, claims.sessionId);
+      const rotated = await repo.rotateSessionToken(db, {
+        sessionId: claims.sessionId,
+        presentedTokenId: claims.tokenId,
+        nextTokenId: next.tokenId,
+        expiresAt: next.expiresAt,
+      });
+      if (!rotated) {
+        const session = await repo.findSession(db, claims.sessionId);
+        if (!session || session.revoked_at) {
+          throw new UnauthenticatedError("the session has ended; log in again", { reason: "SESSION_REVOKED" });
+        }
+        if (session.expires_at.getTime() <= Date.now()) {
+          throw new UnauthenticatedError("the session has expired; log in again", { reason: "TOKEN_EXPIRED" });
+        }
+        await endSession(session.id, "refresh_token_reuse");
+        logger.warn({ userId: session.user_id, sessionId: session.id }, "refresh token reused: session revoked");
+        throw new UnauthenticatedError("this refresh token was already used; the session has been ended for safety, log in again", {
+          reason: "REFRESH_TOKEN_REUSED",
+        });
+      }
+      const user = await requireUser(rotated.userId);
+      const access = await issueAccess(user, claims.sessionId);
+      return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: next.token, refreshTokenExpiresAt: next.expiresAt };
+    },
+
+    /** Ends the caller's session, named by the access token or by the refresh token. */
+    async logout(input: { principal: Principal | undefined; refreshToken: string }): Promise<void> {
+      let sessionId = input.principal?.sessionId;
+      if (!sessionId && input.refreshToken) {
+        sessionId = (await verifier.verifyRefreshToken(input.refreshToken)).sessionId;
+      }
+      if (!sessionId) throw new UnauthenticatedError("log out needs the access token or the refresh token of the session");
+      await endSession(sessionId, "logout");
+      logger.info({ sessionId }, "logged out");
+    },
+
+    getMe: (principal: Principal) => requireUser(principal.userId),
+
+    async updateProfile(principal: Principal, changes: ProfileChanges): Promise<UserRow> {
+      const update: UserUpdate = {};
+      if (changes.name !== undefined) update.name = validateName(changes.name);
+      if (changes.email !== undefined) update.email = validateEmail(changes.email);
+      if (changes.language !== undefined) update.language = changes.language;
+      if (changes.companyName !== undefined || changes.gstin !== undefined) {
+        if (principal.role !== "transporter") {
+          throw new PermissionDeniedError("company name and GSTIN belong to transporter accounts", { reason: "ROLE_NOT_ALLOWED" });
+        }
+        if (changes.companyName !== undefined) update.company_name = validateCompanyName(changes.companyName);
+        if (changes.gstin !== undefined) update.gstin = validateGstin(changes.gstin);
+      }
+      const user = await repo.updateUser(db, principal.userId, update);
+      if (!user) throw new NotFoundError("the account no longer exists", { reason: "USER_NOT_FOUND" });
+      return user;
+    },
+
+    async registerDevice(principal: Principal, input: { pushToken: string; platform: string }): Promise<DeviceRow> {
+      const pushToken = validatePushToken(input.pushToken);
+      return db.transaction().execute(async (trx) => {
+        const device = await repo.upsertDevice(trx, { id: uuidv7(), userId: principal.userId, pushToken, platform: input.platform });
+        await repo.pruneDevices(trx, principal.userId, deps.settings.maxDevicesPerUser);
+        return device;
+      });
+    },
+
+    unregisterDevice(principal: Principal, pushToken: string): Promise<boolean> {
+      return repo.deleteDevice(db, principal.userId, pushToken.trim());
+    },
+  };
+}
