@@ -1,0 +1,12 @@
+/** `npm start`: every service and the gateway in one process on the embedded defaults. */
+import { runMain } from "@weelo/runtime";
+import { startSystem } from "./system.js";
+
+await runMain(async () => {
+  const system = await startSystem();
+  system.platform.logger.info(
+    { gateway: system.url, grpc: system.grpcPort },
+    `Weelo is up: try  curl -s -X POST ${system.url}/api/v1/auth/send-otp -H 'content-type: application/json' -d '{"phone":"9876543210","role":"customer"}'`,
+  );
+  return system.platform;
+});

@@ -1,0 +1,173 @@
+/**
+ * The gateway: one port serving Connect (JSON and binary), gRPC and gRPC-Web for every public
+ * service, the REST aliases, health, metrics and the JWKS. It authenticates, forwards and
+ * measures; no business rule lives here.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { cors as connectCors, createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { requestIdFrom, runWithContext } from "@weelo/log";
+import { runChecks, type DependencyCheck, type Platform } from "@weelo/runtime";
+import cors from "cors";
+import helmet from "helmet";
+import { clientIpKey, requestIdKey } from "./context-keys.js";
+import { Forwarder } from "./forward.js";
+import type { GatewayConfig } from "./gateway.config.js";
+import { UpstreamHealth } from "./health/upstream-health.js";
+import { authInterceptor } from "./interceptors/auth.js";
+import { errorsInterceptor } from "./interceptors/errors.js";
+import { createOnePortServer } from "./one-port.js";
+import { REST_ALIASES } from "./rest/aliases.js";
+import { RestHandler, send } from "./rest/rest-handler.js";
+import { PUBLIC_SERVICES, type UpstreamName } from "./upstreams.js";
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+
+export interface Gateway {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(platform: Platform, config: GatewayConfig): Promise<Gateway> {
+  const logger = platform.logger.child({ component: "gateway" });
+  const ownGrpc = `127.0.0.1:${config.GRPC_PORT}`;
+  const upstreamAddress: Record<UpstreamName, string> = { identity: config.IDENTITY_GRPC_URL ?? ownGrpc };
+  const transports = Object.fromEntries(
+    Object.entries(upstreamAddress).map(([name, address]) => [
+      name,
+      createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: 30_000, idleConnectionTimeoutMs: 5 * 60_000 }),
+    ]),
+  ) as Record<UpstreamName, ReturnType<typeof createGrpcTransport>>;
+  const forwarder = new Forwarder(PUBLIC_SERVICES, transports, config.UPSTREAM_DEADLINE_MS);
+  const rest = new RestHandler(REST_ALIASES, forwarder, platform.verifier, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);
+
+  const upstreamHealth = [...new Set(Object.values(upstreamAddress))].map((address) => new UpstreamHealth(address));
+  const healthChecks: DependencyCheck[] = [
+    ...platform.checks,
+    ...upstreamHealth.map((u) => ({ name: `upstream ${u.address}`, critical: true, check: () => u.check() })),
+  ];
+
+  const connectHandler = connectNodeAdapter({
+    routes: (router) => forwarder.register(router, PUBLIC_SERVICES),
+    interceptors: [errorsInterceptor(logger), authInterceptor(platform.verifier)],
+    readMaxBytes: config.BODY_LIMIT_BYTES,
+    contextValues: (req) => createValues(req, config.TRUST_PROXY),
+  });
+
+  const corsMiddleware = cors({
+    origin: config.CORS_ORIGINS.trim() === "*" ? true : config.CORS_ORIGINS.split(",").map((o) => o.trim()),
+    methods: [...connectCors.allowedMethods, "PUT", "DELETE"],
+    allowedHeaders: [...connectCors.allowedHeaders, "authorization", "x-request-id"],
+    exposedHeaders: [...connectCors.exposedHeaders, "x-request-id", "retry-after"],
+    maxAge: 7200,
+  });
+  const helmetMiddleware = helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+
+  const handler = (req: Request, res: Response) => {
+    const requestId = requestIdFrom(headerOf(req, "x-request-id"));
+    req.headers["x-request-id"] = requestId;
+    res.setHeader("x-request-id", requestId);
+    const path = (req.url ?? "/").split("?")[0]!;
+    const started = process.hrtime.bigint();
+    let route = "unmatched";
+    res.once("finish", () => {
+      if (route === "/metrics" || route.startsWith("/health")) return;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const labels = { route, method: req.method ?? "", status: String(res.statusCode) };
+      platform.metrics.httpDuration.observe(labels, seconds);
+      platform.metrics.httpRequests.inc(labels);
+      if (res.statusCode >= 500) logger.warn({ requestId, route, status: res.statusCode, ms: seconds * 1000 }, "request failed");
+      else logger.debug({ requestId, route, status: res.statusCode, ms: seconds * 1000 }, "request");
+    });
+    runWithContext({ requestId }, () =>
+      runMiddleware(helmetMiddleware, req, res, () =>
+        runMiddleware(corsMiddleware, req, res, async () => {
+          if (path.startsWith("/api/")) {
+            const { alias, params, pathKnown } = rest.match(req.method ?? "GET", path);
+            route = alias?.path ?? "unmatched";
+            if (!alias) {
+              send(res, pathKnown ? 405 : 404, { success: false, error: { code: pathKnown ? "METHOD_NOT_ALLOWED" : "NOT_FOUND", message: `no route ${req.method} ${path}` } });
+              return;
+            }
+            return rest.handle(req, res, alias, params, { requestId, clientIp: clientIpOf(req, config.TRUST_PROXY) });
+          }
+          if (path === "/health" || path === "/health/live") {
+            route = "/health";
+            return send(res, 200, { status: "ok", uptimeSeconds: Math.round(process.uptime()) });
+          }
+          if (path === "/health/ready" || path === "/health/detailed") {
+            route = path;
+            const results = await runChecks(healthChecks);
+            const ready = !shuttingDown && results.every((r) => r.ok || !r.critical);
+            const body = path === "/health/ready"
+              ? { status: ready ? "ready" : "not ready", failing: results.filter((r) => !r.ok).map((r) => r.name) }
+              : { status: ready ? "ready" : "not ready", shuttingDown, uptimeSeconds: Math.round(process.uptime()), memory: process.memoryUsage(), checks: results };
+            return send(res, ready ? 200 : 503, body);
+          }
+          if (path === "/metrics") {
+            route = "/metrics";
+            const { contentType, body } = await platform.metrics.exposition();
+            res.writeHead(200, { "content-type": contentType });
+            res.end(body);
+            return;
+          }
+          if (path === "/.well-known/jwks.json") {
+            route = path;
+            return send(res, 200, platform.keys.jwks, { "cache-control": "public, max-age=300" });
+          }
+          route = path.split("/").slice(0, 3).join("/"); // "/pkg.Service/Method": bounded by the descriptors
+          connectHandler(req as never, res as never);
+        }),
+      ),
+    );
+  };
+
+  let shuttingDown = false;
+  const server = createOnePortServer(handler as never);
+  await new Promise<void>((resolve, reject) => {
+    server.server.once("error", reject);
+    server.server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  logger.info({ port }, "gateway listening (Connect, gRPC, gRPC-Web, REST aliases)");
+
+  const close = async () => {
+    shuttingDown = true;
+    await server.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 2));
+    for (const u of upstreamHealth) u.close();
+  };
+  platform.onShutdown("gateway", close);
+  return { port, close };
+}
+
+function createValues(req: Request, trustProxy: boolean) {
+  const values = createContextValues();
+  values.set(requestIdKey, headerOf(req, "x-request-id") ?? "");
+  values.set(clientIpKey, clientIpOf(req, trustProxy));
+  return values;
+}
+
+function clientIpOf(req: Request, trustProxy: boolean): string {
+  const forwarded = trustProxy ? headerOf(req, "x-forwarded-for") : null;
+  return forwarded?.split(",")[0]?.trim() || req.socket.remoteAddress || "unknown";
+}
+
+function headerOf(req: Request, name: string): string | null {
+  const value = req.headers[name];
+  return typeof value === "string" ? value : null;
+}
+
+type Middleware = (req: never, res: never, next: (error?: unknown) => void) => void;
+
+function runMiddleware(middleware: Middleware, req: Request, res: Response, next: () => unknown): void {
+  middleware(req as never, res as never, (error?: unknown) => {
+    if (error) {
+      send(res, 500, { success: false, error: { code: "INTERNAL", message: "internal error" } });
+      return;
+    }
+    void Promise.resolve(next()).catch(() => send(res, 500, { success: false, error: { code: "INTERNAL", message: "internal error" } }));
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * One TCP port for HTTP/1.1 and cleartext HTTP/2. Node's h2c server refuses HTTP/1.1, so
+ * each connection's first bytes decide: the HTTP/2 preface starts with "PRI", no HTTP/1.1
+ * method does.
+ */
+import { createServer as createHttp1Server, type RequestListener } from "node:http";
+import { createServer as createHttp2Server } from "node:http2";
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+
+export interface OnePortServer {
+  server: Server;
+  /** Stops accepting, lets open requests finish until the bound, then closes the rest. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export function createOnePortServer(handler: RequestListener): OnePortServer {
+  const http1 = createHttp1Server({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 120_000 }, handler);
+  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, handler as never);
+  const sockets = new Set<Socket>();
+
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("readable", function route() {
+      const head: Buffer | null = socket.read(3);
+      if (head === null) {
+        if (!socket.readableEnded) socket.once("readable", route);
+        return;
+      }
+      socket.unshift(head);
+      (head.toString("latin1") === "PRI" ? http2 : http1).emit("connection", socket);
+    });
+  });
+  const sessions = new Set<import("node:http2").ServerHttp2Session>();
+  http2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  return {
+    server,
+    close(timeoutMs) {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+          resolve();
+        }, timeoutMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // Idle keep-alive connections would hold close() open: end them now, busy ones when done.
+        http1.closeIdleConnections();
+        // GOAWAY: HTTP/2 clients open no new streams here; open streams may finish.
+        for (const session of sessions) session.close();
+      });
+    },
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * The REST routes of the original API document, each an alias of one RPC. Path parameters and
+ * the JSON body become the request message; the response is the documented envelope.
+ * Later services add their routes here.
+ */
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
+
+export interface RestAlias {
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  /** Path with :params, e.g. "/api/v1/bookings/:id". */
+  path: string;
+  service: DescService;
+  rpc: DescMethod;
+  /** HTTP status of a success (201 for creations). */
+  successStatus?: number;
+  /** Renames path params to request fields (JSON names), e.g. { id: "bookingId" }. */
+  params?: Record<string, string>;
+}
+
+const rpc = (service: DescService, name: string): DescMethod => {
+  const method = service.methods.find((m) => m.name === name);
+  if (!method) throw new Error(`${service.typeName} has no method ${name}`);
+  return method;
+};
+
+export const REST_ALIASES: readonly RestAlias[] = [
+  { method: "POST", path: "/api/v1/auth/send-otp", service: AuthService, rpc: rpc(AuthService, "SendOtp") },
+  { method: "POST", path: "/api/v1/auth/verify-otp", service: AuthService, rpc: rpc(AuthService, "VerifyOtp") },
+  { method: "POST", path: "/api/v1/auth/refresh", service: AuthService, rpc: rpc(AuthService, "RefreshToken") },
+  { method: "POST", path: "/api/v1/auth/logout", service: AuthService, rpc: rpc(AuthService, "Logout") },
+];

@@ -1,0 +1,76 @@
+/**
+ * Starts the whole system for a test: embedded defaults on a copy of the PGlite template, or
+ * the real Postgres/Redis/NATS when their URLs are set, always in a fresh schema and key
+ * prefix so tests run in parallel and leave nothing behind.
+ */
+import { randomBytes } from "node:crypto";
+import { dropSchema, embeddedTestDataDir } from "@weelo/db";
+import { startSystem, type RunningSystem } from "./system.js";
+
+export interface TestSystem extends RunningSystem {
+  /** POST a Connect JSON call; returns status and parsed body. */
+  connect(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Call a REST alias; returns status and parsed envelope. */
+  rest(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Logs a new user in through the REST aliases and returns the tokens and user. */
+  login(role?: "customer" | "transporter" | "driver"): Promise<{ accessToken: string; refreshToken: string; user: any; phone: string }>;
+}
+
+let phoneCounter = 0;
+
+/** A fresh, valid Indian mobile number for each call in this process. */
+export function uniquePhone(): string {
+  phoneCounter += 1;
+  const base = (process.pid % 10000) * 10000 + (phoneCounter % 10000);
+  return `9${String(base).padStart(9, "0").slice(-9)}`;
+}
+
+export async function startTestSystem(overrides: Record<string, string> = {}): Promise<TestSystem> {
+  const suffix = randomBytes(5).toString("hex");
+  const env: Record<string, string | undefined> = {
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    PORT: "0",
+    HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    GRPC_HOST: "127.0.0.1",
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    NATS_URL: process.env.NATS_URL,
+    DATA_DIR: await embeddedTestDataDir(),
+    DB_SCHEMA_PREFIX: `t_${suffix}_`,
+    CACHE_KEY_PREFIX: `t:${suffix}:`,
+    DB_POOL_MIN: "0",
+    DB_POOL_MAX: "10",
+    ...overrides,
+  };
+  const system = await startSystem(env);
+  const json = async (response: Response) => ({ status: response.status, body: (await response.json().catch(() => undefined)) as any, headers: response.headers });
+  const rest: TestSystem["rest"] = async (method, path, body, headers = {}) => {
+    const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    return json(await fetch(`${system.url}${path}`, init));
+  };
+  return {
+    ...system,
+    rest,
+    async connect(path, body, headers = {}) {
+      return json(await fetch(`${system.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) }));
+    },
+    async login(role = "customer") {
+      const phone = uniquePhone();
+      const sent = await rest("POST", "/api/v1/auth/send-otp", { phone, role });
+      if (sent.status !== 200) throw new Error(`send-otp failed: ${JSON.stringify(sent.body)}`);
+      const verified = await rest("POST", "/api/v1/auth/verify-otp", { phone, otp: sent.body.data.devOtp, role });
+      if (verified.status !== 200) throw new Error(`verify-otp failed: ${JSON.stringify(verified.body)}`);
+      const { accessToken, refreshToken } = verified.body.data.tokens;
+      return { accessToken, refreshToken, user: verified.body.data.user, phone };
+    },
+    async stop() {
+      await system.stop();
+      if (env.DATABASE_URL) {
+        for (const service of ["identity"]) await dropSchema(env.DATABASE_URL, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
+      }
+    },
+  };
+}
