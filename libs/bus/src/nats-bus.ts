@@ -1,0 +1,513 @@
+/**
+ * The bus on NATS (core subjects) and JetStream (durable events), with the official v3
+ * clients. The connection is made in the background and retried forever with backoff, so
+ * neither a broker that is down at start nor a broker restart kills the process: ping()
+ * reports the outage to readiness meanwhile. Connection state changes are logged once each.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type Consumer as PullConsumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { connect, headers as natsHeaders, nanos, type Msg, type MsgHdrs, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import {
+  consumerRuntime,
+  countMessage,
+  deliverCore,
+  DEFAULTS,
+  outgoingHeaders,
+  processDelivery,
+  Slots,
+  type ConsumerRuntime,
+  type RawDelivery,
+  type Telemetry,
+} from "./delivery.js";
+import { assertFilterSubject, assertMsgId, assertPublishSubject } from "./subjects.js";
+import type {
+  Bus,
+  ConsumeOptions,
+  Consumer,
+  Headers,
+  MessageHandler,
+  PublishEventOptions,
+  PublishEventResult,
+  PublishOptions,
+  StreamSpec,
+  SubscribeOptions,
+  Subscription,
+} from "./types.js";
+
+const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+/** Core publishes made before the first connection wait for it, up to this many; then they are dropped. */
+const MAX_EARLY_PUBLISHES = 10_000;
+/** How long one pull waits for messages before asking again. */
+const FETCH_EXPIRES_MS = 5000;
+/** Header JetStream uses for the message id. */
+const MSG_ID_HEADER = "Nats-Msg-Id";
+
+export interface NatsBusOptions extends Telemetry {
+  servers: string[];
+  service: string;
+  connectWaitMs: number;
+}
+
+/** Backoff for (re)connect attempt n: 250 ms doubling to 5 s, with jitter. */
+function backoffMs(attempt: number): number {
+  return Math.min(250 * 2 ** Math.min(attempt, 5), 5000) + Math.floor(Math.random() * 250);
+}
+
+export class NatsBus implements Bus {
+  readonly kind = "nats" as const;
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private jsm: Promise<JetStreamManager> | undefined;
+  /** Resolves with the first connection (rejects only if the bus closes before one). */
+  private readonly firstConnection: Promise<NatsConnection>;
+  /** Resolves when the first connection attempt has failed (so ping need not wait longer). */
+  private readonly firstFailure: Promise<void>;
+  private markFirstFailure: () => void = () => {};
+  private connected = false;
+  private disconnectedAt = 0;
+  private closed = false;
+  private readonly stopWaiting = new AbortController();
+  private earlyPublishes = 0;
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly consumers = new Set<NatsConsumer>();
+  private readonly t: Telemetry;
+
+  constructor(private readonly options: NatsBusOptions) {
+    this.t = { logger: options.logger.child({ component: "bus" }), metrics: options.metrics };
+    this.firstFailure = new Promise<void>((resolve) => (this.markFirstFailure = resolve));
+    this.firstConnection = this.connectLoop();
+    this.firstConnection.catch(() => {}); // closing before the first connection is not an error
+  }
+
+  private async connectLoop(): Promise<NatsConnection> {
+    let warned = false;
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        const nc = await connect({
+          servers: this.options.servers,
+          name: this.options.service,
+          // Once connected, never give up: a broker restart must not end the process.
+          maxReconnectAttempts: -1,
+          reconnectDelayHandler: () => this.reconnectDelay(),
+          pingInterval: 10_000,
+          maxPingOut: 3,
+          timeout: 5000,
+        });
+        if (this.closed) {
+          await nc.close();
+          break;
+        }
+        this.attach(nc);
+        this.t.logger.info({ server: nc.getServer() }, "nats connected");
+        return nc;
+      } catch (err) {
+        if (!warned) this.t.logger.warn({ err, servers: this.options.servers }, "nats unavailable; connecting in the background");
+        warned = true;
+        this.markFirstFailure();
+        await sleep(backoffMs(attempt), undefined, { signal: this.stopWaiting.signal }).catch(() => {});
+      }
+    }
+    throw new Error("bus is closed");
+  }
+
+  /**
+   * The client asks for a delay before each reconnect try (and again while it waits), so the
+   * backoff is a function of how long the connection has been down: quick retries after a
+   * blip, one try every few seconds during a long outage.
+   */
+  private reconnectDelay(): number {
+    const downMs = this.disconnectedAt ? Date.now() - this.disconnectedAt : 0;
+    return Math.min(5000, Math.max(250, downMs / 4)) + Math.floor(Math.random() * 250);
+  }
+
+  private attach(nc: NatsConnection): void {
+    this.nc = nc;
+    this.js = jetstream(nc);
+    this.connected = true;
+    void this.watchStatus(nc);
+    void nc.closed().then((err) => {
+      this.connected = false;
+      if (!this.closed) this.t.logger.error({ err }, "nats connection closed for good; readiness will fail until the process restarts");
+    });
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    let errorLogged = false;
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case "disconnect":
+          if (this.connected && !this.closed) this.t.logger.warn({ server: status.server }, "nats disconnected; reconnecting in the background");
+          this.connected = false;
+          this.disconnectedAt = Date.now();
+          break;
+        case "reconnect":
+          this.connected = true;
+          this.disconnectedAt = 0;
+          errorLogged = false;
+          this.t.logger.info({ server: status.server }, "nats reconnected");
+          break;
+        case "error":
+          // Async server errors can repeat; one line until the next reconnect is enough.
+          if (!errorLogged) this.t.logger.warn({ err: status.error }, "nats reported an error");
+          errorLogged = true;
+          break;
+        case "ldm":
+          this.t.logger.warn({ server: status.server }, "nats server entering lame duck mode");
+          break;
+        case "staleConnection":
+          this.t.logger.warn("nats connection is stale; reconnecting");
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** The connection for calls that need the server, waiting (bounded) while there is none yet. */
+  private async connection(): Promise<NatsConnection> {
+    if (this.closed) throw new Error("bus is closed");
+    if (this.nc) return this.nc;
+    const wait = AbortSignal.timeout(this.options.connectWaitMs);
+    const timedOut = new Promise<never>((_, reject) =>
+      wait.addEventListener("abort", () => reject(new Error(`nats is not connected (${this.options.servers.join(",")})`)), { once: true }),
+    );
+    return Promise.race([this.firstConnection, timedOut]);
+  }
+
+  private async manager(): Promise<JetStreamManager> {
+    const nc = await this.connection();
+    this.jsm ??= jetstreamManager(nc, { checkAPI: false });
+    return this.jsm;
+  }
+
+  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
+    if (this.closed) throw new Error("bus is closed");
+    assertPublishSubject(subject);
+    const headers = toNatsHeaders(outgoingHeaders(options.headers));
+    const send = (nc: NatsConnection) => {
+      try {
+        nc.publish(subject, data, { headers });
+        countMessage(this.t, "out", subject, "ok");
+      } catch (err) {
+        countMessage(this.t, "out", subject, "error");
+        this.t.logger.warn({ err, subject }, "nats publish failed");
+      }
+    };
+    if (this.nc) return send(this.nc);
+    // Not connected yet: keep order with subscriptions made meanwhile, within a bound.
+    if (this.earlyPublishes >= MAX_EARLY_PUBLISHES) {
+      countMessage(this.t, "out", subject, "dropped");
+      return;
+    }
+    this.earlyPublishes++;
+    this.firstConnection.then((nc) => {
+      this.earlyPublishes--;
+      send(nc);
+    }, () => {});
+  }
+
+  subscribe(subject: string, handler: MessageHandler, options: SubscribeOptions = {}): Subscription {
+    if (this.closed) throw new Error("bus is closed");
+    assertFilterSubject(subject);
+    let inner: NatsSubscription | undefined;
+    let active = true;
+    const start = (nc: NatsConnection) => {
+      if (!active) return;
+      // The client re-subscribes by itself after a reconnect.
+      inner = nc.subscribe(subject, {
+        ...(options.queue ? { queue: options.queue } : {}),
+        callback: (err, msg) => {
+          if (err) this.t.logger.warn({ err, subject }, "subscription error");
+          else deliverCore(handler, fromNatsMsg(msg), this.t);
+        },
+      });
+    };
+    if (this.nc) start(this.nc);
+    else this.firstConnection.then(start, () => {});
+    const subscription: Subscription = {
+      unsubscribe: () => {
+        active = false;
+        this.subscriptions.delete(subscription);
+        if (inner && !inner.isClosed()) inner.unsubscribe();
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async ensureStream(spec: StreamSpec): Promise<void> {
+    spec.subjects.forEach(assertFilterSubject);
+    const jsm = await this.manager();
+    const window = spec.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
+    const limits = {
+      subjects: spec.subjects,
+      max_age: nanos(spec.maxAgeMs ?? 0),
+      duplicate_window: nanos(spec.maxAgeMs ? Math.min(window, spec.maxAgeMs) : window),
+      max_msgs: spec.maxMessages ?? -1,
+    };
+    let existing: StreamConfig | undefined;
+    try {
+      existing = (await jsm.streams.info(spec.name)).config;
+    } catch (err) {
+      if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
+    }
+    if (!existing) {
+      try {
+        await jsm.streams.add({ name: spec.name, storage: StorageType.File, retention: RetentionPolicy.Limits, ...limits });
+        return;
+      } catch (err) {
+        // Another process created it meanwhile: fall through to bringing its config in line.
+        if (!(err instanceof JetStreamApiError)) throw err;
+        existing = (await jsm.streams.info(spec.name)).config;
+      }
+    }
+    const same =
+      existing.max_age === limits.max_age &&
+      existing.duplicate_window === limits.duplicate_window &&
+      existing.max_msgs === limits.max_msgs &&
+      [...(existing.subjects ?? [])].sort().join() === [...limits.subjects].sort().join();
+    if (!same) await jsm.streams.update(spec.name, limits);
+  }
+
+  async deleteStream(name: string): Promise<boolean> {
+    const jsm = await this.manager();
+    try {
+      return await jsm.streams.delete(name);
+    } catch (err) {
+      if (isApiError(err, JetStreamApiCodes.StreamNotFound)) return false;
+      throw err;
+    }
+  }
+
+  async publishEvent(subject: string, data: Uint8Array, options: PublishEventOptions): Promise<PublishEventResult> {
+    assertPublishSubject(subject);
+    assertMsgId(options.msgId);
+    const headers = toNatsHeaders(outgoingHeaders(options.headers));
+    try {
+      await this.connection();
+      const ack = await this.js!.publish(subject, data, { msgID: options.msgId, headers });
+      countMessage(this.t, "out", subject, ack.duplicate ? "duplicate" : "ok");
+      return { duplicate: ack.duplicate, seq: ack.seq };
+    } catch (err) {
+      countMessage(this.t, "out", subject, "error");
+      throw err;
+    }
+  }
+
+  async consume(options: ConsumeOptions): Promise<Consumer> {
+    const runtime = consumerRuntime(options, this.t);
+    (options.filterSubjects ?? []).forEach(assertFilterSubject);
+    await this.ensureConsumer(options);
+    const consumer = new NatsConsumer(this.js!, runtime, Math.max(1, Math.floor(options.concurrency ?? DEFAULTS.concurrency)), () => this.ensureConsumer(options));
+    this.consumers.add(consumer);
+    return {
+      stop: async () => {
+        this.consumers.delete(consumer);
+        await consumer.stop(true);
+      },
+    };
+  }
+
+  /**
+   * Creates the durable pull consumer, or updates it to these settings. Its max_deliver is
+   * unlimited on purpose: delivery.ts counts deliveries and dead-letters, identically for both
+   * implementations, including a message whose last delivery was never acked.
+   */
+  private async ensureConsumer(options: ConsumeOptions): Promise<void> {
+    const jsm = await this.manager();
+    const filters = options.filterSubjects ?? [];
+    const settings: Partial<ConsumerConfig> = {
+      ack_wait: nanos(options.ackWaitMs ?? DEFAULTS.ackWaitMs),
+      max_deliver: -1,
+      // One filter works on every server version; several need NATS 2.10 or later.
+      ...(filters.length === 1 ? { filter_subject: filters[0] } : filters.length > 1 ? { filter_subjects: filters } : {}),
+    };
+    let current: ConsumerConfig | undefined;
+    try {
+      current = (await jsm.consumers.info(options.stream, options.durable)).config;
+    } catch (err) {
+      if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
+    }
+    if (!current) {
+      await jsm.consumers.add(options.stream, {
+        durable_name: options.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ...settings,
+      });
+      return;
+    }
+    const currentFilters = current.filter_subjects ?? (current.filter_subject ? [current.filter_subject] : []);
+    if (current.ack_wait !== settings.ack_wait || current.max_deliver !== -1 || currentFilters.join() !== filters.join()) {
+      await jsm.consumers.update(options.stream, options.durable, settings);
+    }
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error("bus is closed");
+    if (!this.nc) {
+      // Right after start: wait for the first attempt's outcome rather than report a false outage.
+      await Promise.race([this.firstConnection, this.firstFailure, sleep(2000, undefined, { ref: false })]).catch(() => {});
+    }
+    if (!this.nc || !this.connected) throw new Error(`nats is not connected (${this.options.servers.join(",")})`);
+    await Promise.race([
+      this.nc.rtt(),
+      sleep(2000, undefined, { ref: false }).then(() => {
+        throw new Error("nats did not answer a ping within 2 s");
+      }),
+    ]);
+  }
+
+  async drain(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.consumers].map((c) => c.stop(true)));
+    this.closed = true;
+    this.stopWaiting.abort();
+    // drain() lets subscriptions handle what they already received and flushes publishes.
+    if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc?.close());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWaiting.abort();
+    await Promise.all([...this.consumers].map((c) => c.stop(false)));
+    this.subscriptions.clear();
+    if (this.nc && !this.nc.isClosed()) await this.nc.close();
+  }
+}
+
+/**
+ * One consume() call: pulls only as many messages as it has free handler slots, so nothing
+ * sits in a client buffer while its ack wait runs out, and several processes on the same
+ * durable share the work message by message.
+ */
+class NatsConsumer {
+  private running = true;
+  private batch: ConsumerMessages | undefined;
+  private readonly slots: Slots;
+  private readonly stopped = new AbortController();
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly runtime: ConsumerRuntime,
+    concurrency: number,
+    private readonly recreate: () => Promise<void>,
+  ) {
+    this.slots = new Slots(concurrency);
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const { stream, durable } = this.runtime.options;
+    let failures = 0;
+    let broken = false;
+    let consumer: PullConsumer | undefined;
+    while (this.running) {
+      try {
+        await this.slots.free();
+        if (!this.running) break;
+        if (broken) await this.recreate(); // the durable may be gone (stream recreated)
+        consumer ??= await this.js.consumers.get(stream, durable);
+        const batch = await consumer.fetch({ max_messages: this.slots.available, expires: FETCH_EXPIRES_MS });
+        this.batch = batch;
+        for await (const m of batch) {
+          if (!this.running) {
+            settleQuietly(() => m.nak()); // hand it back at once rather than after ack wait
+            continue;
+          }
+          this.slots.take();
+          processDelivery(toRawDelivery(m, stream), this.runtime)
+            .catch((err) => this.runtime.logger.error({ err }, "event delivery failed"))
+            .finally(() => this.slots.release());
+        }
+        this.batch = undefined;
+        if (broken) this.runtime.logger.info("consumer resumed");
+        broken = false;
+        failures = 0;
+      } catch (err) {
+        this.batch = undefined;
+        if (!this.running) break;
+        if (!broken) this.runtime.logger.warn({ err }, "consumer cannot fetch; retrying in the background");
+        broken = true;
+        consumer = undefined;
+        await sleep(backoffMs(failures++), undefined, { signal: this.stopped.signal }).catch(() => {});
+      }
+    }
+  }
+
+  async stop(graceful: boolean): Promise<void> {
+    this.running = false;
+    this.stopped.abort();
+    this.slots.wake();
+    await this.batch?.close().catch(() => {});
+    await this.loop;
+    if (graceful) await this.slots.idle();
+  }
+}
+
+function settleQuietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // The connection is closing; the server redelivers after ack wait.
+  }
+}
+
+function isApiError(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code;
+}
+
+function toNatsHeaders(headers: Headers): MsgHdrs | undefined {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return undefined;
+  const h = natsHeaders();
+  for (const [key, value] of entries) h.set(key, value);
+  return h;
+}
+
+/** Application headers only: the Nats-* ones are the server's bookkeeping. */
+function fromNatsHeaders(h: MsgHdrs | undefined): Headers {
+  const out: Headers = {};
+  if (!h) return out;
+  for (const key of h.keys()) {
+    if (!key.toLowerCase().startsWith("nats-")) out[key] = h.get(key);
+  }
+  return out;
+}
+
+function fromNatsMsg(msg: Msg) {
+  return { subject: msg.subject, data: msg.data, headers: fromNatsHeaders(msg.headers) };
+}
+
+function toRawDelivery(m: JsMsg, stream: string): RawDelivery {
+  return {
+    stream,
+    subject: m.subject,
+    data: m.data,
+    headers: fromNatsHeaders(m.headers),
+    seq: m.seq,
+    msgId: m.headers?.get(MSG_ID_HEADER) || undefined,
+    deliveryCount: m.info.deliveryCount,
+    ack: () => m.ack(),
+    nak: (delayMs?: number) => m.nak(delayMs),
+    term: () => m.term(),
+  };
+}
