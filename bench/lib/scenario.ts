@@ -1,0 +1,35 @@
+/**
+ * What a benchmark scenario is. One file per scenario in bench/scenarios/
+ * (see "Adding a scenario" in bench/README.md).
+ */
+import type { HttpMethod } from "./load.js";
+
+export interface ScenarioTarget {
+  /** The request autocannon repeats (same method/headers/body every time). */
+  url: string;
+  method: HttpMethod;
+  headers: Record<string, string>;
+  /** Request body; use "" or omit for none. */
+  body?: string;
+  /** Stop everything `start()` started (servers, seeded data...). Called once, even after a failure. */
+  stop(): Promise<void>;
+}
+
+export interface Scenario {
+  /** Unique, kebab-case; what BENCH_ONLY matches. */
+  name: string;
+  /** One line for the report. */
+  description?: string;
+  /**
+   * Optional pass mark: requests/s of this scenario divided by requests/s of the
+   * bare Connect echo measured in the same run must be >= vsConnectEcho.
+   */
+  target?: { vsConnectEcho: number };
+  /**
+   * Start the system under test IN CHILD PROCESSES (lib/child.ts startChild),
+   * never in this process, do any setup (log in, seed), and return the request
+   * to load. Must not return until the server answers. If it throws, it should
+   * stop what it already started (anything left is SIGKILLed when the bench exits).
+   */
+  start(): Promise<ScenarioTarget>;
+}

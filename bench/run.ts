@@ -1,0 +1,304 @@
+/**
+ * `npm run bench`: measures the baselines and every scenario in the SAME run
+ * with the SAME load generator, and prints each figure beside them:
+ *
+ *   raw-http       node:http POST /echo (parse JSON, reply JSON): the ceiling
+ *   connect-echo   bare connect-node unary Echo over Connect JSON: the floor any
+ *                  Connect route pays; scenario targets are stated against it
+ *   <scenarios>    bench/scenarios/*.ts (BENCH_ONLY=name[,name|glob] to pick)
+ *
+ * Each server runs in its own child process and so does the load generator
+ * (see lib/load.ts). Env:
+ *   BENCH_DURATION_S (10)  BENCH_WARMUP_S (2)  BENCH_CONNECTIONS (50)  BENCH_PIPELINING (1)
+ *   BENCH_ROUNDS (1)       rounds of the whole set, order alternating; the best round per target is kept
+ *   BENCH_ONLY             scenario names/globs, comma-separated
+ *   BENCH_STRICT=1         exit 1 when a scenario is BELOW its target (errors always exit 1)
+ *   BENCH_LOADGEN=inprocess  run autocannon in this process instead of a child
+ *   BENCH_VERBOSE=1        forward the servers' output
+ * Results: bench/results/latest.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { ECHO_BODY, ECHO_PATH } from "./baselines/echo-service.js";
+import { startChild, type ChildServer } from "./lib/child.js";
+import { defaultLoadSettings, probe, runLoad, type LoadResult, type LoadTarget } from "./lib/load.js";
+import { sampleMachineBusyPct } from "./lib/cpu.js";
+import { machineInfo } from "./lib/machine.js";
+import { benchPath } from "./lib/paths.js";
+import type { Scenario } from "./lib/scenario.js";
+import { loadScenarios, selectScenarios } from "./scenarios/_registry.js";
+
+const RAW = "raw-http";
+const CONNECT = "connect-echo";
+/** Load generator at or above this % of one core: the figure may be the load generator's limit. */
+const LOADGEN_SATURATED_PCT = 90;
+/** CPU used by anything but the load generator and the servers, in % of one core, above which a run is "contended". */
+const CONTENDED_OTHER_PCT = 15;
+/** Machine busy (% of all cores) before the bench starts above which we warn. */
+const BUSY_BEFORE_PCT = 15;
+
+interface Entry {
+  name: string;
+  kind: "baseline" | "scenario";
+  description: string;
+  target?: { vsConnectEcho: number };
+  load?: LoadTarget;
+  stop?: () => Promise<void>;
+  rounds: LoadResult[];
+  /** Why this entry has no figure, if it has none. */
+  failure?: string;
+}
+
+const isTty = process.stdout.isTTY;
+const red = (s: string) => (isTty ? `\x1b[1;31m${s}\x1b[0m` : s);
+const green = (s: string) => (isTty ? `\x1b[32m${s}\x1b[0m` : s);
+const yellow = (s: string) => (isTty ? `\x1b[33m${s}\x1b[0m` : s);
+
+function loud(lines: string[]): void {
+  const bar = "!".repeat(78);
+  console.log(red(bar));
+  for (const line of lines) console.log(red(`!! ${line}`));
+  console.log(red(bar));
+}
+
+function envRounds(): number {
+  const raw = process.env.BENCH_ROUNDS ?? "1";
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bench: BENCH_ROUNDS=${raw} must be an integer >= 1`);
+  return n;
+}
+
+/**
+ * The round kept for a target: its best (highest req/s). Interference from other
+ * work on the machine only ever lowers throughput, so on a shared machine the
+ * best of N rounds is the estimate least polluted by it (for every target alike).
+ */
+function bestRound(rounds: LoadResult[]): LoadResult | undefined {
+  return rounds.reduce<LoadResult | undefined>((best, r) => (best && best.requestsPerSec >= r.requestsPerSec ? best : r), undefined);
+}
+
+const fmt = (n: number | null | undefined, digits = 0) =>
+  n === null || n === undefined || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function table(header: string[], rows: string[][], rightAlign: Set<number>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (rightAlign.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+async function startBaseline(name: string, script: string, path: string, description: string): Promise<Entry> {
+  const entry: Entry = { name, kind: "baseline", description, rounds: [] };
+  let server: ChildServer | undefined;
+  try {
+    server = await startChild({ name, script: benchPath(script) });
+    entry.stop = server.stop;
+    entry.load = {
+      url: `${server.baseUrl}${path}`,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: ECHO_BODY,
+    };
+    await probe(entry.load);
+  } catch (err) {
+    entry.failure = (err as Error).message;
+  }
+  return entry;
+}
+
+async function startScenario(scenario: Scenario): Promise<Entry> {
+  const entry: Entry = { name: scenario.name, kind: "scenario", description: scenario.description ?? "", rounds: [] };
+  if (scenario.target) entry.target = scenario.target;
+  try {
+    const t = await scenario.start();
+    entry.stop = () => t.stop();
+    entry.load = { url: t.url, method: t.method, headers: t.headers };
+    if (t.body !== undefined && t.body !== "") entry.load.body = t.body;
+    await probe(entry.load);
+  } catch (err) {
+    entry.failure = `start/probe failed: ${(err as Error).message}`;
+  }
+  return entry;
+}
+
+async function main(): Promise<number> {
+  const machine = machineInfo();
+  const settings = defaultLoadSettings();
+  const rounds = envRounds();
+  const loadgen = process.env.BENCH_LOADGEN === "inprocess" ? "autocannon in the bench process" : "autocannon in its own child process";
+
+  console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores (available ${machine.availableParallelism}), ${machine.memoryGiB} GiB, ${machine.platform} ${machine.kernel}`);
+  console.log(`node:    ${machine.node} (v8 ${machine.v8}), load average 1m ${machine.loadAvg1m}`);
+  console.log(
+    `load:    ${loadgen}; ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
+      `${settings.durationS} s per measurement (${settings.warmupS} s warm-up discarded + ${settings.durationS - settings.warmupS} s measured), ` +
+      `${rounds} round(s)`,
+  );
+
+  const busyBefore = await sampleMachineBusyPct(1_000);
+  if (busyBefore !== null && busyBefore > BUSY_BEFORE_PCT) {
+    loud([
+      `the machine is already ${busyBefore}% busy (all cores) before the bench starts: something else is running.`,
+      "Figures will be low and 'vs raw' ratios too high; watch the 'other' CPU column, or use BENCH_ROUNDS=3.",
+    ]);
+  }
+
+  const scenarios = selectScenarios(await loadScenarios(), process.env.BENCH_ONLY);
+  console.log(`scenarios: ${scenarios.map((s) => s.name).join(", ") || "(none)"}\n`);
+
+  const entries: Entry[] = [];
+  let exitCode = 0;
+  try {
+    entries.push(await startBaseline(RAW, "baselines/raw-http-server.ts", "/echo", "node:http POST /echo, JSON in/out"));
+    entries.push(await startBaseline(CONNECT, "baselines/connect-echo-server.ts", ECHO_PATH, "bare connect-node unary Echo, Connect JSON"));
+    for (const scenario of scenarios) entries.push(await startScenario(scenario));
+
+    for (const e of entries) if (e.failure) loud([`${e.name}: ${e.failure.split("\n")[0]}`, ...e.failure.split("\n").slice(1, 20)]);
+
+    const runnable = entries.filter((e) => !e.failure && e.load);
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the order between rounds so slow drift of the machine does not always favour the same target.
+      const order = round % 2 === 0 ? runnable : [...runnable].reverse();
+      for (const e of order) {
+        if (e.failure) continue; // its load failed in an earlier round
+        const started = Date.now();
+        process.stdout.write(`${rounds > 1 ? `round ${round + 1}/${rounds} ` : ""}${e.name} ... `);
+        try {
+          const r = await runLoad(e.load as LoadTarget, settings);
+          e.rounds.push(r);
+          console.log(
+            `${fmt(r.requestsPerSec)} req/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, ` +
+              `cpu loadgen ${fmt(r.cpu.loadgenPct)}% servers ${fmt(r.cpu.serversPct)}% other ${fmt(r.cpu.otherPct)}% ` +
+              `(${((Date.now() - started) / 1000).toFixed(1)} s)`,
+          );
+          if (r.problems.length > 0) loud([`${e.name}: the run had errors; its figure is NOT valid`, ...r.problems]);
+        } catch (err) {
+          console.log("failed");
+          e.failure = `load failed: ${(err as Error).message}`;
+          loud([`${e.name}: ${e.failure}`]);
+        }
+      }
+    }
+  } finally {
+    for (const e of entries) {
+      try {
+        await e.stop?.();
+      } catch (err) {
+        console.error(`bench: stopping ${e.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  // ---- report -------------------------------------------------------------
+  const chosen = new Map(entries.map((e) => [e.name, bestRound(e.rounds)] as const));
+  const invalid = (e: Entry) => Boolean(e.failure) || e.rounds.some((r) => r.problems.length > 0);
+  const rawRps = entries.find((e) => e.name === RAW && !invalid(e)) ? chosen.get(RAW)?.requestsPerSec : undefined;
+  const connectRps = entries.find((e) => e.name === CONNECT && !invalid(e)) ? chosen.get(CONNECT)?.requestsPerSec : undefined;
+
+  const rows: string[][] = [];
+  const json: unknown[] = [];
+  let anyBelow = false;
+  for (const e of entries) {
+    const r = chosen.get(e.name);
+    const bad = invalid(e);
+    const vsRaw = r && rawRps && !bad ? r.requestsPerSec / rawRps : undefined;
+    const vsConnect = r && connectRps && !bad ? r.requestsPerSec / connectRps : undefined;
+    let verdict = "";
+    if (e.target) {
+      if (vsConnect === undefined) verdict = `>=${e.target.vsConnectEcho} ?`;
+      else if (vsConnect >= e.target.vsConnectEcho) verdict = `>=${e.target.vsConnectEcho} PASS`;
+      else {
+        verdict = `>=${e.target.vsConnectEcho} BELOW`;
+        anyBelow = true;
+      }
+    }
+    const notes: string[] = [];
+    if (e.failure) notes.push(`FAILED: ${e.failure.split("\n")[0]}`);
+    const problems = e.rounds.flatMap((x) => x.problems);
+    if (problems.length > 0) notes.push(`INVALID: ${problems.join("; ")}`);
+    if (!bad && r && r.cpu.loadgenPct !== null && r.cpu.loadgenPct >= LOADGEN_SATURATED_PCT)
+      notes.push("loadgen-bound? (figure is a lower bound)");
+    if (r && r.cpu.otherPct !== null && r.cpu.otherPct >= CONTENDED_OTHER_PCT)
+      notes.push(`contended (other work took ${fmt(r.cpu.otherPct)}% of a core)`);
+    if (rounds > 1 && e.rounds.length > 1) {
+      const rps = e.rounds.map((x) => x.requestsPerSec);
+      notes.push(`rounds ${fmt(Math.min(...rps))}..${fmt(Math.max(...rps))}`);
+    }
+    if (bad) exitCode = 1;
+
+    rows.push([
+      e.kind === "baseline" ? `${e.name} (baseline)` : e.name,
+      bad ? red(r ? `(${fmt(r.requestsPerSec)})` : "-") : fmt(r?.requestsPerSec),
+      fmt(r?.p50Ms, 2),
+      fmt(r?.p99Ms, 2),
+      vsRaw === undefined ? "-" : vsRaw.toFixed(3),
+      vsConnect === undefined ? "-" : vsConnect.toFixed(3),
+      verdict.endsWith("PASS") ? green(verdict) : verdict.endsWith("BELOW") ? yellow(verdict) : verdict,
+      r ? `${fmt(r.cpu.loadgenPct)}/${fmt(r.cpu.serversPct)}/${fmt(r.cpu.otherPct)}%` : "-",
+      notes.join("; "),
+    ]);
+    json.push({
+      name: e.name,
+      kind: e.kind,
+      description: e.description,
+      valid: !bad,
+      failure: e.failure ?? null,
+      requestsPerSec: r?.requestsPerSec ?? null,
+      p50Ms: r?.p50Ms ?? null,
+      p99Ms: r?.p99Ms ?? null,
+      vsRawHttp: vsRaw ?? null,
+      vsConnectEcho: vsConnect ?? null,
+      target: e.target ?? null,
+      verdict: e.target ? (verdict.split(" ")[1] ?? null) : null,
+      rounds: e.rounds,
+    });
+  }
+
+  console.log("");
+  console.log(
+    table(
+      ["scenario", "req/s", "p50 ms", "p99 ms", "vs raw", "vs connect", "target (vs connect)", "cpu loadgen/servers/other", "notes"],
+      rows,
+      new Set([1, 2, 3, 4, 5]),
+    ),
+  );
+  console.log(
+    "\ncpu = % of ONE core during the measured window: loadgen = autocannon; servers = all bench server processes and\n" +
+      "their children; other = the rest of the machine's busy time, interrupts excepted (i.e. other processes).\n" +
+      `With ${machine.cores} cores, loadgen near 100% means the load generator set the pace. A high 'other' means the\n` +
+      "run shared the machine: 'vs connect' stays roughly comparable (both sides are bound by one server core), 'vs raw'\n" +
+      "does not (raw-http needs both cores, loses most to contention, and the ratio rises). Rerun on a quiet machine\n" +
+      "(or with BENCH_ROUNDS=3: the best round is kept) before trusting 'vs raw'.",
+  );
+
+  const resultsDir = benchPath("results");
+  mkdirSync(resultsDir, { recursive: true });
+  const file = `${resultsDir}/latest.json`;
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        machine,
+        machineBusyBeforePct: busyBefore,
+        settings: { ...settings, rounds, loadgen: process.env.BENCH_LOADGEN === "inprocess" ? "inprocess" : "child" },
+        only: process.env.BENCH_ONLY ?? null,
+        results: json,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`results: ${file}`);
+
+  if (exitCode !== 0) loud(["some figures are missing or invalid (errors / non-2xx / failed start): see the notes above"]);
+  if (anyBelow && process.env.BENCH_STRICT === "1") exitCode = 1;
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

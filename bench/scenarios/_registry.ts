@@ -1,0 +1,67 @@
+/**
+ * Scenario registry: every `bench/scenarios/*.ts` file is a scenario, except
+ * files whose name starts with `_` (helpers like this one) and `*.d.ts` /
+ * `*.test.ts`. Adding a scenario = adding a file; nothing to register by hand.
+ *
+ * A scenario file exports the Scenario either as its default export
+ * (`export default { ... } satisfies Scenario`) or as named exports
+ * (`export const name = ...; export async function start() {...}`).
+ */
+import { readdirSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Scenario } from "../lib/scenario.js";
+
+const DIR = fileURLToPath(new URL("./", import.meta.url));
+
+function isScenario(value: unknown): value is Scenario {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (typeof v.name !== "string" || v.name === "" || typeof v.start !== "function") return false;
+  if (v.target !== undefined) {
+    const t = v.target as Record<string, unknown> | null;
+    if (typeof t !== "object" || t === null || typeof t.vsConnectEcho !== "number") return false;
+  }
+  return true;
+}
+
+export async function loadScenarios(): Promise<Scenario[]> {
+  const files = readdirSync(DIR)
+    .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.startsWith("_") && !/\.(d|test)\.ts$/.test(f))
+    .sort();
+  const scenarios: Scenario[] = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(DIR + file).href)) as Record<string, unknown>;
+    const candidate = isScenario(mod.default) ? mod.default : isScenario(mod) ? (mod as unknown as Scenario) : null;
+    if (!candidate) {
+      throw new Error(
+        `bench/scenarios/${file} does not export a scenario ({ name, target?: { vsConnectEcho }, start() }) as default or as named exports`,
+      );
+    }
+    const other = seen.get(candidate.name);
+    if (other) throw new Error(`bench: scenario name "${candidate.name}" is used by both ${other} and ${file}`);
+    seen.set(candidate.name, file);
+    scenarios.push(candidate);
+  }
+  return scenarios;
+}
+
+/**
+ * BENCH_ONLY=name[,name...] keeps the scenarios whose name equals one of the
+ * entries (or matches it as a `*` glob). BENCH_ONLY=none keeps none. Baselines
+ * always run: ratios need them.
+ */
+export function selectScenarios(all: Scenario[], only: string | undefined): Scenario[] {
+  if (only === undefined || only.trim() === "") return all;
+  if (only.trim() === "none") return [];
+  const patterns = only
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`));
+  const picked = all.filter((s) => patterns.some((re) => re.test(s.name)));
+  if (picked.length === 0) {
+    throw new Error(`bench: BENCH_ONLY=${only} matches no scenario (known: ${all.map((s) => s.name).join(", ") || "none"})`);
+  }
+  return picked;
+}
