@@ -74,30 +74,7 @@ function wrap(
   const [service, methodName] = splitPath(method.path);
   const methodLogger = options.logger.child({ rpc: `${service.split(".").pop()}/${methodName}` });
 
-  const contextOf = (call: AnyCall): CallContext => {
-    const requestId = requestIdFrom(call.metadata.get("x-request-id")[0] as string | undefined);
-    const forwardedFor = call.metadata.get("x-forwarded-for")[0];
-    const deadline = deadlineOf(call);
-    const controller = new AbortController();
-    call.on("cancelled", () => controller.abort(new Error("cancelled by the caller")));
-    if (deadline !== undefined) {
-      const timer = setTimeout(() => controller.abort(new Error("deadline exceeded")), Math.max(0, deadline - Date.now()));
-      timer.unref();
-      controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-      call.on("finish", () => clearTimeout(timer));
-    }
-    return {
-      service,
-      method: methodName,
-      requestId,
-      metadata: call.metadata,
-      clientIp: typeof forwardedFor === "string" ? forwardedFor.split(",")[0]!.trim() : peerIp(call.getPeer()),
-      deadline,
-      signal: controller.signal,
-      logger: methodLogger.child({ requestId }),
-      principal: undefined,
-    };
-  };
+  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger);
 
   if (!method.responseStream) {
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
@@ -125,11 +102,63 @@ function wrap(
     }, ctx).then(
       () => writable.end(),
       (error: unknown) => {
-        if (ctx.signal.aborted) return; // nobody is listening any more
+        if ((ctx as GrpcCallContext).gone) return; // nobody is listening any more
         writable.emit("error", toStatusObject(error));
       },
     );
   }) as grpc.UntypedHandleCall;
+}
+
+/**
+ * The per-call context. The abort signal and the child logger are made on first use: most
+ * unary calls never look at them, and both cost more than the rest of the bookkeeping.
+ */
+class GrpcCallContext implements CallContext {
+  readonly requestId: string;
+  readonly clientIp: string;
+  readonly deadline: number | undefined;
+  readonly metadata: grpc.Metadata;
+  principal: CallContext["principal"] = undefined;
+  private controller: AbortController | undefined;
+  private childLogger: Logger | undefined;
+
+  constructor(
+    private readonly call: AnyCall,
+    readonly service: string,
+    readonly method: string,
+    private readonly methodLogger: Logger,
+  ) {
+    this.metadata = call.metadata;
+    this.requestId = requestIdFrom(call.metadata.get("x-request-id")[0] as string | undefined);
+    const forwardedFor = call.metadata.get("x-forwarded-for")[0];
+    this.clientIp = typeof forwardedFor === "string" ? forwardedFor.split(",")[0]!.trim() : peerIp(call.getPeer());
+    this.deadline = deadlineOf(call);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = new AbortController();
+      this.controller = controller;
+      if (this.call.cancelled) controller.abort(new Error("cancelled by the caller"));
+      this.call.on("cancelled", () => controller.abort(new Error("cancelled by the caller")));
+      if (this.deadline !== undefined) {
+        const timer = setTimeout(() => controller.abort(new Error("deadline exceeded")), Math.max(0, this.deadline - Date.now()));
+        timer.unref();
+        controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+        this.call.on("finish", () => clearTimeout(timer));
+      }
+    }
+    return this.controller.signal;
+  }
+
+  /** True once the caller has gone (cancelled or past its deadline), without arming a signal. */
+  get gone(): boolean {
+    return this.controller?.signal.aborted ?? (this.call.cancelled || (this.deadline !== undefined && this.deadline <= Date.now()));
+  }
+
+  get logger(): Logger {
+    return (this.childLogger ??= this.methodLogger.child({ requestId: this.requestId }));
+  }
 }
 
 function deadlineOf(call: AnyCall): number | undefined {
