@@ -97,11 +97,16 @@ describe("identity through the gateway", () => {
     assert.equal(update.status, 200);
     assert.equal(update.body.user.name, "Sharma Roadways");
     assert.equal(update.body.user.gstin, "27AAPFU0939F1ZV");
+    const me = await system.connect(GET_ME, {}, bearer(second.tokens.accessToken));
+    assert.equal(me.body.user.name, "Sharma Roadways", "a profile read after a change shows the change");
 
     const badGstin = await system.connect("/weelo.identity.v1.ProfileService/UpdateProfile", { gstin: "27AAPFU0939F1ZX" }, bearer(second.tokens.accessToken));
     assert.equal(badGstin.status, 400);
     assert.equal(badGstin.body.code, "invalid_argument");
     assert.match(badGstin.body.message, /gstin/);
+    const detail = badGstin.body.details?.find((d: { type: string }) => d.type === "weelo.common.v1.ErrorDetail");
+    assert.ok(detail, "Connect errors carry the ErrorDetail");
+    assert.deepEqual(detail.debug, { reason: "GSTIN_INVALID", field: "gstin" });
   });
 
   it("keeps company fields to transporters and manages push devices", async () => {

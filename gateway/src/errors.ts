@@ -15,7 +15,10 @@ export function toConnectError(error: unknown): { error: ConnectError; internal:
     return { error, internal: false };
   }
   if (error instanceof DomainError) {
-    const connectError = new ConnectError(error.message, error.code as number as Code);
+    // The ErrorDetail rides along, so Connect clients read the same reason as gRPC clients.
+    const connectError = new ConnectError(error.message, error.code as number as Code, undefined, [
+      { desc: ErrorDetailSchema, value: { ...error.detail } },
+    ]);
     if (error.retryAfterSeconds) connectError.metadata.set("retry-after", String(error.retryAfterSeconds));
     return { error: connectError, internal: false };
   }

@@ -1,15 +1,16 @@
 /**
  * Generic forwarding: every method of every public service is served by calling the same
- * method on the owning service over gRPC (Connect's gRPC transport, one HTTP/2 connection
- * per upstream, kept open). No method is written by hand; the deadline, request id, client
- * IP and caller's authorization travel downstream.
+ * method on the owning service over gRPC with @grpc/grpc-js (one long-lived channel per
+ * upstream). Messages cross as protobuf binary, encoded and decoded with the same descriptors
+ * the router uses, so no method is written by hand. The deadline, request id, client IP and
+ * caller's authorization travel downstream; statuses come back as DomainErrors.
  */
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { createClient, type ConnectRouter, type HandlerContext, type Transport } from "@connectrpc/connect";
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { fromServiceError } from "@weelo/grpc";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
 import type { PublicService, UpstreamName } from "./upstreams.js";
-
-type AnyCall = (input: unknown, options: object) => unknown;
 
 export interface ForwardHeaders {
   authorization: string | null;
@@ -18,17 +19,24 @@ export interface ForwardHeaders {
 }
 
 export class Forwarder {
-  private readonly calls = new Map<string, AnyCall>();
+  private readonly channels: Map<UpstreamName, grpc.Client>;
+  private readonly upstreamOf = new Map<string, grpc.Client>();
 
   constructor(
     services: readonly PublicService[],
-    transports: Record<UpstreamName, Transport>,
+    addresses: Record<UpstreamName, string>,
     private readonly defaultDeadlineMs: number,
   ) {
-    for (const { service, upstream } of services) {
-      const client = createClient(service, transports[upstream]) as unknown as Record<string, AnyCall>;
-      for (const method of service.methods) this.calls.set(`${service.typeName}/${method.name}`, client[method.localName]!.bind(client));
-    }
+    this.channels = new Map(
+      Object.entries(addresses).map(([name, address]) => [
+        name as UpstreamName,
+        new grpc.Client(address, grpc.credentials.createInsecure(), {
+          "grpc.keepalive_time_ms": 30_000,
+          "grpc.keepalive_timeout_ms": 10_000,
+        }),
+      ]),
+    );
+    for (const { service, upstream } of services) this.upstreamOf.set(service.typeName, this.channels.get(upstream)!);
   }
 
   /** Registers every method of every service on the router. */
@@ -37,24 +45,92 @@ export class Forwarder {
       const implementation: Record<string, unknown> = {};
       for (const method of service.methods) {
         implementation[method.localName] = (input: unknown, ctx: HandlerContext) =>
-          this.call(service, method, input, {
-            authorization: ctx.requestHeader.get("authorization"),
-            requestId: ctx.values.get(requestIdKey),
-            clientIp: ctx.values.get(clientIpKey),
-          }, ctx.timeoutMs(), ctx.signal);
+          this.call(service, method, input, headersOf(ctx), ctx.timeoutMs(), ctx.signal);
       }
       router.service(service, implementation as Parameters<ConnectRouter["service"]>[1]);
     }
   }
 
-  /** Calls the upstream method; a unary call gets the caller's remaining time, capped by the default. */
-  call(service: DescService, method: DescMethod, input: unknown, forward: ForwardHeaders, callerTimeoutMs: number | undefined, signal: AbortSignal): unknown {
-    const call = this.calls.get(`${service.typeName}/${method.name}`);
-    if (!call) throw new Error(`no upstream for ${service.typeName}/${method.name}`);
-    const headers: Record<string, string> = { "x-request-id": forward.requestId, "x-forwarded-for": forward.clientIp };
-    if (forward.authorization) headers.authorization = forward.authorization;
-    const unary = method.methodKind === "unary";
-    const timeoutMs = unary ? Math.min(callerTimeoutMs ?? this.defaultDeadlineMs, this.defaultDeadlineMs) : callerTimeoutMs;
-    return call(input, timeoutMs === undefined ? { headers, signal } : { headers, signal, timeoutMs });
+  /**
+   * Calls the upstream method: a promise for unary and client-streaming methods, an async
+   * iterable for server-streaming and bidirectional ones. A unary call gets the caller's
+   * remaining time, capped by the default; streams only the caller's own deadline.
+   */
+  call(service: DescService, method: DescMethod, input: unknown, forward: ForwardHeaders, callerTimeoutMs: number | undefined, signal: AbortSignal): any {
+    const client = this.upstreamOf.get(service.typeName);
+    if (!client) throw new Error(`no upstream for ${service.typeName}`);
+    const path = `/${service.typeName}/${method.name}`;
+    const serialize = (message: any) => Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>));
+    const deserialize = (bytes: Buffer): any => fromBinary(method.output, bytes);
+    const metadata = new grpc.Metadata();
+    metadata.set("x-request-id", forward.requestId);
+    metadata.set("x-forwarded-for", forward.clientIp);
+    if (forward.authorization) metadata.set("authorization", forward.authorization);
+    const unaryTimeout = Math.min(callerTimeoutMs ?? this.defaultDeadlineMs, this.defaultDeadlineMs);
+    const streamDeadline = callerTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callerTimeoutMs;
+
+    switch (method.methodKind) {
+      case "unary":
+        return new Promise((resolve, reject) => {
+          const call = client.makeUnaryRequest(path, serialize, deserialize, input as never, metadata, { deadline: Date.now() + unaryTimeout }, (error, response) =>
+            error ? reject(fromServiceError(error)) : resolve(response),
+          );
+          signal.addEventListener("abort", () => call.cancel(), { once: true });
+        });
+      case "client_streaming":
+        return new Promise((resolve, reject) => {
+          const call = client.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }, (error, response) =>
+            error ? reject(fromServiceError(error)) : resolve(response),
+          );
+          signal.addEventListener("abort", () => call.cancel(), { once: true });
+          void pump(input as AsyncIterable<unknown>, call, signal);
+        });
+      case "server_streaming":
+        return readAll(client.makeServerStreamRequest(path, serialize, deserialize, input as never, metadata, { deadline: streamDeadline }), signal);
+      case "bidi_streaming": {
+        const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline });
+        void pump(input as AsyncIterable<unknown>, call, signal);
+        return readAll(call, signal);
+      }
+    }
+  }
+
+  close(): void {
+    for (const channel of this.channels.values()) channel.close();
+  }
+}
+
+function headersOf(ctx: HandlerContext): ForwardHeaders {
+  return {
+    authorization: ctx.requestHeader.get("authorization"),
+    requestId: ctx.values.get(requestIdKey),
+    clientIp: ctx.values.get(clientIpKey),
+  };
+}
+
+/** Upstream messages as an async iterable; the upstream call ends when the caller stops reading. */
+async function* readAll(call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, signal: AbortSignal) {
+  const cancel = () => call.cancel();
+  signal.addEventListener("abort", cancel, { once: true });
+  try {
+    for await (const message of call) yield message;
+  } catch (error) {
+    throw fromServiceError(error);
+  } finally {
+    signal.removeEventListener("abort", cancel);
+    call.cancel();
+  }
+}
+
+/** Copies the client's messages upstream, honouring backpressure, then half-closes. */
+async function pump(input: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, signal: AbortSignal): Promise<void> {
+  try {
+    for await (const message of input) {
+      if (signal.aborted) return;
+      if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+    }
+    call.end();
+  } catch {
+    call.cancel();
   }
 }

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { cors as connectCors, createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { requestIdFrom, runWithContext } from "@weelo/log";
 import { runChecks, type DependencyCheck, type Platform } from "@weelo/runtime";
 import cors from "cors";
@@ -35,13 +35,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
   const logger = platform.logger.child({ component: "gateway" });
   const ownGrpc = `127.0.0.1:${config.GRPC_PORT}`;
   const upstreamAddress: Record<UpstreamName, string> = { identity: config.IDENTITY_GRPC_URL ?? ownGrpc };
-  const transports = Object.fromEntries(
-    Object.entries(upstreamAddress).map(([name, address]) => [
-      name,
-      createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: 30_000, idleConnectionTimeoutMs: 5 * 60_000 }),
-    ]),
-  ) as Record<UpstreamName, ReturnType<typeof createGrpcTransport>>;
-  const forwarder = new Forwarder(PUBLIC_SERVICES, transports, config.UPSTREAM_DEADLINE_MS);
+  const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS);
   const rest = new RestHandler(REST_ALIASES, forwarder, platform.verifier, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);
 
   const upstreamHealth = [...new Set(Object.values(upstreamAddress))].map((address) => new UpstreamHealth(address));
@@ -138,6 +132,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     shuttingDown = true;
     await server.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 2));
     for (const u of upstreamHealth) u.close();
+    forwarder.close();
   };
   platform.onShutdown("gateway", close);
   return { port, close };

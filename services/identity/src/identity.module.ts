@@ -15,6 +15,7 @@ import { createIdentityService, type IdentityService } from "./identity.service.
 import type { IdentityDatabase } from "./identity.table.js";
 import { identityMigrations } from "./migrations/index.js";
 import { OtpStore } from "./otp.store.js";
+import { UserCache } from "./user.cache.js";
 import { ConsoleSmsSender } from "./sms/console-sms-sender.js";
 import { Msg91SmsSender } from "./sms/msg91-sms-sender.js";
 import type { SmsSender } from "./sms/sms-sender.js";
@@ -45,6 +46,7 @@ export async function startIdentity(
       cooldownMs: config.OTP_RESEND_COOLDOWN_S * 1000,
       secret: config.OTP_HASH_SECRET,
     }),
+    users: new UserCache(platform.cache),
     sms,
     issuer: new TokenIssuer(platform.keys, {
       issuer: config.JWT_ISSUER,

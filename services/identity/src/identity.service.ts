@@ -23,11 +23,13 @@ import {
 import * as repo from "./identity.repository.js";
 import type { DeviceRow, UserRow, UserUpdate } from "./identity.table.js";
 import type { OtpStore } from "./otp.store.js";
+import type { UserCache } from "./user.cache.js";
 import type { SmsSender } from "./sms/sms-sender.js";
 
 export interface IdentityDeps {
   db: repo.IdentityDb;
   otps: OtpStore;
+  users: UserCache;
   sms: SmsSender;
   issuer: TokenIssuer;
   verifier: TokenVerifier;
@@ -56,7 +58,7 @@ export interface ProfileChanges {
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
 export function createIdentityService(deps: IdentityDeps) {
-  const { db, otps, sms, issuer, verifier, revocations, drivers, limits, logger } = deps;
+  const { db, otps, users, sms, issuer, verifier, revocations, drivers, limits, logger } = deps;
 
   async function driverLink(phone: string, role: Role): Promise<string | null> {
     if (role !== "driver") return null;
@@ -93,7 +95,7 @@ export function createIdentityService(deps: IdentityDeps) {
   }
 
   async function requireUser(userId: string): Promise<UserRow> {
-    const user = await repo.findUserById(db, userId);
+    const user = await users.get(userId, () => repo.findUserById(db, userId));
     if (!user) throw new NotFoundError("the account no longer exists", { reason: "USER_NOT_FOUND" });
     return user;
   }
@@ -137,6 +139,7 @@ export function createIdentityService(deps: IdentityDeps) {
       await otps.consume(phone, input.role, otp);
       const transporterId = await driverLink(phone, input.role);
       const { user, created } = await repo.upsertUserOnLogin(db, { id: uuidv7(), phone, role: input.role, transporterId });
+      if (!created) await users.forget(user.id); // a driver's transporter may have changed
       const tokens = await openSession(user);
       logger.info({ userId: user.id, role: user.role, created }, "user logged in");
       return { tokens, user, created };
@@ -198,6 +201,7 @@ export function createIdentityService(deps: IdentityDeps) {
         if (changes.gstin !== undefined) update.gstin = validateGstin(changes.gstin);
       }
       const user = await repo.updateUser(db, principal.userId, update);
+      await users.forget(principal.userId);
       if (!user) throw new NotFoundError("the account no longer exists", { reason: "USER_NOT_FOUND" });
       return user;
     },
