@@ -3,6 +3,7 @@
  * JSON conveniences. Each backend only supplies the raw operations on full (prefixed) keys.
  */
 import type { Redis } from "ioredis";
+import { UnavailableError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
 import type { Cache, IncrOptions, SetOptions } from "./types.js";
@@ -45,32 +46,32 @@ export abstract class BaseCache implements Cache {
   abstract redisClient(): Redis | undefined;
 
   async get(key: string): Promise<string | undefined> {
-    const value = await this.rawGet(this.prefix + key);
+    const value = await unavailableOnFailure(this.rawGet(this.prefix + key));
     this.metrics?.cacheLookups.inc({ family: keyFamily(key), result: value === undefined ? "miss" : "hit" });
     return value;
   }
 
   async set(key: string, value: string, options: SetOptions = {}): Promise<void> {
-    return this.rawSet(this.prefix + key, value, checkTtl(options.ttlMs));
+    return unavailableOnFailure(this.rawSet(this.prefix + key, value, checkTtl(options.ttlMs)));
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     const ttl = checkTtl(ttlMs);
     if (ttl === undefined) throw new RangeError("setIfAbsent needs a ttlMs");
-    return this.rawSetIfAbsent(this.prefix + key, value, ttl);
+    return unavailableOnFailure(this.rawSetIfAbsent(this.prefix + key, value, ttl));
   }
 
   async del(...keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    return this.rawDel(keys.map((key) => this.prefix + key));
+    return unavailableOnFailure(this.rawDel(keys.map((key) => this.prefix + key)));
   }
 
   async incr(key: string, options: IncrOptions = {}): Promise<number> {
-    return this.rawIncr(this.prefix + key, checkTtl(options.ttlMs));
+    return unavailableOnFailure(this.rawIncr(this.prefix + key, checkTtl(options.ttlMs)));
   }
 
   async ttlMs(key: string): Promise<number | undefined> {
-    return this.rawTtl(this.prefix + key);
+    return unavailableOnFailure(this.rawTtl(this.prefix + key));
   }
 
   async getJson<T>(key: string): Promise<T | undefined> {
@@ -88,4 +89,16 @@ export abstract class BaseCache implements Cache {
   async setJson(key: string, value: unknown, options?: SetOptions): Promise<void> {
     return this.set(key, JSON.stringify(value), options);
   }
+}
+
+/**
+ * A cache server that is down or slow is a dependency outage, not a bug: callers (and clients)
+ * see UNAVAILABLE, which is retryable and maps to 503; the cause stays for the log.
+ */
+function unavailableOnFailure<T>(operation: Promise<T>): Promise<T> {
+  return operation.catch((error: unknown) => {
+    // The server answered with an error (wrong type, bad argument): a bug to surface as is.
+    if (error instanceof Error && (error.name === "ReplyError" || error.message.startsWith("ERR "))) throw error;
+    throw new UnavailableError("the cache is unavailable; try again shortly", { reason: "CACHE_UNAVAILABLE", cause: error });
+  });
 }

@@ -44,6 +44,19 @@ describe("domain errors", () => {
     assert.ok(wrapped.cause instanceof Error, "the cause stays for the log");
   });
 
+  it("call a database or socket outage UNAVAILABLE, which clients may retry", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const shutdown = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+    const lost = Object.assign(new Error("connection failure"), { code: "08006" });
+    for (const error of [refused, shutdown, lost]) {
+      const domain = toDomainError(error);
+      assert.equal(domain.code, GrpcCode.UNAVAILABLE, error.message);
+      assert.equal(domain.httpStatus, 503);
+      assert.ok(!domain.message.includes("5432"), "no internals in the message");
+    }
+    assert.equal(toDomainError(Object.assign(new Error("duplicate key"), { code: "23505" })).code, GrpcCode.INTERNAL);
+  });
+
   it("travel in grpc-status-details-bin with reason, field and retry time", () => {
     const error = new ResourceExhaustedError("too many", { reason: "RATE_LIMITED", field: "phone", retryAfterSeconds: 42 });
     const detail = decodeStatusDetails(encodeStatusDetails(error));
