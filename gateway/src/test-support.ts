@@ -3,8 +3,8 @@
  * the real Postgres/Redis/NATS when their URLs are set, always in a fresh schema and key
  * prefix so tests run in parallel and leave nothing behind.
  */
-import { randomBytes } from "node:crypto";
 import { dropSchema, embeddedTestDataDir } from "@weelo/db";
+import { uniqueSuffix } from "@weelo/testing";
 import { startSystem, type RunningSystem } from "./system.js";
 
 export interface TestSystem extends RunningSystem {
@@ -26,7 +26,7 @@ export function uniquePhone(): string {
 }
 
 export async function startTestSystem(overrides: Record<string, string> = {}): Promise<TestSystem> {
-  const suffix = randomBytes(5).toString("hex");
+  const suffix = uniqueSuffix();
   const env: Record<string, string | undefined> = {
     NODE_ENV: "test",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",

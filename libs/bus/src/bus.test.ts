@@ -5,31 +5,22 @@
  * processes (two connections to the same server, or two clients of the same broker).
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { createLogger, currentContext, runWithContext } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
+import { uniqueSuffix, until } from "@weelo/testing";
 import { createBus, type Bus, type BusMessage, type ConsumeOptions, type Consumer, type DeadLetter, type EventMessage } from "./index.js";
 
 const logger = createLogger({ service: "bus-test", level: "silent" });
 const NATS_URL = process.env.NATS_URL;
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const rand = () => randomBytes(5).toString("hex");
+const rand = () => uniqueSuffix();
 
-/**
- * Polls until condition() holds, for at most timeoutMs. (A predicate rather than a failing
- * assert per poll: Node re-parses the source to word an assert.ok message, which is slow.)
- */
-async function eventually(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
-    await sleep(10);
-  }
-}
+/** Polls a predicate (see @weelo/testing's until) every 10 ms, for at most 5 s by default. */
+const eventually = (what: string, condition: () => boolean, timeoutMs = 5000) => until(what, condition, timeoutMs, 10);
 
 const backends = [
   { name: "memory", url: undefined, skip: false as const },

@@ -7,50 +7,21 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
-import { createLogger } from "@weelo/log";
+import { capturingLogger, elapsed, freePort, sleep, until } from "@weelo/testing";
 import { createBus } from "./index.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-function capturingLogger() {
-  const lines: { msg: string }[] = [];
-  const logger = createLogger({ service: "bus-test", level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+function capturingBusLogger() {
+  const { logger, lines } = capturingLogger("bus-test");
   return { logger, messages: () => lines.map((l) => l.msg) };
-}
-
-async function elapsed(fn: () => Promise<unknown>): Promise<{ ms: number; error: unknown }> {
-  const start = Date.now();
-  try {
-    await fn();
-    return { ms: Date.now() - start, error: undefined };
-  } catch (error) {
-    return { ms: Date.now() - start, error };
-  }
-}
-
-/** Polls until condition() resolves true, for at most timeoutMs. */
-async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
-    await sleep(25);
-  }
 }
 const answers = async (fn: () => Promise<unknown>) => (await elapsed(fn)).error === undefined;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const natsServerMissing = spawnSync("nats-server", ["--version"]).status !== 0 ? "nats-server not installed" : false;
 
@@ -67,7 +38,7 @@ async function stopNats(child: ChildProcess): Promise<void> {
 
 describe("nats bus when NATS is unavailable", () => {
   it("starts anyway, fails calls within a bound, and logs the outage once", async () => {
-    const { logger, messages } = capturingLogger();
+    const { logger, messages } = capturingBusLogger();
     const bus = createBus({ config: { NATS_URL: "nats://127.0.0.1:1" }, service: "bus-test", logger, connectWaitMs: 300 });
     try {
       assert.equal(bus.kind, "nats");
@@ -94,7 +65,7 @@ describe("nats bus when NATS is unavailable", () => {
     const port = await freePort();
     const store = mkdtempSync(join(tmpdir(), "weelo-nats-"));
     let server = startNats(port, store);
-    const { logger, messages } = capturingLogger();
+    const { logger, messages } = capturingBusLogger();
     const bus = createBus({ config: { NATS_URL: `nats://127.0.0.1:${port}` }, service: "bus-test", logger });
     const core: string[] = [];
     const events: string[] = [];

@@ -6,36 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
-import { createLogger } from "@weelo/log";
+import { capturingLogger, elapsed, freePort, retryUntilResolved, sleep } from "@weelo/testing";
 import { createCache } from "./index.js";
 
-/** A logger whose lines the test can read. */
-function capturingLogger() {
-  const lines: { msg: string; level: string }[] = [];
-  const logger = createLogger({ service: "cache-test", level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
-  return { logger, lines };
-}
 
-async function elapsed(fn: () => Promise<unknown>): Promise<{ ms: number; error: unknown }> {
-  const start = Date.now();
-  try {
-    await fn();
-    return { ms: Date.now() - start, error: undefined };
-  } catch (error) {
-    return { ms: Date.now() - start, error };
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const redisServerMissing = spawnSync("redis-server", ["--version"]).status !== 0 ? "redis-server not installed" : false;
 
@@ -52,7 +27,7 @@ async function stopRedis(child: ChildProcess): Promise<void> {
 
 describe("redis cache when Redis is unavailable", () => {
   it("fails fast and logs the outage once", async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger("cache-test");
     // Port 1 on loopback refuses connections immediately.
     const cache = createCache({ config: { REDIS_URL: "redis://127.0.0.1:1" }, logger });
     try {
@@ -76,15 +51,15 @@ describe("redis cache when Redis is unavailable", () => {
   it("recovers by itself when Redis restarts", { skip: redisServerMissing, timeout: 20_000 }, async () => {
     const port = await freePort();
     let server = startRedis(port);
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger("cache-test");
     const cache = createCache({ config: { REDIS_URL: `redis://127.0.0.1:${port}` }, logger, keyPrefix: "restart:" });
     try {
-      await waitFor(() => cache.ping());
+      await retryUntilResolved(() => cache.ping());
       await cache.set("k:1", "before");
       await stopRedis(server);
-      await waitFor(async () => assert.ok((await elapsed(() => cache.get("k:1"))).error, "still answering"));
+      await retryUntilResolved(async () => assert.ok((await elapsed(() => cache.get("k:1"))).error, "still answering"));
       server = startRedis(port);
-      await waitFor(() => cache.ping());
+      await retryUntilResolved(() => cache.ping());
       await cache.set("k:1", "after");
       assert.equal(await cache.get("k:1"), "after");
       const messages = lines.map((l) => l.msg);
@@ -97,16 +72,3 @@ describe("redis cache when Redis is unavailable", () => {
   });
 });
 
-/** Retries fn until it resolves, for at most timeoutMs. */
-async function waitFor(fn: () => Promise<unknown>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await fn();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
-}

@@ -1,19 +1,19 @@
 /** The OTP store against the real cache implementations: expiry, burning, cooldown and races. */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { createCache, type Cache } from "@weelo/cache";
 import { DomainError } from "@weelo/errors";
 import { createLogger } from "@weelo/log";
+import { uniqueSuffix } from "@weelo/testing";
 import { OtpStore } from "./otp.store.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
 const backends: { name: string; skip: string | false; make: () => Cache }[] = [
-  { name: "in-process cache", skip: false, make: () => createCache({ config: { REDIS_URL: undefined }, keyPrefix: `t:${randomBytes(4).toString("hex")}:`, logger }) },
+  { name: "in-process cache", skip: false, make: () => createCache({ config: { REDIS_URL: undefined }, keyPrefix: `t:${uniqueSuffix()}:`, logger }) },
   {
     name: "Redis",
     skip: process.env.REDIS_URL ? false : "REDIS_URL not set",
-    make: () => createCache({ config: { REDIS_URL: process.env.REDIS_URL }, keyPrefix: `t:${randomBytes(4).toString("hex")}:`, logger }),
+    make: () => createCache({ config: { REDIS_URL: process.env.REDIS_URL }, keyPrefix: `t:${uniqueSuffix()}:`, logger }),
   },
 ];
 
