@@ -26,7 +26,7 @@ export async function startSystem(env: Record<string, string | undefined> = proc
   const platform = await createPlatform(config, { name: "weelo", ...(options.logger ? { logger: options.logger } : {}) });
   try {
     await startIdentity(platform, config);
-    const grpcPort = await platform.grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+    const grpcPort = await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
     // The gateway reaches the services through this process's own gRPC port, exactly as it
     // would reach them over the network in the connected mode.
     const gateway = await startGateway(platform, { ...config, GRPC_PORT: grpcPort });

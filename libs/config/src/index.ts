@@ -52,6 +52,8 @@ export const baseConfigSchema = z.object({
   GRPC_DEADLINE_MS: envInt(5000, 10),
   /** Port of the /metrics and /health endpoints of a service running alone. */
   METRICS_PORT: envInt(9464, 0, 65535),
+  /** How often a process re-checks its dependencies to keep its gRPC health status true. */
+  HEALTH_WATCH_INTERVAL_MS: envInt(5000, 50),
   /** How long a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: envInt(10_000, 100),
   /** JSON Web Key Set of the public keys that sign access tokens; unset in development means a generated key under DATA_DIR. */

@@ -42,6 +42,7 @@ export class GrpcServer {
   private readonly health = new HealthImplementation({ "": "NOT_SERVING" });
   private readonly serviceNames: string[] = [];
   private started = false;
+  private serving = false;
 
   constructor(private readonly options: GrpcServerOptions) {
     this.server = new grpc.Server({
@@ -87,15 +88,39 @@ export class GrpcServer {
     );
     this.started = true;
     this.setServing(true);
+    this.serving = true;
     this.options.logger.info({ port: bound, services: this.serviceNames }, "grpc server listening");
     return bound;
   }
 
   /** Flips every service's health status (readiness probes and client health checks follow it). */
   setServing(serving: boolean): void {
+    if (serving && !this.started) return; // once shutdown begins, nothing turns it back on
     const status = serving ? "SERVING" : "NOT_SERVING";
     this.health.setStatus("", status);
     for (const name of this.serviceNames) this.health.setStatus(name, status);
+  }
+
+  /**
+   * Keeps the health status true to the process's dependencies: every interval the checks
+   * run, and a failing critical one turns the services NOT_SERVING until it recovers, so
+   * callers (the gateway's readiness, load balancers) stop sending work a service cannot do.
+   */
+  watchHealth(check: () => Promise<boolean>, intervalMs = 5000): void {
+    const timer = setInterval(() => {
+      if (!this.started) return clearInterval(timer);
+      check().then(
+        (healthy) => {
+          if (healthy === this.serving || !this.started) return;
+          this.serving = healthy;
+          this.setServing(healthy);
+          const log = healthy ? this.options.logger.info : this.options.logger.warn;
+          log.call(this.options.logger, healthy ? "dependencies recovered: SERVING" : "a critical dependency is failing: NOT_SERVING");
+        },
+        () => undefined,
+      );
+    }, intervalMs);
+    timer.unref();
   }
 
   /** Health turns NOT_SERVING, in-flight calls may finish until the bound, then the rest are cut. */

@@ -35,6 +35,8 @@ export interface Platform {
   database<DB>(service: string, migrations: Record<string, Migration>): Promise<Database<DB>>;
   /** Registers cleanup to run at shutdown, in reverse order of registration. */
   onShutdown(name: string, fn: () => Promise<void>): void;
+  /** Starts listening on the gRPC server and keeps its health status true to the dependency checks. */
+  listen(host: string, port: number): Promise<number>;
   /** Runs every cleanup once, each bounded by the remaining shutdown time. */
   shutdown(): Promise<void>;
 }
@@ -80,6 +82,11 @@ export async function createPlatform(config: BaseConfig, options: { name: string
       onShutdown(`database ${service}`, () => database.close());
       checks.push({ name: `database ${service} (${database.kind})`, critical: true, check: () => database.ping() });
       return database;
+    },
+    async listen(host: string, port: number) {
+      const bound = await grpc.listen(host, port);
+      grpc.watchHealth(async () => (await runChecks(checks)).every((r) => r.ok || !r.critical), config.HEALTH_WATCH_INTERVAL_MS);
+      return bound;
     },
     shutdown() {
       shuttingDown ??= (async () => {
