@@ -21,7 +21,9 @@ export async function authenticate(
     );
   }
   try {
-    return await verifier.verifyAccessToken(token);
+    // Signature and expiry only: the owning service checks revocation on the same call, so a
+    // second cache lookup here would add a round trip per request and protect nothing more.
+    return await verifier.verifyAccessToken(token, { checkRevocation: false });
   } catch (error) {
     if (error instanceof DomainError) throw new ConnectError(error.message, Code.Unauthenticated);
     throw error;
