@@ -55,7 +55,7 @@ export function createClient<D extends ServiceDefinition>(
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream) continue; // client and bidi streams: use `raw` directly
     client[name] = method.responseStream
-      ? serverStreamCall(raw, method, options)
+      ? serverStreamCall(raw, method)
       : unaryCall(raw, method, options);
   }
   return client as ServiceClient<D>;
@@ -83,7 +83,7 @@ function unaryCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>,
     });
 }
 
-function serverStreamCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>, options: ClientOptions) {
+function serverStreamCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>) {
   return async function* (request: unknown, callOptions: CallOptions = {}): AsyncIterable<unknown> {
     // Streams live long: only an explicit deadline applies, not the unary default.
     const deadline = callOptions.deadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callOptions.deadlineMs;
