@@ -167,6 +167,18 @@ for (const backend of backends) {
       assert.deepEqual(out.map((v) => [v.labels.outcome, v.value]).sort(), [["duplicate", 1], ["ok", 2]]);
     });
 
+    it("shows events to plain subscribers of their subject too, as NATS does", async () => {
+      const bus = newBus();
+      const { prefix } = await newStream(bus);
+      const seen: string[] = [];
+      const subscription = bus.subscribe(`${prefix}.>`, (m) => void seen.push(`${m.subject}:${dec(m.data)}`));
+      await sleep(50); // the NATS subscription reaches the server
+      await bus.publishEvent(`${prefix}.created`, enc("one"), { msgId: "evt-core-1" });
+      await eventually("the core subscriber sees the event", () => seen.length === 1);
+      assert.deepEqual(seen, [`${prefix}.created:one`]);
+      subscription.unsubscribe();
+    });
+
     it("rejects an event without a msgId or for a subject no stream stores", async () => {
       const bus = newBus();
       await assert.rejects(bus.publishEvent(`t_${rand()}.nowhere`, enc("x"), { msgId: rand() }));

@@ -298,6 +298,8 @@ export class MemoryBroker {
   publishEvent(subject: string, data: Uint8Array, headers: Headers, msgId: string): PublishEventResult {
     const stream = [...this.streams.values()].find((s) => s.spec.subjects.some((f) => subjectMatches(f, subject)));
     if (!stream) throw new Error(`no stream stores subject "${subject}"`);
+    // On NATS a JetStream publish is a core message the stream captures: plain subscribers see it too.
+    this.publish(subject, data, headers);
     const now = Date.now();
     stream.trim(now);
     const seen = stream.dedup.get(msgId);
