@@ -1,0 +1,9 @@
+import type { Migration } from "kysely";
+import * as createPricingTables from "./2026_11_26_001_create_pricing_tables.js";
+import * as seedVehicleTypes from "./2026_11_26_002_seed_vehicle_types.js";
+
+/** Every migration of the pricing schema, by name; names sort in the order they run. */
+export const pricingMigrations: Record<string, Migration> = {
+  "2026_11_26_001_create_pricing_tables": createPricingTables,
+  "2026_11_26_002_seed_vehicle_types": seedVehicleTypes,
+};

@@ -1,0 +1,193 @@
+/**
+ * Turns bus messages into surge events, tolerating what it does not understand (ignored,
+ * never fatal: surge then simply sees less). Two encodings are read:
+ *
+ * - a weelo.events.v1.EventEnvelope (protobuf), as fleet publishes: today the payload
+ *   weelo.fleet.v1.DriverAvailabilityChanged on `fleet.driver.availability` (online or not,
+ *   and the vehicle type; no position);
+ * - a JSON object (optionally wrapped in `payload`, `data`, `booking` or `driver`), camelCase
+ *   or snake_case, a location as {lat, lng} or flat fields, for services whose payloads are
+ *   not fixed yet:
+ *   - `booking.created` opens demand: {id|bookingId, vehicleType, pickup {lat, lng}, vehicleCount?};
+ *   - `booking.cancelled`, `.expired`, `.assigned`, `.completed`, … close it: {id|bookingId};
+ *     a `booking.<anything>` carrying a status closes it unless the status is still open
+ *     (PENDING, CONFIRMED);
+ *   - `fleet.driver.availability`: {driverId, vehicleType, online|available|status, location?};
+ *   - `tracking.driver.location`: {driverId, location {lat, lng}} (a proposal: tracking does
+ *     not exist yet) gives an online driver the position that makes them count.
+ */
+import type { Bus, BusMessage, Subscription } from "@weelo/bus";
+import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
+import { DriverAvailabilityChanged, protobufPackage as fleetPackage } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
+import type { Logger } from "@weelo/log";
+import type { LatLngPoint } from "../routing/estimate.js";
+import type { InMemorySurgeInputs, SurgeEvent } from "./surge-inputs.js";
+
+/** The subjects surge listens to. */
+export const SURGE_SUBJECTS = ["booking.>", "fleet.driver.availability", "tracking.driver.location"] as const;
+
+const DRIVER_AVAILABILITY_TYPE = `${fleetPackage}.DriverAvailabilityChanged`;
+
+const BOOKING_CLOSING_WORDS = new Set(["cancelled", "canceled", "expired", "assigned", "fully_assigned", "completed", "closed", "failed", "rejected", "deleted"]);
+const OPEN_STATUSES = new Set(["PENDING", "CONFIRMED", "SEARCHING", "BROADCASTING"]);
+
+type Json = Record<string, unknown>;
+
+/** The surge event a message means, or undefined when it means nothing to surge. */
+export function parseSurgeEvent(subject: string, data: Uint8Array): SurgeEvent | undefined {
+  const body = parseObject(data);
+  if (!body) return envelopeEvent(data);
+  const tokens = subject.split(".");
+  if (tokens[0] === "booking") return bookingEvent(tokens[1] ?? "", body);
+  if (subject === "fleet.driver.availability") return availabilityEvent(body);
+  if (subject === "tracking.driver.location") return locationEvent(body);
+  return undefined;
+}
+
+/** An event in a protobuf EventEnvelope, by its payload type. */
+function envelopeEvent(data: Uint8Array): SurgeEvent | undefined {
+  let envelope: EventEnvelope;
+  try {
+    envelope = EventEnvelope.decode(data);
+  } catch {
+    return undefined;
+  }
+  const typeUrl = envelope.payload?.typeUrl ?? "";
+  const payloadType = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
+  if (payloadType === DRIVER_AVAILABILITY_TYPE && envelope.payload) {
+    let change: DriverAvailabilityChanged;
+    try {
+      change = DriverAvailabilityChanged.decode(envelope.payload.value);
+    } catch {
+      return undefined;
+    }
+    if (!change.driverId) return undefined;
+    if (!change.online || !change.vehicleType) return { kind: "driver_offline", driverId: change.driverId };
+    return { kind: "driver_online", driverId: change.driverId, vehicleType: change.vehicleType };
+  }
+  return undefined;
+}
+
+function bookingEvent(word: string, body: Json): SurgeEvent | undefined {
+  const bookingId = text(body, "bookingId", "booking_id", "id", "orderId", "order_id");
+  if (!bookingId) return undefined;
+  const status = text(body, "status")?.toUpperCase().replace(/^BOOKING_STATUS_/, "");
+  if (word === "created") {
+    if (status !== undefined && !OPEN_STATUSES.has(status)) return { kind: "booking_closed", bookingId };
+    const vehicleType = text(body, "vehicleType", "vehicle_type", "vehicleTypeId", "vehicle_type_id");
+    const location = point(body, "pickup", "pickupLocation", "pickup_location");
+    if (!vehicleType || !location) return undefined;
+    const vehicles = integer(body, "vehiclesRemaining", "vehicles_remaining", "vehicleCount", "vehicle_count", "trucksNeeded", "trucks_needed") ?? 1;
+    return { kind: "booking_open", bookingId, vehicleType, location, vehicles: Math.min(Math.max(vehicles, 1), 100) };
+  }
+  if (BOOKING_CLOSING_WORDS.has(word)) return { kind: "booking_closed", bookingId };
+  if (status !== undefined && !OPEN_STATUSES.has(status)) return { kind: "booking_closed", bookingId };
+  return undefined;
+}
+
+function availabilityEvent(body: Json): SurgeEvent | undefined {
+  const driverId = text(body, "driverId", "driver_id", "id");
+  if (!driverId) return undefined;
+  const online = onlineFlag(body);
+  if (online === undefined) return undefined;
+  const vehicleType = text(body, "vehicleType", "vehicle_type", "vehicleTypeId", "vehicle_type_id");
+  if (!online || !vehicleType) return { kind: "driver_offline", driverId };
+  return { kind: "driver_online", driverId, vehicleType, location: point(body, "location", "position", "lastLocation", "last_location") };
+}
+
+function locationEvent(body: Json): SurgeEvent | undefined {
+  const driverId = text(body, "driverId", "driver_id");
+  const location = point(body, "location", "position", "point") ?? latLng(body);
+  return driverId && location ? { kind: "driver_location", driverId, location } : undefined;
+}
+
+function onlineFlag(body: Json): boolean | undefined {
+  for (const key of ["online", "available", "isOnline", "is_online", "isAvailable", "is_available"]) {
+    if (typeof body[key] === "boolean") return body[key];
+  }
+  const status = text(body, "status", "availability")?.toUpperCase();
+  if (status === undefined) return undefined;
+  if (/(^|_)(ONLINE|AVAILABLE)$/.test(status)) return true;
+  if (/(^|_)(OFFLINE|UNAVAILABLE|BUSY|ON_TRIP)$/.test(status)) return false;
+  return undefined;
+}
+
+/** The message as a JSON object, unwrapping one level of `payload`/`data`/`booking`/`driver`. */
+function parseObject(data: Uint8Array): Json | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(value)) return undefined;
+  for (const wrapper of ["payload", "data", "booking", "driver"]) {
+    const inner = value[wrapper];
+    if (isObject(inner)) return { ...value, ...inner };
+  }
+  return value;
+}
+
+const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
+
+function text(body: Json, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const value = body[key];
+    if (typeof value === "string" && value.trim() !== "") return value.trim();
+  }
+  return undefined;
+}
+
+function integer(body: Json, ...keys: string[]): number | undefined {
+  for (const key of keys) {
+    const value = Number(body[key]);
+    if (body[key] !== undefined && body[key] !== null && Number.isInteger(value)) return value;
+  }
+  return undefined;
+}
+
+/** A point under one of the keys ({lat, lng}, {latitude, longitude}, or an Address's `location`), or flat `<key>Lat`/`<key>Lng`. */
+function point(body: Json, ...keys: string[]): LatLngPoint | undefined {
+  for (const key of keys) {
+    const value = body[key];
+    if (isObject(value)) {
+      const found = latLng(value) ?? (isObject(value.location) ? latLng(value.location) : undefined);
+      if (found) return found;
+    }
+    const flat = latLng({ lat: body[`${key}Lat`] ?? body[`${key}_lat`], lng: body[`${key}Lng`] ?? body[`${key}_lng`] });
+    if (flat) return flat;
+  }
+  return undefined;
+}
+
+function latLng(value: Json): LatLngPoint | undefined {
+  const lat = Number(value.lat ?? value.latitude);
+  const lng = Number(value.lng ?? value.lon ?? value.longitude);
+  if (value.lat === undefined && value.latitude === undefined) return undefined;
+  if (!Number.isFinite(lat) || !Number.isFinite(lng) || Math.abs(lat) > 90 || Math.abs(lng) > 180) return undefined;
+  return { lat, lng };
+}
+
+/** The bus handler: applies what it understands, ignores the rest (at debug level). */
+export function surgeEventHandler(inputs: Pick<InMemorySurgeInputs, "apply">, logger: Logger): (msg: BusMessage) => void {
+  return (msg) => {
+    let event: SurgeEvent | undefined;
+    try {
+      event = parseSurgeEvent(msg.subject, msg.data);
+    } catch (error) {
+      logger.debug({ err: error, subject: msg.subject }, "surge: message could not be read; ignored");
+      return;
+    }
+    if (!event) {
+      logger.debug({ subject: msg.subject }, "surge: message not understood; ignored");
+      return;
+    }
+    inputs.apply(event);
+  };
+}
+
+/** Subscribes the surge inputs to every surge subject; each replica hears every event (no queue group). */
+export function subscribeSurgeEvents(bus: Bus, inputs: Pick<InMemorySurgeInputs, "apply">, logger: Logger): Subscription[] {
+  const handler = surgeEventHandler(inputs, logger);
+  return SURGE_SUBJECTS.map((subject) => bus.subscribe(subject, handler));
+}
