@@ -1,0 +1,51 @@
+/** Fleet's settings, on top of the settings every process shares. */
+import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+
+/**
+ * The vehicle type ids of the pricing catalog, used when no pricing service is configured
+ * (PRICING_GRPC_URL unset and no catalog passed to startFleet).
+ */
+export const DEFAULT_VEHICLE_TYPE_IDS = [
+  "mini_truck",
+  "pickup_8ft",
+  "lcv_14ft",
+  "lcv_17ft",
+  "mcv_19ft",
+  "container_20ft",
+  "container_32ft_sxl",
+  "container_32ft_mxl",
+  "trailer",
+] as const;
+
+export const fleetConfigSchema = baseConfigSchema.extend({
+  /** Where the pricing service answers gRPC (host:port); vehicle types are checked against its catalog. Unset: FLEET_VEHICLE_TYPES. */
+  PRICING_GRPC_URL: envOptional(),
+  /** Comma-separated vehicle type ids accepted when PRICING_GRPC_URL is unset. */
+  FLEET_VEHICLE_TYPES: z
+    .string()
+    .default(DEFAULT_VEHICLE_TYPE_IDS.join(","))
+    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9_]{1,50}$/, "vehicle type ids are lower-case letters, digits and _")).min(1)),
+  /** How long the pricing catalog is trusted before it is fetched again (seconds). */
+  VEHICLE_TYPES_CACHE_TTL_S: envInt(300, 1, 24 * 3600),
+  /** JetStream stream holding fleet's events; tests use a unique one. */
+  FLEET_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -").default("FLEET"),
+  /** First token of fleet's event subjects (the stream stores "<root>.>"); tests use a unique one. */
+  FLEET_SUBJECT_ROOT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -").default("fleet"),
+  /** How long the stream keeps events (hours). */
+  FLEET_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
+  /** The outbox relay looks for unpublished events this often even when nothing woke it (ms). */
+  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
+  /** Events the relay publishes per transaction. */
+  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
+  /** Published events are kept in the outbox this long, for inspection, then deleted (hours). */
+  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+});
+
+export type FleetConfig = z.infer<typeof fleetConfigSchema>;
+
+export const fleetProductionRules: ProductionRule<FleetConfig>[] = [];
+
+export function loadFleetConfig(env: Record<string, string | undefined> = process.env): Readonly<FleetConfig> {
+  return loadConfig(fleetConfigSchema, env, fleetProductionRules);
+}

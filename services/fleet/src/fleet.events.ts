@@ -1,0 +1,54 @@
+/** Fleet's events: subjects, and the availability event written to the outbox with its change. */
+import { AvailabilityChangeReason, DriverAvailabilityChanged } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
+import type { FleetTrx } from "./fleet.repository.js";
+import type { DriverRow } from "./fleet.table.js";
+import { enqueueEvent } from "./outbox.js";
+
+/** The event type of availability changes, and its subject under the default subject root "fleet". */
+export const DRIVER_AVAILABILITY_EVENT = "fleet.driver.availability";
+export const DRIVER_AVAILABILITY_PAYLOAD_TYPE = "weelo.fleet.v1.DriverAvailabilityChanged";
+
+/** The subject of an event type under a subject root: "fleet.x.y" → "<root>.x.y". */
+export function subjectFor(subjectRoot: string, eventType: string): string {
+  return `${subjectRoot}${eventType.slice(eventType.indexOf("."))}`;
+}
+
+export type AvailabilityReason = "driver" | "vehicle_updated" | "vehicle_unavailable" | "driver_removed";
+
+const REASONS: Record<AvailabilityReason, AvailabilityChangeReason> = {
+  driver: AvailabilityChangeReason.AVAILABILITY_CHANGE_REASON_DRIVER,
+  vehicle_updated: AvailabilityChangeReason.AVAILABILITY_CHANGE_REASON_VEHICLE_UPDATED,
+  vehicle_unavailable: AvailabilityChangeReason.AVAILABILITY_CHANGE_REASON_VEHICLE_UNAVAILABLE,
+  driver_removed: AvailabilityChangeReason.AVAILABILITY_CHANGE_REASON_DRIVER_REMOVED,
+};
+
+/**
+ * Writes a DriverAvailabilityChanged for a driver row just changed in this transaction; the
+ * row's event_seq (incremented by the same change) is the envelope's sequence.
+ */
+export async function recordAvailabilityChange(
+  trx: FleetTrx,
+  subjectRoot: string,
+  driver: DriverRow,
+  change: { vehicleId: string; vehicleType: string; online: boolean; reason: AvailabilityReason },
+): Promise<void> {
+  const occurredAt = driver.updated_at;
+  const payload = DriverAvailabilityChanged.encode({
+    driverId: driver.id,
+    transporterId: driver.transporter_id,
+    vehicleId: change.vehicleId,
+    vehicleType: change.vehicleType,
+    online: change.online,
+    occurredAt,
+    reason: REASONS[change.reason],
+  }).finish();
+  await enqueueEvent(trx, {
+    subject: subjectFor(subjectRoot, DRIVER_AVAILABILITY_EVENT),
+    type: DRIVER_AVAILABILITY_EVENT,
+    subjectId: driver.id,
+    sequence: Number(driver.event_seq),
+    occurredAt,
+    payloadType: DRIVER_AVAILABILITY_PAYLOAD_TYPE,
+    payload,
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * Wires the fleet service into a process: its schema, the event stream and outbox relay, the
+ * vehicle catalog, registered on the shared gRPC server. Used by this service's own main and
+ * by the all-in-one process alike.
+ */
+import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
+import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
+import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
+import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
+import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import { createClient } from "@weelo/grpc";
+import type { Logger } from "@weelo/log";
+import type { Platform } from "@weelo/runtime";
+import { createFleetDriverDirectory, fleetDirectorySource, type FleetDriverDirectory } from "./driver-directory.js";
+import type { FleetConfig } from "./fleet.config.js";
+import { directoryHandlers, PUBLIC_DIRECTORY_METHODS, transporterHandlers } from "./fleet.handlers.js";
+import { createFleetService, type FleetService } from "./fleet.service.js";
+import type { FleetDatabase } from "./fleet.table.js";
+import { driverHandlers } from "./driver.handlers.js";
+import { fleetMigrations } from "./migrations/index.js";
+import { OutboxRelay } from "./outbox.js";
+import { vehicleHandlers } from "./vehicle.handlers.js";
+import { pricingVehicleTypeCatalog, staticVehicleTypeCatalog, type VehicleTypeCatalog } from "./vehicle-types.js";
+
+export interface FleetModuleOptions {
+  /** Which vehicle type ids exist; default: the pricing service at PRICING_GRPC_URL, else FLEET_VEHICLE_TYPES. */
+  vehicleTypes?: VehicleTypeCatalog;
+}
+
+export interface FleetModule {
+  service: FleetService;
+  /** The driver-login rule over this process's fleet service, for identity's DriverDirectory seam. */
+  directory: FleetDriverDirectory;
+  /** Publishes the outbox; stopped at shutdown. */
+  relay: OutboxRelay;
+}
+
+export async function startFleet(platform: Platform, config: FleetConfig, options: FleetModuleOptions = {}): Promise<FleetModule> {
+  const logger = platform.logger.child({ component: "fleet" });
+  const database = await platform.database<FleetDatabase>("fleet", fleetMigrations);
+  await platform.bus.ensureStream({
+    name: config.FLEET_STREAM,
+    subjects: [`${config.FLEET_SUBJECT_ROOT}.>`],
+    maxAgeMs: config.FLEET_STREAM_MAX_AGE_H * 3600 * 1000,
+  });
+
+  const relay = new OutboxRelay({
+    db: database.db,
+    bus: platform.bus,
+    logger: logger.child({ component: "fleet-outbox" }),
+    pollMs: config.OUTBOX_POLL_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+  });
+  relay.start();
+  // Registered after the database, so it stops (finishing its round) before the database closes.
+  platform.onShutdown("fleet outbox relay", () => relay.stop());
+
+  const service = createFleetService({
+    db: database.db,
+    catalog: options.vehicleTypes ?? vehicleTypeCatalog(platform, config, logger),
+    events: { subjectRoot: config.FLEET_SUBJECT_ROOT, committed: () => relay.kick() },
+    logger,
+  });
+  platform.grpc
+    .addService(VehicleServiceService, vehicleHandlers(service))
+    .addService(DriverServiceService, driverHandlers(service))
+    .addService(TransporterServiceService, transporterHandlers(service))
+    // Internal: identity calls it during login, before the driver has a token (see PUBLIC_DIRECTORY_METHODS).
+    .addService(FleetDirectoryServiceService, directoryHandlers(service), { publicMethods: PUBLIC_DIRECTORY_METHODS });
+  return { service, directory: createFleetDriverDirectory(fleetDirectorySource(service)), relay };
+}
+
+function vehicleTypeCatalog(platform: Platform, config: FleetConfig, logger: Logger): VehicleTypeCatalog {
+  if (!config.PRICING_GRPC_URL) {
+    logger.warn({ vehicleTypes: config.FLEET_VEHICLE_TYPES }, "vehicle types are checked against FLEET_VEHICLE_TYPES: set PRICING_GRPC_URL to use the pricing catalog");
+    return staticVehicleTypeCatalog(config.FLEET_VEHICLE_TYPES);
+  }
+  const pricing = createClient(PricingServiceService, config.PRICING_GRPC_URL, { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics });
+  platform.onShutdown("pricing client", async () => pricing.close());
+  return pricingVehicleTypeCatalog(pricing, { ttlMs: config.VEHICLE_TYPES_CACHE_TTL_S * 1000, logger });
+}

@@ -1,0 +1,233 @@
+/**
+ * Fleet's business rules as plain functions: what valid registration numbers, phones,
+ * licences, capacities and locations are, which status changes a transporter may make, what a
+ * driver may do with their availability, and the shape of page tokens. No I/O here.
+ */
+import { FailedPreconditionError, InvalidArgumentError } from "@weelo/errors";
+import type { DriverStatus, VehicleStatus } from "./fleet.table.js";
+
+/** State and union-territory codes of Indian registrations and driving licences (old codes included). */
+export const INDIAN_STATE_CODES: ReadonlySet<string> = new Set([
+  "AN", "AP", "AR", "AS", "BR", "CG", "CH", "DD", "DL", "DN", "GA", "GJ", "HP", "HR", "JH", "JK", "KA", "KL", "LA", "LD",
+  "MH", "ML", "MN", "MP", "MZ", "NL", "OD", "OR", "PB", "PY", "RJ", "SK", "TG", "TN", "TR", "TS", "UA", "UK", "UP", "WB",
+]);
+
+/** Upper case without spaces, dashes, dots or slashes: how people write numbers on forms. */
+function compact(input: string): string {
+  return input.replace(/[\s\-./]/g, "").toUpperCase();
+}
+
+/** State series: state code, RTO number (1–2 digits), series (1–3 letters), number (4 digits). */
+const STATE_SERIES = /^([A-Z]{2})(\d{1,2})([A-Z]{1,3})(\d{4})$/;
+/** Bharat series: year (2 digits, 2021 on), "BH", number (4 digits), letters (1–2). */
+const BHARAT_SERIES = /^(\d{2})BH(\d{4})([A-Z]{1,2})$/;
+
+/**
+ * Indian registration numbers, normalized to upper case without separators: state series
+ * such as MH12AB1234, DL1CAB1234 and KA01A1234, and Bharat series such as 22BH1234AA.
+ * The digits are kept as written (DL1C… and DL01C… are different strings).
+ */
+export function normalizeRegistrationNumber(input: string, field = "registration_number"): string {
+  const number = compact(input);
+  const refuse = (why: string) =>
+    new InvalidArgumentError(field, `${field} ${why}; use the form MH12AB1234 (state series) or 22BH1234AA (Bharat series)`, {
+      reason: "REGISTRATION_NUMBER_INVALID",
+    });
+  const bharat = BHARAT_SERIES.exec(number);
+  if (bharat) {
+    if (Number(bharat[1]) < 21) throw refuse(`is a Bharat series number with a year before 2021`);
+    if (bharat[2] === "0000") throw refuse("has the number 0000");
+    return number;
+  }
+  const state = STATE_SERIES.exec(number);
+  if (!state) throw refuse(number === "" ? "is required" : `"${input.trim()}" is not an Indian registration number`);
+  if (!INDIAN_STATE_CODES.has(state[1]!)) throw refuse(`starts with "${state[1]}", which is not an Indian state code`);
+  if (Number(state[2]) === 0) throw refuse("has the RTO number 0");
+  if (state[4] === "0000") throw refuse("has the number 0000");
+  return number;
+}
+
+// Phones are a shared format; re-exported so fleet's rules read as one list.
+export { maskPhone, normalizeIndianPhone } from "@weelo/formats";
+
+/**
+ * Driving licence numbers, checked loosely (formats differ by state and by year of issue):
+ * a state code, the RTO number (2 digits), then 7 to 14 letters and digits, e.g.
+ * "MH12 20110012345" → "MH1220110012345".
+ */
+export function normalizeLicenceNumber(input: string, field = "licence_number"): string {
+  const licence = compact(input);
+  const match = /^([A-Z]{2})(\d{2})([0-9A-Z]{7,14})$/.exec(licence);
+  if (!match || !INDIAN_STATE_CODES.has(match[1]!)) {
+    throw new InvalidArgumentError(field, `${field} must be an Indian driving licence number like MH12 20110012345`, {
+      reason: "LICENCE_NUMBER_INVALID",
+    });
+  }
+  return licence;
+}
+
+export function validateDriverName(name: string, field = "name"): string {
+  const trimmed = name.trim().replace(/\s+/g, " ");
+  if (trimmed.length < 1 || trimmed.length > 100) throw new InvalidArgumentError(field, `${field} must be 1 to 100 characters`);
+  if (/[\p{Cc}<>]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
+  return trimmed;
+}
+
+export function validateMakeModel(makeModel: string, field = "make_model"): string {
+  const trimmed = makeModel.trim().replace(/\s+/g, " ");
+  if (trimmed.length > 100) throw new InvalidArgumentError(field, `${field} must be at most 100 characters`);
+  if (/[\p{Cc}<>]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
+  return trimmed;
+}
+
+export const MIN_CAPACITY_KG = 100;
+export const MAX_CAPACITY_KG = 60_000;
+
+/** The load a truck carries: from a small three-wheeler's to a multi-axle trailer's. */
+export function validateCapacityKg(capacityKg: number, field = "capacity_kg"): number {
+  if (!Number.isInteger(capacityKg) || capacityKg < MIN_CAPACITY_KG || capacityKg > MAX_CAPACITY_KG) {
+    throw new InvalidArgumentError(field, `${field} must be a whole number of kilograms from ${MIN_CAPACITY_KG} to ${MAX_CAPACITY_KG}`);
+  }
+  return capacityKg;
+}
+
+/** The shape of a catalog id (whether it is in the catalog is asked of the catalog). */
+export function validateVehicleTypeId(typeId: string, field = "vehicle_type"): string {
+  const trimmed = typeId.trim();
+  if (!/^[a-z0-9_]{1,50}$/.test(trimmed)) {
+    throw new InvalidArgumentError(field, `${field} must be a vehicle type id from the catalog, e.g. mini_truck`);
+  }
+  return trimmed;
+}
+
+/** Empty means "no retry protection"; otherwise up to 100 visible characters. */
+export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
+  const trimmed = key.trim();
+  if (trimmed === "") return null;
+  if (trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed)) {
+    throw new InvalidArgumentError(field, `${field} must be at most 100 characters without control characters`);
+  }
+  return trimmed;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Ids are UUIDs; anything else cannot name a row (and must not reach the database). */
+export function validateId(id: string, field: string): string {
+  const lower = id.trim().toLowerCase();
+  if (!UUID.test(lower)) throw new InvalidArgumentError(field, `${field} must be an id as returned by the API`);
+  return lower;
+}
+
+/** Upper-case word of a status for messages, e.g. "ON_TRIP". */
+export const statusWord = (status: string) => status.toUpperCase();
+
+/** Statuses a transporter may set; ON_TRIP belongs to the trip. */
+export const TRANSPORTER_SETTABLE_STATUSES: readonly VehicleStatus[] = ["available", "maintenance", "inactive"];
+/** Statuses a transporter may change a vehicle from, or delete it in. */
+export const TRANSPORTER_CHANGEABLE_STATUSES: readonly VehicleStatus[] = ["available", "maintenance", "inactive"];
+
+/** Refuses a status the transporter may not set. */
+export function validateStatusTarget(to: VehicleStatus): VehicleStatus {
+  if (!TRANSPORTER_SETTABLE_STATUSES.includes(to)) {
+    throw new InvalidArgumentError("status", "status ON_TRIP is set when a trip starts; choose AVAILABLE, MAINTENANCE or INACTIVE");
+  }
+  return to;
+}
+
+/** Why a vehicle in `current` status cannot move to `to` (or be deleted), or undefined when it can. */
+export function vehicleChangeRefusal(registration: string, current: VehicleStatus, action: { to: VehicleStatus } | "delete"): FailedPreconditionError | undefined {
+  if (TRANSPORTER_CHANGEABLE_STATUSES.includes(current)) return undefined;
+  const what = action === "delete" ? "it cannot be deleted" : `it cannot be set ${statusWord(action.to)}`;
+  return new FailedPreconditionError(`vehicle ${registration} is ${statusWord(current)}; ${what} until the trip ends`, {
+    reason: "VEHICLE_ON_TRIP",
+  });
+}
+
+/** A status change that takes the vehicle off the road: its online driver goes offline. */
+export const takesVehicleOffTheRoad = (to: VehicleStatus) => to !== "available";
+
+/** Why a driver in `current` status cannot be removed, or undefined when they can. */
+export function driverRemovalRefusal(name: string, current: DriverStatus): FailedPreconditionError | undefined {
+  if (current !== "on_trip") return undefined;
+  return new FailedPreconditionError(`driver ${name} is ON_TRIP; they can be removed when the trip ends`, { reason: "DRIVER_ON_TRIP" });
+}
+
+/** What a SetAvailability call does to a driver in a given state. */
+export type AvailabilityPlan =
+  | { kind: "claim"; vehicleId: string }
+  | { kind: "release" }
+  | { kind: "unchanged" };
+
+/**
+ * Plans a SetAvailability call from the driver's current state. Going online needs a vehicle;
+ * asking for the state one is already in changes nothing (a retry is harmless); a driver on
+ * a trip keeps their vehicle until the trip ends.
+ */
+export function planAvailability(current: { status: DriverStatus; vehicleId: string | null }, request: { online: boolean; vehicleId: string | null }): AvailabilityPlan {
+  if (current.status === "on_trip") {
+    throw new FailedPreconditionError("you are ON_TRIP; your availability changes when the trip ends", { reason: "DRIVER_ON_TRIP" });
+  }
+  if (!request.online) return current.status === "offline" ? { kind: "unchanged" } : { kind: "release" };
+  if (!request.vehicleId) throw new InvalidArgumentError("vehicle_id", "vehicle_id is required to go online");
+  if (current.status === "online" && current.vehicleId === request.vehicleId) return { kind: "unchanged" };
+  return { kind: "claim", vehicleId: request.vehicleId };
+}
+
+/** Why a vehicle cannot be driven now, or undefined when it can. */
+export function vehicleDrivableRefusal(registration: string, status: VehicleStatus): FailedPreconditionError | undefined {
+  if (status === "available") return undefined;
+  return new FailedPreconditionError(`vehicle ${registration} is ${statusWord(status)}; only an AVAILABLE vehicle can be driven`, {
+    reason: "VEHICLE_NOT_AVAILABLE",
+  });
+}
+
+export const DEFAULT_SERVICE_RADIUS_KM = 50;
+export const MIN_SERVICE_RADIUS_KM = 1;
+export const MAX_SERVICE_RADIUS_KM = 500;
+
+export function validateServiceRadiusKm(km: number, field = "service_radius_km"): number {
+  if (!Number.isInteger(km) || km < MIN_SERVICE_RADIUS_KM || km > MAX_SERVICE_RADIUS_KM) {
+    throw new InvalidArgumentError(field, `${field} must be a whole number of kilometres from ${MIN_SERVICE_RADIUS_KM} to ${MAX_SERVICE_RADIUS_KM}`);
+  }
+  return km;
+}
+
+/** India's bounding box (with a margin): a base outside it is a typo, such as swapped lat and lng. */
+const INDIA = { minLat: 6, maxLat: 37.5, minLng: 68, maxLng: 97.5 };
+
+export function validateBaseLocation(location: { lat: number; lng: number }, field = "base_location"): { lat: number; lng: number } {
+  const { lat, lng } = location;
+  if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
+    throw new InvalidArgumentError(field, `${field} must have lat from -90 to 90 and lng from -180 to 180`);
+  }
+  if (lat < INDIA.minLat || lat > INDIA.maxLat || lng < INDIA.minLng || lng > INDIA.maxLng) {
+    throw new InvalidArgumentError(field, `${field} must be in India (lat ${INDIA.minLat} to ${INDIA.maxLat}, lng ${INDIA.minLng} to ${INDIA.maxLng})`);
+  }
+  return { lat, lng };
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export function pageSize(requested: number, field = "page_size"): number {
+  if (!Number.isInteger(requested) || requested < 0) throw new InvalidArgumentError(field, `${field} must not be negative`);
+  if (requested === 0) return DEFAULT_PAGE_SIZE;
+  return Math.min(requested, MAX_PAGE_SIZE);
+}
+
+const PAGE_TOKEN_PREFIX = "v1:";
+
+/** The opaque token of the page after the row with this id (lists are ordered by id, newest first). */
+export function encodePageToken(lastId: string): string {
+  return Buffer.from(`${PAGE_TOKEN_PREFIX}${lastId}`).toString("base64url");
+}
+
+/** The id a page token continues after, or undefined for the first page. */
+export function decodePageToken(token: string, field = "page_token"): string | undefined {
+  if (token === "") return undefined;
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  const id = text.startsWith(PAGE_TOKEN_PREFIX) ? text.slice(PAGE_TOKEN_PREFIX.length) : "";
+  if (!UUID.test(id)) throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
+  return id;
+}

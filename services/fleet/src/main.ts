@@ -1,0 +1,13 @@
+/** Starts the fleet service alone (connected mode): config → platform → gRPC server. */
+import { createPlatform, runMain, startMetricsServer } from "@weelo/runtime";
+import { loadFleetConfig } from "./fleet.config.js";
+import { startFleet } from "./fleet.module.js";
+
+await runMain(async () => {
+  const config = loadFleetConfig();
+  const platform = await createPlatform(config, { name: "fleet" });
+  await startFleet(platform, config);
+  await platform.grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+  await startMetricsServer(platform, config.METRICS_PORT);
+  return platform;
+});

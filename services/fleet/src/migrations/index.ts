@@ -1,0 +1,7 @@
+import type { Migration } from "kysely";
+import * as createFleetTables from "./2026_11_26_001_create_fleet_tables.js";
+
+/** Every migration of the fleet schema, by name; names sort in the order they run. */
+export const fleetMigrations: Record<string, Migration> = {
+  "2026_11_26_001_create_fleet_tables": createFleetTables,
+};

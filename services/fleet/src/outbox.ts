@@ -1,0 +1,184 @@
+/**
+ * The transactional outbox of fleet's events. A state change writes its event into the
+ * `outbox` table in the same transaction, so the event exists exactly when the change does;
+ * the relay publishes unpublished rows to JetStream in order and marks them. If the process
+ * dies between commit and publish, the row waits for the next relay (this replica after a
+ * restart, or another one). A row published twice (a crash between publish and mark) is
+ * dropped by the stream, because the message id is the event id.
+ *
+ * Several replicas: each relay locks its batch `FOR UPDATE SKIP LOCKED`, so two relays never
+ * publish the same rows at once. Two relays may publish neighbouring batches concurrently,
+ * so consumers order a subject's events by the envelope's sequence, as they must anyway with
+ * at-least-once redelivery.
+ */
+import { v7 as uuidv7 } from "uuid";
+import { REQUEST_ID_HEADER, type Bus } from "@weelo/bus";
+import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
+import { currentContext, type Logger } from "@weelo/log";
+import { sql } from "kysely";
+import type { FleetDb, FleetTrx } from "./fleet.repository.js";
+
+export interface OutboxEvent {
+  /** Subject published on, e.g. "fleet.driver.availability". */
+  subject: string;
+  /** Event type (the subject under the default subject root). */
+  type: string;
+  /** Id of the entity the event is about; `sequence` counts that entity's events. */
+  subjectId: string;
+  sequence: number;
+  occurredAt: Date;
+  /** Fully qualified protobuf name of the payload, e.g. "weelo.fleet.v1.DriverAvailabilityChanged". */
+  payloadType: string;
+  payload: Uint8Array;
+}
+
+/** Writes an event, wrapped in its envelope, in the transaction of the change it describes. */
+export async function enqueueEvent(trx: FleetTrx, event: OutboxEvent): Promise<string> {
+  const id = uuidv7();
+  const requestId = currentContext()?.requestId ?? "";
+  const envelope = EventEnvelope.encode({
+    id,
+    type: event.type,
+    subjectId: event.subjectId,
+    sequence: event.sequence,
+    occurredAt: event.occurredAt,
+    payload: { typeUrl: `type.googleapis.com/${event.payloadType}`, value: Buffer.from(event.payload) },
+    requestId,
+  }).finish();
+  await trx.insertInto("outbox").values({ id, subject: event.subject, payload: Buffer.from(envelope), request_id: requestId }).execute();
+  return id;
+}
+
+export interface OutboxRelayOptions {
+  db: FleetDb;
+  bus: Pick<Bus, "publishEvent">;
+  logger: Logger;
+  /** Look for rows this often even when not kicked (rows of crashed processes, other replicas). */
+  pollMs: number;
+  batchSize: number;
+  /** Published rows older than this are deleted. */
+  retentionMs: number;
+}
+
+/** Publishes the outbox: kicked after each commit that wrote events, and polling as a safety net. */
+export class OutboxRelay {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private kicked = false;
+  private lastPrune = 0;
+  private failures = 0;
+
+  constructor(private readonly options: OutboxRelayOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Asks for a publish round now (after a commit that wrote events). */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Stops after the round in progress; unpublished rows stay for the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /**
+   * One publish round: locks the oldest unpublished rows that no other relay holds, publishes
+   * them in order, stops at the first failure (so a later event never overtakes it), marks
+   * what was published. Returns how many rows were published.
+   */
+  async publishBatch(): Promise<number> {
+    const { db, bus, batchSize } = this.options;
+    return db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom("outbox")
+        .select(["id", "subject", "payload", "request_id"])
+        .where("published_at", "is", null)
+        .orderBy("position")
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      const published: string[] = [];
+      let failure: unknown;
+      for (const row of rows) {
+        try {
+          const headers = row.request_id ? { [REQUEST_ID_HEADER]: row.request_id } : undefined;
+          await bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) });
+          published.push(row.id);
+        } catch (error) {
+          failure = error;
+          break;
+        }
+      }
+      if (published.length > 0) {
+        await trx.updateTable("outbox").set({ published_at: new Date() }).where("id", "in", published).execute();
+      }
+      if (failure !== undefined) throw Object.assign(new Error("publishing an outbox event failed"), { cause: failure, published: published.length });
+      return published.length;
+    });
+  }
+
+  /** Deletes published rows past the retention. */
+  async prune(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.options.retentionMs);
+    const result = await this.options.db
+      .deleteFrom("outbox")
+      .where("published_at", "is not", null)
+      .where("published_at", "<", cutoff)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** Rows not yet published (for tests and diagnostics). */
+  async pending(): Promise<number> {
+    const row = await this.options.db
+      .selectFrom("outbox")
+      .select(sql<string>`count(*)`.as("count"))
+      .where("published_at", "is", null)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  private async run(): Promise<void> {
+    const { logger, pollMs, batchSize } = this.options;
+    while (this.running) {
+      this.kicked = false;
+      let full = false;
+      try {
+        const count = await this.publishBatch();
+        full = count === batchSize;
+        if (this.failures > 0) logger.info({ after: this.failures }, "outbox relay publishing again");
+        this.failures = 0;
+        if (Date.now() - this.lastPrune > 60_000) {
+          this.lastPrune = Date.now();
+          await this.prune();
+        }
+      } catch (error) {
+        this.failures++;
+        // Loud once, then quiet: the poll retries; the rows wait in the table meanwhile.
+        if (this.failures === 1 || this.failures % 60 === 0) logger.warn({ err: error, failures: this.failures }, "outbox relay could not publish; retrying");
+      }
+      if (!this.running) break;
+      if ((full || this.kicked) && this.failures === 0) continue;
+      // Back off while failing (up to 30 polls), so a dead broker is not hammered.
+      const delay = pollMs * Math.min(2 ** Math.max(0, this.failures - 1), 30);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Starts the fleet service for a test: a real platform (embedded defaults on a copy of the
+ * PGlite template, or the real Postgres/Redis/NATS when their URLs are set) in a fresh schema,
+ * key prefix, stream and subject root, on a gRPC port of its own, with clients and token
+ * helpers. stop() leaves nothing behind.
+ */
+import { rm } from "node:fs/promises";
+import { randomInt } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
+import { TokenIssuer, type Role } from "@weelo/auth";
+import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
+import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
+import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
+import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
+import { createDatabase, dropSchema, embeddedTestDataDir, type Database } from "@weelo/db";
+import { DomainError } from "@weelo/errors";
+import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { createPlatform, type Platform } from "@weelo/runtime";
+import { uniqueSuffix } from "@weelo/testing";
+import { loadFleetConfig, type FleetConfig } from "./fleet.config.js";
+import { startFleet, type FleetModule, type FleetModuleOptions } from "./fleet.module.js";
+import type { FleetDatabase } from "./fleet.table.js";
+import { fleetMigrations } from "./migrations/index.js";
+
+export interface TestFleet {
+  platform: Platform;
+  config: Readonly<FleetConfig>;
+  fleet: FleetModule;
+  address: string;
+  /** The fleet schema, for arranging states no RPC can reach (a vehicle ON_TRIP). */
+  db: Database<FleetDatabase>["db"];
+  vehicles: ServiceClient<typeof VehicleServiceService>;
+  drivers: ServiceClient<typeof DriverServiceService>;
+  transporters: ServiceClient<typeof TransporterServiceService>;
+  directory: ServiceClient<typeof FleetDirectoryServiceService>;
+  /** Call options carrying a bearer token. */
+  as(token: string): CallOptions;
+  /** A new transporter: its id and call options. */
+  transporter(): Promise<{ id: string; auth: CallOptions }>;
+  /** A token of any role (for refusals). */
+  token(role: Role, userId?: string, transporterId?: string): Promise<string>;
+  /**
+   * A driver registered by the transporter and logged in as identity would do it (directory
+   * link, then a token carrying the transporter id).
+   */
+  driver(transporter: { id: string; auth: CallOptions }, phone?: string): Promise<{ id: string; userId: string; phone: string; auth: CallOptions }>;
+  stop(): Promise<void>;
+}
+
+let phoneCounter = 0;
+
+/** A fresh, valid Indian mobile number (random per process, counted within it). */
+export function uniquePhone(): string {
+  phoneCounter += 1;
+  return `9${String(randomInt(0, 10_000)).padStart(4, "0")}${String((process.pid * 1000 + phoneCounter) % 100_000).padStart(5, "0")}`;
+}
+
+let registrationCounter = 0;
+const SERIES = "ABCDEFGHJKLMNPRSTUVWXYZ";
+
+/** A fresh, valid state-series registration number such as MH12AB1234. */
+export function uniqueRegistration(): string {
+  registrationCounter += 1;
+  const letters = () => SERIES[randomInt(0, SERIES.length)]!;
+  return `MH${String(randomInt(1, 100)).padStart(2, "0")}${letters()}${letters()}${String(((process.pid + registrationCounter * 7919) % 9999) + 1).padStart(4, "0")}`;
+}
+
+/** The DomainError a call failed with (the test fails when it succeeded). */
+export async function failure(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+
+export async function startTestFleet(options: FleetModuleOptions & { env?: Record<string, string> } = {}): Promise<TestFleet> {
+  const suffix = uniqueSuffix();
+  const env: Record<string, string | undefined> = {
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    GRPC_PORT: "0",
+    GRPC_HOST: "127.0.0.1",
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    NATS_URL: process.env.NATS_URL,
+    DATA_DIR: await embeddedTestDataDir(),
+    DB_SCHEMA_PREFIX: `t_${suffix}_`,
+    CACHE_KEY_PREFIX: `t:${suffix}:`,
+    DB_POOL_MIN: "0",
+    DB_POOL_MAX: "10",
+    FLEET_STREAM: `t_${suffix}_FLEET`,
+    FLEET_SUBJECT_ROOT: `t_${suffix}_fleet`,
+    OUTBOX_POLL_MS: "100",
+    ...options.env,
+  };
+  const config = loadFleetConfig(env);
+  const platform = await createPlatform(config, { name: "fleet-test" });
+  let database: Database<FleetDatabase> | undefined;
+  const cleanup = async () => {
+    await platform.bus.deleteStream(config.FLEET_STREAM).catch(() => false);
+    await platform.shutdown();
+    await database?.close();
+    if (config.DATABASE_URL) await dropSchema(config.DATABASE_URL, `${config.DB_SCHEMA_PREFIX}fleet`).catch(() => undefined);
+    await rm(config.DATA_DIR, { recursive: true, force: true });
+  };
+  try {
+    const fleet = await startFleet(platform, config, options);
+    const port = await platform.grpc.listen("127.0.0.1", 0);
+    database = await createDatabase<FleetDatabase>({
+      service: "fleet-test",
+      schema: `${config.DB_SCHEMA_PREFIX}fleet`,
+      config: { ...config, DB_POOL_MAX: 2 },
+      migrations: fleetMigrations,
+      logger: platform.logger,
+    });
+    const address = `127.0.0.1:${port}`;
+    const clientOptions = { deadlineMs: 5000 };
+    const vehicles = createClient(VehicleServiceService, address, clientOptions);
+    const drivers = createClient(DriverServiceService, address, clientOptions);
+    const transporters = createClient(TransporterServiceService, address, clientOptions);
+    const directory = createClient(FleetDirectoryServiceService, address, clientOptions);
+    const issuer = new TokenIssuer(platform.keys);
+    const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
+    const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>
+      (await issuer.issueAccessToken({ userId, role, sessionId: uuidv7(), ...(transporterId ? { transporterId } : {}) })).token;
+    let licenceCounter = 0;
+    return {
+      platform,
+      config,
+      fleet,
+      address,
+      db: database.db,
+      vehicles,
+      drivers,
+      transporters,
+      directory,
+      as,
+      token,
+      async transporter() {
+        const id = uuidv7();
+        return { id, auth: as(await token("transporter", id)) };
+      },
+      async driver(transporter, phone = uniquePhone()) {
+        licenceCounter += 1;
+        const { driver } = await drivers.addDriver(
+          { idempotencyKey: "", name: "Ravi Kumar", phone, licenceNumber: `MH12 2011${String(licenceCounter).padStart(7, "0")}` },
+          transporter.auth,
+        );
+        const userId = uuidv7();
+        const linked = await directory.linkDriverAccount({ phone, userId });
+        return { id: driver!.id, userId, phone: driver!.phone, auth: as(await token("driver", userId, linked.transporterId)) };
+      },
+      async stop() {
+        for (const client of [vehicles, drivers, transporters, directory]) client.close();
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
