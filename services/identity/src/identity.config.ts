@@ -29,6 +29,8 @@ export const identityConfigSchema = baseConfigSchema.extend({
   JWT_KEY_ID: envOptional(),
   /** Lifetime of a refresh token, in seconds (7 days). */
   REFRESH_TOKEN_TTL_S: envInt(7 * 24 * 3600, 300, 90 * 24 * 3600),
+  /** Where the fleet service answers gRPC (the driver-login rule); unset in development means any phone may log in as a driver. */
+  FLEET_GRPC_URL: envOptional(),
   /** Push devices kept per user; older ones are dropped. */
   MAX_DEVICES_PER_USER: envInt(10, 1, 100),
 });
@@ -44,6 +46,11 @@ export const identityProductionRules: ProductionRule<IdentityConfig>[] = [
   (c) => (!c.JWT_PRIVATE_KEY || !c.JWT_KEY_ID ? "JWT_PRIVATE_KEY and JWT_KEY_ID must be set in production" : undefined),
 ];
 
+/** Identity running alone must reach fleet for the driver-login rule (all-in-one wires it in process). */
+export const identityStandaloneProductionRules: ProductionRule<IdentityConfig>[] = [
+  (c) => (!c.FLEET_GRPC_URL ? "FLEET_GRPC_URL must be set in production: drivers log in only with phones a transporter registered" : undefined),
+];
+
 /** Configuration problems that would fail on the first SMS rather than at start. */
 export const identityRules: ProductionRule<IdentityConfig>[] = [
   (c) =>
@@ -53,5 +60,5 @@ export const identityRules: ProductionRule<IdentityConfig>[] = [
 ];
 
 export function loadIdentityConfig(env: Record<string, string | undefined> = process.env): Readonly<IdentityConfig> {
-  return loadConfig(identityConfigSchema, env, identityProductionRules, identityRules);
+  return loadConfig(identityConfigSchema, env, [...identityProductionRules, ...identityStandaloneProductionRules], identityRules);
 }

@@ -140,6 +140,7 @@ export function createIdentityService(deps: IdentityDeps) {
       const transporterId = await driverLink(phone, input.role);
       const { user, created } = await repo.upsertUserOnLogin(db, { id: uuidv7(), phone, role: input.role, transporterId });
       if (!created) await users.forget(user.id); // a driver's transporter may have changed
+      if (input.role === "driver") await drivers.linkAccount?.(phone, user.id);
       const tokens = await openSession(user);
       logger.info({ userId: user.id, role: user.role, created }, "user logged in");
       return { tokens, user, created };

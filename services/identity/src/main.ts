@@ -1,4 +1,7 @@
 /** Starts the identity service alone (connected mode): config → platform → gRPC server. */
+import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
+import { createFleetDriverDirectory } from "@weelo/fleet";
+import { createClient } from "@weelo/grpc";
 import { createPlatform, runMain, startMetricsServer } from "@weelo/runtime";
 import { loadIdentityConfig } from "./identity.config.js";
 import { startIdentity } from "./identity.module.js";
@@ -6,7 +9,10 @@ import { startIdentity } from "./identity.module.js";
 await runMain(async () => {
   const config = loadIdentityConfig();
   const platform = await createPlatform(config, { name: "identity" });
-  await startIdentity(platform, config);
+  const drivers = config.FLEET_GRPC_URL
+    ? createFleetDriverDirectory(createClient(FleetDirectoryServiceService, config.FLEET_GRPC_URL, { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics }))
+    : undefined;
+  await startIdentity(platform, config, drivers ? { drivers } : {});
   await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
   await startMetricsServer(platform, config.METRICS_PORT);
   return platform;
