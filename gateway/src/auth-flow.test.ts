@@ -153,8 +153,8 @@ describe("identity through the gateway", () => {
 
   it("limits OTPs per phone with 429 and Retry-After", async () => {
     const phone = uniquePhone();
-    for (let i = 0; i < 3; i++) assert.equal((await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "driver" })).status, 200);
-    const limited = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "driver" });
+    for (let i = 0; i < 3; i++) assert.equal((await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "customer" })).status, 200);
+    const limited = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "customer" });
     assert.equal(limited.status, 429);
     assert.equal(limited.body.error.code, "RATE_LIMITED");
     assert.ok(Number(limited.headers.get("retry-after")) > 0);
@@ -204,14 +204,14 @@ describe("identity through the gateway", () => {
       // Callback-style grpc-js client methods as promises.
       const unary = (fn: (...args: any[]) => unknown, req: unknown, md = new grpc.Metadata()): Promise<any> =>
         new Promise((resolve, reject) => fn(req, md, (e: grpc.ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r))));
-      const sent = await unary(auth.sendOtp.bind(auth), { phone, role: Role.ROLE_DRIVER });
-      const verified = await unary(auth.verifyOtp.bind(auth), { phone, otp: sent.devOtp, role: Role.ROLE_DRIVER });
+      const sent = await unary(auth.sendOtp.bind(auth), { phone, role: Role.ROLE_TRANSPORTER });
+      const verified = await unary(auth.verifyOtp.bind(auth), { phone, otp: sent.devOtp, role: Role.ROLE_TRANSPORTER });
       const metadata = new grpc.Metadata();
       metadata.set("authorization", `Bearer ${verified.tokens!.accessToken}`);
       const me = await unary(profile.getMe.bind(profile), {}, metadata);
-      assert.equal(me.user!.role, Role.ROLE_DRIVER);
+      assert.equal(me.user!.role, Role.ROLE_TRANSPORTER);
       await assert.rejects(unary(profile.getMe.bind(profile), {}), (error: grpc.ServiceError) => error.code === grpc.status.UNAUTHENTICATED);
-      await assert.rejects(unary(auth.sendOtp.bind(auth), { phone: "98765", role: Role.ROLE_DRIVER }), (error: grpc.ServiceError) => error.code === grpc.status.INVALID_ARGUMENT && /Indian mobile/.test(error.details));
+      await assert.rejects(unary(auth.sendOtp.bind(auth), { phone: "98765", role: Role.ROLE_CUSTOMER }), (error: grpc.ServiceError) => error.code === grpc.status.INVALID_ARGUMENT && /Indian mobile/.test(error.details));
     } finally {
       auth.close();
       profile.close();

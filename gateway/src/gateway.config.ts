@@ -7,6 +7,10 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   HOST: z.string().default("0.0.0.0"),
   /** Where the identity service answers gRPC; unset means this process's own gRPC port. */
   IDENTITY_GRPC_URL: envOptional(),
+  /** Where the fleet service answers gRPC; unset means this process's own gRPC port. */
+  FLEET_GRPC_URL: envOptional(),
+  /** Where the pricing service answers gRPC; unset means this process's own gRPC port. */
+  PRICING_GRPC_URL: envOptional(),
   /** Deadline given to an upstream call when the client set none (ms). */
   UPSTREAM_DEADLINE_MS: envInt(10_000, 100),
   /** Largest request body accepted (bytes). */

@@ -17,6 +17,7 @@ import { Forwarder } from "./forward.js";
 import type { GatewayConfig } from "./gateway.config.js";
 import { UpstreamHealth } from "./health/upstream-health.js";
 import { authInterceptor } from "./interceptors/auth.js";
+import { cacheControlInterceptor } from "./interceptors/cache-control.js";
 import { errorsInterceptor } from "./interceptors/errors.js";
 import { createOnePortServer } from "./one-port.js";
 import { REST_ALIASES } from "./rest/aliases.js";
@@ -34,7 +35,11 @@ export interface Gateway {
 export async function startGateway(platform: Platform, config: GatewayConfig): Promise<Gateway> {
   const logger = platform.logger.child({ component: "gateway" });
   const ownGrpc = `127.0.0.1:${config.GRPC_PORT}`;
-  const upstreamAddress: Record<UpstreamName, string> = { identity: config.IDENTITY_GRPC_URL ?? ownGrpc };
+  const upstreamAddress: Record<UpstreamName, string> = {
+    identity: config.IDENTITY_GRPC_URL ?? ownGrpc,
+    fleet: config.FLEET_GRPC_URL ?? ownGrpc,
+    pricing: config.PRICING_GRPC_URL ?? ownGrpc,
+  };
   const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS);
   const rest = new RestHandler(REST_ALIASES, forwarder, platform.verifier, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);
 
@@ -46,7 +51,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
 
   const connectHandler = connectNodeAdapter({
     routes: (router) => forwarder.register(router, PUBLIC_SERVICES),
-    interceptors: [errorsInterceptor(logger), authInterceptor(platform.verifier)],
+    interceptors: [errorsInterceptor(logger), cacheControlInterceptor, authInterceptor(platform.verifier)],
     readMaxBytes: config.BODY_LIMIT_BYTES,
     contextValues: (req) => createValues(req, config.TRUST_PROXY),
   });

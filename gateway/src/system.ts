@@ -3,13 +3,18 @@
  * start): one platform, every service on one gRPC server, and the gateway in front of it.
  */
 import { loadConfig, type ProductionRule } from "@weelo/config";
+import { fleetConfigSchema, fleetProductionRules, startFleet } from "@weelo/fleet";
 import { identityConfigSchema, identityProductionRules, identityRules, startIdentity } from "@weelo/identity";
+import { pricingConfigSchema, pricingProductionRules, pricingRules, startPricing } from "@weelo/pricing";
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { gatewayConfigSchema } from "./gateway.config.js";
 import { startGateway } from "./gateway.module.js";
 
-export const systemConfigSchema = identityConfigSchema.extend(gatewayConfigSchema.shape);
+export const systemConfigSchema = identityConfigSchema
+  .extend(pricingConfigSchema.shape)
+  .extend(fleetConfigSchema.shape)
+  .extend(gatewayConfigSchema.shape);
 type SystemConfig = ReturnType<typeof systemConfigSchema.parse>;
 
 export interface RunningSystem {
@@ -22,10 +27,17 @@ export interface RunningSystem {
 }
 
 export async function startSystem(env: Record<string, string | undefined> = process.env, options: { logger?: Logger } = {}): Promise<RunningSystem> {
-  const config = loadConfig(systemConfigSchema, env, identityProductionRules as ProductionRule<SystemConfig>[], identityRules as ProductionRule<SystemConfig>[]);
+  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules] as ProductionRule<SystemConfig>[];
+  const alwaysRules = [...identityRules, ...pricingRules] as ProductionRule<SystemConfig>[];
+  const config = loadConfig(systemConfigSchema, env, productionRules, alwaysRules);
   const platform = await createPlatform(config, { name: "weelo", ...(options.logger ? { logger: options.logger } : {}) });
   try {
-    await startIdentity(platform, config);
+    const pricing = await startPricing(platform, config);
+    // In one process fleet reads the vehicle catalog from pricing directly (cached there).
+    const fleet = await startFleet(platform, config, {
+      vehicleTypes: { has: async (typeId) => (await pricing.listVehicleTypes()).some((type) => type.id === typeId) },
+    });
+    await startIdentity(platform, config, { drivers: fleet.directory });
     const grpcPort = await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
     // The gateway reaches the services through this process's own gRPC port, exactly as it
     // would reach them over the network in the connected mode.

@@ -12,9 +12,12 @@ export interface TestSystem extends RunningSystem {
   connect(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   /** Call a REST alias; returns status and parsed envelope. */
   rest(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
-  /** Logs a new user in through the REST aliases and returns the tokens and user. */
-  login(role?: "customer" | "transporter" | "driver"): Promise<{ accessToken: string; refreshToken: string; user: any; phone: string }>;
+  /** Logs a user in through the REST aliases (a new phone unless one is given) and returns the tokens and user. */
+  login(role?: "customer" | "transporter" | "driver", phone?: string): Promise<{ accessToken: string; refreshToken: string; user: any; phone: string }>;
 }
+
+/** Every service with a schema, for cleanup. */
+const SERVICES = ["identity", "fleet", "pricing"];
 
 let phoneCounter = 0;
 
@@ -40,6 +43,10 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
     DATA_DIR: await embeddedTestDataDir(),
     DB_SCHEMA_PREFIX: `t_${suffix}_`,
     CACHE_KEY_PREFIX: `t:${suffix}:`,
+    // Streams own their subjects server-wide: each test system gets its own.
+    FLEET_STREAM: `T_FLEET_${suffix}`,
+    FLEET_SUBJECT_ROOT: `t_${suffix}_fleet`,
+    OUTBOX_POLL_MS: "100",
     DB_POOL_MIN: "0",
     DB_POOL_MAX: "10",
     ...overrides,
@@ -57,8 +64,7 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
     async connect(path, body, headers = {}) {
       return json(await fetch(`${system.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) }));
     },
-    async login(role = "customer") {
-      const phone = uniquePhone();
+    async login(role = "customer", phone = uniquePhone()) {
       const sent = await rest("POST", "/api/v1/auth/send-otp", { phone, role });
       if (sent.status !== 200) throw new Error(`send-otp failed: ${JSON.stringify(sent.body)}`);
       const verified = await rest("POST", "/api/v1/auth/verify-otp", { phone, otp: sent.body.data.devOtp, role });
@@ -67,9 +73,10 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
       return { accessToken, refreshToken, user: verified.body.data.user, phone };
     },
     async stop() {
+      await system.platform.bus.deleteStream(env.FLEET_STREAM!).catch(() => undefined);
       await system.stop();
       if (env.DATABASE_URL) {
-        for (const service of ["identity"]) await dropSchema(env.DATABASE_URL, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
+        for (const service of SERVICES) await dropSchema(env.DATABASE_URL, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
       }
     },
   };

@@ -3,26 +3,54 @@
  * methods callable without an access token. Adding a service is one entry here.
  */
 import type { DescService } from "@bufbuild/protobuf";
+import { DriverService } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
+import { TransporterService } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
+import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
 import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
 import { ProfileService } from "@weelo/contracts/es/weelo/identity/v1/profile_service_pb";
+import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 
-export type UpstreamName = "identity";
+export type UpstreamName = "identity" | "fleet" | "pricing";
 
 export interface PublicService {
   service: DescService;
   upstream: UpstreamName;
   /** Proto method names that need no access token. */
   publicMethods: readonly string[];
+  /** Cache-Control of successful answers, by proto method name (reads that many clients share). */
+  cacheControl?: Readonly<Record<string, string>>;
 }
 
 export const PUBLIC_SERVICES: readonly PublicService[] = [
   { service: AuthService, upstream: "identity", publicMethods: ["SendOtp", "VerifyOtp", "RefreshToken", "Logout"] },
   { service: ProfileService, upstream: "identity", publicMethods: [] },
+  { service: VehicleService, upstream: "fleet", publicMethods: [] },
+  { service: DriverService, upstream: "fleet", publicMethods: [] },
+  { service: TransporterService, upstream: "fleet", publicMethods: [] },
+  // FleetDirectoryService is internal (identity's driver-login rule): never served here.
+  {
+    service: PricingService,
+    upstream: "pricing",
+    publicMethods: ["ListVehicleTypes"],
+    // The catalog changes when operators change fares; pricing itself caches it for 30 s.
+    cacheControl: { ListVehicleTypes: "public, max-age=60" },
+  },
 ];
 
 const publicMethodNames = new Set(
   PUBLIC_SERVICES.flatMap(({ service, publicMethods }) => publicMethods.map((m) => `${service.typeName}/${m}`)),
 );
+
+const cacheControlByMethod = new Map(
+  PUBLIC_SERVICES.flatMap(({ service, cacheControl }) =>
+    Object.entries(cacheControl ?? {}).map(([method, value]) => [`${service.typeName}/${method}`, value] as const),
+  ),
+);
+
+/** The Cache-Control header of a method's successful answers, if it has one. */
+export function cacheControlOf(serviceTypeName: string, methodName: string): string | undefined {
+  return cacheControlByMethod.get(`${serviceTypeName}/${methodName}`);
+}
 
 /** True when the method may be called without an access token. */
 export function isPublicMethod(serviceTypeName: string, methodName: string): boolean {

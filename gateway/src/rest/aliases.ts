@@ -4,7 +4,9 @@
  * Later services add their routes here.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
 import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
+import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 
 export interface RestAlias {
   method: "GET" | "POST" | "PUT" | "DELETE";
@@ -14,7 +16,7 @@ export interface RestAlias {
   rpc: DescMethod;
   /** HTTP status of a success (201 for creations). */
   successStatus?: number;
-  /** Renames path params to request fields (JSON names), e.g. { id: "bookingId" }. */
+  /** Renames path params to request fields (JSON names), e.g. { id: "bookingId" }. GET query parameters become fields by their JSON names. */
   params?: Record<string, string>;
 }
 
@@ -29,4 +31,12 @@ export const REST_ALIASES: readonly RestAlias[] = [
   { method: "POST", path: "/api/v1/auth/verify-otp", service: AuthService, rpc: rpc(AuthService, "VerifyOtp") },
   { method: "POST", path: "/api/v1/auth/refresh", service: AuthService, rpc: rpc(AuthService, "RefreshToken") },
   { method: "POST", path: "/api/v1/auth/logout", service: AuthService, rpc: rpc(AuthService, "Logout") },
+  { method: "GET", path: "/api/v1/vehicles", service: VehicleService, rpc: rpc(VehicleService, "ListVehicles") },
+  { method: "POST", path: "/api/v1/vehicles", service: VehicleService, rpc: rpc(VehicleService, "AddVehicle"), successStatus: 201 },
+  { method: "GET", path: "/api/v1/vehicles/:id", service: VehicleService, rpc: rpc(VehicleService, "GetVehicle"), params: { id: "vehicleId" } },
+  { method: "PUT", path: "/api/v1/vehicles/:id", service: VehicleService, rpc: rpc(VehicleService, "UpdateVehicle"), params: { id: "vehicleId" } },
+  { method: "DELETE", path: "/api/v1/vehicles/:id", service: VehicleService, rpc: rpc(VehicleService, "DeleteVehicle"), params: { id: "vehicleId" } },
+  { method: "GET", path: "/api/v1/vehicle-types", service: PricingService, rpc: rpc(PricingService, "ListVehicleTypes") },
+  { method: "POST", path: "/api/v1/quotes", service: PricingService, rpc: rpc(PricingService, "GetQuote"), successStatus: 201 },
+  { method: "GET", path: "/api/v1/quotes/:id", service: PricingService, rpc: rpc(PricingService, "GetQuoteById"), params: { id: "quoteId" } },
 ];

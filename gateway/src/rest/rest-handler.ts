@@ -12,7 +12,7 @@ import type { Logger } from "@weelo/log";
 import { authenticate } from "../authenticate.js";
 import { restError, toConnectError } from "../errors.js";
 import type { Forwarder } from "../forward.js";
-import { isPublicMethod } from "../upstreams.js";
+import { cacheControlOf, isPublicMethod } from "../upstreams.js";
 import type { RestAlias } from "./aliases.js";
 import { acceptEnumWords } from "./rest-json.js";
 
@@ -68,7 +68,7 @@ export class RestHandler {
     const abort = new AbortController();
     res.on("close", () => abort.abort());
     try {
-      const body = req.method === "GET" || req.method === "DELETE" ? {} : await readJsonBody(req, this.settings.bodyLimitBytes);
+      const body = req.method === "GET" || req.method === "DELETE" ? queryOf(req) : await readJsonBody(req, this.settings.bodyLimitBytes);
       for (const [name, value] of Object.entries(params)) body[alias.params?.[name] ?? name] = value;
       let input;
       try {
@@ -79,7 +79,8 @@ export class RestHandler {
       const authorization = headerOf(req, "authorization");
       await authenticate(this.verifier, authorization, isPublicMethod(alias.service.typeName, alias.rpc.name));
       const output = await this.forwarder.call(alias.service, alias.rpc, input, { authorization, ...info }, this.settings.deadlineMs, abort.signal);
-      send(res, alias.successStatus ?? 200, { success: true, data: toJson(alias.rpc.output, output as never) });
+      const cacheControl = cacheControlOf(alias.service.typeName, alias.rpc.name);
+      send(res, alias.successStatus ?? 200, { success: true, data: toJson(alias.rpc.output, output as never) }, { "cache-control": cacheControl ?? "no-store" });
     } catch (thrown) {
       if (thrown instanceof BodyTooLargeError) {
         send(res, 413, { success: false, error: { code: "PAYLOAD_TOO_LARGE", message: thrown.message } });
@@ -98,6 +99,14 @@ export function send(res: Response, status: number, body: unknown, headers: Reco
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/** GET and DELETE carry their fields in the query string (?pageSize=20&status=available). */
+function queryOf(req: Request): JsonObject {
+  const query = new URL(req.url ?? "/", "http://gateway").searchParams;
+  const fields: JsonObject = {};
+  for (const [name, value] of query) fields[name] = value;
+  return fields;
 }
 
 function headerOf(req: Request, name: string): string | null {
