@@ -3,8 +3,7 @@
  * the real Postgres/Redis/NATS when their URLs are set, always in a fresh schema and key
  * prefix so tests run in parallel and leave nothing behind.
  */
-import { dropSchema, embeddedTestDataDir } from "@weelo/db";
-import { uniqueSuffix } from "@weelo/testing";
+import { isolatedTestEnvironment } from "@weelo/testing";
 import { startSystem, type RunningSystem } from "./system.js";
 
 export interface TestSystem extends RunningSystem {
@@ -29,26 +28,13 @@ export function uniquePhone(): string {
 }
 
 export async function startTestSystem(overrides: Record<string, string> = {}): Promise<TestSystem> {
-  const suffix = uniqueSuffix();
+  const isolated = await isolatedTestEnvironment();
   const env: Record<string, string | undefined> = {
-    NODE_ENV: "test",
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-    PORT: "0",
-    HOST: "127.0.0.1",
-    GRPC_PORT: "0",
-    GRPC_HOST: "127.0.0.1",
-    DATABASE_URL: process.env.DATABASE_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    NATS_URL: process.env.NATS_URL,
-    DATA_DIR: await embeddedTestDataDir(),
-    DB_SCHEMA_PREFIX: `t_${suffix}_`,
-    CACHE_KEY_PREFIX: `t:${suffix}:`,
+    ...isolated.env,
     // Streams own their subjects server-wide: each test system gets its own.
-    FLEET_STREAM: `T_FLEET_${suffix}`,
-    FLEET_SUBJECT_ROOT: `t_${suffix}_fleet`,
+    FLEET_STREAM: `T_FLEET_${isolated.suffix}`,
+    FLEET_SUBJECT_ROOT: `t_${isolated.suffix}_fleet`,
     OUTBOX_POLL_MS: "100",
-    DB_POOL_MIN: "0",
-    DB_POOL_MAX: "10",
     ...overrides,
   };
   const system = await startSystem(env);
@@ -75,9 +61,7 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
     async stop() {
       await system.platform.bus.deleteStream(env.FLEET_STREAM!).catch(() => undefined);
       await system.stop();
-      if (env.DATABASE_URL) {
-        for (const service of SERVICES) await dropSchema(env.DATABASE_URL, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
-      }
+      await isolated.cleanup(SERVICES);
     },
   };
 }

@@ -5,8 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { dropSchema, embeddedTestDataDir } from "@weelo/db";
 import { createLogger, type Logger } from "@weelo/log";
 
 export { sleep };
@@ -64,4 +66,45 @@ export function capturingLogger(service = "test"): { logger: Logger; lines: { ms
   const lines: { msg: string; level: string }[] = [];
   const logger = createLogger({ service, level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
   return { logger, lines };
+}
+
+/**
+ * The environment of one isolated test process: the real servers when their URLs are set,
+ * else the embedded stand-ins on a fresh copy of the PGlite template; its own schema prefix
+ * and key prefix; ports chosen by the OS. `cleanup` drops the given services' schemas and
+ * removes the data copy.
+ */
+export async function isolatedTestEnvironment(overrides: Record<string, string | undefined> = {}): Promise<{
+  env: Record<string, string | undefined>;
+  suffix: string;
+  cleanup(services: readonly string[]): Promise<void>;
+}> {
+  const suffix = uniqueSuffix();
+  const dataDir = await embeddedTestDataDir();
+  const env: Record<string, string | undefined> = {
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    PORT: "0",
+    HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    GRPC_HOST: "127.0.0.1",
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    NATS_URL: process.env.NATS_URL,
+    DATA_DIR: dataDir,
+    DB_SCHEMA_PREFIX: `t_${suffix}_`,
+    CACHE_KEY_PREFIX: `t:${suffix}:`,
+    DB_POOL_MIN: "0",
+    DB_POOL_MAX: "10",
+    ...overrides,
+  };
+  return {
+    env,
+    suffix,
+    async cleanup(services) {
+      const url = env.DATABASE_URL;
+      if (url) for (const service of services) await dropSchema(url, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

@@ -4,7 +4,6 @@
  * key prefix, stream and subject root, on a gRPC port of its own, with clients and token
  * helpers. stop() leaves nothing behind.
  */
-import { rm } from "node:fs/promises";
 import { randomInt } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { TokenIssuer, type Role } from "@weelo/auth";
@@ -12,11 +11,11 @@ import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/drive
 import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
 import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
-import { createDatabase, dropSchema, embeddedTestDataDir, type Database } from "@weelo/db";
+import { createDatabase, type Database } from "@weelo/db";
 import { DomainError } from "@weelo/errors";
 import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
-import { uniqueSuffix } from "@weelo/testing";
+import { isolatedTestEnvironment } from "@weelo/testing";
 import { loadFleetConfig, type FleetConfig } from "./fleet.config.js";
 import { startFleet, type FleetModule, type FleetModuleOptions } from "./fleet.module.js";
 import type { FleetDatabase } from "./fleet.table.js";
@@ -77,20 +76,10 @@ export async function failure(promise: Promise<unknown>): Promise<DomainError> {
 }
 
 export async function startTestFleet(options: FleetModuleOptions & { env?: Record<string, string> } = {}): Promise<TestFleet> {
-  const suffix = uniqueSuffix();
+  const isolated = await isolatedTestEnvironment();
+  const suffix = isolated.suffix;
   const env: Record<string, string | undefined> = {
-    NODE_ENV: "test",
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-    GRPC_PORT: "0",
-    GRPC_HOST: "127.0.0.1",
-    DATABASE_URL: process.env.DATABASE_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    NATS_URL: process.env.NATS_URL,
-    DATA_DIR: await embeddedTestDataDir(),
-    DB_SCHEMA_PREFIX: `t_${suffix}_`,
-    CACHE_KEY_PREFIX: `t:${suffix}:`,
-    DB_POOL_MIN: "0",
-    DB_POOL_MAX: "10",
+    ...isolated.env,
     FLEET_STREAM: `t_${suffix}_FLEET`,
     FLEET_SUBJECT_ROOT: `t_${suffix}_fleet`,
     OUTBOX_POLL_MS: "100",
@@ -103,8 +92,7 @@ export async function startTestFleet(options: FleetModuleOptions & { env?: Recor
     await platform.bus.deleteStream(config.FLEET_STREAM).catch(() => false);
     await platform.shutdown();
     await database?.close();
-    if (config.DATABASE_URL) await dropSchema(config.DATABASE_URL, `${config.DB_SCHEMA_PREFIX}fleet`).catch(() => undefined);
-    await rm(config.DATA_DIR, { recursive: true, force: true });
+    await isolated.cleanup(["fleet"]);
   };
   try {
     const fleet = await startFleet(platform, config, options);

@@ -4,7 +4,6 @@
  * road distances, and a grpc-js client sending access tokens the way the gateway forwards them.
  */
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
@@ -12,11 +11,10 @@ import { v7 as uuidv7, version as uuidVersion } from "uuid";
 import { TokenIssuer, type Role } from "@weelo/auth";
 import { DistanceSource, BodyType } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing";
 import { PricingServiceService, type GetQuoteRequest } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
-import { dropSchema, embeddedTestDataDir } from "@weelo/db";
 import { DomainError, GrpcCode } from "@weelo/errors";
 import { createClient, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
-import { uniqueSuffix, until } from "@weelo/testing";
+import { isolatedTestEnvironment, until } from "@weelo/testing";
 import { loadPricingConfig, type PricingConfig } from "./pricing.config.js";
 import { startPricing } from "./pricing.module.js";
 import { computeFare, isNightTime, istMinuteOfDay, parseClockTime } from "./pricing.rules.js";
@@ -38,7 +36,7 @@ describe("PricingService over gRPC", () => {
   let config: Readonly<PricingConfig>;
   let client: ServiceClient<typeof PricingServiceService>;
   let issuer: TokenIssuer;
-  let dataDir: string;
+  let isolated: Awaited<ReturnType<typeof isolatedTestEnvironment>> | undefined;
   /** The pricing clock: real time shifted by this much (tests that need an old quote move it back). */
   let clockShiftMs = 0;
 
@@ -48,20 +46,9 @@ describe("PricingService over gRPC", () => {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ code: "Ok", routes: [ROAD] }));
     });
     await new Promise<void>((resolve) => routing.listen(0, "127.0.0.1", resolve));
-    const suffix = uniqueSuffix();
-    dataDir = await embeddedTestDataDir();
+    isolated = await isolatedTestEnvironment();
     config = loadPricingConfig({
-      NODE_ENV: "test",
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-      GRPC_HOST: "127.0.0.1",
-      GRPC_PORT: "0",
-      DATABASE_URL: process.env.DATABASE_URL,
-      REDIS_URL: process.env.REDIS_URL,
-      NATS_URL: process.env.NATS_URL,
-      DATA_DIR: dataDir,
-      DB_SCHEMA_PREFIX: `t_${suffix}_`,
-      CACHE_KEY_PREFIX: `t:${suffix}:`,
-      DB_POOL_MIN: "0",
+      ...isolated.env,
       QUOTE_SIGNING_SECRET: SECRET,
       QUOTES_PER_USER_PER_MINUTE: "1000",
       ROUTING_URL: `http://127.0.0.1:${(routing.address() as AddressInfo).port}`,
@@ -79,8 +66,7 @@ describe("PricingService over gRPC", () => {
     client?.close();
     await platform?.shutdown();
     await new Promise<void>((resolve) => routing.close(() => resolve()));
-    if (process.env.DATABASE_URL && config) await dropSchema(process.env.DATABASE_URL, `${config.DB_SCHEMA_PREFIX}pricing`).catch(() => undefined);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await isolated?.cleanup(["pricing"]);
   });
 
   beforeEach(() => {
