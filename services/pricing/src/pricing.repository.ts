@@ -9,8 +9,9 @@ export function listActiveVehicleTypes(db: PricingDb): Promise<VehicleTypeRow[]>
   return db.selectFrom("vehicle_types").selectAll().where("active", "=", true).orderBy("sort_order").orderBy("id").execute();
 }
 
-export async function insertQuote(db: PricingDb, quote: NewQuote): Promise<QuoteRow> {
-  return db.insertInto("quotes").values(quote).returningAll().executeTakeFirstOrThrow();
+/** Stores a quote; the caller has every value already, so nothing is read back. */
+export async function insertQuote(db: PricingDb, quote: NewQuote): Promise<void> {
+  await db.insertInto("quotes").values(quote).execute();
 }
 
 /** A quote of this customer; another customer's quote is as good as missing. */

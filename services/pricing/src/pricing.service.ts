@@ -150,7 +150,8 @@ export function createPricingService(deps: PricingDeps) {
       };
       const token = await signQuoteToken(quote, settings.quoteSigningSecret);
       await repo.insertQuote(db, quoteToRow(quote, token));
-      logger.info(
+      // Customers quote often (every change of a field in the app): debug, not info.
+      logger.debug(
         {
           quoteId: quote.quoteId,
           customerId: quote.customerId,
