@@ -115,6 +115,36 @@ describe("fleet through the gateway", () => {
     assert.match(loser.body.message, /already in use/);
   });
 
+  it("lists, reads and removes drivers; a driver reads and changes their own availability", async () => {
+    const transporter = await system.login("transporter");
+    const other = await system.login("transporter");
+    const vehicle = (await system.rest("POST", "/api/v1/vehicles", { idempotencyKey: randomUUID(), registrationNumber: uniqueRegistration(), vehicleType: "mini_truck", capacityKg: 750 }, bearer(transporter.accessToken))).body.data.vehicle;
+    const phone = uniquePhone();
+    const added = await system.connect("/weelo.fleet.v1.DriverService/AddDriver", { idempotencyKey: randomUUID(), name: "Vijay Patil", phone, licenceNumber: "MH14 20150012345" }, bearer(transporter.accessToken));
+    const driverId = added.body.driver.id;
+
+    const listed = await system.connect("/weelo.fleet.v1.DriverService/ListDrivers", { pageSize: 10 }, bearer(transporter.accessToken));
+    assert.deepEqual(listed.body.drivers.map((d: { id: string }) => d.id), [driverId]);
+    assert.equal((await system.connect("/weelo.fleet.v1.DriverService/GetDriver", { driverId }, bearer(transporter.accessToken))).body.driver.phone, `+91${phone}`);
+    assert.equal((await system.connect("/weelo.fleet.v1.DriverService/GetDriver", { driverId }, bearer(other.accessToken))).status, 404, "another transporter's driver");
+
+    const driver = await system.login("driver", phone);
+    const online = await system.connect("/weelo.fleet.v1.DriverService/SetAvailability", { online: true, vehicleId: vehicle.id }, bearer(driver.accessToken));
+    assert.equal(online.status, 200, JSON.stringify(online.body));
+    const state = await system.connect("/weelo.fleet.v1.DriverService/GetAvailability", {}, bearer(driver.accessToken));
+    assert.equal(state.body.driver.status, "DRIVER_STATUS_ONLINE");
+    assert.equal(state.body.vehicle.id, vehicle.id);
+    const offline = await system.connect("/weelo.fleet.v1.DriverService/SetAvailability", { online: false }, bearer(driver.accessToken));
+    assert.equal(offline.status, 200);
+    assert.equal((await system.connect("/weelo.fleet.v1.DriverService/GetAvailability", {}, bearer(driver.accessToken))).body.driver.status ?? "DRIVER_STATUS_OFFLINE", "DRIVER_STATUS_OFFLINE");
+
+    const removed = await system.connect("/weelo.fleet.v1.DriverService/RemoveDriver", { driverId }, bearer(transporter.accessToken));
+    assert.equal(removed.status, 200);
+    assert.deepEqual((await system.connect("/weelo.fleet.v1.DriverService/ListDrivers", {}, bearer(transporter.accessToken))).body.drivers ?? [], []);
+    const refused = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "driver" });
+    assert.equal(refused.status, 403, "a removed driver can no longer log in");
+  });
+
   it("stores the transporter's base location and service radius", async () => {
     const transporter = await system.login("transporter");
     const updated = await system.connect("/weelo.fleet.v1.TransporterService/UpdateTransporterProfile", { baseLocation: { lat: 18.5204, lng: 73.8567 }, serviceRadiusKm: 40 }, bearer(transporter.accessToken));
