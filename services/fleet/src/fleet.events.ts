@@ -2,7 +2,7 @@
 import { AvailabilityChangeReason, DriverAvailabilityChanged } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import type { FleetTrx } from "./fleet.repository.js";
 import type { DriverRow } from "./fleet.table.js";
-import { enqueueEvent } from "./outbox.js";
+import { enqueueEvent } from "@weelo/outbox";
 
 /** The event type of availability changes, and its subject under the default subject root "fleet". */
 export const DRIVER_AVAILABILITY_EVENT = "fleet.driver.availability";

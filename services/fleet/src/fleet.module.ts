@@ -18,7 +18,7 @@ import { createFleetService, type FleetService } from "./fleet.service.js";
 import type { FleetDatabase } from "./fleet.table.js";
 import { driverHandlers } from "./driver.handlers.js";
 import { fleetMigrations } from "./migrations/index.js";
-import { OutboxRelay } from "./outbox.js";
+import { OutboxRelay } from "@weelo/outbox";
 import { vehicleHandlers } from "./vehicle.handlers.js";
 import { pricingVehicleTypeCatalog, staticVehicleTypeCatalog, type VehicleTypeCatalog } from "./vehicle-types.js";
 

@@ -1,4 +1,5 @@
 /** Table types of the fleet schema (kysely). Status columns hold the lower-case domain words. */
+import type { OutboxTable } from "@weelo/outbox";
 import type { ColumnType, Generated, Selectable } from "kysely";
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -64,25 +65,12 @@ export interface TransportersTable {
   updated_at: UpdatedAt;
 }
 
-/** Events written with the change that caused them, published by the relay (outbox.ts). */
-export interface OutboxTable {
-  /** The event id: the envelope id and the JetStream message id. */
-  id: string;
-  /** Publication order. */
-  position: ColumnType<string, never, never>;
-  subject: string;
-  /** The encoded weelo.events.v1.EventEnvelope. */
-  payload: Buffer;
-  request_id: Generated<string>;
-  created_at: CreatedAt;
-  published_at: Date | null;
-}
-
 export interface FleetDatabase {
   vehicles: VehiclesTable;
   drivers: DriversTable;
   driver_accounts: DriverAccountsTable;
   transporters: TransportersTable;
+  /** Events written with the change that caused them, published by the relay (@weelo/outbox). */
   outbox: OutboxTable;
 }
 

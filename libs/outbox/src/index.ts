@@ -1,5 +1,5 @@
 /**
- * The transactional outbox of fleet's events. A state change writes its event into the
+ * The transactional outbox of a service's events. A state change writes its event into the
  * `outbox` table in the same transaction, so the event exists exactly when the change does;
  * the relay publishes unpublished rows to JetStream in order and marks them. If the process
  * dies between commit and publish, the row waits for the next relay (this replica after a
@@ -15,8 +15,54 @@ import { v7 as uuidv7 } from "uuid";
 import { REQUEST_ID_HEADER, type Bus } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { currentContext, type Logger } from "@weelo/log";
-import { sql } from "kysely";
-import type { FleetDb, FleetTrx } from "./fleet.repository.js";
+import { sql, type ColumnType, type Generated, type Kysely } from "kysely";
+
+/** The outbox table, in the schema of each service that publishes events. */
+export interface OutboxTable {
+  /** The event id: the envelope id and the JetStream message id. */
+  id: string;
+  /** Publication order. */
+  position: ColumnType<string, never, never>;
+  subject: string;
+  /** The encoded weelo.events.v1.EventEnvelope. */
+  payload: Buffer;
+  request_id: Generated<string>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  published_at: Date | null;
+}
+
+export interface OutboxDatabase {
+  outbox: OutboxTable;
+}
+
+/**
+ * Any service database (or transaction) whose schema has the outbox table: services declare
+ * `outbox: OutboxTable` in their own database type and pass their db or trx here.
+ */
+export type AnyDatabaseWithOutbox = Kysely<any>;
+
+/**
+ * Creates the outbox table and its index. Version 1, frozen like any migration: services
+ * call it from a migration, and a change of shape becomes createOutboxTableV2.
+ */
+export async function createOutboxTableV1(db: AnyDatabaseWithOutbox): Promise<void> {
+  await db.schema
+    .createTable("outbox")
+    .addColumn("id", "uuid", (c) => c.primaryKey())
+    .addColumn("position", "bigserial", (c) => c.notNull().unique())
+    .addColumn("subject", "text", (c) => c.notNull())
+    .addColumn("payload", "bytea", (c) => c.notNull())
+    .addColumn("request_id", "text", (c) => c.notNull().defaultTo(""))
+    .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn("published_at", "timestamptz")
+    .execute();
+  await db.schema
+    .createIndex("outbox_unpublished_idx")
+    .on("outbox")
+    .column("position")
+    .where(sql.ref("published_at"), "is", null)
+    .execute();
+}
 
 export interface OutboxEvent {
   /** Subject published on, e.g. "fleet.driver.availability". */
@@ -33,7 +79,7 @@ export interface OutboxEvent {
 }
 
 /** Writes an event, wrapped in its envelope, in the transaction of the change it describes. */
-export async function enqueueEvent(trx: FleetTrx, event: OutboxEvent): Promise<string> {
+export async function enqueueEvent(trx: AnyDatabaseWithOutbox, event: OutboxEvent): Promise<string> {
   const id = uuidv7();
   const requestId = currentContext()?.requestId ?? "";
   const envelope = EventEnvelope.encode({
@@ -45,12 +91,12 @@ export async function enqueueEvent(trx: FleetTrx, event: OutboxEvent): Promise<s
     payload: { typeUrl: `type.googleapis.com/${event.payloadType}`, value: Buffer.from(event.payload) },
     requestId,
   }).finish();
-  await trx.insertInto("outbox").values({ id, subject: event.subject, payload: Buffer.from(envelope), request_id: requestId }).execute();
+  await (trx as Kysely<OutboxDatabase>).insertInto("outbox").values({ id, subject: event.subject, payload: Buffer.from(envelope), request_id: requestId }).execute();
   return id;
 }
 
 export interface OutboxRelayOptions {
-  db: FleetDb;
+  db: AnyDatabaseWithOutbox;
   bus: Pick<Bus, "publishEvent">;
   logger: Logger;
   /** Look for rows this often even when not kicked (rows of crashed processes, other replicas). */
@@ -69,7 +115,11 @@ export class OutboxRelay {
   private lastPrune = 0;
   private failures = 0;
 
-  constructor(private readonly options: OutboxRelayOptions) {}
+  private readonly db: Kysely<OutboxDatabase>;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.db = options.db as Kysely<OutboxDatabase>;
+  }
 
   start(): void {
     if (this.running) return;
@@ -96,8 +146,8 @@ export class OutboxRelay {
    * what was published. Returns how many rows were published.
    */
   async publishBatch(): Promise<number> {
-    const { db, bus, batchSize } = this.options;
-    return db.transaction().execute(async (trx) => {
+    const { bus, batchSize } = this.options;
+    return this.db.transaction().execute(async (trx) => {
       const rows = await trx
         .selectFrom("outbox")
         .select(["id", "subject", "payload", "request_id"])
@@ -130,7 +180,7 @@ export class OutboxRelay {
   /** Deletes published rows past the retention. */
   async prune(): Promise<number> {
     const cutoff = new Date(Date.now() - this.options.retentionMs);
-    const result = await this.options.db
+    const result = await this.db
       .deleteFrom("outbox")
       .where("published_at", "is not", null)
       .where("published_at", "<", cutoff)
@@ -140,7 +190,7 @@ export class OutboxRelay {
 
   /** Rows not yet published (for tests and diagnostics). */
   async pending(): Promise<number> {
-    const row = await this.options.db
+    const row = await this.db
       .selectFrom("outbox")
       .select(sql<string>`count(*)`.as("count"))
       .where("published_at", "is", null)

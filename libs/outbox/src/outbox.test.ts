@@ -11,9 +11,9 @@ import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { createDatabase, dropSchema, embeddedTestDataDir, testSchemaName, type Database } from "@weelo/db";
 import { createLogger } from "@weelo/log";
 import { until } from "@weelo/testing";
-import type { FleetDatabase } from "./fleet.table.js";
-import { fleetMigrations } from "./migrations/index.js";
-import { enqueueEvent, OutboxRelay, type OutboxEvent } from "./outbox.js";
+import { createOutboxTableV1, enqueueEvent, OutboxRelay, type OutboxDatabase, type OutboxEvent } from "./index.js";
+
+const outboxMigrations = { "2026_11_26_001_create_outbox": { up: createOutboxTableV1 } };
 
 const logger = createLogger({ service: "outbox-test", level: "silent" });
 
@@ -47,15 +47,15 @@ const event = (n: number): OutboxEvent => ({
   payload: new Uint8Array([n]),
 });
 
-describe("fleet outbox", () => {
-  let database: Database<FleetDatabase>;
+describe("transactional outbox", () => {
+  let database: Database<OutboxDatabase>;
   let dataDir: string;
   const config = baseConfigSchema.parse({ DATABASE_URL: process.env.DATABASE_URL, DB_POOL_MIN: "0", DB_POOL_MAX: "10" });
-  const schema = testSchemaName("fleet_outbox");
+  const schema = testSchemaName("outbox");
 
   before(async () => {
     dataDir = await embeddedTestDataDir();
-    database = await createDatabase<FleetDatabase>({ service: "fleet", schema, config: { ...config, DATA_DIR: dataDir }, migrations: fleetMigrations, logger });
+    database = await createDatabase<OutboxDatabase>({ service: "outbox", schema, config: { ...config, DATA_DIR: dataDir }, migrations: outboxMigrations, logger });
   });
   after(async () => {
     if (config.DATABASE_URL) await dropSchema(database, schema);
