@@ -1,5 +1,5 @@
 /** The gateway's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envBoolean, envInt, envOptional, loadConfig, z } from "@weelo/config";
+import { baseConfigSchema, envBoolean, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
 
 export const gatewayConfigSchema = baseConfigSchema.extend({
   /** The one public port: Connect, gRPC, gRPC-Web, REST aliases, health and metrics. */
@@ -23,8 +23,10 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
+export const gatewayProductionRules: ProductionRule<GatewayConfig>[] = [
+  (c) => (c.CORS_ORIGINS.trim() === "*" ? "CORS_ORIGINS=* lets any website call the API; list the allowed origins" : undefined),
+];
+
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): Readonly<GatewayConfig> {
-  return loadConfig(gatewayConfigSchema, env, [
-    (c) => (c.CORS_ORIGINS.trim() === "*" ? "CORS_ORIGINS=* lets any website call the API; list the allowed origins" : undefined),
-  ]);
+  return loadConfig(gatewayConfigSchema, env, gatewayProductionRules);
 }

@@ -8,7 +8,7 @@ import { identityConfigSchema, identityProductionRules, identityRules, startIden
 import { pricingConfigSchema, pricingProductionRules, pricingRules, startPricing } from "@weelo/pricing";
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
-import { gatewayConfigSchema } from "./gateway.config.js";
+import { gatewayConfigSchema, gatewayProductionRules } from "./gateway.config.js";
 import { startGateway } from "./gateway.module.js";
 
 export const systemConfigSchema = identityConfigSchema
@@ -27,7 +27,7 @@ export interface RunningSystem {
 }
 
 export async function startSystem(env: Record<string, string | undefined> = process.env, options: { logger?: Logger } = {}): Promise<RunningSystem> {
-  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules] as ProductionRule<SystemConfig>[];
+  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
   const alwaysRules = [...identityRules, ...pricingRules] as ProductionRule<SystemConfig>[];
   const config = loadConfig(systemConfigSchema, env, productionRules, alwaysRules);
   const platform = await createPlatform(config, { name: "weelo", ...(options.logger ? { logger: options.logger } : {}) });
