@@ -1,0 +1,52 @@
+/** Booking's settings, on top of the settings every process shares. */
+import { baseConfigSchema, envInt, loadConfig, z, type ProductionRule } from "@weelo/config";
+// Pricing signs quotes and booking verifies them: one secret, one development default.
+import { DEV_QUOTE_SIGNING_SECRET } from "@weelo/pricing";
+
+export { DEV_QUOTE_SIGNING_SECRET };
+
+const name = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} are letters, digits, _ and -`);
+
+export const bookingConfigSchema = baseConfigSchema.extend({
+  /** HMAC key (HS256) of quote tokens, the same as pricing's. At least 32 characters in production. */
+  QUOTE_SIGNING_SECRET: z.string().min(16).default(DEV_QUOTE_SIGNING_SECRET),
+  /** How far the booked pickup and drop may be from the quoted ones (metres). */
+  QUOTE_LOCATION_TOLERANCE_M: envInt(50, 1, 1000),
+  /** Late-cancellation fee, in basis points of the booking's fare (1000 = 10 %). */
+  CANCEL_FEE_PERCENT_BPS: envInt(1000, 0, 10_000),
+  /** The smallest late-cancellation fee (paise); never more than the fare. */
+  CANCEL_FEE_MIN_PAISE: envInt(10_000, 0, 10_000_000),
+  /** A scheduled booking is broadcast to transporters this many minutes before its pickup time. */
+  BROADCAST_LEAD_MINUTES: envInt(30, 0, 24 * 60),
+  /** How far ahead a trip may be scheduled, in days (as pricing's MAX_SCHEDULE_AHEAD_DAYS). */
+  MAX_SCHEDULE_AHEAD_DAYS: envInt(7, 1, 90),
+  /** The scheduler looks for scheduled bookings due for broadcast this often (ms). */
+  SCHEDULER_POLL_MS: envInt(2000, 10, 60_000),
+  /** WatchBooking reads the database at least this often even when no event woke it (ms). */
+  WATCH_POLL_MS: envInt(1000, 10, 60_000),
+  /** JetStream stream holding booking's events; tests use a unique one. */
+  BOOKING_STREAM: name("stream names").default("BOOKING"),
+  /** First token of booking's event subjects (the stream stores "<root>.>"); tests use a unique one. */
+  BOOKING_SUBJECT_ROOT: name("subject tokens").default("booking"),
+  /** How long the stream keeps events (hours). */
+  BOOKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
+  /** The outbox relay looks for unpublished events this often even when nothing woke it (ms). */
+  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
+  /** Events the relay publishes per transaction. */
+  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
+  /** Published events are kept in the outbox this long, for inspection, then deleted (hours). */
+  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+});
+
+export type BookingConfig = z.infer<typeof bookingConfigSchema>;
+
+export const bookingProductionRules: ProductionRule<BookingConfig>[] = [
+  (c) =>
+    c.QUOTE_SIGNING_SECRET === DEV_QUOTE_SIGNING_SECRET || c.QUOTE_SIGNING_SECRET.length < 32
+      ? "QUOTE_SIGNING_SECRET must be set to a secret of at least 32 characters in production"
+      : undefined,
+];
+
+export function loadBookingConfig(env: Record<string, string | undefined> = process.env): Readonly<BookingConfig> {
+  return loadConfig(bookingConfigSchema, env, bookingProductionRules);
+}

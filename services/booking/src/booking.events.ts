@@ -1,0 +1,81 @@
+/** Booking's events: subjects, and the payloads written to the outbox with their change. */
+import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
+import { enqueueEvent } from "@weelo/outbox";
+import type { BookingTrx } from "./booking.repository.js";
+import { actorToProto, statusToProto } from "./booking.convert.js";
+import type { BookingRow, HistoryRow } from "./booking.table.js";
+
+/** Event types (the subjects under the default subject root "booking"). */
+export const BOOKING_CREATED_EVENT = "booking.created";
+export const BOOKING_STATUS_CHANGED_EVENT = "booking.status_changed";
+export const BOOKING_CANCELLED_EVENT = "booking.cancelled";
+export const BOOKING_REOPENED_EVENT = "booking.reopened";
+export const BOOKING_CREATED_PAYLOAD_TYPE = "weelo.booking.v1.BookingCreated";
+export const BOOKING_STATUS_CHANGED_PAYLOAD_TYPE = "weelo.booking.v1.BookingStatusChanged";
+
+export type StatusEventType = typeof BOOKING_STATUS_CHANGED_EVENT | typeof BOOKING_CANCELLED_EVENT | typeof BOOKING_REOPENED_EVENT;
+
+/** The subject of an event type under a subject root: "booking.x" → "<root>.x". */
+export function subjectFor(subjectRoot: string, eventType: string): string {
+  return `${subjectRoot}${eventType.slice(eventType.indexOf("."))}`;
+}
+
+/** booking.created for one booking (sequence 1: its creation), when it opens to transporters. */
+export async function recordBookingCreated(trx: BookingTrx, subjectRoot: string, booking: BookingRow, orderVehicleCount: number): Promise<void> {
+  const payload = BookingCreated.encode({
+    bookingId: booking.id,
+    orderId: booking.order_id,
+    customerId: booking.customer_id,
+    vehicleType: booking.vehicle_type,
+    pickup: booking.pickup.location,
+    drop: booking.drop.location,
+    farePaise: Number(booking.fare_paise),
+    distanceM: booking.distance_m,
+    orderVehicleCount,
+    scheduledAt: booking.scheduled_at ?? undefined,
+    goodsType: booking.goods_type,
+    weightKg: booking.weight_kg,
+    pickupCity: booking.pickup.city,
+    dropCity: booking.drop.city,
+    occurredAt: booking.created_at,
+  }).finish();
+  await enqueueEvent(trx, {
+    subject: subjectFor(subjectRoot, BOOKING_CREATED_EVENT),
+    type: BOOKING_CREATED_EVENT,
+    subjectId: booking.id,
+    sequence: 1,
+    occurredAt: booking.created_at,
+    payloadType: BOOKING_CREATED_PAYLOAD_TYPE,
+    payload,
+  });
+}
+
+/** A status change of a booking just changed in this transaction (its row and history entry). */
+export async function recordStatusChange(trx: BookingTrx, subjectRoot: string, type: StatusEventType, booking: BookingRow, change: HistoryRow): Promise<void> {
+  const payload = BookingStatusChanged.encode({
+    bookingId: booking.id,
+    orderId: booking.order_id,
+    from: statusToProto(change.from_status),
+    to: statusToProto(change.to_status),
+    actorRole: actorToProto(change.actor_role),
+    actorId: change.actor_id,
+    reason: change.reason,
+    location: change.lat !== null && change.lng !== null ? { lat: change.lat, lng: change.lng } : undefined,
+    reopened: change.reopened,
+    cancellationFeePaise: Number(change.cancellation_fee_paise),
+    occurredAt: change.occurred_at,
+    customerId: booking.customer_id,
+    transporterId: booking.transporter_id ?? "",
+    driverId: booking.driver_id ?? "",
+    vehicleType: booking.vehicle_type,
+  }).finish();
+  await enqueueEvent(trx, {
+    subject: subjectFor(subjectRoot, type),
+    type,
+    subjectId: booking.id,
+    sequence: Number(booking.sequence),
+    occurredAt: change.occurred_at,
+    payloadType: BOOKING_STATUS_CHANGED_PAYLOAD_TYPE,
+    payload,
+  });
+}

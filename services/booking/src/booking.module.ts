@@ -1,0 +1,126 @@
+/**
+ * Wires the booking service into a process: its schema, the event stream and outbox relay,
+ * the scheduler of scheduled broadcasts, registered on the shared gRPC server. Used by this
+ * service's own main and by the all-in-one process alike.
+ */
+import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
+import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
+import { OutboxRelay } from "@weelo/outbox";
+import type { Platform } from "@weelo/runtime";
+import type { BookingConfig } from "./booking.config.js";
+import { bookingHandlers, dispatchHandlers, PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
+import { createBookingService, type BookingService } from "./booking.service.js";
+import type { BookingDatabase } from "./booking.table.js";
+import { bookingMigrations } from "./migrations/index.js";
+
+export interface BookingModuleOptions {
+  /** The clock (tests move it). */
+  now?: () => Date;
+}
+
+export interface BookingModule {
+  service: BookingService;
+  /** Publishes the outbox; stopped at shutdown. */
+  relay: OutboxRelay;
+  /** Broadcasts scheduled bookings when due; stopped at shutdown. */
+  scheduler: BroadcastScheduler;
+}
+
+export async function startBooking(platform: Platform, config: BookingConfig, options: BookingModuleOptions = {}): Promise<BookingModule> {
+  const logger = platform.logger.child({ component: "booking" });
+  const database = await platform.database<BookingDatabase>("booking", bookingMigrations);
+  await platform.bus.ensureStream({
+    name: config.BOOKING_STREAM,
+    subjects: [`${config.BOOKING_SUBJECT_ROOT}.>`],
+    maxAgeMs: config.BOOKING_STREAM_MAX_AGE_H * 3600 * 1000,
+  });
+
+  const relay = new OutboxRelay({
+    db: database.db,
+    bus: platform.bus,
+    logger: logger.child({ component: "booking-outbox" }),
+    pollMs: config.OUTBOX_POLL_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+  });
+  relay.start();
+  // Registered after the database, so it stops (finishing its round) before the database closes.
+  platform.onShutdown("booking outbox relay", () => relay.stop());
+
+  const service = createBookingService({
+    db: database.db,
+    bus: platform.bus,
+    events: { subjectRoot: config.BOOKING_SUBJECT_ROOT, committed: () => relay.kick() },
+    settings: {
+      quoteSigningSecret: config.QUOTE_SIGNING_SECRET,
+      quoteToleranceM: config.QUOTE_LOCATION_TOLERANCE_M,
+      cancellationFee: { percentBps: config.CANCEL_FEE_PERCENT_BPS, minPaise: config.CANCEL_FEE_MIN_PAISE },
+      broadcastLeadMinutes: config.BROADCAST_LEAD_MINUTES,
+      maxScheduleAheadDays: config.MAX_SCHEDULE_AHEAD_DAYS,
+      watchPollMs: config.WATCH_POLL_MS,
+    },
+    logger,
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  const scheduler = new BroadcastScheduler(service, config.SCHEDULER_POLL_MS, logger);
+  scheduler.start();
+  platform.onShutdown("booking broadcast scheduler", () => scheduler.stop());
+
+  platform.grpc
+    .addService(BookingServiceService, bookingHandlers(service))
+    // Internal: dispatch calls it service-to-service without a user token (see PUBLIC_DISPATCH_METHODS).
+    .addService(BookingDispatchServiceService, dispatchHandlers(service), { publicMethods: PUBLIC_DISPATCH_METHODS });
+  return { service, relay, scheduler };
+}
+
+/**
+ * Polls for scheduled bookings whose broadcast time has come. Every replica runs one; the
+ * claim (FOR UPDATE SKIP LOCKED + a conditional update) lets each due booking go out once.
+ */
+export class BroadcastScheduler {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly service: Pick<BookingService, "broadcastDue">,
+    private readonly pollMs: number,
+    private readonly logger: Platform["logger"],
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const count = await this.service.broadcastDue();
+        failures = 0;
+        if (count > 0) continue;
+      } catch (error) {
+        failures++;
+        if (failures === 1 || failures % 60 === 0) this.logger.warn({ err: error, failures }, "broadcasting scheduled bookings failed; retrying");
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+}

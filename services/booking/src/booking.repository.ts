@@ -1,0 +1,103 @@
+/**
+ * kysely queries of the booking schema: plain functions taking the db (or a transaction).
+ * Every status change is ONE conditional statement (`where id = :id and status = :expected …
+ * returning`) that also increments the booking's sequence; a change that lost a race matches
+ * no row and writes nothing.
+ */
+import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from "kysely";
+import type { BookingDatabase, BookingRow, BookingStatus, BookingStatusHistoryTable, BookingsTable, HistoryRow, OrderRow, OrdersTable } from "./booking.table.js";
+
+export type BookingDb = Kysely<BookingDatabase>;
+export type BookingTrx = Transaction<BookingDatabase>;
+
+export const Constraint = {
+  orderIdempotencyKey: "orders_idempotency_key",
+} as const;
+
+export async function findOrderByIdempotencyKey(db: BookingDb, customerId: string, key: string): Promise<OrderRow | undefined> {
+  return db.selectFrom("orders").selectAll().where("customer_id", "=", customerId).where("idempotency_key", "=", key).executeTakeFirst();
+}
+
+export async function insertOrder(trx: BookingTrx, order: Insertable<OrdersTable>): Promise<OrderRow> {
+  return trx.insertInto("orders").values(order).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function insertBookings(trx: BookingTrx, bookings: Insertable<BookingsTable>[]): Promise<BookingRow[]> {
+  const rows = await trx.insertInto("bookings").values(bookings).returningAll().execute();
+  return rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+export async function insertHistory(trx: BookingTrx, rows: Insertable<BookingStatusHistoryTable>[]): Promise<void> {
+  if (rows.length > 0) await trx.insertInto("booking_status_history").values(rows).execute();
+}
+
+export async function findOrder(db: BookingDb, id: string): Promise<OrderRow | undefined> {
+  return db.selectFrom("orders").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export async function findBooking(db: BookingDb, id: string): Promise<BookingRow | undefined> {
+  return db.selectFrom("bookings").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export async function listOrderBookings(db: BookingDb, orderId: string): Promise<BookingRow[]> {
+  return db.selectFrom("bookings").selectAll().where("order_id", "=", orderId).orderBy("id").execute();
+}
+
+/** One page of the bookings where `column` is the user, newest first, after the cursor id. */
+export async function listBookings(
+  db: BookingDb,
+  query: { column: "customer_id" | "transporter_id" | "driver_user_id"; userId: string; status: BookingStatus | undefined; afterId: string | undefined; limit: number },
+): Promise<BookingRow[]> {
+  let q = db.selectFrom("bookings").selectAll().where(query.column, "=", query.userId);
+  if (query.status) q = q.where("status", "=", query.status);
+  if (query.afterId) q = q.where("id", "<", query.afterId);
+  return q.orderBy("id", "desc").limit(query.limit).execute();
+}
+
+/**
+ * The conditional transition: moves the booking from `expected` to `to` with the other
+ * changes, increments its sequence, and returns the new row; undefined when the booking is no
+ * longer in `expected` (someone else changed it first).
+ */
+export async function transitionBooking(
+  trx: BookingTrx,
+  change: { id: string; expected: BookingStatus; to: BookingStatus; set?: Omit<Updateable<BookingsTable>, "status" | "sequence" | "updated_at">; now: Date },
+): Promise<BookingRow | undefined> {
+  return trx
+    .updateTable("bookings")
+    .set({ ...change.set, status: change.to, sequence: sql<string>`sequence + 1`, updated_at: change.now })
+    .where("id", "=", change.id)
+    .where("status", "=", change.expected)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** The booking's history after a sequence, oldest first. */
+export async function historyAfter(db: BookingDb, bookingId: string, afterSequence: number): Promise<HistoryRow[]> {
+  return db
+    .selectFrom("booking_status_history")
+    .selectAll()
+    .where("booking_id", "=", bookingId)
+    .where("sequence", ">", String(afterSequence))
+    .orderBy("sequence")
+    .execute();
+}
+
+/**
+ * Claims scheduled bookings due for broadcast: marks them broadcast and returns them, in one
+ * statement over rows locked `FOR UPDATE SKIP LOCKED`, so several replicas never claim the
+ * same row. Bookings cancelled meanwhile are never broadcast.
+ */
+export async function claimDueBroadcasts(trx: BookingTrx, now: Date, limit: number): Promise<BookingRow[]> {
+  const due = trx
+    .selectFrom("bookings")
+    .select("id")
+    .where("broadcasted_at", "is", null)
+    .where("broadcast_at", "<=", now)
+    .where("status", "=", "pending")
+    .orderBy("broadcast_at")
+    .limit(limit)
+    .forUpdate()
+    .skipLocked();
+  return trx.updateTable("bookings").set({ broadcasted_at: now }).where("id", "in", due).where("broadcasted_at", "is", null).returningAll().execute();
+}

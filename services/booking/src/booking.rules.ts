@@ -1,0 +1,331 @@
+/**
+ * Booking's pure rules: the status machine, who may make which change, the cancellation fee,
+ * the checks of a request against its quote, validation, page tokens. No I/O: unit-tested
+ * without a server.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError } from "@weelo/errors";
+import { normalizeIndianPhone } from "@weelo/formats";
+import type { ActorRole, BookingStatus, StoredAddress } from "./booking.table.js";
+
+/** Upper-case word of a status for messages, e.g. "IN_TRANSIT". */
+export const statusWord = (status: BookingStatus) => status.toUpperCase();
+
+/** The trip steps the assigned driver makes, each from exactly one status. */
+export const DRIVER_STEPS: Readonly<Partial<Record<BookingStatus, BookingStatus>>> = {
+  driver_en_route: "assigned",
+  at_pickup: "driver_en_route",
+  in_transit: "at_pickup",
+  at_dropoff: "in_transit",
+  completed: "at_dropoff",
+};
+
+/** The steps dispatch makes. */
+export const DISPATCH_STEPS: Readonly<Partial<Record<BookingStatus, BookingStatus>>> = {
+  confirmed: "pending",
+  assigned: "confirmed",
+};
+
+/** Every legal transition, for reference and tests: from → the statuses it may go to. */
+export const TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
+  pending: ["confirmed", "cancelled"],
+  confirmed: ["assigned", "pending", "cancelled"],
+  assigned: ["driver_en_route", "pending", "cancelled"],
+  driver_en_route: ["at_pickup", "pending", "cancelled"],
+  at_pickup: ["in_transit", "pending", "cancelled"],
+  in_transit: ["at_dropoff"],
+  at_dropoff: ["completed"],
+  completed: [],
+  cancelled: [],
+};
+
+export function isLegalTransition(from: BookingStatus, to: BookingStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function illegalTransition(current: BookingStatus, requested: BookingStatus): FailedPreconditionError {
+  return new FailedPreconditionError(`the booking is ${statusWord(current)} and cannot become ${statusWord(requested)}`, {
+    reason: "ILLEGAL_STATUS_TRANSITION",
+    field: "status",
+  });
+}
+
+/** How the caller stands to a booking; undefined means a stranger (who gets NOT_FOUND). */
+export type Relation = "customer" | "transporter" | "driver";
+
+export function relationTo(
+  booking: { customer_id: string; transporter_id: string | null; driver_user_id: string | null },
+  principal: { role: string; userId: string },
+): Relation | undefined {
+  if (principal.role === "customer" && principal.userId === booking.customer_id) return "customer";
+  if (principal.role === "transporter" && booking.transporter_id !== null && principal.userId === booking.transporter_id) return "transporter";
+  if (principal.role === "driver" && booking.driver_user_id !== null && principal.userId === booking.driver_user_id) return "driver";
+  return undefined;
+}
+
+/** Which code a driver step needs. */
+export type CodeKind = "pickup" | "delivery";
+
+/**
+ * A driver's step: the assigned driver only (others are refused by the caller as strangers or
+ * with PERMISSION_DENIED), one step at a time. Returns the code the step needs, if any.
+ */
+export function planDriverStep(current: BookingStatus, requested: BookingStatus, relation: Relation | undefined): { code: CodeKind | undefined } {
+  const from = DRIVER_STEPS[requested];
+  if (from === undefined) {
+    throw new InvalidArgumentError("status", "status must be DRIVER_EN_ROUTE, AT_PICKUP, IN_TRANSIT, AT_DROPOFF or COMPLETED", { reason: "STATUS_NOT_ALLOWED" });
+  }
+  if (relation !== "driver") throw new PermissionDeniedError("only the assigned driver moves the trip", { reason: "NOT_ASSIGNED_DRIVER" });
+  if (current !== from) throw illegalTransition(current, requested);
+  return { code: requested === "in_transit" ? "pickup" : requested === "completed" ? "delivery" : undefined };
+}
+
+/** A dispatch step (PENDING → CONFIRMED, CONFIRMED → ASSIGNED). */
+export function checkDispatchStep(current: BookingStatus, requested: BookingStatus): void {
+  if (DISPATCH_STEPS[requested] !== current) throw illegalTransition(current, requested);
+}
+
+/** Dispatch's reopen (CONFIRMED or ASSIGNED → PENDING). */
+export const DISPATCH_REOPENABLE: readonly BookingStatus[] = ["confirmed", "assigned"];
+/** A transporter or driver giving a booking up before loading puts it back to PENDING. */
+export const PARTICIPANT_REOPENABLE: readonly BookingStatus[] = ["confirmed", "assigned", "driver_en_route", "at_pickup"];
+
+export function checkReopen(current: BookingStatus, allowed: readonly BookingStatus[]): void {
+  if (!allowed.includes(current)) throw illegalTransition(current, "pending");
+}
+
+export interface CancellationFeeRule {
+  /** Basis points of the fare. */
+  percentBps: number;
+  /** The smallest fee, in paise. */
+  minPaise: number;
+}
+
+/** The late-cancellation fee: a share of the fare, at least the minimum, never more than the fare. */
+export function cancellationFee(farePaise: number, rule: CancellationFeeRule): number {
+  const share = Math.floor((farePaise * rule.percentBps) / 10_000);
+  return Math.min(farePaise, Math.max(rule.minPaise, share));
+}
+
+/** The customer's cancellation: free before a driver is assigned, with a fee until loading, never after. */
+export function planCustomerCancellation(current: BookingStatus, farePaise: number, rule: CancellationFeeRule): { feePaise: number } {
+  switch (current) {
+    case "pending":
+    case "confirmed":
+      return { feePaise: 0 };
+    case "assigned":
+    case "driver_en_route":
+    case "at_pickup":
+      return { feePaise: cancellationFee(farePaise, rule) };
+    case "in_transit":
+    case "at_dropoff":
+    case "completed":
+      throw new FailedPreconditionError(`the booking is ${statusWord(current)}: the goods are loaded, so it can no longer be cancelled`, {
+        reason: "CANCELLATION_TOO_LATE",
+      });
+    case "cancelled":
+      throw new FailedPreconditionError("the booking is already cancelled", { reason: "ALREADY_CANCELLED" });
+  }
+}
+
+/** Who makes a change, as recorded. */
+export function actorRoleOf(relation: Relation): ActorRole {
+  return relation;
+}
+
+/** Constant-time comparison of a trip code. */
+export function codeMatches(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given.trim());
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function codeRefusal(kind: CodeKind): InvalidArgumentError {
+  return kind === "pickup"
+    ? new InvalidArgumentError("code", "the pickup code is wrong; ask the customer for the 4-digit pickup code", { reason: "PICKUP_CODE_INVALID" })
+    : new InvalidArgumentError("code", "the delivery code is wrong; ask the receiver for the 4-digit delivery code", { reason: "DELIVERY_CODE_INVALID" });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quotes
+
+export interface Point {
+  lat: number;
+  lng: number;
+}
+
+/** Great-circle distance in metres (haversine). */
+export function distanceMeters(a: Point, b: Point): number {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLng = (b.lng - a.lng) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLng / 2) ** 2;
+  return 2 * 6_371_000 * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+export interface QuotedTerms {
+  vehicleType: string;
+  vehicleCount: number;
+  pickup: Point;
+  drop: Point;
+  scheduledAt: Date | undefined;
+}
+
+/** The request must book what was quoted: same vehicles, same points (within the tolerance), same time. */
+export function checkRequestMatchesQuote(quote: QuotedTerms, request: QuotedTerms, toleranceM: number): void {
+  const mismatch = (field: string, what: string) =>
+    new InvalidArgumentError(field, `${what} differs from the quote's; get a new quote for this trip`, { reason: "QUOTE_MISMATCH" });
+  if (quote.vehicleType !== request.vehicleType) throw mismatch("vehicle_type", "vehicle_type");
+  if (quote.vehicleCount !== request.vehicleCount) throw mismatch("vehicle_count", "vehicle_count");
+  if (distanceMeters(quote.pickup, request.pickup) > toleranceM) throw mismatch("pickup.location", "the pickup location");
+  if (distanceMeters(quote.drop, request.drop) > toleranceM) throw mismatch("drop.location", "the drop location");
+  const a = quote.scheduledAt?.getTime();
+  const b = request.scheduledAt?.getTime();
+  if ((a === undefined) !== (b === undefined) || (a !== undefined && b !== undefined && Math.abs(a - b) > 60_000)) {
+    throw mismatch("scheduled_at", "scheduled_at");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function validateId(id: string, field: string): string {
+  const lower = id.trim().toLowerCase();
+  if (!UUID.test(lower)) throw new InvalidArgumentError(field, `${field} must be an id as returned by the API`);
+  return lower;
+}
+
+export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
+  const trimmed = key.trim();
+  if (trimmed === "") return null;
+  if (trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must be at most 100 characters without control characters`);
+  return trimmed;
+}
+
+export function validateVehicleCount(count: number): number {
+  if (!Number.isInteger(count) || count < 1 || count > 20) throw new InvalidArgumentError("vehicle_count", "vehicle_count must be 1 to 20");
+  return count;
+}
+
+export function validateGoodsType(goods: string): string {
+  const trimmed = goods.trim();
+  if (trimmed.length < 1 || trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed)) {
+    throw new InvalidArgumentError("goods_type", "goods_type must be 1 to 100 characters, e.g. furniture");
+  }
+  return trimmed;
+}
+
+export function validateWeightKg(weight: number): number {
+  if (!Number.isInteger(weight) || weight < 1 || weight > 100_000) throw new InvalidArgumentError("weight_kg", "weight_kg must be a whole number from 1 to 100000");
+  return weight;
+}
+
+export function validateText(text: string, field: string, max = 500): string {
+  const trimmed = text.trim();
+  if (trimmed.length > max || /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(trimmed)) {
+    throw new InvalidArgumentError(field, `${field} must be at most ${max} characters`);
+  }
+  return trimmed;
+}
+
+export function validatePoint(point: Point | undefined, field: string): Point {
+  if (!point || !Number.isFinite(point.lat) || !Number.isFinite(point.lng) || Math.abs(point.lat) > 90 || Math.abs(point.lng) > 180 || (point.lat === 0 && point.lng === 0)) {
+    throw new InvalidArgumentError(field, `${field} must be a point with lat in [-90, 90] and lng in [-180, 180]`);
+  }
+  return { lat: point.lat, lng: point.lng };
+}
+
+export interface AddressInput {
+  line1: string;
+  line2: string;
+  landmark: string;
+  city: string;
+  state: string;
+  pincode: string;
+  location?: Point | undefined;
+  contactName: string;
+  contactPhone: string;
+}
+
+export function validateAddress(address: AddressInput | undefined, field: string): StoredAddress {
+  if (!address) throw new InvalidArgumentError(field, `${field} is required`);
+  const line1 = validateText(address.line1, `${field}.line1`, 200);
+  if (line1 === "") throw new InvalidArgumentError(`${field}.line1`, `${field}.line1 is required`);
+  const contactName = validateText(address.contactName, `${field}.contact_name`, 100);
+  if (contactName === "") throw new InvalidArgumentError(`${field}.contact_name`, `${field}.contact_name is required`);
+  const pincode = address.pincode.trim();
+  if (pincode !== "" && !/^[1-9]\d{5}$/.test(pincode)) throw new InvalidArgumentError(`${field}.pincode`, `${field}.pincode must be a six-digit Indian postal code`);
+  return {
+    line1,
+    line2: validateText(address.line2, `${field}.line2`, 200),
+    landmark: validateText(address.landmark, `${field}.landmark`, 200),
+    city: validateText(address.city, `${field}.city`, 100),
+    state: validateText(address.state, `${field}.state`, 100),
+    pincode,
+    location: validatePoint(address.location, `${field}.location`),
+    contactName,
+    contactPhone: normalizeIndianPhone(address.contactPhone, `${field}.contact_phone`),
+  };
+}
+
+/** A scheduled pickup time: in the future and at most maxAheadDays ahead. */
+export function validateScheduledAt(at: Date | undefined, now: Date, maxAheadDays: number): Date | undefined {
+  if (at === undefined) return undefined;
+  if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime()) throw new InvalidArgumentError("scheduled_at", "scheduled_at must be in the future; leave it unset for a trip now");
+  if (at.getTime() > now.getTime() + maxAheadDays * 86_400_000) {
+    throw new InvalidArgumentError("scheduled_at", `scheduled_at must be at most ${maxAheadDays} days ahead`);
+  }
+  return at;
+}
+
+/** When booking.created goes out: now for a trip now, leadMinutes before the pickup otherwise (never before now). */
+export function broadcastAt(scheduledAt: Date | undefined, now: Date, leadMinutes: number): Date {
+  if (!scheduledAt) return now;
+  return new Date(Math.max(now.getTime(), scheduledAt.getTime() - leadMinutes * 60_000));
+}
+
+/** The hash that tells a retry (same request) from a different request under the same idempotency key. */
+export function requestHash(request: unknown): string {
+  return createHash("sha256").update(canonicalJson(request)).digest("hex");
+}
+
+/** JSON with object keys sorted at every depth, and undefined left out: one text per value. */
+export function canonicalJson(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export function pageSize(requested: number, field = "page_size"): number {
+  if (!Number.isInteger(requested) || requested < 0) throw new InvalidArgumentError(field, `${field} must not be negative`);
+  if (requested === 0) return DEFAULT_PAGE_SIZE;
+  return Math.min(requested, MAX_PAGE_SIZE);
+}
+
+const PAGE_TOKEN_PREFIX = "b1:";
+
+export function encodePageToken(lastId: string): string {
+  return Buffer.from(`${PAGE_TOKEN_PREFIX}${lastId}`).toString("base64url");
+}
+
+export function decodePageToken(token: string, field = "page_token"): string | undefined {
+  if (token === "") return undefined;
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  const id = text.startsWith(PAGE_TOKEN_PREFIX) ? text.slice(PAGE_TOKEN_PREFIX.length) : "";
+  if (!UUID.test(id)) throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
+  return id;
+}

@@ -1,0 +1,12 @@
+export { startBooking, BroadcastScheduler, type BookingModule, type BookingModuleOptions } from "./booking.module.js";
+export { loadBookingConfig, bookingConfigSchema, bookingProductionRules, DEV_QUOTE_SIGNING_SECRET, type BookingConfig } from "./booking.config.js";
+export { PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
+export {
+  BOOKING_CREATED_EVENT,
+  BOOKING_STATUS_CHANGED_EVENT,
+  BOOKING_CANCELLED_EVENT,
+  BOOKING_REOPENED_EVENT,
+  BOOKING_CREATED_PAYLOAD_TYPE,
+  BOOKING_STATUS_CHANGED_PAYLOAD_TYPE,
+} from "./booking.events.js";
+export { type BookingService } from "./booking.service.js";
