@@ -1,0 +1,7 @@
+import type { Migration } from "kysely";
+import * as createTripPoints from "./2026_11_27_001_create_trip_points.js";
+
+/** Every migration of the tracking schema, by name; names sort in the order they run. */
+export const trackingMigrations: Record<string, Migration> = {
+  "2026_11_27_001_create_trip_points": createTripPoints,
+};

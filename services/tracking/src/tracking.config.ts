@@ -1,0 +1,57 @@
+/** Tracking's settings, on top of the settings every process shares. */
+import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+
+const subjectToken = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -");
+
+export const trackingConfigSchema = baseConfigSchema.extend({
+  /** Where fleet answers gRPC: the driver's fleet id is asked there with the driver's token. Unset: the token's user id is the driver id. */
+  FLEET_GRPC_URL: envOptional(),
+  /** First token of fleet's event subjects; availability is read from "<root>.driver.availability". */
+  FLEET_SUBJECT_ROOT: subjectToken.default("fleet"),
+  /** First token of tracking's core NATS subjects ("<root>.location.<bookingId>", "<root>.command.<driverId>"). */
+  TRACKING_SUBJECT_ROOT: subjectToken.default("tracking"),
+  /** A fix recorded up to this far in the future is clamped to now; farther is rejected (seconds). */
+  MAX_CLOCK_SKEW_S: envInt(30, 0, 3600),
+  /** Fixes older than this are rejected (seconds). */
+  MAX_POINT_AGE_S: envInt(24 * 3600, 60, 7 * 24 * 3600),
+  /** Fixes with a worse accuracy radius are rejected (metres). */
+  MAX_ACCURACY_M: envInt(100, 1, 10_000),
+  /** Moving faster than this from the last accepted fix is an impossible jump (km/h). */
+  MAX_TRUCK_SPEED_KMPH: envInt(150, 10, 1000),
+  /** While stopped, moves shorter than this are jitter: last-seen is refreshed, no breadcrumb (metres). */
+  JITTER_M: envInt(15, 0, 1000),
+  /** Drivers not heard from for this long are not offered by FindNearbyDrivers (seconds). */
+  STALE_AFTER_S: envInt(60, 5, 3600),
+  /** H3 resolution of the nearby-driver index (7: cells of about 5 km²). */
+  TRACKING_H3_RES: envInt(7, 4, 10),
+  /** Largest FindNearbyDrivers radius (metres). */
+  MAX_NEARBY_RADIUS_M: envInt(50_000, 100, 200_000),
+  /** Largest FindNearbyDrivers limit. */
+  MAX_NEARBY_LIMIT: envInt(200, 1, 1000),
+  /** Breadcrumbs are written at least this often while some wait (ms); acks of trip points wait for the write. */
+  BREADCRUMB_FLUSH_MS: envInt(100, 5, 10_000),
+  /** A batch is written as soon as this many breadcrumbs wait. */
+  BREADCRUMB_BATCH_SIZE: envInt(500, 1, 5000),
+  /** Streams stop reading (backpressure) while this many breadcrumbs wait for the database. */
+  BREADCRUMB_MAX_PENDING: envInt(20_000, 100, 1_000_000),
+  /** Commands queued for one driver stream before it is ended with RESOURCE_EXHAUSTED. */
+  STREAM_MAX_PENDING_COMMANDS: envInt(64, 1, 10_000),
+  /** Messages of one stream read but not yet acked before reading pauses. */
+  STREAM_MAX_IN_FLIGHT: envInt(32, 1, 10_000),
+  /** Points in one request. */
+  MAX_POINTS_PER_MESSAGE: envInt(500, 1, 5000),
+  /** Positions a slow WatchLocation stream may hold before the oldest are dropped. */
+  WATCH_MAX_PENDING: envInt(16, 1, 1000),
+  /** Redis: a driver's latest-position hash expires after this long without news (seconds). */
+  POSITION_TTL_S: envInt(7 * 24 * 3600, 60, 30 * 24 * 3600),
+});
+
+export type TrackingConfig = z.infer<typeof trackingConfigSchema>;
+
+export const trackingProductionRules: ProductionRule<TrackingConfig>[] = [
+  (c) => (c.FLEET_GRPC_URL ? undefined : "FLEET_GRPC_URL is required in production: drivers are known by their fleet id"),
+];
+
+export function loadTrackingConfig(env: Record<string, string | undefined> = process.env): Readonly<TrackingConfig> {
+  return loadConfig(trackingConfigSchema, env, trackingProductionRules);
+}

@@ -1,0 +1,127 @@
+/** gRPC handlers: proto ↔ domain, nothing else. */
+import type { LocationPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import type { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
+import type { StreamLocationRequest, TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import { requirePrincipal, type CallContext, type ServiceHandlers } from "@weelo/grpc";
+import type { DriverStreamRegistry } from "./driver-streams.js";
+import type { TrackingService } from "./tracking.service.js";
+import type { RawPoint } from "./tracking.rules.js";
+
+/** Which fleet driver id the calling driver is (see driver-identity.ts). */
+export type DriverResolver = (ctx: CallContext) => Promise<string>;
+
+export interface HandlerDeps {
+  service: TrackingService;
+  streams: DriverStreamRegistry;
+  resolveDriver: DriverResolver;
+  /** Messages of one stream read but not yet acked before reading pauses. */
+  maxInFlight: number;
+  /** Resolves when the breadcrumb pipeline can take more (backpressure). */
+  ready(): Promise<void>;
+}
+
+/** The methods of TrackingInternalService take no access token (the gateway never exposes them). */
+export const PUBLIC_INTERNAL_METHODS = ["FindNearbyDrivers"] as const;
+
+export function toRawPoint(p: LocationPoint): RawPoint {
+  return {
+    seq: p.seq,
+    recordedAt: p.recordedAt ? p.recordedAt.getTime() : undefined,
+    lat: p.lat,
+    lng: p.lng,
+    accuracyM: p.accuracyM,
+    speedMps: p.speedMps,
+    heading: p.heading,
+  };
+}
+
+export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof TrackingServiceService> {
+  const { service, streams } = deps;
+  return {
+    async *streamLocation(requests: AsyncIterable<StreamLocationRequest>, ctx: CallContext) {
+      requirePrincipal(ctx, "driver");
+      const driverId = await deps.resolveDriver(ctx);
+      const stream = streams.open(driverId);
+      const reading = (async () => {
+        let acks: Promise<void> = Promise.resolve();
+        let inFlight = 0;
+        for await (const request of requests) {
+          if (stream.closed) break;
+          await deps.ready();
+          const result = await service.ingest(driverId, request.points.map(toRawPoint));
+          inFlight += 1;
+          acks = acks
+            .then(() => result.durable)
+            .then(
+              () => stream.pushAck(result.ackedSeq, result.rejected),
+              (error: unknown) => stream.fail(error as Error),
+            )
+            .finally(() => void (inFlight -= 1));
+          if (inFlight >= deps.maxInFlight) await acks;
+        }
+        await acks;
+        stream.end();
+      })();
+      reading.catch((error: unknown) => stream.fail(error as Error));
+      try {
+        yield* stream.messages(ctx.signal);
+      } finally {
+        streams.remove(stream);
+        stream.end();
+      }
+    },
+
+    async updateLocation(request, ctx) {
+      requirePrincipal(ctx, "driver");
+      const driverId = await deps.resolveDriver(ctx);
+      await deps.ready();
+      const result = await service.ingest(driverId, request.points.map(toRawPoint));
+      await result.durable;
+      return { ackedSeq: result.ackedSeq, rejected: result.rejected };
+    },
+
+    async getLocation(request, ctx) {
+      const principal = requirePrincipal(ctx, "customer", "transporter");
+      return { position: await service.getLocation(principal, request.bookingId) };
+    },
+
+    async *watchLocation(request, ctx) {
+      const principal = requirePrincipal(ctx, "customer", "transporter");
+      for await (const position of service.watchLocation(principal, request.bookingId, ctx.signal)) yield { position };
+    },
+
+    async getTripPath(request, ctx) {
+      const principal = requirePrincipal(ctx, "customer", "transporter");
+      const path = await service.tripPath(principal, request.bookingId);
+      return {
+        points: path.points.map((p) => ({ location: { lat: p.lat, lng: p.lng }, recordedAt: p.recordedAt, speedMps: p.speedMps, heading: p.heading, seq: p.seq })),
+        distanceM: path.distanceM,
+      };
+    },
+  };
+}
+
+export function internalHandlers(service: TrackingService): ServiceHandlers<typeof TrackingInternalServiceService> {
+  return {
+    async findNearbyDrivers(request) {
+      const found = await service.findNearbyDrivers({
+        lat: request.center?.lat ?? Number.NaN,
+        lng: request.center?.lng ?? Number.NaN,
+        radiusM: request.radiusM,
+        vehicleType: request.vehicleType,
+        limit: request.limit,
+      });
+      return {
+        drivers: found.map((d) => ({
+          driverId: d.driverId,
+          transporterId: d.transporterId,
+          vehicleId: d.vehicleId,
+          vehicleType: d.vehicleType,
+          location: { lat: d.lat, lng: d.lng },
+          distanceM: d.distanceM,
+          lastSeenAt: new Date(d.lastSeenAt),
+        })),
+      };
+    },
+  };
+}

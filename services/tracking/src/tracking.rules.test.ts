@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { coordinateVerdict, filterPoint, haversineM, pathLengthM, type AcceptedPoint, type FilterLimits, type RawPoint } from "./tracking.rules.js";
+
+const limits: FilterLimits = { maxClockSkewMs: 30_000, maxPointAgeMs: 3600_000, maxAccuracyM: 100, maxSpeedKmph: 150, jitterM: 15 };
+const NOW = Date.UTC(2026, 10, 26, 10, 0, 0);
+const point = (overrides: Partial<RawPoint> = {}): RawPoint => ({
+  seq: 1,
+  recordedAt: NOW - 1000,
+  lat: 19.076,
+  lng: 72.8777,
+  accuracyM: 10,
+  speedMps: 8,
+  heading: 90,
+  ...overrides,
+});
+const last: AcceptedPoint = { seq: 0, recordedAt: NOW - 11_000, lat: 19.076, lng: 72.877, accuracyM: 5, speedMps: 8, heading: 90 };
+
+describe("tracking rules", () => {
+  it("haversine: Mumbai to Pune is about 120 km; a path sums its legs", () => {
+    const d = haversineM({ lat: 19.076, lng: 72.8777 }, { lat: 18.5204, lng: 73.8567 });
+    assert.ok(d > 115_000 && d < 125_000, String(d));
+    assert.equal(pathLengthM([]), 0);
+    const a = { lat: 19, lng: 72 };
+    const b = { lat: 19.01, lng: 72 };
+    assert.ok(Math.abs(pathLengthM([a, b, a]) - 2 * haversineM(a, b)) < 1e-6);
+  });
+
+  it("accepts a good fix, the first one with no reference", () => {
+    assert.equal(filterPoint(point(), undefined, NOW, limits).outcome, "accepted");
+    assert.equal(filterPoint(point(), last, NOW, limits).outcome, "accepted");
+  });
+
+  it("rejects invalid coordinates and (0,0)", () => {
+    assert.equal(coordinateVerdict(91, 0), "invalid");
+    assert.equal(filterPoint(point({ lat: Number.NaN }), last, NOW, limits).outcome, "invalid");
+    assert.equal(filterPoint(point({ lng: 181 }), last, NOW, limits).outcome, "invalid");
+    assert.equal(filterPoint(point({ lat: 0, lng: 0 }), last, NOW, limits).outcome, "null_island");
+    assert.equal(filterPoint(point({ recordedAt: undefined }), last, NOW, limits).outcome, "invalid");
+  });
+
+  it("clamps a fix slightly in the future, rejects one far in the future", () => {
+    const clamped = filterPoint(point({ recordedAt: NOW + 10_000 }), last, NOW, limits);
+    assert.equal(clamped.outcome, "accepted");
+    assert.equal("point" in clamped && clamped.point.recordedAt, NOW);
+    assert.equal(filterPoint(point({ recordedAt: NOW + 31_000 }), last, NOW, limits).outcome, "future");
+  });
+
+  it("rejects a fix older than the maximum age", () => {
+    assert.equal(filterPoint(point({ recordedAt: NOW - 3601_000 }), undefined, NOW, limits).outcome, "too_old");
+  });
+
+  it("rejects a fix with a worse accuracy than the threshold", () => {
+    assert.equal(filterPoint(point({ accuracyM: 101 }), last, NOW, limits).outcome, "inaccurate");
+    assert.equal(filterPoint(point({ accuracyM: 100 }), last, NOW, limits).outcome, "accepted");
+  });
+
+  it("rejects an impossible jump from the last accepted fix", () => {
+    // 10 s after the reference, 1 km away: 360 km/h.
+    assert.equal(filterPoint(point({ lat: 19.076 + 0.009 }), last, NOW, limits).outcome, "impossible_jump");
+    // 10 s, 300 m: 108 km/h is possible.
+    assert.equal(filterPoint(point({ lat: 19.076 + 0.0027 }), last, NOW, limits).outcome, "accepted");
+  });
+
+  it("treats a tiny move while stopped as jitter, but not while moving", () => {
+    const near = { lat: last.lat + 0.00005, lng: last.lng }; // about 5.5 m
+    assert.equal(filterPoint(point({ ...near, speedMps: 0 }), last, NOW, limits).outcome, "jitter");
+    assert.equal(filterPoint(point({ ...near, speedMps: 5 }), last, NOW, limits).outcome, "accepted");
+  });
+});

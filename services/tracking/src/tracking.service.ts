@@ -1,0 +1,253 @@
+/**
+ * The tracking pipeline, free of gRPC: points in (filtered, deduplicated by sequence number,
+ * per driver), latest positions and the nearby index out, trip points fanned out on core
+ * NATS and written as breadcrumbs. Acks mean durable: ingest() returns the highest sequence
+ * number handled and a promise that resolves once every point up to it is stored (its
+ * breadcrumb batch committed and the latest position recorded); callers ack after it.
+ */
+import type { Principal } from "@weelo/auth";
+import type { Bus } from "@weelo/bus";
+import { DriverPosition } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import { InvalidArgumentError, NotFoundError } from "@weelo/errors";
+import type { Logger } from "@weelo/log";
+import type { Kysely } from "kysely";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { BreadcrumbWriter } from "./breadcrumbs.js";
+import type { NearbyResult, PositionStore } from "./position-store.js";
+import { tripPoints } from "./tracking.repository.js";
+import { filterPoint, pathLengthM, POINT_OUTCOMES, type AcceptedPoint, type FilterLimits, type PointOutcome, type RawPoint } from "./tracking.rules.js";
+import type { TrackingDatabase } from "./tracking.table.js";
+import type { Trip, TripDirectory } from "./trip-directory.js";
+
+export interface IngestResult {
+  /** Every point up to this sequence number is handled. */
+  ackedSeq: number;
+  /** Points of this call rejected by the filters. */
+  rejected: number;
+  /** Resolves when everything up to ackedSeq is durable. */
+  durable: Promise<void>;
+}
+
+interface DriverState {
+  lastSeq: number;
+  last: AcceptedPoint | undefined;
+  /** The durability of the driver's latest ingest: later acks wait for earlier writes. */
+  durable: Promise<void>;
+  touchedAt: number;
+}
+
+export interface TrackingServiceDeps {
+  db: Kysely<TrackingDatabase>;
+  store: PositionStore;
+  trips: TripDirectory;
+  writer: BreadcrumbWriter;
+  bus: Bus;
+  logger: Logger;
+  registry: Registry;
+  limits: FilterLimits;
+  subjectRoot: string;
+  staleAfterMs: number;
+  maxNearbyRadiusM: number;
+  maxNearbyLimit: number;
+  maxPointsPerMessage: number;
+  watchMaxPending: number;
+  now?: () => number;
+}
+
+export const DEFAULT_NEARBY_LIMIT = 20;
+const MAX_TRIP_POINTS = 100_000;
+/** A driver's in-process state is forgotten after this long without points (it is reloaded from the store). */
+const STATE_IDLE_MS = 10 * 60_000;
+
+export type TrackingService = ReturnType<typeof createTrackingService>;
+
+export function createTrackingService(deps: TrackingServiceDeps) {
+  const now = deps.now ?? Date.now;
+  const states = new Map<string, Promise<DriverState>>();
+  const pointsTotal = new Counter({
+    name: "weelo_tracking_points_total",
+    help: "Location points received, by outcome (accepted, jitter, duplicate, or the filter that rejected them).",
+    labelNames: ["outcome"],
+    registers: [deps.registry],
+  });
+  for (const outcome of POINT_OUTCOMES) pointsTotal.labels(outcome).inc(0);
+  const count = (outcome: PointOutcome, n = 1) => pointsTotal.labels(outcome).inc(n);
+  new Gauge({
+    name: "weelo_tracking_breadcrumbs_pending",
+    help: "Trip points waiting to be written to Postgres.",
+    registers: [deps.registry],
+    collect() {
+      this.set(deps.writer.pending);
+    },
+  });
+
+  const locationSubject = (bookingId: string) => `${deps.subjectRoot}.location.${bookingId}`;
+
+  async function loadState(driverId: string): Promise<DriverState> {
+    const stored = await deps.store.get(driverId);
+    return { lastSeq: stored?.lastSeq ?? 0, last: stored?.position, durable: Promise.resolve(), touchedAt: now() };
+  }
+
+  function stateOf(driverId: string): Promise<DriverState> {
+    let state = states.get(driverId);
+    if (!state) {
+      state = loadState(driverId);
+      states.set(driverId, state);
+      state.catch(() => states.delete(driverId));
+    }
+    return state;
+  }
+
+  const sweeper = setInterval(async () => {
+    const cutoff = now() - STATE_IDLE_MS;
+    for (const [driverId, state] of states) {
+      const s = await state.catch(() => undefined);
+      if (s && s.touchedAt < cutoff) states.delete(driverId);
+    }
+  }, 60_000);
+  sweeper.unref();
+
+  function toPosition(driverId: string, point: AcceptedPoint, lastSeenAt: number): DriverPosition {
+    return {
+      driverId,
+      location: { lat: point.lat, lng: point.lng },
+      recordedAt: new Date(point.recordedAt),
+      accuracyM: point.accuracyM,
+      speedMps: point.speedMps,
+      heading: point.heading,
+      seq: point.seq,
+      lastSeenAt: new Date(lastSeenAt),
+    };
+  }
+
+  function authorizedTrip(principal: Principal, bookingId: string): Trip {
+    const trip = bookingId ? deps.trips.byBooking(bookingId) : undefined;
+    const allowed =
+      trip !== undefined &&
+      ((principal.role === "customer" && principal.userId === trip.customerId) ||
+        (principal.role === "transporter" && principal.userId === trip.transporterId));
+    if (!allowed) throw new NotFoundError("no trip of yours has this booking id", { reason: "TRIP_NOT_FOUND", field: "booking_id" });
+    return trip;
+  }
+
+  return {
+    locationSubject,
+
+    /** Filters and stores the points of one message (or unary batch) of a driver. */
+    async ingest(driverId: string, points: readonly RawPoint[]): Promise<IngestResult> {
+      if (points.length > deps.maxPointsPerMessage) {
+        throw new InvalidArgumentError("points", `at most ${deps.maxPointsPerMessage} points per message`);
+      }
+      const state = await stateOf(driverId);
+      const at = now();
+      state.touchedAt = at;
+      const sorted = [...points].sort((a, b) => a.seq - b.seq);
+      const accepted: AcceptedPoint[] = [];
+      let rejected = 0;
+      let fresh = 0;
+      for (const point of sorted) {
+        if (!Number.isSafeInteger(point.seq) || point.seq <= state.lastSeq) {
+          count("duplicate");
+          continue;
+        }
+        fresh += 1;
+        state.lastSeq = point.seq;
+        const verdict = filterPoint(point, state.last, at, deps.limits);
+        count(verdict.outcome);
+        if (verdict.outcome === "accepted") {
+          state.last = verdict.point;
+          accepted.push(verdict.point);
+        } else if (verdict.outcome !== "jitter") {
+          rejected += 1;
+        }
+      }
+      const ackedSeq = state.lastSeq;
+      if (fresh === 0) return { ackedSeq, rejected, durable: state.durable };
+
+      const trip = deps.trips.activeOf(driverId);
+      const latest = accepted.at(-1);
+      if (trip) {
+        for (const point of accepted) deps.bus.publish(locationSubject(trip.bookingId), DriverPosition.encode(toPosition(driverId, point, at)).finish());
+      }
+      const previous = state.durable;
+      const own = (async () => {
+        const written = trip ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point }))) : undefined;
+        await previous;
+        await written;
+        await deps.store.record(driverId, { lastSeq: ackedSeq, lastSeenAt: at, position: latest });
+      })();
+      state.durable = own.catch(() => undefined);
+      return { ackedSeq, rejected, durable: own };
+    },
+
+    /** The latest position of a booking's truck, for its customer and transporter. */
+    async getLocation(principal: Principal, bookingId: string): Promise<DriverPosition | undefined> {
+      const trip = authorizedTrip(principal, bookingId);
+      const stored = await deps.store.get(trip.driverId);
+      return stored?.position ? toPosition(trip.driverId, stored.position, stored.lastSeenAt) : undefined;
+    },
+
+    /** The truck of a booking: the last known position, then each accepted update; a slow reader loses the oldest queued positions. */
+    async *watchLocation(principal: Principal, bookingId: string, signal: AbortSignal): AsyncGenerator<DriverPosition> {
+      const trip = authorizedTrip(principal, bookingId);
+      const queue: DriverPosition[] = [];
+      let wake: (() => void) | undefined;
+      const subscription = deps.bus.subscribe(locationSubject(trip.bookingId), (msg) => {
+        queue.push(DriverPosition.decode(msg.data));
+        if (queue.length > deps.watchMaxPending) queue.shift();
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        let lastSeq = 0;
+        const stored = await deps.store.get(trip.driverId);
+        if (stored?.position) {
+          lastSeq = stored.position.seq;
+          yield toPosition(trip.driverId, stored.position, stored.lastSeenAt);
+        }
+        while (!signal.aborted) {
+          const next = queue.shift();
+          if (!next) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+            continue;
+          }
+          if (next.seq <= lastSeq) continue;
+          lastSeq = next.seq;
+          yield next;
+        }
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+        subscription.unsubscribe();
+      }
+    },
+
+    /** Available drivers near a point, nearest first. */
+    async findNearbyDrivers(request: { lat: number; lng: number; radiusM: number; vehicleType: string; limit: number }): Promise<NearbyResult[]> {
+      const { lat, lng, radiusM, vehicleType } = request;
+      if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
+        throw new InvalidArgumentError("center", "center must be a valid latitude and longitude");
+      }
+      if (!(radiusM > 0 && radiusM <= deps.maxNearbyRadiusM)) {
+        throw new InvalidArgumentError("radius_m", `radius_m must be between 1 and ${deps.maxNearbyRadiusM}`);
+      }
+      if (!/^[a-z0-9_]{1,50}$/.test(vehicleType)) throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
+      const limit = request.limit === 0 ? DEFAULT_NEARBY_LIMIT : request.limit;
+      if (!(limit >= 1 && limit <= deps.maxNearbyLimit)) throw new InvalidArgumentError("limit", `limit must be between 1 and ${deps.maxNearbyLimit}`);
+      return deps.store.nearby({ lat, lng, radiusM, vehicleType, limit, seenSince: now() - deps.staleAfterMs });
+    },
+
+    /** The breadcrumb of a trip and its length, for its customer and transporter. */
+    async tripPath(principal: Principal, bookingId: string) {
+      const trip = authorizedTrip(principal, bookingId);
+      const rows = await tripPoints(deps.db, trip.bookingId, MAX_TRIP_POINTS);
+      const points = rows.map((r) => ({ seq: Number(r.seq), recordedAt: r.recorded_at, lat: r.lat, lng: r.lng, speedMps: r.speed_mps, heading: r.heading }));
+      return { points, distanceM: pathLengthM(points) };
+    },
+
+    close(): void {
+      clearInterval(sweeper);
+    },
+  };
+}
