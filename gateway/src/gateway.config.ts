@@ -11,6 +11,10 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   FLEET_GRPC_URL: envOptional(),
   /** Where the pricing service answers gRPC; unset means this process's own gRPC port. */
   PRICING_GRPC_URL: envOptional(),
+  /** Where the booking service answers gRPC; unset means this process's own gRPC port. */
+  BOOKING_GRPC_URL: envOptional(),
+  /** Where the tracking service answers gRPC; unset means this process's own gRPC port. */
+  TRACKING_GRPC_URL: envOptional(),
   /** Deadline given to an upstream call when the client set none (ms). */
   UPSTREAM_DEADLINE_MS: envInt(10_000, 100),
   /** Largest request body accepted (bytes). */

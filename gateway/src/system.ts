@@ -3,9 +3,12 @@
  * start): one platform, every service on one gRPC server, and the gateway in front of it.
  */
 import { loadConfig, type ProductionRule } from "@weelo/config";
+import { bookingConfigSchema, bookingProductionRules, startBooking } from "@weelo/booking";
 import { fleetConfigSchema, fleetProductionRules, startFleet } from "@weelo/fleet";
 import { identityConfigSchema, identityProductionRules, identityRules, startIdentity } from "@weelo/identity";
+import { requirePrincipal } from "@weelo/grpc";
 import { pricingConfigSchema, pricingProductionRules, pricingRules, startPricing } from "@weelo/pricing";
+import { startTracking, trackingConfigSchema } from "@weelo/tracking";
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { gatewayConfigSchema, gatewayProductionRules } from "./gateway.config.js";
@@ -14,6 +17,8 @@ import { startGateway } from "./gateway.module.js";
 export const systemConfigSchema = identityConfigSchema
   .extend(pricingConfigSchema.shape)
   .extend(fleetConfigSchema.shape)
+  .extend(bookingConfigSchema.shape)
+  .extend(trackingConfigSchema.shape)
   .extend(gatewayConfigSchema.shape);
 type SystemConfig = ReturnType<typeof systemConfigSchema.parse>;
 
@@ -27,7 +32,7 @@ export interface RunningSystem {
 }
 
 export async function startSystem(env: Record<string, string | undefined> = process.env, options: { logger?: Logger } = {}): Promise<RunningSystem> {
-  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
+  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...bookingProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
   const alwaysRules = [...identityRules, ...pricingRules] as ProductionRule<SystemConfig>[];
   const config = loadConfig(systemConfigSchema, env, productionRules, alwaysRules);
   const platform = await createPlatform(config, { name: "weelo", ...(options.logger ? { logger: options.logger } : {}) });
@@ -38,6 +43,12 @@ export async function startSystem(env: Record<string, string | undefined> = proc
       vehicleTypes: { has: async (typeId) => (await pricing.listVehicleTypes()).some((type) => type.id === typeId) },
     });
     await startIdentity(platform, config, { drivers: fleet.directory });
+    await startBooking(platform, config);
+    // Drivers are known to tracking by their fleet id: asked of fleet in this process.
+    // (Tracking's own production rule, FLEET_GRPC_URL, is for tracking running alone.)
+    await startTracking(platform, config, {
+      resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
+    });
     const grpcPort = await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
     // The gateway reaches the services through this process's own gRPC port, exactly as it
     // would reach them over the network in the connected mode.

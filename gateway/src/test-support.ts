@@ -16,7 +16,7 @@ export interface TestSystem extends RunningSystem {
 }
 
 /** Every service with a schema, for cleanup. */
-const SERVICES = ["identity", "fleet", "pricing"];
+const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking"];
 
 let phoneCounter = 0;
 
@@ -34,6 +34,9 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
     // Streams own their subjects server-wide: each test system gets its own.
     FLEET_STREAM: `T_FLEET_${isolated.suffix}`,
     FLEET_SUBJECT_ROOT: `t_${isolated.suffix}_fleet`,
+    BOOKING_STREAM: `T_BOOKING_${isolated.suffix}`,
+    BOOKING_SUBJECT_ROOT: `t_${isolated.suffix}_booking`,
+    TRACKING_SUBJECT_ROOT: `t_${isolated.suffix}_tracking`,
     OUTBOX_POLL_MS: "100",
     ...overrides,
   };
@@ -59,7 +62,7 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
       return { accessToken, refreshToken, user: verified.body.data.user, phone };
     },
     async stop() {
-      await system.platform.bus.deleteStream(env.FLEET_STREAM!).catch(() => undefined);
+      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
       await system.stop();
       await isolated.cleanup(SERVICES);
     },

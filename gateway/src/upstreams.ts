@@ -3,14 +3,16 @@
  * methods callable without an access token. Adding a service is one entry here.
  */
 import type { DescService } from "@bufbuild/protobuf";
+import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { DriverService } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
 import { TransporterService } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
 import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
 import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
 import { ProfileService } from "@weelo/contracts/es/weelo/identity/v1/profile_service_pb";
+import { TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 
-export type UpstreamName = "identity" | "fleet" | "pricing";
+export type UpstreamName = "identity" | "fleet" | "pricing" | "booking" | "tracking";
 
 export interface PublicService {
   service: DescService;
@@ -35,6 +37,11 @@ export const PUBLIC_SERVICES: readonly PublicService[] = [
     // The catalog changes when operators change fares; pricing itself caches it for 30 s.
     cacheControl: { ListVehicleTypes: "public, max-age=60" },
   },
+  { service: BookingService, upstream: "booking", publicMethods: [] },
+  // BookingDispatchService is internal (dispatch confirms, assigns, reopens): never served here.
+  // StreamLocation is bidirectional: the gateway relays it both ways over gRPC and Connect on HTTP/2.
+  { service: TrackingService, upstream: "tracking", publicMethods: [] },
+  // TrackingInternalService (FindNearbyDrivers for dispatch) is internal: never served here.
 ];
 
 const publicMethodNames = new Set(

@@ -4,9 +4,11 @@
  * Later services add their routes here.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
 import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
 import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
+import { TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 
 export interface RestAlias {
   method: "GET" | "POST" | "PUT" | "DELETE";
@@ -39,4 +41,10 @@ export const REST_ALIASES: readonly RestAlias[] = [
   { method: "GET", path: "/api/v1/vehicle-types", service: PricingService, rpc: rpc(PricingService, "ListVehicleTypes") },
   { method: "POST", path: "/api/v1/quotes", service: PricingService, rpc: rpc(PricingService, "GetQuote"), successStatus: 201 },
   { method: "GET", path: "/api/v1/quotes/:id", service: PricingService, rpc: rpc(PricingService, "GetQuoteById"), params: { id: "quoteId" } },
+  { method: "POST", path: "/api/v1/bookings", service: BookingService, rpc: rpc(BookingService, "CreateBooking"), successStatus: 201 },
+  { method: "GET", path: "/api/v1/bookings", service: BookingService, rpc: rpc(BookingService, "ListBookings") },
+  { method: "GET", path: "/api/v1/bookings/:id", service: BookingService, rpc: rpc(BookingService, "GetBooking"), params: { id: "bookingId" } },
+  { method: "PUT", path: "/api/v1/bookings/:id/cancel", service: BookingService, rpc: rpc(BookingService, "CancelBooking"), params: { id: "bookingId" } },
+  { method: "POST", path: "/api/v1/tracking/location", service: TrackingService, rpc: rpc(TrackingService, "UpdateLocation") },
+  { method: "GET", path: "/api/v1/tracking/:bookingId", service: TrackingService, rpc: rpc(TrackingService, "GetLocation") },
 ];
