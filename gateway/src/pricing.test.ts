@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { DEFAULT_VEHICLE_TYPE_IDS } from "@weelo/fleet";
 import { startTestSystem, type TestSystem } from "./test-support.js";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -31,6 +32,7 @@ describe("pricing through the gateway", () => {
     assert.ok(types.some((t) => t.id === "mini_truck" && t.capacityKg === 750));
     for (const type of types) assert.ok(Number(type.fare.baseFarePaise) > 0 && Number(type.fare.perKmPaise) > 0, type.id);
     assert.match(rest.headers.get("cache-control") ?? "", /public, max-age=\d+/);
+    assert.deepEqual(types.map((t) => t.id).sort(), [...DEFAULT_VEHICLE_TYPE_IDS].sort(), "fleet's fallback list is pricing's catalog");
 
     const message = encodeURIComponent("{}");
     const get = await fetch(`${system.url}/weelo.pricing.v1.PricingService/ListVehicleTypes?connect=v1&encoding=json&message=${message}`);

@@ -7,7 +7,7 @@ await runMain(async () => {
   const config = loadBookingConfig();
   const platform = await createPlatform(config, { name: "booking" });
   await startBooking(platform, config);
-  await platform.grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+  await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
   await startMetricsServer(platform, config.METRICS_PORT);
   return platform;
 });

@@ -2,19 +2,20 @@
 import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
 
 /**
- * The vehicle type ids of the pricing catalog, used when no pricing service is configured
- * (PRICING_GRPC_URL unset and no catalog passed to startFleet).
+ * The vehicle type ids of the pricing catalog (seeded by pricing's migration), used when no
+ * pricing service is configured (PRICING_GRPC_URL unset and no catalog passed to startFleet).
  */
 export const DEFAULT_VEHICLE_TYPE_IDS = [
   "mini_truck",
   "pickup_8ft",
+  "lcv_10ft",
   "lcv_14ft",
   "lcv_17ft",
-  "mcv_19ft",
+  "truck_19ft",
   "container_20ft",
   "container_32ft_sxl",
   "container_32ft_mxl",
-  "trailer",
+  "trailer_40ft",
 ] as const;
 
 export const fleetConfigSchema = baseConfigSchema.extend({
