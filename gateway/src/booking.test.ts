@@ -75,8 +75,13 @@ describe("booking through the gateway", () => {
     const listed = await system.rest("GET", "/api/v1/bookings?pageSize=10", undefined, bearer(customer.accessToken));
     assert.deepEqual(listed.body.data.bookings.map((b: { id: string }) => b.id).sort(), order.bookings.map((b: { id: string }) => b.id).sort());
 
+    const orderRead = await system.connect("/weelo.booking.v1.BookingService/GetOrder", { orderId: order.id }, bearer(customer.accessToken));
+    assert.equal(orderRead.status, 200, JSON.stringify(orderRead.body));
+    assert.equal(orderRead.body.order.bookings.length, 2);
+
     const stranger = await system.login("customer");
     assert.equal((await system.rest("GET", `/api/v1/bookings/${order.bookings[0].id}`, undefined, bearer(stranger.accessToken))).status, 404);
+    assert.equal((await system.connect("/weelo.booking.v1.BookingService/GetOrder", { orderId: order.id }, bearer(stranger.accessToken))).status, 404);
 
     const cancelled = await system.rest("PUT", `/api/v1/bookings/${order.bookings[1].id}/cancel`, { reason: "plans changed" }, bearer(customer.accessToken));
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
