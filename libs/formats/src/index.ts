@@ -24,3 +24,38 @@ export function normalizeIndianPhone(input: string, field = "phone"): string {
 export function maskPhone(e164: string): string {
   return `${e164.slice(0, 5)}*****${e164.slice(-2)}`;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Ids are UUIDs; anything else cannot name a row (and must not reach the database). */
+export function validateId(id: string, field: string): string {
+  const lower = id.trim().toLowerCase();
+  if (!UUID.test(lower)) throw new InvalidArgumentError(field, `${field} must be an id as returned by the API`);
+  return lower;
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** The page size a list uses: the default for 0, capped at the maximum. */
+export function pageSize(requested: number, field = "page_size"): number {
+  if (!Number.isInteger(requested) || requested < 0) throw new InvalidArgumentError(field, `${field} must not be negative`);
+  if (requested === 0) return DEFAULT_PAGE_SIZE;
+  return Math.min(requested, MAX_PAGE_SIZE);
+}
+
+const PAGE_TOKEN_PREFIX = "v1:";
+
+/** The opaque token of the page after the row with this id (lists are ordered by time-ordered id). */
+export function encodePageToken(lastId: string): string {
+  return Buffer.from(`${PAGE_TOKEN_PREFIX}${lastId}`).toString("base64url");
+}
+
+/** The id a page token continues after, or undefined for the first page. */
+export function decodePageToken(token: string, field = "page_token"): string | undefined {
+  if (token === "") return undefined;
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  const id = text.startsWith(PAGE_TOKEN_PREFIX) ? text.slice(PAGE_TOKEN_PREFIX.length) : "";
+  if (!UUID.test(id)) throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
+  return id;
+}

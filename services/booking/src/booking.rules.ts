@@ -7,6 +7,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError } from "@weelo/errors";
 import { normalizeIndianPhone } from "@weelo/formats";
 import type { ActorRole, BookingStatus, StoredAddress } from "./booking.table.js";
+// Ids and page tokens are shared API formats; re-exported so booking's rules read as one list.
+export { validateId, pageSize, encodePageToken, decodePageToken, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "@weelo/formats";
 
 /** Upper-case word of a status for messages, e.g. "IN_TRANSIT". */
 export const statusWord = (status: BookingStatus) => status.toUpperCase();
@@ -189,14 +191,6 @@ export function checkRequestMatchesQuote(quote: QuotedTerms, request: QuotedTerm
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function validateId(id: string, field: string): string {
-  const lower = id.trim().toLowerCase();
-  if (!UUID.test(lower)) throw new InvalidArgumentError(field, `${field} must be an id as returned by the API`);
-  return lower;
-}
-
 export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
   const trimmed = key.trim();
   if (trimmed === "") return null;
@@ -302,30 +296,4 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pages
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
-
-export function pageSize(requested: number, field = "page_size"): number {
-  if (!Number.isInteger(requested) || requested < 0) throw new InvalidArgumentError(field, `${field} must not be negative`);
-  if (requested === 0) return DEFAULT_PAGE_SIZE;
-  return Math.min(requested, MAX_PAGE_SIZE);
-}
-
-const PAGE_TOKEN_PREFIX = "b1:";
-
-export function encodePageToken(lastId: string): string {
-  return Buffer.from(`${PAGE_TOKEN_PREFIX}${lastId}`).toString("base64url");
-}
-
-export function decodePageToken(token: string, field = "page_token"): string | undefined {
-  if (token === "") return undefined;
-  const text = Buffer.from(token, "base64url").toString("utf8");
-  const id = text.startsWith(PAGE_TOKEN_PREFIX) ? text.slice(PAGE_TOKEN_PREFIX.length) : "";
-  if (!UUID.test(id)) throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
-  return id;
 }
