@@ -24,7 +24,7 @@ import { defaultLoadSettings, probe, runLoad, type LoadResult, type LoadTarget }
 import { sampleMachineBusyPct } from "./lib/cpu.js";
 import { machineInfo } from "./lib/machine.js";
 import { benchPath } from "./lib/paths.js";
-import type { Scenario } from "./lib/scenario.js";
+import type { Scenario, ScenarioPassMark } from "./lib/scenario.js";
 import { loadScenarios, selectScenarios } from "./scenarios/_registry.js";
 
 const RAW = "raw-http";
@@ -40,7 +40,7 @@ interface Entry {
   name: string;
   kind: "baseline" | "scenario";
   description: string;
-  target?: { vsConnectEcho: number };
+  target?: ScenarioPassMark;
   load?: LoadTarget;
   stop?: () => Promise<void>;
   rounds: LoadResult[];
@@ -114,6 +114,7 @@ async function startScenario(scenario: Scenario): Promise<Entry> {
     entry.load = { url: t.url, method: t.method, headers: t.headers };
     if (t.body !== undefined && t.body !== "") entry.load.body = t.body;
     await probe(entry.load);
+    if (t.idReplacement) entry.load.idReplacement = true;
   } catch (err) {
     entry.failure = `start/probe failed: ${(err as Error).message}`;
   }
@@ -194,6 +195,11 @@ async function main(): Promise<number> {
   const rawRps = entries.find((e) => e.name === RAW && !invalid(e)) ? chosen.get(RAW)?.requestsPerSec : undefined;
   const connectRps = entries.find((e) => e.name === CONNECT && !invalid(e)) ? chosen.get(CONNECT)?.requestsPerSec : undefined;
 
+  const ratioTo = (name: string) => {
+    const reference = entries.find((x) => x.name === name);
+    const rps = reference && !invalid(reference) ? chosen.get(name)?.requestsPerSec : undefined;
+    return (own: number | undefined) => (own !== undefined && rps ? own / rps : undefined);
+  };
   const rows: string[][] = [];
   const json: unknown[] = [];
   let anyBelow = false;
@@ -204,10 +210,14 @@ async function main(): Promise<number> {
     const vsConnect = r && connectRps && !bad ? r.requestsPerSec / connectRps : undefined;
     let verdict = "";
     if (e.target) {
-      if (vsConnect === undefined) verdict = `>=${e.target.vsConnectEcho} ?`;
-      else if (vsConnect >= e.target.vsConnectEcho) verdict = `>=${e.target.vsConnectEcho} PASS`;
+      // Against the Connect echo, or against another scenario of this run (its natural baseline).
+      const mark = "vsConnectEcho" in e.target ? e.target.vsConnectEcho : e.target.ratio;
+      const label = "vsConnectEcho" in e.target ? `>=${mark}` : `>=${mark}x ${e.target.vs}`;
+      const reference = "vsConnectEcho" in e.target ? vsConnect : ratioTo(e.target.vs)(bad ? undefined : r?.requestsPerSec);
+      if (reference === undefined) verdict = `${label} ?`;
+      else if (reference >= mark) verdict = `${label} PASS (${reference.toFixed(2)})`;
       else {
-        verdict = `>=${e.target.vsConnectEcho} BELOW`;
+        verdict = `${label} BELOW (${reference.toFixed(2)})`;
         anyBelow = true;
       }
     }
@@ -232,7 +242,7 @@ async function main(): Promise<number> {
       fmt(r?.p99Ms, 2),
       vsRaw === undefined ? "-" : vsRaw.toFixed(3),
       vsConnect === undefined ? "-" : vsConnect.toFixed(3),
-      verdict.endsWith("PASS") ? green(verdict) : verdict.endsWith("BELOW") ? yellow(verdict) : verdict,
+      verdict.includes("PASS") ? green(verdict) : verdict.includes("BELOW") ? yellow(verdict) : verdict,
       r ? `${fmt(r.cpu.loadgenPct)}/${fmt(r.cpu.serversPct)}/${fmt(r.cpu.otherPct)}%` : "-",
       notes.join("; "),
     ]);
@@ -248,7 +258,7 @@ async function main(): Promise<number> {
       vsRawHttp: vsRaw ?? null,
       vsConnectEcho: vsConnect ?? null,
       target: e.target ?? null,
-      verdict: e.target ? (verdict.split(" ")[1] ?? null) : null,
+      verdict: e.target ? (verdict.includes("PASS") ? "PASS" : verdict.includes("BELOW") ? "BELOW" : null) : null,
       rounds: e.rounds,
     });
   }
@@ -256,7 +266,7 @@ async function main(): Promise<number> {
   console.log("");
   console.log(
     table(
-      ["scenario", "req/s", "p50 ms", "p99 ms", "vs raw", "vs connect", "target (vs connect)", "cpu loadgen/servers/other", "notes"],
+      ["scenario", "req/s", "p50 ms", "p99 ms", "vs raw", "vs connect", "target", "cpu loadgen/servers/other", "notes"],
       rows,
       new Set([1, 2, 3, 4, 5]),
     ),

@@ -34,6 +34,8 @@ export interface LoadTarget {
   method: HttpMethod;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** Replace `[<id>]` in the body with a fresh id per request. */
+  idReplacement?: boolean;
 }
 
 export interface LoadSettings {
@@ -121,6 +123,7 @@ export async function runLoad(target: LoadTarget, settings: LoadSettings = defau
     method: target.method,
     headers: target.headers ?? {},
     bodyBase64: target.body === undefined ? null : Buffer.from(target.body).toString("base64"),
+    idReplacement: target.idReplacement ?? false,
     settings,
     serverPids: liveChildPids(),
   };
@@ -136,6 +139,7 @@ export interface LoadJob {
   method: HttpMethod;
   headers: Record<string, string>;
   bodyBase64: string | null;
+  idReplacement: boolean;
   settings: LoadSettings;
   /** Server processes whose CPU is measured during the window (trees). */
   serverPids: number[];
@@ -183,6 +187,7 @@ function autocannonRun(job: LoadJob, durationS: number): Promise<RawRun> {
       timeout: 10,
     };
     if (job.bodyBase64 !== null) options.body = Buffer.from(job.bodyBase64, "base64");
+    if (job.idReplacement) options.idReplacement = true;
     const instance = autocannon(options, (err, result) => (err ? reject(err) : resolve({ result, latencyUs })));
     // autocannon's own histogram has 1 ms resolution; keep a microsecond one for p50/p99.
     instance.on("response", (_client, _status, _bytes, responseTimeMs: number) => {

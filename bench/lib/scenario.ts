@@ -11,9 +11,13 @@ export interface ScenarioTarget {
   headers: Record<string, string>;
   /** Request body; use "" or omit for none. */
   body?: string;
+  /** Replace each `[<id>]` in the body with a fresh id per request (autocannon's idReplacement), e.g. idempotency keys. */
+  idReplacement?: boolean;
   /** Stop everything `start()` started (servers, seeded data...). Called once, even after a failure. */
   stop(): Promise<void>;
 }
+
+export type ScenarioPassMark = { vsConnectEcho: number } | { vs: string; ratio: number };
 
 export interface Scenario {
   /** Unique, kebab-case; what BENCH_ONLY matches. */
@@ -21,10 +25,11 @@ export interface Scenario {
   /** One line for the report. */
   description?: string;
   /**
-   * Optional pass mark: requests/s of this scenario divided by requests/s of the
-   * bare Connect echo measured in the same run must be >= vsConnectEcho.
+   * Optional pass mark, against the same run: requests/s of this scenario divided by
+   * requests/s of the bare Connect echo (`vsConnectEcho`), or of another scenario that
+   * is this one's natural baseline (`vs`: its name, `ratio`: the minimum).
    */
-  target?: { vsConnectEcho: number };
+  target?: ScenarioPassMark;
   /**
    * Start the system under test IN CHILD PROCESSES (lib/child.ts startChild),
    * never in this process, do any setup (log in, seed), and return the request

@@ -19,7 +19,10 @@ function isScenario(value: unknown): value is Scenario {
   if (typeof v.name !== "string" || v.name === "" || typeof v.start !== "function") return false;
   if (v.target !== undefined) {
     const t = v.target as Record<string, unknown> | null;
-    if (typeof t !== "object" || t === null || typeof t.vsConnectEcho !== "number") return false;
+    if (typeof t !== "object" || t === null) return false;
+    const againstEcho = typeof t.vsConnectEcho === "number";
+    const againstScenario = typeof t.vs === "string" && typeof t.ratio === "number";
+    if (!againstEcho && !againstScenario) return false;
   }
   return true;
 }
@@ -35,7 +38,7 @@ export async function loadScenarios(): Promise<Scenario[]> {
     const candidate = isScenario(mod.default) ? mod.default : isScenario(mod) ? (mod as unknown as Scenario) : null;
     if (!candidate) {
       throw new Error(
-        `bench/scenarios/${file} does not export a scenario ({ name, target?: { vsConnectEcho }, start() }) as default or as named exports`,
+        `bench/scenarios/${file} does not export a scenario ({ name, target?: { vsConnectEcho } | { vs, ratio }, start() }) as default or as named exports`,
       );
     }
     const other = seen.get(candidate.name);
