@@ -9,6 +9,7 @@ import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dropSchema, embeddedTestDataDir } from "@weelo/db";
+import { DomainError } from "@weelo/errors";
 import { createLogger, type Logger } from "@weelo/log";
 
 export { sleep };
@@ -107,4 +108,15 @@ export async function isolatedTestEnvironment(overrides: Record<string, string |
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The DomainError a call failed with (the test fails when it succeeded or failed otherwise). */
+export async function failure(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
 }

@@ -12,7 +12,6 @@ import { BookingServiceService, type CreateBookingRequest } from "@weelo/contrac
 import type { Address } from "@weelo/contracts/grpc/weelo/common/v1/common";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { createDatabase, type Database } from "@weelo/db";
-import { DomainError } from "@weelo/errors";
 import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { loadPricingConfig, startPricing } from "@weelo/pricing";
 import { createPlatform, type Platform } from "@weelo/runtime";
@@ -53,16 +52,8 @@ export function address(point: { lat: number; lng: number }, name = "Asha Patel"
   return { line1: "12 MG Road", line2: "", landmark: "near the temple", city: "Mumbai", state: "Maharashtra", pincode: "400001", location: point, contactName: name, contactPhone: "9876543210" };
 }
 
-/** The DomainError a call failed with (the test fails when it succeeded). */
-export async function failure(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
+/** The DomainError a call failed with: one helper for every suite. */
+export { failure } from "@weelo/testing";
 
 export async function startTestBooking(options: { env?: Record<string, string> } = {}): Promise<TestBooking> {
   const isolated = await isolatedTestEnvironment();

@@ -12,7 +12,6 @@ import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/
 import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
 import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
 import { createDatabase, type Database } from "@weelo/db";
-import { DomainError } from "@weelo/errors";
 import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment } from "@weelo/testing";
@@ -64,16 +63,8 @@ export function uniqueRegistration(): string {
   return `MH${String(randomInt(1, 100)).padStart(2, "0")}${letters()}${letters()}${String(((process.pid + registrationCounter * 7919) % 9999) + 1).padStart(4, "0")}`;
 }
 
-/** The DomainError a call failed with (the test fails when it succeeded). */
-export async function failure(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
+/** The DomainError a call failed with: one helper for every suite. */
+export { failure } from "@weelo/testing";
 
 export async function startTestFleet(options: FleetModuleOptions & { env?: Record<string, string> } = {}): Promise<TestFleet> {
   const isolated = await isolatedTestEnvironment();

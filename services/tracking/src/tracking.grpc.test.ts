@@ -2,19 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { v7 as uuidv7 } from "uuid";
-import { DomainError } from "@weelo/errors";
 import { sleep, until } from "@weelo/testing";
+import { failure } from "@weelo/testing";
 import { pointAt, startTestTracking, type TestTracking } from "./test-support.js";
 
-async function failure(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
 
 const BASE = { lat: 19.076, lng: 72.8777 };
 /** About 100 m north per step: 10 m/s with points 10 s apart. */
