@@ -4,8 +4,12 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { LatLng } from "../../common/v1/common_pb.js";
 import { file_weelo_common_v1_common } from "../../common/v1/common_pb.js";
+import type { TripStop } from "./events_pb.js";
+import { file_weelo_tracking_v1_events } from "./events_pb.js";
 import type { NearbyDriver } from "./tracking_pb.js";
 import { file_weelo_tracking_v1_tracking } from "./tracking_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/tracking/v1/tracking_internal_service.proto.
  */
 export const file_weelo_tracking_v1_tracking_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSJ6ChhGaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QSJwoGY2VudGVyGAEgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIQCghyYWRpdXNfbRgCIAEoARIUCgx2ZWhpY2xlX3R5cGUYAyABKAkSDQoFbGltaXQYBCABKAUiTQoZRmluZE5lYXJieURyaXZlcnNSZXNwb25zZRIwCgdkcml2ZXJzGAEgAygLMh8ud2VlbG8udHJhY2tpbmcudjEuTmVhcmJ5RHJpdmVyMo4BChdUcmFja2luZ0ludGVybmFsU2VydmljZRJzChFGaW5kTmVhcmJ5RHJpdmVycxIrLndlZWxvLnRyYWNraW5nLnYxLkZpbmROZWFyYnlEcml2ZXJzUmVxdWVzdBosLndlZWxvLnRyYWNraW5nLnYxLkZpbmROZWFyYnlEcml2ZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_weelo_common_v1_common, file_weelo_tracking_v1_tracking]);
+  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSJ6ChhGaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QSJwoGY2VudGVyGAEgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIQCghyYWRpdXNfbRgCIAEoARIUCgx2ZWhpY2xlX3R5cGUYAyABKAkSDQoFbGltaXQYBCABKAUiTQoZRmluZE5lYXJieURyaXZlcnNSZXNwb25zZRIwCgdkcml2ZXJzGAEgAygLMh8ud2VlbG8udHJhY2tpbmcudjEuTmVhcmJ5RHJpdmVyIpcBChNDaGVja0Fycml2YWxSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEikKBHN0b3AYAyABKA4yGy53ZWVsby50cmFja2luZy52MS5UcmlwU3RvcBIuCg1zdG9wX2xvY2F0aW9uGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZyJtChRDaGVja0Fycml2YWxSZXNwb25zZRISCgpkaXN0YW5jZV9tGAEgASgBEhAKCHJhZGl1c19tGAIgASgBEi8KC3JlY29yZGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDL0AQoXVHJhY2tpbmdJbnRlcm5hbFNlcnZpY2UScwoRRmluZE5lYXJieURyaXZlcnMSKy53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QaLC53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1Jlc3BvbnNlIgOQAgESZAoMQ2hlY2tBcnJpdmFsEiYud2VlbG8udHJhY2tpbmcudjEuQ2hlY2tBcnJpdmFsUmVxdWVzdBonLndlZWxvLnRyYWNraW5nLnYxLkNoZWNrQXJyaXZhbFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_weelo_common_v1_common, file_weelo_tracking_v1_events, file_weelo_tracking_v1_tracking]);
 
 /**
  * FindNearbyDriversRequest describes the search.
@@ -80,6 +84,83 @@ export const FindNearbyDriversResponseSchema: GenMessage<FindNearbyDriversRespon
   messageDesc(file_weelo_tracking_v1_tracking_internal_service, 1);
 
 /**
+ * CheckArrivalRequest names the trip, its driver and the stop to check.
+ *
+ * @generated from message weelo.tracking.v1.CheckArrivalRequest
+ */
+export type CheckArrivalRequest = Message<"weelo.tracking.v1.CheckArrivalRequest"> & {
+  /**
+   * Id of the booking.
+   *
+   * @generated from field: string booking_id = 1;
+   */
+  bookingId: string;
+
+  /**
+   * Fleet id of the driver assigned to the booking.
+   *
+   * @generated from field: string driver_id = 2;
+   */
+  driverId: string;
+
+  /**
+   * The stop the driver says they reached.
+   *
+   * @generated from field: weelo.tracking.v1.TripStop stop = 3;
+   */
+  stop: TripStop;
+
+  /**
+   * Where the stop is, as booking knows it; used when tracking has not yet learned the booking's stops.
+   *
+   * @generated from field: weelo.common.v1.LatLng stop_location = 4;
+   */
+  stopLocation?: LatLng | undefined;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.CheckArrivalRequest.
+ * Use `create(CheckArrivalRequestSchema)` to create a new message.
+ */
+export const CheckArrivalRequestSchema: GenMessage<CheckArrivalRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 2);
+
+/**
+ * CheckArrivalResponse says the driver is at the stop.
+ *
+ * @generated from message weelo.tracking.v1.CheckArrivalResponse
+ */
+export type CheckArrivalResponse = Message<"weelo.tracking.v1.CheckArrivalResponse"> & {
+  /**
+   * Great-circle distance from the driver's last known position to the stop, in metres.
+   *
+   * @generated from field: double distance_m = 1;
+   */
+  distanceM: number;
+
+  /**
+   * The arrived radius the distance was compared with, in metres.
+   *
+   * @generated from field: double radius_m = 2;
+   */
+  radiusM: number;
+
+  /**
+   * When that position was recorded.
+   *
+   * @generated from field: google.protobuf.Timestamp recorded_at = 3;
+   */
+  recordedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.CheckArrivalResponse.
+ * Use `create(CheckArrivalResponseSchema)` to create a new message.
+ */
+export const CheckArrivalResponseSchema: GenMessage<CheckArrivalResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 3);
+
+/**
  * TrackingInternalService is for other services only (dispatch); the gateway never exposes it, and its methods take no access token.
  *
  * @generated from service weelo.tracking.v1.TrackingInternalService
@@ -94,6 +175,16 @@ export const TrackingInternalService: GenService<{
     methodKind: "unary";
     input: typeof FindNearbyDriversRequestSchema;
     output: typeof FindNearbyDriversResponseSchema;
+  },
+  /**
+   * CheckArrival is asked by booking before AT_PICKUP or AT_DROPOFF: it answers when the driver's last known position is within the arrived radius (GEOFENCE_ARRIVED_M, default 100 m) of the stop, and fails with FAILED_PRECONDITION saying how far the driver is (or that no position is known) otherwise.
+   *
+   * @generated from rpc weelo.tracking.v1.TrackingInternalService.CheckArrival
+   */
+  checkArrival: {
+    methodKind: "unary";
+    input: typeof CheckArrivalRequestSchema;
+    output: typeof CheckArrivalResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weelo_tracking_v1_tracking_internal_service, 0);

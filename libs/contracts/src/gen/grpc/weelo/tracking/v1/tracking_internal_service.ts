@@ -18,7 +18,9 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { LatLng } from "../../common/v1/common.js";
+import { TripStop, tripStopFromJSON, tripStopToJSON } from "./events.js";
 import { NearbyDriver } from "./tracking.js";
 
 export const protobufPackage = "weelo.tracking.v1";
@@ -43,6 +45,28 @@ export interface FindNearbyDriversRequest {
 export interface FindNearbyDriversResponse {
   /** The drivers, nearest first. */
   drivers: NearbyDriver[];
+}
+
+/** CheckArrivalRequest names the trip, its driver and the stop to check. */
+export interface CheckArrivalRequest {
+  /** Id of the booking. */
+  bookingId: string;
+  /** Fleet id of the driver assigned to the booking. */
+  driverId: string;
+  /** The stop the driver says they reached. */
+  stop: TripStop;
+  /** Where the stop is, as booking knows it; used when tracking has not yet learned the booking's stops. */
+  stopLocation?: LatLng | undefined;
+}
+
+/** CheckArrivalResponse says the driver is at the stop. */
+export interface CheckArrivalResponse {
+  /** Great-circle distance from the driver's last known position to the stop, in metres. */
+  distanceM: number;
+  /** The arrived radius the distance was compared with, in metres. */
+  radiusM: number;
+  /** When that position was recorded. */
+  recordedAt?: Date | undefined;
 }
 
 function createBaseFindNearbyDriversRequest(): FindNearbyDriversRequest {
@@ -243,6 +267,250 @@ export const FindNearbyDriversResponse: MessageFns<FindNearbyDriversResponse> = 
   },
 };
 
+function createBaseCheckArrivalRequest(): CheckArrivalRequest {
+  return { bookingId: "", driverId: "", stop: 0, stopLocation: undefined };
+}
+
+export const CheckArrivalRequest: MessageFns<CheckArrivalRequest> = {
+  encode(message: CheckArrivalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bookingId !== "") {
+      writer.uint32(10).string(message.bookingId);
+    }
+    if (message.driverId !== "") {
+      writer.uint32(18).string(message.driverId);
+    }
+    if (message.stop !== 0) {
+      writer.uint32(24).int32(message.stop);
+    }
+    if (message.stopLocation !== undefined) {
+      LatLng.encode(message.stopLocation, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckArrivalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckArrivalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.driverId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stop = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stopLocation = LatLng.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckArrivalRequest {
+    return {
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+      driverId: isSet(object.driverId)
+        ? globalThis.String(object.driverId)
+        : isSet(object.driver_id)
+        ? globalThis.String(object.driver_id)
+        : "",
+      stop: isSet(object.stop) ? tripStopFromJSON(object.stop) : 0,
+      stopLocation: isSet(object.stopLocation)
+        ? LatLng.fromJSON(object.stopLocation)
+        : isSet(object.stop_location)
+        ? LatLng.fromJSON(object.stop_location)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CheckArrivalRequest): unknown {
+    const obj: any = {};
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    if (message.driverId !== "") {
+      obj.driverId = message.driverId;
+    }
+    if (message.stop !== 0) {
+      obj.stop = tripStopToJSON(message.stop);
+    }
+    if (message.stopLocation !== undefined) {
+      obj.stopLocation = LatLng.toJSON(message.stopLocation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckArrivalRequest>, I>>(base?: I): CheckArrivalRequest {
+    return CheckArrivalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckArrivalRequest>, I>>(object: I): CheckArrivalRequest {
+    const message = createBaseCheckArrivalRequest();
+    message.bookingId = object.bookingId ?? "";
+    message.driverId = object.driverId ?? "";
+    message.stop = object.stop ?? 0;
+    message.stopLocation = (object.stopLocation !== undefined && object.stopLocation !== null)
+      ? LatLng.fromPartial(object.stopLocation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCheckArrivalResponse(): CheckArrivalResponse {
+  return { distanceM: 0, radiusM: 0, recordedAt: undefined };
+}
+
+export const CheckArrivalResponse: MessageFns<CheckArrivalResponse> = {
+  encode(message: CheckArrivalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.distanceM !== 0) {
+      writer.uint32(9).double(message.distanceM);
+    }
+    if (message.radiusM !== 0) {
+      writer.uint32(17).double(message.radiusM);
+    }
+    if (message.recordedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckArrivalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckArrivalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.distanceM = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.radiusM = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.recordedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckArrivalResponse {
+    return {
+      distanceM: isSet(object.distanceM)
+        ? globalThis.Number(object.distanceM)
+        : isSet(object.distance_m)
+        ? globalThis.Number(object.distance_m)
+        : 0,
+      radiusM: isSet(object.radiusM)
+        ? globalThis.Number(object.radiusM)
+        : isSet(object.radius_m)
+        ? globalThis.Number(object.radius_m)
+        : 0,
+      recordedAt: isSet(object.recordedAt)
+        ? fromJsonTimestamp(object.recordedAt)
+        : isSet(object.recorded_at)
+        ? fromJsonTimestamp(object.recorded_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CheckArrivalResponse): unknown {
+    const obj: any = {};
+    if (message.distanceM !== 0) {
+      obj.distanceM = floatToJson(message.distanceM);
+    }
+    if (message.radiusM !== 0) {
+      obj.radiusM = floatToJson(message.radiusM);
+    }
+    if (message.recordedAt !== undefined) {
+      obj.recordedAt = message.recordedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckArrivalResponse>, I>>(base?: I): CheckArrivalResponse {
+    return CheckArrivalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckArrivalResponse>, I>>(object: I): CheckArrivalResponse {
+    const message = createBaseCheckArrivalResponse();
+    message.distanceM = object.distanceM ?? 0;
+    message.radiusM = object.radiusM ?? 0;
+    message.recordedAt = object.recordedAt ?? undefined;
+    return message;
+  },
+};
+
 /** TrackingInternalService is for other services only (dispatch); the gateway never exposes it, and its methods take no access token. */
 export type TrackingInternalServiceService = typeof TrackingInternalServiceService;
 export const TrackingInternalServiceService = {
@@ -258,11 +526,24 @@ export const TrackingInternalServiceService = {
       Buffer.from(FindNearbyDriversResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FindNearbyDriversResponse => FindNearbyDriversResponse.decode(value),
   },
+  /** CheckArrival is asked by booking before AT_PICKUP or AT_DROPOFF: it answers when the driver's last known position is within the arrived radius (GEOFENCE_ARRIVED_M, default 100 m) of the stop, and fails with FAILED_PRECONDITION saying how far the driver is (or that no position is known) otherwise. */
+  checkArrival: {
+    path: "/weelo.tracking.v1.TrackingInternalService/CheckArrival" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckArrivalRequest): Buffer => Buffer.from(CheckArrivalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckArrivalRequest => CheckArrivalRequest.decode(value),
+    responseSerialize: (value: CheckArrivalResponse): Buffer =>
+      Buffer.from(CheckArrivalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckArrivalResponse => CheckArrivalResponse.decode(value),
+  },
 } as const;
 
 export interface TrackingInternalServiceServer extends UntypedServiceImplementation {
   /** FindNearbyDrivers returns online drivers of a vehicle type, not on a trip and seen within the staleness window, nearest first. */
   findNearbyDrivers: handleUnaryCall<FindNearbyDriversRequest, FindNearbyDriversResponse>;
+  /** CheckArrival is asked by booking before AT_PICKUP or AT_DROPOFF: it answers when the driver's last known position is within the arrived radius (GEOFENCE_ARRIVED_M, default 100 m) of the stop, and fails with FAILED_PRECONDITION saying how far the driver is (or that no position is known) otherwise. */
+  checkArrival: handleUnaryCall<CheckArrivalRequest, CheckArrivalResponse>;
 }
 
 export interface TrackingInternalServiceClient extends Client {
@@ -281,6 +562,22 @@ export interface TrackingInternalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FindNearbyDriversResponse) => void,
+  ): ClientUnaryCall;
+  /** CheckArrival is asked by booking before AT_PICKUP or AT_DROPOFF: it answers when the driver's last known position is within the arrived radius (GEOFENCE_ARRIVED_M, default 100 m) of the stop, and fails with FAILED_PRECONDITION saying how far the driver is (or that no position is known) otherwise. */
+  checkArrival(
+    request: CheckArrivalRequest,
+    callback: (error: ServiceError | null, response: CheckArrivalResponse) => void,
+  ): ClientUnaryCall;
+  checkArrival(
+    request: CheckArrivalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckArrivalResponse) => void,
+  ): ClientUnaryCall;
+  checkArrival(
+    request: CheckArrivalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckArrivalResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -313,6 +610,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
