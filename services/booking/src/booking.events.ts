@@ -68,6 +68,7 @@ export async function recordStatusChange(trx: BookingTrx, subjectRoot: string, t
     transporterId: booking.transporter_id ?? "",
     driverId: booking.driver_id ?? "",
     vehicleType: booking.vehicle_type,
+    driverUserId: booking.driver_user_id ?? "",
   }).finish();
   await enqueueEvent(trx, {
     subject: subjectFor(subjectRoot, type),

@@ -97,6 +97,8 @@ export interface BookingStatusChanged {
   driverId: string;
   /** Vehicle type id of the booking. */
   vehicleType: string;
+  /** User id (identity account) of the driver after the change, so notifications reach the driver without a lookup; empty when none. */
+  driverUserId: string;
 }
 
 function createBaseBookingCreated(): BookingCreated {
@@ -479,6 +481,7 @@ function createBaseBookingStatusChanged(): BookingStatusChanged {
     transporterId: "",
     driverId: "",
     vehicleType: "",
+    driverUserId: "",
   };
 }
 
@@ -528,6 +531,9 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     }
     if (message.vehicleType !== "") {
       writer.uint32(122).string(message.vehicleType);
+    }
+    if (message.driverUserId !== "") {
+      writer.uint32(130).string(message.driverUserId);
     }
     return writer;
   },
@@ -665,6 +671,14 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
             message.vehicleType = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.driverUserId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -734,6 +748,11 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
         : isSet(object.vehicle_type)
         ? globalThis.String(object.vehicle_type)
         : "",
+      driverUserId: isSet(object.driverUserId)
+        ? globalThis.String(object.driverUserId)
+        : isSet(object.driver_user_id)
+        ? globalThis.String(object.driver_user_id)
+        : "",
     };
   },
 
@@ -784,6 +803,9 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     if (message.vehicleType !== "") {
       obj.vehicleType = message.vehicleType;
     }
+    if (message.driverUserId !== "") {
+      obj.driverUserId = message.driverUserId;
+    }
     return obj;
   },
 
@@ -809,6 +831,7 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     message.transporterId = object.transporterId ?? "";
     message.driverId = object.driverId ?? "";
     message.vehicleType = object.vehicleType ?? "";
+    message.driverUserId = object.driverUserId ?? "";
     return message;
   },
 };
