@@ -24,8 +24,8 @@ import { defaultLoadSettings, probe, runLoad, type LoadResult, type LoadTarget }
 import { sampleMachineBusyPct } from "./lib/cpu.js";
 import { machineInfo } from "./lib/machine.js";
 import { benchPath } from "./lib/paths.js";
-import type { Scenario, ScenarioPassMark } from "./lib/scenario.js";
-import { loadScenarios, selectScenarios } from "./scenarios/_registry.js";
+import type { MeasureResult, MeasureScenario, Scenario, ScenarioPassMark } from "./lib/scenario.js";
+import { isMeasure, loadScenarios, selectScenarios } from "./scenarios/_registry.js";
 
 const RAW = "raw-http";
 const CONNECT = "connect-echo";
@@ -143,8 +143,10 @@ async function main(): Promise<number> {
     ]);
   }
 
-  const scenarios = selectScenarios(await loadScenarios(), process.env.BENCH_ONLY);
-  console.log(`scenarios: ${scenarios.map((s) => s.name).join(", ") || "(none)"}\n`);
+  const selected = selectScenarios(await loadScenarios(), process.env.BENCH_ONLY);
+  const scenarios = selected.filter((s): s is Scenario => !isMeasure(s));
+  const measures = selected.filter(isMeasure);
+  console.log(`scenarios: ${selected.map((s) => s.name).join(", ") || "(none)"}\n`);
 
   const entries: Entry[] = [];
   let exitCode = 0;
@@ -280,6 +282,13 @@ async function main(): Promise<number> {
       "(or with BENCH_ROUNDS=3: the best round is kept) before trusting 'vs raw'.",
   );
 
+  const measured = await runMeasures(measures);
+  for (const m of measured) {
+    if (!m.result || (m.result.problems ?? []).length > 0) exitCode = 1;
+    if (m.result?.checks.some((c) => !c.pass)) anyBelow = true;
+    json.push({ name: m.name, kind: "measure", description: m.description, valid: Boolean(m.result) && (m.result?.problems ?? []).length === 0, failure: m.failure ?? null, ...m.result });
+  }
+
   const resultsDir = benchPath("results");
   mkdirSync(resultsDir, { recursive: true });
   const file = `${resultsDir}/latest.json`;
@@ -303,6 +312,47 @@ async function main(): Promise<number> {
   if (exitCode !== 0) loud(["some figures are missing or invalid (errors / non-2xx / failed start): see the notes above"]);
   if (anyBelow && process.env.BENCH_STRICT === "1") exitCode = 1;
   return exitCode;
+}
+
+interface Measured {
+  name: string;
+  description: string;
+  result?: MeasureResult;
+  failure?: string;
+}
+
+/** Runs the measure scenarios one after another (each starts and stops its own servers) and prints their figures. */
+async function runMeasures(measures: MeasureScenario[]): Promise<Measured[]> {
+  const done: Measured[] = [];
+  for (const scenario of measures) {
+    const entry: Measured = { name: scenario.name, description: scenario.description ?? "" };
+    const started = Date.now();
+    process.stdout.write(`\n${scenario.name} ... `);
+    try {
+      entry.result = await scenario.measure();
+      console.log(`done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      console.log("failed");
+      entry.failure = (err as Error).stack ?? String(err);
+      loud([`${scenario.name}: ${(err as Error).message}`]);
+    }
+    done.push(entry);
+  }
+  for (const m of done) {
+    if (!m.result) continue;
+    console.log(`\n${m.name}: ${m.description}`);
+    const rows = m.result.figures.map((f) => [
+      f.label,
+      `${fmt(f.value, f.value < 100 ? 2 : 0)} ${f.unit}`,
+      f.baseline ? `${fmt(f.baseline.value, f.baseline.value < 100 ? 2 : 0)} ${f.unit} (${f.baseline.label})` : "-",
+      f.baseline && f.baseline.value !== 0 ? `${(f.value / f.baseline.value).toFixed(2)}x` : "-",
+    ]);
+    console.log(table(["figure", "value", "same-run baseline", "ratio"], rows, new Set([1, 2, 3])));
+    for (const c of m.result.checks) console.log(`  ${c.pass ? green("PASS ") : yellow("BELOW")} ${c.label}: ${c.detail}`);
+    for (const n of m.result.notes ?? []) console.log(`  note: ${n}`);
+    if ((m.result.problems ?? []).length > 0) loud([`${m.name}: the run had errors; its figures are NOT valid`, ...(m.result.problems ?? [])]);
+  }
+  return done;
 }
 
 main().then(

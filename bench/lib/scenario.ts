@@ -38,3 +38,45 @@ export interface Scenario {
    */
   start(): Promise<ScenarioTarget>;
 }
+
+/** One figure a measure scenario reports, with the same-run baseline it is read against. */
+export interface MeasureFigure {
+  /** What was measured, e.g. "accepted points/s" or "p99 offer latency". */
+  label: string;
+  value: number;
+  /** e.g. "points/s", "ms", "KB". */
+  unit: string;
+  /** The same quantity for the baseline measured in the same run (raw grpc-js echo, raw NATS, ...). */
+  baseline?: { label: string; value: number };
+}
+
+/** A pass mark a measure scenario checks itself (e.g. "p99 < 250 ms", ">= 0.5x raw echo"). */
+export interface MeasureCheck {
+  label: string;
+  pass: boolean;
+  /** The figures behind the verdict, e.g. "182 ms" or "0.62x". */
+  detail: string;
+}
+
+export interface MeasureResult {
+  figures: MeasureFigure[];
+  checks: MeasureCheck[];
+  /** Anything the reader needs to judge the figures (settings, caveats). */
+  notes?: string[];
+  /** Errors seen during the run: when non-empty the figures are INVALID and the bench exits 1. */
+  problems?: string[];
+}
+
+/**
+ * A scenario that is not one HTTP request repeated (streams, fan-out latency, multi-step
+ * flows): it starts its servers IN CHILD PROCESSES (lib/child.ts), drives its own load
+ * (preferably from child processes too, e.g. lib/worker-pool.ts), measures its baseline in the
+ * same run, stops everything it started (also on failure) and returns its figures.
+ */
+export interface MeasureScenario {
+  /** Unique, kebab-case; what BENCH_ONLY matches. */
+  name: string;
+  /** One line for the report. */
+  description?: string;
+  measure(): Promise<MeasureResult>;
+}

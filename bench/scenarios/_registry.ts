@@ -9,9 +9,15 @@
  */
 import { readdirSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Scenario } from "../lib/scenario.js";
+import type { MeasureScenario, Scenario } from "../lib/scenario.js";
 
 const DIR = fileURLToPath(new URL("./", import.meta.url));
+
+function isMeasureScenario(value: unknown): value is MeasureScenario {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.name === "string" && v.name !== "" && typeof v.measure === "function" && v.start === undefined;
+}
 
 function isScenario(value: unknown): value is Scenario {
   if (typeof value !== "object" || value === null) return false;
@@ -27,18 +33,30 @@ function isScenario(value: unknown): value is Scenario {
   return true;
 }
 
-export async function loadScenarios(): Promise<Scenario[]> {
+/** Any scenario: an HTTP request repeated by autocannon, or a measure scenario that reports its own figures. */
+export type AnyScenario = Scenario | MeasureScenario;
+
+export function isMeasure(scenario: AnyScenario): scenario is MeasureScenario {
+  return "measure" in scenario;
+}
+
+export async function loadScenarios(): Promise<AnyScenario[]> {
   const files = readdirSync(DIR)
     .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.startsWith("_") && !/\.(d|test)\.ts$/.test(f))
     .sort();
-  const scenarios: Scenario[] = [];
+  const scenarios: AnyScenario[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
     const mod = (await import(pathToFileURL(DIR + file).href)) as Record<string, unknown>;
-    const candidate = isScenario(mod.default) ? mod.default : isScenario(mod) ? (mod as unknown as Scenario) : null;
+    const candidate: AnyScenario | null =
+      isScenario(mod.default) || isMeasureScenario(mod.default)
+        ? mod.default
+        : isScenario(mod) || isMeasureScenario(mod)
+          ? (mod as unknown as AnyScenario)
+          : null;
     if (!candidate) {
       throw new Error(
-        `bench/scenarios/${file} does not export a scenario ({ name, target?: { vsConnectEcho } | { vs, ratio }, start() }) as default or as named exports`,
+        `bench/scenarios/${file} does not export a scenario ({ name, target?: { vsConnectEcho } | { vs, ratio }, start() }, or { name, measure() }) as default or as named exports`,
       );
     }
     const other = seen.get(candidate.name);
@@ -54,7 +72,7 @@ export async function loadScenarios(): Promise<Scenario[]> {
  * entries (or matches it as a `*` glob). BENCH_ONLY=none keeps none. Baselines
  * always run: ratios need them.
  */
-export function selectScenarios(all: Scenario[], only: string | undefined): Scenario[] {
+export function selectScenarios(all: AnyScenario[], only: string | undefined): AnyScenario[] {
   if (only === undefined || only.trim() === "") return all;
   if (only.trim() === "none") return [];
   const patterns = only
