@@ -114,3 +114,4 @@ export function createBulkhead(limit: number, queue = 0) {
 }
 
 export { createRateLimiter, type RateLimiter, type RateLimitSettings } from "./rate-limit.js";
+export { createRequestLimiter, type RequestLimiter, type RequestLimitDecision, type RequestLimitSettings } from "./request-limit.js";
