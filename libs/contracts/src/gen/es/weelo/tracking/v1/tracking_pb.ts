@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/tracking/v1/tracking.proto.
  */
 export const file_weelo_tracking_v1_tracking: GenFile = /*@__PURE__*/
-  fileDesc("CiB3ZWVsby90cmFja2luZy92MS90cmFja2luZy5wcm90bxIRd2VlbG8udHJhY2tpbmcudjEinwEKDUxvY2F0aW9uUG9pbnQSCwoDc2VxGAEgASgEEi8KC3JlY29yZGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNsYXQYAyABKAESCwoDbG5nGAQgASgBEhIKCmFjY3VyYWN5X20YBSABKAESEQoJc3BlZWRfbXBzGAYgASgBEg8KB2hlYWRpbmcYByABKAEi9gEKDkRyaXZlclBvc2l0aW9uEhEKCWRyaXZlcl9pZBgBIAEoCRIpCghsb2NhdGlvbhgCIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY3VyYWN5X20YBCABKAESEQoJc3BlZWRfbXBzGAUgASgBEg8KB2hlYWRpbmcYBiABKAESCwoDc2VxGAcgASgEEjAKDGxhc3Rfc2Vlbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKCVRyaXBQb2ludBIpCghsb2NhdGlvbhgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXNwZWVkX21wcxgDIAEoARIPCgdoZWFkaW5nGAQgASgBEgsKA3NlcRgFIAEoBCLXAgoNRHJpdmVyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi0KCWlzc3VlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoKYXNzaWdubWVudBgDIAEoCzIkLndlZWxvLnRyYWNraW5nLnYxLkFzc2lnbm1lbnRDb21tYW5kSAASPwoJY2FuY2VsbGVkGAQgASgLMioud2VlbG8udHJhY2tpbmcudjEuQm9va2luZ0NhbmNlbGxlZENvbW1hbmRIABI9CghyZW9wZW5lZBgFIAEoCzIpLndlZWxvLnRyYWNraW5nLnYxLkJvb2tpbmdSZW9wZW5lZENvbW1hbmRIABI/Cg1zdGF0dXNfcHJvbXB0GAYgASgLMiYud2VlbG8udHJhY2tpbmcudjEuU3RhdHVzUHJvbXB0Q29tbWFuZEgAQgYKBGtpbmQiuQEKEUFzc2lnbm1lbnRDb21tYW5kEhIKCmJvb2tpbmdfaWQYASABKAkSEgoKdmVoaWNsZV9pZBgCIAEoCRInCgZwaWNrdXAYAyABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEiUKBGRyb3AYBCABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEhYKDnBpY2t1cF9hZGRyZXNzGAUgASgJEhQKDGRyb3BfYWRkcmVzcxgGIAEoCSI9ChdCb29raW5nQ2FuY2VsbGVkQ29tbWFuZBISCgpib29raW5nX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI8ChZCb29raW5nUmVvcGVuZWRDb21tYW5kEhIKCmJvb2tpbmdfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIk8KE1N0YXR1c1Byb21wdENvbW1hbmQSEgoKYm9va2luZ19pZBgBIAEoCRITCgtuZXh0X3N0YXR1cxgCIAEoCRIPCgdtZXNzYWdlGAMgASgJItQBCgxOZWFyYnlEcml2ZXISEQoJZHJpdmVyX2lkGAEgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAIgASgJEhIKCnZlaGljbGVfaWQYAyABKAkSFAoMdmVoaWNsZV90eXBlGAQgASgJEikKCGxvY2F0aW9uGAUgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxISCgpkaXN0YW5jZV9tGAYgASgBEjAKDGxhc3Rfc2Vlbl9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp, file_weelo_common_v1_common]);
+  fileDesc("CiB3ZWVsby90cmFja2luZy92MS90cmFja2luZy5wcm90bxIRd2VlbG8udHJhY2tpbmcudjEinwEKDUxvY2F0aW9uUG9pbnQSCwoDc2VxGAEgASgEEi8KC3JlY29yZGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNsYXQYAyABKAESCwoDbG5nGAQgASgBEhIKCmFjY3VyYWN5X20YBSABKAESEQoJc3BlZWRfbXBzGAYgASgBEg8KB2hlYWRpbmcYByABKAEi9gEKDkRyaXZlclBvc2l0aW9uEhEKCWRyaXZlcl9pZBgBIAEoCRIpCghsb2NhdGlvbhgCIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY3VyYWN5X20YBCABKAESEQoJc3BlZWRfbXBzGAUgASgBEg8KB2hlYWRpbmcYBiABKAESCwoDc2VxGAcgASgEEjAKDGxhc3Rfc2Vlbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKCVRyaXBQb2ludBIpCghsb2NhdGlvbhgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXNwZWVkX21wcxgDIAEoARIPCgdoZWFkaW5nGAQgASgBEgsKA3NlcRgFIAEoBCKRAwoNRHJpdmVyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi0KCWlzc3VlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoKYXNzaWdubWVudBgDIAEoCzIkLndlZWxvLnRyYWNraW5nLnYxLkFzc2lnbm1lbnRDb21tYW5kSAASPwoJY2FuY2VsbGVkGAQgASgLMioud2VlbG8udHJhY2tpbmcudjEuQm9va2luZ0NhbmNlbGxlZENvbW1hbmRIABI9CghyZW9wZW5lZBgFIAEoCzIpLndlZWxvLnRyYWNraW5nLnYxLkJvb2tpbmdSZW9wZW5lZENvbW1hbmRIABI/Cg1zdGF0dXNfcHJvbXB0GAYgASgLMiYud2VlbG8udHJhY2tpbmcudjEuU3RhdHVzUHJvbXB0Q29tbWFuZEgAEjgKCXJlY29ubmVjdBgHIAEoCzIjLndlZWxvLnRyYWNraW5nLnYxLlJlY29ubmVjdENvbW1hbmRIAEIGCgRraW5kIjoKEFJlY29ubmVjdENvbW1hbmQSDgoGcmVhc29uGAEgASgJEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNIrkBChFBc3NpZ25tZW50Q29tbWFuZBISCgpib29raW5nX2lkGAEgASgJEhIKCnZlaGljbGVfaWQYAiABKAkSJwoGcGlja3VwGAMgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIlCgRkcm9wGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIWCg5waWNrdXBfYWRkcmVzcxgFIAEoCRIUCgxkcm9wX2FkZHJlc3MYBiABKAkiPQoXQm9va2luZ0NhbmNlbGxlZENvbW1hbmQSEgoKYm9va2luZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiPAoWQm9va2luZ1Jlb3BlbmVkQ29tbWFuZBISCgpib29raW5nX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJPChNTdGF0dXNQcm9tcHRDb21tYW5kEhIKCmJvb2tpbmdfaWQYASABKAkSEwoLbmV4dF9zdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSLUAQoMTmVhcmJ5RHJpdmVyEhEKCWRyaXZlcl9pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCRISCgp2ZWhpY2xlX2lkGAMgASgJEhQKDHZlaGljbGVfdHlwZRgEIAEoCRIpCghsb2NhdGlvbhgFIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEgoKZGlzdGFuY2VfbRgGIAEoARIwCgxsYXN0X3NlZW5fYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp, file_weelo_common_v1_common]);
 
 /**
  * LocationPoint is one GPS fix recorded by the driver app.
@@ -255,6 +255,14 @@ export type DriverCommand = Message<"weelo.tracking.v1.DriverCommand"> & {
      */
     value: StatusPromptCommand;
     case: "statusPrompt";
+  } | {
+    /**
+     * The server is going away: the app should open a new stream (after retry_after_ms) and re-send its unacked points.
+     *
+     * @generated from field: weelo.tracking.v1.ReconnectCommand reconnect = 7;
+     */
+    value: ReconnectCommand;
+    case: "reconnect";
   } | { case: undefined; value?: undefined };
 };
 
@@ -264,6 +272,34 @@ export type DriverCommand = Message<"weelo.tracking.v1.DriverCommand"> & {
  */
 export const DriverCommandSchema: GenMessage<DriverCommand> = /*@__PURE__*/
   messageDesc(file_weelo_tracking_v1_tracking, 3);
+
+/**
+ * ReconnectCommand is the last message of a stream the server closes on purpose (a graceful shutdown): every point read before it is acked, then the stream ends with OK.
+ *
+ * @generated from message weelo.tracking.v1.ReconnectCommand
+ */
+export type ReconnectCommand = Message<"weelo.tracking.v1.ReconnectCommand"> & {
+  /**
+   * Why, in words the app can log.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * How long the app should wait before reconnecting, in milliseconds, so a fleet of apps does not reconnect all at once.
+   *
+   * @generated from field: uint32 retry_after_ms = 2;
+   */
+  retryAfterMs: number;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.ReconnectCommand.
+ * Use `create(ReconnectCommandSchema)` to create a new message.
+ */
+export const ReconnectCommandSchema: GenMessage<ReconnectCommand> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking, 4);
 
 /**
  * AssignmentCommand gives the driver a new trip.
@@ -319,7 +355,7 @@ export type AssignmentCommand = Message<"weelo.tracking.v1.AssignmentCommand"> &
  * Use `create(AssignmentCommandSchema)` to create a new message.
  */
 export const AssignmentCommandSchema: GenMessage<AssignmentCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 4);
+  messageDesc(file_weelo_tracking_v1_tracking, 5);
 
 /**
  * BookingCancelledCommand tells the driver a trip was cancelled.
@@ -347,7 +383,7 @@ export type BookingCancelledCommand = Message<"weelo.tracking.v1.BookingCancelle
  * Use `create(BookingCancelledCommandSchema)` to create a new message.
  */
 export const BookingCancelledCommandSchema: GenMessage<BookingCancelledCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 5);
+  messageDesc(file_weelo_tracking_v1_tracking, 6);
 
 /**
  * BookingReopenedCommand tells the driver a trip was taken off them and offered again.
@@ -375,7 +411,7 @@ export type BookingReopenedCommand = Message<"weelo.tracking.v1.BookingReopenedC
  * Use `create(BookingReopenedCommandSchema)` to create a new message.
  */
 export const BookingReopenedCommandSchema: GenMessage<BookingReopenedCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 6);
+  messageDesc(file_weelo_tracking_v1_tracking, 7);
 
 /**
  * StatusPromptCommand asks the driver to confirm the next status of a trip.
@@ -410,7 +446,7 @@ export type StatusPromptCommand = Message<"weelo.tracking.v1.StatusPromptCommand
  * Use `create(StatusPromptCommandSchema)` to create a new message.
  */
 export const StatusPromptCommandSchema: GenMessage<StatusPromptCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 7);
+  messageDesc(file_weelo_tracking_v1_tracking, 8);
 
 /**
  * NearbyDriver is one driver found near a point.
@@ -473,5 +509,5 @@ export type NearbyDriver = Message<"weelo.tracking.v1.NearbyDriver"> & {
  * Use `create(NearbyDriverSchema)` to create a new message.
  */
 export const NearbyDriverSchema: GenMessage<NearbyDriver> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 8);
+  messageDesc(file_weelo_tracking_v1_tracking, 9);
 

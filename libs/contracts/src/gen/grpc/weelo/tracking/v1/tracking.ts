@@ -97,7 +97,18 @@ export interface DriverCommand {
     | //
     /** The driver is asked to move a booking to its next status. */
     { $case: "statusPrompt"; value: StatusPromptCommand }
+    | //
+    /** The server is going away: the app should open a new stream (after retry_after_ms) and re-send its unacked points. */
+    { $case: "reconnect"; value: ReconnectCommand }
     | undefined;
+}
+
+/** ReconnectCommand is the last message of a stream the server closes on purpose (a graceful shutdown): every point read before it is acked, then the stream ends with OK. */
+export interface ReconnectCommand {
+  /** Why, in words the app can log. */
+  reason: string;
+  /** How long the app should wait before reconnecting, in milliseconds, so a fleet of apps does not reconnect all at once. */
+  retryAfterMs: number;
 }
 
 /** AssignmentCommand gives the driver a new trip. */
@@ -723,6 +734,9 @@ export const DriverCommand: MessageFns<DriverCommand> = {
       case "statusPrompt":
         StatusPromptCommand.encode(message.kind.value, writer.uint32(50).fork()).join();
         break;
+      case "reconnect":
+        ReconnectCommand.encode(message.kind.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -788,6 +802,14 @@ export const DriverCommand: MessageFns<DriverCommand> = {
             message.kind = { $case: "statusPrompt", value: StatusPromptCommand.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.kind = { $case: "reconnect", value: ReconnectCommand.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -822,6 +844,8 @@ export const DriverCommand: MessageFns<DriverCommand> = {
         ? { $case: "statusPrompt", value: StatusPromptCommand.fromJSON(object.statusPrompt) }
         : isSet(object.status_prompt)
         ? { $case: "statusPrompt", value: StatusPromptCommand.fromJSON(object.status_prompt) }
+        : isSet(object.reconnect)
+        ? { $case: "reconnect", value: ReconnectCommand.fromJSON(object.reconnect) }
         : undefined,
     };
   },
@@ -842,6 +866,8 @@ export const DriverCommand: MessageFns<DriverCommand> = {
       obj.reopened = BookingReopenedCommand.toJSON(message.kind.value);
     } else if (message.kind?.$case === "statusPrompt") {
       obj.statusPrompt = StatusPromptCommand.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "reconnect") {
+      obj.reconnect = ReconnectCommand.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -878,7 +904,102 @@ export const DriverCommand: MessageFns<DriverCommand> = {
         }
         break;
       }
+      case "reconnect": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "reconnect", value: ReconnectCommand.fromPartial(object.kind.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseReconnectCommand(): ReconnectCommand {
+  return { reason: "", retryAfterMs: 0 };
+}
+
+export const ReconnectCommand: MessageFns<ReconnectCommand> = {
+  encode(message: ReconnectCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.retryAfterMs !== 0) {
+      writer.uint32(16).uint32(message.retryAfterMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconnectCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconnectCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.retryAfterMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReconnectCommand {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      retryAfterMs: isSet(object.retryAfterMs)
+        ? globalThis.Number(object.retryAfterMs)
+        : isSet(object.retry_after_ms)
+        ? globalThis.Number(object.retry_after_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ReconnectCommand): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.retryAfterMs !== 0) {
+      obj.retryAfterMs = Math.round(message.retryAfterMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReconnectCommand>, I>>(base?: I): ReconnectCommand {
+    return ReconnectCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReconnectCommand>, I>>(object: I): ReconnectCommand {
+    const message = createBaseReconnectCommand();
+    message.reason = object.reason ?? "";
+    message.retryAfterMs = object.retryAfterMs ?? 0;
     return message;
   },
 };
