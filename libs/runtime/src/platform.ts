@@ -35,6 +35,12 @@ export interface Platform {
   database<DB>(service: string, migrations: Record<string, Migration>): Promise<Database<DB>>;
   /** Registers cleanup to run at shutdown, in reverse order of registration. */
   onShutdown(name: string, fn: () => Promise<void>): void;
+  /**
+   * Registers work for the very start of a shutdown, before the gRPC server stops taking calls
+   * and waits for in-flight ones: long-lived streams are told to reconnect elsewhere and end
+   * on their own. Drains run together, bounded by 30% of SHUTDOWN_TIMEOUT_MS.
+   */
+  onDrain(name: string, fn: () => Promise<void>): void;
   /** Starts listening on the gRPC server and keeps its health status true to the dependency checks. */
   listen(host: string, port: number): Promise<number>;
   /** Runs every cleanup once, each bounded by the remaining shutdown time. */
@@ -47,6 +53,7 @@ export async function createPlatform(config: BaseConfig, options: { name: string
   const metrics = new Metrics();
   const cleanups: { name: string; fn: () => Promise<void> }[] = [];
   const onShutdown = (name: string, fn: () => Promise<void>) => void cleanups.push({ name, fn });
+  const drains: { name: string; fn: () => Promise<void> }[] = [];
 
   const cache = await createCache({ config, keyPrefix: config.CACHE_KEY_PREFIX, logger, metrics });
   onShutdown("cache", () => cache.close());
@@ -76,6 +83,7 @@ export async function createPlatform(config: BaseConfig, options: { name: string
     grpc,
     checks,
     onShutdown,
+    onDrain: (name: string, fn: () => Promise<void>) => void drains.push({ name, fn }),
     async database<DB>(service: string, migrations: Record<string, Migration>) {
       const schema = `${config.DB_SCHEMA_PREFIX}${service}`;
       const database = await createDatabase<DB>({ service, schema, config, migrations, logger, metrics });
@@ -92,6 +100,14 @@ export async function createPlatform(config: BaseConfig, options: { name: string
       shuttingDown ??= (async () => {
         const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
         // Stop taking calls first, let in-flight ones finish, then close what they used.
+        const drainBound = config.SHUTDOWN_TIMEOUT_MS * 0.3;
+        await Promise.all(
+          drains.map(({ name, fn }) =>
+            Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, drainBound).unref())]).catch((error: unknown) =>
+              logger.warn({ err: error, dependency: name }, "drain failed"),
+            ),
+          ),
+        );
         await grpc.shutdown(Math.max(100, (deadline - Date.now()) * 0.6));
         for (const { name, fn } of cleanups.reverse()) {
           const left = Math.max(50, deadline - Date.now());
