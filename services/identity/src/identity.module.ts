@@ -6,6 +6,8 @@
 import { TokenIssuer } from "@weelo/auth";
 import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth_service";
 import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
+import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
+import { contactDirectoryHandlers, PUBLIC_CONTACT_METHODS } from "./contact-directory.js";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import { openDriverDirectory, type DriverDirectory } from "./driver-directory.js";
@@ -65,7 +67,9 @@ export async function startIdentity(
   });
   platform.grpc
     .addService(AuthServiceService, authHandlers(identity), { publicMethods: PUBLIC_AUTH_METHODS })
-    .addService(ProfileServiceService, profileHandlers(identity));
+    .addService(ProfileServiceService, profileHandlers(identity))
+    // Internal: the notification service reads contacts without a user token; never on the gateway.
+    .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db), { publicMethods: PUBLIC_CONTACT_METHODS });
   return identity;
 }
 

@@ -1,0 +1,142 @@
+/**
+ * Wires the notification service into a process: its schema, the dead-letter stream, the
+ * push and SMS senders (behind circuit breakers), identity's contact directory, the inbox
+ * on the shared gRPC server, and the event consumers (started by start(), once the process
+ * can reach identity). Used by this service's own main and by the all-in-one process alike.
+ */
+import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
+import { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
+import { createClient, type ServiceClient } from "@weelo/grpc";
+import { createGuard } from "@weelo/resilience";
+import type { Platform } from "@weelo/runtime";
+import { Counter } from "prom-client";
+import { identityContacts, type ContactDirectory } from "./contacts.js";
+import type { NotificationConfig } from "./notification.config.js";
+import { EventConsumers, type EventSource } from "./notification.consumers.js";
+import { BOOKING_PLANNERS, TRACKING_PLANNERS } from "./notification.events.js";
+import { notificationHandlers } from "./notification.handlers.js";
+import { createNotificationService, type NotificationService } from "./notification.service.js";
+import type { NotificationDatabase } from "./notification.table.js";
+import { notificationMigrations } from "./migrations/index.js";
+import { FcmPushSender } from "./senders/fcm-push-sender.js";
+import { LogPushSender, type PushSender } from "./senders/push-sender.js";
+import { LogSmsSender, Msg91NotifySender, type SmsSender } from "./senders/sms-sender.js";
+
+export interface NotificationModuleOptions {
+  /** Where identity answers gRPC when IDENTITY_GRPC_URL is unset (the all-in-one passes its own port, known after listen). */
+  identityAddress?: () => string;
+  /** Stand-ins for tests. */
+  contacts?: ContactDirectory;
+  push?: PushSender;
+  sms?: SmsSender;
+  now?: () => Date;
+}
+
+export interface NotificationModule {
+  service: NotificationService;
+  consumers: EventConsumers;
+  /** The sources consumed: booking and tracking, and dispatch (see DISPATCH_SOURCE_PENDING). */
+  sources: EventSource[];
+  /** Starts the event consumers. */
+  start(): Promise<void>;
+}
+
+/**
+ * Dispatch's events (dispatch.offer_created to an offline transporter, offer_withdrawn,
+ * offer_accepted) are planned in notification.rules.ts (planOffer*); the consumer of the
+ * DISPATCH stream joins `sources` once dispatch publishes its contract (weelo.dispatch.v1
+ * event payloads). Until then no dispatch events are consumed.
+ */
+export const DISPATCH_SOURCE_PENDING = true;
+
+export async function startNotification(platform: Platform, config: NotificationConfig, options: NotificationModuleOptions = {}): Promise<NotificationModule> {
+  const logger = platform.logger.child({ component: "notification" });
+  const database = await platform.database<NotificationDatabase>("notification", notificationMigrations);
+  await platform.bus.ensureStream({
+    name: config.NOTIFY_DLQ_STREAM,
+    subjects: [`${config.NOTIFY_SUBJECT_ROOT}.dead_letter.>`],
+    maxAgeMs: config.NOTIFY_DLQ_MAX_AGE_H * 3600 * 1000,
+  });
+
+  const push = options.push ?? createPushSender(platform, config);
+  platform.onShutdown("notification push sender", () => push.close());
+  const sms = options.sms ?? createSmsSender(platform, config);
+  if (push.name === "log") logger.info("push provider: log (no Firebase credentials configured: pushes are written to this log, not sent)");
+  else logger.info({ provider: push.name, emulator: config.FCM_EMULATOR_HOST }, "push provider: fcm");
+  if (sms.name === "log") logger.info("notification SMS provider: log (texts are written to this log, not sent)");
+
+  let identity: ServiceClient<typeof ContactDirectoryServiceService> | undefined;
+  const identityClient = () =>
+    (identity ??= createClient(ContactDirectoryServiceService, config.IDENTITY_GRPC_URL ?? options.identityAddress?.() ?? `127.0.0.1:${config.GRPC_PORT}`, {
+      deadlineMs: config.GRPC_DEADLINE_MS,
+      metrics: platform.metrics,
+    }));
+  platform.onShutdown("notification identity client", async () => identity?.close());
+
+  const deliveries = new Counter({
+    name: "weelo_notifications_total",
+    help: "Notification deliveries by channel (push, sms), kind and outcome (sent, no_devices, failed).",
+    labelNames: ["channel", "kind", "outcome"] as const,
+    registers: [platform.metrics.registry],
+  });
+  const events = new Counter({
+    name: "weelo_notification_events_total",
+    help: "Events the notification consumers handled, by source and outcome (delivered, retry, dead_letter, undecodable, ignored, no_recipients).",
+    labelNames: ["source", "outcome"] as const,
+    registers: [platform.metrics.registry],
+  });
+
+  const service = createNotificationService({
+    db: database.db,
+    contacts: options.contacts ?? identityContacts(identityClient),
+    push,
+    sms,
+    logger,
+    counter: deliveries,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  platform.grpc.addService(NotificationServiceService, notificationHandlers(service));
+
+  const consumers = new EventConsumers({
+    bus: platform.bus,
+    service,
+    logger: logger.child({ component: "notification-consumers" }),
+    counter: events,
+    settings: {
+      durablePrefix: config.NOTIFY_DURABLE_PREFIX,
+      maxDeliver: config.NOTIFY_MAX_DELIVER,
+      retryMs: config.NOTIFY_RETRY_MS,
+      ackWaitMs: config.NOTIFY_ACK_WAIT_MS,
+      concurrency: config.NOTIFY_CONCURRENCY,
+      streamWaitMs: config.NOTIFY_STREAM_WAIT_MS,
+      deadLetters: { stream: config.NOTIFY_DLQ_STREAM, subjectRoot: config.NOTIFY_SUBJECT_ROOT },
+    },
+  });
+  // Registered after the database: consumers finish their events before the database closes.
+  platform.onShutdown("notification consumers", () => consumers.stop());
+
+  const sources: EventSource[] = [
+    { name: "booking", stream: config.BOOKING_STREAM, planners: BOOKING_PLANNERS },
+    { name: "tracking", stream: config.TRACKING_STREAM, planners: TRACKING_PLANNERS },
+  ];
+  return { service, consumers, sources, start: () => consumers.start(sources) };
+}
+
+function createPushSender(platform: Platform, config: NotificationConfig): PushSender {
+  if (config.PUSH_PROVIDER === "log") return new LogPushSender(platform.logger.child({ component: "push" }));
+  const guard = createGuard({ name: "push-fcm", logger: platform.logger, metrics: platform.metrics, timeoutMs: config.PUSH_TIMEOUT_MS });
+  return new FcmPushSender(
+    {
+      ...(config.FIREBASE_PROJECT_ID ? { projectId: config.FIREBASE_PROJECT_ID } : {}),
+      ...(config.FIREBASE_SERVICE_ACCOUNT_JSON ? { serviceAccountJson: config.FIREBASE_SERVICE_ACCOUNT_JSON } : {}),
+      ...(config.FCM_EMULATOR_HOST ? { emulatorHost: config.FCM_EMULATOR_HOST } : {}),
+    },
+    guard,
+  );
+}
+
+function createSmsSender(platform: Platform, config: NotificationConfig): SmsSender {
+  if (config.NOTIFY_SMS_PROVIDER === "log") return new LogSmsSender(platform.logger.child({ component: "notification-sms" }));
+  const guard = createGuard({ name: "sms-msg91-notify", logger: platform.logger, metrics: platform.metrics, timeoutMs: config.SMS_TIMEOUT_MS });
+  return new Msg91NotifySender({ baseUrl: config.MSG91_BASE_URL, authKey: config.MSG91_AUTH_KEY ?? "", templateId: config.MSG91_NOTIFY_TEMPLATE_ID ?? "" }, guard);
+}

@@ -1,0 +1,108 @@
+/** kysely queries of the notification schema: plain functions taking the db (or a transaction). */
+import { sql, type Kysely } from "kysely";
+import type { DeliveryRow, NotificationDatabase, NotificationRow } from "./notification.table.js";
+
+export type NotificationDb = Kysely<NotificationDatabase>;
+
+export interface DeliveryKey {
+  eventId: string;
+  recipientId: string;
+  channel: "push" | "sms";
+}
+
+/** Adds a notification to the user's inbox once per event; a redelivery gets the existing row. */
+export async function addToInbox(
+  db: NotificationDb,
+  row: { id: string; userId: string; eventId: string; kind: string; title: string; body: string; bookingId: string; data: Record<string, string> },
+): Promise<NotificationRow> {
+  const inserted = await db
+    .insertInto("notifications")
+    .values({
+      id: row.id,
+      user_id: row.userId,
+      event_id: row.eventId,
+      kind: row.kind,
+      title: row.title,
+      body: row.body,
+      booking_id: row.bookingId,
+      data: JSON.stringify(row.data),
+    })
+    .onConflict((oc) => oc.columns(["event_id", "user_id"]).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return inserted;
+  return db.selectFrom("notifications").selectAll().where("event_id", "=", row.eventId).where("user_id", "=", row.userId).executeTakeFirstOrThrow();
+}
+
+/**
+ * Claims the right to send on one channel: a new claim, or one whose earlier try failed. A
+ * claim that is sending (another delivery of the same event, or a crash mid-send), sent or
+ * skipped is not taken again: at most one message per event, recipient and channel.
+ */
+export async function claimDelivery(db: NotificationDb, key: DeliveryKey, now: Date): Promise<{ claimed: true; attempt: number } | { claimed: false; status: string }> {
+  const claimed = await db
+    .insertInto("deliveries")
+    .values({ event_id: key.eventId, recipient_id: key.recipientId, channel: key.channel, status: "sending", claimed_at: now })
+    .onConflict((oc) =>
+      oc
+        .columns(["event_id", "recipient_id", "channel"])
+        .doUpdateSet({ status: "sending", attempts: sql`deliveries.attempts + 1`, claimed_at: now, finished_at: null })
+        .where("deliveries.status", "=", "failed"),
+    )
+    .returning(["attempts"])
+    .executeTakeFirst();
+  if (claimed) return { claimed: true, attempt: claimed.attempts };
+  const existing = await findDelivery(db, key);
+  return { claimed: false, status: existing?.status ?? "sending" };
+}
+
+/** Records how a claimed delivery ended. */
+export async function finishDelivery(db: NotificationDb, key: DeliveryKey, status: "sent" | "skipped" | "failed", detail: string | null, now: Date): Promise<void> {
+  await db
+    .updateTable("deliveries")
+    .set({ status, detail: detail?.slice(0, 500) ?? null, finished_at: now })
+    .where("event_id", "=", key.eventId)
+    .where("recipient_id", "=", key.recipientId)
+    .where("channel", "=", key.channel)
+    .where("status", "=", "sending")
+    .execute();
+}
+
+export function findDelivery(db: NotificationDb, key: DeliveryKey): Promise<DeliveryRow | undefined> {
+  return db
+    .selectFrom("deliveries")
+    .selectAll()
+    .where("event_id", "=", key.eventId)
+    .where("recipient_id", "=", key.recipientId)
+    .where("channel", "=", key.channel)
+    .executeTakeFirst();
+}
+
+/** A page of a user's inbox, newest first, after the row with id `beforeId` when given. */
+export function listInbox(db: NotificationDb, userId: string, options: { limit: number; beforeId?: string; unreadOnly: boolean }): Promise<NotificationRow[]> {
+  let query = db.selectFrom("notifications").selectAll().where("user_id", "=", userId);
+  if (options.beforeId) query = query.where("id", "<", options.beforeId);
+  if (options.unreadOnly) query = query.where("read_at", "is", null);
+  return query.orderBy("id", "desc").limit(options.limit).execute();
+}
+
+export async function unreadCount(db: NotificationDb, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom("notifications")
+    .select((eb) => eb.fn.countAll<string>().as("count"))
+    .where("user_id", "=", userId)
+    .where("read_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** Marks the user's notification read (keeping the first read time); undefined when it is not theirs. */
+export function markRead(db: NotificationDb, userId: string, id: string, now: Date): Promise<NotificationRow | undefined> {
+  return db
+    .updateTable("notifications")
+    .set({ read_at: sql`coalesce(read_at, ${now})` })
+    .where("id", "=", id)
+    .where("user_id", "=", userId)
+    .returningAll()
+    .executeTakeFirst();
+}
