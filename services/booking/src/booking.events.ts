@@ -10,10 +10,16 @@ export const BOOKING_CREATED_EVENT = "booking.created";
 export const BOOKING_STATUS_CHANGED_EVENT = "booking.status_changed";
 export const BOOKING_CANCELLED_EVENT = "booking.cancelled";
 export const BOOKING_REOPENED_EVENT = "booking.reopened";
+/** A PENDING booking nobody took before dispatch's broadcast ended: cancelled with NO_TRANSPORTER_FOUND. */
+export const BOOKING_EXPIRED_EVENT = "booking.expired";
 export const BOOKING_CREATED_PAYLOAD_TYPE = "weelo.booking.v1.BookingCreated";
 export const BOOKING_STATUS_CHANGED_PAYLOAD_TYPE = "weelo.booking.v1.BookingStatusChanged";
 
-export type StatusEventType = typeof BOOKING_STATUS_CHANGED_EVENT | typeof BOOKING_CANCELLED_EVENT | typeof BOOKING_REOPENED_EVENT;
+export type StatusEventType =
+  | typeof BOOKING_STATUS_CHANGED_EVENT
+  | typeof BOOKING_CANCELLED_EVENT
+  | typeof BOOKING_REOPENED_EVENT
+  | typeof BOOKING_EXPIRED_EVENT;
 
 /** The subject of an event type under a subject root: "booking.x" → "<root>.x". */
 export function subjectFor(subjectRoot: string, eventType: string): string {

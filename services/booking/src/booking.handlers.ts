@@ -10,7 +10,7 @@ import type { BookingService } from "./booking.service.js";
  * gateway never exposes BookingDispatchService, and in production the gRPC port is reachable
  * from inside the cluster only.
  */
-export const PUBLIC_DISPATCH_METHODS = ["ConfirmBooking", "AssignBooking", "ReopenBooking"] as const;
+export const PUBLIC_DISPATCH_METHODS = ["ConfirmBooking", "AssignBooking", "ReopenBooking", "ExpireBooking"] as const;
 
 export function bookingHandlers(bookings: BookingService): ServiceHandlers<typeof BookingServiceService> {
   return {
@@ -81,6 +81,9 @@ export function dispatchHandlers(bookings: BookingService): ServiceHandlers<type
     },
     async reopenBooking(request) {
       return { booking: bookingToProto(await bookings.reopenBooking(request.bookingId, request.reason), false) };
+    },
+    async expireBooking(request) {
+      return { booking: bookingToProto(await bookings.expireBooking(request.bookingId), false) };
     },
   };
 }

@@ -21,6 +21,7 @@ import { verifyQuoteToken } from "@weelo/pricing";
 import type { Insertable } from "kysely";
 import {
   BOOKING_CANCELLED_EVENT,
+  BOOKING_EXPIRED_EVENT,
   BOOKING_REOPENED_EVENT,
   BOOKING_STATUS_CHANGED_EVENT,
   recordBookingCreated,
@@ -33,6 +34,7 @@ import {
   checkDispatchStep,
   checkReopen,
   checkRequestMatchesQuote,
+  codeLocked,
   codeMatches,
   codeRefusal,
   decodePageToken,
@@ -47,6 +49,7 @@ import {
   requestHash,
   validateAddress,
   validateGoodsType,
+  type CodeKind,
   validateId,
   validateIdempotencyKey,
   validatePoint,
@@ -78,6 +81,8 @@ export interface BookingDeps {
     broadcastLeadMinutes: number;
     maxScheduleAheadDays: number;
     watchPollMs: number;
+    /** Wrong trip codes allowed before code entry locks, and for how long it locks. */
+    codeAttempts: { max: number; lockMs: number };
   };
   logger: Logger;
   /** The clock (tests move it). */
@@ -131,6 +136,8 @@ interface Change {
 }
 
 const bookingNotFound = () => new NotFoundError("booking not found", { reason: "BOOKING_NOT_FOUND", field: "booking_id" });
+/** The cancellation reason of a booking dispatch could not place. */
+const NO_TRANSPORTER_FOUND = "NO_TRANSPORTER_FOUND";
 const TERMINAL: readonly BookingStatus[] = ["completed", "cancelled"];
 const CLEARED_ASSIGNMENT = { transporter_id: null, driver_id: null, driver_user_id: null, vehicle_id: null } as const;
 
@@ -213,6 +220,17 @@ export function createBookingService(deps: BookingDeps) {
     const booking = await repo.findBooking(db, validateId(bookingId, "booking_id"));
     if (!booking) throw bookingNotFound();
     return booking;
+  }
+
+  /** Counts the attempt first (concurrent guesses cannot outrun the limit), then compares. */
+  async function checkTripCode(booking: BookingRow, kind: CodeKind, given: string): Promise<void> {
+    const at = now();
+    const { max, lockMs } = settings.codeAttempts;
+    const attempt = await repo.claimCodeAttempt(db, booking.id, settings.codeAttempts, at);
+    if (!attempt) throw codeLocked(kind, (await repo.codeLockedUntil(db, booking.id)) ?? new Date(at.getTime() + lockMs), at);
+    if (codeMatches(kind === "pickup" ? booking.pickup_code : booking.delivery_code, given)) return;
+    logger.warn({ bookingId: booking.id, kind, failures: attempt.failures }, "wrong trip code");
+    throw codeRefusal(kind, max - attempt.failures, Math.round(lockMs / 60_000));
   }
 
   function tripCode(): string {
@@ -382,11 +400,12 @@ export function createBookingService(deps: BookingDeps) {
       const { booking, relation } = await visibleBooking(principal, bookingId);
       const plan = planDriverStep(booking.status, requested, relation);
       const at = location ? validatePoint(location, "location") : undefined;
-      if (plan.code === "pickup" && !codeMatches(booking.pickup_code, code)) throw codeRefusal("pickup");
-      if (plan.code === "delivery" && !codeMatches(booking.delivery_code, code)) throw codeRefusal("delivery");
+      if (plan.code) await checkTripCode(booking, plan.code, code);
       const updated = await transitionOrExplain({
         booking,
         to: requested,
+        // An accepted code starts a fresh count for the next one.
+        ...(plan.code ? { set: { code_failures: 0, code_locked_until: null } } : {}),
         actorRole: "driver",
         actorId: principal.userId,
         location: at,
@@ -450,6 +469,25 @@ export function createBookingService(deps: BookingDeps) {
         reason,
         reopened: true,
         event: BOOKING_REOPENED_EVENT,
+      });
+    },
+
+    /**
+     * PENDING → CANCELLED because dispatch's broadcast ended with nobody taking the booking
+     * (reason NO_TRANSPORTER_FOUND, booking.expired); a retry returns the booking.
+     */
+    async expireBooking(bookingId: string): Promise<BookingRow> {
+      const booking = await dispatchBooking(bookingId);
+      if (booking.status === "cancelled" && booking.cancellation_reason === NO_TRANSPORTER_FOUND) return booking;
+      if (booking.status !== "pending") throw illegalTransition(booking.status, "cancelled");
+      return transitionOrExplain({
+        booking,
+        to: "cancelled",
+        set: { cancellation_fee_paise: 0, cancellation_reason: NO_TRANSPORTER_FOUND },
+        actorRole: "dispatch",
+        actorId: "",
+        reason: NO_TRANSPORTER_FOUND,
+        event: BOOKING_EXPIRED_EVENT,
       });
     },
 

@@ -21,7 +21,7 @@ import type { DriverRow, DriverStatus, VehicleStatus, VehicleView } from "./flee
  * methods need none. It is internal: the gateway never exposes FleetDirectoryService, and in
  * production the gRPC port is reachable from inside the cluster only.
  */
-export const PUBLIC_DIRECTORY_METHODS = ["FindActiveDriverByPhone", "LinkDriverAccount"] as const;
+export const PUBLIC_DIRECTORY_METHODS = ["FindActiveDriverByPhone", "LinkDriverAccount", "FindServingTransporters", "GetDriverAndVehicle"] as const;
 
 export function transporterHandlers(fleet: FleetService): ServiceHandlers<typeof TransporterServiceService> {
   return {
@@ -45,6 +45,21 @@ export function directoryHandlers(fleet: FleetService): ServiceHandlers<typeof F
     },
     async linkDriverAccount(request) {
       return fleet.linkDriverAccount(request.phone, request.userId);
+    },
+    async findServingTransporters(request) {
+      const rows = await fleet.findServingTransporters({ point: request.point, vehicleType: request.vehicleType, maxDistanceM: request.maxDistanceM, limit: request.limit });
+      return { transporters: rows.map((r) => ({ transporterId: r.transporter_id, distanceM: r.distance_m, availableVehicles: r.available_vehicles })) };
+    },
+    async getDriverAndVehicle(request) {
+      const { driver, vehicle } = await fleet.getDriverAndVehicle(request.transporterId, request.driverId, request.vehicleId);
+      return {
+        driverFound: driver !== undefined,
+        driverUserId: driver?.user_id ?? "",
+        driverStatus: driver ? protoOf(DRIVER_STATUSES, driver.status) : ProtoDriverStatus.DRIVER_STATUS_UNSPECIFIED,
+        vehicleFound: vehicle !== undefined,
+        vehicleType: vehicle?.vehicle_type ?? "",
+        vehicleStatus: vehicle ? protoOf(VEHICLE_STATUSES, vehicle.status) : ProtoVehicleStatus.VEHICLE_STATUS_UNSPECIFIED,
+      };
     },
   };
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/booking/v1/booking_dispatch_service.proto.
  */
 export const file_weelo_booking_v1_booking_dispatch_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci93ZWVsby9ib29raW5nL3YxL2Jvb2tpbmdfZGlzcGF0Y2hfc2VydmljZS5wcm90bxIQd2VlbG8uYm9va2luZy52MSJDChVDb25maXJtQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCSJEChZDb25maXJtQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmcigQEKFEFzc2lnbkJvb2tpbmdSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSFgoOdHJhbnNwb3J0ZXJfaWQYAiABKAkSEQoJZHJpdmVyX2lkGAMgASgJEhYKDmRyaXZlcl91c2VyX2lkGAQgASgJEhIKCnZlaGljbGVfaWQYBSABKAkiQwoVQXNzaWduQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmciOgoUUmVvcGVuQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQwoVUmVvcGVuQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmcywQIKFkJvb2tpbmdEaXNwYXRjaFNlcnZpY2USYwoOQ29uZmlybUJvb2tpbmcSJy53ZWVsby5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVxdWVzdBooLndlZWxvLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXNwb25zZRJgCg1Bc3NpZ25Cb29raW5nEiYud2VlbG8uYm9va2luZy52MS5Bc3NpZ25Cb29raW5nUmVxdWVzdBonLndlZWxvLmJvb2tpbmcudjEuQXNzaWduQm9va2luZ1Jlc3BvbnNlEmAKDVJlb3BlbkJvb2tpbmcSJi53ZWVsby5ib29raW5nLnYxLlJlb3BlbkJvb2tpbmdSZXF1ZXN0Gicud2VlbG8uYm9va2luZy52MS5SZW9wZW5Cb29raW5nUmVzcG9uc2ViBnByb3RvMw", [file_weelo_booking_v1_booking]);
+  fileDesc("Ci93ZWVsby9ib29raW5nL3YxL2Jvb2tpbmdfZGlzcGF0Y2hfc2VydmljZS5wcm90bxIQd2VlbG8uYm9va2luZy52MSJDChVDb25maXJtQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCSJEChZDb25maXJtQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmcigQEKFEFzc2lnbkJvb2tpbmdSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSFgoOdHJhbnNwb3J0ZXJfaWQYAiABKAkSEQoJZHJpdmVyX2lkGAMgASgJEhYKDmRyaXZlcl91c2VyX2lkGAQgASgJEhIKCnZlaGljbGVfaWQYBSABKAkiQwoVQXNzaWduQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmciOgoUUmVvcGVuQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQwoVUmVvcGVuQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmciKgoURXhwaXJlQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCSJDChVFeHBpcmVCb29raW5nUmVzcG9uc2USKgoHYm9va2luZxgBIAEoCzIZLndlZWxvLmJvb2tpbmcudjEuQm9va2luZzKjAwoWQm9va2luZ0Rpc3BhdGNoU2VydmljZRJjCg5Db25maXJtQm9va2luZxInLndlZWxvLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXF1ZXN0Gigud2VlbG8uYm9va2luZy52MS5Db25maXJtQm9va2luZ1Jlc3BvbnNlEmAKDUFzc2lnbkJvb2tpbmcSJi53ZWVsby5ib29raW5nLnYxLkFzc2lnbkJvb2tpbmdSZXF1ZXN0Gicud2VlbG8uYm9va2luZy52MS5Bc3NpZ25Cb29raW5nUmVzcG9uc2USYAoNUmVvcGVuQm9va2luZxImLndlZWxvLmJvb2tpbmcudjEuUmVvcGVuQm9va2luZ1JlcXVlc3QaJy53ZWVsby5ib29raW5nLnYxLlJlb3BlbkJvb2tpbmdSZXNwb25zZRJgCg1FeHBpcmVCb29raW5nEiYud2VlbG8uYm9va2luZy52MS5FeHBpcmVCb29raW5nUmVxdWVzdBonLndlZWxvLmJvb2tpbmcudjEuRXhwaXJlQm9va2luZ1Jlc3BvbnNlYgZwcm90bzM", [file_weelo_booking_v1_booking]);
 
 /**
  * ConfirmBookingRequest names the booking and the transporter who accepted it.
@@ -183,6 +183,48 @@ export const ReopenBookingResponseSchema: GenMessage<ReopenBookingResponse> = /*
   messageDesc(file_weelo_booking_v1_booking_dispatch_service, 5);
 
 /**
+ * ExpireBookingRequest names the booking nobody took.
+ *
+ * @generated from message weelo.booking.v1.ExpireBookingRequest
+ */
+export type ExpireBookingRequest = Message<"weelo.booking.v1.ExpireBookingRequest"> & {
+  /**
+   * Id of the booking.
+   *
+   * @generated from field: string booking_id = 1;
+   */
+  bookingId: string;
+};
+
+/**
+ * Describes the message weelo.booking.v1.ExpireBookingRequest.
+ * Use `create(ExpireBookingRequestSchema)` to create a new message.
+ */
+export const ExpireBookingRequestSchema: GenMessage<ExpireBookingRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_booking_v1_booking_dispatch_service, 6);
+
+/**
+ * ExpireBookingResponse is the booking after the expiry.
+ *
+ * @generated from message weelo.booking.v1.ExpireBookingResponse
+ */
+export type ExpireBookingResponse = Message<"weelo.booking.v1.ExpireBookingResponse"> & {
+  /**
+   * The booking, CANCELLED with reason NO_TRANSPORTER_FOUND.
+   *
+   * @generated from field: weelo.booking.v1.Booking booking = 1;
+   */
+  booking?: Booking | undefined;
+};
+
+/**
+ * Describes the message weelo.booking.v1.ExpireBookingResponse.
+ * Use `create(ExpireBookingResponseSchema)` to create a new message.
+ */
+export const ExpireBookingResponseSchema: GenMessage<ExpireBookingResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_booking_v1_booking_dispatch_service, 7);
+
+/**
  * BookingDispatchService is how the dispatch service moves bookings when offers are accepted, drivers assigned, or acceptances given up. It is internal: the gateway never exposes it, its port is reachable from inside the cluster only, and its methods need no user token.
  *
  * @generated from service weelo.booking.v1.BookingDispatchService
@@ -217,6 +259,16 @@ export const BookingDispatchService: GenService<{
     methodKind: "unary";
     input: typeof ReopenBookingRequestSchema;
     output: typeof ReopenBookingResponseSchema;
+  },
+  /**
+   * ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking.
+   *
+   * @generated from rpc weelo.booking.v1.BookingDispatchService.ExpireBooking
+   */
+  expireBooking: {
+    methodKind: "unary";
+    input: typeof ExpireBookingRequestSchema;
+    output: typeof ExpireBookingResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weelo_booking_v1_booking_dispatch_service, 0);

@@ -4,13 +4,17 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { LatLng } from "../../common/v1/common_pb.js";
+import { file_weelo_common_v1_common } from "../../common/v1/common_pb.js";
+import type { DriverStatus, VehicleStatus } from "./fleet_pb.js";
+import { file_weelo_fleet_v1_fleet } from "./fleet_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file weelo/fleet/v1/fleet_directory_service.proto.
  */
 export const file_weelo_fleet_v1_fleet_directory_service: GenFile = /*@__PURE__*/
-  fileDesc("Cix3ZWVsby9mbGVldC92MS9mbGVldF9kaXJlY3Rvcnlfc2VydmljZS5wcm90bxIOd2VlbG8uZmxlZXQudjEiLwoeRmluZEFjdGl2ZURyaXZlckJ5UGhvbmVSZXF1ZXN0Eg0KBXBob25lGAEgASgJIlsKH0ZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJIjoKGExpbmtEcml2ZXJBY2NvdW50UmVxdWVzdBINCgVwaG9uZRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIlUKGUxpbmtEcml2ZXJBY2NvdW50UmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJMocCChVGbGVldERpcmVjdG9yeVNlcnZpY2USfwoXRmluZEFjdGl2ZURyaXZlckJ5UGhvbmUSLi53ZWVsby5mbGVldC52MS5GaW5kQWN0aXZlRHJpdmVyQnlQaG9uZVJlcXVlc3QaLy53ZWVsby5mbGVldC52MS5GaW5kQWN0aXZlRHJpdmVyQnlQaG9uZVJlc3BvbnNlIgOQAgESbQoRTGlua0RyaXZlckFjY291bnQSKC53ZWVsby5mbGVldC52MS5MaW5rRHJpdmVyQWNjb3VudFJlcXVlc3QaKS53ZWVsby5mbGVldC52MS5MaW5rRHJpdmVyQWNjb3VudFJlc3BvbnNlIgOQAgJiBnByb3RvMw");
+  fileDesc("Cix3ZWVsby9mbGVldC92MS9mbGVldF9kaXJlY3Rvcnlfc2VydmljZS5wcm90bxIOd2VlbG8uZmxlZXQudjEiLwoeRmluZEFjdGl2ZURyaXZlckJ5UGhvbmVSZXF1ZXN0Eg0KBXBob25lGAEgASgJIlsKH0ZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJIjoKGExpbmtEcml2ZXJBY2NvdW50UmVxdWVzdBINCgVwaG9uZRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIlUKGUxpbmtEcml2ZXJBY2NvdW50UmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJIoUBCh5GaW5kU2VydmluZ1RyYW5zcG9ydGVyc1JlcXVlc3QSJgoFcG9pbnQYASABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEhQKDHZlaGljbGVfdHlwZRgCIAEoCRIWCg5tYXhfZGlzdGFuY2VfbRgDIAEoARINCgVsaW1pdBgEIAEoBSJbCh9GaW5kU2VydmluZ1RyYW5zcG9ydGVyc1Jlc3BvbnNlEjgKDHRyYW5zcG9ydGVycxgBIAMoCzIiLndlZWxvLmZsZWV0LnYxLlNlcnZpbmdUcmFuc3BvcnRlciJcChJTZXJ2aW5nVHJhbnNwb3J0ZXISFgoOdHJhbnNwb3J0ZXJfaWQYASABKAkSEgoKZGlzdGFuY2VfbRgCIAEoARIaChJhdmFpbGFibGVfdmVoaWNsZXMYAyABKAUiWwoaR2V0RHJpdmVyQW5kVmVoaWNsZVJlcXVlc3QSFgoOdHJhbnNwb3J0ZXJfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEhIKCnZlaGljbGVfaWQYAyABKAki5AEKG0dldERyaXZlckFuZFZlaGljbGVSZXNwb25zZRIUCgxkcml2ZXJfZm91bmQYASABKAgSFgoOZHJpdmVyX3VzZXJfaWQYAiABKAkSMwoNZHJpdmVyX3N0YXR1cxgDIAEoDjIcLndlZWxvLmZsZWV0LnYxLkRyaXZlclN0YXR1cxIVCg12ZWhpY2xlX2ZvdW5kGAQgASgIEhQKDHZlaGljbGVfdHlwZRgFIAEoCRI1Cg52ZWhpY2xlX3N0YXR1cxgGIAEoDjIdLndlZWxvLmZsZWV0LnYxLlZlaGljbGVTdGF0dXMy/QMKFUZsZWV0RGlyZWN0b3J5U2VydmljZRJ/ChdGaW5kQWN0aXZlRHJpdmVyQnlQaG9uZRIuLndlZWxvLmZsZWV0LnYxLkZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVxdWVzdBovLndlZWxvLmZsZWV0LnYxLkZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVzcG9uc2UiA5ACARJtChFMaW5rRHJpdmVyQWNjb3VudBIoLndlZWxvLmZsZWV0LnYxLkxpbmtEcml2ZXJBY2NvdW50UmVxdWVzdBopLndlZWxvLmZsZWV0LnYxLkxpbmtEcml2ZXJBY2NvdW50UmVzcG9uc2UiA5ACAhJ/ChdGaW5kU2VydmluZ1RyYW5zcG9ydGVycxIuLndlZWxvLmZsZWV0LnYxLkZpbmRTZXJ2aW5nVHJhbnNwb3J0ZXJzUmVxdWVzdBovLndlZWxvLmZsZWV0LnYxLkZpbmRTZXJ2aW5nVHJhbnNwb3J0ZXJzUmVzcG9uc2UiA5ACARJzChNHZXREcml2ZXJBbmRWZWhpY2xlEioud2VlbG8uZmxlZXQudjEuR2V0RHJpdmVyQW5kVmVoaWNsZVJlcXVlc3QaKy53ZWVsby5mbGVldC52MS5HZXREcml2ZXJBbmRWZWhpY2xlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_weelo_common_v1_common, file_weelo_fleet_v1_fleet]);
 
 /**
  * FindActiveDriverByPhoneRequest names the phone a driver logs in with.
@@ -132,6 +136,195 @@ export const LinkDriverAccountResponseSchema: GenMessage<LinkDriverAccountRespon
   messageDesc(file_weelo_fleet_v1_fleet_directory_service, 3);
 
 /**
+ * FindServingTransportersRequest describes the point to serve.
+ *
+ * @generated from message weelo.fleet.v1.FindServingTransportersRequest
+ */
+export type FindServingTransportersRequest = Message<"weelo.fleet.v1.FindServingTransportersRequest"> & {
+  /**
+   * The point (a pickup).
+   *
+   * @generated from field: weelo.common.v1.LatLng point = 1;
+   */
+  point?: LatLng | undefined;
+
+  /**
+   * Vehicle type id the transporter must have an AVAILABLE vehicle of.
+   *
+   * @generated from field: string vehicle_type = 2;
+   */
+  vehicleType: string;
+
+  /**
+   * When above zero, only transporters based within this many metres of the point.
+   *
+   * @generated from field: double max_distance_m = 3;
+   */
+  maxDistanceM: number;
+
+  /**
+   * Largest number of transporters to return, from 1 to 500; zero means 100.
+   *
+   * @generated from field: int32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.FindServingTransportersRequest.
+ * Use `create(FindServingTransportersRequestSchema)` to create a new message.
+ */
+export const FindServingTransportersRequestSchema: GenMessage<FindServingTransportersRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 4);
+
+/**
+ * FindServingTransportersResponse lists the transporters found, nearest base first.
+ *
+ * @generated from message weelo.fleet.v1.FindServingTransportersResponse
+ */
+export type FindServingTransportersResponse = Message<"weelo.fleet.v1.FindServingTransportersResponse"> & {
+  /**
+   * The transporters.
+   *
+   * @generated from field: repeated weelo.fleet.v1.ServingTransporter transporters = 1;
+   */
+  transporters: ServingTransporter[];
+};
+
+/**
+ * Describes the message weelo.fleet.v1.FindServingTransportersResponse.
+ * Use `create(FindServingTransportersResponseSchema)` to create a new message.
+ */
+export const FindServingTransportersResponseSchema: GenMessage<FindServingTransportersResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 5);
+
+/**
+ * ServingTransporter is one transporter whose service area covers the point.
+ *
+ * @generated from message weelo.fleet.v1.ServingTransporter
+ */
+export type ServingTransporter = Message<"weelo.fleet.v1.ServingTransporter"> & {
+  /**
+   * User id of the transporter.
+   *
+   * @generated from field: string transporter_id = 1;
+   */
+  transporterId: string;
+
+  /**
+   * Great-circle distance from the transporter's base to the point, in metres.
+   *
+   * @generated from field: double distance_m = 2;
+   */
+  distanceM: number;
+
+  /**
+   * AVAILABLE vehicles of the type the transporter has.
+   *
+   * @generated from field: int32 available_vehicles = 3;
+   */
+  availableVehicles: number;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.ServingTransporter.
+ * Use `create(ServingTransporterSchema)` to create a new message.
+ */
+export const ServingTransporterSchema: GenMessage<ServingTransporter> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 6);
+
+/**
+ * GetDriverAndVehicleRequest names a transporter, one driver and one vehicle.
+ *
+ * @generated from message weelo.fleet.v1.GetDriverAndVehicleRequest
+ */
+export type GetDriverAndVehicleRequest = Message<"weelo.fleet.v1.GetDriverAndVehicleRequest"> & {
+  /**
+   * User id of the transporter.
+   *
+   * @generated from field: string transporter_id = 1;
+   */
+  transporterId: string;
+
+  /**
+   * Id of the driver.
+   *
+   * @generated from field: string driver_id = 2;
+   */
+  driverId: string;
+
+  /**
+   * Id of the vehicle.
+   *
+   * @generated from field: string vehicle_id = 3;
+   */
+  vehicleId: string;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.GetDriverAndVehicleRequest.
+ * Use `create(GetDriverAndVehicleRequestSchema)` to create a new message.
+ */
+export const GetDriverAndVehicleRequestSchema: GenMessage<GetDriverAndVehicleRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 7);
+
+/**
+ * GetDriverAndVehicleResponse says what fleet knows of the two.
+ *
+ * @generated from message weelo.fleet.v1.GetDriverAndVehicleResponse
+ */
+export type GetDriverAndVehicleResponse = Message<"weelo.fleet.v1.GetDriverAndVehicleResponse"> & {
+  /**
+   * True when the driver is the transporter's and not removed.
+   *
+   * @generated from field: bool driver_found = 1;
+   */
+  driverFound: boolean;
+
+  /**
+   * Identity account of the driver (the user id of the driver's tokens); empty when the driver never logged in.
+   *
+   * @generated from field: string driver_user_id = 2;
+   */
+  driverUserId: string;
+
+  /**
+   * The driver's availability.
+   *
+   * @generated from field: weelo.fleet.v1.DriverStatus driver_status = 3;
+   */
+  driverStatus: DriverStatus;
+
+  /**
+   * True when the vehicle is the transporter's and not deleted.
+   *
+   * @generated from field: bool vehicle_found = 4;
+   */
+  vehicleFound: boolean;
+
+  /**
+   * Vehicle type id of the vehicle.
+   *
+   * @generated from field: string vehicle_type = 5;
+   */
+  vehicleType: string;
+
+  /**
+   * The vehicle's status.
+   *
+   * @generated from field: weelo.fleet.v1.VehicleStatus vehicle_status = 6;
+   */
+  vehicleStatus: VehicleStatus;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.GetDriverAndVehicleResponse.
+ * Use `create(GetDriverAndVehicleResponseSchema)` to create a new message.
+ */
+export const GetDriverAndVehicleResponseSchema: GenMessage<GetDriverAndVehicleResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 8);
+
+/**
  * FleetDirectoryService answers other services' questions about drivers; it is internal (never exposed by the gateway) and callable without a user token.
  *
  * @generated from service weelo.fleet.v1.FleetDirectoryService
@@ -156,6 +349,26 @@ export const FleetDirectoryService: GenService<{
     methodKind: "unary";
     input: typeof LinkDriverAccountRequestSchema;
     output: typeof LinkDriverAccountResponseSchema;
+  },
+  /**
+   * FindServingTransporters lists transporters whose base location and service radius cover a point and who have an AVAILABLE vehicle of a type; dispatch reaches transporters without live drivers through it.
+   *
+   * @generated from rpc weelo.fleet.v1.FleetDirectoryService.FindServingTransporters
+   */
+  findServingTransporters: {
+    methodKind: "unary";
+    input: typeof FindServingTransportersRequestSchema;
+    output: typeof FindServingTransportersResponseSchema;
+  },
+  /**
+   * GetDriverAndVehicle answers whether a driver and a vehicle belong to a transporter, with the vehicle's type and status and the driver's identity account; dispatch asks it before assigning them to a booking.
+   *
+   * @generated from rpc weelo.fleet.v1.FleetDirectoryService.GetDriverAndVehicle
+   */
+  getDriverAndVehicle: {
+    methodKind: "unary";
+    input: typeof GetDriverAndVehicleRequestSchema;
+    output: typeof GetDriverAndVehicleResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weelo_fleet_v1_fleet_directory_service, 0);

@@ -72,6 +72,18 @@ export interface ReopenBookingResponse {
   booking?: Booking | undefined;
 }
 
+/** ExpireBookingRequest names the booking nobody took. */
+export interface ExpireBookingRequest {
+  /** Id of the booking. */
+  bookingId: string;
+}
+
+/** ExpireBookingResponse is the booking after the expiry. */
+export interface ExpireBookingResponse {
+  /** The booking, CANCELLED with reason NO_TRANSPORTER_FOUND. */
+  booking?: Booking | undefined;
+}
+
 function createBaseConfirmBookingRequest(): ConfirmBookingRequest {
   return { bookingId: "", transporterId: "" };
 }
@@ -614,6 +626,148 @@ export const ReopenBookingResponse: MessageFns<ReopenBookingResponse> = {
   },
 };
 
+function createBaseExpireBookingRequest(): ExpireBookingRequest {
+  return { bookingId: "" };
+}
+
+export const ExpireBookingRequest: MessageFns<ExpireBookingRequest> = {
+  encode(message: ExpireBookingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bookingId !== "") {
+      writer.uint32(10).string(message.bookingId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpireBookingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpireBookingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpireBookingRequest {
+    return {
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExpireBookingRequest): unknown {
+    const obj: any = {};
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExpireBookingRequest>, I>>(base?: I): ExpireBookingRequest {
+    return ExpireBookingRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpireBookingRequest>, I>>(object: I): ExpireBookingRequest {
+    const message = createBaseExpireBookingRequest();
+    message.bookingId = object.bookingId ?? "";
+    return message;
+  },
+};
+
+function createBaseExpireBookingResponse(): ExpireBookingResponse {
+  return { booking: undefined };
+}
+
+export const ExpireBookingResponse: MessageFns<ExpireBookingResponse> = {
+  encode(message: ExpireBookingResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.booking !== undefined) {
+      Booking.encode(message.booking, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpireBookingResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpireBookingResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.booking = Booking.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpireBookingResponse {
+    return { booking: isSet(object.booking) ? Booking.fromJSON(object.booking) : undefined };
+  },
+
+  toJSON(message: ExpireBookingResponse): unknown {
+    const obj: any = {};
+    if (message.booking !== undefined) {
+      obj.booking = Booking.toJSON(message.booking);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExpireBookingResponse>, I>>(base?: I): ExpireBookingResponse {
+    return ExpireBookingResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpireBookingResponse>, I>>(object: I): ExpireBookingResponse {
+    const message = createBaseExpireBookingResponse();
+    message.booking = (object.booking !== undefined && object.booking !== null)
+      ? Booking.fromPartial(object.booking)
+      : undefined;
+    return message;
+  },
+};
+
 /** BookingDispatchService is how the dispatch service moves bookings when offers are accepted, drivers assigned, or acceptances given up. It is internal: the gateway never exposes it, its port is reachable from inside the cluster only, and its methods need no user token. */
 export type BookingDispatchServiceService = typeof BookingDispatchServiceService;
 export const BookingDispatchServiceService = {
@@ -651,6 +805,17 @@ export const BookingDispatchServiceService = {
       Buffer.from(ReopenBookingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReopenBookingResponse => ReopenBookingResponse.decode(value),
   },
+  /** ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking. */
+  expireBooking: {
+    path: "/weelo.booking.v1.BookingDispatchService/ExpireBooking" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExpireBookingRequest): Buffer => Buffer.from(ExpireBookingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExpireBookingRequest => ExpireBookingRequest.decode(value),
+    responseSerialize: (value: ExpireBookingResponse): Buffer =>
+      Buffer.from(ExpireBookingResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExpireBookingResponse => ExpireBookingResponse.decode(value),
+  },
 } as const;
 
 export interface BookingDispatchServiceServer extends UntypedServiceImplementation {
@@ -660,6 +825,8 @@ export interface BookingDispatchServiceServer extends UntypedServiceImplementati
   assignBooking: handleUnaryCall<AssignBookingRequest, AssignBookingResponse>;
   /** ReopenBooking puts a CONFIRMED or ASSIGNED booking back to PENDING, clearing its transporter and driver (event booking.reopened). */
   reopenBooking: handleUnaryCall<ReopenBookingRequest, ReopenBookingResponse>;
+  /** ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking. */
+  expireBooking: handleUnaryCall<ExpireBookingRequest, ExpireBookingResponse>;
 }
 
 export interface BookingDispatchServiceClient extends Client {
@@ -710,6 +877,22 @@ export interface BookingDispatchServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReopenBookingResponse) => void,
+  ): ClientUnaryCall;
+  /** ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking. */
+  expireBooking(
+    request: ExpireBookingRequest,
+    callback: (error: ServiceError | null, response: ExpireBookingResponse) => void,
+  ): ClientUnaryCall;
+  expireBooking(
+    request: ExpireBookingRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExpireBookingResponse) => void,
+  ): ClientUnaryCall;
+  expireBooking(
+    request: ExpireBookingRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExpireBookingResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -18,6 +18,15 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { LatLng } from "../../common/v1/common.js";
+import {
+  DriverStatus,
+  driverStatusFromJSON,
+  driverStatusToJSON,
+  VehicleStatus,
+  vehicleStatusFromJSON,
+  vehicleStatusToJSON,
+} from "./fleet.js";
 
 export const protobufPackage = "weelo.fleet.v1";
 
@@ -55,6 +64,62 @@ export interface LinkDriverAccountResponse {
   driverId: string;
   /** User id of the transporter that registered the driver; empty when not found. */
   transporterId: string;
+}
+
+/** FindServingTransportersRequest describes the point to serve. */
+export interface FindServingTransportersRequest {
+  /** The point (a pickup). */
+  point?:
+    | LatLng
+    | undefined;
+  /** Vehicle type id the transporter must have an AVAILABLE vehicle of. */
+  vehicleType: string;
+  /** When above zero, only transporters based within this many metres of the point. */
+  maxDistanceM: number;
+  /** Largest number of transporters to return, from 1 to 500; zero means 100. */
+  limit: number;
+}
+
+/** FindServingTransportersResponse lists the transporters found, nearest base first. */
+export interface FindServingTransportersResponse {
+  /** The transporters. */
+  transporters: ServingTransporter[];
+}
+
+/** ServingTransporter is one transporter whose service area covers the point. */
+export interface ServingTransporter {
+  /** User id of the transporter. */
+  transporterId: string;
+  /** Great-circle distance from the transporter's base to the point, in metres. */
+  distanceM: number;
+  /** AVAILABLE vehicles of the type the transporter has. */
+  availableVehicles: number;
+}
+
+/** GetDriverAndVehicleRequest names a transporter, one driver and one vehicle. */
+export interface GetDriverAndVehicleRequest {
+  /** User id of the transporter. */
+  transporterId: string;
+  /** Id of the driver. */
+  driverId: string;
+  /** Id of the vehicle. */
+  vehicleId: string;
+}
+
+/** GetDriverAndVehicleResponse says what fleet knows of the two. */
+export interface GetDriverAndVehicleResponse {
+  /** True when the driver is the transporter's and not removed. */
+  driverFound: boolean;
+  /** Identity account of the driver (the user id of the driver's tokens); empty when the driver never logged in. */
+  driverUserId: string;
+  /** The driver's availability. */
+  driverStatus: DriverStatus;
+  /** True when the vehicle is the transporter's and not deleted. */
+  vehicleFound: boolean;
+  /** Vehicle type id of the vehicle. */
+  vehicleType: string;
+  /** The vehicle's status. */
+  vehicleStatus: VehicleStatus;
 }
 
 function createBaseFindActiveDriverByPhoneRequest(): FindActiveDriverByPhoneRequest {
@@ -435,6 +500,614 @@ export const LinkDriverAccountResponse: MessageFns<LinkDriverAccountResponse> = 
   },
 };
 
+function createBaseFindServingTransportersRequest(): FindServingTransportersRequest {
+  return { point: undefined, vehicleType: "", maxDistanceM: 0, limit: 0 };
+}
+
+export const FindServingTransportersRequest: MessageFns<FindServingTransportersRequest> = {
+  encode(message: FindServingTransportersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.point !== undefined) {
+      LatLng.encode(message.point, writer.uint32(10).fork()).join();
+    }
+    if (message.vehicleType !== "") {
+      writer.uint32(18).string(message.vehicleType);
+    }
+    if (message.maxDistanceM !== 0) {
+      writer.uint32(25).double(message.maxDistanceM);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindServingTransportersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindServingTransportersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.point = LatLng.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vehicleType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.maxDistanceM = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindServingTransportersRequest {
+    return {
+      point: isSet(object.point) ? LatLng.fromJSON(object.point) : undefined,
+      vehicleType: isSet(object.vehicleType)
+        ? globalThis.String(object.vehicleType)
+        : isSet(object.vehicle_type)
+        ? globalThis.String(object.vehicle_type)
+        : "",
+      maxDistanceM: isSet(object.maxDistanceM)
+        ? globalThis.Number(object.maxDistanceM)
+        : isSet(object.max_distance_m)
+        ? globalThis.Number(object.max_distance_m)
+        : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: FindServingTransportersRequest): unknown {
+    const obj: any = {};
+    if (message.point !== undefined) {
+      obj.point = LatLng.toJSON(message.point);
+    }
+    if (message.vehicleType !== "") {
+      obj.vehicleType = message.vehicleType;
+    }
+    if (message.maxDistanceM !== 0) {
+      obj.maxDistanceM = floatToJson(message.maxDistanceM);
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FindServingTransportersRequest>, I>>(base?: I): FindServingTransportersRequest {
+    return FindServingTransportersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FindServingTransportersRequest>, I>>(
+    object: I,
+  ): FindServingTransportersRequest {
+    const message = createBaseFindServingTransportersRequest();
+    message.point = (object.point !== undefined && object.point !== null)
+      ? LatLng.fromPartial(object.point)
+      : undefined;
+    message.vehicleType = object.vehicleType ?? "";
+    message.maxDistanceM = object.maxDistanceM ?? 0;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseFindServingTransportersResponse(): FindServingTransportersResponse {
+  return { transporters: [] };
+}
+
+export const FindServingTransportersResponse: MessageFns<FindServingTransportersResponse> = {
+  encode(message: FindServingTransportersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.transporters) {
+      ServingTransporter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindServingTransportersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindServingTransportersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transporters.push(ServingTransporter.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindServingTransportersResponse {
+    return {
+      transporters: globalThis.Array.isArray(object?.transporters)
+        ? object.transporters.map((e: any) => ServingTransporter.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FindServingTransportersResponse): unknown {
+    const obj: any = {};
+    if (message.transporters?.length) {
+      obj.transporters = message.transporters.map((e) => ServingTransporter.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FindServingTransportersResponse>, I>>(base?: I): FindServingTransportersResponse {
+    return FindServingTransportersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FindServingTransportersResponse>, I>>(
+    object: I,
+  ): FindServingTransportersResponse {
+    const message = createBaseFindServingTransportersResponse();
+    message.transporters = object.transporters?.map((e) => ServingTransporter.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseServingTransporter(): ServingTransporter {
+  return { transporterId: "", distanceM: 0, availableVehicles: 0 };
+}
+
+export const ServingTransporter: MessageFns<ServingTransporter> = {
+  encode(message: ServingTransporter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transporterId !== "") {
+      writer.uint32(10).string(message.transporterId);
+    }
+    if (message.distanceM !== 0) {
+      writer.uint32(17).double(message.distanceM);
+    }
+    if (message.availableVehicles !== 0) {
+      writer.uint32(24).int32(message.availableVehicles);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServingTransporter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServingTransporter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transporterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.distanceM = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.availableVehicles = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServingTransporter {
+    return {
+      transporterId: isSet(object.transporterId)
+        ? globalThis.String(object.transporterId)
+        : isSet(object.transporter_id)
+        ? globalThis.String(object.transporter_id)
+        : "",
+      distanceM: isSet(object.distanceM)
+        ? globalThis.Number(object.distanceM)
+        : isSet(object.distance_m)
+        ? globalThis.Number(object.distance_m)
+        : 0,
+      availableVehicles: isSet(object.availableVehicles)
+        ? globalThis.Number(object.availableVehicles)
+        : isSet(object.available_vehicles)
+        ? globalThis.Number(object.available_vehicles)
+        : 0,
+    };
+  },
+
+  toJSON(message: ServingTransporter): unknown {
+    const obj: any = {};
+    if (message.transporterId !== "") {
+      obj.transporterId = message.transporterId;
+    }
+    if (message.distanceM !== 0) {
+      obj.distanceM = floatToJson(message.distanceM);
+    }
+    if (message.availableVehicles !== 0) {
+      obj.availableVehicles = Math.round(message.availableVehicles);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServingTransporter>, I>>(base?: I): ServingTransporter {
+    return ServingTransporter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServingTransporter>, I>>(object: I): ServingTransporter {
+    const message = createBaseServingTransporter();
+    message.transporterId = object.transporterId ?? "";
+    message.distanceM = object.distanceM ?? 0;
+    message.availableVehicles = object.availableVehicles ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetDriverAndVehicleRequest(): GetDriverAndVehicleRequest {
+  return { transporterId: "", driverId: "", vehicleId: "" };
+}
+
+export const GetDriverAndVehicleRequest: MessageFns<GetDriverAndVehicleRequest> = {
+  encode(message: GetDriverAndVehicleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transporterId !== "") {
+      writer.uint32(10).string(message.transporterId);
+    }
+    if (message.driverId !== "") {
+      writer.uint32(18).string(message.driverId);
+    }
+    if (message.vehicleId !== "") {
+      writer.uint32(26).string(message.vehicleId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDriverAndVehicleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDriverAndVehicleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transporterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.driverId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vehicleId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDriverAndVehicleRequest {
+    return {
+      transporterId: isSet(object.transporterId)
+        ? globalThis.String(object.transporterId)
+        : isSet(object.transporter_id)
+        ? globalThis.String(object.transporter_id)
+        : "",
+      driverId: isSet(object.driverId)
+        ? globalThis.String(object.driverId)
+        : isSet(object.driver_id)
+        ? globalThis.String(object.driver_id)
+        : "",
+      vehicleId: isSet(object.vehicleId)
+        ? globalThis.String(object.vehicleId)
+        : isSet(object.vehicle_id)
+        ? globalThis.String(object.vehicle_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetDriverAndVehicleRequest): unknown {
+    const obj: any = {};
+    if (message.transporterId !== "") {
+      obj.transporterId = message.transporterId;
+    }
+    if (message.driverId !== "") {
+      obj.driverId = message.driverId;
+    }
+    if (message.vehicleId !== "") {
+      obj.vehicleId = message.vehicleId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDriverAndVehicleRequest>, I>>(base?: I): GetDriverAndVehicleRequest {
+    return GetDriverAndVehicleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDriverAndVehicleRequest>, I>>(object: I): GetDriverAndVehicleRequest {
+    const message = createBaseGetDriverAndVehicleRequest();
+    message.transporterId = object.transporterId ?? "";
+    message.driverId = object.driverId ?? "";
+    message.vehicleId = object.vehicleId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetDriverAndVehicleResponse(): GetDriverAndVehicleResponse {
+  return {
+    driverFound: false,
+    driverUserId: "",
+    driverStatus: 0,
+    vehicleFound: false,
+    vehicleType: "",
+    vehicleStatus: 0,
+  };
+}
+
+export const GetDriverAndVehicleResponse: MessageFns<GetDriverAndVehicleResponse> = {
+  encode(message: GetDriverAndVehicleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.driverFound !== false) {
+      writer.uint32(8).bool(message.driverFound);
+    }
+    if (message.driverUserId !== "") {
+      writer.uint32(18).string(message.driverUserId);
+    }
+    if (message.driverStatus !== 0) {
+      writer.uint32(24).int32(message.driverStatus);
+    }
+    if (message.vehicleFound !== false) {
+      writer.uint32(32).bool(message.vehicleFound);
+    }
+    if (message.vehicleType !== "") {
+      writer.uint32(42).string(message.vehicleType);
+    }
+    if (message.vehicleStatus !== 0) {
+      writer.uint32(48).int32(message.vehicleStatus);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDriverAndVehicleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDriverAndVehicleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.driverFound = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.driverUserId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.driverStatus = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.vehicleFound = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.vehicleType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.vehicleStatus = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDriverAndVehicleResponse {
+    return {
+      driverFound: isSet(object.driverFound)
+        ? globalThis.Boolean(object.driverFound)
+        : isSet(object.driver_found)
+        ? globalThis.Boolean(object.driver_found)
+        : false,
+      driverUserId: isSet(object.driverUserId)
+        ? globalThis.String(object.driverUserId)
+        : isSet(object.driver_user_id)
+        ? globalThis.String(object.driver_user_id)
+        : "",
+      driverStatus: isSet(object.driverStatus)
+        ? driverStatusFromJSON(object.driverStatus)
+        : isSet(object.driver_status)
+        ? driverStatusFromJSON(object.driver_status)
+        : 0,
+      vehicleFound: isSet(object.vehicleFound)
+        ? globalThis.Boolean(object.vehicleFound)
+        : isSet(object.vehicle_found)
+        ? globalThis.Boolean(object.vehicle_found)
+        : false,
+      vehicleType: isSet(object.vehicleType)
+        ? globalThis.String(object.vehicleType)
+        : isSet(object.vehicle_type)
+        ? globalThis.String(object.vehicle_type)
+        : "",
+      vehicleStatus: isSet(object.vehicleStatus)
+        ? vehicleStatusFromJSON(object.vehicleStatus)
+        : isSet(object.vehicle_status)
+        ? vehicleStatusFromJSON(object.vehicle_status)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetDriverAndVehicleResponse): unknown {
+    const obj: any = {};
+    if (message.driverFound !== false) {
+      obj.driverFound = message.driverFound;
+    }
+    if (message.driverUserId !== "") {
+      obj.driverUserId = message.driverUserId;
+    }
+    if (message.driverStatus !== 0) {
+      obj.driverStatus = driverStatusToJSON(message.driverStatus);
+    }
+    if (message.vehicleFound !== false) {
+      obj.vehicleFound = message.vehicleFound;
+    }
+    if (message.vehicleType !== "") {
+      obj.vehicleType = message.vehicleType;
+    }
+    if (message.vehicleStatus !== 0) {
+      obj.vehicleStatus = vehicleStatusToJSON(message.vehicleStatus);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDriverAndVehicleResponse>, I>>(base?: I): GetDriverAndVehicleResponse {
+    return GetDriverAndVehicleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDriverAndVehicleResponse>, I>>(object: I): GetDriverAndVehicleResponse {
+    const message = createBaseGetDriverAndVehicleResponse();
+    message.driverFound = object.driverFound ?? false;
+    message.driverUserId = object.driverUserId ?? "";
+    message.driverStatus = object.driverStatus ?? 0;
+    message.vehicleFound = object.vehicleFound ?? false;
+    message.vehicleType = object.vehicleType ?? "";
+    message.vehicleStatus = object.vehicleStatus ?? 0;
+    return message;
+  },
+};
+
 /** FleetDirectoryService answers other services' questions about drivers; it is internal (never exposed by the gateway) and callable without a user token. */
 export type FleetDirectoryServiceService = typeof FleetDirectoryServiceService;
 export const FleetDirectoryServiceService = {
@@ -463,6 +1136,31 @@ export const FleetDirectoryServiceService = {
       Buffer.from(LinkDriverAccountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LinkDriverAccountResponse => LinkDriverAccountResponse.decode(value),
   },
+  /** FindServingTransporters lists transporters whose base location and service radius cover a point and who have an AVAILABLE vehicle of a type; dispatch reaches transporters without live drivers through it. */
+  findServingTransporters: {
+    path: "/weelo.fleet.v1.FleetDirectoryService/FindServingTransporters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FindServingTransportersRequest): Buffer =>
+      Buffer.from(FindServingTransportersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindServingTransportersRequest => FindServingTransportersRequest.decode(value),
+    responseSerialize: (value: FindServingTransportersResponse): Buffer =>
+      Buffer.from(FindServingTransportersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindServingTransportersResponse =>
+      FindServingTransportersResponse.decode(value),
+  },
+  /** GetDriverAndVehicle answers whether a driver and a vehicle belong to a transporter, with the vehicle's type and status and the driver's identity account; dispatch asks it before assigning them to a booking. */
+  getDriverAndVehicle: {
+    path: "/weelo.fleet.v1.FleetDirectoryService/GetDriverAndVehicle" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDriverAndVehicleRequest): Buffer =>
+      Buffer.from(GetDriverAndVehicleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDriverAndVehicleRequest => GetDriverAndVehicleRequest.decode(value),
+    responseSerialize: (value: GetDriverAndVehicleResponse): Buffer =>
+      Buffer.from(GetDriverAndVehicleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDriverAndVehicleResponse => GetDriverAndVehicleResponse.decode(value),
+  },
 } as const;
 
 export interface FleetDirectoryServiceServer extends UntypedServiceImplementation {
@@ -470,6 +1168,10 @@ export interface FleetDirectoryServiceServer extends UntypedServiceImplementatio
   findActiveDriverByPhone: handleUnaryCall<FindActiveDriverByPhoneRequest, FindActiveDriverByPhoneResponse>;
   /** LinkDriverAccount records which identity account logs in with a driver phone, so that the driver's own calls (SetAvailability) find the driver; identity calls it after a driver logs in. */
   linkDriverAccount: handleUnaryCall<LinkDriverAccountRequest, LinkDriverAccountResponse>;
+  /** FindServingTransporters lists transporters whose base location and service radius cover a point and who have an AVAILABLE vehicle of a type; dispatch reaches transporters without live drivers through it. */
+  findServingTransporters: handleUnaryCall<FindServingTransportersRequest, FindServingTransportersResponse>;
+  /** GetDriverAndVehicle answers whether a driver and a vehicle belong to a transporter, with the vehicle's type and status and the driver's identity account; dispatch asks it before assigning them to a booking. */
+  getDriverAndVehicle: handleUnaryCall<GetDriverAndVehicleRequest, GetDriverAndVehicleResponse>;
 }
 
 export interface FleetDirectoryServiceClient extends Client {
@@ -505,6 +1207,38 @@ export interface FleetDirectoryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LinkDriverAccountResponse) => void,
   ): ClientUnaryCall;
+  /** FindServingTransporters lists transporters whose base location and service radius cover a point and who have an AVAILABLE vehicle of a type; dispatch reaches transporters without live drivers through it. */
+  findServingTransporters(
+    request: FindServingTransportersRequest,
+    callback: (error: ServiceError | null, response: FindServingTransportersResponse) => void,
+  ): ClientUnaryCall;
+  findServingTransporters(
+    request: FindServingTransportersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindServingTransportersResponse) => void,
+  ): ClientUnaryCall;
+  findServingTransporters(
+    request: FindServingTransportersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindServingTransportersResponse) => void,
+  ): ClientUnaryCall;
+  /** GetDriverAndVehicle answers whether a driver and a vehicle belong to a transporter, with the vehicle's type and status and the driver's identity account; dispatch asks it before assigning them to a booking. */
+  getDriverAndVehicle(
+    request: GetDriverAndVehicleRequest,
+    callback: (error: ServiceError | null, response: GetDriverAndVehicleResponse) => void,
+  ): ClientUnaryCall;
+  getDriverAndVehicle(
+    request: GetDriverAndVehicleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDriverAndVehicleResponse) => void,
+  ): ClientUnaryCall;
+  getDriverAndVehicle(
+    request: GetDriverAndVehicleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDriverAndVehicleResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const FleetDirectoryServiceClient = makeGenericClientConstructor(
@@ -515,6 +1249,10 @@ export const FleetDirectoryServiceClient = makeGenericClientConstructor(
   service: typeof FleetDirectoryServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
