@@ -23,6 +23,51 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   CORS_ORIGINS: z.string().default("*"),
   /** Trust X-Forwarded-For from a load balancer in front of the gateway. */
   TRUST_PROXY: envBoolean(false),
+
+  // Overload protection: concurrent unary calls per endpoint class, and how many may wait.
+  // Beyond the queue a call is refused at once (503 / RESOURCE_EXHAUSTED with Retry-After).
+  QUEUE_DEFAULT_CONCURRENCY: envInt(200, 1),
+  QUEUE_DEFAULT_MAX_QUEUED: envInt(2000, 0),
+  QUEUE_BOOKING_CONCURRENCY: envInt(50, 1),
+  QUEUE_BOOKING_MAX_QUEUED: envInt(500, 0),
+  QUEUE_TRACKING_CONCURRENCY: envInt(500, 1),
+  QUEUE_TRACKING_MAX_QUEUED: envInt(5000, 0),
+  QUEUE_AUTH_CONCURRENCY: envInt(100, 1),
+  QUEUE_AUTH_MAX_QUEUED: envInt(1000, 0),
+  /** Longest wait in a queue for a call that brought no deadline of its own (ms). */
+  QUEUE_MAX_WAIT_MS: envInt(5000, 1),
+  /** Open streaming calls (WatchBooking, WatchLocation, StreamLocation, …), counted apart from unary slots. */
+  MAX_OPEN_STREAMS: envInt(20_000, 1),
+
+  /** Per-IP and per-user request budgets per endpoint class (0 turns one off); RATE_LIMIT_ENABLED=false turns all off. */
+  RATE_LIMIT_ENABLED: envBoolean(true),
+  RATE_LIMIT_WINDOW_S: envInt(60, 1, 3600),
+  RATE_LIMIT_DEFAULT_PER_IP: envInt(6000, 0),
+  RATE_LIMIT_DEFAULT_PER_USER: envInt(600, 0),
+  RATE_LIMIT_BOOKING_PER_IP: envInt(1200, 0),
+  RATE_LIMIT_BOOKING_PER_USER: envInt(120, 0),
+  RATE_LIMIT_TRACKING_PER_IP: envInt(12_000, 0),
+  RATE_LIMIT_TRACKING_PER_USER: envInt(1200, 0),
+  RATE_LIMIT_AUTH_PER_IP: envInt(600, 0),
+
+  // The /socket WebSocket.
+  /** Open sockets per gateway process; beyond it the upgrade is answered 503. */
+  SOCKET_MAX_CONNECTIONS: envInt(20_000, 1),
+  /** Bookings one socket may follow at a time. */
+  SOCKET_MAX_SUBSCRIPTIONS: envInt(20, 1, 1000),
+  /** Unsent bytes a socket may hold before it is closed as a slow consumer (4413). */
+  SOCKET_MAX_BUFFERED_BYTES: envInt(1024 * 1024, 1024),
+  /** Largest frame a client may send (bytes). */
+  SOCKET_MAX_FRAME_BYTES: envInt(16 * 1024, 256, 1024 * 1024),
+  /** Ping interval; a peer that has not answered the previous ping is closed (ms). */
+  SOCKET_PING_INTERVAL_MS: envInt(30_000, 100),
+  /** Time to send the auth frame when the token did not come in the URL (ms). */
+  SOCKET_AUTH_TIMEOUT_MS: envInt(10_000, 100),
+  /** How often an open socket's session is checked for revocation (ms). */
+  SOCKET_REVOCATION_CHECK_MS: envInt(60_000, 100),
+
+  /** Workers of `npm run start:cluster`; 0 means one per core. */
+  CLUSTER_WORKERS: envInt(0, 0, 256),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -19,6 +19,10 @@ import { UpstreamHealth } from "./health/upstream-health.js";
 import { authInterceptor } from "./interceptors/auth.js";
 import { cacheControlInterceptor } from "./interceptors/cache-control.js";
 import { errorsInterceptor } from "./interceptors/errors.js";
+import { queueInterceptor } from "./interceptors/queue.js";
+import { ipRateLimitInterceptor, userRateLimitInterceptor } from "./interceptors/rate-limit.js";
+import { Admission, admissionSettingsOf } from "./overload/admission.js";
+import { admitRestCall } from "./overload/rest-admission.js";
 import { createOnePortServer } from "./one-port.js";
 import { REST_ALIASES } from "./rest/aliases.js";
 import { RestHandler, send } from "./rest/rest-handler.js";
@@ -51,9 +55,17 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     ...upstreamHealth.map((u) => ({ name: `upstream ${u.address}`, critical: true, check: () => u.check() })),
   ];
 
+  const admission = new Admission(admissionSettingsOf(config), platform);
   const connectHandler = connectNodeAdapter({
     routes: (router) => forwarder.register(router, PUBLIC_SERVICES),
-    interceptors: [errorsInterceptor(logger), cacheControlInterceptor, authInterceptor(platform.verifier)],
+    interceptors: [
+      errorsInterceptor(logger),
+      ipRateLimitInterceptor(admission),
+      authInterceptor(platform.verifier),
+      userRateLimitInterceptor(admission),
+      queueInterceptor(admission),
+      cacheControlInterceptor,
+    ],
     readMaxBytes: config.BODY_LIMIT_BYTES,
     contextValues: (req) => createValues(req, config.TRUST_PROXY),
   });
@@ -93,7 +105,9 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
               send(res, pathKnown ? 405 : 404, { success: false, error: { code: pathKnown ? "METHOD_NOT_ALLOWED" : "NOT_FOUND", message: `no route ${req.method} ${path}` } });
               return;
             }
-            return rest.handle(req, res, alias, params, { requestId, clientIp: clientIpOf(req, config.TRUST_PROXY) });
+            const clientIp = clientIpOf(req, config.TRUST_PROXY);
+            if (!(await admitRestCall(admission, platform.verifier, req, res, alias.service.typeName, clientIp))) return;
+            return rest.handle(req, res, alias, params, { requestId, clientIp });
           }
           if (path === "/health" || path === "/health/live") {
             route = "/health";
