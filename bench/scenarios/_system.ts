@@ -36,6 +36,8 @@ export async function startBenchSystem(env: Record<string, string> = {}): Promis
       DATA_DIR: dataDir,
       DB_SCHEMA_PREFIX: `bench_${suffix}_`,
       CACHE_KEY_PREFIX: `bench:${suffix}:`,
+      // One user hammers one method: per-user limits would measure the limiter, not the system.
+      RATE_LIMIT_ENABLED: "false",
       ...env,
     },
     readyPattern: /"gateway":"http:\/\/127\.0\.0\.1:(\d+)"/,
