@@ -16,6 +16,10 @@ export const bookingConfigSchema = baseConfigSchema.extend({
   CANCEL_FEE_PERCENT_BPS: envInt(1000, 0, 10_000),
   /** The smallest late-cancellation fee (paise); never more than the fare. */
   CANCEL_FEE_MIN_PAISE: envInt(10_000, 0, 10_000_000),
+  /** Wrong pickup/delivery codes a driver may try before code entry is locked (a 4-digit code must not be guessable). */
+  BOOKING_CODE_MAX_ATTEMPTS: envInt(5, 1, 100),
+  /** How long code entry stays locked after too many wrong codes (minutes). */
+  BOOKING_CODE_LOCK_MINUTES: envInt(15, 1, 24 * 60),
   /** A scheduled booking is broadcast to transporters this many minutes before its pickup time. */
   BROADCAST_LEAD_MINUTES: envInt(30, 0, 24 * 60),
   /** How far ahead a trip may be scheduled, in days (as pricing's MAX_SCHEDULE_AHEAD_DAYS). */

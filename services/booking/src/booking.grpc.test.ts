@@ -160,6 +160,36 @@ describe("BookingService over gRPC", () => {
     assert.equal(history.length, 4);
   });
 
+  it("locks code entry after 5 wrong codes, even when 20 guesses race, then lets the right code in after the lock", async () => {
+    const { driver, booking } = await assigned();
+    const step = (status: BookingStatus, code = "") => t.bookings.updateBookingStatus({ bookingId: booking.id, status, code }, driver.auth);
+    await step(BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE);
+    await step(BookingStatus.BOOKING_STATUS_AT_PICKUP);
+    const guesses = Array.from({ length: 21 }, (_, i) => String(i).padStart(4, "0")).filter((code) => code !== booking.pickupCode).slice(0, 20);
+    const results = await Promise.allSettled(guesses.map((code) => step(BookingStatus.BOOKING_STATUS_IN_TRANSIT, code)));
+    const reasons = results.map((r) => (r.status === "rejected" ? (r.reason as { code: number }).code : -1));
+    assert.equal(reasons.filter((code) => code === GrpcCode.INVALID_ARGUMENT).length, 5, "exactly the allowed attempts were compared");
+    assert.equal(reasons.filter((code) => code === GrpcCode.RESOURCE_EXHAUSTED).length, 15);
+
+    const locked = await failure(step(BookingStatus.BOOKING_STATUS_IN_TRANSIT, booking.pickupCode));
+    assert.equal(locked.reason, "TRIP_CODE_LOCKED", "even the right code waits for the lock");
+    const retryAfter = locked.retryAfterSeconds ?? 0;
+    assert.ok(retryAfter > 0 && retryAfter <= 15 * 60);
+    const lockMs = 15 * 60_000 + 1000;
+    t.shiftClock(lockMs);
+    let started;
+    try {
+      const wrong = await failure(step(BookingStatus.BOOKING_STATUS_IN_TRANSIT, booking.pickupCode === "9999" ? "9998" : "9999"));
+      assert.match(wrong.message, /4 tries left/, "an expired lock starts a new count");
+      started = await step(BookingStatus.BOOKING_STATUS_IN_TRANSIT, booking.pickupCode);
+    } finally {
+      t.shiftClock(-lockMs); // the quotes of later tests are signed by pricing's clock
+    }
+    assert.equal(started.booking!.status, BookingStatus.BOOKING_STATUS_IN_TRANSIT);
+    const row = await t.db.selectFrom("bookings").select(["code_failures", "code_locked_until"]).where("id", "=", booking.id).executeTakeFirstOrThrow();
+    assert.deepEqual(row, { code_failures: 0, code_locked_until: null }, "the accepted code clears the count for the delivery code");
+  });
+
   it("lets one of two transporters confirm; dispatch retries are idempotent", async () => {
     const customer = await t.party("customer");
     const { order } = await t.bookings.createBooking(await t.request(customer), customer.auth);

@@ -58,6 +58,7 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
       broadcastLeadMinutes: config.BROADCAST_LEAD_MINUTES,
       maxScheduleAheadDays: config.MAX_SCHEDULE_AHEAD_DAYS,
       watchPollMs: config.WATCH_POLL_MS,
+      codeAttempts: { max: config.BOOKING_CODE_MAX_ATTEMPTS, lockMs: config.BOOKING_CODE_LOCK_MINUTES * 60_000 },
     },
     logger,
     ...(options.now ? { now: options.now } : {}),

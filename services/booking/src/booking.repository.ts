@@ -72,6 +72,35 @@ export async function transitionBooking(
     .executeTakeFirst();
 }
 
+/**
+ * Counts one code attempt BEFORE the code is compared, so concurrent guesses cannot outrun the
+ * limit: at most `max` attempts are counted until the lock. The attempt that reaches `max`
+ * sets the lock (it is still compared: a right code clears the lock with the transition). A
+ * lock that has expired starts a new count. Undefined when code entry is locked now.
+ */
+export async function claimCodeAttempt(db: BookingDb, bookingId: string, limits: { max: number; lockMs: number }, now: Date): Promise<{ failures: number; lockedUntil: Date | null } | undefined> {
+  const expired = sql<boolean>`code_locked_until is not null and code_locked_until <= ${now}`;
+  const counted = sql<number>`case when ${expired} then 1 else code_failures + 1 end`;
+  const row = await db
+    .updateTable("bookings")
+    .set({
+      code_failures: counted,
+      code_locked_until: sql<Date | null>`case when ${counted} >= ${limits.max} then ${new Date(now.getTime() + limits.lockMs)}::timestamptz else null end`,
+    })
+    .where("id", "=", bookingId)
+    .where((eb) => eb.or([eb("code_locked_until", "is", null), eb("code_locked_until", "<=", now)]))
+    .where(sql<boolean>`(${counted}) <= ${limits.max}`)
+    .returning(["code_failures", "code_locked_until"])
+    .executeTakeFirst();
+  return row ? { failures: row.code_failures, lockedUntil: row.code_locked_until } : undefined;
+}
+
+/** When code entry of a booking is locked until, if it is. */
+export async function codeLockedUntil(db: BookingDb, bookingId: string): Promise<Date | null> {
+  const row = await db.selectFrom("bookings").select("code_locked_until").where("id", "=", bookingId).executeTakeFirst();
+  return row?.code_locked_until ?? null;
+}
+
 /** The booking's history after a sequence, oldest first. */
 export async function historyAfter(db: BookingDb, bookingId: string, afterSequence: number): Promise<HistoryRow[]> {
   return db

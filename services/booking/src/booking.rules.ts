@@ -4,7 +4,7 @@
  * without a server.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError } from "@weelo/errors";
+import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError } from "@weelo/errors";
 import { normalizeIndianPhone } from "@weelo/formats";
 import type { ActorRole, BookingStatus, StoredAddress } from "./booking.table.js";
 // Ids and page tokens are shared API formats; re-exported so booking's rules read as one list.
@@ -142,10 +142,25 @@ export function codeMatches(expected: string, given: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function codeRefusal(kind: CodeKind): InvalidArgumentError {
+/** A wrong code, saying how many tries are left before code entry is locked. */
+export function codeRefusal(kind: CodeKind, attemptsLeft: number, lockMinutes: number): InvalidArgumentError {
+  const left =
+    attemptsLeft > 0
+      ? `${attemptsLeft} ${attemptsLeft === 1 ? "try" : "tries"} left before code entry is locked for ${lockMinutes} minutes`
+      : `code entry is now locked for ${lockMinutes} minutes`;
   return kind === "pickup"
-    ? new InvalidArgumentError("code", "the pickup code is wrong; ask the customer for the 4-digit pickup code", { reason: "PICKUP_CODE_INVALID" })
-    : new InvalidArgumentError("code", "the delivery code is wrong; ask the receiver for the 4-digit delivery code", { reason: "DELIVERY_CODE_INVALID" });
+    ? new InvalidArgumentError("code", `the pickup code is wrong; ask the customer for the 4-digit pickup code (${left})`, { reason: "PICKUP_CODE_INVALID" })
+    : new InvalidArgumentError("code", `the delivery code is wrong; ask the receiver for the 4-digit delivery code (${left})`, { reason: "DELIVERY_CODE_INVALID" });
+}
+
+/** Code entry refused while locked after too many wrong codes. */
+export function codeLocked(kind: CodeKind, lockedUntil: Date, now: Date): ResourceExhaustedError {
+  const seconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000));
+  const who = kind === "pickup" ? "the customer" : "the receiver";
+  return new ResourceExhaustedError(
+    `too many wrong ${kind} codes: code entry is locked for ${Math.ceil(seconds / 60)} more minute(s); check the code with ${who}`,
+    { reason: "TRIP_CODE_LOCKED", field: "code", retryAfterSeconds: seconds },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,6 +83,10 @@ export interface BookingsTable {
    */
   pickup_code: string;
   delivery_code: string;
+  /** Wrong codes tried since the last lock or accepted code (see claimCodeAttempt). */
+  code_failures: Generated<number>;
+  /** Code entry is refused until then, after too many wrong codes. */
+  code_locked_until: Date | null;
   cancellation_fee_paise: BigIntColumn;
   cancellation_reason: Generated<string>;
   /** Number of the booking's latest change (1 at creation); incremented by every transition. */
