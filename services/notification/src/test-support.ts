@@ -1,0 +1,203 @@
+/**
+ * Starts the notification service for a test, with identity in the same platform (real
+ * contacts through ContactDirectoryService over gRPC): a real platform (embedded defaults, or
+ * the real Postgres/Redis/NATS when their URLs are set) in fresh schemas, key prefix and
+ * streams, with a recording push sender and SMS sender, clients, helpers to log users in and
+ * to publish events as their producers do. stop() leaves nothing behind.
+ */
+import { v7 as uuidv7 } from "uuid";
+import type { Consumer, EventMessage } from "@weelo/bus";
+import { Language, Role } from "@weelo/contracts/grpc/weelo/common/v1/common";
+import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
+import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth_service";
+import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
+import { DevicePlatform } from "@weelo/contracts/grpc/weelo/identity/v1/identity";
+import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
+import { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
+import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { loadIdentityConfig, startIdentity } from "@weelo/identity";
+import { createPlatform, type Platform } from "@weelo/runtime";
+import { isolatedTestEnvironment } from "@weelo/testing";
+import { loadNotificationConfig, type NotificationConfig } from "./notification.config.js";
+import { startNotification, type NotificationModule } from "./notification.module.js";
+import type { PushOutcome } from "./notification.rules.js";
+import { PushUnavailableError, type PushMessage, type PushSender } from "./senders/push-sender.js";
+import type { SmsSender } from "./senders/sms-sender.js";
+
+/**
+ * A push provider whose answer depends on the token: "ok-…" delivered, "gone-…" reported
+ * dead, "down-…" failing every time, "flaky<N>-…" failing its first N sends.
+ */
+export class RecordingPushSender implements PushSender {
+  readonly name = "recording";
+  readonly sent: { tokens: string[]; message: PushMessage; delivered: boolean }[] = [];
+  private readonly tries = new Map<string, number>();
+
+  async send(tokens: readonly string[], message: PushMessage): Promise<PushOutcome> {
+    const outcome: PushOutcome = { delivered: 0, invalidTokens: [], failed: 0 };
+    for (const token of tokens) {
+      const n = (this.tries.get(token) ?? 0) + 1;
+      this.tries.set(token, n);
+      const flaky = /^flaky(\d+)-/.exec(token);
+      if (token.startsWith("gone-")) outcome.invalidTokens.push(token);
+      else if (token.startsWith("down-") || (flaky && n <= Number(flaky[1]))) outcome.failed++;
+      else outcome.delivered++;
+    }
+    this.sent.push({ tokens: [...tokens], message, delivered: outcome.delivered > 0 });
+    if (outcome.delivered === 0 && outcome.failed > 0) throw new PushUnavailableError("stand-in provider failing", outcome);
+    return outcome;
+  }
+
+  /** Pushes that reached a device, for one event and kind. */
+  delivered(eventId: string, kind?: string) {
+    return this.sent.filter((s) => s.delivered && s.message.data.event_id === eventId && (!kind || s.message.data.kind === kind));
+  }
+
+  attempts(eventId: string) {
+    return this.sent.filter((s) => s.message.data.event_id === eventId);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class RecordingSmsSender implements SmsSender {
+  readonly name = "recording";
+  readonly sent: { phone: string; text: string }[] = [];
+  async sendText(phone: string, text: string): Promise<void> {
+    this.sent.push({ phone, text });
+  }
+}
+
+export interface TestUser {
+  id: string;
+  phone: string;
+  auth: CallOptions;
+  /** The registered push tokens (the given names, made as long as FCM tokens must be). */
+  tokens: string[];
+}
+
+/** A push token of the given name (its prefix says how the recording sender answers). */
+export const pushToken = (name: string) => `${name}.fcm-registration-token`;
+
+export interface TestNotification {
+  platform: Platform;
+  config: Readonly<NotificationConfig>;
+  notification: NotificationModule;
+  push: RecordingPushSender;
+  sms: RecordingSmsSender;
+  inbox: ServiceClient<typeof NotificationServiceService>;
+  contacts: ServiceClient<typeof ContactDirectoryServiceService>;
+  /** A logged-in user with these push tokens and language. */
+  user(role: "customer" | "transporter" | "driver", options?: { tokens?: string[]; hindi?: boolean }): Promise<TestUser>;
+  /** Publishes an event the way its producer does (an EventEnvelope, message id = event id unless msgId is given). */
+  publish(source: "booking" | "tracking", type: string, payload: { typeName: string; bytes: Uint8Array }, options?: { eventId?: string; msgId?: string; subjectId?: string }): Promise<string>;
+  /** Dead letters seen so far (the test's DLQ stream is consumed from the start). */
+  deadLetters: EventMessage[];
+  /** Events the booking/tracking consumers finished, by outcome (from weelo_notification_events_total). */
+  handled(outcome: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+let phoneCounter = 0;
+function uniquePhone(): string {
+  phoneCounter += 1;
+  return `9${String((process.pid % 100_000) * 10_000 + phoneCounter).padStart(9, "0").slice(-9)}`;
+}
+
+export async function startTestNotification(options: { env?: Record<string, string> } = {}): Promise<TestNotification> {
+  const isolated = await isolatedTestEnvironment();
+  const suffix = isolated.suffix;
+  const env: Record<string, string | undefined> = {
+    ...isolated.env,
+    BOOKING_STREAM: `T_BOOKING_${suffix}`,
+    BOOKING_SUBJECT_ROOT: `t_${suffix}_booking`,
+    TRACKING_STREAM: `T_TRACKING_${suffix}`,
+    TRACKING_SUBJECT_ROOT: `t_${suffix}_tracking`,
+    NOTIFY_DLQ_STREAM: `T_NOTIFY_DLQ_${suffix}`,
+    NOTIFY_SUBJECT_ROOT: `t_${suffix}_notification`,
+    NOTIFY_RETRY_MS: "50",
+    NOTIFY_MAX_DELIVER: "3",
+    NOTIFY_STREAM_WAIT_MS: "100",
+    OTP_RESEND_COOLDOWN_S: "0",
+    OTP_PER_IP_PER_HOUR: "100000",
+    ...options.env,
+  };
+  const config = loadNotificationConfig(env);
+  const platform = await createPlatform(config, { name: "notification-test" });
+  const push = new RecordingPushSender();
+  const sms = new RecordingSmsSender();
+  const deadLetters: EventMessage[] = [];
+  const clients: { close(): void }[] = [];
+  let dlqConsumer: Consumer | undefined;
+  const cleanup = async () => {
+    for (const client of clients) client.close();
+    await dlqConsumer?.stop();
+    await platform.shutdown();
+    for (const stream of [config.BOOKING_STREAM, config.TRACKING_STREAM, config.NOTIFY_DLQ_STREAM]) await platform.bus.deleteStream(stream).catch(() => false);
+    await isolated.cleanup(["identity", "notification"]);
+  };
+  try {
+    // The producers' streams, as booking and tracking create them.
+    await platform.bus.ensureStream({ name: config.BOOKING_STREAM, subjects: [`${config.BOOKING_SUBJECT_ROOT}.>`] });
+    await platform.bus.ensureStream({ name: config.TRACKING_STREAM, subjects: [`${config.TRACKING_SUBJECT_ROOT}.>`] });
+    await startIdentity(platform, loadIdentityConfig(env));
+    let port = 0;
+    const notification = await startNotification(platform, config, { push, sms, identityAddress: () => `127.0.0.1:${port}` });
+    port = await platform.grpc.listen("127.0.0.1", 0);
+    await notification.start();
+    dlqConsumer = await platform.bus.consume({ stream: config.NOTIFY_DLQ_STREAM, durable: "test-dlq", handler: (msg) => void deadLetters.push(msg) });
+
+    const target = `127.0.0.1:${port}`;
+    const clientOptions = { deadlineMs: 10_000 };
+    const inbox = createClient(NotificationServiceService, target, clientOptions);
+    const contacts = createClient(ContactDirectoryServiceService, target, clientOptions);
+    const auth = createClient(AuthServiceService, target, clientOptions);
+    const profile = createClient(ProfileServiceService, target, clientOptions);
+    clients.push(inbox, contacts, auth, profile);
+
+    const ROLES = { customer: Role.ROLE_CUSTOMER, transporter: Role.ROLE_TRANSPORTER, driver: Role.ROLE_DRIVER } as const;
+    const roots = { booking: config.BOOKING_SUBJECT_ROOT, tracking: config.TRACKING_SUBJECT_ROOT };
+    return {
+      platform,
+      config,
+      notification,
+      push,
+      sms,
+      inbox,
+      contacts,
+      deadLetters,
+      async user(role, userOptions = {}) {
+        const phone = uniquePhone();
+        const sent = await auth.sendOtp({ phone, role: ROLES[role] });
+        const verified = await auth.verifyOtp({ phone, otp: sent.devOtp, role: ROLES[role] });
+        const as: CallOptions = { metadata: { authorization: `Bearer ${verified.tokens!.accessToken}` } };
+        const tokens = (userOptions.tokens ?? []).map(pushToken);
+        for (const token of tokens) await profile.registerDevice({ pushToken: token, platform: DevicePlatform.DEVICE_PLATFORM_ANDROID }, as);
+        if (userOptions.hindi) await profile.updateProfile({ language: Language.LANGUAGE_HINDI }, as);
+        return { id: verified.user!.id, phone: verified.user!.phone, auth: as, tokens };
+      },
+      async publish(source, type, payload, publishOptions = {}) {
+        const eventId = publishOptions.eventId ?? uuidv7();
+        const envelope = EventEnvelope.encode({
+          id: eventId,
+          type,
+          subjectId: publishOptions.subjectId ?? uuidv7(),
+          sequence: 1,
+          occurredAt: new Date(),
+          payload: { typeUrl: `type.googleapis.com/${payload.typeName}`, value: payload.bytes },
+          requestId: "",
+        }).finish();
+        await platform.bus.publishEvent(`${roots[source]}${type.slice(type.indexOf("."))}`, envelope, { msgId: publishOptions.msgId ?? eventId });
+        return eventId;
+      },
+      async handled(outcome) {
+        const metric = await platform.metrics.registry.getSingleMetric("weelo_notification_events_total")?.get();
+        return (metric?.values ?? []).filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+      },
+      stop: cleanup,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
