@@ -2,9 +2,12 @@
  * Turns bus messages into surge events, tolerating what it does not understand (ignored,
  * never fatal: surge then simply sees less). Two encodings are read:
  *
- * - a weelo.events.v1.EventEnvelope (protobuf), as fleet publishes: today the payload
+ * - a weelo.events.v1.EventEnvelope (protobuf), as fleet's and booking's outboxes publish:
  *   weelo.fleet.v1.DriverAvailabilityChanged on `fleet.driver.availability` (online or not,
- *   and the vehicle type; no position);
+ *   and the vehicle type; no position); weelo.booking.v1.BookingCreated on `booking.created`
+ *   (one truck wanted at the pickup) and weelo.booking.v1.BookingStatusChanged on the other
+ *   booking subjects (demand closes once the booking leaves PENDING/CONFIRMED; a reopened
+ *   booking is not counted again: its event carries no pickup, and dispatch re-broadcasts it);
  * - a JSON object (optionally wrapped in `payload`, `data`, `booking` or `driver`), camelCase
  *   or snake_case, a location as {lat, lng} or flat fields, for services whose payloads are
  *   not fixed yet:
@@ -18,6 +21,8 @@
  */
 import type { Bus, BusMessage, Subscription } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
+import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
+import { BookingCreated, BookingStatusChanged, protobufPackage as bookingPackage } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { DriverAvailabilityChanged, protobufPackage as fleetPackage } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import type { Logger } from "@weelo/log";
 import type { LatLngPoint } from "../routing/estimate.js";
@@ -27,6 +32,9 @@ import type { InMemorySurgeInputs, SurgeEvent } from "./surge-inputs.js";
 export const SURGE_SUBJECTS = ["booking.>", "fleet.driver.availability", "tracking.driver.location"] as const;
 
 const DRIVER_AVAILABILITY_TYPE = `${fleetPackage}.DriverAvailabilityChanged`;
+const BOOKING_CREATED_TYPE = `${bookingPackage}.BookingCreated`;
+const BOOKING_STATUS_CHANGED_TYPE = `${bookingPackage}.BookingStatusChanged`;
+const OPEN_BOOKING_STATUSES = new Set([BookingStatus.BOOKING_STATUS_PENDING, BookingStatus.BOOKING_STATUS_CONFIRMED]);
 
 const BOOKING_CLOSING_WORDS = new Set(["cancelled", "canceled", "expired", "assigned", "fully_assigned", "completed", "closed", "failed", "rejected", "deleted"]);
 const OPEN_STATUSES = new Set(["PENDING", "CONFIRMED", "SEARCHING", "BROADCASTING"]);
@@ -54,16 +62,29 @@ function envelopeEvent(data: Uint8Array): SurgeEvent | undefined {
   }
   const typeUrl = envelope.payload?.typeUrl ?? "";
   const payloadType = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
-  if (payloadType === DRIVER_AVAILABILITY_TYPE && envelope.payload) {
-    let change: DriverAvailabilityChanged;
-    try {
-      change = DriverAvailabilityChanged.decode(envelope.payload.value);
-    } catch {
-      return undefined;
+  const value = envelope.payload?.value;
+  if (!value) return undefined;
+  try {
+    if (payloadType === DRIVER_AVAILABILITY_TYPE) {
+      const change = DriverAvailabilityChanged.decode(value);
+      if (!change.driverId) return undefined;
+      if (!change.online || !change.vehicleType) return { kind: "driver_offline", driverId: change.driverId };
+      return { kind: "driver_online", driverId: change.driverId, vehicleType: change.vehicleType };
     }
-    if (!change.driverId) return undefined;
-    if (!change.online || !change.vehicleType) return { kind: "driver_offline", driverId: change.driverId };
-    return { kind: "driver_online", driverId: change.driverId, vehicleType: change.vehicleType };
+    if (payloadType === BOOKING_CREATED_TYPE) {
+      const created = BookingCreated.decode(value);
+      const location = created.pickup ? latLng({ lat: created.pickup.lat, lng: created.pickup.lng }) : undefined;
+      if (!created.bookingId || !created.vehicleType || !location) return undefined;
+      // One booking is one truck (an order of N trucks publishes N of these).
+      return { kind: "booking_open", bookingId: created.bookingId, vehicleType: created.vehicleType, location, vehicles: 1 };
+    }
+    if (payloadType === BOOKING_STATUS_CHANGED_TYPE) {
+      const change = BookingStatusChanged.decode(value);
+      if (!change.bookingId || OPEN_BOOKING_STATUSES.has(change.to)) return undefined;
+      return { kind: "booking_closed", bookingId: change.bookingId };
+    }
+  } catch {
+    return undefined;
   }
   return undefined;
 }

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createBus } from "@weelo/bus";
+import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
+import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { AvailabilityChangeReason, DriverAvailabilityChanged } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import { gridDisk, latLngToCell } from "h3-js";
@@ -41,6 +43,21 @@ const fleetEvent = (driverId: string, vehicleType: string, online: boolean) =>
     },
     requestId: "",
   }).finish();
+/** A booking event as booking's outbox publishes it: protobuf in an EventEnvelope. */
+const bookingEnvelope = (type: string, bookingId: string, payloadType: string, value: Uint8Array) =>
+  EventEnvelope.encode({
+    id: `0194b1c2-0000-7000-8000-${bookingId.padStart(12, "0")}`,
+    type,
+    subjectId: bookingId,
+    sequence: 1,
+    occurredAt: new Date(),
+    payload: { typeUrl: `type.googleapis.com/weelo.booking.v1.${payloadType}`, value: Buffer.from(value) },
+    requestId: "",
+  }).finish();
+const bookingCreated = (bookingId: string, vehicleType: string, pickup: { lat: number; lng: number }) =>
+  bookingEnvelope("booking.created", bookingId, "BookingCreated", BookingCreated.encode(BookingCreated.fromPartial({ bookingId, orderId: "o1", vehicleType, pickup, orderVehicleCount: 3 })).finish());
+const statusChanged = (bookingId: string, to: BookingStatus) =>
+  bookingEnvelope("booking.status_changed", bookingId, "BookingStatusChanged", BookingStatusChanged.encode(BookingStatusChanged.fromPartial({ bookingId, to })).finish());
 const neighbourhood = (point: { lat: number; lng: number }) => gridDisk(latLngToCell(point.lat, point.lng, 7), 1);
 
 describe("surge events", () => {
@@ -93,6 +110,20 @@ describe("surge events", () => {
     assert.deepEqual(parseSurgeEvent("tracking.driver.location", json({ driver_id: "d1", location: { lat: 12.9, lng: 77.6 } })), { kind: "driver_location", driverId: "d1", location: { lat: 12.9, lng: 77.6 } });
     const otherPayload = EventEnvelope.encode({ id: "x", type: "booking.created", subjectId: "b1", sequence: 1, payload: { typeUrl: "type.googleapis.com/weelo.booking.v1.BookingCreated", value: Buffer.from([8, 1]) }, requestId: "" }).finish();
     assert.equal(parseSurgeEvent("booking.created", otherPayload), undefined, "a payload type surge does not know yet");
+  });
+
+  it("understands booking's own events: protobuf BookingCreated and BookingStatusChanged envelopes", () => {
+    assert.deepEqual(parseSurgeEvent("booking.created", bookingCreated("b1", "mini_truck", koramangala)), {
+      kind: "booking_open",
+      bookingId: "b1",
+      vehicleType: "mini_truck",
+      location: koramangala,
+      vehicles: 1,
+    });
+    assert.equal(parseSurgeEvent("booking.status_changed", statusChanged("b1", BookingStatus.BOOKING_STATUS_CONFIRMED)), undefined, "still open");
+    assert.deepEqual(parseSurgeEvent("booking.status_changed", statusChanged("b1", BookingStatus.BOOKING_STATUS_ASSIGNED)), { kind: "booking_closed", bookingId: "b1" });
+    assert.deepEqual(parseSurgeEvent("booking.cancelled", statusChanged("b1", BookingStatus.BOOKING_STATUS_CANCELLED)), { kind: "booking_closed", bookingId: "b1" });
+    assert.equal(parseSurgeEvent("booking.reopened", statusChanged("b1", BookingStatus.BOOKING_STATUS_PENDING)), undefined, "a reopen carries no pickup");
   });
 
   it("ignores what it does not understand, without throwing", () => {
