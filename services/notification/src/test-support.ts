@@ -184,7 +184,7 @@ export async function startTestNotification(options: { env?: Record<string, stri
           subjectId: publishOptions.subjectId ?? uuidv7(),
           sequence: 1,
           occurredAt: new Date(),
-          payload: { typeUrl: `type.googleapis.com/${payload.typeName}`, value: payload.bytes },
+          payload: { typeUrl: `type.googleapis.com/${payload.typeName}`, value: Buffer.from(payload.bytes) },
           requestId: "",
         }).finish();
         await platform.bus.publishEvent(`${roots[source]}${type.slice(type.indexOf("."))}`, envelope, { msgId: publishOptions.msgId ?? eventId });
