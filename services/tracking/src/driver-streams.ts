@@ -5,9 +5,10 @@
  * commands is full is ended with RESOURCE_EXHAUSTED (the app reconnects and re-syncs)
  * instead of growing.
  */
-import { FailedPreconditionError, ResourceExhaustedError } from "@weelo/errors";
+import { FailedPreconditionError, ResourceExhaustedError, UnavailableError } from "@weelo/errors";
 import type { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import type { StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import { v7 as uuidv7 } from "uuid";
 
 export class DriverStream {
   private ack: { ackedSeq: number; rejected: number } | undefined;
@@ -15,6 +16,9 @@ export class DriverStream {
   private wake: (() => void) | undefined;
   private ended = false;
   private failure: Error | undefined;
+  private draining = false;
+  /** Settles when every ack of the messages read so far is queued (set by the reader). */
+  private acksSettled: () => Promise<void> = async () => undefined;
 
   constructor(
     readonly driverId: string,
@@ -23,6 +27,29 @@ export class DriverStream {
 
   get closed(): boolean {
     return this.ended || this.failure !== undefined;
+  }
+
+  /** True once a drain began: the reader takes no more points (the app re-sends them to another server). */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** The reader tells how to wait for the acks of what it read. */
+  onAcksSettled(wait: () => Promise<void>): void {
+    this.acksSettled = wait;
+  }
+
+  /**
+   * Graceful shutdown of this stream: stop taking points, queue the acks of every point read,
+   * then a ReconnectCommand, then end with OK once the queue is written.
+   */
+  async drain(reason: string, retryAfterMs: number): Promise<void> {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    await this.acksSettled().catch(() => undefined);
+    if (this.closed) return;
+    this.commands.push({ commandId: uuidv7(), issuedAt: new Date(), kind: { $case: "reconnect", value: { reason, retryAfterMs } } });
+    this.end();
   }
 
   /** Commands waiting to be written (bounded by maxPendingCommands). */
@@ -98,6 +125,7 @@ export class DriverStream {
 /** The streams of this process by driver: a new stream of a driver replaces (ends) the old one. */
 export class DriverStreamRegistry {
   private readonly streams = new Map<string, DriverStream>();
+  private draining = false;
 
   constructor(private readonly maxPendingCommands: number) {}
 
@@ -106,6 +134,7 @@ export class DriverStreamRegistry {
   }
 
   open(driverId: string): DriverStream {
+    if (this.draining) throw new UnavailableError("this server is shutting down: reconnect", { reason: "SHUTTING_DOWN" });
     const stream = new DriverStream(driverId, this.maxPendingCommands);
     const old = this.streams.get(driverId);
     this.streams.set(driverId, stream);
@@ -128,8 +157,17 @@ export class DriverStreamRegistry {
     return stream;
   }
 
-  /** Ends every stream (graceful shutdown: they finish writing their queues). */
+  /** Ends every stream (they finish writing their queues). */
   endAll(): void {
     for (const stream of this.streams.values()) stream.end();
+  }
+
+  /**
+   * Graceful shutdown: refuses new streams, and drains every open one (acks of what was read,
+   * then a ReconnectCommand with a delay spread at random over spreadMs, then OK).
+   */
+  async drainAll(spreadMs: number): Promise<void> {
+    this.draining = true;
+    await Promise.all([...this.streams.values()].map((stream) => stream.drain("the server is restarting: reconnect", Math.floor(Math.random() * spreadMs))));
   }
 }

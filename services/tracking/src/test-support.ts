@@ -8,6 +8,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { v7 as uuidv7 } from "uuid";
 import { TokenIssuer, type Role } from "@weelo/auth";
+import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
+import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
+import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { LocationPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService, type StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
@@ -29,9 +32,30 @@ export interface TestTracking {
   /** A driver: user id (also its driver id here) and token. */
   driver(): Promise<{ id: string; token: string }>;
   stream(token: string): DriverStreamClient;
+  /** Publishes booking's events (as booking's outbox would) for a new trip of the driver, and waits until tracking holds it active. */
+  startTrip(driverId: string, stops?: { pickup?: LatLng; drop?: LatLng }): Promise<TestTrip>;
+  /** Publishes the trip's next booking status change and waits until tracking applied it. */
+  advance(trip: TestTrip, to: BookingStatus, options?: { subject?: "status_changed" | "cancelled" | "reopened" }): Promise<void>;
   /** Graceful shutdown, then a new platform on the same schema and key prefix. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface LatLng {
+  lat: number;
+  lng: number;
+}
+
+export interface TestTrip {
+  bookingId: string;
+  driverId: string;
+  customerId: string;
+  transporterId: string;
+  /** Call options with the customer's and the transporter's tokens. */
+  customer: CallOptions;
+  transporter: CallOptions;
+  /** The booking's sequence of the last event published. */
+  sequence: number;
 }
 
 export interface DriverStreamClient {
@@ -59,6 +83,10 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     FLEET_SUBJECT_ROOT: `t_${isolated.suffix}_fleet`,
     TRACKING_SUBJECT_ROOT: `t_${isolated.suffix}_tracking`,
     BREADCRUMB_FLUSH_MS: "20",
+    BOOKING_STREAM: `t_${isolated.suffix}_BOOKING`,
+    BOOKING_SUBJECT_ROOT: `t_${isolated.suffix}_booking`,
+    TRACKING_STREAM: `t_${isolated.suffix}_TRACKING`,
+    OUTBOX_POLL_MS: "50",
     ...options.env,
   };
   const config = loadTrackingConfig(env);
@@ -71,6 +99,8 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
 
   const boot = async () => {
     platform = await createPlatform(config, { name: "tracking-test" });
+    // Booking owns this stream; its events are what feed the trips.
+    await platform.bus.ensureStream({ name: config.BOOKING_STREAM, subjects: [`${config.BOOKING_SUBJECT_ROOT}.>`] });
     tracking = await startTracking(platform, config, options);
     const port = await platform.grpc.listen("127.0.0.1", 0);
     address = `127.0.0.1:${port}`;
@@ -103,6 +133,24 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     await isolated.cleanup(["tracking"]);
     throw error;
   }
+  const deleteStreams = async () => {
+    await platform.bus.deleteStream(config.BOOKING_STREAM);
+    await platform.bus.deleteStream(config.TRACKING_STREAM);
+  };
+  const publishBooking = async (type: string, subjectId: string, sequence: number, payloadType: string, payload: Uint8Array) => {
+    const id = uuidv7();
+    const envelope = EventEnvelope.encode({
+      id,
+      type: `booking.${type}`,
+      subjectId,
+      sequence,
+      occurredAt: new Date(),
+      payload: { typeUrl: `type.googleapis.com/${payloadType}`, value: Buffer.from(payload) },
+      requestId: "",
+    }).finish();
+    await platform.bus.publishEvent(`${config.BOOKING_SUBJECT_ROOT}.${type}`, envelope, { msgId: id });
+  };
+  const statusWordOf = (status: BookingStatus) => BookingStatus[status].replace(/^BOOKING_STATUS_/, "").toLowerCase();
   const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
   const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>
     (await new TokenIssuer(platform.keys).issueAccessToken({ userId, role, sessionId: uuidv7(), ...(transporterId ? { transporterId } : {}) })).token;
@@ -164,11 +212,65 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
       streams.push(handle);
       return handle;
     },
+    async startTrip(driverId, stops = {}) {
+      const trip = { bookingId: uuidv7(), driverId, customerId: uuidv7(), transporterId: uuidv7(), sequence: 1 };
+      const created = BookingCreated.encode(BookingCreated.fromPartial({
+        bookingId: trip.bookingId,
+        orderId: uuidv7(),
+        customerId: trip.customerId,
+        vehicleType: "open_17ft",
+        pickup: stops.pickup,
+        drop: stops.drop,
+        farePaise: 250_000,
+        distanceM: 12_000,
+        orderVehicleCount: 1,
+        goodsType: "furniture",
+        weightKg: 1000,
+        pickupCity: "Mumbai",
+        dropCity: "Pune",
+        occurredAt: new Date(),
+      })).finish();
+      await publishBooking("created", trip.bookingId, 1, "weelo.booking.v1.BookingCreated", created);
+      const full: TestTrip = {
+        ...trip,
+        customer: as(await token("customer", trip.customerId)),
+        transporter: as(await token("transporter", trip.transporterId)),
+      };
+      await test.advance(full, BookingStatus.BOOKING_STATUS_CONFIRMED);
+      await test.advance(full, BookingStatus.BOOKING_STATUS_ASSIGNED);
+      return full;
+    },
+    async advance(trip, to, { subject = "status_changed" } = {}) {
+      trip.sequence += 1;
+      const reopened = subject === "reopened";
+      const withDriver = !reopened && to !== BookingStatus.BOOKING_STATUS_CONFIRMED && to !== BookingStatus.BOOKING_STATUS_PENDING;
+      const change = BookingStatusChanged.encode(BookingStatusChanged.fromPartial({
+        bookingId: trip.bookingId,
+        orderId: "",
+        from: BookingStatus.BOOKING_STATUS_UNSPECIFIED,
+        to,
+        actorRole: 0,
+        actorId: trip.transporterId,
+        reason: "",
+        reopened,
+        cancellationFeePaise: 0,
+        occurredAt: new Date(),
+        customerId: trip.customerId,
+        transporterId: reopened ? "" : trip.transporterId,
+        driverId: withDriver ? trip.driverId : "",
+        vehicleType: "open_17ft",
+      })).finish();
+      await publishBooking(subject, trip.bookingId, trip.sequence, "weelo.booking.v1.BookingStatusChanged", change);
+      const word = statusWordOf(to);
+      await until(`tracking applied ${word} of ${trip.bookingId}`, async () => Number((await tracking.feed.row(trip.bookingId))?.booking_sequence ?? 0) >= trip.sequence);
+      if (withDriver) await until(`tracking holds ${word} of ${trip.bookingId}`, () => tracking.trips.byBooking(trip.bookingId)?.status === word);
+    },
     async restart() {
       await halt();
       await boot();
     },
     async stop() {
+      await deleteStreams().catch(() => undefined);
       await halt();
       await cleanRedis().catch(() => undefined);
       await isolated.cleanup(["tracking"]);

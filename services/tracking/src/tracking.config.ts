@@ -44,6 +44,34 @@ export const trackingConfigSchema = baseConfigSchema.extend({
   WATCH_MAX_PENDING: envInt(16, 1, 1000),
   /** Redis: a driver's latest-position hash expires after this long without news (seconds). */
   POSITION_TTL_S: envInt(7 * 24 * 3600, 60, 30 * 24 * 3600),
+  /** JetStream stream holding booking's events (booking creates it); trips are read from it. */
+  BOOKING_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -").default("BOOKING"),
+  /** First token of booking's event subjects. */
+  BOOKING_SUBJECT_ROOT: subjectToken.default("booking"),
+  /** Durable consumer of booking's events shared by every tracking replica (it writes the trips table). */
+  TRIPS_CONSUMER: subjectToken.default("tracking-trips"),
+  /** JetStream stream of tracking's own events (geofences, driver_dark). */
+  TRACKING_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -").default("TRACKING"),
+  /** How long the tracking stream keeps events (hours). */
+  TRACKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
+  /** Every replica re-reads the active trips this often, healing any trip change it missed (seconds). */
+  TRIP_RELOAD_S: envInt(60, 1, 3600),
+  /** The "arriving" ring around a trip's pickup and drop (metres). */
+  GEOFENCE_ARRIVING_M: envInt(500, 10, 50_000),
+  /** The "arrived" ring; AT_PICKUP and AT_DROPOFF are refused farther than this (metres). */
+  GEOFENCE_ARRIVED_M: envInt(100, 5, 5000),
+  /** A driver on an active trip silent this long raises tracking.driver_dark (seconds). */
+  DRIVER_DARK_AFTER_S: envInt(120, 5, 24 * 3600),
+  /** How often one replica looks for dark drivers (seconds). */
+  DRIVER_DARK_CHECK_S: envInt(15, 1, 600),
+  /** The outbox relay of tracking's events looks for unpublished rows this often (ms). */
+  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
+  /** Events the relay publishes per transaction. */
+  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
+  /** Published events are kept in the outbox this long, then deleted (hours). */
+  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+  /** A graceful shutdown tells each driver stream to wait up to this long (spread at random) before reconnecting (ms). */
+  RECONNECT_SPREAD_MS: envInt(5000, 0, 600_000),
 });
 
 export type TrackingConfig = z.infer<typeof trackingConfigSchema>;
@@ -52,6 +80,11 @@ export const trackingProductionRules: ProductionRule<TrackingConfig>[] = [
   (c) => (c.FLEET_GRPC_URL ? undefined : "FLEET_GRPC_URL is required in production: drivers are known by their fleet id"),
 ];
 
+/** Rules that hold in every environment. */
+export const trackingRules: ProductionRule<TrackingConfig>[] = [
+  (c) => (c.GEOFENCE_ARRIVED_M < c.GEOFENCE_ARRIVING_M ? undefined : "GEOFENCE_ARRIVED_M must be smaller than GEOFENCE_ARRIVING_M"),
+];
+
 export function loadTrackingConfig(env: Record<string, string | undefined> = process.env): Readonly<TrackingConfig> {
-  return loadConfig(trackingConfigSchema, env, trackingProductionRules);
+  return loadConfig(trackingConfigSchema, env, trackingProductionRules, trackingRules);
 }

@@ -30,13 +30,8 @@ describe("tracking over gRPC", () => {
     await t?.stop();
   });
 
-  async function trip(driverId: string) {
-    const bookingId = uuidv7();
-    const customerId = uuidv7();
-    const transporterId = uuidv7();
-    await t.tracking.trips.start({ bookingId, driverId, customerId, transporterId });
-    return { bookingId, customer: t.as(await t.token("customer", customerId)), transporter: t.as(await t.token("transporter", transporterId)) };
-  }
+  /** A trip started the way production starts one: booking's events (created, confirmed, assigned) on its stream. */
+  const trip = (driverId: string) => t.startTrip(driverId);
 
   it("acks cumulatively, ignores duplicates and old points, and counts rejections", async () => {
     const driver = await t.driver();
@@ -198,9 +193,7 @@ describe("tracking across a restart", () => {
     const t = await startTestTracking({ env: { BREADCRUMB_FLUSH_MS: "2000", BREADCRUMB_BATCH_SIZE: "5000" } });
     try {
       const driver = await t.driver();
-      const bookingId = uuidv7();
-      const customerId = uuidv7();
-      await t.tracking.trips.start({ bookingId, driverId: driver.id, customerId, transporterId: uuidv7() });
+      const { bookingId, customerId } = await t.startTrip(driver.id);
       const stream = t.stream(driver.token);
       stream.send(path(1, 30));
       await stream.waitForAck(30, 8000);
@@ -208,7 +201,8 @@ describe("tracking across a restart", () => {
       await sleep(50);
       const acked = stream.acked;
       await t.restart();
-      await t.tracking.trips.start({ bookingId, driverId: driver.id, customerId, transporterId: uuidv7() });
+      // The trip survives the restart (the trips table), with no booking event replayed.
+      assert.equal(t.tracking.trips.activeOf(driver.id)?.bookingId, bookingId);
       const customer = t.as(await t.token("customer", customerId));
       const seqs = (await t.client.getTripPath({ bookingId }, customer)).points.map((p) => p.seq);
       for (let seq = 1; seq <= acked; seq++) assert.ok(seqs.includes(seq), `acked point ${seq} is missing`);

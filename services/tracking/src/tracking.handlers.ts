@@ -6,6 +6,7 @@ import { requirePrincipal, type CallContext, type ServiceHandlers } from "@weelo
 import type { DriverStreamRegistry } from "./driver-streams.js";
 import type { TrackingService } from "./tracking.service.js";
 import type { RawPoint } from "./tracking.rules.js";
+import type { TripEvents } from "./trip-events.js";
 
 /** Which fleet driver id the calling driver is (see driver-identity.ts). */
 export type DriverResolver = (ctx: CallContext) => Promise<string>;
@@ -21,7 +22,7 @@ export interface HandlerDeps {
 }
 
 /** The methods of TrackingInternalService take no access token (the gateway never exposes them). */
-export const PUBLIC_INTERNAL_METHODS = ["FindNearbyDrivers"] as const;
+export const PUBLIC_INTERNAL_METHODS = ["FindNearbyDrivers", "CheckArrival"] as const;
 
 export function toRawPoint(p: LocationPoint): RawPoint {
   return {
@@ -42,13 +43,27 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
       requirePrincipal(ctx, "driver");
       const driverId = await deps.resolveDriver(ctx);
       const stream = streams.open(driverId);
+      let acks: Promise<void> = Promise.resolve();
+      let ingesting: Promise<unknown> = Promise.resolve();
+      // A drain waits until every message read so far has its ack queued.
+      stream.onAcksSettled(async () => {
+        for (;;) {
+          const [a, i] = [acks, ingesting];
+          await i.catch(() => undefined);
+          await a;
+          if (a === acks && i === ingesting) return;
+        }
+      });
       const reading = (async () => {
-        let acks: Promise<void> = Promise.resolve();
         let inFlight = 0;
         for await (const request of requests) {
-          if (stream.closed) break;
+          if (stream.closed || stream.isDraining) break;
           await deps.ready();
-          const result = await service.ingest(driverId, request.points.map(toRawPoint));
+          // Read but not taken while draining: never acked, so the app re-sends it elsewhere.
+          if (stream.closed || stream.isDraining) break;
+          const ingest = service.ingest(driverId, request.points.map(toRawPoint));
+          ingesting = ingest;
+          const result = await ingest;
           inFlight += 1;
           acks = acks
             .then(() => result.durable)
@@ -59,8 +74,10 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
             .finally(() => void (inFlight -= 1));
           if (inFlight >= deps.maxInFlight) await acks;
         }
+        // The app half-closed (or the stream ended): its last acks still go out, and the
+        // stream stays open for commands until the app cancels, a newer stream replaces it,
+        // or the server drains.
         await acks;
-        stream.end();
       })();
       reading.catch((error: unknown) => stream.fail(error as Error));
       try {
@@ -101,8 +118,12 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
   };
 }
 
-export function internalHandlers(service: TrackingService): ServiceHandlers<typeof TrackingInternalServiceService> {
+export function internalHandlers(service: TrackingService, events: Pick<TripEvents, "checkArrival">): ServiceHandlers<typeof TrackingInternalServiceService> {
   return {
+    async checkArrival(request) {
+      return events.checkArrival({ bookingId: request.bookingId, driverId: request.driverId, stop: request.stop, stopLocation: request.stopLocation });
+    },
+
     async findNearbyDrivers(request) {
       const found = await service.findNearbyDrivers({
         lat: request.center?.lat ?? Number.NaN,

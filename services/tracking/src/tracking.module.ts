@@ -1,12 +1,15 @@
 /**
  * Wires the tracking service into a process: its schema, the position store (Redis when
  * REDIS_URL is set, else in process), the breadcrumb writer, fleet's availability events,
- * the driver stream registry and the command fan-out, registered on the shared gRPC server.
+ * the trips fed by booking's events, tracking's own events (geofences, driver_dark) through
+ * an outbox, the driver stream registry (drained at shutdown) and the command fan-out,
+ * registered on the shared gRPC server.
  */
 import { v7 as uuidv7 } from "uuid";
 import { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import { OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import { Gauge } from "prom-client";
 import { availabilitySink, subscribeAvailability, type AvailabilitySink } from "./availability.js";
@@ -19,7 +22,9 @@ import type { TrackingConfig } from "./tracking.config.js";
 import { internalHandlers, PUBLIC_INTERNAL_METHODS, trackingHandlers, type DriverResolver } from "./tracking.handlers.js";
 import { createTrackingService, type TrackingService } from "./tracking.service.js";
 import type { TrackingDatabase } from "./tracking.table.js";
-import { MemoryTripDirectory } from "./trip-directory.js";
+import { TripDirectory } from "./trip-directory.js";
+import { TripEvents, trackingEventSubjects } from "./trip-events.js";
+import { TripFeed } from "./trip-feed.js";
 import { trackingMigrations } from "./migrations/index.js";
 
 export interface TrackingModuleOptions {
@@ -49,8 +54,14 @@ export interface DriverCommands {
 export interface TrackingModule {
   service: TrackingService;
   commands: DriverCommands;
-  /** Fed by booking/dispatch: start(...) when a driver is assigned, end(bookingId) when the trip is over. */
-  trips: MemoryTripDirectory;
+  /** Which driver is on which booking (this replica's copy of the trips table). */
+  trips: TripDirectory;
+  /** Feeds `trips` from booking's events. */
+  feed: TripFeed;
+  /** Geofences, driver_dark and the arrival check. */
+  events: TripEvents;
+  /** Publishes tracking's events from its outbox. */
+  relay: OutboxRelay;
   /** Driver availability (fed by fleet's events; tests may call it directly). */
   availability: AvailabilitySink;
   store: PositionStore;
@@ -78,11 +89,67 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
   // Registered after the database: runs before it closes, after the gRPC server stopped taking points.
   platform.onShutdown("tracking breadcrumbs", () => writer.close());
 
-  const trips = new MemoryTripDirectory({ onChange: (trip, active) => store.setOnTrip(trip.driverId, active) });
+  const subjects = trackingEventSubjects(config.TRACKING_SUBJECT_ROOT);
+  // Only the event subjects: the core location and command subjects must never be stored.
+  await platform.bus.ensureStream({
+    name: config.TRACKING_STREAM,
+    subjects: [subjects.arriving, subjects.arrived, subjects.dark],
+    maxAgeMs: config.TRACKING_STREAM_MAX_AGE_H * 3600 * 1000,
+  });
+  const relay = new OutboxRelay({
+    db: database.db,
+    bus: platform.bus,
+    logger: logger.child({ component: "tracking-outbox" }),
+    pollMs: config.OUTBOX_POLL_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+  });
+  relay.start();
+  platform.onShutdown("tracking outbox relay", () => relay.stop());
+
+  const trips = new TripDirectory({ onChange: (trip, active) => store.setOnTrip(trip.driverId, active) });
+  const feed = new TripFeed({
+    db: database.db,
+    bus: platform.bus,
+    directory: trips,
+    logger: logger.child({ component: "trips" }),
+    bookingStream: config.BOOKING_STREAM,
+    bookingSubjectRoot: config.BOOKING_SUBJECT_ROOT,
+    durable: config.TRIPS_CONSUMER,
+    trackingSubjectRoot: config.TRACKING_SUBJECT_ROOT,
+    reloadMs: config.TRIP_RELOAD_S * 1000,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const events = new TripEvents({
+    db: database.db,
+    relay,
+    feed,
+    directory: trips,
+    store,
+    cache: platform.cache,
+    logger: logger.child({ component: "trip-events" }),
+    registry: platform.metrics.registry,
+    subjectRoot: config.TRACKING_SUBJECT_ROOT,
+    arrivingM: config.GEOFENCE_ARRIVING_M,
+    arrivedM: config.GEOFENCE_ARRIVED_M,
+    darkAfterMs: config.DRIVER_DARK_AFTER_S * 1000,
+    darkCheckMs: config.DRIVER_DARK_CHECK_S * 1000,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  new Gauge({
+    name: "weelo_tracking_active_trips",
+    help: "Trips with a driver on them, as this process knows them.",
+    registers: [platform.metrics.registry],
+    collect() {
+      this.set(trips.activeCount);
+    },
+  });
   const service = createTrackingService({
     db: database.db,
     store,
     trips,
+    lookupTrip: (bookingId) => feed.lookup(bookingId),
+    onTripPoints: (trip, accepted) => events.onTripPoints(trip, accepted),
     writer,
     bus: platform.bus,
     logger,
@@ -103,6 +170,10 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     ...(options.now ? { now: options.now } : {}),
   });
   platform.onShutdown("tracking service", async () => service.close());
+  await feed.start();
+  platform.onShutdown("tracking trips feed", () => feed.stop());
+  events.startDarkWatch();
+  platform.onShutdown("tracking trip events", () => events.close());
 
   const availability = availabilitySink(store);
   const availabilitySubscription = subscribeAvailability(platform.bus, config.FLEET_SUBJECT_ROOT, availability, logger);
@@ -123,6 +194,8 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     streams.get(driverId)?.pushCommand(DriverCommand.decode(msg.data));
   });
   platform.onShutdown("tracking commands", async () => commandSubscription.unsubscribe());
+  // At the start of a shutdown: every driver stream gets its acks, a ReconnectCommand, then OK.
+  platform.onDrain("tracking driver streams", () => streams.drainAll(config.RECONNECT_SPREAD_MS));
   const commands: DriverCommands = {
     send(driverId, partial) {
       const command: DriverCommand = { ...partial, commandId: partial.commandId ?? uuidv7(), issuedAt: partial.issuedAt ?? new Date() };
@@ -151,6 +224,6 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
       TrackingServiceService,
       trackingHandlers({ service, streams, resolveDriver, maxInFlight: config.STREAM_MAX_IN_FLIGHT, ready: () => writer.ready() }),
     )
-    .addService(TrackingInternalServiceService, internalHandlers(service), { publicMethods: PUBLIC_INTERNAL_METHODS });
-  return { service, commands, trips, availability, store, streams, writer };
+    .addService(TrackingInternalServiceService, internalHandlers(service, events), { publicMethods: PUBLIC_INTERNAL_METHODS });
+  return { service, commands, trips, feed, events, relay, availability, store, streams, writer };
 }

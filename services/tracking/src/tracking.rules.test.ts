@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { coordinateVerdict, filterPoint, haversineM, pathLengthM, type AcceptedPoint, type FilterLimits, type RawPoint } from "./tracking.rules.js";
+import { arrivalRefusal, coordinateVerdict, filterPoint, formatDistance, haversineM, pathLengthM, ringsEntered, type AcceptedPoint, type FilterLimits, type RawPoint } from "./tracking.rules.js";
 
 const limits: FilterLimits = { maxClockSkewMs: 30_000, maxPointAgeMs: 3600_000, maxAccuracyM: 100, maxSpeedKmph: 150, jitterM: 15 };
 const NOW = Date.UTC(2026, 10, 26, 10, 0, 0);
@@ -66,5 +66,36 @@ describe("tracking rules", () => {
     const near = { lat: last.lat + 0.00005, lng: last.lng }; // about 5.5 m
     assert.equal(filterPoint(point({ ...near, speedMps: 0 }), last, NOW, limits).outcome, "jitter");
     assert.equal(filterPoint(point({ ...near, speedMps: 5 }), last, NOW, limits).outcome, "accepted");
+  });
+});
+
+describe("trip rules", () => {
+  const stop = { lat: 19.076, lng: 72.8777 };
+  const at = (seq: number, northM: number): AcceptedPoint => ({ seq, recordedAt: NOW, lat: stop.lat + northM / 111_195, lng: stop.lng, accuracyM: 5, speedMps: 8, heading: 180 });
+  const radii = { arrivingM: 500, arrivedM: 100 };
+
+  it("rings: each entered once, by the first point inside, arriving before arrived", () => {
+    assert.deepEqual(ringsEntered(stop, [at(1, 900), at(2, 700)], { arriving: false, arrived: false }, radii), []);
+    const entered = ringsEntered(stop, [at(1, 900), at(2, 450), at(3, 300), at(4, 50), at(5, 10)], { arriving: false, arrived: false }, radii);
+    assert.deepEqual(entered.map((e) => [e.ring, e.point.seq]), [["arriving", 2], ["arrived", 4]]);
+    assert.ok(Math.abs(entered[0]!.distanceM - 450) < 1);
+    // Straight into the inner ring: both, arriving first.
+    assert.deepEqual(ringsEntered(stop, [at(1, 20)], { arriving: false, arrived: false }, radii).map((e) => e.ring), ["arriving", "arrived"]);
+    // Already fired: nothing again.
+    assert.deepEqual(ringsEntered(stop, [at(1, 20)], { arriving: true, arrived: true }, radii), []);
+    assert.deepEqual(ringsEntered(stop, [at(1, 20)], { arriving: true, arrived: false }, radii).map((e) => e.ring), ["arrived"]);
+  });
+
+  it("arrival: refused far away, without a position, with a stale one; allowed inside the radius", () => {
+    const limitsA = { arrivedM: 100, maxAgeMs: 120_000 };
+    const near = { ...at(1, 60), lastSeenAt: NOW - 5000 };
+    assert.equal(arrivalRefusal("pickup", near, stop, NOW, limitsA), undefined);
+    const far = arrivalRefusal("pickup", { ...at(1, 2300), lastSeenAt: NOW - 5000 }, stop, NOW, limitsA);
+    assert.equal(far?.reason, "NOT_AT_STOP");
+    assert.equal(far?.message, "driver is 2.3 km from the pickup; arrive within 100 m");
+    assert.equal(arrivalRefusal("drop", { ...at(1, 640), lastSeenAt: NOW }, stop, NOW, limitsA)?.message, "driver is 640 m from the drop; arrive within 100 m");
+    assert.equal(arrivalRefusal("pickup", undefined, stop, NOW, limitsA)?.reason, "DRIVER_POSITION_UNKNOWN");
+    assert.equal(arrivalRefusal("pickup", { ...at(1, 10), lastSeenAt: NOW - 600_000 }, stop, NOW, limitsA)?.reason, "DRIVER_POSITION_STALE");
+    assert.equal(formatDistance(42_400), "42 km");
   });
 });

@@ -123,3 +123,74 @@ export function impliedSpeedKmph(distanceM: number, elapsedMs: number): number {
   const seconds = Math.max(1, elapsedMs / 1000);
   return (distanceM / seconds) * 3.6;
 }
+
+// ---------------------------------------------------------------------------------- trip rules
+
+/** A ring entered by a trip's points: which, by which point, how far from the stop. */
+export interface RingEntry {
+  ring: "arriving" | "arrived";
+  point: AcceptedPoint;
+  distanceM: number;
+}
+
+/**
+ * The rings around a stop that these points (in sequence order) enter for the first time:
+ * the first point inside each ring not already fired. A point straight inside the inner ring
+ * enters both (arriving first).
+ */
+export function ringsEntered(
+  stop: { lat: number; lng: number },
+  points: readonly AcceptedPoint[],
+  fired: { arriving: boolean; arrived: boolean },
+  radii: { arrivingM: number; arrivedM: number },
+): RingEntry[] {
+  const entries: RingEntry[] = [];
+  let arriving = fired.arriving;
+  let arrived = fired.arrived;
+  for (const point of points) {
+    if (arriving && arrived) break;
+    const distanceM = haversineM(point, stop);
+    if (!arriving && distanceM <= radii.arrivingM) {
+      arriving = true;
+      entries.push({ ring: "arriving", point, distanceM });
+    }
+    if (!arrived && distanceM <= radii.arrivedM) {
+      arrived = true;
+      entries.push({ ring: "arrived", point, distanceM });
+    }
+  }
+  return entries;
+}
+
+/** "850 m", "2.3 km", "42 km": a distance as a driver reads it. */
+export function formatDistance(m: number): string {
+  if (m < 1000) return `${Math.round(m)} m`;
+  if (m < 10_000) return `${(m / 1000).toFixed(1)} km`;
+  return `${Math.round(m / 1000)} km`;
+}
+
+/** Why a driver is not at a stop, or undefined when they are (last position within the arrived radius and fresh). */
+export function arrivalRefusal(
+  stopName: "pickup" | "drop",
+  last: { lat: number; lng: number; lastSeenAt: number } | undefined,
+  stop: { lat: number; lng: number },
+  now: number,
+  limits: { arrivedM: number; maxAgeMs: number },
+): { reason: "DRIVER_POSITION_UNKNOWN" | "DRIVER_POSITION_STALE" | "NOT_AT_STOP"; message: string; distanceM?: number } | undefined {
+  const where = stopName === "pickup" ? "the pickup" : "the drop";
+  if (!last) {
+    return { reason: "DRIVER_POSITION_UNKNOWN", message: `the driver's position is unknown: share location from the app and try again within ${formatDistance(limits.arrivedM)} of ${where}` };
+  }
+  const ageMs = now - last.lastSeenAt;
+  if (ageMs > limits.maxAgeMs) {
+    return {
+      reason: "DRIVER_POSITION_STALE",
+      message: `the driver's last position is ${Math.round(ageMs / 60_000)} min old: share location from the app and try again within ${formatDistance(limits.arrivedM)} of ${where}`,
+    };
+  }
+  const distanceM = haversineM(last, stop);
+  if (distanceM > limits.arrivedM) {
+    return { reason: "NOT_AT_STOP", message: `driver is ${formatDistance(distanceM)} from ${where}; arrive within ${formatDistance(limits.arrivedM)}`, distanceM };
+  }
+  return undefined;
+}

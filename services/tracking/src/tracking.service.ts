@@ -40,6 +40,10 @@ export interface TrackingServiceDeps {
   db: Kysely<TrackingDatabase>;
   store: PositionStore;
   trips: TripDirectory;
+  /** A booking's trip from memory or the trips table (for authorization of watchers). */
+  lookupTrip(bookingId: string): Promise<Trip | undefined>;
+  /** Sees every handled message of a driver on a trip (geofences, dark marks); must not block. */
+  onTripPoints?(trip: Trip, accepted: readonly AcceptedPoint[]): void;
   writer: BreadcrumbWriter;
   bus: Bus;
   logger: Logger;
@@ -120,8 +124,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     };
   }
 
-  function authorizedTrip(principal: Principal, bookingId: string): Trip {
-    const trip = bookingId ? deps.trips.byBooking(bookingId) : undefined;
+  async function authorizedTrip(principal: Principal, bookingId: string): Promise<Trip> {
+    const trip = bookingId ? await deps.lookupTrip(bookingId) : undefined;
     const allowed =
       trip !== undefined &&
       ((principal.role === "customer" && principal.userId === trip.customerId) ||
@@ -167,6 +171,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       const trip = deps.trips.activeOf(driverId);
       const latest = accepted.at(-1);
       if (trip) {
+        deps.onTripPoints?.(trip, accepted);
         for (const point of accepted) deps.bus.publish(locationSubject(trip.bookingId), DriverPosition.encode(toPosition(driverId, point, at)).finish());
       }
       const previous = state.durable;
@@ -182,14 +187,14 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
     /** The latest position of a booking's truck, for its customer and transporter. */
     async getLocation(principal: Principal, bookingId: string): Promise<DriverPosition | undefined> {
-      const trip = authorizedTrip(principal, bookingId);
+      const trip = await authorizedTrip(principal, bookingId);
       const stored = await deps.store.get(trip.driverId);
       return stored?.position ? toPosition(trip.driverId, stored.position, stored.lastSeenAt) : undefined;
     },
 
     /** The truck of a booking: the last known position, then each accepted update; a slow reader loses the oldest queued positions. */
     async *watchLocation(principal: Principal, bookingId: string, signal: AbortSignal): AsyncGenerator<DriverPosition> {
-      const trip = authorizedTrip(principal, bookingId);
+      const trip = await authorizedTrip(principal, bookingId);
       const queue: DriverPosition[] = [];
       let wake: (() => void) | undefined;
       const subscription = deps.bus.subscribe(locationSubject(trip.bookingId), (msg) => {
@@ -240,7 +245,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
     /** The breadcrumb of a trip and its length, for its customer and transporter. */
     async tripPath(principal: Principal, bookingId: string) {
-      const trip = authorizedTrip(principal, bookingId);
+      const trip = await authorizedTrip(principal, bookingId);
       const rows = await tripPoints(deps.db, trip.bookingId, MAX_TRIP_POINTS);
       const points = rows.map((r) => ({ seq: Number(r.seq), recordedAt: r.recorded_at, lat: r.lat, lng: r.lng, speedMps: r.speed_mps, heading: r.heading }));
       return { points, distanceM: pathLengthM(points) };

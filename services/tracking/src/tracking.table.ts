@@ -1,5 +1,6 @@
 /** Table types of the tracking schema (kysely). */
-import type { ColumnType } from "kysely";
+import type { OutboxTable } from "@weelo/outbox";
+import type { ColumnType, Generated, Selectable } from "kysely";
 
 /** int8 comes back as a string from pg and PGlite alike. */
 type BigIntColumn = ColumnType<string, number | string, number | string>;
@@ -17,6 +18,36 @@ export interface TripPointsTable {
   heading: number;
 }
 
+/** A booking's trip as tracking knows it from booking's events (see trips.repository.ts). */
+export interface TripsTable {
+  booking_id: string;
+  customer_id: Generated<string>;
+  transporter_id: string | null;
+  driver_id: string | null;
+  pickup_lat: number | null;
+  pickup_lng: number | null;
+  drop_lat: number | null;
+  drop_lng: number | null;
+  /** The booking's status, lower case ("assigned", "in_transit", …). */
+  status: Generated<string>;
+  /** A driver is on the trip (ASSIGNED up to AT_DROPOFF). */
+  active: Generated<boolean>;
+  active_since: Date | null;
+  booking_sequence: ColumnType<string, number | string | undefined, number | string>;
+  version: ColumnType<string, number | string | undefined, number | string>;
+  event_sequence: ColumnType<string, number | string | undefined, number | string>;
+  pickup_arriving_at: Date | null;
+  pickup_arrived_at: Date | null;
+  drop_arriving_at: Date | null;
+  drop_arrived_at: Date | null;
+  dark_at: Date | null;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export type TripRow = Selectable<TripsTable>;
+
 export interface TrackingDatabase {
   trip_points: TripPointsTable;
+  trips: TripsTable;
+  outbox: OutboxTable;
 }

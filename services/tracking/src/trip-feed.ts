@@ -1,0 +1,174 @@
+/**
+ * Feeds the trips from booking's events, for any number of tracking replicas:
+ * - one durable JetStream consumer shared by every replica (TRIPS_CONSUMER) reads
+ *   booking.created / status_changed / cancelled / reopened and writes the trips table with
+ *   conditional upserts (ordered by the booking's sequence, so redelivery and overtaking are
+ *   harmless), then announces the booking id on core NATS `<root>.trip.changed`;
+ * - every replica subscribes to that subject and re-reads the row into its TripDirectory;
+ * - every replica reads all active trips at start and every TRIP_RELOAD_S, so a missed
+ *   announcement (core NATS is at most once) heals by itself.
+ * The hot path (TripDirectory.activeOf per point) never touches the database.
+ */
+import { BookingStatus, bookingStatusToJSON } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
+import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
+import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
+import type { Bus, Consumer, EventMessage, Subscription } from "@weelo/bus";
+import type { Logger } from "@weelo/log";
+import type { Kysely } from "kysely";
+import type { TrackingDatabase } from "./tracking.table.js";
+import { tripFromRow, type Trip, type TripDirectory } from "./trip-directory.js";
+import { activeTrips, findTrip, recordBookingOpened, recordBookingStatus } from "./trips.repository.js";
+
+export interface TripFeedOptions {
+  db: Kysely<TrackingDatabase>;
+  bus: Bus;
+  directory: TripDirectory;
+  logger: Logger;
+  bookingStream: string;
+  bookingSubjectRoot: string;
+  durable: string;
+  trackingSubjectRoot: string;
+  reloadMs: number;
+  now?: () => number;
+}
+
+/** Statuses during which a driver is on the trip. */
+const ON_TRIP: ReadonlySet<BookingStatus> = new Set([
+  BookingStatus.BOOKING_STATUS_ASSIGNED,
+  BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE,
+  BookingStatus.BOOKING_STATUS_AT_PICKUP,
+  BookingStatus.BOOKING_STATUS_IN_TRANSIT,
+  BookingStatus.BOOKING_STATUS_AT_DROPOFF,
+]);
+
+/** BOOKING_STATUS_IN_TRANSIT → "in_transit". */
+export function statusWord(status: BookingStatus): string {
+  return bookingStatusToJSON(status).replace(/^BOOKING_STATUS_/, "").toLowerCase();
+}
+
+export class TripFeed {
+  private consumer: Consumer | undefined;
+  private subscription: Subscription | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: TripFeedOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private get changedSubject(): string {
+    return `${this.options.trackingSubjectRoot}.trip.changed`;
+  }
+
+  /** Subscribes to changes, loads the active trips, then starts the shared consumer (retrying while booking's stream does not exist yet). */
+  async start(): Promise<void> {
+    const { bus, logger } = this.options;
+    this.subscription = bus.subscribe(this.changedSubject, (msg) =>
+      this.refresh(new TextDecoder().decode(msg.data)).catch((error: unknown) => logger.warn({ err: error }, "could not re-read a changed trip")),
+    );
+    await this.reload();
+    this.reloadTimer = setInterval(() => {
+      this.reload().catch((error: unknown) => logger.warn({ err: error }, "could not reload the active trips"));
+    }, this.options.reloadMs);
+    this.reloadTimer.unref();
+    await this.startConsumer();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.reloadTimer);
+    clearTimeout(this.startTimer);
+    this.subscription?.unsubscribe();
+    await this.consumer?.stop();
+  }
+
+  /** The trip of a booking: from memory, else from the table (a trip ended long ago, or one this replica has not heard of yet). */
+  async lookup(bookingId: string): Promise<Trip | undefined> {
+    const known = this.options.directory.byBooking(bookingId);
+    if (known) return known;
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(bookingId)) return undefined;
+    const row = await findTrip(this.options.db, bookingId);
+    if (!row) return undefined;
+    await this.options.directory.apply(row);
+    return this.options.directory.byBooking(bookingId) ?? tripFromRow(row);
+  }
+
+  /** The stored row of a booking (tests, diagnostics). */
+  async row(bookingId: string) {
+    return findTrip(this.options.db, bookingId);
+  }
+
+  /** After a change of the row: re-read it here and tell every other replica. */
+  async changed(bookingId: string): Promise<void> {
+    await this.refresh(bookingId);
+    this.options.bus.publish(this.changedSubject, new TextEncoder().encode(bookingId));
+  }
+
+  private async refresh(bookingId: string): Promise<void> {
+    const row = await findTrip(this.options.db, bookingId);
+    if (row) await this.options.directory.apply(row);
+  }
+
+  private async reload(): Promise<void> {
+    const mark = this.options.directory.mark();
+    const rows = await activeTrips(this.options.db);
+    await this.options.directory.reconcile(rows, mark);
+  }
+
+  private async startConsumer(): Promise<void> {
+    const { bus, logger, bookingStream, bookingSubjectRoot, durable } = this.options;
+    try {
+      this.consumer = await bus.consume({
+        stream: bookingStream,
+        durable,
+        filterSubjects: [`${bookingSubjectRoot}.>`],
+        handler: (msg) => this.handle(msg),
+        concurrency: 4,
+        maxDeliver: 20,
+        onDeadLetter: (dead) => logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a booking event could not be applied to the trips; given up"),
+      });
+      logger.info({ stream: bookingStream, durable }, "trips follow booking's events");
+    } catch (error) {
+      if (this.stopped) return;
+      logger.warn({ err: error, stream: bookingStream }, "cannot consume booking's events yet (has booking created its stream?); retrying");
+      await new Promise<void>((resolve) => {
+        this.startTimer = setTimeout(resolve, 2000);
+        this.startTimer.unref();
+      });
+      if (!this.stopped) await this.startConsumer();
+    }
+  }
+
+  private async handle(msg: EventMessage): Promise<void> {
+    const { db, bookingSubjectRoot } = this.options;
+    const type = msg.subject.slice(bookingSubjectRoot.length + 1);
+    const envelope = EventEnvelope.decode(msg.data);
+    if (!envelope.payload) return;
+    let changedId: string | undefined;
+    if (type === "created") {
+      const event = BookingCreated.decode(envelope.payload.value);
+      const changed = await recordBookingOpened(db, { bookingId: event.bookingId, customerId: event.customerId, pickup: event.pickup, drop: event.drop });
+      if (changed) changedId = event.bookingId;
+    } else if (type === "status_changed" || type === "cancelled" || type === "reopened") {
+      const event = BookingStatusChanged.decode(envelope.payload.value);
+      const driverId = event.driverId || null;
+      const changed = await recordBookingStatus(
+        db,
+        {
+          bookingId: event.bookingId,
+          sequence: envelope.sequence,
+          status: statusWord(event.to),
+          customerId: event.customerId,
+          transporterId: event.transporterId || null,
+          driverId,
+          active: driverId !== null && !event.reopened && ON_TRIP.has(event.to),
+        },
+        new Date(this.now()),
+      );
+      if (changed) changedId = event.bookingId;
+    }
+    if (changedId) await this.changed(changedId);
+  }
+}
