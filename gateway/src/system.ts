@@ -9,6 +9,7 @@ import { identityConfigSchema, identityProductionRules, identityRules, startIden
 import { requirePrincipal } from "@weelo/grpc";
 import { pricingConfigSchema, pricingProductionRules, pricingRules, startPricing } from "@weelo/pricing";
 import { startTracking, trackingConfigSchema } from "@weelo/tracking";
+import { notificationConfigSchema, notificationProductionRules, notificationRules, startNotification } from "@weelo/notification";
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { gatewayConfigSchema, gatewayProductionRules } from "./gateway.config.js";
@@ -19,6 +20,7 @@ export const systemConfigSchema = identityConfigSchema
   .extend(fleetConfigSchema.shape)
   .extend(bookingConfigSchema.shape)
   .extend(trackingConfigSchema.shape)
+  .extend(notificationConfigSchema.shape)
   .extend(gatewayConfigSchema.shape);
 type SystemConfig = ReturnType<typeof systemConfigSchema.parse>;
 
@@ -31,10 +33,23 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
+/** Services of this process that keep a database pool of their own (one schema each). */
+const SERVICES_WITH_A_DATABASE = 7;
+
+/**
+ * In one process DB_POOL_MIN/MAX are the process's budget, split between the services' pools,
+ * so the all-in-one holds no more Postgres connections than one service would (seven pools of
+ * 50 would exceed a default server's max_connections of 100 under load).
+ */
+function sharePoolBudget<C extends { DB_POOL_MIN: number; DB_POOL_MAX: number }>(config: Readonly<C>): Readonly<C> {
+  const max = Math.max(2, Math.floor(config.DB_POOL_MAX / SERVICES_WITH_A_DATABASE));
+  return Object.freeze({ ...config, DB_POOL_MAX: max, DB_POOL_MIN: Math.min(max, Math.ceil(config.DB_POOL_MIN / SERVICES_WITH_A_DATABASE)) });
+}
+
 export async function startSystem(env: Record<string, string | undefined> = process.env, options: { logger?: Logger } = {}): Promise<RunningSystem> {
-  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...bookingProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
-  const alwaysRules = [...identityRules, ...pricingRules] as ProductionRule<SystemConfig>[];
-  const config = loadConfig(systemConfigSchema, env, productionRules, alwaysRules);
+  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...bookingProductionRules, ...notificationProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
+  const alwaysRules = [...identityRules, ...pricingRules, ...notificationRules] as ProductionRule<SystemConfig>[];
+  const config = sharePoolBudget(loadConfig(systemConfigSchema, env, productionRules, alwaysRules));
   const platform = await createPlatform(config, { name: "weelo", ...(options.logger ? { logger: options.logger } : {}) });
   try {
     const pricing = await startPricing(platform, config);
@@ -49,7 +64,13 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
     });
+    // Notification reads contacts from identity through this process's gRPC port, known once it listens;
+    // its event consumers start then.
+    let ownGrpcPort = 0;
+    const notification = await startNotification(platform, config, { identityAddress: () => `127.0.0.1:${ownGrpcPort}` });
     const grpcPort = await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
+    ownGrpcPort = grpcPort;
+    await notification.start();
     // The gateway reaches the services through this process's own gRPC port, exactly as it
     // would reach them over the network in the connected mode.
     const gateway = await startGateway(platform, { ...config, GRPC_PORT: grpcPort });
