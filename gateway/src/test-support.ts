@@ -16,7 +16,7 @@ export interface TestSystem extends RunningSystem {
 }
 
 /** Every service with a schema, for cleanup. */
-const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking"];
+const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "notification"];
 
 let phoneCounter = 0;
 
@@ -37,6 +37,11 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
     BOOKING_STREAM: `T_BOOKING_${isolated.suffix}`,
     BOOKING_SUBJECT_ROOT: `t_${isolated.suffix}_booking`,
     TRACKING_SUBJECT_ROOT: `t_${isolated.suffix}_tracking`,
+    // Notification's dead letters and durable consumers, per test system (TRACKING_STREAM: the stream it reads).
+    TRACKING_STREAM: `T_TRACKING_${isolated.suffix}`,
+    NOTIFY_DLQ_STREAM: `T_NOTIFY_DLQ_${isolated.suffix}`,
+    NOTIFY_SUBJECT_ROOT: `t_${isolated.suffix}_notification`,
+    NOTIFY_DURABLE_PREFIX: `t_${isolated.suffix}_notification`,
     OUTBOX_POLL_MS: "100",
     ...overrides,
   };
@@ -62,7 +67,7 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
       return { accessToken, refreshToken, user: verified.body.data.user, phone };
     },
     async stop() {
-      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
+      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!, env.NOTIFY_DLQ_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
       await system.stop();
       await isolated.cleanup(SERVICES);
     },

@@ -10,9 +10,10 @@ import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_servi
 import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
 import { ProfileService } from "@weelo/contracts/es/weelo/identity/v1/profile_service_pb";
 import { TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
+import { NotificationService } from "@weelo/contracts/es/weelo/notification/v1/notification_service_pb";
 import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 
-export type UpstreamName = "identity" | "fleet" | "pricing" | "booking" | "tracking";
+export type UpstreamName = "identity" | "fleet" | "pricing" | "booking" | "tracking" | "notification";
 
 export interface PublicService {
   service: DescService;
@@ -42,6 +43,8 @@ export const PUBLIC_SERVICES: readonly PublicService[] = [
   // StreamLocation is bidirectional: the gateway relays it both ways over gRPC and Connect on HTTP/2.
   { service: TrackingService, upstream: "tracking", publicMethods: [] },
   // TrackingInternalService (FindNearbyDrivers for dispatch) is internal: never served here.
+  // The caller's in-app inbox. ContactDirectoryService (identity, for notification) is internal: never served here.
+  { service: NotificationService, upstream: "notification", publicMethods: [] },
 ];
 
 const publicMethodNames = new Set(
