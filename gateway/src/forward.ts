@@ -10,6 +10,7 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { fromServiceError } from "@weelo/grpc";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
+import { endForwardSpan, forwardSpan } from "./tracing.js";
 import type { PublicService, UpstreamName } from "./upstreams.js";
 
 export interface ForwardHeaders {
@@ -66,6 +67,7 @@ export class Forwarder {
     metadata.set("x-request-id", forward.requestId);
     metadata.set("x-forwarded-for", forward.clientIp);
     if (forward.authorization) metadata.set("authorization", forward.authorization);
+    const span = forwardSpan(service.typeName, method.name, metadata); // undefined unless tracing is on
     const unaryTimeout = Math.min(callerTimeoutMs ?? this.defaultDeadlineMs, this.defaultDeadlineMs);
     const streamDeadline = callerTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callerTimeoutMs;
 
@@ -75,6 +77,7 @@ export class Forwarder {
           const call = client.makeUnaryRequest(path, serialize, deserialize, input as never, metadata, { deadline: Date.now() + unaryTimeout }, (error, response) =>
             error ? reject(fromServiceError(error)) : resolve(response),
           );
+          endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
         });
       case "client_streaming":
@@ -82,13 +85,14 @@ export class Forwarder {
           const call = client.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }, (error, response) =>
             error ? reject(fromServiceError(error)) : resolve(response),
           );
+          endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
           void pump(input as AsyncIterable<unknown>, call, signal);
         });
       case "server_streaming":
-        return readAll(client.makeServerStreamRequest(path, serialize, deserialize, input as never, metadata, { deadline: streamDeadline }), signal);
+        return readAll(endForwardSpan(span, client.makeServerStreamRequest(path, serialize, deserialize, input as never, metadata, { deadline: streamDeadline })), signal);
       case "bidi_streaming": {
-        const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline });
+        const call = endForwardSpan(span, client.makeBidiStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }));
         void pump(input as AsyncIterable<unknown>, call, signal);
         return readAll(call, signal);
       }

@@ -24,6 +24,7 @@ import { ipRateLimitInterceptor, userRateLimitInterceptor } from "./interceptors
 import { Admission, admissionSettingsOf } from "./overload/admission.js";
 import { admitRestCall } from "./overload/rest-admission.js";
 import { createOnePortServer } from "./one-port.js";
+import { traceRequest } from "./tracing.js";
 import { REST_ALIASES } from "./rest/aliases.js";
 import { RestHandler, send } from "./rest/rest-handler.js";
 import { PUBLIC_SERVICES, type UpstreamName } from "./upstreams.js";
@@ -96,7 +97,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
       if (res.statusCode >= 500) logger.warn({ requestId, route, status: res.statusCode, ms: seconds * 1000 }, "request failed");
       else logger.debug({ requestId, route, status: res.statusCode, ms: seconds * 1000 }, "request");
     });
-    runWithContext({ requestId }, () =>
+    traceRequest(req, res, () => route, () => runWithContext({ requestId }, () =>
       runMiddleware(helmetMiddleware, req, res, () =>
         runMiddleware(corsMiddleware, req, res, async () => {
           if (path.startsWith("/api/")) {
@@ -138,7 +139,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
           connectHandler(req as never, res as never);
         }),
       ),
-    );
+    ));
   };
 
   let shuttingDown = false;

@@ -3,6 +3,7 @@
  * the real Postgres/Redis/NATS when their URLs are set, always in a fresh schema and key
  * prefix so tests run in parallel and leave nothing behind.
  */
+import type { Logger } from "@weelo/log";
 import { isolatedTestEnvironment } from "@weelo/testing";
 import { startSystem, type RunningSystem } from "./system.js";
 
@@ -27,7 +28,7 @@ export function uniquePhone(): string {
   return `9${String(base).padStart(9, "0").slice(-9)}`;
 }
 
-export async function startTestSystem(overrides: Record<string, string> = {}): Promise<TestSystem> {
+export async function startTestSystem(overrides: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestSystem> {
   const isolated = await isolatedTestEnvironment();
   const env: Record<string, string | undefined> = {
     ...isolated.env,
@@ -45,7 +46,7 @@ export async function startTestSystem(overrides: Record<string, string> = {}): P
     OUTBOX_POLL_MS: "100",
     ...overrides,
   };
-  const system = await startSystem(env);
+  const system = await startSystem(env, options);
   const json = async (response: Response) => ({ status: response.status, body: (await response.json().catch(() => undefined)) as any, headers: response.headers });
   const rest: TestSystem["rest"] = async (method, path, body, headers = {}) => {
     const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };

@@ -6,6 +6,7 @@
  */
 import { currentContext, requestIdFrom, runWithContext, type Logger } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
+import { failActiveSpan, inSpan, remoteContext, SpanKind, traceHeaders, tracingEnabled } from "@weelo/telemetry";
 import { subjectFamily } from "./subjects.js";
 import { REQUEST_ID_HEADER, type BusMessage, type ConsumeOptions, type DeadLetter, type EventMessage, type Headers, type MessageHandler } from "./types.js";
 
@@ -24,6 +25,48 @@ export function inMessageContext<T>(headers: Headers, fn: () => T): T {
   return runWithContext({ requestId: requestIdFrom(headers[REQUEST_ID_HEADER]) }, fn);
 }
 
+/**
+ * Publishes inside a PRODUCER span whose W3C trace context joins the headers, so the handler
+ * on the other side continues the trace. `send` gets the headers to publish (the caller's, the
+ * request id and, with tracing on, `traceparent`). For a promise the span lasts until the
+ * broker's answer; a core publish is done when `send` returns.
+ */
+export function tracedPublish<T>(t: Telemetry, subject: string, headers: Headers | undefined, send: (headers: Headers) => T): T {
+  if (!tracingEnabled()) return send(outgoingHeaders(headers));
+  return inSpan(
+    { name: `publish ${spanSubject(subject)}`, kind: SpanKind.PRODUCER, attributes: messagingAttributes(t, subject, "publish") },
+    () => send({ ...outgoingHeaders(headers), ...traceHeaders() }),
+  );
+}
+
+/** Runs a handler inside a CONSUMER span continuing the publisher's trace (tracing on), else plainly. */
+export function tracedHandling<T>(t: Telemetry, subject: string, headers: Headers, fn: () => T, durable?: string): T {
+  if (!tracingEnabled()) return fn();
+  const attributes: Record<string, string> = messagingAttributes(t, subject, "process");
+  if (durable) attributes["messaging.consumer.group.name"] = durable;
+  return inSpan(
+    {
+      name: `process ${spanSubject(subject)}`,
+      kind: SpanKind.CONSUMER,
+      parent: remoteContext((key) => headers[key]),
+      attributes,
+    },
+    fn,
+  );
+}
+
+/** The subject with its id tokens (UUIDs, numbers) as "*": span names stay few ("tracking.location.*"). */
+export function spanSubject(subject: string): string {
+  return subject
+    .split(".")
+    .map((token) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token) || /^\d+$/.test(token) ? "*" : token))
+    .join(".");
+}
+
+function messagingAttributes(t: Telemetry, subject: string, operation: "publish" | "process") {
+  return { "messaging.system": t.system ?? "nats", "messaging.destination.name": subject, "messaging.operation.type": operation };
+}
+
 /** Delay before redelivering a message whose delivery number n failed: base·2^(n-1), capped. */
 export function retryDelayMs(baseMs: number, deliveryCount: number): number {
   return Math.min(baseMs * 2 ** Math.max(0, Math.min(deliveryCount - 1, 20)), Math.max(baseMs, DEFAULTS.maxRetryDelayMs));
@@ -32,6 +75,8 @@ export function retryDelayMs(baseMs: number, deliveryCount: number): number {
 export interface Telemetry {
   logger: Logger;
   metrics: Metrics | undefined;
+  /** messaging.system on spans: "nats", or "weelo-memory" for the in-process bus. */
+  system?: string;
 }
 
 export function countMessage(t: Telemetry, direction: "in" | "out", subject: string, outcome: string): void {
@@ -42,17 +87,21 @@ export function countMessage(t: Telemetry, direction: "in" | "out", subject: str
 export function deliverCore(handler: MessageHandler, msg: BusMessage, t: Telemetry): void {
   const failed = (err: unknown) => {
     countMessage(t, "in", msg.subject, "error");
+    failActiveSpan(err);
     t.logger.error({ err, subject: msg.subject }, "message handler failed");
   };
-  inMessageContext(msg.headers, () => {
-    try {
-      const result = handler(msg);
-      if (result instanceof Promise) result.then(() => countMessage(t, "in", msg.subject, "ok"), failed);
-      else countMessage(t, "in", msg.subject, "ok");
-    } catch (err) {
-      failed(err);
-    }
-  });
+  tracedHandling(t, msg.subject, msg.headers, () =>
+    inMessageContext(msg.headers, () => {
+      try {
+        const result = handler(msg);
+        if (result instanceof Promise) return result.then(() => countMessage(t, "in", msg.subject, "ok"), failed);
+        countMessage(t, "in", msg.subject, "ok");
+      } catch (err) {
+        failed(err);
+      }
+      return undefined;
+    }),
+  );
 }
 
 /** One delivery of a stored message, as a broker hands it over. */
@@ -96,7 +145,7 @@ export function consumerRuntime(options: ConsumeOptions, t: Telemetry): Consumer
  * hung, or the process died) is dead-lettered on the next delivery without running again.
  */
 export async function processDelivery(raw: RawDelivery, c: ConsumerRuntime): Promise<void> {
-  await inMessageContext(raw.headers, async () => {
+  await tracedHandling(c, raw.subject, raw.headers, () => inMessageContext(raw.headers, async () => {
     if (raw.deliveryCount > c.maxDeliver) {
       await deadLetter(raw, c, `not acknowledged within ${c.maxDeliver} deliveries`);
       return;
@@ -129,6 +178,7 @@ export async function processDelivery(raw: RawDelivery, c: ConsumerRuntime): Pro
       await c.options.handler(msg);
       msg.ack();
     } catch (err) {
+      failActiveSpan(err, { "messaging.delivery_count": raw.deliveryCount });
       if (settled) {
         c.logger.warn({ err, subject: raw.subject, seq: raw.seq }, "event handler threw after settling its message");
         return;
@@ -142,7 +192,7 @@ export async function processDelivery(raw: RawDelivery, c: ConsumerRuntime): Pro
       c.logger.warn({ err, subject: raw.subject, seq: raw.seq, deliveryCount: raw.deliveryCount, retryInMs: delay }, "event handler failed; will retry");
       msg.nak(delay);
     }
-  });
+  }), c.options.durable);
 }
 
 async function deadLetter(raw: RawDelivery, c: ConsumerRuntime, reason: string): Promise<void> {

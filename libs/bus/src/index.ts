@@ -27,5 +27,6 @@ export function createBus(options: BusOptions): Bus {
   return new MemoryBus(options.memoryBroker ?? sharedMemoryBroker(), {
     ...telemetry,
     logger: options.logger.child({ component: "bus" }),
+    system: "weelo-memory",
   });
 }

@@ -11,7 +11,7 @@ import {
   countMessage,
   deliverCore,
   DEFAULTS,
-  outgoingHeaders,
+  tracedPublish,
   processDelivery,
   Slots,
   type RawDelivery,
@@ -368,7 +368,8 @@ export class MemoryBus implements Bus {
 
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
     assertPublishSubject(subject);
-    this.open().publish(subject, data, outgoingHeaders(options.headers));
+    const broker = this.open();
+    tracedPublish(this.t, subject, options.headers, (headers) => broker.publish(subject, data, headers));
     countMessage(this.t, "out", subject, "ok");
   }
 
@@ -396,7 +397,8 @@ export class MemoryBus implements Bus {
     assertPublishSubject(subject);
     assertMsgId(options.msgId);
     try {
-      const result = this.open().publishEvent(subject, data, outgoingHeaders(options.headers), options.msgId);
+      const broker = this.open();
+      const result = tracedPublish(this.t, subject, options.headers, (headers) => broker.publishEvent(subject, data, headers, options.msgId));
       countMessage(this.t, "out", subject, result.duplicate ? "duplicate" : "ok");
       return result;
     } catch (err) {

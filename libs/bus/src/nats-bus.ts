@@ -28,9 +28,9 @@ import {
   countMessage,
   deliverCore,
   DEFAULTS,
-  outgoingHeaders,
   processDelivery,
   Slots,
+  tracedPublish,
   type ConsumerRuntime,
   type RawDelivery,
   type Telemetry,
@@ -89,7 +89,7 @@ export class NatsBus implements Bus {
   private readonly t: Telemetry;
 
   constructor(private readonly options: NatsBusOptions) {
-    this.t = { logger: options.logger.child({ component: "bus" }), metrics: options.metrics };
+    this.t = { logger: options.logger.child({ component: "bus" }), metrics: options.metrics, system: "nats" };
     this.firstFailure = new Promise<void>((resolve) => (this.markFirstFailure = resolve));
     this.firstConnection = this.connectLoop();
     this.firstConnection.catch(() => {}); // closing before the first connection is not an error
@@ -199,7 +199,10 @@ export class NatsBus implements Bus {
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
     if (this.closed) throw new Error("bus is closed");
     assertPublishSubject(subject);
-    const headers = toNatsHeaders(outgoingHeaders(options.headers));
+    tracedPublish(this.t, subject, options.headers, (headers) => this.publishCore(subject, data, toNatsHeaders(headers)));
+  }
+
+  private publishCore(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
     const send = (nc: NatsConnection) => {
       try {
         nc.publish(subject, data, { headers });
@@ -298,16 +301,18 @@ export class NatsBus implements Bus {
   async publishEvent(subject: string, data: Uint8Array, options: PublishEventOptions): Promise<PublishEventResult> {
     assertPublishSubject(subject);
     assertMsgId(options.msgId);
-    const headers = toNatsHeaders(outgoingHeaders(options.headers));
-    try {
-      await this.connection();
-      const ack = await this.js!.publish(subject, data, { msgID: options.msgId, headers });
-      countMessage(this.t, "out", subject, ack.duplicate ? "duplicate" : "ok");
-      return { duplicate: ack.duplicate, seq: ack.seq };
-    } catch (err) {
-      countMessage(this.t, "out", subject, "error");
-      throw err;
-    }
+    return tracedPublish(this.t, subject, options.headers, async (out) => {
+      const headers = toNatsHeaders(out);
+      try {
+        await this.connection();
+        const ack = await this.js!.publish(subject, data, { msgID: options.msgId, headers });
+        countMessage(this.t, "out", subject, ack.duplicate ? "duplicate" : "ok");
+        return { duplicate: ack.duplicate, seq: ack.seq };
+      } catch (err) {
+        countMessage(this.t, "out", subject, "error");
+        throw err;
+      }
+    });
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {

@@ -62,6 +62,18 @@ export const baseConfigSchema = z.object({
   JWT_ISSUER: z.string().default("weelo"),
   /** Lifetime of an access token, in seconds (15 minutes). */
   ACCESS_TOKEN_TTL_S: envInt(900, 30, 24 * 3600),
+  /** OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset keeps tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: envOptional().refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), "must be an http(s) URL"),
+  /** Headers of the export requests, "key=value,key2=value2" (a collector's API key). */
+  OTEL_EXPORTER_OTLP_HEADERS: envOptional(),
+  /** service.name of this process's spans; defaults to the process's name (gateway, booking, weelo). */
+  OTEL_SERVICE_NAME: envOptional(),
+  /** Fraction of new traces recorded (0..1); calls that arrive sampled stay sampled. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  /** How often finished spans are exported, in milliseconds. */
+  OTEL_BSP_SCHEDULE_DELAY: envInt(5000, 10),
+  /** Turns tracing off even with an endpoint set. */
+  OTEL_SDK_DISABLED: envBoolean(false),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

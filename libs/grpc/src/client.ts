@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { codeName, DomainError, GrpcCode } from "@weelo/errors";
 import { currentContext } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
+import { failSpan, headersOfSpan, SpanKind, startSpan, traceHeaders, tracingEnabled, type Span } from "@weelo/telemetry";
 import { fromServiceError } from "./status.js";
 import { splitPath, type MethodDefinition, type ServiceDefinition } from "./service.js";
 
@@ -66,15 +67,18 @@ function unaryCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>,
   return (request: unknown, callOptions: CallOptions = {}) =>
     new Promise<unknown>((resolve, reject) => {
       const end = options.metrics?.rpcClientDuration.startTimer({ service, method: methodName });
+      const deadline = deadlineFor(callOptions, options.deadlineMs);
+      const span = tracingEnabled() ? clientSpan(service, methodName) : undefined;
       const call = raw.makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        outgoingMetadata(callOptions),
-        { deadline: deadlineFor(callOptions, options.deadlineMs) },
+        outgoingMetadata(callOptions, span),
+        { deadline },
         (error, response) => {
           end?.({ code: error ? codeName(error.code) : "OK" });
+          if (span) endClientSpan(span, error);
           if (error) reject(fromServiceError(error));
           else resolve(response);
         },
@@ -87,28 +91,54 @@ function serverStreamCall(raw: grpc.Client, method: MethodDefinition<unknown, un
   return async function* (request: unknown, callOptions: CallOptions = {}): AsyncIterable<unknown> {
     // Streams live long: only an explicit deadline applies, not the unary default.
     const deadline = callOptions.deadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callOptions.deadlineMs;
-    const call = raw.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, outgoingMetadata(callOptions), { deadline });
+    const [service, methodName] = splitPath(method.path);
+    const span = tracingEnabled() ? clientSpan(service, methodName) : undefined;
+    const call = raw.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, outgoingMetadata(callOptions, span), { deadline });
     const cancel = () => call.cancel();
     callOptions.signal?.addEventListener("abort", cancel, { once: true });
+    let failure: grpc.ServiceError | null = null;
     try {
       for await (const message of call) yield message;
     } catch (error) {
+      failure = error as grpc.ServiceError;
       throw fromServiceError(error);
     } finally {
+      if (span) endClientSpan(span, failure);
       callOptions.signal?.removeEventListener("abort", cancel);
       call.cancel();
     }
   };
 }
 
-/** The request id, the caller's authorization and any extra metadata. */
-export function outgoingMetadata(callOptions: CallOptions = {}): grpc.Metadata {
+/**
+ * The request id, the caller's authorization, the W3C trace context (of the call's own client
+ * span when given, else of the active span; nothing when tracing is off) and any extra metadata.
+ */
+export function outgoingMetadata(callOptions: CallOptions = {}, span?: Span): grpc.Metadata {
   const metadata = new grpc.Metadata();
   const context = currentContext();
   if (context?.requestId) metadata.set("x-request-id", context.requestId);
   if (context?.authorization) metadata.set("authorization", context.authorization);
+  if (tracingEnabled()) {
+    for (const [key, value] of Object.entries(span ? headersOfSpan(span) : traceHeaders())) metadata.set(key, value);
+  }
   for (const [key, value] of Object.entries(callOptions.metadata ?? {})) metadata.set(key, value);
   return metadata;
+}
+
+/** A CLIENT span for one outgoing call, child of the active span (the call being served). */
+function clientSpan(service: string, method: string): Span | undefined {
+  return startSpan({
+    name: `${service}/${method}`,
+    kind: SpanKind.CLIENT,
+    attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method },
+  });
+}
+
+function endClientSpan(span: Span, error: grpc.ServiceError | null): void {
+  span.setAttribute("rpc.grpc.status_code", error ? error.code : 0);
+  if (error) failSpan(span, error);
+  span.end();
 }
 
 /** The earlier of the default deadline and what is left of the incoming call's. */

@@ -18,6 +18,7 @@ import { loggingInterceptor } from "./interceptors/logging.js";
 import { metricsInterceptor } from "./interceptors/metrics.js";
 import { principalInterceptor } from "./interceptors/principal.js";
 import { requestContextInterceptor } from "./interceptors/request-context.js";
+import { tracingInterceptor } from "./interceptors/tracing.js";
 import type { ServerInterceptor } from "./interceptors/types.js";
 import { bindService, splitPath, type ServiceDefinition, type ServiceHandlers } from "./service.js";
 
@@ -62,6 +63,7 @@ export class GrpcServer {
     const [serviceName] = splitPath(firstMethod.path);
     const publicMethods = new Set(options.publicMethods ?? []);
     const interceptors: ServerInterceptor[] = [
+      tracingInterceptor,
       requestContextInterceptor,
       loggingInterceptor,
       metricsInterceptor(this.options.metrics),

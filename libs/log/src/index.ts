@@ -1,8 +1,10 @@
 /**
  * pino JSON logs to stdout. Each line carries the service name and, inside a request, its
- * request id. Tokens, OTPs, secrets and authorization headers are redacted wherever they sit.
+ * request id (and, with tracing on, the trace and span ids next to it). Tokens, OTPs,
+ * secrets and authorization headers are redacted wherever they sit.
  */
 import { pino, type Logger, type LoggerOptions } from "pino";
+import { activeTraceIds } from "@weelo/telemetry";
 import { currentContext } from "./context.js";
 
 export { runWithContext, currentContext, requestIdFrom, type RequestContext } from "./context.js";
@@ -50,8 +52,14 @@ export function createLogger(settings: LoggerSettings): Logger {
     formatters: { level: (label) => ({ level: label }) },
     mixin() {
       const context = currentContext();
-      if (!context) return {};
-      return context.userId ? { requestId: context.requestId, userId: context.userId } : { requestId: context.requestId };
+      const trace = activeTraceIds(); // undefined unless tracing is on and a span is active
+      if (!context) return trace ?? {};
+      const fields: Record<string, string> = context.userId ? { requestId: context.requestId, userId: context.userId } : { requestId: context.requestId };
+      if (trace) {
+        fields.traceId = trace.traceId;
+        fields.spanId = trace.spanId;
+      }
+      return fields;
     },
   };
   if (settings.destination) return pino(options, settings.destination);

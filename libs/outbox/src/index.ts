@@ -15,6 +15,7 @@ import { v7 as uuidv7 } from "uuid";
 import { REQUEST_ID_HEADER, type Bus } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { currentContext, type Logger } from "@weelo/log";
+import { inRemoteContext, traceHeaders, tracingEnabled } from "@weelo/telemetry";
 import { sql, type ColumnType, type Generated, type Kysely } from "kysely";
 
 /** The outbox table, in the schema of each service that publishes events. */
@@ -90,6 +91,8 @@ export async function enqueueEvent(trx: AnyDatabaseWithOutbox, event: OutboxEven
     occurredAt: event.occurredAt,
     payload: { typeUrl: `type.googleapis.com/${event.payloadType}`, value: Buffer.from(event.payload) },
     requestId,
+    // The relay publishes later, outside this call: the envelope carries its trace onward.
+    ...traceHeaders(),
   }).finish();
   await (trx as Kysely<OutboxDatabase>).insertInto("outbox").values({ id, subject: event.subject, payload: Buffer.from(envelope), request_id: requestId }).execute();
   return id;
@@ -162,7 +165,8 @@ export class OutboxRelay {
       for (const row of rows) {
         try {
           const headers = row.request_id ? { [REQUEST_ID_HEADER]: row.request_id } : undefined;
-          await bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) });
+          const traceContext = tracingEnabled() ? traceContextOf(row.payload) : undefined;
+          await inRemoteContext(traceContext, () => bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) }));
           published.push(row.id);
         } catch (error) {
           failure = error;
@@ -231,4 +235,11 @@ export class OutboxRelay {
       this.wake = undefined;
     }
   }
+}
+
+/** The trace context an event's envelope carries (see enqueueEvent). */
+function traceContextOf(payload: Uint8Array): Record<string, string> | undefined {
+  const { traceparent, tracestate } = EventEnvelope.decode(payload);
+  if (!traceparent) return undefined;
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }

@@ -11,6 +11,7 @@ import { createDatabase, type Database, type Migration } from "@weelo/db";
 import { GrpcServer } from "@weelo/grpc";
 import { createLogger, type Logger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
+import { parseOtlpHeaders, startTracing, type Tracing } from "@weelo/telemetry";
 
 /** A named probe of one dependency; throws when the dependency is not usable. */
 export interface DependencyCheck {
@@ -31,6 +32,8 @@ export interface Platform {
   readonly verifier: TokenVerifier;
   readonly grpc: GrpcServer;
   readonly checks: DependencyCheck[];
+  /** OpenTelemetry tracing of this process (off unless OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  readonly tracing: Tracing;
   /** Opens a service's own schema (migrated) and registers its readiness check. */
   database<DB>(service: string, migrations: Record<string, Migration>): Promise<Database<DB>>;
   /** Registers cleanup to run at shutdown, in reverse order of registration. */
@@ -54,6 +57,18 @@ export async function createPlatform(config: BaseConfig, options: { name: string
   const cleanups: { name: string; fn: () => Promise<void> }[] = [];
   const onShutdown = (name: string, fn: () => Promise<void>) => void cleanups.push({ name, fn });
   const drains: { name: string; fn: () => Promise<void> }[] = [];
+
+  // First registered, so stopped last: the spans of the shutdown itself are exported too.
+  const tracing = startTracing({
+    serviceName: config.OTEL_SERVICE_NAME ?? options.name,
+    endpoint: config.OTEL_SDK_DISABLED ? undefined : config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    headers: parseOtlpHeaders(config.OTEL_EXPORTER_OTLP_HEADERS),
+    sampleRatio: config.OTEL_TRACES_SAMPLER_ARG,
+    scheduleDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
+    resource: { "deployment.environment.name": config.NODE_ENV },
+  });
+  onShutdown("tracing", () => tracing.shutdown());
+  if (tracing.enabled) logger.info({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG }, "tracing: exporting spans over OTLP/HTTP");
 
   const cache = await createCache({ config, keyPrefix: config.CACHE_KEY_PREFIX, logger, metrics });
   onShutdown("cache", () => cache.close());
@@ -82,6 +97,7 @@ export async function createPlatform(config: BaseConfig, options: { name: string
     verifier,
     grpc,
     checks,
+    tracing,
     onShutdown,
     onDrain: (name: string, fn: () => Promise<void>) => void drains.push({ name, fn }),
     async database<DB>(service: string, migrations: Record<string, Migration>) {

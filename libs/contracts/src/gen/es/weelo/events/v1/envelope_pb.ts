@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/events/v1/envelope.proto.
  */
 export const file_weelo_events_v1_envelope: GenFile = /*@__PURE__*/
-  fileDesc("Ch53ZWVsby9ldmVudHMvdjEvZW52ZWxvcGUucHJvdG8SD3dlZWxvLmV2ZW50cy52MSK7AQoNRXZlbnRFbnZlbG9wZRIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEhIKCnN1YmplY3RfaWQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKB3BheWxvYWQYBiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EhIKCnJlcXVlc3RfaWQYByABKAliBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_timestamp]);
+  fileDesc("Ch53ZWVsby9ldmVudHMvdjEvZW52ZWxvcGUucHJvdG8SD3dlZWxvLmV2ZW50cy52MSKNAgoNRXZlbnRFbnZlbG9wZRIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEhIKCnN1YmplY3RfaWQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKB3BheWxvYWQYBiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EhIKCnJlcXVlc3RfaWQYByABKAkSGAoLdHJhY2VwYXJlbnQYCCABKAlIAIgBARIXCgp0cmFjZXN0YXRlGAkgASgJSAGIAQFCDgoMX3RyYWNlcGFyZW50Qg0KC190cmFjZXN0YXRlYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_timestamp]);
 
 /**
  * EventEnvelope wraps every event published on the bus.
@@ -68,6 +68,21 @@ export type EventEnvelope = Message<"weelo.events.v1.EventEnvelope"> & {
    * @generated from field: string request_id = 7;
    */
   requestId: string;
+
+  /**
+   * W3C traceparent of the call that caused the event, when tracing was on: the relay that
+   * publishes the event later continues that call's trace.
+   *
+   * @generated from field: optional string traceparent = 8;
+   */
+  traceparent?: string | undefined;
+
+  /**
+   * W3C tracestate that went with the traceparent, when the call carried one.
+   *
+   * @generated from field: optional string tracestate = 9;
+   */
+  tracestate?: string | undefined;
 };
 
 /**

@@ -33,10 +33,29 @@ export interface EventEnvelope {
     | undefined;
   /** Request id of the call that caused the event, for log correlation. */
   requestId: string;
+  /**
+   * W3C traceparent of the call that caused the event, when tracing was on: the relay that
+   * publishes the event later continues that call's trace.
+   */
+  traceparent?:
+    | string
+    | undefined;
+  /** W3C tracestate that went with the traceparent, when the call carried one. */
+  tracestate?: string | undefined;
 }
 
 function createBaseEventEnvelope(): EventEnvelope {
-  return { id: "", type: "", subjectId: "", sequence: 0, occurredAt: undefined, payload: undefined, requestId: "" };
+  return {
+    id: "",
+    type: "",
+    subjectId: "",
+    sequence: 0,
+    occurredAt: undefined,
+    payload: undefined,
+    requestId: "",
+    traceparent: undefined,
+    tracestate: undefined,
+  };
 }
 
 export const EventEnvelope: MessageFns<EventEnvelope> = {
@@ -61,6 +80,12 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
     }
     if (message.requestId !== "") {
       writer.uint32(58).string(message.requestId);
+    }
+    if (message.traceparent !== undefined) {
+      writer.uint32(66).string(message.traceparent);
+    }
+    if (message.tracestate !== undefined) {
+      writer.uint32(74).string(message.tracestate);
     }
     return writer;
   },
@@ -134,6 +159,22 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
             message.requestId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tracestate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -167,6 +208,8 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : undefined,
+      tracestate: isSet(object.tracestate) ? globalThis.String(object.tracestate) : undefined,
     };
   },
 
@@ -193,6 +236,12 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.traceparent !== undefined) {
+      obj.traceparent = message.traceparent;
+    }
+    if (message.tracestate !== undefined) {
+      obj.tracestate = message.tracestate;
+    }
     return obj;
   },
 
@@ -210,6 +259,8 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
       ? Any.fromPartial(object.payload)
       : undefined;
     message.requestId = object.requestId ?? "";
+    message.traceparent = object.traceparent ?? undefined;
+    message.tracestate = object.tracestate ?? undefined;
     return message;
   },
 };
