@@ -97,7 +97,9 @@ export async function startChild(options: ChildServerOptions): Promise<ChildServ
     else env[key] = value;
   }
 
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...tsxImportArgs(), script, ...(options.args ?? [])], {
+  // BENCH_CPU_PROF=<dir>: every server child writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  const child = spawn(process.execPath, [...profile, ...(options.nodeArgs ?? []), ...tsxImportArgs(), script, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],

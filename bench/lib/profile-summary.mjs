@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Prints where a V8 CPU profile (.cpuprofile) spent its time: the top functions by self time,
+// and the top files (node_modules packages collapsed) by self time. Usage:
+//   node bench/lib/profile-summary.mjs <file.cpuprofile> [top=25]
+import { readFileSync } from "node:fs";
+
+const [file, topArg] = process.argv.slice(2);
+if (!file) {
+  console.error("usage: node bench/lib/profile-summary.mjs <file.cpuprofile> [top]");
+  process.exit(2);
+}
+const top = Number(topArg ?? 25);
+const profile = JSON.parse(readFileSync(file, "utf8"));
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const selfSamples = new Map();
+for (const id of profile.samples) selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);
+const total = profile.samples.length;
+
+const where = (frame) => {
+  const url = frame.url || "(native)";
+  const nm = url.lastIndexOf("node_modules/");
+  if (nm >= 0) {
+    const rest = url.slice(nm + 13).split("/");
+    return rest[0].startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  return url.replace(/^file:\/\/.*?\/(libs|services|gateway|bench)\//, "$1/");
+};
+
+const functions = new Map();
+const files = new Map();
+for (const [id, count] of selfSamples) {
+  const frame = byId.get(id).callFrame;
+  const name = `${frame.functionName || "(anonymous)"}  ${where(frame)}:${frame.lineNumber + 1}`;
+  functions.set(name, (functions.get(name) ?? 0) + count);
+  const place = where(frame);
+  files.set(place, (files.get(place) ?? 0) + count);
+}
+const print = (title, map) => {
+  console.log(`\n${title}`);
+  for (const [name, count] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`);
+  }
+};
+console.log(`${file}: ${total} samples`);
+print("self time by function", functions);
+print("self time by file / package", files);
