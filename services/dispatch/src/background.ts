@@ -1,0 +1,144 @@
+/**
+ * What dispatch runs in the background on every replica: the timer poller (due waves and
+ * expiries, missed assign deadlines, owed booking calls) and the durable consumer of
+ * booking's events. Both are safe with many replicas: timers are claimed in Postgres, and the
+ * consumer's durable shares the events among the replicas.
+ */
+import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
+import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
+import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
+import type { Bus, Consumer, EventMessage } from "@weelo/bus";
+import type { Logger } from "@weelo/log";
+import type { DispatchService } from "./dispatch.service.js";
+
+export class TimerPoller {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly service: Pick<DispatchService, "runDueWaves" | "runDueSyncs" | "runMissedDeadlines">,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Finishes the round in progress; what it did not reach stays due in Postgres. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** One round: every kind of due work, a batch each; returns how much was claimed. */
+  async round(): Promise<number> {
+    const [waves, deadlines, syncs] = await Promise.all([this.service.runDueWaves(20), this.service.runMissedDeadlines(50), this.service.runDueSyncs(50)]);
+    return waves + deadlines + syncs;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const claimed = await this.round();
+        failures = 0;
+        if (claimed > 0) continue;
+      } catch (error) {
+        failures++;
+        if (failures === 1 || failures % 60 === 0) this.logger.warn({ err: error, failures }, "dispatch timers failed; retrying");
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs * (failures > 0 ? Math.min(2 ** failures, 20) : 1));
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+/** The event type of a subject under booking's subject root: "<root>.created" → "created". */
+function eventName(subject: string, root: string): string {
+  return subject.startsWith(`${root}.`) ? subject.slice(root.length + 1) : "";
+}
+
+/**
+ * Handles one booking event. Every handler is idempotent: a booking's events carry its
+ * sequence, and dispatch applies an event only when it is newer than the last it applied.
+ */
+export function bookingEventHandler(service: DispatchService, bookingRoot: string, logger: Logger) {
+  return async (msg: EventMessage): Promise<void> => {
+    const envelope = EventEnvelope.decode(msg.data);
+    const payload = envelope.payload?.value;
+    if (!payload) return;
+    const sequence = Number(envelope.sequence);
+    switch (eventName(msg.subject, bookingRoot)) {
+      case "created":
+        return service.onBookingCreated(BookingCreated.decode(payload), sequence);
+      case "reopened":
+        return service.onBookingReopened(BookingStatusChanged.decode(payload), sequence);
+      case "cancelled":
+        return service.onBookingCancelled(BookingStatusChanged.decode(payload), sequence);
+      case "expired":
+        return service.onBookingCancelled(BookingStatusChanged.decode(payload), sequence, true);
+      case "status_changed": {
+        const change = BookingStatusChanged.decode(payload);
+        return service.onBookingChanged(change, sequence, change.to === BookingStatus.BOOKING_STATUS_COMPLETED);
+      }
+      default:
+        logger.debug({ subject: msg.subject }, "booking event dispatch does not use");
+    }
+  };
+}
+
+/**
+ * Starts the durable consumer of booking's events, retrying in the background until
+ * booking's stream exists (dispatch may start before booking has ever run).
+ */
+export function consumeBookingEvents(
+  bus: Pick<Bus, "consume">,
+  options: { stream: string; durable: string; bookingRoot: string; concurrency: number; handler: (msg: EventMessage) => Promise<void>; logger: Logger },
+): { ready: Promise<void>; stop(): Promise<void> } {
+  let consumer: Consumer | undefined;
+  let stopped = false;
+  let attempts = 0;
+  const ready = (async () => {
+    while (!stopped) {
+      try {
+        consumer = await bus.consume({
+          stream: options.stream,
+          durable: options.durable,
+          filterSubjects: [`${options.bookingRoot}.>`],
+          handler: options.handler,
+          concurrency: options.concurrency,
+          maxDeliver: 20,
+          ackWaitMs: 30_000,
+          retryDelayMs: 500,
+          onDeadLetter: (dead) => options.logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a booking event could not be handled; given up"),
+        });
+        if (stopped) await consumer.stop();
+        if (attempts > 0) options.logger.info("consuming booking events");
+        return;
+      } catch (error) {
+        attempts++;
+        if (attempts === 1 || attempts % 30 === 0) options.logger.warn({ err: error, stream: options.stream }, "cannot consume booking events yet; retrying");
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  })();
+  return {
+    ready,
+    async stop() {
+      stopped = true;
+      await consumer?.stop();
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Wires the dispatch service into a process: its schema, its event stream and outbox relay,
+ * the consumer of booking's events, the timer poller, the presence of WatchOffers streams,
+ * registered on the shared gRPC server. Used by this service's own main and by the all-in-one
+ * process alike.
+ */
+import { DispatchServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
+import { OutboxRelay } from "@weelo/outbox";
+import type { Platform } from "@weelo/runtime";
+import { Gauge } from "prom-client";
+import { bookingEventHandler, consumeBookingEvents, TimerPoller } from "./background.js";
+import type { DispatchConfig } from "./dispatch.config.js";
+import { streamSubjects } from "./dispatch.events.js";
+import { dispatchHandlers } from "./dispatch.handlers.js";
+import { wavePlan } from "./dispatch.rules.js";
+import { createDispatchService, type DispatchService } from "./dispatch.service.js";
+import type { DispatchDatabase } from "./dispatch.table.js";
+import { dispatchMigrations } from "./migrations/index.js";
+import { TransporterPresence } from "./presence.js";
+import { grpcUpstreams, type DispatchUpstreams } from "./upstreams.js";
+
+export interface DispatchModuleOptions {
+  /** The services dispatch calls; default: gRPC clients of *_GRPC_URL, else of `ownAddress`. */
+  upstreams?: DispatchUpstreams;
+  /** This process's gRPC address (host:port), for upstreams hosted here (all-in-one); read on first call. */
+  ownAddress?: () => string;
+  /** The clock (tests move it). */
+  now?: () => Date;
+}
+
+export interface DispatchModule {
+  service: DispatchService;
+  relay: OutboxRelay;
+  poller: TimerPoller;
+  /** Resolves once the consumer of booking's events runs. */
+  consuming: Promise<void>;
+}
+
+export async function startDispatch(platform: Platform, config: DispatchConfig, options: DispatchModuleOptions = {}): Promise<DispatchModule> {
+  const logger = platform.logger.child({ component: "dispatch" });
+  const database = await platform.database<DispatchDatabase>("dispatch", dispatchMigrations);
+  await platform.bus.ensureStream({
+    name: config.DISPATCH_STREAM,
+    subjects: streamSubjects(config.DISPATCH_SUBJECT_ROOT),
+    maxAgeMs: config.DISPATCH_STREAM_MAX_AGE_H * 3600 * 1000,
+  });
+
+  const relay = new OutboxRelay({
+    db: database.db,
+    bus: platform.bus,
+    logger: logger.child({ component: "dispatch-outbox" }),
+    pollMs: config.OUTBOX_POLL_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+  });
+  relay.start();
+  platform.onShutdown("dispatch outbox relay", () => relay.stop());
+
+  let upstreams = options.upstreams;
+  if (!upstreams) {
+    const own = options.ownAddress ?? (() => `127.0.0.1:${config.GRPC_PORT}`);
+    const address = (url: string | undefined) => () => url ?? own();
+    const clients = grpcUpstreams(
+      { booking: address(config.BOOKING_GRPC_URL), tracking: address(config.TRACKING_GRPC_URL), fleet: address(config.FLEET_GRPC_URL) },
+      { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics },
+    );
+    platform.onShutdown("dispatch upstream clients", async () => clients.close());
+    upstreams = clients;
+  }
+
+  const presence = new TransporterPresence(platform.cache, config.PRESENCE_TTL_MS, logger);
+  platform.onShutdown("dispatch presence", async () => presence.close());
+  new Gauge({
+    name: "weelo_dispatch_watch_streams",
+    help: "Open WatchOffers streams in this process.",
+    registers: [platform.metrics.registry],
+    collect() {
+      this.set(presence.size);
+    },
+  });
+
+  const service = createDispatchService({
+    db: database.db,
+    bus: platform.bus,
+    upstreams,
+    presence,
+    events: { subjectRoot: config.DISPATCH_SUBJECT_ROOT, trackingRoot: config.TRACKING_SUBJECT_ROOT, committed: () => relay.kick() },
+    settings: {
+      plan: wavePlan(config.WAVE_RADII_KM, config.WAVE_DURATION_MS),
+      gatherMs: config.ORDER_GATHER_MS,
+      maxOffersPerWave: config.MAX_OFFERS_PER_WAVE,
+      assignDeadlineMs: config.ASSIGN_DEADLINE_MS,
+      leaseMs: config.CLAIM_LEASE_MS,
+      syncRetryMs: config.SYNC_RETRY_MS,
+      watchResyncMs: config.WATCH_RESYNC_MS,
+    },
+    logger,
+    registry: platform.metrics.registry,
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  const poller = new TimerPoller(service, config.TIMER_POLL_MS, logger);
+  poller.start();
+  platform.onShutdown("dispatch timers", () => poller.stop());
+
+  const consumer = consumeBookingEvents(platform.bus, {
+    stream: config.BOOKING_STREAM,
+    durable: config.DISPATCH_CONSUMER,
+    bookingRoot: config.BOOKING_SUBJECT_ROOT,
+    concurrency: config.DISPATCH_CONSUMER_CONCURRENCY,
+    handler: bookingEventHandler(service, config.BOOKING_SUBJECT_ROOT, logger),
+    logger,
+  });
+  platform.onShutdown("dispatch booking consumer", () => consumer.stop());
+
+  platform.grpc.addService(DispatchServiceService, dispatchHandlers(service));
+  return { service, relay, poller, consuming: consumer.ready };
+}

@@ -1,0 +1,7 @@
+import type { Migration } from "kysely";
+import * as createDispatchTables from "./2026_11_26_001_create_dispatch_tables.js";
+
+/** Every migration of the dispatch schema, by name; names sort in the order they run. */
+export const dispatchMigrations: Record<string, Migration> = {
+  "2026_11_26_001_create_dispatch_tables": createDispatchTables,
+};
