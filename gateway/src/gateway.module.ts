@@ -24,6 +24,7 @@ import { ipRateLimitInterceptor, userRateLimitInterceptor } from "./interceptors
 import { Admission, admissionSettingsOf } from "./overload/admission.js";
 import { admitRestCall } from "./overload/rest-admission.js";
 import { createOnePortServer } from "./one-port.js";
+import { SocketGateway } from "./socket/socket-gateway.js";
 import { traceRequest } from "./tracing.js";
 import { REST_ALIASES } from "./rest/aliases.js";
 import { RestHandler, send } from "./rest/rest-handler.js";
@@ -142,8 +143,28 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     ));
   };
 
+  const sockets = new SocketGateway({
+    verifier: platform.verifier,
+    forwarder,
+    logger,
+    metrics: platform.metrics,
+    clientIp: (req) => clientIpOf(req, config.TRUST_PROXY),
+    settings: {
+      maxConnections: config.SOCKET_MAX_CONNECTIONS,
+      maxSubscriptions: config.SOCKET_MAX_SUBSCRIPTIONS,
+      maxBufferedBytes: config.SOCKET_MAX_BUFFERED_BYTES,
+      maxFrameBytes: config.SOCKET_MAX_FRAME_BYTES,
+      pingIntervalMs: config.SOCKET_PING_INTERVAL_MS,
+      authTimeoutMs: config.SOCKET_AUTH_TIMEOUT_MS,
+      revocationCheckMs: config.SOCKET_REVOCATION_CHECK_MS,
+    },
+  });
+  // At the very start of a shutdown (before the services wait for in-flight calls, which
+  // include the sockets' upstream feeds): clients are told to reconnect (1012).
+  platform.onDrain("gateway sockets", () => sockets.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 10)));
+
   let shuttingDown = false;
-  const server = createOnePortServer(handler as never);
+  const server = createOnePortServer(handler as never, { upgrade: (req, socket, head) => sockets.handleUpgrade(req, socket, head) });
   await new Promise<void>((resolve, reject) => {
     server.server.once("error", reject);
     server.server.listen(config.PORT, config.HOST, () => resolve());
@@ -153,6 +174,8 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
 
   const close = async () => {
     shuttingDown = true;
+    // Socket clients first: told to reconnect (1012), so they move to another replica.
+    await sockets.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 10));
     await server.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 2));
     for (const u of upstreamHealth) u.close();
     forwarder.close();

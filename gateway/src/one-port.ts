@@ -3,9 +3,10 @@
  * each connection's first bytes decide: the HTTP/2 preface starts with "PRI", no HTTP/1.1
  * method does.
  */
-import { createServer as createHttp1Server, type RequestListener } from "node:http";
+import { createServer as createHttp1Server, type IncomingMessage, type RequestListener } from "node:http";
 import { createServer as createHttp2Server } from "node:http2";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 
 export interface OnePortServer {
   server: Server;
@@ -13,8 +14,12 @@ export interface OnePortServer {
   close(timeoutMs: number): Promise<void>;
 }
 
-export function createOnePortServer(handler: RequestListener): OnePortServer {
+/** Takes over an HTTP/1.1 Upgrade request (the /socket WebSocket); unclaimed upgrades are refused. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export function createOnePortServer(handler: RequestListener, options: { upgrade?: UpgradeListener } = {}): OnePortServer {
   const http1 = createHttp1Server({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 120_000 }, handler);
+  if (options.upgrade) http1.on("upgrade", options.upgrade);
   const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, handler as never);
   const sockets = new Set<Socket>();
 
