@@ -122,6 +122,10 @@ describe("booking through the gateway", () => {
     const move = (status: string, code?: string) =>
       system.connect("/weelo.booking.v1.BookingService/UpdateBookingStatus", { bookingId, status, location: PUNE, ...(code ? { code } : {}) }, bearer(driver.accessToken));
     assert.equal((await move("BOOKING_STATUS_DRIVER_EN_ROUTE")).status, 200);
+    // Tracking lets the driver arrive only where the driver's app last reported being.
+    const report = (seq: number, at: typeof PUNE, ageMs: number) =>
+      system.rest("POST", "/api/v1/tracking/location", { points: [{ seq, recordedAt: new Date(Date.now() - ageMs).toISOString(), lat: at.lat, lng: at.lng, accuracyM: 8, speedMps: 0, heading: 0 }] }, bearer(driver.accessToken));
+    assert.equal((await report(1, PUNE, 20 * 60_000)).status, 200);
     assert.equal((await move("BOOKING_STATUS_AT_PICKUP")).status, 200);
     const wrongCode = await move("BOOKING_STATUS_IN_TRANSIT", codes.pickupCode === "0000" ? "1111" : "0000");
     assert.notEqual(wrongCode.status, 200, "the trip starts only with the customer's pickup code");
@@ -129,6 +133,7 @@ describe("booking through the gateway", () => {
     const skip = await move("BOOKING_STATUS_COMPLETED", codes.deliveryCode);
     assert.equal(skip.status, 400);
     assert.match(skip.body.message, /IN_TRANSIT/, "an illegal transition names the current status");
+    assert.equal((await report(2, HINJEWADI, 1000)).status, 200);
     assert.equal((await move("BOOKING_STATUS_AT_DROPOFF")).status, 200);
     assert.equal((await move("BOOKING_STATUS_COMPLETED", codes.deliveryCode)).status, 200);
 

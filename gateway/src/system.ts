@@ -8,7 +8,7 @@ import { fleetConfigSchema, fleetProductionRules, startFleet } from "@weelo/flee
 import { identityConfigSchema, identityProductionRules, identityRules, startIdentity } from "@weelo/identity";
 import { requirePrincipal } from "@weelo/grpc";
 import { pricingConfigSchema, pricingProductionRules, pricingRules, startPricing } from "@weelo/pricing";
-import { startTracking, trackingConfigSchema } from "@weelo/tracking";
+import { startTracking, trackingConfigSchema, trackingRules, type TrackingModule } from "@weelo/tracking";
 import { notificationConfigSchema, notificationProductionRules, notificationRules, startNotification } from "@weelo/notification";
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
@@ -48,7 +48,7 @@ function sharePoolBudget<C extends { DB_POOL_MIN: number; DB_POOL_MAX: number }>
 
 export async function startSystem(env: Record<string, string | undefined> = process.env, options: { logger?: Logger } = {}): Promise<RunningSystem> {
   const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...bookingProductionRules, ...notificationProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
-  const alwaysRules = [...identityRules, ...pricingRules, ...notificationRules] as ProductionRule<SystemConfig>[];
+  const alwaysRules = [...identityRules, ...pricingRules, ...notificationRules, ...trackingRules] as ProductionRule<SystemConfig>[];
   const config = sharePoolBudget(loadConfig(systemConfigSchema, env, productionRules, alwaysRules));
   const platform = await createPlatform(config, { name: "weelo", ...(options.logger ? { logger: options.logger } : {}) });
   try {
@@ -58,10 +58,20 @@ export async function startSystem(env: Record<string, string | undefined> = proc
       vehicleTypes: { has: async (typeId) => (await pricing.listVehicleTypes()).some((type) => type.id === typeId) },
     });
     await startIdentity(platform, config, { drivers: fleet.directory });
-    await startBooking(platform, config);
+    // Booking refuses AT_PICKUP / AT_DROPOFF away from the stop by asking tracking (started next).
+    let tracking: TrackingModule | undefined;
+    await startBooking(platform, config, {
+      arrivals: {
+        check: async (input) => {
+          if (!tracking) throw new Error("tracking is not started yet");
+          await tracking.arrivals.check(input);
+        },
+      },
+    });
     // Drivers are known to tracking by their fleet id: asked of fleet in this process.
     // (Tracking's own production rule, FLEET_GRPC_URL, is for tracking running alone.)
-    await startTracking(platform, config, {
+    // Trips follow booking's events on the bus, as in the connected mode.
+    tracking = await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
     });
     // Notification reads contacts from identity through this process's gRPC port, known once it listens;

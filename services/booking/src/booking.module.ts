@@ -9,13 +9,15 @@ import { OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
 import { bookingHandlers, dispatchHandlers, PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
-import { createBookingService, type BookingService } from "./booking.service.js";
+import { createBookingService, type ArrivalCheck, type BookingService } from "./booking.service.js";
 import type { BookingDatabase } from "./booking.table.js";
 import { bookingMigrations } from "./migrations/index.js";
 
 export interface BookingModuleOptions {
   /** The clock (tests move it). */
   now?: () => Date;
+  /** Refuses AT_PICKUP / AT_DROPOFF away from the stop (tracking's CheckArrival). */
+  arrivals?: ArrivalCheck;
 }
 
 export interface BookingModule {
@@ -62,6 +64,7 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
     },
     logger,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.arrivals ? { arrivals: options.arrivals } : {}),
   });
 
   const scheduler = new BroadcastScheduler(service, config.SCHEDULER_POLL_MS, logger);

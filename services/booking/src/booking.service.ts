@@ -87,6 +87,13 @@ export interface BookingDeps {
   logger: Logger;
   /** The clock (tests move it). */
   now?: () => Date;
+  /** Asked before AT_PICKUP / AT_DROPOFF (tracking's CheckArrival); none: not checked. */
+  arrivals?: ArrivalCheck;
+}
+
+/** Whether the driver is at a stop; throws (FAILED_PRECONDITION, saying how far they are) when not. */
+export interface ArrivalCheck {
+  check(input: { bookingId: string; driverId: string; stop: "pickup" | "drop"; stopLocation: Point }): Promise<void>;
 }
 
 export interface NewBooking {
@@ -401,6 +408,10 @@ export function createBookingService(deps: BookingDeps) {
       const plan = planDriverStep(booking.status, requested, relation);
       const at = location ? validatePoint(location, "location") : undefined;
       if (plan.code) await checkTripCode(booking, plan.code, code);
+      if (deps.arrivals && booking.driver_id && (requested === "at_pickup" || requested === "at_dropoff")) {
+        const stop = requested === "at_pickup" ? "pickup" : "drop";
+        await deps.arrivals.check({ bookingId: booking.id, driverId: booking.driver_id, stop, stopLocation: booking[stop].location });
+      }
       const updated = await transitionOrExplain({
         booking,
         to: requested,

@@ -10,4 +10,4 @@ export {
   BOOKING_CREATED_PAYLOAD_TYPE,
   BOOKING_STATUS_CHANGED_PAYLOAD_TYPE,
 } from "./booking.events.js";
-export { type BookingService } from "./booking.service.js";
+export { type ArrivalCheck, type BookingService } from "./booking.service.js";

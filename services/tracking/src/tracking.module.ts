@@ -6,6 +6,7 @@
  * registered on the shared gRPC server.
  */
 import { v7 as uuidv7 } from "uuid";
+import { TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
@@ -51,6 +52,11 @@ export interface DriverCommands {
   connectedHere(driverId: string): boolean;
 }
 
+/** Whether a trip's driver is at a stop: resolves, or throws FAILED_PRECONDITION saying how far they are. */
+export interface ArrivalChecker {
+  check(input: { bookingId: string; driverId: string; stop: "pickup" | "drop"; stopLocation: { lat: number; lng: number } }): Promise<void>;
+}
+
 export interface TrackingModule {
   service: TrackingService;
   commands: DriverCommands;
@@ -62,6 +68,8 @@ export interface TrackingModule {
   events: TripEvents;
   /** Publishes tracking's events from its outbox. */
   relay: OutboxRelay;
+  /** Booking's arrival check in this process (the same rule as TrackingInternalService.CheckArrival). */
+  arrivals: ArrivalChecker;
   /** Driver availability (fed by fleet's events; tests may call it directly). */
   availability: AvailabilitySink;
   store: PositionStore;
@@ -225,5 +233,10 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
       trackingHandlers({ service, streams, resolveDriver, maxInFlight: config.STREAM_MAX_IN_FLIGHT, ready: () => writer.ready() }),
     )
     .addService(TrackingInternalServiceService, internalHandlers(service, events), { publicMethods: PUBLIC_INTERNAL_METHODS });
-  return { service, commands, trips, feed, events, relay, availability, store, streams, writer };
+  const arrivals: ArrivalChecker = {
+    async check({ bookingId, driverId, stop, stopLocation }) {
+      await events.checkArrival({ bookingId, driverId, stop: stop === "pickup" ? TripStop.TRIP_STOP_PICKUP : TripStop.TRIP_STOP_DROP, stopLocation });
+    },
+  };
+  return { service, commands, trips, feed, events, relay, arrivals, availability, store, streams, writer };
 }
