@@ -1,4 +1,4 @@
-export { startNotification, DISPATCH_SOURCE_PENDING, type NotificationModule, type NotificationModuleOptions } from "./notification.module.js";
+export { startNotification, type NotificationModule, type NotificationModuleOptions } from "./notification.module.js";
 export {
   loadNotificationConfig,
   notificationConfigSchema,

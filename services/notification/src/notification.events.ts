@@ -4,6 +4,7 @@
  */
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
+import { OfferAccepted, OfferCreated, OfferWithdrawn } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { DriverWentDark, GeofenceEntered, TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import {
@@ -12,6 +13,9 @@ import {
   planDriverDark,
   planExpired,
   planGeofence,
+  planOfferAccepted,
+  planOfferCreated,
+  planOfferWithdrawn,
   planReopened,
   planStatusChanged,
   type BookingStatusWord,
@@ -87,5 +91,31 @@ export const TRACKING_PLANNERS: Readonly<Record<string, Planner>> = {
   "tracking.driver_dark": (envelope) => {
     const e = decode(DriverWentDark, envelope, DRIVER_DARK);
     return planDriverDark({ bookingId: e.bookingId, transporterId: e.transporterId, silentSeconds: e.silentSeconds });
+  },
+};
+
+/** dispatch.* (stream DISPATCH): offers to transporters. */
+export const DISPATCH_PLANNERS: Readonly<Record<string, Planner>> = {
+  "dispatch.offer_created": (envelope) => {
+    const e = decode(OfferCreated, envelope, "weelo.dispatch.v1.OfferCreated");
+    return planOfferCreated({
+      offerId: e.offerId,
+      orderId: e.orderId,
+      bookingIds: e.bookingIds,
+      transporterId: e.transporterId,
+      transporterOnline: e.transporterOnline,
+      farePaise: e.farePaise,
+      vehicleCount: e.vehicleCount,
+      pickupCity: e.pickupCity,
+      dropCity: e.dropCity,
+    });
+  },
+  "dispatch.offer_withdrawn": (envelope) => {
+    const e = decode(OfferWithdrawn, envelope, "weelo.dispatch.v1.OfferWithdrawn");
+    return planOfferWithdrawn({ offerId: e.offerId, orderId: e.orderId, bookingIds: [], transporterId: e.transporterId });
+  },
+  "dispatch.offer_accepted": (envelope) => {
+    const e = decode(OfferAccepted, envelope, "weelo.dispatch.v1.OfferAccepted");
+    return planOfferAccepted({ offerId: e.offerId, orderId: e.orderId, bookingIds: e.bookingIds, transporterId: e.transporterId });
   },
 };

@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { v7 as uuidv7 } from "uuid";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
+import { OfferAccepted, OfferCreated } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { NotificationKind } from "@weelo/contracts/grpc/weelo/notification/v1/notification";
 import { GeofenceEntered, GeofenceKind, TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
@@ -122,6 +123,34 @@ describe("notification service", () => {
     const [entry] = await inboxOf(customer);
     assert.equal(entry!.kind, NotificationKind.NOTIFICATION_KIND_DRIVER_ARRIVING);
     assert.equal(entry!.body, `The truck of booking ${bookingRef(bookingId)} is about to reach the pickup location.`);
+  });
+
+  it("pushes a new offer only to a transporter who is not watching offers, and confirms an acceptance", async () => {
+    const offline = await t.user("transporter", { tokens: ["ok-t1"], hindi: true });
+    const online = await t.user("transporter", { tokens: ["ok-t2"] });
+    const orderId = uuidv7();
+    const bookingIds = [uuidv7(), uuidv7()];
+    const offer = (transporterId: string, transporterOnline: boolean) => ({
+      typeName: "weelo.dispatch.v1.OfferCreated",
+      bytes: OfferCreated.encode(OfferCreated.fromPartial({ offerId: uuidv7(), orderId, bookingIds, transporterId, transporterOnline, farePaise: 900_000, vehicleCount: 2, pickupCity: "Pune", dropCity: "Nashik" })).finish(),
+    });
+    const before = await t.handled("no_recipients");
+    await t.publish("dispatch", "dispatch.offer_created", offer(online.id, true));
+    const toOffline = await t.publish("dispatch", "dispatch.offer_created", offer(offline.id, false));
+    await until("the offline transporter's push", () => t.push.delivered(toOffline, "new_offer").length === 1);
+    await until("the online transporter's event handled", async () => (await t.handled("no_recipients")) > before);
+    assert.equal((await inboxOf(online)).length, 0, "a transporter watching offers live gets no push");
+    const [entry] = await inboxOf(offline);
+    assert.equal(entry!.kind, NotificationKind.NOTIFICATION_KIND_NEW_OFFER);
+    assert.equal(entry!.body, `नई बुकिंग ${bookingRef(orderId)} (2 ट्रक) (₹9,000) आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें। (Pune → Nashik)`);
+    assert.equal(entry!.bookingId, "", "an order of two trucks names no single booking");
+    assert.equal(entry!.data.order_id, orderId);
+
+    const accepted = OfferAccepted.encode(OfferAccepted.fromPartial({ offerId: uuidv7(), orderId, bookingIds: [bookingIds[0]!], transporterId: online.id })).finish();
+    await t.publish("dispatch", "dispatch.offer_accepted", { typeName: "weelo.dispatch.v1.OfferAccepted", bytes: accepted });
+    await until("the acceptance", async () => (await inboxOf(online)).length === 1);
+    assert.equal((await inboxOf(online))[0]!.kind, NotificationKind.NOTIFICATION_KIND_OFFER_ACCEPTED);
+    assert.equal((await inboxOf(online))[0]!.bookingId, bookingIds[0]);
   });
 
   it("lists the inbox newest first in pages with the unread count; MarkRead only one's own", async () => {

@@ -13,7 +13,7 @@ import { Counter } from "prom-client";
 import { identityContacts, type ContactDirectory } from "./contacts.js";
 import type { NotificationConfig } from "./notification.config.js";
 import { EventConsumers, type EventSource } from "./notification.consumers.js";
-import { BOOKING_PLANNERS, TRACKING_PLANNERS } from "./notification.events.js";
+import { BOOKING_PLANNERS, DISPATCH_PLANNERS, TRACKING_PLANNERS } from "./notification.events.js";
 import { notificationHandlers } from "./notification.handlers.js";
 import { createNotificationService, type NotificationService } from "./notification.service.js";
 import type { NotificationDatabase } from "./notification.table.js";
@@ -35,19 +35,11 @@ export interface NotificationModuleOptions {
 export interface NotificationModule {
   service: NotificationService;
   consumers: EventConsumers;
-  /** The sources consumed: booking and tracking, and dispatch (see DISPATCH_SOURCE_PENDING). */
+  /** The event sources consumed: booking, tracking and dispatch. */
   sources: EventSource[];
   /** Starts the event consumers. */
   start(): Promise<void>;
 }
-
-/**
- * Dispatch's events (dispatch.offer_created to an offline transporter, offer_withdrawn,
- * offer_accepted) are planned in notification.rules.ts (planOffer*); the consumer of the
- * DISPATCH stream joins `sources` once dispatch publishes its contract (weelo.dispatch.v1
- * event payloads). Until then no dispatch events are consumed.
- */
-export const DISPATCH_SOURCE_PENDING = true;
 
 export async function startNotification(platform: Platform, config: NotificationConfig, options: NotificationModuleOptions = {}): Promise<NotificationModule> {
   const logger = platform.logger.child({ component: "notification" });
@@ -118,6 +110,7 @@ export async function startNotification(platform: Platform, config: Notification
   const sources: EventSource[] = [
     { name: "booking", stream: config.BOOKING_STREAM, planners: BOOKING_PLANNERS },
     { name: "tracking", stream: config.TRACKING_STREAM, planners: TRACKING_PLANNERS },
+    { name: "dispatch", stream: config.DISPATCH_STREAM, planners: DISPATCH_PLANNERS },
   ];
   return { service, consumers, sources, start: () => consumers.start(sources) };
 }

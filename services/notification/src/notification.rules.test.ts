@@ -6,7 +6,9 @@ import {
   planCancelled,
   planDriverDark,
   planGeofence,
+  planOfferAccepted,
   planOfferCreated,
+  planOfferWithdrawn,
   planStatusChanged,
   render,
   rupees,
@@ -59,11 +61,16 @@ describe("notification rules", () => {
   });
 
   it("pushes an offer only to a transporter who is not watching offers", () => {
-    const offer = { offerId: "o1", bookingId: BOOKING, transporterId: CUSTOMER, farePaise: 450_000, pickupCity: "Pune", dropCity: "Mumbai" };
+    const ORDER = "019ab3c4-5d6e-7f80-9a1b-00000000beef";
+    const offer = { offerId: "o1", orderId: ORDER, bookingIds: [BOOKING], transporterId: CUSTOMER, farePaise: 450_000, pickupCity: "Pune", dropCity: "Mumbai" };
     assert.equal(planOfferCreated({ ...offer, transporterOnline: true }).length, 0);
     const [message] = planOfferCreated({ ...offer, transporterOnline: false });
     assert.equal(message!.kind, "new_offer");
-    assert.equal(render("new_offer", "en", message!.params).body, `A new booking ${bookingRef(BOOKING)} worth ₹4,500 is waiting. Open Weelo to accept it. (Pune → Mumbai)`);
+    assert.equal(message!.bookingId, BOOKING);
+    assert.equal(render("new_offer", "en", message!.params).body, `A new booking ${bookingRef(ORDER)} worth ₹4,500 is waiting. Open Weelo to accept it. (Pune → Mumbai)`);
+    // An order of several trucks names no single booking.
+    assert.equal(planOfferWithdrawn({ ...offer, bookingIds: [BOOKING, DRIVER] })[0]!.bookingId, "");
+    assert.equal(planOfferAccepted(offer)[0]!.kind, "offer_accepted");
   });
 
   it("renders every kind in Hindi, in Devanagari, with the booking reference", () => {

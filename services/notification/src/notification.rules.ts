@@ -65,6 +65,8 @@ export function rupees(paise: number): string {
 
 const route = (p: Record<string, string>) => (p.pickup_city && p.drop_city ? `${p.pickup_city} → ${p.drop_city}` : "");
 const withRoute = (text: string, p: Record<string, string>) => (route(p) ? `${text} (${route(p)})` : text);
+/** The number of trucks when more than one (one truck needs no words). */
+const trucks = (p: Record<string, string>) => (p.vehicle_count && p.vehicle_count !== "1" ? p.vehicle_count : "");
 const stopEn = (p: Record<string, string>) => (p.stop === "drop" ? "the drop location" : "the pickup location");
 const stopHi = (p: Record<string, string>) => (p.stop === "drop" ? "डिलीवरी स्थान" : "पिकअप स्थान");
 
@@ -88,7 +90,7 @@ const TEMPLATES: Record<Language, Record<Kind, Template>> = {
     driver_arriving: (p) => ({ title: "Truck arriving", body: `The truck of booking ${p.ref} is about to reach ${stopEn(p)}.` }),
     driver_arrived: (p) => ({ title: "Truck arrived", body: `The truck of booking ${p.ref} has reached ${stopEn(p)}.` }),
     driver_dark: (p) => ({ title: "Driver unreachable", body: `The driver on booking ${p.ref} has not sent a location for ${p.silent_minutes} min. Please call them.` }),
-    new_offer: (p) => ({ title: "New booking near you", body: withRoute(`A new booking ${p.ref}${p.fare ? ` worth ${p.fare}` : ""} is waiting. Open Weelo to accept it.`, p) }),
+    new_offer: (p) => ({ title: "New booking near you", body: withRoute(`A new booking ${p.ref}${trucks(p) ? ` for ${trucks(p)} trucks` : ""}${p.fare ? ` worth ${p.fare}` : ""} is waiting. Open Weelo to accept it.`, p) }),
     offer_withdrawn: (p) => ({ title: "Booking no longer available", body: `Booking ${p.ref} is no longer available.` }),
     offer_accepted: (p) => ({ title: "Booking accepted", body: `You accepted booking ${p.ref}. Assign a driver and truck now.` }),
   },
@@ -111,7 +113,7 @@ const TEMPLATES: Record<Language, Record<Kind, Template>> = {
     driver_arriving: (p) => ({ title: "ट्रक पहुँचने वाला है", body: `बुकिंग ${p.ref} का ट्रक ${stopHi(p)} पर पहुँचने वाला है।` }),
     driver_arrived: (p) => ({ title: "ट्रक पहुँच गया", body: `बुकिंग ${p.ref} का ट्रक ${stopHi(p)} पर पहुँच गया है।` }),
     driver_dark: (p) => ({ title: "ड्राइवर से संपर्क नहीं", body: `बुकिंग ${p.ref} के ड्राइवर ने ${p.silent_minutes} मिनट से लोकेशन नहीं भेजी है। कृपया उन्हें कॉल करें।` }),
-    new_offer: (p) => ({ title: "पास में नई बुकिंग", body: withRoute(`नई बुकिंग ${p.ref}${p.fare ? ` (${p.fare})` : ""} आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें।`, p) }),
+    new_offer: (p) => ({ title: "पास में नई बुकिंग", body: withRoute(`नई बुकिंग ${p.ref}${trucks(p) ? ` (${trucks(p)} ट्रक)` : ""}${p.fare ? ` (${p.fare})` : ""} आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें।`, p) }),
     offer_withdrawn: (p) => ({ title: "बुकिंग अब उपलब्ध नहीं", body: `बुकिंग ${p.ref} अब उपलब्ध नहीं है।` }),
     offer_accepted: (p) => ({ title: "बुकिंग स्वीकार", body: `आपने बुकिंग ${p.ref} स्वीकार की। अब ड्राइवर और ट्रक तय करें।` }),
   },
@@ -220,39 +222,46 @@ export function planDriverDark(e: { bookingId: string; transporterId: string; si
 
 export interface OfferEvent {
   offerId: string;
-  bookingId: string;
+  /** Offers are for an order (one or several trucks); the reference read out is the order's. */
+  orderId: string;
+  bookingIds: readonly string[];
   transporterId: string;
   /** offer_created only: the transporter holds a live WatchOffers stream (no push needed). */
   transporterOnline?: boolean;
   farePaise?: number;
+  vehicleCount?: number;
   pickupCity?: string;
   dropCity?: string;
+}
+
+function offerMessage(kind: Kind, e: OfferEvent, extra: Record<string, string | undefined> = {}): PlannedMessage {
+  const params: Record<string, string> = { order_id: e.orderId, offer_id: e.offerId, ref: bookingRef(e.orderId) };
+  for (const [key, value] of Object.entries(extra)) if (value) params[key] = value;
+  // The booking, when the offer is for one truck; an order of several has no single booking.
+  return { recipientId: e.transporterId, kind, bookingId: e.bookingIds.length === 1 ? e.bookingIds[0]! : "", params };
 }
 
 /** dispatch.offer_created: a push only to a transporter who is not watching offers live. */
 export function planOfferCreated(e: OfferEvent): PlannedMessage[] {
   if (!e.transporterId || e.transporterOnline) return [];
   return [
-    {
-      recipientId: e.transporterId,
-      kind: "new_offer",
-      bookingId: e.bookingId,
-      params: base(e.bookingId, {
-        offer_id: e.offerId,
-        fare: e.farePaise ? rupees(e.farePaise) : undefined,
-        pickup_city: e.pickupCity,
-        drop_city: e.dropCity,
-      }),
-    },
+    offerMessage("new_offer", e, {
+      fare: e.farePaise ? rupees(e.farePaise) : undefined,
+      vehicle_count: e.vehicleCount ? String(e.vehicleCount) : undefined,
+      pickup_city: e.pickupCity,
+      drop_city: e.dropCity,
+    }),
   ];
 }
 
+/** dispatch.offer_withdrawn: the offer closed without the transporter's answer. */
 export function planOfferWithdrawn(e: OfferEvent): PlannedMessage[] {
-  return e.transporterId ? [{ recipientId: e.transporterId, kind: "offer_withdrawn", bookingId: e.bookingId, params: base(e.bookingId, { offer_id: e.offerId }) }] : [];
+  return e.transporterId ? [offerMessage("offer_withdrawn", e)] : [];
 }
 
+/** dispatch.offer_accepted: confirms the acceptance, with what to do next. */
 export function planOfferAccepted(e: OfferEvent): PlannedMessage[] {
-  return e.transporterId ? [{ recipientId: e.transporterId, kind: "offer_accepted", bookingId: e.bookingId, params: base(e.bookingId, { offer_id: e.offerId }) }] : [];
+  return e.transporterId ? [offerMessage("offer_accepted", e, { vehicle_count: e.bookingIds.length ? String(e.bookingIds.length) : undefined })] : [];
 }
 
 // ─── delivery outcome ──────────────────────────────────────────────────────────────────────

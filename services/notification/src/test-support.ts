@@ -90,10 +90,10 @@ export interface TestNotification {
   /** A logged-in user with these push tokens and language. */
   user(role: "customer" | "transporter" | "driver", options?: { tokens?: string[]; hindi?: boolean }): Promise<TestUser>;
   /** Publishes an event the way its producer does (an EventEnvelope, message id = event id unless msgId is given). */
-  publish(source: "booking" | "tracking", type: string, payload: { typeName: string; bytes: Uint8Array }, options?: { eventId?: string; msgId?: string; subjectId?: string }): Promise<string>;
+  publish(source: "booking" | "tracking" | "dispatch", type: string, payload: { typeName: string; bytes: Uint8Array }, options?: { eventId?: string; msgId?: string; subjectId?: string }): Promise<string>;
   /** Dead letters seen so far (the test's DLQ stream is consumed from the start). */
   deadLetters: EventMessage[];
-  /** Events the booking/tracking consumers finished, by outcome (from weelo_notification_events_total). */
+  /** Events the consumers finished, by outcome (from weelo_notification_events_total). */
   handled(outcome: string): Promise<number>;
   stop(): Promise<void>;
 }
@@ -113,6 +113,8 @@ export async function startTestNotification(options: { env?: Record<string, stri
     BOOKING_SUBJECT_ROOT: `t_${suffix}_booking`,
     TRACKING_STREAM: `T_TRACKING_${suffix}`,
     TRACKING_SUBJECT_ROOT: `t_${suffix}_tracking`,
+    DISPATCH_STREAM: `T_DISPATCH_${suffix}`,
+    DISPATCH_SUBJECT_ROOT: `t_${suffix}_dispatch`,
     NOTIFY_DLQ_STREAM: `T_NOTIFY_DLQ_${suffix}`,
     NOTIFY_SUBJECT_ROOT: `t_${suffix}_notification`,
     NOTIFY_RETRY_MS: "50",
@@ -133,13 +135,14 @@ export async function startTestNotification(options: { env?: Record<string, stri
     for (const client of clients) client.close();
     await dlqConsumer?.stop();
     await platform.shutdown();
-    for (const stream of [config.BOOKING_STREAM, config.TRACKING_STREAM, config.NOTIFY_DLQ_STREAM]) await platform.bus.deleteStream(stream).catch(() => false);
+    for (const stream of [config.BOOKING_STREAM, config.TRACKING_STREAM, config.DISPATCH_STREAM, config.NOTIFY_DLQ_STREAM]) await platform.bus.deleteStream(stream).catch(() => false);
     await isolated.cleanup(["identity", "notification"]);
   };
   try {
     // The producers' streams, as booking and tracking create them.
     await platform.bus.ensureStream({ name: config.BOOKING_STREAM, subjects: [`${config.BOOKING_SUBJECT_ROOT}.>`] });
     await platform.bus.ensureStream({ name: config.TRACKING_STREAM, subjects: [`${config.TRACKING_SUBJECT_ROOT}.>`] });
+    await platform.bus.ensureStream({ name: config.DISPATCH_STREAM, subjects: [`${config.DISPATCH_SUBJECT_ROOT}.>`] });
     await startIdentity(platform, loadIdentityConfig(env));
     let port = 0;
     const notification = await startNotification(platform, config, { push, sms, identityAddress: () => `127.0.0.1:${port}` });
@@ -156,7 +159,7 @@ export async function startTestNotification(options: { env?: Record<string, stri
     clients.push(inbox, contacts, auth, profile);
 
     const ROLES = { customer: Role.ROLE_CUSTOMER, transporter: Role.ROLE_TRANSPORTER, driver: Role.ROLE_DRIVER } as const;
-    const roots = { booking: config.BOOKING_SUBJECT_ROOT, tracking: config.TRACKING_SUBJECT_ROOT };
+    const roots = { booking: config.BOOKING_SUBJECT_ROOT, tracking: config.TRACKING_SUBJECT_ROOT, dispatch: config.DISPATCH_SUBJECT_ROOT };
     return {
       platform,
       config,
