@@ -52,6 +52,7 @@ export async function startDispatch(platform: Platform, config: DispatchConfig, 
     pollMs: config.OUTBOX_POLL_MS,
     batchSize: config.OUTBOX_BATCH_SIZE,
     retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+    metrics: platform.metrics,
   });
   relay.start();
   platform.onShutdown("dispatch outbox relay", () => relay.stop());

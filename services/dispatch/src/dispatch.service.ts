@@ -92,6 +92,10 @@ const bookingNotFound = () => new NotFoundError("booking not found among your ac
 
 /** Thrown inside an acceptance's transaction to roll it back when the trucks were gone. */
 class TrucksGone extends Error {}
+/** Thrown inside an acceptance's transaction to roll it back when the offer was answered meanwhile. */
+class OfferAnswered extends Error {}
+/** Thrown inside an event's transaction to roll it back when the booking is known already. */
+class AlreadyKnown extends Error {}
 
 export type DispatchService = ReturnType<typeof createDispatchService>;
 
@@ -366,8 +370,9 @@ export function createDispatchService(deps: DispatchDeps) {
 
   async function onBookingCreated(event: BookingCreated, sequence: number): Promise<void> {
     const at = now();
-    const broadcast = await db.transaction().execute(async (trx) => {
-      if (!(await repo.insertOpenBooking(trx, { bookingId: event.bookingId, orderId: event.orderId, seq: sequence }))) return undefined;
+    const broadcast = await db
+      .transaction()
+      .execute(async (trx) => {
       const vehicleCount = Math.max(1, event.orderVehicleCount);
       const first = firstWaveAt(1, vehicleCount, at, settings.gatherMs);
       const { broadcast, created } = await repo.ensureBroadcast(trx, {
@@ -394,15 +399,22 @@ export function createDispatchService(deps: DispatchDeps) {
         next_wave_at: first,
         expires_at: later(roundLengthMs(settings.plan), first),
       });
+      // The broadcast row is locked (or new) before the booking row: the order every transaction keeps.
+      if (!(await repo.insertOpenBooking(trx, { bookingId: event.bookingId, orderId: event.orderId, seq: sequence }))) throw new AlreadyKnown();
       return created ? broadcast : addOpenTrucks(trx, broadcast, 1, 1);
-    });
-    if (!broadcast) return; // a redelivery: this booking is known
+      })
+      .catch((error: unknown) => {
+        if (error instanceof AlreadyKnown) return undefined;
+        throw error;
+      });
+    if (!broadcast) return; // a redelivery (or a booking cancelled before it opened): nothing changes
     logger.info({ bookingId: event.bookingId, orderId: event.orderId, openTrucks: broadcast.open_trucks }, "booking open for broadcast");
     await afterTrucksChanged(broadcast);
   }
 
   async function onBookingReopened(event: BookingStatusChanged, sequence: number): Promise<void> {
     const broadcast = await db.transaction().execute(async (trx) => {
+      const locked = await repo.lockBroadcast(trx, event.orderId);
       const row = await repo.lockBooking(trx, event.bookingId);
       if (!row) {
         logger.warn({ bookingId: event.bookingId }, "a reopened booking dispatch never saw created is not broadcast");
@@ -428,8 +440,7 @@ export function createDispatchService(deps: DispatchDeps) {
         sync_attempts: 0,
         booking_seq: sequence,
       });
-      const broadcast = await repo.lockBroadcast(trx, row.order_id);
-      return broadcast ? addOpenTrucks(trx, broadcast, 1, 0) : undefined;
+      return locked ? addOpenTrucks(trx, locked, 1, 0) : undefined;
     });
     if (!broadcast) return;
     logger.info({ bookingId: event.bookingId, orderId: broadcast.order_id, round: broadcast.round }, "reopened booking back to broadcast");
@@ -440,6 +451,7 @@ export function createDispatchService(deps: DispatchDeps) {
   async function onBookingCancelled(event: BookingStatusChanged, sequence: number, expired = false): Promise<void> {
     const at = now();
     const result = await db.transaction().execute(async (trx) => {
+      const broadcast = await repo.lockBroadcast(trx, event.orderId);
       const row = await repo.lockBooking(trx, event.bookingId);
       if (!row) {
         // Cancelled before its booking.created was handled: a tombstone keeps that one from opening it.
@@ -458,9 +470,7 @@ export function createDispatchService(deps: DispatchDeps) {
         row.booking_id,
         terminal ? { booking_seq: sequence } : { state: expired ? "expired" : "cancelled", sync: null, sync_due_at: null, booking_seq: sequence },
       );
-      if (!wasOpen) return undefined;
-      const broadcast = await repo.lockBroadcast(trx, row.order_id);
-      if (!broadcast) return undefined;
+      if (!wasOpen || !broadcast) return undefined;
       const open = Math.max(0, broadcast.open_trucks - 1);
       if (open > 0 || broadcast.status !== "open") return { broadcast: await repo.updateBroadcast(trx, broadcast.order_id, { open_trucks: open }), closed: [] as OfferRow[] };
       const taken = await repo.countTakenBookings(trx, broadcast.order_id);
@@ -555,13 +565,18 @@ export function createDispatchService(deps: DispatchDeps) {
       const count = validateVehicleCount(countRequested);
       const at = now();
       const assignBy = later(settings.assignDeadlineMs, at);
+      // Learn the order first: every transaction that changes an order's offers or bookings
+      // locks its broadcast row first, so concurrent acceptances queue there instead of deadlocking.
+      const known = await repo.findOffer(db, offerId);
+      if (!known || known.transporter_id !== principal.userId) throw offerNotFound();
+      if (known.status !== "open") throw offerClosedRefusal(known.status);
       let taken;
       try {
         taken = await db.transaction().execute(async (trx) => {
+          const broadcast = await repo.takeTrucks(trx, known.order_id, count);
+          if (!broadcast) throw new TrucksGone(known.order_id);
           const offer = await repo.answerOffer(trx, { offerId, transporterId: principal.userId, status: "accepted", acceptedCount: count, now: at });
-          if (!offer) return undefined;
-          const broadcast = await repo.takeTrucks(trx, offer.order_id, count);
-          if (!broadcast) throw new TrucksGone(offer.order_id);
+          if (!offer) throw new OfferAnswered();
           const bookings = await repo.claimOpenBookings(trx, {
             orderId: offer.order_id,
             count,
@@ -580,13 +595,13 @@ export function createDispatchService(deps: DispatchDeps) {
           return { offer, broadcast, bookings, withdrawn, stillOpen };
         });
       } catch (error) {
+        if (error instanceof OfferAnswered) {
+          metrics.accepts.inc({ result: "refused" });
+          return explainOffer(principal, offerId);
+        }
         if (!(error instanceof TrucksGone)) throw error;
         metrics.accepts.inc({ result: "taken" });
         throw acceptRefusal(await repo.findBroadcast(db, error.message), count);
-      }
-      if (!taken) {
-        metrics.accepts.inc({ result: "refused" });
-        return explainOffer(principal, offerId);
       }
       events.committed();
       metrics.accepts.inc({ result: "won" });
@@ -606,10 +621,12 @@ export function createDispatchService(deps: DispatchDeps) {
       const offerId = validateId(offerIdText, "offer_id");
       const reason = validateDeclineReason(reasonText);
       const at = now();
+      const known = await repo.findOffer(db, offerId);
+      if (!known || known.transporter_id !== principal.userId) throw offerNotFound();
       const done = await db.transaction().execute(async (trx) => {
+        const broadcast = await repo.updateBroadcast(trx, known.order_id, {}); // the order's lock first, and a new version
         const offer = await repo.answerOffer(trx, { offerId, transporterId: principal.userId, status: "declined", declineReason: reason, now: at });
-        if (!offer) return undefined;
-        return { offer, broadcast: await repo.updateBroadcast(trx, offer.order_id, {}) };
+        return offer ? { offer, broadcast } : undefined;
       });
       if (!done) return explainOffer(principal, offerId);
       metrics.offers.inc({ outcome: "declined" });
