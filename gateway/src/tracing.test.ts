@@ -3,7 +3,8 @@
  * booking request from an app that sends its own W3C traceparent goes through the gateway to
  * booking (gRPC), whose event leaves through the outbox relay to the bus and reaches a
  * consumer; every span of it carries the app's trace id, each with the right parent, and the
- * log lines written while serving it carry the trace id next to the request id.
+ * log lines written while serving it carry the trace id next to the request id. The relay
+ * measures the event's time in the outbox.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -100,6 +101,10 @@ describe("tracing across the gateway, a service and the bus", () => {
       assert.equal(published.attributes["messaging.destination.name"], `${config.BOOKING_SUBJECT_ROOT}.created`);
       assert.equal(processed.parentSpanId, published.spanId, "traceparent crossed the bus headers");
       for (const span of spans) assert.equal(span.service, "weelo");
+
+      const { body: metrics } = await system.platform.metrics.exposition();
+      const lag = new RegExp(`^weelo_outbox_publish_lag_seconds_count\\{family="${config.BOOKING_SUBJECT_ROOT}"\\} (\\d+)$`, "m").exec(metrics);
+      assert.ok(lag && Number(lag[1]) >= 1, "the relay measured the event's outbox lag");
 
       const served_lines = lines.filter((line) => line.requestId === requestId && line.rpc === "BookingService/CreateBooking");
       assert.ok(served_lines.length > 0, "booking logged the call");

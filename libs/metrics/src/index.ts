@@ -69,6 +69,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Time from the transaction that wrote an outbox event to its publish, by subject family. */
+  readonly outboxLag = new client.Histogram({
+    name: "weelo_outbox_publish_lag_seconds",
+    help: "Time from writing an event to the outbox to its publish on the bus.",
+    labelNames: ["family"] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+    registers: [this.registry],
+  });
+
   /** State of each circuit breaker: 0 closed, 1 half-open, 2 open. */
   readonly circuitState = new client.Gauge({
     name: "weelo_circuit_breaker_state",

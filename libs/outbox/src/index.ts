@@ -12,7 +12,7 @@
  * at-least-once redelivery.
  */
 import { v7 as uuidv7 } from "uuid";
-import { REQUEST_ID_HEADER, type Bus } from "@weelo/bus";
+import { REQUEST_ID_HEADER, subjectFamily, type Bus } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { currentContext, type Logger } from "@weelo/log";
 import { inRemoteContext, traceHeaders, tracingEnabled } from "@weelo/telemetry";
@@ -107,6 +107,8 @@ export interface OutboxRelayOptions {
   batchSize: number;
   /** Published rows older than this are deleted. */
   retentionMs: number;
+  /** The process's metrics (platform.metrics): publish lag goes to weelo_outbox_publish_lag_seconds. */
+  metrics?: { outboxLag: { observe(labels: { family: string }, seconds: number): void } };
 }
 
 /** Publishes the outbox: kicked after each commit that wrote events, and polling as a safety net. */
@@ -168,6 +170,7 @@ export class OutboxRelay {
           const traceContext = tracingEnabled() ? traceContextOf(row.payload) : undefined;
           await inRemoteContext(traceContext, () => bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) }));
           published.push(row.id);
+          this.options.metrics?.outboxLag.observe({ family: subjectFamily(row.subject) }, Math.max(0, Date.now() - writtenAt(row.id)) / 1000);
         } catch (error) {
           failure = error;
           break;
@@ -242,4 +245,9 @@ function traceContextOf(payload: Uint8Array): Record<string, string> | undefined
   const { traceparent, tracestate } = EventEnvelope.decode(payload);
   if (!traceparent) return undefined;
   return tracestate ? { traceparent, tracestate } : { traceparent };
+}
+
+/** When an outbox row was written: its id is a UUIDv7, whose first 48 bits are the Unix time in ms. */
+function writtenAt(id: string): number {
+  return Number.parseInt(id.replace(/-/g, "").slice(0, 12), 16);
 }

@@ -51,6 +51,7 @@ export async function startFleet(platform: Platform, config: FleetConfig, option
     pollMs: config.OUTBOX_POLL_MS,
     batchSize: config.OUTBOX_BATCH_SIZE,
     retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+    metrics: platform.metrics,
   });
   relay.start();
   // Registered after the database, so it stops (finishing its round) before the database closes.

@@ -111,6 +111,7 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     pollMs: config.OUTBOX_POLL_MS,
     batchSize: config.OUTBOX_BATCH_SIZE,
     retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+    metrics: platform.metrics,
   });
   relay.start();
   platform.onShutdown("tracking outbox relay", () => relay.stop());

@@ -1,0 +1,116 @@
+// Facts about the build that the deploy checks (check-compose.mjs, check-k8s.mjs) compare
+// the deployment files with: which processes exist, which file starts each, which
+// environment variables each one reads. Read from the source, so a new service, a renamed
+// main or a new setting is noticed without editing the checks.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+export const root = new URL("..", import.meta.url).pathname;
+
+/** Variables Node itself reads (not in any config schema) that deployments may set. */
+export const RUNTIME_VARIABLES = new Set(["NODE_OPTIONS", "TZ"]);
+
+/** Keys declared in a zod config schema file: lines like `  NAME: z…`. */
+function schemaKeys(file) {
+  const keys = new Set();
+  for (const match of readFileSync(join(root, file), "utf8").matchAll(/^\s+([A-Z][A-Z0-9_]*):\s/gm)) keys.add(match[1]);
+  return keys;
+}
+
+/**
+ * The processes of the build: every services/<name>/src/main.ts and gateway/src/main.ts,
+ * each with the variables its configuration reads (the shared ones plus its own schema's).
+ */
+export function processes() {
+  const shared = schemaKeys("libs/config/src/index.ts");
+  const out = new Map();
+  const add = (name, dir) => {
+    const main = `${dir}/src/main.ts`;
+    const configs = readdirSync(join(root, dir, "src")).filter((f) => f.endsWith(".config.ts")).map((f) => `${dir}/src/${f}`);
+    const variables = new Set([...shared, ...RUNTIME_VARIABLES]);
+    for (const file of configs) for (const key of schemaKeys(file)) variables.add(key);
+    const upstreams = [...variables].filter((v) => v.endsWith("_GRPC_URL"));
+    out.set(name, { name, main, workspace: dir, variables, upstreams });
+  };
+  for (const entry of readdirSync(join(root, "services")).sort()) {
+    if (existsSync(join(root, "services", entry, "src", "main.ts"))) add(entry, `services/${entry}`);
+  }
+  add("gateway", "gateway");
+  return out;
+}
+
+/** Every variable any process reads. */
+export function allVariables(procs = processes()) {
+  const all = new Set(RUNTIME_VARIABLES);
+  for (const p of procs.values()) for (const v of p.variables) all.add(v);
+  return all;
+}
+
+/** The npm workspace folders of the root package.json (globs of the form "dir/*" or "dir"). */
+export function workspaces() {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const dirs = new Set();
+  for (const pattern of pkg.workspaces ?? []) {
+    if (pattern.endsWith("/*")) {
+      const base = pattern.slice(0, -2);
+      for (const entry of readdirSync(join(root, base))) {
+        if (existsSync(join(root, base, entry, "package.json"))) dirs.add(`${base}/${entry}`);
+      }
+    } else if (existsSync(join(root, pattern, "package.json"))) {
+      dirs.add(pattern);
+    }
+  }
+  return dirs;
+}
+
+/**
+ * Problems with a container command of the one image: it must run a main file through tsx,
+ * the file must exist, sit in an npm workspace, and be a process's main.
+ */
+export function commandProblems(command, where, procs = processes(), spaces = workspaces()) {
+  const problems = [];
+  if (!Array.isArray(command) || command.length !== 4 || command[0] !== "node" || command[1] !== "--import" || command[2] !== "tsx") {
+    return [`${where}: command must be ["node", "--import", "tsx", "<main file>"], got ${JSON.stringify(command)}`];
+  }
+  const file = command[3];
+  if (!existsSync(join(root, file)) || !statSync(join(root, file)).isFile()) problems.push(`${where}: ${file} does not exist in the build`);
+  const workspace = [...spaces].find((dir) => file.startsWith(`${dir}/`));
+  if (!workspace) problems.push(`${where}: ${file} is not inside an npm workspace of package.json`);
+  const proc = [...procs.values()].find((p) => p.main === file);
+  if (!proc) problems.push(`${where}: ${file} is not the main of a service or of the gateway`);
+  return problems;
+}
+
+/** The process a command starts (by its main file). */
+export function processOfCommand(command, procs = processes()) {
+  return [...procs.values()].find((p) => Array.isArray(command) && p.main === command[3]);
+}
+
+/** "host:port" or "dns:///host:port" → { host, port }; undefined when it is neither. */
+export function grpcTarget(value) {
+  const match = /^(?:dns:\/\/\/)?([a-z0-9]([a-z0-9.-]*[a-z0-9])?):(\d{1,5})$/.exec(String(value));
+  return match ? { host: match[1], port: Number(match[3]) } : undefined;
+}
+
+/** Files (relative) under a folder, recursively. */
+export function filesUnder(dir) {
+  const out = [];
+  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(path));
+    else out.push(relative(root, join(root, path)));
+  }
+  return out;
+}
+
+/** Prints the problems and sets the exit code; returns whether there were none. */
+export function report(name, problems, summary) {
+  if (problems.length > 0) {
+    console.error(`${name}: ${problems.length} problem(s)`);
+    for (const problem of problems) console.error(`  - ${problem}`);
+    process.exitCode = 1;
+    return false;
+  }
+  console.log(`${name}: ok (${summary})`);
+  return true;
+}
