@@ -1,0 +1,162 @@
+/**
+ * `npm run simulate`: the city simulator. Runs against a system already started (`npm
+ * start`, the default URL, or any --url), or starts the all-in-one itself (--start). Prints
+ * progress while it runs, then the report as a table and as JSON (--report), and exits
+ * non-zero when an invariant fails (1) or the run could not be made (2).
+ *
+ *   npm run simulate -- --start --profile short        # CI's system test, under two minutes
+ *   npm run simulate -- --start --faults               # restarts the system, NATS and Redis on the way
+ *   npm run simulate -- --url http://127.0.0.1:3000 --seed 42 --rate 60 --duration 300
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { injectFaults, type FaultKind } from "./faults.js";
+import { PROFILES, type SimConfig } from "./profiles.js";
+import { renderReport, runSimulation } from "./simulation.js";
+import { startSystemChild, type SystemChild } from "./system.js";
+
+const USAGE = `usage: npm run simulate -- [options]
+  --profile short|full     shape of the run (default full; short is CI's, under two minutes)
+  --short                  same as --profile short
+  --seed N                 seed of every random choice (default 8)
+  --url URL                gateway to simulate against (default http://127.0.0.1:$PORT or :3000)
+  --start                  start the all-in-one system as a child process in a temp data dir
+                           (uses DATABASE_URL / REDIS_URL / NATS_URL when set, in its own schema and streams)
+  --faults                 restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
+                           are set and local) during the booking window
+  --fault-list a,b         which faults: service, nats, redis
+  --fault-down-ms MS       how long each stays down (default 3000)
+  --duration S             booking window in seconds
+  --drain S                longest wait for trips to finish after the window, in seconds
+  --rate N                 orders per minute
+  --transporters N         transporters (each with 2-5 trucks as the profile says)
+  --customers N            customers
+  --wave-ms MS             with --start: the dispatch wave length (WAVE_DURATION_MS)
+  --broadcast-ms MS        how long a booking may stay in broadcast (default: 4 waves + gather)
+  --report PATH            JSON report (default sim/results/<profile>-last.json)
+  --help`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      profile: { type: "string" },
+      short: { type: "boolean" },
+      seed: { type: "string" },
+      url: { type: "string" },
+      start: { type: "boolean" },
+      faults: { type: "boolean" },
+      "fault-list": { type: "string" },
+      "fault-down-ms": { type: "string" },
+      duration: { type: "string" },
+      drain: { type: "string" },
+      rate: { type: "string" },
+      transporters: { type: "string" },
+      customers: { type: "string" },
+      "wave-ms": { type: "string" },
+      "broadcast-ms": { type: "string" },
+      report: { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const profile = values.short ? "short" : (values.profile ?? "full");
+  if (profile !== "short" && profile !== "full") throw new UsageError(`--profile must be short or full, not ${profile}`);
+  const number = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, not ${raw}`);
+    return value;
+  };
+  const config: SimConfig = { ...PROFILES[profile] };
+  const set = <K extends keyof SimConfig>(key: K, value: SimConfig[K] | undefined) => {
+    if (value !== undefined) config[key] = value;
+  };
+  set("seed", number("seed", values.seed, 0, 2 ** 32 - 1));
+  set("bookingWindowMs", mul(number("duration", values.duration, 1, 24 * 3600), 1000));
+  set("drainMs", mul(number("drain", values.drain, 0, 3600), 1000));
+  set("ordersPerMinute", number("rate", values.rate, 0.1, 6000));
+  set("transporters", number("transporters", values.transporters, 1, 1000));
+  set("customers", number("customers", values.customers, 1, 10_000));
+  const waveMs = number("wave-ms", values["wave-ms"], 50, 3_600_000) ?? (values.start ? (profile === "short" ? 4000 : 15_000) : undefined);
+  const gatherMs = 2000;
+  const broadcastMs = number("broadcast-ms", values["broadcast-ms"], 0, 24 * 3600_000) ?? gatherMs + 4 * (waveMs ?? 30_000) + 2000;
+
+  const faultKinds = faultList(values.faults ?? false, values["fault-list"], values.start ?? false);
+  const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+  let child: SystemChild | undefined;
+  let url = values.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
+  if (values.start) {
+    progress("starting the all-in-one system (node --import tsx gateway/src/all-in-one.ts)…");
+    const began = Date.now();
+    child = await startSystemChild(waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {});
+    url = child.url;
+    progress(`system ready at ${url} in ${((Date.now() - began) / 1000).toFixed(1)} s (log: ${child.logPath})`);
+  }
+  try {
+    const report = await runSimulation({
+      url,
+      profile,
+      config,
+      broadcastMs,
+      progress,
+      ...(faultKinds.length > 0
+        ? {
+            onRunning: (world, runStart) => {
+              progress(`fault mode: ${faultKinds.join(", ")} will be restarted during the booking window`);
+              return injectFaults(world, runStart, { kinds: faultKinds, downMs: number("fault-down-ms", values["fault-down-ms"], 0, 60_000) ?? 3000, url, child });
+            },
+          }
+        : {}),
+    });
+    const path = resolve(values.report ?? new URL(`./results/${profile}-last.json`, import.meta.url).pathname);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\n${renderReport(report)}\n\nJSON report: ${path}`);
+    return report.invariants.passed ? 0 : 1;
+  } finally {
+    await child?.stop();
+  }
+}
+
+const mul = (v: number | undefined, k: number) => (v === undefined ? undefined : Math.round(v * k));
+
+/** Which faults to inject: the list given, or every one that applies to this run. */
+function faultList(all: boolean, list: string | undefined, started: boolean): FaultKind[] {
+  if (list !== undefined) {
+    const kinds = list.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const kind of kinds) if (!["service", "nats", "redis"].includes(kind)) throw new UsageError(`--fault-list takes service, nats and redis, not ${kind}`);
+    return kinds as FaultKind[];
+  }
+  if (!all) return [];
+  const local = (name: string) => {
+    const value = process.env[name];
+    if (!value) return false;
+    const host = new URL(value).hostname;
+    return host === "127.0.0.1" || host === "localhost" || host === "::1";
+  };
+  const kinds: FaultKind[] = [];
+  if (started) kinds.push("service");
+  if (local("NATS_URL")) kinds.push("nats");
+  if (local("REDIS_URL")) kinds.push("redis");
+  return kinds;
+}
+
+class UsageError extends Error {}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${USAGE}`);
+    } else {
+      console.error(`simulation failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    process.exit(2);
+  },
+);

@@ -1,0 +1,384 @@
+/**
+ * One run of the city: set the fleets up, let customers book for the booking window while
+ * transporters and drivers work, wait for the trips to finish, then read back what the
+ * system holds (GetBooking, GetTripPath), check the invariants and build the report.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
+import { CustomerApp, TransporterApp, statusName, type World } from "./actors.js";
+import { CallLog, Gateway, reasonOf } from "./api.js";
+import {
+  checkExclusiveTrips,
+  checkOverAcceptance,
+  checkPointsStored,
+  checkTerminal,
+  checkWatchOrder,
+  TERMINAL,
+  type FinalBooking,
+  type TripPoints,
+  type Violation,
+} from "./invariants.js";
+import { Ledger } from "./ledger.js";
+import { orderTimes, planCity, planOrder, runTag } from "./plan.js";
+import type { SimConfig } from "./profiles.js";
+import { formatMs, rate, summarize, table, type Summary } from "./stats.js";
+
+export interface FaultRecord {
+  what: string;
+  /** Seconds into the run when it was injected. */
+  atS: number;
+  /** How long the thing was down, ms. */
+  downMs: number;
+  /** From the injection until the system answered health checks again, ms. */
+  readyAfterMs: number | null;
+  /** From the injection until the first location point was acknowledged again, ms. */
+  pointsFlowAfterMs: number | null;
+  note?: string;
+}
+
+export interface RunOptions {
+  url: string;
+  profile: string;
+  config: SimConfig;
+  /** How long after its creation a booking may still be in broadcast (waves + gather), ms. */
+  broadcastMs: number;
+  /** Called with the world once the city is set up (fault injection hooks in here). */
+  onRunning?: (world: World, startedAt: number) => Promise<FaultRecord[]>;
+  /** Progress lines go here. */
+  progress: (line: string) => void;
+}
+
+export interface Report {
+  profile: string;
+  url: string;
+  seed: number;
+  startedAt: string;
+  durationS: number;
+  config: SimConfig;
+  city: { transporters: number; trucks: number; customers: number; hubs: string[] };
+  counts: Record<string, number>;
+  rates: Record<string, number | null>;
+  timingsMs: Record<"firstOffer" | "acceptance" | "assignment" | "completion", Summary>;
+  points: { sent: number; acked: number; stored: number; rejected: number; resent: number; perSecond: number };
+  streams: { driverReconnects: number; watchReconnects: number; offerReconnects: number };
+  calls: { retries: number; errors: Record<string, number>; refusals: Record<string, number> };
+  faults: FaultRecord[];
+  invariants: { checked: Record<string, number>; violations: Violation[]; passed: boolean };
+  notes: string[];
+}
+
+export async function runSimulation(options: RunOptions): Promise<Report> {
+  const { config } = options;
+  const log = new CallLog();
+  const gateway = new Gateway({ url: options.url, retryForMs: config.retryForMs, timeoutMs: 15_000, log });
+  const ledger = new Ledger();
+  const stop = new AbortController();
+  const tag = runTag();
+  const world: World = { gateway, ledger, config, tag, closing: stop.signal, customers: [], notes: [] };
+  const startedAt = Date.now();
+  const elapsedS = () => Math.round((Date.now() - startedAt) / 1000);
+  let ticker: NodeJS.Timeout | undefined;
+  let progress: NodeJS.Timeout | undefined;
+  const transporters: TransporterApp[] = [];
+  try {
+    // ------------------------------------------------------------------ the city
+    const city = planCity(config, tag);
+    options.progress(`setting up ${city.length} transporters with ${city.reduce((n, t) => n + t.trucks.length, 0)} trucks and ${config.customers} customers (seed ${config.seed}, run tag ${tag})`);
+    for (const plan of city) transporters.push(new TransporterApp(plan, world));
+    await inBatches(transporters, 4, (t) => t.setUp());
+    world.customers = Array.from({ length: config.customers }, (_, i) => new CustomerApp(i, world));
+    await inBatches(world.customers, 8, (c) => c.login());
+    const drivers = transporters.flatMap((t) => t.units.map((u) => u.driver));
+    ticker = setInterval(() => {
+      for (const driver of drivers) driver.tick();
+    }, config.tickMs);
+    for (const transporter of transporters) void transporter.watchOffers();
+    // Drivers' first fixes must reach tracking before the first broadcast looks for them.
+    await sleep(Math.max(2 * config.tickMs, 1500));
+
+    progress = setInterval(() => options.progress(progressLine(ledger, log, elapsedS())), 2000);
+    const runStart = Date.now();
+    const faults = options.onRunning ? options.onRunning(world, runStart) : Promise.resolve([]);
+
+    // ------------------------------------------------------------------ the booking window
+    const times = orderTimes(config);
+    options.progress(`booking window: ${times.length} orders over ${formatMs(config.bookingWindowMs)}`);
+    const placing: Promise<void>[] = [];
+    for (const [index, at] of times.entries()) {
+      const wait = runStart + at - Date.now();
+      if (wait > 0) await sleep(wait);
+      // Order k is placed by the customer its plan names.
+      const customer = world.customers[planOrder(config, index).customer]!;
+      placing.push(customer.placeOrder(index));
+    }
+    await Promise.all(placing);
+
+    // ------------------------------------------------------------------ drain
+    options.progress(`booking window over: waiting up to ${formatMs(config.drainMs)} for the trips to finish`);
+    const drainUntil = Date.now() + config.drainMs;
+    while (Date.now() < drainUntil && !allSettled(ledger, drivers, options.broadcastMs)) await sleep(500);
+    const faultRecords = await faults;
+    clearInterval(progress);
+    progress = undefined;
+    options.progress(progressLine(ledger, log, elapsedS()));
+
+    // ------------------------------------------------------------------ read back and check
+    options.progress("reading every booking and trip path back");
+    const finals = await readBack(world);
+    await waitForWatchers(ledger, finals);
+    const explanations = explain(world, finals, drivers, options.broadcastMs);
+    const trips: TripPoints[] = [];
+    let stored = 0;
+    await inBatches([...ledger.bookings.values()].filter((b) => b.ackedTripSeqs.length > 0 || finals.get(b.id)?.status === "COMPLETED"), 8, async (booking) => {
+      const customer = world.customers[booking.customer]!;
+      try {
+        const path = await gateway.call("GetTripPath", (o) => gateway.tracking.getTripPath({ bookingId: booking.id }, o), customer.token);
+        stored += path.points.length;
+        trips.push({ bookingId: booking.id, acked: booking.ackedTripSeqs, stored: path.points.map((p) => Number(p.seq)) });
+      } catch (error) {
+        world.notes.push(`GetTripPath of booking ${booking.id} failed: ${reasonOf(error)}`);
+        trips.push({ bookingId: booking.id, acked: booking.ackedTripSeqs, stored: undefined });
+      }
+    });
+
+    const finalList = [...finals.values()];
+    const orders = new Map([...ledger.orders.values()].map((o) => [o.id, { vehicleCount: o.vehicleCount, bookingIds: o.bookingIds }]));
+    const violations: Violation[] = [
+      ...checkTerminal(finalList, explanations),
+      ...checkOverAcceptance(orders, ledger.acceptances, finalList),
+      ...checkExclusiveTrips(finalList),
+      ...checkPointsStored(trips),
+      ...finalList.flatMap((b) => checkWatchOrder(b, ledger.bookings.get(b.id)?.watch ?? [])),
+    ];
+
+    // ------------------------------------------------------------------ the figures
+    const bookings = [...ledger.bookings.values()];
+    const expired = finalList.filter((b) => b.status === "CANCELLED" && b.cancellationReason === "NO_TRANSPORTER_FOUND").length;
+    const byCustomer = finalList.filter((b) => b.status === "CANCELLED" && ledger.bookings.get(b.id)?.cancelledBy === "customer").length;
+    const completed = finalList.filter((b) => b.status === "COMPLETED").length;
+    const since = (pick: (b: (typeof bookings)[number]) => number | undefined) => bookings.flatMap((b) => (pick(b) !== undefined ? [pick(b)! - b.createdAt] : []));
+    const durationS = (Date.now() - startedAt) / 1000;
+    return {
+      profile: options.profile,
+      url: options.url,
+      seed: config.seed,
+      startedAt: new Date(startedAt).toISOString(),
+      durationS: Math.round(durationS),
+      config,
+      city: { transporters: transporters.length, trucks: drivers.length, customers: config.customers, hubs: [...new Set(city.map((t) => t.hub.name))] },
+      counts: {
+        orders: ledger.orders.size,
+        ordersFailed: ledger.ordersFailed,
+        multiTruckOrders: [...ledger.orders.values()].filter((o) => o.vehicleCount > 1).length,
+        bookings: bookings.length,
+        offered: [...ledger.orders.values()].filter((o) => o.firstOfferAt !== undefined).reduce((n, o) => n + o.bookingIds.length, 0),
+        accepted: ledger.count("acceptedAt"),
+        assigned: ledger.count("assignedAt"),
+        completed,
+        cancelledByCustomer: byCustomer,
+        expired,
+        cancelledOther: finalList.filter((b) => b.status === "CANCELLED").length - byCustomer - expired,
+        unfinished: finalList.filter((b) => !TERMINAL.has(b.status)).length,
+        declines: ledger.declines,
+      },
+      rates: { completion: rate(completed, bookings.length), expiry: rate(expired, bookings.length), customerCancellation: rate(byCustomer, bookings.length) },
+      timingsMs: {
+        firstOffer: summarize([...ledger.orders.values()].flatMap((o) => (o.firstOfferAt !== undefined ? [o.firstOfferAt - o.createdAt] : []))),
+        acceptance: summarize(since((b) => b.acceptedAt)),
+        assignment: summarize(since((b) => b.assignedAt)),
+        completion: summarize(since((b) => b.completedAt)),
+      },
+      points: { sent: ledger.pointsSent, acked: ledger.pointsAcked, stored, rejected: ledger.pointsRejected, resent: ledger.pointsResent, perSecond: Math.round((ledger.pointsSent / durationS) * 10) / 10 },
+      streams: { driverReconnects: ledger.streamReconnects, watchReconnects: ledger.watchReconnects, offerReconnects: ledger.offerStreamReconnects },
+      calls: { retries: log.retries, errors: Object.fromEntries(log.errors), refusals: Object.fromEntries(log.refusals) },
+      faults: faultRecords,
+      invariants: {
+        checked: {
+          bookingsTerminalOrExplained: finalList.length,
+          ordersAcceptance: orders.size,
+          driverAndVehicleOccupations: finalList.filter((b) => b.driverId).length,
+          tripsPoints: trips.length,
+          ackedTripPoints: trips.reduce((n, t) => n + t.acked.length, 0),
+          watchStreams: finalList.length,
+        },
+        violations,
+        passed: violations.length === 0,
+      },
+      notes: [...world.notes, ...[...explanations].map(([id, why]) => `booking ${id} left unfinished: ${why}`)],
+    };
+  } finally {
+    if (ticker) clearInterval(ticker);
+    if (progress) clearInterval(progress);
+    stop.abort();
+    for (const transporter of transporters) for (const unit of transporter.units) unit.driver.close();
+    gateway.close();
+  }
+}
+
+/** Runs fn over items, `width` at a time. */
+async function inBatches<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
+}
+
+function progressLine(ledger: Ledger, log: CallLog, seconds: number): string {
+  const cancelled = ledger.count("cancelledAt");
+  return [
+    `t=${String(seconds).padStart(4)}s`,
+    `bookings ${ledger.bookings.size} created / ${ledger.count("acceptedAt")} accepted / ${ledger.count("assignedAt")} assigned / ${ledger.count("completedAt")} completed${cancelled ? ` / ${cancelled} cancelled` : ""}`,
+    `drivers ${ledger.driversOnline}`,
+    `points ${ledger.pointsMeter.perSecond().toFixed(1)}/s (sent ${ledger.pointsSent}, acked ${ledger.pointsAcked})`,
+    `errors ${log.errorCount}`,
+  ].join(" · ");
+}
+
+/** The last status the customer's watch stream showed for a booking. */
+function watchedStatus(ledger: Ledger, bookingId: string): string | undefined {
+  const last = ledger.bookings.get(bookingId)?.watch.at(-1);
+  return last ? (last.kind === "state" ? last.status : last.to) : undefined;
+}
+
+/** True when nothing is left in flight: every booking final as its customer sees it, or still legitimately in broadcast. */
+function allSettled(ledger: Ledger, drivers: readonly { onTrip: boolean }[], broadcastMs: number): boolean {
+  if (drivers.some((d) => d.onTrip)) return false;
+  const now = Date.now();
+  for (const booking of ledger.bookings.values()) {
+    const status = watchedStatus(ledger, booking.id);
+    if (status === "COMPLETED" || status === "CANCELLED") continue;
+    const order = ledger.orders.get(booking.orderId)!;
+    const broadcastEnds = Math.max(order.offerExpiresAt ?? 0, order.createdAt + broadcastMs);
+    if (status === "PENDING" && now > broadcastEnds + 5000) continue; // should have expired: the check will say
+    return false;
+  }
+  return true;
+}
+
+type Final = FinalBooking & { cancellationReason: string };
+
+/** Every booking of the run as the system holds it now (read as its customer). */
+async function readBack(world: World): Promise<Map<string, Final>> {
+  const { gateway, ledger } = world;
+  const finals = new Map<string, Final>();
+  await inBatches([...ledger.bookings.values()], 8, async (record) => {
+    const customer = world.customers[record.customer]!;
+    const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId: record.id }, o), customer.token);
+    const booking = read.booking!;
+    finals.set(record.id, {
+      id: booking.id,
+      orderId: booking.orderId,
+      status: statusName(booking.status),
+      driverId: booking.driverId,
+      vehicleId: booking.vehicleId,
+      cancellationReason: booking.cancellationReason,
+      history: read.history.map((h) => ({
+        sequence: Number(h.sequence),
+        from: h.from === BookingStatus.UNSPECIFIED ? undefined : statusName(h.from),
+        to: statusName(h.to),
+        at: h.occurredAt ? timestampDate(h.occurredAt).getTime() : 0,
+        reopened: h.reopened,
+      })),
+    });
+  });
+  return finals;
+}
+
+/** Lets the watch streams still open catch up with the history just read (a few seconds at most). */
+async function waitForWatchers(ledger: Ledger, finals: Map<string, Final>): Promise<void> {
+  const behind = () =>
+    [...finals.values()].filter((f) => {
+      const record = ledger.bookings.get(f.id);
+      const last = record?.watch.at(-1)?.sequence ?? 0;
+      return record?.watching && last < Math.max(...f.history.map((h) => h.sequence));
+    });
+  for (let i = 0; i < 20 && behind().length > 0; i++) await sleep(250);
+}
+
+/** Why bookings not final are not (yet) final, when the run knows a legitimate reason. */
+function explain(world: World, finals: Map<string, Final>, drivers: readonly { onTrip: boolean }[], broadcastMs: number): Map<string, string> {
+  const explanations = new Map<string, string>();
+  const now = Date.now();
+  for (const booking of finals.values()) {
+    if (TERMINAL.has(booking.status)) continue;
+    const record = world.ledger.bookings.get(booking.id)!;
+    const order = world.ledger.orders.get(record.orderId)!;
+    const broadcastEnds = Math.max(order.offerExpiresAt ?? 0, order.createdAt + broadcastMs);
+    if (booking.status === "PENDING" && broadcastEnds > now) {
+      explanations.set(booking.id, `still in broadcast until ${new Date(broadcastEnds).toISOString()} (the run ended first)`);
+    } else if (booking.status !== "PENDING" && booking.status !== "CONFIRMED" && drivers.some((d) => d.onTrip) && record.assignedAt !== undefined && world.config.drainMs > 0) {
+      // A trip still being driven when the drain ran out.
+      const stillDriving = world.ledger.bookings.get(booking.id)?.completedAt === undefined;
+      if (stillDriving) explanations.set(booking.id, `trip in progress (${booking.status}) when the drain time ran out`);
+    }
+  }
+  return explanations;
+}
+
+/** The readable table of a report. */
+export function renderReport(report: Report): string {
+  const ms = (s: Summary) => [String(s.count), formatMs(s.p50), formatMs(s.p95), formatMs(s.p99), formatMs(s.max)];
+  const pct = (v: number | null) => (v === null ? "–" : `${(v * 100).toFixed(1)}%`);
+  const lines: string[] = [];
+  lines.push(`Weelo city simulation · Pune (${report.city.hubs.join(", ")}) · profile ${report.profile} · seed ${report.seed} · ${report.durationS} s against ${report.url}`);
+  lines.push(`${report.city.transporters} transporters, ${report.city.trucks} trucks and drivers, ${report.city.customers} customers`);
+  lines.push("");
+  lines.push(
+    table(
+      ["from booking to", "n", "p50", "p95", "p99", "max"],
+      [
+        ["first offer (order)", ...ms(report.timingsMs.firstOffer)],
+        ["acceptance", ...ms(report.timingsMs.acceptance)],
+        ["assignment", ...ms(report.timingsMs.assignment)],
+        ["completion", ...ms(report.timingsMs.completion)],
+      ],
+    ),
+  );
+  lines.push("");
+  const c = report.counts;
+  lines.push(
+    table(
+      ["bookings", "count", "share"],
+      [
+        ["created", String(c.bookings), ""],
+        [`  in ${c.orders} orders (${c.multiTruckOrders} multi-truck)`, "", ""],
+        ["accepted", String(c.accepted), pct(rate(c.accepted!, c.bookings!))],
+        ["assigned", String(c.assigned), pct(rate(c.assigned!, c.bookings!))],
+        ["completed", String(c.completed), pct(report.rates.completion!)],
+        ["cancelled by customer", String(c.cancelledByCustomer), pct(report.rates.customerCancellation!)],
+        ["expired (no transporter)", String(c.expired), pct(report.rates.expiry!)],
+        ["cancelled otherwise", String(c.cancelledOther), ""],
+        ["unfinished", String(c.unfinished), ""],
+      ],
+    ),
+  );
+  lines.push("");
+  const p = report.points;
+  lines.push(`location points: sent ${p.sent} · acknowledged ${p.acked} · stored in trip paths ${p.stored} · rejected ${p.rejected} · re-sent after reconnects ${p.resent} · ${p.perSecond}/s`);
+  lines.push(`streams: driver reconnects ${report.streams.driverReconnects} · watch reconnects ${report.streams.watchReconnects} · offer stream reconnects ${report.streams.offerReconnects}`);
+  const errors = Object.entries(report.calls.errors);
+  lines.push(`calls: ${report.calls.retries} retried · ${errors.length === 0 ? "no failed calls" : `failed: ${errors.map(([k, n]) => `${k} ×${n}`).join(", ")}`}`);
+  const refusals = Object.entries(report.calls.refusals);
+  if (refusals.length > 0) lines.push(`refusals (expected answers): ${refusals.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+  if (report.faults.length > 0) {
+    lines.push("");
+    lines.push(
+      table(
+        ["fault injected", "at", "down", "ready again", "points flow again"],
+        report.faults.map((f) => [f.what + (f.note ? ` (${f.note})` : ""), `${f.atS} s`, formatMs(f.downMs), formatMs(f.readyAfterMs), formatMs(f.pointsFlowAfterMs)]),
+      ),
+    );
+  }
+  lines.push("");
+  const checked = report.invariants.checked;
+  lines.push(
+    `invariants: ${report.invariants.passed ? "all hold" : `${report.invariants.violations.length} VIOLATED`} (${checked.bookingsTerminalOrExplained} bookings terminal or explained, ${checked.ordersAcceptance} orders' acceptances, ${checked.driverAndVehicleOccupations} driver/vehicle occupations, ${checked.ackedTripPoints} acknowledged trip points in ${checked.tripsPoints} paths, ${checked.watchStreams} watch streams)`,
+  );
+  for (const v of report.invariants.violations.slice(0, 30)) lines.push(`  ✗ [${v.invariant}] ${v.message}`);
+  if (report.invariants.violations.length > 30) lines.push(`  … and ${report.invariants.violations.length - 30} more (see the JSON report)`);
+  if (report.notes.length > 0) {
+    lines.push("notes:");
+    for (const note of report.notes.slice(0, 20)) lines.push(`  - ${note}`);
+    if (report.notes.length > 20) lines.push(`  … and ${report.notes.length - 20} more (see the JSON report)`);
+  }
+  return lines.join("\n");
+}
+
