@@ -1,0 +1,137 @@
+/**
+ * `npm run start:cluster` as a real child process: workers share the port, a killed worker
+ * is replaced, SIGHUP replaces every worker one at a time while requests keep succeeding,
+ * SIGTERM stops everything cleanly, and a bad setting stops the primary at once.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { get } from "node:http";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { freePort, until } from "@weelo/testing";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+interface Cluster {
+  child: ChildProcess;
+  lines: any[];
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+function startCluster(env: Record<string, string>): Cluster {
+  const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/cluster.ts"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: any[] = [];
+  const output: string[] = [];
+  let pending = "";
+  const read = (chunk: Buffer) => {
+    pending += chunk.toString("utf8");
+    const parts = pending.split("\n");
+    pending = parts.pop()!;
+    for (const line of parts) {
+      output.push(line);
+      try {
+        lines.push(JSON.parse(line));
+      } catch {
+        // not a log line (e.g. a configuration error printed plainly)
+      }
+    }
+  };
+  child.stdout!.on("data", read);
+  child.stderr!.on("data", read);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, lines, output, exited };
+}
+
+function health(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // A new connection per request, as a load balancer opens them: each may land on any worker.
+    const req = get({ host: "127.0.0.1", port, path: "/health", agent: false }, (res) => {
+      res.resume();
+      res.once("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.once("error", reject);
+    // A busy machine may be slow; a refused or reset connection is what must never happen.
+    req.setTimeout(30_000, () => req.destroy(new Error("timed out")));
+  });
+}
+
+describe("start:cluster", () => {
+  const clusters: Cluster[] = [];
+  let dataDir: string;
+  after(async () => {
+    for (const { child } of clusters) if (child.exitCode === null) child.kill("SIGKILL");
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("restarts a crashed worker and replaces every worker on SIGHUP without a failed request", async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "weelo-cluster-"));
+    const port = await freePort();
+    const cluster = startCluster({
+      NODE_ENV: "development",
+      LOG_LEVEL: "info",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      CLUSTER_WORKERS: "2",
+      DATA_DIR: dataDir,
+      SHUTDOWN_TIMEOUT_MS: "3000",
+      // The gateway alone: its upstreams are not needed for these checks.
+      IDENTITY_GRPC_URL: "127.0.0.1:9",
+    });
+    clusters.push(cluster);
+    const listening = () => cluster.lines.filter((l) => l.msg === "worker listening").map((l) => l.pid as number);
+    await until("two workers listen", () => listening().length === 2, 60_000, 50);
+    assert.equal(await health(port), 200);
+
+    const [victim] = listening();
+    process.kill(victim!, "SIGKILL");
+    await until("the crash is noticed and a new worker listens", () => listening().length === 3, 30_000, 50);
+    const crash = cluster.lines.find((l) => l.msg === "worker exited unexpectedly; restarting");
+    assert.equal(crash?.pid, victim);
+    assert.equal(await health(port), 200);
+
+    const before = listening().filter((pid) => pid !== victim);
+    let ok = 0;
+    const failures: string[] = [];
+    let loading = true;
+    const load = async () => {
+      while (loading) {
+        try {
+          const status = await health(port);
+          if (status === 200) ok += 1;
+          else failures.push(`status ${status}`);
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const loaders = [load(), load(), load()];
+    await until("requests flow", () => ok > 20, 30_000, 20);
+    cluster.child.kill("SIGHUP");
+    await until("the rolling restart finishes", () => cluster.lines.some((l) => l.msg === "rolling restart done"), 90_000, 50);
+    const okBeforeEnd = ok;
+    await until("requests still flow", () => ok > okBeforeEnd + 20, 30_000, 20);
+    loading = false;
+    await Promise.all(loaders);
+    assert.deepEqual(failures, [], "no request failed during the rolling restart");
+    const stopped = cluster.lines.filter((l) => l.msg === "worker stopped").map((l) => l.pid);
+    assert.deepEqual([...stopped].sort(), [...before].sort(), "every old worker was stopped");
+    assert.equal(listening().length, 5, "two replacements listened");
+    const order = cluster.lines.filter((l) => (l.msg === "worker listening" && !before.includes(l.pid) && l.pid !== victim && listening().indexOf(l.pid) >= 3) || l.msg === "worker stopped").map((l) => l.msg);
+    assert.deepEqual(order, ["worker listening", "worker stopped", "worker listening", "worker stopped"], "each old worker stops only after its replacement listens");
+
+    cluster.child.kill("SIGTERM");
+    assert.equal(await cluster.exited, 0);
+    assert.ok(cluster.lines.some((l) => l.msg === "stopped"));
+  });
+
+  it("stops at once on a bad setting, naming it", async () => {
+    const cluster = startCluster({ PORT: "not-a-port", CLUSTER_WORKERS: "2" });
+    clusters.push(cluster);
+    assert.equal(await cluster.exited, 1);
+    assert.match(cluster.output.join("\n"), /PORT/);
+  });
+});
