@@ -104,7 +104,8 @@ function uniquePhone(): string {
   return `9${String((process.pid % 100_000) * 10_000 + phoneCounter).padStart(9, "0").slice(-9)}`;
 }
 
-export async function startTestNotification(options: { env?: Record<string, string> } = {}): Promise<TestNotification> {
+/** configuredPush: use the push sender the configuration names (e.g. FCM against a stand-in) instead of the recording one. */
+export async function startTestNotification(options: { env?: Record<string, string>; configuredPush?: boolean } = {}): Promise<TestNotification> {
   const isolated = await isolatedTestEnvironment();
   const suffix = isolated.suffix;
   const env: Record<string, string | undefined> = {
@@ -145,7 +146,7 @@ export async function startTestNotification(options: { env?: Record<string, stri
     await platform.bus.ensureStream({ name: config.DISPATCH_STREAM, subjects: [`${config.DISPATCH_SUBJECT_ROOT}.>`] });
     await startIdentity(platform, loadIdentityConfig(env));
     let port = 0;
-    const notification = await startNotification(platform, config, { push, sms, identityAddress: () => `127.0.0.1:${port}` });
+    const notification = await startNotification(platform, config, { ...(options.configuredPush ? {} : { push }), sms, identityAddress: () => `127.0.0.1:${port}` });
     port = await platform.grpc.listen("127.0.0.1", 0);
     await notification.start();
     dlqConsumer = await platform.bus.consume({ stream: config.NOTIFY_DLQ_STREAM, durable: "test-dlq", handler: (msg) => void deadLetters.push(msg) });
