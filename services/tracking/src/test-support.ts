@@ -36,8 +36,20 @@ export interface TestTracking {
   startTrip(driverId: string, stops?: { pickup?: LatLng; drop?: LatLng }): Promise<TestTrip>;
   /** Publishes the trip's next booking status change and waits until tracking applied it. */
   advance(trip: TestTrip, to: BookingStatus, options?: { subject?: "status_changed" | "cancelled" | "reopened" }): Promise<void>;
+  /** Another tracking replica on the same database schema, streams, subjects (and position store when in process), on its own gRPC port. */
+  replica(): Promise<TrackingReplica>;
   /** Graceful shutdown, then a new platform on the same schema and key prefix. */
   restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TrackingReplica {
+  platform: Platform;
+  tracking: TrackingModule;
+  client: ServiceClient<typeof TrackingServiceService>;
+  /** A driver stream to this replica. */
+  stream(token: string): DriverStreamClient;
+  /** Graceful shutdown of this replica. */
   stop(): Promise<void>;
 }
 
@@ -68,7 +80,10 @@ export interface DriverStreamClient {
   send(points: LocationPoint[]): void;
   waitForAck(seq: number, timeoutMs?: number): Promise<void>;
   waitForEnd(timeoutMs?: number): Promise<grpc.StatusObject>;
+  /** Cancels the call (the app going away). */
   close(): void;
+  /** Ends the app's side of the stream (no more points); the server's side stays open. */
+  halfClose(): void;
 }
 
 /** A point `seq` metres-ish north-east of a base, recorded `ageMs` ago. */
@@ -97,6 +112,7 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
   let internal!: ServiceClient<typeof TrackingInternalServiceService>;
   const streams: DriverStreamClient[] = [];
 
+  const replicas: TrackingReplica[] = [];
   const boot = async () => {
     platform = await createPlatform(config, { name: "tracking-test" });
     // Booking owns this stream; its events are what feed the trips.
@@ -109,6 +125,7 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
   };
   const InternalService = TrackingInternalServiceService;
   const halt = async () => {
+    for (const r of replicas.splice(0)) await r.stop().catch(() => undefined);
     for (const s of streams.splice(0)) s.close();
     client?.close();
     internal?.close();
@@ -151,6 +168,41 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     await platform.bus.publishEvent(`${config.BOOKING_SUBJECT_ROOT}.${type}`, envelope, { msgId: id });
   };
   const statusWordOf = (status: BookingStatus) => BookingStatus[status].replace(/^BOOKING_STATUS_/, "").toLowerCase();
+  const openStream = (on: ServiceClient<typeof TrackingServiceService>, bearer: string): DriverStreamClient => {
+      const metadata = new grpc.Metadata();
+      metadata.set("authorization", `Bearer ${bearer}`);
+      const method = TrackingServiceService.streamLocation;
+      const call = on.raw.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, metadata) as grpc.ClientDuplexStream<unknown, StreamLocationResponse>;
+      const responses: StreamLocationResponse[] = [];
+      let acked = 0;
+      let status: grpc.StatusObject | undefined;
+      call.on("data", (r: StreamLocationResponse) => {
+        responses.push(r);
+        if (r.kind?.$case === "ack") acked = Math.max(acked, r.kind.value.ackedSeq);
+      });
+      call.on("status", (s: grpc.StatusObject) => (status = s));
+      call.on("error", () => undefined);
+      const handle: DriverStreamClient = {
+        call,
+        responses,
+        get acked() {
+          return acked;
+        },
+        get status() {
+          return status;
+        },
+        send: (points) => void call.write({ points }),
+        waitForAck: (seq, timeoutMs = 5000) => until(`ack of ${seq} (have ${acked})`, () => acked >= seq, timeoutMs),
+        async waitForEnd(timeoutMs = 5000) {
+          await until("the stream to end", () => status !== undefined, timeoutMs);
+          return status!;
+        },
+        close: () => call.cancel(),
+        halfClose: () => void call.end(),
+      };
+      streams.push(handle);
+      return handle;
+  };
   const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
   const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>
     (await new TokenIssuer(platform.keys).issueAccessToken({ userId, role, sessionId: uuidv7(), ...(transporterId ? { transporterId } : {}) })).token;
@@ -179,38 +231,27 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
       return { id, token: await token("driver", id, uuidv7()) };
     },
     stream(bearer) {
-      const metadata = new grpc.Metadata();
-      metadata.set("authorization", `Bearer ${bearer}`);
-      const method = TrackingServiceService.streamLocation;
-      const call = client.raw.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, metadata) as grpc.ClientDuplexStream<unknown, StreamLocationResponse>;
-      const responses: StreamLocationResponse[] = [];
-      let acked = 0;
-      let status: grpc.StatusObject | undefined;
-      call.on("data", (r: StreamLocationResponse) => {
-        responses.push(r);
-        if (r.kind?.$case === "ack") acked = Math.max(acked, r.kind.value.ackedSeq);
-      });
-      call.on("status", (s: grpc.StatusObject) => (status = s));
-      call.on("error", () => undefined);
-      const handle: DriverStreamClient = {
-        call,
-        responses,
-        get acked() {
-          return acked;
-        },
-        get status() {
-          return status;
-        },
-        send: (points) => void call.write({ points }),
-        waitForAck: (seq, timeoutMs = 5000) => until(`ack of ${seq} (have ${acked})`, () => acked >= seq, timeoutMs),
-        async waitForEnd(timeoutMs = 5000) {
-          await until("the stream to end", () => status !== undefined, timeoutMs);
-          return status!;
-        },
-        close: () => call.cancel(),
+      return openStream(client, bearer);
+    },
+    async replica() {
+      const replicaPlatform = await createPlatform(config, { name: "tracking-replica" });
+      const replicaTracking = await startTracking(replicaPlatform, config, { ...options, ...(tracking.store.kind === "memory" ? { store: tracking.store } : {}) });
+      const port = await replicaPlatform.grpc.listen("127.0.0.1", 0);
+      const replicaClient = createClient(TrackingServiceService, `127.0.0.1:${port}`, { deadlineMs: 5000 });
+      let stopped: Promise<void> | undefined;
+      const replica: TrackingReplica = {
+        platform: replicaPlatform,
+        tracking: replicaTracking,
+        client: replicaClient,
+        stream: (bearer) => openStream(replicaClient, bearer),
+        stop: () =>
+          (stopped ??= (async () => {
+            await replicaPlatform.shutdown();
+            replicaClient.close();
+          })()),
       };
-      streams.push(handle);
-      return handle;
+      replicas.push(replica);
+      return replica;
     },
     async startTrip(driverId, stops = {}) {
       const trip = { bookingId: uuidv7(), driverId, customerId: uuidv7(), transporterId: uuidv7(), sequence: 1 };

@@ -24,6 +24,18 @@ export interface HandlerDeps {
 /** The methods of TrackingInternalService take no access token (the gateway never exposes them). */
 export const PUBLIC_INTERNAL_METHODS = ["FindNearbyDrivers", "CheckArrival"] as const;
 
+/**
+ * The requests of a bidirectional call, read without destroying the call when the reading
+ * stops: a Node stream's own async iterator destroys the whole duplex when the loop ends (a
+ * half-close, or a break while draining), which would also cut the responses still to come.
+ */
+function keepWritable<T>(requests: AsyncIterable<T>): AsyncIterable<T> {
+  const readable = requests as AsyncIterable<T> & { iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterableIterator<T> };
+  if (typeof readable.iterator !== "function") return requests;
+  const iterator = readable.iterator({ destroyOnReturn: false });
+  return { [Symbol.asyncIterator]: () => iterator };
+}
+
 export function toRawPoint(p: LocationPoint): RawPoint {
   return {
     seq: p.seq,
@@ -56,7 +68,7 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
       });
       const reading = (async () => {
         let inFlight = 0;
-        for await (const request of requests) {
+        for await (const request of keepWritable(requests)) {
           if (stream.closed || stream.isDraining) break;
           await deps.ready();
           // Read but not taken while draining: never acked, so the app re-sends it elsewhere.

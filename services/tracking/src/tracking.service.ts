@@ -85,6 +85,21 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     },
   });
 
+  let watchQueued = 0;
+  new Gauge({
+    name: "weelo_tracking_watch_queued_positions",
+    help: "Positions queued for WatchLocation streams that have not taken them yet (bounded per stream by WATCH_MAX_PENDING).",
+    registers: [deps.registry],
+    collect() {
+      this.set(watchQueued);
+    },
+  });
+  const watchDroppedTotal = new Counter({
+    name: "weelo_tracking_watch_dropped_positions_total",
+    help: "Positions a slow WatchLocation stream skipped (the oldest queued are dropped; the newest always arrives).",
+    registers: [deps.registry],
+  });
+
   const locationSubject = (bookingId: string) => `${deps.subjectRoot}.location.${bookingId}`;
 
   async function loadState(driverId: string): Promise<DriverState> {
@@ -199,7 +214,12 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       let wake: (() => void) | undefined;
       const subscription = deps.bus.subscribe(locationSubject(trip.bookingId), (msg) => {
         queue.push(DriverPosition.decode(msg.data));
-        if (queue.length > deps.watchMaxPending) queue.shift();
+        watchQueued += 1;
+        if (queue.length > deps.watchMaxPending) {
+          queue.shift();
+          watchQueued -= 1;
+          watchDroppedTotal.inc();
+        }
         wake?.();
       });
       const onAbort = () => wake?.();
@@ -213,6 +233,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
         }
         while (!signal.aborted) {
           const next = queue.shift();
+          if (next) watchQueued -= 1;
           if (!next) {
             await new Promise<void>((resolve) => (wake = resolve));
             wake = undefined;
@@ -225,6 +246,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       } finally {
         signal.removeEventListener("abort", onAbort);
         subscription.unsubscribe();
+        watchQueued -= queue.length;
+        queue.length = 0;
       }
     },
 

@@ -54,8 +54,8 @@ export function nextStop(trip: Trip): Stop | undefined {
   return undefined;
 }
 
-export function tripFromRow(row: TripRow): Trip | undefined {
-  if (!row.driver_id) return undefined;
+/** A row as a trip; a booking without a driver (pending, reopened) is a trip with driverId "" that nobody drives. */
+export function tripFromRow(row: TripRow): Trip {
   const fired = new Set<string>();
   if (row.pickup_arriving_at) fired.add("pickup_arriving");
   if (row.pickup_arrived_at) fired.add("pickup_arrived");
@@ -63,13 +63,13 @@ export function tripFromRow(row: TripRow): Trip | undefined {
   if (row.drop_arrived_at) fired.add("drop_arrived");
   return {
     bookingId: row.booking_id,
-    driverId: row.driver_id,
+    driverId: row.driver_id ?? "",
     customerId: row.customer_id,
     transporterId: row.transporter_id ?? "",
     pickup: row.pickup_lat !== null && row.pickup_lng !== null ? { lat: row.pickup_lat, lng: row.pickup_lng } : undefined,
     drop: row.drop_lat !== null && row.drop_lng !== null ? { lat: row.drop_lat, lng: row.drop_lng } : undefined,
     status: row.status,
-    active: row.active,
+    active: row.active && row.driver_id !== null,
     activeSince: row.active_since?.getTime() ?? 0,
     fired,
     darkAt: row.dark_at?.getTime(),
@@ -100,10 +100,6 @@ export class TripDirectory {
     const known = this.trips.get(row.booking_id);
     if (known && known.version >= Number(row.version)) return;
     const trip = tripFromRow(row);
-    if (!trip) {
-      if (known) await this.forget(known);
-      return;
-    }
     (trip as Held).appliedTick = ++this.tick;
     this.trips.set(trip.bookingId, trip);
     const wasActive = known?.active === true && this.active.get(known.driverId)?.bookingId === known.bookingId;
@@ -159,12 +155,6 @@ export class TripDirectory {
       await this.changes.onChange?.(trip, false);
     }
     this.rememberEnded(trip.bookingId);
-  }
-
-  private async forget(trip: Trip): Promise<void> {
-    await this.end(trip);
-    this.trips.delete(trip.bookingId);
-    this.ended.delete(trip.bookingId);
   }
 
   private rememberEnded(bookingId: string): void {
