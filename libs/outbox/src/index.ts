@@ -81,6 +81,16 @@ export interface OutboxEvent {
 
 /** Writes an event, wrapped in its envelope, in the transaction of the change it describes. */
 export async function enqueueEvent(trx: AnyDatabaseWithOutbox, event: OutboxEvent): Promise<string> {
+  const row = outboxRow(event);
+  await (trx as Kysely<OutboxDatabase>).insertInto("outbox").values(row).execute();
+  return row.id;
+}
+
+/**
+ * The outbox row of an event (its envelope, with the request id and trace context of the
+ * current call), for a service that writes it in the same statement as its change.
+ */
+export function outboxRow(event: OutboxEvent): { id: string; subject: string; payload: Buffer; request_id: string } {
   const id = uuidv7();
   const requestId = currentContext()?.requestId ?? "";
   const envelope = EventEnvelope.encode({
@@ -94,8 +104,7 @@ export async function enqueueEvent(trx: AnyDatabaseWithOutbox, event: OutboxEven
     // The relay publishes later, outside this call: the envelope carries its trace onward.
     ...traceHeaders(),
   }).finish();
-  await (trx as Kysely<OutboxDatabase>).insertInto("outbox").values({ id, subject: event.subject, payload: Buffer.from(envelope), request_id: requestId }).execute();
-  return id;
+  return { id, subject: event.subject, payload: Buffer.from(envelope), request_id: requestId };
 }
 
 export interface OutboxRelayOptions {

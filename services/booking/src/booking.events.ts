@@ -1,6 +1,6 @@
 /** Booking's events: subjects, and the payloads written to the outbox with their change. */
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
-import { enqueueEvent } from "@weelo/outbox";
+import { enqueueEvent, type OutboxEvent } from "@weelo/outbox";
 import type { BookingTrx } from "./booking.repository.js";
 import { actorToProto, statusToProto } from "./booking.convert.js";
 import type { BookingRow, HistoryRow } from "./booking.table.js";
@@ -28,6 +28,17 @@ export function subjectFor(subjectRoot: string, eventType: string): string {
 
 /** booking.created for one booking (sequence 1: its creation), when it opens to transporters. */
 export async function recordBookingCreated(trx: BookingTrx, subjectRoot: string, booking: BookingRow, orderVehicleCount: number): Promise<void> {
+  await enqueueEvent(trx, bookingCreatedEvent(subjectRoot, booking, orderVehicleCount));
+}
+
+/** What booking.created says of a booking: the fields of its row the event carries. */
+export type BookingCreatedFacts = Pick<
+  BookingRow,
+  "id" | "order_id" | "customer_id" | "vehicle_type" | "pickup" | "drop" | "fare_paise" | "distance_m" | "scheduled_at" | "goods_type" | "weight_kg" | "created_at"
+>;
+
+/** The outbox event booking.created of one booking. */
+export function bookingCreatedEvent(subjectRoot: string, booking: BookingCreatedFacts, orderVehicleCount: number): OutboxEvent {
   const payload = BookingCreated.encode({
     bookingId: booking.id,
     orderId: booking.order_id,
@@ -45,7 +56,7 @@ export async function recordBookingCreated(trx: BookingTrx, subjectRoot: string,
     dropCity: booking.drop.city,
     occurredAt: booking.created_at,
   }).finish();
-  await enqueueEvent(trx, {
+  return {
     subject: subjectFor(subjectRoot, BOOKING_CREATED_EVENT),
     type: BOOKING_CREATED_EVENT,
     subjectId: booking.id,
@@ -53,7 +64,7 @@ export async function recordBookingCreated(trx: BookingTrx, subjectRoot: string,
     occurredAt: booking.created_at,
     payloadType: BOOKING_CREATED_PAYLOAD_TYPE,
     payload,
-  });
+  };
 }
 
 /** A status change of a booking just changed in this transaction (its row and history entry). */

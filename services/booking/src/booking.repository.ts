@@ -18,13 +18,28 @@ export async function findOrderByIdempotencyKey(db: BookingDb, customerId: strin
   return db.selectFrom("orders").selectAll().where("customer_id", "=", customerId).where("idempotency_key", "=", key).executeTakeFirst();
 }
 
-export async function insertOrder(trx: BookingTrx, order: Insertable<OrdersTable>): Promise<OrderRow> {
-  return trx.insertInto("orders").values(order).returningAll().executeTakeFirstOrThrow();
-}
-
-export async function insertBookings(trx: BookingTrx, bookings: Insertable<BookingsTable>[]): Promise<BookingRow[]> {
-  const rows = await trx.insertInto("bookings").values(bookings).returningAll().execute();
-  return rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+/**
+ * Writes a new order with its bookings, their first history rows and their outbox rows in ONE
+ * statement (data-modifying CTEs: atomic without BEGIN/COMMIT, one round trip instead of six)
+ * and returns the bookings as stored, sorted by id. A duplicate idempotency key fails the whole
+ * statement with a unique violation and writes nothing.
+ */
+export async function insertOrderWithBookings(
+  db: BookingDb,
+  rows: {
+    order: Insertable<OrdersTable>;
+    bookings: Insertable<BookingsTable>[];
+    history: Insertable<BookingStatusHistoryTable>[];
+    outbox: Insertable<BookingDatabase["outbox"]>[];
+  },
+): Promise<BookingRow[]> {
+  let query = db
+    .with("new_order", (q) => q.insertInto("orders").values(rows.order).returning("id"))
+    .with("new_bookings", (q) => q.insertInto("bookings").values(rows.bookings).returningAll())
+    .with("new_history", (q) => q.insertInto("booking_status_history").values(rows.history).returning("booking_id"));
+  if (rows.outbox.length > 0) query = query.with("new_events", (q) => q.insertInto("outbox").values(rows.outbox).returning("id")) as unknown as typeof query;
+  const bookings = await query.selectFrom("new_bookings").selectAll().execute();
+  return (bookings as BookingRow[]).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 export async function insertHistory(trx: BookingTrx, rows: Insertable<BookingStatusHistoryTable>[]): Promise<void> {

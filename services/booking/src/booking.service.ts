@@ -17,9 +17,12 @@ import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { isUniqueViolation } from "@weelo/db";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
+import { outboxRow } from "@weelo/outbox";
 import { verifyQuoteToken } from "@weelo/pricing";
 import type { Insertable } from "kysely";
 import {
+  bookingCreatedEvent,
+  type BookingCreatedFacts,
   BOOKING_CANCELLED_EVENT,
   BOOKING_EXPIRED_EVENT,
   BOOKING_REOPENED_EVENT,
@@ -261,77 +264,94 @@ export function createBookingService(deps: BookingDeps) {
       const quoteToken = input.quoteToken.trim();
       const hash = requestHash({ quoteToken, pickup, drop, vehicleType, vehicleCount, goodsType, weightKg, notes, scheduledAt: input.scheduledAt });
 
-      // A retry is answered before the quote is checked: it may have expired since the first try.
-      if (idempotencyKey) {
-        const earlier = await repo.findOrderByIdempotencyKey(db, principal.userId, idempotencyKey);
+      // A retry is recognised by its key when the insert below collides with the first try's
+      // order (one statement instead of a lookup per booking); a retry whose quote has expired
+      // since the first try is answered with that order too.
+      let quote: Awaited<ReturnType<typeof verifyQuoteToken>>;
+      try {
+        quote = await verifyQuoteToken(quoteToken, settings.quoteSigningSecret, { customerId: principal.userId, now: at });
+        checkRequestMatchesQuote(
+          quote,
+          { vehicleType, vehicleCount, pickup: pickup.location, drop: drop.location, scheduledAt: input.scheduledAt },
+          settings.quoteToleranceM,
+        );
+      } catch (error) {
+        const earlier = idempotencyKey ? await repo.findOrderByIdempotencyKey(db, principal.userId, idempotencyKey) : undefined;
         if (earlier) return replay(earlier, hash);
+        throw error;
       }
-
-      const quote = await verifyQuoteToken(quoteToken, settings.quoteSigningSecret, { customerId: principal.userId, now: at });
-      checkRequestMatchesQuote(
-        quote,
-        { vehicleType, vehicleCount, pickup: pickup.location, drop: drop.location, scheduledAt: input.scheduledAt },
-        settings.quoteToleranceM,
-      );
       const scheduledAt = validateScheduledAt(input.scheduledAt, at, settings.maxScheduleAheadDays);
       const opensAt = broadcastAt(scheduledAt, at, settings.broadcastLeadMinutes);
       const immediate = opensAt.getTime() <= at.getTime();
 
       const orderId = uuidv7();
+      const order: OrderRow = {
+        id: orderId,
+        customer_id: principal.userId,
+        vehicle_type: vehicleType,
+        vehicle_count: vehicleCount,
+        total_fare_paise: String(quote.perVehicle.totalPaise * vehicleCount),
+        quote_id: quote.quoteId,
+        idempotency_key: idempotencyKey,
+        request_hash: hash,
+        created_at: at,
+      };
+      const rows: Insertable<BookingsTable>[] = Array.from({ length: vehicleCount }, () => ({
+        id: uuidv7(),
+        order_id: orderId,
+        customer_id: principal.userId,
+        status: "pending",
+        vehicle_type: vehicleType,
+        pickup: JSON.stringify(pickup),
+        drop: JSON.stringify(drop),
+        goods_type: goodsType,
+        weight_kg: weightKg,
+        notes,
+        fare_paise: quote.perVehicle.totalPaise,
+        distance_m: quote.distanceM,
+        quote_id: quote.quoteId,
+        scheduled_at: scheduledAt ?? null,
+        broadcast_at: opensAt,
+        broadcasted_at: immediate ? at : null,
+        pickup_code: tripCode(),
+        delivery_code: tripCode(),
+        sequence: 1,
+        created_at: at,
+        updated_at: at,
+      }));
+      const facts = (row: Insertable<BookingsTable>): BookingCreatedFacts => ({
+        id: row.id,
+        order_id: orderId,
+        customer_id: principal.userId,
+        vehicle_type: vehicleType,
+        pickup,
+        drop,
+        fare_paise: String(quote.perVehicle.totalPaise),
+        distance_m: quote.distanceM,
+        scheduled_at: scheduledAt ?? null,
+        goods_type: goodsType,
+        weight_kg: weightKg,
+        created_at: at,
+      });
       try {
-        const view = await db.transaction().execute(async (trx) => {
-          const order = await repo.insertOrder(trx, {
-            id: orderId,
-            customer_id: principal.userId,
-            vehicle_type: vehicleType,
-            vehicle_count: vehicleCount,
-            total_fare_paise: quote.perVehicle.totalPaise * vehicleCount,
-            quote_id: quote.quoteId,
-            idempotency_key: idempotencyKey,
-            request_hash: hash,
-            created_at: at,
-          });
-          const rows: Insertable<BookingsTable>[] = Array.from({ length: vehicleCount }, () => ({
-            id: uuidv7(),
-            order_id: orderId,
-            customer_id: principal.userId,
-            status: "pending",
-            vehicle_type: vehicleType,
-            pickup: JSON.stringify(pickup),
-            drop: JSON.stringify(drop),
-            goods_type: goodsType,
-            weight_kg: weightKg,
-            notes,
-            fare_paise: quote.perVehicle.totalPaise,
-            distance_m: quote.distanceM,
-            quote_id: quote.quoteId,
-            scheduled_at: scheduledAt ?? null,
-            broadcast_at: opensAt,
-            broadcasted_at: immediate ? at : null,
-            pickup_code: tripCode(),
-            delivery_code: tripCode(),
+        const bookings = await repo.insertOrderWithBookings(db, {
+          order,
+          bookings: rows,
+          history: rows.map((b) => ({
+            booking_id: b.id,
             sequence: 1,
-            created_at: at,
-            updated_at: at,
-          }));
-          const bookings = await repo.insertBookings(trx, rows);
-          await repo.insertHistory(
-            trx,
-            bookings.map((b) => ({
-              booking_id: b.id,
-              sequence: 1,
-              from_status: null,
-              to_status: "pending" as const,
-              actor_role: "customer" as const,
-              actor_id: principal.userId,
-              reason: "",
-              cancellation_fee_paise: 0,
-              occurred_at: at,
-            })),
-          );
-          if (immediate) for (const booking of bookings) await recordBookingCreated(trx, root, booking, vehicleCount);
-          return { order, bookings };
+            from_status: null,
+            to_status: "pending" as const,
+            actor_role: "customer" as const,
+            actor_id: principal.userId,
+            reason: "",
+            cancellation_fee_paise: 0,
+            occurred_at: at,
+          })),
+          // Opened to transporters now, or later by the broadcast scheduler.
+          outbox: immediate ? rows.map((row) => outboxRow(bookingCreatedEvent(root, facts(row), vehicleCount))) : [],
         });
+        const view: OrderView = { order, bookings };
         if (immediate) events.committed();
         logger.info({ orderId, customerId: principal.userId, vehicleType, vehicleCount, scheduled: !immediate }, "order booked");
         return view;
