@@ -9,7 +9,7 @@ import { embeddedTestDataDir } from "@weelo/db";
 import { startChild } from "../lib/child.js";
 import { dropBenchSchema } from "./_postgres.js";
 
-const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking"];
+const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "dispatch", "notification"];
 
 export interface BenchSystem {
   baseUrl: string;
