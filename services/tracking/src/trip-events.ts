@@ -61,6 +61,8 @@ export class TripEvents {
   private sweeping: Promise<void> | undefined;
   /** Work started by points (claims, clears), awaited at close. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** The geofence work of each trip in progress, chained. */
+  private readonly geofenceChains = new Map<string, Promise<void>>();
 
   constructor(private readonly options: TripEventsOptions) {
     this.now = options.now ?? Date.now;
@@ -95,17 +97,26 @@ export class TripEvents {
       { arriving: trip.fired.has(`${stop}_arriving`), arrived: trip.fired.has(`${stop}_arrived`) },
       { arrivingM: this.options.arrivingM, arrivedM: this.options.arrivedM },
     );
-    for (const entry of entered) {
-      const key = `${stop}_${entry.ring}`;
-      trip.fired.add(key);
-      this.track(
-        this.raiseGeofence(trip, stop, entry.ring, entry.point, entry.distanceM).catch((error: unknown) => {
-          trip.fired.delete(key); // the next point inside tries again
+    if (entered.length === 0) return;
+    for (const entry of entered) trip.fired.add(`${stop}_${entry.ring}`);
+    // One trip's events are written one after the other, so their sequence follows the rings.
+    const previous = this.geofenceChains.get(trip.bookingId) ?? Promise.resolve();
+    const work = previous.then(async () => {
+      for (const [i, entry] of entered.entries()) {
+        try {
+          await this.raiseGeofence(trip, stop, entry.ring, entry.point, entry.distanceM);
+        } catch (error) {
+          for (const rest of entered.slice(i)) trip.fired.delete(`${stop}_${rest.ring}`); // the next point inside tries again
           throw error;
-        }),
-        "could not record a geofence event",
-      );
-    }
+        }
+      }
+    });
+    const settled = work.catch(() => undefined);
+    this.geofenceChains.set(trip.bookingId, settled);
+    void settled.then(() => {
+      if (this.geofenceChains.get(trip.bookingId) === settled) this.geofenceChains.delete(trip.bookingId);
+    });
+    this.track(work, "could not record a geofence event");
   }
 
   /** Booking's check before AT_PICKUP / AT_DROPOFF: resolves with the distance, or throws FAILED_PRECONDITION. */
