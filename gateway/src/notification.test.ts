@@ -67,7 +67,7 @@ describe("notifications through the gateway", () => {
     return listed.body as { notifications?: { id: string; kind: string; title: string; body: string; bookingId: string; readAt?: string }[]; unreadCount?: number; nextPageToken?: string };
   };
 
-  it("puts a booking's changes in the customer's inbox, in Hindi when the customer chose it", async () => {
+  it("puts a booking's changes in the customer's inbox (in Hindi when chosen) and the assignment in the driver's", async () => {
     const customer = await system.login("customer");
     const device = await system.connect("/weelo.identity.v1.ProfileService/RegisterDevice", { pushToken: `fcm-${randomUUID()}`, platform: "DEVICE_PLATFORM_ANDROID" }, bearer(customer.accessToken));
     assert.equal(device.status, 200, JSON.stringify(device.body));
@@ -93,6 +93,19 @@ describe("notifications through the gateway", () => {
     assert.equal(marked.body.unreadCount, 1);
     const unread = await inbox(customer.accessToken, { unreadOnly: true });
     assert.deepEqual(unread.notifications!.map((n) => n.kind), ["NOTIFICATION_KIND_BOOKING_PLACED"]);
+
+    // An assignment reaches the driver too: booking's event names the driver's account.
+    const registration = `MH12NT${String(1000 + (process.pid % 9000))}`;
+    const vehicle = (await system.rest("POST", "/api/v1/vehicles", { idempotencyKey: randomUUID(), registrationNumber: registration, vehicleType: "pickup_8ft", capacityKg: 1250 }, bearer(transporter.accessToken))).body.data.vehicle;
+    const driverPhone = uniquePhone();
+    const fleetDriver = (await system.connect("/weelo.fleet.v1.DriverService/AddDriver", { idempotencyKey: randomUUID(), name: "Sunil More", phone: driverPhone, licenceNumber: "MH12 20180012345" }, bearer(transporter.accessToken))).body.driver;
+    const driver = await system.login("driver", driverPhone);
+    await dispatch.assignBooking({ bookingId, transporterId: transporter.user.id, driverId: fleetDriver.id, driverUserId: driver.user.id, vehicleId: vehicle.id });
+    await until("the driver's assignment", async () => (await inbox(driver.accessToken)).notifications?.length === 1, 15_000);
+    const [assignment] = (await inbox(driver.accessToken)).notifications!;
+    assert.equal(assignment!.kind, "NOTIFICATION_KIND_NEW_ASSIGNMENT");
+    assert.equal(assignment!.bookingId, bookingId);
+    await until("the customer's driver-assigned", async () => (await inbox(customer.accessToken)).notifications?.[0]?.kind === "NOTIFICATION_KIND_DRIVER_ASSIGNED", 15_000);
 
     // The transporter's inbox does not show the customer's messages, and MarkRead of them is 404.
     assert.equal((await inbox(transporter.accessToken)).notifications, undefined);
