@@ -63,10 +63,11 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     routes: (router) => forwarder.register(router, PUBLIC_SERVICES),
     interceptors: [
       errorsInterceptor(logger),
+      // The queue first: under overload a refusal costs as little as possible.
+      queueInterceptor(admission),
       ipRateLimitInterceptor(admission),
       authInterceptor(platform.verifier),
       userRateLimitInterceptor(admission),
-      queueInterceptor(admission),
       cacheControlInterceptor,
     ],
     readMaxBytes: config.BODY_LIMIT_BYTES,
@@ -159,6 +160,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
       revocationCheckMs: config.SOCKET_REVOCATION_CHECK_MS,
     },
   });
+
   // At the very start of a shutdown (before the services wait for in-flight calls, which
   // include the sockets' upstream feeds): clients are told to reconnect (1012).
   platform.onDrain("gateway sockets", () => sockets.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 10)));
