@@ -1,23 +1,40 @@
-# One image for every Weelo process; the command picks the service.
+# One image for every Weelo process; the command picks the process.
 #   docker build -t weelo-backend .
-#   docker run weelo-backend                                   # gateway
-#   docker run weelo-backend node --import tsx services/identity/src/main.ts
-# TypeScript runs through tsx's loader (esbuild transpiles each module once at start).
+#   docker run weelo-backend                                                  # the gateway
+#   docker run weelo-backend node --import tsx services/identity/src/main.ts   # a service
+# TypeScript runs through tsx's loader, as in development and tests (esbuild transpiles each
+# module once at start; `npm run build` type-checks in CI). CI reads this file too
+# (scripts/check-compose.mjs): the command must start an existing main, as non-root.
 
-FROM node:20-bookworm-slim AS build
-WORKDIR /app
+# 1. The package manifests alone, so the dependency layer below is rebuilt only when a
+#    package.json or the lock changes, not on every source edit.
+FROM node:20-bookworm-slim AS manifests
+WORKDIR /src
 COPY . .
-RUN npm ci --omit=dev --no-audit --no-fund \
- && npm cache clean --force \
- && rm -rf bench scripts/*.ts .ci
+RUN mkdir /manifests \
+ && find . -name package.json -not -path "*/node_modules/*" -exec cp --parents {} /manifests \; \
+ && cp package-lock.json /manifests/
 
+# 2. Production dependencies of every workspace (workspace links resolve once the sources land).
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY --from=manifests /manifests ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+# 3. The runtime: code and dependencies owned by root and read-only to the process, which
+#    runs as the unprivileged node user and writes only to /app/data (development keys,
+#    embedded database) and /tmp (tsx's transpile cache).
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     PORT=3000 \
     GRPC_PORT=50051 \
-    METRICS_PORT=9464
+    METRICS_PORT=9464 \
+    DATA_DIR=/app/data
 WORKDIR /app
-COPY --from=build --chown=node:node /app /app
+COPY --from=deps /app ./
+COPY . .
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000 50051 9464
 STOPSIGNAL SIGTERM

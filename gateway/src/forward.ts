@@ -8,7 +8,7 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { fromServiceError } from "@weelo/grpc";
+import { CHANNEL_OPTIONS, fromServiceError } from "@weelo/grpc";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
 import { endForwardSpan, forwardSpan } from "./tracing.js";
 import type { PublicService, UpstreamName } from "./upstreams.js";
@@ -31,10 +31,8 @@ export class Forwarder {
     this.channels = new Map(
       Object.entries(addresses).map(([name, address]) => [
         name as UpstreamName,
-        new grpc.Client(address, grpc.credentials.createInsecure(), {
-          "grpc.keepalive_time_ms": 30_000,
-          "grpc.keepalive_timeout_ms": 10_000,
-        }),
+        // Round robin over every replica the address resolves to (see CHANNEL_OPTIONS).
+        new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS),
       ]),
     );
     for (const { service, upstream } of services) this.upstreamOf.set(service.typeName, this.channels.get(upstream)!);

@@ -42,14 +42,24 @@ export interface ClientOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
+/**
+ * Channel options every internal client uses. Calls are spread round robin over every address
+ * the target resolves to: with `dns:///<headless service>:50051` (Kubernetes) that is every
+ * ready replica, where the default pick_first would send everything down one connection.
+ */
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+};
+
 export function createClient<D extends ServiceDefinition>(
   definition: D,
   address: string,
   options: ClientOptions,
 ): ServiceClient<D> {
   const raw = new grpc.Client(address, grpc.credentials.createInsecure(), {
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
+    ...CHANNEL_OPTIONS,
     ...options.channelOptions,
   });
   const client: Record<string, unknown> = { raw, close: () => raw.close() };
