@@ -13,7 +13,7 @@ import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import { OfferStatus, type Offer } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_pb";
 import type { StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { codeOf, isTransient, reasonOf, type Gateway } from "./api.js";
+import { describe, isTransient, reasonOf, type Gateway } from "./api.js";
 import { distanceM, route, type LatLng, type RoutePoint } from "./geo.js";
 import type { Status } from "./invariants.js";
 import type { Ledger, OrderRecord } from "./ledger.js";
@@ -123,7 +123,7 @@ export class CustomerApp {
       if (plan.cancelAfterMs !== undefined) void this.cancelLater(record, plan.cancelAfterMs);
     } catch (error) {
       ledger.ordersFailed += 1;
-      if (!isTransient(error)) gateway.log.error("placeOrder", `${codeOf(error)} ${reasonOf(error)}`);
+      if (!isTransient(error)) gateway.log.error("placeOrder", describe(error));
       this.world.notes.push(`order ${index} was not placed: ${reasonOf(error)}`);
     }
   }
@@ -160,7 +160,7 @@ export class CustomerApp {
         } catch (error) {
           if (closing.aborted) return;
           if (!isTransient(error)) {
-            gateway.log.error("WatchBooking", `${codeOf(error)} ${reasonOf(error)}`);
+            gateway.log.error("WatchBooking", describe(error));
             return;
           }
         }
@@ -193,9 +193,9 @@ export class CustomerApp {
         booking.cancelledAt ??= Date.now();
       }
     } catch (error) {
-      if (isTransient(error)) throw error;
-      // Too late (the goods are loaded) or already over: a refusal the app shows.
-      gateway.log.refusal("CancelBooking", reasonOf(error));
+      // Too late (the goods are loaded) or already over: a refusal the app shows. A transient
+      // failure that outlasted the retries is already counted as a failed call.
+      if (!isTransient(error)) gateway.log.refusal("CancelBooking", reasonOf(error));
     }
   }
 }
@@ -276,7 +276,7 @@ export class TransporterApp {
       } catch (error) {
         if (closing.aborted) return;
         if (!isTransient(error)) {
-          gateway.log.error("WatchOffers", `${codeOf(error)} ${reasonOf(error)}`);
+          gateway.log.error("WatchOffers", describe(error));
           this.world.notes.push(`transporter ${this.plan.index}: WatchOffers failed for good: ${reasonOf(error)}`);
           return;
         }
@@ -471,8 +471,12 @@ export class DriverApp {
     const stream = gateway.openLocationStream(this.token) as unknown as ClientDuplexStream<unknown, StreamLocationResponse>;
     this.stream = stream;
     let reconnectAfter: number | undefined;
+    // Points written again on this stream count as re-sent once the stream is up (its first answer).
+    let resending = this.pending.length;
     stream.on("data", (message: StreamLocationResponse) => {
       this.streamFailures = 0;
+      ledger.pointsResent += resending;
+      resending = 0;
       if (message.kind?.$case === "ack") this.onAck(message.kind.value.ackedSeq, message.kind.value.rejected);
       else if (message.kind?.$case === "command") {
         const command = message.kind.value.kind;
@@ -499,7 +503,6 @@ export class DriverApp {
     stream.on("end", lost);
     // Everything not acknowledged goes again on the new stream (the server ignores duplicates).
     if (this.pending.length > 0) {
-      ledger.pointsResent += this.pending.length;
       for (let i = 0; i < this.pending.length; i += 100) this.write(this.pending.slice(i, i + 100));
     }
   }
@@ -598,12 +601,17 @@ export class DriverApp {
     }
     this.started.add(bookingId);
     this.onTrip = true;
-    void this.runTrip(bookingId, { lat: pickup.lat, lng: pickup.lng }, { lat: drop.lat, lng: drop.lng }).finally(() => {
-      this.onTrip = false;
-      this.tripBookingId = undefined;
-      this.drive = undefined;
-      this.transporter.release(this, bookingId);
-    });
+    void this.runTrip(bookingId, { lat: pickup.lat, lng: pickup.lng }, { lat: drop.lat, lng: drop.lng })
+      .catch((error: unknown) => {
+        // A call that failed past its retries (already counted): the app gives the trip up.
+        this.world.notes.push(`driver ${this.driverId}: trip of booking ${bookingId} stopped: ${describe(error)}`);
+      })
+      .finally(() => {
+        this.onTrip = false;
+        this.tripBookingId = undefined;
+        this.drive = undefined;
+        this.transporter.release(this, bookingId);
+      });
   }
 
   private abortTrip(bookingId: string): void {

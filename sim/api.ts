@@ -60,6 +60,13 @@ export function codeOf(error: unknown): string {
   return error instanceof ConnectError ? Code[error.code] ?? "Unknown" : "Network";
 }
 
+/** "Unavailable", or "FailedPrecondition ALREADY_TAKEN" when a reason says more than the code. */
+export function describe(error: unknown): string {
+  const code = codeOf(error);
+  const reason = reasonOf(error);
+  return reason === code ? code : `${code} ${reason}`;
+}
+
 const TRANSIENT = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded, Code.Aborted, Code.Unknown, Code.Internal]);
 
 /** True for a failure worth retrying: the system or the network, not the request. */
@@ -123,7 +130,7 @@ export class Gateway {
         return await fn({ timeoutMs: this.options.timeoutMs, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       } catch (error) {
         if (!isTransient(error) || Date.now() + wait > deadline) {
-          if (isTransient(error)) this.log.error(what, codeOf(error));
+          if (isTransient(error)) this.log.error(what, describe(error));
           throw error;
         }
         this.log.retries += 1;

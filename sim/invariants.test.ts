@@ -5,6 +5,7 @@ import {
   checkExclusiveTrips,
   checkOverAcceptance,
   checkPointsStored,
+  checkProgress,
   checkTerminal,
   checkWatchOrder,
   describeSeqs,
@@ -116,5 +117,12 @@ describe("invariants", () => {
     assert.match(checkWatchOrder(b, stopped)[0]!.message, /stopped at change 5 \(AT_PICKUP\); the history goes on with 6:IN_TRANSIT, 7:AT_DROPOFF, 8:COMPLETED/);
     assert.match(checkWatchOrder(b, [])[0]!.message, /delivered nothing/);
     assert.match(checkWatchOrder(b, watched(b).slice(1))[0]!.message, /did not start with the booking's state/);
+  });
+
+  it("the marketplace completed something when it had orders and trucks", () => {
+    assert.deepEqual(checkProgress([booking("b1", TRIP), booking("b2", ["PENDING", "CANCELLED"])], 3), []);
+    assert.deepEqual(checkProgress([], 3), []);
+    const [idle] = checkProgress([booking("b1", ["PENDING"]), booking("b2", ["PENDING"]), booking("b3", ["PENDING", "CANCELLED"])], 3);
+    assert.match(idle!.message, /none of 3 bookings was completed with 3 trucks in the city \(2 PENDING, 1 CANCELLED\)/);
   });
 });

@@ -32,7 +32,7 @@ export interface FinalBooking {
 export type WatchMessage = { kind: "state"; sequence: number; status: Status } | { kind: "change"; sequence: number; from: Status | undefined; to: Status };
 
 export interface Violation {
-  invariant: "terminal" | "over_accepted" | "double_trip" | "points_stored" | "watch_order";
+  invariant: "terminal" | "over_accepted" | "double_trip" | "points_stored" | "watch_order" | "progress";
   bookingId?: string;
   message: string;
 }
@@ -211,4 +211,16 @@ export function checkWatchOrder(booking: FinalBooking, messages: readonly WatchM
     return fail(`the watch stream stopped at change ${last} (${status}); the history goes on with ${missed.join(", ")}`);
   }
   return [];
+}
+
+/**
+ * The marketplace worked end to end at all: a run that booked trucks and had free trucks
+ * completed at least one trip (otherwise every other check could pass on an idle system).
+ */
+export function checkProgress(bookings: readonly FinalBooking[], trucks: number): Violation[] {
+  if (bookings.length === 0 || trucks === 0) return [];
+  if (bookings.some((b) => b.status === "COMPLETED")) return [];
+  const statuses = new Map<string, number>();
+  for (const b of bookings) statuses.set(b.status, (statuses.get(b.status) ?? 0) + 1);
+  return [{ invariant: "progress", message: `none of ${bookings.length} bookings was completed with ${trucks} trucks in the city (${[...statuses].map(([s, n]) => `${n} ${s}`).join(", ")})` }];
 }

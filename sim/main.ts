@@ -87,6 +87,8 @@ async function main(): Promise<number> {
   const broadcastMs = number("broadcast-ms", values["broadcast-ms"], 0, 24 * 3600_000) ?? gatherMs + 4 * (waveMs ?? 30_000) + 2000;
 
   const faultKinds = faultList(values.faults ?? false, values["fault-list"], values.start ?? false);
+  // Through a restart the apps keep retrying as long as a restart can take on a busy machine.
+  if (faultKinds.length > 0) config.retryForMs = Math.max(config.retryForMs, 150_000);
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
   let child: SystemChild | undefined;

@@ -3,6 +3,7 @@
  * transporters and drivers work, wait for the trips to finish, then read back what the
  * system holds (GetBooking, GetTripPath), check the invariants and build the report.
  */
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
@@ -12,6 +13,7 @@ import {
   checkExclusiveTrips,
   checkOverAcceptance,
   checkPointsStored,
+  checkProgress,
   checkTerminal,
   checkWatchOrder,
   TERMINAL,
@@ -74,6 +76,8 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
   const gateway = new Gateway({ url: options.url, retryForMs: config.retryForMs, timeoutMs: 15_000, log });
   const ledger = new Ledger();
   const stop = new AbortController();
+  // Every stream of the run listens to this one signal.
+  setMaxListeners(0, stop.signal);
   const tag = runTag();
   const world: World = { gateway, ledger, config, tag, closing: stop.signal, customers: [], notes: [] };
   const startedAt = Date.now();
@@ -150,6 +154,7 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
       ...checkExclusiveTrips(finalList),
       ...checkPointsStored(trips),
       ...finalList.flatMap((b) => checkWatchOrder(b, ledger.bookings.get(b.id)?.watch ?? [])),
+      ...checkProgress(finalList, drivers.length),
     ];
 
     // ------------------------------------------------------------------ the figures
