@@ -80,7 +80,12 @@ export async function startDispatch(platform: Platform, config: DispatchConfig, 
     },
   });
 
+  // Streams end when shutdown begins, so the server does not wait on them; apps reconnect to another replica.
+  const closing = new AbortController();
+  platform.onDrain("dispatch watch streams", async () => closing.abort());
+
   const service = createDispatchService({
+    closing: closing.signal,
     db: database.db,
     bus: platform.bus,
     upstreams,

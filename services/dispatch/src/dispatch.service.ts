@@ -73,6 +73,8 @@ export interface DispatchDeps {
   settings: DispatchSettings;
   logger: Logger;
   registry: Registry;
+  /** Aborted when the process starts shutting down: WatchOffers streams end (apps reconnect elsewhere). */
+  closing?: AbortSignal;
   /** The clock (tests move it). */
   now?: () => Date;
 }
@@ -733,8 +735,9 @@ export function createDispatchService(deps: DispatchDeps) {
      * WATCH_RESYNC_MS (or when notices pile up) the open offers are read again, so a notice
      * lost in a crash is made up for.
      */
-    async *watchOffers(principal: Principal, signal: AbortSignal): AsyncGenerator<WatchOffersResponse> {
+    async *watchOffers(principal: Principal, callSignal: AbortSignal): AsyncGenerator<WatchOffersResponse> {
       const me = principal.userId;
+      const signal = deps.closing ? AbortSignal.any([callSignal, deps.closing]) : callSignal;
       const queue: Offer[] = [];
       let overflow = false;
       let wake: (() => void) | undefined;

@@ -69,7 +69,8 @@ export interface TestDispatch {
   config: Readonly<DispatchConfig>;
   /** host:port of the gRPC server hosting every service. */
   address: string;
-  dispatchModule: DispatchModule;
+  /** The dispatch on the main platform (unless started without). */
+  dispatchModule: DispatchModule | undefined;
   dispatch: ServiceClient<typeof DispatchServiceService>;
   bookings: ServiceClient<typeof BookingServiceService>;
   as(token: string): CallOptions;
@@ -87,9 +88,9 @@ export interface TestDispatch {
   book(count?: number, pickup?: { lat: number; lng: number }): Promise<{ customer: Party; orderId: string; bookingIds: string[] }>;
   watch(transporter: Party, target?: ServiceClient<typeof DispatchServiceService>): OfferWatch;
   /** The transporter's first open offer of the order, waiting for it. */
-  offerFor(transporter: Party, orderId: string, timeoutMs?: number): Promise<{ id: string; vehicleCountOpen: number }>;
+  offerFor(transporter: Party, orderId: string, timeoutMs?: number, client?: ServiceClient<typeof DispatchServiceService>): Promise<{ id: string; vehicleCountOpen: number }>;
   /** Another dispatch process-alike: its own platform (replica) on the same database and bus, with a client. */
-  replica(): Promise<{ platform: Platform; module: DispatchModule; client: ServiceClient<typeof DispatchServiceService>; stop(): Promise<void> }>;
+  replica(env?: Record<string, string>): Promise<{ platform: Platform; module: DispatchModule; client: ServiceClient<typeof DispatchServiceService>; address: string; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -103,7 +104,11 @@ export function address(point: { lat: number; lng: number }, city = "Pune"): Add
   return { line1: "Plot 7, MIDC", line2: "", landmark: "", city, state: "Maharashtra", pincode: "411001", location: point, contactName: "Asha Patel", contactPhone: "9876543210" };
 }
 
-export async function startTestDispatch(options: { env?: Record<string, string> } = {}): Promise<TestDispatch> {
+/**
+ * `withDispatch: false` starts everything but dispatch (tests then run dispatch as replicas or
+ * child processes of its own).
+ */
+export async function startTestDispatch(options: { env?: Record<string, string>; withDispatch?: boolean } = {}): Promise<TestDispatch> {
   const isolated = await isolatedTestEnvironment();
   const s = isolated.suffix;
   const env: Record<string, string | undefined> = {
@@ -145,9 +150,9 @@ export async function startTestDispatch(options: { env?: Record<string, string> 
     await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
     });
-    const dispatchModule = await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${port}` });
+    const dispatchModule = options.withDispatch === false ? undefined : await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${port}` });
     port = await platform.grpc.listen("127.0.0.1", 0);
-    await dispatchModule.consuming;
+    await dispatchModule?.consuming;
     const target = `127.0.0.1:${port}`;
     const make = <D extends Parameters<typeof createClient>[0]>(definition: D, at = target) => {
       const client = createClient(definition, at, { deadlineMs: 15_000 });
@@ -262,12 +267,12 @@ export async function startTestDispatch(options: { env?: Record<string, string> 
         call.on("end", () => (watch.ended = true));
         return watch;
       },
-      async offerFor(transporter, orderId, timeoutMs = 10_000) {
+      async offerFor(transporter, orderId, timeoutMs = 10_000, client = dispatch) {
         let found: { id: string; vehicleCountOpen: number } | undefined;
         await until(
           `an open offer of order ${orderId} for transporter ${transporter.id}`,
           async () => {
-            const page = await dispatch.listOffers({ status: 0, pageSize: 100, pageToken: "" }, transporter.auth);
+            const page = await client.listOffers({ status: 0, pageSize: 100, pageToken: "" }, transporter.auth);
             found = page.offers.find((o) => o.orderId === orderId);
             return found !== undefined;
           },
@@ -276,9 +281,10 @@ export async function startTestDispatch(options: { env?: Record<string, string> 
         );
         return found!;
       },
-      async replica() {
-        const replicaPlatform = await createPlatform(config, { name: "dispatch-replica" });
-        const module = await startDispatch(replicaPlatform, config, { ownAddress: () => target });
+      async replica(overrides = {}) {
+        const replicaConfig = loadConfig(schemaSchema, { ...env, ...overrides });
+        const replicaPlatform = await createPlatform(replicaConfig, { name: "dispatch-replica" });
+        const module = await startDispatch(replicaPlatform, replicaConfig, { ownAddress: () => target });
         const replicaPort = await replicaPlatform.grpc.listen("127.0.0.1", 0);
         await module.consuming;
         const client = createClient(DispatchServiceService, `127.0.0.1:${replicaPort}`, { deadlineMs: 15_000 });
@@ -286,6 +292,7 @@ export async function startTestDispatch(options: { env?: Record<string, string> 
           platform: replicaPlatform,
           module,
           client,
+          address: `127.0.0.1:${replicaPort}`,
           async stop() {
             client.close();
             await replicaPlatform.shutdown();
