@@ -32,6 +32,12 @@ export const notificationConfigSchema = baseConfigSchema.extend({
   NOTIFY_CONCURRENCY: envInt(8, 1, 256),
   /** While a producer's stream does not exist yet, look for it again this often (ms). */
   NOTIFY_STREAM_WAIT_MS: envInt(5000, 10, 600_000),
+  /** Inbox entries are deleted this many days after they were created. */
+  NOTIFY_INBOX_RETENTION_DAYS: envInt(90, 1, 3650),
+  /** Delivery claims are kept this long (days): longer than any stream keeps events, so a redelivery always finds its claim. */
+  NOTIFY_DELIVERY_RETENTION_DAYS: envInt(30, 1, 3650),
+  /** How often each replica deletes what is past its retention (ms). */
+  NOTIFY_PRUNE_INTERVAL_MS: envInt(3_600_000, 1000, 86_400_000),
   /** log (development: pushes are written to the log) or fcm (Firebase Cloud Messaging through firebase-admin). */
   PUSH_PROVIDER: z.enum(["log", "fcm"]).default("log"),
   /** Firebase project of FCM; read from the service account when unset. */

@@ -186,4 +186,15 @@ describe("notification service", () => {
     assert.equal((await failure(t.inbox.listNotifications({ pageSize: 10, pageToken: "", unreadOnly: false }))).code, GrpcCode.UNAUTHENTICATED);
     assert.equal((await inboxOf(stranger)).length, 0);
   });
+
+  it("prunes inbox entries and delivery claims past their retention, and nothing newer", async () => {
+    const customer = await t.user("customer", { tokens: ["ok-p1"] });
+    const eventId = await t.publish("booking", "booking.status_changed", statusChanged({ to: BookingStatus.BOOKING_STATUS_COMPLETED, customerId: customer.id }));
+    await until("the inbox entry", () => t.push.delivered(eventId).length === 1);
+    assert.deepEqual(await t.notification.service.prune(), { notifications: 0, deliveries: 0 }, "nothing is old yet");
+    const later = new Date(Date.now() + 91 * 24 * 3600 * 1000);
+    const pruned = await t.notification.service.prune(later);
+    assert.ok(pruned.notifications >= 1 && pruned.deliveries >= 1, JSON.stringify(pruned));
+    assert.equal((await inboxOf(customer)).length, 0);
+  });
 });

@@ -85,6 +85,7 @@ export async function startNotification(platform: Platform, config: Notification
     sms,
     logger,
     counter: deliveries,
+    retention: { inboxDays: config.NOTIFY_INBOX_RETENTION_DAYS, deliveryDays: config.NOTIFY_DELIVERY_RETENTION_DAYS },
     ...(options.now ? { now: options.now } : {}),
   });
   platform.grpc.addService(NotificationServiceService, notificationHandlers(service));
@@ -106,6 +107,21 @@ export async function startNotification(platform: Platform, config: Notification
   });
   // Registered after the database: consumers finish their events before the database closes.
   platform.onShutdown("notification consumers", () => consumers.stop());
+
+  // Retention: each replica prunes on its own (idempotent deletes), the first time a minute after start.
+  let pruning: Promise<unknown> = Promise.resolve();
+  const prune = () => {
+    pruning = service.prune().catch((error: unknown) => logger.warn({ err: error }, "pruning notifications failed; will try again"));
+  };
+  const firstPrune = setTimeout(prune, Math.min(60_000, config.NOTIFY_PRUNE_INTERVAL_MS));
+  const pruneTimer = setInterval(prune, config.NOTIFY_PRUNE_INTERVAL_MS);
+  firstPrune.unref();
+  pruneTimer.unref();
+  platform.onShutdown("notification pruning", async () => {
+    clearTimeout(firstPrune);
+    clearInterval(pruneTimer);
+    await pruning;
+  });
 
   const sources: EventSource[] = [
     { name: "booking", stream: config.BOOKING_STREAM, planners: BOOKING_PLANNERS },

@@ -106,3 +106,32 @@ export function markRead(db: NotificationDb, userId: string, id: string, now: Da
     .returningAll()
     .executeTakeFirst();
 }
+
+/** The smallest UUIDv7 of a moment: every id created before it sorts lower. */
+export function uuidv7Floor(at: Date): string {
+  const hex = Math.max(0, Math.floor(at.getTime())).toString(16).padStart(12, "0").slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
+/** Deletes up to `limit` inbox entries created before `before` (by their time-ordered id); returns how many. */
+export async function pruneInbox(db: NotificationDb, before: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom("notifications")
+    .where("id", "in", (eb) => eb.selectFrom("notifications").select("id").where("id", "<", uuidv7Floor(before)).limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Deletes up to `limit` delivery claims made before `before`; returns how many. */
+export async function pruneDeliveries(db: NotificationDb, before: Date, limit: number): Promise<number> {
+  const result = await sql<{ count: string }>`
+    with doomed as (
+      select event_id, recipient_id, channel from deliveries where claimed_at < ${before} limit ${limit}
+    ), gone as (
+      delete from deliveries d using doomed
+      where d.event_id = doomed.event_id and d.recipient_id = doomed.recipient_id and d.channel = doomed.channel
+      returning 1
+    )
+    select count(*)::text as count from gone`.execute(db);
+  return Number(result.rows[0]?.count ?? 0);
+}

@@ -24,8 +24,13 @@ export interface NotificationServiceDeps {
   logger: Logger;
   /** weelo_notifications_total{channel, kind, outcome}. */
   counter?: Counter<"channel" | "kind" | "outcome">;
+  /** How long inbox entries and delivery claims are kept. */
+  retention?: { inboxDays: number; deliveryDays: number };
   now?: () => Date;
 }
+
+const DAY_MS = 24 * 3600 * 1000;
+const PRUNE_BATCH = 5000;
 
 export interface InboxPage {
   items: NotificationRow[];
@@ -147,6 +152,23 @@ export function createNotificationService(deps: NotificationServiceDeps) {
         }
       }
       if (failures.length > 0) throw new DeliveryFailedError(failures);
+    },
+
+    /**
+     * Deletes inbox entries and delivery claims past their retention, in batches. Every replica
+     * may run it at once: the deletes are idempotent.
+     */
+    async prune(at: Date = now()): Promise<{ notifications: number; deliveries: number }> {
+      const retention = deps.retention ?? { inboxDays: 90, deliveryDays: 30 };
+      const removed = { notifications: 0, deliveries: 0 };
+      for (let n = PRUNE_BATCH; n === PRUNE_BATCH; removed.notifications += n) {
+        n = await repo.pruneInbox(db, new Date(at.getTime() - retention.inboxDays * DAY_MS), PRUNE_BATCH);
+      }
+      for (let n = PRUNE_BATCH; n === PRUNE_BATCH; removed.deliveries += n) {
+        n = await repo.pruneDeliveries(db, new Date(at.getTime() - retention.deliveryDays * DAY_MS), PRUNE_BATCH);
+      }
+      if (removed.notifications + removed.deliveries > 0) logger.info(removed, "pruned notifications and delivery claims past their retention");
+      return removed;
     },
 
     async listNotifications(principal: Principal, input: { pageSize: number; pageToken: string; unreadOnly: boolean }): Promise<InboxPage> {
