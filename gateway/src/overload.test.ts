@@ -5,9 +5,13 @@
  * 429 with the RateLimit headers. The queue itself is unit-tested below.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { request as httpRequest, type ClientRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { createClient as createConnectClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { ProfileServiceClient } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
 import { until } from "@weelo/testing";
 import { RequestQueue, ShedError } from "./overload/request-queue.js";
@@ -73,7 +77,7 @@ describe("overload protection through the gateway", () => {
   let system: TestSystem;
   let token: string;
   before(async () => {
-    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", QUEUE_DEFAULT_CONCURRENCY: "1", QUEUE_DEFAULT_MAX_QUEUED: "2" });
+    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", QUEUE_DEFAULT_CONCURRENCY: "1", QUEUE_DEFAULT_MAX_QUEUED: "2", QUEUE_BOOKING_CONCURRENCY: "1", MAX_OPEN_STREAMS: "1" });
     token = (await system.login("customer")).accessToken;
   });
   after(async () => {
@@ -130,6 +134,46 @@ describe("overload protection through the gateway", () => {
     assert.ok((await metric(system, /^weelo_gateway_shed_total\{class="default",reason="queue_full"\}/)) >= 3);
     assert.equal(await metric(system, /^weelo_gateway_shed_total\{class="default",reason="deadline"\}/), 1);
     assert.equal(await metric(system, /^weelo_gateway_queue_active\{class="default"\}/), 0);
+  });
+
+  it("counts streams apart: an open stream holds no unary slot, and streams beyond the cap are refused", async () => {
+    const place = { lat: 18.5286, lng: 73.8743 };
+    const quote = await system.rest("POST", "/api/v1/quotes", { pickup: place, drop: { lat: 18.5912, lng: 73.7389 }, vehicleType: "pickup_8ft", vehicleCount: 1 }, bearer(token));
+    assert.equal(quote.status, 201, JSON.stringify(quote.body));
+    const stop = { line1: "Plot 12, MIDC", city: "Pune", state: "Maharashtra", pincode: "411001", location: place, contactName: "Anil Shinde", contactPhone: "+919876543210" };
+    const created = await system.rest(
+      "POST",
+      "/api/v1/bookings",
+      { quoteToken: quote.body.data.quoteToken, pickup: stop, drop: { ...stop, location: { lat: 18.5912, lng: 73.7389 } }, vehicleType: "pickup_8ft", vehicleCount: 1, goodsType: "furniture", weightKg: 800, idempotencyKey: randomUUID() },
+      bearer(token),
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const bookingId = created.body.data.order.bookings[0].id as string;
+
+    const watcher = createConnectClient(BookingService, createConnectTransport({ baseUrl: system.url, httpVersion: "1.1" }));
+    const abort = new AbortController();
+    let first = false;
+    const watching = (async () => {
+      try {
+        for await (const _ of watcher.watchBooking({ bookingId }, { headers: bearer(token), signal: abort.signal })) first = true;
+      } catch (error) {
+        if (!abort.signal.aborted) throw error;
+      }
+    })();
+    await until("the stream is open", () => first);
+    assert.equal(await metric(system, /^weelo_gateway_open_streams /), 1);
+    const read = await system.rest("GET", `/api/v1/bookings/${bookingId}`, undefined, bearer(token));
+    assert.equal(read.status, 200, "the booking class's only unary slot is free while the stream runs");
+    await assert.rejects(
+      (async () => {
+        for await (const _ of watcher.watchBooking({ bookingId }, { headers: bearer(token) })) break;
+      })(),
+      (error: any) => error.code === 8 /* resource_exhausted */,
+      "a stream beyond MAX_OPEN_STREAMS is refused",
+    );
+    abort.abort();
+    await watching;
+    await until("the stream slot is released", async () => (await metric(system, /^weelo_gateway_open_streams /)) === 0);
   });
 
   it("keeps endpoint classes apart: a full default queue does not stop logins", async () => {
