@@ -17,6 +17,8 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   TRACKING_GRPC_URL: envOptional(),
   /** Where the notification service answers gRPC; unset means this process's own gRPC port. */
   NOTIFICATION_GRPC_URL: envOptional(),
+  /** Where the dispatch service answers gRPC; unset means this process's own gRPC port. */
+  DISPATCH_GRPC_URL: envOptional(),
   /** Deadline given to an upstream call when the client set none (ms). */
   UPSTREAM_DEADLINE_MS: envInt(10_000, 100),
   /** Largest request body accepted (bytes). */

@@ -48,6 +48,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     booking: config.BOOKING_GRPC_URL ?? ownGrpc,
     tracking: config.TRACKING_GRPC_URL ?? ownGrpc,
     notification: config.NOTIFICATION_GRPC_URL ?? ownGrpc,
+    dispatch: config.DISPATCH_GRPC_URL ?? ownGrpc,
   };
   const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS);
   const rest = new RestHandler(REST_ALIASES, forwarder, platform.verifier, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);

@@ -12,6 +12,7 @@ import { startTracking, trackingConfigSchema, trackingRules, type TrackingModule
 import { notificationConfigSchema, notificationProductionRules, notificationRules, startNotification } from "@weelo/notification";
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
+import { dispatchConfigSchema, startDispatch } from "@weelo/dispatch";
 import { gatewayConfigSchema, gatewayProductionRules } from "./gateway.config.js";
 import { startGateway } from "./gateway.module.js";
 
@@ -21,6 +22,7 @@ export const systemConfigSchema = identityConfigSchema
   .extend(bookingConfigSchema.shape)
   .extend(trackingConfigSchema.shape)
   .extend(notificationConfigSchema.shape)
+  .extend(dispatchConfigSchema.shape)
   .extend(gatewayConfigSchema.shape);
 type SystemConfig = ReturnType<typeof systemConfigSchema.parse>;
 
@@ -78,6 +80,8 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     // its event consumers start then.
     let ownGrpcPort = 0;
     const notification = await startNotification(platform, config, { identityAddress: () => `127.0.0.1:${ownGrpcPort}` });
+    // Dispatch calls booking, tracking and fleet through this process's gRPC port too (clients made on first call).
+    await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownGrpcPort}` });
     const grpcPort = await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
     ownGrpcPort = grpcPort;
     await notification.start();

@@ -17,7 +17,7 @@ export interface TestSystem extends RunningSystem {
 }
 
 /** Every service with a schema, for cleanup. */
-const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "notification"];
+const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "notification", "dispatch"];
 
 let phoneCounter = 0;
 
@@ -43,6 +43,9 @@ export async function startTestSystem(overrides: Record<string, string> = {}, op
     NOTIFY_DLQ_STREAM: `T_NOTIFY_DLQ_${isolated.suffix}`,
     NOTIFY_SUBJECT_ROOT: `t_${isolated.suffix}_notification`,
     NOTIFY_DURABLE_PREFIX: `t_${isolated.suffix}_notification`,
+    DISPATCH_STREAM: `T_DISPATCH_${isolated.suffix}`,
+    DISPATCH_SUBJECT_ROOT: `t_${isolated.suffix}_dispatch`,
+    DISPATCH_CONSUMER: `t_${isolated.suffix}_dispatch`,
     OUTBOX_POLL_MS: "100",
     ...overrides,
   };
@@ -68,7 +71,7 @@ export async function startTestSystem(overrides: Record<string, string> = {}, op
       return { accessToken, refreshToken, user: verified.body.data.user, phone };
     },
     async stop() {
-      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!, env.NOTIFY_DLQ_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
+      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!, env.NOTIFY_DLQ_STREAM!, env.DISPATCH_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
       await system.stop();
       await isolated.cleanup(SERVICES);
     },

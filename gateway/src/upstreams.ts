@@ -4,6 +4,7 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
+import { DispatchService } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
 import { DriverService } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
 import { TransporterService } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
 import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
@@ -13,7 +14,7 @@ import { TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_
 import { NotificationService } from "@weelo/contracts/es/weelo/notification/v1/notification_service_pb";
 import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 
-export type UpstreamName = "identity" | "fleet" | "pricing" | "booking" | "tracking" | "notification";
+export type UpstreamName = "identity" | "fleet" | "pricing" | "booking" | "tracking" | "notification" | "dispatch";
 
 export interface PublicService {
   service: DescService;
@@ -45,6 +46,8 @@ export const PUBLIC_SERVICES: readonly PublicService[] = [
   // TrackingInternalService (FindNearbyDrivers for dispatch) is internal: never served here.
   // The caller's in-app inbox. ContactDirectoryService (identity, for notification) is internal: never served here.
   { service: NotificationService, upstream: "notification", publicMethods: [] },
+  // Transporters' offers: WatchOffers is a server stream, passed through like WatchBooking.
+  { service: DispatchService, upstream: "dispatch", publicMethods: [] },
 ];
 
 const publicMethodNames = new Set(
