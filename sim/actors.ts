@@ -522,7 +522,7 @@ export class DriverApp {
       const point = this.pending.shift()!;
       ledger.pointsAcked += 1;
       // A rejected point cannot be told apart within its ack: the trip's check skips that ack's points.
-      if (point.tripBookingId && rejected === 0) ledger.bookings.get(point.tripBookingId)?.ackedTripSeqs.push(point.seq);
+      if (point.tripBookingId && rejected === 0) ledger.bookings.get(point.tripBookingId)?.ackedTripPoints.push({ seq: point.seq, at: Date.now() });
     }
     for (let i = this.ackWaiters.length - 1; i >= 0; i--) {
       if (this.ackWaiters[i]!.seq <= ackedSeq) this.ackWaiters.splice(i, 1)[0]!.resolve();
@@ -667,8 +667,9 @@ export class DriverApp {
         return "retry";
       }
       if (!isTransient(error)) gateway.log.refusal(`UpdateBookingStatus ${statusName(status)}`, reason);
-      if (!this.aborted.has(bookingId) && !isTransient(error)) {
-        this.world.notes.push(`driver ${this.driverId}: ${statusName(status)} of booking ${bookingId} refused: ${reason}: ${(error as Error).message}`);
+        if (!this.aborted.has(bookingId) && !isTransient(error)) {
+        // The stream should have said so (BookingCancelledCommand / BookingReopenedCommand) before the app tried.
+        this.world.notes.push(`driver ${this.driverId}: ${statusName(status)} of booking ${bookingId} refused (${reason}: ${(error as Error).message}); no cancellation or reopen command had come on the stream`);
       }
       this.aborted.add(bookingId);
       return false;

@@ -41,8 +41,8 @@ export interface BookingRecord {
   watch: WatchMessage[];
   /** True while the customer's watch stream runs (it ends after a final status). */
   watching: boolean;
-  /** Sequence numbers of the trip's moving fixes that the server acknowledged. */
-  ackedTripSeqs: number[];
+  /** The trip's moving fixes that the server acknowledged: sequence number and when the ack came. */
+  ackedTripPoints: { seq: number; at: number }[];
   /** Why the run left the booking unfinished, when it knows. */
   explanation?: string;
 }
@@ -67,7 +67,7 @@ export class Ledger {
   addOrder(order: OrderRecord): void {
     this.orders.set(order.id, order);
     for (const id of order.bookingIds) {
-      this.bookings.set(id, { id, orderId: order.id, customer: order.customer, createdAt: order.createdAt, watch: [], watching: false, ackedTripSeqs: [] });
+      this.bookings.set(id, { id, orderId: order.id, customer: order.customer, createdAt: order.createdAt, watch: [], watching: false, ackedTripPoints: [] });
     }
   }
 

@@ -16,6 +16,7 @@ import {
   checkProgress,
   checkTerminal,
   checkWatchOrder,
+  occupation,
   TERMINAL,
   type FinalBooking,
   type TripPoints,
@@ -134,17 +135,23 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
     const explanations = explain(world, finals, drivers, options.broadcastMs);
     const trips: TripPoints[] = [];
     let stored = 0;
-    await inBatches([...ledger.bookings.values()].filter((b) => b.ackedTripSeqs.length > 0 || finals.get(b.id)?.status === "COMPLETED"), 8, async (booking) => {
+    let ackedAfterEnd = 0;
+    await inBatches([...ledger.bookings.values()].filter((b) => b.ackedTripPoints.length > 0 || finals.get(b.id)?.status === "COMPLETED"), 8, async (booking) => {
       const customer = world.customers[booking.customer]!;
+      // Points acknowledged once the trip had ended (cancelled under a driver still driving) are not the trip's.
+      const end = occupation(finals.get(booking.id)!)?.to ?? Number.POSITIVE_INFINITY;
+      const acked = booking.ackedTripPoints.filter((p) => p.at < end).map((p) => p.seq);
+      ackedAfterEnd += booking.ackedTripPoints.length - acked.length;
       try {
         const path = await gateway.call("GetTripPath", (o) => gateway.tracking.getTripPath({ bookingId: booking.id }, o), customer.token);
         stored += path.points.length;
-        trips.push({ bookingId: booking.id, acked: booking.ackedTripSeqs, stored: path.points.map((p) => Number(p.seq)) });
+        trips.push({ bookingId: booking.id, acked, stored: path.points.map((p) => Number(p.seq)) });
       } catch (error) {
         world.notes.push(`GetTripPath of booking ${booking.id} failed: ${reasonOf(error)}`);
-        trips.push({ bookingId: booking.id, acked: booking.ackedTripSeqs, stored: undefined });
+        trips.push({ bookingId: booking.id, acked, stored: undefined });
       }
     });
+    if (ackedAfterEnd > 0) world.notes.push(`${ackedAfterEnd} trip points were acknowledged after their trip had ended (cancelled while the driver drove on) and are not expected in its path`);
 
     const finalList = [...finals.values()];
     const orders = new Map([...ledger.orders.values()].map((o) => [o.id, { vehicleCount: o.vehicleCount, bookingIds: o.bookingIds }]));
