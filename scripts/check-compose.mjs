@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { commandProblems, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
 
+// Arguments (for tests): another compose file, Dockerfile and .dockerignore to check against this build.
+const [composeFile = join(root, "docker-compose.yml"), dockerfileFile = join(root, "Dockerfile"), ignoreFile = join(root, ".dockerignore")] = process.argv.slice(2);
 const problems = [];
 const procs = processes();
 const spaces = workspaces();
@@ -17,7 +19,7 @@ const spaces = workspaces();
 // ---- docker-compose.yml
 let compose;
 try {
-  compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true, strict: true, uniqueKeys: true, prettyErrors: true });
+  compose = parse(readFileSync(composeFile, "utf8"), { merge: true, strict: true, uniqueKeys: true, prettyErrors: true });
 } catch (error) {
   problems.push(`docker-compose.yml does not parse: ${error.message}`);
 }
@@ -109,7 +111,7 @@ if (compose) {
 }
 
 // ---- Dockerfile and .dockerignore
-const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+const dockerfile = readFileSync(dockerfileFile, "utf8");
 const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile);
 if (!cmd) problems.push("Dockerfile: no CMD in exec form");
 else problems.push(...commandProblems(JSON.parse(cmd[1]), "Dockerfile CMD", procs, spaces));
@@ -121,7 +123,7 @@ for (const match of dockerfile.matchAll(/^COPY\s+(?!--from)(?:--\S+\s+)*(.+)$/gm
     if (!source.includes("*") && !existsSync(join(root, source))) problems.push(`Dockerfile: COPY source ${source} does not exist`);
   }
 }
-const ignored = readFileSync(join(root, ".dockerignore"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const ignored = readFileSync(ignoreFile, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
 // What the image needs at run time: every workspace's sources, the protos (gRPC reflection), the lock.
 const needed = ["package.json", "package-lock.json", "proto/weelo", ...[...spaces].map((dir) => `${dir}/src`)];
 for (const path of needed) {

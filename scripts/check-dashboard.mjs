@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { filesUnder, report, root } from "./check-lib.mjs";
 
 const problems = [];
-const dashboard = JSON.parse(readFileSync(join(root, "deploy/grafana/weelo-dashboard.json"), "utf8"));
+// An argument (for tests): another dashboard file to check against this build.
+const dashboard = JSON.parse(readFileSync(process.argv[2] ?? join(root, "deploy/grafana/weelo-dashboard.json"), "utf8"));
 
 // ---- the metrics the code registers, with their label names
 const known = new Map(); // name → Set(labels) | null (labels unknown: defaults)

@@ -14,7 +14,9 @@ import { dirname, join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { allVariables, commandProblems, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
 
-const K8S = join(root, "deploy/k8s");
+// `--dir <folder>` checks another copy of deploy/k8s against this build (tests use it).
+const dirFlag = process.argv.indexOf("--dir");
+const K8S = dirFlag === -1 ? join(root, "deploy/k8s") : process.argv[dirFlag + 1];
 const problems = [];
 
 // ---------------------------------------------------------------- rendering (kustomize subset)

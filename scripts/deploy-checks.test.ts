@@ -1,0 +1,105 @@
+/**
+ * CI's deploy checks (scripts/check-*.mjs) run as CI runs them: the repository's own files
+ * pass, and copies with the mistakes they exist to catch fail with a message naming them.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parse, stringify } from "yaml";
+
+const root = new URL("..", import.meta.url).pathname;
+const scratch = mkdtempSync(join(tmpdir(), "weelo-deploy-checks-"));
+
+function run(script: string, ...args: string[]): { code: number; output: string } {
+  const result = spawnSync(process.execPath, [join(root, "scripts", script), ...args], { encoding: "utf8", timeout: 60_000 });
+  return { code: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+}
+
+function failsWith(result: { code: number; output: string }, ...messages: RegExp[]) {
+  assert.equal(result.code, 1, result.output);
+  for (const message of messages) assert.match(result.output, message);
+}
+
+describe("deploy checks", () => {
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("pass on the repository's compose file, Dockerfile, manifests and dashboard", () => {
+    for (const script of ["check-compose.mjs", "check-k8s.mjs", "check-dashboard.mjs"]) {
+      const result = run(script);
+      assert.equal(result.code, 0, result.output);
+      assert.match(result.output, /: ok \(/);
+    }
+  });
+
+  it("catch a compose file that forgets a process, misspells a setting or points an upstream at the wrong port", () => {
+    const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
+    delete compose.services.notification;
+    delete compose.services.gateway.depends_on.notification;
+    compose.services.booking.environment.NATS_ULR = compose.services.booking.environment.NATS_URL;
+    compose.services.gateway.environment.BOOKING_GRPC_URL = "booking:50052";
+    compose.services.tracking.depends_on.jaeger = { condition: "service_healthy" };
+    compose.services.fleet.command = ["node", "--import", "tsx", "services/fleet/src/mian.ts"];
+    const file = join(scratch, "compose.yml");
+    writeFileSync(file, stringify(compose));
+    failsWith(
+      run("check-compose.mjs", file),
+      /no service runs services\/notification\/src\/main\.ts/,
+      /"booking": NATS_ULR is not a setting of booking/,
+      /"gateway": BOOKING_GRPC_URL uses port 50052, but "booking" serves gRPC on 50051/,
+      /"gateway": NOTIFICATION_GRPC_URL names "notification", which is not a Weelo service/,
+      /"tracking": waits for "jaeger" to be healthy, but "jaeger" has no healthcheck/,
+      /"fleet": services\/fleet\/src\/mian\.ts does not exist in the build/,
+    );
+  });
+
+  it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the protos", () => {
+    const dockerfile = join(scratch, "Dockerfile");
+    writeFileSync(dockerfile, readFileSync(join(root, "Dockerfile"), "utf8").replace(/^USER node$/m, "USER root").replace("gateway/src/main.ts", "gateway/src/server.ts"));
+    const ignore = join(scratch, "dockerignore");
+    writeFileSync(ignore, `${readFileSync(join(root, ".dockerignore"), "utf8")}\nproto\n`);
+    failsWith(
+      run("check-compose.mjs", join(root, "docker-compose.yml"), dockerfile, ignore),
+      /Dockerfile: the final image must run as a non-root USER/,
+      /Dockerfile CMD: gateway\/src\/server\.ts does not exist in the build/,
+      /\.dockerignore: "proto" keeps proto\/weelo out of the image/,
+    );
+  });
+
+  it("catch manifests with a schema error, a missing PDB, a probe on an undeclared port, a real secret or a broken patch", () => {
+    const dir = join(scratch, "k8s");
+    cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
+    const edit = (file: string, change: (text: string) => string) => writeFileSync(join(dir, file), change(readFileSync(join(dir, file), "utf8")));
+    edit("base/booking.yaml", (text) => text.split("\n---\n").filter((doc) => !doc.includes("kind: PodDisruptionBudget")).join("\n---\n"));
+    edit("base/pricing.yaml", (text) => text.replace("averageUtilization: 70", 'averageUtilization: "70"'));
+    edit("base/tracking.yaml", (text) => text.replace(/readinessProbe:\n(\s+)grpc:\n(\s+)port: 50051/, "readinessProbe:\n$1grpc:\n$2port: 50052"));
+    edit("base/identity.yaml", (text) => text.replace("value: dns:///fleet-grpc:50051", "value: dns:///fleet:50051"));
+    edit("secrets/weelo-quotes.example.yaml", (text) => text.replace(/QUOTE_SIGNING_SECRET: .*/, "QUOTE_SIGNING_SECRET: 8a3f0c1d2e4b5a6978c0d1e2f3a4b5c6"));
+    edit("overlays/staging/kustomization.yaml", (text) => text.replace("path: /data/LOG_LEVEL", "path: /data/LOG_LEVL"));
+    failsWith(
+      run("check-k8s.mjs", "--dir", dir),
+      /base: Deployment\/booking: needs exactly one PodDisruptionBudget/,
+      /base: HorizontalPodAutoscaler\/pricing: schema: .*averageUtilization must be integer/,
+      /base: Deployment\/tracking container tracking: readinessProbe asks gRPC port 50052/,
+      /Deployment\/identity container identity: FLEET_GRPC_URL resolves fleet by DNS for round robin, but it is not a headless Service/,
+      /secrets\/weelo-quotes\.example\.yaml: QUOTE_SIGNING_SECRET must be a REPLACE_ME/,
+      /staging: cannot render: .*replace \/data\/LOG_LEVL: nothing there to replace/,
+    );
+  });
+
+  it("catch a dashboard query on a metric or a label that does not exist", () => {
+    const dashboard = JSON.parse(readFileSync(join(root, "deploy/grafana/weelo-dashboard.json"), "utf8"));
+    const text = JSON.stringify(dashboard)
+      .replace("weelo_tracking_points_total", "weelo_tracking_point_total")
+      .replace("sum by (outcome) (rate(weelo_dispatch_offers_total", "sum by (result) (rate(weelo_dispatch_offers_total");
+    const file = join(scratch, "dashboard.json");
+    writeFileSync(file, text);
+    failsWith(
+      run("check-dashboard.mjs", file),
+      /weelo_tracking_point_total is not a metric the code registers/,
+      /label "result" is not a label of weelo_dispatch_offers_total/,
+    );
+  });
+});
