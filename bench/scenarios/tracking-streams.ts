@@ -1,0 +1,145 @@
+/**
+ * Driver location streams at city scale: BENCH_TRACKING_STREAMS (default 2,000) concurrent
+ * StreamLocation streams, each sending one point and waiting for its ack (as fast as acks
+ * allow), against the tracking service alone (embedded defaults), beside a raw grpc-js
+ * bidirectional echo with the same method, messages and clients, measured in the same run.
+ * BENCH_TRACKING_TRIPS of the drivers are on trips and watched with WatchLocation (fan-out
+ * latency: point sent → point received by the watcher; their acks also wait for the
+ * breadcrumb write). Server memory per stream: memory after a forced GC with every stream
+ * open and idle, minus before any stream, divided by the streams.
+ * Targets: accepted points/s ≥ 0.5 × the echo's acks/s, and ≥ 10,000 points/s.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "@weelo/testing";
+import { startChild, type ChildServer } from "../lib/child.js";
+import { defaultLoadSettings } from "../lib/load.js";
+import type { MeasureResult, MeasureScenario } from "../lib/scenario.js";
+import { percentile, startWorkers } from "../lib/workers.js";
+import { controlState, type ControlState } from "./_tracking-control.js";
+import type { TrackingLoadInput, TrackingLoadResult } from "./_tracking-load.js";
+import type { TrackingBenchFile } from "./_tracking-server.js";
+
+const STREAMS = Number(process.env.BENCH_TRACKING_STREAMS ?? 2000);
+const TRIPS = Number(process.env.BENCH_TRACKING_TRIPS ?? 20);
+const WORKERS = Number(process.env.BENCH_TRACKING_WORKERS ?? 2);
+const STREAMS_PER_CONNECTION = 50;
+
+interface Run {
+  pointsPerS: number;
+  ackP50: number;
+  ackP99: number;
+  fanoutP50: number;
+  fanoutP99: number;
+  fanoutSamples: number;
+  idleKbPerStream: { rss: number; heap: number };
+  server: { before: ControlState; after: ControlState };
+  problems: string[];
+}
+
+async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: string): Promise<Run> {
+  const controlPort = await freePort();
+  const server: ChildServer = await startChild({
+    name: kind === "tracking" ? "tracking" : "grpc-echo",
+    script: kind === "tracking" ? "bench/scenarios/_tracking-server.ts" : "bench/baselines/grpc-echo-server.ts",
+    nodeArgs: ["--expose-gc"],
+    env: { BENCH_CONTROL_PORT: String(controlPort), BENCH_DRIVERS: String(STREAMS), BENCH_TRIPS: String(TRIPS), BENCH_TRACKING_FILE: join(dir, "tracking.json") },
+    readyTimeoutMs: 180_000,
+  });
+  const pool = { kill: () => undefined } as { kill(): void };
+  try {
+    if (kind === "tracking") Object.assign(file, JSON.parse(await readFile(join(dir, "tracking.json"), "utf8")) as TrackingBenchFile);
+    const before = await controlState(controlPort, true);
+    const { durationS, warmupS } = defaultLoadSettings();
+    const t0 = Date.now() - 3 * 3600_000;
+    const perWorker = Math.ceil(file.drivers.length / WORKERS);
+    const workers = startWorkers<TrackingLoadInput, TrackingLoadResult>("bench/scenarios/_tracking-load.ts", WORKERS, (w) => {
+      const from = w * perWorker;
+      const to = Math.min(file.drivers.length, from + perWorker);
+      return {
+        address: `127.0.0.1:${server.port}`,
+        controlPort,
+        drivers: file.drivers.slice(from, to).map((d, i) => ({ index: from + i, token: d.token })),
+        watchers: kind === "tracking" ? file.trips.filter((t) => t.driverIndex >= from && t.driverIndex < to) : [],
+        streamsPerConnection: STREAMS_PER_CONNECTION,
+        warmupMs: warmupS * 1000,
+        measureMs: (durationS - warmupS) * 1000,
+        t0,
+      };
+    });
+    pool.kill = workers.kill;
+    const deadline = Date.now() + 120_000;
+    while ((await controlState(controlPort)).streams < file.drivers.length) {
+      if (Date.now() > deadline) throw new Error(`${kind}: only ${(await controlState(controlPort)).streams} of ${file.drivers.length} streams opened`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const idle = await controlState(controlPort, true);
+    await fetch(`http://127.0.0.1:${controlPort}/go`, { method: "POST" });
+    const results = await workers.results;
+    const after = await controlState(controlPort);
+    const acked = results.reduce((sum, r) => sum + r.acked, 0);
+    const measuredS = results[0]!.measuredMs / 1000;
+    const ack = results.flatMap((r) => r.ackLatenciesMs);
+    const fanout = results.flatMap((r) => r.fanoutLatenciesMs);
+    const problems = results.flatMap((r) => r.errors.map((e) => `${kind}: ${e}`));
+    if (kind === "tracking") {
+      const rejected = Object.entries(after.extra).filter(([outcome]) => !["accepted", "duplicate", "jitter"].includes(outcome)).reduce((sum, [, v]) => sum + v, 0);
+      if (rejected > 0) problems.push(`tracking rejected ${rejected} points: ${JSON.stringify(after.extra)}`);
+    }
+    const streams = file.drivers.length;
+    return {
+      pointsPerS: acked / measuredS,
+      ackP50: percentile(ack, 50),
+      ackP99: percentile(ack, 99),
+      fanoutP50: percentile(fanout, 50),
+      fanoutP99: percentile(fanout, 99),
+      fanoutSamples: fanout.length,
+      idleKbPerStream: { rss: (idle.rssBytes - before.rssBytes) / streams / 1024, heap: (idle.heapUsedBytes + idle.externalBytes - before.heapUsedBytes - before.externalBytes) / streams / 1024 },
+      server: { before, after },
+      problems,
+    };
+  } finally {
+    pool.kill();
+    await server.stop();
+  }
+}
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export default {
+  name: "tracking-streams",
+  description: `${STREAMS} driver streams, one point per ack, beside a raw grpc-js bidirectional echo; fan-out to WatchLocation`,
+  async measure(): Promise<MeasureResult> {
+    const dir = await mkdtemp(join(tmpdir(), "weelo-bench-tracking-file-"));
+    try {
+      const file: TrackingBenchFile = { drivers: [], trips: [] };
+      const tracking = await run("tracking", file, dir);
+      const echo = await run("echo", file, dir);
+      const ratio = tracking.pointsPerS / echo.pointsPerS;
+      return {
+        figures: [
+          { label: "accepted points/s", value: round(tracking.pointsPerS, 0), unit: "points/s", baseline: { label: "raw grpc-js echo acks/s", value: round(echo.pointsPerS, 0) } },
+          { label: "p50 ack latency", value: round(tracking.ackP50, 2), unit: "ms", baseline: { label: "raw echo p50", value: round(echo.ackP50, 2) } },
+          { label: "p99 ack latency", value: round(tracking.ackP99, 2), unit: "ms", baseline: { label: "raw echo p99", value: round(echo.ackP99, 2) } },
+          { label: "p50 fan-out latency to WatchLocation", value: round(tracking.fanoutP50, 2), unit: "ms" },
+          { label: "p99 fan-out latency to WatchLocation", value: round(tracking.fanoutP99, 2), unit: "ms" },
+          { label: "server memory per idle stream (RSS)", value: round(tracking.idleKbPerStream.rss), unit: "KB", baseline: { label: "raw echo", value: round(echo.idleKbPerStream.rss) } },
+          { label: "server memory per idle stream (heap + external)", value: round(tracking.idleKbPerStream.heap), unit: "KB", baseline: { label: "raw echo", value: round(echo.idleKbPerStream.heap) } },
+        ],
+        checks: [
+          { label: "accepted points/s >= 0.5x raw echo", pass: ratio >= 0.5, detail: `${round(ratio, 2)}x` },
+          { label: "accepted points/s >= 10,000", pass: tracking.pointsPerS >= 10_000, detail: `${round(tracking.pointsPerS, 0)}/s` },
+        ],
+        notes: [
+          `${STREAMS} streams over ${Math.ceil(STREAMS / STREAMS_PER_CONNECTION)} HTTP/2 connections from ${WORKERS} load worker processes; one point per message; ${TRIPS} drivers on trips (their acks wait for the breadcrumb batch, BREADCRUMB_FLUSH_MS) watched by one WatchLocation each (${tracking.fanoutSamples} fan-out samples).`,
+          "Tracking runs on its embedded defaults (in-process position store and bus, PGlite breadcrumbs); with REDIS_URL each point adds a Redis round trip.",
+          `Server memory: RSS ${round(tracking.server.before.rssBytes / 1048576)} MB idle without streams; points by outcome: ${JSON.stringify(tracking.server.after.extra)}.`,
+        ],
+        problems: [...tracking.problems, ...echo.problems],
+      };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+} satisfies MeasureScenario;
