@@ -32,6 +32,8 @@ export const notificationConfigSchema = baseConfigSchema.extend({
   NOTIFY_CONCURRENCY: envInt(8, 1, 256),
   /** While a producer's stream does not exist yet, look for it again this often (ms). */
   NOTIFY_STREAM_WAIT_MS: envInt(5000, 10, 600_000),
+  /** Events older than this reach the inbox only, without push or SMS (a backlog after an outage; seconds). */
+  NOTIFY_PUSH_MAX_AGE_S: envInt(3600, 1, 30 * 24 * 3600),
   /** Inbox entries are deleted this many days after they were created. */
   NOTIFY_INBOX_RETENTION_DAYS: envInt(90, 1, 3650),
   /** Delivery claims are kept this long (days): longer than any stream keeps events, so a redelivery always finds its claim. */

@@ -147,7 +147,7 @@ export class EventConsumers {
       return;
     }
     try {
-      await this.deps.service.deliver(envelope.id || `${msg.stream}:${msg.seq}`, messages);
+      await this.deps.service.deliver(envelope.id || `${msg.stream}:${msg.seq}`, messages, envelope.occurredAt);
     } catch (error) {
       outcome(msg.deliveryCount >= this.deps.settings.maxDeliver ? "dead_letter" : "retry");
       throw error;

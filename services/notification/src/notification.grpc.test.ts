@@ -114,6 +114,15 @@ describe("notification service", () => {
     assert.match(letterOf(broken)!.headers[DEAD_LETTER_HEADERS.reason]!, /not a valid weelo\.booking\.v1\.BookingCreated/);
   });
 
+  it("puts an event older than NOTIFY_PUSH_MAX_AGE_S in the inbox without pushing it", async () => {
+    const customer = await t.user("customer", { tokens: ["ok-s1"] });
+    const before = await t.handled("delivered");
+    const eventId = await t.publish("booking", "booking.status_changed", statusChanged({ to: BookingStatus.BOOKING_STATUS_AT_PICKUP, customerId: customer.id }), { occurredAt: new Date(Date.now() - 2 * 3600 * 1000) });
+    await until("the event handled", async () => (await t.handled("delivered")) > before);
+    assert.equal((await inboxOf(customer))[0]!.kind, NotificationKind.NOTIFICATION_KIND_DRIVER_AT_PICKUP);
+    assert.equal(t.push.attempts(eventId).length, 0, "no push two hours late");
+  });
+
   it("tells the customer the truck is arriving, from tracking's geofence event", async () => {
     const customer = await t.user("customer", { tokens: ["ok-g1"] });
     const bookingId = uuidv7();

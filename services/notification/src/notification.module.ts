@@ -85,6 +85,7 @@ export async function startNotification(platform: Platform, config: Notification
     sms,
     logger,
     counter: deliveries,
+    pushMaxAgeMs: config.NOTIFY_PUSH_MAX_AGE_S * 1000,
     retention: { inboxDays: config.NOTIFY_INBOX_RETENTION_DAYS, deliveryDays: config.NOTIFY_DELIVERY_RETENTION_DAYS },
     ...(options.now ? { now: options.now } : {}),
   });

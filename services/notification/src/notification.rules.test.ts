@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   bookingRef,
+  isStale,
   needsSmsFallback,
   planCancelled,
   planDriverDark,
@@ -96,6 +97,13 @@ describe("notification rules", () => {
     assert.equal(smsText({ title: "Driver assigned", body: "Track it." }), "Weelo: Driver assigned. Track it.");
     assert.equal(rupees(100), "₹1");
     assert.equal(rupees(12_345_678_90), "₹1,23,45,678.90");
+  });
+
+  it("keeps old events out of pushes and SMS", () => {
+    const now = new Date("2026-11-26T10:00:00Z");
+    assert.equal(isStale(new Date("2026-11-26T08:59:00Z"), now, 3_600_000), true);
+    assert.equal(isStale(new Date("2026-11-26T09:30:00Z"), now, 3_600_000), false);
+    assert.equal(isStale(undefined, now, 3_600_000), false);
   });
 
   it("falls back to SMS only for critical messages that reached no device", () => {

@@ -277,6 +277,15 @@ export interface PushOutcome {
 }
 
 /**
+ * Whether an event is too old to push or text about (a backlog after an outage, or a consumer
+ * created on a stream with history): it still goes to the inbox, but a late "driver arriving"
+ * on the phone would mislead. An event without a time is taken as fresh.
+ */
+export function isStale(occurredAt: Date | undefined, now: Date, maxAgeMs: number): boolean {
+  return occurredAt !== undefined && now.getTime() - occurredAt.getTime() > maxAgeMs;
+}
+
+/**
  * Whether a message needs SMS: only critical ones, and only when no device got the push
  * (no devices, every token dead, or the provider failing).
  */

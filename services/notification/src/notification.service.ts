@@ -9,7 +9,7 @@ import { decodePageToken, encodePageToken, pageSize, validateId } from "@weelo/f
 import type { Logger } from "@weelo/log";
 import type { Counter } from "prom-client";
 import type { Contact, ContactDirectory } from "./contacts.js";
-import { CRITICAL_KINDS, needsSmsFallback, render, smsText, type PlannedMessage, type PushOutcome, type Rendered } from "./notification.rules.js";
+import { CRITICAL_KINDS, isStale, needsSmsFallback, render, smsText, type PlannedMessage, type PushOutcome, type Rendered } from "./notification.rules.js";
 import * as repo from "./notification.repository.js";
 import type { NotificationRow } from "./notification.table.js";
 import type { PushSender } from "./senders/push-sender.js";
@@ -24,6 +24,8 @@ export interface NotificationServiceDeps {
   logger: Logger;
   /** weelo_notifications_total{channel, kind, outcome}. */
   counter?: Counter<"channel" | "kind" | "outcome">;
+  /** Events older than this (ms) reach the inbox only, without push or SMS; default one hour. */
+  pushMaxAgeMs?: number;
   /** How long inbox entries and delivery claims are kept. */
   retention?: { inboxDays: number; deliveryDays: number };
   now?: () => Date;
@@ -113,7 +115,7 @@ export function createNotificationService(deps: NotificationServiceDeps) {
     }
   }
 
-  async function deliverOne(eventId: string, m: PlannedMessage): Promise<void> {
+  async function deliverOne(eventId: string, m: PlannedMessage, stale: boolean): Promise<void> {
     const contact = await contacts.get(m.recipientId);
     const text = render(m.kind, contact?.language ?? "en", m.params);
     const inbox = await repo.addToInbox(db, {
@@ -128,6 +130,10 @@ export function createNotificationService(deps: NotificationServiceDeps) {
     });
     // Texts stay as first rendered (a redelivery after a language change does not mix languages).
     const stored: Rendered = { title: inbox.title, body: inbox.body };
+    if (stale) {
+      count("push", m.kind, "stale");
+      return;
+    }
     const pushed = await pushOnce(eventId, m, contact, stored);
     if (pushed === "elsewhere") return;
     const texted = needsSmsFallback(m.kind, pushed) ? await smsOnce(eventId, m, contact, stored) : false;
@@ -142,11 +148,13 @@ export function createNotificationService(deps: NotificationServiceDeps) {
      * DeliveryFailedError after trying them all, so the redelivery retries only what failed
      * (the rest is claimed).
      */
-    async deliver(eventId: string, messages: readonly PlannedMessage[]): Promise<void> {
+    async deliver(eventId: string, messages: readonly PlannedMessage[], occurredAt?: Date): Promise<void> {
       const failures: DeliveryFailedError["failures"] = [];
+      const stale = isStale(occurredAt, now(), deps.pushMaxAgeMs ?? 3_600_000);
+      if (stale) logger.info({ eventId, occurredAt }, "event too old to push: inbox only");
       for (const m of messages) {
         try {
-          await deliverOne(eventId, m);
+          await deliverOne(eventId, m, stale);
         } catch (error) {
           failures.push({ recipientId: m.recipientId, kind: m.kind, error });
         }

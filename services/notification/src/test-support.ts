@@ -90,7 +90,7 @@ export interface TestNotification {
   /** A logged-in user with these push tokens and language. */
   user(role: "customer" | "transporter" | "driver", options?: { tokens?: string[]; hindi?: boolean }): Promise<TestUser>;
   /** Publishes an event the way its producer does (an EventEnvelope, message id = event id unless msgId is given). */
-  publish(source: "booking" | "tracking" | "dispatch", type: string, payload: { typeName: string; bytes: Uint8Array }, options?: { eventId?: string; msgId?: string; subjectId?: string }): Promise<string>;
+  publish(source: "booking" | "tracking" | "dispatch", type: string, payload: { typeName: string; bytes: Uint8Array }, options?: { eventId?: string; msgId?: string; subjectId?: string; occurredAt?: Date }): Promise<string>;
   /** Dead letters seen so far (the test's DLQ stream is consumed from the start). */
   deadLetters: EventMessage[];
   /** Events the consumers finished, by outcome (from weelo_notification_events_total). */
@@ -187,7 +187,7 @@ export async function startTestNotification(options: { env?: Record<string, stri
           type,
           subjectId: publishOptions.subjectId ?? uuidv7(),
           sequence: 1,
-          occurredAt: new Date(),
+          occurredAt: publishOptions.occurredAt ?? new Date(),
           payload: { typeUrl: `type.googleapis.com/${payload.typeName}`, value: Buffer.from(payload.bytes) },
           requestId: "",
         }).finish();
