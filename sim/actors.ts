@@ -349,6 +349,12 @@ export class TransporterApp {
       } catch (error) {
         const reason = reasonOf(error);
         if (!isTransient(error)) gateway.log.refusal("AcceptOffer", reason);
+        if (reason === "OFFER_ALREADY_ACCEPTED") {
+          // An earlier attempt (its answer lost to a restart) took the trucks: find what it took.
+          await this.recoverAccepted(offer, taking);
+          for (const unit of units) if (unit.holding === `offer:${offer.id}`) unit.holding = undefined;
+          return;
+        }
         if (reason === "NOT_ENOUGH_TRUCKS_OPEN" && attempt === 0 && taking.length > 1) {
           for (const unit of taking.slice(1)) unit.holding = undefined;
           taking = taking.slice(0, 1);
@@ -358,6 +364,37 @@ export class TransporterApp {
       }
     }
     for (const unit of units) if (unit.holding === `offer:${offer.id}`) unit.holding = undefined;
+  }
+
+  /**
+   * The bookings of an order this transporter holds without a driver (CONFIRMED), read back
+   * with ListBookings as the app does when it comes back: recorded as the acceptance and assigned.
+   */
+  private async recoverAccepted(offer: Offer, units: Unit[]): Promise<void> {
+    const { gateway, ledger, notes } = this.world;
+    const held: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await gateway.call("ListBookings", (o) => gateway.bookings.listBookings({ pageSize: 100, pageToken, status: BookingStatus.CONFIRMED }, o), this.token);
+      for (const booking of page.bookings) if (booking.orderId === offer.orderId) held.push(booking.id);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    notes.push(`transporter ${this.plan.index}: AcceptOffer retried after a lost answer said OFFER_ALREADY_ACCEPTED; ${held.length} booking(s) of order ${offer.orderId} found again with ListBookings`);
+    if (held.length === 0) return;
+    const at = Date.now();
+    ledger.acceptances.push({ orderId: offer.orderId, transporter: this.userId, bookingIds: held, at });
+    held.forEach((bookingId, i) => {
+      const booking = ledger.bookings.get(bookingId);
+      if (booking) {
+        booking.acceptedAt ??= at;
+        booking.transporter = this.plan.index;
+      }
+      const unit = units[i];
+      if (unit) {
+        unit.holding = bookingId;
+        void this.assign(bookingId, unit);
+      }
+    });
   }
 
   /** Assigns a held truck's driver to a booking; a driver the system still sees on a trip is retried for a while, then the booking is given up. */
