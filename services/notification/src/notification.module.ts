@@ -54,7 +54,7 @@ export async function startNotification(platform: Platform, config: Notification
   platform.onShutdown("notification push sender", () => push.close());
   const sms = options.sms ?? createSmsSender(platform, config);
   if (push.name === "log") logger.info("push provider: log (no Firebase credentials configured: pushes are written to this log, not sent)");
-  else logger.info({ provider: push.name, emulator: config.FCM_EMULATOR_HOST }, "push provider: fcm");
+  else logger.info({ provider: push.name, emulator: config.FCM_EMULATOR_HOST }, `push provider: ${push.name}`);
   if (sms.name === "log") logger.info("notification SMS provider: log (texts are written to this log, not sent)");
 
   let identity: ServiceClient<typeof ContactDirectoryServiceService> | undefined;
@@ -67,7 +67,7 @@ export async function startNotification(platform: Platform, config: Notification
 
   const deliveries = new Counter({
     name: "weelo_notifications_total",
-    help: "Notification deliveries by channel (push, sms), kind and outcome (sent, no_devices, failed).",
+    help: "Notification deliveries by channel (push, sms), kind and outcome (sent, no_devices, failed, stale).",
     labelNames: ["channel", "kind", "outcome"] as const,
     registers: [platform.metrics.registry],
   });
