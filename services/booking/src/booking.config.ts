@@ -1,5 +1,5 @@
 /** Booking's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
 // Pricing signs quotes and booking verifies them: one secret, one development default.
 import { DEV_QUOTE_SIGNING_SECRET } from "@weelo/pricing";
 
@@ -34,6 +34,8 @@ export const bookingConfigSchema = baseConfigSchema.extend({
   BOOKING_SUBJECT_ROOT: name("subject tokens").default("booking"),
   /** How long the stream keeps events (hours). */
   BOOKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
+  /** Where tracking answers gRPC (booking running alone): AT_PICKUP / AT_DROPOFF are checked there. */
+  TRACKING_GRPC_URL: envOptional(),
   /** The outbox relay looks for unpublished events this often even when nothing woke it (ms). */
   OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
   /** Events the relay publishes per transaction. */

@@ -2,11 +2,16 @@
 import { createPlatform, runMain, startMetricsServer } from "@weelo/runtime";
 import { loadBookingConfig } from "./booking.config.js";
 import { startBooking } from "./booking.module.js";
+import { trackingArrivals } from "./tracking-arrivals.js";
 
 await runMain(async () => {
   const config = loadBookingConfig();
   const platform = await createPlatform(config, { name: "booking" });
-  await startBooking(platform, config);
+  // AT_PICKUP / AT_DROPOFF are checked against the driver's position by tracking.
+  const arrivals = config.TRACKING_GRPC_URL ? trackingArrivals(config.TRACKING_GRPC_URL, { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics }) : undefined;
+  if (arrivals) platform.onShutdown("booking tracking client", async () => arrivals.close());
+  else platform.logger.warn("TRACKING_GRPC_URL is unset: AT_PICKUP and AT_DROPOFF are not checked against the driver's position");
+  await startBooking(platform, config, arrivals ? { arrivals } : {});
   await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
   await startMetricsServer(platform, config.METRICS_PORT);
   return platform;
