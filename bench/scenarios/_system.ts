@@ -20,7 +20,8 @@ export interface BenchSystem {
   stop(): Promise<void>;
 }
 
-export async function startBenchSystem(env: Record<string, string> = {}): Promise<BenchSystem> {
+/** `readyTimeoutMs`: how long the all-in-one may take to start (a busy machine needs longer than the default 30 s). */
+export async function startBenchSystem(env: Record<string, string> = {}, options: { readyTimeoutMs?: number } = {}): Promise<BenchSystem> {
   const suffix = randomBytes(4).toString("hex");
   const dataDir = await embeddedTestDataDir();
   const system = await startChild({
@@ -41,6 +42,7 @@ export async function startBenchSystem(env: Record<string, string> = {}): Promis
       ...env,
     },
     readyPattern: /"gateway":"http:\/\/127\.0\.0\.1:(\d+)"/,
+    ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
   });
   const post = async (path: string, body: unknown, accessToken?: string) => {
     const headers: Record<string, string> = { "content-type": "application/json" };

@@ -69,6 +69,8 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   SOCKET_AUTH_TIMEOUT_MS: envInt(10_000, 100),
   /** How often an open socket's session is checked for revocation (ms). */
   SOCKET_REVOCATION_CHECK_MS: envInt(60_000, 100),
+  /** Frames a client may send per second on average (bursts up to ten times that); beyond, they are refused. */
+  SOCKET_FRAMES_PER_S: envInt(10, 1),
 
   /** Workers of `npm run start:cluster`; 0 means one per core. */
   CLUSTER_WORKERS: envInt(0, 0, 256),

@@ -159,6 +159,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
       pingIntervalMs: config.SOCKET_PING_INTERVAL_MS,
       authTimeoutMs: config.SOCKET_AUTH_TIMEOUT_MS,
       revocationCheckMs: config.SOCKET_REVOCATION_CHECK_MS,
+      framesPerSecond: config.SOCKET_FRAMES_PER_S,
     },
   });
 

@@ -47,7 +47,9 @@ function openSocket(system: TestSystem, query = "", options: { autoPong?: boolea
     frames,
     closed,
     async frame(what, match, from = 0) {
-      await until(what, () => frames.slice(from).some(match), 15_000);
+      await until(what, () => frames.slice(from).some(match), 30_000).catch((error: Error) => {
+        throw new Error(`${error.message}; frames so far: ${JSON.stringify(frames.slice(-5))}`);
+      });
       return frames.slice(from).find(match);
     },
     send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
@@ -64,7 +66,7 @@ describe("/socket through the gateway", () => {
   let customer: { accessToken: string; user: any };
 
   before(async () => {
-    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_MAX_SUBSCRIPTIONS: "3", SOCKET_PING_INTERVAL_MS: "300" });
+    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_MAX_SUBSCRIPTIONS: "3", SOCKET_PING_INTERVAL_MS: "300", SOCKET_MAX_BUFFERED_BYTES: "4096", SOCKET_FRAMES_PER_S: "10000" });
     dispatch = createClient(BookingDispatchServiceService, `127.0.0.1:${system.grpcPort}`, { deadlineMs: 5000 });
     customer = await system.login("customer");
   });
@@ -188,6 +190,24 @@ describe("/socket through the gateway", () => {
     assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), "status changes in order");
     assert.equal(socket.frames.filter((f) => f.type === "error").length, 0, JSON.stringify(socket.frames.filter((f) => f.type === "error")));
     socket.ws.close();
+  });
+
+  it("closes a client that stops reading with 4413 instead of buffering for it without end", async () => {
+    const socket = await openSocket(system!, `?access_token=${customer.accessToken}`);
+    await socket.frame("ready", (f) => f.type === "ready");
+    const raw = (socket.ws as unknown as { _socket: import("node:net").Socket })._socket;
+    raw.pause(); // the app stops reading (a stalled phone, a frozen UI thread)
+    const slowClosed = async () => {
+      const text = await (await fetch(`${system!.url}/metrics`)).text();
+      return text.includes('weelo_socket_closed_total{reason="slow_consumer"} 1');
+    };
+    // Each unknown frame costs the server a ~150-byte error frame: 60,000 of them are far more
+    // than the kernel's socket buffers hold, so the rest piles up in the gateway's process.
+    for (let i = 0; i < 60_000; i++) socket.ws.send('{"type":"x"}');
+    await until("the gateway gives up on the client", slowClosed, 30_000, 100);
+    raw.resume();
+    const { code } = await socket.closed;
+    assert.equal(code, 4413);
   });
 
   it("drops a peer that stops answering pings", async () => {

@@ -20,13 +20,15 @@
  *
  * Message bodies are the protobuf JSON of the services' messages (as in the REST aliases).
  * Close codes: 1012 server restarting (reconnect), 1013 too many sockets (retry later),
- * 4401 not authenticated / token expired / session ended, 4408 no auth frame in time,
+ * 1008 frames keep coming after being refused (flood), 4401 not authenticated / token expired /
+ * session ended, 4408 no auth frame in time,
  * 4413 slow consumer (too much unsent), 1009 frame too large, 1011 internal error.
  */
 
 export const CLOSE = {
   restarting: 1012,
   tryAgainLater: 1013,
+  policy: 1008,
   tooLarge: 1009,
   internal: 1011,
   unauthenticated: 4401,

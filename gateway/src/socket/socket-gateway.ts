@@ -36,6 +36,8 @@ export interface SocketSettings {
   pingIntervalMs: number;
   authTimeoutMs: number;
   revocationCheckMs: number;
+  /** Average client frames per second; bursts of ten seconds' worth are allowed. */
+  framesPerSecond: number;
 }
 
 export interface SocketDeps {
@@ -57,6 +59,10 @@ const TRIP_STATUSES = new Set<BookingStatus>([
 ]);
 const watchBooking = BookingService.method.watchBooking;
 const watchLocation = TrackingService.method.watchLocation;
+/** A stalled client never reads the close frame: it is dropped this long after being told. */
+const CLOSE_GRACE_MS = 5000;
+/** Refused frames beyond this many in a row: the client is ignoring the refusals, close it (1008). */
+const MAX_REFUSED_FRAMES = 100;
 /** Retries of a location feed the tracking service does not know yet (its trip record may trail the booking's event). */
 const LOCATION_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
 
@@ -159,6 +165,10 @@ class Session {
   private alive = true;
   private closed = false;
   private authTimer: NodeJS.Timeout | undefined;
+  /** Token bucket of client frames. */
+  private frameTokens: number;
+  private frameRefill = Date.now();
+  private refusedFrames = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   readonly requestId: string;
   readonly clientIp: string;
@@ -173,6 +183,18 @@ class Session {
     this.requestId = requestIdFrom(typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : undefined);
     this.clientIp = deps.clientIp(req);
     this.logger = deps.logger.child({ requestId: this.requestId, socket: true });
+    this.frameTokens = deps.settings.framesPerSecond * 10;
+  }
+
+  /** Takes one frame from the bucket; false when the client sends faster than allowed. */
+  private takeFrame(): boolean {
+    const { framesPerSecond } = this.deps.settings;
+    const now = Date.now();
+    this.frameTokens = Math.min(framesPerSecond * 10, this.frameTokens + ((now - this.frameRefill) / 1000) * framesPerSecond);
+    this.frameRefill = now;
+    if (this.frameTokens < 1) return false;
+    this.frameTokens -= 1;
+    return true;
   }
 
   get subscriptionCount(): number {
@@ -255,8 +277,7 @@ class Session {
     this.counters.closes.inc({ reason: metricReason });
     this.cleanup();
     this.ws.close(code, reason);
-    // A stalled client never reads the close frame: give it a moment, then drop the connection.
-    setTimeout(() => this.ws.terminate(), 1000).unref();
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   terminate(): void {
@@ -279,6 +300,14 @@ class Session {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     this.alive = true;
+    if (this.closed) return;
+    if (!this.takeFrame()) {
+      this.counters.frames.inc({ direction: "in", type: "refused" });
+      this.refusedFrames += 1;
+      if (this.refusedFrames > MAX_REFUSED_FRAMES) return this.close(CLOSE.policy, "too many frames", "flood");
+      return this.sendError({ code: "RESOURCE_EXHAUSTED", reason: "TOO_MANY_FRAMES", message: `at most ${this.deps.settings.framesPerSecond} frames per second; this one was dropped` });
+    }
+    this.refusedFrames = 0;
     let frame: ClientFrame;
     try {
       if (isBinary) throw new FrameError("INVALID_ARGUMENT", "BAD_FRAME", "frames are JSON text, not binary");

@@ -1,0 +1,94 @@
+/**
+ * The gateway under more load than it can serve: GetMe (Connect JSON through the gateway to
+ * identity) is first measured closed-loop (50 connections) to find the system's capacity C,
+ * then offered at 1.5 × C open-loop from 600 connections. Overload protection must keep the
+ * goodput at ≥ 90 % of C and answer every excess request with an explicit 429/503 at once —
+ * no timeouts, no connection errors, no unbounded queue.
+ *
+ * The default queue (200 served, 2,000 waiting: documented) is sized for a production
+ * gateway: at 1.5x load the excess piles up at 0.5 x C calls per second, so 2,200 places take
+ * seconds to fill. The scenario runs with 48 served / 16 waiting, which the capacity run's 50
+ * connections never exceed and the overload fills within the warm-up on any machine serving
+ * more than ~64 calls/s. Both runs use the same settings, so the capacity includes their cost.
+ */
+import { defaultLoadSettings } from "../lib/load.js";
+import type { MeasureResult, MeasureScenario } from "../lib/scenario.js";
+import { startWorkers } from "../lib/workers.js";
+import type { OverloadLoadInput, OverloadLoadResult } from "./_overload-load.js";
+import { startBenchSystem } from "./_system.js";
+
+const CONCURRENCY = 48;
+const MAX_QUEUED = 16;
+const OVERLOAD_CONNECTIONS = 600;
+
+async function load(input: OverloadLoadInput): Promise<OverloadLoadResult> {
+  const pool = startWorkers<OverloadLoadInput, OverloadLoadResult>("bench/scenarios/_overload-load.ts", 1, () => input);
+  try {
+    const [result] = await pool.results;
+    return result!;
+  } finally {
+    pool.kill();
+  }
+}
+
+export default {
+  name: "gateway-overload",
+  description: "GetMe at 1.5x the measured capacity: goodput kept, the excess refused with 429/503 at once",
+  async measure(): Promise<MeasureResult> {
+    const system = await startBenchSystem({ QUEUE_DEFAULT_CONCURRENCY: String(CONCURRENCY), QUEUE_DEFAULT_MAX_QUEUED: String(MAX_QUEUED) }, { readyTimeoutMs: 120_000 });
+    try {
+      const token = await system.loginCustomer();
+      const { durationS, warmupS } = defaultLoadSettings();
+      const base = {
+        url: `${system.baseUrl}/weelo.identity.v1.ProfileService/GetMe`,
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: "{}",
+        durationS,
+        warmupS,
+      };
+      const capacityRun = await load({ ...base, connections: 50, overallRate: 0 });
+      const capacity = capacityRun.ok / capacityRun.measuredS;
+      const offered = Math.round(1.5 * capacity);
+      const overload = await load({ ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered });
+      const goodput = overload.ok / overload.measuredS;
+      const refusedPerS = overload.refused / overload.measuredS;
+      const answeredPerS = (overload.ok + overload.refused) / overload.measuredS;
+      const otherCount = Object.values(overload.other).reduce((a, b) => a + b, 0);
+
+      const problems: string[] = [];
+      if (capacityRun.errors + capacityRun.timeouts > 0 || capacityRun.refused > 0) {
+        problems.push(`the capacity run was not clean: ${capacityRun.errors} errors, ${capacityRun.timeouts} timeouts, ${capacityRun.refused} refusals`);
+      }
+      return {
+        figures: [
+          { label: "capacity (closed loop, 50 connections)", value: Math.round(capacity), unit: "req/s" },
+          { label: "offered load (1.5x capacity)", value: offered, unit: "req/s" },
+          { label: "answered under overload", value: Math.round(answeredPerS), unit: "req/s" },
+          { label: "goodput under overload", value: Math.round(goodput), unit: "req/s", baseline: { label: "capacity", value: Math.round(capacity) } },
+          { label: "refused (429/503) under overload", value: Math.round(refusedPerS), unit: "req/s" },
+          { label: "p99 latency of a refusal", value: round(overload.refusedP99Ms), unit: "ms" },
+          { label: "p99 latency of a served call under overload", value: round(overload.okP99Ms), unit: "ms" },
+          { label: "p99 latency of a served call at capacity", value: round(capacityRun.okP99Ms), unit: "ms" },
+        ],
+        checks: [
+          { label: "goodput >= 0.9x capacity at 1.5x load", pass: goodput >= 0.9 * capacity, detail: `${(goodput / capacity).toFixed(2)}x` },
+          {
+            label: "every excess request explicitly refused (no timeouts, errors or other statuses)",
+            pass: overload.errors === 0 && overload.timeouts === 0 && otherCount === 0,
+            detail: `${overload.errors} errors, ${overload.timeouts} timeouts, other statuses ${JSON.stringify(overload.other)}`,
+          },
+          { label: "refusals answered quickly (p99 < 250 ms)", pass: overload.refused > 0 && overload.refusedP99Ms < 250, detail: `${round(overload.refusedP99Ms)} ms over ${overload.refused} refusals` },
+        ],
+        notes: [
+          `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY}, QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 2000; sized so the overload builds within the window), rate limits off (one user)`,
+          `${OVERLOAD_CONNECTIONS} connections at a fixed overall rate (autocannon overallRate), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
+        ],
+        problems,
+      };
+    } finally {
+      await system.stop();
+    }
+  },
+} satisfies MeasureScenario;
+
+const round = (ms: number) => (Number.isFinite(ms) ? Math.round(ms * 10) / 10 : ms);
