@@ -13,7 +13,7 @@ import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import { OfferStatus, type Offer } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_pb";
 import type { StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { describe, isTransient, reasonOf, type Gateway } from "./api.js";
+import { describe, isTransient, isUnauthenticated, reasonOf, type Gateway, type Session } from "./api.js";
 import { distanceM, route, type LatLng, type RoutePoint } from "./geo.js";
 import type { Status } from "./invariants.js";
 import type { Ledger, OrderRecord } from "./ledger.js";
@@ -70,8 +70,7 @@ async function pause(ms: number, signal: AbortSignal): Promise<void> {
 // ---------------------------------------------------------------------------------- customers
 
 export class CustomerApp {
-  token = "";
-  userId = "";
+  session!: Session;
   readonly phone: string;
 
   constructor(readonly index: number, private readonly world: World) {
@@ -79,7 +78,7 @@ export class CustomerApp {
   }
 
   async login(): Promise<void> {
-    ({ token: this.token, userId: this.userId } = await this.world.gateway.login("customer", this.phone));
+    this.session = await this.world.gateway.login("customer", this.phone);
   }
 
   /** Quotes and books order k of the run, watches its bookings, and cancels one if the plan says so. */
@@ -87,7 +86,7 @@ export class CustomerApp {
     const { gateway, ledger, config } = this.world;
     const plan = planOrder(config, index);
     try {
-      const quote = await gateway.call("GetQuote", (o) => gateway.pricing.getQuote({ pickup: plan.pickup, drop: plan.drop, vehicleType: plan.vehicleType, vehicleCount: plan.vehicleCount }, o), this.token);
+      const quote = await gateway.call("GetQuote", (o) => gateway.pricing.getQuote({ pickup: plan.pickup, drop: plan.drop, vehicleType: plan.vehicleType, vehicleCount: plan.vehicleCount }, o), this.session);
       const created = await gateway.call(
         "CreateBooking",
         (o) =>
@@ -104,7 +103,7 @@ export class CustomerApp {
             },
             o,
           ),
-        this.token,
+        this.session,
       );
       const order = created.order!;
       const record: OrderRecord = {
@@ -139,7 +138,7 @@ export class CustomerApp {
     try {
       while (!closing.aborted) {
         try {
-          const stream = gateway.bookings.watchBooking({ bookingId, afterSequence: BigInt(after) }, { headers: { authorization: `Bearer ${this.token}` }, signal: closing });
+          const stream = gateway.bookings.watchBooking({ bookingId, afterSequence: BigInt(after) }, { headers: { authorization: `Bearer ${this.session.token}` }, signal: closing });
           for await (const message of stream) {
             failures = 0;
             if (message.booking) {
@@ -159,7 +158,8 @@ export class CustomerApp {
           if (last === "COMPLETED" || last === "CANCELLED") return;
         } catch (error) {
           if (closing.aborted) return;
-          if (!isTransient(error)) {
+          if (isUnauthenticated(error)) await this.session.refresh().catch(() => undefined);
+          else if (!isTransient(error)) {
             gateway.log.error("WatchBooking", describe(error));
             return;
           }
@@ -176,7 +176,7 @@ export class CustomerApp {
   /** The pickup and delivery codes of a booking, as the customer's app reads them. */
   async codes(bookingId: string): Promise<{ pickupCode: string; deliveryCode: string }> {
     const { gateway } = this.world;
-    const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.token);
+    const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.session);
     return { pickupCode: read.booking!.pickupCode, deliveryCode: read.booking!.deliveryCode };
   }
 
@@ -186,7 +186,7 @@ export class CustomerApp {
     if (closing.aborted) return;
     const bookingId = order.bookingIds[order.index % order.bookingIds.length]!;
     try {
-      const answer = await gateway.call("CancelBooking", (o) => gateway.bookings.cancelBooking({ bookingId, reason: "plans changed" }, o), this.token);
+      const answer = await gateway.call("CancelBooking", (o) => gateway.bookings.cancelBooking({ bookingId, reason: "plans changed" }, o), this.session);
       const booking = ledger.bookings.get(bookingId)!;
       if (answer.booking?.status === BookingStatus.CANCELLED) {
         booking.cancelledBy = "customer";
@@ -211,8 +211,7 @@ interface Unit {
 }
 
 export class TransporterApp {
-  token = "";
-  userId = "";
+  session!: Session;
   readonly units: Unit[] = [];
   /** Offers already decided (accepted, declined or passed on), by id. */
   private readonly decided = new Set<string>();
@@ -222,8 +221,8 @@ export class TransporterApp {
   /** Logs in, sets the base, adds vehicles and drivers; the drivers log in and go online. */
   async setUp(): Promise<void> {
     const { gateway, config } = this.world;
-    ({ token: this.token, userId: this.userId } = await gateway.login("transporter", this.plan.phone));
-    await gateway.call("UpdateTransporterProfile", (o) => gateway.transporters.updateTransporterProfile({ baseLocation: this.plan.base, serviceRadiusKm: this.plan.serviceRadiusKm }, o), this.token);
+    this.session = await gateway.login("transporter", this.plan.phone);
+    await gateway.call("UpdateTransporterProfile", (o) => gateway.transporters.updateTransporterProfile({ baseLocation: this.plan.base, serviceRadiusKm: this.plan.serviceRadiusKm }, o), this.session);
     for (const [k, truck] of this.plan.trucks.entries()) {
       let registration = truck.registration;
       let phone = truck.driverPhone;
@@ -245,7 +244,7 @@ export class TransporterApp {
   }
 
   private auth(): Record<string, string> {
-    return { authorization: `Bearer ${this.token}` };
+    return { authorization: `Bearer ${this.session.token}` };
   }
 
   /** Runs a create call; when a registration or phone is taken (an earlier run), changes it and tries again. */
@@ -275,7 +274,8 @@ export class TransporterApp {
         }
       } catch (error) {
         if (closing.aborted) return;
-        if (!isTransient(error)) {
+        if (isUnauthenticated(error)) await this.session.refresh().catch(() => undefined);
+        else if (!isTransient(error)) {
           gateway.log.error("WatchOffers", describe(error));
           this.world.notes.push(`transporter ${this.plan.index}: WatchOffers failed for good: ${reasonOf(error)}`);
           return;
@@ -316,7 +316,7 @@ export class TransporterApp {
   private async decline(offer: Offer, reason: string): Promise<void> {
     const { gateway, ledger } = this.world;
     try {
-      await gateway.call("DeclineOffer", (o) => gateway.dispatch.declineOffer({ offerId: offer.id, reason }, o), this.token);
+      await gateway.call("DeclineOffer", (o) => gateway.dispatch.declineOffer({ offerId: offer.id, reason }, o), this.session);
       ledger.declines += 1;
     } catch (error) {
       if (isTransient(error)) return;
@@ -329,9 +329,9 @@ export class TransporterApp {
     let taking = units;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const accepted = await gateway.call("AcceptOffer", (o) => gateway.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: taking.length }, o), this.token);
+        const accepted = await gateway.call("AcceptOffer", (o) => gateway.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: taking.length }, o), this.session);
         const at = Date.now();
-        ledger.acceptances.push({ orderId: offer.orderId, transporter: this.userId, bookingIds: [...accepted.bookingIds], at });
+        ledger.acceptances.push({ orderId: offer.orderId, transporter: this.session.userId, bookingIds: [...accepted.bookingIds], at });
         for (const unit of units) if (!taking.includes(unit)) unit.holding = undefined;
         accepted.bookingIds.forEach((bookingId, i) => {
           const booking = ledger.bookings.get(bookingId);
@@ -375,14 +375,14 @@ export class TransporterApp {
     const held: string[] = [];
     let pageToken = "";
     do {
-      const page = await gateway.call("ListBookings", (o) => gateway.bookings.listBookings({ pageSize: 100, pageToken, status: BookingStatus.CONFIRMED }, o), this.token);
+      const page = await gateway.call("ListBookings", (o) => gateway.bookings.listBookings({ pageSize: 100, pageToken, status: BookingStatus.CONFIRMED }, o), this.session);
       for (const booking of page.bookings) if (booking.orderId === offer.orderId) held.push(booking.id);
       pageToken = page.nextPageToken;
     } while (pageToken);
     notes.push(`transporter ${this.plan.index}: AcceptOffer retried after a lost answer said OFFER_ALREADY_ACCEPTED; ${held.length} booking(s) of order ${offer.orderId} found again with ListBookings`);
     if (held.length === 0) return;
     const at = Date.now();
-    ledger.acceptances.push({ orderId: offer.orderId, transporter: this.userId, bookingIds: held, at });
+    ledger.acceptances.push({ orderId: offer.orderId, transporter: this.session.userId, bookingIds: held, at });
     held.forEach((bookingId, i) => {
       const booking = ledger.bookings.get(bookingId);
       if (booking) {
@@ -403,7 +403,7 @@ export class TransporterApp {
     const giveUpAt = Date.now() + 20_000;
     for (let wait = 250; !closing.aborted; wait = Math.min(wait * 2, 2000)) {
       try {
-        await gateway.call("AssignDriver", (o) => gateway.dispatch.assignDriver({ bookingId, driverId: unit.driver.driverId, vehicleId: unit.vehicleId }, o), this.token);
+        await gateway.call("AssignDriver", (o) => gateway.dispatch.assignDriver({ bookingId, driverId: unit.driver.driverId, vehicleId: unit.vehicleId }, o), this.session);
         const booking = ledger.bookings.get(bookingId);
         if (booking) {
           booking.assignedAt ??= Date.now();
@@ -426,7 +426,7 @@ export class TransporterApp {
     unit.holding = undefined;
     if (closing.aborted) return;
     try {
-      await gateway.call("CancelBooking", (o) => gateway.bookings.cancelBooking({ bookingId, reason: "no driver free after all" }, o), this.token);
+      await gateway.call("CancelBooking", (o) => gateway.bookings.cancelBooking({ bookingId, reason: "no driver free after all" }, o), this.session);
     } catch (error) {
       gateway.log.refusal("CancelBooking(transporter)", reasonOf(error));
     }
@@ -460,7 +460,7 @@ interface Drive {
 }
 
 export class DriverApp {
-  token = "";
+  session!: Session;
   position: LatLng;
   onTrip = false;
   private seq = 0;
@@ -487,12 +487,12 @@ export class DriverApp {
   }
 
   async login(): Promise<void> {
-    ({ token: this.token } = await this.world.gateway.login("driver", this.phone));
+    this.session = await this.world.gateway.login("driver", this.phone);
   }
 
   async goOnline(vehicleId: string): Promise<void> {
     const { gateway, ledger } = this.world;
-    await gateway.call("SetAvailability", (o) => gateway.drivers.setAvailability({ online: true, vehicleId }, o), this.token);
+    await gateway.call("SetAvailability", (o) => gateway.drivers.setAvailability({ online: true, vehicleId }, o), this.session);
     ledger.driversOnline += 1;
   }
 
@@ -505,7 +505,7 @@ export class DriverApp {
   private connect(): void {
     const { gateway, ledger, closing } = this.world;
     if (closing.aborted) return;
-    const stream = gateway.openLocationStream(this.token) as unknown as ClientDuplexStream<unknown, StreamLocationResponse>;
+    const stream = gateway.openLocationStream(this.session.token) as unknown as ClientDuplexStream<unknown, StreamLocationResponse>;
     this.stream = stream;
     let reconnectAfter: number | undefined;
     // Points written again on this stream count as re-sent once the stream is up (its first answer).
@@ -536,7 +536,11 @@ export class DriverApp {
         this.connect();
       }, wait).unref();
     };
-    stream.on("error", lost);
+    stream.on("error", (error: { code?: number }) => {
+      // UNAUTHENTICATED (16): the access token expired; a new one before the next stream.
+      if (error.code === 16) void this.session.refresh().catch(() => undefined).finally(lost);
+      else lost();
+    });
     stream.on("end", lost);
     // Everything not acknowledged goes again on the new stream (the server ignores duplicates).
     if (this.pending.length > 0) {
@@ -621,7 +625,7 @@ export class DriverApp {
       if (closing.aborted || this.started.has(bookingId) || this.aborted.has(bookingId)) return;
       notes.push(`driver ${this.driverId}: no assignment command for booking ${bookingId} within 10 s; the app found it with ListBookings`);
       try {
-        const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.token);
+        const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.session);
         const booking = read.booking!;
         if (booking.status === BookingStatus.ASSIGNED && booking.pickup?.location && booking.drop?.location) this.onAssignment(bookingId, booking.pickup.location, booking.drop.location);
       } catch (error) {
@@ -695,7 +699,7 @@ export class DriverApp {
   private async move(bookingId: string, status: BookingStatus, code?: string, retryPosition = false): Promise<boolean | "retry"> {
     const { gateway } = this.world;
     try {
-      await gateway.call("UpdateBookingStatus", (o) => gateway.bookings.updateBookingStatus({ bookingId, status, location: this.position, ...(code ? { code } : {}) }, o), this.token);
+      await gateway.call("UpdateBookingStatus", (o) => gateway.bookings.updateBookingStatus({ bookingId, status, location: this.position, ...(code ? { code } : {}) }, o), this.session);
       return true;
     } catch (error) {
       const reason = reasonOf(error);

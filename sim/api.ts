@@ -28,6 +28,7 @@ export class CallLog {
   readonly errors = new Map<string, number>();
   readonly refusals = new Map<string, number>();
   retries = 0;
+  refreshes = 0;
 
   error(what: string, code: string): void {
     const key = `${what} ${code}`;
@@ -72,6 +73,40 @@ const TRANSIENT = new Set([Code.Unavailable, Code.ResourceExhausted, Code.Deadli
 /** True for a failure worth retrying: the system or the network, not the request. */
 export function isTransient(error: unknown): boolean {
   return !(error instanceof ConnectError) || TRANSIENT.has(error.code);
+}
+
+/** True when the failure says the access token is no longer good (expired or revoked). */
+export function isUnauthenticated(error: unknown): boolean {
+  return error instanceof ConnectError && error.code === Code.Unauthenticated;
+}
+
+/**
+ * A logged-in user: the access token calls carry, renewed with the refresh token when the
+ * server says it expired (one refresh at a time however many calls noticed).
+ */
+export class Session {
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    private readonly gateway: Gateway,
+    public token: string,
+    private refreshToken: string,
+    readonly userId: string,
+  ) {}
+
+  refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        const answer = await this.gateway.call("RefreshToken", (o) => this.gateway.auth.refreshToken({ refreshToken: this.refreshToken }, o));
+        this.token = answer.tokens!.accessToken;
+        this.refreshToken = answer.tokens!.refreshToken;
+        this.gateway.log.refreshes += 1;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
 }
 
 export interface GatewayOptions {
@@ -122,13 +157,19 @@ export class Gateway {
    * One unary call with retries of transient failures (backoff from 100 ms doubling to 2 s,
    * for at most retryForMs); what is not transient is thrown at once for the caller to judge.
    */
-  async call<T>(what: string, fn: (options: { timeoutMs: number; headers?: Record<string, string> }) => Promise<T>, token?: string): Promise<T> {
+  async call<T>(what: string, fn: (options: { timeoutMs: number; headers?: Record<string, string> }) => Promise<T>, session?: Session): Promise<T> {
     const deadline = Date.now() + this.options.retryForMs;
     let wait = 100;
+    let refreshed = false;
     for (;;) {
       try {
-        return await fn({ timeoutMs: this.options.timeoutMs, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+        return await fn({ timeoutMs: this.options.timeoutMs, ...(session ? { headers: { authorization: `Bearer ${session.token}` } } : {}) });
       } catch (error) {
+        if (session && !refreshed && isUnauthenticated(error)) {
+          refreshed = true;
+          await session.refresh();
+          continue;
+        }
         if (!isTransient(error) || Date.now() + wait > deadline) {
           if (isTransient(error)) this.log.error(what, describe(error));
           throw error;
@@ -142,13 +183,13 @@ export class Gateway {
   }
 
   /** Logs a phone in by OTP (development: the code comes back as devOtp) and returns the tokens and user id. */
-  async login(role: RoleName, phone: string): Promise<{ token: string; userId: string }> {
+  async login(role: RoleName, phone: string): Promise<Session> {
     const protoRole = role === "customer" ? Role.CUSTOMER : role === "transporter" ? Role.TRANSPORTER : Role.DRIVER;
     const sent = await this.call("SendOtp", (o) => this.auth.sendOtp({ phone, role: protoRole }, o));
     if (!sent.devOtp) throw new Error("SendOtp returned no devOtp: the simulator needs the system's console SMS provider (development mode)");
     const verified = await this.call("VerifyOtp", (o) => this.auth.verifyOtp({ phone, otp: sent.devOtp, role: protoRole }, o));
     if (!verified.tokens?.accessToken || !verified.user) throw new Error(`VerifyOtp for ${phone} returned no token`);
-    return { token: verified.tokens.accessToken, userId: verified.user.id };
+    return new Session(this, verified.tokens.accessToken, verified.tokens.refreshToken, verified.user.id);
   }
 
   /** Opens a driver's StreamLocation over gRPC through the gateway's port. */

@@ -65,7 +65,7 @@ export interface Report {
   timingsMs: Record<"firstOffer" | "acceptance" | "assignment" | "completion", Summary>;
   points: { sent: number; acked: number; stored: number; rejected: number; resent: number; perSecond: number };
   streams: { driverReconnects: number; watchReconnects: number; offerReconnects: number };
-  calls: { retries: number; errors: Record<string, number>; refusals: Record<string, number> };
+  calls: { retries: number; tokenRefreshes: number; errors: Record<string, number>; refusals: Record<string, number> };
   faults: FaultRecord[];
   invariants: { checked: Record<string, number>; violations: Violation[]; passed: boolean };
   notes: string[];
@@ -143,7 +143,7 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
       const acked = booking.ackedTripPoints.filter((p) => p.at < end).map((p) => p.seq);
       ackedAfterEnd += booking.ackedTripPoints.length - acked.length;
       try {
-        const path = await gateway.call("GetTripPath", (o) => gateway.tracking.getTripPath({ bookingId: booking.id }, o), customer.token);
+        const path = await gateway.call("GetTripPath", (o) => gateway.tracking.getTripPath({ bookingId: booking.id }, o), customer.session);
         stored += path.points.length;
         trips.push({ bookingId: booking.id, acked, stored: path.points.map((p) => Number(p.seq)) });
       } catch (error) {
@@ -203,7 +203,7 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
       },
       points: { sent: ledger.pointsSent, acked: ledger.pointsAcked, stored, rejected: ledger.pointsRejected, resent: ledger.pointsResent, perSecond: Math.round((ledger.pointsSent / durationS) * 10) / 10 },
       streams: { driverReconnects: ledger.streamReconnects, watchReconnects: ledger.watchReconnects, offerReconnects: ledger.offerStreamReconnects },
-      calls: { retries: log.retries, errors: Object.fromEntries(log.errors), refusals: Object.fromEntries(log.refusals) },
+      calls: { retries: log.retries, tokenRefreshes: log.refreshes, errors: Object.fromEntries(log.errors), refusals: Object.fromEntries(log.refusals) },
       faults: faultRecords,
       invariants: {
         checked: {
@@ -273,7 +273,7 @@ async function readBack(world: World): Promise<Map<string, Final>> {
   const finals = new Map<string, Final>();
   await inBatches([...ledger.bookings.values()], 8, async (record) => {
     const customer = world.customers[record.customer]!;
-    const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId: record.id }, o), customer.token);
+    const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId: record.id }, o), customer.session);
     const booking = read.booking!;
     finals.set(record.id, {
       id: booking.id,
@@ -367,7 +367,7 @@ export function renderReport(report: Report): string {
   lines.push(`location points: sent ${p.sent} · acknowledged ${p.acked} · stored in trip paths ${p.stored} · rejected ${p.rejected} · re-sent after reconnects ${p.resent} · ${p.perSecond}/s`);
   lines.push(`streams: driver reconnects ${report.streams.driverReconnects} · watch reconnects ${report.streams.watchReconnects} · offer stream reconnects ${report.streams.offerReconnects}`);
   const errors = Object.entries(report.calls.errors);
-  lines.push(`calls: ${report.calls.retries} retried · ${errors.length === 0 ? "no failed calls" : `failed: ${errors.map(([k, n]) => `${k} ×${n}`).join(", ")}`}`);
+  lines.push(`calls: ${report.calls.retries} retried · ${report.calls.tokenRefreshes} token refreshes · ${errors.length === 0 ? "no failed calls" : `failed: ${errors.map(([k, n]) => `${k} ×${n}`).join(", ")}`}`);
   const refusals = Object.entries(report.calls.refusals);
   if (refusals.length > 0) lines.push(`refusals (expected answers): ${refusals.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
   if (report.faults.length > 0) {
