@@ -38,6 +38,7 @@ await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) => {
   let ok = 0;
   let refused = 0;
   let errors = 0;
+  let timeouts = 0;
   const other: Record<string, number> = {};
   const okMs: number[] = [];
   const refusedMs: number[] = [];
@@ -51,7 +52,7 @@ await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) => {
     timeout: 10,
   };
   if (input.overallRate > 0) options.overallRate = input.overallRate;
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+  await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, res) => (error ? reject(error) : resolve(res)));
     instance.on("response", (_client, status: number, _bytes, responseTimeMs: number) => {
       if (Date.now() < measureFrom) return;
@@ -65,8 +66,11 @@ await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) => {
         other[status] = (other[status] ?? 0) + 1;
       }
     });
-    instance.on("reqError", () => {
-      if (Date.now() >= measureFrom) errors += 1;
+    // Timeouts are errors too ("request timed out"); only the measured window counts.
+    instance.on("reqError", (error: Error) => {
+      if (Date.now() < measureFrom) return;
+      errors += 1;
+      if (/timed out/.test(error.message)) timeouts += 1;
     });
   });
   const measuredS = (Date.now() - measureFrom) / 1000;
@@ -76,7 +80,7 @@ await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) => {
     refused,
     other,
     errors,
-    timeouts: result.timeouts,
+    timeouts,
     okP50Ms: percentile(okMs, 50),
     okP99Ms: percentile(okMs, 99),
     refusedP50Ms: percentile(refusedMs, 50),

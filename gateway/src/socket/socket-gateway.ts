@@ -169,6 +169,8 @@ class Session {
   private frameTokens: number;
   private frameRefill = Date.now();
   private refusedFrames = 0;
+  /** The token check in progress, if any. */
+  private authenticating: Promise<void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   readonly requestId: string;
   readonly clientIp: string;
@@ -225,7 +227,7 @@ class Session {
     const url = new URL(this.req.url ?? "/", "http://gateway");
     const token = url.searchParams.get("access_token") ?? url.searchParams.get("token") ?? bearerToken(this.req.headers.authorization);
     if (token) {
-      void this.authenticate(token);
+      this.authenticating = this.authenticate(token).finally(() => (this.authenticating = undefined));
     } else {
       this.authTimer = setTimeout(() => {
         if (!this.principal) this.close(CLOSE.authTimeout, "no auth frame in time", "auth_timeout");
@@ -318,8 +320,22 @@ class Session {
       return;
     }
     this.counters.frames.inc({ direction: "in", type: frame.type });
+    // Frames that arrive while a token is being checked wait for the verdict, in order.
+    if (this.authenticating) {
+      const parsed = frame;
+      this.authenticating = this.authenticating.then(() => this.handle(parsed)).catch((error: unknown) => this.logger.error({ err: error }, "a /socket frame failed"));
+      return;
+    }
+    this.handle(frame);
+  }
+
+  private handle(frame: ClientFrame): void {
+    if (this.closed) return;
     if (frame.type === "ping") return this.send({ type: "pong" });
-    if (frame.type === "auth") return void this.authenticate(frame.token);
+    if (frame.type === "auth") {
+      this.authenticating = this.authenticate(frame.token).finally(() => (this.authenticating = undefined));
+      return;
+    }
     if (!this.principal) {
       return this.sendError({ code: "UNAUTHENTICATED", reason: "UNAUTHENTICATED", message: 'authenticate first: {"type":"auth","token":"<access token>"} or ?access_token= in the URL' });
     }
