@@ -54,6 +54,11 @@ export class BreadcrumbWriter {
     });
   }
 
+  /** True while fewer than maxPending rows wait (readers need not wait for ready()). */
+  get accepting(): boolean {
+    return this.pendingRows < this.options.maxPending;
+  }
+
   /** Resolves when fewer than maxPending rows wait (backpressure for readers of streams). */
   ready(): Promise<void> {
     if (this.pendingRows < this.options.maxPending) return Promise.resolve();

@@ -19,6 +19,8 @@ export interface HandlerDeps {
   maxInFlight: number;
   /** Resolves when the breadcrumb pipeline can take more (backpressure). */
   ready(): Promise<void>;
+  /** True when ready() would resolve at once. */
+  accepting(): boolean;
 }
 
 /** The methods of TrackingInternalService take no access token (the gateway never exposes them). */
@@ -70,7 +72,7 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
         let inFlight = 0;
         for await (const request of keepWritable(requests)) {
           if (stream.closed || stream.isDraining) break;
-          await deps.ready();
+          if (!deps.accepting()) await deps.ready();
           // Read but not taken while draining: never acked, so the app re-sends it elsewhere.
           if (stream.closed || stream.isDraining) break;
           const ingest = service.ingest(driverId, request.points.map(toRawPoint));

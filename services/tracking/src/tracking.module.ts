@@ -231,7 +231,7 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
   platform.grpc
     .addService(
       TrackingServiceService,
-      trackingHandlers({ service, streams, resolveDriver, maxInFlight: config.STREAM_MAX_IN_FLIGHT, ready: () => writer.ready() }),
+      trackingHandlers({ service, streams, resolveDriver, maxInFlight: config.STREAM_MAX_IN_FLIGHT, ready: () => writer.ready(), accepting: () => writer.accepting }),
     )
     .addService(TrackingInternalServiceService, internalHandlers(service, events), { publicMethods: PUBLIC_INTERNAL_METHODS });
   const arrivals: ArrivalChecker = {

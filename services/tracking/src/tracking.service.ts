@@ -74,8 +74,10 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     labelNames: ["outcome"],
     registers: [deps.registry],
   });
-  for (const outcome of POINT_OUTCOMES) pointsTotal.labels(outcome).inc(0);
-  const count = (outcome: PointOutcome, n = 1) => pointsTotal.labels(outcome).inc(n);
+  // Bound once: a label lookup per point is a measurable share of the hot path.
+  const counters = new Map(POINT_OUTCOMES.map((outcome) => [outcome, pointsTotal.labels(outcome)]));
+  for (const counter of counters.values()) counter.inc(0);
+  const count = (outcome: PointOutcome, n = 1) => counters.get(outcome)!.inc(n);
   new Gauge({
     name: "weelo_tracking_breadcrumbs_pending",
     help: "Trip points waiting to be written to Postgres.",
