@@ -4,7 +4,7 @@
  */
 import { OfferAccepted, OfferCreated, OfferNotice, OfferWithdrawn, type Offer } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { Bus } from "@weelo/bus";
-import { enqueueEvent } from "@weelo/outbox";
+import { enqueueEvent, outboxRow, type OutboxEvent } from "@weelo/outbox";
 import { reasonToProto } from "./dispatch.convert.js";
 import type { BroadcastRow, OfferRow, WithdrawalReason } from "./dispatch.table.js";
 import type { DispatchTrx } from "./dispatch.repository.js";
@@ -36,13 +36,7 @@ export function liveSubject(root: string, transporterId: string): string {
 /** Offer events are numbered per offer: created 1, then accepted or withdrawn. */
 const SEQ = { created: 1, closed: 2 } as const;
 
-export async function recordOfferCreated(
-  trx: DispatchTrx,
-  root: string,
-  offer: OfferRow,
-  broadcast: BroadcastRow,
-  bookingIds: string[],
-): Promise<void> {
+function offerCreatedEvent(root: string, offer: OfferRow, broadcast: BroadcastRow, bookingIds: string[]): OutboxEvent {
   const payload = OfferCreated.encode({
     offerId: offer.id,
     orderId: offer.order_id,
@@ -60,7 +54,7 @@ export async function recordOfferCreated(
     wave: offer.wave,
     occurredAt: offer.created_at,
   }).finish();
-  await enqueueEvent(trx, {
+  return {
     subject: subjectFor(root, OFFER_CREATED_EVENT),
     type: OFFER_CREATED_EVENT,
     subjectId: offer.id,
@@ -68,7 +62,16 @@ export async function recordOfferCreated(
     occurredAt: offer.created_at,
     payloadType: "weelo.dispatch.v1.OfferCreated",
     payload,
-  });
+  };
+}
+
+/** The OfferCreated events of a wave's offers, written in one statement. */
+export async function recordOffersCreated(trx: DispatchTrx, root: string, offers: readonly OfferRow[], broadcast: BroadcastRow, bookingIds: string[]): Promise<void> {
+  if (offers.length === 0) return;
+  await trx
+    .insertInto("outbox")
+    .values(offers.map((offer) => outboxRow(offerCreatedEvent(root, offer, broadcast, bookingIds))))
+    .execute();
 }
 
 export async function recordOfferWithdrawn(trx: DispatchTrx, root: string, offer: OfferRow, reason: WithdrawalReason, at: Date): Promise<void> {

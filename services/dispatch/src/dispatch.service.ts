@@ -23,7 +23,7 @@ import { DomainError, FailedPreconditionError, InternalError, NotFoundError, Una
 import type { Logger } from "@weelo/log";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { offerToProto, type OfferTrip } from "./dispatch.convert.js";
-import { liveSubject, publishOffers, recordOfferAccepted, recordOfferCreated, recordOfferWithdrawn } from "./dispatch.events.js";
+import { liveSubject, publishOffers, recordOfferAccepted, recordOffersCreated, recordOfferWithdrawn } from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
 import {
   acceptRefusal,
@@ -186,6 +186,7 @@ export function createDispatchService(deps: DispatchDeps) {
     const end = metrics.waveSeconds.startTimer({ step: step.kind });
     try {
       if (step.kind === "expire") return await expireRound(claimed);
+      const started = performance.now();
       const offered = await repo.offeredTransporters(db, claimed.order_id);
       const excluded = new Set(offered.filter((o) => FINAL_FOR_TRANSPORTER.includes(o.status)).map((o) => o.transporter_id));
       const pickup = { lat: claimed.pickup_lat, lng: claimed.pickup_lng };
@@ -208,6 +209,7 @@ export function createDispatchService(deps: DispatchDeps) {
         settings.maxOffersPerWave,
       );
       const online = await Promise.all(candidates.map((c) => presence.online(c.transporterId)));
+      const searchMs = Math.round(performance.now() - started);
       const at = now();
       const done = await db.transaction().execute(async (trx) => {
         const broadcast = await repo.completeWave(trx, claimed.order_id, claimed.claim_token!, later(settings.plan.durationMs, claimedAt));
@@ -228,7 +230,7 @@ export function createDispatchService(deps: DispatchDeps) {
         );
         if (offers.length > 0) {
           const bookingIds = await repo.openBookingIds(trx, broadcast.order_id);
-          for (const offer of offers) await recordOfferCreated(trx, root, offer, broadcast, bookingIds);
+          await recordOffersCreated(trx, root, offers, broadcast, bookingIds);
         }
         return { broadcast, offers };
       });
@@ -240,7 +242,16 @@ export function createDispatchService(deps: DispatchDeps) {
         publishOffers(bus, root, offersOf(done.offers, done.broadcast));
       }
       logger.info(
-        { orderId: claimed.order_id, wave: step.index + 1, radiusM: step.radiusM, candidates: candidates.length, offered: done.offers.length, openTrucks: done.broadcast.open_trucks },
+        {
+          orderId: claimed.order_id,
+          wave: step.index + 1,
+          radiusM: step.radiusM,
+          candidates: candidates.length,
+          offered: done.offers.length,
+          openTrucks: done.broadcast.open_trucks,
+          searchMs,
+          ms: Math.round(performance.now() - started),
+        },
         "broadcast wave sent",
       );
     } finally {
@@ -773,7 +784,9 @@ export function createDispatchService(deps: DispatchDeps) {
           if (message) yield message;
         }
         yield { kind: { $case: "caughtUp", value: { openOffers: first.length } } };
-        let lastRead = Date.now();
+        // The first re-read comes at a random point of the interval, so streams opened together
+        // (a replica restarting, a city's apps reconnecting) do not all read at the same moment.
+        let lastRead = Date.now() - Math.floor(Math.random() * settings.watchResyncMs);
         while (!signal.aborted) {
           while (queue.length > 0 && !signal.aborted) {
             const message = response(queue.shift()!);
