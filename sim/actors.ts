@@ -156,8 +156,10 @@ export class CustomerApp {
             }
           }
           if (last === "COMPLETED" || last === "CANCELLED") return;
+          ledger.streamEnd(`WatchBooking: ended before a final status (last ${last})`);
         } catch (error) {
           if (closing.aborted) return;
+          ledger.streamEnd(`WatchBooking: ${describe(error)} ${(error as Error).message.slice(0, 80)}`);
           if (isUnauthenticated(error)) await this.session.refresh().catch(() => undefined);
           else if (!isTransient(error)) {
             gateway.log.error("WatchBooking", describe(error));
@@ -272,8 +274,10 @@ export class TransporterApp {
           failures = 0;
           if (message.kind.case === "offer") this.onOffer(message.kind.value);
         }
+        ledger.streamEnd("WatchOffers: ended by the server");
       } catch (error) {
         if (closing.aborted) return;
+        ledger.streamEnd(`WatchOffers: ${describe(error)} ${(error as Error).message.slice(0, 80)}`);
         if (isUnauthenticated(error)) await this.session.refresh().catch(() => undefined);
         else if (!isTransient(error)) {
           gateway.log.error("WatchOffers", describe(error));
@@ -332,7 +336,7 @@ export class TransporterApp {
         const accepted = await gateway.call("AcceptOffer", (o) => gateway.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: taking.length }, o), this.session);
         const at = Date.now();
         ledger.acceptances.push({ orderId: offer.orderId, transporter: this.session.userId, bookingIds: [...accepted.bookingIds], at });
-        for (const unit of units) if (!taking.includes(unit)) unit.holding = undefined;
+        for (const unit of units) if (!taking.includes(unit) || taking.indexOf(unit) >= accepted.bookingIds.length) unit.holding = undefined;
         accepted.bookingIds.forEach((bookingId, i) => {
           const booking = ledger.bookings.get(bookingId);
           if (booking) {
@@ -475,6 +479,8 @@ export class DriverApp {
   private readonly started = new Set<string>();
   private reconnecting = false;
   private streamFailures = 0;
+  /** The step of the current trip and since when. */
+  phase: { bookingId: string; what: string; since: number } | undefined;
 
   constructor(
     readonly driverId: string,
@@ -536,7 +542,9 @@ export class DriverApp {
         this.connect();
       }, wait).unref();
     };
-    stream.on("error", (error: { code?: number }) => {
+    stream.on("end", () => ledger.streamEnd(reconnectAfter !== undefined ? "driver stream: ended after ReconnectCommand" : "driver stream: ended by the server"));
+    stream.on("error", (error: { code?: number; details?: string }) => {
+      ledger.streamEnd(`driver stream: error ${error.code ?? "?"} ${String(error.details ?? "").slice(0, 80)}`);
       // UNAUTHENTICATED (16): the access token expired; a new one before the next stream.
       if (error.code === 16) void this.session.refresh().catch(() => undefined).finally(lost);
       else lost();
@@ -669,20 +677,39 @@ export class DriverApp {
     const record = ledger.bookings.get(bookingId);
     const customer = record ? this.world.customers[record.customer] : undefined;
     const live = () => !this.aborted.has(bookingId) && !this.world.closing.aborted;
+    const step = (what: string) => (this.phase = { bookingId, what, since: Date.now() });
 
+    step("DRIVER_EN_ROUTE");
     if (!(await this.move(bookingId, BookingStatus.DRIVER_EN_ROUTE))) return;
     this.tripBookingId = bookingId;
+    step("driving to the pickup");
     await this.driveTo(pickup, bookingId, "pickup");
+    step("AT_PICKUP");
     if (!live() || !(await this.arrive(bookingId, BookingStatus.AT_PICKUP))) return;
+    step("loading");
     await pause(this.world.config.stopMs, this.world.closing);
+    step("reading the pickup code");
     const codes = customer ? await customer.codes(bookingId) : undefined;
+    step("IN_TRANSIT");
     if (!live() || !codes || !(await this.move(bookingId, BookingStatus.IN_TRANSIT, codes.pickupCode))) return;
+    step("driving to the drop");
     await this.driveTo(drop, bookingId, "drop");
+    step("AT_DROPOFF");
     if (!live() || !(await this.arrive(bookingId, BookingStatus.AT_DROPOFF))) return;
     this.tripBookingId = undefined;
+    step("unloading");
     await pause(this.world.config.stopMs, this.world.closing);
+    step("COMPLETED");
     if (!live() || !(await this.move(bookingId, BookingStatus.COMPLETED, codes.deliveryCode))) return;
     if (record) record.completedAt = Date.now();
+  }
+
+  /** What the app is doing on its trip, for the report of a run that ends mid-trip. */
+  describePhase(now = Date.now()): string {
+    if (!this.phase) return "no trip";
+    const left = this.drive ? `, ${this.drive.points.length} fixes to go` : "";
+    const waiting = this.ackWaiters.length > 0 ? `, waiting for the ack of seq ${this.ackWaiters.map((w) => w.seq).join(",")} (acked ${this.acked}, sent ${this.seq}, ${this.pending.length} unacked, stream ${this.stream ? "open" : "closed"})` : "";
+    return `${this.phase.what} for ${Math.round((now - this.phase.since) / 1000)} s${left}${waiting}`;
   }
 
   /** AT_PICKUP / AT_DROPOFF: the arrival fix is acknowledged; a stale or far position is retried a few times. */
@@ -703,6 +730,11 @@ export class DriverApp {
       return true;
     } catch (error) {
       const reason = reasonOf(error);
+      if (reason === "ILLEGAL_STATUS_TRANSITION" && (await this.alreadyIn(bookingId, status))) {
+        // A retry of a change whose first answer was lost (timeout, restart): it had been made.
+        this.world.notes.push(`driver ${this.driverId}: a retried ${statusName(status)} of booking ${bookingId} was refused as ILLEGAL_STATUS_TRANSITION although the booking already was ${statusName(status)} (the first attempt had succeeded; the retry is not answered idempotently)`);
+        return true;
+      }
       if (retryPosition && /NOT_AT_STOP|POSITION/.test(reason)) {
         gateway.log.refusal(`UpdateBookingStatus ${statusName(status)}`, reason);
         return "retry";
@@ -713,6 +745,17 @@ export class DriverApp {
         this.world.notes.push(`driver ${this.driverId}: ${statusName(status)} of booking ${bookingId} refused (${reason}: ${(error as Error).message}); no cancellation or reopen command had come on the stream`);
       }
       this.aborted.add(bookingId);
+      return false;
+    }
+  }
+
+  /** True when the booking is in the given status now (read as the driver). */
+  private async alreadyIn(bookingId: string, status: BookingStatus): Promise<boolean> {
+    const { gateway } = this.world;
+    try {
+      const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.session);
+      return read.booking?.status === status;
+    } catch {
       return false;
     }
   }

@@ -64,6 +64,13 @@ export class Ledger {
   declines = 0;
   driversOnline = 0;
 
+  /** Why streams ended before the run did, by reason. */
+  readonly streamEnds = new Map<string, number>();
+
+  streamEnd(reason: string): void {
+    this.streamEnds.set(reason, (this.streamEnds.get(reason) ?? 0) + 1);
+  }
+
   addOrder(order: OrderRecord): void {
     this.orders.set(order.id, order);
     for (const id of order.bookingIds) {

@@ -7,7 +7,7 @@ import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
-import { CustomerApp, TransporterApp, statusName, type World } from "./actors.js";
+import { CustomerApp, TransporterApp, statusName, type DriverApp, type World } from "./actors.js";
 import { CallLog, Gateway, reasonOf } from "./api.js";
 import {
   checkExclusiveTrips,
@@ -64,7 +64,7 @@ export interface Report {
   rates: Record<string, number | null>;
   timingsMs: Record<"firstOffer" | "acceptance" | "assignment" | "completion", Summary>;
   points: { sent: number; acked: number; stored: number; rejected: number; resent: number; perSecond: number };
-  streams: { driverReconnects: number; watchReconnects: number; offerReconnects: number };
+  streams: { driverReconnects: number; watchReconnects: number; offerReconnects: number; endedBy: Record<string, number> };
   calls: { retries: number; tokenRefreshes: number; errors: Record<string, number>; refusals: Record<string, number> };
   faults: FaultRecord[];
   invariants: { checked: Record<string, number>; violations: Violation[]; passed: boolean };
@@ -202,7 +202,7 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
         completion: summarize(since((b) => b.completedAt)),
       },
       points: { sent: ledger.pointsSent, acked: ledger.pointsAcked, stored, rejected: ledger.pointsRejected, resent: ledger.pointsResent, perSecond: Math.round((ledger.pointsSent / durationS) * 10) / 10 },
-      streams: { driverReconnects: ledger.streamReconnects, watchReconnects: ledger.watchReconnects, offerReconnects: ledger.offerStreamReconnects },
+      streams: { driverReconnects: ledger.streamReconnects, watchReconnects: ledger.watchReconnects, offerReconnects: ledger.offerStreamReconnects, endedBy: Object.fromEntries(ledger.streamEnds) },
       calls: { retries: log.retries, tokenRefreshes: log.refreshes, errors: Object.fromEntries(log.errors), refusals: Object.fromEntries(log.refusals) },
       faults: faultRecords,
       invariants: {
@@ -306,7 +306,7 @@ async function waitForWatchers(ledger: Ledger, finals: Map<string, Final>): Prom
 }
 
 /** Why bookings not final are not (yet) final, when the run knows a legitimate reason. */
-function explain(world: World, finals: Map<string, Final>, drivers: readonly { onTrip: boolean }[], broadcastMs: number): Map<string, string> {
+function explain(world: World, finals: Map<string, Final>, drivers: readonly DriverApp[], broadcastMs: number): Map<string, string> {
   const explanations = new Map<string, string>();
   const now = Date.now();
   for (const booking of finals.values()) {
@@ -316,10 +316,12 @@ function explain(world: World, finals: Map<string, Final>, drivers: readonly { o
     const broadcastEnds = Math.max(order.offerExpiresAt ?? 0, order.createdAt + broadcastMs);
     if (booking.status === "PENDING" && broadcastEnds > now) {
       explanations.set(booking.id, `still in broadcast until ${new Date(broadcastEnds).toISOString()} (the run ended first)`);
-    } else if (booking.status !== "PENDING" && booking.status !== "CONFIRMED" && drivers.some((d) => d.onTrip) && record.assignedAt !== undefined && world.config.drainMs > 0) {
-      // A trip still being driven when the drain ran out.
-      const stillDriving = world.ledger.bookings.get(booking.id)?.completedAt === undefined;
-      if (stillDriving) explanations.set(booking.id, `trip in progress (${booking.status}) when the drain time ran out`);
+    } else {
+      // A trip still being driven when the drain ran out: explained only while its driver's app is on it and moving.
+      const driver = drivers.find((d) => d.phase?.bookingId === booking.id && d.onTrip);
+      const phase = driver?.describePhase(now);
+      if (driver && phase && /driving/.test(phase) && !/waiting for the ack/.test(phase)) explanations.set(booking.id, `trip in progress (${booking.status}: ${phase}) when the drain time ran out`);
+      else world.notes.push(`booking ${booking.id} is ${booking.status}: ${driver ? `its driver's app is ${phase}` : "no driver's app is on it"}`);
     }
   }
   return explanations;
@@ -366,6 +368,8 @@ export function renderReport(report: Report): string {
   const p = report.points;
   lines.push(`location points: sent ${p.sent} · acknowledged ${p.acked} · stored in trip paths ${p.stored} · rejected ${p.rejected} · re-sent after reconnects ${p.resent} · ${p.perSecond}/s`);
   lines.push(`streams: driver reconnects ${report.streams.driverReconnects} · watch reconnects ${report.streams.watchReconnects} · offer stream reconnects ${report.streams.offerReconnects}`);
+  const ends = Object.entries(report.streams.endedBy);
+  if (ends.length > 0) lines.push(`  streams ended by: ${ends.map(([k, n]) => `${k} ×${n}`).join("; ")}`);
   const errors = Object.entries(report.calls.errors);
   lines.push(`calls: ${report.calls.retries} retried · ${report.calls.tokenRefreshes} token refreshes · ${errors.length === 0 ? "no failed calls" : `failed: ${errors.map(([k, n]) => `${k} ×${n}`).join(", ")}`}`);
   const refusals = Object.entries(report.calls.refusals);
