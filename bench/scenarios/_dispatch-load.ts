@@ -55,7 +55,7 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
     });
     calls.push(call);
   });
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000;
   while (caughtUp < calls.length) {
     if (Date.now() > deadline) throw new Error(`only ${caughtUp} of ${calls.length} WatchOffers streams caught up`);
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -35,7 +35,7 @@ export interface DispatchBenchFile {
 const BOX = { minLat: 18.4, maxLat: 18.625, minLng: 73.74, maxLng: 73.975 };
 const VEHICLE_TYPE = "lcv_14ft";
 const drivers = Number(process.env.BENCH_DRIVERS ?? 10_000);
-const transporterCount = Number(process.env.BENCH_TRANSPORTERS ?? 2000);
+const transporterCount = Number(process.env.BENCH_TRANSPORTERS ?? 1000);
 const dataDir = await mkdtemp(join(tmpdir(), "weelo-bench-dispatch-"));
 const suffix = randomBytes(4).toString("hex");
 const SERVICES = ["pricing", "fleet", "booking", "tracking", "dispatch"];

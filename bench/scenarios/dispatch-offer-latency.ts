@@ -18,7 +18,7 @@ import type { DispatchLoadInput, DispatchLoadResult } from "./_dispatch-load.js"
 import type { DispatchBenchFile } from "./_dispatch-server.js";
 
 const DRIVERS = Number(process.env.BENCH_DRIVERS ?? 10_000);
-const TRANSPORTERS = Number(process.env.BENCH_TRANSPORTERS ?? 2000);
+const TRANSPORTERS = Number(process.env.BENCH_TRANSPORTERS ?? 1000);
 const RATE = Number(process.env.BENCH_DISPATCH_RATE ?? 50);
 const MAX_OFFERS = process.env.BENCH_DISPATCH_MAX_OFFERS ?? "20";
 
