@@ -14,10 +14,10 @@ import { OfferStatus, type Offer } from "@weelo/contracts/es/weelo/dispatch/v1/d
 import type { StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { describe, isTransient, isUnauthenticated, reasonOf, type Gateway, type Session } from "./api.js";
-import { distanceM, route, type LatLng, type RoutePoint } from "./geo.js";
+import { route, type LatLng, type RoutePoint } from "./geo.js";
 import type { Status } from "./invariants.js";
 import type { Ledger, OrderRecord } from "./ledger.js";
-import { declines, planOrder, registrationFor, phoneFor, runTag, type TransporterPlan } from "./plan.js";
+import { chooseTrucks, declines, planOrder, registrationFor, phoneFor, runTag, type TransporterPlan } from "./plan.js";
 import type { SimConfig } from "./profiles.js";
 import { rngFor } from "./random.js";
 
@@ -305,14 +305,13 @@ export class TransporterApp {
       void this.decline(offer, "busy with other loads");
       return;
     }
-    const free = this.units.filter((u) => u.holding === undefined && u.vehicleType === offer.vehicleType && !u.driver.onTrip);
-    if (free.length === 0) {
-      void this.decline(offer, "no truck free");
+    const free = this.units.filter((u) => u.holding === undefined && u.vehicleType === offer.vehicleType && !u.driver.onTrip).map((unit) => ({ unit, position: unit.driver.position }));
+    // The free trucks nearest the pickup and near enough, as many as the order has open.
+    const taking = chooseTrucks(free, order.pickup, offer.vehicleCountOpen, config.maxPickupM).map((c) => c.unit);
+    if (taking.length === 0) {
+      void this.decline(offer, free.length === 0 ? "no truck free" : "no truck near the pickup");
       return;
     }
-    // The free trucks nearest the pickup, as many as the order has open.
-    free.sort((a, b) => distanceM(a.driver.position, order.pickup) - distanceM(b.driver.position, order.pickup));
-    const taking = free.slice(0, Math.min(free.length, offer.vehicleCountOpen));
     for (const unit of taking) unit.holding = `offer:${offer.id}`;
     void this.accept(offer, taking);
   }

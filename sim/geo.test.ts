@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ARRIVAL_SPEED_MPS, bearingDeg, distanceM, maxImpliedSpeedKmph, offset, PUNE_HUBS, route } from "./geo.js";
-import { orderTimes, phoneFor, planCity, planOrder, registrationFor } from "./plan.js";
+import { chooseTrucks, orderTimes, phoneFor, planCity, planOrder, registrationFor } from "./plan.js";
 import { PROFILES } from "./profiles.js";
 import { createRng, rngFor } from "./random.js";
 
@@ -126,5 +126,17 @@ describe("the city plan", () => {
     assert.deepEqual(times, [...times].sort((a, b) => a - b));
     assert.ok(times.every((t) => t >= 0 && t < 600_000));
     assert.deepEqual(times, orderTimes({ ...config, ordersPerMinute: 60, bookingWindowMs: 600_000 }));
+  });
+});
+
+describe("a transporter's choice of trucks", () => {
+  it("sends the nearest free trucks within reach, no more than asked", () => {
+    const pickup = HINJEWADI;
+    const at = (m: number, id: string) => ({ id, position: offset(pickup, 90, m) });
+    const free = [at(2000, "far"), at(300, "near"), at(900, "mid"), at(5000, "elsewhere")];
+    assert.deepEqual(chooseTrucks(free, pickup, 2, 2500).map((t) => t.id), ["near", "mid"]);
+    assert.deepEqual(chooseTrucks(free, pickup, 5, 2500).map((t) => t.id), ["near", "mid", "far"], "fewer than asked when the rest is out of reach");
+    assert.deepEqual(chooseTrucks(free, pickup, 3, 100), [], "none near");
+    assert.deepEqual(chooseTrucks([], pickup, 3, 2500), []);
   });
 });

@@ -64,11 +64,18 @@ export class Ledger {
   declines = 0;
   driversOnline = 0;
 
-  /** Why streams ended before the run did, by reason. */
-  readonly streamEnds = new Map<string, number>();
+  /** Why streams ended before the run did, by reason: how often, first and last (seconds into the run). */
+  readonly streamEnds = new Map<string, { count: number; firstS: number; lastS: number }>();
 
   streamEnd(reason: string): void {
-    this.streamEnds.set(reason, (this.streamEnds.get(reason) ?? 0) + 1);
+    const at = Math.round((Date.now() - this.startedAt) / 1000);
+    const known = this.streamEnds.get(reason);
+    if (known) {
+      known.count += 1;
+      known.lastS = at;
+    } else {
+      this.streamEnds.set(reason, { count: 1, firstS: at, lastS: at });
+    }
   }
 
   addOrder(order: OrderRecord): void {

@@ -147,3 +147,16 @@ export function declines(config: SimConfig, transporter: number, order: number):
 export function tripLengthM(plan: OrderPlan): number {
   return distanceM(plan.pickup, plan.drop);
 }
+
+/**
+ * Which free trucks a transporter sends to a pickup: those within maxM of it, nearest first,
+ * at most `count` of them (fewer, or none, when the fleet is elsewhere).
+ */
+export function chooseTrucks<T extends { position: LatLng }>(free: readonly T[], pickup: LatLng, count: number, maxM: number): T[] {
+  return free
+    .map((truck) => ({ truck, distance: distanceM(truck.position, pickup) }))
+    .filter((c) => c.distance <= maxM)
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, Math.max(0, count))
+    .map((c) => c.truck);
+}

@@ -42,6 +42,8 @@ export interface SimConfig {
   tickMs: number;
   /** GPS error added to moving fixes, metres. */
   gpsJitterM: number;
+  /** A transporter sends only trucks this close to the pickup (farther ones decline), metres. */
+  maxPickupM: number;
   /** Time spent loading and unloading at a stop, ms. */
   stopMs: number;
   /** Vehicle types of the fleets and orders (pricing catalog ids). */
@@ -72,6 +74,7 @@ export const PROFILES: Record<"short" | "full", SimConfig> = {
     speedMps: 15,
     tickMs: 1000,
     gpsJitterM: 3,
+    maxPickupM: 1500,
     stopMs: 2000,
     vehicleTypes: ["pickup_8ft", "lcv_14ft"],
     retryForMs: 30_000,
@@ -97,6 +100,7 @@ export const PROFILES: Record<"short" | "full", SimConfig> = {
     speedMps: 13,
     tickMs: 1000,
     gpsJitterM: 4,
+    maxPickupM: 2500,
     stopMs: 4000,
     vehicleTypes: ["mini_truck", "pickup_8ft", "lcv_14ft"],
     retryForMs: 60_000,

@@ -64,7 +64,7 @@ export interface Report {
   rates: Record<string, number | null>;
   timingsMs: Record<"firstOffer" | "acceptance" | "assignment" | "completion", Summary>;
   points: { sent: number; acked: number; stored: number; rejected: number; resent: number; perSecond: number };
-  streams: { driverReconnects: number; watchReconnects: number; offerReconnects: number; endedBy: Record<string, number> };
+  streams: { driverReconnects: number; watchReconnects: number; offerReconnects: number; endedBy: Record<string, { count: number; firstS: number; lastS: number }> };
   calls: { retries: number; tokenRefreshes: number; errors: Record<string, number>; refusals: Record<string, number> };
   faults: FaultRecord[];
   invariants: { checked: Record<string, number>; violations: Violation[]; passed: boolean };
@@ -369,7 +369,7 @@ export function renderReport(report: Report): string {
   lines.push(`location points: sent ${p.sent} · acknowledged ${p.acked} · stored in trip paths ${p.stored} · rejected ${p.rejected} · re-sent after reconnects ${p.resent} · ${p.perSecond}/s`);
   lines.push(`streams: driver reconnects ${report.streams.driverReconnects} · watch reconnects ${report.streams.watchReconnects} · offer stream reconnects ${report.streams.offerReconnects}`);
   const ends = Object.entries(report.streams.endedBy);
-  if (ends.length > 0) lines.push(`  streams ended by: ${ends.map(([k, n]) => `${k} ×${n}`).join("; ")}`);
+  if (ends.length > 0) lines.push(`  streams ended by: ${ends.map(([k, e]) => `${k} ×${e.count} (${e.firstS === e.lastS ? `at ${e.firstS} s` : `${e.firstS}-${e.lastS} s`})`).join("; ")}`);
   const errors = Object.entries(report.calls.errors);
   lines.push(`calls: ${report.calls.retries} retried · ${report.calls.tokenRefreshes} token refreshes · ${errors.length === 0 ? "no failed calls" : `failed: ${errors.map(([k, n]) => `${k} ×${n}`).join(", ")}`}`);
   const refusals = Object.entries(report.calls.refusals);
