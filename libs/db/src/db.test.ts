@@ -403,6 +403,44 @@ describe("@weelo/db on a Postgres server", { skip: DATABASE_URL ? false : "DATAB
     assert.deepEqual(settings.rows[0], { timeout: "4321ms", path: `${schema},public` });
   });
 
+  it("migrates while other schemas are created and dropped around it (kysely's introspection read them all)", async (t) => {
+    const churn = Array.from({ length: 4 }, () => testSchemaName("churn"));
+    const schemas = Array.from({ length: 4 }, () => testSchemaName("migrating"));
+    const opened: Database<Tables>[] = [];
+    t.after(async () => {
+      await Promise.allSettled(opened.map((d) => d.close()));
+      for (const schema of [...schemas, ...churn]) await dropSchema(DATABASE_URL!, schema);
+    });
+    let churning = true;
+    const admin = await createDatabase<Tables>({ service: "things", schema: testSchemaName("admin"), config: backend.config, migrations: {}, logger: silent });
+    schemas.push(admin.schema);
+    opened.push(admin);
+    // Other services' schemas (with serial columns: what the introspection looked up) come and go.
+    const churner = (async () => {
+      for (let round = 0; churning && round < 200; round++) {
+        for (const schema of churn) {
+          await sql.raw(`create schema if not exists ${schema}; create table if not exists ${schema}.t (id serial primary key, name text)`).execute(admin.db);
+        }
+        for (const schema of churn) await sql.raw(`drop schema if exists ${schema} cascade`).execute(admin.db);
+      }
+    })();
+    try {
+      for (let run = 0; run < 3; run++) {
+        const batch = await Promise.all(
+          schemas.slice(0, 4).map((schema) =>
+            createDatabase<Tables>({ service: "things", schema: `${schema}_${run}`, config: backend.config, migrations: countingMigrations().migrations, logger: silent }),
+          ),
+        );
+        opened.push(...batch);
+        schemas.push(...batch.map((d) => d.schema));
+      }
+    } finally {
+      churning = false;
+      await churner;
+    }
+    assert.equal(opened.length, 13);
+  });
+
   it("recognises serialization failures", async (t) => {
     const schema = testSchemaName("serial");
     const database = await createDatabase<Tables>({

@@ -3,7 +3,7 @@
  * for the whole run (one transaction), so replicas starting together apply each migration once:
  * the others wait, then find nothing pending. The migration tables live in the service's schema.
  */
-import { Migrator, type Kysely, type Migration } from "kysely";
+import { Migrator, sql, type DatabaseIntrospector, type DatabaseMetadata, type Kysely, type Migration, type SchemaMetadata, type TableMetadata } from "kysely";
 import type { Logger } from "@weelo/log";
 
 /** A service's migrations by name, e.g. "2026_11_26_001_create_users"; names sort in run order. */
@@ -38,7 +38,7 @@ export interface MigrateOptions {
 export async function migrateToLatest(db: Kysely<any>, options: MigrateOptions): Promise<void> {
   const migrator = new Migrator({
     // Migrations are frozen in time and typed Kysely<any>, not the service's current tables.
-    db,
+    db: withSchemaScopedIntrospection(db, options.schema),
     provider: { getMigrations: async () => options.migrations },
     migrationTableSchema: options.schema,
   });
@@ -50,4 +50,39 @@ export async function migrateToLatest(db: Kysely<any>, options: MigrateOptions):
     const failed = results.find((result) => result.status === "Error")?.migrationName;
     throw new MigrationError(options.schema, failed, { cause: error });
   }
+}
+
+/**
+ * The Migrator asks "does my table exist?" through kysely's introspector, which by default
+ * reads the columns of EVERY table of EVERY schema on the server (pg_get_serial_sequence on
+ * each): slow on a shared server, and failing with "relation does not exist" when another
+ * service or test drops a schema at that moment. Its questions are about one schema only, so
+ * this answers them from that schema alone (table names; the Migrator needs no columns).
+ */
+function withSchemaScopedIntrospection(db: Kysely<any>, schema: string): Kysely<any> {
+  const introspection: DatabaseIntrospector = {
+    async getSchemas(): Promise<SchemaMetadata[]> {
+      const rows = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${schema}`.execute(db);
+      return rows.rows;
+    },
+    async getTables(): Promise<TableMetadata[]> {
+      const rows = await sql<{ name: string }>`
+        select c.relname as name from pg_catalog.pg_class c
+        join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
+        where ns.nspname = ${schema} and c.relkind in ('r', 'p', 'v')`.execute(db);
+      return rows.rows.map(({ name }) => ({ name, schema, isView: false, columns: [] }));
+    },
+    async getMetadata(): Promise<DatabaseMetadata> {
+      return { tables: await this.getTables() };
+    },
+  };
+  // A view of the same instance (same pool, same plugins) whose `introspection` is the scoped one.
+  // Methods are bound to the real instance: kysely keeps its state in private (#) fields.
+  return new Proxy(db, {
+    get: (target, property) => {
+      if (property === "introspection") return introspection;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
