@@ -71,7 +71,7 @@ export async function startTestSystem(overrides: Record<string, string> = {}, op
       return { accessToken, refreshToken, user: verified.body.data.user, phone };
     },
     async stop() {
-      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!, env.NOTIFY_DLQ_STREAM!, env.DISPATCH_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
+      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!, env.NOTIFY_DLQ_STREAM!, env.DISPATCH_STREAM!, env.TRACKING_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
       await system.stop();
       await isolated.cleanup(SERVICES);
     },
