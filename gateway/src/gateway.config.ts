@@ -71,6 +71,8 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   SOCKET_REVOCATION_CHECK_MS: envInt(60_000, 100),
   /** Frames a client may send per second on average (bursts up to ten times that); beyond, they are refused. */
   SOCKET_FRAMES_PER_S: envInt(10, 1),
+  /** New /socket connections per client IP per RATE_LIMIT_WINDOW_S (0 = no limit); beyond, the upgrade is answered 429. */
+  SOCKET_CONNECTS_PER_IP: envInt(600, 0),
 
   /** Workers of `npm run start:cluster`; 0 means one per core. */
   CLUSTER_WORKERS: envInt(0, 0, 256),

@@ -37,8 +37,13 @@ interface TestSocket {
   send(frame: unknown): void;
 }
 
-function openSocket(system: TestSystem, query = "", options: { autoPong?: boolean } = {}): Promise<TestSocket> {
-  const ws = new WebSocket(`${system.url.replace("http", "ws")}/socket${query}`, options);
+/** Each socket comes from its own client address (the gateway trusts X-Forwarded-For here), so per-IP budgets do not add up across tests. */
+let addresses = 0;
+
+function openSocket(system: TestSystem, query = "", options: { autoPong?: boolean; address?: string } = {}): Promise<TestSocket> {
+  addresses += 1;
+  const headers = { "x-forwarded-for": options.address ?? `198.51.100.${addresses}` };
+  const ws = new WebSocket(`${system.url.replace("http", "ws")}/socket${query}`, { headers, ...(options.autoPong === undefined ? {} : { autoPong: options.autoPong }) });
   const frames: any[] = [];
   ws.on("message", (data) => frames.push(JSON.parse(String(data))));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: String(reason) })));
@@ -66,7 +71,7 @@ describe("/socket through the gateway", () => {
   let customer: { accessToken: string; user: any };
 
   before(async () => {
-    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_MAX_SUBSCRIPTIONS: "3", SOCKET_PING_INTERVAL_MS: "300", SOCKET_MAX_BUFFERED_BYTES: "4096", SOCKET_FRAMES_PER_S: "10000" });
+    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_MAX_SUBSCRIPTIONS: "3", SOCKET_PING_INTERVAL_MS: "500", SOCKET_MAX_BUFFERED_BYTES: "4096", SOCKET_FRAMES_PER_S: "10000", SOCKET_CONNECTS_PER_IP: "3", TRUST_PROXY: "true" });
     dispatch = createClient(BookingDispatchServiceService, `127.0.0.1:${system.grpcPort}`, { deadlineMs: 5000 });
     customer = await system.login("customer");
   });
@@ -208,6 +213,23 @@ describe("/socket through the gateway", () => {
     raw.resume();
     const { code } = await socket.closed;
     assert.equal(code, 4413);
+  });
+
+  it("answers 429 with RateLimit headers to an address opening sockets beyond its budget", async () => {
+    const address = "203.0.113.7";
+    for (let i = 0; i < 3; i++) (await openSocket(system!, `?access_token=${customer.accessToken}`, { address })).ws.close();
+    const refused = await new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      const ws = new WebSocket(`${system!.url.replace("http", "ws")}/socket?access_token=${customer.accessToken}`, { headers: { "x-forwarded-for": address } });
+      ws.once("unexpected-response", (_req, res) => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      ws.once("open", () => reject(new Error("the fourth socket was accepted")));
+      ws.once("error", () => undefined);
+    });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers["ratelimit-limit"], "3");
+    assert.ok(Number(refused.headers["retry-after"]) >= 1);
+    const other = await openSocket(system!, `?access_token=${customer.accessToken}`);
+    await other.frame("another address is not affected", (f) => f.type === "ready");
+    other.ws.close();
   });
 
   it("drops a peer that stops answering pings", async () => {

@@ -20,10 +20,12 @@ import { BookingService, WatchBookingRequestSchema, type WatchBookingResponse } 
 import { TrackingService, WatchLocationRequestSchema, type WatchLocationResponse } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 import { codeName, DomainError } from "@weelo/errors";
 import { requestIdFrom, type Logger } from "@weelo/log";
+import type { RequestLimiter } from "@weelo/resilience";
 import type { Metrics } from "@weelo/metrics";
 import client from "prom-client";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import type { Forwarder } from "../forward.js";
+import { rateLimitHeaders } from "../overload/admission.js";
 import { CLOSE, FrameError, parseClientFrame, type ClientFrame, type ErrorFrame } from "./protocol.js";
 
 export const SOCKET_PATH = "/socket";
@@ -47,6 +49,8 @@ export interface SocketDeps {
   metrics: Metrics;
   settings: SocketSettings;
   clientIp(req: IncomingMessage): string;
+  /** Per-IP budget of new sockets (shared across replicas through Redis), when limits are on. */
+  connectLimiter?: { limiter: RequestLimiter; windowSeconds: number };
 }
 
 /** Statuses during which the booking has a truck on the road to follow. */
@@ -106,8 +110,14 @@ export class SocketGateway {
         registers,
       }),
     };
+    let lastBeat = Date.now();
     this.heartbeat = setInterval(() => {
-      for (const session of this.sessions) session.heartbeat();
+      // A beat that comes late means this process stalled (GC, CPU starvation): peers had no
+      // chance to answer, so this round only pings and judges nobody.
+      const now = Date.now();
+      const onTime = now - lastBeat < deps.settings.pingIntervalMs * 1.5;
+      lastBeat = now;
+      for (const session of this.sessions) session.heartbeat(onTime);
     }, deps.settings.pingIntervalMs);
     this.heartbeat.unref();
     this.revocationSweep = setInterval(() => {
@@ -125,6 +135,24 @@ export class SocketGateway {
       this.counters.closes.inc({ reason: "capacity" });
       return refuseUpgrade(socket, 503, "Service Unavailable", { "retry-after": "5" });
     }
+    const budget = this.deps.connectLimiter;
+    if (!budget) return this.accept(req, socket, head);
+    socket.on("error", () => undefined); // a client leaving during the check is no fault of ours
+    budget.limiter.take(this.deps.clientIp(req)).then(
+      (decision) => {
+        if (decision.allowed) return this.accept(req, socket, head);
+        this.counters.closes.inc({ reason: "rate_limited" });
+        refuseUpgrade(socket, 429, "Too Many Requests", rateLimitHeaders([decision], budget.windowSeconds));
+      },
+      (error: unknown) => {
+        this.deps.logger.error({ err: error }, "socket rate limit check failed");
+        refuseUpgrade(socket, 503, "Service Unavailable", { "retry-after": "1" });
+      },
+    );
+  }
+
+  private accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closing || socket.destroyed) return void socket.destroy();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new Session(ws, req, this.deps, this.counters);
       this.sessions.add(session);
@@ -235,9 +263,9 @@ class Session {
     }
   }
 
-  heartbeat(): void {
+  heartbeat(judge: boolean): void {
     if (this.closed) return;
-    if (!this.alive) {
+    if (judge && !this.alive) {
       this.counters.closes.inc({ reason: "dead_peer" });
       this.terminate();
       return;
