@@ -318,9 +318,13 @@ function explain(world: World, finals: Map<string, Final>, drivers: readonly Dri
       explanations.set(booking.id, `still in broadcast until ${new Date(broadcastEnds).toISOString()} (the run ended first)`);
     } else {
       // A trip still being driven when the drain ran out: explained only while its driver's app is on it and moving.
+      // (Driving, or at a step it began less than 30 s ago: a stuck step is not explained.)
       const driver = drivers.find((d) => d.phase?.bookingId === booking.id && d.onTrip);
       const phase = driver?.describePhase(now);
-      if (driver && phase && /driving/.test(phase) && !/waiting for the ack/.test(phase)) explanations.set(booking.id, `trip in progress (${booking.status}: ${phase}) when the drain time ran out`);
+      const moving = driver?.phase !== undefined && ((/driving/.test(phase!) && !/waiting for the ack/.test(phase!)) || now - driver.phase.since < 30_000);
+      const beingAssigned = booking.status === "CONFIRMED" && record.acceptedAt !== undefined && now - record.acceptedAt < 30_000;
+      if (moving) explanations.set(booking.id, `trip in progress (${booking.status}: ${phase}) when the drain time ran out`);
+      else if (beingAssigned) explanations.set(booking.id, `accepted ${Math.round((now - record.acceptedAt!) / 1000)} s before the end, the driver being assigned`);
       else world.notes.push(`booking ${booking.id} is ${booking.status}: ${driver ? `its driver's app is ${phase}` : "no driver's app is on it"}`);
     }
   }
