@@ -222,17 +222,22 @@ export class TransporterApp {
 
   /** Logs in, sets the base, adds vehicles and drivers; the drivers log in and go online. */
   async setUp(): Promise<void> {
-    const { gateway, config } = this.world;
+    const { gateway } = this.world;
     this.session = await gateway.login("transporter", this.plan.phone);
     await gateway.call("UpdateTransporterProfile", (o) => gateway.transporters.updateTransporterProfile({ baseLocation: this.plan.base, serviceRadiusKm: this.plan.serviceRadiusKm }, o), this.session);
     for (const [k, truck] of this.plan.trucks.entries()) {
+      // One idempotency key per request, so a retry after a lost answer adds nothing twice.
       let registration = truck.registration;
+      let vehicleKey = randomUUID();
       let phone = truck.driverPhone;
-      const vehicle = await this.retryTaken(() => gateway.vehicles.addVehicle({ idempotencyKey: randomUUID(), registrationNumber: registration, vehicleType: truck.vehicleType, capacityKg: capacityOf(truck.vehicleType) }, { headers: this.auth() }), () => {
+      let driverKey = randomUUID();
+      const vehicle = await this.retryTaken(() => gateway.vehicles.addVehicle({ idempotencyKey: vehicleKey, registrationNumber: registration, vehicleType: truck.vehicleType, capacityKg: capacityOf(truck.vehicleType) }, { headers: this.auth() }), () => {
         registration = registrationFor(runTag(), k);
+        vehicleKey = randomUUID();
       });
-      const driver = await this.retryTaken(() => gateway.drivers.addDriver({ idempotencyKey: randomUUID(), name: truck.driverName, phone, licenceNumber: truck.licence }, { headers: this.auth() }), () => {
+      const driver = await this.retryTaken(() => gateway.drivers.addDriver({ idempotencyKey: driverKey, name: truck.driverName, phone, licenceNumber: truck.licence }, { headers: this.auth() }), () => {
         phone = phoneFor("driver", runTag(), k);
+        driverKey = randomUUID();
       });
       const app = new DriverApp(driver.driver!.id, phone, truck.start, this, this.world);
       this.units.push({ vehicleId: vehicle.vehicle!.id, vehicleType: truck.vehicleType, driver: app, holding: undefined });
@@ -242,7 +247,6 @@ export class TransporterApp {
       await unit.driver.goOnline(unit.vehicleId);
       unit.driver.startStreaming();
     }
-    void config;
   }
 
   private auth(): Record<string, string> {
