@@ -12,6 +12,7 @@
  * at-least-once redelivery.
  */
 import { v7 as uuidv7 } from "uuid";
+import { envInt } from "@weelo/config";
 import { REQUEST_ID_HEADER, subjectFamily, type Bus } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { currentContext, type Logger } from "@weelo/log";
@@ -259,4 +260,47 @@ function traceContextOf(payload: Uint8Array): Record<string, string> | undefined
 /** When an outbox row was written: its id is a UUIDv7, whose first 48 bits are the Unix time in ms. */
 function writtenAt(id: string): number {
   return Number.parseInt(id.replace(/-/g, "").slice(0, 12), 16);
+}
+
+/** The relay's settings, the same in every service that publishes through an outbox. */
+export const outboxConfigShape = {
+  /** The outbox relay looks for unpublished events this often even when nothing woke it (ms). */
+  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
+  /** Events the relay publishes per transaction. */
+  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
+  /** Published events are kept in the outbox this long, for inspection, then deleted (hours). */
+  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+};
+
+export interface OutboxConfig {
+  OUTBOX_POLL_MS: number;
+  OUTBOX_BATCH_SIZE: number;
+  OUTBOX_RETENTION_H: number;
+}
+
+/** What the relay needs of the process (a @weelo/runtime Platform has it all). */
+export interface OutboxHost {
+  bus: Pick<Bus, "publishEvent">;
+  logger: Logger;
+  metrics?: OutboxRelayOptions["metrics"];
+  onShutdown(name: string, fn: () => Promise<void>): void;
+}
+
+/**
+ * Starts a service's relay and stops it at shutdown. Call it after the database is opened: the
+ * relay is then stopped (finishing its round) before the database closes.
+ */
+export function startOutboxRelay(host: OutboxHost, db: AnyDatabaseWithOutbox, config: OutboxConfig, service: string): OutboxRelay {
+  const relay = new OutboxRelay({
+    db,
+    bus: host.bus,
+    logger: host.logger.child({ component: `${service}-outbox` }),
+    pollMs: config.OUTBOX_POLL_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
+    ...(host.metrics ? { metrics: host.metrics } : {}),
+  });
+  relay.start();
+  host.onShutdown(`${service} outbox relay`, () => relay.stop());
+  return relay;
 }

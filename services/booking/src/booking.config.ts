@@ -2,6 +2,7 @@
 import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
 // Pricing signs quotes and booking verifies them: one secret, one development default.
 import { DEV_QUOTE_SIGNING_SECRET } from "@weelo/pricing";
+import { outboxConfigShape } from "@weelo/outbox";
 
 export { DEV_QUOTE_SIGNING_SECRET };
 
@@ -36,12 +37,7 @@ export const bookingConfigSchema = baseConfigSchema.extend({
   BOOKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   /** Where tracking answers gRPC (booking running alone): AT_PICKUP / AT_DROPOFF are checked there. */
   TRACKING_GRPC_URL: envOptional(),
-  /** The outbox relay looks for unpublished events this often even when nothing woke it (ms). */
-  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
-  /** Events the relay publishes per transaction. */
-  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
-  /** Published events are kept in the outbox this long, for inspection, then deleted (hours). */
-  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+  ...outboxConfigShape,
 });
 
 export type BookingConfig = z.infer<typeof bookingConfigSchema>;

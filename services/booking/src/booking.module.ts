@@ -5,7 +5,7 @@
  */
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
 import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
-import { OutboxRelay } from "@weelo/outbox";
+import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
 import { bookingHandlers, dispatchHandlers, PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
@@ -37,18 +37,8 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
     maxAgeMs: config.BOOKING_STREAM_MAX_AGE_H * 3600 * 1000,
   });
 
-  const relay = new OutboxRelay({
-    db: database.db,
-    bus: platform.bus,
-    logger: logger.child({ component: "booking-outbox" }),
-    pollMs: config.OUTBOX_POLL_MS,
-    batchSize: config.OUTBOX_BATCH_SIZE,
-    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
-    metrics: platform.metrics,
-  });
-  relay.start();
-  // Registered after the database, so it stops (finishing its round) before the database closes.
-  platform.onShutdown("booking outbox relay", () => relay.stop());
+  // Started after the database opened, so it stops (finishing its round) before the database closes.
+  const relay = startOutboxRelay(platform, database.db, config, "booking");
 
   const service = createBookingService({
     db: database.db,

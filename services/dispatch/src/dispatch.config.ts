@@ -1,5 +1,6 @@
 /** Dispatch's settings, on top of the settings every process shares. */
 import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { outboxConfigShape } from "@weelo/outbox";
 
 const name = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} are letters, digits, _ and -`);
 
@@ -55,12 +56,7 @@ export const dispatchConfigSchema = baseConfigSchema.extend({
   WATCH_RESYNC_MS: envInt(15_000, 50, 600_000),
   /** A WatchOffers stream marks its transporter online for this long, refreshed at a third of it (ms). */
   PRESENCE_TTL_MS: envInt(30_000, 300, 600_000),
-  /** The outbox relay looks for unpublished events this often even when nothing woke it (ms). */
-  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
-  /** Events the relay publishes per transaction. */
-  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
-  /** Published events are kept in the outbox this long, for inspection, then deleted (hours). */
-  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+  ...outboxConfigShape,
 });
 
 export type DispatchConfig = z.infer<typeof dispatchConfigSchema>;

@@ -5,7 +5,7 @@
  * process alike.
  */
 import { DispatchServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
-import { OutboxRelay } from "@weelo/outbox";
+import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import { Gauge } from "prom-client";
 import { bookingEventHandler, consumeBookingEvents, TimerPoller } from "./background.js";
@@ -45,17 +45,8 @@ export async function startDispatch(platform: Platform, config: DispatchConfig, 
     maxAgeMs: config.DISPATCH_STREAM_MAX_AGE_H * 3600 * 1000,
   });
 
-  const relay = new OutboxRelay({
-    db: database.db,
-    bus: platform.bus,
-    logger: logger.child({ component: "dispatch-outbox" }),
-    pollMs: config.OUTBOX_POLL_MS,
-    batchSize: config.OUTBOX_BATCH_SIZE,
-    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
-    metrics: platform.metrics,
-  });
-  relay.start();
-  platform.onShutdown("dispatch outbox relay", () => relay.stop());
+  // Started after the database opened, so it stops (finishing its round) before the database closes.
+  const relay = startOutboxRelay(platform, database.db, config, "dispatch");
 
   let upstreams = options.upstreams;
   if (!upstreams) {

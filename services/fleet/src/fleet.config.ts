@@ -1,5 +1,6 @@
 /** Fleet's settings, on top of the settings every process shares. */
 import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { outboxConfigShape } from "@weelo/outbox";
 
 /**
  * The vehicle type ids of the pricing catalog (seeded by pricing's migration), used when no
@@ -35,12 +36,7 @@ export const fleetConfigSchema = baseConfigSchema.extend({
   FLEET_SUBJECT_ROOT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -").default("fleet"),
   /** How long the stream keeps events (hours). */
   FLEET_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
-  /** The outbox relay looks for unpublished events this often even when nothing woke it (ms). */
-  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
-  /** Events the relay publishes per transaction. */
-  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
-  /** Published events are kept in the outbox this long, for inspection, then deleted (hours). */
-  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+  ...outboxConfigShape,
 });
 
 export type FleetConfig = z.infer<typeof fleetConfigSchema>;

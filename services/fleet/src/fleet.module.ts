@@ -18,7 +18,7 @@ import { createFleetService, type FleetService } from "./fleet.service.js";
 import type { FleetDatabase } from "./fleet.table.js";
 import { driverHandlers } from "./driver.handlers.js";
 import { fleetMigrations } from "./migrations/index.js";
-import { OutboxRelay } from "@weelo/outbox";
+import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import { vehicleHandlers } from "./vehicle.handlers.js";
 import { pricingVehicleTypeCatalog, staticVehicleTypeCatalog, type VehicleTypeCatalog } from "./vehicle-types.js";
 
@@ -44,18 +44,8 @@ export async function startFleet(platform: Platform, config: FleetConfig, option
     maxAgeMs: config.FLEET_STREAM_MAX_AGE_H * 3600 * 1000,
   });
 
-  const relay = new OutboxRelay({
-    db: database.db,
-    bus: platform.bus,
-    logger: logger.child({ component: "fleet-outbox" }),
-    pollMs: config.OUTBOX_POLL_MS,
-    batchSize: config.OUTBOX_BATCH_SIZE,
-    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
-    metrics: platform.metrics,
-  });
-  relay.start();
-  // Registered after the database, so it stops (finishing its round) before the database closes.
-  platform.onShutdown("fleet outbox relay", () => relay.stop());
+  // Started after the database opened, so it stops (finishing its round) before the database closes.
+  const relay = startOutboxRelay(platform, database.db, config, "fleet");
 
   const service = createFleetService({
     db: database.db,

@@ -1,5 +1,6 @@
 /** Tracking's settings, on top of the settings every process shares. */
 import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { outboxConfigShape } from "@weelo/outbox";
 
 const subjectToken = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -");
 
@@ -64,12 +65,7 @@ export const trackingConfigSchema = baseConfigSchema.extend({
   DRIVER_DARK_AFTER_S: envInt(120, 5, 24 * 3600),
   /** How often one replica looks for dark drivers (seconds). */
   DRIVER_DARK_CHECK_S: envInt(15, 1, 600),
-  /** The outbox relay of tracking's events looks for unpublished rows this often (ms). */
-  OUTBOX_POLL_MS: envInt(1000, 10, 60_000),
-  /** Events the relay publishes per transaction. */
-  OUTBOX_BATCH_SIZE: envInt(100, 1, 10_000),
-  /** Published events are kept in the outbox this long, then deleted (hours). */
-  OUTBOX_RETENTION_H: envInt(24, 1, 24 * 30),
+  ...outboxConfigShape,
   /** A graceful shutdown tells each driver stream to wait up to this long (spread at random) before reconnecting (ms). */
   RECONNECT_SPREAD_MS: envInt(5000, 0, 600_000),
 });

@@ -10,7 +10,7 @@ import { TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
-import { OutboxRelay } from "@weelo/outbox";
+import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import { Gauge } from "prom-client";
 import { availabilitySink, subscribeAvailability, type AvailabilitySink } from "./availability.js";
@@ -104,17 +104,8 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     subjects: [subjects.arriving, subjects.arrived, subjects.dark],
     maxAgeMs: config.TRACKING_STREAM_MAX_AGE_H * 3600 * 1000,
   });
-  const relay = new OutboxRelay({
-    db: database.db,
-    bus: platform.bus,
-    logger: logger.child({ component: "tracking-outbox" }),
-    pollMs: config.OUTBOX_POLL_MS,
-    batchSize: config.OUTBOX_BATCH_SIZE,
-    retentionMs: config.OUTBOX_RETENTION_H * 3600 * 1000,
-    metrics: platform.metrics,
-  });
-  relay.start();
-  platform.onShutdown("tracking outbox relay", () => relay.stop());
+  // Started after the database opened, so it stops (finishing its round) before the database closes.
+  const relay = startOutboxRelay(platform, database.db, config, "tracking");
 
   const trips = new TripDirectory({ onChange: (trip, active) => store.setOnTrip(trip.driverId, active) });
   const feed = new TripFeed({
