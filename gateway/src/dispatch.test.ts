@@ -12,20 +12,10 @@ import { createClient as createConnectClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { DispatchService } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
 import { until } from "@weelo/testing";
-import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
+import { address, bearer, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const PICKUP = { lat: 18.5204, lng: 73.8567 };
 const DROP = { lat: 18.5912, lng: 73.7389 };
-const address = (location: typeof PICKUP) => ({
-  line1: "Plot 12, MIDC",
-  city: "Pune",
-  state: "Maharashtra",
-  pincode: "411001",
-  location,
-  contactName: "Anil Shinde",
-  contactPhone: `+91${uniquePhone()}`,
-});
 
 describe("dispatch through the gateway", () => {
   let system: TestSystem;

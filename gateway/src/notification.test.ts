@@ -10,20 +10,8 @@ import { after, before, describe, it } from "node:test";
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
 import { createClient, type ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
-import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
+import { address, bearer, HINJEWADI, PUNE, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const PUNE = { lat: 18.5286, lng: 73.8743 };
-const HINJEWADI = { lat: 18.5912, lng: 73.7389 };
-const address = (location: typeof PUNE, name: string) => ({
-  line1: "Plot 12, MIDC",
-  city: "Pune",
-  state: "Maharashtra",
-  pincode: "411001",
-  location,
-  contactName: name,
-  contactPhone: `+91${uniquePhone()}`,
-});
 const LIST = "/weelo.notification.v1.NotificationService/ListNotifications";
 const MARK_READ = "/weelo.notification.v1.NotificationService/MarkRead";
 

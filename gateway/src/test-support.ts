@@ -28,6 +28,24 @@ export function uniquePhone(): string {
   return `9${String(base).padStart(9, "0").slice(-9)}`;
 }
 
+/** Authorization metadata/headers of an access token. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Two places in Pune the e2e suites book trips between (a real road distance apart). */
+export const PUNE = { lat: 18.5286, lng: 73.8743 };
+export const HINJEWADI = { lat: 18.5912, lng: 73.7389 };
+
+/** A booking address (Connect JSON) at a point, with a contact of that name and a fresh phone. */
+export const address = (location: { lat: number; lng: number }, contactName = "Anil Shinde") => ({
+  line1: "Plot 12, MIDC",
+  city: "Pune",
+  state: "Maharashtra",
+  pincode: "411001",
+  location,
+  contactName,
+  contactPhone: `+91${uniquePhone()}`,
+});
+
 export async function startTestSystem(overrides: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestSystem> {
   const isolated = await isolatedTestEnvironment();
   const env: Record<string, string | undefined> = {

@@ -12,19 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { createLogger } from "@weelo/log";
 import { SPAN_KIND, startOtlpCollector, type CollectedSpan, type OtlpCollector } from "@weelo/telemetry/testing";
 import { until } from "@weelo/testing";
-import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
-
-const PUNE = { lat: 18.5286, lng: 73.8743 };
-const HINJEWADI = { lat: 18.5912, lng: 73.7389 };
-const address = (location: typeof PUNE, name: string) => ({
-  line1: "Plot 12, MIDC",
-  city: "Pune",
-  state: "Maharashtra",
-  pincode: "411001",
-  location,
-  contactName: name,
-  contactPhone: `+91${uniquePhone()}`,
-});
+import { address, HINJEWADI, PUNE, startTestSystem, type TestSystem } from "./test-support.js";
 
 describe("tracing across the gateway, a service and the bus", () => {
   let collector: OtlpCollector;

@@ -17,9 +17,7 @@ import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booki
 import { TrackingServiceClient, type StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { createClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
-import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+import { bearer, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
 describe("tracking through the gateway", () => {
   let system: TestSystem;
