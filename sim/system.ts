@@ -111,6 +111,10 @@ export async function startSystemChild(overrides: Record<string, string>): Promi
     clearTimeout(timer);
   };
 
+  // Whatever ends the simulator (even a crash), the system it started does not outlive it.
+  process.once("exit", () => {
+    if (!exited) child?.kill("SIGTERM");
+  });
   spawnChild();
   try {
     await waitReady(url, 90_000, () => !exited);
