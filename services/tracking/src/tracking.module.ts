@@ -118,6 +118,14 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     durable: config.TRIPS_CONSUMER,
     trackingSubjectRoot: config.TRACKING_SUBJECT_ROOT,
     reloadMs: config.TRIP_RELOAD_S * 1000,
+    // `commands` is defined below; the feed starts (and may call this) only after it.
+    tellDriver: (driverId, notice) => {
+      const detail = { bookingId: notice.bookingId, reason: notice.reason };
+      commands.send(driverId, {
+        commandId: notice.eventId,
+        kind: notice.kind === "cancelled" ? { $case: "cancelled", value: detail } : { $case: "reopened", value: detail },
+      });
+    },
     ...(options.now ? { now: options.now } : {}),
   });
   const events = new TripEvents({
@@ -170,10 +178,6 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     ...(options.now ? { now: options.now } : {}),
   });
   platform.onShutdown("tracking service", async () => service.close());
-  await feed.start();
-  platform.onShutdown("tracking trips feed", () => feed.stop());
-  events.startDarkWatch();
-  platform.onShutdown("tracking trip events", () => events.close());
 
   const availability = availabilitySink(store);
   const availabilitySubscription = subscribeAvailability(platform.bus, config.FLEET_SUBJECT_ROOT, availability, logger);
@@ -206,6 +210,12 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     },
     connectedHere: (driverId) => streams.get(driverId) !== undefined,
   };
+
+  // Once commands can be sent: the feed tells drivers of trips taken away.
+  await feed.start();
+  platform.onShutdown("tracking trips feed", () => feed.stop());
+  events.startDarkWatch();
+  platform.onShutdown("tracking trip events", () => events.close());
 
   let resolveDriver = options.resolveDriver;
   if (!resolveDriver) {

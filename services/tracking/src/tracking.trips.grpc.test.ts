@@ -122,7 +122,7 @@ describe("trips from booking's events", () => {
     stream.close();
   });
 
-  it("COMPLETED, CANCELLED and reopened end the trip: the driver is off the trip (offered again), the customer still reads the path", async () => {
+  it("COMPLETED, CANCELLED and reopened end the trip: the driver is off the trip (offered again) and told on the stream, the customer still reads the path", async () => {
     for (const [to, subject] of [
       [BookingStatus.BOOKING_STATUS_COMPLETED, "status_changed"],
       [BookingStatus.BOOKING_STATUS_CANCELLED, "cancelled"],
@@ -130,13 +130,29 @@ describe("trips from booking's events", () => {
     ] as const) {
       const driver = await t.driver();
       const trip = await t.startTrip(driver.id);
+      const stream = t.stream(driver.token);
+      stream.send([pointAt(1, 18.52, 73.85)]);
+      await stream.waitForAck(1);
       assert.equal(t.tracking.trips.activeOf(driver.id)?.bookingId, trip.bookingId);
       assert.equal((await t.tracking.store.get(driver.id))?.onTrip, true);
       await t.advance(trip, to, { subject });
       await until(`the trip ended by ${subject}`, () => t.tracking.trips.activeOf(driver.id) === undefined);
       assert.equal((await t.tracking.store.get(driver.id))?.onTrip, false);
-      // Its customer still reads the (ended) trip's path.
-      assert.deepEqual((await t.client.getTripPath({ bookingId: trip.bookingId }, trip.customer)).points, []);
+      // Its customer still reads the (ended) trip's path, with the point acked during the trip.
+      assert.deepEqual((await t.client.getTripPath({ bookingId: trip.bookingId }, trip.customer)).points.map((p) => p.seq), [1]);
+      // A cancelled or reopened trip is taken away from the driver, who hears it at once; a completed one is theirs to close.
+      const told = () => stream.responses.flatMap((r) => (r.kind?.$case === "command" ? [r.kind.value] : [])).filter((c) => c.kind?.$case === "cancelled" || c.kind?.$case === "reopened");
+      if (subject === "status_changed") {
+        stream.send([pointAt(2, 18.5201, 73.85)]);
+        await stream.waitForAck(2);
+        assert.deepEqual(told(), []);
+      } else {
+        await until(`the ${subject} command on the driver's stream`, () => told().length === 1);
+        const command = told()[0]!;
+        assert.equal(command.kind?.$case, subject);
+        assert.equal(command.kind?.value.bookingId, trip.bookingId);
+      }
+      stream.close();
     }
   });
 

@@ -29,7 +29,22 @@ export interface TripFeedOptions {
   durable: string;
   trackingSubjectRoot: string;
   reloadMs: number;
+  /**
+   * Tells the driver who was on a trip that it was cancelled or taken away (a command on their
+   * stream, on whichever replica holds it). Called once per event: a redelivered event changes
+   * no row and tells no one again.
+   */
+  tellDriver?: (driverId: string, notice: TripTakenAway) => void;
   now?: () => number;
+}
+
+/** A trip a driver was on, cancelled by the customer or reopened (taken away, offered again). */
+export interface TripTakenAway {
+  kind: "cancelled" | "reopened";
+  bookingId: string;
+  reason: string;
+  /** The event's id: the command's id, so an app that hears it twice can ignore the repeat. */
+  eventId: string;
 }
 
 /** Statuses during which a driver is on the trip. */
@@ -154,6 +169,8 @@ export class TripFeed {
     } else if (type === "status_changed" || type === "cancelled" || type === "reopened") {
       const event = BookingStatusChanged.decode(envelope.payload.value);
       const driverId = event.driverId || null;
+      const takenAway = type === "cancelled" || type === "reopened" ? type : undefined;
+      const before = takenAway ? await findTrip(db, event.bookingId) : undefined;
       const changed = await recordBookingStatus(
         db,
         {
@@ -168,6 +185,9 @@ export class TripFeed {
         new Date(this.now()),
       );
       if (changed) changedId = event.bookingId;
+      if (changed && takenAway && before?.active && before.driver_id) {
+        this.options.tellDriver?.(before.driver_id, { kind: takenAway, bookingId: event.bookingId, reason: event.reason, eventId: envelope.id });
+      }
     }
     if (changedId) await this.changed(changedId);
   }
