@@ -1,10 +1,9 @@
 /**
- * Texts for critical messages when push did not reach the user. Identity's SmsSender is
- * bound to its OTP template (sendOtp), so this is a sibling on the same MSG91 Flow API with a
- * notification template (one ##message## variable) instead of a shared lib.
+ * Texts for critical messages when push did not reach the user: MSG91's Flow API (@weelo/sms,
+ * shared with identity's OTPs) with a notification template (one ##message## variable).
  */
-import { UnavailableError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
+import { sendMsg91Flow, type Msg91Settings } from "@weelo/sms";
 import type { Guard } from "@weelo/resilience";
 
 export interface SmsSender {
@@ -24,12 +23,8 @@ export class LogSmsSender implements SmsSender {
   }
 }
 
-export interface Msg91NotifySettings {
-  baseUrl: string;
-  authKey: string;
-  /** The DLT-approved template with a ##message## variable. */
-  templateId: string;
-}
+/** The DLT-approved template has a ##message## variable. */
+export type Msg91NotifySettings = Msg91Settings;
 
 export class Msg91NotifySender implements SmsSender {
   readonly name = "msg91";
@@ -40,29 +35,6 @@ export class Msg91NotifySender implements SmsSender {
   ) {}
 
   sendText(phone: string, text: string): Promise<void> {
-    return this.guard.execute(async (signal) => {
-      let response: Response;
-      try {
-        response = await fetch(new URL("/api/v5/flow", this.settings.baseUrl), {
-          method: "POST",
-          headers: { authkey: this.settings.authKey, "content-type": "application/json", accept: "application/json" },
-          body: JSON.stringify({
-            template_id: this.settings.templateId,
-            short_url: "0",
-            recipients: [{ mobiles: phone.replace(/^\+/, ""), message: text }],
-          }),
-          signal,
-        });
-      } catch (error) {
-        throw new UnavailableError("the SMS provider could not be reached", { reason: "SMS_UNAVAILABLE", cause: error });
-      }
-      const body = (await response.json().catch(() => ({}))) as { type?: string; message?: string };
-      if (!response.ok || body.type !== "success") {
-        throw new UnavailableError("the SMS provider refused the message", {
-          reason: "SMS_UNAVAILABLE",
-          cause: new Error(`msg91 answered ${response.status}: ${body.message ?? "no message"}`),
-        });
-      }
-    });
+    return sendMsg91Flow(this.settings, this.guard, phone, { message: text });
   }
 }
