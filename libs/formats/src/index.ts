@@ -51,6 +51,15 @@ export function encodePageToken(lastId: string): string {
   return Buffer.from(`${PAGE_TOKEN_PREFIX}${lastId}`).toString("base64url");
 }
 
+/**
+ * One page out of the `limit + 1` rows a list query fetched: the first `limit`, and the token
+ * of the next page when the extra row shows there is one.
+ */
+export function pageOf<T extends { id: string }>(rows: T[], limit: number): { items: T[]; nextPageToken: string } {
+  const items = rows.slice(0, limit);
+  return { items, nextPageToken: rows.length > limit ? encodePageToken(items[items.length - 1]!.id) : "" };
+}
+
 /** The id a page token continues after, or undefined for the first page. */
 export function decodePageToken(token: string, field = "page_token"): string | undefined {
   if (token === "") return undefined;

@@ -8,7 +8,7 @@ import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, R
 import { normalizeIndianPhone } from "@weelo/formats";
 import type { ActorRole, BookingStatus, StoredAddress } from "./booking.table.js";
 // Ids and page tokens are shared API formats; re-exported so booking's rules read as one list.
-export { validateId, pageSize, encodePageToken, decodePageToken, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "@weelo/formats";
+export { validateId, pageSize, encodePageToken, decodePageToken, pageOf, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "@weelo/formats";
 
 /** Upper-case word of a status for messages, e.g. "IN_TRANSIT". */
 export const statusWord = (status: BookingStatus) => status.toUpperCase();

@@ -42,7 +42,7 @@ import {
   codeRefusal,
   decodePageToken,
   DISPATCH_REOPENABLE,
-  encodePageToken,
+  pageOf,
   illegalTransition,
   pageSize,
   PARTICIPANT_REOPENABLE,
@@ -376,8 +376,7 @@ export function createBookingService(deps: BookingDeps) {
       const column = principal.role === "customer" ? "customer_id" : principal.role === "transporter" ? "transporter_id" : "driver_user_id";
       const limit = pageSize(query.pageSize);
       const rows = await repo.listBookings(db, { column, userId: principal.userId, status: query.status, afterId: decodePageToken(query.pageToken), limit: limit + 1 });
-      const items = rows.slice(0, limit);
-      return { items, nextPageToken: rows.length > limit ? encodePageToken(items[items.length - 1]!.id) : "" };
+      return pageOf(rows, limit);
     },
 
     /** One of the customer's orders with its bookings. */

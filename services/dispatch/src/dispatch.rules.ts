@@ -2,9 +2,9 @@
  * Dispatch's pure rules: the wave plan, who a wave reaches, what an acceptance may take, how
  * a failed booking call is retried, request validation. No I/O: unit-tested without a server.
  */
-import { FailedPreconditionError, InvalidArgumentError } from "@weelo/errors";
+import { FailedPreconditionError, GrpcCode, InvalidArgumentError } from "@weelo/errors";
 import type { BroadcastRow, OfferStatus } from "./dispatch.table.js";
-export { validateId, pageSize, encodePageToken, decodePageToken } from "@weelo/formats";
+export { validateId, pageSize, encodePageToken, decodePageToken, pageOf } from "@weelo/formats";
 
 export interface WavePlan {
   /** Radius of each wave, in metres, growing. */
@@ -124,8 +124,8 @@ export function retryDelayMs(attempt: number, firstMs: number): number {
   return Math.min(60_000, firstMs * 2 ** Math.max(0, Math.min(attempt - 1, 16)));
 }
 
-/** gRPC codes (numbers) of a booking call that will not succeed by retrying. */
-const PERMANENT_CODES = new Set([3 /* INVALID_ARGUMENT */, 5 /* NOT_FOUND */, 9 /* FAILED_PRECONDITION */, 7 /* PERMISSION_DENIED */]);
+/** gRPC codes of a booking call that will not succeed by retrying. */
+const PERMANENT_CODES = new Set<number>([GrpcCode.INVALID_ARGUMENT, GrpcCode.NOT_FOUND, GrpcCode.FAILED_PRECONDITION, GrpcCode.PERMISSION_DENIED]);
 
 export function isPermanentFailure(code: number | undefined): boolean {
   return code !== undefined && PERMANENT_CODES.has(code);

@@ -29,7 +29,7 @@ import {
   acceptRefusal,
   decodePageToken,
   dueStep,
-  encodePageToken,
+  pageOf,
   FINAL_FOR_TRANSPORTER,
   firstWaveAt,
   isPermanentFailure,
@@ -562,8 +562,8 @@ export function createDispatchService(deps: DispatchDeps) {
     async listOffers(principal: Principal, query: { status: OfferStatus; pageSize: number; pageToken: string }): Promise<{ offers: Offer[]; nextPageToken: string }> {
       const limit = pageSize(query.pageSize);
       const rows = await repo.listOffers(db, { transporterId: principal.userId, status: query.status, afterId: decodePageToken(query.pageToken), limit: limit + 1 });
-      const items = rows.slice(0, limit);
-      return { offers: items.map((r) => offerToProto(r, r)), nextPageToken: rows.length > limit ? encodePageToken(items[items.length - 1]!.id) : "" };
+      const { items, nextPageToken } = pageOf(rows, limit);
+      return { offers: items.map((r) => offerToProto(r, r)), nextPageToken };
     },
 
     /**

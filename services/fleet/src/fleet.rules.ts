@@ -54,6 +54,7 @@ export {
   validateId,
   pageSize,
   encodePageToken,
+  pageOf,
   decodePageToken,
   DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,

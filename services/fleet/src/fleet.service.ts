@@ -24,7 +24,7 @@ import {
   DEFAULT_SERVICE_RADIUS_KM,
   driverRemovalRefusal,
   MAX_SERVICE_RADIUS_KM,
-  encodePageToken,
+  pageOf,
   maskPhone,
   normalizeIndianPhone,
   normalizeLicenceNumber,
@@ -135,11 +135,6 @@ function transporterOf(principal: Principal): string {
     throw new PermissionDeniedError("this call is for transporter accounts", { reason: "ROLE_NOT_ALLOWED" });
   }
   return principal.userId;
-}
-
-function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
-  const items = rows.slice(0, limit);
-  return { items, nextPageToken: rows.length > limit ? encodePageToken(items[items.length - 1]!.id) : "" };
 }
 
 export function createFleetService(deps: FleetDeps) {
@@ -291,7 +286,7 @@ export function createFleetService(deps: FleetDeps) {
       const afterId = decodePageToken(query.pageToken);
       const vehicleType = query.vehicleType ? validateVehicleTypeId(query.vehicleType) : undefined;
       const rows = await repo.listVehicles(db, { transporterId, status: query.status, vehicleType, afterId, limit: limit + 1 });
-      return page(rows, limit);
+      return pageOf(rows, limit);
     },
 
     getVehicle,
@@ -400,7 +395,7 @@ export function createFleetService(deps: FleetDeps) {
       const transporterId = transporterOf(principal);
       const limit = pageSize(query.pageSize);
       const afterId = decodePageToken(query.pageToken);
-      return page(await repo.listDrivers(db, { transporterId, status: query.status, afterId, limit: limit + 1 }), limit);
+      return pageOf(await repo.listDrivers(db, { transporterId, status: query.status, afterId, limit: limit + 1 }), limit);
     },
 
     async getDriver(principal: Principal, driverId: string): Promise<DriverRow> {

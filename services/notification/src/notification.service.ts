@@ -5,7 +5,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Principal } from "@weelo/auth";
 import { NotFoundError, UnavailableError } from "@weelo/errors";
-import { decodePageToken, encodePageToken, pageSize, validateId } from "@weelo/formats";
+import { decodePageToken, pageOf, pageSize, validateId } from "@weelo/formats";
 import type { Logger } from "@weelo/log";
 import type { Counter } from "prom-client";
 import type { Contact, ContactDirectory } from "./contacts.js";
@@ -183,9 +183,7 @@ export function createNotificationService(deps: NotificationServiceDeps) {
       const limit = pageSize(input.pageSize);
       const beforeId = decodePageToken(input.pageToken);
       const rows = await repo.listInbox(db, principal.userId, { limit: limit + 1, unreadOnly: input.unreadOnly, ...(beforeId ? { beforeId } : {}) });
-      const items = rows.slice(0, limit);
-      const nextPageToken = rows.length > limit ? encodePageToken(items[items.length - 1]!.id) : "";
-      return { items, nextPageToken, unreadCount: await repo.unreadCount(db, principal.userId) };
+      return { ...pageOf(rows, limit), unreadCount: await repo.unreadCount(db, principal.userId) };
     },
 
     async markRead(principal: Principal, notificationId: string): Promise<{ notification: NotificationRow; unreadCount: number }> {
