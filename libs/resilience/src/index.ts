@@ -113,5 +113,12 @@ export function createBulkhead(limit: number, queue = 0) {
   };
 }
 
-export { createRateLimiter, type RateLimiter, type RateLimitSettings } from "./rate-limit.js";
-export { createRequestLimiter, type RequestLimiter, type RequestLimitDecision, type RequestLimitSettings } from "./request-limit.js";
+export {
+  createRateLimiter,
+  createRequestLimiter,
+  type RateLimiter,
+  type RateLimitSettings,
+  type RequestLimiter,
+  type RequestLimitDecision,
+  type RequestLimitSettings,
+} from "./rate-limit.js";
