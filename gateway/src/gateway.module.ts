@@ -9,7 +9,6 @@ import type { AddressInfo } from "node:net";
 import { cors as connectCors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { requestIdFrom, runWithContext } from "@weelo/log";
-import { createRequestLimiter } from "@weelo/resilience";
 import { runChecks, type DependencyCheck, type Platform } from "@weelo/runtime";
 import cors from "cors";
 import helmet from "helmet";
@@ -152,17 +151,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     logger,
     metrics: platform.metrics,
     clientIp: (req) => clientIpOf(req, config.TRUST_PROXY),
-    ...(config.RATE_LIMIT_ENABLED && config.SOCKET_CONNECTS_PER_IP > 0
-      ? {
-          connectLimiter: {
-            limiter: createRequestLimiter(
-              { name: "gw-socket-ip", points: config.SOCKET_CONNECTS_PER_IP, durationSeconds: config.RATE_LIMIT_WINDOW_S, keyPrefix: config.CACHE_KEY_PREFIX },
-              platform.cache.redisClient(),
-            ),
-            windowSeconds: config.RATE_LIMIT_WINDOW_S,
-          },
-        }
-      : {}),
+    admission,
     settings: {
       maxConnections: config.SOCKET_MAX_CONNECTIONS,
       maxSubscriptions: config.SOCKET_MAX_SUBSCRIPTIONS,

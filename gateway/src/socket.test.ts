@@ -213,7 +213,10 @@ describe("/socket through the gateway", () => {
     });
     assert.equal(refused.status, 429);
     assert.equal(refused.headers["ratelimit-limit"], "3");
+    assert.equal(refused.headers["ratelimit-policy"], "3;w=60", "the window comes with the limit's decision");
     assert.ok(Number(refused.headers["retry-after"]) >= 1);
+    // Counted like every other admission refusal, as class "socket".
+    assert.ok((await (await fetch(`${system!.url}/metrics`)).text()).includes('weelo_gateway_rate_limited_total{class="socket",scope="ip"} 1'));
     const other = await openSocket(system!, `?access_token=${customer.accessToken}`);
     await other.frame("another address is not affected", (f) => f.type === "ready");
     other.ws.close();

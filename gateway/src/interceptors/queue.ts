@@ -10,13 +10,12 @@ import { isDeadlineReason, toConnectRefusal } from "../overload/connect-refusals
 export function queueInterceptor(admission: Admission): Interceptor {
   return (next) => async (req) => {
     const name = endpointClassOf(req.service.typeName);
-    const windowSeconds = admission.settings.rateLimits.windowSeconds;
     if (req.method.methodKind === "unary") {
       let release: () => void;
       try {
         release = await admission.enterUnary(name, req.signal, isDeadlineReason);
       } catch (thrown) {
-        throw toConnectRefusal(thrown, windowSeconds);
+        throw toConnectRefusal(thrown);
       }
       try {
         return await next(req);
@@ -28,7 +27,7 @@ export function queueInterceptor(admission: Admission): Interceptor {
     try {
       release = admission.enterStream(name);
     } catch (thrown) {
-      throw toConnectRefusal(thrown, windowSeconds);
+      throw toConnectRefusal(thrown);
     }
     // The stream's end releases the slot; so does the call's end if the stream was never read.
     req.signal.addEventListener("abort", release, { once: true });

@@ -17,7 +17,7 @@ export function ipRateLimitInterceptor(admission: Admission): Interceptor {
       const decision = await admission.checkLimit(endpointClassOf(req.service.typeName), "ip", req.contextValues.get(clientIpKey));
       req.contextValues.set(ipDecisionKey, decision);
     } catch (thrown) {
-      throw toConnectRefusal(thrown, admission.settings.rateLimits.windowSeconds);
+      throw toConnectRefusal(thrown);
     }
     return next(req);
   };
@@ -31,10 +31,10 @@ export function userRateLimitInterceptor(admission: Admission): Interceptor {
     try {
       if (principal) userDecision = await admission.checkLimit(endpointClassOf(req.service.typeName), "user", principal.userId);
     } catch (thrown) {
-      throw toConnectRefusal(thrown, admission.settings.rateLimits.windowSeconds);
+      throw toConnectRefusal(thrown);
     }
     const res = await next(req);
-    const headers = rateLimitHeaders([req.contextValues.get(ipDecisionKey), userDecision], admission.settings.rateLimits.windowSeconds);
+    const headers = rateLimitHeaders([req.contextValues.get(ipDecisionKey), userDecision]);
     for (const [name, value] of Object.entries(headers)) res.header.set(name, value);
     return res;
   };

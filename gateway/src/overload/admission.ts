@@ -3,8 +3,9 @@
  * per-user rate limits (shared across replicas through Redis), its place in the class's
  * request queue, and a cap on open streams counted apart from unary slots (a stream that
  * lives for an hour must not hold a unary slot for an hour). Used by the Connect
- * interceptors (Connect, gRPC, gRPC-Web) and by the REST aliases; both answer a refusal the
- * way their protocol expects: 429 with RateLimit headers for a limit, 503 / RESOURCE_EXHAUSTED
+ * interceptors (Connect, gRPC, gRPC-Web), by the REST aliases and by the /socket upgrade (a
+ * class of its own with a per-IP budget of new sockets only); each answers a refusal the
+ * way its protocol expects: 429 with RateLimit headers for a limit, 503 / RESOURCE_EXHAUSTED
  * with Retry-After for a shed.
  */
 import type { Platform } from "@weelo/runtime";
@@ -16,6 +17,9 @@ import { RequestQueue, ShedError, SlotCounter, type ShedReason } from "./request
 export const ENDPOINT_CLASSES = ["default", "booking", "tracking", "auth"] as const;
 export type EndpointClass = (typeof ENDPOINT_CLASSES)[number];
 export type LimitScope = "ip" | "user";
+/** Every class with a rate limit: the endpoint classes, and new /socket connections (no queue: SOCKET_MAX_CONNECTIONS caps them). */
+export const LIMIT_CLASSES = [...ENDPOINT_CLASSES, "socket"] as const;
+export type LimitClass = (typeof LIMIT_CLASSES)[number];
 
 /** The endpoint class of a public service: its own queue and its own budgets. */
 export function endpointClassOf(serviceTypeName: string): EndpointClass {
@@ -46,7 +50,7 @@ export interface AdmissionSettings {
   queues: Record<EndpointClass, { concurrency: number; maxQueued: number }>;
   maxQueueWaitMs: number;
   maxOpenStreams: number;
-  rateLimits: { enabled: boolean; windowSeconds: number; perIp: Record<EndpointClass, number>; perUser: Record<EndpointClass, number> };
+  rateLimits: { enabled: boolean; windowSeconds: number; perIp: Record<LimitClass, number>; perUser: Record<LimitClass, number> };
 }
 
 export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
@@ -67,9 +71,10 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
         booking: config.RATE_LIMIT_BOOKING_PER_IP,
         tracking: config.RATE_LIMIT_TRACKING_PER_IP,
         auth: config.RATE_LIMIT_AUTH_PER_IP,
+        socket: config.SOCKET_CONNECTS_PER_IP,
       },
-      // Auth calls are public (no user yet): their budget is per address only.
-      perUser: { default: config.RATE_LIMIT_DEFAULT_PER_USER, booking: config.RATE_LIMIT_BOOKING_PER_USER, tracking: config.RATE_LIMIT_TRACKING_PER_USER, auth: 0 },
+      // Auth calls are public (no user yet), and a socket is opened before its token is checked: per address only.
+      perUser: { default: config.RATE_LIMIT_DEFAULT_PER_USER, booking: config.RATE_LIMIT_BOOKING_PER_USER, tracking: config.RATE_LIMIT_TRACKING_PER_USER, auth: 0, socket: 0 },
     },
   };
 }
@@ -94,7 +99,7 @@ export class Admission {
     const redis = platform.cache.redisClient();
     const { rateLimits } = settings;
     if (rateLimits.enabled) {
-      for (const name of ENDPOINT_CLASSES) {
+      for (const name of LIMIT_CLASSES) {
         for (const scope of ["ip", "user"] as const) {
           const points = scope === "ip" ? rateLimits.perIp[name] : rateLimits.perUser[name];
           if (points <= 0) continue;
@@ -151,7 +156,7 @@ export class Admission {
     });
     this.limited = new client.Counter({
       name: "weelo_gateway_rate_limited_total",
-      help: "Calls refused by a rate limit, by endpoint class and scope (ip or user).",
+      help: "Calls (and new /socket connections, class socket) refused by a rate limit, by class and scope (ip or user).",
       labelNames: ["class", "scope"] as const,
       registers,
     });
@@ -162,7 +167,7 @@ export class Admission {
    * over it. Returns the decision (for the RateLimit headers), or undefined when this class
    * and scope have no limit.
    */
-  async checkLimit(name: EndpointClass, scope: LimitScope, key: string): Promise<RequestLimitDecision | undefined> {
+  async checkLimit(name: LimitClass, scope: LimitScope, key: string): Promise<RequestLimitDecision | undefined> {
     const limiter = this.limiters.get(`${name}/${scope}`);
     if (!limiter) return undefined;
     const decision = await limiter.take(key);
@@ -198,7 +203,7 @@ export class Admission {
 }
 
 /** The RateLimit headers of the tighter of the decisions (the one with the fewest requests left). */
-export function rateLimitHeaders(decisions: readonly (RequestLimitDecision | undefined)[], windowSeconds: number): Record<string, string> {
+export function rateLimitHeaders(decisions: readonly (RequestLimitDecision | undefined)[]): Record<string, string> {
   let tightest: RequestLimitDecision | undefined;
   for (const decision of decisions) {
     if (decision && (!tightest || decision.remaining < tightest.remaining)) tightest = decision;
@@ -208,7 +213,7 @@ export function rateLimitHeaders(decisions: readonly (RequestLimitDecision | und
     "ratelimit-limit": String(tightest.limit),
     "ratelimit-remaining": String(tightest.remaining),
     "ratelimit-reset": String(tightest.resetSeconds),
-    "ratelimit-policy": `${tightest.limit};w=${windowSeconds}`,
+    "ratelimit-policy": `${tightest.limit};w=${tightest.windowSeconds}`,
   };
   if (!tightest.allowed) headers["retry-after"] = String(tightest.resetSeconds);
   return headers;

@@ -9,9 +9,9 @@ import { ErrorDetailSchema } from "@weelo/contracts/es/weelo/common/v1/error_pb"
 import { RateLimitedError, rateLimitHeaders, ShedError, StreamsFullError } from "./admission.js";
 
 /** The ConnectError for an admission refusal, or the thrown value unchanged. */
-export function toConnectRefusal(thrown: unknown, windowSeconds: number): unknown {
+export function toConnectRefusal(thrown: unknown): unknown {
   if (thrown instanceof RateLimitedError) {
-    return refusal(thrown.message, Code.ResourceExhausted, "RATE_LIMITED", thrown.decision.resetSeconds, rateLimitHeaders([thrown.decision], windowSeconds));
+    return refusal(thrown.message, Code.ResourceExhausted, "RATE_LIMITED", thrown.decision.resetSeconds, rateLimitHeaders([thrown.decision]));
   }
   if (thrown instanceof StreamsFullError) return refusal(thrown.message, Code.ResourceExhausted, "TOO_MANY_STREAMS", 1);
   if (thrown instanceof ShedError) {

@@ -25,7 +25,6 @@ export async function admitRestCall(
   clientIp: string,
 ): Promise<boolean> {
   const name = endpointClassOf(serviceTypeName);
-  const windowSeconds = admission.settings.rateLimits.windowSeconds;
   const decisions: (RequestLimitDecision | undefined)[] = [];
   try {
     decisions.push(await admission.checkLimit(name, "ip", clientIp));
@@ -33,10 +32,10 @@ export async function admitRestCall(
     if (userId) decisions.push(await admission.checkLimit(name, "user", userId));
   } catch (thrown) {
     if (!(thrown instanceof RateLimitedError)) throw thrown;
-    send(res, 429, { success: false, error: { code: "RATE_LIMITED", message: thrown.message, retryAfterSeconds: thrown.decision.resetSeconds } }, rateLimitHeaders([thrown.decision], windowSeconds));
+    send(res, 429, { success: false, error: { code: "RATE_LIMITED", message: thrown.message, retryAfterSeconds: thrown.decision.resetSeconds } }, rateLimitHeaders([thrown.decision]));
     return false;
   }
-  for (const [header, value] of Object.entries(rateLimitHeaders(decisions, windowSeconds))) res.setHeader(header, value);
+  for (const [header, value] of Object.entries(rateLimitHeaders(decisions))) res.setHeader(header, value);
 
   const gone = new AbortController();
   const onClose = () => gone.abort();

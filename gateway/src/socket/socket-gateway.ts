@@ -20,12 +20,11 @@ import { BookingService, WatchBookingRequestSchema, type WatchBookingResponse } 
 import { TrackingService, WatchLocationRequestSchema, type WatchLocationResponse } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 import { codeName, DomainError } from "@weelo/errors";
 import { requestIdFrom, type Logger } from "@weelo/log";
-import type { RequestLimiter } from "@weelo/resilience";
 import type { Metrics } from "@weelo/metrics";
 import client from "prom-client";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import type { Forwarder } from "../forward.js";
-import { rateLimitHeaders } from "../overload/admission.js";
+import { RateLimitedError, rateLimitHeaders, type Admission } from "../overload/admission.js";
 import { CLOSE, FrameError, parseClientFrame, type ClientFrame, type ErrorFrame } from "./protocol.js";
 
 export const SOCKET_PATH = "/socket";
@@ -49,8 +48,8 @@ export interface SocketDeps {
   metrics: Metrics;
   settings: SocketSettings;
   clientIp(req: IncomingMessage): string;
-  /** Per-IP budget of new sockets (shared across replicas through Redis), when limits are on. */
-  connectLimiter?: { limiter: RequestLimiter; windowSeconds: number };
+  /** The gateway's admission: its "socket" class is the per-IP budget of new sockets (shared across replicas through Redis). */
+  admission: Pick<Admission, "checkLimit">;
 }
 
 /** Statuses during which the booking has a truck on the road to follow. */
@@ -135,16 +134,14 @@ export class SocketGateway {
       this.counters.closes.inc({ reason: "capacity" });
       return refuseUpgrade(socket, 503, "Service Unavailable", { "retry-after": "5" });
     }
-    const budget = this.deps.connectLimiter;
-    if (!budget) return this.accept(req, socket, head);
     socket.on("error", () => undefined); // a client leaving during the check is no fault of ours
-    budget.limiter.take(this.deps.clientIp(req)).then(
-      (decision) => {
-        if (decision.allowed) return this.accept(req, socket, head);
-        this.counters.closes.inc({ reason: "rate_limited" });
-        refuseUpgrade(socket, 429, "Too Many Requests", rateLimitHeaders([decision], budget.windowSeconds));
-      },
+    this.deps.admission.checkLimit("socket", "ip", this.deps.clientIp(req)).then(
+      () => this.accept(req, socket, head),
       (error: unknown) => {
+        if (error instanceof RateLimitedError) {
+          this.counters.closes.inc({ reason: "rate_limited" });
+          return refuseUpgrade(socket, 429, "Too Many Requests", rateLimitHeaders([error.decision]));
+        }
         this.deps.logger.error({ err: error }, "socket rate limit check failed");
         refuseUpgrade(socket, 503, "Service Unavailable", { "retry-after": "1" });
       },
