@@ -36,6 +36,7 @@ export abstract class BaseCache implements Cache {
   ) {}
 
   protected abstract rawGet(key: string): Promise<string | undefined>;
+  protected abstract rawGetMany(keys: string[]): Promise<(string | undefined)[]>;
   protected abstract rawSet(key: string, value: string, ttlMs: number | undefined): Promise<void>;
   protected abstract rawSetIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   protected abstract rawDel(keys: string[]): Promise<number>;
@@ -49,6 +50,13 @@ export abstract class BaseCache implements Cache {
     const value = await unavailableOnFailure(this.rawGet(this.prefix + key));
     this.metrics?.cacheLookups.inc({ family: keyFamily(key), result: value === undefined ? "miss" : "hit" });
     return value;
+  }
+
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    const values = await unavailableOnFailure(this.rawGetMany(keys.map((key) => this.prefix + key)));
+    keys.forEach((key, i) => this.metrics?.cacheLookups.inc({ family: keyFamily(key), result: values[i] === undefined ? "miss" : "hit" }));
+    return values;
   }
 
   async set(key: string, value: string, options: SetOptions = {}): Promise<void> {

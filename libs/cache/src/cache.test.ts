@@ -60,6 +60,16 @@ for (const backend of backends) {
       assert.equal(await cache.get("a:1"), undefined);
     });
 
+    it("gets many keys in one call, in the keys' order, missing and expired ones undefined", async () => {
+      const cache = newCache();
+      await cache.set("m:1", "one");
+      await cache.set("m:3", "three");
+      await cache.set("m:gone", "x", { ttlMs: 20 });
+      await sleep(60);
+      assert.deepEqual(await cache.getMany(["m:3", "m:2", "m:1", "m:gone"]), ["three", undefined, "one", undefined]);
+      assert.deepEqual(await cache.getMany([]), []);
+    });
+
     it("expires keys after their TTL and reports the remaining TTL", async () => {
       const cache = newCache();
       await cache.set("ttl:short", "x", { ttlMs: 80 });

@@ -143,6 +143,10 @@ export class MemoryCache extends BaseCache {
   protected async rawGet(key: string): Promise<string | undefined> {
     return this.open().get(key);
   }
+  protected async rawGetMany(keys: string[]): Promise<(string | undefined)[]> {
+    const store = this.open();
+    return keys.map((key) => store.get(key));
+  }
   protected async rawSet(key: string, value: string, ttlMs: number | undefined): Promise<void> {
     this.open().set(key, value, ttlMs);
   }

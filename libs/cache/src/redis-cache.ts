@@ -104,6 +104,10 @@ export class RedisCache extends BaseCache {
     return (await (await this.client()).get(key)) ?? undefined;
   }
 
+  protected async rawGetMany(keys: string[]): Promise<(string | undefined)[]> {
+    return (await (await this.client()).mget(keys)).map((value) => value ?? undefined);
+  }
+
   protected async rawSet(key: string, value: string, ttlMs: number | undefined): Promise<void> {
     const redis = await this.client();
     if (ttlMs === undefined) await redis.set(key, value);

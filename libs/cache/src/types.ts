@@ -24,6 +24,8 @@ export interface Cache {
   readonly kind: "redis" | "memory";
   /** The value, or undefined when the key is missing or expired. Counted as a hit or a miss. */
   get(key: string): Promise<string | undefined>;
+  /** The values of several keys in one round trip (MGET), in the keys' order; each counted as a hit or a miss. */
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   /** Sets the value, replacing any previous value and TTL. */
   set(key: string, value: string, options?: SetOptions): Promise<void>;
   /** Sets the value only if the key does not exist (SET NX PX); true when this call set it. */
