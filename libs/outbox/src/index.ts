@@ -157,12 +157,12 @@ export class OutboxRelay {
 
   /**
    * One publish round: locks the oldest unpublished rows that no other relay holds, publishes
-   * them in order, stops at the first failure (so a later event never overtakes it), marks
-   * what was published. Returns how many rows were published.
+   * them in order, all at once, marks those before the first failure as published (the rest
+   * wait for the next round). Returns how many rows were marked.
    */
   async publishBatch(): Promise<number> {
     const { bus, batchSize } = this.options;
-    return this.db.transaction().execute(async (trx) => {
+    const round = await this.db.transaction().execute(async (trx) => {
       const rows = await trx
         .selectFrom("outbox")
         .select(["id", "subject", "payload", "request_id"])
@@ -172,26 +172,30 @@ export class OutboxRelay {
         .forUpdate()
         .skipLocked()
         .execute();
-      const published: string[] = [];
-      let failure: unknown;
-      for (const row of rows) {
-        try {
+      // Published together, in order: one connection keeps their order to the stream, and the
+      // acknowledgements come back in one round trip instead of one each.
+      const results = await Promise.allSettled(
+        rows.map((row) => {
           const headers = row.request_id ? { [REQUEST_ID_HEADER]: row.request_id } : undefined;
           const traceContext = tracingEnabled() ? traceContextOf(row.payload) : undefined;
-          await inRemoteContext(traceContext, () => bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) }));
-          published.push(row.id);
-          this.options.metrics?.outboxLag.observe({ family: subjectFamily(row.subject) }, Math.max(0, Date.now() - writtenAt(row.id)) / 1000);
-        } catch (error) {
-          failure = error;
-          break;
-        }
-      }
+          return inRemoteContext(traceContext, () => bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) }));
+        }),
+      );
+      // Only the rows before the first failure count as published: the ones after it that made it
+      // are published again next round and dropped by the stream as duplicates of their id.
+      const failed = results.findIndex((r) => r.status === "rejected");
+      const done = failed === -1 ? rows : rows.slice(0, failed);
+      const failure: unknown = failed === -1 ? undefined : (results[failed] as PromiseRejectedResult).reason;
+      const published = done.map((row) => row.id);
+      for (const row of done) this.options.metrics?.outboxLag.observe({ family: subjectFamily(row.subject) }, Math.max(0, Date.now() - writtenAt(row.id)) / 1000);
       if (published.length > 0) {
         await trx.updateTable("outbox").set({ published_at: new Date() }).where("id", "in", published).execute();
       }
-      if (failure !== undefined) throw Object.assign(new Error("publishing an outbox event failed"), { cause: failure, published: published.length });
-      return published.length;
+      return { published: published.length, failed: failed !== -1, failure };
     });
+    // Thrown after the commit, so the rows published before the failure stay marked.
+    if (round.failed) throw Object.assign(new Error("publishing an outbox event failed"), { cause: round.failure, published: round.published });
+    return round.published;
   }
 
   /** Deletes published rows past the retention. */

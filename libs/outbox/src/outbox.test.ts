@@ -22,13 +22,17 @@ function recordingBus() {
   const stored = new Map<string, { subject: string; data: Uint8Array }>();
   const publishes: string[] = [];
   let down = false;
+  const failOnce = new Set<string>();
   return {
     stored,
     publishes,
     setDown: (value: boolean) => void (down = value),
+    /** The next publish of this message id fails (a lost acknowledgement, say). */
+    failOnce: (msgId: string) => void failOnce.add(msgId),
     async publishEvent(subject: string, data: Uint8Array, options: { msgId: string }) {
       await new Promise((resolve) => setImmediate(resolve));
       if (down) throw new Error("broker unavailable");
+      if (failOnce.delete(options.msgId)) throw new Error("publish timed out");
       publishes.push(options.msgId);
       const duplicate = stored.has(options.msgId);
       if (!duplicate) stored.set(options.msgId, { subject, data });
@@ -104,6 +108,20 @@ describe("transactional outbox", () => {
     await until("the backlog to drain", async () => (await r.pending()) === 0, 10_000);
     await r.stop();
     assert.deepEqual([...bus.stored.keys()], ids, "published in the order written");
+  });
+
+  it("a failure in the middle of a batch: the rows before it are marked, the rest are published again and stored once", async () => {
+    await clear();
+    const bus = recordingBus();
+    const ids: string[] = [];
+    for (let n = 1; n <= 6; n++) ids.push(await database.db.transaction().execute((trx) => enqueueEvent(trx, event(n))));
+    bus.failOnce(ids[2]!);
+    const r = relay(bus);
+    await assert.rejects(r.publishBatch(), /publishing an outbox event failed/);
+    assert.equal(await r.pending(), 4, "the failed row and those after it stay unpublished");
+    assert.equal(await r.publishBatch(), 4);
+    assert.deepEqual(new Set(bus.stored.keys()), new Set(ids), "every event stored once");
+    assert.equal(bus.publishes.filter((id) => id === ids[4]).length, 2, "a row after the failure was sent twice; the stream keeps one");
   });
 
   it("publishes what a stopped process left behind when a relay starts again", async () => {
