@@ -101,9 +101,23 @@ for (let i = 0; i < drivers; i++) {
 }
 await writeFile(process.env.BENCH_DISPATCH_FILE!, JSON.stringify(file));
 exitOnSignal(async () => {
+  if (process.env.BENCH_VERBOSE === "1") await printWorkCounts();
   for (const stream of [config.BOOKING_STREAM, config.FLEET_STREAM, config.DISPATCH_STREAM]) await platform.bus.deleteStream(stream).catch(() => false);
   await platform.shutdown();
   await dropBenchSchema(SERVICES.map((service) => `bench_${suffix}_${service}`));
   await rm(dataDir, { recursive: true, force: true });
 });
 process.stdout.write(`READY port=${port}\n`);
+
+/** With BENCH_VERBOSE=1: how much work the run caused (statements per service, RPCs, bus messages), from the process's metrics. */
+async function printWorkCounts(): Promise<void> {
+  const lines: string[] = [];
+  for (const metric of await platform.metrics.registry.getMetricsAsJSON()) {
+    if (!["weelo_db_query_duration_seconds", "weelo_rpc_client_duration_seconds", "weelo_bus_messages_total"].includes(metric.name)) continue;
+    for (const value of metric.values as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
+      if (String(metric.type) === "histogram" && !value.metricName?.endsWith("_count")) continue;
+      lines.push(`${metric.name} ${JSON.stringify(value.labels)} ${value.value}`);
+    }
+  }
+  process.stdout.write(`work counts:\n${lines.join("\n")}\n`);
+}

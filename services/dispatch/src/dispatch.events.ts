@@ -65,13 +65,15 @@ function offerCreatedEvent(root: string, offer: OfferRow, broadcast: BroadcastRo
   };
 }
 
+/** The outbox rows of a wave's OfferCreated events. */
+export function offersCreatedRows(root: string, offers: readonly OfferRow[], broadcast: BroadcastRow, bookingIds: string[]): ReturnType<typeof outboxRow>[] {
+  return offers.map((offer) => outboxRow(offerCreatedEvent(root, offer, broadcast, bookingIds)));
+}
+
 /** The OfferCreated events of a wave's offers, written in one statement. */
 export async function recordOffersCreated(trx: DispatchTrx, root: string, offers: readonly OfferRow[], broadcast: BroadcastRow, bookingIds: string[]): Promise<void> {
   if (offers.length === 0) return;
-  await trx
-    .insertInto("outbox")
-    .values(offers.map((offer) => outboxRow(offerCreatedEvent(root, offer, broadcast, bookingIds))))
-    .execute();
+  await trx.insertInto("outbox").values(offersCreatedRows(root, offers, broadcast, bookingIds)).execute();
 }
 
 export async function recordOfferWithdrawn(trx: DispatchTrx, root: string, offer: OfferRow, reason: WithdrawalReason, at: Date): Promise<void> {

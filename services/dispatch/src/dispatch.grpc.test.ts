@@ -11,6 +11,7 @@ import { OfferStatus } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { DomainError } from "@weelo/errors";
 import { failure, until } from "@weelo/testing";
+import { v7 as uuidv7 } from "uuid";
 import { north, PUNE, startTestDispatch, type TestDispatch } from "./test-support.js";
 
 describe("dispatch over gRPC", () => {
@@ -157,6 +158,40 @@ describe("dispatch over gRPC", () => {
     const withTwo = before.find((m) => m.kind?.$case === "offer" && m.kind.value.orderId === orders[1]!.orderId);
     assert.equal(withTwo?.kind?.$case === "offer" && withTwo.kind.value.vehicleCountOpen, 2);
     again.close();
+  });
+
+  it("a booking.created delivered again opens nothing new: one offer, no second notice, the redelivery acknowledged", async () => {
+    const pickup = north(PUNE, 200);
+    const transporter = await t.transporter({ base: pickup, radiusKm: 10 });
+    const watch = t.watch(transporter);
+    await until("the stream to catch up", () => watch.caughtUp);
+    const createdSubject = `${t.config.BOOKING_SUBJECT_ROOT}.created`;
+    const events: Uint8Array[] = [];
+    const subscription = t.platform.bus.subscribe(createdSubject, (msg) => void events.push(msg.data));
+    const outcomes = async (outcome: string) =>
+      (await t.platform.metrics.busMessages.get()).values
+        .filter((v) => v.labels.direction === "in" && v.labels.family === t.config.BOOKING_SUBJECT_ROOT && v.labels.outcome === outcome)
+        .reduce((sum, v) => sum + v.value, 0);
+    try {
+      const first = await t.book(1, pickup);
+      const offer = await t.offerFor(transporter, first.orderId);
+      await until("booking.created seen", () => events.length === 1);
+      const failuresBefore = (await outcomes("nak")) + (await outcomes("error"));
+      // The same event again under a new message id: what a redelivery after a lost ack looks like.
+      await t.platform.bus.publishEvent(createdSubject, events[0]!, { msgId: uuidv7() });
+      const second = await t.book(1, pickup);
+      await t.offerFor(transporter, second.orderId);
+      await until("the stream to show the second order", () => [...watch.open().values()].some((o) => o.orderId === second.orderId));
+
+      const listed = (await t.dispatch.listOffers({ status: 0, pageSize: 50, pageToken: "" }, transporter.auth)).offers.filter((o) => o.orderId === first.orderId);
+      assert.deepEqual(listed.map((o) => o.id), [offer.id], "one offer for the order");
+      const notices = watch.messages.filter((m) => m.kind?.$case === "offer" && m.kind.value.orderId === first.orderId);
+      assert.equal(notices.length, 1, "the redelivery sent no second notice");
+      assert.equal((await outcomes("nak")) + (await outcomes("error")), failuresBefore, "the redelivery was handled without a failure");
+    } finally {
+      subscription.unsubscribe();
+      watch.close();
+    }
   });
 
   it("waves widen: a transporter 8 km away is offered in the third wave, not before", async () => {

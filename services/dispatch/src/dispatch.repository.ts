@@ -4,6 +4,7 @@
  * `FOR UPDATE SKIP LOCKED`, so replicas never take the same wave, call or truck twice.
  */
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from "kysely";
+import type { OutboxTable } from "@weelo/outbox";
 import type {
   BookingRow,
   BookingsTable,
@@ -22,6 +23,8 @@ export type DispatchTrx = Transaction<DispatchDatabase>;
 export const Constraint = {
   activeDriver: "bookings_active_driver_key",
   activeVehicle: "bookings_active_vehicle_key",
+  bookingKey: "bookings_pkey",
+  broadcastKey: "broadcasts_pkey",
 } as const;
 
 // ------------------------------------------------------------------------------ broadcasts
@@ -79,6 +82,27 @@ export async function claimDueBroadcasts(
     .where("next_wave_at", "<=", claim.now)
     .returningAll()
     .execute();
+}
+
+/**
+ * Opens an order complete on arrival together with its first wave, in one statement: the
+ * broadcast (its first wave done), the open booking, the wave's offers and their events. A
+ * statement is atomic, so there is no transaction to begin and commit: the common path is one
+ * round trip. A booking dispatch knows already (a redelivery, or a tombstone of a booking
+ * cancelled first) fails on Constraint.bookingKey, an order it knows on Constraint.broadcastKey;
+ * either way nothing is written.
+ */
+export async function openOrderWithWave(
+  db: DispatchDb,
+  rows: { broadcast: Insertable<BroadcastsTable>; booking: Insertable<BookingsTable>; offers: Insertable<OffersTable>[]; outbox: Insertable<OutboxTable>[] },
+): Promise<void> {
+  let query = db
+    .with("new_broadcast", (q) => q.insertInto("broadcasts").values(rows.broadcast).returning("order_id"))
+    .with("new_booking", (q) => q.insertInto("bookings").values(rows.booking).returning("booking_id"));
+  // The offers name the broadcast: Postgres checks that reference at the end of the statement.
+  if (rows.offers.length > 0) query = query.with("new_offers", (q) => q.insertInto("offers").values(rows.offers).returning("id")) as unknown as typeof query;
+  if (rows.outbox.length > 0) query = query.with("new_events", (q) => q.insertInto("outbox").values(rows.outbox).returning("id")) as unknown as typeof query;
+  await query.selectFrom("new_booking").select("booking_id").execute();
 }
 
 /** Finishes a claimed wave: counts it and sets the next timer, only while the claim is still ours. */

@@ -23,7 +23,8 @@ export function roundLengthMs(plan: WavePlan): number {
 }
 
 /** What the broadcast's timer means now: run wave `index` (from 0) with its radius, or expire. */
-export type DueStep = { kind: "wave"; index: number; radiusM: number; last: boolean } | { kind: "expire" };
+export type WaveStep = { kind: "wave"; index: number; radiusM: number; last: boolean };
+export type DueStep = WaveStep | { kind: "expire" };
 
 export function dueStep(plan: WavePlan, wavesDone: number): DueStep {
   if (wavesDone >= plan.radiiM.length) return { kind: "expire" };

@@ -23,7 +23,7 @@ import { DomainError, FailedPreconditionError, InternalError, NotFoundError, Una
 import type { Logger } from "@weelo/log";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { offerToProto, type OfferTrip } from "./dispatch.convert.js";
-import { liveSubject, publishOffers, recordOfferAccepted, recordOffersCreated, recordOfferWithdrawn } from "./dispatch.events.js";
+import { liveSubject, offersCreatedRows, publishOffers, recordOfferAccepted, recordOffersCreated, recordOfferWithdrawn } from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
 import {
   acceptRefusal,
@@ -41,7 +41,9 @@ import {
   validateId,
   validateVehicleCount,
   waveCandidates,
+  type Candidate,
   type WavePlan,
+  type WaveStep,
 } from "./dispatch.rules.js";
 import type { BookingRow, BroadcastRow, OfferRow, OfferStatus } from "./dispatch.table.js";
 import type { TransporterPresence } from "./presence.js";
@@ -100,6 +102,13 @@ class OfferAnswered extends Error {}
 class AlreadyKnown extends Error {}
 
 export type DispatchService = ReturnType<typeof createDispatchService>;
+
+/** Whom a wave reaches: candidates nearest first, whether each watches offers live, and how long the search took. */
+interface WaveSearch {
+  candidates: Candidate[];
+  online: boolean[];
+  searchMs: number;
+}
 
 function dispatchMetrics(registry: Registry) {
   const existing = registry.getSingleMetric("weelo_dispatch_offers_total");
@@ -180,6 +189,77 @@ export function createDispatchService(deps: DispatchDeps) {
 
   // ---------------------------------------------------------------------------------- waves
 
+  /**
+   * The transporters a wave reaches around the pickup (live drivers from tracking, bases from
+   * fleet), nearest first, without those in `excluded`, and which of them watch offers live.
+   * One source failing is logged and the wave goes on with the other; both failing throws.
+   */
+  async function searchWave(trip: OfferTrip & Pick<BroadcastRow, "order_id">, step: WaveStep, excluded: ReadonlySet<string>): Promise<WaveSearch> {
+    const started = performance.now();
+    const pickup = { lat: trip.pickup_lat, lng: trip.pickup_lng };
+    const [nearby, serving] = await Promise.allSettled([
+      upstreams.tracking.findNearbyDrivers({ center: pickup, radiusM: step.radiusM, vehicleType: trip.vehicle_type, limit: NEARBY_LIMIT }),
+      upstreams.fleet.findServingTransporters({ point: pickup, vehicleType: trip.vehicle_type, maxDistanceM: step.last ? 0 : step.radiusM, limit: SERVING_LIMIT }),
+    ]);
+    if (nearby.status === "rejected" && serving.status === "rejected") {
+      throw Object.assign(new Error("neither tracking nor fleet answered the candidate search"), { cause: nearby.reason });
+    }
+    for (const failed of [nearby, serving].filter((r) => r.status === "rejected")) {
+      logger.warn({ err: failed.reason, orderId: trip.order_id }, "a candidate source failed; the wave goes on with the other (the next wave asks again)");
+    }
+    const candidates = waveCandidates(
+      {
+        nearbyDrivers: nearby.status === "fulfilled" ? nearby.value.drivers.map((d) => ({ transporterId: d.transporterId, distanceM: d.distanceM })) : [],
+        servingTransporters: serving.status === "fulfilled" ? serving.value.transporters.map((t) => ({ transporterId: t.transporterId, distanceM: t.distanceM })) : [],
+      },
+      excluded,
+      settings.maxOffersPerWave,
+    );
+    const online = await presence.online(candidates.map((c) => c.transporterId));
+    return { candidates, online, searchMs: Math.round(performance.now() - started) };
+  }
+
+  /** The offers of a wave: one open offer per candidate, as the row Postgres will hold. */
+  function waveOffers(broadcast: Pick<BroadcastRow, "order_id" | "round">, step: WaveStep, search: WaveSearch, at: Date): OfferRow[] {
+    return search.candidates.map((c, i) => ({
+      id: uuidv7(),
+      order_id: broadcast.order_id,
+      transporter_id: c.transporterId,
+      status: "open" as const,
+      round: broadcast.round,
+      wave: step.index + 1,
+      accepted_count: 0,
+      withdrawal_reason: null,
+      decline_reason: "",
+      transporter_online: search.online[i]!,
+      created_at: at,
+      updated_at: at,
+    }));
+  }
+
+  /** After a wave's commit: its events to the relay, its offers to the transporters' live streams. */
+  function waveSent(broadcast: BroadcastRow, offers: readonly OfferRow[], step: WaveStep, search: WaveSearch, started: number): void {
+    metrics.waves.inc({ step: "wave" });
+    if (offers.length > 0) {
+      events.committed();
+      metrics.offers.inc({ outcome: "created" }, offers.length);
+      publishOffers(bus, root, offersOf(offers, broadcast));
+    }
+    logger.info(
+      {
+        orderId: broadcast.order_id,
+        wave: step.index + 1,
+        radiusM: step.radiusM,
+        candidates: search.candidates.length,
+        offered: offers.length,
+        openTrucks: broadcast.open_trucks,
+        searchMs: search.searchMs,
+        ms: Math.round(performance.now() - started),
+      },
+      "broadcast wave sent",
+    );
+  }
+
   /** Runs the claimed step of a broadcast: its next wave, or its expiry after the last. */
   async function advance(claimed: BroadcastRow, claimedAt: Date): Promise<void> {
     const step = dueStep(settings.plan, claimed.wave);
@@ -189,71 +269,74 @@ export function createDispatchService(deps: DispatchDeps) {
       const started = performance.now();
       const offered = await repo.offeredTransporters(db, claimed.order_id);
       const excluded = new Set(offered.filter((o) => FINAL_FOR_TRANSPORTER.includes(o.status)).map((o) => o.transporter_id));
-      const pickup = { lat: claimed.pickup_lat, lng: claimed.pickup_lng };
-      const [nearby, serving] = await Promise.allSettled([
-        upstreams.tracking.findNearbyDrivers({ center: pickup, radiusM: step.radiusM, vehicleType: claimed.vehicle_type, limit: NEARBY_LIMIT }),
-        upstreams.fleet.findServingTransporters({ point: pickup, vehicleType: claimed.vehicle_type, maxDistanceM: step.last ? 0 : step.radiusM, limit: SERVING_LIMIT }),
-      ]);
-      if (nearby.status === "rejected" && serving.status === "rejected") {
-        throw Object.assign(new Error("neither tracking nor fleet answered the candidate search"), { cause: nearby.reason });
-      }
-      for (const failed of [nearby, serving].filter((r) => r.status === "rejected")) {
-        logger.warn({ err: failed.reason, orderId: claimed.order_id }, "a candidate source failed; the wave goes on with the other (the next wave asks again)");
-      }
-      const candidates = waveCandidates(
-        {
-          nearbyDrivers: nearby.status === "fulfilled" ? nearby.value.drivers.map((d) => ({ transporterId: d.transporterId, distanceM: d.distanceM })) : [],
-          servingTransporters: serving.status === "fulfilled" ? serving.value.transporters.map((t) => ({ transporterId: t.transporterId, distanceM: t.distanceM })) : [],
-        },
-        excluded,
-        settings.maxOffersPerWave,
-      );
-      const online = await Promise.all(candidates.map((c) => presence.online(c.transporterId)));
-      const searchMs = Math.round(performance.now() - started);
+      const search = await searchWave(claimed, step, excluded);
       const at = now();
       const done = await db.transaction().execute(async (trx) => {
         const broadcast = await repo.completeWave(trx, claimed.order_id, claimed.claim_token!, later(settings.plan.durationMs, claimedAt));
         if (!broadcast) return undefined; // the claim ran out, or the order filled meanwhile
-        const offers = await repo.upsertOffers(
-          trx,
-          candidates.map((c, i) => ({
-            id: uuidv7(),
-            order_id: broadcast.order_id,
-            transporter_id: c.transporterId,
-            status: "open" as const,
-            round: broadcast.round,
-            wave: step.index + 1,
-            transporter_online: online[i]!,
-            created_at: at,
-            updated_at: at,
-          })),
-        );
+        const offers = await repo.upsertOffers(trx, waveOffers(broadcast, step, search, at));
         if (offers.length > 0) {
           const bookingIds = await repo.openBookingIds(trx, broadcast.order_id);
           await recordOffersCreated(trx, root, offers, broadcast, bookingIds);
         }
         return { broadcast, offers };
       });
-      if (!done) return;
-      metrics.waves.inc({ step: "wave" });
-      if (done.offers.length > 0) {
-        events.committed();
-        metrics.offers.inc({ outcome: "created" }, done.offers.length);
-        publishOffers(bus, root, offersOf(done.offers, done.broadcast));
+      if (done) waveSent(done.broadcast, done.offers, step, search, started);
+    } finally {
+      end();
+    }
+  }
+
+  /**
+   * A one-truck order arrives complete: its broadcast opens with the first wave already sent,
+   * in one statement (the candidates are searched first: a new order has no offers to exclude).
+   * False when the general path must take it: dispatch knows the order already, or neither
+   * candidate source answered (then the poller runs the wave as soon as one does).
+   */
+  async function openWithFirstWave(event: BookingCreated, sequence: number, at: Date): Promise<boolean> {
+    const step = dueStep(settings.plan, 0);
+    if (step.kind !== "wave") return false;
+    const end = metrics.waveSeconds.startTimer({ step: step.kind });
+    const started = performance.now();
+    try {
+      const broadcast: BroadcastRow = {
+        ...tripOf(event),
+        vehicle_count: 1,
+        known_bookings: 1,
+        open_trucks: 1,
+        status: "open",
+        round: 1,
+        wave: 1,
+        next_wave_at: later(settings.plan.durationMs, at),
+        claim_token: null,
+        expires_at: later(roundLengthMs(settings.plan), at),
+        version: "1",
+        created_at: at,
+        updated_at: at,
+      };
+      let search: WaveSearch;
+      try {
+        search = await searchWave(broadcast, step, new Set());
+      } catch (error) {
+        logger.warn({ err: error, orderId: event.orderId }, "no candidate source answered; the order opens with its first wave due");
+        return false;
       }
-      logger.info(
-        {
-          orderId: claimed.order_id,
-          wave: step.index + 1,
-          radiusM: step.radiusM,
-          candidates: candidates.length,
-          offered: done.offers.length,
-          openTrucks: done.broadcast.open_trucks,
-          searchMs,
-          ms: Math.round(performance.now() - started),
-        },
-        "broadcast wave sent",
-      );
+      const offers = waveOffers(broadcast, step, search, at);
+      try {
+        await repo.openOrderWithWave(db, {
+          broadcast,
+          booking: { booking_id: event.bookingId, order_id: event.orderId, state: "open", booking_seq: sequence, updated_at: at },
+          offers,
+          outbox: offersCreatedRows(root, offers, broadcast, [event.bookingId]),
+        });
+      } catch (error) {
+        if (isUniqueViolation(error, repo.Constraint.bookingKey)) return true; // a redelivery, or a booking cancelled before it opened
+        if (isUniqueViolation(error, repo.Constraint.broadcastKey)) return false;
+        throw error;
+      }
+      logger.info({ bookingId: event.bookingId, orderId: event.orderId, openTrucks: 1 }, "booking open for broadcast");
+      waveSent(broadcast, offers, step, search, started);
+      return true;
     } finally {
       end();
     }
@@ -381,28 +464,37 @@ export function createDispatchService(deps: DispatchDeps) {
 
   // ------------------------------------------------------------------------- booking events
 
+  /** The trip of an order's broadcast, as its first booking.created tells it. */
+  function tripOf(event: BookingCreated) {
+    return {
+      order_id: event.orderId,
+      customer_id: event.customerId,
+      vehicle_type: event.vehicleType,
+      pickup_lat: event.pickup?.lat ?? 0,
+      pickup_lng: event.pickup?.lng ?? 0,
+      drop_lat: event.drop?.lat ?? 0,
+      drop_lng: event.drop?.lng ?? 0,
+      pickup_city: event.pickupCity,
+      drop_city: event.dropCity,
+      fare_paise: String(event.farePaise),
+      distance_m: event.distanceM,
+      goods_type: event.goodsType,
+      weight_kg: event.weightKg,
+      scheduled_at: event.scheduledAt ?? null,
+    };
+  }
+
   async function onBookingCreated(event: BookingCreated, sequence: number): Promise<void> {
     const at = now();
+    const vehicleCount = Math.max(1, event.orderVehicleCount);
+    // The common case takes one statement; orders of several trucks gather their bookings first.
+    if (vehicleCount === 1 && (await openWithFirstWave(event, sequence, at))) return;
     const broadcast = await db
       .transaction()
       .execute(async (trx) => {
-      const vehicleCount = Math.max(1, event.orderVehicleCount);
       const first = firstWaveAt(1, vehicleCount, at, settings.gatherMs);
       const { broadcast, created } = await repo.ensureBroadcast(trx, {
-        order_id: event.orderId,
-        customer_id: event.customerId,
-        vehicle_type: event.vehicleType,
-        pickup_lat: event.pickup?.lat ?? 0,
-        pickup_lng: event.pickup?.lng ?? 0,
-        drop_lat: event.drop?.lat ?? 0,
-        drop_lng: event.drop?.lng ?? 0,
-        pickup_city: event.pickupCity,
-        drop_city: event.dropCity,
-        fare_paise: event.farePaise,
-        distance_m: event.distanceM,
-        goods_type: event.goodsType,
-        weight_kg: event.weightKg,
-        scheduled_at: event.scheduledAt ?? null,
+        ...tripOf(event),
         vehicle_count: vehicleCount,
         known_bookings: 1,
         open_trucks: 1,

@@ -13,7 +13,7 @@ export class TransporterPresence {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly cache: Pick<Cache, "get" | "set" | "del">,
+    private readonly cache: Pick<Cache, "getMany" | "set" | "del">,
     private readonly ttlMs: number,
     private readonly logger: Logger,
   ) {
@@ -42,14 +42,20 @@ export class TransporterPresence {
     await this.cache.del(this.key(transporterId)).catch(() => undefined);
   }
 
-  /** Whether the transporter has a live stream on some replica; a cache failure counts as no. */
-  async online(transporterId: string): Promise<boolean> {
-    if (this.local.has(transporterId)) return true;
+  /**
+   * Which of the transporters have a live stream on some replica, in their order: streams of
+   * this replica known at once, the others in one cache round trip. A cache failure counts as no.
+   */
+  async online(transporterIds: readonly string[]): Promise<boolean[]> {
+    const remote = transporterIds.filter((id) => !this.local.has(id));
+    let found: (string | undefined)[] = [];
     try {
-      return (await this.cache.get(this.key(transporterId))) !== undefined;
+      found = await this.cache.getMany(remote.map((id) => this.key(id)));
     } catch {
-      return false;
+      found = [];
     }
+    const elsewhere = new Set(remote.filter((_, i) => found[i] !== undefined));
+    return transporterIds.map((id) => this.local.has(id) || elsewhere.has(id));
   }
 
   /** Streams open on this replica. */
