@@ -160,6 +160,29 @@ describe("identity through the gateway", () => {
     assert.ok(Number(limited.headers.get("retry-after")) > 0);
   });
 
+  it("verifies a REST call's token once (the per-user budget and the 401 share it); anonymous and bad-token calls count per address", async (t) => {
+    const { accessToken } = await system.login("transporter");
+    // The gateway verifies without the revocation check (the services do that one): count only its own verifications.
+    const verify = t.mock.method(system.platform.verifier, "verifyAccessToken");
+    const byGateway = () => verify.mock.calls.filter((call) => call.arguments[1]?.checkRevocation === false).length;
+
+    const listed = await system.rest("GET", "/api/v1/vehicles", undefined, bearer(accessToken));
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.equal(byGateway(), 1, "admission and the alias verified the token once between them");
+    assert.equal(listed.headers.get("ratelimit-limit"), "600", "keyed by the user: the per-user budget is the tighter one");
+
+    const forged = await system.rest("GET", "/api/v1/vehicles", undefined, bearer("not-a-jwt"));
+    assert.equal(forged.status, 401);
+    assert.equal(forged.body.error.code, "UNAUTHENTICATED");
+    assert.equal(byGateway(), 2);
+    assert.equal(forged.headers.get("ratelimit-limit"), "6000", "a bad token counts against the address");
+
+    const anonymous = await system.rest("GET", "/api/v1/vehicles");
+    assert.equal(anonymous.status, 401);
+    assert.equal(byGateway(), 2, "no token, nothing to verify");
+    assert.equal(anonymous.headers.get("ratelimit-limit"), "6000", "an anonymous call counts against the address");
+  });
+
   it("refuses missing, malformed, forged and expired tokens", async () => {
     const missing = await system.connect(GET_ME, {});
     assert.equal(missing.status, 401);

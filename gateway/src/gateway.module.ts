@@ -12,6 +12,7 @@ import { requestIdFrom, runWithContext } from "@weelo/log";
 import { runChecks, type DependencyCheck, type Platform } from "@weelo/runtime";
 import cors from "cors";
 import helmet from "helmet";
+import { RequestCredentials } from "./authenticate.js";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
 import { Forwarder } from "./forward.js";
 import type { GatewayConfig } from "./gateway.config.js";
@@ -51,7 +52,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     dispatch: config.DISPATCH_GRPC_URL ?? ownGrpc,
   };
   const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS);
-  const rest = new RestHandler(REST_ALIASES, forwarder, platform.verifier, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);
+  const rest = new RestHandler(REST_ALIASES, forwarder, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);
 
   const upstreamHealth = [...new Set(Object.values(upstreamAddress))].map((address) => new UpstreamHealth(address));
   const healthChecks: DependencyCheck[] = [
@@ -111,8 +112,10 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
               return;
             }
             const clientIp = clientIpOf(req, config.TRUST_PROXY);
-            if (!(await admitRestCall(admission, platform.verifier, req, res, alias.service.typeName, clientIp))) return;
-            return rest.handle(req, res, alias, params, { requestId, clientIp });
+            // One verification of the token for the whole call: admission keys the per-user budget by it, the alias refuses a bad one.
+            const credentials = new RequestCredentials(platform.verifier, headerOf(req, "authorization"));
+            if (!(await admitRestCall(admission, credentials, res, alias.service.typeName, clientIp))) return;
+            return rest.handle(req, res, alias, params, { requestId, clientIp, credentials });
           }
           if (path === "/health" || path === "/health/live") {
             route = "/health";

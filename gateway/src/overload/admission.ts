@@ -162,6 +162,11 @@ export class Admission {
     });
   }
 
+  /** True when the class has a budget in that scope (e.g. no per-user one for logins). */
+  hasLimit(name: LimitClass, scope: LimitScope): boolean {
+    return this.limiters.has(`${name}/${scope}`);
+  }
+
   /**
    * Counts the call against the class's budget for the key; throws RateLimitedError when
    * over it. Returns the decision (for the RateLimit headers), or undefined when this class

@@ -1,15 +1,14 @@
 /**
  * Serves the REST aliases: match the route, read the JSON body (bounded), build the request
- * message, authenticate, forward like any Connect call, and answer with the envelope
+ * message, authenticate (with the verification admission already made), forward like any Connect call, and answer with the envelope
  * {"success": true, "data": …} or {"success": false, "error": {"code", "message"}}.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { fromJson, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { TokenVerifier } from "@weelo/auth";
 import type { Logger } from "@weelo/log";
-import { authenticate } from "../authenticate.js";
+import { authenticate, type RequestCredentials } from "../authenticate.js";
 import { restError, toConnectError } from "../errors.js";
 import type { Forwarder } from "../forward.js";
 import { cacheControlOf, isPublicMethod } from "../upstreams.js";
@@ -27,6 +26,8 @@ interface CompiledAlias extends RestAlias {
 export interface RestRequestInfo {
   requestId: string;
   clientIp: string;
+  /** The caller's token, verified at most once per request (admission may have done it already). */
+  credentials: RequestCredentials;
 }
 
 export class RestHandler {
@@ -35,7 +36,6 @@ export class RestHandler {
   constructor(
     aliases: readonly RestAlias[],
     private readonly forwarder: Forwarder,
-    private readonly verifier: TokenVerifier,
     private readonly settings: { bodyLimitBytes: number; deadlineMs: number },
     private readonly logger: Logger,
   ) {
@@ -76,9 +76,10 @@ export class RestHandler {
       } catch (error) {
         throw new ConnectError(`the request body does not fit ${alias.rpc.input.name}: ${(error as Error).message}`, Code.InvalidArgument);
       }
-      const authorization = headerOf(req, "authorization");
-      await authenticate(this.verifier, authorization, isPublicMethod(alias.service.typeName, alias.rpc.name));
-      const output = await this.forwarder.call(alias.service, alias.rpc, input, { authorization, ...info }, this.settings.deadlineMs, abort.signal);
+      const { credentials, requestId, clientIp } = info;
+      await authenticate(credentials, isPublicMethod(alias.service.typeName, alias.rpc.name));
+      const forward = { authorization: credentials.authorization, requestId, clientIp };
+      const output = await this.forwarder.call(alias.service, alias.rpc, input, forward, this.settings.deadlineMs, abort.signal);
       const cacheControl = cacheControlOf(alias.service.typeName, alias.rpc.name);
       send(res, alias.successStatus ?? 200, { success: true, data: toJson(alias.rpc.output, output as never) }, { "cache-control": cacheControl ?? "no-store" });
     } catch (thrown) {
@@ -107,11 +108,6 @@ function queryOf(req: Request): JsonObject {
   const fields: JsonObject = {};
   for (const [name, value] of query) fields[name] = value;
   return fields;
-}
-
-function headerOf(req: Request, name: string): string | null {
-  const value = req.headers[name];
-  return typeof value === "string" ? value : null;
 }
 
 class BodyTooLargeError extends Error {
