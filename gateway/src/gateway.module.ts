@@ -16,6 +16,7 @@ import { RequestCredentials } from "./authenticate.js";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
 import { Forwarder } from "./forward.js";
 import type { GatewayConfig } from "./gateway.config.js";
+import { specEncodeGrpcMessageTrailer } from "./grpc-message.js";
 import { UpstreamHealth } from "./health/upstream-health.js";
 import { authInterceptor } from "./interceptors/auth.js";
 import { cacheControlInterceptor } from "./interceptors/cache-control.js";
@@ -142,6 +143,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
             return send(res, 200, platform.keys.jwks, { "cache-control": "public, max-age=300" });
           }
           route = path.split("/").slice(0, 3).join("/"); // "/pkg.Service/Method": bounded by the descriptors
+          specEncodeGrpcMessageTrailer(headerOf(req, "content-type") ?? undefined, res);
           connectHandler(req as never, res as never);
         }),
       ),
