@@ -3,11 +3,13 @@
  * method on the owning service over gRPC with @grpc/grpc-js (one long-lived channel per
  * upstream). Messages cross as protobuf binary, encoded and decoded with the same descriptors
  * the router uses, so no method is written by hand. The deadline, request id, client IP and
- * caller's authorization travel downstream; statuses come back as DomainErrors.
+ * caller's authorization travel downstream; statuses come back as DomainErrors, and a stream
+ * the upstream tore (it died or reset it mid-way) as UNAVAILABLE, which clients retry.
  */
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import type { DomainError } from "@weelo/errors";
 import { CHANNEL_OPTIONS, fromServiceError } from "@weelo/grpc";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
 import { endForwardSpan, forwardSpan } from "./tracing.js";
@@ -117,11 +119,28 @@ async function* readAll(call: grpc.ClientReadableStream<unknown> | grpc.ClientDu
   try {
     for await (const message of call) yield message;
   } catch (error) {
-    throw fromServiceError(error);
+    throw fromStreamError(error);
   } finally {
     signal.removeEventListener("abort", cancel);
     call.cancel();
   }
+}
+
+/**
+ * grpc-js's own words for a stream that ended without a gRPC status from the upstream: reset
+ * (RST_STREAM: the upstream destroyed the stream or died, or ended it bare) or cancelled by
+ * the upstream (a hard shutdown). A healthy service always sends a status, so this is an
+ * upstream going away: UNAVAILABLE, like the dropped connection grpc-js already reports so,
+ * not INTERNAL. (Our own cancel reads "Cancelled on client" and stays CANCELLED.)
+ */
+const TORN_STREAM = /^(Received RST_STREAM with code \d+|Call cancelled$)/;
+
+function fromStreamError(error: unknown): DomainError {
+  const status = error as Partial<grpc.ServiceError>;
+  if ((status.code === grpc.status.INTERNAL || status.code === grpc.status.CANCELLED) && TORN_STREAM.test(status.details ?? "")) {
+    return fromServiceError({ code: grpc.status.UNAVAILABLE, details: status.details, metadata: new grpc.Metadata() });
+  }
+  return fromServiceError(error);
 }
 
 /** Copies the client's messages upstream, honouring backpressure, then half-closes. */
