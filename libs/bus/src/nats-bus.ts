@@ -433,6 +433,9 @@ class NatsConsumer {
         consumer ??= await this.js.consumers.get(stream, durable);
         const batch = await consumer.fetch({ max_messages: this.slots.available, expires: FETCH_EXPIRES_MS });
         this.batch = batch;
+        // stop() came while the pull was being made and found no batch to close: close it here
+        // (not awaited: close() resolves only once the loop below has read the batch to its end).
+        if (!this.running) void batch.close().catch(() => {});
         for await (const m of batch) {
           if (!this.running) {
             settleQuietly(() => m.nak()); // hand it back at once rather than after ack wait
