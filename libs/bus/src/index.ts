@@ -8,6 +8,7 @@ import type { Bus, BusOptions } from "./types.js";
 
 export * from "./types.js";
 export { MemoryBroker, sharedMemoryBroker } from "./memory-bus.js";
+export { consumeWhenAvailable, type ConsumeWhenAvailableOptions, type PendingConsumer } from "./consume-when-available.js";
 export { subjectMatches, subjectFamily } from "./subjects.js";
 
 /**
