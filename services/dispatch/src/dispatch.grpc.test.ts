@@ -83,6 +83,25 @@ describe("dispatch over gRPC", () => {
     assert.equal(await status(bookingIds[0]!, customer), BookingStatus.BOOKING_STATUS_CONFIRMED);
   });
 
+  it("an AcceptOffer sent three times at once (a client retrying) gets one answer three times; the trucks are taken once", async () => {
+    const pickup = north(PUNE, 240);
+    const transporter = await t.transporter({ base: pickup, radiusKm: 10, vehicles: 2 });
+    const { orderId, bookingIds } = await t.book(3, pickup);
+    const offer = await t.offerFor(transporter, orderId);
+    const answers = await Promise.all([1, 2, 3].map(() => t.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: 2 }, transporter.auth)));
+    for (const answer of answers) {
+      assert.deepEqual(answer.bookingIds, answers[0]!.bookingIds);
+      assert.equal(answer.assignBy!.getTime(), answers[0]!.assignBy!.getTime());
+    }
+    assert.equal(answers[0]!.bookingIds.length, 2);
+    assert.ok(answers[0]!.bookingIds.every((id) => bookingIds.includes(id)));
+    for (const answer of answers) assert.equal(answer.offer!.status, OfferStatus.OFFER_STATUS_ACCEPTED);
+    const other = await t.transporter({ base: pickup, radiusKm: 10 });
+    assert.equal((await t.offerFor(other, orderId)).vehicleCountOpen, 1, "one truck of three is still open to others");
+    const different = await failure(t.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: 1 }, transporter.auth));
+    assert.equal(different.reason, "OFFER_ALREADY_ACCEPTED", "another count is not a retry");
+  });
+
   it("an order of 5 trucks with 8 transporters taking 1 to 3 each: exactly 5 taken, nobody over-served", async () => {
     const pickup = north(PUNE, 80);
     const takers = await Promise.all(Array.from({ length: 8 }, () => t.transporter({ base: pickup, radiusKm: 10, vehicles: 3 })));

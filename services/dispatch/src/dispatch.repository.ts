@@ -219,6 +219,11 @@ export function claimOpenBookings(
     .execute();
 }
 
+/** The bookings an acceptance handed over that are still the transporter's (none once reopened). */
+export function bookingsOfOffer(db: DispatchDb, offerId: string, transporterId: string): Promise<BookingRow[]> {
+  return db.selectFrom("bookings").selectAll().where("offer_id", "=", offerId).where("transporter_id", "=", transporterId).orderBy("booking_id").execute();
+}
+
 export async function openBookingIds(db: DispatchDb | DispatchTrx, orderId: string): Promise<string[]> {
   const rows = await db.selectFrom("bookings").select("booking_id").where("order_id", "=", orderId).where("state", "=", "open").orderBy("booking_id").execute();
   return rows.map((r) => r.booking_id);

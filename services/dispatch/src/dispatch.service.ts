@@ -619,6 +619,30 @@ export function createDispatchService(deps: DispatchDeps) {
     return new Map(rows.map((r) => [r.id, offerToProto(r, r)]));
   }
 
+  /**
+   * An AcceptOffer of an offer the caller accepted already, for as many trucks: a retry whose
+   * first answer was lost gets that answer again (the bookings and their deadline). Anything
+   * else about a closed offer is refused with what happened to it.
+   */
+  async function answerAgain(principal: Principal, offerId: string, count: number): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
+    const offer = await repo.findOffer(db, offerId);
+    if (!offer || offer.transporter_id !== principal.userId) throw offerNotFound();
+    if (offer.status === "accepted" && offer.accepted_count === count) {
+      const bookings = await repo.bookingsOfOffer(db, offerId, principal.userId);
+      const view = (await offerViews([offerId])).get(offerId);
+      const assignBy = bookings.find((b) => b.assign_by)?.assign_by;
+      if (view && bookings.length > 0 && assignBy) {
+        metrics.accepts.inc({ result: "repeated" });
+        return { offer: view, bookingIds: bookings.map((b) => b.booking_id), assignBy };
+      }
+    }
+    metrics.accepts.inc({ result: "refused" });
+    if (offer.status === "accepted") {
+      throw new FailedPreconditionError(`you already accepted this offer for ${offer.accepted_count} truck${offer.accepted_count === 1 ? "" : "s"}`, { reason: "OFFER_ALREADY_ACCEPTED" });
+    }
+    throw offerClosedRefusal(offer.status);
+  }
+
   async function explainOffer(principal: Principal, offerId: string): Promise<never> {
     const offer = await repo.findOffer(db, offerId);
     if (!offer || offer.transporter_id !== principal.userId) throw offerNotFound();
@@ -674,7 +698,7 @@ export function createDispatchService(deps: DispatchDeps) {
       // locks its broadcast row first, so concurrent acceptances queue there instead of deadlocking.
       const known = await repo.findOffer(db, offerId);
       if (!known || known.transporter_id !== principal.userId) throw offerNotFound();
-      if (known.status !== "open") throw offerClosedRefusal(known.status);
+      if (known.status !== "open") return answerAgain(principal, offerId, count);
       let taken;
       try {
         taken = await db.transaction().execute(async (trx) => {
@@ -692,6 +716,7 @@ export function createDispatchService(deps: DispatchDeps) {
             syncDueAt: later(settings.leaseMs, at),
           });
           if (bookings.length !== count) throw new InternalError("the order's open bookings do not match its open trucks");
+          bookings.sort((a, b) => (a.booking_id < b.booking_id ? -1 : 1)); // the order a repeated answer gives them in
           const withdrawn = broadcast.status === "filled" ? await repo.closeOpenOffers(trx, offer.order_id, "withdrawn", "filled", at) : [];
           for (const other of withdrawn) await recordOfferWithdrawn(trx, root, other, "filled", at);
           const bookingIds = bookings.map((b) => b.booking_id);
@@ -700,11 +725,10 @@ export function createDispatchService(deps: DispatchDeps) {
           return { offer, broadcast, bookings, withdrawn, stillOpen };
         });
       } catch (error) {
-        if (error instanceof OfferAnswered) {
-          metrics.accepts.inc({ result: "refused" });
-          return explainOffer(principal, offerId);
-        }
+        if (error instanceof OfferAnswered) return answerAgain(principal, offerId, count); // answered meanwhile: perhaps by this same request sent twice
         if (!(error instanceof TrucksGone)) throw error;
+        // The same request sent twice at once: the first took the trucks, this one waited behind it.
+        if ((await repo.findOffer(db, offerId))?.status === "accepted") return answerAgain(principal, offerId, count);
         metrics.accepts.inc({ result: "taken" });
         throw acceptRefusal(await repo.findBroadcast(db, error.message), count);
       }
