@@ -52,8 +52,8 @@ export const dispatchConfigSchema = baseConfigSchema.extend({
   CLAIM_LEASE_MS: envInt(15_000, 100, 600_000),
   /** First retry of a failed booking call; doubling up to a minute (ms). */
   SYNC_RETRY_MS: envInt(1000, 10, 60_000),
-  /** WatchOffers re-reads the transporter's open offers this often, whatever the bus said (ms). */
-  WATCH_RESYNC_MS: envInt(15_000, 50, 600_000),
+  /** WatchOffers re-reads the transporter's open offers this often, whatever the bus said (ms): it makes up for a notice lost in a crash; every stream reads, so it stays rare. */
+  WATCH_RESYNC_MS: envInt(60_000, 50, 600_000),
   /** A WatchOffers stream marks its transporter online for this long, refreshed at a third of it (ms). */
   PRESENCE_TTL_MS: envInt(30_000, 300, 600_000),
   ...outboxConfigShape,
