@@ -7,7 +7,7 @@
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
-import type { Bus, Consumer, EventMessage } from "@weelo/bus";
+import { consumeWhenAvailable, type Bus, type EventMessage, type PendingConsumer } from "@weelo/bus";
 import type { Logger } from "@weelo/log";
 import type { DispatchService } from "./dispatch.service.js";
 
@@ -106,39 +106,20 @@ export function bookingEventHandler(service: DispatchService, bookingRoot: strin
 export function consumeBookingEvents(
   bus: Pick<Bus, "consume">,
   options: { stream: string; durable: string; bookingRoot: string; concurrency: number; handler: (msg: EventMessage) => Promise<void>; logger: Logger },
-): { ready: Promise<void>; stop(): Promise<void> } {
-  let consumer: Consumer | undefined;
-  let stopped = false;
-  let attempts = 0;
-  const ready = (async () => {
-    while (!stopped) {
-      try {
-        consumer = await bus.consume({
-          stream: options.stream,
-          durable: options.durable,
-          filterSubjects: [`${options.bookingRoot}.>`],
-          handler: options.handler,
-          concurrency: options.concurrency,
-          maxDeliver: 20,
-          ackWaitMs: 30_000,
-          retryDelayMs: 500,
-          onDeadLetter: (dead) => options.logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a booking event could not be handled; given up"),
-        });
-        if (stopped) await consumer.stop();
-        if (attempts > 0) options.logger.info("consuming booking events");
-        return;
-      } catch (error) {
-        attempts++;
-        if (attempts === 1 || attempts % 30 === 0) options.logger.warn({ err: error, stream: options.stream }, "cannot consume booking events yet; retrying");
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-      }
-    }
-  })();
-  return {
-    ready,
-    async stop() {
-      stopped = true;
-      await consumer?.stop();
+): PendingConsumer {
+  return consumeWhenAvailable(
+    bus,
+    {
+      stream: options.stream,
+      durable: options.durable,
+      filterSubjects: [`${options.bookingRoot}.>`],
+      handler: options.handler,
+      concurrency: options.concurrency,
+      maxDeliver: 20,
+      ackWaitMs: 30_000,
+      retryDelayMs: 500,
+      onDeadLetter: (dead) => options.logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a booking event could not be handled; given up"),
     },
-  };
+    options.logger,
+  );
 }

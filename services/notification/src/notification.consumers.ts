@@ -5,7 +5,7 @@
  * with a doubling delay) and after maxDeliver tries goes to the dead-letter stream, as does
  * an event that cannot be decoded at all.
  */
-import type { Bus, Consumer, DeadLetter, EventMessage } from "@weelo/bus";
+import { consumeWhenAvailable, type Bus, type DeadLetter, type EventMessage, type PendingConsumer } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { Logger } from "@weelo/log";
 import type { Counter } from "prom-client";
@@ -46,10 +46,7 @@ export function deadLetterSubject(subjectRoot: string, subject: string): string 
 }
 
 export class EventConsumers {
-  private readonly running = new Map<string, Consumer>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly attaching = new Set<Promise<void>>();
-  private stopped = false;
+  private readonly consumers: PendingConsumer[] = [];
 
   constructor(
     private readonly deps: {
@@ -62,60 +59,37 @@ export class EventConsumers {
     },
   ) {}
 
-  /** Starts a consumer per source; a source whose stream is missing is retried in the background. */
-  async start(sources: readonly EventSource[]): Promise<void> {
-    await Promise.all(sources.map((source) => this.attach(source, true)));
+  /** Starts a consumer per source in the background; one whose stream is missing keeps looking for it. */
+  start(sources: readonly EventSource[]): void {
+    const { bus, logger, settings } = this.deps;
+    for (const source of sources) {
+      this.consumers.push(
+        consumeWhenAvailable(
+          bus,
+          {
+            stream: source.stream,
+            durable: `${settings.durablePrefix}-${source.name}`,
+            handler: (msg) => this.handle(source, msg),
+            maxDeliver: settings.maxDeliver,
+            retryDelayMs: settings.retryMs,
+            ackWaitMs: settings.ackWaitMs,
+            concurrency: settings.concurrency,
+            onDeadLetter: (letter) => this.deadLetter(source, letter),
+            streamWaitMs: settings.streamWaitMs,
+          },
+          logger.child({ source: source.name }),
+        ),
+      );
+    }
   }
 
-  /** Sources whose consumer runs (the others are waiting for their stream). */
-  attached(): string[] {
-    return [...this.running.keys()];
+  /** Resolves once every source's consumer runs (tests: their streams exist before start). */
+  async ready(): Promise<void> {
+    await Promise.all(this.consumers.map((consumer) => consumer.ready));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    await Promise.all([...this.attaching]);
-    await Promise.all([...this.running.values()].map((c) => c.stop()));
-    this.running.clear();
-  }
-
-  private attach(source: EventSource, first: boolean): Promise<void> {
-    const attempt = (async () => {
-      if (this.stopped) return;
-      const { settings } = this.deps;
-      try {
-        const consumer = await this.deps.bus.consume({
-          stream: source.stream,
-          durable: `${settings.durablePrefix}-${source.name}`,
-          handler: (msg) => this.handle(source, msg),
-          maxDeliver: settings.maxDeliver,
-          retryDelayMs: settings.retryMs,
-          ackWaitMs: settings.ackWaitMs,
-          concurrency: settings.concurrency,
-          onDeadLetter: (letter) => this.deadLetter(source, letter),
-        });
-        if (this.stopped) {
-          await consumer.stop();
-          return;
-        }
-        this.running.set(source.name, consumer);
-        this.deps.logger.info({ source: source.name, stream: source.stream }, `consuming ${source.name} events`);
-      } catch (error) {
-        if (this.stopped) return;
-        const log = first ? this.deps.logger.warn : this.deps.logger.debug;
-        log.call(this.deps.logger, { err: error, source: source.name, stream: source.stream, retryInMs: settings.streamWaitMs }, `cannot consume stream ${source.stream} yet (its producer may not have started); will look again`);
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          void this.attach(source, false);
-        }, settings.streamWaitMs);
-        timer.unref();
-        this.timers.add(timer);
-      }
-    })();
-    this.attaching.add(attempt);
-    return attempt.finally(() => this.attaching.delete(attempt));
+    await Promise.all(this.consumers.splice(0).map((consumer) => consumer.stop()));
   }
 
   private async handle(source: EventSource, msg: EventMessage): Promise<void> {

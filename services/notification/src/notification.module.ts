@@ -37,7 +37,7 @@ export interface NotificationModule {
   consumers: EventConsumers;
   /** The event sources consumed: booking, tracking and dispatch. */
   sources: EventSource[];
-  /** Starts the event consumers. */
+  /** Starts the event consumers (in the background: a producer's stream may not exist yet). */
   start(): Promise<void>;
 }
 
@@ -129,7 +129,7 @@ export async function startNotification(platform: Platform, config: Notification
     { name: "tracking", stream: config.TRACKING_STREAM, planners: TRACKING_PLANNERS },
     { name: "dispatch", stream: config.DISPATCH_STREAM, planners: DISPATCH_PLANNERS },
   ];
-  return { service, consumers, sources, start: () => consumers.start(sources) };
+  return { service, consumers, sources, start: async () => consumers.start(sources) };
 }
 
 function createPushSender(platform: Platform, config: NotificationConfig): PushSender {

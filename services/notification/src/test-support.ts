@@ -149,6 +149,7 @@ export async function startTestNotification(options: { env?: Record<string, stri
     const notification = await startNotification(platform, config, { ...(options.configuredPush ? {} : { push }), sms, identityAddress: () => `127.0.0.1:${port}` });
     port = await platform.grpc.listen("127.0.0.1", 0);
     await notification.start();
+    await notification.consumers.ready();
     dlqConsumer = await platform.bus.consume({ stream: config.NOTIFY_DLQ_STREAM, durable: "test-dlq", handler: (msg) => void deadLetters.push(msg) });
 
     const target = `127.0.0.1:${port}`;

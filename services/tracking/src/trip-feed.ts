@@ -12,7 +12,7 @@
 import { BookingStatus, bookingStatusToJSON } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
-import type { Bus, Consumer, EventMessage, Subscription } from "@weelo/bus";
+import { consumeWhenAvailable, type Bus, type EventMessage, type PendingConsumer, type Subscription } from "@weelo/bus";
 import type { Logger } from "@weelo/log";
 import type { Kysely } from "kysely";
 import type { TrackingDatabase } from "./tracking.table.js";
@@ -62,11 +62,9 @@ export function statusWord(status: BookingStatus): string {
 }
 
 export class TripFeed {
-  private consumer: Consumer | undefined;
+  private consumer: PendingConsumer | undefined;
   private subscription: Subscription | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
-  private startTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
   private readonly now: () => number;
 
   constructor(private readonly options: TripFeedOptions) {
@@ -77,7 +75,10 @@ export class TripFeed {
     return `${this.options.trackingSubjectRoot}.trip.changed`;
   }
 
-  /** Subscribes to changes, loads the active trips, then starts the shared consumer (retrying while booking's stream does not exist yet). */
+  /**
+   * Subscribes to changes, loads the active trips, then starts the shared consumer in the
+   * background (it keeps looking for booking's stream while booking has not created it yet).
+   */
   async start(): Promise<void> {
     const { bus, logger } = this.options;
     this.subscription = bus.subscribe(this.changedSubject, (msg) =>
@@ -88,13 +89,16 @@ export class TripFeed {
       this.reload().catch((error: unknown) => logger.warn({ err: error }, "could not reload the active trips"));
     }, this.options.reloadMs);
     this.reloadTimer.unref();
-    await this.startConsumer();
+    this.consumer = this.startConsumer();
+  }
+
+  /** Resolves once the consumer of booking's events runs (tests, diagnostics). */
+  get consuming(): Promise<void> {
+    return this.consumer?.ready ?? Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.reloadTimer);
-    clearTimeout(this.startTimer);
     this.subscription?.unsubscribe();
     await this.consumer?.stop();
   }
@@ -132,10 +136,11 @@ export class TripFeed {
     await this.options.directory.reconcile(rows, mark);
   }
 
-  private async startConsumer(): Promise<void> {
+  private startConsumer(): PendingConsumer {
     const { bus, logger, bookingStream, bookingSubjectRoot, durable } = this.options;
-    try {
-      this.consumer = await bus.consume({
+    return consumeWhenAvailable(
+      bus,
+      {
         stream: bookingStream,
         durable,
         filterSubjects: [`${bookingSubjectRoot}.>`],
@@ -143,17 +148,9 @@ export class TripFeed {
         concurrency: 4,
         maxDeliver: 20,
         onDeadLetter: (dead) => logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a booking event could not be applied to the trips; given up"),
-      });
-      logger.info({ stream: bookingStream, durable }, "trips follow booking's events");
-    } catch (error) {
-      if (this.stopped) return;
-      logger.warn({ err: error, stream: bookingStream }, "cannot consume booking's events yet (has booking created its stream?); retrying");
-      await new Promise<void>((resolve) => {
-        this.startTimer = setTimeout(resolve, 2000);
-        this.startTimer.unref();
-      });
-      if (!this.stopped) await this.startConsumer();
-    }
+      },
+      logger,
+    );
   }
 
   private async handle(msg: EventMessage): Promise<void> {
