@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { arrivalRefusal, coordinateVerdict, filterPoint, formatDistance, haversineM, pathLengthM, ringsEntered, type AcceptedPoint, type FilterLimits, type RawPoint } from "./tracking.rules.js";
+import { arrivalVerdict, coordinateVerdict, filterPoint, formatDistance, haversineM, pathLengthM, ringsEntered, type AcceptedPoint, type FilterLimits, type RawPoint } from "./tracking.rules.js";
 
 const limits: FilterLimits = { maxClockSkewMs: 30_000, maxPointAgeMs: 3600_000, maxAccuracyM: 100, maxSpeedKmph: 150, jitterM: 15 };
 const NOW = Date.UTC(2026, 10, 26, 10, 0, 0);
@@ -89,13 +89,14 @@ describe("trip rules", () => {
   it("arrival: refused far away, without a position, with a stale one; allowed inside the radius", () => {
     const limitsA = { arrivedM: 100, maxAgeMs: 120_000 };
     const near = { ...at(1, 60), lastSeenAt: NOW - 5000 };
-    assert.equal(arrivalRefusal("pickup", near, stop, NOW, limitsA), undefined);
-    const far = arrivalRefusal("pickup", { ...at(1, 2300), lastSeenAt: NOW - 5000 }, stop, NOW, limitsA);
+    assert.deepEqual(arrivalVerdict("pickup", near, stop, NOW, limitsA), { arrived: true, distanceM: haversineM(near, stop) });
+    const refusal = (verdict: ReturnType<typeof arrivalVerdict>) => (verdict.arrived ? undefined : verdict);
+    const far = refusal(arrivalVerdict("pickup", { ...at(1, 2300), lastSeenAt: NOW - 5000 }, stop, NOW, limitsA));
     assert.equal(far?.reason, "NOT_AT_STOP");
     assert.equal(far?.message, "driver is 2.3 km from the pickup; arrive within 100 m");
-    assert.equal(arrivalRefusal("drop", { ...at(1, 640), lastSeenAt: NOW }, stop, NOW, limitsA)?.message, "driver is 640 m from the drop; arrive within 100 m");
-    assert.equal(arrivalRefusal("pickup", undefined, stop, NOW, limitsA)?.reason, "DRIVER_POSITION_UNKNOWN");
-    assert.equal(arrivalRefusal("pickup", { ...at(1, 10), lastSeenAt: NOW - 600_000 }, stop, NOW, limitsA)?.reason, "DRIVER_POSITION_STALE");
+    assert.equal(refusal(arrivalVerdict("drop", { ...at(1, 640), lastSeenAt: NOW }, stop, NOW, limitsA))?.message, "driver is 640 m from the drop; arrive within 100 m");
+    assert.equal(refusal(arrivalVerdict("pickup", undefined, stop, NOW, limitsA))?.reason, "DRIVER_POSITION_UNKNOWN");
+    assert.equal(refusal(arrivalVerdict("pickup", { ...at(1, 10), lastSeenAt: NOW - 600_000 }, stop, NOW, limitsA))?.reason, "DRIVER_POSITION_STALE");
     assert.equal(formatDistance(42_400), "42 km");
   });
 });

@@ -15,15 +15,9 @@ export interface RawPoint {
   heading: number;
 }
 
-/** A fix that passed the filters (recordedAt clamped). */
-export interface AcceptedPoint {
-  seq: number;
+/** A fix that passed the filters: it has a time (clamped to the server clock), a speed of 0 or more and a heading in [0, 360). */
+export interface AcceptedPoint extends Omit<RawPoint, "recordedAt"> {
   recordedAt: number;
-  lat: number;
-  lng: number;
-  accuracyM: number;
-  speedMps: number;
-  heading: number;
 }
 
 export interface FilterLimits {
@@ -169,28 +163,35 @@ export function formatDistance(m: number): string {
   return `${Math.round(m / 1000)} km`;
 }
 
-/** Why a driver is not at a stop, or undefined when they are (last position within the arrived radius and fresh). */
-export function arrivalRefusal(
+export type ArrivalRefusal = "DRIVER_POSITION_UNKNOWN" | "DRIVER_POSITION_STALE" | "NOT_AT_STOP";
+
+/** Whether a driver is at a stop (last position within the arrived radius and fresh), with how far they are, or why not. */
+export function arrivalVerdict(
   stopName: "pickup" | "drop",
   last: { lat: number; lng: number; lastSeenAt: number } | undefined,
   stop: { lat: number; lng: number },
   now: number,
   limits: { arrivedM: number; maxAgeMs: number },
-): { reason: "DRIVER_POSITION_UNKNOWN" | "DRIVER_POSITION_STALE" | "NOT_AT_STOP"; message: string; distanceM?: number } | undefined {
+): { arrived: true; distanceM: number } | { arrived: false; reason: ArrivalRefusal; message: string; distanceM?: number } {
   const where = stopName === "pickup" ? "the pickup" : "the drop";
   if (!last) {
-    return { reason: "DRIVER_POSITION_UNKNOWN", message: `the driver's position is unknown: share location from the app and try again within ${formatDistance(limits.arrivedM)} of ${where}` };
+    return {
+      arrived: false,
+      reason: "DRIVER_POSITION_UNKNOWN",
+      message: `the driver's position is unknown: share location from the app and try again within ${formatDistance(limits.arrivedM)} of ${where}`,
+    };
   }
   const ageMs = now - last.lastSeenAt;
   if (ageMs > limits.maxAgeMs) {
     return {
+      arrived: false,
       reason: "DRIVER_POSITION_STALE",
       message: `the driver's last position is ${Math.round(ageMs / 60_000)} min old: share location from the app and try again within ${formatDistance(limits.arrivedM)} of ${where}`,
     };
   }
   const distanceM = haversineM(last, stop);
   if (distanceM > limits.arrivedM) {
-    return { reason: "NOT_AT_STOP", message: `driver is ${formatDistance(distanceM)} from ${where}; arrive within ${formatDistance(limits.arrivedM)}`, distanceM };
+    return { arrived: false, reason: "NOT_AT_STOP", message: `driver is ${formatDistance(distanceM)} from ${where}; arrive within ${formatDistance(limits.arrivedM)}`, distanceM };
   }
-  return undefined;
+  return { arrived: true, distanceM };
 }

@@ -18,11 +18,11 @@ import { enqueueEvent, type OutboxRelay } from "@weelo/outbox";
 import type { Kysely } from "kysely";
 import { Counter, type Registry } from "prom-client";
 import type { PositionStore } from "./position-store.js";
-import { arrivalRefusal, haversineM, ringsEntered, type AcceptedPoint } from "./tracking.rules.js";
+import { arrivalVerdict, ringsEntered, type AcceptedPoint } from "./tracking.rules.js";
 import type { TrackingDatabase, TripRow } from "./tracking.table.js";
 import { nextStop, type Ring, type Stop, type Trip, type TripDirectory } from "./trip-directory.js";
 import type { TripFeed } from "./trip-feed.js";
-import { claimDark, claimGeofence, clearDark } from "./trips.repository.js";
+import { claimTripEvent, clearDark, type TripEventMark } from "./trips.repository.js";
 
 export const GEOFENCE_PAYLOAD_TYPE = "weelo.tracking.v1.GeofenceEntered";
 export const DRIVER_DARK_PAYLOAD_TYPE = "weelo.tracking.v1.DriverWentDark";
@@ -130,10 +130,11 @@ export class TripEvents {
       throw new InvalidArgumentError("stop_location", "stop_location is required: tracking does not know this booking's stops");
     }
     const stored = await this.options.store.get(request.driverId);
-    const last = stored?.position ? { lat: stored.position.lat, lng: stored.position.lng, lastSeenAt: stored.lastSeenAt } : undefined;
-    const refusal = arrivalRefusal(stop, last, target, this.now(), { arrivedM: this.options.arrivedM, maxAgeMs: this.options.darkAfterMs });
-    if (refusal) throw new FailedPreconditionError(refusal.message, { reason: refusal.reason });
-    return { distanceM: haversineM(last!, target), radiusM: this.options.arrivedM, recordedAt: new Date(stored!.position!.recordedAt) };
+    const position = stored?.position;
+    const last = position ? { lat: position.lat, lng: position.lng, lastSeenAt: stored.lastSeenAt } : undefined;
+    const verdict = arrivalVerdict(stop, last, target, this.now(), { arrivedM: this.options.arrivedM, maxAgeMs: this.options.darkAfterMs });
+    if (!verdict.arrived) throw new FailedPreconditionError(verdict.message, { reason: verdict.reason });
+    return { distanceM: verdict.distanceM, radiusM: this.options.arrivedM, recordedAt: new Date(position!.recordedAt) };
   }
 
   /** Starts looking for dark drivers every DRIVER_DARK_CHECK_S (one replica at a time). */
@@ -181,73 +182,102 @@ export class TripEvents {
   }
 
   private async raiseGeofence(trip: Trip, stop: Stop, ring: Ring, point: AcceptedPoint, distanceM: number): Promise<void> {
-    const column = `${stop}_${ring}_at` as const;
-    const occurredAt = new Date(point.recordedAt);
-    const won = await this.options.db.transaction().execute(async (trx) => {
-      const row = await claimGeofence(trx, trip.bookingId, trip.driverId, column, new Date(this.now()));
-      if (!row) return undefined;
-      const payload = GeofenceEntered.encode({
-        bookingId: trip.bookingId,
-        driverId: trip.driverId,
-        customerId: row.customer_id,
-        transporterId: row.transporter_id ?? "",
-        stop: STOP_TO_PROTO[stop],
-        kind: RING_TO_PROTO[ring],
-        location: { lat: point.lat, lng: point.lng },
-        distanceM,
-        radiusM: ring === "arriving" ? this.options.arrivingM : this.options.arrivedM,
-        occurredAt,
-      }).finish();
-      await enqueueEvent(trx, {
-        subject: this.subjects[ring],
-        type: `tracking.geofence.${ring}`,
-        subjectId: trip.bookingId,
-        sequence: Number(row.event_sequence),
-        occurredAt,
-        payloadType: GEOFENCE_PAYLOAD_TYPE,
-        payload,
-      });
-      return row;
+    const radiusM = ring === "arriving" ? this.options.arrivingM : this.options.arrivedM;
+    await this.raise(trip, {
+      mark: `${stop}_${ring}_at`,
+      claimedAt: new Date(this.now()),
+      occurredAt: new Date(point.recordedAt),
+      subject: this.subjects[ring],
+      type: `tracking.geofence.${ring}`,
+      payloadType: GEOFENCE_PAYLOAD_TYPE,
+      payload: (row, occurredAt) =>
+        GeofenceEntered.encode({
+          ...partiesOf(trip, row),
+          stop: STOP_TO_PROTO[stop],
+          kind: RING_TO_PROTO[ring],
+          location: { lat: point.lat, lng: point.lng },
+          distanceM,
+          radiusM,
+          occurredAt,
+        }).finish(),
+      counted: `geofence_${ring}`,
+      won: () => this.options.logger.info({ bookingId: trip.bookingId, driverId: trip.driverId, stop, ring, distanceM: Math.round(distanceM) }, "geofence entered"),
     });
-    if (!won) return;
-    this.events.labels(`geofence_${ring}`).inc();
-    this.options.logger.info({ bookingId: trip.bookingId, driverId: trip.driverId, stop, ring, distanceM: Math.round(distanceM) }, "geofence entered");
-    this.options.relay.kick();
-    await this.options.feed.changed(trip.bookingId);
   }
 
   private async raiseDark(trip: Trip, lastSeenAt: number | undefined, position: AcceptedPoint | undefined, silentMs: number): Promise<boolean> {
     const at = new Date(this.now());
-    const won: TripRow | undefined = await this.options.db.transaction().execute(async (trx) => {
-      const row = await claimDark(trx, trip.bookingId, trip.driverId, at);
-      if (!row) return undefined;
-      const payload = DriverWentDark.encode({
-        bookingId: trip.bookingId,
-        driverId: trip.driverId,
-        customerId: row.customer_id,
-        transporterId: row.transporter_id ?? "",
-        lastSeenAt: lastSeenAt ? new Date(lastSeenAt) : undefined,
-        lastLocation: position ? { lat: position.lat, lng: position.lng } : undefined,
-        silentSeconds: Math.floor(silentMs / 1000),
-        occurredAt: at,
-      }).finish();
+    const silentSeconds = Math.floor(silentMs / 1000);
+    return this.raise(trip, {
+      mark: "dark_at",
+      claimedAt: at,
+      occurredAt: at,
+      subject: this.subjects.dark,
+      type: "tracking.driver_dark",
+      payloadType: DRIVER_DARK_PAYLOAD_TYPE,
+      payload: (row, occurredAt) =>
+        DriverWentDark.encode({
+          ...partiesOf(trip, row),
+          lastSeenAt: lastSeenAt ? new Date(lastSeenAt) : undefined,
+          lastLocation: position ? { lat: position.lat, lng: position.lng } : undefined,
+          silentSeconds,
+          occurredAt,
+        }).finish(),
+      counted: "driver_dark",
+      won: () => {
+        trip.darkAt = at.getTime();
+        this.options.logger.warn({ bookingId: trip.bookingId, driverId: trip.driverId, silentS: silentSeconds }, "driver went dark");
+      },
+    });
+  }
+
+  /**
+   * Raises a one-off trip event: claims its mark on the trip row (one winner across replicas
+   * and retries) and writes the event through the outbox in the same transaction; the winner
+   * then counts it, sends it on at once and tells the replicas. True when this call won.
+   */
+  private async raise(trip: Trip, event: OneOffEvent): Promise<boolean> {
+    const won = await this.options.db.transaction().execute(async (trx) => {
+      const row = await claimTripEvent(trx, trip.bookingId, trip.driverId, event.mark, event.claimedAt);
+      if (!row) return false;
       await enqueueEvent(trx, {
-        subject: this.subjects.dark,
-        type: "tracking.driver_dark",
+        subject: event.subject,
+        type: event.type,
         subjectId: trip.bookingId,
         sequence: Number(row.event_sequence),
-        occurredAt: at,
-        payloadType: DRIVER_DARK_PAYLOAD_TYPE,
-        payload,
+        occurredAt: event.occurredAt,
+        payloadType: event.payloadType,
+        payload: event.payload(row, event.occurredAt),
       });
-      return row;
+      return true;
     });
     if (!won) return false;
-    trip.darkAt = at.getTime();
-    this.events.labels("driver_dark").inc();
-    this.options.logger.warn({ bookingId: trip.bookingId, driverId: trip.driverId, silentS: Math.floor(silentMs / 1000) }, "driver went dark");
+    event.won();
+    this.events.labels(event.counted).inc();
     this.options.relay.kick();
     await this.options.feed.changed(trip.bookingId);
     return true;
   }
+}
+
+/** What raise() needs to know of one kind of trip event. */
+interface OneOffEvent {
+  mark: TripEventMark;
+  /** When the mark is claimed (the trips row's column). */
+  claimedAt: Date;
+  occurredAt: Date;
+  subject: string;
+  type: string;
+  payloadType: string;
+  /** The encoded payload, from the claimed row (it names the customer and transporter). */
+  payload(row: TripRow, occurredAt: Date): Uint8Array;
+  /** The label of weelo_tracking_trip_events_total. */
+  counted: "geofence_arriving" | "geofence_arrived" | "driver_dark";
+  /** What the winner notes in memory and logs. */
+  won(): void;
+}
+
+/** The people a trip event concerns, as every tracking event names them. */
+function partiesOf(trip: Trip, row: TripRow) {
+  return { bookingId: trip.bookingId, driverId: trip.driverId, customerId: row.customer_id, transporterId: row.transporter_id ?? "" };
 }

@@ -130,30 +130,21 @@ export async function activeTrips(db: Db): Promise<TripRow[]> {
   return db.selectFrom("trips").selectAll().where("active", "=", true).execute();
 }
 
-export type GeofenceColumn = "pickup_arriving_at" | "pickup_arrived_at" | "drop_arriving_at" | "drop_arrived_at";
+/** The columns that mark a one-off trip event as raised: a geofence ring entered, the driver gone dark. */
+export type TripEventMark = "pickup_arriving_at" | "pickup_arrived_at" | "drop_arriving_at" | "drop_arrived_at" | "dark_at";
 
-/** Marks a ring as entered on the driver's active trip; the row when this call won, undefined when it was already marked (or the trip moved on). */
-export async function claimGeofence(trx: Db, bookingId: string, driverId: string, column: GeofenceColumn, at: Date): Promise<TripRow | undefined> {
+/**
+ * Marks a one-off event on the driver's active trip; the row when this call won, undefined
+ * when it was already marked (or the trip moved on).
+ */
+export async function claimTripEvent(trx: Db, bookingId: string, driverId: string, mark: TripEventMark, at: Date): Promise<TripRow | undefined> {
   return trx
     .updateTable("trips")
-    .set({ [column]: at, event_sequence: sql`event_sequence + 1`, version: sql`version + 1`, updated_at: at })
+    .set({ [mark]: at, event_sequence: sql`event_sequence + 1`, version: sql`version + 1`, updated_at: at })
     .where("booking_id", "=", bookingId)
     .where("driver_id", "=", driverId)
     .where("active", "=", true)
-    .where(column, "is", null)
-    .returningAll()
-    .executeTakeFirst();
-}
-
-/** Marks the trip's driver dark; the row when this call won. */
-export async function claimDark(trx: Db, bookingId: string, driverId: string, at: Date): Promise<TripRow | undefined> {
-  return trx
-    .updateTable("trips")
-    .set({ dark_at: at, event_sequence: sql`event_sequence + 1`, version: sql`version + 1`, updated_at: at })
-    .where("booking_id", "=", bookingId)
-    .where("driver_id", "=", driverId)
-    .where("active", "=", true)
-    .where("dark_at", "is", null)
+    .where(mark, "is", null)
     .returningAll()
     .executeTakeFirst();
 }
