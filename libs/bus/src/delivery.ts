@@ -104,18 +104,16 @@ export function deliverCore(handler: MessageHandler, msg: BusMessage, t: Telemet
   );
 }
 
-/** One delivery of a stored message, as a broker hands it over. */
-export interface RawDelivery {
-  stream: string;
-  subject: string;
-  data: Uint8Array;
-  headers: Headers;
-  seq: number;
-  msgId: string | undefined;
-  deliveryCount: number;
-  ack(): void;
-  nak(delayMs?: number): void;
-  term(): void;
+/**
+ * One delivery of a stored message, as a broker hands it over: the fields a handler sees, with
+ * the broker's own settle calls (processDelivery makes the first settle win and counts it).
+ */
+export type RawDelivery = EventMessage;
+
+/** The dead letter of a delivery that the durable gives up on, and why. */
+export function deadLetterOf(delivery: Omit<EventMessage, "ack" | "nak" | "term">, durable: string, reason: string): DeadLetter {
+  const { stream, subject, data, headers, seq, msgId, deliveryCount } = delivery;
+  return { stream, durable, subject, data, headers, seq, msgId, deliveryCount, reason };
 }
 
 export interface ConsumerRuntime extends Telemetry {
@@ -163,13 +161,7 @@ export async function processDelivery(raw: RawDelivery, c: ConsumerRuntime): Pro
       countMessage(c, "in", raw.subject, outcome);
     };
     const msg: EventMessage = {
-      stream: raw.stream,
-      subject: raw.subject,
-      data: raw.data,
-      headers: raw.headers,
-      seq: raw.seq,
-      msgId: raw.msgId,
-      deliveryCount: raw.deliveryCount,
+      ...raw,
       ack: () => settle("ack", () => raw.ack()),
       nak: (delayMs?: number) => settle("nak", () => raw.nak(delayMs)),
       term: () => settle("term", () => raw.term()),
@@ -196,17 +188,7 @@ export async function processDelivery(raw: RawDelivery, c: ConsumerRuntime): Pro
 }
 
 async function deadLetter(raw: RawDelivery, c: ConsumerRuntime, reason: string): Promise<void> {
-  const letter: DeadLetter = {
-    stream: raw.stream,
-    durable: c.options.durable,
-    subject: raw.subject,
-    data: raw.data,
-    headers: raw.headers,
-    seq: raw.seq,
-    msgId: raw.msgId,
-    deliveryCount: raw.deliveryCount,
-    reason,
-  };
+  const letter = deadLetterOf(raw, c.options.durable, reason);
   const where = { subject: raw.subject, seq: raw.seq, msgId: raw.msgId, deliveryCount: raw.deliveryCount, reason };
   if (!c.options.onDeadLetter) {
     c.logger.error(where, "event given up after maxDeliver deliveries and dropped (no dead-letter handler)");

@@ -10,6 +10,7 @@ export * from "./types.js";
 export { MemoryBroker, sharedMemoryBroker } from "./memory-bus.js";
 export { consumeWhenAvailable, type ConsumeWhenAvailableOptions, type PendingConsumer } from "./consume-when-available.js";
 export { subjectMatches, subjectFamily } from "./subjects.js";
+export { deadLetterOf } from "./delivery.js";
 
 /**
  * Creates the bus for this process: NATS when config.NATS_URL is set (connecting in the

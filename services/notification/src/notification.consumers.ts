@@ -5,7 +5,7 @@
  * with a doubling delay) and after maxDeliver tries goes to the dead-letter stream, as does
  * an event that cannot be decoded at all.
  */
-import { consumeWhenAvailable, type Bus, type DeadLetter, type EventMessage, type PendingConsumer } from "@weelo/bus";
+import { consumeWhenAvailable, deadLetterOf, type Bus, type DeadLetter, type EventMessage, type PendingConsumer } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { Logger } from "@weelo/log";
 import type { Counter } from "prom-client";
@@ -68,7 +68,7 @@ export class EventConsumers {
           bus,
           {
             stream: source.stream,
-            durable: `${settings.durablePrefix}-${source.name}`,
+            durable: this.durableOf(source),
             handler: (msg) => this.handle(source, msg),
             maxDeliver: settings.maxDeliver,
             retryDelayMs: settings.retryMs,
@@ -131,17 +131,12 @@ export class EventConsumers {
 
   /** An event that no retry can help: straight to the dead letters, then acknowledged. */
   private deadLetterNow(source: EventSource, msg: EventMessage, reason: string): Promise<void> {
-    return this.deadLetter(source, {
-      stream: msg.stream,
-      durable: `${this.deps.settings.durablePrefix}-${source.name}`,
-      subject: msg.subject,
-      data: msg.data,
-      headers: msg.headers,
-      seq: msg.seq,
-      msgId: msg.msgId,
-      deliveryCount: msg.deliveryCount,
-      reason,
-    });
+    return this.deadLetter(source, deadLetterOf(msg, this.durableOf(source), reason));
+  }
+
+  /** Shared by every replica, so they share the source's events. */
+  private durableOf(source: EventSource): string {
+    return `${this.deps.settings.durablePrefix}-${source.name}`;
   }
 
   private async deadLetter(source: EventSource, letter: DeadLetter): Promise<void> {
