@@ -6,11 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { createLogger, currentContext, runWithContext } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
-import { uniqueSuffix, until } from "@weelo/testing";
+import { sleep, uniqueSuffix, until } from "@weelo/testing";
 import { createBus, type Bus, type BusMessage, type ConsumeOptions, type Consumer, type DeadLetter, type EventMessage } from "./index.js";
 
 const logger = createLogger({ service: "bus-test", level: "silent" });

@@ -5,7 +5,7 @@ import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import type { WatchBookingResponse } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
-import { until } from "@weelo/testing";
+import { sleep, until } from "@weelo/testing";
 import { startTestBooking, type Party, type TestBooking } from "./test-support.js";
 
 interface Seen {
@@ -131,11 +131,11 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
       ids.push(...order!.bookings.map((b) => b.id));
     }
     assert.ok((await t.booking.relay.pending()) >= 10);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal(ids.filter((id) => eventsOf(id).length > 0).length, 0, "nothing is published while the relay is down");
     t.booking.relay.start();
     await until("all ten created events", () => ids.every((id) => eventsOf(id).length === 1));
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300); // time for a duplicate to arrive, if the relay sent one
     for (const id of ids) assert.equal(eventsOf(id).length, 1, `exactly once for ${id}`);
     assert.equal(await t.booking.relay.pending(), 0);
   });
@@ -148,7 +148,7 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
     const second = await t.bookings.createBooking(await t.request(customer, { scheduledAt: later }, { scheduledAt: later }), customer.auth);
     const soonId = first.order!.bookings[0]!.id;
     const laterId = second.order!.bookings[0]!.id;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     assert.equal(eventsOf(soonId).length, 0, "not broadcast before scheduled_at − lead");
     await until("the scheduled broadcast", () => eventsOf(soonId).length === 1, 10_000);
     assert.equal(eventsOf(soonId)[0]!.envelope.type, "booking.created");
@@ -160,7 +160,7 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
     } finally {
       t.shiftClock(-2 * 60 * 60_000);
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500); // time for a second broadcast to arrive, if there were one
     assert.equal(eventsOf(laterId).length, 1);
     assert.equal(eventsOf(soonId).length, 1);
   });

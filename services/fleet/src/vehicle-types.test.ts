@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DomainError, GrpcCode } from "@weelo/errors";
 import { createLogger } from "@weelo/log";
+import { sleep } from "@weelo/testing";
 import { pricingVehicleTypeCatalog, staticVehicleTypeCatalog, type VehicleTypeSource } from "./vehicle-types.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
@@ -11,7 +12,7 @@ function fakePricing(ids: string[]) {
   const source: VehicleTypeSource = {
     async listVehicleTypes() {
       state.calls++;
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
       if (state.down) throw new DomainError(GrpcCode.UNAVAILABLE, "pricing is down");
       return { vehicleTypes: state.ids.map((id) => ({ id, displayName: id, description: "", capacityKg: 1000, bodyType: 1 })) };
     },
@@ -40,10 +41,10 @@ describe("vehicle type catalogs", () => {
     const catalog = pricingVehicleTypeCatalog(source, { ttlMs: 20, logger });
     assert.equal(await catalog.has("trailer"), false);
     state.ids = ["mini_truck", "trailer"];
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     assert.equal(await catalog.has("trailer"), true, "a type added to pricing is seen after the TTL");
     state.down = true;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     assert.equal(await catalog.has("trailer"), true, "the last catalog is used while pricing is down");
   });
 

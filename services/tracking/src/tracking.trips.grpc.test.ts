@@ -213,7 +213,7 @@ describe("trips from booking's events", () => {
       for await (const update of t.client.watchLocation({ bookingId: trip.bookingId }, { ...trip.customer, signal: controller.signal })) {
         received += 1;
         lastSeq = update.position!.seq;
-        while (!reading) await new Promise((resolve) => setTimeout(resolve, 20)); // a stalled app
+        await until("the stalled app reads again", () => reading, 60_000, 20);
       }
     })().catch(() => undefined);
     const t0 = Date.now() - 6 * 3600_000;
