@@ -81,7 +81,7 @@ export interface DispatchDeps {
   now?: () => Date;
 }
 
-/** Largest number of nearby drivers asked of tracking per wave (its own limit). */
+/** Largest number of transporters' nearest drivers asked of tracking per wave (its own limit). */
 const NEARBY_LIMIT = 200;
 /** Largest number of transporters asked of fleet per wave. */
 const SERVING_LIMIT = 500;
@@ -198,7 +198,14 @@ export function createDispatchService(deps: DispatchDeps) {
     const started = performance.now();
     const pickup = { lat: trip.pickup_lat, lng: trip.pickup_lng };
     const [nearby, serving] = await Promise.allSettled([
-      upstreams.tracking.findNearbyDrivers({ center: pickup, radiusM: step.radiusM, vehicleType: trip.vehicle_type, limit: NEARBY_LIMIT }),
+      // The nearest driver of each transporter, enough of them to fill the wave after the exclusions.
+      upstreams.tracking.findNearbyDrivers({
+        center: pickup,
+        radiusM: step.radiusM,
+        vehicleType: trip.vehicle_type,
+        limit: Math.min(NEARBY_LIMIT, settings.maxOffersPerWave + excluded.size),
+        onePerTransporter: true,
+      }),
       upstreams.fleet.findServingTransporters({ point: pickup, vehicleType: trip.vehicle_type, maxDistanceM: step.last ? 0 : step.radiusM, limit: SERVING_LIMIT }),
     ]);
     if (nearby.status === "rejected" && serving.status === "rejected") {

@@ -214,7 +214,7 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
         // Tracking learns of the driver from fleet's availability event; then the position makes it findable.
         await until("tracking to know the driver online", async () => {
           await trackingClient.updateLocation({ points: [{ seq: Date.now(), recordedAt: new Date(), lat: at.lat, lng: at.lng, accuracyM: 5, speedMps: 0, heading: 0 }] }, driver.auth);
-          const found = await trackingInternal.findNearbyDrivers({ center: at, radiusM: 200, vehicleType: VEHICLE_TYPE, limit: 200 });
+          const found = await trackingInternal.findNearbyDrivers({ center: at, radiusM: 200, vehicleType: VEHICLE_TYPE, limit: 200, onePerTransporter: false });
           return found.drivers.some((d) => d.driverId === driver.id);
         }, 10_000, 100);
         return driver;

@@ -37,6 +37,8 @@ export interface NearbyQuery {
   limit: number;
   /** Drivers last seen before this time (ms) are left out. */
   seenSince: number;
+  /** Only the nearest driver of each transporter (drivers without one are left out); `limit` counts transporters. */
+  onePerTransporter?: boolean;
 }
 
 export interface NearbyResult {
@@ -78,23 +80,26 @@ export async function ringSearch(
   // Any point of a cell k rings out is at least this far from any point of the origin cell
   // (center spacing √3·edge, with margin for H3's distortion, minus two cell radii).
   const minDistanceOfRing = (k: number) => Math.max(0, (k * 1.4 - 2) * edge);
-  const found: NearbyResult[] = [];
+  // Keyed by driver, or by transporter (its nearest driver) when one per transporter is asked:
+  // then the walk stops as soon as enough transporters are found, usually rings earlier.
+  const found = new Map<string, NearbyResult>();
   const seen = new Set<string>();
+  const nearestFirst = () => [...found.values()].sort((a, b) => a.distanceM - b.distanceM);
   for (let k = 0; minDistanceOfRing(k) <= query.radiusM; k++) {
     const cells = ringCells(origin, k);
     for (const candidate of await fetchRing(cells)) {
       if (seen.has(candidate.driverId)) continue;
       seen.add(candidate.driverId);
+      const key = query.onePerTransporter ? candidate.transporterId : candidate.driverId;
+      if (!key) continue;
       const distanceM = haversineM(query, candidate);
-      if (distanceM <= query.radiusM) found.push({ ...candidate, distanceM });
+      if (distanceM > query.radiusM) continue;
+      const known = found.get(key);
+      if (!known || distanceM < known.distanceM) found.set(key, { ...candidate, distanceM });
     }
-    if (found.length >= query.limit) {
-      found.sort((a, b) => a.distanceM - b.distanceM);
-      if (found[query.limit - 1]!.distanceM <= minDistanceOfRing(k + 1)) break;
-    }
+    if (found.size >= query.limit && nearestFirst()[query.limit - 1]!.distanceM <= minDistanceOfRing(k + 1)) break;
   }
-  found.sort((a, b) => a.distanceM - b.distanceM);
-  return found.slice(0, query.limit);
+  return nearestFirst().slice(0, query.limit);
 }
 
 function ringCells(origin: string, k: number): string[] {

@@ -148,21 +148,46 @@ describe("tracking over gRPC", () => {
     await place(200, type, false); // offline
     const busy = await place(300);
     await trip(busy);
-    const found = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10 });
+    const found = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: false });
     assert.deepEqual(
       found.drivers.map((d) => d.driverId),
       [near, mid],
     );
     assert.ok(Math.abs(found.drivers[0]!.distanceM - 500) < 5);
-    const one = await t.internal.findNearbyDrivers({ center, radiusM: 50_000, vehicleType: type, limit: 1 });
+    const one = await t.internal.findNearbyDrivers({ center, radiusM: 50_000, vehicleType: type, limit: 1, onePerTransporter: false });
     assert.deepEqual(one.drivers.map((d) => d.driverId), [near]);
-    assert.equal((await failure(t.internal.findNearbyDrivers({ center, radiusM: 50_001, vehicleType: type, limit: 1 }))).code, grpc.status.INVALID_ARGUMENT);
+    assert.equal((await failure(t.internal.findNearbyDrivers({ center, radiusM: 50_001, vehicleType: type, limit: 1, onePerTransporter: false }))).code, grpc.status.INVALID_ARGUMENT);
     clock = 61_000; // everyone is stale now
     try {
-      assert.deepEqual((await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10 })).drivers, []);
+      assert.deepEqual((await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: false })).drivers, []);
     } finally {
       clock = 0;
     }
+  });
+
+  it("FindNearbyDrivers one per transporter: each transporter's nearest driver, the limit counting transporters", async () => {
+    const type = `t${uuidv7().slice(-8).replace(/-/g, "")}`;
+    const center = { lat: 13.0827, lng: 80.2707 };
+    const [fleetA, fleetB, fleetC] = [uuidv7(), uuidv7(), uuidv7()];
+    const place = async (northM: number, transporterId: string) => {
+      const driver = await t.driver();
+      await t.tracking.availability.apply(driver.id, { online: true, vehicleType: type, vehicleId: uuidv7(), transporterId });
+      await t.client.updateLocation({ points: [pointAt(1, center.lat + northM / 111_195, center.lng)] }, t.as(driver.token));
+      return driver.id;
+    };
+    const a1 = await place(400, fleetA);
+    await place(700, fleetA);
+    await place(900, fleetA);
+    const b1 = await place(1200, fleetB);
+    await place(1500, fleetB);
+    const c1 = await place(2500, fleetC);
+    const all = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: false });
+    assert.equal(all.drivers.length, 6, "without the option every driver counts");
+    const one = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: true });
+    assert.deepEqual(one.drivers.map((d) => d.driverId), [a1, b1, c1]);
+    assert.deepEqual(one.drivers.map((d) => d.transporterId), [fleetA, fleetB, fleetC]);
+    const two = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 2, onePerTransporter: true });
+    assert.deepEqual(two.drivers.map((d) => d.transporterId), [fleetA, fleetB], "the two nearest transporters, not the fleet with the most drivers");
   });
 
   it("a stream that does not read its commands is ended with RESOURCE_EXHAUSTED, and its queue stays bounded", async () => {

@@ -145,6 +145,7 @@ export function internalHandlers(service: TrackingService, events: Pick<TripEven
         radiusM: request.radiusM,
         vehicleType: request.vehicleType,
         limit: request.limit,
+        onePerTransporter: request.onePerTransporter,
       });
       return {
         drivers: found.map((d) => ({

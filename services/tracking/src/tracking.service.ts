@@ -254,7 +254,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     },
 
     /** Available drivers near a point, nearest first. */
-    async findNearbyDrivers(request: { lat: number; lng: number; radiusM: number; vehicleType: string; limit: number }): Promise<NearbyResult[]> {
+    async findNearbyDrivers(request: { lat: number; lng: number; radiusM: number; vehicleType: string; limit: number; onePerTransporter?: boolean }): Promise<NearbyResult[]> {
       const { lat, lng, radiusM, vehicleType } = request;
       if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
         throw new InvalidArgumentError("center", "center must be a valid latitude and longitude");
@@ -265,7 +265,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       if (!/^[a-z0-9_]{1,50}$/.test(vehicleType)) throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
       const limit = request.limit === 0 ? DEFAULT_NEARBY_LIMIT : request.limit;
       if (!(limit >= 1 && limit <= deps.maxNearbyLimit)) throw new InvalidArgumentError("limit", `limit must be between 1 and ${deps.maxNearbyLimit}`);
-      return deps.store.nearby({ lat, lng, radiusM, vehicleType, limit, seenSince: now() - deps.staleAfterMs });
+      return deps.store.nearby({ lat, lng, radiusM, vehicleType, limit, seenSince: now() - deps.staleAfterMs, onePerTransporter: request.onePerTransporter === true });
     },
 
     /** The breadcrumb of a trip and its length, for its customer and transporter. */

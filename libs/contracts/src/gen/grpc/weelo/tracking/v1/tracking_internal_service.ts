@@ -39,6 +39,11 @@ export interface FindNearbyDriversRequest {
   vehicleType: string;
   /** Largest number of drivers to return, from 1 to 200; zero means 20. */
   limit: number;
+  /**
+   * Return only the nearest driver of each transporter (a broadcast offers transporters, not
+   * drivers); `limit` then counts transporters.
+   */
+  onePerTransporter: boolean;
 }
 
 /** FindNearbyDriversResponse lists the drivers found, nearest first. */
@@ -70,7 +75,7 @@ export interface CheckArrivalResponse {
 }
 
 function createBaseFindNearbyDriversRequest(): FindNearbyDriversRequest {
-  return { center: undefined, radiusM: 0, vehicleType: "", limit: 0 };
+  return { center: undefined, radiusM: 0, vehicleType: "", limit: 0, onePerTransporter: false };
 }
 
 export const FindNearbyDriversRequest: MessageFns<FindNearbyDriversRequest> = {
@@ -86,6 +91,9 @@ export const FindNearbyDriversRequest: MessageFns<FindNearbyDriversRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(32).int32(message.limit);
+    }
+    if (message.onePerTransporter !== false) {
+      writer.uint32(40).bool(message.onePerTransporter);
     }
     return writer;
   },
@@ -135,6 +143,14 @@ export const FindNearbyDriversRequest: MessageFns<FindNearbyDriversRequest> = {
             message.limit = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.onePerTransporter = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -161,6 +177,11 @@ export const FindNearbyDriversRequest: MessageFns<FindNearbyDriversRequest> = {
         ? globalThis.String(object.vehicle_type)
         : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      onePerTransporter: isSet(object.onePerTransporter)
+        ? globalThis.Boolean(object.onePerTransporter)
+        : isSet(object.one_per_transporter)
+        ? globalThis.Boolean(object.one_per_transporter)
+        : false,
     };
   },
 
@@ -178,6 +199,9 @@ export const FindNearbyDriversRequest: MessageFns<FindNearbyDriversRequest> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.onePerTransporter !== false) {
+      obj.onePerTransporter = message.onePerTransporter;
+    }
     return obj;
   },
 
@@ -192,6 +216,7 @@ export const FindNearbyDriversRequest: MessageFns<FindNearbyDriversRequest> = {
     message.radiusM = object.radiusM ?? 0;
     message.vehicleType = object.vehicleType ?? "";
     message.limit = object.limit ?? 0;
+    message.onePerTransporter = object.onePerTransporter ?? false;
     return message;
   },
 };
