@@ -82,14 +82,12 @@ export async function ringSearch(
   const minDistanceOfRing = (k: number) => Math.max(0, (k * 1.4 - 2) * edge);
   // Keyed by driver, or by transporter (its nearest driver) when one per transporter is asked:
   // then the walk stops as soon as enough transporters are found, usually rings earlier.
+  // A driver listed twice (moving between cells while the rings are read) lands on its own key again.
   const found = new Map<string, NearbyResult>();
-  const seen = new Set<string>();
   const nearestFirst = () => [...found.values()].sort((a, b) => a.distanceM - b.distanceM);
   for (let k = 0; minDistanceOfRing(k) <= query.radiusM; k++) {
     const cells = ringCells(origin, k);
     for (const candidate of await fetchRing(cells)) {
-      if (seen.has(candidate.driverId)) continue;
-      seen.add(candidate.driverId);
       const key = query.onePerTransporter ? candidate.transporterId : candidate.driverId;
       if (!key) continue;
       const distanceM = haversineM(query, candidate);

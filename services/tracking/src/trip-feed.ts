@@ -162,7 +162,8 @@ export class TripFeed {
     if (type === "created") {
       const event = BookingCreated.decode(envelope.payload.value);
       const changed = await recordBookingOpened(db, { bookingId: event.bookingId, customerId: event.customerId, pickup: event.pickup, drop: event.drop });
-      if (changed) changedId = event.bookingId;
+      // A new row is known to no replica yet and has no driver: nothing to re-read or announce.
+      if (changed === "updated") changedId = event.bookingId;
     } else if (type === "status_changed" || type === "cancelled" || type === "reopened") {
       const event = BookingStatusChanged.decode(envelope.payload.value);
       const driverId = event.driverId || null;

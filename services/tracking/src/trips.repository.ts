@@ -28,8 +28,12 @@ export interface BookingStatusApplied {
   active: boolean;
 }
 
-/** booking.created: who the customer is and where the stops are. Resolves to true when the row changed. */
-export async function recordBookingOpened(db: Db, event: BookingOpened): Promise<boolean> {
+/**
+ * booking.created: who the customer is and where the stops are. Resolves to "inserted" for a
+ * new row, "updated" when a row written by a status change that overtook it got its stops,
+ * undefined when nothing changed (a redelivery).
+ */
+export async function recordBookingOpened(db: Db, event: BookingOpened): Promise<"inserted" | "updated" | undefined> {
   const row = await db
     .insertInto("trips")
     .values({
@@ -63,9 +67,11 @@ export async function recordBookingOpened(db: Db, event: BookingOpened): Promise
         // A redelivery changes nothing.
         .where(sql<boolean>`trips.pickup_lat is distinct from excluded.pickup_lat or trips.drop_lat is distinct from excluded.drop_lat or trips.customer_id <> excluded.customer_id`),
     )
-    .returning("booking_id")
+    // xmax is 0 on a row this statement inserted, the updating transaction's id otherwise.
+    .returning(sql<boolean>`(xmax = 0)`.as("inserted"))
     .executeTakeFirst();
-  return row !== undefined;
+  if (!row) return undefined;
+  return row.inserted ? "inserted" : "updated";
 }
 
 /**
