@@ -19,7 +19,7 @@ export const dispatchConfigSchema = baseConfigSchema.extend({
   TRACKING_SUBJECT_ROOT: name("subject tokens").default("tracking"),
   /** JetStream stream holding dispatch's events; tests use a unique one. */
   DISPATCH_STREAM: name("stream names").default("DISPATCH"),
-  /** First token of dispatch's subjects: events "<root>.offer_created" …, live offers "<root>.offers.<transporterId>". */
+  /** First token of dispatch's subjects: events "<root>.wave_sent" …, live offers "<root>.offers.<transporterId>". */
   DISPATCH_SUBJECT_ROOT: name("subject tokens").default("dispatch"),
   /** Name of the durable consumer of booking's events; replicas share it. */
   DISPATCH_CONSUMER: name("consumer names").default("dispatch"),

@@ -2,7 +2,7 @@
  * Dispatch's events: the durable ones written to the outbox with their change (published to
  * JetStream by the relay), and the live fan-out of offers on core NATS for WatchOffers streams.
  */
-import { OfferAccepted, OfferCreated, OfferNotice, OfferWithdrawn, type Offer } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
+import { OfferAccepted, OfferNotice, OfferWithdrawn, WaveSent, type Offer } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { Bus } from "@weelo/bus";
 import { enqueueEvent, outboxRow, type OutboxEvent } from "@weelo/outbox";
 import { reasonToProto } from "./dispatch.convert.js";
@@ -10,10 +10,12 @@ import type { BroadcastRow, OfferRow, WithdrawalReason } from "./dispatch.table.
 import type { DispatchTrx } from "./dispatch.repository.js";
 
 /** Event types (the subjects under the default subject root "dispatch"). */
-export const OFFER_CREATED_EVENT = "dispatch.offer_created";
+export const WAVE_SENT_EVENT = "dispatch.wave_sent";
 export const OFFER_WITHDRAWN_EVENT = "dispatch.offer_withdrawn";
 export const OFFER_ACCEPTED_EVENT = "dispatch.offer_accepted";
-export const DISPATCH_EVENT_TYPES = [OFFER_CREATED_EVENT, OFFER_WITHDRAWN_EVENT, OFFER_ACCEPTED_EVENT] as const;
+/** One event per offer before wave_sent: still a subject of the stream, which holds older ones. */
+export const OFFER_CREATED_EVENT = "dispatch.offer_created";
+export const DISPATCH_EVENT_TYPES = [WAVE_SENT_EVENT, OFFER_WITHDRAWN_EVENT, OFFER_ACCEPTED_EVENT, OFFER_CREATED_EVENT] as const;
 
 /** "dispatch.x" under a subject root: "<root>.x". */
 export function subjectFor(root: string, eventType: string): string {
@@ -33,15 +35,20 @@ export function liveSubject(root: string, transporterId: string): string {
   return `${root}.offers.${transporterId}`;
 }
 
-/** Offer events are numbered per offer: created 1, then accepted or withdrawn. */
+/** Offer events are numbered per offer and round: 1 was offer_created, then 2 accepted or withdrawn. */
 const SEQ = { created: 1, closed: 2 } as const;
 
-function offerCreatedEvent(root: string, offer: OfferRow, broadcast: BroadcastRow, bookingIds: string[]): OutboxEvent {
-  const payload = OfferCreated.encode({
-    offerId: offer.id,
-    orderId: offer.order_id,
+/**
+ * The outbox row of a wave's WaveSent event: one event for all the offers of the wave (a
+ * city-wide wave reaches dozens of transporters; one event each was most of the stream).
+ */
+export function waveSentRow(root: string, broadcast: BroadcastRow, offers: readonly OfferRow[], bookingIds: string[], at: Date): ReturnType<typeof outboxRow> {
+  const wave = offers[0]?.wave ?? broadcast.wave;
+  const payload = WaveSent.encode({
+    orderId: broadcast.order_id,
     bookingIds,
-    transporterId: offer.transporter_id,
+    round: broadcast.round,
+    wave,
     vehicleType: broadcast.vehicle_type,
     pickup: { lat: broadcast.pickup_lat, lng: broadcast.pickup_lng },
     drop: { lat: broadcast.drop_lat, lng: broadcast.drop_lng },
@@ -50,49 +57,41 @@ function offerCreatedEvent(root: string, offer: OfferRow, broadcast: BroadcastRo
     farePaise: Number(broadcast.fare_paise),
     vehicleCount: broadcast.open_trucks,
     expiresAt: broadcast.expires_at,
-    transporterOnline: offer.transporter_online,
-    wave: offer.wave,
-    occurredAt: offer.created_at,
-  }).finish();
-  return {
-    subject: subjectFor(root, OFFER_CREATED_EVENT),
-    type: OFFER_CREATED_EVENT,
-    subjectId: offer.id,
-    sequence: SEQ.created + (offer.round - 1) * 2,
-    occurredAt: offer.created_at,
-    payloadType: "weelo.dispatch.v1.OfferCreated",
-    payload,
-  };
-}
-
-/** The outbox rows of a wave's OfferCreated events. */
-export function offersCreatedRows(root: string, offers: readonly OfferRow[], broadcast: BroadcastRow, bookingIds: string[]): ReturnType<typeof outboxRow>[] {
-  return offers.map((offer) => outboxRow(offerCreatedEvent(root, offer, broadcast, bookingIds)));
-}
-
-/** The OfferCreated events of a wave's offers, written in one statement. */
-export async function recordOffersCreated(trx: DispatchTrx, root: string, offers: readonly OfferRow[], broadcast: BroadcastRow, bookingIds: string[]): Promise<void> {
-  if (offers.length === 0) return;
-  await trx.insertInto("outbox").values(offersCreatedRows(root, offers, broadcast, bookingIds)).execute();
-}
-
-export async function recordOfferWithdrawn(trx: DispatchTrx, root: string, offer: OfferRow, reason: WithdrawalReason, at: Date): Promise<void> {
-  const payload = OfferWithdrawn.encode({
-    offerId: offer.id,
-    orderId: offer.order_id,
-    transporterId: offer.transporter_id,
-    reason: reasonToProto(reason),
+    offers: offers.map((offer) => ({ offerId: offer.id, transporterId: offer.transporter_id, transporterOnline: offer.transporter_online })),
     occurredAt: at,
   }).finish();
-  await enqueueEvent(trx, {
-    subject: subjectFor(root, OFFER_WITHDRAWN_EVENT),
-    type: OFFER_WITHDRAWN_EVENT,
-    subjectId: offer.id,
-    sequence: SEQ.closed + (offer.round - 1) * 2,
+  return outboxRow({
+    subject: subjectFor(root, WAVE_SENT_EVENT),
+    type: WAVE_SENT_EVENT,
+    subjectId: broadcast.order_id,
+    sequence: broadcast.round * 1000 + wave,
     occurredAt: at,
-    payloadType: "weelo.dispatch.v1.OfferWithdrawn",
+    payloadType: "weelo.dispatch.v1.WaveSent",
     payload,
   });
+}
+
+/** The WaveSent event of a wave that made offers, in the wave's transaction. */
+export async function recordWaveSent(trx: DispatchTrx, root: string, broadcast: BroadcastRow, offers: readonly OfferRow[], bookingIds: string[], at: Date): Promise<void> {
+  if (offers.length === 0) return;
+  await trx.insertInto("outbox").values(waveSentRow(root, broadcast, offers, bookingIds, at)).execute();
+}
+
+/** The OfferWithdrawn events of offers closed together (an order filled, cancelled or expired), in one statement. */
+export async function recordOffersWithdrawn(trx: DispatchTrx, root: string, offers: readonly OfferRow[], reason: WithdrawalReason, at: Date): Promise<void> {
+  if (offers.length === 0) return;
+  const rows = offers.map((offer) =>
+    outboxRow({
+      subject: subjectFor(root, OFFER_WITHDRAWN_EVENT),
+      type: OFFER_WITHDRAWN_EVENT,
+      subjectId: offer.id,
+      sequence: SEQ.closed + (offer.round - 1) * 2,
+      occurredAt: at,
+      payloadType: "weelo.dispatch.v1.OfferWithdrawn",
+      payload: OfferWithdrawn.encode({ offerId: offer.id, orderId: offer.order_id, transporterId: offer.transporter_id, reason: reasonToProto(reason), occurredAt: at }).finish(),
+    }),
+  );
+  await trx.insertInto("outbox").values(rows).execute();
 }
 
 export async function recordOfferAccepted(

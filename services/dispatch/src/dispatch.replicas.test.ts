@@ -13,7 +13,14 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
-import { OfferCreated } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
+import { WaveSent } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
+
+/** The offers of recorded wave_sent events, one entry per offer. */
+const offersOf = (events: { payload?: { value: Uint8Array } }[]) =>
+  events.flatMap((e) => {
+    const wave = WaveSent.decode(e.payload!.value);
+    return wave.offers.map((o) => ({ orderId: wave.orderId, transporterId: o.transporterId, wave: wave.wave }));
+  });
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { Consumer } from "@weelo/bus";
 import { freePort, sleep, until } from "@weelo/testing";
@@ -51,7 +58,7 @@ describe("dispatch replicas", () => {
   it("two dispatch replicas side by side: every order broadcast once, every booking expired once, the work shared", async () => {
     const one = await t.replica();
     const two = await t.replica();
-    const offers = await record(t, t.config.DISPATCH_STREAM, `${t.config.DISPATCH_SUBJECT_ROOT}.offer_created`);
+    const offers = await record(t, t.config.DISPATCH_STREAM, `${t.config.DISPATCH_SUBJECT_ROOT}.wave_sent`);
     const expiries = await record(t, t.config.BOOKING_STREAM, `${t.config.BOOKING_SUBJECT_ROOT}.expired`);
     try {
       const pickup = north(PUNE, -120);
@@ -61,7 +68,7 @@ describe("dispatch replicas", () => {
       // Nobody accepts: 3 waves of 300 ms, then every booking expires.
       await until("every booking to expire once", () => new Set(expiries.events.map((e) => e.subjectId)).size === bookingIds.length, 20_000, 100);
       await sleep(1000); // room for a double to show up
-      const offerEvents = offers.events.map((e) => OfferCreated.decode(e.payload!.value));
+      const offerEvents = offersOf(offers.events);
       const perOrderTransporter = counts(offerEvents.map((o) => `${o.orderId}/${o.transporterId}`));
       assert.equal(perOrderTransporter.size, orders.length * transporters.length, "every transporter was offered every order");
       assert.ok([...perOrderTransporter.values()].every((n) => n === 1), "nobody was offered an order twice");
@@ -88,12 +95,12 @@ describe("dispatch replicas", () => {
     const near = await t.transporter({ base: north(pickup, 1), radiusKm: 20 });
     const middle = await t.transporter({ base: north(pickup, 5), radiusKm: 20 });
     const far = await t.transporter({ base: north(pickup, 9), radiusKm: 20 });
-    const offers = await record(t, t.config.DISPATCH_STREAM, `${t.config.DISPATCH_SUBJECT_ROOT}.offer_created`);
+    const offers = await record(t, t.config.DISPATCH_STREAM, `${t.config.DISPATCH_SUBJECT_ROOT}.wave_sent`);
     const env = { WAVE_DURATION_MS: String(waveMs), CLAIM_LEASE_MS: "1000" };
     let dispatch = await startDispatchProcess(t, env);
     try {
       const { orderId } = await t.book(1, pickup);
-      const forOrder = () => offers.events.map((e) => OfferCreated.decode(e.payload!.value)).filter((o) => o.orderId === orderId);
+      const forOrder = () => offersOf(offers.events).filter((o) => o.orderId === orderId);
       await until("the first wave's offer", () => forOrder().some((o) => o.transporterId === near.id), 10_000);
       await dispatch.kill(); // wave 1 sent; waves 2 and 3 are only timers in Postgres now
       dispatch = await startDispatchProcess(t, env);

@@ -23,7 +23,7 @@ import { DomainError, FailedPreconditionError, InternalError, NotFoundError, Una
 import type { Logger } from "@weelo/log";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { offerToProto, type OfferTrip } from "./dispatch.convert.js";
-import { liveSubject, offersCreatedRows, publishOffers, recordOfferAccepted, recordOffersCreated, recordOfferWithdrawn } from "./dispatch.events.js";
+import { liveSubject, publishOffers, recordOfferAccepted, recordOffersWithdrawn, recordWaveSent, waveSentRow } from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
 import {
   acceptRefusal,
@@ -282,10 +282,7 @@ export function createDispatchService(deps: DispatchDeps) {
         const broadcast = await repo.completeWave(trx, claimed.order_id, claimed.claim_token!, later(settings.plan.durationMs, claimedAt));
         if (!broadcast) return undefined; // the claim ran out, or the order filled meanwhile
         const offers = await repo.upsertOffers(trx, waveOffers(broadcast, step, search, at));
-        if (offers.length > 0) {
-          const bookingIds = await repo.openBookingIds(trx, broadcast.order_id);
-          await recordOffersCreated(trx, root, offers, broadcast, bookingIds);
-        }
+        if (offers.length > 0) await recordWaveSent(trx, root, broadcast, offers, await repo.openBookingIds(trx, broadcast.order_id), at);
         return { broadcast, offers };
       });
       if (done) waveSent(done.broadcast, done.offers, step, search, started);
@@ -334,7 +331,7 @@ export function createDispatchService(deps: DispatchDeps) {
           broadcast,
           booking: { booking_id: event.bookingId, order_id: event.orderId, state: "open", booking_seq: sequence, updated_at: at },
           offers,
-          outbox: offersCreatedRows(root, offers, broadcast, [event.bookingId]),
+          outbox: offers.length > 0 ? [waveSentRow(root, broadcast, offers, [event.bookingId], at)] : [],
         });
       } catch (error) {
         if (isUniqueViolation(error, repo.Constraint.bookingKey)) return true; // a redelivery, or a booking cancelled before it opened
@@ -357,7 +354,7 @@ export function createDispatchService(deps: DispatchDeps) {
       if (!broadcast) return undefined;
       const bookings = await repo.markOpenBookings(trx, broadcast.order_id, { state: "expiring", sync: "expire", sync_due_at: later(settings.leaseMs, at), sync_attempts: 1 });
       const offers = await repo.closeOpenOffers(trx, broadcast.order_id, "expired", "expired", at);
-      for (const offer of offers) await recordOfferWithdrawn(trx, root, offer, "expired", at);
+      await recordOffersWithdrawn(trx, root, offers, "expired", at);
       return { broadcast, bookings, offers };
     });
     if (!done) return;
@@ -594,7 +591,7 @@ export function createDispatchService(deps: DispatchDeps) {
       });
       const reason = taken > 0 ? ("filled" as const) : ("cancelled" as const);
       const closed = await repo.closeOpenOffers(trx, broadcast.order_id, "withdrawn", reason, at);
-      for (const offer of closed) await recordOfferWithdrawn(trx, root, offer, reason, at);
+      await recordOffersWithdrawn(trx, root, closed, reason, at);
       return { broadcast: updated, closed };
     });
     if (!result) return;
@@ -725,7 +722,7 @@ export function createDispatchService(deps: DispatchDeps) {
           if (bookings.length !== count) throw new InternalError("the order's open bookings do not match its open trucks");
           bookings.sort((a, b) => (a.booking_id < b.booking_id ? -1 : 1)); // the order a repeated answer gives them in
           const withdrawn = broadcast.status === "filled" ? await repo.closeOpenOffers(trx, offer.order_id, "withdrawn", "filled", at) : [];
-          for (const other of withdrawn) await recordOfferWithdrawn(trx, root, other, "filled", at);
+          await recordOffersWithdrawn(trx, root, withdrawn, "filled", at);
           const bookingIds = bookings.map((b) => b.booking_id);
           await recordOfferAccepted(trx, root, offer, { bookingIds, openAfter: broadcast.open_trucks, assignBy, at });
           const stillOpen = broadcast.status === "open" ? await repo.openOffersOfOrder(trx, offer.order_id) : [];

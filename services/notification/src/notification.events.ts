@@ -4,7 +4,7 @@
  */
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
-import { OfferAccepted, OfferCreated, OfferWithdrawn } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
+import { OfferAccepted, OfferCreated, OfferWithdrawn, WaveSent } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { DriverWentDark, GeofenceEntered, TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import {
@@ -15,6 +15,7 @@ import {
   planGeofence,
   planOfferAccepted,
   planOfferCreated,
+  planWaveSent,
   planOfferWithdrawn,
   planReopened,
   planStatusChanged,
@@ -96,6 +97,19 @@ export const TRACKING_PLANNERS: Readonly<Record<string, Planner>> = {
 
 /** dispatch.* (stream DISPATCH): offers to transporters. */
 export const DISPATCH_PLANNERS: Readonly<Record<string, Planner>> = {
+  "dispatch.wave_sent": (envelope) => {
+    const e = decode(WaveSent, envelope, "weelo.dispatch.v1.WaveSent");
+    return planWaveSent({
+      orderId: e.orderId,
+      bookingIds: e.bookingIds,
+      farePaise: e.farePaise,
+      vehicleCount: e.vehicleCount,
+      pickupCity: e.pickupCity,
+      dropCity: e.dropCity,
+      offers: e.offers,
+    });
+  },
+  // Events of dispatch before wave_sent, still in the stream after an upgrade.
   "dispatch.offer_created": (envelope) => {
     const e = decode(OfferCreated, envelope, "weelo.dispatch.v1.OfferCreated");
     return planOfferCreated({

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { v7 as uuidv7 } from "uuid";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
-import { OfferAccepted, OfferCreated } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
+import { OfferAccepted, OfferCreated, WaveSent } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { NotificationKind } from "@weelo/contracts/grpc/weelo/notification/v1/notification";
 import { GeofenceEntered, GeofenceKind, TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
@@ -139,16 +139,29 @@ describe("notification service", () => {
     const online = await t.user("transporter", { tokens: ["ok-t2"] });
     const orderId = uuidv7();
     const bookingIds = [uuidv7(), uuidv7()];
-    const offer = (transporterId: string, transporterOnline: boolean) => ({
-      typeName: "weelo.dispatch.v1.OfferCreated",
-      bytes: OfferCreated.encode(OfferCreated.fromPartial({ offerId: uuidv7(), orderId, bookingIds, transporterId, transporterOnline, farePaise: 900_000, vehicleCount: 2, pickupCity: "Pune", dropCity: "Nashik" })).finish(),
+    const wave = WaveSent.fromPartial({
+      orderId,
+      bookingIds,
+      round: 1,
+      wave: 1,
+      farePaise: 900_000,
+      vehicleCount: 2,
+      pickupCity: "Pune",
+      dropCity: "Nashik",
+      offers: [
+        { offerId: uuidv7(), transporterId: online.id, transporterOnline: true },
+        { offerId: uuidv7(), transporterId: offline.id, transporterOnline: false },
+      ],
     });
-    const before = await t.handled("no_recipients");
-    await t.publish("dispatch", "dispatch.offer_created", offer(online.id, true));
-    const toOffline = await t.publish("dispatch", "dispatch.offer_created", offer(offline.id, false));
-    await until("the offline transporter's push", () => t.push.delivered(toOffline, "new_offer").length === 1);
-    await until("the online transporter's event handled", async () => (await t.handled("no_recipients")) > before);
+    const sent = await t.publish("dispatch", "dispatch.wave_sent", { typeName: "weelo.dispatch.v1.WaveSent", bytes: WaveSent.encode(wave).finish() });
+    await until("the offline transporter's push", () => t.push.delivered(sent, "new_offer").length === 1);
     assert.equal((await inboxOf(online)).length, 0, "a transporter watching offers live gets no push");
+    // An offer_created event still in the stream from before wave_sent is handled as before.
+    const before = await t.handled("no_recipients");
+    const old = OfferCreated.encode(OfferCreated.fromPartial({ offerId: uuidv7(), orderId: uuidv7(), bookingIds, transporterId: online.id, transporterOnline: true })).finish();
+    await t.publish("dispatch", "dispatch.offer_created", { typeName: "weelo.dispatch.v1.OfferCreated", bytes: old });
+    await until("the older event handled", async () => (await t.handled("no_recipients")) > before);
+    assert.equal((await inboxOf(online)).length, 0);
     const [entry] = await inboxOf(offline);
     assert.equal(entry!.kind, NotificationKind.NOTIFICATION_KIND_NEW_OFFER);
     assert.equal(entry!.body, `नई बुकिंग ${bookingRef(orderId)} (2 ट्रक) (₹9,000) आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें। (Pune → Nashik)`);

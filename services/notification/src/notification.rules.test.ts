@@ -11,6 +11,7 @@ import {
   planOfferCreated,
   planOfferWithdrawn,
   planStatusChanged,
+  planWaveSent,
   render,
   rupees,
   smsText,
@@ -69,6 +70,21 @@ describe("notification rules", () => {
     assert.equal(message!.kind, "new_offer");
     assert.equal(message!.bookingId, BOOKING);
     assert.equal(render("new_offer", "en", message!.params).body, `A new booking ${bookingRef(ORDER)} worth ₹4,500 is waiting. Open Weelo to accept it. (Pune → Mumbai)`);
+    // A wave names many offers: pushes only to the transporters not watching live.
+    const wave = planWaveSent({
+      orderId: ORDER,
+      bookingIds: [BOOKING],
+      farePaise: 450_000,
+      offers: [
+        { offerId: "o1", transporterId: CUSTOMER, transporterOnline: false },
+        { offerId: "o2", transporterId: DRIVER, transporterOnline: true },
+        { offerId: "o3", transporterId: BOOKING, transporterOnline: false },
+      ],
+    });
+    assert.deepEqual(wave.map((m) => [m.recipientId, m.kind, m.params.offer_id]), [
+      [CUSTOMER, "new_offer", "o1"],
+      [BOOKING, "new_offer", "o3"],
+    ]);
     // An order of several trucks names no single booking.
     assert.equal(planOfferWithdrawn({ ...offer, bookingIds: [BOOKING, DRIVER] })[0]!.bookingId, "");
     assert.equal(planOfferAccepted(offer)[0]!.kind, "offer_accepted");

@@ -241,7 +241,7 @@ function offerMessage(kind: Kind, e: OfferEvent, extra: Record<string, string | 
   return { recipientId: e.transporterId, kind, bookingId: e.bookingIds.length === 1 ? e.bookingIds[0]! : "", params };
 }
 
-/** dispatch.offer_created: a push only to a transporter who is not watching offers live. */
+/** A new offer: a push only to a transporter who is not watching offers live. */
 export function planOfferCreated(e: OfferEvent): PlannedMessage[] {
   if (!e.transporterId || e.transporterOnline) return [];
   return [
@@ -252,6 +252,12 @@ export function planOfferCreated(e: OfferEvent): PlannedMessage[] {
       drop_city: e.dropCity,
     }),
   ];
+}
+
+/** dispatch.wave_sent: every offer of the wave, as a new offer (pushed to the transporters not watching live). */
+export function planWaveSent(e: Omit<OfferEvent, "offerId" | "transporterId" | "transporterOnline"> & { offers: readonly { offerId: string; transporterId: string; transporterOnline: boolean }[] }): PlannedMessage[] {
+  const { offers, ...order } = e;
+  return offers.flatMap((offer) => planOfferCreated({ ...order, ...offer }));
 }
 
 /** dispatch.offer_withdrawn: the offer closed without the transporter's answer. */

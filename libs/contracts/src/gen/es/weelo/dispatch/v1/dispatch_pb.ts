@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/dispatch/v1/dispatch.proto.
  */
 export const file_weelo_dispatch_v1_dispatch: GenFile = /*@__PURE__*/
-  fileDesc("CiB3ZWVsby9kaXNwYXRjaC92MS9kaXNwYXRjaC5wcm90bxIRd2VlbG8uZGlzcGF0Y2gudjEijAUKBU9mZmVyEgoKAmlkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJEi4KBnN0YXR1cxgEIAEoDjIeLndlZWxvLmRpc3BhdGNoLnYxLk9mZmVyU3RhdHVzEhQKDHZlaGljbGVfdHlwZRgFIAEoCRInCgZwaWNrdXAYBiABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEiUKBGRyb3AYByABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEhMKC3BpY2t1cF9jaXR5GAggASgJEhEKCWRyb3BfY2l0eRgJIAEoCRISCgpmYXJlX3BhaXNlGAogASgDEhIKCmRpc3RhbmNlX20YCyABKAUSGgoSdmVoaWNsZV9jb3VudF9vcGVuGAwgASgFEhsKE3ZlaGljbGVfY291bnRfdG90YWwYDSABKAUSEgoKZ29vZHNfdHlwZRgOIAEoCRIRCgl3ZWlnaHRfa2cYDyABKAUSMAoMc2NoZWR1bGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR3YXZlGBEgASgFEi4KCmNyZWF0ZWRfYXQYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmFjY2VwdGVkX2NvdW50GBQgASgFEj4KEXdpdGhkcmF3YWxfcmVhc29uGBUgASgOMiMud2VlbG8uZGlzcGF0Y2gudjEuV2l0aGRyYXdhbFJlYXNvbhIPCgd2ZXJzaW9uGBYgASgDIqMDCgxPZmZlckNyZWF0ZWQSEAoIb2ZmZXJfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSEwoLYm9va2luZ19pZHMYAyADKAkSFgoOdHJhbnNwb3J0ZXJfaWQYBCABKAkSFAoMdmVoaWNsZV90eXBlGAUgASgJEicKBnBpY2t1cBgGIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSJQoEZHJvcBgHIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEwoLcGlja3VwX2NpdHkYCCABKAkSEQoJZHJvcF9jaXR5GAkgASgJEhIKCmZhcmVfcGFpc2UYCiABKAMSFQoNdmVoaWNsZV9jb3VudBgLIAEoBRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJ0cmFuc3BvcnRlcl9vbmxpbmUYDSABKAgSDAoEd2F2ZRgOIAEoBRIvCgtvY2N1cnJlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAisgEKDk9mZmVyV2l0aGRyYXduEhAKCG9mZmVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJEjMKBnJlYXNvbhgEIAEoDjIjLndlZWxvLmRpc3BhdGNoLnYxLldpdGhkcmF3YWxSZWFzb24SLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItwBCg1PZmZlckFjY2VwdGVkEhAKCG9mZmVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJEhMKC2Jvb2tpbmdfaWRzGAQgAygJEhoKEnZlaGljbGVfY291bnRfb3BlbhgFIAEoBRItCglhc3NpZ25fYnkYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC29jY3VycmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2CgtPZmZlck5vdGljZRInCgVvZmZlchgBIAEoCzIYLndlZWxvLmRpc3BhdGNoLnYxLk9mZmVyKq4BCgtPZmZlclN0YXR1cxIcChhPRkZFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIVChFPRkZFUl9TVEFUVVNfT1BFThABEhkKFU9GRkVSX1NUQVRVU19BQ0NFUFRFRBACEhkKFU9GRkVSX1NUQVRVU19ERUNMSU5FRBADEhoKFk9GRkVSX1NUQVRVU19XSVRIRFJBV04QBBIYChRPRkZFUl9TVEFUVVNfRVhQSVJFRBAFKpMBChBXaXRoZHJhd2FsUmVhc29uEiEKHVdJVEhEUkFXQUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASHAoYV0lUSERSQVdBTF9SRUFTT05fRklMTEVEEAESHwobV0lUSERSQVdBTF9SRUFTT05fQ0FOQ0VMTEVEEAISHQoZV0lUSERSQVdBTF9SRUFTT05fRVhQSVJFRBADYgZwcm90bzM", [file_google_protobuf_timestamp, file_weelo_common_v1_common]);
+  fileDesc("CiB3ZWVsby9kaXNwYXRjaC92MS9kaXNwYXRjaC5wcm90bxIRd2VlbG8uZGlzcGF0Y2gudjEijAUKBU9mZmVyEgoKAmlkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJEi4KBnN0YXR1cxgEIAEoDjIeLndlZWxvLmRpc3BhdGNoLnYxLk9mZmVyU3RhdHVzEhQKDHZlaGljbGVfdHlwZRgFIAEoCRInCgZwaWNrdXAYBiABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEiUKBGRyb3AYByABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEhMKC3BpY2t1cF9jaXR5GAggASgJEhEKCWRyb3BfY2l0eRgJIAEoCRISCgpmYXJlX3BhaXNlGAogASgDEhIKCmRpc3RhbmNlX20YCyABKAUSGgoSdmVoaWNsZV9jb3VudF9vcGVuGAwgASgFEhsKE3ZlaGljbGVfY291bnRfdG90YWwYDSABKAUSEgoKZ29vZHNfdHlwZRgOIAEoCRIRCgl3ZWlnaHRfa2cYDyABKAUSMAoMc2NoZWR1bGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR3YXZlGBEgASgFEi4KCmNyZWF0ZWRfYXQYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmFjY2VwdGVkX2NvdW50GBQgASgFEj4KEXdpdGhkcmF3YWxfcmVhc29uGBUgASgOMiMud2VlbG8uZGlzcGF0Y2gudjEuV2l0aGRyYXdhbFJlYXNvbhIPCgd2ZXJzaW9uGBYgASgDIpYDCghXYXZlU2VudBIQCghvcmRlcl9pZBgBIAEoCRITCgtib29raW5nX2lkcxgCIAMoCRINCgVyb3VuZBgDIAEoBRIMCgR3YXZlGAQgASgFEhQKDHZlaGljbGVfdHlwZRgFIAEoCRInCgZwaWNrdXAYBiABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEiUKBGRyb3AYByABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEhMKC3BpY2t1cF9jaXR5GAggASgJEhEKCWRyb3BfY2l0eRgJIAEoCRISCgpmYXJlX3BhaXNlGAogASgDEhUKDXZlaGljbGVfY291bnQYCyABKAUSLgoKZXhwaXJlc19hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoGb2ZmZXJzGA0gAygLMhwud2VlbG8uZGlzcGF0Y2gudjEuV2F2ZU9mZmVyEi8KC29jY3VycmVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRCglXYXZlT2ZmZXISEAoIb2ZmZXJfaWQYASABKAkSFgoOdHJhbnNwb3J0ZXJfaWQYAiABKAkSGgoSdHJhbnNwb3J0ZXJfb25saW5lGAMgASgIIqMDCgxPZmZlckNyZWF0ZWQSEAoIb2ZmZXJfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSEwoLYm9va2luZ19pZHMYAyADKAkSFgoOdHJhbnNwb3J0ZXJfaWQYBCABKAkSFAoMdmVoaWNsZV90eXBlGAUgASgJEicKBnBpY2t1cBgGIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSJQoEZHJvcBgHIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEwoLcGlja3VwX2NpdHkYCCABKAkSEQoJZHJvcF9jaXR5GAkgASgJEhIKCmZhcmVfcGFpc2UYCiABKAMSFQoNdmVoaWNsZV9jb3VudBgLIAEoBRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJ0cmFuc3BvcnRlcl9vbmxpbmUYDSABKAgSDAoEd2F2ZRgOIAEoBRIvCgtvY2N1cnJlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAisgEKDk9mZmVyV2l0aGRyYXduEhAKCG9mZmVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJEjMKBnJlYXNvbhgEIAEoDjIjLndlZWxvLmRpc3BhdGNoLnYxLldpdGhkcmF3YWxSZWFzb24SLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItwBCg1PZmZlckFjY2VwdGVkEhAKCG9mZmVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJEhMKC2Jvb2tpbmdfaWRzGAQgAygJEhoKEnZlaGljbGVfY291bnRfb3BlbhgFIAEoBRItCglhc3NpZ25fYnkYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC29jY3VycmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2CgtPZmZlck5vdGljZRInCgVvZmZlchgBIAEoCzIYLndlZWxvLmRpc3BhdGNoLnYxLk9mZmVyKq4BCgtPZmZlclN0YXR1cxIcChhPRkZFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIVChFPRkZFUl9TVEFUVVNfT1BFThABEhkKFU9GRkVSX1NUQVRVU19BQ0NFUFRFRBACEhkKFU9GRkVSX1NUQVRVU19ERUNMSU5FRBADEhoKFk9GRkVSX1NUQVRVU19XSVRIRFJBV04QBBIYChRPRkZFUl9TVEFUVVNfRVhQSVJFRBAFKpMBChBXaXRoZHJhd2FsUmVhc29uEiEKHVdJVEhEUkFXQUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASHAoYV0lUSERSQVdBTF9SRUFTT05fRklMTEVEEAESHwobV0lUSERSQVdBTF9SRUFTT05fQ0FOQ0VMTEVEEAISHQoZV0lUSERSQVdBTF9SRUFTT05fRVhQSVJFRBADYgZwcm90bzM", [file_google_protobuf_timestamp, file_weelo_common_v1_common]);
 
 /**
  * Offer is an order's trucks offered to one transporter: "order X, k trucks open".
@@ -185,7 +185,154 @@ export const OfferSchema: GenMessage<Offer> = /*@__PURE__*/
   messageDesc(file_weelo_dispatch_v1_dispatch, 0);
 
 /**
- * OfferCreated is published on "dispatch.offer_created" inside a weelo.events.v1.EventEnvelope (subject_id is the offer id) when an order is offered to a transporter.
+ * WaveSent is published on "dispatch.wave_sent" inside a weelo.events.v1.EventEnvelope (subject_id is the order id, sequence round × 1000 + wave) when a broadcast wave offers an order to transporters: one event per wave, naming every offer it made.
+ *
+ * @generated from message weelo.dispatch.v1.WaveSent
+ */
+export type WaveSent = Message<"weelo.dispatch.v1.WaveSent"> & {
+  /**
+   * Id of the order.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Ids of the order's bookings open when the wave was sent.
+   *
+   * @generated from field: repeated string booking_ids = 2;
+   */
+  bookingIds: string[];
+
+  /**
+   * Broadcast round, from 1 (a reopened booking starts a new round).
+   *
+   * @generated from field: int32 round = 3;
+   */
+  round: number;
+
+  /**
+   * Wave of the round, from 1.
+   *
+   * @generated from field: int32 wave = 4;
+   */
+  wave: number;
+
+  /**
+   * Vehicle type id.
+   *
+   * @generated from field: string vehicle_type = 5;
+   */
+  vehicleType: string;
+
+  /**
+   * Pickup point.
+   *
+   * @generated from field: weelo.common.v1.LatLng pickup = 6;
+   */
+  pickup?: LatLng | undefined;
+
+  /**
+   * Drop point.
+   *
+   * @generated from field: weelo.common.v1.LatLng drop = 7;
+   */
+  drop?: LatLng | undefined;
+
+  /**
+   * Pickup city.
+   *
+   * @generated from field: string pickup_city = 8;
+   */
+  pickupCity: string;
+
+  /**
+   * Drop city.
+   *
+   * @generated from field: string drop_city = 9;
+   */
+  dropCity: string;
+
+  /**
+   * Fare of one truck, in paise.
+   *
+   * @generated from field: int64 fare_paise = 10;
+   */
+  farePaise: bigint;
+
+  /**
+   * Trucks open when the wave was sent.
+   *
+   * @generated from field: int32 vehicle_count = 11;
+   */
+  vehicleCount: number;
+
+  /**
+   * When the broadcast ends if the trucks are not all taken.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 12;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The offers the wave made, nearest transporter first.
+   *
+   * @generated from field: repeated weelo.dispatch.v1.WaveOffer offers = 13;
+   */
+  offers: WaveOffer[];
+
+  /**
+   * When the wave was sent.
+   *
+   * @generated from field: google.protobuf.Timestamp occurred_at = 14;
+   */
+  occurredAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weelo.dispatch.v1.WaveSent.
+ * Use `create(WaveSentSchema)` to create a new message.
+ */
+export const WaveSentSchema: GenMessage<WaveSent> = /*@__PURE__*/
+  messageDesc(file_weelo_dispatch_v1_dispatch, 1);
+
+/**
+ * WaveOffer is one offer of a WaveSent event.
+ *
+ * @generated from message weelo.dispatch.v1.WaveOffer
+ */
+export type WaveOffer = Message<"weelo.dispatch.v1.WaveOffer"> & {
+  /**
+   * Id of the offer.
+   *
+   * @generated from field: string offer_id = 1;
+   */
+  offerId: string;
+
+  /**
+   * User id of the transporter.
+   *
+   * @generated from field: string transporter_id = 2;
+   */
+  transporterId: string;
+
+  /**
+   * True when the transporter had a live WatchOffers stream when the offer was made; push notifications are sent only when false.
+   *
+   * @generated from field: bool transporter_online = 3;
+   */
+  transporterOnline: boolean;
+};
+
+/**
+ * Describes the message weelo.dispatch.v1.WaveOffer.
+ * Use `create(WaveOfferSchema)` to create a new message.
+ */
+export const WaveOfferSchema: GenMessage<WaveOffer> = /*@__PURE__*/
+  messageDesc(file_weelo_dispatch_v1_dispatch, 2);
+
+/**
+ * OfferCreated was published on "dispatch.offer_created" (subject_id the offer id), one event per offer, before WaveSent took its place (one event per wave); it stays so that events already stored still decode.
  *
  * @generated from message weelo.dispatch.v1.OfferCreated
  */
@@ -301,7 +448,7 @@ export type OfferCreated = Message<"weelo.dispatch.v1.OfferCreated"> & {
  * Use `create(OfferCreatedSchema)` to create a new message.
  */
 export const OfferCreatedSchema: GenMessage<OfferCreated> = /*@__PURE__*/
-  messageDesc(file_weelo_dispatch_v1_dispatch, 1);
+  messageDesc(file_weelo_dispatch_v1_dispatch, 3);
 
 /**
  * OfferWithdrawn is published on "dispatch.offer_withdrawn" inside a weelo.events.v1.EventEnvelope (subject_id is the offer id) when an open offer closes without the transporter's answer.
@@ -350,7 +497,7 @@ export type OfferWithdrawn = Message<"weelo.dispatch.v1.OfferWithdrawn"> & {
  * Use `create(OfferWithdrawnSchema)` to create a new message.
  */
 export const OfferWithdrawnSchema: GenMessage<OfferWithdrawn> = /*@__PURE__*/
-  messageDesc(file_weelo_dispatch_v1_dispatch, 2);
+  messageDesc(file_weelo_dispatch_v1_dispatch, 4);
 
 /**
  * OfferAccepted is published on "dispatch.offer_accepted" inside a weelo.events.v1.EventEnvelope (subject_id is the offer id) when a transporter takes trucks of an order.
@@ -413,7 +560,7 @@ export type OfferAccepted = Message<"weelo.dispatch.v1.OfferAccepted"> & {
  * Use `create(OfferAcceptedSchema)` to create a new message.
  */
 export const OfferAcceptedSchema: GenMessage<OfferAccepted> = /*@__PURE__*/
-  messageDesc(file_weelo_dispatch_v1_dispatch, 3);
+  messageDesc(file_weelo_dispatch_v1_dispatch, 5);
 
 /**
  * OfferNotice is what the live fan-out carries on core NATS "dispatch.offers.<transporterId>" to WatchOffers streams on any replica.
@@ -434,7 +581,7 @@ export type OfferNotice = Message<"weelo.dispatch.v1.OfferNotice"> & {
  * Use `create(OfferNoticeSchema)` to create a new message.
  */
 export const OfferNoticeSchema: GenMessage<OfferNotice> = /*@__PURE__*/
-  messageDesc(file_weelo_dispatch_v1_dispatch, 4);
+  messageDesc(file_weelo_dispatch_v1_dispatch, 6);
 
 /**
  * OfferStatus is where an offer to one transporter stands.

@@ -185,7 +185,55 @@ export interface Offer {
   version: number;
 }
 
-/** OfferCreated is published on "dispatch.offer_created" inside a weelo.events.v1.EventEnvelope (subject_id is the offer id) when an order is offered to a transporter. */
+/** WaveSent is published on "dispatch.wave_sent" inside a weelo.events.v1.EventEnvelope (subject_id is the order id, sequence round × 1000 + wave) when a broadcast wave offers an order to transporters: one event per wave, naming every offer it made. */
+export interface WaveSent {
+  /** Id of the order. */
+  orderId: string;
+  /** Ids of the order's bookings open when the wave was sent. */
+  bookingIds: string[];
+  /** Broadcast round, from 1 (a reopened booking starts a new round). */
+  round: number;
+  /** Wave of the round, from 1. */
+  wave: number;
+  /** Vehicle type id. */
+  vehicleType: string;
+  /** Pickup point. */
+  pickup?:
+    | LatLng
+    | undefined;
+  /** Drop point. */
+  drop?:
+    | LatLng
+    | undefined;
+  /** Pickup city. */
+  pickupCity: string;
+  /** Drop city. */
+  dropCity: string;
+  /** Fare of one truck, in paise. */
+  farePaise: number;
+  /** Trucks open when the wave was sent. */
+  vehicleCount: number;
+  /** When the broadcast ends if the trucks are not all taken. */
+  expiresAt?:
+    | Date
+    | undefined;
+  /** The offers the wave made, nearest transporter first. */
+  offers: WaveOffer[];
+  /** When the wave was sent. */
+  occurredAt?: Date | undefined;
+}
+
+/** WaveOffer is one offer of a WaveSent event. */
+export interface WaveOffer {
+  /** Id of the offer. */
+  offerId: string;
+  /** User id of the transporter. */
+  transporterId: string;
+  /** True when the transporter had a live WatchOffers stream when the offer was made; push notifications are sent only when false. */
+  transporterOnline: boolean;
+}
+
+/** OfferCreated was published on "dispatch.offer_created" (subject_id the offer id), one event per offer, before WaveSent took its place (one event per wave); it stays so that events already stored still decode. */
 export interface OfferCreated {
   /** Id of the offer. */
   offerId: string;
@@ -755,6 +803,451 @@ export const Offer: MessageFns<Offer> = {
     message.acceptedCount = object.acceptedCount ?? 0;
     message.withdrawalReason = object.withdrawalReason ?? 0;
     message.version = object.version ?? 0;
+    return message;
+  },
+};
+
+function createBaseWaveSent(): WaveSent {
+  return {
+    orderId: "",
+    bookingIds: [],
+    round: 0,
+    wave: 0,
+    vehicleType: "",
+    pickup: undefined,
+    drop: undefined,
+    pickupCity: "",
+    dropCity: "",
+    farePaise: 0,
+    vehicleCount: 0,
+    expiresAt: undefined,
+    offers: [],
+    occurredAt: undefined,
+  };
+}
+
+export const WaveSent: MessageFns<WaveSent> = {
+  encode(message: WaveSent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    for (const v of message.bookingIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.round !== 0) {
+      writer.uint32(24).int32(message.round);
+    }
+    if (message.wave !== 0) {
+      writer.uint32(32).int32(message.wave);
+    }
+    if (message.vehicleType !== "") {
+      writer.uint32(42).string(message.vehicleType);
+    }
+    if (message.pickup !== undefined) {
+      LatLng.encode(message.pickup, writer.uint32(50).fork()).join();
+    }
+    if (message.drop !== undefined) {
+      LatLng.encode(message.drop, writer.uint32(58).fork()).join();
+    }
+    if (message.pickupCity !== "") {
+      writer.uint32(66).string(message.pickupCity);
+    }
+    if (message.dropCity !== "") {
+      writer.uint32(74).string(message.dropCity);
+    }
+    if (message.farePaise !== 0) {
+      writer.uint32(80).int64(message.farePaise);
+    }
+    if (message.vehicleCount !== 0) {
+      writer.uint32(88).int32(message.vehicleCount);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(98).fork()).join();
+    }
+    for (const v of message.offers) {
+      WaveOffer.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(114).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WaveSent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWaveSent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bookingIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.round = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.wave = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.vehicleType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pickup = LatLng.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.drop = LatLng.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pickupCity = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.dropCity = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.farePaise = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.vehicleCount = reader.int32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.offers.push(WaveOffer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WaveSent {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      bookingIds: globalThis.Array.isArray(object?.bookingIds)
+        ? object.bookingIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.booking_ids)
+        ? object.booking_ids.map((e: any) => globalThis.String(e))
+        : [],
+      round: isSet(object.round) ? globalThis.Number(object.round) : 0,
+      wave: isSet(object.wave) ? globalThis.Number(object.wave) : 0,
+      vehicleType: isSet(object.vehicleType)
+        ? globalThis.String(object.vehicleType)
+        : isSet(object.vehicle_type)
+        ? globalThis.String(object.vehicle_type)
+        : "",
+      pickup: isSet(object.pickup) ? LatLng.fromJSON(object.pickup) : undefined,
+      drop: isSet(object.drop) ? LatLng.fromJSON(object.drop) : undefined,
+      pickupCity: isSet(object.pickupCity)
+        ? globalThis.String(object.pickupCity)
+        : isSet(object.pickup_city)
+        ? globalThis.String(object.pickup_city)
+        : "",
+      dropCity: isSet(object.dropCity)
+        ? globalThis.String(object.dropCity)
+        : isSet(object.drop_city)
+        ? globalThis.String(object.drop_city)
+        : "",
+      farePaise: isSet(object.farePaise)
+        ? globalThis.Number(object.farePaise)
+        : isSet(object.fare_paise)
+        ? globalThis.Number(object.fare_paise)
+        : 0,
+      vehicleCount: isSet(object.vehicleCount)
+        ? globalThis.Number(object.vehicleCount)
+        : isSet(object.vehicle_count)
+        ? globalThis.Number(object.vehicle_count)
+        : 0,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      offers: globalThis.Array.isArray(object?.offers)
+        ? object.offers.map((e: any) => WaveOffer.fromJSON(e))
+        : [],
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: WaveSent): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.bookingIds?.length) {
+      obj.bookingIds = message.bookingIds;
+    }
+    if (message.round !== 0) {
+      obj.round = Math.round(message.round);
+    }
+    if (message.wave !== 0) {
+      obj.wave = Math.round(message.wave);
+    }
+    if (message.vehicleType !== "") {
+      obj.vehicleType = message.vehicleType;
+    }
+    if (message.pickup !== undefined) {
+      obj.pickup = LatLng.toJSON(message.pickup);
+    }
+    if (message.drop !== undefined) {
+      obj.drop = LatLng.toJSON(message.drop);
+    }
+    if (message.pickupCity !== "") {
+      obj.pickupCity = message.pickupCity;
+    }
+    if (message.dropCity !== "") {
+      obj.dropCity = message.dropCity;
+    }
+    if (message.farePaise !== 0) {
+      obj.farePaise = Math.round(message.farePaise);
+    }
+    if (message.vehicleCount !== 0) {
+      obj.vehicleCount = Math.round(message.vehicleCount);
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.offers?.length) {
+      obj.offers = message.offers.map((e) => WaveOffer.toJSON(e));
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WaveSent>, I>>(base?: I): WaveSent {
+    return WaveSent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WaveSent>, I>>(object: I): WaveSent {
+    const message = createBaseWaveSent();
+    message.orderId = object.orderId ?? "";
+    message.bookingIds = object.bookingIds?.map((e) => e) || [];
+    message.round = object.round ?? 0;
+    message.wave = object.wave ?? 0;
+    message.vehicleType = object.vehicleType ?? "";
+    message.pickup = (object.pickup !== undefined && object.pickup !== null)
+      ? LatLng.fromPartial(object.pickup)
+      : undefined;
+    message.drop = (object.drop !== undefined && object.drop !== null) ? LatLng.fromPartial(object.drop) : undefined;
+    message.pickupCity = object.pickupCity ?? "";
+    message.dropCity = object.dropCity ?? "";
+    message.farePaise = object.farePaise ?? 0;
+    message.vehicleCount = object.vehicleCount ?? 0;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.offers = object.offers?.map((e) => WaveOffer.fromPartial(e)) || [];
+    message.occurredAt = object.occurredAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseWaveOffer(): WaveOffer {
+  return { offerId: "", transporterId: "", transporterOnline: false };
+}
+
+export const WaveOffer: MessageFns<WaveOffer> = {
+  encode(message: WaveOffer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offerId !== "") {
+      writer.uint32(10).string(message.offerId);
+    }
+    if (message.transporterId !== "") {
+      writer.uint32(18).string(message.transporterId);
+    }
+    if (message.transporterOnline !== false) {
+      writer.uint32(24).bool(message.transporterOnline);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WaveOffer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWaveOffer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transporterId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.transporterOnline = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WaveOffer {
+    return {
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+      transporterId: isSet(object.transporterId)
+        ? globalThis.String(object.transporterId)
+        : isSet(object.transporter_id)
+        ? globalThis.String(object.transporter_id)
+        : "",
+      transporterOnline: isSet(object.transporterOnline)
+        ? globalThis.Boolean(object.transporterOnline)
+        : isSet(object.transporter_online)
+        ? globalThis.Boolean(object.transporter_online)
+        : false,
+    };
+  },
+
+  toJSON(message: WaveOffer): unknown {
+    const obj: any = {};
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    if (message.transporterId !== "") {
+      obj.transporterId = message.transporterId;
+    }
+    if (message.transporterOnline !== false) {
+      obj.transporterOnline = message.transporterOnline;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WaveOffer>, I>>(base?: I): WaveOffer {
+    return WaveOffer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WaveOffer>, I>>(object: I): WaveOffer {
+    const message = createBaseWaveOffer();
+    message.offerId = object.offerId ?? "";
+    message.transporterId = object.transporterId ?? "";
+    message.transporterOnline = object.transporterOnline ?? false;
     return message;
   },
 };
