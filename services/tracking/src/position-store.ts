@@ -5,7 +5,7 @@
  * limit-th found, or past the radius. Its cost follows the drivers near the center and
  * the (bounded) radius, never the size of the city. Both implementations share it.
  */
-import { getHexagonEdgeLengthAvg, gridDisk, gridRingUnsafe, latLngToCell, UNITS } from "h3-js";
+import { cellToBoundary, cellToLatLng, getHexagonEdgeLengthAvg, gridDisk, gridRingUnsafe, latLngToCell, UNITS } from "h3-js";
 import { haversineM, type AcceptedPoint } from "./tracking.rules.js";
 
 /** What fleet says about a driver (from fleet.driver.availability). */
@@ -82,8 +82,9 @@ export async function ringSearch(
   const minDistanceOfRing = (k: number) => Math.max(0, (k * 1.4 - 2) * edge);
   // Keyed by driver, or by transporter (its nearest driver) when one per transporter is asked:
   // then the walk stops as soon as enough transporters are found, usually rings earlier.
-  // A driver listed twice (moving between cells while the rings are read) lands on its own key again.
-  const found = new Map<string, NearbyResult>();
+  // A driver listed twice (moving between cells while the rings are read) lands on its own key
+  // again. Candidates are not copied: only the results are, at the end.
+  const found = new Map<string, { candidate: Candidate; distanceM: number }>();
   const nearestFirst = () => [...found.values()].sort((a, b) => a.distanceM - b.distanceM);
   for (let k = 0; minDistanceOfRing(k) <= query.radiusM; k++) {
     const cells = ringCells(origin, k);
@@ -93,11 +94,56 @@ export async function ringSearch(
       const distanceM = haversineM(query, candidate);
       if (distanceM > query.radiusM) continue;
       const known = found.get(key);
-      if (!known || distanceM < known.distanceM) found.set(key, { ...candidate, distanceM });
+      if (!known) found.set(key, { candidate, distanceM });
+      else if (distanceM < known.distanceM) Object.assign(known, { candidate, distanceM });
     }
     if (found.size >= query.limit && nearestFirst()[query.limit - 1]!.distanceM <= minDistanceOfRing(k + 1)) break;
   }
-  return nearestFirst().slice(0, query.limit);
+  return nearestFirst()
+    .slice(0, query.limit)
+    .map(({ candidate, distanceM }) => ({ ...candidate, distanceM }));
+}
+
+/**
+ * The H3 cell of each driver's latest position, computed again only when the driver may have
+ * left the cell it was in: latLngToCell costs tens of microseconds, and most points land a few
+ * metres from the last, deep inside the same cell. A point within the cell's inscribed circle
+ * (less a margin) of its centre is in it, whatever H3's distortion there.
+ */
+export class DriverCells {
+  private readonly last = new Map<string, { cell: string; lat: number; lng: number; safeM: number }>();
+  private readonly safeByCell = new Map<string, number>();
+
+  constructor(
+    private readonly resolution: number,
+    private readonly maxDrivers = 500_000,
+  ) {}
+
+  cellOf(driverId: string, lat: number, lng: number): string {
+    const known = this.last.get(driverId);
+    if (known && haversineM(known, { lat, lng }) < known.safeM) return known.cell;
+    const cell = latLngToCell(lat, lng, this.resolution);
+    const [centerLat, centerLng] = cellToLatLng(cell);
+    if (!known && this.last.size >= this.maxDrivers) this.last.delete(this.last.keys().next().value!);
+    this.last.set(driverId, { cell, lat: centerLat, lng: centerLng, safeM: this.safeRadius(cell, centerLat, centerLng) });
+    return cell;
+  }
+
+  forget(driverId: string): void {
+    this.last.delete(driverId);
+  }
+
+  /** 90% of the cell's inscribed radius (√3/2 of its shortest centre-to-corner distance). */
+  private safeRadius(cell: string, lat: number, lng: number): number {
+    let safe = this.safeByCell.get(cell);
+    if (safe === undefined) {
+      const corners = cellToBoundary(cell).map(([cLat, cLng]) => haversineM({ lat, lng }, { lat: cLat, lng: cLng }));
+      safe = 0.9 * (Math.sqrt(3) / 2) * Math.min(...corners);
+      if (this.safeByCell.size >= 100_000) this.safeByCell.clear();
+      this.safeByCell.set(cell, safe);
+    }
+    return safe;
+  }
 }
 
 function ringCells(origin: string, k: number): string[] {
@@ -111,25 +157,25 @@ function ringCells(origin: string, k: number): string[] {
   }
 }
 
-export function cellOf(lat: number, lng: number, resolution: number): string {
-  return latLngToCell(lat, lng, resolution);
-}
-
 /**
  * The in-process store of the embedded default: a map of drivers and, per vehicle type and
  * cell, the set of available drivers in it.
  */
 export class MemoryPositionStore implements PositionStore {
   readonly kind = "memory" as const;
-  private readonly drivers = new Map<string, StoredDriver & { indexKey: string | undefined }>();
-  private readonly cells = new Map<string, Set<string>>();
+  private readonly drivers = new Map<string, IndexedDriver>();
+  /** Per vehicle type and cell, its available drivers with the candidate each one is. */
+  private readonly cells = new Map<string, Map<string, IndexedDriver>>();
+  private readonly driverCells: DriverCells;
 
-  constructor(private readonly resolution: number) {}
+  constructor(private readonly resolution: number) {
+    this.driverCells = new DriverCells(resolution);
+  }
 
   async get(driverId: string): Promise<StoredDriver | undefined> {
     const driver = this.drivers.get(driverId);
     if (!driver) return undefined;
-    const { indexKey: _indexKey, ...stored } = driver;
+    const { indexKey: _indexKey, candidate: _candidate, ...stored } = driver;
     return { ...stored };
   }
 
@@ -158,19 +204,9 @@ export class MemoryPositionStore implements PositionStore {
     return ringSearch(query, this.resolution, async (cells) => {
       const out: Candidate[] = [];
       for (const cell of cells) {
-        for (const id of this.cells.get(`${query.vehicleType}|${cell}`) ?? []) {
-          const d = this.drivers.get(id)!;
-          if (d.lastSeenAt < query.seenSince || !d.position || !d.availability) continue;
-          out.push({
-            driverId: id,
-            lat: d.position.lat,
-            lng: d.position.lng,
-            lastSeenAt: d.lastSeenAt,
-            transporterId: d.availability.transporterId,
-            vehicleId: d.availability.vehicleId,
-            vehicleType: d.availability.vehicleType,
-          });
-        }
+        const members = this.cells.get(`${query.vehicleType}|${cell}`);
+        if (!members) continue;
+        for (const d of members.values()) if (d.candidate && d.lastSeenAt >= query.seenSince) out.push(d.candidate);
       }
       return out;
     });
@@ -181,30 +217,44 @@ export class MemoryPositionStore implements PositionStore {
     this.cells.clear();
   }
 
-  private entry(driverId: string) {
+  private entry(driverId: string): IndexedDriver {
     let driver = this.drivers.get(driverId);
     if (!driver) {
-      driver = { driverId, lastSeq: 0, position: undefined, lastSeenAt: 0, availability: undefined, onTrip: false, indexKey: undefined };
+      driver = { driverId, lastSeq: 0, position: undefined, lastSeenAt: 0, availability: undefined, onTrip: false, indexKey: undefined, candidate: undefined };
       this.drivers.set(driverId, driver);
     }
     return driver;
   }
 
-  /** Keeps the driver in exactly the one cell set it belongs to (none when unavailable). */
-  private reindex(driver: StoredDriver & { indexKey: string | undefined }): void {
+  /** Keeps the driver in exactly the one cell it belongs to (none when unavailable), with its candidate up to date. */
+  private reindex(driver: IndexedDriver): void {
     const available = driver.availability?.online === true && !driver.onTrip && driver.position !== undefined;
-    const key = available ? `${driver.availability!.vehicleType}|${cellOf(driver.position!.lat, driver.position!.lng, this.resolution)}` : undefined;
+    // A search reads candidates without copying them: each change makes a new one.
+    driver.candidate = available
+      ? {
+          driverId: driver.driverId,
+          lat: driver.position!.lat,
+          lng: driver.position!.lng,
+          lastSeenAt: driver.lastSeenAt,
+          transporterId: driver.availability!.transporterId,
+          vehicleId: driver.availability!.vehicleId,
+          vehicleType: driver.availability!.vehicleType,
+        }
+      : undefined;
+    const key = available ? `${driver.availability!.vehicleType}|${this.driverCells.cellOf(driver.driverId, driver.position!.lat, driver.position!.lng)}` : undefined;
     if (key === driver.indexKey) return;
     if (driver.indexKey) {
-      const set = this.cells.get(driver.indexKey);
-      set?.delete(driver.driverId);
-      if (set?.size === 0) this.cells.delete(driver.indexKey);
+      const members = this.cells.get(driver.indexKey);
+      members?.delete(driver.driverId);
+      if (members?.size === 0) this.cells.delete(driver.indexKey);
     }
     if (key) {
-      let set = this.cells.get(key);
-      if (!set) this.cells.set(key, (set = new Set()));
-      set.add(driver.driverId);
+      let members = this.cells.get(key);
+      if (!members) this.cells.set(key, (members = new Map()));
+      members.set(driver.driverId, driver);
     }
     driver.indexKey = key;
   }
 }
+
+type IndexedDriver = StoredDriver & { indexKey: string | undefined; candidate: Candidate | undefined };

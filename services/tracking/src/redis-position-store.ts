@@ -13,7 +13,7 @@
  * from the prefix, so this assumes a single Redis (not Redis Cluster).
  */
 import type { Redis } from "ioredis";
-import { cellOf, ringSearch, type Candidate, type DriverAvailability, type NearbyQuery, type NearbyResult, type PositionStore, type StoredDriver } from "./position-store.js";
+import { DriverCells, ringSearch, type Candidate, type DriverAvailability, type NearbyQuery, type NearbyResult, type PositionStore, type StoredDriver } from "./position-store.js";
 import type { AcceptedPoint } from "./tracking.rules.js";
 
 const APPLY = `
@@ -58,7 +58,11 @@ export class RedisPositionStore implements PositionStore {
   ) {
     if (!("weeloTrackingApply" in redis)) redis.defineCommand("weeloTrackingApply", { numberOfKeys: 1, lua: APPLY });
     this.redis = redis as ApplyClient;
+    this.driverCells = new DriverCells(options.resolution);
   }
+
+  /** The cell of each driver's position, known without H3 while the driver stays inside it. */
+  private readonly driverCells: DriverCells;
 
   private driverKey(driverId: string) {
     return `${this.options.keyPrefix}tracking:d:${driverId}`;
@@ -95,7 +99,7 @@ export class RedisPositionStore implements PositionStore {
       await this.apply(driverId, "record", update.lastSeq, update.lastSeenAt, "0");
       return;
     }
-    const cell = cellOf(p.lat, p.lng, this.options.resolution);
+    const cell = this.driverCells.cellOf(driverId, p.lat, p.lng);
     await this.apply(driverId, "record", update.lastSeq, update.lastSeenAt, "1", p.lat, p.lng, p.recordedAt, p.accuracyM, p.speedMps, p.heading, cell, p.seq);
   }
 
