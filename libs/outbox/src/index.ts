@@ -156,22 +156,25 @@ export class OutboxRelay {
   }
 
   /**
-   * One publish round: locks the oldest unpublished rows that no other relay holds, publishes
-   * them in order, all at once, marks those before the first failure as published (the rest
-   * wait for the next round). Returns how many rows were marked.
+   * One publish round: claims the oldest unpublished rows that no other relay holds and marks
+   * them published in one statement (the marks commit with the round, so a crash leaves them
+   * unpublished), publishes them in order, all at once, and takes the mark back from those from
+   * the first failure on (they wait for the next round). Returns how many rows were published.
    */
   async publishBatch(): Promise<number> {
     const { bus, batchSize } = this.options;
     const round = await this.db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom("outbox")
-        .select(["id", "subject", "payload", "request_id"])
+      const claimed = await trx
+        .updateTable("outbox")
+        .set({ published_at: new Date() })
+        .where("id", "in", (eb) =>
+          eb.selectFrom("outbox").select("id").where("published_at", "is", null).orderBy("position").limit(batchSize).forUpdate().skipLocked(),
+        )
         .where("published_at", "is", null)
-        .orderBy("position")
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked()
+        .returning(["id", "subject", "payload", "request_id", "position"])
         .execute();
+      // RETURNING keeps no order: the rows go out in the order they were written.
+      const rows = claimed.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
       // Published together, in order: one connection keeps their order to the stream, and the
       // acknowledgements come back in one round trip instead of one each.
       const results = await Promise.allSettled(
@@ -186,12 +189,15 @@ export class OutboxRelay {
       const failed = results.findIndex((r) => r.status === "rejected");
       const done = failed === -1 ? rows : rows.slice(0, failed);
       const failure: unknown = failed === -1 ? undefined : (results[failed] as PromiseRejectedResult).reason;
-      const published = done.map((row) => row.id);
       for (const row of done) this.options.metrics?.outboxLag.observe({ family: subjectFamily(row.subject) }, Math.max(0, Date.now() - writtenAt(row.id)) / 1000);
-      if (published.length > 0) {
-        await trx.updateTable("outbox").set({ published_at: new Date() }).where("id", "in", published).execute();
+      if (failed !== -1) {
+        await trx
+          .updateTable("outbox")
+          .set({ published_at: null })
+          .where("id", "in", rows.slice(failed).map((row) => row.id))
+          .execute();
       }
-      return { published: published.length, failed: failed !== -1, failure };
+      return { published: done.length, failed: failed !== -1, failure };
     });
     // Thrown after the commit, so the rows published before the failure stay marked.
     if (round.failed) throw Object.assign(new Error("publishing an outbox event failed"), { cause: round.failure, published: round.published });
