@@ -16,7 +16,10 @@ import { runWorker } from "../lib/workers.js";
 import type { DispatchBenchFile } from "./_dispatch-server.js";
 
 export interface DispatchLoadInput {
+  /** host:port serving BookingService and PricingService. */
   address: string;
+  /** host:port serving DispatchService (the same as `address` when one process runs all). */
+  dispatchAddress: string;
   file: DispatchBenchFile;
   ratePerS: number;
   warmupMs: number;
@@ -42,7 +45,7 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
   const { watchOffers } = DispatchServiceService;
   const calls: grpc.ClientReadableStream<WatchOffersResponse>[] = [];
   input.file.transporters.forEach((t, i) => {
-    if (i % input.streamsPerConnection === 0) channels.push(new grpc.Client(input.address, grpc.credentials.createInsecure()));
+    if (i % input.streamsPerConnection === 0) channels.push(new grpc.Client(input.dispatchAddress, grpc.credentials.createInsecure()));
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${t.token}`);
     const call = channels.at(-1)!.makeServerStreamRequest(watchOffers.path, watchOffers.requestSerialize, watchOffers.responseDeserialize, {}, metadata) as grpc.ClientReadableStream<WatchOffersResponse>;

@@ -1,15 +1,21 @@
 /**
- * The services of a booking's broadcast in one bench child: pricing, fleet, booking, tracking
- * and dispatch on one gRPC port, as the all-in-one process runs them, on the real Postgres
- * (DATABASE_URL, else the local server; schemas of this run only) and NATS (NATS_URL, else the
- * local server; streams of this run only), the cache in process. Seeds BENCH_DRIVERS online
- * drivers spread over a city (BENCH_TRANSPORTERS transporters), straight into tracking's
- * position store as its availability events and location points would; writes the
- * transporters' and a customer's tokens to BENCH_DISPATCH_FILE, then prints READY.
+ * The services of a booking's broadcast in bench children, on the real Postgres (DATABASE_URL,
+ * else the local server; schemas of this run only) and NATS (NATS_URL, else the local server;
+ * streams of this run only), the cache in process. BENCH_DISPATCH_ROLE says which:
+ *   - "upstream": pricing, fleet, booking and tracking on one gRPC port. Seeds BENCH_DRIVERS
+ *     online drivers spread over a city (BENCH_TRANSPORTERS transporters) straight into
+ *     tracking's position store, as its availability events and location points would, and
+ *     writes the transporters' and a customer's tokens to BENCH_DISPATCH_FILE;
+ *   - "dispatch": dispatch alone, calling the upstream process (BENCH_UPSTREAM, host:port) over
+ *     gRPC, as its own deployment does;
+ *   - "all" (default): all five on one port, as the all-in-one process runs them.
+ * Processes of one run share BENCH_RUN (names of schemas, streams and subjects) and
+ * BENCH_DATA_DIR (the token keys). Prints READY when serving.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { TokenIssuer } from "@weelo/auth";
 import { bookingConfigSchema, startBooking } from "@weelo/booking";
@@ -19,7 +25,6 @@ import { fleetConfigSchema, startFleet } from "@weelo/fleet";
 import { pricingConfigSchema, startPricing } from "@weelo/pricing";
 import { createPlatform } from "@weelo/runtime";
 import { startTracking, trackingConfigSchema } from "@weelo/tracking";
-import { randomBytes } from "node:crypto";
 import { exitOnSignal } from "../lib/ready.js";
 import { benchDatabaseUrl, dropBenchSchema } from "./_postgres.js";
 
@@ -31,15 +36,21 @@ export interface DispatchBenchFile {
   vehicleType: string;
 }
 
+export type DispatchBenchRole = "all" | "upstream" | "dispatch";
+
 /** Pune and around, about 25 km × 25 km. */
 const BOX = { minLat: 18.4, maxLat: 18.625, minLng: 73.74, maxLng: 73.975 };
 const VEHICLE_TYPE = "lcv_14ft";
+const role = (process.env.BENCH_DISPATCH_ROLE ?? "all") as DispatchBenchRole;
 const drivers = Number(process.env.BENCH_DRIVERS ?? 10_000);
 const transporterCount = Number(process.env.BENCH_TRANSPORTERS ?? 1000);
-const dataDir = await mkdtemp(join(tmpdir(), "weelo-bench-dispatch-"));
-const suffix = randomBytes(4).toString("hex");
-const SERVICES = ["pricing", "fleet", "booking", "tracking", "dispatch"];
+const run = process.env.BENCH_RUN ?? randomBytes(4).toString("hex");
+const dataDir = process.env.BENCH_DATA_DIR ?? join(tmpdir(), `weelo-bench-dispatch-${run}`);
+await mkdir(dataDir, { recursive: true });
+const upstream = role !== "dispatch";
+const SERVICES = [...(upstream ? ["pricing", "fleet", "booking", "tracking"] : []), ...(role !== "upstream" ? ["dispatch"] : [])];
 const schema = pricingConfigSchema.extend(fleetConfigSchema.shape).extend(bookingConfigSchema.shape).extend(trackingConfigSchema.shape).extend(dispatchConfigSchema.shape);
+const elsewhere = role === "dispatch" ? process.env.BENCH_UPSTREAM : undefined;
 const config = loadConfig(schema, {
   ...process.env,
   NODE_ENV: "development",
@@ -48,64 +59,70 @@ const config = loadConfig(schema, {
   GRPC_HOST: "127.0.0.1",
   GRPC_PORT: "0",
   DATABASE_URL: benchDatabaseUrl(),
-  DB_SCHEMA_PREFIX: `bench_${suffix}_`,
-  // Five pools in one process: 5 × 12 connections stay under a default server's 100.
+  DB_SCHEMA_PREFIX: `bench_${run}_`,
+  // Up to five pools in one process: 5 × 12 connections stay under a default server's 100.
   DB_POOL_MAX: "12",
   REDIS_URL: undefined,
   NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
-  BOOKING_STREAM: `B_BOOKING_${suffix}`,
-  BOOKING_SUBJECT_ROOT: `b_${suffix}_booking`,
-  FLEET_STREAM: `B_FLEET_${suffix}`,
-  FLEET_SUBJECT_ROOT: `b_${suffix}_fleet`,
-  TRACKING_SUBJECT_ROOT: `b_${suffix}_tracking`,
-  DISPATCH_STREAM: `B_DISPATCH_${suffix}`,
-  DISPATCH_SUBJECT_ROOT: `b_${suffix}_dispatch`,
-  DISPATCH_CONSUMER: `b_${suffix}_dispatch`,
-  BOOKING_GRPC_URL: undefined,
-  TRACKING_GRPC_URL: undefined,
-  FLEET_GRPC_URL: undefined,
+  BOOKING_STREAM: `B_BOOKING_${run}`,
+  BOOKING_SUBJECT_ROOT: `b_${run}_booking`,
+  FLEET_STREAM: `B_FLEET_${run}`,
+  FLEET_SUBJECT_ROOT: `b_${run}_fleet`,
+  TRACKING_SUBJECT_ROOT: `b_${run}_tracking`,
+  DISPATCH_STREAM: `B_DISPATCH_${run}`,
+  DISPATCH_SUBJECT_ROOT: `b_${run}_dispatch`,
+  DISPATCH_CONSUMER: `b_${run}_dispatch`,
+  BOOKING_GRPC_URL: elsewhere,
+  TRACKING_GRPC_URL: elsewhere,
+  FLEET_GRPC_URL: elsewhere,
   // Seeded positions stay fresh for the whole run.
   STALE_AFTER_S: "3600",
   QUOTES_PER_USER_PER_MINUTE: "100000",
   MAX_OFFERS_PER_WAVE: process.env.BENCH_DISPATCH_MAX_OFFERS ?? "20",
-  OUTBOX_POLL_MS: "200",
 });
-const platform = await createPlatform(config, { name: "dispatch-bench" });
+if (role === "dispatch" && !elsewhere) throw new Error("BENCH_UPSTREAM (host:port of the upstream process) is required with BENCH_DISPATCH_ROLE=dispatch");
+const platform = await createPlatform(config, { name: `dispatch-bench-${role}` });
 let port = 0;
-await startPricing(platform, config);
-await startFleet(platform, config, { vehicleTypes: { has: async () => true } });
-await startBooking(platform, config);
-const tracking = await startTracking(platform, config, { resolveDriver: async () => "" });
-const dispatch = await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${port}` });
+let tracking: Awaited<ReturnType<typeof startTracking>> | undefined;
+if (upstream) {
+  await startPricing(platform, config);
+  await startFleet(platform, config, { vehicleTypes: { has: async () => true } });
+  await startBooking(platform, config);
+  tracking = await startTracking(platform, config, { resolveDriver: async () => "" });
+}
+const dispatch = role !== "upstream" ? await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${port}` }) : undefined;
 port = await platform.grpc.listen("127.0.0.1", 0);
-await dispatch.consuming;
+await dispatch?.consuming;
 
-const issuer = new TokenIssuer(platform.keys);
-const file: DispatchBenchFile = { transporters: [], customerToken: "", box: BOX, vehicleType: VEHICLE_TYPE };
-for (let i = 0; i < transporterCount; i++) {
-  const id = uuidv7();
-  file.transporters.push({ id, token: (await issuer.issueAccessToken({ userId: id, role: "transporter", sessionId: uuidv7() })).token });
+if (tracking) {
+  const issuer = new TokenIssuer(platform.keys);
+  const file: DispatchBenchFile = { transporters: [], customerToken: "", box: BOX, vehicleType: VEHICLE_TYPE };
+  for (let i = 0; i < transporterCount; i++) {
+    const id = uuidv7();
+    file.transporters.push({ id, token: (await issuer.issueAccessToken({ userId: id, role: "transporter", sessionId: uuidv7() })).token });
+  }
+  file.customerToken = (await issuer.issueAccessToken({ userId: uuidv7(), role: "customer", sessionId: uuidv7() })).token;
+  // Deterministic spread: the same city every run.
+  let seed = 42;
+  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const now = Date.now();
+  for (let i = 0; i < drivers; i++) {
+    const driverId = uuidv7();
+    const transporter = file.transporters[i % transporterCount]!;
+    await tracking.availability.apply(driverId, { online: true, vehicleType: VEHICLE_TYPE, vehicleId: uuidv7(), transporterId: transporter.id });
+    const lat = BOX.minLat + random() * (BOX.maxLat - BOX.minLat);
+    const lng = BOX.minLng + random() * (BOX.maxLng - BOX.minLng);
+    await tracking.store.record(driverId, { lastSeq: 1, lastSeenAt: now, position: { seq: 1, recordedAt: now, lat, lng, accuracyM: 8, speedMps: 0, heading: 0 } });
+  }
+  await writeFile(process.env.BENCH_DISPATCH_FILE!, JSON.stringify(file));
 }
-file.customerToken = (await issuer.issueAccessToken({ userId: uuidv7(), role: "customer", sessionId: uuidv7() })).token;
-// Deterministic spread: the same city every run.
-let seed = 42;
-const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-const now = Date.now();
-for (let i = 0; i < drivers; i++) {
-  const driverId = uuidv7();
-  const transporter = file.transporters[i % transporterCount]!;
-  await tracking.availability.apply(driverId, { online: true, vehicleType: VEHICLE_TYPE, vehicleId: uuidv7(), transporterId: transporter.id });
-  const lat = BOX.minLat + random() * (BOX.maxLat - BOX.minLat);
-  const lng = BOX.minLng + random() * (BOX.maxLng - BOX.minLng);
-  await tracking.store.record(driverId, { lastSeq: 1, lastSeenAt: now, position: { seq: 1, recordedAt: now, lat, lng, accuracyM: 8, speedMps: 0, heading: 0 } });
-}
-await writeFile(process.env.BENCH_DISPATCH_FILE!, JSON.stringify(file));
 exitOnSignal(async () => {
   if (process.env.BENCH_VERBOSE === "1") await printWorkCounts();
-  for (const stream of [config.BOOKING_STREAM, config.FLEET_STREAM, config.DISPATCH_STREAM]) await platform.bus.deleteStream(stream).catch(() => false);
+  const streams = [...(upstream ? [config.BOOKING_STREAM, config.FLEET_STREAM] : []), ...(dispatch ? [config.DISPATCH_STREAM] : [])];
+  for (const stream of streams) await platform.bus.deleteStream(stream).catch(() => false);
   await platform.shutdown();
-  await dropBenchSchema(SERVICES.map((service) => `bench_${suffix}_${service}`));
-  await rm(dataDir, { recursive: true, force: true });
+  await dropBenchSchema(SERVICES.map((service) => `bench_${run}_${service}`));
+  if (!process.env.BENCH_DATA_DIR) await rm(dataDir, { recursive: true, force: true });
 });
 process.stdout.write(`READY port=${port}\n`);
 
@@ -119,5 +136,5 @@ async function printWorkCounts(): Promise<void> {
       lines.push(`${metric.name} ${JSON.stringify(value.labels)} ${value.value}`);
     }
   }
-  process.stdout.write(`work counts:\n${lines.join("\n")}\n`);
+  process.stdout.write(`work counts (${role}):\n${lines.join("\n")}\n`);
 }

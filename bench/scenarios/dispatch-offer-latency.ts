@@ -6,11 +6,16 @@
  * that order arriving on a transporter's WatchOffers stream (p50, p99), beside the raw NATS
  * publish → receive latency measured at the same rate in the same run.
  * Target: p99 under 250 ms.
+ *
+ * Dispatch runs in its own process, calling pricing, fleet, booking and tracking in another over
+ * gRPC, as the deployments run them; BENCH_DISPATCH_TOPOLOGY=all-in-one puts all five in one
+ * process, as `npm start` does.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startChild } from "../lib/child.js";
+import { randomBytes } from "node:crypto";
+import { startChild, type ChildServer } from "../lib/child.js";
 import { defaultLoadSettings } from "../lib/load.js";
 import type { MeasureResult, MeasureScenario } from "../lib/scenario.js";
 import { percentile, startWorkers } from "../lib/workers.js";
@@ -21,6 +26,7 @@ const DRIVERS = Number(process.env.BENCH_DRIVERS ?? 10_000);
 const TRANSPORTERS = Number(process.env.BENCH_TRANSPORTERS ?? 1000);
 const RATE = Number(process.env.BENCH_DISPATCH_RATE ?? 50);
 const MAX_OFFERS = process.env.BENCH_DISPATCH_MAX_OFFERS ?? "20";
+const ALL_IN_ONE = process.env.BENCH_DISPATCH_TOPOLOGY === "all-in-one";
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -30,18 +36,38 @@ export default {
   async measure(): Promise<MeasureResult> {
     const dir = await mkdtemp(join(tmpdir(), "weelo-bench-dispatch-file-"));
     const path = join(dir, "dispatch.json");
-    const server = await startChild({
-      name: "dispatch (with pricing, fleet, booking, tracking)",
-      script: "bench/scenarios/_dispatch-server.ts",
-      env: { BENCH_DRIVERS: String(DRIVERS), BENCH_TRANSPORTERS: String(TRANSPORTERS), BENCH_DISPATCH_FILE: path, BENCH_DISPATCH_MAX_OFFERS: MAX_OFFERS },
-      readyTimeoutMs: 300_000,
-    });
+    const env = {
+      BENCH_DRIVERS: String(DRIVERS),
+      BENCH_TRANSPORTERS: String(TRANSPORTERS),
+      BENCH_DISPATCH_FILE: path,
+      BENCH_DISPATCH_MAX_OFFERS: MAX_OFFERS,
+      BENCH_RUN: randomBytes(4).toString("hex"),
+      BENCH_DATA_DIR: join(dir, "data"),
+    };
+    const servers: ChildServer[] = [];
     const pool = { kill: () => undefined } as { kill(): void };
     try {
+      const server = await startChild({
+        name: ALL_IN_ONE ? "pricing, fleet, booking, tracking, dispatch" : "pricing, fleet, booking, tracking",
+        script: "bench/scenarios/_dispatch-server.ts",
+        env: { ...env, BENCH_DISPATCH_ROLE: ALL_IN_ONE ? "all" : "upstream" },
+        readyTimeoutMs: 300_000,
+      });
+      servers.push(server);
+      const dispatcher = ALL_IN_ONE
+        ? server
+        : await startChild({
+            name: "dispatch",
+            script: "bench/scenarios/_dispatch-server.ts",
+            env: { ...env, BENCH_DISPATCH_ROLE: "dispatch", BENCH_UPSTREAM: `127.0.0.1:${server.port}` },
+            readyTimeoutMs: 120_000,
+          });
+      if (!ALL_IN_ONE) servers.push(dispatcher);
       const file = JSON.parse(await readFile(path, "utf8")) as DispatchBenchFile;
       const { durationS, warmupS } = defaultLoadSettings();
       const workers = startWorkers<DispatchLoadInput, DispatchLoadResult>("bench/scenarios/_dispatch-load.ts", 1, () => ({
         address: `127.0.0.1:${server.port}`,
+        dispatchAddress: `127.0.0.1:${dispatcher.port}`,
         file,
         ratePerS: RATE,
         warmupMs: warmupS * 1000,
@@ -68,14 +94,16 @@ export default {
         checks: [{ label: "p99 offer latency < 250 ms", pass: p99 < 250, detail: `${round(p99, 1)} ms over ${r.offerLatenciesMs.length} orders` }],
         notes: [
           `${r.streams} WatchOffers streams (100 per HTTP/2 connection) from one load worker process; one-truck bookings at ${RATE}/s for ${durationS - warmupS} s after ${warmupS} s of warm-up; first wave 3 km, at most ${MAX_OFFERS} transporters offered per wave.`,
-          "The services run in one child process on the real Postgres and NATS (the cache in process); the load worker calls booking and dispatch over gRPC directly (no gateway hop). Drivers are seeded into tracking's position store as its availability events and points would put them.",
+          ALL_IN_ONE
+            ? "The five services run in one child process (BENCH_DISPATCH_TOPOLOGY=all-in-one, as `npm start` runs them) on the real Postgres and NATS (the cache in process); the load worker calls booking and dispatch over gRPC directly (no gateway hop). Drivers are seeded into tracking's position store as its availability events and points would put them."
+            : "Dispatch runs in its own child process, pricing, fleet, booking and tracking in another (dispatch calls tracking and fleet over gRPC), as the deployments run them, on the real Postgres and NATS (the cache in process); the load worker calls booking and dispatch over gRPC directly (no gateway hop). Drivers are seeded into tracking's position store as its availability events and points would put them. BENCH_DISPATCH_TOPOLOGY=all-in-one runs the five in one process.",
           r.natsNote || "Raw NATS: its own publisher and subscriber connections to the server, a 64-byte message at the same rate.",
         ],
         problems,
       };
     } finally {
       pool.kill();
-      await server.stop();
+      for (const server of servers.reverse()) await server.stop();
       await rm(dir, { recursive: true, force: true });
     }
   },
