@@ -130,9 +130,9 @@ process.stdout.write(`READY port=${port}\n`);
 async function printWorkCounts(): Promise<void> {
   const lines: string[] = [];
   for (const metric of await platform.metrics.registry.getMetricsAsJSON()) {
-    if (!["weelo_db_query_duration_seconds", "weelo_rpc_client_duration_seconds", "weelo_bus_messages_total"].includes(metric.name)) continue;
+    if (!["weelo_db_query_duration_seconds", "weelo_rpc_client_duration_seconds", "weelo_bus_messages_total", "weelo_outbox_publish_lag_seconds"].includes(metric.name)) continue;
     for (const value of metric.values as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
-      if (String(metric.type) === "histogram" && !value.metricName?.endsWith("_count")) continue;
+      if (String(metric.type) === "histogram" && !value.metricName?.endsWith("_count") && !value.metricName?.endsWith("_sum")) continue;
       lines.push(`${metric.name} ${JSON.stringify(value.labels)} ${value.value}`);
     }
   }
