@@ -86,6 +86,7 @@ export async function recordStatusChange(trx: BookingTrx, subjectRoot: string, t
     driverId: booking.driver_id ?? "",
     vehicleType: booking.vehicle_type,
     driverUserId: booking.driver_user_id ?? "",
+    vehicleId: booking.vehicle_id ?? "",
   }).finish();
   await enqueueEvent(trx, {
     subject: subjectFor(subjectRoot, type),

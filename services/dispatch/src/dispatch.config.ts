@@ -15,8 +15,6 @@ export const dispatchConfigSchema = baseConfigSchema.extend({
   BOOKING_STREAM: name("stream names").default("BOOKING"),
   /** First token of booking's event subjects. */
   BOOKING_SUBJECT_ROOT: name("subject tokens").default("booking"),
-  /** First token of tracking's core subjects: driver commands go to "<root>.command.<driverId>". */
-  TRACKING_SUBJECT_ROOT: name("subject tokens").default("tracking"),
   /** JetStream stream holding dispatch's events; tests use a unique one. */
   DISPATCH_STREAM: name("stream names").default("DISPATCH"),
   /** First token of dispatch's subjects: events "<root>.wave_sent" …, live offers "<root>.offers.<transporterId>". */

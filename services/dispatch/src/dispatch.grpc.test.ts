@@ -48,7 +48,7 @@ describe("dispatch over gRPC", () => {
 
     const driver = await t.driver(transporter);
     const commands: DriverCommand[] = [];
-    const subscription = t.platform.bus.subscribe(`${t.config.TRACKING_SUBJECT_ROOT}.command.${driver.id}`, (msg) => void commands.push(DriverCommand.decode(msg.data)));
+    const subscription = t.platform.bus.subscribe(`${t.env.TRACKING_SUBJECT_ROOT}.command.${driver.id}`, (msg) => void commands.push(DriverCommand.decode(msg.data)));
     try {
       const assigned = await t.dispatch.assignDriver({ bookingId: bookingIds[0]!, driverId: driver.id, vehicleId: transporter.vehicles[0]! }, transporter.auth);
       assert.equal(assigned.driverId, driver.id);

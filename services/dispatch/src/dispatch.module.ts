@@ -81,7 +81,7 @@ export async function startDispatch(platform: Platform, config: DispatchConfig, 
     bus: platform.bus,
     upstreams,
     presence,
-    events: { subjectRoot: config.DISPATCH_SUBJECT_ROOT, trackingRoot: config.TRACKING_SUBJECT_ROOT, committed: () => relay.kick() },
+    events: { subjectRoot: config.DISPATCH_SUBJECT_ROOT, committed: () => relay.kick() },
     settings: {
       plan: wavePlan(config.WAVE_RADII_KM, config.WAVE_DURATION_MS),
       gatherMs: config.ORDER_GATHER_MS,

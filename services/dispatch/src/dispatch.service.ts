@@ -17,7 +17,6 @@ import type { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc
 import { OfferNotice, type Offer } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { WatchOffersResponse } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
 import { DriverStatus, VehicleStatus } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet";
-import { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { isUniqueViolation } from "@weelo/db";
 import { DomainError, FailedPreconditionError, InternalError, NotFoundError, UnavailableError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
@@ -67,8 +66,6 @@ export interface DispatchDeps {
   events: {
     /** First token of dispatch's subjects ("dispatch" outside tests). */
     subjectRoot: string;
-    /** First token of tracking's subjects: driver commands go to "<root>.command.<driverId>". */
-    trackingRoot: string;
     /** Called after a transaction that wrote events commits: the outbox relay publishes them. */
     committed(): void;
   };
@@ -382,27 +379,6 @@ export function createDispatchService(deps: DispatchDeps) {
 
   // ------------------------------------------------------------------------ owed booking calls
 
-  /** Tells the driver's app about its new trip over its tracking stream, on whichever replica holds it. */
-  async function sendAssignment(row: BookingRow): Promise<void> {
-    const broadcast = await repo.findBroadcast(db, row.order_id);
-    const command = DriverCommand.encode({
-      commandId: uuidv7(),
-      issuedAt: now(),
-      kind: {
-        $case: "assignment",
-        value: {
-          bookingId: row.booking_id,
-          vehicleId: row.vehicle_id ?? "",
-          pickup: broadcast ? { lat: broadcast.pickup_lat, lng: broadcast.pickup_lng } : undefined,
-          drop: broadcast ? { lat: broadcast.drop_lat, lng: broadcast.drop_lng } : undefined,
-          pickupAddress: broadcast?.pickup_city ?? "",
-          dropAddress: broadcast?.drop_city ?? "",
-        },
-      },
-    }).finish();
-    bus.publish(`${events.trackingRoot}.command.${row.driver_id}`, command);
-  }
-
   /**
    * Makes the booking call a row owes. Success clears the debt; a refusal (the booking moved:
    * cancelled by its customer, or changed by someone else) settles it the way the refusal
@@ -426,8 +402,8 @@ export function createDispatchService(deps: DispatchDeps) {
             driverUserId: row.driver_user_id!,
             vehicleId: row.vehicle_id!,
           });
-          const done = await repo.updateBooking(db, row.booking_id, settled, { sync: "assign" });
-          if (done) await sendAssignment(done);
+          // Booking's ASSIGNED event reaches tracking, which tells the driver's stream (durably).
+          await repo.updateBooking(db, row.booking_id, settled, { sync: "assign" });
           break;
         }
         case "reopen":

@@ -61,6 +61,7 @@ export interface LatLng {
 export interface TestTrip {
   bookingId: string;
   driverId: string;
+  vehicleId: string;
   customerId: string;
   transporterId: string;
   /** Call options with the customer's and the transporter's tokens. */
@@ -254,7 +255,7 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
       return replica;
     },
     async startTrip(driverId, stops = {}) {
-      const trip = { bookingId: uuidv7(), driverId, customerId: uuidv7(), transporterId: uuidv7(), sequence: 1 };
+      const trip = { bookingId: uuidv7(), driverId, vehicleId: uuidv7(), customerId: uuidv7(), transporterId: uuidv7(), sequence: 1 };
       const created = BookingCreated.encode(BookingCreated.fromPartial({
         bookingId: trip.bookingId,
         orderId: uuidv7(),
@@ -299,6 +300,7 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
         customerId: trip.customerId,
         transporterId: reopened ? "" : trip.transporterId,
         driverId: withDriver ? trip.driverId : "",
+        vehicleId: withDriver ? trip.vehicleId : "",
         vehicleType: "open_17ft",
       })).finish();
       await publishBooking(subject, trip.bookingId, trip.sequence, "weelo.booking.v1.BookingStatusChanged", change);

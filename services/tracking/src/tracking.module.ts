@@ -120,6 +120,14 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     reloadMs: config.TRIP_RELOAD_S * 1000,
     // `commands` is defined below; the feed starts (and may call this) only after it.
     tellDriver: (driverId, notice) => {
+      if (notice.kind === "assigned") {
+        const { bookingId, vehicleId, pickup, drop, pickupPlace, dropPlace } = notice;
+        commands.send(driverId, {
+          commandId: notice.eventId,
+          kind: { $case: "assignment", value: { bookingId, vehicleId, pickup, drop, pickupAddress: pickupPlace, dropAddress: dropPlace } },
+        });
+        return;
+      }
       const detail = { bookingId: notice.bookingId, reason: notice.reason };
       commands.send(driverId, {
         commandId: notice.eventId,

@@ -28,6 +28,9 @@ export interface TripsTable {
   pickup_lng: number | null;
   drop_lat: number | null;
   drop_lng: number | null;
+  /** The stops' names for the driver's app (the booking's cities). */
+  pickup_place: Generated<string>;
+  drop_place: Generated<string>;
   /** The booking's status, lower case ("assigned", "in_transit", …). */
   status: Generated<string>;
   /** A driver is on the trip (ASSIGNED up to AT_DROPOFF). */

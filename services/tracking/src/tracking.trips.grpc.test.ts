@@ -122,6 +122,25 @@ describe("trips from booking's events", () => {
     stream.close();
   });
 
+  it("an applied ASSIGNED tells the driver its trip on the stream, once, with the stops and their cities", async () => {
+    const driver = await t.driver();
+    const stream = t.stream(driver.token);
+    stream.send([pointAt(1, 18.52, 73.85)]);
+    await stream.waitForAck(1);
+    const trip = await t.startTrip(driver.id, { pickup: PICKUP, drop: DROP });
+    const assignments = () => stream.responses.flatMap((r) => (r.kind?.$case === "command" && r.kind.value.kind?.$case === "assignment" ? [r.kind.value.kind.value] : []));
+    await until("the assignment on the driver's stream", () => assignments().length === 1);
+    assert.deepEqual(assignments()[0], { bookingId: trip.bookingId, vehicleId: trip.vehicleId, pickup: PICKUP, drop: DROP, pickupAddress: "Mumbai", dropAddress: "Pune" });
+    // The same ASSIGNED again (a redelivery: same sequence, new message), then the next status.
+    trip.sequence -= 1;
+    await t.advance(trip, BookingStatus.BOOKING_STATUS_ASSIGNED);
+    await t.advance(trip, BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE);
+    stream.send([pointAt(2, 18.5201, 73.85)]);
+    await stream.waitForAck(2);
+    assert.equal(assignments().length, 1, "a redelivered ASSIGNED tells nobody again");
+    stream.close();
+  });
+
   it("COMPLETED, CANCELLED and reopened end the trip: the driver is off the trip (offered again) and told on the stream, the customer still reads the path", async () => {
     for (const [to, subject] of [
       [BookingStatus.BOOKING_STATUS_COMPLETED, "status_changed"],

@@ -30,22 +30,30 @@ export interface TripFeedOptions {
   trackingSubjectRoot: string;
   reloadMs: number;
   /**
-   * Tells the driver who was on a trip that it was cancelled or taken away (a command on their
-   * stream, on whichever replica holds it). Called once per event: a redelivered event changes
-   * no row and tells no one again.
+   * Tells a driver about a trip (a command on their stream, on whichever replica holds it):
+   * assigned to them, or cancelled or taken away while they were on it. Called once per event:
+   * a redelivered event changes no row and tells no one again. Driven by booking's durable
+   * events, so a broker restart delays the command rather than losing it.
    */
-  tellDriver?: (driverId: string, notice: TripTakenAway) => void;
+  tellDriver?: (driverId: string, notice: DriverNotice) => void;
   now?: () => number;
 }
 
-/** A trip a driver was on, cancelled by the customer or reopened (taken away, offered again). */
-export interface TripTakenAway {
-  kind: "cancelled" | "reopened";
-  bookingId: string;
-  reason: string;
-  /** The event's id: the command's id, so an app that hears it twice can ignore the repeat. */
-  eventId: string;
-}
+/** What a driver is told about a trip. `eventId` (the booking event's) is the command's id, so an app that hears it twice can ignore the repeat. */
+export type DriverNotice =
+  /** A trip a driver was on, cancelled by the customer or reopened (taken away, offered again). */
+  | { kind: "cancelled" | "reopened"; bookingId: string; reason: string; eventId: string }
+  /** A trip assigned to the driver, with where to go. */
+  | {
+      kind: "assigned";
+      bookingId: string;
+      vehicleId: string;
+      pickup: { lat: number; lng: number } | undefined;
+      drop: { lat: number; lng: number } | undefined;
+      pickupPlace: string;
+      dropPlace: string;
+      eventId: string;
+    };
 
 /** Statuses during which a driver is on the trip. */
 const ON_TRIP: ReadonlySet<BookingStatus> = new Set([
@@ -161,7 +169,14 @@ export class TripFeed {
     let changedId: string | undefined;
     if (type === "created") {
       const event = BookingCreated.decode(envelope.payload.value);
-      const changed = await recordBookingOpened(db, { bookingId: event.bookingId, customerId: event.customerId, pickup: event.pickup, drop: event.drop });
+      const changed = await recordBookingOpened(db, {
+        bookingId: event.bookingId,
+        customerId: event.customerId,
+        pickup: event.pickup,
+        drop: event.drop,
+        pickupPlace: event.pickupCity,
+        dropPlace: event.dropCity,
+      });
       // A new row is known to no replica yet and has no driver: nothing to re-read or announce.
       if (changed === "updated") changedId = event.bookingId;
     } else if (type === "status_changed" || type === "cancelled" || type === "reopened") {
@@ -185,6 +200,19 @@ export class TripFeed {
       if (changed) changedId = event.bookingId;
       if (changed && takenAway && before?.active && before.driver_id) {
         this.options.tellDriver?.(before.driver_id, { kind: takenAway, bookingId: event.bookingId, reason: event.reason, eventId: envelope.id });
+      }
+      if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED && this.options.tellDriver) {
+        const trip = await findTrip(db, event.bookingId);
+        this.options.tellDriver(driverId, {
+          kind: "assigned",
+          bookingId: event.bookingId,
+          vehicleId: event.vehicleId,
+          pickup: trip && trip.pickup_lat !== null && trip.pickup_lng !== null ? { lat: trip.pickup_lat, lng: trip.pickup_lng } : undefined,
+          drop: trip && trip.drop_lat !== null && trip.drop_lng !== null ? { lat: trip.drop_lat, lng: trip.drop_lng } : undefined,
+          pickupPlace: trip?.pickup_place ?? "",
+          dropPlace: trip?.drop_place ?? "",
+          eventId: envelope.id,
+        });
       }
     }
     if (changedId) await this.changed(changedId);

@@ -14,6 +14,8 @@ export interface BookingOpened {
   customerId: string;
   pickup: { lat: number; lng: number } | undefined;
   drop: { lat: number; lng: number } | undefined;
+  pickupPlace: string;
+  dropPlace: string;
 }
 
 export interface BookingStatusApplied {
@@ -45,6 +47,8 @@ export async function recordBookingOpened(db: Db, event: BookingOpened): Promise
       pickup_lng: event.pickup?.lng ?? null,
       drop_lat: event.drop?.lat ?? null,
       drop_lng: event.drop?.lng ?? null,
+      pickup_place: event.pickupPlace,
+      drop_place: event.dropPlace,
       active_since: null,
       pickup_arriving_at: null,
       pickup_arrived_at: null,
@@ -61,6 +65,8 @@ export async function recordBookingOpened(db: Db, event: BookingOpened): Promise
           pickup_lng: sql`excluded.pickup_lng`,
           drop_lat: sql`excluded.drop_lat`,
           drop_lng: sql`excluded.drop_lng`,
+          pickup_place: sql`excluded.pickup_place`,
+          drop_place: sql`excluded.drop_place`,
           version: sql`trips.version + 1`,
           updated_at: sql`now()`,
         })

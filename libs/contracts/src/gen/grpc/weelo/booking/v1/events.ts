@@ -99,6 +99,8 @@ export interface BookingStatusChanged {
   vehicleType: string;
   /** User id (identity account) of the driver after the change, so notifications reach the driver without a lookup; empty when none. */
   driverUserId: string;
+  /** Fleet id of the vehicle after the change; empty when none. */
+  vehicleId: string;
 }
 
 function createBaseBookingCreated(): BookingCreated {
@@ -482,6 +484,7 @@ function createBaseBookingStatusChanged(): BookingStatusChanged {
     driverId: "",
     vehicleType: "",
     driverUserId: "",
+    vehicleId: "",
   };
 }
 
@@ -534,6 +537,9 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     }
     if (message.driverUserId !== "") {
       writer.uint32(130).string(message.driverUserId);
+    }
+    if (message.vehicleId !== "") {
+      writer.uint32(138).string(message.vehicleId);
     }
     return writer;
   },
@@ -679,6 +685,14 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
             message.driverUserId = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.vehicleId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -753,6 +767,11 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
         : isSet(object.driver_user_id)
         ? globalThis.String(object.driver_user_id)
         : "",
+      vehicleId: isSet(object.vehicleId)
+        ? globalThis.String(object.vehicleId)
+        : isSet(object.vehicle_id)
+        ? globalThis.String(object.vehicle_id)
+        : "",
     };
   },
 
@@ -806,6 +825,9 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     if (message.driverUserId !== "") {
       obj.driverUserId = message.driverUserId;
     }
+    if (message.vehicleId !== "") {
+      obj.vehicleId = message.vehicleId;
+    }
     return obj;
   },
 
@@ -832,6 +854,7 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     message.driverId = object.driverId ?? "";
     message.vehicleType = object.vehicleType ?? "";
     message.driverUserId = object.driverUserId ?? "";
+    message.vehicleId = object.vehicleId ?? "";
     return message;
   },
 };
