@@ -3,7 +3,7 @@ import type { LocationPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/trac
 import type { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import type { StreamLocationRequest, TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { requirePrincipal, type CallContext, type ServiceHandlers } from "@weelo/grpc";
-import type { DriverStreamRegistry } from "./driver-streams.js";
+import type { DriverStream, DriverStreamRegistry } from "./driver-streams.js";
 import type { TrackingService } from "./tracking.service.js";
 import type { RawPoint } from "./tracking.rules.js";
 import type { TripEvents } from "./trip-events.js";
@@ -21,6 +21,8 @@ export interface HandlerDeps {
   ready(): Promise<void>;
   /** True when ready() would resolve at once. */
   accepting(): boolean;
+  /** Called when a driver's stream opens here, before anything is read from it. */
+  onStreamOpen?(driverId: string, stream: DriverStream): void;
 }
 
 /** The methods of TrackingInternalService take no access token (the gateway never exposes them). */
@@ -57,6 +59,7 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
       requirePrincipal(ctx, "driver");
       const driverId = await deps.resolveDriver(ctx);
       const stream = streams.open(driverId);
+      deps.onStreamOpen?.(driverId, stream);
       let acks: Promise<void> = Promise.resolve();
       let ingesting: Promise<unknown> = Promise.resolve();
       // A drain waits until every message read so far has its ack queued.

@@ -23,7 +23,7 @@ import type { TrackingConfig } from "./tracking.config.js";
 import { internalHandlers, PUBLIC_INTERNAL_METHODS, trackingHandlers, type DriverResolver } from "./tracking.handlers.js";
 import { createTrackingService, type TrackingService } from "./tracking.service.js";
 import type { TrackingDatabase } from "./tracking.table.js";
-import { TripDirectory } from "./trip-directory.js";
+import { assignmentOf, TripDirectory } from "./trip-directory.js";
 import { TripEvents, trackingEventSubjects } from "./trip-events.js";
 import { TripFeed } from "./trip-feed.js";
 import { trackingMigrations } from "./migrations/index.js";
@@ -121,11 +121,7 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     // `commands` is defined below; the feed starts (and may call this) only after it.
     tellDriver: (driverId, notice) => {
       if (notice.kind === "assigned") {
-        const { bookingId, vehicleId, pickup, drop, pickupPlace, dropPlace } = notice;
-        commands.send(driverId, {
-          commandId: notice.eventId,
-          kind: { $case: "assignment", value: { bookingId, vehicleId, pickup, drop, pickupAddress: pickupPlace, dropAddress: dropPlace } },
-        });
+        commands.send(driverId, { commandId: notice.eventId, kind: assignmentOf(notice.trip) });
         return;
       }
       const detail = { bookingId: notice.bookingId, reason: notice.reason };
@@ -240,7 +236,20 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
   platform.grpc
     .addService(
       TrackingServiceService,
-      trackingHandlers({ service, streams, resolveDriver, maxInFlight: config.STREAM_MAX_IN_FLIGHT, ready: () => writer.ready(), accepting: () => writer.accepting }),
+      trackingHandlers({
+        service,
+        streams,
+        resolveDriver,
+        maxInFlight: config.STREAM_MAX_IN_FLIGHT,
+        ready: () => writer.ready(),
+        accepting: () => writer.accepting,
+        // A driver (re)connecting hears of the trip they are on: an assignment made while the app
+        // was offline, or a command lost with a broker, reaches them now (the app knows it by booking id).
+        onStreamOpen: (driverId, stream) => {
+          const trip = trips.activeOf(driverId);
+          if (trip) stream.pushCommand({ commandId: uuidv7(), issuedAt: new Date(), kind: assignmentOf(trip) });
+        },
+      }),
     )
     .addService(TrackingInternalServiceService, internalHandlers(service, events), { publicMethods: PUBLIC_INTERNAL_METHODS });
   const arrivals: ArrivalChecker = {

@@ -28,6 +28,8 @@ export interface TripsTable {
   pickup_lng: number | null;
   drop_lat: number | null;
   drop_lng: number | null;
+  /** The vehicle the driver drives for it (from the booking's ASSIGNED), while assigned. */
+  vehicle_id: string | null;
   /** The stops' names for the driver's app (the booking's cities). */
   pickup_place: Generated<string>;
   drop_place: Generated<string>;

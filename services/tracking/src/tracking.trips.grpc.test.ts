@@ -122,7 +122,7 @@ describe("trips from booking's events", () => {
     stream.close();
   });
 
-  it("an applied ASSIGNED tells the driver its trip on the stream, once, with the stops and their cities", async () => {
+  it("an applied ASSIGNED tells the driver its trip on the stream, once, with the stops and their cities; a driver connecting later hears it then", async () => {
     const driver = await t.driver();
     const stream = t.stream(driver.token);
     stream.send([pointAt(1, 18.52, 73.85)]);
@@ -139,6 +139,18 @@ describe("trips from booking's events", () => {
     await stream.waitForAck(2);
     assert.equal(assignments().length, 1, "a redelivered ASSIGNED tells nobody again");
     stream.close();
+
+    // A driver assigned while offline (or whose command was lost) hears of the trip on connecting.
+    const offline = await t.driver();
+    const later = await t.startTrip(offline.id, { pickup: PICKUP, drop: DROP });
+    const again = t.stream(offline.token);
+    await until("the trip on the new stream", () => again.responses.some((r) => r.kind?.$case === "command"));
+    const first = again.responses.find((r) => r.kind?.$case === "command");
+    assert.deepEqual(first?.kind?.$case === "command" && first.kind.value.kind, {
+      $case: "assignment",
+      value: { bookingId: later.bookingId, vehicleId: later.vehicleId, pickup: PICKUP, drop: DROP, pickupAddress: "Mumbai", dropAddress: "Pune" },
+    });
+    again.close();
   });
 
   it("COMPLETED, CANCELLED and reopened end the trip: the driver is off the trip (offered again) and told on the stream, the customer still reads the path", async () => {

@@ -3,6 +3,7 @@
  * trips table (see trip-feed.ts for how it is fed). The hot path (activeOf, per point) is a
  * map lookup; rows carry a version, so a stale read never overwrites a newer one.
  */
+import type { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import type { TripRow } from "./tracking.table.js";
 
 export interface LatLng {
@@ -25,6 +26,10 @@ export interface Trip {
   transporterId: string;
   pickup?: LatLng | undefined;
   drop?: LatLng | undefined;
+  /** The vehicle and the stops' names, for the driver's assignment command. */
+  vehicleId: string;
+  pickupPlace: string;
+  dropPlace: string;
   /** The booking's status, lower case. */
   status: string;
   active: boolean;
@@ -68,12 +73,23 @@ export function tripFromRow(row: TripRow): Trip {
     transporterId: row.transporter_id ?? "",
     pickup: row.pickup_lat !== null && row.pickup_lng !== null ? { lat: row.pickup_lat, lng: row.pickup_lng } : undefined,
     drop: row.drop_lat !== null && row.drop_lng !== null ? { lat: row.drop_lat, lng: row.drop_lng } : undefined,
+    vehicleId: row.vehicle_id ?? "",
+    pickupPlace: row.pickup_place,
+    dropPlace: row.drop_place,
     status: row.status,
     active: row.active && row.driver_id !== null,
     activeSince: row.active_since?.getTime() ?? 0,
     fired,
     darkAt: row.dark_at?.getTime(),
     version: Number(row.version),
+  };
+}
+
+/** The command that tells a driver the trip is theirs: the booking, the vehicle, where to go. */
+export function assignmentOf(trip: Trip): NonNullable<DriverCommand["kind"]> {
+  return {
+    $case: "assignment",
+    value: { bookingId: trip.bookingId, vehicleId: trip.vehicleId, pickup: trip.pickup, drop: trip.drop, pickupAddress: trip.pickupPlace, dropAddress: trip.dropPlace },
   };
 }
 

@@ -44,16 +44,7 @@ export type DriverNotice =
   /** A trip a driver was on, cancelled by the customer or reopened (taken away, offered again). */
   | { kind: "cancelled" | "reopened"; bookingId: string; reason: string; eventId: string }
   /** A trip assigned to the driver, with where to go. */
-  | {
-      kind: "assigned";
-      bookingId: string;
-      vehicleId: string;
-      pickup: { lat: number; lng: number } | undefined;
-      drop: { lat: number; lng: number } | undefined;
-      pickupPlace: string;
-      dropPlace: string;
-      eventId: string;
-    };
+  | { kind: "assigned"; trip: Trip; eventId: string };
 
 /** Statuses during which a driver is on the trip. */
 const ON_TRIP: ReadonlySet<BookingStatus> = new Set([
@@ -193,6 +184,7 @@ export class TripFeed {
           customerId: event.customerId,
           transporterId: event.transporterId || null,
           driverId,
+          vehicleId: event.vehicleId || null,
           active: driverId !== null && !event.reopened && ON_TRIP.has(event.to),
         },
         new Date(this.now()),
@@ -202,17 +194,8 @@ export class TripFeed {
         this.options.tellDriver?.(before.driver_id, { kind: takenAway, bookingId: event.bookingId, reason: event.reason, eventId: envelope.id });
       }
       if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED && this.options.tellDriver) {
-        const trip = await findTrip(db, event.bookingId);
-        this.options.tellDriver(driverId, {
-          kind: "assigned",
-          bookingId: event.bookingId,
-          vehicleId: event.vehicleId,
-          pickup: trip && trip.pickup_lat !== null && trip.pickup_lng !== null ? { lat: trip.pickup_lat, lng: trip.pickup_lng } : undefined,
-          drop: trip && trip.drop_lat !== null && trip.drop_lng !== null ? { lat: trip.drop_lat, lng: trip.drop_lng } : undefined,
-          pickupPlace: trip?.pickup_place ?? "",
-          dropPlace: trip?.drop_place ?? "",
-          eventId: envelope.id,
-        });
+        const row = await findTrip(db, event.bookingId);
+        if (row) this.options.tellDriver(driverId, { kind: "assigned", trip: tripFromRow(row), eventId: envelope.id });
       }
     }
     if (changedId) await this.changed(changedId);

@@ -26,6 +26,7 @@ export interface BookingStatusApplied {
   customerId: string;
   transporterId: string | null;
   driverId: string | null;
+  vehicleId: string | null;
   /** A driver is on the trip after this change. */
   active: boolean;
 }
@@ -92,6 +93,7 @@ export async function recordBookingStatus(db: Db, event: BookingStatusApplied, a
       customer_id: event.customerId,
       transporter_id: event.transporterId,
       driver_id: event.driverId,
+      vehicle_id: event.vehicleId,
       pickup_lat: null,
       pickup_lng: null,
       drop_lat: null,
@@ -115,6 +117,7 @@ export async function recordBookingStatus(db: Db, event: BookingStatusApplied, a
           customer_id: sql`case when excluded.customer_id = '' then trips.customer_id else excluded.customer_id end`,
           transporter_id: sql`excluded.transporter_id`,
           driver_id: sql`excluded.driver_id`,
+          vehicle_id: sql`excluded.vehicle_id`,
           status: sql`excluded.status`,
           active: sql`excluded.active`,
           active_since: sql`case when not excluded.active then null when trips.active and ${sameDriver} then trips.active_since else excluded.active_since end`,

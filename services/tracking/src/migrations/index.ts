@@ -1,11 +1,11 @@
 import type { Migration } from "kysely";
 import * as createTripPoints from "./2026_11_27_001_create_trip_points.js";
 import * as createTrips from "./2026_11_28_001_create_trips.js";
-import * as addTripPlaces from "./2026_11_29_001_add_trip_places.js";
+import * as addTripAssignment from "./2026_11_29_001_add_trip_assignment.js";
 
 /** Every migration of the tracking schema, by name; names sort in the order they run. */
 export const trackingMigrations: Record<string, Migration> = {
   "2026_11_27_001_create_trip_points": createTripPoints,
   "2026_11_28_001_create_trips": createTrips,
-  "2026_11_29_001_add_trip_places": addTripPlaces,
+  "2026_11_29_001_add_trip_assignment": addTripAssignment,
 };

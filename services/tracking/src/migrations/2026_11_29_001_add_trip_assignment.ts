@@ -2,7 +2,8 @@
 import type { Kysely } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
-  // What the driver's assignment command names the stops by (booking.created's cities).
+  // What the driver's assignment command says: the vehicle, and the stops by name (booking.created's cities).
+  await db.schema.alterTable("trips").addColumn("vehicle_id", "text").execute();
   await db.schema.alterTable("trips").addColumn("pickup_place", "text", (c) => c.notNull().defaultTo("")).execute();
   await db.schema.alterTable("trips").addColumn("drop_place", "text", (c) => c.notNull().defaultTo("")).execute();
 }
@@ -10,4 +11,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable("trips").dropColumn("drop_place").execute();
   await db.schema.alterTable("trips").dropColumn("pickup_place").execute();
+  await db.schema.alterTable("trips").dropColumn("vehicle_id").execute();
 }
