@@ -421,9 +421,14 @@ export function createBookingService(deps: BookingDeps) {
       return { booking: updated, relation, feePaise: 0, reopened: true };
     },
 
-    /** The assigned driver's trip steps, with the pickup and delivery codes. */
+    /**
+     * The assigned driver's trip steps, with the pickup and delivery codes. A step the booking
+     * already took is answered with the booking as it is (an app retrying after a lost answer,
+     * or sending twice), without a second change or event.
+     */
     async updateStatus(principal: Principal, bookingId: string, requested: BookingStatus, location: Point | undefined, code: string): Promise<{ booking: BookingRow; relation: Relation }> {
       const { booking, relation } = await visibleBooking(principal, bookingId);
+      if (relation === "driver" && booking.status === requested) return { booking, relation };
       const plan = planDriverStep(booking.status, requested, relation);
       const at = location ? validatePoint(location, "location") : undefined;
       if (plan.code) await checkTripCode(booking, plan.code, code);
@@ -431,7 +436,7 @@ export function createBookingService(deps: BookingDeps) {
         const stop = requested === "at_pickup" ? "pickup" : "drop";
         await deps.arrivals.check({ bookingId: booking.id, driverId: booking.driver_id, stop, stopLocation: booking[stop].location });
       }
-      const updated = await transitionOrExplain({
+      const updated = await transition({
         booking,
         to: requested,
         // An accepted code starts a fresh count for the next one.
@@ -441,7 +446,11 @@ export function createBookingService(deps: BookingDeps) {
         location: at,
         event: BOOKING_STATUS_CHANGED_EVENT,
       });
-      return { booking: updated, relation };
+      if (updated) return { booking: updated, relation };
+      // The same step sent twice at once: the other request took it.
+      const current = await repo.findBooking(db, booking.id);
+      if (current?.status === requested && current.driver_id === booking.driver_id) return { booking: current, relation };
+      return explainLostRace(booking.id, requested);
     },
 
     // ------------------------------------------------------------------------- dispatch (internal)
