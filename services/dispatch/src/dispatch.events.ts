@@ -4,7 +4,7 @@
  */
 import { OfferAccepted, OfferNotice, OfferWithdrawn, WaveSent, type Offer } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { Bus } from "@weelo/bus";
-import { enqueueEvent, outboxRow, type OutboxEvent } from "@weelo/outbox";
+import { enqueueEvent, outboxRow } from "@weelo/outbox";
 import { reasonToProto } from "./dispatch.convert.js";
 import type { BroadcastRow, OfferRow, WithdrawalReason } from "./dispatch.table.js";
 import type { DispatchTrx } from "./dispatch.repository.js";

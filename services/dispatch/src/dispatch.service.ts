@@ -604,12 +604,10 @@ export function createDispatchService(deps: DispatchDeps) {
    * first answer was lost gets that answer again (the bookings and their deadline). Anything
    * else about a closed offer is refused with what happened to it.
    */
-  async function answerAgain(principal: Principal, offerId: string, count: number): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
-    const offer = await repo.findOffer(db, offerId);
-    if (!offer || offer.transporter_id !== principal.userId) throw offerNotFound();
+  async function answerAgain(principal: Principal, offer: OfferRow, count: number): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
     if (offer.status === "accepted" && offer.accepted_count === count) {
-      const bookings = await repo.bookingsOfOffer(db, offerId, principal.userId);
-      const view = (await offerViews([offerId])).get(offerId);
+      const bookings = await repo.bookingsOfOffer(db, offer.id, principal.userId);
+      const view = (await offerViews([offer.id])).get(offer.id);
       const assignBy = bookings.find((b) => b.assign_by)?.assign_by;
       if (view && bookings.length > 0 && assignBy) {
         metrics.accepts.inc({ result: "repeated" });
@@ -623,10 +621,11 @@ export function createDispatchService(deps: DispatchDeps) {
     throw offerClosedRefusal(offer.status);
   }
 
-  async function explainOffer(principal: Principal, offerId: string): Promise<never> {
+  /** The caller's offer; NOT_FOUND for a missing offer and for someone else's alike. */
+  async function ownOffer(principal: Principal, offerId: string): Promise<OfferRow> {
     const offer = await repo.findOffer(db, offerId);
     if (!offer || offer.transporter_id !== principal.userId) throw offerNotFound();
-    throw offerClosedRefusal(offer.status);
+    return offer;
   }
 
   return {
@@ -676,9 +675,8 @@ export function createDispatchService(deps: DispatchDeps) {
       const assignBy = later(settings.assignDeadlineMs, at);
       // Learn the order first: every transaction that changes an order's offers or bookings
       // locks its broadcast row first, so concurrent acceptances queue there instead of deadlocking.
-      const known = await repo.findOffer(db, offerId);
-      if (!known || known.transporter_id !== principal.userId) throw offerNotFound();
-      if (known.status !== "open") return answerAgain(principal, offerId, count);
+      const known = await ownOffer(principal, offerId);
+      if (known.status !== "open") return answerAgain(principal, known, count);
       let taken;
       try {
         taken = await db.transaction().execute(async (trx) => {
@@ -705,10 +703,11 @@ export function createDispatchService(deps: DispatchDeps) {
           return { offer, broadcast, bookings, withdrawn, stillOpen };
         });
       } catch (error) {
-        if (error instanceof OfferAnswered) return answerAgain(principal, offerId, count); // answered meanwhile: perhaps by this same request sent twice
-        if (!(error instanceof TrucksGone)) throw error;
-        // The same request sent twice at once: the first took the trucks, this one waited behind it.
-        if ((await repo.findOffer(db, offerId))?.status === "accepted") return answerAgain(principal, offerId, count);
+        if (!(error instanceof OfferAnswered) && !(error instanceof TrucksGone)) throw error;
+        // Answered meanwhile, perhaps by this same request sent twice: the first took the trucks,
+        // this one waited behind it.
+        const current = await ownOffer(principal, offerId);
+        if (error instanceof OfferAnswered || current.status === "accepted") return answerAgain(principal, current, count);
         metrics.accepts.inc({ result: "taken" });
         throw acceptRefusal(await repo.findBroadcast(db, error.message), count);
       }
@@ -730,14 +729,13 @@ export function createDispatchService(deps: DispatchDeps) {
       const offerId = validateId(offerIdText, "offer_id");
       const reason = validateDeclineReason(reasonText);
       const at = now();
-      const known = await repo.findOffer(db, offerId);
-      if (!known || known.transporter_id !== principal.userId) throw offerNotFound();
+      const known = await ownOffer(principal, offerId);
       const done = await db.transaction().execute(async (trx) => {
         const broadcast = await repo.updateBroadcast(trx, known.order_id, {}); // the order's lock first, and a new version
         const offer = await repo.answerOffer(trx, { offerId, transporterId: principal.userId, status: "declined", declineReason: reason, now: at });
         return offer ? { offer, broadcast } : undefined;
       });
-      if (!done) return explainOffer(principal, offerId);
+      if (!done) throw offerClosedRefusal((await ownOffer(principal, offerId)).status);
       metrics.offers.inc({ outcome: "declined" });
       const offer = offerToProto(done.offer, done.broadcast);
       publishOffers(bus, root, [offer]);
