@@ -129,10 +129,6 @@ export class DriverCells {
     return cell;
   }
 
-  forget(driverId: string): void {
-    this.last.delete(driverId);
-  }
-
   /** 90% of the cell's inscribed radius (√3/2 of its shortest centre-to-corner distance). */
   private safeRadius(cell: string, lat: number, lng: number): number {
     let safe = this.safeByCell.get(cell);

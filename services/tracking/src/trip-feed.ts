@@ -15,7 +15,7 @@ import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { consumeWhenAvailable, type Bus, type EventMessage, type PendingConsumer, type Subscription } from "@weelo/bus";
 import type { Logger } from "@weelo/log";
 import type { Kysely } from "kysely";
-import type { TrackingDatabase } from "./tracking.table.js";
+import type { TrackingDatabase, TripRow } from "./tracking.table.js";
 import { tripFromRow, type Trip, type TripDirectory } from "./trip-directory.js";
 import { activeTrips, findTrip, recordBookingOpened, recordBookingStatus } from "./trips.repository.js";
 
@@ -81,7 +81,7 @@ export class TripFeed {
   async start(): Promise<void> {
     const { bus, logger } = this.options;
     this.subscription = bus.subscribe(this.changedSubject, (msg) =>
-      this.refresh(new TextDecoder().decode(msg.data)).catch((error: unknown) => logger.warn({ err: error }, "could not re-read a changed trip")),
+      void this.refresh(new TextDecoder().decode(msg.data)).catch((error: unknown) => logger.warn({ err: error }, "could not re-read a changed trip")),
     );
     await this.reload();
     this.reloadTimer = setInterval(() => {
@@ -118,15 +118,17 @@ export class TripFeed {
     return findTrip(this.options.db, bookingId);
   }
 
-  /** After a change of the row: re-read it here and tell every other replica. */
-  async changed(bookingId: string): Promise<void> {
-    await this.refresh(bookingId);
+  /** After a change of the row: re-read it here (and return it) and tell every other replica. */
+  async changed(bookingId: string): Promise<TripRow | undefined> {
+    const row = await this.refresh(bookingId);
     this.options.bus.publish(this.changedSubject, new TextEncoder().encode(bookingId));
+    return row;
   }
 
-  private async refresh(bookingId: string): Promise<void> {
+  private async refresh(bookingId: string): Promise<TripRow | undefined> {
     const row = await findTrip(this.options.db, bookingId);
     if (row) await this.options.directory.apply(row);
+    return row;
   }
 
   private async reload(): Promise<void> {
@@ -158,6 +160,8 @@ export class TripFeed {
     const envelope = EventEnvelope.decode(msg.data);
     if (!envelope.payload) return;
     let changedId: string | undefined;
+    /** The driver a newly applied ASSIGNED gives the trip to: told once the row is re-read. */
+    let assignedTo: string | undefined;
     if (type === "created") {
       const event = BookingCreated.decode(envelope.payload.value);
       const changed = await recordBookingOpened(db, {
@@ -193,11 +197,10 @@ export class TripFeed {
       if (changed && takenAway && before?.active && before.driver_id) {
         this.options.tellDriver?.(before.driver_id, { kind: takenAway, bookingId: event.bookingId, reason: event.reason, eventId: envelope.id });
       }
-      if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED && this.options.tellDriver) {
-        const row = await findTrip(db, event.bookingId);
-        if (row) this.options.tellDriver(driverId, { kind: "assigned", trip: tripFromRow(row), eventId: envelope.id });
-      }
+      if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED) assignedTo = driverId;
     }
-    if (changedId) await this.changed(changedId);
+    if (!changedId) return;
+    const row = await this.changed(changedId);
+    if (assignedTo && row) this.options.tellDriver?.(assignedTo, { kind: "assigned", trip: tripFromRow(row), eventId: envelope.id });
   }
 }
