@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_weelo_common_v1_access } from "../../common/v1/access_pb.js";
 import type { Language } from "../../common/v1/common_pb.js";
 import { file_weelo_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/identity/v1/contact_directory_service.proto.
  */
 export const file_weelo_identity_v1_contact_directory_service: GenFile = /*@__PURE__*/
-  fileDesc("CjF3ZWVsby9pZGVudGl0eS92MS9jb250YWN0X2RpcmVjdG9yeV9zZXJ2aWNlLnByb3RvEhF3ZWVsby5pZGVudGl0eS52MSIkChFHZXRDb250YWN0UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInYKEkdldENvbnRhY3RSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEg0KBXBob25lGAIgASgJEisKCGxhbmd1YWdlGAMgASgOMhkud2VlbG8uY29tbW9uLnYxLkxhbmd1YWdlEhMKC3B1c2hfdG9rZW5zGAQgAygJIj8KF1JlbW92ZVB1c2hUb2tlbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEwoLcHVzaF90b2tlbnMYAiADKAkiKwoYUmVtb3ZlUHVzaFRva2Vuc1Jlc3BvbnNlEg8KB3JlbW92ZWQYASABKAUy6wEKF0NvbnRhY3REaXJlY3RvcnlTZXJ2aWNlEl4KCkdldENvbnRhY3QSJC53ZWVsby5pZGVudGl0eS52MS5HZXRDb250YWN0UmVxdWVzdBolLndlZWxvLmlkZW50aXR5LnYxLkdldENvbnRhY3RSZXNwb25zZSIDkAIBEnAKEFJlbW92ZVB1c2hUb2tlbnMSKi53ZWVsby5pZGVudGl0eS52MS5SZW1vdmVQdXNoVG9rZW5zUmVxdWVzdBorLndlZWxvLmlkZW50aXR5LnYxLlJlbW92ZVB1c2hUb2tlbnNSZXNwb25zZSIDkAICYgZwcm90bzM", [file_weelo_common_v1_common]);
+  fileDesc("CjF3ZWVsby9pZGVudGl0eS92MS9jb250YWN0X2RpcmVjdG9yeV9zZXJ2aWNlLnByb3RvEhF3ZWVsby5pZGVudGl0eS52MSIkChFHZXRDb250YWN0UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJInYKEkdldENvbnRhY3RSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEg0KBXBob25lGAIgASgJEisKCGxhbmd1YWdlGAMgASgOMhkud2VlbG8uY29tbW9uLnYxLkxhbmd1YWdlEhMKC3B1c2hfdG9rZW5zGAQgAygJIj8KF1JlbW92ZVB1c2hUb2tlbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEwoLcHVzaF90b2tlbnMYAiADKAkiKwoYUmVtb3ZlUHVzaFRva2Vuc1Jlc3BvbnNlEg8KB3JlbW92ZWQYASABKAUy/QEKF0NvbnRhY3REaXJlY3RvcnlTZXJ2aWNlEl4KCkdldENvbnRhY3QSJC53ZWVsby5pZGVudGl0eS52MS5HZXRDb250YWN0UmVxdWVzdBolLndlZWxvLmlkZW50aXR5LnYxLkdldENvbnRhY3RSZXNwb25zZSIDkAIBEnAKEFJlbW92ZVB1c2hUb2tlbnMSKi53ZWVsby5pZGVudGl0eS52MS5SZW1vdmVQdXNoVG9rZW5zUmVxdWVzdBorLndlZWxvLmlkZW50aXR5LnYxLlJlbW92ZVB1c2hUb2tlbnNSZXNwb25zZSIDkAICGhCiuxgMbm90aWZpY2F0aW9uYgZwcm90bzM", [file_weelo_common_v1_access, file_weelo_common_v1_common]);
 
 /**
  * GetContactRequest names the user.
@@ -127,7 +128,7 @@ export const RemovePushTokensResponseSchema: GenMessage<RemovePushTokensResponse
   messageDesc(file_weelo_identity_v1_contact_directory_service, 3);
 
 /**
- * ContactDirectoryService tells other services how to reach a user; it is internal (never exposed by the gateway) and callable without a user token. The notification service reads contacts here and removes push tokens that FCM rejected.
+ * ContactDirectoryService tells other services how to reach a user; it is internal: served on the mesh listener only, to the notification service, and never exposed by the gateway. The notification service reads contacts here and removes push tokens that FCM rejected.
  *
  * @generated from service weelo.identity.v1.ContactDirectoryService
  */

@@ -6,6 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_weelo_common_v1_access } from "../../common/v1/access_pb.js";
 import type { LatLng } from "../../common/v1/common_pb.js";
 import { file_weelo_common_v1_common } from "../../common/v1/common_pb.js";
 import type { TripStop } from "./events_pb.js";
@@ -18,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/tracking/v1/tracking_internal_service.proto.
  */
 export const file_weelo_tracking_v1_tracking_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSKXAQoYRmluZE5lYXJieURyaXZlcnNSZXF1ZXN0EicKBmNlbnRlchgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEAoIcmFkaXVzX20YAiABKAESFAoMdmVoaWNsZV90eXBlGAMgASgJEg0KBWxpbWl0GAQgASgFEhsKE29uZV9wZXJfdHJhbnNwb3J0ZXIYBSABKAgiTQoZRmluZE5lYXJieURyaXZlcnNSZXNwb25zZRIwCgdkcml2ZXJzGAEgAygLMh8ud2VlbG8udHJhY2tpbmcudjEuTmVhcmJ5RHJpdmVyIpcBChNDaGVja0Fycml2YWxSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEikKBHN0b3AYAyABKA4yGy53ZWVsby50cmFja2luZy52MS5UcmlwU3RvcBIuCg1zdG9wX2xvY2F0aW9uGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZyJtChRDaGVja0Fycml2YWxSZXNwb25zZRISCgpkaXN0YW5jZV9tGAEgASgBEhAKCHJhZGl1c19tGAIgASgBEi8KC3JlY29yZGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDL0AQoXVHJhY2tpbmdJbnRlcm5hbFNlcnZpY2UScwoRRmluZE5lYXJieURyaXZlcnMSKy53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QaLC53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1Jlc3BvbnNlIgOQAgESZAoMQ2hlY2tBcnJpdmFsEiYud2VlbG8udHJhY2tpbmcudjEuQ2hlY2tBcnJpdmFsUmVxdWVzdBonLndlZWxvLnRyYWNraW5nLnYxLkNoZWNrQXJyaXZhbFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp, file_weelo_common_v1_common, file_weelo_tracking_v1_events, file_weelo_tracking_v1_tracking]);
+  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSKXAQoYRmluZE5lYXJieURyaXZlcnNSZXF1ZXN0EicKBmNlbnRlchgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEAoIcmFkaXVzX20YAiABKAESFAoMdmVoaWNsZV90eXBlGAMgASgJEg0KBWxpbWl0GAQgASgFEhsKE29uZV9wZXJfdHJhbnNwb3J0ZXIYBSABKAgiTQoZRmluZE5lYXJieURyaXZlcnNSZXNwb25zZRIwCgdkcml2ZXJzGAEgAygLMh8ud2VlbG8udHJhY2tpbmcudjEuTmVhcmJ5RHJpdmVyIpcBChNDaGVja0Fycml2YWxSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEikKBHN0b3AYAyABKA4yGy53ZWVsby50cmFja2luZy52MS5UcmlwU3RvcBIuCg1zdG9wX2xvY2F0aW9uGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZyJtChRDaGVja0Fycml2YWxSZXNwb25zZRISCgpkaXN0YW5jZV9tGAEgASgBEhAKCHJhZGl1c19tGAIgASgBEi8KC3JlY29yZGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDKLAgoXVHJhY2tpbmdJbnRlcm5hbFNlcnZpY2USfwoRRmluZE5lYXJieURyaXZlcnMSKy53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QaLC53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1Jlc3BvbnNlIg+QAgGiuxgIZGlzcGF0Y2gSbwoMQ2hlY2tBcnJpdmFsEiYud2VlbG8udHJhY2tpbmcudjEuQ2hlY2tBcnJpdmFsUmVxdWVzdBonLndlZWxvLnRyYWNraW5nLnYxLkNoZWNrQXJyaXZhbFJlc3BvbnNlIg6QAgGiuxgHYm9va2luZ2IGcHJvdG8z", [file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_common_v1_common, file_weelo_tracking_v1_events, file_weelo_tracking_v1_tracking]);
 
 /**
  * FindNearbyDriversRequest describes the search.
@@ -169,7 +170,7 @@ export const CheckArrivalResponseSchema: GenMessage<CheckArrivalResponse> = /*@_
   messageDesc(file_weelo_tracking_v1_tracking_internal_service, 3);
 
 /**
- * TrackingInternalService is for other services only (dispatch); the gateway never exposes it, and its methods take no access token.
+ * TrackingInternalService is for other services only. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway; its methods take no access token.
  *
  * @generated from service weelo.tracking.v1.TrackingInternalService
  */

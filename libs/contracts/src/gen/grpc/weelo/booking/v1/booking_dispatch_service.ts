@@ -768,7 +768,7 @@ export const ExpireBookingResponse: MessageFns<ExpireBookingResponse> = {
   },
 };
 
-/** BookingDispatchService is how the dispatch service moves bookings when offers are accepted, drivers assigned, or acceptances given up. It is internal: the gateway never exposes it, its port is reachable from inside the cluster only, and its methods need no user token. */
+/** BookingDispatchService is how the dispatch service moves bookings when offers are accepted, drivers assigned, or acceptances given up. It is internal: served on the mesh listener only, to the dispatch service (its certificate names it), never exposed by the gateway; its methods need no user token. */
 export type BookingDispatchServiceService = typeof BookingDispatchServiceService;
 export const BookingDispatchServiceService = {
   /** ConfirmBooking records that a transporter accepted a PENDING booking (PENDING → CONFIRMED); of two transporters, the second gets FAILED_PRECONDITION. */

@@ -1108,7 +1108,7 @@ export const GetDriverAndVehicleResponse: MessageFns<GetDriverAndVehicleResponse
   },
 };
 
-/** FleetDirectoryService answers other services' questions about drivers; it is internal (never exposed by the gateway) and callable without a user token. */
+/** FleetDirectoryService answers other services' questions about drivers. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway. */
 export type FleetDirectoryServiceService = typeof FleetDirectoryServiceService;
 export const FleetDirectoryServiceService = {
   /** FindActiveDriverByPhone says whether a transporter has registered this phone as an active driver; identity asks it before letting a driver log in. */

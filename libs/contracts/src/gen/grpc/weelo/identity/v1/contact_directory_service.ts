@@ -414,7 +414,7 @@ export const RemovePushTokensResponse: MessageFns<RemovePushTokensResponse> = {
   },
 };
 
-/** ContactDirectoryService tells other services how to reach a user; it is internal (never exposed by the gateway) and callable without a user token. The notification service reads contacts here and removes push tokens that FCM rejected. */
+/** ContactDirectoryService tells other services how to reach a user; it is internal: served on the mesh listener only, to the notification service, and never exposed by the gateway. The notification service reads contacts here and removes push tokens that FCM rejected. */
 export type ContactDirectoryServiceService = typeof ContactDirectoryServiceService;
 export const ContactDirectoryServiceService = {
   /** GetContact returns a user's phone, language and push tokens; an unknown user is NOT_FOUND. */

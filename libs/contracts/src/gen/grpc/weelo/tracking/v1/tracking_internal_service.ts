@@ -536,7 +536,7 @@ export const CheckArrivalResponse: MessageFns<CheckArrivalResponse> = {
   },
 };
 
-/** TrackingInternalService is for other services only (dispatch); the gateway never exposes it, and its methods take no access token. */
+/** TrackingInternalService is for other services only. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway; its methods take no access token. */
 export type TrackingInternalServiceService = typeof TrackingInternalServiceService;
 export const TrackingInternalServiceService = {
   /** FindNearbyDrivers returns online drivers of a vehicle type, not on a trip and seen within the staleness window, nearest first. */
