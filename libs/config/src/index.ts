@@ -46,8 +46,24 @@ export const baseConfigSchema = z.object({
   NATS_URL: envOptional(),
   /** Port of this process's gRPC server. */
   GRPC_PORT: envInt(50051, 0, 65535),
-  /** Host the gRPC server binds to. */
-  GRPC_HOST: z.string().default("0.0.0.0"),
+  /** Host the public (plaintext, token-authenticated) gRPC listener binds to: pod-local by default, for local debugging. */
+  GRPC_HOST: z.string().default("127.0.0.1"),
+  /** Port of the mesh listener (mutual TLS): every service-to-service and gateway-to-service call. */
+  MESH_PORT: envInt(50052, 0, 65535),
+  /** Host the mesh listener binds to. */
+  MESH_HOST: z.string().default("0.0.0.0"),
+  /** This process's mesh identity (the last segment of its SPIFFE ID, spiffe://<trust domain>/<identity>); required in production. */
+  MESH_IDENTITY: envOptional(),
+  /** PEM certificate (chain) of this process's mesh identity; unset in development means one generated under DATA_DIR/mesh. */
+  MESH_CERT_FILE: envOptional(),
+  /** PEM private key of MESH_CERT_FILE. */
+  MESH_KEY_FILE: envOptional(),
+  /** PEM bundle of the CA(s) that mesh peers' certificates must chain to. */
+  MESH_CA_FILE: envOptional(),
+  /** Trust domain of the SPIFFE IDs the mesh accepts. */
+  MESH_TRUST_DOMAIN: z.string().default("weelo"),
+  /** How often the mesh certificate files are re-read (they rotate without a restart), in milliseconds. */
+  MESH_CERT_REFRESH_MS: envInt(60_000, 1000),
   /** Default deadline of an internal gRPC call, in milliseconds. */
   GRPC_DEADLINE_MS: envInt(5000, 10),
   /** Port of the /metrics and /health endpoints of a service running alone. */
