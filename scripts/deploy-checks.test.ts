@@ -39,7 +39,7 @@ describe("deploy checks", () => {
     delete compose.services.notification;
     delete compose.services.gateway.depends_on.notification;
     compose.services.booking.environment.NATS_ULR = compose.services.booking.environment.NATS_URL;
-    compose.services.gateway.environment.BOOKING_GRPC_URL = "booking:50052";
+    compose.services.gateway.environment.BOOKING_GRPC_URL = "booking:50051";
     compose.services.tracking.depends_on.jaeger = { condition: "service_healthy" };
     compose.services.fleet.command = ["node", "--import", "tsx", "services/fleet/src/mian.ts"];
     const file = join(scratch, "compose.yml");
@@ -48,11 +48,43 @@ describe("deploy checks", () => {
       run("check-compose.mjs", file),
       /no service runs services\/notification\/src\/main\.ts/,
       /"booking": NATS_ULR is not a setting of booking/,
-      /"gateway": BOOKING_GRPC_URL uses port 50052, but "booking" serves gRPC on 50051/,
+      /"gateway": BOOKING_GRPC_URL uses port 50051, but "booking" serves the mesh on 50052/,
       /"gateway": NOTIFICATION_GRPC_URL names "notification", which is not a Weelo service/,
       /"tracking": waits for "jaeger" to be healthy, but "jaeger" has no healthcheck/,
       /"fleet": services\/fleet\/src\/mian\.ts does not exist in the build/,
     );
+  });
+
+  it("catch a compose file whose networks or published ports open more than the design allows", () => {
+    const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
+    compose.services.gateway.networks.push("data");
+    compose.services.gateway.environment.DATABASE_URL = "postgres://weelo:weelo@postgres:5432/weelo";
+    compose.services.postgres.ports = ["5432:5432"];
+    compose.services.redis.ports = ["127.0.0.1:6379:6379"];
+    compose.services.booking.ports = ["127.0.0.1:50051:50051"];
+    compose.services.pricing.networks = ["mesh", "data", "telemetry", "egress"];
+    delete compose.services.fleet.networks;
+    compose.services.tracking.networks = ["mesh", "telemetry"];
+    compose.services.dispatch.environment.MESH_IDENTITY = "booking";
+    compose.networks.mesh = {};
+    const file = join(scratch, "compose-networks.yml");
+    writeFileSync(file, stringify(compose));
+    const result = run("check-compose.mjs", file);
+    failsWith(
+      result,
+      /"gateway": the gateway must not be on the data network/,
+      /"gateway": the gateway has no database; set DATABASE_URL: ""/,
+      /"gateway": shares a network with "postgres" \(Postgres\)/,
+      /"postgres": publishes port 5432 on every interface/,
+      /"booking": publishes port 50051; services publish no ports/,
+      /"pricing": network "egress" is not internal/,
+      /"fleet": names no networks, so it joins "default"/,
+      /"tracking": must be on the data network/,
+      /"tracking": DATABASE_URL names "postgres", which shares no network with it/,
+      /"dispatch": MESH_IDENTITY must be "dispatch"/,
+      /network "mesh" must be internal: true/,
+    );
+    assert.doesNotMatch(result.output, /"redis": publishes/);
   });
 
   it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the protos", () => {
