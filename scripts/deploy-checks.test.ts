@@ -106,18 +106,49 @@ describe("deploy checks", () => {
     const edit = (file: string, change: (text: string) => string) => writeFileSync(join(dir, file), change(readFileSync(join(dir, file), "utf8")));
     edit("base/booking.yaml", (text) => text.split("\n---\n").filter((doc) => !doc.includes("kind: PodDisruptionBudget")).join("\n---\n"));
     edit("base/pricing.yaml", (text) => text.replace("averageUtilization: 70", 'averageUtilization: "70"'));
-    edit("base/tracking.yaml", (text) => text.replace(/readinessProbe:\n(\s+)grpc:\n(\s+)port: 50051/, "readinessProbe:\n$1grpc:\n$2port: 50052"));
-    edit("base/identity.yaml", (text) => text.replace("value: dns:///fleet-grpc:50051", "value: dns:///fleet:50051"));
+    edit("base/tracking.yaml", (text) => text.replace(/readinessProbe:\n(\s+)httpGet:\n\s+path: \/health\/ready\n(\s+)port: metrics/, "readinessProbe:\n$1grpc:\n$2port: 50052"));
+    edit("base/fleet.yaml", (text) => text.replace(/livenessProbe:\n(\s+)httpGet:\n(\s+)path: \/health\n(\s+)port: metrics/, "livenessProbe:\n$1httpGet:\n$2path: /health\n$3port: 50052"));
+    edit("base/identity.yaml", (text) => text.replace("value: dns:///fleet-grpc:50052", "value: dns:///fleet:50052"));
     edit("secrets/weelo-quotes.example.yaml", (text) => text.replace(/QUOTE_SIGNING_SECRET: .*/, "QUOTE_SIGNING_SECRET: 8a3f0c1d2e4b5a6978c0d1e2f3a4b5c6"));
     edit("overlays/staging/kustomization.yaml", (text) => text.replace("path: /data/LOG_LEVEL", "path: /data/LOG_LEVL"));
     failsWith(
       run("check-k8s.mjs", "--dir", dir),
       /base: Deployment\/booking: needs exactly one PodDisruptionBudget/,
       /base: HorizontalPodAutoscaler\/pricing: schema: .*averageUtilization must be integer/,
-      /base: Deployment\/tracking container tracking: readinessProbe asks gRPC port 50052/,
+      /base: Deployment\/tracking container tracking: readinessProbe must be an httpGet probe \(kubelet's gRPC and TCP probes cannot present a mesh certificate\)/,
+      /base: Deployment\/fleet container fleet: livenessProbe asks port 50052; fleet's probes go to its admin port 9464/,
       /Deployment\/identity container identity: FLEET_GRPC_URL resolves fleet by DNS for round robin, but it is not a headless Service/,
       /secrets\/weelo-quotes\.example\.yaml: QUOTE_SIGNING_SECRET must be a REPLACE_ME/,
       /staging: cannot render: .*replace \/data\/LOG_LEVL: nothing there to replace/,
+    );
+  });
+
+  it("catch a mesh identity that cannot rotate or is missing, or an upstream or Service on the public port", () => {
+    const dir = join(scratch, "k8s-mesh");
+    cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
+    const edit = (file: string, change: (text: string) => string) => {
+      const before = readFileSync(join(dir, file), "utf8");
+      const after = change(before);
+      assert.notEqual(after, before, `the test's edit of ${file} changed nothing`);
+      writeFileSync(join(dir, file), after);
+    };
+    // Public port on a Service, an upstream on it; a certificate mounted by subPath, one misnamed, a wrong identity.
+    edit("base/pricing.yaml", (text) => text.replace("    - name: mesh\n      port: 50052\n      targetPort: mesh\n", "    - name: mesh\n      port: 50052\n      targetPort: mesh\n    - name: grpc\n      port: 50051\n      targetPort: 50051\n"));
+    edit("base/fleet.yaml", (text) => text.replace("value: dns:///pricing-grpc:50052", "value: dns:///pricing:50051"));
+    edit("base/booking.yaml", (text) => text.replace("              mountPath: /etc/weelo/mesh\n", "              mountPath: /etc/weelo/mesh/tls.crt\n              subPath: tls.crt\n"));
+    edit("base/mesh-certificates.yaml", (text) => text.replace("spiffe://weelo/identity", "spiffe://weelo/identiti").replace("    - client auth\n", "    - client-auth\n"));
+    edit("base/tracking.yaml", (text) => text.replace("            - name: MESH_IDENTITY\n              value: tracking", "            - name: MESH_IDENTITY\n              value: fleet"));
+    edit("base/dispatch.yaml", (text) => text.replace("            secretName: weelo-mesh-dispatch\n", "            secretName: weelo-mesh-dispatcher\n"));
+    failsWith(
+      run("check-k8s.mjs", "--dir", dir),
+      /base: Service\/pricing: port grpc reaches the public gRPC port 50051, which is pod-local/,
+      /base: Deployment\/fleet container fleet: PRICING_GRPC_URL uses port 50051 of Service pricing, which is not the mesh port/,
+      /base: Deployment\/booking container booking: mesh is mounted with subPath, which never receives the renewed certificate/,
+      /base: Deployment\/identity container identity: needs exactly one cert-manager Certificate with the URI spiffe:\/\/weelo\/identity, found 0/,
+      /base: Certificate\/weelo-mesh-gateway: cert-manager schema: spec\.usages: "client-auth" is not a key usage/,
+      /base: Deployment\/tracking container tracking: MESH_IDENTITY must be "tracking"/,
+      /base: Deployment\/dispatch container dispatch: the pod does not mount Secret weelo-mesh-dispatch/,
+      /base: Deployment\/dispatch: volume mesh mounts Secret weelo-mesh-dispatcher, which neither a Certificate nor a template/,
     );
   });
 
