@@ -304,7 +304,7 @@ export function meshProblems(objects, name, ctx) {
     if (!uris.some((u) => pods.some((p) => u === `spiffe://${p.settings.get("MESH_TRUST_DOMAIN")}/${p.name}`))) out.push(`${name}: Certificate/${cert.metadata.name}: its URIs (${uris.join(", ")}) name no process of the build`);
   }
 
-  if (byKind("NetworkPolicy").length > 0) out.push(...networkPolicyProblems(byKind("NetworkPolicy"), pods, name, ctx));
+  out.push(...networkPolicyProblems(byKind("NetworkPolicy"), pods, name, ctx));
   return out;
 }
 

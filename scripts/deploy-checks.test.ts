@@ -123,7 +123,7 @@ describe("deploy checks", () => {
     );
   });
 
-  it("catch a mesh identity that cannot rotate or is missing, or an upstream or Service on the public port", () => {
+  it("catch a mesh identity that cannot rotate or is missing, and network policies wider or narrower than the callers graph", () => {
     const dir = join(scratch, "k8s-mesh");
     cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
     const edit = (file: string, change: (text: string) => string) => {
@@ -132,6 +132,18 @@ describe("deploy checks", () => {
       assert.notEqual(after, before, `the test's edit of ${file} changed nothing`);
       writeFileSync(join(dir, file), after);
     };
+    const policies = "base/network-policies.yaml";
+    const docs = () => readFileSync(join(dir, policies), "utf8").split("\n---\n");
+    const editPolicy = (name: string, change: (doc: string) => string) =>
+      edit(policies, () => docs().map((doc) => (doc.includes(`  name: ${name}\n`) ? change(doc) : doc)).join("\n---\n"));
+    // Wider: fleet may call booking; pricing may reach the internet; the gateway may reach Postgres.
+    editPolicy("fleet-mesh-egress", (doc) => doc.replace("    - to:\n", "    - to:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: booking\n"));
+    editPolicy("booking-mesh-ingress", (doc) => doc.replace("    - from:\n", "    - from:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: fleet\n"));
+    editPolicy("providers-egress", (doc) => doc.replace("values: [identity, notification]", "values: [identity, notification, pricing]"));
+    editPolicy("gateway-data-egress", (doc) => `${doc}\n        - protocol: TCP\n          port: 5432`);
+    // Narrower: notification can no longer call identity; no default deny of egress.
+    edit(policies, () => docs().filter((doc) => !doc.includes("  name: notification-mesh-egress\n")).join("\n---\n"));
+    editPolicy("default-deny", (doc) => doc.replace(/\n {4}- Egress$/, ""));
     // Public port on a Service, an upstream on it; a certificate mounted by subPath, one misnamed, a wrong identity.
     edit("base/pricing.yaml", (text) => text.replace("    - name: mesh\n      port: 50052\n      targetPort: mesh\n", "    - name: mesh\n      port: 50052\n      targetPort: mesh\n    - name: grpc\n      port: 50051\n      targetPort: 50051\n"));
     edit("base/fleet.yaml", (text) => text.replace("value: dns:///pricing-grpc:50052", "value: dns:///pricing:50051"));
@@ -141,6 +153,11 @@ describe("deploy checks", () => {
     edit("base/dispatch.yaml", (text) => text.replace("            secretName: weelo-mesh-dispatch\n", "            secretName: weelo-mesh-dispatcher\n"));
     failsWith(
       run("check-k8s.mjs", "--dir", dir),
+      /base: NetworkPolicies let fleet reach booking's mesh port 50052, but fleet makes no call to booking/,
+      /base: NetworkPolicies let pricing reach the internet \(HTTPS\)/,
+      /base: NetworkPolicies let the gateway reach port 5432 \(Postgres\)/,
+      /base: NetworkPolicies do not let notification reach identity's mesh port 50052 \(notification calls it: IDENTITY_GRPC_URL\)/,
+      /base: no default-deny NetworkPolicy/,
       /base: Service\/pricing: port grpc reaches the public gRPC port 50051, which is pod-local/,
       /base: Deployment\/fleet container fleet: PRICING_GRPC_URL uses port 50051 of Service pricing, which is not the mesh port/,
       /base: Deployment\/booking container booking: mesh is mounted with subPath, which never receives the renewed certificate/,
