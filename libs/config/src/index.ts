@@ -52,6 +52,8 @@ export const baseConfigSchema = z.object({
   MESH_PORT: envInt(50052, 0, 65535),
   /** Host the mesh listener binds to (the all-in-one keeps it on loopback whatever this says). */
   MESH_HOST: z.string().default("0.0.0.0"),
+  /** The identity this process's mesh certificate must name (spiffe://<trust domain>/<identity>): a wrong secret mounted stops the start. */
+  MESH_IDENTITY: envOptional(),
   /** PEM files of this process's mesh certificate, its key and the mesh CA (required in production; re-read for rotation). */
   MESH_CERT_FILE: envOptional(),
   MESH_KEY_FILE: envOptional(),

@@ -32,6 +32,8 @@ type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
 
 export interface MeshSettings {
   MESH_TRUST_DOMAIN: string;
+  /** When set, the certificate file must name this identity. */
+  MESH_IDENTITY?: string | undefined;
   MESH_CERT_FILE?: string | undefined;
   MESH_KEY_FILE?: string | undefined;
   MESH_CA_FILE?: string | undefined;
@@ -71,6 +73,9 @@ export class Mesh {
         .filter((uri) => uri.startsWith(`spiffe://${settings.MESH_TRUST_DOMAIN}/`))
         .map((uri) => uri.slice(`spiffe://${settings.MESH_TRUST_DOMAIN}/`.length));
       if (names.length === 0) throw new Error(`MESH_CERT_FILE names no spiffe://${settings.MESH_TRUST_DOMAIN}/ identity (a URI SAN)`);
+      if (settings.MESH_IDENTITY && !names.includes(settings.MESH_IDENTITY)) {
+        throw new Error(`MESH_CERT_FILE names ${names.join(", ")}, not MESH_IDENTITY=${settings.MESH_IDENTITY}: is the right certificate mounted?`);
+      }
       readFileSync(settings.MESH_KEY_FILE!);
       readFileSync(settings.MESH_CA_FILE!);
       const provider = new grpc.experimental.FileWatcherCertificateProvider({
