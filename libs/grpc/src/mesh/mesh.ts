@@ -155,10 +155,13 @@ export class Mesh {
     return caller;
   }
 
-  /** The CA and a fresh certificate for `names`, for tests and tools that act as some service (issuing modes only). */
+  /**
+   * The CA and a fresh certificate for `names` (service names, or whole URIs), for tests and tools
+   * that act as some service (issuing modes only).
+   */
   async issue(names: readonly string[]): Promise<KeyPairPem & { caPem: string }> {
     if (!this.issuer) throw new Error("a mesh reading its certificate from files cannot issue certificates");
-    const pair = await issueServiceCertificate(this.issuer.ca, names.map((name) => this.idOf(name)));
+    const pair = await issueServiceCertificate(this.issuer.ca, names.map((name) => (name.includes("://") ? name : this.idOf(name))));
     return { ...pair, caPem: this.issuer.ca.certificatePem };
   }
 
