@@ -4,7 +4,8 @@
  * reaches Connect clients and /socket error frames as UNAVAILABLE, which they retry; and an
  * error message with the characters gRPC percent-encodes differently per library (";" ",")
  * reaches grpc-js clients intact. The booking upstream here is a bare HTTP/2 server speaking
- * gRPC, so each failure is exactly the one under test.
+ * gRPC over the mesh's mutual TLS (with booking's certificate), so each failure is exactly the
+ * one under test.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -18,6 +19,7 @@ import * as grpc from "@grpc/grpc-js";
 import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import { BookingService, WatchBookingResponseSchema } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { BookingServiceClient } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
+import { createMeshCa, issueServiceCertificate, type KeyPairPem } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { WebSocket } from "ws";
 import { bearer, startTestSystem, type TestSystem } from "./test-support.js";
@@ -39,8 +41,10 @@ function grpcFrame(message: Uint8Array): Buffer {
  * "drop-…": the whole connection, as when the process dies). GetBooking fails with
  * INVALID_ARGUMENT and a message full of separators, encoded as grpc-js servers do.
  */
-async function startTornUpstream(): Promise<{ address: string; close(): Promise<void> }> {
-  const server = http2.createServer();
+async function startTornUpstream(): Promise<{ address: string; prove(identity: KeyPairPem & { caPem: string }): void; close(): Promise<void> }> {
+  // Listening first (the system under test needs the address), proving booking's identity once the system's mesh CA exists.
+  const placeholder = await issueServiceCertificate(await createMeshCa("placeholder"), ["spiffe://weelo/booking"]);
+  const server = http2.createSecureServer({ key: placeholder.privateKeyPem, cert: placeholder.certificatePem, requestCert: true, rejectUnauthorized: true });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);
@@ -74,6 +78,7 @@ async function startTornUpstream(): Promise<{ address: string; close(): Promise<
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    prove: (identity) => server.setSecureContext({ key: identity.privateKeyPem, cert: identity.certificatePem, ca: identity.caPem }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const session of sessions) session.destroy();
@@ -90,6 +95,7 @@ describe("upstream failures through the gateway", () => {
   before(async () => {
     upstream = await startTornUpstream();
     system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", BOOKING_GRPC_URL: upstream.address });
+    upstream.prove(await system.platform.mesh.issue(["booking"]));
     ({ accessToken } = await system.login("customer"));
   });
   after(async () => {

@@ -189,10 +189,13 @@ async function startDispatchProcess(t: TestDispatch, overrides: Record<string, s
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
       GRPC_HOST: "127.0.0.1",
       GRPC_PORT: String(grpcPort),
+      MESH_HOST: "127.0.0.1",
+      MESH_PORT: String(await freePort()),
       METRICS_PORT: String(await freePort()),
-      BOOKING_GRPC_URL: t.address,
-      TRACKING_GRPC_URL: t.address,
-      FLEET_GRPC_URL: t.address,
+      // Over the mesh, with the development CA of the shared DATA_DIR.
+      BOOKING_GRPC_URL: t.meshAddress,
+      TRACKING_GRPC_URL: t.meshAddress,
+      FLEET_GRPC_URL: t.meshAddress,
     },
     stdio: ["ignore", "inherit", "inherit"],
   });

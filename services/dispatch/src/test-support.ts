@@ -69,6 +69,8 @@ export interface TestDispatch {
   config: Readonly<DispatchConfig>;
   /** host:port of the gRPC server hosting every service. */
   address: string;
+  /** The mesh listener (mutual TLS) where internal calls go. */
+  meshAddress: string;
   /** The dispatch on the main platform (unless started without). */
   dispatchModule: DispatchModule | undefined;
   dispatch: ServiceClient<typeof DispatchServiceService>;
@@ -167,9 +169,12 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
     const vehicles = make(VehicleServiceService);
     const drivers = make(DriverServiceService);
     const transporters = make(TransporterServiceService);
-    const directory = make(FleetDirectoryServiceService);
+    // Internal: over the mesh as identity, which links a driver's account at login.
+    const directory = platform.meshClient(FleetDirectoryServiceService, meshTarget, "identity");
+    clients.push(directory);
     const trackingClient = make(TrackingServiceService);
-    const trackingInternal = make(TrackingInternalServiceService);
+    const trackingInternal = platform.meshClient(TrackingInternalServiceService, meshTarget, "dispatch");
+    clients.push(trackingInternal);
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
     const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>
@@ -192,6 +197,7 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
       env,
       config,
       address: target,
+      meshAddress: meshTarget,
       dispatchModule,
       dispatch,
       bookings,
