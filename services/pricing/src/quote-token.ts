@@ -92,6 +92,11 @@ export interface VerifyQuoteOptions {
   customerId?: string;
   /** The request field named in errors; "quote_token" by default. */
   field?: string;
+  /**
+   * Accept a genuine token past its expiry (its claims are returned as they are): for a caller
+   * that decides about expiry itself, as RedeemQuote does for a retry of the same order.
+   */
+  allowExpired?: boolean;
 }
 
 /**
@@ -124,6 +129,10 @@ export async function verifyQuoteToken(token: string, secret: string | readonly 
     } catch (error) {
       if (error instanceof jose.errors.JWTExpired) {
         // The signature was good (jose checks it before the claims): the quote is genuine but old.
+        if (options.allowExpired) {
+          payload = jose.decodeJwt(token.trim());
+          break;
+        }
         throw new FailedPreconditionError("the quote has expired; get a new quote", { reason: "QUOTE_EXPIRED", field });
       }
       if (error instanceof jose.errors.JWSSignatureVerificationFailed) continue; // maybe an earlier key
