@@ -62,7 +62,10 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     await startIdentity(platform, config, { drivers: fleet.directory });
     // Booking refuses AT_PICKUP / AT_DROPOFF away from the stop by asking tracking (started next).
     let tracking: TrackingModule | undefined;
+    // This process's gRPC port, known once it listens: booking redeems quotes at pricing through it.
+    let ownGrpcPort = 0;
     await startBooking(platform, config, {
+      ownAddress: () => `127.0.0.1:${ownGrpcPort}`,
       arrivals: {
         check: async (input) => {
           if (!tracking) throw new Error("tracking is not started yet");
@@ -78,7 +81,6 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     });
     // Notification reads contacts from identity through this process's gRPC port, known once it listens;
     // its event consumers start then.
-    let ownGrpcPort = 0;
     const notification = await startNotification(platform, config, { identityAddress: () => `127.0.0.1:${ownGrpcPort}` });
     // Dispatch calls booking, tracking and fleet through this process's gRPC port too (clients made on first call).
     await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownGrpcPort}` });
