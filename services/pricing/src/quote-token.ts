@@ -1,8 +1,8 @@
 /**
- * The signed quote: a compact JWS (HS256 with QUOTE_SIGNING_SECRET) that carries everything a
- * booking needs to hold the customer to the quoted price without calling pricing again: who
- * asked, which vehicle type and how many, the points, the distance, the breakdown and the
- * totals, and when it expires. The booking service verifies it with `verifyQuoteToken`.
+ * The signed quote: a compact JWS (HS256 with QUOTE_SIGNING_SECRET) that carries the quote's
+ * terms: who asked, which vehicle type and how many, the points, the distance, the breakdown
+ * and the totals, and when it expires. Only pricing holds the key: booking hands the token back
+ * to RedeemQuote, which checks it with `verifyQuoteToken` and then against the stored quote.
  */
 import { webcrypto } from "node:crypto";
 import * as jose from "jose";
