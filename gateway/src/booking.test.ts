@@ -87,6 +87,13 @@ describe("booking through the gateway", () => {
     const retry = await system.rest("POST", "/api/v1/bookings", request, bearer(customer.accessToken));
     assert.equal(retry.status, 201, JSON.stringify(retry.body));
     assert.equal(retry.body.data.order.id, order.id, "a retry under the first key still gets its order");
+    const redeem = await system.connect(
+      "/weelo.pricing.v1.QuoteRedemptionService/RedeemQuote",
+      { quoteToken: request.quoteToken, customerId: customer.user.id, redemptionKey: randomUUID() },
+      bearer(customer.accessToken),
+    );
+    assert.equal(redeem.status, httpStatusOf(GrpcCode.NOT_FOUND), "the internal redemption is not served to apps");
+    assert.doesNotMatch(JSON.stringify(redeem.body ?? {}), /QUOTE_/, "no route, not pricing's answer");
   });
 
   it("streams every change to the customer while dispatch assigns and the driver delivers", async () => {
