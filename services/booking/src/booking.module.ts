@@ -21,7 +21,7 @@ export interface BookingModuleOptions {
   arrivals?: ArrivalCheck;
   /** Redeems each order's quote; default: pricing's RedeemQuote at PRICING_GRPC_URL, else at `ownAddress`. */
   quotes?: QuoteRedemption;
-  /** This process's gRPC address (host:port), where pricing answers in the all-in-one; read on first call. */
+  /** This process's mesh address (host:port), where pricing answers in the all-in-one; read on first call. */
   ownAddress?: () => string;
 }
 
@@ -48,8 +48,8 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
   let quotes = options.quotes;
   if (!quotes) {
     const url = config.PRICING_GRPC_URL;
-    const own = options.ownAddress ?? (() => `127.0.0.1:${config.GRPC_PORT}`);
-    const client = pricingQuotes(url ? () => url : own, { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics });
+    const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
+    const client = pricingQuotes(url ? () => url : own, (definition, address) => platform.meshClient(definition, address, "booking"));
     platform.onShutdown("booking pricing client", async () => client.close());
     quotes = client;
   }

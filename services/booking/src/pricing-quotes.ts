@@ -1,20 +1,24 @@
 /**
- * The quotes booking books on: pricing's QuoteRedemptionService.RedeemQuote over gRPC
- * (PRICING_GRPC_URL when booking runs alone, the process's own gRPC port in the all-in-one).
+ * The quotes booking books on: pricing's internal QuoteRedemptionService.RedeemQuote over the mesh
+ * (PRICING_GRPC_URL when booking runs alone, the process's own mesh port in the all-in-one).
  * Pricing's refusals (QUOTE_ALREADY_USED, QUOTE_NOT_FOUND, QUOTE_EXPIRED, QUOTE_INVALID,
  * QUOTE_NOT_YOURS) come back as the same DomainError and reach the customer unchanged.
  */
 import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { InternalError } from "@weelo/errors";
-import { createClient, type ServiceClient } from "@weelo/grpc";
-import type { Metrics } from "@weelo/metrics";
+import type { ServiceClient } from "@weelo/grpc";
 import type { QuoteRedemption, RedeemedQuote } from "./booking.service.js";
 
-/** A client made on its first call (so an address known only after listen works), closed by close(). */
-export function pricingQuotes(address: () => string, options: { deadlineMs: number; metrics?: Metrics }): QuoteRedemption & { close(): void } {
+/**
+ * The redemption client, made on its first call (so an address known only after listen works),
+ * closed by close(); `connect` makes the mesh client (platform.meshClient, calling as booking).
+ */
+export function pricingQuotes(
+  address: () => string,
+  connect: (definition: typeof QuoteRedemptionServiceService, address: string) => ServiceClient<typeof QuoteRedemptionServiceService>,
+): QuoteRedemption & { close(): void } {
   let client: ServiceClient<typeof QuoteRedemptionServiceService> | undefined;
-  const pricing = () =>
-    (client ??= createClient(QuoteRedemptionServiceService, address(), { deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) }));
+  const pricing = () => (client ??= connect(QuoteRedemptionServiceService, address()));
   return {
     async redeem(input): Promise<RedeemedQuote> {
       const { quote } = await pricing().redeemQuote(input);

@@ -12,7 +12,7 @@ import { BookingServiceService, type CreateBookingRequest } from "@weelo/contrac
 import type { Address } from "@weelo/contracts/grpc/weelo/common/v1/common";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { createDatabase, type Database } from "@weelo/db";
-import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { loadPricingConfig, startPricing } from "@weelo/pricing";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment } from "@weelo/testing";
@@ -81,9 +81,10 @@ export async function startTestBooking(options: { env?: Record<string, string> }
   try {
     const now = () => new Date(Date.now() + offset);
     await startPricing(platform, loadPricingConfig(env), { now });
-    let port = 0;
-    const booking = await startBooking(platform, config, { now, ownAddress: () => `127.0.0.1:${port}` });
-    port = await platform.grpc.listen("127.0.0.1", 0);
+    let meshPortOf = 0;
+    const booking = await startBooking(platform, config, { now, ownAddress: () => `127.0.0.1:${meshPortOf}` });
+    const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    meshPortOf = meshPort;
     database = await createDatabase<BookingDatabase>({
       service: "booking-test",
       schema: `${config.DB_SCHEMA_PREFIX}booking`,
@@ -91,10 +92,11 @@ export async function startTestBooking(options: { env?: Record<string, string> }
       migrations: bookingMigrations,
       logger: platform.logger,
     });
-    const target = `127.0.0.1:${port}`;
+    const target = `127.0.0.1:${publicPort}`;
     const clientOptions = { deadlineMs: 10_000 };
     const bookings = createClient(BookingServiceService, target, clientOptions);
-    const dispatch = createClient(BookingDispatchServiceService, target, clientOptions);
+    // BookingDispatchService is internal: called over the mesh with dispatch's certificate, as dispatch does.
+    const dispatch = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${meshPort}`, { ...clientOptions, mesh: platform.mesh, caller: "dispatch" });
     const pricing = createClient(PricingServiceService, target, clientOptions);
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });

@@ -13,7 +13,7 @@ import { DistanceSource, BodyType } from "@weelo/contracts/grpc/weelo/pricing/v1
 import { PricingServiceService, type GetQuoteRequest } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { DomainError, GrpcCode } from "@weelo/errors";
-import { createClient, type ServiceClient } from "@weelo/grpc";
+import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment, until } from "@weelo/testing";
 import { loadPricingConfig, type PricingConfig } from "./pricing.config.js";
@@ -59,9 +59,10 @@ describe("PricingService over gRPC", () => {
     });
     platform = await createPlatform(config, { name: "pricing-test" });
     await startPricing(platform, config, { now: () => new Date(Date.now() + clockShiftMs) });
-    const port = await platform.grpc.listen("127.0.0.1", 0);
-    client = createClient(PricingServiceService, `127.0.0.1:${port}`, { deadlineMs: 5000 });
-    redemption = createClient(QuoteRedemptionServiceService, `127.0.0.1:${port}`, { deadlineMs: 5000 });
+    const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    client = createClient(PricingServiceService, `127.0.0.1:${publicPort}`, { deadlineMs: 5000 });
+    // QuoteRedemptionService is internal: called over the mesh with booking's certificate, as booking does.
+    redemption = createMeshClient(QuoteRedemptionServiceService, `127.0.0.1:${meshPort}`, { deadlineMs: 5000, mesh: platform.mesh, caller: "booking" });
     issuer = new TokenIssuer(platform.keys);
   });
 
