@@ -87,7 +87,7 @@ let tracking: Awaited<ReturnType<typeof startTracking>> | undefined;
 if (upstream) {
   await startPricing(platform, config);
   await startFleet(platform, config, { vehicleTypes: { has: async () => true } });
-  await startBooking(platform, config);
+  await startBooking(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` });
   tracking = await startTracking(platform, config, { resolveDriver: async () => "" });
 }
 let meshPort = 0;

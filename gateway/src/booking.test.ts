@@ -11,6 +11,7 @@ import { createClient as createConnectClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
+import { GrpcCode, httpStatusOf } from "@weelo/errors";
 import { createClient, type ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { address, bearer, HINJEWADI, PUNE, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
@@ -74,6 +75,25 @@ describe("booking through the gateway", () => {
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
     assert.equal(cancelled.body.data.booking.status, "BOOKING_STATUS_CANCELLED");
     assert.equal(Number(cancelled.body.data.cancellationFeePaise ?? 0), 0, "free while pending");
+  });
+
+  it("books one order per quote: the quote again under another key is refused QUOTE_ALREADY_USED", async () => {
+    const customer = await system.login("customer");
+    const { order, request } = await book(customer);
+    const reused = await system.rest("POST", "/api/v1/bookings", { ...request, idempotencyKey: randomUUID() }, bearer(customer.accessToken));
+    // FAILED_PRECONDITION, whose REST status comes from the one code → HTTP table (as Connect's).
+    assert.equal(reused.status, httpStatusOf(GrpcCode.FAILED_PRECONDITION), JSON.stringify(reused.body));
+    assert.equal(reused.body.error.code, "QUOTE_ALREADY_USED");
+    const retry = await system.rest("POST", "/api/v1/bookings", request, bearer(customer.accessToken));
+    assert.equal(retry.status, 201, JSON.stringify(retry.body));
+    assert.equal(retry.body.data.order.id, order.id, "a retry under the first key still gets its order");
+    const redeem = await system.connect(
+      "/weelo.pricing.v1.QuoteRedemptionService/RedeemQuote",
+      { quoteToken: request.quoteToken, customerId: customer.user.id, redemptionKey: randomUUID() },
+      bearer(customer.accessToken),
+    );
+    assert.equal(redeem.status, httpStatusOf(GrpcCode.NOT_FOUND), "the internal redemption is not served to apps");
+    assert.doesNotMatch(JSON.stringify(redeem.body ?? {}), /QUOTE_/, "no route, not pricing's answer");
   });
 
   it("streams every change to the customer while dispatch assigns and the driver delivers", async () => {

@@ -86,7 +86,7 @@ describe("the zero-trust mesh of the running system", () => {
 
   it("finds the internal services in the contracts, each method naming its callers", () => {
     const services = new Set(methods.map((m) => m.service));
-    for (const name of ["weelo.booking.v1.BookingDispatchService", "weelo.identity.v1.ContactDirectoryService", "weelo.fleet.v1.FleetDirectoryService", "weelo.tracking.v1.TrackingInternalService"]) {
+    for (const name of ["weelo.booking.v1.BookingDispatchService", "weelo.identity.v1.ContactDirectoryService", "weelo.fleet.v1.FleetDirectoryService", "weelo.tracking.v1.TrackingInternalService", "weelo.pricing.v1.QuoteRedemptionService"]) {
       assert.ok(services.has(name), `${name} is internal`);
     }
     for (const m of methods) assert.ok(m.callers.length > 0, `${m.path} names its callers`);

@@ -69,7 +69,10 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     await startIdentity(platform, config, { drivers: fleet.directory });
     // Booking refuses AT_PICKUP / AT_DROPOFF away from the stop by asking tracking (started next).
     let tracking: TrackingModule | undefined;
+    // This process's mesh port, known once it listens: booking redeems quotes at pricing through it.
+    let ownMeshPort = 0;
     await startBooking(platform, config, {
+      ownAddress: () => `127.0.0.1:${ownMeshPort}`,
       arrivals: {
         check: async (input) => {
           if (!tracking) throw new Error("tracking is not started yet");
@@ -85,7 +88,6 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     });
     // Notification reads contacts from identity through this process's mesh port, known once it listens;
     // its event consumers start then.
-    let ownMeshPort = 0;
     const notification = await startNotification(platform, config, { identityAddress: () => `127.0.0.1:${ownMeshPort}` });
     // Dispatch calls booking, tracking and fleet through this process's mesh port too (clients made on first call).
     await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownMeshPort}` });

@@ -62,8 +62,10 @@ describe("tracing across the gateway, a service and the bus", () => {
 
       await until("the consumer got the booking's event", () => consumed.length > 0);
       assert.match(consumed[0]!.traceparent ?? "", new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), "the event's headers carry the trace");
+      // The gateway's HTTP span ends last (booking's own call to pricing ends long before it).
       await until("the spans of the request, the publish and the consume are exported", () =>
-        [SPAN_KIND.server, SPAN_KIND.client, SPAN_KIND.producer, SPAN_KIND.consumer].every((kind) => inTrace(traceId).some((s) => s.kind === kind)),
+        [SPAN_KIND.server, SPAN_KIND.client, SPAN_KIND.producer, SPAN_KIND.consumer].every((kind) => inTrace(traceId).some((s) => s.kind === kind)) &&
+        inTrace(traceId).some((s) => s.name === "POST /api/v1/bookings"),
       );
 
       const spans = inTrace(traceId);
@@ -85,6 +87,8 @@ describe("tracing across the gateway, a service and the bus", () => {
       assert.equal(forward.parentSpanId, http.spanId);
       assert.equal(served.parentSpanId, forward.spanId, "traceparent crossed the gRPC metadata");
       assert.equal(served.attributes["rpc.grpc.status_code"], 0);
+      const redeem = one((s) => s.kind === SPAN_KIND.client && s.name === "weelo.pricing.v1.QuoteRedemptionService/RedeemQuote", "booking → pricing");
+      assert.equal(redeem.parentSpanId, served.spanId, "booking redeems the quote within the call, in its trace");
       assert.equal(published.parentSpanId, served.spanId, "the relay publishes in the trace of the call that wrote the event");
       assert.equal(published.attributes["messaging.destination.name"], `${config.BOOKING_SUBJECT_ROOT}.created`);
       assert.equal(processed.parentSpanId, published.spanId, "traceparent crossed the bus headers");

@@ -39,6 +39,7 @@ export const PUBLIC_SERVICES: readonly PublicService[] = [
     // The catalog changes when operators change fares; pricing itself caches it for 30 s.
     cacheControl: { ListVehicleTypes: "public, max-age=60" },
   },
+  // QuoteRedemptionService is internal (booking redeems each order's quote): never served here.
   { service: BookingService, upstream: "booking", publicMethods: [] },
   // BookingDispatchService is internal (dispatch confirms, assigns, reopens): never served here.
   // StreamLocation is bidirectional: the gateway relays it both ways over gRPC and Connect on HTTP/2.

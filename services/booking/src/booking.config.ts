@@ -1,16 +1,10 @@
 /** Booking's settings, on top of the settings every process shares. */
 import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
-// Pricing signs quotes and booking verifies them: one secret, one development default.
-import { DEV_QUOTE_SIGNING_SECRET } from "@weelo/pricing";
 import { outboxConfigShape } from "@weelo/outbox";
-
-export { DEV_QUOTE_SIGNING_SECRET };
 
 const name = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} are letters, digits, _ and -`);
 
 export const bookingConfigSchema = baseConfigSchema.extend({
-  /** HMAC key (HS256) of quote tokens, the same as pricing's. At least 32 characters in production. */
-  QUOTE_SIGNING_SECRET: z.string().min(16).default(DEV_QUOTE_SIGNING_SECRET),
   /** How far the booked pickup and drop may be from the quoted ones (metres). */
   QUOTE_LOCATION_TOLERANCE_M: envInt(50, 1, 1000),
   /** Late-cancellation fee, in basis points of the booking's fare (1000 = 10 %). */
@@ -37,18 +31,21 @@ export const bookingConfigSchema = baseConfigSchema.extend({
   BOOKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   /** Where tracking answers gRPC (booking running alone): AT_PICKUP / AT_DROPOFF are checked there. */
   TRACKING_GRPC_URL: envOptional(),
+  /** Where pricing answers gRPC (booking running alone): each order redeems its quote there. */
+  PRICING_GRPC_URL: envOptional(),
   ...outboxConfigShape,
 });
 
 export type BookingConfig = z.infer<typeof bookingConfigSchema>;
 
-export const bookingProductionRules: ProductionRule<BookingConfig>[] = [
-  (c) =>
-    c.QUOTE_SIGNING_SECRET === DEV_QUOTE_SIGNING_SECRET || c.QUOTE_SIGNING_SECRET.length < 32
-      ? "QUOTE_SIGNING_SECRET must be set to a secret of at least 32 characters in production"
-      : undefined,
+/** Production rules of booking wherever it runs (none today: quotes are pricing's to check). */
+export const bookingProductionRules: ProductionRule<BookingConfig>[] = [];
+
+/** Booking running alone must reach pricing to redeem quotes (the all-in-one uses its own gRPC port). */
+export const bookingStandaloneProductionRules: ProductionRule<BookingConfig>[] = [
+  (c) => (!c.PRICING_GRPC_URL ? "PRICING_GRPC_URL must be set in production: every order redeems its quote at pricing" : undefined),
 ];
 
 export function loadBookingConfig(env: Record<string, string | undefined> = process.env): Readonly<BookingConfig> {
-  return loadConfig(bookingConfigSchema, env, bookingProductionRules);
+  return loadConfig(bookingConfigSchema, env, [...bookingProductionRules, ...bookingStandaloneProductionRules]);
 }

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { GrpcCode } from "@weelo/errors";
+// Only to forge a token as a leaked key would allow; booking itself no longer reads quote tokens.
+import { DEV_QUOTE_SIGNING_SECRET, signQuoteToken, verifyQuoteToken } from "@weelo/pricing";
+import { v7 as uuidv7 } from "uuid";
 import { failure, startTestBooking, type Party, type TestBooking } from "./test-support.js";
 
 describe("BookingService over gRPC", () => {
@@ -71,23 +74,85 @@ describe("BookingService over gRPC", () => {
     const request = await t.request(customer);
     const [h, p, s] = request.quoteToken.split(".");
     const tampered = await failure(t.bookings.createBooking({ ...request, quoteToken: `${h}.${p}.${s!.slice(0, -2)}${s!.endsWith("AA") ? "BB" : "AA"}` }, customer.auth));
+    assert.equal(tampered.code, GrpcCode.INVALID_ARGUMENT);
     assert.equal(tampered.reason, "QUOTE_INVALID");
     const stranger = await t.party("customer");
     const notYours = await failure(t.bookings.createBooking(request, stranger.auth));
     assert.equal(notYours.reason, "QUOTE_NOT_YOURS");
-    const mismatch = await failure(t.bookings.createBooking({ ...request, vehicleCount: 2 }, customer.auth));
-    assert.equal(mismatch.reason, "QUOTE_MISMATCH");
-    const moved = await failure(t.bookings.createBooking({ ...request, drop: { ...request.drop!, location: { lat: 19.23, lng: 72.9781 } } }, customer.auth));
-    assert.equal(moved.reason, "QUOTE_MISMATCH");
     const transporter = await t.party("transporter");
     assert.equal((await failure(t.bookings.createBooking(request, transporter.auth))).code, GrpcCode.PERMISSION_DENIED);
+    // A request that does not match its quote is refused (and holds the quote under its key): each on a quote of its own.
+    const mismatch = await failure(t.bookings.createBooking({ ...(await t.request(customer)), vehicleCount: 2 }, customer.auth));
+    assert.equal(mismatch.reason, "QUOTE_MISMATCH");
+    const far = await t.request(customer);
+    const moved = await failure(t.bookings.createBooking({ ...far, drop: { ...far.drop!, location: { lat: 19.23, lng: 72.9781 } } }, customer.auth));
+    assert.equal(moved.reason, "QUOTE_MISMATCH");
     t.shiftClock(3600_000);
     try {
       const expired = await failure(t.bookings.createBooking(request, customer.auth));
+      assert.equal(expired.code, GrpcCode.FAILED_PRECONDITION);
       assert.equal(expired.reason, "QUOTE_EXPIRED");
     } finally {
       t.shiftClock(-3600_000);
     }
+    assert.ok((await t.bookings.createBooking(request, customer.auth)).order, "the refusals before left the quote unused");
+  });
+
+  it("books a quote once: another key gets FAILED_PRECONDITION QUOTE_ALREADY_USED, the same key the same order", async () => {
+    const customer = await t.party("customer");
+    const request = await t.request(customer, { idempotencyKey: "first" });
+    const { order } = await t.bookings.createBooking(request, customer.auth);
+    for (const idempotencyKey of ["second", ""]) {
+      const reused = await failure(t.bookings.createBooking({ ...request, idempotencyKey }, customer.auth));
+      assert.equal(reused.code, GrpcCode.FAILED_PRECONDITION, idempotencyKey);
+      assert.equal(reused.reason, "QUOTE_ALREADY_USED", idempotencyKey);
+    }
+    const again = await t.bookings.createBooking(request, customer.auth);
+    assert.equal(again.order!.id, order!.id, "a retry under the first key still gets its order");
+    const orders = await t.db.selectFrom("orders").select("id").where("quote_id", "=", order!.quoteId).execute();
+    assert.deepEqual(orders.map((o) => o.id), [order!.id]);
+  });
+
+  it("makes exactly one order of one quote created concurrently under different keys", async () => {
+    const customer = await t.party("customer");
+    const request = await t.request(customer, {}, { vehicleCount: 2 });
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => t.bookings.createBooking({ ...request, idempotencyKey: `race-${i}` }, customer.auth)));
+    const booked = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.order!] : []));
+    assert.equal(booked.length, 1, "one order");
+    for (const r of results) {
+      if (r.status === "rejected") {
+        const refused = await failure(Promise.reject(r.reason));
+        assert.equal(refused.code, GrpcCode.FAILED_PRECONDITION);
+        assert.equal(refused.reason, "QUOTE_ALREADY_USED");
+      }
+    }
+    const orders = await t.db.selectFrom("orders").select("id").where("customer_id", "=", customer.id).execute();
+    assert.deepEqual(orders.map((o) => o.id), [booked[0]!.id]);
+    const bookings = await t.db.selectFrom("bookings").select("id").where("customer_id", "=", customer.id).execute();
+    assert.equal(bookings.length, 2, "the order's two trucks, no more");
+  });
+
+  it("heals a redeemed quote with no order (a crash or refusal after redeem) by the same key's retry", async () => {
+    const customer = await t.party("customer");
+    const request = await t.request(customer, { idempotencyKey: "heal" });
+    // Refused after pricing redeemed the quote under "heal", before any order was written.
+    assert.equal((await failure(t.bookings.createBooking({ ...request, vehicleCount: 2 }, customer.auth))).reason, "QUOTE_MISMATCH");
+    const healed = await t.bookings.createBooking(request, customer.auth);
+    assert.equal(healed.order!.bookings.length, 1);
+    assert.equal((await failure(t.bookings.createBooking({ ...request, idempotencyKey: "other" }, customer.auth))).reason, "QUOTE_ALREADY_USED");
+  });
+
+  it("refuses a quote pricing never issued, even one signed with pricing's key", async () => {
+    const customer = await t.party("customer");
+    const request = await t.request(customer);
+    // What a leaked signing key allows: a well-signed token of a quote pricing has no record of, at a fare of 1 paisa.
+    const claims = await verifyQuoteToken(request.quoteToken, DEV_QUOTE_SIGNING_SECRET);
+    const forged = await signQuoteToken({ ...claims, quoteId: uuidv7(), perVehicle: { ...claims.perVehicle, totalPaise: 1 } }, DEV_QUOTE_SIGNING_SECRET);
+    const refused = await failure(t.bookings.createBooking({ ...request, quoteToken: forged }, customer.auth));
+    assert.equal(refused.code, GrpcCode.NOT_FOUND);
+    assert.equal(refused.reason, "QUOTE_NOT_FOUND");
+    const orders = await t.db.selectFrom("orders").select("id").where("customer_id", "=", customer.id).execute();
+    assert.equal(orders.length, 0);
   });
 
   it("lists by role, newest first, page by page; strangers get NOT_FOUND", async () => {

@@ -9,15 +9,20 @@ import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
 import { bookingHandlers, dispatchHandlers, PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
-import { createBookingService, type ArrivalCheck, type BookingService } from "./booking.service.js";
+import { createBookingService, type ArrivalCheck, type BookingService, type QuoteRedemption } from "./booking.service.js";
 import type { BookingDatabase } from "./booking.table.js";
 import { bookingMigrations } from "./migrations/index.js";
+import { pricingQuotes } from "./pricing-quotes.js";
 
 export interface BookingModuleOptions {
   /** The clock (tests move it). */
   now?: () => Date;
   /** Refuses AT_PICKUP / AT_DROPOFF away from the stop (tracking's CheckArrival). */
   arrivals?: ArrivalCheck;
+  /** Redeems each order's quote; default: pricing's RedeemQuote at PRICING_GRPC_URL, else at `ownAddress`. */
+  quotes?: QuoteRedemption;
+  /** This process's mesh address (host:port), where pricing answers in the all-in-one; read on first call. */
+  ownAddress?: () => string;
 }
 
 export interface BookingModule {
@@ -40,12 +45,20 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
   // Started after the database opened, so it stops (finishing its round) before the database closes.
   const relay = startOutboxRelay(platform, database.db, config, "booking");
 
+  let quotes = options.quotes;
+  if (!quotes) {
+    const url = config.PRICING_GRPC_URL;
+    const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
+    const client = pricingQuotes(url ? () => url : own, (definition, address) => platform.meshClient(definition, address, "booking"));
+    platform.onShutdown("booking pricing client", async () => client.close());
+    quotes = client;
+  }
+
   const service = createBookingService({
     db: database.db,
     bus: platform.bus,
     events: { subjectRoot: config.BOOKING_SUBJECT_ROOT, committed: () => relay.kick() },
     settings: {
-      quoteSigningSecret: config.QUOTE_SIGNING_SECRET,
       quoteToleranceM: config.QUOTE_LOCATION_TOLERANCE_M,
       cancellationFee: { percentBps: config.CANCEL_FEE_PERCENT_BPS, minPaise: config.CANCEL_FEE_MIN_PAISE },
       broadcastLeadMinutes: config.BROADCAST_LEAD_MINUTES,
@@ -54,6 +67,7 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
       codeAttempts: { max: config.BOOKING_CODE_MAX_ATTEMPTS, lockMs: config.BOOKING_CODE_LOCK_MINUTES * 60_000 },
     },
     logger,
+    quotes,
     ...(options.now ? { now: options.now } : {}),
     ...(options.arrivals ? { arrivals: options.arrivals } : {}),
   });

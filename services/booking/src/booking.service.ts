@@ -18,7 +18,6 @@ import { isUniqueViolation } from "@weelo/db";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
 import { outboxRow } from "@weelo/outbox";
-import { verifyQuoteToken } from "@weelo/pricing";
 import type { Insertable } from "kysely";
 import {
   bookingCreatedEvent,
@@ -78,7 +77,6 @@ export interface BookingDeps {
     committed(): void;
   };
   settings: {
-    quoteSigningSecret: string;
     quoteToleranceM: number;
     cancellationFee: CancellationFeeRule;
     broadcastLeadMinutes: number;
@@ -92,6 +90,30 @@ export interface BookingDeps {
   now?: () => Date;
   /** Asked before AT_PICKUP / AT_DROPOFF (tracking's CheckArrival); none: not checked. */
   arrivals?: ArrivalCheck;
+  /** Marks the quote of each order used, and gives its terms (pricing's RedeemQuote). */
+  quotes: QuoteRedemption;
+}
+
+/**
+ * Redeems a quote for one order: resolves to the quote's terms when it is unused, unexpired and
+ * the customer's, or was already redeemed under the same key (a retry of the same order); throws
+ * otherwise (FAILED_PRECONDITION QUOTE_ALREADY_USED or QUOTE_EXPIRED, NOT_FOUND QUOTE_NOT_FOUND, …).
+ */
+export interface QuoteRedemption {
+  redeem(input: { quoteToken: string; customerId: string; redemptionKey: string }): Promise<RedeemedQuote>;
+}
+
+/** The terms of a redeemed quote that an order is checked against and booked at. */
+export interface RedeemedQuote {
+  quoteId: string;
+  vehicleType: string;
+  vehicleCount: number;
+  pickup: Point;
+  drop: Point;
+  scheduledAt: Date | undefined;
+  distanceM: number;
+  /** The quoted price of one vehicle, GST included. */
+  perVehicleFarePaise: number;
 }
 
 /** Whether the driver is at a stop; throws (FAILED_PRECONDITION, saying how far they are) when not. */
@@ -154,7 +176,7 @@ const CLEARED_ASSIGNMENT = { transporter_id: null, driver_id: null, driver_user_
 export type BookingService = ReturnType<typeof createBookingService>;
 
 export function createBookingService(deps: BookingDeps) {
-  const { db, bus, events, settings, logger } = deps;
+  const { db, bus, events, settings, logger, quotes } = deps;
   const now = deps.now ?? (() => new Date());
   const root = events.subjectRoot;
 
@@ -264,18 +286,28 @@ export function createBookingService(deps: BookingDeps) {
       const quoteToken = input.quoteToken.trim();
       const hash = requestHash({ quoteToken, pickup, drop, vehicleType, vehicleCount, goodsType, weightKg, notes, scheduledAt: input.scheduledAt });
 
-      // A retry is recognised by its key when the insert below collides with the first try's
-      // order (one statement instead of a lookup per booking); a retry whose quote has expired
-      // since the first try is answered with that order too.
-      let quote: Awaited<ReturnType<typeof verifyQuoteToken>>;
+      if (quoteToken === "") throw new InvalidArgumentError("quote_token", "quote_token is required: book with the token GetQuote returned", { reason: "QUOTE_INVALID" });
+
+      // The quote is redeemed (pricing marks it used by this order's key) BEFORE the order is
+      // written, so no two orders can come of one quote. The key is the idempotency key, so a
+      // retry of this order (after a lost answer, a crash between redeem and insert, or a failed
+      // insert) redeems again under the same key and gets the same terms; the insert below then
+      // either writes the order or collides with the first try's and answers with it. Without an
+      // idempotency key a call cannot be retried as the same order: its key is its own.
+      // A request that does not match its quote holds the quote under its key: corrected, the same
+      // key books it; any other key needs a new quote.
+      const redemptionKey = idempotencyKey ?? `single-use:${uuidv7()}`;
+      let quote: RedeemedQuote;
       try {
-        quote = await verifyQuoteToken(quoteToken, settings.quoteSigningSecret, { customerId: principal.userId, now: at });
+        quote = await quotes.redeem({ quoteToken, customerId: principal.userId, redemptionKey });
         checkRequestMatchesQuote(
           quote,
           { vehicleType, vehicleCount, pickup: pickup.location, drop: drop.location, scheduledAt: input.scheduledAt },
           settings.quoteToleranceM,
         );
       } catch (error) {
+        // A retry of an order already made is answered with it whatever the quote says now
+        // (expired and purged, or pricing unreachable).
         const earlier = idempotencyKey ? await repo.findOrderByIdempotencyKey(db, principal.userId, idempotencyKey) : undefined;
         if (earlier) return replay(earlier, hash);
         throw error;
@@ -290,7 +322,7 @@ export function createBookingService(deps: BookingDeps) {
         customer_id: principal.userId,
         vehicle_type: vehicleType,
         vehicle_count: vehicleCount,
-        total_fare_paise: String(quote.perVehicle.totalPaise * vehicleCount),
+        total_fare_paise: String(quote.perVehicleFarePaise * vehicleCount),
         quote_id: quote.quoteId,
         idempotency_key: idempotencyKey,
         request_hash: hash,
@@ -307,7 +339,7 @@ export function createBookingService(deps: BookingDeps) {
         goods_type: goodsType,
         weight_kg: weightKg,
         notes,
-        fare_paise: quote.perVehicle.totalPaise,
+        fare_paise: quote.perVehicleFarePaise,
         distance_m: quote.distanceM,
         quote_id: quote.quoteId,
         scheduled_at: scheduledAt ?? null,
@@ -326,7 +358,7 @@ export function createBookingService(deps: BookingDeps) {
         vehicle_type: vehicleType,
         pickup,
         drop,
-        fare_paise: String(quote.perVehicle.totalPaise),
+        fare_paise: String(quote.perVehicleFarePaise),
         distance_m: quote.distanceM,
         scheduled_at: scheduledAt ?? null,
         goods_type: goodsType,

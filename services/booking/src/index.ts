@@ -1,5 +1,5 @@
 export { startBooking, BroadcastScheduler, type BookingModule, type BookingModuleOptions } from "./booking.module.js";
-export { loadBookingConfig, bookingConfigSchema, bookingProductionRules, DEV_QUOTE_SIGNING_SECRET, type BookingConfig } from "./booking.config.js";
+export { loadBookingConfig, bookingConfigSchema, bookingProductionRules, bookingStandaloneProductionRules, type BookingConfig } from "./booking.config.js";
 export { PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
 export {
   BOOKING_CREATED_EVENT,
@@ -10,4 +10,4 @@ export {
   BOOKING_CREATED_PAYLOAD_TYPE,
   BOOKING_STATUS_CHANGED_PAYLOAD_TYPE,
 } from "./booking.events.js";
-export { type ArrivalCheck, type BookingService } from "./booking.service.js";
+export { type ArrivalCheck, type BookingService, type QuoteRedemption, type RedeemedQuote } from "./booking.service.js";

@@ -36,7 +36,7 @@ export interface TestBooking {
   db: Database<BookingDatabase>["db"];
   bookings: ServiceClient<typeof BookingServiceService>;
   dispatch: ServiceClient<typeof BookingDispatchServiceService>;
-  /** Moves booking's clock (not pricing's) by this many ms. */
+  /** Moves the clock of booking and pricing (quotes expire by it) by this many ms. */
   shiftClock(ms: number): void;
   as(token: string): CallOptions;
   token(role: Role, userId?: string): Promise<string>;
@@ -79,9 +79,12 @@ export async function startTestBooking(options: { env?: Record<string, string> }
     await isolated.cleanup(["booking", "pricing"]);
   };
   try {
-    await startPricing(platform, loadPricingConfig(env));
-    const booking = await startBooking(platform, config, { now: () => new Date(Date.now() + offset) });
+    const now = () => new Date(Date.now() + offset);
+    await startPricing(platform, loadPricingConfig(env), { now });
+    let meshPortOf = 0;
+    const booking = await startBooking(platform, config, { now, ownAddress: () => `127.0.0.1:${meshPortOf}` });
     const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    meshPortOf = meshPort;
     database = await createDatabase<BookingDatabase>({
       service: "booking-test",
       schema: `${config.DB_SCHEMA_PREFIX}booking`,

@@ -148,7 +148,7 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
   try {
     await startPricing(platform, config);
     const fleet = await startFleet(platform, config, { vehicleTypes: { has: async () => true } });
-    await startBooking(platform, config);
+    await startBooking(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` });
     await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
     });

@@ -17,7 +17,7 @@ const envClockTime = (fallback: string) =>
 export const pricingConfigSchema = baseConfigSchema.extend({
   /** How long a quote may be booked, in seconds (10 minutes). */
   QUOTE_TTL_S: envInt(600, 60, 24 * 3600),
-  /** HMAC key (HS256) of quote tokens; the booking service verifies with the same one. At least 32 characters in production. */
+  /** HMAC key (HS256) of quote tokens; pricing alone holds it (booking redeems quotes here). At least 32 characters in production. */
   QUOTE_SIGNING_SECRET: z.string().min(16).default(DEV_QUOTE_SIGNING_SECRET),
   /** Quotes one customer may ask for per minute (each may cost a routing call). */
   QUOTES_PER_USER_PER_MINUTE: envInt(60, 1, 100_000),

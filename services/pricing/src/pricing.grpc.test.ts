@@ -11,8 +11,9 @@ import { v7 as uuidv7, version as uuidVersion } from "uuid";
 import { TokenIssuer, type Role } from "@weelo/auth";
 import { DistanceSource, BodyType } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing";
 import { PricingServiceService, type GetQuoteRequest } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { DomainError, GrpcCode } from "@weelo/errors";
-import { createClient, EPHEMERAL_LOOPBACK, type ServiceClient } from "@weelo/grpc";
+import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment, until } from "@weelo/testing";
 import { loadPricingConfig, type PricingConfig } from "./pricing.config.js";
@@ -20,7 +21,7 @@ import { startPricing } from "./pricing.module.js";
 import { computeFare, isNightTime, istMinuteOfDay, parseClockTime } from "./pricing.rules.js";
 import type { PricingDatabase } from "./pricing.table.js";
 import { pricingMigrations } from "./migrations/index.js";
-import { verifyQuoteToken } from "./quote-token.js";
+import { signQuoteToken, verifyQuoteToken } from "./quote-token.js";
 
 const SECRET = "grpc-test-quote-secret-0123456789abcdef";
 /** Connaught Place → Okhla Industrial Area, New Delhi. */
@@ -35,6 +36,7 @@ describe("PricingService over gRPC", () => {
   let platform: Platform;
   let config: Readonly<PricingConfig>;
   let client: ServiceClient<typeof PricingServiceService>;
+  let redemption: ServiceClient<typeof QuoteRedemptionServiceService>;
   let issuer: TokenIssuer;
   let isolated: Awaited<ReturnType<typeof isolatedTestEnvironment>> | undefined;
   /** The pricing clock: real time shifted by this much (tests that need an old quote move it back). */
@@ -57,13 +59,16 @@ describe("PricingService over gRPC", () => {
     });
     platform = await createPlatform(config, { name: "pricing-test" });
     await startPricing(platform, config, { now: () => new Date(Date.now() + clockShiftMs) });
-    const { publicPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
     client = createClient(PricingServiceService, `127.0.0.1:${publicPort}`, { deadlineMs: 5000 });
+    // QuoteRedemptionService is internal: called over the mesh with booking's certificate, as booking does.
+    redemption = createMeshClient(QuoteRedemptionServiceService, `127.0.0.1:${meshPort}`, { deadlineMs: 5000, mesh: platform.mesh, caller: "booking" });
     issuer = new TokenIssuer(platform.keys);
   });
 
   after(async () => {
     client?.close();
+    redemption?.close();
     await platform?.shutdown();
     await new Promise<void>((resolve) => routing.close(() => resolve()));
     await isolated?.cleanup(["pricing"]);
@@ -249,6 +254,58 @@ describe("PricingService over gRPC", () => {
     const old = await client.getQuote(trip(), options);
     assert.ok(old.quote!.expiresAt!.getTime() < Date.now());
     assert.equal(await refusal(verifyQuoteToken(old.quoteToken, SECRET)), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_EXPIRED:quote_token`);
+  });
+
+  it("redeems a quote for exactly one order: the same key again gets its terms, any other key QUOTE_ALREADY_USED", async () => {
+    const { userId, options } = await as();
+    const { quote, quoteToken } = await client.getQuote(trip({ vehicleCount: 2 }), options);
+    const first = await redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "order-a" });
+    assert.deepEqual(first.quote, quote, "the stored terms, exactly as quoted");
+    assert.ok(first.redeemedAt instanceof Date);
+    const retry = await redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "order-a" });
+    assert.deepEqual(retry, first, "a retry under the same key, with the first redemption time");
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "order-b" })), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`);
+    const database = await platform.database<PricingDatabase>("pricing", pricingMigrations);
+    const stored = await database.db.selectFrom("quotes").select(["redemption_key"]).where("id", "=", quote!.id).executeTakeFirstOrThrow();
+    assert.equal(stored.redemption_key, "order-a");
+  });
+
+  it("lets one of 10 concurrent redemptions under different keys win", async () => {
+    const { userId, options } = await as();
+    const { quoteToken } = await client.getQuote(trip(), options);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: `order-${i}` }))));
+    assert.equal(results.filter((r) => r === "OK").length, 1, results.join(", "));
+    assert.equal(results.filter((r) => r === `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`).length, 9);
+  });
+
+  it("refuses to redeem a quote it never issued, a garbled token, another customer's or an expired one", async () => {
+    const { userId, options } = await as();
+    const { quote, quoteToken } = await client.getQuote(trip(), options);
+    // Signed with the real key (as a leaked key would allow) but never stored: pricing has no record of it.
+    const claims = await verifyQuoteToken(quoteToken, SECRET);
+    const forged = await signQuoteToken({ ...claims, quoteId: uuidv7(), perVehicle: { ...claims.perVehicle, totalPaise: 1 } }, SECRET);
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: forged, customerId: userId, redemptionKey: "k" })), `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:quote_token`);
+    // The id of a real quote with other terms, signed with the real key: only the stored token redeems it.
+    const altered = await signQuoteToken({ ...claims, perVehicle: { ...claims.perVehicle, totalPaise: 1 } }, SECRET);
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: altered, customerId: userId, redemptionKey: "k" })), `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:quote_token`);
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: "garbage", customerId: userId, redemptionKey: "k" })), `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`);
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken, customerId: uuidv7(), redemptionKey: "k" })), `${GrpcCode.PERMISSION_DENIED}:QUOTE_NOT_YOURS:quote_token`);
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "" })), `${GrpcCode.INVALID_ARGUMENT}:INVALID_ARGUMENT:redemption_key`);
+    assert.equal((await redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "k" })).quote!.id, quote!.id, "the refusals left it unredeemed");
+
+    clockShiftMs = -11 * 60_000; // two quotes given eleven minutes ago
+    const old = await client.getQuote(trip(), options);
+    const oldRedeemed = await client.getQuote(trip(), options);
+    clockShiftMs = -9 * 60_000;
+    await redemption.redeemQuote({ quoteToken: oldRedeemed.quoteToken, customerId: userId, redemptionKey: "before-expiry" });
+    clockShiftMs = 0;
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: old.quoteToken, customerId: userId, redemptionKey: "k2" })), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_EXPIRED:quote_token`);
+    assert.equal(
+      await refusal(redemption.redeemQuote({ quoteToken: oldRedeemed.quoteToken, customerId: userId, redemptionKey: "before-expiry" })),
+      "OK",
+      "a retry of the order that redeemed it in time still gets its terms",
+    );
+    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: oldRedeemed.quoteToken, customerId: userId, redemptionKey: "k3" })), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`);
   });
 
   it("shows a quote only to the customer it was made for", async () => {

@@ -7,6 +7,7 @@ import {
   type VehicleType as ProtoVehicleType,
 } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import type { PricingService } from "./pricing.service.js";
 import type { FareBreakdown } from "./pricing.rules.js";
@@ -35,6 +36,21 @@ export function pricingHandlers(pricing: PricingService): ServiceHandlers<typeof
     async getQuoteById(request, ctx) {
       const { quote, token } = await pricing.getQuoteById(requirePrincipal(ctx, "customer"), request.quoteId);
       return { quote: quoteToProto(quote), quoteToken: token };
+    },
+  };
+}
+
+/**
+ * Internal: booking redeems quotes service-to-service without a user token (the customer is named
+ * in the request). The mesh work replaces this with the contract's declared caller, booking.
+ */
+export const PUBLIC_REDEMPTION_METHODS = ["RedeemQuote"] as const;
+
+export function redemptionHandlers(pricing: PricingService): ServiceHandlers<typeof QuoteRedemptionServiceService> {
+  return {
+    async redeemQuote(request) {
+      const { quote, redeemedAt } = await pricing.redeemQuote({ quoteToken: request.quoteToken, customerId: request.customerId, redemptionKey: request.redemptionKey });
+      return { quote: quoteToProto(quote), redeemedAt };
     },
   };
 }

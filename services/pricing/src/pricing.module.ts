@@ -5,10 +5,11 @@
  * this service's own main and by the all-in-one process alike.
  */
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import type { PricingConfig } from "./pricing.config.js";
-import { pricingHandlers, PUBLIC_PRICING_METHODS } from "./pricing.handlers.js";
+import { pricingHandlers, PUBLIC_PRICING_METHODS, PUBLIC_REDEMPTION_METHODS, redemptionHandlers } from "./pricing.handlers.js";
 import * as repo from "./pricing.repository.js";
 import { parseClockTime } from "./pricing.rules.js";
 import { createPricingService, type PricingService } from "./pricing.service.js";
@@ -96,5 +97,7 @@ export async function startPricing(platform: Platform, config: PricingConfig, op
   platform.onShutdown("pricing quote purge", async () => clearInterval(purge));
 
   platform.grpc.addService(PricingServiceService, pricingHandlers(pricing), { publicMethods: PUBLIC_PRICING_METHODS });
+  // Internal: booking redeems the quote of each order it books (see PUBLIC_REDEMPTION_METHODS).
+  platform.grpc.addService(QuoteRedemptionServiceService, redemptionHandlers(pricing), { publicMethods: PUBLIC_REDEMPTION_METHODS });
   return pricing;
 }

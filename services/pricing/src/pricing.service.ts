@@ -6,7 +6,7 @@
 import { gridDisk, latLngToCell } from "h3-js";
 import { v7 as uuidv7 } from "uuid";
 import type { Principal } from "@weelo/auth";
-import { InvalidArgumentError, NotFoundError } from "@weelo/errors";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnavailableError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
 import type { RateLimiter } from "@weelo/resilience";
 import {
@@ -25,7 +25,7 @@ import {
 } from "./pricing.rules.js";
 import * as repo from "./pricing.repository.js";
 import type { NewQuote, QuoteRow } from "./pricing.table.js";
-import { signQuoteToken, type QuoteClaims } from "./quote-token.js";
+import { signQuoteToken, verifyQuoteToken, type QuoteClaims } from "./quote-token.js";
 import type { DistanceProvider, DistanceSource } from "./routing/distance.js";
 import type { LatLngPoint } from "./routing/estimate.js";
 import type { SurgeInputs } from "./surge/surge-inputs.js";
@@ -61,6 +61,19 @@ export interface QuoteRequest {
   vehicleType: string;
   vehicleCount: number;
   scheduledAt: Date | undefined;
+}
+
+/** What RedeemQuote names: the quote (its token as the app sent it), the customer, and the order's key. */
+export interface RedemptionRequest {
+  quoteToken: string;
+  customerId: string;
+  redemptionKey: string;
+}
+
+/** A redeemed quote: the terms the order is booked on, and when it was first redeemed. */
+export interface RedeemedQuote {
+  quote: QuoteClaims;
+  redeemedAt: Date;
 }
 
 /** A quote with its signed token. */
@@ -177,6 +190,45 @@ export function createPricingService(deps: PricingDeps) {
       const row = await repo.findCustomerQuote(db, id.toLowerCase(), principal.userId);
       if (!row) throw new NotFoundError("no such quote", { reason: "QUOTE_NOT_FOUND" });
       return { quote: rowToQuote(row), token: row.token };
+    },
+
+    /**
+     * Marks a quote as used by one order (booking's call) and returns its stored terms. Of any
+     * number of redemptions, concurrent or not, only those under the first key succeed; a quote
+     * pricing never stored, another customer's, an expired unredeemed one, or one redeemed under
+     * another key is refused. The token's signature is checked first (a garbled or forged token
+     * is INVALID_ARGUMENT), then the stored quote decides: its token must be the one presented.
+     */
+    async redeemQuote(input: RedemptionRequest): Promise<RedeemedQuote> {
+      const field = "quote_token";
+      const customerId = input.customerId.trim().toLowerCase();
+      if (!UUID.test(customerId)) throw new InvalidArgumentError("customer_id", "customer_id must be the user id of the customer booking");
+      const key = input.redemptionKey;
+      if (key.length < 1 || key.length > 200) throw new InvalidArgumentError("redemption_key", "redemption_key must be 1 to 200 characters");
+      const token = input.quoteToken.trim();
+      // Expiry is decided below: a retry under the same key succeeds after it.
+      const claims = await verifyQuoteToken(token, settings.quoteSigningSecret, { customerId, allowExpired: true, field });
+      if (!UUID.test(claims.quoteId)) throw new InvalidArgumentError(field, "quote_token is not a valid quote; get a new quote", { reason: "QUOTE_INVALID" });
+      const id = claims.quoteId.toLowerCase();
+      const at = now();
+      const row = await repo.redeemQuote(db, { id, token, customerId, key, now: at });
+      if (row) {
+        logger.info({ quoteId: id, customerId, orderTotalPaise: row.order_total_paise }, "quote redeemed");
+        return { quote: rowToQuote(row), redeemedAt: row.redeemed_at ?? at };
+      }
+      // Nothing matched: say why from the row as it is now.
+      const stored = await repo.findQuote(db, id);
+      if (!stored || stored.token !== token) {
+        logger.warn({ quoteId: id, customerId }, "a quote pricing has no record of was presented for booking");
+        throw new NotFoundError("pricing has no such quote; get a new quote", { reason: "QUOTE_NOT_FOUND", field });
+      }
+      if (stored.customer_id !== customerId) throw new PermissionDeniedError("this quote was made for another customer", { reason: "QUOTE_NOT_YOURS", field });
+      if (stored.redemption_key !== null) {
+        logger.warn({ quoteId: id, customerId }, "a quote already used for an order was presented again");
+        throw new FailedPreconditionError("this quote was already used for another order; get a new quote", { reason: "QUOTE_ALREADY_USED", field });
+      }
+      if (stored.expires_at.getTime() <= at.getTime()) throw new FailedPreconditionError("the quote has expired; get a new quote", { reason: "QUOTE_EXPIRED", field });
+      throw new UnavailableError("the quote could not be redeemed; try again");
     },
 
     /** Deletes quotes that expired more than `retentionMs` ago; resolves to how many went. */

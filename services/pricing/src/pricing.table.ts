@@ -68,6 +68,10 @@ export interface QuotesTable {
   token: string;
   created_at: CreatedAt;
   expires_at: Date;
+  /** The key of the one order that used the quote (booking's idempotency key); null until redeemed. */
+  redemption_key: ColumnType<string | null, never, string>;
+  /** When the quote was first redeemed; null until then. */
+  redeemed_at: ColumnType<Date | null, never, Date>;
 }
 
 export interface PricingDatabase {

@@ -105,6 +105,14 @@ describe("quote tokens", () => {
     assert.equal(await refusal(verifyQuoteToken(`${token.slice(0, -2)}xx`, SECRET, { now: claims.expiresAt })), INVALID);
   });
 
+  it("return an expired quote's claims when the caller decides about expiry itself, but never a tampered one's", async () => {
+    const token = await signQuoteToken(claims, SECRET);
+    const later = new Date(claims.expiresAt.getTime() + 3_600_000);
+    assert.deepEqual(await verifyQuoteToken(token, SECRET, { now: later, allowExpired: true }), claims);
+    assert.equal(await refusal(verifyQuoteToken(`${token.slice(0, -2)}xx`, SECRET, { now: later, allowExpired: true })), INVALID);
+    assert.equal(await refusal(verifyQuoteToken(token, "another-secret-0123456789abcdefgh", { now: later, allowExpired: true })), INVALID);
+  });
+
   it("refuse a quote made for another customer when asked to check", async () => {
     const token = await signQuoteToken(claims, SECRET);
     assert.equal(await refusal(verifyQuoteToken(token, SECRET, { ...during, customerId: "someone-else" })), `${GrpcCode.PERMISSION_DENIED}:QUOTE_NOT_YOURS:quote_token`);

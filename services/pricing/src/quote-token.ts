@@ -1,8 +1,8 @@
 /**
- * The signed quote: a compact JWS (HS256 with QUOTE_SIGNING_SECRET) that carries everything a
- * booking needs to hold the customer to the quoted price without calling pricing again: who
- * asked, which vehicle type and how many, the points, the distance, the breakdown and the
- * totals, and when it expires. The booking service verifies it with `verifyQuoteToken`.
+ * The signed quote: a compact JWS (HS256 with QUOTE_SIGNING_SECRET) that carries the quote's
+ * terms: who asked, which vehicle type and how many, the points, the distance, the breakdown
+ * and the totals, and when it expires. Only pricing holds the key: booking hands the token back
+ * to RedeemQuote, which checks it with `verifyQuoteToken` and then against the stored quote.
  */
 import { webcrypto } from "node:crypto";
 import * as jose from "jose";
@@ -92,6 +92,11 @@ export interface VerifyQuoteOptions {
   customerId?: string;
   /** The request field named in errors; "quote_token" by default. */
   field?: string;
+  /**
+   * Accept a genuine token past its expiry (its claims are returned as they are): for a caller
+   * that decides about expiry itself, as RedeemQuote does for a retry of the same order.
+   */
+  allowExpired?: boolean;
 }
 
 /**
@@ -124,6 +129,10 @@ export async function verifyQuoteToken(token: string, secret: string | readonly 
     } catch (error) {
       if (error instanceof jose.errors.JWTExpired) {
         // The signature was good (jose checks it before the claims): the quote is genuine but old.
+        if (options.allowExpired) {
+          payload = jose.decodeJwt(token.trim());
+          break;
+        }
         throw new FailedPreconditionError("the quote has expired; get a new quote", { reason: "QUOTE_EXPIRED", field });
       }
       if (error instanceof jose.errors.JWSSignatureVerificationFailed) continue; // maybe an earlier key
