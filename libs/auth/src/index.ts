@@ -6,6 +6,7 @@ export {
   TokenVerifier,
   bearerToken,
   DEFAULT_TOKEN_SETTINGS,
+  CLOCK_SKEW_SECONDS,
   type TokenSettings,
   type IssuedToken,
   type RefreshClaims,
