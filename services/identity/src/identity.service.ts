@@ -104,7 +104,8 @@ export function createIdentityService(deps: IdentityDeps) {
     /** Sends an OTP; returns when it expires and, with the console sender only, the code itself. */
     async sendOtp(input: { phone: string; role: Role; clientIp: string }) {
       const phone = normalizeIndianPhone(input.phone);
-      await driverLink(phone, input.role);
+      // No driver-directory check here: a different answer for unregistered phones would tell
+      // anyone which numbers a transporter registered. VerifyOtp refuses them instead.
       await otps.claimCooldown(phone, input.role);
       try {
         await limits.otpPerPhone.consume(phone);
@@ -132,7 +133,7 @@ export function createIdentityService(deps: IdentityDeps) {
       };
     },
 
-    /** Logs in: consumes the OTP, creates the account on first login, opens a session. */
+    /** Logs in: consumes the OTP, applies the driver-login rule, creates the account on first login, opens a session. */
     async verifyOtp(input: { phone: string; otp: string; role: Role }) {
       const phone = normalizeIndianPhone(input.phone);
       const otp = validateOtpFormat(input.otp);
