@@ -11,3 +11,11 @@ export {
   type IssuedToken,
   type RefreshClaims,
 } from "./tokens.js";
+export {
+  SessionWatch,
+  SESSION_REVOKED_SUBJECT,
+  type SessionRevoked,
+  type SessionWatchOptions,
+  type NoticeBus,
+  type RevokedListener,
+} from "./session-watch.js";

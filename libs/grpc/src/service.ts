@@ -74,7 +74,8 @@ function wrap(
   const [service, methodName] = splitPath(method.path);
   const methodLogger = options.logger.child({ rpc: `${service.split(".").pop()}/${methodName}` });
 
-  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger);
+  const streaming = method.requestStream || method.responseStream;
+  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger, streaming);
 
   if (!method.responseStream) {
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
@@ -121,12 +122,15 @@ class GrpcCallContext implements CallContext {
   principal: CallContext["principal"] = undefined;
   private controller: AbortController | undefined;
   private childLogger: Logger | undefined;
+  /** Set by abort(): the call was ended on purpose, its caller is still there for the error. */
+  private abortedWith: Error | undefined;
 
   constructor(
     private readonly call: AnyCall,
     readonly service: string,
     readonly method: string,
     private readonly methodLogger: Logger,
+    readonly streaming = false,
   ) {
     this.metadata = call.metadata;
     this.requestId = requestIdFrom(call.metadata.get("x-request-id")[0] as string | undefined);
@@ -151,8 +155,16 @@ class GrpcCallContext implements CallContext {
     return this.controller.signal;
   }
 
+  abort(error: Error): void {
+    if (this.abortedWith || this.gone) return;
+    this.abortedWith = error;
+    const signal = this.signal; // armed now if nobody looked yet
+    if (!signal.aborted) this.controller!.abort(error);
+  }
+
   /** True once the caller has gone (cancelled or past its deadline), without arming a signal. */
   get gone(): boolean {
+    if (this.abortedWith) return this.call.cancelled;
     return this.controller?.signal.aborted ?? (this.call.cancelled || (this.deadline !== undefined && this.deadline <= Date.now()));
   }
 

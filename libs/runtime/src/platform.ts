@@ -3,12 +3,12 @@
  * token keys and verifier, the gRPC server, and the list of dependency checks behind
  * readiness. One process may host one service (connected mode) or all of them (embedded).
  */
-import { loadKeyMaterial, RevocationList, TokenVerifier, type KeyMaterial } from "@weelo/auth";
+import { loadKeyMaterial, RevocationList, SessionWatch, TokenVerifier, type KeyMaterial } from "@weelo/auth";
 import { createBus, type Bus } from "@weelo/bus";
 import { createCache, type Cache } from "@weelo/cache";
 import type { BaseConfig } from "@weelo/config";
 import { createDatabase, type Database, type Migration } from "@weelo/db";
-import { GrpcServer } from "@weelo/grpc";
+import { GrpcServer, revocationInterceptor } from "@weelo/grpc";
 import { createLogger, type Logger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { parseOtlpHeaders, startTracing, type Tracing } from "@weelo/telemetry";
@@ -30,6 +30,8 @@ export interface Platform {
   readonly keys: KeyMaterial;
   readonly revocations: RevocationList;
   readonly verifier: TokenVerifier;
+  /** Revoked sessions as they happen (bus notices): open streams and sockets watch theirs. */
+  readonly sessions: SessionWatch;
   readonly grpc: GrpcServer;
   readonly checks: DependencyCheck[];
   /** OpenTelemetry tracing of this process (off unless OTEL_EXPORTER_OTLP_ENDPOINT is set). */
@@ -78,7 +80,9 @@ export async function createPlatform(config: BaseConfig, options: { name: string
   const keys = await loadKeyMaterial(config);
   const revocations = new RevocationList(cache, config.ACCESS_TOKEN_TTL_S * 1000);
   const verifier = new TokenVerifier(keys, revocations, { issuer: config.JWT_ISSUER });
-  const grpc = new GrpcServer({ logger, metrics, verifier });
+  const sessions = new SessionWatch(bus, { rememberMs: config.ACCESS_TOKEN_TTL_S * 1000, onError: (err) => logger.warn({ err }, "session revocation notice failed") });
+  onShutdown("sessions", async () => sessions.close());
+  const grpc = new GrpcServer({ logger, metrics, verifier, interceptors: [revocationInterceptor(sessions)] });
 
   const checks: DependencyCheck[] = [
     { name: `cache (${cache.kind})`, critical: true, check: () => cache.ping() },
@@ -95,6 +99,7 @@ export async function createPlatform(config: BaseConfig, options: { name: string
     keys,
     revocations,
     verifier,
+    sessions,
     grpc,
     checks,
     tracing,

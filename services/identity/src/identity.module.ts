@@ -57,6 +57,7 @@ export async function startIdentity(
     }),
     verifier: platform.verifier,
     revocations: platform.revocations,
+    sessions: platform.sessions,
     drivers: options.drivers ?? openDriverDirectory,
     limits: {
       otpPerPhone: createRateLimiter({ name: "otp-phone", points: config.OTP_PER_PHONE_PER_HOUR, durationSeconds: 3600, what: "OTP requests for this phone", keyPrefix: config.CACHE_KEY_PREFIX }, redis),

@@ -4,7 +4,7 @@
  * sender; the gRPC handlers only translate to and from protobuf.
  */
 import { v7 as uuidv7 } from "uuid";
-import type { Principal, RevocationList, Role, TokenIssuer, TokenVerifier } from "@weelo/auth";
+import type { Principal, RevocationList, Role, SessionWatch, TokenIssuer, TokenVerifier } from "@weelo/auth";
 import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
 import type { RateLimiter } from "@weelo/resilience";
@@ -34,6 +34,8 @@ export interface IdentityDeps {
   issuer: TokenIssuer;
   verifier: TokenVerifier;
   revocations: RevocationList;
+  /** Announces revocations on the bus, so open streams and sockets of the session close at once. */
+  sessions: Pick<SessionWatch, "announce">;
   drivers: DriverDirectory;
   limits: { otpPerPhone: RateLimiter; otpPerIp: RateLimiter };
   settings: { resendCooldownSeconds: number; maxDevicesPerUser: number };
@@ -58,7 +60,7 @@ export interface ProfileChanges {
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
 export function createIdentityService(deps: IdentityDeps) {
-  const { db, otps, users, sms, issuer, verifier, revocations, drivers, limits, logger } = deps;
+  const { db, otps, users, sms, issuer, verifier, revocations, sessions, drivers, limits, logger } = deps;
 
   async function driverLink(phone: string, role: Role): Promise<string | null> {
     if (role !== "driver") return null;
@@ -88,10 +90,12 @@ export function createIdentityService(deps: IdentityDeps) {
     });
   }
 
-  async function endSession(sessionId: string, reason: string): Promise<void> {
+  async function endSession(sessionId: string, userId: string, reason: string): Promise<void> {
     await repo.revokeSession(db, sessionId, reason);
-    // The cache entry makes every replica refuse the session's access tokens at once.
+    // The cache entry makes every replica refuse the session's access tokens at once; the
+    // notice, sent once the entry is there, closes what is already open (streams, sockets).
     await revocations.revoke(sessionId);
+    sessions.announce({ sessionId, userId });
   }
 
   async function requireUser(userId: string): Promise<UserRow> {
@@ -166,7 +170,7 @@ export function createIdentityService(deps: IdentityDeps) {
         if (session.expires_at.getTime() <= Date.now()) {
           throw new UnauthenticatedError("the session has expired; log in again", { reason: "TOKEN_EXPIRED" });
         }
-        await endSession(session.id, "refresh_token_reuse");
+        await endSession(session.id, session.user_id, "refresh_token_reuse");
         logger.warn({ userId: session.user_id, sessionId: session.id }, "refresh token reused: session revoked");
         throw new UnauthenticatedError("this refresh token was already used; the session has been ended for safety, log in again", {
           reason: "REFRESH_TOKEN_REUSED",
@@ -180,11 +184,12 @@ export function createIdentityService(deps: IdentityDeps) {
     /** Ends the caller's session, named by the access token or by the refresh token. */
     async logout(input: { principal: Principal | undefined; refreshToken: string }): Promise<void> {
       let sessionId = input.principal?.sessionId;
+      let userId = input.principal?.userId ?? "";
       if (!sessionId && input.refreshToken) {
-        sessionId = (await verifier.verifyRefreshToken(input.refreshToken)).sessionId;
+        ({ sessionId, userId } = await verifier.verifyRefreshToken(input.refreshToken));
       }
       if (!sessionId) throw new UnauthenticatedError("log out needs the access token or the refresh token of the session");
-      await endSession(sessionId, "logout");
+      await endSession(sessionId, userId, "logout");
       logger.info({ sessionId }, "logged out");
     },
 

@@ -1,0 +1,120 @@
+/**
+ * A revoked session closes what it has open at once, not at the next call: through the
+ * gateway, a customer watches a booking over a Connect server stream and follows it on a
+ * /socket; when the session ends (logout, a reused refresh token) the stream ends with
+ * UNAUTHENTICATED and the socket closes with 4401 within about a second (identity announces
+ * the revocation on the bus; the services' streams and the gateway's sockets watch it), and
+ * the refresh token is refused.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { Code, ConnectError, createClient as createConnectClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
+import { until } from "@weelo/testing";
+import { WebSocket } from "ws";
+import { CLOSE } from "./socket/protocol.js";
+import { address, bearer, HINJEWADI, PUNE, startTestSystem, type TestSystem } from "./test-support.js";
+
+/** How soon after the revocation open streams and sockets must be closed (1 s, plus slack for a loaded test machine). */
+const PROMPTLY_MS = 1500;
+
+describe("revoked sessions close their streams and sockets", () => {
+  let system: TestSystem;
+  before(async () => {
+    // The periodic socket re-check is pushed out of the way: only the revocation event can close in time.
+    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_REVOCATION_CHECK_MS: "600000", TRUST_PROXY: "true" });
+  });
+  after(async () => {
+    await system?.stop();
+  });
+
+  async function book(customer: { accessToken: string }): Promise<string> {
+    const quote = await system.rest("POST", "/api/v1/quotes", { pickup: PUNE, drop: HINJEWADI, vehicleType: "pickup_8ft", vehicleCount: 1 }, bearer(customer.accessToken));
+    assert.equal(quote.status, 201, JSON.stringify(quote.body));
+    const created = await system.rest(
+      "POST",
+      "/api/v1/bookings",
+      { quoteToken: quote.body.data.quoteToken, pickup: address(PUNE), drop: address(HINJEWADI, "Kavita Rao"), vehicleType: "pickup_8ft", vehicleCount: 1, goodsType: "furniture", weightKg: 800, idempotencyKey: randomUUID() },
+      bearer(customer.accessToken),
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    return created.body.data.order.bookings[0].id as string;
+  }
+
+  /** A Connect server stream of the booking through the gateway; `ended` settles with how it ended. */
+  async function watch(bookingId: string, accessToken: string) {
+    const client = createConnectClient(BookingService, createConnectTransport({ baseUrl: system.url, httpVersion: "1.1" }));
+    let messages = 0;
+    const ended = (async (): Promise<{ at: number; error: ConnectError | undefined }> => {
+      try {
+        for await (const _ of client.watchBooking({ bookingId }, { headers: bearer(accessToken) })) messages += 1;
+        return { at: Date.now(), error: undefined };
+      } catch (error) {
+        return { at: Date.now(), error: ConnectError.from(error) };
+      }
+    })();
+    await until("the stream's first message", () => messages >= 1, 10_000);
+    return { ended };
+  }
+
+  /** A /socket authenticated with the token and following the booking; `closed` settles with the close code. */
+  async function socket(bookingId: string, accessToken: string) {
+    const ws = new WebSocket(`${system.url.replace("http", "ws")}/socket?access_token=${accessToken}`, { headers: { "x-forwarded-for": `203.0.113.${Math.floor(Math.random() * 250) + 1}` } });
+    const frames: any[] = [];
+    ws.on("message", (data) => frames.push(JSON.parse(String(data))));
+    const closed = new Promise<{ at: number; code: number }>((resolve) => ws.once("close", (code) => resolve({ at: Date.now(), code })));
+    await until("the socket is ready", () => frames.some((f) => f.type === "ready"), 10_000);
+    ws.send(JSON.stringify({ type: "subscribe", bookingId }));
+    await until("the socket follows the booking", () => frames.some((f) => f.type === "subscribed"), 10_000);
+    return { closed, frames };
+  }
+
+  async function assertClosedPromptly(revokedAt: number, stream: Awaited<ReturnType<typeof watch>>, sock: Awaited<ReturnType<typeof socket>>) {
+    const streamEnd = await stream.ended;
+    assert.equal(streamEnd.error?.code, Code.Unauthenticated, `the stream ends unauthenticated: ${streamEnd.error?.message}`);
+    assert.match(streamEnd.error!.rawMessage, /session has ended/);
+    assert.ok(streamEnd.at - revokedAt < PROMPTLY_MS, `the stream ended ${streamEnd.at - revokedAt} ms after the revocation`);
+    const socketEnd = await sock.closed;
+    assert.equal(socketEnd.code, CLOSE.unauthenticated);
+    assert.ok(socketEnd.at - revokedAt < PROMPTLY_MS, `the socket closed ${socketEnd.at - revokedAt} ms after the revocation`);
+    assert.ok(sock.frames.some((f) => f.type === "error" && f.code === "UNAUTHENTICATED"), "the socket says why before closing");
+  }
+
+  it("logout ends the session's Connect stream and /socket within a second; its refresh token is refused", async () => {
+    const customer = await system.login("customer");
+    const bookingId = await book(customer);
+    const stream = await watch(bookingId, customer.accessToken);
+    const sock = await socket(bookingId, customer.accessToken);
+
+    const revokedAt = Date.now();
+    const logout = await system.rest("POST", "/api/v1/auth/logout", {}, bearer(customer.accessToken));
+    assert.equal(logout.status, 200);
+    await assertClosedPromptly(revokedAt, stream, sock);
+    const refresh = await system.rest("POST", "/api/v1/auth/refresh", { refreshToken: customer.refreshToken });
+    assert.equal(refresh.status, 401);
+    assert.equal(refresh.body.error.code, "SESSION_REVOKED");
+  });
+
+  it("a reused refresh token ends the session's stream and socket too, and a new stream with its token is refused", async () => {
+    const customer = await system.login("customer");
+    const bookingId = await book(customer);
+    const stream = await watch(bookingId, customer.accessToken);
+    const sock = await socket(bookingId, customer.accessToken);
+
+    assert.equal((await system.rest("POST", "/api/v1/auth/refresh", { refreshToken: customer.refreshToken })).status, 200);
+    const revokedAt = Date.now();
+    const reused = await system.rest("POST", "/api/v1/auth/refresh", { refreshToken: customer.refreshToken });
+    assert.equal(reused.body.error.code, "REFRESH_TOKEN_REUSED");
+    await assertClosedPromptly(revokedAt, stream, sock);
+
+    const client = createConnectClient(BookingService, createConnectTransport({ baseUrl: system.url, httpVersion: "1.1" }));
+    await assert.rejects(
+      (async () => {
+        for await (const _ of client.watchBooking({ bookingId }, { headers: bearer(customer.accessToken) })) break;
+      })(),
+      (error: unknown) => ConnectError.from(error).code === Code.Unauthenticated,
+    );
+  });
+});
