@@ -12,6 +12,9 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient as createConnectClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
+import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
+import { DomainError, GrpcCode } from "@weelo/errors";
+import { createClient, type ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { WebSocket } from "ws";
 import { CLOSE } from "./socket/protocol.js";
@@ -22,11 +25,15 @@ const PROMPTLY_MS = 1500;
 
 describe("revoked sessions close their streams and sockets", () => {
   let system: TestSystem;
+  /** Identity's internal AccountAdminService, reached on the services' gRPC port as the ops console would. */
+  let admin: ServiceClient<typeof AccountAdminServiceService>;
   before(async () => {
     // The periodic socket re-check is pushed out of the way: only the revocation event can close in time.
     system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_REVOCATION_CHECK_MS: "600000", TRUST_PROXY: "true" });
+    admin = createClient(AccountAdminServiceService, `127.0.0.1:${system.grpcPort}`, { deadlineMs: 5000 });
   });
   after(async () => {
+    admin?.close();
     await system?.stop();
   });
 
@@ -116,5 +123,45 @@ describe("revoked sessions close their streams and sockets", () => {
       })(),
       (error: unknown) => ConnectError.from(error).code === Code.Unauthenticated,
     );
+  });
+
+  it("blocking an account ends its streams and sockets at once; it can neither refresh nor log in until unblocked", async () => {
+    const customer = await system.login("customer");
+    const bookingId = await book(customer);
+    const stream = await watch(bookingId, customer.accessToken);
+    const sock = await socket(bookingId, customer.accessToken);
+
+    const revokedAt = Date.now();
+    const blocked = await admin.blockUser({ userId: customer.user.id, reason: "fraudulent bookings reported by three transporters" });
+    assert.equal(blocked.userId, customer.user.id);
+    assert.equal(blocked.sessionsRevoked, 1);
+    assert.ok(blocked.blockedAt instanceof Date);
+    await assertClosedPromptly(revokedAt, stream, sock);
+
+    assert.equal((await system.rest("POST", "/api/v1/auth/refresh", { refreshToken: customer.refreshToken })).status, 401);
+    const sent = await system.rest("POST", "/api/v1/auth/send-otp", { phone: customer.phone, role: "customer" });
+    assert.equal(sent.status, 200);
+    const login = await system.rest("POST", "/api/v1/auth/verify-otp", { phone: customer.phone, otp: sent.body.data.devOtp, role: "customer" });
+    assert.equal(login.status, 403);
+    assert.equal(login.body.error.code, "ACCOUNT_BLOCKED");
+
+    const again = await admin.blockUser({ userId: customer.user.id, reason: "second report" });
+    assert.equal(again.sessionsRevoked, 0, "blocking twice changes nothing");
+    assert.equal(again.blockedAt?.getTime(), blocked.blockedAt?.getTime(), "the first block is kept");
+
+    assert.deepEqual(await admin.unblockUser({ userId: customer.user.id, reason: "reports were mistaken" }), { userId: customer.user.id, unblocked: true });
+    assert.deepEqual(await admin.unblockUser({ userId: customer.user.id, reason: "again" }), { userId: customer.user.id, unblocked: false });
+    const back = await system.login("customer", customer.phone);
+    assert.equal(back.user.id, customer.user.id, "the same account logs in again");
+    assert.equal((await system.connect("/weelo.identity.v1.ProfileService/GetMe", {}, bearer(back.accessToken))).status, 200);
+  });
+
+  it("refuses unknown users and empty reasons, and is not served by the gateway", async () => {
+    await assert.rejects(admin.blockUser({ userId: randomUUID(), reason: "test" }), (error: unknown) => error instanceof DomainError && error.code === GrpcCode.NOT_FOUND);
+    const customer = await system.login("customer");
+    await assert.rejects(admin.blockUser({ userId: customer.user.id, reason: "  " }), (error: unknown) => error instanceof DomainError && error.code === GrpcCode.INVALID_ARGUMENT && error.field === "reason");
+    const viaGateway = await system.connect("/weelo.identity.v1.AccountAdminService/BlockUser", { userId: customer.user.id, reason: "from outside" }, bearer(customer.accessToken));
+    assert.notEqual(viaGateway.status, 200);
+    assert.equal((await system.connect("/weelo.identity.v1.ProfileService/GetMe", {}, bearer(customer.accessToken))).status, 200, "the account was not blocked");
   });
 });

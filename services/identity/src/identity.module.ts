@@ -8,6 +8,8 @@ import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth
 import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
 import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
 import { contactDirectoryHandlers, PUBLIC_CONTACT_METHODS } from "./contact-directory.js";
+import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
+import { accountAdminHandlers, PUBLIC_ACCOUNT_ADMIN_METHODS } from "./account-admin.js";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import { openDriverDirectory, type DriverDirectory } from "./driver-directory.js";
@@ -70,7 +72,9 @@ export async function startIdentity(
     .addService(AuthServiceService, authHandlers(identity), { publicMethods: PUBLIC_AUTH_METHODS })
     .addService(ProfileServiceService, profileHandlers(identity))
     // Internal: the notification service reads contacts without a user token; never on the gateway.
-    .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db), { publicMethods: PUBLIC_CONTACT_METHODS });
+    .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db), { publicMethods: PUBLIC_CONTACT_METHODS })
+    // Internal: operations staff (the ops console service) block and unblock accounts; never on the gateway.
+    .addService(AccountAdminServiceService, accountAdminHandlers(identity), { publicMethods: PUBLIC_ACCOUNT_ADMIN_METHODS });
   return identity;
 }
 

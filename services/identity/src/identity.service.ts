@@ -5,7 +5,8 @@
  */
 import { v7 as uuidv7 } from "uuid";
 import type { Principal, RevocationList, Role, SessionWatch, TokenIssuer, TokenVerifier } from "@weelo/auth";
-import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
+import { validateId } from "@weelo/formats";
 import type { Logger } from "@weelo/log";
 import type { RateLimiter } from "@weelo/resilience";
 import type { DriverDirectory } from "./driver-directory.js";
@@ -98,6 +99,25 @@ export function createIdentityService(deps: IdentityDeps) {
     sessions.announce({ sessionId, userId });
   }
 
+  /** Ends every open session of a user at once (blocked account, removed driver); returns how many. */
+  async function endAllSessions(userId: string, reason: string): Promise<number> {
+    const sessionIds = await repo.revokeUserSessions(db, userId, reason);
+    for (const sessionId of sessionIds) {
+      await revocations.revoke(sessionId);
+      sessions.announce({ sessionId, userId });
+    }
+    return sessionIds.length;
+  }
+
+  const accountBlocked = () =>
+    new PermissionDeniedError("this account is blocked; contact Weelo support", { reason: "ACCOUNT_BLOCKED" });
+
+  function auditReason(reason: string): string {
+    const trimmed = reason.trim();
+    if (trimmed.length < 1 || trimmed.length > 500) throw new InvalidArgumentError("reason", "reason must be 1 to 500 characters");
+    return trimmed;
+  }
+
   async function requireUser(userId: string): Promise<UserRow> {
     const user = await users.get(userId, () => repo.findUserById(db, userId));
     if (!user) throw new NotFoundError("the account no longer exists", { reason: "USER_NOT_FOUND" });
@@ -145,6 +165,10 @@ export function createIdentityService(deps: IdentityDeps) {
       const transporterId = await driverLink(phone, input.role);
       const { user, created } = await repo.upsertUserOnLogin(db, { id: uuidv7(), phone, role: input.role, transporterId });
       if (!created) await users.forget(user.id); // a driver's transporter may have changed
+      if (user.blocked_at) {
+        logger.warn({ userId: user.id, role: user.role }, "login refused: account blocked");
+        throw accountBlocked();
+      }
       if (input.role === "driver") await drivers.linkAccount?.(phone, user.id);
       const tokens = await openSession(user);
       logger.info({ userId: user.id, role: user.role, created }, "user logged in");
@@ -177,6 +201,11 @@ export function createIdentityService(deps: IdentityDeps) {
         });
       }
       const user = await requireUser(rotated.userId);
+      if (user.blocked_at) {
+        // The block revoked every session it saw; one opened by a login racing the block ends here.
+        await endSession(claims.sessionId, user.id, "account_blocked");
+        throw accountBlocked();
+      }
       const access = await issueAccess(user, claims.sessionId);
       return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: next.token, refreshTokenExpiresAt: next.expiresAt };
     },
@@ -194,6 +223,36 @@ export function createIdentityService(deps: IdentityDeps) {
     },
 
     getMe: (principal: Principal) => requireUser(principal.userId),
+
+    /** Blocks an account (operations staff): no login, no refresh, every open session revoked at once. */
+    async blockUser(input: { userId: string; reason: string }): Promise<{ user: UserRow; sessionsRevoked: number }> {
+      const userId = validateId(input.userId, "user_id");
+      const reason = auditReason(input.reason);
+      const user = await repo.blockUser(db, userId, reason);
+      if (!user) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
+      await users.forget(userId);
+      const sessionsRevoked = await endAllSessions(userId, "account_blocked");
+      logger.warn({ userId, role: user.role, reason, sessionsRevoked }, "account blocked");
+      return { user, sessionsRevoked };
+    },
+
+    /** Lets a blocked account log in again; the sessions the block revoked stay revoked. */
+    async unblockUser(input: { userId: string; reason: string }): Promise<boolean> {
+      const userId = validateId(input.userId, "user_id");
+      const reason = auditReason(input.reason);
+      const unblocked = await repo.unblockUser(db, userId);
+      if (unblocked === undefined) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
+      await users.forget(userId);
+      if (unblocked) logger.warn({ userId, reason }, "account unblocked");
+      return unblocked;
+    },
+
+    /** Ends every open session of a user (a transporter removed the driver): streams and sockets close at once. */
+    async endSessionsOfUser(userId: string, reason: string): Promise<number> {
+      const ended = await endAllSessions(userId, reason);
+      logger.info({ userId, reason, sessionsRevoked: ended }, "sessions of the user revoked");
+      return ended;
+    },
 
     async updateProfile(principal: Principal, changes: ProfileChanges): Promise<UserRow> {
       const update: UserUpdate = {};
