@@ -9,16 +9,18 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError, createClient as createConnectClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
+import { TrackingServiceClient, type StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { DomainError, GrpcCode } from "@weelo/errors";
 import { createClient, type ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { WebSocket } from "ws";
 import { CLOSE } from "./socket/protocol.js";
-import { address, bearer, HINJEWADI, PUNE, startTestSystem, type TestSystem } from "./test-support.js";
+import { address, bearer, HINJEWADI, PUNE, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
 /** How soon after the revocation open streams and sockets must be closed (1 s, plus slack for a loaded test machine). */
 const PROMPTLY_MS = 1500;
@@ -66,13 +68,14 @@ describe("revoked sessions close their streams and sockets", () => {
     return { ended };
   }
 
-  /** A /socket authenticated with the token and following the booking; `closed` settles with the close code. */
-  async function socket(bookingId: string, accessToken: string) {
+  /** A /socket authenticated with the token (and following the booking, when one is given); `closed` settles with the close code. */
+  async function socket(bookingId: string | undefined, accessToken: string) {
     const ws = new WebSocket(`${system.url.replace("http", "ws")}/socket?access_token=${accessToken}`, { headers: { "x-forwarded-for": `203.0.113.${Math.floor(Math.random() * 250) + 1}` } });
     const frames: any[] = [];
     ws.on("message", (data) => frames.push(JSON.parse(String(data))));
     const closed = new Promise<{ at: number; code: number }>((resolve) => ws.once("close", (code) => resolve({ at: Date.now(), code })));
     await until("the socket is ready", () => frames.some((f) => f.type === "ready"), 10_000);
+    if (bookingId === undefined) return { closed, frames };
     ws.send(JSON.stringify({ type: "subscribe", bookingId }));
     await until("the socket follows the booking", () => frames.some((f) => f.type === "subscribed"), 10_000);
     return { closed, frames };
@@ -163,5 +166,52 @@ describe("revoked sessions close their streams and sockets", () => {
     const viaGateway = await system.connect("/weelo.identity.v1.AccountAdminService/BlockUser", { userId: customer.user.id, reason: "from outside" }, bearer(customer.accessToken));
     assert.notEqual(viaGateway.status, 200);
     assert.equal((await system.connect("/weelo.identity.v1.ProfileService/GetMe", {}, bearer(customer.accessToken))).status, 200, "the account was not blocked");
+  });
+
+  it("removing a driver ends their location stream and socket at once; refresh and fleet reads are refused", async () => {
+    const transporter = await system.login("transporter");
+    const phone = uniquePhone();
+    const added = await system.connect("/weelo.fleet.v1.DriverService/AddDriver", { idempotencyKey: randomUUID(), name: "Ganesh Jadhav", phone, licenceNumber: "MH12 20170012345" }, bearer(transporter.accessToken));
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    const driver = await system.login("driver", phone);
+    assert.equal((await system.connect("/weelo.fleet.v1.VehicleService/ListVehicles", { pageSize: 10 }, bearer(driver.accessToken))).status, 200, "a driver reads the fleet");
+
+    // The driver app's long-lived stream, relayed by the gateway (gRPC over h2c).
+    const tracking = new TrackingServiceClient(`127.0.0.1:${system.gatewayPort}`, grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${driver.accessToken}`);
+    const call = tracking.streamLocation(metadata);
+    const acks: number[] = [];
+    call.on("data", (message: StreamLocationResponse) => {
+      if (message.kind?.$case === "ack") acks.push(message.kind.value.ackedSeq);
+    });
+    const streamEnded = new Promise<{ at: number; error: grpc.ServiceError | undefined }>((resolve) =>
+      call.on("error", (error: grpc.ServiceError) => resolve({ at: Date.now(), error })).on("end", () => resolve({ at: Date.now(), error: undefined })),
+    );
+    const sock = await socket(undefined, driver.accessToken);
+    try {
+      call.write({ points: [{ seq: 1, recordedAt: new Date(), lat: 18.5204, lng: 73.8567, accuracyM: 8, speedMps: 0, heading: 0 }] });
+      await until("the first point is acked", () => acks.includes(1), 10_000);
+
+      const removedAt = Date.now();
+      const removed = await system.connect("/weelo.fleet.v1.DriverService/RemoveDriver", { driverId: added.body.driver.id }, bearer(transporter.accessToken));
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
+
+      const streamEnd = await streamEnded;
+      assert.equal(streamEnd.error?.code, grpc.status.UNAUTHENTICATED, `the location stream ends unauthenticated: ${streamEnd.error?.message}`);
+      assert.ok(streamEnd.at - removedAt < PROMPTLY_MS, `the location stream ended ${streamEnd.at - removedAt} ms after the removal`);
+      const socketEnd = await sock.closed;
+      assert.equal(socketEnd.code, CLOSE.unauthenticated);
+      assert.ok(socketEnd.at - removedAt < PROMPTLY_MS, `the socket closed ${socketEnd.at - removedAt} ms after the removal`);
+    } finally {
+      call.cancel();
+      tracking.close();
+    }
+
+    const refresh = await system.rest("POST", "/api/v1/auth/refresh", { refreshToken: driver.refreshToken });
+    assert.equal(refresh.status, 401);
+    assert.equal(refresh.body.error.code, "SESSION_REVOKED");
+    const read = await system.connect("/weelo.fleet.v1.VehicleService/ListVehicles", { pageSize: 10 }, bearer(driver.accessToken));
+    assert.equal(read.status, 401, "the former fleet is closed to the removed driver");
   });
 });

@@ -10,6 +10,7 @@ import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/iden
 import { contactDirectoryHandlers, PUBLIC_CONTACT_METHODS } from "./contact-directory.js";
 import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
 import { accountAdminHandlers, PUBLIC_ACCOUNT_ADMIN_METHODS } from "./account-admin.js";
+import { consumeDriverRemovals } from "./driver-removals.js";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import { openDriverDirectory, type DriverDirectory } from "./driver-directory.js";
@@ -75,6 +76,9 @@ export async function startIdentity(
     .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db), { publicMethods: PUBLIC_CONTACT_METHODS })
     // Internal: operations staff (the ops console service) block and unblock accounts; never on the gateway.
     .addService(AccountAdminServiceService, accountAdminHandlers(identity), { publicMethods: PUBLIC_ACCOUNT_ADMIN_METHODS });
+  // A driver a transporter removed loses every session at once (fleet's stream may not exist yet: looked for until it does).
+  const driverRemovals = consumeDriverRemovals(platform.bus, identity, { stream: config.FLEET_STREAM, subjectRoot: config.FLEET_SUBJECT_ROOT, durable: config.IDENTITY_FLEET_CONSUMER }, logger);
+  platform.onShutdown("identity driver removals", () => driverRemovals.stop());
   return identity;
 }
 

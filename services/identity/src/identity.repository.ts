@@ -31,6 +31,10 @@ export function findUserById(db: IdentityDb, id: string): Promise<UserRow | unde
   return db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
+export function findUserByPhone(db: IdentityDb, phone: string, role: string): Promise<UserRow | undefined> {
+  return db.selectFrom("users").selectAll().where("phone", "=", phone).where("role", "=", role).executeTakeFirst();
+}
+
 export function updateUser(db: IdentityDb, id: string, changes: UserUpdate): Promise<UserRow | undefined> {
   return db
     .updateTable("users")

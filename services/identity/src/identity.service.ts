@@ -247,10 +247,15 @@ export function createIdentityService(deps: IdentityDeps) {
       return unblocked;
     },
 
-    /** Ends every open session of a user (a transporter removed the driver): streams and sockets close at once. */
-    async endSessionsOfUser(userId: string, reason: string): Promise<number> {
-      const ended = await endAllSessions(userId, reason);
-      logger.info({ userId, reason, sessionsRevoked: ended }, "sessions of the user revoked");
+    /**
+     * A transporter removed a driver: every open session of the driver's account ends at once.
+     * The account is the one fleet names, else the driver account of the phone.
+     */
+    async endSessionsOfDriver(driver: { userId: string; phone: string }): Promise<number> {
+      const userId = driver.userId || (driver.phone ? (await repo.findUserByPhone(db, driver.phone, "driver"))?.id : undefined);
+      if (!userId) return 0; // never logged in: no session to end
+      const ended = await endAllSessions(userId, "driver_removed");
+      logger.info({ userId, sessionsRevoked: ended }, "driver removed by the transporter: sessions revoked");
       return ended;
     },
 
