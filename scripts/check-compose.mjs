@@ -5,10 +5,22 @@
 // needs on a compose service's gRPC port, has a healthcheck on the right port, and waits only
 // for services that have one), every process of the build is in it, and the Dockerfile's
 // command and the .dockerignore keep what the image needs.
+// The network layout (see the head of docker-compose.yml): upstreams on the mesh port
+// (MESH_PORT, 50052) over a network both ends share, MESH_IDENTITY = the process's name; the
+// gateway alone on edge with the only published port; mesh = the gateway and the services;
+// data = the services and their Postgres, Redis, NATS (the gateway reaches Redis and NATS, never
+// Postgres); mesh and data are internal, and only the services that talk to providers on the
+// internet sit on a network that is not; nothing else publishes a port beyond 127.0.0.1;
+// Prometheus's scrape targets are processes' admin ports on a network it shares.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { commandProblems, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
+
+/** Services that call providers on the internet (SMS, push): the only ones allowed a network that is not internal. */
+const INTERNET_SENDERS = new Set(["identity", "notification"]);
+const DEFAULT_MESH_PORT = 50052;
+const DEFAULT_METRICS_PORT = 9464;
 
 // Arguments (for tests): another compose file, Dockerfile and .dockerignore to check against this build.
 const [composeFile = join(root, "docker-compose.yml"), dockerfileFile = join(root, "Dockerfile"), ignoreFile = join(root, ".dockerignore")] = process.argv.slice(2);
@@ -32,6 +44,8 @@ const ALLOWED_SERVICE = new Set([
 ]);
 
 const onePicture = { services: 0, ours: 0 };
+/** Compose services that run a process of the build: name → { proc, env }. */
+const weelo = new Map();
 if (compose) {
   for (const key of Object.keys(compose)) {
     if (!ALLOWED_TOP.has(key) && !key.startsWith("x-")) problems.push(`docker-compose.yml: unknown top-level key "${key}"`);
@@ -58,6 +72,9 @@ if (compose) {
       }
       if (source?.startsWith(".") && !existsSync(join(root, source))) problems.push(`${where}: bind-mounted ${source} does not exist`);
     }
+    for (const network of networksOf(svc)) {
+      if (Object.keys(compose.networks ?? {}).length > 0 && !(network in (compose.networks ?? {}))) problems.push(`${where}: network "${network}" is not declared under networks:`);
+    }
     const dependsOn = Array.isArray(svc.depends_on) ? Object.fromEntries(svc.depends_on.map((d) => [d, {}])) : svc.depends_on ?? {};
     for (const [target, rule] of Object.entries(dependsOn)) {
       if (!services[target]) problems.push(`${where}: depends on unknown service "${target}"`);
@@ -74,9 +91,8 @@ if (compose) {
     if (started.has(proc.main)) problems.push(`${where}: ${proc.main} is already started by "${started.get(proc.main)}"`);
     started.set(proc.main, name);
 
-    const env = Array.isArray(svc.environment)
-      ? Object.fromEntries(svc.environment.map((pair) => [pair.split("=")[0], pair.split("=").slice(1).join("=")]))
-      : svc.environment ?? {};
+    const env = envOf(svc);
+    weelo.set(name, { proc, env });
     for (const key of Object.keys(env)) {
       if (!proc.variables.has(key)) problems.push(`${where}: ${key} is not a setting of ${proc.name} (typo, or set on the wrong service?)`);
     }
@@ -91,23 +107,164 @@ if (compose) {
       if (!target) problems.push(`${where}: ${upstream}=${value} is not host:port`);
       else if (!peer || !ours(peer)) problems.push(`${where}: ${upstream} names "${target.host}", which is not a Weelo service in the compose file`);
       else {
-        const peerEnv = peer.environment ?? {};
-        const peerPort = Number(peerEnv.GRPC_PORT ?? 50051);
-        if (peerPort !== target.port) problems.push(`${where}: ${upstream} uses port ${target.port}, but "${target.host}" serves gRPC on ${peerPort}`);
+        const peerEnv = envOf(peer);
+        const peerPort = Number(peerEnv.MESH_PORT || DEFAULT_MESH_PORT);
+        if (peerPort !== target.port) problems.push(`${where}: ${upstream} uses port ${target.port}, but "${target.host}" serves the mesh on ${peerPort} (internal calls go over the mesh, never the public port ${peerEnv.GRPC_PORT ?? 50051})`);
         const served = processOfCommand(peer.command, procs);
         if (served && served.name === "gateway") problems.push(`${where}: ${upstream} points at the gateway, not a service`);
+        if (!shareNetwork(svc, peer)) problems.push(`${where}: ${upstream} names "${target.host}", which shares no network with it`);
       }
     }
     if (!svc.healthcheck) problems.push(`${where}: no healthcheck`);
     else {
       const test = [].concat(svc.healthcheck.test ?? []).join(" ");
-      const port = proc.name === "gateway" ? String(env.PORT ?? 3000) : String(env.METRICS_PORT ?? 9464);
-      if (!test.includes(`127.0.0.1:${port}/health`)) problems.push(`${where}: the healthcheck does not ask ${proc.name}'s /health on port ${port}`);
+      const port = proc.name === "gateway" ? String(env.PORT ?? 3000) : String(env.METRICS_PORT ?? DEFAULT_METRICS_PORT);
+      if (!test.includes(`127.0.0.1:${port}/health/ready`)) problems.push(`${where}: the healthcheck does not ask ${proc.name}'s /health/ready on port ${port}`);
     }
+    if (env.MESH_IDENTITY !== proc.name) problems.push(`${where}: MESH_IDENTITY must be "${proc.name}" (its certificate's spiffe://…/${proc.name}), got ${JSON.stringify(env.MESH_IDENTITY)}`);
   }
   for (const proc of procs.values()) {
     if (!started.has(proc.main)) problems.push(`docker-compose.yml: no service runs ${proc.main} (${proc.name})`);
   }
+  problems.push(...networkProblems(services));
+}
+
+// ---- networks and published ports
+
+function envOf(svc) {
+  return Array.isArray(svc.environment)
+    ? Object.fromEntries(svc.environment.map((pair) => [pair.split("=")[0], pair.split("=").slice(1).join("=")]))
+    : svc.environment ?? {};
+}
+
+/** The networks a compose service joins ("default" when it names none). */
+function networksOf(svc) {
+  if (!svc.networks) return ["default"];
+  return Array.isArray(svc.networks) ? svc.networks : Object.keys(svc.networks);
+}
+
+function shareNetwork(a, b) {
+  const theirs = new Set(networksOf(b));
+  return networksOf(a).some((n) => theirs.has(n));
+}
+
+/** "[ip:]host[:container][/proto]" or the long form → { ip, published }. */
+function publishedPort(entry) {
+  if (typeof entry === "object") return { ip: entry.host_ip, published: entry.published };
+  const parts = String(entry).replace(/\/\w+$/, "").split(":");
+  if (parts.length === 1) return { ip: undefined, published: "(random)" };
+  if (parts.length === 2) return { ip: undefined, published: parts[0] };
+  return { ip: parts.slice(0, -2).join(":"), published: parts.at(-2) };
+}
+
+/** Hosts of a connection URL list ("redis://:pw@redis:6379", "nats://a:4222,nats://b:4222"). */
+function urlHosts(value) {
+  const hosts = [];
+  for (const part of String(value ?? "").split(",")) {
+    try {
+      if (part.trim()) hosts.push(new URL(part.trim()).hostname);
+    } catch {
+      // not a URL: nothing to check
+    }
+  }
+  return hosts;
+}
+
+function networkProblems(services) {
+  const out = [];
+  const declared = compose.networks ?? {};
+  if (Object.keys(declared).length === 0) return ["docker-compose.yml: declares no networks; the stack must be split into edge, mesh and data networks"];
+  const entries = [...weelo.entries()];
+  const gateway = entries.find(([, w]) => w.proc.name === "gateway");
+  const ourServices = entries.filter(([, w]) => w.proc.name !== "gateway");
+  const members = (network) => Object.entries(services).filter(([, svc]) => networksOf(svc).includes(network)).map(([n]) => n);
+
+  for (const [name, svc] of Object.entries(services)) {
+    if (!svc.networks) out.push(`compose service "${name}": names no networks, so it joins "default" with everything else that does`);
+  }
+  for (const network of ["edge", "mesh", "data"]) if (!(network in declared)) out.push(`docker-compose.yml: no "${network}" network`);
+  for (const network of ["mesh", "data"]) if (network in declared && declared[network]?.internal !== true) out.push(`docker-compose.yml: network "${network}" must be internal: true`);
+
+  // Who may be where.
+  if (gateway) {
+    const [gatewayName] = gateway;
+    const edge = members("edge");
+    if (!edge.includes(gatewayName)) out.push(`compose service "${gatewayName}": must be on the edge network`);
+    for (const other of edge.filter((n) => n !== gatewayName)) out.push(`compose service "${other}": only the gateway is on the edge network`);
+    if (networksOf(services[gatewayName]).includes("data")) out.push(`compose service "${gatewayName}": the gateway must not be on the data network (it has no database)`);
+  }
+  const mesh = new Set(members("mesh"));
+  for (const [name] of entries) if (!mesh.has(name)) out.push(`compose service "${name}": must be on the mesh network`);
+  for (const name of mesh) if (!weelo.has(name)) out.push(`compose service "${name}": only the gateway and the services are on the mesh network`);
+  const data = new Set(members("data"));
+  for (const [name] of ourServices) if (!data.has(name)) out.push(`compose service "${name}": must be on the data network`);
+
+  // Each process reaches the servers its URLs name, and the gateway never reaches Postgres.
+  const databases = new Set();
+  for (const [name, { proc, env }] of entries) {
+    for (const key of ["DATABASE_URL", "REDIS_URL", "NATS_URL"]) {
+      for (const host of urlHosts(env[key])) {
+        if (key === "DATABASE_URL") databases.add(host);
+        if (!services[host]) out.push(`compose service "${name}": ${key} names "${host}", which is not a compose service`);
+        else if (!shareNetwork(services[name], services[host])) out.push(`compose service "${name}": ${key} names "${host}", which shares no network with it`);
+      }
+    }
+    if (proc.name === "gateway" && env.DATABASE_URL) out.push(`compose service "${name}": the gateway has no database; set DATABASE_URL: "" (it must not reach Postgres)`);
+  }
+  if (gateway) {
+    for (const host of databases) {
+      if (services[host] && shareNetwork(services[gateway[0]], services[host])) out.push(`compose service "${gateway[0]}": shares a network with "${host}" (Postgres); the gateway must not reach the databases`);
+    }
+  }
+
+  // Ways out: only the gateway (edge) and the internet senders are on networks that are not internal.
+  for (const [name, { proc }] of entries) {
+    for (const network of networksOf(services[name])) {
+      const open = declared[network]?.internal !== true;
+      if (!open) continue;
+      if (proc.name === "gateway" && network === "edge") continue;
+      if (INTERNET_SENDERS.has(proc.name)) continue;
+      out.push(`compose service "${name}": network "${network}" is not internal; only the gateway (edge) and ${[...INTERNET_SENDERS].join(", ")} (providers on the internet) may have a way out`);
+    }
+  }
+
+  // Published ports: the gateway's PORT only; the services none; anything else on 127.0.0.1 only.
+  for (const [name, svc] of Object.entries(services)) {
+    const ours = weelo.get(name);
+    for (const entry of svc.ports ?? []) {
+      const { ip, published } = publishedPort(entry);
+      if (ours?.proc.name === "gateway") {
+        if (String(published) !== String(ours.env.PORT ?? 3000)) out.push(`compose service "${name}": publishes ${published}; the gateway publishes only its port ${ours.env.PORT ?? 3000}`);
+      } else if (ours) {
+        out.push(`compose service "${name}": publishes port ${published}; services publish no ports (the gateway is the way in)`);
+      } else if (ip !== "127.0.0.1") {
+        out.push(`compose service "${name}": publishes port ${published} on every interface; bind it to 127.0.0.1 or drop it`);
+      }
+    }
+    if (ours && svc.expose) out.push(`compose service "${name}": expose is not needed (the networks decide who reaches it)`);
+  }
+
+  // Prometheus scrapes admin ports over a network it shares with each target.
+  const prometheus = Object.entries(services).find(([, svc]) => String(svc.image ?? "").startsWith("prom/prometheus"));
+  if (prometheus) {
+    const [promName, promSvc] = prometheus;
+    const mount = (promSvc.volumes ?? []).map((v) => (typeof v === "string" ? v.split(":") : [v.source, v.target])).find(([, target]) => target === "/etc/prometheus/prometheus.yml");
+    if (mount?.[0]?.startsWith(".") && existsSync(join(root, mount[0]))) {
+      const config = parse(readFileSync(join(root, mount[0]), "utf8"));
+      for (const job of config?.scrape_configs ?? []) {
+        for (const target of (job.static_configs ?? []).flatMap((c) => c.targets ?? [])) {
+          const [host, port] = String(target).split(":");
+          const peer = services[host];
+          if (!peer) out.push(`${mount[0]}: job ${job.job_name} scrapes "${host}", which is not a compose service`);
+          else if (!shareNetwork(promSvc, peer)) out.push(`${mount[0]}: job ${job.job_name} scrapes "${host}", which shares no network with "${promName}"`);
+          const ours = weelo.get(host);
+          const admin = Number(ours?.env.METRICS_PORT || DEFAULT_METRICS_PORT);
+          if (ours && Number(port) !== admin) out.push(`${mount[0]}: job ${job.job_name} scrapes ${target}, but ${ours.proc.name}'s /metrics is on its admin port ${admin}`);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 // ---- Dockerfile and .dockerignore

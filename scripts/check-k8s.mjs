@@ -6,13 +6,18 @@
 // and checks what a schema cannot: each process of the build has a Deployment, Services, an
 // HPA and a PDB that select it; commands start existing mains; probes use declared ports;
 // env and ConfigMap keys are settings the process reads; each upstream a process needs points
-// at a gRPC Service; resources and a non-root user everywhere; Secret templates hold no secrets.
+// at a gRPC Service's mesh port; resources and a non-root user everywhere; Secret templates hold
+// no secrets. The mesh (scripts/check-k8s-mesh.mjs): cert-manager objects checked structurally,
+// one Certificate per process with its SPIFFE URI mounted whole into its pod with the MESH_*
+// settings pointing at it, probes over HTTP on the admin port (kubelet cannot do mTLS), no
+// Service on the public gRPC port, and NetworkPolicies that allow exactly what the design needs.
 //   node scripts/check-k8s.mjs            check
 //   node scripts/check-k8s.mjs --print production   print the rendered overlay as YAML
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { allVariables, commandProblems, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
+import { certManagerSchemaProblems, meshProblems, settingsOf } from "./check-k8s-mesh.mjs";
 
 // `--dir <folder>` checks another copy of deploy/k8s against this build (tests use it).
 const dirFlag = process.argv.indexOf("--dir");
@@ -143,6 +148,8 @@ const MODELS = {
 };
 
 async function schemaProblems(object, where) {
+  const custom = certManagerSchemaProblems(object, where);
+  if (custom) return custom;
   const entry = MODELS[`${object.apiVersion}/${object.kind}`];
   if (!entry) return [`${where}: ${object.apiVersion} ${object.kind} has no schema here (add it to MODELS in scripts/check-k8s.mjs)`];
   const Model = (await import(entry[0]))[entry[1]];
@@ -202,7 +209,21 @@ function semanticProblems(objects, name, secretTemplates) {
         const httpPort = probe.httpGet?.port;
         if (httpPort !== undefined && !(typeof httpPort === "string" ? ports.has(httpPort) : [...ports.values()].includes(httpPort))) out.push(`${cwhere}: ${kind} uses port ${httpPort}, which the container does not declare`);
       }
-      if (proc && proc.name !== "gateway" && !c.readinessProbe?.grpc) out.push(`${cwhere}: a service's readiness is its grpc.health.v1 status (grpc probe)`);
+      const settings = settingsOf(c, configMaps);
+      for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+        const probe = c[kind];
+        if (!probe) continue;
+        if (!probe.httpGet) {
+          out.push(`${cwhere}: ${kind} must be an httpGet probe (kubelet's gRPC and TCP probes cannot present a mesh certificate)`);
+          continue;
+        }
+        const number = typeof probe.httpGet.port === "string" ? ports.get(probe.httpGet.port) : probe.httpGet.port;
+        const admin = Number(settings.get("METRICS_PORT"));
+        const okPorts = proc?.name === "gateway" ? [admin, Number(settings.get("PORT"))] : [admin];
+        if (proc && number !== undefined && !okPorts.includes(number)) out.push(`${cwhere}: ${kind} asks port ${number}; ${proc.name}'s probes go to ${proc.name === "gateway" ? `its port ${settings.get("PORT")} or ` : ""}its admin port ${admin} (METRICS_PORT)`);
+        const path = kind === "livenessProbe" ? "/health" : "/health/ready";
+        if (probe.httpGet.path !== path) out.push(`${cwhere}: ${kind} asks ${probe.httpGet.path}; it should ask ${path}`);
+      }
       const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
       const fromConfig = new Map();
       for (const source of c.envFrom ?? []) {
@@ -226,6 +247,7 @@ function semanticProblems(objects, name, secretTemplates) {
         if (!target) out.push(`${cwhere}: ${upstream}=${value} is not [dns:///]host:port`);
         else if (!svc) out.push(`${cwhere}: ${upstream} names Service ${target.host}, which does not exist`);
         else if (!svc.spec.ports.some((p) => p.port === target.port)) out.push(`${cwhere}: Service ${target.host} has no port ${target.port}`);
+        else if (!meshPortOf(svc).includes(target.port)) out.push(`${cwhere}: ${upstream} uses port ${target.port} of Service ${target.host}, which is not the mesh port (MESH_PORT) of the pods behind it; internal calls go over the mesh`);
         else if (value.startsWith("dns:///") && svc.spec.clusterIP !== "None") out.push(`${cwhere}: ${upstream} resolves ${target.host} by DNS for round robin, but it is not a headless Service`);
       }
     }
@@ -236,10 +258,27 @@ function semanticProblems(objects, name, secretTemplates) {
     const hpa = matching("HorizontalPodAutoscaler")[0];
     if (hpa && d.spec.replicas > hpa.spec.maxReplicas) out.push(`${where}: replicas ${d.spec.replicas} above its HPA's maxReplicas`);
   }
+  /** Service ports that reach the mesh port (MESH_PORT) of every pod the Service selects. */
+  function meshPortOf(svc) {
+    const targets = byKind("Deployment").filter((d) => selects(svc.spec.selector, d.spec.template.metadata?.labels));
+    return (svc.spec.ports ?? []).filter((port) => targets.length > 0 && targets.every((d) => containersOf(d).some((c) => {
+      const mesh = Number(settingsOf(c, configMaps).get("MESH_PORT"));
+      const target = port.targetPort ?? port.port;
+      return (c.ports ?? []).some((p) => p.containerPort === mesh && (typeof target === "string" ? p.name === target : target === mesh));
+    }))).map((port) => port.port);
+  }
   for (const s of services) {
     const where = `${name}: Service/${s.metadata.name}`;
     const targets = byKind("Deployment").filter((d) => selects(s.spec.selector, d.spec.template.metadata?.labels));
     if (targets.length === 0) out.push(`${where}: selects no Deployment`);
+    for (const port of s.spec.ports ?? []) {
+      const target = port.targetPort ?? port.port;
+      for (const c of targets.flatMap(containersOf)) {
+        const grpc = Number(settingsOf(c, configMaps).get("GRPC_PORT"));
+        const number = typeof target === "string" ? (c.ports ?? []).find((p) => p.name === target)?.containerPort : target;
+        if (number === grpc) out.push(`${where}: port ${port.name ?? port.port} reaches the public gRPC port ${grpc}, which is pod-local (GRPC_HOST 127.0.0.1); expose the mesh port instead`);
+      }
+    }
     for (const port of s.spec.ports ?? []) {
       if (typeof port.targetPort === "string" && !targets.every((d) => containersOf(d).some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort)))) {
         out.push(`${where}: targetPort ${port.targetPort} is not a named port of the pods it selects`);
@@ -254,6 +293,7 @@ function semanticProblems(objects, name, secretTemplates) {
     for (const key of Object.keys(cm.data ?? {})) if (!knownEverywhere.has(key)) out.push(`${name}: ConfigMap/${cm.metadata.name}: ${key} is not a setting any process reads`);
   }
   for (const proc of procs.values()) if (!started.has(proc.main)) out.push(`${name}: no Deployment runs ${proc.main} (${proc.name})`);
+  out.push(...meshProblems(objects, name, { procs, configMaps, secretTemplates, processOfCommand }));
   return out;
 }
 
@@ -277,9 +317,11 @@ for (const file of readdirSync(templatesDir).filter((f) => f.endsWith(".example.
     problems.push(...(await schemaProblems(secret, where)));
     if (secret.kind !== "Secret") problems.push(`${where}: must be a Secret`);
     if (secret.data) problems.push(`${where}: use stringData with placeholders, not data`);
+    const tls = secret.type === "kubernetes.io/tls";
     for (const [key, value] of Object.entries(secret.stringData ?? {})) {
       if (!String(value).startsWith("REPLACE_ME")) problems.push(`${where}: ${key} must be a REPLACE_ME… placeholder, never a real value`);
-      if (!knownEverywhere.has(key)) problems.push(`${where}: ${key} is not a setting any process reads`);
+      if (tls && !["tls.crt", "tls.key", "ca.crt"].includes(key)) problems.push(`${where}: a kubernetes.io/tls Secret holds tls.crt, tls.key and ca.crt, not ${key}`);
+      if (!tls && !knownEverywhere.has(key)) problems.push(`${where}: ${key} is not a setting any process reads`);
     }
   }
 }

@@ -39,7 +39,7 @@ describe("deploy checks", () => {
     delete compose.services.notification;
     delete compose.services.gateway.depends_on.notification;
     compose.services.booking.environment.NATS_ULR = compose.services.booking.environment.NATS_URL;
-    compose.services.gateway.environment.BOOKING_GRPC_URL = "booking:50052";
+    compose.services.gateway.environment.BOOKING_GRPC_URL = "booking:50051";
     compose.services.tracking.depends_on.jaeger = { condition: "service_healthy" };
     compose.services.fleet.command = ["node", "--import", "tsx", "services/fleet/src/mian.ts"];
     const file = join(scratch, "compose.yml");
@@ -48,11 +48,43 @@ describe("deploy checks", () => {
       run("check-compose.mjs", file),
       /no service runs services\/notification\/src\/main\.ts/,
       /"booking": NATS_ULR is not a setting of booking/,
-      /"gateway": BOOKING_GRPC_URL uses port 50052, but "booking" serves gRPC on 50051/,
+      /"gateway": BOOKING_GRPC_URL uses port 50051, but "booking" serves the mesh on 50052/,
       /"gateway": NOTIFICATION_GRPC_URL names "notification", which is not a Weelo service/,
       /"tracking": waits for "jaeger" to be healthy, but "jaeger" has no healthcheck/,
       /"fleet": services\/fleet\/src\/mian\.ts does not exist in the build/,
     );
+  });
+
+  it("catch a compose file whose networks or published ports open more than the design allows", () => {
+    const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
+    compose.services.gateway.networks.push("data");
+    compose.services.gateway.environment.DATABASE_URL = "postgres://weelo:weelo@postgres:5432/weelo";
+    compose.services.postgres.ports = ["5432:5432"];
+    compose.services.redis.ports = ["127.0.0.1:6379:6379"];
+    compose.services.booking.ports = ["127.0.0.1:50051:50051"];
+    compose.services.pricing.networks = ["mesh", "data", "telemetry", "egress"];
+    delete compose.services.fleet.networks;
+    compose.services.tracking.networks = ["mesh", "telemetry"];
+    compose.services.dispatch.environment.MESH_IDENTITY = "booking";
+    compose.networks.mesh = {};
+    const file = join(scratch, "compose-networks.yml");
+    writeFileSync(file, stringify(compose));
+    const result = run("check-compose.mjs", file);
+    failsWith(
+      result,
+      /"gateway": the gateway must not be on the data network/,
+      /"gateway": the gateway has no database; set DATABASE_URL: ""/,
+      /"gateway": shares a network with "postgres" \(Postgres\)/,
+      /"postgres": publishes port 5432 on every interface/,
+      /"booking": publishes port 50051; services publish no ports/,
+      /"pricing": network "egress" is not internal/,
+      /"fleet": names no networks, so it joins "default"/,
+      /"tracking": must be on the data network/,
+      /"tracking": DATABASE_URL names "postgres", which shares no network with it/,
+      /"dispatch": MESH_IDENTITY must be "dispatch"/,
+      /network "mesh" must be internal: true/,
+    );
+    assert.doesNotMatch(result.output, /"redis": publishes/);
   });
 
   it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the protos", () => {
@@ -74,18 +106,66 @@ describe("deploy checks", () => {
     const edit = (file: string, change: (text: string) => string) => writeFileSync(join(dir, file), change(readFileSync(join(dir, file), "utf8")));
     edit("base/booking.yaml", (text) => text.split("\n---\n").filter((doc) => !doc.includes("kind: PodDisruptionBudget")).join("\n---\n"));
     edit("base/pricing.yaml", (text) => text.replace("averageUtilization: 70", 'averageUtilization: "70"'));
-    edit("base/tracking.yaml", (text) => text.replace(/readinessProbe:\n(\s+)grpc:\n(\s+)port: 50051/, "readinessProbe:\n$1grpc:\n$2port: 50052"));
-    edit("base/identity.yaml", (text) => text.replace("value: dns:///fleet-grpc:50051", "value: dns:///fleet:50051"));
+    edit("base/tracking.yaml", (text) => text.replace(/readinessProbe:\n(\s+)httpGet:\n\s+path: \/health\/ready\n(\s+)port: metrics/, "readinessProbe:\n$1grpc:\n$2port: 50052"));
+    edit("base/fleet.yaml", (text) => text.replace(/livenessProbe:\n(\s+)httpGet:\n(\s+)path: \/health\n(\s+)port: metrics/, "livenessProbe:\n$1httpGet:\n$2path: /health\n$3port: 50052"));
+    edit("base/identity.yaml", (text) => text.replace("value: dns:///fleet-grpc:50052", "value: dns:///fleet:50052"));
     edit("secrets/weelo-quotes.example.yaml", (text) => text.replace(/QUOTE_SIGNING_SECRET: .*/, "QUOTE_SIGNING_SECRET: 8a3f0c1d2e4b5a6978c0d1e2f3a4b5c6"));
     edit("overlays/staging/kustomization.yaml", (text) => text.replace("path: /data/LOG_LEVEL", "path: /data/LOG_LEVL"));
     failsWith(
       run("check-k8s.mjs", "--dir", dir),
       /base: Deployment\/booking: needs exactly one PodDisruptionBudget/,
       /base: HorizontalPodAutoscaler\/pricing: schema: .*averageUtilization must be integer/,
-      /base: Deployment\/tracking container tracking: readinessProbe asks gRPC port 50052/,
+      /base: Deployment\/tracking container tracking: readinessProbe must be an httpGet probe \(kubelet's gRPC and TCP probes cannot present a mesh certificate\)/,
+      /base: Deployment\/fleet container fleet: livenessProbe asks port 50052; fleet's probes go to its admin port 9464/,
       /Deployment\/identity container identity: FLEET_GRPC_URL resolves fleet by DNS for round robin, but it is not a headless Service/,
       /secrets\/weelo-quotes\.example\.yaml: QUOTE_SIGNING_SECRET must be a REPLACE_ME/,
       /staging: cannot render: .*replace \/data\/LOG_LEVL: nothing there to replace/,
+    );
+  });
+
+  it("catch a mesh identity that cannot rotate or is missing, and network policies wider or narrower than the callers graph", () => {
+    const dir = join(scratch, "k8s-mesh");
+    cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
+    const edit = (file: string, change: (text: string) => string) => {
+      const before = readFileSync(join(dir, file), "utf8");
+      const after = change(before);
+      assert.notEqual(after, before, `the test's edit of ${file} changed nothing`);
+      writeFileSync(join(dir, file), after);
+    };
+    const policies = "base/network-policies.yaml";
+    const docs = () => readFileSync(join(dir, policies), "utf8").split("\n---\n");
+    const editPolicy = (name: string, change: (doc: string) => string) =>
+      edit(policies, () => docs().map((doc) => (doc.includes(`  name: ${name}\n`) ? change(doc) : doc)).join("\n---\n"));
+    // Wider: fleet may call booking; pricing may reach the internet; the gateway may reach Postgres.
+    editPolicy("fleet-mesh-egress", (doc) => doc.replace("    - to:\n", "    - to:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: booking\n"));
+    editPolicy("booking-mesh-ingress", (doc) => doc.replace("    - from:\n", "    - from:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: fleet\n"));
+    editPolicy("providers-egress", (doc) => doc.replace("values: [identity, notification]", "values: [identity, notification, pricing]"));
+    editPolicy("gateway-data-egress", (doc) => `${doc}\n        - protocol: TCP\n          port: 5432`);
+    // Narrower: notification can no longer call identity; no default deny of egress.
+    edit(policies, () => docs().filter((doc) => !doc.includes("  name: notification-mesh-egress\n")).join("\n---\n"));
+    editPolicy("default-deny", (doc) => doc.replace(/\n {4}- Egress$/, ""));
+    // Public port on a Service, an upstream on it; a certificate mounted by subPath, one misnamed, a wrong identity.
+    edit("base/pricing.yaml", (text) => text.replace("    - name: mesh\n      port: 50052\n      targetPort: mesh\n", "    - name: mesh\n      port: 50052\n      targetPort: mesh\n    - name: grpc\n      port: 50051\n      targetPort: 50051\n"));
+    edit("base/fleet.yaml", (text) => text.replace("value: dns:///pricing-grpc:50052", "value: dns:///pricing:50051"));
+    edit("base/booking.yaml", (text) => text.replace("              mountPath: /etc/weelo/mesh\n", "              mountPath: /etc/weelo/mesh/tls.crt\n              subPath: tls.crt\n"));
+    edit("base/mesh-certificates.yaml", (text) => text.replace("spiffe://weelo/identity", "spiffe://weelo/identiti").replace("    - client auth\n", "    - client-auth\n"));
+    edit("base/tracking.yaml", (text) => text.replace("            - name: MESH_IDENTITY\n              value: tracking", "            - name: MESH_IDENTITY\n              value: fleet"));
+    edit("base/dispatch.yaml", (text) => text.replace("            secretName: weelo-mesh-dispatch\n", "            secretName: weelo-mesh-dispatcher\n"));
+    failsWith(
+      run("check-k8s.mjs", "--dir", dir),
+      /base: NetworkPolicies let fleet reach booking's mesh port 50052, but fleet makes no call to booking/,
+      /base: NetworkPolicies let pricing reach the internet \(HTTPS\)/,
+      /base: NetworkPolicies let the gateway reach port 5432 \(Postgres\)/,
+      /base: NetworkPolicies do not let notification reach identity's mesh port 50052 \(notification calls it: IDENTITY_GRPC_URL\)/,
+      /base: no default-deny NetworkPolicy/,
+      /base: Service\/pricing: port grpc reaches the public gRPC port 50051, which is pod-local/,
+      /base: Deployment\/fleet container fleet: PRICING_GRPC_URL uses port 50051 of Service pricing, which is not the mesh port/,
+      /base: Deployment\/booking container booking: mesh is mounted with subPath, which never receives the renewed certificate/,
+      /base: Deployment\/identity container identity: needs exactly one cert-manager Certificate with the URI spiffe:\/\/weelo\/identity, found 0/,
+      /base: Certificate\/weelo-mesh-gateway: cert-manager schema: spec\.usages: "client-auth" is not a key usage/,
+      /base: Deployment\/tracking container tracking: MESH_IDENTITY must be "tracking"/,
+      /base: Deployment\/dispatch container dispatch: the pod does not mount Secret weelo-mesh-dispatch/,
+      /base: Deployment\/dispatch: volume mesh mounts Secret weelo-mesh-dispatcher, which neither a Certificate nor a template/,
     );
   });
 

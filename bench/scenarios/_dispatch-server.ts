@@ -6,7 +6,7 @@
  *     online drivers spread over a city (BENCH_TRANSPORTERS transporters) straight into
  *     tracking's position store, as its availability events and location points would, and
  *     writes the transporters' and a customer's tokens to BENCH_DISPATCH_FILE;
- *   - "dispatch": dispatch alone, calling the upstream process (BENCH_UPSTREAM, host:port) over
+ *   - "dispatch": dispatch alone, calling the upstream process (BENCH_UPSTREAM, host:mesh port) over
  *     gRPC, as its own deployment does;
  *   - "all" (default): all five on one port, as the all-in-one process runs them.
  * Processes of one run share BENCH_RUN (names of schemas, streams and subjects) and
@@ -90,8 +90,10 @@ if (upstream) {
   await startBooking(platform, config);
   tracking = await startTracking(platform, config, { resolveDriver: async () => "" });
 }
-const dispatch = role !== "upstream" ? await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${port}` }) : undefined;
-port = await platform.grpc.listen("127.0.0.1", 0);
+let meshPort = 0;
+const dispatch = role !== "upstream" ? await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` }) : undefined;
+// The mesh port is the parent's choice (MESH_PORT), so the dispatch process can be told where the upstream's is.
+({ publicPort: port, meshPort } = await platform.grpc.listen({ publicHost: "127.0.0.1", publicPort: 0, meshHost: "127.0.0.1", meshPort: config.MESH_PORT }));
 await dispatch?.consuming;
 
 if (tracking) {

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { v7 as uuidv7 } from "uuid";
 import { TokenIssuer } from "@weelo/auth";
+import { EPHEMERAL_LOOPBACK } from "@weelo/grpc";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
@@ -42,7 +43,7 @@ const config = loadTrackingConfig({
 const platform = await createPlatform(config, { name: "tracking-bench" });
 await platform.bus.ensureStream({ name: config.BOOKING_STREAM, subjects: [`${config.BOOKING_SUBJECT_ROOT}.>`] });
 const tracking = await startTracking(platform, config);
-const port = await platform.grpc.listen("127.0.0.1", 0);
+const { publicPort: port } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
 
 const issuer = new TokenIssuer(platform.keys);
 const token = async (role: "driver" | "customer", userId: string) => (await issuer.issueAccessToken({ userId, role, sessionId: uuidv7(), ...(role === "driver" ? { transporterId: uuidv7() } : {}) })).token;

@@ -15,6 +15,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { freePort } from "@weelo/testing";
 import { startChild, type ChildServer } from "../lib/child.js";
 import { defaultLoadSettings } from "../lib/load.js";
 import type { MeasureResult, MeasureScenario } from "../lib/scenario.js";
@@ -47,10 +48,12 @@ export default {
     const servers: ChildServer[] = [];
     const pool = { kill: () => undefined } as { kill(): void };
     try {
+      // The upstream's mesh port (mutual TLS), where the dispatch process calls it; both share BENCH_DATA_DIR's development CA.
+      const upstreamMeshPort = await freePort();
       const server = await startChild({
         name: ALL_IN_ONE ? "pricing, fleet, booking, tracking, dispatch" : "pricing, fleet, booking, tracking",
         script: "bench/scenarios/_dispatch-server.ts",
-        env: { ...env, BENCH_DISPATCH_ROLE: ALL_IN_ONE ? "all" : "upstream" },
+        env: { ...env, BENCH_DISPATCH_ROLE: ALL_IN_ONE ? "all" : "upstream", MESH_PORT: String(upstreamMeshPort) },
         readyTimeoutMs: 300_000,
       });
       servers.push(server);
@@ -59,7 +62,7 @@ export default {
         : await startChild({
             name: "dispatch",
             script: "bench/scenarios/_dispatch-server.ts",
-            env: { ...env, BENCH_DISPATCH_ROLE: "dispatch", BENCH_UPSTREAM: `127.0.0.1:${server.port}` },
+            env: { ...env, BENCH_DISPATCH_ROLE: "dispatch", BENCH_UPSTREAM: `127.0.0.1:${upstreamMeshPort}`, MESH_PORT: "0" },
             readyTimeoutMs: 120_000,
           });
       if (!ALL_IN_ONE) servers.push(dispatcher);

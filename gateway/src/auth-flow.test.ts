@@ -260,7 +260,10 @@ describe("identity through the gateway", () => {
     assert.equal(live.status, 200);
     const ready = await fetch(`${system.url}/health/ready`);
     assert.equal(ready.status, 200, JSON.stringify(await ready.clone().json()));
-    const detailed = (await (await fetch(`${system.url}/health/detailed`)).json()) as any;
+    assert.deepEqual(await ready.json(), { status: "ready" }, "the app port names no dependency");
+    assert.equal((await fetch(`${system.url}/health/detailed`)).status, 404, "detailed health is on the admin port only");
+    assert.equal((await fetch(`${system.url}/metrics`)).status, 404, "metrics are on the admin port only");
+    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as any;
     const names = detailed.checks.map((c: { name: string }) => c.name).join(" ");
     assert.match(names, /database identity/);
     assert.match(names, /cache/);
@@ -268,7 +271,7 @@ describe("identity through the gateway", () => {
     assert.match(names, /upstream/);
     for (const check of detailed.checks) assert.equal(typeof check.latencyMs, "number");
 
-    const metrics = await (await fetch(`${system.url}/metrics`)).text();
+    const metrics = await (await fetch(`${system.adminUrl}/metrics`)).text();
     assert.match(metrics, /weelo_http_request_duration_seconds_bucket\{.*route="\/api\/v1\/auth\/send-otp"/);
     assert.match(metrics, /weelo_rpc_server_duration_seconds_bucket\{.*method="SendOtp"/);
     assert.match(metrics, /weelo_db_query_duration_seconds/);
@@ -299,7 +302,10 @@ describe("identity through the gateway", () => {
     try {
       const down = await fetch(`${system.url}/health/ready`);
       assert.equal(down.status, 503);
-      assert.match(JSON.stringify(await down.json()), /upstream/);
+      assert.deepEqual(await down.json(), { status: "not ready" });
+      const admin = await fetch(`${system.adminUrl}/health/ready`);
+      assert.equal(admin.status, 503);
+      assert.match(JSON.stringify(await admin.json()), /upstream/);
     } finally {
       system.platform.grpc.setServing(true);
     }

@@ -1,7 +1,7 @@
 /**
  * Generic forwarding: every method of every public service is served by calling the same
- * method on the owning service over gRPC with @grpc/grpc-js (one long-lived channel per
- * upstream). Messages cross as protobuf binary, encoded and decoded with the same descriptors
+ * method on the owning service over the mesh with @grpc/grpc-js (one long-lived mutual-TLS
+ * channel per upstream, the gateway's certificate proving the caller). Messages cross as protobuf binary, encoded and decoded with the same descriptors
  * the router uses, so no method is written by hand. The deadline, request id, client IP and
  * caller's authorization travel downstream; statuses come back as DomainErrors, and a stream
  * the upstream tore (it died or reset it mid-way) as UNAVAILABLE, which clients retry.
@@ -25,16 +25,18 @@ export class Forwarder {
   private readonly channels: Map<UpstreamName, grpc.Client>;
   private readonly upstreamOf = new Map<string, grpc.Client>();
 
+  /** `credentialsFor`: the gateway's mesh client credentials for an upstream (mutual TLS, the server must prove it is that service). */
   constructor(
     services: readonly PublicService[],
     addresses: Record<UpstreamName, string>,
     private readonly defaultDeadlineMs: number,
+    credentialsFor: (upstream: UpstreamName) => grpc.ChannelCredentials,
   ) {
     this.channels = new Map(
       Object.entries(addresses).map(([name, address]) => [
         name as UpstreamName,
         // Round robin over every replica the address resolves to (see CHANNEL_OPTIONS).
-        new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS),
+        new grpc.Client(address, credentialsFor(name as UpstreamName), CHANNEL_OPTIONS),
       ]),
     );
     for (const { service, upstream } of services) this.upstreamOf.set(service.typeName, this.channels.get(upstream)!);

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { cors as connectCors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { requestIdFrom, runWithContext } from "@weelo/log";
-import { runChecks, type DependencyCheck, type Platform } from "@weelo/runtime";
+import { runChecks, startMetricsServer, type DependencyCheck, type Platform } from "@weelo/runtime";
 import cors from "cors";
 import helmet from "helmet";
 import { RequestCredentials } from "./authenticate.js";
@@ -37,12 +37,15 @@ type Response = ServerResponse | Http2ServerResponse;
 
 export interface Gateway {
   port: number;
+  /** The admin listener: /metrics, /health/ready with its checks, /health/detailed. */
+  adminPort: number;
   close(): Promise<void>;
 }
 
 export async function startGateway(platform: Platform, config: GatewayConfig): Promise<Gateway> {
   const logger = platform.logger.child({ component: "gateway" });
-  const ownGrpc = `127.0.0.1:${config.GRPC_PORT}`;
+  // Upstreams are reached over the mesh (mutual TLS); unset URLs mean this process's own mesh port (the all-in-one).
+  const ownGrpc = `127.0.0.1:${config.MESH_PORT}`;
   const upstreamAddress: Record<UpstreamName, string> = {
     identity: config.IDENTITY_GRPC_URL ?? ownGrpc,
     fleet: config.FLEET_GRPC_URL ?? ownGrpc,
@@ -52,10 +55,14 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     notification: config.NOTIFICATION_GRPC_URL ?? ownGrpc,
     dispatch: config.DISPATCH_GRPC_URL ?? ownGrpc,
   };
-  const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS);
+  const asGateway = (upstream: UpstreamName) => platform.mesh.channelCredentials("gateway", upstream);
+  const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS, asGateway);
   const rest = new RestHandler(REST_ALIASES, forwarder, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);
 
-  const upstreamHealth = [...new Set(Object.values(upstreamAddress))].map((address) => new UpstreamHealth(address));
+  // One health channel per distinct address, proving the gateway to the first service found there.
+  const upstreamHealth = [...new Map(Object.entries(upstreamAddress).map(([name, address]) => [address, name as UpstreamName])).entries()].map(
+    ([address, name]) => new UpstreamHealth(address, asGateway(name)),
+  );
   const healthChecks: DependencyCheck[] = [
     ...platform.checks,
     ...upstreamHealth.map((u) => ({ name: `upstream ${u.address}`, critical: true, check: () => u.check() })),
@@ -122,21 +129,12 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
             route = "/health";
             return send(res, 200, { status: "ok", uptimeSeconds: Math.round(process.uptime()) });
           }
-          if (path === "/health/ready" || path === "/health/detailed") {
+          if (path === "/health/ready") {
+            // The app port says only ready or not: which dependency fails, and where it lives, is for the admin port.
             route = path;
             const results = await runChecks(healthChecks);
             const ready = !shuttingDown && results.every((r) => r.ok || !r.critical);
-            const body = path === "/health/ready"
-              ? { status: ready ? "ready" : "not ready", failing: results.filter((r) => !r.ok).map((r) => r.name) }
-              : { status: ready ? "ready" : "not ready", shuttingDown, uptimeSeconds: Math.round(process.uptime()), memory: process.memoryUsage(), checks: results };
-            return send(res, ready ? 200 : 503, body);
-          }
-          if (path === "/metrics") {
-            route = "/metrics";
-            const { contentType, body } = await platform.metrics.exposition();
-            res.writeHead(200, { "content-type": contentType });
-            res.end(body);
-            return;
+            return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
           }
           if (path === "/.well-known/jwks.json") {
             route = path;
@@ -181,7 +179,9 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     server.server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
-  logger.info({ port }, "gateway listening (Connect, gRPC, gRPC-Web, REST aliases)");
+  // /metrics, readiness with its failing checks, and /health/detailed: on the admin port only.
+  const admin = await startMetricsServer(platform, config.METRICS_PORT, { host: config.METRICS_HOST, checks: () => healthChecks, accepting: () => !shuttingDown });
+  logger.info({ port, adminPort: admin.port }, "gateway listening (Connect, gRPC, gRPC-Web, REST aliases); admin (metrics, detailed health) on its own port");
 
   const close = async () => {
     shuttingDown = true;
@@ -192,7 +192,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     forwarder.close();
   };
   platform.onShutdown("gateway", close);
-  return { port, close };
+  return { port, adminPort: admin.port, close };
 }
 
 function createValues(req: Request, trustProxy: boolean) {

@@ -20,7 +20,7 @@ describe("notifications through the gateway", () => {
   let dispatch: ServiceClient<typeof BookingDispatchServiceService>;
   before(async () => {
     system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", NOTIFY_RETRY_MS: "100" });
-    dispatch = createClient(BookingDispatchServiceService, `127.0.0.1:${system.grpcPort}`, { deadlineMs: 5000 });
+    dispatch = system.platform.meshClient(BookingDispatchServiceService, `127.0.0.1:${system.meshPort}`, "dispatch");
   });
   after(async () => {
     dispatch?.close();

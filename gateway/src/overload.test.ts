@@ -21,7 +21,7 @@ const GET_ME = "/weelo.identity.v1.ProfileService/GetMe";
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function metric(system: TestSystem, line: RegExp): Promise<number> {
-  const text = await (await fetch(`${system.url}/metrics`)).text();
+  const text = await (await fetch(`${system.adminUrl}/metrics`)).text();
   const found = text.split("\n").find((l) => line.test(l));
   return found ? Number(found.split(" ").at(-1)) : 0;
 }
@@ -229,6 +229,6 @@ describe("rate limits through the gateway", () => {
     const flood = await system.rest("POST", "/api/v1/auth/send-otp", { phone: "9876512347", role: "customer" });
     assert.equal(flood.status, 429);
     assert.equal(flood.headers.get("ratelimit-limit"), "6");
-    assert.ok((await (await fetch(`${system.url}/metrics`)).text()).includes('weelo_gateway_rate_limited_total{class="auth",scope="ip"} 1'));
+    assert.ok((await (await fetch(`${system.adminUrl}/metrics`)).text()).includes('weelo_gateway_rate_limited_total{class="auth",scope="ip"} 1'));
   });
 });

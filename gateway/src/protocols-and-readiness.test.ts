@@ -59,12 +59,13 @@ describe("readiness with a dependency down", () => {
   });
 
   it("answers 503 naming the cache, while liveness stays 200", async () => {
-    const ready = await fetch(`${system.url}/health/ready`);
+    assert.equal((await fetch(`${system.url}/health/ready`)).status, 503);
+    const ready = await fetch(`${system.adminUrl}/health/ready`);
     assert.equal(ready.status, 503);
     const body = (await ready.json()) as { failing: string[] };
     assert.ok(body.failing.includes("cache (redis)"), JSON.stringify(body));
     assert.equal((await fetch(`${system.url}/health`)).status, 200);
-    const detailed = (await (await fetch(`${system.url}/health/detailed`)).json()) as { checks: { name: string; ok: boolean; error?: string }[] };
+    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { checks: { name: string; ok: boolean; error?: string }[] };
     const cache = detailed.checks.find((c) => c.name === "cache (redis)");
     assert.equal(cache?.ok, false);
     assert.ok(cache?.error);
@@ -72,7 +73,7 @@ describe("readiness with a dependency down", () => {
 
   it("turns the services' gRPC health NOT_SERVING while a critical dependency fails", async () => {
     await until("identity reports NOT_SERVING", async () => {
-      const body = (await (await fetch(`${system.url}/health/ready`)).json()) as { failing: string[] };
+      const body = (await (await fetch(`${system.adminUrl}/health/ready`)).json()) as { failing: string[] };
       return body.failing.some((name) => name.startsWith("upstream"));
     });
   });

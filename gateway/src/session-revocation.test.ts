@@ -16,7 +16,7 @@ import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_ser
 import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
 import { TrackingServiceClient, type StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { DomainError, GrpcCode } from "@weelo/errors";
-import { createClient, type ServiceClient } from "@weelo/grpc";
+import type { ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { WebSocket } from "ws";
 import { CLOSE } from "./socket/protocol.js";
@@ -27,12 +27,12 @@ const PROMPTLY_MS = 1500;
 
 describe("revoked sessions close their streams and sockets", () => {
   let system: TestSystem;
-  /** Identity's internal AccountAdminService, reached on the services' gRPC port as the ops console would. */
+  /** Identity's internal AccountAdminService, reached on the mesh as the ops console would. */
   let admin: ServiceClient<typeof AccountAdminServiceService>;
   before(async () => {
     // The periodic socket re-check is pushed out of the way: only the revocation event can close in time.
     system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_REVOCATION_CHECK_MS: "600000", TRUST_PROXY: "true" });
-    admin = createClient(AccountAdminServiceService, `127.0.0.1:${system.grpcPort}`, { deadlineMs: 5000 });
+    admin = system.platform.meshClient(AccountAdminServiceService, `127.0.0.1:${system.meshPort}`, "ops");
   });
   after(async () => {
     admin?.close();

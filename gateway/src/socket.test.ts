@@ -59,7 +59,7 @@ describe("/socket through the gateway", () => {
 
   before(async () => {
     system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_MAX_SUBSCRIPTIONS: "3", SOCKET_PING_INTERVAL_MS: "500", SOCKET_MAX_BUFFERED_BYTES: "4096", SOCKET_FRAMES_PER_S: "10000", SOCKET_CONNECTS_PER_IP: "3", TRUST_PROXY: "true" });
-    dispatch = createClient(BookingDispatchServiceService, `127.0.0.1:${system.grpcPort}`, { deadlineMs: 5000 });
+    dispatch = system.platform.meshClient(BookingDispatchServiceService, `127.0.0.1:${system.meshPort}`, "dispatch");
     customer = await system.login("customer");
   });
   after(async () => {
@@ -190,7 +190,7 @@ describe("/socket through the gateway", () => {
     const raw = (socket.ws as unknown as { _socket: import("node:net").Socket })._socket;
     raw.pause(); // the app stops reading (a stalled phone, a frozen UI thread)
     const slowClosed = async () => {
-      const text = await (await fetch(`${system!.url}/metrics`)).text();
+      const text = await (await fetch(`${system!.adminUrl}/metrics`)).text();
       return text.includes('weelo_socket_closed_total{reason="slow_consumer"} 1');
     };
     // Each unknown frame costs the server a ~150-byte error frame: 60,000 of them are far more
@@ -216,7 +216,7 @@ describe("/socket through the gateway", () => {
     assert.equal(refused.headers["ratelimit-policy"], "3;w=60", "the window comes with the limit's decision");
     assert.ok(Number(refused.headers["retry-after"]) >= 1);
     // Counted like every other admission refusal, as class "socket".
-    assert.ok((await (await fetch(`${system!.url}/metrics`)).text()).includes('weelo_gateway_rate_limited_total{class="socket",scope="ip"} 1'));
+    assert.ok((await (await fetch(`${system!.adminUrl}/metrics`)).text()).includes('weelo_gateway_rate_limited_total{class="socket",scope="ip"} 1'));
     const other = await openSocket(system!, `?access_token=${customer.accessToken}`);
     await other.frame("another address is not affected", (f) => f.type === "ready");
     other.ws.close();

@@ -31,7 +31,14 @@ export interface RunningSystem {
   /** Base URL of the gateway, e.g. http://127.0.0.1:3000. */
   url: string;
   gatewayPort: number;
+  /** The admin listener: /metrics, /health/ready with its checks, /health/detailed. */
+  adminPort: number;
+  /** Base URL of the admin listener, e.g. http://127.0.0.1:9464. */
+  adminUrl: string;
+  /** The public gRPC listener (plaintext, public services, access tokens). */
   grpcPort: number;
+  /** The mesh listener (mutual TLS, every service; loopback only in this process). */
+  meshPort: number;
   stop(): Promise<void>;
 }
 
@@ -52,7 +59,7 @@ export async function startSystem(env: Record<string, string | undefined> = proc
   const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...bookingProductionRules, ...notificationProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
   const alwaysRules = [...identityRules, ...pricingRules, ...notificationRules, ...trackingRules] as ProductionRule<SystemConfig>[];
   const config = sharePoolBudget(loadConfig(systemConfigSchema, env, productionRules, alwaysRules));
-  const platform = await createPlatform(config, { name: "weelo", ...(options.logger ? { logger: options.logger } : {}) });
+  const platform = await createPlatform(config, { name: "weelo", inProcessMesh: true, ...(options.logger ? { logger: options.logger } : {}) });
   try {
     const pricing = await startPricing(platform, config);
     // In one process fleet reads the vehicle catalog from pricing directly (cached there).
@@ -76,23 +83,27 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     tracking = await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
     });
-    // Notification reads contacts from identity through this process's gRPC port, known once it listens;
+    // Notification reads contacts from identity through this process's mesh port, known once it listens;
     // its event consumers start then.
-    let ownGrpcPort = 0;
-    const notification = await startNotification(platform, config, { identityAddress: () => `127.0.0.1:${ownGrpcPort}` });
-    // Dispatch calls booking, tracking and fleet through this process's gRPC port too (clients made on first call).
-    await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownGrpcPort}` });
-    const grpcPort = await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
-    ownGrpcPort = grpcPort;
+    let ownMeshPort = 0;
+    const notification = await startNotification(platform, config, { identityAddress: () => `127.0.0.1:${ownMeshPort}` });
+    // Dispatch calls booking, tracking and fleet through this process's mesh port too (clients made on first call).
+    await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownMeshPort}` });
+    // The internal plane never leaves this process's loopback, whatever MESH_HOST says.
+    const { publicPort, meshPort } = await platform.listen({ meshHost: "127.0.0.1" });
+    ownMeshPort = meshPort;
     await notification.start();
-    // The gateway reaches the services through this process's own gRPC port, exactly as it
-    // would reach them over the network in the connected mode.
-    const gateway = await startGateway(platform, { ...config, GRPC_PORT: grpcPort });
+    // The gateway reaches the services through this process's own mesh port, with mutual TLS as
+    // the gateway, exactly as it reaches them over the network in the connected mode.
+    const gateway = await startGateway(platform, { ...config, MESH_PORT: meshPort });
     return {
       platform,
       url: `http://127.0.0.1:${gateway.port}`,
       gatewayPort: gateway.port,
-      grpcPort,
+      adminPort: gateway.adminPort,
+      adminUrl: `http://127.0.0.1:${gateway.adminPort}`,
+      grpcPort: publicPort,
+      meshPort,
       stop: () => platform.shutdown(),
     };
   } catch (error) {

@@ -109,7 +109,7 @@ describe("a trip across two gateway instances", () => {
     const created = await a.rest("POST", "/api/v1/bookings", { quoteToken: quote.body.data.quoteToken, pickup: place(PUNE), drop: place(HINJEWADI), vehicleType: "pickup_8ft", vehicleCount: 1, goodsType: "furniture", weightKg: 500, idempotencyKey: randomUUID() }, bearer(customer.accessToken));
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const bookingId = created.body.data.order.bookings[0].id as string;
-    const dispatch = createClient(BookingDispatchServiceService, `127.0.0.1:${a.grpcPort}`, { deadlineMs: 5000 });
+    const dispatch = a.platform.meshClient(BookingDispatchServiceService, `127.0.0.1:${a.meshPort}`, "dispatch");
     try {
       await dispatch.confirmBooking({ bookingId, transporterId: transporter.user.id });
       await dispatch.assignBooking({ bookingId, transporterId: transporter.user.id, driverId: fleetDriver.id, driverUserId: driver.user.id, vehicleId: vehicle.id });

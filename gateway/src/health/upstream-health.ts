@@ -1,5 +1,5 @@
 /**
- * grpc.health.v1 checks of the upstream services, over long-lived grpc-js channels. The two
+ * grpc.health.v1 checks of the upstream services, over long-lived mesh channels (mutual TLS). The two
  * tiny messages are encoded by hand: HealthCheckRequest{service=1}, HealthCheckResponse{status=1}.
  */
 import * as grpc from "@grpc/grpc-js";
@@ -10,8 +10,12 @@ const SERVING = 1;
 export class UpstreamHealth {
   private readonly client: grpc.Client;
 
-  constructor(readonly address: string) {
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
+  /** `credentials`: the gateway's mesh client credentials for the service at that address. */
+  constructor(
+    readonly address: string,
+    credentials: grpc.ChannelCredentials,
+  ) {
+    this.client = new grpc.Client(address, credentials, { "grpc.ssl_target_name_override": "weelo-mesh" });
   }
 
   /** Resolves when the upstream says SERVING for the service ("" = the whole server). */

@@ -44,14 +44,30 @@ export const baseConfigSchema = z.object({
   REDIS_URL: envOptional(),
   /** NATS server list (comma separated); unset means the in-process bus. */
   NATS_URL: envOptional(),
-  /** Port of this process's gRPC server. */
+  /** Port of the public gRPC listener: plaintext, public services only, every call with an access token. */
   GRPC_PORT: envInt(50051, 0, 65535),
-  /** Host the gRPC server binds to. */
-  GRPC_HOST: z.string().default("0.0.0.0"),
+  /** Host the public gRPC listener binds to: loopback unless configured otherwise (apps reach the gateway, not this). */
+  GRPC_HOST: z.string().default("127.0.0.1"),
+  /** Port of the mesh listener: mutual TLS, where other services and the gateway call (internal plane). */
+  MESH_PORT: envInt(50052, 0, 65535),
+  /** Host the mesh listener binds to (the all-in-one keeps it on loopback whatever this says). */
+  MESH_HOST: z.string().default("0.0.0.0"),
+  /** The identity this process's mesh certificate must name (spiffe://<trust domain>/<identity>): a wrong secret mounted stops the start. */
+  MESH_IDENTITY: envOptional(),
+  /** PEM files of this process's mesh certificate, its key and the mesh CA (required in production; re-read for rotation). */
+  MESH_CERT_FILE: envOptional(),
+  MESH_KEY_FILE: envOptional(),
+  MESH_CA_FILE: envOptional(),
+  /** Trust domain of the mesh's SPIFFE IDs. */
+  MESH_TRUST_DOMAIN: z.string().regex(/^[a-z0-9.-]+$/).default("weelo"),
+  /** How often the mesh certificate files are re-read (cert-manager renews them in place). */
+  MESH_CERT_REFRESH_MS: envInt(60_000, 1000),
   /** Default deadline of an internal gRPC call, in milliseconds. */
   GRPC_DEADLINE_MS: envInt(5000, 10),
   /** Port of the /metrics and /health endpoints of a service running alone. */
   METRICS_PORT: envInt(9464, 0, 65535),
+  /** Host of the admin listener (/metrics, /health*): reachable by Prometheus and the kubelet, never by apps. */
+  METRICS_HOST: z.string().default("0.0.0.0"),
   /** How often a process re-checks its dependencies to keep its gRPC health status true. */
   HEALTH_WATCH_INTERVAL_MS: envInt(5000, 50),
   /** How long a graceful shutdown may take before the process exits anyway. */

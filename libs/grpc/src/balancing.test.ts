@@ -1,7 +1,7 @@
 /**
  * Internal clients spread calls over every address their target resolves to (round robin),
- * as they must over a Kubernetes headless Service (`dns:///booking-grpc:50051`): two real
- * servers behind one multi-address target both serve calls from one client.
+ * as they must over a Kubernetes headless Service (`dns:///booking-grpc:50052`): two real
+ * servers behind one multi-address target both serve calls from one mesh client (mutual TLS).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -10,19 +10,21 @@ import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth
 import { Metrics } from "@weelo/metrics";
 import { capturingLogger } from "@weelo/testing";
 import * as jose from "jose";
-import { createClient, GrpcServer, type ServiceHandlers } from "./index.js";
+import { createMeshClient, EPHEMERAL_LOOPBACK, GrpcServer, Mesh, type ServiceHandlers } from "./index.js";
 
 describe("client load balancing", () => {
   const servers: GrpcServer[] = [];
   const ports: number[] = [];
+  let mesh: Mesh;
 
   before(async () => {
     const pair = await generateKeyPair();
     const keys: KeyMaterial = { keyId: pair.keyId, privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"), jwks: { keys: [pair.publicJwk] } };
     const values = new Map<string, string>();
     const verifier = new TokenVerifier(keys, new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000));
+    mesh = await Mesh.create({ MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" }, { allowDevelopmentCa: false, inMemoryCa: true });
     for (const name of ["replica-a", "replica-b"]) {
-      const server = new GrpcServer({ logger: capturingLogger(name).logger, metrics: new Metrics({ defaultMetrics: false }), verifier });
+      const server = new GrpcServer({ logger: capturingLogger(name).logger, metrics: new Metrics({ defaultMetrics: false }), verifier, mesh });
       const handlers: ServiceHandlers<typeof AuthServiceService> = {
         sendOtp: async () => ({ expiresAt: new Date(0), resendAfterSeconds: 0, devOtp: name }),
         verifyOtp: async () => ({ tokens: undefined, user: undefined, isNewUser: false }),
@@ -30,7 +32,7 @@ describe("client load balancing", () => {
         logout: async () => ({}),
       };
       server.addService(AuthServiceService, handlers, { publicMethods: ["SendOtp"] });
-      ports.push(await server.listen("127.0.0.1", 0));
+      ports.push((await server.listen(EPHEMERAL_LOOPBACK)).meshPort);
       servers.push(server);
     }
   });
@@ -39,7 +41,7 @@ describe("client load balancing", () => {
   });
 
   it("spreads one client's calls over every replica of its target", async () => {
-    const client = createClient(AuthServiceService, `ipv4:127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`, { deadlineMs: 5000 });
+    const client = createMeshClient(AuthServiceService, `ipv4:127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`, { deadlineMs: 5000, mesh, caller: "gateway" });
     try {
       const answered = new Map<string, number>();
       for (let i = 0; i < 20; i++) {

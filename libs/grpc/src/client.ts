@@ -9,6 +9,7 @@ import { codeName, DomainError, GrpcCode } from "@weelo/errors";
 import { currentContext } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
 import { failSpan, headersOfSpan, SpanKind, startSpan, traceHeaders, tracingEnabled, type Span } from "@weelo/telemetry";
+import type { Mesh } from "./mesh/mesh.js";
 import { fromServiceError } from "./status.js";
 import { splitPath, type MethodDefinition, type ServiceDefinition } from "./service.js";
 
@@ -38,6 +39,11 @@ export type ServiceClient<D extends ServiceDefinition> = { [K in keyof D]: Clien
 export interface ClientOptions {
   /** Default deadline of each call (ms). */
   deadlineMs: number;
+  /**
+   * How the channel is secured: a mesh client's certificate (`platform.mesh.channelCredentials(caller, target)`)
+   * for every internal call; plaintext only for the public listener (local tools and tests).
+   */
+  credentials?: grpc.ChannelCredentials;
   metrics?: Metrics;
   channelOptions?: grpc.ChannelOptions;
 }
@@ -49,6 +55,9 @@ export interface ClientOptions {
  */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_time_ms": 30_000,
+  // Mesh certificates carry SPIFFE IDs, not host names (checked by the credentials): a fixed TLS
+  // server name keeps Node from sending an IP address as SNI, which RFC 6066 forbids.
+  "grpc.ssl_target_name_override": "weelo-mesh",
   "grpc.keepalive_timeout_ms": 10_000,
   "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
 };
@@ -58,7 +67,7 @@ export function createClient<D extends ServiceDefinition>(
   address: string,
   options: ClientOptions,
 ): ServiceClient<D> {
-  const raw = new grpc.Client(address, grpc.credentials.createInsecure(), {
+  const raw = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
     ...CHANNEL_OPTIONS,
     ...options.channelOptions,
   });
@@ -70,6 +79,26 @@ export function createClient<D extends ServiceDefinition>(
       : unaryCall(raw, method, options);
   }
   return client as ServiceClient<D>;
+}
+
+/** The mesh identity that serves a contract: the domain of its package (weelo.booking.v1.BookingDispatchService → booking). */
+export function identityOf(definition: ServiceDefinition): string {
+  const first = Object.values(definition)[0];
+  if (!first) throw new Error("a service needs at least one method");
+  return splitPath(first.path)[0].split(".")[1]!;
+}
+
+/**
+ * A client of another service over the mesh: mutual TLS as `caller`, and the server must prove it
+ * is the service that owns the contract.
+ */
+export function createMeshClient<D extends ServiceDefinition>(
+  definition: D,
+  address: string,
+  options: Omit<ClientOptions, "credentials"> & { mesh: Mesh; caller: string },
+): ServiceClient<D> {
+  const { mesh, caller, ...rest } = options;
+  return createClient(definition, address, { ...rest, credentials: mesh.channelCredentials(caller, identityOf(definition)) });
 }
 
 function unaryCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>, options: ClientOptions) {

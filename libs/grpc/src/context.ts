@@ -14,8 +14,18 @@ export interface CallContext {
   readonly method: string;
   readonly requestId: string;
   readonly metadata: grpc.Metadata;
-  /** The caller's IP: the gateway's x-forwarded-for, else the peer address. */
+  /**
+   * The app's IP: the x-forwarded-for of a call from the gateway (proven by its mesh certificate),
+   * else the peer address. A header from anyone else is ignored.
+   */
   readonly clientIp: string;
+  /** The peer's address as grpc-js reports it ("ipv4:127.0.0.1:52044"). */
+  readonly peer: string;
+  /**
+   * The calling service, as the SPIFFE ID of its mesh certificate names it ("dispatch",
+   * "gateway"); undefined on the public listener, where callers are apps.
+   */
+  readonly caller: string | undefined;
   /** Deadline of the call (ms since epoch), when the caller set one. */
   readonly deadline: number | undefined;
   /** Aborted when the caller cancels or the deadline passes: stop work and streams then. */

@@ -15,7 +15,7 @@ import { currentContext, runWithContext } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { capturingLogger } from "@weelo/testing";
 import * as jose from "jose";
-import { createClient, GrpcServer, requirePrincipal, type CallContext, type ServiceHandlers } from "./index.js";
+import { createClient, EPHEMERAL_LOOPBACK, GrpcServer, Mesh, requirePrincipal, type CallContext, type ServiceHandlers } from "./index.js";
 
 const memoryStore = () => {
   const values = new Map<string, string>();
@@ -39,7 +39,8 @@ describe("GrpcServer and createClient", () => {
     const keys: KeyMaterial = { keyId: pair.keyId, privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"), jwks: { keys: [pair.publicJwk] } };
     revocations = new RevocationList(memoryStore(), 60_000);
     issuer = new TokenIssuer(keys);
-    server = new GrpcServer({ logger, metrics, verifier: new TokenVerifier(keys, revocations) });
+    const mesh = await Mesh.create({ MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" }, { allowDevelopmentCa: false, inMemoryCa: true });
+    server = new GrpcServer({ logger, metrics, verifier: new TokenVerifier(keys, revocations), mesh });
     const auth: ServiceHandlers<typeof AuthServiceService> = {
       async sendOtp(request, ctx) {
         seen.ctx = ctx;
@@ -63,7 +64,7 @@ describe("GrpcServer and createClient", () => {
       unregisterDevice: async () => ({ removed: false }),
     };
     server.addService(AuthServiceService, auth, { publicMethods: ["SendOtp"] }).addService(ProfileServiceService, profile);
-    address = `127.0.0.1:${await server.listen("127.0.0.1", 0)}`;
+    address = `127.0.0.1:${(await server.listen(EPHEMERAL_LOOPBACK)).publicPort}`;
   });
   after(async () => {
     await server.shutdown(1000);

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@weelo/log";
 import { requestIdFrom } from "@weelo/log";
 import type { CallContext } from "./context.js";
+import type { PeerCall } from "./mesh/mesh.js";
 import { compose, type ServerInterceptor } from "./interceptors/types.js";
 import { toStatusObject } from "./status.js";
 
@@ -41,6 +42,8 @@ export type ServiceHandlers<D extends ServiceDefinition> = { [K in keyof D]: Han
 export interface BindOptions {
   logger: Logger;
   interceptors: readonly ServerInterceptor[];
+  /** The calling service proven by the connection's peer certificate (mesh listener only). */
+  callerOf?: (call: PeerCall) => string | undefined;
 }
 
 /** "/weelo.identity.v1.AuthService/SendOtp" → ["weelo.identity.v1.AuthService", "SendOtp"]. */
@@ -75,7 +78,7 @@ function wrap(
   const methodLogger = options.logger.child({ rpc: `${service.split(".").pop()}/${methodName}` });
 
   const streaming = method.requestStream || method.responseStream;
-  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger, streaming);
+  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger, options.callerOf, streaming);
 
   if (!method.responseStream) {
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
@@ -116,12 +119,12 @@ function wrap(
  */
 class GrpcCallContext implements CallContext {
   readonly requestId: string;
-  readonly clientIp: string;
   readonly deadline: number | undefined;
   readonly metadata: grpc.Metadata;
   principal: CallContext["principal"] = undefined;
   private controller: AbortController | undefined;
   private childLogger: Logger | undefined;
+  private resolvedCaller: string | undefined | null = null;
   /** Set by abort(): the call was ended on purpose, its caller is still there for the error. */
   private abortedWith: Error | undefined;
 
@@ -130,13 +133,27 @@ class GrpcCallContext implements CallContext {
     readonly service: string,
     readonly method: string,
     private readonly methodLogger: Logger,
+    private readonly callerOf: ((call: PeerCall) => string | undefined) | undefined,
     readonly streaming = false,
   ) {
     this.metadata = call.metadata;
     this.requestId = requestIdFrom(call.metadata.get("x-request-id")[0] as string | undefined);
-    const forwardedFor = call.metadata.get("x-forwarded-for")[0];
-    this.clientIp = typeof forwardedFor === "string" ? forwardedFor.split(",")[0]!.trim() : peerIp(call.getPeer());
     this.deadline = deadlineOf(call);
+  }
+
+  get caller(): string | undefined {
+    if (this.resolvedCaller === null) this.resolvedCaller = this.callerOf?.(this.call);
+    return this.resolvedCaller;
+  }
+
+  get peer(): string {
+    return this.call.getPeer();
+  }
+
+  /** Only the gateway, proven by its certificate, may say which app address a call came from. */
+  get clientIp(): string {
+    const forwardedFor = this.caller === "gateway" ? this.call.metadata.get("x-forwarded-for")[0] : undefined;
+    return typeof forwardedFor === "string" && forwardedFor.trim() !== "" ? forwardedFor.split(",")[0]!.trim() : peerIp(this.call.getPeer());
   }
 
   get signal(): AbortSignal {

@@ -27,6 +27,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Calls refused on the mesh listener, by service, method and why (no identity, caller not declared). */
+  readonly meshRefusals = new client.Counter({
+    name: "weelo_mesh_refused_total",
+    help: "Internal calls refused by the declared-callers check, by reason (unauthenticated, permission_denied).",
+    labelNames: ["service", "method", "reason"] as const,
+    registers: [this.registry],
+  });
+
   /** Gateway request duration by route (RPC path or REST alias pattern), HTTP method and status. */
   readonly httpDuration = new client.Histogram({
     name: "weelo_http_request_duration_seconds",

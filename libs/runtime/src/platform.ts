@@ -8,7 +8,7 @@ import { createBus, type Bus } from "@weelo/bus";
 import { createCache, type Cache } from "@weelo/cache";
 import type { BaseConfig } from "@weelo/config";
 import { createDatabase, type Database, type Migration } from "@weelo/db";
-import { GrpcServer, revocationInterceptor } from "@weelo/grpc";
+import { createMeshClient, GrpcServer, Mesh, revocationInterceptor, type BoundPorts, type ListenAddresses, type ServiceClient, type ServiceDefinition } from "@weelo/grpc";
 import { createLogger, type Logger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { parseOtlpHeaders, startTracing, type Tracing } from "@weelo/telemetry";
@@ -33,6 +33,8 @@ export interface Platform {
   /** Revoked sessions as they happen (bus notices): open streams and sockets watch theirs. */
   readonly sessions: SessionWatch;
   readonly grpc: GrpcServer;
+  /** This process's mesh identity and certificates (mutual TLS between services). */
+  readonly mesh: Mesh;
   readonly checks: DependencyCheck[];
   /** OpenTelemetry tracing of this process (off unless OTEL_EXPORTER_OTLP_ENDPOINT is set). */
   readonly tracing: Tracing;
@@ -46,13 +48,31 @@ export interface Platform {
    * on their own. Drains run together, bounded by 30% of SHUTDOWN_TIMEOUT_MS.
    */
   onDrain(name: string, fn: () => Promise<void>): void;
-  /** Starts listening on the gRPC server and keeps its health status true to the dependency checks. */
-  listen(host: string, port: number): Promise<number>;
+  /**
+   * A client of another service over the mesh, calling as `caller` (the module that calls: in the
+   * all-in-one each service calls as itself), with the process's default deadline and metrics.
+   */
+  meshClient<D extends ServiceDefinition>(definition: D, address: string, caller: string): ServiceClient<D>;
+  /**
+   * Starts both gRPC listeners (public on GRPC_HOST:GRPC_PORT, mesh on MESH_HOST:MESH_PORT unless
+   * given) and keeps their health status true to the dependency checks.
+   */
+  listen(addresses?: Partial<ListenAddresses>): Promise<BoundPorts>;
   /** Runs every cleanup once, each bounded by the remaining shutdown time. */
   shutdown(): Promise<void>;
 }
 
-export async function createPlatform(config: BaseConfig, options: { name: string; logger?: Logger }): Promise<Platform> {
+export interface PlatformOptions {
+  name: string;
+  logger?: Logger;
+  /**
+   * The all-in-one: its internal plane never leaves loopback, so in production it makes its mesh
+   * CA in memory at start instead of reading certificate files (development keeps DATA_DIR/mesh).
+   */
+  inProcessMesh?: boolean;
+}
+
+export async function createPlatform(config: BaseConfig, options: PlatformOptions): Promise<Platform> {
   const logger =
     options.logger ?? createLogger({ service: options.name, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const metrics = new Metrics();
@@ -82,7 +102,9 @@ export async function createPlatform(config: BaseConfig, options: { name: string
   const verifier = new TokenVerifier(keys, revocations, { issuer: config.JWT_ISSUER });
   const sessions = new SessionWatch(bus, { rememberMs: config.ACCESS_TOKEN_TTL_S * 1000, onError: (err) => logger.warn({ err }, "session revocation notice failed") });
   onShutdown("sessions", async () => sessions.close());
-  const grpc = new GrpcServer({ logger, metrics, verifier, interceptors: [revocationInterceptor(sessions)] });
+  const production = config.NODE_ENV === "production";
+  const mesh = await Mesh.create(config, { allowDevelopmentCa: !production, inMemoryCa: production && options.inProcessMesh === true });
+  const grpc = new GrpcServer({ logger, metrics, verifier, mesh, interceptors: [revocationInterceptor(sessions)] });
 
   const checks: DependencyCheck[] = [
     { name: `cache (${cache.kind})`, critical: true, check: () => cache.ping() },
@@ -101,8 +123,11 @@ export async function createPlatform(config: BaseConfig, options: { name: string
     verifier,
     sessions,
     grpc,
+    mesh,
     checks,
     tracing,
+    meshClient: (definition, address, caller) =>
+      createMeshClient(definition, address, { mesh, caller, deadlineMs: config.GRPC_DEADLINE_MS, metrics }),
     onShutdown,
     onDrain: (name: string, fn: () => Promise<void>) => void drains.push({ name, fn }),
     async database<DB>(service: string, migrations: Record<string, Migration>) {
@@ -112,8 +137,13 @@ export async function createPlatform(config: BaseConfig, options: { name: string
       checks.push({ name: `database ${service} (${database.kind})`, critical: true, check: () => database.ping() });
       return database;
     },
-    async listen(host: string, port: number) {
-      const bound = await grpc.listen(host, port);
+    async listen(addresses: Partial<ListenAddresses> = {}) {
+      const bound = await grpc.listen({
+        publicHost: addresses.publicHost ?? config.GRPC_HOST,
+        publicPort: addresses.publicPort ?? config.GRPC_PORT,
+        meshHost: addresses.meshHost ?? config.MESH_HOST,
+        meshPort: addresses.meshPort ?? config.MESH_PORT,
+      });
       grpc.watchHealth(async () => (await runChecks(checks)).every((r) => r.ok || !r.critical), config.HEALTH_WATCH_INTERVAL_MS);
       return bound;
     },

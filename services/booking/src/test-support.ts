@@ -12,7 +12,7 @@ import { BookingServiceService, type CreateBookingRequest } from "@weelo/contrac
 import type { Address } from "@weelo/contracts/grpc/weelo/common/v1/common";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { createDatabase, type Database } from "@weelo/db";
-import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { loadPricingConfig, startPricing } from "@weelo/pricing";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment } from "@weelo/testing";
@@ -81,7 +81,7 @@ export async function startTestBooking(options: { env?: Record<string, string> }
   try {
     await startPricing(platform, loadPricingConfig(env));
     const booking = await startBooking(platform, config, { now: () => new Date(Date.now() + offset) });
-    const port = await platform.grpc.listen("127.0.0.1", 0);
+    const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
     database = await createDatabase<BookingDatabase>({
       service: "booking-test",
       schema: `${config.DB_SCHEMA_PREFIX}booking`,
@@ -89,10 +89,11 @@ export async function startTestBooking(options: { env?: Record<string, string> }
       migrations: bookingMigrations,
       logger: platform.logger,
     });
-    const target = `127.0.0.1:${port}`;
+    const target = `127.0.0.1:${publicPort}`;
     const clientOptions = { deadlineMs: 10_000 };
     const bookings = createClient(BookingServiceService, target, clientOptions);
-    const dispatch = createClient(BookingDispatchServiceService, target, clientOptions);
+    // BookingDispatchService is internal: called over the mesh with dispatch's certificate, as dispatch does.
+    const dispatch = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${meshPort}`, { ...clientOptions, mesh: platform.mesh, caller: "dispatch" });
     const pricing = createClient(PricingServiceService, target, clientOptions);
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });

@@ -20,7 +20,7 @@ import { TransporterPresence } from "./presence.js";
 import { grpcUpstreams, type DispatchUpstreams } from "./upstreams.js";
 
 export interface DispatchModuleOptions {
-  /** The services dispatch calls; default: gRPC clients of *_GRPC_URL, else of `ownAddress`. */
+  /** The services dispatch calls; default: mesh clients of *_GRPC_URL, else of `ownAddress` (the all-in-one's mesh port). */
   upstreams?: DispatchUpstreams;
   /** This process's gRPC address (host:port), for upstreams hosted here (all-in-one); read on first call. */
   ownAddress?: () => string;
@@ -50,11 +50,11 @@ export async function startDispatch(platform: Platform, config: DispatchConfig, 
 
   let upstreams = options.upstreams;
   if (!upstreams) {
-    const own = options.ownAddress ?? (() => `127.0.0.1:${config.GRPC_PORT}`);
+    const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
     const address = (url: string | undefined) => () => url ?? own();
     const clients = grpcUpstreams(
       { booking: address(config.BOOKING_GRPC_URL), tracking: address(config.TRACKING_GRPC_URL), fleet: address(config.FLEET_GRPC_URL) },
-      { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics },
+      (definition, address) => platform.meshClient(definition, address, "dispatch"),
     );
     platform.onShutdown("dispatch upstream clients", async () => clients.close());
     upstreams = clients;

@@ -22,7 +22,7 @@ import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pr
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { fleetConfigSchema, startFleet } from "@weelo/fleet";
-import { createClient, requirePrincipal, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { createClient, EPHEMERAL_LOOPBACK, requirePrincipal, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { loadConfig } from "@weelo/config";
 import { pricingConfigSchema, startPricing } from "@weelo/pricing";
 import { createPlatform, type Platform } from "@weelo/runtime";
@@ -142,7 +142,7 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
     await platform.shutdown();
     await isolated.cleanup(["pricing", "fleet", "booking", "tracking", "dispatch"]);
   };
-  let port = 0;
+  let meshPort = 0;
   try {
     await startPricing(platform, config);
     const fleet = await startFleet(platform, config, { vehicleTypes: { has: async () => true } });
@@ -150,10 +150,12 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
     await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
     });
-    const dispatchModule = options.withDispatch === false ? undefined : await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${port}` });
-    port = await platform.grpc.listen("127.0.0.1", 0);
+    const dispatchModule = options.withDispatch === false ? undefined : await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` });
+    const ports = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    meshPort = ports.meshPort;
     await dispatchModule?.consuming;
-    const target = `127.0.0.1:${port}`;
+    const target = `127.0.0.1:${ports.publicPort}`;
+    const meshTarget = `127.0.0.1:${meshPort}`;
     const make = <D extends Parameters<typeof createClient>[0]>(definition: D, at = target) => {
       const client = createClient(definition, at, { deadlineMs: 15_000 });
       clients.push(client);
@@ -284,8 +286,8 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
       async replica(overrides = {}) {
         const replicaConfig = loadConfig(schemaSchema, { ...env, ...overrides });
         const replicaPlatform = await createPlatform(replicaConfig, { name: "dispatch-replica" });
-        const module = await startDispatch(replicaPlatform, replicaConfig, { ownAddress: () => target });
-        const replicaPort = await replicaPlatform.grpc.listen("127.0.0.1", 0);
+        const module = await startDispatch(replicaPlatform, replicaConfig, { ownAddress: () => meshTarget });
+        const { publicPort: replicaPort } = await replicaPlatform.grpc.listen(EPHEMERAL_LOOPBACK);
         await module.consuming;
         const client = createClient(DispatchServiceService, `127.0.0.1:${replicaPort}`, { deadlineMs: 15_000 });
         const handle = {

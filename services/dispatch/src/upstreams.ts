@@ -1,13 +1,12 @@
 /**
  * The services dispatch calls: booking (its internal BookingDispatchService), tracking
- * (FindNearbyDrivers) and fleet (FleetDirectoryService). gRPC clients over the network, or,
- * in the all-in-one process, clients of the process's own gRPC port made on first use.
+ * (FindNearbyDrivers) and fleet (FleetDirectoryService). Mesh clients over the network, or,
+ * in the all-in-one process, clients of the process's own mesh port made on first use.
  */
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
 import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
-import { createClient, type ServiceClient } from "@weelo/grpc";
-import type { Metrics } from "@weelo/metrics";
+import type { ServiceClient, ServiceDefinition } from "@weelo/grpc";
 
 export interface DispatchUpstreams {
   booking: Pick<ServiceClient<typeof BookingDispatchServiceService>, "confirmBooking" | "assignBooking" | "reopenBooking" | "expireBooking">;
@@ -22,13 +21,16 @@ export interface UpstreamAddresses {
 }
 
 /** gRPC clients, each made on its first call (so an address known only after listen works), closed by close(). */
-export function grpcUpstreams(addresses: UpstreamAddresses, options: { deadlineMs: number; metrics?: Metrics }): DispatchUpstreams & { close(): void } {
+export function grpcUpstreams(
+  addresses: UpstreamAddresses,
+  connect: <D extends ServiceDefinition>(definition: D, address: string) => ServiceClient<D>,
+): DispatchUpstreams & { close(): void } {
   const made: { close(): void }[] = [];
-  function lazy<D extends Parameters<typeof createClient>[0]>(definition: D, address: () => string): ServiceClient<D> {
+  function lazy<D extends ServiceDefinition>(definition: D, address: () => string): ServiceClient<D> {
     let client: ServiceClient<D> | undefined;
     const get = () => {
       if (!client) {
-        client = createClient(definition, address(), { deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+        client = connect(definition, address());
         made.push(client);
       }
       return client;

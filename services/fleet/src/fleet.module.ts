@@ -8,7 +8,6 @@ import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/
 import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
 import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
-import { createClient } from "@weelo/grpc";
 import type { Logger } from "@weelo/log";
 import type { Platform } from "@weelo/runtime";
 import { createFleetDriverDirectory, fleetDirectorySource, type FleetDriverDirectory } from "./driver-directory.js";
@@ -67,7 +66,7 @@ function vehicleTypeCatalog(platform: Platform, config: FleetConfig, logger: Log
     logger.warn({ vehicleTypes: config.FLEET_VEHICLE_TYPES }, "vehicle types are checked against FLEET_VEHICLE_TYPES: set PRICING_GRPC_URL to use the pricing catalog");
     return staticVehicleTypeCatalog(config.FLEET_VEHICLE_TYPES);
   }
-  const pricing = createClient(PricingServiceService, config.PRICING_GRPC_URL, { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics });
+  const pricing = platform.meshClient(PricingServiceService, config.PRICING_GRPC_URL, "fleet");
   platform.onShutdown("pricing client", async () => pricing.close());
   return pricingVehicleTypeCatalog(pricing, { ttlMs: config.VEHICLE_TYPES_CACHE_TTL_S * 1000, logger });
 }

@@ -12,7 +12,7 @@ import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/
 import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
 import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
 import { createDatabase, type Database } from "@weelo/db";
-import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment } from "@weelo/testing";
 import { loadFleetConfig, type FleetConfig } from "./fleet.config.js";
@@ -87,7 +87,7 @@ export async function startTestFleet(options: FleetModuleOptions & { env?: Recor
   };
   try {
     const fleet = await startFleet(platform, config, options);
-    const port = await platform.grpc.listen("127.0.0.1", 0);
+    const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
     database = await createDatabase<FleetDatabase>({
       service: "fleet-test",
       schema: `${config.DB_SCHEMA_PREFIX}fleet`,
@@ -95,12 +95,13 @@ export async function startTestFleet(options: FleetModuleOptions & { env?: Recor
       migrations: fleetMigrations,
       logger: platform.logger,
     });
-    const address = `127.0.0.1:${port}`;
+    const address = `127.0.0.1:${publicPort}`;
     const clientOptions = { deadlineMs: 5000 };
     const vehicles = createClient(VehicleServiceService, address, clientOptions);
     const drivers = createClient(DriverServiceService, address, clientOptions);
     const transporters = createClient(TransporterServiceService, address, clientOptions);
-    const directory = createClient(FleetDirectoryServiceService, address, clientOptions);
+    // FleetDirectoryService is internal: over the mesh with identity's certificate, as identity asks it at login.
+    const directory = createMeshClient(FleetDirectoryServiceService, `127.0.0.1:${meshPort}`, { ...clientOptions, mesh: platform.mesh, caller: "identity" });
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
     const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>

@@ -1,7 +1,6 @@
 /** Starts the identity service alone (connected mode): config → platform → gRPC server. */
 import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import { createFleetDriverDirectory } from "@weelo/fleet";
-import { createClient } from "@weelo/grpc";
 import { createPlatform, runMain, startMetricsServer } from "@weelo/runtime";
 import { loadIdentityConfig } from "./identity.config.js";
 import { startIdentity } from "./identity.module.js";
@@ -10,10 +9,10 @@ await runMain(async () => {
   const config = loadIdentityConfig();
   const platform = await createPlatform(config, { name: "identity" });
   const drivers = config.FLEET_GRPC_URL
-    ? createFleetDriverDirectory(createClient(FleetDirectoryServiceService, config.FLEET_GRPC_URL, { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics }))
+    ? createFleetDriverDirectory(platform.meshClient(FleetDirectoryServiceService, config.FLEET_GRPC_URL, "identity"))
     : undefined;
   await startIdentity(platform, config, drivers ? { drivers } : {});
-  await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
-  await startMetricsServer(platform, config.METRICS_PORT);
+  await platform.listen();
+  await startMetricsServer(platform, config.METRICS_PORT, { host: config.METRICS_HOST });
   return platform;
 });

@@ -7,8 +7,8 @@ await runMain(async () => {
   const config = loadNotificationConfig();
   const platform = await createPlatform(config, { name: "notification" });
   const notification = await startNotification(platform, config);
-  await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
+  await platform.listen();
   await notification.start();
-  await startMetricsServer(platform, config.METRICS_PORT);
+  await startMetricsServer(platform, config.METRICS_PORT, { host: config.METRICS_HOST });
   return platform;
 });

@@ -6,7 +6,7 @@
  */
 import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
 import { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
-import { createClient, type ServiceClient } from "@weelo/grpc";
+import type { ServiceClient } from "@weelo/grpc";
 import { createGuard } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import { Counter } from "prom-client";
@@ -59,10 +59,7 @@ export async function startNotification(platform: Platform, config: Notification
 
   let identity: ServiceClient<typeof ContactDirectoryServiceService> | undefined;
   const identityClient = () =>
-    (identity ??= createClient(ContactDirectoryServiceService, config.IDENTITY_GRPC_URL ?? options.identityAddress?.() ?? `127.0.0.1:${config.GRPC_PORT}`, {
-      deadlineMs: config.GRPC_DEADLINE_MS,
-      metrics: platform.metrics,
-    }));
+    (identity ??= platform.meshClient(ContactDirectoryServiceService, config.IDENTITY_GRPC_URL ?? options.identityAddress?.() ?? `127.0.0.1:${config.MESH_PORT}`, "notification"));
   platform.onShutdown("notification identity client", async () => identity?.close());
 
   const deliveries = new Counter({

@@ -14,7 +14,7 @@ import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/iden
 import { DevicePlatform } from "@weelo/contracts/grpc/weelo/identity/v1/identity";
 import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
 import { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
-import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { loadIdentityConfig, startIdentity } from "@weelo/identity";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment } from "@weelo/testing";
@@ -145,17 +145,19 @@ export async function startTestNotification(options: { env?: Record<string, stri
     await platform.bus.ensureStream({ name: config.TRACKING_STREAM, subjects: [`${config.TRACKING_SUBJECT_ROOT}.>`] });
     await platform.bus.ensureStream({ name: config.DISPATCH_STREAM, subjects: [`${config.DISPATCH_SUBJECT_ROOT}.>`] });
     await startIdentity(platform, loadIdentityConfig(env));
-    let port = 0;
-    const notification = await startNotification(platform, config, { ...(options.configuredPush ? {} : { push }), sms, identityAddress: () => `127.0.0.1:${port}` });
-    port = await platform.grpc.listen("127.0.0.1", 0);
+    let meshPort = 0;
+    const notification = await startNotification(platform, config, { ...(options.configuredPush ? {} : { push }), sms, identityAddress: () => `127.0.0.1:${meshPort}` });
+    const ports = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    meshPort = ports.meshPort;
     await notification.start();
     await notification.consumers.ready();
     dlqConsumer = await platform.bus.consume({ stream: config.NOTIFY_DLQ_STREAM, durable: "test-dlq", handler: (msg) => void deadLetters.push(msg) });
 
-    const target = `127.0.0.1:${port}`;
+    const target = `127.0.0.1:${ports.publicPort}`;
     const clientOptions = { deadlineMs: 10_000 };
     const inbox = createClient(NotificationServiceService, target, clientOptions);
-    const contacts = createClient(ContactDirectoryServiceService, target, clientOptions);
+    // ContactDirectoryService is internal: over the mesh with notification's certificate.
+    const contacts = createMeshClient(ContactDirectoryServiceService, `127.0.0.1:${meshPort}`, { ...clientOptions, mesh: platform.mesh, caller: "notification" });
     const auth = createClient(AuthServiceService, target, clientOptions);
     const profile = createClient(ProfileServiceService, target, clientOptions);
     clients.push(inbox, contacts, auth, profile);

@@ -7,7 +7,7 @@ await runMain(async () => {
   const config = loadPricingConfig();
   const platform = await createPlatform(config, { name: "pricing" });
   await startPricing(platform, config);
-  await platform.listen(config.GRPC_HOST, config.GRPC_PORT);
-  await startMetricsServer(platform, config.METRICS_PORT);
+  await platform.listen();
+  await startMetricsServer(platform, config.METRICS_PORT, { host: config.METRICS_HOST });
   return platform;
 });

@@ -12,7 +12,7 @@ import { TokenIssuer, type Role } from "@weelo/auth";
 import { DistanceSource, BodyType } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing";
 import { PricingServiceService, type GetQuoteRequest } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { DomainError, GrpcCode } from "@weelo/errors";
-import { createClient, type ServiceClient } from "@weelo/grpc";
+import { createClient, EPHEMERAL_LOOPBACK, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment, until } from "@weelo/testing";
 import { loadPricingConfig, type PricingConfig } from "./pricing.config.js";
@@ -57,8 +57,8 @@ describe("PricingService over gRPC", () => {
     });
     platform = await createPlatform(config, { name: "pricing-test" });
     await startPricing(platform, config, { now: () => new Date(Date.now() + clockShiftMs) });
-    const port = await platform.grpc.listen("127.0.0.1", 0);
-    client = createClient(PricingServiceService, `127.0.0.1:${port}`, { deadlineMs: 5000 });
+    const { publicPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    client = createClient(PricingServiceService, `127.0.0.1:${publicPort}`, { deadlineMs: 5000 });
     issuer = new TokenIssuer(platform.keys);
   });
 

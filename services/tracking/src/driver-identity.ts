@@ -6,8 +6,7 @@
  */
 import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
 import { FailedPreconditionError } from "@weelo/errors";
-import { createClient, requirePrincipal, type CallContext } from "@weelo/grpc";
-import type { Metrics } from "@weelo/metrics";
+import { requirePrincipal, type CallContext, type ServiceClient } from "@weelo/grpc";
 import type { DriverResolver } from "./tracking.handlers.js";
 
 const REMEMBERED = 100_000;
@@ -16,8 +15,7 @@ export function userIdResolver(): DriverResolver {
   return async (ctx) => requirePrincipal(ctx, "driver").userId;
 }
 
-export function fleetDriverResolver(url: string, options: { deadlineMs: number; metrics?: Metrics }): { resolve: DriverResolver; close(): void } {
-  const drivers = createClient(DriverServiceService, url, { deadlineMs: options.deadlineMs, ...(options.metrics ? { metrics: options.metrics } : {}) });
+export function fleetDriverResolver(drivers: ServiceClient<typeof DriverServiceService>): { resolve: DriverResolver; close(): void } {
   const known = new Map<string, string>();
   return {
     async resolve(ctx: CallContext) {

@@ -14,7 +14,7 @@ import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { LocationPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService, type StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
-import { createClient, type CallOptions, type ServiceClient } from "@weelo/grpc";
+import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment, until } from "@weelo/testing";
 import { loadTrackingConfig, type TrackingConfig } from "./tracking.config.js";
@@ -119,10 +119,20 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     // Booking owns this stream; its events are what feed the trips.
     await platform.bus.ensureStream({ name: config.BOOKING_STREAM, subjects: [`${config.BOOKING_SUBJECT_ROOT}.>`] });
     tracking = await startTracking(platform, config, options);
-    const port = await platform.grpc.listen("127.0.0.1", 0);
-    address = `127.0.0.1:${port}`;
+    const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
+    address = `127.0.0.1:${publicPort}`;
     client = createClient(TrackingServiceService, address, { deadlineMs: 5000 });
-    internal = createClient(InternalService, address, { deadlineMs: 5000 });
+    // TrackingInternalService is internal: each method over the mesh with the certificate of the service its proto names.
+    const mesh = `127.0.0.1:${meshPort}`;
+    const asDispatch = createMeshClient(InternalService, mesh, { deadlineMs: 5000, mesh: platform.mesh, caller: "dispatch" });
+    const asBooking = createMeshClient(InternalService, mesh, { deadlineMs: 5000, mesh: platform.mesh, caller: "booking" });
+    internal = Object.assign(Object.create(asDispatch) as typeof asDispatch, {
+      checkArrival: asBooking.checkArrival,
+      close: () => {
+        asDispatch.close();
+        asBooking.close();
+      },
+    });
   };
   const InternalService = TrackingInternalServiceService;
   const halt = async () => {
@@ -237,8 +247,8 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     async replica() {
       const replicaPlatform = await createPlatform(config, { name: "tracking-replica" });
       const replicaTracking = await startTracking(replicaPlatform, config, { ...options, ...(tracking.store.kind === "memory" ? { store: tracking.store } : {}) });
-      const port = await replicaPlatform.grpc.listen("127.0.0.1", 0);
-      const replicaClient = createClient(TrackingServiceService, `127.0.0.1:${port}`, { deadlineMs: 5000 });
+      const { publicPort } = await replicaPlatform.grpc.listen(EPHEMERAL_LOOPBACK);
+      const replicaClient = createClient(TrackingServiceService, `127.0.0.1:${publicPort}`, { deadlineMs: 5000 });
       let stopped: Promise<void> | undefined;
       const replica: TrackingReplica = {
         platform: replicaPlatform,

@@ -8,6 +8,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
@@ -224,7 +225,7 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
   let resolveDriver = options.resolveDriver;
   if (!resolveDriver) {
     if (config.FLEET_GRPC_URL) {
-      const fleet = fleetDriverResolver(config.FLEET_GRPC_URL, { deadlineMs: config.GRPC_DEADLINE_MS, metrics: platform.metrics });
+      const fleet = fleetDriverResolver(platform.meshClient(DriverServiceService, config.FLEET_GRPC_URL, "tracking"));
       platform.onShutdown("tracking fleet client", async () => fleet.close());
       resolveDriver = fleet.resolve;
     } else {
