@@ -13,10 +13,11 @@ import * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError, createClient as createConnectClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
+import { ErrorDetailSchema } from "@weelo/contracts/es/weelo/common/v1/error_pb";
 import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
 import { TrackingServiceClient, type StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { DomainError, GrpcCode } from "@weelo/errors";
-import type { ServiceClient } from "@weelo/grpc";
+import { fromServiceError, type ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { WebSocket } from "ws";
 import { CLOSE } from "./socket/protocol.js";
@@ -85,6 +86,7 @@ describe("revoked sessions close their streams and sockets", () => {
     const streamEnd = await stream.ended;
     assert.equal(streamEnd.error?.code, Code.Unauthenticated, `the stream ends unauthenticated: ${streamEnd.error?.message}`);
     assert.match(streamEnd.error!.rawMessage, /session has ended/);
+    assert.deepEqual(streamEnd.error!.findDetails(ErrorDetailSchema).map((d) => d.reason), ["SESSION_REVOKED"], "the service's reason is relayed");
     assert.ok(streamEnd.at - revokedAt < PROMPTLY_MS, `the stream ended ${streamEnd.at - revokedAt} ms after the revocation`);
     const socketEnd = await sock.closed;
     assert.equal(socketEnd.code, CLOSE.unauthenticated);
@@ -199,6 +201,7 @@ describe("revoked sessions close their streams and sockets", () => {
 
       const streamEnd = await streamEnded;
       assert.equal(streamEnd.error?.code, grpc.status.UNAUTHENTICATED, `the location stream ends unauthenticated: ${streamEnd.error?.message}`);
+      assert.equal(fromServiceError(streamEnd.error!).reason, "SESSION_REVOKED");
       assert.ok(streamEnd.at - removedAt < PROMPTLY_MS, `the location stream ended ${streamEnd.at - removedAt} ms after the removal`);
       const socketEnd = await sock.closed;
       assert.equal(socketEnd.code, CLOSE.unauthenticated);
