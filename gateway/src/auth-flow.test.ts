@@ -204,11 +204,25 @@ describe("identity through the gateway", () => {
     const expired = await new jose.SignJWT({ role: "customer", sid: "00000000-0000-7000-8000-000000000000" })
       .setProtectedHeader({ alg: "EdDSA", kid })
       .setIssuer("weelo").setAudience("weelo-api").setSubject("00000000-0000-7000-8000-000000000001")
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 16 * 60)
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .sign(realKey);
     const expiredCall = await system.connect(GET_ME, {}, bearer(expired));
     assert.equal(expiredCall.status, 401);
     assert.match(expiredCall.body.message, /expired/);
+
+    // Signed by the real key but without an expiry, without an issue time, or issued in the future beyond the clock skew.
+    const realToken = (times: { iat?: number; exp?: number }) =>
+      new jose.SignJWT({ role: "customer", sid: "00000000-0000-7000-8000-000000000000", ...times })
+        .setProtectedHeader({ alg: "EdDSA", kid })
+        .setIssuer("weelo").setAudience("weelo-api").setSubject("00000000-0000-7000-8000-000000000001")
+        .sign(realKey);
+    const now = Math.floor(Date.now() / 1000);
+    for (const [what, times] of [["no exp", { iat: now }], ["no iat", { exp: now + 600 }], ["iat in the future", { iat: now + 120, exp: now + 900 }]] as const) {
+      const refused = await system.connect(GET_ME, {}, bearer(await realToken(times)));
+      assert.equal(refused.status, 401, what);
+      assert.equal(refused.body.code, "unauthenticated", what);
+    }
   });
 
   it("lets exactly one of two concurrent refreshes with the same token win", async () => {

@@ -80,9 +80,14 @@ describe("fleet through the gateway", () => {
     assert.equal((await system.rest("GET", "/api/v1/vehicles", undefined, bearer(customer.accessToken))).status, 403);
   });
 
-  it("refuses driver login for a phone no transporter registered, and allows it once registered", async () => {
+  it("sends an OTP to any driver phone but refuses the login of one no transporter registered, and allows it once registered", async () => {
     const phone = uniquePhone();
-    const refused = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "driver" });
+    // SendOtp answers alike for every phone (no oracle of registered numbers); VerifyOtp refuses.
+    const sent = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "driver" });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const customerSent = await system.rest("POST", "/api/v1/auth/send-otp", { phone: uniquePhone(), role: "customer" });
+    assert.deepEqual(Object.keys(sent.body.data).sort(), Object.keys(customerSent.body.data).sort(), "the same shape as any other phone's answer");
+    const refused = await system.rest("POST", "/api/v1/auth/verify-otp", { phone, otp: sent.body.data.devOtp, role: "driver" });
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error.code, "DRIVER_NOT_REGISTERED");
     assert.match(refused.body.error.message, /not registered as a driver by any transporter/);
@@ -141,8 +146,11 @@ describe("fleet through the gateway", () => {
     const removed = await system.connect("/weelo.fleet.v1.DriverService/RemoveDriver", { driverId }, bearer(transporter.accessToken));
     assert.equal(removed.status, 200);
     assert.deepEqual((await system.connect("/weelo.fleet.v1.DriverService/ListDrivers", {}, bearer(transporter.accessToken))).body.drivers ?? [], []);
-    const refused = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "driver" });
+    const sent = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "driver" });
+    assert.equal(sent.status, 200, "SendOtp answers alike for every phone");
+    const refused = await system.rest("POST", "/api/v1/auth/verify-otp", { phone, otp: sent.body.data.devOtp, role: "driver" });
     assert.equal(refused.status, 403, "a removed driver can no longer log in");
+    assert.equal(refused.body.error.code, "DRIVER_NOT_REGISTERED");
   });
 
   it("stores the transporter's base location and service radius", async () => {

@@ -150,6 +150,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
 
   const sockets = new SocketGateway({
     verifier: platform.verifier,
+    sessions: platform.sessions,
     forwarder,
     logger,
     metrics: platform.metrics,

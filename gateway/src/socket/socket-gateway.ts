@@ -14,7 +14,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { create, toJson, type JsonObject } from "@bufbuild/protobuf";
-import { bearerToken, type Principal, type TokenVerifier } from "@weelo/auth";
+import { bearerToken, type Principal, type SessionWatch, type TokenVerifier } from "@weelo/auth";
 import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import { BookingService, WatchBookingRequestSchema, type WatchBookingResponse } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { TrackingService, WatchLocationRequestSchema, type WatchLocationResponse } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
@@ -43,6 +43,8 @@ export interface SocketSettings {
 
 export interface SocketDeps {
   verifier: TokenVerifier;
+  /** Revocation notices: a socket whose session is revoked closes at once (the periodic re-check is the fallback). */
+  sessions?: Pick<SessionWatch, "watch">;
   forwarder: Forwarder;
   logger: Logger;
   metrics: Metrics;
@@ -197,6 +199,8 @@ class Session {
   /** The token check in progress, if any. */
   private authenticating: Promise<void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Stops watching the session of the current token for its revocation. */
+  private unwatchSession: (() => void) | undefined;
   readonly requestId: string;
   readonly clientIp: string;
   readonly logger: Logger;
@@ -321,6 +325,7 @@ class Session {
   private cleanup(): void {
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
+    this.unwatchSession?.();
     for (const subscription of this.subscriptions.values()) subscription.cancel();
     this.subscriptions.clear();
   }
@@ -413,6 +418,11 @@ class Session {
       this.close(CLOSE.unauthenticated, "access token expired", "expired");
     }, Math.max(0, principal.expiresAt - Date.now()));
     this.expiryTimer.unref();
+    this.unwatchSession?.();
+    this.unwatchSession = this.deps.sessions?.watch(principal.sessionId, () => {
+      this.sendError({ code: "UNAUTHENTICATED", reason: "SESSION_REVOKED", message: "the session has ended; log in again" });
+      this.close(CLOSE.unauthenticated, "the session has ended; log in again", "revoked");
+    });
     this.send({ type: "ready", userId: principal.userId, role: principal.role, expiresAt: new Date(principal.expiresAt).toISOString() });
   }
 }

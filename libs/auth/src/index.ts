@@ -6,7 +6,16 @@ export {
   TokenVerifier,
   bearerToken,
   DEFAULT_TOKEN_SETTINGS,
+  CLOCK_SKEW_SECONDS,
   type TokenSettings,
   type IssuedToken,
   type RefreshClaims,
 } from "./tokens.js";
+export {
+  SessionWatch,
+  SESSION_REVOKED_SUBJECT,
+  type SessionRevoked,
+  type SessionWatchOptions,
+  type NoticeBus,
+  type RevokedListener,
+} from "./session-watch.js";

@@ -24,6 +24,12 @@ export const DEFAULT_TOKEN_SETTINGS: TokenSettings = {
 };
 
 const ACCESS_AUDIENCE = "weelo-api";
+/**
+ * How far in the future a token's issue time may be (the issuer's clock ahead of ours). A
+ * token issued later than that was not issued by a sane clock, or was minted to outlive its
+ * revocation window: refused.
+ */
+export const CLOCK_SKEW_SECONDS = 30;
 const REFRESH_AUDIENCE = "weelo-refresh";
 
 export interface IssuedToken {
@@ -143,9 +149,16 @@ export class TokenVerifier {
         issuer: this.settings.issuer,
         audience,
         algorithms: [JWT_ALGORITHM],
+        // A token without an expiry would never stop working; one without an issue time cannot be judged against the clock.
+        requiredClaims: ["exp", "iat"],
       });
+      // jose checks "iat" only together with maxTokenAge, whose tolerance would also stretch "exp": checked here.
+      if (payload.iat! > Math.floor(Date.now() / 1000) + CLOCK_SKEW_SECONDS) {
+        throw new UnauthenticatedError(`the ${what} is not valid yet (issued in the future)`, { reason: "TOKEN_INVALID" });
+      }
       return payload;
     } catch (error) {
+      if (error instanceof UnauthenticatedError) throw error;
       if (error instanceof jose.errors.JWTExpired) {
         throw new UnauthenticatedError(`the ${what} has expired`, { reason: "TOKEN_EXPIRED" });
       }

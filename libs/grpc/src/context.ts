@@ -34,6 +34,14 @@ export interface CallContext {
   readonly logger: Logger;
   /** Set by the principal interceptor when the call carried a valid access token. */
   principal: Principal | undefined;
+  /** True for a method that streams requests or responses. */
+  readonly streaming: boolean;
+  /**
+   * Ends the call's work from an interceptor: the signal aborts with this error as its reason
+   * (the handler stops), and the call does not count as abandoned by its caller, so the error
+   * the interceptor then throws reaches the caller as the call's status.
+   */
+  abort(error: Error): void;
 }
 
 /** The principal of an authenticated call, optionally restricted to some roles. */

@@ -7,4 +7,5 @@ export { requirePrincipal, remainingMs, type CallContext } from "./context.js";
 export { createClient, createMeshClient, identityOf, outgoingMetadata, deadlineFor, CHANNEL_OPTIONS, type ServiceClient, type CallOptions, type ClientOptions } from "./client.js";
 export { toStatusObject, fromServiceError } from "./status.js";
 export { compose, type ServerInterceptor, type Next } from "./interceptors/types.js";
+export { revocationInterceptor, type SessionWatcher } from "./interceptors/revocation.js";
 export { roleFromProto, roleToProto, languageFromProto, languageToProto, type LanguageCode } from "./enums.js";

@@ -77,7 +77,8 @@ function wrap(
   const [service, methodName] = splitPath(method.path);
   const methodLogger = options.logger.child({ rpc: `${service.split(".").pop()}/${methodName}` });
 
-  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger, options.callerOf);
+  const streaming = method.requestStream || method.responseStream;
+  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger, options.callerOf, streaming);
 
   if (!method.responseStream) {
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
@@ -124,6 +125,8 @@ class GrpcCallContext implements CallContext {
   private controller: AbortController | undefined;
   private childLogger: Logger | undefined;
   private resolvedCaller: string | undefined | null = null;
+  /** Set by abort(): the call was ended on purpose, its caller is still there for the error. */
+  private abortedWith: Error | undefined;
 
   constructor(
     private readonly call: AnyCall,
@@ -131,6 +134,7 @@ class GrpcCallContext implements CallContext {
     readonly method: string,
     private readonly methodLogger: Logger,
     private readonly callerOf: ((call: PeerCall) => string | undefined) | undefined,
+    readonly streaming = false,
   ) {
     this.metadata = call.metadata;
     this.requestId = requestIdFrom(call.metadata.get("x-request-id")[0] as string | undefined);
@@ -168,8 +172,16 @@ class GrpcCallContext implements CallContext {
     return this.controller.signal;
   }
 
+  abort(error: Error): void {
+    if (this.abortedWith || this.gone) return;
+    this.abortedWith = error;
+    const signal = this.signal; // armed now if nobody looked yet
+    if (!signal.aborted) this.controller!.abort(error);
+  }
+
   /** True once the caller has gone (cancelled or past its deadline), without arming a signal. */
   get gone(): boolean {
+    if (this.abortedWith) return this.call.cancelled;
     return this.controller?.signal.aborted ?? (this.call.cancelled || (this.deadline !== undefined && this.deadline <= Date.now()));
   }
 

@@ -3,12 +3,12 @@
  * token keys and verifier, the gRPC server, and the list of dependency checks behind
  * readiness. One process may host one service (connected mode) or all of them (embedded).
  */
-import { loadKeyMaterial, RevocationList, TokenVerifier, type KeyMaterial } from "@weelo/auth";
+import { loadKeyMaterial, RevocationList, SessionWatch, TokenVerifier, type KeyMaterial } from "@weelo/auth";
 import { createBus, type Bus } from "@weelo/bus";
 import { createCache, type Cache } from "@weelo/cache";
 import type { BaseConfig } from "@weelo/config";
 import { createDatabase, type Database, type Migration } from "@weelo/db";
-import { createMeshClient, GrpcServer, Mesh, type BoundPorts, type ListenAddresses, type ServiceClient, type ServiceDefinition } from "@weelo/grpc";
+import { createMeshClient, GrpcServer, Mesh, revocationInterceptor, type BoundPorts, type ListenAddresses, type ServiceClient, type ServiceDefinition } from "@weelo/grpc";
 import { createLogger, type Logger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { parseOtlpHeaders, startTracing, type Tracing } from "@weelo/telemetry";
@@ -30,6 +30,8 @@ export interface Platform {
   readonly keys: KeyMaterial;
   readonly revocations: RevocationList;
   readonly verifier: TokenVerifier;
+  /** Revoked sessions as they happen (bus notices): open streams and sockets watch theirs. */
+  readonly sessions: SessionWatch;
   readonly grpc: GrpcServer;
   /** This process's mesh identity and certificates (mutual TLS between services). */
   readonly mesh: Mesh;
@@ -98,9 +100,11 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
   const keys = await loadKeyMaterial(config);
   const revocations = new RevocationList(cache, config.ACCESS_TOKEN_TTL_S * 1000);
   const verifier = new TokenVerifier(keys, revocations, { issuer: config.JWT_ISSUER });
+  const sessions = new SessionWatch(bus, { rememberMs: config.ACCESS_TOKEN_TTL_S * 1000, onError: (err) => logger.warn({ err }, "session revocation notice failed") });
+  onShutdown("sessions", async () => sessions.close());
   const production = config.NODE_ENV === "production";
   const mesh = await Mesh.create(config, { allowDevelopmentCa: !production, inMemoryCa: production && options.inProcessMesh === true });
-  const grpc = new GrpcServer({ logger, metrics, verifier, mesh });
+  const grpc = new GrpcServer({ logger, metrics, verifier, mesh, interceptors: [revocationInterceptor(sessions)] });
 
   const checks: DependencyCheck[] = [
     { name: `cache (${cache.kind})`, critical: true, check: () => cache.ping() },
@@ -117,6 +121,7 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
     keys,
     revocations,
     verifier,
+    sessions,
     grpc,
     mesh,
     checks,

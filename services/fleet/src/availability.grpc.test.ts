@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Consumer } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
-import { AvailabilityChangeReason, DriverAvailabilityChanged } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
+import { AvailabilityChangeReason, DriverAvailabilityChanged, DriverRemoved } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import { DriverStatus, VehicleStatus } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet";
 import { GrpcCode } from "@weelo/errors";
 import { sleep, until } from "@weelo/testing";
@@ -30,6 +30,7 @@ describe("driver availability over gRPC", () => {
     consumer = await t.platform.bus.consume({
       stream: t.config.FLEET_STREAM,
       durable: "availability-test",
+      filterSubjects: [`${t.config.FLEET_SUBJECT_ROOT}.driver.availability`],
       handler: (msg) => {
         const envelope = EventEnvelope.decode(msg.data);
         assert.equal(envelope.payload?.typeUrl, "type.googleapis.com/weelo.fleet.v1.DriverAvailabilityChanged");
@@ -197,6 +198,44 @@ describe("driver availability over gRPC", () => {
     const refused = await failure(t.drivers.setAvailability({ online: true, vehicleId }, driver.auth));
     assert.equal(refused.code, GrpcCode.PERMISSION_DENIED);
     assert.equal(refused.reason, "DRIVER_NOT_REGISTERED");
+    // Defence in depth: with a token identity has not revoked (here nobody revokes it), the former fleet stays closed.
+    for (const read of [
+      () => t.vehicles.listVehicles({ pageSize: 0, pageToken: "", status: 0, vehicleType: "" }, driver.auth),
+      () => t.vehicles.getVehicle({ vehicleId }, driver.auth),
+    ]) {
+      const closed = await failure(read());
+      assert.equal(closed.code, GrpcCode.PERMISSION_DENIED);
+      assert.equal(closed.reason, "DRIVER_NOT_REGISTERED");
+    }
+  });
+
+  it("announces a removed driver's account on the bus (identity revokes its sessions on it)", async () => {
+    const removals: { envelope: EventEnvelope; event: DriverRemoved; subject: string }[] = [];
+    const removalConsumer = await t.platform.bus.consume({
+      stream: t.config.FLEET_STREAM,
+      durable: "driver-removed-test",
+      filterSubjects: [`${t.config.FLEET_SUBJECT_ROOT}.driver.removed`],
+      handler: (msg) => {
+        const envelope = EventEnvelope.decode(msg.data);
+        removals.push({ envelope, subject: msg.subject, event: DriverRemoved.decode(envelope.payload!.value) });
+      },
+    });
+    try {
+      const { transporter } = await fleetWithVehicle();
+      const driver = await t.driver(transporter);
+      await t.drivers.removeDriver({ driverId: driver.id }, transporter.auth);
+      await until("the driver-removed event", () => removals.some((r) => r.event.driverId === driver.id));
+      const removal = removals.find((r) => r.event.driverId === driver.id)!;
+      assert.equal(removal.subject, `${t.config.FLEET_SUBJECT_ROOT}.driver.removed`);
+      assert.equal(removal.envelope.type, "fleet.driver.removed");
+      assert.equal(removal.envelope.subjectId, driver.id);
+      assert.equal(removal.event.userId, driver.userId, "the identity account that logs in with the phone");
+      assert.equal(removal.event.transporterId, transporter.id);
+      assert.equal(removal.event.phone, driver.phone);
+      assert.ok(removal.event.occurredAt instanceof Date);
+    } finally {
+      await removalConsumer.stop();
+    }
   });
 
   it("keeps a driver ON_TRIP on their vehicle", async () => {

@@ -374,6 +374,12 @@ export function findDriverByAccount(db: FleetDb, userId: string, transporterId: 
     .executeTakeFirst();
 }
 
+/** The identity account that logs in with this driver phone, if it ever did. */
+export async function accountOfPhone(db: FleetDb, phone: string): Promise<string | undefined> {
+  const row = await db.selectFrom("driver_accounts").select("user_id").where("phone", "=", phone).executeTakeFirst();
+  return row?.user_id;
+}
+
 export async function hasDriverAccount(db: FleetDb, userId: string): Promise<boolean> {
   const row = await db.selectFrom("driver_accounts").select("phone").where("user_id", "=", userId).executeTakeFirst();
   return row !== undefined;

@@ -17,7 +17,7 @@ import {
   PermissionDeniedError,
 } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
-import { recordAvailabilityChange } from "./fleet.events.js";
+import { recordAvailabilityChange, recordDriverRemoved } from "./fleet.events.js";
 import * as repo from "./fleet.repository.js";
 import {
   decodePageToken,
@@ -215,8 +215,18 @@ export function createFleetService(deps: FleetDeps) {
     });
   }
 
+  /**
+   * The fleet a caller may read: a transporter's own, or the transporter's of a driver still
+   * registered with them. A removed driver reads nothing, even with an access token that has
+   * not expired yet (their sessions are revoked on removal; this holds if that notice is late).
+   */
+  async function readableFleetOf(principal: Principal): Promise<string> {
+    if (principal.role !== "driver") return fleetOwnerOf(principal);
+    return (await callingDriver(principal)).transporter_id;
+  }
+
   async function getVehicle(principal: Principal, vehicleId: string): Promise<VehicleView> {
-    const vehicle = await repo.findVehicle(db, fleetOwnerOf(principal), validateId(vehicleId, "vehicle_id"));
+    const vehicle = await repo.findVehicle(db, await readableFleetOf(principal), validateId(vehicleId, "vehicle_id"));
     if (!vehicle) throw vehicleNotFound();
     return vehicle;
   }
@@ -281,7 +291,7 @@ export function createFleetService(deps: FleetDeps) {
       principal: Principal,
       query: { pageSize: number; pageToken: string; status?: VehicleStatus | undefined; vehicleType?: string | undefined },
     ): Promise<Page<VehicleView>> {
-      const transporterId = fleetOwnerOf(principal);
+      const transporterId = await readableFleetOf(principal);
       const limit = pageSize(query.pageSize);
       const afterId = decodePageToken(query.pageToken);
       const vehicleType = query.vehicleType ? validateVehicleTypeId(query.vehicleType) : undefined;
@@ -417,10 +427,12 @@ export function createFleetService(deps: FleetDeps) {
           await recordAvailabilityChange(trx, root, result.driver, { vehicleId: result.previousVehicleId, vehicleType, online: false, reason: "driver_removed" });
           announced = true;
         }
+        // Identity revokes the driver's sessions on it: the app loses its tokens, streams and sockets at once.
+        await recordDriverRemoved(trx, root, result.driver, await repo.accountOfPhone(trx, result.driver.phone));
         return result.driver;
       });
-      if (announced) events.committed();
       if (removed) {
+        events.committed();
         logger.info({ driverId: id, transporterId, wasOnline: announced }, "driver removed");
         return;
       }

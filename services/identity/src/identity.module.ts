@@ -8,6 +8,9 @@ import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth
 import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
 import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
 import { contactDirectoryHandlers, PUBLIC_CONTACT_METHODS } from "./contact-directory.js";
+import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
+import { accountAdminHandlers, PUBLIC_ACCOUNT_ADMIN_METHODS } from "./account-admin.js";
+import { consumeDriverRemovals } from "./driver-removals.js";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import { openDriverDirectory, type DriverDirectory } from "./driver-directory.js";
@@ -57,6 +60,7 @@ export async function startIdentity(
     }),
     verifier: platform.verifier,
     revocations: platform.revocations,
+    sessions: platform.sessions,
     drivers: options.drivers ?? openDriverDirectory,
     limits: {
       otpPerPhone: createRateLimiter({ name: "otp-phone", points: config.OTP_PER_PHONE_PER_HOUR, durationSeconds: 3600, what: "OTP requests for this phone", keyPrefix: config.CACHE_KEY_PREFIX }, redis),
@@ -69,7 +73,12 @@ export async function startIdentity(
     .addService(AuthServiceService, authHandlers(identity), { publicMethods: PUBLIC_AUTH_METHODS })
     .addService(ProfileServiceService, profileHandlers(identity))
     // Internal: the notification service reads contacts without a user token; never on the gateway.
-    .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db), { publicMethods: PUBLIC_CONTACT_METHODS });
+    .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db), { publicMethods: PUBLIC_CONTACT_METHODS })
+    // Internal: operations staff (the ops console service) block and unblock accounts; never on the gateway.
+    .addService(AccountAdminServiceService, accountAdminHandlers(identity), { publicMethods: PUBLIC_ACCOUNT_ADMIN_METHODS });
+  // A driver a transporter removed loses every session at once (fleet's stream may not exist yet: looked for until it does).
+  const driverRemovals = consumeDriverRemovals(platform.bus, identity, { stream: config.FLEET_STREAM, subjectRoot: config.FLEET_SUBJECT_ROOT, durable: config.IDENTITY_FLEET_CONSUMER }, logger);
+  platform.onShutdown("identity driver removals", () => driverRemovals.stop());
   return identity;
 }
 

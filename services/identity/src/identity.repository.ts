@@ -31,6 +31,10 @@ export function findUserById(db: IdentityDb, id: string): Promise<UserRow | unde
   return db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
+export function findUserByPhone(db: IdentityDb, phone: string, role: string): Promise<UserRow | undefined> {
+  return db.selectFrom("users").selectAll().where("phone", "=", phone).where("role", "=", role).executeTakeFirst();
+}
+
 export function updateUser(db: IdentityDb, id: string, changes: UserUpdate): Promise<UserRow | undefined> {
   return db
     .updateTable("users")
@@ -90,6 +94,45 @@ export async function revokeSession(db: IdentityDb, id: string, reason: string):
     .where("revoked_at", "is", null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Ends every open session of a user in one statement (account blocked, driver removed);
+ * returns the ids it ended, for the revocation list and the notices.
+ */
+export async function revokeUserSessions(db: IdentityDb, userId: string, reason: string): Promise<string[]> {
+  const rows = await db
+    .updateTable("sessions")
+    .set({ revoked_at: new Date(), revoked_reason: reason })
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .returning("id")
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+/** Blocks an account; a blocked one keeps its first block (time and reason). Undefined for an unknown user. */
+export async function blockUser(db: IdentityDb, id: string, reason: string): Promise<UserRow | undefined> {
+  const blocked = await db
+    .updateTable("users")
+    .set({ blocked_at: new Date(), blocked_reason: reason, updated_at: new Date() })
+    .where("id", "=", id)
+    .where("blocked_at", "is", null)
+    .returningAll()
+    .executeTakeFirst();
+  return blocked ?? findUserById(db, id);
+}
+
+/** Unblocks an account; true when it was blocked, false when not, undefined for an unknown user. */
+export async function unblockUser(db: IdentityDb, id: string): Promise<boolean | undefined> {
+  const result = await db
+    .updateTable("users")
+    .set({ blocked_at: null, blocked_reason: null, updated_at: new Date() })
+    .where("id", "=", id)
+    .where("blocked_at", "is not", null)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) > 0) return true;
+  return (await findUserById(db, id)) ? false : undefined;
 }
 
 /** Registers a push token for a user; a token seen before (reinstall, account switch) moves to this user. */

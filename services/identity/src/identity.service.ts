@@ -4,8 +4,9 @@
  * sender; the gRPC handlers only translate to and from protobuf.
  */
 import { v7 as uuidv7 } from "uuid";
-import type { Principal, RevocationList, Role, TokenIssuer, TokenVerifier } from "@weelo/auth";
-import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
+import type { Principal, RevocationList, Role, SessionWatch, TokenIssuer, TokenVerifier } from "@weelo/auth";
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
+import { validateId } from "@weelo/formats";
 import type { Logger } from "@weelo/log";
 import type { RateLimiter } from "@weelo/resilience";
 import type { DriverDirectory } from "./driver-directory.js";
@@ -34,6 +35,8 @@ export interface IdentityDeps {
   issuer: TokenIssuer;
   verifier: TokenVerifier;
   revocations: RevocationList;
+  /** Announces revocations on the bus, so open streams and sockets of the session close at once. */
+  sessions: Pick<SessionWatch, "announce">;
   drivers: DriverDirectory;
   limits: { otpPerPhone: RateLimiter; otpPerIp: RateLimiter };
   settings: { resendCooldownSeconds: number; maxDevicesPerUser: number };
@@ -58,7 +61,7 @@ export interface ProfileChanges {
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
 export function createIdentityService(deps: IdentityDeps) {
-  const { db, otps, users, sms, issuer, verifier, revocations, drivers, limits, logger } = deps;
+  const { db, otps, users, sms, issuer, verifier, revocations, sessions, drivers, limits, logger } = deps;
 
   async function driverLink(phone: string, role: Role): Promise<string | null> {
     if (role !== "driver") return null;
@@ -88,10 +91,31 @@ export function createIdentityService(deps: IdentityDeps) {
     });
   }
 
-  async function endSession(sessionId: string, reason: string): Promise<void> {
+  async function endSession(sessionId: string, userId: string, reason: string): Promise<void> {
     await repo.revokeSession(db, sessionId, reason);
-    // The cache entry makes every replica refuse the session's access tokens at once.
+    // The cache entry makes every replica refuse the session's access tokens at once; the
+    // notice, sent once the entry is there, closes what is already open (streams, sockets).
     await revocations.revoke(sessionId);
+    sessions.announce({ sessionId, userId });
+  }
+
+  /** Ends every open session of a user at once (blocked account, removed driver); returns how many. */
+  async function endAllSessions(userId: string, reason: string): Promise<number> {
+    const sessionIds = await repo.revokeUserSessions(db, userId, reason);
+    for (const sessionId of sessionIds) {
+      await revocations.revoke(sessionId);
+      sessions.announce({ sessionId, userId });
+    }
+    return sessionIds.length;
+  }
+
+  const accountBlocked = () =>
+    new PermissionDeniedError("this account is blocked; contact Weelo support", { reason: "ACCOUNT_BLOCKED" });
+
+  function auditReason(reason: string): string {
+    const trimmed = reason.trim();
+    if (trimmed.length < 1 || trimmed.length > 500) throw new InvalidArgumentError("reason", "reason must be 1 to 500 characters");
+    return trimmed;
   }
 
   async function requireUser(userId: string): Promise<UserRow> {
@@ -104,7 +128,8 @@ export function createIdentityService(deps: IdentityDeps) {
     /** Sends an OTP; returns when it expires and, with the console sender only, the code itself. */
     async sendOtp(input: { phone: string; role: Role; clientIp: string }) {
       const phone = normalizeIndianPhone(input.phone);
-      await driverLink(phone, input.role);
+      // No driver-directory check here: a different answer for unregistered phones would tell
+      // anyone which numbers a transporter registered. VerifyOtp refuses them instead.
       await otps.claimCooldown(phone, input.role);
       try {
         await limits.otpPerPhone.consume(phone);
@@ -132,7 +157,7 @@ export function createIdentityService(deps: IdentityDeps) {
       };
     },
 
-    /** Logs in: consumes the OTP, creates the account on first login, opens a session. */
+    /** Logs in: consumes the OTP, applies the driver-login rule, creates the account on first login, opens a session. */
     async verifyOtp(input: { phone: string; otp: string; role: Role }) {
       const phone = normalizeIndianPhone(input.phone);
       const otp = validateOtpFormat(input.otp);
@@ -140,6 +165,10 @@ export function createIdentityService(deps: IdentityDeps) {
       const transporterId = await driverLink(phone, input.role);
       const { user, created } = await repo.upsertUserOnLogin(db, { id: uuidv7(), phone, role: input.role, transporterId });
       if (!created) await users.forget(user.id); // a driver's transporter may have changed
+      if (user.blocked_at) {
+        logger.warn({ userId: user.id, role: user.role }, "login refused: account blocked");
+        throw accountBlocked();
+      }
       if (input.role === "driver") await drivers.linkAccount?.(phone, user.id);
       const tokens = await openSession(user);
       logger.info({ userId: user.id, role: user.role, created }, "user logged in");
@@ -165,13 +194,18 @@ export function createIdentityService(deps: IdentityDeps) {
         if (session.expires_at.getTime() <= Date.now()) {
           throw new UnauthenticatedError("the session has expired; log in again", { reason: "TOKEN_EXPIRED" });
         }
-        await endSession(session.id, "refresh_token_reuse");
+        await endSession(session.id, session.user_id, "refresh_token_reuse");
         logger.warn({ userId: session.user_id, sessionId: session.id }, "refresh token reused: session revoked");
         throw new UnauthenticatedError("this refresh token was already used; the session has been ended for safety, log in again", {
           reason: "REFRESH_TOKEN_REUSED",
         });
       }
       const user = await requireUser(rotated.userId);
+      if (user.blocked_at) {
+        // The block revoked every session it saw; one opened by a login racing the block ends here.
+        await endSession(claims.sessionId, user.id, "account_blocked");
+        throw accountBlocked();
+      }
       const access = await issueAccess(user, claims.sessionId);
       return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: next.token, refreshTokenExpiresAt: next.expiresAt };
     },
@@ -179,15 +213,51 @@ export function createIdentityService(deps: IdentityDeps) {
     /** Ends the caller's session, named by the access token or by the refresh token. */
     async logout(input: { principal: Principal | undefined; refreshToken: string }): Promise<void> {
       let sessionId = input.principal?.sessionId;
+      let userId = input.principal?.userId ?? "";
       if (!sessionId && input.refreshToken) {
-        sessionId = (await verifier.verifyRefreshToken(input.refreshToken)).sessionId;
+        ({ sessionId, userId } = await verifier.verifyRefreshToken(input.refreshToken));
       }
       if (!sessionId) throw new UnauthenticatedError("log out needs the access token or the refresh token of the session");
-      await endSession(sessionId, "logout");
+      await endSession(sessionId, userId, "logout");
       logger.info({ sessionId }, "logged out");
     },
 
     getMe: (principal: Principal) => requireUser(principal.userId),
+
+    /** Blocks an account (operations staff): no login, no refresh, every open session revoked at once. */
+    async blockUser(input: { userId: string; reason: string }): Promise<{ user: UserRow; sessionsRevoked: number }> {
+      const userId = validateId(input.userId, "user_id");
+      const reason = auditReason(input.reason);
+      const user = await repo.blockUser(db, userId, reason);
+      if (!user) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
+      await users.forget(userId);
+      const sessionsRevoked = await endAllSessions(userId, "account_blocked");
+      logger.warn({ userId, role: user.role, reason, sessionsRevoked }, "account blocked");
+      return { user, sessionsRevoked };
+    },
+
+    /** Lets a blocked account log in again; the sessions the block revoked stay revoked. */
+    async unblockUser(input: { userId: string; reason: string }): Promise<boolean> {
+      const userId = validateId(input.userId, "user_id");
+      const reason = auditReason(input.reason);
+      const unblocked = await repo.unblockUser(db, userId);
+      if (unblocked === undefined) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
+      await users.forget(userId);
+      if (unblocked) logger.warn({ userId, reason }, "account unblocked");
+      return unblocked;
+    },
+
+    /**
+     * A transporter removed a driver: every open session of the driver's account ends at once.
+     * The account is the one fleet names, else the driver account of the phone.
+     */
+    async endSessionsOfDriver(driver: { userId: string; phone: string }): Promise<number> {
+      const userId = driver.userId || (driver.phone ? (await repo.findUserByPhone(db, driver.phone, "driver"))?.id : undefined);
+      if (!userId) return 0; // never logged in: no session to end
+      const ended = await endAllSessions(userId, "driver_removed");
+      logger.info({ userId, sessionsRevoked: ended }, "driver removed by the transporter: sessions revoked");
+      return ended;
+    },
 
     async updateProfile(principal: Principal, changes: ProfileChanges): Promise<UserRow> {
       const update: UserUpdate = {};

@@ -17,6 +17,9 @@ export interface UsersTable {
   /** en | hi */
   language: Generated<string>;
   transporter_id: string | null;
+  /** Set while the account is blocked: no login, no refresh. */
+  blocked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  blocked_reason: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

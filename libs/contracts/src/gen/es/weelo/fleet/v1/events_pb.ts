@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/fleet/v1/events.proto.
  */
 export const file_weelo_fleet_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Cht3ZWVsby9mbGVldC92MS9ldmVudHMucHJvdG8SDndlZWxvLmZsZWV0LnYxIusBChlEcml2ZXJBdmFpbGFiaWxpdHlDaGFuZ2VkEhEKCWRyaXZlcl9pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCRISCgp2ZWhpY2xlX2lkGAMgASgJEhQKDHZlaGljbGVfdHlwZRgEIAEoCRIOCgZvbmxpbmUYBSABKAgSLwoLb2NjdXJyZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjgKBnJlYXNvbhgHIAEoDjIoLndlZWxvLmZsZWV0LnYxLkF2YWlsYWJpbGl0eUNoYW5nZVJlYXNvbiqAAgoYQXZhaWxhYmlsaXR5Q2hhbmdlUmVhc29uEioKJkFWQUlMQUJJTElUWV9DSEFOR0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohQVZBSUxBQklMSVRZX0NIQU5HRV9SRUFTT05fRFJJVkVSEAESLgoqQVZBSUxBQklMSVRZX0NIQU5HRV9SRUFTT05fVkVISUNMRV9VUERBVEVEEAISMgouQVZBSUxBQklMSVRZX0NIQU5HRV9SRUFTT05fVkVISUNMRV9VTkFWQUlMQUJMRRADEi0KKUFWQUlMQUJJTElUWV9DSEFOR0VfUkVBU09OX0RSSVZFUl9SRU1PVkVEEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Cht3ZWVsby9mbGVldC92MS9ldmVudHMucHJvdG8SDndlZWxvLmZsZWV0LnYxIusBChlEcml2ZXJBdmFpbGFiaWxpdHlDaGFuZ2VkEhEKCWRyaXZlcl9pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCRISCgp2ZWhpY2xlX2lkGAMgASgJEhQKDHZlaGljbGVfdHlwZRgEIAEoCRIOCgZvbmxpbmUYBSABKAgSLwoLb2NjdXJyZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjgKBnJlYXNvbhgHIAEoDjIoLndlZWxvLmZsZWV0LnYxLkF2YWlsYWJpbGl0eUNoYW5nZVJlYXNvbiKLAQoNRHJpdmVyUmVtb3ZlZBIRCglkcml2ZXJfaWQYASABKAkSFgoOdHJhbnNwb3J0ZXJfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVwaG9uZRgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqgAIKGEF2YWlsYWJpbGl0eUNoYW5nZVJlYXNvbhIqCiZBVkFJTEFCSUxJVFlfQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIUFWQUlMQUJJTElUWV9DSEFOR0VfUkVBU09OX0RSSVZFUhABEi4KKkFWQUlMQUJJTElUWV9DSEFOR0VfUkVBU09OX1ZFSElDTEVfVVBEQVRFRBACEjIKLkFWQUlMQUJJTElUWV9DSEFOR0VfUkVBU09OX1ZFSElDTEVfVU5BVkFJTEFCTEUQAxItCilBVkFJTEFCSUxJVFlfQ0hBTkdFX1JFQVNPTl9EUklWRVJfUkVNT1ZFRBAEYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * DriverAvailabilityChanged is published on "fleet.driver.availability" inside a weelo.events.v1.EventEnvelope (subject_id is the driver id, sequence counts the driver's events) whenever a driver goes online, goes offline or the vehicle of an online driver changes.
@@ -76,6 +76,55 @@ export type DriverAvailabilityChanged = Message<"weelo.fleet.v1.DriverAvailabili
  */
 export const DriverAvailabilityChangedSchema: GenMessage<DriverAvailabilityChanged> = /*@__PURE__*/
   messageDesc(file_weelo_fleet_v1_events, 0);
+
+/**
+ * DriverRemoved is published on "fleet.driver.removed" inside a weelo.events.v1.EventEnvelope (subject_id is the driver id; a driver is removed once, so sequence is 1) when a transporter removes a driver. Identity consumes it and revokes every session of the driver's account at once.
+ *
+ * @generated from message weelo.fleet.v1.DriverRemoved
+ */
+export type DriverRemoved = Message<"weelo.fleet.v1.DriverRemoved"> & {
+  /**
+   * Id of the driver removed.
+   *
+   * @generated from field: string driver_id = 1;
+   */
+  driverId: string;
+
+  /**
+   * User id of the transporter the driver worked for.
+   *
+   * @generated from field: string transporter_id = 2;
+   */
+  transporterId: string;
+
+  /**
+   * Identity user id of the driver's account, or empty when the driver never logged in.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * Phone of the driver in E.164, e.g. +919876543210.
+   *
+   * @generated from field: string phone = 4;
+   */
+  phone: string;
+
+  /**
+   * When the driver was removed.
+   *
+   * @generated from field: google.protobuf.Timestamp occurred_at = 5;
+   */
+  occurredAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.DriverRemoved.
+ * Use `create(DriverRemovedSchema)` to create a new message.
+ */
+export const DriverRemovedSchema: GenMessage<DriverRemoved> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_events, 1);
 
 /**
  * AvailabilityChangeReason says what made a driver's availability change.

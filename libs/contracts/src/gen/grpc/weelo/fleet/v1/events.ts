@@ -89,6 +89,20 @@ export interface DriverAvailabilityChanged {
   reason: AvailabilityChangeReason;
 }
 
+/** DriverRemoved is published on "fleet.driver.removed" inside a weelo.events.v1.EventEnvelope (subject_id is the driver id; a driver is removed once, so sequence is 1) when a transporter removes a driver. Identity consumes it and revokes every session of the driver's account at once. */
+export interface DriverRemoved {
+  /** Id of the driver removed. */
+  driverId: string;
+  /** User id of the transporter the driver worked for. */
+  transporterId: string;
+  /** Identity user id of the driver's account, or empty when the driver never logged in. */
+  userId: string;
+  /** Phone of the driver in E.164, e.g. +919876543210. */
+  phone: string;
+  /** When the driver was removed. */
+  occurredAt?: Date | undefined;
+}
+
 function createBaseDriverAvailabilityChanged(): DriverAvailabilityChanged {
   return {
     driverId: "",
@@ -278,6 +292,155 @@ export const DriverAvailabilityChanged: MessageFns<DriverAvailabilityChanged> = 
     message.online = object.online ?? false;
     message.occurredAt = object.occurredAt ?? undefined;
     message.reason = object.reason ?? 0;
+    return message;
+  },
+};
+
+function createBaseDriverRemoved(): DriverRemoved {
+  return { driverId: "", transporterId: "", userId: "", phone: "", occurredAt: undefined };
+}
+
+export const DriverRemoved: MessageFns<DriverRemoved> = {
+  encode(message: DriverRemoved, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.driverId !== "") {
+      writer.uint32(10).string(message.driverId);
+    }
+    if (message.transporterId !== "") {
+      writer.uint32(18).string(message.transporterId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
+    }
+    if (message.phone !== "") {
+      writer.uint32(34).string(message.phone);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DriverRemoved {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDriverRemoved();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.driverId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transporterId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.phone = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DriverRemoved {
+    return {
+      driverId: isSet(object.driverId)
+        ? globalThis.String(object.driverId)
+        : isSet(object.driver_id)
+        ? globalThis.String(object.driver_id)
+        : "",
+      transporterId: isSet(object.transporterId)
+        ? globalThis.String(object.transporterId)
+        : isSet(object.transporter_id)
+        ? globalThis.String(object.transporter_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      phone: isSet(object.phone) ? globalThis.String(object.phone) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DriverRemoved): unknown {
+    const obj: any = {};
+    if (message.driverId !== "") {
+      obj.driverId = message.driverId;
+    }
+    if (message.transporterId !== "") {
+      obj.transporterId = message.transporterId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.phone !== "") {
+      obj.phone = message.phone;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DriverRemoved>, I>>(base?: I): DriverRemoved {
+    return DriverRemoved.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DriverRemoved>, I>>(object: I): DriverRemoved {
+    const message = createBaseDriverRemoved();
+    message.driverId = object.driverId ?? "";
+    message.transporterId = object.transporterId ?? "";
+    message.userId = object.userId ?? "";
+    message.phone = object.phone ?? "";
+    message.occurredAt = object.occurredAt ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,22 @@
+/**
+ * AccountAdminService: operations staff block and unblock accounts. Internal: the gateway
+ * never serves it; its caller (the ops console service) calls without a user token.
+ */
+import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
+import type { ServiceHandlers } from "@weelo/grpc";
+import type { IdentityService } from "./identity.service.js";
+
+export const PUBLIC_ACCOUNT_ADMIN_METHODS = ["BlockUser", "UnblockUser"] as const;
+
+export function accountAdminHandlers(identity: IdentityService): ServiceHandlers<typeof AccountAdminServiceService> {
+  return {
+    async blockUser(request) {
+      const { user, sessionsRevoked } = await identity.blockUser({ userId: request.userId, reason: request.reason });
+      return { userId: user.id, blockedAt: user.blocked_at ?? undefined, sessionsRevoked };
+    },
+    async unblockUser(request) {
+      const unblocked = await identity.unblockUser({ userId: request.userId, reason: request.reason });
+      return { userId: request.userId, unblocked };
+    },
+  };
+}
