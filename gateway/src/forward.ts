@@ -9,10 +9,11 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import type { DomainError } from "@weelo/errors";
+import { InvalidArgumentError, type DomainError } from "@weelo/errors";
 import { CHANNEL_OPTIONS, fromServiceError } from "@weelo/grpc";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
 import { endForwardSpan, forwardSpan } from "./tracing.js";
+import { undecodableAsInvalidArgument } from "./undecodable-request.js";
 import type { PublicService, UpstreamName } from "./upstreams.js";
 
 export interface ForwardHeaders {
@@ -63,7 +64,7 @@ export class Forwarder {
     const client = this.upstreamOf.get(service.typeName);
     if (!client) throw new Error(`no upstream for ${service.typeName}`);
     const path = `/${service.typeName}/${method.name}`;
-    const serialize = (message: any) => Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>));
+    const serialize = (ready: any): Buffer => ready; // messages are encoded before grpc-js sees them (see encode)
     const deserialize = (bytes: Buffer): any => fromBinary(method.output, bytes);
     const metadata = new grpc.Metadata();
     metadata.set("x-request-id", forward.requestId);
@@ -74,29 +75,41 @@ export class Forwarder {
     const streamDeadline = callerTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callerTimeoutMs;
 
     switch (method.methodKind) {
-      case "unary":
+      case "unary": {
+        // Encoded here, not inside grpc-js (which would report a failure as INTERNAL).
         return new Promise((resolve, reject) => {
-          const call = client.makeUnaryRequest(path, serialize, deserialize, input as never, metadata, { deadline: Date.now() + unaryTimeout }, (error, response) =>
+          const bytes = encode(method, input); // a throw here rejects
+          const call = client.makeUnaryRequest(path, serialize, deserialize, bytes as never, metadata, { deadline: Date.now() + unaryTimeout }, (error, response) =>
             error ? reject(fromServiceError(error)) : resolve(response),
           );
           endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
         });
+      }
       case "client_streaming":
         return new Promise((resolve, reject) => {
+          let inputError: unknown;
           const call = client.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }, (error, response) =>
-            error ? reject(fromServiceError(error)) : resolve(response),
+            error ? reject(inputError ?? fromServiceError(error)) : resolve(response),
           );
           endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
-          void pump(input as AsyncIterable<unknown>, call, signal);
+          void pump(input as AsyncIterable<unknown>, call, signal, method, (error) => (inputError = error));
         });
-      case "server_streaming":
-        return readAll(endForwardSpan(span, client.makeServerStreamRequest(path, serialize, deserialize, input as never, metadata, { deadline: streamDeadline })), signal);
+      case "server_streaming": {
+        let bytes: Buffer;
+        try {
+          bytes = encode(method, input);
+        } catch (error) {
+          return failing(error);
+        }
+        return readAll(endForwardSpan(span, client.makeServerStreamRequest(path, serialize, deserialize, bytes as never, metadata, { deadline: streamDeadline })), signal);
+      }
       case "bidi_streaming": {
         const call = endForwardSpan(span, client.makeBidiStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }));
-        void pump(input as AsyncIterable<unknown>, call, signal);
-        return readAll(call, signal);
+        const failure: { error?: unknown } = {};
+        void pump(input as AsyncIterable<unknown>, call, signal, method, (error) => (failure.error = error));
+        return readAll(call, signal, failure);
       }
     }
   }
@@ -114,14 +127,35 @@ function headersOf(ctx: HandlerContext): ForwardHeaders {
   };
 }
 
-/** Upstream messages as an async iterable; the upstream call ends when the caller stops reading. */
-async function* readAll(call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, signal: AbortSignal) {
+/**
+ * A request message as protobuf binary for the upstream. A message protobuf-es holds but
+ * cannot encode (an int64 beyond 64 bits) is the caller's INVALID_ARGUMENT.
+ */
+function encode(method: DescMethod, message: unknown): Buffer {
+  try {
+    return Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>));
+  } catch (error) {
+    throw new InvalidArgumentError("", `the request does not fit ${method.input.name}: ${(error as Error).message}`, { reason: "MALFORMED_REQUEST" });
+  }
+}
+
+/** A stream that fails at once (its request could not be encoded). */
+async function* failing(error: unknown): AsyncGenerator<never> {
+  throw error;
+}
+
+/**
+ * Upstream messages as an async iterable; the upstream call ends when the caller stops
+ * reading. When the caller's own messages failed (one it sent could not be decoded), that is
+ * the error, not the cancellation it caused upstream.
+ */
+async function* readAll(call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, signal: AbortSignal, input: { error?: unknown } = {}) {
   const cancel = () => call.cancel();
   signal.addEventListener("abort", cancel, { once: true });
   try {
     for await (const message of call) yield message;
   } catch (error) {
-    throw fromStreamError(error);
+    throw input.error ?? fromStreamError(error);
   } finally {
     signal.removeEventListener("abort", cancel);
     call.cancel();
@@ -145,15 +179,21 @@ function fromStreamError(error: unknown): DomainError {
   return fromServiceError(error);
 }
 
-/** Copies the client's messages upstream, honouring backpressure, then half-closes. */
-async function pump(input: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, signal: AbortSignal): Promise<void> {
+/**
+ * Copies the client's messages upstream, honouring backpressure, then half-closes. A message
+ * the client sent that cannot be read or encoded cancels the upstream call and is reported
+ * (as INVALID_ARGUMENT where it is the client's mistake) through `failed`.
+ */
+async function pump(input: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, signal: AbortSignal, method: DescMethod, failed: (error: unknown) => void): Promise<void> {
   try {
     for await (const message of input) {
       if (signal.aborted) return;
-      if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+      const bytes = encode(method, message);
+      if (!call.write(bytes)) await new Promise((resolve) => call.once("drain", resolve));
     }
     call.end();
-  } catch {
+  } catch (error) {
+    if (!signal.aborted) failed(undecodableAsInvalidArgument(error));
     call.cancel();
   }
 }

@@ -28,6 +28,7 @@ import { admitRestCall } from "./overload/rest-admission.js";
 import { createOnePortServer } from "./one-port.js";
 import { SocketGateway } from "./socket/socket-gateway.js";
 import { traceRequest } from "./tracing.js";
+import { reportUndecodableRequests } from "./undecodable-request.js";
 import { REST_ALIASES } from "./rest/aliases.js";
 import { RestHandler, send } from "./rest/rest-handler.js";
 import { PUBLIC_SERVICES, type UpstreamName } from "./upstreams.js";
@@ -142,6 +143,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
           }
           route = path.split("/").slice(0, 3).join("/"); // "/pkg.Service/Method": bounded by the descriptors
           specEncodeGrpcMessageTrailer(headerOf(req, "content-type") ?? undefined, res);
+          reportUndecodableRequests(headerOf(req, "content-type") ?? undefined, res);
           connectHandler(req as never, res as never);
         }),
       ),
