@@ -6,6 +6,7 @@
  * the REST aliases.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcCode } from "@weelo/errors";
@@ -105,6 +106,21 @@ describe("bad input through the gateway", () => {
     const end = Buffer.from(await watch.arrayBuffer());
     const last = JSON.parse(end.subarray(end.lastIndexOf(0x02) + 5).toString("utf8")) as { error?: { code: string } };
     assert.equal(last.error?.code, "invalid_argument");
+  });
+
+  it("refuses free text with a bidi override or a zero-width character with 400 naming the field, over Connect and REST", async () => {
+    const connect = await post("/weelo.identity.v1.ProfileService/UpdateProfile", "application/json", JSON.stringify({ name: "Anil \u202Eexe.gpj" }));
+    assert.equal(connect.status, 400);
+    const body = (await connect.json()) as { code: string; message: string; details: { debug: { field: string; reason: string } }[] };
+    assert.equal(body.code, "invalid_argument");
+    assert.match(body.message, /name must not contain invisible direction or zero-width characters \(U\+202E at character 6\)/);
+    assert.deepEqual([body.details[0]?.debug.field, body.details[0]?.debug.reason], ["name", "TEXT_INVISIBLE_CHARACTER"]);
+
+    const transporter = await system.login("transporter");
+    const vehicle = { idempotencyKey: randomUUID(), registrationNumber: "MH12AB4321", vehicleType: "mini_truck", capacityKg: 750, makeModel: "Tata\u200BAce" };
+    const rest = await system.rest("POST", "/api/v1/vehicles", vehicle, bearer(transporter.accessToken));
+    assert.equal(rest.status, 400);
+    assert.deepEqual([rest.body.error.code, rest.body.error.field], ["TEXT_INVISIBLE_CHARACTER", "make_model"]);
   });
 
   it("still answers /health afterwards", async () => {
