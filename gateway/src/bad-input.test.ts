@@ -123,6 +123,14 @@ describe("bad input through the gateway", () => {
     assert.deepEqual([rest.body.error.code, rest.body.error.field], ["TEXT_INVISIBLE_CHARACTER", "make_model"]);
   });
 
+  it("answers a bidirectional stream called over HTTP/1.1 with 400 and the reason, not connect-node's 505 (found by the fuzzer)", async () => {
+    const response = await post("/weelo.tracking.v1.TrackingService/StreamLocation", "application/connect+json", envelope(0, Buffer.from("{}")));
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { code: string; message: string };
+    assert.equal(body.code, "invalid_argument");
+    assert.match(body.message, /bidirectional stream: call it over HTTP\/2/);
+  });
+
   it("still answers /health afterwards", async () => {
     assert.equal((await fetch(`${system.url}/health`)).status, 200);
   });
