@@ -8,7 +8,9 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { UpdateLocationRequestSchema } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 import { GrpcCode } from "@weelo/errors";
 import { bearer, startTestSystem, type TestSystem } from "./test-support.js";
 
@@ -99,13 +101,27 @@ describe("bad input through the gateway", () => {
     assert.equal(rest.status, 400);
     const envelopeBody = (await rest.json()) as { success: boolean; error: { code: string; message: string } };
     assert.equal(envelopeBody.success, false);
-    assert.equal(envelopeBody.error.code, "MALFORMED_REQUEST");
-    assert.match(envelopeBody.error.message, /UpdateLocation/);
+    assert.equal(envelopeBody.error.code, "NUMBER_OUT_OF_RANGE");
+    assert.equal((envelopeBody.error as { field?: string }).field, "points[0].seq", "the gateway names the field");
 
     const watch = await post("/weelo.booking.v1.BookingService/WatchBooking", "application/connect+json", envelope(0, Buffer.from(JSON.stringify({ bookingId: "0190c6f6-0000-7000-8000-000000000000", afterSequence: "18446744073709551615" }))));
     const end = Buffer.from(await watch.arrayBuffer());
     const last = JSON.parse(end.subarray(end.lastIndexOf(0x02) + 5).toString("utf8")) as { error?: { code: string } };
     assert.equal(last.error?.code, "invalid_argument");
+  });
+
+  it("has the services themselves refuse an int64 they cannot hold with INVALID_ARGUMENT (called past the gateway)", async () => {
+    const direct = new grpc.Client(`127.0.0.1:${system.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const bytes = Buffer.from(toBinary(UpdateLocationRequestSchema, create(UpdateLocationRequestSchema, { points: [{ seq: 2n ** 60n, lat: 18.52, lng: 73.85 }] })));
+      const error = await new Promise<grpc.ServiceError | null>((resolve) =>
+        direct.makeUnaryRequest("/weelo.tracking.v1.TrackingService/UpdateLocation", same, same, bytes, metadata(), (err) => resolve(err)),
+      );
+      assert.equal(error?.code, GrpcCode.INVALID_ARGUMENT);
+      assert.match(error!.details, /not a valid UpdateLocation message/);
+    } finally {
+      direct.close();
+    }
   });
 
   it("refuses free text with a bidi override or a zero-width character with 400 naming the field, over Connect and REST", async () => {

@@ -6,7 +6,7 @@
  * caller's authorization travel downstream; statuses come back as DomainErrors, and a stream
  * the upstream tore (it died or reset it mid-way) as UNAVAILABLE, which clients retry.
  */
-import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, ScalarType, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { InvalidArgumentError, type DomainError } from "@weelo/errors";
@@ -128,15 +128,77 @@ function headersOf(ctx: HandlerContext): ForwardHeaders {
 }
 
 /**
- * A request message as protobuf binary for the upstream. A message protobuf-es holds but
- * cannot encode (an int64 beyond 64 bits) is the caller's INVALID_ARGUMENT.
+ * A request message as protobuf binary for the upstream. A 64-bit integer beyond 2^53 (the
+ * services hold them as numbers) and a message protobuf-es holds but cannot encode are the
+ * caller's INVALID_ARGUMENT, the first naming the field.
  */
 function encode(method: DescMethod, message: unknown): Buffer {
+  const unsafe = unsafeInteger(method.input, message);
+  if (unsafe) {
+    throw new InvalidArgumentError(unsafe, `${unsafe} must be a whole number from -9007199254740991 to 9007199254740991`, { reason: "NUMBER_OUT_OF_RANGE" });
+  }
   try {
     return Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>));
   } catch (error) {
     throw new InvalidArgumentError("", `the request does not fit ${method.input.name}: ${(error as Error).message}`, { reason: "MALFORMED_REQUEST" });
   }
+}
+
+const INT64_TYPES = new Set<number>([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const holdsInt64 = new Map<string, boolean>();
+
+/** True when a message type has a 64-bit integer field anywhere inside it (cached: most have none). */
+function hasInt64(desc: DescMessage, seen = new Set<string>()): boolean {
+  const known = holdsInt64.get(desc.typeName);
+  if (known !== undefined) return known;
+  if (seen.has(desc.typeName)) return false;
+  seen.add(desc.typeName);
+  const found = desc.fields.some((field) => {
+    if (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) return INT64_TYPES.has(field.scalar!);
+    if (field.fieldKind === "map") return INT64_TYPES.has(field.mapKey) || (field.mapKind === "scalar" && INT64_TYPES.has(field.scalar)) || (field.mapKind === "message" && hasInt64(field.message, seen));
+    if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) return hasInt64(field.message!, seen);
+    return false;
+  });
+  if (seen.size === 1) holdsInt64.set(desc.typeName, found);
+  return found;
+}
+
+/** The path (proto names, e.g. "points[0].seq") of the first 64-bit integer beyond 2^53 in a message. */
+function unsafeInteger(desc: DescMessage, message: unknown, prefix = ""): string | undefined {
+  if (!hasInt64(desc) || typeof message !== "object" || message === null) return undefined;
+  const record = message as Record<string, any>;
+  const unsafe = (value: unknown) => typeof value === "bigint" && (value > MAX_SAFE || value < -MAX_SAFE);
+  for (const field of desc.fields) {
+    const holder = field.oneof ? record[field.oneof.localName] : undefined;
+    const value = field.oneof ? (holder?.case === field.localName ? holder.value : undefined) : record[field.localName];
+    if (value === undefined || value === null) continue;
+    const path = `${prefix}${field.name}`;
+    if (field.fieldKind === "scalar" && unsafe(value)) return path;
+    if (field.fieldKind === "message") {
+      const inner = unsafeInteger(field.message, value, `${path}.`);
+      if (inner) return inner;
+    }
+    if (field.fieldKind === "list") {
+      for (const [i, item] of (value as unknown[]).entries()) {
+        if (field.listKind === "scalar" && unsafe(item)) return `${path}[${i}]`;
+        if (field.listKind === "message") {
+          const inner = unsafeInteger(field.message, item, `${path}[${i}].`);
+          if (inner) return inner;
+        }
+      }
+    }
+    if (field.fieldKind === "map") {
+      for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+        if (field.mapKind === "scalar" && unsafe(item)) return `${path}[${key}]`;
+        if (field.mapKind === "message") {
+          const inner = unsafeInteger(field.message, item, `${path}[${key}].`);
+          if (inner) return inner;
+        }
+      }
+    }
+  }
+  return undefined;
 }
 
 /** A stream that fails at once (its request could not be encoded). */

@@ -20,7 +20,7 @@ import { bearer, startTestSystem, uniquePhone, type TestSystem } from "./test-su
 import { PUBLIC_SERVICES } from "./upstreams.js";
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 10);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 8);
 console.log(`fuzz: seed ${SEED} (FUZZ_SEED=${SEED} reproduces), ${RUNS} runs per method and encoding`);
 const params = (offset: number) => ({ seed: SEED + offset, numRuns: RUNS, endOnFailure: true });
 
