@@ -147,6 +147,14 @@ describe("bad input through the gateway", () => {
     assert.match(body.message, /bidirectional stream: call it over HTTP\/2/);
   });
 
+  it("answers a path parameter whose percent-encoding is not UTF-8 with 400, not 500 (found by the fuzzer)", async () => {
+    for (const raw of ["%FF", "%E0%A4", "%ED%A0%80"]) {
+      const response = await system.rest("GET", `/api/v1/bookings/${raw}`, undefined, bearer(token));
+      assert.equal(response.status, 400, raw);
+      assert.equal(response.body.success, false);
+    }
+  });
+
   it("still answers /health afterwards", async () => {
     assert.equal((await fetch(`${system.url}/health`)).status, 200);
   });
