@@ -24,7 +24,7 @@ server.addService(TrackingServiceService as unknown as grpc.ServiceDefinition, {
     call.on("data", (request: StreamLocationRequest) => {
       let max = 0;
       for (const point of request.points) if (point.seq > max) max = point.seq;
-      call.write({ kind: { $case: "ack", value: { ackedSeq: max, rejected: 0 } } });
+      call.write({ kind: { $case: "ack", value: { ackedSeq: max, rejected: 0, rejections: [] } } });
     });
     call.on("end", () => {
       close();

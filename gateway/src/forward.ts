@@ -6,13 +6,14 @@
  * caller's authorization travel downstream; statuses come back as DomainErrors, and a stream
  * the upstream tore (it died or reset it mid-way) as UNAVAILABLE, which clients retry.
  */
-import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { fromBinary, ScalarType, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import type { DomainError } from "@weelo/errors";
+import { InvalidArgumentError, type DomainError } from "@weelo/errors";
 import { CHANNEL_OPTIONS, fromServiceError } from "@weelo/grpc";
 import { clientIpKey, requestIdKey } from "./context-keys.js";
 import { endForwardSpan, forwardSpan } from "./tracing.js";
+import { undecodableAsInvalidArgument } from "./undecodable-request.js";
 import type { PublicService, UpstreamName } from "./upstreams.js";
 
 export interface ForwardHeaders {
@@ -63,7 +64,7 @@ export class Forwarder {
     const client = this.upstreamOf.get(service.typeName);
     if (!client) throw new Error(`no upstream for ${service.typeName}`);
     const path = `/${service.typeName}/${method.name}`;
-    const serialize = (message: any) => Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>));
+    const serialize = (ready: any): Buffer => ready; // messages are encoded before grpc-js sees them (see encode)
     const deserialize = (bytes: Buffer): any => fromBinary(method.output, bytes);
     const metadata = new grpc.Metadata();
     metadata.set("x-request-id", forward.requestId);
@@ -74,29 +75,41 @@ export class Forwarder {
     const streamDeadline = callerTimeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callerTimeoutMs;
 
     switch (method.methodKind) {
-      case "unary":
+      case "unary": {
+        // Encoded here, not inside grpc-js (which would report a failure as INTERNAL).
         return new Promise((resolve, reject) => {
-          const call = client.makeUnaryRequest(path, serialize, deserialize, input as never, metadata, { deadline: Date.now() + unaryTimeout }, (error, response) =>
+          const bytes = encode(method, input); // a throw here rejects
+          const call = client.makeUnaryRequest(path, serialize, deserialize, bytes as never, metadata, { deadline: Date.now() + unaryTimeout }, (error, response) =>
             error ? reject(fromServiceError(error)) : resolve(response),
           );
           endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
         });
+      }
       case "client_streaming":
         return new Promise((resolve, reject) => {
+          let inputError: unknown;
           const call = client.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }, (error, response) =>
-            error ? reject(fromServiceError(error)) : resolve(response),
+            error ? reject(inputError ?? fromServiceError(error)) : resolve(response),
           );
           endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
-          void pump(input as AsyncIterable<unknown>, call, signal);
+          void pump(input as AsyncIterable<unknown>, call, signal, method, (error) => (inputError = error));
         });
-      case "server_streaming":
-        return readAll(endForwardSpan(span, client.makeServerStreamRequest(path, serialize, deserialize, input as never, metadata, { deadline: streamDeadline })), signal);
+      case "server_streaming": {
+        let bytes: Buffer;
+        try {
+          bytes = encode(method, input);
+        } catch (error) {
+          return failing(error);
+        }
+        return readAll(endForwardSpan(span, client.makeServerStreamRequest(path, serialize, deserialize, bytes as never, metadata, { deadline: streamDeadline })), signal);
+      }
       case "bidi_streaming": {
         const call = endForwardSpan(span, client.makeBidiStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }));
-        void pump(input as AsyncIterable<unknown>, call, signal);
-        return readAll(call, signal);
+        const failure: { error?: unknown } = {};
+        void pump(input as AsyncIterable<unknown>, call, signal, method, (error) => (failure.error = error));
+        return readAll(call, signal, failure);
       }
     }
   }
@@ -114,14 +127,97 @@ function headersOf(ctx: HandlerContext): ForwardHeaders {
   };
 }
 
-/** Upstream messages as an async iterable; the upstream call ends when the caller stops reading. */
-async function* readAll(call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, signal: AbortSignal) {
+/**
+ * A request message as protobuf binary for the upstream. A 64-bit integer beyond 2^53 (the
+ * services hold them as numbers) and a message protobuf-es holds but cannot encode are the
+ * caller's INVALID_ARGUMENT, the first naming the field.
+ */
+function encode(method: DescMethod, message: unknown): Buffer {
+  const unsafe = unsafeInteger(method.input, message);
+  if (unsafe) {
+    throw new InvalidArgumentError(unsafe, `${unsafe} must be a whole number from -9007199254740991 to 9007199254740991`, { reason: "NUMBER_OUT_OF_RANGE" });
+  }
+  try {
+    return Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>));
+  } catch (error) {
+    throw new InvalidArgumentError("", `the request does not fit ${method.input.name}: ${(error as Error).message}`, { reason: "MALFORMED_REQUEST" });
+  }
+}
+
+const INT64_TYPES = new Set<number>([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const holdsInt64 = new Map<string, boolean>();
+
+/** True when a message type has a 64-bit integer field anywhere inside it (cached: most have none). */
+function hasInt64(desc: DescMessage, seen = new Set<string>()): boolean {
+  const known = holdsInt64.get(desc.typeName);
+  if (known !== undefined) return known;
+  if (seen.has(desc.typeName)) return false;
+  seen.add(desc.typeName);
+  const found = desc.fields.some((field) => {
+    if (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) return INT64_TYPES.has(field.scalar!);
+    if (field.fieldKind === "map") return INT64_TYPES.has(field.mapKey) || (field.mapKind === "scalar" && INT64_TYPES.has(field.scalar)) || (field.mapKind === "message" && hasInt64(field.message, seen));
+    if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) return hasInt64(field.message!, seen);
+    return false;
+  });
+  if (seen.size === 1) holdsInt64.set(desc.typeName, found);
+  return found;
+}
+
+/** The path (proto names, e.g. "points[0].seq") of the first 64-bit integer beyond 2^53 in a message. */
+function unsafeInteger(desc: DescMessage, message: unknown, prefix = ""): string | undefined {
+  if (!hasInt64(desc) || typeof message !== "object" || message === null) return undefined;
+  const record = message as Record<string, any>;
+  const unsafe = (value: unknown) => typeof value === "bigint" && (value > MAX_SAFE || value < -MAX_SAFE);
+  for (const field of desc.fields) {
+    const holder = field.oneof ? record[field.oneof.localName] : undefined;
+    const value = field.oneof ? (holder?.case === field.localName ? holder.value : undefined) : record[field.localName];
+    if (value === undefined || value === null) continue;
+    const path = `${prefix}${field.name}`;
+    if (field.fieldKind === "scalar" && unsafe(value)) return path;
+    if (field.fieldKind === "message") {
+      const inner = unsafeInteger(field.message, value, `${path}.`);
+      if (inner) return inner;
+    }
+    if (field.fieldKind === "list") {
+      for (const [i, item] of (value as unknown[]).entries()) {
+        if (field.listKind === "scalar" && unsafe(item)) return `${path}[${i}]`;
+        if (field.listKind === "message") {
+          const inner = unsafeInteger(field.message, item, `${path}[${i}].`);
+          if (inner) return inner;
+        }
+      }
+    }
+    if (field.fieldKind === "map") {
+      for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+        if (field.mapKind === "scalar" && unsafe(item)) return `${path}[${key}]`;
+        if (field.mapKind === "message") {
+          const inner = unsafeInteger(field.message, item, `${path}[${key}].`);
+          if (inner) return inner;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A stream that fails at once (its request could not be encoded). */
+async function* failing(error: unknown): AsyncGenerator<never> {
+  throw error;
+}
+
+/**
+ * Upstream messages as an async iterable; the upstream call ends when the caller stops
+ * reading. When the caller's own messages failed (one it sent could not be decoded), that is
+ * the error, not the cancellation it caused upstream.
+ */
+async function* readAll(call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, signal: AbortSignal, input: { error?: unknown } = {}) {
   const cancel = () => call.cancel();
   signal.addEventListener("abort", cancel, { once: true });
   try {
     for await (const message of call) yield message;
   } catch (error) {
-    throw fromStreamError(error);
+    throw input.error ?? fromStreamError(error);
   } finally {
     signal.removeEventListener("abort", cancel);
     call.cancel();
@@ -145,15 +241,21 @@ function fromStreamError(error: unknown): DomainError {
   return fromServiceError(error);
 }
 
-/** Copies the client's messages upstream, honouring backpressure, then half-closes. */
-async function pump(input: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, signal: AbortSignal): Promise<void> {
+/**
+ * Copies the client's messages upstream, honouring backpressure, then half-closes. A message
+ * the client sent that cannot be read or encoded cancels the upstream call and is reported
+ * (as INVALID_ARGUMENT where it is the client's mistake) through `failed`.
+ */
+async function pump(input: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, signal: AbortSignal, method: DescMethod, failed: (error: unknown) => void): Promise<void> {
   try {
     for await (const message of input) {
       if (signal.aborted) return;
-      if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+      const bytes = encode(method, message);
+      if (!call.write(bytes)) await new Promise((resolve) => call.once("drain", resolve));
     }
     call.end();
-  } catch {
+  } catch (error) {
+    if (!signal.aborted) failed(undecodableAsInvalidArgument(error));
     call.cancel();
   }
 }

@@ -28,6 +28,7 @@ import { admitRestCall } from "./overload/rest-admission.js";
 import { createOnePortServer } from "./one-port.js";
 import { SocketGateway } from "./socket/socket-gateway.js";
 import { traceRequest } from "./tracing.js";
+import { reportUndecodableRequests } from "./undecodable-request.js";
 import { REST_ALIASES } from "./rest/aliases.js";
 import { RestHandler, send } from "./rest/rest-handler.js";
 import { PUBLIC_SERVICES, type UpstreamName } from "./upstreams.js";
@@ -67,6 +68,10 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     ...platform.checks,
     ...upstreamHealth.map((u) => ({ name: `upstream ${u.address}`, critical: true, check: () => u.check() })),
   ];
+
+  // Bidirectional streams need HTTP/2; connect-node answers one over HTTP/1.1 with 505, which
+  // reads as a server fault. It is the client's choice of protocol: 400 with the reason.
+  const bidiPaths = new Set(PUBLIC_SERVICES.flatMap(({ service }) => service.methods.filter((m) => m.methodKind === "bidi_streaming").map((m) => `/${service.typeName}/${m.name}`)));
 
   const admission = new Admission(admissionSettingsOf(config), platform);
   const connectHandler = connectNodeAdapter({
@@ -141,7 +146,11 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
             return send(res, 200, platform.keys.jwks, { "cache-control": "public, max-age=300" });
           }
           route = path.split("/").slice(0, 3).join("/"); // "/pkg.Service/Method": bounded by the descriptors
+          if (req.httpVersionMajor < 2 && bidiPaths.has(path)) {
+            return send(res, 400, { code: "invalid_argument", message: `${path.slice(1)} is a bidirectional stream: call it over HTTP/2 (gRPC, or Connect on h2)` });
+          }
           specEncodeGrpcMessageTrailer(headerOf(req, "content-type") ?? undefined, res);
+          reportUndecodableRequests(headerOf(req, "content-type") ?? undefined, res);
           connectHandler(req as never, res as never);
         }),
       ),

@@ -71,6 +71,25 @@ describe("tracking through the gateway", () => {
     assert.equal((await system.rest("GET", `/api/v1/tracking/${randomUUID()}`, undefined, bearer(customer.accessToken))).status, 404, "no such trip for this customer");
     assert.equal((await system.rest("POST", "/api/v1/tracking/location", { points: [] })).status, 401);
   });
+
+  it("tells over the REST alias which points were rejected and why: readings out of range are refused, never stored", async () => {
+    const at = new Date().toISOString();
+    const sent = await system.rest("POST", "/api/v1/tracking/location", {
+      points: [
+        { ...point(20, 18.5214), recordedAt: at, heading: 400 },
+        { ...point(21, 18.5214), recordedAt: at, speedMps: -3 },
+        { ...point(22, 18.5214), recordedAt: at, accuracyM: -1 },
+        { ...point(23, 18.5214), recordedAt: at },
+      ],
+    }, bearer(driverToken));
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    assert.equal(Number(sent.body.data.ackedSeq), 23);
+    assert.equal(sent.body.data.rejected, 3);
+    assert.deepEqual(
+      sent.body.data.rejections.map((r: { seq: string; reason: string }) => [Number(r.seq), r.reason]),
+      [[20, "POINT_REJECTION_INVALID_HEADING"], [21, "POINT_REJECTION_INVALID_SPEED"], [22, "POINT_REJECTION_INVALID_ACCURACY"]],
+    );
+  });
 });
 
 describe("a trip across two gateway instances", () => {

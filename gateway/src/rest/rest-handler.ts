@@ -57,7 +57,7 @@ export class RestHandler {
       if (!found) continue;
       pathKnown = true;
       if (alias.method !== method) continue;
-      const params = Object.fromEntries(alias.paramNames.map((name, i) => [name, decodeURIComponent(found[i + 1]!)]));
+      const params = Object.fromEntries(alias.paramNames.map((name, i) => [name, decodePathParam(found[i + 1]!)]));
       return { alias, params, pathKnown };
     }
     return { params: {}, pathKnown };
@@ -100,6 +100,19 @@ export function send(res: Response, status: number, body: unknown, headers: Reco
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/**
+ * A path parameter as the client meant it. Percent-encoding that is not UTF-8 ("%FF", "%E0%A4")
+ * made decodeURIComponent throw outside any handler (a 500); such a parameter stays as sent,
+ * and the service refuses it like any other malformed value (400).
+ */
+function decodePathParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 /** GET and DELETE carry their fields in the query string (?pageSize=20&status=available). */

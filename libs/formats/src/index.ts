@@ -68,3 +68,5 @@ export function decodePageToken(token: string, field = "page_token"): string | u
   if (!UUID.test(id)) throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
   return id;
 }
+
+export { plainText, type PlainTextOptions } from "./text.js";

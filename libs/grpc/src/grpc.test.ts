@@ -183,6 +183,21 @@ describe("GrpcServer and createClient", () => {
     assert.match(answer, /weelo\.identity\.v1\.AuthService/);
     assert.match(answer, /weelo\.identity\.v1\.ProfileService/);
   });
+
+  it("answers a request it cannot decode with INVALID_ARGUMENT, not INTERNAL", async () => {
+    const raw = new grpc.Client(address, grpc.credentials.createInsecure());
+    try {
+      // Field 1 with wire type 7: no protobuf decoder accepts it (grpc-js alone answers INTERNAL).
+      const garbage = Buffer.from([0x0f, 0xff, 0xff, 0x01]);
+      const error = await new Promise<grpc.ServiceError>((resolve, reject) =>
+        raw.makeUnaryRequest("/weelo.identity.v1.AuthService/SendOtp", (bytes: Buffer) => bytes, (bytes: Buffer) => bytes, garbage, (err) => (err ? resolve(err) : reject(new Error("decoded garbage")))),
+      );
+      assert.equal(error.code, GrpcCode.INVALID_ARGUMENT);
+      assert.match(error.details, /not a valid SendOtp message/);
+    } finally {
+      raw.close();
+    }
+  });
 });
 
 

@@ -26,7 +26,7 @@ import { tracingInterceptor } from "./interceptors/tracing.js";
 import type { ServerInterceptor } from "./interceptors/types.js";
 import { declaredAccess } from "./mesh/access.js";
 import type { Mesh } from "./mesh/mesh.js";
-import { bindService, splitPath, type ServiceDefinition, type ServiceHandlers } from "./service.js";
+import { bindService, splitPath, tolerantDefinition, type ServiceDefinition, type ServiceHandlers } from "./service.js";
 
 export interface GrpcServerOptions {
   logger: Logger;
@@ -113,7 +113,7 @@ export class GrpcServer {
     ];
     const { logger, metrics, mesh } = this.options;
     this.meshServer.addService(
-      definition as unknown as grpc.ServiceDefinition,
+      tolerantDefinition(definition) as unknown as grpc.ServiceDefinition,
       bindService(definition, handlers, {
         logger,
         interceptors: chain([meshCallerInterceptor(access, metrics, logger)]),
@@ -122,7 +122,7 @@ export class GrpcServer {
     );
     this.meshHealth.setStatus(serviceName, "NOT_SERVING");
     if (!access.internal) {
-      this.publicServer.addService(definition as unknown as grpc.ServiceDefinition, bindService(definition, handlers, { logger, interceptors: chain([]) }));
+      this.publicServer.addService(tolerantDefinition(definition) as unknown as grpc.ServiceDefinition, bindService(definition, handlers, { logger, interceptors: chain([]) }));
       this.publicHealth.setStatus(serviceName, "NOT_SERVING");
       this.publicNames.push(serviceName);
     }

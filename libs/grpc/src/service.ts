@@ -7,6 +7,7 @@ import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@weelo/log";
 import { requestIdFrom } from "@weelo/log";
+import { InvalidArgumentError } from "@weelo/errors";
 import type { CallContext } from "./context.js";
 import type { PeerCall } from "./mesh/mesh.js";
 import { compose, type ServerInterceptor } from "./interceptors/types.js";
@@ -67,6 +68,72 @@ export function bindService<D extends ServiceDefinition>(
   return implementation;
 }
 
+/**
+ * A request message that could not be decoded (garbage bytes, or an int64 beyond what the
+ * generated code holds as a number). grpc-js would answer a throwing deserializer with
+ * INTERNAL before any handler runs; decoding never throws here instead, and the call fails
+ * with INVALID_ARGUMENT where the handler would have read the message.
+ */
+class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+function undecodableError(method: string, message: Undecodable): InvalidArgumentError {
+  return new InvalidArgumentError("", `the request is not a valid ${method} message: ${message.reason}`, { reason: "MALFORMED_REQUEST" });
+}
+
+/**
+ * The definition to register with grpc-js: the same methods with request deserializers that
+ * never throw (see Undecodable); bindService's handlers turn a failed decoding into
+ * INVALID_ARGUMENT.
+ */
+export function tolerantDefinition<D extends ServiceDefinition>(definition: D): D {
+  const tolerant: ServiceDefinition = {};
+  for (const [name, method] of Object.entries(definition)) {
+    tolerant[name] = {
+      ...method,
+      requestDeserialize(bytes: Buffer) {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (error) {
+          return new Undecodable(error instanceof Error ? error.message : String(error));
+        }
+      },
+    };
+  }
+  return tolerant as D;
+}
+
+type ReadableCall = AsyncIterable<unknown> & { iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterator<unknown> };
+
+/**
+ * The requests of a client or bidirectional stream as the handler reads them: the first
+ * message that could not be decoded ends the reading with INVALID_ARGUMENT. Readable's
+ * `iterator(options)` stays available (handlers that must not destroy the call use it).
+ */
+function checkedRequests(call: ReadableCall, method: string): ReadableCall {
+  const checked = (inner: AsyncIterator<unknown>): AsyncIterableIterator<unknown> => ({
+    async next() {
+      const result = await inner.next();
+      if (!result.done && result.value instanceof Undecodable) {
+        await inner.return?.();
+        throw undecodableError(method, result.value);
+      }
+      return result;
+    },
+    async return(value?: unknown) {
+      return (await inner.return?.(value)) ?? { done: true, value };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  });
+  return {
+    [Symbol.asyncIterator]: () => checked(call[Symbol.asyncIterator]()),
+    ...(typeof call.iterator === "function" ? { iterator: (options: { destroyOnReturn: boolean }) => checked(call.iterator!(options)) } : {}),
+  };
+}
+
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> & Partial<grpc.ServerWritableStream<unknown, unknown>>;
 
 function wrap(
@@ -84,8 +151,9 @@ function wrap(
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
       const ctx = contextOf(call);
       let response: unknown;
-      const input = method.requestStream ? call : call.request;
+      const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall, methodName) : call.request;
       compose(options.interceptors, async () => {
+        if (input instanceof Undecodable) throw undecodableError(methodName, input);
         response = await handler(input, ctx);
       }, ctx).then(
         () => callback(null, response),
@@ -96,9 +164,10 @@ function wrap(
 
   return ((call: AnyCall) => {
     const ctx = contextOf(call);
-    const input = method.requestStream ? call : call.request;
+    const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall, methodName) : call.request;
     const writable = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
     compose(options.interceptors, async () => {
+      if (input instanceof Undecodable) throw undecodableError(methodName, input);
       for await (const message of handler(input, ctx) as AsyncIterable<unknown>) {
         if (ctx.signal.aborted) break;
         if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);

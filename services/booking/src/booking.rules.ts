@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError } from "@weelo/errors";
-import { normalizeIndianPhone } from "@weelo/formats";
+import { normalizeIndianPhone, plainText } from "@weelo/formats";
 import type { ActorRole, BookingStatus, StoredAddress } from "./booking.table.js";
 // Ids and page tokens are shared API formats; re-exported so booking's rules read as one list.
 export { validateId, pageSize, encodePageToken, decodePageToken, pageOf, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "@weelo/formats";
@@ -219,11 +219,7 @@ export function validateVehicleCount(count: number): number {
 }
 
 export function validateGoodsType(goods: string): string {
-  const trimmed = goods.trim();
-  if (trimmed.length < 1 || trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed)) {
-    throw new InvalidArgumentError("goods_type", "goods_type must be 1 to 100 characters, e.g. furniture");
-  }
-  return trimmed;
+  return plainText(goods, "goods_type", { minLength: 1, maxLength: 100 });
 }
 
 export function validateWeightKg(weight: number): number {
@@ -231,12 +227,9 @@ export function validateWeightKg(weight: number): number {
   return weight;
 }
 
-export function validateText(text: string, field: string, max = 500): string {
-  const trimmed = text.trim();
-  if (trimmed.length > max || /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(trimmed)) {
-    throw new InvalidArgumentError(field, `${field} must be at most ${max} characters`);
-  }
-  return trimmed;
+/** Free text (see plainText): line breaks and tabs only where `multiline` (notes). */
+export function validateText(text: string, field: string, max = 500, multiline = false): string {
+  return plainText(text, field, { maxLength: max, multiline });
 }
 
 export function validatePoint(point: Point | undefined, field: string): Point {

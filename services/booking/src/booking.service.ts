@@ -281,7 +281,7 @@ export function createBookingService(deps: BookingDeps) {
       if (vehicleType === "") throw new InvalidArgumentError("vehicle_type", "vehicle_type is required, e.g. lcv_14ft");
       const goodsType = validateGoodsType(input.goodsType);
       const weightKg = validateWeightKg(input.weightKg);
-      const notes = validateText(input.notes, "notes");
+      const notes = validateText(input.notes, "notes", 500, true);
       const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
       const quoteToken = input.quoteToken.trim();
       const hash = requestHash({ quoteToken, pickup, drop, vehicleType, vehicleCount, goodsType, weightKg, notes, scheduledAt: input.scheduledAt });

@@ -3,6 +3,7 @@
  * a failed booking call is retried, request validation. No I/O: unit-tested without a server.
  */
 import { FailedPreconditionError, GrpcCode, InvalidArgumentError } from "@weelo/errors";
+import { plainText } from "@weelo/formats";
 import type { BroadcastRow, OfferStatus } from "./dispatch.table.js";
 export { validateId, pageSize, encodePageToken, decodePageToken, pageOf } from "@weelo/formats";
 
@@ -81,9 +82,7 @@ export function validateVehicleCount(count: number): number {
 
 /** A decline's optional reason. */
 export function validateDeclineReason(reason: string): string {
-  const text = reason.trim();
-  if (text.length > 200) throw new InvalidArgumentError("reason", "reason must be at most 200 characters");
-  return text;
+  return plainText(reason, "reason", { maxLength: 200 });
 }
 
 /**

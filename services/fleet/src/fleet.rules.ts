@@ -4,6 +4,7 @@
  * driver may do with their availability, and the shape of page tokens. No I/O here.
  */
 import { FailedPreconditionError, InvalidArgumentError } from "@weelo/errors";
+import { plainText } from "@weelo/formats";
 import type { DriverStatus, VehicleStatus } from "./fleet.table.js";
 
 /** State and union-territory codes of Indian registrations and driving licences (old codes included). */
@@ -77,14 +78,14 @@ export function normalizeLicenceNumber(input: string, field = "licence_number"):
 }
 
 export function validateDriverName(name: string, field = "name"): string {
-  const trimmed = name.trim().replace(/\s+/g, " ");
+  const trimmed = plainText(name, field, { maxLength: 100 }).replace(/\s+/g, " ");
   if (trimmed.length < 1 || trimmed.length > 100) throw new InvalidArgumentError(field, `${field} must be 1 to 100 characters`);
   if (/[\p{Cc}<>]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
   return trimmed;
 }
 
 export function validateMakeModel(makeModel: string, field = "make_model"): string {
-  const trimmed = makeModel.trim().replace(/\s+/g, " ");
+  const trimmed = plainText(makeModel, field, { maxLength: 100 }).replace(/\s+/g, " ");
   if (trimmed.length > 100) throw new InvalidArgumentError(field, `${field} must be at most 100 characters`);
   if (/[\p{Cc}<>]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
   return trimmed;

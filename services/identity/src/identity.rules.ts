@@ -4,6 +4,7 @@
  */
 import { createHmac, randomInt, timingSafeEqual } from "node:crypto";
 import { InvalidArgumentError } from "@weelo/errors";
+import { plainText } from "@weelo/formats";
 
 // Phones are a shared format; re-exported so identity's rules read as one list.
 export { maskPhone, normalizeIndianPhone } from "@weelo/formats";
@@ -36,7 +37,7 @@ export function validateOtpFormat(otp: string): string {
 }
 
 export function validateName(name: string): string {
-  const trimmed = name.trim().replace(/\s+/g, " ");
+  const trimmed = plainText(name, "name", { maxLength: 100 }).replace(/\s+/g, " ");
   if (trimmed.length < 1 || trimmed.length > 100) {
     throw new InvalidArgumentError("name", "name must be 1 to 100 characters");
   }
@@ -48,7 +49,7 @@ export function validateName(name: string): string {
 
 /** Empty clears the email; otherwise a plain address check (delivery proves the rest). */
 export function validateEmail(email: string): string {
-  const trimmed = email.trim().toLowerCase();
+  const trimmed = plainText(email, "email", { maxLength: 254 }).toLowerCase();
   if (trimmed === "") return "";
   if (trimmed.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/.test(trimmed)) {
     throw new InvalidArgumentError("email", "email must look like name@example.com");
@@ -57,7 +58,7 @@ export function validateEmail(email: string): string {
 }
 
 export function validateCompanyName(name: string): string {
-  const trimmed = name.trim().replace(/\s+/g, " ");
+  const trimmed = plainText(name, "company_name", { maxLength: 200 }).replace(/\s+/g, " ");
   if (trimmed.length > 200) throw new InvalidArgumentError("company_name", "company_name must be at most 200 characters");
   return trimmed;
 }

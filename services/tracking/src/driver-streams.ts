@@ -6,12 +6,12 @@
  * instead of growing.
  */
 import { FailedPreconditionError, ResourceExhaustedError, UnavailableError } from "@weelo/errors";
-import type { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import type { DriverCommand, RejectedPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import type { StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { v7 as uuidv7 } from "uuid";
 
 export class DriverStream {
-  private ack: { ackedSeq: number; rejected: number } | undefined;
+  private ack: { ackedSeq: number; rejected: number; rejections: RejectedPoint[] } | undefined;
   private readonly commands: DriverCommand[] = [];
   private wake: (() => void) | undefined;
   private ended = false;
@@ -57,10 +57,12 @@ export class DriverStream {
     return this.commands.length;
   }
 
-  /** Queues an ack, merging it with one not yet written. */
-  pushAck(ackedSeq: number, rejected: number): void {
+  /** Queues an ack, merging it with one not yet written (the rejections of both are told). */
+  pushAck(ackedSeq: number, rejected: number, rejections: RejectedPoint[] = []): void {
     if (this.closed) return;
-    this.ack = this.ack ? { ackedSeq: Math.max(this.ack.ackedSeq, ackedSeq), rejected: this.ack.rejected + rejected } : { ackedSeq, rejected };
+    this.ack = this.ack
+      ? { ackedSeq: Math.max(this.ack.ackedSeq, ackedSeq), rejected: this.ack.rejected + rejected, rejections: [...this.ack.rejections, ...rejections] }
+      : { ackedSeq, rejected, rejections };
     this.signal();
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { v7 as uuidv7 } from "uuid";
+import { PointRejection } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { sleep, until } from "@weelo/testing";
 import { failure } from "@weelo/testing";
 import { pointAt, startTestTracking, type TestTracking } from "./test-support.js";
@@ -46,6 +47,7 @@ describe("tracking over gRPC", () => {
     await stream.waitForAck(6);
     const last = stream.responses.filter((r) => r.kind?.$case === "ack").at(-1)!;
     assert.equal(last.kind?.$case === "ack" && last.kind.value.rejected, 1);
+    assert.deepEqual(last.kind?.$case === "ack" && last.kind.value.rejections, [{ seq: 6, reason: PointRejection.POINT_REJECTION_NULL_ISLAND }], "the ack says which point and why");
     assert.equal((await metricValue(t, "duplicate")) - duplicatesBefore, 2);
     assert.equal((await metricValue(t, "null_island")) - nullBefore, 1);
     const stored = await t.tracking.store.get(driver.id);
@@ -127,8 +129,8 @@ describe("tracking over gRPC", () => {
   it("UpdateLocation takes a batch with the same rules", async () => {
     const driver = await t.driver();
     const answer = await t.client.updateLocation({ points: [...path(1, 3), pointAt(4, 19.1, 72.9, { accuracyM: 500 })] }, t.as(driver.token));
-    assert.deepEqual(answer, { ackedSeq: 4, rejected: 1 });
-    assert.deepEqual(await t.client.updateLocation({ points: path(2, 3) }, t.as(driver.token)), { ackedSeq: 4, rejected: 0 });
+    assert.deepEqual(answer, { ackedSeq: 4, rejected: 1, rejections: [{ seq: 4, reason: PointRejection.POINT_REJECTION_INACCURATE }] });
+    assert.deepEqual(await t.client.updateLocation({ points: path(2, 3) }, t.as(driver.token)), { ackedSeq: 4, rejected: 0, rejections: [] });
     assert.equal((await failure(t.client.updateLocation({ points: [] }, t.as(await t.token("customer"))))).code, grpc.status.PERMISSION_DENIED);
   });
 

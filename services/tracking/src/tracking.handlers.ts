@@ -1,11 +1,11 @@
 /** gRPC handlers: proto ↔ domain, nothing else. */
-import type { LocationPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import { PointRejection, type LocationPoint, type RejectedPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import type { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import type { StreamLocationRequest, TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { requirePrincipal, type CallContext, type ServiceHandlers } from "@weelo/grpc";
 import type { DriverStream, DriverStreamRegistry } from "./driver-streams.js";
 import type { TrackingService } from "./tracking.service.js";
-import type { RawPoint } from "./tracking.rules.js";
+import type { RawPoint, Rejection } from "./tracking.rules.js";
 import type { TripEvents } from "./trip-events.js";
 
 /** Which fleet driver id the calling driver is (see driver-identity.ts). */
@@ -52,6 +52,24 @@ export function toRawPoint(p: LocationPoint): RawPoint {
   };
 }
 
+const REJECTION: Record<Rejection, PointRejection> = {
+  invalid: PointRejection.POINT_REJECTION_INVALID_COORDINATES,
+  null_island: PointRejection.POINT_REJECTION_NULL_ISLAND,
+  missing_time: PointRejection.POINT_REJECTION_MISSING_TIME,
+  future: PointRejection.POINT_REJECTION_FUTURE,
+  too_old: PointRejection.POINT_REJECTION_TOO_OLD,
+  inaccurate: PointRejection.POINT_REJECTION_INACCURATE,
+  invalid_accuracy: PointRejection.POINT_REJECTION_INVALID_ACCURACY,
+  invalid_speed: PointRejection.POINT_REJECTION_INVALID_SPEED,
+  invalid_heading: PointRejection.POINT_REJECTION_INVALID_HEADING,
+  impossible_jump: PointRejection.POINT_REJECTION_IMPOSSIBLE_JUMP,
+};
+
+/** Each rejected point of an ingest, with its reason, as the ack tells it. */
+export function toRejections(rejections: readonly { seq: number; reason: Rejection }[]): RejectedPoint[] {
+  return rejections.map(({ seq, reason }) => ({ seq, reason: REJECTION[reason] }));
+}
+
 export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof TrackingServiceService> {
   const { service, streams } = deps;
   return {
@@ -85,7 +103,7 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
           acks = acks
             .then(() => result.durable)
             .then(
-              () => stream.pushAck(result.ackedSeq, result.rejected),
+              () => stream.pushAck(result.ackedSeq, result.rejected, toRejections(result.rejections)),
               (error: unknown) => stream.fail(error as Error),
             )
             .finally(() => void (inFlight -= 1));
@@ -111,7 +129,7 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
       await deps.ready();
       const result = await service.ingest(driverId, request.points.map(toRawPoint));
       await result.durable;
-      return { ackedSeq: result.ackedSeq, rejected: result.rejected };
+      return { ackedSeq: result.ackedSeq, rejected: result.rejected, rejections: toRejections(result.rejections) };
     },
 
     async getLocation(request, ctx) {

@@ -36,7 +36,21 @@ describe("tracking rules", () => {
     assert.equal(filterPoint(point({ lat: Number.NaN }), last, NOW, limits).outcome, "invalid");
     assert.equal(filterPoint(point({ lng: 181 }), last, NOW, limits).outcome, "invalid");
     assert.equal(filterPoint(point({ lat: 0, lng: 0 }), last, NOW, limits).outcome, "null_island");
-    assert.equal(filterPoint(point({ recordedAt: undefined }), last, NOW, limits).outcome, "invalid");
+    assert.equal(filterPoint(point({ recordedAt: undefined }), last, NOW, limits).outcome, "missing_time");
+  });
+
+  it("rejects readings out of range: accuracy and speed below 0, heading outside 0 to 360, and any NaN or infinity", () => {
+    const outcome = (p: Partial<RawPoint>) => filterPoint(point(p), last, NOW, limits).outcome;
+    assert.equal(outcome({ accuracyM: -1 }), "invalid_accuracy");
+    assert.equal(outcome({ accuracyM: Number.NaN }), "invalid_accuracy");
+    assert.equal(outcome({ speedMps: -0.1 }), "invalid_speed");
+    assert.equal(outcome({ speedMps: Number.POSITIVE_INFINITY }), "invalid_speed");
+    assert.equal(outcome({ heading: -1 }), "invalid_heading");
+    assert.equal(outcome({ heading: 360.5 }), "invalid_heading");
+    assert.equal(outcome({ heading: Number.NaN }), "invalid_heading");
+    assert.equal(outcome({ accuracyM: 0, speedMps: 0, heading: 0 }), "accepted", "0 is 'unknown' for each of them");
+    const north = filterPoint(point({ heading: 360 }), last, NOW, limits);
+    assert.equal("point" in north && north.point.heading, 0, "360 is north, stored as 0");
   });
 
   it("clamps a fix slightly in the future, rejects one far in the future", () => {

@@ -15,7 +15,7 @@ export interface RawPoint {
   heading: number;
 }
 
-/** A fix that passed the filters: it has a time (clamped to the server clock), a speed of 0 or more and a heading in [0, 360). */
+/** A fix that passed the filters: it has a time (clamped to the server clock), an accuracy and a speed of 0 or more and a heading in [0, 360). */
 export interface AcceptedPoint extends Omit<RawPoint, "recordedAt"> {
   recordedAt: number;
 }
@@ -28,7 +28,18 @@ export interface FilterLimits {
   jitterM: number;
 }
 
-export type Rejection = "invalid" | "null_island" | "future" | "too_old" | "inaccurate" | "impossible_jump";
+/** Why a fix is refused ("invalid": its coordinates); each one is told to the app in its ack. */
+export type Rejection =
+  | "invalid"
+  | "null_island"
+  | "missing_time"
+  | "future"
+  | "too_old"
+  | "inaccurate"
+  | "invalid_accuracy"
+  | "invalid_speed"
+  | "invalid_heading"
+  | "impossible_jump";
 export type PointOutcome = "accepted" | "jitter" | "duplicate" | Rejection;
 
 export const POINT_OUTCOMES: readonly PointOutcome[] = [
@@ -37,9 +48,13 @@ export const POINT_OUTCOMES: readonly PointOutcome[] = [
   "duplicate",
   "invalid",
   "null_island",
+  "missing_time",
   "future",
   "too_old",
   "inaccurate",
+  "invalid_accuracy",
+  "invalid_speed",
+  "invalid_heading",
   "impossible_jump",
 ];
 
@@ -77,29 +92,42 @@ export function coordinateVerdict(lat: number, lng: number): "ok" | "invalid" | 
 }
 
 /**
+ * Each reading of the device in its range: accuracy and speed not negative (0 means unknown),
+ * heading from 0 to 360 degrees (0 when unknown); NaN and infinities are out of every range.
+ */
+export function readingsVerdict(point: Pick<RawPoint, "accuracyM" | "speedMps" | "heading">): "ok" | "invalid_accuracy" | "invalid_speed" | "invalid_heading" {
+  if (!Number.isFinite(point.accuracyM) || point.accuracyM < 0) return "invalid_accuracy";
+  if (!Number.isFinite(point.speedMps) || point.speedMps < 0) return "invalid_speed";
+  if (!Number.isFinite(point.heading) || point.heading < 0 || point.heading > 360) return "invalid_heading";
+  return "ok";
+}
+
+/**
  * Runs every filter on one fix against the last accepted fix of the driver. `now` is the
- * server clock (ms). Order: coordinates, time, accuracy, jump, jitter.
+ * server clock (ms). Order: coordinates, time present, readings in range, time in range,
+ * accuracy, jump, jitter.
  */
 export function filterPoint(point: RawPoint, last: AcceptedPoint | undefined, now: number, limits: FilterLimits): FilterVerdict {
   const coordinates = coordinateVerdict(point.lat, point.lng);
   if (coordinates !== "ok") return { outcome: coordinates };
-  if (point.recordedAt === undefined || !Number.isFinite(point.recordedAt)) return { outcome: "invalid" };
-  if (!Number.isFinite(point.accuracyM) || !Number.isFinite(point.speedMps) || !Number.isFinite(point.heading)) return { outcome: "invalid" };
+  if (point.recordedAt === undefined || !Number.isFinite(point.recordedAt)) return { outcome: "missing_time" };
+  const readings = readingsVerdict(point);
+  if (readings !== "ok") return { outcome: readings };
   let recordedAt = point.recordedAt;
   if (recordedAt > now) {
     if (recordedAt - now > limits.maxClockSkewMs) return { outcome: "future" };
     recordedAt = now;
   }
   if (now - recordedAt > limits.maxPointAgeMs) return { outcome: "too_old" };
-  if (point.accuracyM < 0 || point.accuracyM > limits.maxAccuracyM) return { outcome: "inaccurate" };
+  if (point.accuracyM > limits.maxAccuracyM) return { outcome: "inaccurate" };
   const accepted: AcceptedPoint = {
     seq: point.seq,
     recordedAt,
     lat: point.lat,
     lng: point.lng,
     accuracyM: point.accuracyM,
-    speedMps: Math.max(0, point.speedMps),
-    heading: ((point.heading % 360) + 360) % 360,
+    speedMps: point.speedMps,
+    heading: point.heading % 360, // 360 is north, like 0
   };
   if (!last) return { outcome: "accepted", point: accepted };
   const distance = haversineM(last, accepted);

@@ -15,7 +15,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { BreadcrumbWriter } from "./breadcrumbs.js";
 import type { NearbyResult, PositionStore } from "./position-store.js";
 import { tripPoints } from "./tracking.repository.js";
-import { filterPoint, pathLengthM, POINT_OUTCOMES, type AcceptedPoint, type FilterLimits, type PointOutcome, type RawPoint } from "./tracking.rules.js";
+import { filterPoint, pathLengthM, POINT_OUTCOMES, type AcceptedPoint, type FilterLimits, type PointOutcome, type RawPoint, type Rejection } from "./tracking.rules.js";
 import type { TrackingDatabase } from "./tracking.table.js";
 import type { Trip, TripDirectory } from "./trip-directory.js";
 
@@ -24,6 +24,8 @@ export interface IngestResult {
   ackedSeq: number;
   /** Points of this call rejected by the filters. */
   rejected: number;
+  /** Each rejected point and why, in sequence order. */
+  rejections: { seq: number; reason: Rejection }[];
   /** Resolves when everything up to ackedSeq is durable. */
   durable: Promise<void>;
 }
@@ -164,7 +166,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       state.touchedAt = at;
       const sorted = [...points].sort((a, b) => a.seq - b.seq);
       const accepted: AcceptedPoint[] = [];
-      let rejected = 0;
+      const rejections: IngestResult["rejections"] = [];
       let fresh = 0;
       for (const point of sorted) {
         if (!Number.isSafeInteger(point.seq) || point.seq <= state.lastSeq) {
@@ -179,11 +181,12 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           state.last = verdict.point;
           accepted.push(verdict.point);
         } else if (verdict.outcome !== "jitter") {
-          rejected += 1;
+          rejections.push({ seq: point.seq, reason: verdict.outcome });
         }
       }
       const ackedSeq = state.lastSeq;
-      if (fresh === 0) return { ackedSeq, rejected, durable: state.durable };
+      const rejected = rejections.length;
+      if (fresh === 0) return { ackedSeq, rejected, rejections, durable: state.durable };
 
       const trip = deps.trips.activeOf(driverId);
       const latest = accepted.at(-1);
@@ -199,7 +202,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
         await deps.store.record(driverId, { lastSeq: ackedSeq, lastSeenAt: at, position: latest });
       })();
       state.durable = own.catch(() => undefined);
-      return { ackedSeq, rejected, durable: own };
+      return { ackedSeq, rejected, rejections, durable: own };
     },
 
     /** The latest position of a booking's truck, for its customer and transporter. */

@@ -2,8 +2,8 @@
 // @generated from file weelo/tracking/v1/tracking.proto (package weelo.tracking.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { LatLng } from "../../common/v1/common_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/tracking/v1/tracking.proto.
  */
 export const file_weelo_tracking_v1_tracking: GenFile = /*@__PURE__*/
-  fileDesc("CiB3ZWVsby90cmFja2luZy92MS90cmFja2luZy5wcm90bxIRd2VlbG8udHJhY2tpbmcudjEinwEKDUxvY2F0aW9uUG9pbnQSCwoDc2VxGAEgASgEEi8KC3JlY29yZGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNsYXQYAyABKAESCwoDbG5nGAQgASgBEhIKCmFjY3VyYWN5X20YBSABKAESEQoJc3BlZWRfbXBzGAYgASgBEg8KB2hlYWRpbmcYByABKAEi9gEKDkRyaXZlclBvc2l0aW9uEhEKCWRyaXZlcl9pZBgBIAEoCRIpCghsb2NhdGlvbhgCIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY3VyYWN5X20YBCABKAESEQoJc3BlZWRfbXBzGAUgASgBEg8KB2hlYWRpbmcYBiABKAESCwoDc2VxGAcgASgEEjAKDGxhc3Rfc2Vlbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKCVRyaXBQb2ludBIpCghsb2NhdGlvbhgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXNwZWVkX21wcxgDIAEoARIPCgdoZWFkaW5nGAQgASgBEgsKA3NlcRgFIAEoBCKRAwoNRHJpdmVyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi0KCWlzc3VlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoKYXNzaWdubWVudBgDIAEoCzIkLndlZWxvLnRyYWNraW5nLnYxLkFzc2lnbm1lbnRDb21tYW5kSAASPwoJY2FuY2VsbGVkGAQgASgLMioud2VlbG8udHJhY2tpbmcudjEuQm9va2luZ0NhbmNlbGxlZENvbW1hbmRIABI9CghyZW9wZW5lZBgFIAEoCzIpLndlZWxvLnRyYWNraW5nLnYxLkJvb2tpbmdSZW9wZW5lZENvbW1hbmRIABI/Cg1zdGF0dXNfcHJvbXB0GAYgASgLMiYud2VlbG8udHJhY2tpbmcudjEuU3RhdHVzUHJvbXB0Q29tbWFuZEgAEjgKCXJlY29ubmVjdBgHIAEoCzIjLndlZWxvLnRyYWNraW5nLnYxLlJlY29ubmVjdENvbW1hbmRIAEIGCgRraW5kIjoKEFJlY29ubmVjdENvbW1hbmQSDgoGcmVhc29uGAEgASgJEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNIrkBChFBc3NpZ25tZW50Q29tbWFuZBISCgpib29raW5nX2lkGAEgASgJEhIKCnZlaGljbGVfaWQYAiABKAkSJwoGcGlja3VwGAMgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIlCgRkcm9wGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIWCg5waWNrdXBfYWRkcmVzcxgFIAEoCRIUCgxkcm9wX2FkZHJlc3MYBiABKAkiPQoXQm9va2luZ0NhbmNlbGxlZENvbW1hbmQSEgoKYm9va2luZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiPAoWQm9va2luZ1Jlb3BlbmVkQ29tbWFuZBISCgpib29raW5nX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJPChNTdGF0dXNQcm9tcHRDb21tYW5kEhIKCmJvb2tpbmdfaWQYASABKAkSEwoLbmV4dF9zdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSLUAQoMTmVhcmJ5RHJpdmVyEhEKCWRyaXZlcl9pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCRISCgp2ZWhpY2xlX2lkGAMgASgJEhQKDHZlaGljbGVfdHlwZRgEIAEoCRIpCghsb2NhdGlvbhgFIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEgoKZGlzdGFuY2VfbRgGIAEoARIwCgxsYXN0X3NlZW5fYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp, file_weelo_common_v1_common]);
+  fileDesc("CiB3ZWVsby90cmFja2luZy92MS90cmFja2luZy5wcm90bxIRd2VlbG8udHJhY2tpbmcudjEinwEKDUxvY2F0aW9uUG9pbnQSCwoDc2VxGAEgASgEEi8KC3JlY29yZGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNsYXQYAyABKAESCwoDbG5nGAQgASgBEhIKCmFjY3VyYWN5X20YBSABKAESEQoJc3BlZWRfbXBzGAYgASgBEg8KB2hlYWRpbmcYByABKAEiTwoNUmVqZWN0ZWRQb2ludBILCgNzZXEYASABKAQSMQoGcmVhc29uGAIgASgOMiEud2VlbG8udHJhY2tpbmcudjEuUG9pbnRSZWplY3Rpb24i9gEKDkRyaXZlclBvc2l0aW9uEhEKCWRyaXZlcl9pZBgBIAEoCRIpCghsb2NhdGlvbhgCIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmFjY3VyYWN5X20YBCABKAESEQoJc3BlZWRfbXBzGAUgASgBEg8KB2hlYWRpbmcYBiABKAESCwoDc2VxGAcgASgEEjAKDGxhc3Rfc2Vlbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKCVRyaXBQb2ludBIpCghsb2NhdGlvbhgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSLwoLcmVjb3JkZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXNwZWVkX21wcxgDIAEoARIPCgdoZWFkaW5nGAQgASgBEgsKA3NlcRgFIAEoBCKRAwoNRHJpdmVyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi0KCWlzc3VlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOgoKYXNzaWdubWVudBgDIAEoCzIkLndlZWxvLnRyYWNraW5nLnYxLkFzc2lnbm1lbnRDb21tYW5kSAASPwoJY2FuY2VsbGVkGAQgASgLMioud2VlbG8udHJhY2tpbmcudjEuQm9va2luZ0NhbmNlbGxlZENvbW1hbmRIABI9CghyZW9wZW5lZBgFIAEoCzIpLndlZWxvLnRyYWNraW5nLnYxLkJvb2tpbmdSZW9wZW5lZENvbW1hbmRIABI/Cg1zdGF0dXNfcHJvbXB0GAYgASgLMiYud2VlbG8udHJhY2tpbmcudjEuU3RhdHVzUHJvbXB0Q29tbWFuZEgAEjgKCXJlY29ubmVjdBgHIAEoCzIjLndlZWxvLnRyYWNraW5nLnYxLlJlY29ubmVjdENvbW1hbmRIAEIGCgRraW5kIjoKEFJlY29ubmVjdENvbW1hbmQSDgoGcmVhc29uGAEgASgJEhYKDnJldHJ5X2FmdGVyX21zGAIgASgNIrkBChFBc3NpZ25tZW50Q29tbWFuZBISCgpib29raW5nX2lkGAEgASgJEhIKCnZlaGljbGVfaWQYAiABKAkSJwoGcGlja3VwGAMgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIlCgRkcm9wGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIWCg5waWNrdXBfYWRkcmVzcxgFIAEoCRIUCgxkcm9wX2FkZHJlc3MYBiABKAkiPQoXQm9va2luZ0NhbmNlbGxlZENvbW1hbmQSEgoKYm9va2luZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiPAoWQm9va2luZ1Jlb3BlbmVkQ29tbWFuZBISCgpib29raW5nX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJPChNTdGF0dXNQcm9tcHRDb21tYW5kEhIKCmJvb2tpbmdfaWQYASABKAkSEwoLbmV4dF9zdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSLUAQoMTmVhcmJ5RHJpdmVyEhEKCWRyaXZlcl9pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCRISCgp2ZWhpY2xlX2lkGAMgASgJEhQKDHZlaGljbGVfdHlwZRgEIAEoCRIpCghsb2NhdGlvbhgFIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEgoKZGlzdGFuY2VfbRgGIAEoARIwCgxsYXN0X3NlZW5fYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKokDCg5Qb2ludFJlamVjdGlvbhIfChtQT0lOVF9SRUpFQ1RJT05fVU5TUEVDSUZJRUQQABInCiNQT0lOVF9SRUpFQ1RJT05fSU5WQUxJRF9DT09SRElOQVRFUxABEh8KG1BPSU5UX1JFSkVDVElPTl9OVUxMX0lTTEFORBACEiAKHFBPSU5UX1JFSkVDVElPTl9NSVNTSU5HX1RJTUUQAxIaChZQT0lOVF9SRUpFQ1RJT05fRlVUVVJFEAQSGwoXUE9JTlRfUkVKRUNUSU9OX1RPT19PTEQQBRIeChpQT0lOVF9SRUpFQ1RJT05fSU5BQ0NVUkFURRAGEiQKIFBPSU5UX1JFSkVDVElPTl9JTlZBTElEX0FDQ1VSQUNZEAcSIQodUE9JTlRfUkVKRUNUSU9OX0lOVkFMSURfU1BFRUQQCBIjCh9QT0lOVF9SRUpFQ1RJT05fSU5WQUxJRF9IRUFESU5HEAkSIwofUE9JTlRfUkVKRUNUSU9OX0lNUE9TU0lCTEVfSlVNUBAKYgZwcm90bzM", [file_google_protobuf_timestamp, file_weelo_common_v1_common]);
 
 /**
  * LocationPoint is one GPS fix recorded by the driver app.
@@ -51,21 +51,21 @@ export type LocationPoint = Message<"weelo.tracking.v1.LocationPoint"> & {
   lng: number;
 
   /**
-   * Horizontal accuracy radius in metres as reported by the device; 0 when unknown.
+   * Horizontal accuracy radius in metres as reported by the device; 0 when unknown. A negative radius rejects the point.
    *
    * @generated from field: double accuracy_m = 5;
    */
   accuracyM: number;
 
   /**
-   * Ground speed in metres per second as reported by the device; 0 when stopped or unknown.
+   * Ground speed in metres per second as reported by the device; 0 when stopped or unknown. A negative speed rejects the point.
    *
    * @generated from field: double speed_mps = 6;
    */
   speedMps: number;
 
   /**
-   * Heading in degrees clockwise from north, from 0 to 360.
+   * Heading in degrees clockwise from north, from 0 to 360; 0 when unknown. A heading outside that range rejects the point.
    *
    * @generated from field: double heading = 7;
    */
@@ -78,6 +78,34 @@ export type LocationPoint = Message<"weelo.tracking.v1.LocationPoint"> & {
  */
 export const LocationPointSchema: GenMessage<LocationPoint> = /*@__PURE__*/
   messageDesc(file_weelo_tracking_v1_tracking, 0);
+
+/**
+ * RejectedPoint names one point the filters refused, and why.
+ *
+ * @generated from message weelo.tracking.v1.RejectedPoint
+ */
+export type RejectedPoint = Message<"weelo.tracking.v1.RejectedPoint"> & {
+  /**
+   * Sequence number of the rejected point.
+   *
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * Why it was rejected.
+   *
+   * @generated from field: weelo.tracking.v1.PointRejection reason = 2;
+   */
+  reason: PointRejection;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.RejectedPoint.
+ * Use `create(RejectedPointSchema)` to create a new message.
+ */
+export const RejectedPointSchema: GenMessage<RejectedPoint> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking, 1);
 
 /**
  * DriverPosition is the latest accepted position of a driver.
@@ -147,7 +175,7 @@ export type DriverPosition = Message<"weelo.tracking.v1.DriverPosition"> & {
  * Use `create(DriverPositionSchema)` to create a new message.
  */
 export const DriverPositionSchema: GenMessage<DriverPosition> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 1);
+  messageDesc(file_weelo_tracking_v1_tracking, 2);
 
 /**
  * TripPoint is one breadcrumb of a trip.
@@ -196,7 +224,7 @@ export type TripPoint = Message<"weelo.tracking.v1.TripPoint"> & {
  * Use `create(TripPointSchema)` to create a new message.
  */
 export const TripPointSchema: GenMessage<TripPoint> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 2);
+  messageDesc(file_weelo_tracking_v1_tracking, 3);
 
 /**
  * DriverCommand is something the server tells a connected driver app to do or show.
@@ -271,7 +299,7 @@ export type DriverCommand = Message<"weelo.tracking.v1.DriverCommand"> & {
  * Use `create(DriverCommandSchema)` to create a new message.
  */
 export const DriverCommandSchema: GenMessage<DriverCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 3);
+  messageDesc(file_weelo_tracking_v1_tracking, 4);
 
 /**
  * ReconnectCommand is the last message of a stream the server closes on purpose (a graceful shutdown): every point read before it is acked, then the stream ends with OK.
@@ -299,7 +327,7 @@ export type ReconnectCommand = Message<"weelo.tracking.v1.ReconnectCommand"> & {
  * Use `create(ReconnectCommandSchema)` to create a new message.
  */
 export const ReconnectCommandSchema: GenMessage<ReconnectCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 4);
+  messageDesc(file_weelo_tracking_v1_tracking, 5);
 
 /**
  * AssignmentCommand gives the driver a new trip.
@@ -355,7 +383,7 @@ export type AssignmentCommand = Message<"weelo.tracking.v1.AssignmentCommand"> &
  * Use `create(AssignmentCommandSchema)` to create a new message.
  */
 export const AssignmentCommandSchema: GenMessage<AssignmentCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 5);
+  messageDesc(file_weelo_tracking_v1_tracking, 6);
 
 /**
  * BookingCancelledCommand tells the driver a trip was cancelled.
@@ -383,7 +411,7 @@ export type BookingCancelledCommand = Message<"weelo.tracking.v1.BookingCancelle
  * Use `create(BookingCancelledCommandSchema)` to create a new message.
  */
 export const BookingCancelledCommandSchema: GenMessage<BookingCancelledCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 6);
+  messageDesc(file_weelo_tracking_v1_tracking, 7);
 
 /**
  * BookingReopenedCommand tells the driver a trip was taken off them and offered again.
@@ -411,7 +439,7 @@ export type BookingReopenedCommand = Message<"weelo.tracking.v1.BookingReopenedC
  * Use `create(BookingReopenedCommandSchema)` to create a new message.
  */
 export const BookingReopenedCommandSchema: GenMessage<BookingReopenedCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 7);
+  messageDesc(file_weelo_tracking_v1_tracking, 8);
 
 /**
  * StatusPromptCommand asks the driver to confirm the next status of a trip.
@@ -446,7 +474,7 @@ export type StatusPromptCommand = Message<"weelo.tracking.v1.StatusPromptCommand
  * Use `create(StatusPromptCommandSchema)` to create a new message.
  */
 export const StatusPromptCommandSchema: GenMessage<StatusPromptCommand> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 8);
+  messageDesc(file_weelo_tracking_v1_tracking, 9);
 
 /**
  * NearbyDriver is one driver found near a point.
@@ -509,5 +537,95 @@ export type NearbyDriver = Message<"weelo.tracking.v1.NearbyDriver"> & {
  * Use `create(NearbyDriverSchema)` to create a new message.
  */
 export const NearbyDriverSchema: GenMessage<NearbyDriver> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking, 9);
+  messageDesc(file_weelo_tracking_v1_tracking, 10);
+
+/**
+ * PointRejection says why the server's filters refused a point; a rejected point is acked but never stored.
+ *
+ * @generated from enum weelo.tracking.v1.PointRejection
+ */
+export enum PointRejection {
+  /**
+   * No reason given (not sent by the server).
+   *
+   * @generated from enum value: POINT_REJECTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Latitude is not a number from -90 to 90, or longitude not from -180 to 180.
+   *
+   * @generated from enum value: POINT_REJECTION_INVALID_COORDINATES = 1;
+   */
+  INVALID_COORDINATES = 1,
+
+  /**
+   * The point is at latitude 0 and longitude 0, which is what a broken GPS reports.
+   *
+   * @generated from enum value: POINT_REJECTION_NULL_ISLAND = 2;
+   */
+  NULL_ISLAND = 2,
+
+  /**
+   * The point has no recorded_at time.
+   *
+   * @generated from enum value: POINT_REJECTION_MISSING_TIME = 3;
+   */
+  MISSING_TIME = 3,
+
+  /**
+   * The point was recorded further in the future than the allowed clock skew.
+   *
+   * @generated from enum value: POINT_REJECTION_FUTURE = 4;
+   */
+  FUTURE = 4,
+
+  /**
+   * The point was recorded longer ago than the server keeps points for.
+   *
+   * @generated from enum value: POINT_REJECTION_TOO_OLD = 5;
+   */
+  TOO_OLD = 5,
+
+  /**
+   * The accuracy radius is larger than the server accepts.
+   *
+   * @generated from enum value: POINT_REJECTION_INACCURATE = 6;
+   */
+  INACCURATE = 6,
+
+  /**
+   * The accuracy radius is negative or not a number.
+   *
+   * @generated from enum value: POINT_REJECTION_INVALID_ACCURACY = 7;
+   */
+  INVALID_ACCURACY = 7,
+
+  /**
+   * The speed is negative or not a number.
+   *
+   * @generated from enum value: POINT_REJECTION_INVALID_SPEED = 8;
+   */
+  INVALID_SPEED = 8,
+
+  /**
+   * The heading is outside 0 to 360 degrees or not a number.
+   *
+   * @generated from enum value: POINT_REJECTION_INVALID_HEADING = 9;
+   */
+  INVALID_HEADING = 9,
+
+  /**
+   * Reaching the point from the driver's last accepted point would need an impossible speed.
+   *
+   * @generated from enum value: POINT_REJECTION_IMPOSSIBLE_JUMP = 10;
+   */
+  IMPOSSIBLE_JUMP = 10,
+}
+
+/**
+ * Describes the enum weelo.tracking.v1.PointRejection.
+ */
+export const PointRejectionSchema: GenEnum<PointRejection> = /*@__PURE__*/
+  enumDesc(file_weelo_tracking_v1_tracking, 0);
 

@@ -13,6 +13,105 @@ export const protobufPackage = "weelo.tracking.v1";
 
 export const protobufFileName = "weelo/tracking/v1/tracking.proto";
 
+/** PointRejection says why the server's filters refused a point; a rejected point is acked but never stored. */
+export enum PointRejection {
+  /** POINT_REJECTION_UNSPECIFIED - No reason given (not sent by the server). */
+  POINT_REJECTION_UNSPECIFIED = 0,
+  /** POINT_REJECTION_INVALID_COORDINATES - Latitude is not a number from -90 to 90, or longitude not from -180 to 180. */
+  POINT_REJECTION_INVALID_COORDINATES = 1,
+  /** POINT_REJECTION_NULL_ISLAND - The point is at latitude 0 and longitude 0, which is what a broken GPS reports. */
+  POINT_REJECTION_NULL_ISLAND = 2,
+  /** POINT_REJECTION_MISSING_TIME - The point has no recorded_at time. */
+  POINT_REJECTION_MISSING_TIME = 3,
+  /** POINT_REJECTION_FUTURE - The point was recorded further in the future than the allowed clock skew. */
+  POINT_REJECTION_FUTURE = 4,
+  /** POINT_REJECTION_TOO_OLD - The point was recorded longer ago than the server keeps points for. */
+  POINT_REJECTION_TOO_OLD = 5,
+  /** POINT_REJECTION_INACCURATE - The accuracy radius is larger than the server accepts. */
+  POINT_REJECTION_INACCURATE = 6,
+  /** POINT_REJECTION_INVALID_ACCURACY - The accuracy radius is negative or not a number. */
+  POINT_REJECTION_INVALID_ACCURACY = 7,
+  /** POINT_REJECTION_INVALID_SPEED - The speed is negative or not a number. */
+  POINT_REJECTION_INVALID_SPEED = 8,
+  /** POINT_REJECTION_INVALID_HEADING - The heading is outside 0 to 360 degrees or not a number. */
+  POINT_REJECTION_INVALID_HEADING = 9,
+  /** POINT_REJECTION_IMPOSSIBLE_JUMP - Reaching the point from the driver's last accepted point would need an impossible speed. */
+  POINT_REJECTION_IMPOSSIBLE_JUMP = 10,
+  UNRECOGNIZED = -1,
+}
+
+export function pointRejectionFromJSON(object: any): PointRejection {
+  switch (object) {
+    case 0:
+    case "POINT_REJECTION_UNSPECIFIED":
+      return PointRejection.POINT_REJECTION_UNSPECIFIED;
+    case 1:
+    case "POINT_REJECTION_INVALID_COORDINATES":
+      return PointRejection.POINT_REJECTION_INVALID_COORDINATES;
+    case 2:
+    case "POINT_REJECTION_NULL_ISLAND":
+      return PointRejection.POINT_REJECTION_NULL_ISLAND;
+    case 3:
+    case "POINT_REJECTION_MISSING_TIME":
+      return PointRejection.POINT_REJECTION_MISSING_TIME;
+    case 4:
+    case "POINT_REJECTION_FUTURE":
+      return PointRejection.POINT_REJECTION_FUTURE;
+    case 5:
+    case "POINT_REJECTION_TOO_OLD":
+      return PointRejection.POINT_REJECTION_TOO_OLD;
+    case 6:
+    case "POINT_REJECTION_INACCURATE":
+      return PointRejection.POINT_REJECTION_INACCURATE;
+    case 7:
+    case "POINT_REJECTION_INVALID_ACCURACY":
+      return PointRejection.POINT_REJECTION_INVALID_ACCURACY;
+    case 8:
+    case "POINT_REJECTION_INVALID_SPEED":
+      return PointRejection.POINT_REJECTION_INVALID_SPEED;
+    case 9:
+    case "POINT_REJECTION_INVALID_HEADING":
+      return PointRejection.POINT_REJECTION_INVALID_HEADING;
+    case 10:
+    case "POINT_REJECTION_IMPOSSIBLE_JUMP":
+      return PointRejection.POINT_REJECTION_IMPOSSIBLE_JUMP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PointRejection.UNRECOGNIZED;
+  }
+}
+
+export function pointRejectionToJSON(object: PointRejection): string {
+  switch (object) {
+    case PointRejection.POINT_REJECTION_UNSPECIFIED:
+      return "POINT_REJECTION_UNSPECIFIED";
+    case PointRejection.POINT_REJECTION_INVALID_COORDINATES:
+      return "POINT_REJECTION_INVALID_COORDINATES";
+    case PointRejection.POINT_REJECTION_NULL_ISLAND:
+      return "POINT_REJECTION_NULL_ISLAND";
+    case PointRejection.POINT_REJECTION_MISSING_TIME:
+      return "POINT_REJECTION_MISSING_TIME";
+    case PointRejection.POINT_REJECTION_FUTURE:
+      return "POINT_REJECTION_FUTURE";
+    case PointRejection.POINT_REJECTION_TOO_OLD:
+      return "POINT_REJECTION_TOO_OLD";
+    case PointRejection.POINT_REJECTION_INACCURATE:
+      return "POINT_REJECTION_INACCURATE";
+    case PointRejection.POINT_REJECTION_INVALID_ACCURACY:
+      return "POINT_REJECTION_INVALID_ACCURACY";
+    case PointRejection.POINT_REJECTION_INVALID_SPEED:
+      return "POINT_REJECTION_INVALID_SPEED";
+    case PointRejection.POINT_REJECTION_INVALID_HEADING:
+      return "POINT_REJECTION_INVALID_HEADING";
+    case PointRejection.POINT_REJECTION_IMPOSSIBLE_JUMP:
+      return "POINT_REJECTION_IMPOSSIBLE_JUMP";
+    case PointRejection.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** LocationPoint is one GPS fix recorded by the driver app. */
 export interface LocationPoint {
   /** Sequence number chosen by the app: per driver, strictly increasing across streams and reconnects; acks refer to it. */
@@ -25,12 +124,20 @@ export interface LocationPoint {
   lat: number;
   /** Longitude in WGS84 degrees, from -180 to 180. */
   lng: number;
-  /** Horizontal accuracy radius in metres as reported by the device; 0 when unknown. */
+  /** Horizontal accuracy radius in metres as reported by the device; 0 when unknown. A negative radius rejects the point. */
   accuracyM: number;
-  /** Ground speed in metres per second as reported by the device; 0 when stopped or unknown. */
+  /** Ground speed in metres per second as reported by the device; 0 when stopped or unknown. A negative speed rejects the point. */
   speedMps: number;
-  /** Heading in degrees clockwise from north, from 0 to 360. */
+  /** Heading in degrees clockwise from north, from 0 to 360; 0 when unknown. A heading outside that range rejects the point. */
   heading: number;
+}
+
+/** RejectedPoint names one point the filters refused, and why. */
+export interface RejectedPoint {
+  /** Sequence number of the rejected point. */
+  seq: number;
+  /** Why it was rejected. */
+  reason: PointRejection;
 }
 
 /** DriverPosition is the latest accepted position of a driver. */
@@ -350,6 +457,91 @@ export const LocationPoint: MessageFns<LocationPoint> = {
     message.accuracyM = object.accuracyM ?? 0;
     message.speedMps = object.speedMps ?? 0;
     message.heading = object.heading ?? 0;
+    return message;
+  },
+};
+
+function createBaseRejectedPoint(): RejectedPoint {
+  return { seq: 0, reason: 0 };
+}
+
+export const RejectedPoint: MessageFns<RejectedPoint> = {
+  encode(message: RejectedPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectedPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectedPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RejectedPoint {
+    return {
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      reason: isSet(object.reason) ? pointRejectionFromJSON(object.reason) : 0,
+    };
+  },
+
+  toJSON(message: RejectedPoint): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.reason !== 0) {
+      obj.reason = pointRejectionToJSON(message.reason);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RejectedPoint>, I>>(base?: I): RejectedPoint {
+    return RejectedPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectedPoint>, I>>(object: I): RejectedPoint {
+    const message = createBaseRejectedPoint();
+    message.seq = object.seq ?? 0;
+    message.reason = object.reason ?? 0;
     return message;
   },
 };

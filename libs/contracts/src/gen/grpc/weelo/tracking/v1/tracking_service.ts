@@ -22,7 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { DriverCommand, DriverPosition, LocationPoint, TripPoint } from "./tracking.js";
+import { DriverCommand, DriverPosition, LocationPoint, RejectedPoint, TripPoint } from "./tracking.js";
 
 export const protobufPackage = "weelo.tracking.v1";
 
@@ -53,6 +53,8 @@ export interface Ack {
   ackedSeq: number;
   /** How many points of the acknowledged message were rejected by the filters (counted, never stored). */
   rejected: number;
+  /** Each point counted in rejected, with its sequence number and why it was refused. */
+  rejections: RejectedPoint[];
 }
 
 /** UpdateLocationRequest carries a batch of points from the calling driver. */
@@ -67,6 +69,8 @@ export interface UpdateLocationResponse {
   ackedSeq: number;
   /** How many points of the batch were rejected by the filters. */
   rejected: number;
+  /** Each point counted in rejected, with its sequence number and why it was refused. */
+  rejections: RejectedPoint[];
 }
 
 /** GetLocationRequest names a booking. */
@@ -278,7 +282,7 @@ export const StreamLocationResponse: MessageFns<StreamLocationResponse> = {
 };
 
 function createBaseAck(): Ack {
-  return { ackedSeq: 0, rejected: 0 };
+  return { ackedSeq: 0, rejected: 0, rejections: [] };
 }
 
 export const Ack: MessageFns<Ack> = {
@@ -288,6 +292,9 @@ export const Ack: MessageFns<Ack> = {
     }
     if (message.rejected !== 0) {
       writer.uint32(16).uint32(message.rejected);
+    }
+    for (const v of message.rejections) {
+      RejectedPoint.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -321,6 +328,14 @@ export const Ack: MessageFns<Ack> = {
             message.rejected = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rejections.push(RejectedPoint.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -341,6 +356,9 @@ export const Ack: MessageFns<Ack> = {
         ? globalThis.Number(object.acked_seq)
         : 0,
       rejected: isSet(object.rejected) ? globalThis.Number(object.rejected) : 0,
+      rejections: globalThis.Array.isArray(object?.rejections)
+        ? object.rejections.map((e: any) => RejectedPoint.fromJSON(e))
+        : [],
     };
   },
 
@@ -352,6 +370,9 @@ export const Ack: MessageFns<Ack> = {
     if (message.rejected !== 0) {
       obj.rejected = Math.round(message.rejected);
     }
+    if (message.rejections?.length) {
+      obj.rejections = message.rejections.map((e) => RejectedPoint.toJSON(e));
+    }
     return obj;
   },
 
@@ -362,6 +383,7 @@ export const Ack: MessageFns<Ack> = {
     const message = createBaseAck();
     message.ackedSeq = object.ackedSeq ?? 0;
     message.rejected = object.rejected ?? 0;
+    message.rejections = object.rejections?.map((e) => RejectedPoint.fromPartial(e)) || [];
     return message;
   },
 };
@@ -436,7 +458,7 @@ export const UpdateLocationRequest: MessageFns<UpdateLocationRequest> = {
 };
 
 function createBaseUpdateLocationResponse(): UpdateLocationResponse {
-  return { ackedSeq: 0, rejected: 0 };
+  return { ackedSeq: 0, rejected: 0, rejections: [] };
 }
 
 export const UpdateLocationResponse: MessageFns<UpdateLocationResponse> = {
@@ -446,6 +468,9 @@ export const UpdateLocationResponse: MessageFns<UpdateLocationResponse> = {
     }
     if (message.rejected !== 0) {
       writer.uint32(16).uint32(message.rejected);
+    }
+    for (const v of message.rejections) {
+      RejectedPoint.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -479,6 +504,14 @@ export const UpdateLocationResponse: MessageFns<UpdateLocationResponse> = {
             message.rejected = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rejections.push(RejectedPoint.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -499,6 +532,9 @@ export const UpdateLocationResponse: MessageFns<UpdateLocationResponse> = {
         ? globalThis.Number(object.acked_seq)
         : 0,
       rejected: isSet(object.rejected) ? globalThis.Number(object.rejected) : 0,
+      rejections: globalThis.Array.isArray(object?.rejections)
+        ? object.rejections.map((e: any) => RejectedPoint.fromJSON(e))
+        : [],
     };
   },
 
@@ -510,6 +546,9 @@ export const UpdateLocationResponse: MessageFns<UpdateLocationResponse> = {
     if (message.rejected !== 0) {
       obj.rejected = Math.round(message.rejected);
     }
+    if (message.rejections?.length) {
+      obj.rejections = message.rejections.map((e) => RejectedPoint.toJSON(e));
+    }
     return obj;
   },
 
@@ -520,6 +559,7 @@ export const UpdateLocationResponse: MessageFns<UpdateLocationResponse> = {
     const message = createBaseUpdateLocationResponse();
     message.ackedSeq = object.ackedSeq ?? 0;
     message.rejected = object.rejected ?? 0;
+    message.rejections = object.rejections?.map((e) => RejectedPoint.fromPartial(e)) || [];
     return message;
   },
 };
