@@ -98,6 +98,9 @@ export class GrpcServer {
     if (!firstMethod) throw new Error("a service needs at least one method");
     const [serviceName] = splitPath(firstMethod.path);
     const access = declaredAccess(serviceName);
+    if (access.internal && options.publicMethods) {
+      throw new Error(`${serviceName} is internal: its callers are authorized by their mesh certificates, so publicMethods does not apply`);
+    }
     const publicMethods = new Set(options.publicMethods ?? []);
     // Internal calls are authorized by the caller's certificate; a user token, when forwarded, is still read.
     const tokenOptional = (method: string) => access.internal || publicMethods.has(method);

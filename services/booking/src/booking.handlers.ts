@@ -5,13 +5,6 @@ import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import { bookingToProto, historyToProto, orderToProto, statusFilter, statusFromProto } from "./booking.convert.js";
 import type { BookingService } from "./booking.service.js";
 
-/**
- * Dispatch calls these service-to-service, without a user token. The service is internal: the
- * gateway never exposes BookingDispatchService, and in production the gRPC port is reachable
- * from inside the cluster only.
- */
-export const PUBLIC_DISPATCH_METHODS = ["ConfirmBooking", "AssignBooking", "ReopenBooking", "ExpireBooking"] as const;
-
 export function bookingHandlers(bookings: BookingService): ServiceHandlers<typeof BookingServiceService> {
   return {
     async createBooking(request, ctx) {

@@ -8,7 +8,7 @@ import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/bo
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
-import { bookingHandlers, dispatchHandlers, PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
+import { bookingHandlers, dispatchHandlers } from "./booking.handlers.js";
 import { createBookingService, type ArrivalCheck, type BookingService, type QuoteRedemption } from "./booking.service.js";
 import type { BookingDatabase } from "./booking.table.js";
 import { bookingMigrations } from "./migrations/index.js";
@@ -78,8 +78,8 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
 
   platform.grpc
     .addService(BookingServiceService, bookingHandlers(service))
-    // Internal: dispatch calls it service-to-service without a user token (see PUBLIC_DISPATCH_METHODS).
-    .addService(BookingDispatchServiceService, dispatchHandlers(service), { publicMethods: PUBLIC_DISPATCH_METHODS });
+    // Internal (its proto names dispatch as the caller): served on the mesh listener only.
+    .addService(BookingDispatchServiceService, dispatchHandlers(service));
   return { service, relay, scheduler };
 }
 

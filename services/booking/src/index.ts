@@ -1,6 +1,5 @@
 export { startBooking, BroadcastScheduler, type BookingModule, type BookingModuleOptions } from "./booking.module.js";
 export { loadBookingConfig, bookingConfigSchema, bookingProductionRules, bookingStandaloneProductionRules, type BookingConfig } from "./booking.config.js";
-export { PUBLIC_DISPATCH_METHODS } from "./booking.handlers.js";
 export {
   BOOKING_CREATED_EVENT,
   BOOKING_STATUS_CHANGED_EVENT,

@@ -16,13 +16,6 @@ import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import type { FleetService, TransporterProfile as DomainProfile } from "./fleet.service.js";
 import type { DriverRow, DriverStatus, VehicleStatus, VehicleView } from "./fleet.table.js";
 
-/**
- * The directory is asked by identity while a driver logs in, before any token exists, so its
- * methods need none. It is internal: the gateway never exposes FleetDirectoryService, and in
- * production the gRPC port is reachable from inside the cluster only.
- */
-export const PUBLIC_DIRECTORY_METHODS = ["FindActiveDriverByPhone", "LinkDriverAccount", "FindServingTransporters", "GetDriverAndVehicle"] as const;
-
 export function transporterHandlers(fleet: FleetService): ServiceHandlers<typeof TransporterServiceService> {
   return {
     async getTransporterProfile(_request, ctx) {

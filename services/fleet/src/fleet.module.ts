@@ -12,7 +12,7 @@ import type { Logger } from "@weelo/log";
 import type { Platform } from "@weelo/runtime";
 import { createFleetDriverDirectory, fleetDirectorySource, type FleetDriverDirectory } from "./driver-directory.js";
 import type { FleetConfig } from "./fleet.config.js";
-import { directoryHandlers, PUBLIC_DIRECTORY_METHODS, transporterHandlers } from "./fleet.handlers.js";
+import { directoryHandlers, transporterHandlers } from "./fleet.handlers.js";
 import { createFleetService, type FleetService } from "./fleet.service.js";
 import type { FleetDatabase } from "./fleet.table.js";
 import { driverHandlers } from "./driver.handlers.js";
@@ -56,8 +56,8 @@ export async function startFleet(platform: Platform, config: FleetConfig, option
     .addService(VehicleServiceService, vehicleHandlers(service))
     .addService(DriverServiceService, driverHandlers(service))
     .addService(TransporterServiceService, transporterHandlers(service))
-    // Internal: identity calls it during login, before the driver has a token (see PUBLIC_DIRECTORY_METHODS).
-    .addService(FleetDirectoryServiceService, directoryHandlers(service), { publicMethods: PUBLIC_DIRECTORY_METHODS });
+    // Internal (identity asks it at login, dispatch before assigning): served on the mesh listener only.
+    .addService(FleetDirectoryServiceService, directoryHandlers(service));
   return { service, directory: createFleetDriverDirectory(fleetDirectorySource(service)), relay };
 }
 

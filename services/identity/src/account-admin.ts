@@ -6,8 +6,6 @@ import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity
 import type { ServiceHandlers } from "@weelo/grpc";
 import type { IdentityService } from "./identity.service.js";
 
-export const PUBLIC_ACCOUNT_ADMIN_METHODS = ["BlockUser", "UnblockUser"] as const;
-
 export function accountAdminHandlers(identity: IdentityService): ServiceHandlers<typeof AccountAdminServiceService> {
   return {
     async blockUser(request) {

@@ -9,8 +9,6 @@ import { validateId } from "@weelo/formats";
 import { languageToProto, type ServiceHandlers } from "@weelo/grpc";
 import type { IdentityDb } from "./identity.repository.js";
 
-export const PUBLIC_CONTACT_METHODS = ["GetContact", "RemovePushTokens"] as const;
-
 const MAX_TOKENS_PER_REMOVAL = 100;
 
 export function contactDirectoryHandlers(db: IdentityDb): ServiceHandlers<typeof ContactDirectoryServiceService> {

@@ -7,9 +7,9 @@ import { TokenIssuer } from "@weelo/auth";
 import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth_service";
 import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
 import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
-import { contactDirectoryHandlers, PUBLIC_CONTACT_METHODS } from "./contact-directory.js";
+import { contactDirectoryHandlers } from "./contact-directory.js";
 import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
-import { accountAdminHandlers, PUBLIC_ACCOUNT_ADMIN_METHODS } from "./account-admin.js";
+import { accountAdminHandlers } from "./account-admin.js";
 import { consumeDriverRemovals } from "./driver-removals.js";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
@@ -73,9 +73,9 @@ export async function startIdentity(
     .addService(AuthServiceService, authHandlers(identity), { publicMethods: PUBLIC_AUTH_METHODS })
     .addService(ProfileServiceService, profileHandlers(identity))
     // Internal: the notification service reads contacts without a user token; never on the gateway.
-    .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db), { publicMethods: PUBLIC_CONTACT_METHODS })
+    .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db))
     // Internal: operations staff (the ops console service) block and unblock accounts; never on the gateway.
-    .addService(AccountAdminServiceService, accountAdminHandlers(identity), { publicMethods: PUBLIC_ACCOUNT_ADMIN_METHODS });
+    .addService(AccountAdminServiceService, accountAdminHandlers(identity));
   // A driver a transporter removed loses every session at once (fleet's stream may not exist yet: looked for until it does).
   const driverRemovals = consumeDriverRemovals(platform.bus, identity, { stream: config.FLEET_STREAM, subjectRoot: config.FLEET_SUBJECT_ROOT, durable: config.IDENTITY_FLEET_CONSUMER }, logger);
   platform.onShutdown("identity driver removals", () => driverRemovals.stop());

@@ -40,12 +40,6 @@ export function pricingHandlers(pricing: PricingService): ServiceHandlers<typeof
   };
 }
 
-/**
- * Internal: booking redeems quotes service-to-service without a user token (the customer is named
- * in the request). The mesh work replaces this with the contract's declared caller, booking.
- */
-export const PUBLIC_REDEMPTION_METHODS = ["RedeemQuote"] as const;
-
 export function redemptionHandlers(pricing: PricingService): ServiceHandlers<typeof QuoteRedemptionServiceService> {
   return {
     async redeemQuote(request) {

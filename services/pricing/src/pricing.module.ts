@@ -9,7 +9,7 @@ import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/prici
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import type { PricingConfig } from "./pricing.config.js";
-import { pricingHandlers, PUBLIC_PRICING_METHODS, PUBLIC_REDEMPTION_METHODS, redemptionHandlers } from "./pricing.handlers.js";
+import { pricingHandlers, PUBLIC_PRICING_METHODS, redemptionHandlers } from "./pricing.handlers.js";
 import * as repo from "./pricing.repository.js";
 import { parseClockTime } from "./pricing.rules.js";
 import { createPricingService, type PricingService } from "./pricing.service.js";
@@ -97,7 +97,7 @@ export async function startPricing(platform: Platform, config: PricingConfig, op
   platform.onShutdown("pricing quote purge", async () => clearInterval(purge));
 
   platform.grpc.addService(PricingServiceService, pricingHandlers(pricing), { publicMethods: PUBLIC_PRICING_METHODS });
-  // Internal: booking redeems the quote of each order it books (see PUBLIC_REDEMPTION_METHODS).
-  platform.grpc.addService(QuoteRedemptionServiceService, redemptionHandlers(pricing), { publicMethods: PUBLIC_REDEMPTION_METHODS });
+  // Internal: booking redeems the quote of each order it books, over the mesh.
+  platform.grpc.addService(QuoteRedemptionServiceService, redemptionHandlers(pricing));
   return pricing;
 }

@@ -25,9 +25,6 @@ export interface HandlerDeps {
   onStreamOpen?(driverId: string, stream: DriverStream): void;
 }
 
-/** The methods of TrackingInternalService take no access token (the gateway never exposes them). */
-export const PUBLIC_INTERNAL_METHODS = ["FindNearbyDrivers", "CheckArrival"] as const;
-
 /**
  * The requests of a bidirectional call, read without destroying the call when the reading
  * stops: a Node stream's own async iterator destroys the whole duplex when the loop ends (a

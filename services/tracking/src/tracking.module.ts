@@ -21,7 +21,7 @@ import { DriverStreamRegistry } from "./driver-streams.js";
 import { MemoryPositionStore, type PositionStore } from "./position-store.js";
 import { RedisPositionStore } from "./redis-position-store.js";
 import type { TrackingConfig } from "./tracking.config.js";
-import { internalHandlers, PUBLIC_INTERNAL_METHODS, trackingHandlers, type DriverResolver } from "./tracking.handlers.js";
+import { internalHandlers, trackingHandlers, type DriverResolver } from "./tracking.handlers.js";
 import { createTrackingService, type TrackingService } from "./tracking.service.js";
 import type { TrackingDatabase } from "./tracking.table.js";
 import { assignmentOf, TripDirectory } from "./trip-directory.js";
@@ -252,7 +252,7 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
         },
       }),
     )
-    .addService(TrackingInternalServiceService, internalHandlers(service, events), { publicMethods: PUBLIC_INTERNAL_METHODS });
+    .addService(TrackingInternalServiceService, internalHandlers(service, events));
   const arrivals: ArrivalChecker = {
     async check({ bookingId, driverId, stop, stopLocation }) {
       await events.checkArrival({ bookingId, driverId, stop: stop === "pickup" ? TripStop.TRIP_STOP_PICKUP : TripStop.TRIP_STOP_DROP, stopLocation });
