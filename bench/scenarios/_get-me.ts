@@ -1,0 +1,25 @@
+/**
+ * The GetMe load, shared by gateway-get-me (the mesh hop on mutual TLS, as the product runs) and
+ * gateway-get-me-plaintext (the same system with that hop in plaintext, bench-only). At stop,
+ * the mTLS run prints how many TLS handshakes the mesh listener completed during the whole run.
+ */
+import type { ScenarioTarget } from "../lib/scenario.js";
+import { handshakesReported } from "../lib/tls-handshakes.js";
+import { withBenchSystem } from "./_system.js";
+
+export function startGetMe(name: string, meshHop: "mtls" | "plaintext"): Promise<ScenarioTarget> {
+  return withBenchSystem(
+    {},
+    async (system) => ({
+      url: `${system.baseUrl}/weelo.identity.v1.ProfileService/GetMe`,
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await system.loginCustomer()}` },
+      body: "{}",
+      stop: async () => {
+        await system.stop();
+        if (meshHop === "mtls") console.log(`${name}: the mesh listener saw ${handshakesReported(system.recentOutput()) ?? "no handshake count (it printed none)"}`);
+      },
+    }),
+    { meshHop },
+  );
+}
