@@ -47,6 +47,12 @@ export async function startBenchSystem(env: Record<string, string> = {}, options
       HOST: "127.0.0.1",
       GRPC_PORT: "0",
       GRPC_HOST: "127.0.0.1",
+      // Scenarios' systems run side by side (all are started before any is loaded): every
+      // listener on a port of its own, the mesh and admin ones included (fixed 50052 / 9464 by default).
+      MESH_PORT: "0",
+      MESH_HOST: "127.0.0.1",
+      METRICS_PORT: "0",
+      METRICS_HOST: "127.0.0.1",
       DATA_DIR: dataDir,
       DB_SCHEMA_PREFIX: `bench_${suffix}_`,
       CACHE_KEY_PREFIX: `bench:${suffix}:`,
