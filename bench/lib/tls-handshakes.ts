@@ -34,9 +34,22 @@ export function countTlsHandshakes(): HandshakeCounter {
   return counter;
 }
 
-/** Prints `TLS handshakes=N resumed=R <extra>` when the process exits (read back by the scenario from the child's output). */
+/**
+ * Prints `TLS handshakes=N resumed=R <extra>` once, when the process is told to stop (before its
+ * own SIGTERM/SIGINT handler runs) or exits, whichever comes first: the bench SIGKILLs a child
+ * whose graceful shutdown takes over 5 s (the all-in-one's can), and no exit event comes then.
+ * Read back by the scenario from the child's output.
+ */
 export function printHandshakesAtExit(counter: HandshakeCounter, extra: () => string = () => ""): void {
-  process.once("exit", () => writeSync(1, `TLS handshakes=${counter.handshakes} resumed=${counter.resumed}${extra()}\n`));
+  let printed = false;
+  const print = () => {
+    if (printed) return;
+    printed = true;
+    writeSync(1, `TLS handshakes=${counter.handshakes} resumed=${counter.resumed}${extra()}\n`);
+  };
+  process.prependOnceListener("SIGTERM", print);
+  process.prependOnceListener("SIGINT", print);
+  process.once("exit", print);
 }
 
 /** The handshake line a stopped child printed, for the bench report (undefined when it printed none). */

@@ -20,6 +20,7 @@ export function startGetMe(name: string, meshHop: "mtls" | "plaintext"): Promise
         if (meshHop === "mtls") console.log(`${name}: the mesh listener saw ${handshakesReported(system.recentOutput()) ?? "no handshake count (it printed none)"}`);
       },
     }),
-    { meshHop },
+    // A busy 2-core machine can take well over the default 30 s to start the all-in-one.
+    { meshHop, readyTimeoutMs: 120_000 },
   );
 }
