@@ -1,20 +1,42 @@
 #!/usr/bin/env node
 // Prints where a V8 CPU profile (.cpuprofile) spent its time: the top functions by self time,
 // and the top files (node_modules packages collapsed) by self time. Usage:
-//   node bench/lib/profile-summary.mjs <file.cpuprofile> [top=25]
+//   node bench/lib/profile-summary.mjs <file.cpuprofile> [top=25] [--busiest=<seconds>]
+// --busiest=S keeps only the busy (non-idle) samples of the S seconds with the most of them: for a
+// server that started (imports, migrations) and idled in the same profile, that is its load window.
 import { readFileSync } from "node:fs";
 
-const [file, topArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const busiestArg = args.find((arg) => arg.startsWith("--busiest="));
+const [file, topArg] = args.filter((arg) => !arg.startsWith("--"));
 if (!file) {
-  console.error("usage: node bench/lib/profile-summary.mjs <file.cpuprofile> [top]");
+  console.error("usage: node bench/lib/profile-summary.mjs <file.cpuprofile> [top] [--busiest=<seconds>]");
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, "utf8"));
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+let kept = profile.samples;
+let windowNote = "";
+if (busiestArg) {
+  const windowUs = Number(busiestArg.slice("--busiest=".length)) * 1e6;
+  let at = profile.startTime;
+  const busy = [];
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i];
+    if (byId.get(id).callFrame.functionName !== "(idle)") busy.push([at, id]);
+  });
+  let best = [0, 0];
+  for (let end = 0, start = 0; end < busy.length; end++) {
+    while (busy[end][0] - busy[start][0] > windowUs) start++;
+    if (end - start + 1 > best[1]) best = [start, end - start + 1];
+  }
+  kept = busy.slice(best[0], best[0] + best[1]).map(([, id]) => id);
+  windowNote = ` (busy samples of its busiest ${windowUs / 1e6} s; percentages of those)`;
+}
 const selfSamples = new Map();
-for (const id of profile.samples) selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);
-const total = profile.samples.length;
+for (const id of kept) selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);
+const total = kept.length;
 
 const where = (frame) => {
   const url = frame.url || "(native)";
@@ -41,6 +63,6 @@ const print = (title, map) => {
     console.log(`${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`);
   }
 };
-console.log(`${file}: ${total} samples`);
+console.log(`${file}: ${total} samples${windowNote}`);
 print("self time by function", functions);
 print("self time by file / package", files);

@@ -17,23 +17,42 @@ export interface BenchSystem {
   post(path: string, body: unknown, accessToken?: string): Promise<any>;
   /** Logs a customer in and returns the access token. */
   loginCustomer(): Promise<string>;
+  /** The last lines the child printed (after `stop()`: what it printed at exit, e.g. its TLS handshake count). */
+  recentOutput(): string;
   stop(): Promise<void>;
 }
 
-/** `readyTimeoutMs`: how long the all-in-one may take to start (a busy machine needs longer than the default 30 s). */
-export async function startBenchSystem(env: Record<string, string> = {}, options: { readyTimeoutMs?: number } = {}): Promise<BenchSystem> {
+export interface BenchSystemOptions {
+  /** How long the all-in-one may take to start (a busy machine needs longer than the default 30 s). */
+  readyTimeoutMs?: number;
+  /**
+   * Run the all-in-one through bench/scenarios/_all-in-one-mesh.ts with the gateway → service hop
+   * on mutual TLS (as the product; plus a TLS handshake counter printed at exit) or in plaintext
+   * (a comparison point the bench alone can build). Unset: gateway/src/all-in-one.ts as is.
+   */
+  meshHop?: "mtls" | "plaintext";
+}
+
+export async function startBenchSystem(env: Record<string, string> = {}, options: BenchSystemOptions = {}): Promise<BenchSystem> {
   const suffix = randomBytes(4).toString("hex");
   const dataDir = await embeddedTestDataDir();
   const system = await startChild({
     name: "weelo all-in-one",
-    script: "gateway/src/all-in-one.ts",
+    script: options.meshHop ? "bench/scenarios/_all-in-one-mesh.ts" : "gateway/src/all-in-one.ts",
     env: {
+      ...(options.meshHop ? { BENCH_MESH_HOP: options.meshHop } : {}),
       NODE_ENV: "development",
       LOG_LEVEL: "info", // the "Weelo is up" line is info; requests log at debug
       PORT: "0",
       HOST: "127.0.0.1",
       GRPC_PORT: "0",
       GRPC_HOST: "127.0.0.1",
+      // Scenarios' systems run side by side (all are started before any is loaded): every
+      // listener on a port of its own, the mesh and admin ones included (fixed 50052 / 9464 by default).
+      MESH_PORT: "0",
+      MESH_HOST: "127.0.0.1",
+      METRICS_PORT: "0",
+      METRICS_HOST: "127.0.0.1",
       DATA_DIR: dataDir,
       DB_SCHEMA_PREFIX: `bench_${suffix}_`,
       CACHE_KEY_PREFIX: `bench:${suffix}:`,
@@ -54,6 +73,7 @@ export async function startBenchSystem(env: Record<string, string> = {}, options
   return {
     baseUrl: system.baseUrl,
     post,
+    recentOutput: () => system.recentOutput(),
     async loginCustomer() {
       const sent = await post("/api/v1/auth/send-otp", { phone: "9876500001", role: "customer" });
       const verified = await post("/api/v1/auth/verify-otp", { phone: "9876500001", otp: sent.data.devOtp, role: "customer" });
@@ -68,8 +88,8 @@ export async function startBenchSystem(env: Record<string, string> = {}, options
 }
 
 /** Starts the system, runs setup against it, and stops it again if setup fails. */
-export async function withBenchSystem<T>(env: Record<string, string>, setup: (system: BenchSystem) => Promise<T>): Promise<T> {
-  const system = await startBenchSystem(env);
+export async function withBenchSystem<T>(env: Record<string, string>, setup: (system: BenchSystem) => Promise<T>, options: BenchSystemOptions = {}): Promise<T> {
+  const system = await startBenchSystem(env, options);
   try {
     return await setup(system);
   } catch (error) {
