@@ -39,7 +39,7 @@ if (security === "mtls") {
     { MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" },
     { allowDevelopmentCa: false, inMemoryCa: true },
   );
-  serverCredentials = mesh.serverCredentials(["echo"]);
+  serverCredentials = await mesh.serverCredentials(["echo"]);
   channelCredentials = mesh.channelCredentials("gateway", "echo");
   // The one TLS-only channel option the gateway's channels set (a fixed SNI instead of an IP address).
   channelOptions = { "grpc.ssl_target_name_override": CHANNEL_OPTIONS["grpc.ssl_target_name_override"] };

@@ -19,7 +19,7 @@ import { countTlsHandshakes, printHandshakesAtExit } from "../lib/tls-handshakes
 
 const hop = process.env.BENCH_MESH_HOP ?? "mtls";
 if (hop === "plaintext") {
-  Mesh.prototype.serverCredentials = () => grpc.ServerCredentials.createInsecure();
+  Mesh.prototype.serverCredentials = async () => grpc.ServerCredentials.createInsecure();
   Mesh.prototype.channelCredentials = () => grpc.credentials.createInsecure();
   Mesh.prototype.callerOf = () => "gateway";
   process.stdout.write("bench: mesh hop is PLAINTEXT in this process (gateway-get-me-plaintext)\n");

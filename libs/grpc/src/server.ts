@@ -146,7 +146,7 @@ export class GrpcServer {
   /** Binds both listeners and starts serving; resolves with the bound ports (useful with port 0). */
   async listen(addresses: ListenAddresses): Promise<BoundPorts> {
     if (this.publicNames.length > 0) this.addReflection();
-    const credentials = this.options.mesh.serverCredentials(this.identities);
+    const credentials = await this.options.mesh.serverCredentials(this.identities);
     const [publicPort, meshPort] = await Promise.all([
       bind(this.publicServer, `${addresses.publicHost}:${addresses.publicPort}`, grpc.ServerCredentials.createInsecure()),
       bind(this.meshServer, `${addresses.meshHost}:${addresses.meshPort}`, credentials),

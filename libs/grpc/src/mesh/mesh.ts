@@ -107,13 +107,15 @@ export class Mesh {
   /**
    * Credentials of a mesh listener that serves the given identities (a service alone serves its
    * own; the all-in-one serves them all): clients must present a certificate from the mesh CA.
+   * Resolves once the certificate is loaded: a listener bound before would drop connections.
    */
-  serverCredentials(serves: readonly string[]): grpc.ServerCredentials {
+  async serverCredentials(serves: readonly string[]): Promise<grpc.ServerCredentials> {
     const missing = serves.filter((name) => !this.canActAs(name));
     if (missing.length > 0) {
       throw new Error(`the mesh certificate names ${this.fileIdentity!.names.join(", ")} but this process serves ${missing.join(", ")}`);
     }
     const provider = this.providerFor(serves);
+    await loaded(provider);
     // grpc-js's factory passes its two providers to the constructor the other way round; one provider for both is immune.
     return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
   }
@@ -178,6 +180,32 @@ export class Mesh {
     }
     return provider;
   }
+}
+
+/** Resolves when a provider has delivered its certificate, key and CA; fails when it could not load them. */
+function loaded(provider: CertificateProvider): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let identity = false;
+    let ca = false;
+    const settle = () => {
+      if (!identity || !ca) return;
+      provider.removeIdentityCertificateListener(onIdentity);
+      provider.removeCaCertificateListener(onCa);
+      resolve();
+    };
+    const onIdentity: IdentityListener = (update) => {
+      if (!update) return reject(new Error("the mesh certificate or its key could not be loaded"));
+      identity = true;
+      settle();
+    };
+    const onCa: CaListener = (update) => {
+      if (!update) return reject(new Error("the mesh CA certificate could not be loaded"));
+      ca = true;
+      settle();
+    };
+    provider.addIdentityCertificateListener(onIdentity);
+    provider.addCaCertificateListener(onCa);
+  });
 }
 
 /** What the mesh reads of a call: the verified peer certificate of its connection. */
