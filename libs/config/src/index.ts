@@ -113,6 +113,15 @@ export const productionRequiresServers: ProductionRule<BaseConfig> = (c) => {
     : undefined;
 };
 
+/** What the templates (.env.production.example, deploy/k8s/secrets) put where a secret goes. */
+const PLACEHOLDER = /(?:REPLACE|CHANGE)_ME/i;
+
+/** Every setting (of any process) still holding a template's placeholder, anywhere in its value. */
+export const productionRefusesPlaceholders = (config: Record<string, unknown>): string[] =>
+  Object.entries(config)
+    .filter(([, value]) => typeof value === "string" && PLACEHOLDER.test(value))
+    .map(([key]) => `${key}: holds a placeholder (REPLACE_ME…/CHANGE_ME…) from a template; set the real value in production`);
+
 /**
  * Parses the environment with the schema, applies production rules, and freezes the result.
  * Throws ConfigError naming every bad variable at once.
@@ -136,6 +145,7 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
     const problems = [productionRequiresServers, ...productionRules]
       .map((rule) => rule(config))
       .filter((p): p is string => p !== undefined);
+    problems.push(...productionRefusesPlaceholders(config as Record<string, unknown>));
     if (config.LOG_PRETTY) problems.push("LOG_PRETTY: pretty logs are for development; production logs JSON");
     if (problems.length > 0) throw new ConfigError(problems);
   }
