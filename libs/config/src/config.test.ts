@@ -66,6 +66,14 @@ describe("loadConfig", () => {
     assert.equal(loadConfig(schema, { ...servers, SMS_API_KEY: "real-key" }).SMS_API_KEY, "real-key");
   });
 
+  it("reads NATS_STREAM_REPLICAS: 1 unless set, 1 to 5", () => {
+    assert.equal(loadConfig(baseConfigSchema, {}).NATS_STREAM_REPLICAS, 1);
+    assert.equal(loadConfig(baseConfigSchema, { NATS_STREAM_REPLICAS: "3" }).NATS_STREAM_REPLICAS, 3);
+    for (const bad of ["0", "6", "two"]) {
+      assert.throws(() => loadConfig(baseConfigSchema, { NATS_STREAM_REPLICAS: bad }), (error: unknown) => error instanceof ConfigError && error.problems[0]!.startsWith("NATS_STREAM_REPLICAS"));
+    }
+  });
+
   it("applies a service's own rules", () => {
     const rule = (c: { DATA_DIR: string }) => (c.DATA_DIR === "/" ? "DATA_DIR must not be /" : undefined);
     assert.throws(() => loadConfig(baseConfigSchema, { DATA_DIR: "/" }, [], [rule]), /DATA_DIR must not be \//);

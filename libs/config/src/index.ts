@@ -44,6 +44,11 @@ export const baseConfigSchema = z.object({
   REDIS_URL: envOptional(),
   /** NATS server list (comma separated); unset means the in-process bus. */
   NATS_URL: envOptional(),
+  /**
+   * Copies JetStream keeps of every stream the processes create (num_replicas): 1 on a single
+   * server, 3 on a three-node NATS cluster so a stream survives a node. The in-process bus ignores it.
+   */
+  NATS_STREAM_REPLICAS: envInt(1, 1, 5),
   /** Port of the public gRPC listener: plaintext, public services only, every call with an access token. */
   GRPC_PORT: envInt(50051, 0, 65535),
   /** Host the public gRPC listener binds to: loopback unless configured otherwise (apps reach the gateway, not this). */
