@@ -89,7 +89,14 @@ describe("deploy checks", () => {
 
   it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the protos", () => {
     const dockerfile = join(scratch, "Dockerfile");
-    writeFileSync(dockerfile, readFileSync(join(root, "Dockerfile"), "utf8").replace(/^USER node$/m, "USER root").replace("gateway/src/main.ts", "gateway/src/server.ts"));
+    writeFileSync(
+      dockerfile,
+      readFileSync(join(root, "Dockerfile"), "utf8")
+        .replace(/^USER node$/m, "USER root")
+        .replace("gateway/src/main.ts", "gateway/src/server.ts")
+        .replace(/^# digest-exception .*$/m, "")
+        .replace("FROM ${NODE_IMAGE} AS deps", "FROM node:20-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS deps"),
+    );
     const ignore = join(scratch, "dockerignore");
     writeFileSync(ignore, `${readFileSync(join(root, ".dockerignore"), "utf8")}\nproto\n`);
     failsWith(
@@ -97,7 +104,9 @@ describe("deploy checks", () => {
       /Dockerfile: the final image must run as a non-root USER/,
       /Dockerfile CMD: gateway\/src\/server\.ts does not exist in the build/,
       /\.dockerignore: "proto" keeps proto\/weelo out of the image/,
+      /Dockerfile: base image node:20-bookworm-slim is not pinned by digest \(@sha256:…\); pin it, or explain how it is pinned in a "# digest-exception NODE_IMAGE: …" comment/,
     );
+    assert.doesNotMatch(run("check-compose.mjs", join(root, "docker-compose.yml"), dockerfile, ignore).output, /node:20-slim@sha256/, "a digest is a pin");
   });
 
   it("catch manifests with a schema error, a missing PDB, a probe on an undeclared port, a real secret or a broken patch", () => {
