@@ -4,11 +4,21 @@
 #   docker run weelo-backend node --import tsx services/identity/src/main.ts   # a service
 # TypeScript runs through tsx's loader, as in development and tests (esbuild transpiles each
 # module once at start; `npm run build` type-checks in CI). CI reads this file too
-# (scripts/check-compose.mjs): the command must start an existing main, as non-root.
+# (scripts/check-compose.mjs): the command must start an existing main, as non-root, and every
+# base image is pinned by digest (@sha256:…) or carries a `digest-exception` saying how it is.
+
+# The base image. Release builds pin it by digest: the pipeline resolves the tag once
+#   docker buildx imagetools inspect node:20-bookworm-slim --format '{{json .Manifest.Digest}}'
+# and builds with --build-arg NODE_IMAGE=node:20-bookworm-slim@sha256:<that digest> (the digest
+# is recorded with the release; a dependency bot proposes new ones), so a release is rebuilt
+# from the same bytes. No digest is written here: this repository's CI cannot reach a registry
+# to verify one, and an invented digest would only break builds.
+# digest-exception NODE_IMAGE: local and CI builds follow the tag; release builds pass the digest as above.
+ARG NODE_IMAGE=node:20-bookworm-slim
 
 # 1. The package manifests alone, so the dependency layer below is rebuilt only when a
 #    package.json or the lock changes, not on every source edit.
-FROM node:20-bookworm-slim AS manifests
+FROM ${NODE_IMAGE} AS manifests
 WORKDIR /src
 COPY . .
 RUN mkdir /manifests \
@@ -16,7 +26,7 @@ RUN mkdir /manifests \
  && cp package-lock.json /manifests/
 
 # 2. Production dependencies of every workspace (workspace links resolve once the sources land).
-FROM node:20-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY --from=manifests /manifests ./
 RUN npm ci --omit=dev --no-audit --no-fund \
@@ -25,7 +35,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 # 3. The runtime: code and dependencies owned by root and read-only to the process, which
 #    runs as the unprivileged node user and writes only to /app/data (development keys,
 #    embedded database) and /tmp (tsx's transpile cache).
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     PORT=3000 \
     GRPC_PORT=50051 \
@@ -37,5 +47,10 @@ COPY . .
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000 50051 9464
+# Signals: every main handles SIGTERM/SIGINT from before its start (libs/runtime runMain), so a
+# process that is PID 1 (Kubernetes runs the command as PID 1, with no init) stops on SIGTERM
+# even during migrations, instead of the kernel ignoring it until the grace period's SIGKILL.
+# Node does not reap orphans; the processes spawn none, but run with an init where one exists:
+# compose sets `init: true`, and `docker run --init` does the same.
 STOPSIGNAL SIGTERM
 CMD ["node", "--import", "tsx", "gateway/src/main.ts"]

@@ -274,6 +274,22 @@ if (!cmd) problems.push("Dockerfile: no CMD in exec form");
 else problems.push(...commandProblems(JSON.parse(cmd[1]), "Dockerfile CMD", procs, spaces));
 if (!/^USER\s+(?!root\b|0\b)\S+/m.test(dockerfile)) problems.push("Dockerfile: the final image must run as a non-root USER");
 if ((dockerfile.match(/^FROM\s/gm) ?? []).length < 2) problems.push("Dockerfile: expected a multi-stage build");
+// Base images by digest, or an explicit, explained exception: `# digest-exception <ARG or image>: <how it is pinned>`.
+{
+  const args = new Map([...dockerfile.matchAll(/^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S+))?\s*$/gm)].map((m) => [m[1], m[2]]));
+  const exceptions = new Map([...dockerfile.matchAll(/^#\s*digest-exception\s+(\S+?):\s*(.*)$/gm)].map((m) => [m[1], m[2].trim()]));
+  const stages = new Set();
+  for (const [, from, alias] of dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$/gim)) {
+    const arg = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(from)?.[1];
+    const image = arg ? args.get(arg) : from;
+    if (image === undefined) problems.push(`Dockerfile: FROM ${from}: ARG ${arg} has no default`);
+    else if (!stages.has(image.toLowerCase()) && !image.includes("@sha256:")) {
+      const reason = exceptions.get(arg ?? image) ?? "";
+      if (reason.length < 20 && !problems.some((p) => p.startsWith(`Dockerfile: base image ${image} `))) problems.push(`Dockerfile: base image ${image} is not pinned by digest (@sha256:…); pin it, or explain how it is pinned in a "# digest-exception ${arg ?? image}: …" comment`);
+    }
+    if (alias) stages.add(alias.toLowerCase()); // a later FROM <alias> builds on this stage
+  }
+}
 for (const match of dockerfile.matchAll(/^COPY\s+(?!--from)(?:--\S+\s+)*(.+)$/gm)) {
   const parts = match[1].trim().split(/\s+/);
   for (const source of parts.slice(0, -1)) {

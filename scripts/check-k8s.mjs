@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // CI check of deploy/k8s, offline: renders the base and every overlay the way
 // `kubectl kustomize` does (the subset of kustomize the manifests use: resources, namespace,
-// labels, images, JSON 6902 patches with targets; anything else is refused, not ignored),
+// labels, images (tag or digest), configMapGenerator (envs, literals; behavior create/merge/
+// replace; the content-hash name suffix and the rewritten references), JSON 6902 patches with
+// targets; anything else is refused, not ignored),
 // validates every object against the Kubernetes JSON schemas shipped by kubernetes-models,
 // and checks what a schema cannot: each process of the build has a Deployment, Services, an
 // HPA and a PDB that select it; commands start existing mains; probes use declared ports;
@@ -12,11 +14,11 @@
 // settings pointing at it, probes over HTTP on the admin port (kubelet cannot do mTLS), no
 // Service on the public gRPC port, and NetworkPolicies that allow exactly what the design needs.
 //   node scripts/check-k8s.mjs            check
-//   node scripts/check-k8s.mjs --print production   print the rendered overlay as YAML
+//   node scripts/check-k8s.mjs --print [production]   print the rendered overlay (default production; or base) as YAML
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { allVariables, commandProblems, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
+import { allVariables, commandProblems, configMapHash, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
 import { certManagerSchemaProblems, meshProblems, settingsOf } from "./check-k8s-mesh.mjs";
 
 // `--dir <folder>` checks another copy of deploy/k8s against this build (tests use it).
@@ -26,7 +28,10 @@ const problems = [];
 
 // ---------------------------------------------------------------- rendering (kustomize subset)
 
-const KUSTOMIZATION_KEYS = new Set(["apiVersion", "kind", "resources", "namespace", "labels", "images", "patches"]);
+const KUSTOMIZATION_KEYS = new Set(["apiVersion", "kind", "resources", "namespace", "labels", "images", "patches", "configMapGenerator"]);
+const GENERATOR_KEYS = new Set(["name", "behavior", "envs", "literals"]);
+/** Marks a generated ConfigMap until the final name (with its hash) is given; never rendered. */
+const GENERATED = "internal.weelo.check/generated";
 
 function readYamlDocuments(file) {
   const docs = parseAllDocuments(readFileSync(file, "utf8"), { prettyErrors: true, uniqueKeys: true });
@@ -39,7 +44,80 @@ function readYamlDocuments(file) {
   return out;
 }
 
-/** Renders the kustomization in dir into a list of objects. */
+/** Renders an overlay (or the base) completely: generated ConfigMaps get their hash suffix and every reference follows. */
+function renderTarget(dir) {
+  return nameGenerated(render(dir));
+}
+
+/** KEY=VALUE lines (kustomize's env files: # comments and blank lines skipped, values literal). */
+function envPairs(text, where) {
+  const out = [];
+  for (const line of String(text).split("\n")) {
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith("#")) continue;
+    const at = trimmed.indexOf("=");
+    if (at <= 0) throw new Error(`${where}: "${trimmed}" is not KEY=VALUE`);
+    out.push([trimmed.slice(0, at), trimmed.slice(at + 1)]);
+  }
+  return out;
+}
+
+function generateConfigMaps(k, dir, where, objects) {
+  for (const gen of k.configMapGenerator ?? []) {
+    for (const key of Object.keys(gen)) if (!GENERATOR_KEYS.has(key)) throw new Error(`${where}: configMapGenerator "${key}" is not supported by this renderer`);
+    if (!gen.name) throw new Error(`${where}: a configMapGenerator needs a name`);
+    const data = {};
+    for (const file of gen.envs ?? []) {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new Error(`${where}: env file ${file} does not exist`);
+      for (const [key, value] of envPairs(readFileSync(path, "utf8"), relative(root, path))) data[key] = value;
+    }
+    for (const literal of gen.literals ?? []) for (const [key, value] of envPairs(literal, `${where} literal`)) data[key] = value;
+    const behavior = gen.behavior ?? "create";
+    const existing = objects.find((o) => o.kind === "ConfigMap" && o.metadata?.name === gen.name);
+    if (behavior === "create") {
+      if (existing) throw new Error(`${where}: configMapGenerator ${gen.name} already exists (use behavior: merge or replace)`);
+      objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: gen.name, annotations: { [GENERATED]: "true" } }, data });
+    } else if (behavior === "merge" || behavior === "replace") {
+      if (!existing?.metadata?.annotations?.[GENERATED]) throw new Error(`${where}: configMapGenerator ${gen.name} (behavior ${behavior}) has no generated ConfigMap to ${behavior}`);
+      existing.data = behavior === "merge" ? { ...existing.data, ...data } : data;
+    } else {
+      throw new Error(`${where}: configMapGenerator behavior "${behavior}" is not create, merge or replace`);
+    }
+  }
+}
+
+/** Gives generated ConfigMaps their final name and rewrites the references pods make to them. */
+function nameGenerated(objects) {
+  const renamed = new Map();
+  for (const o of objects) {
+    if (o.kind !== "ConfigMap" || !o.metadata?.annotations?.[GENERATED]) continue;
+    delete o.metadata.annotations[GENERATED];
+    if (Object.keys(o.metadata.annotations).length === 0) delete o.metadata.annotations;
+    const name = `${o.metadata.name}-${configMapHash(o.metadata.name, o.data)}`;
+    renamed.set(o.metadata.name, name);
+    o.metadata.name = name;
+  }
+  const follow = (ref) => {
+    if (ref && renamed.has(ref.name)) ref.name = renamed.get(ref.name);
+  };
+  for (const o of objects) {
+    const pod = o.spec?.template?.spec;
+    if (!pod) continue;
+    for (const c of containersOf(o)) {
+      for (const source of c.envFrom ?? []) follow(source.configMapRef);
+      for (const e of c.env ?? []) follow(e.valueFrom?.configMapKeyRef);
+    }
+    for (const volume of pod.volumes ?? []) {
+      follow(volume.configMap);
+      for (const source of volume.projected?.sources ?? []) follow(source.configMap);
+    }
+  }
+  Object.defineProperty(objects, "generatedConfigMaps", { value: new Set(renamed.values()), enumerable: false });
+  return objects;
+}
+
+/** Renders the kustomization in dir into a list of objects (generated ConfigMaps not yet named: see renderTarget). */
 function render(dir) {
   const file = join(dir, "kustomization.yaml");
   if (!existsSync(file)) throw new Error(`${relative(root, dir)}: no kustomization.yaml`);
@@ -48,12 +126,13 @@ function render(dir) {
   for (const key of Object.keys(k)) if (!KUSTOMIZATION_KEYS.has(key)) throw new Error(`${where}: "${key}" is not supported by this renderer (add it to scripts/check-k8s.mjs)`);
   if (k.kind !== "Kustomization") throw new Error(`${where}: kind must be Kustomization`);
 
-  let objects = [];
+  const objects = [];
   for (const resource of k.resources ?? []) {
     const path = join(dir, resource);
     if (!existsSync(path)) throw new Error(`${where}: resource ${resource} does not exist`);
     objects.push(...(statSync(path).isDirectory() ? render(path) : readYamlDocuments(path)));
   }
+  generateConfigMaps(k, dir, where, objects);
   for (const patch of k.patches ?? []) {
     if (patch.path) throw new Error(`${where}: patches must be inline (patch:)`);
     const ops = readYamlDocuments0(patch.patch, where);
@@ -75,12 +154,11 @@ function render(dir) {
       const [name] = splitImage(container.image);
       if (name !== image.name) continue;
       const [, tag] = splitImage(container.image);
-      container.image = `${image.newName ?? name}:${image.newTag ?? tag ?? "latest"}`;
+      container.image = image.digest ? `${image.newName ?? name}@${image.digest}` : `${image.newName ?? name}:${image.newTag ?? tag ?? "latest"}`;
     }
   }
   if (k.namespace) for (const object of objects) object.metadata.namespace = k.namespace;
-  objects = objects.map((o) => structuredClone(o));
-  return objects;
+  return objects.map((o) => structuredClone(o));
 }
 
 function readYamlDocuments0(text, where) {
@@ -125,6 +203,7 @@ function applyJsonPatch(object, ops, where) {
 }
 
 function splitImage(image) {
+  if (String(image).includes("@")) return [String(image).split("@")[0], undefined];
   const at = String(image).lastIndexOf(":");
   return at > String(image).lastIndexOf("/") ? [image.slice(0, at), image.slice(at + 1)] : [image, undefined];
 }
@@ -189,6 +268,9 @@ function semanticProblems(objects, name, secretTemplates) {
     if (!selects(d.spec.selector?.matchLabels, podLabels)) out.push(`${where}: selector does not match the pod template's labels`);
     const pod = d.spec.template.spec;
     if (pod.securityContext?.runAsNonRoot !== true) out.push(`${where}: pods must run as non-root (securityContext.runAsNonRoot)`);
+    // The gateway's readiness is its own dependencies (cache, bus), never its upstreams (a code
+    // property, gateway.module.ts); what the manifest could add is something that waits for them.
+    if (d.metadata.name === "gateway" && (pod.initContainers ?? []).length > 0) out.push(`${where}: the gateway must not wait for anything in an init container (an upstream down would keep every new gateway pod from starting)`);
     for (const c of pod.containers) {
       const cwhere = `${where} container ${c.name}`;
       out.push(...commandProblems(c.command, cwhere, procs, spaces));
@@ -224,6 +306,21 @@ function semanticProblems(objects, name, secretTemplates) {
         const path = kind === "livenessProbe" ? "/health" : "/health/ready";
         if (probe.httpGet.path !== path) out.push(`${cwhere}: ${kind} asks ${probe.httpGet.path}; it should ask ${path}`);
       }
+      // Settings that change must roll the pods: only generated (hash-named) ConfigMaps.
+      for (const source of c.envFrom ?? []) {
+        const cm = source.configMapRef?.name;
+        if (cm && configMaps.has(cm) && !(objects.generatedConfigMaps ?? new Set()).has(cm)) out.push(`${cwhere}: ConfigMap ${cm} has a fixed name, so editing it does not roll the pods; generate it (configMapGenerator: a content-hash suffix)`);
+      }
+      if (name !== "base") {
+        const mutable = !c.image.includes("@sha256:") && !/:v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/.test(c.image);
+        if (mutable && c.imagePullPolicy !== "Always") out.push(`${cwhere}: image ${c.image} is a mutable tag; set imagePullPolicy: Always (or pin a version or digest), or a node's cached copy runs`);
+      }
+      if (name === "production" && settings.get("NATS_STREAM_REPLICAS") !== "3") out.push(`${cwhere}: NATS_STREAM_REPLICAS is ${settings.get("NATS_STREAM_REPLICAS") ?? "unset (1)"}; production streams keep 3 copies on the NATS cluster`);
+      const shutdownMs = Number(settings.get("SHUTDOWN_TIMEOUT_MS") ?? 10_000);
+      const preStop = c.lifecycle?.preStop?.exec?.command;
+      const pauseMs = Array.isArray(preStop) && preStop[0] === "sleep" ? Number(preStop[1]) * 1000 : 0;
+      const graceMs = (pod.terminationGracePeriodSeconds ?? 30) * 1000;
+      if (graceMs <= shutdownMs + pauseMs) out.push(`${cwhere}: terminationGracePeriodSeconds ${graceMs / 1000} does not cover the preStop pause (${pauseMs / 1000} s) + SHUTDOWN_TIMEOUT_MS (${shutdownMs / 1000} s): SIGKILL would cut the graceful shutdown`);
       const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
       const fromConfig = new Map();
       for (const source of c.envFrom ?? []) {
@@ -291,6 +388,7 @@ function semanticProblems(objects, name, secretTemplates) {
   }
   for (const cm of configMaps.values()) {
     for (const key of Object.keys(cm.data ?? {})) if (!knownEverywhere.has(key)) out.push(`${name}: ConfigMap/${cm.metadata.name}: ${key} is not a setting any process reads`);
+    for (const [key, value] of Object.entries(cm.data ?? {})) if (/(?:REPLACE|CHANGE)_ME/i.test(String(value))) out.push(`${name}: ConfigMap/${cm.metadata.name}: ${key} holds a placeholder, which production refuses to start with`);
   }
   for (const proc of procs.values()) if (!started.has(proc.main)) out.push(`${name}: no Deployment runs ${proc.main} (${proc.name})`);
   out.push(...meshProblems(objects, name, { procs, configMaps, secretTemplates, processOfCommand }));
@@ -302,8 +400,13 @@ function semanticProblems(objects, name, secretTemplates) {
 const overlays = readdirSync(join(K8S, "overlays")).filter((d) => existsSync(join(K8S, "overlays", d, "kustomization.yaml"))).sort();
 const printing = process.argv.indexOf("--print");
 if (printing !== -1) {
-  const which = process.argv[printing + 1];
-  const objects = render(which === "base" ? join(K8S, "base") : join(K8S, "overlays", which));
+  const next = process.argv[printing + 1];
+  const which = next === undefined || next.startsWith("--") ? "production" : next;
+  if (which !== "base" && !overlays.includes(which)) {
+    console.error(`k8s:render: no overlay "${which}" (have: base, ${overlays.join(", ")})`);
+    process.exit(2);
+  }
+  const objects = renderTarget(which === "base" ? join(K8S, "base") : join(K8S, "overlays", which));
   process.stdout.write(objects.map((o) => stringify(o)).join("---\n"));
   process.exit(0);
 }
@@ -331,7 +434,7 @@ for (const target of ["base", ...overlays]) {
   const dir = target === "base" ? join(K8S, "base") : join(K8S, "overlays", target);
   let objects;
   try {
-    objects = render(dir);
+    objects = renderTarget(dir);
   } catch (error) {
     problems.push(`${target}: cannot render: ${error.message}`);
     continue;

@@ -2,6 +2,7 @@
 // the deployment files with: which processes exist, which file starts each, which
 // environment variables each one reads. Read from the source, so a new service, a renamed
 // main or a new setting is noticed without editing the checks.
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -113,4 +114,18 @@ export function report(name, problems, summary) {
   }
   console.log(`${name}: ok (${summary})`);
   return true;
+}
+
+/** Go's encoding/json of a value with sorted keys (as kustomize hashes it: <, > and & escaped). */
+function goJson(value) {
+  if (Array.isArray(value)) return `[${value.map(goJson).join(",")}]`;
+  if (value && typeof value === "object") return `{${Object.keys(value).sort().map((key) => `${goJson(key)}:${goJson(value[key])}`).join(",")}}`;
+  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026");
+}
+
+/** kustomize's ConfigMap name suffix: sha256 of {data, kind, name}, 10 hex digits with 0 1 3 a e spelled g h k m t. */
+export function configMapHash(name, data) {
+  // An empty ConfigMap's data is hashed as "" (kustomize's encodeConfigMap).
+  const hex = createHash("sha256").update(goJson({ data: Object.keys(data ?? {}).length > 0 ? data : "", kind: "ConfigMap", name })).digest("hex");
+  return hex.slice(0, 10).replace(/[013ae]/g, (c) => ({ 0: "g", 1: "h", 3: "k", a: "m", e: "t" })[c]);
 }

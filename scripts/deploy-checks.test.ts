@@ -89,7 +89,14 @@ describe("deploy checks", () => {
 
   it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the protos", () => {
     const dockerfile = join(scratch, "Dockerfile");
-    writeFileSync(dockerfile, readFileSync(join(root, "Dockerfile"), "utf8").replace(/^USER node$/m, "USER root").replace("gateway/src/main.ts", "gateway/src/server.ts"));
+    writeFileSync(
+      dockerfile,
+      readFileSync(join(root, "Dockerfile"), "utf8")
+        .replace(/^USER node$/m, "USER root")
+        .replace("gateway/src/main.ts", "gateway/src/server.ts")
+        .replace(/^# digest-exception .*$/m, "")
+        .replace("FROM ${NODE_IMAGE} AS deps", "FROM node:20-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS deps"),
+    );
     const ignore = join(scratch, "dockerignore");
     writeFileSync(ignore, `${readFileSync(join(root, ".dockerignore"), "utf8")}\nproto\n`);
     failsWith(
@@ -97,7 +104,9 @@ describe("deploy checks", () => {
       /Dockerfile: the final image must run as a non-root USER/,
       /Dockerfile CMD: gateway\/src\/server\.ts does not exist in the build/,
       /\.dockerignore: "proto" keeps proto\/weelo out of the image/,
+      /Dockerfile: base image node:20-bookworm-slim is not pinned by digest \(@sha256:…\); pin it, or explain how it is pinned in a "# digest-exception NODE_IMAGE: …" comment/,
     );
+    assert.doesNotMatch(run("check-compose.mjs", join(root, "docker-compose.yml"), dockerfile, ignore).output, /node:20-slim@sha256/, "a digest is a pin");
   });
 
   it("catch manifests with a schema error, a missing PDB, a probe on an undeclared port, a real secret or a broken patch", () => {
@@ -110,7 +119,7 @@ describe("deploy checks", () => {
     edit("base/fleet.yaml", (text) => text.replace(/livenessProbe:\n(\s+)httpGet:\n(\s+)path: \/health\n(\s+)port: metrics/, "livenessProbe:\n$1httpGet:\n$2path: /health\n$3port: 50052"));
     edit("base/identity.yaml", (text) => text.replace("value: dns:///fleet-grpc:50052", "value: dns:///fleet:50052"));
     edit("secrets/weelo-quotes.example.yaml", (text) => text.replace(/QUOTE_SIGNING_SECRET: .*/, "QUOTE_SIGNING_SECRET: 8a3f0c1d2e4b5a6978c0d1e2f3a4b5c6"));
-    edit("overlays/staging/kustomization.yaml", (text) => text.replace("path: /data/LOG_LEVEL", "path: /data/LOG_LEVL"));
+    edit("overlays/staging/kustomization.yaml", (text) => text.replace("path: /spec/minReplicas", "path: /spec/minReplica"));
     failsWith(
       run("check-k8s.mjs", "--dir", dir),
       /base: Deployment\/booking: needs exactly one PodDisruptionBudget/,
@@ -119,7 +128,7 @@ describe("deploy checks", () => {
       /base: Deployment\/fleet container fleet: livenessProbe asks port 50052; fleet's probes go to its admin port 9464/,
       /Deployment\/identity container identity: FLEET_GRPC_URL resolves fleet by DNS for round robin, but it is not a headless Service/,
       /secrets\/weelo-quotes\.example\.yaml: QUOTE_SIGNING_SECRET must be a REPLACE_ME/,
-      /staging: cannot render: .*replace \/data\/LOG_LEVL: nothing there to replace/,
+      /staging: cannot render: .*replace \/spec\/minReplica: nothing there to replace/,
     );
   });
 
@@ -166,6 +175,90 @@ describe("deploy checks", () => {
       /base: Deployment\/tracking container tracking: MESH_IDENTITY must be "tracking"/,
       /base: Deployment\/dispatch container dispatch: the pod does not mount Secret weelo-mesh-dispatch/,
       /base: Deployment\/dispatch: volume mesh mounts Secret weelo-mesh-dispatcher, which neither a Certificate nor a template/,
+    );
+  });
+
+  it("render what kustomize renders: the settings' ConfigMap named by the hash of its content, references rewritten, production by default", async () => {
+    const lib = "./check-lib.mjs";
+    const { configMapHash } = (await import(lib)) as { configMapHash: (name: string, data: Record<string, unknown>) => string };
+    // kustomize's own vectors (api/hasher/hasher_test.go).
+    assert.equal(configMapHash("", {}), "6ct58987ht");
+    assert.equal(configMapHash("", { one: "" }), "9g67k2htb6");
+    assert.equal(configMapHash("", { two: 2, one: "", three: 3 }), "7757f9kkct");
+
+    const rendered = (...args: string[]) => {
+      const result = run("check-k8s.mjs", ...args);
+      assert.equal(result.code, 0, result.output);
+      return result.output.split(/^---$/m).map((doc) => parse(doc));
+    };
+    const configOf = (objects: any[]) => {
+      const maps = objects.filter((o) => o.kind === "ConfigMap");
+      assert.equal(maps.length, 1);
+      const [cm] = maps;
+      assert.match(cm.metadata.name, /^weelo-config-[a-z0-9]{10}$/);
+      assert.equal(cm.metadata.name, `weelo-config-${configMapHash("weelo-config", cm.data)}`);
+      assert.equal(cm.metadata.annotations, undefined, "no renderer bookkeeping left");
+      for (const d of objects.filter((o) => o.kind === "Deployment")) {
+        assert.deepEqual(d.spec.template.spec.containers[0].envFrom.map((s: any) => s.configMapRef?.name).filter(Boolean), [cm.metadata.name], d.metadata.name);
+      }
+      return cm;
+    };
+    const production = rendered("--print"); // no argument: production
+    assert.ok(production.every((o) => o.metadata.namespace === "weelo"));
+    const cm = configOf(production);
+    assert.equal(cm.data.NATS_STREAM_REPLICAS, "3");
+    assert.equal(cm.data.OTEL_EXPORTER_OTLP_ENDPOINT, "http://otel-collector.observability.svc:4318");
+    assert.equal(cm.data.LOG_LEVEL, "info", "the base's settings under the overlay's");
+    const staging = rendered("--print", "staging");
+    assert.equal(configOf(staging).data.LOG_LEVEL, "debug");
+    for (const d of staging.filter((o) => o.kind === "Deployment")) assert.equal(d.spec.template.spec.containers[0].imagePullPolicy, "Always", d.metadata.name);
+    assert.equal(run("check-k8s.mjs", "--print", "prod").code, 2);
+
+    // An edited setting renders a new name, so every Deployment's pod template changes: the pods roll.
+    const dir = join(scratch, "k8s-roll");
+    cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
+    writeFileSync(join(dir, "base/config.env"), readFileSync(join(dir, "base/config.env"), "utf8").replace("DB_POOL_MAX=20", "DB_POOL_MAX=30"));
+    const edited = configOf(rendered("--dir", dir, "--print", "production"));
+    assert.equal(edited.data.DB_POOL_MAX, "30");
+    assert.notEqual(edited.metadata.name, cm.metadata.name);
+  });
+
+  it("catch settings that do not roll the pods, a mutable tag served from a node's cache, production streams with one copy, a placeholder, a short grace period and a gateway waiting for upstreams", () => {
+    const fixed = join(scratch, "k8s-fixed-config");
+    cpSync(join(root, "deploy/k8s"), fixed, { recursive: true });
+    const env = readFileSync(join(fixed, "base/config.env"), "utf8");
+    const data = Object.fromEntries(env.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    writeFileSync(join(fixed, "base/config.yaml"), stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "weelo-config" }, data }));
+    const kustomization = readFileSync(join(fixed, "base/kustomization.yaml"), "utf8");
+    writeFileSync(join(fixed, "base/kustomization.yaml"), kustomization.replace("resources:\n", "resources:\n  - config.yaml\n").replace(/\nconfigMapGenerator:[\s\S]*$/, "\n"));
+    failsWith(
+      run("check-k8s.mjs", "--dir", fixed),
+      /base: Deployment\/gateway container gateway: ConfigMap weelo-config has a fixed name, so editing it does not roll the pods; generate it/,
+      /production: cannot render: .*configMapGenerator weelo-config \(behavior merge\) has no generated ConfigMap to merge/,
+    );
+
+    const dir = join(scratch, "k8s-cluster");
+    cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
+    const edit = (file: string, change: (text: string) => string) => {
+      const before = readFileSync(join(dir, file), "utf8");
+      const after = change(before);
+      assert.notEqual(after, before, `the test's edit of ${file} changed nothing`);
+      writeFileSync(join(dir, file), after);
+    };
+    edit("overlays/staging/kustomization.yaml", (text) => text.replace(/\n  # "staging" is a mutable tag[\s\S]*?value: Always\n/, "\n"));
+    edit("overlays/production/kustomization.yaml", (text) => text.replace("NATS_STREAM_REPLICAS=3", "NATS_STREAM_REPLICAS=1"));
+    edit("base/config.env", (text) => text.replace("MSG91_BASE_URL=https://control.msg91.com", "MSG91_BASE_URL=https://REPLACE_ME.example"));
+    edit("base/booking.yaml", (text) => text.replace("terminationGracePeriodSeconds: 35", "terminationGracePeriodSeconds: 20"));
+    edit("base/gateway.yaml", (text) =>
+      text.replace("      containers:\n        - name: gateway\n", '      initContainers:\n        - name: wait-for-identity\n          image: registry.example.com/busybox:1.36.1\n          command: ["sh", "-c", "until nc -z identity-grpc 50052; do sleep 1; done"]\n      containers:\n        - name: gateway\n'),
+    );
+    failsWith(
+      run("check-k8s.mjs", "--dir", dir),
+      /staging: Deployment\/gateway container gateway: image registry\.example\.com\/weelo\/backend:staging is a mutable tag; set imagePullPolicy: Always/,
+      /production: Deployment\/dispatch container dispatch: NATS_STREAM_REPLICAS is 1; production streams keep 3 copies/,
+      /base: ConfigMap\/weelo-config-[a-z0-9]{10}: MSG91_BASE_URL holds a placeholder, which production refuses to start with/,
+      /base: Deployment\/booking container booking: terminationGracePeriodSeconds 20 does not cover the preStop pause \(5 s\) \+ SHUTDOWN_TIMEOUT_MS \(20 s\)/,
+      /base: Deployment\/gateway: the gateway must not wait for anything in an init container/,
     );
   });
 

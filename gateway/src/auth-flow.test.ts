@@ -297,18 +297,29 @@ describe("identity through the gateway", () => {
     assert.equal((await system.rest("GET", "/api/v1/nothing")).status, 404);
   });
 
-  it("turns readiness 503 when an upstream stops serving, and back", async () => {
+  it("stays ready when an upstream stops serving: detailed health shows it failing, non-critical", async () => {
     system.platform.grpc.setServing(false);
     try {
-      const down = await fetch(`${system.url}/health/ready`);
-      assert.equal(down.status, 503);
-      assert.deepEqual(await down.json(), { status: "not ready" });
+      const ready = await fetch(`${system.url}/health/ready`);
+      assert.equal(ready.status, 200, "an upstream is not the gateway's own dependency");
+      assert.deepEqual(await ready.json(), { status: "ready" });
       const admin = await fetch(`${system.adminUrl}/health/ready`);
-      assert.equal(admin.status, 503);
-      assert.match(JSON.stringify(await admin.json()), /upstream/);
+      assert.equal(admin.status, 200);
+      assert.deepEqual(((await admin.json()) as { failing: string[] }).failing.filter((name) => !name.startsWith("upstream")), [], "only upstreams fail");
+      const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { status: string; checks: { name: string; ok: boolean; critical: boolean; error?: string }[] };
+      assert.equal(detailed.status, "ready");
+      const upstreams = detailed.checks.filter((c) => c.name.startsWith("upstream"));
+      assert.ok(upstreams.length > 0);
+      for (const check of upstreams) {
+        assert.equal(check.ok, false, check.name);
+        assert.equal(check.critical, false, check.name);
+        assert.match(check.error ?? "", /NOT_SERVING/);
+      }
     } finally {
       system.platform.grpc.setServing(true);
     }
-    assert.equal((await fetch(`${system.url}/health/ready`)).status, 200);
+    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { checks: { name: string; ok: boolean }[] };
+    assert.ok(detailed.checks.filter((c) => c.name.startsWith("upstream")).every((c) => c.ok), "serving again");
   });
+
 });

@@ -64,9 +64,12 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
   const upstreamHealth = [...new Map(Object.entries(upstreamAddress).map(([name, address]) => [address, name as UpstreamName])).entries()].map(
     ([address, name]) => new UpstreamHealth(address, asGateway(name)),
   );
+  // Readiness is the gateway's own dependencies (cache, bus): an upstream that is down answers
+  // UNAVAILABLE on its routes, but must not take every gateway pod out of the Service with it.
+  // Its health is still reported (non-critical) in /health/detailed on the admin port.
   const healthChecks: DependencyCheck[] = [
     ...platform.checks,
-    ...upstreamHealth.map((u) => ({ name: `upstream ${u.address}`, critical: true, check: () => u.check() })),
+    ...upstreamHealth.map((u) => ({ name: `upstream ${u.address}`, critical: false, check: () => u.check() })),
   ];
 
   // Bidirectional streams need HTTP/2; connect-node answers one over HTTP/1.1 with 505, which

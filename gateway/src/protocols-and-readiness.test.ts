@@ -73,8 +73,8 @@ describe("readiness with a dependency down", () => {
 
   it("turns the services' gRPC health NOT_SERVING while a critical dependency fails", async () => {
     await until("identity reports NOT_SERVING", async () => {
-      const body = (await (await fetch(`${system.adminUrl}/health/ready`)).json()) as { failing: string[] };
-      return body.failing.some((name) => name.startsWith("upstream"));
+      const body = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { checks: { name: string; ok: boolean; error?: string }[] };
+      return body.checks.some((check) => check.name.startsWith("upstream") && !check.ok && /NOT_SERVING/.test(check.error ?? ""));
     });
   });
 
@@ -86,5 +86,45 @@ describe("readiness with a dependency down", () => {
     assert.equal(sent.body.error.code, "CACHE_UNAVAILABLE");
     assert.equal(sent.body.success, false);
     assert.ok(!JSON.stringify(sent.body).includes("    at "), "no stack trace");
+  });
+});
+
+describe("readiness with an upstream down", () => {
+  let system: TestSystem;
+  before(async () => {
+    // Nothing listens on port 9: booking is "down" for the gateway (and dispatch) from the start.
+    system = await startTestSystem({ BOOKING_GRPC_URL: "127.0.0.1:9" });
+  });
+  after(async () => {
+    await system?.stop();
+  });
+
+  it("stays ready: the upstream is reported, non-critical, on the admin port only", async () => {
+    const ready = await fetch(`${system.url}/health/ready`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: "ready" });
+    const admin = await fetch(`${system.adminUrl}/health/ready`);
+    assert.equal(admin.status, 200);
+    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { status: string; checks: { name: string; ok: boolean; critical: boolean }[] };
+    assert.equal(detailed.status, "ready");
+    const booking = detailed.checks.find((c) => c.name === "upstream 127.0.0.1:9");
+    assert.ok(booking, JSON.stringify(detailed.checks.map((c) => c.name)));
+    assert.equal(booking.ok, false);
+    assert.equal(booking.critical, false);
+    assert.ok(detailed.checks.filter((c) => c.critical).every((c) => c.ok), "the gateway's own dependencies answer");
+  });
+
+  it("answers that upstream's routes UNAVAILABLE (503 on REST) while the others work", async () => {
+    const { accessToken } = await system.login("customer");
+    const me = await system.connect("/weelo.identity.v1.ProfileService/GetMe", {}, { authorization: `Bearer ${accessToken}` });
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    const started = Date.now();
+    const bookings = await system.rest("GET", "/api/v1/bookings", undefined, { authorization: `Bearer ${accessToken}` });
+    assert.ok(Date.now() - started < 8000, "answers within the deadline");
+    assert.equal(bookings.status, 503, JSON.stringify(bookings.body));
+    assert.equal(bookings.body.success, false);
+    const connect = await system.connect("/weelo.booking.v1.BookingService/ListBookings", {}, { authorization: `Bearer ${accessToken}` });
+    assert.equal(connect.status, 503, JSON.stringify(connect.body));
+    assert.equal(connect.body.code, "unavailable");
   });
 });

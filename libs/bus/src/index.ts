@@ -24,6 +24,7 @@ export function createBus(options: BusOptions): Bus {
       servers: options.config.NATS_URL.split(",").map((s) => s.trim()).filter(Boolean),
       service: options.service,
       connectWaitMs: options.connectWaitMs ?? 5000,
+      streamReplicas: options.config.NATS_STREAM_REPLICAS ?? 1,
     });
   }
   return new MemoryBus(options.memoryBroker ?? sharedMemoryBroker(), {

@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { capturingLogger, elapsed, freePort, sleep, until } from "@weelo/testing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { createBus } from "./index.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -94,6 +96,35 @@ describe("nats bus when NATS is unavailable", () => {
       assert.equal(log.filter((m) => m.includes("nats reconnected")).length, 1, JSON.stringify(log));
     } finally {
       await bus.close();
+      await stopNats(server);
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("nats bus streams", () => {
+  it("creates and updates streams with NATS_STREAM_REPLICAS copies (a single server refuses to create more than one)", { skip: natsServerMissing, timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const store = mkdtempSync(join(tmpdir(), "weelo-nats-"));
+    const server = startNats(port, store);
+    const url = `nats://127.0.0.1:${port}`;
+    const { logger } = capturingBusLogger();
+    const single = createBus({ config: { NATS_URL: url, NATS_STREAM_REPLICAS: 1 }, service: "bus-test", logger });
+    const clustered = createBus({ config: { NATS_URL: url, NATS_STREAM_REPLICAS: 3 }, service: "bus-test", logger });
+    const nc = await until("nats is up", () => answers(() => single.ping())).then(() => connect({ servers: url }));
+    try {
+      await single.ensureStream({ name: "ONE", subjects: ["one.>"] });
+      const jsm = await jetstreamManager(nc);
+      assert.equal((await jsm.streams.info("ONE")).config.num_replicas, 1);
+      // The setting reaches the server: three copies need a cluster, which this server is not.
+      await assert.rejects(clustered.ensureStream({ name: "THREE", subjects: ["three.>"] }), /replica|cluster/i);
+      // An existing stream is brought in line (how an operator raises the copies of a running system).
+      await clustered.ensureStream({ name: "ONE", subjects: ["one.>"] });
+      assert.equal((await jsm.streams.info("ONE")).config.num_replicas, 3);
+    } finally {
+      await nc.close();
+      await single.close();
+      await clustered.close();
       await stopNats(server);
       rmSync(store, { recursive: true, force: true });
     }

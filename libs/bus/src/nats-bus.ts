@@ -62,6 +62,8 @@ export interface NatsBusOptions extends Telemetry {
   servers: string[];
   service: string;
   connectWaitMs: number;
+  /** num_replicas of every stream ensureStream creates (or brings in line): NATS_STREAM_REPLICAS. */
+  streamReplicas?: number;
 }
 
 /** Backoff for (re)connect attempt n: 250 ms doubling to 5 s, with jitter. */
@@ -266,6 +268,7 @@ export class NatsBus implements Bus {
       max_age: nanos(spec.maxAgeMs ?? 0),
       duplicate_window: nanos(spec.maxAgeMs ? Math.min(window, spec.maxAgeMs) : window),
       max_msgs: spec.maxMessages ?? -1,
+      num_replicas: this.options.streamReplicas ?? 1,
     };
     let existing: StreamConfig | undefined;
     try {
@@ -279,14 +282,19 @@ export class NatsBus implements Bus {
         return;
       } catch (err) {
         // Another process created it meanwhile: fall through to bringing its config in line.
+        // Any other refusal (e.g. more replicas than the servers can hold) is the error to report.
         if (!(err instanceof JetStreamApiError)) throw err;
-        existing = (await jsm.streams.info(spec.name)).config;
+        existing = await jsm.streams.info(spec.name).then(
+          (info): StreamConfig => info.config,
+          (): Promise<StreamConfig> => Promise.reject(err),
+        );
       }
     }
     const same =
       existing.max_age === limits.max_age &&
       existing.duplicate_window === limits.duplicate_window &&
       existing.max_msgs === limits.max_msgs &&
+      existing.num_replicas === limits.num_replicas &&
       [...(existing.subjects ?? [])].sort().join() === [...limits.subjects].sort().join();
     if (!same) await jsm.streams.update(spec.name, limits);
   }

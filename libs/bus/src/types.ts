@@ -150,7 +150,7 @@ export interface Bus {
 }
 
 export interface BusOptions {
-  config: Pick<BaseConfig, "NATS_URL">;
+  config: Pick<BaseConfig, "NATS_URL"> & Partial<Pick<BaseConfig, "NATS_STREAM_REPLICAS">>;
   /** Name of this service: the NATS connection name, and on log lines. */
   service: string;
   logger: Logger;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { baseConfigSchema, ConfigError, loadConfig } from "./index.js";
+import { baseConfigSchema, ConfigError, loadConfig, z } from "./index.js";
 
 describe("loadConfig", () => {
   it("fills defaults and freezes the result", () => {
@@ -40,6 +40,38 @@ describe("loadConfig", () => {
       JWT_PUBLIC_JWKS: '{"keys":[]}',
     });
     assert.equal(production.NODE_ENV, "production");
+  });
+
+  it("refuses REPLACE_ME/CHANGE_ME placeholders in any setting in production, naming each", () => {
+    const servers = { NODE_ENV: "production", DATABASE_URL: "postgres://db/weelo", REDIS_URL: "redis://cache", NATS_URL: "nats://bus", JWT_PUBLIC_JWKS: '{"keys":[]}' };
+    const schema = baseConfigSchema.extend({ OTP_HASH_SECRET: z.string().optional(), SMS_API_KEY: z.string().optional() });
+    assert.throws(
+      () =>
+        loadConfig(schema, {
+          ...servers,
+          DATABASE_URL: "postgres://weelo:REPLACE_ME_db_password@db/weelo",
+          OTP_HASH_SECRET: "replace_me-with-32-random-bytes-please",
+          SMS_API_KEY: "Change_Me",
+          JWT_ISSUER: "weelo",
+        }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(error.problems.map((p) => p.split(":")[0]).sort(), ["DATABASE_URL", "OTP_HASH_SECRET", "SMS_API_KEY"]);
+        assert.ok(error.problems.every((p) => /placeholder/.test(p)));
+        return true;
+      },
+    );
+    // Outside production a template's value is only a value.
+    assert.equal(loadConfig(schema, { SMS_API_KEY: "CHANGE_ME" }).SMS_API_KEY, "CHANGE_ME");
+    assert.equal(loadConfig(schema, { ...servers, SMS_API_KEY: "real-key" }).SMS_API_KEY, "real-key");
+  });
+
+  it("reads NATS_STREAM_REPLICAS: 1 unless set, 1 to 5", () => {
+    assert.equal(loadConfig(baseConfigSchema, {}).NATS_STREAM_REPLICAS, 1);
+    assert.equal(loadConfig(baseConfigSchema, { NATS_STREAM_REPLICAS: "3" }).NATS_STREAM_REPLICAS, 3);
+    for (const bad of ["0", "6", "two"]) {
+      assert.throws(() => loadConfig(baseConfigSchema, { NATS_STREAM_REPLICAS: bad }), (error: unknown) => error instanceof ConfigError && error.problems[0]!.startsWith("NATS_STREAM_REPLICAS"));
+    }
   });
 
   it("applies a service's own rules", () => {

@@ -44,6 +44,11 @@ export const baseConfigSchema = z.object({
   REDIS_URL: envOptional(),
   /** NATS server list (comma separated); unset means the in-process bus. */
   NATS_URL: envOptional(),
+  /**
+   * Copies JetStream keeps of every stream the processes create (num_replicas): 1 on a single
+   * server, 3 on a three-node NATS cluster so a stream survives a node. The in-process bus ignores it.
+   */
+  NATS_STREAM_REPLICAS: envInt(1, 1, 5),
   /** Port of the public gRPC listener: plaintext, public services only, every call with an access token. */
   GRPC_PORT: envInt(50051, 0, 65535),
   /** Host the public gRPC listener binds to: loopback unless configured otherwise (apps reach the gateway, not this). */
@@ -113,6 +118,15 @@ export const productionRequiresServers: ProductionRule<BaseConfig> = (c) => {
     : undefined;
 };
 
+/** What the templates (.env.production.example, deploy/k8s/secrets) put where a secret goes. */
+const PLACEHOLDER = /(?:REPLACE|CHANGE)_ME/i;
+
+/** Every setting (of any process) still holding a template's placeholder, anywhere in its value. */
+export const productionRefusesPlaceholders = (config: Record<string, unknown>): string[] =>
+  Object.entries(config)
+    .filter(([, value]) => typeof value === "string" && PLACEHOLDER.test(value))
+    .map(([key]) => `${key}: holds a placeholder (REPLACE_ME…/CHANGE_ME…) from a template; set the real value in production`);
+
 /**
  * Parses the environment with the schema, applies production rules, and freezes the result.
  * Throws ConfigError naming every bad variable at once.
@@ -136,6 +150,7 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
     const problems = [productionRequiresServers, ...productionRules]
       .map((rule) => rule(config))
       .filter((p): p is string => p !== undefined);
+    problems.push(...productionRefusesPlaceholders(config as Record<string, unknown>));
     if (config.LOG_PRETTY) problems.push("LOG_PRETTY: pretty logs are for development; production logs JSON");
     if (problems.length > 0) throw new ConfigError(problems);
   }

@@ -72,6 +72,26 @@ export interface PlatformOptions {
   inProcessMesh?: boolean;
 }
 
+/**
+ * The shutdowns of every platform this process has begun to create, from their first line: a
+ * signal that arrives during start (runMain) stops whatever was already opened, not only a
+ * platform that finished starting.
+ */
+const begun = new Set<() => Promise<void>>();
+
+/** Shuts down every platform begun in this process (each once; see Platform.shutdown). */
+export async function shutdownBegunPlatforms(): Promise<void> {
+  await Promise.all([...begun].map((shutdown) => shutdown()));
+}
+
+/** Thrown by a start step that finds its platform shut down while it was starting. */
+export class StoppedDuringStart extends Error {
+  constructor() {
+    super("stopped during start");
+    this.name = "StoppedDuringStart";
+  }
+}
+
 export async function createPlatform(config: BaseConfig, options: PlatformOptions): Promise<Platform> {
   const logger =
     options.logger ?? createLogger({ service: options.name, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
@@ -79,6 +99,37 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
   const cleanups: { name: string; fn: () => Promise<void> }[] = [];
   const onShutdown = (name: string, fn: () => Promise<void>) => void cleanups.push({ name, fn });
   const drains: { name: string; fn: () => Promise<void> }[] = [];
+  let grpcServer: GrpcServer | undefined;
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () => {
+    shuttingDown ??= (async () => {
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+      // Stop taking calls first, let in-flight ones finish, then close what they used.
+      const drainBound = config.SHUTDOWN_TIMEOUT_MS * 0.3;
+      await Promise.all(
+        drains.map(({ name, fn }) =>
+          Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, drainBound).unref())]).catch((error: unknown) =>
+            logger.warn({ err: error, dependency: name }, "drain failed"),
+          ),
+        ),
+      );
+      await grpcServer?.shutdown(Math.max(100, (deadline - Date.now()) * 0.6));
+      for (const { name, fn } of cleanups.reverse()) {
+        const left = Math.max(50, deadline - Date.now());
+        await Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, left).unref())]).catch((error: unknown) =>
+          logger.warn({ err: error, dependency: name }, "cleanup failed"),
+        );
+      }
+    })();
+    return shuttingDown;
+  };
+  begun.add(shutdown);
+  /** After each step of the start: a shutdown that began meanwhile ends the start (what the step opened is closed too). */
+  const stillStarting = async (name: string, close: () => Promise<void>) => {
+    if (shuttingDown === undefined) return;
+    await close().catch(() => undefined);
+    throw Object.assign(new StoppedDuringStart(), { step: name });
+  };
 
   // First registered, so stopped last: the spans of the shutdown itself are exported too.
   const tracing = startTracing({
@@ -93,8 +144,10 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
   if (tracing.enabled) logger.info({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG }, "tracing: exporting spans over OTLP/HTTP");
 
   const cache = await createCache({ config, keyPrefix: config.CACHE_KEY_PREFIX, logger, metrics });
+  await stillStarting("cache", () => cache.close());
   onShutdown("cache", () => cache.close());
   const bus = await createBus({ config, service: options.name, logger, metrics });
+  await stillStarting("bus", () => bus.close());
   onShutdown("bus", () => bus.close());
 
   const keys = await loadKeyMaterial(config);
@@ -104,14 +157,15 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
   onShutdown("sessions", async () => sessions.close());
   const production = config.NODE_ENV === "production";
   const mesh = await Mesh.create(config, { allowDevelopmentCa: !production, inMemoryCa: production && options.inProcessMesh === true });
+  await stillStarting("mesh", async () => undefined);
   const grpc = new GrpcServer({ logger, metrics, verifier, mesh, interceptors: [revocationInterceptor(sessions)] });
+  grpcServer = grpc;
 
   const checks: DependencyCheck[] = [
     { name: `cache (${cache.kind})`, critical: true, check: () => cache.ping() },
     { name: `bus (${bus.kind})`, critical: true, check: () => bus.ping() },
   ];
 
-  let shuttingDown: Promise<void> | undefined;
   const platform: Platform = {
     config,
     logger,
@@ -133,6 +187,7 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
     async database<DB>(service: string, migrations: Record<string, Migration>) {
       const schema = `${config.DB_SCHEMA_PREFIX}${service}`;
       const database = await createDatabase<DB>({ service, schema, config, migrations, logger, metrics });
+      await stillStarting(`database ${service}`, () => database.close());
       onShutdown(`database ${service}`, () => database.close());
       checks.push({ name: `database ${service} (${database.kind})`, critical: true, check: () => database.ping() });
       return database;
@@ -147,28 +202,7 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
       grpc.watchHealth(async () => (await runChecks(checks)).every((r) => r.ok || !r.critical), config.HEALTH_WATCH_INTERVAL_MS);
       return bound;
     },
-    shutdown() {
-      shuttingDown ??= (async () => {
-        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
-        // Stop taking calls first, let in-flight ones finish, then close what they used.
-        const drainBound = config.SHUTDOWN_TIMEOUT_MS * 0.3;
-        await Promise.all(
-          drains.map(({ name, fn }) =>
-            Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, drainBound).unref())]).catch((error: unknown) =>
-              logger.warn({ err: error, dependency: name }, "drain failed"),
-            ),
-          ),
-        );
-        await grpc.shutdown(Math.max(100, (deadline - Date.now()) * 0.6));
-        for (const { name, fn } of cleanups.reverse()) {
-          const left = Math.max(50, deadline - Date.now());
-          await Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, left).unref())]).catch((error: unknown) =>
-            logger.warn({ err: error, dependency: name }, "cleanup failed"),
-          );
-        }
-      })();
-      return shuttingDown;
-    },
+    shutdown,
   };
   return platform;
 }
