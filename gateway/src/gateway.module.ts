@@ -8,6 +8,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { cors as connectCors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { reflectionRoutes, reflectionServiceDescs } from "@weelo/grpc";
 import { requestIdFrom, runWithContext } from "@weelo/log";
 import { runChecks, startMetricsServer, type DependencyCheck, type Platform } from "@weelo/runtime";
 import cors from "cors";
@@ -74,11 +75,19 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
 
   // Bidirectional streams need HTTP/2; connect-node answers one over HTTP/1.1 with 505, which
   // reads as a server fault. It is the client's choice of protocol: 400 with the reason.
-  const bidiPaths = new Set(PUBLIC_SERVICES.flatMap(({ service }) => service.methods.filter((m) => m.methodKind === "bidi_streaming").map((m) => `/${service.typeName}/${m.name}`)));
+  const bidiPaths = new Set(
+    [...PUBLIC_SERVICES.map(({ service }) => service), ...reflectionServiceDescs()].flatMap((service) =>
+      service.methods.filter((m) => m.methodKind === "bidi_streaming").map((m) => `/${service.typeName}/${m.name}`),
+    ),
+  );
 
   const admission = new Admission(admissionSettingsOf(config), platform);
   const connectHandler = connectNodeAdapter({
-    routes: (router) => forwarder.register(router, PUBLIC_SERVICES),
+    routes: (router) => {
+      forwarder.register(router, PUBLIC_SERVICES);
+      // grpcurl and `buf curl --reflect` against this port: the public services' real descriptors, no token needed.
+      reflectionRoutes(router, PUBLIC_SERVICES.map(({ service }) => service.typeName));
+    },
     interceptors: [
       errorsInterceptor(logger),
       // The queue first: under overload a refusal costs as little as possible.

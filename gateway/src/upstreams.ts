@@ -3,6 +3,7 @@
  * methods callable without an access token. Adding a service is one entry here.
  */
 import type { DescService } from "@bufbuild/protobuf";
+import { REFLECTION_SERVICES } from "@weelo/grpc";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { DispatchService } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
 import { DriverService } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
@@ -66,7 +67,10 @@ export function cacheControlOf(serviceTypeName: string, methodName: string): str
   return cacheControlByMethod.get(`${serviceTypeName}/${methodName}`);
 }
 
-/** True when the method may be called without an access token. */
+/** Server reflection (grpc.reflection.v1 and v1alpha): answered by the gateway itself, describing the services above only. */
+const reflectionServices = new Set<string>(REFLECTION_SERVICES);
+
+/** True when the method may be called without an access token (the token-free methods above, and reflection). */
 export function isPublicMethod(serviceTypeName: string, methodName: string): boolean {
-  return publicMethodNames.has(`${serviceTypeName}/${methodName}`);
+  return reflectionServices.has(serviceTypeName) || publicMethodNames.has(`${serviceTypeName}/${methodName}`);
 }

@@ -9,3 +9,4 @@ export { toStatusObject, fromServiceError } from "./status.js";
 export { compose, type ServerInterceptor, type Next } from "./interceptors/types.js";
 export { revocationInterceptor, type SessionWatcher } from "./interceptors/revocation.js";
 export { roleFromProto, roleToProto, languageFromProto, languageToProto, type LanguageCode } from "./enums.js";
+export { addReflection, reflectionRoutes, reflectionServiceDescs, ReflectionAnswerer, REFLECTION_SERVICES, HEALTH_SERVICE } from "./reflection.js";

@@ -9,10 +9,7 @@
  * so grpcurl and `buf curl` work without local protos. Shutdown drains within a bound.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
 import type { TokenVerifier } from "@weelo/auth";
-import { descriptorSetBase64 } from "@weelo/contracts/descriptor-set";
 import type { Logger } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
 import { HealthImplementation } from "grpc-health-check";
@@ -26,6 +23,7 @@ import { tracingInterceptor } from "./interceptors/tracing.js";
 import type { ServerInterceptor } from "./interceptors/types.js";
 import { declaredAccess } from "./mesh/access.js";
 import type { Mesh } from "./mesh/mesh.js";
+import { addReflection, HEALTH_SERVICE } from "./reflection.js";
 import { bindService, splitPath, tolerantDefinition, type ServiceDefinition, type ServiceHandlers } from "./service.js";
 
 export interface GrpcServerOptions {
@@ -145,7 +143,7 @@ export class GrpcServer {
 
   /** Binds both listeners and starts serving; resolves with the bound ports (useful with port 0). */
   async listen(addresses: ListenAddresses): Promise<BoundPorts> {
-    if (this.publicNames.length > 0) this.addReflection();
+    if (this.publicNames.length > 0) this.serveReflection();
     const credentials = await this.options.mesh.serverCredentials(this.identities);
     const [publicPort, meshPort] = await Promise.all([
       bind(this.publicServer, `${addresses.publicHost}:${addresses.publicPort}`, grpc.ServerCredentials.createInsecure()),
@@ -202,10 +200,9 @@ export class GrpcServer {
     await Promise.all([this.publicServer, this.meshServer].map((server) => drain(server, timeoutMs, this.options.logger)));
   }
 
-  /** Reflection over the descriptor set `buf generate` writes: real files, with their imports. */
-  private addReflection(): void {
-    const definition = protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, "base64"), { keepCase: true });
-    new ReflectionService(definition, { services: this.publicNames }).addToServer(this.publicServer);
+  /** Reflection over the descriptor set `buf generate` writes (real files, every import), for the public services and health. */
+  private serveReflection(): void {
+    addReflection(this.publicServer, [...this.publicNames, HEALTH_SERVICE]);
   }
 }
 
