@@ -2,7 +2,8 @@
  * `npm run simulate`: the city simulator. Runs against a system already started (`npm
  * start`, the default URL, or any --url), or starts the all-in-one itself (--start). Prints
  * progress while it runs, then the report as a table and as JSON (--report), and exits
- * non-zero when an invariant fails (1) or the run could not be made (2).
+ * non-zero when an invariant fails (1), no system answers at the URL without --start (1, with
+ * one line saying how to start one), or the run could not be made (2).
  *
  *   npm run simulate -- --start --profile short        # CI's system test, under two minutes
  *   npm run simulate -- --start --faults               # restarts the system, NATS and Redis on the way
@@ -99,6 +100,9 @@ async function main(): Promise<number> {
     child = await startSystemChild(waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {});
     url = child.url;
     progress(`system ready at ${url} in ${((Date.now() - began) / 1000).toFixed(1)} s (log: ${child.logPath})`);
+  } else if (!(await answers(url))) {
+    console.error(`no Weelo system answers at ${url}: start one (npm start), or let the simulator start it: npm run simulate -- --start`);
+    return 1;
   }
   try {
     const report = await runSimulation({
@@ -123,6 +127,16 @@ async function main(): Promise<number> {
     return report.invariants.passed ? 0 : 1;
   } finally {
     await child?.stop();
+  }
+}
+
+/** True when a gateway answers /health at the URL (anything at all: the run itself says what is wrong with it). */
+async function answers(url: string): Promise<boolean> {
+  try {
+    await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
+    return true;
+  } catch {
+    return false;
   }
 }
 
