@@ -22,8 +22,9 @@ import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js
 const run = promisify(execFile);
 
 /** Asks a server's grpc.reflection.v1 questions over one stream (gRPC over h2c) and returns its answers in order. */
-async function reflect(baseUrl: string, questions: { case: string; value: unknown }[]): Promise<any[]> {
-  const client = createClient(reflectionServiceDescs()[0]!, createGrpcTransport({ baseUrl })) as any;
+async function reflect(baseUrl: string, questions: { case: string; value: unknown }[], version: "v1" | "v1alpha" = "v1"): Promise<any[]> {
+  const service = reflectionServiceDescs().find((desc) => desc.typeName === `grpc.reflection.${version}.ServerReflection`)!;
+  const client = createClient(service, createGrpcTransport({ baseUrl })) as any;
   async function* requests() {
     for (const messageRequest of questions) yield { host: "", messageRequest };
   }
@@ -164,6 +165,26 @@ describe("server reflection with buf curl", () => {
     assert.deepEqual(overall, { status: "SERVING" });
     const auth = JSON.parse(await bufCurl(...flags, "-d", '{"service":"weelo.identity.v1.AuthService"}', `${base}/grpc.health.v1.Health/Check`));
     assert.deepEqual(auth, { status: "SERVING" });
+  });
+
+  it("speaks grpc.reflection.v1alpha too (older grpcurl), with the same answers", async () => {
+    for (const { name, base } of targets) {
+      const [listed, file] = await reflect(base, [{ case: "listServices", value: "" }, { case: "fileContainingSymbol", value: "weelo.identity.v1.AuthService" }], "v1alpha");
+      const services = listed.messageResponse.value.service.map((s: { name: string }) => s.name);
+      assert.ok(services.includes("weelo.identity.v1.AuthService"), `${name}: ${services.join(", ")}`);
+      for (const internal of INTERNAL) assert.ok(!services.some((s: string) => s.includes(internal)), `${name} must not list ${internal}`);
+      assert.equal(fromBinary(FileDescriptorProtoSchema, file.messageResponse.value.fileDescriptorProto[0]).name, "weelo/identity/v1/auth_service.proto", name);
+    }
+  });
+
+  it("refuses reflection over HTTP/1.1 on the gateway with 400 and the reason (it is a bidirectional stream)", async () => {
+    const response = await fetch(`${system.url}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo`, {
+      method: "POST",
+      headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1" },
+      body: new Uint8Array(0),
+    });
+    assert.equal(response.status, 400);
+    assert.match(JSON.stringify(await response.json()), /bidirectional stream/);
   });
 
   it("answers the extension questions from the served files, and NOT_FOUND for an unknown type", async () => {
