@@ -24,7 +24,7 @@ import { defaultLoadSettings, probe, runLoad, type LoadResult, type LoadTarget }
 import { sampleMachineBusyPct } from "./lib/cpu.js";
 import { machineInfo } from "./lib/machine.js";
 import { benchPath } from "./lib/paths.js";
-import type { MeasureResult, MeasureScenario, Scenario, ScenarioPassMark } from "./lib/scenario.js";
+import type { MeasureResult, MeasureScenario, Scenario, ScenarioPassMark, ScenarioTarget } from "./lib/scenario.js";
 import { isMeasure, loadScenarios, selectScenarios } from "./scenarios/_registry.js";
 
 const RAW = "raw-http";
@@ -42,6 +42,8 @@ interface Entry {
   description: string;
   target?: ScenarioPassMark;
   load?: LoadTarget;
+  /** ScenarioTarget.bodies: minted afresh before each measurement. */
+  bodies?: ScenarioTarget["bodies"];
   stop?: () => Promise<void>;
   rounds: LoadResult[];
   /** Why this entry has no figure, if it has none. */
@@ -113,7 +115,15 @@ async function startScenario(scenario: Scenario): Promise<Entry> {
     entry.stop = () => t.stop();
     entry.load = { url: t.url, method: t.method, headers: t.headers };
     if (t.body !== undefined && t.body !== "") entry.load.body = t.body;
-    await probe(entry.load);
+    if (t.bodies) {
+      // The probe consumes what its body carries too: it gets a body of its own.
+      entry.bodies = t.bodies;
+      const [first] = await t.bodies.mint(1);
+      if (first === undefined) throw new Error("bodies.mint(1) gave no body");
+      await probe({ ...entry.load, body: first });
+    } else {
+      await probe(entry.load);
+    }
     if (t.idReplacement) entry.load.idReplacement = true;
   } catch (err) {
     entry.failure = `start/probe failed: ${(err as Error).message}`;
@@ -166,7 +176,16 @@ async function main(): Promise<number> {
         const started = Date.now();
         process.stdout.write(`${rounds > 1 ? `round ${round + 1}/${rounds} ` : ""}${e.name} ... `);
         try {
-          const r = await runLoad(e.load as LoadTarget, settings);
+          let load = e.load as LoadTarget;
+          if (e.bodies) {
+            // Fresh bodies for this measurement only (warm-up included), minted before it starts.
+            const count = Math.ceil(settings.durationS * e.bodies.maxRequestsPerSec) + settings.connections * settings.pipelining;
+            const mintStarted = Date.now();
+            const bodies = await e.bodies.mint(count);
+            process.stdout.write(`(${fmt(bodies.length)} bodies minted in ${((Date.now() - mintStarted) / 1000).toFixed(1)} s) `);
+            load = { ...load, bodies };
+          }
+          const r = await runLoad(load, settings);
           e.rounds.push(r);
           console.log(
             `${fmt(r.requestsPerSec)} req/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, ` +

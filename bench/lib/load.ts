@@ -36,6 +36,13 @@ export interface LoadTarget {
   body?: string | Buffer;
   /** Replace `[<id>]` in the body with a fresh id per request. */
   idReplacement?: boolean;
+  /**
+   * One body per request instead of `body`, sent in order, each ONCE over the warm-up and the
+   * measured run (for requests that consume what they carry, e.g. a single-use quote). Never
+   * reused: each run is capped at the bodies left, and a run that used them up is reported
+   * as a problem (its figure is not valid). `idReplacement` still applies to each.
+   */
+  bodies?: string[];
 }
 
 export interface LoadSettings {
@@ -61,6 +68,8 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
   /** Errors and non-2xx seen during the (discarded) warm-up. */
   warmup: { requests: number; non2xx: number; errors: number };
+  /** With `bodies`: how many were supplied and how many requests took one (warm-up included). */
+  bodies?: { supplied: number; used: number };
   /** CPU use during the measured window, in % of ONE core (null where /proc is unreadable). */
   cpu: {
     loadgenPct: number | null;
@@ -124,6 +133,7 @@ export async function runLoad(target: LoadTarget, settings: LoadSettings = defau
     headers: target.headers ?? {},
     bodyBase64: target.body === undefined ? null : Buffer.from(target.body).toString("base64"),
     idReplacement: target.idReplacement ?? false,
+    bodies: target.bodies ?? null,
     settings,
     serverPids: liveChildPids(),
   };
@@ -140,6 +150,8 @@ export interface LoadJob {
   headers: Record<string, string>;
   bodyBase64: string | null;
   idReplacement: boolean;
+  /** LoadTarget.bodies: one per request, each used once. */
+  bodies: string[] | null;
   settings: LoadSettings;
   /** Server processes whose CPU is measured during the window (trees). */
   serverPids: number[];
@@ -172,9 +184,23 @@ function runInWorker(job: LoadJob): Promise<LoadResult> {
 interface RawRun {
   result: autocannon.Result;
   latencyUs: ReturnType<typeof createHistogram>;
+  /** With bodies: connections that stopped because their share of the bodies left was used up. */
+  connectionsOutOfBodies: number;
 }
 
-function autocannonRun(job: LoadJob, durationS: number): Promise<RawRun> {
+/** The bodies of a job and how far the runs of this measurement got through them (warm-up, then measured run). */
+interface BodyCursor {
+  bodies: string[];
+  next: number;
+}
+
+/** autocannon's per-connection client, as far as it is read here (reqsMade, responseMax: lib/httpClient.js). */
+interface CannonClient {
+  reqsMade: number;
+  responseMax?: number;
+}
+
+function autocannonRun(job: LoadJob, durationS: number, cursor: BodyCursor | null): Promise<RawRun> {
   const latencyUs = createHistogram();
   return new Promise((resolve, reject) => {
     const options: autocannon.Options = {
@@ -188,7 +214,32 @@ function autocannonRun(job: LoadJob, durationS: number): Promise<RawRun> {
     };
     if (job.bodyBase64 !== null) options.body = Buffer.from(job.bodyBase64, "base64");
     if (job.idReplacement) options.idReplacement = true;
-    const instance = autocannon(options, (err, result) => (err ? reject(err) : resolve({ result, latencyUs })));
+    const clients: CannonClient[] = [];
+    if (cursor) {
+      // Each request takes the next body (autocannon builds a connection's first request when it
+      // creates it and every later one just before sending it: one body per request sent).
+      // maxOverallRequests caps every connection at its share of the bodies left (autocannon
+      // spreads it over the connections), so no request ever goes out without a body of its own;
+      // a connection that reached its cap stops, and the run is then reported (see measure()).
+      const left = cursor.bodies.length - cursor.next;
+      options.maxOverallRequests = left;
+      options.requests = [
+        {
+          setupRequest: (request) => {
+            const body = cursor.bodies[cursor.next];
+            if (body === undefined) throw new Error("bench: a request asked for a body after the last one (the cap should prevent this)");
+            cursor.next += 1;
+            return { ...request, body };
+          },
+        },
+      ];
+      options.setupClient = (client) => void clients.push(client as unknown as CannonClient);
+    }
+    const connectionsOutOfBodies = () =>
+      clients.filter((c) => c.responseMax !== undefined && c.responseMax > 0 && c.reqsMade >= c.responseMax).length;
+    const instance = autocannon(options, (err, result) =>
+      err ? reject(err) : resolve({ result, latencyUs, connectionsOutOfBodies: connectionsOutOfBodies() }),
+    );
     // autocannon's own histogram has 1 ms resolution; keep a microsecond one for p50/p99.
     instance.on("response", (_client, _status, _bytes, responseTimeMs: number) => {
       latencyUs.record(Math.max(1, Math.round(responseTimeMs * 1000)));
@@ -219,10 +270,18 @@ function serversDelta(before: Map<number, number>, after: Map<number, number>): 
 export async function measure(job: LoadJob): Promise<LoadResult> {
   const { settings } = job;
   const measuredS = settings.durationS - settings.warmupS;
-  const warm = settings.warmupS > 0 ? (await autocannonRun(job, settings.warmupS)).result : null;
+  const cursor: BodyCursor | null = job.bodies ? { bodies: job.bodies, next: 0 } : null;
+  // Fewer bodies left than requests in flight at once: autocannon cannot even start (each connection needs one).
+  const inFlight = settings.connections * settings.pipelining;
+  const outOfBodies = () => cursor !== null && cursor.bodies.length - cursor.next < inFlight;
+  if (outOfBodies()) throw new Error(`only ${job.bodies?.length} bodies for ${inFlight} requests in flight: supply more`);
+  const warmRun = settings.warmupS > 0 ? await autocannonRun(job, settings.warmupS, cursor) : null;
+  const warm = warmRun?.result ?? null;
+  if (outOfBodies())
+    throw new Error(`the warm-up used ${cursor?.next} of ${job.bodies?.length} bodies, too few left for the measured run: supply more`);
 
   const before = cpuSnapshot(job.serverPids);
-  const { result, latencyUs } = await autocannonRun(job, measuredS);
+  const { result, latencyUs, connectionsOutOfBodies } = await autocannonRun(job, measuredS, cursor);
   const after = cpuSnapshot(job.serverPids);
 
   const wallS = Number(after.at - before.at) / 1e9;
@@ -262,10 +321,17 @@ export async function measure(job: LoadJob): Promise<LoadResult> {
     settings,
     problems: [],
   };
+  if (cursor) out.bodies = { supplied: cursor.bodies.length, used: cursor.next };
   if (out.errors > 0) out.problems.push(`${out.errors} connection errors (${out.timeouts} timeouts)`);
   if (out.non2xx > 0) out.problems.push(`${out.non2xx} non-2xx responses (${JSON.stringify(statusCodes)})`);
   if (result.mismatches > 0) out.problems.push(`${result.mismatches} body mismatches`);
   if (totalRequests === 0) out.problems.push("no response at all in the measured window");
+  const outOfBodiesConnections = connectionsOutOfBodies + (warmRun?.connectionsOutOfBodies ?? 0);
+  if (cursor && outOfBodiesConnections > 0)
+    out.problems.push(
+      `the bodies ran out (${cursor.next} of ${cursor.bodies.length} used; ${outOfBodiesConnections} connection(s) stopped at their share ` +
+        "before the duration ended): the load fell off, so the figure is not valid; supply more bodies",
+    );
   if (out.warmup.errors > 0 || out.warmup.non2xx > 0)
     out.problems.push(`warm-up had ${out.warmup.errors} errors and ${out.warmup.non2xx} non-2xx`);
   return out;

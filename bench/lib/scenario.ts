@@ -5,7 +5,7 @@
 import type { HttpMethod } from "./load.js";
 
 export interface ScenarioTarget {
-  /** The request autocannon repeats (same method/headers/body every time). */
+  /** The request autocannon repeats (same method/headers/body every time, unless `bodies` gives one per request). */
   url: string;
   method: HttpMethod;
   headers: Record<string, string>;
@@ -13,6 +13,18 @@ export interface ScenarioTarget {
   body?: string;
   /** Replace each `[<id>]` in the body with a fresh id per request (autocannon's idReplacement), e.g. idempotency keys. */
   idReplacement?: boolean;
+  /**
+   * For requests that consume what they carry (a single-use quote): a body of its own per
+   * request, in place of `body`. The runner mints `count` fresh ones just before the probe
+   * (1) and before each measurement (duration × `maxRequestsPerSec`, plus one per connection),
+   * so none has expired and none is ever sent twice (lib/load.ts: a run that uses them all up
+   * is reported invalid, never topped up with a used one). Minting is not measured.
+   */
+  bodies?: {
+    /** A generous ceiling of this scenario's rate on any machine (the list's size follows from it). */
+    maxRequestsPerSec: number;
+    mint(count: number): Promise<string[]>;
+  };
   /** Stop everything `start()` started (servers, seeded data...). Called once, even after a failure. */
   stop(): Promise<void>;
 }
