@@ -75,11 +75,16 @@ function envRounds(): number {
  * best of N rounds is the estimate least polluted by it (for every target alike).
  */
 function bestRound(rounds: LoadResult[]): LoadResult | undefined {
-  return rounds.reduce<LoadResult | undefined>((best, r) => (best && best.requestsPerSec >= r.requestsPerSec ? best : r), undefined);
+  return rounds.reduce<LoadResult | undefined>(
+    (best, r) => (best && best.requestsPerSec >= r.requestsPerSec ? best : r),
+    undefined,
+  );
 }
 
 const fmt = (n: number | null | undefined, digits = 0) =>
-  n === null || n === undefined || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  n === null || n === undefined || Number.isNaN(n)
+    ? "-"
+    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 function table(header: string[], rows: string[][], rightAlign: Set<number>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -135,9 +140,14 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   const settings = defaultLoadSettings();
   const rounds = envRounds();
-  const loadgen = process.env.BENCH_LOADGEN === "inprocess" ? "autocannon in the bench process" : "autocannon in its own child process";
+  const loadgen =
+    process.env.BENCH_LOADGEN === "inprocess"
+      ? "autocannon in the bench process"
+      : "autocannon in its own child process";
 
-  console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores (available ${machine.availableParallelism}), ${machine.memoryGiB} GiB, ${machine.platform} ${machine.kernel}`);
+  console.log(
+    `machine: ${machine.cpuModel}, ${machine.cores} cores (available ${machine.availableParallelism}), ${machine.memoryGiB} GiB, ${machine.platform} ${machine.kernel}`,
+  );
   console.log(`node:    ${machine.node} (v8 ${machine.v8}), load average 1m ${machine.loadAvg1m}`);
   console.log(
     `load:    ${loadgen}; ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
@@ -161,11 +171,21 @@ async function main(): Promise<number> {
   const entries: Entry[] = [];
   let exitCode = 0;
   try {
-    entries.push(await startBaseline(RAW, "baselines/raw-http-server.ts", "/echo", "node:http POST /echo, JSON in/out"));
-    entries.push(await startBaseline(CONNECT, "baselines/connect-echo-server.ts", ECHO_PATH, "bare connect-node unary Echo, Connect JSON"));
+    entries.push(
+      await startBaseline(RAW, "baselines/raw-http-server.ts", "/echo", "node:http POST /echo, JSON in/out"),
+    );
+    entries.push(
+      await startBaseline(
+        CONNECT,
+        "baselines/connect-echo-server.ts",
+        ECHO_PATH,
+        "bare connect-node unary Echo, Connect JSON",
+      ),
+    );
     for (const scenario of scenarios) entries.push(await startScenario(scenario));
 
-    for (const e of entries) if (e.failure) loud([`${e.name}: ${e.failure.split("\n")[0]}`, ...e.failure.split("\n").slice(1, 20)]);
+    for (const e of entries)
+      if (e.failure) loud([`${e.name}: ${e.failure.split("\n")[0]}`, ...e.failure.split("\n").slice(1, 20)]);
 
     const runnable = entries.filter((e) => !e.failure && e.load);
     for (let round = 0; round < rounds; round++) {
@@ -179,10 +199,13 @@ async function main(): Promise<number> {
           let load = e.load as LoadTarget;
           if (e.bodies) {
             // Fresh bodies for this measurement only (warm-up included), minted before it starts.
-            const count = Math.ceil(settings.durationS * e.bodies.maxRequestsPerSec) + settings.connections * settings.pipelining;
+            const count =
+              Math.ceil(settings.durationS * e.bodies.maxRequestsPerSec) + settings.connections * settings.pipelining;
             const mintStarted = Date.now();
             const bodies = await e.bodies.mint(count);
-            process.stdout.write(`(${fmt(bodies.length)} bodies minted in ${((Date.now() - mintStarted) / 1000).toFixed(1)} s) `);
+            process.stdout.write(
+              `(${fmt(bodies.length)} bodies minted in ${((Date.now() - mintStarted) / 1000).toFixed(1)} s) `,
+            );
             load = { ...load, bodies };
           }
           const r = await runLoad(load, settings);
@@ -214,7 +237,9 @@ async function main(): Promise<number> {
   const chosen = new Map(entries.map((e) => [e.name, bestRound(e.rounds)] as const));
   const invalid = (e: Entry) => Boolean(e.failure) || e.rounds.some((r) => r.problems.length > 0);
   const rawRps = entries.find((e) => e.name === RAW && !invalid(e)) ? chosen.get(RAW)?.requestsPerSec : undefined;
-  const connectRps = entries.find((e) => e.name === CONNECT && !invalid(e)) ? chosen.get(CONNECT)?.requestsPerSec : undefined;
+  const connectRps = entries.find((e) => e.name === CONNECT && !invalid(e))
+    ? chosen.get(CONNECT)?.requestsPerSec
+    : undefined;
 
   const ratioTo = (name: string) => {
     const reference = entries.find((x) => x.name === name);
@@ -234,7 +259,8 @@ async function main(): Promise<number> {
       // Against the Connect echo, or against another scenario of this run (its natural baseline).
       const mark = "vsConnectEcho" in e.target ? e.target.vsConnectEcho : e.target.ratio;
       const label = "vsConnectEcho" in e.target ? `>=${mark}` : `>=${mark}x ${e.target.vs}`;
-      const reference = "vsConnectEcho" in e.target ? vsConnect : ratioTo(e.target.vs)(bad ? undefined : r?.requestsPerSec);
+      const reference =
+        "vsConnectEcho" in e.target ? vsConnect : ratioTo(e.target.vs)(bad ? undefined : r?.requestsPerSec);
       if (reference === undefined) verdict = `${label} ?`;
       else if (reference >= mark) verdict = `${label} PASS (${reference.toFixed(2)})`;
       else {
@@ -305,7 +331,14 @@ async function main(): Promise<number> {
   for (const m of measured) {
     if (!m.result || (m.result.problems ?? []).length > 0) exitCode = 1;
     if (m.result?.checks.some((c) => !c.pass)) anyBelow = true;
-    json.push({ name: m.name, kind: "measure", description: m.description, valid: Boolean(m.result) && (m.result?.problems ?? []).length === 0, failure: m.failure ?? null, ...m.result });
+    json.push({
+      name: m.name,
+      kind: "measure",
+      description: m.description,
+      valid: Boolean(m.result) && (m.result?.problems ?? []).length === 0,
+      failure: m.failure ?? null,
+      ...m.result,
+    });
   }
 
   const resultsDir = benchPath("results");
@@ -328,7 +361,8 @@ async function main(): Promise<number> {
   );
   console.log(`results: ${file}`);
 
-  if (exitCode !== 0) loud(["some figures are missing or invalid (errors / non-2xx / failed start): see the notes above"]);
+  if (exitCode !== 0)
+    loud(["some figures are missing or invalid (errors / non-2xx / failed start): see the notes above"]);
   if (anyBelow && process.env.BENCH_STRICT === "1") exitCode = 1;
   return exitCode;
 }
@@ -367,9 +401,11 @@ async function runMeasures(measures: MeasureScenario[]): Promise<Measured[]> {
       f.baseline && f.baseline.value !== 0 ? `${(f.value / f.baseline.value).toFixed(2)}x` : "-",
     ]);
     console.log(table(["figure", "value", "same-run baseline", "ratio"], rows, new Set([1, 2, 3])));
-    for (const c of m.result.checks) console.log(`  ${c.pass ? green("PASS ") : yellow("BELOW")} ${c.label}: ${c.detail}`);
+    for (const c of m.result.checks)
+      console.log(`  ${c.pass ? green("PASS ") : yellow("BELOW")} ${c.label}: ${c.detail}`);
     for (const n of m.result.notes ?? []) console.log(`  note: ${n}`);
-    if ((m.result.problems ?? []).length > 0) loud([`${m.name}: the run had errors; its figures are NOT valid`, ...(m.result.problems ?? [])]);
+    if ((m.result.problems ?? []).length > 0)
+      loud([`${m.name}: the run had errors; its figures are NOT valid`, ...(m.result.problems ?? [])]);
   }
   return done;
 }

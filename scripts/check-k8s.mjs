@@ -18,7 +18,17 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { allVariables, commandProblems, configMapHash, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
+import {
+  allVariables,
+  commandProblems,
+  configMapHash,
+  grpcTarget,
+  processes,
+  processOfCommand,
+  report,
+  root,
+  workspaces,
+} from "./check-lib.mjs";
 import { certManagerSchemaProblems, meshProblems, settingsOf } from "./check-k8s-mesh.mjs";
 
 // `--dir <folder>` checks another copy of deploy/k8s against this build (tests use it).
@@ -28,7 +38,16 @@ const problems = [];
 
 // ---------------------------------------------------------------- rendering (kustomize subset)
 
-const KUSTOMIZATION_KEYS = new Set(["apiVersion", "kind", "resources", "namespace", "labels", "images", "patches", "configMapGenerator"]);
+const KUSTOMIZATION_KEYS = new Set([
+  "apiVersion",
+  "kind",
+  "resources",
+  "namespace",
+  "labels",
+  "images",
+  "patches",
+  "configMapGenerator",
+]);
 const GENERATOR_KEYS = new Set(["name", "behavior", "envs", "literals"]);
 /** Marks a generated ConfigMap until the final name (with its hash) is given; never rendered. */
 const GENERATED = "internal.weelo.check/generated";
@@ -64,7 +83,9 @@ function envPairs(text, where) {
 
 function generateConfigMaps(k, dir, where, objects) {
   for (const gen of k.configMapGenerator ?? []) {
-    for (const key of Object.keys(gen)) if (!GENERATOR_KEYS.has(key)) throw new Error(`${where}: configMapGenerator "${key}" is not supported by this renderer`);
+    for (const key of Object.keys(gen))
+      if (!GENERATOR_KEYS.has(key))
+        throw new Error(`${where}: configMapGenerator "${key}" is not supported by this renderer`);
     if (!gen.name) throw new Error(`${where}: a configMapGenerator needs a name`);
     const data = {};
     for (const file of gen.envs ?? []) {
@@ -72,14 +93,24 @@ function generateConfigMaps(k, dir, where, objects) {
       if (!existsSync(path)) throw new Error(`${where}: env file ${file} does not exist`);
       for (const [key, value] of envPairs(readFileSync(path, "utf8"), relative(root, path))) data[key] = value;
     }
-    for (const literal of gen.literals ?? []) for (const [key, value] of envPairs(literal, `${where} literal`)) data[key] = value;
+    for (const literal of gen.literals ?? [])
+      for (const [key, value] of envPairs(literal, `${where} literal`)) data[key] = value;
     const behavior = gen.behavior ?? "create";
     const existing = objects.find((o) => o.kind === "ConfigMap" && o.metadata?.name === gen.name);
     if (behavior === "create") {
-      if (existing) throw new Error(`${where}: configMapGenerator ${gen.name} already exists (use behavior: merge or replace)`);
-      objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: gen.name, annotations: { [GENERATED]: "true" } }, data });
+      if (existing)
+        throw new Error(`${where}: configMapGenerator ${gen.name} already exists (use behavior: merge or replace)`);
+      objects.push({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: gen.name, annotations: { [GENERATED]: "true" } },
+        data,
+      });
     } else if (behavior === "merge" || behavior === "replace") {
-      if (!existing?.metadata?.annotations?.[GENERATED]) throw new Error(`${where}: configMapGenerator ${gen.name} (behavior ${behavior}) has no generated ConfigMap to ${behavior}`);
+      if (!existing?.metadata?.annotations?.[GENERATED])
+        throw new Error(
+          `${where}: configMapGenerator ${gen.name} (behavior ${behavior}) has no generated ConfigMap to ${behavior}`,
+        );
       existing.data = behavior === "merge" ? { ...existing.data, ...data } : data;
     } else {
       throw new Error(`${where}: configMapGenerator behavior "${behavior}" is not create, merge or replace`);
@@ -123,7 +154,9 @@ function render(dir) {
   if (!existsSync(file)) throw new Error(`${relative(root, dir)}: no kustomization.yaml`);
   const [k] = readYamlDocuments(file);
   const where = relative(root, file);
-  for (const key of Object.keys(k)) if (!KUSTOMIZATION_KEYS.has(key)) throw new Error(`${where}: "${key}" is not supported by this renderer (add it to scripts/check-k8s.mjs)`);
+  for (const key of Object.keys(k))
+    if (!KUSTOMIZATION_KEYS.has(key))
+      throw new Error(`${where}: "${key}" is not supported by this renderer (add it to scripts/check-k8s.mjs)`);
   if (k.kind !== "Kustomization") throw new Error(`${where}: kind must be Kustomization`);
 
   const objects = [];
@@ -137,13 +170,15 @@ function render(dir) {
     if (patch.path) throw new Error(`${where}: patches must be inline (patch:)`);
     const ops = readYamlDocuments0(patch.patch, where);
     const matched = objects.filter((o) => matchesTarget(o, patch.target ?? {}));
-    if (matched.length === 0) throw new Error(`${where}: a patch's target ${JSON.stringify(patch.target)} matches nothing`);
+    if (matched.length === 0)
+      throw new Error(`${where}: a patch's target ${JSON.stringify(patch.target)} matches nothing`);
     for (const object of matched) applyJsonPatch(object, ops, `${where} → ${object.kind}/${object.metadata.name}`);
   }
   for (const { pairs, includeSelectors, includeTemplates } of k.labels ?? []) {
     for (const object of objects) {
       object.metadata.labels = { ...object.metadata.labels, ...pairs };
-      if (includeSelectors) throw new Error(`${where}: labels with includeSelectors would change immutable selectors; not supported`);
+      if (includeSelectors)
+        throw new Error(`${where}: labels with includeSelectors would change immutable selectors; not supported`);
       if (includeTemplates && object.spec?.template?.metadata) {
         object.spec.template.metadata.labels = { ...object.spec.template.metadata.labels, ...pairs };
       }
@@ -154,7 +189,9 @@ function render(dir) {
       const [name] = splitImage(container.image);
       if (name !== image.name) continue;
       const [, tag] = splitImage(container.image);
-      container.image = image.digest ? `${image.newName ?? name}@${image.digest}` : `${image.newName ?? name}:${image.newTag ?? tag ?? "latest"}`;
+      container.image = image.digest
+        ? `${image.newName ?? name}@${image.digest}`
+        : `${image.newName ?? name}:${image.newTag ?? tag ?? "latest"}`;
     }
   }
   if (k.namespace) for (const object of objects) object.metadata.namespace = k.namespace;
@@ -163,7 +200,8 @@ function render(dir) {
 
 function readYamlDocuments0(text, where) {
   const docs = parseAllDocuments(String(text ?? ""));
-  if (docs.length !== 1 || docs[0].errors.length > 0) throw new Error(`${where}: a patch must be one YAML list of JSON 6902 operations`);
+  if (docs.length !== 1 || docs[0].errors.length > 0)
+    throw new Error(`${where}: a patch must be one YAML list of JSON 6902 operations`);
   const ops = docs[0].toJS();
   if (!Array.isArray(ops)) throw new Error(`${where}: only JSON 6902 patches (a list of operations) are supported`);
   return ops;
@@ -171,7 +209,8 @@ function readYamlDocuments0(text, where) {
 
 /** kustomize target: kind, name (a regular expression matched whole), labelSelector not supported. */
 function matchesTarget(object, target) {
-  for (const key of Object.keys(target)) if (!["kind", "name", "group", "version"].includes(key)) throw new Error(`patch target "${key}" is not supported`);
+  for (const key of Object.keys(target))
+    if (!["kind", "name", "group", "version"].includes(key)) throw new Error(`patch target "${key}" is not supported`);
   if (target.kind && object.kind !== target.kind) return false;
   if (target.name && !new RegExp(`^(?:${target.name})$`).test(object.metadata?.name ?? "")) return false;
   return true;
@@ -179,7 +218,10 @@ function matchesTarget(object, target) {
 
 function applyJsonPatch(object, ops, where) {
   for (const op of ops) {
-    const tokens = String(op.path).split("/").slice(1).map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const tokens = String(op.path)
+      .split("/")
+      .slice(1)
+      .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = tokens.pop();
     let parent = object;
     for (const token of tokens) {
@@ -187,10 +229,12 @@ function applyJsonPatch(object, ops, where) {
       if (parent === undefined) throw new Error(`${where}: ${op.op} ${op.path}: the path does not exist`);
     }
     if (op.op === "add") {
-      if (Array.isArray(parent)) parent.splice(last === "-" ? parent.length : Number(last), 0, structuredClone(op.value));
+      if (Array.isArray(parent))
+        parent.splice(last === "-" ? parent.length : Number(last), 0, structuredClone(op.value));
       else parent[last] = structuredClone(op.value);
     } else if (op.op === "replace") {
-      if (!(Array.isArray(parent) ? Number(last) < parent.length : last in parent)) throw new Error(`${where}: replace ${op.path}: nothing there to replace`);
+      if (!(Array.isArray(parent) ? Number(last) < parent.length : last in parent))
+        throw new Error(`${where}: replace ${op.path}: nothing there to replace`);
       parent[Array.isArray(parent) ? Number(last) : last] = structuredClone(op.value);
     } else if (op.op === "remove") {
       if (Array.isArray(parent)) parent.splice(Number(last), 1);
@@ -230,7 +274,10 @@ async function schemaProblems(object, where) {
   const custom = certManagerSchemaProblems(object, where);
   if (custom) return custom;
   const entry = MODELS[`${object.apiVersion}/${object.kind}`];
-  if (!entry) return [`${where}: ${object.apiVersion} ${object.kind} has no schema here (add it to MODELS in scripts/check-k8s.mjs)`];
+  if (!entry)
+    return [
+      `${where}: ${object.apiVersion} ${object.kind} has no schema here (add it to MODELS in scripts/check-k8s.mjs)`,
+    ];
   const Model = (await import(entry[0]))[entry[1]];
   try {
     new Model(object).validate();
@@ -246,7 +293,8 @@ const procs = processes();
 const spaces = workspaces();
 const knownEverywhere = allVariables(procs);
 
-const selects = (selector, labels) => Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v) && Object.keys(selector ?? {}).length > 0;
+const selects = (selector, labels) =>
+  Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v) && Object.keys(selector ?? {}).length > 0;
 
 function semanticProblems(objects, name, secretTemplates) {
   const out = [];
@@ -265,12 +313,17 @@ function semanticProblems(objects, name, secretTemplates) {
   for (const d of byKind("Deployment")) {
     const where = `${name}: Deployment/${d.metadata.name}`;
     const podLabels = d.spec.template.metadata?.labels ?? {};
-    if (!selects(d.spec.selector?.matchLabels, podLabels)) out.push(`${where}: selector does not match the pod template's labels`);
+    if (!selects(d.spec.selector?.matchLabels, podLabels))
+      out.push(`${where}: selector does not match the pod template's labels`);
     const pod = d.spec.template.spec;
-    if (pod.securityContext?.runAsNonRoot !== true) out.push(`${where}: pods must run as non-root (securityContext.runAsNonRoot)`);
+    if (pod.securityContext?.runAsNonRoot !== true)
+      out.push(`${where}: pods must run as non-root (securityContext.runAsNonRoot)`);
     // The gateway's readiness is its own dependencies (cache, bus), never its upstreams (a code
     // property, gateway.module.ts); what the manifest could add is something that waits for them.
-    if (d.metadata.name === "gateway" && (pod.initContainers ?? []).length > 0) out.push(`${where}: the gateway must not wait for anything in an init container (an upstream down would keep every new gateway pod from starting)`);
+    if (d.metadata.name === "gateway" && (pod.initContainers ?? []).length > 0)
+      out.push(
+        `${where}: the gateway must not wait for anything in an init container (an upstream down would keep every new gateway pod from starting)`,
+      );
     for (const c of pod.containers) {
       const cwhere = `${where} container ${c.name}`;
       out.push(...commandProblems(c.command, cwhere, procs, spaces));
@@ -279,7 +332,8 @@ function semanticProblems(objects, name, secretTemplates) {
         if (started.has(proc.main)) out.push(`${cwhere}: ${proc.main} already runs in ${started.get(proc.main)}`);
         started.set(proc.main, d.metadata.name);
       }
-      if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.memory) out.push(`${cwhere}: set cpu and memory requests and a memory limit`);
+      if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.memory)
+        out.push(`${cwhere}: set cpu and memory requests and a memory limit`);
       const ports = new Map((c.ports ?? []).map((p) => [p.name, p.containerPort]));
       for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         const probe = c[kind];
@@ -287,40 +341,63 @@ function semanticProblems(objects, name, secretTemplates) {
           if (kind !== "startupProbe") out.push(`${cwhere}: no ${kind}`);
           continue;
         }
-        if (probe.grpc && ![...ports.values()].includes(probe.grpc.port)) out.push(`${cwhere}: ${kind} asks gRPC port ${probe.grpc.port}, which the container does not declare`);
+        if (probe.grpc && ![...ports.values()].includes(probe.grpc.port))
+          out.push(`${cwhere}: ${kind} asks gRPC port ${probe.grpc.port}, which the container does not declare`);
         const httpPort = probe.httpGet?.port;
-        if (httpPort !== undefined && !(typeof httpPort === "string" ? ports.has(httpPort) : [...ports.values()].includes(httpPort))) out.push(`${cwhere}: ${kind} uses port ${httpPort}, which the container does not declare`);
+        if (
+          httpPort !== undefined &&
+          !(typeof httpPort === "string" ? ports.has(httpPort) : [...ports.values()].includes(httpPort))
+        )
+          out.push(`${cwhere}: ${kind} uses port ${httpPort}, which the container does not declare`);
       }
       const settings = settingsOf(c, configMaps);
       for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         const probe = c[kind];
         if (!probe) continue;
         if (!probe.httpGet) {
-          out.push(`${cwhere}: ${kind} must be an httpGet probe (kubelet's gRPC and TCP probes cannot present a mesh certificate)`);
+          out.push(
+            `${cwhere}: ${kind} must be an httpGet probe (kubelet's gRPC and TCP probes cannot present a mesh certificate)`,
+          );
           continue;
         }
         const number = typeof probe.httpGet.port === "string" ? ports.get(probe.httpGet.port) : probe.httpGet.port;
         const admin = Number(settings.get("METRICS_PORT"));
         const okPorts = proc?.name === "gateway" ? [admin, Number(settings.get("PORT"))] : [admin];
-        if (proc && number !== undefined && !okPorts.includes(number)) out.push(`${cwhere}: ${kind} asks port ${number}; ${proc.name}'s probes go to ${proc.name === "gateway" ? `its port ${settings.get("PORT")} or ` : ""}its admin port ${admin} (METRICS_PORT)`);
+        if (proc && number !== undefined && !okPorts.includes(number))
+          out.push(
+            `${cwhere}: ${kind} asks port ${number}; ${proc.name}'s probes go to ${proc.name === "gateway" ? `its port ${settings.get("PORT")} or ` : ""}its admin port ${admin} (METRICS_PORT)`,
+          );
         const path = kind === "livenessProbe" ? "/health" : "/health/ready";
-        if (probe.httpGet.path !== path) out.push(`${cwhere}: ${kind} asks ${probe.httpGet.path}; it should ask ${path}`);
+        if (probe.httpGet.path !== path)
+          out.push(`${cwhere}: ${kind} asks ${probe.httpGet.path}; it should ask ${path}`);
       }
       // Settings that change must roll the pods: only generated (hash-named) ConfigMaps.
       for (const source of c.envFrom ?? []) {
         const cm = source.configMapRef?.name;
-        if (cm && configMaps.has(cm) && !(objects.generatedConfigMaps ?? new Set()).has(cm)) out.push(`${cwhere}: ConfigMap ${cm} has a fixed name, so editing it does not roll the pods; generate it (configMapGenerator: a content-hash suffix)`);
+        if (cm && configMaps.has(cm) && !(objects.generatedConfigMaps ?? new Set()).has(cm))
+          out.push(
+            `${cwhere}: ConfigMap ${cm} has a fixed name, so editing it does not roll the pods; generate it (configMapGenerator: a content-hash suffix)`,
+          );
       }
       if (name !== "base") {
         const mutable = !c.image.includes("@sha256:") && !/:v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/.test(c.image);
-        if (mutable && c.imagePullPolicy !== "Always") out.push(`${cwhere}: image ${c.image} is a mutable tag; set imagePullPolicy: Always (or pin a version or digest), or a node's cached copy runs`);
+        if (mutable && c.imagePullPolicy !== "Always")
+          out.push(
+            `${cwhere}: image ${c.image} is a mutable tag; set imagePullPolicy: Always (or pin a version or digest), or a node's cached copy runs`,
+          );
       }
-      if (name === "production" && settings.get("NATS_STREAM_REPLICAS") !== "3") out.push(`${cwhere}: NATS_STREAM_REPLICAS is ${settings.get("NATS_STREAM_REPLICAS") ?? "unset (1)"}; production streams keep 3 copies on the NATS cluster`);
+      if (name === "production" && settings.get("NATS_STREAM_REPLICAS") !== "3")
+        out.push(
+          `${cwhere}: NATS_STREAM_REPLICAS is ${settings.get("NATS_STREAM_REPLICAS") ?? "unset (1)"}; production streams keep 3 copies on the NATS cluster`,
+        );
       const shutdownMs = Number(settings.get("SHUTDOWN_TIMEOUT_MS") ?? 10_000);
       const preStop = c.lifecycle?.preStop?.exec?.command;
       const pauseMs = Array.isArray(preStop) && preStop[0] === "sleep" ? Number(preStop[1]) * 1000 : 0;
       const graceMs = (pod.terminationGracePeriodSeconds ?? 30) * 1000;
-      if (graceMs <= shutdownMs + pauseMs) out.push(`${cwhere}: terminationGracePeriodSeconds ${graceMs / 1000} does not cover the preStop pause (${pauseMs / 1000} s) + SHUTDOWN_TIMEOUT_MS (${shutdownMs / 1000} s): SIGKILL would cut the graceful shutdown`);
+      if (graceMs <= shutdownMs + pauseMs)
+        out.push(
+          `${cwhere}: terminationGracePeriodSeconds ${graceMs / 1000} does not cover the preStop pause (${pauseMs / 1000} s) + SHUTDOWN_TIMEOUT_MS (${shutdownMs / 1000} s): SIGKILL would cut the graceful shutdown`,
+        );
       const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
       const fromConfig = new Map();
       for (const source of c.envFrom ?? []) {
@@ -329,10 +406,12 @@ function semanticProblems(objects, name, secretTemplates) {
           if (!cm) out.push(`${cwhere}: ConfigMap ${source.configMapRef.name} is not in the kustomization`);
           for (const [k, v] of Object.entries(cm?.data ?? {})) fromConfig.set(k, v);
         }
-        if (source.secretRef && !secrets.has(source.secretRef.name)) out.push(`${cwhere}: Secret ${source.secretRef.name} has no template in deploy/k8s/secrets`);
+        if (source.secretRef && !secrets.has(source.secretRef.name))
+          out.push(`${cwhere}: Secret ${source.secretRef.name} has no template in deploy/k8s/secrets`);
       }
       if (!proc) continue;
-      for (const key of env.keys()) if (!proc.variables.has(key)) out.push(`${cwhere}: ${key} is not a setting of ${proc.name}`);
+      for (const key of env.keys())
+        if (!proc.variables.has(key)) out.push(`${cwhere}: ${key} is not a setting of ${proc.name}`);
       for (const upstream of proc.upstreams) {
         const value = env.get(upstream) ?? fromConfig.get(upstream);
         if (value === undefined) {
@@ -343,26 +422,50 @@ function semanticProblems(objects, name, secretTemplates) {
         const svc = target && services.find((s) => s.metadata.name === target.host);
         if (!target) out.push(`${cwhere}: ${upstream}=${value} is not [dns:///]host:port`);
         else if (!svc) out.push(`${cwhere}: ${upstream} names Service ${target.host}, which does not exist`);
-        else if (!svc.spec.ports.some((p) => p.port === target.port)) out.push(`${cwhere}: Service ${target.host} has no port ${target.port}`);
-        else if (!meshPortOf(svc).includes(target.port)) out.push(`${cwhere}: ${upstream} uses port ${target.port} of Service ${target.host}, which is not the mesh port (MESH_PORT) of the pods behind it; internal calls go over the mesh`);
-        else if (value.startsWith("dns:///") && svc.spec.clusterIP !== "None") out.push(`${cwhere}: ${upstream} resolves ${target.host} by DNS for round robin, but it is not a headless Service`);
+        else if (!svc.spec.ports.some((p) => p.port === target.port))
+          out.push(`${cwhere}: Service ${target.host} has no port ${target.port}`);
+        else if (!meshPortOf(svc).includes(target.port))
+          out.push(
+            `${cwhere}: ${upstream} uses port ${target.port} of Service ${target.host}, which is not the mesh port (MESH_PORT) of the pods behind it; internal calls go over the mesh`,
+          );
+        else if (value.startsWith("dns:///") && svc.spec.clusterIP !== "None")
+          out.push(
+            `${cwhere}: ${upstream} resolves ${target.host} by DNS for round robin, but it is not a headless Service`,
+          );
       }
     }
-    const matching = (kind) => byKind(kind).filter((o) => (kind === "HorizontalPodAutoscaler" ? o.spec.scaleTargetRef?.kind === "Deployment" && o.spec.scaleTargetRef?.name === d.metadata.name : selects(o.spec.selector?.matchLabels ?? o.spec.selector, podLabels)));
+    const matching = (kind) =>
+      byKind(kind).filter((o) =>
+        kind === "HorizontalPodAutoscaler"
+          ? o.spec.scaleTargetRef?.kind === "Deployment" && o.spec.scaleTargetRef?.name === d.metadata.name
+          : selects(o.spec.selector?.matchLabels ?? o.spec.selector, podLabels),
+      );
     if (matching("Service").length === 0) out.push(`${where}: no Service selects it`);
-    if (matching("HorizontalPodAutoscaler").length !== 1) out.push(`${where}: needs exactly one HorizontalPodAutoscaler`);
+    if (matching("HorizontalPodAutoscaler").length !== 1)
+      out.push(`${where}: needs exactly one HorizontalPodAutoscaler`);
     if (matching("PodDisruptionBudget").length !== 1) out.push(`${where}: needs exactly one PodDisruptionBudget`);
     const hpa = matching("HorizontalPodAutoscaler")[0];
-    if (hpa && d.spec.replicas > hpa.spec.maxReplicas) out.push(`${where}: replicas ${d.spec.replicas} above its HPA's maxReplicas`);
+    if (hpa && d.spec.replicas > hpa.spec.maxReplicas)
+      out.push(`${where}: replicas ${d.spec.replicas} above its HPA's maxReplicas`);
   }
   /** Service ports that reach the mesh port (MESH_PORT) of every pod the Service selects. */
   function meshPortOf(svc) {
     const targets = byKind("Deployment").filter((d) => selects(svc.spec.selector, d.spec.template.metadata?.labels));
-    return (svc.spec.ports ?? []).filter((port) => targets.length > 0 && targets.every((d) => containersOf(d).some((c) => {
-      const mesh = Number(settingsOf(c, configMaps).get("MESH_PORT"));
-      const target = port.targetPort ?? port.port;
-      return (c.ports ?? []).some((p) => p.containerPort === mesh && (typeof target === "string" ? p.name === target : target === mesh));
-    }))).map((port) => port.port);
+    return (svc.spec.ports ?? [])
+      .filter(
+        (port) =>
+          targets.length > 0 &&
+          targets.every((d) =>
+            containersOf(d).some((c) => {
+              const mesh = Number(settingsOf(c, configMaps).get("MESH_PORT"));
+              const target = port.targetPort ?? port.port;
+              return (c.ports ?? []).some(
+                (p) => p.containerPort === mesh && (typeof target === "string" ? p.name === target : target === mesh),
+              );
+            }),
+          ),
+      )
+      .map((port) => port.port);
   }
   for (const s of services) {
     const where = `${name}: Service/${s.metadata.name}`;
@@ -372,32 +475,50 @@ function semanticProblems(objects, name, secretTemplates) {
       const target = port.targetPort ?? port.port;
       for (const c of targets.flatMap(containersOf)) {
         const grpc = Number(settingsOf(c, configMaps).get("GRPC_PORT"));
-        const number = typeof target === "string" ? (c.ports ?? []).find((p) => p.name === target)?.containerPort : target;
-        if (number === grpc) out.push(`${where}: port ${port.name ?? port.port} reaches the public gRPC port ${grpc}, which is pod-local (GRPC_HOST 127.0.0.1); expose the mesh port instead`);
+        const number =
+          typeof target === "string" ? (c.ports ?? []).find((p) => p.name === target)?.containerPort : target;
+        if (number === grpc)
+          out.push(
+            `${where}: port ${port.name ?? port.port} reaches the public gRPC port ${grpc}, which is pod-local (GRPC_HOST 127.0.0.1); expose the mesh port instead`,
+          );
       }
     }
     for (const port of s.spec.ports ?? []) {
-      if (typeof port.targetPort === "string" && !targets.every((d) => containersOf(d).some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort)))) {
+      if (
+        typeof port.targetPort === "string" &&
+        !targets.every((d) => containersOf(d).some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort)))
+      ) {
         out.push(`${where}: targetPort ${port.targetPort} is not a named port of the pods it selects`);
       }
     }
   }
   for (const h of byKind("HorizontalPodAutoscaler")) {
-    if (!byKind("Deployment").some((d) => d.metadata.name === h.spec.scaleTargetRef?.name)) out.push(`${name}: HorizontalPodAutoscaler/${h.metadata.name} scales a missing Deployment`);
-    if ((h.spec.minReplicas ?? 1) > h.spec.maxReplicas) out.push(`${name}: HorizontalPodAutoscaler/${h.metadata.name}: minReplicas above maxReplicas`);
+    if (!byKind("Deployment").some((d) => d.metadata.name === h.spec.scaleTargetRef?.name))
+      out.push(`${name}: HorizontalPodAutoscaler/${h.metadata.name} scales a missing Deployment`);
+    if ((h.spec.minReplicas ?? 1) > h.spec.maxReplicas)
+      out.push(`${name}: HorizontalPodAutoscaler/${h.metadata.name}: minReplicas above maxReplicas`);
   }
   for (const cm of configMaps.values()) {
-    for (const key of Object.keys(cm.data ?? {})) if (!knownEverywhere.has(key)) out.push(`${name}: ConfigMap/${cm.metadata.name}: ${key} is not a setting any process reads`);
-    for (const [key, value] of Object.entries(cm.data ?? {})) if (/(?:REPLACE|CHANGE)_ME/i.test(String(value))) out.push(`${name}: ConfigMap/${cm.metadata.name}: ${key} holds a placeholder, which production refuses to start with`);
+    for (const key of Object.keys(cm.data ?? {}))
+      if (!knownEverywhere.has(key))
+        out.push(`${name}: ConfigMap/${cm.metadata.name}: ${key} is not a setting any process reads`);
+    for (const [key, value] of Object.entries(cm.data ?? {}))
+      if (/(?:REPLACE|CHANGE)_ME/i.test(String(value)))
+        out.push(
+          `${name}: ConfigMap/${cm.metadata.name}: ${key} holds a placeholder, which production refuses to start with`,
+        );
   }
-  for (const proc of procs.values()) if (!started.has(proc.main)) out.push(`${name}: no Deployment runs ${proc.main} (${proc.name})`);
+  for (const proc of procs.values())
+    if (!started.has(proc.main)) out.push(`${name}: no Deployment runs ${proc.main} (${proc.name})`);
   out.push(...meshProblems(objects, name, { procs, configMaps, secretTemplates, processOfCommand }));
   return out;
 }
 
 // ---------------------------------------------------------------- main
 
-const overlays = readdirSync(join(K8S, "overlays")).filter((d) => existsSync(join(K8S, "overlays", d, "kustomization.yaml"))).sort();
+const overlays = readdirSync(join(K8S, "overlays"))
+  .filter((d) => existsSync(join(K8S, "overlays", d, "kustomization.yaml")))
+  .sort();
 const printing = process.argv.indexOf("--print");
 if (printing !== -1) {
   const next = process.argv[printing + 1];
@@ -413,7 +534,9 @@ if (printing !== -1) {
 
 const templatesDir = join(K8S, "secrets");
 const secretTemplates = [];
-for (const file of readdirSync(templatesDir).filter((f) => f.endsWith(".example.yaml")).sort()) {
+for (const file of readdirSync(templatesDir)
+  .filter((f) => f.endsWith(".example.yaml"))
+  .sort()) {
   for (const secret of readYamlDocuments(join(templatesDir, file))) {
     const where = `secrets/${file}`;
     secretTemplates.push(secret);
@@ -422,8 +545,10 @@ for (const file of readdirSync(templatesDir).filter((f) => f.endsWith(".example.
     if (secret.data) problems.push(`${where}: use stringData with placeholders, not data`);
     const tls = secret.type === "kubernetes.io/tls";
     for (const [key, value] of Object.entries(secret.stringData ?? {})) {
-      if (!String(value).startsWith("REPLACE_ME")) problems.push(`${where}: ${key} must be a REPLACE_ME… placeholder, never a real value`);
-      if (tls && !["tls.crt", "tls.key", "ca.crt"].includes(key)) problems.push(`${where}: a kubernetes.io/tls Secret holds tls.crt, tls.key and ca.crt, not ${key}`);
+      if (!String(value).startsWith("REPLACE_ME"))
+        problems.push(`${where}: ${key} must be a REPLACE_ME… placeholder, never a real value`);
+      if (tls && !["tls.crt", "tls.key", "ca.crt"].includes(key))
+        problems.push(`${where}: a kubernetes.io/tls Secret holds tls.crt, tls.key and ca.crt, not ${key}`);
       if (!tls && !knownEverywhere.has(key)) problems.push(`${where}: ${key} is not a setting any process reads`);
     }
   }
@@ -440,12 +565,21 @@ for (const target of ["base", ...overlays]) {
     continue;
   }
   rendered += objects.length;
-  for (const object of objects) problems.push(...(await schemaProblems(object, `${target}: ${object.kind}/${object.metadata?.name}`)));
+  for (const object of objects)
+    problems.push(...(await schemaProblems(object, `${target}: ${object.kind}/${object.metadata?.name}`)));
   problems.push(...semanticProblems(objects, target, secretTemplates));
   if (target !== "base") {
-    for (const object of objects) if (!object.metadata.namespace) problems.push(`${target}: ${object.kind}/${object.metadata.name} has no namespace`);
-    for (const c of objects.flatMap(containersOf)) if (/:(latest)?$/.test(c.image) || !c.image.includes("/")) problems.push(`${target}: image ${c.image} must be a registry image with a pinned tag`);
+    for (const object of objects)
+      if (!object.metadata.namespace)
+        problems.push(`${target}: ${object.kind}/${object.metadata.name} has no namespace`);
+    for (const c of objects.flatMap(containersOf))
+      if (/:(latest)?$/.test(c.image) || !c.image.includes("/"))
+        problems.push(`${target}: image ${c.image} must be a registry image with a pinned tag`);
   }
 }
 
-report("check-k8s", problems, `base + ${overlays.length} overlays (${overlays.join(", ")}), ${rendered} objects rendered and schema-checked, ${secretTemplates.length} secret templates`);
+report(
+  "check-k8s",
+  problems,
+  `base + ${overlays.length} overlays (${overlays.join(", ")}), ${rendered} objects rendered and schema-checked, ${secretTemplates.length} secret templates`,
+);

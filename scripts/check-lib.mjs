@@ -27,7 +27,9 @@ export function processes() {
   const out = new Map();
   const add = (name, dir) => {
     const main = `${dir}/src/main.ts`;
-    const configs = readdirSync(join(root, dir, "src")).filter((f) => f.endsWith(".config.ts")).map((f) => `${dir}/src/${f}`);
+    const configs = readdirSync(join(root, dir, "src"))
+      .filter((f) => f.endsWith(".config.ts"))
+      .map((f) => `${dir}/src/${f}`);
     const variables = new Set([...shared, ...RUNTIME_VARIABLES]);
     for (const file of configs) for (const key of schemaKeys(file)) variables.add(key);
     const upstreams = [...variables].filter((v) => v.endsWith("_GRPC_URL"));
@@ -70,11 +72,18 @@ export function workspaces() {
  */
 export function commandProblems(command, where, procs = processes(), spaces = workspaces()) {
   const problems = [];
-  if (!Array.isArray(command) || command.length !== 4 || command[0] !== "node" || command[1] !== "--import" || command[2] !== "tsx") {
+  if (
+    !Array.isArray(command) ||
+    command.length !== 4 ||
+    command[0] !== "node" ||
+    command[1] !== "--import" ||
+    command[2] !== "tsx"
+  ) {
     return [`${where}: command must be ["node", "--import", "tsx", "<main file>"], got ${JSON.stringify(command)}`];
   }
   const file = command[3];
-  if (!existsSync(join(root, file)) || !statSync(join(root, file)).isFile()) problems.push(`${where}: ${file} does not exist in the build`);
+  if (!existsSync(join(root, file)) || !statSync(join(root, file)).isFile())
+    problems.push(`${where}: ${file} does not exist in the build`);
   const workspace = [...spaces].find((dir) => file.startsWith(`${dir}/`));
   if (!workspace) problems.push(`${where}: ${file} is not inside an npm workspace of package.json`);
   const proc = [...procs.values()].find((p) => p.main === file);
@@ -119,13 +128,19 @@ export function report(name, problems, summary) {
 /** Go's encoding/json of a value with sorted keys (as kustomize hashes it: <, > and & escaped). */
 function goJson(value) {
   if (Array.isArray(value)) return `[${value.map(goJson).join(",")}]`;
-  if (value && typeof value === "object") return `{${Object.keys(value).sort().map((key) => `${goJson(key)}:${goJson(value[key])}`).join(",")}}`;
+  if (value && typeof value === "object")
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${goJson(key)}:${goJson(value[key])}`)
+      .join(",")}}`;
   return JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026");
 }
 
 /** kustomize's ConfigMap name suffix: sha256 of {data, kind, name}, 10 hex digits with 0 1 3 a e spelled g h k m t. */
 export function configMapHash(name, data) {
   // An empty ConfigMap's data is hashed as "" (kustomize's encodeConfigMap).
-  const hex = createHash("sha256").update(goJson({ data: Object.keys(data ?? {}).length > 0 ? data : "", kind: "ConfigMap", name })).digest("hex");
+  const hex = createHash("sha256")
+    .update(goJson({ data: Object.keys(data ?? {}).length > 0 ? data : "", kind: "ConfigMap", name }))
+    .digest("hex");
   return hex.slice(0, 10).replace(/[013ae]/g, (c) => ({ 0: "g", 1: "h", 3: "k", a: "m", e: "t" })[c]);
 }

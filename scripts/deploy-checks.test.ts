@@ -14,7 +14,10 @@ const root = new URL("..", import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), "weelo-deploy-checks-"));
 
 function run(script: string, ...args: string[]): { code: number; output: string } {
-  const result = spawnSync(process.execPath, [join(root, "scripts", script), ...args], { encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync(process.execPath, [join(root, "scripts", script), ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   return { code: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -95,7 +98,10 @@ describe("deploy checks", () => {
         .replace(/^USER node$/m, "USER root")
         .replace("gateway/src/main.ts", "gateway/src/server.ts")
         .replace(/^# digest-exception .*$/m, "")
-        .replace("FROM ${NODE_IMAGE} AS deps", "FROM node:20-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS deps"),
+        .replace(
+          "FROM ${NODE_IMAGE} AS deps",
+          "FROM node:20-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS deps",
+        ),
     );
     const ignore = join(scratch, "dockerignore");
     writeFileSync(ignore, `${readFileSync(join(root, ".dockerignore"), "utf8")}\nproto\n`);
@@ -106,20 +112,44 @@ describe("deploy checks", () => {
       /\.dockerignore: "proto" keeps proto\/weelo out of the image/,
       /Dockerfile: base image node:20-bookworm-slim is not pinned by digest \(@sha256:…\); pin it, or explain how it is pinned in a "# digest-exception NODE_IMAGE: …" comment/,
     );
-    assert.doesNotMatch(run("check-compose.mjs", join(root, "docker-compose.yml"), dockerfile, ignore).output, /node:20-slim@sha256/, "a digest is a pin");
+    assert.doesNotMatch(
+      run("check-compose.mjs", join(root, "docker-compose.yml"), dockerfile, ignore).output,
+      /node:20-slim@sha256/,
+      "a digest is a pin",
+    );
   });
 
   it("catch manifests with a schema error, a missing PDB, a probe on an undeclared port, a real secret or a broken patch", () => {
     const dir = join(scratch, "k8s");
     cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
-    const edit = (file: string, change: (text: string) => string) => writeFileSync(join(dir, file), change(readFileSync(join(dir, file), "utf8")));
-    edit("base/booking.yaml", (text) => text.split("\n---\n").filter((doc) => !doc.includes("kind: PodDisruptionBudget")).join("\n---\n"));
+    const edit = (file: string, change: (text: string) => string) =>
+      writeFileSync(join(dir, file), change(readFileSync(join(dir, file), "utf8")));
+    edit("base/booking.yaml", (text) =>
+      text
+        .split("\n---\n")
+        .filter((doc) => !doc.includes("kind: PodDisruptionBudget"))
+        .join("\n---\n"),
+    );
     edit("base/pricing.yaml", (text) => text.replace("averageUtilization: 70", 'averageUtilization: "70"'));
-    edit("base/tracking.yaml", (text) => text.replace(/readinessProbe:\n(\s+)httpGet:\n\s+path: \/health\/ready\n(\s+)port: metrics/, "readinessProbe:\n$1grpc:\n$2port: 50052"));
-    edit("base/fleet.yaml", (text) => text.replace(/livenessProbe:\n(\s+)httpGet:\n(\s+)path: \/health\n(\s+)port: metrics/, "livenessProbe:\n$1httpGet:\n$2path: /health\n$3port: 50052"));
+    edit("base/tracking.yaml", (text) =>
+      text.replace(
+        /readinessProbe:\n(\s+)httpGet:\n\s+path: \/health\/ready\n(\s+)port: metrics/,
+        "readinessProbe:\n$1grpc:\n$2port: 50052",
+      ),
+    );
+    edit("base/fleet.yaml", (text) =>
+      text.replace(
+        /livenessProbe:\n(\s+)httpGet:\n(\s+)path: \/health\n(\s+)port: metrics/,
+        "livenessProbe:\n$1httpGet:\n$2path: /health\n$3port: 50052",
+      ),
+    );
     edit("base/identity.yaml", (text) => text.replace("value: dns:///fleet-grpc:50052", "value: dns:///fleet:50052"));
-    edit("secrets/weelo-quotes.example.yaml", (text) => text.replace(/QUOTE_SIGNING_SECRET: .*/, "QUOTE_SIGNING_SECRET: 8a3f0c1d2e4b5a6978c0d1e2f3a4b5c6"));
-    edit("overlays/staging/kustomization.yaml", (text) => text.replace("path: /spec/minReplicas", "path: /spec/minReplica"));
+    edit("secrets/weelo-quotes.example.yaml", (text) =>
+      text.replace(/QUOTE_SIGNING_SECRET: .*/, "QUOTE_SIGNING_SECRET: 8a3f0c1d2e4b5a6978c0d1e2f3a4b5c6"),
+    );
+    edit("overlays/staging/kustomization.yaml", (text) =>
+      text.replace("path: /spec/minReplicas", "path: /spec/minReplica"),
+    );
     failsWith(
       run("check-k8s.mjs", "--dir", dir),
       /base: Deployment\/booking: needs exactly one PodDisruptionBudget/,
@@ -144,22 +174,63 @@ describe("deploy checks", () => {
     const policies = "base/network-policies.yaml";
     const docs = () => readFileSync(join(dir, policies), "utf8").split("\n---\n");
     const editPolicy = (name: string, change: (doc: string) => string) =>
-      edit(policies, () => docs().map((doc) => (doc.includes(`  name: ${name}\n`) ? change(doc) : doc)).join("\n---\n"));
+      edit(policies, () =>
+        docs()
+          .map((doc) => (doc.includes(`  name: ${name}\n`) ? change(doc) : doc))
+          .join("\n---\n"),
+      );
     // Wider: fleet may call booking; pricing may reach the internet; the gateway may reach Postgres.
-    editPolicy("fleet-mesh-egress", (doc) => doc.replace("    - to:\n", "    - to:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: booking\n"));
-    editPolicy("booking-mesh-ingress", (doc) => doc.replace("    - from:\n", "    - from:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: fleet\n"));
-    editPolicy("providers-egress", (doc) => doc.replace("values: [identity, notification]", "values: [identity, notification, pricing]"));
+    editPolicy("fleet-mesh-egress", (doc) =>
+      doc.replace(
+        "    - to:\n",
+        "    - to:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: booking\n",
+      ),
+    );
+    editPolicy("booking-mesh-ingress", (doc) =>
+      doc.replace(
+        "    - from:\n",
+        "    - from:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: fleet\n",
+      ),
+    );
+    editPolicy("providers-egress", (doc) =>
+      doc.replace("values: [identity, notification]", "values: [identity, notification, pricing]"),
+    );
     editPolicy("gateway-data-egress", (doc) => `${doc}\n        - protocol: TCP\n          port: 5432`);
     // Narrower: notification can no longer call identity; no default deny of egress.
-    edit(policies, () => docs().filter((doc) => !doc.includes("  name: notification-mesh-egress\n")).join("\n---\n"));
+    edit(policies, () =>
+      docs()
+        .filter((doc) => !doc.includes("  name: notification-mesh-egress\n"))
+        .join("\n---\n"),
+    );
     editPolicy("default-deny", (doc) => doc.replace(/\n {4}- Egress$/, ""));
     // Public port on a Service, an upstream on it; a certificate mounted by subPath, one misnamed, a wrong identity.
-    edit("base/pricing.yaml", (text) => text.replace("    - name: mesh\n      port: 50052\n      targetPort: mesh\n", "    - name: mesh\n      port: 50052\n      targetPort: mesh\n    - name: grpc\n      port: 50051\n      targetPort: 50051\n"));
+    edit("base/pricing.yaml", (text) =>
+      text.replace(
+        "    - name: mesh\n      port: 50052\n      targetPort: mesh\n",
+        "    - name: mesh\n      port: 50052\n      targetPort: mesh\n    - name: grpc\n      port: 50051\n      targetPort: 50051\n",
+      ),
+    );
     edit("base/fleet.yaml", (text) => text.replace("value: dns:///pricing-grpc:50052", "value: dns:///pricing:50051"));
-    edit("base/booking.yaml", (text) => text.replace("              mountPath: /etc/weelo/mesh\n", "              mountPath: /etc/weelo/mesh/tls.crt\n              subPath: tls.crt\n"));
-    edit("base/mesh-certificates.yaml", (text) => text.replace("spiffe://weelo/identity", "spiffe://weelo/identiti").replace("    - client auth\n", "    - client-auth\n"));
-    edit("base/tracking.yaml", (text) => text.replace("            - name: MESH_IDENTITY\n              value: tracking", "            - name: MESH_IDENTITY\n              value: fleet"));
-    edit("base/dispatch.yaml", (text) => text.replace("            secretName: weelo-mesh-dispatch\n", "            secretName: weelo-mesh-dispatcher\n"));
+    edit("base/booking.yaml", (text) =>
+      text.replace(
+        "              mountPath: /etc/weelo/mesh\n",
+        "              mountPath: /etc/weelo/mesh/tls.crt\n              subPath: tls.crt\n",
+      ),
+    );
+    edit("base/mesh-certificates.yaml", (text) =>
+      text
+        .replace("spiffe://weelo/identity", "spiffe://weelo/identiti")
+        .replace("    - client auth\n", "    - client-auth\n"),
+    );
+    edit("base/tracking.yaml", (text) =>
+      text.replace(
+        "            - name: MESH_IDENTITY\n              value: tracking",
+        "            - name: MESH_IDENTITY\n              value: fleet",
+      ),
+    );
+    edit("base/dispatch.yaml", (text) =>
+      text.replace("            secretName: weelo-mesh-dispatch\n", "            secretName: weelo-mesh-dispatcher\n"),
+    );
     failsWith(
       run("check-k8s.mjs", "--dir", dir),
       /base: NetworkPolicies let fleet reach booking's mesh port 50052, but fleet makes no call to booking/,
@@ -180,7 +251,9 @@ describe("deploy checks", () => {
 
   it("render what kustomize renders: the settings' ConfigMap named by the hash of its content, references rewritten, production by default", async () => {
     const lib = "./check-lib.mjs";
-    const { configMapHash } = (await import(lib)) as { configMapHash: (name: string, data: Record<string, unknown>) => string };
+    const { configMapHash } = (await import(lib)) as {
+      configMapHash: (name: string, data: Record<string, unknown>) => string;
+    };
     // kustomize's own vectors (api/hasher/hasher_test.go).
     assert.equal(configMapHash("", {}), "6ct58987ht");
     assert.equal(configMapHash("", { one: "" }), "9g67k2htb6");
@@ -199,7 +272,11 @@ describe("deploy checks", () => {
       assert.equal(cm.metadata.name, `weelo-config-${configMapHash("weelo-config", cm.data)}`);
       assert.equal(cm.metadata.annotations, undefined, "no renderer bookkeeping left");
       for (const d of objects.filter((o) => o.kind === "Deployment")) {
-        assert.deepEqual(d.spec.template.spec.containers[0].envFrom.map((s: any) => s.configMapRef?.name).filter(Boolean), [cm.metadata.name], d.metadata.name);
+        assert.deepEqual(
+          d.spec.template.spec.containers[0].envFrom.map((s: any) => s.configMapRef?.name).filter(Boolean),
+          [cm.metadata.name],
+          d.metadata.name,
+        );
       }
       return cm;
     };
@@ -211,13 +288,17 @@ describe("deploy checks", () => {
     assert.equal(cm.data.LOG_LEVEL, "info", "the base's settings under the overlay's");
     const staging = rendered("--print", "staging");
     assert.equal(configOf(staging).data.LOG_LEVEL, "debug");
-    for (const d of staging.filter((o) => o.kind === "Deployment")) assert.equal(d.spec.template.spec.containers[0].imagePullPolicy, "Always", d.metadata.name);
+    for (const d of staging.filter((o) => o.kind === "Deployment"))
+      assert.equal(d.spec.template.spec.containers[0].imagePullPolicy, "Always", d.metadata.name);
     assert.equal(run("check-k8s.mjs", "--print", "prod").code, 2);
 
     // An edited setting renders a new name, so every Deployment's pod template changes: the pods roll.
     const dir = join(scratch, "k8s-roll");
     cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
-    writeFileSync(join(dir, "base/config.env"), readFileSync(join(dir, "base/config.env"), "utf8").replace("DB_POOL_MAX=20", "DB_POOL_MAX=30"));
+    writeFileSync(
+      join(dir, "base/config.env"),
+      readFileSync(join(dir, "base/config.env"), "utf8").replace("DB_POOL_MAX=20", "DB_POOL_MAX=30"),
+    );
     const edited = configOf(rendered("--dir", dir, "--print", "production"));
     assert.equal(edited.data.DB_POOL_MAX, "30");
     assert.notEqual(edited.metadata.name, cm.metadata.name);
@@ -227,10 +308,23 @@ describe("deploy checks", () => {
     const fixed = join(scratch, "k8s-fixed-config");
     cpSync(join(root, "deploy/k8s"), fixed, { recursive: true });
     const env = readFileSync(join(fixed, "base/config.env"), "utf8");
-    const data = Object.fromEntries(env.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    writeFileSync(join(fixed, "base/config.yaml"), stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "weelo-config" }, data }));
+    const data = Object.fromEntries(
+      env
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    writeFileSync(
+      join(fixed, "base/config.yaml"),
+      stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "weelo-config" }, data }),
+    );
     const kustomization = readFileSync(join(fixed, "base/kustomization.yaml"), "utf8");
-    writeFileSync(join(fixed, "base/kustomization.yaml"), kustomization.replace("resources:\n", "resources:\n  - config.yaml\n").replace(/\nconfigMapGenerator:[\s\S]*$/, "\n"));
+    writeFileSync(
+      join(fixed, "base/kustomization.yaml"),
+      kustomization
+        .replace("resources:\n", "resources:\n  - config.yaml\n")
+        .replace(/\nconfigMapGenerator:[\s\S]*$/, "\n"),
+    );
     failsWith(
       run("check-k8s.mjs", "--dir", fixed),
       /base: Deployment\/gateway container gateway: ConfigMap weelo-config has a fixed name, so editing it does not roll the pods; generate it/,
@@ -245,12 +339,23 @@ describe("deploy checks", () => {
       assert.notEqual(after, before, `the test's edit of ${file} changed nothing`);
       writeFileSync(join(dir, file), after);
     };
-    edit("overlays/staging/kustomization.yaml", (text) => text.replace(/\n  # "staging" is a mutable tag[\s\S]*?value: Always\n/, "\n"));
-    edit("overlays/production/kustomization.yaml", (text) => text.replace("NATS_STREAM_REPLICAS=3", "NATS_STREAM_REPLICAS=1"));
-    edit("base/config.env", (text) => text.replace("MSG91_BASE_URL=https://control.msg91.com", "MSG91_BASE_URL=https://REPLACE_ME.example"));
-    edit("base/booking.yaml", (text) => text.replace("terminationGracePeriodSeconds: 35", "terminationGracePeriodSeconds: 20"));
+    edit("overlays/staging/kustomization.yaml", (text) =>
+      text.replace(/\n {2}# "staging" is a mutable tag[\s\S]*?value: Always\n/, "\n"),
+    );
+    edit("overlays/production/kustomization.yaml", (text) =>
+      text.replace("NATS_STREAM_REPLICAS=3", "NATS_STREAM_REPLICAS=1"),
+    );
+    edit("base/config.env", (text) =>
+      text.replace("MSG91_BASE_URL=https://control.msg91.com", "MSG91_BASE_URL=https://REPLACE_ME.example"),
+    );
+    edit("base/booking.yaml", (text) =>
+      text.replace("terminationGracePeriodSeconds: 35", "terminationGracePeriodSeconds: 20"),
+    );
     edit("base/gateway.yaml", (text) =>
-      text.replace("      containers:\n        - name: gateway\n", '      initContainers:\n        - name: wait-for-identity\n          image: registry.example.com/busybox:1.36.1\n          command: ["sh", "-c", "until nc -z identity-grpc 50052; do sleep 1; done"]\n      containers:\n        - name: gateway\n'),
+      text.replace(
+        "      containers:\n        - name: gateway\n",
+        '      initContainers:\n        - name: wait-for-identity\n          image: registry.example.com/busybox:1.36.1\n          command: ["sh", "-c", "until nc -z identity-grpc 50052; do sleep 1; done"]\n      containers:\n        - name: gateway\n',
+      ),
     );
     failsWith(
       run("check-k8s.mjs", "--dir", dir),
@@ -266,7 +371,10 @@ describe("deploy checks", () => {
     const dashboard = JSON.parse(readFileSync(join(root, "deploy/grafana/weelo-dashboard.json"), "utf8"));
     const text = JSON.stringify(dashboard)
       .replace("weelo_tracking_points_total", "weelo_tracking_point_total")
-      .replace("sum by (outcome) (rate(weelo_dispatch_offers_total", "sum by (result) (rate(weelo_dispatch_offers_total");
+      .replace(
+        "sum by (outcome) (rate(weelo_dispatch_offers_total",
+        "sum by (result) (rate(weelo_dispatch_offers_total",
+      );
     const file = join(scratch, "dashboard.json");
     writeFileSync(file, text);
     failsWith(

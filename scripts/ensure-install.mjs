@@ -13,5 +13,7 @@ if (!existsSync(marker)) {
   console.log("installing dependencies (npm ci) ...");
   execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });
 } else if (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000) {
-  console.warn("warning: package-lock.json is newer than node_modules: run `npm ci` (or `npm install`) if a dependency changed");
+  console.warn(
+    "warning: package-lock.json is newer than node_modules: run `npm ci` (or `npm install`) if a dependency changed",
+  );
 }

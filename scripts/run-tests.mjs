@@ -51,6 +51,10 @@ for (const name of ["DATABASE_URL", "REDIS_URL", "NATS_URL"]) {
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...passThrough, ...files],
-  { cwd: root, stdio: "inherit", env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? "test", LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" } },
+  {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? "test", LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" },
+  },
 );
 process.exit(result.status ?? 1);

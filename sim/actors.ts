@@ -73,7 +73,10 @@ export class CustomerApp {
   session!: Session;
   readonly phone: string;
 
-  constructor(readonly index: number, private readonly world: World) {
+  constructor(
+    readonly index: number,
+    private readonly world: World,
+  ) {
     this.phone = phoneFor("customer", world.tag, index);
   }
 
@@ -86,7 +89,15 @@ export class CustomerApp {
     const { gateway, ledger, config } = this.world;
     const plan = planOrder(config, index);
     try {
-      const quote = await gateway.call("GetQuote", (o) => gateway.pricing.getQuote({ pickup: plan.pickup, drop: plan.drop, vehicleType: plan.vehicleType, vehicleCount: plan.vehicleCount }, o), this.session);
+      const quote = await gateway.call(
+        "GetQuote",
+        (o) =>
+          gateway.pricing.getQuote(
+            { pickup: plan.pickup, drop: plan.drop, vehicleType: plan.vehicleType, vehicleCount: plan.vehicleCount },
+            o,
+          ),
+        this.session,
+      );
       const created = await gateway.call(
         "CreateBooking",
         (o) =>
@@ -138,7 +149,10 @@ export class CustomerApp {
     try {
       while (!closing.aborted) {
         try {
-          const stream = gateway.bookings.watchBooking({ bookingId, afterSequence: BigInt(after) }, { headers: { authorization: `Bearer ${this.session.token}` }, signal: closing });
+          const stream = gateway.bookings.watchBooking(
+            { bookingId, afterSequence: BigInt(after) },
+            { headers: { authorization: `Bearer ${this.session.token}` }, signal: closing },
+          );
           for await (const message of stream) {
             failures = 0;
             if (message.booking) {
@@ -150,7 +164,12 @@ export class CustomerApp {
               }
             } else if (message.change) {
               const change = message.change;
-              record.watch.push({ kind: "change", sequence: Number(change.sequence), from: change.from ? statusName(change.from) : undefined, to: statusName(change.to) });
+              record.watch.push({
+                kind: "change",
+                sequence: Number(change.sequence),
+                from: change.from ? statusName(change.from) : undefined,
+                to: statusName(change.to),
+              });
               after = Number(change.sequence);
               last = statusName(change.to);
             }
@@ -188,7 +207,11 @@ export class CustomerApp {
     if (closing.aborted) return;
     const bookingId = order.bookingIds[order.index % order.bookingIds.length]!;
     try {
-      const answer = await gateway.call("CancelBooking", (o) => gateway.bookings.cancelBooking({ bookingId, reason: "plans changed" }, o), this.session);
+      const answer = await gateway.call(
+        "CancelBooking",
+        (o) => gateway.bookings.cancelBooking({ bookingId, reason: "plans changed" }, o),
+        this.session,
+      );
       const booking = ledger.bookings.get(bookingId)!;
       if (answer.booking?.status === BookingStatus.CANCELLED) {
         booking.cancelledBy = "customer";
@@ -218,29 +241,64 @@ export class TransporterApp {
   /** Offers already decided (accepted, declined or passed on), by id. */
   private readonly decided = new Set<string>();
 
-  constructor(readonly plan: TransporterPlan, private readonly world: World) {}
+  constructor(
+    readonly plan: TransporterPlan,
+    private readonly world: World,
+  ) {}
 
   /** Logs in, sets the base, adds vehicles and drivers; the drivers log in and go online. */
   async setUp(): Promise<void> {
     const { gateway } = this.world;
     this.session = await gateway.login("transporter", this.plan.phone);
-    await gateway.call("UpdateTransporterProfile", (o) => gateway.transporters.updateTransporterProfile({ baseLocation: this.plan.base, serviceRadiusKm: this.plan.serviceRadiusKm }, o), this.session);
+    await gateway.call(
+      "UpdateTransporterProfile",
+      (o) =>
+        gateway.transporters.updateTransporterProfile(
+          { baseLocation: this.plan.base, serviceRadiusKm: this.plan.serviceRadiusKm },
+          o,
+        ),
+      this.session,
+    );
     for (const [k, truck] of this.plan.trucks.entries()) {
       // One idempotency key per request, so a retry after a lost answer adds nothing twice.
       let registration = truck.registration;
       let vehicleKey = randomUUID();
       let phone = truck.driverPhone;
       let driverKey = randomUUID();
-      const vehicle = await this.retryTaken(() => gateway.vehicles.addVehicle({ idempotencyKey: vehicleKey, registrationNumber: registration, vehicleType: truck.vehicleType, capacityKg: capacityOf(truck.vehicleType) }, { headers: this.auth() }), () => {
-        registration = registrationFor(runTag(), k);
-        vehicleKey = randomUUID();
-      });
-      const driver = await this.retryTaken(() => gateway.drivers.addDriver({ idempotencyKey: driverKey, name: truck.driverName, phone, licenceNumber: truck.licence }, { headers: this.auth() }), () => {
-        phone = phoneFor("driver", runTag(), k);
-        driverKey = randomUUID();
-      });
+      const vehicle = await this.retryTaken(
+        () =>
+          gateway.vehicles.addVehicle(
+            {
+              idempotencyKey: vehicleKey,
+              registrationNumber: registration,
+              vehicleType: truck.vehicleType,
+              capacityKg: capacityOf(truck.vehicleType),
+            },
+            { headers: this.auth() },
+          ),
+        () => {
+          registration = registrationFor(runTag(), k);
+          vehicleKey = randomUUID();
+        },
+      );
+      const driver = await this.retryTaken(
+        () =>
+          gateway.drivers.addDriver(
+            { idempotencyKey: driverKey, name: truck.driverName, phone, licenceNumber: truck.licence },
+            { headers: this.auth() },
+          ),
+        () => {
+          phone = phoneFor("driver", runTag(), k);
+          driverKey = randomUUID();
+        },
+      );
       const app = new DriverApp(driver.driver!.id, phone, truck.start, this, this.world);
-      this.units.push({ vehicleId: vehicle.vehicle!.id, vehicleType: truck.vehicleType, driver: app, holding: undefined });
+      this.units.push({
+        vehicleId: vehicle.vehicle!.id,
+        vehicleType: truck.vehicleType,
+        driver: app,
+        holding: undefined,
+      });
     }
     for (const unit of this.units) {
       await unit.driver.login();
@@ -300,7 +358,8 @@ export class TransporterApp {
     const order = ledger.orders.get(offer.orderId);
     if (order) {
       order.firstOfferAt ??= Date.now();
-      if (offer.expiresAt) order.offerExpiresAt = Math.max(order.offerExpiresAt ?? 0, timestampDate(offer.expiresAt).getTime());
+      if (offer.expiresAt)
+        order.offerExpiresAt = Math.max(order.offerExpiresAt ?? 0, timestampDate(offer.expiresAt).getTime());
     }
     if (offer.status !== OfferStatus.OPEN || offer.vehicleCountOpen <= 0 || this.decided.has(offer.id)) return;
     this.decided.add(offer.id);
@@ -309,7 +368,9 @@ export class TransporterApp {
       void this.decline(offer, "busy with other loads");
       return;
     }
-    const free = this.units.filter((u) => u.holding === undefined && u.vehicleType === offer.vehicleType && !u.driver.onTrip).map((unit) => ({ unit, position: unit.driver.position }));
+    const free = this.units
+      .filter((u) => u.holding === undefined && u.vehicleType === offer.vehicleType && !u.driver.onTrip)
+      .map((unit) => ({ unit, position: unit.driver.position }));
     // The free trucks nearest the pickup and near enough, as many as the order has open.
     const taking = chooseTrucks(free, order.pickup, offer.vehicleCountOpen, config.maxPickupM).map((c) => c.unit);
     if (taking.length === 0) {
@@ -323,7 +384,11 @@ export class TransporterApp {
   private async decline(offer: Offer, reason: string): Promise<void> {
     const { gateway, ledger } = this.world;
     try {
-      await gateway.call("DeclineOffer", (o) => gateway.dispatch.declineOffer({ offerId: offer.id, reason }, o), this.session);
+      await gateway.call(
+        "DeclineOffer",
+        (o) => gateway.dispatch.declineOffer({ offerId: offer.id, reason }, o),
+        this.session,
+      );
       ledger.declines += 1;
     } catch (error) {
       if (isTransient(error)) return;
@@ -336,10 +401,20 @@ export class TransporterApp {
     let taking = units;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const accepted = await gateway.call("AcceptOffer", (o) => gateway.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: taking.length }, o), this.session);
+        const accepted = await gateway.call(
+          "AcceptOffer",
+          (o) => gateway.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: taking.length }, o),
+          this.session,
+        );
         const at = Date.now();
-        ledger.acceptances.push({ orderId: offer.orderId, transporter: this.session.userId, bookingIds: [...accepted.bookingIds], at });
-        for (const unit of units) if (!taking.includes(unit) || taking.indexOf(unit) >= accepted.bookingIds.length) unit.holding = undefined;
+        ledger.acceptances.push({
+          orderId: offer.orderId,
+          transporter: this.session.userId,
+          bookingIds: [...accepted.bookingIds],
+          at,
+        });
+        for (const unit of units)
+          if (!taking.includes(unit) || taking.indexOf(unit) >= accepted.bookingIds.length) unit.holding = undefined;
         accepted.bookingIds.forEach((bookingId, i) => {
           const booking = ledger.bookings.get(bookingId);
           if (booking) {
@@ -382,11 +457,17 @@ export class TransporterApp {
     const held: string[] = [];
     let pageToken = "";
     do {
-      const page = await gateway.call("ListBookings", (o) => gateway.bookings.listBookings({ pageSize: 100, pageToken, status: BookingStatus.CONFIRMED }, o), this.session);
+      const page = await gateway.call(
+        "ListBookings",
+        (o) => gateway.bookings.listBookings({ pageSize: 100, pageToken, status: BookingStatus.CONFIRMED }, o),
+        this.session,
+      );
       for (const booking of page.bookings) if (booking.orderId === offer.orderId) held.push(booking.id);
       pageToken = page.nextPageToken;
     } while (pageToken);
-    notes.push(`transporter ${this.plan.index}: AcceptOffer retried after a lost answer said OFFER_ALREADY_ACCEPTED; ${held.length} booking(s) of order ${offer.orderId} found again with ListBookings`);
+    notes.push(
+      `transporter ${this.plan.index}: AcceptOffer retried after a lost answer said OFFER_ALREADY_ACCEPTED; ${held.length} booking(s) of order ${offer.orderId} found again with ListBookings`,
+    );
     if (held.length === 0) return;
     const at = Date.now();
     ledger.acceptances.push({ orderId: offer.orderId, transporter: this.session.userId, bookingIds: held, at });
@@ -410,7 +491,12 @@ export class TransporterApp {
     const giveUpAt = Date.now() + 20_000;
     for (let wait = 250; !closing.aborted; wait = Math.min(wait * 2, 2000)) {
       try {
-        await gateway.call("AssignDriver", (o) => gateway.dispatch.assignDriver({ bookingId, driverId: unit.driver.driverId, vehicleId: unit.vehicleId }, o), this.session);
+        await gateway.call(
+          "AssignDriver",
+          (o) =>
+            gateway.dispatch.assignDriver({ bookingId, driverId: unit.driver.driverId, vehicleId: unit.vehicleId }, o),
+          this.session,
+        );
         const booking = ledger.bookings.get(bookingId);
         if (booking) {
           booking.assignedAt ??= Date.now();
@@ -433,7 +519,11 @@ export class TransporterApp {
     unit.holding = undefined;
     if (closing.aborted) return;
     try {
-      await gateway.call("CancelBooking", (o) => gateway.bookings.cancelBooking({ bookingId, reason: "no driver free after all" }, o), this.session);
+      await gateway.call(
+        "CancelBooking",
+        (o) => gateway.bookings.cancelBooking({ bookingId, reason: "no driver free after all" }, o),
+        this.session,
+      );
     } catch (error) {
       gateway.log.refusal("CancelBooking(transporter)", reasonOf(error));
     }
@@ -501,7 +591,11 @@ export class DriverApp {
 
   async goOnline(vehicleId: string): Promise<void> {
     const { gateway, ledger } = this.world;
-    await gateway.call("SetAvailability", (o) => gateway.drivers.setAvailability({ online: true, vehicleId }, o), this.session);
+    await gateway.call(
+      "SetAvailability",
+      (o) => gateway.drivers.setAvailability({ online: true, vehicleId }, o),
+      this.session,
+    );
     ledger.driversOnline += 1;
   }
 
@@ -514,7 +608,10 @@ export class DriverApp {
   private connect(): void {
     const { gateway, ledger, closing } = this.world;
     if (closing.aborted) return;
-    const stream = gateway.openLocationStream(this.session.token) as unknown as ClientDuplexStream<unknown, StreamLocationResponse>;
+    const stream = gateway.openLocationStream(this.session.token) as unknown as ClientDuplexStream<
+      unknown,
+      StreamLocationResponse
+    >;
     this.stream = stream;
     let reconnectAfter: number | undefined;
     // Points written again on this stream count as re-sent once the stream is up (its first answer).
@@ -526,7 +623,8 @@ export class DriverApp {
       if (message.kind?.$case === "ack") this.onAck(message.kind.value.ackedSeq, message.kind.value.rejected);
       else if (message.kind?.$case === "command") {
         const command = message.kind.value.kind;
-        if (command?.$case === "assignment") this.onAssignment(command.value.bookingId, command.value.pickup, command.value.drop);
+        if (command?.$case === "assignment")
+          this.onAssignment(command.value.bookingId, command.value.pickup, command.value.drop);
         else if (command?.$case === "cancelled") this.abortTrip(command.value.bookingId);
         else if (command?.$case === "reopened") this.abortTrip(command.value.bookingId);
         else if (command?.$case === "reconnect") reconnectAfter = command.value.retryAfterMs;
@@ -545,11 +643,21 @@ export class DriverApp {
         this.connect();
       }, wait).unref();
     };
-    stream.on("end", () => ledger.streamEnd(reconnectAfter !== undefined ? "driver stream: ended after ReconnectCommand" : "driver stream: ended by the server"));
+    stream.on("end", () =>
+      ledger.streamEnd(
+        reconnectAfter !== undefined
+          ? "driver stream: ended after ReconnectCommand"
+          : "driver stream: ended by the server",
+      ),
+    );
     stream.on("error", (error: { code?: number; details?: string }) => {
       ledger.streamEnd(`driver stream: error ${error.code ?? "?"} ${String(error.details ?? "").slice(0, 80)}`);
       // UNAUTHENTICATED (16): the access token expired; a new one before the next stream.
-      if (error.code === 16) void this.session.refresh().catch(() => undefined).finally(lost);
+      if (error.code === 16)
+        void this.session
+          .refresh()
+          .catch(() => undefined)
+          .finally(lost);
       else lost();
     });
     stream.on("end", lost);
@@ -561,7 +669,15 @@ export class DriverApp {
 
   private write(points: SentPoint[]): void {
     this.stream?.write({
-      points: points.map((p) => ({ seq: p.seq, recordedAt: p.recordedAt, lat: p.fix.lat, lng: p.fix.lng, accuracyM: 6, speedMps: p.fix.speedMps, heading: p.fix.heading })),
+      points: points.map((p) => ({
+        seq: p.seq,
+        recordedAt: p.recordedAt,
+        lat: p.fix.lat,
+        lng: p.fix.lng,
+        accuracyM: 6,
+        speedMps: p.fix.speedMps,
+        heading: p.fix.heading,
+      })),
     });
   }
 
@@ -574,7 +690,8 @@ export class DriverApp {
       const point = this.pending.shift()!;
       ledger.pointsAcked += 1;
       // A rejected point cannot be told apart within its ack: the trip's check skips that ack's points.
-      if (point.tripBookingId && rejected === 0) ledger.bookings.get(point.tripBookingId)?.ackedTripPoints.push({ seq: point.seq, at: Date.now() });
+      if (point.tripBookingId && rejected === 0)
+        ledger.bookings.get(point.tripBookingId)?.ackedTripPoints.push({ seq: point.seq, at: Date.now() });
     }
     for (let i = this.ackWaiters.length - 1; i >= 0; i--) {
       if (this.ackWaiters[i]!.seq <= ackedSeq) this.ackWaiters.splice(i, 1)[0]!.resolve();
@@ -621,7 +738,12 @@ export class DriverApp {
   private driveTo(target: LatLng, bookingId: string, leg: string): Promise<void> {
     const { config } = this.world;
     const rng = rngFor(config.seed, "drive", bookingId, leg);
-    const points = route(rng, this.position, target, { speedMps: config.speedMps, tickMs: config.tickMs, jitterM: config.gpsJitterM, dogLeg: rng.chance(0.5) });
+    const points = route(rng, this.position, target, {
+      speedMps: config.speedMps,
+      tickMs: config.tickMs,
+      jitterM: config.gpsJitterM,
+      dogLeg: rng.chance(0.5),
+    });
     return new Promise((resolve) => {
       this.drive = { points, done: resolve };
     });
@@ -634,11 +756,18 @@ export class DriverApp {
     const { gateway, closing, notes } = this.world;
     setTimeout(async () => {
       if (closing.aborted || this.started.has(bookingId) || this.aborted.has(bookingId)) return;
-      notes.push(`driver ${this.driverId}: no assignment command for booking ${bookingId} within 10 s; the app found it with ListBookings`);
+      notes.push(
+        `driver ${this.driverId}: no assignment command for booking ${bookingId} within 10 s; the app found it with ListBookings`,
+      );
       try {
-        const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.session);
+        const read = await gateway.call(
+          "GetBooking",
+          (o) => gateway.bookings.getBooking({ bookingId }, o),
+          this.session,
+        );
         const booking = read.booking!;
-        if (booking.status === BookingStatus.ASSIGNED && booking.pickup?.location && booking.drop?.location) this.onAssignment(bookingId, booking.pickup.location, booking.drop.location);
+        if (booking.status === BookingStatus.ASSIGNED && booking.pickup?.location && booking.drop?.location)
+          this.onAssignment(bookingId, booking.pickup.location, booking.drop.location);
       } catch (error) {
         gateway.log.refusal("GetBooking(driver)", reasonOf(error));
       }
@@ -711,7 +840,10 @@ export class DriverApp {
   describePhase(now = Date.now()): string {
     if (!this.phase) return "no trip";
     const left = this.drive ? `, ${this.drive.points.length} fixes to go` : "";
-    const waiting = this.ackWaiters.length > 0 ? `, waiting for the ack of seq ${this.ackWaiters.map((w) => w.seq).join(",")} (acked ${this.acked}, sent ${this.seq}, ${this.pending.length} unacked, stream ${this.stream ? "open" : "closed"})` : "";
+    const waiting =
+      this.ackWaiters.length > 0
+        ? `, waiting for the ack of seq ${this.ackWaiters.map((w) => w.seq).join(",")} (acked ${this.acked}, sent ${this.seq}, ${this.pending.length} unacked, stream ${this.stream ? "open" : "closed"})`
+        : "";
     return `${this.phase.what} for ${Math.round((now - this.phase.since) / 1000)} s${left}${waiting}`;
   }
 
@@ -726,16 +858,31 @@ export class DriverApp {
   }
 
   /** One status change; false when the trip is over for this driver (cancelled, taken away), "retry" for a position refusal. */
-  private async move(bookingId: string, status: BookingStatus, code?: string, retryPosition = false): Promise<boolean | "retry"> {
+  private async move(
+    bookingId: string,
+    status: BookingStatus,
+    code?: string,
+    retryPosition = false,
+  ): Promise<boolean | "retry"> {
     const { gateway } = this.world;
     try {
-      await gateway.call("UpdateBookingStatus", (o) => gateway.bookings.updateBookingStatus({ bookingId, status, location: this.position, ...(code ? { code } : {}) }, o), this.session);
+      await gateway.call(
+        "UpdateBookingStatus",
+        (o) =>
+          gateway.bookings.updateBookingStatus(
+            { bookingId, status, location: this.position, ...(code ? { code } : {}) },
+            o,
+          ),
+        this.session,
+      );
       return true;
     } catch (error) {
       const reason = reasonOf(error);
       if (reason === "ILLEGAL_STATUS_TRANSITION" && (await this.alreadyIn(bookingId, status))) {
         // A retry of a change whose first answer was lost (timeout, restart): it had been made.
-        this.world.notes.push(`driver ${this.driverId}: a retried ${statusName(status)} of booking ${bookingId} was refused as ILLEGAL_STATUS_TRANSITION although the booking already was ${statusName(status)} (the first attempt had succeeded; the retry is not answered idempotently)`);
+        this.world.notes.push(
+          `driver ${this.driverId}: a retried ${statusName(status)} of booking ${bookingId} was refused as ILLEGAL_STATUS_TRANSITION although the booking already was ${statusName(status)} (the first attempt had succeeded; the retry is not answered idempotently)`,
+        );
         return true;
       }
       if (retryPosition && /NOT_AT_STOP|POSITION/.test(reason)) {
@@ -743,9 +890,11 @@ export class DriverApp {
         return "retry";
       }
       if (!isTransient(error)) gateway.log.refusal(`UpdateBookingStatus ${statusName(status)}`, reason);
-        if (!this.aborted.has(bookingId) && !isTransient(error)) {
+      if (!this.aborted.has(bookingId) && !isTransient(error)) {
         // The stream should have said so (BookingCancelledCommand / BookingReopenedCommand) before the app tried.
-        this.world.notes.push(`driver ${this.driverId}: ${statusName(status)} of booking ${bookingId} refused (${reason}: ${(error as Error).message}); no cancellation or reopen command had come on the stream`);
+        this.world.notes.push(
+          `driver ${this.driverId}: ${statusName(status)} of booking ${bookingId} refused (${reason}: ${(error as Error).message}); no cancellation or reopen command had come on the stream`,
+        );
       }
       this.aborted.add(bookingId);
       return false;

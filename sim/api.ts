@@ -58,7 +58,7 @@ export function reasonOf(error: unknown): string {
 
 /** The Connect code's name of a failure ("Unavailable"); "Network" for a failure below Connect. */
 export function codeOf(error: unknown): string {
-  return error instanceof ConnectError ? Code[error.code] ?? "Unknown" : "Network";
+  return error instanceof ConnectError ? (Code[error.code] ?? "Unknown") : "Network";
 }
 
 /** "Unavailable", or "FailedPrecondition ALREADY_TAKEN" when a reason says more than the code. */
@@ -68,7 +68,14 @@ export function describe(error: unknown): string {
   return reason === code ? code : `${code} ${reason}`;
 }
 
-const TRANSIENT = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded, Code.Aborted, Code.Unknown, Code.Internal]);
+const TRANSIENT = new Set([
+  Code.Unavailable,
+  Code.ResourceExhausted,
+  Code.DeadlineExceeded,
+  Code.Aborted,
+  Code.Unknown,
+  Code.Internal,
+]);
 
 /** True for a failure worth retrying: the system or the network, not the request. */
 export function isTransient(error: unknown): boolean {
@@ -97,7 +104,9 @@ export class Session {
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
-        const answer = await this.gateway.call("RefreshToken", (o) => this.gateway.auth.refreshToken({ refreshToken: this.refreshToken }, o));
+        const answer = await this.gateway.call("RefreshToken", (o) =>
+          this.gateway.auth.refreshToken({ refreshToken: this.refreshToken }, o),
+        );
         this.token = answer.tokens!.accessToken;
         this.refreshToken = answer.tokens!.refreshToken;
         this.gateway.log.refreshes += 1;
@@ -142,11 +151,15 @@ export class Gateway {
     this.dispatch = createClient(DispatchService, transport);
     this.tracking = createClient(TrackingService, transport);
     const target = new URL(options.url);
-    this.grpcClient = new TrackingServiceClient(`${target.hostname}:${target.port || 80}`, grpc.credentials.createInsecure(), {
-      "grpc.keepalive_time_ms": 20_000,
-      "grpc.initial_reconnect_backoff_ms": 200,
-      "grpc.max_reconnect_backoff_ms": 2000,
-    });
+    this.grpcClient = new TrackingServiceClient(
+      `${target.hostname}:${target.port || 80}`,
+      grpc.credentials.createInsecure(),
+      {
+        "grpc.keepalive_time_ms": 20_000,
+        "grpc.initial_reconnect_backoff_ms": 200,
+        "grpc.max_reconnect_backoff_ms": 2000,
+      },
+    );
   }
 
   get log(): CallLog {
@@ -157,13 +170,20 @@ export class Gateway {
    * One unary call with retries of transient failures (backoff from 100 ms doubling to 2 s,
    * for at most retryForMs); what is not transient is thrown at once for the caller to judge.
    */
-  async call<T>(what: string, fn: (options: { timeoutMs: number; headers?: Record<string, string> }) => Promise<T>, session?: Session): Promise<T> {
+  async call<T>(
+    what: string,
+    fn: (options: { timeoutMs: number; headers?: Record<string, string> }) => Promise<T>,
+    session?: Session,
+  ): Promise<T> {
     const deadline = Date.now() + this.options.retryForMs;
     let wait = 100;
     let refreshed = false;
     for (;;) {
       try {
-        return await fn({ timeoutMs: this.options.timeoutMs, ...(session ? { headers: { authorization: `Bearer ${session.token}` } } : {}) });
+        return await fn({
+          timeoutMs: this.options.timeoutMs,
+          ...(session ? { headers: { authorization: `Bearer ${session.token}` } } : {}),
+        });
       } catch (error) {
         if (session && !refreshed && isUnauthenticated(error)) {
           refreshed = true;
@@ -175,7 +195,10 @@ export class Gateway {
           throw error;
         }
         this.log.retries += 1;
-        const hinted = error instanceof ConnectError ? Number(error.findDetails(ErrorDetailSchema)[0]?.retryAfterSeconds ?? 0) * 1000 : 0;
+        const hinted =
+          error instanceof ConnectError
+            ? Number(error.findDetails(ErrorDetailSchema)[0]?.retryAfterSeconds ?? 0) * 1000
+            : 0;
         await sleep(Math.max(wait, Math.min(hinted, 5000)));
         wait = Math.min(wait * 2, 2000);
       }
@@ -186,14 +209,24 @@ export class Gateway {
   async login(role: RoleName, phone: string): Promise<Session> {
     const protoRole = role === "customer" ? Role.CUSTOMER : role === "transporter" ? Role.TRANSPORTER : Role.DRIVER;
     const sent = await this.call("SendOtp", (o) => this.auth.sendOtp({ phone, role: protoRole }, o));
-    if (!sent.devOtp) throw new Error("SendOtp returned no devOtp: the simulator needs the system's console SMS provider (development mode)");
-    const verified = await this.call("VerifyOtp", (o) => this.auth.verifyOtp({ phone, otp: sent.devOtp, role: protoRole }, o));
+    if (!sent.devOtp)
+      throw new Error(
+        "SendOtp returned no devOtp: the simulator needs the system's console SMS provider (development mode)",
+      );
+    const verified = await this.call("VerifyOtp", (o) =>
+      this.auth.verifyOtp({ phone, otp: sent.devOtp, role: protoRole }, o),
+    );
     if (!verified.tokens?.accessToken || !verified.user) throw new Error(`VerifyOtp for ${phone} returned no token`);
     return new Session(this, verified.tokens.accessToken, verified.tokens.refreshToken, verified.user.id);
   }
 
   /** Opens a driver's StreamLocation over gRPC through the gateway's port. */
-  openLocationStream(token: string): grpc.ClientDuplexStream<import("@weelo/contracts/grpc/weelo/tracking/v1/tracking_service").StreamLocationRequest, import("@weelo/contracts/grpc/weelo/tracking/v1/tracking_service").StreamLocationResponse> {
+  openLocationStream(
+    token: string,
+  ): grpc.ClientDuplexStream<
+    import("@weelo/contracts/grpc/weelo/tracking/v1/tracking_service").StreamLocationRequest,
+    import("@weelo/contracts/grpc/weelo/tracking/v1/tracking_service").StreamLocationResponse
+  > {
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${token}`);
     return this.grpcClient.streamLocation(metadata);

@@ -20,7 +20,12 @@ export interface FaultPlan {
 }
 
 /** Ms until the first location point is acknowledged after `since`, polling the ledger (at most timeoutMs). */
-async function pointsFlowAgain(world: World, since: number, ackedBefore: number, timeoutMs: number): Promise<number | null> {
+async function pointsFlowAgain(
+  world: World,
+  since: number,
+  ackedBefore: number,
+  timeoutMs: number,
+): Promise<number | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (world.ledger.pointsAcked > ackedBefore) return Date.now() - since;
@@ -64,14 +69,27 @@ export async function injectFaults(world: World, runStart: number, plan: FaultPl
     try {
       if (kind === "service") {
         if (!plan.child) {
-          records.push({ what: "restart of the system's process", atS, downMs: 0, readyAfterMs: null, pointsFlowAfterMs: null, note: "skipped: only with --start" });
+          records.push({
+            what: "restart of the system's process",
+            atS,
+            downMs: 0,
+            readyAfterMs: null,
+            pointsFlowAfterMs: null,
+            note: "skipped: only with --start",
+          });
           continue;
         }
         const ackedBefore = world.ledger.pointsAcked;
         const { readyAfterMs } = await plan.child.restart(plan.downMs);
         // Points acknowledged by the old process while it drained do not count: wait for new ones.
         const flow = await pointsFlowAgain(world, started, Math.max(ackedBefore, world.ledger.pointsAcked), 60_000);
-        records.push({ what: "restart of the all-in-one process (SIGTERM, graceful)", atS, downMs: plan.downMs, readyAfterMs, pointsFlowAfterMs: flow });
+        records.push({
+          what: "restart of the all-in-one process (SIGTERM, graceful)",
+          atS,
+          downMs: plan.downMs,
+          readyAfterMs,
+          pointsFlowAfterMs: flow,
+        });
       } else {
         const server = LOCAL_SERVERS[kind];
         const stall = stallMeter(world);
@@ -81,10 +99,24 @@ export async function injectFaults(world: World, runStart: number, plan: FaultPl
         // Points may keep flowing through such a restart: the figure is the longest stretch without an ack.
         await pointsFlowAgain(world, started, world.ledger.pointsAcked, 60_000);
         await sleep(3000);
-        records.push({ what: `restart of the ${server.name} (127.0.0.1:${server.port})`, atS, downMs: plan.downMs, readyAfterMs, pointsFlowAfterMs: stall.stop(), note: "points: longest stretch without an ack" });
+        records.push({
+          what: `restart of the ${server.name} (127.0.0.1:${server.port})`,
+          atS,
+          downMs: plan.downMs,
+          readyAfterMs,
+          pointsFlowAfterMs: stall.stop(),
+          note: "points: longest stretch without an ack",
+        });
       }
     } catch (error) {
-      records.push({ what: `restart of ${kind}`, atS, downMs: plan.downMs, readyAfterMs: null, pointsFlowAfterMs: null, note: `failed: ${(error as Error).message}` });
+      records.push({
+        what: `restart of ${kind}`,
+        atS,
+        downMs: plan.downMs,
+        readyAfterMs: null,
+        pointsFlowAfterMs: null,
+        note: `failed: ${(error as Error).message}`,
+      });
     }
   }
   return records;

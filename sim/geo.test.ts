@@ -13,9 +13,18 @@ describe("seeded randomness", () => {
     const a = rngFor(8, "order", 3);
     const b = rngFor(8, "order", 3);
     const first = Array.from({ length: 5 }, () => a.next());
-    assert.deepEqual(Array.from({ length: 5 }, () => b.next()), first);
-    assert.notDeepEqual(Array.from({ length: 5 }, () => rngFor(8, "order", 4).next()), first);
-    assert.notDeepEqual(Array.from({ length: 5 }, () => rngFor(9, "order", 3).next()), first);
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => b.next()),
+      first,
+    );
+    assert.notDeepEqual(
+      Array.from({ length: 5 }, () => rngFor(8, "order", 4).next()),
+      first,
+    );
+    assert.notDeepEqual(
+      Array.from({ length: 5 }, () => rngFor(9, "order", 3).next()),
+      first,
+    );
   });
 
   it("stays in range and is roughly uniform", () => {
@@ -45,9 +54,16 @@ describe("geometry", () => {
     const points = route(createRng(1), HINJEWADI, to, { speedMps: 12, tickMs: 1000, jitterM: 0, dogLeg: false });
     assert.equal(points.length, 100, "1200 m at 12 m/s: 99 fixes on the way and the arrival");
     assert.deepEqual({ lat: points.at(-1)!.lat, lng: points.at(-1)!.lng }, to);
-    assert.equal(points.at(-1)!.speedMps, ARRIVAL_SPEED_MPS, "the arrival fix is rolling, never a parked truck's jitter");
+    assert.equal(
+      points.at(-1)!.speedMps,
+      ARRIVAL_SPEED_MPS,
+      "the arrival fix is rolling, never a parked truck's jitter",
+    );
     for (let i = 1; i < points.length - 1; i++) assert.ok(Math.abs(distanceM(points[i - 1]!, points[i]!) - 12) < 0.1);
-    assert.ok(points.every((p) => p.speedMps > 0.5), "every moving fix reports a speed");
+    assert.ok(
+      points.every((p) => p.speedMps > 0.5),
+      "every moving fix reports a speed",
+    );
   });
 
   it("drives a dog-leg with GPS jitter that the server's filters accept (under 150 km/h between fixes)", () => {
@@ -59,7 +75,10 @@ describe("geometry", () => {
       assert.ok(maxImpliedSpeedKmph([from, ...points], 1000) < 90, "no jump a truck could not make");
       const driven = points.reduce((sum, p, i) => sum + distanceM(i === 0 ? from : points[i - 1]!, p), 0);
       assert.ok(driven >= distanceM(from, to) - 10, "a dog-leg is never shorter than the straight line");
-      assert.deepEqual({ lat: points.at(-1)!.lat, lng: points.at(-1)!.lng }, { lat: Math.round(to.lat * 1e7) / 1e7, lng: Math.round(to.lng * 1e7) / 1e7 });
+      assert.deepEqual(
+        { lat: points.at(-1)!.lat, lng: points.at(-1)!.lng },
+        { lat: Math.round(to.lat * 1e7) / 1e7, lng: Math.round(to.lng * 1e7) / 1e7 },
+      );
     }
   });
 
@@ -82,7 +101,10 @@ describe("the city plan", () => {
     );
     assert.notEqual(a[0]!.trucks[0]!.driverPhone, b[0]!.trucks[0]!.driverPhone);
     const other = planCity({ ...config, seed: 9 }, "0001");
-    assert.notDeepEqual(other.map((t) => t.base), a.map((t) => t.base));
+    assert.notDeepEqual(
+      other.map((t) => t.base),
+      a.map((t) => t.base),
+    );
   });
 
   it("gives every truck a valid, unique phone and registration, near its hub", () => {
@@ -98,7 +120,11 @@ describe("the city plan", () => {
     for (const transporter of plans) {
       assert.ok(transporter.trucks.length >= config.trucksMin && transporter.trucks.length <= config.trucksMax);
       const types = new Set(transporter.trucks.map((k) => k.vehicleType));
-      assert.equal(types.size, Math.min(transporter.trucks.length, config.vehicleTypes.length), "each type while trucks last");
+      assert.equal(
+        types.size,
+        Math.min(transporter.trucks.length, config.vehicleTypes.length),
+        "each type while trucks last",
+      );
     }
     assert.match(phoneFor("customer", "0042", 7), /^8004200007$/);
     assert.equal(registrationFor("0000", 0), "MH12AA0001");
@@ -117,13 +143,19 @@ describe("the city plan", () => {
       assert.ok(order.weightKg > 0 && order.weightKg <= 4000);
     }
     const multi = Array.from({ length: 1000 }, (_, k) => planOrder(config, k)).filter((o) => o.vehicleCount > 1).length;
-    assert.ok(multi > 120 && multi < 280, `${multi} multi-truck orders of 1000 at a share of ${config.multiTruckShare}`);
+    assert.ok(
+      multi > 120 && multi < 280,
+      `${multi} multi-truck orders of 1000 at a share of ${config.multiTruckShare}`,
+    );
   });
 
   it("spaces orders as Poisson arrivals at the configured rate within the window", () => {
     const times = orderTimes({ ...config, ordersPerMinute: 60, bookingWindowMs: 600_000 });
     assert.ok(times.length > 520 && times.length < 680, `${times.length} orders in 10 minutes at 60/min`);
-    assert.deepEqual(times, [...times].sort((a, b) => a - b));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+    );
     assert.ok(times.every((t) => t >= 0 && t < 600_000));
     assert.deepEqual(times, orderTimes({ ...config, ordersPerMinute: 60, bookingWindowMs: 600_000 }));
   });
@@ -134,8 +166,15 @@ describe("a transporter's choice of trucks", () => {
     const pickup = HINJEWADI;
     const at = (m: number, id: string) => ({ id, position: offset(pickup, 90, m) });
     const free = [at(2000, "far"), at(300, "near"), at(900, "mid"), at(5000, "elsewhere")];
-    assert.deepEqual(chooseTrucks(free, pickup, 2, 2500).map((t) => t.id), ["near", "mid"]);
-    assert.deepEqual(chooseTrucks(free, pickup, 5, 2500).map((t) => t.id), ["near", "mid", "far"], "fewer than asked when the rest is out of reach");
+    assert.deepEqual(
+      chooseTrucks(free, pickup, 2, 2500).map((t) => t.id),
+      ["near", "mid"],
+    );
+    assert.deepEqual(
+      chooseTrucks(free, pickup, 5, 2500).map((t) => t.id),
+      ["near", "mid", "far"],
+      "fewer than asked when the rest is out of reach",
+    );
     assert.deepEqual(chooseTrucks(free, pickup, 3, 100), [], "none near");
     assert.deepEqual(chooseTrucks([], pickup, 3, 2500), []);
   });

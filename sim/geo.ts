@@ -43,7 +43,9 @@ export function distanceM(a: LatLng, b: LatLng): number {
 /** Initial bearing from a to b, degrees clockwise from north in [0, 360). */
 export function bearingDeg(a: LatLng, b: LatLng): number {
   const y = Math.sin(rad(b.lng - a.lng)) * Math.cos(rad(b.lat));
-  const x = Math.cos(rad(a.lat)) * Math.sin(rad(b.lat)) - Math.sin(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.cos(rad(b.lng - a.lng));
+  const x =
+    Math.cos(rad(a.lat)) * Math.sin(rad(b.lat)) -
+    Math.sin(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.cos(rad(b.lng - a.lng));
   return (deg(Math.atan2(y, x)) + 360) % 360;
 }
 
@@ -54,7 +56,8 @@ export function offset(from: LatLng, bearing: number, distance: number): LatLng 
   const lat1 = rad(from.lat);
   const lng1 = rad(from.lng);
   const lat2 = Math.asin(Math.sin(lat1) * Math.cos(d) + Math.cos(lat1) * Math.sin(d) * Math.cos(b));
-  const lng2 = lng1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(lat1), Math.cos(d) - Math.sin(lat1) * Math.sin(lat2));
+  const lng2 =
+    lng1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(lat1), Math.cos(d) - Math.sin(lat1) * Math.sin(lat2));
   return { lat: round7(deg(lat2)), lng: round7(deg(lng2)) };
 }
 
@@ -123,7 +126,12 @@ export function route(rng: Rng, from: LatLng, to: LatLng, options: RouteOptions)
     carried = length - (at - step);
   }
   // The arrival fix is exact and still rolling (never mistaken for a parked truck's jitter).
-  points.push({ lat: round7(to.lat), lng: round7(to.lng), speedMps: ARRIVAL_SPEED_MPS, heading: points.at(-1)?.heading ?? Math.round(bearingDeg(from, to)) });
+  points.push({
+    lat: round7(to.lat),
+    lng: round7(to.lng),
+    speedMps: ARRIVAL_SPEED_MPS,
+    heading: points.at(-1)?.heading ?? Math.round(bearingDeg(from, to)),
+  });
   return points;
 }
 
@@ -135,6 +143,7 @@ export const ARRIVAL_SPEED_MPS = 2;
 /** Largest speed (km/h) implied by consecutive fixes spaced tickMs apart: what the server's jump filter sees. */
 export function maxImpliedSpeedKmph(points: readonly LatLng[], tickMs: number): number {
   let max = 0;
-  for (let i = 1; i < points.length; i++) max = Math.max(max, (distanceM(points[i - 1]!, points[i]!) / (tickMs / 1000)) * 3.6);
+  for (let i = 1; i < points.length; i++)
+    max = Math.max(max, (distanceM(points[i - 1]!, points[i]!) / (tickMs / 1000)) * 3.6);
   return max;
 }

@@ -16,18 +16,42 @@ import {
   type WatchMessage,
 } from "./invariants.js";
 
-const TRIP: Status[] = ["PENDING", "CONFIRMED", "ASSIGNED", "DRIVER_EN_ROUTE", "AT_PICKUP", "IN_TRANSIT", "AT_DROPOFF", "COMPLETED"];
+const TRIP: Status[] = [
+  "PENDING",
+  "CONFIRMED",
+  "ASSIGNED",
+  "DRIVER_EN_ROUTE",
+  "AT_PICKUP",
+  "IN_TRANSIT",
+  "AT_DROPOFF",
+  "COMPLETED",
+];
 
 /** A booking whose history walks the given statuses, one second apart from `start`. */
-function booking(id: string, statuses: Status[], extra: Partial<FinalBooking> = {}, start = 0, reopenedAt: number[] = []): FinalBooking {
-  const history: HistoryEntry[] = statuses.map((to, i) => ({ sequence: i + 1, from: i === 0 ? undefined : statuses[i - 1], to, at: start + i * 1000, reopened: reopenedAt.includes(i + 1) }));
+function booking(
+  id: string,
+  statuses: Status[],
+  extra: Partial<FinalBooking> = {},
+  start = 0,
+  reopenedAt: number[] = [],
+): FinalBooking {
+  const history: HistoryEntry[] = statuses.map((to, i) => ({
+    sequence: i + 1,
+    from: i === 0 ? undefined : statuses[i - 1],
+    to,
+    at: start + i * 1000,
+    reopened: reopenedAt.includes(i + 1),
+  }));
   return { id, orderId: "o1", status: statuses.at(-1)!, driverId: "", vehicleId: "", history, ...extra };
 }
 
 /** The watch stream of a booking that saw its state at `from` and every change after it. */
 function watched(b: FinalBooking, from = 1): WatchMessage[] {
   const state = b.history[from - 1]!;
-  return [{ kind: "state", sequence: state.sequence, status: state.to }, ...b.history.slice(from).map((h) => ({ kind: "change" as const, sequence: h.sequence, from: h.from, to: h.to }))];
+  return [
+    { kind: "state", sequence: state.sequence, status: state.to },
+    ...b.history.slice(from).map((h) => ({ kind: "change" as const, sequence: h.sequence, from: h.from, to: h.to })),
+  ];
 }
 
 describe("invariants", () => {
@@ -53,12 +77,19 @@ describe("invariants", () => {
     const twice = [...fine, { orderId: "o1", transporter: "t3", bookingIds: ["b1"], at: 3 }];
     const violations = checkOverAcceptance(orders, twice, finals);
     assert.equal(violations.length, 1);
-    assert.match(violations[0]!.message, /booking b1 of order o1 was handed to 2 acceptances but reopened only 0 times/);
+    assert.match(
+      violations[0]!.message,
+      /booking b1 of order o1 was handed to 2 acceptances but reopened only 0 times/,
+    );
 
     const reopened = [booking("b1", ["PENDING", "CONFIRMED", "PENDING", "CONFIRMED"], {}, 0, [3]), finals[1]!];
     assert.deepEqual(checkOverAcceptance(orders, twice, reopened), [], "a reopened booking may be accepted again");
 
-    const foreign = checkOverAcceptance(orders, [{ orderId: "o1", transporter: "t1", bookingIds: ["b1", "b2", "b9"], at: 1 }], finals);
+    const foreign = checkOverAcceptance(
+      orders,
+      [{ orderId: "o1", transporter: "t1", bookingIds: ["b1", "b2", "b9"], at: 1 }],
+      finals,
+    );
     assert.ok(foreign.some((v) => /b9, which is not one of its bookings/.test(v.message)));
     assert.ok(foreign.some((v) => /order o1 of 2 trucks had 3 bookings accepted/.test(v.message)));
     assert.match(checkOverAcceptance(new Map(), fine, finals)[0]!.message, /no customer of this run booked/);
@@ -75,11 +106,25 @@ describe("invariants", () => {
     assert.equal(violations.length, 1);
     assert.match(violations[0]!.message, /driver d1 was on bookings b1 and b3 at once/);
 
-    const stillOpen = booking("b4", ["PENDING", "CONFIRMED", "ASSIGNED", "DRIVER_EN_ROUTE"], { driverId: "d2", vehicleId: "v1" }, 100_000);
+    const stillOpen = booking(
+      "b4",
+      ["PENDING", "CONFIRMED", "ASSIGNED", "DRIVER_EN_ROUTE"],
+      { driverId: "d2", vehicleId: "v1" },
+      100_000,
+    );
     const late = booking("b5", TRIP, { driverId: "d3", vehicleId: "v1" }, 200_000);
-    assert.match(checkExclusiveTrips([stillOpen, late])[0]!.message, /vehicle v1 was on bookings b4 and b5 at once/, "an unfinished trip holds its vehicle");
+    assert.match(
+      checkExclusiveTrips([stillOpen, late])[0]!.message,
+      /vehicle v1 was on bookings b4 and b5 at once/,
+      "an unfinished trip holds its vehicle",
+    );
 
-    const cancelled = booking("b6", ["PENDING", "CONFIRMED", "ASSIGNED", "CANCELLED"], { driverId: "d4", vehicleId: "v4" }, 0);
+    const cancelled = booking(
+      "b6",
+      ["PENDING", "CONFIRMED", "ASSIGNED", "CANCELLED"],
+      { driverId: "d4", vehicleId: "v4" },
+      0,
+    );
     const next = booking("b7", TRIP, { driverId: "d4", vehicleId: "v4" }, 2000); // ASSIGNED at 4 s, b6 ended at 3 s
     assert.deepEqual(checkExclusiveTrips([cancelled, next]), []);
     assert.equal(occupation(booking("b8", ["PENDING"])), undefined);
@@ -87,10 +132,17 @@ describe("invariants", () => {
 
   it("every acknowledged point of a trip is in its stored path", () => {
     assert.deepEqual(checkPointsStored([{ bookingId: "b1", acked: [3, 4, 5], stored: [1, 3, 4, 5, 9] }]), []);
-    assert.deepEqual(checkPointsStored([{ bookingId: "b2", acked: [], stored: undefined }]), [], "no acknowledged points, nothing to find");
+    assert.deepEqual(
+      checkPointsStored([{ bookingId: "b2", acked: [], stored: undefined }]),
+      [],
+      "no acknowledged points, nothing to find",
+    );
     const [missing] = checkPointsStored([{ bookingId: "b1", acked: [3, 4, 5, 6, 7, 10], stored: [3, 7] }]);
     assert.match(missing!.message, /4 of 6 acknowledged points missing from the stored path \(seq 4-6, 10\)/);
-    assert.match(checkPointsStored([{ bookingId: "b3", acked: [1], stored: undefined }])[0]!.message, /could not be read/);
+    assert.match(
+      checkPointsStored([{ bookingId: "b3", acked: [1], stored: undefined }])[0]!.message,
+      /could not be read/,
+    );
     assert.equal(describeSeqs([9, 1, 2, 3, 5]), "1-3, 5, 9");
   });
 
@@ -111,10 +163,15 @@ describe("invariants", () => {
     const duplicated = watched(b);
     duplicated.splice(3, 0, duplicated[2]!);
     assert.match(checkWatchOrder(b, duplicated)[0]!.message, /change 3 arrived after change 3/);
-    const wrong = watched(b).map((m) => (m.kind === "change" && m.sequence === 4 ? { ...m, to: "AT_PICKUP" as Status } : m));
+    const wrong = watched(b).map((m) =>
+      m.kind === "change" && m.sequence === 4 ? { ...m, to: "AT_PICKUP" as Status } : m,
+    );
     assert.match(checkWatchOrder(b, wrong)[0]!.message, /change 4 said AT_PICKUP, the history says DRIVER_EN_ROUTE/);
     const stopped = watched(b).slice(0, 5);
-    assert.match(checkWatchOrder(b, stopped)[0]!.message, /stopped at change 5 \(AT_PICKUP\); the history goes on with 6:IN_TRANSIT, 7:AT_DROPOFF, 8:COMPLETED/);
+    assert.match(
+      checkWatchOrder(b, stopped)[0]!.message,
+      /stopped at change 5 \(AT_PICKUP\); the history goes on with 6:IN_TRANSIT, 7:AT_DROPOFF, 8:COMPLETED/,
+    );
     assert.match(checkWatchOrder(b, [])[0]!.message, /delivered nothing/);
     assert.match(checkWatchOrder(b, watched(b).slice(1))[0]!.message, /did not start with the booking's state/);
   });
@@ -122,7 +179,13 @@ describe("invariants", () => {
   it("the marketplace completed something when it had orders and trucks", () => {
     assert.deepEqual(checkProgress([booking("b1", TRIP), booking("b2", ["PENDING", "CANCELLED"])], 3), []);
     assert.deepEqual(checkProgress([], 3), []);
-    const [idle] = checkProgress([booking("b1", ["PENDING"]), booking("b2", ["PENDING"]), booking("b3", ["PENDING", "CANCELLED"])], 3);
-    assert.match(idle!.message, /none of 3 bookings was completed with 3 trucks in the city \(2 PENDING, 1 CANCELLED\)/);
+    const [idle] = checkProgress(
+      [booking("b1", ["PENDING"]), booking("b2", ["PENDING"]), booking("b3", ["PENDING", "CANCELLED"])],
+      3,
+    );
+    assert.match(
+      idle!.message,
+      /none of 3 bookings was completed with 3 trucks in the city \(2 PENDING, 1 CANCELLED\)/,
+    );
   });
 });

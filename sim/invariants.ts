@@ -4,7 +4,16 @@
  * Each returns the violations it found, in words that name the booking and what was wrong.
  */
 
-export type Status = "PENDING" | "CONFIRMED" | "ASSIGNED" | "DRIVER_EN_ROUTE" | "AT_PICKUP" | "IN_TRANSIT" | "AT_DROPOFF" | "COMPLETED" | "CANCELLED";
+export type Status =
+  | "PENDING"
+  | "CONFIRMED"
+  | "ASSIGNED"
+  | "DRIVER_EN_ROUTE"
+  | "AT_PICKUP"
+  | "IN_TRANSIT"
+  | "AT_DROPOFF"
+  | "COMPLETED"
+  | "CANCELLED";
 
 export const TERMINAL: ReadonlySet<Status> = new Set(["COMPLETED", "CANCELLED"]);
 
@@ -29,7 +38,9 @@ export interface FinalBooking {
 }
 
 /** What a customer's WatchBooking stream delivered, over all its reconnects, in arrival order. */
-export type WatchMessage = { kind: "state"; sequence: number; status: Status } | { kind: "change"; sequence: number; from: Status | undefined; to: Status };
+export type WatchMessage =
+  | { kind: "state"; sequence: number; status: Status }
+  | { kind: "change"; sequence: number; from: Status | undefined; to: Status };
 
 export interface Violation {
   invariant: "terminal" | "over_accepted" | "double_trip" | "points_stored" | "watch_order" | "progress";
@@ -44,11 +55,18 @@ export interface Violation {
  * explanation (why the run left it there, e.g. "broadcast still open until 10:42:07") comes
  * from the simulation, which knows what it was waiting for.
  */
-export function checkTerminal(bookings: readonly FinalBooking[], explanations: ReadonlyMap<string, string>): Violation[] {
+export function checkTerminal(
+  bookings: readonly FinalBooking[],
+  explanations: ReadonlyMap<string, string>,
+): Violation[] {
   const violations: Violation[] = [];
   for (const booking of bookings) {
     if (TERMINAL.has(booking.status) || explanations.has(booking.id)) continue;
-    violations.push({ invariant: "terminal", bookingId: booking.id, message: `booking ${booking.id} ended the run ${booking.status} with nothing to explain it` });
+    violations.push({
+      invariant: "terminal",
+      bookingId: booking.id,
+      message: `booking ${booking.id} ended the run ${booking.status} with nothing to explain it`,
+    });
   }
   return violations;
 }
@@ -66,32 +84,52 @@ export interface Acceptance {
  * no more than vehicle_count of them, and no booking is handed to two acceptances unless it
  * was reopened (given up, back to PENDING) in between.
  */
-export function checkOverAcceptance(orders: ReadonlyMap<string, { vehicleCount: number; bookingIds: readonly string[] }>, acceptances: readonly Acceptance[], bookings: readonly FinalBooking[]): Violation[] {
+export function checkOverAcceptance(
+  orders: ReadonlyMap<string, { vehicleCount: number; bookingIds: readonly string[] }>,
+  acceptances: readonly Acceptance[],
+  bookings: readonly FinalBooking[],
+): Violation[] {
   const violations: Violation[] = [];
   const reopens = new Map<string, number>();
   for (const booking of bookings) reopens.set(booking.id, booking.history.filter((h) => h.reopened).length);
   const byOrder = new Map<string, Acceptance[]>();
-  for (const acceptance of acceptances) byOrder.set(acceptance.orderId, [...(byOrder.get(acceptance.orderId) ?? []), acceptance]);
+  for (const acceptance of acceptances)
+    byOrder.set(acceptance.orderId, [...(byOrder.get(acceptance.orderId) ?? []), acceptance]);
   for (const [orderId, list] of byOrder) {
     const order = orders.get(orderId);
     if (!order) {
-      violations.push({ invariant: "over_accepted", message: `acceptances of order ${orderId}, which no customer of this run booked` });
+      violations.push({
+        invariant: "over_accepted",
+        message: `acceptances of order ${orderId}, which no customer of this run booked`,
+      });
       continue;
     }
     const handedOut = new Map<string, number>();
     for (const acceptance of list) {
       for (const id of acceptance.bookingIds) {
-        if (!order.bookingIds.includes(id)) violations.push({ invariant: "over_accepted", bookingId: id, message: `order ${orderId} accepted with booking ${id}, which is not one of its bookings` });
+        if (!order.bookingIds.includes(id))
+          violations.push({
+            invariant: "over_accepted",
+            bookingId: id,
+            message: `order ${orderId} accepted with booking ${id}, which is not one of its bookings`,
+          });
         handedOut.set(id, (handedOut.get(id) ?? 0) + 1);
       }
     }
     for (const [id, times] of handedOut) {
       if (times > 1 + (reopens.get(id) ?? 0)) {
-        violations.push({ invariant: "over_accepted", bookingId: id, message: `booking ${id} of order ${orderId} was handed to ${times} acceptances but reopened only ${reopens.get(id) ?? 0} times` });
+        violations.push({
+          invariant: "over_accepted",
+          bookingId: id,
+          message: `booking ${id} of order ${orderId} was handed to ${times} acceptances but reopened only ${reopens.get(id) ?? 0} times`,
+        });
       }
     }
     if (handedOut.size > order.vehicleCount) {
-      violations.push({ invariant: "over_accepted", message: `order ${orderId} of ${order.vehicleCount} trucks had ${handedOut.size} bookings accepted` });
+      violations.push({
+        invariant: "over_accepted",
+        message: `order ${orderId} of ${order.vehicleCount} trucks had ${handedOut.size} bookings accepted`,
+      });
     }
   }
   return violations;
@@ -126,7 +164,11 @@ export function checkExclusiveTrips(bookings: readonly FinalBooking[]): Violatio
         const next = spans[i]!;
         if (next.from < previous.to) {
           const who = key === "driverId" ? "driver" : "vehicle";
-          violations.push({ invariant: "double_trip", bookingId: next.id, message: `${who} ${holder} was on bookings ${previous.id} and ${next.id} at once (${next.id} assigned before ${previous.id} ended)` });
+          violations.push({
+            invariant: "double_trip",
+            bookingId: next.id,
+            message: `${who} ${holder} was on bookings ${previous.id} and ${next.id} at once (${next.id} assigned before ${previous.id} ended)`,
+          });
         }
       }
     }
@@ -149,7 +191,11 @@ export function checkPointsStored(trips: readonly TripPoints[]): Violation[] {
   for (const trip of trips) {
     if (trip.acked.length === 0) continue;
     if (!trip.stored) {
-      violations.push({ invariant: "points_stored", bookingId: trip.bookingId, message: `the path of booking ${trip.bookingId} could not be read (${trip.acked.length} acknowledged points)` });
+      violations.push({
+        invariant: "points_stored",
+        bookingId: trip.bookingId,
+        message: `the path of booking ${trip.bookingId} could not be read (${trip.acked.length} acknowledged points)`,
+      });
       continue;
     }
     const stored = new Set(trip.stored);
@@ -185,7 +231,9 @@ export function describeSeqs(seqs: readonly number[]): string {
  * Reconnects (a new first state, then changes after the last sequence seen) are allowed.
  */
 export function checkWatchOrder(booking: FinalBooking, messages: readonly WatchMessage[]): Violation[] {
-  const fail = (message: string): Violation[] => [{ invariant: "watch_order", bookingId: booking.id, message: `booking ${booking.id}: ${message}` }];
+  const fail = (message: string): Violation[] => [
+    { invariant: "watch_order", bookingId: booking.id, message: `booking ${booking.id}: ${message}` },
+  ];
   const first = messages[0];
   if (!first) return fail("its customer's watch stream delivered nothing");
   if (first.kind !== "state") return fail("the watch stream did not start with the booking's state");
@@ -197,18 +245,23 @@ export function checkWatchOrder(booking: FinalBooking, messages: readonly WatchM
       // A reconnect: the current state again; it may be ahead of what was seen (changes follow).
       continue;
     }
-    if (message.sequence !== last + 1) return fail(`change ${message.sequence} arrived after change ${last} (expected ${last + 1})`);
+    if (message.sequence !== last + 1)
+      return fail(`change ${message.sequence} arrived after change ${last} (expected ${last + 1})`);
     const entry = history.get(message.sequence);
     if (!entry) return fail(`change ${message.sequence} is not in the booking's history`);
-    if (entry.to !== message.to) return fail(`change ${message.sequence} said ${message.to}, the history says ${entry.to}`);
-    if (message.from !== undefined && message.from !== status) return fail(`change ${message.sequence} moved from ${message.from}, but the stream last showed ${status}`);
+    if (entry.to !== message.to)
+      return fail(`change ${message.sequence} said ${message.to}, the history says ${entry.to}`);
+    if (message.from !== undefined && message.from !== status)
+      return fail(`change ${message.sequence} moved from ${message.from}, but the stream last showed ${status}`);
     last = message.sequence;
     status = message.to;
   }
   const lastInHistory = Math.max(...booking.history.map((h) => h.sequence));
   if (last < lastInHistory) {
     const missed = booking.history.filter((h) => h.sequence > last).map((h) => `${h.sequence}:${h.to}`);
-    return fail(`the watch stream stopped at change ${last} (${status}); the history goes on with ${missed.join(", ")}`);
+    return fail(
+      `the watch stream stopped at change ${last} (${status}); the history goes on with ${missed.join(", ")}`,
+    );
   }
   return [];
 }
@@ -222,5 +275,10 @@ export function checkProgress(bookings: readonly FinalBooking[], trucks: number)
   if (bookings.some((b) => b.status === "COMPLETED")) return [];
   const statuses = new Map<string, number>();
   for (const b of bookings) statuses.set(b.status, (statuses.get(b.status) ?? 0) + 1);
-  return [{ invariant: "progress", message: `none of ${bookings.length} bookings was completed with ${trucks} trucks in the city (${[...statuses].map(([s, n]) => `${n} ${s}`).join(", ")})` }];
+  return [
+    {
+      invariant: "progress",
+      message: `none of ${bookings.length} bookings was completed with ${trucks} trucks in the city (${[...statuses].map(([s, n]) => `${n} ${s}`).join(", ")})`,
+    },
+  ];
 }

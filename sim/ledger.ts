@@ -81,7 +81,15 @@ export class Ledger {
   addOrder(order: OrderRecord): void {
     this.orders.set(order.id, order);
     for (const id of order.bookingIds) {
-      this.bookings.set(id, { id, orderId: order.id, customer: order.customer, createdAt: order.createdAt, watch: [], watching: false, ackedTripPoints: [] });
+      this.bookings.set(id, {
+        id,
+        orderId: order.id,
+        customer: order.customer,
+        createdAt: order.createdAt,
+        watch: [],
+        watching: false,
+        ackedTripPoints: [],
+      });
     }
   }
 

@@ -66,11 +66,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const profile = values.short ? "short" : (values.profile ?? "full");
-  if (profile !== "short" && profile !== "full") throw new UsageError(`--profile must be short or full, not ${profile}`);
+  if (profile !== "short" && profile !== "full")
+    throw new UsageError(`--profile must be short or full, not ${profile}`);
   const number = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
     if (raw === undefined) return undefined;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, not ${raw}`);
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new UsageError(`--${name} must be a number from ${min} to ${max}, not ${raw}`);
     return value;
   };
   const config: SimConfig = { ...PROFILES[profile] };
@@ -83,9 +85,12 @@ async function main(): Promise<number> {
   set("ordersPerMinute", number("rate", values.rate, 0.1, 6000));
   set("transporters", number("transporters", values.transporters, 1, 1000));
   set("customers", number("customers", values.customers, 1, 10_000));
-  const waveMs = number("wave-ms", values["wave-ms"], 50, 3_600_000) ?? (values.start ? (profile === "short" ? 4000 : 15_000) : undefined);
+  const waveMs =
+    number("wave-ms", values["wave-ms"], 50, 3_600_000) ??
+    (values.start ? (profile === "short" ? 4000 : 15_000) : undefined);
   const gatherMs = 2000;
-  const broadcastMs = number("broadcast-ms", values["broadcast-ms"], 0, 24 * 3600_000) ?? gatherMs + 4 * (waveMs ?? 30_000) + 2000;
+  const broadcastMs =
+    number("broadcast-ms", values["broadcast-ms"], 0, 24 * 3600_000) ?? gatherMs + 4 * (waveMs ?? 30_000) + 2000;
 
   const faultKinds = faultList(values.faults ?? false, values["fault-list"], values.start ?? false);
   // Through a restart the apps keep retrying as long as a restart can take on a busy machine.
@@ -97,11 +102,15 @@ async function main(): Promise<number> {
   if (values.start) {
     progress("starting the all-in-one system (node --import tsx gateway/src/all-in-one.ts)…");
     const began = Date.now();
-    child = await startSystemChild(waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {});
+    child = await startSystemChild(
+      waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {},
+    );
     url = child.url;
     progress(`system ready at ${url} in ${((Date.now() - began) / 1000).toFixed(1)} s (log: ${child.logPath})`);
   } else if (!(await answers(url))) {
-    console.error(`no Weelo system answers at ${url}: start one (npm start), or let the simulator start it: npm run simulate -- --start`);
+    console.error(
+      `no Weelo system answers at ${url}: start one (npm start), or let the simulator start it: npm run simulate -- --start`,
+    );
     return 1;
   }
   try {
@@ -115,7 +124,12 @@ async function main(): Promise<number> {
         ? {
             onRunning: (world, runStart) => {
               progress(`fault mode: ${faultKinds.join(", ")} will be restarted during the booking window`);
-              return injectFaults(world, runStart, { kinds: faultKinds, downMs: number("fault-down-ms", values["fault-down-ms"], 0, 60_000) ?? 3000, url, child });
+              return injectFaults(world, runStart, {
+                kinds: faultKinds,
+                downMs: number("fault-down-ms", values["fault-down-ms"], 0, 60_000) ?? 3000,
+                url,
+                child,
+              });
             },
           }
         : {}),
@@ -145,8 +159,13 @@ const mul = (v: number | undefined, k: number) => (v === undefined ? undefined :
 /** Which faults to inject: the list given, or every one that applies to this run. */
 function faultList(all: boolean, list: string | undefined, started: boolean): FaultKind[] {
   if (list !== undefined) {
-    const kinds = list.split(",").map((s) => s.trim()).filter(Boolean);
-    for (const kind of kinds) if (!["service", "nats", "redis"].includes(kind)) throw new UsageError(`--fault-list takes service, nats and redis, not ${kind}`);
+    const kinds = list
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const kind of kinds)
+      if (!["service", "nats", "redis"].includes(kind))
+        throw new UsageError(`--fault-list takes service, nats and redis, not ${kind}`);
     return kinds as FaultKind[];
   }
   if (!all) return [];

@@ -41,9 +41,48 @@ export interface OrderPlan {
   cancelAfterMs: number | undefined;
 }
 
-const FIRST_NAMES = ["Anil", "Sunil", "Ganesh", "Mahesh", "Rahul", "Santosh", "Vijay", "Prakash", "Ramesh", "Sachin", "Kavita", "Sneha", "Pooja", "Amol", "Nitin", "Rohit"];
-const LAST_NAMES = ["Shinde", "Patil", "Jadhav", "More", "Pawar", "Kulkarni", "Deshmukh", "Gaikwad", "Kale", "Joshi", "Bhosale", "Chavan"];
-const GOODS = ["furniture", "electronics", "auto parts", "textiles", "FMCG cartons", "steel pipes", "vegetables", "cement bags"];
+const FIRST_NAMES = [
+  "Anil",
+  "Sunil",
+  "Ganesh",
+  "Mahesh",
+  "Rahul",
+  "Santosh",
+  "Vijay",
+  "Prakash",
+  "Ramesh",
+  "Sachin",
+  "Kavita",
+  "Sneha",
+  "Pooja",
+  "Amol",
+  "Nitin",
+  "Rohit",
+];
+const LAST_NAMES = [
+  "Shinde",
+  "Patil",
+  "Jadhav",
+  "More",
+  "Pawar",
+  "Kulkarni",
+  "Deshmukh",
+  "Gaikwad",
+  "Kale",
+  "Joshi",
+  "Bhosale",
+  "Chavan",
+];
+const GOODS = [
+  "furniture",
+  "electronics",
+  "auto parts",
+  "textiles",
+  "FMCG cartons",
+  "steel pipes",
+  "vegetables",
+  "cement bags",
+];
 /** Weight carried per truck type, kilograms (below the catalog's capacity). */
 const LOADS: Record<string, [number, number]> = {
   mini_truck: [200, 700],
@@ -88,7 +127,10 @@ export function planCity(config: SimConfig, tag: string): TransporterPlan[] {
     const trucks: TruckPlan[] = [];
     for (let k = 0; k < count; k++) {
       // Every transporter has at least one truck of each type while it has trucks to spare.
-      const vehicleType = k < config.vehicleTypes.length ? config.vehicleTypes[(t + k) % config.vehicleTypes.length]! : rng.pick(config.vehicleTypes);
+      const vehicleType =
+        k < config.vehicleTypes.length
+          ? config.vehicleTypes[(t + k) % config.vehicleTypes.length]!
+          : rng.pick(config.vehicleTypes);
       const name = `${rng.pick(FIRST_NAMES)} ${rng.pick(LAST_NAMES)}`;
       trucks.push({
         vehicleType,
@@ -134,7 +176,8 @@ export function orderTimes(config: SimConfig): number[] {
   const rng = rngFor(config.seed, "arrivals");
   const meanGapMs = 60_000 / config.ordersPerMinute;
   const times: number[] = [];
-  for (let at = rng.exponential(meanGapMs); at < config.bookingWindowMs; at += rng.exponential(meanGapMs)) times.push(Math.round(at));
+  for (let at = rng.exponential(meanGapMs); at < config.bookingWindowMs; at += rng.exponential(meanGapMs))
+    times.push(Math.round(at));
   return times;
 }
 
@@ -152,7 +195,12 @@ export function tripLengthM(plan: OrderPlan): number {
  * Which free trucks a transporter sends to a pickup: those within maxM of it, nearest first,
  * at most `count` of them (fewer, or none, when the fleet is elsewhere).
  */
-export function chooseTrucks<T extends { position: LatLng }>(free: readonly T[], pickup: LatLng, count: number, maxM: number): T[] {
+export function chooseTrucks<T extends { position: LatLng }>(
+  free: readonly T[],
+  pickup: LatLng,
+  count: number,
+  maxM: number,
+): T[] {
   return free
     .map((truck) => ({ truck, distance: distanceM(truck.position, pickup) }))
     .filter((c) => c.distance <= maxM)

@@ -64,7 +64,12 @@ export interface Report {
   rates: Record<string, number | null>;
   timingsMs: Record<"firstOffer" | "acceptance" | "assignment" | "completion", Summary>;
   points: { sent: number; acked: number; stored: number; rejected: number; resent: number; perSecond: number };
-  streams: { driverReconnects: number; watchReconnects: number; offerReconnects: number; endedBy: Record<string, { count: number; firstS: number; lastS: number }> };
+  streams: {
+    driverReconnects: number;
+    watchReconnects: number;
+    offerReconnects: number;
+    endedBy: Record<string, { count: number; firstS: number; lastS: number }>;
+  };
   calls: { retries: number; tokenRefreshes: number; errors: Record<string, number>; refusals: Record<string, number> };
   faults: FaultRecord[];
   invariants: { checked: Record<string, number>; violations: Violation[]; passed: boolean };
@@ -89,7 +94,9 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
   try {
     // ------------------------------------------------------------------ the city
     const city = planCity(config, tag);
-    options.progress(`setting up ${city.length} transporters with ${city.reduce((n, t) => n + t.trucks.length, 0)} trucks and ${config.customers} customers (seed ${config.seed}, run tag ${tag})`);
+    options.progress(
+      `setting up ${city.length} transporters with ${city.reduce((n, t) => n + t.trucks.length, 0)} trucks and ${config.customers} customers (seed ${config.seed}, run tag ${tag})`,
+    );
     for (const plan of city) transporters.push(new TransporterApp(plan, world));
     await inBatches(transporters, 4, (t) => t.setUp());
     world.customers = Array.from({ length: config.customers }, (_, i) => new CustomerApp(i, world));
@@ -136,25 +143,40 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
     const trips: TripPoints[] = [];
     let stored = 0;
     let ackedAfterEnd = 0;
-    await inBatches([...ledger.bookings.values()].filter((b) => b.ackedTripPoints.length > 0 || finals.get(b.id)?.status === "COMPLETED"), 8, async (booking) => {
-      const customer = world.customers[booking.customer]!;
-      // Points acknowledged once the trip had ended (cancelled under a driver still driving) are not the trip's.
-      const end = occupation(finals.get(booking.id)!)?.to ?? Number.POSITIVE_INFINITY;
-      const acked = booking.ackedTripPoints.filter((p) => p.at < end).map((p) => p.seq);
-      ackedAfterEnd += booking.ackedTripPoints.length - acked.length;
-      try {
-        const path = await gateway.call("GetTripPath", (o) => gateway.tracking.getTripPath({ bookingId: booking.id }, o), customer.session);
-        stored += path.points.length;
-        trips.push({ bookingId: booking.id, acked, stored: path.points.map((p) => Number(p.seq)) });
-      } catch (error) {
-        world.notes.push(`GetTripPath of booking ${booking.id} failed: ${reasonOf(error)}`);
-        trips.push({ bookingId: booking.id, acked, stored: undefined });
-      }
-    });
-    if (ackedAfterEnd > 0) world.notes.push(`${ackedAfterEnd} trip points were acknowledged after their trip had ended (cancelled while the driver drove on) and are not expected in its path`);
+    await inBatches(
+      [...ledger.bookings.values()].filter(
+        (b) => b.ackedTripPoints.length > 0 || finals.get(b.id)?.status === "COMPLETED",
+      ),
+      8,
+      async (booking) => {
+        const customer = world.customers[booking.customer]!;
+        // Points acknowledged once the trip had ended (cancelled under a driver still driving) are not the trip's.
+        const end = occupation(finals.get(booking.id)!)?.to ?? Number.POSITIVE_INFINITY;
+        const acked = booking.ackedTripPoints.filter((p) => p.at < end).map((p) => p.seq);
+        ackedAfterEnd += booking.ackedTripPoints.length - acked.length;
+        try {
+          const path = await gateway.call(
+            "GetTripPath",
+            (o) => gateway.tracking.getTripPath({ bookingId: booking.id }, o),
+            customer.session,
+          );
+          stored += path.points.length;
+          trips.push({ bookingId: booking.id, acked, stored: path.points.map((p) => Number(p.seq)) });
+        } catch (error) {
+          world.notes.push(`GetTripPath of booking ${booking.id} failed: ${reasonOf(error)}`);
+          trips.push({ bookingId: booking.id, acked, stored: undefined });
+        }
+      },
+    );
+    if (ackedAfterEnd > 0)
+      world.notes.push(
+        `${ackedAfterEnd} trip points were acknowledged after their trip had ended (cancelled while the driver drove on) and are not expected in its path`,
+      );
 
     const finalList = [...finals.values()];
-    const orders = new Map([...ledger.orders.values()].map((o) => [o.id, { vehicleCount: o.vehicleCount, bookingIds: o.bookingIds }]));
+    const orders = new Map(
+      [...ledger.orders.values()].map((o) => [o.id, { vehicleCount: o.vehicleCount, bookingIds: o.bookingIds }]),
+    );
     const violations: Violation[] = [
       ...checkTerminal(finalList, explanations),
       ...checkOverAcceptance(orders, ledger.acceptances, finalList),
@@ -166,10 +188,15 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
 
     // ------------------------------------------------------------------ the figures
     const bookings = [...ledger.bookings.values()];
-    const expired = finalList.filter((b) => b.status === "CANCELLED" && b.cancellationReason === "NO_TRANSPORTER_FOUND").length;
-    const byCustomer = finalList.filter((b) => b.status === "CANCELLED" && ledger.bookings.get(b.id)?.cancelledBy === "customer").length;
+    const expired = finalList.filter(
+      (b) => b.status === "CANCELLED" && b.cancellationReason === "NO_TRANSPORTER_FOUND",
+    ).length;
+    const byCustomer = finalList.filter(
+      (b) => b.status === "CANCELLED" && ledger.bookings.get(b.id)?.cancelledBy === "customer",
+    ).length;
     const completed = finalList.filter((b) => b.status === "COMPLETED").length;
-    const since = (pick: (b: (typeof bookings)[number]) => number | undefined) => bookings.flatMap((b) => (pick(b) !== undefined ? [pick(b)! - b.createdAt] : []));
+    const since = (pick: (b: (typeof bookings)[number]) => number | undefined) =>
+      bookings.flatMap((b) => (pick(b) !== undefined ? [pick(b)! - b.createdAt] : []));
     const durationS = (Date.now() - startedAt) / 1000;
     return {
       profile: options.profile,
@@ -178,13 +205,20 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
       startedAt: new Date(startedAt).toISOString(),
       durationS: Math.round(durationS),
       config,
-      city: { transporters: transporters.length, trucks: drivers.length, customers: config.customers, hubs: [...new Set(city.map((t) => t.hub.name))] },
+      city: {
+        transporters: transporters.length,
+        trucks: drivers.length,
+        customers: config.customers,
+        hubs: [...new Set(city.map((t) => t.hub.name))],
+      },
       counts: {
         orders: ledger.orders.size,
         ordersFailed: ledger.ordersFailed,
         multiTruckOrders: [...ledger.orders.values()].filter((o) => o.vehicleCount > 1).length,
         bookings: bookings.length,
-        offered: [...ledger.orders.values()].filter((o) => o.firstOfferAt !== undefined).reduce((n, o) => n + o.bookingIds.length, 0),
+        offered: [...ledger.orders.values()]
+          .filter((o) => o.firstOfferAt !== undefined)
+          .reduce((n, o) => n + o.bookingIds.length, 0),
         accepted: ledger.count("acceptedAt"),
         assigned: ledger.count("assignedAt"),
         completed,
@@ -194,16 +228,41 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
         unfinished: finalList.filter((b) => !TERMINAL.has(b.status)).length,
         declines: ledger.declines,
       },
-      rates: { completion: rate(completed, bookings.length), expiry: rate(expired, bookings.length), customerCancellation: rate(byCustomer, bookings.length) },
+      rates: {
+        completion: rate(completed, bookings.length),
+        expiry: rate(expired, bookings.length),
+        customerCancellation: rate(byCustomer, bookings.length),
+      },
       timingsMs: {
-        firstOffer: summarize([...ledger.orders.values()].flatMap((o) => (o.firstOfferAt !== undefined ? [o.firstOfferAt - o.createdAt] : []))),
+        firstOffer: summarize(
+          [...ledger.orders.values()].flatMap((o) =>
+            o.firstOfferAt !== undefined ? [o.firstOfferAt - o.createdAt] : [],
+          ),
+        ),
         acceptance: summarize(since((b) => b.acceptedAt)),
         assignment: summarize(since((b) => b.assignedAt)),
         completion: summarize(since((b) => b.completedAt)),
       },
-      points: { sent: ledger.pointsSent, acked: ledger.pointsAcked, stored, rejected: ledger.pointsRejected, resent: ledger.pointsResent, perSecond: Math.round((ledger.pointsSent / durationS) * 10) / 10 },
-      streams: { driverReconnects: ledger.streamReconnects, watchReconnects: ledger.watchReconnects, offerReconnects: ledger.offerStreamReconnects, endedBy: Object.fromEntries(ledger.streamEnds) },
-      calls: { retries: log.retries, tokenRefreshes: log.refreshes, errors: Object.fromEntries(log.errors), refusals: Object.fromEntries(log.refusals) },
+      points: {
+        sent: ledger.pointsSent,
+        acked: ledger.pointsAcked,
+        stored,
+        rejected: ledger.pointsRejected,
+        resent: ledger.pointsResent,
+        perSecond: Math.round((ledger.pointsSent / durationS) * 10) / 10,
+      },
+      streams: {
+        driverReconnects: ledger.streamReconnects,
+        watchReconnects: ledger.watchReconnects,
+        offerReconnects: ledger.offerStreamReconnects,
+        endedBy: Object.fromEntries(ledger.streamEnds),
+      },
+      calls: {
+        retries: log.retries,
+        tokenRefreshes: log.refreshes,
+        errors: Object.fromEntries(log.errors),
+        refusals: Object.fromEntries(log.refusals),
+      },
       faults: faultRecords,
       invariants: {
         checked: {
@@ -273,7 +332,11 @@ async function readBack(world: World): Promise<Map<string, Final>> {
   const finals = new Map<string, Final>();
   await inBatches([...ledger.bookings.values()], 8, async (record) => {
     const customer = world.customers[record.customer]!;
-    const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId: record.id }, o), customer.session);
+    const read = await gateway.call(
+      "GetBooking",
+      (o) => gateway.bookings.getBooking({ bookingId: record.id }, o),
+      customer.session,
+    );
     const booking = read.booking!;
     finals.set(record.id, {
       id: booking.id,
@@ -306,7 +369,12 @@ async function waitForWatchers(ledger: Ledger, finals: Map<string, Final>): Prom
 }
 
 /** Why bookings not final are not (yet) final, when the run knows a legitimate reason. */
-function explain(world: World, finals: Map<string, Final>, drivers: readonly DriverApp[], broadcastMs: number): Map<string, string> {
+function explain(
+  world: World,
+  finals: Map<string, Final>,
+  drivers: readonly DriverApp[],
+  broadcastMs: number,
+): Map<string, string> {
   const explanations = new Map<string, string>();
   const now = Date.now();
   for (const booking of finals.values()) {
@@ -315,17 +383,31 @@ function explain(world: World, finals: Map<string, Final>, drivers: readonly Dri
     const order = world.ledger.orders.get(record.orderId)!;
     const broadcastEnds = Math.max(order.offerExpiresAt ?? 0, order.createdAt + broadcastMs);
     if (booking.status === "PENDING" && broadcastEnds > now) {
-      explanations.set(booking.id, `still in broadcast until ${new Date(broadcastEnds).toISOString()} (the run ended first)`);
+      explanations.set(
+        booking.id,
+        `still in broadcast until ${new Date(broadcastEnds).toISOString()} (the run ended first)`,
+      );
     } else {
       // A trip still being driven when the drain ran out: explained only while its driver's app is on it and moving.
       // (Driving, or at a step it began less than 30 s ago: a stuck step is not explained.)
       const driver = drivers.find((d) => d.phase?.bookingId === booking.id && d.onTrip);
       const phase = driver?.describePhase(now);
-      const moving = driver?.phase !== undefined && ((/driving/.test(phase!) && !/waiting for the ack/.test(phase!)) || now - driver.phase.since < 30_000);
-      const beingAssigned = booking.status === "CONFIRMED" && record.acceptedAt !== undefined && now - record.acceptedAt < 30_000;
-      if (moving) explanations.set(booking.id, `trip in progress (${booking.status}: ${phase}) when the drain time ran out`);
-      else if (beingAssigned) explanations.set(booking.id, `accepted ${Math.round((now - record.acceptedAt!) / 1000)} s before the end, the driver being assigned`);
-      else world.notes.push(`booking ${booking.id} is ${booking.status}: ${driver ? `its driver's app is ${phase}` : "no driver's app is on it"}`);
+      const moving =
+        driver?.phase !== undefined &&
+        ((/driving/.test(phase!) && !/waiting for the ack/.test(phase!)) || now - driver.phase.since < 30_000);
+      const beingAssigned =
+        booking.status === "CONFIRMED" && record.acceptedAt !== undefined && now - record.acceptedAt < 30_000;
+      if (moving)
+        explanations.set(booking.id, `trip in progress (${booking.status}: ${phase}) when the drain time ran out`);
+      else if (beingAssigned)
+        explanations.set(
+          booking.id,
+          `accepted ${Math.round((now - record.acceptedAt!) / 1000)} s before the end, the driver being assigned`,
+        );
+      else
+        world.notes.push(
+          `booking ${booking.id} is ${booking.status}: ${driver ? `its driver's app is ${phase}` : "no driver's app is on it"}`,
+        );
     }
   }
   return explanations;
@@ -336,8 +418,12 @@ export function renderReport(report: Report): string {
   const ms = (s: Summary) => [String(s.count), formatMs(s.p50), formatMs(s.p95), formatMs(s.p99), formatMs(s.max)];
   const pct = (v: number | null) => (v === null ? "–" : `${(v * 100).toFixed(1)}%`);
   const lines: string[] = [];
-  lines.push(`Weelo city simulation · Pune (${report.city.hubs.join(", ")}) · profile ${report.profile} · seed ${report.seed} · ${report.durationS} s against ${report.url}`);
-  lines.push(`${report.city.transporters} transporters, ${report.city.trucks} trucks and drivers, ${report.city.customers} customers`);
+  lines.push(
+    `Weelo city simulation · Pune (${report.city.hubs.join(", ")}) · profile ${report.profile} · seed ${report.seed} · ${report.durationS} s against ${report.url}`,
+  );
+  lines.push(
+    `${report.city.transporters} transporters, ${report.city.trucks} trucks and drivers, ${report.city.customers} customers`,
+  );
   lines.push("");
   lines.push(
     table(
@@ -370,20 +456,36 @@ export function renderReport(report: Report): string {
   );
   lines.push("");
   const p = report.points;
-  lines.push(`location points: sent ${p.sent} · acknowledged ${p.acked} · stored in trip paths ${p.stored} · rejected ${p.rejected} · re-sent after reconnects ${p.resent} · ${p.perSecond}/s`);
-  lines.push(`streams: driver reconnects ${report.streams.driverReconnects} · watch reconnects ${report.streams.watchReconnects} · offer stream reconnects ${report.streams.offerReconnects}`);
+  lines.push(
+    `location points: sent ${p.sent} · acknowledged ${p.acked} · stored in trip paths ${p.stored} · rejected ${p.rejected} · re-sent after reconnects ${p.resent} · ${p.perSecond}/s`,
+  );
+  lines.push(
+    `streams: driver reconnects ${report.streams.driverReconnects} · watch reconnects ${report.streams.watchReconnects} · offer stream reconnects ${report.streams.offerReconnects}`,
+  );
   const ends = Object.entries(report.streams.endedBy);
-  if (ends.length > 0) lines.push(`  streams ended by: ${ends.map(([k, e]) => `${k} ×${e.count} (${e.firstS === e.lastS ? `at ${e.firstS} s` : `${e.firstS}-${e.lastS} s`})`).join("; ")}`);
+  if (ends.length > 0)
+    lines.push(
+      `  streams ended by: ${ends.map(([k, e]) => `${k} ×${e.count} (${e.firstS === e.lastS ? `at ${e.firstS} s` : `${e.firstS}-${e.lastS} s`})`).join("; ")}`,
+    );
   const errors = Object.entries(report.calls.errors);
-  lines.push(`calls: ${report.calls.retries} retried · ${report.calls.tokenRefreshes} token refreshes · ${errors.length === 0 ? "no failed calls" : `failed: ${errors.map(([k, n]) => `${k} ×${n}`).join(", ")}`}`);
+  lines.push(
+    `calls: ${report.calls.retries} retried · ${report.calls.tokenRefreshes} token refreshes · ${errors.length === 0 ? "no failed calls" : `failed: ${errors.map(([k, n]) => `${k} ×${n}`).join(", ")}`}`,
+  );
   const refusals = Object.entries(report.calls.refusals);
-  if (refusals.length > 0) lines.push(`refusals (expected answers): ${refusals.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+  if (refusals.length > 0)
+    lines.push(`refusals (expected answers): ${refusals.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
   if (report.faults.length > 0) {
     lines.push("");
     lines.push(
       table(
         ["fault injected", "at", "down", "ready again", "points flow again"],
-        report.faults.map((f) => [f.what + (f.note ? ` (${f.note})` : ""), `${f.atS} s`, formatMs(f.downMs), formatMs(f.readyAfterMs), formatMs(f.pointsFlowAfterMs)]),
+        report.faults.map((f) => [
+          f.what + (f.note ? ` (${f.note})` : ""),
+          `${f.atS} s`,
+          formatMs(f.downMs),
+          formatMs(f.readyAfterMs),
+          formatMs(f.pointsFlowAfterMs),
+        ]),
       ),
     );
   }
@@ -393,7 +495,8 @@ export function renderReport(report: Report): string {
     `invariants: ${report.invariants.passed ? "all hold" : `${report.invariants.violations.length} VIOLATED`} (${checked.bookingsTerminalOrExplained} bookings terminal or explained, ${checked.ordersAcceptance} orders' acceptances, ${checked.driverAndVehicleOccupations} driver/vehicle occupations, ${checked.ackedTripPoints} acknowledged trip points in ${checked.tripsPoints} paths, ${checked.watchStreams} watch streams)`,
   );
   for (const v of report.invariants.violations.slice(0, 30)) lines.push(`  ✗ [${v.invariant}] ${v.message}`);
-  if (report.invariants.violations.length > 30) lines.push(`  … and ${report.invariants.violations.length - 30} more (see the JSON report)`);
+  if (report.invariants.violations.length > 30)
+    lines.push(`  … and ${report.invariants.violations.length - 30} more (see the JSON report)`);
   if (report.notes.length > 0) {
     lines.push("notes:");
     for (const note of report.notes.slice(0, 20)) lines.push(`  - ${note}`);
@@ -401,4 +504,3 @@ export function renderReport(report: Report): string {
   }
   return lines.join("\n");
 }
-

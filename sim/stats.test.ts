@@ -42,6 +42,15 @@ describe("stats", () => {
     assert.equal(formatMs(850.4), "850 ms");
     assert.equal(formatMs(1234), "1.2 s");
     assert.equal(formatMs(180_000), "3.0 min");
-    assert.equal(table(["a", "n"], [["long name", "1"], ["b", "100"]]), ["a            n", "---------  ---", "long name    1", "b          100"].join("\n"));
+    assert.equal(
+      table(
+        ["a", "n"],
+        [
+          ["long name", "1"],
+          ["b", "100"],
+        ],
+      ),
+      ["a            n", "---------  ---", "long name    1", "b          100"].join("\n"),
+    );
   });
 });

@@ -94,7 +94,11 @@ export async function startSystemChild(overrides: Record<string, string>): Promi
   let exited = true;
 
   const spawnChild = () => {
-    const started = spawn(process.execPath, ["--import", "tsx", "gateway/src/all-in-one.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const started = spawn(process.execPath, ["--import", "tsx", "gateway/src/all-in-one.ts"], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     exited = false;
     started.stdout!.pipe(log, { end: false });
     started.stderr!.pipe(log, { end: false });
@@ -147,13 +151,24 @@ export async function startSystemChild(overrides: Record<string, string>): Promi
 async function cleanUp(env: Record<string, string>): Promise<void> {
   if (env.DATABASE_URL && env.DB_SCHEMA_PREFIX) {
     const { dropSchema } = await import("@weelo/db");
-    for (const service of SCHEMAS) await dropSchema(env.DATABASE_URL, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
+    for (const service of SCHEMAS)
+      await dropSchema(env.DATABASE_URL, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
   }
   if (env.NATS_URL && env.BOOKING_STREAM?.startsWith("SIM_")) {
     const [{ createBus }, { createLogger }] = await Promise.all([import("@weelo/bus"), import("@weelo/log")]);
-    const bus = createBus({ config: { NATS_URL: env.NATS_URL }, service: "weelo-sim", logger: createLogger({ service: "weelo-sim", level: "silent" }) });
+    const bus = createBus({
+      config: { NATS_URL: env.NATS_URL },
+      service: "weelo-sim",
+      logger: createLogger({ service: "weelo-sim", level: "silent" }),
+    });
     try {
-      for (const name of ["FLEET_STREAM", "BOOKING_STREAM", "TRACKING_STREAM", "DISPATCH_STREAM", "NOTIFY_DLQ_STREAM"]) {
+      for (const name of [
+        "FLEET_STREAM",
+        "BOOKING_STREAM",
+        "TRACKING_STREAM",
+        "DISPATCH_STREAM",
+        "NOTIFY_DLQ_STREAM",
+      ]) {
         if (env[name]) await bus.deleteStream(env[name]!).catch(() => false);
       }
     } finally {
@@ -197,12 +212,50 @@ export const LOCAL_SERVERS: Record<"nats" | "redis", LocalServer> = {
   nats: {
     name: "NATS server",
     port: 4222,
-    start: ["start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", "/usr/sbin/nats-server", "--", "-a", "127.0.0.1", "-p", "4222", "-js", "-sd", "/var/lib/nats-server", "-l", "/var/log/nats-server.log"]],
+    start: [
+      "start-stop-daemon",
+      [
+        "--start",
+        "--oknodo",
+        "--background",
+        "--exec",
+        "/usr/sbin/nats-server",
+        "--",
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "4222",
+        "-js",
+        "-sd",
+        "/var/lib/nats-server",
+        "-l",
+        "/var/log/nats-server.log",
+      ],
+    ],
   },
   redis: {
     name: "Redis server",
     port: 6379,
-    start: ["redis-server", ["--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]],
+    start: [
+      "redis-server",
+      [
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "-::1",
+        "--port",
+        "6379",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        "/var/lib/redis",
+        "--logfile",
+        "/var/log/redis/ci.log",
+      ],
+    ],
   },
 };
 

@@ -20,12 +20,19 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import { EchoRequestSchema, EchoResponseSchema, EchoService, type EchoRequest, type EchoResponse } from "./echo-service.js";
+import {
+  EchoRequestSchema,
+  EchoResponseSchema,
+  EchoService,
+  type EchoRequest,
+  type EchoResponse,
+} from "./echo-service.js";
 import { announceReady, exitOnSignal } from "../lib/ready.js";
 import { countTlsHandshakes, printHandshakesAtExit } from "../lib/tls-handshakes.js";
 
 const security = process.env.HOP_SECURITY ?? "plaintext";
-if (security !== "plaintext" && security !== "mtls") throw new Error(`HOP_SECURITY must be plaintext or mtls, not ${security}`);
+if (security !== "plaintext" && security !== "mtls")
+  throw new Error(`HOP_SECURITY must be plaintext or mtls, not ${security}`);
 
 let serverCredentials = grpc.ServerCredentials.createInsecure();
 let channelCredentials = grpc.credentials.createInsecure();
@@ -72,7 +79,9 @@ const grpcPort = await new Promise<number>((resolve, reject) =>
 const client = new grpc.Client(`127.0.0.1:${grpcPort}`, channelCredentials, channelOptions);
 // Connect (and, with mtls, handshake) before announcing READY: the mesh certificates are issued
 // asynchronously, and the first measured request should not pay for the connection.
-await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (error) => (error ? reject(error) : resolve())));
+await new Promise<void>((resolve, reject) =>
+  client.waitForReady(Date.now() + 10_000, (error) => (error ? reject(error) : resolve())),
+);
 
 const routes = (router: ConnectRouter) => {
   router.service(EchoService, {

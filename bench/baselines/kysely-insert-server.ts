@@ -16,10 +16,19 @@ import { announceReady, exitOnSignal } from "../lib/ready.js";
 
 const schema = process.env.BENCH_SCHEMA ?? "bench_insert";
 const db = new Kysely<{ rows: { id: string; payload: string; created_at: Date } }>({
-  dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 15, min: 5, options: `-c search_path=${schema}` }) }),
+  dialect: new PostgresDialect({
+    pool: new pg.Pool({
+      connectionString: process.env.DATABASE_URL,
+      max: 15,
+      min: 5,
+      options: `-c search_path=${schema}`,
+    }),
+  }),
 });
 await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-await sql`create table if not exists ${sql.id(schema)}.rows (id uuid primary key, payload jsonb not null, created_at timestamptz not null default now())`.execute(db);
+await sql`create table if not exists ${sql.id(schema)}.rows (id uuid primary key, payload jsonb not null, created_at timestamptz not null default now())`.execute(
+  db,
+);
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -28,7 +37,10 @@ const server = createServer((req, res) => {
     try {
       const payload = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
       const id = uuidv7();
-      await db.insertInto("rows").values({ id, payload: JSON.stringify(payload), created_at: new Date() }).execute();
+      await db
+        .insertInto("rows")
+        .values({ id, payload: JSON.stringify(payload), created_at: new Date() })
+        .execute();
       const body = JSON.stringify({ id });
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
     } catch (error) {

@@ -98,12 +98,18 @@ export async function startChild(options: ChildServerOptions): Promise<ChildServ
   }
 
   // BENCH_CPU_PROF=<dir>: every server child writes a V8 CPU profile there when it stops.
-  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
-  const child = spawn(process.execPath, [...profile, ...(options.nodeArgs ?? []), ...tsxImportArgs(), script, ...(options.args ?? [])], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const profile = process.env.BENCH_CPU_PROF
+    ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, ...(options.nodeArgs ?? []), ...tsxImportArgs(), script, ...(options.args ?? [])],
+    {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   if (child.pid === undefined) {
     // spawn failures surface as an 'error' event; wait for it to report the cause
     const err = await new Promise<Error>((r) => child.once("error", r));
@@ -135,7 +141,10 @@ export async function startChild(options: ChildServerOptions): Promise<ChildServ
         // A server dying under load must not go unnoticed (its figure will show errors too).
         process.stderr.write(
           `\n!! bench: server ${options.name} (pid ${pid}) exited unexpectedly (code ${code}, signal ${signal})\n` +
-            tail.slice(-15).map((l) => `!!   ${l}\n`).join(""),
+            tail
+              .slice(-15)
+              .map((l) => `!!   ${l}\n`)
+              .join(""),
         );
       }
       r();
@@ -163,7 +172,13 @@ export async function startChild(options: ChildServerOptions): Promise<ChildServ
         fn();
       };
       void exitedPromise.then(() =>
-        done(() => reject(new Error(`bench: ${options.name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready`))),
+        done(() =>
+          reject(
+            new Error(
+              `bench: ${options.name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready`,
+            ),
+          ),
+        ),
       );
       if (options.port !== undefined) {
         const fixedPort = options.port;

@@ -101,7 +101,8 @@ function envInt(name: string, fallback: number, min: number): number {
 export function defaultLoadSettings(): LoadSettings {
   const durationS = envInt("BENCH_DURATION_S", 10, 2);
   const warmupS = envInt("BENCH_WARMUP_S", durationS >= 5 ? 2 : 1, 0);
-  if (warmupS >= durationS) throw new Error(`bench: BENCH_WARMUP_S (${warmupS}) must be < BENCH_DURATION_S (${durationS})`);
+  if (warmupS >= durationS)
+    throw new Error(`bench: BENCH_WARMUP_S (${warmupS}) must be < BENCH_DURATION_S (${durationS})`);
   return {
     durationS,
     warmupS,
@@ -114,7 +115,8 @@ export function defaultLoadSettings(): LoadSettings {
 export async function probe(target: LoadTarget): Promise<void> {
   const init: RequestInit = { method: target.method, signal: AbortSignal.timeout(10_000) };
   if (target.headers) init.headers = target.headers;
-  if (target.body !== undefined) init.body = typeof target.body === "string" ? target.body : new Uint8Array(target.body);
+  if (target.body !== undefined)
+    init.body = typeof target.body === "string" ? target.body : new Uint8Array(target.body);
   let res: Response;
   try {
     res = await fetch(target.url, init);
@@ -227,7 +229,8 @@ function autocannonRun(job: LoadJob, durationS: number, cursor: BodyCursor | nul
         {
           setupRequest: (request) => {
             const body = cursor.bodies[cursor.next];
-            if (body === undefined) throw new Error("bench: a request asked for a body after the last one (the cap should prevent this)");
+            if (body === undefined)
+              throw new Error("bench: a request asked for a body after the last one (the cap should prevent this)");
             cursor.next += 1;
             return { ...request, body };
           },
@@ -274,11 +277,14 @@ export async function measure(job: LoadJob): Promise<LoadResult> {
   // Fewer bodies left than requests in flight at once: autocannon cannot even start (each connection needs one).
   const inFlight = settings.connections * settings.pipelining;
   const outOfBodies = () => cursor !== null && cursor.bodies.length - cursor.next < inFlight;
-  if (outOfBodies()) throw new Error(`only ${job.bodies?.length} bodies for ${inFlight} requests in flight: supply more`);
+  if (outOfBodies())
+    throw new Error(`only ${job.bodies?.length} bodies for ${inFlight} requests in flight: supply more`);
   const warmRun = settings.warmupS > 0 ? await autocannonRun(job, settings.warmupS, cursor) : null;
   const warm = warmRun?.result ?? null;
   if (outOfBodies())
-    throw new Error(`the warm-up used ${cursor?.next} of ${job.bodies?.length} bodies, too few left for the measured run: supply more`);
+    throw new Error(
+      `the warm-up used ${cursor?.next} of ${job.bodies?.length} bodies, too few left for the measured run: supply more`,
+    );
 
   const before = cpuSnapshot(job.serverPids);
   const { result, latencyUs, connectionsOutOfBodies } = await autocannonRun(job, measuredS, cursor);

@@ -20,12 +20,21 @@ export interface WorkerPool<Result> {
 }
 
 /** Starts `count` workers running `script` (repo-relative or absolute), each given `inputOf(i)`. */
-export function startWorkers<Input, Result>(script: string, count: number, inputOf: (index: number) => Input, options: { env?: Record<string, string> } = {}): WorkerPool<Result> {
+export function startWorkers<Input, Result>(
+  script: string,
+  count: number,
+  inputOf: (index: number) => Input,
+  options: { env?: Record<string, string> } = {},
+): WorkerPool<Result> {
   const path = isAbsolute(script) ? script : resolve(REPO_ROOT, script);
   const children: ChildProcess[] = [];
   const settled: Promise<Result>[] = [];
   for (let i = 0; i < count; i++) {
-    const child = fork(path, [], { execArgv: tsxImportArgs(), env: { ...process.env, ...options.env }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(path, [], {
+      execArgv: tsxImportArgs(),
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     children.push(child);
     settled.push(
       new Promise<Result>((resolveResult, reject) => {
@@ -37,7 +46,12 @@ export function startWorkers<Input, Result>(script: string, count: number, input
         });
         child.on("exit", (code, signal) => {
           if (result?.ok) resolveResult(result.value);
-          else reject(new Error(`worker ${i} (${script}) ${result ? `failed: ${result.error}` : `exited (${signal ?? code}) without a result`}`));
+          else
+            reject(
+              new Error(
+                `worker ${i} (${script}) ${result ? `failed: ${result.error}` : `exited (${signal ?? code}) without a result`}`,
+              ),
+            );
         });
       }),
     );

@@ -9,7 +9,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { connect } from "@nats-io/transport-node";
 import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
-import { DispatchServiceService, type WatchOffersResponse } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
+import {
+  DispatchServiceService,
+  type WatchOffersResponse,
+} from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { createClient } from "@weelo/grpc";
 import { runWorker } from "../lib/workers.js";
@@ -45,13 +48,23 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
   const { watchOffers } = DispatchServiceService;
   const calls: grpc.ClientReadableStream<WatchOffersResponse>[] = [];
   input.file.transporters.forEach((t, i) => {
-    if (i % input.streamsPerConnection === 0) channels.push(new grpc.Client(input.dispatchAddress, grpc.credentials.createInsecure()));
+    if (i % input.streamsPerConnection === 0)
+      channels.push(new grpc.Client(input.dispatchAddress, grpc.credentials.createInsecure()));
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${t.token}`);
-    const call = channels.at(-1)!.makeServerStreamRequest(watchOffers.path, watchOffers.requestSerialize, watchOffers.responseDeserialize, {}, metadata) as grpc.ClientReadableStream<WatchOffersResponse>;
+    const call = channels
+      .at(-1)!
+      .makeServerStreamRequest(
+        watchOffers.path,
+        watchOffers.requestSerialize,
+        watchOffers.responseDeserialize,
+        {},
+        metadata,
+      ) as grpc.ClientReadableStream<WatchOffersResponse>;
     call.on("data", (m: WatchOffersResponse) => {
       if (m.kind?.$case === "caughtUp") caughtUp++;
-      else if (m.kind?.$case === "offer" && !firstOffer.has(m.kind.value.orderId)) firstOffer.set(m.kind.value.orderId, performance.now());
+      else if (m.kind?.$case === "offer" && !firstOffer.has(m.kind.value.orderId))
+        firstOffer.set(m.kind.value.orderId, performance.now());
     });
     call.on("error", (e: grpc.ServiceError) => {
       if (e.code !== grpc.status.CANCELLED && errors.length < 20) errors.push(`WatchOffers: ${e.message}`);
@@ -68,8 +81,21 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
   const pricing = createClient(PricingServiceService, input.address, { deadlineMs: 30_000 });
   const auth = { metadata: { authorization: `Bearer ${input.file.customerToken}` } };
   const { box } = input.file;
-  const point = () => ({ lat: box.minLat + Math.random() * (box.maxLat - box.minLat), lng: box.minLng + Math.random() * (box.maxLng - box.minLng) });
-  const address = (location: { lat: number; lng: number }) => ({ line1: "Plot 1", line2: "", landmark: "", city: "Pune", state: "Maharashtra", pincode: "411001", location, contactName: "Bench", contactPhone: "9876543210" });
+  const point = () => ({
+    lat: box.minLat + Math.random() * (box.maxLat - box.minLat),
+    lng: box.minLng + Math.random() * (box.maxLng - box.minLng),
+  });
+  const address = (location: { lat: number; lng: number }) => ({
+    line1: "Plot 1",
+    line2: "",
+    landmark: "",
+    city: "Pune",
+    state: "Maharashtra",
+    pincode: "411001",
+    location,
+    contactName: "Bench",
+    contactPhone: "9876543210",
+  });
   const returned = new Map<string, number>();
   let booked = 0;
   const inFlight: Promise<void>[] = [];
@@ -77,9 +103,22 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
     try {
       const pickup = point();
       const drop = point();
-      const quote = await pricing.getQuote({ pickup, drop, vehicleType: input.file.vehicleType, vehicleCount: 1 }, auth);
+      const quote = await pricing.getQuote(
+        { pickup, drop, vehicleType: input.file.vehicleType, vehicleCount: 1 },
+        auth,
+      );
       const created = await bookings.createBooking(
-        { quoteToken: quote.quoteToken, pickup: address(pickup), drop: address(drop), vehicleType: input.file.vehicleType, vehicleCount: 1, goodsType: "furniture", weightKg: 800, notes: "", idempotencyKey: "" },
+        {
+          quoteToken: quote.quoteToken,
+          pickup: address(pickup),
+          drop: address(drop),
+          vehicleType: input.file.vehicleType,
+          vehicleCount: 1,
+          goodsType: "furniture",
+          weightKg: 800,
+          notes: "",
+          idempotencyKey: "",
+        },
         auth,
       );
       if (measured) returned.set(created.order!.id, performance.now());
@@ -95,12 +134,16 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
   const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
   let nats: { pub: Awaited<ReturnType<typeof connect>>; sub: Awaited<ReturnType<typeof connect>> } | undefined;
   try {
-    const [pub, sub] = await Promise.all([connect({ servers: natsUrl, timeout: 2000 }), connect({ servers: natsUrl, timeout: 2000 })]);
+    const [pub, sub] = await Promise.all([
+      connect({ servers: natsUrl, timeout: 2000 }),
+      connect({ servers: natsUrl, timeout: 2000 }),
+    ]);
     nats = { pub, sub };
     const subject = `bench.dispatch.${process.pid}`;
     const subscription = sub.subscribe(subject);
     void (async () => {
-      for await (const m of subscription) natsLatencies.push(performance.now() - new DataView(m.data.buffer, m.data.byteOffset, 8).getFloat64(0));
+      for await (const m of subscription)
+        natsLatencies.push(performance.now() - new DataView(m.data.buffer, m.data.byteOffset, 8).getFloat64(0));
     })();
     await sub.flush();
   } catch (error) {
@@ -128,7 +171,8 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
   await Promise.all(inFlight);
   // Offers of the last bookings: give them a moment to arrive.
   const settle = Date.now() + 5000;
-  while ([...returned.keys()].some((id) => !firstOffer.has(id)) && Date.now() < settle) await new Promise((resolve) => setTimeout(resolve, 50));
+  while ([...returned.keys()].some((id) => !firstOffer.has(id)) && Date.now() < settle)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   const latencies: number[] = [];
   let without = 0;
   for (const [orderId, at] of returned) {
@@ -145,5 +189,13 @@ await runWorker<DispatchLoadInput, DispatchLoadResult>(async (input) => {
     await nats.pub.drain();
     await nats.sub.drain();
   }
-  return { streams: calls.length, booked, offerLatenciesMs: latencies, ordersWithoutOffer: without, natsLatenciesMs: natsLatencies, natsNote, errors };
+  return {
+    streams: calls.length,
+    booked,
+    offerLatenciesMs: latencies,
+    ordersWithoutOffer: without,
+    natsLatenciesMs: natsLatencies,
+    natsNote,
+    errors,
+  };
 });

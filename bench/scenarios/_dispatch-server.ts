@@ -48,8 +48,15 @@ const run = process.env.BENCH_RUN ?? randomBytes(4).toString("hex");
 const dataDir = process.env.BENCH_DATA_DIR ?? join(tmpdir(), `weelo-bench-dispatch-${run}`);
 await mkdir(dataDir, { recursive: true });
 const upstream = role !== "dispatch";
-const SERVICES = [...(upstream ? ["pricing", "fleet", "booking", "tracking"] : []), ...(role !== "upstream" ? ["dispatch"] : [])];
-const schema = pricingConfigSchema.extend(fleetConfigSchema.shape).extend(bookingConfigSchema.shape).extend(trackingConfigSchema.shape).extend(dispatchConfigSchema.shape);
+const SERVICES = [
+  ...(upstream ? ["pricing", "fleet", "booking", "tracking"] : []),
+  ...(role !== "upstream" ? ["dispatch"] : []),
+];
+const schema = pricingConfigSchema
+  .extend(fleetConfigSchema.shape)
+  .extend(bookingConfigSchema.shape)
+  .extend(trackingConfigSchema.shape)
+  .extend(dispatchConfigSchema.shape);
 const elsewhere = role === "dispatch" ? process.env.BENCH_UPSTREAM : undefined;
 const config = loadConfig(schema, {
   ...process.env,
@@ -80,7 +87,8 @@ const config = loadConfig(schema, {
   QUOTES_PER_USER_PER_MINUTE: "100000",
   MAX_OFFERS_PER_WAVE: process.env.BENCH_DISPATCH_MAX_OFFERS ?? "20",
 });
-if (role === "dispatch" && !elsewhere) throw new Error("BENCH_UPSTREAM (host:port of the upstream process) is required with BENCH_DISPATCH_ROLE=dispatch");
+if (role === "dispatch" && !elsewhere)
+  throw new Error("BENCH_UPSTREAM (host:port of the upstream process) is required with BENCH_DISPATCH_ROLE=dispatch");
 const platform = await createPlatform(config, { name: `dispatch-bench-${role}` });
 let port = 0;
 let tracking: Awaited<ReturnType<typeof startTracking>> | undefined;
@@ -91,9 +99,17 @@ if (upstream) {
   tracking = await startTracking(platform, config, { resolveDriver: async () => "" });
 }
 let meshPort = 0;
-const dispatch = role !== "upstream" ? await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` }) : undefined;
+const dispatch =
+  role !== "upstream"
+    ? await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` })
+    : undefined;
 // The mesh port is the parent's choice (MESH_PORT), so the dispatch process can be told where the upstream's is.
-({ publicPort: port, meshPort } = await platform.grpc.listen({ publicHost: "127.0.0.1", publicPort: 0, meshHost: "127.0.0.1", meshPort: config.MESH_PORT }));
+({ publicPort: port, meshPort } = await platform.grpc.listen({
+  publicHost: "127.0.0.1",
+  publicPort: 0,
+  meshHost: "127.0.0.1",
+  meshPort: config.MESH_PORT,
+}));
 await dispatch?.consuming;
 
 if (tracking) {
@@ -101,26 +117,43 @@ if (tracking) {
   const file: DispatchBenchFile = { transporters: [], customerToken: "", box: BOX, vehicleType: VEHICLE_TYPE };
   for (let i = 0; i < transporterCount; i++) {
     const id = uuidv7();
-    file.transporters.push({ id, token: (await issuer.issueAccessToken({ userId: id, role: "transporter", sessionId: uuidv7() })).token });
+    file.transporters.push({
+      id,
+      token: (await issuer.issueAccessToken({ userId: id, role: "transporter", sessionId: uuidv7() })).token,
+    });
   }
-  file.customerToken = (await issuer.issueAccessToken({ userId: uuidv7(), role: "customer", sessionId: uuidv7() })).token;
+  file.customerToken = (
+    await issuer.issueAccessToken({ userId: uuidv7(), role: "customer", sessionId: uuidv7() })
+  ).token;
   // Deterministic spread: the same city every run.
   let seed = 42;
-  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   const now = Date.now();
   for (let i = 0; i < drivers; i++) {
     const driverId = uuidv7();
     const transporter = file.transporters[i % transporterCount]!;
-    await tracking.availability.apply(driverId, { online: true, vehicleType: VEHICLE_TYPE, vehicleId: uuidv7(), transporterId: transporter.id });
+    await tracking.availability.apply(driverId, {
+      online: true,
+      vehicleType: VEHICLE_TYPE,
+      vehicleId: uuidv7(),
+      transporterId: transporter.id,
+    });
     const lat = BOX.minLat + random() * (BOX.maxLat - BOX.minLat);
     const lng = BOX.minLng + random() * (BOX.maxLng - BOX.minLng);
-    await tracking.store.record(driverId, { lastSeq: 1, lastSeenAt: now, position: { seq: 1, recordedAt: now, lat, lng, accuracyM: 8, speedMps: 0, heading: 0 } });
+    await tracking.store.record(driverId, {
+      lastSeq: 1,
+      lastSeenAt: now,
+      position: { seq: 1, recordedAt: now, lat, lng, accuracyM: 8, speedMps: 0, heading: 0 },
+    });
   }
   await writeFile(process.env.BENCH_DISPATCH_FILE!, JSON.stringify(file));
 }
 exitOnSignal(async () => {
   if (process.env.BENCH_VERBOSE === "1") await printWorkCounts();
-  const streams = [...(upstream ? [config.BOOKING_STREAM, config.FLEET_STREAM] : []), ...(dispatch ? [config.DISPATCH_STREAM] : [])];
+  const streams = [
+    ...(upstream ? [config.BOOKING_STREAM, config.FLEET_STREAM] : []),
+    ...(dispatch ? [config.DISPATCH_STREAM] : []),
+  ];
   for (const stream of streams) await platform.bus.deleteStream(stream).catch(() => false);
   await platform.shutdown();
   await dropBenchSchema(SERVICES.map((service) => `bench_${run}_${service}`));
@@ -132,9 +165,26 @@ process.stdout.write(`READY port=${port}\n`);
 async function printWorkCounts(): Promise<void> {
   const lines: string[] = [];
   for (const metric of await platform.metrics.registry.getMetricsAsJSON()) {
-    if (!["weelo_db_query_duration_seconds", "weelo_rpc_client_duration_seconds", "weelo_bus_messages_total", "weelo_outbox_publish_lag_seconds"].includes(metric.name)) continue;
-    for (const value of metric.values as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
-      if (String(metric.type) === "histogram" && !value.metricName?.endsWith("_count") && !value.metricName?.endsWith("_sum")) continue;
+    if (
+      ![
+        "weelo_db_query_duration_seconds",
+        "weelo_rpc_client_duration_seconds",
+        "weelo_bus_messages_total",
+        "weelo_outbox_publish_lag_seconds",
+      ].includes(metric.name)
+    )
+      continue;
+    for (const value of metric.values as {
+      value: number;
+      labels: Record<string, string | number>;
+      metricName?: string;
+    }[]) {
+      if (
+        String(metric.type) === "histogram" &&
+        !value.metricName?.endsWith("_count") &&
+        !value.metricName?.endsWith("_sum")
+      )
+        continue;
       lines.push(`${metric.name} ${JSON.stringify(value.labels)} ${value.value}`);
     }
   }

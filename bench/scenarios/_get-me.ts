@@ -19,7 +19,10 @@ export function startGetMe(name: string, meshHop: "mtls" | "plaintext"): Promise
       body: "{}",
       stop: async () => {
         await system.stop();
-        if (meshHop === "mtls") console.log(`${name}: the mesh listener saw ${handshakesReported(system.recentOutput()) ?? "no handshake count (it printed none)"}`);
+        if (meshHop === "mtls")
+          console.log(
+            `${name}: the mesh listener saw ${handshakesReported(system.recentOutput()) ?? "no handshake count (it printed none)"}`,
+          );
       },
     }),
     // A busy 2-core machine can take well over the default 30 s to start the all-in-one.

@@ -82,7 +82,9 @@ export function selectScenarios(all: AnyScenario[], only: string | undefined): A
     .map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`));
   const picked = all.filter((s) => patterns.some((re) => re.test(s.name)));
   if (picked.length === 0) {
-    throw new Error(`bench: BENCH_ONLY=${only} matches no scenario (known: ${all.map((s) => s.name).join(", ") || "none"})`);
+    throw new Error(
+      `bench: BENCH_ONLY=${only} matches no scenario (known: ${all.map((s) => s.name).join(", ") || "none"})`,
+    );
   }
   return picked;
 }

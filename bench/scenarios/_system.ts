@@ -33,7 +33,10 @@ export interface BenchSystemOptions {
   meshHop?: "mtls" | "plaintext";
 }
 
-export async function startBenchSystem(env: Record<string, string> = {}, options: BenchSystemOptions = {}): Promise<BenchSystem> {
+export async function startBenchSystem(
+  env: Record<string, string> = {},
+  options: BenchSystemOptions = {},
+): Promise<BenchSystem> {
   const suffix = randomBytes(4).toString("hex");
   const dataDir = await embeddedTestDataDir();
   const system = await startChild({
@@ -76,19 +79,28 @@ export async function startBenchSystem(env: Record<string, string> = {}, options
     recentOutput: () => system.recentOutput(),
     async loginCustomer() {
       const sent = await post("/api/v1/auth/send-otp", { phone: "9876500001", role: "customer" });
-      const verified = await post("/api/v1/auth/verify-otp", { phone: "9876500001", otp: sent.data.devOtp, role: "customer" });
+      const verified = await post("/api/v1/auth/verify-otp", {
+        phone: "9876500001",
+        otp: sent.data.devOtp,
+        role: "customer",
+      });
       return verified.data.tokens.accessToken as string;
     },
     async stop() {
       await system.stop();
       await rm(dataDir, { recursive: true, force: true });
-      if (env.DATABASE_URL ?? process.env.DATABASE_URL) await dropBenchSchema(SERVICES.map((service) => `bench_${suffix}_${service}`));
+      if (env.DATABASE_URL ?? process.env.DATABASE_URL)
+        await dropBenchSchema(SERVICES.map((service) => `bench_${suffix}_${service}`));
     },
   };
 }
 
 /** Starts the system, runs setup against it, and stops it again if setup fails. */
-export async function withBenchSystem<T>(env: Record<string, string>, setup: (system: BenchSystem) => Promise<T>, options: BenchSystemOptions = {}): Promise<T> {
+export async function withBenchSystem<T>(
+  env: Record<string, string>,
+  setup: (system: BenchSystem) => Promise<T>,
+  options: BenchSystemOptions = {},
+): Promise<T> {
   const system = await startBenchSystem(env, options);
   try {
     return await setup(system);

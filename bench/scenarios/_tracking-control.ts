@@ -16,7 +16,11 @@ export interface ControlState {
   extra: Record<string, number>;
 }
 
-export function startControlServer(port: number, streams: () => number, extra: () => Promise<Record<string, number>> = async () => ({})): Promise<void> {
+export function startControlServer(
+  port: number,
+  streams: () => number,
+  extra: () => Promise<Record<string, number>> = async () => ({}),
+): Promise<void> {
   let go = false;
   const server = createServer((req, res) => {
     void (async () => {
@@ -31,7 +35,14 @@ export function startControlServer(port: number, streams: () => number, extra: (
         (globalThis as { gc?: () => void }).gc?.();
       }
       const memory = process.memoryUsage();
-      const state: ControlState = { streams: streams(), go, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external + memory.arrayBuffers, extra: await extra() };
+      const state: ControlState = {
+        streams: streams(),
+        go,
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        externalBytes: memory.external + memory.arrayBuffers,
+        extra: await extra(),
+      };
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify(state));
     })().catch((error: unknown) => {

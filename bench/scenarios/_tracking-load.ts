@@ -7,7 +7,11 @@
  * receiving it on the watch stream. The same code drives the raw echo baseline.
  */
 import * as grpc from "@grpc/grpc-js";
-import { TrackingServiceService, type StreamLocationResponse, type WatchLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import {
+  TrackingServiceService,
+  type StreamLocationResponse,
+  type WatchLocationResponse,
+} from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { runWorker } from "../lib/workers.js";
 import { controlState } from "./_tracking-control.js";
 
@@ -38,7 +42,10 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   const channels: grpc.Client[] = [];
   const channelFor = (i: number) => {
     const c = Math.floor(i / input.streamsPerConnection);
-    return (channels[c] ??= new grpc.Client(input.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1, "grpc.max_receive_message_length": 4 * 1024 * 1024 }));
+    return (channels[c] ??= new grpc.Client(input.address, grpc.credentials.createInsecure(), {
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    }));
   };
   const errors: string[] = [];
   let stopping = false;
@@ -59,7 +66,12 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   const streams: Stream[] = input.drivers.map((driver, i) => {
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${driver.token}`);
-    const call = channelFor(i).makeBidiStreamRequest(streamLocation.path, streamLocation.requestSerialize, streamLocation.responseDeserialize, metadata) as grpc.ClientDuplexStream<unknown, StreamLocationResponse>;
+    const call = channelFor(i).makeBidiStreamRequest(
+      streamLocation.path,
+      streamLocation.requestSerialize,
+      streamLocation.responseDeserialize,
+      metadata,
+    ) as grpc.ClientDuplexStream<unknown, StreamLocationResponse>;
     const stream: Stream = { call, acked: 0, waiter: undefined, sentAt: 0, stalled: false };
     call.on("data", (response: StreamLocationResponse) => {
       if (response.kind?.$case !== "ack") return;
@@ -80,7 +92,13 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   const watchCalls = input.watchers.map((w) => {
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${w.customerToken}`);
-    const call = channelFor(input.drivers.length + 1).makeServerStreamRequest(watchLocation.path, watchLocation.requestSerialize, watchLocation.responseDeserialize, { bookingId: w.bookingId }, metadata) as grpc.ClientReadableStream<WatchLocationResponse>;
+    const call = channelFor(input.drivers.length + 1).makeServerStreamRequest(
+      watchLocation.path,
+      watchLocation.requestSerialize,
+      watchLocation.responseDeserialize,
+      { bookingId: w.bookingId },
+      metadata,
+    ) as grpc.ClientReadableStream<WatchLocationResponse>;
     const sends = sentAt.get(w.driverIndex)!;
     call.on("data", (update: WatchLocationResponse) => {
       const at = performance.now();
@@ -127,7 +145,19 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
         const at = performance.now();
         sends?.set(seq, at);
         const acknowledged = new Promise<void>((resolve) => (stream.waiter = { seq, resolve }));
-        stream.call.write({ points: [{ seq, recordedAt: new Date(input.t0 + seq * 1000), lat: 12.9 + (i % 100) * 0.01 + seq * 0.00009, lng: 77.5 + Math.floor(i / 100) * 0.01, accuracyM: 8, speedMps: 10, heading: 0 }] });
+        stream.call.write({
+          points: [
+            {
+              seq,
+              recordedAt: new Date(input.t0 + seq * 1000),
+              lat: 12.9 + (i % 100) * 0.01 + seq * 0.00009,
+              lng: 77.5 + Math.floor(i / 100) * 0.01,
+              accuracyM: 8,
+              speedMps: 10,
+              heading: 0,
+            },
+          ],
+        });
         stream.sentAt = at;
         await acknowledged;
         if (stream.stalled) return;
@@ -146,5 +176,12 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   for (const s of streams) s.call.cancel();
   for (const w of watchCalls) w.cancel();
   for (const c of channels) c.close();
-  return { opened: streams.length, acked, measuredMs: input.measureMs, ackLatenciesMs: ackLatencies, fanoutLatenciesMs: fanout, errors };
+  return {
+    opened: streams.length,
+    acked,
+    measuredMs: input.measureMs,
+    ackLatenciesMs: ackLatencies,
+    fanoutLatenciesMs: fanout,
+    errors,
+  };
 });

@@ -46,7 +46,15 @@ const tracking = await startTracking(platform, config);
 const { publicPort: port } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
 
 const issuer = new TokenIssuer(platform.keys);
-const token = async (role: "driver" | "customer", userId: string) => (await issuer.issueAccessToken({ userId, role, sessionId: uuidv7(), ...(role === "driver" ? { transporterId: uuidv7() } : {}) })).token;
+const token = async (role: "driver" | "customer", userId: string) =>
+  (
+    await issuer.issueAccessToken({
+      userId,
+      role,
+      sessionId: uuidv7(),
+      ...(role === "driver" ? { transporterId: uuidv7() } : {}),
+    })
+  ).token;
 const file: TrackingBenchFile = { drivers: [], trips: [] };
 for (let i = 0; i < drivers; i++) {
   const id = uuidv7();
@@ -55,7 +63,15 @@ for (let i = 0; i < drivers; i++) {
 
 const publish = async (type: string, bookingId: string, sequence: number, payloadType: string, payload: Uint8Array) => {
   const id = uuidv7();
-  const envelope = EventEnvelope.encode({ id, type: `booking.${type}`, subjectId: bookingId, sequence, occurredAt: new Date(), payload: { typeUrl: `type.googleapis.com/${payloadType}`, value: Buffer.from(payload) }, requestId: "" }).finish();
+  const envelope = EventEnvelope.encode({
+    id,
+    type: `booking.${type}`,
+    subjectId: bookingId,
+    sequence,
+    occurredAt: new Date(),
+    payload: { typeUrl: `type.googleapis.com/${payloadType}`, value: Buffer.from(payload) },
+    requestId: "",
+  }).finish();
   await platform.bus.publishEvent(`${config.BOOKING_SUBJECT_ROOT}.${type}`, envelope, { msgId: id });
 };
 // Trips for drivers spread over the range (every (drivers/trips)-th driver), so each load worker has some.
@@ -65,27 +81,55 @@ for (let t = 0; t < tripCount; t++) {
   const bookingId = uuidv7();
   const customerId = uuidv7();
   const transporterId = uuidv7();
-  await publish("created", bookingId, 1, "weelo.booking.v1.BookingCreated", BookingCreated.encode(BookingCreated.fromPartial({ bookingId, customerId, vehicleType: "open_17ft", pickup: { lat: 18.52, lng: 73.85 }, drop: { lat: 18.59, lng: 73.74 } })).finish());
+  await publish(
+    "created",
+    bookingId,
+    1,
+    "weelo.booking.v1.BookingCreated",
+    BookingCreated.encode(
+      BookingCreated.fromPartial({
+        bookingId,
+        customerId,
+        vehicleType: "open_17ft",
+        pickup: { lat: 18.52, lng: 73.85 },
+        drop: { lat: 18.59, lng: 73.74 },
+      }),
+    ).finish(),
+  );
   await publish(
     "status_changed",
     bookingId,
     3,
     "weelo.booking.v1.BookingStatusChanged",
-    BookingStatusChanged.encode(BookingStatusChanged.fromPartial({ bookingId, to: BookingStatus.BOOKING_STATUS_ASSIGNED, customerId, transporterId, driverId: driver.id })).finish(),
+    BookingStatusChanged.encode(
+      BookingStatusChanged.fromPartial({
+        bookingId,
+        to: BookingStatus.BOOKING_STATUS_ASSIGNED,
+        customerId,
+        transporterId,
+        driverId: driver.id,
+      }),
+    ).finish(),
   );
   file.trips.push({ bookingId, driverIndex, customerToken: await token("customer", customerId) });
 }
 const deadline = Date.now() + 60_000;
-while (file.trips.some((trip) => tracking.trips.activeOf(file.drivers[trip.driverIndex]!.id)?.bookingId !== trip.bookingId)) {
+while (
+  file.trips.some((trip) => tracking.trips.activeOf(file.drivers[trip.driverIndex]!.id)?.bookingId !== trip.bookingId)
+) {
   if (Date.now() > deadline) throw new Error("the bench trips did not start");
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 await writeFile(process.env.BENCH_TRACKING_FILE!, JSON.stringify(file));
 
-await startControlServer(Number(process.env.BENCH_CONTROL_PORT), () => tracking.streams.size, async () => {
-  const metric = await platform.metrics.registry.getSingleMetric("weelo_tracking_points_total")!.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.outcome), v.value]));
-});
+await startControlServer(
+  Number(process.env.BENCH_CONTROL_PORT),
+  () => tracking.streams.size,
+  async () => {
+    const metric = await platform.metrics.registry.getSingleMetric("weelo_tracking_points_total")!.get();
+    return Object.fromEntries(metric.values.map((v) => [String(v.labels.outcome), v.value]));
+  },
+);
 exitOnSignal(async () => {
   await platform.shutdown();
   await rm(dataDir, { recursive: true, force: true });

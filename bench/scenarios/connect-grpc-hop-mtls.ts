@@ -27,7 +27,9 @@ export default {
       body: ECHO_BODY,
       stop: async () => {
         await server.stop();
-        console.log(`connect-grpc-hop-mtls: hop server saw ${handshakesReported(server.recentOutput()) ?? "no handshake count (it printed none)"}`);
+        console.log(
+          `connect-grpc-hop-mtls: hop server saw ${handshakesReported(server.recentOutput()) ?? "no handshake count (it printed none)"}`,
+        );
       },
     };
   },

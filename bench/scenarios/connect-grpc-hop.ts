@@ -11,7 +11,11 @@ export default {
   name: "connect-grpc-hop",
   description: "reference floor: bare Connect echo forwarding over one grpc-js hop (same process)",
   async start() {
-    const server = await startChild({ name: "connect-grpc-hop", script: "bench/baselines/connect-grpc-hop-server.ts", env: { HOP_SECURITY: "plaintext" } });
+    const server = await startChild({
+      name: "connect-grpc-hop",
+      script: "bench/baselines/connect-grpc-hop-server.ts",
+      env: { HOP_SECURITY: "plaintext" },
+    });
     return {
       url: `${server.baseUrl}${ECHO_PATH}`,
       method: "POST",

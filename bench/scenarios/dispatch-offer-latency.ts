@@ -62,21 +62,30 @@ export default {
         : await startChild({
             name: "dispatch",
             script: "bench/scenarios/_dispatch-server.ts",
-            env: { ...env, BENCH_DISPATCH_ROLE: "dispatch", BENCH_UPSTREAM: `127.0.0.1:${upstreamMeshPort}`, MESH_PORT: "0" },
+            env: {
+              ...env,
+              BENCH_DISPATCH_ROLE: "dispatch",
+              BENCH_UPSTREAM: `127.0.0.1:${upstreamMeshPort}`,
+              MESH_PORT: "0",
+            },
             readyTimeoutMs: 120_000,
           });
       if (!ALL_IN_ONE) servers.push(dispatcher);
       const file = JSON.parse(await readFile(path, "utf8")) as DispatchBenchFile;
       const { durationS, warmupS } = defaultLoadSettings();
-      const workers = startWorkers<DispatchLoadInput, DispatchLoadResult>("bench/scenarios/_dispatch-load.ts", 1, () => ({
-        address: `127.0.0.1:${server.port}`,
-        dispatchAddress: `127.0.0.1:${dispatcher.port}`,
-        file,
-        ratePerS: RATE,
-        warmupMs: warmupS * 1000,
-        measureMs: (durationS - warmupS) * 1000,
-        streamsPerConnection: 100,
-      }));
+      const workers = startWorkers<DispatchLoadInput, DispatchLoadResult>(
+        "bench/scenarios/_dispatch-load.ts",
+        1,
+        () => ({
+          address: `127.0.0.1:${server.port}`,
+          dispatchAddress: `127.0.0.1:${dispatcher.port}`,
+          file,
+          ratePerS: RATE,
+          warmupMs: warmupS * 1000,
+          measureMs: (durationS - warmupS) * 1000,
+          streamsPerConnection: 100,
+        }),
+      );
       pool.kill = workers.kill;
       const [result] = await workers.results;
       const r = result!;
@@ -86,21 +95,40 @@ export default {
       const natsP99 = percentile(r.natsLatenciesMs, 99);
       const problems = [...r.errors];
       if (r.offerLatenciesMs.length === 0) problems.push("no order got an offer");
-      if (r.ordersWithoutOffer > 0) problems.push(`${r.ordersWithoutOffer} measured orders got no offer within 5 s of the run's end`);
-      const baseline = (label: string, value: number) => (Number.isFinite(value) ? { baseline: { label, value: round(value, 2) } } : {});
+      if (r.ordersWithoutOffer > 0)
+        problems.push(`${r.ordersWithoutOffer} measured orders got no offer within 5 s of the run's end`);
+      const baseline = (label: string, value: number) =>
+        Number.isFinite(value) ? { baseline: { label, value: round(value, 2) } } : {};
       return {
         figures: [
-          { label: "p50 CreateBooking returned → offer on WatchOffers", value: round(p50, 2), unit: "ms", ...baseline("raw NATS publish → receive p50", natsP50) },
-          { label: "p99 CreateBooking returned → offer on WatchOffers", value: round(p99, 2), unit: "ms", ...baseline("raw NATS publish → receive p99", natsP99) },
+          {
+            label: "p50 CreateBooking returned → offer on WatchOffers",
+            value: round(p50, 2),
+            unit: "ms",
+            ...baseline("raw NATS publish → receive p50", natsP50),
+          },
+          {
+            label: "p99 CreateBooking returned → offer on WatchOffers",
+            value: round(p99, 2),
+            unit: "ms",
+            ...baseline("raw NATS publish → receive p99", natsP99),
+          },
           { label: "bookings created", value: r.booked, unit: "bookings" },
         ],
-        checks: [{ label: "p99 offer latency < 250 ms", pass: p99 < 250, detail: `${round(p99, 1)} ms over ${r.offerLatenciesMs.length} orders` }],
+        checks: [
+          {
+            label: "p99 offer latency < 250 ms",
+            pass: p99 < 250,
+            detail: `${round(p99, 1)} ms over ${r.offerLatenciesMs.length} orders`,
+          },
+        ],
         notes: [
           `${r.streams} WatchOffers streams (100 per HTTP/2 connection) from one load worker process; one-truck bookings at ${RATE}/s for ${durationS - warmupS} s after ${warmupS} s of warm-up; first wave 3 km, at most ${MAX_OFFERS} transporters offered per wave.`,
           ALL_IN_ONE
             ? "The five services run in one child process (BENCH_DISPATCH_TOPOLOGY=all-in-one, as `npm start` runs them) on the real Postgres and NATS (the cache in process); the load worker calls booking and dispatch over gRPC directly (no gateway hop). Drivers are seeded into tracking's position store as its availability events and points would put them."
             : "Dispatch runs in its own child process, pricing, fleet, booking and tracking in another (dispatch calls tracking and fleet over gRPC), as the deployments run them, on the real Postgres and NATS (the cache in process); the load worker calls booking and dispatch over gRPC directly (no gateway hop). Drivers are seeded into tracking's position store as its availability events and points would put them. BENCH_DISPATCH_TOPOLOGY=all-in-one runs the five in one process.",
-          r.natsNote || "Raw NATS: its own publisher and subscriber connections to the server, a 64-byte message at the same rate.",
+          r.natsNote ||
+            "Raw NATS: its own publisher and subscriber connections to the server, a 64-byte message at the same rate.",
         ],
         problems,
       };

@@ -18,7 +18,12 @@ export default {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${await system.loginCustomer()}` },
       // Pune station to Hinjewadi, two 14 ft trucks.
-      body: JSON.stringify({ pickup: { lat: 18.5286, lng: 73.8743 }, drop: { lat: 18.5912, lng: 73.7389 }, vehicleType: "lcv_14ft", vehicleCount: 2 }),
+      body: JSON.stringify({
+        pickup: { lat: 18.5286, lng: 73.8743 },
+        drop: { lat: 18.5912, lng: 73.7389 },
+        vehicleType: "lcv_14ft",
+        vehicleCount: 2,
+      }),
       stop: () => system.stop(),
     })),
 } satisfies Scenario;

@@ -35,7 +35,10 @@ export default {
   name: "gateway-overload",
   description: "GetMe at 1.5x the measured capacity: goodput kept, the excess refused with 429/503 at once",
   async measure(): Promise<MeasureResult> {
-    const system = await startBenchSystem({ QUEUE_DEFAULT_CONCURRENCY: String(CONCURRENCY), QUEUE_DEFAULT_MAX_QUEUED: String(MAX_QUEUED) }, { readyTimeoutMs: 120_000 });
+    const system = await startBenchSystem(
+      { QUEUE_DEFAULT_CONCURRENCY: String(CONCURRENCY), QUEUE_DEFAULT_MAX_QUEUED: String(MAX_QUEUED) },
+      { readyTimeoutMs: 120_000 },
+    );
     try {
       const token = await system.loginCustomer();
       // A cold all-in-one (tsx, JIT, pools) needs more than the usual 2 s before it runs at speed.
@@ -60,27 +63,42 @@ export default {
 
       const problems: string[] = [];
       if (capacityRun.errors + capacityRun.timeouts > 0 || capacityRun.refused > 0) {
-        problems.push(`the capacity run was not clean: ${capacityRun.errors} errors, ${capacityRun.timeouts} timeouts, ${capacityRun.refused} refusals`);
+        problems.push(
+          `the capacity run was not clean: ${capacityRun.errors} errors, ${capacityRun.timeouts} timeouts, ${capacityRun.refused} refusals`,
+        );
       }
       return {
         figures: [
           { label: "capacity (closed loop, 50 connections)", value: Math.round(capacity), unit: "req/s" },
           { label: "offered load (1.5x capacity)", value: offered, unit: "req/s" },
           { label: "answered under overload", value: Math.round(answeredPerS), unit: "req/s" },
-          { label: "goodput under overload", value: Math.round(goodput), unit: "req/s", baseline: { label: "capacity", value: Math.round(capacity) } },
+          {
+            label: "goodput under overload",
+            value: Math.round(goodput),
+            unit: "req/s",
+            baseline: { label: "capacity", value: Math.round(capacity) },
+          },
           { label: "refused (429/503) under overload", value: Math.round(refusedPerS), unit: "req/s" },
           { label: "p99 latency of a refusal", value: round(overload.refusedP99Ms), unit: "ms" },
           { label: "p99 latency of a served call under overload", value: round(overload.okP99Ms), unit: "ms" },
           { label: "p99 latency of a served call at capacity", value: round(capacityRun.okP99Ms), unit: "ms" },
         ],
         checks: [
-          { label: "goodput >= 0.9x capacity at 1.5x load", pass: goodput >= 0.9 * capacity, detail: `${(goodput / capacity).toFixed(2)}x` },
+          {
+            label: "goodput >= 0.9x capacity at 1.5x load",
+            pass: goodput >= 0.9 * capacity,
+            detail: `${(goodput / capacity).toFixed(2)}x`,
+          },
           {
             label: "every excess request explicitly refused (no timeouts, errors or other statuses)",
             pass: overload.errors === 0 && overload.timeouts === 0 && otherCount === 0,
             detail: `${overload.errors} errors, ${overload.timeouts} timeouts, other statuses ${JSON.stringify(overload.other)}`,
           },
-          { label: "refusals answered quickly (p99 < 250 ms)", pass: overload.refused > 0 && overload.refusedP99Ms < 250, detail: `${round(overload.refusedP99Ms)} ms over ${overload.refused} refusals` },
+          {
+            label: "refusals answered quickly (p99 < 250 ms)",
+            pass: overload.refused > 0 && overload.refusedP99Ms < 250,
+            detail: `${round(overload.refusedP99Ms)} ms over ${overload.refused} refusals`,
+          },
         ],
         notes: [
           `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY}, QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 2000; sized so the overload builds within the window), rate limits off (one user)`,

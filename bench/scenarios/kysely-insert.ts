@@ -21,7 +21,13 @@ export default {
       url: `${server.baseUrl}/rows`,
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ goodsType: "furniture", weightKg: 800, vehicleType: "lcv_14ft", vehicleCount: 1, idempotencyKey: "[<id>]" }),
+      body: JSON.stringify({
+        goodsType: "furniture",
+        weightKg: 800,
+        vehicleType: "lcv_14ft",
+        vehicleCount: 1,
+        idempotencyKey: "[<id>]",
+      }),
       idReplacement: true,
       async stop() {
         await server.stop();

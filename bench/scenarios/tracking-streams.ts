@@ -44,34 +44,47 @@ async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: stri
     name: kind === "tracking" ? "tracking" : "grpc-echo",
     script: kind === "tracking" ? "bench/scenarios/_tracking-server.ts" : "bench/baselines/grpc-echo-server.ts",
     nodeArgs: ["--expose-gc"],
-    env: { BENCH_CONTROL_PORT: String(controlPort), BENCH_DRIVERS: String(STREAMS), BENCH_TRIPS: String(TRIPS), BENCH_TRACKING_FILE: join(dir, "tracking.json") },
+    env: {
+      BENCH_CONTROL_PORT: String(controlPort),
+      BENCH_DRIVERS: String(STREAMS),
+      BENCH_TRIPS: String(TRIPS),
+      BENCH_TRACKING_FILE: join(dir, "tracking.json"),
+    },
     readyTimeoutMs: 180_000,
   });
   const pool = { kill: () => undefined } as { kill(): void };
   try {
-    if (kind === "tracking") Object.assign(file, JSON.parse(await readFile(join(dir, "tracking.json"), "utf8")) as TrackingBenchFile);
+    if (kind === "tracking")
+      Object.assign(file, JSON.parse(await readFile(join(dir, "tracking.json"), "utf8")) as TrackingBenchFile);
     const before = await controlState(controlPort, true);
     const { durationS, warmupS } = defaultLoadSettings();
     const t0 = Date.now() - 3 * 3600_000;
     const perWorker = Math.ceil(file.drivers.length / WORKERS);
-    const workers = startWorkers<TrackingLoadInput, TrackingLoadResult>("bench/scenarios/_tracking-load.ts", WORKERS, (w) => {
-      const from = w * perWorker;
-      const to = Math.min(file.drivers.length, from + perWorker);
-      return {
-        address: `127.0.0.1:${server.port}`,
-        controlPort,
-        drivers: file.drivers.slice(from, to).map((d, i) => ({ index: from + i, token: d.token })),
-        watchers: kind === "tracking" ? file.trips.filter((t) => t.driverIndex >= from && t.driverIndex < to) : [],
-        streamsPerConnection: STREAMS_PER_CONNECTION,
-        warmupMs: warmupS * 1000,
-        measureMs: (durationS - warmupS) * 1000,
-        t0,
-      };
-    });
+    const workers = startWorkers<TrackingLoadInput, TrackingLoadResult>(
+      "bench/scenarios/_tracking-load.ts",
+      WORKERS,
+      (w) => {
+        const from = w * perWorker;
+        const to = Math.min(file.drivers.length, from + perWorker);
+        return {
+          address: `127.0.0.1:${server.port}`,
+          controlPort,
+          drivers: file.drivers.slice(from, to).map((d, i) => ({ index: from + i, token: d.token })),
+          watchers: kind === "tracking" ? file.trips.filter((t) => t.driverIndex >= from && t.driverIndex < to) : [],
+          streamsPerConnection: STREAMS_PER_CONNECTION,
+          warmupMs: warmupS * 1000,
+          measureMs: (durationS - warmupS) * 1000,
+          t0,
+        };
+      },
+    );
     pool.kill = workers.kill;
     const deadline = Date.now() + 120_000;
     while ((await controlState(controlPort)).streams < file.drivers.length) {
-      if (Date.now() > deadline) throw new Error(`${kind}: only ${(await controlState(controlPort)).streams} of ${file.drivers.length} streams opened`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${kind}: only ${(await controlState(controlPort)).streams} of ${file.drivers.length} streams opened`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const idle = await controlState(controlPort, true);
@@ -84,7 +97,9 @@ async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: stri
     const fanout = results.flatMap((r) => r.fanoutLatenciesMs);
     const problems = results.flatMap((r) => r.errors.map((e) => `${kind}: ${e}`));
     if (kind === "tracking") {
-      const rejected = Object.entries(after.extra).filter(([outcome]) => !["accepted", "duplicate", "jitter"].includes(outcome)).reduce((sum, [, v]) => sum + v, 0);
+      const rejected = Object.entries(after.extra)
+        .filter(([outcome]) => !["accepted", "duplicate", "jitter"].includes(outcome))
+        .reduce((sum, [, v]) => sum + v, 0);
       if (rejected > 0) problems.push(`tracking rejected ${rejected} points: ${JSON.stringify(after.extra)}`);
     }
     const streams = file.drivers.length;
@@ -95,7 +110,10 @@ async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: stri
       fanoutP50: percentile(fanout, 50),
       fanoutP99: percentile(fanout, 99),
       fanoutSamples: fanout.length,
-      idleKbPerStream: { rss: (idle.rssBytes - before.rssBytes) / streams / 1024, heap: (idle.heapUsedBytes + idle.externalBytes - before.heapUsedBytes - before.externalBytes) / streams / 1024 },
+      idleKbPerStream: {
+        rss: (idle.rssBytes - before.rssBytes) / streams / 1024,
+        heap: (idle.heapUsedBytes + idle.externalBytes - before.heapUsedBytes - before.externalBytes) / streams / 1024,
+      },
       server: { before, after },
       problems,
     };
@@ -119,17 +137,46 @@ export default {
       const ratio = tracking.pointsPerS / echo.pointsPerS;
       return {
         figures: [
-          { label: "accepted points/s", value: round(tracking.pointsPerS, 0), unit: "points/s", baseline: { label: "raw grpc-js echo acks/s", value: round(echo.pointsPerS, 0) } },
-          { label: "p50 ack latency", value: round(tracking.ackP50, 2), unit: "ms", baseline: { label: "raw echo p50", value: round(echo.ackP50, 2) } },
-          { label: "p99 ack latency", value: round(tracking.ackP99, 2), unit: "ms", baseline: { label: "raw echo p99", value: round(echo.ackP99, 2) } },
+          {
+            label: "accepted points/s",
+            value: round(tracking.pointsPerS, 0),
+            unit: "points/s",
+            baseline: { label: "raw grpc-js echo acks/s", value: round(echo.pointsPerS, 0) },
+          },
+          {
+            label: "p50 ack latency",
+            value: round(tracking.ackP50, 2),
+            unit: "ms",
+            baseline: { label: "raw echo p50", value: round(echo.ackP50, 2) },
+          },
+          {
+            label: "p99 ack latency",
+            value: round(tracking.ackP99, 2),
+            unit: "ms",
+            baseline: { label: "raw echo p99", value: round(echo.ackP99, 2) },
+          },
           { label: "p50 fan-out latency to WatchLocation", value: round(tracking.fanoutP50, 2), unit: "ms" },
           { label: "p99 fan-out latency to WatchLocation", value: round(tracking.fanoutP99, 2), unit: "ms" },
-          { label: "server memory per idle stream (RSS)", value: round(tracking.idleKbPerStream.rss), unit: "KB", baseline: { label: "raw echo", value: round(echo.idleKbPerStream.rss) } },
-          { label: "server memory per idle stream (heap + external)", value: round(tracking.idleKbPerStream.heap), unit: "KB", baseline: { label: "raw echo", value: round(echo.idleKbPerStream.heap) } },
+          {
+            label: "server memory per idle stream (RSS)",
+            value: round(tracking.idleKbPerStream.rss),
+            unit: "KB",
+            baseline: { label: "raw echo", value: round(echo.idleKbPerStream.rss) },
+          },
+          {
+            label: "server memory per idle stream (heap + external)",
+            value: round(tracking.idleKbPerStream.heap),
+            unit: "KB",
+            baseline: { label: "raw echo", value: round(echo.idleKbPerStream.heap) },
+          },
         ],
         checks: [
           { label: "accepted points/s >= 0.5x raw echo", pass: ratio >= 0.5, detail: `${round(ratio, 2)}x` },
-          { label: "accepted points/s >= 10,000", pass: tracking.pointsPerS >= 10_000, detail: `${round(tracking.pointsPerS, 0)}/s` },
+          {
+            label: "accepted points/s >= 10,000",
+            pass: tracking.pointsPerS >= 10_000,
+            detail: `${round(tracking.pointsPerS, 0)}/s`,
+          },
         ],
         notes: [
           `${STREAMS} streams over ${Math.ceil(STREAMS / STREAMS_PER_CONNECTION)} HTTP/2 connections from ${WORKERS} load worker processes; one point per message; ${TRIPS} drivers on trips (their acks wait for the breadcrumb batch, BREADCRUMB_FLUSH_MS) watched by one WatchLocation each (${tracking.fanoutSamples} fan-out samples).`,

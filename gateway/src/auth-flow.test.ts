@@ -32,7 +32,11 @@ describe("identity through the gateway", () => {
     assert.match(sent.body.data.devOtp, /^\d{6}$/);
     assert.ok(Date.parse(sent.body.data.expiresAt) > Date.now() + 4 * 60_000);
 
-    const verified = await system.rest("POST", "/api/v1/auth/verify-otp", { phone, otp: sent.body.data.devOtp, role: "customer" });
+    const verified = await system.rest("POST", "/api/v1/auth/verify-otp", {
+      phone,
+      otp: sent.body.data.devOtp,
+      role: "customer",
+    });
     assert.equal(verified.status, 200);
     const { tokens, user, isNewUser } = verified.body.data;
     assert.equal(isNewUser, true);
@@ -60,7 +64,10 @@ describe("identity through the gateway", () => {
     assert.equal(reused.status, 401);
     assert.deepEqual(reused.body.success, false);
     assert.equal(reused.body.error.code, "REFRESH_TOKEN_REUSED");
-    assert.equal((await system.rest("POST", "/api/v1/auth/refresh", { refreshToken: rotated.refreshToken })).status, 401);
+    assert.equal(
+      (await system.rest("POST", "/api/v1/auth/refresh", { refreshToken: rotated.refreshToken })).status,
+      401,
+    );
     const afterReuse = await system.connect(GET_ME, {}, bearer(rotated.accessToken));
     assert.equal(afterReuse.status, 401, "access tokens of a revoked session stop working");
     assert.equal(afterReuse.body.code, "unauthenticated");
@@ -79,7 +86,11 @@ describe("identity through the gateway", () => {
     const login = async () => {
       const sent = await system.connect("/weelo.identity.v1.AuthService/SendOtp", { phone, role: "ROLE_TRANSPORTER" });
       assert.equal(sent.status, 200);
-      const verified = await system.connect("/weelo.identity.v1.AuthService/VerifyOtp", { phone, otp: sent.body.devOtp, role: "ROLE_TRANSPORTER" });
+      const verified = await system.connect("/weelo.identity.v1.AuthService/VerifyOtp", {
+        phone,
+        otp: sent.body.devOtp,
+        role: "ROLE_TRANSPORTER",
+      });
       assert.equal(verified.status, 200);
       return verified.body;
     };
@@ -100,7 +111,11 @@ describe("identity through the gateway", () => {
     const me = await system.connect(GET_ME, {}, bearer(second.tokens.accessToken));
     assert.equal(me.body.user.name, "Sharma Roadways", "a profile read after a change shows the change");
 
-    const badGstin = await system.connect("/weelo.identity.v1.ProfileService/UpdateProfile", { gstin: "27AAPFU0939F1ZX" }, bearer(second.tokens.accessToken));
+    const badGstin = await system.connect(
+      "/weelo.identity.v1.ProfileService/UpdateProfile",
+      { gstin: "27AAPFU0939F1ZX" },
+      bearer(second.tokens.accessToken),
+    );
     assert.equal(badGstin.status, 400);
     assert.equal(badGstin.body.code, "invalid_argument");
     assert.match(badGstin.body.message, /gstin/);
@@ -111,16 +126,32 @@ describe("identity through the gateway", () => {
 
   it("keeps company fields to transporters and manages push devices", async () => {
     const customer = await system.login("customer");
-    const refused = await system.connect("/weelo.identity.v1.ProfileService/UpdateProfile", { companyName: "X" }, bearer(customer.accessToken));
+    const refused = await system.connect(
+      "/weelo.identity.v1.ProfileService/UpdateProfile",
+      { companyName: "X" },
+      bearer(customer.accessToken),
+    );
     assert.equal(refused.status, 403);
 
     const pushToken = `fcm-${"a".repeat(40)}`;
-    const registered = await system.connect("/weelo.identity.v1.ProfileService/RegisterDevice", { pushToken, platform: "DEVICE_PLATFORM_ANDROID" }, bearer(customer.accessToken));
+    const registered = await system.connect(
+      "/weelo.identity.v1.ProfileService/RegisterDevice",
+      { pushToken, platform: "DEVICE_PLATFORM_ANDROID" },
+      bearer(customer.accessToken),
+    );
     assert.equal(registered.status, 200);
     assert.equal(registered.body.device.platform, "DEVICE_PLATFORM_ANDROID");
-    const removed = await system.connect("/weelo.identity.v1.ProfileService/UnregisterDevice", { pushToken }, bearer(customer.accessToken));
+    const removed = await system.connect(
+      "/weelo.identity.v1.ProfileService/UnregisterDevice",
+      { pushToken },
+      bearer(customer.accessToken),
+    );
     assert.deepEqual(removed.body, { removed: true });
-    const removedAgain = await system.connect("/weelo.identity.v1.ProfileService/UnregisterDevice", { pushToken }, bearer(customer.accessToken));
+    const removedAgain = await system.connect(
+      "/weelo.identity.v1.ProfileService/UnregisterDevice",
+      { pushToken },
+      bearer(customer.accessToken),
+    );
     assert.deepEqual(removedAgain.body, {});
   });
 
@@ -129,7 +160,11 @@ describe("identity through the gateway", () => {
     assert.equal(badPhone.status, 400);
     assert.deepEqual(badPhone.body, {
       success: false,
-      error: { code: "PHONE_INVALID", message: "phone must be an Indian mobile number like 9876543210 or +919876543210", field: "phone" },
+      error: {
+        code: "PHONE_INVALID",
+        message: "phone must be an Indian mobile number like 9876543210 or +919876543210",
+        field: "phone",
+      },
     });
     const badRole = await system.rest("POST", "/api/v1/auth/send-otp", { phone: uniquePhone(), role: "admin" });
     assert.equal(badRole.status, 400);
@@ -153,7 +188,8 @@ describe("identity through the gateway", () => {
 
   it("limits OTPs per phone with 429 and Retry-After", async () => {
     const phone = uniquePhone();
-    for (let i = 0; i < 3; i++) assert.equal((await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "customer" })).status, 200);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "customer" })).status, 200);
     const limited = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "customer" });
     assert.equal(limited.status, 429);
     assert.equal(limited.body.error.code, "RATE_LIMITED");
@@ -169,7 +205,11 @@ describe("identity through the gateway", () => {
     const listed = await system.rest("GET", "/api/v1/vehicles", undefined, bearer(accessToken));
     assert.equal(listed.status, 200, JSON.stringify(listed.body));
     assert.equal(byGateway(), 1, "admission and the alias verified the token once between them");
-    assert.equal(listed.headers.get("ratelimit-limit"), "600", "keyed by the user: the per-user budget is the tighter one");
+    assert.equal(
+      listed.headers.get("ratelimit-limit"),
+      "600",
+      "keyed by the user: the per-user budget is the tighter one",
+    );
 
     const forged = await system.rest("GET", "/api/v1/vehicles", undefined, bearer("not-a-jwt"));
     assert.equal(forged.status, 401);
@@ -194,7 +234,9 @@ describe("identity through the gateway", () => {
     const forge = (expiresIn: string | number) =>
       new jose.SignJWT({ role: "customer", sid: "00000000-0000-7000-8000-000000000000" })
         .setProtectedHeader({ alg: "EdDSA", kid })
-        .setIssuer("weelo").setAudience("weelo-api").setSubject("00000000-0000-7000-8000-000000000001")
+        .setIssuer("weelo")
+        .setAudience("weelo-api")
+        .setSubject("00000000-0000-7000-8000-000000000001")
         .setExpirationTime(expiresIn)
         .sign(privateKey);
     assert.equal((await system.connect(GET_ME, {}, bearer(await forge("15m")))).status, 401, "signed by another key");
@@ -203,7 +245,9 @@ describe("identity through the gateway", () => {
     const realKey = system.platform.keys.privateKey!;
     const expired = await new jose.SignJWT({ role: "customer", sid: "00000000-0000-7000-8000-000000000000" })
       .setProtectedHeader({ alg: "EdDSA", kid })
-      .setIssuer("weelo").setAudience("weelo-api").setSubject("00000000-0000-7000-8000-000000000001")
+      .setIssuer("weelo")
+      .setAudience("weelo-api")
+      .setSubject("00000000-0000-7000-8000-000000000001")
       .setIssuedAt(Math.floor(Date.now() / 1000) - 16 * 60)
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .sign(realKey);
@@ -215,10 +259,16 @@ describe("identity through the gateway", () => {
     const realToken = (times: { iat?: number; exp?: number }) =>
       new jose.SignJWT({ role: "customer", sid: "00000000-0000-7000-8000-000000000000", ...times })
         .setProtectedHeader({ alg: "EdDSA", kid })
-        .setIssuer("weelo").setAudience("weelo-api").setSubject("00000000-0000-7000-8000-000000000001")
+        .setIssuer("weelo")
+        .setAudience("weelo-api")
+        .setSubject("00000000-0000-7000-8000-000000000001")
         .sign(realKey);
     const now = Math.floor(Date.now() / 1000);
-    for (const [what, times] of [["no exp", { iat: now }], ["no iat", { exp: now + 600 }], ["iat in the future", { iat: now + 120, exp: now + 900 }]] as const) {
+    for (const [what, times] of [
+      ["no exp", { iat: now }],
+      ["no iat", { exp: now + 600 }],
+      ["iat in the future", { iat: now + 120, exp: now + 900 }],
+    ] as const) {
       const refused = await system.connect(GET_ME, {}, bearer(await realToken(times)));
       assert.equal(refused.status, 401, what);
       assert.equal(refused.body.code, "unauthenticated", what);
@@ -227,7 +277,9 @@ describe("identity through the gateway", () => {
 
   it("lets exactly one of two concurrent refreshes with the same token win", async () => {
     const session = await system.login();
-    const results = await Promise.all([1, 2].map(() => system.rest("POST", "/api/v1/auth/refresh", { refreshToken: session.refreshToken })));
+    const results = await Promise.all(
+      [1, 2].map(() => system.rest("POST", "/api/v1/auth/refresh", { refreshToken: session.refreshToken })),
+    );
     const statuses = results.map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 401]);
   });
@@ -240,15 +292,24 @@ describe("identity through the gateway", () => {
       const phone = uniquePhone();
       // Callback-style grpc-js client methods as promises.
       const unary = (fn: (...args: any[]) => unknown, req: unknown, md = new grpc.Metadata()): Promise<any> =>
-        new Promise((resolve, reject) => fn(req, md, (e: grpc.ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r))));
+        new Promise((resolve, reject) =>
+          fn(req, md, (e: grpc.ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r))),
+        );
       const sent = await unary(auth.sendOtp.bind(auth), { phone, role: Role.ROLE_TRANSPORTER });
       const verified = await unary(auth.verifyOtp.bind(auth), { phone, otp: sent.devOtp, role: Role.ROLE_TRANSPORTER });
       const metadata = new grpc.Metadata();
       metadata.set("authorization", `Bearer ${verified.tokens!.accessToken}`);
       const me = await unary(profile.getMe.bind(profile), {}, metadata);
       assert.equal(me.user!.role, Role.ROLE_TRANSPORTER);
-      await assert.rejects(unary(profile.getMe.bind(profile), {}), (error: grpc.ServiceError) => error.code === grpc.status.UNAUTHENTICATED);
-      await assert.rejects(unary(auth.sendOtp.bind(auth), { phone: "98765", role: Role.ROLE_CUSTOMER }), (error: grpc.ServiceError) => error.code === grpc.status.INVALID_ARGUMENT && /Indian mobile/.test(error.details));
+      await assert.rejects(
+        unary(profile.getMe.bind(profile), {}),
+        (error: grpc.ServiceError) => error.code === grpc.status.UNAUTHENTICATED,
+      );
+      await assert.rejects(
+        unary(auth.sendOtp.bind(auth), { phone: "98765", role: Role.ROLE_CUSTOMER }),
+        (error: grpc.ServiceError) =>
+          error.code === grpc.status.INVALID_ARGUMENT && /Indian mobile/.test(error.details),
+      );
     } finally {
       auth.close();
       profile.close();
@@ -261,7 +322,11 @@ describe("identity through the gateway", () => {
     const ready = await fetch(`${system.url}/health/ready`);
     assert.equal(ready.status, 200, JSON.stringify(await ready.clone().json()));
     assert.deepEqual(await ready.json(), { status: "ready" }, "the app port names no dependency");
-    assert.equal((await fetch(`${system.url}/health/detailed`)).status, 404, "detailed health is on the admin port only");
+    assert.equal(
+      (await fetch(`${system.url}/health/detailed`)).status,
+      404,
+      "detailed health is on the admin port only",
+    );
     assert.equal((await fetch(`${system.url}/metrics`)).status, 404, "metrics are on the admin port only");
     const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as any;
     const names = detailed.checks.map((c: { name: string }) => c.name).join(" ");
@@ -283,7 +348,14 @@ describe("identity through the gateway", () => {
     assert.equal(jwks.keys[0].kty, "OKP");
     assert.equal(jwks.keys[0].d, undefined, "no private part");
 
-    const preflight = await fetch(`${system.url}${GET_ME}`, { method: "OPTIONS", headers: { origin: "https://app.weelo.in", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" } });
+    const preflight = await fetch(`${system.url}${GET_ME}`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.weelo.in",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
+    });
     assert.equal(preflight.status, 204);
     assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /authorization/i);
 
@@ -291,7 +363,10 @@ describe("identity through the gateway", () => {
     assert.equal(traced.headers.get("x-request-id"), "req-abc-123");
     assert.equal(traced.headers.get("x-content-type-options"), "nosniff");
 
-    const tooBig = await system.rest("POST", "/api/v1/auth/send-otp", { phone: "9".repeat(2_000_000), role: "customer" });
+    const tooBig = await system.rest("POST", "/api/v1/auth/send-otp", {
+      phone: "9".repeat(2_000_000),
+      role: "customer",
+    });
     assert.equal(tooBig.status, 413);
     assert.equal((await system.rest("GET", "/api/v1/auth/send-otp")).status, 405);
     assert.equal((await system.rest("GET", "/api/v1/nothing")).status, 404);
@@ -305,8 +380,15 @@ describe("identity through the gateway", () => {
       assert.deepEqual(await ready.json(), { status: "ready" });
       const admin = await fetch(`${system.adminUrl}/health/ready`);
       assert.equal(admin.status, 200);
-      assert.deepEqual(((await admin.json()) as { failing: string[] }).failing.filter((name) => !name.startsWith("upstream")), [], "only upstreams fail");
-      const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { status: string; checks: { name: string; ok: boolean; critical: boolean; error?: string }[] };
+      assert.deepEqual(
+        ((await admin.json()) as { failing: string[] }).failing.filter((name) => !name.startsWith("upstream")),
+        [],
+        "only upstreams fail",
+      );
+      const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as {
+        status: string;
+        checks: { name: string; ok: boolean; critical: boolean; error?: string }[];
+      };
       assert.equal(detailed.status, "ready");
       const upstreams = detailed.checks.filter((c) => c.name.startsWith("upstream"));
       assert.ok(upstreams.length > 0);
@@ -318,8 +400,12 @@ describe("identity through the gateway", () => {
     } finally {
       system.platform.grpc.setServing(true);
     }
-    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { checks: { name: string; ok: boolean }[] };
-    assert.ok(detailed.checks.filter((c) => c.name.startsWith("upstream")).every((c) => c.ok), "serving again");
+    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as {
+      checks: { name: string; ok: boolean }[];
+    };
+    assert.ok(
+      detailed.checks.filter((c) => c.name.startsWith("upstream")).every((c) => c.ok),
+      "serving again",
+    );
   });
-
 });

@@ -43,7 +43,9 @@ export async function authenticate(credentials: RequestCredentials, isPublic: bo
   const verifying = credentials.principal();
   if (!verifying) {
     throw new ConnectError(
-      credentials.authorization ? 'the authorization header must be "Bearer <access token>"' : "a valid access token is required",
+      credentials.authorization
+        ? 'the authorization header must be "Bearer <access token>"'
+        : "a valid access token is required",
       Code.Unauthenticated,
     );
   }

@@ -44,10 +44,17 @@ describe("bad input through the gateway", () => {
   });
 
   const post = (path: string, contentType: string, body: Buffer | string, auth = true) =>
-    fetch(`${system.url}${path}`, { method: "POST", headers: { "content-type": contentType, ...(auth ? bearer(token) : {}) }, body });
+    fetch(`${system.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": contentType, ...(auth ? bearer(token) : {}) },
+      body,
+    });
 
   it("answers an undecodable Connect binary body with 400 invalid_argument, with and without a token", async () => {
-    for (const [path, auth] of [["/weelo.booking.v1.BookingService/GetBooking", true], ["/weelo.identity.v1.AuthService/SendOtp", false]] as const) {
+    for (const [path, auth] of [
+      ["/weelo.booking.v1.BookingService/GetBooking", true],
+      ["/weelo.identity.v1.AuthService/SendOtp", false],
+    ] as const) {
       const response = await post(path, "application/proto", GARBAGE, auth);
       assert.equal(response.status, 400, path);
       const body = (await response.json()) as { code: string; message: string };
@@ -57,7 +64,11 @@ describe("bad input through the gateway", () => {
   });
 
   it("ends a Connect stream whose request cannot be decoded with invalid_argument", async () => {
-    const response = await post("/weelo.booking.v1.BookingService/WatchBooking", "application/connect+proto", envelope(0, GARBAGE));
+    const response = await post(
+      "/weelo.booking.v1.BookingService/WatchBooking",
+      "application/connect+proto",
+      envelope(0, GARBAGE),
+    );
     const bytes = Buffer.from(await response.arrayBuffer());
     assert.equal(bytes[0], 0x02, "an end-of-stream envelope");
     const end = JSON.parse(bytes.subarray(5).toString("utf8")) as { error: { code: string } };
@@ -65,14 +76,22 @@ describe("bad input through the gateway", () => {
   });
 
   it("answers an undecodable gRPC-Web request with grpc-status INVALID_ARGUMENT in its trailers", async () => {
-    const response = await post("/weelo.booking.v1.BookingService/GetBooking", "application/grpc-web+proto", envelope(0, GARBAGE));
-    const trailers = Buffer.from(await response.arrayBuffer()).subarray(5).toString("utf8");
+    const response = await post(
+      "/weelo.booking.v1.BookingService/GetBooking",
+      "application/grpc-web+proto",
+      envelope(0, GARBAGE),
+    );
+    const trailers = Buffer.from(await response.arrayBuffer())
+      .subarray(5)
+      .toString("utf8");
     assert.match(trailers, new RegExp(`grpc-status: ${GrpcCode.INVALID_ARGUMENT}\\r\\n`));
   });
 
   it("answers undecodable gRPC requests with INVALID_ARGUMENT: unary, server stream and bidirectional stream", async () => {
     const unary = await new Promise<grpc.ServiceError | null>((resolve) =>
-      raw.makeUnaryRequest("/weelo.booking.v1.BookingService/GetBooking", same, same, GARBAGE, metadata(), (error) => resolve(error)),
+      raw.makeUnaryRequest("/weelo.booking.v1.BookingService/GetBooking", same, same, GARBAGE, metadata(), (error) =>
+        resolve(error),
+      ),
     );
     assert.equal(unary?.code, GrpcCode.INVALID_ARGUMENT);
     assert.match(unary!.details, /not a valid protobuf message/);
@@ -83,16 +102,33 @@ describe("bad input through the gateway", () => {
         call.on("error", (error: grpc.ServiceError) => resolve(error.code));
         call.on("end", () => resolve(GrpcCode.OK));
       });
-    const watch = raw.makeServerStreamRequest("/weelo.booking.v1.BookingService/WatchBooking", same, same, GARBAGE, metadata());
+    const watch = raw.makeServerStreamRequest(
+      "/weelo.booking.v1.BookingService/WatchBooking",
+      same,
+      same,
+      GARBAGE,
+      metadata(),
+    );
     assert.equal(await ended(watch), GrpcCode.INVALID_ARGUMENT);
 
-    const stream = raw.makeBidiStreamRequest("/weelo.tracking.v1.TrackingService/StreamLocation", same, same, metadata());
+    const stream = raw.makeBidiStreamRequest(
+      "/weelo.tracking.v1.TrackingService/StreamLocation",
+      same,
+      same,
+      metadata(),
+    );
     stream.write(GARBAGE);
-    assert.equal(await ended(stream), GrpcCode.INVALID_ARGUMENT, "the caller's bad message, not the cancellation it caused upstream");
+    assert.equal(
+      await ended(stream),
+      GrpcCode.INVALID_ARGUMENT,
+      "the caller's bad message, not the cancellation it caused upstream",
+    );
   });
 
   it("refuses an int64 beyond 2^53 with 400 over Connect JSON and the REST alias (the service cannot hold it as a number)", async () => {
-    const body = JSON.stringify({ points: [{ seq: "9007199254740993", recordedAt: new Date().toISOString(), lat: 18.52, lng: 73.85, accuracyM: 5 }] });
+    const body = JSON.stringify({
+      points: [{ seq: "9007199254740993", recordedAt: new Date().toISOString(), lat: 18.52, lng: 73.85, accuracyM: 5 }],
+    });
     const connect = await post("/weelo.tracking.v1.TrackingService/UpdateLocation", "application/json", body);
     assert.equal(connect.status, 400);
     assert.equal(((await connect.json()) as { code: string }).code, "invalid_argument");
@@ -104,7 +140,16 @@ describe("bad input through the gateway", () => {
     assert.equal(envelopeBody.error.code, "NUMBER_OUT_OF_RANGE");
     assert.equal((envelopeBody.error as { field?: string }).field, "points[0].seq", "the gateway names the field");
 
-    const watch = await post("/weelo.booking.v1.BookingService/WatchBooking", "application/connect+json", envelope(0, Buffer.from(JSON.stringify({ bookingId: "0190c6f6-0000-7000-8000-000000000000", afterSequence: "18446744073709551615" }))));
+    const watch = await post(
+      "/weelo.booking.v1.BookingService/WatchBooking",
+      "application/connect+json",
+      envelope(
+        0,
+        Buffer.from(
+          JSON.stringify({ bookingId: "0190c6f6-0000-7000-8000-000000000000", afterSequence: "18446744073709551615" }),
+        ),
+      ),
+    );
     const end = Buffer.from(await watch.arrayBuffer());
     const last = JSON.parse(end.subarray(end.lastIndexOf(0x02) + 5).toString("utf8")) as { error?: { code: string } };
     assert.equal(last.error?.code, "invalid_argument");
@@ -113,9 +158,21 @@ describe("bad input through the gateway", () => {
   it("has the services themselves refuse an int64 they cannot hold with INVALID_ARGUMENT (called past the gateway)", async () => {
     const direct = new grpc.Client(`127.0.0.1:${system.grpcPort}`, grpc.credentials.createInsecure());
     try {
-      const bytes = Buffer.from(toBinary(UpdateLocationRequestSchema, create(UpdateLocationRequestSchema, { points: [{ seq: 2n ** 60n, lat: 18.52, lng: 73.85 }] })));
+      const bytes = Buffer.from(
+        toBinary(
+          UpdateLocationRequestSchema,
+          create(UpdateLocationRequestSchema, { points: [{ seq: 2n ** 60n, lat: 18.52, lng: 73.85 }] }),
+        ),
+      );
       const error = await new Promise<grpc.ServiceError | null>((resolve) =>
-        direct.makeUnaryRequest("/weelo.tracking.v1.TrackingService/UpdateLocation", same, same, bytes, metadata(), (err) => resolve(err)),
+        direct.makeUnaryRequest(
+          "/weelo.tracking.v1.TrackingService/UpdateLocation",
+          same,
+          same,
+          bytes,
+          metadata(),
+          (err) => resolve(err),
+        ),
       );
       assert.equal(error?.code, GrpcCode.INVALID_ARGUMENT);
       assert.match(error!.details, /not a valid UpdateLocation message/);
@@ -125,22 +182,46 @@ describe("bad input through the gateway", () => {
   });
 
   it("refuses free text with a bidi override or a zero-width character with 400 naming the field, over Connect and REST", async () => {
-    const connect = await post("/weelo.identity.v1.ProfileService/UpdateProfile", "application/json", JSON.stringify({ name: "Anil \u202Eexe.gpj" }));
+    const connect = await post(
+      "/weelo.identity.v1.ProfileService/UpdateProfile",
+      "application/json",
+      JSON.stringify({ name: "Anil \u202Eexe.gpj" }),
+    );
     assert.equal(connect.status, 400);
-    const body = (await connect.json()) as { code: string; message: string; details: { debug: { field: string; reason: string } }[] };
+    const body = (await connect.json()) as {
+      code: string;
+      message: string;
+      details: { debug: { field: string; reason: string } }[];
+    };
     assert.equal(body.code, "invalid_argument");
-    assert.match(body.message, /name must not contain invisible direction or zero-width characters \(U\+202E at character 6\)/);
-    assert.deepEqual([body.details[0]?.debug.field, body.details[0]?.debug.reason], ["name", "TEXT_INVISIBLE_CHARACTER"]);
+    assert.match(
+      body.message,
+      /name must not contain invisible direction or zero-width characters \(U\+202E at character 6\)/,
+    );
+    assert.deepEqual(
+      [body.details[0]?.debug.field, body.details[0]?.debug.reason],
+      ["name", "TEXT_INVISIBLE_CHARACTER"],
+    );
 
     const transporter = await system.login("transporter");
-    const vehicle = { idempotencyKey: randomUUID(), registrationNumber: "MH12AB4321", vehicleType: "mini_truck", capacityKg: 750, makeModel: "Tata\u200BAce" };
+    const vehicle = {
+      idempotencyKey: randomUUID(),
+      registrationNumber: "MH12AB4321",
+      vehicleType: "mini_truck",
+      capacityKg: 750,
+      makeModel: "Tata\u200BAce",
+    };
     const rest = await system.rest("POST", "/api/v1/vehicles", vehicle, bearer(transporter.accessToken));
     assert.equal(rest.status, 400);
     assert.deepEqual([rest.body.error.code, rest.body.error.field], ["TEXT_INVISIBLE_CHARACTER", "make_model"]);
   });
 
   it("answers a bidirectional stream called over HTTP/1.1 with 400 and the reason, not connect-node's 505 (found by the fuzzer)", async () => {
-    const response = await post("/weelo.tracking.v1.TrackingService/StreamLocation", "application/connect+json", envelope(0, Buffer.from("{}")));
+    const response = await post(
+      "/weelo.tracking.v1.TrackingService/StreamLocation",
+      "application/connect+json",
+      envelope(0, Buffer.from("{}")),
+    );
     assert.equal(response.status, 400);
     const body = (await response.json()) as { code: string; message: string };
     assert.equal(body.code, "invalid_argument");

@@ -22,7 +22,11 @@ interface Cluster {
 }
 
 function startCluster(env: Record<string, string>): Cluster {
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/cluster.ts"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/cluster.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const lines: any[] = [];
   const output: string[] = [];
   let pending = "";
@@ -111,7 +115,12 @@ describe("start:cluster", () => {
     const loaders = [load(), load(), load()];
     await until("requests flow", () => ok > 20, 30_000, 20);
     cluster.child.kill("SIGHUP");
-    await until("the rolling restart finishes", () => cluster.lines.some((l) => l.msg === "rolling restart done"), 90_000, 50);
+    await until(
+      "the rolling restart finishes",
+      () => cluster.lines.some((l) => l.msg === "rolling restart done"),
+      90_000,
+      50,
+    );
     const okBeforeEnd = ok;
     await until("requests still flow", () => ok > okBeforeEnd + 20, 30_000, 20);
     loading = false;
@@ -120,8 +129,21 @@ describe("start:cluster", () => {
     const stopped = cluster.lines.filter((l) => l.msg === "worker stopped").map((l) => l.pid);
     assert.deepEqual([...stopped].sort(), [...before].sort(), "every old worker was stopped");
     assert.equal(listening().length, 5, "two replacements listened");
-    const order = cluster.lines.filter((l) => (l.msg === "worker listening" && !before.includes(l.pid) && l.pid !== victim && listening().indexOf(l.pid) >= 3) || l.msg === "worker stopped").map((l) => l.msg);
-    assert.deepEqual(order, ["worker listening", "worker stopped", "worker listening", "worker stopped"], "each old worker stops only after its replacement listens");
+    const order = cluster.lines
+      .filter(
+        (l) =>
+          (l.msg === "worker listening" &&
+            !before.includes(l.pid) &&
+            l.pid !== victim &&
+            listening().indexOf(l.pid) >= 3) ||
+          l.msg === "worker stopped",
+      )
+      .map((l) => l.msg);
+    assert.deepEqual(
+      order,
+      ["worker listening", "worker stopped", "worker listening", "worker stopped"],
+      "each old worker stops only after its replacement listens",
+    );
 
     cluster.child.kill("SIGTERM");
     assert.equal(await cluster.exited, 0);

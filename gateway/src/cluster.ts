@@ -42,7 +42,10 @@ else await runWorker(config);
 function runPrimary(config: Readonly<GatewayConfig>): void {
   const logger = createLogger({ service: "gateway-cluster", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const size = config.CLUSTER_WORKERS || availableParallelism();
-  if (!config.REDIS_URL) logger.warn("REDIS_URL is not set: each worker keeps its own rate-limit windows and sees no revocations made elsewhere");
+  if (!config.REDIS_URL)
+    logger.warn(
+      "REDIS_URL is not set: each worker keeps its own rate-limit windows and sees no revocations made elsewhere",
+    );
 
   interface State {
     worker: Worker;
@@ -79,7 +82,10 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
       }
       crashes = Date.now() - state.startedAt > STABLE_AFTER_MS ? 0 : crashes + 1;
       const delayMs = crashes === 0 ? 0 : Math.min(30_000, 250 * 2 ** (crashes - 1));
-      logger.error({ worker: worker.id, pid: worker.process.pid, code, signal, restartInMs: delayMs }, "worker exited unexpectedly; restarting");
+      logger.error(
+        { worker: worker.id, pid: worker.process.pid, code, signal, restartInMs: delayMs },
+        "worker exited unexpectedly; restarting",
+      );
       setTimeout(() => {
         if (!stopping) fork();
       }, delayMs);
@@ -100,7 +106,10 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
         next.worker.once("exit", () => (clearTimeout(timer), resolve(false)));
       });
       if (!listening) {
-        logger.error({ worker: next.worker.id }, "a new worker did not start listening; rolling restart stopped, the old workers keep serving");
+        logger.error(
+          { worker: next.worker.id },
+          "a new worker did not start listening; rolling restart stopped, the old workers keep serving",
+        );
         return;
       }
       if (!workers.has(previous.worker.id)) continue; // it died meanwhile and was replaced already

@@ -47,5 +47,7 @@ export function restError(error: ConnectError): { status: number; body: unknown;
     },
   };
   const retryAfter = detail?.retryAfterSeconds || undefined;
-  return retryAfter ? { status: httpStatusOf(error.code), body, retryAfter } : { status: httpStatusOf(error.code), body };
+  return retryAfter
+    ? { status: httpStatusOf(error.code), body, retryAfter }
+    : { status: httpStatusOf(error.code), body };
 }

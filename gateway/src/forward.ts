@@ -6,7 +6,15 @@
  * caller's authorization travel downstream; statuses come back as DomainErrors, and a stream
  * the upstream tore (it died or reset it mid-way) as UNAVAILABLE, which clients retry.
  */
-import { fromBinary, ScalarType, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import {
+  fromBinary,
+  ScalarType,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { InvalidArgumentError, type DomainError } from "@weelo/errors";
@@ -60,7 +68,14 @@ export class Forwarder {
    * iterable for server-streaming and bidirectional ones. A unary call gets the caller's
    * remaining time, capped by the default; streams only the caller's own deadline.
    */
-  call(service: DescService, method: DescMethod, input: unknown, forward: ForwardHeaders, callerTimeoutMs: number | undefined, signal: AbortSignal): any {
+  call(
+    service: DescService,
+    method: DescMethod,
+    input: unknown,
+    forward: ForwardHeaders,
+    callerTimeoutMs: number | undefined,
+    signal: AbortSignal,
+  ): any {
     const client = this.upstreamOf.get(service.typeName);
     if (!client) throw new Error(`no upstream for ${service.typeName}`);
     const path = `/${service.typeName}/${method.name}`;
@@ -79,8 +94,14 @@ export class Forwarder {
         // Encoded here, not inside grpc-js (which would report a failure as INTERNAL).
         return new Promise((resolve, reject) => {
           const bytes = encode(method, input); // a throw here rejects
-          const call = client.makeUnaryRequest(path, serialize, deserialize, bytes as never, metadata, { deadline: Date.now() + unaryTimeout }, (error, response) =>
-            error ? reject(fromServiceError(error)) : resolve(response),
+          const call = client.makeUnaryRequest(
+            path,
+            serialize,
+            deserialize,
+            bytes as never,
+            metadata,
+            { deadline: Date.now() + unaryTimeout },
+            (error, response) => (error ? reject(fromServiceError(error)) : resolve(response)),
           );
           endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
@@ -89,8 +110,13 @@ export class Forwarder {
       case "client_streaming":
         return new Promise((resolve, reject) => {
           let inputError: unknown;
-          const call = client.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }, (error, response) =>
-            error ? reject(inputError ?? fromServiceError(error)) : resolve(response),
+          const call = client.makeClientStreamRequest(
+            path,
+            serialize,
+            deserialize,
+            metadata,
+            { deadline: streamDeadline },
+            (error, response) => (error ? reject(inputError ?? fromServiceError(error)) : resolve(response)),
           );
           endForwardSpan(span, call);
           signal.addEventListener("abort", () => call.cancel(), { once: true });
@@ -103,10 +129,21 @@ export class Forwarder {
         } catch (error) {
           return failing(error);
         }
-        return readAll(endForwardSpan(span, client.makeServerStreamRequest(path, serialize, deserialize, bytes as never, metadata, { deadline: streamDeadline })), signal);
+        return readAll(
+          endForwardSpan(
+            span,
+            client.makeServerStreamRequest(path, serialize, deserialize, bytes as never, metadata, {
+              deadline: streamDeadline,
+            }),
+          ),
+          signal,
+        );
       }
       case "bidi_streaming": {
-        const call = endForwardSpan(span, client.makeBidiStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }));
+        const call = endForwardSpan(
+          span,
+          client.makeBidiStreamRequest(path, serialize, deserialize, metadata, { deadline: streamDeadline }),
+        );
         const failure: { error?: unknown } = {};
         void pump(input as AsyncIterable<unknown>, call, signal, method, (error) => (failure.error = error));
         return readAll(call, signal, failure);
@@ -135,16 +172,28 @@ function headersOf(ctx: HandlerContext): ForwardHeaders {
 function encode(method: DescMethod, message: unknown): Buffer {
   const unsafe = unsafeInteger(method.input, message);
   if (unsafe) {
-    throw new InvalidArgumentError(unsafe, `${unsafe} must be a whole number from -9007199254740991 to 9007199254740991`, { reason: "NUMBER_OUT_OF_RANGE" });
+    throw new InvalidArgumentError(
+      unsafe,
+      `${unsafe} must be a whole number from -9007199254740991 to 9007199254740991`,
+      { reason: "NUMBER_OUT_OF_RANGE" },
+    );
   }
   try {
     return Buffer.from(toBinary(method.input, message as MessageShape<DescMessage>));
   } catch (error) {
-    throw new InvalidArgumentError("", `the request does not fit ${method.input.name}: ${(error as Error).message}`, { reason: "MALFORMED_REQUEST" });
+    throw new InvalidArgumentError("", `the request does not fit ${method.input.name}: ${(error as Error).message}`, {
+      reason: "MALFORMED_REQUEST",
+    });
   }
 }
 
-const INT64_TYPES = new Set<number>([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
+const INT64_TYPES = new Set<number>([
+  ScalarType.INT64,
+  ScalarType.UINT64,
+  ScalarType.SINT64,
+  ScalarType.FIXED64,
+  ScalarType.SFIXED64,
+]);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const holdsInt64 = new Map<string, boolean>();
 
@@ -155,9 +204,16 @@ function hasInt64(desc: DescMessage, seen = new Set<string>()): boolean {
   if (seen.has(desc.typeName)) return false;
   seen.add(desc.typeName);
   const found = desc.fields.some((field) => {
-    if (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) return INT64_TYPES.has(field.scalar!);
-    if (field.fieldKind === "map") return INT64_TYPES.has(field.mapKey) || (field.mapKind === "scalar" && INT64_TYPES.has(field.scalar)) || (field.mapKind === "message" && hasInt64(field.message, seen));
-    if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) return hasInt64(field.message!, seen);
+    if (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar"))
+      return INT64_TYPES.has(field.scalar!);
+    if (field.fieldKind === "map")
+      return (
+        INT64_TYPES.has(field.mapKey) ||
+        (field.mapKind === "scalar" && INT64_TYPES.has(field.scalar)) ||
+        (field.mapKind === "message" && hasInt64(field.message, seen))
+      );
+    if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message"))
+      return hasInt64(field.message!, seen);
     return false;
   });
   if (seen.size === 1) holdsInt64.set(desc.typeName, found);
@@ -211,7 +267,11 @@ async function* failing(error: unknown): AsyncGenerator<never> {
  * reading. When the caller's own messages failed (one it sent could not be decoded), that is
  * the error, not the cancellation it caused upstream.
  */
-async function* readAll(call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, signal: AbortSignal, input: { error?: unknown } = {}) {
+async function* readAll(
+  call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>,
+  signal: AbortSignal,
+  input: { error?: unknown } = {},
+) {
   const cancel = () => call.cancel();
   signal.addEventListener("abort", cancel, { once: true });
   try {
@@ -235,7 +295,10 @@ const TORN_STREAM = /^(Received RST_STREAM with code \d+|Call cancelled$)/;
 
 function fromStreamError(error: unknown): DomainError {
   const status = error as Partial<grpc.ServiceError>;
-  if ((status.code === grpc.status.INTERNAL || status.code === grpc.status.CANCELLED) && TORN_STREAM.test(status.details ?? "")) {
+  if (
+    (status.code === grpc.status.INTERNAL || status.code === grpc.status.CANCELLED) &&
+    TORN_STREAM.test(status.details ?? "")
+  ) {
     return fromServiceError({ code: grpc.status.UNAVAILABLE, details: status.details, metadata: new grpc.Metadata() });
   }
   return fromServiceError(error);
@@ -246,7 +309,13 @@ function fromStreamError(error: unknown): DomainError {
  * the client sent that cannot be read or encoded cancels the upstream call and is reported
  * (as INVALID_ARGUMENT where it is the client's mistake) through `failed`.
  */
-async function pump(input: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>, signal: AbortSignal, method: DescMethod, failed: (error: unknown) => void): Promise<void> {
+async function pump(
+  input: AsyncIterable<unknown>,
+  call: grpc.ClientWritableStream<unknown>,
+  signal: AbortSignal,
+  method: DescMethod,
+  failed: (error: unknown) => void,
+): Promise<void> {
   try {
     for await (const message of input) {
       if (signal.aborted) return;

@@ -29,13 +29,49 @@ const nastyString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 20 }),
   fc.string({ unit: "binary", maxLength: 20 }),
-  fc.constantFrom("", " ", "\u0000", "a\u202Eb", "\u200B", "\uFEFF", "\uD800", "%00", "' OR 1=1 --", "../../etc/passwd", "x".repeat(5000), "NaN", "Infinity", "-0", "9007199254740993", "18446744073709551616", "1e400", "true", "null", "{}", "[]", "0190c6f6-0000-7000-8000-000000000000"),
+  fc.constantFrom(
+    "",
+    " ",
+    "\u0000",
+    "a\u202Eb",
+    "\u200B",
+    "\uFEFF",
+    "\uD800",
+    "%00",
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "x".repeat(5000),
+    "NaN",
+    "Infinity",
+    "-0",
+    "9007199254740993",
+    "18446744073709551616",
+    "1e400",
+    "true",
+    "null",
+    "{}",
+    "[]",
+    "0190c6f6-0000-7000-8000-000000000000",
+  ),
   fc.uuid().map(String),
 );
 const nastyNumber = fc.oneof(
   fc.integer(),
   fc.double(),
-  fc.constantFrom(0, -1, 2 ** 31, -(2 ** 31) - 1, 2 ** 32, 2 ** 53, 2 ** 53 + 2, -(2 ** 53) - 2, 2 ** 64, 1e308, -1e308, 5e-324),
+  fc.constantFrom(
+    0,
+    -1,
+    2 ** 31,
+    -(2 ** 31) - 1,
+    2 ** 32,
+    2 ** 53,
+    2 ** 53 + 2,
+    -(2 ** 53) - 2,
+    2 ** 64,
+    1e308,
+    -1e308,
+    5e-324,
+  ),
   fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map((n) => n.toString()),
 );
 const nastyScalar: fc.Arbitrary<unknown> = fc.oneof(nastyString, nastyNumber, fc.boolean(), fc.constant(null));
@@ -56,11 +92,25 @@ function fieldValue(field: DescField, depth: number): fc.Arbitrary<unknown> {
   const typed = (): fc.Arbitrary<unknown> => {
     switch (field.fieldKind) {
       case "scalar":
-        return field.scalar === 9 /* string */ ? nastyString : field.scalar === 8 /* bool */ ? fc.boolean() : field.scalar === 12 /* bytes */ ? fc.base64String() : nastyNumber;
+        return field.scalar === 9 /* string */
+          ? nastyString
+          : field.scalar === 8 /* bool */
+            ? fc.boolean()
+            : field.scalar === 12 /* bytes */
+              ? fc.base64String()
+              : nastyNumber;
       case "enum":
-        return fc.oneof(fc.constantFrom(...field.enum.values.map((v) => v.name)), fc.integer({ min: -5, max: 50 }), nastyString);
+        return fc.oneof(
+          fc.constantFrom(...field.enum.values.map((v) => v.name)),
+          fc.integer({ min: -5, max: 50 }),
+          nastyString,
+        );
       case "message":
-        if (field.message.typeName === "google.protobuf.Timestamp") return fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), nastyString);
+        if (field.message.typeName === "google.protobuf.Timestamp")
+          return fc.oneof(
+            fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+            nastyString,
+          );
         return depth > 3 ? fc.constant({}) : messageJson(field.message, depth + 1);
       case "list": {
         const element = { ...field, fieldKind: field.listKind } as unknown as DescField;
@@ -78,7 +128,10 @@ function messageJson(message: DescMessage, depth = 0): fc.Arbitrary<Record<strin
   const fields: Record<string, fc.Arbitrary<unknown>> = {};
   for (const field of message.fields) fields[field.jsonName] = fieldValue(field, depth);
   return fc
-    .tuple(fc.record(fields, { requiredKeys: [] }), fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { maxKeys: 2 }))
+    .tuple(
+      fc.record(fields, { requiredKeys: [] }),
+      fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { maxKeys: 2 }),
+    )
     .map(([known, unknown]) => ({ ...unknown, ...known }));
 }
 
@@ -91,7 +144,11 @@ describe("fuzzing the public surface", { timeout: 240_000 }, () => {
     const customer = await system.login("customer");
     const transporter = await system.login("transporter");
     const phone = uniquePhone();
-    const added = await system.connect("/weelo.fleet.v1.DriverService/AddDriver", { idempotencyKey: randomUUID(), name: "Fuzz Driver", phone, licenceNumber: "MH12 20170012345" }, bearer(transporter.accessToken));
+    const added = await system.connect(
+      "/weelo.fleet.v1.DriverService/AddDriver",
+      { idempotencyKey: randomUUID(), name: "Fuzz Driver", phone, licenceNumber: "MH12 20170012345" },
+      bearer(transporter.accessToken),
+    );
     assert.equal(added.status, 200, JSON.stringify(added.body));
     const driver = await system.login("driver", phone);
     tokens = { customer: customer.accessToken, transporter: transporter.accessToken, driver: driver.accessToken };
@@ -108,7 +165,11 @@ describe("fuzzing the public surface", { timeout: 240_000 }, () => {
    * Sends one request and checks the answer: never 5xx (a stream's end-of-stream error never
    * internal/unknown). A stream that stays open past a short wait is a valid call: fine.
    */
-  async function check(label: string, path: string, init: { method?: string; contentType?: string; body?: Uint8Array | string; who?: string; stream?: boolean }): Promise<boolean> {
+  async function check(
+    label: string,
+    path: string,
+    init: { method?: string; contentType?: string; body?: Uint8Array | string; who?: string; stream?: boolean },
+  ): Promise<boolean> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), init.stream ? 300 : 10_000);
     try {
@@ -120,9 +181,13 @@ describe("fuzzing the public surface", { timeout: 240_000 }, () => {
       });
       const bytes = Buffer.from(await response.arrayBuffer());
       const text = bytes.toString("utf8");
-      const streamError = /"code":"(internal|unknown|unimplemented|data_loss)"/.test(text) || /grpc-status: ?(2|12|13|15)\r/.test(text);
+      const streamError =
+        /"code":"(internal|unknown|unimplemented|data_loss)"/.test(text) || /grpc-status: ?(2|12|13|15)\r/.test(text);
       // Thrown, so fast-check prints what was answered beside the seed and the counterexample.
-      assert.ok(response.status < 500 && !streamError, `${label} ${init.method ?? "POST"} ${path} (${init.contentType}, ${init.who ?? "no token"}) → ${response.status} ${text.slice(0, 300)}`);
+      assert.ok(
+        response.status < 500 && !streamError,
+        `${label} ${init.method ?? "POST"} ${path} (${init.contentType}, ${init.who ?? "no token"}) → ${response.status} ${text.slice(0, 300)}`,
+      );
       return true;
     } catch (error) {
       if (controller.signal.aborted) return true; // an open stream: the input was valid
@@ -151,7 +216,12 @@ describe("fuzzing the public surface", { timeout: 240_000 }, () => {
         fc.asyncProperty(messageJson(method.input), authHeader, async (body, who) => {
           const json = JSON.stringify(body);
           return stream
-            ? check("connect+json", path, { contentType: "application/connect+json", body: envelope(Buffer.from(json)), who, stream })
+            ? check("connect+json", path, {
+                contentType: "application/connect+json",
+                body: envelope(Buffer.from(json)),
+                who,
+                stream,
+              })
             : check("json", path, { contentType: "application/json", body: json, who });
         }),
         params(offset++),
@@ -161,17 +231,34 @@ describe("fuzzing the public surface", { timeout: 240_000 }, () => {
 
   it("answers every public RPC's garbage bytes, wrong JSON and wrong content types with a 4xx, never a 5xx", async () => {
     let offset = 1000;
-    const contentTypes = ["application/proto", "application/json", "application/connect+proto", "application/grpc-web+proto", "text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=utf-16"];
+    const contentTypes = [
+      "application/proto",
+      "application/json",
+      "application/connect+proto",
+      "application/grpc-web+proto",
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "",
+      "application/json; charset=utf-16",
+    ];
     for (const { path, method } of methods) {
       const stream = method.methodKind !== "unary";
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(fc.uint8Array({ maxLength: 200 }), anyJson.map((v) => Buffer.from(JSON.stringify(v) ?? "null"))),
+          fc.oneof(
+            fc.uint8Array({ maxLength: 200 }),
+            anyJson.map((v) => Buffer.from(JSON.stringify(v) ?? "null")),
+          ),
           fc.constantFrom(...contentTypes),
           fc.boolean(),
           authHeader,
           async (bytes, contentType, enveloped, who) =>
-            check("bytes", path, { contentType, body: enveloped || contentType.includes("+") ? envelope(bytes) : bytes, who, stream }),
+            check("bytes", path, {
+              contentType,
+              body: enveloped || contentType.includes("+") ? envelope(bytes) : bytes,
+              who,
+              stream,
+            }),
         ),
         params(offset++),
       );
@@ -200,10 +287,20 @@ describe("fuzzing the public surface", { timeout: 240_000 }, () => {
             let i = 0;
             const path = alias.path.replace(/:(\w+)/g, () => values[i++]!);
             if (alias.method === "GET" || alias.method === "DELETE") {
-              const query = new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, typeof v === "string" ? v : JSON.stringify(v) ?? ""]));
+              const query = new URLSearchParams(
+                Object.entries(body).map(([k, v]): [string, string] => [
+                  k,
+                  typeof v === "string" ? v : (JSON.stringify(v) ?? ""),
+                ]),
+              );
               return check("rest", `${path}?${query}`, { method: alias.method, who });
             }
-            return check("rest", path, { method: alias.method, contentType: "application/json", body: kind === "json" ? JSON.stringify(body) : raw, who });
+            return check("rest", path, {
+              method: alias.method,
+              contentType: "application/json",
+              body: kind === "json" ? JSON.stringify(body) : raw,
+              who,
+            });
           },
         ),
         params(offset++),

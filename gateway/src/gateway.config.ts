@@ -81,7 +81,10 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
 export const gatewayProductionRules: ProductionRule<GatewayConfig>[] = [
-  (c) => (c.CORS_ORIGINS.trim() === "*" ? "CORS_ORIGINS=* lets any website call the API; list the allowed origins" : undefined),
+  (c) =>
+    c.CORS_ORIGINS.trim() === "*"
+      ? "CORS_ORIGINS=* lets any website call the API; list the allowed origins"
+      : undefined,
 ];
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): Readonly<GatewayConfig> {

@@ -59,12 +59,17 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
   };
   const asGateway = (upstream: UpstreamName) => platform.mesh.channelCredentials("gateway", upstream);
   const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS, asGateway);
-  const rest = new RestHandler(REST_ALIASES, forwarder, { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS }, logger);
+  const rest = new RestHandler(
+    REST_ALIASES,
+    forwarder,
+    { bodyLimitBytes: config.BODY_LIMIT_BYTES, deadlineMs: config.UPSTREAM_DEADLINE_MS },
+    logger,
+  );
 
   // One health channel per distinct address, proving the gateway to the first service found there.
-  const upstreamHealth = [...new Map(Object.entries(upstreamAddress).map(([name, address]) => [address, name as UpstreamName])).entries()].map(
-    ([address, name]) => new UpstreamHealth(address, asGateway(name)),
-  );
+  const upstreamHealth = [
+    ...new Map(Object.entries(upstreamAddress).map(([name, address]) => [address, name as UpstreamName])).entries(),
+  ].map(([address, name]) => new UpstreamHealth(address, asGateway(name)));
   // Readiness is the gateway's own dependencies (cache, bus): an upstream that is down answers
   // UNAVAILABLE on its routes, but must not take every gateway pod out of the Service with it.
   // Its health is still reported (non-critical) in /health/detailed on the admin port.
@@ -86,7 +91,10 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     routes: (router) => {
       forwarder.register(router, PUBLIC_SERVICES);
       // grpcurl and `buf curl --reflect` against this port: the public services' real descriptors, no token needed.
-      reflectionRoutes(router, PUBLIC_SERVICES.map(({ service }) => service.typeName));
+      reflectionRoutes(
+        router,
+        PUBLIC_SERVICES.map(({ service }) => service.typeName),
+      );
     },
     interceptors: [
       errorsInterceptor(logger),
@@ -108,7 +116,9 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     exposedHeaders: [...connectCors.exposedHeaders, "x-request-id", "retry-after"],
     maxAge: 7200,
   });
-  const helmetMiddleware = helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  const helmetMiddleware = helmet({
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
 
   const handler = (req: Request, res: Response) => {
     const requestId = requestIdFrom(headerOf(req, "x-request-id"));
@@ -123,50 +133,66 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
       const labels = { route, method: req.method ?? "", status: String(res.statusCode) };
       platform.metrics.httpDuration.observe(labels, seconds);
       platform.metrics.httpRequests.inc(labels);
-      if (res.statusCode >= 500) logger.warn({ requestId, route, status: res.statusCode, ms: seconds * 1000 }, "request failed");
+      if (res.statusCode >= 500)
+        logger.warn({ requestId, route, status: res.statusCode, ms: seconds * 1000 }, "request failed");
       else logger.debug({ requestId, route, status: res.statusCode, ms: seconds * 1000 }, "request");
     });
-    traceRequest(req, res, () => route, () => runWithContext({ requestId }, () =>
-      runMiddleware(helmetMiddleware, req, res, () =>
-        runMiddleware(corsMiddleware, req, res, async () => {
-          if (path.startsWith("/api/")) {
-            const { alias, params, pathKnown } = rest.match(req.method ?? "GET", path);
-            route = alias?.path ?? "unmatched";
-            if (!alias) {
-              send(res, pathKnown ? 405 : 404, { success: false, error: { code: pathKnown ? "METHOD_NOT_ALLOWED" : "NOT_FOUND", message: `no route ${req.method} ${path}` } });
-              return;
-            }
-            const clientIp = clientIpOf(req, config.TRUST_PROXY);
-            // One verification of the token for the whole call: admission keys the per-user budget by it, the alias refuses a bad one.
-            const credentials = new RequestCredentials(platform.verifier, headerOf(req, "authorization"));
-            if (!(await admitRestCall(admission, credentials, res, alias.service.typeName, clientIp))) return;
-            return rest.handle(req, res, alias, params, { requestId, clientIp, credentials });
-          }
-          if (path === "/health" || path === "/health/live") {
-            route = "/health";
-            return send(res, 200, { status: "ok", uptimeSeconds: Math.round(process.uptime()) });
-          }
-          if (path === "/health/ready") {
-            // The app port says only ready or not: which dependency fails, and where it lives, is for the admin port.
-            route = path;
-            const results = await runChecks(healthChecks);
-            const ready = !shuttingDown && results.every((r) => r.ok || !r.critical);
-            return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
-          }
-          if (path === "/.well-known/jwks.json") {
-            route = path;
-            return send(res, 200, platform.keys.jwks, { "cache-control": "public, max-age=300" });
-          }
-          route = path.split("/").slice(0, 3).join("/"); // "/pkg.Service/Method": bounded by the descriptors
-          if (req.httpVersionMajor < 2 && bidiPaths.has(path)) {
-            return send(res, 400, { code: "invalid_argument", message: `${path.slice(1)} is a bidirectional stream: call it over HTTP/2 (gRPC, or Connect on h2)` });
-          }
-          specEncodeGrpcMessageTrailer(headerOf(req, "content-type") ?? undefined, res);
-          reportUndecodableRequests(headerOf(req, "content-type") ?? undefined, res);
-          connectHandler(req as never, res as never);
-        }),
-      ),
-    ));
+    traceRequest(
+      req,
+      res,
+      () => route,
+      () =>
+        runWithContext({ requestId }, () =>
+          runMiddleware(helmetMiddleware, req, res, () =>
+            runMiddleware(corsMiddleware, req, res, async () => {
+              if (path.startsWith("/api/")) {
+                const { alias, params, pathKnown } = rest.match(req.method ?? "GET", path);
+                route = alias?.path ?? "unmatched";
+                if (!alias) {
+                  send(res, pathKnown ? 405 : 404, {
+                    success: false,
+                    error: {
+                      code: pathKnown ? "METHOD_NOT_ALLOWED" : "NOT_FOUND",
+                      message: `no route ${req.method} ${path}`,
+                    },
+                  });
+                  return;
+                }
+                const clientIp = clientIpOf(req, config.TRUST_PROXY);
+                // One verification of the token for the whole call: admission keys the per-user budget by it, the alias refuses a bad one.
+                const credentials = new RequestCredentials(platform.verifier, headerOf(req, "authorization"));
+                if (!(await admitRestCall(admission, credentials, res, alias.service.typeName, clientIp))) return;
+                return rest.handle(req, res, alias, params, { requestId, clientIp, credentials });
+              }
+              if (path === "/health" || path === "/health/live") {
+                route = "/health";
+                return send(res, 200, { status: "ok", uptimeSeconds: Math.round(process.uptime()) });
+              }
+              if (path === "/health/ready") {
+                // The app port says only ready or not: which dependency fails, and where it lives, is for the admin port.
+                route = path;
+                const results = await runChecks(healthChecks);
+                const ready = !shuttingDown && results.every((r) => r.ok || !r.critical);
+                return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+              }
+              if (path === "/.well-known/jwks.json") {
+                route = path;
+                return send(res, 200, platform.keys.jwks, { "cache-control": "public, max-age=300" });
+              }
+              route = path.split("/").slice(0, 3).join("/"); // "/pkg.Service/Method": bounded by the descriptors
+              if (req.httpVersionMajor < 2 && bidiPaths.has(path)) {
+                return send(res, 400, {
+                  code: "invalid_argument",
+                  message: `${path.slice(1)} is a bidirectional stream: call it over HTTP/2 (gRPC, or Connect on h2)`,
+                });
+              }
+              specEncodeGrpcMessageTrailer(headerOf(req, "content-type") ?? undefined, res);
+              reportUndecodableRequests(headerOf(req, "content-type") ?? undefined, res);
+              connectHandler(req as never, res as never);
+            }),
+          ),
+        ),
+    );
   };
 
   const sockets = new SocketGateway({
@@ -194,15 +220,24 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
   platform.onDrain("gateway sockets", () => sockets.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 10)));
 
   let shuttingDown = false;
-  const server = createOnePortServer(handler as never, { upgrade: (req, socket, head) => sockets.handleUpgrade(req, socket, head) });
+  const server = createOnePortServer(handler as never, {
+    upgrade: (req, socket, head) => sockets.handleUpgrade(req, socket, head),
+  });
   await new Promise<void>((resolve, reject) => {
     server.server.once("error", reject);
     server.server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
   // /metrics, readiness with its failing checks, and /health/detailed: on the admin port only.
-  const admin = await startMetricsServer(platform, config.METRICS_PORT, { host: config.METRICS_HOST, checks: () => healthChecks, accepting: () => !shuttingDown });
-  logger.info({ port, adminPort: admin.port }, "gateway listening (Connect, gRPC, gRPC-Web, REST aliases); admin (metrics, detailed health) on its own port");
+  const admin = await startMetricsServer(platform, config.METRICS_PORT, {
+    host: config.METRICS_HOST,
+    checks: () => healthChecks,
+    accepting: () => !shuttingDown,
+  });
+  logger.info(
+    { port, adminPort: admin.port },
+    "gateway listening (Connect, gRPC, gRPC-Web, REST aliases); admin (metrics, detailed health) on its own port",
+  );
 
   const close = async () => {
     shuttingDown = true;
@@ -241,6 +276,8 @@ function runMiddleware(middleware: Middleware, req: Request, res: Response, next
       send(res, 500, { success: false, error: { code: "INTERNAL", message: "internal error" } });
       return;
     }
-    void Promise.resolve(next()).catch(() => send(res, 500, { success: false, error: { code: "INTERNAL", message: "internal error" } }));
+    void Promise.resolve(next()).catch(() =>
+      send(res, 500, { success: false, error: { code: "INTERNAL", message: "internal error" } }),
+    );
   });
 }

@@ -18,7 +18,10 @@ export function specEncodedGrpcMessage(encoded: string): string {
   }
   let out = "";
   for (const byte of Buffer.from(text, "utf8")) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
 }
@@ -27,13 +30,17 @@ export function specEncodedGrpcMessage(encoded: string): string {
  * For a gRPC call (not gRPC-Web, whose trailers travel in the body and are read with
  * decodeURIComponent), rewrites the grpc-message trailer connect-node adds at the end.
  */
-export function specEncodeGrpcMessageTrailer(contentType: string | undefined, res: ServerResponse | Http2ServerResponse): void {
+export function specEncodeGrpcMessageTrailer(
+  contentType: string | undefined,
+  res: ServerResponse | Http2ServerResponse,
+): void {
   if (!contentType || !/^application\/grpc($|[+;])/i.test(contentType)) return;
   const addTrailers = res.addTrailers.bind(res) as (trailers: Record<string, string | string[] | undefined>) => void;
   res.addTrailers = ((trailers: Record<string, string | string[] | undefined>) => {
     const rewritten = { ...trailers };
     for (const [name, value] of Object.entries(trailers)) {
-      if (name.toLowerCase() === "grpc-message" && typeof value === "string") rewritten[name] = specEncodedGrpcMessage(value);
+      if (name.toLowerCase() === "grpc-message" && typeof value === "string")
+        rewritten[name] = specEncodedGrpcMessage(value);
     }
     addTrailers(rewritten);
   }) as typeof res.addTrailers;

@@ -32,7 +32,12 @@ function internalMethods(): { path: string; service: string; method: string; cal
       const access = declaredAccess(service.typeName);
       if (!access.internal) continue;
       for (const method of service.methods) {
-        found.push({ path: `/${service.typeName}/${method.name}`, service: service.typeName, method: method.name, callers: access.callersOf(method.name)! });
+        found.push({
+          path: `/${service.typeName}/${method.name}`,
+          service: service.typeName,
+          method: method.name,
+          callers: access.callersOf(method.name)!,
+        });
       }
     }
   }
@@ -63,7 +68,12 @@ function rawCall(address: string, credentials: grpc.ChannelCredentials, path: st
 const anyServer = { checkServerIdentity: () => undefined };
 const tls = (caPem: string, pair?: KeyPairPem) =>
   pair
-    ? grpc.credentials.createSsl(Buffer.from(caPem), Buffer.from(pair.privateKeyPem), Buffer.from(pair.certificatePem), anyServer)
+    ? grpc.credentials.createSsl(
+        Buffer.from(caPem),
+        Buffer.from(pair.privateKeyPem),
+        Buffer.from(pair.certificatePem),
+        anyServer,
+      )
     : grpc.credentials.createSsl(Buffer.from(caPem), null, null, anyServer);
 
 describe("the zero-trust mesh of the running system", () => {
@@ -86,7 +96,13 @@ describe("the zero-trust mesh of the running system", () => {
 
   it("finds the internal services in the contracts, each method naming its callers", () => {
     const services = new Set(methods.map((m) => m.service));
-    for (const name of ["weelo.booking.v1.BookingDispatchService", "weelo.identity.v1.ContactDirectoryService", "weelo.fleet.v1.FleetDirectoryService", "weelo.tracking.v1.TrackingInternalService", "weelo.pricing.v1.QuoteRedemptionService"]) {
+    for (const name of [
+      "weelo.booking.v1.BookingDispatchService",
+      "weelo.identity.v1.ContactDirectoryService",
+      "weelo.fleet.v1.FleetDirectoryService",
+      "weelo.tracking.v1.TrackingInternalService",
+      "weelo.pricing.v1.QuoteRedemptionService",
+    ]) {
       assert.ok(services.has(name), `${name} is internal`);
     }
     for (const m of methods) assert.ok(m.callers.length > 0, `${m.path} names its callers`);
@@ -96,10 +112,26 @@ describe("the zero-trust mesh of the running system", () => {
     const foreignCa = await createMeshCa("Attacker CA");
     for (const m of methods) {
       const forged = await issueServiceCertificate(foreignCa, [`spiffe://weelo/${m.callers[0]}`]);
-      assert.equal(await rawCall(`127.0.0.1:${system.grpcPort}`, grpc.credentials.createInsecure(), m.path), grpc.status.UNIMPLEMENTED, `${m.path}: not on the public listener`);
-      assert.equal(await rawCall(mesh, grpc.credentials.createInsecure(), m.path), grpc.status.UNAVAILABLE, `${m.path}: plaintext on the mesh port`);
-      assert.equal(await rawCall(mesh, tls(caPem), m.path), grpc.status.UNAVAILABLE, `${m.path}: no client certificate`);
-      assert.equal(await rawCall(mesh, tls(caPem, forged), m.path), grpc.status.UNAVAILABLE, `${m.path}: a certificate from another CA naming ${m.callers[0]}`);
+      assert.equal(
+        await rawCall(`127.0.0.1:${system.grpcPort}`, grpc.credentials.createInsecure(), m.path),
+        grpc.status.UNIMPLEMENTED,
+        `${m.path}: not on the public listener`,
+      );
+      assert.equal(
+        await rawCall(mesh, grpc.credentials.createInsecure(), m.path),
+        grpc.status.UNAVAILABLE,
+        `${m.path}: plaintext on the mesh port`,
+      );
+      assert.equal(
+        await rawCall(mesh, tls(caPem), m.path),
+        grpc.status.UNAVAILABLE,
+        `${m.path}: no client certificate`,
+      );
+      assert.equal(
+        await rawCall(mesh, tls(caPem, forged), m.path),
+        grpc.status.UNAVAILABLE,
+        `${m.path}: a certificate from another CA naming ${m.callers[0]}`,
+      );
     }
   });
 
@@ -108,12 +140,24 @@ describe("the zero-trust mesh of the running system", () => {
     const refusedBefore = await refusals(system);
     let refused = 0;
     for (const m of methods) {
-      assert.equal(await rawCall(mesh, tls(caPem, nobody), m.path), grpc.status.UNAUTHENTICATED, `${m.path}: no weelo identity`);
+      assert.equal(
+        await rawCall(mesh, tls(caPem, nobody), m.path),
+        grpc.status.UNAUTHENTICATED,
+        `${m.path}: no weelo identity`,
+      );
       refused++;
       for (const service of SERVICES) {
         const code = await rawCall(mesh, tls(caPem, await system.platform.mesh.issue([service])), m.path);
         if (m.callers.includes(service)) {
-          assert.ok(![grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.UNAVAILABLE, grpc.status.UNIMPLEMENTED].includes(code), `${m.path} as ${service} reaches the handler (got ${grpc.status[code]})`);
+          assert.ok(
+            ![
+              grpc.status.UNAUTHENTICATED,
+              grpc.status.PERMISSION_DENIED,
+              grpc.status.UNAVAILABLE,
+              grpc.status.UNIMPLEMENTED,
+            ].includes(code),
+            `${m.path} as ${service} reaches the handler (got ${grpc.status[code]})`,
+          );
         } else {
           assert.equal(code, grpc.status.PERMISSION_DENIED, `${m.path} as ${service}`);
           refused++;
@@ -139,9 +183,11 @@ describe("the zero-trust mesh of the running system", () => {
     for (const m of methods) {
       // Asynchronously: the system under test answers from this very process.
       const curl = async (extra: string[]) => {
-        const run = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--schema", image, "-k", ...extra, "-d", "{}", `https://${mesh}${m.path}`], { timeout: 20_000 }).catch(
-          (error: { stdout?: string; stderr?: string }) => error,
-        );
+        const run = await promisify(execFile)(
+          buf,
+          ["curl", "--protocol", "grpc", "--schema", image, "-k", ...extra, "-d", "{}", `https://${mesh}${m.path}`],
+          { timeout: 20_000 },
+        ).catch((error: { stdout?: string; stderr?: string }) => error);
         return `${run.stdout ?? ""}${run.stderr ?? ""}`;
       };
       // The handshake refuses the connection: buf curl sees it as unavailable, or as a write on a connection already torn down.
@@ -158,22 +204,44 @@ describe("the zero-trust mesh of the running system", () => {
         const metadata = new grpc.Metadata();
         metadata.set("x-forwarded-for", forwardedFor);
         const method = AuthServiceService.sendOtp;
-        client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, { phone: uniquePhone(), role: Role.ROLE_CUSTOMER }, metadata, { deadline: Date.now() + 5000 }, (error) =>
-          resolve(error ? error.code : grpc.status.OK),
+        client.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          { phone: uniquePhone(), role: Role.ROLE_CUSTOMER },
+          metadata,
+          { deadline: Date.now() + 5000 },
+          (error) => resolve(error ? error.code : grpc.status.OK),
         );
       });
     // OTP_PER_IP_PER_HOUR is 2. A public-listener caller naming a new address each time is still one address.
     const publicClient = new grpc.Client(`127.0.0.1:${system.grpcPort}`, grpc.credentials.createInsecure());
-    const asDispatch = new grpc.Client(mesh, tls(caPem, await system.platform.mesh.issue(["dispatch"])), { "grpc.ssl_target_name_override": "weelo-mesh" });
-    const asGateway = new grpc.Client(mesh, tls(caPem, await system.platform.mesh.issue(["gateway"])), { "grpc.ssl_target_name_override": "weelo-mesh" });
+    const asDispatch = new grpc.Client(mesh, tls(caPem, await system.platform.mesh.issue(["dispatch"])), {
+      "grpc.ssl_target_name_override": "weelo-mesh",
+    });
+    const asGateway = new grpc.Client(mesh, tls(caPem, await system.platform.mesh.issue(["gateway"])), {
+      "grpc.ssl_target_name_override": "weelo-mesh",
+    });
     try {
       assert.equal(await sendOtp(publicClient, "198.51.100.1"), grpc.status.OK);
       assert.equal(await sendOtp(publicClient, "198.51.100.2"), grpc.status.OK);
-      assert.equal(await sendOtp(publicClient, "198.51.100.3"), grpc.status.RESOURCE_EXHAUSTED, "a client's own x-forwarded-for is ignored");
-      assert.equal(await sendOtp(asDispatch, "198.51.100.4"), grpc.status.RESOURCE_EXHAUSTED, "so is another service's");
+      assert.equal(
+        await sendOtp(publicClient, "198.51.100.3"),
+        grpc.status.RESOURCE_EXHAUSTED,
+        "a client's own x-forwarded-for is ignored",
+      );
+      assert.equal(
+        await sendOtp(asDispatch, "198.51.100.4"),
+        grpc.status.RESOURCE_EXHAUSTED,
+        "so is another service's",
+      );
       assert.equal(await sendOtp(asGateway, "203.0.113.7"), grpc.status.OK, "the gateway's is the app's address");
       assert.equal(await sendOtp(asGateway, "203.0.113.7"), grpc.status.OK);
-      assert.equal(await sendOtp(asGateway, "203.0.113.7"), grpc.status.RESOURCE_EXHAUSTED, "and counts against that address");
+      assert.equal(
+        await sendOtp(asGateway, "203.0.113.7"),
+        grpc.status.RESOURCE_EXHAUSTED,
+        "and counts against that address",
+      );
       assert.equal(GrpcCode.RESOURCE_EXHAUSTED, grpc.status.RESOURCE_EXHAUSTED);
     } finally {
       for (const client of [publicClient, asDispatch, asGateway]) client.close();

@@ -17,8 +17,14 @@ export interface OnePortServer {
 /** Takes over an HTTP/1.1 Upgrade request (the /socket WebSocket); unclaimed upgrades are refused. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-export function createOnePortServer(handler: RequestListener, options: { upgrade?: UpgradeListener } = {}): OnePortServer {
-  const http1 = createHttp1Server({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 120_000 }, handler);
+export function createOnePortServer(
+  handler: RequestListener,
+  options: { upgrade?: UpgradeListener } = {},
+): OnePortServer {
+  const http1 = createHttp1Server(
+    { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 120_000 },
+    handler,
+  );
   if (options.upgrade) http1.on("upgrade", options.upgrade);
   const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, handler as never);
   const sockets = new Set<Socket>();

@@ -45,7 +45,10 @@ describe("request queues", () => {
     const order: string[] = [];
     const second = queue.acquire({ maxWaitMs: 5000 }).then((release) => (order.push("second"), release));
     const third = queue.acquire({ maxWaitMs: 5000 }).then((release) => (order.push("third"), release));
-    await assert.rejects(queue.acquire({ maxWaitMs: 5000 }), (e: unknown) => e instanceof ShedError && e.reason === "queue_full");
+    await assert.rejects(
+      queue.acquire({ maxWaitMs: 5000 }),
+      (e: unknown) => e instanceof ShedError && e.reason === "queue_full",
+    );
     assert.deepEqual(queue.stats(), { active: 1, waiting: 2 });
     first();
     first(); // releasing twice frees one slot only
@@ -62,7 +65,10 @@ describe("request queues", () => {
     const waiting = queue.acquire({ maxWaitMs: 5000, signal: deadline.signal, isDeadline: (r) => r === "deadline" });
     deadline.abort("deadline");
     await assert.rejects(waiting, (e: unknown) => e instanceof ShedError && e.reason === "deadline");
-    await assert.rejects(queue.acquire({ maxWaitMs: 20 }), (e: unknown) => e instanceof ShedError && e.reason === "wait_timeout");
+    await assert.rejects(
+      queue.acquire({ maxWaitMs: 20 }),
+      (e: unknown) => e instanceof ShedError && e.reason === "wait_timeout",
+    );
     const cancelled = new AbortController();
     const leaving = queue.acquire({ maxWaitMs: 5000, signal: cancelled.signal });
     cancelled.abort();
@@ -77,7 +83,13 @@ describe("overload protection through the gateway", () => {
   let system: TestSystem;
   let token: string;
   before(async () => {
-    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", QUEUE_DEFAULT_CONCURRENCY: "1", QUEUE_DEFAULT_MAX_QUEUED: "2", QUEUE_BOOKING_CONCURRENCY: "1", MAX_OPEN_STREAMS: "1" });
+    system = await startTestSystem({
+      OTP_RESEND_COOLDOWN_S: "0",
+      QUEUE_DEFAULT_CONCURRENCY: "1",
+      QUEUE_DEFAULT_MAX_QUEUED: "2",
+      QUEUE_BOOKING_CONCURRENCY: "1",
+      MAX_OPEN_STREAMS: "1",
+    });
     token = (await system.login("customer")).accessToken;
   });
   after(async () => {
@@ -88,10 +100,14 @@ describe("overload protection through the gateway", () => {
   function holdSlot(): { finish(): Promise<number> } {
     let req: ClientRequest;
     const answered = new Promise<number>((resolve, reject) => {
-      req = httpRequest(`${system.url}/api/v1/vehicles`, { method: "POST", headers: { "content-type": "application/json", "content-length": "2" } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      req = httpRequest(
+        `${system.url}/api/v1/vehicles`,
+        { method: "POST", headers: { "content-type": "application/json", "content-length": "2" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on("error", reject);
       req.write("{");
     });
@@ -105,7 +121,10 @@ describe("overload protection through the gateway", () => {
 
   it("queues, sheds beyond the queue with Retry-After on every protocol, and honours deadlines", async () => {
     const holder = holdSlot();
-    await until("the slow call holds the only slot", async () => (await metric(system, /^weelo_gateway_queue_active\{class="default"\}/)) === 1);
+    await until(
+      "the slow call holds the only slot",
+      async () => (await metric(system, /^weelo_gateway_queue_active\{class="default"\}/)) === 1,
+    );
 
     const started = Date.now();
     const late = await system.connect(GET_ME, {}, { ...bearer(token), "connect-timeout-ms": "300" });
@@ -113,7 +132,10 @@ describe("overload protection through the gateway", () => {
     assert.ok(Date.now() - started >= 250, "it waited for its deadline, not less");
 
     const queued = [system.connect(GET_ME, {}, bearer(token)), system.connect(GET_ME, {}, bearer(token))];
-    await until("two calls wait in line", async () => (await metric(system, /^weelo_gateway_queue_depth\{class="default"\}/)) === 2);
+    await until(
+      "two calls wait in line",
+      async () => (await metric(system, /^weelo_gateway_queue_depth\{class="default"\}/)) === 2,
+    );
 
     const shedStarted = Date.now();
     const connectShed = await system.connect(GET_ME, {}, bearer(token));
@@ -129,7 +151,8 @@ describe("overload protection through the gateway", () => {
     assert.ok(Date.now() - shedStarted < 2000, "refusals are immediate, not a hang");
 
     assert.equal(await holder.finish(), 401, "the slow call itself is answered (it had no token)");
-    for (const answer of await Promise.all(queued)) assert.equal(answer.status, 200, "queued calls run once slots free up");
+    for (const answer of await Promise.all(queued))
+      assert.equal(answer.status, 200, "queued calls run once slots free up");
 
     assert.ok((await metric(system, /^weelo_gateway_shed_total\{class="default",reason="queue_full"\}/)) >= 3);
     assert.equal(await metric(system, /^weelo_gateway_shed_total\{class="default",reason="deadline"\}/), 1);
@@ -138,24 +161,50 @@ describe("overload protection through the gateway", () => {
 
   it("counts streams apart: an open stream holds no unary slot, and streams beyond the cap are refused", async () => {
     const place = { lat: 18.5286, lng: 73.8743 };
-    const quote = await system.rest("POST", "/api/v1/quotes", { pickup: place, drop: { lat: 18.5912, lng: 73.7389 }, vehicleType: "pickup_8ft", vehicleCount: 1 }, bearer(token));
+    const quote = await system.rest(
+      "POST",
+      "/api/v1/quotes",
+      { pickup: place, drop: { lat: 18.5912, lng: 73.7389 }, vehicleType: "pickup_8ft", vehicleCount: 1 },
+      bearer(token),
+    );
     assert.equal(quote.status, 201, JSON.stringify(quote.body));
-    const stop = { line1: "Plot 12, MIDC", city: "Pune", state: "Maharashtra", pincode: "411001", location: place, contactName: "Anil Shinde", contactPhone: "+919876543210" };
+    const stop = {
+      line1: "Plot 12, MIDC",
+      city: "Pune",
+      state: "Maharashtra",
+      pincode: "411001",
+      location: place,
+      contactName: "Anil Shinde",
+      contactPhone: "+919876543210",
+    };
     const created = await system.rest(
       "POST",
       "/api/v1/bookings",
-      { quoteToken: quote.body.data.quoteToken, pickup: stop, drop: { ...stop, location: { lat: 18.5912, lng: 73.7389 } }, vehicleType: "pickup_8ft", vehicleCount: 1, goodsType: "furniture", weightKg: 800, idempotencyKey: randomUUID() },
+      {
+        quoteToken: quote.body.data.quoteToken,
+        pickup: stop,
+        drop: { ...stop, location: { lat: 18.5912, lng: 73.7389 } },
+        vehicleType: "pickup_8ft",
+        vehicleCount: 1,
+        goodsType: "furniture",
+        weightKg: 800,
+        idempotencyKey: randomUUID(),
+      },
       bearer(token),
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const bookingId = created.body.data.order.bookings[0].id as string;
 
-    const watcher = createConnectClient(BookingService, createConnectTransport({ baseUrl: system.url, httpVersion: "1.1" }));
+    const watcher = createConnectClient(
+      BookingService,
+      createConnectTransport({ baseUrl: system.url, httpVersion: "1.1" }),
+    );
     const abort = new AbortController();
     let first = false;
     const watching = (async () => {
       try {
-        for await (const _ of watcher.watchBooking({ bookingId }, { headers: bearer(token), signal: abort.signal })) first = true;
+        for await (const _ of watcher.watchBooking({ bookingId }, { headers: bearer(token), signal: abort.signal }))
+          first = true;
       } catch (error) {
         if (!abort.signal.aborted) throw error;
       }
@@ -173,12 +222,18 @@ describe("overload protection through the gateway", () => {
     );
     abort.abort();
     await watching;
-    await until("the stream slot is released", async () => (await metric(system, /^weelo_gateway_open_streams /)) === 0);
+    await until(
+      "the stream slot is released",
+      async () => (await metric(system, /^weelo_gateway_open_streams /)) === 0,
+    );
   });
 
   it("keeps endpoint classes apart: a full default queue does not stop logins", async () => {
     const holder = holdSlot();
-    await until("the slow call holds the only default slot", async () => (await metric(system, /^weelo_gateway_queue_active\{class="default"\}/)) === 1);
+    await until(
+      "the slow call holds the only default slot",
+      async () => (await metric(system, /^weelo_gateway_queue_active\{class="default"\}/)) === 1,
+    );
     const other = await system.login("customer");
     assert.ok(other.accessToken, "auth calls have their own queue");
     assert.equal(await holder.finish(), 401);
@@ -188,7 +243,11 @@ describe("overload protection through the gateway", () => {
 describe("rate limits through the gateway", () => {
   let system: TestSystem;
   before(async () => {
-    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", RATE_LIMIT_DEFAULT_PER_USER: "3", RATE_LIMIT_AUTH_PER_IP: "6" });
+    system = await startTestSystem({
+      OTP_RESEND_COOLDOWN_S: "0",
+      RATE_LIMIT_DEFAULT_PER_USER: "3",
+      RATE_LIMIT_AUTH_PER_IP: "6",
+    });
   });
   after(async () => {
     await system?.stop();
@@ -221,14 +280,28 @@ describe("rate limits through the gateway", () => {
     assert.ok(Number(rest.headers.get("retry-after")) >= 1);
     assert.equal((await grpcGetMe(system, first.accessToken))?.code, grpc.status.RESOURCE_EXHAUSTED);
 
-    assert.equal((await system.connect(GET_ME, {}, bearer(second.accessToken))).status, 200, "another user has their own budget");
+    assert.equal(
+      (await system.connect(GET_ME, {}, bearer(second.accessToken))).status,
+      200,
+      "another user has their own budget",
+    );
 
     // Four auth calls so far from 127.0.0.1; the budget is six.
-    assert.equal((await system.rest("POST", "/api/v1/auth/send-otp", { phone: "9876512345", role: "customer" })).status, 200);
-    assert.equal((await system.rest("POST", "/api/v1/auth/send-otp", { phone: "9876512346", role: "customer" })).status, 200);
+    assert.equal(
+      (await system.rest("POST", "/api/v1/auth/send-otp", { phone: "9876512345", role: "customer" })).status,
+      200,
+    );
+    assert.equal(
+      (await system.rest("POST", "/api/v1/auth/send-otp", { phone: "9876512346", role: "customer" })).status,
+      200,
+    );
     const flood = await system.rest("POST", "/api/v1/auth/send-otp", { phone: "9876512347", role: "customer" });
     assert.equal(flood.status, 429);
     assert.equal(flood.headers.get("ratelimit-limit"), "6");
-    assert.ok((await (await fetch(`${system.adminUrl}/metrics`)).text()).includes('weelo_gateway_rate_limited_total{class="auth",scope="ip"} 1'));
+    assert.ok(
+      (await (await fetch(`${system.adminUrl}/metrics`)).text()).includes(
+        'weelo_gateway_rate_limited_total{class="auth",scope="ip"} 1',
+      ),
+    );
   });
 });

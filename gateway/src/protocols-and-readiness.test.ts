@@ -24,7 +24,10 @@ describe("gateway protocols", () => {
 
   for (const [name, transport] of [
     ["gRPC-Web over HTTP/1.1", () => createGrpcWebTransport({ baseUrl: system.url, httpVersion: "1.1" })],
-    ["Connect binary over HTTP/2", () => createConnectTransport({ baseUrl: system.url, httpVersion: "2", useBinaryFormat: true })],
+    [
+      "Connect binary over HTTP/2",
+      () => createConnectTransport({ baseUrl: system.url, httpVersion: "2", useBinaryFormat: true }),
+    ],
   ] as const) {
     it(`logs in and calls GetMe with ${name}`, async () => {
       const auth = createClient(AuthService, transport());
@@ -34,7 +37,10 @@ describe("gateway protocols", () => {
       const verified = await auth.verifyOtp({ phone, otp: sent.devOtp, role: Role.CUSTOMER });
       const me = await profile.getMe({}, { headers: { authorization: `Bearer ${verified.tokens!.accessToken}` } });
       assert.equal(me.user?.phone, `+91${phone}`);
-      await assert.rejects(profile.getMe({}), (error: unknown) => error instanceof ConnectError && error.code === Code.Unauthenticated);
+      await assert.rejects(
+        profile.getMe({}),
+        (error: unknown) => error instanceof ConnectError && error.code === Code.Unauthenticated,
+      );
     });
   }
 
@@ -42,7 +48,11 @@ describe("gateway protocols", () => {
     const phone = uniquePhone();
     const sent = await system.rest("POST", "/api/v1/auth/send-otp", { phone, role: "customer" });
     await new Promise((resolve) => setTimeout(resolve, 1300));
-    const late = await system.rest("POST", "/api/v1/auth/verify-otp", { phone, otp: sent.body.data.devOtp, role: "customer" });
+    const late = await system.rest("POST", "/api/v1/auth/verify-otp", {
+      phone,
+      otp: sent.body.data.devOtp,
+      role: "customer",
+    });
     assert.equal(late.status, 401);
     assert.equal(late.body.error.code, "OTP_EXPIRED");
   });
@@ -65,7 +75,9 @@ describe("readiness with a dependency down", () => {
     const body = (await ready.json()) as { failing: string[] };
     assert.ok(body.failing.includes("cache (redis)"), JSON.stringify(body));
     assert.equal((await fetch(`${system.url}/health`)).status, 200);
-    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { checks: { name: string; ok: boolean; error?: string }[] };
+    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as {
+      checks: { name: string; ok: boolean; error?: string }[];
+    };
     const cache = detailed.checks.find((c) => c.name === "cache (redis)");
     assert.equal(cache?.ok, false);
     assert.ok(cache?.error);
@@ -73,8 +85,12 @@ describe("readiness with a dependency down", () => {
 
   it("turns the services' gRPC health NOT_SERVING while a critical dependency fails", async () => {
     await until("identity reports NOT_SERVING", async () => {
-      const body = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { checks: { name: string; ok: boolean; error?: string }[] };
-      return body.checks.some((check) => check.name.startsWith("upstream") && !check.ok && /NOT_SERVING/.test(check.error ?? ""));
+      const body = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as {
+        checks: { name: string; ok: boolean; error?: string }[];
+      };
+      return body.checks.some(
+        (check) => check.name.startsWith("upstream") && !check.ok && /NOT_SERVING/.test(check.error ?? ""),
+      );
     });
   });
 
@@ -105,25 +121,41 @@ describe("readiness with an upstream down", () => {
     assert.deepEqual(await ready.json(), { status: "ready" });
     const admin = await fetch(`${system.adminUrl}/health/ready`);
     assert.equal(admin.status, 200);
-    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as { status: string; checks: { name: string; ok: boolean; critical: boolean }[] };
+    const detailed = (await (await fetch(`${system.adminUrl}/health/detailed`)).json()) as {
+      status: string;
+      checks: { name: string; ok: boolean; critical: boolean }[];
+    };
     assert.equal(detailed.status, "ready");
     const booking = detailed.checks.find((c) => c.name === "upstream 127.0.0.1:9");
     assert.ok(booking, JSON.stringify(detailed.checks.map((c) => c.name)));
     assert.equal(booking.ok, false);
     assert.equal(booking.critical, false);
-    assert.ok(detailed.checks.filter((c) => c.critical).every((c) => c.ok), "the gateway's own dependencies answer");
+    assert.ok(
+      detailed.checks.filter((c) => c.critical).every((c) => c.ok),
+      "the gateway's own dependencies answer",
+    );
   });
 
   it("answers that upstream's routes UNAVAILABLE (503 on REST) while the others work", async () => {
     const { accessToken } = await system.login("customer");
-    const me = await system.connect("/weelo.identity.v1.ProfileService/GetMe", {}, { authorization: `Bearer ${accessToken}` });
+    const me = await system.connect(
+      "/weelo.identity.v1.ProfileService/GetMe",
+      {},
+      { authorization: `Bearer ${accessToken}` },
+    );
     assert.equal(me.status, 200, JSON.stringify(me.body));
     const started = Date.now();
-    const bookings = await system.rest("GET", "/api/v1/bookings", undefined, { authorization: `Bearer ${accessToken}` });
+    const bookings = await system.rest("GET", "/api/v1/bookings", undefined, {
+      authorization: `Bearer ${accessToken}`,
+    });
     assert.ok(Date.now() - started < 8000, "answers within the deadline");
     assert.equal(bookings.status, 503, JSON.stringify(bookings.body));
     assert.equal(bookings.body.success, false);
-    const connect = await system.connect("/weelo.booking.v1.BookingService/ListBookings", {}, { authorization: `Bearer ${accessToken}` });
+    const connect = await system.connect(
+      "/weelo.booking.v1.BookingService/ListBookings",
+      {},
+      { authorization: `Bearer ${accessToken}` },
+    );
     assert.equal(connect.status, 503, JSON.stringify(connect.body));
     assert.equal(connect.body.code, "unavailable");
   });

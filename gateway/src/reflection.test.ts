@@ -22,8 +22,14 @@ import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js
 const run = promisify(execFile);
 
 /** Asks a server's grpc.reflection.v1 questions over one stream (gRPC over h2c) and returns its answers in order. */
-async function reflect(baseUrl: string, questions: { case: string; value: unknown }[], version: "v1" | "v1alpha" = "v1"): Promise<any[]> {
-  const service = reflectionServiceDescs().find((desc) => desc.typeName === `grpc.reflection.${version}.ServerReflection`)!;
+async function reflect(
+  baseUrl: string,
+  questions: { case: string; value: unknown }[],
+  version: "v1" | "v1alpha" = "v1",
+): Promise<any[]> {
+  const service = reflectionServiceDescs().find(
+    (desc) => desc.typeName === `grpc.reflection.${version}.ServerReflection`,
+  )!;
   const client = createClient(service, createGrpcTransport({ baseUrl })) as any;
   async function* requests() {
     for (const messageRequest of questions) yield { host: "", messageRequest };
@@ -75,7 +81,14 @@ const PUBLIC = [
   "weelo.notification.v1.NotificationService",
   "weelo.dispatch.v1.DispatchService",
 ];
-const INTERNAL = ["BookingDispatchService", "FleetDirectoryService", "ContactDirectoryService", "TrackingInternalService", "QuoteRedemptionService", "AccountAdminService"];
+const INTERNAL = [
+  "BookingDispatchService",
+  "FleetDirectoryService",
+  "ContactDirectoryService",
+  "TrackingInternalService",
+  "QuoteRedemptionService",
+  "AccountAdminService",
+];
 
 /** Runs `buf curl` with the arguments; resolves with its stdout (rejects with stderr on a non-zero exit). */
 async function bufCurl(...args: string[]): Promise<string> {
@@ -95,7 +108,11 @@ describe("server reflection with buf curl", () => {
   before(async () => {
     system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0" });
     targets = [
-      { name: "the public gRPC listener", base: `http://127.0.0.1:${system.grpcPort}`, flags: ["--protocol", "grpc", "--http2-prior-knowledge"] },
+      {
+        name: "the public gRPC listener",
+        base: `http://127.0.0.1:${system.grpcPort}`,
+        flags: ["--protocol", "grpc", "--http2-prior-knowledge"],
+      },
       { name: "the gateway port", base: system.url, flags: ["--protocol", "grpc", "--http2-prior-knowledge"] },
     ];
   });
@@ -106,10 +123,13 @@ describe("server reflection with buf curl", () => {
   it("lists the public services, health on the gRPC listener, and no internal service", async () => {
     for (const { name, base, flags } of targets) {
       const listed = (await bufCurl(...flags, "--list-services", base)).trim().split("\n");
-      for (const service of PUBLIC) assert.ok(listed.includes(service), `${name} lists ${service}: ${listed.join(", ")}`);
-      for (const internal of INTERNAL) assert.ok(!listed.some((line) => line.includes(internal)), `${name} must not list ${internal}`);
+      for (const service of PUBLIC)
+        assert.ok(listed.includes(service), `${name} lists ${service}: ${listed.join(", ")}`);
+      for (const internal of INTERNAL)
+        assert.ok(!listed.some((line) => line.includes(internal)), `${name} must not list ${internal}`);
       assert.ok(listed.includes("grpc.reflection.v1.ServerReflection"), `${name} lists reflection`);
-      if (name === "the public gRPC listener") assert.ok(listed.includes("grpc.health.v1.Health"), `${name} lists health`);
+      if (name === "the public gRPC listener")
+        assert.ok(listed.includes("grpc.health.v1.Health"), `${name} lists health`);
     }
   });
 
@@ -119,7 +139,8 @@ describe("server reflection with buf curl", () => {
       assert.ok(methods.includes("weelo.identity.v1.AuthService/SendOtp"), `${name}: ${methods.join(", ")}`);
       assert.ok(methods.includes("weelo.booking.v1.BookingService/CreateBooking"), `${name}: ${methods.join(", ")}`);
       assert.ok(methods.includes("weelo.tracking.v1.TrackingService/StreamLocation"), `${name}: ${methods.join(", ")}`);
-      for (const internal of INTERNAL) assert.ok(!methods.some((line) => line.includes(internal)), `${name} must not list ${internal}`);
+      for (const internal of INTERNAL)
+        assert.ok(!methods.some((line) => line.includes(internal)), `${name} must not list ${internal}`);
     }
   });
 
@@ -134,13 +155,29 @@ describe("server reflection with buf curl", () => {
       ]);
       const booking = answers[0]!.messageResponse;
       assert.equal(booking.case, "fileDescriptorResponse", name);
-      const files = booking.value.fileDescriptorProto.map((bytes: Uint8Array) => fromBinary(FileDescriptorProtoSchema, bytes));
+      const files = booking.value.fileDescriptorProto.map((bytes: Uint8Array) =>
+        fromBinary(FileDescriptorProtoSchema, bytes),
+      );
       assert.equal(files[0].name, "weelo/booking/v1/booking_service.proto", name);
       const names = new Set(files.map((file: { name: string }) => file.name));
-      for (const file of files) for (const dependency of file.dependency) assert.ok(names.has(dependency), `${name}: ${file.name} imports ${dependency}, which was not sent`);
-      for (const [index, bytes] of booking.value.fileDescriptorProto.entries()) assert.deepEqual(Buffer.from(bytes), contracts.get(files[index].name), `${name}: ${files[index].name} as buf wrote it`);
+      for (const file of files)
+        for (const dependency of file.dependency)
+          assert.ok(names.has(dependency), `${name}: ${file.name} imports ${dependency}, which was not sent`);
+      for (const [index, bytes] of booking.value.fileDescriptorProto.entries())
+        assert.deepEqual(
+          Buffer.from(bytes),
+          contracts.get(files[index].name),
+          `${name}: ${files[index].name} as buf wrote it`,
+        );
       const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: importsFirst(files) }));
-      assert.deepEqual(registry.getService("weelo.booking.v1.BookingService")?.methods.map((m) => m.name).includes("CreateBooking"), true, name);
+      assert.deepEqual(
+        registry
+          .getService("weelo.booking.v1.BookingService")
+          ?.methods.map((m) => m.name)
+          .includes("CreateBooking"),
+        true,
+        name,
+      );
       assert.equal(answers[1]!.messageResponse.case, "fileDescriptorResponse", `${name}: a method is a symbol`);
       // An internal contract is not described, by file name or by symbol.
       for (const refused of answers.slice(2)) {
@@ -163,17 +200,36 @@ describe("server reflection with buf curl", () => {
     const { base, flags } = targets[0]!;
     const overall = JSON.parse(await bufCurl(...flags, "-d", "{}", `${base}/grpc.health.v1.Health/Check`));
     assert.deepEqual(overall, { status: "SERVING" });
-    const auth = JSON.parse(await bufCurl(...flags, "-d", '{"service":"weelo.identity.v1.AuthService"}', `${base}/grpc.health.v1.Health/Check`));
+    const auth = JSON.parse(
+      await bufCurl(
+        ...flags,
+        "-d",
+        '{"service":"weelo.identity.v1.AuthService"}',
+        `${base}/grpc.health.v1.Health/Check`,
+      ),
+    );
     assert.deepEqual(auth, { status: "SERVING" });
   });
 
   it("speaks grpc.reflection.v1alpha too (older grpcurl), with the same answers", async () => {
     for (const { name, base } of targets) {
-      const [listed, file] = await reflect(base, [{ case: "listServices", value: "" }, { case: "fileContainingSymbol", value: "weelo.identity.v1.AuthService" }], "v1alpha");
+      const [listed, file] = await reflect(
+        base,
+        [
+          { case: "listServices", value: "" },
+          { case: "fileContainingSymbol", value: "weelo.identity.v1.AuthService" },
+        ],
+        "v1alpha",
+      );
       const services = listed.messageResponse.value.service.map((s: { name: string }) => s.name);
       assert.ok(services.includes("weelo.identity.v1.AuthService"), `${name}: ${services.join(", ")}`);
-      for (const internal of INTERNAL) assert.ok(!services.some((s: string) => s.includes(internal)), `${name} must not list ${internal}`);
-      assert.equal(fromBinary(FileDescriptorProtoSchema, file.messageResponse.value.fileDescriptorProto[0]).name, "weelo/identity/v1/auth_service.proto", name);
+      for (const internal of INTERNAL)
+        assert.ok(!services.some((s: string) => s.includes(internal)), `${name} must not list ${internal}`);
+      assert.equal(
+        fromBinary(FileDescriptorProtoSchema, file.messageResponse.value.fileDescriptorProto[0]).name,
+        "weelo/identity/v1/auth_service.proto",
+        name,
+      );
     }
   });
 
@@ -191,9 +247,19 @@ describe("server reflection with buf curl", () => {
     const answers = await reflect(targets[0]!.base, [
       { case: "allExtensionNumbersOfType", value: "weelo.identity.v1.SendOtpRequest" },
       { case: "allExtensionNumbersOfType", value: "no.such.Type" },
-      { case: "fileContainingExtension", value: { containingType: "weelo.identity.v1.SendOtpRequest", extensionNumber: 1000 } },
+      {
+        case: "fileContainingExtension",
+        value: { containingType: "weelo.identity.v1.SendOtpRequest", extensionNumber: 1000 },
+      },
     ]);
-    assert.deepEqual([answers[0]!.messageResponse.case, answers[0]!.messageResponse.value.baseTypeName, answers[0]!.messageResponse.value.extensionNumber], ["allExtensionNumbersResponse", "weelo.identity.v1.SendOtpRequest", []]);
+    assert.deepEqual(
+      [
+        answers[0]!.messageResponse.case,
+        answers[0]!.messageResponse.value.baseTypeName,
+        answers[0]!.messageResponse.value.extensionNumber,
+      ],
+      ["allExtensionNumbersResponse", "weelo.identity.v1.SendOtpRequest", []],
+    );
     assert.equal(answers[1]!.messageResponse.value.errorCode, 5);
     assert.equal(answers[2]!.messageResponse.value.errorCode, 5);
   });

@@ -27,13 +27,22 @@ interface TestSocket {
 /** Each socket comes from its own client address (the gateway trusts X-Forwarded-For here), so per-IP budgets do not add up across tests. */
 let addresses = 0;
 
-function openSocket(system: TestSystem, query = "", options: { autoPong?: boolean; address?: string } = {}): Promise<TestSocket> {
+function openSocket(
+  system: TestSystem,
+  query = "",
+  options: { autoPong?: boolean; address?: string } = {},
+): Promise<TestSocket> {
   addresses += 1;
   const headers = { "x-forwarded-for": options.address ?? `198.51.100.${addresses}` };
-  const ws = new WebSocket(`${system.url.replace("http", "ws")}/socket${query}`, { headers, ...(options.autoPong === undefined ? {} : { autoPong: options.autoPong }) });
+  const ws = new WebSocket(`${system.url.replace("http", "ws")}/socket${query}`, {
+    headers,
+    ...(options.autoPong === undefined ? {} : { autoPong: options.autoPong }),
+  });
   const frames: any[] = [];
   ws.on("message", (data) => frames.push(JSON.parse(String(data))));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   const socket: TestSocket = {
     ws,
     frames,
@@ -58,7 +67,16 @@ describe("/socket through the gateway", () => {
   let customer: { accessToken: string; user: any };
 
   before(async () => {
-    system = await startTestSystem({ OTP_RESEND_COOLDOWN_S: "0", WATCH_POLL_MS: "100", SOCKET_MAX_SUBSCRIPTIONS: "3", SOCKET_PING_INTERVAL_MS: "500", SOCKET_MAX_BUFFERED_BYTES: "4096", SOCKET_FRAMES_PER_S: "10000", SOCKET_CONNECTS_PER_IP: "3", TRUST_PROXY: "true" });
+    system = await startTestSystem({
+      OTP_RESEND_COOLDOWN_S: "0",
+      WATCH_POLL_MS: "100",
+      SOCKET_MAX_SUBSCRIPTIONS: "3",
+      SOCKET_PING_INTERVAL_MS: "500",
+      SOCKET_MAX_BUFFERED_BYTES: "4096",
+      SOCKET_FRAMES_PER_S: "10000",
+      SOCKET_CONNECTS_PER_IP: "3",
+      TRUST_PROXY: "true",
+    });
     dispatch = system.platform.meshClient(BookingDispatchServiceService, `127.0.0.1:${system.meshPort}`, "dispatch");
     customer = await system.login("customer");
   });
@@ -68,12 +86,26 @@ describe("/socket through the gateway", () => {
   });
 
   async function book(owner: { accessToken: string }): Promise<string> {
-    const quote = await system!.rest("POST", "/api/v1/quotes", { pickup: PUNE, drop: HINJEWADI, vehicleType: "pickup_8ft", vehicleCount: 1 }, bearer(owner.accessToken));
+    const quote = await system!.rest(
+      "POST",
+      "/api/v1/quotes",
+      { pickup: PUNE, drop: HINJEWADI, vehicleType: "pickup_8ft", vehicleCount: 1 },
+      bearer(owner.accessToken),
+    );
     assert.equal(quote.status, 201, JSON.stringify(quote.body));
     const created = await system!.rest(
       "POST",
       "/api/v1/bookings",
-      { quoteToken: quote.body.data.quoteToken, pickup: address(PUNE, "Anil Shinde"), drop: address(HINJEWADI, "Kavita Rao"), vehicleType: "pickup_8ft", vehicleCount: 1, goodsType: "furniture", weightKg: 800, idempotencyKey: randomUUID() },
+      {
+        quoteToken: quote.body.data.quoteToken,
+        pickup: address(PUNE, "Anil Shinde"),
+        drop: address(HINJEWADI, "Kavita Rao"),
+        vehicleType: "pickup_8ft",
+        vehicleCount: 1,
+        goodsType: "furniture",
+        weightKg: 800,
+        idempotencyKey: randomUUID(),
+      },
       bearer(owner.accessToken),
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -98,12 +130,18 @@ describe("/socket through the gateway", () => {
     const bad = await socket.frame("bad JSON refused", (f) => f.type === "error");
     assert.deepEqual([bad.code, bad.reason], ["INVALID_ARGUMENT", "BAD_FRAME"]);
     socket.send({ type: "subscribe", bookingId: randomUUID() });
-    assert.equal((await socket.frame("subscribe before auth refused", (f) => f.code === "UNAUTHENTICATED")).type, "error");
+    assert.equal(
+      (await socket.frame("subscribe before auth refused", (f) => f.code === "UNAUTHENTICATED")).type,
+      "error",
+    );
     socket.send({ type: "auth", token: customer.accessToken });
     const ready = await socket.frame("ready", (f) => f.type === "ready");
     assert.equal(ready.userId, customer.user.id);
     socket.send({ type: "teleport" });
-    assert.equal((await socket.frame("unknown type refused", (f) => f.reason === "UNKNOWN_FRAME_TYPE")).code, "INVALID_ARGUMENT");
+    assert.equal(
+      (await socket.frame("unknown type refused", (f) => f.reason === "UNKNOWN_FRAME_TYPE")).code,
+      "INVALID_ARGUMENT",
+    );
     socket.send({ type: "ping" });
     await socket.frame("pong", (f) => f.type === "pong");
     assert.equal(socket.ws.readyState, WebSocket.OPEN, "frame errors do not close the socket");
@@ -121,13 +159,17 @@ describe("/socket through the gateway", () => {
     const missing = await socket.frame("unknown booking refused", (f) => f.type === "error" && f.bookingId === unknown);
     assert.deepEqual([missing.code, missing.channel], ["NOT_FOUND", "status"]);
     socket.send({ type: "subscribe", bookingId });
-    const foreign = await socket.frame("foreign booking refused", (f) => f.type === "error" && f.bookingId === bookingId);
+    const foreign = await socket.frame(
+      "foreign booking refused",
+      (f) => f.type === "error" && f.bookingId === bookingId,
+    );
     assert.equal(foreign.code, "NOT_FOUND", "someone else's booking looks like no booking");
 
     // Failed subscriptions hold no place; three of the stranger's own bookings fill the socket.
     const own = [await book(stranger), await book(stranger), await book(stranger)];
     for (const id of own) socket.send({ type: "subscribe", bookingId: id });
-    for (const id of own) await socket.frame("own booking followed", (f) => f.type === "subscribed" && f.bookingId === id);
+    for (const id of own)
+      await socket.frame("own booking followed", (f) => f.type === "subscribed" && f.bookingId === id);
     const fourth = await book(stranger);
     socket.send({ type: "subscribe", bookingId: fourth });
     const capped = await socket.frame("the fourth is refused", (f) => f.type === "error" && f.bookingId === fourth);
@@ -142,9 +184,22 @@ describe("/socket through the gateway", () => {
   it("streams a booking's status changes and its truck's positions to the customer", async () => {
     const transporter = await system!.login("transporter");
     const registration = `MH14KB${String(1000 + (process.pid % 9000))}`;
-    const vehicle = (await system!.rest("POST", "/api/v1/vehicles", { idempotencyKey: randomUUID(), registrationNumber: registration, vehicleType: "pickup_8ft", capacityKg: 1250 }, bearer(transporter.accessToken))).body.data.vehicle;
+    const vehicle = (
+      await system!.rest(
+        "POST",
+        "/api/v1/vehicles",
+        { idempotencyKey: randomUUID(), registrationNumber: registration, vehicleType: "pickup_8ft", capacityKg: 1250 },
+        bearer(transporter.accessToken),
+      )
+    ).body.data.vehicle;
     const driverPhone = uniquePhone();
-    const fleetDriver = (await system!.connect("/weelo.fleet.v1.DriverService/AddDriver", { idempotencyKey: randomUUID(), name: "Sunil More", phone: driverPhone, licenceNumber: "MH12 20180012345" }, bearer(transporter.accessToken))).body.driver;
+    const fleetDriver = (
+      await system!.connect(
+        "/weelo.fleet.v1.DriverService/AddDriver",
+        { idempotencyKey: randomUUID(), name: "Sunil More", phone: driverPhone, licenceNumber: "MH12 20180012345" },
+        bearer(transporter.accessToken),
+      )
+    ).body.driver;
     const driver = await system!.login("driver", driverPhone);
     const bookingId = await book(customer);
 
@@ -155,7 +210,13 @@ describe("/socket through the gateway", () => {
     assert.equal(subscribed.booking.status, "BOOKING_STATUS_PENDING");
 
     await dispatch.confirmBooking({ bookingId, transporterId: transporter.user.id });
-    await dispatch.assignBooking({ bookingId, transporterId: transporter.user.id, driverId: fleetDriver.id, driverUserId: driver.user.id, vehicleId: vehicle.id });
+    await dispatch.assignBooking({
+      bookingId,
+      transporterId: transporter.user.id,
+      driverId: fleetDriver.id,
+      driverUserId: driver.user.id,
+      vehicleId: vehicle.id,
+    });
     await socket.frame("CONFIRMED", (f) => f.type === "status" && f.change.to === "BOOKING_STATUS_CONFIRMED");
     await socket.frame("ASSIGNED", (f) => f.type === "status" && f.change.to === "BOOKING_STATUS_ASSIGNED");
 
@@ -164,7 +225,14 @@ describe("/socket through the gateway", () => {
     let seq = 0;
     const reporting = setInterval(() => {
       seq += 1;
-      const point = { seq, recordedAt: new Date(start + seq * 10_000).toISOString(), lat: 18.52 + seq * 0.0003, lng: 73.8567, accuracyM: 8, speedMps: 3 };
+      const point = {
+        seq,
+        recordedAt: new Date(start + seq * 10_000).toISOString(),
+        lat: 18.52 + seq * 0.0003,
+        lng: 73.8567,
+        accuracyM: 8,
+        speedMps: 3,
+      };
       void system!.rest("POST", "/api/v1/tracking/location", { points: [point] }, bearer(driver.accessToken));
     }, 150);
     try {
@@ -175,12 +243,27 @@ describe("/socket through the gateway", () => {
       clearInterval(reporting);
     }
 
-    const moved = await system!.connect("/weelo.booking.v1.BookingService/UpdateBookingStatus", { bookingId, status: "BOOKING_STATUS_DRIVER_EN_ROUTE", location: PUNE }, bearer(driver.accessToken));
+    const moved = await system!.connect(
+      "/weelo.booking.v1.BookingService/UpdateBookingStatus",
+      { bookingId, status: "BOOKING_STATUS_DRIVER_EN_ROUTE", location: PUNE },
+      bearer(driver.accessToken),
+    );
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
-    await socket.frame("DRIVER_EN_ROUTE", (f) => f.type === "status" && f.change.to === "BOOKING_STATUS_DRIVER_EN_ROUTE");
+    await socket.frame(
+      "DRIVER_EN_ROUTE",
+      (f) => f.type === "status" && f.change.to === "BOOKING_STATUS_DRIVER_EN_ROUTE",
+    );
     const sequences = socket.frames.filter((f) => f.type === "status").map((f) => Number(f.sequence));
-    assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), "status changes in order");
-    assert.equal(socket.frames.filter((f) => f.type === "error").length, 0, JSON.stringify(socket.frames.filter((f) => f.type === "error")));
+    assert.deepEqual(
+      sequences,
+      [...sequences].sort((a, b) => a - b),
+      "status changes in order",
+    );
+    assert.equal(
+      socket.frames.filter((f) => f.type === "error").length,
+      0,
+      JSON.stringify(socket.frames.filter((f) => f.type === "error")),
+    );
     socket.ws.close();
   });
 
@@ -204,9 +287,12 @@ describe("/socket through the gateway", () => {
 
   it("answers 429 with RateLimit headers to an address opening sockets beyond its budget", async () => {
     const address = "203.0.113.7";
-    for (let i = 0; i < 3; i++) (await openSocket(system!, `?access_token=${customer.accessToken}`, { address })).ws.close();
+    for (let i = 0; i < 3; i++)
+      (await openSocket(system!, `?access_token=${customer.accessToken}`, { address })).ws.close();
     const refused = await new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
-      const ws = new WebSocket(`${system!.url.replace("http", "ws")}/socket?access_token=${customer.accessToken}`, { headers: { "x-forwarded-for": address } });
+      const ws = new WebSocket(`${system!.url.replace("http", "ws")}/socket?access_token=${customer.accessToken}`, {
+        headers: { "x-forwarded-for": address },
+      });
       ws.once("unexpected-response", (_req, res) => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
       ws.once("open", () => reject(new Error("the fourth socket was accepted")));
       ws.once("error", () => undefined);
@@ -216,7 +302,11 @@ describe("/socket through the gateway", () => {
     assert.equal(refused.headers["ratelimit-policy"], "3;w=60", "the window comes with the limit's decision");
     assert.ok(Number(refused.headers["retry-after"]) >= 1);
     // Counted like every other admission refusal, as class "socket".
-    assert.ok((await (await fetch(`${system!.adminUrl}/metrics`)).text()).includes('weelo_gateway_rate_limited_total{class="socket",scope="ip"} 1'));
+    assert.ok(
+      (await (await fetch(`${system!.adminUrl}/metrics`)).text()).includes(
+        'weelo_gateway_rate_limited_total{class="socket",scope="ip"} 1',
+      ),
+    );
     const other = await openSocket(system!, `?access_token=${customer.accessToken}`);
     await other.frame("another address is not affected", (f) => f.type === "ready");
     other.ws.close();

@@ -9,7 +9,12 @@ import { identityConfigSchema, identityProductionRules, identityRules, startIden
 import { requirePrincipal } from "@weelo/grpc";
 import { pricingConfigSchema, pricingProductionRules, pricingRules, startPricing } from "@weelo/pricing";
 import { startTracking, trackingConfigSchema, trackingRules, type TrackingModule } from "@weelo/tracking";
-import { notificationConfigSchema, notificationProductionRules, notificationRules, startNotification } from "@weelo/notification";
+import {
+  notificationConfigSchema,
+  notificationProductionRules,
+  notificationRules,
+  startNotification,
+} from "@weelo/notification";
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { dispatchConfigSchema, startDispatch } from "@weelo/dispatch";
@@ -52,14 +57,37 @@ const SERVICES_WITH_A_DATABASE = 7;
  */
 function sharePoolBudget<C extends { DB_POOL_MIN: number; DB_POOL_MAX: number }>(config: Readonly<C>): Readonly<C> {
   const max = Math.max(2, Math.floor(config.DB_POOL_MAX / SERVICES_WITH_A_DATABASE));
-  return Object.freeze({ ...config, DB_POOL_MAX: max, DB_POOL_MIN: Math.min(max, Math.ceil(config.DB_POOL_MIN / SERVICES_WITH_A_DATABASE)) });
+  return Object.freeze({
+    ...config,
+    DB_POOL_MAX: max,
+    DB_POOL_MIN: Math.min(max, Math.ceil(config.DB_POOL_MIN / SERVICES_WITH_A_DATABASE)),
+  });
 }
 
-export async function startSystem(env: Record<string, string | undefined> = process.env, options: { logger?: Logger } = {}): Promise<RunningSystem> {
-  const productionRules = [...identityProductionRules, ...pricingProductionRules, ...fleetProductionRules, ...bookingProductionRules, ...notificationProductionRules, ...gatewayProductionRules] as ProductionRule<SystemConfig>[];
-  const alwaysRules = [...identityRules, ...pricingRules, ...notificationRules, ...trackingRules] as ProductionRule<SystemConfig>[];
+export async function startSystem(
+  env: Record<string, string | undefined> = process.env,
+  options: { logger?: Logger } = {},
+): Promise<RunningSystem> {
+  const productionRules = [
+    ...identityProductionRules,
+    ...pricingProductionRules,
+    ...fleetProductionRules,
+    ...bookingProductionRules,
+    ...notificationProductionRules,
+    ...gatewayProductionRules,
+  ] as ProductionRule<SystemConfig>[];
+  const alwaysRules = [
+    ...identityRules,
+    ...pricingRules,
+    ...notificationRules,
+    ...trackingRules,
+  ] as ProductionRule<SystemConfig>[];
   const config = sharePoolBudget(loadConfig(systemConfigSchema, env, productionRules, alwaysRules));
-  const platform = await createPlatform(config, { name: "weelo", inProcessMesh: true, ...(options.logger ? { logger: options.logger } : {}) });
+  const platform = await createPlatform(config, {
+    name: "weelo",
+    inProcessMesh: true,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   try {
     const pricing = await startPricing(platform, config);
     // In one process fleet reads the vehicle catalog from pricing directly (cached there).
@@ -88,7 +116,9 @@ export async function startSystem(env: Record<string, string | undefined> = proc
     });
     // Notification reads contacts from identity through this process's mesh port, known once it listens;
     // its event consumers start then.
-    const notification = await startNotification(platform, config, { identityAddress: () => `127.0.0.1:${ownMeshPort}` });
+    const notification = await startNotification(platform, config, {
+      identityAddress: () => `127.0.0.1:${ownMeshPort}`,
+    });
     // Dispatch calls booking, tracking and fleet through this process's mesh port too (clients made on first call).
     await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownMeshPort}` });
     // The internal plane never leaves this process's loopback, whatever MESH_HOST says.

@@ -9,11 +9,23 @@ import { startSystem, type RunningSystem } from "./system.js";
 
 export interface TestSystem extends RunningSystem {
   /** POST a Connect JSON call; returns status and parsed body. */
-  connect(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  connect(
+    path: string,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** Call a REST alias; returns status and parsed envelope. */
-  rest(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  rest(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** Logs a user in through the REST aliases (a new phone unless one is given) and returns the tokens and user. */
-  login(role?: "customer" | "transporter" | "driver", phone?: string): Promise<{ accessToken: string; refreshToken: string; user: any; phone: string }>;
+  login(
+    role?: "customer" | "transporter" | "driver",
+    phone?: string,
+  ): Promise<{ accessToken: string; refreshToken: string; user: any; phone: string }>;
 }
 
 /** Every service with a schema, for cleanup. */
@@ -46,7 +58,10 @@ export const address = (location: { lat: number; lng: number }, contactName = "A
   contactPhone: `+91${uniquePhone()}`,
 });
 
-export async function startTestSystem(overrides: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestSystem> {
+export async function startTestSystem(
+  overrides: Record<string, string> = {},
+  options: { logger?: Logger } = {},
+): Promise<TestSystem> {
   const isolated = await isolatedTestEnvironment();
   const env: Record<string, string | undefined> = {
     ...isolated.env,
@@ -68,7 +83,11 @@ export async function startTestSystem(overrides: Record<string, string> = {}, op
     ...overrides,
   };
   const system = await startSystem(env, options);
-  const json = async (response: Response) => ({ status: response.status, body: (await response.json().catch(() => undefined)) as any, headers: response.headers });
+  const json = async (response: Response) => ({
+    status: response.status,
+    body: (await response.json().catch(() => undefined)) as any,
+    headers: response.headers,
+  });
   const rest: TestSystem["rest"] = async (method, path, body, headers = {}) => {
     const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
     if (body !== undefined) init.body = JSON.stringify(body);
@@ -78,7 +97,13 @@ export async function startTestSystem(overrides: Record<string, string> = {}, op
     ...system,
     rest,
     async connect(path, body, headers = {}) {
-      return json(await fetch(`${system.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) }));
+      return json(
+        await fetch(`${system.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify(body),
+        }),
+      );
     },
     async login(role = "customer", phone = uniquePhone()) {
       const sent = await rest("POST", "/api/v1/auth/send-otp", { phone, role });
@@ -89,7 +114,14 @@ export async function startTestSystem(overrides: Record<string, string> = {}, op
       return { accessToken, refreshToken, user: verified.body.data.user, phone };
     },
     async stop() {
-      for (const stream of [env.FLEET_STREAM!, env.BOOKING_STREAM!, env.NOTIFY_DLQ_STREAM!, env.DISPATCH_STREAM!, env.TRACKING_STREAM!]) await system.platform.bus.deleteStream(stream).catch(() => undefined);
+      for (const stream of [
+        env.FLEET_STREAM!,
+        env.BOOKING_STREAM!,
+        env.NOTIFY_DLQ_STREAM!,
+        env.DISPATCH_STREAM!,
+        env.TRACKING_STREAM!,
+      ])
+        await system.platform.bus.deleteStream(stream).catch(() => undefined);
       await system.stop();
       await isolated.cleanup(SERVICES);
     },

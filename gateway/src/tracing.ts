@@ -8,7 +8,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import { codeName } from "@weelo/errors";
-import { headersOfSpan, inSpan, remoteContext, SpanKind, SpanStatusCode, startSpan, tracingEnabled, type Span } from "@weelo/telemetry";
+import {
+  headersOfSpan,
+  inSpan,
+  remoteContext,
+  SpanKind,
+  SpanStatusCode,
+  startSpan,
+  tracingEnabled,
+  type Span,
+} from "@weelo/telemetry";
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -30,7 +39,11 @@ export function traceRequest(req: Request, res: Response, routeOf: () => string,
       name: `${req.method ?? "GET"} ${path}`,
       kind: SpanKind.SERVER,
       parent,
-      attributes: { "http.request.method": req.method ?? "", "url.path": path, "network.protocol.version": req.httpVersion },
+      attributes: {
+        "http.request.method": req.method ?? "",
+        "url.path": path,
+        "network.protocol.version": req.httpVersion,
+      },
     },
     (span) =>
       new Promise<void>((resolve) => {
@@ -65,11 +78,14 @@ export function forwardSpan(service: string, method: string, metadata: grpc.Meta
 }
 
 /** Ends a forwarded call's span with the call's final status. */
-export function endForwardSpan<C extends { once(event: "status", listener: (status: grpc.StatusObject) => void): unknown }>(span: Span | undefined, call: C): C {
+export function endForwardSpan<
+  C extends { once(event: "status", listener: (status: grpc.StatusObject) => void): unknown },
+>(span: Span | undefined, call: C): C {
   if (!span) return call;
   call.once("status", (status) => {
     span.setAttribute("rpc.grpc.status_code", status.code);
-    if (status.code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `${codeName(status.code)}: ${status.details}` });
+    if (status.code !== 0)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: `${codeName(status.code)}: ${status.details}` });
     span.end();
   });
   return call;

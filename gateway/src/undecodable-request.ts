@@ -42,13 +42,23 @@ export function reportUndecodableRequests(contentType: string | undefined, res: 
 function rewriteGrpcStatus(res: Response): void {
   const fix = (headers: Headers): Headers => {
     const message = headers["grpc-message"];
-    if (String(headers["grpc-status"]) !== String(Code.Internal) || typeof message !== "string" || !UNDECODABLE.test(safeDecode(message))) return headers;
-    return { ...headers, "grpc-status": String(Code.InvalidArgument), "grpc-message": encodeURIComponent(clientMessage(safeDecode(message))) };
+    if (
+      String(headers["grpc-status"]) !== String(Code.Internal) ||
+      typeof message !== "string" ||
+      !UNDECODABLE.test(safeDecode(message))
+    )
+      return headers;
+    return {
+      ...headers,
+      "grpc-status": String(Code.InvalidArgument),
+      "grpc-message": encodeURIComponent(clientMessage(safeDecode(message))),
+    };
   };
   const addTrailers = res.addTrailers.bind(res) as (trailers: Headers) => void;
   res.addTrailers = ((trailers: Headers) => addTrailers(fix(trailers))) as typeof res.addTrailers;
   const writeHead = res.writeHead.bind(res) as (status: number, headers?: Headers) => Response;
-  res.writeHead = ((status: number, headers?: Headers) => writeHead(status, headers && fix(headers))) as typeof res.writeHead;
+  res.writeHead = ((status: number, headers?: Headers) =>
+    writeHead(status, headers && fix(headers))) as typeof res.writeHead;
 }
 
 /** Connect unary: status 500 and {"code":"internal","message":"parse binary: …"}; held until the body shows which error it is. */
@@ -77,7 +87,8 @@ function rewriteConnectUnary(res: Response): void {
   const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
   res.write = ((chunk: unknown, ...rest: unknown[]) => write(release(chunk), ...rest)) as typeof res.write;
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
-    if (held && (chunk === undefined || typeof chunk === "function")) writeHead(held.status, held.headers), (held = undefined);
+    if (held && (chunk === undefined || typeof chunk === "function"))
+      writeHead(held.status, held.headers), (held = undefined);
     return typeof chunk === "function" || chunk === undefined ? end(chunk, ...rest) : end(release(chunk), ...rest);
   }) as typeof res.end;
 }
@@ -106,15 +117,22 @@ function connectEndStream(flags: number, data: Buffer): Buffer | undefined {
   if ((flags & 0x02) === 0) return undefined;
   const end = parseJson(data);
   const error = end?.error as { code?: unknown; message?: unknown } | undefined;
-  if (error?.code !== "internal" || typeof error.message !== "string" || !UNDECODABLE.test(error.message)) return undefined;
-  return Buffer.from(JSON.stringify({ ...end, error: { code: "invalid_argument", message: clientMessage(error.message) } }));
+  if (error?.code !== "internal" || typeof error.message !== "string" || !UNDECODABLE.test(error.message))
+    return undefined;
+  return Buffer.from(
+    JSON.stringify({ ...end, error: { code: "invalid_argument", message: clientMessage(error.message) } }),
+  );
 }
 
 /** gRPC-Web: the trailer envelope (flag 0x80), "grpc-status: 13" with the decoding message. */
 function grpcWebTrailers(flags: number, data: Buffer): Buffer | undefined {
   if ((flags & 0x80) === 0) return undefined;
   const lines = data.toString("utf8").split("\r\n");
-  const value = (name: string) => lines.find((line) => line.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+  const value = (name: string) =>
+    lines
+      .find((line) => line.toLowerCase().startsWith(`${name}:`))
+      ?.slice(name.length + 1)
+      .trim();
   const message = safeDecode(value("grpc-message") ?? "");
   if (value("grpc-status") !== String(Code.Internal) || !UNDECODABLE.test(message)) return undefined;
   const rewritten = lines.map((line) => {
@@ -128,7 +146,8 @@ function grpcWebTrailers(flags: number, data: Buffer): Buffer | undefined {
 
 function parseJson(chunk: unknown): Record<string, unknown> | undefined {
   try {
-    const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : undefined;
+    const text =
+      typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : undefined;
     const value = text === undefined ? undefined : JSON.parse(text);
     return typeof value === "object" && value !== null ? value : undefined;
   } catch {
@@ -146,6 +165,7 @@ function safeDecode(text: string): string {
 
 function withoutLength(headers: Headers | undefined): Headers {
   const out: Headers = {};
-  for (const [name, value] of Object.entries(headers ?? {})) if (name.toLowerCase() !== "content-length") out[name] = value;
+  for (const [name, value] of Object.entries(headers ?? {}))
+    if (name.toLowerCase() !== "content-length") out[name] = value;
   return out;
 }

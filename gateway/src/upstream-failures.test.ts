@@ -41,10 +41,19 @@ function grpcFrame(message: Uint8Array): Buffer {
  * "drop-…": the whole connection, as when the process dies). GetBooking fails with
  * INVALID_ARGUMENT and a message full of separators, encoded as grpc-js servers do.
  */
-async function startTornUpstream(): Promise<{ address: string; prove(identity: KeyPairPem & { caPem: string }): void; close(): Promise<void> }> {
+async function startTornUpstream(): Promise<{
+  address: string;
+  prove(identity: KeyPairPem & { caPem: string }): void;
+  close(): Promise<void>;
+}> {
   // Listening first (the system under test needs the address), proving booking's identity once the system's mesh CA exists.
   const placeholder = await issueServiceCertificate(await createMeshCa("placeholder"), ["spiffe://weelo/booking"]);
-  const server = http2.createSecureServer({ key: placeholder.privateKeyPem, cert: placeholder.certificatePem, requestCert: true, rejectUnauthorized: true });
+  const server = http2.createSecureServer({
+    key: placeholder.privateKeyPem,
+    cert: placeholder.certificatePem,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);
@@ -58,15 +67,24 @@ async function startTornUpstream(): Promise<{ address: string; prove(identity: K
     stream.on("end", () => {
       if (path === "/weelo.booking.v1.BookingService/GetBooking") {
         stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
-        stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": String(grpc.status.INVALID_ARGUMENT), "grpc-message": encodeURI(MESSAGE_WITH_SEPARATORS) }));
+        stream.once("wantTrailers", () =>
+          stream.sendTrailers({
+            "grpc-status": String(grpc.status.INVALID_ARGUMENT),
+            "grpc-message": encodeURI(MESSAGE_WITH_SEPARATORS),
+          }),
+        );
         stream.end();
         return;
       }
-      if (path !== "/weelo.booking.v1.BookingService/WatchBooking") return void stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      if (path !== "/weelo.booking.v1.BookingService/WatchBooking")
+        return void stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       // The request message is field 1 (booking_id), a string: its bytes follow the 5-byte frame header and a 2-byte tag/length.
       const bookingId = Buffer.concat(chunks).subarray(7).toString("utf8");
       stream.respond({ ":status": 200, "content-type": "application/grpc" });
-      const first = create(WatchBookingResponseSchema, { sequence: 1n, booking: { id: bookingId, status: BookingStatus.PENDING } });
+      const first = create(WatchBookingResponseSchema, {
+        sequence: 1n,
+        booking: { id: bookingId, status: BookingStatus.PENDING },
+      });
       stream.write(grpcFrame(toBinary(WatchBookingResponseSchema, first)), () => {
         setTimeout(() => {
           if (bookingId.startsWith("drop-")) stream.session?.destroy();
@@ -78,7 +96,8 @@ async function startTornUpstream(): Promise<{ address: string; prove(identity: K
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    prove: (identity) => server.setSecureContext({ key: identity.privateKeyPem, cert: identity.certificatePem, ca: identity.caPem }),
+    prove: (identity) =>
+      server.setSecureContext({ key: identity.privateKeyPem, cert: identity.certificatePem, ca: identity.caPem }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const session of sessions) session.destroy();
@@ -108,7 +127,11 @@ describe("upstream failures through the gateway", () => {
       const client = createClient(BookingService, createConnectTransport({ baseUrl: system.url, httpVersion: "1.1" }));
       const received: bigint[] = [];
       const failure = await (async () => {
-        for await (const message of client.watchBooking({ bookingId: `${tear}-${randomUUID()}` }, { headers: bearer(accessToken) })) received.push(message.sequence);
+        for await (const message of client.watchBooking(
+          { bookingId: `${tear}-${randomUUID()}` },
+          { headers: bearer(accessToken) },
+        ))
+          received.push(message.sequence);
       })().then(
         () => undefined,
         (error: unknown) => error,
@@ -129,7 +152,10 @@ describe("upstream failures through the gateway", () => {
         const bookingId = `${tear}-${randomUUID()}`;
         ws.send(JSON.stringify({ type: "subscribe", bookingId }));
         await until("an error frame", () => frames.some((f) => f.type === "error"));
-        assert.ok(frames.some((f) => f.type === "subscribed" && f.bookingId === bookingId), JSON.stringify(frames));
+        assert.ok(
+          frames.some((f) => f.type === "subscribed" && f.bookingId === bookingId),
+          JSON.stringify(frames),
+        );
         const error = frames.find((f) => f.type === "error");
         assert.equal(error.code, "UNAVAILABLE", JSON.stringify(error));
         assert.equal(error.channel, "status");
@@ -145,7 +171,9 @@ describe("upstream failures through the gateway", () => {
     try {
       const metadata = new grpc.Metadata();
       metadata.set("authorization", `Bearer ${accessToken}`);
-      const error = await new Promise<grpc.ServiceError | null>((resolve) => client.getBooking({ bookingId: randomUUID() }, metadata, (failure) => resolve(failure)));
+      const error = await new Promise<grpc.ServiceError | null>((resolve) =>
+        client.getBooking({ bookingId: randomUUID() }, metadata, (failure) => resolve(failure)),
+      );
       assert.ok(error, "the call failed");
       assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
       assert.equal(error.details, MESSAGE_WITH_SEPARATORS);
@@ -160,12 +188,15 @@ describe("upstream failures through the gateway", () => {
   ] as const) {
     it(`gives ${name} clients the same message intact`, async () => {
       const client = createClient(BookingService, transport());
-      await assert.rejects(client.getBooking({ bookingId: randomUUID() }, { headers: bearer(accessToken) }), (error: unknown) => {
-        assert.ok(error instanceof ConnectError);
-        assert.equal(error.code, Code.InvalidArgument);
-        assert.equal(error.rawMessage, MESSAGE_WITH_SEPARATORS);
-        return true;
-      });
+      await assert.rejects(
+        client.getBooking({ bookingId: randomUUID() }, { headers: bearer(accessToken) }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConnectError);
+          assert.equal(error.code, Code.InvalidArgument);
+          assert.equal(error.rawMessage, MESSAGE_WITH_SEPARATORS);
+          return true;
+        },
+      );
     });
   }
 });

@@ -5,7 +5,9 @@ import { endpointClassOf, rateLimitHeaders, type Admission } from "../overload/a
 import { toConnectRefusal } from "../overload/connect-refusals.js";
 
 /** The per-IP decision, kept for the RateLimit headers that the per-user check writes. */
-const ipDecisionKey = createContextKey<RequestLimitDecision | undefined>(undefined, { description: "per-IP rate-limit decision" });
+const ipDecisionKey = createContextKey<RequestLimitDecision | undefined>(undefined, {
+  description: "per-IP rate-limit decision",
+});
 
 /**
  * Per-IP budget of the call's endpoint class; placed before authentication, so a flood of
@@ -14,7 +16,11 @@ const ipDecisionKey = createContextKey<RequestLimitDecision | undefined>(undefin
 export function ipRateLimitInterceptor(admission: Admission): Interceptor {
   return (next) => async (req) => {
     try {
-      const decision = await admission.checkLimit(endpointClassOf(req.service.typeName), "ip", req.contextValues.get(clientIpKey));
+      const decision = await admission.checkLimit(
+        endpointClassOf(req.service.typeName),
+        "ip",
+        req.contextValues.get(clientIpKey),
+      );
       req.contextValues.set(ipDecisionKey, decision);
     } catch (thrown) {
       throw toConnectRefusal(thrown);
@@ -29,7 +35,8 @@ export function userRateLimitInterceptor(admission: Admission): Interceptor {
     const principal = req.contextValues.get(principalKey);
     let userDecision: RequestLimitDecision | undefined;
     try {
-      if (principal) userDecision = await admission.checkLimit(endpointClassOf(req.service.typeName), "user", principal.userId);
+      if (principal)
+        userDecision = await admission.checkLimit(endpointClassOf(req.service.typeName), "user", principal.userId);
     } catch (thrown) {
       throw toConnectRefusal(thrown);
     }

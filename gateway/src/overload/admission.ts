@@ -35,7 +35,9 @@ export class RateLimitedError extends Error {
     readonly scope: LimitScope,
     readonly decision: RequestLimitDecision,
   ) {
-    super(`too many requests from this ${scope === "ip" ? "network address" : "account"}; try again in ${decision.resetSeconds} s`);
+    super(
+      `too many requests from this ${scope === "ip" ? "network address" : "account"}; try again in ${decision.resetSeconds} s`,
+    );
   }
 }
 
@@ -50,7 +52,12 @@ export interface AdmissionSettings {
   queues: Record<EndpointClass, { concurrency: number; maxQueued: number }>;
   maxQueueWaitMs: number;
   maxOpenStreams: number;
-  rateLimits: { enabled: boolean; windowSeconds: number; perIp: Record<LimitClass, number>; perUser: Record<LimitClass, number> };
+  rateLimits: {
+    enabled: boolean;
+    windowSeconds: number;
+    perIp: Record<LimitClass, number>;
+    perUser: Record<LimitClass, number>;
+  };
 }
 
 export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
@@ -74,7 +81,13 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
         socket: config.SOCKET_CONNECTS_PER_IP,
       },
       // Auth calls are public (no user yet), and a socket is opened before its token is checked: per address only.
-      perUser: { default: config.RATE_LIMIT_DEFAULT_PER_USER, booking: config.RATE_LIMIT_BOOKING_PER_USER, tracking: config.RATE_LIMIT_TRACKING_PER_USER, auth: 0, socket: 0 },
+      perUser: {
+        default: config.RATE_LIMIT_DEFAULT_PER_USER,
+        booking: config.RATE_LIMIT_BOOKING_PER_USER,
+        tracking: config.RATE_LIMIT_TRACKING_PER_USER,
+        auth: 0,
+        socket: 0,
+      },
     },
   };
 }
@@ -92,7 +105,10 @@ export class Admission {
     platform: Pick<Platform, "metrics" | "cache" | "config">,
   ) {
     this.queues = Object.fromEntries(
-      ENDPOINT_CLASSES.map((name) => [name, new RequestQueue(name, settings.queues[name].concurrency, settings.queues[name].maxQueued)]),
+      ENDPOINT_CLASSES.map((name) => [
+        name,
+        new RequestQueue(name, settings.queues[name].concurrency, settings.queues[name].maxQueued),
+      ]),
     ) as Record<EndpointClass, RequestQueue>;
     this.streams = new SlotCounter("streams", settings.maxOpenStreams);
 
@@ -104,7 +120,12 @@ export class Admission {
           const points = scope === "ip" ? rateLimits.perIp[name] : rateLimits.perUser[name];
           if (points <= 0) continue;
           const limiter = createRequestLimiter(
-            { name: `gw-${name}-${scope}`, points, durationSeconds: rateLimits.windowSeconds, keyPrefix: platform.config.CACHE_KEY_PREFIX },
+            {
+              name: `gw-${name}-${scope}`,
+              points,
+              durationSeconds: rateLimits.windowSeconds,
+              keyPrefix: platform.config.CACHE_KEY_PREFIX,
+            },
             redis,
           );
           this.limiters.set(`${name}/${scope}`, limiter);
@@ -184,14 +205,23 @@ export class Admission {
   }
 
   /** A unary slot of the class's queue; throws ShedError when refused. */
-  async enterUnary(name: EndpointClass, signal: AbortSignal | undefined, isDeadline?: (reason: unknown) => boolean): Promise<() => void> {
+  async enterUnary(
+    name: EndpointClass,
+    signal: AbortSignal | undefined,
+    isDeadline?: (reason: unknown) => boolean,
+  ): Promise<() => void> {
     const started = performance.now();
     try {
-      const release = await this.queues[name].acquire({ maxWaitMs: this.settings.maxQueueWaitMs, ...(signal ? { signal } : {}), ...(isDeadline ? { isDeadline } : {}) });
+      const release = await this.queues[name].acquire({
+        maxWaitMs: this.settings.maxQueueWaitMs,
+        ...(signal ? { signal } : {}),
+        ...(isDeadline ? { isDeadline } : {}),
+      });
       this.waited.observe({ class: name }, (performance.now() - started) / 1000);
       return release;
     } catch (error) {
-      if (error instanceof ShedError && error.reason !== "cancelled") this.shed.inc({ class: name, reason: error.reason });
+      if (error instanceof ShedError && error.reason !== "cancelled")
+        this.shed.inc({ class: name, reason: error.reason });
       throw error;
     }
   }

@@ -11,7 +11,13 @@ import { RateLimitedError, rateLimitHeaders, ShedError, StreamsFullError } from 
 /** The ConnectError for an admission refusal, or the thrown value unchanged. */
 export function toConnectRefusal(thrown: unknown): unknown {
   if (thrown instanceof RateLimitedError) {
-    return refusal(thrown.message, Code.ResourceExhausted, "RATE_LIMITED", thrown.decision.resetSeconds, rateLimitHeaders([thrown.decision]));
+    return refusal(
+      thrown.message,
+      Code.ResourceExhausted,
+      "RATE_LIMITED",
+      thrown.decision.resetSeconds,
+      rateLimitHeaders([thrown.decision]),
+    );
   }
   if (thrown instanceof StreamsFullError) return refusal(thrown.message, Code.ResourceExhausted, "TOO_MANY_STREAMS", 1);
   if (thrown instanceof ShedError) {
@@ -27,7 +33,13 @@ export function isDeadlineReason(reason: unknown): boolean {
   return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded;
 }
 
-function refusal(message: string, code: Code, reason: string, retryAfterSeconds: number, headers: Record<string, string> = {}): ConnectError {
+function refusal(
+  message: string,
+  code: Code,
+  reason: string,
+  retryAfterSeconds: number,
+  headers: Record<string, string> = {},
+): ConnectError {
   const metadata = new Headers({ ...headers, "retry-after": String(retryAfterSeconds) });
   return new ConnectError(message, code, metadata, [{ desc: ErrorDetailSchema, value: { reason, retryAfterSeconds } }]);
 }

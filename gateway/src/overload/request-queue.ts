@@ -58,14 +58,19 @@ export class RequestQueue {
    * Rejects with ShedError: at once when the line is full, or when `signal` aborts
    * ("deadline" if `signal.reason` says so, else "cancelled"), or after `maxWaitMs`.
    */
-  acquire(options: { signal?: AbortSignal; maxWaitMs: number; isDeadline?: (reason: unknown) => boolean }): Promise<() => void> {
+  acquire(options: {
+    signal?: AbortSignal;
+    maxWaitMs: number;
+    isDeadline?: (reason: unknown) => boolean;
+  }): Promise<() => void> {
     if (this.active < this.concurrency && this.waiting === 0) {
       this.active += 1;
       return Promise.resolve(this.releaser());
     }
     if (this.waiting >= this.maxQueued) return Promise.reject(new ShedError(this.name, "queue_full"));
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(new ShedError(this.name, options.isDeadline?.(signal.reason) ? "deadline" : "cancelled"));
+    if (signal?.aborted)
+      return Promise.reject(new ShedError(this.name, options.isDeadline?.(signal.reason) ? "deadline" : "cancelled"));
 
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { settled: false, grant: () => undefined };

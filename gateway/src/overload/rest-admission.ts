@@ -32,7 +32,15 @@ export async function admitRestCall(
     if (userId) decisions.push(await admission.checkLimit(name, "user", userId));
   } catch (thrown) {
     if (!(thrown instanceof RateLimitedError)) throw thrown;
-    send(res, 429, { success: false, error: { code: "RATE_LIMITED", message: thrown.message, retryAfterSeconds: thrown.decision.resetSeconds } }, rateLimitHeaders([thrown.decision]));
+    send(
+      res,
+      429,
+      {
+        success: false,
+        error: { code: "RATE_LIMITED", message: thrown.message, retryAfterSeconds: thrown.decision.resetSeconds },
+      },
+      rateLimitHeaders([thrown.decision]),
+    );
     return false;
   }
   for (const [header, value] of Object.entries(rateLimitHeaders(decisions))) res.setHeader(header, value);
@@ -48,7 +56,13 @@ export async function admitRestCall(
   } catch (thrown) {
     res.off("close", onClose);
     if (!(thrown instanceof ShedError)) throw thrown;
-    if (thrown.reason !== "cancelled") send(res, 503, { success: false, error: { code: "OVERLOADED", message: thrown.message, retryAfterSeconds: 1 } }, { "retry-after": "1" });
+    if (thrown.reason !== "cancelled")
+      send(
+        res,
+        503,
+        { success: false, error: { code: "OVERLOADED", message: thrown.message, retryAfterSeconds: 1 } },
+        { "retry-after": "1" },
+      );
     return false;
   }
 }

@@ -64,24 +64,48 @@ export class RestHandler {
   }
 
   /** Route label for metrics: the alias pattern, never the concrete path (ids stay out of labels). */
-  async handle(req: Request, res: Response, alias: CompiledAlias, params: Record<string, string>, info: RestRequestInfo): Promise<void> {
+  async handle(
+    req: Request,
+    res: Response,
+    alias: CompiledAlias,
+    params: Record<string, string>,
+    info: RestRequestInfo,
+  ): Promise<void> {
     const abort = new AbortController();
     res.on("close", () => abort.abort());
     try {
-      const body = req.method === "GET" || req.method === "DELETE" ? queryOf(req) : await readJsonBody(req, this.settings.bodyLimitBytes);
+      const body =
+        req.method === "GET" || req.method === "DELETE"
+          ? queryOf(req)
+          : await readJsonBody(req, this.settings.bodyLimitBytes);
       for (const [name, value] of Object.entries(params)) body[alias.params?.[name] ?? name] = value;
       let input;
       try {
         input = fromJson(alias.rpc.input, acceptEnumWords(alias.rpc.input, body), { ignoreUnknownFields: true });
       } catch (error) {
-        throw new ConnectError(`the request body does not fit ${alias.rpc.input.name}: ${(error as Error).message}`, Code.InvalidArgument);
+        throw new ConnectError(
+          `the request body does not fit ${alias.rpc.input.name}: ${(error as Error).message}`,
+          Code.InvalidArgument,
+        );
       }
       const { credentials, requestId, clientIp } = info;
       await authenticate(credentials, isPublicMethod(alias.service.typeName, alias.rpc.name));
       const forward = { authorization: credentials.authorization, requestId, clientIp };
-      const output = await this.forwarder.call(alias.service, alias.rpc, input, forward, this.settings.deadlineMs, abort.signal);
+      const output = await this.forwarder.call(
+        alias.service,
+        alias.rpc,
+        input,
+        forward,
+        this.settings.deadlineMs,
+        abort.signal,
+      );
       const cacheControl = cacheControlOf(alias.service.typeName, alias.rpc.name);
-      send(res, alias.successStatus ?? 200, { success: true, data: toJson(alias.rpc.output, output as never) }, { "cache-control": cacheControl ?? "no-store" });
+      send(
+        res,
+        alias.successStatus ?? 200,
+        { success: true, data: toJson(alias.rpc.output, output as never) },
+        { "cache-control": cacheControl ?? "no-store" },
+      );
     } catch (thrown) {
       if (thrown instanceof BodyTooLargeError) {
         send(res, 413, { success: false, error: { code: "PAYLOAD_TOO_LARGE", message: thrown.message } });
@@ -98,7 +122,11 @@ export class RestHandler {
 export function send(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 

@@ -12,7 +12,10 @@ export function acceptEnumWords(schema: DescMessage, json: JsonObject): JsonObje
     if (key === undefined) continue;
     const value = out[key];
     if (field.fieldKind === "enum" && typeof value === "string") {
-      out[key] = enumName(field.enum.values.map((v) => v.name), value);
+      out[key] = enumName(
+        field.enum.values.map((v) => v.name),
+        value,
+      );
     } else if (field.fieldKind === "message" && isObject(value)) {
       out[key] = acceptEnumWords(field.message, value);
     }

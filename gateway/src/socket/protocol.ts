@@ -81,7 +81,8 @@ export function parseClientFrame(data: string): ClientFrame {
   const frame = parsed as Record<string, unknown>;
   switch (frame.type) {
     case "auth":
-      if (typeof frame.token !== "string" || frame.token === "") throw new FrameError("INVALID_ARGUMENT", "BAD_FRAME", "an auth frame needs a token");
+      if (typeof frame.token !== "string" || frame.token === "")
+        throw new FrameError("INVALID_ARGUMENT", "BAD_FRAME", "an auth frame needs a token");
       return { type: "auth", token: frame.token };
     case "subscribe":
     case "unsubscribe": {
@@ -90,14 +91,26 @@ export function parseClientFrame(data: string): ClientFrame {
       }
       if (frame.type === "unsubscribe") return { type: "unsubscribe", bookingId: frame.bookingId };
       const after = frame.afterSequence;
-      if (after !== undefined && !((typeof after === "number" && Number.isSafeInteger(after) && after >= 0) || (typeof after === "string" && /^\d{1,19}$/.test(after)))) {
+      if (
+        after !== undefined &&
+        !(
+          (typeof after === "number" && Number.isSafeInteger(after) && after >= 0) ||
+          (typeof after === "string" && /^\d{1,19}$/.test(after))
+        )
+      ) {
         throw new FrameError("INVALID_ARGUMENT", "BAD_FRAME", "afterSequence must be a non-negative integer");
       }
-      return after === undefined ? { type: "subscribe", bookingId: frame.bookingId } : { type: "subscribe", bookingId: frame.bookingId, afterSequence: after as string | number };
+      return after === undefined
+        ? { type: "subscribe", bookingId: frame.bookingId }
+        : { type: "subscribe", bookingId: frame.bookingId, afterSequence: after as string | number };
     }
     case "ping":
       return { type: "ping" };
     default:
-      throw new FrameError("INVALID_ARGUMENT", "UNKNOWN_FRAME_TYPE", 'type must be one of "auth", "subscribe", "unsubscribe", "ping"');
+      throw new FrameError(
+        "INVALID_ARGUMENT",
+        "UNKNOWN_FRAME_TYPE",
+        'type must be one of "auth", "subscribe", "unsubscribe", "ping"',
+      );
   }
 }

@@ -16,8 +16,16 @@ import type { Duplex } from "node:stream";
 import { create, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { bearerToken, type Principal, type SessionWatch, type TokenVerifier } from "@weelo/auth";
 import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
-import { BookingService, WatchBookingRequestSchema, type WatchBookingResponse } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
-import { TrackingService, WatchLocationRequestSchema, type WatchLocationResponse } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
+import {
+  BookingService,
+  WatchBookingRequestSchema,
+  type WatchBookingResponse,
+} from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
+import {
+  TrackingService,
+  WatchLocationRequestSchema,
+  type WatchLocationResponse,
+} from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 import { codeName, DomainError } from "@weelo/errors";
 import { requestIdFrom, type Logger } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
@@ -81,7 +89,12 @@ export class SocketGateway {
   readonly counters: { frames: client.Counter<"direction" | "type">; closes: client.Counter<"reason"> };
 
   constructor(private readonly deps: SocketDeps) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.settings.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.settings.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
     const registers = [deps.metrics.registry];
     const sessions = this.sessions;
     new client.Gauge({
@@ -103,7 +116,12 @@ export class SocketGateway {
       },
     });
     this.counters = {
-      frames: new client.Counter({ name: "weelo_socket_frames_total", help: "/socket frames by direction (in, out) and type.", labelNames: ["direction", "type"] as const, registers }),
+      frames: new client.Counter({
+        name: "weelo_socket_frames_total",
+        help: "/socket frames by direction (in, out) and type.",
+        labelNames: ["direction", "type"] as const,
+        registers,
+      }),
       closes: new client.Counter({
         name: "weelo_socket_closed_total",
         help: "/socket connections closed, by reason (client, unauthenticated, auth_timeout, slow_consumer, dead_peer, restarting, revoked, expired, error).",
@@ -180,7 +198,9 @@ export class SocketGateway {
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
   socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n${extra}\r\n`);
 }
 
@@ -211,7 +231,9 @@ class Session {
     readonly deps: SocketDeps,
     private readonly counters: SocketGateway["counters"],
   ) {
-    this.requestId = requestIdFrom(typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : undefined);
+    this.requestId = requestIdFrom(
+      typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : undefined,
+    );
     this.clientIp = deps.clientIp(req);
     this.logger = deps.logger.child({ requestId: this.requestId, socket: true });
     this.frameTokens = deps.settings.framesPerSecond * 10;
@@ -221,7 +243,10 @@ class Session {
   private takeFrame(): boolean {
     const { framesPerSecond } = this.deps.settings;
     const now = Date.now();
-    this.frameTokens = Math.min(framesPerSecond * 10, this.frameTokens + ((now - this.frameRefill) / 1000) * framesPerSecond);
+    this.frameTokens = Math.min(
+      framesPerSecond * 10,
+      this.frameTokens + ((now - this.frameRefill) / 1000) * framesPerSecond,
+    );
     this.frameRefill = now;
     if (this.frameTokens < 1) return false;
     this.frameTokens -= 1;
@@ -254,7 +279,10 @@ class Session {
       this.cleanup();
     });
     const url = new URL(this.req.url ?? "/", "http://gateway");
-    const token = url.searchParams.get("access_token") ?? url.searchParams.get("token") ?? bearerToken(this.req.headers.authorization);
+    const token =
+      url.searchParams.get("access_token") ??
+      url.searchParams.get("token") ??
+      bearerToken(this.req.headers.authorization);
     if (token) {
       this.authenticating = this.authenticate(token).finally(() => (this.authenticating = undefined));
     } else {
@@ -290,7 +318,10 @@ class Session {
   send(frame: { type: string } & Record<string, unknown>): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
     if (this.ws.bufferedAmount > this.deps.settings.maxBufferedBytes) {
-      this.logger.warn({ buffered: this.ws.bufferedAmount, userId: this.principal?.userId }, "closing a slow /socket consumer");
+      this.logger.warn(
+        { buffered: this.ws.bufferedAmount, userId: this.principal?.userId },
+        "closing a slow /socket consumer",
+      );
       this.close(CLOSE.slowConsumer, "too far behind: reconnect and resume", "slow_consumer");
       return;
     }
@@ -337,7 +368,11 @@ class Session {
       this.counters.frames.inc({ direction: "in", type: "refused" });
       this.refusedFrames += 1;
       if (this.refusedFrames > MAX_REFUSED_FRAMES) return this.close(CLOSE.policy, "too many frames", "flood");
-      return this.sendError({ code: "RESOURCE_EXHAUSTED", reason: "TOO_MANY_FRAMES", message: `at most ${this.deps.settings.framesPerSecond} frames per second; this one was dropped` });
+      return this.sendError({
+        code: "RESOURCE_EXHAUSTED",
+        reason: "TOO_MANY_FRAMES",
+        message: `at most ${this.deps.settings.framesPerSecond} frames per second; this one was dropped`,
+      });
     }
     this.refusedFrames = 0;
     let frame: ClientFrame;
@@ -353,7 +388,9 @@ class Session {
     // Frames that arrive while a token is being checked wait for the verdict, in order.
     if (this.authenticating) {
       const parsed = frame;
-      this.authenticating = this.authenticating.then(() => this.handle(parsed)).catch((error: unknown) => this.logger.error({ err: error }, "a /socket frame failed"));
+      this.authenticating = this.authenticating
+        .then(() => this.handle(parsed))
+        .catch((error: unknown) => this.logger.error({ err: error }, "a /socket frame failed"));
       return;
     }
     this.handle(frame);
@@ -367,7 +404,11 @@ class Session {
       return;
     }
     if (!this.principal) {
-      return this.sendError({ code: "UNAUTHENTICATED", reason: "UNAUTHENTICATED", message: 'authenticate first: {"type":"auth","token":"<access token>"} or ?access_token= in the URL' });
+      return this.sendError({
+        code: "UNAUTHENTICATED",
+        reason: "UNAUTHENTICATED",
+        message: 'authenticate first: {"type":"auth","token":"<access token>"} or ?access_token= in the URL',
+      });
     }
     if (frame.type === "unsubscribe") {
       this.subscriptions.get(frame.bookingId)?.cancel();
@@ -379,7 +420,12 @@ class Session {
 
   private subscribe(bookingId: string, afterSequence: bigint): void {
     if (this.subscriptions.has(bookingId)) {
-      return this.sendError({ code: "ALREADY_EXISTS", reason: "ALREADY_SUBSCRIBED", message: "this socket already follows the booking", bookingId });
+      return this.sendError({
+        code: "ALREADY_EXISTS",
+        reason: "ALREADY_SUBSCRIBED",
+        message: "this socket already follows the booking",
+        bookingId,
+      });
     }
     if (this.subscriptions.size >= this.deps.settings.maxSubscriptions) {
       return this.sendError({
@@ -406,24 +452,44 @@ class Session {
     }
     if (this.closed) return;
     if (this.principal && this.principal.userId !== principal.userId) {
-      this.sendError({ code: "PERMISSION_DENIED", reason: "OTHER_USER", message: "a socket belongs to one user; open another socket for another user" });
+      this.sendError({
+        code: "PERMISSION_DENIED",
+        reason: "OTHER_USER",
+        message: "a socket belongs to one user; open another socket for another user",
+      });
       return;
     }
     clearTimeout(this.authTimer);
     this.principal = principal;
     this.token = token;
     clearTimeout(this.expiryTimer);
-    this.expiryTimer = setTimeout(() => {
-      this.sendError({ code: "UNAUTHENTICATED", reason: "TOKEN_EXPIRED", message: "the access token has expired; reconnect with a fresh one (or send an auth frame before it expires)" });
-      this.close(CLOSE.unauthenticated, "access token expired", "expired");
-    }, Math.max(0, principal.expiresAt - Date.now()));
+    this.expiryTimer = setTimeout(
+      () => {
+        this.sendError({
+          code: "UNAUTHENTICATED",
+          reason: "TOKEN_EXPIRED",
+          message: "the access token has expired; reconnect with a fresh one (or send an auth frame before it expires)",
+        });
+        this.close(CLOSE.unauthenticated, "access token expired", "expired");
+      },
+      Math.max(0, principal.expiresAt - Date.now()),
+    );
     this.expiryTimer.unref();
     this.unwatchSession?.();
     this.unwatchSession = this.deps.sessions?.watch(principal.sessionId, () => {
-      this.sendError({ code: "UNAUTHENTICATED", reason: "SESSION_REVOKED", message: "the session has ended; log in again" });
+      this.sendError({
+        code: "UNAUTHENTICATED",
+        reason: "SESSION_REVOKED",
+        message: "the session has ended; log in again",
+      });
       this.close(CLOSE.unauthenticated, "the session has ended; log in again", "revoked");
     });
-    this.send({ type: "ready", userId: principal.userId, role: principal.role, expiresAt: new Date(principal.expiresAt).toISOString() });
+    this.send({
+      type: "ready",
+      userId: principal.userId,
+      role: principal.role,
+      expiresAt: new Date(principal.expiresAt).toISOString(),
+    });
   }
 }
 
@@ -450,25 +516,47 @@ class Subscription {
   }
 
   private forward() {
-    return { authorization: this.session.authorization, requestId: this.session.requestId, clientIp: this.session.clientIp };
+    return {
+      authorization: this.session.authorization,
+      requestId: this.session.requestId,
+      clientIp: this.session.clientIp,
+    };
   }
 
   private async followStatus(): Promise<void> {
     const { bookingId } = this;
     const request = create(WatchBookingRequestSchema, { bookingId, afterSequence: this.afterSequence });
     try {
-      const stream: AsyncIterable<WatchBookingResponse> = this.session.deps.forwarder.call(BookingService, watchBooking, request, this.forward(), undefined, this.abort.signal);
+      const stream: AsyncIterable<WatchBookingResponse> = this.session.deps.forwarder.call(
+        BookingService,
+        watchBooking,
+        request,
+        this.forward(),
+        undefined,
+        this.abort.signal,
+      );
       for await (const message of stream) {
         if (this.abort.signal.aborted) return;
         const status = message.booking ? message.booking.status : message.change?.to;
         if (message.booking) {
-          this.session.send({ type: "subscribed", bookingId, sequence: message.sequence.toString(), booking: (toJson(watchBooking.output, message) as JsonObject).booking });
+          this.session.send({
+            type: "subscribed",
+            bookingId,
+            sequence: message.sequence.toString(),
+            booking: (toJson(watchBooking.output, message) as JsonObject).booking,
+          });
         } else {
-          this.session.send({ type: "status", bookingId, sequence: message.sequence.toString(), change: (toJson(watchBooking.output, message) as JsonObject).change });
+          this.session.send({
+            type: "status",
+            bookingId,
+            sequence: message.sequence.toString(),
+            change: (toJson(watchBooking.output, message) as JsonObject).change,
+          });
         }
         if (status !== undefined) this.onStatus(status);
       }
-      if (!this.abort.signal.aborted) this.fail("status", new DomainError(14, "the booking feed ended; subscribe again", { reason: "FEED_ENDED" }));
+      if (!this.abort.signal.aborted)
+        this.fail("status", new DomainError(14, "the booking feed ended; subscribe again", { reason: "FEED_ENDED" }));
     } catch (error) {
       if (!this.abort.signal.aborted) this.fail("status", error);
     }
@@ -493,11 +581,22 @@ class Subscription {
     const request = create(WatchLocationRequestSchema, { bookingId: this.bookingId });
     void (async () => {
       try {
-        const stream: AsyncIterable<WatchLocationResponse> = this.session.deps.forwarder.call(TrackingService, watchLocation, request, this.forward(), undefined, controller.signal);
+        const stream: AsyncIterable<WatchLocationResponse> = this.session.deps.forwarder.call(
+          TrackingService,
+          watchLocation,
+          request,
+          this.forward(),
+          undefined,
+          controller.signal,
+        );
         for await (const message of stream) {
           if (controller.signal.aborted) return;
           this.locationAttempt = 0;
-          this.session.send({ type: "location", bookingId: this.bookingId, position: (toJson(watchLocation.output, message) as JsonObject).position });
+          this.session.send({
+            type: "location",
+            bookingId: this.bookingId,
+            position: (toJson(watchLocation.output, message) as JsonObject).position,
+          });
         }
         if (!controller.signal.aborted) this.retryLocation(undefined);
       } catch (error) {

@@ -28,7 +28,12 @@ for (const backend of backends) {
     const errors: unknown[] = [];
     /** One process: its own bus connection and its own watch. */
     function process(): { bus: Bus; sessions: SessionWatch } {
-      const bus = createBus({ config: { NATS_URL: backend.url }, service: "session-watch-test", logger, memoryBroker: broker });
+      const bus = createBus({
+        config: { NATS_URL: backend.url },
+        service: "session-watch-test",
+        logger,
+        memoryBroker: broker,
+      });
       const sessions = new SessionWatch(bus, { rememberMs: 60_000, onError: (error) => errors.push(error) });
       buses.push(bus);
       watches.push(sessions);

@@ -51,7 +51,8 @@ export class SessionWatch {
       } catch (error) {
         return this.options.onError?.(error);
       }
-      if (typeof notice?.sessionId === "string" && notice.sessionId) this.revoked({ sessionId: notice.sessionId, userId: String(notice.userId ?? "") });
+      if (typeof notice?.sessionId === "string" && notice.sessionId)
+        this.revoked({ sessionId: notice.sessionId, userId: String(notice.userId ?? "") });
     });
   }
 
@@ -62,7 +63,10 @@ export class SessionWatch {
   announce(notice: SessionRevoked): void {
     this.revoked(notice);
     try {
-      this.bus.publish(SESSION_REVOKED_SUBJECT, this.encoder.encode(JSON.stringify({ sessionId: notice.sessionId, userId: notice.userId })));
+      this.bus.publish(
+        SESSION_REVOKED_SUBJECT,
+        this.encoder.encode(JSON.stringify({ sessionId: notice.sessionId, userId: notice.userId })),
+      );
     } catch (error) {
       this.options.onError?.(error);
     }

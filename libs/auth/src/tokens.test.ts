@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as jose from "jose";
 import { DomainError, GrpcCode } from "@weelo/errors";
-import { CLOCK_SKEW_SECONDS, generateKeyPair, RevocationList, TokenIssuer, TokenVerifier, type KeyMaterial } from "./index.js";
+import {
+  CLOCK_SKEW_SECONDS,
+  generateKeyPair,
+  RevocationList,
+  TokenIssuer,
+  TokenVerifier,
+  type KeyMaterial,
+} from "./index.js";
 
 const SESSION = "00000000-0000-7000-8000-000000000000";
 const USER = "00000000-0000-7000-8000-000000000001";
@@ -34,7 +41,11 @@ describe("TokenVerifier time claims", () => {
 
   before(async () => {
     const pair = await generateKeyPair();
-    keys = { keyId: pair.keyId, privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"), jwks: { keys: [pair.publicJwk] } };
+    keys = {
+      keyId: pair.keyId,
+      privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"),
+      jwks: { keys: [pair.publicJwk] },
+    };
     verifier = new TokenVerifier(keys, new RevocationList(memoryStore(), 60_000));
     issuer = new TokenIssuer(keys);
   });
@@ -54,16 +65,23 @@ describe("TokenVerifier time claims", () => {
     kind === "access" ? verifier.verifyAccessToken(token) : verifier.verifyRefreshToken(token);
 
   const refusedAs = (reason: string, message: RegExp) => (error: unknown) =>
-    error instanceof DomainError && error.code === GrpcCode.UNAUTHENTICATED && error.reason === reason && message.test(error.message);
+    error instanceof DomainError &&
+    error.code === GrpcCode.UNAUTHENTICATED &&
+    error.reason === reason &&
+    message.test(error.message);
 
   for (const kind of ["access", "refresh"] as const) {
     it(`${kind} token: accepts one the issuer made, and one issued within the clock skew`, async () => {
-      const issued = kind === "access"
-        ? (await issuer.issueAccessToken({ userId: USER, role: "customer", sessionId: SESSION })).token
-        : (await issuer.issueRefreshToken(USER, SESSION)).token;
+      const issued =
+        kind === "access"
+          ? (await issuer.issueAccessToken({ userId: USER, role: "customer", sessionId: SESSION })).token
+          : (await issuer.issueRefreshToken(USER, SESSION)).token;
       const claims = await verify(kind, issued);
       assert.equal(claims.userId, USER);
-      const slightlyAhead = await verify(kind, await sign(kind, { iat: now() + CLOCK_SKEW_SECONDS - 5, exp: now() + 600 }));
+      const slightlyAhead = await verify(
+        kind,
+        await sign(kind, { iat: now() + CLOCK_SKEW_SECONDS - 5, exp: now() + 600 }),
+      );
       assert.equal(slightlyAhead.sessionId, SESSION);
     });
 
@@ -72,7 +90,10 @@ describe("TokenVerifier time claims", () => {
     });
 
     it(`${kind} token: refuses one without iat`, async () => {
-      await assert.rejects(verify(kind, await sign(kind, { exp: now() + 600 })), refusedAs("TOKEN_INVALID", /not valid/));
+      await assert.rejects(
+        verify(kind, await sign(kind, { exp: now() + 600 })),
+        refusedAs("TOKEN_INVALID", /not valid/),
+      );
     });
 
     it(`${kind} token: refuses one issued beyond the clock skew in the future`, async () => {

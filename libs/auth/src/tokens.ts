@@ -154,7 +154,9 @@ export class TokenVerifier {
       });
       // jose checks "iat" only together with maxTokenAge, whose tolerance would also stretch "exp": checked here.
       if (payload.iat! > Math.floor(Date.now() / 1000) + CLOCK_SKEW_SECONDS) {
-        throw new UnauthenticatedError(`the ${what} is not valid yet (issued in the future)`, { reason: "TOKEN_INVALID" });
+        throw new UnauthenticatedError(`the ${what} is not valid yet (issued in the future)`, {
+          reason: "TOKEN_INVALID",
+        });
       }
       return payload;
     } catch (error) {

@@ -10,7 +10,15 @@ import { isDeepStrictEqual } from "node:util";
 import { createLogger, currentContext, runWithContext } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { sleep, uniqueSuffix, until } from "@weelo/testing";
-import { createBus, type Bus, type BusMessage, type ConsumeOptions, type Consumer, type DeadLetter, type EventMessage } from "./index.js";
+import {
+  createBus,
+  type Bus,
+  type BusMessage,
+  type ConsumeOptions,
+  type Consumer,
+  type DeadLetter,
+  type EventMessage,
+} from "./index.js";
 
 const logger = createLogger({ service: "bus-test", level: "silent" });
 const NATS_URL = process.env.NATS_URL;
@@ -38,7 +46,10 @@ for (const backend of backends) {
       return bus;
     }
     /** A fresh stream on t_<random>.> ; the suite deletes it at the end. */
-    async function newStream(bus: Bus, options: { duplicateWindowMs?: number } = {}): Promise<{ name: string; prefix: string }> {
+    async function newStream(
+      bus: Bus,
+      options: { duplicateWindowMs?: number } = {},
+    ): Promise<{ name: string; prefix: string }> {
       const id = rand();
       const name = `t_${id}`;
       const prefix = `t_${id}`;
@@ -89,7 +100,9 @@ for (const backend of backends) {
       const members = processes.map(() => [] as string[]);
       const other: string[] = [];
       const plain: string[] = [];
-      processes.forEach((bus, i) => bus.subscribe(`${p}.job`, (m) => void members[i]!.push(dec(m.data)), { queue: "workers" }));
+      processes.forEach((bus, i) =>
+        bus.subscribe(`${p}.job`, (m) => void members[i]!.push(dec(m.data)), { queue: "workers" }),
+      );
       processes[0]!.subscribe(`${p}.*`, (m) => void other.push(dec(m.data)), { queue: "auditors" });
       processes[1]!.subscribe(`${p}.job`, (m) => void plain.push(dec(m.data)));
       await Promise.all(processes.map((b) => b.ping()));
@@ -126,7 +139,9 @@ for (const backend of backends) {
       const seen: { ctx: string | undefined; msg: BusMessage }[] = [];
       sub.subscribe(`${p}.>`, (msg) => void seen.push({ ctx: currentContext()?.requestId, msg }));
       await sub.ping();
-      runWithContext({ requestId: "req-core-1" }, () => pub.publish(`${p}.a`, enc("x"), { headers: { "x-custom": "yes" } }));
+      runWithContext({ requestId: "req-core-1" }, () =>
+        pub.publish(`${p}.a`, enc("x"), { headers: { "x-custom": "yes" } }),
+      );
       pub.publish(`${p}.b`, enc("y")); // outside any request
       await eventually("seen.length = 2", () => seen.length === 2);
       const [first, second] = seen.sort((a, b) => a.msg.subject.localeCompare(b.msg.subject));
@@ -158,12 +173,18 @@ for (const backend of backends) {
       await consume(bus, { stream: name, durable: "dedup", handler: (m) => void got.push(m) });
       await eventually("got.length = 2", () => got.length === 2);
       await sleep(50);
-      assert.deepEqual(got.map((m) => [m.msgId, dec(m.data), m.seq, m.deliveryCount]), [
-        ["evt-1", "one", 1, 1],
-        ["evt-2", "two", 2, 1],
-      ]);
+      assert.deepEqual(
+        got.map((m) => [m.msgId, dec(m.data), m.seq, m.deliveryCount]),
+        [
+          ["evt-1", "one", 1, 1],
+          ["evt-2", "two", 2, 1],
+        ],
+      );
       const out = (await metrics.busMessages.get()).values.filter((v) => v.labels.direction === "out");
-      assert.deepEqual(out.map((v) => [v.labels.outcome, v.value]).sort(), [["duplicate", 1], ["ok", 2]]);
+      assert.deepEqual(out.map((v) => [v.labels.outcome, v.value]).sort(), [
+        ["duplicate", 1],
+        ["ok", 2],
+      ]);
     });
 
     it("shows events to plain subscribers of their subject too, as NATS does", async () => {
@@ -200,7 +221,10 @@ for (const backend of backends) {
       await bus.publishEvent(`${prefix}.x`, enc("x"), { msgId: rand() });
       await eventually("deliveries.length = 2", () => deliveries.length === 2);
       await sleep(200);
-      assert.deepEqual(deliveries.map((d) => d.count), [1, 2]);
+      assert.deepEqual(
+        deliveries.map((d) => d.count),
+        [1, 2],
+      );
       const gap = deliveries[1]!.at - deliveries[0]!.at;
       assert.ok(gap >= 130, `redelivered after ${gap} ms`);
     });
@@ -228,7 +252,10 @@ for (const backend of backends) {
       assert.ok(gap >= 250 && gap < 800, `redelivered after ${gap} ms`);
       await eventually("both handlers finished", () => finished.length === 2);
       await sleep(400); // both deliveries are acked (one late): nothing more comes
-      assert.deepEqual(deliveries.map((d) => d.count), [1, 2]);
+      assert.deepEqual(
+        deliveries.map((d) => d.count),
+        [1, 2],
+      );
     });
 
     it("hands a message to onDeadLetter after maxDeliver failed deliveries", async () => {
@@ -247,7 +274,9 @@ for (const backend of backends) {
         },
         onDeadLetter: (d) => void dead.push(d),
       });
-      await runWithContext({ requestId: "req-dlq" }, () => bus.publishEvent(`${prefix}.bad`, enc("payload"), { msgId: "evt-bad" }));
+      await runWithContext({ requestId: "req-dlq" }, () =>
+        bus.publishEvent(`${prefix}.bad`, enc("payload"), { msgId: "evt-bad" }),
+      );
       await eventually("dead.length = 1", () => dead.length === 1);
       await sleep(200);
       assert.deepEqual(counts, [1, 2, 3]);
@@ -325,7 +354,10 @@ for (const backend of backends) {
       await eventually("handledBy.size = 40", () => handledBy.size === 40, 8000);
       await sleep(100);
       const handlers = [...handledBy.values()];
-      assert.ok(handlers.every((h) => h.length === 1), "no message was handled twice");
+      assert.ok(
+        handlers.every((h) => h.length === 1),
+        "no message was handled twice",
+      );
       const byA = handlers.filter((h) => h[0] === "a").length;
       assert.ok(byA > 0 && byA < 40, `both processes took work (a: ${byA}, b: ${40 - byA})`);
     });
@@ -334,8 +366,14 @@ for (const backend of backends) {
       const bus = newBus();
       const { name, prefix } = await newStream(bus);
       const seen: { ctx: string | undefined; header: string | undefined }[] = [];
-      await consume(bus, { stream: name, durable: "ctx", handler: (m) => void seen.push({ ctx: currentContext()?.requestId, header: m.headers["x-request-id"] }) });
-      await runWithContext({ requestId: "req-evt-7" }, () => bus.publishEvent(`${prefix}.x`, enc("x"), { msgId: rand() }));
+      await consume(bus, {
+        stream: name,
+        durable: "ctx",
+        handler: (m) => void seen.push({ ctx: currentContext()?.requestId, header: m.headers["x-request-id"] }),
+      });
+      await runWithContext({ requestId: "req-evt-7" }, () =>
+        bus.publishEvent(`${prefix}.x`, enc("x"), { msgId: rand() }),
+      );
       await eventually("seen.length = 1", () => seen.length === 1);
       assert.deepEqual(seen[0], { ctx: "req-evt-7", header: "req-evt-7" });
     });
@@ -344,7 +382,12 @@ for (const backend of backends) {
       const bus = newBus();
       const { name, prefix } = await newStream(bus);
       const got: string[] = [];
-      const options: ConsumeOptions = { stream: name, durable: "filtered", filterSubjects: [`${prefix}.keep`], handler: (m) => void got.push(dec(m.data)) };
+      const options: ConsumeOptions = {
+        stream: name,
+        durable: "filtered",
+        filterSubjects: [`${prefix}.keep`],
+        handler: (m) => void got.push(dec(m.data)),
+      };
       const first = await bus.consume(options);
       await bus.publishEvent(`${prefix}.keep`, enc("1"), { msgId: "k1" });
       await bus.publishEvent(`${prefix}.skip`, enc("s"), { msgId: "s1" });

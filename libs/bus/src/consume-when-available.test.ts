@@ -72,7 +72,11 @@ for (const backend of backends) {
       const stream = laterStream(bus);
       const { counts, bus: counted } = countingConsumes(bus);
       const got: string[] = [];
-      const pending = consumeWhenAvailable(counted, { stream: stream.name, durable: "late", streamWaitMs: 20, handler: (m) => void got.push(dec(m.data)) }, logger);
+      const pending = consumeWhenAvailable(
+        counted,
+        { stream: stream.name, durable: "late", streamWaitMs: 20, handler: (m) => void got.push(dec(m.data)) },
+        logger,
+      );
       let ready = false;
       void pending.ready.then(() => (ready = true));
       try {
@@ -97,7 +101,11 @@ for (const backend of backends) {
       const stream = laterStream(bus);
       const { counts, bus: counted } = countingConsumes(bus);
       const got: string[] = [];
-      const pending = consumeWhenAvailable(counted, { stream: stream.name, durable: "never", streamWaitMs: 20, handler: (m) => void got.push(dec(m.data)) }, logger);
+      const pending = consumeWhenAvailable(
+        counted,
+        { stream: stream.name, durable: "never", streamWaitMs: 20, handler: (m) => void got.push(dec(m.data)) },
+        logger,
+      );
       await until("a first attempt", () => counts.attempts >= 1);
       await pending.stop();
       await pending.ready;
@@ -117,7 +125,11 @@ for (const backend of backends) {
       let letConsumeFinish!: () => void;
       const consumeHeld = new Promise<void>((resolve) => (letConsumeFinish = resolve));
       const { counts, bus: counted } = countingConsumes(bus, () => consumeHeld);
-      const pending = consumeWhenAvailable(counted, { stream: stream.name, durable: "racing", handler: () => {} }, logger);
+      const pending = consumeWhenAvailable(
+        counted,
+        { stream: stream.name, durable: "racing", handler: () => {} },
+        logger,
+      );
       await until("the consume call is under way", () => counts.attempts === 1);
       const stopping = pending.stop();
       letConsumeFinish();
@@ -130,7 +142,11 @@ for (const backend of backends) {
       const bus = newBus();
       const stream = laterStream(bus);
       const { counts, bus: counted } = countingConsumes(bus);
-      const pending = consumeWhenAvailable(counted, { stream: stream.name, durable: "patient", streamWaitMs: 1, handler: () => {} }, logger);
+      const pending = consumeWhenAvailable(
+        counted,
+        { stream: stream.name, durable: "patient", streamWaitMs: 1, handler: () => {} },
+        logger,
+      );
       await until("31 attempts", () => counts.attempts >= 31);
       await pending.stop();
       assert.equal(warningsAbout(stream.name), 1 + Math.floor(counts.attempts / 30), `${counts.attempts} attempts`);

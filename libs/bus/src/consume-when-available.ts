@@ -22,7 +22,11 @@ export interface PendingConsumer {
 const LOG_EVERY_ATTEMPTS = 30;
 
 /** Starts bus.consume(options), retrying every streamWaitMs until it succeeds (typically: until the stream exists) or stop() is called. */
-export function consumeWhenAvailable(bus: Pick<Bus, "consume">, options: ConsumeWhenAvailableOptions, logger: Logger): PendingConsumer {
+export function consumeWhenAvailable(
+  bus: Pick<Bus, "consume">,
+  options: ConsumeWhenAvailableOptions,
+  logger: Logger,
+): PendingConsumer {
   const { streamWaitMs = 1000, ...consumeOptions } = options;
   const where = { stream: options.stream, durable: options.durable };
   let consumer: Consumer | undefined;
@@ -45,7 +49,10 @@ export function consumeWhenAvailable(bus: Pick<Bus, "consume">, options: Consume
         if (stopped) return;
         failures++;
         if (failures === 1 || failures % LOG_EVERY_ATTEMPTS === 0) {
-          logger.warn({ err: error, ...where, failedAttempts: failures, retryInMs: streamWaitMs }, `cannot consume stream ${options.stream} yet (its producer may not have started); will look again`);
+          logger.warn(
+            { err: error, ...where, failedAttempts: failures, retryInMs: streamWaitMs },
+            `cannot consume stream ${options.stream} yet (its producer may not have started); will look again`,
+          );
         }
         await new Promise<void>((resolve) => {
           // Not unref'd: whoever awaits `ready` is waiting on this timer; stop() clears it.

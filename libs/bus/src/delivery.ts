@@ -8,9 +8,23 @@ import { currentContext, requestIdFrom, runWithContext, type Logger } from "@wee
 import type { Metrics } from "@weelo/metrics";
 import { failActiveSpan, inSpan, remoteContext, SpanKind, traceHeaders, tracingEnabled } from "@weelo/telemetry";
 import { subjectFamily } from "./subjects.js";
-import { REQUEST_ID_HEADER, type BusMessage, type ConsumeOptions, type DeadLetter, type EventMessage, type Headers, type MessageHandler } from "./types.js";
+import {
+  REQUEST_ID_HEADER,
+  type BusMessage,
+  type ConsumeOptions,
+  type DeadLetter,
+  type EventMessage,
+  type Headers,
+  type MessageHandler,
+} from "./types.js";
 
-export const DEFAULTS = { maxDeliver: 5, ackWaitMs: 30_000, concurrency: 1, retryDelayMs: 1000, maxRetryDelayMs: 60_000 } as const;
+export const DEFAULTS = {
+  maxDeliver: 5,
+  ackWaitMs: 30_000,
+  concurrency: 1,
+  retryDelayMs: 1000,
+  maxRetryDelayMs: 60_000,
+} as const;
 
 /** The caller's headers plus the current request id (an explicit x-request-id wins). */
 export function outgoingHeaders(headers: Headers | undefined): Headers {
@@ -31,10 +45,19 @@ export function inMessageContext<T>(headers: Headers, fn: () => T): T {
  * request id and, with tracing on, `traceparent`). For a promise the span lasts until the
  * broker's answer; a core publish is done when `send` returns.
  */
-export function tracedPublish<T>(t: Telemetry, subject: string, headers: Headers | undefined, send: (headers: Headers) => T): T {
+export function tracedPublish<T>(
+  t: Telemetry,
+  subject: string,
+  headers: Headers | undefined,
+  send: (headers: Headers) => T,
+): T {
   if (!tracingEnabled()) return send(outgoingHeaders(headers));
   return inSpan(
-    { name: `publish ${spanSubject(subject)}`, kind: SpanKind.PRODUCER, attributes: messagingAttributes(t, subject, "publish") },
+    {
+      name: `publish ${spanSubject(subject)}`,
+      kind: SpanKind.PRODUCER,
+      attributes: messagingAttributes(t, subject, "publish"),
+    },
     () => send({ ...outgoingHeaders(headers), ...traceHeaders() }),
   );
 }
@@ -59,17 +82,28 @@ export function tracedHandling<T>(t: Telemetry, subject: string, headers: Header
 export function spanSubject(subject: string): string {
   return subject
     .split(".")
-    .map((token) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token) || /^\d+$/.test(token) ? "*" : token))
+    .map((token) =>
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(token) || /^\d+$/.test(token)
+        ? "*"
+        : token,
+    )
     .join(".");
 }
 
 function messagingAttributes(t: Telemetry, subject: string, operation: "publish" | "process") {
-  return { "messaging.system": t.system ?? "nats", "messaging.destination.name": subject, "messaging.operation.type": operation };
+  return {
+    "messaging.system": t.system ?? "nats",
+    "messaging.destination.name": subject,
+    "messaging.operation.type": operation,
+  };
 }
 
 /** Delay before redelivering a message whose delivery number n failed: base·2^(n-1), capped. */
 export function retryDelayMs(baseMs: number, deliveryCount: number): number {
-  return Math.min(baseMs * 2 ** Math.max(0, Math.min(deliveryCount - 1, 20)), Math.max(baseMs, DEFAULTS.maxRetryDelayMs));
+  return Math.min(
+    baseMs * 2 ** Math.max(0, Math.min(deliveryCount - 1, 20)),
+    Math.max(baseMs, DEFAULTS.maxRetryDelayMs),
+  );
 }
 
 export interface Telemetry {
@@ -111,7 +145,11 @@ export function deliverCore(handler: MessageHandler, msg: BusMessage, t: Telemet
 export type RawDelivery = EventMessage;
 
 /** The dead letter of a delivery that the durable gives up on, and why. */
-export function deadLetterOf(delivery: Omit<EventMessage, "ack" | "nak" | "term">, durable: string, reason: string): DeadLetter {
+export function deadLetterOf(
+  delivery: Omit<EventMessage, "ack" | "nak" | "term">,
+  durable: string,
+  reason: string,
+): DeadLetter {
   const { stream, subject, data, headers, seq, msgId, deliveryCount } = delivery;
   return { stream, durable, subject, data, headers, seq, msgId, deliveryCount, reason };
 }
@@ -143,48 +181,61 @@ export function consumerRuntime(options: ConsumeOptions, t: Telemetry): Consumer
  * hung, or the process died) is dead-lettered on the next delivery without running again.
  */
 export async function processDelivery(raw: RawDelivery, c: ConsumerRuntime): Promise<void> {
-  await tracedHandling(c, raw.subject, raw.headers, () => inMessageContext(raw.headers, async () => {
-    if (raw.deliveryCount > c.maxDeliver) {
-      await deadLetter(raw, c, `not acknowledged within ${c.maxDeliver} deliveries`);
-      return;
-    }
-    let settled: "ack" | "nak" | "term" | undefined;
-    const settle = (outcome: "ack" | "nak" | "term", fn: () => void) => {
-      if (settled) return;
-      settled = outcome;
-      try {
-        fn();
-      } catch (err) {
-        // Typically the connection closed meanwhile; the broker will redeliver.
-        c.logger.warn({ err, seq: raw.seq }, `could not ${outcome} message`);
-      }
-      countMessage(c, "in", raw.subject, outcome);
-    };
-    const msg: EventMessage = {
-      ...raw,
-      ack: () => settle("ack", () => raw.ack()),
-      nak: (delayMs?: number) => settle("nak", () => raw.nak(delayMs)),
-      term: () => settle("term", () => raw.term()),
-    };
-    try {
-      await c.options.handler(msg);
-      msg.ack();
-    } catch (err) {
-      failActiveSpan(err, { "messaging.delivery_count": raw.deliveryCount });
-      if (settled) {
-        c.logger.warn({ err, subject: raw.subject, seq: raw.seq }, "event handler threw after settling its message");
-        return;
-      }
-      if (raw.deliveryCount >= c.maxDeliver) {
-        settled = "term";
-        await deadLetter(raw, c, errorText(err));
-        return;
-      }
-      const delay = retryDelayMs(c.retryDelayMs, raw.deliveryCount);
-      c.logger.warn({ err, subject: raw.subject, seq: raw.seq, deliveryCount: raw.deliveryCount, retryInMs: delay }, "event handler failed; will retry");
-      msg.nak(delay);
-    }
-  }), c.options.durable);
+  await tracedHandling(
+    c,
+    raw.subject,
+    raw.headers,
+    () =>
+      inMessageContext(raw.headers, async () => {
+        if (raw.deliveryCount > c.maxDeliver) {
+          await deadLetter(raw, c, `not acknowledged within ${c.maxDeliver} deliveries`);
+          return;
+        }
+        let settled: "ack" | "nak" | "term" | undefined;
+        const settle = (outcome: "ack" | "nak" | "term", fn: () => void) => {
+          if (settled) return;
+          settled = outcome;
+          try {
+            fn();
+          } catch (err) {
+            // Typically the connection closed meanwhile; the broker will redeliver.
+            c.logger.warn({ err, seq: raw.seq }, `could not ${outcome} message`);
+          }
+          countMessage(c, "in", raw.subject, outcome);
+        };
+        const msg: EventMessage = {
+          ...raw,
+          ack: () => settle("ack", () => raw.ack()),
+          nak: (delayMs?: number) => settle("nak", () => raw.nak(delayMs)),
+          term: () => settle("term", () => raw.term()),
+        };
+        try {
+          await c.options.handler(msg);
+          msg.ack();
+        } catch (err) {
+          failActiveSpan(err, { "messaging.delivery_count": raw.deliveryCount });
+          if (settled) {
+            c.logger.warn(
+              { err, subject: raw.subject, seq: raw.seq },
+              "event handler threw after settling its message",
+            );
+            return;
+          }
+          if (raw.deliveryCount >= c.maxDeliver) {
+            settled = "term";
+            await deadLetter(raw, c, errorText(err));
+            return;
+          }
+          const delay = retryDelayMs(c.retryDelayMs, raw.deliveryCount);
+          c.logger.warn(
+            { err, subject: raw.subject, seq: raw.seq, deliveryCount: raw.deliveryCount, retryInMs: delay },
+            "event handler failed; will retry",
+          );
+          msg.nak(delay);
+        }
+      }),
+    c.options.durable,
+  );
 }
 
 async function deadLetter(raw: RawDelivery, c: ConsumerRuntime, reason: string): Promise<void> {

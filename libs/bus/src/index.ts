@@ -8,7 +8,11 @@ import type { Bus, BusOptions } from "./types.js";
 
 export * from "./types.js";
 export { MemoryBroker, sharedMemoryBroker } from "./memory-bus.js";
-export { consumeWhenAvailable, type ConsumeWhenAvailableOptions, type PendingConsumer } from "./consume-when-available.js";
+export {
+  consumeWhenAvailable,
+  type ConsumeWhenAvailableOptions,
+  type PendingConsumer,
+} from "./consume-when-available.js";
 export { subjectMatches, subjectFamily } from "./subjects.js";
 export { deadLetterOf } from "./delivery.js";
 
@@ -21,7 +25,9 @@ export function createBus(options: BusOptions): Bus {
   if (options.config.NATS_URL) {
     return new NatsBus({
       ...telemetry,
-      servers: options.config.NATS_URL.split(",").map((s) => s.trim()).filter(Boolean),
+      servers: options.config.NATS_URL.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
       service: options.service,
       connectWaitMs: options.connectWaitMs ?? 5000,
       streamReplicas: options.config.NATS_STREAM_REPLICAS ?? 1,

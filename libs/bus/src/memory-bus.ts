@@ -398,7 +398,9 @@ export class MemoryBus implements Bus {
     assertMsgId(options.msgId);
     try {
       const broker = this.open();
-      const result = tracedPublish(this.t, subject, options.headers, (headers) => broker.publishEvent(subject, data, headers, options.msgId));
+      const result = tracedPublish(this.t, subject, options.headers, (headers) =>
+        broker.publishEvent(subject, data, headers, options.msgId),
+      );
       countMessage(this.t, "out", subject, result.duplicate ? "duplicate" : "ok");
       return result;
     } catch (err) {
@@ -425,7 +427,12 @@ export class MemoryBus implements Bus {
         });
       },
     };
-    const handle = this.open().attach(options.stream, options.durable, { filters: options.filterSubjects ?? [], ackWaitMs: options.ackWaitMs ?? DEFAULTS.ackWaitMs }, worker);
+    const handle = this.open().attach(
+      options.stream,
+      options.durable,
+      { filters: options.filterSubjects ?? [], ackWaitMs: options.ackWaitMs ?? DEFAULTS.ackWaitMs },
+      worker,
+    );
     const consumer = {
       stop: async (graceful = true) => {
         running = false;

@@ -24,7 +24,6 @@ function capturingBusLogger() {
 }
 const answers = async (fn: () => Promise<unknown>) => (await elapsed(fn)).error === undefined;
 
-
 const natsServerMissing = spawnSync("nats-server", ["--version"]).status !== 0 ? "nats-server not installed" : false;
 
 function startNats(port: number, storeDir: string): ChildProcess {
@@ -41,7 +40,12 @@ async function stopNats(child: ChildProcess): Promise<void> {
 describe("nats bus when NATS is unavailable", () => {
   it("starts anyway, fails calls within a bound, and logs the outage once", async () => {
     const { logger, messages } = capturingBusLogger();
-    const bus = createBus({ config: { NATS_URL: "nats://127.0.0.1:1" }, service: "bus-test", logger, connectWaitMs: 300 });
+    const bus = createBus({
+      config: { NATS_URL: "nats://127.0.0.1:1" },
+      service: "bus-test",
+      logger,
+      connectWaitMs: 300,
+    });
     try {
       assert.equal(bus.kind, "nats");
       const ping = await elapsed(() => bus.ping());
@@ -63,7 +67,10 @@ describe("nats bus when NATS is unavailable", () => {
     }
   });
 
-  it("carries on after a broker restart: subscriptions, consumers, readiness", { skip: natsServerMissing, timeout: 30_000 }, async () => {
+  it("carries on after a broker restart: subscriptions, consumers, readiness", {
+    skip: natsServerMissing,
+    timeout: 30_000,
+  }, async () => {
     const port = await freePort();
     const store = mkdtempSync(join(tmpdir(), "weelo-nats-"));
     let server = startNats(port, store);
@@ -75,7 +82,11 @@ describe("nats bus when NATS is unavailable", () => {
       await until("nats is up", () => answers(() => bus.ping()));
       bus.subscribe("live.>", (m) => void core.push(dec(m.data)));
       await bus.ensureStream({ name: "EVENTS", subjects: ["evt.>"] });
-      const consumer = await bus.consume({ stream: "EVENTS", durable: "restart", handler: (m) => void events.push(dec(m.data)) });
+      const consumer = await bus.consume({
+        stream: "EVENTS",
+        durable: "restart",
+        handler: (m) => void events.push(dec(m.data)),
+      });
       bus.publish("live.1", enc("before"));
       await bus.publishEvent("evt.1", enc("before"), { msgId: "e1" });
       await until("messages before the restart", () => core.length === 1 && events.length === 1);
@@ -103,7 +114,10 @@ describe("nats bus when NATS is unavailable", () => {
 });
 
 describe("nats bus streams", () => {
-  it("creates and updates streams with NATS_STREAM_REPLICAS copies (a single server refuses to create more than one)", { skip: natsServerMissing, timeout: 30_000 }, async () => {
+  it("creates and updates streams with NATS_STREAM_REPLICAS copies (a single server refuses to create more than one)", {
+    skip: natsServerMissing,
+    timeout: 30_000,
+  }, async () => {
     const port = await freePort();
     const store = mkdtempSync(join(tmpdir(), "weelo-nats-"));
     const server = startNats(port, store);

@@ -22,7 +22,15 @@ import {
   type JsMsg,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { connect, headers as natsHeaders, nanos, type Msg, type MsgHdrs, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import {
+  connect,
+  headers as natsHeaders,
+  nanos,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription as NatsSubscription,
+} from "@nats-io/transport-node";
 import {
   consumerRuntime,
   countMessage,
@@ -122,7 +130,8 @@ export class NatsBus implements Bus {
         this.t.logger.info({ server: nc.getServer() }, "nats connected");
         return nc;
       } catch (err) {
-        if (!warned) this.t.logger.warn({ err, servers: this.options.servers }, "nats unavailable; connecting in the background");
+        if (!warned)
+          this.t.logger.warn({ err, servers: this.options.servers }, "nats unavailable; connecting in the background");
         warned = true;
         this.markFirstFailure();
         await sleep(backoffMs(attempt), undefined, { signal: this.stopWaiting.signal }).catch(() => {});
@@ -148,7 +157,8 @@ export class NatsBus implements Bus {
     void this.watchStatus(nc);
     void nc.closed().then((err) => {
       this.connected = false;
-      if (!this.closed) this.t.logger.error({ err }, "nats connection closed for good; readiness will fail until the process restarts");
+      if (!this.closed)
+        this.t.logger.error({ err }, "nats connection closed for good; readiness will fail until the process restarts");
     });
   }
 
@@ -157,7 +167,8 @@ export class NatsBus implements Bus {
     for await (const status of nc.status()) {
       switch (status.type) {
         case "disconnect":
-          if (this.connected && !this.closed) this.t.logger.warn({ server: status.server }, "nats disconnected; reconnecting in the background");
+          if (this.connected && !this.closed)
+            this.t.logger.warn({ server: status.server }, "nats disconnected; reconnecting in the background");
           this.connected = false;
           this.disconnectedAt = Date.now();
           break;
@@ -190,7 +201,11 @@ export class NatsBus implements Bus {
     if (this.nc) return this.nc;
     const wait = AbortSignal.timeout(this.options.connectWaitMs);
     const timedOut = new Promise<never>((_, reject) =>
-      wait.addEventListener("abort", () => reject(new Error(`nats is not connected (${this.options.servers.join(",")})`)), { once: true }),
+      wait.addEventListener(
+        "abort",
+        () => reject(new Error(`nats is not connected (${this.options.servers.join(",")})`)),
+        { once: true },
+      ),
     );
     return Promise.race([this.firstConnection, timedOut]);
   }
@@ -204,7 +219,9 @@ export class NatsBus implements Bus {
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
     if (this.closed) throw new Error("bus is closed");
     assertPublishSubject(subject);
-    tracedPublish(this.t, subject, options.headers, (headers) => this.publishCore(subject, data, toNatsHeaders(headers)));
+    tracedPublish(this.t, subject, options.headers, (headers) =>
+      this.publishCore(subject, data, toNatsHeaders(headers)),
+    );
   }
 
   private publishCore(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
@@ -224,10 +241,13 @@ export class NatsBus implements Bus {
       return;
     }
     this.earlyPublishes++;
-    this.firstConnection.then((nc) => {
-      this.earlyPublishes--;
-      send(nc);
-    }, () => {});
+    this.firstConnection.then(
+      (nc) => {
+        this.earlyPublishes--;
+        send(nc);
+      },
+      () => {},
+    );
   }
 
   subscribe(subject: string, handler: MessageHandler, options: SubscribeOptions = {}): Subscription {
@@ -278,7 +298,12 @@ export class NatsBus implements Bus {
     }
     if (!existing) {
       try {
-        await jsm.streams.add({ name: spec.name, storage: StorageType.File, retention: RetentionPolicy.Limits, ...limits });
+        await jsm.streams.add({
+          name: spec.name,
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          ...limits,
+        });
         return;
       } catch (err) {
         // Another process created it meanwhile: fall through to bringing its config in line.
@@ -330,7 +355,12 @@ export class NatsBus implements Bus {
     const runtime = consumerRuntime(options, this.t);
     (options.filterSubjects ?? []).forEach(assertFilterSubject);
     await this.ensureConsumer(options);
-    const consumer = new NatsConsumer(this.js!, runtime, Math.max(1, Math.floor(options.concurrency ?? DEFAULTS.concurrency)), () => this.ensureConsumer(options));
+    const consumer = new NatsConsumer(
+      this.js!,
+      runtime,
+      Math.max(1, Math.floor(options.concurrency ?? DEFAULTS.concurrency)),
+      () => this.ensureConsumer(options),
+    );
     this.consumers.add(consumer);
     return {
       stop: async () => {
@@ -352,7 +382,11 @@ export class NatsBus implements Bus {
       ack_wait: nanos(options.ackWaitMs ?? DEFAULTS.ackWaitMs),
       max_deliver: -1,
       // One filter works on every server version; several need NATS 2.10 or later.
-      ...(filters.length === 1 ? { filter_subject: filters[0] } : filters.length > 1 ? { filter_subjects: filters } : {}),
+      ...(filters.length === 1
+        ? { filter_subject: filters[0] }
+        : filters.length > 1
+          ? { filter_subjects: filters }
+          : {}),
     };
     let current: ConsumerConfig | undefined;
     try {
@@ -370,7 +404,11 @@ export class NatsBus implements Bus {
       return;
     }
     const currentFilters = current.filter_subjects ?? (current.filter_subject ? [current.filter_subject] : []);
-    if (current.ack_wait !== settings.ack_wait || current.max_deliver !== -1 || currentFilters.join() !== filters.join()) {
+    if (
+      current.ack_wait !== settings.ack_wait ||
+      current.max_deliver !== -1 ||
+      currentFilters.join() !== filters.join()
+    ) {
       await jsm.consumers.update(options.stream, options.durable, settings);
     }
   }
@@ -379,7 +417,9 @@ export class NatsBus implements Bus {
     if (this.closed) throw new Error("bus is closed");
     if (!this.nc) {
       // Right after start: wait for the first attempt's outcome rather than report a false outage.
-      await Promise.race([this.firstConnection, this.firstFailure, sleep(2000, undefined, { ref: false })]).catch(() => {});
+      await Promise.race([this.firstConnection, this.firstFailure, sleep(2000, undefined, { ref: false })]).catch(
+        () => {},
+      );
     }
     if (!this.nc || !this.connected) throw new Error(`nats is not connected (${this.options.servers.join(",")})`);
     await Promise.race([

@@ -1,7 +1,13 @@
 /** The NATS subject rules the in-process bus relies on. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { assertFilterSubject, assertPublishSubject, filtersOverlap, subjectFamily, subjectMatches } from "./subjects.js";
+import {
+  assertFilterSubject,
+  assertPublishSubject,
+  filtersOverlap,
+  subjectFamily,
+  subjectMatches,
+} from "./subjects.js";
 import { retryDelayMs } from "./delivery.js";
 
 describe("subjects", () => {
@@ -21,7 +27,8 @@ describe("subjects", () => {
       ["a.*.c", "a.b.c", true],
       ["a.*.c", "a.b.d", false],
     ];
-    for (const [filter, subject, expected] of cases) assert.equal(subjectMatches(filter, subject), expected, `${filter} ~ ${subject}`);
+    for (const [filter, subject, expected] of cases)
+      assert.equal(subjectMatches(filter, subject), expected, `${filter} ~ ${subject}`);
   });
 
   it("detects overlapping stream subjects", () => {
@@ -49,7 +56,10 @@ describe("subjects", () => {
   });
 
   it("backs off retries exponentially, capped", () => {
-    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelayMs(1000, n)), [1000, 2000, 4000, 8000]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => retryDelayMs(1000, n)),
+      [1000, 2000, 4000, 8000],
+    );
     assert.equal(retryDelayMs(1000, 30), 60_000);
   });
 });

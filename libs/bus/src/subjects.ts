@@ -21,7 +21,8 @@ function split(subject: string): string[] {
   const tokens = subject.split(".");
   for (const t of tokens) {
     if (t === "" || /\s/.test(t)) throw new Error(`invalid subject: "${subject}"`);
-    if (t.length > 1 && (t.includes("*") || t.includes(">"))) throw new Error(`wildcards must be whole tokens: "${subject}"`);
+    if (t.length > 1 && (t.includes("*") || t.includes(">")))
+      throw new Error(`wildcards must be whole tokens: "${subject}"`);
   }
   return tokens;
 }

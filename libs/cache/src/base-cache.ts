@@ -22,7 +22,8 @@ export function keyFamily(key: string): string {
 /** TTLs are whole positive milliseconds (Redis PX refuses 0, negatives and fractions). */
 export function checkTtl(ttlMs: number | undefined): number | undefined {
   if (ttlMs === undefined) return undefined;
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0)
+    throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
   return Math.ceil(ttlMs);
 }
 
@@ -55,7 +56,9 @@ export abstract class BaseCache implements Cache {
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
     const values = await unavailableOnFailure(this.rawGetMany(keys.map((key) => this.prefix + key)));
-    keys.forEach((key, i) => this.metrics?.cacheLookups.inc({ family: keyFamily(key), result: values[i] === undefined ? "miss" : "hit" }));
+    keys.forEach((key, i) =>
+      this.metrics?.cacheLookups.inc({ family: keyFamily(key), result: values[i] === undefined ? "miss" : "hit" }),
+    );
     return values;
   }
 
@@ -107,6 +110,9 @@ function unavailableOnFailure<T>(operation: Promise<T>): Promise<T> {
   return operation.catch((error: unknown) => {
     // The server answered with an error (wrong type, bad argument): a bug to surface as is.
     if (error instanceof Error && (error.name === "ReplyError" || error.message.startsWith("ERR "))) throw error;
-    throw new UnavailableError("the cache is unavailable; try again shortly", { reason: "CACHE_UNAVAILABLE", cause: error });
+    throw new UnavailableError("the cache is unavailable; try again shortly", {
+      reason: "CACHE_UNAVAILABLE",
+      cause: error,
+    });
   });
 }

@@ -93,7 +93,9 @@ for (const backend of backends) {
 
     it("setIfAbsent: of 50 concurrent calls exactly one wins, and the key expires", async () => {
       const cache = newCache();
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => cache.setIfAbsent("lock:1", `owner-${i}`, 150)));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => cache.setIfAbsent("lock:1", `owner-${i}`, 150)),
+      );
       assert.equal(results.filter(Boolean).length, 1);
       const winner = results.indexOf(true);
       assert.equal(await cache.get("lock:1"), `owner-${winner}`);
@@ -105,7 +107,10 @@ for (const backend of backends) {
     it("incr counts atomically and sets the TTL once, when the counter is created", async () => {
       const cache = newCache();
       const values = await Promise.all(Array.from({ length: 20 }, () => cache.incr("rl:1", { ttlMs: 300 })));
-      assert.deepEqual([...values].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual(
+        [...values].sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
       const first = await cache.ttlMs("rl:1");
       assert.ok(first !== undefined && first <= 300, `ttl ${first}`);
       await sleep(100);

@@ -10,12 +10,12 @@ import { describe, it } from "node:test";
 import { capturingLogger, elapsed, freePort, retryUntilResolved, sleep } from "@weelo/testing";
 import { createCache } from "./index.js";
 
-
-
 const redisServerMissing = spawnSync("redis-server", ["--version"]).status !== 0 ? "redis-server not installed" : false;
 
 function startRedis(port: number): ChildProcess {
-  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
 }
 
 async function stopRedis(child: ChildProcess): Promise<void> {
@@ -36,7 +36,11 @@ describe("redis cache when Redis is unavailable", () => {
       assert.ok(first.error, "ping must reject while Redis is down");
       assert.ok(first.ms < 2500, `first ping took ${first.ms} ms`);
       await sleep(700); // several reconnect attempts happen meanwhile
-      for (const call of [() => cache.get("a:1"), () => cache.set("a:1", "x"), () => cache.incr("a:2", { ttlMs: 100 })]) {
+      for (const call of [
+        () => cache.get("a:1"),
+        () => cache.set("a:1", "x"),
+        () => cache.incr("a:2", { ttlMs: 100 }),
+      ]) {
         const result = await elapsed(call);
         assert.ok(result.error, "calls must reject while Redis is down");
         assert.ok(result.ms < 100, `a call took ${result.ms} ms`);
@@ -71,4 +75,3 @@ describe("redis cache when Redis is unavailable", () => {
     }
   });
 });
-

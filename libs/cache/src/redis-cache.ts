@@ -68,18 +68,21 @@ export class RedisCache extends BaseCache {
     const target = safeUrl(options.url);
     redis.on("ready", () => {
       settleFirst();
-      if (this.state !== "up") this.logger.info({ redis: target }, this.connectedOnce ? "redis connection restored" : "redis connected");
+      if (this.state !== "up")
+        this.logger.info({ redis: target }, this.connectedOnce ? "redis connection restored" : "redis connected");
       this.state = "up";
       this.connectedOnce = true;
     });
     // ioredis emits "error" for every failed reconnect attempt: log only the transition to down.
     redis.on("error", (err: Error) => {
       settleFirst();
-      if (this.state !== "down" && !this.closing) this.logger.warn({ redis: target, err: err.message }, "redis unavailable; reconnecting in the background");
+      if (this.state !== "down" && !this.closing)
+        this.logger.warn({ redis: target, err: err.message }, "redis unavailable; reconnecting in the background");
       this.state = "down";
     });
     redis.on("close", () => {
-      if (this.state === "up" && !this.closing) this.logger.warn({ redis: target }, "redis connection lost; reconnecting in the background");
+      if (this.state === "up" && !this.closing)
+        this.logger.warn({ redis: target }, "redis connection lost; reconnecting in the background");
       if (this.state === "up") this.state = "down";
     });
   }

@@ -29,7 +29,13 @@ describe("loadConfig", () => {
       () => loadConfig(baseConfigSchema, { NODE_ENV: "production", LOG_PRETTY: "true" }),
       (error: unknown) =>
         error instanceof ConfigError &&
-        error.problems.some((p) => p.includes("DATABASE_URL") && p.includes("REDIS_URL") && p.includes("NATS_URL") && p.includes("JWT_PUBLIC_JWKS")) &&
+        error.problems.some(
+          (p) =>
+            p.includes("DATABASE_URL") &&
+            p.includes("REDIS_URL") &&
+            p.includes("NATS_URL") &&
+            p.includes("JWT_PUBLIC_JWKS"),
+        ) &&
         error.problems.some((p) => p.startsWith("LOG_PRETTY")),
     );
     const production = loadConfig(baseConfigSchema, {
@@ -43,8 +49,17 @@ describe("loadConfig", () => {
   });
 
   it("refuses REPLACE_ME/CHANGE_ME placeholders in any setting in production, naming each", () => {
-    const servers = { NODE_ENV: "production", DATABASE_URL: "postgres://db/weelo", REDIS_URL: "redis://cache", NATS_URL: "nats://bus", JWT_PUBLIC_JWKS: '{"keys":[]}' };
-    const schema = baseConfigSchema.extend({ OTP_HASH_SECRET: z.string().optional(), SMS_API_KEY: z.string().optional() });
+    const servers = {
+      NODE_ENV: "production",
+      DATABASE_URL: "postgres://db/weelo",
+      REDIS_URL: "redis://cache",
+      NATS_URL: "nats://bus",
+      JWT_PUBLIC_JWKS: '{"keys":[]}',
+    };
+    const schema = baseConfigSchema.extend({
+      OTP_HASH_SECRET: z.string().optional(),
+      SMS_API_KEY: z.string().optional(),
+    });
     assert.throws(
       () =>
         loadConfig(schema, {
@@ -56,7 +71,11 @@ describe("loadConfig", () => {
         }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
-        assert.deepEqual(error.problems.map((p) => p.split(":")[0]).sort(), ["DATABASE_URL", "OTP_HASH_SECRET", "SMS_API_KEY"]);
+        assert.deepEqual(error.problems.map((p) => p.split(":")[0]).sort(), [
+          "DATABASE_URL",
+          "OTP_HASH_SECRET",
+          "SMS_API_KEY",
+        ]);
         assert.ok(error.problems.every((p) => /placeholder/.test(p)));
         return true;
       },
@@ -70,7 +89,10 @@ describe("loadConfig", () => {
     assert.equal(loadConfig(baseConfigSchema, {}).NATS_STREAM_REPLICAS, 1);
     assert.equal(loadConfig(baseConfigSchema, { NATS_STREAM_REPLICAS: "3" }).NATS_STREAM_REPLICAS, 3);
     for (const bad of ["0", "6", "two"]) {
-      assert.throws(() => loadConfig(baseConfigSchema, { NATS_STREAM_REPLICAS: bad }), (error: unknown) => error instanceof ConfigError && error.problems[0]!.startsWith("NATS_STREAM_REPLICAS"));
+      assert.throws(
+        () => loadConfig(baseConfigSchema, { NATS_STREAM_REPLICAS: bad }),
+        (error: unknown) => error instanceof ConfigError && error.problems[0]!.startsWith("NATS_STREAM_REPLICAS"),
+      );
     }
   });
 

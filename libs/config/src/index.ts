@@ -37,7 +37,10 @@ export const baseConfigSchema = z.object({
   DB_POOL_MAX: envInt(50, 1, 1000),
   DB_POOL_IDLE_MS: envInt(30_000, 1000),
   /** Prefix of every service's Postgres schema name; tests use a fresh one to stay isolated. */
-  DB_SCHEMA_PREFIX: z.string().regex(/^[a-z0-9_]*$/).default(""),
+  DB_SCHEMA_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_]*$/)
+    .default(""),
   /** Prefix of every cache key; tests and shared Redis servers use one to stay isolated. */
   CACHE_KEY_PREFIX: z.string().default(""),
   /** Redis connection string; unset means the in-process store. */
@@ -64,7 +67,10 @@ export const baseConfigSchema = z.object({
   MESH_KEY_FILE: envOptional(),
   MESH_CA_FILE: envOptional(),
   /** Trust domain of the mesh's SPIFFE IDs. */
-  MESH_TRUST_DOMAIN: z.string().regex(/^[a-z0-9.-]+$/).default("weelo"),
+  MESH_TRUST_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/)
+    .default("weelo"),
   /** How often the mesh certificate files are re-read (cert-manager renews them in place). */
   MESH_CERT_REFRESH_MS: envInt(60_000, 1000),
   /** Default deadline of an internal gRPC call, in milliseconds. */
@@ -84,7 +90,10 @@ export const baseConfigSchema = z.object({
   /** Lifetime of an access token, in seconds (15 minutes). */
   ACCESS_TOKEN_TTL_S: envInt(900, 30, 24 * 3600),
   /** OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset keeps tracing off. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: envOptional().refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), "must be an http(s) URL"),
+  OTEL_EXPORTER_OTLP_ENDPOINT: envOptional().refine(
+    (v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v),
+    "must be an http(s) URL",
+  ),
   /** Headers of the export requests, "key=value,key2=value2" (a collector's API key). */
   OTEL_EXPORTER_OTLP_HEADERS: envOptional(),
   /** service.name of this process's spans; defaults to the process's name (gateway, booking, weelo). */
@@ -125,7 +134,10 @@ const PLACEHOLDER = /(?:REPLACE|CHANGE)_ME/i;
 export const productionRefusesPlaceholders = (config: Record<string, unknown>): string[] =>
   Object.entries(config)
     .filter(([, value]) => typeof value === "string" && PLACEHOLDER.test(value))
-    .map(([key]) => `${key}: holds a placeholder (REPLACE_ME…/CHANGE_ME…) from a template; set the real value in production`);
+    .map(
+      ([key]) =>
+        `${key}: holds a placeholder (REPLACE_ME…/CHANGE_ME…) from a template; set the real value in production`,
+    );
 
 /**
  * Parses the environment with the schema, applies production rules, and freezes the result.
@@ -139,9 +151,7 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
 ): Readonly<z.infer<S>> {
   const result = schema.safeParse(env);
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`),
-    );
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`));
   }
   const config = result.data;
   const always = alwaysRules.map((rule) => rule(config)).filter((p): p is string => p !== undefined);

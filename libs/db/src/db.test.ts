@@ -137,15 +137,17 @@ function contract(backend: Backend): void {
     assert.equal(database.schema, schema);
     assert.deepEqual([...runs.values()], [1, 1, 1]);
 
-    const recorded = await sql<{ name: string }>`select name from ${sql.table(`${schema}.kysely_migration`)} order by name`.execute(
-      database.db,
-    );
+    const recorded = await sql<{
+      name: string;
+    }>`select name from ${sql.table(`${schema}.kysely_migration`)} order by name`.execute(database.db);
     assert.deepEqual(
       recorded.rows.map((r) => r.name),
       Object.keys(migrations),
     );
     const tables = await sql<{ table_name: string }>`
-      select table_name from information_schema.tables where table_schema = ${schema} order by table_name`.execute(database.db);
+      select table_name from information_schema.tables where table_schema = ${schema} order by table_name`.execute(
+      database.db,
+    );
     assert.deepEqual(
       tables.rows.map((r) => r.table_name),
       ["counters", "kinds", "kysely_migration", "kysely_migration_lock", "things"],
@@ -178,7 +180,9 @@ function contract(backend: Backend): void {
       "2026_11_26_002_create_counters": 1,
       "2026_11_26_003_create_kinds": 1,
     });
-    const recorded = await sql<{ count: string }>`select count(*) as count from kysely_migration`.execute(databases[0]!.db);
+    const recorded = await sql<{ count: string }>`select count(*) as count from kysely_migration`.execute(
+      databases[0]!.db,
+    );
     assert.equal(recorded.rows[0]?.count, "3");
   });
 
@@ -203,7 +207,10 @@ function contract(backend: Backend): void {
 
   it("keeps services apart: same-named tables in two schemas do not see each other", async (t) => {
     const open = opened(t);
-    const [a, b] = await Promise.all([open({ schema: testSchemaName("iso_a") }), open({ schema: testSchemaName("iso_b") })]);
+    const [a, b] = await Promise.all([
+      open({ schema: testSchemaName("iso_a") }),
+      open({ schema: testSchemaName("iso_b") }),
+    ]);
     await a!.db.insertInto("things").values({ name: "only in a" }).execute();
     assert.equal((await a!.db.selectFrom("things").selectAll().execute()).length, 1);
     assert.deepEqual(await b!.db.selectFrom("things").selectAll().execute(), []);
@@ -236,9 +243,18 @@ function contract(backend: Backend): void {
     await Promise.all(
       Array.from({ length: 20 }, () =>
         db.transaction().execute(async (trx) => {
-          const { n } = await trx.selectFrom("counters").select("n").where("id", "=", "c").forUpdate().executeTakeFirstOrThrow();
+          const { n } = await trx
+            .selectFrom("counters")
+            .select("n")
+            .where("id", "=", "c")
+            .forUpdate()
+            .executeTakeFirstOrThrow();
           await sleep(1); // let the others run, if they could
-          await trx.updateTable("counters").set({ n: n + 1 }).where("id", "=", "c").execute();
+          await trx
+            .updateTable("counters")
+            .set({ n: n + 1 })
+            .where("id", "=", "c")
+            .execute();
         }),
       ),
     );
@@ -277,11 +293,23 @@ function contract(backend: Backend): void {
       .values({ big: "9007199254740993", doc: { a: [1, "x"] }, at, bytes: Buffer.from([1, 2, 255]), tags: ["a", "b"] })
       .execute();
     const row = await db.selectFrom("kinds").selectAll().executeTakeFirstOrThrow();
-    assert.deepEqual(row, { big: "9007199254740993", doc: { a: [1, "x"] }, at, bytes: Buffer.from([1, 2, 255]), tags: ["a", "b"] });
+    assert.deepEqual(row, {
+      big: "9007199254740993",
+      doc: { a: [1, "x"] },
+      at,
+      bytes: Buffer.from([1, 2, 255]),
+      tags: ["a", "b"],
+    });
     assert.ok(Buffer.isBuffer(row.bytes));
-    const count = await db.selectFrom("kinds").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    const count = await db
+      .selectFrom("kinds")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirstOrThrow();
     assert.equal(count.n, "1");
-    const updated = await db.updateTable("kinds").set({ tags: ["c"] }).executeTakeFirstOrThrow();
+    const updated = await db
+      .updateTable("kinds")
+      .set({ tags: ["c"] })
+      .executeTakeFirstOrThrow();
     assert.equal(updated.numUpdatedRows, 1n);
   });
 
@@ -307,7 +335,10 @@ function contract(backend: Backend): void {
 
     const text = await metrics.registry.getSingleMetricAsString("weelo_db_query_duration_seconds");
     for (const operation of ["select", "insert", "update", "delete", "other"]) {
-      assert.match(text, new RegExp(`weelo_db_query_duration_seconds_count\\{service="things",operation="${operation}"\\} [1-9]`));
+      assert.match(
+        text,
+        new RegExp(`weelo_db_query_duration_seconds_count\\{service="things",operation="${operation}"\\} [1-9]`),
+      );
     }
     // Other slow lines may appear (a migration waiting for the server-wide migration lock).
     const slow = lines().filter((line) => line.msg === "slow database query" && String(line.sql).includes("pg_sleep"));
@@ -399,7 +430,9 @@ describe("@weelo/db on a Postgres server", { skip: DATABASE_URL ? false : "DATAB
       await dropSchema(DATABASE_URL!, schema);
     });
     const settings = await sql<{ timeout: string; path: string }>`
-      select current_setting('statement_timeout') as timeout, current_setting('search_path') as path`.execute(database.db);
+      select current_setting('statement_timeout') as timeout, current_setting('search_path') as path`.execute(
+      database.db,
+    );
     assert.deepEqual(settings.rows[0], { timeout: "4321ms", path: `${schema},public` });
   });
 
@@ -412,14 +445,24 @@ describe("@weelo/db on a Postgres server", { skip: DATABASE_URL ? false : "DATAB
       for (const schema of [...schemas, ...churn]) await dropSchema(DATABASE_URL!, schema);
     });
     let churning = true;
-    const admin = await createDatabase<Tables>({ service: "things", schema: testSchemaName("admin"), config: backend.config, migrations: {}, logger: silent });
+    const admin = await createDatabase<Tables>({
+      service: "things",
+      schema: testSchemaName("admin"),
+      config: backend.config,
+      migrations: {},
+      logger: silent,
+    });
     schemas.push(admin.schema);
     opened.push(admin);
     // Other services' schemas (with serial columns: what the introspection looked up) come and go.
     const churner = (async () => {
       for (let round = 0; churning && round < 200; round++) {
         for (const schema of churn) {
-          await sql.raw(`create schema if not exists ${schema}; create table if not exists ${schema}.t (id serial primary key, name text)`).execute(admin.db);
+          await sql
+            .raw(
+              `create schema if not exists ${schema}; create table if not exists ${schema}.t (id serial primary key, name text)`,
+            )
+            .execute(admin.db);
         }
         for (const schema of churn) await sql.raw(`drop schema if exists ${schema} cascade`).execute(admin.db);
       }
@@ -428,7 +471,13 @@ describe("@weelo/db on a Postgres server", { skip: DATABASE_URL ? false : "DATAB
       for (let run = 0; run < 3; run++) {
         const batch = await Promise.all(
           schemas.slice(0, 4).map((schema) =>
-            createDatabase<Tables>({ service: "things", schema: `${schema}_${run}`, config: backend.config, migrations: countingMigrations().migrations, logger: silent }),
+            createDatabase<Tables>({
+              service: "things",
+              schema: `${schema}_${run}`,
+              config: backend.config,
+              migrations: countingMigrations().migrations,
+              logger: silent,
+            }),
           ),
         );
         opened.push(...batch);

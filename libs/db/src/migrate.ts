@@ -3,7 +3,16 @@
  * for the whole run (one transaction), so replicas starting together apply each migration once:
  * the others wait, then find nothing pending. The migration tables live in the service's schema.
  */
-import { Migrator, sql, type DatabaseIntrospector, type DatabaseMetadata, type Kysely, type Migration, type SchemaMetadata, type TableMetadata } from "kysely";
+import {
+  Migrator,
+  sql,
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
+  type Kysely,
+  type Migration,
+  type SchemaMetadata,
+  type TableMetadata,
+} from "kysely";
 import type { Logger } from "@weelo/log";
 
 /** A service's migrations by name, e.g. "2026_11_26_001_create_users"; names sort in run order. */
@@ -62,7 +71,9 @@ export async function migrateToLatest(db: Kysely<any>, options: MigrateOptions):
 function withSchemaScopedIntrospection(db: Kysely<any>, schema: string): Kysely<any> {
   const introspection: DatabaseIntrospector = {
     async getSchemas(): Promise<SchemaMetadata[]> {
-      const rows = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${schema}`.execute(db);
+      const rows = await sql<{
+        name: string;
+      }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${schema}`.execute(db);
       return rows.rows;
     },
     async getTables(): Promise<TableMetadata[]> {

@@ -72,7 +72,10 @@ async function isDataDir(dir: string): Promise<boolean> {
 
 /** A schema name no other test uses: `t_<prefix>_<random>`, a valid unquoted identifier. */
 export function testSchemaName(prefix: string): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]+/g, "_").slice(0, 40);
+  const clean = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, "_")
+    .slice(0, 40);
   return `t_${clean}_${randomBytes(6).toString("hex")}`;
 }
 

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import {
   AlreadyExistsError,
   decodeStatusDetails,
-  DomainError,
+  type DomainError,
   domainErrorFromStatus,
   encodeStatusDetails,
   FailedPreconditionError,
@@ -58,7 +58,11 @@ describe("domain errors", () => {
   });
 
   it("travel in grpc-status-details-bin with reason, field and retry time", () => {
-    const error = new ResourceExhaustedError("too many", { reason: "RATE_LIMITED", field: "phone", retryAfterSeconds: 42 });
+    const error = new ResourceExhaustedError("too many", {
+      reason: "RATE_LIMITED",
+      field: "phone",
+      retryAfterSeconds: 42,
+    });
     const detail = decodeStatusDetails(encodeStatusDetails(error));
     assert.deepEqual(detail, { reason: "RATE_LIMITED", field: "phone", retryAfterSeconds: 42 });
     const rebuilt = domainErrorFromStatus(error.code, error.message, detail);

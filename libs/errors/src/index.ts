@@ -163,13 +163,26 @@ export class InternalError extends DomainError {
 export function toDomainError(error: unknown): DomainError {
   if (error instanceof DomainError) return error;
   if (isDependencyOutage(error)) {
-    return new UnavailableError("a backing service is unavailable; try again shortly", { reason: "DEPENDENCY_UNAVAILABLE", cause: error });
+    return new UnavailableError("a backing service is unavailable; try again shortly", {
+      reason: "DEPENDENCY_UNAVAILABLE",
+      cause: error,
+    });
   }
   return new InternalError("internal error", { cause: error });
 }
 
 /** Socket errors and the Postgres SQLSTATEs that mean "the server is not there right now". */
-const OUTAGE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "57P01", "57P02", "57P03", "53300"]);
+const OUTAGE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+]);
 
 /** True for errors a retry may cure because a dependency (database, cache, broker) is down or overloaded. */
 export function isDependencyOutage(error: unknown): boolean {

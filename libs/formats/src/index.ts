@@ -39,7 +39,8 @@ export const MAX_PAGE_SIZE = 100;
 
 /** The page size a list uses: the default for 0, capped at the maximum. */
 export function pageSize(requested: number, field = "page_size"): number {
-  if (!Number.isInteger(requested) || requested < 0) throw new InvalidArgumentError(field, `${field} must not be negative`);
+  if (!Number.isInteger(requested) || requested < 0)
+    throw new InvalidArgumentError(field, `${field} must not be negative`);
   if (requested === 0) return DEFAULT_PAGE_SIZE;
   return Math.min(requested, MAX_PAGE_SIZE);
 }
@@ -65,7 +66,8 @@ export function decodePageToken(token: string, field = "page_token"): string | u
   if (token === "") return undefined;
   const text = Buffer.from(token, "base64url").toString("utf8");
   const id = text.startsWith(PAGE_TOKEN_PREFIX) ? text.slice(PAGE_TOKEN_PREFIX.length) : "";
-  if (!UUID.test(id)) throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
+  if (!UUID.test(id))
+    throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
   return id;
 }
 

@@ -29,22 +29,52 @@ describe("plainText", () => {
       const error = refusal(() => plainText(bad, "pickup.line1", { maxLength: 100 }));
       assert.equal(error.field, "pickup.line1");
       assert.equal(error.reason, "TEXT_CONTROL_CHARACTER");
-      assert.match(error.message, /^pickup\.line1 must not contain control characters .*\(U\+[0-9A-F]{4} at character 2\)/);
+      assert.match(
+        error.message,
+        /^pickup\.line1 must not contain control characters .*\(U\+[0-9A-F]{4} at character 2\)/,
+      );
     }
   });
 
   it("allows line breaks and tabs only where the field is multi-line", () => {
-    assert.equal(plainText("Gate 2\nAsk for Ravi\tafter 6", "notes", { maxLength: 100, multiline: true }), "Gate 2\nAsk for Ravi\tafter 6");
-    assert.equal(refusal(() => plainText("a\u0000\nb", "notes", { maxLength: 100, multiline: true })).reason, "TEXT_CONTROL_CHARACTER");
+    assert.equal(
+      plainText("Gate 2\nAsk for Ravi\tafter 6", "notes", { maxLength: 100, multiline: true }),
+      "Gate 2\nAsk for Ravi\tafter 6",
+    );
+    assert.equal(
+      refusal(() => plainText("a\u0000\nb", "notes", { maxLength: 100, multiline: true })).reason,
+      "TEXT_CONTROL_CHARACTER",
+    );
   });
 
   it("refuses bidi overrides, isolates and marks, and zero-width characters", () => {
-    const hidden = ["\u202A", "\u202B", "\u202C", "\u202D", "\u202E", "\u2066", "\u2067", "\u2068", "\u2069", "\u200E", "\u200F", "\u061C", "\u200B", "\u200C", "\u200D", "\u2060", "\uFEFF"];
+    const hidden = [
+      "\u202A",
+      "\u202B",
+      "\u202C",
+      "\u202D",
+      "\u202E",
+      "\u2066",
+      "\u2067",
+      "\u2068",
+      "\u2069",
+      "\u200E",
+      "\u200F",
+      "\u061C",
+      "\u200B",
+      "\u200C",
+      "\u200D",
+      "\u2060",
+      "\uFEFF",
+    ];
     for (const ch of hidden) {
       const error = refusal(() => plainText(`An${ch}il`, "name", { maxLength: 100 }));
       assert.equal(error.field, "name");
       assert.equal(error.reason, "TEXT_INVISIBLE_CHARACTER");
-      assert.match(error.message, new RegExp(`U\\+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")} at character 3`));
+      assert.match(
+        error.message,
+        new RegExp(`U\\+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")} at character 3`),
+      );
     }
   });
 
@@ -55,7 +85,13 @@ describe("plainText", () => {
 
   it("counts length in characters, not UTF-16 units, within the bounds given", () => {
     assert.equal(plainText("👍".repeat(10), "name", { maxLength: 10 }), "👍".repeat(10));
-    assert.match(refusal(() => plainText("x".repeat(11), "name", { maxLength: 10 })).message, /name must be at most 10 characters/);
-    assert.match(refusal(() => plainText("   ", "goods_type", { maxLength: 100, minLength: 1 })).message, /goods_type must be 1 to 100 characters/);
+    assert.match(
+      refusal(() => plainText("x".repeat(11), "name", { maxLength: 10 })).message,
+      /name must be at most 10 characters/,
+    );
+    assert.match(
+      refusal(() => plainText("   ", "goods_type", { maxLength: 100, minLength: 1 })).message,
+      /goods_type must be 1 to 100 characters/,
+    );
   });
 });

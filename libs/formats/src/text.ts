@@ -44,14 +44,24 @@ export function plainText(value: string, field: string, options: PlainTextOption
   };
   const control = offending(CONTROL);
   if (control) {
-    throw refuse(`must not contain control characters${options.multiline ? " other than line breaks and tabs" : " or line breaks"} (${control})`, "TEXT_CONTROL_CHARACTER");
+    throw refuse(
+      `must not contain control characters${options.multiline ? " other than line breaks and tabs" : " or line breaks"} (${control})`,
+      "TEXT_CONTROL_CHARACTER",
+    );
   }
   const hidden = offending(BIDI) ?? offending(ZERO_WIDTH);
-  if (hidden) throw refuse(`must not contain invisible direction or zero-width characters (${hidden})`, "TEXT_INVISIBLE_CHARACTER");
+  if (hidden)
+    throw refuse(
+      `must not contain invisible direction or zero-width characters (${hidden})`,
+      "TEXT_INVISIBLE_CHARACTER",
+    );
   const length = [...text].length;
   const min = options.minLength ?? 0;
   if (length < min || length > options.maxLength) {
-    throw refuse(min > 0 ? `must be ${min} to ${options.maxLength} characters` : `must be at most ${options.maxLength} characters`, "TEXT_LENGTH");
+    throw refuse(
+      min > 0 ? `must be ${min} to ${options.maxLength} characters` : `must be at most ${options.maxLength} characters`,
+      "TEXT_LENGTH",
+    );
   }
   return text;
 }

@@ -19,12 +19,27 @@ describe("client load balancing", () => {
 
   before(async () => {
     const pair = await generateKeyPair();
-    const keys: KeyMaterial = { keyId: pair.keyId, privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"), jwks: { keys: [pair.publicJwk] } };
+    const keys: KeyMaterial = {
+      keyId: pair.keyId,
+      privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"),
+      jwks: { keys: [pair.publicJwk] },
+    };
     const values = new Map<string, string>();
-    const verifier = new TokenVerifier(keys, new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000));
-    mesh = await Mesh.create({ MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" }, { allowDevelopmentCa: false, inMemoryCa: true });
+    const verifier = new TokenVerifier(
+      keys,
+      new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000),
+    );
+    mesh = await Mesh.create(
+      { MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" },
+      { allowDevelopmentCa: false, inMemoryCa: true },
+    );
     for (const name of ["replica-a", "replica-b"]) {
-      const server = new GrpcServer({ logger: capturingLogger(name).logger, metrics: new Metrics({ defaultMetrics: false }), verifier, mesh });
+      const server = new GrpcServer({
+        logger: capturingLogger(name).logger,
+        metrics: new Metrics({ defaultMetrics: false }),
+        verifier,
+        mesh,
+      });
       const handlers: ServiceHandlers<typeof AuthServiceService> = {
         sendOtp: async () => ({ expiresAt: new Date(0), resendAfterSeconds: 0, devOtp: name }),
         verifyOtp: async () => ({ tokens: undefined, user: undefined, isNewUser: false }),
@@ -41,7 +56,11 @@ describe("client load balancing", () => {
   });
 
   it("spreads one client's calls over every replica of its target", async () => {
-    const client = createMeshClient(AuthServiceService, `ipv4:127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`, { deadlineMs: 5000, mesh, caller: "gateway" });
+    const client = createMeshClient(AuthServiceService, `ipv4:127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`, {
+      deadlineMs: 5000,
+      mesh,
+      caller: "gateway",
+    });
     try {
       const answered = new Map<string, number>();
       for (let i = 0; i < 20; i++) {
@@ -49,7 +68,8 @@ describe("client load balancing", () => {
         answered.set(devOtp, (answered.get(devOtp) ?? 0) + 1);
       }
       assert.deepEqual([...answered.keys()].sort(), ["replica-a", "replica-b"], JSON.stringify([...answered]));
-      for (const count of answered.values()) assert.ok(count >= 5, `calls are spread, not pinned: ${JSON.stringify([...answered])}`);
+      for (const count of answered.values())
+        assert.ok(count >= 5, `calls are spread, not pinned: ${JSON.stringify([...answered])}`);
     } finally {
       client.close();
     }

@@ -8,7 +8,15 @@ import * as grpc from "@grpc/grpc-js";
 import { codeName, DomainError, GrpcCode } from "@weelo/errors";
 import { currentContext } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
-import { failSpan, headersOfSpan, SpanKind, startSpan, traceHeaders, tracingEnabled, type Span } from "@weelo/telemetry";
+import {
+  failSpan,
+  headersOfSpan,
+  SpanKind,
+  startSpan,
+  traceHeaders,
+  tracingEnabled,
+  type Span,
+} from "@weelo/telemetry";
 import type { Mesh } from "./mesh/mesh.js";
 import { fromServiceError } from "./status.js";
 import { splitPath, type MethodDefinition, type ServiceDefinition } from "./service.js";
@@ -74,9 +82,7 @@ export function createClient<D extends ServiceDefinition>(
   const client: Record<string, unknown> = { raw, close: () => raw.close() };
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream) continue; // client and bidi streams: use `raw` directly
-    client[name] = method.responseStream
-      ? serverStreamCall(raw, method)
-      : unaryCall(raw, method, options);
+    client[name] = method.responseStream ? serverStreamCall(raw, method) : unaryCall(raw, method, options);
   }
   return client as ServiceClient<D>;
 }
@@ -98,7 +104,10 @@ export function createMeshClient<D extends ServiceDefinition>(
   options: Omit<ClientOptions, "credentials"> & { mesh: Mesh; caller: string },
 ): ServiceClient<D> {
   const { mesh, caller, ...rest } = options;
-  return createClient(definition, address, { ...rest, credentials: mesh.channelCredentials(caller, identityOf(definition)) });
+  return createClient(definition, address, {
+    ...rest,
+    credentials: mesh.channelCredentials(caller, identityOf(definition)),
+  });
 }
 
 function unaryCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>, options: ClientOptions) {
@@ -129,10 +138,18 @@ function unaryCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>,
 function serverStreamCall(raw: grpc.Client, method: MethodDefinition<unknown, unknown>) {
   return async function* (request: unknown, callOptions: CallOptions = {}): AsyncIterable<unknown> {
     // Streams live long: only an explicit deadline applies, not the unary default.
-    const deadline = callOptions.deadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callOptions.deadlineMs;
+    const deadline =
+      callOptions.deadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + callOptions.deadlineMs;
     const [service, methodName] = splitPath(method.path);
     const span = tracingEnabled() ? clientSpan(service, methodName) : undefined;
-    const call = raw.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, outgoingMetadata(callOptions, span), { deadline });
+    const call = raw.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      outgoingMetadata(callOptions, span),
+      { deadline },
+    );
     const cancel = () => call.cancel();
     callOptions.signal?.addEventListener("abort", cancel, { once: true });
     let failure: grpc.ServiceError | null = null;

@@ -15,7 +15,15 @@ import { currentContext, runWithContext } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { capturingLogger } from "@weelo/testing";
 import * as jose from "jose";
-import { createClient, EPHEMERAL_LOOPBACK, GrpcServer, Mesh, requirePrincipal, type CallContext, type ServiceHandlers } from "./index.js";
+import {
+  createClient,
+  EPHEMERAL_LOOPBACK,
+  GrpcServer,
+  Mesh,
+  requirePrincipal,
+  type CallContext,
+  type ServiceHandlers,
+} from "./index.js";
 
 const memoryStore = () => {
   const values = new Map<string, string>();
@@ -36,16 +44,24 @@ describe("GrpcServer and createClient", () => {
 
   before(async () => {
     const pair = await generateKeyPair();
-    const keys: KeyMaterial = { keyId: pair.keyId, privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"), jwks: { keys: [pair.publicJwk] } };
+    const keys: KeyMaterial = {
+      keyId: pair.keyId,
+      privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"),
+      jwks: { keys: [pair.publicJwk] },
+    };
     revocations = new RevocationList(memoryStore(), 60_000);
     issuer = new TokenIssuer(keys);
-    const mesh = await Mesh.create({ MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" }, { allowDevelopmentCa: false, inMemoryCa: true });
+    const mesh = await Mesh.create(
+      { MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" },
+      { allowDevelopmentCa: false, inMemoryCa: true },
+    );
     server = new GrpcServer({ logger, metrics, verifier: new TokenVerifier(keys, revocations), mesh });
     const auth: ServiceHandlers<typeof AuthServiceService> = {
       async sendOtp(request, ctx) {
         seen.ctx = ctx;
         seen.context = currentContext();
-        if (request.phone === "bad") throw new InvalidArgumentError("phone", "phone is bad", { reason: "PHONE_INVALID" });
+        if (request.phone === "bad")
+          throw new InvalidArgumentError("phone", "phone is bad", { reason: "PHONE_INVALID" });
         if (request.phone === "crash") throw new Error("relation users does not exist");
         if (request.phone === "slow") await new Promise((resolve) => setTimeout(resolve, 300));
         return { expiresAt: new Date(0), resendAfterSeconds: 30, devOtp: ctx.requestId };
@@ -57,13 +73,27 @@ describe("GrpcServer and createClient", () => {
     const profile: ServiceHandlers<typeof ProfileServiceService> = {
       async getMe(_request, ctx) {
         const principal = requirePrincipal(ctx, "transporter");
-        return { user: { id: principal.userId, phone: "", role: Role.ROLE_TRANSPORTER, name: "", email: "", companyName: "", gstin: "", language: 0, transporterId: "" } };
+        return {
+          user: {
+            id: principal.userId,
+            phone: "",
+            role: Role.ROLE_TRANSPORTER,
+            name: "",
+            email: "",
+            companyName: "",
+            gstin: "",
+            language: 0,
+            transporterId: "",
+          },
+        };
       },
       updateProfile: async () => ({ user: undefined }),
       registerDevice: async () => ({ device: undefined }),
       unregisterDevice: async () => ({ removed: false }),
     };
-    server.addService(AuthServiceService, auth, { publicMethods: ["SendOtp"] }).addService(ProfileServiceService, profile);
+    server
+      .addService(AuthServiceService, auth, { publicMethods: ["SendOtp"] })
+      .addService(ProfileServiceService, profile);
     address = `127.0.0.1:${(await server.listen(EPHEMERAL_LOOPBACK)).publicPort}`;
   });
   after(async () => {
@@ -80,7 +110,10 @@ describe("GrpcServer and createClient", () => {
       assert.equal(response.devOtp, "req-from-caller");
       assert.equal(seen.context?.requestId, "req-from-caller", "the handler runs in the caller's request context");
       assert.equal(seen.ctx?.metadata.get("authorization")[0], "Bearer x");
-      assert.ok(seen.ctx?.deadline !== undefined && Math.abs(seen.ctx.deadline - deadline) < 100, "the remaining time travels, not the default");
+      assert.ok(
+        seen.ctx?.deadline !== undefined && Math.abs(seen.ctx.deadline - deadline) < 100,
+        "the remaining time travels, not the default",
+      );
     } finally {
       client.close();
     }
@@ -102,7 +135,10 @@ describe("GrpcServer and createClient", () => {
         assert.equal(error.message, "internal error", "no SQL leaves the server");
         return true;
       });
-      assert.ok(lines.some((l) => l.level === "error" && JSON.stringify(l).includes("relation users does not exist")), "but the cause is logged");
+      assert.ok(
+        lines.some((l) => l.level === "error" && JSON.stringify(l).includes("relation users does not exist")),
+        "but the cause is logged",
+      );
     } finally {
       client.close();
     }
@@ -111,7 +147,10 @@ describe("GrpcServer and createClient", () => {
   it("refuses calls past their deadline with DEADLINE_EXCEEDED", async () => {
     const client = createClient(AuthServiceService, address, { deadlineMs: 100 });
     try {
-      await assert.rejects(client.sendOtp({ phone: "slow", role: Role.ROLE_CUSTOMER }), (error: unknown) => error instanceof DomainError && error.code === GrpcCode.DEADLINE_EXCEEDED);
+      await assert.rejects(
+        client.sendOtp({ phone: "slow", role: Role.ROLE_CUSTOMER }),
+        (error: unknown) => error instanceof DomainError && error.code === GrpcCode.DEADLINE_EXCEEDED,
+      );
     } finally {
       client.close();
     }
@@ -120,14 +159,23 @@ describe("GrpcServer and createClient", () => {
   it("requires a valid, unrevoked token for non-public methods and checks the role", async () => {
     const client = createClient(ProfileServiceService, address, { deadlineMs: 5000 });
     try {
-      await assert.rejects(client.getMe({}), (error: unknown) => error instanceof DomainError && error.code === GrpcCode.UNAUTHENTICATED);
+      await assert.rejects(
+        client.getMe({}),
+        (error: unknown) => error instanceof DomainError && error.code === GrpcCode.UNAUTHENTICATED,
+      );
       const customer = await issuer.issueAccessToken({ userId: "u-1", role: "customer", sessionId: "s-1" });
-      await assert.rejects(client.getMe({}, { metadata: { authorization: `Bearer ${customer.token}` } }), (error: unknown) => error instanceof DomainError && error.code === GrpcCode.PERMISSION_DENIED);
+      await assert.rejects(
+        client.getMe({}, { metadata: { authorization: `Bearer ${customer.token}` } }),
+        (error: unknown) => error instanceof DomainError && error.code === GrpcCode.PERMISSION_DENIED,
+      );
       const transporter = await issuer.issueAccessToken({ userId: "u-2", role: "transporter", sessionId: "s-2" });
       const me = await client.getMe({}, { metadata: { authorization: `Bearer ${transporter.token}` } });
       assert.equal(me.user?.id, "u-2");
       await revocations.revoke("s-2");
-      await assert.rejects(client.getMe({}, { metadata: { authorization: `Bearer ${transporter.token}` } }), (error: unknown) => error instanceof DomainError && error.reason === "SESSION_REVOKED");
+      await assert.rejects(
+        client.getMe({}, { metadata: { authorization: `Bearer ${transporter.token}` } }),
+        (error: unknown) => error instanceof DomainError && error.reason === "SESSION_REVOKED",
+      );
     } finally {
       client.close();
     }
@@ -190,7 +238,13 @@ describe("GrpcServer and createClient", () => {
       // Field 1 with wire type 7: no protobuf decoder accepts it (grpc-js alone answers INTERNAL).
       const garbage = Buffer.from([0x0f, 0xff, 0xff, 0x01]);
       const error = await new Promise<grpc.ServiceError>((resolve, reject) =>
-        raw.makeUnaryRequest("/weelo.identity.v1.AuthService/SendOtp", (bytes: Buffer) => bytes, (bytes: Buffer) => bytes, garbage, (err) => (err ? resolve(err) : reject(new Error("decoded garbage")))),
+        raw.makeUnaryRequest(
+          "/weelo.identity.v1.AuthService/SendOtp",
+          (bytes: Buffer) => bytes,
+          (bytes: Buffer) => bytes,
+          garbage,
+          (err) => (err ? resolve(err) : reject(new Error("decoded garbage"))),
+        ),
       );
       assert.equal(error.code, GrpcCode.INVALID_ARGUMENT);
       assert.match(error.details, /not a valid SendOtp message/);
@@ -199,5 +253,3 @@ describe("GrpcServer and createClient", () => {
     }
   });
 });
-
-

@@ -43,11 +43,15 @@ describe("mesh connections", () => {
       secure.on("secureConnection", (socket: TLSSocket) => handshakes.push({ resumed: socket.isSessionReused() }));
       return secure;
     };
-    mesh = await Mesh.create({ MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" }, { allowDevelopmentCa: false, inMemoryCa: true });
+    mesh = await Mesh.create(
+      { MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 60_000, DATA_DIR: "" },
+      { allowDevelopmentCa: false, inMemoryCa: true },
+    );
     server = new grpc.Server();
     server.addService(EchoDefinition as unknown as grpc.ServiceDefinition, {
       // Answers with the caller the connection's certificate proves, so the test sees the call went over mutual TLS.
-      echo: (call: grpc.ServerUnaryCall<string, string>, callback: grpc.sendUnaryData<string>) => callback(null, `${mesh.callerOf(call)}:${call.request}`),
+      echo: (call: grpc.ServerUnaryCall<string, string>, callback: grpc.sendUnaryData<string>) =>
+        callback(null, `${mesh.callerOf(call)}:${call.request}`),
     });
     const credentials = await mesh.serverCredentials(["echo"]);
     const port = await new Promise<number>((resolve, reject) =>
@@ -69,7 +73,10 @@ describe("mesh connections", () => {
     clients.push(client);
     // 100 at once before any connection exists (they wait for the same one), then 100 one by one.
     const burst = await Promise.all(Array.from({ length: 100 }, (_, i) => client.echo(`burst ${i}`)));
-    assert.deepEqual(burst, Array.from({ length: 100 }, (_, i) => `gateway:burst ${i}`));
+    assert.deepEqual(
+      burst,
+      Array.from({ length: 100 }, (_, i) => `gateway:burst ${i}`),
+    );
     for (let i = 0; i < 100; i++) assert.equal(await client.echo(`call ${i}`), `gateway:call ${i}`);
     const made = handshakes;
     assert.equal(made.length, 1, `200 calls made ${made.length} TLS handshakes`);

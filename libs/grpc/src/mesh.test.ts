@@ -18,7 +18,16 @@ import { GrpcCode, NotFoundError } from "@weelo/errors";
 import { Metrics } from "@weelo/metrics";
 import { capturingLogger, failure, until } from "@weelo/testing";
 import * as jose from "jose";
-import { createMeshCa, createMeshClient, EPHEMERAL_LOOPBACK, GrpcServer, issueServiceCertificate, Mesh, type MeshCa, type ServiceHandlers } from "./index.js";
+import {
+  createMeshCa,
+  createMeshClient,
+  EPHEMERAL_LOOPBACK,
+  GrpcServer,
+  issueServiceCertificate,
+  Mesh,
+  type MeshCa,
+  type ServiceHandlers,
+} from "./index.js";
 
 const notFound = async () => {
   throw new NotFoundError("no such booking", { reason: "BOOKING_NOT_FOUND" });
@@ -55,7 +64,11 @@ describe("mesh certificates from files", () => {
     ca = await createMeshCa("Test mesh CA");
     await writeFile(join(dir, "ca.crt"), ca.certificatePem);
     const pair = await generateKeyPair();
-    keys = { keyId: pair.keyId, privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"), jwks: { keys: [pair.publicJwk] } };
+    keys = {
+      keyId: pair.keyId,
+      privateKey: await jose.importPKCS8(pair.privateKeyPem, "EdDSA"),
+      jwks: { keys: [pair.publicJwk] },
+    };
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -64,33 +77,74 @@ describe("mesh certificates from files", () => {
   it("serves a renewed certificate on new connections without a restart", async () => {
     const first = await writeIdentity("booking", ["spiffe://weelo/booking"]);
     await writeIdentity("dispatch", ["spiffe://weelo/dispatch"]);
-    const serverMesh = await Mesh.create(settings("booking", { MESH_IDENTITY: "booking" }), { allowDevelopmentCa: false });
+    const serverMesh = await Mesh.create(settings("booking", { MESH_IDENTITY: "booking" }), {
+      allowDevelopmentCa: false,
+    });
     const clientMesh = await Mesh.create(settings("dispatch"), { allowDevelopmentCa: false });
     assert.equal(serverMesh.source, "files");
     const values = new Map<string, string>();
-    const verifier = new TokenVerifier(keys, new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000));
-    const server = new GrpcServer({ logger: capturingLogger("booking").logger, metrics: new Metrics({ defaultMetrics: false }), verifier, mesh: serverMesh });
+    const verifier = new TokenVerifier(
+      keys,
+      new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000),
+    );
+    const server = new GrpcServer({
+      logger: capturingLogger("booking").logger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      verifier,
+      mesh: serverMesh,
+    });
     server.addService(BookingDispatchServiceService, handlers);
     const { meshPort } = await server.listen(EPHEMERAL_LOOPBACK);
-    const dispatchPem = { cert: await readFile(join(dir, "dispatch.crt")), key: await readFile(join(dir, "dispatch.key")) };
+    const dispatchPem = {
+      cert: await readFile(join(dir, "dispatch.crt")),
+      key: await readFile(join(dir, "dispatch.key")),
+    };
     // What the server presents to a new connection, read with a plain TLS client holding dispatch's certificate.
     const presented = () =>
       new Promise<string>((resolve, reject) => {
-        const socket = connect({ host: "127.0.0.1", port: meshPort, ca: ca.certificatePem, ...dispatchPem, ALPNProtocols: ["h2"], servername: "weelo-mesh", checkServerIdentity: () => undefined }, () => {
-          resolve(socket.getPeerCertificate().serialNumber);
-          socket.destroy();
-        });
+        const socket = connect(
+          {
+            host: "127.0.0.1",
+            port: meshPort,
+            ca: ca.certificatePem,
+            ...dispatchPem,
+            ALPNProtocols: ["h2"],
+            servername: "weelo-mesh",
+            checkServerIdentity: () => undefined,
+          },
+          () => {
+            resolve(socket.getPeerCertificate().serialNumber);
+            socket.destroy();
+          },
+        );
         socket.on("error", reject);
       });
-    const client = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${meshPort}`, { deadlineMs: 5000, mesh: clientMesh, caller: "dispatch" });
+    const client = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${meshPort}`, {
+      deadlineMs: 5000,
+      mesh: clientMesh,
+      caller: "dispatch",
+    });
     try {
-      assert.equal((await failure(client.expireBooking({ bookingId: "b" }))).code, GrpcCode.NOT_FOUND, "the declared caller reaches the handler");
+      assert.equal(
+        (await failure(client.expireBooking({ bookingId: "b" }))).code,
+        GrpcCode.NOT_FOUND,
+        "the declared caller reaches the handler",
+      );
       assert.equal((await presented()).toUpperCase(), first.toUpperCase());
 
       const renewed = await writeIdentity("booking", ["spiffe://weelo/booking"]);
       assert.notEqual(renewed, first);
-      await until("the renewed certificate is presented", async () => (await presented()).toUpperCase() === renewed.toUpperCase(), 5000, 200);
-      assert.equal((await failure(client.expireBooking({ bookingId: "b" }))).code, GrpcCode.NOT_FOUND, "calls go on across the renewal");
+      await until(
+        "the renewed certificate is presented",
+        async () => (await presented()).toUpperCase() === renewed.toUpperCase(),
+        5000,
+        200,
+      );
+      assert.equal(
+        (await failure(client.expireBooking({ bookingId: "b" }))).code,
+        GrpcCode.NOT_FOUND,
+        "calls go on across the renewal",
+      );
     } finally {
       client.close();
       await server.shutdown(1000);
@@ -99,10 +153,22 @@ describe("mesh certificates from files", () => {
 
   it("refuses to start on a certificate that names another identity, or none", async () => {
     await writeIdentity("wrong", ["spiffe://weelo/pricing"]);
-    await assert.rejects(Mesh.create(settings("wrong", { MESH_IDENTITY: "booking" }), { allowDevelopmentCa: false }), /names pricing, not MESH_IDENTITY=booking/);
+    await assert.rejects(
+      Mesh.create(settings("wrong", { MESH_IDENTITY: "booking" }), { allowDevelopmentCa: false }),
+      /names pricing, not MESH_IDENTITY=booking/,
+    );
     await writeIdentity("anonymous", ["spiffe://elsewhere/booking"]);
-    await assert.rejects(Mesh.create(settings("anonymous"), { allowDevelopmentCa: false }), /names no spiffe:\/\/weelo\/ identity/);
-    await assert.rejects(Mesh.create({ MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 1000, DATA_DIR: dir }, { allowDevelopmentCa: false }), /must be set in production/);
+    await assert.rejects(
+      Mesh.create(settings("anonymous"), { allowDevelopmentCa: false }),
+      /names no spiffe:\/\/weelo\/ identity/,
+    );
+    await assert.rejects(
+      Mesh.create(
+        { MESH_TRUST_DOMAIN: "weelo", MESH_CERT_REFRESH_MS: 1000, DATA_DIR: dir },
+        { allowDevelopmentCa: false },
+      ),
+      /must be set in production/,
+    );
   });
 
   it("lets a client reach only the service it means to: a server proving another identity is refused", async () => {
@@ -110,28 +176,51 @@ describe("mesh certificates from files", () => {
     await writeIdentity("dispatch", ["spiffe://weelo/dispatch"]);
     const impostor = await Mesh.create(settings("pricing"), { allowDevelopmentCa: false });
     const values = new Map<string, string>();
-    const verifier = new TokenVerifier(keys, new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000));
+    const verifier = new TokenVerifier(
+      keys,
+      new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000),
+    );
     // A process holding pricing's certificate cannot even serve booking's contract...
-    const server = new GrpcServer({ logger: capturingLogger("impostor").logger, metrics: new Metrics({ defaultMetrics: false }), verifier, mesh: impostor });
+    const server = new GrpcServer({
+      logger: capturingLogger("impostor").logger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      verifier,
+      mesh: impostor,
+    });
     server.addService(BookingDispatchServiceService, handlers);
     await assert.rejects(server.listen(EPHEMERAL_LOOPBACK), /names pricing but this process serves booking/);
     // ...and a client calling booking refuses a server (a raw grpc-js one) that answers for booking's contract with pricing's certificate.
     const raw = new grpc.Server();
     raw.addService(BookingDispatchServiceService as unknown as grpc.ServiceDefinition, {
-      expireBooking: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.NOT_FOUND, details: "impostor" }),
+      expireBooking: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback({ code: grpc.status.NOT_FOUND, details: "impostor" }),
     });
-    const pricingPem = { cert_chain: await readFile(join(dir, "pricing.crt")), private_key: await readFile(join(dir, "pricing.key")) };
+    const pricingPem = {
+      cert_chain: await readFile(join(dir, "pricing.crt")),
+      private_key: await readFile(join(dir, "pricing.key")),
+    };
     const port = await new Promise<number>((resolve, reject) =>
-      raw.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createSsl(Buffer.from(ca.certificatePem), [pricingPem], true), (error, bound) => (error ? reject(error) : resolve(bound))),
+      raw.bindAsync(
+        "127.0.0.1:0",
+        grpc.ServerCredentials.createSsl(Buffer.from(ca.certificatePem), [pricingPem], true),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
+      ),
     );
     const clientMesh = await Mesh.create(settings("dispatch"), { allowDevelopmentCa: false });
-    const client = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${port}`, { deadlineMs: 3000, mesh: clientMesh, caller: "dispatch" });
+    const client = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${port}`, {
+      deadlineMs: 3000,
+      mesh: clientMesh,
+      caller: "dispatch",
+    });
     try {
-      assert.equal((await failure(client.expireBooking({ bookingId: "b" }))).code, GrpcCode.UNAVAILABLE, "the impostor's answer never arrives");
+      assert.equal(
+        (await failure(client.expireBooking({ bookingId: "b" }))).code,
+        GrpcCode.UNAVAILABLE,
+        "the impostor's answer never arrives",
+      );
     } finally {
       client.close();
       raw.forceShutdown();
     }
   });
 });
-

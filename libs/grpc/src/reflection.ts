@@ -11,15 +11,32 @@
  */
 import { createRequire } from "node:module";
 import path from "node:path";
-import { clearField, create, createFileRegistry, fromBinary, toBinary, type DescMessage, type DescService, type FileRegistry } from "@bufbuild/protobuf";
+import {
+  clearField,
+  create,
+  createFileRegistry,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescService,
+  type FileRegistry,
+} from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { FieldDescriptorProtoSchema, FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import {
+  FieldDescriptorProtoSchema,
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+  type FileDescriptorProto,
+} from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { descriptorSetBase64 } from "@weelo/contracts/descriptor-set";
 
-export const REFLECTION_SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] as const;
+export const REFLECTION_SERVICES = [
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+] as const;
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
 /** grpc status codes used in error_response. */
@@ -59,7 +76,11 @@ function descriptorPool(): Pool {
     protos.push(proto);
   }
   for (const proto of grpcProtos()) {
-    files.set(proto.name, { name: proto.name, bytes: toBinary(FileDescriptorProtoSchema, proto), dependencies: proto.dependency });
+    files.set(proto.name, {
+      name: proto.name,
+      bytes: toBinary(FileDescriptorProtoSchema, proto),
+      dependencies: proto.dependency,
+    });
     protos.push(proto);
   }
   pool = { files, registry: createFileRegistry(create(FileDescriptorSetSchema, { file: protos })) };
@@ -74,9 +95,16 @@ function descriptorPool(): Pool {
 function grpcProtos(): FileDescriptorProto[] {
   const require = createRequire(import.meta.url);
   const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
-  const load = (root: string, file: string, canonical: string, served?: { methods: readonly string[] }): FileDescriptorProto => {
+  const load = (
+    root: string,
+    file: string,
+    canonical: string,
+    served?: { methods: readonly string[] },
+  ): FileDescriptorProto => {
     const definition = protoLoader.loadSync(file, { includeDirs: [root] });
-    const first = Object.values(definition).find((entry) => "fileDescriptorProtos" in entry) as { fileDescriptorProtos: Buffer[] } | undefined;
+    const first = Object.values(definition).find((entry) => "fileDescriptorProtos" in entry) as
+      | { fileDescriptorProtos: Buffer[] }
+      | undefined;
     const protos = (first?.fileDescriptorProtos ?? []).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
     if (protos.length !== 1) throw new Error(`expected one file in ${file}, got ${protos.length}`);
     const proto = protos[0]!;
@@ -86,7 +114,8 @@ function grpcProtos(): FileDescriptorProto[] {
       const kept = new Set<string>();
       for (const service of proto.service) {
         service.method = service.method.filter((m) => served.methods.includes(m.name));
-        for (const m of service.method) kept.add(m.inputType.replace(/^.*\./, "")).add(m.outputType.replace(/^.*\./, ""));
+        for (const m of service.method)
+          kept.add(m.inputType.replace(/^.*\./, "")).add(m.outputType.replace(/^.*\./, ""));
       }
       proto.messageType = proto.messageType.filter((m) => kept.has(m.name));
     }
@@ -96,7 +125,9 @@ function grpcProtos(): FileDescriptorProto[] {
   const reflectionRoot = path.join(packageDir("@grpc/reflection"), "build", "proto");
   return [
     // grpc-health-check answers Check and Watch; its .proto also declares List, which it does not implement.
-    load(path.join(packageDir("grpc-health-check"), "proto"), "health/v1/health.proto", "grpc/health/v1/health.proto", { methods: ["Check", "Watch"] }),
+    load(path.join(packageDir("grpc-health-check"), "proto"), "health/v1/health.proto", "grpc/health/v1/health.proto", {
+      methods: ["Check", "Watch"],
+    }),
     load(reflectionRoot, "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1/reflection.proto"),
     load(reflectionRoot, "grpc/reflection/v1alpha/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"),
   ];
@@ -109,7 +140,11 @@ function grpcProtos(): FileDescriptorProto[] {
  */
 function qualifyTypeNames(file: FileDescriptorProto): void {
   const declared = new Set<string>();
-  const collect = (scope: string, messages: FileDescriptorProto["messageType"], enums: FileDescriptorProto["enumType"]) => {
+  const collect = (
+    scope: string,
+    messages: FileDescriptorProto["messageType"],
+    enums: FileDescriptorProto["enumType"],
+  ) => {
     for (const e of enums) declared.add(`${scope}.${e.name}`);
     for (const m of messages) {
       declared.add(`${scope}.${m.name}`);
@@ -175,10 +210,17 @@ export class ReflectionAnswerer {
   /** Answers one ServerReflectionRequest (a message of either version's schema) with a response of `responseSchema`. */
   answer(request: any, responseSchema: DescMessage): any {
     const base = { validHost: request.host, originalRequest: request };
-    const respond = (messageResponse: Record<string, unknown>) => create(responseSchema, { ...base, messageResponse } as never);
-    const error = (code: number, message: string) => respond({ case: "errorResponse", value: { errorCode: code, errorMessage: message } });
+    const respond = (messageResponse: Record<string, unknown>) =>
+      create(responseSchema, { ...base, messageResponse } as never);
+    const error = (code: number, message: string) =>
+      respond({ case: "errorResponse", value: { errorCode: code, errorMessage: message } });
     const files = (name: string | undefined, what: string) =>
-      name === undefined ? error(NOT_FOUND, `${what} not found`) : respond({ case: "fileDescriptorResponse", value: { fileDescriptorProto: this.closureOf(name).map((file) => descriptorPool().files.get(file)!.bytes) } });
+      name === undefined
+        ? error(NOT_FOUND, `${what} not found`)
+        : respond({
+            case: "fileDescriptorResponse",
+            value: { fileDescriptorProto: this.closureOf(name).map((file) => descriptorPool().files.get(file)!.bytes) },
+          });
     const { registry } = descriptorPool();
     const { case: kind, value } = request.messageRequest as { case: string | undefined; value: any };
     switch (kind) {
@@ -199,9 +241,17 @@ export class ReflectionAnswerer {
         if (!extendee) return error(NOT_FOUND, `type ${value} not found`);
         const numbers: number[] = [];
         for (const desc of registry) {
-          if (desc.kind === "extension" && desc.extendee.typeName === extendee.typeName && this.served.has(desc.file.proto.name)) numbers.push(desc.number);
+          if (
+            desc.kind === "extension" &&
+            desc.extendee.typeName === extendee.typeName &&
+            this.served.has(desc.file.proto.name)
+          )
+            numbers.push(desc.number);
         }
-        return respond({ case: "allExtensionNumbersResponse", value: { baseTypeName: extendee.typeName, extensionNumber: numbers.sort((a, b) => a - b) } });
+        return respond({
+          case: "allExtensionNumbersResponse",
+          value: { baseTypeName: extendee.typeName, extensionNumber: numbers.sort((a, b) => a - b) },
+        });
       }
       default:
         return error(INVALID_ARGUMENT, "the request names no question");
@@ -218,7 +268,11 @@ export class ReflectionAnswerer {
       const parent = registry.get(symbol.slice(0, dot));
       const member = symbol.slice(dot + 1);
       if (parent?.kind === "service" && parent.methods.some((m) => m.name === member)) file = fileOf(parent);
-      if (parent?.kind === "message" && (parent.fields.some((f) => f.name === member) || parent.oneofs.some((o) => o.name === member))) file = fileOf(parent);
+      if (
+        parent?.kind === "message" &&
+        (parent.fields.some((f) => f.name === member) || parent.oneofs.some((o) => o.name === member))
+      )
+        file = fileOf(parent);
       if (parent?.kind === "enum" && parent.values.some((v) => v.name === member)) file = fileOf(parent);
     }
     return file && this.served.has(file) ? file : undefined;

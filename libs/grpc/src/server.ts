@@ -50,7 +50,12 @@ export interface ListenAddresses {
 }
 
 /** Both listeners on loopback, on ports the OS picks (tests). */
-export const EPHEMERAL_LOOPBACK: ListenAddresses = Object.freeze({ publicHost: "127.0.0.1", publicPort: 0, meshHost: "127.0.0.1", meshPort: 0 });
+export const EPHEMERAL_LOOPBACK: ListenAddresses = Object.freeze({
+  publicHost: "127.0.0.1",
+  publicPort: 0,
+  meshHost: "127.0.0.1",
+  meshPort: 0,
+});
 
 export interface BoundPorts {
   publicPort: number;
@@ -91,13 +96,19 @@ export class GrpcServer {
    * Serves a service: an internal one (its proto names callers) on the mesh listener only, behind
    * the declared-callers check; a public one on both, behind the access-token check.
    */
-  addService<D extends ServiceDefinition>(definition: D, handlers: ServiceHandlers<D>, options: AddServiceOptions = {}): this {
+  addService<D extends ServiceDefinition>(
+    definition: D,
+    handlers: ServiceHandlers<D>,
+    options: AddServiceOptions = {},
+  ): this {
     const firstMethod = Object.values(definition)[0];
     if (!firstMethod) throw new Error("a service needs at least one method");
     const [serviceName] = splitPath(firstMethod.path);
     const access = declaredAccess(serviceName);
     if (access.internal && options.publicMethods) {
-      throw new Error(`${serviceName} is internal: its callers are authorized by their mesh certificates, so publicMethods does not apply`);
+      throw new Error(
+        `${serviceName} is internal: its callers are authorized by their mesh certificates, so publicMethods does not apply`,
+      );
     }
     const publicMethods = new Set(options.publicMethods ?? []);
     // Internal calls are authorized by the caller's certificate; a user token, when forwarded, is still read.
@@ -123,7 +134,10 @@ export class GrpcServer {
     );
     this.meshHealth.setStatus(serviceName, "NOT_SERVING");
     if (!access.internal) {
-      this.publicServer.addService(tolerantDefinition(definition) as unknown as grpc.ServiceDefinition, bindService(definition, handlers, { logger, interceptors: chain([]) }));
+      this.publicServer.addService(
+        tolerantDefinition(definition) as unknown as grpc.ServiceDefinition,
+        bindService(definition, handlers, { logger, interceptors: chain([]) }),
+      );
       this.publicHealth.setStatus(serviceName, "NOT_SERVING");
       this.publicNames.push(serviceName);
     }
@@ -146,7 +160,11 @@ export class GrpcServer {
     if (this.publicNames.length > 0) this.serveReflection();
     const credentials = await this.options.mesh.serverCredentials(this.identities);
     const [publicPort, meshPort] = await Promise.all([
-      bind(this.publicServer, `${addresses.publicHost}:${addresses.publicPort}`, grpc.ServerCredentials.createInsecure()),
+      bind(
+        this.publicServer,
+        `${addresses.publicHost}:${addresses.publicPort}`,
+        grpc.ServerCredentials.createInsecure(),
+      ),
       bind(this.meshServer, `${addresses.meshHost}:${addresses.meshPort}`, credentials),
     ]);
     this.ports = { publicPort, meshPort };
@@ -154,7 +172,13 @@ export class GrpcServer {
     this.setServing(true);
     this.serving = true;
     this.options.logger.info(
-      { publicPort, meshPort, identities: this.identities, mesh: this.options.mesh.source, services: this.serviceNames },
+      {
+        publicPort,
+        meshPort,
+        identities: this.identities,
+        mesh: this.options.mesh.source,
+        services: this.serviceNames,
+      },
       "grpc listening: public plane (tokens) and mesh plane (mutual TLS)",
     );
     return this.ports;
@@ -184,7 +208,10 @@ export class GrpcServer {
           this.serving = healthy;
           this.setServing(healthy);
           const log = healthy ? this.options.logger.info : this.options.logger.warn;
-          log.call(this.options.logger, healthy ? "dependencies recovered: SERVING" : "a critical dependency is failing: NOT_SERVING");
+          log.call(
+            this.options.logger,
+            healthy ? "dependencies recovered: SERVING" : "a critical dependency is failing: NOT_SERVING",
+          );
         },
         () => undefined,
       );
@@ -197,7 +224,9 @@ export class GrpcServer {
     if (!this.started) return;
     this.started = false;
     this.setServing(false);
-    await Promise.all([this.publicServer, this.meshServer].map((server) => drain(server, timeoutMs, this.options.logger)));
+    await Promise.all(
+      [this.publicServer, this.meshServer].map((server) => drain(server, timeoutMs, this.options.logger)),
+    );
   }
 
   /** Reflection over the descriptor set `buf generate` writes (real files, every import), for the public services and health. */

@@ -4,7 +4,7 @@
  * details. Streams honour backpressure and stop when the caller goes away.
  */
 import { once } from "node:events";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@weelo/log";
 import { requestIdFrom } from "@weelo/log";
 import { InvalidArgumentError } from "@weelo/errors";
@@ -79,7 +79,9 @@ class Undecodable {
 }
 
 function undecodableError(method: string, message: Undecodable): InvalidArgumentError {
-  return new InvalidArgumentError("", `the request is not a valid ${method} message: ${message.reason}`, { reason: "MALFORMED_REQUEST" });
+  return new InvalidArgumentError("", `the request is not a valid ${method} message: ${message.reason}`, {
+    reason: "MALFORMED_REQUEST",
+  });
 }
 
 /**
@@ -104,7 +106,9 @@ export function tolerantDefinition<D extends ServiceDefinition>(definition: D): 
   return tolerant as D;
 }
 
-type ReadableCall = AsyncIterable<unknown> & { iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterator<unknown> };
+type ReadableCall = AsyncIterable<unknown> & {
+  iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterator<unknown>;
+};
 
 /**
  * The requests of a client or bidirectional stream as the handler reads them: the first
@@ -130,7 +134,9 @@ function checkedRequests(call: ReadableCall, method: string): ReadableCall {
   });
   return {
     [Symbol.asyncIterator]: () => checked(call[Symbol.asyncIterator]()),
-    ...(typeof call.iterator === "function" ? { iterator: (options: { destroyOnReturn: boolean }) => checked(call.iterator!(options)) } : {}),
+    ...(typeof call.iterator === "function"
+      ? { iterator: (options: { destroyOnReturn: boolean }) => checked(call.iterator!(options)) }
+      : {}),
   };
 }
 
@@ -145,17 +151,22 @@ function wrap(
   const methodLogger = options.logger.child({ rpc: `${service.split(".").pop()}/${methodName}` });
 
   const streaming = method.requestStream || method.responseStream;
-  const contextOf = (call: AnyCall): CallContext => new GrpcCallContext(call, service, methodName, methodLogger, options.callerOf, streaming);
+  const contextOf = (call: AnyCall): CallContext =>
+    new GrpcCallContext(call, service, methodName, methodLogger, options.callerOf, streaming);
 
   if (!method.responseStream) {
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
       const ctx = contextOf(call);
       let response: unknown;
       const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall, methodName) : call.request;
-      compose(options.interceptors, async () => {
-        if (input instanceof Undecodable) throw undecodableError(methodName, input);
-        response = await handler(input, ctx);
-      }, ctx).then(
+      compose(
+        options.interceptors,
+        async () => {
+          if (input instanceof Undecodable) throw undecodableError(methodName, input);
+          response = await handler(input, ctx);
+        },
+        ctx,
+      ).then(
         () => callback(null, response),
         (error: unknown) => callback(toStatusObject(error)),
       );
@@ -166,13 +177,17 @@ function wrap(
     const ctx = contextOf(call);
     const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall, methodName) : call.request;
     const writable = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
-    compose(options.interceptors, async () => {
-      if (input instanceof Undecodable) throw undecodableError(methodName, input);
-      for await (const message of handler(input, ctx) as AsyncIterable<unknown>) {
-        if (ctx.signal.aborted) break;
-        if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);
-      }
-    }, ctx).then(
+    compose(
+      options.interceptors,
+      async () => {
+        if (input instanceof Undecodable) throw undecodableError(methodName, input);
+        for await (const message of handler(input, ctx) as AsyncIterable<unknown>) {
+          if (ctx.signal.aborted) break;
+          if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);
+        }
+      },
+      ctx,
+    ).then(
       () => writable.end(),
       (error: unknown) => {
         if ((ctx as GrpcCallContext).gone) return; // nobody is listening any more
@@ -222,7 +237,9 @@ class GrpcCallContext implements CallContext {
   /** Only the gateway, proven by its certificate, may say which app address a call came from. */
   get clientIp(): string {
     const forwardedFor = this.caller === "gateway" ? this.call.metadata.get("x-forwarded-for")[0] : undefined;
-    return typeof forwardedFor === "string" && forwardedFor.trim() !== "" ? forwardedFor.split(",")[0]!.trim() : peerIp(this.call.getPeer());
+    return typeof forwardedFor === "string" && forwardedFor.trim() !== ""
+      ? forwardedFor.split(",")[0]!.trim()
+      : peerIp(this.call.getPeer());
   }
 
   get signal(): AbortSignal {
@@ -232,7 +249,10 @@ class GrpcCallContext implements CallContext {
       if (this.call.cancelled) controller.abort(new Error("cancelled by the caller"));
       this.call.on("cancelled", () => controller.abort(new Error("cancelled by the caller")));
       if (this.deadline !== undefined) {
-        const timer = setTimeout(() => controller.abort(new Error("deadline exceeded")), Math.max(0, this.deadline - Date.now()));
+        const timer = setTimeout(
+          () => controller.abort(new Error("deadline exceeded")),
+          Math.max(0, this.deadline - Date.now()),
+        );
         timer.unref();
         controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
         this.call.on("finish", () => clearTimeout(timer));
@@ -251,7 +271,10 @@ class GrpcCallContext implements CallContext {
   /** True once the caller has gone (cancelled or past its deadline), without arming a signal. */
   get gone(): boolean {
     if (this.abortedWith) return this.call.cancelled;
-    return this.controller?.signal.aborted ?? (this.call.cancelled || (this.deadline !== undefined && this.deadline <= Date.now()));
+    return (
+      this.controller?.signal.aborted ??
+      (this.call.cancelled || (this.deadline !== undefined && this.deadline <= Date.now()))
+    );
   }
 
   get logger(): Logger {

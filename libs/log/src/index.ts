@@ -54,7 +54,9 @@ export function createLogger(settings: LoggerSettings): Logger {
       const context = currentContext();
       const trace = activeTraceIds(); // undefined unless tracing is on and a span is active
       if (!context) return trace ?? {};
-      const fields: Record<string, string> = context.userId ? { requestId: context.requestId, userId: context.userId } : { requestId: context.requestId };
+      const fields: Record<string, string> = context.userId
+        ? { requestId: context.requestId, userId: context.userId }
+        : { requestId: context.requestId };
       if (trace) {
         fields.traceId = trace.traceId;
         fields.spanId = trace.spanId;

@@ -30,7 +30,16 @@ describe("logger", () => {
 
   it("redacts tokens, OTPs and secrets wherever they sit", () => {
     const { lines, logger } = capture();
-    logger.info({ otp: "123456", accessToken: "eyJ.a.b", req: { headers: { authorization: "Bearer x" } }, body: { refresh_token: "r", devOtp: "1" }, phone: "+919876543210" }, "x");
+    logger.info(
+      {
+        otp: "123456",
+        accessToken: "eyJ.a.b",
+        req: { headers: { authorization: "Bearer x" } },
+        body: { refresh_token: "r", devOtp: "1" },
+        phone: "+919876543210",
+      },
+      "x",
+    );
     const line = JSON.stringify(lines[0]);
     for (const secret of ["123456", "eyJ.a.b", "Bearer x", '"r"']) assert.ok(!line.includes(secret), secret);
     assert.equal(lines[0].otp, "[redacted]");

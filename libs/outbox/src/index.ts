@@ -168,7 +168,14 @@ export class OutboxRelay {
         .updateTable("outbox")
         .set({ published_at: new Date() })
         .where("id", "in", (eb) =>
-          eb.selectFrom("outbox").select("id").where("published_at", "is", null).orderBy("position").limit(batchSize).forUpdate().skipLocked(),
+          eb
+            .selectFrom("outbox")
+            .select("id")
+            .where("published_at", "is", null)
+            .orderBy("position")
+            .limit(batchSize)
+            .forUpdate()
+            .skipLocked(),
         )
         .where("published_at", "is", null)
         .returning(["id", "subject", "payload", "request_id", "position"])
@@ -181,7 +188,9 @@ export class OutboxRelay {
         rows.map((row) => {
           const headers = row.request_id ? { [REQUEST_ID_HEADER]: row.request_id } : undefined;
           const traceContext = tracingEnabled() ? traceContextOf(row.payload) : undefined;
-          return inRemoteContext(traceContext, () => bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) }));
+          return inRemoteContext(traceContext, () =>
+            bus.publishEvent(row.subject, row.payload, { msgId: row.id, ...(headers ? { headers } : {}) }),
+          );
         }),
       );
       // Only the rows before the first failure count as published: the ones after it that made it
@@ -189,18 +198,30 @@ export class OutboxRelay {
       const failed = results.findIndex((r) => r.status === "rejected");
       const done = failed === -1 ? rows : rows.slice(0, failed);
       const failure: unknown = failed === -1 ? undefined : (results[failed] as PromiseRejectedResult).reason;
-      for (const row of done) this.options.metrics?.outboxLag.observe({ family: subjectFamily(row.subject) }, Math.max(0, Date.now() - writtenAt(row.id)) / 1000);
+      for (const row of done)
+        this.options.metrics?.outboxLag.observe(
+          { family: subjectFamily(row.subject) },
+          Math.max(0, Date.now() - writtenAt(row.id)) / 1000,
+        );
       if (failed !== -1) {
         await trx
           .updateTable("outbox")
           .set({ published_at: null })
-          .where("id", "in", rows.slice(failed).map((row) => row.id))
+          .where(
+            "id",
+            "in",
+            rows.slice(failed).map((row) => row.id),
+          )
           .execute();
       }
       return { published: done.length, failed: failed !== -1, failure };
     });
     // Thrown after the commit, so the rows published before the failure stay marked.
-    if (round.failed) throw Object.assign(new Error("publishing an outbox event failed"), { cause: round.failure, published: round.published });
+    if (round.failed)
+      throw Object.assign(new Error("publishing an outbox event failed"), {
+        cause: round.failure,
+        published: round.published,
+      });
     return round.published;
   }
 
@@ -242,7 +263,8 @@ export class OutboxRelay {
       } catch (error) {
         this.failures++;
         // Loud once, then quiet: the poll retries; the rows wait in the table meanwhile.
-        if (this.failures === 1 || this.failures % 60 === 0) logger.warn({ err: error, failures: this.failures }, "outbox relay could not publish; retrying");
+        if (this.failures === 1 || this.failures % 60 === 0)
+          logger.warn({ err: error, failures: this.failures }, "outbox relay could not publish; retrying");
       }
       if (!this.running) break;
       if ((full || this.kicked) && this.failures === 0) continue;
@@ -300,7 +322,12 @@ export interface OutboxHost {
  * Starts a service's relay and stops it at shutdown. Call it after the database is opened: the
  * relay is then stopped (finishing its round) before the database closes.
  */
-export function startOutboxRelay(host: OutboxHost, db: AnyDatabaseWithOutbox, config: OutboxConfig, service: string): OutboxRelay {
+export function startOutboxRelay(
+  host: OutboxHost,
+  db: AnyDatabaseWithOutbox,
+  config: OutboxConfig,
+  service: string,
+): OutboxRelay {
   const relay = new OutboxRelay({
     db,
     bus: host.bus,

@@ -54,12 +54,22 @@ const event = (n: number): OutboxEvent => ({
 describe("transactional outbox", () => {
   let database: Database<OutboxDatabase>;
   let dataDir: string;
-  const config = baseConfigSchema.parse({ DATABASE_URL: process.env.DATABASE_URL, DB_POOL_MIN: "0", DB_POOL_MAX: "10" });
+  const config = baseConfigSchema.parse({
+    DATABASE_URL: process.env.DATABASE_URL,
+    DB_POOL_MIN: "0",
+    DB_POOL_MAX: "10",
+  });
   const schema = testSchemaName("outbox");
 
   before(async () => {
     dataDir = await embeddedTestDataDir();
-    database = await createDatabase<OutboxDatabase>({ service: "outbox", schema, config: { ...config, DATA_DIR: dataDir }, migrations: outboxMigrations, logger });
+    database = await createDatabase<OutboxDatabase>({
+      service: "outbox",
+      schema,
+      config: { ...config, DATA_DIR: dataDir },
+      migrations: outboxMigrations,
+      logger,
+    });
   });
   after(async () => {
     if (config.DATABASE_URL) await dropSchema(database, schema);
@@ -100,7 +110,8 @@ describe("transactional outbox", () => {
     const r = relay(bus);
     r.start();
     const ids: string[] = [];
-    for (let n = 1; n <= 5; n++) ids.push(await database.db.transaction().execute((trx) => enqueueEvent(trx, event(n))));
+    for (let n = 1; n <= 5; n++)
+      ids.push(await database.db.transaction().execute((trx) => enqueueEvent(trx, event(n))));
     r.kick();
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(await r.pending(), 5, "nothing is lost or marked while publishing fails");
@@ -114,14 +125,19 @@ describe("transactional outbox", () => {
     await clear();
     const bus = recordingBus();
     const ids: string[] = [];
-    for (let n = 1; n <= 6; n++) ids.push(await database.db.transaction().execute((trx) => enqueueEvent(trx, event(n))));
+    for (let n = 1; n <= 6; n++)
+      ids.push(await database.db.transaction().execute((trx) => enqueueEvent(trx, event(n))));
     bus.failOnce(ids[2]!);
     const r = relay(bus);
     await assert.rejects(r.publishBatch(), /publishing an outbox event failed/);
     assert.equal(await r.pending(), 4, "the failed row and those after it stay unpublished");
     assert.equal(await r.publishBatch(), 4);
     assert.deepEqual(new Set(bus.stored.keys()), new Set(ids), "every event stored once");
-    assert.equal(bus.publishes.filter((id) => id === ids[4]).length, 2, "a row after the failure was sent twice; the stream keeps one");
+    assert.equal(
+      bus.publishes.filter((id) => id === ids[4]).length,
+      2,
+      "a row after the failure was sent twice; the stream keeps one",
+    );
   });
 
   it("publishes what a stopped process left behind when a relay starts again", async () => {
@@ -142,7 +158,8 @@ describe("transactional outbox", () => {
     const bus = recordingBus();
     const relays = Array.from({ length: 4 }, () => relay(bus, 7));
     const ids: string[] = [];
-    for (let n = 1; n <= 60; n++) ids.push(await database.db.transaction().execute((trx) => enqueueEvent(trx, event(n))));
+    for (let n = 1; n <= 60; n++)
+      ids.push(await database.db.transaction().execute((trx) => enqueueEvent(trx, event(n))));
     await Promise.all(
       relays.map(async (r) => {
         while ((await r.publishBatch()) > 0);
@@ -157,7 +174,10 @@ describe("transactional outbox", () => {
     await database.db.transaction().execute((trx) => enqueueEvent(trx, event(1)));
     const r = relay(recordingBus());
     await r.publishBatch();
-    await database.db.updateTable("outbox").set({ published_at: new Date(Date.now() - 2 * 3600_000) }).execute();
+    await database.db
+      .updateTable("outbox")
+      .set({ published_at: new Date(Date.now() - 2 * 3600_000) })
+      .execute();
     await database.db.transaction().execute((trx) => enqueueEvent(trx, event(2)));
     assert.equal(await r.prune(), 1);
     assert.equal(await r.pending(), 1, "unpublished rows are never pruned");

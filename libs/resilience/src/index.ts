@@ -58,7 +58,8 @@ const STATE_NAME: Record<CircuitState, string> = {
 };
 
 export function createGuard(options: GuardOptions): Guard {
-  const isProviderFailure = options.isProviderFailure ?? ((error: Error) => !(error instanceof DomainError) || error.code === 14);
+  const isProviderFailure =
+    options.isProviderFailure ?? ((error: Error) => !(error instanceof DomainError) || error.code === 14);
   const breaker = circuitBreaker(handleWhen(isProviderFailure), {
     halfOpenAfter: options.halfOpenAfterMs ?? 30_000,
     breaker: new ConsecutiveBreaker(options.consecutiveFailures ?? 5),
@@ -78,7 +79,10 @@ export function createGuard(options: GuardOptions): Guard {
         return await policy.execute(({ signal }) => fn(signal));
       } catch (error) {
         if (error instanceof BrokenCircuitError) {
-          throw new UnavailableError(`${options.name} is failing; try again shortly`, { reason: "PROVIDER_UNAVAILABLE", retryAfterSeconds: 30 });
+          throw new UnavailableError(`${options.name} is failing; try again shortly`, {
+            reason: "PROVIDER_UNAVAILABLE",
+            retryAfterSeconds: 30,
+          });
         }
         if (error instanceof TaskCancelledError) {
           throw new UnavailableError(`${options.name} did not answer in time`, { reason: "PROVIDER_TIMEOUT" });
@@ -99,7 +103,10 @@ export function createBulkhead(limit: number, queue = 0) {
         return await policy.execute(fn);
       } catch (error) {
         if (error instanceof BulkheadRejectedError) {
-          throw new UnavailableError("the server is busy; try again shortly", { reason: "OVERLOADED", retryAfterSeconds: 1 });
+          throw new UnavailableError("the server is busy; try again shortly", {
+            reason: "OVERLOADED",
+            retryAfterSeconds: 1,
+          });
         }
         throw error;
       }

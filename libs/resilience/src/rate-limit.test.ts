@@ -30,8 +30,20 @@ for (const backend of backends) {
 
     it("a request limiter counts down the budget, then refuses with the time to the window's end", async () => {
       const limiter = createRequestLimiter({ name: "req", points: 2, durationSeconds: 60, keyPrefix }, redis);
-      assert.deepEqual(await limiter.take("k"), { allowed: true, limit: 2, remaining: 1, resetSeconds: 60, windowSeconds: 60 });
-      assert.deepEqual(await limiter.take("k"), { allowed: true, limit: 2, remaining: 0, resetSeconds: 60, windowSeconds: 60 });
+      assert.deepEqual(await limiter.take("k"), {
+        allowed: true,
+        limit: 2,
+        remaining: 1,
+        resetSeconds: 60,
+        windowSeconds: 60,
+      });
+      assert.deepEqual(await limiter.take("k"), {
+        allowed: true,
+        limit: 2,
+        remaining: 0,
+        resetSeconds: 60,
+        windowSeconds: 60,
+      });
       const refused = await limiter.take("k");
       assert.equal(refused.allowed, false);
       assert.equal(refused.remaining, 0);
@@ -42,9 +54,15 @@ for (const backend of backends) {
     });
 
     it("a rate limiter throws RESOURCE_EXHAUSTED over the budget, and a refund gives one back", async () => {
-      const limiter = createRateLimiter({ name: "rate", points: 1, durationSeconds: 30, what: "test events", keyPrefix }, redis);
+      const limiter = createRateLimiter(
+        { name: "rate", points: 1, durationSeconds: 30, what: "test events", keyPrefix },
+        redis,
+      );
       await limiter.consume("k");
-      const error = await limiter.consume("k").then(() => undefined, (thrown: unknown) => thrown);
+      const error = await limiter.consume("k").then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
       assert.ok(error instanceof DomainError);
       assert.equal(error.code, GrpcCode.RESOURCE_EXHAUSTED);
       assert.equal(error.reason, "RATE_LIMITED");
@@ -59,7 +77,12 @@ for (const backend of backends) {
 
 describe("rate limits when Redis is down", () => {
   // Nothing listens on port 1: every command fails at once.
-  const down = new Redis("redis://127.0.0.1:1", { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const down = new Redis("redis://127.0.0.1:1", {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   after(() => down.disconnect());
 
   it("a request limiter decides from memory with the same budget", async () => {
@@ -70,6 +93,9 @@ describe("rate limits when Redis is down", () => {
 
   it("a rate limiter fails with the store's error instead of counting apart on each replica", async () => {
     const limiter = createRateLimiter({ name: "outage", points: 1, durationSeconds: 60, what: "test events" }, down);
-    await assert.rejects(limiter.consume("k"), (error: unknown) => error instanceof Error && !(error instanceof DomainError));
+    await assert.rejects(
+      limiter.consume("k"),
+      (error: unknown) => error instanceof Error && !(error instanceof DomainError),
+    );
   });
 });

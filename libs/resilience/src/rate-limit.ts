@@ -80,8 +80,16 @@ export function createRequestLimiter(settings: RequestLimitSettings, redisClient
 }
 
 /** The core both limiters share: one fixed window per key, in Redis or in memory. */
-function fixedWindow(settings: RequestLimitSettings, redisClient: unknown, { survivesRedisOutage }: { survivesRedisOutage: boolean }) {
-  const options = { keyPrefix: `${settings.keyPrefix ?? ""}rl:${settings.name}`, points: settings.points, duration: settings.durationSeconds };
+function fixedWindow(
+  settings: RequestLimitSettings,
+  redisClient: unknown,
+  { survivesRedisOutage }: { survivesRedisOutage: boolean },
+) {
+  const options = {
+    keyPrefix: `${settings.keyPrefix ?? ""}rl:${settings.name}`,
+    points: settings.points,
+    duration: settings.durationSeconds,
+  };
   const limiter: RateLimiterAbstract = !redisClient
     ? new rlf.RateLimiterMemory(options)
     : new rlf.RateLimiterRedis({

@@ -1,3 +1,10 @@
-export { createPlatform, runChecks, shutdownBegunPlatforms, StoppedDuringStart, type Platform, type DependencyCheck } from "./platform.js";
+export {
+  createPlatform,
+  runChecks,
+  shutdownBegunPlatforms,
+  StoppedDuringStart,
+  type Platform,
+  type DependencyCheck,
+} from "./platform.js";
 export { runMain } from "./process.js";
 export { startMetricsServer, type AdminServerOptions } from "./metrics-server.js";

@@ -17,7 +17,11 @@ export interface AdminServerOptions {
   accepting?: () => boolean;
 }
 
-export async function startMetricsServer(platform: Platform, port: number, options: AdminServerOptions = {}): Promise<Server & { port: number }> {
+export async function startMetricsServer(
+  platform: Platform,
+  port: number,
+  options: AdminServerOptions = {},
+): Promise<Server & { port: number }> {
   const checks = options.checks ?? (() => platform.checks);
   const server = createServer(async (req, res) => {
     try {
@@ -26,14 +30,21 @@ export async function startMetricsServer(platform: Platform, port: number, optio
         const { contentType, body } = await platform.metrics.exposition();
         res.writeHead(200, { "content-type": contentType }).end(body);
       } else if (path === "/health" || path === "/health/live") {
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok", uptimeSeconds: Math.round(process.uptime()) }));
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ status: "ok", uptimeSeconds: Math.round(process.uptime()) }));
       } else if (path === "/health/ready" || path === "/health/detailed") {
         const results = await runChecks(checks());
         const ready = (options.accepting?.() ?? true) && results.every((r) => r.ok || !r.critical);
         const body =
           path === "/health/ready"
             ? { status: ready ? "ready" : "not ready", failing: results.filter((r) => !r.ok).map((r) => r.name) }
-            : { status: ready ? "ready" : "not ready", uptimeSeconds: Math.round(process.uptime()), memory: process.memoryUsage(), checks: results };
+            : {
+                status: ready ? "ready" : "not ready",
+                uptimeSeconds: Math.round(process.uptime()),
+                memory: process.memoryUsage(),
+                checks: results,
+              };
         res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify(body));
       } else {
         res.writeHead(404).end();

@@ -8,7 +8,16 @@ import { createBus, type Bus } from "@weelo/bus";
 import { createCache, type Cache } from "@weelo/cache";
 import type { BaseConfig } from "@weelo/config";
 import { createDatabase, type Database, type Migration } from "@weelo/db";
-import { createMeshClient, GrpcServer, Mesh, revocationInterceptor, type BoundPorts, type ListenAddresses, type ServiceClient, type ServiceDefinition } from "@weelo/grpc";
+import {
+  createMeshClient,
+  GrpcServer,
+  Mesh,
+  revocationInterceptor,
+  type BoundPorts,
+  type ListenAddresses,
+  type ServiceClient,
+  type ServiceDefinition,
+} from "@weelo/grpc";
 import { createLogger, type Logger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { parseOtlpHeaders, startTracing, type Tracing } from "@weelo/telemetry";
@@ -108,16 +117,16 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
       const drainBound = config.SHUTDOWN_TIMEOUT_MS * 0.3;
       await Promise.all(
         drains.map(({ name, fn }) =>
-          Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, drainBound).unref())]).catch((error: unknown) =>
-            logger.warn({ err: error, dependency: name }, "drain failed"),
+          Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, drainBound).unref())]).catch(
+            (error: unknown) => logger.warn({ err: error, dependency: name }, "drain failed"),
           ),
         ),
       );
       await grpcServer?.shutdown(Math.max(100, (deadline - Date.now()) * 0.6));
       for (const { name, fn } of cleanups.reverse()) {
         const left = Math.max(50, deadline - Date.now());
-        await Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, left).unref())]).catch((error: unknown) =>
-          logger.warn({ err: error, dependency: name }, "cleanup failed"),
+        await Promise.race([fn(), new Promise((resolve) => setTimeout(resolve, left).unref())]).catch(
+          (error: unknown) => logger.warn({ err: error, dependency: name }, "cleanup failed"),
         );
       }
     })();
@@ -141,7 +150,11 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
     resource: { "deployment.environment.name": config.NODE_ENV },
   });
   onShutdown("tracing", () => tracing.shutdown());
-  if (tracing.enabled) logger.info({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG }, "tracing: exporting spans over OTLP/HTTP");
+  if (tracing.enabled)
+    logger.info(
+      { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG },
+      "tracing: exporting spans over OTLP/HTTP",
+    );
 
   const cache = await createCache({ config, keyPrefix: config.CACHE_KEY_PREFIX, logger, metrics });
   await stillStarting("cache", () => cache.close());
@@ -153,10 +166,16 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
   const keys = await loadKeyMaterial(config);
   const revocations = new RevocationList(cache, config.ACCESS_TOKEN_TTL_S * 1000);
   const verifier = new TokenVerifier(keys, revocations, { issuer: config.JWT_ISSUER });
-  const sessions = new SessionWatch(bus, { rememberMs: config.ACCESS_TOKEN_TTL_S * 1000, onError: (err) => logger.warn({ err }, "session revocation notice failed") });
+  const sessions = new SessionWatch(bus, {
+    rememberMs: config.ACCESS_TOKEN_TTL_S * 1000,
+    onError: (err) => logger.warn({ err }, "session revocation notice failed"),
+  });
   onShutdown("sessions", async () => sessions.close());
   const production = config.NODE_ENV === "production";
-  const mesh = await Mesh.create(config, { allowDevelopmentCa: !production, inMemoryCa: production && options.inProcessMesh === true });
+  const mesh = await Mesh.create(config, {
+    allowDevelopmentCa: !production,
+    inMemoryCa: production && options.inProcessMesh === true,
+  });
   await stillStarting("mesh", async () => undefined);
   const grpc = new GrpcServer({ logger, metrics, verifier, mesh, interceptors: [revocationInterceptor(sessions)] });
   grpcServer = grpc;
@@ -199,7 +218,10 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
         meshHost: addresses.meshHost ?? config.MESH_HOST,
         meshPort: addresses.meshPort ?? config.MESH_PORT,
       });
-      grpc.watchHealth(async () => (await runChecks(checks)).every((r) => r.ok || !r.critical), config.HEALTH_WATCH_INTERVAL_MS);
+      grpc.watchHealth(
+        async () => (await runChecks(checks)).every((r) => r.ok || !r.critical),
+        config.HEALTH_WATCH_INTERVAL_MS,
+      );
       return bound;
     },
     shutdown,
@@ -215,11 +237,19 @@ export async function runChecks(checks: readonly DependencyCheck[], timeoutMs = 
       try {
         await Promise.race([
           check(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref()),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref(),
+          ),
         ]);
         return { name, critical, ok: true, latencyMs: round(performance.now() - started) };
       } catch (error) {
-        return { name, critical, ok: false, latencyMs: round(performance.now() - started), error: (error as Error).message };
+        return {
+          name,
+          critical,
+          ok: false,
+          latencyMs: round(performance.now() - started),
+          error: (error as Error).message,
+        };
       }
     }),
   );

@@ -15,23 +15,43 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const dirs: string[] = [];
 
-async function spawnPricing(): Promise<{ child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> }> {
+async function spawnPricing(): Promise<{
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}> {
   const dataDir = await mkdtemp(join(tmpdir(), "weelo-signals-"));
   dirs.push(dataDir);
-  const env: Record<string, string | undefined> = { ...process.env, DATA_DIR: dataDir, GRPC_PORT: "0", MESH_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", SHUTDOWN_TIMEOUT_MS: "3000" };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    GRPC_PORT: "0",
+    MESH_PORT: "0",
+    METRICS_PORT: "0",
+    LOG_LEVEL: "info",
+    SHUTDOWN_TIMEOUT_MS: "3000",
+  };
   // Embedded everything: no server URLs from the test runner's environment.
   for (const key of ["DATABASE_URL", "REDIS_URL", "NATS_URL", "NODE_ENV", "NODE_TEST_CONTEXT"]) delete env[key];
-  const child = spawn(process.execPath, ["--import", "tsx", "services/pricing/src/main.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "services/pricing/src/main.ts"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, at: Date.now() })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
   return { child, output: () => output, exited };
 }
 
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
+  );
   try {
     return await Promise.race([promise, timeout]);
   } finally {
@@ -59,7 +79,8 @@ describe("a service main and signals", () => {
       try {
         await within(
           new Promise<void>((resolve) => {
-            const look = () => (/creating the embedded database|migrat/i.test(output()) ? resolve() : setTimeout(look, 20));
+            const look = () =>
+              /creating the embedded database|migrat/i.test(output()) ? resolve() : setTimeout(look, 20);
             look();
           }),
           60_000,

@@ -147,7 +147,10 @@ export function remoteContext(get: (key: string) => string | undefined): Context
  */
 export function inRemoteContext<T>(carrier: Record<string, string> | undefined, fn: () => T): T {
   if (!tracer || !carrier?.traceparent) return fn();
-  return context.with(remoteContext((key) => carrier[key]), fn);
+  return context.with(
+    remoteContext((key) => carrier[key]),
+    fn,
+  );
 }
 
 export interface SpanSpec {
@@ -164,10 +167,18 @@ export interface SpanSpec {
  * attributes describeError gives, e.g. the gRPC status code) and is rethrown unchanged.
  * With tracing off fn simply runs.
  */
-export function inSpan<T>(spec: SpanSpec, fn: (span: Span | undefined) => T, describeError?: (error: unknown) => Attributes): T {
+export function inSpan<T>(
+  spec: SpanSpec,
+  fn: (span: Span | undefined) => T,
+  describeError?: (error: unknown) => Attributes,
+): T {
   if (!tracer) return fn(undefined);
   const parent = spec.parent ?? context.active();
-  const span = tracer.startSpan(spec.name, { kind: spec.kind, ...(spec.attributes ? { attributes: spec.attributes } : {}) }, parent);
+  const span = tracer.startSpan(
+    spec.name,
+    { kind: spec.kind, ...(spec.attributes ? { attributes: spec.attributes } : {}) },
+    parent,
+  );
   const fail = (error: unknown) => {
     failSpan(span, error);
     if (describeError) span.setAttributes(describeError(error));
@@ -203,7 +214,11 @@ export function inSpan<T>(spec: SpanSpec, fn: (span: Span | undefined) => T, des
  */
 export function startSpan(spec: SpanSpec): Span | undefined {
   if (!tracer) return undefined;
-  return tracer.startSpan(spec.name, { kind: spec.kind, ...(spec.attributes ? { attributes: spec.attributes } : {}) }, spec.parent ?? context.active());
+  return tracer.startSpan(
+    spec.name,
+    { kind: spec.kind, ...(spec.attributes ? { attributes: spec.attributes } : {}) },
+    spec.parent ?? context.active(),
+  );
 }
 
 /** `traceparent`/`tracestate` naming the given span as the parent of the remote side's work. */

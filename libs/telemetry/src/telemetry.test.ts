@@ -22,7 +22,11 @@ describe("tracing", () => {
     const tracing = startTracing({ serviceName: "test", endpoint: undefined });
     assert.equal(tracing.enabled, false);
     assert.equal(tracingEnabled(), false);
-    const seen = await inSpan({ name: "work", kind: SpanKind.INTERNAL }, async (span) => ({ span, headers: traceHeaders(), ids: activeTraceIds() }));
+    const seen = await inSpan({ name: "work", kind: SpanKind.INTERNAL }, async (span) => ({
+      span,
+      headers: traceHeaders(),
+      ids: activeTraceIds(),
+    }));
     assert.equal(seen.span, undefined);
     assert.deepEqual(seen.headers, {});
     assert.equal(seen.ids, undefined);
@@ -31,7 +35,12 @@ describe("tracing", () => {
 
   it("exports spans over OTLP/HTTP, continuing a caller's traceparent, with errors marked", async () => {
     const collector = await startOtlpCollector();
-    const tracing = startTracing({ serviceName: "unit", endpoint: `${collector.url}/`, headers: { "x-api-key": "k1" }, scheduleDelayMs: 50 });
+    const tracing = startTracing({
+      serviceName: "unit",
+      endpoint: `${collector.url}/`,
+      headers: { "x-api-key": "k1" },
+      scheduleDelayMs: 50,
+    });
     try {
       assert.equal(tracingEnabled(), true);
       let inner: { headers: Record<string, string>; ids: ReturnType<typeof activeTraceIds> } | undefined;
@@ -41,14 +50,22 @@ describe("tracing", () => {
         });
       });
       await assert.rejects(
-        inSpan({ name: "fails", kind: SpanKind.INTERNAL }, async () => {
-          throw new Error("boom");
-        }, () => ({ "rpc.grpc.status_code": 13 })),
+        inSpan(
+          { name: "fails", kind: SpanKind.INTERNAL },
+          async () => {
+            throw new Error("boom");
+          },
+          () => ({ "rpc.grpc.status_code": 13 }),
+        ),
         /boom/,
       );
-      assert.throws(() => inSpan({ name: "throws", kind: SpanKind.INTERNAL }, () => {
-        throw new Error("sync boom");
-      }), /sync boom/);
+      assert.throws(
+        () =>
+          inSpan({ name: "throws", kind: SpanKind.INTERNAL }, () => {
+            throw new Error("sync boom");
+          }),
+        /sync boom/,
+      );
       await tracing.flush();
 
       const byName = new Map(collector.spans.map((s) => [s.name, s]));
@@ -78,7 +95,12 @@ describe("tracing", () => {
 
   it("samples new traces by ratio but keeps a caller's sampling decision", async () => {
     const collector = await startOtlpCollector();
-    const tracing = startTracing({ serviceName: "ratio", endpoint: collector.url, sampleRatio: 0, scheduleDelayMs: 50 });
+    const tracing = startTracing({
+      serviceName: "ratio",
+      endpoint: collector.url,
+      sampleRatio: 0,
+      scheduleDelayMs: 50,
+    });
     const second = startTracing({ serviceName: "shared", endpoint: collector.url });
     try {
       inSpan({ name: "new-trace", kind: SpanKind.SERVER }, () => undefined);
@@ -87,7 +109,10 @@ describe("tracing", () => {
       await second.shutdown();
       assert.equal(tracingEnabled(), true, "a second holder's shutdown leaves the first one's tracer running");
       await tracing.flush();
-      assert.deepEqual(collector.spans.map((s) => s.name), ["sampled-by-caller"]);
+      assert.deepEqual(
+        collector.spans.map((s) => s.name),
+        ["sampled-by-caller"],
+      );
       assert.equal(collector.spans[0]!.service, "ratio", "the process's first start names the service");
     } finally {
       await tracing.shutdown();
@@ -96,7 +121,10 @@ describe("tracing", () => {
   });
 
   it("reads OTEL_EXPORTER_OTLP_HEADERS", () => {
-    assert.deepEqual(parseOtlpHeaders("api-key=abc%3D%3D, x-team = ops ,broken"), { "api-key": "abc==", "x-team": "ops" });
+    assert.deepEqual(parseOtlpHeaders("api-key=abc%3D%3D, x-team = ops ,broken"), {
+      "api-key": "abc==",
+      "x-team": "ops",
+    });
     assert.deepEqual(parseOtlpHeaders(undefined), {});
   });
 });

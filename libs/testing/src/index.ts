@@ -20,7 +20,12 @@ export function uniqueSuffix(bytes = 5): string {
 }
 
 /** Polls until condition() holds, for at most timeoutMs; fails naming what it waited for. */
-export async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000, everyMs = 25): Promise<void> {
+export async function until(
+  what: string,
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
@@ -63,9 +68,16 @@ export async function freePort(): Promise<number> {
 }
 
 /** A logger whose lines the test can read back. */
-export function capturingLogger(service = "test"): { logger: Logger; lines: { msg: string; level: string; [key: string]: unknown }[] } {
+export function capturingLogger(service = "test"): {
+  logger: Logger;
+  lines: { msg: string; level: string; [key: string]: unknown }[];
+} {
   const lines: { msg: string; level: string }[] = [];
-  const logger = createLogger({ service, level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+  const logger = createLogger({
+    service,
+    level: "info",
+    destination: { write: (s: string) => void lines.push(JSON.parse(s)) },
+  });
   return { logger, lines };
 }
 
@@ -107,7 +119,9 @@ export async function isolatedTestEnvironment(overrides: Record<string, string |
     suffix,
     async cleanup(services) {
       const url = env.DATABASE_URL;
-      if (url) for (const service of services) await dropSchema(url, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
+      if (url)
+        for (const service of services)
+          await dropSchema(url, `${env.DB_SCHEMA_PREFIX}${service}`).catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -25,7 +25,9 @@ const productionBase = {
 
 describe("booking config", () => {
   it("needs PRICING_GRPC_URL in production when booking runs alone: every order redeems its quote there", () => {
-    assert.deepEqual(problemsOf(productionBase), ["PRICING_GRPC_URL must be set in production: every order redeems its quote at pricing"]);
+    assert.deepEqual(problemsOf(productionBase), [
+      "PRICING_GRPC_URL must be set in production: every order redeems its quote at pricing",
+    ]);
     assert.deepEqual(problemsOf({ ...productionBase, PRICING_GRPC_URL: "dns:///pricing-grpc:50051" }), []);
     assert.equal(loadBookingConfig({}).PRICING_GRPC_URL, undefined, "development: this process's own gRPC port");
   });

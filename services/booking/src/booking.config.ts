@@ -43,7 +43,10 @@ export const bookingProductionRules: ProductionRule<BookingConfig>[] = [];
 
 /** Booking running alone must reach pricing to redeem quotes (the all-in-one uses its own gRPC port). */
 export const bookingStandaloneProductionRules: ProductionRule<BookingConfig>[] = [
-  (c) => (!c.PRICING_GRPC_URL ? "PRICING_GRPC_URL must be set in production: every order redeems its quote at pricing" : undefined),
+  (c) =>
+    !c.PRICING_GRPC_URL
+      ? "PRICING_GRPC_URL must be set in production: every order redeems its quote at pricing"
+      : undefined,
 ];
 
 export function loadBookingConfig(env: Record<string, string | undefined> = process.env): Readonly<BookingConfig> {

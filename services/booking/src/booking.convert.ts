@@ -36,7 +36,9 @@ export const actorToProto = (role: ActorRole): ProtoActorRole => ACTOR_TO_PROTO[
 
 /** A status in a request; UNSPECIFIED (or unknown) is refused. */
 export function statusFromProto(status: ProtoBookingStatus, field = "status"): BookingStatus {
-  const found = (Object.entries(STATUS_TO_PROTO) as [BookingStatus, ProtoBookingStatus][]).find(([, p]) => p === status);
+  const found = (Object.entries(STATUS_TO_PROTO) as [BookingStatus, ProtoBookingStatus][]).find(
+    ([, p]) => p === status,
+  );
   if (!found) throw new InvalidArgumentError(field, `${field} must be a BOOKING_STATUS_ value other than UNSPECIFIED`);
   return found[0];
 }

@@ -51,14 +51,38 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
   it("publishes every change of a booking on the stream, in order, with its sequence", async () => {
     const customer = await t.party("customer");
     const { booking, driver } = await assigned(customer);
-    await t.bookings.updateBookingStatus({ bookingId: booking.id, status: BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE, code: "" }, driver.auth);
+    await t.bookings.updateBookingStatus(
+      { bookingId: booking.id, status: BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE, code: "" },
+      driver.auth,
+    );
     await t.bookings.cancelBooking({ bookingId: booking.id, reason: "changed my mind" }, customer.auth);
     await until("five events", () => eventsOf(booking.id).length === 5);
     const events = eventsOf(booking.id).sort((a, b) => a.envelope.sequence - b.envelope.sequence);
     const root = t.config.BOOKING_SUBJECT_ROOT;
-    assert.deepEqual(events.map((e) => e.subject), [`${root}.created`, `${root}.status_changed`, `${root}.status_changed`, `${root}.status_changed`, `${root}.cancelled`]);
-    assert.deepEqual(events.map((e) => e.envelope.sequence), [1, 2, 3, 4, 5]);
-    assert.deepEqual(events.map((e) => e.envelope.type), ["booking.created", "booking.status_changed", "booking.status_changed", "booking.status_changed", "booking.cancelled"]);
+    assert.deepEqual(
+      events.map((e) => e.subject),
+      [
+        `${root}.created`,
+        `${root}.status_changed`,
+        `${root}.status_changed`,
+        `${root}.status_changed`,
+        `${root}.cancelled`,
+      ],
+    );
+    assert.deepEqual(
+      events.map((e) => e.envelope.sequence),
+      [1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      events.map((e) => e.envelope.type),
+      [
+        "booking.created",
+        "booking.status_changed",
+        "booking.status_changed",
+        "booking.status_changed",
+        "booking.cancelled",
+      ],
+    );
     const created = BookingCreated.decode(events[0]!.envelope.payload!.value);
     assert.equal(created.bookingId, booking.id);
     assert.equal(created.vehicleType, "lcv_14ft");
@@ -89,22 +113,30 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
     const controller = new AbortController();
     const messages: WatchBookingResponse[] = [];
     const stream = (async () => {
-      for await (const m of t.bookings.watchBooking({ bookingId: booking.id, afterSequence: 0 }, { ...customer.auth, signal: controller.signal, deadlineMs: 60_000 })) messages.push(m);
+      for await (const m of t.bookings.watchBooking(
+        { bookingId: booking.id, afterSequence: 0 },
+        { ...customer.auth, signal: controller.signal, deadlineMs: 60_000 },
+      ))
+        messages.push(m);
     })().catch(() => undefined);
     await until("the current state", () => messages.length === 1);
     assert.equal(messages[0]!.sequence, 3);
     assert.equal(messages[0]!.booking!.status, BookingStatus.BOOKING_STATUS_ASSIGNED);
     assert.equal(messages[0]!.booking!.pickupCode, booking.pickupCode);
-    const step = (status: BookingStatus, code = "") => t.bookings.updateBookingStatus({ bookingId: booking.id, status, code }, driver.auth);
+    const step = (status: BookingStatus, code = "") =>
+      t.bookings.updateBookingStatus({ bookingId: booking.id, status, code }, driver.auth);
     await step(BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE);
     await step(BookingStatus.BOOKING_STATUS_AT_PICKUP);
     await step(BookingStatus.BOOKING_STATUS_IN_TRANSIT, booking.pickupCode);
     await until("three changes", () => messages.length === 4);
-    assert.deepEqual(messages.slice(1).map((m) => [m.sequence, m.change!.to]), [
-      [4, BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE],
-      [5, BookingStatus.BOOKING_STATUS_AT_PICKUP],
-      [6, BookingStatus.BOOKING_STATUS_IN_TRANSIT],
-    ]);
+    assert.deepEqual(
+      messages.slice(1).map((m) => [m.sequence, m.change!.to]),
+      [
+        [4, BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE],
+        [5, BookingStatus.BOOKING_STATUS_AT_PICKUP],
+        [6, BookingStatus.BOOKING_STATUS_IN_TRANSIT],
+      ],
+    );
     controller.abort();
     await stream;
 
@@ -112,14 +144,28 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
     await step(BookingStatus.BOOKING_STATUS_AT_DROPOFF);
     await step(BookingStatus.BOOKING_STATUS_COMPLETED, booking.deliveryCode);
     const resumed: WatchBookingResponse[] = [];
-    for await (const m of t.bookings.watchBooking({ bookingId: booking.id, afterSequence: 2 }, { ...customer.auth, deadlineMs: 10_000 })) resumed.push(m);
+    for await (const m of t.bookings.watchBooking(
+      { bookingId: booking.id, afterSequence: 2 },
+      { ...customer.auth, deadlineMs: 10_000 },
+    ))
+      resumed.push(m);
     assert.equal(resumed[0]!.booking!.status, BookingStatus.BOOKING_STATUS_COMPLETED);
-    assert.deepEqual(resumed.slice(1).map((m) => m.sequence), [3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      resumed.slice(1).map((m) => m.sequence),
+      [3, 4, 5, 6, 7, 8],
+    );
 
     const stranger = await t.party("customer");
-    await assert.rejects(async () => {
-      for await (const _ of t.bookings.watchBooking({ bookingId: booking.id, afterSequence: 0 }, { ...stranger.auth, deadlineMs: 5000 })) void _;
-    }, (error: { code?: number }) => error.code === 5);
+    await assert.rejects(
+      async () => {
+        for await (const _ of t.bookings.watchBooking(
+          { bookingId: booking.id, afterSequence: 0 },
+          { ...stranger.auth, deadlineMs: 5000 },
+        ))
+          void _;
+      },
+      (error: { code?: number }) => error.code === 5,
+    );
   });
 
   it("delivers every committed booking's event exactly once after the relay was stopped and restarted", async () => {
@@ -127,7 +173,10 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
     const customer = await t.party("customer");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const { order } = await t.bookings.createBooking(await t.request(customer, {}, { vehicleCount: 2 }), customer.auth);
+      const { order } = await t.bookings.createBooking(
+        await t.request(customer, {}, { vehicleCount: 2 }),
+        customer.auth,
+      );
       ids.push(...order!.bookings.map((b) => b.id));
     }
     assert.ok((await t.booking.relay.pending()) >= 10);
@@ -144,8 +193,14 @@ describe("booking events, WatchBooking and scheduled broadcasts", () => {
     const customer = await t.party("customer");
     const soon = new Date(Date.now() + 60 * 60_000 + 1500);
     const later = new Date(Date.now() + 3 * 60 * 60_000);
-    const first = await t.bookings.createBooking(await t.request(customer, { scheduledAt: soon }, { scheduledAt: soon }), customer.auth);
-    const second = await t.bookings.createBooking(await t.request(customer, { scheduledAt: later }, { scheduledAt: later }), customer.auth);
+    const first = await t.bookings.createBooking(
+      await t.request(customer, { scheduledAt: soon }, { scheduledAt: soon }),
+      customer.auth,
+    );
+    const second = await t.bookings.createBooking(
+      await t.request(customer, { scheduledAt: later }, { scheduledAt: later }),
+      customer.auth,
+    );
     const soonId = first.order!.bookings[0]!.id;
     const laterId = second.order!.bookings[0]!.id;
     await sleep(500);

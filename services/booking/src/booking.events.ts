@@ -27,18 +27,38 @@ export function subjectFor(subjectRoot: string, eventType: string): string {
 }
 
 /** booking.created for one booking (sequence 1: its creation), when it opens to transporters. */
-export async function recordBookingCreated(trx: BookingTrx, subjectRoot: string, booking: BookingRow, orderVehicleCount: number): Promise<void> {
+export async function recordBookingCreated(
+  trx: BookingTrx,
+  subjectRoot: string,
+  booking: BookingRow,
+  orderVehicleCount: number,
+): Promise<void> {
   await enqueueEvent(trx, bookingCreatedEvent(subjectRoot, booking, orderVehicleCount));
 }
 
 /** What booking.created says of a booking: the fields of its row the event carries. */
 export type BookingCreatedFacts = Pick<
   BookingRow,
-  "id" | "order_id" | "customer_id" | "vehicle_type" | "pickup" | "drop" | "fare_paise" | "distance_m" | "scheduled_at" | "goods_type" | "weight_kg" | "created_at"
+  | "id"
+  | "order_id"
+  | "customer_id"
+  | "vehicle_type"
+  | "pickup"
+  | "drop"
+  | "fare_paise"
+  | "distance_m"
+  | "scheduled_at"
+  | "goods_type"
+  | "weight_kg"
+  | "created_at"
 >;
 
 /** The outbox event booking.created of one booking. */
-export function bookingCreatedEvent(subjectRoot: string, booking: BookingCreatedFacts, orderVehicleCount: number): OutboxEvent {
+export function bookingCreatedEvent(
+  subjectRoot: string,
+  booking: BookingCreatedFacts,
+  orderVehicleCount: number,
+): OutboxEvent {
   const payload = BookingCreated.encode({
     bookingId: booking.id,
     orderId: booking.order_id,
@@ -68,7 +88,13 @@ export function bookingCreatedEvent(subjectRoot: string, booking: BookingCreated
 }
 
 /** A status change of a booking just changed in this transaction (its row and history entry). */
-export async function recordStatusChange(trx: BookingTrx, subjectRoot: string, type: StatusEventType, booking: BookingRow, change: HistoryRow): Promise<void> {
+export async function recordStatusChange(
+  trx: BookingTrx,
+  subjectRoot: string,
+  type: StatusEventType,
+  booking: BookingRow,
+  change: HistoryRow,
+): Promise<void> {
   const payload = BookingStatusChanged.encode({
     bookingId: booking.id,
     orderId: booking.order_id,

@@ -1,6 +1,6 @@
 /** gRPC handlers of BookingService and BookingDispatchService: protobuf ⇄ domain, nothing else. */
-import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
-import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
+import type { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
+import type { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import { bookingToProto, historyToProto, orderToProto, statusFilter, statusFromProto } from "./booking.convert.js";
 import type { BookingService } from "./booking.service.js";
@@ -28,8 +28,15 @@ export function bookingHandlers(bookings: BookingService): ServiceHandlers<typeo
     },
     async listBookings(request, ctx) {
       const principal = requirePrincipal(ctx);
-      const page = await bookings.listBookings(principal, { pageSize: request.pageSize, pageToken: request.pageToken, status: statusFilter(request.status) });
-      return { bookings: page.items.map((b) => bookingToProto(b, principal.role === "customer")), nextPageToken: page.nextPageToken };
+      const page = await bookings.listBookings(principal, {
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+        status: statusFilter(request.status),
+      });
+      return {
+        bookings: page.items.map((b) => bookingToProto(b, principal.role === "customer")),
+        nextPageToken: page.nextPageToken,
+      };
     },
     async getOrder(request, ctx) {
       const { order, bookings: rows } = await bookings.getOrder(requirePrincipal(ctx), request.orderId);
@@ -37,10 +44,20 @@ export function bookingHandlers(bookings: BookingService): ServiceHandlers<typeo
     },
     async cancelBooking(request, ctx) {
       const result = await bookings.cancelBooking(requirePrincipal(ctx), request.bookingId, request.reason);
-      return { booking: bookingToProto(result.booking, result.relation === "customer"), cancellationFeePaise: result.feePaise, reopened: result.reopened };
+      return {
+        booking: bookingToProto(result.booking, result.relation === "customer"),
+        cancellationFeePaise: result.feePaise,
+        reopened: result.reopened,
+      };
     },
     async updateBookingStatus(request, ctx) {
-      const { booking, relation } = await bookings.updateStatus(requirePrincipal(ctx), request.bookingId, statusFromProto(request.status), request.location, request.code);
+      const { booking, relation } = await bookings.updateStatus(
+        requirePrincipal(ctx),
+        request.bookingId,
+        statusFromProto(request.status),
+        request.location,
+        request.code,
+      );
       return { booking: bookingToProto(booking, relation === "customer") };
     },
     async *watchBooking(request, ctx) {
@@ -49,7 +66,11 @@ export function bookingHandlers(bookings: BookingService): ServiceHandlers<typeo
       for await (const event of bookings.watch(principal, request.bookingId, request.afterSequence, ctx.signal)) {
         if (event.kind === "state") {
           showCodes = event.relation === "customer";
-          yield { sequence: Number(event.booking.sequence), booking: bookingToProto(event.booking, showCodes), sentAt: new Date() };
+          yield {
+            sequence: Number(event.booking.sequence),
+            booking: bookingToProto(event.booking, showCodes),
+            sentAt: new Date(),
+          };
         } else {
           yield { sequence: Number(event.change.sequence), change: historyToProto(event.change), sentAt: new Date() };
         }
@@ -61,7 +82,9 @@ export function bookingHandlers(bookings: BookingService): ServiceHandlers<typeo
 export function dispatchHandlers(bookings: BookingService): ServiceHandlers<typeof BookingDispatchServiceService> {
   return {
     async confirmBooking(request) {
-      return { booking: bookingToProto(await bookings.confirmBooking(request.bookingId, request.transporterId), false) };
+      return {
+        booking: bookingToProto(await bookings.confirmBooking(request.bookingId, request.transporterId), false),
+      };
     },
     async assignBooking(request) {
       const booking = await bookings.assignBooking(request.bookingId, {

@@ -9,7 +9,12 @@ import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
 import { bookingHandlers, dispatchHandlers } from "./booking.handlers.js";
-import { createBookingService, type ArrivalCheck, type BookingService, type QuoteRedemption } from "./booking.service.js";
+import {
+  createBookingService,
+  type ArrivalCheck,
+  type BookingService,
+  type QuoteRedemption,
+} from "./booking.service.js";
 import type { BookingDatabase } from "./booking.table.js";
 import { bookingMigrations } from "./migrations/index.js";
 import { pricingQuotes } from "./pricing-quotes.js";
@@ -33,7 +38,11 @@ export interface BookingModule {
   scheduler: BroadcastScheduler;
 }
 
-export async function startBooking(platform: Platform, config: BookingConfig, options: BookingModuleOptions = {}): Promise<BookingModule> {
+export async function startBooking(
+  platform: Platform,
+  config: BookingConfig,
+  options: BookingModuleOptions = {},
+): Promise<BookingModule> {
   const logger = platform.logger.child({ component: "booking" });
   const database = await platform.database<BookingDatabase>("booking", bookingMigrations);
   await platform.bus.ensureStream({
@@ -49,7 +58,9 @@ export async function startBooking(platform: Platform, config: BookingConfig, op
   if (!quotes) {
     const url = config.PRICING_GRPC_URL;
     const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
-    const client = pricingQuotes(url ? () => url : own, (definition, address) => platform.meshClient(definition, address, "booking"));
+    const client = pricingQuotes(url ? () => url : own, (definition, address) =>
+      platform.meshClient(definition, address, "booking"),
+    );
     platform.onShutdown("booking pricing client", async () => client.close());
     quotes = client;
   }
@@ -119,7 +130,8 @@ export class BroadcastScheduler {
         if (count > 0) continue;
       } catch (error) {
         failures++;
-        if (failures === 1 || failures % 60 === 0) this.logger.warn({ err: error, failures }, "broadcasting scheduled bookings failed; retrying");
+        if (failures === 1 || failures % 60 === 0)
+          this.logger.warn({ err: error, failures }, "broadcasting scheduled bookings failed; retrying");
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {

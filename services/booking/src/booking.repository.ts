@@ -5,7 +5,16 @@
  * no row and writes nothing.
  */
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from "kysely";
-import type { BookingDatabase, BookingRow, BookingStatus, BookingStatusHistoryTable, BookingsTable, HistoryRow, OrderRow, OrdersTable } from "./booking.table.js";
+import type {
+  BookingDatabase,
+  BookingRow,
+  BookingStatus,
+  BookingStatusHistoryTable,
+  BookingsTable,
+  HistoryRow,
+  OrderRow,
+  OrdersTable,
+} from "./booking.table.js";
 
 export type BookingDb = Kysely<BookingDatabase>;
 export type BookingTrx = Transaction<BookingDatabase>;
@@ -14,8 +23,17 @@ export const Constraint = {
   orderIdempotencyKey: "orders_idempotency_key",
 } as const;
 
-export async function findOrderByIdempotencyKey(db: BookingDb, customerId: string, key: string): Promise<OrderRow | undefined> {
-  return db.selectFrom("orders").selectAll().where("customer_id", "=", customerId).where("idempotency_key", "=", key).executeTakeFirst();
+export async function findOrderByIdempotencyKey(
+  db: BookingDb,
+  customerId: string,
+  key: string,
+): Promise<OrderRow | undefined> {
+  return db
+    .selectFrom("orders")
+    .selectAll()
+    .where("customer_id", "=", customerId)
+    .where("idempotency_key", "=", key)
+    .executeTakeFirst();
 }
 
 /**
@@ -37,7 +55,10 @@ export async function insertOrderWithBookings(
     .with("new_order", (q) => q.insertInto("orders").values(rows.order).returning("id"))
     .with("new_bookings", (q) => q.insertInto("bookings").values(rows.bookings).returningAll())
     .with("new_history", (q) => q.insertInto("booking_status_history").values(rows.history).returning("booking_id"));
-  if (rows.outbox.length > 0) query = query.with("new_events", (q) => q.insertInto("outbox").values(rows.outbox).returning("id")) as unknown as typeof query;
+  if (rows.outbox.length > 0)
+    query = query.with("new_events", (q) =>
+      q.insertInto("outbox").values(rows.outbox).returning("id"),
+    ) as unknown as typeof query;
   const bookings = await query.selectFrom("new_bookings").selectAll().execute();
   return (bookings as BookingRow[]).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
@@ -61,7 +82,13 @@ export async function listOrderBookings(db: BookingDb, orderId: string): Promise
 /** One page of the bookings where `column` is the user, newest first, after the cursor id. */
 export async function listBookings(
   db: BookingDb,
-  query: { column: "customer_id" | "transporter_id" | "driver_user_id"; userId: string; status: BookingStatus | undefined; afterId: string | undefined; limit: number },
+  query: {
+    column: "customer_id" | "transporter_id" | "driver_user_id";
+    userId: string;
+    status: BookingStatus | undefined;
+    afterId: string | undefined;
+    limit: number;
+  },
 ): Promise<BookingRow[]> {
   let q = db.selectFrom("bookings").selectAll().where(query.column, "=", query.userId);
   if (query.status) q = q.where("status", "=", query.status);
@@ -76,7 +103,13 @@ export async function listBookings(
  */
 export async function transitionBooking(
   trx: BookingTrx,
-  change: { id: string; expected: BookingStatus; to: BookingStatus; set?: Omit<Updateable<BookingsTable>, "status" | "sequence" | "updated_at">; now: Date },
+  change: {
+    id: string;
+    expected: BookingStatus;
+    to: BookingStatus;
+    set?: Omit<Updateable<BookingsTable>, "status" | "sequence" | "updated_at">;
+    now: Date;
+  },
 ): Promise<BookingRow | undefined> {
   return trx
     .updateTable("bookings")
@@ -93,7 +126,12 @@ export async function transitionBooking(
  * sets the lock (it is still compared: a right code clears the lock with the transition). A
  * lock that has expired starts a new count. Undefined when code entry is locked now.
  */
-export async function claimCodeAttempt(db: BookingDb, bookingId: string, limits: { max: number; lockMs: number }, now: Date): Promise<{ failures: number; lockedUntil: Date | null } | undefined> {
+export async function claimCodeAttempt(
+  db: BookingDb,
+  bookingId: string,
+  limits: { max: number; lockMs: number },
+  now: Date,
+): Promise<{ failures: number; lockedUntil: Date | null } | undefined> {
   const expired = sql<boolean>`code_locked_until is not null and code_locked_until <= ${now}`;
   const counted = sql<number>`case when ${expired} then 1 else code_failures + 1 end`;
   const row = await db
@@ -112,7 +150,11 @@ export async function claimCodeAttempt(db: BookingDb, bookingId: string, limits:
 
 /** When code entry of a booking is locked until, if it is. */
 export async function codeLockedUntil(db: BookingDb, bookingId: string): Promise<Date | null> {
-  const row = await db.selectFrom("bookings").select("code_locked_until").where("id", "=", bookingId).executeTakeFirst();
+  const row = await db
+    .selectFrom("bookings")
+    .select("code_locked_until")
+    .where("id", "=", bookingId)
+    .executeTakeFirst();
   return row?.code_locked_until ?? null;
 }
 
@@ -143,5 +185,11 @@ export async function claimDueBroadcasts(trx: BookingTrx, now: Date, limit: numb
     .limit(limit)
     .forUpdate()
     .skipLocked();
-  return trx.updateTable("bookings").set({ broadcasted_at: now }).where("id", "in", due).where("broadcasted_at", "is", null).returningAll().execute();
+  return trx
+    .updateTable("bookings")
+    .set({ broadcasted_at: now })
+    .where("id", "in", due)
+    .where("broadcasted_at", "is", null)
+    .returningAll()
+    .execute();
 }

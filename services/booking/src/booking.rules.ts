@@ -4,11 +4,24 @@
  * without a server.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError } from "@weelo/errors";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+} from "@weelo/errors";
 import { normalizeIndianPhone, plainText } from "@weelo/formats";
 import type { ActorRole, BookingStatus, StoredAddress } from "./booking.table.js";
 // Ids and page tokens are shared API formats; re-exported so booking's rules read as one list.
-export { validateId, pageSize, encodePageToken, decodePageToken, pageOf, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "@weelo/formats";
+export {
+  validateId,
+  pageSize,
+  encodePageToken,
+  decodePageToken,
+  pageOf,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+} from "@weelo/formats";
 
 /** Upper-case word of a status for messages, e.g. "IN_TRANSIT". */
 export const statusWord = (status: BookingStatus) => status.toUpperCase();
@@ -46,10 +59,13 @@ export function isLegalTransition(from: BookingStatus, to: BookingStatus): boole
 }
 
 export function illegalTransition(current: BookingStatus, requested: BookingStatus): FailedPreconditionError {
-  return new FailedPreconditionError(`the booking is ${statusWord(current)} and cannot become ${statusWord(requested)}`, {
-    reason: "ILLEGAL_STATUS_TRANSITION",
-    field: "status",
-  });
+  return new FailedPreconditionError(
+    `the booking is ${statusWord(current)} and cannot become ${statusWord(requested)}`,
+    {
+      reason: "ILLEGAL_STATUS_TRANSITION",
+      field: "status",
+    },
+  );
 }
 
 /** How the caller stands to a booking; undefined means a stranger (who gets NOT_FOUND). */
@@ -60,8 +76,14 @@ export function relationTo(
   principal: { role: string; userId: string },
 ): Relation | undefined {
   if (principal.role === "customer" && principal.userId === booking.customer_id) return "customer";
-  if (principal.role === "transporter" && booking.transporter_id !== null && principal.userId === booking.transporter_id) return "transporter";
-  if (principal.role === "driver" && booking.driver_user_id !== null && principal.userId === booking.driver_user_id) return "driver";
+  if (
+    principal.role === "transporter" &&
+    booking.transporter_id !== null &&
+    principal.userId === booking.transporter_id
+  )
+    return "transporter";
+  if (principal.role === "driver" && booking.driver_user_id !== null && principal.userId === booking.driver_user_id)
+    return "driver";
   return undefined;
 }
 
@@ -72,12 +94,21 @@ export type CodeKind = "pickup" | "delivery";
  * A driver's step: the assigned driver only (others are refused by the caller as strangers or
  * with PERMISSION_DENIED), one step at a time. Returns the code the step needs, if any.
  */
-export function planDriverStep(current: BookingStatus, requested: BookingStatus, relation: Relation | undefined): { code: CodeKind | undefined } {
+export function planDriverStep(
+  current: BookingStatus,
+  requested: BookingStatus,
+  relation: Relation | undefined,
+): { code: CodeKind | undefined } {
   const from = DRIVER_STEPS[requested];
   if (from === undefined) {
-    throw new InvalidArgumentError("status", "status must be DRIVER_EN_ROUTE, AT_PICKUP, IN_TRANSIT, AT_DROPOFF or COMPLETED", { reason: "STATUS_NOT_ALLOWED" });
+    throw new InvalidArgumentError(
+      "status",
+      "status must be DRIVER_EN_ROUTE, AT_PICKUP, IN_TRANSIT, AT_DROPOFF or COMPLETED",
+      { reason: "STATUS_NOT_ALLOWED" },
+    );
   }
-  if (relation !== "driver") throw new PermissionDeniedError("only the assigned driver moves the trip", { reason: "NOT_ASSIGNED_DRIVER" });
+  if (relation !== "driver")
+    throw new PermissionDeniedError("only the assigned driver moves the trip", { reason: "NOT_ASSIGNED_DRIVER" });
   if (current !== from) throw illegalTransition(current, requested);
   return { code: requested === "in_transit" ? "pickup" : requested === "completed" ? "delivery" : undefined };
 }
@@ -90,7 +121,12 @@ export function checkDispatchStep(current: BookingStatus, requested: BookingStat
 /** Dispatch's reopen (CONFIRMED or ASSIGNED → PENDING). */
 export const DISPATCH_REOPENABLE: readonly BookingStatus[] = ["confirmed", "assigned"];
 /** A transporter or driver giving a booking up before loading puts it back to PENDING. */
-export const PARTICIPANT_REOPENABLE: readonly BookingStatus[] = ["confirmed", "assigned", "driver_en_route", "at_pickup"];
+export const PARTICIPANT_REOPENABLE: readonly BookingStatus[] = [
+  "confirmed",
+  "assigned",
+  "driver_en_route",
+  "at_pickup",
+];
 
 export function checkReopen(current: BookingStatus, allowed: readonly BookingStatus[]): void {
   if (!allowed.includes(current)) throw illegalTransition(current, "pending");
@@ -110,7 +146,11 @@ export function cancellationFee(farePaise: number, rule: CancellationFeeRule): n
 }
 
 /** The customer's cancellation: free before a driver is assigned, with a fee until loading, never after. */
-export function planCustomerCancellation(current: BookingStatus, farePaise: number, rule: CancellationFeeRule): { feePaise: number } {
+export function planCustomerCancellation(
+  current: BookingStatus,
+  farePaise: number,
+  rule: CancellationFeeRule,
+): { feePaise: number } {
   switch (current) {
     case "pending":
     case "confirmed":
@@ -122,9 +162,12 @@ export function planCustomerCancellation(current: BookingStatus, farePaise: numb
     case "in_transit":
     case "at_dropoff":
     case "completed":
-      throw new FailedPreconditionError(`the booking is ${statusWord(current)}: the goods are loaded, so it can no longer be cancelled`, {
-        reason: "CANCELLATION_TOO_LATE",
-      });
+      throw new FailedPreconditionError(
+        `the booking is ${statusWord(current)}: the goods are loaded, so it can no longer be cancelled`,
+        {
+          reason: "CANCELLATION_TOO_LATE",
+        },
+      );
     case "cancelled":
       throw new FailedPreconditionError("the booking is already cancelled", { reason: "ALREADY_CANCELLED" });
   }
@@ -149,8 +192,16 @@ export function codeRefusal(kind: CodeKind, attemptsLeft: number, lockMinutes: n
       ? `${attemptsLeft} ${attemptsLeft === 1 ? "try" : "tries"} left before code entry is locked for ${lockMinutes} minutes`
       : `code entry is now locked for ${lockMinutes} minutes`;
   return kind === "pickup"
-    ? new InvalidArgumentError("code", `the pickup code is wrong; ask the customer for the 4-digit pickup code (${left})`, { reason: "PICKUP_CODE_INVALID" })
-    : new InvalidArgumentError("code", `the delivery code is wrong; ask the receiver for the 4-digit delivery code (${left})`, { reason: "DELIVERY_CODE_INVALID" });
+    ? new InvalidArgumentError(
+        "code",
+        `the pickup code is wrong; ask the customer for the 4-digit pickup code (${left})`,
+        { reason: "PICKUP_CODE_INVALID" },
+      )
+    : new InvalidArgumentError(
+        "code",
+        `the delivery code is wrong; ask the receiver for the 4-digit delivery code (${left})`,
+        { reason: "DELIVERY_CODE_INVALID" },
+      );
 }
 
 /** Code entry refused while locked after too many wrong codes. */
@@ -191,10 +242,13 @@ export interface QuotedTerms {
 /** The request must book what was quoted: same vehicles, same points (within the tolerance), same time. */
 export function checkRequestMatchesQuote(quote: QuotedTerms, request: QuotedTerms, toleranceM: number): void {
   const mismatch = (field: string, what: string) =>
-    new InvalidArgumentError(field, `${what} differs from the quote's; get a new quote for this trip`, { reason: "QUOTE_MISMATCH" });
+    new InvalidArgumentError(field, `${what} differs from the quote's; get a new quote for this trip`, {
+      reason: "QUOTE_MISMATCH",
+    });
   if (quote.vehicleType !== request.vehicleType) throw mismatch("vehicle_type", "vehicle_type");
   if (quote.vehicleCount !== request.vehicleCount) throw mismatch("vehicle_count", "vehicle_count");
-  if (distanceMeters(quote.pickup, request.pickup) > toleranceM) throw mismatch("pickup.location", "the pickup location");
+  if (distanceMeters(quote.pickup, request.pickup) > toleranceM)
+    throw mismatch("pickup.location", "the pickup location");
   if (distanceMeters(quote.drop, request.drop) > toleranceM) throw mismatch("drop.location", "the drop location");
   const a = quote.scheduledAt?.getTime();
   const b = request.scheduledAt?.getTime();
@@ -209,12 +263,14 @@ export function checkRequestMatchesQuote(quote: QuotedTerms, request: QuotedTerm
 export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
   const trimmed = key.trim();
   if (trimmed === "") return null;
-  if (trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must be at most 100 characters without control characters`);
+  if (trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed))
+    throw new InvalidArgumentError(field, `${field} must be at most 100 characters without control characters`);
   return trimmed;
 }
 
 export function validateVehicleCount(count: number): number {
-  if (!Number.isInteger(count) || count < 1 || count > 20) throw new InvalidArgumentError("vehicle_count", "vehicle_count must be 1 to 20");
+  if (!Number.isInteger(count) || count < 1 || count > 20)
+    throw new InvalidArgumentError("vehicle_count", "vehicle_count must be 1 to 20");
   return count;
 }
 
@@ -223,7 +279,8 @@ export function validateGoodsType(goods: string): string {
 }
 
 export function validateWeightKg(weight: number): number {
-  if (!Number.isInteger(weight) || weight < 1 || weight > 100_000) throw new InvalidArgumentError("weight_kg", "weight_kg must be a whole number from 1 to 100000");
+  if (!Number.isInteger(weight) || weight < 1 || weight > 100_000)
+    throw new InvalidArgumentError("weight_kg", "weight_kg must be a whole number from 1 to 100000");
   return weight;
 }
 
@@ -233,7 +290,14 @@ export function validateText(text: string, field: string, max = 500, multiline =
 }
 
 export function validatePoint(point: Point | undefined, field: string): Point {
-  if (!point || !Number.isFinite(point.lat) || !Number.isFinite(point.lng) || Math.abs(point.lat) > 90 || Math.abs(point.lng) > 180 || (point.lat === 0 && point.lng === 0)) {
+  if (
+    !point ||
+    !Number.isFinite(point.lat) ||
+    !Number.isFinite(point.lng) ||
+    Math.abs(point.lat) > 90 ||
+    Math.abs(point.lng) > 180 ||
+    (point.lat === 0 && point.lng === 0)
+  ) {
     throw new InvalidArgumentError(field, `${field} must be a point with lat in [-90, 90] and lng in [-180, 180]`);
   }
   return { lat: point.lat, lng: point.lng };
@@ -258,7 +322,8 @@ export function validateAddress(address: AddressInput | undefined, field: string
   const contactName = validateText(address.contactName, `${field}.contact_name`, 100);
   if (contactName === "") throw new InvalidArgumentError(`${field}.contact_name`, `${field}.contact_name is required`);
   const pincode = address.pincode.trim();
-  if (pincode !== "" && !/^[1-9]\d{5}$/.test(pincode)) throw new InvalidArgumentError(`${field}.pincode`, `${field}.pincode must be a six-digit Indian postal code`);
+  if (pincode !== "" && !/^[1-9]\d{5}$/.test(pincode))
+    throw new InvalidArgumentError(`${field}.pincode`, `${field}.pincode must be a six-digit Indian postal code`);
   return {
     line1,
     line2: validateText(address.line2, `${field}.line2`, 200),
@@ -275,7 +340,8 @@ export function validateAddress(address: AddressInput | undefined, field: string
 /** A scheduled pickup time: in the future and at most maxAheadDays ahead. */
 export function validateScheduledAt(at: Date | undefined, now: Date, maxAheadDays: number): Date | undefined {
   if (at === undefined) return undefined;
-  if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime()) throw new InvalidArgumentError("scheduled_at", "scheduled_at must be in the future; leave it unset for a trip now");
+  if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime())
+    throw new InvalidArgumentError("scheduled_at", "scheduled_at must be in the future; leave it unset for a trip now");
   if (at.getTime() > now.getTime() + maxAheadDays * 86_400_000) {
     throw new InvalidArgumentError("scheduled_at", `scheduled_at must be at most ${maxAheadDays} days ahead`);
   }

@@ -15,7 +15,13 @@ import type { Principal } from "@weelo/auth";
 import type { Bus } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { isUniqueViolation } from "@weelo/db";
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "@weelo/errors";
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+} from "@weelo/errors";
 import type { Logger } from "@weelo/log";
 import { outboxRow } from "@weelo/outbox";
 import type { Insertable } from "kysely";
@@ -64,7 +70,15 @@ import {
   type Point,
   type Relation,
 } from "./booking.rules.js";
-import type { ActorRole, BookingRow, BookingStatus, BookingStatusHistoryTable, BookingsTable, HistoryRow, OrderRow } from "./booking.table.js";
+import type {
+  ActorRole,
+  BookingRow,
+  BookingStatus,
+  BookingStatusHistoryTable,
+  BookingsTable,
+  HistoryRow,
+  OrderRow,
+} from "./booking.table.js";
 
 export interface BookingDeps {
   db: repo.BookingDb;
@@ -152,7 +166,9 @@ export interface Assignment {
 }
 
 /** One message of a watch: the current state first, then each change. */
-export type WatchEvent = { kind: "state"; booking: BookingRow; relation: Relation } | { kind: "change"; change: HistoryRow };
+export type WatchEvent =
+  | { kind: "state"; booking: BookingRow; relation: Relation }
+  | { kind: "change"; change: HistoryRow };
 
 interface Change {
   booking: BookingRow;
@@ -167,7 +183,8 @@ interface Change {
   event: StatusEventType;
 }
 
-const bookingNotFound = () => new NotFoundError("booking not found", { reason: "BOOKING_NOT_FOUND", field: "booking_id" });
+const bookingNotFound = () =>
+  new NotFoundError("booking not found", { reason: "BOOKING_NOT_FOUND", field: "booking_id" });
 /** The cancellation reason of a booking dispatch could not place. */
 const NO_TRANSPORTER_FOUND = "NO_TRANSPORTER_FOUND";
 const TERMINAL: readonly BookingStatus[] = ["completed", "cancelled"];
@@ -180,7 +197,10 @@ export function createBookingService(deps: BookingDeps) {
   const now = deps.now ?? (() => new Date());
   const root = events.subjectRoot;
 
-  async function visibleBooking(principal: Principal, bookingId: string): Promise<{ booking: BookingRow; relation: Relation }> {
+  async function visibleBooking(
+    principal: Principal,
+    bookingId: string,
+  ): Promise<{ booking: BookingRow; relation: Relation }> {
     const booking = await repo.findBooking(db, validateId(bookingId, "booking_id"));
     const relation = booking ? relationTo(booking, principal) : undefined;
     if (!booking || !relation) throw bookingNotFound();
@@ -194,10 +214,13 @@ export function createBookingService(deps: BookingDeps) {
   /** The order an idempotency key already made, when this call is a retry of that one. */
   async function replay(order: OrderRow, hash: string): Promise<OrderView> {
     if (order.request_hash !== hash) {
-      throw new AlreadyExistsError("idempotency_key was already used for a different booking request; use a new key for a new booking", {
-        reason: "IDEMPOTENCY_KEY_REUSED",
-        field: "idempotency_key",
-      });
+      throw new AlreadyExistsError(
+        "idempotency_key was already used for a different booking request; use a new key for a new booking",
+        {
+          reason: "IDEMPOTENCY_KEY_REUSED",
+          field: "idempotency_key",
+        },
+      );
     }
     return orderView(order);
   }
@@ -209,7 +232,13 @@ export function createBookingService(deps: BookingDeps) {
   async function transition(change: Change): Promise<BookingRow | undefined> {
     const at = now();
     const updated = await db.transaction().execute(async (trx) => {
-      const row = await repo.transitionBooking(trx, { id: change.booking.id, expected: change.booking.status, to: change.to, set: change.set ?? {}, now: at });
+      const row = await repo.transitionBooking(trx, {
+        id: change.booking.id,
+        expected: change.booking.status,
+        to: change.to,
+        set: change.set ?? {},
+        now: at,
+      });
       if (!row) return undefined;
       const entry: Insertable<BookingStatusHistoryTable> = {
         booking_id: row.id,
@@ -226,13 +255,27 @@ export function createBookingService(deps: BookingDeps) {
         occurred_at: at,
       };
       await repo.insertHistory(trx, [entry]);
-      const history: HistoryRow = { ...entry, sequence: String(row.sequence), reopened: entry.reopened ?? false, cancellation_fee_paise: String(entry.cancellation_fee_paise) } as HistoryRow;
+      const history: HistoryRow = {
+        ...entry,
+        sequence: String(row.sequence),
+        reopened: entry.reopened ?? false,
+        cancellation_fee_paise: String(entry.cancellation_fee_paise),
+      } as HistoryRow;
       await recordStatusChange(trx, root, change.event, row, history);
       return row;
     });
     if (updated) {
       events.committed();
-      logger.info({ bookingId: updated.id, from: change.booking.status, to: change.to, actor: change.actorRole, sequence: updated.sequence }, "booking status changed");
+      logger.info(
+        {
+          bookingId: updated.id,
+          from: change.booking.status,
+          to: change.to,
+          actor: change.actorRole,
+          sequence: updated.sequence,
+        },
+        "booking status changed",
+      );
     }
     return updated;
   }
@@ -259,7 +302,8 @@ export function createBookingService(deps: BookingDeps) {
     const at = now();
     const { max, lockMs } = settings.codeAttempts;
     const attempt = await repo.claimCodeAttempt(db, booking.id, settings.codeAttempts, at);
-    if (!attempt) throw codeLocked(kind, (await repo.codeLockedUntil(db, booking.id)) ?? new Date(at.getTime() + lockMs), at);
+    if (!attempt)
+      throw codeLocked(kind, (await repo.codeLockedUntil(db, booking.id)) ?? new Date(at.getTime() + lockMs), at);
     if (codeMatches(kind === "pickup" ? booking.pickup_code : booking.delivery_code, given)) return;
     logger.warn({ bookingId: booking.id, kind, failures: attempt.failures }, "wrong trip code");
     throw codeRefusal(kind, max - attempt.failures, Math.round(lockMs / 60_000));
@@ -272,7 +316,8 @@ export function createBookingService(deps: BookingDeps) {
   return {
     /** Books the trucks of a quote: one order, one PENDING booking per truck. */
     async createBooking(principal: Principal, input: NewBooking): Promise<OrderView> {
-      if (principal.role !== "customer") throw new PermissionDeniedError("only customers book trucks", { reason: "ROLE_NOT_ALLOWED" });
+      if (principal.role !== "customer")
+        throw new PermissionDeniedError("only customers book trucks", { reason: "ROLE_NOT_ALLOWED" });
       const at = now();
       const pickup = validateAddress(input.pickup, "pickup");
       const drop = validateAddress(input.drop, "drop");
@@ -284,9 +329,24 @@ export function createBookingService(deps: BookingDeps) {
       const notes = validateText(input.notes, "notes", 500, true);
       const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
       const quoteToken = input.quoteToken.trim();
-      const hash = requestHash({ quoteToken, pickup, drop, vehicleType, vehicleCount, goodsType, weightKg, notes, scheduledAt: input.scheduledAt });
+      const hash = requestHash({
+        quoteToken,
+        pickup,
+        drop,
+        vehicleType,
+        vehicleCount,
+        goodsType,
+        weightKg,
+        notes,
+        scheduledAt: input.scheduledAt,
+      });
 
-      if (quoteToken === "") throw new InvalidArgumentError("quote_token", "quote_token is required: book with the token GetQuote returned", { reason: "QUOTE_INVALID" });
+      if (quoteToken === "")
+        throw new InvalidArgumentError(
+          "quote_token",
+          "quote_token is required: book with the token GetQuote returned",
+          { reason: "QUOTE_INVALID" },
+        );
 
       // The quote is redeemed (pricing marks it used by this order's key) BEFORE the order is
       // written, so no two orders can come of one quote. The key is the idempotency key, so a
@@ -308,7 +368,9 @@ export function createBookingService(deps: BookingDeps) {
       } catch (error) {
         // A retry of an order already made is answered with it whatever the quote says now
         // (expired and purged, or pricing unreachable).
-        const earlier = idempotencyKey ? await repo.findOrderByIdempotencyKey(db, principal.userId, idempotencyKey) : undefined;
+        const earlier = idempotencyKey
+          ? await repo.findOrderByIdempotencyKey(db, principal.userId, idempotencyKey)
+          : undefined;
         if (earlier) return replay(earlier, hash);
         throw error;
       }
@@ -385,7 +447,10 @@ export function createBookingService(deps: BookingDeps) {
         });
         const view: OrderView = { order, bookings };
         if (immediate) events.committed();
-        logger.info({ orderId, customerId: principal.userId, vehicleType, vehicleCount, scheduled: !immediate }, "order booked");
+        logger.info(
+          { orderId, customerId: principal.userId, vehicleType, vehicleCount, scheduled: !immediate },
+          "order booked",
+        );
         return view;
       } catch (error) {
         // A concurrent duplicate committed first: answer with its order.
@@ -398,16 +463,33 @@ export function createBookingService(deps: BookingDeps) {
     },
 
     /** A booking its customer, transporter or driver may see, with its history. */
-    async getBooking(principal: Principal, bookingId: string): Promise<{ booking: BookingRow; relation: Relation; history: HistoryRow[] }> {
+    async getBooking(
+      principal: Principal,
+      bookingId: string,
+    ): Promise<{ booking: BookingRow; relation: Relation; history: HistoryRow[] }> {
       const { booking, relation } = await visibleBooking(principal, bookingId);
       return { booking, relation, history: await repo.historyAfter(db, booking.id, 0) };
     },
 
     /** One page of the caller's bookings, newest first. */
-    async listBookings(principal: Principal, query: { pageSize: number; pageToken: string; status: BookingStatus | undefined }): Promise<Page<BookingRow>> {
-      const column = principal.role === "customer" ? "customer_id" : principal.role === "transporter" ? "transporter_id" : "driver_user_id";
+    async listBookings(
+      principal: Principal,
+      query: { pageSize: number; pageToken: string; status: BookingStatus | undefined },
+    ): Promise<Page<BookingRow>> {
+      const column =
+        principal.role === "customer"
+          ? "customer_id"
+          : principal.role === "transporter"
+            ? "transporter_id"
+            : "driver_user_id";
       const limit = pageSize(query.pageSize);
-      const rows = await repo.listBookings(db, { column, userId: principal.userId, status: query.status, afterId: decodePageToken(query.pageToken), limit: limit + 1 });
+      const rows = await repo.listBookings(db, {
+        column,
+        userId: principal.userId,
+        status: query.status,
+        afterId: decodePageToken(query.pageToken),
+        limit: limit + 1,
+      });
       return pageOf(rows, limit);
     },
 
@@ -421,11 +503,19 @@ export function createBookingService(deps: BookingDeps) {
     },
 
     /** The customer cancels (free, or with a fee); the transporter or driver gives the booking up (reopen). */
-    async cancelBooking(principal: Principal, bookingId: string, reasonText: string): Promise<{ booking: BookingRow; relation: Relation; feePaise: number; reopened: boolean }> {
+    async cancelBooking(
+      principal: Principal,
+      bookingId: string,
+      reasonText: string,
+    ): Promise<{ booking: BookingRow; relation: Relation; feePaise: number; reopened: boolean }> {
       const { booking, relation } = await visibleBooking(principal, bookingId);
       const reason = validateText(reasonText, "reason");
       if (relation === "customer") {
-        const { feePaise } = planCustomerCancellation(booking.status, Number(booking.fare_paise), settings.cancellationFee);
+        const { feePaise } = planCustomerCancellation(
+          booking.status,
+          Number(booking.fare_paise),
+          settings.cancellationFee,
+        );
         const updated = await transitionOrExplain({
           booking,
           to: "cancelled",
@@ -438,7 +528,8 @@ export function createBookingService(deps: BookingDeps) {
         });
         return { booking: updated, relation, feePaise, reopened: false };
       }
-      if (reason === "") throw new InvalidArgumentError("reason", "reason is required when a transporter or driver gives a booking up");
+      if (reason === "")
+        throw new InvalidArgumentError("reason", "reason is required when a transporter or driver gives a booking up");
       checkReopen(booking.status, PARTICIPANT_REOPENABLE);
       const updated = await transitionOrExplain({
         booking,
@@ -458,7 +549,13 @@ export function createBookingService(deps: BookingDeps) {
      * already took is answered with the booking as it is (an app retrying after a lost answer,
      * or sending twice), without a second change or event.
      */
-    async updateStatus(principal: Principal, bookingId: string, requested: BookingStatus, location: Point | undefined, code: string): Promise<{ booking: BookingRow; relation: Relation }> {
+    async updateStatus(
+      principal: Principal,
+      bookingId: string,
+      requested: BookingStatus,
+      location: Point | undefined,
+      code: string,
+    ): Promise<{ booking: BookingRow; relation: Relation }> {
       const { booking, relation } = await visibleBooking(principal, bookingId);
       if (relation === "driver" && booking.status === requested) return { booking, relation };
       const plan = planDriverStep(booking.status, requested, relation);
@@ -466,7 +563,12 @@ export function createBookingService(deps: BookingDeps) {
       if (plan.code) await checkTripCode(booking, plan.code, code);
       if (deps.arrivals && booking.driver_id && (requested === "at_pickup" || requested === "at_dropoff")) {
         const stop = requested === "at_pickup" ? "pickup" : "drop";
-        await deps.arrivals.check({ bookingId: booking.id, driverId: booking.driver_id, stop, stopLocation: booking[stop].location });
+        await deps.arrivals.check({
+          bookingId: booking.id,
+          driverId: booking.driver_id,
+          stop,
+          stopLocation: booking[stop].location,
+        });
       }
       const updated = await transition({
         booking,
@@ -481,7 +583,8 @@ export function createBookingService(deps: BookingDeps) {
       if (updated) return { booking: updated, relation };
       // The same step sent twice at once: the other request took it.
       const current = await repo.findBooking(db, booking.id);
-      if (current?.status === requested && current.driver_id === booking.driver_id) return { booking: current, relation };
+      if (current?.status === requested && current.driver_id === booking.driver_id)
+        return { booking: current, relation };
       return explainLostRace(booking.id, requested);
     },
 
@@ -510,10 +613,19 @@ export function createBookingService(deps: BookingDeps) {
       const driverUserId = validateId(input.driverUserId, "driver_user_id");
       const vehicleId = validateId(input.vehicleId, "vehicle_id");
       const booking = await dispatchBooking(bookingId);
-      if (booking.status === "assigned" && booking.transporter_id === transporterId && booking.driver_id === driverId && booking.vehicle_id === vehicleId) return booking;
+      if (
+        booking.status === "assigned" &&
+        booking.transporter_id === transporterId &&
+        booking.driver_id === driverId &&
+        booking.vehicle_id === vehicleId
+      )
+        return booking;
       checkDispatchStep(booking.status, "assigned");
       if (booking.transporter_id !== transporterId) {
-        throw new FailedPreconditionError("the booking was confirmed by another transporter", { reason: "TRANSPORTER_MISMATCH", field: "transporter_id" });
+        throw new FailedPreconditionError("the booking was confirmed by another transporter", {
+          reason: "TRANSPORTER_MISMATCH",
+          field: "transporter_id",
+        });
       }
       const updated = await transition({
         booking,
@@ -569,8 +681,14 @@ export function createBookingService(deps: BookingDeps) {
      * (the source of truth) whenever an event of this booking is published or every
      * WATCH_POLL_MS; ends after a final status (COMPLETED, CANCELLED) or when `signal` aborts.
      */
-    async *watch(principal: Principal, bookingId: string, afterSequence: number, signal: AbortSignal): AsyncGenerator<WatchEvent> {
-      if (!Number.isSafeInteger(afterSequence) || afterSequence < 0) throw new InvalidArgumentError("after_sequence", "after_sequence must not be negative");
+    async *watch(
+      principal: Principal,
+      bookingId: string,
+      afterSequence: number,
+      signal: AbortSignal,
+    ): AsyncGenerator<WatchEvent> {
+      if (!Number.isSafeInteger(afterSequence) || afterSequence < 0)
+        throw new InvalidArgumentError("after_sequence", "after_sequence must not be negative");
       const id = validateId(bookingId, "booking_id");
       let woken = false;
       let wake: (() => void) | undefined;
@@ -624,10 +742,15 @@ export function createBookingService(deps: BookingDeps) {
         const rows = await repo.claimDueBroadcasts(trx, at, limit);
         if (rows.length === 0) return rows;
         const counts = new Map<string, number>();
-        for (const order of await trx.selectFrom("orders").select(["id", "vehicle_count"]).where("id", "in", [...new Set(rows.map((r) => r.order_id))]).execute()) {
+        for (const order of await trx
+          .selectFrom("orders")
+          .select(["id", "vehicle_count"])
+          .where("id", "in", [...new Set(rows.map((r) => r.order_id))])
+          .execute()) {
           counts.set(order.id, order.vehicle_count);
         }
-        for (const row of rows.sort((a, b) => (a.id < b.id ? -1 : 1))) await recordBookingCreated(trx, root, row, counts.get(row.order_id) ?? 1);
+        for (const row of rows.sort((a, b) => (a.id < b.id ? -1 : 1)))
+          await recordBookingCreated(trx, root, row, counts.get(row.order_id) ?? 1);
         return rows;
       });
       if (claimed.length > 0) {

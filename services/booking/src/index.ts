@@ -1,5 +1,11 @@
 export { startBooking, BroadcastScheduler, type BookingModule, type BookingModuleOptions } from "./booking.module.js";
-export { loadBookingConfig, bookingConfigSchema, bookingProductionRules, bookingStandaloneProductionRules, type BookingConfig } from "./booking.config.js";
+export {
+  loadBookingConfig,
+  bookingConfigSchema,
+  bookingProductionRules,
+  bookingStandaloneProductionRules,
+  type BookingConfig,
+} from "./booking.config.js";
 export {
   BOOKING_CREATED_EVENT,
   BOOKING_STATUS_CHANGED_EVENT,
@@ -9,4 +15,4 @@ export {
   BOOKING_CREATED_PAYLOAD_TYPE,
   BOOKING_STATUS_CHANGED_PAYLOAD_TYPE,
 } from "./booking.events.js";
-export { type ArrivalCheck, type BookingService, type QuoteRedemption, type RedeemedQuote } from "./booking.service.js";
+export type { ArrivalCheck, BookingService, QuoteRedemption, RedeemedQuote } from "./booking.service.js";

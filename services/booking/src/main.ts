@@ -9,9 +9,14 @@ await runMain(async () => {
   const config = loadBookingConfig();
   const platform = await createPlatform(config, { name: "booking" });
   // AT_PICKUP / AT_DROPOFF are checked against the driver's position by tracking.
-  const arrivals = config.TRACKING_GRPC_URL ? trackingArrivals(platform.meshClient(TrackingInternalServiceService, config.TRACKING_GRPC_URL, "booking")) : undefined;
+  const arrivals = config.TRACKING_GRPC_URL
+    ? trackingArrivals(platform.meshClient(TrackingInternalServiceService, config.TRACKING_GRPC_URL, "booking"))
+    : undefined;
   if (arrivals) platform.onShutdown("booking tracking client", async () => arrivals.close());
-  else platform.logger.warn("TRACKING_GRPC_URL is unset: AT_PICKUP and AT_DROPOFF are not checked against the driver's position");
+  else
+    platform.logger.warn(
+      "TRACKING_GRPC_URL is unset: AT_PICKUP and AT_DROPOFF are not checked against the driver's position",
+    );
   await startBooking(platform, config, arrivals ? { arrivals } : {});
   await platform.listen();
   await startMetricsServer(platform, config.METRICS_PORT, { host: config.METRICS_HOST });

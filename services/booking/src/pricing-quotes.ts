@@ -15,14 +15,18 @@ import type { QuoteRedemption, RedeemedQuote } from "./booking.service.js";
  */
 export function pricingQuotes(
   address: () => string,
-  connect: (definition: typeof QuoteRedemptionServiceService, address: string) => ServiceClient<typeof QuoteRedemptionServiceService>,
+  connect: (
+    definition: typeof QuoteRedemptionServiceService,
+    address: string,
+  ) => ServiceClient<typeof QuoteRedemptionServiceService>,
 ): QuoteRedemption & { close(): void } {
   let client: ServiceClient<typeof QuoteRedemptionServiceService> | undefined;
   const pricing = () => (client ??= connect(QuoteRedemptionServiceService, address()));
   return {
     async redeem(input): Promise<RedeemedQuote> {
       const { quote } = await pricing().redeemQuote(input);
-      if (!quote?.pickup || !quote.drop || !quote.perVehicle) throw new InternalError("pricing redeemed a quote without its terms");
+      if (!quote?.pickup || !quote.drop || !quote.perVehicle)
+        throw new InternalError("pricing redeemed a quote without its terms");
       return {
         quoteId: quote.id,
         vehicleType: quote.vehicleType,

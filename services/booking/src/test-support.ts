@@ -8,7 +8,10 @@
 import { v7 as uuidv7 } from "uuid";
 import { TokenIssuer, type Role } from "@weelo/auth";
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
-import { BookingServiceService, type CreateBookingRequest } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
+import {
+  BookingServiceService,
+  type CreateBookingRequest,
+} from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import type { Address } from "@weelo/contracts/grpc/weelo/common/v1/common";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { createDatabase, type Database } from "@weelo/db";
@@ -42,14 +45,31 @@ export interface TestBooking {
   token(role: Role, userId?: string): Promise<string>;
   party(role: Role): Promise<Party>;
   /** A quote token for the customer from pricing's GetQuote. */
-  quote(customer: Party, options?: { vehicleType?: string; vehicleCount?: number; scheduledAt?: Date }): Promise<string>;
+  quote(
+    customer: Party,
+    options?: { vehicleType?: string; vehicleCount?: number; scheduledAt?: Date },
+  ): Promise<string>;
   /** A valid CreateBookingRequest over a fresh quote, with overrides. */
-  request(customer: Party, overrides?: Partial<CreateBookingRequest>, quote?: { vehicleCount?: number; scheduledAt?: Date }): Promise<CreateBookingRequest>;
+  request(
+    customer: Party,
+    overrides?: Partial<CreateBookingRequest>,
+    quote?: { vehicleCount?: number; scheduledAt?: Date },
+  ): Promise<CreateBookingRequest>;
   stop(): Promise<void>;
 }
 
 export function address(point: { lat: number; lng: number }, name = "Asha Patel"): Address {
-  return { line1: "12 MG Road", line2: "", landmark: "near the temple", city: "Mumbai", state: "Maharashtra", pincode: "400001", location: point, contactName: name, contactPhone: "9876543210" };
+  return {
+    line1: "12 MG Road",
+    line2: "",
+    landmark: "near the temple",
+    city: "Mumbai",
+    state: "Maharashtra",
+    pincode: "400001",
+    location: point,
+    contactName: name,
+    contactPhone: "9876543210",
+  };
 }
 
 /** The DomainError a call failed with: one helper for every suite. */
@@ -96,14 +116,25 @@ export async function startTestBooking(options: { env?: Record<string, string> }
     const clientOptions = { deadlineMs: 10_000 };
     const bookings = createClient(BookingServiceService, target, clientOptions);
     // BookingDispatchService is internal: called over the mesh with dispatch's certificate, as dispatch does.
-    const dispatch = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${meshPort}`, { ...clientOptions, mesh: platform.mesh, caller: "dispatch" });
+    const dispatch = createMeshClient(BookingDispatchServiceService, `127.0.0.1:${meshPort}`, {
+      ...clientOptions,
+      mesh: platform.mesh,
+      caller: "dispatch",
+    });
     const pricing = createClient(PricingServiceService, target, clientOptions);
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
-    const token = async (role: Role, userId = uuidv7()) => (await issuer.issueAccessToken({ userId, role, sessionId: uuidv7() })).token;
+    const token = async (role: Role, userId = uuidv7()) =>
+      (await issuer.issueAccessToken({ userId, role, sessionId: uuidv7() })).token;
     const quote: TestBooking["quote"] = async (customer, q = {}) => {
       const response = await pricing.getQuote(
-        { pickup: PICKUP, drop: DROP, vehicleType: q.vehicleType ?? "lcv_14ft", vehicleCount: q.vehicleCount ?? 1, scheduledAt: q.scheduledAt },
+        {
+          pickup: PICKUP,
+          drop: DROP,
+          vehicleType: q.vehicleType ?? "lcv_14ft",
+          vehicleCount: q.vehicleCount ?? 1,
+          scheduledAt: q.scheduledAt,
+        },
         customer.auth,
       );
       return response.quoteToken;

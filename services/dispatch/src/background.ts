@@ -37,7 +37,11 @@ export class TimerPoller {
 
   /** One round: every kind of due work, a batch each; returns how much was claimed. */
   async round(): Promise<number> {
-    const [waves, deadlines, syncs] = await Promise.all([this.service.runDueWaves(20), this.service.runMissedDeadlines(50), this.service.runDueSyncs(50)]);
+    const [waves, deadlines, syncs] = await Promise.all([
+      this.service.runDueWaves(20),
+      this.service.runMissedDeadlines(50),
+      this.service.runDueSyncs(50),
+    ]);
     return waves + deadlines + syncs;
   }
 
@@ -50,7 +54,8 @@ export class TimerPoller {
         if (claimed > 0) continue;
       } catch (error) {
         failures++;
-        if (failures === 1 || failures % 60 === 0) this.logger.warn({ err: error, failures }, "dispatch timers failed; retrying");
+        if (failures === 1 || failures % 60 === 0)
+          this.logger.warn({ err: error, failures }, "dispatch timers failed; retrying");
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {
@@ -105,7 +110,14 @@ export function bookingEventHandler(service: DispatchService, bookingRoot: strin
  */
 export function consumeBookingEvents(
   bus: Pick<Bus, "consume">,
-  options: { stream: string; durable: string; bookingRoot: string; concurrency: number; handler: (msg: EventMessage) => Promise<void>; logger: Logger },
+  options: {
+    stream: string;
+    durable: string;
+    bookingRoot: string;
+    concurrency: number;
+    handler: (msg: EventMessage) => Promise<void>;
+    logger: Logger;
+  },
 ): PendingConsumer {
   return consumeWhenAvailable(
     bus,
@@ -118,7 +130,11 @@ export function consumeBookingEvents(
       maxDeliver: 20,
       ackWaitMs: 30_000,
       retryDelayMs: 500,
-      onDeadLetter: (dead) => options.logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a booking event could not be handled; given up"),
+      onDeadLetter: (dead) =>
+        options.logger.error(
+          { subject: dead.subject, seq: dead.seq, reason: dead.reason },
+          "a booking event could not be handled; given up",
+        ),
     },
     options.logger,
   );

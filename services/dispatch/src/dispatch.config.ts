@@ -34,7 +34,10 @@ export const dispatchConfigSchema = baseConfigSchema.extend({
       z
         .array(z.number().positive().max(50))
         .min(1)
-        .refine((radii) => radii.every((r, i) => i === 0 || r > radii[i - 1]!), "WAVE_RADII_KM must grow from wave to wave"),
+        .refine(
+          (radii) => radii.every((r, i) => i === 0 || r > radii[i - 1]!),
+          "WAVE_RADII_KM must grow from wave to wave",
+        ),
     ),
   /** How long each wave lasts before the next one (and after the last, the expiry), in ms. */
   WAVE_DURATION_MS: envInt(30_000, 50, 3_600_000),

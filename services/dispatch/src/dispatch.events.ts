@@ -2,7 +2,13 @@
  * Dispatch's events: the durable ones written to the outbox with their change (published to
  * JetStream by the relay), and the live fan-out of offers on core NATS for WatchOffers streams.
  */
-import { OfferAccepted, OfferNotice, OfferWithdrawn, WaveSent, type Offer } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
+import {
+  OfferAccepted,
+  OfferNotice,
+  OfferWithdrawn,
+  WaveSent,
+  type Offer,
+} from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { Bus } from "@weelo/bus";
 import { enqueueEvent, outboxRow } from "@weelo/outbox";
 import { reasonToProto } from "./dispatch.convert.js";
@@ -15,7 +21,12 @@ export const OFFER_WITHDRAWN_EVENT = "dispatch.offer_withdrawn";
 export const OFFER_ACCEPTED_EVENT = "dispatch.offer_accepted";
 /** One event per offer before wave_sent: still a subject of the stream, which holds older ones. */
 export const OFFER_CREATED_EVENT = "dispatch.offer_created";
-export const DISPATCH_EVENT_TYPES = [WAVE_SENT_EVENT, OFFER_WITHDRAWN_EVENT, OFFER_ACCEPTED_EVENT, OFFER_CREATED_EVENT] as const;
+export const DISPATCH_EVENT_TYPES = [
+  WAVE_SENT_EVENT,
+  OFFER_WITHDRAWN_EVENT,
+  OFFER_ACCEPTED_EVENT,
+  OFFER_CREATED_EVENT,
+] as const;
 
 /** "dispatch.x" under a subject root: "<root>.x". */
 export function subjectFor(root: string, eventType: string): string {
@@ -42,7 +53,13 @@ const SEQ = { created: 1, closed: 2 } as const;
  * The outbox row of a wave's WaveSent event: one event for all the offers of the wave (a
  * city-wide wave reaches dozens of transporters; one event each was most of the stream).
  */
-export function waveSentRow(root: string, broadcast: BroadcastRow, offers: readonly OfferRow[], bookingIds: string[], at: Date): ReturnType<typeof outboxRow> {
+export function waveSentRow(
+  root: string,
+  broadcast: BroadcastRow,
+  offers: readonly OfferRow[],
+  bookingIds: string[],
+  at: Date,
+): ReturnType<typeof outboxRow> {
   const wave = offers[0]?.wave ?? broadcast.wave;
   const payload = WaveSent.encode({
     orderId: broadcast.order_id,
@@ -57,7 +74,11 @@ export function waveSentRow(root: string, broadcast: BroadcastRow, offers: reado
     farePaise: Number(broadcast.fare_paise),
     vehicleCount: broadcast.open_trucks,
     expiresAt: broadcast.expires_at,
-    offers: offers.map((offer) => ({ offerId: offer.id, transporterId: offer.transporter_id, transporterOnline: offer.transporter_online })),
+    offers: offers.map((offer) => ({
+      offerId: offer.id,
+      transporterId: offer.transporter_id,
+      transporterOnline: offer.transporter_online,
+    })),
     occurredAt: at,
   }).finish();
   return outboxRow({
@@ -72,13 +93,29 @@ export function waveSentRow(root: string, broadcast: BroadcastRow, offers: reado
 }
 
 /** The WaveSent event of a wave that made offers, in the wave's transaction. */
-export async function recordWaveSent(trx: DispatchTrx, root: string, broadcast: BroadcastRow, offers: readonly OfferRow[], bookingIds: string[], at: Date): Promise<void> {
+export async function recordWaveSent(
+  trx: DispatchTrx,
+  root: string,
+  broadcast: BroadcastRow,
+  offers: readonly OfferRow[],
+  bookingIds: string[],
+  at: Date,
+): Promise<void> {
   if (offers.length === 0) return;
-  await trx.insertInto("outbox").values(waveSentRow(root, broadcast, offers, bookingIds, at)).execute();
+  await trx
+    .insertInto("outbox")
+    .values(waveSentRow(root, broadcast, offers, bookingIds, at))
+    .execute();
 }
 
 /** The OfferWithdrawn events of offers closed together (an order filled, cancelled or expired), in one statement. */
-export async function recordOffersWithdrawn(trx: DispatchTrx, root: string, offers: readonly OfferRow[], reason: WithdrawalReason, at: Date): Promise<void> {
+export async function recordOffersWithdrawn(
+  trx: DispatchTrx,
+  root: string,
+  offers: readonly OfferRow[],
+  reason: WithdrawalReason,
+  at: Date,
+): Promise<void> {
   if (offers.length === 0) return;
   const rows = offers.map((offer) =>
     outboxRow({
@@ -88,7 +125,13 @@ export async function recordOffersWithdrawn(trx: DispatchTrx, root: string, offe
       sequence: SEQ.closed + (offer.round - 1) * 2,
       occurredAt: at,
       payloadType: "weelo.dispatch.v1.OfferWithdrawn",
-      payload: OfferWithdrawn.encode({ offerId: offer.id, orderId: offer.order_id, transporterId: offer.transporter_id, reason: reasonToProto(reason), occurredAt: at }).finish(),
+      payload: OfferWithdrawn.encode({
+        offerId: offer.id,
+        orderId: offer.order_id,
+        transporterId: offer.transporter_id,
+        reason: reasonToProto(reason),
+        occurredAt: at,
+      }).finish(),
     }),
   );
   await trx.insertInto("outbox").values(rows).execute();
@@ -122,5 +165,6 @@ export async function recordOfferAccepted(
 
 /** Publishes offers (new, changed or closed) to their transporters' live streams, on any replica. */
 export function publishOffers(bus: Pick<Bus, "publish">, root: string, offers: readonly Offer[]): void {
-  for (const offer of offers) bus.publish(liveSubject(root, offer.transporterId), OfferNotice.encode({ offer }).finish());
+  for (const offer of offers)
+    bus.publish(liveSubject(root, offer.transporterId), OfferNotice.encode({ offer }).finish());
 }

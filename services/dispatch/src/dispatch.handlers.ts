@@ -1,5 +1,5 @@
 /** gRPC handlers of DispatchService: protobuf ⇄ domain, nothing else. */
-import { DispatchServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
+import type { DispatchServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import { statusFilter } from "./dispatch.convert.js";
 import type { DispatchService } from "./dispatch.service.js";
@@ -10,17 +10,32 @@ export function dispatchHandlers(dispatch: DispatchService): ServiceHandlers<typ
       yield* dispatch.watchOffers(requirePrincipal(ctx, "transporter"), ctx.signal);
     },
     async listOffers(request, ctx) {
-      return dispatch.listOffers(requirePrincipal(ctx, "transporter"), { status: statusFilter(request.status), pageSize: request.pageSize, pageToken: request.pageToken });
+      return dispatch.listOffers(requirePrincipal(ctx, "transporter"), {
+        status: statusFilter(request.status),
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
     },
     async acceptOffer(request, ctx) {
       return dispatch.acceptOffer(requirePrincipal(ctx, "transporter"), request.offerId, request.vehicleCount);
     },
     async declineOffer(request, ctx) {
-      return { offer: await dispatch.declineOffer(requirePrincipal(ctx, "transporter"), request.offerId, request.reason) };
+      return {
+        offer: await dispatch.declineOffer(requirePrincipal(ctx, "transporter"), request.offerId, request.reason),
+      };
     },
     async assignDriver(request, ctx) {
-      const row = await dispatch.assignDriver(requirePrincipal(ctx, "transporter"), { bookingId: request.bookingId, driverId: request.driverId, vehicleId: request.vehicleId });
-      return { bookingId: row.booking_id, driverId: row.driver_id ?? "", vehicleId: row.vehicle_id ?? "", assignedAt: row.assigned_at ?? undefined };
+      const row = await dispatch.assignDriver(requirePrincipal(ctx, "transporter"), {
+        bookingId: request.bookingId,
+        driverId: request.driverId,
+        vehicleId: request.vehicleId,
+      });
+      return {
+        bookingId: row.booking_id,
+        driverId: row.driver_id ?? "",
+        vehicleId: row.vehicle_id ?? "",
+        assignedAt: row.assigned_at ?? undefined,
+      };
     },
   };
 }

@@ -36,7 +36,11 @@ export interface DispatchModule {
   consuming: Promise<void>;
 }
 
-export async function startDispatch(platform: Platform, config: DispatchConfig, options: DispatchModuleOptions = {}): Promise<DispatchModule> {
+export async function startDispatch(
+  platform: Platform,
+  config: DispatchConfig,
+  options: DispatchModuleOptions = {},
+): Promise<DispatchModule> {
   const logger = platform.logger.child({ component: "dispatch" });
   const database = await platform.database<DispatchDatabase>("dispatch", dispatchMigrations);
   await platform.bus.ensureStream({
@@ -53,7 +57,11 @@ export async function startDispatch(platform: Platform, config: DispatchConfig, 
     const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
     const address = (url: string | undefined) => () => url ?? own();
     const clients = grpcUpstreams(
-      { booking: address(config.BOOKING_GRPC_URL), tracking: address(config.TRACKING_GRPC_URL), fleet: address(config.FLEET_GRPC_URL) },
+      {
+        booking: address(config.BOOKING_GRPC_URL),
+        tracking: address(config.TRACKING_GRPC_URL),
+        fleet: address(config.FLEET_GRPC_URL),
+      },
       (definition, address) => platform.meshClient(definition, address, "dispatch"),
     );
     platform.onShutdown("dispatch upstream clients", async () => clients.close());

@@ -30,7 +30,11 @@ const REAL_SERVERS = Boolean(process.env.DATABASE_URL && process.env.NATS_URL);
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** Everything published on a stream's subject, read by a durable of the test's own. */
-async function record(t: TestDispatch, stream: string, subject: string): Promise<{ events: EventEnvelope[]; stop(): Promise<void> }> {
+async function record(
+  t: TestDispatch,
+  stream: string,
+  subject: string,
+): Promise<{ events: EventEnvelope[]; stop(): Promise<void> }> {
   const events: EventEnvelope[] = [];
   const consumer: Consumer = await t.platform.bus.consume({
     stream,
@@ -47,13 +51,17 @@ describe("dispatch replicas", () => {
   let t: TestDispatch;
   before(async () => {
     // Everything but dispatch here; dispatch runs as replicas below.
-    t = await startTestDispatch({ withDispatch: false, env: { WAVE_RADII_KM: "3,6,10", WAVE_DURATION_MS: "300", ORDER_GATHER_MS: "100" } });
+    t = await startTestDispatch({
+      withDispatch: false,
+      env: { WAVE_RADII_KM: "3,6,10", WAVE_DURATION_MS: "300", ORDER_GATHER_MS: "100" },
+    });
   });
   after(async () => {
     await t?.stop();
   });
 
-  const status = async (bookingId: string, customer: { auth: object }) => (await t.bookings.getBooking({ bookingId }, customer.auth)).booking!.status;
+  const status = async (bookingId: string, customer: { auth: object }) =>
+    (await t.bookings.getBooking({ bookingId }, customer.auth)).booking!.status;
 
   it("two dispatch replicas side by side: every order broadcast once, every booking expired once, the work shared", async () => {
     const one = await t.replica();
@@ -62,22 +70,43 @@ describe("dispatch replicas", () => {
     const expiries = await record(t, t.config.BOOKING_STREAM, `${t.config.BOOKING_SUBJECT_ROOT}.expired`);
     try {
       const pickup = north(PUNE, -120);
-      const transporters = await Promise.all([0.5, 4, 8].map((km) => t.transporter({ base: north(pickup, km), radiusKm: 20 })));
+      const transporters = await Promise.all(
+        [0.5, 4, 8].map((km) => t.transporter({ base: north(pickup, km), radiusKm: 20 })),
+      );
       const orders = await Promise.all(Array.from({ length: 4 }, (_, i) => t.book(1 + (i % 2), pickup)));
       const bookingIds = orders.flatMap((o) => o.bookingIds);
       // Nobody accepts: 3 waves of 300 ms, then every booking expires.
-      await until("every booking to expire once", () => new Set(expiries.events.map((e) => e.subjectId)).size === bookingIds.length, 20_000, 100);
+      await until(
+        "every booking to expire once",
+        () => new Set(expiries.events.map((e) => e.subjectId)).size === bookingIds.length,
+        20_000,
+        100,
+      );
       await sleep(1000); // room for a double to show up
       const offerEvents = offersOf(offers.events);
       const perOrderTransporter = counts(offerEvents.map((o) => `${o.orderId}/${o.transporterId}`));
-      assert.equal(perOrderTransporter.size, orders.length * transporters.length, "every transporter was offered every order");
-      assert.ok([...perOrderTransporter.values()].every((n) => n === 1), "nobody was offered an order twice");
+      assert.equal(
+        perOrderTransporter.size,
+        orders.length * transporters.length,
+        "every transporter was offered every order",
+      );
+      assert.ok(
+        [...perOrderTransporter.values()].every((n) => n === 1),
+        "nobody was offered an order twice",
+      );
       const expiredPerBooking = counts(expiries.events.map((e) => e.subjectId));
       assert.deepEqual([...expiredPerBooking.keys()].sort(), [...bookingIds].sort());
-      assert.ok([...expiredPerBooking.values()].every((n) => n === 1), "no booking expired twice");
-      for (const e of expiries.events) assert.equal(BookingStatusChanged.decode(e.payload!.value).reason, "NO_TRANSPORTER_FOUND");
+      assert.ok(
+        [...expiredPerBooking.values()].every((n) => n === 1),
+        "no booking expired twice",
+      );
+      for (const e of expiries.events)
+        assert.equal(BookingStatusChanged.decode(e.payload!.value).reason, "NO_TRANSPORTER_FOUND");
       const waves = async (platform: TestDispatch["platform"]) =>
-        ((await platform.metrics.registry.getSingleMetric("weelo_dispatch_waves_total")?.get())?.values ?? []).reduce((n, v) => n + v.value, 0);
+        ((await platform.metrics.registry.getSingleMetric("weelo_dispatch_waves_total")?.get())?.values ?? []).reduce(
+          (n, v) => n + v.value,
+          0,
+        );
       const [a, b] = [await waves(one.platform), await waves(two.platform)];
       // Which replica claims a step is a race (both poll, both consume); that each step ran once is the point.
       assert.equal(a + b, orders.length * 4, `3 waves and one expiry per order, each run once (${a} + ${b} steps)`);
@@ -104,7 +133,12 @@ describe("dispatch replicas", () => {
       await until("the first wave's offer", () => forOrder().some((o) => o.transporterId === near.id), 10_000);
       await dispatch.kill(); // wave 1 sent; waves 2 and 3 are only timers in Postgres now
       dispatch = await startDispatchProcess(t, env);
-      await until("the third wave's offer after the restart", () => forOrder().some((o) => o.transporterId === far.id), 20_000, 100);
+      await until(
+        "the third wave's offer after the restart",
+        () => forOrder().some((o) => o.transporterId === far.id),
+        20_000,
+        100,
+      );
       await sleep(300);
       assert.deepEqual(
         forOrder()
@@ -127,15 +161,22 @@ describe("dispatch replicas", () => {
       const { orderId, bookingIds, customer } = await t.book(1, pickup);
       const offer = await t.offerFor(slow, orderId, 10_000, dispatch.client);
       await dispatch.client.acceptOffer({ offerId: offer.id, vehicleCount: 1 }, slow.auth);
-      assert.equal((await t.bookings.getBooking({ bookingId: bookingIds[0]! }, customer.auth)).booking!.status, BookingStatus.BOOKING_STATUS_CONFIRMED);
+      assert.equal(
+        (await t.bookings.getBooking({ bookingId: bookingIds[0]! }, customer.auth)).booking!.status,
+        BookingStatus.BOOKING_STATUS_CONFIRMED,
+      );
       const late = await t.transporter({ base: pickup, radiusKm: 10 });
       const reoffered = await t.offerFor(late, orderId, 15_000, dispatch.client);
       assert.equal(reoffered.vehicleCountOpen, 1);
       const booking = (await t.bookings.getBooking({ bookingId: bookingIds[0]! }, customer.auth)).booking!;
       assert.equal(booking.status, BookingStatus.BOOKING_STATUS_PENDING, "the booking is PENDING again");
       assert.equal(booking.transporterId, "");
-      const slowOffers = (await dispatch.client.listOffers({ status: 0, pageSize: 10, pageToken: "" }, slow.auth)).offers;
-      assert.ok(!slowOffers.some((o) => o.orderId === orderId), "the transporter who let it lapse is not offered it again");
+      const slowOffers = (await dispatch.client.listOffers({ status: 0, pageSize: 10, pageToken: "" }, slow.auth))
+        .offers;
+      assert.ok(
+        !slowOffers.some((o) => o.orderId === orderId),
+        "the transporter who let it lapse is not offered it again",
+      );
     } finally {
       await dispatch.stop();
     }
@@ -144,25 +185,25 @@ describe("dispatch replicas", () => {
   it("after the last wave the open bookings expire (CANCELLED, NO_TRANSPORTER_FOUND) and offers close", async () => {
     const dispatch = await t.replica({ WAVE_DURATION_MS: "1500" });
     try {
-    const pickup = north(PUNE, -240);
-    const transporter = await t.transporter({ base: pickup, radiusKm: 10 });
-    const { orderId, bookingIds, customer } = await t.book(2, pickup);
-    const offer = await t.offerFor(transporter, orderId, 10_000, dispatch.client);
-    await dispatch.client.acceptOffer({ offerId: offer.id, vehicleCount: 1 }, transporter.auth);
-    // 3 waves, then the expiry of the truck nobody took.
-    await until(
-      "one booking to expire",
-      async () => {
-        const statuses = await Promise.all(bookingIds.map((id) => status(id, customer)));
-        return statuses.includes(BookingStatus.BOOKING_STATUS_CANCELLED);
-      },
-      15_000,
-      100,
-    );
-    const views = await Promise.all(bookingIds.map((id) => t.bookings.getBooking({ bookingId: id }, customer.auth)));
-    const expired = views.filter((v) => v.booking!.status === BookingStatus.BOOKING_STATUS_CANCELLED);
-    assert.equal(expired.length, 1, "only the truck nobody took expires");
-    assert.equal(expired[0]!.booking!.cancellationReason, "NO_TRANSPORTER_FOUND");
+      const pickup = north(PUNE, -240);
+      const transporter = await t.transporter({ base: pickup, radiusKm: 10 });
+      const { orderId, bookingIds, customer } = await t.book(2, pickup);
+      const offer = await t.offerFor(transporter, orderId, 10_000, dispatch.client);
+      await dispatch.client.acceptOffer({ offerId: offer.id, vehicleCount: 1 }, transporter.auth);
+      // 3 waves, then the expiry of the truck nobody took.
+      await until(
+        "one booking to expire",
+        async () => {
+          const statuses = await Promise.all(bookingIds.map((id) => status(id, customer)));
+          return statuses.includes(BookingStatus.BOOKING_STATUS_CANCELLED);
+        },
+        15_000,
+        100,
+      );
+      const views = await Promise.all(bookingIds.map((id) => t.bookings.getBooking({ bookingId: id }, customer.auth)));
+      const expired = views.filter((v) => v.booking!.status === BookingStatus.BOOKING_STATUS_CANCELLED);
+      assert.equal(expired.length, 1, "only the truck nobody took expires");
+      assert.equal(expired[0]!.booking!.cancellationReason, "NO_TRANSPORTER_FOUND");
     } finally {
       await dispatch.stop();
     }
@@ -173,7 +214,10 @@ describe("dispatch replicas", () => {
  * A dispatch of its own: with the real servers a child process started by its binary (kill =
  * SIGKILL, nothing graceful), embedded a replica platform in this process (kill = shutdown).
  */
-async function startDispatchProcess(t: TestDispatch, overrides: Record<string, string>): Promise<{ kill(): Promise<void> }> {
+async function startDispatchProcess(
+  t: TestDispatch,
+  overrides: Record<string, string>,
+): Promise<{ kill(): Promise<void> }> {
   if (!REAL_SERVERS) {
     const replica = await t.replica(overrides);
     return { kill: () => replica.stop() };
@@ -201,10 +245,15 @@ async function startDispatchProcess(t: TestDispatch, overrides: Record<string, s
   });
   let exited = false;
   child.on("exit", () => (exited = true));
-  await until("the dispatch process to serve gRPC", async () => {
-    if (exited) throw new Error("the dispatch process exited at start");
-    return portOpen(grpcPort);
-  }, 30_000, 100);
+  await until(
+    "the dispatch process to serve gRPC",
+    async () => {
+      if (exited) throw new Error("the dispatch process exited at start");
+      return portOpen(grpcPort);
+    },
+    30_000,
+    100,
+  );
   return {
     async kill() {
       if (exited) return;
@@ -213,7 +262,6 @@ async function startDispatchProcess(t: TestDispatch, overrides: Record<string, s
     },
   };
 }
-
 
 async function portOpen(port: number): Promise<boolean> {
   const { connect } = await import("node:net");

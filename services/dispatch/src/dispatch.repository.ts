@@ -39,13 +39,25 @@ export function lockBroadcast(trx: DispatchTrx, orderId: string): Promise<Broadc
 }
 
 /** Creates the broadcast of an order unless it exists; returns it locked either way. */
-export async function ensureBroadcast(trx: DispatchTrx, row: Insertable<BroadcastsTable>): Promise<{ broadcast: BroadcastRow; created: boolean }> {
-  const inserted = await trx.insertInto("broadcasts").values(row).onConflict((oc) => oc.column("order_id").doNothing()).returningAll().executeTakeFirst();
+export async function ensureBroadcast(
+  trx: DispatchTrx,
+  row: Insertable<BroadcastsTable>,
+): Promise<{ broadcast: BroadcastRow; created: boolean }> {
+  const inserted = await trx
+    .insertInto("broadcasts")
+    .values(row)
+    .onConflict((oc) => oc.column("order_id").doNothing())
+    .returningAll()
+    .executeTakeFirst();
   if (inserted) return { broadcast: inserted, created: true };
   return { broadcast: (await lockBroadcast(trx, row.order_id))!, created: false };
 }
 
-export function updateBroadcast(trx: DispatchTrx, orderId: string, set: Updateable<BroadcastsTable>): Promise<BroadcastRow> {
+export function updateBroadcast(
+  trx: DispatchTrx,
+  orderId: string,
+  set: Updateable<BroadcastsTable>,
+): Promise<BroadcastRow> {
   return trx
     .updateTable("broadcasts")
     .set({ ...set, version: sql<string>`version + 1`, updated_at: new Date() })
@@ -94,22 +106,44 @@ export async function claimDueBroadcasts(
  */
 export async function openOrderWithWave(
   db: DispatchDb,
-  rows: { broadcast: Insertable<BroadcastsTable>; booking: Insertable<BookingsTable>; offers: Insertable<OffersTable>[]; outbox: Insertable<OutboxTable>[] },
+  rows: {
+    broadcast: Insertable<BroadcastsTable>;
+    booking: Insertable<BookingsTable>;
+    offers: Insertable<OffersTable>[];
+    outbox: Insertable<OutboxTable>[];
+  },
 ): Promise<void> {
   let query = db
     .with("new_broadcast", (q) => q.insertInto("broadcasts").values(rows.broadcast).returning("order_id"))
     .with("new_booking", (q) => q.insertInto("bookings").values(rows.booking).returning("booking_id"));
   // The offers name the broadcast: Postgres checks that reference at the end of the statement.
-  if (rows.offers.length > 0) query = query.with("new_offers", (q) => q.insertInto("offers").values(rows.offers).returning("id")) as unknown as typeof query;
-  if (rows.outbox.length > 0) query = query.with("new_events", (q) => q.insertInto("outbox").values(rows.outbox).returning("id")) as unknown as typeof query;
+  if (rows.offers.length > 0)
+    query = query.with("new_offers", (q) =>
+      q.insertInto("offers").values(rows.offers).returning("id"),
+    ) as unknown as typeof query;
+  if (rows.outbox.length > 0)
+    query = query.with("new_events", (q) =>
+      q.insertInto("outbox").values(rows.outbox).returning("id"),
+    ) as unknown as typeof query;
   await query.selectFrom("new_booking").select("booking_id").execute();
 }
 
 /** Finishes a claimed wave: counts it and sets the next timer, only while the claim is still ours. */
-export function completeWave(trx: DispatchTrx, orderId: string, token: string, nextAt: Date): Promise<BroadcastRow | undefined> {
+export function completeWave(
+  trx: DispatchTrx,
+  orderId: string,
+  token: string,
+  nextAt: Date,
+): Promise<BroadcastRow | undefined> {
   return trx
     .updateTable("broadcasts")
-    .set({ wave: sql<number>`wave + 1`, next_wave_at: nextAt, claim_token: null, version: sql<string>`version + 1`, updated_at: new Date() })
+    .set({
+      wave: sql<number>`wave + 1`,
+      next_wave_at: nextAt,
+      claim_token: null,
+      version: sql<string>`version + 1`,
+      updated_at: new Date(),
+    })
     .where("order_id", "=", orderId)
     .where("claim_token", "=", token)
     .where("status", "=", "open")
@@ -121,7 +155,14 @@ export function completeWave(trx: DispatchTrx, orderId: string, token: string, n
 export function expireBroadcast(trx: DispatchTrx, orderId: string, token: string): Promise<BroadcastRow | undefined> {
   return trx
     .updateTable("broadcasts")
-    .set({ status: "expired", open_trucks: 0, next_wave_at: null, claim_token: null, version: sql<string>`version + 1`, updated_at: new Date() })
+    .set({
+      status: "expired",
+      open_trucks: 0,
+      next_wave_at: null,
+      claim_token: null,
+      version: sql<string>`version + 1`,
+      updated_at: new Date(),
+    })
     .where("order_id", "=", orderId)
     .where("claim_token", "=", token)
     .where("status", "=", "open")
@@ -155,7 +196,10 @@ export function takeTrucks(trx: DispatchTrx, orderId: string, count: number): Pr
 // -------------------------------------------------------------------------------- bookings
 
 /** Records a booking of an order as open, unless dispatch knows it already (a redelivery). */
-export async function insertOpenBooking(trx: DispatchTrx, booking: { bookingId: string; orderId: string; seq: number }): Promise<boolean> {
+export async function insertOpenBooking(
+  trx: DispatchTrx,
+  booking: { bookingId: string; orderId: string; seq: number },
+): Promise<boolean> {
   const row = await trx
     .insertInto("bookings")
     .values({ booking_id: booking.bookingId, order_id: booking.orderId, state: "open", booking_seq: booking.seq })
@@ -179,7 +223,10 @@ export function updateBooking(
   set: Updateable<BookingsTable>,
   where: { states?: BookingRow["state"][]; sync?: BookingRow["sync"] | "any"; transporterId?: string } = {},
 ): Promise<BookingRow | undefined> {
-  let q = trx.updateTable("bookings").set({ ...set, updated_at: new Date() }).where("booking_id", "=", bookingId);
+  let q = trx
+    .updateTable("bookings")
+    .set({ ...set, updated_at: new Date() })
+    .where("booking_id", "=", bookingId);
   if (where.states) q = q.where("state", "in", where.states);
   if (where.sync === null) q = q.where("sync", "is", null);
   else if (where.sync !== undefined && where.sync !== "any") q = q.where("sync", "=", where.sync);
@@ -190,7 +237,15 @@ export function updateBooking(
 /** Hands `count` open bookings of the order to a transporter (the broadcast row is locked by the caller's takeTrucks). */
 export function claimOpenBookings(
   trx: DispatchTrx,
-  claim: { orderId: string; count: number; transporterId: string; offerId: string; now: Date; assignBy: Date; syncDueAt: Date },
+  claim: {
+    orderId: string;
+    count: number;
+    transporterId: string;
+    offerId: string;
+    now: Date;
+    assignBy: Date;
+    syncDueAt: Date;
+  },
 ): Promise<BookingRow[]> {
   const open = trx
     .selectFrom("bookings")
@@ -221,17 +276,39 @@ export function claimOpenBookings(
 
 /** The bookings an acceptance handed over that are still the transporter's (none once reopened). */
 export function bookingsOfOffer(db: DispatchDb, offerId: string, transporterId: string): Promise<BookingRow[]> {
-  return db.selectFrom("bookings").selectAll().where("offer_id", "=", offerId).where("transporter_id", "=", transporterId).orderBy("booking_id").execute();
+  return db
+    .selectFrom("bookings")
+    .selectAll()
+    .where("offer_id", "=", offerId)
+    .where("transporter_id", "=", transporterId)
+    .orderBy("booking_id")
+    .execute();
 }
 
 export async function openBookingIds(db: DispatchDb | DispatchTrx, orderId: string): Promise<string[]> {
-  const rows = await db.selectFrom("bookings").select("booking_id").where("order_id", "=", orderId).where("state", "=", "open").orderBy("booking_id").execute();
+  const rows = await db
+    .selectFrom("bookings")
+    .select("booking_id")
+    .where("order_id", "=", orderId)
+    .where("state", "=", "open")
+    .orderBy("booking_id")
+    .execute();
   return rows.map((r) => r.booking_id);
 }
 
 /** The order's open bookings become `state` with a booking call owed (the expiry). */
-export function markOpenBookings(trx: DispatchTrx, orderId: string, set: Updateable<BookingsTable>): Promise<BookingRow[]> {
-  return trx.updateTable("bookings").set({ ...set, updated_at: new Date() }).where("order_id", "=", orderId).where("state", "=", "open").returningAll().execute();
+export function markOpenBookings(
+  trx: DispatchTrx,
+  orderId: string,
+  set: Updateable<BookingsTable>,
+): Promise<BookingRow[]> {
+  return trx
+    .updateTable("bookings")
+    .set({ ...set, updated_at: new Date() })
+    .where("order_id", "=", orderId)
+    .where("state", "=", "open")
+    .returningAll()
+    .execute();
 }
 
 export async function countTakenBookings(trx: DispatchTrx, orderId: string): Promise<number> {
@@ -245,7 +322,10 @@ export async function countTakenBookings(trx: DispatchTrx, orderId: string): Pro
 }
 
 /** Claims owed booking calls that are due: the lease moves sync_due_at forward, SKIP LOCKED. */
-export function claimDueSyncs(db: DispatchDb, claim: { now: Date; leaseUntil: Date; limit: number }): Promise<BookingRow[]> {
+export function claimDueSyncs(
+  db: DispatchDb,
+  claim: { now: Date; leaseUntil: Date; limit: number },
+): Promise<BookingRow[]> {
   const due = db
     .selectFrom("bookings")
     .select("booking_id")
@@ -266,7 +346,10 @@ export function claimDueSyncs(db: DispatchDb, claim: { now: Date; leaseUntil: Da
 }
 
 /** Acceptances whose assign deadline passed without a driver: each becomes owed a ReopenBooking. */
-export function claimMissedDeadlines(db: DispatchDb, claim: { now: Date; leaseUntil: Date; limit: number }): Promise<BookingRow[]> {
+export function claimMissedDeadlines(
+  db: DispatchDb,
+  claim: { now: Date; leaseUntil: Date; limit: number },
+): Promise<BookingRow[]> {
   const due = db
     .selectFrom("bookings")
     .select("booking_id")
@@ -289,7 +372,10 @@ export function claimMissedDeadlines(db: DispatchDb, claim: { now: Date; leaseUn
 
 // ---------------------------------------------------------------------------------- offers
 
-export function offeredTransporters(db: DispatchDb, orderId: string): Promise<{ transporter_id: string; status: OfferStatus }[]> {
+export function offeredTransporters(
+  db: DispatchDb,
+  orderId: string,
+): Promise<{ transporter_id: string; status: OfferStatus }[]> {
   return db.selectFrom("offers").select(["transporter_id", "status"]).where("order_id", "=", orderId).execute();
 }
 
@@ -326,7 +412,13 @@ export function openOffersOfOrder(db: DispatchDb | DispatchTrx, orderId: string)
 }
 
 /** Closes the order's open offers (withdrawn or expired) and returns them. */
-export function closeOpenOffers(trx: DispatchTrx, orderId: string, status: "withdrawn" | "expired", reason: WithdrawalReason, now: Date): Promise<OfferRow[]> {
+export function closeOpenOffers(
+  trx: DispatchTrx,
+  orderId: string,
+  status: "withdrawn" | "expired",
+  reason: WithdrawalReason,
+  now: Date,
+): Promise<OfferRow[]> {
   return trx
     .updateTable("offers")
     .set({ status, withdrawal_reason: reason, updated_at: now })
@@ -339,7 +431,14 @@ export function closeOpenOffers(trx: DispatchTrx, orderId: string, status: "with
 /** Answers an open offer of the transporter (accepted or declined); undefined when it is not open or not theirs. */
 export function answerOffer(
   trx: DispatchTrx,
-  answer: { offerId: string; transporterId: string; status: "accepted" | "declined"; acceptedCount?: number; declineReason?: string; now: Date },
+  answer: {
+    offerId: string;
+    transporterId: string;
+    status: "accepted" | "declined";
+    acceptedCount?: number;
+    declineReason?: string;
+    now: Date;
+  },
 ): Promise<OfferRow | undefined> {
   return trx
     .updateTable("offers")
@@ -389,7 +488,10 @@ function offerViews(db: DispatchDb) {
 export type OfferViewRow = Awaited<ReturnType<typeof listOffers>>[number];
 
 /** One page of a transporter's offers in a status, newest first, after the cursor id. */
-export function listOffers(db: DispatchDb, query: { transporterId: string; status: OfferStatus; afterId: string | undefined; limit: number }) {
+export function listOffers(
+  db: DispatchDb,
+  query: { transporterId: string; status: OfferStatus; afterId: string | undefined; limit: number },
+) {
   let q = offerViews(db).where("o.transporter_id", "=", query.transporterId).where("o.status", "=", query.status);
   if (query.afterId) q = q.where("o.id", "<", query.afterId);
   return q.orderBy("o.id", "desc").limit(query.limit).execute();

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { acceptRefusal, dueStep, firstWaveAt, isPermanentFailure, retryDelayMs, roundLengthMs, validateVehicleCount, waveCandidates, wavePlan } from "./dispatch.rules.js";
+import {
+  acceptRefusal,
+  dueStep,
+  firstWaveAt,
+  isPermanentFailure,
+  retryDelayMs,
+  roundLengthMs,
+  validateVehicleCount,
+  waveCandidates,
+  wavePlan,
+} from "./dispatch.rules.js";
 
 describe("dispatch rules", () => {
   const plan = wavePlan([3, 6, 10, 20], 30_000);
@@ -57,7 +67,10 @@ describe("dispatch rules", () => {
   });
 
   it("retries booking calls with a doubling delay capped at a minute; refusals are not retried", () => {
-    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelayMs(n, 1000)), [1000, 2000, 4000, 8000]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => retryDelayMs(n, 1000)),
+      [1000, 2000, 4000, 8000],
+    );
     assert.equal(retryDelayMs(30, 1000), 60_000);
     assert.equal(isPermanentFailure(9), true, "FAILED_PRECONDITION");
     assert.equal(isPermanentFailure(14), false, "UNAVAILABLE");

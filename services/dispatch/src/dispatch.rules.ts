@@ -29,7 +29,12 @@ export type DueStep = WaveStep | { kind: "expire" };
 
 export function dueStep(plan: WavePlan, wavesDone: number): DueStep {
   if (wavesDone >= plan.radiiM.length) return { kind: "expire" };
-  return { kind: "wave", index: wavesDone, radiusM: plan.radiiM[wavesDone]!, last: wavesDone === plan.radiiM.length - 1 };
+  return {
+    kind: "wave",
+    index: wavesDone,
+    radiusM: plan.radiiM[wavesDone]!,
+    last: wavesDone === plan.radiiM.length - 1,
+  };
 }
 
 /**
@@ -53,7 +58,10 @@ export interface Candidate {
  * offered to (`excluded`: open, accepted, declined), at most `max`.
  */
 export function waveCandidates(
-  sources: { nearbyDrivers: readonly { transporterId: string; distanceM: number }[]; servingTransporters: readonly { transporterId: string; distanceM: number }[] },
+  sources: {
+    nearbyDrivers: readonly { transporterId: string; distanceM: number }[];
+    servingTransporters: readonly { transporterId: string; distanceM: number }[];
+  },
   excluded: ReadonlySet<string>,
   max: number,
 ): Candidate[] {
@@ -89,18 +97,28 @@ export function validateDeclineReason(reason: string): string {
  * Why an acceptance that matched no row failed, from a fresh look at the order: every truck
  * taken, fewer trucks open than asked, or the broadcast closed.
  */
-export function acceptRefusal(broadcast: Pick<BroadcastRow, "status" | "open_trucks"> | undefined, requested: number): FailedPreconditionError {
+export function acceptRefusal(
+  broadcast: Pick<BroadcastRow, "status" | "open_trucks"> | undefined,
+  requested: number,
+): FailedPreconditionError {
   if (broadcast && broadcast.status === "open" && broadcast.open_trucks > 0 && broadcast.open_trucks < requested) {
     const open = broadcast.open_trucks;
-    return new FailedPreconditionError(`only ${open} truck${open === 1 ? " is" : "s are"} still open on this order; ask for ${open} or fewer`, {
-      reason: "NOT_ENOUGH_TRUCKS_OPEN",
-      field: "vehicle_count",
-    });
+    return new FailedPreconditionError(
+      `only ${open} truck${open === 1 ? " is" : "s are"} still open on this order; ask for ${open} or fewer`,
+      {
+        reason: "NOT_ENOUGH_TRUCKS_OPEN",
+        field: "vehicle_count",
+      },
+    );
   }
   if (broadcast && (broadcast.status === "expired" || broadcast.status === "cancelled")) {
-    return new FailedPreconditionError("this order is no longer open: it was cancelled or expired", { reason: "OFFER_CLOSED" });
+    return new FailedPreconditionError("this order is no longer open: it was cancelled or expired", {
+      reason: "OFFER_CLOSED",
+    });
   }
-  return new FailedPreconditionError("already taken: other transporters took every truck of this order", { reason: "ALREADY_TAKEN" });
+  return new FailedPreconditionError("already taken: other transporters took every truck of this order", {
+    reason: "ALREADY_TAKEN",
+  });
 }
 
 /** Why an offer of the caller's could not be answered: its status says it. */
@@ -125,7 +143,12 @@ export function retryDelayMs(attempt: number, firstMs: number): number {
 }
 
 /** gRPC codes of a booking call that will not succeed by retrying. */
-const PERMANENT_CODES = new Set<number>([GrpcCode.INVALID_ARGUMENT, GrpcCode.NOT_FOUND, GrpcCode.FAILED_PRECONDITION, GrpcCode.PERMISSION_DENIED]);
+const PERMANENT_CODES = new Set<number>([
+  GrpcCode.INVALID_ARGUMENT,
+  GrpcCode.NOT_FOUND,
+  GrpcCode.FAILED_PRECONDITION,
+  GrpcCode.PERMISSION_DENIED,
+]);
 
 export function isPermanentFailure(code: number | undefined): boolean {
   return code !== undefined && PERMANENT_CODES.has(code);

@@ -22,7 +22,14 @@ import { DomainError, FailedPreconditionError, InternalError, NotFoundError, Una
 import type { Logger } from "@weelo/log";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { offerToProto, type OfferTrip } from "./dispatch.convert.js";
-import { liveSubject, publishOffers, recordOfferAccepted, recordOffersWithdrawn, recordWaveSent, waveSentRow } from "./dispatch.events.js";
+import {
+  liveSubject,
+  publishOffers,
+  recordOfferAccepted,
+  recordOffersWithdrawn,
+  recordWaveSent,
+  waveSentRow,
+} from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
 import {
   acceptRefusal,
@@ -89,7 +96,11 @@ const WATCH_MAX_QUEUED = 512;
 const REOPEN_REASON = "the transporter did not assign a driver in time";
 
 const offerNotFound = () => new NotFoundError("offer not found", { reason: "OFFER_NOT_FOUND", field: "offer_id" });
-const bookingNotFound = () => new NotFoundError("booking not found among your accepted bookings", { reason: "BOOKING_NOT_FOUND", field: "booking_id" });
+const bookingNotFound = () =>
+  new NotFoundError("booking not found among your accepted bookings", {
+    reason: "BOOKING_NOT_FOUND",
+    field: "booking_id",
+  });
 
 /** Thrown inside an acceptance's transaction to roll it back when the trucks were gone. */
 class TrucksGone extends Error {}
@@ -119,9 +130,24 @@ function dispatchMetrics(registry: Registry) {
     };
   }
   return {
-    offers: new Counter({ name: "weelo_dispatch_offers_total", help: "Offers by what became of them.", labelNames: ["outcome"], registers: [registry] }),
-    accepts: new Counter({ name: "weelo_dispatch_accepts_total", help: "AcceptOffer calls by result.", labelNames: ["result"], registers: [registry] }),
-    waves: new Counter({ name: "weelo_dispatch_waves_total", help: "Broadcast steps run (wave or expiry).", labelNames: ["step"], registers: [registry] }),
+    offers: new Counter({
+      name: "weelo_dispatch_offers_total",
+      help: "Offers by what became of them.",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    accepts: new Counter({
+      name: "weelo_dispatch_accepts_total",
+      help: "AcceptOffer calls by result.",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    waves: new Counter({
+      name: "weelo_dispatch_waves_total",
+      help: "Broadcast steps run (wave or expiry).",
+      labelNames: ["step"],
+      registers: [registry],
+    }),
     syncs: new Counter({
       name: "weelo_dispatch_booking_calls_total",
       help: "Calls dispatch owed booking, by call and result (ok, retry, refused).",
@@ -153,14 +179,30 @@ export function createDispatchService(deps: DispatchDeps) {
    * Adds open bookings to an order's broadcast (locked by the caller): more trucks on a
    * running broadcast, or a new round of waves when it had closed.
    */
-  async function addOpenTrucks(trx: repo.DispatchTrx, broadcast: BroadcastRow, count: number, knownDelta: number): Promise<BroadcastRow> {
+  async function addOpenTrucks(
+    trx: repo.DispatchTrx,
+    broadcast: BroadcastRow,
+    count: number,
+    knownDelta: number,
+  ): Promise<BroadcastRow> {
     const at = now();
     const known = broadcast.known_bookings + knownDelta;
     if (broadcast.status === "open") {
       let next = broadcast.next_wave_at;
       // Still gathering the order's bookings: the last one makes the first wave due now.
-      if (broadcast.wave === 0 && broadcast.claim_token === null && known >= broadcast.vehicle_count && next && next > at) next = at;
-      return repo.updateBroadcast(trx, broadcast.order_id, { open_trucks: broadcast.open_trucks + count, known_bookings: known, next_wave_at: next });
+      if (
+        broadcast.wave === 0 &&
+        broadcast.claim_token === null &&
+        known >= broadcast.vehicle_count &&
+        next &&
+        next > at
+      )
+        next = at;
+      return repo.updateBroadcast(trx, broadcast.order_id, {
+        open_trucks: broadcast.open_trucks + count,
+        known_bookings: known,
+        next_wave_at: next,
+      });
     }
     return repo.updateBroadcast(trx, broadcast.order_id, {
       status: "open",
@@ -191,7 +233,11 @@ export function createDispatchService(deps: DispatchDeps) {
    * fleet), nearest first, without those in `excluded`, and which of them watch offers live.
    * One source failing is logged and the wave goes on with the other; both failing throws.
    */
-  async function searchWave(trip: OfferTrip & Pick<BroadcastRow, "order_id">, step: WaveStep, excluded: ReadonlySet<string>): Promise<WaveSearch> {
+  async function searchWave(
+    trip: OfferTrip & Pick<BroadcastRow, "order_id">,
+    step: WaveStep,
+    excluded: ReadonlySet<string>,
+  ): Promise<WaveSearch> {
     const started = performance.now();
     const pickup = { lat: trip.pickup_lat, lng: trip.pickup_lng };
     const [nearby, serving] = await Promise.allSettled([
@@ -203,18 +249,34 @@ export function createDispatchService(deps: DispatchDeps) {
         limit: Math.min(NEARBY_LIMIT, settings.maxOffersPerWave + excluded.size),
         onePerTransporter: true,
       }),
-      upstreams.fleet.findServingTransporters({ point: pickup, vehicleType: trip.vehicle_type, maxDistanceM: step.last ? 0 : step.radiusM, limit: SERVING_LIMIT }),
+      upstreams.fleet.findServingTransporters({
+        point: pickup,
+        vehicleType: trip.vehicle_type,
+        maxDistanceM: step.last ? 0 : step.radiusM,
+        limit: SERVING_LIMIT,
+      }),
     ]);
     if (nearby.status === "rejected" && serving.status === "rejected") {
-      throw Object.assign(new Error("neither tracking nor fleet answered the candidate search"), { cause: nearby.reason });
+      throw Object.assign(new Error("neither tracking nor fleet answered the candidate search"), {
+        cause: nearby.reason,
+      });
     }
     for (const failed of [nearby, serving].filter((r) => r.status === "rejected")) {
-      logger.warn({ err: failed.reason, orderId: trip.order_id }, "a candidate source failed; the wave goes on with the other (the next wave asks again)");
+      logger.warn(
+        { err: failed.reason, orderId: trip.order_id },
+        "a candidate source failed; the wave goes on with the other (the next wave asks again)",
+      );
     }
     const candidates = waveCandidates(
       {
-        nearbyDrivers: nearby.status === "fulfilled" ? nearby.value.drivers.map((d) => ({ transporterId: d.transporterId, distanceM: d.distanceM })) : [],
-        servingTransporters: serving.status === "fulfilled" ? serving.value.transporters.map((t) => ({ transporterId: t.transporterId, distanceM: t.distanceM })) : [],
+        nearbyDrivers:
+          nearby.status === "fulfilled"
+            ? nearby.value.drivers.map((d) => ({ transporterId: d.transporterId, distanceM: d.distanceM }))
+            : [],
+        servingTransporters:
+          serving.status === "fulfilled"
+            ? serving.value.transporters.map((t) => ({ transporterId: t.transporterId, distanceM: t.distanceM }))
+            : [],
       },
       excluded,
       settings.maxOffersPerWave,
@@ -224,7 +286,12 @@ export function createDispatchService(deps: DispatchDeps) {
   }
 
   /** The offers of a wave: one open offer per candidate, as the row Postgres will hold. */
-  function waveOffers(broadcast: Pick<BroadcastRow, "order_id" | "round">, step: WaveStep, search: WaveSearch, at: Date): OfferRow[] {
+  function waveOffers(
+    broadcast: Pick<BroadcastRow, "order_id" | "round">,
+    step: WaveStep,
+    search: WaveSearch,
+    at: Date,
+  ): OfferRow[] {
     return search.candidates.map((c, i) => ({
       id: uuidv7(),
       order_id: broadcast.order_id,
@@ -242,7 +309,13 @@ export function createDispatchService(deps: DispatchDeps) {
   }
 
   /** After a wave's commit: its events to the relay, its offers to the transporters' live streams. */
-  function waveSent(broadcast: BroadcastRow, offers: readonly OfferRow[], step: WaveStep, search: WaveSearch, started: number): void {
+  function waveSent(
+    broadcast: BroadcastRow,
+    offers: readonly OfferRow[],
+    step: WaveStep,
+    search: WaveSearch,
+    started: number,
+  ): void {
     metrics.waves.inc({ step: "wave" });
     if (offers.length > 0) {
       events.committed();
@@ -272,14 +345,22 @@ export function createDispatchService(deps: DispatchDeps) {
       if (step.kind === "expire") return await expireRound(claimed);
       const started = performance.now();
       const offered = await repo.offeredTransporters(db, claimed.order_id);
-      const excluded = new Set(offered.filter((o) => FINAL_FOR_TRANSPORTER.includes(o.status)).map((o) => o.transporter_id));
+      const excluded = new Set(
+        offered.filter((o) => FINAL_FOR_TRANSPORTER.includes(o.status)).map((o) => o.transporter_id),
+      );
       const search = await searchWave(claimed, step, excluded);
       const at = now();
       const done = await db.transaction().execute(async (trx) => {
-        const broadcast = await repo.completeWave(trx, claimed.order_id, claimed.claim_token!, later(settings.plan.durationMs, claimedAt));
+        const broadcast = await repo.completeWave(
+          trx,
+          claimed.order_id,
+          claimed.claim_token!,
+          later(settings.plan.durationMs, claimedAt),
+        );
         if (!broadcast) return undefined; // the claim ran out, or the order filled meanwhile
         const offers = await repo.upsertOffers(trx, waveOffers(broadcast, step, search, at));
-        if (offers.length > 0) await recordWaveSent(trx, root, broadcast, offers, await repo.openBookingIds(trx, broadcast.order_id), at);
+        if (offers.length > 0)
+          await recordWaveSent(trx, root, broadcast, offers, await repo.openBookingIds(trx, broadcast.order_id), at);
         return { broadcast, offers };
       });
       if (done) waveSent(done.broadcast, done.offers, step, search, started);
@@ -319,14 +400,23 @@ export function createDispatchService(deps: DispatchDeps) {
       try {
         search = await searchWave(broadcast, step, new Set());
       } catch (error) {
-        logger.warn({ err: error, orderId: event.orderId }, "no candidate source answered; the order opens with its first wave due");
+        logger.warn(
+          { err: error, orderId: event.orderId },
+          "no candidate source answered; the order opens with its first wave due",
+        );
         return false;
       }
       const offers = waveOffers(broadcast, step, search, at);
       try {
         await repo.openOrderWithWave(db, {
           broadcast,
-          booking: { booking_id: event.bookingId, order_id: event.orderId, state: "open", booking_seq: sequence, updated_at: at },
+          booking: {
+            booking_id: event.bookingId,
+            order_id: event.orderId,
+            state: "open",
+            booking_seq: sequence,
+            updated_at: at,
+          },
           offers,
           outbox: offers.length > 0 ? [waveSentRow(root, broadcast, offers, [event.bookingId], at)] : [],
         });
@@ -349,7 +439,12 @@ export function createDispatchService(deps: DispatchDeps) {
     const done = await db.transaction().execute(async (trx) => {
       const broadcast = await repo.expireBroadcast(trx, claimed.order_id, claimed.claim_token!);
       if (!broadcast) return undefined;
-      const bookings = await repo.markOpenBookings(trx, broadcast.order_id, { state: "expiring", sync: "expire", sync_due_at: later(settings.leaseMs, at), sync_attempts: 1 });
+      const bookings = await repo.markOpenBookings(trx, broadcast.order_id, {
+        state: "expiring",
+        sync: "expire",
+        sync_due_at: later(settings.leaseMs, at),
+        sync_attempts: 1,
+      });
       const offers = await repo.closeOpenOffers(trx, broadcast.order_id, "expired", "expired", at);
       await recordOffersWithdrawn(trx, root, offers, "expired", at);
       return { broadcast, bookings, offers };
@@ -361,17 +456,31 @@ export function createDispatchService(deps: DispatchDeps) {
       metrics.offers.inc({ outcome: "expired" }, done.offers.length);
       publishOffers(bus, root, offersOf(done.offers, done.broadcast));
     }
-    logger.info({ orderId: claimed.order_id, bookings: done.bookings.length }, "broadcast expired: no transporter took the open trucks");
+    logger.info(
+      { orderId: claimed.order_id, bookings: done.bookings.length },
+      "broadcast expired: no transporter took the open trucks",
+    );
     await Promise.all(done.bookings.map((b) => runSync(b)));
   }
 
   /** Claims due broadcast steps (of one order, or the oldest) and runs them; returns how many were claimed. */
   async function runDueWaves(limit: number, orderId?: string): Promise<number> {
     const at = now();
-    const claimed = await repo.claimDueBroadcasts(db, { now: at, leaseUntil: later(settings.leaseMs, at), token: uuidv7(), limit, ...(orderId ? { orderId } : {}) });
+    const claimed = await repo.claimDueBroadcasts(db, {
+      now: at,
+      leaseUntil: later(settings.leaseMs, at),
+      token: uuidv7(),
+      limit,
+      ...(orderId ? { orderId } : {}),
+    });
     await Promise.all(
       claimed.map((b) =>
-        advance(b, at).catch((error: unknown) => logger.warn({ err: error, orderId: b.order_id }, "broadcast step failed; it runs again when its claim runs out")),
+        advance(b, at).catch((error: unknown) =>
+          logger.warn(
+            { err: error, orderId: b.order_id },
+            "broadcast step failed; it runs again when its claim runs out",
+          ),
+        ),
       ),
     );
     return claimed.length;
@@ -420,27 +529,51 @@ export function createDispatchService(deps: DispatchDeps) {
       const code = error instanceof DomainError ? error.code : undefined;
       if (isPermanentFailure(code)) {
         metrics.syncs.inc({ call: kind, result: "refused" });
-        logger.warn({ err: error, bookingId: row.booking_id, call: kind }, "booking refused a call dispatch owed it; settled as refused");
+        logger.warn(
+          { err: error, bookingId: row.booking_id, call: kind },
+          "booking refused a call dispatch owed it; settled as refused",
+        );
         // confirm/expire: the booking left PENDING (its customer cancelled). assign: it is no longer
         // CONFIRMED for this transporter; the driver and vehicle are released. reopen: it already moved.
         const refused =
           kind === "confirm" || kind === "expire"
             ? { ...settled, state: "cancelled" as const }
             : kind === "assign"
-              ? { ...settled, state: "accepted" as const, driver_id: null, driver_user_id: null, vehicle_id: null, assigned_at: null }
+              ? {
+                  ...settled,
+                  state: "accepted" as const,
+                  driver_id: null,
+                  driver_user_id: null,
+                  vehicle_id: null,
+                  assigned_at: null,
+                }
               : settled;
         await repo.updateBooking(db, row.booking_id, refused, { sync: kind });
         throw error;
       }
       metrics.syncs.inc({ call: kind, result: "retry" });
       const attempts = Math.max(1, row.sync_attempts);
-      await repo.updateBooking(db, row.booking_id, { sync_due_at: later(retryDelayMs(attempts, settings.syncRetryMs)) }, { sync: kind }).catch(() => undefined);
-      logger.warn({ err: error, bookingId: row.booking_id, call: kind, attempts }, "a booking call failed; retrying later");
+      await repo
+        .updateBooking(
+          db,
+          row.booking_id,
+          { sync_due_at: later(retryDelayMs(attempts, settings.syncRetryMs)) },
+          { sync: kind },
+        )
+        .catch(() => undefined);
+      logger.warn(
+        { err: error, bookingId: row.booking_id, call: kind, attempts },
+        "a booking call failed; retrying later",
+      );
       throw error;
     }
   }
 
-  const runSyncQuietly = (row: BookingRow) => runSync(row).then(() => true, () => false);
+  const runSyncQuietly = (row: BookingRow) =>
+    runSync(row).then(
+      () => true,
+      () => false,
+    );
 
   // ------------------------------------------------------------------------- booking events
 
@@ -472,28 +605,32 @@ export function createDispatchService(deps: DispatchDeps) {
     const broadcast = await db
       .transaction()
       .execute(async (trx) => {
-      const first = firstWaveAt(1, vehicleCount, at, settings.gatherMs);
-      const { broadcast, created } = await repo.ensureBroadcast(trx, {
-        ...tripOf(event),
-        vehicle_count: vehicleCount,
-        known_bookings: 1,
-        open_trucks: 1,
-        status: "open",
-        round: 1,
-        wave: 0,
-        next_wave_at: first,
-        expires_at: later(roundLengthMs(settings.plan), first),
-      });
-      // The broadcast row is locked (or new) before the booking row: the order every transaction keeps.
-      if (!(await repo.insertOpenBooking(trx, { bookingId: event.bookingId, orderId: event.orderId, seq: sequence }))) throw new AlreadyKnown();
-      return created ? broadcast : addOpenTrucks(trx, broadcast, 1, 1);
+        const first = firstWaveAt(1, vehicleCount, at, settings.gatherMs);
+        const { broadcast, created } = await repo.ensureBroadcast(trx, {
+          ...tripOf(event),
+          vehicle_count: vehicleCount,
+          known_bookings: 1,
+          open_trucks: 1,
+          status: "open",
+          round: 1,
+          wave: 0,
+          next_wave_at: first,
+          expires_at: later(roundLengthMs(settings.plan), first),
+        });
+        // The broadcast row is locked (or new) before the booking row: the order every transaction keeps.
+        if (!(await repo.insertOpenBooking(trx, { bookingId: event.bookingId, orderId: event.orderId, seq: sequence })))
+          throw new AlreadyKnown();
+        return created ? broadcast : addOpenTrucks(trx, broadcast, 1, 1);
       })
       .catch((error: unknown) => {
         if (error instanceof AlreadyKnown) return undefined;
         throw error;
       });
     if (!broadcast) return; // a redelivery (or a booking cancelled before it opened): nothing changes
-    logger.info({ bookingId: event.bookingId, orderId: event.orderId, openTrucks: broadcast.open_trucks }, "booking open for broadcast");
+    logger.info(
+      { bookingId: event.bookingId, orderId: event.orderId, openTrucks: broadcast.open_trucks },
+      "booking open for broadcast",
+    );
     await afterTrucksChanged(broadcast);
   }
 
@@ -506,7 +643,13 @@ export function createDispatchService(deps: DispatchDeps) {
         return undefined;
       }
       if (Number(row.booking_seq) >= sequence) return undefined;
-      if (row.state === "cancelled" || row.state === "expired" || row.state === "expiring" || row.state === "closed" || row.state === "open") {
+      if (
+        row.state === "cancelled" ||
+        row.state === "expired" ||
+        row.state === "expiring" ||
+        row.state === "closed" ||
+        row.state === "open"
+      ) {
         await repo.updateBooking(trx, row.booking_id, { booking_seq: sequence });
         return undefined;
       }
@@ -528,7 +671,10 @@ export function createDispatchService(deps: DispatchDeps) {
       return locked ? addOpenTrucks(trx, locked, 1, 0) : undefined;
     });
     if (!broadcast) return;
-    logger.info({ bookingId: event.bookingId, orderId: broadcast.order_id, round: broadcast.round }, "reopened booking back to broadcast");
+    logger.info(
+      { bookingId: event.bookingId, orderId: broadcast.order_id, round: broadcast.round },
+      "reopened booking back to broadcast",
+    );
     await afterTrucksChanged(broadcast);
   }
 
@@ -542,7 +688,12 @@ export function createDispatchService(deps: DispatchDeps) {
         // Cancelled before its booking.created was handled: a tombstone keeps that one from opening it.
         await trx
           .insertInto("bookings")
-          .values({ booking_id: event.bookingId, order_id: event.orderId, state: expired ? "expired" : "cancelled", booking_seq: sequence })
+          .values({
+            booking_id: event.bookingId,
+            order_id: event.orderId,
+            state: expired ? "expired" : "cancelled",
+            booking_seq: sequence,
+          })
           .onConflict((oc) => oc.column("booking_id").doNothing())
           .execute();
         return undefined;
@@ -553,11 +704,17 @@ export function createDispatchService(deps: DispatchDeps) {
       await repo.updateBooking(
         trx,
         row.booking_id,
-        terminal ? { booking_seq: sequence } : { state: expired ? "expired" : "cancelled", sync: null, sync_due_at: null, booking_seq: sequence },
+        terminal
+          ? { booking_seq: sequence }
+          : { state: expired ? "expired" : "cancelled", sync: null, sync_due_at: null, booking_seq: sequence },
       );
       if (!wasOpen || !broadcast) return undefined;
       const open = Math.max(0, broadcast.open_trucks - 1);
-      if (open > 0 || broadcast.status !== "open") return { broadcast: await repo.updateBroadcast(trx, broadcast.order_id, { open_trucks: open }), closed: [] as OfferRow[] };
+      if (open > 0 || broadcast.status !== "open")
+        return {
+          broadcast: await repo.updateBroadcast(trx, broadcast.order_id, { open_trucks: open }),
+          closed: [] as OfferRow[],
+        };
       const taken = await repo.countTakenBookings(trx, broadcast.order_id);
       const updated = await repo.updateBroadcast(trx, broadcast.order_id, {
         open_trucks: 0,
@@ -575,7 +732,10 @@ export function createDispatchService(deps: DispatchDeps) {
       events.committed();
       metrics.offers.inc({ outcome: "withdrawn" }, result.closed.length);
       publishOffers(bus, root, offersOf(result.closed, result.broadcast));
-      logger.info({ orderId: result.broadcast.order_id, withdrawn: result.closed.length }, "order cancelled: open offers withdrawn");
+      logger.info(
+        { orderId: result.broadcast.order_id, withdrawn: result.closed.length },
+        "order cancelled: open offers withdrawn",
+      );
     } else {
       await afterTrucksChanged(result.broadcast);
     }
@@ -585,7 +745,11 @@ export function createDispatchService(deps: DispatchDeps) {
   async function onBookingChanged(event: BookingStatusChanged, sequence: number, completed: boolean): Promise<void> {
     let q = db
       .updateTable("bookings")
-      .set(completed ? { booking_seq: sequence, state: "closed", updated_at: now() } : { booking_seq: sequence, updated_at: now() })
+      .set(
+        completed
+          ? { booking_seq: sequence, state: "closed", updated_at: now() }
+          : { booking_seq: sequence, updated_at: now() },
+      )
       .where("booking_id", "=", event.bookingId)
       .where("booking_seq", "<", String(sequence));
     if (completed) q = q.where("state", "=", "assigned");
@@ -604,7 +768,11 @@ export function createDispatchService(deps: DispatchDeps) {
    * first answer was lost gets that answer again (the bookings and their deadline). Anything
    * else about a closed offer is refused with what happened to it.
    */
-  async function answerAgain(principal: Principal, offer: OfferRow, count: number): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
+  async function answerAgain(
+    principal: Principal,
+    offer: OfferRow,
+    count: number,
+  ): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
     if (offer.status === "accepted" && offer.accepted_count === count) {
       const bookings = await repo.bookingsOfOffer(db, offer.id, principal.userId);
       const view = (await offerViews([offer.id])).get(offer.id);
@@ -616,7 +784,10 @@ export function createDispatchService(deps: DispatchDeps) {
     }
     metrics.accepts.inc({ result: "refused" });
     if (offer.status === "accepted") {
-      throw new FailedPreconditionError(`you already accepted this offer for ${offer.accepted_count} truck${offer.accepted_count === 1 ? "" : "s"}`, { reason: "OFFER_ALREADY_ACCEPTED" });
+      throw new FailedPreconditionError(
+        `you already accepted this offer for ${offer.accepted_count} truck${offer.accepted_count === 1 ? "" : "s"}`,
+        { reason: "OFFER_ALREADY_ACCEPTED" },
+      );
     }
     throw offerClosedRefusal(offer.status);
   }
@@ -648,15 +819,27 @@ export function createDispatchService(deps: DispatchDeps) {
     async runMissedDeadlines(limit = 50): Promise<number> {
       const at = now();
       const rows = await repo.claimMissedDeadlines(db, { now: at, leaseUntil: later(settings.leaseMs, at), limit });
-      for (const row of rows) logger.info({ bookingId: row.booking_id, transporterId: row.transporter_id }, "assign deadline passed: reopening the booking");
+      for (const row of rows)
+        logger.info(
+          { bookingId: row.booking_id, transporterId: row.transporter_id },
+          "assign deadline passed: reopening the booking",
+        );
       await Promise.all(rows.map(runSyncQuietly));
       return rows.length;
     },
 
     /** A page of the transporter's offers in a status (open by default), newest first. */
-    async listOffers(principal: Principal, query: { status: OfferStatus; pageSize: number; pageToken: string }): Promise<{ offers: Offer[]; nextPageToken: string }> {
+    async listOffers(
+      principal: Principal,
+      query: { status: OfferStatus; pageSize: number; pageToken: string },
+    ): Promise<{ offers: Offer[]; nextPageToken: string }> {
       const limit = pageSize(query.pageSize);
-      const rows = await repo.listOffers(db, { transporterId: principal.userId, status: query.status, afterId: decodePageToken(query.pageToken), limit: limit + 1 });
+      const rows = await repo.listOffers(db, {
+        transporterId: principal.userId,
+        status: query.status,
+        afterId: decodePageToken(query.pageToken),
+        limit: limit + 1,
+      });
       const { items, nextPageToken } = pageOf(rows, limit);
       return { offers: items.map((r) => offerToProto(r, r)), nextPageToken };
     },
@@ -668,7 +851,11 @@ export function createDispatchService(deps: DispatchDeps) {
      * withdrawn when nothing is left, and the events. Then the confirmations are made (and
      * retried by the poller if booking does not answer).
      */
-    async acceptOffer(principal: Principal, offerIdText: string, countRequested: number): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
+    async acceptOffer(
+      principal: Principal,
+      offerIdText: string,
+      countRequested: number,
+    ): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
       const offerId = validateId(offerIdText, "offer_id");
       const count = validateVehicleCount(countRequested);
       const at = now();
@@ -682,7 +869,13 @@ export function createDispatchService(deps: DispatchDeps) {
         taken = await db.transaction().execute(async (trx) => {
           const broadcast = await repo.takeTrucks(trx, known.order_id, count);
           if (!broadcast) throw new TrucksGone(known.order_id);
-          const offer = await repo.answerOffer(trx, { offerId, transporterId: principal.userId, status: "accepted", acceptedCount: count, now: at });
+          const offer = await repo.answerOffer(trx, {
+            offerId,
+            transporterId: principal.userId,
+            status: "accepted",
+            acceptedCount: count,
+            now: at,
+          });
           if (!offer) throw new OfferAnswered();
           const bookings = await repo.claimOpenBookings(trx, {
             orderId: offer.order_id,
@@ -693,9 +886,13 @@ export function createDispatchService(deps: DispatchDeps) {
             assignBy,
             syncDueAt: later(settings.leaseMs, at),
           });
-          if (bookings.length !== count) throw new InternalError("the order's open bookings do not match its open trucks");
+          if (bookings.length !== count)
+            throw new InternalError("the order's open bookings do not match its open trucks");
           bookings.sort((a, b) => (a.booking_id < b.booking_id ? -1 : 1)); // the order a repeated answer gives them in
-          const withdrawn = broadcast.status === "filled" ? await repo.closeOpenOffers(trx, offer.order_id, "withdrawn", "filled", at) : [];
+          const withdrawn =
+            broadcast.status === "filled"
+              ? await repo.closeOpenOffers(trx, offer.order_id, "withdrawn", "filled", at)
+              : [];
           await recordOffersWithdrawn(trx, root, withdrawn, "filled", at);
           const bookingIds = bookings.map((b) => b.booking_id);
           await recordOfferAccepted(trx, root, offer, { bookingIds, openAfter: broadcast.open_trucks, assignBy, at });
@@ -707,7 +904,8 @@ export function createDispatchService(deps: DispatchDeps) {
         // Answered meanwhile, perhaps by this same request sent twice: the first took the trucks,
         // this one waited behind it.
         const current = await ownOffer(principal, offerId);
-        if (error instanceof OfferAnswered || current.status === "accepted") return answerAgain(principal, current, count);
+        if (error instanceof OfferAnswered || current.status === "accepted")
+          return answerAgain(principal, current, count);
         metrics.accepts.inc({ result: "taken" });
         throw acceptRefusal(await repo.findBroadcast(db, error.message), count);
       }
@@ -717,11 +915,21 @@ export function createDispatchService(deps: DispatchDeps) {
       if (taken.withdrawn.length > 0) metrics.offers.inc({ outcome: "withdrawn" }, taken.withdrawn.length);
       publishOffers(bus, root, offersOf([taken.offer, ...taken.withdrawn, ...taken.stillOpen], taken.broadcast));
       logger.info(
-        { orderId: taken.offer.order_id, transporterId: principal.userId, trucks: count, openTrucks: taken.broadcast.open_trucks, bookings: taken.bookings.map((b) => b.booking_id) },
+        {
+          orderId: taken.offer.order_id,
+          transporterId: principal.userId,
+          trucks: count,
+          openTrucks: taken.broadcast.open_trucks,
+          bookings: taken.bookings.map((b) => b.booking_id),
+        },
         "offer accepted",
       );
       await Promise.all(taken.bookings.map(runSyncQuietly));
-      return { offer: offerToProto(taken.offer, taken.broadcast), bookingIds: taken.bookings.map((b) => b.booking_id), assignBy };
+      return {
+        offer: offerToProto(taken.offer, taken.broadcast),
+        bookingIds: taken.bookings.map((b) => b.booking_id),
+        assignBy,
+      };
     },
 
     /** Says no to an open offer; the order is never offered to this transporter again. */
@@ -732,7 +940,13 @@ export function createDispatchService(deps: DispatchDeps) {
       const known = await ownOffer(principal, offerId);
       const done = await db.transaction().execute(async (trx) => {
         const broadcast = await repo.updateBroadcast(trx, known.order_id, {}); // the order's lock first, and a new version
-        const offer = await repo.answerOffer(trx, { offerId, transporterId: principal.userId, status: "declined", declineReason: reason, now: at });
+        const offer = await repo.answerOffer(trx, {
+          offerId,
+          transporterId: principal.userId,
+          status: "declined",
+          declineReason: reason,
+          now: at,
+        });
         return offer ? { offer, broadcast } : undefined;
       });
       if (!done) throw offerClosedRefusal((await ownOffer(principal, offerId)).status);
@@ -749,7 +963,10 @@ export function createDispatchService(deps: DispatchDeps) {
      * a unique index when the driver or vehicle is on another active assignment; then booking
      * makes it ASSIGNED and the driver's stream is told.
      */
-    async assignDriver(principal: Principal, input: { bookingId: string; driverId: string; vehicleId: string }): Promise<BookingRow> {
+    async assignDriver(
+      principal: Principal,
+      input: { bookingId: string; driverId: string; vehicleId: string },
+    ): Promise<BookingRow> {
       const bookingId = validateId(input.bookingId, "booking_id");
       const driverId = validateId(input.driverId, "driver_id");
       const vehicleId = validateId(input.vehicleId, "vehicle_id");
@@ -758,34 +975,59 @@ export function createDispatchService(deps: DispatchDeps) {
       if (row.state === "assigned" && row.driver_id === driverId && row.vehicle_id === vehicleId) return row; // a retry
       if (row.state !== "accepted") {
         throw new FailedPreconditionError(
-          row.state === "assigned" ? "this booking already has a driver" : "this booking is no longer yours to assign (its deadline passed, or it was cancelled)",
+          row.state === "assigned"
+            ? "this booking already has a driver"
+            : "this booking is no longer yours to assign (its deadline passed, or it was cancelled)",
           { reason: row.state === "assigned" ? "ALREADY_ASSIGNED" : "BOOKING_NOT_ASSIGNABLE", field: "booking_id" },
         );
       }
       if (row.sync === "confirm") {
         // The confirmation is still owed: make it now rather than wait for the poller.
-        if (!(await runSyncQuietly(row))) throw new UnavailableError("the booking is still being confirmed; try again in a moment", { retryAfterSeconds: 2 });
+        if (!(await runSyncQuietly(row)))
+          throw new UnavailableError("the booking is still being confirmed; try again in a moment", {
+            retryAfterSeconds: 2,
+          });
         row = (await repo.findBooking(db, bookingId))!;
         if (row.state !== "accepted" || row.transporter_id !== principal.userId) throw bookingNotFound();
       }
       const broadcast = await repo.findBroadcast(db, row.order_id);
       const fleet = await upstreams.fleet.getDriverAndVehicle({ transporterId: principal.userId, driverId, vehicleId });
-      if (!fleet.driverFound) throw new NotFoundError("driver not found in your fleet", { reason: "DRIVER_NOT_FOUND", field: "driver_id" });
-      if (!fleet.vehicleFound) throw new NotFoundError("vehicle not found in your fleet", { reason: "VEHICLE_NOT_FOUND", field: "vehicle_id" });
+      if (!fleet.driverFound)
+        throw new NotFoundError("driver not found in your fleet", { reason: "DRIVER_NOT_FOUND", field: "driver_id" });
+      if (!fleet.vehicleFound)
+        throw new NotFoundError("vehicle not found in your fleet", {
+          reason: "VEHICLE_NOT_FOUND",
+          field: "vehicle_id",
+        });
       if (broadcast && fleet.vehicleType !== broadcast.vehicle_type) {
-        throw new FailedPreconditionError(`the booking needs a ${broadcast.vehicle_type} vehicle; this one is ${fleet.vehicleType}`, {
-          reason: "VEHICLE_TYPE_MISMATCH",
+        throw new FailedPreconditionError(
+          `the booking needs a ${broadcast.vehicle_type} vehicle; this one is ${fleet.vehicleType}`,
+          {
+            reason: "VEHICLE_TYPE_MISMATCH",
+            field: "vehicle_id",
+          },
+        );
+      }
+      if (
+        fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_MAINTENANCE ||
+        fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_INACTIVE
+      ) {
+        throw new FailedPreconditionError("the vehicle is in maintenance or inactive", {
+          reason: "VEHICLE_NOT_AVAILABLE",
           field: "vehicle_id",
         });
       }
-      if (fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_MAINTENANCE || fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_INACTIVE) {
-        throw new FailedPreconditionError("the vehicle is in maintenance or inactive", { reason: "VEHICLE_NOT_AVAILABLE", field: "vehicle_id" });
-      }
       if (!fleet.driverUserId) {
-        throw new FailedPreconditionError("the driver has never logged in to the driver app; ask them to log in first", { reason: "DRIVER_NOT_LOGGED_IN", field: "driver_id" });
+        throw new FailedPreconditionError(
+          "the driver has never logged in to the driver app; ask them to log in first",
+          { reason: "DRIVER_NOT_LOGGED_IN", field: "driver_id" },
+        );
       }
       if (fleet.driverStatus === DriverStatus.DRIVER_STATUS_ON_TRIP) {
-        throw new FailedPreconditionError("the driver is on another trip", { reason: "DRIVER_BUSY", field: "driver_id" });
+        throw new FailedPreconditionError("the driver is on another trip", {
+          reason: "DRIVER_BUSY",
+          field: "driver_id",
+        });
       }
       const at = now();
       let claimed: BookingRow | undefined;
@@ -808,20 +1050,27 @@ export function createDispatchService(deps: DispatchDeps) {
       } catch (error) {
         if (isUniqueViolation(error)) {
           const onVehicle = isUniqueViolation(error, repo.Constraint.activeVehicle);
-          throw new FailedPreconditionError(onVehicle ? "the vehicle is on another active trip" : "the driver is on another active trip", {
-            reason: onVehicle ? "VEHICLE_BUSY" : "DRIVER_BUSY",
-            field: onVehicle ? "vehicle_id" : "driver_id",
-          });
+          throw new FailedPreconditionError(
+            onVehicle ? "the vehicle is on another active trip" : "the driver is on another active trip",
+            {
+              reason: onVehicle ? "VEHICLE_BUSY" : "DRIVER_BUSY",
+              field: onVehicle ? "vehicle_id" : "driver_id",
+            },
+          );
         }
         throw error;
       }
       if (!claimed) {
         const current = await repo.findBooking(db, bookingId);
-        if (current?.state === "assigned" && current.driver_id === driverId && current.vehicle_id === vehicleId) return current;
-        throw new FailedPreconditionError("this booking is no longer yours to assign (its deadline passed, or it changed meanwhile)", {
-          reason: "BOOKING_NOT_ASSIGNABLE",
-          field: "booking_id",
-        });
+        if (current?.state === "assigned" && current.driver_id === driverId && current.vehicle_id === vehicleId)
+          return current;
+        throw new FailedPreconditionError(
+          "this booking is no longer yours to assign (its deadline passed, or it changed meanwhile)",
+          {
+            reason: "BOOKING_NOT_ASSIGNABLE",
+            field: "booking_id",
+          },
+        );
       }
       try {
         await runSync(claimed);
@@ -870,7 +1119,15 @@ export function createDispatchService(deps: DispatchDeps) {
         if (open) return { kind: { $case: "offer", value: offer } };
         return known?.open ? { kind: { $case: "closed", value: offer } } : undefined;
       };
-      const readOpen = async () => (await repo.listOffers(db, { transporterId: me, status: "open", afterId: undefined, limit: WATCH_SNAPSHOT_LIMIT })).map((r) => offerToProto(r, r));
+      const readOpen = async () =>
+        (
+          await repo.listOffers(db, {
+            transporterId: me,
+            status: "open",
+            afterId: undefined,
+            limit: WATCH_SNAPSHOT_LIMIT,
+          })
+        ).map((r) => offerToProto(r, r));
       try {
         const first = await readOpen();
         for (const offer of first.reverse()) {
@@ -924,6 +1181,5 @@ export function createDispatchService(deps: DispatchDeps) {
         await presence.leave(me);
       }
     },
-
   };
 }

@@ -18,7 +18,16 @@ export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
  * owed); expiring/expired: nobody took it (ExpireBooking owed, then done); cancelled; closed:
  * the trip completed.
  */
-export const BOOKING_STATES = ["open", "accepted", "assigned", "reopening", "expiring", "expired", "cancelled", "closed"] as const;
+export const BOOKING_STATES = [
+  "open",
+  "accepted",
+  "assigned",
+  "reopening",
+  "expiring",
+  "expired",
+  "cancelled",
+  "closed",
+] as const;
 export type BookingState = (typeof BOOKING_STATES)[number];
 
 /** The booking call dispatch still owes booking for a row (retried by the timer poller until it is made). */

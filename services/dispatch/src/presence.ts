@@ -28,7 +28,9 @@ export class TransporterPresence {
   /** A stream of the transporter opened here. */
   async enter(transporterId: string): Promise<void> {
     this.local.set(transporterId, (this.local.get(transporterId) ?? 0) + 1);
-    await this.cache.set(this.key(transporterId), "1", { ttlMs: this.ttlMs }).catch((error: unknown) => this.logger.warn({ err: error }, "could not record a WatchOffers stream"));
+    await this.cache
+      .set(this.key(transporterId), "1", { ttlMs: this.ttlMs })
+      .catch((error: unknown) => this.logger.warn({ err: error }, "could not record a WatchOffers stream"));
   }
 
   /** A stream of the transporter ended here. */

@@ -13,7 +13,10 @@ import { TokenIssuer, type Role } from "@weelo/auth";
 import { bookingConfigSchema, startBooking } from "@weelo/booking";
 import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import type { Address } from "@weelo/contracts/grpc/weelo/common/v1/common";
-import { DispatchServiceService, type WatchOffersResponse } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
+import {
+  DispatchServiceService,
+  type WatchOffersResponse,
+} from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
 import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
 import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
@@ -37,7 +40,10 @@ export const DROP = { lat: 18.5912, lng: 73.7389 };
 export const VEHICLE_TYPE = "lcv_14ft";
 
 /** A point about `km` kilometres north of `from`. */
-export const north = (from: { lat: number; lng: number }, km: number) => ({ lat: from.lat + km / 111.32, lng: from.lng });
+export const north = (from: { lat: number; lng: number }, km: number) => ({
+  lat: from.lat + km / 111.32,
+  lng: from.lng,
+});
 
 export interface Party {
   id: string;
@@ -51,7 +57,14 @@ export interface TestTransporter extends Party {
 export interface OfferWatch {
   messages: WatchOffersResponse[];
   /** Offers open on the stream now (offer messages minus closed ones). */
-  open(): Map<string, NonNullable<WatchOffersResponse["kind"]> extends infer K ? (K extends { $case: "offer"; value: infer V } ? V : never) : never>;
+  open(): Map<
+    string,
+    NonNullable<WatchOffersResponse["kind"]> extends infer K
+      ? K extends { $case: "offer"; value: infer V }
+        ? V
+        : never
+      : never
+  >;
   caughtUp: boolean;
   ended: boolean;
   close(): void;
@@ -81,36 +94,72 @@ export interface TestDispatch {
   /** Adds a vehicle of a type to the transporter's fleet; returns its id. */
   vehicle(transporter: Party, vehicleType?: string): Promise<string>;
   /** A transporter with vehicles of the type; based at `base` (service radius `radiusKm`) when given. */
-  transporter(options?: { base?: { lat: number; lng: number }; radiusKm?: number; vehicles?: number; vehicleType?: string }): Promise<TestTransporter>;
+  transporter(options?: {
+    base?: { lat: number; lng: number };
+    radiusKm?: number;
+    vehicles?: number;
+    vehicleType?: string;
+  }): Promise<TestTransporter>;
   /** A driver of the transporter, logged in, online with the vehicle and seen at `at`. */
-  onlineDriver(transporter: TestTransporter, vehicleId: string, at: { lat: number; lng: number }): Promise<{ id: string; userId: string; auth: CallOptions }>;
+  onlineDriver(
+    transporter: TestTransporter,
+    vehicleId: string,
+    at: { lat: number; lng: number },
+  ): Promise<{ id: string; userId: string; auth: CallOptions }>;
   /** A registered driver of the transporter who has logged in once (offline). */
   driver(transporter: TestTransporter): Promise<{ id: string; userId: string; auth: CallOptions }>;
   /** A customer books `count` trucks picked up at `pickup`. */
-  book(count?: number, pickup?: { lat: number; lng: number }): Promise<{ customer: Party; orderId: string; bookingIds: string[] }>;
+  book(
+    count?: number,
+    pickup?: { lat: number; lng: number },
+  ): Promise<{ customer: Party; orderId: string; bookingIds: string[] }>;
   watch(transporter: Party, target?: ServiceClient<typeof DispatchServiceService>): OfferWatch;
   /** The transporter's first open offer of the order, waiting for it. */
-  offerFor(transporter: Party, orderId: string, timeoutMs?: number, client?: ServiceClient<typeof DispatchServiceService>): Promise<{ id: string; vehicleCountOpen: number }>;
+  offerFor(
+    transporter: Party,
+    orderId: string,
+    timeoutMs?: number,
+    client?: ServiceClient<typeof DispatchServiceService>,
+  ): Promise<{ id: string; vehicleCountOpen: number }>;
   /** Another dispatch process-alike: its own platform (replica) on the same database and bus, with a client. */
-  replica(env?: Record<string, string>): Promise<{ platform: Platform; module: DispatchModule; client: ServiceClient<typeof DispatchServiceService>; address: string; stop(): Promise<void> }>;
+  replica(env?: Record<string, string>): Promise<{
+    platform: Platform;
+    module: DispatchModule;
+    client: ServiceClient<typeof DispatchServiceService>;
+    address: string;
+    stop(): Promise<void>;
+  }>;
   stop(): Promise<void>;
 }
 
 let counter = 0;
 const SERIES = "ABCDEFGHJKLMNPRSTUVWXYZ";
-const phone = () => `9${String(randomInt(0, 10_000)).padStart(4, "0")}${String((process.pid * 1000 + ++counter) % 100_000).padStart(5, "0")}`;
+const phone = () =>
+  `9${String(randomInt(0, 10_000)).padStart(4, "0")}${String((process.pid * 1000 + ++counter) % 100_000).padStart(5, "0")}`;
 const registration = () =>
   `MH${String(10 + randomInt(0, 89))}${SERIES[randomInt(0, SERIES.length)]}${SERIES[randomInt(0, SERIES.length)]}${String(randomInt(1000, 10_000))}`;
 
 export function address(point: { lat: number; lng: number }, city = "Pune"): Address {
-  return { line1: "Plot 7, MIDC", line2: "", landmark: "", city, state: "Maharashtra", pincode: "411001", location: point, contactName: "Asha Patel", contactPhone: "9876543210" };
+  return {
+    line1: "Plot 7, MIDC",
+    line2: "",
+    landmark: "",
+    city,
+    state: "Maharashtra",
+    pincode: "411001",
+    location: point,
+    contactName: "Asha Patel",
+    contactPhone: "9876543210",
+  };
 }
 
 /**
  * `withDispatch: false` starts everything but dispatch (tests then run dispatch as replicas or
  * child processes of its own).
  */
-export async function startTestDispatch(options: { env?: Record<string, string>; withDispatch?: boolean } = {}): Promise<TestDispatch> {
+export async function startTestDispatch(
+  options: { env?: Record<string, string>; withDispatch?: boolean } = {},
+): Promise<TestDispatch> {
   const isolated = await isolatedTestEnvironment();
   const s = isolated.suffix;
   const env: Record<string, string | undefined> = {
@@ -140,7 +189,8 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
   const cleanup = async () => {
     for (const r of replicas.splice(0)) await r.stop().catch(() => undefined);
     for (const c of clients.splice(0)) c.close();
-    for (const stream of [env.BOOKING_STREAM!, env.FLEET_STREAM!, env.DISPATCH_STREAM!]) await platform.bus.deleteStream(stream).catch(() => false);
+    for (const stream of [env.BOOKING_STREAM!, env.FLEET_STREAM!, env.DISPATCH_STREAM!])
+      await platform.bus.deleteStream(stream).catch(() => false);
     await platform.shutdown();
     await isolated.cleanup(["pricing", "fleet", "booking", "tracking", "dispatch"]);
   };
@@ -152,7 +202,10 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
     await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
     });
-    const dispatchModule = options.withDispatch === false ? undefined : await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` });
+    const dispatchModule =
+      options.withDispatch === false
+        ? undefined
+        : await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` });
     const ports = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
     meshPort = ports.meshPort;
     await dispatchModule?.consuming;
@@ -178,7 +231,14 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
     const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>
-      (await issuer.issueAccessToken({ userId, role, sessionId: uuidv7(), ...(transporterId ? { transporterId } : {}) })).token;
+      (
+        await issuer.issueAccessToken({
+          userId,
+          role,
+          sessionId: uuidv7(),
+          ...(transporterId ? { transporterId } : {}),
+        })
+      ).token;
     const party = async (role: Role): Promise<Party> => {
       const id = uuidv7();
       return { id, auth: as(await token(role, id)) };
@@ -186,7 +246,15 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
 
     const registerDriver = async (transporter: TestTransporter) => {
       const number = phone();
-      const added = await drivers.addDriver({ name: "Ramesh Kumar", phone: number, licenceNumber: `MH12${String(randomInt(10_000_000_000, 99_999_999_999))}`, idempotencyKey: "" }, transporter.auth);
+      const added = await drivers.addDriver(
+        {
+          name: "Ramesh Kumar",
+          phone: number,
+          licenceNumber: `MH12${String(randomInt(10_000_000_000, 99_999_999_999))}`,
+          idempotencyKey: "",
+        },
+        transporter.auth,
+      );
       const userId = uuidv7();
       await directory.linkDriverAccount({ phone: number, userId });
       return { id: added.driver!.id, userId, auth: as(await token("driver", userId, transporter.id)) };
@@ -205,12 +273,25 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
       token,
       party,
       async vehicle(transporter, vehicleType = VEHICLE_TYPE) {
-        const added = await vehicles.addVehicle({ registrationNumber: registration(), vehicleType, capacityKg: 3500, makeModel: "Tata 1109", idempotencyKey: "" }, transporter.auth);
+        const added = await vehicles.addVehicle(
+          {
+            registrationNumber: registration(),
+            vehicleType,
+            capacityKg: 3500,
+            makeModel: "Tata 1109",
+            idempotencyKey: "",
+          },
+          transporter.auth,
+        );
         return added.vehicle!.id;
       },
       async transporter(o = {}) {
         const t = await party("transporter");
-        if (o.base) await transporters.updateTransporterProfile({ baseLocation: o.base, serviceRadiusKm: o.radiusKm ?? 25 }, t.auth);
+        if (o.base)
+          await transporters.updateTransporterProfile(
+            { baseLocation: o.base, serviceRadiusKm: o.radiusKm ?? 25 },
+            t.auth,
+          );
         const ids: string[] = [];
         for (let i = 0; i < (o.vehicles ?? 1); i++) ids.push(await test.vehicle(t, o.vehicleType));
         return { ...t, vehicles: ids };
@@ -220,16 +301,45 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
         const driver = await registerDriver(transporter);
         await drivers.setAvailability({ online: true, vehicleId }, driver.auth);
         // Tracking learns of the driver from fleet's availability event; then the position makes it findable.
-        await until("tracking to know the driver online", async () => {
-          await trackingClient.updateLocation({ points: [{ seq: Date.now(), recordedAt: new Date(), lat: at.lat, lng: at.lng, accuracyM: 5, speedMps: 0, heading: 0 }] }, driver.auth);
-          const found = await trackingInternal.findNearbyDrivers({ center: at, radiusM: 200, vehicleType: VEHICLE_TYPE, limit: 200, onePerTransporter: false });
-          return found.drivers.some((d) => d.driverId === driver.id);
-        }, 10_000, 100);
+        await until(
+          "tracking to know the driver online",
+          async () => {
+            await trackingClient.updateLocation(
+              {
+                points: [
+                  {
+                    seq: Date.now(),
+                    recordedAt: new Date(),
+                    lat: at.lat,
+                    lng: at.lng,
+                    accuracyM: 5,
+                    speedMps: 0,
+                    heading: 0,
+                  },
+                ],
+              },
+              driver.auth,
+            );
+            const found = await trackingInternal.findNearbyDrivers({
+              center: at,
+              radiusM: 200,
+              vehicleType: VEHICLE_TYPE,
+              limit: 200,
+              onePerTransporter: false,
+            });
+            return found.drivers.some((d) => d.driverId === driver.id);
+          },
+          10_000,
+          100,
+        );
         return driver;
       },
       async book(count = 1, pickup = PUNE) {
         const customer = await party("customer");
-        const quote = await pricing.getQuote({ pickup, drop: DROP, vehicleType: VEHICLE_TYPE, vehicleCount: count }, customer.auth);
+        const quote = await pricing.getQuote(
+          { pickup, drop: DROP, vehicleType: VEHICLE_TYPE, vehicleCount: count },
+          customer.auth,
+        );
         const created = await bookings.createBooking(
           {
             quoteToken: quote.quoteToken,
@@ -250,7 +360,13 @@ export async function startTestDispatch(options: { env?: Record<string, string>;
         const method = DispatchServiceService.watchOffers;
         const metadata = new grpc.Metadata();
         for (const [k, v] of Object.entries(transporter.auth.metadata ?? {})) metadata.set(k, v);
-        const call = target.raw.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, {}, metadata);
+        const call = target.raw.makeServerStreamRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          {},
+          metadata,
+        );
         const messages: WatchOffersResponse[] = [];
         const watch: OfferWatch = {
           messages,

@@ -9,7 +9,10 @@ import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/trac
 import type { ServiceClient, ServiceDefinition } from "@weelo/grpc";
 
 export interface DispatchUpstreams {
-  booking: Pick<ServiceClient<typeof BookingDispatchServiceService>, "confirmBooking" | "assignBooking" | "reopenBooking" | "expireBooking">;
+  booking: Pick<
+    ServiceClient<typeof BookingDispatchServiceService>,
+    "confirmBooking" | "assignBooking" | "reopenBooking" | "expireBooking"
+  >;
   tracking: Pick<ServiceClient<typeof TrackingInternalServiceService>, "findNearbyDrivers">;
   fleet: Pick<ServiceClient<typeof FleetDirectoryServiceService>, "findServingTransporters" | "getDriverAndVehicle">;
 }
@@ -35,7 +38,9 @@ export function grpcUpstreams(
       }
       return client;
     };
-    return new Proxy({} as ServiceClient<D>, { get: (_target, key) => (get() as Record<string | symbol, unknown>)[key] });
+    return new Proxy({} as ServiceClient<D>, {
+      get: (_target, key) => (get() as Record<string | symbol, unknown>)[key],
+    });
   }
   return {
     booking: lazy(BookingDispatchServiceService, addresses.booking),

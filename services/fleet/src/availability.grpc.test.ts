@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Consumer } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
-import { AvailabilityChangeReason, DriverAvailabilityChanged, DriverRemoved } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
+import {
+  AvailabilityChangeReason,
+  DriverAvailabilityChanged,
+  DriverRemoved,
+} from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import { DriverStatus, VehicleStatus } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet";
 import { GrpcCode } from "@weelo/errors";
 import { sleep, until } from "@weelo/testing";
@@ -34,7 +38,12 @@ describe("driver availability over gRPC", () => {
       handler: (msg) => {
         const envelope = EventEnvelope.decode(msg.data);
         assert.equal(envelope.payload?.typeUrl, "type.googleapis.com/weelo.fleet.v1.DriverAvailabilityChanged");
-        received.push({ subject: msg.subject, msgId: msg.msgId, envelope, event: DriverAvailabilityChanged.decode(envelope.payload!.value) });
+        received.push({
+          subject: msg.subject,
+          msgId: msg.msgId,
+          envelope,
+          event: DriverAvailabilityChanged.decode(envelope.payload!.value),
+        });
       },
     });
   });
@@ -46,7 +55,13 @@ describe("driver availability over gRPC", () => {
   async function fleetWithVehicle(vehicleType = "lcv_17ft") {
     const transporter = await t.transporter();
     const { vehicle } = await t.vehicles.addVehicle(
-      { idempotencyKey: "", registrationNumber: uniqueRegistration(), vehicleType, capacityKg: 3500, makeModel: "Eicher Pro 2049" },
+      {
+        idempotencyKey: "",
+        registrationNumber: uniqueRegistration(),
+        vehicleType,
+        capacityKg: 3500,
+        makeModel: "Eicher Pro 2049",
+      },
       transporter.auth,
     );
     return { transporter, vehicleId: vehicle!.id };
@@ -101,7 +116,9 @@ describe("driver availability over gRPC", () => {
   it("lets exactly one of several drivers claiming one vehicle at once win", async () => {
     const { transporter, vehicleId } = await fleetWithVehicle();
     const drivers = await Promise.all(Array.from({ length: 6 }, () => t.driver(transporter)));
-    const results = await Promise.allSettled(drivers.map((d) => t.drivers.setAvailability({ online: true, vehicleId }, d.auth)));
+    const results = await Promise.allSettled(
+      drivers.map((d) => t.drivers.setAvailability({ online: true, vehicleId }, d.auth)),
+    );
     const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [drivers[i]!] : []));
     assert.equal(winners.length, 1, "exactly one claim wins");
     for (const r of results) {
@@ -125,7 +142,13 @@ describe("driver availability over gRPC", () => {
   it("moves an online driver to another vehicle, freeing the first", async () => {
     const { transporter, vehicleId: first } = await fleetWithVehicle();
     const { vehicle } = await t.vehicles.addVehicle(
-      { idempotencyKey: "", registrationNumber: uniqueRegistration(), vehicleType: "mini_truck", capacityKg: 750, makeModel: "" },
+      {
+        idempotencyKey: "",
+        registrationNumber: uniqueRegistration(),
+        vehicleType: "mini_truck",
+        capacityKg: 750,
+        makeModel: "",
+      },
       transporter.auth,
     );
     const driver = await t.driver(transporter);
@@ -181,7 +204,10 @@ describe("driver availability over gRPC", () => {
     const after = await t.drivers.getAvailability({}, driver.auth);
     assert.equal(after.driver!.status, DriverStatus.DRIVER_STATUS_OFFLINE);
     await until("the deleted-vehicle event", () => eventsOf(driver.id).length === 5);
-    assert.equal(eventsOf(driver.id)[4]!.event.reason, AvailabilityChangeReason.AVAILABILITY_CHANGE_REASON_VEHICLE_UNAVAILABLE);
+    assert.equal(
+      eventsOf(driver.id)[4]!.event.reason,
+      AvailabilityChangeReason.AVAILABILITY_CHANGE_REASON_VEHICLE_UNAVAILABLE,
+    );
   });
 
   it("takes a removed driver offline and refuses them afterwards", async () => {
@@ -250,17 +276,26 @@ describe("driver availability over gRPC", () => {
 
   it("needs a linked driver's token", async () => {
     const { transporter, vehicleId } = await fleetWithVehicle();
-    const unlinked = await failure(t.drivers.setAvailability({ online: true, vehicleId }, t.as(await t.token("driver", undefined, transporter.id))));
+    const unlinked = await failure(
+      t.drivers.setAvailability({ online: true, vehicleId }, t.as(await t.token("driver", undefined, transporter.id))),
+    );
     assert.equal(unlinked.code, GrpcCode.FAILED_PRECONDITION);
     assert.equal(unlinked.reason, "DRIVER_ACCOUNT_NOT_LINKED");
-    const noTransporter = await failure(t.drivers.setAvailability({ online: true, vehicleId }, t.as(await t.token("driver"))));
+    const noTransporter = await failure(
+      t.drivers.setAvailability({ online: true, vehicleId }, t.as(await t.token("driver"))),
+    );
     assert.equal(noTransporter.code, GrpcCode.PERMISSION_DENIED);
     const asTransporter = await failure(t.drivers.setAvailability({ online: true, vehicleId }, transporter.auth));
     assert.equal(asTransporter.code, GrpcCode.PERMISSION_DENIED);
     // A token naming another transporter than the one that registered the driver finds no driver.
     const driver = await t.driver(transporter);
     const elsewhere = await t.transporter();
-    const stale = await failure(t.drivers.setAvailability({ online: true, vehicleId }, t.as(await t.token("driver", driver.userId, elsewhere.id))));
+    const stale = await failure(
+      t.drivers.setAvailability(
+        { online: true, vehicleId },
+        t.as(await t.token("driver", driver.userId, elsewhere.id)),
+      ),
+    );
     assert.equal(stale.code, GrpcCode.PERMISSION_DENIED);
   });
 });

@@ -16,7 +16,10 @@ import type {
  * or fleetDirectorySource(fleet) over the service in the same process.
  */
 export interface FleetDirectorySource {
-  findActiveDriverByPhone(request: FindActiveDriverByPhoneRequest, options?: CallOptions): Promise<FindActiveDriverByPhoneResponse>;
+  findActiveDriverByPhone(
+    request: FindActiveDriverByPhoneRequest,
+    options?: CallOptions,
+  ): Promise<FindActiveDriverByPhoneResponse>;
   linkDriverAccount(request: LinkDriverAccountRequest, options?: CallOptions): Promise<LinkDriverAccountResponse>;
 }
 

@@ -71,9 +71,14 @@ describe("DriverService and FleetDirectoryService over gRPC", () => {
   it("returns the first driver for a retried idempotency key", async () => {
     const a = await t.transporter();
     const request = newDriver(uniquePhone(), { idempotencyKey: "driver-ravi" });
-    const [first, second] = await Promise.all([t.drivers.addDriver(request, a.auth), t.drivers.addDriver(request, a.auth)]);
+    const [first, second] = await Promise.all([
+      t.drivers.addDriver(request, a.auth),
+      t.drivers.addDriver(request, a.auth),
+    ]);
     assert.equal(first.driver!.id, second.driver!.id);
-    const reused = await failure(t.drivers.addDriver(newDriver(uniquePhone(), { idempotencyKey: "driver-ravi" }), a.auth));
+    const reused = await failure(
+      t.drivers.addDriver(newDriver(uniquePhone(), { idempotencyKey: "driver-ravi" }), a.auth),
+    );
     assert.equal(reused.reason, "IDEMPOTENCY_KEY_REUSED");
   });
 
@@ -86,9 +91,15 @@ describe("DriverService and FleetDirectoryService over gRPC", () => {
     const first = await t.drivers.listDrivers({ pageSize: 3, pageToken: "", status: 0 }, a.auth);
     const second = await t.drivers.listDrivers({ pageSize: 3, pageToken: first.nextPageToken, status: 0 }, a.auth);
     assert.equal(second.nextPageToken, "");
-    assert.deepEqual([...first.drivers, ...second.drivers].map((d) => d.id), [...ids].reverse());
+    assert.deepEqual(
+      [...first.drivers, ...second.drivers].map((d) => d.id),
+      [...ids].reverse(),
+    );
     await t.drivers.removeDriver({ driverId: ids[0]! }, a.auth);
-    const offline = await t.drivers.listDrivers({ pageSize: 0, pageToken: "", status: DriverStatus.DRIVER_STATUS_OFFLINE }, a.auth);
+    const offline = await t.drivers.listDrivers(
+      { pageSize: 0, pageToken: "", status: DriverStatus.DRIVER_STATUS_OFFLINE },
+      a.auth,
+    );
     assert.equal(offline.drivers.length, 4, "removed drivers are not listed");
   });
 
@@ -100,8 +111,21 @@ describe("DriverService and FleetDirectoryService over gRPC", () => {
     assert.equal((await failure(t.drivers.getDriver({ driverId: id }, b.auth))).code, GrpcCode.NOT_FOUND);
     assert.equal((await failure(t.drivers.removeDriver({ driverId: id }, b.auth))).code, GrpcCode.NOT_FOUND);
 
-    const { vehicle } = await t.vehicles.addVehicle({ idempotencyKey: "", registrationNumber: uniqueRegistration(), vehicleType: "mini_truck", capacityKg: 750, makeModel: "" }, a.auth);
-    await t.db.updateTable("drivers").set({ status: "on_trip", vehicle_id: vehicle!.id }).where("id", "=", id).execute();
+    const { vehicle } = await t.vehicles.addVehicle(
+      {
+        idempotencyKey: "",
+        registrationNumber: uniqueRegistration(),
+        vehicleType: "mini_truck",
+        capacityKg: 750,
+        makeModel: "",
+      },
+      a.auth,
+    );
+    await t.db
+      .updateTable("drivers")
+      .set({ status: "on_trip", vehicle_id: vehicle!.id })
+      .where("id", "=", id)
+      .execute();
     const refused = await failure(t.drivers.removeDriver({ driverId: id }, a.auth));
     assert.equal(refused.code, GrpcCode.FAILED_PRECONDITION);
     assert.match(refused.message, /driver Ravi Kumar is ON_TRIP/);
@@ -112,13 +136,25 @@ describe("DriverService and FleetDirectoryService over gRPC", () => {
   it("answers FindActiveDriverByPhone without a token: found, not found, and not after removal", async () => {
     const a = await t.transporter();
     const phone = uniquePhone();
-    assert.deepEqual(await t.directory.findActiveDriverByPhone({ phone }), { found: false, driverId: "", transporterId: "" });
+    assert.deepEqual(await t.directory.findActiveDriverByPhone({ phone }), {
+      found: false,
+      driverId: "",
+      transporterId: "",
+    });
     const { driver } = await t.drivers.addDriver(newDriver(phone), a.auth);
     for (const form of [phone, `+91${phone}`, `0${phone}`]) {
-      assert.deepEqual(await t.directory.findActiveDriverByPhone({ phone: form }), { found: true, driverId: driver!.id, transporterId: a.id });
+      assert.deepEqual(await t.directory.findActiveDriverByPhone({ phone: form }), {
+        found: true,
+        driverId: driver!.id,
+        transporterId: a.id,
+      });
     }
     await t.drivers.removeDriver({ driverId: driver!.id }, a.auth);
-    assert.deepEqual(await t.directory.findActiveDriverByPhone({ phone }), { found: false, driverId: "", transporterId: "" });
+    assert.deepEqual(await t.directory.findActiveDriverByPhone({ phone }), {
+      found: false,
+      driverId: "",
+      transporterId: "",
+    });
     assert.equal((await failure(t.directory.findActiveDriverByPhone({ phone: "123" }))).field, "phone");
   });
 
@@ -130,12 +166,18 @@ describe("DriverService and FleetDirectoryService over gRPC", () => {
     const { driver } = await t.drivers.addDriver(newDriver(phone), a.auth);
     assert.deepEqual(await directory.findActiveDriver(`+91${phone}`), { transporterId: a.id, driverId: driver!.id });
     // The in-process directory of the module answers the same.
-    assert.deepEqual(await t.fleet.directory.findActiveDriver(`+91${phone}`), { transporterId: a.id, driverId: driver!.id });
+    assert.deepEqual(await t.fleet.directory.findActiveDriver(`+91${phone}`), {
+      transporterId: a.id,
+      driverId: driver!.id,
+    });
   });
 
   it("needs a transporter's token to manage drivers", async () => {
     const driverToken = t.as(await t.token("driver"));
     assert.equal((await failure(t.drivers.addDriver(newDriver(), driverToken))).code, GrpcCode.PERMISSION_DENIED);
-    assert.equal((await failure(t.drivers.listDrivers({ pageSize: 0, pageToken: "", status: 0 }))).code, GrpcCode.UNAUTHENTICATED);
+    assert.equal(
+      (await failure(t.drivers.listDrivers({ pageSize: 0, pageToken: "", status: 0 }))).code,
+      GrpcCode.UNAUTHENTICATED,
+    );
   });
 });

@@ -1,5 +1,5 @@
 /** gRPC handlers of DriverService: protobuf ⇄ domain, nothing else. */
-import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
+import type { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import { driverStatusFilter, driverToProto, vehicleToProto } from "./fleet.handlers.js";
 import type { Availability, FleetService } from "./fleet.service.js";
@@ -31,7 +31,12 @@ export function driverHandlers(fleet: FleetService): ServiceHandlers<typeof Driv
       return {};
     },
     async setAvailability(request, ctx) {
-      return availabilityToProto(await fleet.setAvailability(requirePrincipal(ctx, "driver"), { online: request.online, vehicleId: request.vehicleId }));
+      return availabilityToProto(
+        await fleet.setAvailability(requirePrincipal(ctx, "driver"), {
+          online: request.online,
+          vehicleId: request.vehicleId,
+        }),
+      );
     },
     async getAvailability(_request, ctx) {
       return availabilityToProto(await fleet.getAvailability(requirePrincipal(ctx, "driver")));

@@ -26,14 +26,27 @@ export const fleetConfigSchema = baseConfigSchema.extend({
   FLEET_VEHICLE_TYPES: z
     .string()
     .default(DEFAULT_VEHICLE_TYPE_IDS.join(","))
-    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^[a-z0-9_]{1,50}$/, "vehicle type ids are lower-case letters, digits and _")).min(1)),
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().regex(/^[a-z0-9_]{1,50}$/, "vehicle type ids are lower-case letters, digits and _")).min(1),
+    ),
   /** How long the pricing catalog is trusted before it is fetched again (seconds). */
   VEHICLE_TYPES_CACHE_TTL_S: envInt(300, 1, 24 * 3600),
   /** JetStream stream holding fleet's events; tests use a unique one. */
-  FLEET_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -").default("FLEET"),
+  FLEET_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
+    .default("FLEET"),
   /** First token of fleet's event subjects (the stream stores "<root>.>"); tests use a unique one. */
-  FLEET_SUBJECT_ROOT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -").default("fleet"),
+  FLEET_SUBJECT_ROOT: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -")
+    .default("fleet"),
   /** How long the stream keeps events (hours). */
   FLEET_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   ...outboxConfigShape,

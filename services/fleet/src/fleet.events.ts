@@ -1,5 +1,9 @@
 /** Fleet's events: subjects, and the availability event written to the outbox with its change. */
-import { AvailabilityChangeReason, DriverAvailabilityChanged, DriverRemoved } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
+import {
+  AvailabilityChangeReason,
+  DriverAvailabilityChanged,
+  DriverRemoved,
+} from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import type { FleetTrx } from "./fleet.repository.js";
 import type { DriverRow } from "./fleet.table.js";
 import { enqueueEvent } from "@weelo/outbox";
@@ -60,7 +64,12 @@ export async function recordAvailabilityChange(
  * Writes a DriverRemoved for a driver row just removed in this transaction, naming the
  * identity account that logs in with the phone (if any), so identity revokes its sessions.
  */
-export async function recordDriverRemoved(trx: FleetTrx, subjectRoot: string, driver: DriverRow, userId: string | undefined): Promise<void> {
+export async function recordDriverRemoved(
+  trx: FleetTrx,
+  subjectRoot: string,
+  driver: DriverRow,
+  userId: string | undefined,
+): Promise<void> {
   const occurredAt = driver.removed_at ?? driver.updated_at;
   const payload = DriverRemoved.encode({
     driverId: driver.id,

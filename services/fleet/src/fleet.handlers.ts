@@ -2,7 +2,7 @@
  * gRPC handlers of TransporterService and FleetDirectoryService, and the protobuf ⇄ domain
  * conversions the fleet's handlers share (vehicle.handlers.ts, driver.handlers.ts).
  */
-import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
+import type { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import {
   DriverStatus as ProtoDriverStatus,
   VehicleStatus as ProtoVehicleStatus,
@@ -10,7 +10,7 @@ import {
   type TransporterProfile,
   type Vehicle,
 } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet";
-import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
+import type { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
 import { InvalidArgumentError } from "@weelo/errors";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import type { FleetService, TransporterProfile as DomainProfile } from "./fleet.service.js";
@@ -40,18 +40,35 @@ export function directoryHandlers(fleet: FleetService): ServiceHandlers<typeof F
       return fleet.linkDriverAccount(request.phone, request.userId);
     },
     async findServingTransporters(request) {
-      const rows = await fleet.findServingTransporters({ point: request.point, vehicleType: request.vehicleType, maxDistanceM: request.maxDistanceM, limit: request.limit });
-      return { transporters: rows.map((r) => ({ transporterId: r.transporter_id, distanceM: r.distance_m, availableVehicles: r.available_vehicles })) };
+      const rows = await fleet.findServingTransporters({
+        point: request.point,
+        vehicleType: request.vehicleType,
+        maxDistanceM: request.maxDistanceM,
+        limit: request.limit,
+      });
+      return {
+        transporters: rows.map((r) => ({
+          transporterId: r.transporter_id,
+          distanceM: r.distance_m,
+          availableVehicles: r.available_vehicles,
+        })),
+      };
     },
     async getDriverAndVehicle(request) {
-      const { driver, vehicle } = await fleet.getDriverAndVehicle(request.transporterId, request.driverId, request.vehicleId);
+      const { driver, vehicle } = await fleet.getDriverAndVehicle(
+        request.transporterId,
+        request.driverId,
+        request.vehicleId,
+      );
       return {
         driverFound: driver !== undefined,
         driverUserId: driver?.user_id ?? "",
         driverStatus: driver ? protoOf(DRIVER_STATUSES, driver.status) : ProtoDriverStatus.DRIVER_STATUS_UNSPECIFIED,
         vehicleFound: vehicle !== undefined,
         vehicleType: vehicle?.vehicle_type ?? "",
-        vehicleStatus: vehicle ? protoOf(VEHICLE_STATUSES, vehicle.status) : ProtoVehicleStatus.VEHICLE_STATUS_UNSPECIFIED,
+        vehicleStatus: vehicle
+          ? protoOf(VEHICLE_STATUSES, vehicle.status)
+          : ProtoVehicleStatus.VEHICLE_STATUS_UNSPECIFIED,
       };
     },
   };
@@ -76,7 +93,11 @@ const protoOf = <P extends number, W extends string>(table: Partial<Record<P, W>
 /** A vehicle status in a request; UNSPECIFIED is refused. */
 export function vehicleStatusFromProto(status: ProtoVehicleStatus, field = "status"): VehicleStatus {
   const word = VEHICLE_STATUSES[status];
-  if (!word) throw new InvalidArgumentError(field, `${field} must be VEHICLE_STATUS_AVAILABLE, VEHICLE_STATUS_MAINTENANCE or VEHICLE_STATUS_INACTIVE`);
+  if (!word)
+    throw new InvalidArgumentError(
+      field,
+      `${field} must be VEHICLE_STATUS_AVAILABLE, VEHICLE_STATUS_MAINTENANCE or VEHICLE_STATUS_INACTIVE`,
+    );
   return word;
 }
 
@@ -89,7 +110,11 @@ export function vehicleStatusFilter(status: ProtoVehicleStatus): VehicleStatus |
 export function driverStatusFilter(status: ProtoDriverStatus, field = "status"): DriverStatus | undefined {
   if (status === ProtoDriverStatus.DRIVER_STATUS_UNSPECIFIED) return undefined;
   const word = DRIVER_STATUSES[status];
-  if (!word) throw new InvalidArgumentError(field, `${field} must be DRIVER_STATUS_OFFLINE, DRIVER_STATUS_ONLINE or DRIVER_STATUS_ON_TRIP`);
+  if (!word)
+    throw new InvalidArgumentError(
+      field,
+      `${field} must be DRIVER_STATUS_OFFLINE, DRIVER_STATUS_ONLINE or DRIVER_STATUS_ON_TRIP`,
+    );
   return word;
 }
 

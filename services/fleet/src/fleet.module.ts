@@ -34,7 +34,11 @@ export interface FleetModule {
   relay: OutboxRelay;
 }
 
-export async function startFleet(platform: Platform, config: FleetConfig, options: FleetModuleOptions = {}): Promise<FleetModule> {
+export async function startFleet(
+  platform: Platform,
+  config: FleetConfig,
+  options: FleetModuleOptions = {},
+): Promise<FleetModule> {
   const logger = platform.logger.child({ component: "fleet" });
   const database = await platform.database<FleetDatabase>("fleet", fleetMigrations);
   await platform.bus.ensureStream({
@@ -63,7 +67,10 @@ export async function startFleet(platform: Platform, config: FleetConfig, option
 
 function vehicleTypeCatalog(platform: Platform, config: FleetConfig, logger: Logger): VehicleTypeCatalog {
   if (!config.PRICING_GRPC_URL) {
-    logger.warn({ vehicleTypes: config.FLEET_VEHICLE_TYPES }, "vehicle types are checked against FLEET_VEHICLE_TYPES: set PRICING_GRPC_URL to use the pricing catalog");
+    logger.warn(
+      { vehicleTypes: config.FLEET_VEHICLE_TYPES },
+      "vehicle types are checked against FLEET_VEHICLE_TYPES: set PRICING_GRPC_URL to use the pricing catalog",
+    );
     return staticVehicleTypeCatalog(config.FLEET_VEHICLE_TYPES);
   }
   const pricing = platform.meshClient(PricingServiceService, config.PRICING_GRPC_URL, "fleet");

@@ -66,7 +66,11 @@ export async function insertVehicle(
 }
 
 /** The vehicle a transporter added with an idempotency key, deleted or not. */
-export function findVehicleByIdempotencyKey(db: FleetDb, transporterId: string, key: string): Promise<VehicleView | undefined> {
+export function findVehicleByIdempotencyKey(
+  db: FleetDb,
+  transporterId: string,
+  key: string,
+): Promise<VehicleView | undefined> {
   return vehicleViews(db)
     .where("vehicles.transporter_id", "=", transporterId)
     .where("vehicles.idempotency_key", "=", key)
@@ -83,7 +87,10 @@ export function findVehicle(db: FleetDb, transporterId: string, id: string): Pro
 }
 
 /** Who holds a registration number now (for the message of a duplicate). */
-export function findVehicleOwnerByRegistration(db: FleetDb, registrationNumber: string): Promise<{ transporter_id: string } | undefined> {
+export function findVehicleOwnerByRegistration(
+  db: FleetDb,
+  registrationNumber: string,
+): Promise<{ transporter_id: string } | undefined> {
   return db
     .selectFrom("vehicles")
     .select("transporter_id")
@@ -95,9 +102,17 @@ export function findVehicleOwnerByRegistration(db: FleetDb, registrationNumber: 
 /** One page of a transporter's vehicles, newest first, after the row `afterId`. */
 export function listVehicles(
   db: FleetDb,
-  query: { transporterId: string; status?: VehicleStatus | undefined; vehicleType?: string | undefined; afterId?: string | undefined; limit: number },
+  query: {
+    transporterId: string;
+    status?: VehicleStatus | undefined;
+    vehicleType?: string | undefined;
+    afterId?: string | undefined;
+    limit: number;
+  },
 ): Promise<VehicleView[]> {
-  let select = vehicleViews(db).where("vehicles.transporter_id", "=", query.transporterId).where("vehicles.deleted_at", "is", null);
+  let select = vehicleViews(db)
+    .where("vehicles.transporter_id", "=", query.transporterId)
+    .where("vehicles.deleted_at", "is", null);
   if (query.status) select = select.where("vehicles.status", "=", query.status);
   if (query.vehicleType) select = select.where("vehicles.vehicle_type", "=", query.vehicleType);
   if (query.afterId) select = select.where("vehicles.id", "<", query.afterId);
@@ -163,7 +178,14 @@ export function deleteVehicle(
 
 export async function insertDriver(
   db: FleetDb,
-  driver: { id: string; transporterId: string; name: string; phone: string; licenceNumber: string; idempotencyKey: string | null },
+  driver: {
+    id: string;
+    transporterId: string;
+    name: string;
+    phone: string;
+    licenceNumber: string;
+    idempotencyKey: string | null;
+  },
 ): Promise<DriverRow> {
   return db
     .insertInto("drivers")
@@ -180,8 +202,17 @@ export async function insertDriver(
 }
 
 /** The driver a transporter added with an idempotency key, removed or not. */
-export function findDriverByIdempotencyKey(db: FleetDb, transporterId: string, key: string): Promise<DriverRow | undefined> {
-  return db.selectFrom("drivers").selectAll().where("transporter_id", "=", transporterId).where("idempotency_key", "=", key).executeTakeFirst();
+export function findDriverByIdempotencyKey(
+  db: FleetDb,
+  transporterId: string,
+  key: string,
+): Promise<DriverRow | undefined> {
+  return db
+    .selectFrom("drivers")
+    .selectAll()
+    .where("transporter_id", "=", transporterId)
+    .where("idempotency_key", "=", key)
+    .executeTakeFirst();
 }
 
 /** One of a transporter's drivers that is not removed. */
@@ -197,14 +228,23 @@ export function findDriver(db: FleetDb, transporterId: string, id: string): Prom
 
 /** The active (not removed) driver with this phone, of any transporter. */
 export function findActiveDriverByPhone(db: FleetDb, phone: string): Promise<DriverRow | undefined> {
-  return db.selectFrom("drivers").selectAll().where("phone", "=", phone).where("removed_at", "is", null).executeTakeFirst();
+  return db
+    .selectFrom("drivers")
+    .selectAll()
+    .where("phone", "=", phone)
+    .where("removed_at", "is", null)
+    .executeTakeFirst();
 }
 
 export function listDrivers(
   db: FleetDb,
   query: { transporterId: string; status?: DriverStatus | undefined; afterId?: string | undefined; limit: number },
 ): Promise<DriverRow[]> {
-  let select = db.selectFrom("drivers").selectAll().where("transporter_id", "=", query.transporterId).where("removed_at", "is", null);
+  let select = db
+    .selectFrom("drivers")
+    .selectAll()
+    .where("transporter_id", "=", query.transporterId)
+    .where("removed_at", "is", null);
   if (query.status) select = select.where("status", "=", query.status);
   if (query.afterId) select = select.where("id", "<", query.afterId);
   return select.orderBy("id", "desc").limit(query.limit).execute();
@@ -237,7 +277,12 @@ export async function removeDriver(
       updated_at: now,
       status: "offline" as const,
       vehicle_id: null,
-      event_seq: eb.case().when("prev.status", "=", "online").then(sql<string>`drivers.event_seq + 1`).else(eb.ref("drivers.event_seq")).end(),
+      event_seq: eb
+        .case()
+        .when("prev.status", "=", "online")
+        .then(sql<string>`drivers.event_seq + 1`)
+        .else(eb.ref("drivers.event_seq"))
+        .end(),
     }))
     .whereRef("drivers.id", "=", "prev.id")
     .returningAll("drivers")
@@ -363,7 +408,11 @@ export async function linkDriverAccount(trx: FleetTrx, link: { phone: string; us
 }
 
 /** The active driver an identity account stands for, within the transporter of its token. */
-export function findDriverByAccount(db: FleetDb, userId: string, transporterId: string): Promise<DriverRow | undefined> {
+export function findDriverByAccount(
+  db: FleetDb,
+  userId: string,
+  transporterId: string,
+): Promise<DriverRow | undefined> {
   return db
     .selectFrom("drivers")
     .innerJoin("driver_accounts", "driver_accounts.phone", "drivers.phone")
@@ -395,7 +444,12 @@ export function findTransporter(db: FleetDb, id: string): Promise<TransporterRow
 /** Creates or changes a profile; unset fields keep their value (or the default on creation). */
 export function upsertTransporter(
   db: FleetDb,
-  profile: { id: string; base?: { lat: number; lng: number } | undefined; serviceRadiusKm?: number | undefined; defaultRadiusKm: number },
+  profile: {
+    id: string;
+    base?: { lat: number; lng: number } | undefined;
+    serviceRadiusKm?: number | undefined;
+    defaultRadiusKm: number;
+  },
 ): Promise<TransporterRow> {
   const now = new Date();
   return db
@@ -427,9 +481,17 @@ export function upsertTransporter(
  */
 export async function findServingTransporters(
   db: FleetDb,
-  query: { lat: number; lng: number; vehicleType: string; maxDistanceM: number; maxServiceRadiusKm: number; limit: number },
+  query: {
+    lat: number;
+    lng: number;
+    vehicleType: string;
+    maxDistanceM: number;
+    maxServiceRadiusKm: number;
+    limit: number;
+  },
 ): Promise<{ transporter_id: string; distance_m: number; available_vehicles: number }[]> {
-  const reachKm = query.maxDistanceM > 0 ? Math.min(query.maxDistanceM / 1000, query.maxServiceRadiusKm) : query.maxServiceRadiusKm;
+  const reachKm =
+    query.maxDistanceM > 0 ? Math.min(query.maxDistanceM / 1000, query.maxServiceRadiusKm) : query.maxServiceRadiusKm;
   const dLat = reachKm / 111.32;
   const dLng = reachKm / (111.32 * Math.max(0.01, Math.cos((query.lat * Math.PI) / 180)));
   const distance = sql<number>`(2 * 6371008.8 * asin(sqrt(
@@ -453,11 +515,19 @@ export async function findServingTransporters(
     .orderBy("distance_m")
     .limit(query.limit)
     .execute();
-  return rows.map((r) => ({ transporter_id: r.transporter_id, distance_m: Number(r.distance_m), available_vehicles: Number(r.available_vehicles) }));
+  return rows.map((r) => ({
+    transporter_id: r.transporter_id,
+    distance_m: Number(r.distance_m),
+    available_vehicles: Number(r.available_vehicles),
+  }));
 }
 
 /** A transporter's live driver with the identity account that logs in with its phone. */
-export function findDriverWithAccount(db: FleetDb, transporterId: string, driverId: string): Promise<(DriverRow & { user_id: string | null }) | undefined> {
+export function findDriverWithAccount(
+  db: FleetDb,
+  transporterId: string,
+  driverId: string,
+): Promise<(DriverRow & { user_id: string | null }) | undefined> {
   return db
     .selectFrom("drivers")
     .leftJoin("driver_accounts", "driver_accounts.phone", "drivers.phone")

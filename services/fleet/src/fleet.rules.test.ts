@@ -25,7 +25,15 @@ const invalid = (field: string, reason?: string) => (error: unknown) =>
 
 describe("registration numbers", () => {
   it("accepts state series and Bharat series numbers", () => {
-    for (const number of ["MH12AB1234", "DL1CAB1234", "KA01A1234", "TN09BC0001", "UP32ABC9999", "22BH1234AA", "21BH0001A"]) {
+    for (const number of [
+      "MH12AB1234",
+      "DL1CAB1234",
+      "KA01A1234",
+      "TN09BC0001",
+      "UP32ABC9999",
+      "22BH1234AA",
+      "21BH0001A",
+    ]) {
       assert.equal(normalizeRegistrationNumber(number), number, number);
     }
   });
@@ -56,7 +64,11 @@ describe("registration numbers", () => {
       "MH12AB1234; drop table vehicles",
     ];
     for (const number of refused) {
-      assert.throws(() => normalizeRegistrationNumber(number), invalid("registration_number", "REGISTRATION_NUMBER_INVALID"), number);
+      assert.throws(
+        () => normalizeRegistrationNumber(number),
+        invalid("registration_number", "REGISTRATION_NUMBER_INVALID"),
+        number,
+      );
     }
   });
 
@@ -68,7 +80,14 @@ describe("registration numbers", () => {
 
 describe("phones and licences", () => {
   it("normalizes Indian mobile numbers to E.164", () => {
-    for (const input of ["9876543210", "+919876543210", "919876543210", "09876543210", "98765 43210", "+91-98765-43210"]) {
+    for (const input of [
+      "9876543210",
+      "+919876543210",
+      "919876543210",
+      "09876543210",
+      "98765 43210",
+      "+91-98765-43210",
+    ]) {
       assert.equal(normalizeIndianPhone(input), "+919876543210", input);
     }
     for (const input of ["", "12345", "5876543210", "+1 415 555 0100", "98765432100"]) {
@@ -91,11 +110,15 @@ describe("vehicle fields", () => {
     assert.equal(validateCapacityKg(750), 750);
     assert.equal(validateCapacityKg(100), 100);
     assert.equal(validateCapacityKg(60_000), 60_000);
-    for (const bad of [0, 99, 60_001, 12.5, -1, Number.NaN]) assert.throws(() => validateCapacityKg(bad), invalid("capacity_kg"), String(bad));
+    for (const bad of [0, 99, 60_001, 12.5, -1, Number.NaN])
+      assert.throws(() => validateCapacityKg(bad), invalid("capacity_kg"), String(bad));
   });
 
   it("takes ids and idempotency keys only in their shapes", () => {
-    assert.equal(validateId(" 0192F1A2-3B4C-7D5E-8F60-123456789ABC ", "vehicle_id"), "0192f1a2-3b4c-7d5e-8f60-123456789abc");
+    assert.equal(
+      validateId(" 0192F1A2-3B4C-7D5E-8F60-123456789ABC ", "vehicle_id"),
+      "0192f1a2-3b4c-7d5e-8f60-123456789abc",
+    );
     assert.throws(() => validateId("1; drop table", "vehicle_id"), invalid("vehicle_id"));
     assert.equal(validateIdempotencyKey("  "), null);
     assert.equal(validateIdempotencyKey(" k-1 "), "k-1");
@@ -105,7 +128,8 @@ describe("vehicle fields", () => {
 
 describe("status rules", () => {
   it("lets transporters set every status but ON_TRIP", () => {
-    for (const status of ["available", "maintenance", "inactive"] as const) assert.equal(validateStatusTarget(status), status);
+    for (const status of ["available", "maintenance", "inactive"] as const)
+      assert.equal(validateStatusTarget(status), status);
     assert.throws(() => validateStatusTarget("on_trip"), invalid("status"));
   });
 
@@ -125,7 +149,10 @@ describe("status rules", () => {
 
   it("drives only AVAILABLE vehicles", () => {
     assert.equal(vehicleDrivableRefusal("MH12AB1234", "available"), undefined);
-    assert.match(vehicleDrivableRefusal("MH12AB1234", "maintenance")!.message, /MAINTENANCE; only an AVAILABLE vehicle/);
+    assert.match(
+      vehicleDrivableRefusal("MH12AB1234", "maintenance")!.message,
+      /MAINTENANCE; only an AVAILABLE vehicle/,
+    );
   });
 
   it("plans availability changes", () => {
@@ -134,7 +161,10 @@ describe("status rules", () => {
     assert.deepEqual(planAvailability(offline, { online: true, vehicleId: "a" }), { kind: "claim", vehicleId: "a" });
     assert.deepEqual(planAvailability(offline, { online: false, vehicleId: null }), { kind: "unchanged" });
     assert.deepEqual(planAvailability(onlineWithA, { online: true, vehicleId: "a" }), { kind: "unchanged" });
-    assert.deepEqual(planAvailability(onlineWithA, { online: true, vehicleId: "b" }), { kind: "claim", vehicleId: "b" });
+    assert.deepEqual(planAvailability(onlineWithA, { online: true, vehicleId: "b" }), {
+      kind: "claim",
+      vehicleId: "b",
+    });
     assert.deepEqual(planAvailability(onlineWithA, { online: false, vehicleId: null }), { kind: "release" });
     assert.throws(() => planAvailability(offline, { online: true, vehicleId: null }), invalid("vehicle_id"));
     assert.throws(
@@ -147,7 +177,12 @@ describe("status rules", () => {
 describe("transporter profile", () => {
   it("keeps the base in India and the radius from 1 to 500 km", () => {
     assert.deepEqual(validateBaseLocation({ lat: 19.076, lng: 72.8777 }), { lat: 19.076, lng: 72.8777 });
-    for (const bad of [{ lat: 72.8777, lng: 19.076 }, { lat: 51.5, lng: -0.12 }, { lat: Number.NaN, lng: 72 }, { lat: 91, lng: 72 }]) {
+    for (const bad of [
+      { lat: 72.8777, lng: 19.076 },
+      { lat: 51.5, lng: -0.12 },
+      { lat: Number.NaN, lng: 72 },
+      { lat: 91, lng: 72 },
+    ]) {
       assert.throws(() => validateBaseLocation(bad), invalid("base_location"), JSON.stringify(bad));
     }
     assert.equal(validateServiceRadiusKm(1), 1);
@@ -165,6 +200,7 @@ describe("pages", () => {
     const id = "0192f1a2-3b4c-7d5e-8f60-123456789abc";
     assert.equal(decodePageToken(encodePageToken(id)), id);
     assert.equal(decodePageToken(""), undefined);
-    for (const bad of ["garbage", Buffer.from("v1:not-a-uuid").toString("base64url")]) assert.throws(() => decodePageToken(bad), invalid("page_token"));
+    for (const bad of ["garbage", Buffer.from("v1:not-a-uuid").toString("base64url")])
+      assert.throws(() => decodePageToken(bad), invalid("page_token"));
   });
 });

@@ -9,8 +9,46 @@ import type { DriverStatus, VehicleStatus } from "./fleet.table.js";
 
 /** State and union-territory codes of Indian registrations and driving licences (old codes included). */
 export const INDIAN_STATE_CODES: ReadonlySet<string> = new Set([
-  "AN", "AP", "AR", "AS", "BR", "CG", "CH", "DD", "DL", "DN", "GA", "GJ", "HP", "HR", "JH", "JK", "KA", "KL", "LA", "LD",
-  "MH", "ML", "MN", "MP", "MZ", "NL", "OD", "OR", "PB", "PY", "RJ", "SK", "TG", "TN", "TR", "TS", "UA", "UK", "UP", "WB",
+  "AN",
+  "AP",
+  "AR",
+  "AS",
+  "BR",
+  "CG",
+  "CH",
+  "DD",
+  "DL",
+  "DN",
+  "GA",
+  "GJ",
+  "HP",
+  "HR",
+  "JH",
+  "JK",
+  "KA",
+  "KL",
+  "LA",
+  "LD",
+  "MH",
+  "ML",
+  "MN",
+  "MP",
+  "MZ",
+  "NL",
+  "OD",
+  "OR",
+  "PB",
+  "PY",
+  "RJ",
+  "SK",
+  "TG",
+  "TN",
+  "TR",
+  "TS",
+  "UA",
+  "UK",
+  "UP",
+  "WB",
 ]);
 
 /** Upper case without spaces, dashes, dots or slashes: how people write numbers on forms. */
@@ -31,9 +69,13 @@ const BHARAT_SERIES = /^(\d{2})BH(\d{4})([A-Z]{1,2})$/;
 export function normalizeRegistrationNumber(input: string, field = "registration_number"): string {
   const number = compact(input);
   const refuse = (why: string) =>
-    new InvalidArgumentError(field, `${field} ${why}; use the form MH12AB1234 (state series) or 22BH1234AA (Bharat series)`, {
-      reason: "REGISTRATION_NUMBER_INVALID",
-    });
+    new InvalidArgumentError(
+      field,
+      `${field} ${why}; use the form MH12AB1234 (state series) or 22BH1234AA (Bharat series)`,
+      {
+        reason: "REGISTRATION_NUMBER_INVALID",
+      },
+    );
   const bharat = BHARAT_SERIES.exec(number);
   if (bharat) {
     if (Number(bharat[1]) < 21) throw refuse(`is a Bharat series number with a year before 2021`);
@@ -79,15 +121,18 @@ export function normalizeLicenceNumber(input: string, field = "licence_number"):
 
 export function validateDriverName(name: string, field = "name"): string {
   const trimmed = plainText(name, field, { maxLength: 100 }).replace(/\s+/g, " ");
-  if (trimmed.length < 1 || trimmed.length > 100) throw new InvalidArgumentError(field, `${field} must be 1 to 100 characters`);
-  if (/[\p{Cc}<>]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
+  if (trimmed.length < 1 || trimmed.length > 100)
+    throw new InvalidArgumentError(field, `${field} must be 1 to 100 characters`);
+  if (/[\p{Cc}<>]/u.test(trimmed))
+    throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
   return trimmed;
 }
 
 export function validateMakeModel(makeModel: string, field = "make_model"): string {
   const trimmed = plainText(makeModel, field, { maxLength: 100 }).replace(/\s+/g, " ");
   if (trimmed.length > 100) throw new InvalidArgumentError(field, `${field} must be at most 100 characters`);
-  if (/[\p{Cc}<>]/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
+  if (/[\p{Cc}<>]/u.test(trimmed))
+    throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
   return trimmed;
 }
 
@@ -97,7 +142,10 @@ export const MAX_CAPACITY_KG = 60_000;
 /** The load a truck carries: from a small three-wheeler's to a multi-axle trailer's. */
 export function validateCapacityKg(capacityKg: number, field = "capacity_kg"): number {
   if (!Number.isInteger(capacityKg) || capacityKg < MIN_CAPACITY_KG || capacityKg > MAX_CAPACITY_KG) {
-    throw new InvalidArgumentError(field, `${field} must be a whole number of kilograms from ${MIN_CAPACITY_KG} to ${MAX_CAPACITY_KG}`);
+    throw new InvalidArgumentError(
+      field,
+      `${field} must be a whole number of kilograms from ${MIN_CAPACITY_KG} to ${MAX_CAPACITY_KG}`,
+    );
   }
   return capacityKg;
 }
@@ -121,7 +169,6 @@ export function validateIdempotencyKey(key: string, field = "idempotency_key"): 
   return trimmed;
 }
 
-
 /** Upper-case word of a status for messages, e.g. "ON_TRIP". */
 export const statusWord = (status: string) => status.toUpperCase();
 
@@ -133,13 +180,20 @@ export const TRANSPORTER_CHANGEABLE_STATUSES: readonly VehicleStatus[] = ["avail
 /** Refuses a status the transporter may not set. */
 export function validateStatusTarget(to: VehicleStatus): VehicleStatus {
   if (!TRANSPORTER_SETTABLE_STATUSES.includes(to)) {
-    throw new InvalidArgumentError("status", "status ON_TRIP is set when a trip starts; choose AVAILABLE, MAINTENANCE or INACTIVE");
+    throw new InvalidArgumentError(
+      "status",
+      "status ON_TRIP is set when a trip starts; choose AVAILABLE, MAINTENANCE or INACTIVE",
+    );
   }
   return to;
 }
 
 /** Why a vehicle in `current` status cannot move to `to` (or be deleted), or undefined when it can. */
-export function vehicleChangeRefusal(registration: string, current: VehicleStatus, action: { to: VehicleStatus } | "delete"): FailedPreconditionError | undefined {
+export function vehicleChangeRefusal(
+  registration: string,
+  current: VehicleStatus,
+  action: { to: VehicleStatus } | "delete",
+): FailedPreconditionError | undefined {
   if (TRANSPORTER_CHANGEABLE_STATUSES.includes(current)) return undefined;
   const what = action === "delete" ? "it cannot be deleted" : `it cannot be set ${statusWord(action.to)}`;
   return new FailedPreconditionError(`vehicle ${registration} is ${statusWord(current)}; ${what} until the trip ends`, {
@@ -153,23 +207,27 @@ export const takesVehicleOffTheRoad = (to: VehicleStatus) => to !== "available";
 /** Why a driver in `current` status cannot be removed, or undefined when they can. */
 export function driverRemovalRefusal(name: string, current: DriverStatus): FailedPreconditionError | undefined {
   if (current !== "on_trip") return undefined;
-  return new FailedPreconditionError(`driver ${name} is ON_TRIP; they can be removed when the trip ends`, { reason: "DRIVER_ON_TRIP" });
+  return new FailedPreconditionError(`driver ${name} is ON_TRIP; they can be removed when the trip ends`, {
+    reason: "DRIVER_ON_TRIP",
+  });
 }
 
 /** What a SetAvailability call does to a driver in a given state. */
-export type AvailabilityPlan =
-  | { kind: "claim"; vehicleId: string }
-  | { kind: "release" }
-  | { kind: "unchanged" };
+export type AvailabilityPlan = { kind: "claim"; vehicleId: string } | { kind: "release" } | { kind: "unchanged" };
 
 /**
  * Plans a SetAvailability call from the driver's current state. Going online needs a vehicle;
  * asking for the state one is already in changes nothing (a retry is harmless); a driver on
  * a trip keeps their vehicle until the trip ends.
  */
-export function planAvailability(current: { status: DriverStatus; vehicleId: string | null }, request: { online: boolean; vehicleId: string | null }): AvailabilityPlan {
+export function planAvailability(
+  current: { status: DriverStatus; vehicleId: string | null },
+  request: { online: boolean; vehicleId: string | null },
+): AvailabilityPlan {
   if (current.status === "on_trip") {
-    throw new FailedPreconditionError("you are ON_TRIP; your availability changes when the trip ends", { reason: "DRIVER_ON_TRIP" });
+    throw new FailedPreconditionError("you are ON_TRIP; your availability changes when the trip ends", {
+      reason: "DRIVER_ON_TRIP",
+    });
   }
   if (!request.online) return current.status === "offline" ? { kind: "unchanged" } : { kind: "release" };
   if (!request.vehicleId) throw new InvalidArgumentError("vehicle_id", "vehicle_id is required to go online");
@@ -178,11 +236,17 @@ export function planAvailability(current: { status: DriverStatus; vehicleId: str
 }
 
 /** Why a vehicle cannot be driven now, or undefined when it can. */
-export function vehicleDrivableRefusal(registration: string, status: VehicleStatus): FailedPreconditionError | undefined {
+export function vehicleDrivableRefusal(
+  registration: string,
+  status: VehicleStatus,
+): FailedPreconditionError | undefined {
   if (status === "available") return undefined;
-  return new FailedPreconditionError(`vehicle ${registration} is ${statusWord(status)}; only an AVAILABLE vehicle can be driven`, {
-    reason: "VEHICLE_NOT_AVAILABLE",
-  });
+  return new FailedPreconditionError(
+    `vehicle ${registration} is ${statusWord(status)}; only an AVAILABLE vehicle can be driven`,
+    {
+      reason: "VEHICLE_NOT_AVAILABLE",
+    },
+  );
 }
 
 export const DEFAULT_SERVICE_RADIUS_KM = 50;
@@ -191,7 +255,10 @@ export const MAX_SERVICE_RADIUS_KM = 500;
 
 export function validateServiceRadiusKm(km: number, field = "service_radius_km"): number {
   if (!Number.isInteger(km) || km < MIN_SERVICE_RADIUS_KM || km > MAX_SERVICE_RADIUS_KM) {
-    throw new InvalidArgumentError(field, `${field} must be a whole number of kilometres from ${MIN_SERVICE_RADIUS_KM} to ${MAX_SERVICE_RADIUS_KM}`);
+    throw new InvalidArgumentError(
+      field,
+      `${field} must be a whole number of kilometres from ${MIN_SERVICE_RADIUS_KM} to ${MAX_SERVICE_RADIUS_KM}`,
+    );
   }
   return km;
 }
@@ -199,14 +266,19 @@ export function validateServiceRadiusKm(km: number, field = "service_radius_km")
 /** India's bounding box (with a margin): a base outside it is a typo, such as swapped lat and lng. */
 const INDIA = { minLat: 6, maxLat: 37.5, minLng: 68, maxLng: 97.5 };
 
-export function validateBaseLocation(location: { lat: number; lng: number }, field = "base_location"): { lat: number; lng: number } {
+export function validateBaseLocation(
+  location: { lat: number; lng: number },
+  field = "base_location",
+): { lat: number; lng: number } {
   const { lat, lng } = location;
   if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
     throw new InvalidArgumentError(field, `${field} must have lat from -90 to 90 and lng from -180 to 180`);
   }
   if (lat < INDIA.minLat || lat > INDIA.maxLat || lng < INDIA.minLng || lng > INDIA.maxLng) {
-    throw new InvalidArgumentError(field, `${field} must be in India (lat ${INDIA.minLat} to ${INDIA.maxLat}, lng ${INDIA.minLng} to ${INDIA.maxLng})`);
+    throw new InvalidArgumentError(
+      field,
+      `${field} must be in India (lat ${INDIA.minLat} to ${INDIA.maxLat}, lng ${INDIA.minLng} to ${INDIA.maxLng})`,
+    );
   }
   return { lat, lng };
 }
-

@@ -45,7 +45,13 @@ import {
   vehicleChangeRefusal,
   vehicleDrivableRefusal,
 } from "./fleet.rules.js";
-import { VEHICLE_STATUSES, type DriverRow, type DriverStatus, type VehicleStatus, type VehicleView } from "./fleet.table.js";
+import {
+  VEHICLE_STATUSES,
+  type DriverRow,
+  type DriverStatus,
+  type VehicleStatus,
+  type VehicleView,
+} from "./fleet.table.js";
 import type { VehicleTypeCatalog } from "./vehicle-types.js";
 
 export interface FleetDeps {
@@ -109,11 +115,14 @@ export interface DirectoryEntry {
 
 export type FleetService = ReturnType<typeof createFleetService>;
 
-const vehicleNotFound = () => new NotFoundError("vehicle not found", { reason: "VEHICLE_NOT_FOUND", field: "vehicle_id" });
+const vehicleNotFound = () =>
+  new NotFoundError("vehicle not found", { reason: "VEHICLE_NOT_FOUND", field: "vehicle_id" });
 const driverNotFound = () => new NotFoundError("driver not found", { reason: "DRIVER_NOT_FOUND", field: "driver_id" });
 /** The row changed between the conditional write and the look that explains its failure. */
 const changedMeanwhile = (what: string) =>
-  new FailedPreconditionError(`the ${what} changed while this request was being handled; try again`, { reason: "CONCURRENT_CHANGE" });
+  new FailedPreconditionError(`the ${what} changed while this request was being handled; try again`, {
+    reason: "CONCURRENT_CHANGE",
+  });
 
 /** The transporter whose fleet a transporter or driver works with. */
 function fleetOwnerOf(principal: Principal): string {
@@ -144,21 +153,33 @@ export function createFleetService(deps: FleetDeps) {
   async function requireKnownType(typeId: string): Promise<string> {
     const id = validateVehicleTypeId(typeId);
     if (!(await catalog.has(id))) {
-      throw new InvalidArgumentError("vehicle_type", `vehicle_type "${id}" is not in the vehicle catalog; use an id that ListVehicleTypes returns, e.g. mini_truck`, {
-        reason: "VEHICLE_TYPE_UNKNOWN",
-      });
+      throw new InvalidArgumentError(
+        "vehicle_type",
+        `vehicle_type "${id}" is not in the vehicle catalog; use an id that ListVehicleTypes returns, e.g. mini_truck`,
+        {
+          reason: "VEHICLE_TYPE_UNKNOWN",
+        },
+      );
     }
     return id;
   }
 
   /** The vehicle an idempotency key already added, when this call is a retry of that one. */
-  async function vehicleReplay(transporterId: string, key: string, registrationNumber: string): Promise<VehicleView | undefined> {
+  async function vehicleReplay(
+    transporterId: string,
+    key: string,
+    registrationNumber: string,
+  ): Promise<VehicleView | undefined> {
     const earlier = await repo.findVehicleByIdempotencyKey(db, transporterId, key);
     if (!earlier) return undefined;
     if (earlier.registration_number !== registrationNumber || earlier.deleted_at) {
-      throw new InvalidArgumentError("idempotency_key", `idempotency_key was already used to add vehicle ${earlier.registration_number}; use a new key for another vehicle`, {
-        reason: "IDEMPOTENCY_KEY_REUSED",
-      });
+      throw new InvalidArgumentError(
+        "idempotency_key",
+        `idempotency_key was already used to add vehicle ${earlier.registration_number}; use a new key for another vehicle`,
+        {
+          reason: "IDEMPOTENCY_KEY_REUSED",
+        },
+      );
     }
     return earlier;
   }
@@ -181,9 +202,13 @@ export function createFleetService(deps: FleetDeps) {
     const earlier = await repo.findDriverByIdempotencyKey(db, transporterId, key);
     if (!earlier) return undefined;
     if (earlier.phone !== phone || earlier.removed_at) {
-      throw new InvalidArgumentError("idempotency_key", "idempotency_key was already used to add another driver; use a new key", {
-        reason: "IDEMPOTENCY_KEY_REUSED",
-      });
+      throw new InvalidArgumentError(
+        "idempotency_key",
+        "idempotency_key was already used to add another driver; use a new key",
+        {
+          reason: "IDEMPOTENCY_KEY_REUSED",
+        },
+      );
     }
     return earlier;
   }
@@ -191,7 +216,10 @@ export function createFleetService(deps: FleetDeps) {
   async function phoneTaken(transporterId: string, phone: string): Promise<AlreadyExistsError> {
     const holder = await repo.findActiveDriverByPhone(db, phone);
     if (holder?.transporter_id === transporterId) {
-      return new AlreadyExistsError(`${phone} is already one of your drivers`, { reason: "DRIVER_ALREADY_ADDED", field: "phone" });
+      return new AlreadyExistsError(`${phone} is already one of your drivers`, {
+        reason: "DRIVER_ALREADY_ADDED",
+        field: "phone",
+      });
     }
     return new AlreadyExistsError(
       `${phone} is registered as a driver with another transporter; a driver works for one transporter at a time, so that transporter must remove them first`,
@@ -201,7 +229,8 @@ export function createFleetService(deps: FleetDeps) {
 
   /** The active driver an authenticated driver stands for. */
   async function callingDriver(principal: Principal): Promise<DriverRow> {
-    if (principal.role !== "driver") throw new PermissionDeniedError("this call is for driver accounts", { reason: "ROLE_NOT_ALLOWED" });
+    if (principal.role !== "driver")
+      throw new PermissionDeniedError("this call is for driver accounts", { reason: "ROLE_NOT_ALLOWED" });
     const transporterId = fleetOwnerOf(principal);
     const driver = await repo.findDriverByAccount(db, principal.userId, transporterId);
     if (driver) return driver;
@@ -210,9 +239,12 @@ export function createFleetService(deps: FleetDeps) {
         reason: "DRIVER_NOT_REGISTERED",
       });
     }
-    throw new FailedPreconditionError("this driver account is not linked to a registered driver yet; log out and log in again", {
-      reason: "DRIVER_ACCOUNT_NOT_LINKED",
-    });
+    throw new FailedPreconditionError(
+      "this driver account is not linked to a registered driver yet; log out and log in again",
+      {
+        reason: "DRIVER_ACCOUNT_NOT_LINKED",
+      },
+    );
   }
 
   /**
@@ -233,11 +265,15 @@ export function createFleetService(deps: FleetDeps) {
 
   async function findActiveDriverByPhone(phone: string): Promise<DirectoryEntry> {
     const driver = await repo.findActiveDriverByPhone(db, normalizeIndianPhone(phone));
-    return driver ? { found: true, driverId: driver.id, transporterId: driver.transporter_id } : { found: false, driverId: "", transporterId: "" };
+    return driver
+      ? { found: true, driverId: driver.id, transporterId: driver.transporter_id }
+      : { found: false, driverId: "", transporterId: "" };
   }
 
   async function availabilityOf(driver: DriverRow): Promise<Availability> {
-    const vehicle = driver.vehicle_id ? await repo.findVehicle(db, driver.transporter_id, driver.vehicle_id) : undefined;
+    const vehicle = driver.vehicle_id
+      ? await repo.findVehicle(db, driver.transporter_id, driver.vehicle_id)
+      : undefined;
     return { driver, vehicle };
   }
 
@@ -245,13 +281,22 @@ export function createFleetService(deps: FleetDeps) {
   async function explainFailedClaim(driver: DriverRow, vehicleId: string): Promise<Availability> {
     const current = await repo.findDriver(db, driver.transporter_id, driver.id);
     if (!current) {
-      throw new PermissionDeniedError("you are no longer registered as a driver with this transporter; log in again", { reason: "DRIVER_NOT_REGISTERED" });
+      throw new PermissionDeniedError("you are no longer registered as a driver with this transporter; log in again", {
+        reason: "DRIVER_NOT_REGISTERED",
+      });
     }
-    if (planAvailability({ status: current.status, vehicleId: current.vehicle_id }, { online: true, vehicleId }).kind === "unchanged") {
+    if (
+      planAvailability({ status: current.status, vehicleId: current.vehicle_id }, { online: true, vehicleId }).kind ===
+      "unchanged"
+    ) {
       return availabilityOf(current);
     }
     const vehicle = await repo.findVehicle(db, driver.transporter_id, vehicleId);
-    if (!vehicle) throw new NotFoundError("vehicle not found among your transporter's vehicles", { reason: "VEHICLE_NOT_FOUND", field: "vehicle_id" });
+    if (!vehicle)
+      throw new NotFoundError("vehicle not found among your transporter's vehicles", {
+        reason: "VEHICLE_NOT_FOUND",
+        field: "vehicle_id",
+      });
     throw vehicleDrivableRefusal(vehicle.registration_number, vehicle.status) ?? changedMeanwhile("vehicle");
   }
 
@@ -272,7 +317,15 @@ export function createFleetService(deps: FleetDeps) {
       }
       const vehicleType = await requireKnownType(input.vehicleType);
       try {
-        const vehicle = await repo.insertVehicle(db, { id: uuidv7(), transporterId, registrationNumber, vehicleType, capacityKg, makeModel, idempotencyKey });
+        const vehicle = await repo.insertVehicle(db, {
+          id: uuidv7(),
+          transporterId,
+          registrationNumber,
+          vehicleType,
+          capacityKg,
+          makeModel,
+          idempotencyKey,
+        });
         logger.info({ vehicleId: vehicle.id, transporterId, vehicleType }, "vehicle added");
         return vehicle;
       } catch (error) {
@@ -281,7 +334,8 @@ export function createFleetService(deps: FleetDeps) {
           const replay = await vehicleReplay(transporterId, idempotencyKey, registrationNumber);
           if (replay) return replay;
         }
-        if (isUniqueViolation(error, repo.Constraint.registrationNumber)) throw await registrationTaken(transporterId, registrationNumber);
+        if (isUniqueViolation(error, repo.Constraint.registrationNumber))
+          throw await registrationTaken(transporterId, registrationNumber);
         throw error;
       }
     },
@@ -289,13 +343,24 @@ export function createFleetService(deps: FleetDeps) {
     /** One page of the fleet's vehicles, newest first (drivers see their transporter's fleet). */
     async listVehicles(
       principal: Principal,
-      query: { pageSize: number; pageToken: string; status?: VehicleStatus | undefined; vehicleType?: string | undefined },
+      query: {
+        pageSize: number;
+        pageToken: string;
+        status?: VehicleStatus | undefined;
+        vehicleType?: string | undefined;
+      },
     ): Promise<Page<VehicleView>> {
       const transporterId = await readableFleetOf(principal);
       const limit = pageSize(query.pageSize);
       const afterId = decodePageToken(query.pageToken);
       const vehicleType = query.vehicleType ? validateVehicleTypeId(query.vehicleType) : undefined;
-      const rows = await repo.listVehicles(db, { transporterId, status: query.status, vehicleType, afterId, limit: limit + 1 });
+      const rows = await repo.listVehicles(db, {
+        transporterId,
+        status: query.status,
+        vehicleType,
+        afterId,
+        limit: limit + 1,
+      });
       return pageOf(rows, limit);
     },
 
@@ -328,12 +393,22 @@ export function createFleetService(deps: FleetDeps) {
         const { vehicle, previousType } = result;
         if (set.status && takesVehicleOffTheRoad(set.status)) {
           for (const driver of await repo.releaseDriversOfVehicle(trx, vehicle.id)) {
-            await recordAvailabilityChange(trx, root, driver, { vehicleId: vehicle.id, vehicleType: previousType, online: false, reason: "vehicle_unavailable" });
+            await recordAvailabilityChange(trx, root, driver, {
+              vehicleId: vehicle.id,
+              vehicleType: previousType,
+              online: false,
+              reason: "vehicle_unavailable",
+            });
             announced++;
           }
         } else if (vehicle.vehicle_type !== previousType) {
           for (const driver of await repo.touchDriversOfVehicle(trx, vehicle.id)) {
-            await recordAvailabilityChange(trx, root, driver, { vehicleId: vehicle.id, vehicleType: vehicle.vehicle_type, online: true, reason: "vehicle_updated" });
+            await recordAvailabilityChange(trx, root, driver, {
+              vehicleId: vehicle.id,
+              vehicleType: vehicle.vehicle_type,
+              online: true,
+              reason: "vehicle_updated",
+            });
             announced++;
           }
         }
@@ -346,7 +421,10 @@ export function createFleetService(deps: FleetDeps) {
       }
       const current = await repo.findVehicle(db, transporterId, id);
       if (!current) throw vehicleNotFound();
-      throw vehicleChangeRefusal(current.registration_number, current.status, { to: set.status ?? current.status }) ?? changedMeanwhile("vehicle");
+      throw (
+        vehicleChangeRefusal(current.registration_number, current.status, { to: set.status ?? current.status }) ??
+        changedMeanwhile("vehicle")
+      );
     },
 
     /** Removes a vehicle from the fleet (not while on a trip); its online driver goes offline. */
@@ -355,10 +433,19 @@ export function createFleetService(deps: FleetDeps) {
       const id = validateId(vehicleId, "vehicle_id");
       let announced = 0;
       const deleted = await db.transaction().execute(async (trx) => {
-        const vehicle = await repo.deleteVehicle(trx, { transporterId, id, fromStatuses: TRANSPORTER_CHANGEABLE_STATUSES });
+        const vehicle = await repo.deleteVehicle(trx, {
+          transporterId,
+          id,
+          fromStatuses: TRANSPORTER_CHANGEABLE_STATUSES,
+        });
         if (!vehicle) return undefined;
         for (const driver of await repo.releaseDriversOfVehicle(trx, vehicle.id)) {
-          await recordAvailabilityChange(trx, root, driver, { vehicleId: vehicle.id, vehicleType: vehicle.vehicle_type, online: false, reason: "vehicle_unavailable" });
+          await recordAvailabilityChange(trx, root, driver, {
+            vehicleId: vehicle.id,
+            vehicleType: vehicle.vehicle_type,
+            online: false,
+            reason: "vehicle_unavailable",
+          });
           announced++;
         }
         return vehicle;
@@ -387,7 +474,14 @@ export function createFleetService(deps: FleetDeps) {
         if (replay) return replay;
       }
       try {
-        const driver = await repo.insertDriver(db, { id: uuidv7(), transporterId, name, phone, licenceNumber, idempotencyKey });
+        const driver = await repo.insertDriver(db, {
+          id: uuidv7(),
+          transporterId,
+          name,
+          phone,
+          licenceNumber,
+          idempotencyKey,
+        });
         logger.info({ driverId: driver.id, transporterId, phone: maskPhone(phone) }, "driver added");
         return driver;
       } catch (error) {
@@ -401,11 +495,17 @@ export function createFleetService(deps: FleetDeps) {
       }
     },
 
-    async listDrivers(principal: Principal, query: { pageSize: number; pageToken: string; status?: DriverStatus | undefined }): Promise<Page<DriverRow>> {
+    async listDrivers(
+      principal: Principal,
+      query: { pageSize: number; pageToken: string; status?: DriverStatus | undefined },
+    ): Promise<Page<DriverRow>> {
       const transporterId = transporterOf(principal);
       const limit = pageSize(query.pageSize);
       const afterId = decodePageToken(query.pageToken);
-      return pageOf(await repo.listDrivers(db, { transporterId, status: query.status, afterId, limit: limit + 1 }), limit);
+      return pageOf(
+        await repo.listDrivers(db, { transporterId, status: query.status, afterId, limit: limit + 1 }),
+        limit,
+      );
     },
 
     async getDriver(principal: Principal, driverId: string): Promise<DriverRow> {
@@ -424,7 +524,12 @@ export function createFleetService(deps: FleetDeps) {
         if (!result) return undefined;
         if (result.previousStatus === "online" && result.previousVehicleId) {
           const vehicleType = await repo.vehicleTypeOf(trx, result.previousVehicleId);
-          await recordAvailabilityChange(trx, root, result.driver, { vehicleId: result.previousVehicleId, vehicleType, online: false, reason: "driver_removed" });
+          await recordAvailabilityChange(trx, root, result.driver, {
+            vehicleId: result.previousVehicleId,
+            vehicleType,
+            online: false,
+            reason: "driver_removed",
+          });
           announced = true;
         }
         // Identity revokes the driver's sessions on it: the app loses its tokens, streams and sockets at once.
@@ -447,24 +552,43 @@ export function createFleetService(deps: FleetDeps) {
      * Takes the calling driver online with a vehicle (claimed atomically: one online driver
      * per vehicle) or offline. Asking for the current state again changes nothing.
      */
-    async setAvailability(principal: Principal, request: { online: boolean; vehicleId: string }): Promise<Availability> {
+    async setAvailability(
+      principal: Principal,
+      request: { online: boolean; vehicleId: string },
+    ): Promise<Availability> {
       const driver = await callingDriver(principal);
-      const vehicleId = request.online && request.vehicleId.trim() !== "" ? validateId(request.vehicleId, "vehicle_id") : null;
-      const plan = planAvailability({ status: driver.status, vehicleId: driver.vehicle_id }, { online: request.online, vehicleId });
+      const vehicleId =
+        request.online && request.vehicleId.trim() !== "" ? validateId(request.vehicleId, "vehicle_id") : null;
+      const plan = planAvailability(
+        { status: driver.status, vehicleId: driver.vehicle_id },
+        { online: request.online, vehicleId },
+      );
       if (plan.kind === "unchanged") return availabilityOf(driver);
 
       if (plan.kind === "claim") {
         let claimed: DriverRow | undefined;
         try {
           claimed = await db.transaction().execute(async (trx) => {
-            const result = await repo.claimVehicle(trx, { driverId: driver.id, transporterId: driver.transporter_id, vehicleId: plan.vehicleId });
+            const result = await repo.claimVehicle(trx, {
+              driverId: driver.id,
+              transporterId: driver.transporter_id,
+              vehicleId: plan.vehicleId,
+            });
             if (!result) return undefined;
-            await recordAvailabilityChange(trx, root, result.driver, { vehicleId: plan.vehicleId, vehicleType: result.vehicleType, online: true, reason: "driver" });
+            await recordAvailabilityChange(trx, root, result.driver, {
+              vehicleId: plan.vehicleId,
+              vehicleType: result.vehicleType,
+              online: true,
+              reason: "driver",
+            });
             return result.driver;
           });
         } catch (error) {
           if (isUniqueViolation(error, repo.Constraint.driverVehicle)) {
-            throw new AlreadyExistsError("vehicle is already in use by another driver", { reason: "VEHICLE_IN_USE", field: "vehicle_id" });
+            throw new AlreadyExistsError("vehicle is already in use by another driver", {
+              reason: "VEHICLE_IN_USE",
+              field: "vehicle_id",
+            });
           }
           throw error;
         }
@@ -478,7 +602,12 @@ export function createFleetService(deps: FleetDeps) {
         const result = await repo.releaseVehicle(trx, { driverId: driver.id, transporterId: driver.transporter_id });
         if (!result) return undefined;
         const vehicleType = await repo.vehicleTypeOf(trx, result.vehicleId);
-        await recordAvailabilityChange(trx, root, result.driver, { vehicleId: result.vehicleId, vehicleType, online: false, reason: "driver" });
+        await recordAvailabilityChange(trx, root, result.driver, {
+          vehicleId: result.vehicleId,
+          vehicleType,
+          online: false,
+          reason: "driver",
+        });
         return result.driver;
       });
       if (released) {
@@ -488,7 +617,10 @@ export function createFleetService(deps: FleetDeps) {
       }
       // Nothing to release: already offline (a retry, or the vehicle left the road), or now on a trip.
       const current = await callingDriver(principal);
-      if (planAvailability({ status: current.status, vehicleId: current.vehicle_id }, { online: false, vehicleId: null }).kind === "unchanged") {
+      if (
+        planAvailability({ status: current.status, vehicleId: current.vehicle_id }, { online: false, vehicleId: null })
+          .kind === "unchanged"
+      ) {
         return availabilityOf(current);
       }
       throw changedMeanwhile("driver");
@@ -503,7 +635,8 @@ export function createFleetService(deps: FleetDeps) {
     async getTransporterProfile(principal: Principal): Promise<TransporterProfile> {
       const transporterId = transporterOf(principal);
       const row = await repo.findTransporter(db, transporterId);
-      if (!row) return { transporterId, base: undefined, serviceRadiusKm: DEFAULT_SERVICE_RADIUS_KM, updatedAt: undefined };
+      if (!row)
+        return { transporterId, base: undefined, serviceRadiusKm: DEFAULT_SERVICE_RADIUS_KM, updatedAt: undefined };
       return toProfile(row);
     },
 
@@ -513,8 +646,14 @@ export function createFleetService(deps: FleetDeps) {
     ): Promise<TransporterProfile> {
       const transporterId = transporterOf(principal);
       const base = changes.base ? validateBaseLocation(changes.base) : undefined;
-      const serviceRadiusKm = changes.serviceRadiusKm !== undefined ? validateServiceRadiusKm(changes.serviceRadiusKm) : undefined;
-      const row = await repo.upsertTransporter(db, { id: transporterId, base, serviceRadiusKm, defaultRadiusKm: DEFAULT_SERVICE_RADIUS_KM });
+      const serviceRadiusKm =
+        changes.serviceRadiusKm !== undefined ? validateServiceRadiusKm(changes.serviceRadiusKm) : undefined;
+      const row = await repo.upsertTransporter(db, {
+        id: transporterId,
+        base,
+        serviceRadiusKm,
+        defaultRadiusKm: DEFAULT_SERVICE_RADIUS_KM,
+      });
       return toProfile(row);
     },
 
@@ -534,14 +673,28 @@ export function createFleetService(deps: FleetDeps) {
     // ------------------------------------------------------------------ dispatch's questions
 
     /** Transporters whose service area covers a point, with an AVAILABLE vehicle of the type (nearest base first). */
-    async findServingTransporters(query: { point: { lat: number; lng: number } | undefined; vehicleType: string; maxDistanceM: number; limit: number }) {
+    async findServingTransporters(query: {
+      point: { lat: number; lng: number } | undefined;
+      vehicleType: string;
+      maxDistanceM: number;
+      limit: number;
+    }) {
       if (!query.point) throw new InvalidArgumentError("point", "point is required");
       const point = validateBaseLocation(query.point, "point");
-      if (!/^[a-z0-9_]{1,50}$/.test(query.vehicleType)) throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
-      if (!(Number.isFinite(query.maxDistanceM) && query.maxDistanceM >= 0)) throw new InvalidArgumentError("max_distance_m", "max_distance_m must not be negative");
+      if (!/^[a-z0-9_]{1,50}$/.test(query.vehicleType))
+        throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
+      if (!(Number.isFinite(query.maxDistanceM) && query.maxDistanceM >= 0))
+        throw new InvalidArgumentError("max_distance_m", "max_distance_m must not be negative");
       const limit = query.limit === 0 ? 100 : query.limit;
-      if (!(Number.isInteger(limit) && limit >= 1 && limit <= 500)) throw new InvalidArgumentError("limit", "limit must be between 1 and 500");
-      return repo.findServingTransporters(db, { ...point, vehicleType: query.vehicleType, maxDistanceM: query.maxDistanceM, maxServiceRadiusKm: MAX_SERVICE_RADIUS_KM, limit });
+      if (!(Number.isInteger(limit) && limit >= 1 && limit <= 500))
+        throw new InvalidArgumentError("limit", "limit must be between 1 and 500");
+      return repo.findServingTransporters(db, {
+        ...point,
+        vehicleType: query.vehicleType,
+        maxDistanceM: query.maxDistanceM,
+        maxServiceRadiusKm: MAX_SERVICE_RADIUS_KM,
+        limit,
+      });
     },
 
     /** What fleet knows of a transporter's driver and vehicle, for dispatch's assignment checks. */
@@ -556,7 +709,13 @@ export function createFleetService(deps: FleetDeps) {
   };
 }
 
-function toProfile(row: { id: string; base_lat: number | null; base_lng: number | null; service_radius_km: number; updated_at: Date }): TransporterProfile {
+function toProfile(row: {
+  id: string;
+  base_lat: number | null;
+  base_lng: number | null;
+  service_radius_km: number;
+  updated_at: Date;
+}): TransporterProfile {
   return {
     transporterId: row.id,
     base: row.base_lat !== null && row.base_lng !== null ? { lat: row.base_lat, lng: row.base_lng } : undefined,

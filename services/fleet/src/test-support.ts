@@ -41,7 +41,10 @@ export interface TestFleet {
    * A driver registered by the transporter and logged in as identity would do it (directory
    * link, then a token carrying the transporter id).
    */
-  driver(transporter: { id: string; auth: CallOptions }, phone?: string): Promise<{ id: string; userId: string; phone: string; auth: CallOptions }>;
+  driver(
+    transporter: { id: string; auth: CallOptions },
+    phone?: string,
+  ): Promise<{ id: string; userId: string; phone: string; auth: CallOptions }>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +69,9 @@ export function uniqueRegistration(): string {
 /** The DomainError a call failed with: one helper for every suite. */
 export { failure } from "@weelo/testing";
 
-export async function startTestFleet(options: FleetModuleOptions & { env?: Record<string, string> } = {}): Promise<TestFleet> {
+export async function startTestFleet(
+  options: FleetModuleOptions & { env?: Record<string, string> } = {},
+): Promise<TestFleet> {
   const isolated = await isolatedTestEnvironment();
   const suffix = isolated.suffix;
   const env: Record<string, string | undefined> = {
@@ -101,11 +106,22 @@ export async function startTestFleet(options: FleetModuleOptions & { env?: Recor
     const drivers = createClient(DriverServiceService, address, clientOptions);
     const transporters = createClient(TransporterServiceService, address, clientOptions);
     // FleetDirectoryService is internal: over the mesh with identity's certificate, as identity asks it at login.
-    const directory = createMeshClient(FleetDirectoryServiceService, `127.0.0.1:${meshPort}`, { ...clientOptions, mesh: platform.mesh, caller: "identity" });
+    const directory = createMeshClient(FleetDirectoryServiceService, `127.0.0.1:${meshPort}`, {
+      ...clientOptions,
+      mesh: platform.mesh,
+      caller: "identity",
+    });
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
     const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>
-      (await issuer.issueAccessToken({ userId, role, sessionId: uuidv7(), ...(transporterId ? { transporterId } : {}) })).token;
+      (
+        await issuer.issueAccessToken({
+          userId,
+          role,
+          sessionId: uuidv7(),
+          ...(transporterId ? { transporterId } : {}),
+        })
+      ).token;
     let licenceCounter = 0;
     return {
       platform,
@@ -126,12 +142,22 @@ export async function startTestFleet(options: FleetModuleOptions & { env?: Recor
       async driver(transporter, phone = uniquePhone()) {
         licenceCounter += 1;
         const { driver } = await drivers.addDriver(
-          { idempotencyKey: "", name: "Ravi Kumar", phone, licenceNumber: `MH12 2011${String(licenceCounter).padStart(7, "0")}` },
+          {
+            idempotencyKey: "",
+            name: "Ravi Kumar",
+            phone,
+            licenceNumber: `MH12 2011${String(licenceCounter).padStart(7, "0")}`,
+          },
           transporter.auth,
         );
         const userId = uuidv7();
         const linked = await directory.linkDriverAccount({ phone, userId });
-        return { id: driver!.id, userId, phone: driver!.phone, auth: as(await token("driver", userId, linked.transporterId)) };
+        return {
+          id: driver!.id,
+          userId,
+          phone: driver!.phone,
+          auth: as(await token("driver", userId, linked.transporterId)),
+        };
       },
       async stop() {
         for (const client of [vehicles, drivers, transporters, directory]) client.close();

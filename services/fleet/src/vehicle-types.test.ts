@@ -14,7 +14,9 @@ function fakePricing(ids: string[]) {
       state.calls++;
       await sleep(5);
       if (state.down) throw new DomainError(GrpcCode.UNAVAILABLE, "pricing is down");
-      return { vehicleTypes: state.ids.map((id) => ({ id, displayName: id, description: "", capacityKg: 1000, bodyType: 1 })) };
+      return {
+        vehicleTypes: state.ids.map((id) => ({ id, displayName: id, description: "", capacityKg: 1000, bodyType: 1 })),
+      };
     },
   };
   return { state, source };
@@ -52,6 +54,9 @@ describe("vehicle type catalogs", () => {
     const { state, source } = fakePricing([]);
     state.down = true;
     const catalog = pricingVehicleTypeCatalog(source, { ttlMs: 60_000, logger });
-    await assert.rejects(catalog.has("mini_truck"), (error: unknown) => error instanceof DomainError && error.code === GrpcCode.UNAVAILABLE);
+    await assert.rejects(
+      catalog.has("mini_truck"),
+      (error: unknown) => error instanceof DomainError && error.code === GrpcCode.UNAVAILABLE,
+    );
   });
 });

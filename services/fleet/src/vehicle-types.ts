@@ -4,7 +4,10 @@
  * kept for a while; when pricing cannot be reached, the last catalog seen is used.
  */
 import type { CallOptions } from "@weelo/grpc";
-import type { ListVehicleTypesRequest, ListVehicleTypesResponse } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import type {
+  ListVehicleTypesRequest,
+  ListVehicleTypesResponse,
+} from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
 import { UnavailableError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
 
@@ -32,7 +35,10 @@ export interface VehicleTypeSource {
  * cached for ttlMs. Concurrent misses share one call. If a refresh fails, the last catalog
  * seen is used (and the failure logged); with none at all, the call fails UNAVAILABLE.
  */
-export function pricingVehicleTypeCatalog(source: VehicleTypeSource, options: { ttlMs: number; logger: Logger; deadlineMs?: number }): VehicleTypeCatalog {
+export function pricingVehicleTypeCatalog(
+  source: VehicleTypeSource,
+  options: { ttlMs: number; logger: Logger; deadlineMs?: number },
+): VehicleTypeCatalog {
   let known: Set<string> | undefined;
   let fetchedAt = 0;
   let inflight: Promise<Set<string>> | undefined;
@@ -61,7 +67,10 @@ export function pricingVehicleTypeCatalog(source: VehicleTypeSource, options: { 
           options.logger.warn({ err: error }, "vehicle catalog refresh failed; using the last catalog seen");
           return known.has(typeId);
         }
-        throw new UnavailableError("the vehicle type catalog is unavailable; try again shortly", { reason: "CATALOG_UNAVAILABLE", cause: error });
+        throw new UnavailableError("the vehicle type catalog is unavailable; try again shortly", {
+          reason: "CATALOG_UNAVAILABLE",
+          cause: error,
+        });
       }
     },
   };

@@ -28,7 +28,10 @@ describe("VehicleService over gRPC", () => {
 
   it("adds a vehicle with its registration normalized, and reads it back", async () => {
     const a = await t.transporter();
-    const { vehicle } = await t.vehicles.addVehicle(newVehicle({ registrationNumber: "mh-12 ab 1234", makeModel: "  Tata   Ace " }), a.auth);
+    const { vehicle } = await t.vehicles.addVehicle(
+      newVehicle({ registrationNumber: "mh-12 ab 1234", makeModel: "  Tata   Ace " }),
+      a.auth,
+    );
     assert.ok(vehicle);
     assert.equal(vehicle.registrationNumber, "MH12AB1234");
     assert.equal(vehicle.transporterId, a.id);
@@ -71,7 +74,10 @@ describe("VehicleService over gRPC", () => {
       assert.equal(error.code, GrpcCode.NOT_FOUND);
       assert.equal(error.message, "vehicle not found");
     }
-    const { vehicles } = await t.vehicles.listVehicles({ pageSize: 0, pageToken: "", status: 0, vehicleType: "" }, b.auth);
+    const { vehicles } = await t.vehicles.listVehicles(
+      { pageSize: 0, pageToken: "", status: 0, vehicleType: "" },
+      b.auth,
+    );
     assert.deepEqual(vehicles, []);
     const { vehicle: untouched } = await t.vehicles.getVehicle({ vehicleId: id }, a.auth);
     assert.equal(untouched!.capacityKg, 750, "B's update did not land");
@@ -102,15 +108,21 @@ describe("VehicleService over gRPC", () => {
   it("lets only one of many concurrent adds of the same registration win", async () => {
     const registrationNumber = uniqueRegistration();
     const fleets = await Promise.all(Array.from({ length: 6 }, () => t.transporter()));
-    const results = await Promise.allSettled(fleets.map((f) => t.vehicles.addVehicle(newVehicle({ registrationNumber }), f.auth)));
+    const results = await Promise.allSettled(
+      fleets.map((f) => t.vehicles.addVehicle(newVehicle({ registrationNumber }), f.auth)),
+    );
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
-    for (const r of results) if (r.status === "rejected") assert.equal((r.reason as { code: number }).code, GrpcCode.ALREADY_EXISTS);
+    for (const r of results)
+      if (r.status === "rejected") assert.equal((r.reason as { code: number }).code, GrpcCode.ALREADY_EXISTS);
   });
 
   it("returns the first vehicle for a retried idempotency key, and refuses the key for another vehicle", async () => {
     const a = await t.transporter();
     const request = newVehicle({ idempotencyKey: "add-truck-1" });
-    const [first, second] = await Promise.all([t.vehicles.addVehicle(request, a.auth), t.vehicles.addVehicle(request, a.auth)]);
+    const [first, second] = await Promise.all([
+      t.vehicles.addVehicle(request, a.auth),
+      t.vehicles.addVehicle(request, a.auth),
+    ]);
     assert.equal(first.vehicle!.id, second.vehicle!.id);
     const third = await t.vehicles.addVehicle(request, a.auth);
     assert.equal(third.vehicle!.id, first.vehicle!.id);
@@ -127,7 +139,10 @@ describe("VehicleService over gRPC", () => {
     const a = await t.transporter();
     const added: string[] = [];
     for (let i = 0; i < 7; i++) {
-      const { vehicle } = await t.vehicles.addVehicle(newVehicle({ vehicleType: i % 2 === 0 ? "mini_truck" : "lcv_14ft" }), a.auth);
+      const { vehicle } = await t.vehicles.addVehicle(
+        newVehicle({ vehicleType: i % 2 === 0 ? "mini_truck" : "lcv_14ft" }),
+        a.auth,
+      );
       added.push(vehicle!.id);
     }
     const seen: string[] = [];
@@ -143,24 +158,44 @@ describe("VehicleService over gRPC", () => {
     assert.equal(pages, 3);
     assert.deepEqual(seen, [...added].reverse());
 
-    const lcv = await t.vehicles.listVehicles({ pageSize: 0, pageToken: "", status: 0, vehicleType: "lcv_14ft" }, a.auth);
-    assert.deepEqual(lcv.vehicles.map((v) => v.id), [added[5], added[3], added[1]]);
+    const lcv = await t.vehicles.listVehicles(
+      { pageSize: 0, pageToken: "", status: 0, vehicleType: "lcv_14ft" },
+      a.auth,
+    );
+    assert.deepEqual(
+      lcv.vehicles.map((v) => v.id),
+      [added[5], added[3], added[1]],
+    );
     await t.vehicles.updateVehicle({ vehicleId: added[2]!, status: VehicleStatus.VEHICLE_STATUS_MAINTENANCE }, a.auth);
-    const inMaintenance = await t.vehicles.listVehicles({ pageSize: 0, pageToken: "", status: VehicleStatus.VEHICLE_STATUS_MAINTENANCE, vehicleType: "" }, a.auth);
-    assert.deepEqual(inMaintenance.vehicles.map((v) => v.id), [added[2]]);
-    const bad = await failure(t.vehicles.listVehicles({ pageSize: 0, pageToken: "nonsense", status: 0, vehicleType: "" }, a.auth));
+    const inMaintenance = await t.vehicles.listVehicles(
+      { pageSize: 0, pageToken: "", status: VehicleStatus.VEHICLE_STATUS_MAINTENANCE, vehicleType: "" },
+      a.auth,
+    );
+    assert.deepEqual(
+      inMaintenance.vehicles.map((v) => v.id),
+      [added[2]],
+    );
+    const bad = await failure(
+      t.vehicles.listVehicles({ pageSize: 0, pageToken: "nonsense", status: 0, vehicleType: "" }, a.auth),
+    );
     assert.equal(bad.field, "page_token");
   });
 
   it("updates only the fields given", async () => {
     const a = await t.transporter();
     const { vehicle } = await t.vehicles.addVehicle(newVehicle(), a.auth);
-    const { vehicle: updated } = await t.vehicles.updateVehicle({ vehicleId: vehicle!.id, capacityKg: 1000, vehicleType: "pickup_8ft" }, a.auth);
+    const { vehicle: updated } = await t.vehicles.updateVehicle(
+      { vehicleId: vehicle!.id, capacityKg: 1000, vehicleType: "pickup_8ft" },
+      a.auth,
+    );
     assert.equal(updated!.capacityKg, 1000);
     assert.equal(updated!.vehicleType, "pickup_8ft");
     assert.equal(updated!.makeModel, vehicle!.makeModel);
     assert.equal(updated!.status, VehicleStatus.VEHICLE_STATUS_AVAILABLE);
-    const { vehicle: inactive } = await t.vehicles.updateVehicle({ vehicleId: vehicle!.id, status: VehicleStatus.VEHICLE_STATUS_INACTIVE }, a.auth);
+    const { vehicle: inactive } = await t.vehicles.updateVehicle(
+      { vehicleId: vehicle!.id, status: VehicleStatus.VEHICLE_STATUS_INACTIVE },
+      a.auth,
+    );
     assert.equal(inactive!.status, VehicleStatus.VEHICLE_STATUS_INACTIVE);
     assert.equal(inactive!.capacityKg, 1000);
     for (const status of [VehicleStatus.VEHICLE_STATUS_ON_TRIP, VehicleStatus.VEHICLE_STATUS_UNSPECIFIED]) {
@@ -168,7 +203,9 @@ describe("VehicleService over gRPC", () => {
       assert.equal(error.code, GrpcCode.INVALID_ARGUMENT);
       assert.equal(error.field, "status");
     }
-    const unknownType = await failure(t.vehicles.updateVehicle({ vehicleId: vehicle!.id, vehicleType: "hovercraft" }, a.auth));
+    const unknownType = await failure(
+      t.vehicles.updateVehicle({ vehicleId: vehicle!.id, vehicleType: "hovercraft" }, a.auth),
+    );
     assert.equal(unknownType.reason, "VEHICLE_TYPE_UNKNOWN");
   });
 
@@ -180,8 +217,13 @@ describe("VehicleService over gRPC", () => {
 
     const deleting = await failure(t.vehicles.deleteVehicle({ vehicleId: id }, a.auth));
     assert.equal(deleting.code, GrpcCode.FAILED_PRECONDITION);
-    assert.match(deleting.message, new RegExp(`vehicle ${vehicle!.registrationNumber} is ON_TRIP; it cannot be deleted`));
-    const inactivating = await failure(t.vehicles.updateVehicle({ vehicleId: id, status: VehicleStatus.VEHICLE_STATUS_INACTIVE }, a.auth));
+    assert.match(
+      deleting.message,
+      new RegExp(`vehicle ${vehicle!.registrationNumber} is ON_TRIP; it cannot be deleted`),
+    );
+    const inactivating = await failure(
+      t.vehicles.updateVehicle({ vehicleId: id, status: VehicleStatus.VEHICLE_STATUS_INACTIVE }, a.auth),
+    );
     assert.equal(inactivating.code, GrpcCode.FAILED_PRECONDITION);
     assert.match(inactivating.message, /is ON_TRIP; it cannot be set INACTIVE/);
     // Other details may still be corrected during a trip.
@@ -199,7 +241,12 @@ describe("VehicleService over gRPC", () => {
     assert.equal(noToken.code, GrpcCode.UNAUTHENTICATED);
     const customer = await failure(t.vehicles.addVehicle(newVehicle(), t.as(await t.token("customer"))));
     assert.equal(customer.code, GrpcCode.PERMISSION_DENIED);
-    const customerList = await failure(t.vehicles.listVehicles({ pageSize: 0, pageToken: "", status: 0, vehicleType: "" }, t.as(await t.token("customer"))));
+    const customerList = await failure(
+      t.vehicles.listVehicles(
+        { pageSize: 0, pageToken: "", status: 0, vehicleType: "" },
+        t.as(await t.token("customer")),
+      ),
+    );
     assert.equal(customerList.code, GrpcCode.PERMISSION_DENIED);
   });
 
@@ -207,8 +254,14 @@ describe("VehicleService over gRPC", () => {
     const a = await t.transporter();
     const { vehicle } = await t.vehicles.addVehicle(newVehicle(), a.auth);
     const driver = await t.driver(a);
-    const { vehicles } = await t.vehicles.listVehicles({ pageSize: 0, pageToken: "", status: VehicleStatus.VEHICLE_STATUS_AVAILABLE, vehicleType: "" }, driver.auth);
-    assert.deepEqual(vehicles.map((v) => v.id), [vehicle!.id]);
+    const { vehicles } = await t.vehicles.listVehicles(
+      { pageSize: 0, pageToken: "", status: VehicleStatus.VEHICLE_STATUS_AVAILABLE, vehicleType: "" },
+      driver.auth,
+    );
+    assert.deepEqual(
+      vehicles.map((v) => v.id),
+      [vehicle!.id],
+    );
     const changing = await failure(t.vehicles.updateVehicle({ vehicleId: vehicle!.id, capacityKg: 800 }, driver.auth));
     assert.equal(changing.code, GrpcCode.PERMISSION_DENIED);
   });
@@ -226,9 +279,17 @@ describe("TransporterService over gRPC", () => {
   it("starts with the default radius and no base, then keeps what is set", async () => {
     const a = await t.transporter();
     const { profile: fresh } = await t.transporters.getTransporterProfile({}, a.auth);
-    assert.deepEqual(fresh, { transporterId: a.id, baseLocation: undefined, serviceRadiusKm: 50, updatedAt: undefined });
+    assert.deepEqual(fresh, {
+      transporterId: a.id,
+      baseLocation: undefined,
+      serviceRadiusKm: 50,
+      updatedAt: undefined,
+    });
 
-    const { profile: set } = await t.transporters.updateTransporterProfile({ baseLocation: { lat: 18.5204, lng: 73.8567 } }, a.auth);
+    const { profile: set } = await t.transporters.updateTransporterProfile(
+      { baseLocation: { lat: 18.5204, lng: 73.8567 } },
+      a.auth,
+    );
     assert.deepEqual(set!.baseLocation, { lat: 18.5204, lng: 73.8567 });
     assert.equal(set!.serviceRadiusKm, 50);
     const { profile: widened } = await t.transporters.updateTransporterProfile({ serviceRadiusKm: 120 }, a.auth);
@@ -241,9 +302,16 @@ describe("TransporterService over gRPC", () => {
   it("refuses a radius outside 1–500 km and a base outside India", async () => {
     const a = await t.transporter();
     for (const serviceRadiusKm of [0, 501]) {
-      assert.equal((await failure(t.transporters.updateTransporterProfile({ serviceRadiusKm }, a.auth))).field, "service_radius_km");
+      assert.equal(
+        (await failure(t.transporters.updateTransporterProfile({ serviceRadiusKm }, a.auth))).field,
+        "service_radius_km",
+      );
     }
-    assert.equal((await failure(t.transporters.updateTransporterProfile({ baseLocation: { lat: 51.5, lng: -0.12 } }, a.auth))).field, "base_location");
+    assert.equal(
+      (await failure(t.transporters.updateTransporterProfile({ baseLocation: { lat: 51.5, lng: -0.12 } }, a.auth)))
+        .field,
+      "base_location",
+    );
     const driver = await failure(t.transporters.getTransporterProfile({}, t.as(await t.token("driver"))));
     assert.equal(driver.code, GrpcCode.PERMISSION_DENIED);
   });

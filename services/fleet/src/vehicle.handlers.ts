@@ -1,5 +1,5 @@
 /** gRPC handlers of VehicleService: protobuf ⇄ domain, nothing else. */
-import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
+import type { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import { vehicleStatusFilter, vehicleStatusFromProto, vehicleToProto } from "./fleet.handlers.js";
 import type { FleetService } from "./fleet.service.js";
@@ -27,7 +27,11 @@ export function vehicleHandlers(fleet: FleetService): ServiceHandlers<typeof Veh
       return { vehicles: page.items.map(vehicleToProto), nextPageToken: page.nextPageToken };
     },
     async getVehicle(request, ctx) {
-      return { vehicle: vehicleToProto(await fleet.getVehicle(requirePrincipal(ctx, "transporter", "driver"), request.vehicleId)) };
+      return {
+        vehicle: vehicleToProto(
+          await fleet.getVehicle(requirePrincipal(ctx, "transporter", "driver"), request.vehicleId),
+        ),
+      };
     },
     async updateVehicle(request, ctx) {
       const vehicle = await fleet.updateVehicle(requirePrincipal(ctx, "transporter"), request.vehicleId, {

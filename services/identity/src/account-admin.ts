@@ -2,7 +2,7 @@
  * AccountAdminService: operations staff block and unblock accounts. Internal: the gateway
  * never serves it; its caller (the ops console service) calls without a user token.
  */
-import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
+import type { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
 import type { ServiceHandlers } from "@weelo/grpc";
 import type { IdentityService } from "./identity.service.js";
 

@@ -3,7 +3,7 @@
  * and removal of push tokens the push provider rejected. Internal: the gateway never serves
  * it; the notification service calls it without a user token.
  */
-import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
+import type { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
 import { InvalidArgumentError, NotFoundError } from "@weelo/errors";
 import { validateId } from "@weelo/formats";
 import { languageToProto, type ServiceHandlers } from "@weelo/grpc";
@@ -15,7 +15,11 @@ export function contactDirectoryHandlers(db: IdentityDb): ServiceHandlers<typeof
   return {
     async getContact(request) {
       const userId = validateId(request.userId, "user_id");
-      const user = await db.selectFrom("users").select(["id", "phone", "language"]).where("id", "=", userId).executeTakeFirst();
+      const user = await db
+        .selectFrom("users")
+        .select(["id", "phone", "language"])
+        .where("id", "=", userId)
+        .executeTakeFirst();
       if (!user) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
       const devices = await db
         .selectFrom("devices")
@@ -24,14 +28,24 @@ export function contactDirectoryHandlers(db: IdentityDb): ServiceHandlers<typeof
         .orderBy("updated_at", "desc")
         .orderBy("id", "desc")
         .execute();
-      return { userId: user.id, phone: user.phone, language: languageToProto(user.language), pushTokens: devices.map((d) => d.push_token) };
+      return {
+        userId: user.id,
+        phone: user.phone,
+        language: languageToProto(user.language),
+        pushTokens: devices.map((d) => d.push_token),
+      };
     },
     async removePushTokens(request) {
       const userId = validateId(request.userId, "user_id");
       const tokens = [...new Set(request.pushTokens.map((t) => t.trim()).filter(Boolean))];
-      if (tokens.length > MAX_TOKENS_PER_REMOVAL) throw new InvalidArgumentError("push_tokens", `at most ${MAX_TOKENS_PER_REMOVAL} tokens per call`);
+      if (tokens.length > MAX_TOKENS_PER_REMOVAL)
+        throw new InvalidArgumentError("push_tokens", `at most ${MAX_TOKENS_PER_REMOVAL} tokens per call`);
       if (tokens.length === 0) return { removed: 0 };
-      const result = await db.deleteFrom("devices").where("user_id", "=", userId).where("push_token", "in", tokens).executeTakeFirst();
+      const result = await db
+        .deleteFrom("devices")
+        .where("user_id", "=", userId)
+        .where("push_token", "in", tokens)
+        .executeTakeFirst();
       return { removed: Number(result.numDeletedRows) };
     },
   };

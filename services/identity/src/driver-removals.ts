@@ -37,7 +37,11 @@ export function consumeDriverRemovals(
       maxDeliver: 20,
       ackWaitMs: 30_000,
       retryDelayMs: 500,
-      onDeadLetter: (dead) => logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a driver removal could not be applied to the driver's sessions; given up"),
+      onDeadLetter: (dead) =>
+        logger.error(
+          { subject: dead.subject, seq: dead.seq, reason: dead.reason },
+          "a driver removal could not be applied to the driver's sessions; given up",
+        ),
     },
     logger,
   );

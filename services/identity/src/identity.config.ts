@@ -32,11 +32,20 @@ export const identityConfigSchema = baseConfigSchema.extend({
   /** Where the fleet service answers gRPC (the driver-login rule); unset in development means any phone may log in as a driver. */
   FLEET_GRPC_URL: envOptional(),
   /** Fleet's event stream, where identity reads driver removals (to revoke the driver's sessions); tests use a unique one. */
-  FLEET_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -").default("FLEET"),
+  FLEET_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
+    .default("FLEET"),
   /** First token of fleet's event subjects. */
-  FLEET_SUBJECT_ROOT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -").default("fleet"),
+  FLEET_SUBJECT_ROOT: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -")
+    .default("fleet"),
   /** Durable consumer name of identity on fleet's stream; replicas share it. */
-  IDENTITY_FLEET_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a consumer name is letters, digits, _ and -").default("identity"),
+  IDENTITY_FLEET_CONSUMER: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "a consumer name is letters, digits, _ and -")
+    .default("identity"),
   /** Push devices kept per user; older ones are dropped. */
   MAX_DEVICES_PER_USER: envInt(10, 1, 100),
 });
@@ -44,7 +53,8 @@ export const identityConfigSchema = baseConfigSchema.extend({
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;
 
 export const identityProductionRules: ProductionRule<IdentityConfig>[] = [
-  (c) => (c.SMS_PROVIDER === "console" ? "SMS_PROVIDER=console shows OTPs in the log; production needs msg91" : undefined),
+  (c) =>
+    c.SMS_PROVIDER === "console" ? "SMS_PROVIDER=console shows OTPs in the log; production needs msg91" : undefined,
   (c) =>
     c.OTP_HASH_SECRET === DEV_OTP_SECRET || c.OTP_HASH_SECRET.length < 32
       ? "OTP_HASH_SECRET must be set to a secret of at least 32 characters in production"
@@ -54,7 +64,10 @@ export const identityProductionRules: ProductionRule<IdentityConfig>[] = [
 
 /** Identity running alone must reach fleet for the driver-login rule (all-in-one wires it in process). */
 export const identityStandaloneProductionRules: ProductionRule<IdentityConfig>[] = [
-  (c) => (!c.FLEET_GRPC_URL ? "FLEET_GRPC_URL must be set in production: drivers log in only with phones a transporter registered" : undefined),
+  (c) =>
+    !c.FLEET_GRPC_URL
+      ? "FLEET_GRPC_URL must be set in production: drivers log in only with phones a transporter registered"
+      : undefined,
 ];
 
 /** Configuration problems that would fail on the first SMS rather than at start. */
@@ -66,5 +79,10 @@ export const identityRules: ProductionRule<IdentityConfig>[] = [
 ];
 
 export function loadIdentityConfig(env: Record<string, string | undefined> = process.env): Readonly<IdentityConfig> {
-  return loadConfig(identityConfigSchema, env, [...identityProductionRules, ...identityStandaloneProductionRules], identityRules);
+  return loadConfig(
+    identityConfigSchema,
+    env,
+    [...identityProductionRules, ...identityStandaloneProductionRules],
+    identityRules,
+  );
 }

@@ -1,7 +1,12 @@
 /** gRPC handlers of AuthService and ProfileService: protobuf ⇄ domain, nothing else. */
-import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth_service";
-import { DevicePlatform, type Device, type TokenPair, type User } from "@weelo/contracts/grpc/weelo/identity/v1/identity";
-import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
+import type { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth_service";
+import {
+  DevicePlatform,
+  type Device,
+  type TokenPair,
+  type User,
+} from "@weelo/contracts/grpc/weelo/identity/v1/identity";
+import type { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
 import { InvalidArgumentError } from "@weelo/errors";
 import {
   languageFromProto,
@@ -20,7 +25,11 @@ export const PUBLIC_AUTH_METHODS = ["SendOtp", "VerifyOtp", "RefreshToken", "Log
 export function authHandlers(identity: IdentityService): ServiceHandlers<typeof AuthServiceService> {
   return {
     async sendOtp(request, ctx) {
-      const sent = await identity.sendOtp({ phone: request.phone, role: roleFromProto(request.role), clientIp: ctx.clientIp });
+      const sent = await identity.sendOtp({
+        phone: request.phone,
+        role: roleFromProto(request.role),
+        clientIp: ctx.clientIp,
+      });
       return { expiresAt: sent.expiresAt, resendAfterSeconds: sent.resendAfterSeconds, devOtp: sent.devOtp };
     },
     async verifyOtp(request) {
@@ -58,7 +67,10 @@ export function profileHandlers(identity: IdentityService): ServiceHandlers<type
     },
     async registerDevice(request, ctx) {
       const principal = requirePrincipal(ctx);
-      const device = await identity.registerDevice(principal, { pushToken: request.pushToken, platform: platformFromProto(request.platform) });
+      const device = await identity.registerDevice(principal, {
+        pushToken: request.pushToken,
+        platform: platformFromProto(request.platform),
+      });
       return { device: deviceToProto(device) };
     },
     async unregisterDevice(request, ctx) {
@@ -101,11 +113,17 @@ const PLATFORMS: Partial<Record<DevicePlatform, string>> = {
 
 function platformFromProto(platform: DevicePlatform): string {
   const word = PLATFORMS[platform];
-  if (!word) throw new InvalidArgumentError("platform", "platform must be DEVICE_PLATFORM_ANDROID, DEVICE_PLATFORM_IOS or DEVICE_PLATFORM_WEB");
+  if (!word)
+    throw new InvalidArgumentError(
+      "platform",
+      "platform must be DEVICE_PLATFORM_ANDROID, DEVICE_PLATFORM_IOS or DEVICE_PLATFORM_WEB",
+    );
   return word;
 }
 
 function deviceToProto(device: DeviceRow): Device {
-  const platform = Number(Object.entries(PLATFORMS).find(([, word]) => word === device.platform)?.[0] ?? 0) as DevicePlatform;
+  const platform = Number(
+    Object.entries(PLATFORMS).find(([, word]) => word === device.platform)?.[0] ?? 0,
+  ) as DevicePlatform;
   return { id: device.id, pushToken: device.push_token, platform, updatedAt: device.updated_at };
 }

@@ -38,7 +38,12 @@ export async function startIdentity(
   const logger = platform.logger.child({ component: "identity" });
   const database = await platform.database<IdentityDatabase>("identity", identityMigrations);
   const sms = createSmsSender(platform, config);
-  logger.info({ provider: sms.name }, sms.revealsCodes ? "SMS provider: console (OTPs are written to this log; development only)" : `SMS provider: ${sms.name}`);
+  logger.info(
+    { provider: sms.name },
+    sms.revealsCodes
+      ? "SMS provider: console (OTPs are written to this log; development only)"
+      : `SMS provider: ${sms.name}`,
+  );
   if (options.drivers === undefined) {
     logger.warn("driver login is open: no fleet directory is wired in, any phone may log in as a driver");
   }
@@ -63,8 +68,26 @@ export async function startIdentity(
     sessions: platform.sessions,
     drivers: options.drivers ?? openDriverDirectory,
     limits: {
-      otpPerPhone: createRateLimiter({ name: "otp-phone", points: config.OTP_PER_PHONE_PER_HOUR, durationSeconds: 3600, what: "OTP requests for this phone", keyPrefix: config.CACHE_KEY_PREFIX }, redis),
-      otpPerIp: createRateLimiter({ name: "otp-ip", points: config.OTP_PER_IP_PER_HOUR, durationSeconds: 3600, what: "OTP requests from this network", keyPrefix: config.CACHE_KEY_PREFIX }, redis),
+      otpPerPhone: createRateLimiter(
+        {
+          name: "otp-phone",
+          points: config.OTP_PER_PHONE_PER_HOUR,
+          durationSeconds: 3600,
+          what: "OTP requests for this phone",
+          keyPrefix: config.CACHE_KEY_PREFIX,
+        },
+        redis,
+      ),
+      otpPerIp: createRateLimiter(
+        {
+          name: "otp-ip",
+          points: config.OTP_PER_IP_PER_HOUR,
+          durationSeconds: 3600,
+          what: "OTP requests from this network",
+          keyPrefix: config.CACHE_KEY_PREFIX,
+        },
+        redis,
+      ),
     },
     settings: { resendCooldownSeconds: config.OTP_RESEND_COOLDOWN_S, maxDevicesPerUser: config.MAX_DEVICES_PER_USER },
     logger,
@@ -77,16 +100,30 @@ export async function startIdentity(
     // Internal: operations staff (the ops console service) block and unblock accounts; never on the gateway.
     .addService(AccountAdminServiceService, accountAdminHandlers(identity));
   // A driver a transporter removed loses every session at once (fleet's stream may not exist yet: looked for until it does).
-  const driverRemovals = consumeDriverRemovals(platform.bus, identity, { stream: config.FLEET_STREAM, subjectRoot: config.FLEET_SUBJECT_ROOT, durable: config.IDENTITY_FLEET_CONSUMER }, logger);
+  const driverRemovals = consumeDriverRemovals(
+    platform.bus,
+    identity,
+    { stream: config.FLEET_STREAM, subjectRoot: config.FLEET_SUBJECT_ROOT, durable: config.IDENTITY_FLEET_CONSUMER },
+    logger,
+  );
   platform.onShutdown("identity driver removals", () => driverRemovals.stop());
   return identity;
 }
 
 function createSmsSender(platform: Platform, config: IdentityConfig): SmsSender {
   if (config.SMS_PROVIDER === "console") return new ConsoleSmsSender(platform.logger.child({ component: "sms" }));
-  const guard = createGuard({ name: "sms-msg91", logger: platform.logger, metrics: platform.metrics, timeoutMs: config.SMS_TIMEOUT_MS });
+  const guard = createGuard({
+    name: "sms-msg91",
+    logger: platform.logger,
+    metrics: platform.metrics,
+    timeoutMs: config.SMS_TIMEOUT_MS,
+  });
   return new Msg91SmsSender(
-    { baseUrl: config.MSG91_BASE_URL, authKey: config.MSG91_AUTH_KEY ?? "", templateId: config.MSG91_TEMPLATE_ID ?? "" },
+    {
+      baseUrl: config.MSG91_BASE_URL,
+      authKey: config.MSG91_AUTH_KEY ?? "",
+      templateId: config.MSG91_TEMPLATE_ID ?? "",
+    },
     guard,
   );
 }

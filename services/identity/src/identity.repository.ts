@@ -144,7 +144,9 @@ export async function upsertDevice(
     .insertInto("devices")
     .values({ id: device.id, user_id: device.userId, push_token: device.pushToken, platform: device.platform })
     .onConflict((oc) =>
-      oc.column("push_token").doUpdateSet({ user_id: device.userId, platform: device.platform, updated_at: new Date() }),
+      oc
+        .column("push_token")
+        .doUpdateSet({ user_id: device.userId, platform: device.platform, updated_at: new Date() }),
     )
     .returningAll()
     .executeTakeFirstOrThrow();

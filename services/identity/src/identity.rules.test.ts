@@ -16,14 +16,26 @@ import {
 
 describe("identity rules", () => {
   it("normalizes Indian mobile numbers to E.164", () => {
-    for (const input of ["9876543210", "+919876543210", "919876543210", "09876543210", "98765 43210", "+91-98765-43210"]) {
+    for (const input of [
+      "9876543210",
+      "+919876543210",
+      "919876543210",
+      "09876543210",
+      "98765 43210",
+      "+91-98765-43210",
+    ]) {
       assert.equal(normalizeIndianPhone(input), "+919876543210", input);
     }
   });
 
   it("refuses anything that is not an Indian mobile number, naming the field", () => {
     for (const input of ["", "12345", "5876543210", "+1 415 555 0100", "98765432100", "+92 9876543210", "98765abcde"]) {
-      assert.throws(() => normalizeIndianPhone(input), (error: unknown) => error instanceof InvalidArgumentError && error.field === "phone" && error.reason === "PHONE_INVALID", input);
+      assert.throws(
+        () => normalizeIndianPhone(input),
+        (error: unknown) =>
+          error instanceof InvalidArgumentError && error.field === "phone" && error.reason === "PHONE_INVALID",
+        input,
+      );
     }
   });
 
@@ -43,13 +55,17 @@ describe("identity rules", () => {
     assert.ok(!hash.includes("123456"));
     assert.ok(otpMatches("secret-1234567890", "+919876543210", "customer", "123456", hash));
     assert.ok(!otpMatches("secret-1234567890", "+919876543210", "customer", "123457", hash));
-    assert.ok(!otpMatches("secret-1234567890", "+919876543210", "driver", "123456", hash), "another role's OTP does not match");
+    assert.ok(
+      !otpMatches("secret-1234567890", "+919876543210", "driver", "123456", hash),
+      "another role's OTP does not match",
+    );
     assert.ok(!otpMatches("another-secret-123", "+919876543210", "customer", "123456", hash));
   });
 
   it("checks OTP format", () => {
     assert.equal(validateOtpFormat(" 012345 "), "012345");
-    for (const bad of ["12345", "1234567", "12a456", ""]) assert.throws(() => validateOtpFormat(bad), InvalidArgumentError);
+    for (const bad of ["12345", "1234567", "12a456", ""])
+      assert.throws(() => validateOtpFormat(bad), InvalidArgumentError);
   });
 
   it("validates GSTINs by format, state code and check character", () => {
@@ -57,7 +73,11 @@ describe("identity rules", () => {
     assert.equal(validateGstin(" 27aapfu0939f1zv "), "27AAPFU0939F1ZV");
     assert.equal(validateGstin(""), "", "empty clears");
     for (const bad of ["27AAPFU0939F1ZX", "27AAPFU0939F1Z", "2AAPFU0939F1ZVV", "00AAPFU0939F1ZV", "27AAPFU0939F1YV"]) {
-      assert.throws(() => validateGstin(bad), (error: unknown) => error instanceof InvalidArgumentError && error.field === "gstin", bad);
+      assert.throws(
+        () => validateGstin(bad),
+        (error: unknown) => error instanceof InvalidArgumentError && error.field === "gstin",
+        bad,
+      );
     }
   });
 

@@ -13,7 +13,9 @@ export const OTP_LENGTH = 6;
 
 /** A uniformly random 6-digit OTP from the CSPRNG (leading zeros allowed). */
 export function generateOtp(): string {
-  return randomInt(0, 10 ** OTP_LENGTH).toString().padStart(OTP_LENGTH, "0");
+  return randomInt(0, 10 ** OTP_LENGTH)
+    .toString()
+    .padStart(OTP_LENGTH, "0");
 }
 
 /** The OTP as stored: an HMAC bound to the phone and role, so a leaked store reveals no codes. */
@@ -59,7 +61,8 @@ export function validateEmail(email: string): string {
 
 export function validateCompanyName(name: string): string {
   const trimmed = plainText(name, "company_name", { maxLength: 200 }).replace(/\s+/g, " ");
-  if (trimmed.length > 200) throw new InvalidArgumentError("company_name", "company_name must be at most 200 characters");
+  if (trimmed.length > 200)
+    throw new InvalidArgumentError("company_name", "company_name must be at most 200 characters");
   return trimmed;
 }
 
@@ -73,7 +76,9 @@ export function validateGstin(input: string): string {
   const gstin = input.replace(/\s/g, "").toUpperCase();
   if (gstin === "") return "";
   if (!/^\d{2}[A-Z]{5}\d{4}[A-Z][1-9A-Z]Z[0-9A-Z]$/.test(gstin)) {
-    throw new InvalidArgumentError("gstin", "gstin must be 15 characters like 27AAPFU0939F1ZV", { reason: "GSTIN_INVALID" });
+    throw new InvalidArgumentError("gstin", "gstin must be 15 characters like 27AAPFU0939F1ZV", {
+      reason: "GSTIN_INVALID",
+    });
   }
   const state = Number(gstin.slice(0, 2));
   if (state < 1 || (state > 38 && state !== 97 && state !== 99)) {
@@ -100,7 +105,10 @@ export function gstinCheckCharacter(first14: string): string {
 export function validatePushToken(token: string): string {
   const trimmed = token.trim();
   if (trimmed.length < 16 || trimmed.length > 4096 || /\s/.test(trimmed)) {
-    throw new InvalidArgumentError("push_token", "push_token must be the FCM registration token (16 to 4096 characters, no spaces)");
+    throw new InvalidArgumentError(
+      "push_token",
+      "push_token must be the FCM registration token (16 to 4096 characters, no spaces)",
+    );
   }
   return trimmed;
 }

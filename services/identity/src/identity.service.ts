@@ -67,9 +67,12 @@ export function createIdentityService(deps: IdentityDeps) {
     if (role !== "driver") return null;
     const driver = await drivers.findActiveDriver(phone);
     if (!driver) {
-      throw new PermissionDeniedError("this phone is not registered as a driver by any transporter; ask your transporter to add you", {
-        reason: "DRIVER_NOT_REGISTERED",
-      });
+      throw new PermissionDeniedError(
+        "this phone is not registered as a driver by any transporter; ask your transporter to add you",
+        {
+          reason: "DRIVER_NOT_REGISTERED",
+        },
+      );
     }
     return driver.transporterId || null;
   }
@@ -77,9 +80,19 @@ export function createIdentityService(deps: IdentityDeps) {
   async function openSession(user: UserRow): Promise<TokenPair> {
     const sessionId = uuidv7();
     const refresh = await issuer.issueRefreshToken(user.id, sessionId);
-    await repo.createSession(db, { id: sessionId, userId: user.id, tokenId: refresh.tokenId, expiresAt: refresh.expiresAt });
+    await repo.createSession(db, {
+      id: sessionId,
+      userId: user.id,
+      tokenId: refresh.tokenId,
+      expiresAt: refresh.expiresAt,
+    });
     const access = await issueAccess(user, sessionId);
-    return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: refresh.token, refreshTokenExpiresAt: refresh.expiresAt };
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: refresh.token,
+      refreshTokenExpiresAt: refresh.expiresAt,
+    };
   }
 
   function issueAccess(user: UserRow, sessionId: string) {
@@ -114,7 +127,8 @@ export function createIdentityService(deps: IdentityDeps) {
 
   function auditReason(reason: string): string {
     const trimmed = reason.trim();
-    if (trimmed.length < 1 || trimmed.length > 500) throw new InvalidArgumentError("reason", "reason must be 1 to 500 characters");
+    if (trimmed.length < 1 || trimmed.length > 500)
+      throw new InvalidArgumentError("reason", "reason must be 1 to 500 characters");
     return trimmed;
   }
 
@@ -163,7 +177,12 @@ export function createIdentityService(deps: IdentityDeps) {
       const otp = validateOtpFormat(input.otp);
       await otps.consume(phone, input.role, otp);
       const transporterId = await driverLink(phone, input.role);
-      const { user, created } = await repo.upsertUserOnLogin(db, { id: uuidv7(), phone, role: input.role, transporterId });
+      const { user, created } = await repo.upsertUserOnLogin(db, {
+        id: uuidv7(),
+        phone,
+        role: input.role,
+        transporterId,
+      });
       if (!created) await users.forget(user.id); // a driver's transporter may have changed
       if (user.blocked_at) {
         logger.warn({ userId: user.id, role: user.role }, "login refused: account blocked");
@@ -196,9 +215,12 @@ export function createIdentityService(deps: IdentityDeps) {
         }
         await endSession(session.id, session.user_id, "refresh_token_reuse");
         logger.warn({ userId: session.user_id, sessionId: session.id }, "refresh token reused: session revoked");
-        throw new UnauthenticatedError("this refresh token was already used; the session has been ended for safety, log in again", {
-          reason: "REFRESH_TOKEN_REUSED",
-        });
+        throw new UnauthenticatedError(
+          "this refresh token was already used; the session has been ended for safety, log in again",
+          {
+            reason: "REFRESH_TOKEN_REUSED",
+          },
+        );
       }
       const user = await requireUser(rotated.userId);
       if (user.blocked_at) {
@@ -207,7 +229,12 @@ export function createIdentityService(deps: IdentityDeps) {
         throw accountBlocked();
       }
       const access = await issueAccess(user, claims.sessionId);
-      return { accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: next.token, refreshTokenExpiresAt: next.expiresAt };
+      return {
+        accessToken: access.token,
+        accessTokenExpiresAt: access.expiresAt,
+        refreshToken: next.token,
+        refreshTokenExpiresAt: next.expiresAt,
+      };
     },
 
     /** Ends the caller's session, named by the access token or by the refresh token. */
@@ -217,7 +244,8 @@ export function createIdentityService(deps: IdentityDeps) {
       if (!sessionId && input.refreshToken) {
         ({ sessionId, userId } = await verifier.verifyRefreshToken(input.refreshToken));
       }
-      if (!sessionId) throw new UnauthenticatedError("log out needs the access token or the refresh token of the session");
+      if (!sessionId)
+        throw new UnauthenticatedError("log out needs the access token or the refresh token of the session");
       await endSession(sessionId, userId, "logout");
       logger.info({ sessionId }, "logged out");
     },
@@ -252,7 +280,8 @@ export function createIdentityService(deps: IdentityDeps) {
      * The account is the one fleet names, else the driver account of the phone.
      */
     async endSessionsOfDriver(driver: { userId: string; phone: string }): Promise<number> {
-      const userId = driver.userId || (driver.phone ? (await repo.findUserByPhone(db, driver.phone, "driver"))?.id : undefined);
+      const userId =
+        driver.userId || (driver.phone ? (await repo.findUserByPhone(db, driver.phone, "driver"))?.id : undefined);
       if (!userId) return 0; // never logged in: no session to end
       const ended = await endAllSessions(userId, "driver_removed");
       logger.info({ userId, sessionsRevoked: ended }, "driver removed by the transporter: sessions revoked");
@@ -266,7 +295,9 @@ export function createIdentityService(deps: IdentityDeps) {
       if (changes.language !== undefined) update.language = changes.language;
       if (changes.companyName !== undefined || changes.gstin !== undefined) {
         if (principal.role !== "transporter") {
-          throw new PermissionDeniedError("company name and GSTIN belong to transporter accounts", { reason: "ROLE_NOT_ALLOWED" });
+          throw new PermissionDeniedError("company name and GSTIN belong to transporter accounts", {
+            reason: "ROLE_NOT_ALLOWED",
+          });
         }
         if (changes.companyName !== undefined) update.company_name = validateCompanyName(changes.companyName);
         if (changes.gstin !== undefined) update.gstin = validateGstin(changes.gstin);
@@ -280,7 +311,12 @@ export function createIdentityService(deps: IdentityDeps) {
     async registerDevice(principal: Principal, input: { pushToken: string; platform: string }): Promise<DeviceRow> {
       const pushToken = validatePushToken(input.pushToken);
       return db.transaction().execute(async (trx) => {
-        const device = await repo.upsertDevice(trx, { id: uuidv7(), userId: principal.userId, pushToken, platform: input.platform });
+        const device = await repo.upsertDevice(trx, {
+          id: uuidv7(),
+          userId: principal.userId,
+          pushToken,
+          platform: input.platform,
+        });
         await repo.pruneDevices(trx, principal.userId, deps.settings.maxDevicesPerUser);
         return device;
       });

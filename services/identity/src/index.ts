@@ -1,3 +1,9 @@
 export { startIdentity, type IdentityModuleOptions } from "./identity.module.js";
-export { loadIdentityConfig, identityConfigSchema, identityProductionRules, identityRules, type IdentityConfig } from "./identity.config.js";
-export { type DriverDirectory } from "./driver-directory.js";
+export {
+  loadIdentityConfig,
+  identityConfigSchema,
+  identityProductionRules,
+  identityRules,
+  type IdentityConfig,
+} from "./identity.config.js";
+export type { DriverDirectory } from "./driver-directory.js";

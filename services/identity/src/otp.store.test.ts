@@ -9,11 +9,16 @@ import { OtpStore } from "./otp.store.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
 const backends: { name: string; skip: string | false; make: () => Cache }[] = [
-  { name: "in-process cache", skip: false, make: () => createCache({ config: { REDIS_URL: undefined }, keyPrefix: `t:${uniqueSuffix()}:`, logger }) },
+  {
+    name: "in-process cache",
+    skip: false,
+    make: () => createCache({ config: { REDIS_URL: undefined }, keyPrefix: `t:${uniqueSuffix()}:`, logger }),
+  },
   {
     name: "Redis",
     skip: process.env.REDIS_URL ? false : "REDIS_URL not set",
-    make: () => createCache({ config: { REDIS_URL: process.env.REDIS_URL }, keyPrefix: `t:${uniqueSuffix()}:`, logger }),
+    make: () =>
+      createCache({ config: { REDIS_URL: process.env.REDIS_URL }, keyPrefix: `t:${uniqueSuffix()}:`, logger }),
   },
 ];
 
@@ -29,7 +34,13 @@ for (const backend of backends) {
     const store = (settings: Partial<ConstructorParameters<typeof OtpStore>[1]> = {}) => {
       const cache = backend.make();
       caches.push(cache);
-      return new OtpStore(cache, { ttlMs: 60_000, maxAttempts: 5, cooldownMs: 30_000, secret: "test-secret-0123456789", ...settings });
+      return new OtpStore(cache, {
+        ttlMs: 60_000,
+        maxAttempts: 5,
+        cooldownMs: 30_000,
+        secret: "test-secret-0123456789",
+        ...settings,
+      });
     };
     after(async () => {
       for (const cache of caches) await cache.close();
@@ -38,7 +49,11 @@ for (const backend of backends) {
     it("accepts the code once", async () => {
       const otps = store();
       await otps.save("+919876543210", "customer", "123456");
-      assert.equal(await reasonOf(otps.consume("+919876543210", "driver", "123456")), "OTP_EXPIRED", "another role has no code");
+      assert.equal(
+        await reasonOf(otps.consume("+919876543210", "driver", "123456")),
+        "OTP_EXPIRED",
+        "another role has no code",
+      );
       assert.equal(await reasonOf(otps.consume("+919876543210", "customer", "123456")), "OK");
       assert.equal(await reasonOf(otps.consume("+919876543210", "customer", "123456")), "OTP_EXPIRED");
     });
@@ -63,7 +78,9 @@ for (const backend of backends) {
     it("lets only one of many parallel correct tries log in", async () => {
       const otps = store();
       await otps.save("+919876543213", "customer", "777777");
-      const reasons = await Promise.all(Array.from({ length: 10 }, () => reasonOf(otps.consume("+919876543213", "customer", "777777"))));
+      const reasons = await Promise.all(
+        Array.from({ length: 10 }, () => reasonOf(otps.consume("+919876543213", "customer", "777777"))),
+      );
       assert.equal(reasons.filter((r) => r === "OK").length, 1);
     });
 

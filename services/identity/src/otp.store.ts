@@ -73,7 +73,9 @@ export class OtpStore {
       const left = this.settings.maxAttempts - attempt;
       if (left === 0) await this.cache.del(k.otp);
       throw new UnauthenticatedError(
-        left === 0 ? "wrong OTP; no attempts left, request a new OTP" : `wrong OTP; ${left} attempt${left === 1 ? "" : "s"} left`,
+        left === 0
+          ? "wrong OTP; no attempts left, request a new OTP"
+          : `wrong OTP; ${left} attempt${left === 1 ? "" : "s"} left`,
         { reason: left === 0 ? "OTP_ATTEMPTS_EXCEEDED" : "OTP_INVALID" },
       );
     }

@@ -12,7 +12,11 @@ export interface UserCacheStore {
   del(...keys: string[]): Promise<number>;
 }
 
-type CachedUser = Omit<UserRow, "created_at" | "updated_at" | "blocked_at"> & { created_at: string; updated_at: string; blocked_at?: string | null };
+type CachedUser = Omit<UserRow, "created_at" | "updated_at" | "blocked_at"> & {
+  created_at: string;
+  updated_at: string;
+  blocked_at?: string | null;
+};
 
 export class UserCache {
   constructor(
@@ -25,7 +29,13 @@ export class UserCache {
     const cached = await this.store.getJson<CachedUser>(key(id));
     if (cached) {
       const blockedAt = cached.blocked_at ? new Date(cached.blocked_at) : null;
-      return { ...cached, blocked_reason: cached.blocked_reason ?? null, blocked_at: blockedAt, created_at: new Date(cached.created_at), updated_at: new Date(cached.updated_at) };
+      return {
+        ...cached,
+        blocked_reason: cached.blocked_reason ?? null,
+        blocked_at: blockedAt,
+        created_at: new Date(cached.created_at),
+        updated_at: new Date(cached.updated_at),
+      };
     }
     const user = await load();
     if (user) await this.store.setJson(key(id), user, { ttlMs: this.ttlMs });

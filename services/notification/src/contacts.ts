@@ -1,5 +1,5 @@
 /** How notification learns to reach a user: identity's internal ContactDirectoryService. */
-import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
+import type { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
 import { Language } from "@weelo/contracts/grpc/weelo/common/v1/common";
 import { DomainError, GrpcCode } from "@weelo/errors";
 import type { ServiceClient } from "@weelo/grpc";

@@ -6,4 +6,4 @@ export {
   notificationRules,
   type NotificationConfig,
 } from "./notification.config.js";
-export { type NotificationService } from "./notification.service.js";
+export type { NotificationService } from "./notification.service.js";

@@ -63,14 +63,22 @@ export const notificationConfigSchema = baseConfigSchema.extend({
 export type NotificationConfig = z.infer<typeof notificationConfigSchema>;
 
 export const notificationProductionRules: ProductionRule<NotificationConfig>[] = [
-  (c) => (c.PUSH_PROVIDER === "log" ? "PUSH_PROVIDER=log only writes pushes to the log; production needs fcm" : undefined),
-  (c) => (c.NOTIFY_SMS_PROVIDER === "log" ? "NOTIFY_SMS_PROVIDER=log only writes texts to the log; production needs msg91" : undefined),
-  (c) => (c.FCM_EMULATOR_HOST ? "FCM_EMULATOR_HOST sends pushes to a local stand-in; unset it in production" : undefined),
+  (c) =>
+    c.PUSH_PROVIDER === "log" ? "PUSH_PROVIDER=log only writes pushes to the log; production needs fcm" : undefined,
+  (c) =>
+    c.NOTIFY_SMS_PROVIDER === "log"
+      ? "NOTIFY_SMS_PROVIDER=log only writes texts to the log; production needs msg91"
+      : undefined,
+  (c) =>
+    c.FCM_EMULATOR_HOST ? "FCM_EMULATOR_HOST sends pushes to a local stand-in; unset it in production" : undefined,
 ];
 
 /** Notification running alone must find identity. */
 export const notificationStandaloneProductionRules: ProductionRule<NotificationConfig>[] = [
-  (c) => (!c.IDENTITY_GRPC_URL ? "IDENTITY_GRPC_URL must be set in production: contacts and push tokens come from identity" : undefined),
+  (c) =>
+    !c.IDENTITY_GRPC_URL
+      ? "IDENTITY_GRPC_URL must be set in production: contacts and push tokens come from identity"
+      : undefined,
 ];
 
 /** Problems that would fail on the first message rather than at start. */
@@ -96,6 +104,13 @@ export const notificationRules: ProductionRule<NotificationConfig>[] = [
       : undefined,
 ];
 
-export function loadNotificationConfig(env: Record<string, string | undefined> = process.env): Readonly<NotificationConfig> {
-  return loadConfig(notificationConfigSchema, env, [...notificationProductionRules, ...notificationStandaloneProductionRules], notificationRules);
+export function loadNotificationConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<NotificationConfig> {
+  return loadConfig(
+    notificationConfigSchema,
+    env,
+    [...notificationProductionRules, ...notificationStandaloneProductionRules],
+    notificationRules,
+  );
 }

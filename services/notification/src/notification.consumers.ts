@@ -5,7 +5,14 @@
  * with a doubling delay) and after maxDeliver tries goes to the dead-letter stream, as does
  * an event that cannot be decoded at all.
  */
-import { consumeWhenAvailable, deadLetterOf, type Bus, type DeadLetter, type EventMessage, type PendingConsumer } from "@weelo/bus";
+import {
+  consumeWhenAvailable,
+  deadLetterOf,
+  type Bus,
+  type DeadLetter,
+  type EventMessage,
+  type PendingConsumer,
+} from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { Logger } from "@weelo/log";
 import type { Counter } from "prom-client";
@@ -155,6 +162,9 @@ export class EventConsumers {
         [DEAD_LETTER_HEADERS.durable]: letter.durable,
       },
     });
-    this.deps.logger.error({ source: source.name, stream, subject: letter.subject, seq: letter.seq, reason: letter.reason }, "event dead-lettered");
+    this.deps.logger.error(
+      { source: source.name, stream, subject: letter.subject, seq: letter.seq, reason: letter.reason },
+      "event dead-lettered",
+    );
   }
 }

@@ -4,7 +4,12 @@
  */
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
-import { OfferAccepted, OfferCreated, OfferWithdrawn, WaveSent } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
+import {
+  OfferAccepted,
+  OfferCreated,
+  OfferWithdrawn,
+  WaveSent,
+} from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { DriverWentDark, GeofenceEntered, TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import {
@@ -42,13 +47,17 @@ function decode<T>(decoder: { decode(bytes: Uint8Array): T }, envelope: EventEnv
   try {
     return decoder.decode(bytes);
   } catch (error) {
-    throw new UndecodableEventError(`event ${envelope.type} (${envelope.id}) has a payload that is not a valid ${expected}: ${(error as Error).message}`);
+    throw new UndecodableEventError(
+      `event ${envelope.type} (${envelope.id}) has a payload that is not a valid ${expected}: ${(error as Error).message}`,
+    );
   }
 }
 
 export function statusWord(status: BookingStatus): BookingStatusWord {
   const name = BookingStatus[status];
-  return typeof name === "string" && name.startsWith("BOOKING_STATUS_") && status !== BookingStatus.BOOKING_STATUS_UNSPECIFIED
+  return typeof name === "string" &&
+    name.startsWith("BOOKING_STATUS_") &&
+    status !== BookingStatus.BOOKING_STATUS_UNSPECIFIED
     ? (name.slice("BOOKING_STATUS_".length).toLowerCase() as BookingStatusWord)
     : "unknown";
 }
@@ -58,14 +67,25 @@ const CREATED = "weelo.booking.v1.BookingCreated";
 
 function statusChange(envelope: EventEnvelope): StatusChange {
   const e = decode(BookingStatusChanged, envelope, STATUS_CHANGED);
-  return { bookingId: e.bookingId, to: statusWord(e.to), customerId: e.customerId, driverUserId: e.driverUserId, cancellationFeePaise: e.cancellationFeePaise };
+  return {
+    bookingId: e.bookingId,
+    to: statusWord(e.to),
+    customerId: e.customerId,
+    driverUserId: e.driverUserId,
+    cancellationFeePaise: e.cancellationFeePaise,
+  };
 }
 
 /** booking.* (stream BOOKING): the event type is the envelope's type, whatever the subject root. */
 export const BOOKING_PLANNERS: Readonly<Record<string, Planner>> = {
   "booking.created": (envelope) => {
     const e = decode(BookingCreated, envelope, CREATED);
-    return planBookingCreated({ bookingId: e.bookingId, customerId: e.customerId, pickupCity: e.pickupCity, dropCity: e.dropCity });
+    return planBookingCreated({
+      bookingId: e.bookingId,
+      customerId: e.customerId,
+      pickupCity: e.pickupCity,
+      dropCity: e.dropCity,
+    });
   },
   "booking.status_changed": (envelope) => planStatusChanged(statusChange(envelope)),
   "booking.cancelled": (envelope) => planCancelled(statusChange(envelope)),
@@ -82,7 +102,12 @@ const DRIVER_DARK = "weelo.tracking.v1.DriverWentDark";
 
 function geofence(envelope: EventEnvelope, arrived: boolean): PlannedMessage[] {
   const e = decode(GeofenceEntered, envelope, GEOFENCE);
-  return planGeofence({ bookingId: e.bookingId, customerId: e.customerId, arrived, stop: e.stop === TripStop.TRIP_STOP_DROP ? "drop" : "pickup" });
+  return planGeofence({
+    bookingId: e.bookingId,
+    customerId: e.customerId,
+    arrived,
+    stop: e.stop === TripStop.TRIP_STOP_DROP ? "drop" : "pickup",
+  });
 }
 
 /** tracking.* (stream TRACKING). */
@@ -126,10 +151,20 @@ export const DISPATCH_PLANNERS: Readonly<Record<string, Planner>> = {
   },
   "dispatch.offer_withdrawn": (envelope) => {
     const e = decode(OfferWithdrawn, envelope, "weelo.dispatch.v1.OfferWithdrawn");
-    return planOfferWithdrawn({ offerId: e.offerId, orderId: e.orderId, bookingIds: [], transporterId: e.transporterId });
+    return planOfferWithdrawn({
+      offerId: e.offerId,
+      orderId: e.orderId,
+      bookingIds: [],
+      transporterId: e.transporterId,
+    });
   },
   "dispatch.offer_accepted": (envelope) => {
     const e = decode(OfferAccepted, envelope, "weelo.dispatch.v1.OfferAccepted");
-    return planOfferAccepted({ offerId: e.offerId, orderId: e.orderId, bookingIds: e.bookingIds, transporterId: e.transporterId });
+    return planOfferAccepted({
+      offerId: e.offerId,
+      orderId: e.orderId,
+      bookingIds: e.bookingIds,
+      transporterId: e.transporterId,
+    });
   },
 };

@@ -22,7 +22,9 @@ import { startTestNotification, type TestNotification, type TestUser } from "./t
 
 const statusChanged = (fields: Partial<BookingStatusChanged>) => ({
   typeName: "weelo.booking.v1.BookingStatusChanged",
-  bytes: BookingStatusChanged.encode(BookingStatusChanged.fromPartial({ bookingId: uuidv7(), orderId: uuidv7(), ...fields })).finish(),
+  bytes: BookingStatusChanged.encode(
+    BookingStatusChanged.fromPartial({ bookingId: uuidv7(), orderId: uuidv7(), ...fields }),
+  ).finish(),
 });
 
 describe("notification service", () => {
@@ -34,13 +36,20 @@ describe("notification service", () => {
     await t?.stop();
   });
 
-  const inboxOf = async (user: TestUser, unreadOnly = false) => (await t.inbox.listNotifications({ pageSize: 100, pageToken: "", unreadOnly }, user.auth)).notifications;
+  const inboxOf = async (user: TestUser, unreadOnly = false) =>
+    (await t.inbox.listNotifications({ pageSize: 100, pageToken: "", unreadOnly }, user.auth)).notifications;
 
   it("tells customer and driver of an assignment once, each in their language, however often the event comes", async () => {
     const customer = await t.user("customer", { tokens: ["ok-c1", "ok-c2"], hindi: true });
     const driver = await t.user("driver", { tokens: ["ok-d1"] });
     const bookingId = uuidv7();
-    const event = statusChanged({ bookingId, from: BookingStatus.BOOKING_STATUS_CONFIRMED, to: BookingStatus.BOOKING_STATUS_ASSIGNED, customerId: customer.id, driverUserId: driver.id });
+    const event = statusChanged({
+      bookingId,
+      from: BookingStatus.BOOKING_STATUS_CONFIRMED,
+      to: BookingStatus.BOOKING_STATUS_ASSIGNED,
+      customerId: customer.id,
+      driverUserId: driver.id,
+    });
     const eventId = await t.publish("booking", "booking.status_changed", event, { subjectId: bookingId });
     await until("both pushes", () => t.push.delivered(eventId).length === 2);
 
@@ -59,7 +68,11 @@ describe("notification service", () => {
 
     // The same event again (a redelivery, or a re-publish after the stream's duplicate window).
     const before = await t.handled("delivered");
-    await t.publish("booking", "booking.status_changed", event, { eventId, msgId: `${eventId}-again`, subjectId: bookingId });
+    await t.publish("booking", "booking.status_changed", event, {
+      eventId,
+      msgId: `${eventId}-again`,
+      subjectId: bookingId,
+    });
     await until("the repeat handled", async () => (await t.handled("delivered")) > before);
     assert.equal(t.push.attempts(eventId).length, 2, "no second push");
     assert.equal((await inboxOf(customer)).length, 1, "no second inbox entry");
@@ -68,7 +81,11 @@ describe("notification service", () => {
 
   it("retries a failing push with backoff through redelivery and sends it once", async () => {
     const customer = await t.user("customer", { tokens: ["flaky2-c"] });
-    const eventId = await t.publish("booking", "booking.status_changed", statusChanged({ to: BookingStatus.BOOKING_STATUS_CONFIRMED, customerId: customer.id }));
+    const eventId = await t.publish(
+      "booking",
+      "booking.status_changed",
+      statusChanged({ to: BookingStatus.BOOKING_STATUS_CONFIRMED, customerId: customer.id }),
+    );
     await until("the push delivered", () => t.push.delivered(eventId).length === 1);
     assert.equal(t.push.attempts(eventId).length, 3, "two failures, then the success");
     assert.equal((await inboxOf(customer)).length, 1, "one inbox entry across the three deliveries");
@@ -78,16 +95,27 @@ describe("notification service", () => {
   it("texts a critical message when no push reached the user, and removes the tokens FCM rejected", async () => {
     const customer = await t.user("customer", { tokens: ["gone-1", "gone-2"] });
     assert.equal((await t.contacts.getContact({ userId: customer.id })).pushTokens.length, 2);
-    const eventId = await t.publish("booking", "booking.status_changed", statusChanged({ to: BookingStatus.BOOKING_STATUS_AT_DROPOFF, customerId: customer.id }));
+    const eventId = await t.publish(
+      "booking",
+      "booking.status_changed",
+      statusChanged({ to: BookingStatus.BOOKING_STATUS_AT_DROPOFF, customerId: customer.id }),
+    );
     await until("the SMS", () => t.sms.sent.some((s) => s.phone === customer.phone));
     const text = t.sms.sent.find((s) => s.phone === customer.phone)!.text;
     assert.match(text, /^Weelo: Truck at drop\. .*delivery code/);
-    await until("dead tokens removed", async () => (await t.contacts.getContact({ userId: customer.id })).pushTokens.length === 0);
+    await until(
+      "dead tokens removed",
+      async () => (await t.contacts.getContact({ userId: customer.id })).pushTokens.length === 0,
+    );
     assert.equal(t.push.attempts(eventId).length, 1);
 
     // A provider outage: the critical message goes by SMS at once, a non-critical one waits for a retry.
     const outage = await t.user("customer", { tokens: ["down-1"] });
-    await t.publish("booking", "booking.status_changed", statusChanged({ to: BookingStatus.BOOKING_STATUS_ASSIGNED, customerId: outage.id }));
+    await t.publish(
+      "booking",
+      "booking.status_changed",
+      statusChanged({ to: BookingStatus.BOOKING_STATUS_ASSIGNED, customerId: outage.id }),
+    );
     await until("the outage SMS", () => t.sms.sent.some((s) => s.phone === outage.phone));
     assert.equal(t.sms.sent.filter((s) => s.phone === outage.phone).length, 1);
   });
@@ -95,29 +123,47 @@ describe("notification service", () => {
   it("sends an event that keeps failing to the dead-letter stream after NOTIFY_MAX_DELIVER tries", async () => {
     const customer = await t.user("customer", { tokens: ["down-2"] });
     const bookingId = uuidv7();
-    const eventId = await t.publish("booking", "booking.status_changed", statusChanged({ bookingId, to: BookingStatus.BOOKING_STATUS_IN_TRANSIT, customerId: customer.id }));
+    const eventId = await t.publish(
+      "booking",
+      "booking.status_changed",
+      statusChanged({ bookingId, to: BookingStatus.BOOKING_STATUS_IN_TRANSIT, customerId: customer.id }),
+    );
     const letterOf = (id: string) => t.deadLetters.find((m) => EventEnvelope.decode(m.data).id === id);
     await until("the dead letter", () => letterOf(eventId) !== undefined);
     const letter = letterOf(eventId)!;
     assert.equal(letter.headers[DEAD_LETTER_HEADERS.deliveries], "3");
     assert.equal(letter.headers[DEAD_LETTER_HEADERS.stream], t.config.BOOKING_STREAM);
-    assert.equal(letter.subject, `${t.config.NOTIFY_SUBJECT_ROOT}.dead_letter.${t.config.BOOKING_SUBJECT_ROOT}.status_changed`);
+    assert.equal(
+      letter.subject,
+      `${t.config.NOTIFY_SUBJECT_ROOT}.dead_letter.${t.config.BOOKING_SUBJECT_ROOT}.status_changed`,
+    );
     assert.match(letter.headers[DEAD_LETTER_HEADERS.reason]!, /could not be delivered/);
     assert.equal(t.push.attempts(eventId).length, 3, "one push try per delivery");
     // The customer still has the message in the app.
     assert.equal((await inboxOf(customer))[0]!.kind, NotificationKind.NOTIFICATION_KIND_TRIP_STARTED);
 
     // An event whose payload is not what its type says cannot get better: dead-lettered at once.
-    const broken = await t.publish("booking", "booking.created", { typeName: "weelo.booking.v1.BookingCreated", bytes: new Uint8Array([0xff, 0xff, 0xff]) });
+    const broken = await t.publish("booking", "booking.created", {
+      typeName: "weelo.booking.v1.BookingCreated",
+      bytes: new Uint8Array([0xff, 0xff, 0xff]),
+    });
     await until("the undecodable event's dead letter", () => letterOf(broken) !== undefined);
     assert.equal(letterOf(broken)!.headers[DEAD_LETTER_HEADERS.deliveries], "1");
-    assert.match(letterOf(broken)!.headers[DEAD_LETTER_HEADERS.reason]!, /not a valid weelo\.booking\.v1\.BookingCreated/);
+    assert.match(
+      letterOf(broken)!.headers[DEAD_LETTER_HEADERS.reason]!,
+      /not a valid weelo\.booking\.v1\.BookingCreated/,
+    );
   });
 
   it("puts an event older than NOTIFY_PUSH_MAX_AGE_S in the inbox without pushing it", async () => {
     const customer = await t.user("customer", { tokens: ["ok-s1"] });
     const before = await t.handled("delivered");
-    const eventId = await t.publish("booking", "booking.status_changed", statusChanged({ to: BookingStatus.BOOKING_STATUS_AT_PICKUP, customerId: customer.id }), { occurredAt: new Date(Date.now() - 2 * 3600 * 1000) });
+    const eventId = await t.publish(
+      "booking",
+      "booking.status_changed",
+      statusChanged({ to: BookingStatus.BOOKING_STATUS_AT_PICKUP, customerId: customer.id }),
+      { occurredAt: new Date(Date.now() - 2 * 3600 * 1000) },
+    );
     await until("the event handled", async () => (await t.handled("delivered")) > before);
     assert.equal((await inboxOf(customer))[0]!.kind, NotificationKind.NOTIFICATION_KIND_DRIVER_AT_PICKUP);
     assert.equal(t.push.attempts(eventId).length, 0, "no push two hours late");
@@ -126,7 +172,14 @@ describe("notification service", () => {
   it("tells the customer the truck is arriving, from tracking's geofence event", async () => {
     const customer = await t.user("customer", { tokens: ["ok-g1"] });
     const bookingId = uuidv7();
-    const bytes = GeofenceEntered.encode(GeofenceEntered.fromPartial({ bookingId, customerId: customer.id, stop: TripStop.TRIP_STOP_PICKUP, kind: GeofenceKind.GEOFENCE_KIND_ARRIVING })).finish();
+    const bytes = GeofenceEntered.encode(
+      GeofenceEntered.fromPartial({
+        bookingId,
+        customerId: customer.id,
+        stop: TripStop.TRIP_STOP_PICKUP,
+        kind: GeofenceKind.GEOFENCE_KIND_ARRIVING,
+      }),
+    ).finish();
     await t.publish("tracking", "tracking.geofence.arriving", { typeName: "weelo.tracking.v1.GeofenceEntered", bytes });
     await until("the inbox entry", async () => (await inboxOf(customer)).length === 1);
     const [entry] = await inboxOf(customer);
@@ -153,23 +206,42 @@ describe("notification service", () => {
         { offerId: uuidv7(), transporterId: offline.id, transporterOnline: false },
       ],
     });
-    const sent = await t.publish("dispatch", "dispatch.wave_sent", { typeName: "weelo.dispatch.v1.WaveSent", bytes: WaveSent.encode(wave).finish() });
+    const sent = await t.publish("dispatch", "dispatch.wave_sent", {
+      typeName: "weelo.dispatch.v1.WaveSent",
+      bytes: WaveSent.encode(wave).finish(),
+    });
     await until("the offline transporter's push", () => t.push.delivered(sent, "new_offer").length === 1);
     assert.equal((await inboxOf(online)).length, 0, "a transporter watching offers live gets no push");
     // An offer_created event still in the stream from before wave_sent is handled as before.
     const before = await t.handled("no_recipients");
-    const old = OfferCreated.encode(OfferCreated.fromPartial({ offerId: uuidv7(), orderId: uuidv7(), bookingIds, transporterId: online.id, transporterOnline: true })).finish();
+    const old = OfferCreated.encode(
+      OfferCreated.fromPartial({
+        offerId: uuidv7(),
+        orderId: uuidv7(),
+        bookingIds,
+        transporterId: online.id,
+        transporterOnline: true,
+      }),
+    ).finish();
     await t.publish("dispatch", "dispatch.offer_created", { typeName: "weelo.dispatch.v1.OfferCreated", bytes: old });
     await until("the older event handled", async () => (await t.handled("no_recipients")) > before);
     assert.equal((await inboxOf(online)).length, 0);
     const [entry] = await inboxOf(offline);
     assert.equal(entry!.kind, NotificationKind.NOTIFICATION_KIND_NEW_OFFER);
-    assert.equal(entry!.body, `नई बुकिंग ${bookingRef(orderId)} (2 ट्रक) (₹9,000) आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें। (Pune → Nashik)`);
+    assert.equal(
+      entry!.body,
+      `नई बुकिंग ${bookingRef(orderId)} (2 ट्रक) (₹9,000) आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें। (Pune → Nashik)`,
+    );
     assert.equal(entry!.bookingId, "", "an order of two trucks names no single booking");
     assert.equal(entry!.data.order_id, orderId);
 
-    const accepted = OfferAccepted.encode(OfferAccepted.fromPartial({ offerId: uuidv7(), orderId, bookingIds: [bookingIds[0]!], transporterId: online.id })).finish();
-    await t.publish("dispatch", "dispatch.offer_accepted", { typeName: "weelo.dispatch.v1.OfferAccepted", bytes: accepted });
+    const accepted = OfferAccepted.encode(
+      OfferAccepted.fromPartial({ offerId: uuidv7(), orderId, bookingIds: [bookingIds[0]!], transporterId: online.id }),
+    ).finish();
+    await t.publish("dispatch", "dispatch.offer_accepted", {
+      typeName: "weelo.dispatch.v1.OfferAccepted",
+      bytes: accepted,
+    });
     await until("the acceptance", async () => (await inboxOf(online)).length === 1);
     assert.equal((await inboxOf(online))[0]!.kind, NotificationKind.NOTIFICATION_KIND_OFFER_ACCEPTED);
     assert.equal((await inboxOf(online))[0]!.bookingId, bookingIds[0]);
@@ -180,19 +252,36 @@ describe("notification service", () => {
     const stranger = await t.user("customer");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const bytes = BookingCreated.encode(BookingCreated.fromPartial({ bookingId: uuidv7(), customerId: customer.id, pickupCity: "Pune", dropCity: "Mumbai" })).finish();
+      const bytes = BookingCreated.encode(
+        BookingCreated.fromPartial({
+          bookingId: uuidv7(),
+          customerId: customer.id,
+          pickupCity: "Pune",
+          dropCity: "Mumbai",
+        }),
+      ).finish();
       ids.push(await t.publish("booking", "booking.created", { typeName: "weelo.booking.v1.BookingCreated", bytes }));
     }
     await until("five entries", async () => (await inboxOf(customer)).length === 5);
     const first = await t.inbox.listNotifications({ pageSize: 2, pageToken: "", unreadOnly: false }, customer.auth);
     assert.equal(first.notifications.length, 2);
     assert.equal(first.unreadCount, 5);
-    const second = await t.inbox.listNotifications({ pageSize: 2, pageToken: first.nextPageToken, unreadOnly: false }, customer.auth);
-    const third = await t.inbox.listNotifications({ pageSize: 2, pageToken: second.nextPageToken, unreadOnly: false }, customer.auth);
+    const second = await t.inbox.listNotifications(
+      { pageSize: 2, pageToken: first.nextPageToken, unreadOnly: false },
+      customer.auth,
+    );
+    const third = await t.inbox.listNotifications(
+      { pageSize: 2, pageToken: second.nextPageToken, unreadOnly: false },
+      customer.auth,
+    );
     assert.equal(third.nextPageToken, "");
     const all = [...first.notifications, ...second.notifications, ...third.notifications];
     assert.equal(all.length, 5);
-    assert.deepEqual(all.map((n) => n.id), [...all.map((n) => n.id)].sort().reverse(), "newest first");
+    assert.deepEqual(
+      all.map((n) => n.id),
+      [...all.map((n) => n.id)].sort().reverse(),
+      "newest first",
+    );
     assert.match(all[0]!.body, /\(Pune → Mumbai\)$/);
 
     const target = all[1]!;
@@ -200,18 +289,35 @@ describe("notification service", () => {
     assert.ok(marked.notification!.readAt);
     assert.equal(marked.unreadCount, 4);
     const again = await t.inbox.markRead({ notificationId: target.id }, customer.auth);
-    assert.equal(again.notification!.readAt!.getTime(), marked.notification!.readAt!.getTime(), "the first read time stays");
+    assert.equal(
+      again.notification!.readAt!.getTime(),
+      marked.notification!.readAt!.getTime(),
+      "the first read time stays",
+    );
     assert.equal((await inboxOf(customer, true)).length, 4);
 
-    assert.equal((await failure(t.inbox.markRead({ notificationId: all[0]!.id }, stranger.auth))).code, GrpcCode.NOT_FOUND);
-    assert.equal((await failure(t.inbox.markRead({ notificationId: "nope" }, customer.auth))).code, GrpcCode.INVALID_ARGUMENT);
-    assert.equal((await failure(t.inbox.listNotifications({ pageSize: 10, pageToken: "", unreadOnly: false }))).code, GrpcCode.UNAUTHENTICATED);
+    assert.equal(
+      (await failure(t.inbox.markRead({ notificationId: all[0]!.id }, stranger.auth))).code,
+      GrpcCode.NOT_FOUND,
+    );
+    assert.equal(
+      (await failure(t.inbox.markRead({ notificationId: "nope" }, customer.auth))).code,
+      GrpcCode.INVALID_ARGUMENT,
+    );
+    assert.equal(
+      (await failure(t.inbox.listNotifications({ pageSize: 10, pageToken: "", unreadOnly: false }))).code,
+      GrpcCode.UNAUTHENTICATED,
+    );
     assert.equal((await inboxOf(stranger)).length, 0);
   });
 
   it("prunes inbox entries and delivery claims past their retention, and nothing newer", async () => {
     const customer = await t.user("customer", { tokens: ["ok-p1"] });
-    const eventId = await t.publish("booking", "booking.status_changed", statusChanged({ to: BookingStatus.BOOKING_STATUS_COMPLETED, customerId: customer.id }));
+    const eventId = await t.publish(
+      "booking",
+      "booking.status_changed",
+      statusChanged({ to: BookingStatus.BOOKING_STATUS_COMPLETED, customerId: customer.id }),
+    );
     await until("the inbox entry", () => t.push.delivered(eventId).length === 1);
     assert.deepEqual(await t.notification.service.prune(), { notifications: 0, deliveries: 0 }, "nothing is old yet");
     const later = new Date(Date.now() + 91 * 24 * 3600 * 1000);

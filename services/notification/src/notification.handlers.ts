@@ -1,11 +1,13 @@
 /** gRPC handlers of NotificationService: protobuf ⇄ domain, nothing else. */
 import { NotificationKind, type Notification } from "@weelo/contracts/grpc/weelo/notification/v1/notification";
-import { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
+import type { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import type { NotificationService } from "./notification.service.js";
 import type { NotificationRow } from "./notification.table.js";
 
-export function notificationHandlers(notifications: NotificationService): ServiceHandlers<typeof NotificationServiceService> {
+export function notificationHandlers(
+  notifications: NotificationService,
+): ServiceHandlers<typeof NotificationServiceService> {
   return {
     async listNotifications(request, ctx) {
       const page = await notifications.listNotifications(requirePrincipal(ctx), {
@@ -13,7 +15,11 @@ export function notificationHandlers(notifications: NotificationService): Servic
         pageToken: request.pageToken,
         unreadOnly: request.unreadOnly,
       });
-      return { notifications: page.items.map(notificationToProto), nextPageToken: page.nextPageToken, unreadCount: page.unreadCount };
+      return {
+        notifications: page.items.map(notificationToProto),
+        nextPageToken: page.nextPageToken,
+        unreadCount: page.unreadCount,
+      };
     },
     async markRead(request, ctx) {
       const { notification, unreadCount } = await notifications.markRead(requirePrincipal(ctx), request.notificationId);
@@ -23,7 +29,9 @@ export function notificationHandlers(notifications: NotificationService): Servic
 }
 
 export function kindToProto(kind: string): NotificationKind {
-  const value = (NotificationKind as unknown as Record<string, number | undefined>)[`NOTIFICATION_KIND_${kind.toUpperCase()}`];
+  const value = (NotificationKind as unknown as Record<string, number | undefined>)[
+    `NOTIFICATION_KIND_${kind.toUpperCase()}`
+  ];
   return value ?? NotificationKind.NOTIFICATION_KIND_UNSPECIFIED;
 }
 

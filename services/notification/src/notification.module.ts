@@ -41,7 +41,11 @@ export interface NotificationModule {
   start(): Promise<void>;
 }
 
-export async function startNotification(platform: Platform, config: NotificationConfig, options: NotificationModuleOptions = {}): Promise<NotificationModule> {
+export async function startNotification(
+  platform: Platform,
+  config: NotificationConfig,
+  options: NotificationModuleOptions = {},
+): Promise<NotificationModule> {
   const logger = platform.logger.child({ component: "notification" });
   const database = await platform.database<NotificationDatabase>("notification", notificationMigrations);
   await platform.bus.ensureStream({
@@ -53,13 +57,18 @@ export async function startNotification(platform: Platform, config: Notification
   const push = options.push ?? createPushSender(platform, config);
   platform.onShutdown("notification push sender", () => push.close());
   const sms = options.sms ?? createSmsSender(platform, config);
-  if (push.name === "log") logger.info("push provider: log (no Firebase credentials configured: pushes are written to this log, not sent)");
+  if (push.name === "log")
+    logger.info("push provider: log (no Firebase credentials configured: pushes are written to this log, not sent)");
   else logger.info({ provider: push.name, emulator: config.FCM_EMULATOR_HOST }, `push provider: ${push.name}`);
   if (sms.name === "log") logger.info("notification SMS provider: log (texts are written to this log, not sent)");
 
   let identity: ServiceClient<typeof ContactDirectoryServiceService> | undefined;
   const identityClient = () =>
-    (identity ??= platform.meshClient(ContactDirectoryServiceService, config.IDENTITY_GRPC_URL ?? options.identityAddress?.() ?? `127.0.0.1:${config.MESH_PORT}`, "notification"));
+    (identity ??= platform.meshClient(
+      ContactDirectoryServiceService,
+      config.IDENTITY_GRPC_URL ?? options.identityAddress?.() ?? `127.0.0.1:${config.MESH_PORT}`,
+      "notification",
+    ));
   platform.onShutdown("notification identity client", async () => identity?.close());
 
   const deliveries = new Counter({
@@ -109,7 +118,9 @@ export async function startNotification(platform: Platform, config: Notification
   // Retention: each replica prunes on its own (idempotent deletes), the first time a minute after start.
   let pruning: Promise<unknown> = Promise.resolve();
   const prune = () => {
-    pruning = service.prune().catch((error: unknown) => logger.warn({ err: error }, "pruning notifications failed; will try again"));
+    pruning = service
+      .prune()
+      .catch((error: unknown) => logger.warn({ err: error }, "pruning notifications failed; will try again"));
   };
   const firstPrune = setTimeout(prune, Math.min(60_000, config.NOTIFY_PRUNE_INTERVAL_MS));
   const pruneTimer = setInterval(prune, config.NOTIFY_PRUNE_INTERVAL_MS);
@@ -131,7 +142,12 @@ export async function startNotification(platform: Platform, config: Notification
 
 function createPushSender(platform: Platform, config: NotificationConfig): PushSender {
   if (config.PUSH_PROVIDER === "log") return new LogPushSender(platform.logger.child({ component: "push" }));
-  const guard = createGuard({ name: "push-fcm", logger: platform.logger, metrics: platform.metrics, timeoutMs: config.PUSH_TIMEOUT_MS });
+  const guard = createGuard({
+    name: "push-fcm",
+    logger: platform.logger,
+    metrics: platform.metrics,
+    timeoutMs: config.PUSH_TIMEOUT_MS,
+  });
   return new FcmPushSender(
     {
       ...(config.FIREBASE_PROJECT_ID ? { projectId: config.FIREBASE_PROJECT_ID } : {}),
@@ -143,7 +159,20 @@ function createPushSender(platform: Platform, config: NotificationConfig): PushS
 }
 
 function createSmsSender(platform: Platform, config: NotificationConfig): SmsSender {
-  if (config.NOTIFY_SMS_PROVIDER === "log") return new LogSmsSender(platform.logger.child({ component: "notification-sms" }));
-  const guard = createGuard({ name: "sms-msg91-notify", logger: platform.logger, metrics: platform.metrics, timeoutMs: config.SMS_TIMEOUT_MS });
-  return new Msg91NotifySender({ baseUrl: config.MSG91_BASE_URL, authKey: config.MSG91_AUTH_KEY ?? "", templateId: config.MSG91_NOTIFY_TEMPLATE_ID ?? "" }, guard);
+  if (config.NOTIFY_SMS_PROVIDER === "log")
+    return new LogSmsSender(platform.logger.child({ component: "notification-sms" }));
+  const guard = createGuard({
+    name: "sms-msg91-notify",
+    logger: platform.logger,
+    metrics: platform.metrics,
+    timeoutMs: config.SMS_TIMEOUT_MS,
+  });
+  return new Msg91NotifySender(
+    {
+      baseUrl: config.MSG91_BASE_URL,
+      authKey: config.MSG91_AUTH_KEY ?? "",
+      templateId: config.MSG91_NOTIFY_TEMPLATE_ID ?? "",
+    },
+    guard,
+  );
 }

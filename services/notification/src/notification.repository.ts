@@ -13,7 +13,16 @@ export interface DeliveryKey {
 /** Adds a notification to the user's inbox once per event; a redelivery gets the existing row. */
 export async function addToInbox(
   db: NotificationDb,
-  row: { id: string; userId: string; eventId: string; kind: string; title: string; body: string; bookingId: string; data: Record<string, string> },
+  row: {
+    id: string;
+    userId: string;
+    eventId: string;
+    kind: string;
+    title: string;
+    body: string;
+    bookingId: string;
+    data: Record<string, string>;
+  },
 ): Promise<NotificationRow> {
   const inserted = await db
     .insertInto("notifications")
@@ -31,7 +40,12 @@ export async function addToInbox(
     .returningAll()
     .executeTakeFirst();
   if (inserted) return inserted;
-  return db.selectFrom("notifications").selectAll().where("event_id", "=", row.eventId).where("user_id", "=", row.userId).executeTakeFirstOrThrow();
+  return db
+    .selectFrom("notifications")
+    .selectAll()
+    .where("event_id", "=", row.eventId)
+    .where("user_id", "=", row.userId)
+    .executeTakeFirstOrThrow();
 }
 
 /**
@@ -39,10 +53,20 @@ export async function addToInbox(
  * claim that is sending (another delivery of the same event, or a crash mid-send), sent or
  * skipped is not taken again: at most one message per event, recipient and channel.
  */
-export async function claimDelivery(db: NotificationDb, key: DeliveryKey, now: Date): Promise<{ claimed: true; attempt: number } | { claimed: false; status: string }> {
+export async function claimDelivery(
+  db: NotificationDb,
+  key: DeliveryKey,
+  now: Date,
+): Promise<{ claimed: true; attempt: number } | { claimed: false; status: string }> {
   const claimed = await db
     .insertInto("deliveries")
-    .values({ event_id: key.eventId, recipient_id: key.recipientId, channel: key.channel, status: "sending", claimed_at: now })
+    .values({
+      event_id: key.eventId,
+      recipient_id: key.recipientId,
+      channel: key.channel,
+      status: "sending",
+      claimed_at: now,
+    })
     .onConflict((oc) =>
       oc
         .columns(["event_id", "recipient_id", "channel"])
@@ -57,7 +81,13 @@ export async function claimDelivery(db: NotificationDb, key: DeliveryKey, now: D
 }
 
 /** Records how a claimed delivery ended. */
-export async function finishDelivery(db: NotificationDb, key: DeliveryKey, status: "sent" | "skipped" | "failed", detail: string | null, now: Date): Promise<void> {
+export async function finishDelivery(
+  db: NotificationDb,
+  key: DeliveryKey,
+  status: "sent" | "skipped" | "failed",
+  detail: string | null,
+  now: Date,
+): Promise<void> {
   await db
     .updateTable("deliveries")
     .set({ status, detail: detail?.slice(0, 500) ?? null, finished_at: now })
@@ -79,7 +109,11 @@ export function findDelivery(db: NotificationDb, key: DeliveryKey): Promise<Deli
 }
 
 /** A page of a user's inbox, newest first, after the row with id `beforeId` when given. */
-export function listInbox(db: NotificationDb, userId: string, options: { limit: number; beforeId?: string; unreadOnly: boolean }): Promise<NotificationRow[]> {
+export function listInbox(
+  db: NotificationDb,
+  userId: string,
+  options: { limit: number; beforeId?: string; unreadOnly: boolean },
+): Promise<NotificationRow[]> {
   let query = db.selectFrom("notifications").selectAll().where("user_id", "=", userId);
   if (options.beforeId) query = query.where("id", "<", options.beforeId);
   if (options.unreadOnly) query = query.where("read_at", "is", null);
@@ -97,7 +131,12 @@ export async function unreadCount(db: NotificationDb, userId: string): Promise<n
 }
 
 /** Marks the user's notification read (keeping the first read time); undefined when it is not theirs. */
-export function markRead(db: NotificationDb, userId: string, id: string, now: Date): Promise<NotificationRow | undefined> {
+export function markRead(
+  db: NotificationDb,
+  userId: string,
+  id: string,
+  now: Date,
+): Promise<NotificationRow | undefined> {
   return db
     .updateTable("notifications")
     .set({ read_at: sql`coalesce(read_at, ${now})` })
@@ -117,7 +156,9 @@ export function uuidv7Floor(at: Date): string {
 export async function pruneInbox(db: NotificationDb, before: Date, limit: number): Promise<number> {
   const result = await db
     .deleteFrom("notifications")
-    .where("id", "in", (eb) => eb.selectFrom("notifications").select("id").where("id", "<", uuidv7Floor(before)).limit(limit))
+    .where("id", "in", (eb) =>
+      eb.selectFrom("notifications").select("id").where("id", "<", uuidv7Floor(before)).limit(limit),
+    )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

@@ -33,11 +33,17 @@ const change = (to: StatusChange["to"], extra: Partial<StatusChange> = {}): Stat
 
 describe("notification rules", () => {
   it("tells the customer of the steps that matter and the driver of an assignment", () => {
-    assert.deepEqual(planStatusChanged(change("confirmed")).map((m) => [m.recipientId, m.kind]), [[CUSTOMER, "booking_confirmed"]]);
-    assert.deepEqual(planStatusChanged(change("assigned")).map((m) => [m.recipientId, m.kind]), [
-      [CUSTOMER, "driver_assigned"],
-      [DRIVER, "new_assignment"],
-    ]);
+    assert.deepEqual(
+      planStatusChanged(change("confirmed")).map((m) => [m.recipientId, m.kind]),
+      [[CUSTOMER, "booking_confirmed"]],
+    );
+    assert.deepEqual(
+      planStatusChanged(change("assigned")).map((m) => [m.recipientId, m.kind]),
+      [
+        [CUSTOMER, "driver_assigned"],
+        [DRIVER, "new_assignment"],
+      ],
+    );
     assert.deepEqual(planStatusChanged(change("driver_en_route")), []);
     for (const [to, kind] of [
       ["at_pickup", "driver_at_pickup"],
@@ -45,18 +51,27 @@ describe("notification rules", () => {
       ["at_dropoff", "driver_at_dropoff"],
       ["completed", "delivered"],
     ] as const) {
-      assert.deepEqual(planStatusChanged(change(to)).map((m) => m.kind), [kind]);
+      assert.deepEqual(
+        planStatusChanged(change(to)).map((m) => m.kind),
+        [kind],
+      );
     }
     // An assignment without a driver account (an old event) still reaches the customer.
-    assert.deepEqual(planStatusChanged(change("assigned", { driverUserId: "" })).map((m) => m.recipientId), [CUSTOMER]);
+    assert.deepEqual(
+      planStatusChanged(change("assigned", { driverUserId: "" })).map((m) => m.recipientId),
+      [CUSTOMER],
+    );
   });
 
   it("tells customer and driver of a cancellation, with the fee in rupees", () => {
     const messages = planCancelled(change("cancelled", { cancellationFeePaise: 125_050 }));
-    assert.deepEqual(messages.map((m) => [m.recipientId, m.kind]), [
-      [CUSTOMER, "booking_cancelled"],
-      [DRIVER, "trip_cancelled"],
-    ]);
+    assert.deepEqual(
+      messages.map((m) => [m.recipientId, m.kind]),
+      [
+        [CUSTOMER, "booking_cancelled"],
+        [DRIVER, "trip_cancelled"],
+      ],
+    );
     assert.equal(messages[0]!.params.fee, "₹1,250.50");
     assert.match(render("booking_cancelled", "en", messages[0]!.params).body, /fee of ₹1,250\.50/);
     assert.equal(planCancelled(change("cancelled", { driverUserId: "" })).length, 1);
@@ -64,12 +79,23 @@ describe("notification rules", () => {
 
   it("pushes an offer only to a transporter who is not watching offers", () => {
     const ORDER = "019ab3c4-5d6e-7f80-9a1b-00000000beef";
-    const offer = { offerId: "o1", orderId: ORDER, bookingIds: [BOOKING], transporterId: CUSTOMER, farePaise: 450_000, pickupCity: "Pune", dropCity: "Mumbai" };
+    const offer = {
+      offerId: "o1",
+      orderId: ORDER,
+      bookingIds: [BOOKING],
+      transporterId: CUSTOMER,
+      farePaise: 450_000,
+      pickupCity: "Pune",
+      dropCity: "Mumbai",
+    };
     assert.equal(planOfferCreated({ ...offer, transporterOnline: true }).length, 0);
     const [message] = planOfferCreated({ ...offer, transporterOnline: false });
     assert.equal(message!.kind, "new_offer");
     assert.equal(message!.bookingId, BOOKING);
-    assert.equal(render("new_offer", "en", message!.params).body, `A new booking ${bookingRef(ORDER)} worth ₹4,500 is waiting. Open Weelo to accept it. (Pune → Mumbai)`);
+    assert.equal(
+      render("new_offer", "en", message!.params).body,
+      `A new booking ${bookingRef(ORDER)} worth ₹4,500 is waiting. Open Weelo to accept it. (Pune → Mumbai)`,
+    );
     // A wave names many offers: pushes only to the transporters not watching live.
     const wave = planWaveSent({
       orderId: ORDER,
@@ -81,17 +107,27 @@ describe("notification rules", () => {
         { offerId: "o3", transporterId: BOOKING, transporterOnline: false },
       ],
     });
-    assert.deepEqual(wave.map((m) => [m.recipientId, m.kind, m.params.offer_id]), [
-      [CUSTOMER, "new_offer", "o1"],
-      [BOOKING, "new_offer", "o3"],
-    ]);
+    assert.deepEqual(
+      wave.map((m) => [m.recipientId, m.kind, m.params.offer_id]),
+      [
+        [CUSTOMER, "new_offer", "o1"],
+        [BOOKING, "new_offer", "o3"],
+      ],
+    );
     // An order of several trucks names no single booking.
     assert.equal(planOfferWithdrawn({ ...offer, bookingIds: [BOOKING, DRIVER] })[0]!.bookingId, "");
     assert.equal(planOfferAccepted(offer)[0]!.kind, "offer_accepted");
   });
 
   it("renders every kind in Hindi, in Devanagari, with the booking reference", () => {
-    const params = { ref: bookingRef(BOOKING), stop: "drop", silent_minutes: "5", fee: "₹100", pickup_city: "पुणे", drop_city: "मुंबई" };
+    const params = {
+      ref: bookingRef(BOOKING),
+      stop: "drop",
+      silent_minutes: "5",
+      fee: "₹100",
+      pickup_city: "पुणे",
+      drop_city: "मुंबई",
+    };
     for (const kind of KINDS) {
       const hi = render(kind, "hi", params);
       const en = render(kind, "en", params);
@@ -102,7 +138,10 @@ describe("notification rules", () => {
     }
     assert.equal(render("driver_assigned", "hi", params).title, "ड्राइवर तय");
     const arrived = planGeofence({ bookingId: BOOKING, customerId: CUSTOMER, arrived: true, stop: "drop" })[0]!;
-    assert.equal(render(arrived.kind, "hi", arrived.params).body, `बुकिंग ${bookingRef(BOOKING)} का ट्रक डिलीवरी स्थान पर पहुँच गया है।`);
+    assert.equal(
+      render(arrived.kind, "hi", arrived.params).body,
+      `बुकिंग ${bookingRef(BOOKING)} का ट्रक डिलीवरी स्थान पर पहुँच गया है।`,
+    );
     // Anything but Hindi is English.
     assert.equal(render("delivered", "xx", params).title, "Delivered");
   });

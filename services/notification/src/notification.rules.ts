@@ -72,48 +72,132 @@ const stopHi = (p: Record<string, string>) => (p.stop === "drop" ? "डिली
 
 const TEMPLATES: Record<Language, Record<Kind, Template>> = {
   en: {
-    booking_placed: (p) => ({ title: "Booking placed", body: withRoute(`Booking ${p.ref} is placed. We are finding a truck for you.`, p) }),
-    booking_confirmed: (p) => ({ title: "Booking confirmed", body: `A transporter has confirmed booking ${p.ref}. A driver will be assigned shortly.` }),
-    driver_assigned: (p) => ({ title: "Driver assigned", body: `A driver and truck are assigned to booking ${p.ref}. Track them live in the Weelo app.` }),
-    new_assignment: (p) => ({ title: "New trip assigned", body: withRoute(`You have been assigned booking ${p.ref}. Open the Weelo driver app to start.`, p) }),
-    driver_at_pickup: (p) => ({ title: "Driver at pickup", body: `The driver of booking ${p.ref} is at the pickup. Share the pickup code from the app to load the goods.` }),
-    trip_started: (p) => ({ title: "Goods on the way", body: `Your goods for booking ${p.ref} are loaded and on the way.` }),
-    driver_at_dropoff: (p) => ({ title: "Truck at drop", body: `The truck of booking ${p.ref} is at the drop. Share the delivery code from the app with the driver only after checking the goods.` }),
+    booking_placed: (p) => ({
+      title: "Booking placed",
+      body: withRoute(`Booking ${p.ref} is placed. We are finding a truck for you.`, p),
+    }),
+    booking_confirmed: (p) => ({
+      title: "Booking confirmed",
+      body: `A transporter has confirmed booking ${p.ref}. A driver will be assigned shortly.`,
+    }),
+    driver_assigned: (p) => ({
+      title: "Driver assigned",
+      body: `A driver and truck are assigned to booking ${p.ref}. Track them live in the Weelo app.`,
+    }),
+    new_assignment: (p) => ({
+      title: "New trip assigned",
+      body: withRoute(`You have been assigned booking ${p.ref}. Open the Weelo driver app to start.`, p),
+    }),
+    driver_at_pickup: (p) => ({
+      title: "Driver at pickup",
+      body: `The driver of booking ${p.ref} is at the pickup. Share the pickup code from the app to load the goods.`,
+    }),
+    trip_started: (p) => ({
+      title: "Goods on the way",
+      body: `Your goods for booking ${p.ref} are loaded and on the way.`,
+    }),
+    driver_at_dropoff: (p) => ({
+      title: "Truck at drop",
+      body: `The truck of booking ${p.ref} is at the drop. Share the delivery code from the app with the driver only after checking the goods.`,
+    }),
     delivered: (p) => ({ title: "Delivered", body: `Booking ${p.ref} is delivered. Thank you for choosing Weelo.` }),
     booking_cancelled: (p) => ({
       title: "Booking cancelled",
       body: `Booking ${p.ref} is cancelled.${p.fee ? ` A cancellation fee of ${p.fee} applies.` : ""}`,
     }),
-    trip_cancelled: (p) => ({ title: "Trip cancelled", body: `Booking ${p.ref} was cancelled. Do not go to the pickup.` }),
-    booking_reopened: (p) => ({ title: "Finding another truck", body: `The transporter could not take booking ${p.ref}. We are finding you another truck.` }),
-    booking_expired: (p) => ({ title: "No truck found", body: `Sorry, no transporter was found for booking ${p.ref}. Please try booking again.` }),
-    driver_arriving: (p) => ({ title: "Truck arriving", body: `The truck of booking ${p.ref} is about to reach ${stopEn(p)}.` }),
-    driver_arrived: (p) => ({ title: "Truck arrived", body: `The truck of booking ${p.ref} has reached ${stopEn(p)}.` }),
-    driver_dark: (p) => ({ title: "Driver unreachable", body: `The driver on booking ${p.ref} has not sent a location for ${p.silent_minutes} min. Please call them.` }),
-    new_offer: (p) => ({ title: "New booking near you", body: withRoute(`A new booking ${p.ref}${trucks(p) ? ` for ${trucks(p)} trucks` : ""}${p.fare ? ` worth ${p.fare}` : ""} is waiting. Open Weelo to accept it.`, p) }),
-    offer_withdrawn: (p) => ({ title: "Booking no longer available", body: `Booking ${p.ref} is no longer available.` }),
-    offer_accepted: (p) => ({ title: "Booking accepted", body: `You accepted booking ${p.ref}. Assign a driver and truck now.` }),
+    trip_cancelled: (p) => ({
+      title: "Trip cancelled",
+      body: `Booking ${p.ref} was cancelled. Do not go to the pickup.`,
+    }),
+    booking_reopened: (p) => ({
+      title: "Finding another truck",
+      body: `The transporter could not take booking ${p.ref}. We are finding you another truck.`,
+    }),
+    booking_expired: (p) => ({
+      title: "No truck found",
+      body: `Sorry, no transporter was found for booking ${p.ref}. Please try booking again.`,
+    }),
+    driver_arriving: (p) => ({
+      title: "Truck arriving",
+      body: `The truck of booking ${p.ref} is about to reach ${stopEn(p)}.`,
+    }),
+    driver_arrived: (p) => ({
+      title: "Truck arrived",
+      body: `The truck of booking ${p.ref} has reached ${stopEn(p)}.`,
+    }),
+    driver_dark: (p) => ({
+      title: "Driver unreachable",
+      body: `The driver on booking ${p.ref} has not sent a location for ${p.silent_minutes} min. Please call them.`,
+    }),
+    new_offer: (p) => ({
+      title: "New booking near you",
+      body: withRoute(
+        `A new booking ${p.ref}${trucks(p) ? ` for ${trucks(p)} trucks` : ""}${p.fare ? ` worth ${p.fare}` : ""} is waiting. Open Weelo to accept it.`,
+        p,
+      ),
+    }),
+    offer_withdrawn: (p) => ({
+      title: "Booking no longer available",
+      body: `Booking ${p.ref} is no longer available.`,
+    }),
+    offer_accepted: (p) => ({
+      title: "Booking accepted",
+      body: `You accepted booking ${p.ref}. Assign a driver and truck now.`,
+    }),
   },
   hi: {
-    booking_placed: (p) => ({ title: "बुकिंग हो गई", body: withRoute(`बुकिंग ${p.ref} हो गई है। हम आपके लिए ट्रक ढूँढ रहे हैं।`, p) }),
-    booking_confirmed: (p) => ({ title: "बुकिंग कन्फ़र्म", body: `एक ट्रांसपोर्टर ने बुकिंग ${p.ref} कन्फ़र्म कर दी है। जल्द ही ड्राइवर तय होगा।` }),
-    driver_assigned: (p) => ({ title: "ड्राइवर तय", body: `बुकिंग ${p.ref} के लिए ड्राइवर और ट्रक तय हो गए हैं। Weelo ऐप में उन्हें लाइव देखें।` }),
-    new_assignment: (p) => ({ title: "नई ट्रिप", body: withRoute(`आपको बुकिंग ${p.ref} दी गई है। शुरू करने के लिए Weelo ड्राइवर ऐप खोलें।`, p) }),
-    driver_at_pickup: (p) => ({ title: "ड्राइवर पिकअप पर", body: `बुकिंग ${p.ref} का ड्राइवर पिकअप पर है। माल लोड करने के लिए ऐप से पिकअप कोड बताएँ।` }),
+    booking_placed: (p) => ({
+      title: "बुकिंग हो गई",
+      body: withRoute(`बुकिंग ${p.ref} हो गई है। हम आपके लिए ट्रक ढूँढ रहे हैं।`, p),
+    }),
+    booking_confirmed: (p) => ({
+      title: "बुकिंग कन्फ़र्म",
+      body: `एक ट्रांसपोर्टर ने बुकिंग ${p.ref} कन्फ़र्म कर दी है। जल्द ही ड्राइवर तय होगा।`,
+    }),
+    driver_assigned: (p) => ({
+      title: "ड्राइवर तय",
+      body: `बुकिंग ${p.ref} के लिए ड्राइवर और ट्रक तय हो गए हैं। Weelo ऐप में उन्हें लाइव देखें।`,
+    }),
+    new_assignment: (p) => ({
+      title: "नई ट्रिप",
+      body: withRoute(`आपको बुकिंग ${p.ref} दी गई है। शुरू करने के लिए Weelo ड्राइवर ऐप खोलें।`, p),
+    }),
+    driver_at_pickup: (p) => ({
+      title: "ड्राइवर पिकअप पर",
+      body: `बुकिंग ${p.ref} का ड्राइवर पिकअप पर है। माल लोड करने के लिए ऐप से पिकअप कोड बताएँ।`,
+    }),
     trip_started: (p) => ({ title: "माल रास्ते में", body: `बुकिंग ${p.ref} का आपका माल लोड हो गया है और रास्ते में है।` }),
-    driver_at_dropoff: (p) => ({ title: "ट्रक डिलीवरी पर", body: `बुकिंग ${p.ref} का ट्रक डिलीवरी स्थान पर है। माल जाँचने के बाद ही ड्राइवर को ऐप से डिलीवरी कोड बताएँ।` }),
+    driver_at_dropoff: (p) => ({
+      title: "ट्रक डिलीवरी पर",
+      body: `बुकिंग ${p.ref} का ट्रक डिलीवरी स्थान पर है। माल जाँचने के बाद ही ड्राइवर को ऐप से डिलीवरी कोड बताएँ।`,
+    }),
     delivered: (p) => ({ title: "डिलीवरी हो गई", body: `बुकिंग ${p.ref} की डिलीवरी हो गई। Weelo चुनने के लिए धन्यवाद।` }),
     booking_cancelled: (p) => ({
       title: "बुकिंग रद्द",
       body: `बुकिंग ${p.ref} रद्द हो गई है।${p.fee ? ` ${p.fee} रद्द करने का शुल्क लगेगा।` : ""}`,
     }),
     trip_cancelled: (p) => ({ title: "ट्रिप रद्द", body: `बुकिंग ${p.ref} रद्द हो गई है। पिकअप पर न जाएँ।` }),
-    booking_reopened: (p) => ({ title: "दूसरा ट्रक ढूँढ रहे हैं", body: `ट्रांसपोर्टर बुकिंग ${p.ref} नहीं ले सका। हम आपके लिए दूसरा ट्रक ढूँढ रहे हैं।` }),
-    booking_expired: (p) => ({ title: "ट्रक नहीं मिला", body: `माफ़ करें, बुकिंग ${p.ref} के लिए कोई ट्रांसपोर्टर नहीं मिला। कृपया फिर से बुक करें।` }),
+    booking_reopened: (p) => ({
+      title: "दूसरा ट्रक ढूँढ रहे हैं",
+      body: `ट्रांसपोर्टर बुकिंग ${p.ref} नहीं ले सका। हम आपके लिए दूसरा ट्रक ढूँढ रहे हैं।`,
+    }),
+    booking_expired: (p) => ({
+      title: "ट्रक नहीं मिला",
+      body: `माफ़ करें, बुकिंग ${p.ref} के लिए कोई ट्रांसपोर्टर नहीं मिला। कृपया फिर से बुक करें।`,
+    }),
     driver_arriving: (p) => ({ title: "ट्रक पहुँचने वाला है", body: `बुकिंग ${p.ref} का ट्रक ${stopHi(p)} पर पहुँचने वाला है।` }),
     driver_arrived: (p) => ({ title: "ट्रक पहुँच गया", body: `बुकिंग ${p.ref} का ट्रक ${stopHi(p)} पर पहुँच गया है।` }),
-    driver_dark: (p) => ({ title: "ड्राइवर से संपर्क नहीं", body: `बुकिंग ${p.ref} के ड्राइवर ने ${p.silent_minutes} मिनट से लोकेशन नहीं भेजी है। कृपया उन्हें कॉल करें।` }),
-    new_offer: (p) => ({ title: "पास में नई बुकिंग", body: withRoute(`नई बुकिंग ${p.ref}${trucks(p) ? ` (${trucks(p)} ट्रक)` : ""}${p.fare ? ` (${p.fare})` : ""} आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें।`, p) }),
+    driver_dark: (p) => ({
+      title: "ड्राइवर से संपर्क नहीं",
+      body: `बुकिंग ${p.ref} के ड्राइवर ने ${p.silent_minutes} मिनट से लोकेशन नहीं भेजी है। कृपया उन्हें कॉल करें।`,
+    }),
+    new_offer: (p) => ({
+      title: "पास में नई बुकिंग",
+      body: withRoute(
+        `नई बुकिंग ${p.ref}${trucks(p) ? ` (${trucks(p)} ट्रक)` : ""}${p.fare ? ` (${p.fare})` : ""} आपका इंतज़ार कर रही है। स्वीकार करने के लिए Weelo खोलें।`,
+        p,
+      ),
+    }),
     offer_withdrawn: (p) => ({ title: "बुकिंग अब उपलब्ध नहीं", body: `बुकिंग ${p.ref} अब उपलब्ध नहीं है।` }),
     offer_accepted: (p) => ({ title: "बुकिंग स्वीकार", body: `आपने बुकिंग ${p.ref} स्वीकार की। अब ड्राइवर और ट्रक तय करें।` }),
   },
@@ -160,9 +244,21 @@ const base = (bookingId: string, extra: Record<string, string | undefined> = {})
   return params;
 };
 
-export function planBookingCreated(e: { bookingId: string; customerId: string; pickupCity: string; dropCity: string }): PlannedMessage[] {
+export function planBookingCreated(e: {
+  bookingId: string;
+  customerId: string;
+  pickupCity: string;
+  dropCity: string;
+}): PlannedMessage[] {
   if (!e.customerId) return [];
-  return [{ recipientId: e.customerId, kind: "booking_placed", bookingId: e.bookingId, params: base(e.bookingId, { pickup_city: e.pickupCity, drop_city: e.dropCity }) }];
+  return [
+    {
+      recipientId: e.customerId,
+      kind: "booking_placed",
+      bookingId: e.bookingId,
+      params: base(e.bookingId, { pickup_city: e.pickupCity, drop_city: e.dropCity }),
+    },
+  ];
 }
 
 export interface StatusChange {
@@ -177,8 +273,15 @@ export interface StatusChange {
 export function planStatusChanged(e: StatusChange): PlannedMessage[] {
   const out: PlannedMessage[] = [];
   const kind = CUSTOMER_KIND_BY_STATUS[e.to];
-  if (kind && e.customerId) out.push({ recipientId: e.customerId, kind, bookingId: e.bookingId, params: base(e.bookingId) });
-  if (e.to === "assigned" && e.driverUserId) out.push({ recipientId: e.driverUserId, kind: "new_assignment", bookingId: e.bookingId, params: base(e.bookingId) });
+  if (kind && e.customerId)
+    out.push({ recipientId: e.customerId, kind, bookingId: e.bookingId, params: base(e.bookingId) });
+  if (e.to === "assigned" && e.driverUserId)
+    out.push({
+      recipientId: e.driverUserId,
+      kind: "new_assignment",
+      bookingId: e.bookingId,
+      params: base(e.bookingId),
+    });
   return out;
 }
 
@@ -193,31 +296,64 @@ export function planCancelled(e: StatusChange): PlannedMessage[] {
       params: base(e.bookingId, { fee: e.cancellationFeePaise > 0 ? rupees(e.cancellationFeePaise) : undefined }),
     });
   }
-  if (e.driverUserId && e.driverUserId !== e.customerId) out.push({ recipientId: e.driverUserId, kind: "trip_cancelled", bookingId: e.bookingId, params: base(e.bookingId) });
+  if (e.driverUserId && e.driverUserId !== e.customerId)
+    out.push({
+      recipientId: e.driverUserId,
+      kind: "trip_cancelled",
+      bookingId: e.bookingId,
+      params: base(e.bookingId),
+    });
   return out;
 }
 
 /** booking.reopened: the customer learns another truck is being found. */
 export function planReopened(e: StatusChange): PlannedMessage[] {
-  return e.customerId ? [{ recipientId: e.customerId, kind: "booking_reopened", bookingId: e.bookingId, params: base(e.bookingId) }] : [];
+  return e.customerId
+    ? [{ recipientId: e.customerId, kind: "booking_reopened", bookingId: e.bookingId, params: base(e.bookingId) }]
+    : [];
 }
 
 /** booking.expired: no transporter took the booking in time. */
 export function planExpired(e: { bookingId: string; customerId: string }): PlannedMessage[] {
-  return e.customerId ? [{ recipientId: e.customerId, kind: "booking_expired", bookingId: e.bookingId, params: base(e.bookingId) }] : [];
+  return e.customerId
+    ? [{ recipientId: e.customerId, kind: "booking_expired", bookingId: e.bookingId, params: base(e.bookingId) }]
+    : [];
 }
 
 /** tracking.geofence.arriving / arrived: the customer. */
-export function planGeofence(e: { bookingId: string; customerId: string; arrived: boolean; stop: Stop }): PlannedMessage[] {
+export function planGeofence(e: {
+  bookingId: string;
+  customerId: string;
+  arrived: boolean;
+  stop: Stop;
+}): PlannedMessage[] {
   if (!e.customerId) return [];
-  return [{ recipientId: e.customerId, kind: e.arrived ? "driver_arrived" : "driver_arriving", bookingId: e.bookingId, params: base(e.bookingId, { stop: e.stop }) }];
+  return [
+    {
+      recipientId: e.customerId,
+      kind: e.arrived ? "driver_arrived" : "driver_arriving",
+      bookingId: e.bookingId,
+      params: base(e.bookingId, { stop: e.stop }),
+    },
+  ];
 }
 
 /** tracking.driver_dark: the transporter whose driver went silent. */
-export function planDriverDark(e: { bookingId: string; transporterId: string; silentSeconds: number }): PlannedMessage[] {
+export function planDriverDark(e: {
+  bookingId: string;
+  transporterId: string;
+  silentSeconds: number;
+}): PlannedMessage[] {
   if (!e.transporterId) return [];
   const minutes = String(Math.max(1, Math.round(e.silentSeconds / 60)));
-  return [{ recipientId: e.transporterId, kind: "driver_dark", bookingId: e.bookingId, params: base(e.bookingId, { silent_minutes: minutes }) }];
+  return [
+    {
+      recipientId: e.transporterId,
+      kind: "driver_dark",
+      bookingId: e.bookingId,
+      params: base(e.bookingId, { silent_minutes: minutes }),
+    },
+  ];
 }
 
 export interface OfferEvent {
@@ -255,7 +391,11 @@ export function planOfferCreated(e: OfferEvent): PlannedMessage[] {
 }
 
 /** dispatch.wave_sent: every offer of the wave, as a new offer (pushed to the transporters not watching live). */
-export function planWaveSent(e: Omit<OfferEvent, "offerId" | "transporterId" | "transporterOnline"> & { offers: readonly { offerId: string; transporterId: string; transporterOnline: boolean }[] }): PlannedMessage[] {
+export function planWaveSent(
+  e: Omit<OfferEvent, "offerId" | "transporterId" | "transporterOnline"> & {
+    offers: readonly { offerId: string; transporterId: string; transporterOnline: boolean }[];
+  },
+): PlannedMessage[] {
   const { offers, ...order } = e;
   return offers.flatMap((offer) => planOfferCreated({ ...order, ...offer }));
 }
@@ -267,7 +407,13 @@ export function planOfferWithdrawn(e: OfferEvent): PlannedMessage[] {
 
 /** dispatch.offer_accepted: confirms the acceptance, with what to do next. */
 export function planOfferAccepted(e: OfferEvent): PlannedMessage[] {
-  return e.transporterId ? [offerMessage("offer_accepted", e, { vehicle_count: e.bookingIds.length ? String(e.bookingIds.length) : undefined })] : [];
+  return e.transporterId
+    ? [
+        offerMessage("offer_accepted", e, {
+          vehicle_count: e.bookingIds.length ? String(e.bookingIds.length) : undefined,
+        }),
+      ]
+    : [];
 }
 
 // ─── delivery outcome ──────────────────────────────────────────────────────────────────────

@@ -9,7 +9,16 @@ import { decodePageToken, pageOf, pageSize, validateId } from "@weelo/formats";
 import type { Logger } from "@weelo/log";
 import type { Counter } from "prom-client";
 import type { Contact, ContactDirectory } from "./contacts.js";
-import { CRITICAL_KINDS, isStale, needsSmsFallback, render, smsText, type PlannedMessage, type PushOutcome, type Rendered } from "./notification.rules.js";
+import {
+  CRITICAL_KINDS,
+  isStale,
+  needsSmsFallback,
+  render,
+  smsText,
+  type PlannedMessage,
+  type PushOutcome,
+  type Rendered,
+} from "./notification.rules.js";
 import * as repo from "./notification.repository.js";
 import type { NotificationRow } from "./notification.table.js";
 import type { PushSender } from "./senders/push-sender.js";
@@ -43,7 +52,9 @@ export interface InboxPage {
 /** A delivery that must be tried again (the event is redelivered with backoff). */
 export class DeliveryFailedError extends Error {
   constructor(readonly failures: { recipientId: string; kind: string; error: unknown }[]) {
-    super(`${failures.length} message(s) could not be delivered: ${failures.map((f) => `${f.kind}: ${errorText(f.error)}`).join("; ")}`);
+    super(
+      `${failures.length} message(s) could not be delivered: ${failures.map((f) => `${f.kind}: ${errorText(f.error)}`).join("; ")}`,
+    );
   }
 }
 
@@ -55,7 +66,12 @@ export function createNotificationService(deps: NotificationServiceDeps) {
   const count = (channel: string, kind: string, outcome: string) => deps.counter?.inc({ channel, kind, outcome });
 
   /** Push to the user's devices once; what happened, or "unavailable" when the provider failed. */
-  async function pushOnce(eventId: string, m: PlannedMessage, contact: Contact | undefined, text: Rendered): Promise<PushOutcome | "unavailable" | "elsewhere"> {
+  async function pushOnce(
+    eventId: string,
+    m: PlannedMessage,
+    contact: Contact | undefined,
+    text: Rendered,
+  ): Promise<PushOutcome | "unavailable" | "elsewhere"> {
     const key: repo.DeliveryKey = { eventId, recipientId: m.recipientId, channel: "push" };
     const claim = await repo.claimDelivery(db, key, now());
     if (!claim.claimed) {
@@ -72,9 +88,20 @@ export function createNotificationService(deps: NotificationServiceDeps) {
     }
     const data = { ...m.params, kind: m.kind, event_id: eventId };
     try {
-      const outcome = await push.send(tokens, { title: text.title, body: text.body, data, urgent: CRITICAL_KINDS.has(m.kind) });
+      const outcome = await push.send(tokens, {
+        title: text.title,
+        body: text.body,
+        data,
+        urgent: CRITICAL_KINDS.has(m.kind),
+      });
       await removeDead(m.recipientId, outcome.invalidTokens);
-      await repo.finishDelivery(db, key, outcome.delivered > 0 ? "sent" : "skipped", outcome.delivered > 0 ? null : "every device token was rejected", now());
+      await repo.finishDelivery(
+        db,
+        key,
+        outcome.delivered > 0 ? "sent" : "skipped",
+        outcome.delivered > 0 ? null : "every device token was rejected",
+        now(),
+      );
       count("push", m.kind, outcome.delivered > 0 ? "sent" : "no_devices");
       return outcome;
     } catch (error) {
@@ -98,7 +125,12 @@ export function createNotificationService(deps: NotificationServiceDeps) {
   }
 
   /** Texts the user once; throws when the SMS provider fails (the event is retried). */
-  async function smsOnce(eventId: string, m: PlannedMessage, contact: Contact | undefined, text: Rendered): Promise<boolean> {
+  async function smsOnce(
+    eventId: string,
+    m: PlannedMessage,
+    contact: Contact | undefined,
+    text: Rendered,
+  ): Promise<boolean> {
     if (!contact?.phone) return false;
     const key: repo.DeliveryKey = { eventId, recipientId: m.recipientId, channel: "sms" };
     const claim = await repo.claimDelivery(db, key, now());
@@ -138,7 +170,9 @@ export function createNotificationService(deps: NotificationServiceDeps) {
     if (pushed === "elsewhere") return;
     const texted = needsSmsFallback(m.kind, pushed) ? await smsOnce(eventId, m, contact, stored) : false;
     if (pushed === "unavailable" && !texted) {
-      throw new UnavailableError("the push provider failed and no SMS fallback applies", { reason: "PUSH_UNAVAILABLE" });
+      throw new UnavailableError("the push provider failed and no SMS fallback applies", {
+        reason: "PUSH_UNAVAILABLE",
+      });
     }
   }
 
@@ -175,18 +209,29 @@ export function createNotificationService(deps: NotificationServiceDeps) {
       for (let n = PRUNE_BATCH; n === PRUNE_BATCH; removed.deliveries += n) {
         n = await repo.pruneDeliveries(db, new Date(at.getTime() - retention.deliveryDays * DAY_MS), PRUNE_BATCH);
       }
-      if (removed.notifications + removed.deliveries > 0) logger.info(removed, "pruned notifications and delivery claims past their retention");
+      if (removed.notifications + removed.deliveries > 0)
+        logger.info(removed, "pruned notifications and delivery claims past their retention");
       return removed;
     },
 
-    async listNotifications(principal: Principal, input: { pageSize: number; pageToken: string; unreadOnly: boolean }): Promise<InboxPage> {
+    async listNotifications(
+      principal: Principal,
+      input: { pageSize: number; pageToken: string; unreadOnly: boolean },
+    ): Promise<InboxPage> {
       const limit = pageSize(input.pageSize);
       const beforeId = decodePageToken(input.pageToken);
-      const rows = await repo.listInbox(db, principal.userId, { limit: limit + 1, unreadOnly: input.unreadOnly, ...(beforeId ? { beforeId } : {}) });
+      const rows = await repo.listInbox(db, principal.userId, {
+        limit: limit + 1,
+        unreadOnly: input.unreadOnly,
+        ...(beforeId ? { beforeId } : {}),
+      });
       return { ...pageOf(rows, limit), unreadCount: await repo.unreadCount(db, principal.userId) };
     },
 
-    async markRead(principal: Principal, notificationId: string): Promise<{ notification: NotificationRow; unreadCount: number }> {
+    async markRead(
+      principal: Principal,
+      notificationId: string,
+    ): Promise<{ notification: NotificationRow; unreadCount: number }> {
       const id = validateId(notificationId, "notification_id");
       const notification = await repo.markRead(db, principal.userId, id, now());
       // Someone else's notification is as unknown as a missing one.

@@ -44,13 +44,16 @@ export class RecordingPushSender implements PushSender {
       else outcome.delivered++;
     }
     this.sent.push({ tokens: [...tokens], message, delivered: outcome.delivered > 0 });
-    if (outcome.delivered === 0 && outcome.failed > 0) throw new PushUnavailableError("stand-in provider failing", outcome);
+    if (outcome.delivered === 0 && outcome.failed > 0)
+      throw new PushUnavailableError("stand-in provider failing", outcome);
     return outcome;
   }
 
   /** Pushes that reached a device, for one event and kind. */
   delivered(eventId: string, kind?: string) {
-    return this.sent.filter((s) => s.delivered && s.message.data.event_id === eventId && (!kind || s.message.data.kind === kind));
+    return this.sent.filter(
+      (s) => s.delivered && s.message.data.event_id === eventId && (!kind || s.message.data.kind === kind),
+    );
   }
 
   attempts(eventId: string) {
@@ -88,9 +91,17 @@ export interface TestNotification {
   inbox: ServiceClient<typeof NotificationServiceService>;
   contacts: ServiceClient<typeof ContactDirectoryServiceService>;
   /** A logged-in user with these push tokens and language. */
-  user(role: "customer" | "transporter" | "driver", options?: { tokens?: string[]; hindi?: boolean }): Promise<TestUser>;
+  user(
+    role: "customer" | "transporter" | "driver",
+    options?: { tokens?: string[]; hindi?: boolean },
+  ): Promise<TestUser>;
   /** Publishes an event the way its producer does (an EventEnvelope, message id = event id unless msgId is given). */
-  publish(source: "booking" | "tracking" | "dispatch", type: string, payload: { typeName: string; bytes: Uint8Array }, options?: { eventId?: string; msgId?: string; subjectId?: string; occurredAt?: Date }): Promise<string>;
+  publish(
+    source: "booking" | "tracking" | "dispatch",
+    type: string,
+    payload: { typeName: string; bytes: Uint8Array },
+    options?: { eventId?: string; msgId?: string; subjectId?: string; occurredAt?: Date },
+  ): Promise<string>;
   /** Dead letters seen so far (the test's DLQ stream is consumed from the start). */
   deadLetters: EventMessage[];
   /** Events the consumers finished, by outcome (from weelo_notification_events_total). */
@@ -101,11 +112,15 @@ export interface TestNotification {
 let phoneCounter = 0;
 function uniquePhone(): string {
   phoneCounter += 1;
-  return `9${String((process.pid % 100_000) * 10_000 + phoneCounter).padStart(9, "0").slice(-9)}`;
+  return `9${String((process.pid % 100_000) * 10_000 + phoneCounter)
+    .padStart(9, "0")
+    .slice(-9)}`;
 }
 
 /** configuredPush: use the push sender the configuration names (e.g. FCM against a stand-in) instead of the recording one. */
-export async function startTestNotification(options: { env?: Record<string, string>; configuredPush?: boolean } = {}): Promise<TestNotification> {
+export async function startTestNotification(
+  options: { env?: Record<string, string>; configuredPush?: boolean } = {},
+): Promise<TestNotification> {
   const isolated = await isolatedTestEnvironment();
   const suffix = isolated.suffix;
   const env: Record<string, string | undefined> = {
@@ -136,7 +151,13 @@ export async function startTestNotification(options: { env?: Record<string, stri
     for (const client of clients) client.close();
     await dlqConsumer?.stop();
     await platform.shutdown();
-    for (const stream of [config.BOOKING_STREAM, config.TRACKING_STREAM, config.DISPATCH_STREAM, config.NOTIFY_DLQ_STREAM]) await platform.bus.deleteStream(stream).catch(() => false);
+    for (const stream of [
+      config.BOOKING_STREAM,
+      config.TRACKING_STREAM,
+      config.DISPATCH_STREAM,
+      config.NOTIFY_DLQ_STREAM,
+    ])
+      await platform.bus.deleteStream(stream).catch(() => false);
     await isolated.cleanup(["identity", "notification"]);
   };
   try {
@@ -146,24 +167,44 @@ export async function startTestNotification(options: { env?: Record<string, stri
     await platform.bus.ensureStream({ name: config.DISPATCH_STREAM, subjects: [`${config.DISPATCH_SUBJECT_ROOT}.>`] });
     await startIdentity(platform, loadIdentityConfig(env));
     let meshPort = 0;
-    const notification = await startNotification(platform, config, { ...(options.configuredPush ? {} : { push }), sms, identityAddress: () => `127.0.0.1:${meshPort}` });
+    const notification = await startNotification(platform, config, {
+      ...(options.configuredPush ? {} : { push }),
+      sms,
+      identityAddress: () => `127.0.0.1:${meshPort}`,
+    });
     const ports = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
     meshPort = ports.meshPort;
     await notification.start();
     await notification.consumers.ready();
-    dlqConsumer = await platform.bus.consume({ stream: config.NOTIFY_DLQ_STREAM, durable: "test-dlq", handler: (msg) => void deadLetters.push(msg) });
+    dlqConsumer = await platform.bus.consume({
+      stream: config.NOTIFY_DLQ_STREAM,
+      durable: "test-dlq",
+      handler: (msg) => void deadLetters.push(msg),
+    });
 
     const target = `127.0.0.1:${ports.publicPort}`;
     const clientOptions = { deadlineMs: 10_000 };
     const inbox = createClient(NotificationServiceService, target, clientOptions);
     // ContactDirectoryService is internal: over the mesh with notification's certificate.
-    const contacts = createMeshClient(ContactDirectoryServiceService, `127.0.0.1:${meshPort}`, { ...clientOptions, mesh: platform.mesh, caller: "notification" });
+    const contacts = createMeshClient(ContactDirectoryServiceService, `127.0.0.1:${meshPort}`, {
+      ...clientOptions,
+      mesh: platform.mesh,
+      caller: "notification",
+    });
     const auth = createClient(AuthServiceService, target, clientOptions);
     const profile = createClient(ProfileServiceService, target, clientOptions);
     clients.push(inbox, contacts, auth, profile);
 
-    const ROLES = { customer: Role.ROLE_CUSTOMER, transporter: Role.ROLE_TRANSPORTER, driver: Role.ROLE_DRIVER } as const;
-    const roots = { booking: config.BOOKING_SUBJECT_ROOT, tracking: config.TRACKING_SUBJECT_ROOT, dispatch: config.DISPATCH_SUBJECT_ROOT };
+    const ROLES = {
+      customer: Role.ROLE_CUSTOMER,
+      transporter: Role.ROLE_TRANSPORTER,
+      driver: Role.ROLE_DRIVER,
+    } as const;
+    const roots = {
+      booking: config.BOOKING_SUBJECT_ROOT,
+      tracking: config.TRACKING_SUBJECT_ROOT,
+      dispatch: config.DISPATCH_SUBJECT_ROOT,
+    };
     return {
       platform,
       config,
@@ -179,7 +220,8 @@ export async function startTestNotification(options: { env?: Record<string, stri
         const verified = await auth.verifyOtp({ phone, otp: sent.devOtp, role: ROLES[role] });
         const as: CallOptions = { metadata: { authorization: `Bearer ${verified.tokens!.accessToken}` } };
         const tokens = (userOptions.tokens ?? []).map(pushToken);
-        for (const token of tokens) await profile.registerDevice({ pushToken: token, platform: DevicePlatform.DEVICE_PLATFORM_ANDROID }, as);
+        for (const token of tokens)
+          await profile.registerDevice({ pushToken: token, platform: DevicePlatform.DEVICE_PLATFORM_ANDROID }, as);
         if (userOptions.hindi) await profile.updateProfile({ language: Language.LANGUAGE_HINDI }, as);
         return { id: verified.user!.id, phone: verified.user!.phone, auth: as, tokens };
       },
@@ -194,7 +236,9 @@ export async function startTestNotification(options: { env?: Record<string, stri
           payload: { typeUrl: `type.googleapis.com/${payload.typeName}`, value: Buffer.from(payload.bytes) },
           requestId: "",
         }).finish();
-        await platform.bus.publishEvent(`${roots[source]}${type.slice(type.indexOf("."))}`, envelope, { msgId: publishOptions.msgId ?? eventId });
+        await platform.bus.publishEvent(`${roots[source]}${type.slice(type.indexOf("."))}`, envelope, {
+          msgId: publishOptions.msgId ?? eventId,
+        });
         return eventId;
       },
       async handled(outcome) {

@@ -42,17 +42,30 @@ describe("pricing config", () => {
   });
 
   it("names every bad variable", () => {
-    const problems = problemsOf({ NIGHT_START_IST: "10pm", ROAD_FACTOR: "0.5", GST_RATE_BPS: "-5", QUOTE_SIGNING_SECRET: "short" });
+    const problems = problemsOf({
+      NIGHT_START_IST: "10pm",
+      ROAD_FACTOR: "0.5",
+      GST_RATE_BPS: "-5",
+      QUOTE_SIGNING_SECRET: "short",
+    });
     for (const name of ["NIGHT_START_IST", "ROAD_FACTOR", "GST_RATE_BPS", "QUOTE_SIGNING_SECRET"]) {
-      assert.ok(problems.some((p) => p.startsWith(`${name}:`)), `${name} in ${problems.join("; ")}`);
+      assert.ok(
+        problems.some((p) => p.startsWith(`${name}:`)),
+        `${name} in ${problems.join("; ")}`,
+      );
     }
     assert.deepEqual(problemsOf({ ROUTING_URL: "osrm:5000" }), ["ROUTING_URL must be an http(s) URL"]);
     assert.equal(loadPricingConfig({ ROUTING_URL: "http://osrm:5000" }).ROUTING_URL, "http://osrm:5000");
   });
 
   it("refuses the development quote secret in production", () => {
-    assert.deepEqual(problemsOf(productionBase), ["QUOTE_SIGNING_SECRET must be set to a secret of at least 32 characters in production"]);
+    assert.deepEqual(problemsOf(productionBase), [
+      "QUOTE_SIGNING_SECRET must be set to a secret of at least 32 characters in production",
+    ]);
     assert.deepEqual(problemsOf({ ...productionBase, QUOTE_SIGNING_SECRET: "only-twenty-characters" }).length, 1);
-    assert.deepEqual(problemsOf({ ...productionBase, QUOTE_SIGNING_SECRET: "a-real-secret-of-forty-characters-123456" }), []);
+    assert.deepEqual(
+      problemsOf({ ...productionBase, QUOTE_SIGNING_SECRET: "a-real-secret-of-forty-characters-123456" }),
+      [],
+    );
   });
 });

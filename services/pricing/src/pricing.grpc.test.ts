@@ -62,7 +62,11 @@ describe("PricingService over gRPC", () => {
     const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
     client = createClient(PricingServiceService, `127.0.0.1:${publicPort}`, { deadlineMs: 5000 });
     // QuoteRedemptionService is internal: called over the mesh with booking's certificate, as booking does.
-    redemption = createMeshClient(QuoteRedemptionServiceService, `127.0.0.1:${meshPort}`, { deadlineMs: 5000, mesh: platform.mesh, caller: "booking" });
+    redemption = createMeshClient(QuoteRedemptionServiceService, `127.0.0.1:${meshPort}`, {
+      deadlineMs: 5000,
+      mesh: platform.mesh,
+      caller: "booking",
+    });
     issuer = new TokenIssuer(platform.keys);
   });
 
@@ -97,20 +101,35 @@ describe("PricingService over gRPC", () => {
   const refusal = (promise: Promise<unknown>) =>
     promise.then(
       () => "OK",
-      (error: unknown) => (error instanceof DomainError ? `${error.code}:${error.reason}:${error.field ?? ""}` : String(error)),
+      (error: unknown) =>
+        error instanceof DomainError ? `${error.code}:${error.reason}:${error.field ?? ""}` : String(error),
     );
 
   it("lists the vehicle catalog to anyone, smallest truck first", async () => {
     const { vehicleTypes } = await client.listVehicleTypes({});
     assert.ok(vehicleTypes.length >= 8, `${vehicleTypes.length} types`);
     const ids = vehicleTypes.map((t) => t.id);
-    for (const id of ["mini_truck", "pickup_8ft", "lcv_14ft", "lcv_17ft", "truck_19ft", "container_20ft", "container_32ft_sxl", "container_32ft_mxl", "trailer_40ft"]) {
+    for (const id of [
+      "mini_truck",
+      "pickup_8ft",
+      "lcv_14ft",
+      "lcv_17ft",
+      "truck_19ft",
+      "container_20ft",
+      "container_32ft_sxl",
+      "container_32ft_mxl",
+      "trailer_40ft",
+    ]) {
       assert.ok(ids.includes(id), `${id} is offered`);
     }
     assert.equal(new Set(ids).size, ids.length, "ids are unique");
     assert.equal(ids[0], "mini_truck");
     const capacities = vehicleTypes.map((t) => t.capacityKg);
-    assert.deepEqual(capacities, [...capacities].sort((a, b) => a - b), "ordered by capacity");
+    assert.deepEqual(
+      capacities,
+      [...capacities].sort((a, b) => a - b),
+      "ordered by capacity",
+    );
     assert.ok(capacities[0]! >= 500, "no two-wheelers");
     assert.deepEqual(vehicleTypes[0], {
       id: "mini_truck",
@@ -119,11 +138,23 @@ describe("PricingService over gRPC", () => {
       capacityKg: 750,
       bodyType: BodyType.BODY_TYPE_OPEN,
       body: { lengthMm: 2200, widthMm: 1490, heightMm: 380 },
-      fare: { baseFarePaise: 25_000, perKmPaise: 1_800, minBillableKm: 3, freeLoadingMinutes: 30, waitingChargePerMinutePaise: 200 },
+      fare: {
+        baseFarePaise: 25_000,
+        perKmPaise: 1_800,
+        minBillableKm: 3,
+        freeLoadingMinutes: 30,
+        waitingChargePerMinutePaise: 200,
+      },
     });
     for (const type of vehicleTypes) {
-      assert.ok(type.displayName && type.fare && type.body && type.bodyType !== BodyType.BODY_TYPE_UNSPECIFIED, type.id);
-      assert.ok(Number.isSafeInteger(type.fare.baseFarePaise) && type.fare.perKmPaise > 0 && type.fare.minBillableKm >= 1, type.id);
+      assert.ok(
+        type.displayName && type.fare && type.body && type.bodyType !== BodyType.BODY_TYPE_UNSPECIFIED,
+        type.id,
+      );
+      assert.ok(
+        Number.isSafeInteger(type.fare.baseFarePaise) && type.fare.perKmPaise > 0 && type.fare.minBillableKm >= 1,
+        type.id,
+      );
     }
   });
 
@@ -192,7 +223,8 @@ describe("PricingService over gRPC", () => {
       const start = Date.now() + 2 * 3_600_000;
       const candidate = new Date(start);
       candidate.setUTCMinutes(0, 0, 0);
-      while (istMinuteOfDay(candidate) !== hourIst * 60 || candidate.getTime() < start) candidate.setTime(candidate.getTime() + 30 * 60_000);
+      while (istMinuteOfDay(candidate) !== hourIst * 60 || candidate.getTime() < start)
+        candidate.setTime(candidate.getTime() + 30 * 60_000);
       return candidate;
     };
     const byNight = (await client.getQuote(trip({ scheduledAt: at(23) }), options)).quote!;
@@ -223,21 +255,40 @@ describe("PricingService over gRPC", () => {
       ["21 vehicles", trip({ vehicleCount: 21 }), "vehicle_count:VEHICLE_COUNT_OUT_OF_RANGE"],
       ["negative vehicles", trip({ vehicleCount: -2 }), "vehicle_count:VEHICLE_COUNT_OUT_OF_RANGE"],
       ["scheduled in the past", trip({ scheduledAt: new Date(soon - 3_600_000) }), "scheduled_at:SCHEDULE_IN_PAST"],
-      ["scheduled 8 days ahead", trip({ scheduledAt: new Date(soon + 8 * 86_400_000) }), "scheduled_at:SCHEDULE_TOO_FAR"],
+      [
+        "scheduled 8 days ahead",
+        trip({ scheduledAt: new Date(soon + 8 * 86_400_000) }),
+        "scheduled_at:SCHEDULE_TOO_FAR",
+      ],
     ];
     for (const [name, request, expected] of cases) {
       const [field, reason] = expected.split(":");
-      assert.equal(await refusal(client.getQuote(request, options)), `${GrpcCode.INVALID_ARGUMENT}:${reason}:${field}`, name);
+      assert.equal(
+        await refusal(client.getQuote(request, options)),
+        `${GrpcCode.INVALID_ARGUMENT}:${reason}:${field}`,
+        name,
+      );
     }
   });
 
   it("quotes only for a logged-in customer", async () => {
     assert.equal(await refusal(client.getQuote(trip())), `${GrpcCode.UNAUTHENTICATED}:UNAUTHENTICATED:`);
-    assert.equal(await refusal(client.getQuote(trip(), { metadata: { authorization: "Bearer not-a-token" } })).then((r) => r.split(":")[0]), String(GrpcCode.UNAUTHENTICATED));
+    assert.equal(
+      await refusal(client.getQuote(trip(), { metadata: { authorization: "Bearer not-a-token" } })).then(
+        (r) => r.split(":")[0],
+      ),
+      String(GrpcCode.UNAUTHENTICATED),
+    );
     const transporter = await as("transporter");
-    assert.equal(await refusal(client.getQuote(trip(), transporter.options)), `${GrpcCode.PERMISSION_DENIED}:ROLE_NOT_ALLOWED:`);
+    assert.equal(
+      await refusal(client.getQuote(trip(), transporter.options)),
+      `${GrpcCode.PERMISSION_DENIED}:ROLE_NOT_ALLOWED:`,
+    );
     const driver = await as("driver");
-    assert.equal(await refusal(client.getQuoteById({ quoteId: uuidv7() }, driver.options)), `${GrpcCode.PERMISSION_DENIED}:ROLE_NOT_ALLOWED:`);
+    assert.equal(
+      await refusal(client.getQuoteById({ quoteId: uuidv7() }, driver.options)),
+      `${GrpcCode.PERMISSION_DENIED}:ROLE_NOT_ALLOWED:`,
+    );
   });
 
   it("gives tokens that the booking service can check: tampered and expired ones are refused", async () => {
@@ -247,13 +298,22 @@ describe("PricingService over gRPC", () => {
     const body = JSON.parse(Buffer.from(payload, "base64url").toString());
     body.quote.perVehicle.totalPaise = 1;
     const tampered = `${header}.${Buffer.from(JSON.stringify(body)).toString("base64url")}.${signature}`;
-    assert.equal(await refusal(verifyQuoteToken(tampered, SECRET)), `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`);
-    assert.equal(await refusal(verifyQuoteToken(quoteToken, "some-other-secret-0123456789abcdefgh")), `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`);
+    assert.equal(
+      await refusal(verifyQuoteToken(tampered, SECRET)),
+      `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`,
+    );
+    assert.equal(
+      await refusal(verifyQuoteToken(quoteToken, "some-other-secret-0123456789abcdefgh")),
+      `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`,
+    );
 
     clockShiftMs = -11 * 60_000; // a quote given eleven minutes ago
     const old = await client.getQuote(trip(), options);
     assert.ok(old.quote!.expiresAt!.getTime() < Date.now());
-    assert.equal(await refusal(verifyQuoteToken(old.quoteToken, SECRET)), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_EXPIRED:quote_token`);
+    assert.equal(
+      await refusal(verifyQuoteToken(old.quoteToken, SECRET)),
+      `${GrpcCode.FAILED_PRECONDITION}:QUOTE_EXPIRED:quote_token`,
+    );
   });
 
   it("redeems a quote for exactly one order: the same key again gets its terms, any other key QUOTE_ALREADY_USED", async () => {
@@ -264,18 +324,32 @@ describe("PricingService over gRPC", () => {
     assert.ok(first.redeemedAt instanceof Date);
     const retry = await redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "order-a" });
     assert.deepEqual(retry, first, "a retry under the same key, with the first redemption time");
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "order-b" })), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`);
+    assert.equal(
+      await refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "order-b" })),
+      `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`,
+    );
     const database = await platform.database<PricingDatabase>("pricing", pricingMigrations);
-    const stored = await database.db.selectFrom("quotes").select(["redemption_key"]).where("id", "=", quote!.id).executeTakeFirstOrThrow();
+    const stored = await database.db
+      .selectFrom("quotes")
+      .select(["redemption_key"])
+      .where("id", "=", quote!.id)
+      .executeTakeFirstOrThrow();
     assert.equal(stored.redemption_key, "order-a");
   });
 
   it("lets one of 10 concurrent redemptions under different keys win", async () => {
     const { userId, options } = await as();
     const { quoteToken } = await client.getQuote(trip(), options);
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: `order-${i}` }))));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: `order-${i}` })),
+      ),
+    );
     assert.equal(results.filter((r) => r === "OK").length, 1, results.join(", "));
-    assert.equal(results.filter((r) => r === `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`).length, 9);
+    assert.equal(
+      results.filter((r) => r === `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`).length,
+      9,
+    );
   });
 
   it("refuses to redeem a quote it never issued, a garbled token, another customer's or an expired one", async () => {
@@ -283,38 +357,87 @@ describe("PricingService over gRPC", () => {
     const { quote, quoteToken } = await client.getQuote(trip(), options);
     // Signed with the real key (as a leaked key would allow) but never stored: pricing has no record of it.
     const claims = await verifyQuoteToken(quoteToken, SECRET);
-    const forged = await signQuoteToken({ ...claims, quoteId: uuidv7(), perVehicle: { ...claims.perVehicle, totalPaise: 1 } }, SECRET);
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: forged, customerId: userId, redemptionKey: "k" })), `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:quote_token`);
+    const forged = await signQuoteToken(
+      { ...claims, quoteId: uuidv7(), perVehicle: { ...claims.perVehicle, totalPaise: 1 } },
+      SECRET,
+    );
+    assert.equal(
+      await refusal(redemption.redeemQuote({ quoteToken: forged, customerId: userId, redemptionKey: "k" })),
+      `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:quote_token`,
+    );
     // The id of a real quote with other terms, signed with the real key: only the stored token redeems it.
     const altered = await signQuoteToken({ ...claims, perVehicle: { ...claims.perVehicle, totalPaise: 1 } }, SECRET);
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: altered, customerId: userId, redemptionKey: "k" })), `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:quote_token`);
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: "garbage", customerId: userId, redemptionKey: "k" })), `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`);
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken, customerId: uuidv7(), redemptionKey: "k" })), `${GrpcCode.PERMISSION_DENIED}:QUOTE_NOT_YOURS:quote_token`);
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "" })), `${GrpcCode.INVALID_ARGUMENT}:INVALID_ARGUMENT:redemption_key`);
-    assert.equal((await redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "k" })).quote!.id, quote!.id, "the refusals left it unredeemed");
+    assert.equal(
+      await refusal(redemption.redeemQuote({ quoteToken: altered, customerId: userId, redemptionKey: "k" })),
+      `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:quote_token`,
+    );
+    assert.equal(
+      await refusal(redemption.redeemQuote({ quoteToken: "garbage", customerId: userId, redemptionKey: "k" })),
+      `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`,
+    );
+    assert.equal(
+      await refusal(redemption.redeemQuote({ quoteToken, customerId: uuidv7(), redemptionKey: "k" })),
+      `${GrpcCode.PERMISSION_DENIED}:QUOTE_NOT_YOURS:quote_token`,
+    );
+    assert.equal(
+      await refusal(redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "" })),
+      `${GrpcCode.INVALID_ARGUMENT}:INVALID_ARGUMENT:redemption_key`,
+    );
+    assert.equal(
+      (await redemption.redeemQuote({ quoteToken, customerId: userId, redemptionKey: "k" })).quote!.id,
+      quote!.id,
+      "the refusals left it unredeemed",
+    );
 
     clockShiftMs = -11 * 60_000; // two quotes given eleven minutes ago
     const old = await client.getQuote(trip(), options);
     const oldRedeemed = await client.getQuote(trip(), options);
     clockShiftMs = -9 * 60_000;
-    await redemption.redeemQuote({ quoteToken: oldRedeemed.quoteToken, customerId: userId, redemptionKey: "before-expiry" });
+    await redemption.redeemQuote({
+      quoteToken: oldRedeemed.quoteToken,
+      customerId: userId,
+      redemptionKey: "before-expiry",
+    });
     clockShiftMs = 0;
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: old.quoteToken, customerId: userId, redemptionKey: "k2" })), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_EXPIRED:quote_token`);
     assert.equal(
-      await refusal(redemption.redeemQuote({ quoteToken: oldRedeemed.quoteToken, customerId: userId, redemptionKey: "before-expiry" })),
+      await refusal(redemption.redeemQuote({ quoteToken: old.quoteToken, customerId: userId, redemptionKey: "k2" })),
+      `${GrpcCode.FAILED_PRECONDITION}:QUOTE_EXPIRED:quote_token`,
+    );
+    assert.equal(
+      await refusal(
+        redemption.redeemQuote({
+          quoteToken: oldRedeemed.quoteToken,
+          customerId: userId,
+          redemptionKey: "before-expiry",
+        }),
+      ),
       "OK",
       "a retry of the order that redeemed it in time still gets its terms",
     );
-    assert.equal(await refusal(redemption.redeemQuote({ quoteToken: oldRedeemed.quoteToken, customerId: userId, redemptionKey: "k3" })), `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`);
+    assert.equal(
+      await refusal(
+        redemption.redeemQuote({ quoteToken: oldRedeemed.quoteToken, customerId: userId, redemptionKey: "k3" }),
+      ),
+      `${GrpcCode.FAILED_PRECONDITION}:QUOTE_ALREADY_USED:quote_token`,
+    );
   });
 
   it("shows a quote only to the customer it was made for", async () => {
     const owner = await as();
     const other = await as();
     const { quote } = await client.getQuote(trip(), owner.options);
-    assert.equal(await refusal(client.getQuoteById({ quoteId: quote!.id }, other.options)), `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:`);
-    assert.equal(await refusal(client.getQuoteById({ quoteId: uuidv7() }, owner.options)), `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:`);
-    assert.equal(await refusal(client.getQuoteById({ quoteId: "42" }, owner.options)), `${GrpcCode.INVALID_ARGUMENT}:QUOTE_ID_INVALID:quote_id`);
+    assert.equal(
+      await refusal(client.getQuoteById({ quoteId: quote!.id }, other.options)),
+      `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:`,
+    );
+    assert.equal(
+      await refusal(client.getQuoteById({ quoteId: uuidv7() }, owner.options)),
+      `${GrpcCode.NOT_FOUND}:QUOTE_NOT_FOUND:`,
+    );
+    assert.equal(
+      await refusal(client.getQuoteById({ quoteId: "42" }, owner.options)),
+      `${GrpcCode.INVALID_ARGUMENT}:QUOTE_ID_INVALID:quote_id`,
+    );
   });
 
   it("surges where open bookings outnumber online drivers, for trips now only", async () => {
@@ -323,15 +446,24 @@ describe("PricingService over gRPC", () => {
     const pickup = { lat: 18.4 + Math.random() * 0.3, lng: 73.7 + Math.random() * 0.3 };
     const drop = { lat: pickup.lat + 0.05, lng: pickup.lng + 0.05 };
     const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
-    for (let i = 0; i < 5; i++) platform.bus.publish("booking.created", json({ bookingId: uuidv7(), vehicleType: "pickup_8ft", pickup, vehicleCount: 1 }));
-    for (let i = 0; i < 2; i++) platform.bus.publish("fleet.driver.availability", json({ driverId: uuidv7(), vehicleType: "pickup_8ft", online: true, location: pickup }));
+    for (let i = 0; i < 5; i++)
+      platform.bus.publish(
+        "booking.created",
+        json({ bookingId: uuidv7(), vehicleType: "pickup_8ft", pickup, vehicleCount: 1 }),
+      );
+    for (let i = 0; i < 2; i++)
+      platform.bus.publish(
+        "fleet.driver.availability",
+        json({ driverId: uuidv7(), vehicleType: "pickup_8ft", online: true, location: pickup }),
+      );
     platform.bus.publish("booking.created", new TextEncoder().encode("\u0000 not json"));
 
     let surged = 1;
     await until(
       "the surge reflects the events",
       async () => {
-        surged = (await client.getQuote(trip({ pickup, drop, vehicleType: "pickup_8ft" }), options)).quote!.perVehicle!.surgeMultiplier;
+        surged = (await client.getQuote(trip({ pickup, drop, vehicleType: "pickup_8ft" }), options)).quote!.perVehicle!
+          .surgeMultiplier;
         return surged > 1;
       },
       10_000,
@@ -343,7 +475,12 @@ describe("PricingService over gRPC", () => {
     assert.equal(fare.surgeChargePaise, Math.round(((fare.baseFarePaise + fare.distanceChargePaise) * 75) / 100));
     const otherType = (await client.getQuote(trip({ pickup, drop, vehicleType: "mini_truck" }), options)).quote!;
     assert.equal(otherType.perVehicle!.surgeMultiplier, 1, "surge is per vehicle type");
-    const tomorrow = (await client.getQuote(trip({ pickup, drop, vehicleType: "pickup_8ft", scheduledAt: new Date(Date.now() + 86_400_000) }), options)).quote!;
+    const tomorrow = (
+      await client.getQuote(
+        trip({ pickup, drop, vehicleType: "pickup_8ft", scheduledAt: new Date(Date.now() + 86_400_000) }),
+        options,
+      )
+    ).quote!;
     assert.equal(tomorrow.perVehicle!.surgeMultiplier, 1, "live surge does not price tomorrow's trip");
   });
 
@@ -351,10 +488,16 @@ describe("PricingService over gRPC", () => {
     const { userId, options } = await as();
     const before = await client.getQuote(trip({ vehicleType: "container_20ft" }), options);
     const database = await platform.database<PricingDatabase>("pricing", pricingMigrations);
-    await database.db.updateTable("vehicle_types").set({ base_fare_paise: 300_000, updated_at: new Date() }).where("id", "=", "container_20ft").execute();
+    await database.db
+      .updateTable("vehicle_types")
+      .set({ base_fare_paise: 300_000, updated_at: new Date() })
+      .where("id", "=", "container_20ft")
+      .execute();
     await until(
       "the catalog shows the new fare",
-      async () => (await client.listVehicleTypes({})).vehicleTypes.find((t) => t.id === "container_20ft")?.fare?.baseFarePaise === 300_000,
+      async () =>
+        (await client.listVehicleTypes({})).vehicleTypes.find((t) => t.id === "container_20ft")?.fare?.baseFarePaise ===
+        300_000,
       5000,
       100,
     );
@@ -363,8 +506,15 @@ describe("PricingService over gRPC", () => {
     assert.equal(before.quote!.perVehicle!.baseFarePaise, 220_000);
     const stored = await client.getQuoteById({ quoteId: before.quote!.id }, options);
     assert.deepEqual(stored.quote, before.quote, "a given quote keeps its price");
-    assert.equal((await verifyQuoteToken(before.quoteToken, SECRET, { customerId: userId })).perVehicle.baseFarePaise, 220_000);
-    await database.db.updateTable("vehicle_types").set({ base_fare_paise: 220_000 }).where("id", "=", "container_20ft").execute();
+    assert.equal(
+      (await verifyQuoteToken(before.quoteToken, SECRET, { customerId: userId })).perVehicle.baseFarePaise,
+      220_000,
+    );
+    await database.db
+      .updateTable("vehicle_types")
+      .set({ base_fare_paise: 220_000 })
+      .where("id", "=", "container_20ft")
+      .execute();
     await database.close();
   });
 });

@@ -6,8 +6,8 @@ import {
   type Quote as ProtoQuote,
   type VehicleType as ProtoVehicleType,
 } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing";
-import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
-import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
+import type { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import type { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import type { PricingService } from "./pricing.service.js";
 import type { FareBreakdown } from "./pricing.rules.js";
@@ -43,7 +43,11 @@ export function pricingHandlers(pricing: PricingService): ServiceHandlers<typeof
 export function redemptionHandlers(pricing: PricingService): ServiceHandlers<typeof QuoteRedemptionServiceService> {
   return {
     async redeemQuote(request) {
-      const { quote, redeemedAt } = await pricing.redeemQuote({ quoteToken: request.quoteToken, customerId: request.customerId, redemptionKey: request.redemptionKey });
+      const { quote, redeemedAt } = await pricing.redeemQuote({
+        quoteToken: request.quoteToken,
+        customerId: request.customerId,
+        redemptionKey: request.redemptionKey,
+      });
       return { quote: quoteToProto(quote), redeemedAt };
     },
   };

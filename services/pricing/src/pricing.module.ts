@@ -31,18 +31,34 @@ export interface PricingModuleOptions {
 /** How often old quotes are purged. */
 const PURGE_EVERY_MS = 10 * 60_000;
 
-export async function startPricing(platform: Platform, config: PricingConfig, options: PricingModuleOptions = {}): Promise<PricingService> {
+export async function startPricing(
+  platform: Platform,
+  config: PricingConfig,
+  options: PricingModuleOptions = {},
+): Promise<PricingService> {
   const logger = platform.logger.child({ component: "pricing" });
   const database = await platform.database<PricingDatabase>("pricing", pricingMigrations);
-  const catalog = new VehicleCatalog(() => repo.listActiveVehicleTypes(database.db), { ttlMs: config.VEHICLE_CATALOG_TTL_S * 1000, logger });
+  const catalog = new VehicleCatalog(() => repo.listActiveVehicleTypes(database.db), {
+    ttlMs: config.VEHICLE_CATALOG_TTL_S * 1000,
+    logger,
+  });
 
   const router = config.ROUTING_URL
     ? new OsrmClient(
         config.ROUTING_URL,
-        createGuard({ name: "routing-osrm", logger: platform.logger, metrics: platform.metrics, timeoutMs: config.ROUTING_TIMEOUT_MS }),
+        createGuard({
+          name: "routing-osrm",
+          logger: platform.logger,
+          metrics: platform.metrics,
+          timeoutMs: config.ROUTING_TIMEOUT_MS,
+        }),
       )
     : undefined;
-  if (router) logger.info({ routingUrl: config.ROUTING_URL }, "road distances from the routing service, great-circle estimate as fallback");
+  if (router)
+    logger.info(
+      { routingUrl: config.ROUTING_URL },
+      "road distances from the routing service, great-circle estimate as fallback",
+    );
   else logger.warn(`ROUTING_URL is not set: distances are great-circle estimates × ${config.ROAD_FACTOR}`);
 
   let surgeInputs = options.surgeInputs;
@@ -69,14 +85,23 @@ export async function startPricing(platform: Platform, config: PricingConfig, op
     surge: surgeInputs,
     limits: {
       quotesPerUser: createRateLimiter(
-        { name: "quotes-user", points: config.QUOTES_PER_USER_PER_MINUTE, durationSeconds: 60, what: "quotes", keyPrefix: config.CACHE_KEY_PREFIX },
+        {
+          name: "quotes-user",
+          points: config.QUOTES_PER_USER_PER_MINUTE,
+          durationSeconds: 60,
+          what: "quotes",
+          keyPrefix: config.CACHE_KEY_PREFIX,
+        },
         platform.cache.redisClient(),
       ),
     },
     settings: {
       quoteTtlMs: config.QUOTE_TTL_S * 1000,
       maxScheduleAheadMs: config.MAX_SCHEDULE_AHEAD_DAYS * 86_400_000,
-      nightWindow: { startMinute: parseClockTime(config.NIGHT_START_IST), endMinute: parseClockTime(config.NIGHT_END_IST) },
+      nightWindow: {
+        startMinute: parseClockTime(config.NIGHT_START_IST),
+        endMinute: parseClockTime(config.NIGHT_END_IST),
+      },
       nightChargeBps: config.NIGHT_CHARGE_BPS,
       gstRateBps: config.GST_RATE_BPS,
       surge: { factor: config.SURGE_FACTOR, cap: config.SURGE_CAP, resolution: config.SURGE_H3_RESOLUTION },

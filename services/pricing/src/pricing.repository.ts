@@ -6,7 +6,13 @@ export type PricingDb = Kysely<PricingDatabase>;
 
 /** The active vehicle types, smallest first. */
 export function listActiveVehicleTypes(db: PricingDb): Promise<VehicleTypeRow[]> {
-  return db.selectFrom("vehicle_types").selectAll().where("active", "=", true).orderBy("sort_order").orderBy("id").execute();
+  return db
+    .selectFrom("vehicle_types")
+    .selectAll()
+    .where("active", "=", true)
+    .orderBy("sort_order")
+    .orderBy("id")
+    .execute();
 }
 
 /** Stores a quote; the caller has every value already, so nothing is read back. */
@@ -16,7 +22,12 @@ export async function insertQuote(db: PricingDb, quote: NewQuote): Promise<void>
 
 /** A quote of this customer; another customer's quote is as good as missing. */
 export function findCustomerQuote(db: PricingDb, id: string, customerId: string): Promise<QuoteRow | undefined> {
-  return db.selectFrom("quotes").selectAll().where("id", "=", id).where("customer_id", "=", customerId).executeTakeFirst();
+  return db
+    .selectFrom("quotes")
+    .selectAll()
+    .where("id", "=", id)
+    .where("customer_id", "=", customerId)
+    .executeTakeFirst();
 }
 
 export interface Redemption {
@@ -42,7 +53,12 @@ export function redeemQuote(db: PricingDb, r: Redemption): Promise<QuoteRow | un
     .where("id", "=", r.id)
     .where("token", "=", r.token)
     .where("customer_id", "=", r.customerId)
-    .where((eb) => eb.or([eb.and([eb("redemption_key", "is", null), eb("expires_at", ">", r.now)]), eb("redemption_key", "=", r.key)]))
+    .where((eb) =>
+      eb.or([
+        eb.and([eb("redemption_key", "is", null), eb("expires_at", ">", r.now)]),
+        eb("redemption_key", "=", r.key),
+      ]),
+    )
     .returningAll()
     .executeTakeFirst();
 }

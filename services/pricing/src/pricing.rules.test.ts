@@ -21,7 +21,13 @@ import {
 import { estimateRoad, haversineMeters } from "./routing/estimate.js";
 
 const miniTruck = { baseFarePaise: 25_000, perKmPaise: 1_800, minBillableKm: 3 };
-const day: Omit<FareInput, "distanceM"> = { tariff: miniTruck, night: false, nightChargeBps: 1000, surgeMultiplier: 1, gstRateBps: 500 };
+const day: Omit<FareInput, "distanceM"> = {
+  tariff: miniTruck,
+  night: false,
+  nightChargeBps: 1000,
+  surgeMultiplier: 1,
+  gstRateBps: 500,
+};
 
 const invalid = (field: string, reason?: string) => (error: unknown) =>
   error instanceof InvalidArgumentError && error.field === field && (reason === undefined || error.reason === reason);
@@ -69,7 +75,11 @@ describe("fare", () => {
     assert.equal(fare.subtotalPaise, 30_400);
     assert.equal(fare.gstPaise, 1_520);
     assert.equal(fare.totalPaise, 31_920);
-    assert.equal(computeFare({ ...day, distanceM: 3_001 }).billableDistanceM, 3_001, "beyond the minimum every metre counts");
+    assert.equal(
+      computeFare({ ...day, distanceM: 3_001 }).billableDistanceM,
+      3_001,
+      "beyond the minimum every metre counts",
+    );
   });
 
   it("adds night and surge on base + distance (not compounding), then GST on the sum", () => {
@@ -87,7 +97,11 @@ describe("fare", () => {
     // subtotal 10 010: base 10 000 + 10 m at ₹1/km.
     const tariff = { baseFarePaise: 10_000, perKmPaise: 1_000, minBillableKm: 0 };
     assert.equal(computeFare({ ...day, tariff, distanceM: 10 }).gstPaise, 501, "500.5 → 501");
-    assert.equal(computeFare({ ...day, tariff, distanceM: 10, gstRateBps: 1800 }).gstPaise, 1_802, "18% of 10 010 = 1 801.8");
+    assert.equal(
+      computeFare({ ...day, tariff, distanceM: 10, gstRateBps: 1800 }).gstPaise,
+      1_802,
+      "18% of 10 010 = 1 801.8",
+    );
     assert.equal(computeFare({ ...day, tariff, distanceM: 10, gstRateBps: 0 }).totalPaise, 10_010);
   });
 
@@ -188,20 +202,36 @@ describe("trip validation", () => {
     assert.throws(() => validateLocation({ lat: 51.5, lng: -0.12 }, "drop"), invalid("drop", "OUTSIDE_SERVICE_AREA"));
     assert.throws(() => validateLocation({ lat: 5.9, lng: 77 }, "pickup"), invalid("pickup", "OUTSIDE_SERVICE_AREA"));
     assert.throws(() => validateLocation({ lat: 20, lng: 97.6 }, "pickup"), invalid("pickup", "OUTSIDE_SERVICE_AREA"));
-    assert.throws(() => validateLocation({ lat: Number.NaN, lng: 77 }, "pickup"), invalid("pickup", "LOCATION_INVALID"));
-    assert.deepEqual(validateLocation({ lat: 37.6, lng: 68 }, "drop"), { lat: 37.6, lng: 68 }, "the box's edges are inside");
+    assert.throws(
+      () => validateLocation({ lat: Number.NaN, lng: 77 }, "pickup"),
+      invalid("pickup", "LOCATION_INVALID"),
+    );
+    assert.deepEqual(
+      validateLocation({ lat: 37.6, lng: 68 }, "drop"),
+      { lat: 37.6, lng: 68 },
+      "the box's edges are inside",
+    );
   });
 
   it("refuses pickup and drop closer than 50 m", () => {
     assert.throws(() => validateTrip(bangalore, bangalore), invalid("drop", "TRIP_TOO_SHORT"));
-    assert.throws(() => validateTrip(bangalore, { lat: bangalore.lat + 0.0004, lng: bangalore.lng }), invalid("drop"), "≈ 44 m");
+    assert.throws(
+      () => validateTrip(bangalore, { lat: bangalore.lat + 0.0004, lng: bangalore.lng }),
+      invalid("drop"),
+      "≈ 44 m",
+    );
     validateTrip(bangalore, { lat: bangalore.lat + 0.0005, lng: bangalore.lng }); // ≈ 56 m
   });
 
   it("allows 1 to 20 vehicles", () => {
     assert.equal(validateVehicleCount(1), 1);
     assert.equal(validateVehicleCount(20), 20);
-    for (const bad of [0, -1, 21, 1.5]) assert.throws(() => validateVehicleCount(bad), invalid("vehicle_count", "VEHICLE_COUNT_OUT_OF_RANGE"), String(bad));
+    for (const bad of [0, -1, 21, 1.5])
+      assert.throws(
+        () => validateVehicleCount(bad),
+        invalid("vehicle_count", "VEHICLE_COUNT_OUT_OF_RANGE"),
+        String(bad),
+      );
   });
 
   it("normalizes vehicle type ids and requires one", () => {
@@ -216,9 +246,15 @@ describe("trip validation", () => {
     const inAnHour = new Date(now.getTime() + 3_600_000);
     assert.equal(validateScheduledAt(inAnHour, now, week), inAnHour);
     validateScheduledAt(new Date(now.getTime() - 60_000), now, week); // a minute of clock skew is fine
-    assert.throws(() => validateScheduledAt(new Date(now.getTime() - 3_600_000), now, week), invalid("scheduled_at", "SCHEDULE_IN_PAST"));
+    assert.throws(
+      () => validateScheduledAt(new Date(now.getTime() - 3_600_000), now, week),
+      invalid("scheduled_at", "SCHEDULE_IN_PAST"),
+    );
     validateScheduledAt(new Date(now.getTime() + week), now, week);
-    assert.throws(() => validateScheduledAt(new Date(now.getTime() + week + 1000), now, week), invalid("scheduled_at", "SCHEDULE_TOO_FAR"));
+    assert.throws(
+      () => validateScheduledAt(new Date(now.getTime() + week + 1000), now, week),
+      invalid("scheduled_at", "SCHEDULE_TOO_FAR"),
+    );
   });
 });
 

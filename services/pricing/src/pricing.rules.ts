@@ -28,7 +28,12 @@ export function validateLocation(point: LatLngPoint | undefined, field: "pickup"
   if (!Number.isFinite(lat) || !Number.isFinite(lng)) {
     throw new InvalidArgumentError(field, `${field} must have numeric lat and lng`, { reason: "LOCATION_INVALID" });
   }
-  if (lat < INDIA_BOUNDS.minLat || lat > INDIA_BOUNDS.maxLat || lng < INDIA_BOUNDS.minLng || lng > INDIA_BOUNDS.maxLng) {
+  if (
+    lat < INDIA_BOUNDS.minLat ||
+    lat > INDIA_BOUNDS.maxLat ||
+    lng < INDIA_BOUNDS.minLng ||
+    lng > INDIA_BOUNDS.maxLng
+  ) {
     throw new InvalidArgumentError(
       field,
       `${field} must be in India (latitude ${INDIA_BOUNDS.minLat} to ${INDIA_BOUNDS.maxLat}, longitude ${INDIA_BOUNDS.minLng} to ${INDIA_BOUNDS.maxLng}); got ${lat}, ${lng}`,
@@ -41,15 +46,21 @@ export function validateLocation(point: LatLngPoint | undefined, field: "pickup"
 /** Pickup and drop must be different places. */
 export function validateTrip(pickup: LatLngPoint, drop: LatLngPoint): void {
   if (haversineMeters(pickup, drop) < MIN_TRIP_DISTANCE_M) {
-    throw new InvalidArgumentError("drop", `drop must be at least ${MIN_TRIP_DISTANCE_M} m away from pickup`, { reason: "TRIP_TOO_SHORT" });
+    throw new InvalidArgumentError("drop", `drop must be at least ${MIN_TRIP_DISTANCE_M} m away from pickup`, {
+      reason: "TRIP_TOO_SHORT",
+    });
   }
 }
 
 export function validateVehicleCount(count: number): number {
   if (!Number.isInteger(count) || count < MIN_VEHICLES || count > MAX_VEHICLES) {
-    throw new InvalidArgumentError("vehicle_count", `vehicle_count must be ${MIN_VEHICLES} to ${MAX_VEHICLES}; got ${count}`, {
-      reason: "VEHICLE_COUNT_OUT_OF_RANGE",
-    });
+    throw new InvalidArgumentError(
+      "vehicle_count",
+      `vehicle_count must be ${MIN_VEHICLES} to ${MAX_VEHICLES}; got ${count}`,
+      {
+        reason: "VEHICLE_COUNT_OUT_OF_RANGE",
+      },
+    );
   }
   return count;
 }
@@ -58,9 +69,13 @@ export function validateVehicleCount(count: number): number {
 export function normalizeVehicleTypeId(id: string): string {
   const normalized = id.trim().toLowerCase();
   if (normalized === "") {
-    throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (an id from ListVehicleTypes, e.g. mini_truck)", {
-      reason: "VEHICLE_TYPE_REQUIRED",
-    });
+    throw new InvalidArgumentError(
+      "vehicle_type",
+      "vehicle_type is required (an id from ListVehicleTypes, e.g. mini_truck)",
+      {
+        reason: "VEHICLE_TYPE_REQUIRED",
+      },
+    );
   }
   return normalized;
 }
@@ -69,13 +84,18 @@ export function normalizeVehicleTypeId(id: string): string {
 export function validateScheduledAt(scheduledAt: Date | undefined, now: Date, maxAheadMs: number): Date | undefined {
   if (scheduledAt === undefined) return undefined;
   const at = scheduledAt.getTime();
-  if (!Number.isFinite(at)) throw new InvalidArgumentError("scheduled_at", "scheduled_at is not a valid time", { reason: "SCHEDULE_INVALID" });
+  if (!Number.isFinite(at))
+    throw new InvalidArgumentError("scheduled_at", "scheduled_at is not a valid time", { reason: "SCHEDULE_INVALID" });
   if (at < now.getTime() - SCHEDULE_CLOCK_SKEW_MS) {
-    throw new InvalidArgumentError("scheduled_at", "scheduled_at is in the past; leave it unset for a trip now", { reason: "SCHEDULE_IN_PAST" });
+    throw new InvalidArgumentError("scheduled_at", "scheduled_at is in the past; leave it unset for a trip now", {
+      reason: "SCHEDULE_IN_PAST",
+    });
   }
   if (at > now.getTime() + maxAheadMs) {
     const days = Math.round(maxAheadMs / 86_400_000);
-    throw new InvalidArgumentError("scheduled_at", `scheduled_at may be at most ${days} days ahead`, { reason: "SCHEDULE_TOO_FAR" });
+    throw new InvalidArgumentError("scheduled_at", `scheduled_at may be at most ${days} days ahead`, {
+      reason: "SCHEDULE_TOO_FAR",
+    });
   }
   return scheduledAt;
 }
@@ -87,8 +107,13 @@ export function validateScheduledAt(scheduledAt: Date | undefined, now: Date, ma
  * Computed in BigInt so the product never loses precision.
  */
 export function mulDivRoundHalfUp(a: number, b: number, d: number): number {
-  for (const [name, value] of [["a", a], ["b", b], ["d", d]] as const) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`mulDivRoundHalfUp: ${name} must be a non-negative safe integer, got ${value}`);
+  for (const [name, value] of [
+    ["a", a],
+    ["b", b],
+    ["d", d],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`mulDivRoundHalfUp: ${name} must be a non-negative safe integer, got ${value}`);
   }
   if (d === 0) throw new RangeError("mulDivRoundHalfUp: division by zero");
   const divisor = BigInt(d);
@@ -155,7 +180,8 @@ export interface FareBreakdown {
  */
 export function computeFare(input: FareInput): FareBreakdown {
   const { tariff } = input;
-  if (!Number.isSafeInteger(input.distanceM) || input.distanceM < 0) throw new RangeError(`distanceM must be whole metres, got ${input.distanceM}`);
+  if (!Number.isSafeInteger(input.distanceM) || input.distanceM < 0)
+    throw new RangeError(`distanceM must be whole metres, got ${input.distanceM}`);
   const billableDistanceM = Math.max(input.distanceM, tariff.minBillableKm * 1000);
   const distanceChargePaise = mulDivRoundHalfUp(billableDistanceM, tariff.perKmPaise, 1000);
   const corePaise = tariff.baseFarePaise + distanceChargePaise;
@@ -222,7 +248,9 @@ export function isNightTime(at: Date, window: { startMinute: number; endMinute: 
   const { startMinute, endMinute } = window;
   if (startMinute === endMinute) return false;
   const minute = istMinuteOfDay(at);
-  return startMinute < endMinute ? minute >= startMinute && minute < endMinute : minute >= startMinute || minute < endMinute;
+  return startMinute < endMinute
+    ? minute >= startMinute && minute < endMinute
+    : minute >= startMinute || minute < endMinute;
 }
 
 // ─── Surge ──────────────────────────────────────────────────────────────────────────────────

@@ -6,7 +6,13 @@
 import { gridDisk, latLngToCell } from "h3-js";
 import { v7 as uuidv7 } from "uuid";
 import type { Principal } from "@weelo/auth";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnavailableError } from "@weelo/errors";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnavailableError,
+} from "@weelo/errors";
 import type { Logger } from "@weelo/log";
 import type { RateLimiter } from "@weelo/resilience";
 import {
@@ -94,13 +100,18 @@ export function createPricingService(deps: PricingDeps) {
     const type = await catalog.find(id);
     if (!type) {
       const known = (await catalog.list()).map((t) => t.id).join(", ");
-      throw new InvalidArgumentError("vehicle_type", `vehicle_type "${id}" is not offered; use one of: ${known}`, { reason: "VEHICLE_TYPE_UNKNOWN" });
+      throw new InvalidArgumentError("vehicle_type", `vehicle_type "${id}" is not offered; use one of: ${known}`, {
+        reason: "VEHICLE_TYPE_UNKNOWN",
+      });
     }
     return type;
   }
 
   /** The live surge at the pickup for this vehicle type: the pickup's H3 cell and its ring. */
-  async function surgeAt(pickup: LatLngPoint, vehicleType: string): Promise<{ multiplier: number; demand: number; supply: number }> {
+  async function surgeAt(
+    pickup: LatLngPoint,
+    vehicleType: string,
+  ): Promise<{ multiplier: number; demand: number; supply: number }> {
     const cells = gridDisk(latLngToCell(pickup.lat, pickup.lng, settings.surge.resolution), 1);
     try {
       const { demand, supply } = await surge.counts(cells, vehicleType);
@@ -130,7 +141,9 @@ export function createPricingService(deps: PricingDeps) {
 
       const distance = await distances.measure(pickup, drop);
       const pickupAt = scheduledAt ?? at;
-      const live = surgeApplies(pickupAt, at) ? await surgeAt(pickup, vehicleType.id) : { multiplier: 1, demand: 0, supply: 0 };
+      const live = surgeApplies(pickupAt, at)
+        ? await surgeAt(pickup, vehicleType.id)
+        : { multiplier: 1, demand: 0, supply: 0 };
       const perVehicle = computeFare({
         tariff: vehicleType.fare,
         distanceM: distance.distanceM,
@@ -186,7 +199,10 @@ export function createPricingService(deps: PricingDeps) {
     /** One of the caller's quotes, exactly as it was given (expired ones too, until they are purged). */
     async getQuoteById(principal: Principal, quoteId: string): Promise<SignedQuote> {
       const id = quoteId.trim();
-      if (!UUID.test(id)) throw new InvalidArgumentError("quote_id", "quote_id must be the id GetQuote returned", { reason: "QUOTE_ID_INVALID" });
+      if (!UUID.test(id))
+        throw new InvalidArgumentError("quote_id", "quote_id must be the id GetQuote returned", {
+          reason: "QUOTE_ID_INVALID",
+        });
       const row = await repo.findCustomerQuote(db, id.toLowerCase(), principal.userId);
       if (!row) throw new NotFoundError("no such quote", { reason: "QUOTE_NOT_FOUND" });
       return { quote: rowToQuote(row), token: row.token };
@@ -202,13 +218,22 @@ export function createPricingService(deps: PricingDeps) {
     async redeemQuote(input: RedemptionRequest): Promise<RedeemedQuote> {
       const field = "quote_token";
       const customerId = input.customerId.trim().toLowerCase();
-      if (!UUID.test(customerId)) throw new InvalidArgumentError("customer_id", "customer_id must be the user id of the customer booking");
+      if (!UUID.test(customerId))
+        throw new InvalidArgumentError("customer_id", "customer_id must be the user id of the customer booking");
       const key = input.redemptionKey;
-      if (key.length < 1 || key.length > 200) throw new InvalidArgumentError("redemption_key", "redemption_key must be 1 to 200 characters");
+      if (key.length < 1 || key.length > 200)
+        throw new InvalidArgumentError("redemption_key", "redemption_key must be 1 to 200 characters");
       const token = input.quoteToken.trim();
       // Expiry is decided below: a retry under the same key succeeds after it.
-      const claims = await verifyQuoteToken(token, settings.quoteSigningSecret, { customerId, allowExpired: true, field });
-      if (!UUID.test(claims.quoteId)) throw new InvalidArgumentError(field, "quote_token is not a valid quote; get a new quote", { reason: "QUOTE_INVALID" });
+      const claims = await verifyQuoteToken(token, settings.quoteSigningSecret, {
+        customerId,
+        allowExpired: true,
+        field,
+      });
+      if (!UUID.test(claims.quoteId))
+        throw new InvalidArgumentError(field, "quote_token is not a valid quote; get a new quote", {
+          reason: "QUOTE_INVALID",
+        });
       const id = claims.quoteId.toLowerCase();
       const at = now();
       const row = await repo.redeemQuote(db, { id, token, customerId, key, now: at });
@@ -222,17 +247,26 @@ export function createPricingService(deps: PricingDeps) {
         logger.warn({ quoteId: id, customerId }, "a quote pricing has no record of was presented for booking");
         throw new NotFoundError("pricing has no such quote; get a new quote", { reason: "QUOTE_NOT_FOUND", field });
       }
-      if (stored.customer_id !== customerId) throw new PermissionDeniedError("this quote was made for another customer", { reason: "QUOTE_NOT_YOURS", field });
+      if (stored.customer_id !== customerId)
+        throw new PermissionDeniedError("this quote was made for another customer", {
+          reason: "QUOTE_NOT_YOURS",
+          field,
+        });
       if (stored.redemption_key !== null) {
         logger.warn({ quoteId: id, customerId }, "a quote already used for an order was presented again");
-        throw new FailedPreconditionError("this quote was already used for another order; get a new quote", { reason: "QUOTE_ALREADY_USED", field });
+        throw new FailedPreconditionError("this quote was already used for another order; get a new quote", {
+          reason: "QUOTE_ALREADY_USED",
+          field,
+        });
       }
-      if (stored.expires_at.getTime() <= at.getTime()) throw new FailedPreconditionError("the quote has expired; get a new quote", { reason: "QUOTE_EXPIRED", field });
+      if (stored.expires_at.getTime() <= at.getTime())
+        throw new FailedPreconditionError("the quote has expired; get a new quote", { reason: "QUOTE_EXPIRED", field });
       throw new UnavailableError("the quote could not be redeemed; try again");
     },
 
     /** Deletes quotes that expired more than `retentionMs` ago; resolves to how many went. */
-    purgeExpiredQuotes: (retentionMs: number): Promise<number> => repo.deleteExpiredQuotes(db, new Date(now().getTime() - retentionMs)),
+    purgeExpiredQuotes: (retentionMs: number): Promise<number> =>
+      repo.deleteExpiredQuotes(db, new Date(now().getTime() - retentionMs)),
   };
 }
 

@@ -40,7 +40,8 @@ const during = { now: new Date(issuedAt.getTime() + 60_000) };
 const refusal = (promise: Promise<unknown>) =>
   promise.then(
     () => "OK",
-    (error: unknown) => (error instanceof DomainError ? `${error.code}:${error.reason}:${error.field ?? ""}` : String(error)),
+    (error: unknown) =>
+      error instanceof DomainError ? `${error.code}:${error.reason}:${error.field ?? ""}` : String(error),
   );
 const INVALID = `${GrpcCode.INVALID_ARGUMENT}:QUOTE_INVALID:quote_token`;
 
@@ -51,7 +52,11 @@ describe("quote tokens", () => {
     assert.deepEqual(jose.decodeProtectedHeader(token), { alg: "HS256", typ: "weelo-quote+jwt" });
     assert.deepEqual(await verifyQuoteToken(token, SECRET, during), claims);
     assert.deepEqual(await verifyQuoteToken(token, SECRET, { ...during, customerId: claims.customerId }), claims);
-    const now = await verifyQuoteToken(await signQuoteToken({ ...claims, scheduledAt: undefined }, SECRET), SECRET, during);
+    const now = await verifyQuoteToken(
+      await signQuoteToken({ ...claims, scheduledAt: undefined }, SECRET),
+      SECRET,
+      during,
+    );
     assert.equal(now.scheduledAt, undefined);
   });
 
@@ -98,24 +103,42 @@ describe("quote tokens", () => {
   it("refuse an expired quote as a failed precondition, from the second it expires", async () => {
     const token = await signQuoteToken(claims, SECRET);
     const expired = `${GrpcCode.FAILED_PRECONDITION}:QUOTE_EXPIRED:quote_token`;
-    assert.equal(await refusal(verifyQuoteToken(token, SECRET, { now: new Date(claims.expiresAt.getTime() - 1000) })), "OK");
+    assert.equal(
+      await refusal(verifyQuoteToken(token, SECRET, { now: new Date(claims.expiresAt.getTime() - 1000) })),
+      "OK",
+    );
     assert.equal(await refusal(verifyQuoteToken(token, SECRET, { now: claims.expiresAt })), expired);
-    assert.equal(await refusal(verifyQuoteToken(token, SECRET, { now: new Date(claims.expiresAt.getTime() + 3_600_000) })), expired);
+    assert.equal(
+      await refusal(verifyQuoteToken(token, SECRET, { now: new Date(claims.expiresAt.getTime() + 3_600_000) })),
+      expired,
+    );
     // A tampered expired token is invalid, not expired: the signature is checked first.
-    assert.equal(await refusal(verifyQuoteToken(`${token.slice(0, -2)}xx`, SECRET, { now: claims.expiresAt })), INVALID);
+    assert.equal(
+      await refusal(verifyQuoteToken(`${token.slice(0, -2)}xx`, SECRET, { now: claims.expiresAt })),
+      INVALID,
+    );
   });
 
   it("return an expired quote's claims when the caller decides about expiry itself, but never a tampered one's", async () => {
     const token = await signQuoteToken(claims, SECRET);
     const later = new Date(claims.expiresAt.getTime() + 3_600_000);
     assert.deepEqual(await verifyQuoteToken(token, SECRET, { now: later, allowExpired: true }), claims);
-    assert.equal(await refusal(verifyQuoteToken(`${token.slice(0, -2)}xx`, SECRET, { now: later, allowExpired: true })), INVALID);
-    assert.equal(await refusal(verifyQuoteToken(token, "another-secret-0123456789abcdefgh", { now: later, allowExpired: true })), INVALID);
+    assert.equal(
+      await refusal(verifyQuoteToken(`${token.slice(0, -2)}xx`, SECRET, { now: later, allowExpired: true })),
+      INVALID,
+    );
+    assert.equal(
+      await refusal(verifyQuoteToken(token, "another-secret-0123456789abcdefgh", { now: later, allowExpired: true })),
+      INVALID,
+    );
   });
 
   it("refuse a quote made for another customer when asked to check", async () => {
     const token = await signQuoteToken(claims, SECRET);
-    assert.equal(await refusal(verifyQuoteToken(token, SECRET, { ...during, customerId: "someone-else" })), `${GrpcCode.PERMISSION_DENIED}:QUOTE_NOT_YOURS:quote_token`);
+    assert.equal(
+      await refusal(verifyQuoteToken(token, SECRET, { ...during, customerId: "someone-else" })),
+      `${GrpcCode.PERMISSION_DENIED}:QUOTE_NOT_YOURS:quote_token`,
+    );
   });
 
   it("accept earlier keys while they are rotated out", async () => {

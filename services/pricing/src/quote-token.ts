@@ -51,7 +51,13 @@ const keys = new Map<string, Promise<webcrypto.CryptoKey>>();
 function keyOf(secret: string): Promise<webcrypto.CryptoKey> {
   let key = keys.get(secret);
   if (!key) {
-    key = webcrypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    key = webcrypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
     keys.set(secret, key);
   }
   return key;
@@ -106,9 +112,16 @@ export interface VerifyQuoteOptions {
  * - with `customerId`, a token made for someone else: PERMISSION_DENIED, reason QUOTE_NOT_YOURS.
  * `secret` may be a list (the current key first, then earlier ones while they are rotated out).
  */
-export async function verifyQuoteToken(token: string, secret: string | readonly string[], options: VerifyQuoteOptions = {}): Promise<QuoteClaims> {
+export async function verifyQuoteToken(
+  token: string,
+  secret: string | readonly string[],
+  options: VerifyQuoteOptions = {},
+): Promise<QuoteClaims> {
   const field = options.field ?? "quote_token";
-  const invalid = (why: string) => new InvalidArgumentError(field, `${field} is not a valid quote: ${why}; get a new quote`, { reason: "QUOTE_INVALID" });
+  const invalid = (why: string) =>
+    new InvalidArgumentError(field, `${field} is not a valid quote: ${why}; get a new quote`, {
+      reason: "QUOTE_INVALID",
+    });
   if (typeof token !== "string" || token.trim() === "") throw invalid("it is empty");
   const secrets = typeof secret === "string" ? [secret] : secret;
   if (secrets.length === 0) throw new Error("verifyQuoteToken needs at least one secret");
@@ -191,7 +204,10 @@ function claimsFromPayload(payload: jose.JWTPayload): QuoteClaims | undefined {
   if (!body || typeof body !== "object") return undefined;
   const isInt = (value: unknown): value is number => Number.isSafeInteger(value);
   const isPoint = (value: unknown): value is LatLngPoint =>
-    typeof value === "object" && value !== null && Number.isFinite((value as LatLngPoint).lat) && Number.isFinite((value as LatLngPoint).lng);
+    typeof value === "object" &&
+    value !== null &&
+    Number.isFinite((value as LatLngPoint).lat) &&
+    Number.isFinite((value as LatLngPoint).lng);
   const breakdown = body.perVehicle;
   if (
     typeof payload.sub !== "string" ||

@@ -67,7 +67,10 @@ describe("vehicle catalog", () => {
     failing = true;
     clock = 5000;
     assert.equal((await catalog.list()).length, 1);
-    const empty = new VehicleCatalog(async () => Promise.reject(new Error("connection refused")), { ttlMs: 1000, logger });
+    const empty = new VehicleCatalog(async () => Promise.reject(new Error("connection refused")), {
+      ttlMs: 1000,
+      logger,
+    });
     await assert.rejects(empty.list(), /connection refused/);
   });
 

@@ -28,7 +28,12 @@ export function availabilitySink(store: PositionStore): AvailabilitySink {
   };
 }
 
-export function subscribeAvailability(bus: Bus, fleetSubjectRoot: string, sink: AvailabilitySink, logger: Logger): Subscription {
+export function subscribeAvailability(
+  bus: Bus,
+  fleetSubjectRoot: string,
+  sink: AvailabilitySink,
+  logger: Logger,
+): Subscription {
   return bus.subscribe(`${fleetSubjectRoot}.driver.availability`, async (msg) => {
     try {
       const envelope = EventEnvelope.decode(msg.data);
@@ -36,7 +41,12 @@ export function subscribeAvailability(bus: Bus, fleetSubjectRoot: string, sink: 
       const event = DriverAvailabilityChanged.decode(envelope.payload.value);
       await sink.apply(
         event.driverId,
-        { online: event.online, vehicleType: event.vehicleType, vehicleId: event.vehicleId, transporterId: event.transporterId },
+        {
+          online: event.online,
+          vehicleType: event.vehicleType,
+          vehicleId: event.vehicleId,
+          transporterId: event.transporterId,
+        },
         envelope.sequence,
       );
     } catch (error) {

@@ -104,9 +104,15 @@ export class BreadcrumbWriter {
     }
     const started = performance.now();
     try {
-      await insertBreadcrumbs(this.options.db, batch.flatMap((w) => w.rows));
+      await insertBreadcrumbs(
+        this.options.db,
+        batch.flatMap((w) => w.rows),
+      );
     } catch (error) {
-      this.options.logger.error({ err: error, rows: size, retryInMs: this.retryDelayMs }, "writing breadcrumbs failed; retrying");
+      this.options.logger.error(
+        { err: error, rows: size, retryInMs: this.retryDelayMs },
+        "writing breadcrumbs failed; retrying",
+      );
       this.waiting.unshift(...batch);
       await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
       this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5000);

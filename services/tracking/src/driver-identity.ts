@@ -4,7 +4,7 @@
  * fleet id is asked from fleet (GetAvailability with the driver's own token) once per user
  * and remembered; without it (embedded development, tests) the user id stands for the driver id.
  */
-import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
+import type { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
 import { FailedPreconditionError } from "@weelo/errors";
 import { requirePrincipal, type CallContext, type ServiceClient } from "@weelo/grpc";
 import type { DriverResolver } from "./tracking.handlers.js";
@@ -15,7 +15,10 @@ export function userIdResolver(): DriverResolver {
   return async (ctx) => requirePrincipal(ctx, "driver").userId;
 }
 
-export function fleetDriverResolver(drivers: ServiceClient<typeof DriverServiceService>): { resolve: DriverResolver; close(): void } {
+export function fleetDriverResolver(drivers: ServiceClient<typeof DriverServiceService>): {
+  resolve: DriverResolver;
+  close(): void;
+} {
   const known = new Map<string, string>();
   return {
     async resolve(ctx: CallContext) {
@@ -25,7 +28,8 @@ export function fleetDriverResolver(drivers: ServiceClient<typeof DriverServiceS
       const authorization = ctx.metadata.get("authorization")[0];
       const answer = await drivers.getAvailability({}, { metadata: { authorization: String(authorization ?? "") } });
       const driverId = answer.driver?.id;
-      if (!driverId) throw new FailedPreconditionError("this account is not a registered driver", { reason: "NOT_A_DRIVER" });
+      if (!driverId)
+        throw new FailedPreconditionError("this account is not a registered driver", { reason: "NOT_A_DRIVER" });
       if (known.size >= REMEMBERED) known.clear();
       known.set(principal.userId, driverId);
       return driverId;

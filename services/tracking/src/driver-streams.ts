@@ -48,7 +48,11 @@ export class DriverStream {
     this.draining = true;
     await this.acksSettled().catch(() => undefined);
     if (this.closed) return;
-    this.commands.push({ commandId: uuidv7(), issuedAt: new Date(), kind: { $case: "reconnect", value: { reason, retryAfterMs } } });
+    this.commands.push({
+      commandId: uuidv7(),
+      issuedAt: new Date(),
+      kind: { $case: "reconnect", value: { reason, retryAfterMs } },
+    });
     this.end();
   }
 
@@ -61,7 +65,11 @@ export class DriverStream {
   pushAck(ackedSeq: number, rejected: number, rejections: RejectedPoint[] = []): void {
     if (this.closed) return;
     this.ack = this.ack
-      ? { ackedSeq: Math.max(this.ack.ackedSeq, ackedSeq), rejected: this.ack.rejected + rejected, rejections: [...this.ack.rejections, ...rejections] }
+      ? {
+          ackedSeq: Math.max(this.ack.ackedSeq, ackedSeq),
+          rejected: this.ack.rejected + rejected,
+          rejections: [...this.ack.rejections, ...rejections],
+        }
       : { ackedSeq, rejected, rejections };
     this.signal();
   }
@@ -70,7 +78,11 @@ export class DriverStream {
   pushCommand(command: DriverCommand): boolean {
     if (this.closed) return false;
     if (this.commands.length >= this.maxPendingCommands) {
-      this.fail(new ResourceExhaustedError("the stream fell too far behind its commands: reconnect to re-sync", { reason: "STREAM_BUFFER_FULL" }));
+      this.fail(
+        new ResourceExhaustedError("the stream fell too far behind its commands: reconnect to re-sync", {
+          reason: "STREAM_BUFFER_FULL",
+        }),
+      );
       return false;
     }
     this.commands.push(command);
@@ -136,11 +148,14 @@ export class DriverStreamRegistry {
   }
 
   open(driverId: string): DriverStream {
-    if (this.draining) throw new UnavailableError("this server is shutting down: reconnect", { reason: "SHUTTING_DOWN" });
+    if (this.draining)
+      throw new UnavailableError("this server is shutting down: reconnect", { reason: "SHUTTING_DOWN" });
     const stream = new DriverStream(driverId, this.maxPendingCommands);
     const old = this.streams.get(driverId);
     this.streams.set(driverId, stream);
-    old?.fail(new FailedPreconditionError("a newer stream of this driver replaced this one", { reason: "STREAM_REPLACED" }));
+    old?.fail(
+      new FailedPreconditionError("a newer stream of this driver replaced this one", { reason: "STREAM_REPLACED" }),
+    );
     return stream;
   }
 
@@ -170,6 +185,10 @@ export class DriverStreamRegistry {
    */
   async drainAll(spreadMs: number): Promise<void> {
     this.draining = true;
-    await Promise.all([...this.streams.values()].map((stream) => stream.drain("the server is restarting: reconnect", Math.floor(Math.random() * spreadMs))));
+    await Promise.all(
+      [...this.streams.values()].map((stream) =>
+        stream.drain("the server is restarting: reconnect", Math.floor(Math.random() * spreadMs)),
+      ),
+    );
   }
 }

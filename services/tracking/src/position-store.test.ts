@@ -11,7 +11,7 @@ import { DriverCells, MemoryPositionStore } from "./position-store.js";
 /** A deterministic random walk: the same points every run. */
 function walk(seed: number, steps: number, stepM: number, from: { lat: number; lng: number }) {
   let s = seed;
-  const random = () => ((s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const random = () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   const points: { lat: number; lng: number }[] = [];
   let { lat, lng } = from;
   for (let i = 0; i < steps; i++) {
@@ -25,7 +25,11 @@ function walk(seed: number, steps: number, stepM: number, from: { lat: number; l
 describe("position store", () => {
   it("a driver's cell from memory is always H3's cell, at several resolutions, near the equator and far north", () => {
     for (const resolution of [7, 9]) {
-      for (const [i, from] of [{ lat: 18.52, lng: 73.85 }, { lat: 0.5, lng: 32.5 }, { lat: 64.1, lng: -21.9 }].entries()) {
+      for (const [i, from] of [
+        { lat: 18.52, lng: 73.85 },
+        { lat: 0.5, lng: 32.5 },
+        { lat: 64.1, lng: -21.9 },
+      ].entries()) {
         const cells = new DriverCells(resolution);
         let changes = 0;
         let last = "";
@@ -44,8 +48,25 @@ describe("position store", () => {
     const store = new MemoryPositionStore(7);
     const center = { lat: 18.52, lng: 73.85 };
     const place = async (driverId: string, transporterId: string, northM: number) => {
-      await store.setAvailability(driverId, { online: true, vehicleType: "lcv", vehicleId: `v-${driverId}`, transporterId });
-      await store.record(driverId, { lastSeq: 1, lastSeenAt: 1000, position: { seq: 1, recordedAt: 1000, lat: center.lat + northM / 111_195, lng: center.lng, accuracyM: 5, speedMps: 0, heading: 0 } });
+      await store.setAvailability(driverId, {
+        online: true,
+        vehicleType: "lcv",
+        vehicleId: `v-${driverId}`,
+        transporterId,
+      });
+      await store.record(driverId, {
+        lastSeq: 1,
+        lastSeenAt: 1000,
+        position: {
+          seq: 1,
+          recordedAt: 1000,
+          lat: center.lat + northM / 111_195,
+          lng: center.lng,
+          accuracyM: 5,
+          speedMps: 0,
+          heading: 0,
+        },
+      });
     };
     await place("a-far", "A", 2500);
     await place("a-near", "A", 300);
@@ -55,11 +76,28 @@ describe("position store", () => {
     await store.setAvailability("c-off", { online: false, vehicleType: "lcv", vehicleId: "v", transporterId: "C" });
     const query = { ...center, radiusM: 5000, vehicleType: "lcv", seenSince: 0 };
     const one = await store.nearby({ ...query, limit: 10, onePerTransporter: true });
-    assert.deepEqual(one.map((d) => [d.transporterId, d.driverId]), [["A", "a-near"], ["B", "b"], ["C", "c"]]);
-    assert.deepEqual((await store.nearby({ ...query, limit: 2, onePerTransporter: true })).map((d) => d.transporterId), ["A", "B"]);
-    assert.deepEqual((await store.nearby({ ...query, limit: 10 })).map((d) => d.driverId), ["a-near", "b", "c", "a-far"]);
+    assert.deepEqual(
+      one.map((d) => [d.transporterId, d.driverId]),
+      [
+        ["A", "a-near"],
+        ["B", "b"],
+        ["C", "c"],
+      ],
+    );
+    assert.deepEqual(
+      (await store.nearby({ ...query, limit: 2, onePerTransporter: true })).map((d) => d.transporterId),
+      ["A", "B"],
+    );
+    assert.deepEqual(
+      (await store.nearby({ ...query, limit: 10 })).map((d) => d.driverId),
+      ["a-near", "b", "c", "a-far"],
+    );
     // A driver who moves is found where they are now.
-    await store.record("a-far", { lastSeq: 2, lastSeenAt: 2000, position: { seq: 2, recordedAt: 2000, lat: center.lat, lng: center.lng, accuracyM: 5, speedMps: 0, heading: 0 } });
+    await store.record("a-far", {
+      lastSeq: 2,
+      lastSeenAt: 2000,
+      position: { seq: 2, recordedAt: 2000, lat: center.lat, lng: center.lng, accuracyM: 5, speedMps: 0, heading: 0 },
+    });
     const moved = await store.nearby({ ...query, limit: 1 });
     assert.equal(moved[0]!.driverId, "a-far");
     assert.ok(moved[0]!.distanceM < 1);

@@ -5,7 +5,15 @@
  * limit-th found, or past the radius. Its cost follows the drivers near the center and
  * the (bounded) radius, never the size of the city. Both implementations share it.
  */
-import { cellToBoundary, cellToLatLng, getHexagonEdgeLengthAvg, gridDisk, gridRingUnsafe, latLngToCell, UNITS } from "h3-js";
+import {
+  cellToBoundary,
+  cellToLatLng,
+  getHexagonEdgeLengthAvg,
+  gridDisk,
+  gridRingUnsafe,
+  latLngToCell,
+  UNITS,
+} from "h3-js";
 import { haversineM, type AcceptedPoint } from "./tracking.rules.js";
 
 /** What fleet says about a driver (from fleet.driver.availability). */
@@ -56,7 +64,10 @@ export interface PositionStore {
   readonly kind: "redis" | "memory";
   get(driverId: string): Promise<StoredDriver | undefined>;
   /** Records handled points: the new sequence number, last-seen, and the new position when one was accepted. Older sequence numbers never overwrite newer. */
-  record(driverId: string, update: { lastSeq: number; lastSeenAt: number; position: AcceptedPoint | undefined }): Promise<void>;
+  record(
+    driverId: string,
+    update: { lastSeq: number; lastSeenAt: number; position: AcceptedPoint | undefined },
+  ): Promise<void>;
   setAvailability(driverId: string, availability: DriverAvailability): Promise<void>;
   setOnTrip(driverId: string, onTrip: boolean): Promise<void>;
   nearby(query: NearbyQuery): Promise<NearbyResult[]>;
@@ -125,7 +136,12 @@ export class DriverCells {
     const cell = latLngToCell(lat, lng, this.resolution);
     const [centerLat, centerLng] = cellToLatLng(cell);
     if (!known && this.last.size >= this.maxDrivers) this.last.delete(this.last.keys().next().value!);
-    this.last.set(driverId, { cell, lat: centerLat, lng: centerLng, safeM: this.safeRadius(cell, centerLat, centerLng) });
+    this.last.set(driverId, {
+      cell,
+      lat: centerLat,
+      lng: centerLng,
+      safeM: this.safeRadius(cell, centerLat, centerLng),
+    });
     return cell;
   }
 
@@ -175,7 +191,10 @@ export class MemoryPositionStore implements PositionStore {
     return { ...stored };
   }
 
-  async record(driverId: string, update: { lastSeq: number; lastSeenAt: number; position: AcceptedPoint | undefined }): Promise<void> {
+  async record(
+    driverId: string,
+    update: { lastSeq: number; lastSeenAt: number; position: AcceptedPoint | undefined },
+  ): Promise<void> {
     const driver = this.entry(driverId);
     if (update.lastSeq < driver.lastSeq) return;
     driver.lastSeq = update.lastSeq;
@@ -216,7 +235,16 @@ export class MemoryPositionStore implements PositionStore {
   private entry(driverId: string): IndexedDriver {
     let driver = this.drivers.get(driverId);
     if (!driver) {
-      driver = { driverId, lastSeq: 0, position: undefined, lastSeenAt: 0, availability: undefined, onTrip: false, indexKey: undefined, candidate: undefined };
+      driver = {
+        driverId,
+        lastSeq: 0,
+        position: undefined,
+        lastSeenAt: 0,
+        availability: undefined,
+        onTrip: false,
+        indexKey: undefined,
+        candidate: undefined,
+      };
       this.drivers.set(driverId, driver);
     }
     return driver;
@@ -237,7 +265,9 @@ export class MemoryPositionStore implements PositionStore {
           vehicleType: driver.availability!.vehicleType,
         }
       : undefined;
-    const key = available ? `${driver.availability!.vehicleType}|${this.driverCells.cellOf(driver.driverId, driver.position!.lat, driver.position!.lng)}` : undefined;
+    const key = available
+      ? `${driver.availability!.vehicleType}|${this.driverCells.cellOf(driver.driverId, driver.position!.lat, driver.position!.lng)}`
+      : undefined;
     if (key === driver.indexKey) return;
     if (driver.indexKey) {
       const members = this.cells.get(driver.indexKey);

@@ -13,7 +13,16 @@
  * from the prefix, so this assumes a single Redis (not Redis Cluster).
  */
 import type { Redis } from "ioredis";
-import { DriverCells, ringSearch, type Candidate, type DriverAvailability, type NearbyQuery, type NearbyResult, type PositionStore, type StoredDriver } from "./position-store.js";
+import {
+  DriverCells,
+  ringSearch,
+  type Candidate,
+  type DriverAvailability,
+  type NearbyQuery,
+  type NearbyResult,
+  type PositionStore,
+  type StoredDriver,
+} from "./position-store.js";
 import type { AcceptedPoint } from "./tracking.rules.js";
 
 const APPLY = `
@@ -73,7 +82,14 @@ export class RedisPositionStore implements PositionStore {
   }
 
   private apply(driverId: string, mode: string, ...args: (string | number)[]) {
-    return this.redis.weeloTrackingApply(this.driverKey(driverId), this.cellPrefix, this.options.ttlS, driverId, mode, ...args);
+    return this.redis.weeloTrackingApply(
+      this.driverKey(driverId),
+      this.cellPrefix,
+      this.options.ttlS,
+      driverId,
+      mode,
+      ...args,
+    );
   }
 
   async get(driverId: string): Promise<StoredDriver | undefined> {
@@ -81,26 +97,54 @@ export class RedisPositionStore implements PositionStore {
     if (!h.seq && !h.online && !h.trip) return undefined;
     const position: AcceptedPoint | undefined =
       h.lat !== undefined
-        ? { seq: Number(h.pseq), recordedAt: Number(h.rec), lat: Number(h.lat), lng: Number(h.lng), accuracyM: Number(h.acc), speedMps: Number(h.spd), heading: Number(h.hdg) }
+        ? {
+            seq: Number(h.pseq),
+            recordedAt: Number(h.rec),
+            lat: Number(h.lat),
+            lng: Number(h.lng),
+            accuracyM: Number(h.acc),
+            speedMps: Number(h.spd),
+            heading: Number(h.hdg),
+          }
         : undefined;
     return {
       driverId,
       lastSeq: Number(h.seq ?? 0),
       lastSeenAt: Number(h.seen ?? 0),
       position,
-      availability: h.online !== undefined ? { online: h.online === "1", vehicleType: h.vt ?? "", vehicleId: h.vid ?? "", transporterId: h.tid ?? "" } : undefined,
+      availability:
+        h.online !== undefined
+          ? { online: h.online === "1", vehicleType: h.vt ?? "", vehicleId: h.vid ?? "", transporterId: h.tid ?? "" }
+          : undefined,
       onTrip: h.trip === "1",
     };
   }
 
-  async record(driverId: string, update: { lastSeq: number; lastSeenAt: number; position: AcceptedPoint | undefined }): Promise<void> {
+  async record(
+    driverId: string,
+    update: { lastSeq: number; lastSeenAt: number; position: AcceptedPoint | undefined },
+  ): Promise<void> {
     const p = update.position;
     if (!p) {
       await this.apply(driverId, "record", update.lastSeq, update.lastSeenAt, "0");
       return;
     }
     const cell = this.driverCells.cellOf(driverId, p.lat, p.lng);
-    await this.apply(driverId, "record", update.lastSeq, update.lastSeenAt, "1", p.lat, p.lng, p.recordedAt, p.accuracyM, p.speedMps, p.heading, cell, p.seq);
+    await this.apply(
+      driverId,
+      "record",
+      update.lastSeq,
+      update.lastSeenAt,
+      "1",
+      p.lat,
+      p.lng,
+      p.recordedAt,
+      p.accuracyM,
+      p.speedMps,
+      p.heading,
+      cell,
+      p.seq,
+    );
   }
 
   async setAvailability(driverId: string, a: DriverAvailability): Promise<void> {
@@ -120,17 +164,28 @@ export class RedisPositionStore implements PositionStore {
         reads.zremrangebyscore(key, "-inf", `(${query.seenSince - 9 * this.options.staleAfterMs}`);
         reads.zrangebyscore(key, query.seenSince, "+inf");
       }
-      const ids = ((await reads.exec()) ?? []).filter((_, i) => i % 2 === 1).flatMap(([, members]) => (members as string[] | null) ?? []);
+      const ids = ((await reads.exec()) ?? [])
+        .filter((_, i) => i % 2 === 1)
+        .flatMap(([, members]) => (members as string[] | null) ?? []);
       if (ids.length === 0) return [];
       const details = this.redis.pipeline();
-      for (const id of ids) details.hmget(this.driverKey(id), "lat", "lng", "seen", "tid", "vid", "vt", "online", "trip");
+      for (const id of ids)
+        details.hmget(this.driverKey(id), "lat", "lng", "seen", "tid", "vid", "vt", "online", "trip");
       const rows = (await details.exec()) ?? [];
       const out: Candidate[] = [];
       rows.forEach(([, value], i) => {
         const [lat, lng, seen, tid, vid, vt, online, trip] = (value as (string | null)[] | null) ?? [];
         if (online !== "1" || trip === "1" || vt !== query.vehicleType || lat == null || lng == null) return;
         if (Number(seen) < query.seenSince) return;
-        out.push({ driverId: ids[i]!, lat: Number(lat), lng: Number(lng), lastSeenAt: Number(seen), transporterId: tid ?? "", vehicleId: vid ?? "", vehicleType: vt });
+        out.push({
+          driverId: ids[i]!,
+          lat: Number(lat),
+          lng: Number(lng),
+          lastSeenAt: Number(seen),
+          transporterId: tid ?? "",
+          vehicleId: vid ?? "",
+          vehicleType: vt,
+        });
       });
       return out;
     });

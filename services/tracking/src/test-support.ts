@@ -13,7 +13,10 @@ import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weel
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { LocationPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
-import { TrackingServiceService, type StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import {
+  TrackingServiceService,
+  type StreamLocationResponse,
+} from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, type ServiceClient } from "@weelo/grpc";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment, until } from "@weelo/testing";
@@ -35,7 +38,11 @@ export interface TestTracking {
   /** Publishes booking's events (as booking's outbox would) for a new trip of the driver, and waits until tracking holds it active. */
   startTrip(driverId: string, stops?: { pickup?: LatLng; drop?: LatLng }): Promise<TestTrip>;
   /** Publishes the trip's next booking status change and waits until tracking applied it. */
-  advance(trip: TestTrip, to: BookingStatus, options?: { subject?: "status_changed" | "cancelled" | "reopened" }): Promise<void>;
+  advance(
+    trip: TestTrip,
+    to: BookingStatus,
+    options?: { subject?: "status_changed" | "cancelled" | "reopened" },
+  ): Promise<void>;
   /** Another tracking replica on the same database schema, streams, subjects (and position store when in process), on its own gRPC port. */
   replica(): Promise<TrackingReplica>;
   /** Graceful shutdown, then a new platform on the same schema and key prefix. */
@@ -89,10 +96,21 @@ export interface DriverStreamClient {
 
 /** A point `seq` metres-ish north-east of a base, recorded `ageMs` ago. */
 export function pointAt(seq: number, lat: number, lng: number, overrides: Partial<LocationPoint> = {}): LocationPoint {
-  return { seq, recordedAt: new Date(Date.now() - 1000), lat, lng, accuracyM: 8, speedMps: 10, heading: 45, ...overrides };
+  return {
+    seq,
+    recordedAt: new Date(Date.now() - 1000),
+    lat,
+    lng,
+    accuracyM: 8,
+    speedMps: 10,
+    heading: 45,
+    ...overrides,
+  };
 }
 
-export async function startTestTracking(options: TrackingModuleOptions & { env?: Record<string, string> } = {}): Promise<TestTracking> {
+export async function startTestTracking(
+  options: TrackingModuleOptions & { env?: Record<string, string> } = {},
+): Promise<TestTracking> {
   const isolated = await isolatedTestEnvironment();
   const env: Record<string, string | undefined> = {
     ...isolated.env,
@@ -124,8 +142,16 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     client = createClient(TrackingServiceService, address, { deadlineMs: 5000 });
     // TrackingInternalService is internal: each method over the mesh with the certificate of the service its proto names.
     const mesh = `127.0.0.1:${meshPort}`;
-    const asDispatch = createMeshClient(InternalService, mesh, { deadlineMs: 5000, mesh: platform.mesh, caller: "dispatch" });
-    const asBooking = createMeshClient(InternalService, mesh, { deadlineMs: 5000, mesh: platform.mesh, caller: "booking" });
+    const asDispatch = createMeshClient(InternalService, mesh, {
+      deadlineMs: 5000,
+      mesh: platform.mesh,
+      caller: "dispatch",
+    });
+    const asBooking = createMeshClient(InternalService, mesh, {
+      deadlineMs: 5000,
+      mesh: platform.mesh,
+      caller: "booking",
+    });
     internal = Object.assign(Object.create(asDispatch) as typeof asDispatch, {
       checkArrival: asBooking.checkArrival,
       close: () => {
@@ -165,7 +191,13 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     await platform.bus.deleteStream(config.BOOKING_STREAM);
     await platform.bus.deleteStream(config.TRACKING_STREAM);
   };
-  const publishBooking = async (type: string, subjectId: string, sequence: number, payloadType: string, payload: Uint8Array) => {
+  const publishBooking = async (
+    type: string,
+    subjectId: string,
+    sequence: number,
+    payloadType: string,
+    payload: Uint8Array,
+  ) => {
     const id = uuidv7();
     const envelope = EventEnvelope.encode({
       id,
@@ -180,43 +212,55 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
   };
   const statusWordOf = (status: BookingStatus) => BookingStatus[status].replace(/^BOOKING_STATUS_/, "").toLowerCase();
   const openStream = (on: ServiceClient<typeof TrackingServiceService>, bearer: string): DriverStreamClient => {
-      const metadata = new grpc.Metadata();
-      metadata.set("authorization", `Bearer ${bearer}`);
-      const method = TrackingServiceService.streamLocation;
-      const call = on.raw.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, metadata) as grpc.ClientDuplexStream<unknown, StreamLocationResponse>;
-      const responses: StreamLocationResponse[] = [];
-      let acked = 0;
-      let status: grpc.StatusObject | undefined;
-      call.on("data", (r: StreamLocationResponse) => {
-        responses.push(r);
-        if (r.kind?.$case === "ack") acked = Math.max(acked, r.kind.value.ackedSeq);
-      });
-      call.on("status", (s: grpc.StatusObject) => (status = s));
-      call.on("error", () => undefined);
-      const handle: DriverStreamClient = {
-        call,
-        responses,
-        get acked() {
-          return acked;
-        },
-        get status() {
-          return status;
-        },
-        send: (points) => void call.write({ points }),
-        waitForAck: (seq, timeoutMs = 5000) => until(`ack of ${seq} (have ${acked})`, () => acked >= seq, timeoutMs),
-        async waitForEnd(timeoutMs = 5000) {
-          await until("the stream to end", () => status !== undefined, timeoutMs);
-          return status!;
-        },
-        close: () => call.cancel(),
-        halfClose: () => void call.end(),
-      };
-      streams.push(handle);
-      return handle;
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${bearer}`);
+    const method = TrackingServiceService.streamLocation;
+    const call = on.raw.makeBidiStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      metadata,
+    ) as grpc.ClientDuplexStream<unknown, StreamLocationResponse>;
+    const responses: StreamLocationResponse[] = [];
+    let acked = 0;
+    let status: grpc.StatusObject | undefined;
+    call.on("data", (r: StreamLocationResponse) => {
+      responses.push(r);
+      if (r.kind?.$case === "ack") acked = Math.max(acked, r.kind.value.ackedSeq);
+    });
+    call.on("status", (s: grpc.StatusObject) => (status = s));
+    call.on("error", () => undefined);
+    const handle: DriverStreamClient = {
+      call,
+      responses,
+      get acked() {
+        return acked;
+      },
+      get status() {
+        return status;
+      },
+      send: (points) => void call.write({ points }),
+      waitForAck: (seq, timeoutMs = 5000) => until(`ack of ${seq} (have ${acked})`, () => acked >= seq, timeoutMs),
+      async waitForEnd(timeoutMs = 5000) {
+        await until("the stream to end", () => status !== undefined, timeoutMs);
+        return status!;
+      },
+      close: () => call.cancel(),
+      halfClose: () => void call.end(),
+    };
+    streams.push(handle);
+    return handle;
   };
   const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
   const token = async (role: Role, userId = uuidv7(), transporterId?: string) =>
-    (await new TokenIssuer(platform.keys).issueAccessToken({ userId, role, sessionId: uuidv7(), ...(transporterId ? { transporterId } : {}) })).token;
+    (
+      await new TokenIssuer(platform.keys).issueAccessToken({
+        userId,
+        role,
+        sessionId: uuidv7(),
+        ...(transporterId ? { transporterId } : {}),
+      })
+    ).token;
 
   const test: TestTracking = {
     get platform() {
@@ -246,7 +290,10 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     },
     async replica() {
       const replicaPlatform = await createPlatform(config, { name: "tracking-replica" });
-      const replicaTracking = await startTracking(replicaPlatform, config, { ...options, ...(tracking.store.kind === "memory" ? { store: tracking.store } : {}) });
+      const replicaTracking = await startTracking(replicaPlatform, config, {
+        ...options,
+        ...(tracking.store.kind === "memory" ? { store: tracking.store } : {}),
+      });
       const { publicPort } = await replicaPlatform.grpc.listen(EPHEMERAL_LOOPBACK);
       const replicaClient = createClient(TrackingServiceService, `127.0.0.1:${publicPort}`, { deadlineMs: 5000 });
       let stopped: Promise<void> | undefined;
@@ -265,23 +312,32 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
       return replica;
     },
     async startTrip(driverId, stops = {}) {
-      const trip = { bookingId: uuidv7(), driverId, vehicleId: uuidv7(), customerId: uuidv7(), transporterId: uuidv7(), sequence: 1 };
-      const created = BookingCreated.encode(BookingCreated.fromPartial({
-        bookingId: trip.bookingId,
-        orderId: uuidv7(),
-        customerId: trip.customerId,
-        vehicleType: "open_17ft",
-        pickup: stops.pickup,
-        drop: stops.drop,
-        farePaise: 250_000,
-        distanceM: 12_000,
-        orderVehicleCount: 1,
-        goodsType: "furniture",
-        weightKg: 1000,
-        pickupCity: "Mumbai",
-        dropCity: "Pune",
-        occurredAt: new Date(),
-      })).finish();
+      const trip = {
+        bookingId: uuidv7(),
+        driverId,
+        vehicleId: uuidv7(),
+        customerId: uuidv7(),
+        transporterId: uuidv7(),
+        sequence: 1,
+      };
+      const created = BookingCreated.encode(
+        BookingCreated.fromPartial({
+          bookingId: trip.bookingId,
+          orderId: uuidv7(),
+          customerId: trip.customerId,
+          vehicleType: "open_17ft",
+          pickup: stops.pickup,
+          drop: stops.drop,
+          farePaise: 250_000,
+          distanceM: 12_000,
+          orderVehicleCount: 1,
+          goodsType: "furniture",
+          weightKg: 1000,
+          pickupCity: "Mumbai",
+          dropCity: "Pune",
+          occurredAt: new Date(),
+        }),
+      ).finish();
       await publishBooking("created", trip.bookingId, 1, "weelo.booking.v1.BookingCreated", created);
       const full: TestTrip = {
         ...trip,
@@ -295,28 +351,38 @@ export async function startTestTracking(options: TrackingModuleOptions & { env?:
     async advance(trip, to, { subject = "status_changed" } = {}) {
       trip.sequence += 1;
       const reopened = subject === "reopened";
-      const withDriver = !reopened && to !== BookingStatus.BOOKING_STATUS_CONFIRMED && to !== BookingStatus.BOOKING_STATUS_PENDING;
-      const change = BookingStatusChanged.encode(BookingStatusChanged.fromPartial({
-        bookingId: trip.bookingId,
-        orderId: "",
-        from: BookingStatus.BOOKING_STATUS_UNSPECIFIED,
-        to,
-        actorRole: 0,
-        actorId: trip.transporterId,
-        reason: "",
-        reopened,
-        cancellationFeePaise: 0,
-        occurredAt: new Date(),
-        customerId: trip.customerId,
-        transporterId: reopened ? "" : trip.transporterId,
-        driverId: withDriver ? trip.driverId : "",
-        vehicleId: withDriver ? trip.vehicleId : "",
-        vehicleType: "open_17ft",
-      })).finish();
+      const withDriver =
+        !reopened && to !== BookingStatus.BOOKING_STATUS_CONFIRMED && to !== BookingStatus.BOOKING_STATUS_PENDING;
+      const change = BookingStatusChanged.encode(
+        BookingStatusChanged.fromPartial({
+          bookingId: trip.bookingId,
+          orderId: "",
+          from: BookingStatus.BOOKING_STATUS_UNSPECIFIED,
+          to,
+          actorRole: 0,
+          actorId: trip.transporterId,
+          reason: "",
+          reopened,
+          cancellationFeePaise: 0,
+          occurredAt: new Date(),
+          customerId: trip.customerId,
+          transporterId: reopened ? "" : trip.transporterId,
+          driverId: withDriver ? trip.driverId : "",
+          vehicleId: withDriver ? trip.vehicleId : "",
+          vehicleType: "open_17ft",
+        }),
+      ).finish();
       await publishBooking(subject, trip.bookingId, trip.sequence, "weelo.booking.v1.BookingStatusChanged", change);
       const word = statusWordOf(to);
-      await until(`tracking applied ${word} of ${trip.bookingId}`, async () => Number((await tracking.feed.row(trip.bookingId))?.booking_sequence ?? 0) >= trip.sequence);
-      if (withDriver) await until(`tracking holds ${word} of ${trip.bookingId}`, () => tracking.trips.byBooking(trip.bookingId)?.status === word);
+      await until(
+        `tracking applied ${word} of ${trip.bookingId}`,
+        async () => Number((await tracking.feed.row(trip.bookingId))?.booking_sequence ?? 0) >= trip.sequence,
+      );
+      if (withDriver)
+        await until(
+          `tracking holds ${word} of ${trip.bookingId}`,
+          () => tracking.trips.byBooking(trip.bookingId)?.status === word,
+        );
     },
     async restart() {
       await halt();

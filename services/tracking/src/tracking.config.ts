@@ -46,13 +46,19 @@ export const trackingConfigSchema = baseConfigSchema.extend({
   /** Redis: a driver's latest-position hash expires after this long without news (seconds). */
   POSITION_TTL_S: envInt(7 * 24 * 3600, 60, 30 * 24 * 3600),
   /** JetStream stream holding booking's events (booking creates it); trips are read from it. */
-  BOOKING_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -").default("BOOKING"),
+  BOOKING_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
+    .default("BOOKING"),
   /** First token of booking's event subjects. */
   BOOKING_SUBJECT_ROOT: subjectToken.default("booking"),
   /** Durable consumer of booking's events shared by every tracking replica (it writes the trips table). */
   TRIPS_CONSUMER: subjectToken.default("tracking-trips"),
   /** JetStream stream of tracking's own events (geofences, driver_dark). */
-  TRACKING_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -").default("TRACKING"),
+  TRACKING_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
+    .default("TRACKING"),
   /** How long the tracking stream keeps events (hours). */
   TRACKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   /** Every replica re-reads the active trips this often, healing any trip change it missed (seconds). */
@@ -73,12 +79,16 @@ export const trackingConfigSchema = baseConfigSchema.extend({
 export type TrackingConfig = z.infer<typeof trackingConfigSchema>;
 
 export const trackingProductionRules: ProductionRule<TrackingConfig>[] = [
-  (c) => (c.FLEET_GRPC_URL ? undefined : "FLEET_GRPC_URL is required in production: drivers are known by their fleet id"),
+  (c) =>
+    c.FLEET_GRPC_URL ? undefined : "FLEET_GRPC_URL is required in production: drivers are known by their fleet id",
 ];
 
 /** Rules that hold in every environment. */
 export const trackingRules: ProductionRule<TrackingConfig>[] = [
-  (c) => (c.GEOFENCE_ARRIVED_M < c.GEOFENCE_ARRIVING_M ? undefined : "GEOFENCE_ARRIVED_M must be smaller than GEOFENCE_ARRIVING_M"),
+  (c) =>
+    c.GEOFENCE_ARRIVED_M < c.GEOFENCE_ARRIVING_M
+      ? undefined
+      : "GEOFENCE_ARRIVED_M must be smaller than GEOFENCE_ARRIVING_M",
 ];
 
 export function loadTrackingConfig(env: Record<string, string | undefined> = process.env): Readonly<TrackingConfig> {

@@ -7,7 +7,6 @@ import { sleep, until } from "@weelo/testing";
 import { failure } from "@weelo/testing";
 import { pointAt, startTestTracking, type TestTracking } from "./test-support.js";
 
-
 const BASE = { lat: 19.076, lng: 72.8777 };
 /** About 100 m north per step: 10 m/s with points 10 s apart. */
 const path = (from: number, to: number, t0 = Date.now() - 600_000) =>
@@ -47,7 +46,11 @@ describe("tracking over gRPC", () => {
     await stream.waitForAck(6);
     const last = stream.responses.filter((r) => r.kind?.$case === "ack").at(-1)!;
     assert.equal(last.kind?.$case === "ack" && last.kind.value.rejected, 1);
-    assert.deepEqual(last.kind?.$case === "ack" && last.kind.value.rejections, [{ seq: 6, reason: PointRejection.POINT_REJECTION_NULL_ISLAND }], "the ack says which point and why");
+    assert.deepEqual(
+      last.kind?.$case === "ack" && last.kind.value.rejections,
+      [{ seq: 6, reason: PointRejection.POINT_REJECTION_NULL_ISLAND }],
+      "the ack says which point and why",
+    );
     assert.equal((await metricValue(t, "duplicate")) - duplicatesBefore, 2);
     assert.equal((await metricValue(t, "null_island")) - nullBefore, 1);
     const stored = await t.tracking.store.get(driver.id);
@@ -87,7 +90,12 @@ describe("tracking over gRPC", () => {
     await second.waitForAck(2);
     const status = await first.waitForEnd();
     assert.equal(status.code, grpc.status.FAILED_PRECONDITION);
-    assert.equal(t.tracking.commands.send(driver.id, { kind: { $case: "statusPrompt", value: { bookingId: uuidv7(), nextStatus: "AT_PICKUP", message: "Arrived?" } } }), "queued");
+    assert.equal(
+      t.tracking.commands.send(driver.id, {
+        kind: { $case: "statusPrompt", value: { bookingId: uuidv7(), nextStatus: "AT_PICKUP", message: "Arrived?" } },
+      }),
+      "queued",
+    );
     await until("the command on the new stream", () => second.responses.some((r) => r.kind?.$case === "command"));
     second.close();
   });
@@ -104,7 +112,8 @@ describe("tracking over gRPC", () => {
     const controller = new AbortController();
     const seen: number[] = [];
     const watching = (async () => {
-      for await (const update of t.client.watchLocation({ bookingId }, { ...customer, signal: controller.signal })) seen.push(update.position!.seq);
+      for await (const update of t.client.watchLocation({ bookingId }, { ...customer, signal: controller.signal }))
+        seen.push(update.position!.seq);
     })().catch(() => undefined);
     await until("the last known position", () => seen.length >= 1);
     stream.send(path(3, 4));
@@ -122,16 +131,33 @@ describe("tracking over gRPC", () => {
       })(),
     );
     assert.equal(watchError.code, grpc.status.NOT_FOUND);
-    assert.equal((await failure(t.client.getLocation({ bookingId }, t.as(driver.token)))).code, grpc.status.PERMISSION_DENIED);
+    assert.equal(
+      (await failure(t.client.getLocation({ bookingId }, t.as(driver.token)))).code,
+      grpc.status.PERMISSION_DENIED,
+    );
     stream.close();
   });
 
   it("UpdateLocation takes a batch with the same rules", async () => {
     const driver = await t.driver();
-    const answer = await t.client.updateLocation({ points: [...path(1, 3), pointAt(4, 19.1, 72.9, { accuracyM: 500 })] }, t.as(driver.token));
-    assert.deepEqual(answer, { ackedSeq: 4, rejected: 1, rejections: [{ seq: 4, reason: PointRejection.POINT_REJECTION_INACCURATE }] });
-    assert.deepEqual(await t.client.updateLocation({ points: path(2, 3) }, t.as(driver.token)), { ackedSeq: 4, rejected: 0, rejections: [] });
-    assert.equal((await failure(t.client.updateLocation({ points: [] }, t.as(await t.token("customer"))))).code, grpc.status.PERMISSION_DENIED);
+    const answer = await t.client.updateLocation(
+      { points: [...path(1, 3), pointAt(4, 19.1, 72.9, { accuracyM: 500 })] },
+      t.as(driver.token),
+    );
+    assert.deepEqual(answer, {
+      ackedSeq: 4,
+      rejected: 1,
+      rejections: [{ seq: 4, reason: PointRejection.POINT_REJECTION_INACCURATE }],
+    });
+    assert.deepEqual(await t.client.updateLocation({ points: path(2, 3) }, t.as(driver.token)), {
+      ackedSeq: 4,
+      rejected: 0,
+      rejections: [],
+    });
+    assert.equal(
+      (await failure(t.client.updateLocation({ points: [] }, t.as(await t.token("customer"))))).code,
+      grpc.status.PERMISSION_DENIED,
+    );
   });
 
   it("FindNearbyDrivers: radius, vehicle type, online, not on a trip, fresh, nearest first", async () => {
@@ -139,8 +165,16 @@ describe("tracking over gRPC", () => {
     const center = { lat: 12.9716, lng: 77.5946 };
     const place = async (northM: number, vehicleType = type, online = true) => {
       const driver = await t.driver();
-      await t.tracking.availability.apply(driver.id, { online, vehicleType, vehicleId: uuidv7(), transporterId: uuidv7() });
-      await t.client.updateLocation({ points: [pointAt(1, center.lat + northM / 111_195, center.lng)] }, t.as(driver.token));
+      await t.tracking.availability.apply(driver.id, {
+        online,
+        vehicleType,
+        vehicleId: uuidv7(),
+        transporterId: uuidv7(),
+      });
+      await t.client.updateLocation(
+        { points: [pointAt(1, center.lat + northM / 111_195, center.lng)] },
+        t.as(driver.token),
+      );
       return driver.id;
     };
     const near = await place(500);
@@ -150,18 +184,57 @@ describe("tracking over gRPC", () => {
     await place(200, type, false); // offline
     const busy = await place(300);
     await trip(busy);
-    const found = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: false });
+    const found = await t.internal.findNearbyDrivers({
+      center,
+      radiusM: 5000,
+      vehicleType: type,
+      limit: 10,
+      onePerTransporter: false,
+    });
     assert.deepEqual(
       found.drivers.map((d) => d.driverId),
       [near, mid],
     );
     assert.ok(Math.abs(found.drivers[0]!.distanceM - 500) < 5);
-    const one = await t.internal.findNearbyDrivers({ center, radiusM: 50_000, vehicleType: type, limit: 1, onePerTransporter: false });
-    assert.deepEqual(one.drivers.map((d) => d.driverId), [near]);
-    assert.equal((await failure(t.internal.findNearbyDrivers({ center, radiusM: 50_001, vehicleType: type, limit: 1, onePerTransporter: false }))).code, grpc.status.INVALID_ARGUMENT);
+    const one = await t.internal.findNearbyDrivers({
+      center,
+      radiusM: 50_000,
+      vehicleType: type,
+      limit: 1,
+      onePerTransporter: false,
+    });
+    assert.deepEqual(
+      one.drivers.map((d) => d.driverId),
+      [near],
+    );
+    assert.equal(
+      (
+        await failure(
+          t.internal.findNearbyDrivers({
+            center,
+            radiusM: 50_001,
+            vehicleType: type,
+            limit: 1,
+            onePerTransporter: false,
+          }),
+        )
+      ).code,
+      grpc.status.INVALID_ARGUMENT,
+    );
     clock = 61_000; // everyone is stale now
     try {
-      assert.deepEqual((await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: false })).drivers, []);
+      assert.deepEqual(
+        (
+          await t.internal.findNearbyDrivers({
+            center,
+            radiusM: 5000,
+            vehicleType: type,
+            limit: 10,
+            onePerTransporter: false,
+          })
+        ).drivers,
+        [],
+      );
     } finally {
       clock = 0;
     }
@@ -173,8 +246,16 @@ describe("tracking over gRPC", () => {
     const [fleetA, fleetB, fleetC] = [uuidv7(), uuidv7(), uuidv7()];
     const place = async (northM: number, transporterId: string) => {
       const driver = await t.driver();
-      await t.tracking.availability.apply(driver.id, { online: true, vehicleType: type, vehicleId: uuidv7(), transporterId });
-      await t.client.updateLocation({ points: [pointAt(1, center.lat + northM / 111_195, center.lng)] }, t.as(driver.token));
+      await t.tracking.availability.apply(driver.id, {
+        online: true,
+        vehicleType: type,
+        vehicleId: uuidv7(),
+        transporterId,
+      });
+      await t.client.updateLocation(
+        { points: [pointAt(1, center.lat + northM / 111_195, center.lng)] },
+        t.as(driver.token),
+      );
       return driver.id;
     };
     const a1 = await place(400, fleetA);
@@ -183,13 +264,41 @@ describe("tracking over gRPC", () => {
     const b1 = await place(1200, fleetB);
     await place(1500, fleetB);
     const c1 = await place(2500, fleetC);
-    const all = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: false });
+    const all = await t.internal.findNearbyDrivers({
+      center,
+      radiusM: 5000,
+      vehicleType: type,
+      limit: 10,
+      onePerTransporter: false,
+    });
     assert.equal(all.drivers.length, 6, "without the option every driver counts");
-    const one = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 10, onePerTransporter: true });
-    assert.deepEqual(one.drivers.map((d) => d.driverId), [a1, b1, c1]);
-    assert.deepEqual(one.drivers.map((d) => d.transporterId), [fleetA, fleetB, fleetC]);
-    const two = await t.internal.findNearbyDrivers({ center, radiusM: 5000, vehicleType: type, limit: 2, onePerTransporter: true });
-    assert.deepEqual(two.drivers.map((d) => d.transporterId), [fleetA, fleetB], "the two nearest transporters, not the fleet with the most drivers");
+    const one = await t.internal.findNearbyDrivers({
+      center,
+      radiusM: 5000,
+      vehicleType: type,
+      limit: 10,
+      onePerTransporter: true,
+    });
+    assert.deepEqual(
+      one.drivers.map((d) => d.driverId),
+      [a1, b1, c1],
+    );
+    assert.deepEqual(
+      one.drivers.map((d) => d.transporterId),
+      [fleetA, fleetB, fleetC],
+    );
+    const two = await t.internal.findNearbyDrivers({
+      center,
+      radiusM: 5000,
+      vehicleType: type,
+      limit: 2,
+      onePerTransporter: true,
+    });
+    assert.deepEqual(
+      two.drivers.map((d) => d.transporterId),
+      [fleetA, fleetB],
+      "the two nearest transporters, not the fleet with the most drivers",
+    );
   });
 
   it("a stream that does not read its commands is ended with RESOURCE_EXHAUSTED, and its queue stays bounded", async () => {
@@ -202,7 +311,9 @@ describe("tracking over gRPC", () => {
     let outcome = "queued";
     let sent = 0;
     while (outcome !== "overflow" && sent < 10_000) {
-      outcome = t.tracking.commands.send(driver.id, { kind: { $case: "statusPrompt", value: { bookingId: uuidv7(), nextStatus: "AT_PICKUP", message } } });
+      outcome = t.tracking.commands.send(driver.id, {
+        kind: { $case: "statusPrompt", value: { bookingId: uuidv7(), nextStatus: "AT_PICKUP", message } },
+      });
       sent += 1;
       assert.ok((t.tracking.streams.get(driver.id)?.pendingCommands ?? 0) <= 8);
       if (sent % 8 === 0) await sleep(5);
@@ -239,7 +350,10 @@ describe("tracking across a restart", () => {
       again.send(path(acked + 1, 40));
       await again.waitForAck(40, 8000);
       const after = (await t.client.getTripPath({ bookingId }, customer)).points.map((p) => p.seq);
-      assert.deepEqual(after, Array.from({ length: 40 }, (_, i) => i + 1));
+      assert.deepEqual(
+        after,
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
     } finally {
       await t.stop();
     }

@@ -1,7 +1,14 @@
 /** gRPC handlers: proto ↔ domain, nothing else. */
-import { PointRejection, type LocationPoint, type RejectedPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import {
+  PointRejection,
+  type LocationPoint,
+  type RejectedPoint,
+} from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import type { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
-import type { StreamLocationRequest, TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import type {
+  StreamLocationRequest,
+  TrackingServiceService,
+} from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { requirePrincipal, type CallContext, type ServiceHandlers } from "@weelo/grpc";
 import type { DriverStream, DriverStreamRegistry } from "./driver-streams.js";
 import type { TrackingService } from "./tracking.service.js";
@@ -31,7 +38,9 @@ export interface HandlerDeps {
  * half-close, or a break while draining), which would also cut the responses still to come.
  */
 function keepWritable<T>(requests: AsyncIterable<T>): AsyncIterable<T> {
-  const readable = requests as AsyncIterable<T> & { iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterableIterator<T> };
+  const readable = requests as AsyncIterable<T> & {
+    iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterableIterator<T>;
+  };
   if (typeof readable.iterator !== "function") return requests;
   const iterator = readable.iterator({ destroyOnReturn: false });
   return { [Symbol.asyncIterator]: () => iterator };
@@ -143,17 +152,31 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
       const principal = requirePrincipal(ctx, "customer", "transporter");
       const path = await service.tripPath(principal, request.bookingId);
       return {
-        points: path.points.map((p) => ({ location: { lat: p.lat, lng: p.lng }, recordedAt: p.recordedAt, speedMps: p.speedMps, heading: p.heading, seq: p.seq })),
+        points: path.points.map((p) => ({
+          location: { lat: p.lat, lng: p.lng },
+          recordedAt: p.recordedAt,
+          speedMps: p.speedMps,
+          heading: p.heading,
+          seq: p.seq,
+        })),
         distanceM: path.distanceM,
       };
     },
   };
 }
 
-export function internalHandlers(service: TrackingService, events: Pick<TripEvents, "checkArrival">): ServiceHandlers<typeof TrackingInternalServiceService> {
+export function internalHandlers(
+  service: TrackingService,
+  events: Pick<TripEvents, "checkArrival">,
+): ServiceHandlers<typeof TrackingInternalServiceService> {
   return {
     async checkArrival(request) {
-      return events.checkArrival({ bookingId: request.bookingId, driverId: request.driverId, stop: request.stop, stopLocation: request.stopLocation });
+      return events.checkArrival({
+        bookingId: request.bookingId,
+        driverId: request.driverId,
+        stop: request.stop,
+        stopLocation: request.stopLocation,
+      });
     },
 
     async findNearbyDrivers(request) {

@@ -48,14 +48,22 @@ export interface DriverCommands {
    * driver who is not connected re-syncs from booking when reconnecting). "overflow": the
    * stream's queue was full and the stream was ended with RESOURCE_EXHAUSTED.
    */
-  send(driverId: string, command: Omit<DriverCommand, "commandId" | "issuedAt"> & Partial<Pick<DriverCommand, "commandId" | "issuedAt">>): CommandDelivery;
+  send(
+    driverId: string,
+    command: Omit<DriverCommand, "commandId" | "issuedAt"> & Partial<Pick<DriverCommand, "commandId" | "issuedAt">>,
+  ): CommandDelivery;
   /** True when this process holds an open stream of the driver. */
   connectedHere(driverId: string): boolean;
 }
 
 /** Whether a trip's driver is at a stop: resolves, or throws FAILED_PRECONDITION saying how far they are. */
 export interface ArrivalChecker {
-  check(input: { bookingId: string; driverId: string; stop: "pickup" | "drop"; stopLocation: { lat: number; lng: number } }): Promise<void>;
+  check(input: {
+    bookingId: string;
+    driverId: string;
+    stop: "pickup" | "drop";
+    stopLocation: { lat: number; lng: number };
+  }): Promise<void>;
 }
 
 export interface TrackingModule {
@@ -78,14 +86,23 @@ export interface TrackingModule {
   writer: BreadcrumbWriter;
 }
 
-export async function startTracking(platform: Platform, config: TrackingConfig, options: TrackingModuleOptions = {}): Promise<TrackingModule> {
+export async function startTracking(
+  platform: Platform,
+  config: TrackingConfig,
+  options: TrackingModuleOptions = {},
+): Promise<TrackingModule> {
   const logger = platform.logger.child({ component: "tracking" });
   const database = await platform.database<TrackingDatabase>("tracking", trackingMigrations);
   const redis = platform.cache.redisClient();
   const store =
     options.store ??
     (redis
-      ? new RedisPositionStore(redis, { keyPrefix: config.CACHE_KEY_PREFIX, resolution: config.TRACKING_H3_RES, ttlS: config.POSITION_TTL_S, staleAfterMs: config.STALE_AFTER_S * 1000 })
+      ? new RedisPositionStore(redis, {
+          keyPrefix: config.CACHE_KEY_PREFIX,
+          resolution: config.TRACKING_H3_RES,
+          ttlS: config.POSITION_TTL_S,
+          staleAfterMs: config.STALE_AFTER_S * 1000,
+        })
       : new MemoryPositionStore(config.TRACKING_H3_RES));
 
   const writer = new BreadcrumbWriter({
@@ -128,7 +145,8 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
       const detail = { bookingId: notice.bookingId, reason: notice.reason };
       commands.send(driverId, {
         commandId: notice.eventId,
-        kind: notice.kind === "cancelled" ? { $case: "cancelled", value: detail } : { $case: "reopened", value: detail },
+        kind:
+          notice.kind === "cancelled" ? { $case: "cancelled", value: detail } : { $case: "reopened", value: detail },
       });
     },
     ...(options.now ? { now: options.now } : {}),
@@ -207,7 +225,11 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
   platform.onDrain("tracking driver streams", () => streams.drainAll(config.RECONNECT_SPREAD_MS));
   const commands: DriverCommands = {
     send(driverId, partial) {
-      const command: DriverCommand = { ...partial, commandId: partial.commandId ?? uuidv7(), issuedAt: partial.issuedAt ?? new Date() };
+      const command: DriverCommand = {
+        ...partial,
+        commandId: partial.commandId ?? uuidv7(),
+        issuedAt: partial.issuedAt ?? new Date(),
+      };
       const local = streams.get(driverId);
       if (local) return local.pushCommand(command) ? "queued" : "overflow";
       platform.bus.publish(commandSubject(driverId), DriverCommand.encode(command).finish());
@@ -255,7 +277,12 @@ export async function startTracking(platform: Platform, config: TrackingConfig, 
     .addService(TrackingInternalServiceService, internalHandlers(service, events));
   const arrivals: ArrivalChecker = {
     async check({ bookingId, driverId, stop, stopLocation }) {
-      await events.checkArrival({ bookingId, driverId, stop: stop === "pickup" ? TripStop.TRIP_STOP_PICKUP : TripStop.TRIP_STOP_DROP, stopLocation });
+      await events.checkArrival({
+        bookingId,
+        driverId,
+        stop: stop === "pickup" ? TripStop.TRIP_STOP_PICKUP : TripStop.TRIP_STOP_DROP,
+        stopLocation,
+      });
     },
   };
   return { service, commands, trips, feed, events, relay, arrivals, availability, store, streams, writer };

@@ -1,8 +1,25 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { arrivalVerdict, coordinateVerdict, filterPoint, formatDistance, haversineM, pathLengthM, ringsEntered, type AcceptedPoint, type FilterLimits, type RawPoint } from "./tracking.rules.js";
+import {
+  arrivalVerdict,
+  coordinateVerdict,
+  filterPoint,
+  formatDistance,
+  haversineM,
+  pathLengthM,
+  ringsEntered,
+  type AcceptedPoint,
+  type FilterLimits,
+  type RawPoint,
+} from "./tracking.rules.js";
 
-const limits: FilterLimits = { maxClockSkewMs: 30_000, maxPointAgeMs: 3600_000, maxAccuracyM: 100, maxSpeedKmph: 150, jitterM: 15 };
+const limits: FilterLimits = {
+  maxClockSkewMs: 30_000,
+  maxPointAgeMs: 3600_000,
+  maxAccuracyM: 100,
+  maxSpeedKmph: 150,
+  jitterM: 15,
+};
 const NOW = Date.UTC(2026, 10, 26, 10, 0, 0);
 const point = (overrides: Partial<RawPoint> = {}): RawPoint => ({
   seq: 1,
@@ -14,7 +31,15 @@ const point = (overrides: Partial<RawPoint> = {}): RawPoint => ({
   heading: 90,
   ...overrides,
 });
-const last: AcceptedPoint = { seq: 0, recordedAt: NOW - 11_000, lat: 19.076, lng: 72.877, accuracyM: 5, speedMps: 8, heading: 90 };
+const last: AcceptedPoint = {
+  seq: 0,
+  recordedAt: NOW - 11_000,
+  lat: 19.076,
+  lng: 72.877,
+  accuracyM: 5,
+  speedMps: 8,
+  heading: 90,
+};
 
 describe("tracking rules", () => {
   it("haversine: Mumbai to Pune is about 120 km; a path sums its legs", () => {
@@ -85,32 +110,66 @@ describe("tracking rules", () => {
 
 describe("trip rules", () => {
   const stop = { lat: 19.076, lng: 72.8777 };
-  const at = (seq: number, northM: number): AcceptedPoint => ({ seq, recordedAt: NOW, lat: stop.lat + northM / 111_195, lng: stop.lng, accuracyM: 5, speedMps: 8, heading: 180 });
+  const at = (seq: number, northM: number): AcceptedPoint => ({
+    seq,
+    recordedAt: NOW,
+    lat: stop.lat + northM / 111_195,
+    lng: stop.lng,
+    accuracyM: 5,
+    speedMps: 8,
+    heading: 180,
+  });
   const radii = { arrivingM: 500, arrivedM: 100 };
 
   it("rings: each entered once, by the first point inside, arriving before arrived", () => {
     assert.deepEqual(ringsEntered(stop, [at(1, 900), at(2, 700)], { arriving: false, arrived: false }, radii), []);
-    const entered = ringsEntered(stop, [at(1, 900), at(2, 450), at(3, 300), at(4, 50), at(5, 10)], { arriving: false, arrived: false }, radii);
-    assert.deepEqual(entered.map((e) => [e.ring, e.point.seq]), [["arriving", 2], ["arrived", 4]]);
+    const entered = ringsEntered(
+      stop,
+      [at(1, 900), at(2, 450), at(3, 300), at(4, 50), at(5, 10)],
+      { arriving: false, arrived: false },
+      radii,
+    );
+    assert.deepEqual(
+      entered.map((e) => [e.ring, e.point.seq]),
+      [
+        ["arriving", 2],
+        ["arrived", 4],
+      ],
+    );
     assert.ok(Math.abs(entered[0]!.distanceM - 450) < 1);
     // Straight into the inner ring: both, arriving first.
-    assert.deepEqual(ringsEntered(stop, [at(1, 20)], { arriving: false, arrived: false }, radii).map((e) => e.ring), ["arriving", "arrived"]);
+    assert.deepEqual(
+      ringsEntered(stop, [at(1, 20)], { arriving: false, arrived: false }, radii).map((e) => e.ring),
+      ["arriving", "arrived"],
+    );
     // Already fired: nothing again.
     assert.deepEqual(ringsEntered(stop, [at(1, 20)], { arriving: true, arrived: true }, radii), []);
-    assert.deepEqual(ringsEntered(stop, [at(1, 20)], { arriving: true, arrived: false }, radii).map((e) => e.ring), ["arrived"]);
+    assert.deepEqual(
+      ringsEntered(stop, [at(1, 20)], { arriving: true, arrived: false }, radii).map((e) => e.ring),
+      ["arrived"],
+    );
   });
 
   it("arrival: refused far away, without a position, with a stale one; allowed inside the radius", () => {
     const limitsA = { arrivedM: 100, maxAgeMs: 120_000 };
     const near = { ...at(1, 60), lastSeenAt: NOW - 5000 };
-    assert.deepEqual(arrivalVerdict("pickup", near, stop, NOW, limitsA), { arrived: true, distanceM: haversineM(near, stop) });
+    assert.deepEqual(arrivalVerdict("pickup", near, stop, NOW, limitsA), {
+      arrived: true,
+      distanceM: haversineM(near, stop),
+    });
     const refusal = (verdict: ReturnType<typeof arrivalVerdict>) => (verdict.arrived ? undefined : verdict);
     const far = refusal(arrivalVerdict("pickup", { ...at(1, 2300), lastSeenAt: NOW - 5000 }, stop, NOW, limitsA));
     assert.equal(far?.reason, "NOT_AT_STOP");
     assert.equal(far?.message, "driver is 2.3 km from the pickup; arrive within 100 m");
-    assert.equal(refusal(arrivalVerdict("drop", { ...at(1, 640), lastSeenAt: NOW }, stop, NOW, limitsA))?.message, "driver is 640 m from the drop; arrive within 100 m");
+    assert.equal(
+      refusal(arrivalVerdict("drop", { ...at(1, 640), lastSeenAt: NOW }, stop, NOW, limitsA))?.message,
+      "driver is 640 m from the drop; arrive within 100 m",
+    );
     assert.equal(refusal(arrivalVerdict("pickup", undefined, stop, NOW, limitsA))?.reason, "DRIVER_POSITION_UNKNOWN");
-    assert.equal(refusal(arrivalVerdict("pickup", { ...at(1, 10), lastSeenAt: NOW - 600_000 }, stop, NOW, limitsA))?.reason, "DRIVER_POSITION_STALE");
+    assert.equal(
+      refusal(arrivalVerdict("pickup", { ...at(1, 10), lastSeenAt: NOW - 600_000 }, stop, NOW, limitsA))?.reason,
+      "DRIVER_POSITION_STALE",
+    );
     assert.equal(formatDistance(42_400), "42 km");
   });
 });

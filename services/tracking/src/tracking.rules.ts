@@ -86,7 +86,8 @@ export function pathLengthM(points: readonly { lat: number; lng: number }[]): nu
 
 /** Finite, in range, and not (0,0) ("null island": what a broken GPS reports). */
 export function coordinateVerdict(lat: number, lng: number): "ok" | "invalid" | "null_island" {
-  if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) return "invalid";
+  if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180)
+    return "invalid";
   if (Math.abs(lat) < 1e-6 && Math.abs(lng) < 1e-6) return "null_island";
   return "ok";
 }
@@ -95,7 +96,9 @@ export function coordinateVerdict(lat: number, lng: number): "ok" | "invalid" | 
  * Each reading of the device in its range: accuracy and speed not negative (0 means unknown),
  * heading from 0 to 360 degrees (0 when unknown); NaN and infinities are out of every range.
  */
-export function readingsVerdict(point: Pick<RawPoint, "accuracyM" | "speedMps" | "heading">): "ok" | "invalid_accuracy" | "invalid_speed" | "invalid_heading" {
+export function readingsVerdict(
+  point: Pick<RawPoint, "accuracyM" | "speedMps" | "heading">,
+): "ok" | "invalid_accuracy" | "invalid_speed" | "invalid_heading" {
   if (!Number.isFinite(point.accuracyM) || point.accuracyM < 0) return "invalid_accuracy";
   if (!Number.isFinite(point.speedMps) || point.speedMps < 0) return "invalid_speed";
   if (!Number.isFinite(point.heading) || point.heading < 0 || point.heading > 360) return "invalid_heading";
@@ -107,7 +110,12 @@ export function readingsVerdict(point: Pick<RawPoint, "accuracyM" | "speedMps" |
  * server clock (ms). Order: coordinates, time present, readings in range, time in range,
  * accuracy, jump, jitter.
  */
-export function filterPoint(point: RawPoint, last: AcceptedPoint | undefined, now: number, limits: FilterLimits): FilterVerdict {
+export function filterPoint(
+  point: RawPoint,
+  last: AcceptedPoint | undefined,
+  now: number,
+  limits: FilterLimits,
+): FilterVerdict {
   const coordinates = coordinateVerdict(point.lat, point.lng);
   if (coordinates !== "ok") return { outcome: coordinates };
   if (point.recordedAt === undefined || !Number.isFinite(point.recordedAt)) return { outcome: "missing_time" };
@@ -132,7 +140,8 @@ export function filterPoint(point: RawPoint, last: AcceptedPoint | undefined, no
   if (!last) return { outcome: "accepted", point: accepted };
   const distance = haversineM(last, accepted);
   if (distance < limits.jitterM && accepted.speedMps < STOPPED_SPEED_MPS) return { outcome: "jitter", point: accepted };
-  if (impliedSpeedKmph(distance, recordedAt - last.recordedAt) > limits.maxSpeedKmph) return { outcome: "impossible_jump" };
+  if (impliedSpeedKmph(distance, recordedAt - last.recordedAt) > limits.maxSpeedKmph)
+    return { outcome: "impossible_jump" };
   return { outcome: "accepted", point: accepted };
 }
 
@@ -200,7 +209,9 @@ export function arrivalVerdict(
   stop: { lat: number; lng: number },
   now: number,
   limits: { arrivedM: number; maxAgeMs: number },
-): { arrived: true; distanceM: number } | { arrived: false; reason: ArrivalRefusal; message: string; distanceM?: number } {
+):
+  | { arrived: true; distanceM: number }
+  | { arrived: false; reason: ArrivalRefusal; message: string; distanceM?: number } {
   const where = stopName === "pickup" ? "the pickup" : "the drop";
   if (!last) {
     return {
@@ -219,7 +230,12 @@ export function arrivalVerdict(
   }
   const distanceM = haversineM(last, stop);
   if (distanceM > limits.arrivedM) {
-    return { arrived: false, reason: "NOT_AT_STOP", message: `driver is ${formatDistance(distanceM)} from ${where}; arrive within ${formatDistance(limits.arrivedM)}`, distanceM };
+    return {
+      arrived: false,
+      reason: "NOT_AT_STOP",
+      message: `driver is ${formatDistance(distanceM)} from ${where}; arrive within ${formatDistance(limits.arrivedM)}`,
+      distanceM,
+    };
   }
   return { arrived: true, distanceM };
 }

@@ -15,7 +15,16 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { BreadcrumbWriter } from "./breadcrumbs.js";
 import type { NearbyResult, PositionStore } from "./position-store.js";
 import { tripPoints } from "./tracking.repository.js";
-import { filterPoint, pathLengthM, POINT_OUTCOMES, type AcceptedPoint, type FilterLimits, type PointOutcome, type RawPoint, type Rejection } from "./tracking.rules.js";
+import {
+  filterPoint,
+  pathLengthM,
+  POINT_OUTCOMES,
+  type AcceptedPoint,
+  type FilterLimits,
+  type PointOutcome,
+  type RawPoint,
+  type Rejection,
+} from "./tracking.rules.js";
 import type { TrackingDatabase } from "./tracking.table.js";
 import type { Trip, TripDirectory } from "./trip-directory.js";
 
@@ -149,7 +158,11 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       trip !== undefined &&
       ((principal.role === "customer" && principal.userId === trip.customerId) ||
         (principal.role === "transporter" && principal.userId === trip.transporterId));
-    if (!allowed) throw new NotFoundError("no trip of yours has this booking id", { reason: "TRIP_NOT_FOUND", field: "booking_id" });
+    if (!allowed)
+      throw new NotFoundError("no trip of yours has this booking id", {
+        reason: "TRIP_NOT_FOUND",
+        field: "booking_id",
+      });
     return trip;
   }
 
@@ -192,11 +205,17 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       const latest = accepted.at(-1);
       if (trip) {
         deps.onTripPoints?.(trip, accepted);
-        for (const point of accepted) deps.bus.publish(locationSubject(trip.bookingId), DriverPosition.encode(toPosition(driverId, point, at)).finish());
+        for (const point of accepted)
+          deps.bus.publish(
+            locationSubject(trip.bookingId),
+            DriverPosition.encode(toPosition(driverId, point, at)).finish(),
+          );
       }
       const previous = state.durable;
       const own = (async () => {
-        const written = trip ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point }))) : undefined;
+        const written = trip
+          ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point })))
+          : undefined;
         await previous;
         await written;
         await deps.store.record(driverId, { lastSeq: ackedSeq, lastSeenAt: at, position: latest });
@@ -257,7 +276,14 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     },
 
     /** Available drivers near a point, nearest first. */
-    async findNearbyDrivers(request: { lat: number; lng: number; radiusM: number; vehicleType: string; limit: number; onePerTransporter?: boolean }): Promise<NearbyResult[]> {
+    async findNearbyDrivers(request: {
+      lat: number;
+      lng: number;
+      radiusM: number;
+      vehicleType: string;
+      limit: number;
+      onePerTransporter?: boolean;
+    }): Promise<NearbyResult[]> {
       const { lat, lng, radiusM, vehicleType } = request;
       if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
         throw new InvalidArgumentError("center", "center must be a valid latitude and longitude");
@@ -265,17 +291,34 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       if (!(radiusM > 0 && radiusM <= deps.maxNearbyRadiusM)) {
         throw new InvalidArgumentError("radius_m", `radius_m must be between 1 and ${deps.maxNearbyRadiusM}`);
       }
-      if (!/^[a-z0-9_]{1,50}$/.test(vehicleType)) throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
+      if (!/^[a-z0-9_]{1,50}$/.test(vehicleType))
+        throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
       const limit = request.limit === 0 ? DEFAULT_NEARBY_LIMIT : request.limit;
-      if (!(limit >= 1 && limit <= deps.maxNearbyLimit)) throw new InvalidArgumentError("limit", `limit must be between 1 and ${deps.maxNearbyLimit}`);
-      return deps.store.nearby({ lat, lng, radiusM, vehicleType, limit, seenSince: now() - deps.staleAfterMs, onePerTransporter: request.onePerTransporter === true });
+      if (!(limit >= 1 && limit <= deps.maxNearbyLimit))
+        throw new InvalidArgumentError("limit", `limit must be between 1 and ${deps.maxNearbyLimit}`);
+      return deps.store.nearby({
+        lat,
+        lng,
+        radiusM,
+        vehicleType,
+        limit,
+        seenSince: now() - deps.staleAfterMs,
+        onePerTransporter: request.onePerTransporter === true,
+      });
     },
 
     /** The breadcrumb of a trip and its length, for its customer and transporter. */
     async tripPath(principal: Principal, bookingId: string) {
       const trip = await authorizedTrip(principal, bookingId);
       const rows = await tripPoints(deps.db, trip.bookingId, MAX_TRIP_POINTS);
-      const points = rows.map((r) => ({ seq: Number(r.seq), recordedAt: r.recorded_at, lat: r.lat, lng: r.lng, speedMps: r.speed_mps, heading: r.heading }));
+      const points = rows.map((r) => ({
+        seq: Number(r.seq),
+        recordedAt: r.recorded_at,
+        lat: r.lat,
+        lng: r.lng,
+        speedMps: r.speed_mps,
+        heading: r.heading,
+      }));
       return { points, distanceM: pathLengthM(points) };
     },
 

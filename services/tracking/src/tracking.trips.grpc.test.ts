@@ -11,7 +11,12 @@ import * as grpc from "@grpc/grpc-js";
 import { v7 as uuidv7 } from "uuid";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
-import { DriverWentDark, GeofenceEntered, GeofenceKind, TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
+import {
+  DriverWentDark,
+  GeofenceEntered,
+  GeofenceKind,
+  TripStop,
+} from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import type { Consumer } from "@weelo/bus";
 import { failure, until } from "@weelo/testing";
 import { pointAt, startTestTracking, type TestTracking } from "./test-support.js";
@@ -40,7 +45,11 @@ async function collectEvents(t: TestTracking): Promise<{ seen: SeenEvent[]; cons
     handler: (msg) => {
       const envelope = EventEnvelope.decode(msg.data);
       const value = envelope.payload!.value;
-      const event: SeenEvent = { subject: msg.subject, bookingId: envelope.subjectId, sequence: Number(envelope.sequence) };
+      const event: SeenEvent = {
+        subject: msg.subject,
+        bookingId: envelope.subjectId,
+        sequence: Number(envelope.sequence),
+      };
       if (msg.subject.endsWith(".driver_dark")) event.dark = DriverWentDark.decode(value);
       else event.geofence = GeofenceEntered.decode(value);
       seen.push(event);
@@ -54,7 +63,10 @@ describe("trips from booking's events", () => {
   let t: TestTracking;
   let events: { seen: SeenEvent[]; consumer: Consumer };
   before(async () => {
-    t = await startTestTracking({ now: () => Date.now() + clock, env: { DRIVER_DARK_AFTER_S: "30", DRIVER_DARK_CHECK_S: "1" } });
+    t = await startTestTracking({
+      now: () => Date.now() + clock,
+      env: { DRIVER_DARK_AFTER_S: "30", DRIVER_DARK_CHECK_S: "1" },
+    });
     events = await collectEvents(t);
   });
   after(async () => {
@@ -72,7 +84,14 @@ describe("trips from booking's events", () => {
     // Before arriving: booking's AT_PICKUP would be refused with how far the driver is.
     stream.send([near(PICKUP, 1, 2300, t0)]);
     await stream.waitForAck(1);
-    const far = await failure(t.internal.checkArrival({ bookingId: trip.bookingId, driverId: driver.id, stop: TripStop.TRIP_STOP_PICKUP, stopLocation: undefined }));
+    const far = await failure(
+      t.internal.checkArrival({
+        bookingId: trip.bookingId,
+        driverId: driver.id,
+        stop: TripStop.TRIP_STOP_PICKUP,
+        stopLocation: undefined,
+      }),
+    );
     assert.equal(far.code, grpc.status.FAILED_PRECONDITION);
     assert.match(far.message, /^driver is 2\.3 km from the pickup; arrive within 100 m$/);
 
@@ -81,7 +100,12 @@ describe("trips from booking's events", () => {
     stream.send([near(PICKUP, 7, 480, t0), near(PICKUP, 8, 30, t0)]); // out and back in: nothing new
     await stream.waitForAck(8);
     await until("the pickup events", () => ofTrip().length >= 2);
-    const arrival = await t.internal.checkArrival({ bookingId: trip.bookingId, driverId: driver.id, stop: TripStop.TRIP_STOP_PICKUP, stopLocation: undefined });
+    const arrival = await t.internal.checkArrival({
+      bookingId: trip.bookingId,
+      driverId: driver.id,
+      stop: TripStop.TRIP_STOP_PICKUP,
+      stopLocation: undefined,
+    });
     assert.ok(arrival.distanceM < 100 && arrival.radiusM === 100, JSON.stringify(arrival));
 
     await t.advance(trip, BookingStatus.BOOKING_STATUS_AT_PICKUP);
@@ -89,13 +113,20 @@ describe("trips from booking's events", () => {
     // The drop is about 14.5 km away: drive there (1 km a minute is 60 km/h).
     const legs = Array.from({ length: 16 }, (_, i) => {
       const f = (i + 1) / 16;
-      return pointAt(9 + i, PICKUP.lat + (DROP.lat - PICKUP.lat) * f, PICKUP.lng + (DROP.lng - PICKUP.lng) * f, { recordedAt: new Date(t0 + (9 + i) * 60_000), speedMps: 16 });
+      return pointAt(9 + i, PICKUP.lat + (DROP.lat - PICKUP.lat) * f, PICKUP.lng + (DROP.lng - PICKUP.lng) * f, {
+        recordedAt: new Date(t0 + (9 + i) * 60_000),
+        speedMps: 16,
+      });
     });
     stream.send(legs);
     await stream.waitForAck(24);
     await until("the drop events", () => ofTrip().length >= 4);
 
-    const fired = ofTrip().map((e) => [e.subject.slice(e.subject.indexOf(".") + 1), e.geofence!.stop, e.geofence!.kind]);
+    const fired = ofTrip().map((e) => [
+      e.subject.slice(e.subject.indexOf(".") + 1),
+      e.geofence!.stop,
+      e.geofence!.kind,
+    ]);
     assert.deepEqual(fired, [
       ["geofence.arriving", TripStop.TRIP_STOP_PICKUP, GeofenceKind.GEOFENCE_KIND_ARRIVING],
       ["geofence.arrived", TripStop.TRIP_STOP_PICKUP, GeofenceKind.GEOFENCE_KIND_ARRIVED],
@@ -108,17 +139,52 @@ describe("trips from booking's events", () => {
     assert.equal(first.transporterId, trip.transporterId);
     assert.ok(Math.abs(first.distanceM - 450) < 2, String(first.distanceM));
     assert.equal(first.occurredAt?.getTime(), t0 + 3 * 60_000, "the time of the point inside the ring");
-    assert.deepEqual(ofTrip().map((e) => e.sequence), [1, 2, 3, 4], "the booking's tracking events are numbered");
+    assert.deepEqual(
+      ofTrip().map((e) => e.sequence),
+      [1, 2, 3, 4],
+      "the booking's tracking events are numbered",
+    );
     // The core location subject is not captured by the durable stream.
     assert.ok(events.seen.every((e) => /\.(geofence\.arriv(ing|ed)|driver_dark)$/.test(e.subject)));
 
     // Without a position, and with a stop tracking does not know: clear refusals.
     const stranger = await t.driver();
-    const unknown = await failure(t.internal.checkArrival({ bookingId: uuidv7(), driverId: stranger.id, stop: TripStop.TRIP_STOP_DROP, stopLocation: DROP }));
+    const unknown = await failure(
+      t.internal.checkArrival({
+        bookingId: uuidv7(),
+        driverId: stranger.id,
+        stop: TripStop.TRIP_STOP_DROP,
+        stopLocation: DROP,
+      }),
+    );
     assert.equal(unknown.code, grpc.status.FAILED_PRECONDITION);
     assert.match(unknown.message, /position is unknown/);
-    assert.equal((await failure(t.internal.checkArrival({ bookingId: uuidv7(), driverId: stranger.id, stop: TripStop.TRIP_STOP_DROP, stopLocation: undefined }))).code, grpc.status.INVALID_ARGUMENT);
-    assert.equal((await failure(t.internal.checkArrival({ bookingId: trip.bookingId, driverId: driver.id, stop: TripStop.TRIP_STOP_UNSPECIFIED, stopLocation: undefined }))).code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(
+      (
+        await failure(
+          t.internal.checkArrival({
+            bookingId: uuidv7(),
+            driverId: stranger.id,
+            stop: TripStop.TRIP_STOP_DROP,
+            stopLocation: undefined,
+          }),
+        )
+      ).code,
+      grpc.status.INVALID_ARGUMENT,
+    );
+    assert.equal(
+      (
+        await failure(
+          t.internal.checkArrival({
+            bookingId: trip.bookingId,
+            driverId: driver.id,
+            stop: TripStop.TRIP_STOP_UNSPECIFIED,
+            stopLocation: undefined,
+          }),
+        )
+      ).code,
+      grpc.status.INVALID_ARGUMENT,
+    );
     stream.close();
   });
 
@@ -128,9 +194,19 @@ describe("trips from booking's events", () => {
     stream.send([pointAt(1, 18.52, 73.85)]);
     await stream.waitForAck(1);
     const trip = await t.startTrip(driver.id, { pickup: PICKUP, drop: DROP });
-    const assignments = () => stream.responses.flatMap((r) => (r.kind?.$case === "command" && r.kind.value.kind?.$case === "assignment" ? [r.kind.value.kind.value] : []));
+    const assignments = () =>
+      stream.responses.flatMap((r) =>
+        r.kind?.$case === "command" && r.kind.value.kind?.$case === "assignment" ? [r.kind.value.kind.value] : [],
+      );
     await until("the assignment on the driver's stream", () => assignments().length === 1);
-    assert.deepEqual(assignments()[0], { bookingId: trip.bookingId, vehicleId: trip.vehicleId, pickup: PICKUP, drop: DROP, pickupAddress: "Mumbai", dropAddress: "Pune" });
+    assert.deepEqual(assignments()[0], {
+      bookingId: trip.bookingId,
+      vehicleId: trip.vehicleId,
+      pickup: PICKUP,
+      drop: DROP,
+      pickupAddress: "Mumbai",
+      dropAddress: "Pune",
+    });
     // The same ASSIGNED again (a redelivery: same sequence, new message), then the next status.
     trip.sequence -= 1;
     await t.advance(trip, BookingStatus.BOOKING_STATUS_ASSIGNED);
@@ -148,7 +224,14 @@ describe("trips from booking's events", () => {
     const first = again.responses.find((r) => r.kind?.$case === "command");
     assert.deepEqual(first?.kind?.$case === "command" && first.kind.value.kind, {
       $case: "assignment",
-      value: { bookingId: later.bookingId, vehicleId: later.vehicleId, pickup: PICKUP, drop: DROP, pickupAddress: "Mumbai", dropAddress: "Pune" },
+      value: {
+        bookingId: later.bookingId,
+        vehicleId: later.vehicleId,
+        pickup: PICKUP,
+        drop: DROP,
+        pickupAddress: "Mumbai",
+        dropAddress: "Pune",
+      },
     });
     again.close();
   });
@@ -170,9 +253,15 @@ describe("trips from booking's events", () => {
       await until(`the trip ended by ${subject}`, () => t.tracking.trips.activeOf(driver.id) === undefined);
       assert.equal((await t.tracking.store.get(driver.id))?.onTrip, false);
       // Its customer still reads the (ended) trip's path, with the point acked during the trip.
-      assert.deepEqual((await t.client.getTripPath({ bookingId: trip.bookingId }, trip.customer)).points.map((p) => p.seq), [1]);
+      assert.deepEqual(
+        (await t.client.getTripPath({ bookingId: trip.bookingId }, trip.customer)).points.map((p) => p.seq),
+        [1],
+      );
       // A cancelled or reopened trip is taken away from the driver, who hears it at once; a completed one is theirs to close.
-      const told = () => stream.responses.flatMap((r) => (r.kind?.$case === "command" ? [r.kind.value] : [])).filter((c) => c.kind?.$case === "cancelled" || c.kind?.$case === "reopened");
+      const told = () =>
+        stream.responses
+          .flatMap((r) => (r.kind?.$case === "command" ? [r.kind.value] : []))
+          .filter((c) => c.kind?.$case === "cancelled" || c.kind?.$case === "reopened");
       if (subject === "status_changed") {
         stream.send([pointAt(2, 18.5201, 73.85)]);
         await stream.waitForAck(2);
@@ -191,7 +280,10 @@ describe("trips from booking's events", () => {
     const second = await t.replica();
     const driver = await t.driver();
     const trip = await t.startTrip(driver.id);
-    await until("the second replica knows the trip", () => second.tracking.trips.activeOf(driver.id)?.bookingId === trip.bookingId);
+    await until(
+      "the second replica knows the trip",
+      () => second.tracking.trips.activeOf(driver.id)?.bookingId === trip.bookingId,
+    );
     const darkOfTrip = () => events.seen.filter((e) => e.bookingId === trip.bookingId && e.dark);
     await t.client.updateLocation({ points: [pointAt(1, PICKUP.lat, PICKUP.lng)] }, t.as(driver.token));
 
@@ -210,8 +302,16 @@ describe("trips from booking's events", () => {
     assert.deepEqual(dark.lastLocation, PICKUP);
 
     // Back (through the other replica), then silent again: a second event.
-    await second.client.updateLocation({ points: [pointAt(2, PICKUP.lat + 0.001, PICKUP.lng, { recordedAt: new Date(Date.now() + clock - 1000) })] }, t.as(driver.token));
-    await until("the dark mark cleared everywhere", () => t.tracking.trips.activeOf(driver.id)?.darkAt === undefined && second.tracking.trips.activeOf(driver.id)?.darkAt === undefined);
+    await second.client.updateLocation(
+      { points: [pointAt(2, PICKUP.lat + 0.001, PICKUP.lng, { recordedAt: new Date(Date.now() + clock - 1000) })] },
+      t.as(driver.token),
+    );
+    await until(
+      "the dark mark cleared everywhere",
+      () =>
+        t.tracking.trips.activeOf(driver.id)?.darkAt === undefined &&
+        second.tracking.trips.activeOf(driver.id)?.darkAt === undefined,
+    );
     assert.equal(Number((await t.tracking.feed.row(trip.bookingId))?.dark_at ?? 0), 0);
     clock += 31_000;
     await Promise.all([t.tracking.events.sweepDark(false), second.tracking.events.sweepDark(false)]);
@@ -227,7 +327,12 @@ describe("trips from booking's events", () => {
     stream.halfClose();
     await stream.waitForAck(2);
     await until("the stream is still registered", () => t.tracking.commands.connectedHere(driver.id));
-    assert.equal(t.tracking.commands.send(driver.id, { kind: { $case: "statusPrompt", value: { bookingId: uuidv7(), nextStatus: "AT_PICKUP", message: "Reached?" } } }), "queued");
+    assert.equal(
+      t.tracking.commands.send(driver.id, {
+        kind: { $case: "statusPrompt", value: { bookingId: uuidv7(), nextStatus: "AT_PICKUP", message: "Reached?" } },
+      }),
+      "queued",
+    );
     await until("the command after the half-close", () => stream.responses.some((r) => r.kind?.$case === "command"));
     assert.equal(stream.status, undefined, "the server did not end the stream");
     stream.close();
@@ -241,7 +346,10 @@ describe("trips from booking's events", () => {
     let lastSeq = 0;
     let reading = false;
     const watching = (async () => {
-      for await (const update of t.client.watchLocation({ bookingId: trip.bookingId }, { ...trip.customer, signal: controller.signal })) {
+      for await (const update of t.client.watchLocation(
+        { bookingId: trip.bookingId },
+        { ...trip.customer, signal: controller.signal },
+      )) {
         received += 1;
         lastSeq = update.position!.seq;
         await until("the stalled app reads again", () => reading, 60_000, 20);
@@ -251,7 +359,13 @@ describe("trips from booking's events", () => {
     const total = 2000;
     for (let from = 1; from <= total; from += 500) {
       await t.client.updateLocation(
-        { points: Array.from({ length: 500 }, (_, i) => pointAt(from + i, PICKUP.lat + (from + i) * 0.0009, PICKUP.lng, { recordedAt: new Date(t0 + (from + i) * 10_000) })) },
+        {
+          points: Array.from({ length: 500 }, (_, i) =>
+            pointAt(from + i, PICKUP.lat + (from + i) * 0.0009, PICKUP.lng, {
+              recordedAt: new Date(t0 + (from + i) * 10_000),
+            }),
+          ),
+        },
         t.as(driver.token),
       );
     }
@@ -272,10 +386,18 @@ describe("tracking drains on shutdown", () => {
       const replica = await t.replica();
       const driver = await t.driver();
       const trip = await t.startTrip(driver.id);
-      await until("the replica knows the trip", () => replica.tracking.trips.activeOf(driver.id)?.bookingId === trip.bookingId);
+      await until(
+        "the replica knows the trip",
+        () => replica.tracking.trips.activeOf(driver.id)?.bookingId === trip.bookingId,
+      );
       const stream = replica.stream(driver.token);
       const t0 = Date.now() - 3600_000;
-      const points = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => pointAt(from + i, PICKUP.lat + (from + i) * 0.0009, PICKUP.lng, { recordedAt: new Date(t0 + (from + i) * 10_000) }));
+      const points = (from: number, to: number) =>
+        Array.from({ length: to - from + 1 }, (_, i) =>
+          pointAt(from + i, PICKUP.lat + (from + i) * 0.0009, PICKUP.lng, {
+            recordedAt: new Date(t0 + (from + i) * 10_000),
+          }),
+        );
       stream.send(points(1, 10));
       await stream.waitForAck(10);
       stream.send(points(11, 20));

@@ -71,7 +71,8 @@ export function tripFromRow(row: TripRow): Trip {
     driverId: row.driver_id ?? "",
     customerId: row.customer_id,
     transporterId: row.transporter_id ?? "",
-    pickup: row.pickup_lat !== null && row.pickup_lng !== null ? { lat: row.pickup_lat, lng: row.pickup_lng } : undefined,
+    pickup:
+      row.pickup_lat !== null && row.pickup_lng !== null ? { lat: row.pickup_lat, lng: row.pickup_lng } : undefined,
     drop: row.drop_lat !== null && row.drop_lng !== null ? { lat: row.drop_lat, lng: row.drop_lng } : undefined,
     vehicleId: row.vehicle_id ?? "",
     pickupPlace: row.pickup_place,
@@ -89,7 +90,14 @@ export function tripFromRow(row: TripRow): Trip {
 export function assignmentOf(trip: Trip): NonNullable<DriverCommand["kind"]> {
   return {
     $case: "assignment",
-    value: { bookingId: trip.bookingId, vehicleId: trip.vehicleId, pickup: trip.pickup, drop: trip.drop, pickupAddress: trip.pickupPlace, dropAddress: trip.dropPlace },
+    value: {
+      bookingId: trip.bookingId,
+      vehicleId: trip.vehicleId,
+      pickup: trip.pickup,
+      drop: trip.drop,
+      pickupAddress: trip.pickupPlace,
+      dropAddress: trip.dropPlace,
+    },
   };
 }
 
@@ -105,7 +113,10 @@ export class TripDirectory {
   private readonly ended = new Set<string>();
   private tick = 0;
 
-  constructor(private readonly changes: TripChanges = {}, private readonly remember = 100_000) {}
+  constructor(
+    private readonly changes: TripChanges = {},
+    private readonly remember = 100_000,
+  ) {}
 
   get activeCount(): number {
     return this.active.size;

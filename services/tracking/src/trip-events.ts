@@ -10,7 +10,12 @@
  * - CheckArrival: booking asks before AT_PICKUP / AT_DROPOFF.
  */
 import { v7 as uuidv7 } from "uuid";
-import { DriverWentDark, GeofenceEntered, GeofenceKind, TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
+import {
+  DriverWentDark,
+  GeofenceEntered,
+  GeofenceKind,
+  TripStop,
+} from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import type { Cache } from "@weelo/cache";
 import { FailedPreconditionError, InvalidArgumentError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
@@ -50,7 +55,10 @@ export interface TripEventsOptions {
 }
 
 const STOP_TO_PROTO: Record<Stop, TripStop> = { pickup: TripStop.TRIP_STOP_PICKUP, drop: TripStop.TRIP_STOP_DROP };
-const RING_TO_PROTO: Record<Ring, GeofenceKind> = { arriving: GeofenceKind.GEOFENCE_KIND_ARRIVING, arrived: GeofenceKind.GEOFENCE_KIND_ARRIVED };
+const RING_TO_PROTO: Record<Ring, GeofenceKind> = {
+  arriving: GeofenceKind.GEOFENCE_KIND_ARRIVING,
+  arrived: GeofenceKind.GEOFENCE_KIND_ARRIVED,
+};
 
 export class TripEvents {
   private readonly now: () => number;
@@ -120,19 +128,35 @@ export class TripEvents {
   }
 
   /** Booking's check before AT_PICKUP / AT_DROPOFF: resolves with the distance, or throws FAILED_PRECONDITION. */
-  async checkArrival(request: { bookingId: string; driverId: string; stop: TripStop; stopLocation: { lat: number; lng: number } | undefined }) {
-    const stop: Stop | undefined = request.stop === TripStop.TRIP_STOP_PICKUP ? "pickup" : request.stop === TripStop.TRIP_STOP_DROP ? "drop" : undefined;
+  async checkArrival(request: {
+    bookingId: string;
+    driverId: string;
+    stop: TripStop;
+    stopLocation: { lat: number; lng: number } | undefined;
+  }) {
+    const stop: Stop | undefined =
+      request.stop === TripStop.TRIP_STOP_PICKUP
+        ? "pickup"
+        : request.stop === TripStop.TRIP_STOP_DROP
+          ? "drop"
+          : undefined;
     if (!stop) throw new InvalidArgumentError("stop", "stop must be TRIP_STOP_PICKUP or TRIP_STOP_DROP");
     if (!request.driverId) throw new InvalidArgumentError("driver_id", "driver_id is required");
     const trip = request.bookingId ? await this.options.feed.lookup(request.bookingId) : undefined;
     const target = trip?.[stop] ?? request.stopLocation;
     if (!target || !Number.isFinite(target.lat) || !Number.isFinite(target.lng)) {
-      throw new InvalidArgumentError("stop_location", "stop_location is required: tracking does not know this booking's stops");
+      throw new InvalidArgumentError(
+        "stop_location",
+        "stop_location is required: tracking does not know this booking's stops",
+      );
     }
     const stored = await this.options.store.get(request.driverId);
     const position = stored?.position;
     const last = position ? { lat: position.lat, lng: position.lng, lastSeenAt: stored.lastSeenAt } : undefined;
-    const verdict = arrivalVerdict(stop, last, target, this.now(), { arrivedM: this.options.arrivedM, maxAgeMs: this.options.darkAfterMs });
+    const verdict = arrivalVerdict(stop, last, target, this.now(), {
+      arrivedM: this.options.arrivedM,
+      maxAgeMs: this.options.darkAfterMs,
+    });
     if (!verdict.arrived) throw new FailedPreconditionError(verdict.message, { reason: verdict.reason });
     return { distanceM: verdict.distanceM, radiusM: this.options.arrivedM, recordedAt: new Date(position!.recordedAt) };
   }
@@ -151,9 +175,19 @@ export class TripEvents {
 
   /** One look for dark drivers; resolves to how many were reported (tests call it directly). */
   async sweepDark(useLease = true): Promise<number> {
-    if (useLease && !(await this.options.cache.setIfAbsent("tracking:dark-sweep", this.replicaId, Math.max(500, this.options.darkCheckMs - 200)))) return 0;
+    if (
+      useLease &&
+      !(await this.options.cache.setIfAbsent(
+        "tracking:dark-sweep",
+        this.replicaId,
+        Math.max(500, this.options.darkCheckMs - 200),
+      ))
+    )
+      return 0;
     const now = this.now();
-    const candidates = [...this.options.directory.activeTrips()].filter((t) => t.darkAt === undefined && now - t.activeSince > this.options.darkAfterMs);
+    const candidates = [...this.options.directory.activeTrips()].filter(
+      (t) => t.darkAt === undefined && now - t.activeSince > this.options.darkAfterMs,
+    );
     let reported = 0;
     for (let i = 0; i < candidates.length; i += 200) {
       const chunk = candidates.slice(i, i + 200);
@@ -163,7 +197,10 @@ export class TripEvents {
         const heardAt = Math.max(lastSeenAt, trip.activeSince);
         if (now - heardAt <= this.options.darkAfterMs) continue;
         const position = stored[j]?.position;
-        if (await this.raiseDark(trip, lastSeenAt >= trip.activeSince ? lastSeenAt : undefined, position, now - heardAt)) reported += 1;
+        if (
+          await this.raiseDark(trip, lastSeenAt >= trip.activeSince ? lastSeenAt : undefined, position, now - heardAt)
+        )
+          reported += 1;
       }
     }
     return reported;
@@ -181,7 +218,13 @@ export class TripEvents {
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
 
-  private async raiseGeofence(trip: Trip, stop: Stop, ring: Ring, point: AcceptedPoint, distanceM: number): Promise<void> {
+  private async raiseGeofence(
+    trip: Trip,
+    stop: Stop,
+    ring: Ring,
+    point: AcceptedPoint,
+    distanceM: number,
+  ): Promise<void> {
     const radiusM = ring === "arriving" ? this.options.arrivingM : this.options.arrivedM;
     await this.raise(trip, {
       mark: `${stop}_${ring}_at`,
@@ -201,11 +244,20 @@ export class TripEvents {
           occurredAt,
         }).finish(),
       counted: `geofence_${ring}`,
-      won: () => this.options.logger.info({ bookingId: trip.bookingId, driverId: trip.driverId, stop, ring, distanceM: Math.round(distanceM) }, "geofence entered"),
+      won: () =>
+        this.options.logger.info(
+          { bookingId: trip.bookingId, driverId: trip.driverId, stop, ring, distanceM: Math.round(distanceM) },
+          "geofence entered",
+        ),
     });
   }
 
-  private async raiseDark(trip: Trip, lastSeenAt: number | undefined, position: AcceptedPoint | undefined, silentMs: number): Promise<boolean> {
+  private async raiseDark(
+    trip: Trip,
+    lastSeenAt: number | undefined,
+    position: AcceptedPoint | undefined,
+    silentMs: number,
+  ): Promise<boolean> {
     const at = new Date(this.now());
     const silentSeconds = Math.floor(silentMs / 1000);
     return this.raise(trip, {
@@ -226,7 +278,10 @@ export class TripEvents {
       counted: "driver_dark",
       won: () => {
         trip.darkAt = at.getTime();
-        this.options.logger.warn({ bookingId: trip.bookingId, driverId: trip.driverId, silentS: silentSeconds }, "driver went dark");
+        this.options.logger.warn(
+          { bookingId: trip.bookingId, driverId: trip.driverId, silentS: silentSeconds },
+          "driver went dark",
+        );
       },
     });
   }
@@ -279,5 +334,10 @@ interface OneOffEvent {
 
 /** The people a trip event concerns, as every tracking event names them. */
 function partiesOf(trip: Trip, row: TripRow) {
-  return { bookingId: trip.bookingId, driverId: trip.driverId, customerId: row.customer_id, transporterId: row.transporter_id ?? "" };
+  return {
+    bookingId: trip.bookingId,
+    driverId: trip.driverId,
+    customerId: row.customer_id,
+    transporterId: row.transporter_id ?? "",
+  };
 }

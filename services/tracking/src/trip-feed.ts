@@ -57,7 +57,9 @@ const ON_TRIP: ReadonlySet<BookingStatus> = new Set([
 
 /** BOOKING_STATUS_IN_TRANSIT → "in_transit". */
 export function statusWord(status: BookingStatus): string {
-  return bookingStatusToJSON(status).replace(/^BOOKING_STATUS_/, "").toLowerCase();
+  return bookingStatusToJSON(status)
+    .replace(/^BOOKING_STATUS_/, "")
+    .toLowerCase();
 }
 
 export class TripFeed {
@@ -80,8 +82,12 @@ export class TripFeed {
    */
   async start(): Promise<void> {
     const { bus, logger } = this.options;
-    this.subscription = bus.subscribe(this.changedSubject, (msg) =>
-      void this.refresh(new TextDecoder().decode(msg.data)).catch((error: unknown) => logger.warn({ err: error }, "could not re-read a changed trip")),
+    this.subscription = bus.subscribe(
+      this.changedSubject,
+      (msg) =>
+        void this.refresh(new TextDecoder().decode(msg.data)).catch((error: unknown) =>
+          logger.warn({ err: error }, "could not re-read a changed trip"),
+        ),
     );
     await this.reload();
     this.reloadTimer = setInterval(() => {
@@ -148,7 +154,11 @@ export class TripFeed {
         handler: (msg) => this.handle(msg),
         concurrency: 4,
         maxDeliver: 20,
-        onDeadLetter: (dead) => logger.error({ subject: dead.subject, seq: dead.seq, reason: dead.reason }, "a booking event could not be applied to the trips; given up"),
+        onDeadLetter: (dead) =>
+          logger.error(
+            { subject: dead.subject, seq: dead.seq, reason: dead.reason },
+            "a booking event could not be applied to the trips; given up",
+          ),
       },
       logger,
     );
@@ -195,12 +205,19 @@ export class TripFeed {
       );
       if (changed) changedId = event.bookingId;
       if (changed && takenAway && before?.active && before.driver_id) {
-        this.options.tellDriver?.(before.driver_id, { kind: takenAway, bookingId: event.bookingId, reason: event.reason, eventId: envelope.id });
+        this.options.tellDriver?.(before.driver_id, {
+          kind: takenAway,
+          bookingId: event.bookingId,
+          reason: event.reason,
+          eventId: envelope.id,
+        });
       }
-      if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED) assignedTo = driverId;
+      if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED)
+        assignedTo = driverId;
     }
     if (!changedId) return;
     const row = await this.changed(changedId);
-    if (assignedTo && row) this.options.tellDriver?.(assignedTo, { kind: "assigned", trip: tripFromRow(row), eventId: envelope.id });
+    if (assignedTo && row)
+      this.options.tellDriver?.(assignedTo, { kind: "assigned", trip: tripFromRow(row), eventId: envelope.id });
   }
 }

@@ -72,7 +72,9 @@ export async function recordBookingOpened(db: Db, event: BookingOpened): Promise
           updated_at: sql`now()`,
         })
         // A redelivery changes nothing.
-        .where(sql<boolean>`trips.pickup_lat is distinct from excluded.pickup_lat or trips.drop_lat is distinct from excluded.drop_lat or trips.customer_id <> excluded.customer_id`),
+        .where(
+          sql<boolean>`trips.pickup_lat is distinct from excluded.pickup_lat or trips.drop_lat is distinct from excluded.drop_lat or trips.customer_id <> excluded.customer_id`,
+        ),
     )
     // xmax is 0 on a row this statement inserted, the updating transaction's id otherwise.
     .returning(sql<boolean>`(xmax = 0)`.as("inserted"))
@@ -110,7 +112,8 @@ export async function recordBookingStatus(db: Db, event: BookingStatusApplied, a
     })
     .onConflict((oc) => {
       const sameDriver = sql<boolean>`trips.driver_id is not distinct from excluded.driver_id`;
-      const keep = (column: string) => sql<Date | null>`case when ${sameDriver} then ${sql.ref(`trips.${column}`)} else null end`;
+      const keep = (column: string) =>
+        sql<Date | null>`case when ${sameDriver} then ${sql.ref(`trips.${column}`)} else null end`;
       return oc
         .column("booking_id")
         .doUpdateSet({
@@ -146,13 +149,24 @@ export async function activeTrips(db: Db): Promise<TripRow[]> {
 }
 
 /** The columns that mark a one-off trip event as raised: a geofence ring entered, the driver gone dark. */
-export type TripEventMark = "pickup_arriving_at" | "pickup_arrived_at" | "drop_arriving_at" | "drop_arrived_at" | "dark_at";
+export type TripEventMark =
+  | "pickup_arriving_at"
+  | "pickup_arrived_at"
+  | "drop_arriving_at"
+  | "drop_arrived_at"
+  | "dark_at";
 
 /**
  * Marks a one-off event on the driver's active trip; the row when this call won, undefined
  * when it was already marked (or the trip moved on).
  */
-export async function claimTripEvent(trx: Db, bookingId: string, driverId: string, mark: TripEventMark, at: Date): Promise<TripRow | undefined> {
+export async function claimTripEvent(
+  trx: Db,
+  bookingId: string,
+  driverId: string,
+  mark: TripEventMark,
+  at: Date,
+): Promise<TripRow | undefined> {
   return trx
     .updateTable("trips")
     .set({ [mark]: at, event_sequence: sql`event_sequence + 1`, version: sql`version + 1`, updated_at: at })

@@ -18,9 +18,14 @@ export function meshCallerInterceptor(access: ServiceAccess, metrics: Metrics, l
     if (caller === undefined || (allowed !== undefined && !allowed.includes(caller))) {
       const reason = caller === undefined ? "unauthenticated" : "permission_denied";
       metrics.meshRefusals.inc({ service: ctx.service, method: ctx.method, reason });
-      logger.warn({ rpc: `${ctx.service}/${ctx.method}`, caller: caller ?? null, allowed, peer: ctx.peer }, "mesh call refused");
+      logger.warn(
+        { rpc: `${ctx.service}/${ctx.method}`, caller: caller ?? null, allowed, peer: ctx.peer },
+        "mesh call refused",
+      );
       if (caller === undefined) {
-        throw new UnauthenticatedError("this internal method needs a mesh certificate naming the calling service", { reason: "MESH_IDENTITY_MISSING" });
+        throw new UnauthenticatedError("this internal method needs a mesh certificate naming the calling service", {
+          reason: "MESH_IDENTITY_MISSING",
+        });
       }
       throw new PermissionDeniedError(`${caller} may not call ${ctx.method}`, { reason: "CALLER_NOT_ALLOWED" });
     }

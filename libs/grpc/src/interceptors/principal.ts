@@ -7,7 +7,10 @@ import type { ServerInterceptor } from "./types.js";
  * listed as public are refused without one: authorization is checked in the owning service,
  * not only at the gateway.
  */
-export function principalInterceptor(verifier: TokenVerifier, isPublic: (method: string) => boolean): ServerInterceptor {
+export function principalInterceptor(
+  verifier: TokenVerifier,
+  isPublic: (method: string) => boolean,
+): ServerInterceptor {
   return async (ctx, next) => {
     const header = ctx.metadata.get("authorization")[0];
     const token = bearerToken(typeof header === "string" ? header : undefined);
@@ -20,7 +23,9 @@ export function principalInterceptor(verifier: TokenVerifier, isPublic: (method:
         if (!open) throw error;
       }
     } else if (header !== undefined && !open) {
-      throw new UnauthenticatedError('the authorization header must be "Bearer <access token>"', { reason: "TOKEN_INVALID" });
+      throw new UnauthenticatedError('the authorization header must be "Bearer <access token>"', {
+        reason: "TOKEN_INVALID",
+      });
     }
     if (!ctx.principal && !open) throw new UnauthenticatedError();
     return next();

@@ -18,7 +18,12 @@ export const tracingInterceptor: ServerInterceptor = (ctx, next) => {
       name: `${ctx.service}/${ctx.method}`,
       kind: SpanKind.SERVER,
       parent,
-      attributes: { "rpc.system": "grpc", "rpc.service": ctx.service, "rpc.method": ctx.method, "weelo.request_id": ctx.requestId },
+      attributes: {
+        "rpc.system": "grpc",
+        "rpc.service": ctx.service,
+        "rpc.method": ctx.method,
+        "weelo.request_id": ctx.requestId,
+      },
     },
     async (span) => {
       await next();

@@ -38,5 +38,5 @@ export function declaredAccess(serviceName: string): ServiceAccess {
     const open = [...byMethod].filter(([, list]) => list.length === 0).map(([name]) => name);
     if (open.length > 0) throw new Error(`${serviceName} is internal but ${open.join(", ")} names no callers`);
   }
-  return { internal, callersOf: (method) => (internal ? byMethod.get(method) ?? [] : undefined) };
+  return { internal, callersOf: (method) => (internal ? (byMethod.get(method) ?? []) : undefined) };
 }

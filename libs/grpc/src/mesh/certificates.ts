@@ -53,11 +53,20 @@ export async function createMeshCa(commonName = "Weelo development mesh CA", val
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certificate, signingKey: keys.privateKey, certificatePem: certificate.toString("pem"), privateKeyPem: await pkcs8Pem(keys.privateKey) };
+  return {
+    certificate,
+    signingKey: keys.privateKey,
+    certificatePem: certificate.toString("pem"),
+    privateKeyPem: await pkcs8Pem(keys.privateKey),
+  };
 }
 
 /** A certificate for one or more SPIFFE IDs (the all-in-one's server names every service it hosts), signed by the CA. */
-export async function issueServiceCertificate(ca: MeshCa, ids: readonly string[], validDays = 365): Promise<KeyPairPem> {
+export async function issueServiceCertificate(
+  ca: MeshCa,
+  ids: readonly string[],
+  validDays = 365,
+): Promise<KeyPairPem> {
   const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
   const notBefore = new Date(Date.now() - 60_000);
   const certificate = await x509.X509CertificateGenerator.create({
@@ -73,7 +82,10 @@ export async function issueServiceCertificate(ca: MeshCa, ids: readonly string[]
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension(ids.map((id) => ({ type: "url" as const, value: id })), true),
+      new x509.SubjectAlternativeNameExtension(
+        ids.map((id) => ({ type: "url" as const, value: id })),
+        true,
+      ),
       await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
     ],
   });
@@ -103,11 +115,18 @@ export async function loadOrCreateDevCa(dir: string): Promise<MeshCa> {
     if (theirs) return caFromPem(theirs);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`the development mesh CA under ${dir} is incomplete (ca.key without ca.crt): remove the folder to make a new one`);
+  throw new Error(
+    `the development mesh CA under ${dir} is incomplete (ca.key without ca.crt): remove the folder to make a new one`,
+  );
 }
 
 /** A development service certificate under `dir` (<name>.crt, <name>.key), made on first use and kept. */
-export async function loadOrIssueDevCertificate(ca: MeshCa, dir: string, name: string, ids: readonly string[]): Promise<KeyPairPem> {
+export async function loadOrIssueDevCertificate(
+  ca: MeshCa,
+  dir: string,
+  name: string,
+  ids: readonly string[],
+): Promise<KeyPairPem> {
   const certPath = join(dir, `${name}.crt`);
   const keyPath = join(dir, `${name}.key`);
   const existing = await readPair(certPath, keyPath);
@@ -151,7 +170,9 @@ async function caFromPem(pair: KeyPairPem): Promise<MeshCa> {
 async function readPair(certPath: string, keyPath: string): Promise<KeyPairPem | undefined> {
   try {
     const [certificatePem, privateKeyPem] = await Promise.all([readFile(certPath, "utf8"), readFile(keyPath, "utf8")]);
-    return certificatePem.includes("END CERTIFICATE") && privateKeyPem.includes("END PRIVATE KEY") ? { certificatePem, privateKeyPem } : undefined;
+    return certificatePem.includes("END CERTIFICATE") && privateKeyPem.includes("END PRIVATE KEY")
+      ? { certificatePem, privateKeyPem }
+      : undefined;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
@@ -175,7 +196,10 @@ async function writeOnce(path: string, content: string): Promise<boolean> {
 
 async function pkcs8Pem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
-  const body = der.toString("base64").match(/.{1,64}/g)!.join("\n");
+  const body = der
+    .toString("base64")
+    .match(/.{1,64}/g)!
+    .join("\n");
   return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 }
 

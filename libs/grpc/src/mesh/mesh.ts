@@ -64,17 +64,24 @@ export class Mesh {
    * The mesh of a process: certificate files when configured; else, in development, the CA
    * under DATA_DIR/mesh; else (`inMemoryCa`, the all-in-one) a CA made now in memory.
    */
-  static async create(settings: MeshSettings, options: { allowDevelopmentCa: boolean; inMemoryCa?: boolean }): Promise<Mesh> {
+  static async create(
+    settings: MeshSettings,
+    options: { allowDevelopmentCa: boolean; inMemoryCa?: boolean },
+  ): Promise<Mesh> {
     const files = [settings.MESH_CERT_FILE, settings.MESH_KEY_FILE, settings.MESH_CA_FILE];
     if (files.some(Boolean)) {
-      if (!files.every(Boolean)) throw new Error("MESH_CERT_FILE, MESH_KEY_FILE and MESH_CA_FILE are set together or not at all");
+      if (!files.every(Boolean))
+        throw new Error("MESH_CERT_FILE, MESH_KEY_FILE and MESH_CA_FILE are set together or not at all");
       // Read once now, so a missing file or a certificate without an identity stops the start.
       const names = uriSans(readFileSync(settings.MESH_CERT_FILE!, "utf8"))
         .filter((uri) => uri.startsWith(`spiffe://${settings.MESH_TRUST_DOMAIN}/`))
         .map((uri) => uri.slice(`spiffe://${settings.MESH_TRUST_DOMAIN}/`.length));
-      if (names.length === 0) throw new Error(`MESH_CERT_FILE names no spiffe://${settings.MESH_TRUST_DOMAIN}/ identity (a URI SAN)`);
+      if (names.length === 0)
+        throw new Error(`MESH_CERT_FILE names no spiffe://${settings.MESH_TRUST_DOMAIN}/ identity (a URI SAN)`);
       if (settings.MESH_IDENTITY && !names.includes(settings.MESH_IDENTITY)) {
-        throw new Error(`MESH_CERT_FILE names ${names.join(", ")}, not MESH_IDENTITY=${settings.MESH_IDENTITY}: is the right certificate mounted?`);
+        throw new Error(
+          `MESH_CERT_FILE names ${names.join(", ")}, not MESH_IDENTITY=${settings.MESH_IDENTITY}: is the right certificate mounted?`,
+        );
       }
       readFileSync(settings.MESH_KEY_FILE!);
       readFileSync(settings.MESH_CA_FILE!);
@@ -86,9 +93,15 @@ export class Mesh {
       });
       return new Mesh(settings.MESH_TRUST_DOMAIN, "files", { provider, names }, undefined);
     }
-    if (options.inMemoryCa) return new Mesh(settings.MESH_TRUST_DOMAIN, "in-memory", undefined, { ca: await createMeshCa("Weelo in-process mesh CA"), dir: undefined });
+    if (options.inMemoryCa)
+      return new Mesh(settings.MESH_TRUST_DOMAIN, "in-memory", undefined, {
+        ca: await createMeshCa("Weelo in-process mesh CA"),
+        dir: undefined,
+      });
     if (!options.allowDevelopmentCa) {
-      throw new Error("MESH_CERT_FILE, MESH_KEY_FILE and MESH_CA_FILE must be set in production (the development mesh CA is refused)");
+      throw new Error(
+        "MESH_CERT_FILE, MESH_KEY_FILE and MESH_CA_FILE must be set in production (the development mesh CA is refused)",
+      );
     }
     const dir = join(settings.DATA_DIR, "mesh");
     return new Mesh(settings.MESH_TRUST_DOMAIN, "development", undefined, { ca: await loadOrCreateDevCa(dir), dir });
@@ -112,7 +125,9 @@ export class Mesh {
   async serverCredentials(serves: readonly string[]): Promise<grpc.ServerCredentials> {
     const missing = serves.filter((name) => !this.canActAs(name));
     if (missing.length > 0) {
-      throw new Error(`the mesh certificate names ${this.fileIdentity!.names.join(", ")} but this process serves ${missing.join(", ")}`);
+      throw new Error(
+        `the mesh certificate names ${this.fileIdentity!.names.join(", ")} but this process serves ${missing.join(", ")}`,
+      );
     }
     const provider = this.providerFor(serves);
     await loaded(provider);
@@ -126,7 +141,9 @@ export class Mesh {
     let credentials = this.channelCredentialsCache.get(key);
     if (!credentials) {
       if (!this.canActAs(caller)) {
-        throw new Error(`this process's mesh certificate names ${this.fileIdentity!.names.join(", ")}; it cannot call as ${caller}`);
+        throw new Error(
+          `this process's mesh certificate names ${this.fileIdentity!.names.join(", ")}; it cannot call as ${caller}`,
+        );
       }
       const provider = this.providerFor([caller]);
       const expected = this.idOf(target);
@@ -135,7 +152,9 @@ export class Mesh {
         checkServerIdentity: (_host, certificate) =>
           sansOf(certificate.subjectaltname).includes(expected)
             ? undefined
-            : new Error(`the server's certificate does not name ${expected} (it names ${certificate.subjectaltname ?? "nothing"})`),
+            : new Error(
+                `the server's certificate does not name ${expected} (it names ${certificate.subjectaltname ?? "nothing"})`,
+              ),
       });
       this.channelCredentialsCache.set(key, credentials);
     }
@@ -163,7 +182,10 @@ export class Mesh {
    */
   async issue(names: readonly string[]): Promise<KeyPairPem & { caPem: string }> {
     if (!this.issuer) throw new Error("a mesh reading its certificate from files cannot issue certificates");
-    const pair = await issueServiceCertificate(this.issuer.ca, names.map((name) => (name.includes("://") ? name : this.idOf(name))));
+    const pair = await issueServiceCertificate(
+      this.issuer.ca,
+      names.map((name) => (name.includes("://") ? name : this.idOf(name))),
+    );
     return { ...pair, caPem: this.issuer.ca.certificatePem };
   }
 
@@ -174,7 +196,9 @@ export class Mesh {
     if (!provider) {
       const { ca, dir } = this.issuer!;
       const ids = names.map((name) => this.idOf(name));
-      const pair = dir ? loadOrIssueDevCertificate(ca, dir, key.replaceAll(",", "+"), ids) : issueServiceCertificate(ca, ids);
+      const pair = dir
+        ? loadOrIssueDevCertificate(ca, dir, key.replaceAll(",", "+"), ids)
+        : issueServiceCertificate(ca, ids);
       provider = new IssuedCertificateProvider(pair.then((p) => ({ ...p, caPem: ca.certificatePem })));
       this.providers.set(key, provider);
     }

@@ -56,7 +56,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     // Past CONFIRMED a booking has its transporter; past ASSIGNED (until cancelled) its driver.
-    .addCheckConstraint("bookings_pending_unclaimed", sql`status <> 'pending' or (transporter_id is null and driver_user_id is null)`)
+    .addCheckConstraint(
+      "bookings_pending_unclaimed",
+      sql`status <> 'pending' or (transporter_id is null and driver_user_id is null)`,
+    )
     .execute();
   // Each role's list, newest first (ids are UUIDv7, so id order is creation order).
   await db.schema.createIndex("bookings_customer_idx").on("bookings").columns(["customer_id", "id desc"]).execute();

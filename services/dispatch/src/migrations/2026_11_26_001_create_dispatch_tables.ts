@@ -34,14 +34,23 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
   // The timer poller's queue: open broadcasts by when their next wave is due.
-  await db.schema.createIndex("broadcasts_due_idx").on("broadcasts").column("next_wave_at").where(sql.ref("status"), "=", "open").execute();
+  await db.schema
+    .createIndex("broadcasts_due_idx")
+    .on("broadcasts")
+    .column("next_wave_at")
+    .where(sql.ref("status"), "=", "open")
+    .execute();
 
   await db.schema
     .createTable("bookings")
     .addColumn("booking_id", "uuid", (c) => c.primaryKey())
     .addColumn("order_id", "uuid", (c) => c.notNull())
     .addColumn("state", "text", (c) =>
-      c.notNull().check(sql`state in ('open', 'accepted', 'assigned', 'reopening', 'expiring', 'expired', 'cancelled', 'closed')`),
+      c
+        .notNull()
+        .check(
+          sql`state in ('open', 'accepted', 'assigned', 'reopening', 'expiring', 'expired', 'cancelled', 'closed')`,
+        ),
     )
     .addColumn("transporter_id", "uuid")
     .addColumn("offer_id", "uuid")
@@ -56,23 +65,53 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("sync_attempts", "integer", (c) => c.notNull().defaultTo(0))
     .addColumn("booking_seq", "bigint", (c) => c.notNull().defaultTo(0))
     .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
-    .addCheckConstraint("bookings_taken_has_transporter", sql`state not in ('accepted', 'assigned') or transporter_id is not null`)
-    .addCheckConstraint("bookings_assigned_has_driver", sql`state <> 'assigned' or (driver_id is not null and vehicle_id is not null)`)
+    .addCheckConstraint(
+      "bookings_taken_has_transporter",
+      sql`state not in ('accepted', 'assigned') or transporter_id is not null`,
+    )
+    .addCheckConstraint(
+      "bookings_assigned_has_driver",
+      sql`state <> 'assigned' or (driver_id is not null and vehicle_id is not null)`,
+    )
     .execute();
   await db.schema.createIndex("bookings_order_idx").on("bookings").columns(["order_id", "state"]).execute();
   // A driver and a vehicle are on one active assignment at a time: the loser of a race fails here.
-  await db.schema.createIndex("bookings_active_driver_key").on("bookings").column("driver_id").unique().where(sql.ref("state"), "=", "assigned").execute();
-  await db.schema.createIndex("bookings_active_vehicle_key").on("bookings").column("vehicle_id").unique().where(sql.ref("state"), "=", "assigned").execute();
+  await db.schema
+    .createIndex("bookings_active_driver_key")
+    .on("bookings")
+    .column("driver_id")
+    .unique()
+    .where(sql.ref("state"), "=", "assigned")
+    .execute();
+  await db.schema
+    .createIndex("bookings_active_vehicle_key")
+    .on("bookings")
+    .column("vehicle_id")
+    .unique()
+    .where(sql.ref("state"), "=", "assigned")
+    .execute();
   // The poller's queues: owed booking calls, and acceptances waiting for a driver.
-  await db.schema.createIndex("bookings_sync_due_idx").on("bookings").column("sync_due_at").where(sql.ref("sync"), "is not", null).execute();
-  await db.schema.createIndex("bookings_assign_by_idx").on("bookings").column("assign_by").where(sql.ref("state"), "=", "accepted").execute();
+  await db.schema
+    .createIndex("bookings_sync_due_idx")
+    .on("bookings")
+    .column("sync_due_at")
+    .where(sql.ref("sync"), "is not", null)
+    .execute();
+  await db.schema
+    .createIndex("bookings_assign_by_idx")
+    .on("bookings")
+    .column("assign_by")
+    .where(sql.ref("state"), "=", "accepted")
+    .execute();
 
   await db.schema
     .createTable("offers")
     .addColumn("id", "uuid", (c) => c.primaryKey())
     .addColumn("order_id", "uuid", (c) => c.notNull().references("broadcasts.order_id"))
     .addColumn("transporter_id", "uuid", (c) => c.notNull())
-    .addColumn("status", "text", (c) => c.notNull().check(sql`status in ('open', 'accepted', 'declined', 'withdrawn', 'expired')`))
+    .addColumn("status", "text", (c) =>
+      c.notNull().check(sql`status in ('open', 'accepted', 'declined', 'withdrawn', 'expired')`),
+    )
     .addColumn("round", "integer", (c) => c.notNull())
     .addColumn("wave", "integer", (c) => c.notNull())
     .addColumn("accepted_count", "integer", (c) => c.notNull().defaultTo(0))
@@ -84,7 +123,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     // One offer per order and transporter: a wave run twice offers nobody twice, and a decline is final.
     .addUniqueConstraint("offers_order_transporter_key", ["order_id", "transporter_id"])
     .execute();
-  await db.schema.createIndex("offers_transporter_idx").on("offers").columns(["transporter_id", "status", "id desc"]).execute();
+  await db.schema
+    .createIndex("offers_transporter_idx")
+    .on("offers")
+    .columns(["transporter_id", "status", "id desc"])
+    .execute();
 
   await createOutboxTableV1(db);
 }

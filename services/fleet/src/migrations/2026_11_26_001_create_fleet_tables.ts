@@ -48,7 +48,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("name", "text", (c) => c.notNull())
     .addColumn("phone", "text", (c) => c.notNull())
     .addColumn("licence_number", "text", (c) => c.notNull())
-    .addColumn("status", "text", (c) => c.notNull().defaultTo("offline").check(sql`status in ('offline', 'online', 'on_trip')`))
+    .addColumn("status", "text", (c) =>
+      c.notNull().defaultTo("offline").check(sql`status in ('offline', 'online', 'on_trip')`),
+    )
     .addColumn("vehicle_id", "uuid", (c) => c.references("vehicles.id"))
     .addColumn("event_seq", "bigint", (c) => c.notNull().defaultTo(0))
     .addColumn("idempotency_key", "text")

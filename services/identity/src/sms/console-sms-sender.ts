@@ -13,6 +13,9 @@ export class ConsoleSmsSender implements SmsSender {
 
   async sendOtp(phone: string, otp: string): Promise<void> {
     // "message" is not a redacted key on purpose: showing the code is this sender's whole job.
-    this.logger.info({ phone, message: `Your Weelo OTP is ${otp}` }, `console SMS to ${phone}: OTP ${otp} (development only)`);
+    this.logger.info(
+      { phone, message: `Your Weelo OTP is ${otp}` },
+      `console SMS to ${phone}: OTP ${otp} (development only)`,
+    );
   }
 }

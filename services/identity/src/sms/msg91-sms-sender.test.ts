@@ -27,8 +27,13 @@ describe("Msg91SmsSender", () => {
       received.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) });
       if (req.url !== "/api/v5/flow" || req.method !== "POST") return res.writeHead(404).end();
       if (mode === "slow") await new Promise((resolve) => setTimeout(resolve, 500));
-      if (mode === "refuse") return res.writeHead(401, { "content-type": "application/json" }).end('{"type":"error","message":"AuthenticationFailure"}');
-      res.writeHead(200, { "content-type": "application/json" }).end('{"type":"success","message":"3763646c3058373530393830"}');
+      if (mode === "refuse")
+        return res
+          .writeHead(401, { "content-type": "application/json" })
+          .end('{"type":"error","message":"AuthenticationFailure"}');
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end('{"type":"success","message":"3763646c3058373530393830"}');
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -38,7 +43,14 @@ describe("Msg91SmsSender", () => {
   const sender = (consecutiveFailures = 5) =>
     new Msg91SmsSender(
       { baseUrl, authKey: "test-auth-key", templateId: "tmpl-otp" },
-      createGuard({ name: "sms-test", logger: createLogger({ service: "test", level: "silent" }), metrics: new Metrics({ defaultMetrics: false }), timeoutMs: 200, consecutiveFailures, halfOpenAfterMs: 60_000 }),
+      createGuard({
+        name: "sms-test",
+        logger: createLogger({ service: "test", level: "silent" }),
+        metrics: new Metrics({ defaultMetrics: false }),
+        timeoutMs: 200,
+        consecutiveFailures,
+        halfOpenAfterMs: 60_000,
+      }),
     );
 
   it("posts the OTP to the Flow API with the auth key and the number without +", async () => {
@@ -47,18 +59,32 @@ describe("Msg91SmsSender", () => {
     await sender().sendOtp("+919876543210", "042137");
     assert.equal(received.length, 1);
     assert.equal(received[0]!.headers.authkey, "test-auth-key");
-    assert.deepEqual(received[0]!.body, { template_id: "tmpl-otp", short_url: "0", recipients: [{ mobiles: "919876543210", otp: "042137" }] });
+    assert.deepEqual(received[0]!.body, {
+      template_id: "tmpl-otp",
+      short_url: "0",
+      recipients: [{ mobiles: "919876543210", otp: "042137" }],
+    });
   });
 
   it("turns a refusal and a timeout into UNAVAILABLE, then opens the circuit", async () => {
     const guarded = sender(2);
     mode = "refuse";
-    await assert.rejects(guarded.sendOtp("+919876543210", "111111"), (error: unknown) => error instanceof DomainError && error.reason === "SMS_UNAVAILABLE");
+    await assert.rejects(
+      guarded.sendOtp("+919876543210", "111111"),
+      (error: unknown) => error instanceof DomainError && error.reason === "SMS_UNAVAILABLE",
+    );
     mode = "slow";
-    await assert.rejects(guarded.sendOtp("+919876543210", "111111"), (error: unknown) => error instanceof DomainError && error.reason === "PROVIDER_TIMEOUT");
+    await assert.rejects(
+      guarded.sendOtp("+919876543210", "111111"),
+      (error: unknown) => error instanceof DomainError && error.reason === "PROVIDER_TIMEOUT",
+    );
     mode = "ok";
     received.length = 0;
-    await assert.rejects(guarded.sendOtp("+919876543210", "111111"), (error: unknown) => error instanceof DomainError && error.reason === "PROVIDER_UNAVAILABLE" && error.retryAfterSeconds === 30);
+    await assert.rejects(
+      guarded.sendOtp("+919876543210", "111111"),
+      (error: unknown) =>
+        error instanceof DomainError && error.reason === "PROVIDER_UNAVAILABLE" && error.retryAfterSeconds === 30,
+    );
     assert.equal(received.length, 0, "an open circuit does not call the provider");
   });
 });

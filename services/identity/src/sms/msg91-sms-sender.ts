@@ -18,6 +18,12 @@ export class Msg91SmsSender implements SmsSender {
   ) {}
 
   sendOtp(phone: string, otp: string): Promise<void> {
-    return sendMsg91Flow(this.settings, this.guard, phone, { otp }, "the SMS provider refused the message; try again shortly");
+    return sendMsg91Flow(
+      this.settings,
+      this.guard,
+      phone,
+      { otp },
+      "the SMS provider refused the message; try again shortly",
+    );
   }
 }

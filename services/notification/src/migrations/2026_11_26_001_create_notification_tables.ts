@@ -16,7 +16,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("read_at", "timestamptz")
     .execute();
   // A redelivered event finds its inbox row instead of adding a second one.
-  await db.schema.createIndex("notifications_event_user").on("notifications").columns(["event_id", "user_id"]).unique().execute();
+  await db.schema
+    .createIndex("notifications_event_user")
+    .on("notifications")
+    .columns(["event_id", "user_id"])
+    .unique()
+    .execute();
   // The inbox, newest first, and its unread count.
   await db.schema.createIndex("notifications_user_id").on("notifications").columns(["user_id", "id"]).execute();
   await db.schema

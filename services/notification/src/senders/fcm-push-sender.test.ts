@@ -21,7 +21,14 @@ interface Received {
 }
 
 const fcmError = (status: number, code: string, message: string, errorCode: string) =>
-  JSON.stringify({ error: { code: status, message, status: code, details: [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode }] } });
+  JSON.stringify({
+    error: {
+      code: status,
+      message,
+      status: code,
+      details: [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode }],
+    },
+  });
 
 describe("FcmPushSender against a stand-in FCM endpoint", () => {
   let server: Server;
@@ -36,11 +43,26 @@ describe("FcmPushSender against a stand-in FCM endpoint", () => {
       const body = JSON.parse(Buffer.concat(chunks).toString() || "{}");
       received.push({ url: req.url ?? "", headers: req.headers, body });
       const json = { "content-type": "application/json" };
-      if (req.method !== "POST" || !/^\/v1\/projects\/[^/]+\/messages:send$/.test(req.url ?? "")) return res.writeHead(404, json).end("{}");
-      if (down) return res.writeHead(500, json).end(fcmError(500, "INTERNAL", "Internal error encountered.", "INTERNAL"));
+      if (req.method !== "POST" || !/^\/v1\/projects\/[^/]+\/messages:send$/.test(req.url ?? ""))
+        return res.writeHead(404, json).end("{}");
+      if (down)
+        return res.writeHead(500, json).end(fcmError(500, "INTERNAL", "Internal error encountered.", "INTERNAL"));
       const token: string = body.message?.token ?? "";
-      if (token.startsWith("gone-")) return res.writeHead(404, json).end(fcmError(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED"));
-      if (token.startsWith("bad-")) return res.writeHead(400, json).end(fcmError(400, "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token", "INVALID_ARGUMENT"));
+      if (token.startsWith("gone-"))
+        return res
+          .writeHead(404, json)
+          .end(fcmError(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED"));
+      if (token.startsWith("bad-"))
+        return res
+          .writeHead(400, json)
+          .end(
+            fcmError(
+              400,
+              "INVALID_ARGUMENT",
+              "The registration token is not a valid FCM registration token",
+              "INVALID_ARGUMENT",
+            ),
+          );
       res.writeHead(200, json).end(JSON.stringify({ name: `projects/weelo-test/messages/${received.length}` }));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -51,9 +73,21 @@ describe("FcmPushSender against a stand-in FCM endpoint", () => {
   const sender = (consecutiveFailures = 5) =>
     new FcmPushSender(
       { projectId: "weelo-test", emulatorHost: host },
-      createGuard({ name: "fcm-test", logger: createLogger({ service: "test", level: "silent" }), metrics: new Metrics({ defaultMetrics: false }), timeoutMs: 3000, consecutiveFailures, halfOpenAfterMs: 60_000 }),
+      createGuard({
+        name: "fcm-test",
+        logger: createLogger({ service: "test", level: "silent" }),
+        metrics: new Metrics({ defaultMetrics: false }),
+        timeoutMs: 3000,
+        consecutiveFailures,
+        halfOpenAfterMs: 60_000,
+      }),
     );
-  const message = { title: "Driver assigned", body: "Track it live.", data: { booking_id: "b1", kind: "driver_assigned" }, urgent: true };
+  const message = {
+    title: "Driver assigned",
+    body: "Track it live.",
+    data: { booking_id: "b1", kind: "driver_assigned" },
+    urgent: true,
+  };
 
   it("sends one v1 request per token with the credential's token, and reports dead tokens", async () => {
     down = false;
@@ -78,13 +112,19 @@ describe("FcmPushSender against a stand-in FCM endpoint", () => {
     const fcm = sender(2);
     try {
       down = true;
-      const failure = await fcm.send(["good-1"], message).then(() => undefined, (error: unknown) => error);
+      const failure = await fcm.send(["good-1"], message).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       assert.ok(failure instanceof PushUnavailableError, String(failure));
       assert.equal(failure.outcome.failed, 1);
       await assert.rejects(fcm.send(["good-1"], message), PushUnavailableError);
       down = false;
       received.length = 0;
-      await assert.rejects(fcm.send(["good-1"], message), (error: unknown) => error instanceof DomainError && error.reason === "PROVIDER_UNAVAILABLE");
+      await assert.rejects(
+        fcm.send(["good-1"], message),
+        (error: unknown) => error instanceof DomainError && error.reason === "PROVIDER_UNAVAILABLE",
+      );
       assert.equal(received.length, 0, "an open circuit does not call FCM");
     } finally {
       down = false;
@@ -94,8 +134,17 @@ describe("FcmPushSender against a stand-in FCM endpoint", () => {
 
   it("treats invalid-argument as a dead token only when FCM blames the token", () => {
     assert.equal(isDeadToken({ code: "messaging/registration-token-not-registered", message: "" }), true);
-    assert.equal(isDeadToken({ code: "messaging/invalid-argument", message: "The registration token is not a valid FCM registration token" }), true);
-    assert.equal(isDeadToken({ code: "messaging/invalid-argument", message: "Invalid value at 'message.data'" }), false);
+    assert.equal(
+      isDeadToken({
+        code: "messaging/invalid-argument",
+        message: "The registration token is not a valid FCM registration token",
+      }),
+      true,
+    );
+    assert.equal(
+      isDeadToken({ code: "messaging/invalid-argument", message: "Invalid value at 'message.data'" }),
+      false,
+    );
     assert.equal(isDeadToken({ code: "messaging/internal-error", message: "" }), false);
   });
 });

@@ -11,7 +11,15 @@
 import { randomUUID } from "node:crypto";
 import { Agent } from "node:https";
 import { connect, type Socket } from "node:net";
-import { applicationDefault, cert, deleteApp, initializeApp, type App, type AppOptions, type Credential } from "firebase-admin/app";
+import {
+  applicationDefault,
+  cert,
+  deleteApp,
+  initializeApp,
+  type App,
+  type AppOptions,
+  type Credential,
+} from "firebase-admin/app";
 import { getMessaging, type BatchResponse, type Messaging, type MulticastMessage } from "firebase-admin/messaging";
 import type { Guard } from "@weelo/resilience";
 import type { PushOutcome } from "../notification.rules.js";
@@ -26,7 +34,10 @@ export interface FcmSettings {
 }
 
 /** Error codes (firebase-admin's) that mean the token will never work again. */
-const DEAD_TOKEN_CODES = new Set(["messaging/registration-token-not-registered", "messaging/invalid-registration-token"]);
+const DEAD_TOKEN_CODES = new Set([
+  "messaging/registration-token-not-registered",
+  "messaging/invalid-registration-token",
+]);
 
 /** invalid-argument is about the token when FCM says so (else it is our message, and retrying will not help either). */
 export function isDeadToken(error: { code: string; message: string }): boolean {
@@ -36,7 +47,11 @@ export function isDeadToken(error: { code: string; message: string }): boolean {
 
 /** Failures that are the message's fault, not the provider's: no retry can fix them. */
 function isPermanent(error: { code: string }): boolean {
-  return error.code === "messaging/invalid-argument" || error.code === "messaging/invalid-payload" || error.code === "messaging/payload-size-limit-exceeded";
+  return (
+    error.code === "messaging/invalid-argument" ||
+    error.code === "messaging/invalid-payload" ||
+    error.code === "messaging/payload-size-limit-exceeded"
+  );
 }
 
 class EmulatorAgent extends Agent {
@@ -60,10 +75,18 @@ export class FcmPushSender implements PushSender {
     const options: AppOptions = {};
     if (settings.emulatorHost) {
       const [host, port] = splitHostPort(settings.emulatorHost);
-      const credential: Credential = { getAccessToken: async () => ({ access_token: "emulator-token", expires_in: 3600 }) };
-      Object.assign(options, { credential, projectId: settings.projectId ?? "weelo-emulator", httpAgent: new EmulatorAgent({ host, port }) });
+      const credential: Credential = {
+        getAccessToken: async () => ({ access_token: "emulator-token", expires_in: 3600 }),
+      };
+      Object.assign(options, {
+        credential,
+        projectId: settings.projectId ?? "weelo-emulator",
+        httpAgent: new EmulatorAgent({ host, port }),
+      });
     } else {
-      options.credential = settings.serviceAccountJson ? cert(JSON.parse(settings.serviceAccountJson)) : applicationDefault();
+      options.credential = settings.serviceAccountJson
+        ? cert(JSON.parse(settings.serviceAccountJson))
+        : applicationDefault();
       if (settings.projectId) options.projectId = settings.projectId;
     }
     this.app = initializeApp(options, `weelo-notification-${randomUUID()}`);
@@ -78,14 +101,21 @@ export class FcmPushSender implements PushSender {
         tokens: [...tokens],
         notification: { title: message.title, body: message.body },
         data: message.data,
-        android: { priority: message.urgent ? "high" : "normal", notification: { channelId: message.urgent ? "critical" : "updates" } },
+        android: {
+          priority: message.urgent ? "high" : "normal",
+          notification: { channelId: message.urgent ? "critical" : "updates" },
+        },
         apns: { headers: { "apns-priority": message.urgent ? "10" : "5" } },
       };
       let batch: BatchResponse;
       try {
         batch = await this.messaging.sendEachForMulticast(request);
       } catch (error) {
-        throw new PushUnavailableError("FCM could not be reached", { delivered: 0, invalidTokens: [], failed: tokens.length }, error);
+        throw new PushUnavailableError(
+          "FCM could not be reached",
+          { delivered: 0, invalidTokens: [], failed: tokens.length },
+          error,
+        );
       }
       const outcome: PushOutcome = { delivered: 0, invalidTokens: [], failed: 0 };
       let firstError: { code: string; message: string } | undefined;
@@ -114,6 +144,7 @@ export class FcmPushSender implements PushSender {
 function splitHostPort(value: string): [string, number] {
   const at = value.lastIndexOf(":");
   const port = Number(value.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port <= 0) throw new Error(`FCM_EMULATOR_HOST must be host:port, got ${value}`);
+  if (at <= 0 || !Number.isInteger(port) || port <= 0)
+    throw new Error(`FCM_EMULATOR_HOST must be host:port, got ${value}`);
   return [value.slice(0, at), port];
 }

@@ -42,7 +42,10 @@ export class LogPushSender implements PushSender {
   constructor(private readonly logger: Logger) {}
 
   async send(tokens: readonly string[], message: PushMessage): Promise<PushOutcome> {
-    this.logger.info({ devices: tokens.length, title: message.title, text: message.body, data: message.data }, `log push to ${tokens.length} device(s): ${message.title}`);
+    this.logger.info(
+      { devices: tokens.length, title: message.title, text: message.body, data: message.data },
+      `log push to ${tokens.length} device(s): ${message.title}`,
+    );
     return { delivered: tokens.length, invalidTokens: [], failed: 0 };
   }
 

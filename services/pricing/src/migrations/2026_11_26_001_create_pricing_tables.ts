@@ -16,7 +16,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("per_km_paise", "bigint", (c) => c.notNull().check(sql`per_km_paise >= 0`))
     .addColumn("min_billable_km", "integer", (c) => c.notNull().check(sql`min_billable_km >= 0`))
     .addColumn("free_loading_minutes", "integer", (c) => c.notNull().check(sql`free_loading_minutes >= 0`))
-    .addColumn("waiting_charge_per_minute_paise", "bigint", (c) => c.notNull().check(sql`waiting_charge_per_minute_paise >= 0`))
+    .addColumn("waiting_charge_per_minute_paise", "bigint", (c) =>
+      c.notNull().check(sql`waiting_charge_per_minute_paise >= 0`),
+    )
     .addColumn("sort_order", "integer", (c) => c.notNull())
     .addColumn("active", "boolean", (c) => c.notNull().defaultTo(true))
     .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
@@ -36,7 +38,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("scheduled_at", "timestamptz")
     .addColumn("distance_m", "integer", (c) => c.notNull())
     .addColumn("duration_s", "integer", (c) => c.notNull())
-    .addColumn("distance_source", "text", (c) => c.notNull().check(sql`distance_source in ('road_routing', 'great_circle_estimate')`))
+    .addColumn("distance_source", "text", (c) =>
+      c.notNull().check(sql`distance_source in ('road_routing', 'great_circle_estimate')`),
+    )
     .addColumn("base_fare_paise", "bigint", (c) => c.notNull())
     .addColumn("billable_distance_m", "integer", (c) => c.notNull())
     .addColumn("per_km_paise", "bigint", (c) => c.notNull())

@@ -167,6 +167,10 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db
     .deleteFrom("vehicle_types")
-    .where("id", "in", VEHICLE_TYPES.map((type) => type.id))
+    .where(
+      "id",
+      "in",
+      VEHICLE_TYPES.map((type) => type.id),
+    )
     .execute();
 }

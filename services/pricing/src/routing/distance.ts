@@ -38,25 +38,34 @@ export interface DistanceProviderOptions {
 
 export function createDistanceProvider(options: DistanceProviderOptions): DistanceProvider {
   const { router, cache, logger } = options;
-  const estimated = (from: LatLngPoint, to: LatLngPoint): TripDistance => ({ ...estimateRoad(from, to, options.estimate), source: "great_circle_estimate" });
+  const estimated = (from: LatLngPoint, to: LatLngPoint): TripDistance => ({
+    ...estimateRoad(from, to, options.estimate),
+    source: "great_circle_estimate",
+  });
 
   return {
     async measure(from, to) {
       if (!router) return estimated(from, to);
       const key = `route:${roundCoordinate(from.lat)},${roundCoordinate(from.lng)};${roundCoordinate(to.lat)},${roundCoordinate(to.lng)}`;
-      const cached = cache && cache.ttlMs > 0 ? await cache.store.getJson<RoadRoute>(key).catch(() => undefined) : undefined;
+      const cached =
+        cache && cache.ttlMs > 0 ? await cache.store.getJson<RoadRoute>(key).catch(() => undefined) : undefined;
       if (cached && Number.isFinite(cached.distanceM) && Number.isFinite(cached.durationS)) {
         return { distanceM: cached.distanceM, durationS: cached.durationS, source: "road_routing" };
       }
       try {
         const route = await router.route(from, to);
-        if (cache && cache.ttlMs > 0) await cache.store.setJson(key, route, { ttlMs: cache.ttlMs }).catch(() => undefined);
+        if (cache && cache.ttlMs > 0)
+          await cache.store.setJson(key, route, { ttlMs: cache.ttlMs }).catch(() => undefined);
         return { ...route, source: "road_routing" };
       } catch (error) {
         const reason = error instanceof DomainError ? error.reason : "ROUTING_FAILED";
         // An open circuit answers every call at once: that is expected, and already logged when it opened.
         const log = reason === "PROVIDER_UNAVAILABLE" ? logger.debug : logger.warn;
-        log.call(logger, { err: error, router: router.name, reason }, "road routing failed: using the great-circle estimate");
+        log.call(
+          logger,
+          { err: error, router: router.name, reason },
+          "road routing failed: using the great-circle estimate",
+        );
         return estimated(from, to);
       }
     },

@@ -30,7 +30,11 @@ export interface EstimateSettings {
 }
 
 /** Road distance (whole metres) and driving time (whole seconds) estimated from the straight line. */
-export function estimateRoad(from: LatLngPoint, to: LatLngPoint, settings: EstimateSettings): { distanceM: number; durationS: number } {
+export function estimateRoad(
+  from: LatLngPoint,
+  to: LatLngPoint,
+  settings: EstimateSettings,
+): { distanceM: number; durationS: number } {
   const distanceM = Math.round(haversineMeters(from, to) * settings.roadFactor);
   const durationS = Math.round(distanceM / ((settings.averageSpeedKmph * 1000) / 3600));
   return { distanceM, durationS };

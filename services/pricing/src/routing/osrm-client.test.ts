@@ -33,9 +33,15 @@ describe("OSRM routing client", () => {
   before(async () => {
     server = createServer(async (req, res) => {
       requests.push(req.url ?? "");
-      const match = /^\/route\/v1\/driving\/(-?[\d.]+),(-?[\d.]+);(-?[\d.]+),(-?[\d.]+)\?overview=false$/.exec(req.url ?? "");
-      if (req.method !== "GET" || !match) return res.writeHead(400, { "content-type": "application/json" }).end('{"code":"InvalidUrl","message":"URL string malformed"}');
-      const json = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      const match = /^\/route\/v1\/driving\/(-?[\d.]+),(-?[\d.]+);(-?[\d.]+),(-?[\d.]+)\?overview=false$/.exec(
+        req.url ?? "",
+      );
+      if (req.method !== "GET" || !match)
+        return res
+          .writeHead(400, { "content-type": "application/json" })
+          .end('{"code":"InvalidUrl","message":"URL string malformed"}');
+      const json = (status: number, body: unknown) =>
+        res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
       switch (mode) {
         case "error500":
           return res.writeHead(500).end("Internal Server Error");
@@ -51,7 +57,14 @@ describe("OSRM routing client", () => {
         default:
           return json(200, {
             code: "Ok",
-            routes: [{ distance: 21_874.6, duration: 2_412.3, weight: 2_412.3, legs: [{ distance: 21_874.6, duration: 2_412.3, steps: [], summary: "" }] }],
+            routes: [
+              {
+                distance: 21_874.6,
+                duration: 2_412.3,
+                weight: 2_412.3,
+                legs: [{ distance: 21_874.6, duration: 2_412.3, steps: [], summary: "" }],
+              },
+            ],
             waypoints: [
               { name: "", location: [Number(match[1]), Number(match[2])] },
               { name: "", location: [Number(match[3]), Number(match[4])] },
@@ -69,7 +82,14 @@ describe("OSRM routing client", () => {
   });
 
   const guard = (consecutiveFailures = 5) =>
-    createGuard({ name: "routing-test", logger, metrics: new Metrics({ defaultMetrics: false }), timeoutMs: 150, consecutiveFailures, halfOpenAfterMs: 60_000 });
+    createGuard({
+      name: "routing-test",
+      logger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      timeoutMs: 150,
+      consecutiveFailures,
+      halfOpenAfterMs: 60_000,
+    });
   const client = (consecutiveFailures = 5, url = baseUrl) => new OsrmClient(url, guard(consecutiveFailures));
   const reasonOf = (promise: Promise<unknown>) =>
     promise.then(
@@ -132,7 +152,11 @@ describe("OSRM routing client", () => {
 
     it("uses the road route when the router answers", async () => {
       const provider = createDistanceProvider({ router: client(), estimate: estimateSettings, logger });
-      assert.deepEqual(await provider.measure(andheri, vashi), { distanceM: 21_875, durationS: 2_412, source: "road_routing" });
+      assert.deepEqual(await provider.measure(andheri, vashi), {
+        distanceM: 21_875,
+        durationS: 2_412,
+        source: "road_routing",
+      });
     });
 
     for (const failure of ["error500", "slow", "garbage", "no-route", "empty-routes"] as const) {
@@ -152,16 +176,29 @@ describe("OSRM routing client", () => {
     });
 
     it("reuses a road route for the same points, but not a fallback", async () => {
-      const provider = createDistanceProvider({ router: client(100), estimate: estimateSettings, cache: { store: cache(), ttlMs: 60_000 }, logger });
+      const provider = createDistanceProvider({
+        router: client(100),
+        estimate: estimateSettings,
+        cache: { store: cache(), ttlMs: 60_000 },
+        logger,
+      });
       mode = "error500";
       assert.equal((await provider.measure(andheri, vashi)).source, "great_circle_estimate");
       mode = "ok";
       assert.equal((await provider.measure(andheri, vashi)).source, "road_routing", "a fallback is not cached");
       mode = "error500";
       requests.length = 0;
-      assert.deepEqual(await provider.measure(andheri, vashi), { distanceM: 21_875, durationS: 2_412, source: "road_routing" });
+      assert.deepEqual(await provider.measure(andheri, vashi), {
+        distanceM: 21_875,
+        durationS: 2_412,
+        source: "road_routing",
+      });
       assert.equal(requests.length, 0, "served from the cache");
-      assert.equal((await provider.measure(vashi, andheri)).source, "great_circle_estimate", "the other direction is another route");
+      assert.equal(
+        (await provider.measure(vashi, andheri)).source,
+        "great_circle_estimate",
+        "the other direction is another route",
+      );
     });
   });
 });

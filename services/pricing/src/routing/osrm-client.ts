@@ -62,7 +62,10 @@ export class OsrmClient implements RoadRouter {
       try {
         response = await fetch(url, { headers: { accept: "application/json" }, signal });
       } catch (error) {
-        throw new UnavailableError("the routing service could not be reached", { reason: "ROUTING_UNAVAILABLE", cause: error });
+        throw new UnavailableError("the routing service could not be reached", {
+          reason: "ROUTING_UNAVAILABLE",
+          cause: error,
+        });
       }
       const text = await response.text().catch(() => "");
       let body: OsrmResponse | undefined;
@@ -84,7 +87,14 @@ export class OsrmClient implements RoadRouter {
       const route = body?.code === "Ok" ? body.routes?.[0] : undefined;
       const distance = route?.distance;
       const duration = route?.duration;
-      if (typeof distance !== "number" || typeof duration !== "number" || !Number.isFinite(distance) || !Number.isFinite(duration) || distance < 0 || duration < 0) {
+      if (
+        typeof distance !== "number" ||
+        typeof duration !== "number" ||
+        !Number.isFinite(distance) ||
+        !Number.isFinite(duration) ||
+        distance < 0 ||
+        duration < 0
+      ) {
         throw new UnavailableError("the routing service sent an answer without a usable route", {
           reason: "ROUTING_UNAVAILABLE",
           cause: new Error(`unexpected routing answer: ${text.slice(0, 200)}`),

@@ -22,8 +22,15 @@
 import type { Bus, BusMessage, Subscription } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
-import { BookingCreated, BookingStatusChanged, protobufPackage as bookingPackage } from "@weelo/contracts/grpc/weelo/booking/v1/events";
-import { DriverAvailabilityChanged, protobufPackage as fleetPackage } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
+import {
+  BookingCreated,
+  BookingStatusChanged,
+  protobufPackage as bookingPackage,
+} from "@weelo/contracts/grpc/weelo/booking/v1/events";
+import {
+  DriverAvailabilityChanged,
+  protobufPackage as fleetPackage,
+} from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import type { Logger } from "@weelo/log";
 import type { LatLngPoint } from "../routing/estimate.js";
 import type { InMemorySurgeInputs, SurgeEvent } from "./surge-inputs.js";
@@ -36,7 +43,18 @@ const BOOKING_CREATED_TYPE = `${bookingPackage}.BookingCreated`;
 const BOOKING_STATUS_CHANGED_TYPE = `${bookingPackage}.BookingStatusChanged`;
 const OPEN_BOOKING_STATUSES = new Set([BookingStatus.BOOKING_STATUS_PENDING, BookingStatus.BOOKING_STATUS_CONFIRMED]);
 
-const BOOKING_CLOSING_WORDS = new Set(["cancelled", "canceled", "expired", "assigned", "fully_assigned", "completed", "closed", "failed", "rejected", "deleted"]);
+const BOOKING_CLOSING_WORDS = new Set([
+  "cancelled",
+  "canceled",
+  "expired",
+  "assigned",
+  "fully_assigned",
+  "completed",
+  "closed",
+  "failed",
+  "rejected",
+  "deleted",
+]);
 const OPEN_STATUSES = new Set(["PENDING", "CONFIRMED", "SEARCHING", "BROADCASTING"]);
 
 type Json = Record<string, unknown>;
@@ -76,7 +94,13 @@ function envelopeEvent(data: Uint8Array): SurgeEvent | undefined {
       const location = created.pickup ? latLng({ lat: created.pickup.lat, lng: created.pickup.lng }) : undefined;
       if (!created.bookingId || !created.vehicleType || !location) return undefined;
       // One booking is one truck (an order of N trucks publishes N of these).
-      return { kind: "booking_open", bookingId: created.bookingId, vehicleType: created.vehicleType, location, vehicles: 1 };
+      return {
+        kind: "booking_open",
+        bookingId: created.bookingId,
+        vehicleType: created.vehicleType,
+        location,
+        vehicles: 1,
+      };
     }
     if (payloadType === BOOKING_STATUS_CHANGED_TYPE) {
       const change = BookingStatusChanged.decode(value);
@@ -92,13 +116,24 @@ function envelopeEvent(data: Uint8Array): SurgeEvent | undefined {
 function bookingEvent(word: string, body: Json): SurgeEvent | undefined {
   const bookingId = text(body, "bookingId", "booking_id", "id", "orderId", "order_id");
   if (!bookingId) return undefined;
-  const status = text(body, "status")?.toUpperCase().replace(/^BOOKING_STATUS_/, "");
+  const status = text(body, "status")
+    ?.toUpperCase()
+    .replace(/^BOOKING_STATUS_/, "");
   if (word === "created") {
     if (status !== undefined && !OPEN_STATUSES.has(status)) return { kind: "booking_closed", bookingId };
     const vehicleType = text(body, "vehicleType", "vehicle_type", "vehicleTypeId", "vehicle_type_id");
     const location = point(body, "pickup", "pickupLocation", "pickup_location");
     if (!vehicleType || !location) return undefined;
-    const vehicles = integer(body, "vehiclesRemaining", "vehicles_remaining", "vehicleCount", "vehicle_count", "trucksNeeded", "trucks_needed") ?? 1;
+    const vehicles =
+      integer(
+        body,
+        "vehiclesRemaining",
+        "vehicles_remaining",
+        "vehicleCount",
+        "vehicle_count",
+        "trucksNeeded",
+        "trucks_needed",
+      ) ?? 1;
     return { kind: "booking_open", bookingId, vehicleType, location, vehicles: Math.min(Math.max(vehicles, 1), 100) };
   }
   if (BOOKING_CLOSING_WORDS.has(word)) return { kind: "booking_closed", bookingId };
@@ -113,7 +148,12 @@ function availabilityEvent(body: Json): SurgeEvent | undefined {
   if (online === undefined) return undefined;
   const vehicleType = text(body, "vehicleType", "vehicle_type", "vehicleTypeId", "vehicle_type_id");
   if (!online || !vehicleType) return { kind: "driver_offline", driverId };
-  return { kind: "driver_online", driverId, vehicleType, location: point(body, "location", "position", "lastLocation", "last_location") };
+  return {
+    kind: "driver_online",
+    driverId,
+    vehicleType,
+    location: point(body, "location", "position", "lastLocation", "last_location"),
+  };
 }
 
 function locationEvent(body: Json): SurgeEvent | undefined {
@@ -149,7 +189,8 @@ function parseObject(data: Uint8Array): Json | undefined {
   return value;
 }
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 function text(body: Json, ...keys: string[]): string | undefined {
   for (const key of keys) {
@@ -190,7 +231,10 @@ function latLng(value: Json): LatLngPoint | undefined {
 }
 
 /** The bus handler: applies what it understands, ignores the rest (at debug level). */
-export function surgeEventHandler(inputs: Pick<InMemorySurgeInputs, "apply">, logger: Logger): (msg: BusMessage) => void {
+export function surgeEventHandler(
+  inputs: Pick<InMemorySurgeInputs, "apply">,
+  logger: Logger,
+): (msg: BusMessage) => void {
   return (msg) => {
     let event: SurgeEvent | undefined;
     try {
@@ -208,7 +252,11 @@ export function surgeEventHandler(inputs: Pick<InMemorySurgeInputs, "apply">, lo
 }
 
 /** Subscribes the surge inputs to every surge subject; each replica hears every event (no queue group). */
-export function subscribeSurgeEvents(bus: Bus, inputs: Pick<InMemorySurgeInputs, "apply">, logger: Logger): Subscription[] {
+export function subscribeSurgeEvents(
+  bus: Bus,
+  inputs: Pick<InMemorySurgeInputs, "apply">,
+  logger: Logger,
+): Subscription[] {
   const handler = surgeEventHandler(inputs, logger);
   return SURGE_SUBJECTS.map((subject) => bus.subscribe(subject, handler));
 }

@@ -115,13 +115,22 @@ export class InMemorySurgeInputs implements SurgeInputs {
     const now = this.now();
     switch (event.kind) {
       case "booking_open":
-        this.bookings.set(event.bookingId, this.keyOf(event.location, event.vehicleType), Math.max(1, event.vehicles), now + this.settings.bookingTtlMs);
+        this.bookings.set(
+          event.bookingId,
+          this.keyOf(event.location, event.vehicleType),
+          Math.max(1, event.vehicles),
+          now + this.settings.bookingTtlMs,
+        );
         break;
       case "booking_closed":
         this.bookings.delete(event.bookingId);
         break;
       case "driver_online":
-        this.updateDriver(event.driverId, now, { online: true, vehicleType: event.vehicleType, ...(event.location ? { location: event.location } : {}) });
+        this.updateDriver(event.driverId, now, {
+          online: true,
+          vehicleType: event.vehicleType,
+          ...(event.location ? { location: event.location } : {}),
+        });
         break;
       case "driver_offline":
         this.driverStates.delete(event.driverId);
@@ -161,7 +170,11 @@ export class InMemorySurgeInputs implements SurgeInputs {
   }
 
   /** Merges what an event says of a driver, and counts the driver where all of it is known. */
-  private updateDriver(driverId: string, now: number, change: Partial<Pick<DriverState, "online" | "vehicleType" | "location">>): void {
+  private updateDriver(
+    driverId: string,
+    now: number,
+    change: Partial<Pick<DriverState, "online" | "vehicleType" | "location">>,
+  ): void {
     const stored = this.driverStates.get(driverId);
     const previous = stored && stored.expiresAt > now ? stored : undefined; // a stale state says nothing
     const state: DriverState = {

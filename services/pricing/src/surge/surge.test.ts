@@ -55,60 +55,151 @@ const bookingEnvelope = (type: string, bookingId: string, payloadType: string, v
     requestId: "",
   }).finish();
 const bookingCreated = (bookingId: string, vehicleType: string, pickup: { lat: number; lng: number }) =>
-  bookingEnvelope("booking.created", bookingId, "BookingCreated", BookingCreated.encode(BookingCreated.fromPartial({ bookingId, orderId: "o1", vehicleType, pickup, orderVehicleCount: 3 })).finish());
+  bookingEnvelope(
+    "booking.created",
+    bookingId,
+    "BookingCreated",
+    BookingCreated.encode(
+      BookingCreated.fromPartial({ bookingId, orderId: "o1", vehicleType, pickup, orderVehicleCount: 3 }),
+    ).finish(),
+  );
 const statusChanged = (bookingId: string, to: BookingStatus) =>
-  bookingEnvelope("booking.status_changed", bookingId, "BookingStatusChanged", BookingStatusChanged.encode(BookingStatusChanged.fromPartial({ bookingId, to })).finish());
+  bookingEnvelope(
+    "booking.status_changed",
+    bookingId,
+    "BookingStatusChanged",
+    BookingStatusChanged.encode(BookingStatusChanged.fromPartial({ bookingId, to })).finish(),
+  );
 const neighbourhood = (point: { lat: number; lng: number }) => gridDisk(latLngToCell(point.lat, point.lng, 7), 1);
 
 describe("surge events", () => {
   it("understands booking.created in several shapes", () => {
-    assert.deepEqual(parseSurgeEvent("booking.created", json({ bookingId: "b1", vehicleType: "mini_truck", pickup: koramangala, vehicleCount: 3 })), {
-      kind: "booking_open",
-      bookingId: "b1",
-      vehicleType: "mini_truck",
-      location: koramangala,
-      vehicles: 3,
-    });
     assert.deepEqual(
-      parseSurgeEvent("booking.created", json({ id: "evt", payload: { booking_id: "b2", vehicle_type: "lcv_14ft", pickup: { line1: "x", location: { lat: 12.9, lng: 77.6 } } } })),
-      { kind: "booking_open", bookingId: "b2", vehicleType: "lcv_14ft", location: { lat: 12.9, lng: 77.6 }, vehicles: 1 },
+      parseSurgeEvent(
+        "booking.created",
+        json({ bookingId: "b1", vehicleType: "mini_truck", pickup: koramangala, vehicleCount: 3 }),
+      ),
+      {
+        kind: "booking_open",
+        bookingId: "b1",
+        vehicleType: "mini_truck",
+        location: koramangala,
+        vehicles: 3,
+      },
     );
-    assert.deepEqual(parseSurgeEvent("booking.created", json({ id: "b3", vehicleType: "mini_truck", pickupLat: 12.9, pickupLng: 77.6 })), {
-      kind: "booking_open",
-      bookingId: "b3",
-      vehicleType: "mini_truck",
-      location: { lat: 12.9, lng: 77.6 },
-      vehicles: 1,
-    });
+    assert.deepEqual(
+      parseSurgeEvent(
+        "booking.created",
+        json({
+          id: "evt",
+          payload: {
+            booking_id: "b2",
+            vehicle_type: "lcv_14ft",
+            pickup: { line1: "x", location: { lat: 12.9, lng: 77.6 } },
+          },
+        }),
+      ),
+      {
+        kind: "booking_open",
+        bookingId: "b2",
+        vehicleType: "lcv_14ft",
+        location: { lat: 12.9, lng: 77.6 },
+        vehicles: 1,
+      },
+    );
+    assert.deepEqual(
+      parseSurgeEvent(
+        "booking.created",
+        json({ id: "b3", vehicleType: "mini_truck", pickupLat: 12.9, pickupLng: 77.6 }),
+      ),
+      {
+        kind: "booking_open",
+        bookingId: "b3",
+        vehicleType: "mini_truck",
+        location: { lat: 12.9, lng: 77.6 },
+        vehicles: 1,
+      },
+    );
   });
 
   it("closes demand on cancellation, assignment and a closed status", () => {
-    assert.deepEqual(parseSurgeEvent("booking.cancelled", json({ bookingId: "b1" })), { kind: "booking_closed", bookingId: "b1" });
-    assert.deepEqual(parseSurgeEvent("booking.assigned", json({ id: "b1" })), { kind: "booking_closed", bookingId: "b1" });
-    assert.deepEqual(parseSurgeEvent("booking.status_changed", json({ bookingId: "b1", status: "BOOKING_STATUS_IN_TRANSIT" })), { kind: "booking_closed", bookingId: "b1" });
-    assert.equal(parseSurgeEvent("booking.status_changed", json({ bookingId: "b1", status: "CONFIRMED" })), undefined, "still open");
+    assert.deepEqual(parseSurgeEvent("booking.cancelled", json({ bookingId: "b1" })), {
+      kind: "booking_closed",
+      bookingId: "b1",
+    });
+    assert.deepEqual(parseSurgeEvent("booking.assigned", json({ id: "b1" })), {
+      kind: "booking_closed",
+      bookingId: "b1",
+    });
+    assert.deepEqual(
+      parseSurgeEvent("booking.status_changed", json({ bookingId: "b1", status: "BOOKING_STATUS_IN_TRANSIT" })),
+      { kind: "booking_closed", bookingId: "b1" },
+    );
+    assert.equal(
+      parseSurgeEvent("booking.status_changed", json({ bookingId: "b1", status: "CONFIRMED" })),
+      undefined,
+      "still open",
+    );
   });
 
   it("understands driver availability", () => {
-    assert.deepEqual(parseSurgeEvent("fleet.driver.availability", json({ driverId: "d1", vehicleType: "mini_truck", online: true, location: koramangala })), {
-      kind: "driver_online",
-      driverId: "d1",
-      vehicleType: "mini_truck",
-      location: koramangala,
-    });
-    assert.deepEqual(parseSurgeEvent("fleet.driver.availability", json({ driver_id: "d1", status: "DRIVER_STATUS_OFFLINE" })), { kind: "driver_offline", driverId: "d1" });
     assert.deepEqual(
-      parseSurgeEvent("fleet.driver.availability", json({ driverId: "d1", status: "ONLINE", vehicle_type: "mini_truck", position: { latitude: 12.9, longitude: 77.6 } })),
+      parseSurgeEvent(
+        "fleet.driver.availability",
+        json({ driverId: "d1", vehicleType: "mini_truck", online: true, location: koramangala }),
+      ),
+      {
+        kind: "driver_online",
+        driverId: "d1",
+        vehicleType: "mini_truck",
+        location: koramangala,
+      },
+    );
+    assert.deepEqual(
+      parseSurgeEvent("fleet.driver.availability", json({ driver_id: "d1", status: "DRIVER_STATUS_OFFLINE" })),
+      { kind: "driver_offline", driverId: "d1" },
+    );
+    assert.deepEqual(
+      parseSurgeEvent(
+        "fleet.driver.availability",
+        json({
+          driverId: "d1",
+          status: "ONLINE",
+          vehicle_type: "mini_truck",
+          position: { latitude: 12.9, longitude: 77.6 },
+        }),
+      ),
       { kind: "driver_online", driverId: "d1", vehicleType: "mini_truck", location: { lat: 12.9, lng: 77.6 } },
     );
   });
 
   it("understands fleet's availability envelope and location events", () => {
-    assert.deepEqual(parseSurgeEvent("fleet.driver.availability", fleetEvent("d1", "mini_truck", true)), { kind: "driver_online", driverId: "d1", vehicleType: "mini_truck" });
-    assert.deepEqual(parseSurgeEvent("fleet.driver.availability", fleetEvent("d1", "mini_truck", false)), { kind: "driver_offline", driverId: "d1" });
-    assert.deepEqual(parseSurgeEvent("tracking.driver.location", json({ driverId: "d1", lat: 12.9, lng: 77.6 })), { kind: "driver_location", driverId: "d1", location: { lat: 12.9, lng: 77.6 } });
-    assert.deepEqual(parseSurgeEvent("tracking.driver.location", json({ driver_id: "d1", location: { lat: 12.9, lng: 77.6 } })), { kind: "driver_location", driverId: "d1", location: { lat: 12.9, lng: 77.6 } });
-    const otherPayload = EventEnvelope.encode({ id: "x", type: "booking.created", subjectId: "b1", sequence: 1, payload: { typeUrl: "type.googleapis.com/weelo.booking.v1.BookingCreated", value: Buffer.from([8, 1]) }, requestId: "" }).finish();
+    assert.deepEqual(parseSurgeEvent("fleet.driver.availability", fleetEvent("d1", "mini_truck", true)), {
+      kind: "driver_online",
+      driverId: "d1",
+      vehicleType: "mini_truck",
+    });
+    assert.deepEqual(parseSurgeEvent("fleet.driver.availability", fleetEvent("d1", "mini_truck", false)), {
+      kind: "driver_offline",
+      driverId: "d1",
+    });
+    assert.deepEqual(parseSurgeEvent("tracking.driver.location", json({ driverId: "d1", lat: 12.9, lng: 77.6 })), {
+      kind: "driver_location",
+      driverId: "d1",
+      location: { lat: 12.9, lng: 77.6 },
+    });
+    assert.deepEqual(
+      parseSurgeEvent("tracking.driver.location", json({ driver_id: "d1", location: { lat: 12.9, lng: 77.6 } })),
+      { kind: "driver_location", driverId: "d1", location: { lat: 12.9, lng: 77.6 } },
+    );
+    const otherPayload = EventEnvelope.encode({
+      id: "x",
+      type: "booking.created",
+      subjectId: "b1",
+      sequence: 1,
+      payload: { typeUrl: "type.googleapis.com/weelo.booking.v1.BookingCreated", value: Buffer.from([8, 1]) },
+      requestId: "",
+    }).finish();
     assert.equal(parseSurgeEvent("booking.created", otherPayload), undefined, "a payload type surge does not know yet");
   });
 
@@ -120,10 +211,24 @@ describe("surge events", () => {
       location: koramangala,
       vehicles: 1,
     });
-    assert.equal(parseSurgeEvent("booking.status_changed", statusChanged("b1", BookingStatus.BOOKING_STATUS_CONFIRMED)), undefined, "still open");
-    assert.deepEqual(parseSurgeEvent("booking.status_changed", statusChanged("b1", BookingStatus.BOOKING_STATUS_ASSIGNED)), { kind: "booking_closed", bookingId: "b1" });
-    assert.deepEqual(parseSurgeEvent("booking.cancelled", statusChanged("b1", BookingStatus.BOOKING_STATUS_CANCELLED)), { kind: "booking_closed", bookingId: "b1" });
-    assert.equal(parseSurgeEvent("booking.reopened", statusChanged("b1", BookingStatus.BOOKING_STATUS_PENDING)), undefined, "a reopen carries no pickup");
+    assert.equal(
+      parseSurgeEvent("booking.status_changed", statusChanged("b1", BookingStatus.BOOKING_STATUS_CONFIRMED)),
+      undefined,
+      "still open",
+    );
+    assert.deepEqual(
+      parseSurgeEvent("booking.status_changed", statusChanged("b1", BookingStatus.BOOKING_STATUS_ASSIGNED)),
+      { kind: "booking_closed", bookingId: "b1" },
+    );
+    assert.deepEqual(
+      parseSurgeEvent("booking.cancelled", statusChanged("b1", BookingStatus.BOOKING_STATUS_CANCELLED)),
+      { kind: "booking_closed", bookingId: "b1" },
+    );
+    assert.equal(
+      parseSurgeEvent("booking.reopened", statusChanged("b1", BookingStatus.BOOKING_STATUS_PENDING)),
+      undefined,
+      "a reopen carries no pickup",
+    );
   });
 
   it("ignores what it does not understand, without throwing", () => {
@@ -132,8 +237,15 @@ describe("surge events", () => {
     assert.equal(parseSurgeEvent("booking.created", json([1, 2, 3])), undefined);
     assert.equal(parseSurgeEvent("booking.created", json(null)), undefined);
     assert.equal(parseSurgeEvent("booking.created", json({ bookingId: "b1" })), undefined, "no vehicle type or pickup");
-    assert.equal(parseSurgeEvent("booking.created", json({ bookingId: "b1", vehicleType: "x", pickup: { lat: "north", lng: 1 } })), undefined);
-    assert.equal(parseSurgeEvent("booking.created", json({ vehicleType: "x", pickup: koramangala })), undefined, "no id");
+    assert.equal(
+      parseSurgeEvent("booking.created", json({ bookingId: "b1", vehicleType: "x", pickup: { lat: "north", lng: 1 } })),
+      undefined,
+    );
+    assert.equal(
+      parseSurgeEvent("booking.created", json({ vehicleType: "x", pickup: koramangala })),
+      undefined,
+      "no id",
+    );
     assert.equal(parseSurgeEvent("fleet.driver.availability", json({ driverId: "d1" })), undefined, "no online flag");
     assert.equal(parseSurgeEvent("tracking.location.b1", json({ lat: 1, lng: 2 })), undefined);
     const applied: unknown[] = [];
@@ -145,14 +257,27 @@ describe("surge events", () => {
 });
 
 describe("in-memory surge inputs", () => {
-  const make = (now = () => 0) => new InMemorySurgeInputs({ resolution: 7, bookingTtlMs: 30 * 60_000, driverTtlMs: 10 * 60_000, now });
+  const make = (now = () => 0) =>
+    new InMemorySurgeInputs({ resolution: 7, bookingTtlMs: 30 * 60_000, driverTtlMs: 10 * 60_000, now });
 
   it("counts demand in vehicles and supply in drivers of one type around the pickup", () => {
     const inputs = make();
-    inputs.apply({ kind: "booking_open", bookingId: "b1", vehicleType: "mini_truck", location: koramangala, vehicles: 2 });
+    inputs.apply({
+      kind: "booking_open",
+      bookingId: "b1",
+      vehicleType: "mini_truck",
+      location: koramangala,
+      vehicles: 2,
+    });
     inputs.apply({ kind: "booking_open", bookingId: "b2", vehicleType: "mini_truck", location: nearby, vehicles: 1 });
     inputs.apply({ kind: "booking_open", bookingId: "b3", vehicleType: "mini_truck", location: farAway, vehicles: 5 });
-    inputs.apply({ kind: "booking_open", bookingId: "b4", vehicleType: "lcv_14ft", location: koramangala, vehicles: 4 });
+    inputs.apply({
+      kind: "booking_open",
+      bookingId: "b4",
+      vehicleType: "lcv_14ft",
+      location: koramangala,
+      vehicles: 4,
+    });
     inputs.apply({ kind: "driver_online", driverId: "d1", vehicleType: "mini_truck", location: nearby });
     inputs.apply({ kind: "driver_online", driverId: "d2", vehicleType: "lcv_14ft", location: koramangala });
     assert.deepEqual(inputs.countsNow(neighbourhood(koramangala), "mini_truck"), { demand: 3, supply: 1 });
@@ -162,10 +287,26 @@ describe("in-memory surge inputs", () => {
 
   it("forgets closed bookings and drivers gone offline, and moves a driver who reports again", () => {
     const inputs = make();
-    inputs.apply({ kind: "booking_open", bookingId: "b1", vehicleType: "mini_truck", location: koramangala, vehicles: 2 });
-    inputs.apply({ kind: "booking_open", bookingId: "b1", vehicleType: "mini_truck", location: koramangala, vehicles: 2 }); // redelivered
+    inputs.apply({
+      kind: "booking_open",
+      bookingId: "b1",
+      vehicleType: "mini_truck",
+      location: koramangala,
+      vehicles: 2,
+    });
+    inputs.apply({
+      kind: "booking_open",
+      bookingId: "b1",
+      vehicleType: "mini_truck",
+      location: koramangala,
+      vehicles: 2,
+    }); // redelivered
     inputs.apply({ kind: "driver_online", driverId: "d1", vehicleType: "mini_truck", location: koramangala });
-    assert.deepEqual(inputs.countsNow(neighbourhood(koramangala), "mini_truck"), { demand: 2, supply: 1 }, "a duplicate event counts once");
+    assert.deepEqual(
+      inputs.countsNow(neighbourhood(koramangala), "mini_truck"),
+      { demand: 2, supply: 1 },
+      "a duplicate event counts once",
+    );
     inputs.apply({ kind: "driver_online", driverId: "d1", vehicleType: "mini_truck", location: farAway });
     assert.deepEqual(inputs.countsNow(neighbourhood(koramangala), "mini_truck"), { demand: 2, supply: 0 });
     assert.deepEqual(inputs.countsNow(neighbourhood(farAway), "mini_truck"), { demand: 0, supply: 1 });
@@ -185,7 +326,11 @@ describe("in-memory surge inputs", () => {
     inputs.apply({ kind: "driver_location", driverId: "d1", location: koramangala });
     assert.deepEqual(inputs.countsNow(here, "mini_truck").supply, 1);
     inputs.apply({ kind: "driver_location", driverId: "d2", location: koramangala });
-    assert.deepEqual(inputs.countsNow(here, "mini_truck").supply, 1, "a position alone does not make a driver available");
+    assert.deepEqual(
+      inputs.countsNow(here, "mini_truck").supply,
+      1,
+      "a position alone does not make a driver available",
+    );
     inputs.apply({ kind: "driver_online", driverId: "d2", vehicleType: "mini_truck" });
     assert.deepEqual(inputs.countsNow(here, "mini_truck").supply, 2);
     clock = 9 * 60_000;
@@ -194,16 +339,30 @@ describe("in-memory surge inputs", () => {
     assert.deepEqual(inputs.countsNow(here, "mini_truck").supply, 1, "d2 went quiet and expired; d1 kept reporting");
     clock = 30 * 60_000;
     inputs.apply({ kind: "driver_location", driverId: "d1", location: koramangala });
-    assert.deepEqual(inputs.countsNow(here, "mini_truck").supply, 0, "after a long silence the old online state is not trusted");
+    assert.deepEqual(
+      inputs.countsNow(here, "mini_truck").supply,
+      0,
+      "after a long silence the old online state is not trusted",
+    );
   });
 
   it("stops counting entries whose closing event never came", () => {
     let clock = 0;
     const inputs = make(() => clock);
-    inputs.apply({ kind: "booking_open", bookingId: "b1", vehicleType: "mini_truck", location: koramangala, vehicles: 1 });
+    inputs.apply({
+      kind: "booking_open",
+      bookingId: "b1",
+      vehicleType: "mini_truck",
+      location: koramangala,
+      vehicles: 1,
+    });
     inputs.apply({ kind: "driver_online", driverId: "d1", vehicleType: "mini_truck", location: koramangala });
     clock = 10 * 60_000;
-    assert.deepEqual(inputs.countsNow(neighbourhood(koramangala), "mini_truck"), { demand: 1, supply: 0 }, "the driver's availability went stale");
+    assert.deepEqual(
+      inputs.countsNow(neighbourhood(koramangala), "mini_truck"),
+      { demand: 1, supply: 0 },
+      "the driver's availability went stale",
+    );
     clock = 30 * 60_000;
     assert.deepEqual(inputs.countsNow(neighbourhood(koramangala), "mini_truck"), { demand: 0, supply: 0 });
     inputs.apply({ kind: "driver_offline", driverId: "nobody" }); // any event sweeps
@@ -215,15 +374,27 @@ describe("in-memory surge inputs", () => {
     try {
       const inputs = make(Date.now);
       const subscriptions = subscribeSurgeEvents(bus, inputs, logger);
-      bus.publish("booking.created", json({ bookingId: "b1", vehicleType: "mini_truck", pickup: koramangala, vehicleCount: 2 }));
+      bus.publish(
+        "booking.created",
+        json({ bookingId: "b1", vehicleType: "mini_truck", pickup: koramangala, vehicleCount: 2 }),
+      );
       bus.publish("booking.created", new TextEncoder().encode("not json"));
-      bus.publish("fleet.driver.availability", json({ driverId: "d1", vehicleType: "mini_truck", online: true, location: koramangala }));
+      bus.publish(
+        "fleet.driver.availability",
+        json({ driverId: "d1", vehicleType: "mini_truck", online: true, location: koramangala }),
+      );
       bus.publish("fleet.driver.availability", fleetEvent("d2", "mini_truck", true));
       bus.publish("tracking.driver.location", json({ driverId: "d2", location: nearby }));
-      await until("surge saw the events", () => inputs.countsNow(neighbourhood(koramangala), "mini_truck").supply === 2);
+      await until(
+        "surge saw the events",
+        () => inputs.countsNow(neighbourhood(koramangala), "mini_truck").supply === 2,
+      );
       assert.deepEqual(await inputs.counts(neighbourhood(koramangala), "mini_truck"), { demand: 2, supply: 2 });
       bus.publish("booking.cancelled", json({ bookingId: "b1" }));
-      await until("the cancellation closed demand", () => inputs.countsNow(neighbourhood(koramangala), "mini_truck").demand === 0);
+      await until(
+        "the cancellation closed demand",
+        () => inputs.countsNow(neighbourhood(koramangala), "mini_truck").demand === 0,
+      );
       subscriptions.forEach((s) => s.unsubscribe());
     } finally {
       await bus.close();

@@ -31,7 +31,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("dark_at", "timestamptz")
     .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex("trips_active_idx").on("trips").column("driver_id").where(sql.ref("active"), "=", true).execute();
+  await db.schema
+    .createIndex("trips_active_idx")
+    .on("trips")
+    .column("driver_id")
+    .where(sql.ref("active"), "=", true)
+    .execute();
   await createOutboxTableV1(db);
 }
 
