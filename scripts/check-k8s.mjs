@@ -16,7 +16,7 @@
 //   node scripts/check-k8s.mjs            check
 //   node scripts/check-k8s.mjs --print [production]   print the rendered overlay (default production; or base) as YAML
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import {
   allVariables,

@@ -12,7 +12,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
 import { GrpcCode, httpStatusOf } from "@weelo/errors";
-import { createClient, type ServiceClient } from "@weelo/grpc";
+import type { ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { address, bearer, HINJEWADI, PUNE, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 

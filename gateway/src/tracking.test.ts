@@ -18,7 +18,6 @@ import {
   TrackingServiceClient,
   type StreamLocationResponse,
 } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
-import { createClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { bearer, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
