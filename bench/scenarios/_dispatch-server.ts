@@ -127,7 +127,10 @@ if (tracking) {
   ).token;
   // Deterministic spread: the same city every run.
   let seed = 42;
-  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   const now = Date.now();
   for (let i = 0; i < drivers; i++) {
     const driverId = uuidv7();

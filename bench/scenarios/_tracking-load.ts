@@ -42,10 +42,11 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   const channels: grpc.Client[] = [];
   const channelFor = (i: number) => {
     const c = Math.floor(i / input.streamsPerConnection);
-    return (channels[c] ??= new grpc.Client(input.address, grpc.credentials.createInsecure(), {
+    channels[c] ??= new grpc.Client(input.address, grpc.credentials.createInsecure(), {
       "grpc.use_local_subchannel_pool": 1,
       "grpc.max_receive_message_length": 4 * 1024 * 1024,
-    }));
+    });
+    return channels[c];
   };
   const errors: string[] = [];
   let stopping = false;

@@ -102,8 +102,14 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
       const next = fork();
       const listening = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), LISTEN_TIMEOUT_MS);
-        next.worker.once("listening", () => (clearTimeout(timer), resolve(true)));
-        next.worker.once("exit", () => (clearTimeout(timer), resolve(false)));
+        next.worker.once("listening", () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        next.worker.once("exit", () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
       });
       if (!listening) {
         logger.error(
@@ -123,7 +129,10 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
       state.retiring = true;
       if (state.worker.isDead()) return resolve();
       const kill = setTimeout(() => state.worker.process.kill("SIGKILL"), config.SHUTDOWN_TIMEOUT_MS + 2000);
-      state.worker.once("exit", () => (clearTimeout(kill), resolve()));
+      state.worker.once("exit", () => {
+        clearTimeout(kill);
+        resolve();
+      });
       // disconnect() takes the worker out of the primary's connection hand-off at once, so no
       // new connection is sent to a worker that is about to exit; SIGTERM starts its drain.
       state.worker.disconnect();

@@ -43,8 +43,14 @@ describe("request queues", () => {
     const queue = new RequestQueue("test", 1, 2);
     const first = await queue.acquire({ maxWaitMs: 5000 });
     const order: string[] = [];
-    const second = queue.acquire({ maxWaitMs: 5000 }).then((release) => (order.push("second"), release));
-    const third = queue.acquire({ maxWaitMs: 5000 }).then((release) => (order.push("third"), release));
+    const second = queue.acquire({ maxWaitMs: 5000 }).then((release) => {
+      order.push("second");
+      return release;
+    });
+    const third = queue.acquire({ maxWaitMs: 5000 }).then((release) => {
+      order.push("third");
+      return release;
+    });
     await assert.rejects(
       queue.acquire({ maxWaitMs: 5000 }),
       (e: unknown) => e instanceof ShedError && e.reason === "queue_full",

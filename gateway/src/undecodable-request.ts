@@ -87,8 +87,10 @@ function rewriteConnectUnary(res: Response): void {
   const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
   res.write = ((chunk: unknown, ...rest: unknown[]) => write(release(chunk), ...rest)) as typeof res.write;
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
-    if (held && (chunk === undefined || typeof chunk === "function"))
-      writeHead(held.status, held.headers), (held = undefined);
+    if (held && (chunk === undefined || typeof chunk === "function")) {
+      writeHead(held.status, held.headers);
+      held = undefined;
+    }
     return typeof chunk === "function" || chunk === undefined ? end(chunk, ...rest) : end(release(chunk), ...rest);
   }) as typeof res.end;
 }

@@ -81,10 +81,15 @@ export class SessionWatch {
     if (earlier && Date.now() - earlier.at < this.options.rememberMs) {
       let stopped = false;
       queueMicrotask(() => stopped || this.call(onRevoked, earlier.notice));
-      return () => void (stopped = true);
+      return () => {
+        stopped = true;
+      };
     }
     let set = this.listeners.get(sessionId);
-    if (!set) this.listeners.set(sessionId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(sessionId, set);
+    }
     set.add(onRevoked);
     return () => {
       const current = this.listeners.get(sessionId);

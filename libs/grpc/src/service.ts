@@ -24,10 +24,10 @@ export interface MethodDefinition<Req, Res> {
   responseDeserialize(bytes: Buffer): Res;
 }
 
-export type ServiceDefinition = Record<string, MethodDefinition<any, any>>;
+export type ServiceDefinition = Record<string, MethodDefinition<unknown, unknown>>;
 
-type RequestOf<M> = M extends MethodDefinition<infer Req, any> ? Req : never;
-type ResponseOf<M> = M extends MethodDefinition<any, infer Res> ? Res : never;
+type RequestOf<M> = M extends MethodDefinition<infer Req, unknown> ? Req : never;
+type ResponseOf<M> = M extends MethodDefinition<unknown, infer Res> ? Res : never;
 
 /** The handler shape each kind of method takes. */
 export type Handler<M> = M extends { requestStream: false; responseStream: false }
@@ -278,7 +278,8 @@ class GrpcCallContext implements CallContext {
   }
 
   get logger(): Logger {
-    return (this.childLogger ??= this.methodLogger.child({ requestId: this.requestId }));
+    this.childLogger ??= this.methodLogger.child({ requestId: this.requestId });
+    return this.childLogger;
   }
 }
 

@@ -26,7 +26,9 @@ function recordingBus() {
   return {
     stored,
     publishes,
-    setDown: (value: boolean) => void (down = value),
+    setDown: (value: boolean) => {
+      down = value;
+    },
     /** The next publish of this message id fails (a lost acknowledgement, say). */
     failOnce: (msgId: string) => void failOnce.add(msgId),
     async publishEvent(subject: string, data: Uint8Array, options: { msgId: string }) {

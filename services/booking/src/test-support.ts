@@ -146,7 +146,9 @@ export async function startTestBooking(options: { env?: Record<string, string> }
       db: database.db,
       bookings,
       dispatch,
-      shiftClock: (ms) => void (offset += ms),
+      shiftClock: (ms) => {
+        offset += ms;
+      },
       as,
       token,
       async party(role) {

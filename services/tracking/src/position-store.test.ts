@@ -11,7 +11,10 @@ import { DriverCells, MemoryPositionStore } from "./position-store.js";
 /** A deterministic random walk: the same points every run. */
 function walk(seed: number, steps: number, stepM: number, from: { lat: number; lng: number }) {
   let s = seed;
-  const random = () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const random = () => {
+    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
   const points: { lat: number; lng: number }[] = [];
   let { lat, lng } = from;
   for (let i = 0; i < steps; i++) {

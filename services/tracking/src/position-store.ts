@@ -276,7 +276,10 @@ export class MemoryPositionStore implements PositionStore {
     }
     if (key) {
       let members = this.cells.get(key);
-      if (!members) this.cells.set(key, (members = new Map()));
+      if (!members) {
+        members = new Map();
+        this.cells.set(key, members);
+      }
       members.set(driver.driverId, driver);
     }
     driver.indexKey = key;

@@ -112,7 +112,9 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
               () => stream.pushAck(result.ackedSeq, result.rejected, toRejections(result.rejections)),
               (error: unknown) => stream.fail(error as Error),
             )
-            .finally(() => void (inFlight -= 1));
+            .finally(() => {
+              inFlight -= 1;
+            });
           if (inFlight >= deps.maxInFlight) await acks;
         }
         // The app half-closed (or the stream ended): its last acks still go out, and the

@@ -61,7 +61,10 @@ class PresenceTable {
     this.delete(id);
     this.entries.set(id, { key, weight, expiresAt });
     let ids = this.index.get(key);
-    if (!ids) this.index.set(key, (ids = new Set()));
+    if (!ids) {
+      ids = new Set();
+      this.index.set(key, ids);
+    }
     ids.add(id);
   }
 
