@@ -100,9 +100,9 @@ for (const backend of backends) {
       const members = processes.map(() => [] as string[]);
       const other: string[] = [];
       const plain: string[] = [];
-      processes.forEach((bus, i) =>
-        bus.subscribe(`${p}.job`, (m) => void members[i]!.push(dec(m.data)), { queue: "workers" }),
-      );
+      for (const [i, bus] of processes.entries()) {
+        bus.subscribe(`${p}.job`, (m) => void members[i]!.push(dec(m.data)), { queue: "workers" });
+      }
       processes[0]!.subscribe(`${p}.*`, (m) => void other.push(dec(m.data)), { queue: "auditors" });
       processes[1]!.subscribe(`${p}.job`, (m) => void plain.push(dec(m.data)));
       await Promise.all(processes.map((b) => b.ping()));

@@ -56,9 +56,9 @@ export abstract class BaseCache implements Cache {
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
     const values = await unavailableOnFailure(this.rawGetMany(keys.map((key) => this.prefix + key)));
-    keys.forEach((key, i) =>
-      this.metrics?.cacheLookups.inc({ family: keyFamily(key), result: values[i] === undefined ? "miss" : "hit" }),
-    );
+    for (const [i, key] of keys.entries()) {
+      this.metrics?.cacheLookups.inc({ family: keyFamily(key), result: values[i] === undefined ? "miss" : "hit" });
+    }
     return values;
   }
 

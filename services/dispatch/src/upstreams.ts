@@ -46,6 +46,8 @@ export function grpcUpstreams(
     booking: lazy(BookingDispatchServiceService, addresses.booking),
     tracking: lazy(TrackingInternalServiceService, addresses.tracking),
     fleet: lazy(FleetDirectoryServiceService, addresses.fleet),
-    close: () => made.forEach((c) => c.close()),
+    close: () => {
+      for (const c of made) c.close();
+    },
   };
 }

@@ -69,7 +69,9 @@ export async function startPricing(
       driverTtlMs: config.SURGE_DRIVER_TTL_S * 1000,
     });
     const subscriptions = subscribeSurgeEvents(platform.bus, inputs, logger.child({ component: "surge" }));
-    platform.onShutdown("pricing surge subscriptions", async () => subscriptions.forEach((s) => s.unsubscribe()));
+    platform.onShutdown("pricing surge subscriptions", async () => {
+      for (const s of subscriptions) s.unsubscribe();
+    });
     surgeInputs = inputs;
   }
 

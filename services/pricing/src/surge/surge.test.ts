@@ -395,7 +395,7 @@ describe("in-memory surge inputs", () => {
         "the cancellation closed demand",
         () => inputs.countsNow(neighbourhood(koramangala), "mini_truck").demand === 0,
       );
-      subscriptions.forEach((s) => s.unsubscribe());
+      for (const s of subscriptions) s.unsubscribe();
     } finally {
       await bus.close();
     }
