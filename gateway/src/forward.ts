@@ -75,12 +75,14 @@ export class Forwarder {
     forward: ForwardHeaders,
     callerTimeoutMs: number | undefined,
     signal: AbortSignal,
+    // biome-ignore lint/suspicious/noExplicitAny: one forwarder for every method: a promise or an async iterable of that method's messages, checked by Connect at runtime
   ): any {
     const client = this.upstreamOf.get(service.typeName);
     if (!client) throw new Error(`no upstream for ${service.typeName}`);
     const path = `/${service.typeName}/${method.name}`;
+    // biome-ignore lint/suspicious/noExplicitAny: grpc-js's writable streams take the serializer of any request type
     const serialize = (ready: any): Buffer => ready; // messages are encoded before grpc-js sees them (see encode)
-    const deserialize = (bytes: Buffer): any => fromBinary(method.output, bytes);
+    const deserialize = (bytes: Buffer) => fromBinary(method.output, bytes);
     const metadata = new grpc.Metadata();
     metadata.set("x-request-id", forward.requestId);
     metadata.set("x-forwarded-for", forward.clientIp);
@@ -223,10 +225,12 @@ function hasInt64(desc: DescMessage, seen = new Set<string>()): boolean {
 /** The path (proto names, e.g. "points[0].seq") of the first 64-bit integer beyond 2^53 in a message. */
 function unsafeInteger(desc: DescMessage, message: unknown, prefix = ""): string | undefined {
   if (!hasInt64(desc) || typeof message !== "object" || message === null) return undefined;
-  const record = message as Record<string, any>;
+  const record = message as Record<string, unknown>;
   const unsafe = (value: unknown) => typeof value === "bigint" && (value > MAX_SAFE || value < -MAX_SAFE);
   for (const field of desc.fields) {
-    const holder = field.oneof ? record[field.oneof.localName] : undefined;
+    const holder = field.oneof
+      ? (record[field.oneof.localName] as { case?: string; value?: unknown } | undefined)
+      : undefined;
     const value = field.oneof ? (holder?.case === field.localName ? holder.value : undefined) : record[field.localName];
     if (value === undefined || value === null) continue;
     const path = `${prefix}${field.name}`;
@@ -258,6 +262,7 @@ function unsafeInteger(desc: DescMessage, message: unknown, prefix = ""): string
 }
 
 /** A stream that fails at once (its request could not be encoded). */
+// biome-ignore lint/correctness/useYield: deliberately yields nothing: the stream's first read throws
 async function* failing(error: unknown): AsyncGenerator<never> {
   throw error;
 }

@@ -139,6 +139,7 @@ function startupOptions(url: string, searchPath: string): { connectionString: st
  * both pass the existence check and one fails on pg_namespace's unique index (23505) or with
  * 42P06. Either way the schema exists afterwards, which is all we need.
  */
+// biome-ignore lint/suspicious/noExplicitAny: schema-agnostic Kysely (any service's tables), Kysely's own idiom for migrations
 async function ensureSchema(db: Kysely<any>, schema: string): Promise<void> {
   try {
     await db.schema.createSchema(schema).ifNotExists().execute();

@@ -44,6 +44,7 @@ export interface MigrateOptions {
 }
 
 /** Applies every pending migration in name order; throws MigrationError on the first failure. */
+// biome-ignore lint/suspicious/noExplicitAny: schema-agnostic Kysely (any service's tables), Kysely's own idiom for migrations
 export async function migrateToLatest(db: Kysely<any>, options: MigrateOptions): Promise<void> {
   const migrator = new Migrator({
     // Migrations are frozen in time and typed Kysely<any>, not the service's current tables.
@@ -68,6 +69,7 @@ export async function migrateToLatest(db: Kysely<any>, options: MigrateOptions):
  * service or test drops a schema at that moment. Its questions are about one schema only, so
  * this answers them from that schema alone (table names; the Migrator needs no columns).
  */
+// biome-ignore lint/suspicious/noExplicitAny: schema-agnostic Kysely (any service's tables), Kysely's own idiom for migrations
 function withSchemaScopedIntrospection(db: Kysely<any>, schema: string): Kysely<any> {
   const introspection: DatabaseIntrospector = {
     async getSchemas(): Promise<SchemaMetadata[]> {

@@ -29,8 +29,8 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-type RequestOf<M> = M extends MethodDefinition<infer Req, any> ? Req : never;
-type ResponseOf<M> = M extends MethodDefinition<any, infer Res> ? Res : never;
+type RequestOf<M> = M extends MethodDefinition<infer Req, unknown> ? Req : never;
+type ResponseOf<M> = M extends MethodDefinition<unknown, infer Res> ? Res : never;
 
 export type ClientMethod<M> = M extends { requestStream: false; responseStream: false }
   ? (request: RequestOf<M>, options?: CallOptions) => Promise<ResponseOf<M>>

@@ -41,6 +41,7 @@ export interface OutboxDatabase {
  * Any service database (or transaction) whose schema has the outbox table: services declare
  * `outbox: OutboxTable` in their own database type and pass their db or trx here.
  */
+// biome-ignore lint/suspicious/noExplicitAny: any service's database or transaction: its own tables are unknown here
 export type AnyDatabaseWithOutbox = Kysely<any>;
 
 /**
