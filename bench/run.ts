@@ -346,7 +346,7 @@ async function main(): Promise<number> {
   const file = `${resultsDir}/latest.json`;
   writeFileSync(
     file,
-    JSON.stringify(
+    `${JSON.stringify(
       {
         at: new Date().toISOString(),
         machine,
@@ -357,7 +357,7 @@ async function main(): Promise<number> {
       },
       null,
       2,
-    ) + "\n",
+    )}\n`,
   );
   console.log(`results: ${file}`);
 

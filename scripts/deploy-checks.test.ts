@@ -99,6 +99,7 @@ describe("deploy checks", () => {
         .replace("gateway/src/main.ts", "gateway/src/server.ts")
         .replace(/^# digest-exception .*$/m, "")
         .replace(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ${NODE_IMAGE} line, literally
           "FROM ${NODE_IMAGE} AS deps",
           "FROM node:20-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS deps",
         ),
