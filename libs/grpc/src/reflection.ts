@@ -20,6 +20,7 @@ import {
   type DescMessage,
   type DescService,
   type FileRegistry,
+  type Message,
 } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import {
@@ -208,7 +209,7 @@ export class ReflectionAnswerer {
   }
 
   /** Answers one ServerReflectionRequest (a message of either version's schema) with a response of `responseSchema`. */
-  answer(request: any, responseSchema: DescMessage): any {
+  answer(request: ReflectionRequest, responseSchema: DescMessage): Message {
     const base = { validHost: request.host, originalRequest: request };
     const respond = (messageResponse: Record<string, unknown>) =>
       create(responseSchema, { ...base, messageResponse } as never);
@@ -222,21 +223,25 @@ export class ReflectionAnswerer {
             value: { fileDescriptorProto: this.closureOf(name).map((file) => descriptorPool().files.get(file)!.bytes) },
           });
     const { registry } = descriptorPool();
-    const { case: kind, value } = request.messageRequest as { case: string | undefined; value: any };
-    switch (kind) {
+    const question = request.messageRequest;
+    switch (question.case) {
       case "listServices":
         return respond({ case: "listServicesResponse", value: { service: this.services.map((name) => ({ name })) } });
-      case "fileByFilename":
+      case "fileByFilename": {
+        const value = question.value;
         return files(this.served.has(value) ? value : undefined, `file ${value}`);
+      }
       case "fileContainingSymbol":
-        return files(this.fileOfSymbol(String(value).replace(/^\./, "")), `symbol ${value}`);
+        return files(this.fileOfSymbol(question.value.replace(/^\./, "")), `symbol ${question.value}`);
       case "fileContainingExtension": {
+        const value = question.value;
         const extendee = this.servedMessage(value.containingType);
         const extension = extendee && registry.getExtensionFor(extendee, value.extensionNumber);
         const file = extension && this.served.has(extension.file.proto.name) ? extension.file.proto.name : undefined;
         return files(file, `extension ${value.extensionNumber} of ${value.containingType}`);
       }
       case "allExtensionNumbersOfType": {
+        const value = question.value;
         const extendee = this.servedMessage(value);
         if (!extendee) return error(NOT_FOUND, `type ${value} not found`);
         const numbers: number[] = [];
@@ -299,6 +304,15 @@ export class ReflectionAnswerer {
   }
 }
 
+/** The fields both versions' ServerReflectionRequest share, as protobuf-es decodes them. */
+interface ReflectionRequest {
+  host: string;
+  messageRequest:
+    | { case: "listServices" | "fileByFilename" | "fileContainingSymbol" | "allExtensionNumbersOfType"; value: string }
+    | { case: "fileContainingExtension"; value: { containingType: string; extensionNumber: number } }
+    | { case: undefined; value?: undefined };
+}
+
 /** Serves reflection (v1 and v1alpha) for `services` on a grpc-js server. */
 export function addReflection(server: grpc.Server, services: readonly string[]): ReflectionAnswerer {
   const answerer = new ReflectionAnswerer(services);
@@ -309,14 +323,14 @@ export function addReflection(server: grpc.Server, services: readonly string[]):
         path: `/${desc.typeName}/${method.name}`,
         requestStream: true,
         responseStream: true,
-        requestSerialize: (message: any) => Buffer.from(toBinary(method.input, message)),
+        requestSerialize: (message: Message) => Buffer.from(toBinary(method.input, message)),
         requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-        responseSerialize: (message: any) => Buffer.from(toBinary(method.output, message)),
+        responseSerialize: (message: Message) => Buffer.from(toBinary(method.output, message)),
         responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       },
     };
     server.addService(definition, {
-      [method.name]: (call: grpc.ServerDuplexStream<any, any>) => {
+      [method.name]: (call: grpc.ServerDuplexStream<ReflectionRequest, Message>) => {
         call.on("data", (request) => call.write(answerer.answer(request, method.output)));
         call.on("end", () => call.end());
         call.on("error", () => undefined);
@@ -332,7 +346,7 @@ export function reflectionRoutes(router: ConnectRouter, services: readonly strin
   for (const desc of reflectionServiceDescs()) {
     const method = desc.methods[0]!;
     router.service(desc, {
-      [method.localName]: async function* (requests: AsyncIterable<unknown>) {
+      [method.localName]: async function* (requests: AsyncIterable<ReflectionRequest>) {
         for await (const request of requests) yield answerer.answer(request, method.output);
       },
     } as never);
