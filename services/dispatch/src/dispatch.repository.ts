@@ -209,6 +209,47 @@ export async function insertOpenBooking(
   return row !== undefined;
 }
 
+/**
+ * A booking cancelled (or expired) before its booking.created was handled: a tombstone keeps
+ * that one from opening it. Nothing happens when dispatch knows the booking already.
+ */
+export async function insertBookingTombstone(
+  trx: DispatchTrx,
+  booking: { bookingId: string; orderId: string; state: "cancelled" | "expired"; seq: number },
+): Promise<void> {
+  await trx
+    .insertInto("bookings")
+    .values({
+      booking_id: booking.bookingId,
+      order_id: booking.orderId,
+      state: booking.state,
+      booking_seq: booking.seq,
+    })
+    .onConflict((oc) => oc.column("booking_id").doNothing())
+    .execute();
+}
+
+/**
+ * Records a booking event's sequence when it is newer than the last one seen; `completed`
+ * (the trip ended) also closes an assigned booking, which frees its driver and vehicle.
+ */
+export async function recordBookingSequence(
+  db: DispatchDb,
+  change: { bookingId: string; seq: number; completed: boolean; now: Date },
+): Promise<void> {
+  let q = db
+    .updateTable("bookings")
+    .set(
+      change.completed
+        ? { booking_seq: change.seq, state: "closed", updated_at: change.now }
+        : { booking_seq: change.seq, updated_at: change.now },
+    )
+    .where("booking_id", "=", change.bookingId)
+    .where("booking_seq", "<", String(change.seq));
+  if (change.completed) q = q.where("state", "=", "assigned");
+  await q.execute();
+}
+
 export function findBooking(db: DispatchDb, bookingId: string): Promise<BookingRow | undefined> {
   return db.selectFrom("bookings").selectAll().where("booking_id", "=", bookingId).executeTakeFirst();
 }

@@ -686,16 +686,12 @@ export function createDispatchService(deps: DispatchDeps) {
       const row = await repo.lockBooking(trx, event.bookingId);
       if (!row) {
         // Cancelled before its booking.created was handled: a tombstone keeps that one from opening it.
-        await trx
-          .insertInto("bookings")
-          .values({
-            booking_id: event.bookingId,
-            order_id: event.orderId,
-            state: expired ? "expired" : "cancelled",
-            booking_seq: sequence,
-          })
-          .onConflict((oc) => oc.column("booking_id").doNothing())
-          .execute();
+        await repo.insertBookingTombstone(trx, {
+          bookingId: event.bookingId,
+          orderId: event.orderId,
+          state: expired ? "expired" : "cancelled",
+          seq: sequence,
+        });
         return undefined;
       }
       if (Number(row.booking_seq) >= sequence) return undefined;
@@ -743,17 +739,7 @@ export function createDispatchService(deps: DispatchDeps) {
 
   /** Any other status change: the event's sequence is recorded; a completed trip frees its driver and vehicle. */
   async function onBookingChanged(event: BookingStatusChanged, sequence: number, completed: boolean): Promise<void> {
-    let q = db
-      .updateTable("bookings")
-      .set(
-        completed
-          ? { booking_seq: sequence, state: "closed", updated_at: now() }
-          : { booking_seq: sequence, updated_at: now() },
-      )
-      .where("booking_id", "=", event.bookingId)
-      .where("booking_seq", "<", String(sequence));
-    if (completed) q = q.where("state", "=", "assigned");
-    await q.execute();
+    await repo.recordBookingSequence(db, { bookingId: event.bookingId, seq: sequence, completed, now: now() });
   }
 
   // --------------------------------------------------------------------------- offer views
