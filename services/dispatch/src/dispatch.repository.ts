@@ -362,8 +362,8 @@ export async function countTakenBookings(trx: DispatchTrx, orderId: string): Pro
   return Number(row.n);
 }
 
-/** Claims owed booking calls that are due: the lease moves sync_due_at forward, SKIP LOCKED. */
-export function claimDueSyncs(
+/** Claims booking calls that are due: the lease moves sync_due_at forward, SKIP LOCKED. */
+export function claimDueBookingCalls(
   db: DispatchDb,
   claim: { now: Date; leaseUntil: Date; limit: number },
 ): Promise<BookingRow[]> {

@@ -1,0 +1,151 @@
+/** AssignDriver: a transporter binds a driver and vehicle of their fleet to a booking they accepted. */
+import type { Principal } from "@weelo/auth";
+import { DriverStatus, VehicleStatus } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet";
+import { isUniqueViolation } from "@weelo/db";
+import { DomainError, FailedPreconditionError, NotFoundError, UnavailableError } from "@weelo/errors";
+import type { BookingCalls } from "./booking-calls.js";
+import type { DispatchContext } from "./dispatch.context.js";
+import * as repo from "./dispatch.repository.js";
+import { isPermanentFailure, validateId } from "./dispatch.rules.js";
+import type { BookingRow } from "./dispatch.table.js";
+
+const bookingNotFound = () =>
+  new NotFoundError("booking not found among your accepted bookings", {
+    reason: "BOOKING_NOT_FOUND",
+    field: "booking_id",
+  });
+
+export function createAssignDriver(
+  ctx: DispatchContext,
+  calls: Pick<BookingCalls, "makeBookingCall" | "makeBookingCallQuietly">,
+) {
+  const { db, upstreams, settings, logger, now, later } = ctx;
+  const { makeBookingCall, makeBookingCallQuietly } = calls;
+
+  /**
+   * Binds one of the transporter's drivers and vehicles to a booking they accepted: fleet
+   * says both are theirs and the vehicle fits; the claim (state accepted → assigned) fails on
+   * a unique index when the driver or vehicle is on another active assignment; then booking
+   * makes it ASSIGNED and the driver's stream is told.
+   */
+  async function assignDriver(
+    principal: Principal,
+    input: { bookingId: string; driverId: string; vehicleId: string },
+  ): Promise<BookingRow> {
+    const bookingId = validateId(input.bookingId, "booking_id");
+    const driverId = validateId(input.driverId, "driver_id");
+    const vehicleId = validateId(input.vehicleId, "vehicle_id");
+    let row = await repo.findBooking(db, bookingId);
+    if (!row || row.transporter_id !== principal.userId) throw bookingNotFound();
+    if (row.state === "assigned" && row.driver_id === driverId && row.vehicle_id === vehicleId) return row; // a retry
+    if (row.state !== "accepted") {
+      throw new FailedPreconditionError(
+        row.state === "assigned"
+          ? "this booking already has a driver"
+          : "this booking is no longer yours to assign (its deadline passed, or it was cancelled)",
+        { reason: row.state === "assigned" ? "ALREADY_ASSIGNED" : "BOOKING_NOT_ASSIGNABLE", field: "booking_id" },
+      );
+    }
+    if (row.sync === "confirm") {
+      // The confirmation is still owed: make it now rather than wait for the poller.
+      if (!(await makeBookingCallQuietly(row)))
+        throw new UnavailableError("the booking is still being confirmed; try again in a moment", {
+          retryAfterSeconds: 2,
+        });
+      row = (await repo.findBooking(db, bookingId))!;
+      if (row.state !== "accepted" || row.transporter_id !== principal.userId) throw bookingNotFound();
+    }
+    const broadcast = await repo.findBroadcast(db, row.order_id);
+    const fleet = await upstreams.fleet.getDriverAndVehicle({ transporterId: principal.userId, driverId, vehicleId });
+    if (!fleet.driverFound)
+      throw new NotFoundError("driver not found in your fleet", { reason: "DRIVER_NOT_FOUND", field: "driver_id" });
+    if (!fleet.vehicleFound)
+      throw new NotFoundError("vehicle not found in your fleet", {
+        reason: "VEHICLE_NOT_FOUND",
+        field: "vehicle_id",
+      });
+    if (broadcast && fleet.vehicleType !== broadcast.vehicle_type) {
+      throw new FailedPreconditionError(
+        `the booking needs a ${broadcast.vehicle_type} vehicle; this one is ${fleet.vehicleType}`,
+        {
+          reason: "VEHICLE_TYPE_MISMATCH",
+          field: "vehicle_id",
+        },
+      );
+    }
+    if (
+      fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_MAINTENANCE ||
+      fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_INACTIVE
+    ) {
+      throw new FailedPreconditionError("the vehicle is in maintenance or inactive", {
+        reason: "VEHICLE_NOT_AVAILABLE",
+        field: "vehicle_id",
+      });
+    }
+    if (!fleet.driverUserId) {
+      throw new FailedPreconditionError("the driver has never logged in to the driver app; ask them to log in first", {
+        reason: "DRIVER_NOT_LOGGED_IN",
+        field: "driver_id",
+      });
+    }
+    if (fleet.driverStatus === DriverStatus.DRIVER_STATUS_ON_TRIP) {
+      throw new FailedPreconditionError("the driver is on another trip", {
+        reason: "DRIVER_BUSY",
+        field: "driver_id",
+      });
+    }
+    const at = now();
+    let claimed: BookingRow | undefined;
+    try {
+      claimed = await repo.updateBooking(
+        db,
+        bookingId,
+        {
+          state: "assigned",
+          driver_id: driverId,
+          driver_user_id: fleet.driverUserId,
+          vehicle_id: vehicleId,
+          assigned_at: at,
+          sync: "assign",
+          sync_due_at: later(settings.leaseMs, at),
+          sync_attempts: 0,
+        },
+        { states: ["accepted"], sync: null, transporterId: principal.userId },
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        const onVehicle = isUniqueViolation(error, repo.Constraint.activeVehicle);
+        throw new FailedPreconditionError(
+          onVehicle ? "the vehicle is on another active trip" : "the driver is on another active trip",
+          {
+            reason: onVehicle ? "VEHICLE_BUSY" : "DRIVER_BUSY",
+            field: onVehicle ? "vehicle_id" : "driver_id",
+          },
+        );
+      }
+      throw error;
+    }
+    if (!claimed) {
+      const current = await repo.findBooking(db, bookingId);
+      if (current?.state === "assigned" && current.driver_id === driverId && current.vehicle_id === vehicleId)
+        return current;
+      throw new FailedPreconditionError(
+        "this booking is no longer yours to assign (its deadline passed, or it changed meanwhile)",
+        {
+          reason: "BOOKING_NOT_ASSIGNABLE",
+          field: "booking_id",
+        },
+      );
+    }
+    try {
+      await makeBookingCall(claimed);
+    } catch (error) {
+      if (error instanceof DomainError && isPermanentFailure(error.code)) throw error;
+      // Booking did not answer: the assignment stands and the poller completes it.
+    }
+    logger.info({ bookingId, transporterId: principal.userId, driverId, vehicleId }, "driver assigned");
+    return (await repo.findBooking(db, bookingId)) ?? claimed;
+  }
+
+  return assignDriver;
+}

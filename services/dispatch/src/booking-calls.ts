@@ -1,0 +1,129 @@
+/**
+ * Booking calls: the calls dispatch owes booking (confirm, assign, reopen, expire). One is
+ * recorded on its booking row (bookings.sync, due at bookings.sync_due_at) in the same
+ * transaction as the change that needs it, made at once, and retried by the poller until
+ * booking answers: a crash between the claim and the call loses nothing.
+ */
+import { DomainError } from "@weelo/errors";
+import type { DispatchContext } from "./dispatch.context.js";
+import * as repo from "./dispatch.repository.js";
+import { isPermanentFailure, retryDelayMs } from "./dispatch.rules.js";
+import type { BookingRow } from "./dispatch.table.js";
+
+const REOPEN_REASON = "the transporter did not assign a driver in time";
+
+export type BookingCalls = ReturnType<typeof createBookingCalls>;
+
+export function createBookingCalls(ctx: DispatchContext) {
+  const { db, upstreams, settings, logger, metrics, now, later } = ctx;
+
+  /**
+   * Makes the booking call a row owes. Success clears the debt; a refusal (the booking moved:
+   * cancelled by its customer, or changed by someone else) settles it the way the refusal
+   * says; anything else (booking down, a deadline) leaves it owed with a later due time.
+   */
+  async function makeBookingCall(row: BookingRow): Promise<void> {
+    const kind = row.sync;
+    if (!kind) return;
+    const settled = { sync: null, sync_due_at: null, sync_attempts: 0 } as const;
+    try {
+      switch (kind) {
+        case "confirm":
+          await upstreams.booking.confirmBooking({ bookingId: row.booking_id, transporterId: row.transporter_id! });
+          await repo.updateBooking(db, row.booking_id, settled, { sync: "confirm" });
+          break;
+        case "assign": {
+          await upstreams.booking.assignBooking({
+            bookingId: row.booking_id,
+            transporterId: row.transporter_id!,
+            driverId: row.driver_id!,
+            driverUserId: row.driver_user_id!,
+            vehicleId: row.vehicle_id!,
+          });
+          // Booking's ASSIGNED event reaches tracking, which tells the driver's stream (durably).
+          await repo.updateBooking(db, row.booking_id, settled, { sync: "assign" });
+          break;
+        }
+        case "reopen":
+          await upstreams.booking.reopenBooking({ bookingId: row.booking_id, reason: REOPEN_REASON });
+          await repo.updateBooking(db, row.booking_id, settled, { sync: "reopen" });
+          break;
+        case "expire":
+          await upstreams.booking.expireBooking({ bookingId: row.booking_id });
+          await repo.updateBooking(db, row.booking_id, { ...settled, state: "expired" }, { sync: "expire" });
+          break;
+      }
+      metrics.bookingCalls.inc({ call: kind, result: "ok" });
+    } catch (error) {
+      const code = error instanceof DomainError ? error.code : undefined;
+      if (isPermanentFailure(code)) {
+        metrics.bookingCalls.inc({ call: kind, result: "refused" });
+        logger.warn(
+          { err: error, bookingId: row.booking_id, call: kind },
+          "booking refused a call dispatch owed it; settled as refused",
+        );
+        // confirm/expire: the booking left PENDING (its customer cancelled). assign: it is no longer
+        // CONFIRMED for this transporter; the driver and vehicle are released. reopen: it already moved.
+        const refused =
+          kind === "confirm" || kind === "expire"
+            ? { ...settled, state: "cancelled" as const }
+            : kind === "assign"
+              ? {
+                  ...settled,
+                  state: "accepted" as const,
+                  driver_id: null,
+                  driver_user_id: null,
+                  vehicle_id: null,
+                  assigned_at: null,
+                }
+              : settled;
+        await repo.updateBooking(db, row.booking_id, refused, { sync: kind });
+        throw error;
+      }
+      metrics.bookingCalls.inc({ call: kind, result: "retry" });
+      const attempts = Math.max(1, row.sync_attempts);
+      await repo
+        .updateBooking(
+          db,
+          row.booking_id,
+          { sync_due_at: later(retryDelayMs(attempts, settings.syncRetryMs)) },
+          { sync: kind },
+        )
+        .catch(() => undefined);
+      logger.warn(
+        { err: error, bookingId: row.booking_id, call: kind, attempts },
+        "a booking call failed; retrying later",
+      );
+      throw error;
+    }
+  }
+
+  const makeBookingCallQuietly = (row: BookingRow) =>
+    makeBookingCall(row).then(
+      () => true,
+      () => false,
+    );
+
+  /** Booking calls that are due (after a crash, or booking being down): made again. */
+  async function runDueBookingCalls(limit = 50): Promise<number> {
+    const at = now();
+    const rows = await repo.claimDueBookingCalls(db, { now: at, leaseUntil: later(settings.leaseMs, at), limit });
+    await Promise.all(rows.map(makeBookingCallQuietly));
+    return rows.length;
+  }
+
+  /** Acceptances past their assign deadline: each booking is reopened, and comes back to broadcast. */
+  async function runMissedDeadlines(limit = 50): Promise<number> {
+    const at = now();
+    const rows = await repo.claimMissedDeadlines(db, { now: at, leaseUntil: later(settings.leaseMs, at), limit });
+    for (const row of rows)
+      logger.info(
+        { bookingId: row.booking_id, transporterId: row.transporter_id },
+        "assign deadline passed: reopening the booking",
+      );
+    await Promise.all(rows.map(makeBookingCallQuietly));
+    return rows.length;
+  }
+
+  return { makeBookingCall, makeBookingCallQuietly, runDueBookingCalls, runMissedDeadlines };
+}
