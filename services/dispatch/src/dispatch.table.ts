@@ -31,8 +31,8 @@ export const BOOKING_STATES = [
 export type BookingState = (typeof BOOKING_STATES)[number];
 
 /** The booking call dispatch still owes booking for a row (retried by the timer poller until it is made). */
-export const SYNC_KINDS = ["confirm", "assign", "reopen", "expire"] as const;
-export type SyncKind = (typeof SYNC_KINDS)[number];
+export const BOOKING_CALL_KINDS = ["confirm", "assign", "reopen", "expire"] as const;
+export type BookingCallKind = (typeof BOOKING_CALL_KINDS)[number];
 
 export const OFFER_STATUSES = ["open", "accepted", "declined", "withdrawn", "expired"] as const;
 export type OfferStatus = (typeof OFFER_STATUSES)[number];
@@ -93,7 +93,7 @@ export interface BookingsTable {
   vehicle_id: string | null;
   assigned_at: Date | null;
   /** The booking call owed, if any; due at sync_due_at. */
-  sync: SyncKind | null;
+  sync: BookingCallKind | null;
   sync_due_at: Date | null;
   sync_attempts: ColumnType<number, number | undefined, number>;
   /** Sequence of the latest booking event applied: older and repeated events are ignored. */
