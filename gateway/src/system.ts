@@ -119,7 +119,8 @@ export async function startSystem(
     const notification = await startNotification(platform, config, {
       identityAddress: () => `127.0.0.1:${ownMeshPort}`,
     });
-    // Dispatch calls booking, tracking and fleet through this process's mesh port too (clients made on first call).
+    // Dispatch calls booking, tracking and fleet through this process's mesh port too (clients made on
+    // first call, never for port 0); its timer poller and booking consumer start once the process listens.
     await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownMeshPort}` });
     // The internal plane never leaves this process's loopback, whatever MESH_HOST says.
     const { publicPort, meshPort } = await platform.listen({ meshHost: "127.0.0.1" });

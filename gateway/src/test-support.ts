@@ -26,6 +26,11 @@ export interface TestSystem extends RunningSystem {
     role?: "customer" | "transporter" | "driver",
     phone?: string,
   ): Promise<{ accessToken: string; refreshToken: string; user: any; phone: string }>;
+  /**
+   * Stops this process (its data, schemas and streams stay) and starts a new one on the same
+   * data folder, schemas and streams after `downMs`: a restart. Use the returned system; stop that one.
+   */
+  restart(downMs?: number): Promise<TestSystem>;
 }
 
 /** Every service with a schema, for cleanup. */
@@ -82,7 +87,15 @@ export async function startTestSystem(
     OUTBOX_POLL_MS: "100",
     ...overrides,
   };
-  const system = await startSystem(env, options);
+  return wrap(await startSystem(env, options), env, options, isolated.cleanup);
+}
+
+function wrap(
+  system: RunningSystem,
+  env: Record<string, string | undefined>,
+  options: { logger?: Logger },
+  cleanup: (services: readonly string[]) => Promise<void>,
+): TestSystem {
   const json = async (response: Response) => ({
     status: response.status,
     body: (await response.json().catch(() => undefined)) as any,
@@ -113,6 +126,11 @@ export async function startTestSystem(
       const { accessToken, refreshToken } = verified.body.data.tokens;
       return { accessToken, refreshToken, user: verified.body.data.user, phone };
     },
+    async restart(downMs = 0) {
+      await system.stop();
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      return wrap(await startSystem(env, options), env, options, cleanup);
+    },
     async stop() {
       for (const stream of [
         env.FLEET_STREAM!,
@@ -123,7 +141,7 @@ export async function startTestSystem(
       ])
         await system.platform.bus.deleteStream(stream).catch(() => undefined);
       await system.stop();
-      await isolated.cleanup(SERVICES);
+      await cleanup(SERVICES);
     },
   };
 }

@@ -86,6 +86,15 @@ export class GrpcServer {
   private started = false;
   private serving = false;
   private ports: BoundPorts | undefined;
+  private markListening!: (ports: BoundPorts) => void;
+  /**
+   * Resolves once both listeners are bound (never, if the process stops first): background work
+   * that calls services of this process through its own ports (the all-in-one) starts then,
+   * when those ports are known.
+   */
+  readonly listening: Promise<BoundPorts> = new Promise((resolve) => {
+    this.markListening = resolve;
+  });
 
   constructor(private readonly options: GrpcServerOptions) {
     this.publicHealth.addToServer(this.publicServer);
@@ -181,6 +190,7 @@ export class GrpcServer {
       },
       "grpc listening: public plane (tokens) and mesh plane (mutual TLS)",
     );
+    this.markListening(this.ports);
     return this.ports;
   }
 

@@ -18,6 +18,7 @@ import {
   type ServiceClient,
   type ServiceDefinition,
 } from "@weelo/grpc";
+import { UnavailableError } from "@weelo/errors";
 import { createLogger, type Logger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { parseOtlpHeaders, startTracing, type Tracing } from "@weelo/telemetry";
@@ -60,6 +61,8 @@ export interface Platform {
   /**
    * A client of another service over the mesh, calling as `caller` (the module that calls: in the
    * all-in-one each service calls as itself), with the process's default deadline and metrics.
+   * Throws UNAVAILABLE for port 0 (this process's own mesh port read before it listens), so a
+   * client made on first use is made again on the next use instead of being kept broken.
    */
   meshClient<D extends ServiceDefinition>(definition: D, address: string, caller: string): ServiceClient<D>;
   /**
@@ -199,8 +202,13 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
     mesh,
     checks,
     tracing,
-    meshClient: (definition, address, caller) =>
-      createMeshClient(definition, address, { mesh, caller, deadlineMs: config.GRPC_DEADLINE_MS, metrics }),
+    meshClient: (definition, address, caller) => {
+      // Port 0 is "any port" to a listener, never a peer: an address read from this process's own
+      // mesh port before it listens. A client made for it would fail every call for good.
+      if (/:0$/.test(address))
+        throw new UnavailableError(`${caller}: no client for ${address} (this process is not listening yet)`);
+      return createMeshClient(definition, address, { mesh, caller, deadlineMs: config.GRPC_DEADLINE_MS, metrics });
+    },
     onShutdown,
     onDrain: (name: string, fn: () => Promise<void>) => void drains.push({ name, fn }),
     async database<DB>(service: string, migrations: Record<string, Migration>) {

@@ -8,6 +8,7 @@ import { DispatchServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import { Gauge } from "prom-client";
+import type { PendingConsumer } from "@weelo/bus";
 import { bookingEventHandler, consumeBookingEvents, TimerPoller } from "./background.js";
 import type { DispatchConfig } from "./dispatch.config.js";
 import { streamSubjects } from "./dispatch.events.js";
@@ -32,7 +33,7 @@ export interface DispatchModule {
   service: DispatchService;
   relay: OutboxRelay;
   poller: TimerPoller;
-  /** Resolves once the consumer of booking's events runs. */
+  /** Resolves once the consumer of booking's events runs (it starts when the process listens). */
   consuming: Promise<void>;
 }
 
@@ -104,20 +105,33 @@ export async function startDispatch(
     ...(options.now ? { now: options.now } : {}),
   });
 
+  // The poller and the consumer start once this process listens: their work calls booking,
+  // tracking and fleet, which in the all-in-one are reached through this process's own mesh port,
+  // known only then (a wave due at start would otherwise search before anyone can answer).
   const poller = new TimerPoller(service, config.TIMER_POLL_MS, logger);
-  poller.start();
-  platform.onShutdown("dispatch timers", () => poller.stop());
-
-  const consumer = consumeBookingEvents(platform.bus, {
-    stream: config.BOOKING_STREAM,
-    durable: config.DISPATCH_CONSUMER,
-    bookingRoot: config.BOOKING_SUBJECT_ROOT,
-    concurrency: config.DISPATCH_CONSUMER_CONCURRENCY,
-    handler: bookingEventHandler(service, config.BOOKING_SUBJECT_ROOT, logger),
-    logger,
+  let consumer: PendingConsumer | undefined;
+  let stopped = false;
+  const background = platform.grpc.listening.then(() => {
+    if (stopped) return;
+    poller.start();
+    consumer = consumeBookingEvents(platform.bus, {
+      stream: config.BOOKING_STREAM,
+      durable: config.DISPATCH_CONSUMER,
+      bookingRoot: config.BOOKING_SUBJECT_ROOT,
+      concurrency: config.DISPATCH_CONSUMER_CONCURRENCY,
+      handler: bookingEventHandler(service, config.BOOKING_SUBJECT_ROOT, logger),
+      logger,
+    });
   });
-  platform.onShutdown("dispatch booking consumer", () => consumer.stop());
+  platform.onShutdown("dispatch timers", async () => {
+    stopped = true;
+    await poller.stop();
+  });
+  platform.onShutdown("dispatch booking consumer", async () => {
+    stopped = true;
+    await consumer?.stop();
+  });
 
   platform.grpc.addService(DispatchServiceService, dispatchHandlers(service));
-  return { service, relay, poller, consuming: consumer.ready };
+  return { service, relay, poller, consuming: background.then(() => consumer?.ready) };
 }

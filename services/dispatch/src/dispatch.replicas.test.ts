@@ -153,6 +153,32 @@ describe("dispatch replicas", () => {
     }
   });
 
+  it("started again with a wave due, before its upstreams' address is known (the all-in-one before it listens): the due wave runs once it listens, and new orders are offered", async () => {
+    const waveMs = 1500;
+    const env = { WAVE_DURATION_MS: String(waveMs), CLAIM_LEASE_MS: "1000" };
+    const pickup = north(PUNE, -280);
+    const near = await t.transporter({ base: north(pickup, 1), radiusKm: 20 });
+    const middle = await t.transporter({ base: north(pickup, 5), radiusKm: 20 });
+    let dispatch = await t.replica(env);
+    const offers = await record(t, t.config.DISPATCH_STREAM, `${t.config.DISPATCH_SUBJECT_ROOT}.wave_sent`);
+    try {
+      const first = await t.book(1, pickup);
+      const offered = (orderId: string, transporterId: string) =>
+        offersOf(offers.events).some((o) => o.orderId === orderId && o.transporterId === transporterId);
+      await until("the first wave's offer", () => offered(first.orderId, near.id), 10_000);
+      await dispatch.stop();
+      await sleep(waveMs + 200); // the second wave falls due while no dispatch runs
+      dispatch = await t.replica(env, { listenAfterMs: 1000 });
+      await until("the due second wave's offer", () => offered(first.orderId, middle.id), 15_000, 100);
+      const second = await t.book(1, pickup);
+      await until("a new order's offer", () => offered(second.orderId, near.id), 10_000, 100);
+      assert.ok(offered(first.orderId, middle.id) && offered(second.orderId, near.id));
+    } finally {
+      await offers.stop();
+      await dispatch.stop();
+    }
+  });
+
   it("a transporter who does not assign in time loses the booking: it is reopened and offered again to others", async () => {
     const dispatch = await t.replica({ ASSIGN_DEADLINE_MS: "3000", WAVE_DURATION_MS: "3000" });
     try {

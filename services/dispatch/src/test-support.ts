@@ -29,7 +29,7 @@ import { createClient, EPHEMERAL_LOOPBACK, requirePrincipal, type CallOptions, t
 import { loadConfig } from "@weelo/config";
 import { pricingConfigSchema, startPricing } from "@weelo/pricing";
 import { createPlatform, type Platform } from "@weelo/runtime";
-import { isolatedTestEnvironment, until } from "@weelo/testing";
+import { isolatedTestEnvironment, sleep, until } from "@weelo/testing";
 import { startTracking, trackingConfigSchema } from "@weelo/tracking";
 import { dispatchConfigSchema, type DispatchConfig } from "./dispatch.config.js";
 import { startDispatch, type DispatchModule } from "./dispatch.module.js";
@@ -121,8 +121,14 @@ export interface TestDispatch {
     timeoutMs?: number,
     client?: ServiceClient<typeof DispatchServiceService>,
   ): Promise<{ id: string; vehicleCountOpen: number }>;
-  /** Another dispatch process-alike: its own platform (replica) on the same database and bus, with a client. */
-  replica(env?: Record<string, string>): Promise<{
+  /**
+   * Another dispatch process-alike: its own platform (replica) on the same database and bus, with a client.
+   * `listenAfterMs`: it listens that long after dispatch started, and its upstreams' address is port 0 until then.
+   */
+  replica(
+    env?: Record<string, string>,
+    options?: { listenAfterMs?: number },
+  ): Promise<{
     platform: Platform;
     module: DispatchModule;
     client: ServiceClient<typeof DispatchServiceService>;
@@ -405,11 +411,18 @@ export async function startTestDispatch(
         );
         return found!;
       },
-      async replica(overrides = {}) {
+      async replica(overrides = {}, options = {}) {
         const replicaConfig = loadConfig(schemaSchema, { ...env, ...overrides });
         const replicaPlatform = await createPlatform(replicaConfig, { name: "dispatch-replica" });
-        const module = await startDispatch(replicaPlatform, replicaConfig, { ownAddress: () => meshTarget });
+        // With listenAfterMs, the upstreams' address is known only once the replica listens, as
+        // the all-in-one's own mesh port is (port 0 until then).
+        let listened = options.listenAfterMs === undefined;
+        const module = await startDispatch(replicaPlatform, replicaConfig, {
+          ownAddress: () => (listened ? meshTarget : "127.0.0.1:0"),
+        });
+        if (options.listenAfterMs) await sleep(options.listenAfterMs);
         const { publicPort: replicaPort } = await replicaPlatform.grpc.listen(EPHEMERAL_LOOPBACK);
+        listened = true;
         await module.consuming;
         const client = createClient(DispatchServiceService, `127.0.0.1:${replicaPort}`, { deadlineMs: 15_000 });
         const handle = {
