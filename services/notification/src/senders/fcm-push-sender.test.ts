@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { DomainError } from "@weelo/errors";
+import { DomainError, GrpcCode } from "@weelo/errors";
 import { createLogger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { createGuard } from "@weelo/resilience";
@@ -34,6 +34,7 @@ describe("FcmPushSender against a stand-in FCM endpoint", () => {
   let server: Server;
   let host: string;
   let down = false;
+  let unavailable = false;
   const received: Received[] = [];
 
   before(async () => {
@@ -45,6 +46,10 @@ describe("FcmPushSender against a stand-in FCM endpoint", () => {
       const json = { "content-type": "application/json" };
       if (req.method !== "POST" || !/^\/v1\/projects\/[^/]+\/messages:send$/.test(req.url ?? ""))
         return res.writeHead(404, json).end("{}");
+      if (unavailable)
+        return res
+          .writeHead(503, json)
+          .end(fcmError(503, "UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE"));
       if (down)
         return res.writeHead(500, json).end(fcmError(500, "INTERNAL", "Internal error encountered.", "INTERNAL"));
       const token: string = body.message?.token ?? "";
@@ -128,6 +133,41 @@ describe("FcmPushSender against a stand-in FCM endpoint", () => {
       assert.equal(received.length, 0, "an open circuit does not call FCM");
     } finally {
       down = false;
+      await fcm.close();
+    }
+  });
+
+  it("one retry policy: a 503 is not retried by firebase-admin; N messages make N POSTs, none once the circuit is open", async () => {
+    const fcm = sender(3);
+    try {
+      unavailable = true;
+      received.length = 0;
+      const failures: unknown[] = [];
+      for (let i = 0; i < 5; i++)
+        failures.push(await fcm.send([`good-${i}`], message).catch((error: unknown) => error));
+      assert.equal(failures.length, 5);
+      assert.ok(
+        failures.slice(0, 3).every((f) => f instanceof PushUnavailableError),
+        "the first three reach FCM and fail",
+      );
+      assert.ok(
+        failures
+          .slice(3)
+          .every(
+            (f) => f instanceof DomainError && f.code === GrpcCode.UNAVAILABLE && f.reason === "PROVIDER_UNAVAILABLE",
+          ),
+        "the last two meet the open circuit",
+      );
+      const sent = received.length;
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // an SDK retry (backoff from 0.5 s) would show by now
+      assert.equal(sent, 3, "one POST per message that reached FCM, none retried by the SDK");
+      assert.equal(received.length, 3, "nothing is sent after the circuit opened");
+      assert.deepEqual(
+        received.map((r) => r.body.message.token),
+        ["good-0", "good-1", "good-2"],
+      );
+    } finally {
+      unavailable = false;
       await fcm.close();
     }
   });

@@ -6,7 +6,8 @@
  * FCM_EMULATOR_HOST (development and tests; refused in production): the SDK always builds
  * https://fcm.googleapis.com/v1/projects/<id>/messages:send, so the sender switches to the
  * SDK's HTTP/1.1 transport and gives it an agent whose connections go, in plain HTTP, to the
- * stand-in at that host; the credential is a fixed token. Everything else is the SDK's own path.
+ * stand-in at that host; the credential is a fixed token. Everything else is the SDK's own path,
+ * except its own retries, which are off: the guard is the only policy (see withoutSdkRetries).
  */
 import { randomUUID } from "node:crypto";
 import { Agent } from "node:https";
@@ -91,6 +92,7 @@ export class FcmPushSender implements PushSender {
     }
     this.app = initializeApp(options, `weelo-notification-${randomUUID()}`);
     this.messaging = getMessaging(this.app);
+    withoutSdkRetries(this.messaging);
     if (settings.emulatorHost) this.messaging.enableLegacyHttpTransport();
   }
 
@@ -139,6 +141,26 @@ export class FcmPushSender implements PushSender {
   close(): Promise<void> {
     return deleteApp(this.app);
   }
+}
+
+/**
+ * One retry policy for push, not two: firebase-admin's HTTP clients retry a 503 (and
+ * ECONNRESET/ETIMEDOUT) up to 4 times with backoff on their own, inside our guard's timeout and
+ * unseen by its circuit breaker, so a failing FCM got several POSTs per message, some after the
+ * breaker had opened. firebase-admin (13.x) has no public option for this: the retry config is
+ * the `retry` of the messaging request handler's two clients (HTTP/1.1 and HTTP/2), set here to
+ * no retries. If a new firebase-admin moves them, this throws at start (and the sender's test
+ * counts the POSTs) rather than silently retrying again. Retries belong to notification's
+ * delivery: a failed delivery is redelivered by the bus (NOTIFY_RETRY_MS, NOTIFY_MAX_DELIVER).
+ */
+function withoutSdkRetries(messaging: Messaging): void {
+  type Client = { retry?: unknown };
+  const handler = (messaging as unknown as { messagingRequestHandler?: { httpClient?: Client; http2Client?: Client } })
+    .messagingRequestHandler;
+  const clients = [handler?.httpClient, handler?.http2Client];
+  if (!clients.every((client) => client && typeof client === "object" && "retry" in client))
+    throw new Error("firebase-admin's messaging clients are not where expected: cannot turn its own retries off");
+  for (const client of clients as Client[]) client.retry = { maxRetries: 0, statusCodes: [], ioErrorCodes: [] };
 }
 
 function splitHostPort(value: string): [string, number] {
