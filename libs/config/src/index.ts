@@ -23,6 +23,10 @@ export const envOptional = () =>
     .optional()
     .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
+/** A NATS stream, subject token or consumer name (letters, digits, _ and -); tests use unique ones. */
+export const natsName = (what: string) =>
+  z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} are letters, digits, _ and -`);
+
 /** Settings every process shares: where it runs, where its state lives, how it logs. */
 export const baseConfigSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),

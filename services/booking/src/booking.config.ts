@@ -1,8 +1,6 @@
 /** Booking's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { baseConfigSchema, natsName, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
 import { outboxConfigShape } from "@weelo/outbox";
-
-const name = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} are letters, digits, _ and -`);
 
 export const bookingConfigSchema = baseConfigSchema.extend({
   /** How far the booked pickup and drop may be from the quoted ones (metres). */
@@ -24,9 +22,9 @@ export const bookingConfigSchema = baseConfigSchema.extend({
   /** WatchBooking reads the database at least this often even when no event woke it (ms). */
   WATCH_POLL_MS: envInt(1000, 10, 60_000),
   /** JetStream stream holding booking's events; tests use a unique one. */
-  BOOKING_STREAM: name("stream names").default("BOOKING"),
+  BOOKING_STREAM: natsName("stream names").default("BOOKING"),
   /** First token of booking's event subjects (the stream stores "<root>.>"); tests use a unique one. */
-  BOOKING_SUBJECT_ROOT: name("subject tokens").default("booking"),
+  BOOKING_SUBJECT_ROOT: natsName("subject tokens").default("booking"),
   /** How long the stream keeps events (hours). */
   BOOKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   /** Where tracking answers gRPC (booking running alone): AT_PICKUP / AT_DROPOFF are checked there. */

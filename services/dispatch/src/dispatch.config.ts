@@ -1,8 +1,6 @@
 /** Dispatch's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { baseConfigSchema, natsName, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
 import { outboxConfigShape } from "@weelo/outbox";
-
-const name = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} are letters, digits, _ and -`);
 
 export const dispatchConfigSchema = baseConfigSchema.extend({
   /** Where booking answers gRPC (BookingDispatchService); unset in the all-in-one process. */
@@ -12,15 +10,15 @@ export const dispatchConfigSchema = baseConfigSchema.extend({
   /** Where fleet answers gRPC (FleetDirectoryService); unset in the all-in-one process. */
   FLEET_GRPC_URL: envOptional(),
   /** Booking's JetStream stream, read by dispatch's durable consumer. */
-  BOOKING_STREAM: name("stream names").default("BOOKING"),
+  BOOKING_STREAM: natsName("stream names").default("BOOKING"),
   /** First token of booking's event subjects. */
-  BOOKING_SUBJECT_ROOT: name("subject tokens").default("booking"),
+  BOOKING_SUBJECT_ROOT: natsName("subject tokens").default("booking"),
   /** JetStream stream holding dispatch's events; tests use a unique one. */
-  DISPATCH_STREAM: name("stream names").default("DISPATCH"),
+  DISPATCH_STREAM: natsName("stream names").default("DISPATCH"),
   /** First token of dispatch's subjects: events "<root>.wave_sent" …, live offers "<root>.offers.<transporterId>". */
-  DISPATCH_SUBJECT_ROOT: name("subject tokens").default("dispatch"),
+  DISPATCH_SUBJECT_ROOT: natsName("subject tokens").default("dispatch"),
   /** Name of the durable consumer of booking's events; replicas share it. */
-  DISPATCH_CONSUMER: name("consumer names").default("dispatch"),
+  DISPATCH_CONSUMER: natsName("consumer names").default("dispatch"),
   /** How long the stream keeps events (hours). */
   DISPATCH_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   /** Booking events handled at once by one process. */

@@ -1,5 +1,5 @@
 /** Fleet's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { baseConfigSchema, envInt, envOptional, loadConfig, natsName, z, type ProductionRule } from "@weelo/config";
 import { outboxConfigShape } from "@weelo/outbox";
 
 /**
@@ -38,15 +38,9 @@ export const fleetConfigSchema = baseConfigSchema.extend({
   /** How long the pricing catalog is trusted before it is fetched again (seconds). */
   VEHICLE_TYPES_CACHE_TTL_S: envInt(300, 1, 24 * 3600),
   /** JetStream stream holding fleet's events; tests use a unique one. */
-  FLEET_STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
-    .default("FLEET"),
+  FLEET_STREAM: natsName("stream names").default("FLEET"),
   /** First token of fleet's event subjects (the stream stores "<root>.>"); tests use a unique one. */
-  FLEET_SUBJECT_ROOT: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -")
-    .default("fleet"),
+  FLEET_SUBJECT_ROOT: natsName("subject tokens").default("fleet"),
   /** How long the stream keeps events (hours). */
   FLEET_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   ...outboxConfigShape,

@@ -1,5 +1,5 @@
 /** Identity's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { baseConfigSchema, envInt, envOptional, loadConfig, natsName, z, type ProductionRule } from "@weelo/config";
 
 export const DEV_OTP_SECRET = "development-only-otp-secret-change-me";
 
@@ -32,20 +32,11 @@ export const identityConfigSchema = baseConfigSchema.extend({
   /** Where the fleet service answers gRPC (the driver-login rule); unset in development means any phone may log in as a driver. */
   FLEET_GRPC_URL: envOptional(),
   /** Fleet's event stream, where identity reads driver removals (to revoke the driver's sessions); tests use a unique one. */
-  FLEET_STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
-    .default("FLEET"),
+  FLEET_STREAM: natsName("stream names").default("FLEET"),
   /** First token of fleet's event subjects. */
-  FLEET_SUBJECT_ROOT: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -")
-    .default("fleet"),
+  FLEET_SUBJECT_ROOT: natsName("subject tokens").default("fleet"),
   /** Durable consumer name of identity on fleet's stream; replicas share it. */
-  IDENTITY_FLEET_CONSUMER: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "a consumer name is letters, digits, _ and -")
-    .default("identity"),
+  IDENTITY_FLEET_CONSUMER: natsName("consumer names").default("identity"),
   /** Push devices kept per user; older ones are dropped. */
   MAX_DEVICES_PER_USER: envInt(10, 1, 100),
 });

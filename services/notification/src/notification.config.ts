@@ -1,25 +1,23 @@
 /** Notification's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
-
-const name = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `${what} are letters, digits, _ and -`);
+import { baseConfigSchema, natsName, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
 
 export const notificationConfigSchema = baseConfigSchema.extend({
   /** Where identity answers gRPC (contacts and push tokens); unset means this process's own gRPC port. */
   IDENTITY_GRPC_URL: envOptional(),
   /** Booking's JetStream stream and subject root (the same settings booking reads). */
-  BOOKING_STREAM: name("stream names").default("BOOKING"),
-  BOOKING_SUBJECT_ROOT: name("subject tokens").default("booking"),
+  BOOKING_STREAM: natsName("stream names").default("BOOKING"),
+  BOOKING_SUBJECT_ROOT: natsName("subject tokens").default("booking"),
   /** Tracking's durable event stream and subject root (geofences, driver_dark). */
-  TRACKING_STREAM: name("stream names").default("TRACKING"),
-  TRACKING_SUBJECT_ROOT: name("subject tokens").default("tracking"),
+  TRACKING_STREAM: natsName("stream names").default("TRACKING"),
+  TRACKING_SUBJECT_ROOT: natsName("subject tokens").default("tracking"),
   /** Dispatch's durable event stream and subject root (offers). */
-  DISPATCH_STREAM: name("stream names").default("DISPATCH"),
-  DISPATCH_SUBJECT_ROOT: name("subject tokens").default("dispatch"),
+  DISPATCH_STREAM: natsName("stream names").default("DISPATCH"),
+  DISPATCH_SUBJECT_ROOT: natsName("subject tokens").default("dispatch"),
   /** First token of the durable consumers' names ("<prefix>-booking", …); replicas with the same names share the work. */
-  NOTIFY_DURABLE_PREFIX: name("durable names").default("notification"),
+  NOTIFY_DURABLE_PREFIX: natsName("durable names").default("notification"),
   /** The stream that keeps events given up after NOTIFY_MAX_DELIVER tries, and its subject root ("<root>.dead_letter.<subject>"). */
-  NOTIFY_DLQ_STREAM: name("stream names").default("NOTIFICATION_DLQ"),
-  NOTIFY_SUBJECT_ROOT: name("subject tokens").default("notification"),
+  NOTIFY_DLQ_STREAM: natsName("stream names").default("NOTIFICATION_DLQ"),
+  NOTIFY_SUBJECT_ROOT: natsName("subject tokens").default("notification"),
   /** How long dead letters are kept (hours). */
   NOTIFY_DLQ_MAX_AGE_H: envInt(14 * 24, 1, 365 * 24),
   /** Deliveries of one event before it goes to the dead-letter stream. */

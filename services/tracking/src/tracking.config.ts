@@ -1,16 +1,14 @@
 /** Tracking's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { baseConfigSchema, envInt, envOptional, loadConfig, natsName, z, type ProductionRule } from "@weelo/config";
 import { outboxConfigShape } from "@weelo/outbox";
-
-const subjectToken = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a subject token is letters, digits, _ and -");
 
 export const trackingConfigSchema = baseConfigSchema.extend({
   /** Where fleet answers gRPC: the driver's fleet id is asked there with the driver's token. Unset: the token's user id is the driver id. */
   FLEET_GRPC_URL: envOptional(),
   /** First token of fleet's event subjects; availability is read from "<root>.driver.availability". */
-  FLEET_SUBJECT_ROOT: subjectToken.default("fleet"),
+  FLEET_SUBJECT_ROOT: natsName("subject tokens").default("fleet"),
   /** First token of tracking's core NATS subjects ("<root>.location.<bookingId>", "<root>.command.<driverId>"). */
-  TRACKING_SUBJECT_ROOT: subjectToken.default("tracking"),
+  TRACKING_SUBJECT_ROOT: natsName("subject tokens").default("tracking"),
   /** A fix recorded up to this far in the future is clamped to now; farther is rejected (seconds). */
   MAX_CLOCK_SKEW_S: envInt(30, 0, 3600),
   /** Fixes older than this are rejected (seconds). */
@@ -46,19 +44,13 @@ export const trackingConfigSchema = baseConfigSchema.extend({
   /** Redis: a driver's latest-position hash expires after this long without news (seconds). */
   POSITION_TTL_S: envInt(7 * 24 * 3600, 60, 30 * 24 * 3600),
   /** JetStream stream holding booking's events (booking creates it); trips are read from it. */
-  BOOKING_STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
-    .default("BOOKING"),
+  BOOKING_STREAM: natsName("stream names").default("BOOKING"),
   /** First token of booking's event subjects. */
-  BOOKING_SUBJECT_ROOT: subjectToken.default("booking"),
+  BOOKING_SUBJECT_ROOT: natsName("subject tokens").default("booking"),
   /** Durable consumer of booking's events shared by every tracking replica (it writes the trips table). */
-  TRIPS_CONSUMER: subjectToken.default("tracking-trips"),
+  TRIPS_CONSUMER: natsName("consumer names").default("tracking-trips"),
   /** JetStream stream of tracking's own events (geofences, driver_dark). */
-  TRACKING_STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, "stream names are letters, digits, _ and -")
-    .default("TRACKING"),
+  TRACKING_STREAM: natsName("stream names").default("TRACKING"),
   /** How long the tracking stream keeps events (hours). */
   TRACKING_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
   /** Every replica re-reads the active trips this often, healing any trip change it missed (seconds). */
