@@ -132,6 +132,8 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
           (error: unknown) => logger.warn({ err: error, dependency: name }, "cleanup failed"),
         );
       }
+      // Stopped: nothing is left for a signal to stop, and the process need not keep the platform alive.
+      begun.delete(shutdown);
     })();
     return shuttingDown;
   };
