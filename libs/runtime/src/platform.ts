@@ -11,6 +11,7 @@ import { createDatabase, type Database, type Migration } from "@weelo/db";
 import {
   createMeshClient,
   GrpcServer,
+  identityOf,
   Mesh,
   revocationInterceptor,
   type BoundPorts,
@@ -65,6 +66,11 @@ export interface Platform {
    * client made on first use is made again on the next use instead of being kept broken.
    */
   meshClient<D extends ServiceDefinition>(definition: D, address: string, caller: string): ServiceClient<D>;
+  /**
+   * A mesh client made on its first call, for an address known only later (the all-in-one's own
+   * mesh port, read once it listens); closed at shutdown.
+   */
+  lazyMeshClient<D extends ServiceDefinition>(definition: D, address: () => string, caller: string): ServiceClient<D>;
   /**
    * Starts both gRPC listeners (public on GRPC_HOST:GRPC_PORT, mesh on MESH_HOST:MESH_PORT unless
    * given) and keeps their health status true to the dependency checks.
@@ -210,6 +216,17 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
       if (/:0$/.test(address))
         throw new UnavailableError(`${caller}: no client for ${address} (this process is not listening yet)`);
       return createMeshClient(definition, address, { mesh, caller, deadlineMs: config.GRPC_DEADLINE_MS, metrics });
+    },
+    lazyMeshClient(definition, address, caller) {
+      let client: ServiceClient<typeof definition> | undefined;
+      onShutdown(`${caller}'s client of ${identityOf(definition)}`, async () => client?.close());
+      return new Proxy({} as ServiceClient<typeof definition>, {
+        get: (_target, key) => {
+          if (key === "close") return () => client?.close();
+          client ??= platform.meshClient(definition, address(), caller);
+          return (client as Record<string | symbol, unknown>)[key];
+        },
+      });
     },
     onShutdown,
     onDrain: (name: string, fn: () => Promise<void>) => void drains.push({ name, fn }),

@@ -1,5 +1,13 @@
 /** Booking's settings, on top of the settings every process shares. */
-import { baseConfigSchema, natsName, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import {
+  baseConfigSchema,
+  natsName,
+  envInt,
+  envOptional,
+  loadConfig,
+  type z,
+  type ProductionRule,
+} from "@weelo/config";
 import { outboxConfigShape } from "@weelo/outbox";
 
 export const bookingConfigSchema = baseConfigSchema.extend({

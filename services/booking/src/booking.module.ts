@@ -5,6 +5,7 @@
  */
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
 import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
+import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
@@ -58,11 +59,7 @@ export async function startBooking(
   if (!quotes) {
     const url = config.PRICING_GRPC_URL;
     const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
-    const client = pricingQuotes(url ? () => url : own, (definition, address) =>
-      platform.meshClient(definition, address, "booking"),
-    );
-    platform.onShutdown("booking pricing client", async () => client.close());
-    quotes = client;
+    quotes = pricingQuotes(platform.lazyMeshClient(QuoteRedemptionServiceService, url ? () => url : own, "booking"));
   }
 
   const service = createBookingService({

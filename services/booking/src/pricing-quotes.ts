@@ -4,27 +4,16 @@
  * Pricing's refusals (QUOTE_ALREADY_USED, QUOTE_NOT_FOUND, QUOTE_EXPIRED, QUOTE_INVALID,
  * QUOTE_NOT_YOURS) come back as the same DomainError and reach the customer unchanged.
  */
-import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
+import type { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { InternalError } from "@weelo/errors";
 import type { ServiceClient } from "@weelo/grpc";
 import type { QuoteRedemption, RedeemedQuote } from "./booking.service.js";
 
-/**
- * The redemption client, made on its first call (so an address known only after listen works),
- * closed by close(); `connect` makes the mesh client (platform.meshClient, calling as booking).
- */
-export function pricingQuotes(
-  address: () => string,
-  connect: (
-    definition: typeof QuoteRedemptionServiceService,
-    address: string,
-  ) => ServiceClient<typeof QuoteRedemptionServiceService>,
-): QuoteRedemption & { close(): void } {
-  let client: ServiceClient<typeof QuoteRedemptionServiceService> | undefined;
-  const pricing = () => (client ??= connect(QuoteRedemptionServiceService, address()));
+/** Redemption over a QuoteRedemptionService client (platform.lazyMeshClient, calling as booking). */
+export function pricingQuotes(pricing: ServiceClient<typeof QuoteRedemptionServiceService>): QuoteRedemption {
   return {
     async redeem(input): Promise<RedeemedQuote> {
-      const { quote } = await pricing().redeemQuote(input);
+      const { quote } = await pricing.redeemQuote(input);
       if (!quote?.pickup || !quote.drop || !quote.perVehicle)
         throw new InternalError("pricing redeemed a quote without its terms");
       return {
@@ -38,6 +27,5 @@ export function pricingQuotes(
         perVehicleFarePaise: quote.perVehicle.totalPaise,
       };
     },
-    close: () => client?.close(),
   };
 }

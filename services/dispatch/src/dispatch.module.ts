@@ -18,7 +18,10 @@ import { createDispatchService, type DispatchService } from "./dispatch.service.
 import type { DispatchDatabase } from "./dispatch.table.js";
 import { dispatchMigrations } from "./migrations/index.js";
 import { TransporterPresence } from "./presence.js";
-import { grpcUpstreams, type DispatchUpstreams } from "./upstreams.js";
+import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
+import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
+import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
+import type { DispatchUpstreams } from "./upstreams.js";
 
 export interface DispatchModuleOptions {
   /** The services dispatch calls; default: mesh clients of *_GRPC_URL, else of `ownAddress` (the all-in-one's mesh port). */
@@ -57,16 +60,11 @@ export async function startDispatch(
   if (!upstreams) {
     const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
     const address = (url: string | undefined) => () => url ?? own();
-    const clients = grpcUpstreams(
-      {
-        booking: address(config.BOOKING_GRPC_URL),
-        tracking: address(config.TRACKING_GRPC_URL),
-        fleet: address(config.FLEET_GRPC_URL),
-      },
-      (definition, address) => platform.meshClient(definition, address, "dispatch"),
-    );
-    platform.onShutdown("dispatch upstream clients", async () => clients.close());
-    upstreams = clients;
+    upstreams = {
+      booking: platform.lazyMeshClient(BookingDispatchServiceService, address(config.BOOKING_GRPC_URL), "dispatch"),
+      tracking: platform.lazyMeshClient(TrackingInternalServiceService, address(config.TRACKING_GRPC_URL), "dispatch"),
+      fleet: platform.lazyMeshClient(FleetDirectoryServiceService, address(config.FLEET_GRPC_URL), "dispatch"),
+    };
   }
 
   const presence = new TransporterPresence(platform.cache, config.PRESENCE_TTL_MS, logger);

@@ -6,7 +6,6 @@
  */
 import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
 import { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
-import type { ServiceClient } from "@weelo/grpc";
 import { createGuard } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import { Counter } from "prom-client";
@@ -62,14 +61,11 @@ export async function startNotification(
   else logger.info({ provider: push.name, emulator: config.FCM_EMULATOR_HOST }, `push provider: ${push.name}`);
   if (sms.name === "log") logger.info("notification SMS provider: log (texts are written to this log, not sent)");
 
-  let identity: ServiceClient<typeof ContactDirectoryServiceService> | undefined;
-  const identityClient = () =>
-    (identity ??= platform.meshClient(
-      ContactDirectoryServiceService,
-      config.IDENTITY_GRPC_URL ?? options.identityAddress?.() ?? `127.0.0.1:${config.MESH_PORT}`,
-      "notification",
-    ));
-  platform.onShutdown("notification identity client", async () => identity?.close());
+  const identity = platform.lazyMeshClient(
+    ContactDirectoryServiceService,
+    () => config.IDENTITY_GRPC_URL ?? options.identityAddress?.() ?? `127.0.0.1:${config.MESH_PORT}`,
+    "notification",
+  );
 
   const deliveries = new Counter({
     name: "weelo_notifications_total",
@@ -86,7 +82,7 @@ export async function startNotification(
 
   const service = createNotificationService({
     db: database.db,
-    contacts: options.contacts ?? identityContacts(identityClient),
+    contacts: options.contacts ?? identityContacts(() => identity),
     push,
     sms,
     logger,

@@ -1,5 +1,13 @@
 /** Tracking's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, natsName, z, type ProductionRule } from "@weelo/config";
+import {
+  baseConfigSchema,
+  envInt,
+  envOptional,
+  loadConfig,
+  natsName,
+  type z,
+  type ProductionRule,
+} from "@weelo/config";
 import { outboxConfigShape } from "@weelo/outbox";
 
 export const trackingConfigSchema = baseConfigSchema.extend({
