@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// `npm run build`: the JavaScript that production runs with plain `node` (no tsx at run time).
+// esbuild bundles each process's main with the workspace packages (@weelo/*, whose "exports"
+// point at TypeScript sources) into dist/, sharing common code in dist/chunks/. Every package
+// from node_modules stays an import of node_modules: some load files relative to their own
+// module (PGlite's .wasm and .data, the .proto files gRPC reflection reads, pino's transport
+// workers), and the image installs the production dependencies anyway.
+// Type-checking is `npm run typecheck` (tsc); esbuild only strips the types.
+//   node scripts/build.mjs [--outdir <dir>]      (default: dist)
+import { rm, writeFile } from "node:fs/promises";
+import { isAbsolute, join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
+import { builtPath, ENTRY_POINTS } from "./entry-points.mjs";
+
+const root = new URL("..", import.meta.url).pathname;
+
+/** Every bare import stays external except the workspace packages, which are bundled from source. */
+const externalDependencies = {
+  name: "external-dependencies",
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith("@weelo/") ? undefined : { path: args.path, external: true },
+    );
+  },
+};
+
+/** Builds every entry point into outdir (emptied first); returns esbuild's metafile. */
+export async function buildAll(outdir = join(root, "dist")) {
+  await rm(outdir, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: ENTRY_POINTS.map((source) => ({
+      in: source,
+      out: relative("dist", builtPath(source)).replace(/\.js$/, ""),
+    })),
+    outdir,
+    bundle: true,
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+    format: "esm",
+    platform: "node",
+    // The oldest Node the code supports (engines); the production image runs the current LTS.
+    target: "node20.11",
+    tsconfig: join(root, "tsconfig.json"),
+    plugins: [externalDependencies],
+    sourcemap: "linked",
+    // Readable stack traces and class names in logs; minifying would save little at run time.
+    keepNames: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "warning",
+  });
+  // The bundles are ES modules wherever they are put (a test builds under node_modules/.cache,
+  // where the repository's "type": "module" does not reach).
+  await writeFile(join(outdir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+  return result.metafile;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { outdir: { type: "string" } } });
+  const outdir = values.outdir
+    ? isAbsolute(values.outdir)
+      ? values.outdir
+      : join(process.cwd(), values.outdir)
+    : undefined;
+  const started = performance.now();
+  const metafile = await buildAll(outdir);
+  const files = Object.keys(metafile.outputs).filter((f) => f.endsWith(".js"));
+  console.log(
+    `build: ${ENTRY_POINTS.length} entry points, ${files.length} files in ${relative(process.cwd(), outdir ?? join(root, "dist")) || "."} (${Math.round(performance.now() - started)} ms)`,
+  );
+}
