@@ -6,7 +6,8 @@
 // module (PGlite's .wasm and .data, the .proto files gRPC reflection reads, pino's transport
 // workers), and the image installs the production dependencies anyway.
 // Type-checking is `npm run typecheck` (tsc); esbuild only strips the types.
-//   node scripts/build.mjs [--outdir <dir>]      (default: dist)
+//   node scripts/build.mjs [--outdir <dir>] [--metafile <file>]   (default: dist; the metafile
+//   is esbuild's account of every input and import, for tests and bundle analysis)
 import { rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -59,7 +60,7 @@ export async function buildAll(outdir = join(root, "dist")) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { outdir: { type: "string" } } });
+  const { values } = parseArgs({ options: { outdir: { type: "string" }, metafile: { type: "string" } } });
   const outdir = values.outdir
     ? isAbsolute(values.outdir)
       ? values.outdir
@@ -67,6 +68,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     : undefined;
   const started = performance.now();
   const metafile = await buildAll(outdir);
+  if (values.metafile) await writeFile(values.metafile, JSON.stringify(metafile));
   const files = Object.keys(metafile.outputs).filter((f) => f.endsWith(".js"));
   console.log(
     `build: ${ENTRY_POINTS.length} entry points, ${files.length} files in ${relative(process.cwd(), outdir ?? join(root, "dist")) || "."} (${Math.round(performance.now() - started)} ms)`,
