@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
@@ -58,12 +58,13 @@ describe("npm run build", () => {
     // Inside the repository, so the bundle finds node_modules as dist/ does.
     await mkdir(join(ROOT, "node_modules", ".cache"), { recursive: true });
     outdir = await mkdtemp(join(ROOT, "node_modules", ".cache", "weelo-build-test-"));
-    await run(process.execPath, ["scripts/build.mjs", "--outdir", outdir, "--metafile", join(outdir, "meta.json")], {
+    await run(process.execPath, ["scripts/build.mjs", "--outdir", outdir, "--metafile", `${outdir}.meta.json`], {
       cwd: ROOT,
     });
   });
   after(async () => {
     if (outdir) await rm(outdir, { recursive: true, force: true });
+    if (outdir) await rm(`${outdir}.meta.json`, { force: true });
   });
 
   it("emits JavaScript for every entry point that imports only production dependencies", async () => {
@@ -71,7 +72,7 @@ describe("npm run build", () => {
       const file = join(outdir, relative("dist", builtPath(source)));
       assert.ok((await readFile(file, "utf8")).length > 0, `${source} built into ${file}`);
     }
-    const imports = await externalImports(join(outdir, "meta.json"));
+    const imports = await externalImports(`${outdir}.meta.json`);
     assert.ok(imports.has("@electric-sql/pglite"), "node_modules stay external");
     const installed = await productionDependencies();
     for (const specifier of imports) {
@@ -82,6 +83,19 @@ describe("npm run build", () => {
         `${specifier}: not a production dependency of any workspace, so the image would not have it`,
       );
     }
+  });
+
+  it("skips the build when no file it read changed since (npm start), and builds again when one did", async () => {
+    const build = () =>
+      run(process.execPath, ["scripts/build.mjs", "--outdir", outdir, "--if-stale"], { cwd: ROOT }).then(
+        (r) => r.stdout,
+      );
+    assert.match(await build(), /up to date/);
+    // As if every input had changed after the last build started.
+    const record = join(outdir, "build-inputs.json");
+    await writeFile(record, JSON.stringify({ ...JSON.parse(await readFile(record, "utf8")), startedAt: 0 }));
+    assert.match(await build(), /\d+ entry points/);
+    assert.match(await build(), /up to date/);
   });
 
   it("starts the built all-in-one with plain node, serves an OTP login and stops cleanly", async () => {
