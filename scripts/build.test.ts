@@ -38,12 +38,16 @@ const packageOf = (specifier: string) =>
     .slice(0, specifier.startsWith("@") ? 2 : 1)
     .join("/");
 
-/** What `npm ci --omit=dev` installs: the dependencies of the root and of every workspace. */
+/** What `npm ci --omit=dev` installs: the dependencies of the root and of every workspace it names. */
 async function productionDependencies(): Promise<Set<string>> {
+  const root = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { workspaces: string[] };
   const manifests = ["package.json"];
-  for (const base of ["libs", "services"])
-    for (const name of await readdir(join(ROOT, base))) manifests.push(`${base}/${name}/package.json`);
-  manifests.push("gateway/package.json");
+  for (const pattern of root.workspaces) {
+    if (!pattern.endsWith("/*")) manifests.push(`${pattern}/package.json`);
+    else
+      for (const name of await readdir(join(ROOT, pattern.slice(0, -2))))
+        manifests.push(`${pattern.slice(0, -2)}/${name}/package.json`);
+  }
   const names = new Set<string>();
   for (const file of manifests) {
     const pkg = JSON.parse(await readFile(join(ROOT, file), "utf8").catch(() => "{}"));
