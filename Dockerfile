@@ -1,22 +1,25 @@
 # One image for every Weelo process; the command picks the process.
 #   docker build -t weelo-backend .
-#   docker run weelo-backend                                                  # the gateway
-#   docker run weelo-backend node --import tsx services/identity/src/main.ts   # a service
-# TypeScript runs through tsx's loader, as in development and tests (esbuild transpiles each
-# module once at start; `npm run build` type-checks in CI). CI reads this file too
-# (scripts/check-compose.mjs): the command must start an existing main, as non-root, and every
-# base image is pinned by digest (@sha256:…) or carries a `digest-exception` saying how it is.
+#   docker run weelo-backend                                          # the gateway
+#   docker run weelo-backend node dist/services/identity/main.js      # a service
+# The image runs JavaScript with plain node: `npm run build` (scripts/build.mjs, esbuild)
+# bundles each main with the workspace packages into dist/; the packages of node_modules stay
+# imports of the production dependencies installed beside it. No TypeScript, tsx or dev
+# dependency is in the image. CI reads this file too (scripts/check-compose.mjs): the command
+# must be plain node on the build of a main, as non-root, and every base image is pinned by
+# digest (@sha256:…) or carries a `digest-exception` saying how it is.
 
-# The base image. Release builds pin it by digest: the pipeline resolves the tag once
-#   docker buildx imagetools inspect node:20-bookworm-slim --format '{{json .Manifest.Digest}}'
-# and builds with --build-arg NODE_IMAGE=node:20-bookworm-slim@sha256:<that digest> (the digest
+# The base image: the current Node.js LTS (development and tests also run on Node 20.11+).
+# Release builds pin it by digest: the pipeline resolves the tag once
+#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
+# and builds with --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:<that digest> (the digest
 # is recorded with the release; a dependency bot proposes new ones), so a release is rebuilt
 # from the same bytes. No digest is written here: this repository's CI cannot reach a registry
 # to verify one, and an invented digest would only break builds.
 # digest-exception NODE_IMAGE: local and CI builds follow the tag; release builds pass the digest as above.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-# 1. The package manifests alone, so the dependency layer below is rebuilt only when a
+# 1. The package manifests alone, so the dependency layers below are rebuilt only when a
 #    package.json or the lock changes, not on every source edit.
 FROM ${NODE_IMAGE} AS manifests
 WORKDIR /src
@@ -25,16 +28,26 @@ RUN mkdir /manifests \
  && find . -name package.json -not -path "*/node_modules/*" -exec cp --parents {} /manifests \; \
  && cp package-lock.json /manifests/
 
-# 2. Production dependencies of every workspace (workspace links resolve once the sources land).
+# 2. Production dependencies of every workspace, hoisted into one node_modules. The links to
+#    the workspace packages (@weelo/*) go: the build bundles them.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY --from=manifests /manifests ./
 RUN npm ci --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/@weelo \
  && npm cache clean --force
 
-# 3. The runtime: code and dependencies owned by root and read-only to the process, which
-#    runs as the unprivileged node user and writes only to /app/data (development keys,
-#    embedded database) and /tmp (tsx's transpile cache).
+# 3. The build: every dependency (esbuild among them), the sources, `npm run build` → dist/.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY --from=manifests /manifests ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build
+
+# 4. The runtime: dist/ and the production dependencies, owned by root and read-only to the
+#    process, which runs as the unprivileged node user and writes only to /app/data
+#    (development keys and mesh certificates, the embedded database).
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     PORT=3000 \
@@ -42,8 +55,9 @@ ENV NODE_ENV=production \
     METRICS_PORT=9464 \
     DATA_DIR=/app/data
 WORKDIR /app
-COPY --from=deps /app ./
-COPY . .
+COPY --from=deps /app/package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000 50051 9464
@@ -53,4 +67,4 @@ EXPOSE 3000 50051 9464
 # Node does not reap orphans; the processes spawn none, but run with an init where one exists:
 # compose sets `init: true`, and `docker run --init` does the same.
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "gateway/src/main.ts"]
+CMD ["node", "dist/gateway/main.js"]

@@ -400,17 +400,26 @@ const ignored = readFileSync(ignoreFile, "utf8")
   .split("\n")
   .map((l) => l.trim())
   .filter((l) => l && !l.startsWith("#"));
-// What the image needs at run time: every workspace's sources, the protos (gRPC reflection), the lock.
-const needed = ["package.json", "package-lock.json", "proto/weelo", ...[...spaces].map((dir) => `${dir}/src`)];
+// What the image's build stage needs: the manifests and lock, every workspace's sources, the
+// tsconfig files and the build script with its list of entry points.
+const needed = [
+  "package.json",
+  "package-lock.json",
+  "tsconfig.json",
+  "tsconfig.base.json",
+  "scripts/build.mjs",
+  "scripts/entry-points.mjs",
+  ...[...spaces].map((dir) => `${dir}/src`),
+];
 for (const path of needed) {
   const hit = ignored.find(
     (pattern) =>
       !pattern.startsWith("!") &&
       (path === pattern.replace(/\/$/, "") || path.startsWith(`${pattern.replace(/\/$/, "")}/`)),
   );
-  if (hit) problems.push(`.dockerignore: "${hit}" keeps ${path} out of the image`);
+  if (hit) problems.push(`.dockerignore: "${hit}" keeps ${path} out of the image's build`);
 }
-for (const heavy of ["node_modules", ".git", "data"]) {
+for (const heavy of ["node_modules", ".git", "data", "dist"]) {
   if (!ignored.some((p) => p.replace(/^\*\*\//, "").replace(/\/$/, "") === heavy))
     problems.push(`.dockerignore: should exclude ${heavy}`);
 }

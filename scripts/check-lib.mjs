@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { builtPath, ENTRY_POINTS } from "./entry-points.mjs";
 
 export const root = new URL("..", import.meta.url).pathname;
 
@@ -20,7 +21,8 @@ function schemaKeys(file) {
 
 /**
  * The processes of the build: every services/<name>/src/main.ts and gateway/src/main.ts,
- * each with the variables its configuration reads (the shared ones plus its own schema's).
+ * each with the variables its configuration reads (the shared ones plus its own schema's)
+ * and the JavaScript `npm run build` makes of its main (built).
  */
 export function processes() {
   const shared = schemaKeys("libs/config/src/index.ts");
@@ -33,7 +35,7 @@ export function processes() {
     const variables = new Set([...shared, ...RUNTIME_VARIABLES]);
     for (const file of configs) for (const key of schemaKeys(file)) variables.add(key);
     const upstreams = [...variables].filter((v) => v.endsWith("_GRPC_URL"));
-    out.set(name, { name, main, workspace: dir, variables, upstreams });
+    out.set(name, { name, main, built: builtPath(main), workspace: dir, variables, upstreams });
   };
   for (const entry of readdirSync(join(root, "services")).sort()) {
     if (existsSync(join(root, "services", entry, "src", "main.ts"))) add(entry, `services/${entry}`);
@@ -66,34 +68,44 @@ export function workspaces() {
   return dirs;
 }
 
+/** Node options a container command may pass: none that loads code (no loaders, no --import/--require). */
+const NODE_FLAG =
+  /^--(enable-source-maps|max-old-space-size=\d+|max-semi-space-size=\d+|heapsnapshot-signal=SIG[A-Z0-9]+)$/;
+
 /**
- * Problems with a container command of the one image: it must run a main file through tsx,
- * the file must exist, sit in an npm workspace, and be a process's main.
+ * Problems with a container command of the one image: plain node (no tsx, no loader) on the
+ * build of a process's main, ["node", <options>…, "dist/<workspace>/<name>.js"], where that
+ * main exists in an npm workspace and is one of the entry points `npm run build` bundles.
  */
 export function commandProblems(command, where, procs = processes(), spaces = workspaces()) {
   const problems = [];
+  const shape = `["node", "dist/<workspace>/<name>.js"] (the build of a main; node options such as --enable-source-maps may come before it)`;
   if (
     !Array.isArray(command) ||
-    command.length !== 4 ||
+    command.length < 2 ||
     command[0] !== "node" ||
-    command[1] !== "--import" ||
-    command[2] !== "tsx"
+    !command.slice(1, -1).every((arg) => NODE_FLAG.test(arg)) ||
+    !/^dist\/.+\.js$/.test(command.at(-1))
   ) {
-    return [`${where}: command must be ["node", "--import", "tsx", "<main file>"], got ${JSON.stringify(command)}`];
+    return [`${where}: command must be ${shape}, got ${JSON.stringify(command)}`];
   }
-  const file = command[3];
-  if (!existsSync(join(root, file)) || !statSync(join(root, file)).isFile())
-    problems.push(`${where}: ${file} does not exist in the build`);
-  const workspace = [...spaces].find((dir) => file.startsWith(`${dir}/`));
-  if (!workspace) problems.push(`${where}: ${file} is not inside an npm workspace of package.json`);
-  const proc = [...procs.values()].find((p) => p.main === file);
-  if (!proc) problems.push(`${where}: ${file} is not the main of a service or of the gateway`);
+  const file = command.at(-1);
+  const proc = [...procs.values()].find((p) => p.built === file);
+  if (!proc) return [`${where}: ${file} is not the build of a service's or the gateway's main`];
+  if (!existsSync(join(root, proc.main)) || !statSync(join(root, proc.main)).isFile())
+    problems.push(`${where}: ${proc.main} (built into ${file}) does not exist`);
+  if (![...spaces].some((dir) => proc.main.startsWith(`${dir}/`)))
+    problems.push(`${where}: ${proc.main} is not inside an npm workspace of package.json`);
+  if (!ENTRY_POINTS.includes(proc.main))
+    problems.push(
+      `${where}: ${proc.main} is not an entry point of the build (scripts/entry-points.mjs), so ${file} is not built`,
+    );
   return problems;
 }
 
-/** The process a command starts (by its main file). */
+/** The process a command starts (by the build of its main). */
 export function processOfCommand(command, procs = processes()) {
-  return [...procs.values()].find((p) => Array.isArray(command) && p.main === command[3]);
+  return [...procs.values()].find((p) => Array.isArray(command) && p.built === command.at(-1));
 }
 
 /** "host:port" or "dns:///host:port" → { host, port }; undefined when it is neither. */

@@ -44,7 +44,9 @@ describe("deploy checks", () => {
     compose.services.booking.environment.NATS_ULR = compose.services.booking.environment.NATS_URL;
     compose.services.gateway.environment.BOOKING_GRPC_URL = "booking:50051";
     compose.services.tracking.depends_on.jaeger = { condition: "service_healthy" };
-    compose.services.fleet.command = ["node", "--import", "tsx", "services/fleet/src/mian.ts"];
+    compose.services.fleet.command = ["node", "dist/services/fleet/mian.js"];
+    // Production runs the build with plain node: TypeScript through a loader is refused.
+    compose.services.pricing.command = ["node", "--import", "tsx", "services/pricing/src/main.ts"];
     const file = join(scratch, "compose.yml");
     writeFileSync(file, stringify(compose));
     failsWith(
@@ -54,7 +56,8 @@ describe("deploy checks", () => {
       /"gateway": BOOKING_GRPC_URL uses port 50051, but "booking" serves the mesh on 50052/,
       /"gateway": NOTIFICATION_GRPC_URL names "notification", which is not a Weelo service/,
       /"tracking": waits for "jaeger" to be healthy, but "jaeger" has no healthcheck/,
-      /"fleet": services\/fleet\/src\/mian\.ts does not exist in the build/,
+      /"fleet": dist\/services\/fleet\/mian\.js is not the build of a service's or the gateway's main/,
+      /"pricing": command must be \["node", "dist\/<workspace>\/<name>\.js"\]/,
     );
   });
 
@@ -90,13 +93,13 @@ describe("deploy checks", () => {
     assert.doesNotMatch(result.output, /"redis": publishes/);
   });
 
-  it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the protos", () => {
+  it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the build script", () => {
     const dockerfile = join(scratch, "Dockerfile");
     writeFileSync(
       dockerfile,
       readFileSync(join(root, "Dockerfile"), "utf8")
         .replace(/^USER node$/m, "USER root")
-        .replace("gateway/src/main.ts", "gateway/src/server.ts")
+        .replace(/^CMD .*$/m, 'CMD ["node", "dist/gateway/server.js"]')
         .replace(/^# digest-exception .*$/m, "")
         .replace(
           // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ${NODE_IMAGE} line, literally
@@ -105,13 +108,13 @@ describe("deploy checks", () => {
         ),
     );
     const ignore = join(scratch, "dockerignore");
-    writeFileSync(ignore, `${readFileSync(join(root, ".dockerignore"), "utf8")}\nproto\n`);
+    writeFileSync(ignore, `${readFileSync(join(root, ".dockerignore"), "utf8")}\nscripts\n`);
     failsWith(
       run("check-compose.mjs", join(root, "docker-compose.yml"), dockerfile, ignore),
       /Dockerfile: the final image must run as a non-root USER/,
-      /Dockerfile CMD: gateway\/src\/server\.ts does not exist in the build/,
-      /\.dockerignore: "proto" keeps proto\/weelo out of the image/,
-      /Dockerfile: base image node:20-bookworm-slim is not pinned by digest \(@sha256:…\); pin it, or explain how it is pinned in a "# digest-exception NODE_IMAGE: …" comment/,
+      /Dockerfile CMD: dist\/gateway\/server\.js is not the build of a service's or the gateway's main/,
+      /\.dockerignore: "scripts" keeps scripts\/build\.mjs out of the image's build/,
+      /Dockerfile: base image node:24-bookworm-slim is not pinned by digest \(@sha256:…\); pin it, or explain how it is pinned in a "# digest-exception NODE_IMAGE: …" comment/,
     );
     assert.doesNotMatch(
       run("check-compose.mjs", join(root, "docker-compose.yml"), dockerfile, ignore).output,

@@ -17,7 +17,6 @@ import { notificationHandlers } from "./notification.handlers.js";
 import { createNotificationService, type NotificationService } from "./notification.service.js";
 import type { NotificationDatabase } from "./notification.table.js";
 import { notificationMigrations } from "./migrations/index.js";
-import { FcmPushSender } from "./senders/fcm-push-sender.js";
 import { LogPushSender, type PushSender } from "./senders/push-sender.js";
 import { LogSmsSender, Msg91NotifySender, type SmsSender } from "./senders/sms-sender.js";
 
@@ -53,7 +52,7 @@ export async function startNotification(
     maxAgeMs: config.NOTIFY_DLQ_MAX_AGE_H * 3600 * 1000,
   });
 
-  const push = options.push ?? createPushSender(platform, config);
+  const push = options.push ?? (await createPushSender(platform, config));
   platform.onShutdown("notification push sender", () => push.close());
   const sms = options.sms ?? createSmsSender(platform, config);
   if (push.name === "log")
@@ -136,8 +135,11 @@ export async function startNotification(
   return { service, consumers, sources, start: async () => consumers.start(sources) };
 }
 
-function createPushSender(platform: Platform, config: NotificationConfig): PushSender {
+async function createPushSender(platform: Platform, config: NotificationConfig): Promise<PushSender> {
   if (config.PUSH_PROVIDER === "log") return new LogPushSender(platform.logger.child({ component: "push" }));
+  // firebase-admin (with google-auth-library and the rest it loads) only where pushes go to FCM:
+  // imported at every start, it cost a tenth of a second and ~10 MB to processes that never push.
+  const { FcmPushSender } = await import("./senders/fcm-push-sender.js");
   const guard = createGuard({
     name: "push-fcm",
     logger: platform.logger,
