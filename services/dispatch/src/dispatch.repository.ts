@@ -6,7 +6,7 @@
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from "kysely";
 import type { OutboxTable } from "@weelo/outbox";
 import type {
-  BookingRow,
+  DispatchBookingRow,
   BookingsTable,
   BroadcastRow,
   BroadcastsTable,
@@ -250,11 +250,11 @@ export async function recordBookingSequence(
   await q.execute();
 }
 
-export function findBooking(db: DispatchDb, bookingId: string): Promise<BookingRow | undefined> {
+export function findBooking(db: DispatchDb, bookingId: string): Promise<DispatchBookingRow | undefined> {
   return db.selectFrom("bookings").selectAll().where("booking_id", "=", bookingId).executeTakeFirst();
 }
 
-export function lockBooking(trx: DispatchTrx, bookingId: string): Promise<BookingRow | undefined> {
+export function lockBooking(trx: DispatchTrx, bookingId: string): Promise<DispatchBookingRow | undefined> {
   return trx.selectFrom("bookings").selectAll().where("booking_id", "=", bookingId).forUpdate().executeTakeFirst();
 }
 
@@ -262,15 +262,20 @@ export function updateBooking(
   trx: DispatchDb | DispatchTrx,
   bookingId: string,
   set: Updateable<BookingsTable>,
-  where: { states?: BookingRow["state"][]; sync?: BookingRow["sync"] | "any"; transporterId?: string } = {},
-): Promise<BookingRow | undefined> {
+  where: {
+    states?: DispatchBookingRow["state"][];
+    bookingCall?: DispatchBookingRow["booking_call"] | "any";
+    transporterId?: string;
+  } = {},
+): Promise<DispatchBookingRow | undefined> {
   let q = trx
     .updateTable("bookings")
     .set({ ...set, updated_at: new Date() })
     .where("booking_id", "=", bookingId);
   if (where.states) q = q.where("state", "in", where.states);
-  if (where.sync === null) q = q.where("sync", "is", null);
-  else if (where.sync !== undefined && where.sync !== "any") q = q.where("sync", "=", where.sync);
+  if (where.bookingCall === null) q = q.where("booking_call", "is", null);
+  else if (where.bookingCall !== undefined && where.bookingCall !== "any")
+    q = q.where("booking_call", "=", where.bookingCall);
   if (where.transporterId) q = q.where("transporter_id", "=", where.transporterId);
   return q.returningAll().executeTakeFirst();
 }
@@ -285,9 +290,9 @@ export function claimOpenBookings(
     offerId: string;
     now: Date;
     assignBy: Date;
-    syncDueAt: Date;
+    bookingCallDueAt: Date;
   },
-): Promise<BookingRow[]> {
+): Promise<DispatchBookingRow[]> {
   const open = trx
     .selectFrom("bookings")
     .select("booking_id")
@@ -304,9 +309,9 @@ export function claimOpenBookings(
       offer_id: claim.offerId,
       accepted_at: claim.now,
       assign_by: claim.assignBy,
-      sync: "confirm",
-      sync_due_at: claim.syncDueAt,
-      sync_attempts: 0,
+      booking_call: "confirm",
+      booking_call_due_at: claim.bookingCallDueAt,
+      booking_call_attempts: 0,
       updated_at: claim.now,
     })
     .where("booking_id", "in", open)
@@ -316,7 +321,7 @@ export function claimOpenBookings(
 }
 
 /** The bookings an acceptance handed over that are still the transporter's (none once reopened). */
-export function bookingsOfOffer(db: DispatchDb, offerId: string, transporterId: string): Promise<BookingRow[]> {
+export function bookingsOfOffer(db: DispatchDb, offerId: string, transporterId: string): Promise<DispatchBookingRow[]> {
   return db
     .selectFrom("bookings")
     .selectAll()
@@ -342,7 +347,7 @@ export function markOpenBookings(
   trx: DispatchTrx,
   orderId: string,
   set: Updateable<BookingsTable>,
-): Promise<BookingRow[]> {
+): Promise<DispatchBookingRow[]> {
   return trx
     .updateTable("bookings")
     .set({ ...set, updated_at: new Date() })
@@ -362,26 +367,30 @@ export async function countTakenBookings(trx: DispatchTrx, orderId: string): Pro
   return Number(row.n);
 }
 
-/** Claims booking calls that are due: the lease moves sync_due_at forward, SKIP LOCKED. */
+/** Claims booking calls that are due: the lease moves booking_call_due_at forward, SKIP LOCKED. */
 export function claimDueBookingCalls(
   db: DispatchDb,
   claim: { now: Date; leaseUntil: Date; limit: number },
-): Promise<BookingRow[]> {
+): Promise<DispatchBookingRow[]> {
   const due = db
     .selectFrom("bookings")
     .select("booking_id")
-    .where("sync", "is not", null)
-    .where("sync_due_at", "<=", claim.now)
-    .orderBy("sync_due_at")
+    .where("booking_call", "is not", null)
+    .where("booking_call_due_at", "<=", claim.now)
+    .orderBy("booking_call_due_at")
     .limit(claim.limit)
     .forUpdate()
     .skipLocked();
   return db
     .updateTable("bookings")
-    .set({ sync_due_at: claim.leaseUntil, sync_attempts: sql<number>`sync_attempts + 1`, updated_at: claim.now })
+    .set({
+      booking_call_due_at: claim.leaseUntil,
+      booking_call_attempts: sql<number>`booking_call_attempts + 1`,
+      updated_at: claim.now,
+    })
     .where("booking_id", "in", due)
-    .where("sync", "is not", null)
-    .where("sync_due_at", "<=", claim.now)
+    .where("booking_call", "is not", null)
+    .where("booking_call_due_at", "<=", claim.now)
     .returningAll()
     .execute();
 }
@@ -390,12 +399,12 @@ export function claimDueBookingCalls(
 export function claimMissedDeadlines(
   db: DispatchDb,
   claim: { now: Date; leaseUntil: Date; limit: number },
-): Promise<BookingRow[]> {
+): Promise<DispatchBookingRow[]> {
   const due = db
     .selectFrom("bookings")
     .select("booking_id")
     .where("state", "=", "accepted")
-    .where("sync", "is", null)
+    .where("booking_call", "is", null)
     .where("assign_by", "<=", claim.now)
     .orderBy("assign_by")
     .limit(claim.limit)
@@ -403,10 +412,16 @@ export function claimMissedDeadlines(
     .skipLocked();
   return db
     .updateTable("bookings")
-    .set({ state: "reopening", sync: "reopen", sync_due_at: claim.leaseUntil, sync_attempts: 1, updated_at: claim.now })
+    .set({
+      state: "reopening",
+      booking_call: "reopen",
+      booking_call_due_at: claim.leaseUntil,
+      booking_call_attempts: 1,
+      updated_at: claim.now,
+    })
     .where("booking_id", "in", due)
     .where("state", "=", "accepted")
-    .where("sync", "is", null)
+    .where("booking_call", "is", null)
     .returningAll()
     .execute();
 }

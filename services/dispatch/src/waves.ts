@@ -330,9 +330,9 @@ export function createWaves(ctx: DispatchContext, calls: Pick<BookingCalls, "mak
       if (!broadcast) return undefined;
       const bookings = await repo.markOpenBookings(trx, broadcast.order_id, {
         state: "expiring",
-        sync: "expire",
-        sync_due_at: later(settings.leaseMs, at),
-        sync_attempts: 1,
+        booking_call: "expire",
+        booking_call_due_at: later(settings.leaseMs, at),
+        booking_call_attempts: 1,
       });
       const offers = await repo.closeOpenOffers(trx, broadcast.order_id, "expired", "expired", at);
       await recordOffersWithdrawn(trx, root, offers, "expired", at);
