@@ -257,10 +257,12 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
         meshHost: addresses.meshHost ?? config.MESH_HOST,
         meshPort: addresses.meshPort ?? config.MESH_PORT,
       });
-      grpc.watchHealth(
-        async () => (await runChecks(checks)).every((r) => r.ok || !r.critical),
-        config.HEALTH_WATCH_INTERVAL_MS,
-      );
+      platform.poll({
+        name: "health watch",
+        everyMs: config.HEALTH_WATCH_INTERVAL_MS,
+        delayFirstRun: true,
+        task: async () => grpc.reportHealth((await runChecks(checks)).every((r) => r.ok || !r.critical)),
+      });
       return bound;
     },
     shutdown,

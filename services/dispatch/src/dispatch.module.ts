@@ -67,7 +67,7 @@ export async function startDispatch(
   }
 
   const presence = new TransporterPresence(platform.cache, config.PRESENCE_TTL_MS, logger);
-  platform.onShutdown("dispatch presence", async () => presence.close());
+  platform.onShutdown("dispatch presence", () => presence.close());
   new Gauge({
     name: "weelo_dispatch_watch_streams",
     help: "Open WatchOffers streams in this process.",
