@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { until } from "@weelo/testing";
-import { pauseAfter, startPolling } from "./polling.js";
+import { pauseAfter, startPolling, Wakeable } from "./polling.js";
 
 function recordingLogger() {
   const warnings: { fields: Record<string, unknown>; message: string }[] = [];
@@ -184,5 +184,35 @@ describe("pauseAfter", () => {
       const ms = pauseAfter({ everyMs: 1000, jitter: 0.1 }, 0);
       assert.ok(ms >= 900 && ms <= 1100, `${ms}`);
     }
+  });
+});
+
+describe("Wakeable", () => {
+  const timed = async (pause: Promise<void>) => {
+    const start = Date.now();
+    await pause;
+    return Date.now() - start;
+  };
+
+  it("ends a pause at its timeout, on wake(), or when the signal aborts", async (t) => {
+    // The pause's own timer is unref'd: this keeps the test's event loop alive meanwhile.
+    const keepAlive = setInterval(() => {}, 1000);
+    t.after(() => clearInterval(keepAlive));
+    const sleeper = new Wakeable();
+    assert.ok((await timed(sleeper.pause(20))) >= 15);
+
+    const woken = sleeper.pause(60_000);
+    setTimeout(() => sleeper.wake(), 10);
+    assert.ok((await timed(woken)) < 5_000);
+
+    const controller = new AbortController();
+    const aborted = sleeper.pause(60_000, controller.signal);
+    setTimeout(() => controller.abort(), 10);
+    assert.ok((await timed(aborted)) < 5_000);
+
+    // An already aborted signal does not wait at all.
+    assert.ok((await timed(sleeper.pause(60_000, controller.signal))) < 5_000);
+    // wake() with no pause in progress is harmless.
+    sleeper.wake();
   });
 });

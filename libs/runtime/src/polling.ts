@@ -48,24 +48,43 @@ export function pauseAfter(
   return Math.max(0, Math.round(options.everyMs * factor * (1 + spread * (2 * random() - 1))));
 }
 
+/**
+ * A pause that ends at its timeout, on wake(), or when the signal aborts, whichever comes first:
+ * a loop that waits for news (an event, a kick) with a timer as its safety net.
+ */
+export class Wakeable {
+  private wakeUp: (() => void) | undefined;
+
+  /** Ends the pause in progress, if any. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  pause(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        if (this.wakeUp === done) this.wakeUp = undefined;
+        resolve();
+      };
+      // Never what keeps a process alive: servers and streams do that.
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wakeUp = done;
+      if (signal?.aborted) done();
+      else signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
 export function startPolling(options: PollingOptions): Polling {
   const { name, task, logger } = options;
   let running = true;
   let kicked = false;
   let failures = 0;
-  let wake: (() => void) | undefined;
-
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const sleeper = new Wakeable();
+  const pause = (ms: number) => sleeper.pause(ms);
 
   async function loop(): Promise<void> {
     if (options.delayFirstRun) await pause(pauseAfter(options, 0));
@@ -91,11 +110,11 @@ export function startPolling(options: PollingOptions): Polling {
   return {
     kick() {
       kicked = true;
-      wake?.();
+      sleeper.wake();
     },
     async stop() {
       running = false;
-      wake?.();
+      sleeper.wake();
       await done;
     },
   };

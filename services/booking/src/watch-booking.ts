@@ -9,6 +9,7 @@ import type { BookingContext } from "./booking.context.js";
 import * as repo from "./booking.repository.js";
 import { validateId, type Relation } from "./booking.rules.js";
 import type { BookingRow, BookingStatus, HistoryRow } from "./booking.table.js";
+import { Wakeable } from "@weelo/runtime/polling";
 
 /** One message of a watch: the current state first, then each change. */
 export type WatchEvent =
@@ -36,7 +37,7 @@ export function createWatchBooking(ctx: Pick<BookingContext, "db" | "bus" | "roo
       throw new InvalidArgumentError("after_sequence", "after_sequence must not be negative");
     const id = validateId(bookingId, "booking_id");
     let woken = false;
-    let wake: (() => void) | undefined;
+    const waker = new Wakeable();
     const subscription = bus.subscribe(`${root}.>`, (msg) => {
       try {
         if (EventEnvelope.decode(msg.data).subjectId !== id) return;
@@ -44,7 +45,7 @@ export function createWatchBooking(ctx: Pick<BookingContext, "db" | "bus" | "roo
         return;
       }
       woken = true;
-      wake?.();
+      waker.wake();
     });
     try {
       const { booking, relation } = await visibleBooking(principal, id);
@@ -61,17 +62,7 @@ export function createWatchBooking(ctx: Pick<BookingContext, "db" | "bus" | "roo
         }
         if (TERMINAL.includes(status) && last >= Number(booking.sequence)) return;
         if (woken) continue;
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", done);
-            wake = undefined;
-            resolve();
-          };
-          const timer = setTimeout(done, settings.watchPollMs);
-          signal.addEventListener("abort", done, { once: true });
-          wake = done;
-        });
+        await waker.pause(settings.watchPollMs, signal);
       }
     } finally {
       subscription.unsubscribe();
