@@ -102,6 +102,19 @@ export function createVehicles(
     return vehicle;
   }
 
+  /** Takes the drivers online with a vehicle leaving the road offline, each announced; returns how many. */
+  async function takeDriversOffline(trx: repo.FleetTrx, vehicleId: string, vehicleType: string): Promise<number> {
+    const released = await repo.releaseDriversOfVehicle(trx, vehicleId);
+    for (const driver of released)
+      await recordAvailabilityChange(trx, root, driver, {
+        vehicleId,
+        vehicleType,
+        online: false,
+        reason: "vehicle_unavailable",
+      });
+    return released.length;
+  }
+
   /** Adds a vehicle to the caller's fleet; a retry with the same idempotency key returns the first one. */
   async function addVehicle(principal: Principal, input: NewVehicle): Promise<VehicleView> {
     const transporterId = transporterOf(principal);
@@ -189,15 +202,7 @@ export function createVehicles(
       if (!result) return undefined;
       const { vehicle, previousType } = result;
       if (set.status && takesVehicleOffTheRoad(set.status)) {
-        for (const driver of await repo.releaseDriversOfVehicle(trx, vehicle.id)) {
-          await recordAvailabilityChange(trx, root, driver, {
-            vehicleId: vehicle.id,
-            vehicleType: previousType,
-            online: false,
-            reason: "vehicle_unavailable",
-          });
-          announced++;
-        }
+        announced += await takeDriversOffline(trx, vehicle.id, previousType);
       } else if (vehicle.vehicle_type !== previousType) {
         for (const driver of await repo.touchDriversOfVehicle(trx, vehicle.id)) {
           await recordAvailabilityChange(trx, root, driver, {
@@ -236,15 +241,7 @@ export function createVehicles(
         fromStatuses: TRANSPORTER_CHANGEABLE_STATUSES,
       });
       if (!vehicle) return undefined;
-      for (const driver of await repo.releaseDriversOfVehicle(trx, vehicle.id)) {
-        await recordAvailabilityChange(trx, root, driver, {
-          vehicleId: vehicle.id,
-          vehicleType: vehicle.vehicle_type,
-          online: false,
-          reason: "vehicle_unavailable",
-        });
-        announced++;
-      }
+      announced += await takeDriversOffline(trx, vehicle.id, vehicle.vehicle_type);
       return vehicle;
     });
     if (announced > 0) events.committed();
