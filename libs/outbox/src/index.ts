@@ -89,6 +89,12 @@ export async function enqueueEvent(trx: AnyDatabaseWithOutbox, event: OutboxEven
   return row.id;
 }
 
+/** Writes several events in one statement, in the transaction of the change they describe. */
+export async function enqueueEvents(trx: AnyDatabaseWithOutbox, events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await (trx as Kysely<OutboxDatabase>).insertInto("outbox").values(events.map(outboxRow)).execute();
+}
+
 /**
  * The outbox row of an event (its envelope, with the request id and trace context of the
  * current call), for a service that writes it in the same statement as its change.

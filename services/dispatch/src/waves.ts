@@ -10,10 +10,11 @@
 import { v7 as uuidv7 } from "uuid";
 import type { BookingCreated } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { isUniqueViolation } from "@weelo/db";
+import { outboxRow } from "@weelo/outbox";
 import type { BookingCalls } from "./booking-calls.js";
 import type { DispatchContext } from "./dispatch.context.js";
 import type { OfferTrip } from "./dispatch.convert.js";
-import { publishOffers, recordOffersWithdrawn, recordWaveSent, waveSentRow } from "./dispatch.events.js";
+import { publishOffers, recordOffersWithdrawn, recordWaveSent, waveSentEvent } from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
 import {
   dueStep,
@@ -307,7 +308,7 @@ export function createWaves(ctx: DispatchContext, calls: Pick<BookingCalls, "mak
             updated_at: at,
           },
           offers,
-          outbox: offers.length > 0 ? [waveSentRow(root, broadcast, offers, [event.bookingId], at)] : [],
+          outbox: offers.length > 0 ? [outboxRow(waveSentEvent(root, broadcast, offers, [event.bookingId], at))] : [],
         });
       } catch (error) {
         if (isUniqueViolation(error, repo.Constraint.bookingKey)) return true; // a redelivery, or a booking cancelled before it opened
