@@ -25,6 +25,9 @@
  * 4413 slow consumer (too much unsent), 1009 frame too large, 1011 internal error.
  */
 
+import { codeName, DomainError } from "@weelo/errors";
+import type { RawData } from "ws";
+
 export const CLOSE = {
   restarting: 1012,
   tryAgainLater: 1013,
@@ -113,4 +116,18 @@ export function parseClientFrame(data: string): ClientFrame {
         'type must be one of "auth", "subscribe", "unsubscribe", "ping"',
       );
   }
+}
+
+/** The error frame of a refusal: a frame error, a service's DomainError, or (anything else) INTERNAL. */
+export function toErrorFrame(error: unknown): Omit<ErrorFrame, "type"> {
+  if (error instanceof FrameError) return { code: error.code, reason: error.reason, message: error.message };
+  if (error instanceof DomainError) return { code: codeName(error.code), reason: error.reason, message: error.message };
+  return { code: "INTERNAL", reason: "INTERNAL", message: "internal error" };
+}
+
+/** The text of a WebSocket message, however ws delivered it. */
+export function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString("utf8");
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  return Buffer.from(data).toString("utf8");
 }

@@ -205,28 +205,20 @@ export class GrpcServer {
   }
 
   /**
-   * Keeps the health status true to the process's dependencies: every interval the checks
-   * run, and a failing critical one turns the services NOT_SERVING until it recovers, so
-   * callers (the gateway's readiness, load balancers) stop sending work a service cannot do.
+   * Keeps the health status true to the process's dependencies (the platform reports the
+   * checks every HEALTH_WATCH_INTERVAL_MS): a failing critical one turns the services
+   * NOT_SERVING until it recovers, so callers (the gateway's readiness, load balancers) stop
+   * sending work a service cannot do. Ignored once the server stopped.
    */
-  watchHealth(check: () => Promise<boolean>, intervalMs = 5000): void {
-    const timer = setInterval(() => {
-      if (!this.started) return clearInterval(timer);
-      check().then(
-        (healthy) => {
-          if (healthy === this.serving || !this.started) return;
-          this.serving = healthy;
-          this.setServing(healthy);
-          const log = healthy ? this.options.logger.info : this.options.logger.warn;
-          log.call(
-            this.options.logger,
-            healthy ? "dependencies recovered: SERVING" : "a critical dependency is failing: NOT_SERVING",
-          );
-        },
-        () => undefined,
-      );
-    }, intervalMs);
-    timer.unref();
+  reportHealth(healthy: boolean): void {
+    if (!this.started || healthy === this.serving) return;
+    this.serving = healthy;
+    this.setServing(healthy);
+    const log = healthy ? this.options.logger.info : this.options.logger.warn;
+    log.call(
+      this.options.logger,
+      healthy ? "dependencies recovered: SERVING" : "a critical dependency is failing: NOT_SERVING",
+    );
   }
 
   /** Health turns NOT_SERVING, in-flight calls may finish until the bound, then the rest are cut. */

@@ -17,6 +17,7 @@ import { REQUEST_ID_HEADER, subjectFamily, type Bus } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { currentContext, type Logger } from "@weelo/log";
 import { inRemoteContext, traceHeaders, tracingEnabled } from "@weelo/telemetry";
+import { startPolling, type Polling } from "@weelo/runtime/polling";
 import { sql, type ColumnType, type Generated, type Kysely } from "kysely";
 
 /** The outbox table, in the schema of each service that publishes events. */
@@ -88,6 +89,12 @@ export async function enqueueEvent(trx: AnyDatabaseWithOutbox, event: OutboxEven
   return row.id;
 }
 
+/** Writes several events in one statement, in the transaction of the change they describe. */
+export async function enqueueEvents(trx: AnyDatabaseWithOutbox, events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await (trx as Kysely<OutboxDatabase>).insertInto("outbox").values(events.map(outboxRow)).execute();
+}
+
 /**
  * The outbox row of an event (its envelope, with the request id and trace context of the
  * current call), for a service that writes it in the same statement as its change.
@@ -124,12 +131,8 @@ export interface OutboxRelayOptions {
 
 /** Publishes the outbox: kicked after each commit that wrote events, and polling as a safety net. */
 export class OutboxRelay {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private kicked = false;
+  private loop: Polling | undefined;
   private lastPrune = 0;
-  private failures = 0;
 
   private readonly db: Kysely<OutboxDatabase>;
 
@@ -138,22 +141,36 @@ export class OutboxRelay {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    if (this.loop) return;
+    const { logger, pollMs, batchSize } = this.options;
+    // A full batch or a kick during a round is followed at once by the next round; while
+    // publishing fails the pause doubles up to 30 polls, so a dead broker is not hammered.
+    this.loop = startPolling({
+      name: "outbox relay",
+      everyMs: pollMs,
+      maxBackoff: 30,
+      logger,
+      task: async () => {
+        const full = (await this.publishBatch()) === batchSize;
+        if (Date.now() - this.lastPrune > 60_000) {
+          this.lastPrune = Date.now();
+          await this.prune();
+        }
+        return full;
+      },
+    });
   }
 
   /** Asks for a publish round now (after a commit that wrote events). */
   kick(): void {
-    this.kicked = true;
-    this.wake?.();
+    this.loop?.kick();
   }
 
   /** Stops after the round in progress; unpublished rows stay for the next start. */
   async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+    const loop = this.loop;
+    this.loop = undefined;
+    await loop?.stop();
   }
 
   /**
@@ -245,41 +262,6 @@ export class OutboxRelay {
       .where("published_at", "is", null)
       .executeTakeFirstOrThrow();
     return Number(row.count);
-  }
-
-  private async run(): Promise<void> {
-    const { logger, pollMs, batchSize } = this.options;
-    while (this.running) {
-      this.kicked = false;
-      let full = false;
-      try {
-        const count = await this.publishBatch();
-        full = count === batchSize;
-        if (this.failures > 0) logger.info({ after: this.failures }, "outbox relay publishing again");
-        this.failures = 0;
-        if (Date.now() - this.lastPrune > 60_000) {
-          this.lastPrune = Date.now();
-          await this.prune();
-        }
-      } catch (error) {
-        this.failures++;
-        // Loud once, then quiet: the poll retries; the rows wait in the table meanwhile.
-        if (this.failures === 1 || this.failures % 60 === 0)
-          logger.warn({ err: error, failures: this.failures }, "outbox relay could not publish; retrying");
-      }
-      if (!this.running) break;
-      if ((full || this.kicked) && this.failures === 0) continue;
-      // Back off while failing (up to 30 polls), so a dead broker is not hammered.
-      const delay = pollMs * Math.min(2 ** Math.max(0, this.failures - 1), 30);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
   }
 }
 

@@ -23,6 +23,7 @@ import { UnavailableError } from "@weelo/errors";
 import { createLogger, type Logger } from "@weelo/log";
 import { Metrics } from "@weelo/metrics";
 import { parseOtlpHeaders, startTracing, type Tracing } from "@weelo/telemetry";
+import { startPolling, type Polling, type PollingOptions } from "./polling.js";
 
 /** A named probe of one dependency; throws when the dependency is not usable. */
 export interface DependencyCheck {
@@ -59,6 +60,12 @@ export interface Platform {
    * on their own. Drains run together, bounded by 30% of SHUTDOWN_TIMEOUT_MS.
    */
   onDrain(name: string, fn: () => Promise<void>): void;
+  /**
+   * Starts a polling loop (see startPolling; logs through this platform's logger unless given
+   * one) and stops it at shutdown, awaiting its run in progress. Started after the database
+   * opened, it is stopped before the database closes.
+   */
+  poll(options: Omit<PollingOptions, "logger"> & Partial<Pick<PollingOptions, "logger">>): Polling;
   /**
    * A client of another service over the mesh, calling as `caller` (the module that calls: in the
    * all-in-one each service calls as itself), with the process's default deadline and metrics.
@@ -230,6 +237,11 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
     },
     onShutdown,
     onDrain: (name: string, fn: () => Promise<void>) => void drains.push({ name, fn }),
+    poll(polling) {
+      const loop = startPolling({ logger, ...polling });
+      onShutdown(polling.name, () => loop.stop());
+      return loop;
+    },
     async database<DB>(service: string, migrations: Record<string, Migration>) {
       const schema = `${config.DB_SCHEMA_PREFIX}${service}`;
       const database = await createDatabase<DB>({ service, schema, config, migrations, logger, metrics });
@@ -245,10 +257,12 @@ export async function createPlatform(config: BaseConfig, options: PlatformOption
         meshHost: addresses.meshHost ?? config.MESH_HOST,
         meshPort: addresses.meshPort ?? config.MESH_PORT,
       });
-      grpc.watchHealth(
-        async () => (await runChecks(checks)).every((r) => r.ok || !r.critical),
-        config.HEALTH_WATCH_INTERVAL_MS,
-      );
+      platform.poll({
+        name: "health watch",
+        everyMs: config.HEALTH_WATCH_INTERVAL_MS,
+        delayFirstRun: true,
+        task: async () => grpc.reportHealth((await runChecks(checks)).every((r) => r.ok || !r.critical)),
+      });
       return bound;
     },
     shutdown,

@@ -7,7 +7,7 @@ import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booki
 import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
-import type { Platform } from "@weelo/runtime";
+import type { Platform, Polling } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
 import { bookingHandlers, dispatchHandlers } from "./booking.handlers.js";
 import {
@@ -19,6 +19,9 @@ import {
 import type { BookingDatabase } from "./booking.table.js";
 import { bookingMigrations } from "./migrations/index.js";
 import { pricingQuotes } from "./pricing-quotes.js";
+
+/** Scheduled bookings broadcast per transaction. */
+const BROADCAST_BATCH = 100;
 
 export interface BookingModuleOptions {
   /** The clock (tests move it). */
@@ -36,7 +39,7 @@ export interface BookingModule {
   /** Publishes the outbox; stopped at shutdown. */
   relay: OutboxRelay;
   /** Broadcasts scheduled bookings when due; stopped at shutdown. */
-  scheduler: BroadcastScheduler;
+  scheduler: Polling;
 }
 
 export async function startBooking(
@@ -80,65 +83,19 @@ export async function startBooking(
     ...(options.arrivals ? { arrivals: options.arrivals } : {}),
   });
 
-  const scheduler = new BroadcastScheduler(service, config.SCHEDULER_POLL_MS, logger);
-  scheduler.start();
-  platform.onShutdown("booking broadcast scheduler", () => scheduler.stop());
+  // Every replica polls; the claim (FOR UPDATE SKIP LOCKED) lets each due booking go out once.
+  // A round that broadcast any is followed at once by the next.
+  const scheduler = platform.poll({
+    name: "booking broadcast scheduler",
+    everyMs: config.SCHEDULER_POLL_MS,
+    jitter: 0.1,
+    logger,
+    task: async () => (await service.broadcastDue(BROADCAST_BATCH)) > 0,
+  });
 
   platform.grpc
     .addService(BookingServiceService, bookingHandlers(service))
     // Internal (its proto names dispatch as the caller): served on the mesh listener only.
     .addService(BookingDispatchServiceService, dispatchHandlers(service));
   return { service, relay, scheduler };
-}
-
-/**
- * Polls for scheduled bookings whose broadcast time has come. Every replica runs one; the
- * claim (FOR UPDATE SKIP LOCKED + a conditional update) lets each due booking go out once.
- */
-export class BroadcastScheduler {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-
-  constructor(
-    private readonly service: Pick<BookingService, "broadcastDue">,
-    private readonly pollMs: number,
-    private readonly logger: Platform["logger"],
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      try {
-        const count = await this.service.broadcastDue();
-        failures = 0;
-        if (count > 0) continue;
-      } catch (error) {
-        failures++;
-        if (failures === 1 || failures % 60 === 0)
-          this.logger.warn({ err: error, failures }, "broadcasting scheduled bookings failed; retrying");
-      }
-      if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
 }

@@ -71,6 +71,12 @@ export async function findOrder(db: BookingDb, id: string): Promise<OrderRow | u
   return db.selectFrom("orders").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
+/** The number of trucks of each of the orders, by order id. */
+export async function orderVehicleCounts(db: BookingDb, orderIds: string[]): Promise<Map<string, number>> {
+  const rows = await db.selectFrom("orders").select(["id", "vehicle_count"]).where("id", "in", orderIds).execute();
+  return new Map(rows.map((order) => [order.id, order.vehicle_count]));
+}
+
 export async function findBooking(db: BookingDb, id: string): Promise<BookingRow | undefined> {
   return db.selectFrom("bookings").selectAll().where("id", "=", id).executeTakeFirst();
 }

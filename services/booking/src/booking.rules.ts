@@ -41,7 +41,7 @@ export const DISPATCH_STEPS: Readonly<Partial<Record<BookingStatus, BookingStatu
   assigned: "confirmed",
 };
 
-/** Every legal transition, for reference and tests: from → the statuses it may go to. */
+/** Every legal transition: from → the statuses it may go to. The status change itself refuses any other. */
 export const TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
   pending: ["confirmed", "cancelled"],
   confirmed: ["assigned", "pending", "cancelled"],
@@ -56,6 +56,11 @@ export const TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[
 
 export function isLegalTransition(from: BookingStatus, to: BookingStatus): boolean {
   return TRANSITIONS[from].includes(to);
+}
+
+/** Refuses (FAILED_PRECONDITION ILLEGAL_STATUS_TRANSITION) a change the transition table does not allow. */
+export function checkTransition(from: BookingStatus, to: BookingStatus): void {
+  if (!isLegalTransition(from, to)) throw illegalTransition(from, to);
 }
 
 export function illegalTransition(current: BookingStatus, requested: BookingStatus): FailedPreconditionError {

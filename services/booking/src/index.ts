@@ -1,4 +1,4 @@
-export { startBooking, BroadcastScheduler, type BookingModule, type BookingModuleOptions } from "./booking.module.js";
+export { startBooking, type BookingModule, type BookingModuleOptions } from "./booking.module.js";
 export {
   loadBookingConfig,
   bookingConfigSchema,

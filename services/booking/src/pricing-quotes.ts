@@ -7,7 +7,7 @@
 import type { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { InternalError } from "@weelo/errors";
 import type { ServiceClient } from "@weelo/grpc";
-import type { QuoteRedemption, RedeemedQuote } from "./booking.service.js";
+import type { QuoteRedemption, RedeemedQuote } from "./booking.context.js";
 
 /** Redemption over a QuoteRedemptionService client (platform.lazyMeshClient, calling as booking). */
 export function pricingQuotes(pricing: ServiceClient<typeof QuoteRedemptionServiceService>): QuoteRedemption {

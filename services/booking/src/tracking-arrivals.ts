@@ -6,7 +6,7 @@
 import { TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import type { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import type { ServiceClient } from "@weelo/grpc";
-import type { ArrivalCheck } from "./booking.service.js";
+import type { ArrivalCheck } from "./booking.context.js";
 
 export function trackingArrivals(
   tracking: ServiceClient<typeof TrackingInternalServiceService>,

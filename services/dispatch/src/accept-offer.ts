@@ -97,7 +97,7 @@ export function createAcceptOffer(
           offerId,
           now: at,
           assignBy,
-          syncDueAt: later(settings.leaseMs, at),
+          bookingCallDueAt: later(settings.leaseMs, at),
         });
         if (bookings.length !== count)
           throw new InternalError("the order's open bookings do not match its open trucks");

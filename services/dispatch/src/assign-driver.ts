@@ -7,7 +7,7 @@ import type { BookingCalls } from "./booking-calls.js";
 import type { DispatchContext } from "./dispatch.context.js";
 import * as repo from "./dispatch.repository.js";
 import { isPermanentFailure, validateId } from "./dispatch.rules.js";
-import type { BookingRow } from "./dispatch.table.js";
+import type { DispatchBookingRow } from "./dispatch.table.js";
 
 const bookingNotFound = () =>
   new NotFoundError("booking not found among your accepted bookings", {
@@ -31,7 +31,7 @@ export function createAssignDriver(
   async function assignDriver(
     principal: Principal,
     input: { bookingId: string; driverId: string; vehicleId: string },
-  ): Promise<BookingRow> {
+  ): Promise<DispatchBookingRow> {
     const bookingId = validateId(input.bookingId, "booking_id");
     const driverId = validateId(input.driverId, "driver_id");
     const vehicleId = validateId(input.vehicleId, "vehicle_id");
@@ -46,7 +46,7 @@ export function createAssignDriver(
         { reason: row.state === "assigned" ? "ALREADY_ASSIGNED" : "BOOKING_NOT_ASSIGNABLE", field: "booking_id" },
       );
     }
-    if (row.sync === "confirm") {
+    if (row.booking_call === "confirm") {
       // The confirmation is still owed: make it now rather than wait for the poller.
       if (!(await makeBookingCallQuietly(row)))
         throw new UnavailableError("the booking is still being confirmed; try again in a moment", {
@@ -95,7 +95,7 @@ export function createAssignDriver(
       });
     }
     const at = now();
-    let claimed: BookingRow | undefined;
+    let claimed: DispatchBookingRow | undefined;
     try {
       claimed = await repo.updateBooking(
         db,
@@ -106,11 +106,11 @@ export function createAssignDriver(
           driver_user_id: fleet.driverUserId,
           vehicle_id: vehicleId,
           assigned_at: at,
-          sync: "assign",
-          sync_due_at: later(settings.leaseMs, at),
-          sync_attempts: 0,
+          booking_call: "assign",
+          booking_call_due_at: later(settings.leaseMs, at),
+          booking_call_attempts: 0,
         },
-        { states: ["accepted"], sync: null, transporterId: principal.userId },
+        { states: ["accepted"], bookingCall: null, transporterId: principal.userId },
       );
     } catch (error) {
       if (isUniqueViolation(error)) {

@@ -11,63 +11,19 @@ import { consumeWhenAvailable, type Bus, type EventMessage, type PendingConsumer
 import type { Logger } from "@weelo/log";
 import type { DispatchService } from "./dispatch.service.js";
 
-export class TimerPoller {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-
-  constructor(
-    private readonly service: Pick<DispatchService, "runDueWaves" | "runDueSyncs" | "runMissedDeadlines">,
-    private readonly pollMs: number,
-    private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** Finishes the round in progress; what it did not reach stays due in Postgres. */
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
-  }
-
-  /** One round: every kind of due work, a batch each; returns how much was claimed. */
-  async round(): Promise<number> {
-    const [waves, deadlines, syncs] = await Promise.all([
-      this.service.runDueWaves(20),
-      this.service.runMissedDeadlines(50),
-      this.service.runDueSyncs(50),
-    ]);
-    return waves + deadlines + syncs;
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      try {
-        const claimed = await this.round();
-        failures = 0;
-        if (claimed > 0) continue;
-      } catch (error) {
-        failures++;
-        if (failures === 1 || failures % 60 === 0)
-          this.logger.warn({ err: error, failures }, "dispatch timers failed; retrying");
-      }
-      if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.pollMs * (failures > 0 ? Math.min(2 ** failures, 20) : 1));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
+/**
+ * One round of the timer poller (dispatch.module.ts runs it on platform.poll): every kind of due
+ * work, a batch each; returns how much was claimed (more may be waiting when any was).
+ */
+export async function runDueTimers(
+  service: Pick<DispatchService, "runDueWaves" | "runDueBookingCalls" | "runMissedDeadlines">,
+): Promise<number> {
+  const [waves, deadlines, bookingCalls] = await Promise.all([
+    service.runDueWaves(20),
+    service.runMissedDeadlines(50),
+    service.runDueBookingCalls(50),
+  ]);
+  return waves + deadlines + bookingCalls;
 }
 
 /** The event type of a subject under booking's subject root: "<root>.created" → "created". */

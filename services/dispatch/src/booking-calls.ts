@@ -1,6 +1,6 @@
 /**
  * Booking calls: the calls dispatch owes booking (confirm, assign, reopen, expire). One is
- * recorded on its booking row (bookings.sync, due at bookings.sync_due_at) in the same
+ * recorded on its booking row (bookings.booking_call, due at bookings.booking_call_due_at) in the same
  * transaction as the change that needs it, made at once, and retried by the poller until
  * booking answers: a crash between the claim and the call loses nothing.
  */
@@ -8,7 +8,7 @@ import { DomainError } from "@weelo/errors";
 import type { DispatchContext } from "./dispatch.context.js";
 import * as repo from "./dispatch.repository.js";
 import { isPermanentFailure, retryDelayMs } from "./dispatch.rules.js";
-import type { BookingRow } from "./dispatch.table.js";
+import type { DispatchBookingRow } from "./dispatch.table.js";
 
 const REOPEN_REASON = "the transporter did not assign a driver in time";
 
@@ -22,15 +22,15 @@ export function createBookingCalls(ctx: DispatchContext) {
    * cancelled by its customer, or changed by someone else) settles it the way the refusal
    * says; anything else (booking down, a deadline) leaves it owed with a later due time.
    */
-  async function makeBookingCall(row: BookingRow): Promise<void> {
-    const kind = row.sync;
+  async function makeBookingCall(row: DispatchBookingRow): Promise<void> {
+    const kind = row.booking_call;
     if (!kind) return;
-    const settled = { sync: null, sync_due_at: null, sync_attempts: 0 } as const;
+    const settled = { booking_call: null, booking_call_due_at: null, booking_call_attempts: 0 } as const;
     try {
       switch (kind) {
         case "confirm":
           await upstreams.booking.confirmBooking({ bookingId: row.booking_id, transporterId: row.transporter_id! });
-          await repo.updateBooking(db, row.booking_id, settled, { sync: "confirm" });
+          await repo.updateBooking(db, row.booking_id, settled, { bookingCall: "confirm" });
           break;
         case "assign": {
           await upstreams.booking.assignBooking({
@@ -41,16 +41,16 @@ export function createBookingCalls(ctx: DispatchContext) {
             vehicleId: row.vehicle_id!,
           });
           // Booking's ASSIGNED event reaches tracking, which tells the driver's stream (durably).
-          await repo.updateBooking(db, row.booking_id, settled, { sync: "assign" });
+          await repo.updateBooking(db, row.booking_id, settled, { bookingCall: "assign" });
           break;
         }
         case "reopen":
           await upstreams.booking.reopenBooking({ bookingId: row.booking_id, reason: REOPEN_REASON });
-          await repo.updateBooking(db, row.booking_id, settled, { sync: "reopen" });
+          await repo.updateBooking(db, row.booking_id, settled, { bookingCall: "reopen" });
           break;
         case "expire":
           await upstreams.booking.expireBooking({ bookingId: row.booking_id });
-          await repo.updateBooking(db, row.booking_id, { ...settled, state: "expired" }, { sync: "expire" });
+          await repo.updateBooking(db, row.booking_id, { ...settled, state: "expired" }, { bookingCall: "expire" });
           break;
       }
       metrics.bookingCalls.inc({ call: kind, result: "ok" });
@@ -77,17 +77,17 @@ export function createBookingCalls(ctx: DispatchContext) {
                   assigned_at: null,
                 }
               : settled;
-        await repo.updateBooking(db, row.booking_id, refused, { sync: kind });
+        await repo.updateBooking(db, row.booking_id, refused, { bookingCall: kind });
         throw error;
       }
       metrics.bookingCalls.inc({ call: kind, result: "retry" });
-      const attempts = Math.max(1, row.sync_attempts);
+      const attempts = Math.max(1, row.booking_call_attempts);
       await repo
         .updateBooking(
           db,
           row.booking_id,
-          { sync_due_at: later(retryDelayMs(attempts, settings.syncRetryMs)) },
-          { sync: kind },
+          { booking_call_due_at: later(retryDelayMs(attempts, settings.bookingCallRetryMs)) },
+          { bookingCall: kind },
         )
         .catch(() => undefined);
       logger.warn(
@@ -98,7 +98,7 @@ export function createBookingCalls(ctx: DispatchContext) {
     }
   }
 
-  const makeBookingCallQuietly = (row: BookingRow) =>
+  const makeBookingCallQuietly = (row: DispatchBookingRow) =>
     makeBookingCall(row).then(
       () => true,
       () => false,

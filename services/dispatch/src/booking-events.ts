@@ -89,9 +89,9 @@ export function createBookingEvents(
         driver_user_id: null,
         vehicle_id: null,
         assigned_at: null,
-        sync: null,
-        sync_due_at: null,
-        sync_attempts: 0,
+        booking_call: null,
+        booking_call_due_at: null,
+        booking_call_attempts: 0,
         booking_seq: sequence,
       });
       return locked ? addOpenTrucks(trx, locked, 1, 0) : undefined;
@@ -128,7 +128,12 @@ export function createBookingEvents(
         row.booking_id,
         terminal
           ? { booking_seq: sequence }
-          : { state: expired ? "expired" : "cancelled", sync: null, sync_due_at: null, booking_seq: sequence },
+          : {
+              state: expired ? "expired" : "cancelled",
+              booking_call: null,
+              booking_call_due_at: null,
+              booking_seq: sequence,
+            },
       );
       if (!wasOpen || !broadcast) return undefined;
       const open = Math.max(0, broadcast.open_trucks - 1);

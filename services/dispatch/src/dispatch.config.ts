@@ -50,7 +50,7 @@ export const dispatchConfigSchema = baseConfigSchema.extend({
   /** A claimed wave or booking call not finished within this time is claimed again by any replica (ms). */
   CLAIM_LEASE_MS: envInt(15_000, 100, 600_000),
   /** First retry of a failed booking call; doubling up to a minute (ms). */
-  SYNC_RETRY_MS: envInt(1000, 10, 60_000),
+  BOOKING_CALL_RETRY_MS: envInt(1000, 10, 60_000),
   /** WatchOffers re-reads the transporter's open offers this often, whatever the bus said (ms): it makes up for a notice lost in a crash; every stream reads, so it stays rare. */
   WATCH_RESYNC_MS: envInt(60_000, 50, 600_000),
   /** A WatchOffers stream marks its transporter online for this long, refreshed at a third of it (ms). */

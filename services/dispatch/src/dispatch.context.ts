@@ -21,7 +21,7 @@ export interface DispatchSettings {
   maxOffersPerWave: number;
   assignDeadlineMs: number;
   leaseMs: number;
-  syncRetryMs: number;
+  bookingCallRetryMs: number;
   watchResyncMs: number;
 }
 

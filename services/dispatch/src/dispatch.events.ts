@@ -10,7 +10,7 @@ import {
   type Offer,
 } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import type { Bus } from "@weelo/bus";
-import { enqueueEvent, outboxRow } from "@weelo/outbox";
+import { enqueueEvent, enqueueEvents, type OutboxEvent } from "@weelo/outbox";
 import { reasonToProto } from "./dispatch.convert.js";
 import type { BroadcastRow, OfferRow, WithdrawalReason } from "./dispatch.table.js";
 import type { DispatchTrx } from "./dispatch.repository.js";
@@ -50,16 +50,16 @@ export function liveSubject(root: string, transporterId: string): string {
 const SEQ = { created: 1, closed: 2 } as const;
 
 /**
- * The outbox row of a wave's WaveSent event: one event for all the offers of the wave (a
+ * The WaveSent event of a wave: one event for all the offers of the wave (a
  * city-wide wave reaches dozens of transporters; one event each was most of the stream).
  */
-export function waveSentRow(
+export function waveSentEvent(
   root: string,
   broadcast: BroadcastRow,
   offers: readonly OfferRow[],
   bookingIds: string[],
   at: Date,
-): ReturnType<typeof outboxRow> {
+): OutboxEvent {
   const wave = offers[0]?.wave ?? broadcast.wave;
   const payload = WaveSent.encode({
     orderId: broadcast.order_id,
@@ -81,7 +81,7 @@ export function waveSentRow(
     })),
     occurredAt: at,
   }).finish();
-  return outboxRow({
+  return {
     subject: subjectFor(root, WAVE_SENT_EVENT),
     type: WAVE_SENT_EVENT,
     subjectId: broadcast.order_id,
@@ -89,7 +89,7 @@ export function waveSentRow(
     occurredAt: at,
     payloadType: "weelo.dispatch.v1.WaveSent",
     payload,
-  });
+  };
 }
 
 /** The WaveSent event of a wave that made offers, in the wave's transaction. */
@@ -102,10 +102,7 @@ export async function recordWaveSent(
   at: Date,
 ): Promise<void> {
   if (offers.length === 0) return;
-  await trx
-    .insertInto("outbox")
-    .values(waveSentRow(root, broadcast, offers, bookingIds, at))
-    .execute();
+  await enqueueEvent(trx, waveSentEvent(root, broadcast, offers, bookingIds, at));
 }
 
 /** The OfferWithdrawn events of offers closed together (an order filled, cancelled or expired), in one statement. */
@@ -117,8 +114,9 @@ export async function recordOffersWithdrawn(
   at: Date,
 ): Promise<void> {
   if (offers.length === 0) return;
-  const rows = offers.map((offer) =>
-    outboxRow({
+  await enqueueEvents(
+    trx,
+    offers.map((offer) => ({
       subject: subjectFor(root, OFFER_WITHDRAWN_EVENT),
       type: OFFER_WITHDRAWN_EVENT,
       subjectId: offer.id,
@@ -132,9 +130,8 @@ export async function recordOffersWithdrawn(
         reason: reasonToProto(reason),
         occurredAt: at,
       }).finish(),
-    }),
+    })),
   );
-  await trx.insertInto("outbox").values(rows).execute();
 }
 
 export async function recordOfferAccepted(

@@ -9,7 +9,7 @@ import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import { Gauge } from "prom-client";
 import type { PendingConsumer } from "@weelo/bus";
-import { bookingEventHandler, consumeBookingEvents, TimerPoller } from "./background.js";
+import { bookingEventHandler, consumeBookingEvents, runDueTimers } from "./background.js";
 import type { DispatchConfig } from "./dispatch.config.js";
 import { streamSubjects } from "./dispatch.events.js";
 import { dispatchHandlers } from "./dispatch.handlers.js";
@@ -35,7 +35,6 @@ export interface DispatchModuleOptions {
 export interface DispatchModule {
   service: DispatchService;
   relay: OutboxRelay;
-  poller: TimerPoller;
   /** Resolves once the consumer of booking's events runs (it starts when the process listens). */
   consuming: Promise<void>;
 }
@@ -68,7 +67,7 @@ export async function startDispatch(
   }
 
   const presence = new TransporterPresence(platform.cache, config.PRESENCE_TTL_MS, logger);
-  platform.onShutdown("dispatch presence", async () => presence.close());
+  platform.onShutdown("dispatch presence", () => presence.close());
   new Gauge({
     name: "weelo_dispatch_watch_streams",
     help: "Open WatchOffers streams in this process.",
@@ -95,7 +94,7 @@ export async function startDispatch(
       maxOffersPerWave: config.MAX_OFFERS_PER_WAVE,
       assignDeadlineMs: config.ASSIGN_DEADLINE_MS,
       leaseMs: config.CLAIM_LEASE_MS,
-      syncRetryMs: config.SYNC_RETRY_MS,
+      bookingCallRetryMs: config.BOOKING_CALL_RETRY_MS,
       watchResyncMs: config.WATCH_RESYNC_MS,
     },
     logger,
@@ -106,12 +105,19 @@ export async function startDispatch(
   // The poller and the consumer start once this process listens: their work calls booking,
   // tracking and fleet, which in the all-in-one are reached through this process's own mesh port,
   // known only then (a wave due at start would otherwise search before anyone can answer).
-  const poller = new TimerPoller(service, config.TIMER_POLL_MS, logger);
   let consumer: PendingConsumer | undefined;
   let stopped = false;
   const background = platform.grpc.listening.then(() => {
     if (stopped) return;
-    poller.start();
+    // A round that claimed work is followed at once by the next; failing rounds back off (up to 20 pauses).
+    // platform.poll stops it at shutdown (registered now, so it stops before the database closes).
+    platform.poll({
+      name: "dispatch timers",
+      everyMs: config.TIMER_POLL_MS,
+      maxBackoff: 20,
+      logger,
+      task: async () => (await runDueTimers(service)) > 0,
+    });
     consumer = consumeBookingEvents(platform.bus, {
       stream: config.BOOKING_STREAM,
       durable: config.DISPATCH_CONSUMER,
@@ -121,15 +127,11 @@ export async function startDispatch(
       logger,
     });
   });
-  platform.onShutdown("dispatch timers", async () => {
-    stopped = true;
-    await poller.stop();
-  });
   platform.onShutdown("dispatch booking consumer", async () => {
     stopped = true;
     await consumer?.stop();
   });
 
   platform.grpc.addService(DispatchServiceService, dispatchHandlers(service));
-  return { service, relay, poller, consuming: background.then(() => consumer?.ready) };
+  return { service, relay, consuming: background.then(() => consumer?.ready) };
 }

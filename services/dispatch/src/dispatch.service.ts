@@ -6,7 +6,7 @@
  * this file composes them into the one service the module and handlers use.
  *
  * Every timer lives in Postgres (broadcasts.next_wave_at, bookings.assign_by and
- * bookings.sync_due_at) and is claimed by one conditional statement, so a timer survives a
+ * bookings.booking_call_due_at) and is claimed by one conditional statement, so a timer survives a
  * restart and fires once however many replicas run. A booking call is recorded as owed in the
  * same transaction as the change that needs it, made at once, and retried by the poller until
  * booking answers: a crash between the claim and the call loses nothing.
@@ -35,8 +35,7 @@ export function createDispatchService(deps: DispatchDeps) {
   return {
     ...bookingEvents,
     runDueWaves: waves.runDueWaves,
-    runSync: calls.makeBookingCall,
-    runDueSyncs: calls.runDueBookingCalls,
+    runDueBookingCalls: calls.runDueBookingCalls,
     runMissedDeadlines: calls.runMissedDeadlines,
     listOffers: offers.listOffers,
     acceptOffer: createAcceptOffer(ctx, offers, calls),

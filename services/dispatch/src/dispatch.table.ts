@@ -13,8 +13,8 @@ export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
 
 /**
  * A booking as dispatch holds it. open: offered; accepted: a transporter took it (ConfirmBooking
- * owed while sync = confirm); assigned: driver and vehicle bound (AssignBooking owed while
- * sync = assign), until the trip ends; reopening: the assign deadline passed (ReopenBooking
+ * owed while booking_call = confirm); assigned: driver and vehicle bound (AssignBooking owed while
+ * booking_call = assign), until the trip ends; reopening: the assign deadline passed (ReopenBooking
  * owed); expiring/expired: nobody took it (ExpireBooking owed, then done); cancelled; closed:
  * the trip completed.
  */
@@ -92,10 +92,10 @@ export interface BookingsTable {
   driver_user_id: string | null;
   vehicle_id: string | null;
   assigned_at: Date | null;
-  /** The booking call owed, if any; due at sync_due_at. */
-  sync: BookingCallKind | null;
-  sync_due_at: Date | null;
-  sync_attempts: ColumnType<number, number | undefined, number>;
+  /** The booking call owed, if any; due at booking_call_due_at. */
+  booking_call: BookingCallKind | null;
+  booking_call_due_at: Date | null;
+  booking_call_attempts: ColumnType<number, number | undefined, number>;
   /** Sequence of the latest booking event applied: older and repeated events are ignored. */
   booking_seq: BigIntColumn;
   updated_at: UpdatedAt;
@@ -125,5 +125,6 @@ export interface DispatchDatabase {
 }
 
 export type BroadcastRow = Selectable<BroadcastsTable>;
-export type BookingRow = Selectable<BookingsTable>;
+/** A row of dispatch's own bookings table (its state of a booking); booking's BookingRow is the booking itself. */
+export type DispatchBookingRow = Selectable<BookingsTable>;
 export type OfferRow = Selectable<OffersTable>;

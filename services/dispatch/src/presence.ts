@@ -7,18 +7,24 @@
  */
 import type { Cache } from "@weelo/cache";
 import type { Logger } from "@weelo/log";
+import { startPolling, type Polling } from "@weelo/runtime/polling";
 
 export class TransporterPresence {
   private readonly local = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly refreshing: Polling;
 
   constructor(
     private readonly cache: Pick<Cache, "getMany" | "set" | "del">,
     private readonly ttlMs: number,
     private readonly logger: Logger,
   ) {
-    this.timer = setInterval(() => void this.refresh(), Math.max(100, Math.floor(ttlMs / 3)));
-    this.timer.unref();
+    this.refreshing = startPolling({
+      name: "WatchOffers presence refresh",
+      everyMs: Math.max(100, Math.floor(ttlMs / 3)),
+      delayFirstRun: true,
+      logger,
+      task: () => this.refresh(),
+    });
   }
 
   private key(transporterId: string): string {
@@ -73,7 +79,8 @@ export class TransporterPresence {
     }
   }
 
-  close(): void {
-    clearInterval(this.timer);
+  /** Stops refreshing (after a refresh in progress). */
+  close(): Promise<void> {
+    return this.refreshing.stop();
   }
 }

@@ -182,7 +182,7 @@ export async function startTestDispatch(
     TIMER_POLL_MS: "50",
     WAVE_DURATION_MS: "400",
     ORDER_GATHER_MS: "300",
-    SYNC_RETRY_MS: "100",
+    BOOKING_CALL_RETRY_MS: "100",
     CLAIM_LEASE_MS: "2000",
     WATCH_RESYNC_MS: "1000",
     QUOTES_PER_USER_PER_MINUTE: "100000",

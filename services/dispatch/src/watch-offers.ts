@@ -7,6 +7,7 @@ import { offerToProto } from "./dispatch.convert.js";
 import { liveSubject } from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
 import type { OfferReads } from "./offers.js";
+import { Wakeable } from "@weelo/runtime/polling";
 
 /** Open offers sent when a WatchOffers stream starts or resyncs, at most. */
 const WATCH_SNAPSHOT_LIMIT = 500;
@@ -29,7 +30,7 @@ export function createWatchOffers(ctx: DispatchContext, offers: Pick<OfferReads,
     const signal = closing ? AbortSignal.any([callSignal, closing]) : callSignal;
     const queue: Offer[] = [];
     let overflow = false;
-    let wake: (() => void) | undefined;
+    const waker = new Wakeable();
     const subscription = bus.subscribe(liveSubject(root, me), (msg) => {
       let offer: Offer | undefined;
       try {
@@ -40,7 +41,7 @@ export function createWatchOffers(ctx: DispatchContext, offers: Pick<OfferReads,
       if (!offer) return;
       if (queue.length >= WATCH_MAX_QUEUED) overflow = true;
       else queue.push(offer);
-      wake?.();
+      waker.wake();
     });
     await presence.enter(me);
     const sent = new Map<string, { version: number; open: boolean }>();
@@ -99,17 +100,7 @@ export function createWatchOffers(ctx: DispatchContext, offers: Pick<OfferReads,
           continue;
         }
         if (queue.length > 0) continue;
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", done);
-            wake = undefined;
-            resolve();
-          };
-          const timer = setTimeout(done, Math.max(10, settings.watchResyncMs - (Date.now() - lastRead)));
-          signal.addEventListener("abort", done, { once: true });
-          wake = done;
-        });
+        await waker.pause(Math.max(10, settings.watchResyncMs - (Date.now() - lastRead)), signal);
       }
     } finally {
       subscription.unsubscribe();

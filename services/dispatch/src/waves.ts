@@ -10,10 +10,11 @@
 import { v7 as uuidv7 } from "uuid";
 import type { BookingCreated } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { isUniqueViolation } from "@weelo/db";
+import { outboxRow } from "@weelo/outbox";
 import type { BookingCalls } from "./booking-calls.js";
 import type { DispatchContext } from "./dispatch.context.js";
 import type { OfferTrip } from "./dispatch.convert.js";
-import { publishOffers, recordOffersWithdrawn, recordWaveSent, waveSentRow } from "./dispatch.events.js";
+import { publishOffers, recordOffersWithdrawn, recordWaveSent, waveSentEvent } from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
 import {
   dueStep,
@@ -307,7 +308,7 @@ export function createWaves(ctx: DispatchContext, calls: Pick<BookingCalls, "mak
             updated_at: at,
           },
           offers,
-          outbox: offers.length > 0 ? [waveSentRow(root, broadcast, offers, [event.bookingId], at)] : [],
+          outbox: offers.length > 0 ? [outboxRow(waveSentEvent(root, broadcast, offers, [event.bookingId], at))] : [],
         });
       } catch (error) {
         if (isUniqueViolation(error, repo.Constraint.bookingKey)) return true; // a redelivery, or a booking cancelled before it opened
@@ -330,9 +331,9 @@ export function createWaves(ctx: DispatchContext, calls: Pick<BookingCalls, "mak
       if (!broadcast) return undefined;
       const bookings = await repo.markOpenBookings(trx, broadcast.order_id, {
         state: "expiring",
-        sync: "expire",
-        sync_due_at: later(settings.leaseMs, at),
-        sync_attempts: 1,
+        booking_call: "expire",
+        booking_call_due_at: later(settings.leaseMs, at),
+        booking_call_attempts: 1,
       });
       const offers = await repo.closeOpenOffers(trx, broadcast.order_id, "expired", "expired", at);
       await recordOffersWithdrawn(trx, root, offers, "expired", at);

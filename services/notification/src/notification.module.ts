@@ -110,22 +110,18 @@ export async function startNotification(
   // Registered after the database: consumers finish their events before the database closes.
   platform.onShutdown("notification consumers", () => consumers.stop());
 
-  // Retention: each replica prunes on its own (idempotent deletes), the first time a minute after start.
-  let pruning: Promise<unknown> = Promise.resolve();
-  const prune = () => {
-    pruning = service
-      .prune()
-      .catch((error: unknown) => logger.warn({ err: error }, "pruning notifications failed; will try again"));
-  };
-  const firstPrune = setTimeout(prune, Math.min(60_000, config.NOTIFY_PRUNE_INTERVAL_MS));
-  const pruneTimer = setInterval(prune, config.NOTIFY_PRUNE_INTERVAL_MS);
+  // Retention: each replica prunes on its own (idempotent deletes), the first time a minute after
+  // start; stopped at shutdown after a prune in progress.
+  const firstPrune = setTimeout(() => pruning.kick(), Math.min(60_000, config.NOTIFY_PRUNE_INTERVAL_MS));
   firstPrune.unref();
-  pruneTimer.unref();
-  platform.onShutdown("notification pruning", async () => {
-    clearTimeout(firstPrune);
-    clearInterval(pruneTimer);
-    await pruning;
+  const pruning = platform.poll({
+    name: "notification pruning",
+    everyMs: config.NOTIFY_PRUNE_INTERVAL_MS,
+    delayFirstRun: true,
+    logger,
+    task: () => service.prune(),
   });
+  platform.onShutdown("notification first prune", async () => clearTimeout(firstPrune));
 
   const sources: EventSource[] = [
     { name: "booking", stream: config.BOOKING_STREAM, planners: BOOKING_PLANNERS },

@@ -114,14 +114,16 @@ export async function startPricing(
   });
 
   const retentionMs = config.QUOTE_RETENTION_H * 3_600_000;
-  const purge = setInterval(() => {
-    pricing.purgeExpiredQuotes(retentionMs).then(
-      (deleted) => deleted > 0 && logger.info({ deleted }, "old quotes purged"),
-      (error: unknown) => logger.warn({ err: error }, "purging old quotes failed"),
-    );
-  }, PURGE_EVERY_MS);
-  purge.unref();
-  platform.onShutdown("pricing quote purge", async () => clearInterval(purge));
+  platform.poll({
+    name: "pricing quote purge",
+    everyMs: PURGE_EVERY_MS,
+    delayFirstRun: true,
+    logger,
+    task: async () => {
+      const deleted = await pricing.purgeExpiredQuotes(retentionMs);
+      if (deleted > 0) logger.info({ deleted }, "old quotes purged");
+    },
+  });
 
   platform.grpc.addService(PricingServiceService, pricingHandlers(pricing), { publicMethods: PUBLIC_PRICING_METHODS });
   // Internal: booking redeems the quote of each order it books, over the mesh.

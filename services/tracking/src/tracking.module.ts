@@ -200,7 +200,7 @@ export async function startTracking(
     watchMaxPending: config.WATCH_MAX_PENDING,
     ...(options.now ? { now: options.now } : {}),
   });
-  platform.onShutdown("tracking service", async () => service.close());
+  platform.onShutdown("tracking service", () => service.close());
 
   const availability = availabilitySink(store);
   const availabilitySubscription = subscribeAvailability(platform.bus, config.FLEET_SUBJECT_ROOT, availability, logger);

@@ -10,6 +10,7 @@ import type { Bus } from "@weelo/bus";
 import { DriverPosition } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { InvalidArgumentError, NotFoundError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
+import { startPolling } from "@weelo/runtime/polling";
 import type { Kysely } from "kysely";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { BreadcrumbWriter } from "./breadcrumbs.js";
@@ -130,14 +131,20 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return state;
   }
 
-  const sweeper = setInterval(async () => {
-    const cutoff = now() - STATE_IDLE_MS;
-    for (const [driverId, state] of states) {
-      const s = await state.catch(() => undefined);
-      if (s && s.touchedAt < cutoff) states.delete(driverId);
-    }
-  }, 60_000);
-  sweeper.unref();
+  // Forgets the state of drivers not heard from for STATE_IDLE_MS (their next point reloads it).
+  const sweeper = startPolling({
+    name: "idle driver state sweep",
+    everyMs: 60_000,
+    delayFirstRun: true,
+    logger: deps.logger,
+    task: async () => {
+      const cutoff = now() - STATE_IDLE_MS;
+      for (const [driverId, state] of states) {
+        const s = await state.catch(() => undefined);
+        if (s && s.touchedAt < cutoff) states.delete(driverId);
+      }
+    },
+  });
 
   function toPosition(driverId: string, point: AcceptedPoint, lastSeenAt: number): DriverPosition {
     return {
@@ -322,8 +329,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       return { points, distanceM: pathLengthM(points) };
     },
 
-    close(): void {
-      clearInterval(sweeper);
+    close(): Promise<void> {
+      return sweeper.stop();
     },
   };
 }

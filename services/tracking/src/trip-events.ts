@@ -19,6 +19,7 @@ import {
 import type { Cache } from "@weelo/cache";
 import { FailedPreconditionError, InvalidArgumentError } from "@weelo/errors";
 import type { Logger } from "@weelo/log";
+import { startPolling, type Polling } from "@weelo/runtime/polling";
 import { enqueueEvent, type OutboxRelay } from "@weelo/outbox";
 import type { Kysely } from "kysely";
 import { Counter, type Registry } from "prom-client";
@@ -65,8 +66,7 @@ export class TripEvents {
   private readonly subjects: ReturnType<typeof trackingEventSubjects>;
   private readonly events: Counter<"type">;
   private readonly replicaId = uuidv7();
-  private darkTimer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  private darkWatch: Polling | undefined;
   /** Work started by points (claims, clears), awaited at close. */
   private readonly inFlight = new Set<Promise<void>>();
   /** The geofence work of each trip in progress, chained. */
@@ -163,14 +163,13 @@ export class TripEvents {
 
   /** Starts looking for dark drivers every DRIVER_DARK_CHECK_S (one replica at a time). */
   startDarkWatch(): void {
-    this.darkTimer = setInterval(() => {
-      if (this.sweeping) return;
-      this.sweeping = this.sweepDark()
-        .then(() => undefined)
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, "looking for dark drivers failed"))
-        .finally(() => (this.sweeping = undefined));
-    }, this.options.darkCheckMs);
-    this.darkTimer.unref();
+    this.darkWatch ??= startPolling({
+      name: "dark driver sweep",
+      everyMs: this.options.darkCheckMs,
+      delayFirstRun: true,
+      logger: this.options.logger,
+      task: () => this.sweepDark(),
+    });
   }
 
   /** One look for dark drivers; resolves to how many were reported (tests call it directly). */
@@ -207,8 +206,7 @@ export class TripEvents {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.darkTimer);
-    await this.sweeping;
+    await this.darkWatch?.stop();
     await Promise.allSettled([...this.inFlight]);
   }
 

@@ -14,6 +14,7 @@ import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weel
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { consumeWhenAvailable, type Bus, type EventMessage, type PendingConsumer, type Subscription } from "@weelo/bus";
 import type { Logger } from "@weelo/log";
+import { startPolling, type Polling } from "@weelo/runtime/polling";
 import type { Kysely } from "kysely";
 import type { TrackingDatabase, TripRow } from "./tracking.table.js";
 import { tripFromRow, type Trip, type TripDirectory } from "./trip-directory.js";
@@ -65,7 +66,7 @@ export function statusWord(status: BookingStatus): string {
 export class TripFeed {
   private consumer: PendingConsumer | undefined;
   private subscription: Subscription | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloading: Polling | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: TripFeedOptions) {
@@ -90,10 +91,13 @@ export class TripFeed {
         ),
     );
     await this.reload();
-    this.reloadTimer = setInterval(() => {
-      this.reload().catch((error: unknown) => logger.warn({ err: error }, "could not reload the active trips"));
-    }, this.options.reloadMs);
-    this.reloadTimer.unref();
+    this.reloading = startPolling({
+      name: "active trips reload",
+      everyMs: this.options.reloadMs,
+      delayFirstRun: true,
+      logger,
+      task: () => this.reload(),
+    });
     this.consumer = this.startConsumer();
   }
 
@@ -103,7 +107,7 @@ export class TripFeed {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.reloadTimer);
+    await this.reloading?.stop();
     this.subscription?.unsubscribe();
     await this.consumer?.stop();
   }
