@@ -18,8 +18,8 @@ import {
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { dispatchConfigSchema, startDispatch } from "@weelo/dispatch";
-import { gatewayConfigSchema, gatewayProductionRules } from "./gateway.config.js";
-import { startGateway } from "./gateway.module.js";
+import { gatewayConfigSchema, gatewayProductionRules } from "@weelo/gateway";
+import { startGateway } from "@weelo/gateway";
 
 export const systemConfigSchema = identityConfigSchema
   .extend(pricingConfigSchema.shape)
