@@ -8,7 +8,8 @@
  * A handler returns the response or throws: a DomainError (its code, reason and field reach the
  * caller as the real service would send them) or anything else (INTERNAL). A method the test gave
  * no handler answers UNIMPLEMENTED, so an unexpected call is seen, not silently answered.
- * `stop()` takes the upstream down (connections reset, later calls UNAVAILABLE).
+ * `stop()` takes the upstream down (connections reset, later calls UNAVAILABLE); a new fake on the
+ * same `port` brings it back at the address the service already holds.
  */
 import * as grpc from "@grpc/grpc-js";
 import { GrpcCode } from "@weelo/errors";
@@ -53,7 +54,7 @@ export interface FakeUpstream {
 
 export async function startFakeUpstream(
   services: readonly FakeService[],
-  options: { mesh?: Mesh } = {},
+  options: { mesh?: Mesh; port?: number } = {},
 ): Promise<FakeUpstream> {
   const server = new grpc.Server();
   const calls: string[] = [];
@@ -74,7 +75,9 @@ export async function startFakeUpstream(
     ? await options.mesh.serverCredentials([...identities])
     : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, credentials, (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
   );
   return {
     address: `127.0.0.1:${port}`,
