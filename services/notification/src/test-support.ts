@@ -94,8 +94,8 @@ export interface TestNotification {
   inbox: ServiceClient<typeof NotificationServiceService>;
   /** The fake identity's ContactDirectoryService, as notification reaches it. */
   contacts: ServiceClient<typeof ContactDirectoryServiceService>;
-  /** The fake identity upstream (stop() takes identity down). */
-  identity: FakeUpstream;
+  /** The fake identity: down() takes it off its address, up() brings it back there with the same contacts. */
+  identity: { down(): Promise<void>; up(): Promise<void> };
   /** A logged-in user with these push tokens and language. */
   user(
     role: "customer" | "transporter" | "driver",
@@ -173,27 +173,24 @@ export async function startTestNotification(
     await platform.bus.ensureStream({ name: config.DISPATCH_STREAM, subjects: [`${config.DISPATCH_SUBJECT_ROOT}.>`] });
     // Identity's contacts, as its ContactDirectoryService answers them (NOT_FOUND for an unknown user).
     const directory = new Map<string, GetContactResponse>();
-    identity = await startFakeUpstream(
-      [
-        fakeService(ContactDirectoryServiceService, {
-          getContact: ({ userId }) => {
-            const contact = directory.get(userId);
-            if (!contact) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
-            return contact;
-          },
-          removePushTokens: ({ userId, pushTokens }) => {
-            const contact = directory.get(userId);
-            if (!contact) return { removed: 0 };
-            const kept = contact.pushTokens.filter((token) => !pushTokens.includes(token));
-            const removed = contact.pushTokens.length - kept.length;
-            contact.pushTokens = kept;
-            return { removed };
-          },
-        }),
-      ],
-      { mesh: platform.mesh },
-    );
+    const identityService = fakeService(ContactDirectoryServiceService, {
+      getContact: ({ userId }) => {
+        const contact = directory.get(userId);
+        if (!contact) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
+        return contact;
+      },
+      removePushTokens: ({ userId, pushTokens }) => {
+        const contact = directory.get(userId);
+        if (!contact) return { removed: 0 };
+        const kept = contact.pushTokens.filter((token) => !pushTokens.includes(token));
+        const removed = contact.pushTokens.length - kept.length;
+        contact.pushTokens = kept;
+        return { removed };
+      },
+    });
+    identity = await startFakeUpstream([identityService], { mesh: platform.mesh });
     const identityAddress = identity.address;
+    const identityPort = identity.port;
     const notification = await startNotification(platform, config, {
       ...(options.configuredPush ? {} : { push }),
       sms,
@@ -232,7 +229,12 @@ export async function startTestNotification(
       sms,
       inbox,
       contacts,
-      identity,
+      identity: {
+        down: async () => identity?.stop(),
+        async up() {
+          identity = await startFakeUpstream([identityService], { mesh: platform.mesh, port: identityPort });
+        },
+      },
       deadLetters,
       async user(role, userOptions = {}) {
         const id = uuidv7();
