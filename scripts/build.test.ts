@@ -121,7 +121,7 @@ describe("npm run build", () => {
     const noTypeScript = major > 22 || (major === 22 && minor >= 6) ? ["--no-experimental-strip-types"] : [];
     const child: ChildProcess = spawn(
       process.execPath,
-      [...noTypeScript, join(outdir, relative("dist", builtPath("gateway/src/all-in-one.ts")))],
+      [...noTypeScript, join(outdir, relative("dist", builtPath("system/src/all-in-one.ts")))],
       { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
     );
     const lines: Array<Record<string, unknown>> = [];

@@ -2,7 +2,7 @@
 // bundles each into dist/, and the deploy checks (check-lib.mjs) accept a container command only
 // if it runs one of these builds. Edit this list when a main moves or a process is added.
 export const ENTRY_POINTS = [
-  "gateway/src/all-in-one.ts",
+  "system/src/all-in-one.ts",
   "gateway/src/cluster.ts",
   "gateway/src/main.ts",
   "services/booking/src/main.ts",

@@ -100,7 +100,7 @@ async function main(): Promise<number> {
   let child: SystemChild | undefined;
   let url = values.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
   if (values.start) {
-    progress("starting the all-in-one system (node --import tsx gateway/src/all-in-one.ts)…");
+    progress("starting the all-in-one system (node --import tsx system/src/all-in-one.ts)…");
     const began = Date.now();
     child = await startSystemChild(
       waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {},

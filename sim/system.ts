@@ -1,6 +1,6 @@
 /**
  * The system under simulation when the simulator starts it (`--start`): the all-in-one
- * process as a child (`node --import tsx gateway/src/all-in-one.ts`) in a temporary data
+ * process as a child (`node --import tsx system/src/all-in-one.ts`) in a temporary data
  * directory, on the embedded defaults or, when DATABASE_URL/REDIS_URL/NATS_URL are set, on
  * those servers in a schema, key prefix and streams of its own (removed afterwards). And the
  * faults: restarting that child, and the local NATS and Redis servers, bounded and timed.
@@ -94,7 +94,7 @@ export async function startSystemChild(overrides: Record<string, string>): Promi
   let exited = true;
 
   const spawnChild = () => {
-    const started = spawn(process.execPath, ["--import", "tsx", "gateway/src/all-in-one.ts"], {
+    const started = spawn(process.execPath, ["--import", "tsx", "system/src/all-in-one.ts"], {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],

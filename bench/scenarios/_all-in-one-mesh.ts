@@ -1,6 +1,6 @@
 /**
  * Child entry for the GetMe mesh comparison: the all-in-one exactly as `npm start` runs it
- * (gateway/src/all-in-one.ts), with the gateway → service hop chosen by BENCH_MESH_HOP, a
+ * (system/src/all-in-one.ts), with the gateway → service hop chosen by BENCH_MESH_HOP, a
  * variable only this bench script reads:
  * - `mtls` (default, what the product does): unchanged; a counter of the TLS handshakes the mesh
  *   listener completes is printed at exit (`TLS handshakes=N resumed=R`), to show they stay at
@@ -29,4 +29,4 @@ if (hop === "plaintext") {
   throw new Error(`BENCH_MESH_HOP must be mtls or plaintext, not ${hop}`);
 }
 
-await import("../../gateway/src/all-in-one.js");
+await import("../../system/src/all-in-one.js");

@@ -1,5 +1,5 @@
 /**
- * The whole system for a scenario: `gateway/src/all-in-one.ts` in a child process (as
+ * The whole system for a scenario: `system/src/all-in-one.ts` in a child process (as
  * `npm start` runs it), in its own data copy, schema prefix and key prefix, and a customer
  * logged in over the REST aliases. `stop()` ends the child and removes what it made.
  */
@@ -28,7 +28,7 @@ export interface BenchSystemOptions {
   /**
    * Run the all-in-one through bench/scenarios/_all-in-one-mesh.ts with the gateway → service hop
    * on mutual TLS (as the product; plus a TLS handshake counter printed at exit) or in plaintext
-   * (a comparison point the bench alone can build). Unset: gateway/src/all-in-one.ts as is.
+   * (a comparison point the bench alone can build). Unset: system/src/all-in-one.ts as is.
    */
   meshHop?: "mtls" | "plaintext";
 }
@@ -41,7 +41,7 @@ export async function startBenchSystem(
   const dataDir = await embeddedTestDataDir();
   const system = await startChild({
     name: "weelo all-in-one",
-    script: options.meshHop ? "bench/scenarios/_all-in-one-mesh.ts" : "gateway/src/all-in-one.ts",
+    script: options.meshHop ? "bench/scenarios/_all-in-one-mesh.ts" : "system/src/all-in-one.ts",
     env: {
       ...(options.meshHop ? { BENCH_MESH_HOP: options.meshHop } : {}),
       NODE_ENV: "development",

@@ -1,3 +1,12 @@
-export { startSystem, systemConfigSchema, type RunningSystem } from "./system.js";
 export { startGateway, type Gateway } from "./gateway.module.js";
-export { loadGatewayConfig, gatewayConfigSchema, type GatewayConfig } from "./gateway.config.js";
+export {
+  loadGatewayConfig,
+  gatewayConfigSchema,
+  gatewayProductionRules,
+  type GatewayConfig,
+} from "./gateway.config.js";
+/** What the gateway serves, for suites that call all of it (the system's fuzz suite). */
+export { PUBLIC_SERVICES } from "./upstreams.js";
+export { REST_ALIASES } from "./rest/aliases.js";
+/** The close codes of the driver socket, for clients and suites that read them. */
+export { CLOSE } from "./socket/protocol.js";

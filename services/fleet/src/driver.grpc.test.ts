@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DriverStatus } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet";
 import { GrpcCode } from "@weelo/errors";
-import { createFleetDriverDirectory } from "./driver-directory.js";
 import { failure, startTestFleet, uniquePhone, uniqueRegistration, type TestFleet } from "./test-support.js";
 
 describe("DriverService and FleetDirectoryService over gRPC", () => {
@@ -158,18 +157,15 @@ describe("DriverService and FleetDirectoryService over gRPC", () => {
     assert.equal((await failure(t.directory.findActiveDriverByPhone({ phone: "123" }))).field, "phone");
   });
 
-  it("gives identity a DriverDirectory over the client", async () => {
-    const directory = createFleetDriverDirectory(t.directory);
+  it("answers the directory's questions in process exactly as over the mesh (the all-in-one's identity asks so)", async () => {
     const a = await t.transporter();
     const phone = uniquePhone();
-    assert.equal(await directory.findActiveDriver(`+91${phone}`), undefined);
+    const absent = { found: false, driverId: "", transporterId: "" };
+    assert.deepEqual(await t.fleet.directory.findActiveDriverByPhone({ phone: `+91${phone}` }), absent);
     const { driver } = await t.drivers.addDriver(newDriver(phone), a.auth);
-    assert.deepEqual(await directory.findActiveDriver(`+91${phone}`), { transporterId: a.id, driverId: driver!.id });
-    // The in-process directory of the module answers the same.
-    assert.deepEqual(await t.fleet.directory.findActiveDriver(`+91${phone}`), {
-      transporterId: a.id,
-      driverId: driver!.id,
-    });
+    const found = { found: true, transporterId: a.id, driverId: driver!.id };
+    assert.deepEqual(await t.directory.findActiveDriverByPhone({ phone: `+91${phone}` }), found);
+    assert.deepEqual(await t.fleet.directory.findActiveDriverByPhone({ phone: `+91${phone}` }), found);
   });
 
   it("needs a transporter's token to manage drivers", async () => {

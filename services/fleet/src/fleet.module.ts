@@ -8,9 +8,14 @@ import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/
 import { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
 import { VehicleServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/vehicle_service";
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import type {
+  FindActiveDriverByPhoneRequest,
+  FindActiveDriverByPhoneResponse,
+  LinkDriverAccountRequest,
+  LinkDriverAccountResponse,
+} from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import type { Logger } from "@weelo/log";
 import type { Platform } from "@weelo/runtime";
-import { createFleetDriverDirectory, fleetDirectorySource, type FleetDriverDirectory } from "./driver-directory.js";
 import type { FleetConfig } from "./fleet.config.js";
 import { directoryHandlers, transporterHandlers } from "./fleet.handlers.js";
 import { createFleetService, type FleetService } from "./fleet.service.js";
@@ -28,10 +33,18 @@ export interface FleetModuleOptions {
 
 export interface FleetModule {
   service: FleetService;
-  /** The driver-login rule over this process's fleet service, for identity's DriverDirectory seam. */
-  directory: FleetDriverDirectory;
+  /**
+   * FleetDirectoryService's questions answered by this process's fleet service, in the shape of
+   * its client: the all-in-one hands it to identity's driver directory instead of a mesh client.
+   */
+  directory: InProcessFleetDirectory;
   /** Publishes the outbox; stopped at shutdown. */
   relay: OutboxRelay;
+}
+
+export interface InProcessFleetDirectory {
+  findActiveDriverByPhone(request: FindActiveDriverByPhoneRequest): Promise<FindActiveDriverByPhoneResponse>;
+  linkDriverAccount(request: LinkDriverAccountRequest): Promise<LinkDriverAccountResponse>;
 }
 
 export async function startFleet(
@@ -62,7 +75,11 @@ export async function startFleet(
     .addService(TransporterServiceService, transporterHandlers(service))
     // Internal (identity asks it at login, dispatch before assigning): served on the mesh listener only.
     .addService(FleetDirectoryServiceService, directoryHandlers(service));
-  return { service, directory: createFleetDriverDirectory(fleetDirectorySource(service)), relay };
+  const directory: InProcessFleetDirectory = {
+    findActiveDriverByPhone: (request) => service.findActiveDriverByPhone(request.phone),
+    linkDriverAccount: (request) => service.linkDriverAccount(request.phone, request.userId),
+  };
+  return { service, directory, relay };
 }
 
 function vehicleTypeCatalog(platform: Platform, config: FleetConfig, logger: Logger): VehicleTypeCatalog {

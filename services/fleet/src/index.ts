@@ -1,4 +1,9 @@
-export { startFleet, type FleetModule, type FleetModuleOptions } from "./fleet.module.js";
+export {
+  startFleet,
+  type FleetModule,
+  type FleetModuleOptions,
+  type InProcessFleetDirectory,
+} from "./fleet.module.js";
 export {
   loadFleetConfig,
   fleetConfigSchema,
@@ -6,12 +11,6 @@ export {
   DEFAULT_VEHICLE_TYPE_IDS,
   type FleetConfig,
 } from "./fleet.config.js";
-export {
-  createFleetDriverDirectory,
-  fleetDirectorySource,
-  type FleetDirectorySource,
-  type FleetDriverDirectory,
-} from "./driver-directory.js";
 export { DRIVER_AVAILABILITY_EVENT, DRIVER_AVAILABILITY_PAYLOAD_TYPE } from "./fleet.events.js";
 export {
   pricingVehicleTypeCatalog,

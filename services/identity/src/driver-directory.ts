@@ -1,7 +1,7 @@
 /**
  * The seam for the driver-login rule: a driver may log in only with a phone that a
- * transporter registered. The fleet service answers it (createFleetDriverDirectory in
- * @weelo/fleet); without fleet, in development only, the open directory lets any phone log
+ * transporter registered. The fleet service answers it (createFleetDriverDirectory,
+ * fleet-driver-directory.ts); without fleet, in development only, the open directory lets any phone log
  * in as a driver with no transporter.
  */
 export interface DriverDirectory {

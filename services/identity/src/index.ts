@@ -7,3 +7,8 @@ export {
   type IdentityConfig,
 } from "./identity.config.js";
 export type { DriverDirectory } from "./driver-directory.js";
+export {
+  createFleetDriverDirectory,
+  type FleetDirectorySource,
+  type FleetDriverDirectory,
+} from "./fleet-driver-directory.js";

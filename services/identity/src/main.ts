@@ -1,7 +1,7 @@
 /** Starts the identity service alone (connected mode): config → platform → gRPC server. */
 import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
-import { createFleetDriverDirectory } from "@weelo/fleet";
 import { createPlatform, runMain, startMetricsServer } from "@weelo/runtime";
+import { createFleetDriverDirectory } from "./fleet-driver-directory.js";
 import { loadIdentityConfig } from "./identity.config.js";
 import { startIdentity } from "./identity.module.js";
 

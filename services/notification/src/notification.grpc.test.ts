@@ -326,3 +326,47 @@ describe("notification service", () => {
     assert.equal((await inboxOf(customer)).length, 0);
   });
 });
+
+describe("notification alone with identity down", () => {
+  let t: TestNotification;
+  before(async () => {
+    // Redelivered often enough to outlast the outage, never dead-lettered meanwhile.
+    t = await startTestNotification({ env: { NOTIFY_MAX_DELIVER: "50", NOTIFY_RETRY_MS: "100" } });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  const inboxOf = async (user: TestUser) =>
+    (await t.inbox.listNotifications({ pageSize: 100, pageToken: "", unreadOnly: false }, user.auth)).notifications;
+
+  it("keeps an event while identity is down (contacts UNAVAILABLE) and delivers it once identity is back", async () => {
+    const customer = await t.user("customer", { tokens: ["ok-id1"] });
+    const bookingId = uuidv7();
+    const retriedBefore = await t.handled("retry");
+    await t.identity.down();
+    let eventId: string;
+    try {
+      eventId = await t.publish(
+        "booking",
+        "booking.status_changed",
+        statusChanged({
+          bookingId,
+          from: BookingStatus.BOOKING_STATUS_CONFIRMED,
+          to: BookingStatus.BOOKING_STATUS_ASSIGNED,
+          customerId: customer.id,
+        }),
+        { subjectId: bookingId },
+      );
+      await until("a failed attempt, left for redelivery", async () => (await t.handled("retry")) > retriedBefore);
+      assert.equal(t.push.attempts(eventId).length, 0, "nothing pushed without the contact");
+      assert.equal(t.deadLetters.length, 0, "not dead-lettered");
+      // What the consumer got from identity's address: UNAVAILABLE, which it leaves for redelivery.
+      assert.equal((await failure(t.contacts.getContact({ userId: customer.id }))).code, GrpcCode.UNAVAILABLE);
+    } finally {
+      await t.identity.up();
+    }
+    await until("the push once identity is back", () => t.push.delivered(eventId).length === 1, 20_000);
+    assert.equal((await inboxOf(customer)).length, 1);
+  });
+});

@@ -1,23 +1,26 @@
 /**
- * Starts the notification service for a test, with identity in the same platform (real
- * contacts through ContactDirectoryService over gRPC): a real platform (embedded defaults, or
+ * Starts the notification service alone for a test, with a fake identity on the mesh (the
+ * contacts of ContactDirectoryService, held by the test): a real platform (embedded defaults, or
  * the real Postgres/Redis/NATS when their URLs are set) in fresh schemas, key prefix and
  * streams, with a recording push sender and SMS sender, clients, helpers to log users in and
- * to publish events as their producers do. stop() leaves nothing behind.
+ * to publish events as their producers do. stop() leaves nothing behind. Identity itself, and
+ * notification with it, run together in the system's suites (system/src/e2e).
  */
 import { v7 as uuidv7 } from "uuid";
+import { TokenIssuer } from "@weelo/auth";
 import type { Consumer, EventMessage } from "@weelo/bus";
-import { Language, Role } from "@weelo/contracts/grpc/weelo/common/v1/common";
+import { Language } from "@weelo/contracts/grpc/weelo/common/v1/common";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
-import { AuthServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/auth_service";
-import { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
-import { DevicePlatform } from "@weelo/contracts/grpc/weelo/identity/v1/identity";
-import { ProfileServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
+import {
+  ContactDirectoryServiceService,
+  type GetContactResponse,
+} from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
 import { NotificationServiceService } from "@weelo/contracts/grpc/weelo/notification/v1/notification_service";
+import { NotFoundError } from "@weelo/errors";
 import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, type ServiceClient } from "@weelo/grpc";
-import { loadIdentityConfig, startIdentity } from "@weelo/identity";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment } from "@weelo/testing";
+import { fakeService, startFakeUpstream, type FakeUpstream } from "@weelo/testing/fake-upstream";
 import { loadNotificationConfig, type NotificationConfig } from "./notification.config.js";
 import { startNotification, type NotificationModule } from "./notification.module.js";
 import type { PushOutcome } from "./notification.rules.js";
@@ -89,7 +92,10 @@ export interface TestNotification {
   push: RecordingPushSender;
   sms: RecordingSmsSender;
   inbox: ServiceClient<typeof NotificationServiceService>;
+  /** The fake identity's ContactDirectoryService, as notification reaches it. */
   contacts: ServiceClient<typeof ContactDirectoryServiceService>;
+  /** The fake identity: down() takes it off its address, up() brings it back there with the same contacts. */
+  identity: { down(): Promise<void>; up(): Promise<void> };
   /** A logged-in user with these push tokens and language. */
   user(
     role: "customer" | "transporter" | "driver",
@@ -112,7 +118,7 @@ export interface TestNotification {
 let phoneCounter = 0;
 function uniquePhone(): string {
   phoneCounter += 1;
-  return `9${String((process.pid % 100_000) * 10_000 + phoneCounter)
+  return `+919${String((process.pid % 100_000) * 10_000 + phoneCounter)
     .padStart(9, "0")
     .slice(-9)}`;
 }
@@ -136,8 +142,6 @@ export async function startTestNotification(
     NOTIFY_RETRY_MS: "50",
     NOTIFY_MAX_DELIVER: "3",
     NOTIFY_STREAM_WAIT_MS: "100",
-    OTP_RESEND_COOLDOWN_S: "0",
-    OTP_PER_IP_PER_HOUR: "100000",
     ...options.env,
   };
   const config = loadNotificationConfig(env);
@@ -147,6 +151,7 @@ export async function startTestNotification(
   const deadLetters: EventMessage[] = [];
   const clients: { close(): void }[] = [];
   let dlqConsumer: Consumer | undefined;
+  let identity: FakeUpstream | undefined;
   const cleanup = async () => {
     for (const client of clients) client.close();
     await dlqConsumer?.stop();
@@ -158,22 +163,40 @@ export async function startTestNotification(
       config.NOTIFY_DLQ_STREAM,
     ])
       await platform.bus.deleteStream(stream).catch(() => false);
-    await isolated.cleanup(["identity", "notification"]);
+    await identity?.stop();
+    await isolated.cleanup(["notification"]);
   };
   try {
     // The producers' streams, as booking and tracking create them.
     await platform.bus.ensureStream({ name: config.BOOKING_STREAM, subjects: [`${config.BOOKING_SUBJECT_ROOT}.>`] });
     await platform.bus.ensureStream({ name: config.TRACKING_STREAM, subjects: [`${config.TRACKING_SUBJECT_ROOT}.>`] });
     await platform.bus.ensureStream({ name: config.DISPATCH_STREAM, subjects: [`${config.DISPATCH_SUBJECT_ROOT}.>`] });
-    await startIdentity(platform, loadIdentityConfig(env));
-    let meshPort = 0;
+    // Identity's contacts, as its ContactDirectoryService answers them (NOT_FOUND for an unknown user).
+    const directory = new Map<string, GetContactResponse>();
+    const identityService = fakeService(ContactDirectoryServiceService, {
+      getContact: ({ userId }) => {
+        const contact = directory.get(userId);
+        if (!contact) throw new NotFoundError("no such user", { reason: "USER_NOT_FOUND" });
+        return contact;
+      },
+      removePushTokens: ({ userId, pushTokens }) => {
+        const contact = directory.get(userId);
+        if (!contact) return { removed: 0 };
+        const kept = contact.pushTokens.filter((token) => !pushTokens.includes(token));
+        const removed = contact.pushTokens.length - kept.length;
+        contact.pushTokens = kept;
+        return { removed };
+      },
+    });
+    identity = await startFakeUpstream([identityService], { mesh: platform.mesh });
+    const identityAddress = identity.address;
+    const identityPort = identity.port;
     const notification = await startNotification(platform, config, {
       ...(options.configuredPush ? {} : { push }),
       sms,
-      identityAddress: () => `127.0.0.1:${meshPort}`,
+      identityAddress: () => identityAddress,
     });
     const ports = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
-    meshPort = ports.meshPort;
     await notification.start();
     await notification.consumers.ready();
     dlqConsumer = await platform.bus.consume({
@@ -186,20 +209,13 @@ export async function startTestNotification(
     const clientOptions = { deadlineMs: 10_000 };
     const inbox = createClient(NotificationServiceService, target, clientOptions);
     // ContactDirectoryService is internal: over the mesh with notification's certificate.
-    const contacts = createMeshClient(ContactDirectoryServiceService, `127.0.0.1:${meshPort}`, {
+    const contacts = createMeshClient(ContactDirectoryServiceService, identityAddress, {
       ...clientOptions,
       mesh: platform.mesh,
       caller: "notification",
     });
-    const auth = createClient(AuthServiceService, target, clientOptions);
-    const profile = createClient(ProfileServiceService, target, clientOptions);
-    clients.push(inbox, contacts, auth, profile);
-
-    const ROLES = {
-      customer: Role.ROLE_CUSTOMER,
-      transporter: Role.ROLE_TRANSPORTER,
-      driver: Role.ROLE_DRIVER,
-    } as const;
+    clients.push(inbox, contacts);
+    const issuer = new TokenIssuer(platform.keys);
     const roots = {
       booking: config.BOOKING_SUBJECT_ROOT,
       tracking: config.TRACKING_SUBJECT_ROOT,
@@ -213,17 +229,26 @@ export async function startTestNotification(
       sms,
       inbox,
       contacts,
+      identity: {
+        down: async () => identity?.stop(),
+        async up() {
+          identity = await startFakeUpstream([identityService], { mesh: platform.mesh, port: identityPort });
+        },
+      },
       deadLetters,
       async user(role, userOptions = {}) {
+        const id = uuidv7();
         const phone = uniquePhone();
-        const sent = await auth.sendOtp({ phone, role: ROLES[role] });
-        const verified = await auth.verifyOtp({ phone, otp: sent.devOtp, role: ROLES[role] });
-        const as: CallOptions = { metadata: { authorization: `Bearer ${verified.tokens!.accessToken}` } };
+        const { token } = await issuer.issueAccessToken({ userId: id, role, sessionId: uuidv7() });
         const tokens = (userOptions.tokens ?? []).map(pushToken);
-        for (const token of tokens)
-          await profile.registerDevice({ pushToken: token, platform: DevicePlatform.DEVICE_PLATFORM_ANDROID }, as);
-        if (userOptions.hindi) await profile.updateProfile({ language: Language.LANGUAGE_HINDI }, as);
-        return { id: verified.user!.id, phone: verified.user!.phone, auth: as, tokens };
+        directory.set(id, {
+          userId: id,
+          phone,
+          language: userOptions.hindi ? Language.LANGUAGE_HINDI : Language.LANGUAGE_ENGLISH,
+          // Newest first, as identity lists them.
+          pushTokens: [...tokens].reverse(),
+        });
+        return { id, phone, auth: { metadata: { authorization: `Bearer ${token}` } }, tokens };
       },
       async publish(source, type, payload, publishOptions = {}) {
         const eventId = publishOptions.eventId ?? uuidv7();

@@ -2,7 +2,8 @@
  * Overload protection through the gateway's one port: a full queue refuses at once (REST 503,
  * Connect and gRPC RESOURCE_EXHAUSTED, all with Retry-After), a queued call honours its own
  * deadline, queued calls run when slots free up, and per-IP and per-user rate limits answer
- * 429 with the RateLimit headers. The queue itself is unit-tested below.
+ * 429 with the RateLimit headers. The queue itself is unit-tested in the gateway
+ * (gateway/src/overload/request-queue.test.ts).
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -14,7 +15,6 @@ import * as grpc from "@grpc/grpc-js";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { ProfileServiceClient } from "@weelo/contracts/grpc/weelo/identity/v1/profile_service";
 import { until } from "@weelo/testing";
-import { RequestQueue, ShedError } from "./overload/request-queue.js";
 import { startTestSystem, type TestSystem } from "./test-support.js";
 
 const GET_ME = "/weelo.identity.v1.ProfileService/GetMe";
@@ -37,53 +37,6 @@ function grpcGetMe(system: TestSystem, token: string): Promise<grpc.ServiceError
     }),
   );
 }
-
-describe("request queues", () => {
-  it("grants slots in arrival order and refuses at once beyond the line", async () => {
-    const queue = new RequestQueue("test", 1, 2);
-    const first = await queue.acquire({ maxWaitMs: 5000 });
-    const order: string[] = [];
-    const second = queue.acquire({ maxWaitMs: 5000 }).then((release) => {
-      order.push("second");
-      return release;
-    });
-    const third = queue.acquire({ maxWaitMs: 5000 }).then((release) => {
-      order.push("third");
-      return release;
-    });
-    await assert.rejects(
-      queue.acquire({ maxWaitMs: 5000 }),
-      (e: unknown) => e instanceof ShedError && e.reason === "queue_full",
-    );
-    assert.deepEqual(queue.stats(), { active: 1, waiting: 2 });
-    first();
-    first(); // releasing twice frees one slot only
-    (await second)();
-    (await third)();
-    assert.deepEqual(order, ["second", "third"]);
-    assert.deepEqual(queue.stats(), { active: 0, waiting: 0 });
-  });
-
-  it("lets a waiting call leave at its deadline, on cancel or after the longest wait, and frees its place", async () => {
-    const queue = new RequestQueue("test", 1, 1);
-    const held = await queue.acquire({ maxWaitMs: 5000 });
-    const deadline = new AbortController();
-    const waiting = queue.acquire({ maxWaitMs: 5000, signal: deadline.signal, isDeadline: (r) => r === "deadline" });
-    deadline.abort("deadline");
-    await assert.rejects(waiting, (e: unknown) => e instanceof ShedError && e.reason === "deadline");
-    await assert.rejects(
-      queue.acquire({ maxWaitMs: 20 }),
-      (e: unknown) => e instanceof ShedError && e.reason === "wait_timeout",
-    );
-    const cancelled = new AbortController();
-    const leaving = queue.acquire({ maxWaitMs: 5000, signal: cancelled.signal });
-    cancelled.abort();
-    await assert.rejects(leaving, (e: unknown) => e instanceof ShedError && e.reason === "cancelled");
-    assert.deepEqual(queue.stats(), { active: 1, waiting: 0 }, "departed callers hold no place in line");
-    held();
-    (await queue.acquire({ maxWaitMs: 10 }))();
-  });
-});
 
 describe("overload protection through the gateway", () => {
   let system: TestSystem;

@@ -1,7 +1,8 @@
 /**
- * The driver-login rule for identity: a driver may log in only with a phone that a transporter
- * registered, and after login fleet learns which account stands for the phone. The returned
- * object fits identity's DriverDirectory seam (findActiveDriver) and adds linkAccount.
+ * The driver-login rule answered by fleet: a driver may log in only with a phone that a
+ * transporter registered, and after login fleet learns which account stands for the phone.
+ * Identity's adapter over fleet's FleetDirectoryService (the caller owns its adapter): the
+ * returned object fits the DriverDirectory seam (findActiveDriver) and adds linkAccount.
  */
 import type { CallOptions } from "@weelo/grpc";
 import type {
@@ -12,8 +13,8 @@ import type {
 } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 
 /**
- * What the directory needs: a FleetDirectoryService client from createClient (connected mode),
- * or fleetDirectorySource(fleet) over the service in the same process.
+ * What the directory needs: a FleetDirectoryService client over the mesh (identity alone), or
+ * the same questions answered by a fleet module in the same process (FleetModule.directory).
  */
 export interface FleetDirectorySource {
   findActiveDriverByPhone(
@@ -39,16 +40,5 @@ export function createFleetDriverDirectory(source: FleetDirectorySource): FleetD
     async linkAccount(phone, userId) {
       await source.linkDriverAccount({ phone, userId });
     },
-  };
-}
-
-/** The directory's questions answered by a fleet service in this process (the all-in-one mode). */
-export function fleetDirectorySource(fleet: {
-  findActiveDriverByPhone(phone: string): Promise<FindActiveDriverByPhoneResponse>;
-  linkDriverAccount(phone: string, userId: string): Promise<LinkDriverAccountResponse>;
-}): FleetDirectorySource {
-  return {
-    findActiveDriverByPhone: (request) => fleet.findActiveDriverByPhone(request.phone),
-    linkDriverAccount: (request) => fleet.linkDriverAccount(request.phone, request.userId),
   };
 }

@@ -15,9 +15,8 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { DescField, DescMessage, DescMethod } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { REST_ALIASES } from "./rest/aliases.js";
+import { PUBLIC_SERVICES, REST_ALIASES } from "@weelo/gateway";
 import { bearer, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
-import { PUBLIC_SERVICES } from "./upstreams.js";
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 8);

@@ -67,7 +67,7 @@ function contractFiles(): Map<string, Buffer> {
   }
   return files;
 }
-const buf = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../node_modules/.bin/buf");
+const buf = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../node_modules/.bin/buf");
 
 const PUBLIC = [
   "weelo.identity.v1.AuthService",

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "@weelo/log";
 import { isolatedTestEnvironment } from "@weelo/testing";
-import { startSystem, type RunningSystem } from "./system.js";
+import { startSystem, type RunningSystem } from "../system.js";
 
 export interface TestSystem extends RunningSystem {
   /** POST a Connect JSON call; returns status and parsed body. */

@@ -7,6 +7,8 @@
  */
 import { v7 as uuidv7 } from "uuid";
 import { TokenIssuer, type Role } from "@weelo/auth";
+import { loadBookingConfig, startBooking, type BookingConfig, type BookingModule } from "@weelo/booking";
+import { bookingMigrations, type BookingDatabase } from "@weelo/booking/testing";
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
 import {
   BookingServiceService,
@@ -19,10 +21,6 @@ import { createClient, createMeshClient, EPHEMERAL_LOOPBACK, type CallOptions, t
 import { loadPricingConfig, startPricing } from "@weelo/pricing";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment } from "@weelo/testing";
-import { loadBookingConfig, type BookingConfig } from "./booking.config.js";
-import { startBooking, type BookingModule } from "./booking.module.js";
-import type { BookingDatabase } from "./booking.table.js";
-import { bookingMigrations } from "./migrations/index.js";
 
 export const PICKUP = { lat: 19.076, lng: 72.8777 };
 export const DROP = { lat: 19.2183, lng: 72.9781 };

@@ -23,7 +23,7 @@ import { DomainError, GrpcCode } from "@weelo/errors";
 import { fromServiceError, type ServiceClient } from "@weelo/grpc";
 import { until } from "@weelo/testing";
 import { WebSocket } from "ws";
-import { CLOSE } from "./socket/protocol.js";
+import { CLOSE } from "@weelo/gateway";
 import { address, bearer, HINJEWADI, PUNE, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
 /** How soon after the revocation open streams and sockets must be closed (1 s, plus slack for a loaded test machine). */

@@ -5,7 +5,13 @@
 import { loadConfig, type ProductionRule } from "@weelo/config";
 import { bookingConfigSchema, bookingProductionRules, startBooking } from "@weelo/booking";
 import { fleetConfigSchema, fleetProductionRules, startFleet } from "@weelo/fleet";
-import { identityConfigSchema, identityProductionRules, identityRules, startIdentity } from "@weelo/identity";
+import {
+  createFleetDriverDirectory,
+  identityConfigSchema,
+  identityProductionRules,
+  identityRules,
+  startIdentity,
+} from "@weelo/identity";
 import { requirePrincipal } from "@weelo/grpc";
 import { pricingConfigSchema, pricingProductionRules, pricingRules, startPricing } from "@weelo/pricing";
 import { startTracking, trackingConfigSchema, trackingRules, type TrackingModule } from "@weelo/tracking";
@@ -18,8 +24,8 @@ import {
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { dispatchConfigSchema, startDispatch } from "@weelo/dispatch";
-import { gatewayConfigSchema, gatewayProductionRules } from "./gateway.config.js";
-import { startGateway } from "./gateway.module.js";
+import { gatewayConfigSchema, gatewayProductionRules } from "@weelo/gateway";
+import { startGateway } from "@weelo/gateway";
 
 export const systemConfigSchema = identityConfigSchema
   .extend(pricingConfigSchema.shape)
@@ -94,7 +100,7 @@ export async function startSystem(
     const fleet = await startFleet(platform, config, {
       vehicleTypes: { has: async (typeId) => (await pricing.listVehicleTypes()).some((type) => type.id === typeId) },
     });
-    await startIdentity(platform, config, { drivers: fleet.directory });
+    await startIdentity(platform, config, { drivers: createFleetDriverDirectory(fleet.directory) });
     // Booking refuses AT_PICKUP / AT_DROPOFF away from the stop by asking tracking (started next).
     let tracking: TrackingModule | undefined;
     // This process's mesh port, known once it listens: booking redeems quotes at pricing through it.

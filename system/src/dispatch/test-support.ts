@@ -11,6 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { v7 as uuidv7 } from "uuid";
 import { TokenIssuer, type Role } from "@weelo/auth";
 import { bookingConfigSchema, startBooking } from "@weelo/booking";
+import { dispatchConfigSchema, startDispatch, type DispatchConfig, type DispatchModule } from "@weelo/dispatch";
 import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import type { Address } from "@weelo/contracts/grpc/weelo/common/v1/common";
 import {
@@ -31,8 +32,6 @@ import { pricingConfigSchema, startPricing } from "@weelo/pricing";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { isolatedTestEnvironment, sleep, until } from "@weelo/testing";
 import { startTracking, trackingConfigSchema } from "@weelo/tracking";
-import { dispatchConfigSchema, type DispatchConfig } from "./dispatch.config.js";
-import { startDispatch, type DispatchModule } from "./dispatch.module.js";
 
 /** Pune: pickups here; drivers and bases placed around it. */
 export const PUNE = { lat: 18.5204, lng: 73.8567 };

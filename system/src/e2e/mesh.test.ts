@@ -21,7 +21,7 @@ import { GrpcCode } from "@weelo/errors";
 import { contractRegistry, createMeshCa, declaredAccess, issueServiceCertificate, type KeyPairPem } from "@weelo/grpc";
 import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
-const root = new URL("../..", import.meta.url).pathname;
+const root = new URL("../../..", import.meta.url).pathname;
 const buf = join(root, "node_modules/.bin/buf");
 
 /** Every method of every internal service in the contracts, with the callers its proto names. */

@@ -1,0 +1,1 @@
+export { startSystem, systemConfigSchema, type RunningSystem } from "./system.js";
