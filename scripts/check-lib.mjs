@@ -70,6 +70,12 @@ export function workspaces() {
  * Problems with a container command of the one image: it must run a main file through tsx,
  * the file must exist, sit in an npm workspace, and be a process's main.
  */
+/**
+ * One-shot programs of the image that are not long-running processes: the migrate one-shot
+ * (compose's `migrate` service, the weelo-migrate Job) brings every schema up to date and exits.
+ */
+export const ONE_SHOTS = new Map([["migrate", "gateway/src/migrate.ts"]]);
+
 export function commandProblems(command, where, procs = processes(), spaces = workspaces()) {
   const problems = [];
   if (
@@ -87,7 +93,8 @@ export function commandProblems(command, where, procs = processes(), spaces = wo
   const workspace = [...spaces].find((dir) => file.startsWith(`${dir}/`));
   if (!workspace) problems.push(`${where}: ${file} is not inside an npm workspace of package.json`);
   const proc = [...procs.values()].find((p) => p.main === file);
-  if (!proc) problems.push(`${where}: ${file} is not the main of a service or of the gateway`);
+  if (!proc && ![...ONE_SHOTS.values()].includes(file))
+    problems.push(`${where}: ${file} is not the main of a service or of the gateway, nor a one-shot (ONE_SHOTS)`);
   return problems;
 }
 
