@@ -323,7 +323,7 @@ function networkProblems(services) {
 
   // Each process reaches the servers its URLs name, and the gateway never reaches Postgres.
   const databases = new Set();
-  for (const [name, { proc, env }] of entries) {
+  for (const [name, { env }] of entries) {
     for (const key of ["DATABASE_URL", "REDIS_URL", "NATS_URL"]) {
       for (const host of urlHosts(env[key])) {
         if (key === "DATABASE_URL") databases.add(host);
@@ -333,10 +333,6 @@ function networkProblems(services) {
           out.push(`compose service "${name}": ${key} names "${host}", which shares no network with it`);
       }
     }
-    if (proc.name === "gateway" && env.DATABASE_URL)
-      out.push(
-        `compose service "${name}": the gateway has no database; set DATABASE_URL: "" (it must not reach Postgres)`,
-      );
   }
   if (gateway) {
     for (const host of databases) {

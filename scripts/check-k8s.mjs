@@ -29,6 +29,7 @@ import {
   root,
   workspaces,
 } from "./check-lib.mjs";
+import { databaseProblems } from "./check-k8s-db.mjs";
 import { certManagerSchemaProblems, meshProblems, settingsOf } from "./check-k8s-mesh.mjs";
 
 // `--dir <folder>` checks another copy of deploy/k8s against this build (tests use it).
@@ -261,6 +262,7 @@ function containersOf(object) {
 
 const MODELS = {
   "apps/v1/Deployment": ["kubernetes-models/apps/v1", "Deployment"],
+  "batch/v1/Job": ["kubernetes-models/batch/v1", "Job"],
   "v1/Service": ["kubernetes-models/v1", "Service"],
   "v1/ConfigMap": ["kubernetes-models/v1", "ConfigMap"],
   "v1/Secret": ["kubernetes-models/v1", "Secret"],
@@ -511,6 +513,7 @@ function semanticProblems(objects, name, secretTemplates) {
   for (const proc of procs.values())
     if (!started.has(proc.main)) out.push(`${name}: no Deployment runs ${proc.main} (${proc.name})`);
   out.push(...meshProblems(objects, name, { procs, configMaps, secretTemplates, processOfCommand }));
+  out.push(...databaseProblems(objects, name, { procs, configMaps, secretTemplates, processOfCommand }));
   return out;
 }
 
