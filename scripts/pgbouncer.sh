@@ -38,7 +38,13 @@ start() {
   if answers "$port"; then return 0; fi
   if ! command -v pgbouncer >/dev/null; then
     echo "installing PgBouncer (Debian package)"
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq pgbouncer >/dev/null; else sudo apt-get install -y -qq pgbouncer >/dev/null; fi
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    # A fresh machine may have no package lists yet: update once and try again.
+    $sudo apt-get install -y -qq pgbouncer >/dev/null 2>&1 || {
+      $sudo apt-get update -qq >/dev/null
+      $sudo apt-get install -y -qq pgbouncer >/dev/null
+    }
   fi
   mkdir -p "$dir"
   # Transaction pooling, as in deploy/ (compose and k8s). No `options` in ignore_startup_parameters:

@@ -7,11 +7,12 @@
  * names the runtime roles; unset, roles are left to whoever manages them.
  * DB_PASSWORD_<SERVICE> (compose's development stack) sets a role's password.
  */
-import { baseConfigSchema, ConfigError, loadConfig, z } from "@weelo/config";
+import { baseConfigSchema, ConfigError, productionRefusesPlaceholders, z } from "@weelo/config";
 import { createLogger } from "@weelo/log";
 import { migrateAll, serviceMigrations } from "./migrations.js";
 
-const migrateConfigSchema = baseConfigSchema.extend({
+/** Its own few settings: a one-shot needs no cache, bus or keys (the processes' production rules). */
+const migrateConfigSchema = baseConfigSchema.pick({ DATABASE_URL: true, DB_SCHEMA_PREFIX: true }).extend({
   DB_ROLE_PREFIX: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,40}$/, "a lowercase identifier prefix")
@@ -20,8 +21,13 @@ const migrateConfigSchema = baseConfigSchema.extend({
 
 const logger = createLogger({ service: "migrate", level: process.env.LOG_LEVEL === "silent" ? "silent" : "info" });
 try {
-  const config = loadConfig(migrateConfigSchema);
+  const parsed = migrateConfigSchema.safeParse(process.env);
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+  const config = parsed.data;
   if (!config.DATABASE_URL) throw new ConfigError(["DATABASE_URL: the DDL-capable role's Postgres URL is required"]);
+  const placeholders = productionRefusesPlaceholders(config);
+  if (placeholders.length > 0) throw new ConfigError(placeholders);
   const passwords = Object.fromEntries(
     Object.keys(serviceMigrations).map((service) => [service, process.env[`DB_PASSWORD_${service.toUpperCase()}`]]),
   );

@@ -16,6 +16,7 @@ import {
   isSerializationFailure,
   isUniqueViolation,
   MigrationError,
+  migrationsAtStart,
   sql,
   testSchemaName,
   type CreateDatabaseOptions,
@@ -388,6 +389,16 @@ function contract(backend: Backend): void {
     );
   });
 }
+
+describe("migrationsAtStart", () => {
+  it("migrates at start outside production unless told otherwise, and never by default in production", () => {
+    assert.equal(migrationsAtStart({ NODE_ENV: "development" }), true);
+    assert.equal(migrationsAtStart({ NODE_ENV: "test" }), true);
+    assert.equal(migrationsAtStart({ NODE_ENV: "production" }), false);
+    assert.equal(migrationsAtStart({ NODE_ENV: "production", MIGRATE_ON_START: true }), true);
+    assert.equal(migrationsAtStart({ NODE_ENV: "development", MIGRATE_ON_START: false }), false);
+  });
+});
 
 describe("@weelo/db on embedded PGlite", () => {
   const backend: Backend = {
