@@ -85,6 +85,8 @@ export function databaseProblems(objects, name, ctx) {
     if (pod.restartPolicy !== "Never" && pod.restartPolicy !== "OnFailure")
       out.push(`${where}: restartPolicy must be Never or OnFailure`);
     if (pod.securityContext?.runAsNonRoot !== true) out.push(`${where}: must run as non-root`);
+    if (pod.shareProcessNamespace !== true)
+      out.push(`${where}: shareProcessNamespace must be true (the pause container is then PID 1 and reaps orphans)`);
     for (const c of pod.containers ?? []) {
       if (!c.resources?.limits?.memory) out.push(`${where} container ${c.name}: no memory limit`);
       const secrets = (c.envFrom ?? []).map((s) => s.secretRef?.name).filter(Boolean);
