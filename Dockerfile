@@ -61,10 +61,10 @@ COPY --from=build /src/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000 50051 9464
-# Signals: every main handles SIGTERM/SIGINT from before its start (libs/runtime runMain), so a
-# process that is PID 1 (Kubernetes runs the command as PID 1, with no init) stops on SIGTERM
-# even during migrations, instead of the kernel ignoring it until the grace period's SIGKILL.
-# Node does not reap orphans; the processes spawn none, but run with an init where one exists:
-# compose sets `init: true`, and `docker run --init` does the same.
+# Signals: every main handles SIGTERM/SIGINT from before its start (libs/runtime runMain), so it
+# stops on SIGTERM even during start-up, whatever its PID. Node does not reap orphans; the
+# processes spawn none, but each runs under an init: compose sets `init: true` (`docker run
+# --init` does the same), and in Kubernetes every pod sets shareProcessNamespace, so the pause
+# container is PID 1 and reaps orphans.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/gateway/main.js"]

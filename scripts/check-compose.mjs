@@ -15,7 +15,17 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { commandProblems, grpcTarget, processes, processOfCommand, report, root, workspaces } from "./check-lib.mjs";
+import {
+  commandProblems,
+  grpcTarget,
+  ONE_SHOTS,
+  processes,
+  processOfCommand,
+  report,
+  root,
+  workspaces,
+} from "./check-lib.mjs";
+import { builtPath } from "./entry-points.mjs";
 
 /** Services that call providers on the internet (SMS, push): the only ones allowed a network that is not internal. */
 const INTERNET_SENDERS = new Set(["identity", "notification"]);
@@ -179,6 +189,54 @@ if (compose) {
     if (!started.has(proc.main)) problems.push(`docker-compose.yml: no service runs ${proc.main} (${proc.name})`);
   }
   problems.push(...networkProblems(services));
+  problems.push(...databaseProblems(services));
+}
+
+// ---- the database: through PgBouncer, one role per service, migrations by a one-shot
+
+/**
+ * Every service reaches Postgres through the PgBouncer service (transaction pooling) as a role
+ * of its own; the gateway holds no database URL at all; the migrate one-shot exists and every
+ * service waits for it to complete, so the runtime roles never need DDL (MIGRATE_ON_START=false).
+ */
+function databaseProblems(services) {
+  const out = [];
+  const pooler = Object.entries(services).find(([, svc]) => /(^|\/)pgbouncer[:@]/.test(String(svc.image ?? "")));
+  if (!pooler) out.push("docker-compose.yml: no PgBouncer service (an image named pgbouncer) in front of Postgres");
+  const migrate = Object.entries(services).find(
+    ([, svc]) => svc.command?.at(-1) === builtPath(ONE_SHOTS.get("migrate")),
+  );
+  if (!migrate) out.push(`docker-compose.yml: no service runs the migrate one-shot ${ONE_SHOTS.get("migrate")}`);
+  else if (migrate[1].restart !== "no")
+    out.push(`compose service "${migrate[0]}": a one-shot must have restart: "no" (it would run again and again)`);
+  const users = new Map();
+  for (const [name, { proc, env }] of weelo) {
+    const where = `compose service "${name}"`;
+    if (proc.name === "gateway") {
+      if ("DATABASE_URL" in env) out.push(`${where}: the gateway must hold no DATABASE_URL at all (not even empty)`);
+      continue;
+    }
+    let url;
+    try {
+      url = new URL(String(env.DATABASE_URL));
+    } catch {
+      out.push(`${where}: DATABASE_URL is not a postgres:// URL`);
+      continue;
+    }
+    if (pooler && (url.hostname !== pooler[0] || url.port !== "6432"))
+      out.push(`${where}: DATABASE_URL must point at PgBouncer (${pooler[0]}:6432), not ${url.host}`);
+    const expected = `weelo_${proc.name}`;
+    if (decodeURIComponent(url.username) !== expected)
+      out.push(`${where}: DATABASE_URL must log in as its own role ${expected}, not "${url.username}"`);
+    if (users.has(url.username)) out.push(`${where}: shares its database role with "${users.get(url.username)}"`);
+    users.set(url.username, name);
+    if (String(env.MIGRATE_ON_START) !== "false")
+      out.push(`${where}: MIGRATE_ON_START must be "false": the migrate one-shot migrates, the runtime role cannot`);
+    const waits = services[name].depends_on?.[migrate?.[0]]?.condition;
+    if (migrate && waits !== "service_completed_successfully")
+      out.push(`${where}: must wait for "${migrate[0]}" (condition: service_completed_successfully)`);
+  }
+  return out;
 }
 
 // ---- networks and published ports
@@ -268,7 +326,7 @@ function networkProblems(services) {
 
   // Each process reaches the servers its URLs name, and the gateway never reaches Postgres.
   const databases = new Set();
-  for (const [name, { proc, env }] of entries) {
+  for (const [name, { env }] of entries) {
     for (const key of ["DATABASE_URL", "REDIS_URL", "NATS_URL"]) {
       for (const host of urlHosts(env[key])) {
         if (key === "DATABASE_URL") databases.add(host);
@@ -278,10 +336,6 @@ function networkProblems(services) {
           out.push(`compose service "${name}": ${key} names "${host}", which shares no network with it`);
       }
     }
-    if (proc.name === "gateway" && env.DATABASE_URL)
-      out.push(
-        `compose service "${name}": the gateway has no database; set DATABASE_URL: "" (it must not reach Postgres)`,
-      );
   }
   if (gateway) {
     for (const host of databases) {

@@ -7,6 +7,7 @@
 // gateway's app port from anywhere; admin ports from Prometheus only; DNS, data servers and the
 // trace collector reachable; the internet (HTTPS) for the services that send SMS and pushes only.
 import { posix } from "node:path";
+import { PGBOUNCER_PORT } from "./check-k8s-db.mjs";
 
 /** Defaults of the settings (libs/config/src/index.ts) when neither env nor ConfigMap sets them. */
 const DEFAULTS = {
@@ -387,6 +388,7 @@ export function meshProblems(objects, name, ctx) {
         namespace: d.metadata.namespace ?? BASE_NAMESPACE,
         ports: c.ports ?? [],
         settings,
+        secrets: (c.envFrom ?? []).map((s) => s.secretRef?.name).filter(Boolean),
       });
       const spiffe = `spiffe://${settings.get("MESH_TRUST_DOMAIN")}/${proc.name}`;
       const mine = certificates.filter((cert) => (cert.spec?.uris ?? []).includes(spiffe));
@@ -531,21 +533,37 @@ function networkPolicyProblems(policies, pods, name, ctx) {
   // Ways out.
   const common = ctx.secretTemplates.find((s) => s.metadata.name === "weelo-common")?.stringData ?? {};
   const dataPorts = (key, fallback) => new Set([fallback, ...urlPorts(common[key])]);
+  // Each service's database URL is in a Secret of its own (weelo-db-<service>), to PgBouncer.
+  const templates = new Map(ctx.secretTemplates.map((s) => [s.metadata.name, s]));
+  const databasePorts = (pod) => {
+    const urls = pod.secrets.map((s) => templates.get(s)?.stringData?.DATABASE_URL).filter(Boolean);
+    return new Set(urls.length > 0 ? urls.flatMap((u) => [...urlPorts(u)]) : [PGBOUNCER_PORT]);
+  };
+  const allDatabasePorts = new Set([5432, PGBOUNCER_PORT, ...pods.flatMap((p) => [...databasePorts(p)])]);
   for (const pod of pods) {
     for (const protocol of ["UDP", "TCP"]) {
       if (!allowed(policies, pod, elsewhere(KUBE_DNS), 53, protocol))
         out.push(`${name}: NetworkPolicies do not let ${pod.name} reach kube-dns on ${protocol} 53`);
     }
-    const needs = [["REDIS_URL", 6379], ["NATS_URL", 4222], ...(pod === gateway ? [] : [["DATABASE_URL", 5432]])];
-    for (const [key, fallback] of needs) {
-      for (const p of dataPorts(key, fallback))
+    const needs = [
+      ["REDIS_URL", dataPorts("REDIS_URL", 6379)],
+      ["NATS_URL", dataPorts("NATS_URL", 4222)],
+      ...(pod === gateway ? [] : [["DATABASE_URL", databasePorts(pod)]]),
+    ];
+    for (const [key, ports] of needs) {
+      for (const p of ports)
         if (!egressOutside(policies, pod, p))
           out.push(`${name}: NetworkPolicies do not let ${pod.name} reach port ${p} (${key}) outside the namespace`);
     }
     if (pod === gateway)
-      for (const p of dataPorts("DATABASE_URL", 5432))
+      for (const p of allDatabasePorts)
         if (egressOutside(policies, pod, p))
-          out.push(`${name}: NetworkPolicies let the gateway reach port ${p} (Postgres); it has no database`);
+          out.push(
+            `${name}: NetworkPolicies let the gateway reach port ${p} (Postgres, PgBouncer); it has no database`,
+          );
+    // Nothing of the namespace reaches Postgres itself: PgBouncer does, from its own namespace.
+    if (egressOutside(policies, pod, 5432))
+      out.push(`${name}: NetworkPolicies let ${pod.name} reach Postgres (5432) directly; only PgBouncer (6432) may`);
     const sends = INTERNET_SENDERS.has(pod.name);
     if (allowed(policies, pod, { kind: "ip", ip: PUBLIC_IP }, 443) !== sends) {
       out.push(

@@ -29,6 +29,7 @@ import {
   root,
   workspaces,
 } from "./check-lib.mjs";
+import { databaseProblems } from "./check-k8s-db.mjs";
 import { certManagerSchemaProblems, meshProblems, settingsOf } from "./check-k8s-mesh.mjs";
 
 // `--dir <folder>` checks another copy of deploy/k8s against this build (tests use it).
@@ -261,6 +262,7 @@ function containersOf(object) {
 
 const MODELS = {
   "apps/v1/Deployment": ["kubernetes-models/apps/v1", "Deployment"],
+  "batch/v1/Job": ["kubernetes-models/batch/v1", "Job"],
   "v1/Service": ["kubernetes-models/v1", "Service"],
   "v1/ConfigMap": ["kubernetes-models/v1", "ConfigMap"],
   "v1/Secret": ["kubernetes-models/v1", "Secret"],
@@ -318,6 +320,8 @@ function semanticProblems(objects, name, secretTemplates) {
     const pod = d.spec.template.spec;
     if (pod.securityContext?.runAsNonRoot !== true)
       out.push(`${where}: pods must run as non-root (securityContext.runAsNonRoot)`);
+    if (pod.shareProcessNamespace !== true)
+      out.push(`${where}: shareProcessNamespace must be true (the pause container is then PID 1 and reaps orphans)`);
     // The gateway's readiness is its own dependencies (cache, bus), never its upstreams (a code
     // property, gateway.module.ts); what the manifest could add is something that waits for them.
     if (d.metadata.name === "gateway" && (pod.initContainers ?? []).length > 0)
@@ -511,6 +515,7 @@ function semanticProblems(objects, name, secretTemplates) {
   for (const proc of procs.values())
     if (!started.has(proc.main)) out.push(`${name}: no Deployment runs ${proc.main} (${proc.name})`);
   out.push(...meshProblems(objects, name, { procs, configMaps, secretTemplates, processOfCommand }));
+  out.push(...databaseProblems(objects, name, { procs, configMaps, secretTemplates, processOfCommand }));
   return out;
 }
 
@@ -576,6 +581,31 @@ for (const target of ["base", ...overlays]) {
       if (/:(latest)?$/.test(c.image) || !c.image.includes("/"))
         problems.push(`${target}: image ${c.image} must be a registry image with a pinned tag`);
   }
+}
+
+// The data plane's PgBouncer (deploy/k8s/pgbouncer): rendered and schema-checked, transaction
+// pooling on 6432, in the namespace the weelo egress policies allow (weelo.io/data-plane=true).
+const poolerDir = join(K8S, "pgbouncer");
+if (existsSync(join(poolerDir, "kustomization.yaml"))) {
+  try {
+    const objects = renderTarget(poolerDir);
+    rendered += objects.length;
+    for (const object of objects)
+      problems.push(...(await schemaProblems(object, `pgbouncer: ${object.kind}/${object.metadata?.name}`)));
+    const ini = objects.find((o) => o.kind === "ConfigMap")?.data?.["pgbouncer.ini"] ?? "";
+    if (!/^\s*pool_mode\s*=\s*transaction\s*$/m.test(ini))
+      problems.push("pgbouncer: pgbouncer.ini must set pool_mode = transaction");
+    if (!/^\s*listen_port\s*=\s*6432\s*$/m.test(ini)) problems.push("pgbouncer: pgbouncer.ini must listen on 6432");
+    const namespace = objects.find((o) => o.kind === "Namespace");
+    if (namespace?.metadata?.labels?.["weelo.io/data-plane"] !== "true")
+      problems.push(
+        "pgbouncer: its Namespace must carry weelo.io/data-plane=true (the weelo egress policies allow that)",
+      );
+  } catch (error) {
+    problems.push(`pgbouncer: cannot render: ${error.message}`);
+  }
+} else {
+  problems.push("deploy/k8s/pgbouncer: no PgBouncer kustomization in front of Postgres");
 }
 
 report(

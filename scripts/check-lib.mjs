@@ -77,6 +77,12 @@ const NODE_FLAG =
  * build of a process's main, ["node", <options>…, "dist/<workspace>/<name>.js"], where that
  * main exists in an npm workspace and is one of the entry points `npm run build` bundles.
  */
+/**
+ * One-shot programs of the image that are not long-running processes: the migrate one-shot
+ * (compose's `migrate` service, the weelo-migrate Job) brings every schema up to date and exits.
+ */
+export const ONE_SHOTS = new Map([["migrate", "system/src/migrate.ts"]]);
+
 export function commandProblems(command, where, procs = processes(), spaces = workspaces()) {
   const problems = [];
   const shape = `["node", "dist/<workspace>/<name>.js"] (the build of a main; node options such as --enable-source-maps may come before it)`;
@@ -90,8 +96,10 @@ export function commandProblems(command, where, procs = processes(), spaces = wo
     return [`${where}: command must be ${shape}, got ${JSON.stringify(command)}`];
   }
   const file = command.at(-1);
-  const proc = [...procs.values()].find((p) => p.built === file);
-  if (!proc) return [`${where}: ${file} is not the build of a service's or the gateway's main`];
+  const oneShot = [...ONE_SHOTS.values()].find((main) => builtPath(main) === file);
+  const proc = [...procs.values()].find((p) => p.built === file) ?? (oneShot && { main: oneShot, built: file });
+  if (!proc)
+    return [`${where}: ${file} is not the build of a service's or the gateway's main, nor of a one-shot (ONE_SHOTS)`];
   if (!existsSync(join(root, proc.main)) || !statSync(join(root, proc.main)).isFile())
     problems.push(`${where}: ${proc.main} (built into ${file}) does not exist`);
   if (![...spaces].some((dir) => proc.main.startsWith(`${dir}/`)))

@@ -79,18 +79,39 @@ describe("deploy checks", () => {
     failsWith(
       result,
       /"gateway": the gateway must not be on the data network/,
-      /"gateway": the gateway has no database; set DATABASE_URL: ""/,
+      /"gateway": the gateway must hold no DATABASE_URL at all/,
       /"gateway": shares a network with "postgres" \(Postgres\)/,
       /"postgres": publishes port 5432 on every interface/,
       /"booking": publishes port 50051; services publish no ports/,
       /"pricing": network "egress" is not internal/,
       /"fleet": names no networks, so it joins "default"/,
       /"tracking": must be on the data network/,
-      /"tracking": DATABASE_URL names "postgres", which shares no network with it/,
+      /"tracking": DATABASE_URL names "pgbouncer", which shares no network with it/,
       /"dispatch": MESH_IDENTITY must be "dispatch"/,
       /network "mesh" must be internal: true/,
     );
     assert.doesNotMatch(result.output, /"redis": publishes/);
+  });
+
+  it("catch a compose database reached around PgBouncer, as a shared role, by a service that migrates or does not wait for the migrate one-shot", () => {
+    const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
+    compose.services.booking.environment.DATABASE_URL = "postgres://weelo:weelo@postgres:5432/weelo";
+    compose.services.fleet.environment.DATABASE_URL = "postgres://weelo_pricing:dev-pricing@pgbouncer:6432/weelo";
+    compose.services.tracking.environment.MIGRATE_ON_START = "true";
+    delete compose.services.dispatch.depends_on.migrate;
+    compose.services.migrate.restart = "on-failure";
+    const file = join(scratch, "compose-database.yml");
+    writeFileSync(file, stringify(compose));
+    failsWith(
+      run("check-compose.mjs", file),
+      /"booking": DATABASE_URL must point at PgBouncer \(pgbouncer:6432\), not postgres:5432/,
+      /"booking": DATABASE_URL must log in as its own role weelo_booking, not "weelo"/,
+      /"fleet": DATABASE_URL must log in as its own role weelo_fleet, not "weelo_pricing"/,
+      /"(fleet|pricing)": shares its database role with "(fleet|pricing)"/,
+      /"tracking": MIGRATE_ON_START must be "false"/,
+      /"dispatch": must wait for "migrate" \(condition: service_completed_successfully\)/,
+      /"migrate": a one-shot must have restart: "no"/,
+    );
   });
 
   it("catch a Dockerfile that runs as root or starts a missing file, and an ignore file that drops the build script", () => {
@@ -163,6 +184,36 @@ describe("deploy checks", () => {
       /Deployment\/identity container identity: FLEET_GRPC_URL resolves fleet by DNS for round robin, but it is not a headless Service/,
       /secrets\/weelo-quotes\.example\.yaml: QUOTE_SIGNING_SECRET must be a REPLACE_ME/,
       /staging: cannot render: .*replace \/spec\/minReplica: nothing there to replace/,
+    );
+  });
+
+  it("catch a gateway holding a database URL, a service without its own database Secret or around PgBouncer, and a missing migrate Job", () => {
+    const dir = join(scratch, "k8s-database");
+    cpSync(join(root, "deploy/k8s"), dir, { recursive: true });
+    const edit = (file: string, change: (text: string) => string) => {
+      const before = readFileSync(join(dir, file), "utf8");
+      const after = change(before);
+      assert.notEqual(after, before, `the test's edit of ${file} changed nothing`);
+      writeFileSync(join(dir, file), after);
+    };
+    const common = "            - secretRef:\n                name: weelo-common\n";
+    edit("base/gateway.yaml", (text) =>
+      text.replace(common, `${common}            - secretRef:\n                name: weelo-db-booking\n`),
+    );
+    edit("base/fleet.yaml", (text) => text.replace("name: weelo-db-fleet", "name: weelo-db-pricing"));
+    edit("secrets/weelo-db.example.yaml", (text) =>
+      text.replace(
+        "weelo_tracking:PASSWORD@pgbouncer.weelo-data.svc:6432",
+        "weelo_tracking:PASSWORD@postgres.example.internal:5432",
+      ),
+    );
+    edit("base/kustomization.yaml", (text) => text.replace("  - migrate.yaml\n", ""));
+    failsWith(
+      run("check-k8s.mjs", "--dir", dir),
+      /base: Deployment\/gateway container gateway: the gateway must hold no DATABASE_URL \(found in weelo-db-booking\)/,
+      /base: Deployment\/fleet container fleet: DATABASE_URL must come from its own Secret weelo-db-fleet alone \(found in weelo-db-pricing\)/,
+      /base: Deployment\/tracking container tracking: weelo-db-tracking's DATABASE_URL must point at PgBouncer \(port 6432\)/,
+      /base: needs exactly one Job running the migrate one-shot gateway\/src\/migrate\.ts, found 0/,
     );
   });
 
@@ -239,7 +290,7 @@ describe("deploy checks", () => {
       run("check-k8s.mjs", "--dir", dir),
       /base: NetworkPolicies let fleet reach booking's mesh port 50052, but fleet makes no call to booking/,
       /base: NetworkPolicies let pricing reach the internet \(HTTPS\)/,
-      /base: NetworkPolicies let the gateway reach port 5432 \(Postgres\)/,
+      /base: NetworkPolicies let the gateway reach port 5432 \(Postgres, PgBouncer\)/,
       /base: NetworkPolicies do not let notification reach identity's mesh port 50052 \(notification calls it: IDENTITY_GRPC_URL\)/,
       /base: no default-deny NetworkPolicy/,
       /base: Service\/pricing: port grpc reaches the public gRPC port 50051, which is pod-local/,

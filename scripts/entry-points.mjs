@@ -3,6 +3,7 @@
 // if it runs one of these builds. Edit this list when a main moves or a process is added.
 export const ENTRY_POINTS = [
   "system/src/all-in-one.ts",
+  "system/src/migrate.ts",
   "gateway/src/cluster.ts",
   "gateway/src/main.ts",
   "services/booking/src/main.ts",

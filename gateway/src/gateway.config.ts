@@ -88,5 +88,6 @@ export const gatewayProductionRules: ProductionRule<GatewayConfig>[] = [
 ];
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): Readonly<GatewayConfig> {
-  return loadConfig(gatewayConfigSchema, env, gatewayProductionRules);
+  // The gateway has no database: production refuses one given to it.
+  return loadConfig(gatewayConfigSchema, env, gatewayProductionRules, [], { database: false });
 }

@@ -96,6 +96,31 @@ describe("loadConfig", () => {
     }
   });
 
+  it("refuses a database URL to a process without a database in production, and needs none there", () => {
+    const servers = {
+      NODE_ENV: "production",
+      REDIS_URL: "redis://cache",
+      NATS_URL: "nats://bus",
+      JWT_PUBLIC_JWKS: "{}",
+    };
+    assert.throws(
+      () =>
+        loadConfig(baseConfigSchema, { ...servers, DATABASE_URL: "postgres://db/weelo" }, [], [], { database: false }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.problems.some((p) => p.startsWith("DATABASE_URL must not be set")),
+    );
+    assert.equal(loadConfig(baseConfigSchema, servers, [], [], { database: false }).DATABASE_URL, undefined);
+    // A process with a database still needs one.
+    assert.throws(() => loadConfig(baseConfigSchema, servers), /DATABASE_URL/);
+  });
+
+  it("reads MIGRATE_ON_START as yes, no or unset (then the environment decides)", () => {
+    assert.equal(loadConfig(baseConfigSchema, {}).MIGRATE_ON_START, undefined);
+    assert.equal(loadConfig(baseConfigSchema, { MIGRATE_ON_START: "false" }).MIGRATE_ON_START, false);
+    assert.equal(loadConfig(baseConfigSchema, { MIGRATE_ON_START: "1" }).MIGRATE_ON_START, true);
+    assert.throws(() => loadConfig(baseConfigSchema, { MIGRATE_ON_START: "sometimes" }), /MIGRATE_ON_START/);
+  });
+
   it("applies a service's own rules", () => {
     const rule = (c: { DATA_DIR: string }) => (c.DATA_DIR === "/" ? "DATA_DIR must not be /" : undefined);
     assert.throws(() => loadConfig(baseConfigSchema, { DATA_DIR: "/" }, [], [rule]), /DATA_DIR must not be \//);

@@ -40,6 +40,15 @@ export const baseConfigSchema = z.object({
   DB_POOL_MIN: envInt(5, 0, 1000),
   DB_POOL_MAX: envInt(50, 1, 1000),
   DB_POOL_IDLE_MS: envInt(30_000, 1000),
+  /**
+   * Whether a service creates its schema and applies its migrations as it starts. Unset: yes,
+   * except in production, where the migrate one-shot (`npm run migrate`, the weelo-migrate Job)
+   * runs them with a DDL-capable role first and each service's runtime role cannot run DDL.
+   */
+  MIGRATE_ON_START: z
+    .enum(["true", "false", "1", "0", "yes", "no", ""])
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? undefined : v === "true" || v === "1" || v === "yes")),
   /** Prefix of every service's Postgres schema name; tests use a fresh one to stay isolated. */
   DB_SCHEMA_PREFIX: z
     .string()
@@ -126,10 +135,23 @@ export type ProductionRule<T> = (config: T) => string | undefined;
 /** The embedded stand-ins keep state in one process: fine on a laptop, wrong behind a load balancer. */
 export const productionRequiresServers: ProductionRule<BaseConfig> = (c) => {
   const missing = (["DATABASE_URL", "REDIS_URL", "NATS_URL", "JWT_PUBLIC_JWKS"] as const).filter((k) => !c[k]);
+  return missingServers(missing);
+};
+
+/**
+ * The same for a process without a database (the gateway): it must not even hold a database
+ * URL, so a compromise of the internet-facing process does not hand over credentials.
+ */
+export const productionRequiresServersNoDatabase: ProductionRule<BaseConfig> = (c) => {
+  if (c.DATABASE_URL) return "DATABASE_URL must not be set for this process: it has no database (least privilege)";
+  return missingServers((["REDIS_URL", "NATS_URL", "JWT_PUBLIC_JWKS"] as const).filter((k) => !c[k]));
+};
+
+function missingServers(missing: readonly string[]): string | undefined {
   return missing.length > 0
     ? `${missing.join(", ")} must be set in production (embedded stand-ins and generated keys are for development)`
     : undefined;
-};
+}
 
 /** What the templates (.env.production.example, deploy/k8s/secrets) put where a secret goes. */
 const PLACEHOLDER = /(?:REPLACE|CHANGE)_ME/i;
@@ -152,6 +174,8 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
   env: Record<string, string | undefined> = process.env,
   productionRules: ProductionRule<z.infer<S>>[] = [],
   alwaysRules: ProductionRule<z.infer<S>>[] = [],
+  /** false for a process that has no database (the gateway): production then refuses a DATABASE_URL. */
+  { database = true }: { database?: boolean } = {},
 ): Readonly<z.infer<S>> {
   const result = schema.safeParse(env);
   if (!result.success) {
@@ -161,7 +185,8 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(
   const always = alwaysRules.map((rule) => rule(config)).filter((p): p is string => p !== undefined);
   if (always.length > 0) throw new ConfigError(always);
   if (config.NODE_ENV === "production") {
-    const problems = [productionRequiresServers, ...productionRules]
+    const servers = database ? productionRequiresServers : productionRequiresServersNoDatabase;
+    const problems = [servers, ...productionRules]
       .map((rule) => rule(config))
       .filter((p): p is string => p !== undefined);
     problems.push(...productionRefusesPlaceholders(config as Record<string, unknown>));

@@ -1,23 +1,27 @@
 /**
  * createDatabase: kysely for one service, over a pg pool when DATABASE_URL is set or over the
- * shared embedded PGlite otherwise. Each service owns a Postgres schema: it is created if
- * missing, put first on the connection's search_path (so queries write `selectFrom('users')`
- * and raw SQL resolves the same way), and holds the service's kysely migration tables.
+ * shared embedded PGlite otherwise. Each service owns a Postgres schema, which holds its tables
+ * and its kysely migration tables. Queries built with kysely name the schema themselves
+ * (WithSchemaPlugin: `selectFrom('users')` is sent as `"identity"."users"`), so they depend on
+ * no per-connection state: a transaction-pooling PgBouncer may hand each transaction another
+ * server connection, which would lose a search_path set when the connection was opened.
+ * Raw SQL is not rewritten: name its tables `sql.id(database.schema, "table")`, or use the builder.
  */
-import { Kysely, PostgresDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql, WithSchemaPlugin } from "kysely";
 import pg from "pg";
 import type { BaseConfig } from "@weelo/config";
 import type { Logger } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
 import { pgErrorCode, PgErrorCode } from "./errors.js";
-import { migrateToLatest, type Migrations } from "./migrate.js";
+import { assertMigrated, migrateToLatest, type Migrations } from "./migrate.js";
 import { acquirePGlite, PGlitePool, pgliteDataDir } from "./pglite.js";
 import { createQueryLog } from "./query-log.js";
 
 export type DatabaseConfig = Pick<
   BaseConfig,
   "DATABASE_URL" | "DB_POOL_MIN" | "DB_POOL_MAX" | "DB_POOL_IDLE_MS" | "DATA_DIR"
->;
+> &
+  Partial<Pick<BaseConfig, "MIGRATE_ON_START" | "NODE_ENV">>;
 
 export interface CreateDatabaseOptions {
   /** The service's name: the metrics label, and its Postgres schema unless `schema` is given. */
@@ -31,6 +35,12 @@ export interface CreateDatabaseOptions {
   schema?: string;
   /** Queries slower than this are logged at warn with their SQL (default 500 ms). */
   slowQueryMs?: number;
+  /**
+   * Create the schema and apply pending migrations now (needs a role that may run DDL), or only
+   * check that none is pending (the runtime role of a production service, which may not).
+   * Default: config.MIGRATE_ON_START, else true except in production (see migrationsAtStart).
+   */
+  migrate?: boolean;
 }
 
 export interface Database<DB> {
@@ -61,7 +71,8 @@ export async function createDatabase<DB>(options: CreateDatabaseOptions): Promis
   if (!SCHEMA_NAME.test(schema)) {
     throw new Error(`invalid schema name "${schema}": use lowercase letters, digits and _ (at most 63)`);
   }
-  // Own schema first; public after it for extensions installed there (pgcrypto, postgis).
+  // Embedded PGlite (one connection, no pooler) and migrations (SET LOCAL) still set it, so
+  // raw SQL there resolves the service's tables; public after it for extensions (pgcrypto).
   const searchPath = `${schema},public`;
   const logger = options.logger.child({ component: "db", schema });
   const log = createQueryLog({
@@ -78,7 +89,7 @@ export async function createDatabase<DB>(options: CreateDatabaseOptions): Promis
   if (options.config.DATABASE_URL) {
     kind = "postgres";
     const pool = new pg.Pool({
-      ...startupOptions(options.config.DATABASE_URL, searchPath),
+      connectionString: options.config.DATABASE_URL,
       min: options.config.DB_POOL_MIN,
       max: options.config.DB_POOL_MAX,
       idleTimeoutMillis: options.config.DB_POOL_IDLE_MS,
@@ -97,13 +108,17 @@ export async function createDatabase<DB>(options: CreateDatabaseOptions): Promis
     releaseEmbedded = () => pool.end(); // idempotent
   }
 
-  const db = new Kysely<DB>({ dialect, log });
+  const db = new Kysely<DB>({ dialect, log, plugins: [new WithSchemaPlugin(schema)] });
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= db.destroy().finally(releaseEmbedded));
 
   try {
-    await ensureSchema(db, schema);
-    await migrateToLatest(db, { schema, migrations: options.migrations, logger });
+    if (options.migrate ?? migrationsAtStart(options.config)) {
+      await ensureSchema(db, schema);
+      await migrateToLatest(db, { schema, migrations: options.migrations, logger });
+    } else {
+      await assertMigrated(db, { schema, migrations: options.migrations, logger });
+    }
   } catch (error) {
     await close().catch(() => undefined);
     throw error;
@@ -121,17 +136,13 @@ export async function createDatabase<DB>(options: CreateDatabaseOptions): Promis
 }
 
 /**
- * The pool's connection string and start-up `options`, which put the schema on the search_path
- * of every pooled connection at no extra round trip. pg lets an `options` parameter in the URL
- * override the one given beside it, so one found there is moved out and kept in front of ours.
+ * Whether a service migrates its own schema as it starts: MIGRATE_ON_START when set, otherwise
+ * yes in development and tests (and the all-in-one) and no in production, where the migrate
+ * one-shot (`npm run migrate`, the weelo-migrate Job) applies them with a DDL-capable role
+ * before the new version rolls out, and the services' runtime roles cannot run DDL.
  */
-function startupOptions(url: string, searchPath: string): { connectionString: string; options: string } {
-  const ours = `-c search_path=${searchPath}`;
-  const parsed = URL.canParse(url) ? new URL(url) : undefined;
-  const theirs = parsed?.searchParams.get("options");
-  if (!parsed || !theirs) return { connectionString: url, options: ours };
-  parsed.searchParams.delete("options");
-  return { connectionString: parsed.toString(), options: `${theirs} ${ours}` };
+export function migrationsAtStart(config: Partial<Pick<BaseConfig, "MIGRATE_ON_START" | "NODE_ENV">>): boolean {
+  return config.MIGRATE_ON_START ?? config.NODE_ENV !== "production";
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   isSerializationFailure,
   isUniqueViolation,
   MigrationError,
+  migrationsAtStart,
   sql,
   testSchemaName,
   type CreateDatabaseOptions,
@@ -180,9 +181,9 @@ function contract(backend: Backend): void {
       "2026_11_26_002_create_counters": 1,
       "2026_11_26_003_create_kinds": 1,
     });
-    const recorded = await sql<{ count: string }>`select count(*) as count from kysely_migration`.execute(
-      databases[0]!.db,
-    );
+    const recorded = await sql<{
+      count: string;
+    }>`select count(*) as count from ${sql.id(schema, "kysely_migration")}`.execute(databases[0]!.db);
     assert.equal(recorded.rows[0]?.count, "3");
   });
 
@@ -201,7 +202,9 @@ function contract(backend: Backend): void {
     });
     // The run is one transaction: the migration before the broken one is not left half-applied.
     const fixed = await open({ schema, migrations: { "2026_11_26_001_ok": migrations["2026_11_26_001_ok"]! } });
-    const recorded = await sql<{ name: string }>`select name from kysely_migration`.execute(fixed.db);
+    const recorded = await sql<{ name: string }>`select name from ${sql.id(schema, "kysely_migration")}`.execute(
+      fixed.db,
+    );
     assert.deepEqual(recorded.rows, [{ name: "2026_11_26_001_ok" }]);
   });
 
@@ -214,9 +217,40 @@ function contract(backend: Backend): void {
     await a!.db.insertInto("things").values({ name: "only in a" }).execute();
     assert.equal((await a!.db.selectFrom("things").selectAll().execute()).length, 1);
     assert.deepEqual(await b!.db.selectFrom("things").selectAll().execute(), []);
-    // Raw SQL resolves through the same search_path.
-    const raw = await sql<{ count: string }>`select count(*) as count from things`.execute(b!.db);
+    // Builder queries name their schema themselves; raw SQL names it with the Database's schema.
+    const raw = await sql<{ count: string }>`select count(*) as count from ${sql.id(b!.schema, "things")}`.execute(
+      b!.db,
+    );
     assert.equal(raw.rows[0]?.count, "0");
+    const compiled = a!.db.selectFrom("things").select("name").compile();
+    assert.match(compiled.sql, new RegExp(`from "${a!.schema}"\\."things"`));
+  });
+
+  it("starts without migrating when told so, and refuses a schema its migrations have not reached", async (t) => {
+    const open = opened(t);
+    const schema = testSchemaName("nomigrate");
+    // Never migrated: the process that may not run DDL says so and does not start.
+    await assert.rejects(open({ schema, migrate: false }), (error: unknown) => {
+      assert.ok(error instanceof MigrationError);
+      assert.match(error.message, /migrate one-shot/);
+      return true;
+    });
+    const { migrations } = countingMigrations();
+    const migrated = await open({ schema, migrations, migrate: true });
+    await migrated.db.insertInto("things").values({ name: "kept" }).execute();
+    // Up to date: it starts and reads its tables.
+    const runtime = await open({ schema, migrations, migrate: false });
+    assert.equal((await runtime.db.selectFrom("things").selectAll().execute()).length, 1);
+    // Newer code than schema: refused, naming what is pending; nothing was applied.
+    const newer = { ...migrations, "2026_11_26_004_more": { up: async () => assert.fail("must not run") } };
+    await assert.rejects(open({ schema, migrations: newer, migrate: false }), (error: unknown) => {
+      assert.ok(error instanceof MigrationError);
+      assert.match(error.message, /2026_11_26_004_more/);
+      return true;
+    });
+    // Older code than schema (a rollback): it starts.
+    const { "2026_11_26_003_create_kinds": _newest, ...older } = migrations;
+    await open({ schema, migrations: older, migrate: false });
   });
 
   it("commits and rolls back transactions", async (t) => {
@@ -356,6 +390,16 @@ function contract(backend: Backend): void {
   });
 }
 
+describe("migrationsAtStart", () => {
+  it("migrates at start outside production unless told otherwise, and never by default in production", () => {
+    assert.equal(migrationsAtStart({ NODE_ENV: "development" }), true);
+    assert.equal(migrationsAtStart({ NODE_ENV: "test" }), true);
+    assert.equal(migrationsAtStart({ NODE_ENV: "production" }), false);
+    assert.equal(migrationsAtStart({ NODE_ENV: "production", MIGRATE_ON_START: true }), true);
+    assert.equal(migrationsAtStart({ NODE_ENV: "development", MIGRATE_ON_START: false }), false);
+  });
+});
+
 describe("@weelo/db on embedded PGlite", () => {
   const backend: Backend = {
     kind: "pglite",
@@ -414,7 +458,12 @@ describe("@weelo/db on a Postgres server", { skip: DATABASE_URL ? false : "DATAB
 
   contract(backend);
 
-  it("keeps start-up options given in DATABASE_URL beside its own search_path", async (t) => {
+  // PgBouncer (1.18, scripts/pgbouncer.sh) refuses start-up options: that pooled run cannot make this connection.
+  it("keeps start-up options given in DATABASE_URL", {
+    skip: process.env.DATABASE_POOLED
+      ? "connected through a transaction pooler, which refuses start-up options"
+      : false,
+  }, async (t) => {
     const schema = testSchemaName("options");
     const url = new URL(DATABASE_URL!);
     url.searchParams.set("options", "-c statement_timeout=4321");
@@ -430,10 +479,9 @@ describe("@weelo/db on a Postgres server", { skip: DATABASE_URL ? false : "DATAB
       await dropSchema(DATABASE_URL!, schema);
     });
     const settings = await sql<{ timeout: string; path: string }>`
-      select current_setting('statement_timeout') as timeout, current_setting('search_path') as path`.execute(
-      database.db,
-    );
-    assert.deepEqual(settings.rows[0], { timeout: "4321ms", path: `${schema},public` });
+      select current_setting('statement_timeout') as timeout`.execute(database.db);
+    assert.deepEqual(settings.rows[0], { timeout: "4321ms" });
+    assert.equal((await database.db.selectFrom("things").selectAll().execute()).length, 0);
   });
 
   it("migrates while other schemas are created and dropped around it (kysely's introspection read them all)", async (t) => {

@@ -10,6 +10,8 @@ export const PgErrorCode = {
   serializationFailure: "40001",
   deadlockDetected: "40P01",
   duplicateSchema: "42P06",
+  /** Permission denied: a runtime role reaching outside its grants (DDL, another schema). */
+  insufficientPrivilege: "42501",
 } as const;
 
 /** The SQLSTATE of a database error, or undefined for anything else. */

@@ -4,6 +4,7 @@
  */
 export {
   createDatabase,
+  migrationsAtStart,
   type CreateDatabaseOptions,
   type Database,
   type DatabaseConfig,
@@ -25,3 +26,4 @@ export {
   type Transaction,
   type Updateable,
 } from "kysely";
+export { grantServiceRole, type ServiceRole } from "./roles.js";

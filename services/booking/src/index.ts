@@ -16,3 +16,5 @@ export {
   BOOKING_STATUS_CHANGED_PAYLOAD_TYPE,
 } from "./booking.events.js";
 export type { ArrivalCheck, BookingService, QuoteRedemption, RedeemedQuote } from "./booking.service.js";
+/** Its schema migrations, for the migrate one-shot (system/src/migrate.ts). */
+export { bookingMigrations } from "./migrations/index.js";

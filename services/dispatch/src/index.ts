@@ -14,3 +14,5 @@ export {
   liveSubject,
 } from "./dispatch.events.js";
 export type { DispatchService } from "./dispatch.service.js";
+/** Its schema migrations, for the migrate one-shot (system/src/migrate.ts). */
+export { dispatchMigrations } from "./migrations/index.js";

@@ -19,3 +19,5 @@ export {
   type VehicleTypeSource,
 } from "./vehicle-types.js";
 export type { FleetService } from "./fleet.service.js";
+/** Its schema migrations, for the migrate one-shot (system/src/migrate.ts). */
+export { fleetMigrations } from "./migrations/index.js";

@@ -12,3 +12,5 @@ export {
   type FleetDirectorySource,
   type FleetDriverDirectory,
 } from "./fleet-driver-directory.js";
+/** Its schema migrations, for the migrate one-shot (system/src/migrate.ts). */
+export { identityMigrations } from "./migrations/index.js";

@@ -7,3 +7,5 @@ export {
   type NotificationConfig,
 } from "./notification.config.js";
 export type { NotificationService } from "./notification.service.js";
+/** Its schema migrations, for the migrate one-shot (system/src/migrate.ts). */
+export { notificationMigrations } from "./migrations/index.js";

@@ -165,14 +165,21 @@ export async function pruneInbox(db: NotificationDb, before: Date, limit: number
 
 /** Deletes up to `limit` delivery claims made before `before`; returns how many. */
 export async function pruneDeliveries(db: NotificationDb, before: Date, limit: number): Promise<number> {
-  const result = await sql<{ count: string }>`
-    with doomed as (
-      select event_id, recipient_id, channel from deliveries where claimed_at < ${before} limit ${limit}
-    ), gone as (
-      delete from deliveries d using doomed
-      where d.event_id = doomed.event_id and d.recipient_id = doomed.recipient_id and d.channel = doomed.channel
-      returning 1
+  // The builder, not raw SQL: it names the schema (no search_path needed behind PgBouncer).
+  const result = await db
+    .deleteFrom("deliveries")
+    .where((eb) =>
+      eb(
+        eb.refTuple("event_id", "recipient_id", "channel"),
+        "in",
+        eb
+          .selectFrom("deliveries")
+          .select(["event_id", "recipient_id", "channel"])
+          .where("claimed_at", "<", before)
+          .limit(limit)
+          .$asTuple("event_id", "recipient_id", "channel"),
+      ),
     )
-    select count(*)::text as count from gone`.execute(db);
-  return Number(result.rows[0]?.count ?? 0);
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

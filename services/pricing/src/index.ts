@@ -11,3 +11,5 @@ export { signQuoteToken, verifyQuoteToken, type QuoteClaims, type VerifyQuoteOpt
 export type { PricingService } from "./pricing.service.js";
 export type { FareBreakdown } from "./pricing.rules.js";
 export type { SurgeInputs, SurgeCounts } from "./surge/surge-inputs.js";
+/** Its schema migrations, for the migrate one-shot (system/src/migrate.ts). */
+export { pricingMigrations } from "./migrations/index.js";
