@@ -132,6 +132,11 @@ export class LocationUpload<Tag = undefined> {
     return this.seq;
   }
 
+  /** True while a stream is open (stream mode); points sent meanwhile go at once. */
+  get streaming(): boolean {
+    return this.outbox !== undefined;
+  }
+
   /** Points sent and not yet acknowledged. */
   get unacknowledged(): number {
     return this.pending.length;
