@@ -83,10 +83,14 @@ async function book(customer: WeeloClient): Promise<string> {
   return created.order!.bookings[0]!.id;
 }
 
-/** A transporter with a vehicle and a registered driver; returns the driver's phone and the vehicle. */
-async function fleet(system: TestSystem): Promise<{ driverPhone: string; vehicleId: string }> {
-  const transporter = createNodeWeeloClient({ baseUrl: system.url });
+/** A transporter based in Pune with a vehicle and a registered driver. */
+async function fleet(
+  system: TestSystem,
+  baseUrl = system.url,
+): Promise<{ transporter: WeeloClient; driverPhone: string; vehicleId: string }> {
+  const transporter = createNodeWeeloClient({ baseUrl });
   await transporter.login("transporter", uniquePhone());
+  await transporter.transporters.updateTransporterProfile({ baseLocation: PUNE, serviceRadiusKm: 25 });
   const { vehicle } = await transporter.vehicles.addVehicle({
     registrationNumber: `MH12SD${String(Math.floor(Math.random() * 9000) + 1000)}`,
     vehicleType: "lcv_14ft",
@@ -94,7 +98,7 @@ async function fleet(system: TestSystem): Promise<{ driverPhone: string; vehicle
   });
   const driverPhone = uniquePhone();
   await transporter.drivers.addDriver({ name: "Ravi Patil", phone: driverPhone, licenceNumber: "MH12 20150001234" });
-  return { driverPhone, vehicleId: vehicle!.id };
+  return { transporter, driverPhone, vehicleId: vehicle!.id };
 }
 
 describe("@weelo/client", () => {
@@ -139,6 +143,7 @@ describe("@weelo/client", () => {
     });
     assert.equal(ended.length, 1);
     assert.equal(ended[0]!.code, Code.Unauthenticated);
+    assert.match(reasonOf(ended[0]), /^(SESSION_REVOKED|REFRESH_TOKEN_REUSED)$/, "the reason is the refusal's");
     assert.equal(client.session.current, undefined, "the tokens are forgotten");
   });
 
@@ -241,6 +246,51 @@ describe("@weelo/client", () => {
       assert.equal(seen[0]!.status, "PENDING");
       assert.ok(breaks.length >= 1);
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it("WatchOffers after a reconnect closes the offers that closed while it was away", async () => {
+    const proxy = await cuttableProxy(system.url);
+    const stop = new AbortController();
+    try {
+      const { transporter } = await fleet(system, proxy.url);
+      const seen: string[] = [];
+      const breaks: StreamBreak[] = [];
+      let offerId = "";
+      const watching = (async () => {
+        for await (const { kind } of transporter.watchOffers({
+          signal: stop.signal,
+          initialBackoffMs: 1500,
+          onBreak: (event) => breaks.push(event),
+        })) {
+          if (kind.case === "offer") offerId = kind.value.id;
+          seen.push(
+            kind.case === "caughtUp" ? "caughtUp" : `${kind.case} ${kind.value?.id === offerId ? "it" : "other"}`,
+          );
+        }
+      })();
+      await until("the first caughtUp", () => seen.includes("caughtUp"));
+      const customer = createNodeWeeloClient({ baseUrl: system.url });
+      await customer.login("customer", uniquePhone());
+      const bookingId = await book(customer);
+      await until("the offer", () => offerId !== "", 20_000);
+      proxy.cut();
+      await until("the break to be noticed", () => breaks.length >= 1);
+      // While the app is away (it waits 3 s before reconnecting), the order is cancelled: the offer closes.
+      await customer.bookings.cancelBooking({ bookingId, reason: "plans changed" });
+      const direct = createNodeWeeloClient({ baseUrl: system.url });
+      await direct.session.begin(transporter.session.current!);
+      await until("the offer to close", async () => {
+        const { offers } = await direct.dispatch.listOffers({});
+        return !offers.some((offer) => offer.id === offerId);
+      });
+      await until("the second caughtUp", () => seen.filter((s) => s === "caughtUp").length >= 2, 15_000);
+      assert.deepEqual(seen, ["caughtUp", "offer it", "closed it", "caughtUp"]);
+      stop.abort();
+      await watching; // the stream ends when the app stops it
+    } finally {
+      stop.abort();
       await proxy.close();
     }
   });
