@@ -8,7 +8,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const roots = ["libs", "services", "gateway", "system", "bench", "scripts"];
+const roots = ["libs", "services", "gateway", "system", "clients", "bench", "scripts"];
 
 function findTests(dir, out) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

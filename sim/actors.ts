@@ -11,9 +11,8 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import { OfferStatus, type Offer } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_pb";
-import type { StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
-import type { ClientDuplexStream } from "@grpc/grpc-js";
-import { describe, isTransient, isUnauthenticated, reasonOf, type Gateway, type Session } from "./api.js";
+import type { LocationUpload } from "@weelo/client/node";
+import { codeOf, describe, isTransient, reasonOf, type Gateway, type Session } from "./api.js";
 import { route, type LatLng, type RoutePoint } from "./geo.js";
 import type { Status } from "./invariants.js";
 import type { Ledger, OrderRecord } from "./ledger.js";
@@ -89,32 +88,26 @@ export class CustomerApp {
     const { gateway, ledger, config } = this.world;
     const plan = planOrder(config, index);
     try {
-      const quote = await gateway.call(
-        "GetQuote",
-        (o) =>
-          gateway.pricing.getQuote(
-            { pickup: plan.pickup, drop: plan.drop, vehicleType: plan.vehicleType, vehicleCount: plan.vehicleCount },
-            o,
-          ),
-        this.session,
+      const quote = await gateway.call("GetQuote", (o) =>
+        this.session.client.pricing.getQuote(
+          { pickup: plan.pickup, drop: plan.drop, vehicleType: plan.vehicleType, vehicleCount: plan.vehicleCount },
+          o,
+        ),
       );
-      const created = await gateway.call(
-        "CreateBooking",
-        (o) =>
-          gateway.bookings.createBooking(
-            {
-              quoteToken: quote.quoteToken,
-              pickup: address(plan.pickup, "Anil Shinde", this.phone),
-              drop: address(plan.drop, "Kavita Rao", this.phone),
-              vehicleType: plan.vehicleType,
-              vehicleCount: plan.vehicleCount,
-              goodsType: plan.goodsType,
-              weightKg: plan.weightKg,
-              idempotencyKey: `sim-${this.world.tag}-${config.seed}-order-${index}`,
-            },
-            o,
-          ),
-        this.session,
+      const created = await gateway.call("CreateBooking", (o) =>
+        this.session.client.bookings.createBooking(
+          {
+            quoteToken: quote.quoteToken,
+            pickup: address(plan.pickup, "Anil Shinde", this.phone),
+            drop: address(plan.drop, "Kavita Rao", this.phone),
+            vehicleType: plan.vehicleType,
+            vehicleCount: plan.vehicleCount,
+            goodsType: plan.goodsType,
+            weightKg: plan.weightKg,
+            idempotencyKey: `sim-${this.world.tag}-${config.seed}-order-${index}`,
+          },
+          o,
+        ),
       );
       const order = created.order!;
       const record: OrderRecord = {
@@ -138,56 +131,44 @@ export class CustomerApp {
     }
   }
 
-  /** Follows a booking on WatchBooking until a final status, reconnecting after the last sequence seen. */
+  /** Follows a booking on WatchBooking until a final status; the SDK reconnects after the last sequence seen. */
   async watch(bookingId: string): Promise<void> {
     const { gateway, ledger, closing } = this.world;
     const record = ledger.bookings.get(bookingId)!;
     record.watching = true;
-    let after = 0;
     let last: Status | undefined;
-    let failures = 0;
     try {
-      while (!closing.aborted) {
-        try {
-          const stream = gateway.bookings.watchBooking(
-            { bookingId, afterSequence: BigInt(after) },
-            { headers: { authorization: `Bearer ${this.session.token}` }, signal: closing },
+      const stream = this.session.client.watchBooking(bookingId, {
+        signal: closing,
+        onBreak: ({ error }) => {
+          ledger.streamEnd(
+            error === undefined
+              ? `WatchBooking: ended before a final status (last ${last})`
+              : `WatchBooking: ${describe(error)} ${(error as Error).message.slice(0, 80)}`,
           );
-          for await (const message of stream) {
-            failures = 0;
-            if (message.booking) {
-              const status = statusName(message.booking.status);
-              record.watch.push({ kind: "state", sequence: Number(message.sequence), status });
-              if (after === 0) {
-                after = Number(message.sequence);
-                last = status;
-              }
-            } else if (message.change) {
-              const change = message.change;
-              record.watch.push({
-                kind: "change",
-                sequence: Number(change.sequence),
-                from: change.from ? statusName(change.from) : undefined,
-                to: statusName(change.to),
-              });
-              after = Number(change.sequence);
-              last = statusName(change.to);
-            }
-          }
-          if (last === "COMPLETED" || last === "CANCELLED") return;
-          ledger.streamEnd(`WatchBooking: ended before a final status (last ${last})`);
-        } catch (error) {
-          if (closing.aborted) return;
-          ledger.streamEnd(`WatchBooking: ${describe(error)} ${(error as Error).message.slice(0, 80)}`);
-          if (isUnauthenticated(error)) await this.session.refresh().catch(() => undefined);
-          else if (!isTransient(error)) {
-            gateway.log.error("WatchBooking", describe(error));
-            return;
-          }
+          ledger.watchReconnects += 1;
+        },
+      });
+      for await (const message of stream) {
+        if (message.booking) {
+          const status = statusName(message.booking.status);
+          record.watch.push({ kind: "state", sequence: Number(message.sequence), status });
+          last ??= status;
+        } else if (message.change) {
+          const change = message.change;
+          record.watch.push({
+            kind: "change",
+            sequence: Number(change.sequence),
+            from: change.from ? statusName(change.from) : undefined,
+            to: statusName(change.to),
+          });
+          last = statusName(change.to);
         }
-        ledger.watchReconnects += 1;
-        failures += 1;
-        await pause(Math.min(200 * 2 ** failures, 3000), closing);
+      }
+    } catch (error) {
+      if (!closing.aborted) {
+        ledger.streamEnd(`WatchBooking: ${describe(error)} ${(error as Error).message.slice(0, 80)}`);
+        gateway.log.error("WatchBooking", describe(error));
       }
     } finally {
       record.watching = false;
@@ -197,7 +178,7 @@ export class CustomerApp {
   /** The pickup and delivery codes of a booking, as the customer's app reads them. */
   async codes(bookingId: string): Promise<{ pickupCode: string; deliveryCode: string }> {
     const { gateway } = this.world;
-    const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.session);
+    const read = await gateway.call("GetBooking", (o) => this.session.client.bookings.getBooking({ bookingId }, o));
     return { pickupCode: read.booking!.pickupCode, deliveryCode: read.booking!.deliveryCode };
   }
 
@@ -207,10 +188,8 @@ export class CustomerApp {
     if (closing.aborted) return;
     const bookingId = order.bookingIds[order.index % order.bookingIds.length]!;
     try {
-      const answer = await gateway.call(
-        "CancelBooking",
-        (o) => gateway.bookings.cancelBooking({ bookingId, reason: "plans changed" }, o),
-        this.session,
+      const answer = await gateway.call("CancelBooking", (o) =>
+        this.session.client.bookings.cancelBooking({ bookingId, reason: "plans changed" }, o),
       );
       const booking = ledger.bookings.get(bookingId)!;
       if (answer.booking?.status === BookingStatus.CANCELLED) {
@@ -250,14 +229,11 @@ export class TransporterApp {
   async setUp(): Promise<void> {
     const { gateway } = this.world;
     this.session = await gateway.login("transporter", this.plan.phone);
-    await gateway.call(
-      "UpdateTransporterProfile",
-      (o) =>
-        gateway.transporters.updateTransporterProfile(
-          { baseLocation: this.plan.base, serviceRadiusKm: this.plan.serviceRadiusKm },
-          o,
-        ),
-      this.session,
+    await gateway.call("UpdateTransporterProfile", (o) =>
+      this.session.client.transporters.updateTransporterProfile(
+        { baseLocation: this.plan.base, serviceRadiusKm: this.plan.serviceRadiusKm },
+        o,
+      ),
     );
     for (const [k, truck] of this.plan.trucks.entries()) {
       // One idempotency key per request, so a retry after a lost answer adds nothing twice.
@@ -266,15 +242,15 @@ export class TransporterApp {
       let phone = truck.driverPhone;
       let driverKey = randomUUID();
       const vehicle = await this.retryTaken(
-        () =>
-          gateway.vehicles.addVehicle(
+        (o) =>
+          this.session.client.vehicles.addVehicle(
             {
               idempotencyKey: vehicleKey,
               registrationNumber: registration,
               vehicleType: truck.vehicleType,
               capacityKg: capacityOf(truck.vehicleType),
             },
-            { headers: this.auth() },
+            o,
           ),
         () => {
           registration = registrationFor(runTag(), k);
@@ -282,10 +258,10 @@ export class TransporterApp {
         },
       );
       const driver = await this.retryTaken(
-        () =>
-          gateway.drivers.addDriver(
+        (o) =>
+          this.session.client.drivers.addDriver(
             { idempotencyKey: driverKey, name: truck.driverName, phone, licenceNumber: truck.licence },
-            { headers: this.auth() },
+            o,
           ),
         () => {
           phone = phoneFor("driver", runTag(), k);
@@ -307,15 +283,11 @@ export class TransporterApp {
     }
   }
 
-  private auth(): Record<string, string> {
-    return { authorization: `Bearer ${this.session.token}` };
-  }
-
   /** Runs a create call; when a registration or phone is taken (an earlier run), changes it and tries again. */
-  private async retryTaken<T>(fn: () => Promise<T>, change: () => void): Promise<T> {
+  private async retryTaken<T>(fn: (o: { timeoutMs: number }) => Promise<T>, change: () => void): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.world.gateway.call("fleet setup", () => fn());
+        return await this.world.gateway.call("fleet setup", (o) => fn(o));
       } catch (error) {
         if (error instanceof ConnectError && error.code === Code.AlreadyExists && attempt < 3) {
           change();
@@ -326,30 +298,29 @@ export class TransporterApp {
     }
   }
 
-  /** Holds WatchOffers open for the whole run, reconnecting when it breaks; decides each offer once. */
+  /** Holds WatchOffers open for the whole run (the SDK reconnects when it breaks); decides each offer once. */
   async watchOffers(): Promise<void> {
     const { gateway, ledger, closing } = this.world;
-    let failures = 0;
-    while (!closing.aborted) {
-      try {
-        for await (const message of gateway.dispatch.watchOffers({}, { headers: this.auth(), signal: closing })) {
-          failures = 0;
-          if (message.kind.case === "offer") this.onOffer(message.kind.value);
-        }
-        ledger.streamEnd("WatchOffers: ended by the server");
-      } catch (error) {
-        if (closing.aborted) return;
-        ledger.streamEnd(`WatchOffers: ${describe(error)} ${(error as Error).message.slice(0, 80)}`);
-        if (isUnauthenticated(error)) await this.session.refresh().catch(() => undefined);
-        else if (!isTransient(error)) {
-          gateway.log.error("WatchOffers", describe(error));
-          this.world.notes.push(`transporter ${this.plan.index}: WatchOffers failed for good: ${reasonOf(error)}`);
-          return;
-        }
+    try {
+      const stream = this.session.client.watchOffers({
+        signal: closing,
+        onBreak: ({ error }) => {
+          ledger.streamEnd(
+            error === undefined
+              ? "WatchOffers: ended by the server"
+              : `WatchOffers: ${describe(error)} ${(error as Error).message.slice(0, 80)}`,
+          );
+          ledger.offerStreamReconnects += 1;
+        },
+      });
+      for await (const message of stream) {
+        if (message.kind.case === "offer") this.onOffer(message.kind.value);
       }
-      ledger.offerStreamReconnects += 1;
-      failures += 1;
-      await pause(Math.min(200 * 2 ** failures, 3000), closing);
+    } catch (error) {
+      if (closing.aborted) return;
+      ledger.streamEnd(`WatchOffers: ${describe(error)} ${(error as Error).message.slice(0, 80)}`);
+      gateway.log.error("WatchOffers", describe(error));
+      this.world.notes.push(`transporter ${this.plan.index}: WatchOffers failed for good: ${reasonOf(error)}`);
     }
   }
 
@@ -384,10 +355,8 @@ export class TransporterApp {
   private async decline(offer: Offer, reason: string): Promise<void> {
     const { gateway, ledger } = this.world;
     try {
-      await gateway.call(
-        "DeclineOffer",
-        (o) => gateway.dispatch.declineOffer({ offerId: offer.id, reason }, o),
-        this.session,
+      await gateway.call("DeclineOffer", (o) =>
+        this.session.client.dispatch.declineOffer({ offerId: offer.id, reason }, o),
       );
       ledger.declines += 1;
     } catch (error) {
@@ -401,10 +370,8 @@ export class TransporterApp {
     let taking = units;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const accepted = await gateway.call(
-          "AcceptOffer",
-          (o) => gateway.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: taking.length }, o),
-          this.session,
+        const accepted = await gateway.call("AcceptOffer", (o) =>
+          this.session.client.dispatch.acceptOffer({ offerId: offer.id, vehicleCount: taking.length }, o),
         );
         const at = Date.now();
         ledger.acceptances.push({
@@ -457,10 +424,8 @@ export class TransporterApp {
     const held: string[] = [];
     let pageToken = "";
     do {
-      const page = await gateway.call(
-        "ListBookings",
-        (o) => gateway.bookings.listBookings({ pageSize: 100, pageToken, status: BookingStatus.CONFIRMED }, o),
-        this.session,
+      const page = await gateway.call("ListBookings", (o) =>
+        this.session.client.bookings.listBookings({ pageSize: 100, pageToken, status: BookingStatus.CONFIRMED }, o),
       );
       for (const booking of page.bookings) if (booking.orderId === offer.orderId) held.push(booking.id);
       pageToken = page.nextPageToken;
@@ -491,11 +456,11 @@ export class TransporterApp {
     const giveUpAt = Date.now() + 20_000;
     for (let wait = 250; !closing.aborted; wait = Math.min(wait * 2, 2000)) {
       try {
-        await gateway.call(
-          "AssignDriver",
-          (o) =>
-            gateway.dispatch.assignDriver({ bookingId, driverId: unit.driver.driverId, vehicleId: unit.vehicleId }, o),
-          this.session,
+        await gateway.call("AssignDriver", (o) =>
+          this.session.client.dispatch.assignDriver(
+            { bookingId, driverId: unit.driver.driverId, vehicleId: unit.vehicleId },
+            o,
+          ),
         );
         const booking = ledger.bookings.get(bookingId);
         if (booking) {
@@ -519,10 +484,8 @@ export class TransporterApp {
     unit.holding = undefined;
     if (closing.aborted) return;
     try {
-      await gateway.call(
-        "CancelBooking",
-        (o) => gateway.bookings.cancelBooking({ bookingId, reason: "no driver free after all" }, o),
-        this.session,
+      await gateway.call("CancelBooking", (o) =>
+        this.session.client.bookings.cancelBooking({ bookingId, reason: "no driver free after all" }, o),
       );
     } catch (error) {
       gateway.log.refusal("CancelBooking(transporter)", reasonOf(error));
@@ -542,15 +505,6 @@ function capacityOf(vehicleType: string): number {
 
 // ---------------------------------------------------------------------------------- drivers
 
-/** A fix the app has sent and keeps until it is acknowledged. */
-interface SentPoint {
-  seq: number;
-  fix: RoutePoint;
-  recordedAt: Date;
-  /** The booking whose trip this moving fix belongs to, if any. */
-  tripBookingId: string | undefined;
-}
-
 interface Drive {
   points: RoutePoint[];
   done: () => void;
@@ -560,18 +514,15 @@ export class DriverApp {
   session!: Session;
   position: LatLng;
   onTrip = false;
-  private seq = 0;
-  private acked = 0;
-  private readonly pending: SentPoint[] = [];
-  private stream: ClientDuplexStream<unknown, StreamLocationResponse> | undefined;
+  /** The GPS upload (StreamLocation through the SDK): each point tagged with its trip's booking, if any. */
+  private upload: LocationUpload<string> | undefined;
+  /** The sequence number whose ack ends the current drive. */
+  private awaitedSeq: bigint | undefined;
   private drive: Drive | undefined;
   /** Booking whose moving fixes are being tagged as the trip's. */
   private tripBookingId: string | undefined;
-  private readonly ackWaiters: { seq: number; resolve: () => void }[] = [];
   private readonly aborted = new Set<string>();
   private readonly started = new Set<string>();
-  private reconnecting = false;
-  private streamFailures = 0;
   /** The step of the current trip and since when. */
   phase: { bookingId: string; what: string; since: number } | undefined;
 
@@ -591,10 +542,8 @@ export class DriverApp {
 
   async goOnline(vehicleId: string): Promise<void> {
     const { gateway, ledger } = this.world;
-    await gateway.call(
-      "SetAvailability",
-      (o) => gateway.drivers.setAvailability({ online: true, vehicleId }, o),
-      this.session,
+    await gateway.call("SetAvailability", (o) =>
+      this.session.client.drivers.setAvailability({ online: true, vehicleId }, o),
     );
     ledger.driversOnline += 1;
   }
@@ -602,105 +551,49 @@ export class DriverApp {
   // ------------------------------------------------------------------ the location stream
 
   startStreaming(): void {
-    this.connect();
-  }
-
-  private connect(): void {
-    const { gateway, ledger, closing } = this.world;
+    const { ledger, closing } = this.world;
     if (closing.aborted) return;
-    const stream = gateway.openLocationStream(this.session.token) as unknown as ClientDuplexStream<
-      unknown,
-      StreamLocationResponse
-    >;
-    this.stream = stream;
-    let reconnectAfter: number | undefined;
-    // Points written again on this stream count as re-sent once the stream is up (its first answer).
-    let resending = this.pending.length;
-    stream.on("data", (message: StreamLocationResponse) => {
-      this.streamFailures = 0;
-      ledger.pointsResent += resending;
-      resending = 0;
-      if (message.kind?.$case === "ack") this.onAck(message.kind.value.ackedSeq, message.kind.value.rejected);
-      else if (message.kind?.$case === "command") {
-        const command = message.kind.value.kind;
-        if (command?.$case === "assignment")
-          this.onAssignment(command.value.bookingId, command.value.pickup, command.value.drop);
-        else if (command?.$case === "cancelled") this.abortTrip(command.value.bookingId);
-        else if (command?.$case === "reopened") this.abortTrip(command.value.bookingId);
-        else if (command?.$case === "reconnect") reconnectAfter = command.value.retryAfterMs;
-      }
+    let reconnectAsked = false;
+    this.upload = this.session.client.uploadLocation<string>({
+      mode: "stream",
+      signal: closing,
+      onAck: ({ points, rejected }) => {
+        ledger.pointsAcked += points.length;
+        ledger.pointsRejected += rejected.length;
+        // A rejected point of a trip is not in its path: the trip's check skips that ack's points.
+        if (rejected.length > 0) return;
+        for (const point of points) {
+          if (point.tag)
+            ledger.bookings.get(point.tag)?.ackedTripPoints.push({ seq: Number(point.seq), at: Date.now() });
+        }
+      },
+      // Points written again on a new stream count as re-sent once the stream is up (its first answer).
+      onResent: (count) => {
+        ledger.pointsResent += count;
+      },
+      onCommand: (command) => {
+        const kind = command.kind;
+        if (kind.case === "assignment") this.onAssignment(kind.value.bookingId, kind.value.pickup, kind.value.drop);
+        else if (kind.case === "cancelled" || kind.case === "reopened") this.abortTrip(kind.value.bookingId);
+        else if (kind.case === "reconnect") reconnectAsked = true;
+      },
+      onBreak: ({ error }) => {
+        ledger.streamEnd(
+          error !== undefined
+            ? `driver stream: error ${codeOf(error)} ${(error as Error).message.slice(0, 80)}`
+            : reconnectAsked
+              ? "driver stream: ended after ReconnectCommand"
+              : "driver stream: ended by the server",
+        );
+        reconnectAsked = false;
+        ledger.streamReconnects += 1;
+      },
+      onFailure: (error) => {
+        if (closing.aborted) return;
+        this.world.gateway.log.error("StreamLocation", describe(error));
+        this.world.notes.push(`driver ${this.driverId}: the location stream stopped for good: ${describe(error)}`);
+      },
     });
-    const lost = () => {
-      if (this.stream !== stream) return;
-      this.stream = undefined;
-      if (closing.aborted) return;
-      ledger.streamReconnects += 1;
-      this.streamFailures += 1;
-      const wait = reconnectAfter ?? Math.min(100 * 2 ** this.streamFailures, 3000);
-      this.reconnecting = true;
-      setTimeout(() => {
-        this.reconnecting = false;
-        this.connect();
-      }, wait).unref();
-    };
-    stream.on("end", () =>
-      ledger.streamEnd(
-        reconnectAfter !== undefined
-          ? "driver stream: ended after ReconnectCommand"
-          : "driver stream: ended by the server",
-      ),
-    );
-    stream.on("error", (error: { code?: number; details?: string }) => {
-      ledger.streamEnd(`driver stream: error ${error.code ?? "?"} ${String(error.details ?? "").slice(0, 80)}`);
-      // UNAUTHENTICATED (16): the access token expired; a new one before the next stream.
-      if (error.code === 16)
-        void this.session
-          .refresh()
-          .catch(() => undefined)
-          .finally(lost);
-      else lost();
-    });
-    stream.on("end", lost);
-    // Everything not acknowledged goes again on the new stream (the server ignores duplicates).
-    if (this.pending.length > 0) {
-      for (let i = 0; i < this.pending.length; i += 100) this.write(this.pending.slice(i, i + 100));
-    }
-  }
-
-  private write(points: SentPoint[]): void {
-    this.stream?.write({
-      points: points.map((p) => ({
-        seq: p.seq,
-        recordedAt: p.recordedAt,
-        lat: p.fix.lat,
-        lng: p.fix.lng,
-        accuracyM: 6,
-        speedMps: p.fix.speedMps,
-        heading: p.fix.heading,
-      })),
-    });
-  }
-
-  private onAck(ackedSeq: number, rejected: number): void {
-    const { ledger } = this.world;
-    if (ackedSeq <= this.acked) return;
-    this.acked = ackedSeq;
-    ledger.pointsRejected += rejected;
-    while (this.pending.length > 0 && this.pending[0]!.seq <= ackedSeq) {
-      const point = this.pending.shift()!;
-      ledger.pointsAcked += 1;
-      // A rejected point cannot be told apart within its ack: the trip's check skips that ack's points.
-      if (point.tripBookingId && rejected === 0)
-        ledger.bookings.get(point.tripBookingId)?.ackedTripPoints.push({ seq: point.seq, at: Date.now() });
-    }
-    for (let i = this.ackWaiters.length - 1; i >= 0; i--) {
-      if (this.ackWaiters[i]!.seq <= ackedSeq) this.ackWaiters.splice(i, 1)[0]!.resolve();
-    }
-  }
-
-  private ackedUpTo(seq: number): Promise<void> {
-    if (seq <= this.acked) return Promise.resolve();
-    return new Promise((resolve) => this.ackWaiters.push({ seq, resolve }));
   }
 
   /**
@@ -712,26 +605,34 @@ export class DriverApp {
     if (closing.aborted) return;
     let fix: RoutePoint;
     let tripBookingId: string | undefined;
+    let lastOfDrive: (() => void) | undefined;
     if (this.drive && this.drive.points.length > 0) {
       fix = this.drive.points.shift()!;
       tripBookingId = this.tripBookingId;
       if (this.drive.points.length === 0) {
-        const done = this.drive.done;
-        this.drive = undefined;
         // The drive is over once this last fix is acknowledged.
-        const seq = this.seq + 1;
-        void this.ackedUpTo(seq).then(done);
+        lastOfDrive = this.drive.done;
+        this.drive = undefined;
       }
     } else {
       fix = { ...this.position, speedMps: 0, heading: 0 };
     }
     this.position = { lat: fix.lat, lng: fix.lng };
-    this.seq += 1;
-    const point: SentPoint = { seq: this.seq, fix, recordedAt: new Date(), tripBookingId };
-    this.pending.push(point);
+    if (!this.upload) return;
+    const seq = this.upload.send(
+      { lat: fix.lat, lng: fix.lng, accuracyM: 6, speedMps: fix.speedMps, heading: fix.heading },
+      tripBookingId,
+    );
     ledger.pointsSent += 1;
     ledger.pointsMeter.add(1);
-    if (this.stream && !this.reconnecting) this.write([point]);
+    if (lastOfDrive) {
+      const done = lastOfDrive;
+      this.awaitedSeq = seq;
+      void this.upload.acknowledged(seq).then(() => {
+        if (this.awaitedSeq === seq) this.awaitedSeq = undefined;
+        done();
+      });
+    }
   }
 
   /** Drives to a point at the configured speed; resolves when the arrival fix is acknowledged. */
@@ -760,11 +661,7 @@ export class DriverApp {
         `driver ${this.driverId}: no assignment command for booking ${bookingId} within 10 s; the app found it with ListBookings`,
       );
       try {
-        const read = await gateway.call(
-          "GetBooking",
-          (o) => gateway.bookings.getBooking({ bookingId }, o),
-          this.session,
-        );
+        const read = await gateway.call("GetBooking", (o) => this.session.client.bookings.getBooking({ bookingId }, o));
         const booking = read.booking!;
         if (booking.status === BookingStatus.ASSIGNED && booking.pickup?.location && booking.drop?.location)
           this.onAssignment(bookingId, booking.pickup.location, booking.drop.location);
@@ -840,9 +737,10 @@ export class DriverApp {
   describePhase(now = Date.now()): string {
     if (!this.phase) return "no trip";
     const left = this.drive ? `, ${this.drive.points.length} fixes to go` : "";
+    const upload = this.upload;
     const waiting =
-      this.ackWaiters.length > 0
-        ? `, waiting for the ack of seq ${this.ackWaiters.map((w) => w.seq).join(",")} (acked ${this.acked}, sent ${this.seq}, ${this.pending.length} unacked, stream ${this.stream ? "open" : "closed"})`
+      this.awaitedSeq !== undefined && upload
+        ? `, waiting for the ack of seq ${this.awaitedSeq} (acked ${upload.acked}, sent ${upload.lastSeq}, ${upload.unacknowledged} unacked, stream ${upload.streaming ? "open" : "closed"})`
         : "";
     return `${this.phase.what} for ${Math.round((now - this.phase.since) / 1000)} s${left}${waiting}`;
   }
@@ -866,14 +764,11 @@ export class DriverApp {
   ): Promise<boolean | "retry"> {
     const { gateway } = this.world;
     try {
-      await gateway.call(
-        "UpdateBookingStatus",
-        (o) =>
-          gateway.bookings.updateBookingStatus(
-            { bookingId, status, location: this.position, ...(code ? { code } : {}) },
-            o,
-          ),
-        this.session,
+      await gateway.call("UpdateBookingStatus", (o) =>
+        this.session.client.bookings.updateBookingStatus(
+          { bookingId, status, location: this.position, ...(code ? { code } : {}) },
+          o,
+        ),
       );
       return true;
     } catch (error) {
@@ -905,15 +800,16 @@ export class DriverApp {
   private async alreadyIn(bookingId: string, status: BookingStatus): Promise<boolean> {
     const { gateway } = this.world;
     try {
-      const read = await gateway.call("GetBooking", (o) => gateway.bookings.getBooking({ bookingId }, o), this.session);
+      const read = await gateway.call("GetBooking", (o) => this.session.client.bookings.getBooking({ bookingId }, o));
       return read.booking?.status === status;
     } catch {
       return false;
     }
   }
 
-  close(): void {
-    this.stream?.end();
-    this.stream = undefined;
+  close(): Promise<void> {
+    const upload = this.upload;
+    this.upload = undefined;
+    return upload?.stop() ?? Promise.resolve();
   }
 }

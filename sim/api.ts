@@ -1,27 +1,26 @@
 /**
- * The public interfaces the simulated apps use, and nothing else: Connect HTTP/JSON through
- * the gateway for every unary call and server stream (customers, transporters, the driver
- * app's unary calls), and gRPC over HTTP/2 through the same port for the driver's
- * bidirectional StreamLocation. Unary calls that fail for a transient reason (the system
- * restarting, a limit answering 429/503) are retried with backoff; every failure is counted.
+ * The public interfaces the simulated apps use, and nothing else: each simulated user is an
+ * app with its own @weelo/client (its session, its token refresh, its connections): Connect
+ * HTTP/JSON through the gateway for unary calls and server streams, and Connect over HTTP/2
+ * for the driver's bidirectional StreamLocation. Unary calls that fail for a transient reason
+ * (the system restarting, a limit answering 429/503) are retried here with backoff, so every
+ * retry and failure is counted; the SDK renews tokens and resumes streams.
  */
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import * as grpc from "@grpc/grpc-js";
-import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
-import { ErrorDetailSchema } from "@weelo/contracts/es/weelo/common/v1/error_pb";
-import { Role } from "@weelo/contracts/es/weelo/common/v1/common_pb";
-import { DispatchService } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
-import { DriverService } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
-import { TransporterService } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
-import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
-import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
-import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
-import { TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
-import { TrackingServiceClient } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type WeeloClient,
+  createNodeWeeloClient,
+  describeError,
+  errorFacts,
+  isTransient,
+  type RoleName,
+} from "@weelo/client/node";
+import { Role } from "@weelo/contracts/es/weelo/common/v1/common_pb";
 
-export type RoleName = "customer" | "transporter" | "driver";
+export { codeOf, isTransient, isUnauthenticated, reasonOf, type RoleName } from "@weelo/client/node";
+
+/** "Unavailable", or "FailedPrecondition ALREADY_TAKEN" when a reason says more than the code. */
+export const describe = describeError;
 
 /** Failures of the run by method and code ("CreateBooking unavailable"), and the expected refusals apart. */
 export class CallLog {
@@ -47,75 +46,10 @@ export class CallLog {
   }
 }
 
-/** The machine-readable reason of a refusal (ErrorDetail.reason), or the Connect code's name. */
-export function reasonOf(error: unknown): string {
-  if (error instanceof ConnectError) {
-    const detail = error.findDetails(ErrorDetailSchema)[0];
-    return detail?.reason || Code[error.code] || "unknown";
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** The Connect code's name of a failure ("Unavailable"); "Network" for a failure below Connect. */
-export function codeOf(error: unknown): string {
-  return error instanceof ConnectError ? (Code[error.code] ?? "Unknown") : "Network";
-}
-
-/** "Unavailable", or "FailedPrecondition ALREADY_TAKEN" when a reason says more than the code. */
-export function describe(error: unknown): string {
-  const code = codeOf(error);
-  const reason = reasonOf(error);
-  return reason === code ? code : `${code} ${reason}`;
-}
-
-const TRANSIENT = new Set([
-  Code.Unavailable,
-  Code.ResourceExhausted,
-  Code.DeadlineExceeded,
-  Code.Aborted,
-  Code.Unknown,
-  Code.Internal,
-]);
-
-/** True for a failure worth retrying: the system or the network, not the request. */
-export function isTransient(error: unknown): boolean {
-  return !(error instanceof ConnectError) || TRANSIENT.has(error.code);
-}
-
-/** True when the failure says the access token is no longer good (expired or revoked). */
-export function isUnauthenticated(error: unknown): boolean {
-  return error instanceof ConnectError && error.code === Code.Unauthenticated;
-}
-
-/**
- * A logged-in user: the access token calls carry, renewed with the refresh token when the
- * server says it expired (one refresh at a time however many calls noticed).
- */
-export class Session {
-  private refreshing: Promise<void> | undefined;
-
-  constructor(
-    private readonly gateway: Gateway,
-    public token: string,
-    private refreshToken: string,
-    readonly userId: string,
-  ) {}
-
-  refresh(): Promise<void> {
-    this.refreshing ??= (async () => {
-      try {
-        const answer = await this.gateway.call("RefreshToken", (o) =>
-          this.gateway.auth.refreshToken({ refreshToken: this.refreshToken }, o),
-        );
-        this.token = answer.tokens!.accessToken;
-        this.refreshToken = answer.tokens!.refreshToken;
-        this.gateway.log.refreshes += 1;
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    return this.refreshing;
-  }
+/** A logged-in user: the app's client (its session renews the token by itself) and the user's id. */
+export interface Session {
+  client: WeeloClient;
+  userId: string;
 }
 
 export interface GatewayOptions {
@@ -128,111 +62,67 @@ export interface GatewayOptions {
   log: CallLog;
 }
 
-/** Typed Connect clients of every public service the apps use, over HTTP/1.1 with JSON. */
-export class Gateway {
-  readonly auth: Client<typeof AuthService>;
-  readonly vehicles: Client<typeof VehicleService>;
-  readonly drivers: Client<typeof DriverService>;
-  readonly transporters: Client<typeof TransporterService>;
-  readonly pricing: Client<typeof PricingService>;
-  readonly bookings: Client<typeof BookingService>;
-  readonly dispatch: Client<typeof DispatchService>;
-  readonly tracking: Client<typeof TrackingService>;
-  private readonly grpcClient: TrackingServiceClient;
+const ROLES: Record<RoleName, Role> = { customer: Role.CUSTOMER, transporter: Role.TRANSPORTER, driver: Role.DRIVER };
 
-  constructor(readonly options: GatewayOptions) {
-    const transport = createConnectTransport({ baseUrl: options.url, httpVersion: "1.1", useBinaryFormat: false });
-    this.auth = createClient(AuthService, transport);
-    this.vehicles = createClient(VehicleService, transport);
-    this.drivers = createClient(DriverService, transport);
-    this.transporters = createClient(TransporterService, transport);
-    this.pricing = createClient(PricingService, transport);
-    this.bookings = createClient(BookingService, transport);
-    this.dispatch = createClient(DispatchService, transport);
-    this.tracking = createClient(TrackingService, transport);
-    const target = new URL(options.url);
-    this.grpcClient = new TrackingServiceClient(
-      `${target.hostname}:${target.port || 80}`,
-      grpc.credentials.createInsecure(),
-      {
-        "grpc.keepalive_time_ms": 20_000,
-        "grpc.initial_reconnect_backoff_ms": 200,
-        "grpc.max_reconnect_backoff_ms": 2000,
-      },
-    );
-  }
+/** Where the simulated apps connect, and the run's retry rule for unary calls. */
+export class Gateway {
+  constructor(readonly options: GatewayOptions) {}
 
   get log(): CallLog {
     return this.options.log;
+  }
+
+  /** A new app: its own client and session (the run retries itself, so the SDK's retries are off). */
+  app(): WeeloClient {
+    return createNodeWeeloClient({
+      baseUrl: this.options.url,
+      retry: false,
+      onRefresh: () => {
+        this.log.refreshes += 1;
+      },
+    });
   }
 
   /**
    * One unary call with retries of transient failures (backoff from 100 ms doubling to 2 s,
    * for at most retryForMs); what is not transient is thrown at once for the caller to judge.
    */
-  async call<T>(
-    what: string,
-    fn: (options: { timeoutMs: number; headers?: Record<string, string> }) => Promise<T>,
-    session?: Session,
-  ): Promise<T> {
+  async call<T>(what: string, fn: (options: { timeoutMs: number }) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.options.retryForMs;
     let wait = 100;
-    let refreshed = false;
     for (;;) {
       try {
-        return await fn({
-          timeoutMs: this.options.timeoutMs,
-          ...(session ? { headers: { authorization: `Bearer ${session.token}` } } : {}),
-        });
+        return await fn({ timeoutMs: this.options.timeoutMs });
       } catch (error) {
-        if (session && !refreshed && isUnauthenticated(error)) {
-          refreshed = true;
-          await session.refresh();
-          continue;
-        }
         if (!isTransient(error) || Date.now() + wait > deadline) {
-          if (isTransient(error)) this.log.error(what, describe(error));
+          if (isTransient(error)) this.log.error(what, describeError(error));
           throw error;
         }
         this.log.retries += 1;
-        const hinted =
-          error instanceof ConnectError
-            ? Number(error.findDetails(ErrorDetailSchema)[0]?.retryAfterSeconds ?? 0) * 1000
-            : 0;
+        const hinted = (errorFacts(error).retryAfterSeconds ?? 0) * 1000;
         await sleep(Math.max(wait, Math.min(hinted, 5000)));
         wait = Math.min(wait * 2, 2000);
       }
     }
   }
 
-  /** Logs a phone in by OTP (development: the code comes back as devOtp) and returns the tokens and user id. */
+  /** Logs a phone in by OTP on a new app (development: the code comes back as devOtp). */
   async login(role: RoleName, phone: string): Promise<Session> {
-    const protoRole = role === "customer" ? Role.CUSTOMER : role === "transporter" ? Role.TRANSPORTER : Role.DRIVER;
-    const sent = await this.call("SendOtp", (o) => this.auth.sendOtp({ phone, role: protoRole }, o));
+    const client = this.app();
+    const sent = await this.call("SendOtp", (o) => client.auth.sendOtp({ phone, role: ROLES[role] }, o));
     if (!sent.devOtp)
       throw new Error(
         "SendOtp returned no devOtp: the simulator needs the system's console SMS provider (development mode)",
       );
     const verified = await this.call("VerifyOtp", (o) =>
-      this.auth.verifyOtp({ phone, otp: sent.devOtp, role: protoRole }, o),
+      client.auth.verifyOtp({ phone, otp: sent.devOtp, role: ROLES[role] }, o),
     );
     if (!verified.tokens?.accessToken || !verified.user) throw new Error(`VerifyOtp for ${phone} returned no token`);
-    return new Session(this, verified.tokens.accessToken, verified.tokens.refreshToken, verified.user.id);
-  }
-
-  /** Opens a driver's StreamLocation over gRPC through the gateway's port. */
-  openLocationStream(
-    token: string,
-  ): grpc.ClientDuplexStream<
-    import("@weelo/contracts/grpc/weelo/tracking/v1/tracking_service").StreamLocationRequest,
-    import("@weelo/contracts/grpc/weelo/tracking/v1/tracking_service").StreamLocationResponse
-  > {
-    const metadata = new grpc.Metadata();
-    metadata.set("authorization", `Bearer ${token}`);
-    return this.grpcClient.streamLocation(metadata);
-  }
-
-  close(): void {
-    this.grpcClient.close();
+    await client.session.begin({
+      accessToken: verified.tokens.accessToken,
+      refreshToken: verified.tokens.refreshToken,
+      userId: verified.user.id,
+    });
+    return { client, userId: verified.user.id };
   }
 }

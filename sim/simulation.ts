@@ -155,10 +155,8 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
         const acked = booking.ackedTripPoints.filter((p) => p.at < end).map((p) => p.seq);
         ackedAfterEnd += booking.ackedTripPoints.length - acked.length;
         try {
-          const path = await gateway.call(
-            "GetTripPath",
-            (o) => gateway.tracking.getTripPath({ bookingId: booking.id }, o),
-            customer.session,
+          const path = await gateway.call("GetTripPath", (o) =>
+            customer.session.client.tracking.getTripPath({ bookingId: booking.id }, o),
           );
           stored += path.points.length;
           trips.push({ bookingId: booking.id, acked, stored: path.points.map((p) => Number(p.seq)) });
@@ -282,8 +280,7 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
     if (ticker) clearInterval(ticker);
     if (progress) clearInterval(progress);
     stop.abort();
-    for (const transporter of transporters) for (const unit of transporter.units) unit.driver.close();
-    gateway.close();
+    await Promise.all(transporters.flatMap((transporter) => transporter.units.map((unit) => unit.driver.close())));
   }
 }
 
@@ -332,10 +329,8 @@ async function readBack(world: World): Promise<Map<string, Final>> {
   const finals = new Map<string, Final>();
   await inBatches([...ledger.bookings.values()], 8, async (record) => {
     const customer = world.customers[record.customer]!;
-    const read = await gateway.call(
-      "GetBooking",
-      (o) => gateway.bookings.getBooking({ bookingId: record.id }, o),
-      customer.session,
+    const read = await gateway.call("GetBooking", (o) =>
+      customer.session.client.bookings.getBooking({ bookingId: record.id }, o),
     );
     const booking = read.booking!;
     finals.set(record.id, {

@@ -105,6 +105,14 @@ export const REST_ALIASES: readonly RestAlias[] = [
     params: { id: "bookingId" },
   },
   {
+    // The driver's status changes; the body's status in plain words ("AT_PICKUP", "in_transit").
+    method: "PUT",
+    path: "/api/v1/bookings/:id/status",
+    service: BookingService,
+    rpc: rpc(BookingService, "UpdateBookingStatus"),
+    params: { id: "bookingId" },
+  },
+  {
     method: "POST",
     path: "/api/v1/tracking/location",
     service: TrackingService,
