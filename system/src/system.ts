@@ -95,7 +95,10 @@ export async function startSystem(
     ...(options.logger ? { logger: options.logger } : {}),
   });
   try {
-    const pricing = await startPricing(platform, config);
+    // This process's mesh port, known once it listens: pricing counts supply at tracking and booking
+    // redeems quotes at pricing through it.
+    let ownMeshPort = 0;
+    const pricing = await startPricing(platform, config, { ownAddress: () => `127.0.0.1:${ownMeshPort}` });
     // In one process fleet reads the vehicle catalog from pricing directly (cached there).
     const fleet = await startFleet(platform, config, {
       vehicleTypes: { has: async (typeId) => (await pricing.listVehicleTypes()).some((type) => type.id === typeId) },
@@ -103,8 +106,6 @@ export async function startSystem(
     await startIdentity(platform, config, { drivers: createFleetDriverDirectory(fleet.directory) });
     // Booking refuses AT_PICKUP / AT_DROPOFF away from the stop by asking tracking (started next).
     let tracking: TrackingModule | undefined;
-    // This process's mesh port, known once it listens: booking redeems quotes at pricing through it.
-    let ownMeshPort = 0;
     await startBooking(platform, config, {
       ownAddress: () => `127.0.0.1:${ownMeshPort}`,
       arrivals: {

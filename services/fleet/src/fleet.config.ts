@@ -43,6 +43,11 @@ export const fleetConfigSchema = baseConfigSchema.extend({
   FLEET_SUBJECT_ROOT: natsName("subject tokens").default("fleet"),
   /** How long the stream keeps events (hours). */
   FLEET_STREAM_MAX_AGE_H: envInt(7 * 24, 1, 365 * 24),
+  /** Booking's stream and subject root: its status events set drivers and vehicles ON_TRIP and back. */
+  BOOKING_STREAM: natsName("stream names").default("BOOKING"),
+  BOOKING_SUBJECT_ROOT: natsName("subject tokens").default("booking"),
+  /** Durable consumer of booking's events for ON_TRIP, shared by fleet's replicas. */
+  FLEET_TRIPS_CONSUMER: natsName("consumer names").default("fleet-trips"),
   ...outboxConfigShape,
 });
 

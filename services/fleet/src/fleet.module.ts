@@ -24,6 +24,7 @@ import { driverHandlers } from "./driver.handlers.js";
 import { fleetMigrations } from "./migrations/index.js";
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import { vehicleHandlers } from "./vehicle.handlers.js";
+import { consumeTripStatus } from "./trip-status.js";
 import { pricingVehicleTypeCatalog, staticVehicleTypeCatalog, type VehicleTypeCatalog } from "./vehicle-types.js";
 
 export interface FleetModuleOptions {
@@ -75,6 +76,20 @@ export async function startFleet(
     .addService(TransporterServiceService, transporterHandlers(service))
     // Internal (identity asks it at login, dispatch before assigning): served on the mesh listener only.
     .addService(FleetDirectoryServiceService, directoryHandlers(service));
+  // Booking's events set drivers and vehicles ON_TRIP and back (booking's stream may not exist yet: looked for until it does).
+  const trips = consumeTripStatus(
+    platform.bus,
+    database.db,
+    {
+      stream: config.BOOKING_STREAM,
+      subjectRoot: config.BOOKING_SUBJECT_ROOT,
+      durable: config.FLEET_TRIPS_CONSUMER,
+      fleetSubjectRoot: config.FLEET_SUBJECT_ROOT,
+    },
+    logger,
+    platform.metrics.registry,
+  );
+  platform.onShutdown("fleet trip status", () => trips.stop());
   const directory: InProcessFleetDirectory = {
     findActiveDriverByPhone: (request) => service.findActiveDriverByPhone(request.phone),
     linkDriverAccount: (request) => service.linkDriverAccount(request.phone, request.userId),

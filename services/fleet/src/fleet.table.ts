@@ -65,11 +65,26 @@ export interface TransportersTable {
   updated_at: UpdatedAt;
 }
 
+/** Which booking holds which driver and vehicle ON_TRIP (from booking's events; see trip-holds.ts). */
+export interface TripHoldsTable {
+  booking_id: string;
+  /** Sequence of the booking's last event applied: older or repeated events change nothing. */
+  booking_seq: BigIntColumn;
+  /** True while the booking's trip holds its driver and vehicle. */
+  active: boolean;
+  driver_id: string | null;
+  vehicle_id: string | null;
+  /** Whether the driver was online before the trip: the trip's end puts them back so (online with its vehicle). */
+  driver_was_online: ColumnType<boolean, boolean | undefined, boolean>;
+  updated_at: UpdatedAt;
+}
+
 export interface FleetDatabase {
   vehicles: VehiclesTable;
   drivers: DriversTable;
   driver_accounts: DriverAccountsTable;
   transporters: TransportersTable;
+  trip_holds: TripHoldsTable;
   /** Events written with the change that caused them, published by the relay (@weelo/outbox). */
   outbox: OutboxTable;
 }

@@ -78,6 +78,8 @@ export async function startTestFleet(
     ...isolated.env,
     FLEET_STREAM: `t_${suffix}_FLEET`,
     FLEET_SUBJECT_ROOT: `t_${suffix}_fleet`,
+    BOOKING_STREAM: `t_${suffix}_BOOKING`,
+    BOOKING_SUBJECT_ROOT: `t_${suffix}_booking`,
     OUTBOX_POLL_MS: "100",
     ...options.env,
   };
@@ -86,6 +88,7 @@ export async function startTestFleet(
   let database: Database<FleetDatabase> | undefined;
   const cleanup = async () => {
     await platform.bus.deleteStream(config.FLEET_STREAM).catch(() => false);
+    await platform.bus.deleteStream(config.BOOKING_STREAM).catch(() => false);
     await platform.shutdown();
     await database?.close();
     await isolated.cleanup(["fleet"]);

@@ -21,6 +21,7 @@ const productionBase = {
   REDIS_URL: "redis://cache:6379",
   NATS_URL: "nats://bus:4222",
   JWT_PUBLIC_JWKS: '{"keys":[]}',
+  TRACKING_GRPC_URL: "dns:///tracking-grpc:50052",
 };
 
 describe("pricing config", () => {
@@ -67,5 +68,18 @@ describe("pricing config", () => {
       problemsOf({ ...productionBase, QUOTE_SIGNING_SECRET: "a-real-secret-of-forty-characters-123456" }),
       [],
     );
+  });
+
+  it("needs TRACKING_GRPC_URL in production when pricing runs alone: surge counts supply at tracking", () => {
+    const { TRACKING_GRPC_URL: _tracking, ...withoutTracking } = productionBase;
+    assert.deepEqual(
+      problemsOf({ ...withoutTracking, QUOTE_SIGNING_SECRET: "a-real-secret-of-forty-characters-123456" }),
+      ["TRACKING_GRPC_URL must be set in production: surge counts available drivers at tracking"],
+    );
+    const config = loadPricingConfig({});
+    assert.equal(config.TRACKING_GRPC_URL, undefined, "development: this process's own mesh port");
+    assert.equal(config.SURGE_SUPPLY_CACHE_MS, 3000);
+    assert.equal(config.SURGE_SUPPLY_TIMEOUT_MS, 300);
+    assert.equal(config.BOOKING_SUBJECT_ROOT, "booking");
   });
 });

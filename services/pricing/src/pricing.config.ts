@@ -1,5 +1,5 @@
 /** Pricing's settings, on top of the settings every process shares. */
-import { baseConfigSchema, envInt, envOptional, loadConfig, z, type ProductionRule } from "@weelo/config";
+import { baseConfigSchema, envInt, envOptional, loadConfig, natsName, z, type ProductionRule } from "@weelo/config";
 
 export const DEV_QUOTE_SIGNING_SECRET = "development-only-quote-signing-secret-change-me";
 
@@ -49,8 +49,16 @@ export const pricingConfigSchema = baseConfigSchema.extend({
   SURGE_H3_RESOLUTION: envInt(7, 4, 10),
   /** An open booking with no closing event counts toward demand for at most this long. */
   SURGE_BOOKING_TTL_S: envInt(30 * 60, 60, 24 * 3600),
-  /** An online driver with no fresh availability event counts toward supply for at most this long. */
+  /** An online driver with no fresh availability event counts toward supply for at most this long (in-memory supply only). */
   SURGE_DRIVER_TTL_S: envInt(10 * 60, 30, 24 * 3600),
+  /** Where tracking answers gRPC (pricing running alone): surge's supply, CountAvailableDrivers. Unset: this process's own mesh port. */
+  TRACKING_GRPC_URL: envOptional(),
+  /** Milliseconds a supply count of one area and vehicle type is reused (0: ask tracking for every quote). */
+  SURGE_SUPPLY_CACHE_MS: envInt(3000, 0, 60_000),
+  /** Give up on one supply count after this long and quote without surge. */
+  SURGE_SUPPLY_TIMEOUT_MS: envInt(300, 20, 10_000),
+  /** First token of booking's event subjects, whose open bookings are surge's demand. */
+  BOOKING_SUBJECT_ROOT: natsName("subject tokens").default("booking"),
   /** Seconds the vehicle catalog is kept in process before it is read again (fare changes in the database show after this). */
   VEHICLE_CATALOG_TTL_S: envInt(30, 0, 3600),
   /** How far ahead a trip may be scheduled, in days. */
@@ -63,6 +71,14 @@ export const pricingProductionRules: ProductionRule<PricingConfig>[] = [
   (c) =>
     c.QUOTE_SIGNING_SECRET === DEV_QUOTE_SIGNING_SECRET || c.QUOTE_SIGNING_SECRET.length < 32
       ? "QUOTE_SIGNING_SECRET must be set to a secret of at least 32 characters in production"
+      : undefined,
+];
+
+/** Pricing running alone must reach tracking for surge's supply (the all-in-one uses its own mesh port). */
+export const pricingStandaloneProductionRules: ProductionRule<PricingConfig>[] = [
+  (c) =>
+    !c.TRACKING_GRPC_URL
+      ? "TRACKING_GRPC_URL must be set in production: surge counts available drivers at tracking"
       : undefined,
 ];
 
@@ -80,5 +96,10 @@ export const pricingRules: ProductionRule<PricingConfig>[] = [
 ];
 
 export function loadPricingConfig(env: Record<string, string | undefined> = process.env): Readonly<PricingConfig> {
-  return loadConfig(pricingConfigSchema, env, pricingProductionRules, pricingRules);
+  return loadConfig(
+    pricingConfigSchema,
+    env,
+    [...pricingProductionRules, ...pricingStandaloneProductionRules],
+    pricingRules,
+  );
 }

@@ -5,6 +5,7 @@
  * this service's own main and by the all-in-one process alike.
  */
 import { PricingServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/pricing_service";
+import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
@@ -19,11 +20,14 @@ import { createDistanceProvider } from "./routing/distance.js";
 import { OsrmClient } from "./routing/osrm-client.js";
 import { subscribeSurgeEvents } from "./surge/surge-events.js";
 import { InMemorySurgeInputs, type SurgeInputs } from "./surge/surge-inputs.js";
+import { DemandAndSupplyInputs, trackingSupply } from "./surge/tracking-supply.js";
 import { VehicleCatalog } from "./vehicle-catalog.js";
 
 export interface PricingModuleOptions {
-  /** Where live demand and supply come from; by default an in-memory picture fed by bus events. */
+  /** Where live demand and supply come from; by default demand from booking's events, supply from tracking. */
   surgeInputs?: SurgeInputs;
+  /** This process's mesh address, for tracking when TRACKING_GRPC_URL is unset (the all-in-one, known once it listens). */
+  ownAddress?: () => string;
   /** The clock (tests move it). */
   now?: () => Date;
 }
@@ -68,11 +72,29 @@ export async function startPricing(
       bookingTtlMs: config.SURGE_BOOKING_TTL_S * 1000,
       driverTtlMs: config.SURGE_DRIVER_TTL_S * 1000,
     });
-    const subscriptions = subscribeSurgeEvents(platform.bus, inputs, logger.child({ component: "surge" }));
+    // Demand: booking's events, under its subject root. Supply: tracking's count of available drivers.
+    const subscriptions = subscribeSurgeEvents(platform.bus, inputs, logger.child({ component: "surge" }), {
+      booking: config.BOOKING_SUBJECT_ROOT,
+    });
     platform.onShutdown("pricing surge subscriptions", async () => {
       for (const s of subscriptions) s.unsubscribe();
     });
-    surgeInputs = inputs;
+    const own = options.ownAddress ?? (() => `127.0.0.1:${config.MESH_PORT}`);
+    const tracking = platform.lazyMeshClient(
+      TrackingInternalServiceService,
+      () => config.TRACKING_GRPC_URL ?? own(),
+      "pricing",
+    );
+    const guard = createGuard({
+      name: "surge-supply-tracking",
+      logger: platform.logger,
+      metrics: platform.metrics,
+      timeoutMs: config.SURGE_SUPPLY_TIMEOUT_MS,
+    });
+    surgeInputs = new DemandAndSupplyInputs(
+      inputs,
+      trackingSupply(tracking, guard, { cacheMs: config.SURGE_SUPPLY_CACHE_MS }),
+    );
   }
 
   const pricing = createPricingService({

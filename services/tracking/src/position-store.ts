@@ -71,6 +71,8 @@ export interface PositionStore {
   setAvailability(driverId: string, availability: DriverAvailability): Promise<void>;
   setOnTrip(driverId: string, onTrip: boolean): Promise<void>;
   nearby(query: NearbyQuery): Promise<NearbyResult[]>;
+  /** How many available drivers of the type, last seen at or after `seenSince` (ms), are indexed in the cells (at the index resolution). */
+  countAvailable(cells: readonly string[], vehicleType: string, seenSince: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -225,6 +227,14 @@ export class MemoryPositionStore implements PositionStore {
       }
       return out;
     });
+  }
+
+  async countAvailable(cells: readonly string[], vehicleType: string, seenSince: number): Promise<number> {
+    let count = 0;
+    for (const cell of cells) {
+      for (const d of this.cells.get(`${vehicleType}|${cell}`)?.values() ?? []) if (d.lastSeenAt >= seenSince) count++;
+    }
+    return count;
   }
 
   async close(): Promise<void> {

@@ -191,6 +191,19 @@ export class RedisPositionStore implements PositionStore {
     });
   }
 
+  /** One ZCOUNT per cell in a pipeline: the index holds exactly the available drivers (the script keeps it so). */
+  async countAvailable(cells: readonly string[], vehicleType: string, seenSince: number): Promise<number> {
+    if (cells.length === 0) return 0;
+    const counts = this.redis.pipeline();
+    for (const cell of cells) counts.zcount(`${this.cellPrefix}${vehicleType}:${cell}`, seenSince, "+inf");
+    let total = 0;
+    for (const [error, value] of (await counts.exec()) ?? []) {
+      if (error) throw error;
+      total += Number(value);
+    }
+    return total;
+  }
+
   async close(): Promise<void> {
     // The connection belongs to the platform's cache.
   }

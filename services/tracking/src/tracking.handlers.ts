@@ -4,6 +4,7 @@ import {
   type LocationPoint,
   type RejectedPoint,
 } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import { countAvailableDrivers, type SupplyDeps } from "./supply.js";
 import type { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import type {
   StreamLocationRequest,
@@ -170,8 +171,14 @@ export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof Trac
 export function internalHandlers(
   service: TrackingService,
   events: Pick<TripEvents, "checkArrival">,
+  supply: SupplyDeps,
 ): ServiceHandlers<typeof TrackingInternalServiceService> {
   return {
+    async countAvailableDrivers(request) {
+      const count = await countAvailableDrivers(supply, { cells: request.h3Cells, vehicleType: request.vehicleType });
+      return { availableDrivers: count };
+    },
+
     async checkArrival(request) {
       return events.checkArrival({
         bookingId: request.bookingId,

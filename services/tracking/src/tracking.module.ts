@@ -274,7 +274,15 @@ export async function startTracking(
         },
       }),
     )
-    .addService(TrackingInternalServiceService, internalHandlers(service, events));
+    .addService(
+      TrackingInternalServiceService,
+      internalHandlers(service, events, {
+        store,
+        resolution: config.TRACKING_H3_RES,
+        staleAfterMs: config.STALE_AFTER_S * 1000,
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
   const arrivals: ArrivalChecker = {
     async check({ bookingId, driverId, stop, stopLocation }) {
       await events.checkArrival({

@@ -98,8 +98,8 @@ export async function startTestBooking(options: { env?: Record<string, string> }
   };
   try {
     const now = () => new Date(Date.now() + offset);
-    await startPricing(platform, loadPricingConfig(env), { now });
     let meshPortOf = 0;
+    await startPricing(platform, loadPricingConfig(env), { now, ownAddress: () => `127.0.0.1:${meshPortOf}` });
     const booking = await startBooking(platform, config, { now, ownAddress: () => `127.0.0.1:${meshPortOf}` });
     const { publicPort, meshPort } = await platform.grpc.listen(EPHEMERAL_LOOPBACK);
     meshPortOf = meshPort;

@@ -143,7 +143,9 @@ describe("dispatch over gRPC", () => {
 
   it("refuses what is not the caller's: someone else's offer, a declined offer, assigning another's booking or a vehicle of the wrong type", async () => {
     const pickup = north(PUNE, -80);
-    const mine = await t.transporter({ base: pickup, radiusKm: 10, vehicles: 1 });
+    // Two trucks: once the first is assigned it is ON_TRIP at fleet, and only the second keeps
+    // this transporter among those offered the next order.
+    const mine = await t.transporter({ base: pickup, radiusKm: 10, vehicles: 2 });
     const other = await t.transporter({ base: pickup, radiusKm: 10, vehicles: 1 });
     const { orderId, bookingIds } = await t.book(2, pickup);
     const offer = await t.offerFor(mine, orderId);

@@ -201,7 +201,7 @@ export async function startTestDispatch(
   };
   let meshPort = 0;
   try {
-    await startPricing(platform, config);
+    await startPricing(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` });
     const fleet = await startFleet(platform, config, { vehicleTypes: { has: async () => true } });
     await startBooking(platform, config, { ownAddress: () => `127.0.0.1:${meshPort}` });
     await startTracking(platform, config, {

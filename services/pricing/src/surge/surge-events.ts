@@ -16,8 +16,13 @@
  *     a `booking.<anything>` carrying a status closes it unless the status is still open
  *     (PENDING, CONFIRMED);
  *   - `fleet.driver.availability`: {driverId, vehicleType, online|available|status, location?};
- *   - `tracking.driver.location`: {driverId, location {lat, lng}} (a proposal: tracking does
- *     not exist yet) gives an online driver the position that makes them count.
+ *   - `tracking.driver.location`: {driverId, location {lat, lng}} gives an online driver the
+ *     position that makes them count.
+ *
+ * Subjects sit under each producer's subject root (BOOKING_SUBJECT_ROOT, …), as every other
+ * consumer reads them. The pricing module subscribes to booking's only: supply comes from
+ * tracking's CountAvailableDrivers (tracking-supply.ts), the driver subjects stay readable for
+ * an in-memory picture fed by other means.
  */
 import type { Bus, BusMessage, Subscription } from "@weelo/bus";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
@@ -35,8 +40,24 @@ import type { Logger } from "@weelo/log";
 import type { LatLngPoint } from "../routing/estimate.js";
 import type { InMemorySurgeInputs, SurgeEvent } from "./surge-inputs.js";
 
-/** The subjects surge listens to. */
-export const SURGE_SUBJECTS = ["booking.>", "fleet.driver.availability", "tracking.driver.location"] as const;
+/** The first subject token of each producer surge reads; a producer left out is not listened to. */
+export interface SurgeSubjectRoots {
+  booking: string;
+  fleet?: string | undefined;
+  tracking?: string | undefined;
+}
+
+/** The default roots: every producer, under its own name. */
+export const DEFAULT_SURGE_ROOTS: SurgeSubjectRoots = { booking: "booking", fleet: "fleet", tracking: "tracking" };
+
+/** The subjects surge listens to under the given roots. */
+export function surgeSubjects(roots: SurgeSubjectRoots): string[] {
+  return [
+    `${roots.booking}.>`,
+    ...(roots.fleet ? [`${roots.fleet}.driver.availability`] : []),
+    ...(roots.tracking ? [`${roots.tracking}.driver.location`] : []),
+  ];
+}
 
 const DRIVER_AVAILABILITY_TYPE = `${fleetPackage}.DriverAvailabilityChanged`;
 const BOOKING_CREATED_TYPE = `${bookingPackage}.BookingCreated`;
@@ -60,13 +81,17 @@ const OPEN_STATUSES = new Set(["PENDING", "CONFIRMED", "SEARCHING", "BROADCASTIN
 type Json = Record<string, unknown>;
 
 /** The surge event a message means, or undefined when it means nothing to surge. */
-export function parseSurgeEvent(subject: string, data: Uint8Array): SurgeEvent | undefined {
+export function parseSurgeEvent(
+  subject: string,
+  data: Uint8Array,
+  roots: SurgeSubjectRoots = DEFAULT_SURGE_ROOTS,
+): SurgeEvent | undefined {
   const body = parseObject(data);
   if (!body) return envelopeEvent(data);
   const tokens = subject.split(".");
-  if (tokens[0] === "booking") return bookingEvent(tokens[1] ?? "", body);
-  if (subject === "fleet.driver.availability") return availabilityEvent(body);
-  if (subject === "tracking.driver.location") return locationEvent(body);
+  if (tokens[0] === roots.booking) return bookingEvent(tokens[1] ?? "", body);
+  if (roots.fleet && subject === `${roots.fleet}.driver.availability`) return availabilityEvent(body);
+  if (roots.tracking && subject === `${roots.tracking}.driver.location`) return locationEvent(body);
   return undefined;
 }
 
@@ -234,11 +259,12 @@ function latLng(value: Json): LatLngPoint | undefined {
 export function surgeEventHandler(
   inputs: Pick<InMemorySurgeInputs, "apply">,
   logger: Logger,
+  roots: SurgeSubjectRoots = DEFAULT_SURGE_ROOTS,
 ): (msg: BusMessage) => void {
   return (msg) => {
     let event: SurgeEvent | undefined;
     try {
-      event = parseSurgeEvent(msg.subject, msg.data);
+      event = parseSurgeEvent(msg.subject, msg.data, roots);
     } catch (error) {
       logger.debug({ err: error, subject: msg.subject }, "surge: message could not be read; ignored");
       return;
@@ -251,12 +277,13 @@ export function surgeEventHandler(
   };
 }
 
-/** Subscribes the surge inputs to every surge subject; each replica hears every event (no queue group). */
+/** Subscribes the surge inputs to the surge subjects under the roots; each replica hears every event (no queue group). */
 export function subscribeSurgeEvents(
   bus: Bus,
   inputs: Pick<InMemorySurgeInputs, "apply">,
   logger: Logger,
+  roots: SurgeSubjectRoots = DEFAULT_SURGE_ROOTS,
 ): Subscription[] {
-  const handler = surgeEventHandler(inputs, logger);
-  return SURGE_SUBJECTS.map((subject) => bus.subscribe(subject, handler));
+  const handler = surgeEventHandler(inputs, logger, roots);
+  return surgeSubjects(roots).map((subject) => bus.subscribe(subject, handler));
 }

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/tracking/v1/tracking_internal_service.proto.
  */
 export const file_weelo_tracking_v1_tracking_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSKXAQoYRmluZE5lYXJieURyaXZlcnNSZXF1ZXN0EicKBmNlbnRlchgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEAoIcmFkaXVzX20YAiABKAESFAoMdmVoaWNsZV90eXBlGAMgASgJEg0KBWxpbWl0GAQgASgFEhsKE29uZV9wZXJfdHJhbnNwb3J0ZXIYBSABKAgiTQoZRmluZE5lYXJieURyaXZlcnNSZXNwb25zZRIwCgdkcml2ZXJzGAEgAygLMh8ud2VlbG8udHJhY2tpbmcudjEuTmVhcmJ5RHJpdmVyIpcBChNDaGVja0Fycml2YWxSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEikKBHN0b3AYAyABKA4yGy53ZWVsby50cmFja2luZy52MS5UcmlwU3RvcBIuCg1zdG9wX2xvY2F0aW9uGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZyJtChRDaGVja0Fycml2YWxSZXNwb25zZRISCgpkaXN0YW5jZV9tGAEgASgBEhAKCHJhZGl1c19tGAIgASgBEi8KC3JlY29yZGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDKLAgoXVHJhY2tpbmdJbnRlcm5hbFNlcnZpY2USfwoRRmluZE5lYXJieURyaXZlcnMSKy53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QaLC53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1Jlc3BvbnNlIg+QAgGiuxgIZGlzcGF0Y2gSbwoMQ2hlY2tBcnJpdmFsEiYud2VlbG8udHJhY2tpbmcudjEuQ2hlY2tBcnJpdmFsUmVxdWVzdBonLndlZWxvLnRyYWNraW5nLnYxLkNoZWNrQXJyaXZhbFJlc3BvbnNlIg6QAgGiuxgHYm9va2luZ2IGcHJvdG8z", [file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_common_v1_common, file_weelo_tracking_v1_events, file_weelo_tracking_v1_tracking]);
+  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSKXAQoYRmluZE5lYXJieURyaXZlcnNSZXF1ZXN0EicKBmNlbnRlchgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEAoIcmFkaXVzX20YAiABKAESFAoMdmVoaWNsZV90eXBlGAMgASgJEg0KBWxpbWl0GAQgASgFEhsKE29uZV9wZXJfdHJhbnNwb3J0ZXIYBSABKAgiTQoZRmluZE5lYXJieURyaXZlcnNSZXNwb25zZRIwCgdkcml2ZXJzGAEgAygLMh8ud2VlbG8udHJhY2tpbmcudjEuTmVhcmJ5RHJpdmVyIpcBChNDaGVja0Fycml2YWxSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEikKBHN0b3AYAyABKA4yGy53ZWVsby50cmFja2luZy52MS5UcmlwU3RvcBIuCg1zdG9wX2xvY2F0aW9uGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZyJtChRDaGVja0Fycml2YWxSZXNwb25zZRISCgpkaXN0YW5jZV9tGAEgASgBEhAKCHJhZGl1c19tGAIgASgBEi8KC3JlY29yZGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJGChxDb3VudEF2YWlsYWJsZURyaXZlcnNSZXF1ZXN0EhAKCGgzX2NlbGxzGAEgAygJEhQKDHZlaGljbGVfdHlwZRgCIAEoCSI6Ch1Db3VudEF2YWlsYWJsZURyaXZlcnNSZXNwb25zZRIZChFhdmFpbGFibGVfZHJpdmVycxgBIAEoBTKYAwoXVHJhY2tpbmdJbnRlcm5hbFNlcnZpY2USfwoRRmluZE5lYXJieURyaXZlcnMSKy53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QaLC53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1Jlc3BvbnNlIg+QAgGiuxgIZGlzcGF0Y2gSbwoMQ2hlY2tBcnJpdmFsEiYud2VlbG8udHJhY2tpbmcudjEuQ2hlY2tBcnJpdmFsUmVxdWVzdBonLndlZWxvLnRyYWNraW5nLnYxLkNoZWNrQXJyaXZhbFJlc3BvbnNlIg6QAgGiuxgHYm9va2luZxKKAQoVQ291bnRBdmFpbGFibGVEcml2ZXJzEi8ud2VlbG8udHJhY2tpbmcudjEuQ291bnRBdmFpbGFibGVEcml2ZXJzUmVxdWVzdBowLndlZWxvLnRyYWNraW5nLnYxLkNvdW50QXZhaWxhYmxlRHJpdmVyc1Jlc3BvbnNlIg6QAgGiuxgHcHJpY2luZ2IGcHJvdG8z", [file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_common_v1_common, file_weelo_tracking_v1_events, file_weelo_tracking_v1_tracking]);
 
 /**
  * FindNearbyDriversRequest describes the search.
@@ -170,6 +170,55 @@ export const CheckArrivalResponseSchema: GenMessage<CheckArrivalResponse> = /*@_
   messageDesc(file_weelo_tracking_v1_tracking_internal_service, 3);
 
 /**
+ * CountAvailableDriversRequest names the area (H3 cells) and the vehicle type.
+ *
+ * @generated from message weelo.tracking.v1.CountAvailableDriversRequest
+ */
+export type CountAvailableDriversRequest = Message<"weelo.tracking.v1.CountAvailableDriversRequest"> & {
+  /**
+   * H3 cell indexes (15-digit hex), 1 to 100 distinct cells, all at tracking's index resolution (TRACKING_H3_RES) or coarser.
+   *
+   * @generated from field: repeated string h3_cells = 1;
+   */
+  h3Cells: string[];
+
+  /**
+   * Vehicle type id to count; required.
+   *
+   * @generated from field: string vehicle_type = 2;
+   */
+  vehicleType: string;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.CountAvailableDriversRequest.
+ * Use `create(CountAvailableDriversRequestSchema)` to create a new message.
+ */
+export const CountAvailableDriversRequestSchema: GenMessage<CountAvailableDriversRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 4);
+
+/**
+ * CountAvailableDriversResponse is the count over all the cells.
+ *
+ * @generated from message weelo.tracking.v1.CountAvailableDriversResponse
+ */
+export type CountAvailableDriversResponse = Message<"weelo.tracking.v1.CountAvailableDriversResponse"> & {
+  /**
+   * Available drivers of the vehicle type in the cells.
+   *
+   * @generated from field: int32 available_drivers = 1;
+   */
+  availableDrivers: number;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.CountAvailableDriversResponse.
+ * Use `create(CountAvailableDriversResponseSchema)` to create a new message.
+ */
+export const CountAvailableDriversResponseSchema: GenMessage<CountAvailableDriversResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 5);
+
+/**
  * TrackingInternalService is for other services only. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway; its methods take no access token.
  *
  * @generated from service weelo.tracking.v1.TrackingInternalService
@@ -194,6 +243,16 @@ export const TrackingInternalService: GenService<{
     methodKind: "unary";
     input: typeof CheckArrivalRequestSchema;
     output: typeof CheckArrivalResponseSchema;
+  },
+  /**
+   * CountAvailableDrivers counts the drivers of a vehicle type that FindNearbyDrivers could offer (online, not on a trip, seen within the staleness window) whose last position lies in the given H3 cells: the supply side of pricing's surge, read from the index without listing anyone.
+   *
+   * @generated from rpc weelo.tracking.v1.TrackingInternalService.CountAvailableDrivers
+   */
+  countAvailableDrivers: {
+    methodKind: "unary";
+    input: typeof CountAvailableDriversRequestSchema;
+    output: typeof CountAvailableDriversResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weelo_tracking_v1_tracking_internal_service, 0);

@@ -74,6 +74,20 @@ export interface CheckArrivalResponse {
   recordedAt?: Date | undefined;
 }
 
+/** CountAvailableDriversRequest names the area (H3 cells) and the vehicle type. */
+export interface CountAvailableDriversRequest {
+  /** H3 cell indexes (15-digit hex), 1 to 100 distinct cells, all at tracking's index resolution (TRACKING_H3_RES) or coarser. */
+  h3Cells: string[];
+  /** Vehicle type id to count; required. */
+  vehicleType: string;
+}
+
+/** CountAvailableDriversResponse is the count over all the cells. */
+export interface CountAvailableDriversResponse {
+  /** Available drivers of the vehicle type in the cells. */
+  availableDrivers: number;
+}
+
 function createBaseFindNearbyDriversRequest(): FindNearbyDriversRequest {
   return { center: undefined, radiusM: 0, vehicleType: "", limit: 0, onePerTransporter: false };
 }
@@ -536,6 +550,174 @@ export const CheckArrivalResponse: MessageFns<CheckArrivalResponse> = {
   },
 };
 
+function createBaseCountAvailableDriversRequest(): CountAvailableDriversRequest {
+  return { h3Cells: [], vehicleType: "" };
+}
+
+export const CountAvailableDriversRequest: MessageFns<CountAvailableDriversRequest> = {
+  encode(message: CountAvailableDriversRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.h3Cells) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.vehicleType !== "") {
+      writer.uint32(18).string(message.vehicleType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountAvailableDriversRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountAvailableDriversRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.h3Cells.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vehicleType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CountAvailableDriversRequest {
+    return {
+      h3Cells: globalThis.Array.isArray(object?.h3Cells)
+        ? object.h3Cells.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.h3_cells)
+        ? object.h3_cells.map((e: any) => globalThis.String(e))
+        : [],
+      vehicleType: isSet(object.vehicleType)
+        ? globalThis.String(object.vehicleType)
+        : isSet(object.vehicle_type)
+        ? globalThis.String(object.vehicle_type)
+        : "",
+    };
+  },
+
+  toJSON(message: CountAvailableDriversRequest): unknown {
+    const obj: any = {};
+    if (message.h3Cells?.length) {
+      obj.h3Cells = message.h3Cells;
+    }
+    if (message.vehicleType !== "") {
+      obj.vehicleType = message.vehicleType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CountAvailableDriversRequest>, I>>(base?: I): CountAvailableDriversRequest {
+    return CountAvailableDriversRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CountAvailableDriversRequest>, I>>(object: I): CountAvailableDriversRequest {
+    const message = createBaseCountAvailableDriversRequest();
+    message.h3Cells = object.h3Cells?.map((e) => e) || [];
+    message.vehicleType = object.vehicleType ?? "";
+    return message;
+  },
+};
+
+function createBaseCountAvailableDriversResponse(): CountAvailableDriversResponse {
+  return { availableDrivers: 0 };
+}
+
+export const CountAvailableDriversResponse: MessageFns<CountAvailableDriversResponse> = {
+  encode(message: CountAvailableDriversResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.availableDrivers !== 0) {
+      writer.uint32(8).int32(message.availableDrivers);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountAvailableDriversResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountAvailableDriversResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.availableDrivers = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CountAvailableDriversResponse {
+    return {
+      availableDrivers: isSet(object.availableDrivers)
+        ? globalThis.Number(object.availableDrivers)
+        : isSet(object.available_drivers)
+        ? globalThis.Number(object.available_drivers)
+        : 0,
+    };
+  },
+
+  toJSON(message: CountAvailableDriversResponse): unknown {
+    const obj: any = {};
+    if (message.availableDrivers !== 0) {
+      obj.availableDrivers = Math.round(message.availableDrivers);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CountAvailableDriversResponse>, I>>(base?: I): CountAvailableDriversResponse {
+    return CountAvailableDriversResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CountAvailableDriversResponse>, I>>(
+    object: I,
+  ): CountAvailableDriversResponse {
+    const message = createBaseCountAvailableDriversResponse();
+    message.availableDrivers = object.availableDrivers ?? 0;
+    return message;
+  },
+};
+
 /** TrackingInternalService is for other services only. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway; its methods take no access token. */
 export type TrackingInternalServiceService = typeof TrackingInternalServiceService;
 export const TrackingInternalServiceService = {
@@ -562,6 +744,18 @@ export const TrackingInternalServiceService = {
       Buffer.from(CheckArrivalResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckArrivalResponse => CheckArrivalResponse.decode(value),
   },
+  /** CountAvailableDrivers counts the drivers of a vehicle type that FindNearbyDrivers could offer (online, not on a trip, seen within the staleness window) whose last position lies in the given H3 cells: the supply side of pricing's surge, read from the index without listing anyone. */
+  countAvailableDrivers: {
+    path: "/weelo.tracking.v1.TrackingInternalService/CountAvailableDrivers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CountAvailableDriversRequest): Buffer =>
+      Buffer.from(CountAvailableDriversRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CountAvailableDriversRequest => CountAvailableDriversRequest.decode(value),
+    responseSerialize: (value: CountAvailableDriversResponse): Buffer =>
+      Buffer.from(CountAvailableDriversResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CountAvailableDriversResponse => CountAvailableDriversResponse.decode(value),
+  },
 } as const;
 
 export interface TrackingInternalServiceServer extends UntypedServiceImplementation {
@@ -569,6 +763,8 @@ export interface TrackingInternalServiceServer extends UntypedServiceImplementat
   findNearbyDrivers: handleUnaryCall<FindNearbyDriversRequest, FindNearbyDriversResponse>;
   /** CheckArrival is asked by booking before AT_PICKUP or AT_DROPOFF: it answers when the driver's last known position is within the arrived radius (GEOFENCE_ARRIVED_M, default 100 m) of the stop, and fails with FAILED_PRECONDITION saying how far the driver is (or that no position is known) otherwise. */
   checkArrival: handleUnaryCall<CheckArrivalRequest, CheckArrivalResponse>;
+  /** CountAvailableDrivers counts the drivers of a vehicle type that FindNearbyDrivers could offer (online, not on a trip, seen within the staleness window) whose last position lies in the given H3 cells: the supply side of pricing's surge, read from the index without listing anyone. */
+  countAvailableDrivers: handleUnaryCall<CountAvailableDriversRequest, CountAvailableDriversResponse>;
 }
 
 export interface TrackingInternalServiceClient extends Client {
@@ -603,6 +799,22 @@ export interface TrackingInternalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckArrivalResponse) => void,
+  ): ClientUnaryCall;
+  /** CountAvailableDrivers counts the drivers of a vehicle type that FindNearbyDrivers could offer (online, not on a trip, seen within the staleness window) whose last position lies in the given H3 cells: the supply side of pricing's surge, read from the index without listing anyone. */
+  countAvailableDrivers(
+    request: CountAvailableDriversRequest,
+    callback: (error: ServiceError | null, response: CountAvailableDriversResponse) => void,
+  ): ClientUnaryCall;
+  countAvailableDrivers(
+    request: CountAvailableDriversRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CountAvailableDriversResponse) => void,
+  ): ClientUnaryCall;
+  countAvailableDrivers(
+    request: CountAvailableDriversRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CountAvailableDriversResponse) => void,
   ): ClientUnaryCall;
 }
 
