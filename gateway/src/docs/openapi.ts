@@ -176,12 +176,13 @@ function withExample(media: Record<string, unknown>, example: unknown): Record<s
   return example === undefined ? media : { ...media, example };
 }
 
-/** The first sentence of the method's comment: the line shown in the list of operations. */
+/** The first sentence of the method's comment, cut at a word near 90 characters: the line shown in the list. */
 function summaryOf(rpc: DescMethod): string {
   const comment = commentOf(rpc);
   if (!comment) return rpc.name;
-  const sentence = comment.split(/(?<=[.;:])\s|\n/)[0]!.replace(/[.;:]$/, "");
-  return sentence.length <= 90 ? sentence : rpc.name;
+  const sentence = comment.split(/(?<=[.;:])\s|\n/)[0]!.replace(/[.;:,]$/, "");
+  if (sentence.length <= 90) return sentence;
+  return `${sentence.slice(0, 90).replace(/[\s,;:]+\S*$/, "")}…`;
 }
 
 function sortedByKey<T>(record: Record<string, T>): Record<string, T> {
