@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { createConnectRouter } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import { REFLECTION_SERVICES, reflectionRoutes } from "@weelo/grpc";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
@@ -72,8 +73,15 @@ describe("the OpenAPI document", () => {
     const forwarder = new Forwarder(PUBLIC_SERVICES, nowhere, 1000, () => grpc.credentials.createInsecure());
     forwarder.register(router, PUBLIC_SERVICES);
     forwarder.close();
+    reflectionRoutes(
+      router,
+      PUBLIC_SERVICES.map(({ service }) => service.typeName),
+    );
+    // Server reflection is for tools (grpcurl, buf curl: bidirectional streams), not the API: left out.
+    const api = router.handlers.filter((handler) => !REFLECTION_SERVICES.includes(handler.service.typeName as never));
+    assert.equal(router.handlers.length - api.length, REFLECTION_SERVICES.length);
     const served = [
-      ...router.handlers.map((handler) => `POST ${handler.requestPath}`),
+      ...api.map((handler) => `POST ${handler.requestPath}`),
       ...REST_ALIASES.map((alias) => `${alias.method} ${alias.path.replace(/:([A-Za-z]+)/g, "{$1}")}`),
     ].sort();
     assert.ok(served.length > 50, `${served.length} routes`);
