@@ -141,7 +141,9 @@ function connectOperation(rpc: DescMethod, schemas: SchemaCollector): Operation 
       commentOf(rpc),
       `Connect ${streaming ? `${kind} ` : ""}call of \`${rpc.parent.typeName}/${rpc.name}\`${
         streaming
-          ? ": each message is enveloped (a flag byte and a 4-byte length), so use a Connect, gRPC or gRPC-Web client"
+          ? `: each message is enveloped (a flag byte and a 4-byte length), so use a Connect, gRPC or gRPC-Web client${
+              rpc.methodKind === "bidi_streaming" ? ", over HTTP/2" : ""
+            }`
           : ""
       }.`,
     ]
