@@ -3,6 +3,8 @@
 // Node 20's runner does not expand globs itself, so the files are listed here.
 // Extra arguments are passed on (e.g. `npm test -- --test-name-pattern=otp`), and
 // arguments that name files or folders narrow the run to them.
+// *.browser.test.ts drive a real browser (Chromium): only `--browser` (npm run test:browser)
+// runs them, since a fresh clone has no browser; named files run whatever they are.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -10,12 +12,15 @@ import { join, relative } from "node:path";
 const root = new URL("..", import.meta.url).pathname;
 const roots = ["libs", "services", "gateway", "system", "clients", "bench", "scripts"];
 
+const browser = process.argv.includes("--browser");
+const wanted = (name) => name.endsWith(".test.ts") && name.endsWith(".browser.test.ts") === browser;
+
 function findTests(dir, out) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === "node_modules" || entry.name === "gen" || entry.name.startsWith(".")) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) findTests(path, out);
-    else if (entry.name.endsWith(".test.ts")) out.push(relative(root, path));
+    else if (wanted(entry.name)) out.push(relative(root, path));
   }
   return out;
 }
@@ -23,6 +28,7 @@ function findTests(dir, out) {
 const passThrough = [];
 const narrowTo = [];
 for (const arg of process.argv.slice(2)) {
+  if (arg === "--browser") continue;
   if (!arg.startsWith("-") && statSafe(join(root, arg))) narrowTo.push(arg);
   else passThrough.push(arg);
 }

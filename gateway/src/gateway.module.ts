@@ -26,6 +26,7 @@ import { queueInterceptor } from "./interceptors/queue.js";
 import { ipRateLimitInterceptor, userRateLimitInterceptor } from "./interceptors/rate-limit.js";
 import { Admission, admissionSettingsOf } from "./overload/admission.js";
 import { admitRestCall } from "./overload/rest-admission.js";
+import { isDocsPath, serveDocs } from "./docs/docs-handler.js";
 import { createOnePortServer } from "./one-port.js";
 import { SocketGateway } from "./socket/socket-gateway.js";
 import { traceRequest } from "./tracing.js";
@@ -163,6 +164,10 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
                 const credentials = new RequestCredentials(platform.verifier, headerOf(req, "authorization"));
                 if (!(await admitRestCall(admission, credentials, res, alias.service.typeName, clientIp))) return;
                 return rest.handle(req, res, alias, params, { requestId, clientIp, credentials });
+              }
+              if (isDocsPath(path)) {
+                route = "/docs"; // the API reference and its document
+                return serveDocs(req, res, path);
               }
               if (path === "/health" || path === "/health/live") {
                 route = "/health";
