@@ -9,7 +9,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
-import { ErrorDetailSchema } from "@weelo/contracts/es/weelo/common/v1/error_pb";
+import { ErrorInfoSchema, RetryInfoSchema } from "@weelo/contracts/es/google/rpc/error_details_pb";
 import { Role } from "@weelo/contracts/es/weelo/common/v1/common_pb";
 import { DispatchService } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
 import { DriverService } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
@@ -47,10 +47,10 @@ export class CallLog {
   }
 }
 
-/** The machine-readable reason of a refusal (ErrorDetail.reason), or the Connect code's name. */
+/** The machine-readable reason of a refusal (google.rpc.ErrorInfo.reason), or the Connect code's name. */
 export function reasonOf(error: unknown): string {
   if (error instanceof ConnectError) {
-    const detail = error.findDetails(ErrorDetailSchema)[0];
+    const detail = error.findDetails(ErrorInfoSchema)[0];
     return detail?.reason || Code[error.code] || "unknown";
   }
   return error instanceof Error ? error.message : String(error);
@@ -197,7 +197,7 @@ export class Gateway {
         this.log.retries += 1;
         const hinted =
           error instanceof ConnectError
-            ? Number(error.findDetails(ErrorDetailSchema)[0]?.retryAfterSeconds ?? 0) * 1000
+            ? Number(error.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds ?? 0) * 1000
             : 0;
         await sleep(Math.max(wait, Math.min(hinted, 5000)));
         wait = Math.min(wait * 2, 2000);

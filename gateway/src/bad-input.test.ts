@@ -191,15 +191,16 @@ describe("bad input through the gateway", () => {
     const body = (await connect.json()) as {
       code: string;
       message: string;
-      details: { debug: { field: string; reason: string } }[];
+      details: { type: string; debug: { reason?: string; fieldViolations?: { field: string }[] } }[];
     };
     assert.equal(body.code, "invalid_argument");
     assert.match(
       body.message,
       /name must not contain invisible direction or zero-width characters \(U\+202E at character 6\)/,
     );
+    const detail = (type: string) => body.details.find((d) => d.type === type)?.debug;
     assert.deepEqual(
-      [body.details[0]?.debug.field, body.details[0]?.debug.reason],
+      [detail("google.rpc.BadRequest")?.fieldViolations?.[0]?.field, detail("google.rpc.ErrorInfo")?.reason],
       ["name", "TEXT_INVISIBLE_CHARACTER"],
     );
 
