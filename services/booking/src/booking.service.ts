@@ -63,8 +63,6 @@ import {
   validatePoint,
   validateScheduledAt,
   validateText,
-  validateVehicleCount,
-  validateWeightKg,
   type AddressInput,
   type CancellationFeeRule,
   type Point,
@@ -321,11 +319,11 @@ export function createBookingService(deps: BookingDeps) {
       const at = now();
       const pickup = validateAddress(input.pickup, "pickup");
       const drop = validateAddress(input.drop, "drop");
-      const vehicleCount = validateVehicleCount(input.vehicleCount);
+      const vehicleCount = input.vehicleCount; // 1 to 20: the contract's rule, checked before the handler
       const vehicleType = input.vehicleType.trim();
       if (vehicleType === "") throw new InvalidArgumentError("vehicle_type", "vehicle_type is required, e.g. lcv_14ft");
       const goodsType = validateGoodsType(input.goodsType);
-      const weightKg = validateWeightKg(input.weightKg);
+      const weightKg = input.weightKg; // 1 to 100000: the contract's rule
       const notes = validateText(input.notes, "notes", 500, true);
       const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
       const quoteToken = input.quoteToken.trim();
