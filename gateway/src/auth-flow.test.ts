@@ -166,6 +166,13 @@ describe("identity through the gateway", () => {
         code: "PHONE_INVALID",
         message: "phone must be an Indian mobile number like 9876543210 or +919876543210",
         field: "phone",
+        violations: [
+          {
+            field: "phone",
+            description: "phone must be an Indian mobile number like 9876543210 or +919876543210",
+            reason: "PHONE_INVALID",
+          },
+        ],
       },
     });
     const badRole = await system.rest("POST", "/api/v1/auth/send-otp", { phone: uniquePhone(), role: "admin" });

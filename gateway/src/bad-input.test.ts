@@ -151,7 +151,10 @@ describe("bad input through the gateway", () => {
       ),
     );
     const end = Buffer.from(await watch.arrayBuffer());
-    const last = JSON.parse(end.subarray(end.lastIndexOf(0x02) + 5).toString("utf8")) as { error?: { code: string } };
+    // Walk the envelopes (flags byte, 4-byte length, data) to the end-of-stream one (flag 0x02).
+    let at = 0;
+    while (at < end.length && (end[at]! & 0x02) === 0) at += 5 + end.readUInt32BE(at + 1);
+    const last = JSON.parse(end.subarray(at + 5).toString("utf8")) as { error?: { code: string } };
     assert.equal(last.error?.code, "invalid_argument");
   });
 
