@@ -6,6 +6,11 @@ import {
   GetBookingRequestSchema,
 } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import { AcceptOfferRequestSchema } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
+import { UpdateTransporterProfileRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
+import {
+  AddVehicleRequestSchema,
+  UpdateVehicleRequestSchema,
+} from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
 import { GetQuoteRequestSchema } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 import { GrpcCode, InvalidArgumentError } from "@weelo/errors";
 import { requestCheck, statesRules } from "./index.js";
@@ -45,6 +50,31 @@ describe("request checks from the contracts' buf.validate rules", () => {
       ["vehicle_count", "weight_kg"],
     );
     assert.equal(both?.reason, "VEHICLE_COUNT_OUT_OF_RANGE", "the first violation's stable reason");
+  });
+
+  it("hold a truck's capacity to 100-60000 kg when added or changed, and a service radius to 1-500 km when given", () => {
+    for (const schema of [AddVehicleRequestSchema, UpdateVehicleRequestSchema]) {
+      const check = requestCheck(schema)!;
+      for (const good of [100, 750, 60_000]) assert.equal(check(create(schema, { capacityKg: good })), undefined);
+      for (const bad of [0, 99, 60_001, -1]) {
+        const refusal = check(create(schema, { capacityKg: bad }));
+        assert.deepEqual([refusal?.field, refusal?.reason], ["capacity_kg", "INVALID_ARGUMENT"], `${bad}`);
+      }
+    }
+    assert.equal(
+      requestCheck(UpdateVehicleRequestSchema)!(create(UpdateVehicleRequestSchema, { vehicleId: "v" })),
+      undefined,
+      "an unset capacity is no change, not a violation",
+    );
+    const radius = requestCheck(UpdateTransporterProfileRequestSchema)!;
+    assert.equal(radius(create(UpdateTransporterProfileRequestSchema, {})), undefined, "unset: no change");
+    for (const good of [1, 500])
+      assert.equal(radius(create(UpdateTransporterProfileRequestSchema, { serviceRadiusKm: good })), undefined);
+    for (const bad of [0, 501])
+      assert.equal(
+        radius(create(UpdateTransporterProfileRequestSchema, { serviceRadiusKm: bad }))?.field,
+        "service_radius_km",
+      );
   });
 
   it("make no check for a request type whose proto states no rule (its calls pay nothing)", () => {

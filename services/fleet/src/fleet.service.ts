@@ -34,12 +34,10 @@ import {
   takesVehicleOffTheRoad,
   TRANSPORTER_CHANGEABLE_STATUSES,
   validateBaseLocation,
-  validateCapacityKg,
   validateDriverName,
   validateId,
   validateIdempotencyKey,
   validateMakeModel,
-  validateServiceRadiusKm,
   validateStatusTarget,
   validateVehicleTypeId,
   vehicleChangeRefusal,
@@ -307,7 +305,7 @@ export function createFleetService(deps: FleetDeps) {
     async addVehicle(principal: Principal, input: NewVehicle): Promise<VehicleView> {
       const transporterId = transporterOf(principal);
       const registrationNumber = normalizeRegistrationNumber(input.registrationNumber);
-      const capacityKg = validateCapacityKg(input.capacityKg);
+      const capacityKg = input.capacityKg; // 100 to 60000: the contract's rule, checked before the handler
       const makeModel = validateMakeModel(input.makeModel);
       const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
       validateVehicleTypeId(input.vehicleType);
@@ -375,7 +373,7 @@ export function createFleetService(deps: FleetDeps) {
       const transporterId = transporterOf(principal);
       const id = validateId(vehicleId, "vehicle_id");
       const set: { vehicle_type?: string; capacity_kg?: number; make_model?: string; status?: VehicleStatus } = {};
-      if (changes.capacityKg !== undefined) set.capacity_kg = validateCapacityKg(changes.capacityKg);
+      if (changes.capacityKg !== undefined) set.capacity_kg = changes.capacityKg; // the contract's rule
       if (changes.makeModel !== undefined) set.make_model = validateMakeModel(changes.makeModel);
       if (changes.status !== undefined) set.status = validateStatusTarget(changes.status);
       if (changes.vehicleType !== undefined) set.vehicle_type = await requireKnownType(changes.vehicleType);
@@ -646,8 +644,7 @@ export function createFleetService(deps: FleetDeps) {
     ): Promise<TransporterProfile> {
       const transporterId = transporterOf(principal);
       const base = changes.base ? validateBaseLocation(changes.base) : undefined;
-      const serviceRadiusKm =
-        changes.serviceRadiusKm !== undefined ? validateServiceRadiusKm(changes.serviceRadiusKm) : undefined;
+      const serviceRadiusKm = changes.serviceRadiusKm; // 1 to 500: the contract's rule, checked before the handler
       const row = await repo.upsertTransporter(db, {
         id: transporterId,
         base,

@@ -11,7 +11,7 @@ import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js
  * Describes the file weelo/common/v1/rules.proto.
  */
 export const file_weelo_common_v1_rules: GenFile = /*@__PURE__*/
-  fileDesc("Cht3ZWVsby9jb21tb24vdjEvcnVsZXMucHJvdG8SD3dlZWxvLmNvbW1vbi52MTqXAQoNdmVoaWNsZV9jb3VudBIYLmJ1Zi52YWxpZGF0ZS5JbnQzMlJ1bGVzGIHxBCABKAhCVsJIUwpRChpWRUhJQ0xFX0NPVU5UX09VVF9PRl9SQU5HRRIPbXVzdCBiZSAxIHRvIDIwGiIhcnVsZSB8fCAodGhpcyA+PSAxICYmIHRoaXMgPD0gMjApUgx2ZWhpY2xlQ291bnRiCGVkaXRpb25zcOgH", [file_buf_validate_validate]);
+  fileDesc("Cht3ZWVsby9jb21tb24vdjEvcnVsZXMucHJvdG8SD3dlZWxvLmNvbW1vbi52MTqXAQoNdmVoaWNsZV9jb3VudBIYLmJ1Zi52YWxpZGF0ZS5JbnQzMlJ1bGVzGIHxBCABKAhCVsJIUwpRChpWRUhJQ0xFX0NPVU5UX09VVF9PRl9SQU5HRRIPbXVzdCBiZSAxIHRvIDIwGiIhcnVsZSB8fCAodGhpcyA+PSAxICYmIHRoaXMgPD0gMjApUgx2ZWhpY2xlQ291bnQ6tQEKC2NhcGFjaXR5X2tnEhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXMYgvEEIAEoCEJ4wkh1CnMKEWludDMyLmNhcGFjaXR5X2tnEjVtdXN0IGJlIGEgd2hvbGUgbnVtYmVyIG9mIGtpbG9ncmFtcyBmcm9tIDEwMCB0byA2MDAwMBonIXJ1bGUgfHwgKHRoaXMgPj0gMTAwICYmIHRoaXMgPD0gNjAwMDApUgpjYXBhY2l0eUtnYghlZGl0aW9uc3DoBw", [file_buf_validate_validate]);
 
 /**
  * The trucks of one order: 1 to 20. The database CHECKs of booking, dispatch and pricing agree.
@@ -20,4 +20,13 @@ export const file_weelo_common_v1_rules: GenFile = /*@__PURE__*/
  */
 export const vehicle_count: GenExtension<Int32Rules, boolean> = /*@__PURE__*/
   extDesc(file_weelo_common_v1_rules, 0);
+
+/**
+ * The load a truck carries, in kilograms: from a small three-wheeler's (100) to a multi-axle
+ * trailer's (60000). A lower-case id: the error's reason stays INVALID_ARGUMENT, as it was.
+ *
+ * @generated from extension: bool capacity_kg = 80002;
+ */
+export const capacity_kg: GenExtension<Int32Rules, boolean> = /*@__PURE__*/
+  extDesc(file_weelo_common_v1_rules, 1);
 
