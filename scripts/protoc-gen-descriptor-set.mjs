@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   CodeGeneratorRequestSchema,
+  Edition,
   CodeGeneratorResponse_Feature,
   CodeGeneratorResponseSchema,
   FileDescriptorSetSchema,
@@ -24,7 +25,12 @@ const content = [
   "",
 ].join("\n");
 const response = create(CodeGeneratorResponseSchema, {
-  supportedFeatures: BigInt(CodeGeneratorResponse_Feature.PROTO3_OPTIONAL),
+  // Files pass through as they are, so any edition is fine (weelo/common/v1/rules.proto is edition 2023).
+  supportedFeatures: BigInt(
+    CodeGeneratorResponse_Feature.PROTO3_OPTIONAL | CodeGeneratorResponse_Feature.SUPPORTS_EDITIONS,
+  ),
+  minimumEdition: Edition.EDITION_PROTO2,
+  maximumEdition: Edition.EDITION_2024,
   file: [{ name: "descriptor-set.ts", content }],
 });
 process.stdout.write(toBinary(CodeGeneratorResponseSchema, response));

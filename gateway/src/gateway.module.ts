@@ -24,6 +24,7 @@ import { cacheControlInterceptor } from "./interceptors/cache-control.js";
 import { errorsInterceptor } from "./interceptors/errors.js";
 import { queueInterceptor } from "./interceptors/queue.js";
 import { ipRateLimitInterceptor, userRateLimitInterceptor } from "./interceptors/rate-limit.js";
+import { validationInterceptor } from "./interceptors/validation.js";
 import { Admission, admissionSettingsOf } from "./overload/admission.js";
 import { admitRestCall } from "./overload/rest-admission.js";
 import { isDocsPath, serveDocs } from "./docs/docs-handler.js";
@@ -104,6 +105,9 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
       ipRateLimitInterceptor(admission),
       authInterceptor(platform.verifier),
       userRateLimitInterceptor(admission),
+      // The contract's field rules, refused here without a mesh hop (the services check them too:
+      // they are reachable without the gateway). Only methods whose protos state rules pay for it.
+      validationInterceptor(PUBLIC_SERVICES.map(({ service }) => service)),
       cacheControlInterceptor,
     ],
     readMaxBytes: config.BODY_LIMIT_BYTES,

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { type Socket, connect, createServer, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "@weelo/contracts/es/google/rpc/error_details_pb";
 import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import { until } from "@weelo/testing";
 import {
@@ -157,15 +158,25 @@ describe("@weelo/client", () => {
     assert.ok(hasReason(failure, "PHONE_INVALID"));
   });
 
-  it("reads google.rpc.ErrorInfo and RetryInfo details too, before the legacy detail", () => {
-    const info = new BinaryWriter().tag(1, WireType.LengthDelimited).string("QUOTE_EXPIRED");
-    info.tag(2, WireType.LengthDelimited).string("weelo.in");
-    const duration = new BinaryWriter().tag(1, WireType.Varint).int64(7).finish();
-    const retry = new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(duration).finish();
+  it("reads the standard google.rpc details (ErrorInfo, BadRequest, RetryInfo) a refusal carries", () => {
     const error = new ConnectError("the quote expired", Code.FailedPrecondition);
-    error.details.push({ type: "google.rpc.ErrorInfo", value: info.finish() });
-    error.details.push({ type: "google.rpc.RetryInfo", value: retry });
-    assert.deepEqual(errorFacts(error), { reason: "QUOTE_EXPIRED", field: undefined, retryAfterSeconds: 7 });
+    const detail = <S extends DescMessage>(schema: S, init: MessageInitShape<S>) => ({
+      type: schema.typeName,
+      value: toBinary(schema, create(schema, init)),
+    });
+    error.details.push(detail(ErrorInfoSchema, { reason: "QUOTE_EXPIRED", domain: "weelo.app" }));
+    error.details.push(
+      detail(BadRequestSchema, {
+        fieldViolations: [{ field: "vehicle_count", description: "1 to 20", reason: "VEHICLE_COUNT_OUT_OF_RANGE" }],
+      }),
+    );
+    error.details.push(detail(RetryInfoSchema, { retryDelay: { seconds: 7n } }));
+    assert.deepEqual(errorFacts(error), {
+      reason: "QUOTE_EXPIRED",
+      field: "vehicle_count",
+      violations: [{ field: "vehicle_count", description: "1 to 20", reason: "VEHICLE_COUNT_OUT_OF_RANGE" }],
+      retryAfterSeconds: 7,
+    });
     assert.equal(reasonOf(new ConnectError("no details", Code.Unavailable)), "Unavailable");
   });
 

@@ -2,16 +2,14 @@
  * Errors as the apps handle them: every failure is a ConnectError with a Connect code, and the
  * server's stable reason ("ALREADY_TAKEN", "OTP_INVALID", …; see libs/errors and each RPC's
  * comment) travels in its details. `reasonOf` reads it from either detail the server may send:
- * google.rpc.ErrorInfo (reason) or the current weelo.common.v1.ErrorDetail.
+ * google.rpc.ErrorInfo (reason), BadRequest (fields) and RetryInfo, or the older
+ * weelo.common.v1.ErrorDetail.
  */
-import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "@weelo/contracts/es/google/rpc/error_details_pb";
 import { ErrorDetailSchema } from "@weelo/contracts/es/weelo/common/v1/error_pb";
 
 export { Code, ConnectError };
-
-const ERROR_INFO = "google.rpc.ErrorInfo";
-const RETRY_INFO = "google.rpc.RetryInfo";
 
 /** What a refusal says beyond its code: the stable reason, the field at fault, when to retry. */
 export interface ErrorFacts {
@@ -19,52 +17,35 @@ export interface ErrorFacts {
   reason: string;
   /** The request field that was wrong, when the refusal is about one field. */
   field: string | undefined;
+  /** Every wrong field of a refused request (google.rpc.BadRequest), empty when none was named. */
+  violations: { field: string; description: string; reason: string }[];
   /** Seconds to wait before retrying, when the refusal is a limit or a cooldown. */
   retryAfterSeconds: number | undefined;
-}
-
-/** Reads a string field or an embedded message's bytes from raw protobuf, without a generated schema. */
-function readFields(bytes: Uint8Array): Map<number, Uint8Array | bigint> {
-  const fields = new Map<number, Uint8Array | bigint>();
-  const reader = new BinaryReader(bytes);
-  while (reader.pos < reader.len) {
-    const [number, wireType] = reader.tag();
-    if (wireType === 2) fields.set(number, reader.bytes());
-    else if (wireType === 0) fields.set(number, reader.int64() as unknown as bigint);
-    else reader.skip(wireType);
-  }
-  return fields;
 }
 
 /** The facts of a failure; one place that knows both detail formats. */
 export function errorFacts(error: unknown): ErrorFacts {
   if (error instanceof SessionEndedError) return errorFacts(error.cause);
   const connectError = ConnectError.from(error);
-  let reason: string | undefined;
-  let field: string | undefined;
-  let retryAfterSeconds: number | undefined;
-  for (const detail of connectError.details) {
-    if (!("type" in detail) || !(detail.value instanceof Uint8Array)) continue;
-    try {
-      if (detail.type === ERROR_INFO) {
-        const info = readFields(detail.value).get(1);
-        if (info instanceof Uint8Array) reason ||= new TextDecoder().decode(info);
-      } else if (detail.type === RETRY_INFO) {
-        const delay = readFields(detail.value).get(1);
-        const seconds = delay instanceof Uint8Array ? readFields(delay).get(1) : undefined;
-        if (seconds !== undefined) retryAfterSeconds ??= Number(seconds);
-      }
-    } catch {
-      // a detail that does not decode says nothing
-    }
-  }
+  const [info] = connectError.findDetails(ErrorInfoSchema);
+  const [badRequest] = connectError.findDetails(BadRequestSchema);
+  const [retry] = connectError.findDetails(RetryInfoSchema);
+  const violations = (badRequest?.fieldViolations ?? []).map((v) => ({
+    field: v.field,
+    description: v.description,
+    reason: v.reason,
+  }));
+  let reason = info?.reason;
+  let field = info?.metadata.field || violations[0]?.field || undefined;
+  let retryAfterSeconds = retry?.retryDelay ? Number(retry.retryDelay.seconds) : undefined;
+  // Servers before google.rpc details sent one weelo.common.v1.ErrorDetail.
   const [legacy] = connectError.findDetails(ErrorDetailSchema);
   if (legacy) {
     reason ||= legacy.reason;
-    field = legacy.field || undefined;
+    field ||= legacy.field || undefined;
     if (legacy.retryAfterSeconds > 0) retryAfterSeconds ??= legacy.retryAfterSeconds;
   }
-  return { reason: reason || Code[connectError.code] || "Unknown", field, retryAfterSeconds };
+  return { reason: reason || Code[connectError.code] || "Unknown", field, violations, retryAfterSeconds };
 }
 
 /** The stable reason of a refusal ("ALREADY_TAKEN"), or the Connect code's name when the server gave none. */

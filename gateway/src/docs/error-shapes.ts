@@ -62,6 +62,20 @@ export function errorComponents(): Record<string, unknown> {
               minimum: 1,
               description: "Seconds before a retry can succeed (limits, cooldowns); also in the Retry-After header.",
             },
+            violations: {
+              type: "array",
+              description:
+                "Every wrong field of the request (the google.rpc.BadRequest of the refusal), when the contract's field rules refused it.",
+              items: {
+                type: "object",
+                properties: {
+                  field: { type: "string", description: "The field's path, e.g. `vehicle_count`." },
+                  description: { type: "string", description: "What the rule asks for." },
+                  reason: { type: "string", description: "The rule's stable id, e.g. `VEHICLE_COUNT_OUT_OF_RANGE`." },
+                },
+                required: ["field"],
+              },
+            },
           },
           required: ["code", "message"],
           additionalProperties: false,
@@ -77,7 +91,7 @@ export function errorComponents(): Record<string, unknown> {
     "weelo.ConnectError": {
       type: "object",
       description:
-        "A failed Connect call (the Connect protocol's error body). The service's reason travels in `details` as a `weelo.common.v1.ErrorDetail`; Connect clients decode it (`findDetails`), and `debug` shows it as JSON.",
+        "A failed Connect call (the Connect protocol's error body). The details are the standard google.rpc ones: `google.rpc.ErrorInfo` (the reason, domain `weelo.app`), `google.rpc.BadRequest` (every wrong field) and `google.rpc.RetryInfo` (when to retry); Connect clients decode them with their stock types (`findDetails`), and `debug` shows each as JSON.",
       properties: {
         code: { type: "string", enum: connectCodes },
         message: { type: "string" },
@@ -88,16 +102,19 @@ export function errorComponents(): Record<string, unknown> {
             properties: {
               type: {
                 type: "string",
-                description: "Fully qualified message name, e.g. `weelo.common.v1.ErrorDetail`.",
+                description:
+                  "Fully qualified message name: `google.rpc.ErrorInfo`, `google.rpc.BadRequest` or `google.rpc.RetryInfo`.",
               },
               value: { type: "string", contentEncoding: "base64", description: "The detail message, protobuf binary." },
               debug: {
                 type: "object",
                 description: "The detail as JSON, for reading; decode `value` in code.",
                 properties: {
-                  reason: { type: "string", description: REASON_DESCRIPTION },
-                  field: { type: "string" },
-                  retryAfterSeconds: { type: "integer" },
+                  reason: { type: "string", description: `ErrorInfo. ${REASON_DESCRIPTION}` },
+                  domain: { type: "string", description: "ErrorInfo: `weelo.app`." },
+                  metadata: { type: "object", additionalProperties: { type: "string" }, description: "ErrorInfo." },
+                  fieldViolations: { type: "array", description: "BadRequest: every wrong field." },
+                  retryDelay: { type: "string", description: "RetryInfo, a protobuf JSON duration, e.g. `30s`." },
                 },
               },
             },
@@ -109,7 +126,7 @@ export function errorComponents(): Record<string, unknown> {
       example: {
         code: "invalid_argument",
         message: "not an Indian mobile number",
-        details: [{ type: "weelo.common.v1.ErrorDetail", value: "Cg1QSE9ORV9JTlZBTElEEgVwaG9uZQ==" }],
+        details: [{ type: "google.rpc.ErrorInfo", value: "Cg1QSE9ORV9JTlZBTElEEgl3ZWVsby5hcHA=" }],
       },
     },
   };

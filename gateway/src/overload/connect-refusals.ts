@@ -2,10 +2,12 @@
  * Admission refusals as ConnectErrors, so Connect, gRPC and gRPC-Web clients each get them in
  * their protocol's form: RESOURCE_EXHAUSTED with Retry-After (and the RateLimit headers for a
  * limit), DEADLINE_EXCEEDED when the call's own deadline passed while it waited, and the
- * ErrorDetail reason every Weelo error carries.
+ * ErrorInfo reason and RetryInfo every Weelo refusal carries.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorDetailSchema } from "@weelo/contracts/es/weelo/common/v1/error_pb";
+import { ErrorInfoSchema } from "@weelo/contracts/es/google/rpc/error_details_pb";
+import { ERROR_DOMAIN } from "@weelo/errors";
+import { retryInfo } from "../errors.js";
 import { RateLimitedError, rateLimitHeaders, ShedError, StreamsFullError } from "./admission.js";
 
 /** The ConnectError for an admission refusal, or the thrown value unchanged. */
@@ -41,5 +43,8 @@ function refusal(
   headers: Record<string, string> = {},
 ): ConnectError {
   const metadata = new Headers({ ...headers, "retry-after": String(retryAfterSeconds) });
-  return new ConnectError(message, code, metadata, [{ desc: ErrorDetailSchema, value: { reason, retryAfterSeconds } }]);
+  return new ConnectError(message, code, metadata, [
+    { desc: ErrorInfoSchema, value: { reason, domain: ERROR_DOMAIN } },
+    retryInfo(retryAfterSeconds),
+  ]);
 }

@@ -57,22 +57,42 @@ describe("domain errors", () => {
     assert.equal(toDomainError(Object.assign(new Error("duplicate key"), { code: "23505" })).code, GrpcCode.INTERNAL);
   });
 
-  it("travel in grpc-status-details-bin with reason, field and retry time", () => {
+  it("travel in grpc-status-details-bin as google.rpc ErrorInfo, BadRequest and RetryInfo", () => {
     const error = new ResourceExhaustedError("too many", {
       reason: "RATE_LIMITED",
       field: "phone",
       retryAfterSeconds: 42,
     });
-    const detail = decodeStatusDetails(encodeStatusDetails(error));
-    assert.deepEqual(detail, { reason: "RATE_LIMITED", field: "phone", retryAfterSeconds: 42 });
-    const rebuilt = domainErrorFromStatus(error.code, error.message, detail);
+    const details = decodeStatusDetails(encodeStatusDetails(error));
+    assert.deepEqual(details?.errorInfo, { reason: "RATE_LIMITED", domain: "weelo.app", metadata: { field: "phone" } });
+    assert.deepEqual(details?.retryInfo?.retryDelay, { seconds: 42, nanos: 0 });
+    const rebuilt = domainErrorFromStatus(error.code, error.message, details);
     assert.equal(rebuilt.reason, "RATE_LIMITED");
     assert.equal(rebuilt.field, "phone");
     assert.equal(rebuilt.retryAfterSeconds, 42);
     assert.equal(rebuilt.httpStatus, 429);
   });
 
-  it("ignore status details that carry no ErrorDetail", () => {
-    assert.equal(decodeStatusDetails(new Uint8Array([8, 3, 18, 3, 98, 97, 100])), undefined);
+  it("name every wrong field of an INVALID_ARGUMENT in a google.rpc.BadRequest", () => {
+    const violations = [
+      { field: "vehicle_count", description: "must be 1 to 20", reason: "int32.gte_lte" },
+      { field: "pickup.line1", description: "required", reason: "required" },
+    ];
+    const error = new InvalidArgumentError("", "2 fields are invalid", { violations });
+    assert.equal(error.field, "vehicle_count", "the first violation names the field");
+    const details = decodeStatusDetails(encodeStatusDetails(error));
+    assert.deepEqual(
+      details?.badRequest?.fieldViolations.map((v) => [v.field, v.reason]),
+      violations.map((v) => [v.field, v.reason]),
+    );
+    assert.deepEqual(details?.errorInfo?.metadata, {}, "the field is in the BadRequest, not repeated in metadata");
+    const rebuilt = domainErrorFromStatus(error.code, error.message, details);
+    assert.deepEqual(rebuilt.violations, violations);
+    assert.equal(rebuilt.reason, "INVALID_ARGUMENT");
+  });
+
+  it("ignore status details that carry no known detail", () => {
+    assert.deepEqual(decodeStatusDetails(new Uint8Array([8, 3, 18, 3, 98, 97, 100])), {});
+    assert.equal(decodeStatusDetails(new Uint8Array([0xff, 0xff])), undefined);
   });
 });

@@ -3,8 +3,6 @@
  * gRPC status codes (equal to Connect codes) and HTTP statuses. Messages are written for a
  * mobile developer; internals (SQL, stacks) never travel in them.
  */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { ErrorDetail } from "@weelo/contracts/grpc/weelo/common/v1/error";
 
 /** gRPC status codes (Connect uses the same numbers). */
 export const GrpcCode = {
@@ -59,11 +57,25 @@ export function codeName(code: number): string {
   return (Object.keys(GrpcCode) as (keyof typeof GrpcCode)[]).find((k) => GrpcCode[k] === code) ?? "UNKNOWN";
 }
 
+/** One wrong request field, as google.rpc.BadRequest.FieldViolation states it. */
+export interface FieldViolation {
+  /** The field's path in the request, e.g. "pickup.line1" or "points[0].seq". */
+  field: string;
+  /** What is wrong, for a developer. */
+  description: string;
+  /** Stable machine-readable reason, e.g. "VEHICLE_COUNT_RANGE" or protovalidate's rule id "int32.gte". */
+  reason: string;
+}
+
 export interface DomainErrorOptions {
   /** Stable machine-readable reason, e.g. "OTP_INVALID". Defaults to the code's name. */
   reason?: string;
   /** The request field at fault. */
   field?: string;
+  /** Every wrong field (google.rpc.BadRequest); the first names `field` when that is not given. */
+  violations?: readonly FieldViolation[];
+  /** Extra facts for ErrorInfo.metadata (short strings a client may branch on). */
+  metadata?: Readonly<Record<string, string>>;
   /** Seconds before a retry can succeed (limits and cooldowns). */
   retryAfterSeconds?: number;
   cause?: unknown;
@@ -74,6 +86,8 @@ export class DomainError extends Error {
   readonly reason: string;
   readonly field: string | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly violations: readonly FieldViolation[];
+  readonly metadata: Readonly<Record<string, string>>;
 
   constructor(
     readonly code: GrpcCode,
@@ -83,23 +97,26 @@ export class DomainError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.reason = options.reason ?? codeName(code);
-    this.field = options.field;
+    this.field = options.field ?? options.violations?.[0]?.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.violations = options.violations ?? [];
+    this.metadata = options.metadata ?? {};
   }
 
   get httpStatus(): number {
     return httpStatusOf(this.code);
   }
-
-  get detail(): ErrorDetail {
-    return { reason: this.reason, field: this.field ?? "", retryAfterSeconds: this.retryAfterSeconds ?? 0 };
-  }
 }
 
-/** The request is malformed: a field is missing, out of range or of the wrong shape. */
+/**
+ * The request is malformed: a field is missing, out of range or of the wrong shape. It travels
+ * with a google.rpc.BadRequest naming the field (or every field, when `violations` lists them).
+ */
 export class InvalidArgumentError extends DomainError {
   constructor(field: string, message: string, options: Omit<DomainErrorOptions, "field"> = {}) {
-    super(GrpcCode.INVALID_ARGUMENT, message, { reason: "INVALID_ARGUMENT", ...options, field });
+    const reason = options.reason ?? "INVALID_ARGUMENT";
+    const violations = options.violations ?? (field ? [{ field, description: message, reason }] : undefined);
+    super(GrpcCode.INVALID_ARGUMENT, message, { ...options, reason, field: field || undefined, violations });
   }
 }
 
@@ -191,47 +208,11 @@ export function isDependencyOutage(error: unknown): boolean {
   return OUTAGE_CODES.has(code) || code.startsWith("08"); // SQLSTATE class 08: connection exception
 }
 
-/** Type url of ErrorDetail inside google.rpc.Status details. */
-export const ERROR_DETAIL_TYPE_URL = "type.googleapis.com/weelo.common.v1.ErrorDetail";
-
-/**
- * Encodes google.rpc.Status { code, message, details: [Any(ErrorDetail)] }: the body of the
- * standard `grpc-status-details-bin` trailer that grpc-js and Connect clients understand.
- */
-export function encodeStatusDetails(error: DomainError): Uint8Array {
-  const detail = ErrorDetail.encode(error.detail).finish();
-  const any = new BinaryWriter().uint32(10).string(ERROR_DETAIL_TYPE_URL).uint32(18).bytes(detail).finish();
-  return new BinaryWriter().uint32(8).int32(error.code).uint32(18).string(error.message).uint32(26).bytes(any).finish();
-}
-
-/** Reads the ErrorDetail back out of a `grpc-status-details-bin` value, if there is one. */
-export function decodeStatusDetails(bytes: Uint8Array): ErrorDetail | undefined {
-  const status = new BinaryReader(bytes);
-  while (status.pos < status.len) {
-    const tag = status.uint32();
-    if (tag >>> 3 !== 3 || (tag & 7) !== 2) {
-      status.skip(tag & 7);
-      continue;
-    }
-    const any = new BinaryReader(status.bytes());
-    let typeUrl = "";
-    let value: Uint8Array | undefined;
-    while (any.pos < any.len) {
-      const anyTag = any.uint32();
-      if (anyTag === 10) typeUrl = any.string();
-      else if (anyTag === 18) value = any.bytes();
-      else any.skip(anyTag & 7);
-    }
-    if (typeUrl === ERROR_DETAIL_TYPE_URL && value) return ErrorDetail.decode(value);
-  }
-  return undefined;
-}
-
-/** Rebuilds a DomainError from a status received from another service, keeping its reason and field. */
-export function domainErrorFromStatus(code: number, message: string, detail?: ErrorDetail): DomainError {
-  return new DomainError(code as GrpcCode, message, {
-    reason: detail?.reason || codeName(code),
-    ...(detail?.field ? { field: detail.field } : {}),
-    ...(detail?.retryAfterSeconds ? { retryAfterSeconds: detail.retryAfterSeconds } : {}),
-  });
-}
+export {
+  decodeStatusDetails,
+  domainErrorFromStatus,
+  ERROR_DOMAIN,
+  encodeStatusDetails,
+  errorInfoOf,
+  type StatusDetails,
+} from "./status-details.js";

@@ -38,6 +38,7 @@ export {
 } from "./client.js";
 export { toStatusObject, fromServiceError } from "./status.js";
 export { compose, type ServerInterceptor, type Next } from "./interceptors/types.js";
+export { requestBytesCheck, RefusedRequest, type BytesCheck } from "./interceptors/validation.js";
 export { revocationInterceptor, type SessionWatcher } from "./interceptors/revocation.js";
 export { roleFromProto, roleToProto, languageFromProto, languageToProto, type LanguageCode } from "./enums.js";
 export {

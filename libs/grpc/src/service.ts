@@ -11,6 +11,7 @@ import { InvalidArgumentError } from "@weelo/errors";
 import type { CallContext } from "./context.js";
 import type { PeerCall } from "./mesh/mesh.js";
 import { compose, type ServerInterceptor } from "./interceptors/types.js";
+import { RefusedRequest, requestBytesCheck } from "./interceptors/validation.js";
 import { toStatusObject } from "./status.js";
 
 /** A ts-proto generated method definition. */
@@ -74,31 +75,35 @@ export function bindService<D extends ServiceDefinition>(
  * INTERNAL before any handler runs; decoding never throws here instead, and the call fails
  * with INVALID_ARGUMENT where the handler would have read the message.
  */
-class Undecodable {
-  constructor(readonly reason: string) {}
-}
-
-function undecodableError(method: string, message: Undecodable): InvalidArgumentError {
-  return new InvalidArgumentError("", `the request is not a valid ${method} message: ${message.reason}`, {
-    reason: "MALFORMED_REQUEST",
-  });
+function undecodable(method: string, error: unknown): RefusedRequest {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new RefusedRequest(
+    new InvalidArgumentError("", `the request is not a valid ${method} message: ${reason}`, {
+      reason: "MALFORMED_REQUEST",
+    }),
+  );
 }
 
 /**
  * The definition to register with grpc-js: the same methods with request deserializers that
- * never throw (see Undecodable); bindService's handlers turn a failed decoding into
- * INVALID_ARGUMENT.
+ * never throw and that check the contract's field rules (see interceptors/validation.ts). A
+ * message that cannot be decoded or breaks a rule becomes a RefusedRequest, which
+ * bindService's handlers throw after the interceptor chain ran.
  */
 export function tolerantDefinition<D extends ServiceDefinition>(definition: D): D {
   const tolerant: ServiceDefinition = {};
   for (const [name, method] of Object.entries(definition)) {
+    const [, methodName] = splitPath(method.path);
+    const check = requestBytesCheck(method.path); // compiled once, here
     tolerant[name] = {
       ...method,
       requestDeserialize(bytes: Buffer) {
         try {
-          return method.requestDeserialize(bytes);
+          const message = method.requestDeserialize(bytes);
+          const refusal = check?.(bytes);
+          return refusal ? new RefusedRequest(refusal) : message;
         } catch (error) {
-          return new Undecodable(error instanceof Error ? error.message : String(error));
+          return undecodable(methodName, error);
         }
       },
     };
@@ -112,16 +117,17 @@ type ReadableCall = AsyncIterable<unknown> & {
 
 /**
  * The requests of a client or bidirectional stream as the handler reads them: the first
- * message that could not be decoded ends the reading with INVALID_ARGUMENT. Readable's
- * `iterator(options)` stays available (handlers that must not destroy the call use it).
+ * message that could not be decoded or breaks a field rule ends the reading with
+ * INVALID_ARGUMENT. Readable's `iterator(options)` stays available (handlers that must not
+ * destroy the call use it).
  */
-function checkedRequests(call: ReadableCall, method: string): ReadableCall {
+function checkedRequests(call: ReadableCall): ReadableCall {
   const checked = (inner: AsyncIterator<unknown>): AsyncIterableIterator<unknown> => ({
     async next() {
       const result = await inner.next();
-      if (!result.done && result.value instanceof Undecodable) {
+      if (!result.done && result.value instanceof RefusedRequest) {
         await inner.return?.();
-        throw undecodableError(method, result.value);
+        throw result.value.error;
       }
       return result;
     },
@@ -158,11 +164,11 @@ function wrap(
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
       const ctx = contextOf(call);
       let response: unknown;
-      const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall, methodName) : call.request;
+      const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall) : call.request;
       compose(
         options.interceptors,
         async () => {
-          if (input instanceof Undecodable) throw undecodableError(methodName, input);
+          if (input instanceof RefusedRequest) throw input.error;
           response = await handler(input, ctx);
         },
         ctx,
@@ -175,12 +181,12 @@ function wrap(
 
   return ((call: AnyCall) => {
     const ctx = contextOf(call);
-    const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall, methodName) : call.request;
+    const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall) : call.request;
     const writable = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
     compose(
       options.interceptors,
       async () => {
-        if (input instanceof Undecodable) throw undecodableError(methodName, input);
+        if (input instanceof RefusedRequest) throw input.error;
         for await (const message of handler(input, ctx) as AsyncIterable<unknown>) {
           if (ctx.signal.aborted) break;
           if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);

@@ -1,6 +1,7 @@
 /**
  * DomainError ⇄ gRPC status, in one place. The status carries the standard
- * grpc-status-details-bin trailer with an ErrorDetail, which grpc-js and Connect clients read.
+ * grpc-status-details-bin trailer (google.rpc.Status with ErrorInfo, BadRequest and RetryInfo),
+ * which grpc-js, Connect and every other gRPC library's clients read.
  */
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -28,10 +29,10 @@ export function fromServiceError(error: unknown): DomainError {
   const serviceError = error as Partial<grpc.ServiceError>;
   if (typeof serviceError.code !== "number") return toDomainError(error);
   const raw = serviceError.metadata?.get(DETAILS_KEY)[0];
-  const detail = raw instanceof Buffer ? decodeStatusDetails(raw) : undefined;
+  const details = raw instanceof Buffer ? decodeStatusDetails(raw) : undefined;
   const message = serviceError.details || serviceError.message || "upstream call failed";
-  if (serviceError.code === GrpcCode.UNAVAILABLE && !detail) {
+  if (serviceError.code === GrpcCode.UNAVAILABLE && !details?.errorInfo) {
     return domainErrorFromStatus(serviceError.code, "a backend service is unavailable; try again shortly");
   }
-  return domainErrorFromStatus(serviceError.code, message, detail);
+  return domainErrorFromStatus(serviceError.code, message, details);
 }

@@ -273,20 +273,8 @@ export function validateIdempotencyKey(key: string, field = "idempotency_key"): 
   return trimmed;
 }
 
-export function validateVehicleCount(count: number): number {
-  if (!Number.isInteger(count) || count < 1 || count > 20)
-    throw new InvalidArgumentError("vehicle_count", "vehicle_count must be 1 to 20");
-  return count;
-}
-
 export function validateGoodsType(goods: string): string {
   return plainText(goods, "goods_type", { minLength: 1, maxLength: 100 });
-}
-
-export function validateWeightKg(weight: number): number {
-  if (!Number.isInteger(weight) || weight < 1 || weight > 100_000)
-    throw new InvalidArgumentError("weight_kg", "weight_kg must be a whole number from 1 to 100000");
-  return weight;
 }
 
 /** Free text (see plainText): line breaks and tabs only where `multiline` (notes). */

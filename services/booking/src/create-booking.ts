@@ -22,8 +22,6 @@ import {
   validateIdempotencyKey,
   validateScheduledAt,
   validateText,
-  validateVehicleCount,
-  validateWeightKg,
   type AddressInput,
 } from "./booking.rules.js";
 import type { BookingsTable, OrderRow } from "./booking.table.js";
@@ -70,11 +68,11 @@ export function createCreateBooking(ctx: BookingContext) {
     const at = now();
     const pickup = validateAddress(input.pickup, "pickup");
     const drop = validateAddress(input.drop, "drop");
-    const vehicleCount = validateVehicleCount(input.vehicleCount);
+    const vehicleCount = input.vehicleCount; // 1 to 20: the contract's rule, checked before the handler
     const vehicleType = input.vehicleType.trim();
     if (vehicleType === "") throw new InvalidArgumentError("vehicle_type", "vehicle_type is required, e.g. lcv_14ft");
     const goodsType = validateGoodsType(input.goodsType);
-    const weightKg = validateWeightKg(input.weightKg);
+    const weightKg = input.weightKg; // 1 to 100000: the contract's rule
     const notes = validateText(input.notes, "notes", 500, true);
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
     const quoteToken = input.quoteToken.trim();

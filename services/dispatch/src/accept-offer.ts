@@ -10,7 +10,7 @@ import type { DispatchContext } from "./dispatch.context.js";
 import { offerToProto } from "./dispatch.convert.js";
 import { publishOffers, recordOfferAccepted, recordOffersWithdrawn } from "./dispatch.events.js";
 import * as repo from "./dispatch.repository.js";
-import { acceptRefusal, offerClosedRefusal, validateId, validateVehicleCount } from "./dispatch.rules.js";
+import { acceptRefusal, offerClosedRefusal, validateId } from "./dispatch.rules.js";
 import type { OfferRow } from "./dispatch.table.js";
 import type { OfferReads } from "./offers.js";
 
@@ -70,7 +70,7 @@ export function createAcceptOffer(
     countRequested: number,
   ): Promise<{ offer: Offer; bookingIds: string[]; assignBy: Date }> {
     const offerId = validateId(offerIdText, "offer_id");
-    const count = validateVehicleCount(countRequested);
+    const count = countRequested; // 1 to 20: the contract's rule, checked before the handler
     const at = now();
     const assignBy = later(settings.assignDeadlineMs, at);
     // Learn the order first: every transaction that changes an order's offers or bookings

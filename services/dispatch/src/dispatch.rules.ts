@@ -2,7 +2,7 @@
  * Dispatch's pure rules: the wave plan, who a wave reaches, what an acceptance may take, how
  * a failed booking call is retried, request validation. No I/O: unit-tested without a server.
  */
-import { FailedPreconditionError, GrpcCode, InvalidArgumentError } from "@weelo/errors";
+import { FailedPreconditionError, GrpcCode } from "@weelo/errors";
 import { plainText } from "@weelo/formats";
 import type { BroadcastRow, OfferStatus } from "./dispatch.table.js";
 export { validateId, pageSize, encodePageToken, decodePageToken, pageOf } from "@weelo/formats";
@@ -79,14 +79,6 @@ export function waveCandidates(
 
 /** Offer statuses after which the order is never offered to the transporter again in any round. */
 export const FINAL_FOR_TRANSPORTER: readonly OfferStatus[] = ["open", "accepted", "declined"];
-
-/** A vehicle_count of an AcceptOffer request. */
-export function validateVehicleCount(count: number): number {
-  if (!Number.isInteger(count) || count < 1 || count > 20) {
-    throw new InvalidArgumentError("vehicle_count", "vehicle_count must be a whole number of trucks from 1 to 20");
-  }
-  return count;
-}
 
 /** A decline's optional reason. */
 export function validateDeclineReason(reason: string): string {

@@ -11,10 +11,8 @@ import {
   pageSize,
   planAvailability,
   validateBaseLocation,
-  validateCapacityKg,
   validateId,
   validateIdempotencyKey,
-  validateServiceRadiusKm,
   validateStatusTarget,
   vehicleChangeRefusal,
   vehicleDrivableRefusal,
@@ -106,14 +104,6 @@ describe("phones and licences", () => {
 });
 
 describe("vehicle fields", () => {
-  it("keeps capacity within a sane range", () => {
-    assert.equal(validateCapacityKg(750), 750);
-    assert.equal(validateCapacityKg(100), 100);
-    assert.equal(validateCapacityKg(60_000), 60_000);
-    for (const bad of [0, 99, 60_001, 12.5, -1, Number.NaN])
-      assert.throws(() => validateCapacityKg(bad), invalid("capacity_kg"), String(bad));
-  });
-
   it("takes ids and idempotency keys only in their shapes", () => {
     assert.equal(
       validateId(" 0192F1A2-3B4C-7D5E-8F60-123456789ABC ", "vehicle_id"),
@@ -185,9 +175,6 @@ describe("transporter profile", () => {
     ]) {
       assert.throws(() => validateBaseLocation(bad), invalid("base_location"), JSON.stringify(bad));
     }
-    assert.equal(validateServiceRadiusKm(1), 1);
-    assert.equal(validateServiceRadiusKm(500), 500);
-    for (const bad of [0, 501, 2.5]) assert.throws(() => validateServiceRadiusKm(bad), invalid("service_radius_km"));
   });
 });
 

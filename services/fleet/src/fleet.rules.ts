@@ -136,20 +136,6 @@ export function validateMakeModel(makeModel: string, field = "make_model"): stri
   return trimmed;
 }
 
-export const MIN_CAPACITY_KG = 100;
-export const MAX_CAPACITY_KG = 60_000;
-
-/** The load a truck carries: from a small three-wheeler's to a multi-axle trailer's. */
-export function validateCapacityKg(capacityKg: number, field = "capacity_kg"): number {
-  if (!Number.isInteger(capacityKg) || capacityKg < MIN_CAPACITY_KG || capacityKg > MAX_CAPACITY_KG) {
-    throw new InvalidArgumentError(
-      field,
-      `${field} must be a whole number of kilograms from ${MIN_CAPACITY_KG} to ${MAX_CAPACITY_KG}`,
-    );
-  }
-  return capacityKg;
-}
-
 /** The shape of a catalog id (whether it is in the catalog is asked of the catalog). */
 export function validateVehicleTypeId(typeId: string, field = "vehicle_type"): string {
   const trimmed = typeId.trim();
@@ -250,18 +236,11 @@ export function vehicleDrivableRefusal(
 }
 
 export const DEFAULT_SERVICE_RADIUS_KM = 50;
-export const MIN_SERVICE_RADIUS_KM = 1;
+/**
+ * The largest service radius, which bounds the search for nearby fleets. Requests are held to
+ * 1-500 by the contract (UpdateTransporterProfileRequest.service_radius_km) and the table by its CHECK.
+ */
 export const MAX_SERVICE_RADIUS_KM = 500;
-
-export function validateServiceRadiusKm(km: number, field = "service_radius_km"): number {
-  if (!Number.isInteger(km) || km < MIN_SERVICE_RADIUS_KM || km > MAX_SERVICE_RADIUS_KM) {
-    throw new InvalidArgumentError(
-      field,
-      `${field} must be a whole number of kilometres from ${MIN_SERVICE_RADIUS_KM} to ${MAX_SERVICE_RADIUS_KM}`,
-    );
-  }
-  return km;
-}
 
 /** India's bounding box (with a margin): a base outside it is a typo, such as swapped lat and lng. */
 const INDIA = { minLat: 6, maxLat: 37.5, minLng: 68, maxLng: 97.5 };

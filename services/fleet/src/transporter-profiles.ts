@@ -2,7 +2,7 @@
 import type { Principal } from "@weelo/auth";
 import { transporterOf, type FleetContext } from "./fleet.context.js";
 import * as repo from "./fleet.repository.js";
-import { DEFAULT_SERVICE_RADIUS_KM, validateBaseLocation, validateServiceRadiusKm } from "./fleet.rules.js";
+import { DEFAULT_SERVICE_RADIUS_KM, validateBaseLocation } from "./fleet.rules.js";
 
 export interface TransporterProfile {
   transporterId: string;
@@ -28,8 +28,7 @@ export function createTransporterProfiles(ctx: Pick<FleetContext, "db">) {
   ): Promise<TransporterProfile> {
     const transporterId = transporterOf(principal);
     const base = changes.base ? validateBaseLocation(changes.base) : undefined;
-    const serviceRadiusKm =
-      changes.serviceRadiusKm !== undefined ? validateServiceRadiusKm(changes.serviceRadiusKm) : undefined;
+    const serviceRadiusKm = changes.serviceRadiusKm; // 1 to 500: the contract's rule, checked before the handler
     const row = await repo.upsertTransporter(db, {
       id: transporterId,
       base,

@@ -18,7 +18,6 @@ import {
   pageSize,
   takesVehicleOffTheRoad,
   TRANSPORTER_CHANGEABLE_STATUSES,
-  validateCapacityKg,
   validateId,
   validateIdempotencyKey,
   validateMakeModel,
@@ -119,7 +118,7 @@ export function createVehicles(
   async function addVehicle(principal: Principal, input: NewVehicle): Promise<VehicleView> {
     const transporterId = transporterOf(principal);
     const registrationNumber = normalizeRegistrationNumber(input.registrationNumber);
-    const capacityKg = validateCapacityKg(input.capacityKg);
+    const capacityKg = input.capacityKg; // 100 to 60000: the contract's rule, checked before the handler
     const makeModel = validateMakeModel(input.makeModel);
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
     validateVehicleTypeId(input.vehicleType);
@@ -185,7 +184,7 @@ export function createVehicles(
     const transporterId = transporterOf(principal);
     const id = validateId(vehicleId, "vehicle_id");
     const set: { vehicle_type?: string; capacity_kg?: number; make_model?: string; status?: VehicleStatus } = {};
-    if (changes.capacityKg !== undefined) set.capacity_kg = validateCapacityKg(changes.capacityKg);
+    if (changes.capacityKg !== undefined) set.capacity_kg = changes.capacityKg; // the contract's rule
     if (changes.makeModel !== undefined) set.make_model = validateMakeModel(changes.makeModel);
     if (changes.status !== undefined) set.status = validateStatusTarget(changes.status);
     if (changes.vehicleType !== undefined) set.vehicle_type = await requireKnownType(changes.vehicleType);

@@ -15,7 +15,6 @@ import {
   validateLocation,
   validateScheduledAt,
   validateTrip,
-  validateVehicleCount,
   type FareInput,
 } from "./pricing.rules.js";
 import { estimateRoad, haversineMeters } from "./routing/estimate.js";
@@ -221,17 +220,6 @@ describe("trip validation", () => {
       "≈ 44 m",
     );
     validateTrip(bangalore, { lat: bangalore.lat + 0.0005, lng: bangalore.lng }); // ≈ 56 m
-  });
-
-  it("allows 1 to 20 vehicles", () => {
-    assert.equal(validateVehicleCount(1), 1);
-    assert.equal(validateVehicleCount(20), 20);
-    for (const bad of [0, -1, 21, 1.5])
-      assert.throws(
-        () => validateVehicleCount(bad),
-        invalid("vehicle_count", "VEHICLE_COUNT_OUT_OF_RANGE"),
-        String(bad),
-      );
   });
 
   it("normalizes vehicle type ids and requires one", () => {

@@ -16,8 +16,6 @@ import { haversineMeters, type LatLngPoint } from "./routing/estimate.js";
 export const INDIA_BOUNDS = { minLat: 6, maxLat: 37.6, minLng: 68, maxLng: 97.5 } as const;
 /** Pickup and drop closer than this are the same place. */
 export const MIN_TRIP_DISTANCE_M = 50;
-export const MIN_VEHICLES = 1;
-export const MAX_VEHICLES = 20;
 /** A scheduled time this little in the past is clock skew between phone and server, not a mistake. */
 export const SCHEDULE_CLOCK_SKEW_MS = 2 * 60_000;
 
@@ -50,19 +48,6 @@ export function validateTrip(pickup: LatLngPoint, drop: LatLngPoint): void {
       reason: "TRIP_TOO_SHORT",
     });
   }
-}
-
-export function validateVehicleCount(count: number): number {
-  if (!Number.isInteger(count) || count < MIN_VEHICLES || count > MAX_VEHICLES) {
-    throw new InvalidArgumentError(
-      "vehicle_count",
-      `vehicle_count must be ${MIN_VEHICLES} to ${MAX_VEHICLES}; got ${count}`,
-      {
-        reason: "VEHICLE_COUNT_OUT_OF_RANGE",
-      },
-    );
-  }
-  return count;
 }
 
 /** A vehicle type id as the catalog spells it: trimmed and lower case; empty is refused. */

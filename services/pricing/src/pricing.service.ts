@@ -26,7 +26,6 @@ import {
   validateLocation,
   validateScheduledAt,
   validateTrip,
-  validateVehicleCount,
   type SurgeSettings,
 } from "./pricing.rules.js";
 import * as repo from "./pricing.repository.js";
@@ -134,7 +133,7 @@ export function createPricingService(deps: PricingDeps) {
       const drop = validateLocation(input.drop, "drop");
       validateTrip(pickup, drop);
       const vehicleTypeId = normalizeVehicleTypeId(input.vehicleType);
-      const vehicleCount = validateVehicleCount(input.vehicleCount);
+      const vehicleCount = input.vehicleCount; // 1 to 20: the contract's rule, checked before the handler
       const scheduledAt = validateScheduledAt(input.scheduledAt, at, settings.maxScheduleAheadMs);
       const vehicleType = await requireVehicleType(vehicleTypeId);
       await limits.quotesPerUser.consume(principal.userId);

@@ -119,9 +119,11 @@ describe("identity through the gateway", () => {
     assert.equal(badGstin.status, 400);
     assert.equal(badGstin.body.code, "invalid_argument");
     assert.match(badGstin.body.message, /gstin/);
-    const detail = badGstin.body.details?.find((d: { type: string }) => d.type === "weelo.common.v1.ErrorDetail");
-    assert.ok(detail, "Connect errors carry the ErrorDetail");
-    assert.deepEqual(detail.debug, { reason: "GSTIN_INVALID", field: "gstin" });
+    const info = badGstin.body.details?.find((d: { type: string }) => d.type === "google.rpc.ErrorInfo");
+    assert.ok(info, "Connect errors carry a google.rpc.ErrorInfo");
+    assert.deepEqual(info.debug, { reason: "GSTIN_INVALID", domain: "weelo.app" });
+    const badRequest = badGstin.body.details?.find((d: { type: string }) => d.type === "google.rpc.BadRequest");
+    assert.equal(badRequest?.debug.fieldViolations[0].field, "gstin", "and a google.rpc.BadRequest naming the field");
   });
 
   it("keeps company fields to transporters and manages push devices", async () => {
@@ -164,6 +166,13 @@ describe("identity through the gateway", () => {
         code: "PHONE_INVALID",
         message: "phone must be an Indian mobile number like 9876543210 or +919876543210",
         field: "phone",
+        violations: [
+          {
+            field: "phone",
+            description: "phone must be an Indian mobile number like 9876543210 or +919876543210",
+            reason: "PHONE_INVALID",
+          },
+        ],
       },
     });
     const badRole = await system.rest("POST", "/api/v1/auth/send-otp", { phone: uniquePhone(), role: "admin" });

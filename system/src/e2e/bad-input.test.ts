@@ -151,7 +151,10 @@ describe("bad input through the gateway", () => {
       ),
     );
     const end = Buffer.from(await watch.arrayBuffer());
-    const last = JSON.parse(end.subarray(end.lastIndexOf(0x02) + 5).toString("utf8")) as { error?: { code: string } };
+    // Walk the envelopes (flags byte, 4-byte length, data) to the end-of-stream one (flag 0x02).
+    let at = 0;
+    while (at < end.length && (end[at]! & 0x02) === 0) at += 5 + end.readUInt32BE(at + 1);
+    const last = JSON.parse(end.subarray(at + 5).toString("utf8")) as { error?: { code: string } };
     assert.equal(last.error?.code, "invalid_argument");
   });
 
@@ -191,15 +194,16 @@ describe("bad input through the gateway", () => {
     const body = (await connect.json()) as {
       code: string;
       message: string;
-      details: { debug: { field: string; reason: string } }[];
+      details: { type: string; debug: { reason?: string; fieldViolations?: { field: string }[] } }[];
     };
     assert.equal(body.code, "invalid_argument");
     assert.match(
       body.message,
       /name must not contain invisible direction or zero-width characters \(U\+202E at character 6\)/,
     );
+    const detail = (type: string) => body.details.find((d) => d.type === type)?.debug;
     assert.deepEqual(
-      [body.details[0]?.debug.field, body.details[0]?.debug.reason],
+      [detail("google.rpc.BadRequest")?.fieldViolations?.[0]?.field, detail("google.rpc.ErrorInfo")?.reason],
       ["name", "TEXT_INVISIBLE_CHARACTER"],
     );
 

@@ -146,7 +146,7 @@ describe("the document against a running gateway", () => {
     fits("/components/schemas/weelo.ConnectError", connectBad.body);
     assert.equal(connectBad.body.code, "invalid_argument");
     assert.ok(
-      connectBad.body.details.some((d: { type: string }) => d.type === "weelo.common.v1.ErrorDetail"),
+      connectBad.body.details.some((d: { type: string }) => d.type === "google.rpc.ErrorInfo"),
       "the reason rides in the details",
     );
   });

@@ -13,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError, createClient as createConnectClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BookingService } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
-import { ErrorDetailSchema } from "@weelo/contracts/es/weelo/common/v1/error_pb";
+import { ErrorInfoSchema } from "@weelo/contracts/es/google/rpc/error_details_pb";
 import { AccountAdminServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/account_admin_service";
 import {
   TrackingServiceClient,
@@ -124,7 +124,7 @@ describe("revoked sessions close their streams and sockets", () => {
     );
     assert.match(streamEnd.error!.rawMessage, /session has ended/);
     assert.deepEqual(
-      streamEnd.error!.findDetails(ErrorDetailSchema).map((d) => d.reason),
+      streamEnd.error!.findDetails(ErrorInfoSchema).map((d) => d.reason),
       ["SESSION_REVOKED"],
       "the service's reason is relayed",
     );

@@ -10,30 +10,33 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/common/v1/error.proto.
  */
 export const file_weelo_common_v1_error: GenFile = /*@__PURE__*/
-  fileDesc("Cht3ZWVsby9jb21tb24vdjEvZXJyb3IucHJvdG8SD3dlZWxvLmNvbW1vbi52MSJJCgtFcnJvckRldGFpbBIOCgZyZWFzb24YASABKAkSDQoFZmllbGQYAiABKAkSGwoTcmV0cnlfYWZ0ZXJfc2Vjb25kcxgDIAEoBWIGcHJvdG8z");
+  fileDesc("Cht3ZWVsby9jb21tb24vdjEvZXJyb3IucHJvdG8SD3dlZWxvLmNvbW1vbi52MSJNCgtFcnJvckRldGFpbBIOCgZyZWFzb24YASABKAkSDQoFZmllbGQYAiABKAkSGwoTcmV0cnlfYWZ0ZXJfc2Vjb25kcxgDIAEoBToCGAFiBnByb3RvMw");
 
 /**
- * ErrorDetail rides in every error status so that apps can react to the reason, not the text.
+ * ErrorDetail rode in every error status until errors switched to the standard google.rpc
+ * details (ErrorInfo for the reason, BadRequest for the fields, RetryInfo for the wait). No
+ * server sends it any more; it stays so that the contract's history (buf breaking) holds.
  *
  * @generated from message weelo.common.v1.ErrorDetail
+ * @deprecated
  */
 export type ErrorDetail = Message<"weelo.common.v1.ErrorDetail"> & {
   /**
-   * Stable machine-readable reason, e.g. "OTP_INVALID" or "PHONE_INVALID".
+   * Stable machine-readable reason, e.g. "OTP_INVALID" or "PHONE_INVALID": now google.rpc.ErrorInfo.reason.
    *
    * @generated from field: string reason = 1;
    */
   reason: string;
 
   /**
-   * The request field that was wrong, when the error is about one field.
+   * The request field that was wrong: now google.rpc.BadRequest.field_violations[].field.
    *
    * @generated from field: string field = 2;
    */
   field: string;
 
   /**
-   * Seconds to wait before retrying, when the error is a limit or a cooldown.
+   * Seconds to wait before retrying: now google.rpc.RetryInfo.retry_delay.
    *
    * @generated from field: int32 retry_after_seconds = 3;
    */
@@ -43,6 +46,7 @@ export type ErrorDetail = Message<"weelo.common.v1.ErrorDetail"> & {
 /**
  * Describes the message weelo.common.v1.ErrorDetail.
  * Use `create(ErrorDetailSchema)` to create a new message.
+ * @deprecated
  */
 export const ErrorDetailSchema: GenMessage<ErrorDetail> = /*@__PURE__*/
   messageDesc(file_weelo_common_v1_error, 0);

@@ -11,13 +11,19 @@ export const protobufPackage = "weelo.common.v1";
 
 export const protobufFileName = "weelo/common/v1/error.proto";
 
-/** ErrorDetail rides in every error status so that apps can react to the reason, not the text. */
+/**
+ * ErrorDetail rode in every error status until errors switched to the standard google.rpc
+ * details (ErrorInfo for the reason, BadRequest for the fields, RetryInfo for the wait). No
+ * server sends it any more; it stays so that the contract's history (buf breaking) holds.
+ *
+ * @deprecated
+ */
 export interface ErrorDetail {
-  /** Stable machine-readable reason, e.g. "OTP_INVALID" or "PHONE_INVALID". */
+  /** Stable machine-readable reason, e.g. "OTP_INVALID" or "PHONE_INVALID": now google.rpc.ErrorInfo.reason. */
   reason: string;
-  /** The request field that was wrong, when the error is about one field. */
+  /** The request field that was wrong: now google.rpc.BadRequest.field_violations[].field. */
   field: string;
-  /** Seconds to wait before retrying, when the error is a limit or a cooldown. */
+  /** Seconds to wait before retrying: now google.rpc.RetryInfo.retry_delay. */
   retryAfterSeconds: number;
 }
 

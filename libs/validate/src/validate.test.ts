@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import {
+  CreateBookingRequestSchema,
+  GetBookingRequestSchema,
+} from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
+import { AcceptOfferRequestSchema } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
+import { UpdateTransporterProfileRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
+import {
+  AddVehicleRequestSchema,
+  UpdateVehicleRequestSchema,
+} from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
+import { GetQuoteRequestSchema } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
+import { GrpcCode, InvalidArgumentError } from "@weelo/errors";
+import { requestCheck, statesRules } from "./index.js";
+
+describe("request checks from the contracts' buf.validate rules", () => {
+  it("hold vehicle_count to 1-20 with one stable reason on every request that carries it", () => {
+    for (const schema of [CreateBookingRequestSchema, AcceptOfferRequestSchema, GetQuoteRequestSchema]) {
+      const check = requestCheck(schema);
+      assert.ok(check, `${schema.typeName} states rules`);
+      const valid = (vehicleCount: number) => create(schema, { vehicleCount, weightKg: 500 } as never);
+      for (const good of [1, 20]) assert.equal(check(valid(good)), undefined, `${schema.typeName} ${good}`);
+      for (const bad of [0, -1, 21]) {
+        const refusal = check(valid(bad));
+        assert.ok(refusal instanceof InvalidArgumentError, `${schema.typeName} ${bad}`);
+        assert.equal(refusal.code, GrpcCode.INVALID_ARGUMENT);
+        assert.equal(refusal.reason, "VEHICLE_COUNT_OUT_OF_RANGE");
+        assert.equal(refusal.field, "vehicle_count");
+        assert.equal(refusal.message, "vehicle_count: must be 1 to 20");
+      }
+    }
+  });
+
+  it("list every wrong field; a standard rule's id is its BadRequest reason and INVALID_ARGUMENT the error's", () => {
+    const check = requestCheck(CreateBookingRequestSchema)!;
+    const weightOnly = check(create(CreateBookingRequestSchema, { vehicleCount: 2, weightKg: 0 }));
+    assert.equal(weightOnly?.reason, "INVALID_ARGUMENT");
+    assert.deepEqual(weightOnly?.violations, [
+      {
+        field: "weight_kg",
+        description: "must be greater than or equal to 1 and less than or equal to 100000",
+        reason: "int32.gte_lte",
+      },
+    ]);
+    const both = check(create(CreateBookingRequestSchema, { vehicleCount: 30, weightKg: 100_001 }));
+    assert.deepEqual(
+      both?.violations.map((v) => v.field),
+      ["vehicle_count", "weight_kg"],
+    );
+    assert.equal(both?.reason, "VEHICLE_COUNT_OUT_OF_RANGE", "the first violation's stable reason");
+  });
+
+  it("hold a truck's capacity to 100-60000 kg when added or changed, and a service radius to 1-500 km when given", () => {
+    for (const schema of [AddVehicleRequestSchema, UpdateVehicleRequestSchema]) {
+      const check = requestCheck(schema)!;
+      for (const good of [100, 750, 60_000]) assert.equal(check(create(schema, { capacityKg: good })), undefined);
+      for (const bad of [0, 99, 60_001, -1]) {
+        const refusal = check(create(schema, { capacityKg: bad }));
+        assert.deepEqual([refusal?.field, refusal?.reason], ["capacity_kg", "INVALID_ARGUMENT"], `${bad}`);
+      }
+    }
+    assert.equal(
+      requestCheck(UpdateVehicleRequestSchema)!(create(UpdateVehicleRequestSchema, { vehicleId: "v" })),
+      undefined,
+      "an unset capacity is no change, not a violation",
+    );
+    const radius = requestCheck(UpdateTransporterProfileRequestSchema)!;
+    assert.equal(radius(create(UpdateTransporterProfileRequestSchema, {})), undefined, "unset: no change");
+    for (const good of [1, 500])
+      assert.equal(radius(create(UpdateTransporterProfileRequestSchema, { serviceRadiusKm: good })), undefined);
+    for (const bad of [0, 501])
+      assert.equal(
+        radius(create(UpdateTransporterProfileRequestSchema, { serviceRadiusKm: bad }))?.field,
+        "service_radius_km",
+      );
+  });
+
+  it("make no check for a request type whose proto states no rule (its calls pay nothing)", () => {
+    assert.equal(statesRules(GetBookingRequestSchema), false);
+    assert.equal(requestCheck(GetBookingRequestSchema), undefined);
+    assert.equal(statesRules(GetQuoteRequestSchema), true);
+  });
+});
