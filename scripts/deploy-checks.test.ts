@@ -213,7 +213,7 @@ describe("deploy checks", () => {
       /base: Deployment\/gateway container gateway: the gateway must hold no DATABASE_URL \(found in weelo-db-booking\)/,
       /base: Deployment\/fleet container fleet: DATABASE_URL must come from its own Secret weelo-db-fleet alone \(found in weelo-db-pricing\)/,
       /base: Deployment\/tracking container tracking: weelo-db-tracking's DATABASE_URL must point at PgBouncer \(port 6432\)/,
-      /base: needs exactly one Job running the migrate one-shot gateway\/src\/migrate\.ts, found 0/,
+      /base: needs exactly one Job running the migrate one-shot system\/src\/migrate\.ts, found 0/,
     );
   });
 

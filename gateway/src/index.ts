@@ -10,9 +10,6 @@ export { PUBLIC_SERVICES } from "./upstreams.js";
 export { REST_ALIASES } from "./rest/aliases.js";
 /** The close codes of the driver socket, for clients and suites that read them. */
 export { CLOSE } from "./socket/protocol.js";
-/** The API reference and the router it documents, for the system's docs suites. */
+/** The router the API reference documents, for the system's docs suites (the reference itself: `@weelo/gateway/docs`). */
 export { Forwarder } from "./forward.js";
 export type { UpstreamName } from "./upstreams.js";
-export { DOCS_CSP } from "./docs/docs-handler.js";
-export { buildOpenApiDocument } from "./docs/openapi.js";
-export { OPENAPI_FILE } from "./docs/openapi-file.js";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
-import { OPENAPI_FILE } from "@weelo/gateway";
+import { OPENAPI_FILE } from "@weelo/gateway/docs";
 import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

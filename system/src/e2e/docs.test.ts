@@ -13,15 +13,8 @@ import { REFLECTION_SERVICES, reflectionRoutes } from "@weelo/grpc";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import {
-  buildOpenApiDocument,
-  DOCS_CSP,
-  Forwarder,
-  OPENAPI_FILE,
-  PUBLIC_SERVICES,
-  REST_ALIASES,
-  type UpstreamName,
-} from "@weelo/gateway";
+import { Forwarder, PUBLIC_SERVICES, REST_ALIASES, type UpstreamName } from "@weelo/gateway";
+import { buildOpenApiDocument, DOCS_CSP, OPENAPI_FILE } from "@weelo/gateway/docs";
 import { startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
 const committed: any = JSON.parse(readFileSync(OPENAPI_FILE, "utf8"));
