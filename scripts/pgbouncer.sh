@@ -26,9 +26,9 @@ url="postgres://postgres@127.0.0.1:$port/test"
 default_suites=(
   libs/db
   libs/outbox
-  services/dispatch/src/dispatch.replicas.test.ts
-  services/dispatch/src/dispatch.grpc.test.ts
-  services/booking/src/booking.grpc.test.ts
+  system/src/dispatch/dispatch.replicas.test.ts
+  system/src/dispatch/dispatch.grpc.test.ts
+  system/src/booking/booking.grpc.test.ts
   system/src/migrate.test.ts
 )
 
