@@ -19,6 +19,8 @@ export interface ReasonEntry {
   readonly meaning: string;
   /** Set when only one surface sends it: REST aliases (the gateway's envelope) or the /socket feed. */
   readonly surface?: "rest" | "socket";
+  /** The HTTP status of a REST-only reason, when it is not its code's (httpStatusOf). */
+  readonly httpStatus?: number;
 }
 
 const {
@@ -115,13 +117,15 @@ export const REASONS = {
   },
   PAYLOAD_TOO_LARGE: {
     code: RESOURCE_EXHAUSTED,
-    meaning: "The REST body is larger than the gateway accepts (HTTP 413).",
+    meaning: "The REST body is larger than the gateway accepts.",
     surface: "rest",
+    httpStatus: 413,
   },
   METHOD_NOT_ALLOWED: {
     code: UNIMPLEMENTED,
-    meaning: "The REST path exists but not with this HTTP method (HTTP 405).",
+    meaning: "The REST path exists, but not with this HTTP method.",
     surface: "rest",
+    httpStatus: 405,
   },
   VALIDATION_FAILED: {
     code: INVALID_ARGUMENT,
