@@ -1,7 +1,8 @@
 /**
  * The small set of domain errors every service throws, and the one table that maps them to
  * gRPC status codes (equal to Connect codes) and HTTP statuses. Messages are written for a
- * mobile developer; internals (SQL, stacks) never travel in them.
+ * mobile developer; internals (SQL, stacks) never travel in them. Their stable reasons come
+ * from one catalog (reasons.ts).
  */
 
 import { GrpcCode } from "./codes.js";
@@ -37,7 +38,7 @@ export function httpStatusOf(code: number): number {
 }
 
 /** Upper-case name of a code, e.g. 3 → "INVALID_ARGUMENT"; used as a default reason. */
-export function codeName(code: number): keyof typeof GrpcCode | "UNKNOWN" {
+export function codeName(code: number): keyof typeof GrpcCode {
   return (Object.keys(GrpcCode) as (keyof typeof GrpcCode)[]).find((k) => GrpcCode[k] === code) ?? "UNKNOWN";
 }
 
