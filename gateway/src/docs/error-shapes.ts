@@ -19,9 +19,11 @@ function codesByStatus(): Map<number, string[]> {
   return new Map([...byStatus.entries()].sort(([a], [b]) => a - b));
 }
 
-/** The reasons an HTTP client can read: the catalog, less those only the /socket feed sends. */
+/** The reasons an HTTP client can read: the catalog, less those only the /socket feed or the mesh sends. */
 function httpReasons(): [Reason, ReasonEntry][] {
-  return (Object.entries(REASONS) as [Reason, ReasonEntry][]).filter(([, entry]) => entry.surface !== "socket");
+  return (Object.entries(REASONS) as [Reason, ReasonEntry][]).filter(
+    ([, entry]) => entry.surface !== "socket" && entry.surface !== "mesh",
+  );
 }
 
 const codesOf = (entry: ReasonEntry) => [entry.code, ...(entry.alsoCodes ?? [])];

@@ -85,7 +85,9 @@ describe("the OpenAPI document's refusals", () => {
   });
 
   it("lists the catalog's reasons, each under the HTTP status it is answered with", () => {
-    const http = (Object.entries(REASONS) as [string, ReasonEntry][]).filter(([, e]) => e.surface !== "socket");
+    const http = (Object.entries(REASONS) as [string, ReasonEntry][]).filter(
+      ([, e]) => e.surface !== "socket" && e.surface !== "mesh",
+    );
     assert.deepEqual(
       doc.components.schemas["weelo.ErrorReason"]?.enum,
       http.map(([reason]) => reason),

@@ -17,8 +17,11 @@ export interface ReasonEntry {
   readonly alsoCodes?: readonly GrpcCode[];
   /** What happened and what the client should do, in one line. */
   readonly meaning: string;
-  /** Set when only one surface sends it: REST aliases (the gateway's envelope) or the /socket feed. */
-  readonly surface?: "rest" | "socket";
+  /**
+   * Set when only one surface sends it: REST aliases (the gateway's envelope), the /socket feed,
+   * or the service mesh (a service calling another; the public API never answers it).
+   */
+  readonly surface?: "rest" | "socket" | "mesh";
   /** The HTTP status of a REST-only reason, when it is not its code's (httpStatusOf). */
   readonly httpStatus?: number;
 }
@@ -80,8 +83,13 @@ export const REASONS = {
   MESH_IDENTITY_MISSING: {
     code: UNAUTHENTICATED,
     meaning: "An internal method was called without a mesh certificate naming the calling service.",
+    surface: "mesh",
   },
-  CALLER_NOT_ALLOWED: { code: PERMISSION_DENIED, meaning: "The calling service may not call this internal method." },
+  CALLER_NOT_ALLOWED: {
+    code: PERMISSION_DENIED,
+    meaning: "The calling service may not call this internal method.",
+    surface: "mesh",
+  },
 
   // Load, limits and dependencies (any route).
   RATE_LIMITED: {
