@@ -4,7 +4,7 @@
  * the Connect protocol. docs.test.ts checks real answers of the gateway against these schemas,
  * so a change of either shape fails there until it is described here too.
  */
-import { GrpcCode, httpStatusOf } from "@weelo/errors";
+import { codeName, GrpcCode, httpStatusOf, REASONS, type Reason, type ReasonEntry } from "@weelo/errors";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -19,26 +19,28 @@ function codesByStatus(): Map<number, string[]> {
   return new Map([...byStatus.entries()].sort(([a], [b]) => a - b));
 }
 
-/** Reasons a client meets on many routes; each service adds its own (e.g. OTP_EXPIRED, QUOTE_EXPIRED). */
-const COMMON_REASONS: Record<string, string> = {
-  TOKEN_INVALID: "The access token is missing, malformed, signed by another key or expired: log in again or refresh.",
-  TOKEN_EXPIRED: "The access token expired: refresh it.",
-  SESSION_REVOKED: "The session was ended (logout, or a refresh token used twice): log in again.",
-  ROLE_NOT_ALLOWED: "The caller's role may not call this method.",
-  RATE_LIMITED: "Too many calls from this caller or address: wait `retryAfterSeconds`.",
-  OVERLOADED: "The gateway sheds load: retry after `retryAfterSeconds`.",
-  DEPENDENCY_UNAVAILABLE: "A backing service (database, cache, broker) is down: retry shortly.",
-  MALFORMED_REQUEST: "The request body could not be decoded.",
-  PAYLOAD_TOO_LARGE: "The REST body is larger than the gateway accepts (HTTP 413).",
-};
+/** The reasons an HTTP client can read: the catalog, less those only the /socket feed or the mesh sends. */
+function httpReasons(): [Reason, ReasonEntry][] {
+  return (Object.entries(REASONS) as [Reason, ReasonEntry][]).filter(
+    ([, entry]) => entry.surface !== "socket" && entry.surface !== "mesh",
+  );
+}
 
-const REASON_DESCRIPTION = `The reason: stable and machine-readable, the word to react to. A service's own reason when it gave one (e.g. \`OTP_EXPIRED\`, \`QUOTE_EXPIRED\`), otherwise the gRPC code's name (${Object.keys(
-  GrpcCode,
-)
-  .filter((name) => name !== "OK")
-  .map((name) => `\`${name}\``)
-  .join(", ")}). Reasons seen on many routes:\n\n${Object.entries(COMMON_REASONS)
-  .map(([reason, text]) => `- \`${reason}\`: ${text}`)
+const codesOf = (entry: ReasonEntry) => [entry.code, ...(entry.alsoCodes ?? [])];
+
+/** The HTTP statuses a reason is answered with. */
+const statusesOfReason = (entry: ReasonEntry) =>
+  entry.httpStatus ? [entry.httpStatus] : [...new Set(codesOf(entry).map(httpStatusOf))];
+
+const REASON_DESCRIPTION = `The reason: stable and machine-readable, the word to react to (never the message). A service's own reason when it gave one (e.g. \`OTP_EXPIRED\`), otherwise the gRPC code's name. The catalog (libs/errors/src/reasons.ts) lists every reason; a newer server may add one, so treat an unknown reason as its code.
+
+| Reason | gRPC code | HTTP | Meaning |
+| --- | --- | --- | --- |
+${httpReasons()
+  .map(
+    ([reason, entry]) =>
+      `| \`${reason}\` | ${codesOf(entry).map(codeName).join(", ")} | ${statusesOfReason(entry).join(", ")} | ${entry.meaning.replaceAll("|", "\\|")}${entry.surface === "rest" ? " (REST only)" : ""} |`,
+  )
   .join("\n")}`;
 
 export function errorComponents(): Record<string, unknown> {
@@ -46,6 +48,11 @@ export function errorComponents(): Record<string, unknown> {
     .filter((name) => name !== "OK")
     .map((name) => name.toLowerCase().replace("cancelled", "canceled"));
   return {
+    "weelo.ErrorReason": {
+      type: "string",
+      enum: httpReasons().map(([reason]) => reason),
+      description: REASON_DESCRIPTION,
+    },
     "weelo.RestError": {
       type: "object",
       description: "The envelope of a failed REST call.",
@@ -54,7 +61,7 @@ export function errorComponents(): Record<string, unknown> {
         error: {
           type: "object",
           properties: {
-            code: { type: "string", description: REASON_DESCRIPTION, examples: ["OTP_EXPIRED", "INVALID_ARGUMENT"] },
+            code: { ...ref("weelo.ErrorReason"), description: "The reason (`weelo.ErrorReason`): react to it." },
             message: { type: "string", description: "For a developer reading logs; not for display or matching." },
             field: { type: "string", description: "The request field at fault (lowerCamelCase), when there is one." },
             retryAfterSeconds: {
@@ -110,7 +117,7 @@ export function errorComponents(): Record<string, unknown> {
                 type: "object",
                 description: "The detail as JSON, for reading; decode `value` in code.",
                 properties: {
-                  reason: { type: "string", description: `ErrorInfo. ${REASON_DESCRIPTION}` },
+                  reason: { ...ref("weelo.ErrorReason"), description: "ErrorInfo: the reason (`weelo.ErrorReason`)." },
                   domain: { type: "string", description: "ErrorInfo: `weelo.app`." },
                   metadata: { type: "object", additionalProperties: { type: "string" }, description: "ErrorInfo." },
                   fieldViolations: { type: "array", description: "BadRequest: every wrong field." },
@@ -136,12 +143,12 @@ export function errorComponents(): Record<string, unknown> {
 export function errorResponseComponents(): Record<string, unknown> {
   const responses: Record<string, unknown> = {};
   for (const [protocol, schema, extra] of [
-    ["Rest", "weelo.RestError", { 413: ["the body is larger than the gateway accepts (`PAYLOAD_TOO_LARGE`)"] }],
+    ["Rest", "weelo.RestError", { 413: ["the body is larger than the gateway accepts"] }],
     ["Connect", "weelo.ConnectError", {}],
   ] as const) {
     for (const [status, codes] of statusesOf(extra)) {
       responses[`${protocol}Error${status}`] = {
-        description: codes.map((c) => (c === c.toUpperCase() ? `\`${c}\`` : c)).join(", "),
+        description: `${codes.map((c) => (c === c.toUpperCase() ? `\`${c}\`` : c)).join(", ")}${reasonsAt(status, protocol)}`,
         content: { "application/json": { schema: ref(schema) } },
         ...(status === 429 || status === 503
           ? { headers: { "Retry-After": { description: "Seconds to wait.", schema: { type: "integer" } } } }
@@ -150,6 +157,16 @@ export function errorResponseComponents(): Record<string, unknown> {
     }
   }
   return responses;
+}
+
+/** The reasons answered with an HTTP status, for the description of its response. */
+function reasonsAt(status: number, protocol: "Rest" | "Connect"): string {
+  const reasons = httpReasons()
+    .filter(([, entry]) => protocol === "Rest" || entry.surface !== "rest")
+    .filter(([, entry]) => statusesOfReason(entry).includes(status))
+    .filter(([reason, entry]) => reason !== codeName(entry.code))
+    .map(([reason]) => `\`${reason}\``);
+  return reasons.length > 0 ? `. Reasons: ${reasons.join(", ")}.` : "";
 }
 
 function statusesOf(extra: Record<number, readonly string[]>): [number, readonly string[]][] {

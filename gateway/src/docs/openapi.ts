@@ -23,11 +23,13 @@ const DESCRIPTION = `The public API of Weelo, served on one port by the gateway.
 
 **Authentication**: log in with \`SendOtp\` then \`VerifyOtp\`; send the access token as \`Authorization: Bearer <token>\`. Operations without a lock need no token.
 
-**Errors** carry a stable \`reason\` (REST: \`error.code\`; Connect: the \`ErrorDetail\` in \`details\`): react to it, not to the message text. 64-bit integers travel as strings; enums by value name.`;
+**Errors** carry a stable \`reason\` (REST: \`error.code\`; Connect: the \`google.rpc.ErrorInfo\` in \`details\`): react to it, not to the message text. The schema \`weelo.ErrorReason\` lists every reason with its code and meaning; each error response names the reasons answered with its status. Field limits (minimum, maximum, lengths) are the contracts' validation rules: a request outside them is refused with \`INVALID_ARGUMENT\` naming every wrong field.
+
+64-bit integers travel as strings; enums by value name.`;
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const registry = contractRegistry();
-  const schemas = new SchemaCollector();
+  const schemas = new SchemaCollector(registry);
   const paths: Record<string, Record<string, Operation>> = {};
   const described = (typeName: string, name: string) => {
     const method = registry.getService(typeName)?.methods.find((m) => m.name === name);
@@ -192,6 +194,6 @@ function sortedByKey<T>(record: Record<string, T>): Record<string, T> {
 }
 
 /** The contracts with their comments (the generated descriptors of the gateway carry none). */
-function contractRegistry(): FileRegistry {
+export function contractRegistry(): FileRegistry {
   return createFileRegistry(fromBinary(FileDescriptorSetSchema, Buffer.from(descriptorSetBase64, "base64")));
 }

@@ -1,10 +1,12 @@
 /**
  * JSON Schemas (OpenAPI 3.1 dialect) of protobuf messages as they travel in protobuf JSON:
  * lowerCamelCase names, 64-bit integers as decimal strings, enums by value name, the
- * well-known types in their JSON forms. Descriptions are the proto comments.
+ * well-known types in their JSON forms. Descriptions are the proto comments; the fields'
+ * buf.validate rules become JSON Schema limits (field-rules.ts).
  */
-import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { ScalarType, type DescEnum, type DescField, type DescMessage, type Registry } from "@bufbuild/protobuf";
 import { getComments } from "@bufbuild/protoplugin";
+import { type FieldConstraints, fieldConstraints } from "./field-rules.js";
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -76,6 +78,9 @@ export function scalarSchema(scalar: ScalarType): JsonSchema {
 export class SchemaCollector {
   readonly components: Record<string, JsonSchema> = {};
 
+  /** `registry` resolves the shared (predefined) validation rules the fields name. */
+  constructor(private readonly registry: Registry) {}
+
   /** The schema of a message, by reference (a component) unless it is a well-known type. */
   message(desc: DescMessage): JsonSchema {
     const known = WELL_KNOWN[desc.typeName];
@@ -103,8 +108,14 @@ export class SchemaCollector {
 
   private messageBody(desc: DescMessage): JsonSchema {
     const properties: Record<string, JsonSchema> = {};
-    for (const field of desc.fields) properties[field.jsonName] = this.field(field);
+    const required: string[] = [];
+    for (const field of desc.fields) {
+      const constraints = fieldConstraints(field, this.registry);
+      properties[field.jsonName] = this.field(field, constraints);
+      if (constraints?.required) required.push(field.jsonName);
+    }
     const schema: JsonSchema = { type: "object", properties, additionalProperties: false };
+    if (required.length > 0) schema.required = required;
     const oneofs = desc.oneofs
       .filter((o) => !o.fields.some((f) => f.proto.proto3Optional))
       .map((o) => `\`${o.name}\`: at most one of ${o.fields.map((f) => `\`${f.jsonName}\``).join(", ")}`);
@@ -123,13 +134,15 @@ export class SchemaCollector {
     return schema;
   }
 
-  private field(field: DescField): JsonSchema {
+  private field(field: DescField, constraints: FieldConstraints | undefined): JsonSchema {
     const described = (schema: JsonSchema): JsonSchema => {
-      const comment = commentOf(field);
-      if (!comment) return schema;
-      // Siblings of $ref are allowed in 3.1, and keep the field's own words.
-      return { ...schema, description: comment };
+      const words = [commentOf(field), ...(constraints?.notes ?? []).map((note) => `Rule: ${note}.`)];
+      const description = words.filter(Boolean).join("\n\n");
+      // Siblings of $ref are allowed in 3.1, and keep the field's own words and limits.
+      const limited = { ...schema, ...constraints?.keywords };
+      return description ? { ...limited, description } : limited;
     };
+    const item = (schema: JsonSchema): JsonSchema => ({ ...schema, ...constraints?.items });
     switch (field.fieldKind) {
       case "scalar":
         return described(scalarSchema(field.scalar));
@@ -140,22 +153,24 @@ export class SchemaCollector {
       case "list":
         return described({
           type: "array",
-          items:
+          items: item(
             field.listKind === "scalar"
               ? scalarSchema(field.scalar)
               : field.listKind === "enum"
                 ? this.enum(field.enum)
                 : this.message(field.message),
+          ),
         });
       case "map":
         return described({
           type: "object",
-          additionalProperties:
+          additionalProperties: item(
             field.mapKind === "scalar"
               ? scalarSchema(field.scalar)
               : field.mapKind === "enum"
                 ? this.enum(field.enum)
                 : this.message(field.message),
+          ),
         });
     }
   }

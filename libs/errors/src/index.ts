@@ -1,30 +1,15 @@
 /**
  * The small set of domain errors every service throws, and the one table that maps them to
  * gRPC status codes (equal to Connect codes) and HTTP statuses. Messages are written for a
- * mobile developer; internals (SQL, stacks) never travel in them.
+ * mobile developer; internals (SQL, stacks) never travel in them. Their stable reasons come
+ * from one catalog (reasons.ts).
  */
 
-/** gRPC status codes (Connect uses the same numbers). */
-export const GrpcCode = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
-export type GrpcCode = (typeof GrpcCode)[keyof typeof GrpcCode];
+import { GrpcCode } from "./codes.js";
+import type { Reason } from "./reasons.js";
+
+export { GrpcCode } from "./codes.js";
+export { isReason, REASONS, type Reason, type ReasonEntry } from "./reasons.js";
 
 /** The one mapping: gRPC code → HTTP status (the gateway's REST aliases and Connect agree). */
 const HTTP_STATUS_BY_CODE: Record<number, number> = {
@@ -53,8 +38,14 @@ export function httpStatusOf(code: number): number {
 }
 
 /** Upper-case name of a code, e.g. 3 → "INVALID_ARGUMENT"; used as a default reason. */
-export function codeName(code: number): string {
+export function codeName(code: number): keyof typeof GrpcCode {
   return (Object.keys(GrpcCode) as (keyof typeof GrpcCode)[]).find((k) => GrpcCode[k] === code) ?? "UNKNOWN";
+}
+
+/** The reason of an error that names none: its code's name (every code but OK is catalogued). */
+export function defaultReason(code: number): Reason {
+  const name = codeName(code);
+  return name === "OK" ? "UNKNOWN" : name;
 }
 
 /** One wrong request field, as google.rpc.BadRequest.FieldViolation states it. */
@@ -68,8 +59,8 @@ export interface FieldViolation {
 }
 
 export interface DomainErrorOptions {
-  /** Stable machine-readable reason, e.g. "OTP_INVALID". Defaults to the code's name. */
-  reason?: string;
+  /** Stable machine-readable reason from the catalog (reasons.ts), e.g. "OTP_INVALID". Defaults to the code's name. */
+  reason?: Reason;
   /** The request field at fault. */
   field?: string;
   /** Every wrong field (google.rpc.BadRequest); the first names `field` when that is not given. */
@@ -83,7 +74,7 @@ export interface DomainErrorOptions {
 
 /** Base of every error a client may see. Anything else that escapes a handler becomes INTERNAL. */
 export class DomainError extends Error {
-  readonly reason: string;
+  readonly reason: Reason;
   readonly field: string | undefined;
   readonly retryAfterSeconds: number | undefined;
   readonly violations: readonly FieldViolation[];
@@ -96,7 +87,7 @@ export class DomainError extends Error {
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.reason = options.reason ?? codeName(code);
+    this.reason = options.reason ?? defaultReason(code);
     this.field = options.field ?? options.violations?.[0]?.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.violations = options.violations ?? [];

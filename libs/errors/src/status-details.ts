@@ -12,7 +12,8 @@ import {
 } from "@weelo/contracts/grpc/google/rpc/error_details";
 import { Status } from "@weelo/contracts/grpc/google/rpc/status";
 import type { Any } from "@weelo/contracts/grpc/google/protobuf/any";
-import { codeName, DomainError, type FieldViolation, type GrpcCode } from "./index.js";
+import { DomainError, defaultReason, type FieldViolation, type GrpcCode } from "./index.js";
+import type { Reason } from "./reasons.js";
 
 /** ErrorInfo.domain of every Weelo error: reasons are unique across Weelo, not per service. */
 export const ERROR_DOMAIN = "weelo.app";
@@ -88,7 +89,8 @@ export function domainErrorFromStatus(code: number, message: string, details: St
   }));
   const retryAfterSeconds = details.retryInfo?.retryDelay?.seconds;
   return new DomainError(code as GrpcCode, message, {
-    reason: details.errorInfo?.reason || codeName(code),
+    // A peer's reason comes from this same catalog (or a newer one): kept as it came, never rewritten.
+    reason: (details.errorInfo?.reason as Reason | undefined) || defaultReason(code),
     ...(field ? { field } : {}),
     ...(violations.length > 0 ? { violations } : {}),
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),

@@ -5,7 +5,7 @@
  * next to it (a right-to-left override turning "…gpj.exe" around), and nothing invisible
  * makes two names that look alike differ.
  */
-import { InvalidArgumentError } from "@weelo/errors";
+import { InvalidArgumentError, type Reason } from "@weelo/errors";
 
 export interface PlainTextOptions {
   /** Most characters (code points) after trimming. */
@@ -33,7 +33,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export function plainText(value: string, field: string, options: PlainTextOptions): string {
   const text = value.trim();
-  const refuse = (what: string, reason: string) => new InvalidArgumentError(field, `${field} ${what}`, { reason });
+  const refuse = (what: string, reason: Reason) => new InvalidArgumentError(field, `${field} ${what}`, { reason });
   if (LONE_SURROGATE.test(text)) throw refuse("is not valid Unicode text (a broken surrogate pair)", "TEXT_MALFORMED");
   const checked = options.multiline ? text.replace(LINE_BREAKS_AND_TABS, " ") : text;
   const offending = (pattern: RegExp) => {

@@ -7,7 +7,7 @@
  * A violation is an InvalidArgumentError listing every wrong field (google.rpc.BadRequest: the
  * field path, protovalidate's message, the rule id). Its ErrorInfo reason is the rule's id when
  * the proto names a stable reason (a CEL rule with an UPPER_SNAKE id such as
- * "VEHICLE_COUNT_OUT_OF_RANGE"), else "INVALID_ARGUMENT".
+ * "VEHICLE_COUNT_OUT_OF_RANGE", in @weelo/errors' catalog), else "INVALID_ARGUMENT".
  */
 import { create, createRegistry, type DescMessage, hasOption, type Message } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
@@ -18,7 +18,7 @@ import {
   oneof as oneofRules,
 } from "@weelo/contracts/es/buf/validate/validate_pb";
 import { file_weelo_common_v1_rules } from "@weelo/contracts/es/weelo/common/v1/rules_pb";
-import { type FieldViolation, InvalidArgumentError } from "@weelo/errors";
+import { type FieldViolation, InvalidArgumentError, isReason } from "@weelo/errors";
 
 /**
  * One protovalidate instance per process: it caches a compiled plan per message descriptor. It
@@ -28,8 +28,6 @@ const validator = createValidator({ registry: createRegistry(file_weelo_common_v
 
 /** Checks one request; returns the error to answer with, or undefined when the request is valid. */
 export type RequestCheck = (message: Message) => InvalidArgumentError | undefined;
-
-const STABLE_REASON = /^[A-Z][A-Z0-9_]*$/;
 
 /**
  * The compiled check for a request type, or undefined when its proto (and every message it
@@ -61,7 +59,9 @@ export function violationsError(violations: readonly Violation[]): InvalidArgume
   }));
   const first = fieldViolations[0]!;
   const text = fieldViolations.map((v) => (v.field ? `${v.field}: ${v.description}` : v.description)).join("; ");
-  const reason = STABLE_REASON.test(first.reason) ? first.reason : "INVALID_ARGUMENT";
+  // A rule id the catalog names (e.g. VEHICLE_COUNT_OUT_OF_RANGE) is the reason; reasons.test.ts
+  // proves every UPPER_SNAKE id in the protos is catalogued.
+  const reason = isReason(first.reason) ? first.reason : "INVALID_ARGUMENT";
   return new InvalidArgumentError(first.field, text, { reason, violations: fieldViolations });
 }
 

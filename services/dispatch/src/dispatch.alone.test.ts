@@ -45,8 +45,8 @@ describe("dispatch alone: candidate sources, booking refusing and booking down",
     fakeService(BookingDispatchServiceService, {
       confirmBooking: ({ bookingId }) => {
         if (refuse.has(bookingId))
-          throw new FailedPreconditionError("the booking is no longer pending (cancelled by its customer)", {
-            reason: "BOOKING_NOT_PENDING",
+          throw new FailedPreconditionError("the booking is cancelled and cannot become confirmed", {
+            reason: "ILLEGAL_STATUS_TRANSITION",
           });
         confirmed.push(bookingId);
         return { booking: undefined };

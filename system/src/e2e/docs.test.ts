@@ -84,6 +84,21 @@ describe("the OpenAPI document", () => {
     assert.deepEqual(documentedRoutes(), served);
   });
 
+  it("shows request examples that keep the documented field rules", () => {
+    const fits = schemaValidator();
+    let examples = 0;
+    for (const item of Object.values(committed.paths as Record<string, Record<string, any>>)) {
+      for (const operation of Object.values(item)) {
+        for (const media of Object.values((operation.requestBody?.content ?? {}) as Record<string, any>)) {
+          if (media.example === undefined || !media.schema.$ref) continue;
+          fits(media.schema.$ref.slice(1), media.example);
+          examples++;
+        }
+      }
+    }
+    assert.ok(examples >= 7, `${examples} examples`);
+  });
+
   it("asks for the bearer token exactly where the gateway does", () => {
     const locked = (path: string) => committed.paths[path].post.security.length > 0;
     assert.equal(locked("/weelo.identity.v1.AuthService/SendOtp"), false);
