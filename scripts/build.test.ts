@@ -172,6 +172,13 @@ describe("npm run build", () => {
       // A new customer has none (proto3 JSON may leave the empty list out).
       const listed = ((await bookings.json()) as { data: { bookings?: unknown[] } }).data;
       assert.deepEqual(listed.bookings ?? [], []);
+      // Files the code reads at run time come along: the API reference page, its assets and document.
+      for (const path of ["/docs/", "/docs/swagger-ui-bundle.js", "/docs/openapi.json"]) {
+        const page = await fetch(`${url}${path}`);
+        assert.equal(page.status, 200, `${path} answers from the build`);
+      }
+      const documented = (await (await fetch(`${url}/docs/openapi.json`)).json()) as { openapi: string };
+      assert.equal(documented.openapi, "3.1.0");
 
       child.kill("SIGTERM");
       assert.equal(await exited, 0, output.slice(-20).join("\n"));

@@ -12,7 +12,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { OPENAPI_FILE } from "./openapi-file.js";
+// Imported, not read from beside this file: the build bundles it, wherever this code lands in dist/.
+import openApiDocument from "./weelo.openapi.json" with { type: "json" };
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -78,7 +79,7 @@ async function loadAssets(): Promise<Map<string, Asset>> {
   const sources: [path: string, type: string, cacheControl: string, load: () => Promise<Buffer>][] = [
     ["/docs/", "text/html; charset=utf-8", "no-cache", ours(PAGE)],
     ["/docs/init.js", "text/javascript; charset=utf-8", "no-cache", ours(INIT)],
-    ["/docs/openapi.json", "application/json; charset=utf-8", "no-cache", () => readFile(OPENAPI_FILE)],
+    ["/docs/openapi.json", "application/json; charset=utf-8", "no-cache", ours(JSON.stringify(openApiDocument))],
     ["/docs/swagger-ui.css", "text/css; charset=utf-8", STATIC, fromDist("swagger-ui.css")],
     ["/docs/swagger-ui-bundle.js", "text/javascript; charset=utf-8", STATIC, fromDist("swagger-ui-bundle.js")],
     ["/docs/favicon-32x32.png", "image/png", STATIC, fromDist("favicon-32x32.png")],
