@@ -1,7 +1,7 @@
 /**
  * The gateway under more load than it can serve: GetMe (Connect JSON through the gateway to
  * identity) is first measured closed-loop (50 connections) to find the system's capacity C,
- * then offered at 1.5 × C open-loop from 600 connections. Overload protection must keep the
+ * then offered at 1.5 × C open-loop (evenly paced, at most 600 connections). Overload protection must keep the
  * goodput at ≥ 90 % of C and answer every excess request with an explicit 429/503 at once
  * (p99 < 50 ms) — no timeouts, no connection errors, no unbounded queue.
  *
@@ -139,7 +139,8 @@ export default {
         ],
         notes: [
           `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS default (20), rate limits off (one user)`,
-          `${OVERLOAD_CONNECTIONS} connections at a fixed overall rate (autocannon overallRate), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
+          `overload: requests paced evenly at the offered rate over at most ${OVERLOAD_CONNECTIONS} keep-alive connections (latency from each request's scheduled time), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
+          "served calls per server CPU-second: the robust figure on a shared machine (the server's share of a core differs between the two runs; this ratio prices a refusal whatever the contention)",
         ],
         problems,
       };
