@@ -29,15 +29,18 @@ function serverCpuSeconds(): number {
 }
 
 /**
- * A load run and the server CPU it cost. On a shared machine the server's share of a core
- * changes from one run to the next; served calls per server CPU-second do not, so they price
- * a refusal whatever the contention.
+ * A load run and the server CPU of its measured window (sampled from here: the window starts
+ * when the worker's warm-up ends, give or take the worker's start-up, alike in both runs). On
+ * a shared machine the server's share of a core changes from one run to the next; served
+ * calls per server CPU-second do not, so they price a refusal whatever the contention.
  */
-async function measured(input: OverloadLoadInput): Promise<OverloadLoadResult & { cpuS: number; wallS: number }> {
-  const cpuBefore = serverCpuSeconds();
-  const started = performance.now();
+async function measured(input: OverloadLoadInput): Promise<OverloadLoadResult & { cpuS: number; windowS: number }> {
+  const cpu: number[] = [];
+  const timers = [input.warmupS, input.durationS].map((s) => setTimeout(() => cpu.push(serverCpuSeconds()), s * 1000));
   const result = await load(input);
-  return { ...result, cpuS: serverCpuSeconds() - cpuBefore, wallS: (performance.now() - started) / 1000 };
+  for (const timer of timers) clearTimeout(timer);
+  const windowS = input.durationS - input.warmupS;
+  return { ...result, cpuS: cpu.length === 2 ? cpu[1]! - cpu[0]! : Number.NaN, windowS };
 }
 
 async function load(input: OverloadLoadInput): Promise<OverloadLoadResult> {
@@ -76,8 +79,8 @@ export default {
       const offered = Math.round(1.5 * capacity);
       const overload = await measured({ ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered });
       // Whole runs (warm-up included) on both sides: served calls per server CPU-second.
-      const servedPerCpuS = (run: OverloadLoadResult & { cpuS: number; measuredS: number; wallS: number }) =>
-        ((run.ok / run.measuredS) * run.wallS) / run.cpuS;
+      const servedPerCpuS = (run: OverloadLoadResult & { cpuS: number; windowS: number }) =>
+        run.ok / run.measuredS / (run.cpuS / run.windowS);
       const goodput = overload.ok / overload.measuredS;
       const refusedPerS = overload.refused / overload.measuredS;
       const answeredPerS = (overload.ok + overload.refused) / overload.measuredS;
@@ -112,9 +115,9 @@ export default {
           },
           {
             label: "server CPU under overload (of one core)",
-            value: Math.round((100 * overload.cpuS) / overload.wallS),
+            value: Math.round((100 * overload.cpuS) / overload.windowS),
             unit: "%",
-            baseline: { label: "capacity run", value: Math.round((100 * capacityRun.cpuS) / capacityRun.wallS) },
+            baseline: { label: "capacity run", value: Math.round((100 * capacityRun.cpuS) / capacityRun.windowS) },
           },
           { label: "p99 latency of a refusal", value: round(overload.refusedP99Ms), unit: "ms" },
           { label: "p99 latency of a served call under overload", value: round(overload.okP99Ms), unit: "ms" },
