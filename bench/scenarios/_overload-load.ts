@@ -1,9 +1,14 @@
 /**
  * Load worker of the gateway-overload scenario (a child process, started by lib/workers.ts):
- * autocannon against one URL, closed-loop (as fast as the connections allow) or open-loop at
- * a fixed overall rate, and the answers of the measured window sorted by outcome: 2xx
- * (goodput), explicit refusals (429/503) with their own latency, anything else.
+ * closed-loop, autocannon as fast as the connections allow; open-loop, requests paced evenly
+ * at a fixed overall rate over a pool of keep-alive connections (autocannon's overallRate
+ * sends each connection's quota in a burst at the start of every second: 1.5x capacity in
+ * one burst a second, then silence, is not the steady overload this scenario is about). The
+ * answers of the measured window are sorted by outcome: 2xx (goodput), explicit refusals
+ * (429/503) with their own latency, anything else. An open-loop latency counts from the
+ * request's scheduled time, so a request held back by busy connections is not flattered.
  */
+import { Agent, request } from "node:http";
 import autocannon from "autocannon";
 import { percentile, runWorker } from "../lib/workers.js";
 
@@ -32,7 +37,11 @@ export interface OverloadLoadResult {
   refusedP99Ms: number;
 }
 
-await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) => {
+await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) =>
+  input.overallRate > 0 ? paced(input) : closedLoop(input),
+);
+
+async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   const started = Date.now();
   const measureFrom = started + input.warmupS * 1000;
   let ok = 0;
@@ -51,7 +60,6 @@ await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) => {
     duration: input.durationS,
     timeout: 10,
   };
-  if (input.overallRate > 0) options.overallRate = input.overallRate;
   await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, res) => (error ? reject(error) : resolve(res)));
     instance.on("response", (_client, status: number, _bytes, responseTimeMs: number) => {
@@ -86,4 +94,73 @@ await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) => {
     refusedP50Ms: percentile(refusedMs, 50),
     refusedP99Ms: percentile(refusedMs, 99),
   };
-});
+}
+
+/** Open loop: `overallRate` requests a second, evenly spaced, on at most `connections` keep-alive sockets. */
+async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: input.connections });
+  const url = new URL(input.url);
+  const body = Buffer.from(input.body);
+  const headers = { ...input.headers, "content-length": String(body.byteLength) };
+  const started = performance.now();
+  const measureFrom = started + input.warmupS * 1000;
+  const endAt = started + input.durationS * 1000;
+  const outcome = { ok: 0, refused: 0, errors: 0, timeouts: 0 };
+  const other: Record<string, number> = {};
+  const okMs: number[] = [];
+  const refusedMs: number[] = [];
+  let pending = 0;
+  let sent = 0;
+  const fire = (scheduledAt: number) => {
+    pending += 1;
+    const counts = scheduledAt >= measureFrom;
+    const req = request(url, { method: "POST", headers, agent, timeout: 10_000 }, (res) => {
+      res.resume();
+      res.on("end", () => {
+        pending -= 1;
+        if (!counts) return;
+        const ms = performance.now() - scheduledAt;
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          outcome.ok += 1;
+          okMs.push(ms);
+        } else if (status === 429 || status === 503) {
+          outcome.refused += 1;
+          refusedMs.push(ms);
+        } else other[status] = (other[status] ?? 0) + 1;
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("request timed out")));
+    req.on("error", (error) => {
+      pending -= 1;
+      if (!counts) return;
+      outcome.errors += 1;
+      if (/timed out/.test(error.message)) outcome.timeouts += 1;
+    });
+    req.end(body);
+  };
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = Math.min(performance.now(), endAt);
+      const due = Math.floor(((now - started) / 1000) * input.overallRate);
+      for (; sent < due; sent++) fire(started + (sent / input.overallRate) * 1000);
+      if (now >= endAt) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, 2);
+  });
+  // Answers to the last requests still count (their schedule was inside the window).
+  const drainBy = performance.now() + 11_000;
+  while (pending > 0 && performance.now() < drainBy) await new Promise((r) => setTimeout(r, 20));
+  agent.destroy();
+  return {
+    measuredS: (endAt - measureFrom) / 1000,
+    ...outcome,
+    other,
+    okP50Ms: percentile(okMs, 50),
+    okP99Ms: percentile(okMs, 99),
+    refusedP50Ms: percentile(refusedMs, 50),
+    refusedP99Ms: percentile(refusedMs, 99),
+  };
+}

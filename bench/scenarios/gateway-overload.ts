@@ -1,16 +1,18 @@
 /**
  * The gateway under more load than it can serve: GetMe (Connect JSON through the gateway to
  * identity) is first measured closed-loop (50 connections) to find the system's capacity C,
- * then offered at 1.5 × C open-loop from 600 connections. Overload protection must keep the
- * goodput at ≥ 90 % of C and answer every excess request with an explicit 429/503 at once —
- * no timeouts, no connection errors, no unbounded queue.
+ * then offered at 1.5 × C open-loop (evenly paced, at most 600 connections). Overload protection must keep the
+ * goodput at ≥ 90 % of C and answer every excess request with an explicit 429/503 at once
+ * (p99 < 50 ms) — no timeouts, no connection errors, no unbounded queue.
  *
- * The default queue (200 served, 2,000 waiting: documented) is sized for a production
- * gateway: at 1.5x load the excess piles up at 0.5 x C calls per second, so 2,200 places take
- * seconds to fill. The scenario runs with 48 served / 16 waiting, which the capacity run's 50
- * connections never exceed and the overload fills within the warm-up on any machine serving
- * more than ~64 calls/s. Both runs use the same settings, so the capacity includes their cost.
+ * The gateway's default class learns its concurrency limit (Gradient2) up to a ceiling of 200
+ * (documented); the scenario caps it at 48 with 16 waiting (at most QUEUE_MAX_WAIT_MS, 20 ms),
+ * which the capacity run's 50 connections never exceed, so the overload is shed from its
+ * first second on any machine. Both runs use the same settings, so the capacity includes
+ * their cost.
  */
+import { liveChildPids } from "../lib/child.js";
+import { treeCpuSeconds } from "../lib/cpu.js";
 import { defaultLoadSettings } from "../lib/load.js";
 import type { MeasureResult, MeasureScenario } from "../lib/scenario.js";
 import { startWorkers } from "../lib/workers.js";
@@ -20,6 +22,26 @@ import { startBenchSystem } from "./_system.js";
 const CONCURRENCY = 48;
 const MAX_QUEUED = 16;
 const OVERLOAD_CONNECTIONS = 600;
+
+/** CPU seconds the bench's servers (here: the all-in-one) have used so far. */
+function serverCpuSeconds(): number {
+  return liveChildPids().reduce((sum, pid) => sum + (treeCpuSeconds(pid) ?? 0), 0);
+}
+
+/**
+ * A load run and the server CPU of its measured window (sampled from here: the window starts
+ * when the worker's warm-up ends, give or take the worker's start-up, alike in both runs). On
+ * a shared machine the server's share of a core changes from one run to the next; served
+ * calls per server CPU-second do not, so they price a refusal whatever the contention.
+ */
+async function measured(input: OverloadLoadInput): Promise<OverloadLoadResult & { cpuS: number; windowS: number }> {
+  const cpu: number[] = [];
+  const timers = [input.warmupS, input.durationS].map((s) => setTimeout(() => cpu.push(serverCpuSeconds()), s * 1000));
+  const result = await load(input);
+  for (const timer of timers) clearTimeout(timer);
+  const windowS = input.durationS - input.warmupS;
+  return { ...result, cpuS: cpu.length === 2 ? cpu[1]! - cpu[0]! : Number.NaN, windowS };
+}
 
 async function load(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   const pool = startWorkers<OverloadLoadInput, OverloadLoadResult>("bench/scenarios/_overload-load.ts", 1, () => input);
@@ -52,17 +74,22 @@ export default {
         durationS,
         warmupS,
       };
-      const capacityRun = await load({ ...base, connections: 50, overallRate: 0 });
+      const capacityRun = await measured({ ...base, connections: 50, overallRate: 0 });
       const capacity = capacityRun.ok / capacityRun.measuredS;
       const offered = Math.round(1.5 * capacity);
-      const overload = await load({ ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered });
+      const overload = await measured({ ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered });
+      // Whole runs (warm-up included) on both sides: served calls per server CPU-second.
+      const servedPerCpuS = (run: OverloadLoadResult & { cpuS: number; windowS: number }) =>
+        run.ok / run.measuredS / (run.cpuS / run.windowS);
       const goodput = overload.ok / overload.measuredS;
       const refusedPerS = overload.refused / overload.measuredS;
       const answeredPerS = (overload.ok + overload.refused) / overload.measuredS;
       const otherCount = Object.values(overload.other).reduce((a, b) => a + b, 0);
 
       const problems: string[] = [];
-      if (capacityRun.errors + capacityRun.timeouts > 0 || capacityRun.refused > 0) {
+      // A stall of the machine longer than QUEUE_MAX_WAIT_MS may shed a few calls of the capacity
+      // run (its 50 connections resend at once); beyond 1 % the capacity would be understated.
+      if (capacityRun.errors + capacityRun.timeouts > 0 || capacityRun.refused > 0.01 * capacityRun.ok) {
         problems.push(
           `the capacity run was not clean: ${capacityRun.errors} errors, ${capacityRun.timeouts} timeouts, ${capacityRun.refused} refusals`,
         );
@@ -78,7 +105,20 @@ export default {
             unit: "req/s",
             baseline: { label: "capacity", value: Math.round(capacity) },
           },
+          { label: "refused (429/503) in the capacity run", value: capacityRun.refused, unit: "calls" },
           { label: "refused (429/503) under overload", value: Math.round(refusedPerS), unit: "req/s" },
+          {
+            label: "served calls per server CPU-second under overload",
+            value: Math.round(servedPerCpuS(overload)),
+            unit: "calls",
+            baseline: { label: "at capacity", value: Math.round(servedPerCpuS(capacityRun)) },
+          },
+          {
+            label: "server CPU under overload (of one core)",
+            value: Math.round((100 * overload.cpuS) / overload.windowS),
+            unit: "%",
+            baseline: { label: "capacity run", value: Math.round((100 * capacityRun.cpuS) / capacityRun.windowS) },
+          },
           { label: "p99 latency of a refusal", value: round(overload.refusedP99Ms), unit: "ms" },
           { label: "p99 latency of a served call under overload", value: round(overload.okP99Ms), unit: "ms" },
           { label: "p99 latency of a served call at capacity", value: round(capacityRun.okP99Ms), unit: "ms" },
@@ -95,14 +135,15 @@ export default {
             detail: `${overload.errors} errors, ${overload.timeouts} timeouts, other statuses ${JSON.stringify(overload.other)}`,
           },
           {
-            label: "refusals answered quickly (p99 < 250 ms)",
-            pass: overload.refused > 0 && overload.refusedP99Ms < 250,
+            label: "refusals answered quickly (p99 < 50 ms)",
+            pass: overload.refused > 0 && overload.refusedP99Ms < 50,
             detail: `${round(overload.refusedP99Ms)} ms over ${overload.refused} refusals`,
           },
         ],
         notes: [
-          `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY}, QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 2000; sized so the overload builds within the window), rate limits off (one user)`,
-          `${OVERLOAD_CONNECTIONS} connections at a fixed overall rate (autocannon overallRate), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
+          `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS default (20), rate limits off (one user)`,
+          `overload: requests paced evenly at the offered rate over at most ${OVERLOAD_CONNECTIONS} keep-alive connections (latency from each request's scheduled time), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
+          "served calls per server CPU-second: the robust figure on a shared machine (the server's share of a core differs between the two runs; this ratio prices a refusal whatever the contention)",
         ],
         problems,
       };

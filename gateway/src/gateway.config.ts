@@ -28,18 +28,26 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   /** Trust X-Forwarded-For from a load balancer in front of the gateway. */
   TRUST_PROXY: envBoolean(false),
 
-  // Overload protection: concurrent unary calls per endpoint class, and how many may wait.
-  // Beyond the queue a call is refused at once (503 / RESOURCE_EXHAUSTED with Retry-After).
+  // Overload protection: per endpoint class, the ceiling of its concurrency limit (unary calls in
+  // flight) and how many calls may wait a moment for a permit. Beyond, a call is refused at once,
+  // before its body is read (503 / RESOURCE_EXHAUSTED with Retry-After).
   QUEUE_DEFAULT_CONCURRENCY: envInt(200, 1),
-  QUEUE_DEFAULT_MAX_QUEUED: envInt(2000, 0),
+  QUEUE_DEFAULT_MAX_QUEUED: envInt(50, 0),
   QUEUE_BOOKING_CONCURRENCY: envInt(50, 1),
-  QUEUE_BOOKING_MAX_QUEUED: envInt(500, 0),
+  QUEUE_BOOKING_MAX_QUEUED: envInt(12, 0),
   QUEUE_TRACKING_CONCURRENCY: envInt(500, 1),
-  QUEUE_TRACKING_MAX_QUEUED: envInt(5000, 0),
+  QUEUE_TRACKING_MAX_QUEUED: envInt(125, 0),
   QUEUE_AUTH_CONCURRENCY: envInt(100, 1),
-  QUEUE_AUTH_MAX_QUEUED: envInt(1000, 0),
-  /** Longest wait in a queue for a call that brought no deadline of its own (ms). */
-  QUEUE_MAX_WAIT_MS: envInt(5000, 1),
+  QUEUE_AUTH_MAX_QUEUED: envInt(25, 0),
+  /** Longest wait for a permit (ms); a call's own shorter deadline ends it sooner. Short: a refusal must be fast. */
+  QUEUE_MAX_WAIT_MS: envInt(20, 0),
+  /** Learn each class's concurrency limit from its round trips (Gradient2), between the minimum and the class's ceiling. */
+  ADAPTIVE_LIMIT_ENABLED: envBoolean(true),
+  ADAPTIVE_LIMIT_MIN: envInt(10, 1),
+  /** Where a class's limit starts (capped by its ceiling). */
+  ADAPTIVE_LIMIT_INITIAL: envInt(50, 1),
+  /** How much slower than usual calls may get before the limit shrinks (factor). */
+  ADAPTIVE_LIMIT_TOLERANCE: z.coerce.number().min(1).max(10).default(1.5),
   /** Open streaming calls (WatchBooking, WatchLocation, StreamLocation, …), counted apart from unary slots. */
   MAX_OPEN_STREAMS: envInt(20_000, 1),
 

@@ -22,10 +22,10 @@ import { UpstreamHealth } from "./health/upstream-health.js";
 import { authInterceptor } from "./interceptors/auth.js";
 import { cacheControlInterceptor } from "./interceptors/cache-control.js";
 import { errorsInterceptor } from "./interceptors/errors.js";
-import { queueInterceptor } from "./interceptors/queue.js";
 import { ipRateLimitInterceptor, userRateLimitInterceptor } from "./interceptors/rate-limit.js";
 import { validationInterceptor } from "./interceptors/validation.js";
 import { Admission, admissionSettingsOf } from "./overload/admission.js";
+import { admissionRoutesOf, HttpAdmission } from "./overload/http-admission.js";
 import { admitRestCall } from "./overload/rest-admission.js";
 import { isDocsPath, serveDocs } from "./docs/docs-handler.js";
 import { createOnePortServer } from "./one-port.js";
@@ -100,8 +100,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     },
     interceptors: [
       errorsInterceptor(logger),
-      // The queue first: under overload a refusal costs as little as possible.
-      queueInterceptor(admission),
+      // The concurrency limit was applied before Connect read the request (HttpAdmission, at the port).
       ipRateLimitInterceptor(admission),
       authInterceptor(platform.verifier),
       userRateLimitInterceptor(admission),
@@ -229,8 +228,18 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
   platform.onDrain("gateway sockets", () => sockets.close(Math.max(100, config.SHUTDOWN_TIMEOUT_MS / 10)));
 
   let shuttingDown = false;
+  // Overload: the concurrency limit, applied before helmet, CORS, the body, the token or Redis.
+  const httpAdmission = new HttpAdmission(
+    admission,
+    admissionRoutesOf(
+      PUBLIC_SERVICES.map(({ service }) => service),
+      REST_ALIASES,
+    ),
+    config.CORS_ORIGINS.trim() === "*" ? true : new Set(config.CORS_ORIGINS.split(",").map((o) => o.trim())),
+  );
   const server = createOnePortServer(handler as never, {
     upgrade: (req, socket, head) => sockets.handleUpgrade(req, socket, head),
+    admit: (req, res) => httpAdmission.admit(req, res),
   });
   await new Promise<void>((resolve, reject) => {
     server.server.once("error", reject);

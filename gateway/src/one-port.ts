@@ -1,10 +1,16 @@
 /**
  * One TCP port for HTTP/1.1 and cleartext HTTP/2. Node's h2c server refuses HTTP/1.1, so
  * each connection's first bytes decide: the HTTP/2 preface starts with "PRI", no HTTP/1.1
- * method does.
+ * method does. An optional admission check runs on every request before the handler sees
+ * it (the overload gate: it refuses before the body is read).
  */
-import { createServer as createHttp1Server, type IncomingMessage, type RequestListener } from "node:http";
-import { createServer as createHttp2Server } from "node:http2";
+import {
+  createServer as createHttp1Server,
+  type IncomingMessage,
+  type RequestListener,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
@@ -17,16 +23,36 @@ export interface OnePortServer {
 /** Takes over an HTTP/1.1 Upgrade request (the /socket WebSocket); unclaimed upgrades are refused. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+/** True: hand the request to the handler; false: it was answered (refused) already. */
+export type AdmissionCheck = (
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+) => boolean | Promise<boolean>;
+
 export function createOnePortServer(
   handler: RequestListener,
-  options: { upgrade?: UpgradeListener } = {},
+  options: { upgrade?: UpgradeListener; admit?: AdmissionCheck } = {},
 ): OnePortServer {
+  const { admit } = options;
+  const listener: RequestListener = admit
+    ? (req, res) => {
+        const admitted = admit(req, res);
+        if (admitted === true) handler(req, res);
+        else if (admitted !== false)
+          admitted.then(
+            (go) => go && handler(req, res),
+            (error: unknown) => {
+              res.destroy(error instanceof Error ? error : new Error(String(error)));
+            },
+          );
+      }
+    : handler;
   const http1 = createHttp1Server(
     { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 120_000 },
-    handler,
+    listener,
   );
   if (options.upgrade) http1.on("upgrade", options.upgrade);
-  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, handler as never);
+  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, listener as never);
   const sockets = new Set<Socket>();
 
   const server = createNetServer((socket) => {

@@ -1,18 +1,27 @@
 /**
  * Admission control at the gateway: which endpoint class a call belongs to, its per-IP and
- * per-user rate limits (shared across replicas through Redis), its place in the class's
- * request queue, and a cap on open streams counted apart from unary slots (a stream that
- * lives for an hour must not hold a unary slot for an hour). Used by the Connect
- * interceptors (Connect, gRPC, gRPC-Web), by the REST aliases and by the /socket upgrade (a
- * class of its own with a per-IP budget of new sockets only); each answers a refusal the
- * way its protocol expects: 429 with RateLimit headers for a limit, 503 / RESOURCE_EXHAUSTED
- * with Retry-After for a shed.
+ * per-user rate limits (shared across replicas through Redis), an adaptive concurrency limit
+ * per class (a Gradient2 limit learnt from the calls' round trips, capped by the class's
+ * QUEUE_*_CONCURRENCY, with a short LIFO line in front), and a cap on open streams counted
+ * apart (a stream that lives for an hour must not hold a unary permit for an hour). The
+ * concurrency limit is applied to the raw HTTP request (http-admission.ts), before its body
+ * is read or its token verified; the rate limits after, by the Connect interceptors, the REST
+ * aliases and the /socket upgrade (a class of its own with a per-IP budget of new sockets).
  */
 import type { Platform } from "@weelo/runtime";
-import { createRequestLimiter, type RequestLimitDecision, type RequestLimiter } from "@weelo/resilience";
+import {
+  AdaptiveLimiter,
+  createRequestLimiter,
+  FixedLimit,
+  GradientLimit,
+  LimitRejectedError,
+  type Permit,
+  type RequestLimitDecision,
+  type RequestLimiter,
+} from "@weelo/resilience";
 import client from "prom-client";
 import type { GatewayConfig } from "../gateway.config.js";
-import { RequestQueue, ShedError, SlotCounter, type ShedReason } from "./request-queue.js";
+import { ShedError, SlotCounter, type ShedReason } from "./request-queue.js";
 
 export const ENDPOINT_CLASSES = ["default", "booking", "tracking", "auth"] as const;
 export type EndpointClass = (typeof ENDPOINT_CLASSES)[number];
@@ -49,8 +58,11 @@ export class StreamsFullError extends Error {
 }
 
 export interface AdmissionSettings {
+  /** Per class: the ceiling of its concurrency limit, and how many calls may wait for a permit. */
   queues: Record<EndpointClass, { concurrency: number; maxQueued: number }>;
   maxQueueWaitMs: number;
+  /** Learn each class's limit (Gradient2) between min and the class's ceiling; false = the ceiling, fixed. */
+  adaptive: { enabled: boolean; minLimit: number; initialLimit: number; tolerance: number };
   maxOpenStreams: number;
   rateLimits: {
     enabled: boolean;
@@ -69,6 +81,12 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
       auth: { concurrency: config.QUEUE_AUTH_CONCURRENCY, maxQueued: config.QUEUE_AUTH_MAX_QUEUED },
     },
     maxQueueWaitMs: config.QUEUE_MAX_WAIT_MS,
+    adaptive: {
+      enabled: config.ADAPTIVE_LIMIT_ENABLED,
+      minLimit: config.ADAPTIVE_LIMIT_MIN,
+      initialLimit: config.ADAPTIVE_LIMIT_INITIAL,
+      tolerance: config.ADAPTIVE_LIMIT_TOLERANCE,
+    },
     maxOpenStreams: config.MAX_OPEN_STREAMS,
     rateLimits: {
       enabled: config.RATE_LIMIT_ENABLED,
@@ -93,9 +111,9 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
 }
 
 export class Admission {
-  readonly queues: Record<EndpointClass, RequestQueue>;
+  readonly limiters: Record<EndpointClass, AdaptiveLimiter>;
   readonly streams: SlotCounter;
-  private readonly limiters = new Map<string, RequestLimiter>();
+  private readonly rateLimiters = new Map<string, RequestLimiter>();
   private readonly shed: client.Counter<"class" | "reason">;
   private readonly limited: client.Counter<"class" | "scope">;
   private readonly waited: client.Histogram<"class">;
@@ -104,12 +122,22 @@ export class Admission {
     readonly settings: AdmissionSettings,
     platform: Pick<Platform, "metrics" | "cache" | "config">,
   ) {
-    this.queues = Object.fromEntries(
-      ENDPOINT_CLASSES.map((name) => [
-        name,
-        new RequestQueue(name, settings.queues[name].concurrency, settings.queues[name].maxQueued),
-      ]),
-    ) as Record<EndpointClass, RequestQueue>;
+    const { adaptive } = settings;
+    this.limiters = Object.fromEntries(
+      ENDPOINT_CLASSES.map((name) => {
+        const { concurrency, maxQueued } = settings.queues[name];
+        const minLimit = Math.min(adaptive.minLimit, concurrency);
+        const limit = adaptive.enabled
+          ? new GradientLimit({
+              minLimit,
+              maxLimit: concurrency,
+              initialLimit: Math.max(minLimit, Math.min(adaptive.initialLimit, concurrency)),
+              tolerance: adaptive.tolerance,
+            })
+          : new FixedLimit(concurrency);
+        return [name, new AdaptiveLimiter({ limit, maxQueued })];
+      }),
+    ) as Record<EndpointClass, AdaptiveLimiter>;
     this.streams = new SlotCounter("streams", settings.maxOpenStreams);
 
     const redis = platform.cache.redisClient();
@@ -128,30 +156,39 @@ export class Admission {
             },
             redis,
           );
-          this.limiters.set(`${name}/${scope}`, limiter);
+          this.rateLimiters.set(`${name}/${scope}`, limiter);
         }
       }
     }
 
     const registers = [platform.metrics.registry];
-    const queues = this.queues;
+    const limiters = this.limiters;
     const streams = this.streams;
     new client.Gauge({
       name: "weelo_gateway_queue_active",
-      help: "Unary calls holding a slot of their endpoint class's queue.",
+      help: "Unary calls in flight holding a permit of their endpoint class's concurrency limit.",
       labelNames: ["class"] as const,
       registers,
       collect() {
-        for (const name of ENDPOINT_CLASSES) this.set({ class: name }, queues[name].stats().active);
+        for (const name of ENDPOINT_CLASSES) this.set({ class: name }, limiters[name].stats().inflight);
       },
     });
     new client.Gauge({
       name: "weelo_gateway_queue_depth",
-      help: "Unary calls waiting in their endpoint class's queue.",
+      help: "Unary calls waiting for a permit of their endpoint class.",
       labelNames: ["class"] as const,
       registers,
       collect() {
-        for (const name of ENDPOINT_CLASSES) this.set({ class: name }, queues[name].stats().waiting);
+        for (const name of ENDPOINT_CLASSES) this.set({ class: name }, limiters[name].stats().waiting);
+      },
+    });
+    new client.Gauge({
+      name: "weelo_gateway_concurrency_limit",
+      help: "The endpoint class's current concurrency limit (learnt from round trips, capped by QUEUE_<CLASS>_CONCURRENCY).",
+      labelNames: ["class"] as const,
+      registers,
+      collect() {
+        for (const name of ENDPOINT_CLASSES) this.set({ class: name }, limiters[name].limit);
       },
     });
     new client.Gauge({
@@ -164,7 +201,7 @@ export class Admission {
     });
     this.waited = new client.Histogram({
       name: "weelo_gateway_queue_wait_seconds",
-      help: "Time a unary call waited for a slot of its queue.",
+      help: "Time a unary call waited for a permit of its endpoint class.",
       labelNames: ["class"] as const,
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
@@ -185,7 +222,7 @@ export class Admission {
 
   /** True when the class has a budget in that scope (e.g. no per-user one for logins). */
   hasLimit(name: LimitClass, scope: LimitScope): boolean {
-    return this.limiters.has(`${name}/${scope}`);
+    return this.rateLimiters.has(`${name}/${scope}`);
   }
 
   /**
@@ -194,7 +231,7 @@ export class Admission {
    * and scope have no limit.
    */
   async checkLimit(name: LimitClass, scope: LimitScope, key: string): Promise<RequestLimitDecision | undefined> {
-    const limiter = this.limiters.get(`${name}/${scope}`);
+    const limiter = this.rateLimiters.get(`${name}/${scope}`);
     if (!limiter) return undefined;
     const decision = await limiter.take(key);
     if (!decision.allowed) {
@@ -204,25 +241,36 @@ export class Admission {
     return decision;
   }
 
-  /** A unary slot of the class's queue; throws ShedError when refused. */
-  async enterUnary(
+  /** A permit of the class's concurrency limit now, or undefined when the limit is reached. */
+  tryUnary(name: EndpointClass): Permit | undefined {
+    const permit = this.limiters[name].tryAcquire();
+    if (permit) this.waited.observe({ class: name }, 0);
+    return permit;
+  }
+
+  /**
+   * A permit after a wait of at most `maxWaitMs` (capped by QUEUE_MAX_WAIT_MS); throws
+   * ShedError when refused ("deadline" when the wait ran out at the caller's own deadline).
+   */
+  async waitUnary(
     name: EndpointClass,
-    signal: AbortSignal | undefined,
-    isDeadline?: (reason: unknown) => boolean,
-  ): Promise<() => void> {
+    options: { signal?: AbortSignal; deadlineMs?: number },
+  ): Promise<{ permit: Permit; waitedMs: number }> {
     const started = performance.now();
+    const deadlineFirst = options.deadlineMs !== undefined && options.deadlineMs <= this.settings.maxQueueWaitMs;
     try {
-      const release = await this.queues[name].acquire({
-        maxWaitMs: this.settings.maxQueueWaitMs,
-        ...(signal ? { signal } : {}),
-        ...(isDeadline ? { isDeadline } : {}),
+      const permit = await this.limiters[name].acquire({
+        maxWaitMs: deadlineFirst ? options.deadlineMs! : this.settings.maxQueueWaitMs,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
-      this.waited.observe({ class: name }, (performance.now() - started) / 1000);
-      return release;
-    } catch (error) {
-      if (error instanceof ShedError && error.reason !== "cancelled")
-        this.shed.inc({ class: name, reason: error.reason });
-      throw error;
+      const waitedMs = performance.now() - started;
+      this.waited.observe({ class: name }, waitedMs / 1000);
+      return { permit, waitedMs };
+    } catch (thrown) {
+      if (!(thrown instanceof LimitRejectedError)) throw thrown;
+      const reason: ShedReason = thrown.reason === "wait_timeout" && deadlineFirst ? "deadline" : thrown.reason;
+      if (reason !== "cancelled") this.shed.inc({ class: name, reason });
+      throw new ShedError(name, reason);
     }
   }
 

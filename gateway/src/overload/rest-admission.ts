@@ -1,21 +1,20 @@
 /**
- * Admission of a REST alias call, before it is read and forwarded: the per-IP budget, the
- * per-user budget (the token's user, when it carries a valid one; a bad token is left for the
- * alias to refuse with 401, from the same one verification), then a slot of the class's
- * queue, held until the answer is sent.
- * Refusals use the REST envelope: 429 with RateLimit headers and Retry-After for a limit, 503
- * with Retry-After when the queue is full or the wait too long.
+ * The rate limits of a REST alias call, before it is read and forwarded (its concurrency
+ * permit was taken at the port, by HttpAdmission): the per-IP budget, then the per-user
+ * budget (the token's user, when it carries a valid one; a bad token is left for the alias to
+ * refuse with 401, from the same one verification).
+ * A refusal uses the REST envelope: 429 with RateLimit headers and Retry-After.
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { RequestLimitDecision } from "@weelo/resilience";
 import type { RequestCredentials } from "../authenticate.js";
 import { send } from "../rest/rest-handler.js";
-import { endpointClassOf, RateLimitedError, rateLimitHeaders, ShedError, type Admission } from "./admission.js";
+import { endpointClassOf, RateLimitedError, rateLimitHeaders, type Admission } from "./admission.js";
 
 type Response = ServerResponse | Http2ServerResponse;
 
-/** True when the call may go on (and its slot is released when the answer is done); false when a refusal was sent. */
+/** True when the call may go on; false when a refusal was sent. */
 export async function admitRestCall(
   admission: Admission,
   credentials: RequestCredentials,
@@ -44,25 +43,5 @@ export async function admitRestCall(
     return false;
   }
   for (const [header, value] of Object.entries(rateLimitHeaders(decisions))) res.setHeader(header, value);
-
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  res.once("close", onClose);
-  try {
-    const release = await admission.enterUnary(name, gone.signal);
-    res.once("close", release);
-    res.off("close", onClose);
-    return true;
-  } catch (thrown) {
-    res.off("close", onClose);
-    if (!(thrown instanceof ShedError)) throw thrown;
-    if (thrown.reason !== "cancelled")
-      send(
-        res,
-        503,
-        { success: false, error: { code: "OVERLOADED", message: thrown.message, retryAfterSeconds: 1 } },
-        { "retry-after": "1" },
-      );
-    return false;
-  }
+  return true;
 }

@@ -129,3 +129,13 @@ export {
   type RequestLimitDecision,
   type RequestLimitSettings,
 } from "./rate-limit.js";
+export {
+  AdaptiveLimiter,
+  type AdaptiveLimiterOptions,
+  FixedLimit,
+  type LimitAlgorithm,
+  LimitRejectedError,
+  type LimitRejection,
+  type Permit,
+} from "./adaptive-limiter.js";
+export { GradientLimit, type GradientLimitSettings } from "./gradient-limit.js";

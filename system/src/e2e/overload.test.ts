@@ -1,9 +1,10 @@
 /**
- * Overload protection through the gateway's one port: a full queue refuses at once (REST 503,
- * Connect and gRPC RESOURCE_EXHAUSTED, all with Retry-After), a queued call honours its own
- * deadline, queued calls run when slots free up, and per-IP and per-user rate limits answer
- * 429 with the RateLimit headers. The queue itself is unit-tested in the gateway
- * (gateway/src/overload/request-queue.test.ts).
+ * Overload protection through the gateway's one port: beyond the concurrency limit and its
+ * short line a call is refused at once (REST 503, Connect and gRPC RESOURCE_EXHAUSTED, all
+ * with Retry-After), a waiting call honours its own deadline, waiting calls run when permits
+ * free up, and per-IP and per-user rate limits answer 429 with the RateLimit headers. The
+ * limit and its line are unit-tested in libs/resilience (adaptive-limiter.test.ts), the gate
+ * at the port in the gateway (gateway/src/overload/http-admission.test.ts).
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -46,6 +47,8 @@ describe("overload protection through the gateway", () => {
       OTP_RESEND_COOLDOWN_S: "0",
       QUEUE_DEFAULT_CONCURRENCY: "1",
       QUEUE_DEFAULT_MAX_QUEUED: "2",
+      // Long enough for the test to look at the line (the default is a few milliseconds).
+      QUEUE_MAX_WAIT_MS: "10000",
       QUEUE_BOOKING_CONCURRENCY: "1",
       MAX_OPEN_STREAMS: "1",
     });
@@ -83,6 +86,11 @@ describe("overload protection through the gateway", () => {
     await until(
       "the slow call holds the only slot",
       async () => (await metric(system, /^weelo_gateway_queue_active\{class="default"\}/)) === 1,
+    );
+    assert.equal(
+      await metric(system, /^weelo_gateway_concurrency_limit\{class="default"\}/),
+      1,
+      "the class's limit never exceeds its QUEUE_DEFAULT_CONCURRENCY",
     );
 
     const started = Date.now();
