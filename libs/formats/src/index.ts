@@ -71,4 +71,15 @@ export function decodePageToken(token: string, field = "page_token"): string | u
   return id;
 }
 
+/**
+ * A client's retry key: trimmed, empty meaning "no retry protection". How long it may be is the
+ * contract's rule (string.max_len); control characters are refused here.
+ */
+export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
+  const trimmed = key.trim();
+  if (trimmed === "") return null;
+  if (/\p{Cc}/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters`);
+  return trimmed;
+}
+
 export { plainText, type PlainTextOptions } from "./text.js";

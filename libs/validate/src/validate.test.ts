@@ -5,12 +5,17 @@ import {
   CreateBookingRequestSchema,
   GetBookingRequestSchema,
 } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
-import { AcceptOfferRequestSchema } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
+import {
+  AcceptOfferRequestSchema,
+  DeclineOfferRequestSchema,
+} from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
+import { AddDriverRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
 import { UpdateTransporterProfileRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
 import {
   AddVehicleRequestSchema,
   UpdateVehicleRequestSchema,
 } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
+import { UpdateProfileRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/profile_service_pb";
 import { GetQuoteRequestSchema } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 import { GrpcCode, InvalidArgumentError } from "@weelo/errors";
 import { requestCheck, statesRules } from "./index.js";
@@ -75,6 +80,55 @@ describe("request checks from the contracts' buf.validate rules", () => {
         radius(create(UpdateTransporterProfileRequestSchema, { serviceRadiusKm: bad }))?.field,
         "service_radius_km",
       );
+  });
+
+  it("hold free text to its field's length in characters with the stable reason TEXT_LENGTH", () => {
+    const profile = requestCheck(UpdateProfileRequestSchema)!;
+    for (const [field, key, max] of [
+      ["name", "name", 100],
+      ["email", "email", 254],
+      ["company_name", "companyName", 200],
+    ] as const) {
+      assert.equal(profile(create(UpdateProfileRequestSchema, { [key]: "x".repeat(max) })), undefined, field);
+      const refusal = profile(create(UpdateProfileRequestSchema, { [key]: "x".repeat(max + 1) }));
+      assert.ok(refusal instanceof InvalidArgumentError, field);
+      assert.deepEqual([refusal.field, refusal.reason], [field, "TEXT_LENGTH"]);
+      assert.equal(refusal.message, `${field}: must be at most ${max} characters`);
+    }
+    assert.equal(profile(create(UpdateProfileRequestSchema, {})), undefined, "unset: no change");
+    // Characters, not UTF-16 units or bytes: 100 thumbs (200 units, 400 bytes) are a 100-character name.
+    assert.equal(profile(create(UpdateProfileRequestSchema, { name: "👍".repeat(100) })), undefined);
+    assert.equal(profile(create(UpdateProfileRequestSchema, { name: "अ".repeat(101) }))?.reason, "TEXT_LENGTH");
+
+    const decline = requestCheck(DeclineOfferRequestSchema)!;
+    assert.equal(decline(create(DeclineOfferRequestSchema, { reason: "x".repeat(200) })), undefined);
+    assert.equal(decline(create(DeclineOfferRequestSchema, { reason: "x".repeat(201) }))?.reason, "TEXT_LENGTH");
+    const driver = requestCheck(AddDriverRequestSchema)!;
+    assert.equal(driver(create(AddDriverRequestSchema, { name: "x".repeat(101) }))?.field, "name");
+  });
+
+  it("hold an address's lines to their lengths wherever the address is sent, naming the nested field", () => {
+    const check = requestCheck(CreateBookingRequestSchema)!;
+    const booking = (pickup: Record<string, string>, extra: Record<string, unknown> = {}) =>
+      create(CreateBookingRequestSchema, { vehicleCount: 1, weightKg: 500, pickup, ...extra } as never);
+    assert.equal(
+      check(booking({ line1: "x".repeat(200), city: "x".repeat(100), contactName: "x".repeat(100) })),
+      undefined,
+    );
+    for (const [key, field, length] of [
+      ["line1", "pickup.line1", 201],
+      ["landmark", "pickup.landmark", 201],
+      ["state", "pickup.state", 101],
+      ["contactName", "pickup.contact_name", 101],
+    ] as const) {
+      const refusal = check(booking({ [key]: "x".repeat(length) }));
+      assert.deepEqual([refusal?.field, refusal?.reason], [field, "TEXT_LENGTH"]);
+    }
+    assert.equal(check(booking({}, { notes: "x".repeat(501) }))?.field, "notes");
+    assert.equal(check(booking({}, { goodsType: "x".repeat(101) }))?.field, "goods_type");
+    const key = check(booking({}, { idempotencyKey: "k".repeat(101) }));
+    assert.deepEqual([key?.field, key?.reason], ["idempotency_key", "INVALID_ARGUMENT"]);
+    assert.equal(check(booking({}, { idempotencyKey: "k".repeat(100) })), undefined);
   });
 
   it("make no check for a request type whose proto states no rule (its calls pay nothing)", () => {

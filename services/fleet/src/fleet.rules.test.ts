@@ -112,7 +112,7 @@ describe("vehicle fields", () => {
     assert.throws(() => validateId("1; drop table", "vehicle_id"), invalid("vehicle_id"));
     assert.equal(validateIdempotencyKey("  "), null);
     assert.equal(validateIdempotencyKey(" k-1 "), "k-1");
-    assert.throws(() => validateIdempotencyKey("x".repeat(101)), invalid("idempotency_key"));
+    assert.throws(() => validateIdempotencyKey("k\u0000"), invalid("idempotency_key"));
   });
 });
 

@@ -4,14 +4,14 @@
 
 import type { GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
 import { extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Int32Rules } from "../../../buf/validate/validate_pb.js";
+import type { Int32Rules, StringRules } from "../../../buf/validate/validate_pb.js";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 
 /**
  * Describes the file weelo/common/v1/rules.proto.
  */
 export const file_weelo_common_v1_rules: GenFile = /*@__PURE__*/
-  fileDesc("Cht3ZWVsby9jb21tb24vdjEvcnVsZXMucHJvdG8SD3dlZWxvLmNvbW1vbi52MTqXAQoNdmVoaWNsZV9jb3VudBIYLmJ1Zi52YWxpZGF0ZS5JbnQzMlJ1bGVzGIHxBCABKAhCVsJIUwpRChpWRUhJQ0xFX0NPVU5UX09VVF9PRl9SQU5HRRIPbXVzdCBiZSAxIHRvIDIwGiIhcnVsZSB8fCAodGhpcyA+PSAxICYmIHRoaXMgPD0gMjApUgx2ZWhpY2xlQ291bnQ6tQEKC2NhcGFjaXR5X2tnEhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXMYgvEEIAEoCEJ4wkh1CnMKEWludDMyLmNhcGFjaXR5X2tnEjVtdXN0IGJlIGEgd2hvbGUgbnVtYmVyIG9mIGtpbG9ncmFtcyBmcm9tIDEwMCB0byA2MDAwMBonIXJ1bGUgfHwgKHRoaXMgPj0gMTAwICYmIHRoaXMgPD0gNjAwMDApUgpjYXBhY2l0eUtnYghlZGl0aW9uc3DoBw", [file_buf_validate_validate]);
+  fileDesc("Cht3ZWVsby9jb21tb24vdjEvcnVsZXMucHJvdG8SD3dlZWxvLmNvbW1vbi52MTqXAQoNdmVoaWNsZV9jb3VudBIYLmJ1Zi52YWxpZGF0ZS5JbnQzMlJ1bGVzGIHxBCABKAhCVsJIUwpRChpWRUhJQ0xFX0NPVU5UX09VVF9PRl9SQU5HRRIPbXVzdCBiZSAxIHRvIDIwGiIhcnVsZSB8fCAodGhpcyA+PSAxICYmIHRoaXMgPD0gMjApUgx2ZWhpY2xlQ291bnQ6tQEKC2NhcGFjaXR5X2tnEhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXMYgvEEIAEoCEJ4wkh1CnMKEWludDMyLmNhcGFjaXR5X2tnEjVtdXN0IGJlIGEgd2hvbGUgbnVtYmVyIG9mIGtpbG9ncmFtcyBmcm9tIDEwMCB0byA2MDAwMBonIXJ1bGUgfHwgKHRoaXMgPj0gMTAwICYmIHRoaXMgPD0gNjAwMDApUgpjYXBhY2l0eUtnOp4BCgx0ZXh0X21heF9sZW4SGS5idWYudmFsaWRhdGUuU3RyaW5nUnVsZXMYivEEIAEoBUJfwkhcCloKC1RFWFRfTEVOR1RIGktzaXplKHRoaXMpIDw9IHJ1bGUgPyAnJyA6ICdtdXN0IGJlIGF0IG1vc3QgJyArIHN0cmluZyhydWxlKSArICcgY2hhcmFjdGVycydSCnRleHRNYXhMZW5iCGVkaXRpb25zcOgH", [file_buf_validate_validate]);
 
 /**
  * The trucks of one order: 1 to 20. The database CHECKs of booking, dispatch and pricing agree.
@@ -29,4 +29,12 @@ export const vehicle_count: GenExtension<Int32Rules, boolean> = /*@__PURE__*/
  */
 export const capacity_kg: GenExtension<Int32Rules, boolean> = /*@__PURE__*/
   extDesc(file_weelo_common_v1_rules, 1);
+
+/**
+ * Most characters the text may have.
+ *
+ * @generated from extension: int32 text_max_len = 80010;
+ */
+export const text_max_len: GenExtension<StringRules, number> = /*@__PURE__*/
+  extDesc(file_weelo_common_v1_rules, 2);
 
