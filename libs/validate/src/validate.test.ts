@@ -9,12 +9,14 @@ import {
   AcceptOfferRequestSchema,
   DeclineOfferRequestSchema,
 } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
-import { AddDriverRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
+import { AddDriverRequestSchema, ListDriversRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/driver_service_pb";
+import { FindServingTransportersRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/fleet_directory_service_pb";
 import { UpdateTransporterProfileRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
 import {
   AddVehicleRequestSchema,
   UpdateVehicleRequestSchema,
 } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
+import { VerifyOtpRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
 import { UpdateProfileRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/profile_service_pb";
 import { GetQuoteRequestSchema } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 import { GrpcCode, InvalidArgumentError } from "@weelo/errors";
@@ -129,6 +131,47 @@ describe("request checks from the contracts' buf.validate rules", () => {
     const key = check(booking({}, { idempotencyKey: "k".repeat(101) }));
     assert.deepEqual([key?.field, key?.reason], ["idempotency_key", "INVALID_ARGUMENT"]);
     assert.equal(check(booking({}, { idempotencyKey: "k".repeat(100) })), undefined);
+  });
+
+  it("take an OTP of exactly six digits, with its stable reason OTP_MALFORMED", () => {
+    const check = requestCheck(VerifyOtpRequestSchema)!;
+    assert.equal(check(create(VerifyOtpRequestSchema, { otp: "012345" })), undefined);
+    for (const bad of ["12345", "1234567", "12a456", "", " 123456", "١٢٣٤٥٦"]) {
+      const refusal = check(create(VerifyOtpRequestSchema, { otp: bad }));
+      assert.deepEqual([refusal?.field, refusal?.reason], ["otp", "OTP_MALFORMED"], JSON.stringify(bad));
+      assert.equal(refusal?.message, "otp: must be the 6 digits sent by SMS");
+    }
+  });
+
+  it("take an empty or six-digit PIN code, refuse negative page sizes, bound the serving search", () => {
+    const booking = requestCheck(CreateBookingRequestSchema)!;
+    const withPincode = (pincode: string) =>
+      booking(create(CreateBookingRequestSchema, { vehicleCount: 1, weightKg: 500, drop: { pincode } }));
+    for (const good of ["", "411001"]) assert.equal(withPincode(good), undefined, good);
+    for (const bad of ["011001", "41100", "4110011", "41100a"])
+      assert.deepEqual([withPincode(bad)?.field, withPincode(bad)?.reason], ["drop.pincode", "INVALID_ARGUMENT"], bad);
+
+    const list = requestCheck(ListDriversRequestSchema)!;
+    for (const good of [0, 1, 1000])
+      assert.equal(list(create(ListDriversRequestSchema, { pageSize: good })), undefined);
+    assert.deepEqual(
+      [
+        list(create(ListDriversRequestSchema, { pageSize: -1 }))?.field,
+        list(create(ListDriversRequestSchema, { pageSize: -1 }))?.reason,
+      ],
+      ["page_size", "INVALID_ARGUMENT"],
+    );
+
+    const serving = requestCheck(FindServingTransportersRequestSchema)!;
+    const find = (maxDistanceM: number, limit: number) =>
+      serving(create(FindServingTransportersRequestSchema, { maxDistanceM, limit }))?.field;
+    assert.equal(find(0, 0), undefined);
+    assert.equal(find(25_000, 500), undefined);
+    assert.equal(find(-1, 10), "max_distance_m");
+    assert.equal(find(Number.POSITIVE_INFINITY, 10), "max_distance_m");
+    assert.equal(find(Number.NaN, 10), "max_distance_m");
+    assert.equal(find(1000, 501), "limit");
+    assert.equal(find(1000, -1), "limit");
   });
 
   it("make no check for a request type whose proto states no rule (its calls pay nothing)", () => {

@@ -310,9 +310,7 @@ export function validateAddress(address: AddressInput | undefined, field: string
   if (line1 === "") throw new InvalidArgumentError(`${field}.line1`, `${field}.line1 is required`);
   const contactName = validateText(address.contactName, `${field}.contact_name`);
   if (contactName === "") throw new InvalidArgumentError(`${field}.contact_name`, `${field}.contact_name is required`);
-  const pincode = address.pincode.trim();
-  if (pincode !== "" && !/^[1-9]\d{5}$/.test(pincode))
-    throw new InvalidArgumentError(`${field}.pincode`, `${field}.pincode must be a six-digit Indian postal code`);
+  const pincode = address.pincode; // empty or six digits: the contract's rule (weelo.common.v1.pincode)
   return {
     line1,
     line2: validateText(address.line2, `${field}.line2`),

@@ -11,7 +11,6 @@ import {
   validateEmail,
   validateGstin,
   validateName,
-  validateOtpFormat,
 } from "./identity.rules.js";
 
 describe("identity rules", () => {
@@ -60,12 +59,6 @@ describe("identity rules", () => {
       "another role's OTP does not match",
     );
     assert.ok(!otpMatches("another-secret-123", "+919876543210", "customer", "123456", hash));
-  });
-
-  it("checks OTP format", () => {
-    assert.equal(validateOtpFormat(" 012345 "), "012345");
-    for (const bad of ["12345", "1234567", "12a456", ""])
-      assert.throws(() => validateOtpFormat(bad), InvalidArgumentError);
   });
 
   it("validates GSTINs by format, state code and check character", () => {

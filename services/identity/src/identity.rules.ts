@@ -30,14 +30,6 @@ export function otpMatches(secret: string, phone: string, role: string, typed: s
   return typedHash.length === stored.length && timingSafeEqual(typedHash, stored);
 }
 
-export function validateOtpFormat(otp: string): string {
-  const trimmed = otp.trim();
-  if (!/^\d{6}$/.test(trimmed)) {
-    throw new InvalidArgumentError("otp", "otp must be the 6 digits sent by SMS", { reason: "OTP_MALFORMED" });
-  }
-  return trimmed;
-}
-
 // How long a name, email or company name may be is its field's rule in the contract
 // (weelo.common.v1.text_max_len); control characters are plainText's to refuse.
 export function validateName(name: string): string {
