@@ -16,9 +16,12 @@ import {
   AddVehicleRequestSchema,
   UpdateVehicleRequestSchema,
 } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
+import { BlockUserRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/account_admin_service_pb";
 import { VerifyOtpRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
+import { RemovePushTokensRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/contact_directory_service_pb";
 import { UpdateProfileRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/profile_service_pb";
 import { GetQuoteRequestSchema } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
+import { RedeemQuoteRequestSchema } from "@weelo/contracts/es/weelo/pricing/v1/quote_redemption_service_pb";
 import { GrpcCode, InvalidArgumentError } from "@weelo/errors";
 import { requestCheck, statesRules } from "./index.js";
 
@@ -172,6 +175,27 @@ describe("request checks from the contracts' buf.validate rules", () => {
     assert.equal(find(Number.NaN, 10), "max_distance_m");
     assert.equal(find(1000, 501), "limit");
     assert.equal(find(1000, -1), "limit");
+  });
+
+  it("bound the internal calls' fields: audit reasons, redemption keys, push tokens per removal", () => {
+    const block = requestCheck(BlockUserRequestSchema)!;
+    assert.equal(block(create(BlockUserRequestSchema, { reason: "x".repeat(500) })), undefined);
+    assert.deepEqual(
+      [
+        block(create(BlockUserRequestSchema, { reason: "x".repeat(501) }))?.field,
+        block(create(BlockUserRequestSchema, { reason: "x".repeat(501) }))?.reason,
+      ],
+      ["reason", "INVALID_ARGUMENT"],
+    );
+    const redeem = requestCheck(RedeemQuoteRequestSchema)!;
+    assert.equal(redeem(create(RedeemQuoteRequestSchema, { redemptionKey: "k".repeat(200) })), undefined);
+    for (const bad of ["", "k".repeat(201)])
+      assert.equal(redeem(create(RedeemQuoteRequestSchema, { redemptionKey: bad }))?.field, "redemption_key");
+    const remove = requestCheck(RemovePushTokensRequestSchema)!;
+    const tokens = (n: number) =>
+      create(RemovePushTokensRequestSchema, { pushTokens: Array.from({ length: n }, (_, i) => `t${i}`) });
+    assert.equal(remove(tokens(100)), undefined);
+    assert.equal(remove(tokens(101))?.field, "push_tokens");
   });
 
   it("make no check for a request type whose proto states no rule (its calls pay nothing)", () => {

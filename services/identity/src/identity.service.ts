@@ -124,10 +124,10 @@ export function createIdentityService(deps: IdentityDeps) {
   const accountBlocked = () =>
     new PermissionDeniedError("this account is blocked; contact Weelo support", { reason: "ACCOUNT_BLOCKED" });
 
+  /** An audit reason: not blank (its most length is the contract's rule, string.max_len). */
   function auditReason(reason: string): string {
     const trimmed = reason.trim();
-    if (trimmed.length < 1 || trimmed.length > 500)
-      throw new InvalidArgumentError("reason", "reason must be 1 to 500 characters");
+    if (trimmed === "") throw new InvalidArgumentError("reason", "reason must not be blank");
     return trimmed;
   }
 
