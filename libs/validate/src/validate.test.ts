@@ -14,6 +14,7 @@ import { FindServingTransportersRequestSchema } from "@weelo/contracts/es/weelo/
 import { UpdateTransporterProfileRequestSchema } from "@weelo/contracts/es/weelo/fleet/v1/transporter_service_pb";
 import {
   AddVehicleRequestSchema,
+  ListVehiclesRequestSchema,
   UpdateVehicleRequestSchema,
 } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_service_pb";
 import { BlockUserRequestSchema } from "@weelo/contracts/es/weelo/identity/v1/account_admin_service_pb";
@@ -65,9 +66,10 @@ describe("request checks from the contracts' buf.validate rules", () => {
   it("hold a truck's capacity to 100-60000 kg when added or changed, and a service radius to 1-500 km when given", () => {
     for (const schema of [AddVehicleRequestSchema, UpdateVehicleRequestSchema]) {
       const check = requestCheck(schema)!;
-      for (const good of [100, 750, 60_000]) assert.equal(check(create(schema, { capacityKg: good })), undefined);
+      for (const good of [100, 750, 60_000])
+        assert.equal(check(create(schema, { capacityKg: good, vehicleType: "mini_truck" })), undefined);
       for (const bad of [0, 99, 60_001, -1]) {
-        const refusal = check(create(schema, { capacityKg: bad }));
+        const refusal = check(create(schema, { capacityKg: bad, vehicleType: "mini_truck" }));
         assert.deepEqual([refusal?.field, refusal?.reason], ["capacity_kg", "INVALID_ARGUMENT"], `${bad}`);
       }
     }
@@ -167,7 +169,7 @@ describe("request checks from the contracts' buf.validate rules", () => {
 
     const serving = requestCheck(FindServingTransportersRequestSchema)!;
     const find = (maxDistanceM: number, limit: number) =>
-      serving(create(FindServingTransportersRequestSchema, { maxDistanceM, limit }))?.field;
+      serving(create(FindServingTransportersRequestSchema, { vehicleType: "mini_truck", maxDistanceM, limit }))?.field;
     assert.equal(find(0, 0), undefined);
     assert.equal(find(25_000, 500), undefined);
     assert.equal(find(-1, 10), "max_distance_m");
@@ -196,6 +198,24 @@ describe("request checks from the contracts' buf.validate rules", () => {
       create(RemovePushTokensRequestSchema, { pushTokens: Array.from({ length: n }, (_, i) => `t${i}`) });
     assert.equal(remove(tokens(100)), undefined);
     assert.equal(remove(tokens(101))?.field, "push_tokens");
+  });
+
+  it("take vehicle type ids of the catalog's shape; a list's filter may be empty", () => {
+    const add = requestCheck(AddVehicleRequestSchema)!;
+    const typed = (vehicleType: string) => add(create(AddVehicleRequestSchema, { vehicleType, capacityKg: 750 }));
+    assert.equal(typed("mini_truck"), undefined);
+    for (const bad of ["", "Mini Truck", "mini-truck", "x".repeat(51), " mini_truck"]) {
+      assert.deepEqual([typed(bad)?.field, typed(bad)?.reason], ["vehicle_type", "INVALID_ARGUMENT"], bad);
+      assert.equal(typed(bad)?.message, "vehicle_type: must be a vehicle type id from the catalog, e.g. mini_truck");
+    }
+    const list = requestCheck(ListVehiclesRequestSchema)!;
+    assert.equal(list(create(ListVehiclesRequestSchema, { vehicleType: "" })), undefined, "no filter");
+    assert.equal(list(create(ListVehiclesRequestSchema, { vehicleType: "Bad!" }))?.field, "vehicle_type");
+    const update = requestCheck(UpdateVehicleRequestSchema)!;
+    assert.equal(update(create(UpdateVehicleRequestSchema, {})), undefined, "unset: no change");
+    assert.equal(update(create(UpdateVehicleRequestSchema, { vehicleType: "" }))?.field, "vehicle_type");
+    const serving = requestCheck(FindServingTransportersRequestSchema)!;
+    assert.equal(serving(create(FindServingTransportersRequestSchema, { vehicleType: "" }))?.field, "vehicle_type");
   });
 
   it("make no check for a request type whose proto states no rule (its calls pay nothing)", () => {

@@ -44,8 +44,6 @@ export function createFleetDirectory(ctx: Pick<FleetContext, "db">) {
   }) {
     if (!query.point) throw new InvalidArgumentError("point", "point is required");
     const point = validateBaseLocation(query.point, "point");
-    if (!/^[a-z0-9_]{1,50}$/.test(query.vehicleType))
-      throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
     // max_distance_m (finite, not negative) and limit (0 to 500) are the contract's rules.
     const limit = query.limit === 0 ? 100 : query.limit;
     return repo.findServingTransporters(db, {

@@ -138,15 +138,6 @@ function refuseAngleBrackets(text: string, field: string): void {
   if (/[<>]/.test(text)) throw new InvalidArgumentError(field, `${field} must not contain angle brackets`);
 }
 
-/** The shape of a catalog id (whether it is in the catalog is asked of the catalog). */
-export function validateVehicleTypeId(typeId: string, field = "vehicle_type"): string {
-  const trimmed = typeId.trim();
-  if (!/^[a-z0-9_]{1,50}$/.test(trimmed)) {
-    throw new InvalidArgumentError(field, `${field} must be a vehicle type id from the catalog, e.g. mini_truck`);
-  }
-  return trimmed;
-}
-
 export { validateIdempotencyKey } from "@weelo/formats";
 
 /** Upper-case word of a status for messages, e.g. "ON_TRIP". */
