@@ -6,49 +6,24 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  AckPolicy,
-  DeliverPolicy,
   jetstream,
   JetStreamApiCodes,
-  JetStreamApiError,
   jetstreamManager,
-  RetentionPolicy,
-  StorageType,
-  type ConsumerConfig,
-  type Consumer as PullConsumer,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
-  type StreamConfig,
 } from "@nats-io/jetstream";
 import {
   connect,
-  headers as natsHeaders,
-  nanos,
-  type Msg,
   type MsgHdrs,
   type NatsConnection,
   type Subscription as NatsSubscription,
 } from "@nats-io/transport-node";
-import {
-  consumerRuntime,
-  countMessage,
-  deliverCore,
-  DEFAULTS,
-  processDelivery,
-  Slots,
-  tracedPublish,
-  type ConsumerRuntime,
-  type RawDelivery,
-  type Telemetry,
-} from "./delivery.js";
+import { consumerRuntime, countMessage, deliverCore, DEFAULTS, tracedPublish, type Telemetry } from "./delivery.js";
 import { assertFilterSubject, assertMsgId, assertPublishSubject } from "./subjects.js";
 import type {
   Bus,
   ConsumeOptions,
   Consumer,
-  Headers,
   MessageHandler,
   PublishEventOptions,
   PublishEventResult,
@@ -57,14 +32,11 @@ import type {
   SubscribeOptions,
   Subscription,
 } from "./types.js";
+import { backoffMs, fromNatsMsg, NatsConsumer, toNatsHeaders } from "./nats-consumer.js";
+import { ensureDurable, ensureJetStream, isApiError } from "./nats-streams.js";
 
-const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 /** Core publishes made before the first connection wait for it, up to this many; then they are dropped. */
 const MAX_EARLY_PUBLISHES = 10_000;
-/** How long one pull waits for messages before asking again. */
-const FETCH_EXPIRES_MS = 5000;
-/** Header JetStream uses for the message id. */
-const MSG_ID_HEADER = "Nats-Msg-Id";
 
 export interface NatsBusOptions extends Telemetry {
   servers: string[];
@@ -72,11 +44,6 @@ export interface NatsBusOptions extends Telemetry {
   connectWaitMs: number;
   /** num_replicas of every stream ensureStream creates (or brings in line): NATS_STREAM_REPLICAS. */
   streamReplicas?: number;
-}
-
-/** Backoff for (re)connect attempt n: 250 ms doubling to 5 s, with jitter. */
-function backoffMs(attempt: number): number {
-  return Math.min(250 * 2 ** Math.min(attempt, 5), 5000) + Math.floor(Math.random() * 250);
 }
 
 export class NatsBus implements Bus {
@@ -281,47 +248,7 @@ export class NatsBus implements Bus {
 
   async ensureStream(spec: StreamSpec): Promise<void> {
     spec.subjects.forEach(assertFilterSubject);
-    const jsm = await this.manager();
-    const window = spec.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
-    const limits = {
-      subjects: spec.subjects,
-      max_age: nanos(spec.maxAgeMs ?? 0),
-      duplicate_window: nanos(spec.maxAgeMs ? Math.min(window, spec.maxAgeMs) : window),
-      max_msgs: spec.maxMessages ?? -1,
-      num_replicas: this.options.streamReplicas ?? 1,
-    };
-    let existing: StreamConfig | undefined;
-    try {
-      existing = (await jsm.streams.info(spec.name)).config;
-    } catch (err) {
-      if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
-    }
-    if (!existing) {
-      try {
-        await jsm.streams.add({
-          name: spec.name,
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          ...limits,
-        });
-        return;
-      } catch (err) {
-        // Another process created it meanwhile: fall through to bringing its config in line.
-        // Any other refusal (e.g. more replicas than the servers can hold) is the error to report.
-        if (!(err instanceof JetStreamApiError)) throw err;
-        existing = await jsm.streams.info(spec.name).then(
-          (info): StreamConfig => info.config,
-          (): Promise<StreamConfig> => Promise.reject(err),
-        );
-      }
-    }
-    const same =
-      existing.max_age === limits.max_age &&
-      existing.duplicate_window === limits.duplicate_window &&
-      existing.max_msgs === limits.max_msgs &&
-      existing.num_replicas === limits.num_replicas &&
-      [...(existing.subjects ?? [])].sort().join() === [...limits.subjects].sort().join();
-    if (!same) await jsm.streams.update(spec.name, limits);
+    await ensureJetStream(await this.manager(), spec, this.options.streamReplicas ?? 1);
   }
 
   async deleteStream(name: string): Promise<boolean> {
@@ -370,47 +297,9 @@ export class NatsBus implements Bus {
     };
   }
 
-  /**
-   * Creates the durable pull consumer, or updates it to these settings. Its max_deliver is
-   * unlimited on purpose: delivery.ts counts deliveries and dead-letters, identically for both
-   * implementations, including a message whose last delivery was never acked.
-   */
+  /** The durable pull consumer, created or brought in line (see ensureDurable). */
   private async ensureConsumer(options: ConsumeOptions): Promise<void> {
-    const jsm = await this.manager();
-    const filters = options.filterSubjects ?? [];
-    const settings: Partial<ConsumerConfig> = {
-      ack_wait: nanos(options.ackWaitMs ?? DEFAULTS.ackWaitMs),
-      max_deliver: -1,
-      // One filter works on every server version; several need NATS 2.10 or later.
-      ...(filters.length === 1
-        ? { filter_subject: filters[0] }
-        : filters.length > 1
-          ? { filter_subjects: filters }
-          : {}),
-    };
-    let current: ConsumerConfig | undefined;
-    try {
-      current = (await jsm.consumers.info(options.stream, options.durable)).config;
-    } catch (err) {
-      if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
-    }
-    if (!current) {
-      await jsm.consumers.add(options.stream, {
-        durable_name: options.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...settings,
-      });
-      return;
-    }
-    const currentFilters = current.filter_subjects ?? (current.filter_subject ? [current.filter_subject] : []);
-    if (
-      current.ack_wait !== settings.ack_wait ||
-      current.max_deliver !== -1 ||
-      currentFilters.join() !== filters.join()
-    ) {
-      await jsm.consumers.update(options.stream, options.durable, settings);
-    }
+    await ensureDurable(await this.manager(), options);
   }
 
   async ping(): Promise<void> {
@@ -447,126 +336,4 @@ export class NatsBus implements Bus {
     this.subscriptions.clear();
     if (this.nc && !this.nc.isClosed()) await this.nc.close();
   }
-}
-
-/**
- * One consume() call: pulls only as many messages as it has free handler slots, so nothing
- * sits in a client buffer while its ack wait runs out, and several processes on the same
- * durable share the work message by message.
- */
-class NatsConsumer {
-  private running = true;
-  private batch: ConsumerMessages | undefined;
-  private readonly slots: Slots;
-  private readonly stopped = new AbortController();
-  private readonly loop: Promise<void>;
-
-  constructor(
-    private readonly js: JetStreamClient,
-    private readonly runtime: ConsumerRuntime,
-    concurrency: number,
-    private readonly recreate: () => Promise<void>,
-  ) {
-    this.slots = new Slots(concurrency);
-    this.loop = this.run();
-  }
-
-  private async run(): Promise<void> {
-    const { stream, durable } = this.runtime.options;
-    let failures = 0;
-    let broken = false;
-    let consumer: PullConsumer | undefined;
-    while (this.running) {
-      try {
-        await this.slots.free();
-        if (!this.running) break;
-        if (broken) await this.recreate(); // the durable may be gone (stream recreated)
-        consumer ??= await this.js.consumers.get(stream, durable);
-        const batch = await consumer.fetch({ max_messages: this.slots.available, expires: FETCH_EXPIRES_MS });
-        this.batch = batch;
-        // stop() came while the pull was being made and found no batch to close: close it here
-        // (not awaited: close() resolves only once the loop below has read the batch to its end).
-        if (!this.running) void batch.close().catch(() => {});
-        for await (const m of batch) {
-          if (!this.running) {
-            settleQuietly(() => m.nak()); // hand it back at once rather than after ack wait
-            continue;
-          }
-          this.slots.take();
-          processDelivery(toRawDelivery(m, stream), this.runtime)
-            .catch((err) => this.runtime.logger.error({ err }, "event delivery failed"))
-            .finally(() => this.slots.release());
-        }
-        this.batch = undefined;
-        if (broken) this.runtime.logger.info("consumer resumed");
-        broken = false;
-        failures = 0;
-      } catch (err) {
-        this.batch = undefined;
-        if (!this.running) break;
-        if (!broken) this.runtime.logger.warn({ err }, "consumer cannot fetch; retrying in the background");
-        broken = true;
-        consumer = undefined;
-        await sleep(backoffMs(failures++), undefined, { signal: this.stopped.signal }).catch(() => {});
-      }
-    }
-  }
-
-  async stop(graceful: boolean): Promise<void> {
-    this.running = false;
-    this.stopped.abort();
-    this.slots.wake();
-    await this.batch?.close().catch(() => {});
-    await this.loop;
-    if (graceful) await this.slots.idle();
-  }
-}
-
-function settleQuietly(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // The connection is closing; the server redelivers after ack wait.
-  }
-}
-
-function isApiError(err: unknown, code: number): boolean {
-  return err instanceof JetStreamApiError && err.code === code;
-}
-
-function toNatsHeaders(headers: Headers): MsgHdrs | undefined {
-  const entries = Object.entries(headers);
-  if (entries.length === 0) return undefined;
-  const h = natsHeaders();
-  for (const [key, value] of entries) h.set(key, value);
-  return h;
-}
-
-/** Application headers only: the Nats-* ones are the server's bookkeeping. */
-function fromNatsHeaders(h: MsgHdrs | undefined): Headers {
-  const out: Headers = {};
-  if (!h) return out;
-  for (const key of h.keys()) {
-    if (!key.toLowerCase().startsWith("nats-")) out[key] = h.get(key);
-  }
-  return out;
-}
-
-function fromNatsMsg(msg: Msg) {
-  return { subject: msg.subject, data: msg.data, headers: fromNatsHeaders(msg.headers) };
-}
-
-function toRawDelivery(m: JsMsg, stream: string): RawDelivery {
-  return {
-    stream,
-    subject: m.subject,
-    data: m.data,
-    headers: fromNatsHeaders(m.headers),
-    seq: m.seq,
-    msgId: m.headers?.get(MSG_ID_HEADER) || undefined,
-    deliveryCount: m.info.deliveryCount,
-    ack: () => m.ack(),
-    nak: (delayMs?: number) => m.nak(delayMs),
-    term: () => m.term(),
-  };
 }

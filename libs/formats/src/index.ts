@@ -37,11 +37,12 @@ export function validateId(id: string, field: string): string {
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
-/** The page size a list uses: the default for 0, capped at the maximum. */
-export function pageSize(requested: number, field = "page_size"): number {
-  if (!Number.isInteger(requested) || requested < 0)
-    throw new InvalidArgumentError(field, `${field} must not be negative`);
-  if (requested === 0) return DEFAULT_PAGE_SIZE;
+/**
+ * The page size a list uses: the default for 0, capped at the maximum. A negative size never
+ * gets here: the contract refuses it (weelo.common.v1.page_size) before a handler runs.
+ */
+export function pageSize(requested: number): number {
+  if (requested <= 0) return DEFAULT_PAGE_SIZE;
   return Math.min(requested, MAX_PAGE_SIZE);
 }
 
@@ -69,6 +70,17 @@ export function decodePageToken(token: string, field = "page_token"): string | u
   if (!UUID.test(id))
     throw new InvalidArgumentError(field, `${field} is not a token from this list; start again without one`);
   return id;
+}
+
+/**
+ * A client's retry key: trimmed, empty meaning "no retry protection". How long it may be is the
+ * contract's rule (string.max_len); control characters are refused here.
+ */
+export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
+  const trimmed = key.trim();
+  if (trimmed === "") return null;
+  if (/\p{Cc}/u.test(trimmed)) throw new InvalidArgumentError(field, `${field} must not contain control characters`);
+  return trimmed;
 }
 
 export { plainText, type PlainTextOptions } from "./text.js";

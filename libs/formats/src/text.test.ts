@@ -17,16 +17,16 @@ const refusal = (fn: () => unknown): InvalidArgumentError => {
 
 describe("plainText", () => {
   it("keeps ordinary text in any script, trimmed", () => {
-    assert.equal(plainText("  Anil Shinde ", "name", { maxLength: 100 }), "Anil Shinde");
-    assert.equal(plainText("अनिल शिंदे", "name", { maxLength: 100 }), "अनिल शिंदे");
-    assert.equal(plainText("محمد", "name", { maxLength: 100 }), "محمد", "right-to-left letters are text, not controls");
-    assert.equal(plainText("Fragile 👍🏽, this side up", "notes", { maxLength: 100 }), "Fragile 👍🏽, this side up");
-    assert.equal(plainText("", "line2", { maxLength: 10 }), "");
+    assert.equal(plainText("  Anil Shinde ", "name"), "Anil Shinde");
+    assert.equal(plainText("अनिल शिंदे", "name"), "अनिल शिंदे");
+    assert.equal(plainText("محمد", "name"), "محمد", "right-to-left letters are text, not controls");
+    assert.equal(plainText("Fragile 👍🏽, this side up", "notes"), "Fragile 👍🏽, this side up");
+    assert.equal(plainText("", "line2"), "");
   });
 
   it("refuses control characters, naming the field, the character and where it is", () => {
     for (const bad of ["a\u0000b", "a\u0007", "a\u001bb", "a\u007fb", "a\u0085b", "a\nb", "a\tb", "a\u2028b"]) {
-      const error = refusal(() => plainText(bad, "pickup.line1", { maxLength: 100 }));
+      const error = refusal(() => plainText(bad, "pickup.line1"));
       assert.equal(error.field, "pickup.line1");
       assert.equal(error.reason, "TEXT_CONTROL_CHARACTER");
       assert.match(
@@ -38,13 +38,10 @@ describe("plainText", () => {
 
   it("allows line breaks and tabs only where the field is multi-line", () => {
     assert.equal(
-      plainText("Gate 2\nAsk for Ravi\tafter 6", "notes", { maxLength: 100, multiline: true }),
+      plainText("Gate 2\nAsk for Ravi\tafter 6", "notes", { multiline: true }),
       "Gate 2\nAsk for Ravi\tafter 6",
     );
-    assert.equal(
-      refusal(() => plainText("a\u0000\nb", "notes", { maxLength: 100, multiline: true })).reason,
-      "TEXT_CONTROL_CHARACTER",
-    );
+    assert.equal(refusal(() => plainText("a\u0000\nb", "notes", { multiline: true })).reason, "TEXT_CONTROL_CHARACTER");
   });
 
   it("refuses bidi overrides, isolates and marks, and zero-width characters", () => {
@@ -68,7 +65,7 @@ describe("plainText", () => {
       "\uFEFF",
     ];
     for (const ch of hidden) {
-      const error = refusal(() => plainText(`An${ch}il`, "name", { maxLength: 100 }));
+      const error = refusal(() => plainText(`An${ch}il`, "name"));
       assert.equal(error.field, "name");
       assert.equal(error.reason, "TEXT_INVISIBLE_CHARACTER");
       assert.match(
@@ -79,19 +76,14 @@ describe("plainText", () => {
   });
 
   it("refuses broken surrogate pairs", () => {
-    assert.equal(refusal(() => plainText("a\uD800b", "name", { maxLength: 100 })).reason, "TEXT_MALFORMED");
-    assert.equal(refusal(() => plainText("a\uDC00", "name", { maxLength: 100 })).reason, "TEXT_MALFORMED");
+    assert.equal(refusal(() => plainText("a\uD800b", "name")).reason, "TEXT_MALFORMED");
+    assert.equal(refusal(() => plainText("a\uDC00", "name")).reason, "TEXT_MALFORMED");
   });
 
-  it("counts length in characters, not UTF-16 units, within the bounds given", () => {
-    assert.equal(plainText("👍".repeat(10), "name", { maxLength: 10 }), "👍".repeat(10));
-    assert.match(
-      refusal(() => plainText("x".repeat(11), "name", { maxLength: 10 })).message,
-      /name must be at most 10 characters/,
-    );
-    assert.match(
-      refusal(() => plainText("   ", "goods_type", { maxLength: 100, minLength: 1 })).message,
-      /goods_type must be 1 to 100 characters/,
-    );
+  it("refuses blank text where text is required (how long it may be is the contract's rule)", () => {
+    const blank = refusal(() => plainText("   ", "goods_type", { required: true }));
+    assert.deepEqual([blank.reason, blank.field], ["TEXT_LENGTH", "goods_type"]);
+    assert.match(blank.message, /goods_type must not be blank/);
+    assert.equal(plainText("x".repeat(1000), "notes"), "x".repeat(1000), "no length of its own");
   });
 });

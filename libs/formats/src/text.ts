@@ -8,10 +8,8 @@
 import { InvalidArgumentError, type Reason } from "@weelo/errors";
 
 export interface PlainTextOptions {
-  /** Most characters (code points) after trimming. */
-  maxLength: number;
-  /** Fewest characters after trimming (0: may be empty). */
-  minLength?: number;
+  /** Blank text (nothing but spaces) is refused. */
+  required?: boolean;
   /** Line breaks and tabs are allowed (notes); everywhere else they are control characters like any other. */
   multiline?: boolean;
 }
@@ -29,9 +27,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /**
  * The trimmed text, or INVALID_ARGUMENT naming the field and what is wrong with it: a control
  * character (line breaks and tabs only in multiline fields), a bidi control, a zero-width
- * character, a broken surrogate pair, or a length out of range.
+ * character, a broken surrogate pair, or nothing at all where text is required. How long a field
+ * may be is its contract's rule (weelo.common.v1.text_max_len, same reason TEXT_LENGTH), checked
+ * on every request before a handler runs; it is not repeated here.
  */
-export function plainText(value: string, field: string, options: PlainTextOptions): string {
+export function plainText(value: string, field: string, options: PlainTextOptions = {}): string {
   const text = value.trim();
   const refuse = (what: string, reason: Reason) => new InvalidArgumentError(field, `${field} ${what}`, { reason });
   if (LONE_SURROGATE.test(text)) throw refuse("is not valid Unicode text (a broken surrogate pair)", "TEXT_MALFORMED");
@@ -55,13 +55,6 @@ export function plainText(value: string, field: string, options: PlainTextOption
       `must not contain invisible direction or zero-width characters (${hidden})`,
       "TEXT_INVISIBLE_CHARACTER",
     );
-  const length = [...text].length;
-  const min = options.minLength ?? 0;
-  if (length < min || length > options.maxLength) {
-    throw refuse(
-      min > 0 ? `must be ${min} to ${options.maxLength} characters` : `must be at most ${options.maxLength} characters`,
-      "TEXT_LENGTH",
-    );
-  }
+  if (options.required && text === "") throw refuse("must not be blank", "TEXT_LENGTH");
   return text;
 }

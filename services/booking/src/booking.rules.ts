@@ -265,21 +265,17 @@ export function checkRequestMatchesQuote(quote: QuotedTerms, request: QuotedTerm
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
-  const trimmed = key.trim();
-  if (trimmed === "") return null;
-  if (trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed))
-    throw new InvalidArgumentError(field, `${field} must be at most 100 characters without control characters`);
-  return trimmed;
-}
+export { validateIdempotencyKey } from "@weelo/formats";
 
+// How long each text may be is its field's rule in the contract (weelo.common.v1.text_max_len),
+// checked before a handler runs; here only what a proto cannot say (see plainText).
 export function validateGoodsType(goods: string): string {
-  return plainText(goods, "goods_type", { minLength: 1, maxLength: 100 });
+  return plainText(goods, "goods_type", { required: true });
 }
 
 /** Free text (see plainText): line breaks and tabs only where `multiline` (notes). */
-export function validateText(text: string, field: string, max = 500, multiline = false): string {
-  return plainText(text, field, { maxLength: max, multiline });
+export function validateText(text: string, field: string, multiline = false): string {
+  return plainText(text, field, { multiline });
 }
 
 export function validatePoint(point: Point | undefined, field: string): Point {
@@ -310,19 +306,17 @@ export interface AddressInput {
 
 export function validateAddress(address: AddressInput | undefined, field: string): StoredAddress {
   if (!address) throw new InvalidArgumentError(field, `${field} is required`);
-  const line1 = validateText(address.line1, `${field}.line1`, 200);
+  const line1 = validateText(address.line1, `${field}.line1`);
   if (line1 === "") throw new InvalidArgumentError(`${field}.line1`, `${field}.line1 is required`);
-  const contactName = validateText(address.contactName, `${field}.contact_name`, 100);
+  const contactName = validateText(address.contactName, `${field}.contact_name`);
   if (contactName === "") throw new InvalidArgumentError(`${field}.contact_name`, `${field}.contact_name is required`);
-  const pincode = address.pincode.trim();
-  if (pincode !== "" && !/^[1-9]\d{5}$/.test(pincode))
-    throw new InvalidArgumentError(`${field}.pincode`, `${field}.pincode must be a six-digit Indian postal code`);
+  const pincode = address.pincode; // empty or six digits: the contract's rule (weelo.common.v1.pincode)
   return {
     line1,
-    line2: validateText(address.line2, `${field}.line2`, 200),
-    landmark: validateText(address.landmark, `${field}.landmark`, 200),
-    city: validateText(address.city, `${field}.city`, 100),
-    state: validateText(address.state, `${field}.state`, 100),
+    line2: validateText(address.line2, `${field}.line2`),
+    landmark: validateText(address.landmark, `${field}.landmark`),
+    city: validateText(address.city, `${field}.city`),
+    state: validateText(address.state, `${field}.state`),
     pincode,
     location: validatePoint(address.location, `${field}.location`),
     contactName,

@@ -73,7 +73,7 @@ export function createCreateBooking(ctx: BookingContext) {
     if (vehicleType === "") throw new InvalidArgumentError("vehicle_type", "vehicle_type is required, e.g. lcv_14ft");
     const goodsType = validateGoodsType(input.goodsType);
     const weightKg = input.weightKg; // 1 to 100000: the contract's rule
-    const notes = validateText(input.notes, "notes", 500, true);
+    const notes = validateText(input.notes, "notes", true);
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
     const quoteToken = input.quoteToken.trim();
     const hash = requestHash({

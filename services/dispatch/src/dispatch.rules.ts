@@ -80,9 +80,9 @@ export function waveCandidates(
 /** Offer statuses after which the order is never offered to the transporter again in any round. */
 export const FINAL_FOR_TRANSPORTER: readonly OfferStatus[] = ["open", "accepted", "declined"];
 
-/** A decline's optional reason. */
+/** A decline's optional reason (how long it may be is the contract's rule). */
 export function validateDeclineReason(reason: string): string {
-  return plainText(reason, "reason", { maxLength: 200 });
+  return plainText(reason, "reason");
 }
 
 /**

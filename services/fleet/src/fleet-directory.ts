@@ -44,13 +44,8 @@ export function createFleetDirectory(ctx: Pick<FleetContext, "db">) {
   }) {
     if (!query.point) throw new InvalidArgumentError("point", "point is required");
     const point = validateBaseLocation(query.point, "point");
-    if (!/^[a-z0-9_]{1,50}$/.test(query.vehicleType))
-      throw new InvalidArgumentError("vehicle_type", "vehicle_type is required (a vehicle type id)");
-    if (!(Number.isFinite(query.maxDistanceM) && query.maxDistanceM >= 0))
-      throw new InvalidArgumentError("max_distance_m", "max_distance_m must not be negative");
+    // max_distance_m (finite, not negative) and limit (0 to 500) are the contract's rules.
     const limit = query.limit === 0 ? 100 : query.limit;
-    if (!(Number.isInteger(limit) && limit >= 1 && limit <= 500))
-      throw new InvalidArgumentError("limit", "limit must be between 1 and 500");
     return repo.findServingTransporters(db, {
       ...point,
       vehicleType: query.vehicleType,

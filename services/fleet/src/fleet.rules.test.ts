@@ -112,7 +112,7 @@ describe("vehicle fields", () => {
     assert.throws(() => validateId("1; drop table", "vehicle_id"), invalid("vehicle_id"));
     assert.equal(validateIdempotencyKey("  "), null);
     assert.equal(validateIdempotencyKey(" k-1 "), "k-1");
-    assert.throws(() => validateIdempotencyKey("x".repeat(101)), invalid("idempotency_key"));
+    assert.throws(() => validateIdempotencyKey("k\u0000"), invalid("idempotency_key"));
   });
 });
 
@@ -183,7 +183,6 @@ describe("pages", () => {
     assert.equal(pageSize(0), 20);
     assert.equal(pageSize(5), 5);
     assert.equal(pageSize(1000), 100);
-    assert.throws(() => pageSize(-1), invalid("page_size"));
     const id = "0192f1a2-3b4c-7d5e-8f60-123456789abc";
     assert.equal(decodePageToken(encodePageToken(id)), id);
     assert.equal(decodePageToken(""), undefined);

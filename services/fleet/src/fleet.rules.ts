@@ -119,41 +119,26 @@ export function normalizeLicenceNumber(input: string, field = "licence_number"):
   return licence;
 }
 
+// How long a name or make/model may be is its field's rule in the contract
+// (weelo.common.v1.text_max_len); control characters are plainText's to refuse.
 export function validateDriverName(name: string, field = "name"): string {
-  const trimmed = plainText(name, field, { maxLength: 100 }).replace(/\s+/g, " ");
-  if (trimmed.length < 1 || trimmed.length > 100)
-    throw new InvalidArgumentError(field, `${field} must be 1 to 100 characters`);
-  if (/[\p{Cc}<>]/u.test(trimmed))
-    throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
+  const trimmed = plainText(name, field).replace(/\s+/g, " ");
+  if (trimmed === "") throw new InvalidArgumentError(field, `${field} must not be blank`);
+  refuseAngleBrackets(trimmed, field);
   return trimmed;
 }
 
 export function validateMakeModel(makeModel: string, field = "make_model"): string {
-  const trimmed = plainText(makeModel, field, { maxLength: 100 }).replace(/\s+/g, " ");
-  if (trimmed.length > 100) throw new InvalidArgumentError(field, `${field} must be at most 100 characters`);
-  if (/[\p{Cc}<>]/u.test(trimmed))
-    throw new InvalidArgumentError(field, `${field} must not contain control characters or angle brackets`);
+  const trimmed = plainText(makeModel, field).replace(/\s+/g, " ");
+  refuseAngleBrackets(trimmed, field);
   return trimmed;
 }
 
-/** The shape of a catalog id (whether it is in the catalog is asked of the catalog). */
-export function validateVehicleTypeId(typeId: string, field = "vehicle_type"): string {
-  const trimmed = typeId.trim();
-  if (!/^[a-z0-9_]{1,50}$/.test(trimmed)) {
-    throw new InvalidArgumentError(field, `${field} must be a vehicle type id from the catalog, e.g. mini_truck`);
-  }
-  return trimmed;
+function refuseAngleBrackets(text: string, field: string): void {
+  if (/[<>]/.test(text)) throw new InvalidArgumentError(field, `${field} must not contain angle brackets`);
 }
 
-/** Empty means "no retry protection"; otherwise up to 100 visible characters. */
-export function validateIdempotencyKey(key: string, field = "idempotency_key"): string | null {
-  const trimmed = key.trim();
-  if (trimmed === "") return null;
-  if (trimmed.length > 100 || /[\p{Cc}]/u.test(trimmed)) {
-    throw new InvalidArgumentError(field, `${field} must be at most 100 characters without control characters`);
-  }
-  return trimmed;
-}
+export { validateIdempotencyKey } from "@weelo/formats";
 
 /** Upper-case word of a status for messages, e.g. "ON_TRIP". */
 export const statusWord = (status: string) => status.toUpperCase();

@@ -22,7 +22,6 @@ import {
   validateIdempotencyKey,
   validateMakeModel,
   validateStatusTarget,
-  validateVehicleTypeId,
   vehicleChangeRefusal,
 } from "./fleet.rules.js";
 import { VEHICLE_STATUSES, type VehicleStatus, type VehicleView } from "./fleet.table.js";
@@ -48,7 +47,7 @@ export function createVehicles(
   const { db, catalog, events, logger, root, readableFleetOf } = ctx;
 
   async function requireKnownType(typeId: string): Promise<string> {
-    const id = validateVehicleTypeId(typeId);
+    const id = typeId; // a catalog id's shape: the contract's rule (weelo.common.v1.vehicle_type)
     if (!(await catalog.has(id))) {
       throw new InvalidArgumentError(
         "vehicle_type",
@@ -121,7 +120,6 @@ export function createVehicles(
     const capacityKg = input.capacityKg; // 100 to 60000: the contract's rule, checked before the handler
     const makeModel = validateMakeModel(input.makeModel);
     const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
-    validateVehicleTypeId(input.vehicleType);
     if (idempotencyKey) {
       const replay = await vehicleReplay(transporterId, idempotencyKey, registrationNumber);
       if (replay) return replay;
@@ -164,7 +162,7 @@ export function createVehicles(
     const transporterId = await readableFleetOf(principal);
     const limit = pageSize(query.pageSize);
     const afterId = decodePageToken(query.pageToken);
-    const vehicleType = query.vehicleType ? validateVehicleTypeId(query.vehicleType) : undefined;
+    const vehicleType = query.vehicleType || undefined;
     const rows = await repo.listVehicles(db, {
       transporterId,
       status: query.status,

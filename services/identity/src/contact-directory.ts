@@ -4,12 +4,10 @@
  * it; the notification service calls it without a user token.
  */
 import type { ContactDirectoryServiceService } from "@weelo/contracts/grpc/weelo/identity/v1/contact_directory_service";
-import { InvalidArgumentError, NotFoundError } from "@weelo/errors";
+import { NotFoundError } from "@weelo/errors";
 import { validateId } from "@weelo/formats";
 import { languageToProto, type ServiceHandlers } from "@weelo/grpc";
 import type { IdentityDb } from "./identity.repository.js";
-
-const MAX_TOKENS_PER_REMOVAL = 100;
 
 export function contactDirectoryHandlers(db: IdentityDb): ServiceHandlers<typeof ContactDirectoryServiceService> {
   return {
@@ -38,8 +36,6 @@ export function contactDirectoryHandlers(db: IdentityDb): ServiceHandlers<typeof
     async removePushTokens(request) {
       const userId = validateId(request.userId, "user_id");
       const tokens = [...new Set(request.pushTokens.map((t) => t.trim()).filter(Boolean))];
-      if (tokens.length > MAX_TOKENS_PER_REMOVAL)
-        throw new InvalidArgumentError("push_tokens", `at most ${MAX_TOKENS_PER_REMOVAL} tokens per call`);
       if (tokens.length === 0) return { removed: 0 };
       const result = await db
         .deleteFrom("devices")

@@ -30,40 +30,27 @@ export function otpMatches(secret: string, phone: string, role: string, typed: s
   return typedHash.length === stored.length && timingSafeEqual(typedHash, stored);
 }
 
-export function validateOtpFormat(otp: string): string {
-  const trimmed = otp.trim();
-  if (!/^\d{6}$/.test(trimmed)) {
-    throw new InvalidArgumentError("otp", "otp must be the 6 digits sent by SMS", { reason: "OTP_MALFORMED" });
-  }
-  return trimmed;
-}
-
+// How long a name, email or company name may be is its field's rule in the contract
+// (weelo.common.v1.text_max_len); control characters are plainText's to refuse.
 export function validateName(name: string): string {
-  const trimmed = plainText(name, "name", { maxLength: 100 }).replace(/\s+/g, " ");
-  if (trimmed.length < 1 || trimmed.length > 100) {
-    throw new InvalidArgumentError("name", "name must be 1 to 100 characters");
-  }
-  if (/[\p{Cc}<>]/u.test(trimmed)) {
-    throw new InvalidArgumentError("name", "name must not contain control characters or angle brackets");
-  }
+  const trimmed = plainText(name, "name").replace(/\s+/g, " ");
+  if (trimmed === "") throw new InvalidArgumentError("name", "name must not be blank");
+  if (/[<>]/.test(trimmed)) throw new InvalidArgumentError("name", "name must not contain angle brackets");
   return trimmed;
 }
 
 /** Empty clears the email; otherwise a plain address check (delivery proves the rest). */
 export function validateEmail(email: string): string {
-  const trimmed = plainText(email, "email", { maxLength: 254 }).toLowerCase();
+  const trimmed = plainText(email, "email").toLowerCase();
   if (trimmed === "") return "";
-  if (trimmed.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/.test(trimmed)) {
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/.test(trimmed)) {
     throw new InvalidArgumentError("email", "email must look like name@example.com");
   }
   return trimmed;
 }
 
 export function validateCompanyName(name: string): string {
-  const trimmed = plainText(name, "company_name", { maxLength: 200 }).replace(/\s+/g, " ");
-  if (trimmed.length > 200)
-    throw new InvalidArgumentError("company_name", "company_name must be at most 200 characters");
-  return trimmed;
+  return plainText(name, "company_name").replace(/\s+/g, " ");
 }
 
 const GSTIN_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";

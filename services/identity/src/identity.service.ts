@@ -18,7 +18,6 @@ import {
   validateEmail,
   validateGstin,
   validateName,
-  validateOtpFormat,
   validatePushToken,
 } from "./identity.rules.js";
 import * as repo from "./identity.repository.js";
@@ -125,10 +124,10 @@ export function createIdentityService(deps: IdentityDeps) {
   const accountBlocked = () =>
     new PermissionDeniedError("this account is blocked; contact Weelo support", { reason: "ACCOUNT_BLOCKED" });
 
+  /** An audit reason: not blank (its most length is the contract's rule, string.max_len). */
   function auditReason(reason: string): string {
     const trimmed = reason.trim();
-    if (trimmed.length < 1 || trimmed.length > 500)
-      throw new InvalidArgumentError("reason", "reason must be 1 to 500 characters");
+    if (trimmed === "") throw new InvalidArgumentError("reason", "reason must not be blank");
     return trimmed;
   }
 
@@ -174,7 +173,7 @@ export function createIdentityService(deps: IdentityDeps) {
     /** Logs in: consumes the OTP, applies the driver-login rule, creates the account on first login, opens a session. */
     async verifyOtp(input: { phone: string; otp: string; role: Role }) {
       const phone = normalizeIndianPhone(input.phone);
-      const otp = validateOtpFormat(input.otp);
+      const otp = input.otp; // six digits: the contract's rule (weelo.common.v1.otp)
       await otps.consume(phone, input.role, otp);
       const transporterId = await driverLink(phone, input.role);
       const { user, created } = await repo.upsertUserOnLogin(db, {

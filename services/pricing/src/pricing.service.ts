@@ -219,9 +219,7 @@ export function createPricingService(deps: PricingDeps) {
       const customerId = input.customerId.trim().toLowerCase();
       if (!UUID.test(customerId))
         throw new InvalidArgumentError("customer_id", "customer_id must be the user id of the customer booking");
-      const key = input.redemptionKey;
-      if (key.length < 1 || key.length > 200)
-        throw new InvalidArgumentError("redemption_key", "redemption_key must be 1 to 200 characters");
+      const key = input.redemptionKey; // 1 to 200 characters: the contract's rule
       const token = input.quoteToken.trim();
       // Expiry is decided below: a retry under the same key succeeds after it.
       const claims = await verifyQuoteToken(token, settings.quoteSigningSecret, {

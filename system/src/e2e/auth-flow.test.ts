@@ -193,6 +193,7 @@ describe("identity through the gateway", () => {
 
     const malformed = await system.rest("POST", "/api/v1/auth/verify-otp", { phone, otp: "12ab", role: "customer" });
     assert.equal(malformed.status, 400);
+    assert.deepEqual([malformed.body.error.code, malformed.body.error.field], ["OTP_MALFORMED", "otp"]);
   });
 
   it("limits OTPs per phone with 429 and Retry-After", async () => {

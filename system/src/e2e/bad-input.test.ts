@@ -220,6 +220,43 @@ describe("bad input through the gateway", () => {
     assert.deepEqual([rest.body.error.code, rest.body.error.field], ["TEXT_INVISIBLE_CHARACTER", "make_model"]);
   });
 
+  it("refuses free text longer than its field's contract allows with 400 TEXT_LENGTH, over Connect and REST", async () => {
+    const connect = await post(
+      "/weelo.identity.v1.ProfileService/UpdateProfile",
+      "application/json",
+      JSON.stringify({ name: "अ".repeat(101) }),
+    );
+    assert.equal(connect.status, 400);
+    const body = (await connect.json()) as {
+      message: string;
+      details: { type: string; debug: { reason?: string; fieldViolations?: { field: string }[] } }[];
+    };
+    assert.equal(body.message, "name: must be at most 100 characters");
+    const detail = (type: string) => body.details.find((d) => d.type === type)?.debug;
+    assert.deepEqual(
+      [detail("google.rpc.BadRequest")?.fieldViolations?.[0]?.field, detail("google.rpc.ErrorInfo")?.reason],
+      ["name", "TEXT_LENGTH"],
+    );
+    const fits = await post(
+      "/weelo.identity.v1.ProfileService/UpdateProfile",
+      "application/json",
+      JSON.stringify({ name: "अ".repeat(100) }),
+    );
+    assert.equal(fits.status, 200, "100 characters (300 bytes) fit");
+
+    const transporter = await system.login("transporter");
+    const vehicle = {
+      idempotencyKey: randomUUID(),
+      registrationNumber: "MH12AB4322",
+      vehicleType: "mini_truck",
+      capacityKg: 750,
+      makeModel: "x".repeat(101),
+    };
+    const rest = await system.rest("POST", "/api/v1/vehicles", vehicle, bearer(transporter.accessToken));
+    assert.equal(rest.status, 400);
+    assert.deepEqual([rest.body.error.code, rest.body.error.field], ["TEXT_LENGTH", "make_model"]);
+  });
+
   it("answers a bidirectional stream called over HTTP/1.1 with 400 and the reason, not connect-node's 505 (found by the fuzzer)", async () => {
     const response = await post(
       "/weelo.tracking.v1.TrackingService/StreamLocation",

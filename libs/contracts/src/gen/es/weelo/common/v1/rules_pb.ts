@@ -4,14 +4,14 @@
 
 import type { GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
 import { extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Int32Rules } from "../../../buf/validate/validate_pb.js";
+import type { Int32Rules, StringRules } from "../../../buf/validate/validate_pb.js";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 
 /**
  * Describes the file weelo/common/v1/rules.proto.
  */
 export const file_weelo_common_v1_rules: GenFile = /*@__PURE__*/
-  fileDesc("Cht3ZWVsby9jb21tb24vdjEvcnVsZXMucHJvdG8SD3dlZWxvLmNvbW1vbi52MTqXAQoNdmVoaWNsZV9jb3VudBIYLmJ1Zi52YWxpZGF0ZS5JbnQzMlJ1bGVzGIHxBCABKAhCVsJIUwpRChpWRUhJQ0xFX0NPVU5UX09VVF9PRl9SQU5HRRIPbXVzdCBiZSAxIHRvIDIwGiIhcnVsZSB8fCAodGhpcyA+PSAxICYmIHRoaXMgPD0gMjApUgx2ZWhpY2xlQ291bnQ6tQEKC2NhcGFjaXR5X2tnEhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXMYgvEEIAEoCEJ4wkh1CnMKEWludDMyLmNhcGFjaXR5X2tnEjVtdXN0IGJlIGEgd2hvbGUgbnVtYmVyIG9mIGtpbG9ncmFtcyBmcm9tIDEwMCB0byA2MDAwMBonIXJ1bGUgfHwgKHRoaXMgPj0gMTAwICYmIHRoaXMgPD0gNjAwMDApUgpjYXBhY2l0eUtnYghlZGl0aW9uc3DoBw", [file_buf_validate_validate]);
+  fileDesc("Cht3ZWVsby9jb21tb24vdjEvcnVsZXMucHJvdG8SD3dlZWxvLmNvbW1vbi52MTqXAQoNdmVoaWNsZV9jb3VudBIYLmJ1Zi52YWxpZGF0ZS5JbnQzMlJ1bGVzGIHxBCABKAhCVsJIUwpRChpWRUhJQ0xFX0NPVU5UX09VVF9PRl9SQU5HRRIPbXVzdCBiZSAxIHRvIDIwGiIhcnVsZSB8fCAodGhpcyA+PSAxICYmIHRoaXMgPD0gMjApUgx2ZWhpY2xlQ291bnQ6tQEKC2NhcGFjaXR5X2tnEhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXMYgvEEIAEoCEJ4wkh1CnMKEWludDMyLmNhcGFjaXR5X2tnEjVtdXN0IGJlIGEgd2hvbGUgbnVtYmVyIG9mIGtpbG9ncmFtcyBmcm9tIDEwMCB0byA2MDAwMBonIXJ1bGUgfHwgKHRoaXMgPj0gMTAwICYmIHRoaXMgPD0gNjAwMDApUgpjYXBhY2l0eUtnOnkKCXBhZ2Vfc2l6ZRIYLmJ1Zi52YWxpZGF0ZS5JbnQzMlJ1bGVzGIPxBCABKAhCQMJIPQo7Cg9pbnQzMi5wYWdlX3NpemUSFG11c3Qgbm90IGJlIG5lZ2F0aXZlGhIhcnVsZSB8fCB0aGlzID49IDBSCHBhZ2VTaXplOooBCgNvdHASGS5idWYudmFsaWRhdGUuU3RyaW5nUnVsZXMYi/EEIAEoCEJbwkhYClYKDU9UUF9NQUxGT1JNRUQSIG11c3QgYmUgdGhlIDYgZGlnaXRzIHNlbnQgYnkgU01TGiMhcnVsZSB8fCB0aGlzLm1hdGNoZXMoJ15bMC05XXs2fSQnKVIDb3RwOqwBCgdwaW5jb2RlEhkuYnVmLnZhbGlkYXRlLlN0cmluZ1J1bGVzGIzxBCABKAhCdcJIcgpwCg5zdHJpbmcucGluY29kZRImbXVzdCBiZSBhIHNpeC1kaWdpdCBJbmRpYW4gcG9zdGFsIGNvZGUaNiFydWxlIHx8IHRoaXMgPT0gJycgfHwgdGhpcy5tYXRjaGVzKCdeWzEtOV1bMC05XXs1fSQnKVIHcGluY29kZTrFAQoMdmVoaWNsZV90eXBlEhkuYnVmLnZhbGlkYXRlLlN0cmluZ1J1bGVzGI3xBCABKAhChAHCSIABCn4KE3N0cmluZy52ZWhpY2xlX3R5cGUSO211c3QgYmUgYSB2ZWhpY2xlIHR5cGUgaWQgZnJvbSB0aGUgY2F0YWxvZywgZS5nLiBtaW5pX3RydWNrGiohcnVsZSB8fCB0aGlzLm1hdGNoZXMoJ15bYS16MC05X117MSw1MH0kJylSC3ZlaGljbGVUeXBlOp4BCgx0ZXh0X21heF9sZW4SGS5idWYudmFsaWRhdGUuU3RyaW5nUnVsZXMYivEEIAEoBUJfwkhcCloKC1RFWFRfTEVOR1RIGktzaXplKHRoaXMpIDw9IHJ1bGUgPyAnJyA6ICdtdXN0IGJlIGF0IG1vc3QgJyArIHN0cmluZyhydWxlKSArICcgY2hhcmFjdGVycydSCnRleHRNYXhMZW5iCGVkaXRpb25zcOgH", [file_buf_validate_validate]);
 
 /**
  * The trucks of one order: 1 to 20. The database CHECKs of booking, dispatch and pricing agree.
@@ -29,4 +29,47 @@ export const vehicle_count: GenExtension<Int32Rules, boolean> = /*@__PURE__*/
  */
 export const capacity_kg: GenExtension<Int32Rules, boolean> = /*@__PURE__*/
   extDesc(file_weelo_common_v1_rules, 1);
+
+/**
+ * A list's page size: 0 asks for the default page, more than the largest page is capped by the
+ * server (libs/formats pageSize), a negative size is refused. Reason stays INVALID_ARGUMENT.
+ *
+ * @generated from extension: bool page_size = 80003;
+ */
+export const page_size: GenExtension<Int32Rules, boolean> = /*@__PURE__*/
+  extDesc(file_weelo_common_v1_rules, 2);
+
+/**
+ * The one-time password sent by SMS: exactly 6 digits, as typed.
+ *
+ * @generated from extension: bool otp = 80011;
+ */
+export const otp: GenExtension<StringRules, boolean> = /*@__PURE__*/
+  extDesc(file_weelo_common_v1_rules, 3);
+
+/**
+ * An Indian postal code (PIN): six digits, the first not 0; empty when not given.
+ * A lower-case id: the error's reason stays INVALID_ARGUMENT, as it was.
+ *
+ * @generated from extension: bool pincode = 80012;
+ */
+export const pincode: GenExtension<StringRules, boolean> = /*@__PURE__*/
+  extDesc(file_weelo_common_v1_rules, 4);
+
+/**
+ * A vehicle type id of the catalog's shape, e.g. mini_truck (whether the catalog has it is the
+ * service's to say). A lower-case id: the error's reason stays INVALID_ARGUMENT, as it was.
+ *
+ * @generated from extension: bool vehicle_type = 80013;
+ */
+export const vehicle_type: GenExtension<StringRules, boolean> = /*@__PURE__*/
+  extDesc(file_weelo_common_v1_rules, 5);
+
+/**
+ * Most characters the text may have.
+ *
+ * @generated from extension: int32 text_max_len = 80010;
+ */
+export const text_max_len: GenExtension<StringRules, number> = /*@__PURE__*/
+  extDesc(file_weelo_common_v1_rules, 6);
 

@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_weelo_common_v1_access } from "../../common/v1/access_pb.js";
@@ -15,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/pricing/v1/quote_redemption_service.proto.
  */
 export const file_weelo_pricing_v1_quote_redemption_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci93ZWVsby9wcmljaW5nL3YxL3F1b3RlX3JlZGVtcHRpb25fc2VydmljZS5wcm90bxIQd2VlbG8ucHJpY2luZy52MSJWChJSZWRlZW1RdW90ZVJlcXVlc3QSEwoLcXVvdGVfdG9rZW4YASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSFgoOcmVkZW1wdGlvbl9rZXkYAyABKAkibgoTUmVkZWVtUXVvdGVSZXNwb25zZRImCgVxdW90ZRgBIAEoCzIXLndlZWxvLnByaWNpbmcudjEuUXVvdGUSLwoLcmVkZWVtZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMoEBChZRdW90ZVJlZGVtcHRpb25TZXJ2aWNlEloKC1JlZGVlbVF1b3RlEiQud2VlbG8ucHJpY2luZy52MS5SZWRlZW1RdW90ZVJlcXVlc3QaJS53ZWVsby5wcmljaW5nLnYxLlJlZGVlbVF1b3RlUmVzcG9uc2UaC6K7GAdib29raW5nYgZwcm90bzM", [file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_pricing_v1_pricing]);
+  fileDesc("Ci93ZWVsby9wcmljaW5nL3YxL3F1b3RlX3JlZGVtcHRpb25fc2VydmljZS5wcm90bxIQd2VlbG8ucHJpY2luZy52MSJiChJSZWRlZW1RdW90ZVJlcXVlc3QSEwoLcXVvdGVfdG9rZW4YASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSIgoOcmVkZW1wdGlvbl9rZXkYAyABKAlCCrpIB3IFEAEYyAEibgoTUmVkZWVtUXVvdGVSZXNwb25zZRImCgVxdW90ZRgBIAEoCzIXLndlZWxvLnByaWNpbmcudjEuUXVvdGUSLwoLcmVkZWVtZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMoEBChZRdW90ZVJlZGVtcHRpb25TZXJ2aWNlEloKC1JlZGVlbVF1b3RlEiQud2VlbG8ucHJpY2luZy52MS5SZWRlZW1RdW90ZVJlcXVlc3QaJS53ZWVsby5wcmljaW5nLnYxLlJlZGVlbVF1b3RlUmVzcG9uc2UaC6K7GAdib29raW5nYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_pricing_v1_pricing]);
 
 /**
  * RedeemQuoteRequest names the quote, the customer booking it and the order that uses it.
