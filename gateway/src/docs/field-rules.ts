@@ -92,7 +92,7 @@ function keywordsOf(rules: FieldRules, registry: Registry): { keywords: JsonSche
     }
     case "string":
       Object.assign(keywords, stringKeywords(type.value));
-      predefinedBounds(type.value, registry, notes);
+      Object.assign(keywords, predefinedBounds(type.value, registry, notes));
       break;
     default:
       if (type.value) predefinedBounds(type.value, registry, notes);
@@ -123,6 +123,9 @@ function stringKeywords(rules: StringRules): JsonSchema {
   return keywords;
 }
 
+/** A shared limit whose expression starts `size(this) <= rule` caps the length at the rule's value. */
+const MAX_SIZE = /^size\(this\) <= rule\b/;
+
 /** A shared rule reads `!rule || (this >= 1 && this <= 20)`: the plain range whose bounds JSON Schema can state. */
 const PLAIN_RANGE = /^!rule \|\| \(this >= (-?\d+(?:\.\d+)?) && this <= (-?\d+(?:\.\d+)?)\)$/;
 
@@ -140,7 +143,18 @@ function predefinedBounds(
   const extendee = registry.getMessage(schema);
   if (!extendee) return keywords;
   for (const ext of extensionsSetOn(rules, extendee, registry)) {
-    if (!hasOption(ext, predefined) || getExtension(rules as never, ext) !== true) continue;
+    if (!hasOption(ext, predefined)) continue;
+    const value: unknown = getExtension(rules as never, ext);
+    // A shared limit with a number (e.g. text_max_len = 100): `size(this) <= rule` is a maxLength.
+    if (typeof value === "number") {
+      for (const rule of getOption(ext, predefined).cel) {
+        if (!MAX_SIZE.test(rule.expression)) continue;
+        keywords.maxLength = value;
+        notes.push(withReason(`at most ${value} characters`, rule.id));
+      }
+      continue;
+    }
+    if (value !== true) continue;
     for (const rule of getOption(ext, predefined).cel) {
       notes.push(withReason(rule.message || rule.expression, rule.id));
       const range = PLAIN_RANGE.exec(rule.expression);
