@@ -84,3 +84,4 @@ export function validateIdempotencyKey(key: string, field = "idempotency_key"): 
 }
 
 export { plainText, type PlainTextOptions } from "./text.js";
+export { coordinateVerdict, isOnEarth } from "./coordinates.js";

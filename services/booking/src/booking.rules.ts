@@ -10,7 +10,7 @@ import {
   PermissionDeniedError,
   ResourceExhaustedError,
 } from "@weelo/errors";
-import { normalizeIndianPhone, plainText } from "@weelo/formats";
+import { isOnEarth, normalizeIndianPhone, plainText } from "@weelo/formats";
 import type { ActorRole, BookingStatus, StoredAddress } from "./booking.table.js";
 // Ids and page tokens are shared API formats; re-exported so booking's rules read as one list.
 export {
@@ -279,14 +279,7 @@ export function validateText(text: string, field: string, multiline = false): st
 }
 
 export function validatePoint(point: Point | undefined, field: string): Point {
-  if (
-    !point ||
-    !Number.isFinite(point.lat) ||
-    !Number.isFinite(point.lng) ||
-    Math.abs(point.lat) > 90 ||
-    Math.abs(point.lng) > 180 ||
-    (point.lat === 0 && point.lng === 0)
-  ) {
+  if (!point || !isOnEarth(point.lat, point.lng) || (point.lat === 0 && point.lng === 0)) {
     throw new InvalidArgumentError(field, `${field} must be a point with lat in [-90, 90] and lng in [-180, 180]`);
   }
   return { lat: point.lat, lng: point.lng };

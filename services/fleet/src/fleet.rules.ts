@@ -4,7 +4,7 @@
  * driver may do with their availability, and the shape of page tokens. No I/O here.
  */
 import { FailedPreconditionError, InvalidArgumentError } from "@weelo/errors";
-import { plainText } from "@weelo/formats";
+import { isOnEarth, plainText } from "@weelo/formats";
 import type { DriverStatus, VehicleStatus } from "./fleet.table.js";
 
 /** State and union-territory codes of Indian registrations and driving licences (old codes included). */
@@ -235,7 +235,7 @@ export function validateBaseLocation(
   field = "base_location",
 ): { lat: number; lng: number } {
   const { lat, lng } = location;
-  if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
+  if (!isOnEarth(lat, lng)) {
     throw new InvalidArgumentError(field, `${field} must have lat from -90 to 90 and lng from -180 to 180`);
   }
   if (lat < INDIA.minLat || lat > INDIA.maxLat || lng < INDIA.minLng || lng > INDIA.maxLng) {

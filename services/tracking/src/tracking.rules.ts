@@ -3,6 +3,7 @@
  * accepted (a new breadcrumb and latest position), jitter (refreshes last-seen only) or
  * rejected for one reason; every outcome is counted.
  */
+import { coordinateVerdict } from "@weelo/formats";
 
 /** A fix as the app sent it (recordedAt in ms since epoch; undefined when missing). */
 export interface RawPoint {
@@ -82,14 +83,6 @@ export function pathLengthM(points: readonly { lat: number; lng: number }[]): nu
   let total = 0;
   for (let i = 1; i < points.length; i++) total += haversineM(points[i - 1]!, points[i]!);
   return total;
-}
-
-/** Finite, in range, and not (0,0) ("null island": what a broken GPS reports). */
-export function coordinateVerdict(lat: number, lng: number): "ok" | "invalid" | "null_island" {
-  if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180)
-    return "invalid";
-  if (Math.abs(lat) < 1e-6 && Math.abs(lng) < 1e-6) return "null_island";
-  return "ok";
 }
 
 /**
@@ -239,3 +232,6 @@ export function arrivalVerdict(
   }
   return { arrived: true, distanceM };
 }
+
+/** Finite, in range, and not (0,0) ("null island": what a broken GPS reports); one rule for every service. */
+export { coordinateVerdict };

@@ -9,6 +9,7 @@ import type { Principal } from "@weelo/auth";
 import type { Bus } from "@weelo/bus";
 import { DriverPosition } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { InvalidArgumentError, NotFoundError } from "@weelo/errors";
+import { isOnEarth } from "@weelo/formats";
 import type { Logger } from "@weelo/log";
 import { startPolling } from "@weelo/runtime/polling";
 import type { Kysely } from "kysely";
@@ -292,7 +293,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       onePerTransporter?: boolean;
     }): Promise<NearbyResult[]> {
       const { lat, lng, radiusM, vehicleType } = request;
-      if (!Number.isFinite(lat) || !Number.isFinite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
+      if (!isOnEarth(lat, lng)) {
         throw new InvalidArgumentError("center", "center must be a valid latitude and longitude");
       }
       if (!(radiusM > 0 && radiusM <= deps.maxNearbyRadiusM)) {

@@ -37,6 +37,7 @@ import {
   protobufPackage as fleetPackage,
 } from "@weelo/contracts/grpc/weelo/fleet/v1/events";
 import type { Logger } from "@weelo/log";
+import { isOnEarth } from "@weelo/formats";
 import type { LatLngPoint } from "../routing/estimate.js";
 import type { InMemorySurgeInputs, SurgeEvent } from "./surge-inputs.js";
 
@@ -251,7 +252,7 @@ function latLng(value: Json): LatLngPoint | undefined {
   const lat = Number(value.lat ?? value.latitude);
   const lng = Number(value.lng ?? value.lon ?? value.longitude);
   if (value.lat === undefined && value.latitude === undefined) return undefined;
-  if (!Number.isFinite(lat) || !Number.isFinite(lng) || Math.abs(lat) > 90 || Math.abs(lng) > 180) return undefined;
+  if (!isOnEarth(lat, lng)) return undefined;
   return { lat, lng };
 }
 
