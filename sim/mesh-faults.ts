@@ -1,0 +1,173 @@
+/**
+ * Fault mode of the mesh (`--mesh --faults`): while customers book, SIGKILL each service in
+ * turn (one of dispatch's two replicas, then booking, tracking, identity, fleet, pricing,
+ * notification, the gateway), the harness restarting it at once as an orchestrator would, a
+ * fixed gap apart. Each fault gets its figures from what the simulated apps saw in its window
+ * (from the kill until the next fault): when the process answered /health/ready again, when
+ * full service was back (ready, no call failing any more, location acknowledgements flowing),
+ * how many call attempts failed and how many calls needed a retry, and the p99 of calls after.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { World } from "./actors.js";
+import type { CallLog } from "./api.js";
+import type { MeshSystem } from "./mesh.js";
+import type { FaultRecord } from "./simulation.js";
+import { formatMs, percentile } from "./stats.js";
+
+/** What gets killed, in order (the issue's list); "dispatch" is the first of its two replicas. */
+export const MESH_FAULT_TARGETS = [
+  "dispatch",
+  "booking",
+  "tracking",
+  "identity",
+  "fleet",
+  "pricing",
+  "notification",
+  "gateway",
+] as const;
+
+/** A gap in location acknowledgements longer than this counts as the points stream being down. */
+const POINTS_STALL_MS = 2500;
+
+/** When the first fault comes and how far apart they are, by profile. */
+function spacing(profile: string): { leadMs: number; gapMs: number } {
+  return profile === "short" ? { leadMs: 8000, gapMs: 11_000 } : { leadMs: 20_000, gapMs: 40_000 };
+}
+
+/** The booking window the faults need: the lead, one gap per fault, and a little to spare. */
+export function meshFaultWindowMs(profile: string, faults: number): number {
+  const { leadMs, gapMs } = spacing(profile);
+  return leadMs + faults * gapMs + 4000;
+}
+
+interface Injected {
+  target: string;
+  at: number;
+  readyAt: number | null;
+  error?: string;
+}
+
+export interface FaultFigures {
+  fullServiceAfterMs: number | null;
+  failedAttempts: number;
+  retriedCalls: number;
+  gaveUp: number;
+  pointsStallMs: number;
+  p99AfterMs: number | null;
+  p99WindowS: number;
+}
+
+/**
+ * The figures of a fault injected at `at` whose window ends at `end`, from the call log and the
+ * samples of acknowledged points ([time, running count]). Full service is back at the latest of:
+ * the restarted process ready; the first successful call after the last transient failure seen
+ * in the window; the end of the last stall of acknowledgements longer than POINTS_STALL_MS.
+ */
+export function faultFigures(
+  log: Pick<CallLog, "calls" | "retryTimes">,
+  acks: readonly (readonly [number, number])[],
+  at: number,
+  readyAt: number | null,
+  end: number,
+): FaultFigures {
+  const inWindow = (t: number) => t >= at && t < end;
+  const retryFailures = log.retryTimes.filter(inWindow);
+  const givenUp = log.calls.filter((c) => c.outcome === "failed" && inWindow(c.endedAt));
+  const lastFailure = Math.max(-Infinity, ...retryFailures, ...givenUp.map((c) => c.endedAt));
+  let recoveredAt: number | null = readyAt;
+  if (recoveredAt !== null && Number.isFinite(lastFailure)) {
+    const firstSuccess = log.calls.find((c) => c.outcome === "ok" && c.endedAt > lastFailure);
+    recoveredAt = firstSuccess ? Math.max(recoveredAt, firstSuccess.endedAt) : null;
+  }
+  // Stalls of the acknowledgements that overlap the window.
+  let longestStall = 0;
+  let lastStallEnd = -Infinity;
+  let changedAt = at;
+  let count = acks.find(([t]) => t >= at)?.[1] ?? 0;
+  for (const [t, acked] of acks) {
+    if (t < at) continue;
+    if (t >= end) break;
+    if (acked !== count) {
+      const stall = t - changedAt;
+      longestStall = Math.max(longestStall, stall);
+      if (stall > POINTS_STALL_MS) lastStallEnd = t;
+      count = acked;
+      changedAt = t;
+    }
+  }
+  const openStall = Math.min(end, acks.at(-1)?.[0] ?? end) - changedAt;
+  longestStall = Math.max(longestStall, openStall);
+  if (openStall > POINTS_STALL_MS) recoveredAt = null;
+  const fullServiceAt = recoveredAt === null ? null : Math.max(recoveredAt, lastStallEnd);
+  const from = fullServiceAt ?? end;
+  const until = Math.min(from + 60_000, end);
+  const after = log.calls
+    .filter((c) => c.outcome === "ok" && c.startedAt >= from && c.startedAt < until)
+    .map((c) => c.endedAt - c.startedAt);
+  return {
+    fullServiceAfterMs: fullServiceAt === null ? null : fullServiceAt - at,
+    failedAttempts: retryFailures.length + givenUp.length,
+    retriedCalls: log.calls.filter((c) => c.attempts > 1 && c.endedAt >= at && c.startedAt < end).length,
+    gaveUp: givenUp.length,
+    pointsStallMs: longestStall,
+    p99AfterMs: percentile(after, 0.99),
+    p99WindowS: Math.max(0, Math.round((until - from) / 1000)),
+  };
+}
+
+export async function injectMeshFaults(
+  world: World,
+  runStart: number,
+  plan: { mesh: MeshSystem; profile: string },
+): Promise<FaultRecord[]> {
+  const { leadMs, gapMs } = spacing(plan.profile);
+  const acks: [number, number][] = [];
+  const sampler = setInterval(() => acks.push([Date.now(), world.ledger.pointsAcked]), 100);
+  const injected: Injected[] = [];
+  try {
+    for (const [i, target] of MESH_FAULT_TARGETS.entries()) {
+      const wait = runStart + leadMs + i * gapMs - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: world.closing }).catch(() => undefined);
+      if (world.closing.aborted) break;
+      const at = Date.now();
+      try {
+        const { readyAfterMs } = await plan.mesh.killAndRestart(target);
+        injected.push({ target, at, readyAt: at + readyAfterMs });
+      } catch (error) {
+        injected.push({ target, at, readyAt: null, error: (error as Error).message });
+      }
+    }
+    // The last fault's window: one gap, as the others had.
+    const last = injected.at(-1);
+    if (last) {
+      const wait = last.at + gapMs - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: world.closing }).catch(() => undefined);
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  const log = world.gateway.log;
+  const first = injected[0];
+  if (first) {
+    const before = log.calls
+      .filter((c) => c.outcome === "ok" && c.startedAt >= runStart && c.endedAt < first.at)
+      .map((c) => c.endedAt - c.startedAt);
+    world.notes.push(
+      `mesh faults: before the first fault, p99 of ${before.length} calls ${formatMs(percentile(before, 0.99))}`,
+    );
+  }
+  return injected.map((fault, i) => {
+    const end = injected[i + 1]?.at ?? Math.min(Date.now(), fault.at + gapMs);
+    const figures = faultFigures(log, acks, fault.at, fault.readyAt, end);
+    const replicas = plan.mesh.processes.filter((p) => p.service === fault.target).length;
+    return {
+      what: `SIGKILL ${fault.target}${replicas > 1 ? ` (1 of ${replicas} replicas)` : ""}`,
+      atS: Math.round((fault.at - world.ledger.startedAt) / 1000),
+      downMs: 0,
+      readyAfterMs: fault.readyAt === null ? null : fault.readyAt - fault.at,
+      pointsFlowAfterMs: null,
+      ...figures,
+      ...(fault.error ? { note: `failed: ${fault.error}` } : {}),
+    };
+  });
+}
