@@ -18,7 +18,13 @@ import { PROFILES, type SimConfig } from "./profiles.js";
 import { renderReport, runSimulation } from "./simulation.js";
 import { startSystemChild, type SystemChild } from "./system.js";
 import { startMesh, type MeshSystem } from "./mesh.js";
-import { injectMeshFaults, MESH_FAULT_TARGETS, meshFaultWindowMs } from "./mesh-faults.js";
+import {
+  injectMeshFaults,
+  MESH_FAULT_STEPS,
+  MESH_FAULT_TARGETS,
+  meshFaultWindowMs,
+  PROXIED_LINK,
+} from "./mesh-faults.js";
 
 const USAGE = `usage: npm run simulate -- [options]
   --profile short|full     shape of the run (default full; short is CI's, under two minutes)
@@ -31,6 +37,7 @@ const USAGE = `usage: npm run simulate -- [options]
                            from the build (dispatch twice), wired as docker-compose.yml wires them, on
                            DATABASE_URL / REDIS_URL / NATS_URL (required) in a schema and streams of its own
   --faults                 with --mesh: SIGKILL each service in turn (and the gateway), restarted at once,
+                           then 2 s latency and a 10 s partition dispatch→booking (a TCP fault proxy),
                            with figures per fault; otherwise: restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
                            are set and local) during the booking window
   --fault-list a,b         which faults: service, nats, redis
@@ -97,7 +104,7 @@ async function main(): Promise<number> {
   const meshFaults = (values.mesh ?? false) && (values.faults ?? false);
   // Every service is killed once, a fault window apart, within the booking window.
   if (meshFaults && values.duration === undefined)
-    config.bookingWindowMs = Math.max(config.bookingWindowMs, meshFaultWindowMs(profile, MESH_FAULT_TARGETS.length));
+    config.bookingWindowMs = Math.max(config.bookingWindowMs, meshFaultWindowMs(profile, MESH_FAULT_STEPS));
   const waveMs =
     number("wave-ms", values["wave-ms"], 50, 3_600_000) ?? (starts ? (profile === "short" ? 4000 : 15_000) : undefined);
   const gatherMs = 2000;
@@ -117,7 +124,7 @@ async function main(): Promise<number> {
   if (values.mesh) {
     if (values.start || values.url) throw new UsageError("--mesh starts its own system: no --start or --url with it");
     progress("starting the mesh: the gateway and each service its own process, as docker-compose.yml wires them…");
-    mesh = await startMesh({ overrides: timing, progress });
+    mesh = await startMesh({ overrides: timing, progress, ...(meshFaults ? { proxied: [PROXIED_LINK] } : {}) });
     url = mesh.url;
   } else if (values.start) {
     progress("starting the all-in-one system (node --import tsx system/src/all-in-one.ts)…");
@@ -141,7 +148,9 @@ async function main(): Promise<number> {
       ...(meshFaults && mesh
         ? {
             onRunning: (world, runStart) => {
-              progress(`fault mode: SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once`);
+              progress(
+                `fault mode: SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once; then latency and a partition ${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}`,
+              );
               return injectMeshFaults(world, runStart, { mesh, profile });
             },
           }

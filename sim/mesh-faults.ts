@@ -26,12 +26,22 @@ export const MESH_FAULT_TARGETS = [
   "gateway",
 ] as const;
 
+/** The link the fault proxy sits on, and its faults after the kills: added latency, then a partition. */
+export const PROXIED_LINK = { caller: "dispatch", upstream: "booking" } as const;
+const LINK_FAULTS = [
+  { kind: "latency", ms: 2000, forMs: 8000 },
+  { kind: "partition", forMs: 10_000 },
+] as const;
+
+/** Every step of the schedule: the kills, then the link faults. */
+export const MESH_FAULT_STEPS = MESH_FAULT_TARGETS.length + LINK_FAULTS.length;
+
 /** A gap in location acknowledgements longer than this counts as the points stream being down. */
 const POINTS_STALL_MS = 2500;
 
 /** When the first fault comes and how far apart they are, by profile. */
 function spacing(profile: string): { leadMs: number; gapMs: number } {
-  return profile === "short" ? { leadMs: 8000, gapMs: 11_000 } : { leadMs: 20_000, gapMs: 40_000 };
+  return profile === "short" ? { leadMs: 8000, gapMs: 9000 } : { leadMs: 20_000, gapMs: 40_000 };
 }
 
 /** The booking window the faults need: the lead, one gap per fault, and a little to spare. */
@@ -41,10 +51,14 @@ export function meshFaultWindowMs(profile: string, faults: number): number {
 }
 
 interface Injected {
-  target: string;
+  what: string;
   at: number;
+  /** When the killed process was ready again, or the link healed. */
   readyAt: number | null;
+  /** Recovery is timed from here: the kill, or the heal of a link fault. */
+  recoveryFrom: number;
   error?: string;
+  note?: string;
 }
 
 export interface FaultFigures {
@@ -69,6 +83,7 @@ export function faultFigures(
   at: number,
   readyAt: number | null,
   end: number,
+  recoveryFrom = at,
 ): FaultFigures {
   const inWindow = (t: number) => t >= at && t < end;
   const retryFailures = log.retryTimes.filter(inWindow);
@@ -105,7 +120,7 @@ export function faultFigures(
     .filter((c) => c.outcome === "ok" && c.startedAt >= from && c.startedAt < until)
     .map((c) => c.endedAt - c.startedAt);
   return {
-    fullServiceAfterMs: fullServiceAt === null ? null : fullServiceAt - at,
+    fullServiceAfterMs: fullServiceAt === null ? null : Math.max(0, fullServiceAt - recoveryFrom),
     failedAttempts: retryFailures.length + givenUp.length,
     retriedCalls: log.calls.filter((c) => c.attempts > 1 && c.endedAt >= at && c.startedAt < end).length,
     gaveUp: givenUp.length,
@@ -124,18 +139,39 @@ export async function injectMeshFaults(
   const acks: [number, number][] = [];
   const sampler = setInterval(() => acks.push([Date.now(), world.ledger.pointsAcked]), 100);
   const injected: Injected[] = [];
+  const link = `${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}`;
+  const proxy = plan.mesh.proxies.get(link);
+  const steps = [
+    ...MESH_FAULT_TARGETS.map((target) => async (at: number): Promise<Injected> => {
+      const replicas = plan.mesh.processes.filter((p) => p.service === target).length;
+      const what = `SIGKILL ${target}${replicas > 1 ? ` (1 of ${replicas} replicas)` : ""}`;
+      try {
+        const { readyAfterMs } = await plan.mesh.killAndRestart(target);
+        return { what, at, readyAt: at + readyAfterMs, recoveryFrom: at };
+      } catch (error) {
+        return { what, at, readyAt: null, recoveryFrom: at, error: (error as Error).message };
+      }
+    }),
+    ...(proxy
+      ? LINK_FAULTS.map((fault) => async (at: number): Promise<Injected> => {
+          proxy.set(fault.kind === "latency" ? { kind: "latency", ms: fault.ms } : { kind: "partition" });
+          await sleep(fault.forMs);
+          proxy.set({ kind: "pass" });
+          const healed = Date.now();
+          const what =
+            fault.kind === "latency"
+              ? `${fault.ms / 1000} s latency ${link} for ${fault.forMs / 1000} s`
+              : `partition ${link} for ${fault.forMs / 1000} s`;
+          return { what, at, readyAt: healed, recoveryFrom: healed, note: "recovery timed from the heal" };
+        })
+      : []),
+  ];
   try {
-    for (const [i, target] of MESH_FAULT_TARGETS.entries()) {
+    for (const [i, step] of steps.entries()) {
       const wait = runStart + leadMs + i * gapMs - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal: world.closing }).catch(() => undefined);
       if (world.closing.aborted) break;
-      const at = Date.now();
-      try {
-        const { readyAfterMs } = await plan.mesh.killAndRestart(target);
-        injected.push({ target, at, readyAt: at + readyAfterMs });
-      } catch (error) {
-        injected.push({ target, at, readyAt: null, error: (error as Error).message });
-      }
+      injected.push(await step(Date.now()));
     }
     // The last fault's window: one gap, as the others had.
     const last = injected.at(-1);
@@ -158,16 +194,15 @@ export async function injectMeshFaults(
   }
   return injected.map((fault, i) => {
     const end = injected[i + 1]?.at ?? Math.min(Date.now(), fault.at + gapMs);
-    const figures = faultFigures(log, acks, fault.at, fault.readyAt, end);
-    const replicas = plan.mesh.processes.filter((p) => p.service === fault.target).length;
+    const figures = faultFigures(log, acks, fault.at, fault.readyAt, end, fault.recoveryFrom);
     return {
-      what: `SIGKILL ${fault.target}${replicas > 1 ? ` (1 of ${replicas} replicas)` : ""}`,
+      what: fault.what,
       atS: Math.round((fault.at - world.ledger.startedAt) / 1000),
       downMs: 0,
       readyAfterMs: fault.readyAt === null ? null : fault.readyAt - fault.at,
       pointsFlowAfterMs: null,
       ...figures,
-      ...(fault.error ? { note: `failed: ${fault.error}` } : {}),
+      ...(fault.error ? { note: `failed: ${fault.error}` } : fault.note ? { note: fault.note } : {}),
     };
   });
 }

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { parse } from "yaml";
+import { type FaultProxy, startFaultProxy } from "./fault-proxy.js";
 import { cleanUp, freePort, isolation } from "./system.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -81,6 +82,8 @@ export interface MeshSystem {
   processes: MeshProcess[];
   /** SIGKILLs the process and starts it again at once; resolves when its /health/ready answers 200. */
   killAndRestart(id: string): Promise<{ readyAfterMs: number }>;
+  /** The fault proxies on the links asked for, by "caller→upstream" (e.g. "dispatch→booking"). */
+  proxies: Map<string, FaultProxy>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +92,8 @@ export interface MeshOptions {
   overrides: Record<string, string>;
   /** Replicas per service (default 1; dispatch 2). */
   replicas?: Record<string, number>;
+  /** Links that go through a TCP fault proxy (all the caller's replicas share it; the upstream's single replica). */
+  proxied?: { caller: string; upstream: string }[];
   progress: (line: string) => void;
 }
 
@@ -156,13 +161,22 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     if (addresses.length === 0) throw new Error(`docker-compose.yml names an upstream ${service} it does not run`);
     return addresses.length === 1 ? addresses[0]! : `ipv4:${addresses.join(",")}`;
   };
+  const proxies = new Map<string, FaultProxy>();
+  for (const { caller, upstream } of options.proxied ?? []) {
+    const target = meshTarget(upstream);
+    if (target.startsWith("ipv4:")) throw new Error(`a fault proxy fronts one replica; ${upstream} has several`);
+    const port = Number(target.split(":")[1]);
+    proxies.set(`${caller}→${upstream}`, await startFaultProxy(() => port));
+  }
   const envOf = (id: string, service: ComposeProcess): Record<string, string> => {
     const own = ports.get(id)!;
     const env: Record<string, string> = { ...shared };
     for (const [key, value] of Object.entries(service.environment)) {
       if (HARNESS_SETTINGS.has(key)) continue;
-      const upstream = /^([a-z-]+):\d+$/.exec(value);
-      env[key] = key.endsWith("_GRPC_URL") && upstream ? meshTarget(upstream[1]!) : value;
+      const upstream = /^([a-z-]+):\d+$/.exec(value)?.[1];
+      const proxy = upstream && proxies.get(`${service.name}→${upstream}`);
+      if (!key.endsWith("_GRPC_URL") || !upstream) env[key] = value;
+      else env[key] = proxy ? `127.0.0.1:${proxy.port}` : meshTarget(upstream);
     }
     // A database only where compose gives one (the gateway has none), as DATABASE_URL's user.
     if (service.environment.DATABASE_URL) env.DATABASE_URL = base.DATABASE_URL!;
@@ -261,6 +275,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     process.removeListener("exit", killAll);
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
+    await Promise.all([...proxies.values()].map((proxy) => proxy.close()));
     await cleanUp(cleanEnv).catch(() => undefined);
     if (!base.SIM_KEEP_DATA) await rm(dataDir, { recursive: true, force: true });
   };
@@ -287,6 +302,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     url: `http://127.0.0.1:${gatewayPorts.http}`,
     folder,
     processes,
+    proxies,
     async killAndRestart(id) {
       const proc = processes.find((p) => p.id === id);
       if (!proc) throw new Error(`no process ${id} in the mesh`);
