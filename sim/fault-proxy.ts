@@ -66,7 +66,10 @@ export async function startFaultProxy(upstreamPort: () => number, host = "127.0.
       }
     },
     async close() {
-      for (const { client, upstream } of [...pairs]) client.destroy(), upstream.destroy();
+      for (const { client, upstream } of [...pairs]) {
+        client.destroy();
+        upstream.destroy();
+      }
       await new Promise((resolve) => server.close(resolve));
     },
   };

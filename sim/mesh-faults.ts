@@ -39,9 +39,15 @@ export const MESH_FAULT_STEPS = MESH_FAULT_TARGETS.length + LINK_FAULTS.length;
 /** A gap in location acknowledgements longer than this counts as the points stream being down. */
 const POINTS_STALL_MS = 2500;
 
-/** When the first fault comes and how far apart they are, by profile. */
-function spacing(profile: string): { leadMs: number; gapMs: number } {
-  return profile === "short" ? { leadMs: 8000, gapMs: 9000 } : { leadMs: 20_000, gapMs: 40_000 };
+/**
+ * When the first fault comes, how far apart they are, and how long at least a fault's window
+ * runs after the process is ready again (or the link healed): the figures of recovery and of
+ * latency after it come from that stretch.
+ */
+function spacing(profile: string): { leadMs: number; gapMs: number; settleMs: number } {
+  return profile === "short"
+    ? { leadMs: 8000, gapMs: 9000, settleMs: 6000 }
+    : { leadMs: 20_000, gapMs: 40_000, settleMs: 20_000 };
 }
 
 /** The booking window the faults need: the lead, one gap per fault, and a little to spare. */
@@ -135,7 +141,7 @@ export async function injectMeshFaults(
   runStart: number,
   plan: { mesh: MeshSystem; profile: string },
 ): Promise<FaultRecord[]> {
-  const { leadMs, gapMs } = spacing(plan.profile);
+  const { leadMs, gapMs, settleMs } = spacing(plan.profile);
   const acks: [number, number][] = [];
   const sampler = setInterval(() => acks.push([Date.now(), world.ledger.pointsAcked]), 100);
   const injected: Injected[] = [];
@@ -168,15 +174,18 @@ export async function injectMeshFaults(
   ];
   try {
     for (const [i, step] of steps.entries()) {
-      const wait = runStart + leadMs + i * gapMs - Date.now();
+      // On the schedule, but never before the previous fault has had its settling time.
+      const previous = injected.at(-1);
+      const settled = previous ? (previous.readyAt ?? Date.now()) + settleMs : 0;
+      const wait = Math.max(runStart + leadMs + i * gapMs, settled) - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal: world.closing }).catch(() => undefined);
       if (world.closing.aborted) break;
       injected.push(await step(Date.now()));
     }
-    // The last fault's window: one gap, as the others had.
+    // The last fault's window: one gap, and its settling time, as the others had.
     const last = injected.at(-1);
     if (last) {
-      const wait = last.at + gapMs - Date.now();
+      const wait = Math.max(last.at + gapMs, (last.readyAt ?? Date.now()) + settleMs) - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal: world.closing }).catch(() => undefined);
     }
   } finally {
@@ -193,7 +202,7 @@ export async function injectMeshFaults(
     );
   }
   return injected.map((fault, i) => {
-    const end = injected[i + 1]?.at ?? Math.min(Date.now(), fault.at + gapMs);
+    const end = injected[i + 1]?.at ?? Date.now();
     const figures = faultFigures(log, acks, fault.at, fault.readyAt, end, fault.recoveryFrom);
     return {
       what: fault.what,

@@ -202,6 +202,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
       env: { ...cleanEnv, DB_SCHEMA_PREFIX: shared.DB_SCHEMA_PREFIX ?? "" },
     });
   } catch (error) {
+    await Promise.all([...proxies.values()].map((proxy) => proxy.close()));
     await cleanUp(cleanEnv).catch(() => undefined);
     throw new Error(`the migrate one-shot failed: ${(error as { stderr?: string }).stderr ?? error}`);
   }
