@@ -36,6 +36,9 @@ const LINK_FAULTS = [
 /** Every step of the schedule: the kills, then the link faults. */
 export const MESH_FAULT_STEPS = MESH_FAULT_TARGETS.length + LINK_FAULTS.length;
 
+/** The goal for a service kill: full service again within this, ms (reported, not enforced: machines differ). */
+const KILL_RECOVERY_GOAL_MS = 10_000;
+
 /** A gap in location acknowledgements longer than this counts as the points stream being down. */
 const POINTS_STALL_MS = 2500;
 
@@ -201,7 +204,7 @@ export async function injectMeshFaults(
       `mesh faults: before the first fault, p99 of ${before.length} calls ${formatMs(percentile(before, 0.99))}`,
     );
   }
-  return injected.map((fault, i) => {
+  const records: FaultRecord[] = injected.map((fault, i) => {
     const end = injected[i + 1]?.at ?? Date.now();
     const figures = faultFigures(log, acks, fault.at, fault.readyAt, end, fault.recoveryFrom);
     return {
@@ -214,4 +217,10 @@ export async function injectMeshFaults(
       ...(fault.error ? { note: `failed: ${fault.error}` } : fault.note ? { note: fault.note } : {}),
     };
   });
+  const kills = records.filter((r) => r.what.startsWith("SIGKILL"));
+  const met = kills.filter((r) => r.fullServiceAfterMs != null && r.fullServiceAfterMs < KILL_RECOVERY_GOAL_MS);
+  world.notes.push(
+    `mesh faults: full service within ${KILL_RECOVERY_GOAL_MS / 1000} s of a kill (the goal) for ${met.length} of ${kills.length} kills`,
+  );
+  return records;
 }
