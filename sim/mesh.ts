@@ -21,7 +21,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { type FaultProxy, startFaultProxy } from "./fault-proxy.js";
-import { cleanUp, freePort, isolation } from "./system.js";
+import { freePort } from "@weelo/testing";
+import { cleanUp, isolation } from "./system.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const run = promisify(execFile);

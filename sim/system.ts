@@ -12,7 +12,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createServer } from "node:net";
+import { freePort } from "@weelo/testing";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -26,14 +26,6 @@ export interface SystemChild {
   /** Stops the child gracefully, keeps it down for downMs, starts it again; returns when it is ready. */
   restart(downMs: number): Promise<{ readyAfterMs: number }>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Polls the gateway's readiness until it answers 200, for at most timeoutMs. */
