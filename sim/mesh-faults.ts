@@ -139,6 +139,21 @@ export function faultFigures(
   };
 }
 
+/** Dispatch's calls to booking so far, by result (ok, retry, refused), summed over its replicas' /metrics. */
+async function bookingCalls(mesh: MeshSystem): Promise<Record<string, number>> {
+  const totals: Record<string, number> = {};
+  for (const proc of mesh.processes.filter((p) => p.service === PROXIED_LINK.caller)) {
+    const text = await fetch(`${proc.adminUrl}/metrics`, { signal: AbortSignal.timeout(2000) })
+      .then((r) => r.text())
+      .catch(() => "");
+    for (const [, result, value] of text.matchAll(
+      /^weelo_dispatch_booking_calls_total\{[^}]*result="(\w+)"[^}]*\} (\d+)/gm,
+    ))
+      totals[result!] = (totals[result!] ?? 0) + Number(value);
+  }
+  return totals;
+}
+
 export async function injectMeshFaults(
   world: World,
   runStart: number,
@@ -163,15 +178,26 @@ export async function injectMeshFaults(
     }),
     ...(proxy
       ? LINK_FAULTS.map((fault) => async (at: number): Promise<Injected> => {
+          const before = await bookingCalls(plan.mesh);
           proxy.set(fault.kind === "latency" ? { kind: "latency", ms: fault.ms } : { kind: "partition" });
           await sleep(fault.forMs);
           proxy.set({ kind: "pass" });
           const healed = Date.now();
+          const during = await bookingCalls(plan.mesh);
+          const calls = Object.entries(during)
+            .map(([result, n]) => `${n - (before[result] ?? 0)} ${result}`)
+            .join(", ");
           const what =
             fault.kind === "latency"
               ? `${fault.ms / 1000} s latency ${link} for ${fault.forMs / 1000} s`
               : `partition ${link} for ${fault.forMs / 1000} s`;
-          return { what, at, readyAt: healed, recoveryFrom: healed, note: "recovery timed from the heal" };
+          return {
+            what,
+            at,
+            readyAt: healed,
+            recoveryFrom: healed,
+            note: `recovery timed from the heal; dispatch's booking calls meanwhile: ${calls || "none"}`,
+          };
         })
       : []),
   ];
