@@ -224,6 +224,8 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
       alive: false,
     });
   }
+  // What a run left behind if the simulator was killed outright: its processes and its names on the servers.
+  writeFileSync(join(folder, "isolation.json"), `${JSON.stringify(isolation(base, suffix), null, 2)}\n`);
   const pidFile = join(folder, "pids");
   const writePids = () =>
     writeFileSync(pidFile, `${processes.map((p) => `${p.child?.pid ?? ""} ${p.id}`).join("\n")}\n`);
@@ -259,17 +261,21 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     for (const proc of processes) if (proc.alive) proc.child?.kill("SIGKILL");
   };
   process.once("exit", killAll);
+  // Ctrl-C or a stop from outside: the same clean stop (SIGTERM, then SIGKILL after 15 s, the run's
+  // schemas and streams dropped), then the signal's own ending.
   const onSignal = (signal: NodeJS.Signals) => {
-    killAll();
-    process.kill(process.pid, signal);
+    void stop().finally(() => process.kill(process.pid, signal));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  let stopping: Promise<void> | undefined;
+  // Once, whoever asks first (the run's end, a signal): later callers wait for the same stop.
+  const stop = (): Promise<void> => {
+    stopping ??= stopAll();
+    return stopping;
+  };
+  const stopAll = async () => {
     // The gateway first (no new calls), then the services; SIGTERM, SIGKILL after 15 s (compose's grace).
     const gateway = processes.filter((p) => p.service === "gateway");
     await Promise.all(gateway.map((p) => stopProcess(p, "SIGTERM", 15_000)));
