@@ -18,13 +18,7 @@ import { PROFILES, type SimConfig } from "./profiles.js";
 import { renderReport, runSimulation } from "./simulation.js";
 import { startSystemChild, type SystemChild } from "./system.js";
 import { startMesh, type MeshSystem } from "./mesh.js";
-import {
-  injectMeshFaults,
-  MESH_FAULT_STEPS,
-  MESH_FAULT_TARGETS,
-  meshFaultWindowMs,
-  PROXIED_LINK,
-} from "./mesh-faults.js";
+import { injectMeshFaults, MESH_FAULT_TARGETS, meshFaultWindowMs, PROXIED_LINK } from "./mesh-faults.js";
 
 const USAGE = `usage: npm run simulate -- [options]
   --profile short|full     shape of the run (default full; short is CI's, under two minutes)
@@ -104,7 +98,7 @@ async function main(): Promise<number> {
   const meshFaults = (values.mesh ?? false) && (values.faults ?? false);
   // Every service is killed once, a fault window apart, within the booking window.
   if (meshFaults && values.duration === undefined)
-    config.bookingWindowMs = Math.max(config.bookingWindowMs, meshFaultWindowMs(profile, MESH_FAULT_STEPS));
+    config.bookingWindowMs = Math.max(config.bookingWindowMs, meshFaultWindowMs(profile));
   const waveMs =
     number("wave-ms", values["wave-ms"], 50, 3_600_000) ?? (starts ? (profile === "short" ? 4000 : 15_000) : undefined);
   const gatherMs = 2000;

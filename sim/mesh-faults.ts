@@ -33,9 +33,6 @@ const LINK_FAULTS = [
   { kind: "partition", forMs: 10_000 },
 ] as const;
 
-/** Every step of the schedule: the kills, then the link faults. */
-export const MESH_FAULT_STEPS = MESH_FAULT_TARGETS.length + LINK_FAULTS.length;
-
 /** The goal for a service kill: full service again within this, ms (reported, not enforced: machines differ). */
 const KILL_RECOVERY_GOAL_MS = 10_000;
 
@@ -53,10 +50,15 @@ function spacing(profile: string): { leadMs: number; gapMs: number; settleMs: nu
     : { leadMs: 20_000, gapMs: 40_000, settleMs: 20_000 };
 }
 
-/** The booking window the faults need: the lead, one gap per fault, and a little to spare. */
-export function meshFaultWindowMs(profile: string, faults: number): number {
-  const { leadMs, gapMs } = spacing(profile);
-  return leadMs + faults * gapMs + 4000;
+/**
+ * The booking window the faults need: the lead, a gap per kill, each link fault's length and
+ * settling time, and as much again to spare (restarts on a busy machine push the faults later),
+ * so that the link faults, which come last, still meet orders being placed.
+ */
+export function meshFaultWindowMs(profile: string): number {
+  const { leadMs, gapMs, settleMs } = spacing(profile);
+  const links = LINK_FAULTS.reduce((sum, fault) => sum + fault.forMs + settleMs, 0);
+  return leadMs + MESH_FAULT_TARGETS.length * gapMs + links + 2 * settleMs;
 }
 
 interface Injected {
