@@ -22,10 +22,23 @@ export { codeOf, isTransient, isUnauthenticated, reasonOf, type RoleName } from 
 /** "Unavailable", or "FailedPrecondition ALREADY_TAKEN" when a reason says more than the code. */
 export const describe = describeError;
 
+/** One unary call as the app saw it: when it began and ended, how many attempts, and how it ended. */
+export interface CallEvent {
+  startedAt: number;
+  endedAt: number;
+  attempts: number;
+  /** ok: answered; failed: a transient failure outlasted the retries; refused: a final answer that is not a success. */
+  outcome: "ok" | "failed" | "refused";
+}
+
 /** Failures of the run by method and code ("CreateBooking unavailable"), and the expected refusals apart. */
 export class CallLog {
   readonly errors = new Map<string, number>();
   readonly refusals = new Map<string, number>();
+  /** Every unary call in the order they ended (the fault figures cut windows out of it). */
+  readonly calls: CallEvent[] = [];
+  /** When each retried attempt failed (a transient failure), in order. */
+  readonly retryTimes: number[] = [];
   retries = 0;
   refreshes = 0;
 
@@ -88,17 +101,23 @@ export class Gateway {
    * for at most retryForMs); what is not transient is thrown at once for the caller to judge.
    */
   async call<T>(what: string, fn: (options: { timeoutMs: number }) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.options.retryForMs;
+    const startedAt = Date.now();
+    const deadline = startedAt + this.options.retryForMs;
     let wait = 100;
-    for (;;) {
+    for (let attempts = 1; ; attempts++) {
       try {
-        return await fn({ timeoutMs: this.options.timeoutMs });
+        const answer = await fn({ timeoutMs: this.options.timeoutMs });
+        this.log.calls.push({ startedAt, endedAt: Date.now(), attempts, outcome: "ok" });
+        return answer;
       } catch (error) {
         if (!isTransient(error) || Date.now() + wait > deadline) {
+          const outcome = isTransient(error) ? "failed" : "refused";
+          this.log.calls.push({ startedAt, endedAt: Date.now(), attempts, outcome });
           if (isTransient(error)) this.log.error(what, describeError(error));
           throw error;
         }
         this.log.retries += 1;
+        this.log.retryTimes.push(Date.now());
         const hinted = (errorFacts(error).retryAfterSeconds ?? 0) * 1000;
         await sleep(Math.max(wait, Math.min(hinted, 5000)));
         wait = Math.min(wait * 2, 2000);

@@ -7,6 +7,7 @@
  *
  *   npm run simulate -- --start --profile short        # CI's system test, under two minutes
  *   npm run simulate -- --start --faults               # restarts the system, NATS and Redis on the way
+ *   npm run simulate -- --mesh --faults --short        # each service its own process; SIGKILLs each in turn
  *   npm run simulate -- --url http://127.0.0.1:3000 --seed 42 --rate 60 --duration 300
  */
 import { mkdir, writeFile } from "node:fs/promises";
@@ -16,6 +17,8 @@ import { injectFaults, type FaultKind } from "./faults.js";
 import { PROFILES, type SimConfig } from "./profiles.js";
 import { renderReport, runSimulation } from "./simulation.js";
 import { startSystemChild, type SystemChild } from "./system.js";
+import { startMesh, type MeshSystem } from "./mesh.js";
+import { injectMeshFaults, MESH_FAULT_TARGETS, meshFaultWindowMs, PROXIED_LINK } from "./mesh-faults.js";
 
 const USAGE = `usage: npm run simulate -- [options]
   --profile short|full     shape of the run (default full; short is CI's, under two minutes)
@@ -24,7 +27,12 @@ const USAGE = `usage: npm run simulate -- [options]
   --url URL                gateway to simulate against (default http://127.0.0.1:$PORT or :3000)
   --start                  start the all-in-one system as a child process in a temp data dir
                            (uses DATABASE_URL / REDIS_URL / NATS_URL when set, in its own schema and streams)
-  --faults                 restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
+  --mesh                   start the deployed shape instead: the gateway and each service its own process
+                           from the build (dispatch twice), wired as docker-compose.yml wires them, on
+                           DATABASE_URL / REDIS_URL / NATS_URL (required) in a schema and streams of its own
+  --faults                 with --mesh: SIGKILL each service in turn (and the gateway), restarted at once,
+                           then 2 s latency and a 10 s partition dispatch→booking (a TCP fault proxy),
+                           with figures per fault; otherwise: restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
                            are set and local) during the booking window
   --fault-list a,b         which faults: service, nats, redis
   --fault-down-ms MS       how long each stays down (default 3000)
@@ -46,6 +54,7 @@ async function main(): Promise<number> {
       seed: { type: "string" },
       url: { type: "string" },
       start: { type: "boolean" },
+      mesh: { type: "boolean" },
       faults: { type: "boolean" },
       "fault-list": { type: "string" },
       "fault-down-ms": { type: "string" },
@@ -85,26 +94,36 @@ async function main(): Promise<number> {
   set("ordersPerMinute", number("rate", values.rate, 0.1, 6000));
   set("transporters", number("transporters", values.transporters, 1, 1000));
   set("customers", number("customers", values.customers, 1, 10_000));
+  const starts = (values.start ?? false) || (values.mesh ?? false);
+  const meshFaults = (values.mesh ?? false) && (values.faults ?? false);
+  // Every service is killed once, a fault window apart, within the booking window.
+  if (meshFaults && values.duration === undefined)
+    config.bookingWindowMs = Math.max(config.bookingWindowMs, meshFaultWindowMs(profile));
   const waveMs =
-    number("wave-ms", values["wave-ms"], 50, 3_600_000) ??
-    (values.start ? (profile === "short" ? 4000 : 15_000) : undefined);
+    number("wave-ms", values["wave-ms"], 50, 3_600_000) ?? (starts ? (profile === "short" ? 4000 : 15_000) : undefined);
   const gatherMs = 2000;
   const broadcastMs =
     number("broadcast-ms", values["broadcast-ms"], 0, 24 * 3600_000) ?? gatherMs + 4 * (waveMs ?? 30_000) + 2000;
 
-  const faultKinds = faultList(values.faults ?? false, values["fault-list"], values.start ?? false);
+  const faultKinds = meshFaults ? [] : faultList(values.faults ?? false, values["fault-list"], values.start ?? false);
   // Through a restart the apps keep retrying as long as a restart can take on a busy machine.
-  if (faultKinds.length > 0) config.retryForMs = Math.max(config.retryForMs, 150_000);
+  if (faultKinds.length > 0 || meshFaults) config.retryForMs = Math.max(config.retryForMs, 150_000);
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
   let child: SystemChild | undefined;
+  let mesh: MeshSystem | undefined;
   let url = values.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-  if (values.start) {
+  const timing: Record<string, string> =
+    waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {};
+  if (values.mesh) {
+    if (values.start || values.url) throw new UsageError("--mesh starts its own system: no --start or --url with it");
+    progress("starting the mesh: the gateway and each service its own process, as docker-compose.yml wires them…");
+    mesh = await startMesh({ overrides: timing, progress, ...(meshFaults ? { proxied: [PROXIED_LINK] } : {}) });
+    url = mesh.url;
+  } else if (values.start) {
     progress("starting the all-in-one system (node --import tsx system/src/all-in-one.ts)…");
     const began = Date.now();
-    child = await startSystemChild(
-      waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {},
-    );
+    child = await startSystemChild(timing);
     url = child.url;
     progress(`system ready at ${url} in ${((Date.now() - began) / 1000).toFixed(1)} s (log: ${child.logPath})`);
   } else if (!(await answers(url))) {
@@ -120,6 +139,16 @@ async function main(): Promise<number> {
       config,
       broadcastMs,
       progress,
+      ...(meshFaults && mesh
+        ? {
+            onRunning: (world, runStart) => {
+              progress(
+                `fault mode: SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once; then latency and a partition ${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}`,
+              );
+              return injectMeshFaults(world, runStart, { mesh, profile });
+            },
+          }
+        : {}),
       ...(faultKinds.length > 0
         ? {
             onRunning: (world, runStart) => {
@@ -141,6 +170,8 @@ async function main(): Promise<number> {
     return report.invariants.passed ? 0 : 1;
   } finally {
     await child?.stop();
+    await mesh?.stop();
+    if (mesh) progress(`mesh stopped; its logs: ${mesh.folder}/logs`);
   }
 }
 

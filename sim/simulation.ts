@@ -38,6 +38,19 @@ export interface FaultRecord {
   /** From the injection until the first location point was acknowledged again, ms. */
   pointsFlowAfterMs: number | null;
   note?: string;
+  /** Mesh faults (sim/mesh-faults.ts): from the kill until ready, no failing calls and points flowing, ms. */
+  fullServiceAfterMs?: number | null;
+  /** Call attempts that failed transiently in the fault's window (retried or given up). */
+  failedAttempts?: number;
+  /** Calls in the window that needed more than one attempt. */
+  retriedCalls?: number;
+  /** Calls whose retries ran out in the window. */
+  gaveUp?: number;
+  /** Longest stretch without a location acknowledgement in the window, ms. */
+  pointsStallMs?: number;
+  /** p99 of the calls that started after full service, up to a minute (p99WindowS) within the window, ms. */
+  p99AfterMs?: number | null;
+  p99WindowS?: number;
 }
 
 export interface RunOptions {
@@ -469,7 +482,35 @@ export function renderReport(report: Report): string {
   const refusals = Object.entries(report.calls.refusals);
   if (refusals.length > 0)
     lines.push(`refusals (expected answers): ${refusals.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
-  if (report.faults.length > 0) {
+  if (report.faults.some((f) => f.fullServiceAfterMs !== undefined)) {
+    lines.push("");
+    lines.push(
+      table(
+        [
+          "fault injected",
+          "at",
+          "ready",
+          "full service",
+          "failed attempts",
+          "retried calls",
+          "gave up",
+          "points stall",
+          "p99 after (window)",
+        ],
+        report.faults.map((f) => [
+          f.what + (f.note ? ` (${f.note})` : ""),
+          `${f.atS} s`,
+          formatMs(f.readyAfterMs),
+          formatMs(f.fullServiceAfterMs ?? null),
+          String(f.failedAttempts ?? 0),
+          String(f.retriedCalls ?? 0),
+          String(f.gaveUp ?? 0),
+          formatMs(f.pointsStallMs ?? null),
+          `${formatMs(f.p99AfterMs ?? null)} (${f.p99WindowS ?? 0} s)`,
+        ]),
+      ),
+    );
+  } else if (report.faults.length > 0) {
     lines.push("");
     lines.push(
       table(

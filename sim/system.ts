@@ -12,7 +12,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createServer } from "node:net";
+import { freePort } from "@weelo/testing";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -26,14 +26,6 @@ export interface SystemChild {
   /** Stops the child gracefully, keeps it down for downMs, starts it again; returns when it is ready. */
   restart(downMs: number): Promise<{ readyAfterMs: number }>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Polls the gateway's readiness until it answers 200, for at most timeoutMs. */
@@ -68,24 +60,7 @@ export async function startSystemChild(overrides: Record<string, string>): Promi
     // One machine logs every simulated user in: the per-IP OTP limit is for the open internet.
     OTP_PER_IP_PER_HOUR: "100000",
   };
-  if (env.DATABASE_URL) env.DB_SCHEMA_PREFIX = `sim_${suffix}_`;
-  if (env.REDIS_URL) env.CACHE_KEY_PREFIX = `sim:${suffix}:`;
-  if (env.NATS_URL) {
-    // Streams own their subjects server-wide: this run gets its own.
-    Object.assign(env, {
-      FLEET_STREAM: `SIM_FLEET_${suffix}`,
-      FLEET_SUBJECT_ROOT: `sim_${suffix}_fleet`,
-      BOOKING_STREAM: `SIM_BOOKING_${suffix}`,
-      BOOKING_SUBJECT_ROOT: `sim_${suffix}_booking`,
-      TRACKING_STREAM: `SIM_TRACKING_${suffix}`,
-      TRACKING_SUBJECT_ROOT: `sim_${suffix}_tracking`,
-      DISPATCH_STREAM: `SIM_DISPATCH_${suffix}`,
-      DISPATCH_SUBJECT_ROOT: `sim_${suffix}_dispatch`,
-      NOTIFY_DLQ_STREAM: `SIM_NOTIFY_DLQ_${suffix}`,
-      NOTIFY_SUBJECT_ROOT: `sim_${suffix}_notification`,
-      NOTIFY_DURABLE_PREFIX: `sim_${suffix}_notification`,
-    });
-  }
+  Object.assign(env, isolation(env, suffix));
   Object.assign(env, overrides);
   const url = `http://127.0.0.1:${port}`;
   const logPath = join(dataDir, "system.log");
@@ -147,8 +122,35 @@ export async function startSystemChild(overrides: Record<string, string>): Promi
   };
 }
 
+/**
+ * What keeps a run apart from everything else on the real servers: a schema prefix on Postgres,
+ * a key prefix on Redis, streams and subject roots of its own on NATS (none on the embedded defaults).
+ */
+export function isolation(env: Record<string, string | undefined>, suffix: string): Record<string, string> {
+  const own: Record<string, string> = {};
+  if (env.DATABASE_URL) own.DB_SCHEMA_PREFIX = `sim_${suffix}_`;
+  if (env.REDIS_URL) own.CACHE_KEY_PREFIX = `sim:${suffix}:`;
+  if (env.NATS_URL) {
+    // Streams own their subjects server-wide: this run gets its own.
+    Object.assign(own, {
+      FLEET_STREAM: `SIM_FLEET_${suffix}`,
+      FLEET_SUBJECT_ROOT: `sim_${suffix}_fleet`,
+      BOOKING_STREAM: `SIM_BOOKING_${suffix}`,
+      BOOKING_SUBJECT_ROOT: `sim_${suffix}_booking`,
+      TRACKING_STREAM: `SIM_TRACKING_${suffix}`,
+      TRACKING_SUBJECT_ROOT: `sim_${suffix}_tracking`,
+      DISPATCH_STREAM: `SIM_DISPATCH_${suffix}`,
+      DISPATCH_SUBJECT_ROOT: `sim_${suffix}_dispatch`,
+      NOTIFY_DLQ_STREAM: `SIM_NOTIFY_DLQ_${suffix}`,
+      NOTIFY_SUBJECT_ROOT: `sim_${suffix}_notification`,
+      NOTIFY_DURABLE_PREFIX: `sim_${suffix}_notification`,
+    });
+  }
+  return own;
+}
+
 /** Drops the run's schemas and streams on the real servers (nothing to do on the embedded defaults). */
-async function cleanUp(env: Record<string, string>): Promise<void> {
+export async function cleanUp(env: Record<string, string>): Promise<void> {
   if (env.DATABASE_URL && env.DB_SCHEMA_PREFIX) {
     const { dropSchema } = await import("@weelo/db");
     for (const service of SCHEMAS)

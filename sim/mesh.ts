@@ -1,0 +1,325 @@
+/**
+ * The system under simulation in the deployed shape (`--mesh`): the gateway and every service
+ * as its own process from the build (dist/), wired as docker-compose.yml wires them (each
+ * process's settings and upstreams are read from that file: one source of truth), upstreams over
+ * the mutual-TLS mesh port, on the real Postgres, Redis and NATS of DATABASE_URL/REDIS_URL/NATS_URL
+ * in a schema prefix, key prefix and streams of the run's own. The migrate one-shot runs first
+ * (services then start with MIGRATE_ON_START=false, as in production); dispatch runs as two
+ * replicas behind one round-robin target. Every process binds loopback on free ports, logs to
+ * <run folder>/logs/<process>.log, and shares one DATA_DIR (the development mesh CA and token keys).
+ *
+ * Differences from compose, on purpose: no PgBouncer and no per-service roles (the processes
+ * connect as DATABASE_URL's user; roles and their grants are the deploy checks' and the
+ * PgBouncer suite's business), and the harness restarts a process that dies (the orchestrator's job).
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { parse } from "yaml";
+import { type FaultProxy, startFaultProxy } from "./fault-proxy.js";
+import { freePort } from "@weelo/testing";
+import { cleanUp, isolation } from "./system.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const run = promisify(execFile);
+
+/** Compose settings the harness sets itself (ports, servers, data) rather than copying. */
+const HARNESS_SETTINGS = new Set([
+  "DATABASE_URL",
+  "REDIS_URL",
+  "NATS_URL",
+  "DATA_DIR",
+  "PORT",
+  "GRPC_PORT",
+  "MESH_PORT",
+  "METRICS_PORT",
+  "LOG_LEVEL",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+]);
+
+/** One process of the compose file: what it runs and its settings as written there. */
+export interface ComposeProcess {
+  name: string;
+  main: string;
+  environment: Record<string, string>;
+}
+
+/** The long-running Weelo processes of docker-compose.yml (node dist/… commands, one-shots left out). */
+export function composeProcesses(file = join(ROOT, "docker-compose.yml")): ComposeProcess[] {
+  const compose = parse(readFileSync(file, "utf8"), { merge: true }) as {
+    services: Record<string, { command?: string[]; environment?: Record<string, unknown>; restart?: string }>;
+  };
+  const found: ComposeProcess[] = [];
+  for (const [name, service] of Object.entries(compose.services)) {
+    const command = service.command ?? [];
+    if (command[0] !== "node" || !command[1]?.startsWith("dist/") || service.restart === "no") continue;
+    const environment = Object.fromEntries(
+      Object.entries(service.environment ?? {}).map(([key, value]) => [key, String(value)]),
+    );
+    found.push({ name, main: command[1], environment });
+  }
+  return found;
+}
+
+/** One running (or restarting) process of the mesh. */
+export interface MeshProcess {
+  /** "booking", or "dispatch-2" for a second replica. */
+  id: string;
+  /** The compose service it is a replica of. */
+  service: string;
+  adminUrl: string;
+  logPath: string;
+  child: ChildProcess | undefined;
+  alive: boolean;
+}
+
+export interface MeshSystem {
+  url: string;
+  folder: string;
+  processes: MeshProcess[];
+  /** SIGKILLs the process and starts it again at once; resolves when its /health/ready answers 200. */
+  killAndRestart(id: string): Promise<{ readyAfterMs: number }>;
+  /** The fault proxies on the links asked for, by "caller→upstream" (e.g. "dispatch→booking"). */
+  proxies: Map<string, FaultProxy>;
+  stop(): Promise<void>;
+}
+
+export interface MeshOptions {
+  /** Settings every process gets on top of compose's (the run's dispatch timing). */
+  overrides: Record<string, string>;
+  /** Replicas per service (default 1; dispatch 2). */
+  replicas?: Record<string, number>;
+  /** Links that go through a TCP fault proxy (all the caller's replicas share it; the upstream's single replica). */
+  proxied?: { caller: string; upstream: string }[];
+  progress: (line: string) => void;
+}
+
+/** Polls a process's /health/ready until it answers 200. */
+async function ready(url: string, timeoutMs: number, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!alive()) throw new Error(`the process behind ${url} exited while starting`);
+    try {
+      const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url}/health/ready did not answer 200 within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
+  const base = process.env;
+  const missing = ["DATABASE_URL", "REDIS_URL", "NATS_URL"].filter((name) => !base[name]);
+  if (missing.length > 0)
+    throw new Error(`--mesh runs on real servers: set ${missing.join(", ")} (see the README's test command)`);
+  const replicas = { dispatch: 2, ...options.replicas };
+  options.progress("building (node scripts/build.mjs --if-stale)…");
+  await run(process.execPath, ["scripts/build.mjs", "--if-stale"], { cwd: ROOT });
+
+  const folder = await mkdtemp(join(tmpdir(), "weelo-mesh-"));
+  const dataDir = join(folder, "data");
+  const logDir = join(folder, "logs");
+  await Promise.all([mkdir(dataDir, { recursive: true }), mkdir(logDir)]);
+  const suffix = Math.random().toString(16).slice(2, 10);
+  const shared: Record<string, string> = {
+    PATH: base.PATH ?? "/usr/bin:/bin",
+    NODE_ENV: "development",
+    LOG_LEVEL: base.SIM_LOG_LEVEL ?? "warn",
+    DATA_DIR: dataDir,
+    REDIS_URL: base.REDIS_URL!,
+    NATS_URL: base.NATS_URL!,
+    // One machine logs every simulated user in: the per-IP OTP limit is for the open internet.
+    OTP_PER_IP_PER_HOUR: "100000",
+    ...isolation(base, suffix),
+  };
+  const cleanEnv = { ...shared, DATABASE_URL: base.DATABASE_URL! };
+
+  // Ports first: each upstream setting names the mesh ports of its service's replicas.
+  const plan = composeProcesses();
+  const ports = new Map<string, { grpc: number; mesh: number; admin: number; http?: number }>();
+  const ids: { id: string; service: ComposeProcess }[] = [];
+  for (const service of plan) {
+    for (let i = 1; i <= (replicas[service.name as keyof typeof replicas] ?? 1); i++) {
+      const id = i === 1 ? service.name : `${service.name}-${i}`;
+      ids.push({ id, service });
+      ports.set(id, {
+        grpc: await freePort(),
+        mesh: await freePort(),
+        admin: await freePort(),
+        ...(service.environment.PORT ? { http: await freePort() } : {}),
+      });
+    }
+  }
+  const meshTarget = (service: string): string => {
+    const addresses = ids.filter((p) => p.service.name === service).map((p) => `127.0.0.1:${ports.get(p.id)!.mesh}`);
+    if (addresses.length === 0) throw new Error(`docker-compose.yml names an upstream ${service} it does not run`);
+    return addresses.length === 1 ? addresses[0]! : `ipv4:${addresses.join(",")}`;
+  };
+  const proxies = new Map<string, FaultProxy>();
+  for (const { caller, upstream } of options.proxied ?? []) {
+    const target = meshTarget(upstream);
+    if (target.startsWith("ipv4:")) throw new Error(`a fault proxy fronts one replica; ${upstream} has several`);
+    const port = Number(target.split(":")[1]);
+    proxies.set(`${caller}→${upstream}`, await startFaultProxy(() => port));
+  }
+  const envOf = (id: string, service: ComposeProcess): Record<string, string> => {
+    const own = ports.get(id)!;
+    const env: Record<string, string> = { ...shared };
+    for (const [key, value] of Object.entries(service.environment)) {
+      if (HARNESS_SETTINGS.has(key)) continue;
+      const upstream = /^([a-z-]+):\d+$/.exec(value)?.[1];
+      const proxy = upstream && proxies.get(`${service.name}→${upstream}`);
+      if (!key.endsWith("_GRPC_URL") || !upstream) env[key] = value;
+      else env[key] = proxy ? `127.0.0.1:${proxy.port}` : meshTarget(upstream);
+    }
+    // A database only where compose gives one (the gateway has none), as DATABASE_URL's user.
+    if (service.environment.DATABASE_URL) env.DATABASE_URL = base.DATABASE_URL!;
+    Object.assign(env, {
+      MIGRATE_ON_START: "false",
+      HOST: "127.0.0.1",
+      GRPC_HOST: "127.0.0.1",
+      MESH_HOST: "127.0.0.1",
+      METRICS_HOST: "127.0.0.1",
+      GRPC_PORT: String(own.grpc),
+      MESH_PORT: String(own.mesh),
+      METRICS_PORT: String(own.admin),
+      ...(own.http ? { PORT: String(own.http) } : {}),
+      ...options.overrides,
+    });
+    return env;
+  };
+
+  options.progress("migrating (node dist/system/migrate.js)…");
+  try {
+    await run(process.execPath, ["dist/system/migrate.js"], {
+      cwd: ROOT,
+      env: { ...cleanEnv, DB_SCHEMA_PREFIX: shared.DB_SCHEMA_PREFIX ?? "" },
+    });
+  } catch (error) {
+    await Promise.all([...proxies.values()].map((proxy) => proxy.close()));
+    await cleanUp(cleanEnv).catch(() => undefined);
+    throw new Error(`the migrate one-shot failed: ${(error as { stderr?: string }).stderr ?? error}`);
+  }
+
+  const processes: MeshProcess[] = [];
+  const envs = new Map<string, Record<string, string>>();
+  const mains = new Map<string, string>();
+  for (const { id, service } of ids) {
+    const logPath = join(logDir, `${id}.log`);
+    envs.set(id, envOf(id, service));
+    mains.set(id, service.main);
+    processes.push({
+      id,
+      service: service.name,
+      adminUrl: `http://127.0.0.1:${ports.get(id)!.admin}`,
+      logPath,
+      child: undefined,
+      alive: false,
+    });
+  }
+  // What a run left behind if the simulator was killed outright: its processes and its names on the servers.
+  writeFileSync(join(folder, "isolation.json"), `${JSON.stringify(isolation(base, suffix), null, 2)}\n`);
+  const pidFile = join(folder, "pids");
+  const writePids = () =>
+    writeFileSync(pidFile, `${processes.map((p) => `${p.child?.pid ?? ""} ${p.id}`).join("\n")}\n`);
+  const spawnProcess = (proc: MeshProcess) => {
+    const log = createWriteStream(proc.logPath, { flags: "a" });
+    // Same process group as the simulator: a signal to the group (Ctrl-C, CI's timeout) reaches them all.
+    const child = spawn(process.execPath, [mains.get(proc.id)!], {
+      cwd: ROOT,
+      env: envs.get(proc.id),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    child.once("close", () => log.end());
+    proc.child = child;
+    proc.alive = true;
+    child.once("exit", () => {
+      if (proc.child === child) proc.alive = false;
+    });
+    writePids();
+  };
+  const stopProcess = async (proc: MeshProcess, signal: NodeJS.Signals, boundMs: number) => {
+    const child = proc.child;
+    if (!child || !proc.alive) return;
+    const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), boundMs);
+    await gone;
+    clearTimeout(timer);
+  };
+  // A crash of the simulator still takes its processes down (the exit event allows only sync work).
+  const killAll = () => {
+    for (const proc of processes) if (proc.alive) proc.child?.kill("SIGKILL");
+  };
+  process.once("exit", killAll);
+  // Ctrl-C or a stop from outside: the same clean stop (SIGTERM, then SIGKILL after 15 s, the run's
+  // schemas and streams dropped), then the signal's own ending.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stop().finally(() => process.kill(process.pid, signal));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  let stopping: Promise<void> | undefined;
+  // Once, whoever asks first (the run's end, a signal): later callers wait for the same stop.
+  const stop = (): Promise<void> => {
+    stopping ??= stopAll();
+    return stopping;
+  };
+  const stopAll = async () => {
+    // The gateway first (no new calls), then the services; SIGTERM, SIGKILL after 15 s (compose's grace).
+    const gateway = processes.filter((p) => p.service === "gateway");
+    await Promise.all(gateway.map((p) => stopProcess(p, "SIGTERM", 15_000)));
+    await Promise.all(processes.filter((p) => p.service !== "gateway").map((p) => stopProcess(p, "SIGTERM", 15_000)));
+    process.removeListener("exit", killAll);
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    await Promise.all([...proxies.values()].map((proxy) => proxy.close()));
+    await cleanUp(cleanEnv).catch(() => undefined);
+    if (!base.SIM_KEEP_DATA) await rm(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    const began = Date.now();
+    const services = processes.filter((p) => p.service !== "gateway");
+    for (const proc of services) spawnProcess(proc);
+    await Promise.all(services.map((p) => ready(p.adminUrl, 120_000, () => p.alive)));
+    const gateway = processes.filter((p) => p.service === "gateway");
+    for (const proc of gateway) spawnProcess(proc);
+    await Promise.all(gateway.map((p) => ready(p.adminUrl, 60_000, () => p.alive)));
+    options.progress(
+      `mesh ready in ${((Date.now() - began) / 1000).toFixed(1)} s: ${processes.map((p) => p.id).join(", ")} (logs: ${logDir})`,
+    );
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}; logs: ${logDir}`);
+  }
+
+  const gatewayPorts = ports.get("gateway");
+  if (!gatewayPorts?.http) throw new Error("docker-compose.yml has no gateway with a PORT");
+  return {
+    url: `http://127.0.0.1:${gatewayPorts.http}`,
+    folder,
+    processes,
+    proxies,
+    async killAndRestart(id) {
+      const proc = processes.find((p) => p.id === id);
+      if (!proc) throw new Error(`no process ${id} in the mesh`);
+      const at = Date.now();
+      await stopProcess(proc, "SIGKILL", 5000);
+      spawnProcess(proc);
+      await ready(proc.adminUrl, 90_000, () => proc.alive);
+      return { readyAfterMs: Date.now() - at };
+    },
+    stop,
+  };
+}
