@@ -1,7 +1,8 @@
 /**
  * BookingDispatchService's steps, called by dispatch only (over the mesh): confirm for the
  * transporter who took the booking, assign its driver and vehicle, reopen, and expire a booking
- * nobody took. Each is idempotent: a retry of a step already made returns the booking.
+ * nobody took. Each is idempotent: a retry of a step already made, or a concurrent call making
+ * the same step, returns the booking.
  */
 import { FailedPreconditionError } from "@weelo/errors";
 import type { BookingContext } from "./booking.context.js";
@@ -15,7 +16,7 @@ import {
   validateText,
 } from "./booking.rules.js";
 import { CLEARED_ASSIGNMENT, type Transitions } from "./booking-transition.js";
-import type { BookingRow } from "./booking.table.js";
+import { BOOKING_STATUSES, type BookingRow, type BookingStatus } from "./booking.table.js";
 
 export interface Assignment {
   transporterId: string;
@@ -27,6 +28,10 @@ export interface Assignment {
 /** The cancellation reason of a booking dispatch could not place. */
 const NO_TRANSPORTER_FOUND = "NO_TRANSPORTER_FOUND";
 
+/** Statuses a booking passes through once confirmed, and once assigned (cancelled is not one). */
+const CONFIRMED_OR_LATER = new Set<BookingStatus>(BOOKING_STATUSES.slice(1, -1));
+const ASSIGNED_OR_LATER = new Set<BookingStatus>(BOOKING_STATUSES.slice(2, -1));
+
 export function createDispatchSteps(
   ctx: Pick<BookingContext, "dispatchBooking">,
   transitions: Pick<Transitions, "transition" | "transitionOrExplain" | "explainLostRace">,
@@ -34,13 +39,29 @@ export function createDispatchSteps(
   const { dispatchBooking } = ctx;
   const { transition, transitionOrExplain, explainLostRace } = transitions;
 
+  /**
+   * A step whose conditional update found the row changed: when the change was this same step
+   * (the other dispatch replica's call, or a retry whose first answer was lost), it is this
+   * call's success too; dispatch would otherwise take the refusal as final and drop a booking
+   * that booking holds. Anything else is refused as the status table says.
+   */
+  async function afterLostRace(
+    bookingId: string,
+    requested: BookingStatus,
+    made: (booking: BookingRow) => boolean,
+  ): Promise<BookingRow> {
+    const current = await dispatchBooking(bookingId);
+    return made(current) ? current : explainLostRace(bookingId, requested);
+  }
+
   /** PENDING → CONFIRMED for a transporter; a retry by the same transporter returns the booking. */
   async function confirmBooking(bookingId: string, transporterIdText: string): Promise<BookingRow> {
     const transporterId = validateId(transporterIdText, "transporter_id");
+    const confirmed = (row: BookingRow) => CONFIRMED_OR_LATER.has(row.status) && row.transporter_id === transporterId;
     const booking = await dispatchBooking(bookingId);
-    if (booking.status === "confirmed" && booking.transporter_id === transporterId) return booking;
+    if (confirmed(booking)) return booking;
     checkDispatchStep(booking.status, "confirmed");
-    return transitionOrExplain({
+    const updated = await transition({
       booking,
       to: "confirmed",
       set: { transporter_id: transporterId },
@@ -48,6 +69,7 @@ export function createDispatchSteps(
       actorId: transporterId,
       event: BOOKING_STATUS_CHANGED_EVENT,
     });
+    return updated ?? afterLostRace(booking.id, "confirmed", confirmed);
   }
 
   /** CONFIRMED → ASSIGNED with the confirming transporter's driver and vehicle; a retry returns the booking. */
@@ -56,14 +78,13 @@ export function createDispatchSteps(
     const driverId = validateId(input.driverId, "driver_id");
     const driverUserId = validateId(input.driverUserId, "driver_user_id");
     const vehicleId = validateId(input.vehicleId, "vehicle_id");
+    const assigned = (row: BookingRow) =>
+      ASSIGNED_OR_LATER.has(row.status) &&
+      row.transporter_id === transporterId &&
+      row.driver_id === driverId &&
+      row.vehicle_id === vehicleId;
     const booking = await dispatchBooking(bookingId);
-    if (
-      booking.status === "assigned" &&
-      booking.transporter_id === transporterId &&
-      booking.driver_id === driverId &&
-      booking.vehicle_id === vehicleId
-    )
-      return booking;
+    if (assigned(booking)) return booking;
     checkDispatchStep(booking.status, "assigned");
     if (booking.transporter_id !== transporterId) {
       throw new FailedPreconditionError("the booking was confirmed by another transporter", {
@@ -79,7 +100,7 @@ export function createDispatchSteps(
       actorId: transporterId,
       event: BOOKING_STATUS_CHANGED_EVENT,
     });
-    return updated ?? explainLostRace(booking.id, "assigned");
+    return updated ?? afterLostRace(booking.id, "assigned", assigned);
   }
 
   /** CONFIRMED or ASSIGNED → PENDING, transporter and driver cleared (booking.reopened). */
@@ -104,10 +125,11 @@ export function createDispatchSteps(
    * (reason NO_TRANSPORTER_FOUND, booking.expired); a retry returns the booking.
    */
   async function expireBooking(bookingId: string): Promise<BookingRow> {
+    const expired = (row: BookingRow) => row.status === "cancelled" && row.cancellation_reason === NO_TRANSPORTER_FOUND;
     const booking = await dispatchBooking(bookingId);
-    if (booking.status === "cancelled" && booking.cancellation_reason === NO_TRANSPORTER_FOUND) return booking;
+    if (expired(booking)) return booking;
     if (booking.status !== "pending") throw illegalTransition(booking.status, "cancelled");
-    return transitionOrExplain({
+    const updated = await transition({
       booking,
       to: "cancelled",
       set: { cancellation_fee_paise: 0, cancellation_reason: NO_TRANSPORTER_FOUND },
@@ -116,6 +138,7 @@ export function createDispatchSteps(
       reason: NO_TRANSPORTER_FOUND,
       event: BOOKING_EXPIRED_EVENT,
     });
+    return updated ?? afterLostRace(booking.id, "cancelled", expired);
   }
 
   return { confirmBooking, assignBooking, reopenBooking, expireBooking };

@@ -413,6 +413,27 @@ describe("BookingService over gRPC", () => {
     assert.equal(retry.booking!.sequence, 2);
   });
 
+  it("answers every concurrent call making the same step as made (dispatch's two replicas retrying at once)", async () => {
+    const customer = await t.party("customer");
+    const { order } = await t.bookings.createBooking(await t.request(customer), customer.auth);
+    const bookingId = order!.bookings[0]!.id;
+    const transporter = await t.party("transporter");
+    // Before the fix the calls that lost the conditional update were refused (CONFIRMED cannot
+    // become CONFIRMED), and dispatch took that refusal as final and dropped the booking.
+    const confirms = await Promise.all(
+      Array.from({ length: 6 }, () => t.dispatch.confirmBooking({ bookingId, transporterId: transporter.id })),
+    );
+    for (const { booking } of confirms) {
+      assert.equal(booking!.status, BookingStatus.BOOKING_STATUS_CONFIRMED);
+      assert.equal(booking!.sequence, 2, "one change, made once");
+    }
+    const expires = await Promise.allSettled(Array.from({ length: 2 }, () => t.dispatch.expireBooking({ bookingId })));
+    for (const result of expires) {
+      assert.equal(result.status, "rejected", "a confirmed booking does not expire");
+      assert.equal(result.reason.code, GrpcCode.FAILED_PRECONDITION);
+    }
+  });
+
   it("cancels free, with a fee after assignment, and reopens when the transporter gives up", async () => {
     const customer = await t.party("customer");
     const { order } = await t.bookings.createBooking(await t.request(customer), customer.auth);
