@@ -301,7 +301,12 @@ describe("trips from booking's events", () => {
     assert.ok(dark.silentSeconds >= 31, String(dark.silentSeconds));
     assert.deepEqual(dark.lastLocation, PICKUP);
 
-    // Back (through the other replica), then silent again: a second event.
+    // Back (through the other replica), then silent again: a second event. A replica clears the
+    // mark it knows of; one that has not yet heard of it clears it on the driver's next point.
+    await until(
+      "the other replica knows the dark mark",
+      () => second.tracking.trips.activeOf(driver.id)?.darkAt !== undefined,
+    );
     await second.client.updateLocation(
       { points: [pointAt(2, PICKUP.lat + 0.001, PICKUP.lng, { recordedAt: new Date(Date.now() + clock - 1000) })] },
       t.as(driver.token),
