@@ -134,7 +134,9 @@ describe("the overload gate at the port", () => {
     await first;
     await until(() => seen.length === 4);
     const handedOn = Number(seen[3]!.timeout);
-    assert.ok(handedOn <= 2850 && handedOn > 2000, `the wait came off the deadline: ${handedOn}`);
+    // The server counts the wait from the request's arrival, which a loaded machine delays past
+    // the client's send: the 150 ms held here is an upper bound of what it saw.
+    assert.ok(handedOn < 2990 && handedOn > 2000, `the wait came off the deadline: ${handedOn}`);
     held.shift()!();
     assert.equal((await patient).status, 200);
   });
