@@ -37,6 +37,7 @@ const handlers: ServiceHandlers<typeof BookingDispatchServiceService> = {
   assignBooking: notFound,
   reopenBooking: notFound,
   expireBooking: notFound,
+  reassignBooking: notFound,
 };
 
 describe("mesh certificates from files", () => {

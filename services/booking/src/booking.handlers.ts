@@ -1,4 +1,5 @@
 /** gRPC handlers of BookingService and BookingDispatchService: protobuf ⇄ domain, nothing else. */
+import { DomainError, GrpcCode } from "@weelo/errors";
 import type { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
 import type { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
@@ -94,6 +95,10 @@ export function dispatchHandlers(bookings: BookingService): ServiceHandlers<type
         vehicleId: request.vehicleId,
       });
       return { booking: bookingToProto(booking, false) };
+    },
+    // Placeholder until operations' reassignment lands (issue 17, this session).
+    async reassignBooking() {
+      throw new DomainError(GrpcCode.UNIMPLEMENTED, "ReassignBooking is not implemented yet");
     },
     async reopenBooking(request) {
       return { booking: bookingToProto(await bookings.reopenBooking(request.bookingId, request.reason), false) };

@@ -45,7 +45,7 @@ export function createBookingCalls(ctx: DispatchContext) {
           break;
         }
         case "reopen":
-          await upstreams.booking.reopenBooking({ bookingId: row.booking_id, reason: REOPEN_REASON });
+          await upstreams.booking.reopenBooking({ bookingId: row.booking_id, reason: REOPEN_REASON, opsUserId: "" });
           await repo.updateBooking(db, row.booking_id, settled, { bookingCall: "reopen" });
           break;
         case "expire":

@@ -1,4 +1,5 @@
 /** gRPC handlers: proto ↔ domain, nothing else. */
+import { DomainError, GrpcCode } from "@weelo/errors";
 import {
   PointRejection,
   type LocationPoint,
@@ -179,6 +180,13 @@ export function internalHandlers(
       return { availableDrivers: count };
     },
 
+    // Placeholders until the ops console's fleet stream lands (issue 17, this session).
+    async getBookingPath() {
+      throw new DomainError(GrpcCode.UNIMPLEMENTED, "GetBookingPath is not implemented yet");
+    },
+    watchFleetPositions() {
+      throw new DomainError(GrpcCode.UNIMPLEMENTED, "WatchFleetPositions is not implemented yet");
+    },
     async checkArrival(request) {
       return events.checkArrival({
         bookingId: request.bookingId,

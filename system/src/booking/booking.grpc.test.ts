@@ -489,10 +489,14 @@ describe("BookingService over gRPC", () => {
     assert.equal(history.at(-1)!.reason, "truck broke down");
 
     const viaDispatch = await assigned();
-    const back = await t.dispatch.reopenBooking({ bookingId: viaDispatch.booking.id, reason: "driver did not start" });
+    const back = await t.dispatch.reopenBooking({
+      bookingId: viaDispatch.booking.id,
+      reason: "driver did not start",
+      opsUserId: "",
+    });
     assert.equal(back.booking!.status, BookingStatus.BOOKING_STATUS_PENDING);
     assert.equal(
-      (await failure(t.dispatch.reopenBooking({ bookingId: viaDispatch.booking.id, reason: "" }))).code,
+      (await failure(t.dispatch.reopenBooking({ bookingId: viaDispatch.booking.id, reason: "", opsUserId: "" }))).code,
       GrpcCode.FAILED_PRECONDITION,
     );
   });

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/booking/v1/booking_dispatch_service.proto.
  */
 export const file_weelo_booking_v1_booking_dispatch_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci93ZWVsby9ib29raW5nL3YxL2Jvb2tpbmdfZGlzcGF0Y2hfc2VydmljZS5wcm90bxIQd2VlbG8uYm9va2luZy52MSJDChVDb25maXJtQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCSJEChZDb25maXJtQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmcigQEKFEFzc2lnbkJvb2tpbmdSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSFgoOdHJhbnNwb3J0ZXJfaWQYAiABKAkSEQoJZHJpdmVyX2lkGAMgASgJEhYKDmRyaXZlcl91c2VyX2lkGAQgASgJEhIKCnZlaGljbGVfaWQYBSABKAkiQwoVQXNzaWduQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmciRgoUUmVvcGVuQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIaCgZyZWFzb24YAiABKAlCCrpIB3IF0Ign9AMiQwoVUmVvcGVuQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmciKgoURXhwaXJlQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCSJDChVFeHBpcmVCb29raW5nUmVzcG9uc2USKgoHYm9va2luZxgBIAEoCzIZLndlZWxvLmJvb2tpbmcudjEuQm9va2luZzKxAwoWQm9va2luZ0Rpc3BhdGNoU2VydmljZRJjCg5Db25maXJtQm9va2luZxInLndlZWxvLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXF1ZXN0Gigud2VlbG8uYm9va2luZy52MS5Db25maXJtQm9va2luZ1Jlc3BvbnNlEmAKDUFzc2lnbkJvb2tpbmcSJi53ZWVsby5ib29raW5nLnYxLkFzc2lnbkJvb2tpbmdSZXF1ZXN0Gicud2VlbG8uYm9va2luZy52MS5Bc3NpZ25Cb29raW5nUmVzcG9uc2USYAoNUmVvcGVuQm9va2luZxImLndlZWxvLmJvb2tpbmcudjEuUmVvcGVuQm9va2luZ1JlcXVlc3QaJy53ZWVsby5ib29raW5nLnYxLlJlb3BlbkJvb2tpbmdSZXNwb25zZRJgCg1FeHBpcmVCb29raW5nEiYud2VlbG8uYm9va2luZy52MS5FeHBpcmVCb29raW5nUmVxdWVzdBonLndlZWxvLmJvb2tpbmcudjEuRXhwaXJlQm9va2luZ1Jlc3BvbnNlGgyiuxgIZGlzcGF0Y2hiBnByb3RvMw", [file_buf_validate_validate, file_weelo_booking_v1_booking, file_weelo_common_v1_access, file_weelo_common_v1_rules]);
+  fileDesc("Ci93ZWVsby9ib29raW5nL3YxL2Jvb2tpbmdfZGlzcGF0Y2hfc2VydmljZS5wcm90bxIQd2VlbG8uYm9va2luZy52MSJDChVDb25maXJtQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgCIAEoCSJEChZDb25maXJtQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmcigQEKFEFzc2lnbkJvb2tpbmdSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSFgoOdHJhbnNwb3J0ZXJfaWQYAiABKAkSEQoJZHJpdmVyX2lkGAMgASgJEhYKDmRyaXZlcl91c2VyX2lkGAQgASgJEhIKCnZlaGljbGVfaWQYBSABKAkiQwoVQXNzaWduQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmciWwoUUmVvcGVuQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIaCgZyZWFzb24YAiABKAlCCrpIB3IF0Ign9AMSEwoLb3BzX3VzZXJfaWQYAyABKAkiQwoVUmVvcGVuQm9va2luZ1Jlc3BvbnNlEioKB2Jvb2tpbmcYASABKAsyGS53ZWVsby5ib29raW5nLnYxLkJvb2tpbmciKgoURXhwaXJlQm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCSJDChVFeHBpcmVCb29raW5nUmVzcG9uc2USKgoHYm9va2luZxgBIAEoCzIZLndlZWxvLmJvb2tpbmcudjEuQm9va2luZyKcAQoWUmVhc3NpZ25Cb29raW5nUmVxdWVzdBISCgpib29raW5nX2lkGAEgASgJEhEKCWRyaXZlcl9pZBgCIAEoCRIWCg5kcml2ZXJfdXNlcl9pZBgDIAEoCRISCgp2ZWhpY2xlX2lkGAQgASgJEhMKC29wc191c2VyX2lkGAUgASgJEhoKBnJlYXNvbhgGIAEoCUIKukgHcgXQiCf0AyJ+ChdSZWFzc2lnbkJvb2tpbmdSZXNwb25zZRIqCgdib29raW5nGAEgASgLMhkud2VlbG8uYm9va2luZy52MS5Cb29raW5nEhoKEnByZXZpb3VzX2RyaXZlcl9pZBgCIAEoCRIbChNwcmV2aW91c192ZWhpY2xlX2lkGAMgASgJMpkEChZCb29raW5nRGlzcGF0Y2hTZXJ2aWNlEmMKDkNvbmZpcm1Cb29raW5nEicud2VlbG8uYm9va2luZy52MS5Db25maXJtQm9va2luZ1JlcXVlc3QaKC53ZWVsby5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVzcG9uc2USYAoNQXNzaWduQm9va2luZxImLndlZWxvLmJvb2tpbmcudjEuQXNzaWduQm9va2luZ1JlcXVlc3QaJy53ZWVsby5ib29raW5nLnYxLkFzc2lnbkJvb2tpbmdSZXNwb25zZRJgCg1SZW9wZW5Cb29raW5nEiYud2VlbG8uYm9va2luZy52MS5SZW9wZW5Cb29raW5nUmVxdWVzdBonLndlZWxvLmJvb2tpbmcudjEuUmVvcGVuQm9va2luZ1Jlc3BvbnNlEmYKD1JlYXNzaWduQm9va2luZxIoLndlZWxvLmJvb2tpbmcudjEuUmVhc3NpZ25Cb29raW5nUmVxdWVzdBopLndlZWxvLmJvb2tpbmcudjEuUmVhc3NpZ25Cb29raW5nUmVzcG9uc2USYAoNRXhwaXJlQm9va2luZxImLndlZWxvLmJvb2tpbmcudjEuRXhwaXJlQm9va2luZ1JlcXVlc3QaJy53ZWVsby5ib29raW5nLnYxLkV4cGlyZUJvb2tpbmdSZXNwb25zZRoMorsYCGRpc3BhdGNoYgZwcm90bzM", [file_buf_validate_validate, file_weelo_booking_v1_booking, file_weelo_common_v1_access, file_weelo_common_v1_rules]);
 
 /**
  * ConfirmBookingRequest names the booking and the transporter who accepted it.
@@ -155,6 +155,13 @@ export type ReopenBookingRequest = Message<"weelo.booking.v1.ReopenBookingReques
    * @generated from field: string reason = 2;
    */
   reason: string;
+
+  /**
+   * User id of the operations user who asked for the reopen through the ops console; empty when dispatch reopens on its own (a missed assignment deadline). When set, the history records ACTOR_ROLE_OPS and this id.
+   *
+   * @generated from field: string ops_user_id = 3;
+   */
+  opsUserId: string;
 };
 
 /**
@@ -228,6 +235,97 @@ export const ExpireBookingResponseSchema: GenMessage<ExpireBookingResponse> = /*
   messageDesc(file_weelo_booking_v1_booking_dispatch_service, 7);
 
 /**
+ * ReassignBookingRequest names the booking, the new driver and vehicle, and who asked.
+ *
+ * @generated from message weelo.booking.v1.ReassignBookingRequest
+ */
+export type ReassignBookingRequest = Message<"weelo.booking.v1.ReassignBookingRequest"> & {
+  /**
+   * Id of the booking.
+   *
+   * @generated from field: string booking_id = 1;
+   */
+  bookingId: string;
+
+  /**
+   * Fleet id of the new driver; must belong to the booking's transporter.
+   *
+   * @generated from field: string driver_id = 2;
+   */
+  driverId: string;
+
+  /**
+   * Identity account id of the new driver (the user id of the driver's tokens).
+   *
+   * @generated from field: string driver_user_id = 3;
+   */
+  driverUserId: string;
+
+  /**
+   * Id of the vehicle the new driver takes.
+   *
+   * @generated from field: string vehicle_id = 4;
+   */
+  vehicleId: string;
+
+  /**
+   * User id of the operations user who asked for the reassignment.
+   *
+   * @generated from field: string ops_user_id = 5;
+   */
+  opsUserId: string;
+
+  /**
+   * Why, for the booking's history; at most 500 characters.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message weelo.booking.v1.ReassignBookingRequest.
+ * Use `create(ReassignBookingRequestSchema)` to create a new message.
+ */
+export const ReassignBookingRequestSchema: GenMessage<ReassignBookingRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_booking_v1_booking_dispatch_service, 8);
+
+/**
+ * ReassignBookingResponse is the booking after the reassignment.
+ *
+ * @generated from message weelo.booking.v1.ReassignBookingResponse
+ */
+export type ReassignBookingResponse = Message<"weelo.booking.v1.ReassignBookingResponse"> & {
+  /**
+   * The booking, ASSIGNED to the new driver and vehicle.
+   *
+   * @generated from field: weelo.booking.v1.Booking booking = 1;
+   */
+  booking?: Booking | undefined;
+
+  /**
+   * Fleet id of the driver the booking had before; equal to the new one when nothing changed.
+   *
+   * @generated from field: string previous_driver_id = 2;
+   */
+  previousDriverId: string;
+
+  /**
+   * Id of the vehicle the booking had before.
+   *
+   * @generated from field: string previous_vehicle_id = 3;
+   */
+  previousVehicleId: string;
+};
+
+/**
+ * Describes the message weelo.booking.v1.ReassignBookingResponse.
+ * Use `create(ReassignBookingResponseSchema)` to create a new message.
+ */
+export const ReassignBookingResponseSchema: GenMessage<ReassignBookingResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_booking_v1_booking_dispatch_service, 9);
+
+/**
  * BookingDispatchService is how the dispatch service moves bookings when offers are accepted, drivers assigned, or acceptances given up. It is internal: served on the mesh listener only, to the dispatch service (its certificate names it), never exposed by the gateway; its methods need no user token.
  *
  * @generated from service weelo.booking.v1.BookingDispatchService
@@ -262,6 +360,16 @@ export const BookingDispatchService: GenService<{
     methodKind: "unary";
     input: typeof ReopenBookingRequestSchema;
     output: typeof ReopenBookingResponseSchema;
+  },
+  /**
+   * ReassignBooking gives an ASSIGNED or DRIVER_EN_ROUTE booking another driver and vehicle of the same transporter (operations' reassignment through dispatch); the booking is ASSIGNED to the new driver, the history names the operations user, and event booking.reassigned tells tracking, fleet and notification. Reassigning to the driver and vehicle it has changes nothing and returns it.
+   *
+   * @generated from rpc weelo.booking.v1.BookingDispatchService.ReassignBooking
+   */
+  reassignBooking: {
+    methodKind: "unary";
+    input: typeof ReassignBookingRequestSchema;
+    output: typeof ReassignBookingResponseSchema;
   },
   /**
    * ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking.

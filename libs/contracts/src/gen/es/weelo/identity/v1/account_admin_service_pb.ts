@@ -8,13 +8,15 @@ import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_weelo_common_v1_access } from "../../common/v1/access_pb.js";
+import type { User } from "./identity_pb.js";
+import { file_weelo_identity_v1_identity } from "./identity_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file weelo/identity/v1/account_admin_service.proto.
  */
 export const file_weelo_identity_v1_account_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci13ZWVsby9pZGVudGl0eS92MS9hY2NvdW50X2FkbWluX3NlcnZpY2UucHJvdG8SEXdlZWxvLmlkZW50aXR5LnYxIj0KEEJsb2NrVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIm4KEUJsb2NrVXNlclJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSLgoKYmxvY2tlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQc2Vzc2lvbnNfcmV2b2tlZBgDIAEoBSI/ChJVbmJsb2NrVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIjkKE1VuYmxvY2tVc2VyUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIRCgl1bmJsb2NrZWQYAiABKAgy3gEKE0FjY291bnRBZG1pblNlcnZpY2USWwoJQmxvY2tVc2VyEiMud2VlbG8uaWRlbnRpdHkudjEuQmxvY2tVc2VyUmVxdWVzdBokLndlZWxvLmlkZW50aXR5LnYxLkJsb2NrVXNlclJlc3BvbnNlIgOQAgISYQoLVW5ibG9ja1VzZXISJS53ZWVsby5pZGVudGl0eS52MS5VbmJsb2NrVXNlclJlcXVlc3QaJi53ZWVsby5pZGVudGl0eS52MS5VbmJsb2NrVXNlclJlc3BvbnNlIgOQAgIaB6K7GANvcHNiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_weelo_common_v1_access]);
+  fileDesc("Ci13ZWVsby9pZGVudGl0eS92MS9hY2NvdW50X2FkbWluX3NlcnZpY2UucHJvdG8SEXdlZWxvLmlkZW50aXR5LnYxIj0KEEJsb2NrVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIm4KEUJsb2NrVXNlclJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSLgoKYmxvY2tlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQc2Vzc2lvbnNfcmV2b2tlZBgDIAEoBSI/ChJVbmJsb2NrVXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIjkKE1VuYmxvY2tVc2VyUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIRCgl1bmJsb2NrZWQYAiABKAgiMgoSR2V0QWNjb3VudHNSZXF1ZXN0EhwKCHVzZXJfaWRzGAEgAygJQgq6SAeSAQQIARBkIkMKE0dldEFjY291bnRzUmVzcG9uc2USLAoIYWNjb3VudHMYASADKAsyGi53ZWVsby5pZGVudGl0eS52MS5BY2NvdW50IjQKGkZpbmRBY2NvdW50c0J5UGhvbmVSZXF1ZXN0EhYKBXBob25lGAEgASgJQge6SARyAhgUIksKG0ZpbmRBY2NvdW50c0J5UGhvbmVSZXNwb25zZRIsCghhY2NvdW50cxgBIAMoCzIaLndlZWxvLmlkZW50aXR5LnYxLkFjY291bnQiYAoHQWNjb3VudBIlCgR1c2VyGAEgASgLMhcud2VlbG8uaWRlbnRpdHkudjEuVXNlchIuCgpibG9ja2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDK8AwoTQWNjb3VudEFkbWluU2VydmljZRJbCglCbG9ja1VzZXISIy53ZWVsby5pZGVudGl0eS52MS5CbG9ja1VzZXJSZXF1ZXN0GiQud2VlbG8uaWRlbnRpdHkudjEuQmxvY2tVc2VyUmVzcG9uc2UiA5ACAhJhCgtVbmJsb2NrVXNlchIlLndlZWxvLmlkZW50aXR5LnYxLlVuYmxvY2tVc2VyUmVxdWVzdBomLndlZWxvLmlkZW50aXR5LnYxLlVuYmxvY2tVc2VyUmVzcG9uc2UiA5ACAhJhCgtHZXRBY2NvdW50cxIlLndlZWxvLmlkZW50aXR5LnYxLkdldEFjY291bnRzUmVxdWVzdBomLndlZWxvLmlkZW50aXR5LnYxLkdldEFjY291bnRzUmVzcG9uc2UiA5ACARJ5ChNGaW5kQWNjb3VudHNCeVBob25lEi0ud2VlbG8uaWRlbnRpdHkudjEuRmluZEFjY291bnRzQnlQaG9uZVJlcXVlc3QaLi53ZWVsby5pZGVudGl0eS52MS5GaW5kQWNjb3VudHNCeVBob25lUmVzcG9uc2UiA5ACARoHorsYA29wc2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_identity_v1_identity]);
 
 /**
  * BlockUserRequest names the account to block and says why.
@@ -136,7 +138,119 @@ export const UnblockUserResponseSchema: GenMessage<UnblockUserResponse> = /*@__P
   messageDesc(file_weelo_identity_v1_account_admin_service, 3);
 
 /**
- * AccountAdminService lets operations staff block and unblock user accounts. It is internal: served on the mesh listener only, to the ops console service (its certificate names it), and never exposed by the gateway; its methods need no user token.
+ * GetAccountsRequest names up to 100 accounts.
+ *
+ * @generated from message weelo.identity.v1.GetAccountsRequest
+ */
+export type GetAccountsRequest = Message<"weelo.identity.v1.GetAccountsRequest"> & {
+  /**
+   * User ids.
+   *
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message weelo.identity.v1.GetAccountsRequest.
+ * Use `create(GetAccountsRequestSchema)` to create a new message.
+ */
+export const GetAccountsRequestSchema: GenMessage<GetAccountsRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_identity_v1_account_admin_service, 4);
+
+/**
+ * GetAccountsResponse lists the accounts found.
+ *
+ * @generated from message weelo.identity.v1.GetAccountsResponse
+ */
+export type GetAccountsResponse = Message<"weelo.identity.v1.GetAccountsResponse"> & {
+  /**
+   * The accounts, in the order asked.
+   *
+   * @generated from field: repeated weelo.identity.v1.Account accounts = 1;
+   */
+  accounts: Account[];
+};
+
+/**
+ * Describes the message weelo.identity.v1.GetAccountsResponse.
+ * Use `create(GetAccountsResponseSchema)` to create a new message.
+ */
+export const GetAccountsResponseSchema: GenMessage<GetAccountsResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_identity_v1_account_admin_service, 5);
+
+/**
+ * FindAccountsByPhoneRequest names a phone number.
+ *
+ * @generated from message weelo.identity.v1.FindAccountsByPhoneRequest
+ */
+export type FindAccountsByPhoneRequest = Message<"weelo.identity.v1.FindAccountsByPhoneRequest"> & {
+  /**
+   * The phone number, in any accepted form.
+   *
+   * @generated from field: string phone = 1;
+   */
+  phone: string;
+};
+
+/**
+ * Describes the message weelo.identity.v1.FindAccountsByPhoneRequest.
+ * Use `create(FindAccountsByPhoneRequestSchema)` to create a new message.
+ */
+export const FindAccountsByPhoneRequestSchema: GenMessage<FindAccountsByPhoneRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_identity_v1_account_admin_service, 6);
+
+/**
+ * FindAccountsByPhoneResponse lists the phone's accounts.
+ *
+ * @generated from message weelo.identity.v1.FindAccountsByPhoneResponse
+ */
+export type FindAccountsByPhoneResponse = Message<"weelo.identity.v1.FindAccountsByPhoneResponse"> & {
+  /**
+   * The accounts, one per role.
+   *
+   * @generated from field: repeated weelo.identity.v1.Account accounts = 1;
+   */
+  accounts: Account[];
+};
+
+/**
+ * Describes the message weelo.identity.v1.FindAccountsByPhoneResponse.
+ * Use `create(FindAccountsByPhoneResponseSchema)` to create a new message.
+ */
+export const FindAccountsByPhoneResponseSchema: GenMessage<FindAccountsByPhoneResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_identity_v1_account_admin_service, 7);
+
+/**
+ * Account is a user as operations see it.
+ *
+ * @generated from message weelo.identity.v1.Account
+ */
+export type Account = Message<"weelo.identity.v1.Account"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: weelo.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * When the account was blocked; unset when it is not blocked.
+   *
+   * @generated from field: google.protobuf.Timestamp blocked_at = 2;
+   */
+  blockedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weelo.identity.v1.Account.
+ * Use `create(AccountSchema)` to create a new message.
+ */
+export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
+  messageDesc(file_weelo_identity_v1_account_admin_service, 8);
+
+/**
+ * AccountAdminService lets operations staff look up, block and unblock user accounts. It is internal: served on the mesh listener only, to the ops console service (its certificate names it), and never exposed by the gateway; its methods need no user token.
  *
  * @generated from service weelo.identity.v1.AccountAdminService
  */
@@ -160,6 +274,26 @@ export const AccountAdminService: GenService<{
     methodKind: "unary";
     input: typeof UnblockUserRequestSchema;
     output: typeof UnblockUserResponseSchema;
+  },
+  /**
+   * GetAccounts returns the accounts with the given ids, in the order asked; unknown ids are left out.
+   *
+   * @generated from rpc weelo.identity.v1.AccountAdminService.GetAccounts
+   */
+  getAccounts: {
+    methodKind: "unary";
+    input: typeof GetAccountsRequestSchema;
+    output: typeof GetAccountsResponseSchema;
+  },
+  /**
+   * FindAccountsByPhone returns every account of a phone number (one per role), in any accepted form of the number; none is an empty list.
+   *
+   * @generated from rpc weelo.identity.v1.AccountAdminService.FindAccountsByPhone
+   */
+  findAccountsByPhone: {
+    methodKind: "unary";
+    input: typeof FindAccountsByPhoneRequestSchema;
+    output: typeof FindAccountsByPhoneResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weelo_identity_v1_account_admin_service, 0);

@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_weelo_common_v1_access } from "../../common/v1/access_pb.js";
@@ -11,7 +12,7 @@ import type { LatLng } from "../../common/v1/common_pb.js";
 import { file_weelo_common_v1_common } from "../../common/v1/common_pb.js";
 import type { TripStop } from "./events_pb.js";
 import { file_weelo_tracking_v1_events } from "./events_pb.js";
-import type { NearbyDriver } from "./tracking_pb.js";
+import type { NearbyDriver, TripPoint } from "./tracking_pb.js";
 import { file_weelo_tracking_v1_tracking } from "./tracking_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -19,7 +20,210 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/tracking/v1/tracking_internal_service.proto.
  */
 export const file_weelo_tracking_v1_tracking_internal_service: GenFile = /*@__PURE__*/
-  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSKXAQoYRmluZE5lYXJieURyaXZlcnNSZXF1ZXN0EicKBmNlbnRlchgBIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcSEAoIcmFkaXVzX20YAiABKAESFAoMdmVoaWNsZV90eXBlGAMgASgJEg0KBWxpbWl0GAQgASgFEhsKE29uZV9wZXJfdHJhbnNwb3J0ZXIYBSABKAgiTQoZRmluZE5lYXJieURyaXZlcnNSZXNwb25zZRIwCgdkcml2ZXJzGAEgAygLMh8ud2VlbG8udHJhY2tpbmcudjEuTmVhcmJ5RHJpdmVyIpcBChNDaGVja0Fycml2YWxSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEikKBHN0b3AYAyABKA4yGy53ZWVsby50cmFja2luZy52MS5UcmlwU3RvcBIuCg1zdG9wX2xvY2F0aW9uGAQgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZyJtChRDaGVja0Fycml2YWxSZXNwb25zZRISCgpkaXN0YW5jZV9tGAEgASgBEhAKCHJhZGl1c19tGAIgASgBEi8KC3JlY29yZGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJGChxDb3VudEF2YWlsYWJsZURyaXZlcnNSZXF1ZXN0EhAKCGgzX2NlbGxzGAEgAygJEhQKDHZlaGljbGVfdHlwZRgCIAEoCSI6Ch1Db3VudEF2YWlsYWJsZURyaXZlcnNSZXNwb25zZRIZChFhdmFpbGFibGVfZHJpdmVycxgBIAEoBTKYAwoXVHJhY2tpbmdJbnRlcm5hbFNlcnZpY2USfwoRRmluZE5lYXJieURyaXZlcnMSKy53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1JlcXVlc3QaLC53ZWVsby50cmFja2luZy52MS5GaW5kTmVhcmJ5RHJpdmVyc1Jlc3BvbnNlIg+QAgGiuxgIZGlzcGF0Y2gSbwoMQ2hlY2tBcnJpdmFsEiYud2VlbG8udHJhY2tpbmcudjEuQ2hlY2tBcnJpdmFsUmVxdWVzdBonLndlZWxvLnRyYWNraW5nLnYxLkNoZWNrQXJyaXZhbFJlc3BvbnNlIg6QAgGiuxgHYm9va2luZxKKAQoVQ291bnRBdmFpbGFibGVEcml2ZXJzEi8ud2VlbG8udHJhY2tpbmcudjEuQ291bnRBdmFpbGFibGVEcml2ZXJzUmVxdWVzdBowLndlZWxvLnRyYWNraW5nLnYxLkNvdW50QXZhaWxhYmxlRHJpdmVyc1Jlc3BvbnNlIg6QAgGiuxgHcHJpY2luZ2IGcHJvdG8z", [file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_common_v1_common, file_weelo_tracking_v1_events, file_weelo_tracking_v1_tracking]);
+  fileDesc("CjF3ZWVsby90cmFja2luZy92MS90cmFja2luZ19pbnRlcm5hbF9zZXJ2aWNlLnByb3RvEhF3ZWVsby50cmFja2luZy52MSLkAQoaV2F0Y2hGbGVldFBvc2l0aW9uc1JlcXVlc3QSJgoFc291dGgYASABKAFCF7pIFBISGQAAAAAAgFZAKQAAAAAAgFbAEiUKBHdlc3QYAiABKAFCF7pIFBISGQAAAAAAgGZAKQAAAAAAgGbAEiYKBW5vcnRoGAMgASgBQhe6SBQSEhkAAAAAAIBWQCkAAAAAAIBWwBIlCgRlYXN0GAQgASgBQhe6SBQSEhkAAAAAAIBmQCkAAAAAAIBmwBIoCg9taW5faW50ZXJ2YWxfbXMYBSABKA1CD7pIDNgBASoHGODUAyj6ASJ9ChtXYXRjaEZsZWV0UG9zaXRpb25zUmVzcG9uc2USMwoJcG9zaXRpb25zGAEgAygLMiAud2VlbG8udHJhY2tpbmcudjEuRmxlZXRQb3NpdGlvbhIXCg9nb25lX2RyaXZlcl9pZHMYAiADKAkSEAoIc25hcHNob3QYAyABKAgi5QEKDUZsZWV0UG9zaXRpb24SEQoJZHJpdmVyX2lkGAEgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAIgASgJEhIKCnZlaGljbGVfaWQYAyABKAkSFAoMdmVoaWNsZV90eXBlGAQgASgJEikKCHBvc2l0aW9uGAUgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIPCgdoZWFkaW5nGAYgASgBEi8KC3JlY29yZGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpib29raW5nX2lkGAggASgJIisKFUdldEJvb2tpbmdQYXRoUmVxdWVzdBISCgpib29raW5nX2lkGAEgASgJIloKFkdldEJvb2tpbmdQYXRoUmVzcG9uc2USLAoGcG9pbnRzGAEgAygLMhwud2VlbG8udHJhY2tpbmcudjEuVHJpcFBvaW50EhIKCmRpc3RhbmNlX20YAiABKAEilwEKGEZpbmROZWFyYnlEcml2ZXJzUmVxdWVzdBInCgZjZW50ZXIYASABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEhAKCHJhZGl1c19tGAIgASgBEhQKDHZlaGljbGVfdHlwZRgDIAEoCRINCgVsaW1pdBgEIAEoBRIbChNvbmVfcGVyX3RyYW5zcG9ydGVyGAUgASgIIk0KGUZpbmROZWFyYnlEcml2ZXJzUmVzcG9uc2USMAoHZHJpdmVycxgBIAMoCzIfLndlZWxvLnRyYWNraW5nLnYxLk5lYXJieURyaXZlciKXAQoTQ2hlY2tBcnJpdmFsUmVxdWVzdBISCgpib29raW5nX2lkGAEgASgJEhEKCWRyaXZlcl9pZBgCIAEoCRIpCgRzdG9wGAMgASgOMhsud2VlbG8udHJhY2tpbmcudjEuVHJpcFN0b3ASLgoNc3RvcF9sb2NhdGlvbhgEIAEoCzIXLndlZWxvLmNvbW1vbi52MS5MYXRMbmcibQoUQ2hlY2tBcnJpdmFsUmVzcG9uc2USEgoKZGlzdGFuY2VfbRgBIAEoARIQCghyYWRpdXNfbRgCIAEoARIvCgtyZWNvcmRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRgocQ291bnRBdmFpbGFibGVEcml2ZXJzUmVxdWVzdBIQCghoM19jZWxscxgBIAMoCRIUCgx2ZWhpY2xlX3R5cGUYAiABKAkiOgodQ291bnRBdmFpbGFibGVEcml2ZXJzUmVzcG9uc2USGQoRYXZhaWxhYmxlX2RyaXZlcnMYASABKAUykAUKF1RyYWNraW5nSW50ZXJuYWxTZXJ2aWNlEn8KEUZpbmROZWFyYnlEcml2ZXJzEisud2VlbG8udHJhY2tpbmcudjEuRmluZE5lYXJieURyaXZlcnNSZXF1ZXN0Giwud2VlbG8udHJhY2tpbmcudjEuRmluZE5lYXJieURyaXZlcnNSZXNwb25zZSIPkAIBorsYCGRpc3BhdGNoEm8KDENoZWNrQXJyaXZhbBImLndlZWxvLnRyYWNraW5nLnYxLkNoZWNrQXJyaXZhbFJlcXVlc3QaJy53ZWVsby50cmFja2luZy52MS5DaGVja0Fycml2YWxSZXNwb25zZSIOkAIBorsYB2Jvb2tpbmcSigEKFUNvdW50QXZhaWxhYmxlRHJpdmVycxIvLndlZWxvLnRyYWNraW5nLnYxLkNvdW50QXZhaWxhYmxlRHJpdmVyc1JlcXVlc3QaMC53ZWVsby50cmFja2luZy52MS5Db3VudEF2YWlsYWJsZURyaXZlcnNSZXNwb25zZSIOkAIBorsYB3ByaWNpbmcSggEKE1dhdGNoRmxlZXRQb3NpdGlvbnMSLS53ZWVsby50cmFja2luZy52MS5XYXRjaEZsZWV0UG9zaXRpb25zUmVxdWVzdBouLndlZWxvLnRyYWNraW5nLnYxLldhdGNoRmxlZXRQb3NpdGlvbnNSZXNwb25zZSIKkAIBorsYA29wczABEnEKDkdldEJvb2tpbmdQYXRoEigud2VlbG8udHJhY2tpbmcudjEuR2V0Qm9va2luZ1BhdGhSZXF1ZXN0Gikud2VlbG8udHJhY2tpbmcudjEuR2V0Qm9va2luZ1BhdGhSZXNwb25zZSIKkAIBorsYA29wc2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_weelo_common_v1_access, file_weelo_common_v1_common, file_weelo_tracking_v1_events, file_weelo_tracking_v1_tracking]);
+
+/**
+ * WatchFleetPositionsRequest is the area to watch and how often each driver may be sent.
+ *
+ * @generated from message weelo.tracking.v1.WatchFleetPositionsRequest
+ */
+export type WatchFleetPositionsRequest = Message<"weelo.tracking.v1.WatchFleetPositionsRequest"> & {
+  /**
+   * Southern edge, in degrees.
+   *
+   * @generated from field: double south = 1;
+   */
+  south: number;
+
+  /**
+   * Western edge, in degrees.
+   *
+   * @generated from field: double west = 2;
+   */
+  west: number;
+
+  /**
+   * Northern edge, in degrees; not south of `south`.
+   *
+   * @generated from field: double north = 3;
+   */
+  north: number;
+
+  /**
+   * Eastern edge, in degrees; not west of `west` (a box across the antimeridian is not supported).
+   *
+   * @generated from field: double east = 4;
+   */
+  east: number;
+
+  /**
+   * Smallest time between two positions of one driver, from 250 to 60000 ms; zero means 1000.
+   *
+   * @generated from field: uint32 min_interval_ms = 5;
+   */
+  minIntervalMs: number;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.WatchFleetPositionsRequest.
+ * Use `create(WatchFleetPositionsRequestSchema)` to create a new message.
+ */
+export const WatchFleetPositionsRequestSchema: GenMessage<WatchFleetPositionsRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 0);
+
+/**
+ * WatchFleetPositionsResponse is one batch.
+ *
+ * @generated from message weelo.tracking.v1.WatchFleetPositionsResponse
+ */
+export type WatchFleetPositionsResponse = Message<"weelo.tracking.v1.WatchFleetPositionsResponse"> & {
+  /**
+   * Drivers seen or moved since the last batch, each at most once.
+   *
+   * @generated from field: repeated weelo.tracking.v1.FleetPosition positions = 1;
+   */
+  positions: FleetPosition[];
+
+  /**
+   * Fleet ids of drivers that left the box, went offline or dark since the last batch.
+   *
+   * @generated from field: repeated string gone_driver_ids = 2;
+   */
+  goneDriverIds: string[];
+
+  /**
+   * True on the first batch (the whole box) and on a resynchronisation: forget every driver not in it.
+   *
+   * @generated from field: bool snapshot = 3;
+   */
+  snapshot: boolean;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.WatchFleetPositionsResponse.
+ * Use `create(WatchFleetPositionsResponseSchema)` to create a new message.
+ */
+export const WatchFleetPositionsResponseSchema: GenMessage<WatchFleetPositionsResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 1);
+
+/**
+ * FleetPosition is one driver's latest position and what they are doing.
+ *
+ * @generated from message weelo.tracking.v1.FleetPosition
+ */
+export type FleetPosition = Message<"weelo.tracking.v1.FleetPosition"> & {
+  /**
+   * Fleet id of the driver.
+   *
+   * @generated from field: string driver_id = 1;
+   */
+  driverId: string;
+
+  /**
+   * User id of the driver's transporter.
+   *
+   * @generated from field: string transporter_id = 2;
+   */
+  transporterId: string;
+
+  /**
+   * Id of the vehicle the driver is online with.
+   *
+   * @generated from field: string vehicle_id = 3;
+   */
+  vehicleId: string;
+
+  /**
+   * Vehicle type id of that vehicle.
+   *
+   * @generated from field: string vehicle_type = 4;
+   */
+  vehicleType: string;
+
+  /**
+   * Where the driver is.
+   *
+   * @generated from field: weelo.common.v1.LatLng position = 5;
+   */
+  position?: LatLng | undefined;
+
+  /**
+   * Heading in degrees from north, 0 to 360.
+   *
+   * @generated from field: double heading = 6;
+   */
+  heading: number;
+
+  /**
+   * When the position was recorded by the driver's app.
+   *
+   * @generated from field: google.protobuf.Timestamp recorded_at = 7;
+   */
+  recordedAt?: Timestamp | undefined;
+
+  /**
+   * Id of the booking the driver is on; empty when free.
+   *
+   * @generated from field: string booking_id = 8;
+   */
+  bookingId: string;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.FleetPosition.
+ * Use `create(FleetPositionSchema)` to create a new message.
+ */
+export const FleetPositionSchema: GenMessage<FleetPosition> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 2);
+
+/**
+ * GetBookingPathRequest names a booking.
+ *
+ * @generated from message weelo.tracking.v1.GetBookingPathRequest
+ */
+export type GetBookingPathRequest = Message<"weelo.tracking.v1.GetBookingPathRequest"> & {
+  /**
+   * Id of the booking.
+   *
+   * @generated from field: string booking_id = 1;
+   */
+  bookingId: string;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.GetBookingPathRequest.
+ * Use `create(GetBookingPathRequestSchema)` to create a new message.
+ */
+export const GetBookingPathRequestSchema: GenMessage<GetBookingPathRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 3);
+
+/**
+ * GetBookingPathResponse is the breadcrumb of a trip.
+ *
+ * @generated from message weelo.tracking.v1.GetBookingPathResponse
+ */
+export type GetBookingPathResponse = Message<"weelo.tracking.v1.GetBookingPathResponse"> & {
+  /**
+   * The accepted points of the trip in recording order.
+   *
+   * @generated from field: repeated weelo.tracking.v1.TripPoint points = 1;
+   */
+  points: TripPoint[];
+
+  /**
+   * Sum of the great-circle distances between consecutive points, in metres.
+   *
+   * @generated from field: double distance_m = 2;
+   */
+  distanceM: number;
+};
+
+/**
+ * Describes the message weelo.tracking.v1.GetBookingPathResponse.
+ * Use `create(GetBookingPathResponseSchema)` to create a new message.
+ */
+export const GetBookingPathResponseSchema: GenMessage<GetBookingPathResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 4);
 
 /**
  * FindNearbyDriversRequest describes the search.
@@ -69,7 +273,7 @@ export type FindNearbyDriversRequest = Message<"weelo.tracking.v1.FindNearbyDriv
  * Use `create(FindNearbyDriversRequestSchema)` to create a new message.
  */
 export const FindNearbyDriversRequestSchema: GenMessage<FindNearbyDriversRequest> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 0);
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 5);
 
 /**
  * FindNearbyDriversResponse lists the drivers found, nearest first.
@@ -90,7 +294,7 @@ export type FindNearbyDriversResponse = Message<"weelo.tracking.v1.FindNearbyDri
  * Use `create(FindNearbyDriversResponseSchema)` to create a new message.
  */
 export const FindNearbyDriversResponseSchema: GenMessage<FindNearbyDriversResponse> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 1);
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 6);
 
 /**
  * CheckArrivalRequest names the trip, its driver and the stop to check.
@@ -132,7 +336,7 @@ export type CheckArrivalRequest = Message<"weelo.tracking.v1.CheckArrivalRequest
  * Use `create(CheckArrivalRequestSchema)` to create a new message.
  */
 export const CheckArrivalRequestSchema: GenMessage<CheckArrivalRequest> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 2);
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 7);
 
 /**
  * CheckArrivalResponse says the driver is at the stop.
@@ -167,7 +371,7 @@ export type CheckArrivalResponse = Message<"weelo.tracking.v1.CheckArrivalRespon
  * Use `create(CheckArrivalResponseSchema)` to create a new message.
  */
 export const CheckArrivalResponseSchema: GenMessage<CheckArrivalResponse> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 3);
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 8);
 
 /**
  * CountAvailableDriversRequest names the area (H3 cells) and the vehicle type.
@@ -195,7 +399,7 @@ export type CountAvailableDriversRequest = Message<"weelo.tracking.v1.CountAvail
  * Use `create(CountAvailableDriversRequestSchema)` to create a new message.
  */
 export const CountAvailableDriversRequestSchema: GenMessage<CountAvailableDriversRequest> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 4);
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 9);
 
 /**
  * CountAvailableDriversResponse is the count over all the cells.
@@ -216,7 +420,7 @@ export type CountAvailableDriversResponse = Message<"weelo.tracking.v1.CountAvai
  * Use `create(CountAvailableDriversResponseSchema)` to create a new message.
  */
 export const CountAvailableDriversResponseSchema: GenMessage<CountAvailableDriversResponse> = /*@__PURE__*/
-  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 5);
+  messageDesc(file_weelo_tracking_v1_tracking_internal_service, 10);
 
 /**
  * TrackingInternalService is for other services only. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway; its methods take no access token.
@@ -253,6 +457,26 @@ export const TrackingInternalService: GenService<{
     methodKind: "unary";
     input: typeof CountAvailableDriversRequestSchema;
     output: typeof CountAvailableDriversResponseSchema;
+  },
+  /**
+   * WatchFleetPositions streams the live positions of online drivers inside a bounding box for the ops console's map: first every known driver in the box, then changes, thinned on the server to at most one position per driver per `min_interval_ms`, batched, with drivers that left the box or went offline listed as gone.
+   *
+   * @generated from rpc weelo.tracking.v1.TrackingInternalService.WatchFleetPositions
+   */
+  watchFleetPositions: {
+    methodKind: "server_streaming";
+    input: typeof WatchFleetPositionsRequestSchema;
+    output: typeof WatchFleetPositionsResponseSchema;
+  },
+  /**
+   * GetBookingPath returns a trip's breadcrumb for the ops console, for any booking (GetTripPath's rules without the customer check); a booking without a trip returns no points.
+   *
+   * @generated from rpc weelo.tracking.v1.TrackingInternalService.GetBookingPath
+   */
+  getBookingPath: {
+    methodKind: "unary";
+    input: typeof GetBookingPathRequestSchema;
+    output: typeof GetBookingPathResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weelo_tracking_v1_tracking_internal_service, 0);

@@ -33,7 +33,7 @@ export enum BookingStatus {
   BOOKING_STATUS_AT_DROPOFF = 7,
   /** BOOKING_STATUS_COMPLETED - BOOKING_STATUS_COMPLETED means the goods were delivered (the delivery code was given). */
   BOOKING_STATUS_COMPLETED = 8,
-  /** BOOKING_STATUS_CANCELLED - BOOKING_STATUS_CANCELLED means the customer cancelled the booking. */
+  /** BOOKING_STATUS_CANCELLED - BOOKING_STATUS_CANCELLED means the customer or operations cancelled the booking, or nobody took it. */
   BOOKING_STATUS_CANCELLED = 9,
   UNRECOGNIZED = -1,
 }
@@ -119,6 +119,8 @@ export enum ActorRole {
   ACTOR_ROLE_DISPATCH = 4,
   /** ACTOR_ROLE_SYSTEM - ACTOR_ROLE_SYSTEM is the booking service itself (creation). */
   ACTOR_ROLE_SYSTEM = 5,
+  /** ACTOR_ROLE_OPS - ACTOR_ROLE_OPS is a member of the operations team acting through the ops console (cancel, reopen, reassign). */
+  ACTOR_ROLE_OPS = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -142,6 +144,9 @@ export function actorRoleFromJSON(object: any): ActorRole {
     case 5:
     case "ACTOR_ROLE_SYSTEM":
       return ActorRole.ACTOR_ROLE_SYSTEM;
+    case 6:
+    case "ACTOR_ROLE_OPS":
+      return ActorRole.ACTOR_ROLE_OPS;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -163,6 +168,8 @@ export function actorRoleToJSON(object: ActorRole): string {
       return "ACTOR_ROLE_DISPATCH";
     case ActorRole.ACTOR_ROLE_SYSTEM:
       return "ACTOR_ROLE_SYSTEM";
+    case ActorRole.ACTOR_ROLE_OPS:
+      return "ACTOR_ROLE_OPS";
     case ActorRole.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

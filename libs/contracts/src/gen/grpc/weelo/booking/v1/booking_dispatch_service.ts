@@ -64,6 +64,8 @@ export interface ReopenBookingRequest {
   bookingId: string;
   /** Why (e.g. "driver did not start"); at most 500 characters. */
   reason: string;
+  /** User id of the operations user who asked for the reopen through the ops console; empty when dispatch reopens on its own (a missed assignment deadline). When set, the history records ACTOR_ROLE_OPS and this id. */
+  opsUserId: string;
 }
 
 /** ReopenBookingResponse is the booking after the reopen. */
@@ -82,6 +84,34 @@ export interface ExpireBookingRequest {
 export interface ExpireBookingResponse {
   /** The booking, CANCELLED with reason NO_TRANSPORTER_FOUND. */
   booking?: Booking | undefined;
+}
+
+/** ReassignBookingRequest names the booking, the new driver and vehicle, and who asked. */
+export interface ReassignBookingRequest {
+  /** Id of the booking. */
+  bookingId: string;
+  /** Fleet id of the new driver; must belong to the booking's transporter. */
+  driverId: string;
+  /** Identity account id of the new driver (the user id of the driver's tokens). */
+  driverUserId: string;
+  /** Id of the vehicle the new driver takes. */
+  vehicleId: string;
+  /** User id of the operations user who asked for the reassignment. */
+  opsUserId: string;
+  /** Why, for the booking's history; at most 500 characters. */
+  reason: string;
+}
+
+/** ReassignBookingResponse is the booking after the reassignment. */
+export interface ReassignBookingResponse {
+  /** The booking, ASSIGNED to the new driver and vehicle. */
+  booking?:
+    | Booking
+    | undefined;
+  /** Fleet id of the driver the booking had before; equal to the new one when nothing changed. */
+  previousDriverId: string;
+  /** Id of the vehicle the booking had before. */
+  previousVehicleId: string;
 }
 
 function createBaseConfirmBookingRequest(): ConfirmBookingRequest {
@@ -469,7 +499,7 @@ export const AssignBookingResponse: MessageFns<AssignBookingResponse> = {
 };
 
 function createBaseReopenBookingRequest(): ReopenBookingRequest {
-  return { bookingId: "", reason: "" };
+  return { bookingId: "", reason: "", opsUserId: "" };
 }
 
 export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
@@ -479,6 +509,9 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.opsUserId !== "") {
+      writer.uint32(26).string(message.opsUserId);
     }
     return writer;
   },
@@ -512,6 +545,14 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.opsUserId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -532,6 +573,11 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
         ? globalThis.String(object.booking_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      opsUserId: isSet(object.opsUserId)
+        ? globalThis.String(object.opsUserId)
+        : isSet(object.ops_user_id)
+        ? globalThis.String(object.ops_user_id)
+        : "",
     };
   },
 
@@ -543,6 +589,9 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.opsUserId !== "") {
+      obj.opsUserId = message.opsUserId;
+    }
     return obj;
   },
 
@@ -553,6 +602,7 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
     const message = createBaseReopenBookingRequest();
     message.bookingId = object.bookingId ?? "";
     message.reason = object.reason ?? "";
+    message.opsUserId = object.opsUserId ?? "";
     return message;
   },
 };
@@ -768,6 +818,286 @@ export const ExpireBookingResponse: MessageFns<ExpireBookingResponse> = {
   },
 };
 
+function createBaseReassignBookingRequest(): ReassignBookingRequest {
+  return { bookingId: "", driverId: "", driverUserId: "", vehicleId: "", opsUserId: "", reason: "" };
+}
+
+export const ReassignBookingRequest: MessageFns<ReassignBookingRequest> = {
+  encode(message: ReassignBookingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bookingId !== "") {
+      writer.uint32(10).string(message.bookingId);
+    }
+    if (message.driverId !== "") {
+      writer.uint32(18).string(message.driverId);
+    }
+    if (message.driverUserId !== "") {
+      writer.uint32(26).string(message.driverUserId);
+    }
+    if (message.vehicleId !== "") {
+      writer.uint32(34).string(message.vehicleId);
+    }
+    if (message.opsUserId !== "") {
+      writer.uint32(42).string(message.opsUserId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReassignBookingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReassignBookingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.driverId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.driverUserId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.vehicleId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.opsUserId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReassignBookingRequest {
+    return {
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+      driverId: isSet(object.driverId)
+        ? globalThis.String(object.driverId)
+        : isSet(object.driver_id)
+        ? globalThis.String(object.driver_id)
+        : "",
+      driverUserId: isSet(object.driverUserId)
+        ? globalThis.String(object.driverUserId)
+        : isSet(object.driver_user_id)
+        ? globalThis.String(object.driver_user_id)
+        : "",
+      vehicleId: isSet(object.vehicleId)
+        ? globalThis.String(object.vehicleId)
+        : isSet(object.vehicle_id)
+        ? globalThis.String(object.vehicle_id)
+        : "",
+      opsUserId: isSet(object.opsUserId)
+        ? globalThis.String(object.opsUserId)
+        : isSet(object.ops_user_id)
+        ? globalThis.String(object.ops_user_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReassignBookingRequest): unknown {
+    const obj: any = {};
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    if (message.driverId !== "") {
+      obj.driverId = message.driverId;
+    }
+    if (message.driverUserId !== "") {
+      obj.driverUserId = message.driverUserId;
+    }
+    if (message.vehicleId !== "") {
+      obj.vehicleId = message.vehicleId;
+    }
+    if (message.opsUserId !== "") {
+      obj.opsUserId = message.opsUserId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReassignBookingRequest>, I>>(base?: I): ReassignBookingRequest {
+    return ReassignBookingRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReassignBookingRequest>, I>>(object: I): ReassignBookingRequest {
+    const message = createBaseReassignBookingRequest();
+    message.bookingId = object.bookingId ?? "";
+    message.driverId = object.driverId ?? "";
+    message.driverUserId = object.driverUserId ?? "";
+    message.vehicleId = object.vehicleId ?? "";
+    message.opsUserId = object.opsUserId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseReassignBookingResponse(): ReassignBookingResponse {
+  return { booking: undefined, previousDriverId: "", previousVehicleId: "" };
+}
+
+export const ReassignBookingResponse: MessageFns<ReassignBookingResponse> = {
+  encode(message: ReassignBookingResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.booking !== undefined) {
+      Booking.encode(message.booking, writer.uint32(10).fork()).join();
+    }
+    if (message.previousDriverId !== "") {
+      writer.uint32(18).string(message.previousDriverId);
+    }
+    if (message.previousVehicleId !== "") {
+      writer.uint32(26).string(message.previousVehicleId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReassignBookingResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReassignBookingResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.booking = Booking.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.previousDriverId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.previousVehicleId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReassignBookingResponse {
+    return {
+      booking: isSet(object.booking) ? Booking.fromJSON(object.booking) : undefined,
+      previousDriverId: isSet(object.previousDriverId)
+        ? globalThis.String(object.previousDriverId)
+        : isSet(object.previous_driver_id)
+        ? globalThis.String(object.previous_driver_id)
+        : "",
+      previousVehicleId: isSet(object.previousVehicleId)
+        ? globalThis.String(object.previousVehicleId)
+        : isSet(object.previous_vehicle_id)
+        ? globalThis.String(object.previous_vehicle_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ReassignBookingResponse): unknown {
+    const obj: any = {};
+    if (message.booking !== undefined) {
+      obj.booking = Booking.toJSON(message.booking);
+    }
+    if (message.previousDriverId !== "") {
+      obj.previousDriverId = message.previousDriverId;
+    }
+    if (message.previousVehicleId !== "") {
+      obj.previousVehicleId = message.previousVehicleId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReassignBookingResponse>, I>>(base?: I): ReassignBookingResponse {
+    return ReassignBookingResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReassignBookingResponse>, I>>(object: I): ReassignBookingResponse {
+    const message = createBaseReassignBookingResponse();
+    message.booking = (object.booking !== undefined && object.booking !== null)
+      ? Booking.fromPartial(object.booking)
+      : undefined;
+    message.previousDriverId = object.previousDriverId ?? "";
+    message.previousVehicleId = object.previousVehicleId ?? "";
+    return message;
+  },
+};
+
 /** BookingDispatchService is how the dispatch service moves bookings when offers are accepted, drivers assigned, or acceptances given up. It is internal: served on the mesh listener only, to the dispatch service (its certificate names it), never exposed by the gateway; its methods need no user token. */
 export type BookingDispatchServiceService = typeof BookingDispatchServiceService;
 export const BookingDispatchServiceService = {
@@ -805,6 +1135,18 @@ export const BookingDispatchServiceService = {
       Buffer.from(ReopenBookingResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReopenBookingResponse => ReopenBookingResponse.decode(value),
   },
+  /** ReassignBooking gives an ASSIGNED or DRIVER_EN_ROUTE booking another driver and vehicle of the same transporter (operations' reassignment through dispatch); the booking is ASSIGNED to the new driver, the history names the operations user, and event booking.reassigned tells tracking, fleet and notification. Reassigning to the driver and vehicle it has changes nothing and returns it. */
+  reassignBooking: {
+    path: "/weelo.booking.v1.BookingDispatchService/ReassignBooking" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReassignBookingRequest): Buffer =>
+      Buffer.from(ReassignBookingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReassignBookingRequest => ReassignBookingRequest.decode(value),
+    responseSerialize: (value: ReassignBookingResponse): Buffer =>
+      Buffer.from(ReassignBookingResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReassignBookingResponse => ReassignBookingResponse.decode(value),
+  },
   /** ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking. */
   expireBooking: {
     path: "/weelo.booking.v1.BookingDispatchService/ExpireBooking" as const,
@@ -825,6 +1167,8 @@ export interface BookingDispatchServiceServer extends UntypedServiceImplementati
   assignBooking: handleUnaryCall<AssignBookingRequest, AssignBookingResponse>;
   /** ReopenBooking puts a CONFIRMED or ASSIGNED booking back to PENDING, clearing its transporter and driver (event booking.reopened). */
   reopenBooking: handleUnaryCall<ReopenBookingRequest, ReopenBookingResponse>;
+  /** ReassignBooking gives an ASSIGNED or DRIVER_EN_ROUTE booking another driver and vehicle of the same transporter (operations' reassignment through dispatch); the booking is ASSIGNED to the new driver, the history names the operations user, and event booking.reassigned tells tracking, fleet and notification. Reassigning to the driver and vehicle it has changes nothing and returns it. */
+  reassignBooking: handleUnaryCall<ReassignBookingRequest, ReassignBookingResponse>;
   /** ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking. */
   expireBooking: handleUnaryCall<ExpireBookingRequest, ExpireBookingResponse>;
 }
@@ -877,6 +1221,22 @@ export interface BookingDispatchServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReopenBookingResponse) => void,
+  ): ClientUnaryCall;
+  /** ReassignBooking gives an ASSIGNED or DRIVER_EN_ROUTE booking another driver and vehicle of the same transporter (operations' reassignment through dispatch); the booking is ASSIGNED to the new driver, the history names the operations user, and event booking.reassigned tells tracking, fleet and notification. Reassigning to the driver and vehicle it has changes nothing and returns it. */
+  reassignBooking(
+    request: ReassignBookingRequest,
+    callback: (error: ServiceError | null, response: ReassignBookingResponse) => void,
+  ): ClientUnaryCall;
+  reassignBooking(
+    request: ReassignBookingRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReassignBookingResponse) => void,
+  ): ClientUnaryCall;
+  reassignBooking(
+    request: ReassignBookingRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReassignBookingResponse) => void,
   ): ClientUnaryCall;
   /** ExpireBooking cancels a PENDING booking no transporter took before the broadcast ended (PENDING → CANCELLED, reason NO_TRANSPORTER_FOUND, event booking.expired); a retry returns the booking. */
   expireBooking(

@@ -21,6 +21,8 @@ export enum Role {
   ROLE_TRANSPORTER = 2,
   /** ROLE_DRIVER - ROLE_DRIVER drives a transporter's truck and streams its position. */
   ROLE_DRIVER = 3,
+  /** ROLE_OPS - ROLE_OPS is a member of the operations team: logs in by OTP only from a phone on the OPS_PHONES allow-list, and is the only role that may call OpsService. */
+  ROLE_OPS = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -38,6 +40,9 @@ export function roleFromJSON(object: any): Role {
     case 3:
     case "ROLE_DRIVER":
       return Role.ROLE_DRIVER;
+    case 4:
+    case "ROLE_OPS":
+      return Role.ROLE_OPS;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -55,6 +60,8 @@ export function roleToJSON(object: Role): string {
       return "ROLE_TRANSPORTER";
     case Role.ROLE_DRIVER:
       return "ROLE_DRIVER";
+    case Role.ROLE_OPS:
+      return "ROLE_OPS";
     case Role.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

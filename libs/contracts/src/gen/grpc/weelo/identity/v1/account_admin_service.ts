@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { User } from "./identity.js";
 
 export const protobufPackage = "weelo.identity.v1";
 
@@ -58,6 +59,40 @@ export interface UnblockUserResponse {
   userId: string;
   /** True when the account was blocked and is not any more; false when it was not blocked. */
   unblocked: boolean;
+}
+
+/** GetAccountsRequest names up to 100 accounts. */
+export interface GetAccountsRequest {
+  /** User ids. */
+  userIds: string[];
+}
+
+/** GetAccountsResponse lists the accounts found. */
+export interface GetAccountsResponse {
+  /** The accounts, in the order asked. */
+  accounts: Account[];
+}
+
+/** FindAccountsByPhoneRequest names a phone number. */
+export interface FindAccountsByPhoneRequest {
+  /** The phone number, in any accepted form. */
+  phone: string;
+}
+
+/** FindAccountsByPhoneResponse lists the phone's accounts. */
+export interface FindAccountsByPhoneResponse {
+  /** The accounts, one per role. */
+  accounts: Account[];
+}
+
+/** Account is a user as operations see it. */
+export interface Account {
+  /** The user. */
+  user?:
+    | User
+    | undefined;
+  /** When the account was blocked; unset when it is not blocked. */
+  blockedAt?: Date | undefined;
 }
 
 function createBaseBlockUserRequest(): BlockUserRequest {
@@ -440,7 +475,374 @@ export const UnblockUserResponse: MessageFns<UnblockUserResponse> = {
   },
 };
 
-/** AccountAdminService lets operations staff block and unblock user accounts. It is internal: served on the mesh listener only, to the ops console service (its certificate names it), and never exposed by the gateway; its methods need no user token. */
+function createBaseGetAccountsRequest(): GetAccountsRequest {
+  return { userIds: [] };
+}
+
+export const GetAccountsRequest: MessageFns<GetAccountsRequest> = {
+  encode(message: GetAccountsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAccountsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAccountsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAccountsRequest {
+    return {
+      userIds: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetAccountsRequest): unknown {
+    const obj: any = {};
+    if (message.userIds?.length) {
+      obj.userIds = message.userIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAccountsRequest>, I>>(base?: I): GetAccountsRequest {
+    return GetAccountsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAccountsRequest>, I>>(object: I): GetAccountsRequest {
+    const message = createBaseGetAccountsRequest();
+    message.userIds = object.userIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetAccountsResponse(): GetAccountsResponse {
+  return { accounts: [] };
+}
+
+export const GetAccountsResponse: MessageFns<GetAccountsResponse> = {
+  encode(message: GetAccountsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.accounts) {
+      Account.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAccountsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAccountsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accounts.push(Account.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAccountsResponse {
+    return {
+      accounts: globalThis.Array.isArray(object?.accounts) ? object.accounts.map((e: any) => Account.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetAccountsResponse): unknown {
+    const obj: any = {};
+    if (message.accounts?.length) {
+      obj.accounts = message.accounts.map((e) => Account.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAccountsResponse>, I>>(base?: I): GetAccountsResponse {
+    return GetAccountsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAccountsResponse>, I>>(object: I): GetAccountsResponse {
+    const message = createBaseGetAccountsResponse();
+    message.accounts = object.accounts?.map((e) => Account.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFindAccountsByPhoneRequest(): FindAccountsByPhoneRequest {
+  return { phone: "" };
+}
+
+export const FindAccountsByPhoneRequest: MessageFns<FindAccountsByPhoneRequest> = {
+  encode(message: FindAccountsByPhoneRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phone !== "") {
+      writer.uint32(10).string(message.phone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindAccountsByPhoneRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindAccountsByPhoneRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phone = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindAccountsByPhoneRequest {
+    return { phone: isSet(object.phone) ? globalThis.String(object.phone) : "" };
+  },
+
+  toJSON(message: FindAccountsByPhoneRequest): unknown {
+    const obj: any = {};
+    if (message.phone !== "") {
+      obj.phone = message.phone;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FindAccountsByPhoneRequest>, I>>(base?: I): FindAccountsByPhoneRequest {
+    return FindAccountsByPhoneRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FindAccountsByPhoneRequest>, I>>(object: I): FindAccountsByPhoneRequest {
+    const message = createBaseFindAccountsByPhoneRequest();
+    message.phone = object.phone ?? "";
+    return message;
+  },
+};
+
+function createBaseFindAccountsByPhoneResponse(): FindAccountsByPhoneResponse {
+  return { accounts: [] };
+}
+
+export const FindAccountsByPhoneResponse: MessageFns<FindAccountsByPhoneResponse> = {
+  encode(message: FindAccountsByPhoneResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.accounts) {
+      Account.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindAccountsByPhoneResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindAccountsByPhoneResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accounts.push(Account.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindAccountsByPhoneResponse {
+    return {
+      accounts: globalThis.Array.isArray(object?.accounts) ? object.accounts.map((e: any) => Account.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: FindAccountsByPhoneResponse): unknown {
+    const obj: any = {};
+    if (message.accounts?.length) {
+      obj.accounts = message.accounts.map((e) => Account.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FindAccountsByPhoneResponse>, I>>(base?: I): FindAccountsByPhoneResponse {
+    return FindAccountsByPhoneResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FindAccountsByPhoneResponse>, I>>(object: I): FindAccountsByPhoneResponse {
+    const message = createBaseFindAccountsByPhoneResponse();
+    message.accounts = object.accounts?.map((e) => Account.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAccount(): Account {
+  return { user: undefined, blockedAt: undefined };
+}
+
+export const Account: MessageFns<Account> = {
+  encode(message: Account, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.blockedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.blockedAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Account {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.blockedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Account {
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      blockedAt: isSet(object.blockedAt)
+        ? fromJsonTimestamp(object.blockedAt)
+        : isSet(object.blocked_at)
+        ? fromJsonTimestamp(object.blocked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Account): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    if (message.blockedAt !== undefined) {
+      obj.blockedAt = message.blockedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Account>, I>>(base?: I): Account {
+    return Account.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Account>, I>>(object: I): Account {
+    const message = createBaseAccount();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    message.blockedAt = object.blockedAt ?? undefined;
+    return message;
+  },
+};
+
+/** AccountAdminService lets operations staff look up, block and unblock user accounts. It is internal: served on the mesh listener only, to the ops console service (its certificate names it), and never exposed by the gateway; its methods need no user token. */
 export type AccountAdminServiceService = typeof AccountAdminServiceService;
 export const AccountAdminServiceService = {
   /** BlockUser blocks an account: it can no longer log in (VerifyOtp answers PERMISSION_DENIED with reason ACCOUNT_BLOCKED) or refresh, and every session it has open is revoked at once, closing its streams and sockets. Blocking a blocked account changes nothing and returns it as it is; an unknown user is NOT_FOUND. */
@@ -463,6 +865,28 @@ export const AccountAdminServiceService = {
     responseSerialize: (value: UnblockUserResponse): Buffer => Buffer.from(UnblockUserResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UnblockUserResponse => UnblockUserResponse.decode(value),
   },
+  /** GetAccounts returns the accounts with the given ids, in the order asked; unknown ids are left out. */
+  getAccounts: {
+    path: "/weelo.identity.v1.AccountAdminService/GetAccounts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAccountsRequest): Buffer => Buffer.from(GetAccountsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAccountsRequest => GetAccountsRequest.decode(value),
+    responseSerialize: (value: GetAccountsResponse): Buffer => Buffer.from(GetAccountsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAccountsResponse => GetAccountsResponse.decode(value),
+  },
+  /** FindAccountsByPhone returns every account of a phone number (one per role), in any accepted form of the number; none is an empty list. */
+  findAccountsByPhone: {
+    path: "/weelo.identity.v1.AccountAdminService/FindAccountsByPhone" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FindAccountsByPhoneRequest): Buffer =>
+      Buffer.from(FindAccountsByPhoneRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindAccountsByPhoneRequest => FindAccountsByPhoneRequest.decode(value),
+    responseSerialize: (value: FindAccountsByPhoneResponse): Buffer =>
+      Buffer.from(FindAccountsByPhoneResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindAccountsByPhoneResponse => FindAccountsByPhoneResponse.decode(value),
+  },
 } as const;
 
 export interface AccountAdminServiceServer extends UntypedServiceImplementation {
@@ -470,6 +894,10 @@ export interface AccountAdminServiceServer extends UntypedServiceImplementation 
   blockUser: handleUnaryCall<BlockUserRequest, BlockUserResponse>;
   /** UnblockUser lets a blocked account log in again; the sessions revoked by the block stay revoked. Unblocking an account that is not blocked changes nothing; an unknown user is NOT_FOUND. */
   unblockUser: handleUnaryCall<UnblockUserRequest, UnblockUserResponse>;
+  /** GetAccounts returns the accounts with the given ids, in the order asked; unknown ids are left out. */
+  getAccounts: handleUnaryCall<GetAccountsRequest, GetAccountsResponse>;
+  /** FindAccountsByPhone returns every account of a phone number (one per role), in any accepted form of the number; none is an empty list. */
+  findAccountsByPhone: handleUnaryCall<FindAccountsByPhoneRequest, FindAccountsByPhoneResponse>;
 }
 
 export interface AccountAdminServiceClient extends Client {
@@ -504,6 +932,38 @@ export interface AccountAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UnblockUserResponse) => void,
+  ): ClientUnaryCall;
+  /** GetAccounts returns the accounts with the given ids, in the order asked; unknown ids are left out. */
+  getAccounts(
+    request: GetAccountsRequest,
+    callback: (error: ServiceError | null, response: GetAccountsResponse) => void,
+  ): ClientUnaryCall;
+  getAccounts(
+    request: GetAccountsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAccountsResponse) => void,
+  ): ClientUnaryCall;
+  getAccounts(
+    request: GetAccountsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAccountsResponse) => void,
+  ): ClientUnaryCall;
+  /** FindAccountsByPhone returns every account of a phone number (one per role), in any accepted form of the number; none is an empty list. */
+  findAccountsByPhone(
+    request: FindAccountsByPhoneRequest,
+    callback: (error: ServiceError | null, response: FindAccountsByPhoneResponse) => void,
+  ): ClientUnaryCall;
+  findAccountsByPhone(
+    request: FindAccountsByPhoneRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindAccountsByPhoneResponse) => void,
+  ): ClientUnaryCall;
+  findAccountsByPhone(
+    request: FindAccountsByPhoneRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindAccountsByPhoneResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -21,11 +23,73 @@ import {
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { LatLng } from "../../common/v1/common.js";
 import { TripStop, tripStopFromJSON, tripStopToJSON } from "./events.js";
-import { NearbyDriver } from "./tracking.js";
+import { NearbyDriver, TripPoint } from "./tracking.js";
 
 export const protobufPackage = "weelo.tracking.v1";
 
 export const protobufFileName = "weelo/tracking/v1/tracking_internal_service.proto";
+
+/** WatchFleetPositionsRequest is the area to watch and how often each driver may be sent. */
+export interface WatchFleetPositionsRequest {
+  /** Southern edge, in degrees. */
+  south: number;
+  /** Western edge, in degrees. */
+  west: number;
+  /** Northern edge, in degrees; not south of `south`. */
+  north: number;
+  /** Eastern edge, in degrees; not west of `west` (a box across the antimeridian is not supported). */
+  east: number;
+  /** Smallest time between two positions of one driver, from 250 to 60000 ms; zero means 1000. */
+  minIntervalMs: number;
+}
+
+/** WatchFleetPositionsResponse is one batch. */
+export interface WatchFleetPositionsResponse {
+  /** Drivers seen or moved since the last batch, each at most once. */
+  positions: FleetPosition[];
+  /** Fleet ids of drivers that left the box, went offline or dark since the last batch. */
+  goneDriverIds: string[];
+  /** True on the first batch (the whole box) and on a resynchronisation: forget every driver not in it. */
+  snapshot: boolean;
+}
+
+/** FleetPosition is one driver's latest position and what they are doing. */
+export interface FleetPosition {
+  /** Fleet id of the driver. */
+  driverId: string;
+  /** User id of the driver's transporter. */
+  transporterId: string;
+  /** Id of the vehicle the driver is online with. */
+  vehicleId: string;
+  /** Vehicle type id of that vehicle. */
+  vehicleType: string;
+  /** Where the driver is. */
+  position?:
+    | LatLng
+    | undefined;
+  /** Heading in degrees from north, 0 to 360. */
+  heading: number;
+  /** When the position was recorded by the driver's app. */
+  recordedAt?:
+    | Date
+    | undefined;
+  /** Id of the booking the driver is on; empty when free. */
+  bookingId: string;
+}
+
+/** GetBookingPathRequest names a booking. */
+export interface GetBookingPathRequest {
+  /** Id of the booking. */
+  bookingId: string;
+}
+
+/** GetBookingPathResponse is the breadcrumb of a trip. */
+export interface GetBookingPathResponse {
+  /** The accepted points of the trip in recording order. */
+  points: TripPoint[];
+  /** Sum of the great-circle distances between consecutive points, in metres. */
+  distanceM: number;
+}
 
 /** FindNearbyDriversRequest describes the search. */
 export interface FindNearbyDriversRequest {
@@ -87,6 +151,628 @@ export interface CountAvailableDriversResponse {
   /** Available drivers of the vehicle type in the cells. */
   availableDrivers: number;
 }
+
+function createBaseWatchFleetPositionsRequest(): WatchFleetPositionsRequest {
+  return { south: 0, west: 0, north: 0, east: 0, minIntervalMs: 0 };
+}
+
+export const WatchFleetPositionsRequest: MessageFns<WatchFleetPositionsRequest> = {
+  encode(message: WatchFleetPositionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.south !== 0) {
+      writer.uint32(9).double(message.south);
+    }
+    if (message.west !== 0) {
+      writer.uint32(17).double(message.west);
+    }
+    if (message.north !== 0) {
+      writer.uint32(25).double(message.north);
+    }
+    if (message.east !== 0) {
+      writer.uint32(33).double(message.east);
+    }
+    if (message.minIntervalMs !== 0) {
+      writer.uint32(40).uint32(message.minIntervalMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchFleetPositionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchFleetPositionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.south = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.west = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.north = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.east = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.minIntervalMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchFleetPositionsRequest {
+    return {
+      south: isSet(object.south) ? globalThis.Number(object.south) : 0,
+      west: isSet(object.west) ? globalThis.Number(object.west) : 0,
+      north: isSet(object.north) ? globalThis.Number(object.north) : 0,
+      east: isSet(object.east) ? globalThis.Number(object.east) : 0,
+      minIntervalMs: isSet(object.minIntervalMs)
+        ? globalThis.Number(object.minIntervalMs)
+        : isSet(object.min_interval_ms)
+        ? globalThis.Number(object.min_interval_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: WatchFleetPositionsRequest): unknown {
+    const obj: any = {};
+    if (message.south !== 0) {
+      obj.south = floatToJson(message.south);
+    }
+    if (message.west !== 0) {
+      obj.west = floatToJson(message.west);
+    }
+    if (message.north !== 0) {
+      obj.north = floatToJson(message.north);
+    }
+    if (message.east !== 0) {
+      obj.east = floatToJson(message.east);
+    }
+    if (message.minIntervalMs !== 0) {
+      obj.minIntervalMs = Math.round(message.minIntervalMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchFleetPositionsRequest>, I>>(base?: I): WatchFleetPositionsRequest {
+    return WatchFleetPositionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchFleetPositionsRequest>, I>>(object: I): WatchFleetPositionsRequest {
+    const message = createBaseWatchFleetPositionsRequest();
+    message.south = object.south ?? 0;
+    message.west = object.west ?? 0;
+    message.north = object.north ?? 0;
+    message.east = object.east ?? 0;
+    message.minIntervalMs = object.minIntervalMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchFleetPositionsResponse(): WatchFleetPositionsResponse {
+  return { positions: [], goneDriverIds: [], snapshot: false };
+}
+
+export const WatchFleetPositionsResponse: MessageFns<WatchFleetPositionsResponse> = {
+  encode(message: WatchFleetPositionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.positions) {
+      FleetPosition.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.goneDriverIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.snapshot !== false) {
+      writer.uint32(24).bool(message.snapshot);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchFleetPositionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchFleetPositionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.positions.push(FleetPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.goneDriverIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.snapshot = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchFleetPositionsResponse {
+    return {
+      positions: globalThis.Array.isArray(object?.positions)
+        ? object.positions.map((e: any) => FleetPosition.fromJSON(e))
+        : [],
+      goneDriverIds: globalThis.Array.isArray(object?.goneDriverIds)
+        ? object.goneDriverIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.gone_driver_ids)
+        ? object.gone_driver_ids.map((e: any) => globalThis.String(e))
+        : [],
+      snapshot: isSet(object.snapshot) ? globalThis.Boolean(object.snapshot) : false,
+    };
+  },
+
+  toJSON(message: WatchFleetPositionsResponse): unknown {
+    const obj: any = {};
+    if (message.positions?.length) {
+      obj.positions = message.positions.map((e) => FleetPosition.toJSON(e));
+    }
+    if (message.goneDriverIds?.length) {
+      obj.goneDriverIds = message.goneDriverIds;
+    }
+    if (message.snapshot !== false) {
+      obj.snapshot = message.snapshot;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchFleetPositionsResponse>, I>>(base?: I): WatchFleetPositionsResponse {
+    return WatchFleetPositionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchFleetPositionsResponse>, I>>(object: I): WatchFleetPositionsResponse {
+    const message = createBaseWatchFleetPositionsResponse();
+    message.positions = object.positions?.map((e) => FleetPosition.fromPartial(e)) || [];
+    message.goneDriverIds = object.goneDriverIds?.map((e) => e) || [];
+    message.snapshot = object.snapshot ?? false;
+    return message;
+  },
+};
+
+function createBaseFleetPosition(): FleetPosition {
+  return {
+    driverId: "",
+    transporterId: "",
+    vehicleId: "",
+    vehicleType: "",
+    position: undefined,
+    heading: 0,
+    recordedAt: undefined,
+    bookingId: "",
+  };
+}
+
+export const FleetPosition: MessageFns<FleetPosition> = {
+  encode(message: FleetPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.driverId !== "") {
+      writer.uint32(10).string(message.driverId);
+    }
+    if (message.transporterId !== "") {
+      writer.uint32(18).string(message.transporterId);
+    }
+    if (message.vehicleId !== "") {
+      writer.uint32(26).string(message.vehicleId);
+    }
+    if (message.vehicleType !== "") {
+      writer.uint32(34).string(message.vehicleType);
+    }
+    if (message.position !== undefined) {
+      LatLng.encode(message.position, writer.uint32(42).fork()).join();
+    }
+    if (message.heading !== 0) {
+      writer.uint32(49).double(message.heading);
+    }
+    if (message.recordedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.bookingId !== "") {
+      writer.uint32(66).string(message.bookingId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.driverId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transporterId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vehicleId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.vehicleType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.position = LatLng.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.heading = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.recordedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetPosition {
+    return {
+      driverId: isSet(object.driverId)
+        ? globalThis.String(object.driverId)
+        : isSet(object.driver_id)
+        ? globalThis.String(object.driver_id)
+        : "",
+      transporterId: isSet(object.transporterId)
+        ? globalThis.String(object.transporterId)
+        : isSet(object.transporter_id)
+        ? globalThis.String(object.transporter_id)
+        : "",
+      vehicleId: isSet(object.vehicleId)
+        ? globalThis.String(object.vehicleId)
+        : isSet(object.vehicle_id)
+        ? globalThis.String(object.vehicle_id)
+        : "",
+      vehicleType: isSet(object.vehicleType)
+        ? globalThis.String(object.vehicleType)
+        : isSet(object.vehicle_type)
+        ? globalThis.String(object.vehicle_type)
+        : "",
+      position: isSet(object.position) ? LatLng.fromJSON(object.position) : undefined,
+      heading: isSet(object.heading) ? globalThis.Number(object.heading) : 0,
+      recordedAt: isSet(object.recordedAt)
+        ? fromJsonTimestamp(object.recordedAt)
+        : isSet(object.recorded_at)
+        ? fromJsonTimestamp(object.recorded_at)
+        : undefined,
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+    };
+  },
+
+  toJSON(message: FleetPosition): unknown {
+    const obj: any = {};
+    if (message.driverId !== "") {
+      obj.driverId = message.driverId;
+    }
+    if (message.transporterId !== "") {
+      obj.transporterId = message.transporterId;
+    }
+    if (message.vehicleId !== "") {
+      obj.vehicleId = message.vehicleId;
+    }
+    if (message.vehicleType !== "") {
+      obj.vehicleType = message.vehicleType;
+    }
+    if (message.position !== undefined) {
+      obj.position = LatLng.toJSON(message.position);
+    }
+    if (message.heading !== 0) {
+      obj.heading = floatToJson(message.heading);
+    }
+    if (message.recordedAt !== undefined) {
+      obj.recordedAt = message.recordedAt.toISOString();
+    }
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetPosition>, I>>(base?: I): FleetPosition {
+    return FleetPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetPosition>, I>>(object: I): FleetPosition {
+    const message = createBaseFleetPosition();
+    message.driverId = object.driverId ?? "";
+    message.transporterId = object.transporterId ?? "";
+    message.vehicleId = object.vehicleId ?? "";
+    message.vehicleType = object.vehicleType ?? "";
+    message.position = (object.position !== undefined && object.position !== null)
+      ? LatLng.fromPartial(object.position)
+      : undefined;
+    message.heading = object.heading ?? 0;
+    message.recordedAt = object.recordedAt ?? undefined;
+    message.bookingId = object.bookingId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBookingPathRequest(): GetBookingPathRequest {
+  return { bookingId: "" };
+}
+
+export const GetBookingPathRequest: MessageFns<GetBookingPathRequest> = {
+  encode(message: GetBookingPathRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bookingId !== "") {
+      writer.uint32(10).string(message.bookingId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBookingPathRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBookingPathRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBookingPathRequest {
+    return {
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBookingPathRequest): unknown {
+    const obj: any = {};
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBookingPathRequest>, I>>(base?: I): GetBookingPathRequest {
+    return GetBookingPathRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBookingPathRequest>, I>>(object: I): GetBookingPathRequest {
+    const message = createBaseGetBookingPathRequest();
+    message.bookingId = object.bookingId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBookingPathResponse(): GetBookingPathResponse {
+  return { points: [], distanceM: 0 };
+}
+
+export const GetBookingPathResponse: MessageFns<GetBookingPathResponse> = {
+  encode(message: GetBookingPathResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.points) {
+      TripPoint.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.distanceM !== 0) {
+      writer.uint32(17).double(message.distanceM);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBookingPathResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBookingPathResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.points.push(TripPoint.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.distanceM = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBookingPathResponse {
+    return {
+      points: globalThis.Array.isArray(object?.points) ? object.points.map((e: any) => TripPoint.fromJSON(e)) : [],
+      distanceM: isSet(object.distanceM)
+        ? globalThis.Number(object.distanceM)
+        : isSet(object.distance_m)
+        ? globalThis.Number(object.distance_m)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetBookingPathResponse): unknown {
+    const obj: any = {};
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => TripPoint.toJSON(e));
+    }
+    if (message.distanceM !== 0) {
+      obj.distanceM = floatToJson(message.distanceM);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBookingPathResponse>, I>>(base?: I): GetBookingPathResponse {
+    return GetBookingPathResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBookingPathResponse>, I>>(object: I): GetBookingPathResponse {
+    const message = createBaseGetBookingPathResponse();
+    message.points = object.points?.map((e) => TripPoint.fromPartial(e)) || [];
+    message.distanceM = object.distanceM ?? 0;
+    return message;
+  },
+};
 
 function createBaseFindNearbyDriversRequest(): FindNearbyDriversRequest {
   return { center: undefined, radiusM: 0, vehicleType: "", limit: 0, onePerTransporter: false };
@@ -756,6 +1442,30 @@ export const TrackingInternalServiceService = {
       Buffer.from(CountAvailableDriversResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CountAvailableDriversResponse => CountAvailableDriversResponse.decode(value),
   },
+  /** WatchFleetPositions streams the live positions of online drivers inside a bounding box for the ops console's map: first every known driver in the box, then changes, thinned on the server to at most one position per driver per `min_interval_ms`, batched, with drivers that left the box or went offline listed as gone. */
+  watchFleetPositions: {
+    path: "/weelo.tracking.v1.TrackingInternalService/WatchFleetPositions" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchFleetPositionsRequest): Buffer =>
+      Buffer.from(WatchFleetPositionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchFleetPositionsRequest => WatchFleetPositionsRequest.decode(value),
+    responseSerialize: (value: WatchFleetPositionsResponse): Buffer =>
+      Buffer.from(WatchFleetPositionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchFleetPositionsResponse => WatchFleetPositionsResponse.decode(value),
+  },
+  /** GetBookingPath returns a trip's breadcrumb for the ops console, for any booking (GetTripPath's rules without the customer check); a booking without a trip returns no points. */
+  getBookingPath: {
+    path: "/weelo.tracking.v1.TrackingInternalService/GetBookingPath" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBookingPathRequest): Buffer =>
+      Buffer.from(GetBookingPathRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBookingPathRequest => GetBookingPathRequest.decode(value),
+    responseSerialize: (value: GetBookingPathResponse): Buffer =>
+      Buffer.from(GetBookingPathResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBookingPathResponse => GetBookingPathResponse.decode(value),
+  },
 } as const;
 
 export interface TrackingInternalServiceServer extends UntypedServiceImplementation {
@@ -765,6 +1475,10 @@ export interface TrackingInternalServiceServer extends UntypedServiceImplementat
   checkArrival: handleUnaryCall<CheckArrivalRequest, CheckArrivalResponse>;
   /** CountAvailableDrivers counts the drivers of a vehicle type that FindNearbyDrivers could offer (online, not on a trip, seen within the staleness window) whose last position lies in the given H3 cells: the supply side of pricing's surge, read from the index without listing anyone. */
   countAvailableDrivers: handleUnaryCall<CountAvailableDriversRequest, CountAvailableDriversResponse>;
+  /** WatchFleetPositions streams the live positions of online drivers inside a bounding box for the ops console's map: first every known driver in the box, then changes, thinned on the server to at most one position per driver per `min_interval_ms`, batched, with drivers that left the box or went offline listed as gone. */
+  watchFleetPositions: handleServerStreamingCall<WatchFleetPositionsRequest, WatchFleetPositionsResponse>;
+  /** GetBookingPath returns a trip's breadcrumb for the ops console, for any booking (GetTripPath's rules without the customer check); a booking without a trip returns no points. */
+  getBookingPath: handleUnaryCall<GetBookingPathRequest, GetBookingPathResponse>;
 }
 
 export interface TrackingInternalServiceClient extends Client {
@@ -815,6 +1529,32 @@ export interface TrackingInternalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CountAvailableDriversResponse) => void,
+  ): ClientUnaryCall;
+  /** WatchFleetPositions streams the live positions of online drivers inside a bounding box for the ops console's map: first every known driver in the box, then changes, thinned on the server to at most one position per driver per `min_interval_ms`, batched, with drivers that left the box or went offline listed as gone. */
+  watchFleetPositions(
+    request: WatchFleetPositionsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchFleetPositionsResponse>;
+  watchFleetPositions(
+    request: WatchFleetPositionsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchFleetPositionsResponse>;
+  /** GetBookingPath returns a trip's breadcrumb for the ops console, for any booking (GetTripPath's rules without the customer check); a booking without a trip returns no points. */
+  getBookingPath(
+    request: GetBookingPathRequest,
+    callback: (error: ServiceError | null, response: GetBookingPathResponse) => void,
+  ): ClientUnaryCall;
+  getBookingPath(
+    request: GetBookingPathRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBookingPathResponse) => void,
+  ): ClientUnaryCall;
+  getBookingPath(
+    request: GetBookingPathRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBookingPathResponse) => void,
   ): ClientUnaryCall;
 }
 
