@@ -92,6 +92,10 @@ const BUCKETS = [
     "sockets and streams",
     /node:(internal\/)?(net|stream|streams)|internal\/streams|\bwritev\b|\bwriteBuffer\b|\bwritevGeneric\b/,
   ],
+  [
+    "events, abort signals, timers, async hooks",
+    /abort_controller|domexception|node:events|event_target|task_queues|async_hooks|node:(internal\/)?timers/,
+  ],
   ["gateway code", /^gateway\//],
   ["services' code", /^services\//],
   ["other libs", /^libs\//],
