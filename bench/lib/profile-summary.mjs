@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Prints where a V8 CPU profile (.cpuprofile) spent its time: the top functions by self time,
 // and the top files (node_modules packages collapsed) by self time. Usage:
-//   node bench/lib/profile-summary.mjs <file.cpuprofile> [top=25] [--busiest=<seconds>] [--buckets]
+//   node bench/lib/profile-summary.mjs <file.cpuprofile> [top=25] [--busiest=<seconds> | --window=<from>-<to>] [--buckets]
 // --buckets adds self time grouped by kind of work (crypto/TLS, HTTP/2, gRPC, protobuf,
 // validation, auth/JWT, logging, metrics and tracing, kysely/pg, Redis, NATS, GC, ...): the
 // "where the time goes" tables of bench/README.md.
@@ -12,6 +12,8 @@ import { readFileSync } from "node:fs";
 const args = process.argv.slice(2);
 const busiestArg = args.find((arg) => arg.startsWith("--busiest="));
 const bucketsWanted = args.includes("--buckets");
+// --window=FROM-TO: only the busy samples between FROM and TO seconds after the profile started.
+const windowArg = args.find((arg) => arg.startsWith("--window="));
 const [file, topArg] = args.filter((arg) => !arg.startsWith("--"));
 if (!file) {
   console.error("usage: node bench/lib/profile-summary.mjs <file.cpuprofile> [top] [--busiest=<seconds>]");
@@ -37,6 +39,18 @@ if (busiestArg) {
   }
   kept = busy.slice(best[0], best[0] + best[1]).map(([, id]) => id);
   windowNote = ` (busy samples of its busiest ${windowUs / 1e6} s; percentages of those)`;
+}
+if (windowArg) {
+  const [fromS, toS] = windowArg.slice("--window=".length).split("-").map(Number);
+  let at = profile.startTime;
+  const inWindow = [];
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i];
+    const s = (at - profile.startTime) / 1e6;
+    if (s >= fromS && s <= toS && byId.get(id).callFrame.functionName !== "(idle)") inWindow.push(id);
+  });
+  kept = inWindow;
+  windowNote = ` (busy samples from ${fromS} s to ${toS} s; percentages of those)`;
 }
 const selfSamples = new Map();
 for (const id of kept) selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);

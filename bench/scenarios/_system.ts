@@ -57,6 +57,9 @@ export async function startBenchSystem(
       CACHE_KEY_PREFIX: `bench:${suffix}:`,
       // One user hammers one method: per-user limits would measure the limiter, not the system.
       RATE_LIMIT_ENABLED: "false",
+      // The graceful shutdown must end within the bench's 5 s before SIGKILL, which would lose a
+      // BENCH_CPU_PROF profile.
+      SHUTDOWN_TIMEOUT_MS: "3000",
       ...env,
     },
     readyPattern: /"gateway":"http:\/\/127\.0\.0\.1:(\d+)"/,
