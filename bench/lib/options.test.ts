@@ -24,16 +24,21 @@ describe("bench arguments and quick mode", () => {
     assert.equal(filled.BENCH_DRIVERS, "500");
   });
 
-  it("calls a throughput of zero a broken scenario, whatever else is zero", () => {
-    const problems = zeroThroughput([
-      { label: "accepted points/s", value: 0, unit: "points/s" },
-      { label: "answered", value: Number.NaN, unit: "req/s" },
+  it("calls a measure scenario broken when every throughput figure is zero, not when one is", () => {
+    const moved = zeroThroughput([
       { label: "goodput", value: 12, unit: "req/s" },
+      { label: "refused under overload", value: 0, unit: "req/s" },
       { label: "refused in the capacity run", value: 0, unit: "calls" },
     ]);
-    assert.equal(problems.length, 2);
-    assert.match(problems[0]!, /accepted points\/s is 0 points\/s/);
-    assert.match(problems[1]!, /answered is NaN req\/s/);
+    assert.deepEqual(moved, []);
+    const stuck = zeroThroughput([
+      { label: "accepted points/s", value: 0, unit: "points/s" },
+      { label: "answered", value: Number.NaN, unit: "req/s" },
+      { label: "p99", value: 0, unit: "ms" },
+    ]);
+    assert.equal(stuck.length, 1);
+    assert.match(stuck[0]!, /every throughput figure is zero \(accepted points\/s, answered\)/);
+    assert.deepEqual(zeroThroughput([{ label: "p99", value: 0, unit: "ms" }]), [], "no rate, nothing to judge");
   });
 });
 
