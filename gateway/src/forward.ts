@@ -96,6 +96,8 @@ export class Forwarder {
         // Encoded here, not inside grpc-js (which would report a failure as INTERNAL).
         return new Promise((resolve, reject) => {
           const bytes = encode(method, input); // a throw here rejects
+          // Connect aborts the signal of every call once it is answered: the listener goes with the answer.
+          const onAbort = () => call.cancel();
           const call = client.makeUnaryRequest(
             path,
             serialize,
@@ -103,10 +105,14 @@ export class Forwarder {
             bytes as never,
             metadata,
             { deadline: Date.now() + unaryTimeout },
-            (error, response) => (error ? reject(fromServiceError(error)) : resolve(response)),
+            (error, response) => {
+              signal.removeEventListener("abort", onAbort);
+              if (error) reject(fromServiceError(error));
+              else resolve(response);
+            },
           );
           endForwardSpan(span, call);
-          signal.addEventListener("abort", () => call.cancel(), { once: true });
+          signal.addEventListener("abort", onAbort, { once: true });
         });
       }
       case "client_streaming":

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:tls";
+import { connect, TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -148,6 +148,66 @@ describe("mesh certificates from files", () => {
       );
     } finally {
       client.close();
+      await server.shutdown(1000);
+    }
+  });
+
+  it("reads a connection's peer certificate once, and each new connection's anew", async () => {
+    await writeIdentity("booking", ["spiffe://weelo/booking"]);
+    await writeIdentity("dispatch", ["spiffe://weelo/dispatch"]);
+    await writeIdentity("pricing", ["spiffe://weelo/pricing"]);
+    const serverMesh = await Mesh.create(settings("booking", { MESH_IDENTITY: "booking" }), {
+      allowDevelopmentCa: false,
+    });
+    const values = new Map<string, string>();
+    const verifier = new TokenVerifier(
+      keys,
+      new RevocationList({ get: async (k) => values.get(k), set: async (k, v) => void values.set(k, v) }, 60_000),
+    );
+    const server = new GrpcServer({
+      logger: capturingLogger("booking").logger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      verifier,
+      mesh: serverMesh,
+    });
+    server.addService(BookingDispatchServiceService, handlers);
+    const { meshPort } = await server.listen(EPHEMERAL_LOOPBACK);
+    const clientOf = async (name: string) =>
+      createMeshClient(BookingDispatchServiceService, `127.0.0.1:${meshPort}`, {
+        deadlineMs: 5000,
+        mesh: await Mesh.create(settings(name), { allowDevelopmentCa: false }),
+        caller: name,
+      });
+    const dispatch = await clientOf("dispatch");
+    const pricing = await clientOf("pricing");
+    const original = TLSSocket.prototype.getPeerCertificate;
+    let reads = 0;
+    TLSSocket.prototype.getPeerCertificate = function (this: TLSSocket, ...args: [detailed?: boolean]) {
+      reads++;
+      return original.apply(this, args as [true]);
+    } as typeof original;
+    try {
+      // The first call opens the connection (its handshake and first call may read the certificate).
+      assert.equal((await failure(dispatch.expireBooking({ bookingId: "b" }))).code, GrpcCode.NOT_FOUND);
+      const before = reads;
+      for (let i = 0; i < 5; i++)
+        assert.equal(
+          (await failure(dispatch.expireBooking({ bookingId: "b" }))).code,
+          GrpcCode.NOT_FOUND,
+          "the declared caller is still known on its connection",
+        );
+      assert.equal(reads - before, 0, "no call on an open connection reads its certificate again");
+      // Another connection is another peer: pricing is not a declared caller of booking's dispatch service.
+      assert.equal(
+        (await failure(pricing.expireBooking({ bookingId: "b" }))).code,
+        GrpcCode.PERMISSION_DENIED,
+        "a new connection's certificate is read for it, not taken from another connection",
+      );
+      assert.equal((await failure(dispatch.expireBooking({ bookingId: "b" }))).code, GrpcCode.NOT_FOUND);
+    } finally {
+      TLSSocket.prototype.getPeerCertificate = original;
+      dispatch.close();
+      pricing.close();
       await server.shutdown(1000);
     }
   });

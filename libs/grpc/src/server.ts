@@ -14,9 +14,8 @@ import type { Logger } from "@weelo/log";
 import type { Metrics } from "@weelo/metrics";
 import { HealthImplementation } from "grpc-health-check";
 import { deadlineInterceptor } from "./interceptors/deadline.js";
-import { loggingInterceptor } from "./interceptors/logging.js";
 import { meshCallerInterceptor } from "./interceptors/mesh-caller.js";
-import { metricsInterceptor } from "./interceptors/metrics.js";
+import { observeInterceptor } from "./interceptors/observe.js";
 import { principalInterceptor } from "./interceptors/principal.js";
 import { requestContextInterceptor } from "./interceptors/request-context.js";
 import { tracingInterceptor } from "./interceptors/tracing.js";
@@ -125,8 +124,7 @@ export class GrpcServer {
     const chain = (meshCheck: ServerInterceptor[]): ServerInterceptor[] => [
       tracingInterceptor,
       requestContextInterceptor,
-      loggingInterceptor,
-      metricsInterceptor(this.options.metrics),
+      observeInterceptor(this.options.metrics, this.options.logger),
       deadlineInterceptor,
       ...meshCheck,
       principalInterceptor(this.options.verifier, tokenOptional),

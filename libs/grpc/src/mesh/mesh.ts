@@ -47,6 +47,8 @@ export class Mesh {
   private readonly channelCredentialsCache = new Map<string, grpc.ChannelCredentials>();
   private readonly providers = new Map<string, CertificateProvider>();
   private readonly callerBySans = new Map<string, string | undefined>();
+  /** The caller of each open HTTP/2 session (its connection), gone with the session. */
+  private readonly callerBySession = new WeakMap<object, string | typeof NO_CALLER>();
   private readonly prefix: string;
 
   private constructor(
@@ -163,9 +165,22 @@ export class Mesh {
 
   /**
    * The calling service named by a verified peer certificate's SPIFFE ID in this trust domain
-   * (undefined: no certificate, or none or several such IDs).
+   * (undefined: no certificate, or none or several such IDs). Read once per connection: the peer
+   * certificate of a TLS session never changes (HTTP/2 forbids renegotiation), and reading it
+   * (getPeerCertificate) builds a new object each time, the dearest step of a mesh call.
    */
   callerOf(call: PeerCall): string | undefined {
+    const session = sessionOf(call);
+    if (session) {
+      const known = this.callerBySession.get(session);
+      if (known !== undefined) return known === NO_CALLER ? undefined : known;
+    }
+    const caller = this.callerFromCertificate(call);
+    if (session) this.callerBySession.set(session, caller ?? NO_CALLER);
+    return caller;
+  }
+
+  private callerFromCertificate(call: PeerCall): string | undefined {
     const sans = call.getAuthContext()?.sslPeerCertificate?.subjectaltname;
     if (!sans) return undefined;
     if (this.callerBySans.has(sans)) return this.callerBySans.get(sans);
@@ -230,6 +245,28 @@ function loaded(provider: CertificateProvider): Promise<void> {
     provider.addIdentityCertificateListener(onIdentity);
     provider.addCaCertificateListener(onCa);
   });
+}
+
+/** A connection whose certificate names no caller (a WeakMap value cannot be undefined and mean "known"). */
+const NO_CALLER: unique symbol = Symbol("no caller");
+
+/**
+ * The HTTP/2 session (one per connection) a grpc-js server call arrived on: the call's chain of
+ * intercepting calls ends in grpc-js's base call, which holds the stream. These are grpc-js
+ * internals (1.14); if their shape changes this finds nothing and the caller is read from the
+ * certificate on every call, as before (mesh.test.ts notices).
+ */
+export function sessionOf(call: PeerCall): object | undefined {
+  let inner: unknown = (call as { call?: unknown }).call;
+  for (let depth = 0; depth < 16 && typeof inner === "object" && inner !== null; depth++) {
+    const stream = (inner as { stream?: { session?: unknown } }).stream;
+    if (stream !== undefined) {
+      const session = stream?.session;
+      return typeof session === "object" && session !== null ? session : undefined;
+    }
+    inner = (inner as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
 }
 
 /** What the mesh reads of a call: the verified peer certificate of its connection. */
