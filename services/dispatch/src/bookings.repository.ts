@@ -101,15 +101,23 @@ export function claimOpenBookings(
     bookingCallDueAt: Date;
   },
 ): Promise<DispatchBookingRow[]> {
-  const open = trx
-    .selectFrom("bookings")
-    .select("booking_id")
-    .where("order_id", "=", claim.orderId)
-    .where("state", "=", "open")
-    .orderBy("booking_id")
-    .limit(claim.count)
-    .forUpdate();
+  // The pick is a MATERIALIZED CTE, run once: as a plain `IN (SELECT … LIMIT n FOR UPDATE)` the
+  // planner may rescan it per row of the update (a plan Postgres chose once the table gained
+  // columns), and each rescan, seeing the rows already taken locked and changed, picked others:
+  // three trucks handed over for two.
   return trx
+    .with(
+      (cte) => cte("picked").materialized(),
+      (q) =>
+        q
+          .selectFrom("bookings")
+          .select("booking_id")
+          .where("order_id", "=", claim.orderId)
+          .where("state", "=", "open")
+          .orderBy("booking_id")
+          .limit(claim.count)
+          .forUpdate(),
+    )
     .updateTable("bookings")
     .set({
       state: "accepted",
@@ -122,7 +130,7 @@ export function claimOpenBookings(
       booking_call_attempts: 0,
       updated_at: claim.now,
     })
-    .where("booking_id", "in", open)
+    .where("booking_id", "in", (eb) => eb.selectFrom("picked").select("picked.booking_id"))
     .where("state", "=", "open")
     .returningAll()
     .execute();

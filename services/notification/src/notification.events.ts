@@ -2,7 +2,7 @@
  * Events in, messages out: decodes the EventEnvelope of each producer's events and asks the
  * rules whom to tell what. Unknown event types are not ours to handle (undefined).
  */
-import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
+import { ActorRole, BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import {
   OfferAccepted,
@@ -22,6 +22,7 @@ import {
   planOfferCreated,
   planWaveSent,
   planOfferWithdrawn,
+  planReassigned,
   planReopened,
   planStatusChanged,
   type BookingStatusWord,
@@ -73,6 +74,9 @@ function statusChange(envelope: EventEnvelope): StatusChange {
     customerId: e.customerId,
     driverUserId: e.driverUserId,
     cancellationFeePaise: e.cancellationFeePaise,
+    actorRole: e.actorRole === ActorRole.ACTOR_ROLE_OPS ? "ops" : "",
+    reason: e.reason,
+    previousDriverUserId: e.previousDriverUserId,
   };
 }
 
@@ -90,6 +94,8 @@ export const BOOKING_PLANNERS: Readonly<Record<string, Planner>> = {
   "booking.status_changed": (envelope) => planStatusChanged(statusChange(envelope)),
   "booking.cancelled": (envelope) => planCancelled(statusChange(envelope)),
   "booking.reopened": (envelope) => planReopened(statusChange(envelope)),
+  // Operations moved the trip to another driver and truck (payload: a status change naming both drivers).
+  "booking.reassigned": (envelope) => planReassigned(statusChange(envelope)),
   // Raised when no transporter took the booking in time; its payload is a status change (to CANCELLED).
   "booking.expired": (envelope) => {
     const e = statusChange(envelope);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { v7 as uuidv7 } from "uuid";
-import { BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
+import { ActorRole, BookingStatus } from "@weelo/contracts/grpc/weelo/booking/v1/booking";
 import { BookingCreated, BookingStatusChanged } from "@weelo/contracts/grpc/weelo/booking/v1/events";
 import { OfferAccepted, OfferCreated, WaveSent } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch";
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
@@ -77,6 +77,55 @@ describe("notification service", () => {
     assert.equal(t.push.attempts(eventId).length, 2, "no second push");
     assert.equal((await inboxOf(customer)).length, 1, "no second inbox entry");
     assert.equal(t.sms.sent.length, 0);
+  });
+
+  it("tells the customer, the new driver and the released one of an operations' reassignment, and the customer of an operations' cancellation", async () => {
+    const customer = await t.user("customer", { tokens: ["ok-rc1"] });
+    const driver = await t.user("driver", { tokens: ["ok-rd1"], hindi: true });
+    const released = await t.user("driver", { tokens: ["ok-rd2"] });
+    const bookingId = uuidv7();
+    const moved = await t.publish(
+      "booking",
+      "booking.reassigned",
+      statusChanged({
+        bookingId,
+        from: BookingStatus.BOOKING_STATUS_DRIVER_EN_ROUTE,
+        to: BookingStatus.BOOKING_STATUS_ASSIGNED,
+        actorRole: ActorRole.ACTOR_ROLE_OPS,
+        customerId: customer.id,
+        driverUserId: driver.id,
+        previousDriverUserId: released.id,
+      }),
+      { subjectId: bookingId },
+    );
+    await until("three pushes", () => t.push.delivered(moved).length === 3);
+    const [forCustomer] = await inboxOf(customer);
+    assert.equal(forCustomer!.kind, NotificationKind.NOTIFICATION_KIND_DRIVER_ASSIGNED);
+    assert.equal(forCustomer!.title, "New driver assigned");
+    const [forDriver] = await inboxOf(driver);
+    assert.equal(forDriver!.kind, NotificationKind.NOTIFICATION_KIND_NEW_ASSIGNMENT);
+    assert.equal(forDriver!.title, "नई ट्रिप");
+    const [forReleased] = await inboxOf(released);
+    assert.equal(forReleased!.kind, NotificationKind.NOTIFICATION_KIND_TRIP_CANCELLED);
+    assert.match(forReleased!.body, /given to another driver/);
+
+    const cancelled = await t.publish(
+      "booking",
+      "booking.cancelled",
+      statusChanged({
+        bookingId,
+        from: BookingStatus.BOOKING_STATUS_ASSIGNED,
+        to: BookingStatus.BOOKING_STATUS_CANCELLED,
+        actorRole: ActorRole.ACTOR_ROLE_OPS,
+        reason: "the truck cannot enter the area",
+        customerId: customer.id,
+      }),
+      { subjectId: bookingId },
+    );
+    await until("the customer's push", () => t.push.delivered(cancelled).length === 1);
+    const [latest] = await inboxOf(customer);
+    assert.equal(latest!.kind, NotificationKind.NOTIFICATION_KIND_BOOKING_CANCELLED);
+    assert.match(latest!.body, /^Weelo support cancelled booking .*: the truck cannot enter the area/);
   });
 
   it("retries a failing push with backoff through redelivery and sends it once", async () => {

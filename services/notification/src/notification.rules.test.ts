@@ -5,6 +5,7 @@ import {
   isStale,
   needsSmsFallback,
   planCancelled,
+  planReassigned,
   planDriverDark,
   planGeofence,
   planOfferAccepted,
@@ -75,6 +76,39 @@ describe("notification rules", () => {
     assert.equal(messages[0]!.params.fee, "₹1,250.50");
     assert.match(render("booking_cancelled", "en", messages[0]!.params).body, /fee of ₹1,250\.50/);
     assert.equal(planCancelled(change("cancelled", { driverUserId: "" })).length, 1);
+  });
+
+  it("tells the customer of a cancellation by operations, with the reason, in English and Hindi", () => {
+    const [customer] = planCancelled(
+      change("cancelled", { actorRole: "ops", reason: "the address could not be reached" }),
+    );
+    assert.equal(customer!.params.by_ops, "1");
+    assert.equal(
+      render("booking_cancelled", "en", customer!.params).body,
+      `Weelo support cancelled booking ${bookingRef(BOOKING)}: the address could not be reached You will not be charged.`,
+    );
+    assert.match(render("booking_cancelled", "hi", customer!.params).body, /Weelo सहायता टीम ने बुकिंग .* रद्द कर दी है/);
+    assert.equal(planCancelled(change("cancelled", { reason: "customer's own" }))[0]!.params.reason, undefined);
+  });
+
+  it("tells the customer, the new driver and the released driver of a reassignment", () => {
+    const OLD = "019ab3c4-5d6e-7f80-9a1b-0000000000d0";
+    const messages = planReassigned(change("assigned", { actorRole: "ops", previousDriverUserId: OLD }));
+    assert.deepEqual(
+      messages.map((m) => [m.recipientId, m.kind]),
+      [
+        [CUSTOMER, "driver_assigned"],
+        [DRIVER, "new_assignment"],
+        [OLD, "trip_cancelled"],
+      ],
+    );
+    assert.match(
+      render("driver_assigned", "en", messages[0]!.params).body,
+      /new driver and truck .* codes stay the same/,
+    );
+    assert.match(render("driver_assigned", "hi", messages[0]!.params).title, /नया ड्राइवर/);
+    assert.match(render("trip_cancelled", "en", messages[2]!.params).body, /given to another driver/);
+    assert.match(render("trip_cancelled", "hi", messages[2]!.params).body, /दूसरे ड्राइवर/);
   });
 
   it("pushes an offer only to a transporter who is not watching offers", () => {

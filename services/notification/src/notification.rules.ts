@@ -69,6 +69,12 @@ export interface StatusChange {
   customerId: string;
   driverUserId: string;
   cancellationFeePaise: number;
+  /** Who made the change ("ops": the operations team, through the ops console); "" when not told. */
+  actorRole?: string;
+  /** Why, when a reason was given. */
+  reason?: string;
+  /** booking.reassigned: the driver released. */
+  previousDriverUserId?: string;
 }
 
 /** booking.status_changed: the customer hears of each step that matters to them; an assignment also reaches the driver. */
@@ -95,7 +101,12 @@ export function planCancelled(e: StatusChange): PlannedMessage[] {
       recipientId: e.customerId,
       kind: "booking_cancelled",
       bookingId: e.bookingId,
-      params: base(e.bookingId, { fee: e.cancellationFeePaise > 0 ? rupees(e.cancellationFeePaise) : undefined }),
+      params: base(e.bookingId, {
+        fee: e.cancellationFeePaise > 0 ? rupees(e.cancellationFeePaise) : undefined,
+        // Cancelled by the operations team: the customer is told so, and why.
+        by_ops: e.actorRole === "ops" ? "1" : undefined,
+        reason: e.actorRole === "ops" ? e.reason : undefined,
+      }),
     });
   }
   if (e.driverUserId && e.driverUserId !== e.customerId)
@@ -104,6 +115,37 @@ export function planCancelled(e: StatusChange): PlannedMessage[] {
       kind: "trip_cancelled",
       bookingId: e.bookingId,
       params: base(e.bookingId),
+    });
+  return out;
+}
+
+/**
+ * booking.reassigned (operations moved the trip to another driver and truck of the same
+ * transporter): the customer hears a new driver is on the way, the new driver gets the trip as
+ * an assignment, and the driver released is told not to go.
+ */
+export function planReassigned(e: StatusChange): PlannedMessage[] {
+  const out: PlannedMessage[] = [];
+  if (e.customerId)
+    out.push({
+      recipientId: e.customerId,
+      kind: "driver_assigned",
+      bookingId: e.bookingId,
+      params: base(e.bookingId, { reassigned: "1" }),
+    });
+  if (e.driverUserId && e.driverUserId !== e.customerId)
+    out.push({
+      recipientId: e.driverUserId,
+      kind: "new_assignment",
+      bookingId: e.bookingId,
+      params: base(e.bookingId),
+    });
+  if (e.previousDriverUserId && e.previousDriverUserId !== e.driverUserId && e.previousDriverUserId !== e.customerId)
+    out.push({
+      recipientId: e.previousDriverUserId,
+      kind: "trip_cancelled",
+      bookingId: e.bookingId,
+      params: base(e.bookingId, { reassigned: "1" }),
     });
   return out;
 }

@@ -69,8 +69,10 @@ const TEMPLATES: Record<Language, Record<Kind, Template>> = {
       body: `A transporter has confirmed booking ${p.ref}. A driver will be assigned shortly.`,
     }),
     driver_assigned: (p) => ({
-      title: "Driver assigned",
-      body: `A driver and truck are assigned to booking ${p.ref}. Track them live in the Weelo app.`,
+      title: p.reassigned ? "New driver assigned" : "Driver assigned",
+      body: p.reassigned
+        ? `A new driver and truck are assigned to booking ${p.ref}. Your pickup and delivery codes stay the same. Track them live in the Weelo app.`
+        : `A driver and truck are assigned to booking ${p.ref}. Track them live in the Weelo app.`,
     }),
     new_assignment: (p) => ({
       title: "New trip assigned",
@@ -91,11 +93,15 @@ const TEMPLATES: Record<Language, Record<Kind, Template>> = {
     delivered: (p) => ({ title: "Delivered", body: `Booking ${p.ref} is delivered. Thank you for choosing Weelo.` }),
     booking_cancelled: (p) => ({
       title: "Booking cancelled",
-      body: `Booking ${p.ref} is cancelled.${p.fee ? ` A cancellation fee of ${p.fee} applies.` : ""}`,
+      body: p.by_ops
+        ? `Weelo support cancelled booking ${p.ref}${p.reason ? `: ${p.reason}` : "."} You will not be charged.`
+        : `Booking ${p.ref} is cancelled.${p.fee ? ` A cancellation fee of ${p.fee} applies.` : ""}`,
     }),
     trip_cancelled: (p) => ({
       title: "Trip cancelled",
-      body: `Booking ${p.ref} was cancelled. Do not go to the pickup.`,
+      body: p.reassigned
+        ? `Booking ${p.ref} was given to another driver. Do not go to the pickup.`
+        : `Booking ${p.ref} was cancelled. Do not go to the pickup.`,
     }),
     booking_reopened: (p) => ({
       title: "Finding another truck",
@@ -143,8 +149,10 @@ const TEMPLATES: Record<Language, Record<Kind, Template>> = {
       body: `एक ट्रांसपोर्टर ने बुकिंग ${p.ref} कन्फ़र्म कर दी है। जल्द ही ड्राइवर तय होगा।`,
     }),
     driver_assigned: (p) => ({
-      title: "ड्राइवर तय",
-      body: `बुकिंग ${p.ref} के लिए ड्राइवर और ट्रक तय हो गए हैं। Weelo ऐप में उन्हें लाइव देखें।`,
+      title: p.reassigned ? "नया ड्राइवर तय" : "ड्राइवर तय",
+      body: p.reassigned
+        ? `बुकिंग ${p.ref} के लिए नया ड्राइवर और ट्रक तय हो गए हैं। आपके पिकअप और डिलीवरी कोड वही रहेंगे। Weelo ऐप में उन्हें लाइव देखें।`
+        : `बुकिंग ${p.ref} के लिए ड्राइवर और ट्रक तय हो गए हैं। Weelo ऐप में उन्हें लाइव देखें।`,
     }),
     new_assignment: (p) => ({
       title: "नई ट्रिप",
@@ -162,9 +170,16 @@ const TEMPLATES: Record<Language, Record<Kind, Template>> = {
     delivered: (p) => ({ title: "डिलीवरी हो गई", body: `बुकिंग ${p.ref} की डिलीवरी हो गई। Weelo चुनने के लिए धन्यवाद।` }),
     booking_cancelled: (p) => ({
       title: "बुकिंग रद्द",
-      body: `बुकिंग ${p.ref} रद्द हो गई है।${p.fee ? ` ${p.fee} रद्द करने का शुल्क लगेगा।` : ""}`,
+      body: p.by_ops
+        ? `Weelo सहायता टीम ने बुकिंग ${p.ref} रद्द कर दी है${p.reason ? `: ${p.reason}` : "।"} आपसे कोई शुल्क नहीं लिया जाएगा।`
+        : `बुकिंग ${p.ref} रद्द हो गई है।${p.fee ? ` ${p.fee} रद्द करने का शुल्क लगेगा।` : ""}`,
     }),
-    trip_cancelled: (p) => ({ title: "ट्रिप रद्द", body: `बुकिंग ${p.ref} रद्द हो गई है। पिकअप पर न जाएँ।` }),
+    trip_cancelled: (p) => ({
+      title: "ट्रिप रद्द",
+      body: p.reassigned
+        ? `बुकिंग ${p.ref} दूसरे ड्राइवर को दे दी गई है। पिकअप पर न जाएँ।`
+        : `बुकिंग ${p.ref} रद्द हो गई है। पिकअप पर न जाएँ।`,
+    }),
     booking_reopened: (p) => ({
       title: "दूसरा ट्रक ढूँढ रहे हैं",
       body: `ट्रांसपोर्टर बुकिंग ${p.ref} नहीं ले सका। हम आपके लिए दूसरा ट्रक ढूँढ रहे हैं।`,
