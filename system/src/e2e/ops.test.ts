@@ -188,7 +188,7 @@ describe("the ops console's API through the gateway", () => {
     assert.equal(detail.body.row.booking.id, bookingId);
     assert.equal(detail.body.row.customerPhone, `+91${customer.phone}`);
     assert.ok(detail.body.history.length >= 1, "the history from booking");
-    assert.ok(!(detail.body.unavailable ?? []).includes("path"), "tracking answers the path");
+    assert.deepEqual(detail.body.unavailable ?? [], [], "booking, dispatch, tracking and identity all answer");
 
     const cancelled = await call("CancelBooking", {
       bookingId,
@@ -212,6 +212,25 @@ describe("the ops console's API through the gateway", () => {
     assert.equal(JSON.parse(audit[0].afterJson).status, "BOOKING_STATUS_CANCELLED");
     const again = await call("GetBookingDetail", { bookingId });
     assert.equal(again.body.audit[0].id, cancelled.body.auditId, "the detail shows the intervention");
+
+    // Dispatch refuses to reopen a cancelled booking: the console gets its error, the audit a FAILED entry.
+    const reopen = await call("ReopenBooking", { bookingId, reason: "cancelled by mistake" });
+    assert.equal(reopen.status, 400, JSON.stringify(reopen.body));
+    assert.equal(reopen.body.code, "failed_precondition");
+    const [failed] = (await call("ListAuditEntries", { targetId: bookingId })).body.entries;
+    assert.equal(failed.action, "AUDIT_ACTION_REOPEN_BOOKING");
+    assert.equal(failed.outcome, "AUDIT_OUTCOME_FAILED");
+    assert.ok(failed.error.includes(reopen.body.message), failed.error);
+  });
+
+  it("counts the last 24 hours of the funnel from booking and dispatch", async () => {
+    const funnel = await call("GetFunnel", {});
+    assert.equal(funnel.status, 200, JSON.stringify(funnel.body));
+    assert.equal(funnel.body.hours.length, 24);
+    const total = (key: string) =>
+      funnel.body.hours.reduce((sum: number, hour: Record<string, number>) => sum + (hour[key] ?? 0), 0);
+    assert.ok(total("bookings") >= 2, "the bookings made above");
+    assert.ok(total("cancelled") >= 1, "the cancellation above");
   });
 
   it("records a refused intervention FAILED and passes the owner's error on", async () => {
