@@ -4,14 +4,15 @@
  * refused to every other role, identity's accounts found by phone, a block that revokes the
  * user's session at once (their next call is Unauthenticated) audited SUCCEEDED with the account
  * before and after, and a refused intervention audited FAILED with the owner's error.
- * The interventions whose owners are built elsewhere (cancel, reopen, reassign, the funnel,
- * offers, path) are tested against fake owners in services/ops.
+ * Then a customer's booking: found on the board by the customer's phone, its detail (history,
+ * customer, path), and cancelled by ops, as the customer then reads it. Reopen, reassign, the
+ * funnel and offers (dispatch's part) are tested against fake owners in services/ops.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { capturingLogger } from "@weelo/testing";
-import { bearer, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
+import { address, bearer, HINJEWADI, PUNE, startTestSystem, uniquePhone, type TestSystem } from "./test-support.js";
 
 const OPS = "/weelo.ops.v1.OpsService";
 const reasonOf = (body: any): string | undefined =>
@@ -138,6 +139,98 @@ describe("the ops console's API through the gateway", () => {
     const unblocked = await call("UnblockUser", { userId: customer.user.id, reason: "cleared by support" });
     assert.equal(unblocked.body.unblocked, true);
     assert.ok((await system.login("customer", customer.phone)).accessToken, "an unblocked account logs in again");
+  });
+
+  async function book(accessToken: string): Promise<string> {
+    const quote = await system.rest(
+      "POST",
+      "/api/v1/quotes",
+      { pickup: PUNE, drop: HINJEWADI, vehicleType: "pickup_8ft", vehicleCount: 1 },
+      bearer(accessToken),
+    );
+    assert.equal(quote.status, 201, JSON.stringify(quote.body));
+    const created = await system.rest(
+      "POST",
+      "/api/v1/bookings",
+      {
+        quoteToken: quote.body.data.quoteToken,
+        pickup: address(PUNE),
+        drop: address(HINJEWADI, "Kavita Rao"),
+        vehicleType: "pickup_8ft",
+        vehicleCount: 1,
+        goodsType: "furniture",
+        weightKg: 800,
+        idempotencyKey: randomUUID(),
+      },
+      bearer(accessToken),
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    return created.body.data.order.bookings[0].id as string;
+  }
+
+  it("finds a customer's booking by phone, shows its detail and cancels it as the customer then sees", async () => {
+    const customer = await system.login("customer");
+    const bookingId = await book(customer.accessToken);
+    await book((await system.login("customer")).accessToken); // someone else's: not on this customer's board
+
+    const board = await call("SearchBookings", { customerPhone: customer.phone });
+    assert.equal(board.status, 200, JSON.stringify(board.body));
+    assert.deepEqual(
+      board.body.bookings.map((r: { booking: { id: string }; customerPhone: string }) => [
+        r.booking.id,
+        r.customerPhone,
+      ]),
+      [[bookingId, `+91${customer.phone}`]],
+    );
+
+    const detail = await call("GetBookingDetail", { bookingId });
+    assert.equal(detail.status, 200, JSON.stringify(detail.body));
+    assert.equal(detail.body.row.booking.id, bookingId);
+    assert.equal(detail.body.row.customerPhone, `+91${customer.phone}`);
+    assert.ok(detail.body.history.length >= 1, "the history from booking");
+    assert.deepEqual(detail.body.unavailable ?? [], [], "booking, dispatch, tracking and identity all answer");
+
+    const cancelled = await call("CancelBooking", {
+      bookingId,
+      reason: "customer called support",
+      idempotencyKey: randomUUID(),
+    });
+    assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+    assert.equal(cancelled.body.booking.status, "BOOKING_STATUS_CANCELLED");
+    const seen = await system.connect(
+      "/weelo.booking.v1.BookingService/GetBooking",
+      { bookingId },
+      bearer(customer.accessToken),
+    );
+    assert.equal(seen.body.booking.status, "BOOKING_STATUS_CANCELLED", "the customer sees the cancellation");
+
+    const audit = (await call("ListAuditEntries", { targetId: bookingId })).body.entries;
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0].action, "AUDIT_ACTION_CANCEL_BOOKING");
+    assert.equal(audit[0].outcome, "AUDIT_OUTCOME_SUCCEEDED");
+    assert.equal(JSON.parse(audit[0].beforeJson).status, "BOOKING_STATUS_PENDING");
+    assert.equal(JSON.parse(audit[0].afterJson).status, "BOOKING_STATUS_CANCELLED");
+    const again = await call("GetBookingDetail", { bookingId });
+    assert.equal(again.body.audit[0].id, cancelled.body.auditId, "the detail shows the intervention");
+
+    // Dispatch refuses to reopen a cancelled booking: the console gets its error, the audit a FAILED entry.
+    const reopen = await call("ReopenBooking", { bookingId, reason: "cancelled by mistake" });
+    assert.equal(reopen.status, 400, JSON.stringify(reopen.body));
+    assert.equal(reopen.body.code, "failed_precondition");
+    const [failed] = (await call("ListAuditEntries", { targetId: bookingId })).body.entries;
+    assert.equal(failed.action, "AUDIT_ACTION_REOPEN_BOOKING");
+    assert.equal(failed.outcome, "AUDIT_OUTCOME_FAILED");
+    assert.ok(failed.error.includes(reopen.body.message), failed.error);
+  });
+
+  it("counts the last 24 hours of the funnel from booking and dispatch", async () => {
+    const funnel = await call("GetFunnel", {});
+    assert.equal(funnel.status, 200, JSON.stringify(funnel.body));
+    assert.equal(funnel.body.hours.length, 24);
+    const total = (key: string) =>
+      funnel.body.hours.reduce((sum: number, hour: Record<string, number>) => sum + (hour[key] ?? 0), 0);
+    assert.ok(total("bookings") >= 2, "the bookings made above");
+    assert.ok(total("cancelled") >= 1, "the cancellation above");
   });
 
   it("records a refused intervention FAILED and passes the owner's error on", async () => {
