@@ -63,7 +63,15 @@ export class MapView {
       "section",
       { class: "view map-view" },
       mapElement,
-      h("aside", { class: "map-side" }, h("h2", {}, "Fleet"), this.legend, this.status, this.detail),
+      h(
+        "aside",
+        { class: "map-side" },
+        h("h2", {}, "Fleet"),
+        this.legend,
+        h("button", { type: "button", class: "small fit", onclick: () => this.fitTrucks() }, "Zoom to the trucks"),
+        this.status,
+        this.detail,
+      ),
     );
     this.renderLegend();
   }
@@ -147,6 +155,12 @@ export class MapView {
     this.trucks.selected = undefined;
     this.trucks.changed();
     await this.loadBooking(bookingId, true);
+  }
+
+  /** Fits the map to the trucks it knows (those in the box watched). */
+  fitTrucks(): void {
+    const points = [...this.fleet.values()].filter((t) => Number.isFinite(t.lat)).map((t) => L.latLng(t.lat, t.lng));
+    if (points.length > 0) this.map.fitBounds(L.latLngBounds(points).pad(0.2), { maxZoom: 16 });
   }
 
   private bounds() {
