@@ -75,7 +75,12 @@ export interface GatewayOptions {
   log: CallLog;
 }
 
-const ROLES: Record<RoleName, Role> = { customer: Role.CUSTOMER, transporter: Role.TRANSPORTER, driver: Role.DRIVER };
+const ROLES: Record<RoleName, Role> = {
+  customer: Role.CUSTOMER,
+  transporter: Role.TRANSPORTER,
+  driver: Role.DRIVER,
+  ops: Role.OPS,
+};
 
 /** Where the simulated apps connect, and the run's retry rule for unary calls. */
 export class Gateway {

@@ -23,12 +23,13 @@ import { LocationUpload, type LocationUploadOptions } from "./location.js";
 import { Session, type SessionEvents, type TokenStore, memoryTokenStore } from "./session.js";
 import { type ResumeOptions, watchBooking, watchOffers } from "./streams.js";
 
-export type RoleName = "customer" | "transporter" | "driver";
+export type RoleName = "customer" | "transporter" | "driver" | "ops";
 
 const ROLES: Record<RoleName, Role> = {
   customer: Role.CUSTOMER,
   transporter: Role.TRANSPORTER,
   driver: Role.DRIVER,
+  ops: Role.OPS,
 };
 
 /** AuthService methods called without a token (the rest of the API needs one). */

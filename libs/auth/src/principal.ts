@@ -1,7 +1,8 @@
 /** Who is calling: the verified claims of an access token. */
-export type Role = "customer" | "transporter" | "driver";
+export type Role = "customer" | "transporter" | "driver" | "ops";
 
-export const ROLES: readonly Role[] = ["customer", "transporter", "driver"];
+/** Every role a token may carry; `ops` (the operations team) logs in only from an allow-listed phone. */
+export const ROLES: readonly Role[] = ["customer", "transporter", "driver", "ops"];
 
 export interface Principal {
   /** The user id (token subject). */

@@ -80,6 +80,10 @@ export const REASONS = {
   },
   ROLE_NOT_ALLOWED: { code: PERMISSION_DENIED, meaning: "The caller's role may not call this method." },
   ACCOUNT_BLOCKED: { code: PERMISSION_DENIED, meaning: "The account is blocked; the user must contact support." },
+  OPS_ROLE_REQUIRED: {
+    code: PERMISSION_DENIED,
+    meaning: "The operations console's API (OpsService) is for accounts of role ops only.",
+  },
   MESH_IDENTITY_MISSING: {
     code: UNAUTHENTICATED,
     meaning: "An internal method was called without a mesh certificate naming the calling service.",
@@ -175,6 +179,10 @@ export const REASONS = {
   DRIVER_NOT_REGISTERED: {
     code: PERMISSION_DENIED,
     meaning: "The phone is not a driver of any transporter (any more): the transporter must add it.",
+  },
+  OPS_PHONE_NOT_ALLOWED: {
+    code: PERMISSION_DENIED,
+    meaning: "The phone is not on the operations allow-list (OPS_PHONES): no OTP is sent for role ops.",
   },
 
   // Pricing: quotes.

@@ -27,6 +27,11 @@ export function maskPhone(e164: string): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** True for a UUID in lower case (an id as the services store it). */
+export function isUuid(id: string): boolean {
+  return UUID.test(id);
+}
+
 /** Ids are UUIDs; anything else cannot name a row (and must not reach the database). */
 export function validateId(id: string, field: string): string {
   const lower = id.trim().toLowerCase();

@@ -7,11 +7,13 @@ const ROLE_BY_PROTO: Partial<Record<ProtoRole, Role>> = {
   [ProtoRole.ROLE_CUSTOMER]: "customer",
   [ProtoRole.ROLE_TRANSPORTER]: "transporter",
   [ProtoRole.ROLE_DRIVER]: "driver",
+  [ProtoRole.ROLE_OPS]: "ops",
 };
 
 export function roleFromProto(role: ProtoRole, field = "role"): Role {
   const word = ROLE_BY_PROTO[role];
-  if (!word) throw new InvalidArgumentError(field, `${field} must be ROLE_CUSTOMER, ROLE_TRANSPORTER or ROLE_DRIVER`);
+  if (!word)
+    throw new InvalidArgumentError(field, `${field} must be ROLE_CUSTOMER, ROLE_TRANSPORTER, ROLE_DRIVER or ROLE_OPS`);
   return word;
 }
 

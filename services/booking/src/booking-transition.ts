@@ -6,7 +6,7 @@
  */
 import type { Insertable } from "kysely";
 import { bookingNotFound, type BookingContext } from "./booking.context.js";
-import { recordStatusChange, type StatusEventType } from "./booking.events.js";
+import { recordStatusChange, type PreviousAssignment, type StatusEventType } from "./booking.events.js";
 import * as repo from "./booking.repository.js";
 import { checkTransition, illegalTransition, type Point } from "./booking.rules.js";
 import type { ActorRole, BookingRow, BookingStatus, BookingStatusHistoryTable, HistoryRow } from "./booking.table.js";
@@ -22,6 +22,8 @@ export interface StatusChange {
   reopened?: boolean;
   feePaise?: number;
   event: StatusEventType;
+  /** A reassignment: the pair released (in the event), and the update also requires the booking's sequence unchanged (its status does not change). */
+  previous?: PreviousAssignment;
 }
 
 /** The transporter, driver and vehicle of a booking put back to PENDING. */
@@ -41,7 +43,7 @@ export function createTransitions(ctx: Pick<BookingContext, "db" | "now" | "root
    * change expected (the caller explains from a fresh read).
    */
   async function transition(change: StatusChange): Promise<BookingRow | undefined> {
-    checkTransition(change.booking.status, change.to);
+    checkTransition(change.booking.status, change.to, change.actorRole);
     const at = now();
     const updated = await db.transaction().execute(async (trx) => {
       const row = await repo.transitionBooking(trx, {
@@ -50,6 +52,7 @@ export function createTransitions(ctx: Pick<BookingContext, "db" | "now" | "root
         to: change.to,
         set: change.set ?? {},
         now: at,
+        ...(change.previous ? { expectedSequence: change.booking.sequence } : {}),
       });
       if (!row) return undefined;
       const entry: Insertable<BookingStatusHistoryTable> = {
@@ -73,7 +76,7 @@ export function createTransitions(ctx: Pick<BookingContext, "db" | "now" | "root
         reopened: entry.reopened ?? false,
         cancellation_fee_paise: String(entry.cancellation_fee_paise),
       } as HistoryRow;
-      await recordStatusChange(trx, root, change.event, row, history);
+      await recordStatusChange(trx, root, change.event, row, history, change.previous);
       return row;
     });
     if (updated) {

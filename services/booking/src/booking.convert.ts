@@ -27,6 +27,7 @@ const ACTOR_TO_PROTO: Record<ActorRole, ProtoActorRole> = {
   driver: ProtoActorRole.ACTOR_ROLE_DRIVER,
   dispatch: ProtoActorRole.ACTOR_ROLE_DISPATCH,
   system: ProtoActorRole.ACTOR_ROLE_SYSTEM,
+  ops: ProtoActorRole.ACTOR_ROLE_OPS,
 };
 
 export const statusToProto = (status: BookingStatus | null): ProtoBookingStatus =>

@@ -12,6 +12,13 @@ export const BOOKING_CANCELLED_EVENT = "booking.cancelled";
 export const BOOKING_REOPENED_EVENT = "booking.reopened";
 /** A PENDING booking nobody took before dispatch's broadcast ended: cancelled with NO_TRANSPORTER_FOUND. */
 export const BOOKING_EXPIRED_EVENT = "booking.expired";
+/**
+ * Operations moved an ASSIGNED or DRIVER_EN_ROUTE booking to another driver and vehicle of the
+ * same transporter (to: ASSIGNED; previous_* name the pair released). Same payload as every status
+ * change, so a consumer that reads status changes by payload (fleet's ON_TRIP holds) applies it as
+ * it is; one that reads by subject and does not know it acknowledges and ignores it.
+ */
+export const BOOKING_REASSIGNED_EVENT = "booking.reassigned";
 export const BOOKING_CREATED_PAYLOAD_TYPE = "weelo.booking.v1.BookingCreated";
 export const BOOKING_STATUS_CHANGED_PAYLOAD_TYPE = "weelo.booking.v1.BookingStatusChanged";
 
@@ -19,7 +26,15 @@ export type StatusEventType =
   | typeof BOOKING_STATUS_CHANGED_EVENT
   | typeof BOOKING_CANCELLED_EVENT
   | typeof BOOKING_REOPENED_EVENT
-  | typeof BOOKING_EXPIRED_EVENT;
+  | typeof BOOKING_EXPIRED_EVENT
+  | typeof BOOKING_REASSIGNED_EVENT;
+
+/** The driver and vehicle a reassignment released. */
+export interface PreviousAssignment {
+  driverId: string;
+  driverUserId: string;
+  vehicleId: string;
+}
 
 /** The subject of an event type under a subject root: "booking.x" → "<root>.x". */
 export function subjectFor(subjectRoot: string, eventType: string): string {
@@ -94,6 +109,7 @@ export async function recordStatusChange(
   type: StatusEventType,
   booking: BookingRow,
   change: HistoryRow,
+  previous?: PreviousAssignment,
 ): Promise<void> {
   const payload = BookingStatusChanged.encode({
     bookingId: booking.id,
@@ -113,6 +129,9 @@ export async function recordStatusChange(
     vehicleType: booking.vehicle_type,
     driverUserId: booking.driver_user_id ?? "",
     vehicleId: booking.vehicle_id ?? "",
+    previousDriverId: previous?.driverId ?? "",
+    previousDriverUserId: previous?.driverUserId ?? "",
+    previousVehicleId: previous?.vehicleId ?? "",
   }).finish();
   await enqueueEvent(trx, {
     subject: subjectFor(subjectRoot, type),

@@ -1,9 +1,16 @@
-/** gRPC handlers of BookingService and BookingDispatchService: protobuf ⇄ domain, nothing else. */
-import { DomainError, GrpcCode } from "@weelo/errors";
+/** gRPC handlers of BookingService, BookingDispatchService and BookingOpsService: protobuf ⇄ domain, nothing else. */
 import type { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
+import type { BookingOpsServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_ops_service";
 import type { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
-import { bookingToProto, historyToProto, orderToProto, statusFilter, statusFromProto } from "./booking.convert.js";
+import {
+  bookingToProto,
+  historyToProto,
+  orderToProto,
+  statusFilter,
+  statusFromProto,
+  statusToProto,
+} from "./booking.convert.js";
 import type { BookingService } from "./booking.service.js";
 
 export function bookingHandlers(bookings: BookingService): ServiceHandlers<typeof BookingServiceService> {
@@ -96,15 +103,78 @@ export function dispatchHandlers(bookings: BookingService): ServiceHandlers<type
       });
       return { booking: bookingToProto(booking, false) };
     },
-    // Placeholder until operations' reassignment lands (issue 17, this session).
-    async reassignBooking() {
-      throw new DomainError(GrpcCode.UNIMPLEMENTED, "ReassignBooking is not implemented yet");
+    async reassignBooking(request) {
+      const result = await bookings.reassignBooking(request.bookingId, {
+        driverId: request.driverId,
+        driverUserId: request.driverUserId,
+        vehicleId: request.vehicleId,
+        opsUserId: request.opsUserId,
+        reason: request.reason,
+      });
+      return {
+        booking: bookingToProto(result.booking, false),
+        previousDriverId: result.previousDriverId,
+        previousVehicleId: result.previousVehicleId,
+      };
     },
     async reopenBooking(request) {
-      return { booking: bookingToProto(await bookings.reopenBooking(request.bookingId, request.reason), false) };
+      const booking = await bookings.reopenBooking(request.bookingId, request.reason, request.opsUserId);
+      return { booking: bookingToProto(booking, false) };
     },
     async expireBooking(request) {
       return { booking: bookingToProto(await bookings.expireBooking(request.bookingId), false) };
+    },
+  };
+}
+
+/** Operations' service (internal, callers: ops): no user token; the operations user's id is in the request. */
+export function opsHandlers(bookings: BookingService): ServiceHandlers<typeof BookingOpsServiceService> {
+  return {
+    async searchAllBookings(request) {
+      const page = await bookings.searchAllBookings({
+        statuses: request.statuses.map((status) => statusFromProto(status, "statuses")),
+        pickupCity: request.pickupCity,
+        createdFrom: request.createdFrom,
+        createdTo: request.createdTo,
+        customerIds: request.customerIds,
+        bookingId: request.bookingId,
+        pageSize: request.page?.pageSize ?? 0,
+        pageToken: request.page?.pageToken ?? "",
+      });
+      return {
+        bookings: page.items.map((b) => bookingToProto(b, false)),
+        page: { nextPageToken: page.nextPageToken },
+      };
+    },
+    async getBookingHistory(request) {
+      const { booking, history } = await bookings.bookingHistory(request.bookingId);
+      return {
+        booking: bookingToProto(booking, false),
+        history: history.map(historyToProto),
+        driverUserId: booking.driver_user_id ?? "",
+      };
+    },
+    async cancelBookingByOps(request) {
+      const { booking, previousStatus } = await bookings.cancelByOps(
+        request.bookingId,
+        request.opsUserId,
+        request.reason,
+      );
+      return { booking: bookingToProto(booking, false), previousStatus: statusToProto(previousStatus) };
+    },
+    async getBookingFunnel(request) {
+      const hours = await bookings.bookingFunnel(request.from!, request.to!);
+      return {
+        hours: hours.map((h) => ({
+          hourStart: h.hour_start,
+          ordersCreated: h.orders_created,
+          bookingsCreated: h.bookings_created,
+          assigned: h.assigned,
+          completed: h.completed,
+          expired: h.expired,
+          cancelled: h.cancelled,
+        })),
+      };
     },
   };
 }

@@ -4,12 +4,13 @@
  * service's own main and by the all-in-one process alike.
  */
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
+import { BookingOpsServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_ops_service";
 import { BookingServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_service";
 import { QuoteRedemptionServiceService } from "@weelo/contracts/grpc/weelo/pricing/v1/quote_redemption_service";
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform, Polling } from "@weelo/runtime";
 import type { BookingConfig } from "./booking.config.js";
-import { bookingHandlers, dispatchHandlers } from "./booking.handlers.js";
+import { bookingHandlers, dispatchHandlers, opsHandlers } from "./booking.handlers.js";
 import {
   createBookingService,
   type ArrivalCheck,
@@ -96,6 +97,8 @@ export async function startBooking(
   platform.grpc
     .addService(BookingServiceService, bookingHandlers(service))
     // Internal (its proto names dispatch as the caller): served on the mesh listener only.
-    .addService(BookingDispatchServiceService, dispatchHandlers(service));
+    .addService(BookingDispatchServiceService, dispatchHandlers(service))
+    // Internal (callers: ops): the ops console service's reads and interventions.
+    .addService(BookingOpsServiceService, opsHandlers(service));
   return { service, relay, scheduler };
 }

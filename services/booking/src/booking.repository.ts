@@ -115,15 +115,17 @@ export async function transitionBooking(
     to: BookingStatus;
     set?: Omit<Updateable<BookingsTable>, "status" | "sequence" | "updated_at">;
     now: Date;
+    /** Also required: the booking's change number (a change that keeps the status, e.g. a reassignment). */
+    expectedSequence?: string;
   },
 ): Promise<BookingRow | undefined> {
-  return trx
+  let q = trx
     .updateTable("bookings")
     .set({ ...change.set, status: change.to, sequence: sql<string>`sequence + 1`, updated_at: change.now })
     .where("id", "=", change.id)
-    .where("status", "=", change.expected)
-    .returningAll()
-    .executeTakeFirst();
+    .where("status", "=", change.expected);
+  if (change.expectedSequence !== undefined) q = q.where("sequence", "=", change.expectedSequence);
+  return q.returningAll().executeTakeFirst();
 }
 
 /**

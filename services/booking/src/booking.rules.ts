@@ -54,13 +54,28 @@ export const TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[
   cancelled: [],
 };
 
-export function isLegalTransition(from: BookingStatus, to: BookingStatus): boolean {
-  return TRANSITIONS[from].includes(to);
+/**
+ * The edges only operations may take, on top of TRANSITIONS: cancelling a booking whatever its
+ * status short of the end (the goods may be loaded: operations settle that outside the app),
+ * and reassigning an ASSIGNED or DRIVER_EN_ROUTE booking to another driver (back to ASSIGNED).
+ */
+export const OPS_TRANSITIONS: Readonly<Partial<Record<BookingStatus, readonly BookingStatus[]>>> = {
+  assigned: ["assigned"],
+  driver_en_route: ["assigned"],
+  in_transit: ["cancelled"],
+  at_dropoff: ["cancelled"],
+};
+
+/** Statuses a booking never leaves. */
+export const TERMINAL_STATUSES: readonly BookingStatus[] = ["completed", "cancelled"];
+
+export function isLegalTransition(from: BookingStatus, to: BookingStatus, actor?: ActorRole): boolean {
+  return TRANSITIONS[from].includes(to) || (actor === "ops" && (OPS_TRANSITIONS[from] ?? []).includes(to));
 }
 
-/** Refuses (FAILED_PRECONDITION ILLEGAL_STATUS_TRANSITION) a change the transition table does not allow. */
-export function checkTransition(from: BookingStatus, to: BookingStatus): void {
-  if (!isLegalTransition(from, to)) throw illegalTransition(from, to);
+/** Refuses (FAILED_PRECONDITION ILLEGAL_STATUS_TRANSITION) a change the transition table does not allow to this actor. */
+export function checkTransition(from: BookingStatus, to: BookingStatus, actor?: ActorRole): void {
+  if (!isLegalTransition(from, to, actor)) throw illegalTransition(from, to);
 }
 
 export function illegalTransition(current: BookingStatus, requested: BookingStatus): FailedPreconditionError {
@@ -125,6 +140,10 @@ export function checkDispatchStep(current: BookingStatus, requested: BookingStat
 
 /** Dispatch's reopen (CONFIRMED or ASSIGNED → PENDING). */
 export const DISPATCH_REOPENABLE: readonly BookingStatus[] = ["confirmed", "assigned"];
+/** Operations' reopen through dispatch (also after the driver set off). */
+export const OPS_REOPENABLE: readonly BookingStatus[] = ["confirmed", "assigned", "driver_en_route"];
+/** Operations' reassignment to another driver and vehicle of the same transporter. */
+export const OPS_REASSIGNABLE: readonly BookingStatus[] = ["assigned", "driver_en_route"];
 /** A transporter or driver giving a booking up before loading puts it back to PENDING. */
 export const PARTICIPANT_REOPENABLE: readonly BookingStatus[] = [
   "confirmed",

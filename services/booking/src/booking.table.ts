@@ -22,7 +22,8 @@ export const BOOKING_STATUSES = [
 ] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
-export const ACTOR_ROLES = ["customer", "transporter", "driver", "dispatch", "system"] as const;
+/** `ops`: a member of the operations team, through the ops console (cancel, reopen, reassign). */
+export const ACTOR_ROLES = ["customer", "transporter", "driver", "dispatch", "system", "ops"] as const;
 export type ActorRole = (typeof ACTOR_ROLES)[number];
 
 /** An address as stored (the protobuf Address in camelCase). */

@@ -12,6 +12,7 @@ import {
   checkReopen,
   DISPATCH_REOPENABLE,
   illegalTransition,
+  OPS_REOPENABLE,
   validateId,
   validateText,
 } from "./booking.rules.js";
@@ -103,17 +104,22 @@ export function createDispatchSteps(
     return updated ?? afterLostRace(booking.id, "assigned", assigned);
   }
 
-  /** CONFIRMED or ASSIGNED → PENDING, transporter and driver cleared (booking.reopened). */
-  async function reopenBooking(bookingId: string, reasonText: string): Promise<BookingRow> {
+  /**
+   * CONFIRMED or ASSIGNED → PENDING, transporter and driver cleared (booking.reopened). With an
+   * operations user (the ops console, through dispatch) also from DRIVER_EN_ROUTE, and the
+   * history names that user (ACTOR_ROLE_OPS).
+   */
+  async function reopenBooking(bookingId: string, reasonText: string, opsUserIdText = ""): Promise<BookingRow> {
     const reason = validateText(reasonText, "reason");
+    const opsUserId = opsUserIdText === "" ? undefined : validateId(opsUserIdText, "ops_user_id");
     const booking = await dispatchBooking(bookingId);
-    checkReopen(booking.status, DISPATCH_REOPENABLE);
+    checkReopen(booking.status, opsUserId ? OPS_REOPENABLE : DISPATCH_REOPENABLE);
     return transitionOrExplain({
       booking,
       to: "pending",
       set: CLEARED_ASSIGNMENT,
-      actorRole: "dispatch",
-      actorId: booking.transporter_id ?? "",
+      actorRole: opsUserId ? "ops" : "dispatch",
+      actorId: opsUserId ?? booking.transporter_id ?? "",
       reason,
       reopened: true,
       event: BOOKING_REOPENED_EVENT,

@@ -1,7 +1,37 @@
 /** Identity's settings, on top of the settings every process shares. */
 import { baseConfigSchema, envInt, envOptional, loadConfig, natsName, z, type ProductionRule } from "@weelo/config";
+import { normalizeIndianPhone } from "@weelo/formats";
 
 export const DEV_OTP_SECRET = "development-only-otp-secret-change-me";
+
+/**
+ * The operations phone of a development system (OPS_PHONES unset, NODE_ENV not production), so
+ * `npm start` and /console work out of the box: log in with role ops and this number.
+ */
+export const DEV_OPS_PHONE = "+919000000099";
+
+/**
+ * OPS_PHONES: comma-separated phones allowed to log in with role ops, in any accepted form,
+ * kept in E.164. Unset stays undefined (the development default applies outside production,
+ * see opsPhonesOf); set but empty means nobody.
+ */
+const opsPhonesSetting = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const phones = new Set<string>();
+    for (const entry of value.split(",").map((part) => part.trim())) {
+      if (entry === "") continue;
+      try {
+        phones.add(normalizeIndianPhone(entry));
+      } catch {
+        ctx.addIssue({ code: "custom", message: `"${entry}" is not an Indian mobile number like +919876543210` });
+        return z.NEVER;
+      }
+    }
+    return [...phones];
+  });
 
 export const identityConfigSchema = baseConfigSchema.extend({
   /** How long an OTP is accepted (seconds). */
@@ -39,6 +69,8 @@ export const identityConfigSchema = baseConfigSchema.extend({
   IDENTITY_FLEET_CONSUMER: natsName("consumer names").default("identity"),
   /** Push devices kept per user; older ones are dropped. */
   MAX_DEVICES_PER_USER: envInt(10, 1, 100),
+  /** Phones that may log in with role ops (the operations console), comma-separated; empty means nobody; unset means nobody in production and DEV_OPS_PHONE otherwise. */
+  OPS_PHONES: opsPhonesSetting,
 });
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;
@@ -51,7 +83,17 @@ export const identityProductionRules: ProductionRule<IdentityConfig>[] = [
       ? "OTP_HASH_SECRET must be set to a secret of at least 32 characters in production"
       : undefined,
   (c) => (!c.JWT_PRIVATE_KEY || !c.JWT_KEY_ID ? "JWT_PRIVATE_KEY and JWT_KEY_ID must be set in production" : undefined),
+  (c) =>
+    c.OPS_PHONES?.includes(DEV_OPS_PHONE)
+      ? `OPS_PHONES lists the development operations phone ${DEV_OPS_PHONE}; list the operations team's own phones`
+      : undefined,
 ];
+
+/** The phones allowed to log in with role ops: OPS_PHONES, or when unset DEV_OPS_PHONE outside production (nobody in production). */
+export function opsPhonesOf(config: Pick<IdentityConfig, "OPS_PHONES" | "NODE_ENV">): readonly string[] {
+  if (config.OPS_PHONES !== undefined) return config.OPS_PHONES;
+  return config.NODE_ENV === "production" ? [] : [DEV_OPS_PHONE];
+}
 
 /** Identity running alone must reach fleet for the driver-login rule (all-in-one wires it in process). */
 export const identityStandaloneProductionRules: ProductionRule<IdentityConfig>[] = [

@@ -14,7 +14,7 @@ import { consumeDriverRemovals } from "./driver-removals.js";
 import { createGuard, createRateLimiter } from "@weelo/resilience";
 import type { Platform } from "@weelo/runtime";
 import { openDriverDirectory, type DriverDirectory } from "./driver-directory.js";
-import type { IdentityConfig } from "./identity.config.js";
+import { DEV_OPS_PHONE, opsPhonesOf, type IdentityConfig } from "./identity.config.js";
 import { authHandlers, profileHandlers, PUBLIC_AUTH_METHODS } from "./identity.handlers.js";
 import { createIdentityService, type IdentityService } from "./identity.service.js";
 import type { IdentityDatabase } from "./identity.table.js";
@@ -47,6 +47,13 @@ export async function startIdentity(
   if (options.drivers === undefined) {
     logger.warn("driver login is open: no fleet directory is wired in, any phone may log in as a driver");
   }
+  const opsPhones = opsPhonesOf(config);
+  if (opsPhones.length === 0) logger.warn("OPS_PHONES is empty: nobody can log in to the operations console");
+  else if (config.OPS_PHONES === undefined)
+    logger.warn(
+      { phone: DEV_OPS_PHONE },
+      "OPS_PHONES is unset: the development operations phone may log in with role ops (development only)",
+    );
   const redis = platform.cache.redisClient();
   const identity = createIdentityService({
     db: database.db,
@@ -89,7 +96,11 @@ export async function startIdentity(
         redis,
       ),
     },
-    settings: { resendCooldownSeconds: config.OTP_RESEND_COOLDOWN_S, maxDevicesPerUser: config.MAX_DEVICES_PER_USER },
+    settings: {
+      resendCooldownSeconds: config.OTP_RESEND_COOLDOWN_S,
+      maxDevicesPerUser: config.MAX_DEVICES_PER_USER,
+      opsPhones,
+    },
     logger,
   });
   platform.grpc
@@ -97,7 +108,7 @@ export async function startIdentity(
     .addService(ProfileServiceService, profileHandlers(identity))
     // Internal: the notification service reads contacts without a user token; never on the gateway.
     .addService(ContactDirectoryServiceService, contactDirectoryHandlers(database.db))
-    // Internal: operations staff (the ops console service) block and unblock accounts; never on the gateway.
+    // Internal: operations staff (the ops console service) look up, block and unblock accounts; never on the gateway.
     .addService(AccountAdminServiceService, accountAdminHandlers(identity));
   // A driver a transporter removed loses every session at once (fleet's stream may not exist yet: looked for until it does).
   const driverRemovals = consumeDriverRemovals(

@@ -35,6 +35,17 @@ export function findUserByPhone(db: IdentityDb, phone: string, role: string): Pr
   return db.selectFrom("users").selectAll().where("phone", "=", phone).where("role", "=", role).executeTakeFirst();
 }
 
+/** The accounts with these ids (any order). */
+export async function findUsersByIds(db: IdentityDb, ids: readonly string[]): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom("users").selectAll().where("id", "in", ids).execute();
+}
+
+/** Every account of a phone, one per role, oldest first. */
+export function findUsersByPhone(db: IdentityDb, phone: string): Promise<UserRow[]> {
+  return db.selectFrom("users").selectAll().where("phone", "=", phone).orderBy("id").execute();
+}
+
 export function updateUser(db: IdentityDb, id: string, changes: UserUpdate): Promise<UserRow | undefined> {
   return db
     .updateTable("users")

@@ -6,7 +6,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Principal, RevocationList, Role, SessionWatch, TokenIssuer, TokenVerifier } from "@weelo/auth";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError } from "@weelo/errors";
-import { validateId } from "@weelo/formats";
+import { isUuid, validateId } from "@weelo/formats";
 import type { Logger } from "@weelo/log";
 import type { RateLimiter } from "@weelo/resilience";
 import type { DriverDirectory } from "./driver-directory.js";
@@ -38,7 +38,12 @@ export interface IdentityDeps {
   sessions: Pick<SessionWatch, "announce">;
   drivers: DriverDirectory;
   limits: { otpPerPhone: RateLimiter; otpPerIp: RateLimiter };
-  settings: { resendCooldownSeconds: number; maxDevicesPerUser: number };
+  settings: {
+    resendCooldownSeconds: number;
+    maxDevicesPerUser: number;
+    /** Phones (E.164) that may log in with role ops: the OPS_PHONES allow-list. */
+    opsPhones: readonly string[];
+  };
   logger: Logger;
 }
 
@@ -61,6 +66,12 @@ export type IdentityService = ReturnType<typeof createIdentityService>;
 
 export function createIdentityService(deps: IdentityDeps) {
   const { db, otps, users, sms, issuer, verifier, revocations, sessions, drivers, limits, logger } = deps;
+  const opsPhones = new Set(deps.settings.opsPhones);
+
+  const opsPhoneNotAllowed = () =>
+    new PermissionDeniedError("this phone may not log in to the operations console", {
+      reason: "OPS_PHONE_NOT_ALLOWED",
+    });
 
   async function driverLink(phone: string, role: Role): Promise<string | null> {
     if (role !== "driver") return null;
@@ -141,6 +152,13 @@ export function createIdentityService(deps: IdentityDeps) {
     /** Sends an OTP; returns when it expires and, with the console sender only, the code itself. */
     async sendOtp(input: { phone: string; role: Role; clientIp: string }) {
       const phone = normalizeIndianPhone(input.phone);
+      if (input.role === "ops" && !opsPhones.has(phone)) {
+        // Refused before any code is made or sent. The address's budget is still spent, so the
+        // allow-list cannot be probed faster than OTPs can be asked for.
+        await limits.otpPerIp.consume(input.clientIp);
+        logger.warn({ phone: maskPhone(phone) }, "ops OTP refused: phone not on OPS_PHONES");
+        throw opsPhoneNotAllowed();
+      }
       // No driver-directory check here: a different answer for unregistered phones would tell
       // anyone which numbers a transporter registered. VerifyOtp refuses them instead.
       await otps.claimCooldown(phone, input.role);
@@ -174,6 +192,8 @@ export function createIdentityService(deps: IdentityDeps) {
     async verifyOtp(input: { phone: string; otp: string; role: Role }) {
       const phone = normalizeIndianPhone(input.phone);
       const otp = input.otp; // six digits: the contract's rule (weelo.common.v1.otp)
+      // The allow-list is read again: a phone taken off it since its OTP was sent gets no session.
+      if (input.role === "ops" && !opsPhones.has(phone)) throw opsPhoneNotAllowed();
       await otps.consume(phone, input.role, otp);
       const transporterId = await driverLink(phone, input.role);
       const { user, created } = await repo.upsertUserOnLogin(db, {
@@ -227,6 +247,11 @@ export function createIdentityService(deps: IdentityDeps) {
         await endSession(claims.sessionId, user.id, "account_blocked");
         throw accountBlocked();
       }
+      if (user.role === "ops" && !opsPhones.has(user.phone)) {
+        // Taken off OPS_PHONES: the session ends at its next refresh (within an access token's life).
+        await endSession(claims.sessionId, user.id, "ops_phone_removed");
+        throw opsPhoneNotAllowed();
+      }
       const access = await issueAccess(user, claims.sessionId);
       return {
         accessToken: access.token,
@@ -272,6 +297,18 @@ export function createIdentityService(deps: IdentityDeps) {
       await users.forget(userId);
       if (unblocked) logger.warn({ userId, reason }, "account unblocked");
       return unblocked;
+    },
+
+    /** The accounts with these ids, in the order asked; unknown (or malformed) ids are left out. */
+    async getAccounts(userIds: readonly string[]): Promise<UserRow[]> {
+      const ids = [...new Set(userIds.map((id) => id.trim().toLowerCase()).filter(isUuid))];
+      const byId = new Map((await repo.findUsersByIds(db, ids)).map((user) => [user.id, user]));
+      return userIds.flatMap((id) => byId.get(id.trim().toLowerCase()) ?? []);
+    },
+
+    /** Every account of a phone (one per role), in any accepted form of the number. */
+    async findAccountsByPhone(phone: string): Promise<UserRow[]> {
+      return repo.findUsersByPhone(db, normalizeIndianPhone(phone));
     },
 
     /**

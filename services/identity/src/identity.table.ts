@@ -8,7 +8,7 @@ export interface UsersTable {
   id: string;
   /** E.164, e.g. +919876543210. */
   phone: string;
-  /** customer | transporter | driver; one account per phone and role. */
+  /** customer | transporter | driver | ops; one account per phone and role. */
   role: string;
   name: Generated<string>;
   email: Generated<string>;

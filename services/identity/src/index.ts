@@ -4,6 +4,8 @@ export {
   identityConfigSchema,
   identityProductionRules,
   identityRules,
+  opsPhonesOf,
+  DEV_OPS_PHONE,
   type IdentityConfig,
 } from "./identity.config.js";
 export type { DriverDirectory } from "./driver-directory.js";

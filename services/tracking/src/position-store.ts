@@ -73,6 +73,8 @@ export interface PositionStore {
   nearby(query: NearbyQuery): Promise<NearbyResult[]>;
   /** How many available drivers of the type, last seen at or after `seenSince` (ms), are indexed in the cells (at the index resolution). */
   countAvailable(cells: readonly string[], vehicleType: string, seenSince: number): Promise<number>;
+  /** Every stored driver, in batches (the fleet stream's table when it starts; not for the hot path). */
+  scan(visit: (drivers: StoredDriver[]) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -235,6 +237,15 @@ export class MemoryPositionStore implements PositionStore {
       for (const d of this.cells.get(`${vehicleType}|${cell}`)?.values() ?? []) if (d.lastSeenAt >= seenSince) count++;
     }
     return count;
+  }
+
+  async scan(visit: (drivers: StoredDriver[]) => void): Promise<void> {
+    const all: StoredDriver[] = [];
+    for (const driver of this.drivers.values()) {
+      const { indexKey: _indexKey, candidate: _candidate, ...stored } = driver;
+      all.push(stored);
+    }
+    visit(all);
   }
 
   async close(): Promise<void> {

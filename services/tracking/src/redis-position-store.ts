@@ -204,7 +204,54 @@ export class RedisPositionStore implements PositionStore {
     return total;
   }
 
+  /** SCAN over the driver hashes, each page read in one pipeline. */
+  async scan(visit: (drivers: StoredDriver[]) => void): Promise<void> {
+    const prefix = this.driverKey("");
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const reads = this.redis.pipeline();
+      for (const key of keys) reads.hgetall(key);
+      const rows = (await reads.exec()) ?? [];
+      const drivers: StoredDriver[] = [];
+      rows.forEach(([error, h], i) => {
+        const driver = error ? undefined : storedDriverOf(keys[i]!.slice(prefix.length), h as Record<string, string>);
+        if (driver) drivers.push(driver);
+      });
+      visit(drivers);
+    } while (cursor !== "0");
+  }
+
   async close(): Promise<void> {
     // The connection belongs to the platform's cache.
   }
+}
+
+/** A driver hash as the fleet scan reads it (the same fields get() reads). */
+function storedDriverOf(driverId: string, h: Record<string, string>): StoredDriver | undefined {
+  if (!h.seq && !h.online && !h.trip) return undefined;
+  return {
+    driverId,
+    lastSeq: Number(h.seq ?? 0),
+    lastSeenAt: Number(h.seen ?? 0),
+    position:
+      h.lat !== undefined
+        ? {
+            seq: Number(h.pseq),
+            recordedAt: Number(h.rec),
+            lat: Number(h.lat),
+            lng: Number(h.lng),
+            accuracyM: Number(h.acc),
+            speedMps: Number(h.spd),
+            heading: Number(h.hdg),
+          }
+        : undefined,
+    availability:
+      h.online !== undefined
+        ? { online: h.online === "1", vehicleType: h.vt ?? "", vehicleId: h.vid ?? "", transporterId: h.tid ?? "" }
+        : undefined,
+    onTrip: h.trip === "1",
+  };
 }

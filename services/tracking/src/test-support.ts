@@ -28,6 +28,8 @@ export interface TestTracking {
   config: Readonly<TrackingConfig>;
   tracking: TrackingModule;
   address: string;
+  /** The mesh listener (internal services, mutual TLS with platform.mesh). */
+  meshAddress: string;
   client: ServiceClient<typeof TrackingServiceService>;
   internal: ServiceClient<typeof TrackingInternalServiceService>;
   as(token: string): CallOptions;
@@ -54,6 +56,8 @@ export interface TrackingReplica {
   platform: Platform;
   tracking: TrackingModule;
   client: ServiceClient<typeof TrackingServiceService>;
+  /** This replica's mesh listener. */
+  meshAddress: string;
   /** A driver stream to this replica. */
   stream(token: string): DriverStreamClient;
   /** Graceful shutdown of this replica. */
@@ -127,6 +131,7 @@ export async function startTestTracking(
   let platform!: Platform;
   let tracking!: TrackingModule;
   let address = "";
+  let meshAddress = "";
   let client!: ServiceClient<typeof TrackingServiceService>;
   let internal!: ServiceClient<typeof TrackingInternalServiceService>;
   const streams: DriverStreamClient[] = [];
@@ -142,6 +147,7 @@ export async function startTestTracking(
     client = createClient(TrackingServiceService, address, { deadlineMs: 5000 });
     // TrackingInternalService is internal: each method over the mesh with the certificate of the service its proto names.
     const mesh = `127.0.0.1:${meshPort}`;
+    meshAddress = mesh;
     const asDispatch = createMeshClient(InternalService, mesh, {
       deadlineMs: 5000,
       mesh: platform.mesh,
@@ -273,6 +279,9 @@ export async function startTestTracking(
     get address() {
       return address;
     },
+    get meshAddress() {
+      return meshAddress;
+    },
     get client() {
       return client;
     },
@@ -294,13 +303,14 @@ export async function startTestTracking(
         ...options,
         ...(tracking.store.kind === "memory" ? { store: tracking.store } : {}),
       });
-      const { publicPort } = await replicaPlatform.grpc.listen(EPHEMERAL_LOOPBACK);
+      const { publicPort, meshPort } = await replicaPlatform.grpc.listen(EPHEMERAL_LOOPBACK);
       const replicaClient = createClient(TrackingServiceService, `127.0.0.1:${publicPort}`, { deadlineMs: 5000 });
       let stopped: Promise<void> | undefined;
       const replica: TrackingReplica = {
         platform: replicaPlatform,
         tracking: replicaTracking,
         client: replicaClient,
+        meshAddress: `127.0.0.1:${meshPort}`,
         stream: (bearer) => openStream(replicaClient, bearer),
         stop: () =>
           (stopped ??= (async () => {

@@ -49,6 +49,12 @@ export const trackingConfigSchema = baseConfigSchema.extend({
   MAX_POINTS_PER_MESSAGE: envInt(500, 1, 5000),
   /** Positions a slow WatchLocation stream may hold before the oldest are dropped. */
   WATCH_MAX_PENDING: envInt(16, 1, 1000),
+  /** The ops console's fleet stream sends each console at most one batch this often (ms). */
+  FLEET_BATCH_MS: envInt(250, 50, 5000),
+  /** Driver changes one fleet stream may hold before it is resynchronised with a new snapshot (a slow console). */
+  FLEET_WATCH_MAX_PENDING: envInt(20_000, 10, 1_000_000),
+  /** A fleet stream that has not taken a batch for this long is resynchronised (ms). */
+  FLEET_WATCH_STALL_MS: envInt(10_000, 500, 600_000),
   /** Redis: a driver's latest-position hash expires after this long without news (seconds). */
   POSITION_TTL_S: envInt(7 * 24 * 3600, 60, 30 * 24 * 3600),
   /** JetStream stream holding booking's events (booking creates it); trips are read from it. */

@@ -1,5 +1,4 @@
 /** gRPC handlers: proto ↔ domain, nothing else. */
-import { DomainError, GrpcCode } from "@weelo/errors";
 import {
   PointRejection,
   type LocationPoint,
@@ -16,6 +15,15 @@ import type { DriverStream, DriverStreamRegistry } from "./driver-streams.js";
 import type { TrackingService } from "./tracking.service.js";
 import type { RawPoint, Rejection } from "./tracking.rules.js";
 import type { TripEvents } from "./trip-events.js";
+import type { BookingPath } from "./booking-path.js";
+import type { FleetHub } from "./fleet-hub.js";
+import { fleetWatchOf } from "./fleet.rules.js";
+
+/** The ops console's reads: the fleet stream and any booking's breadcrumb. */
+export interface OpsReads {
+  fleet: Pick<FleetHub, "watch">;
+  bookingPath(bookingId: string): Promise<BookingPath>;
+}
 
 /** Which fleet driver id the calling driver is (see driver-identity.ts). */
 export type DriverResolver = (ctx: CallContext) => Promise<string>;
@@ -173,6 +181,7 @@ export function internalHandlers(
   service: TrackingService,
   events: Pick<TripEvents, "checkArrival">,
   supply: SupplyDeps,
+  ops: OpsReads,
 ): ServiceHandlers<typeof TrackingInternalServiceService> {
   return {
     async countAvailableDrivers(request) {
@@ -180,12 +189,23 @@ export function internalHandlers(
       return { availableDrivers: count };
     },
 
-    // Placeholders until the ops console's fleet stream lands (issue 17, this session).
-    async getBookingPath() {
-      throw new DomainError(GrpcCode.UNIMPLEMENTED, "GetBookingPath is not implemented yet");
+    async getBookingPath(request) {
+      const path = await ops.bookingPath(request.bookingId);
+      return {
+        points: path.points.map((p) => ({
+          location: { lat: p.lat, lng: p.lng },
+          recordedAt: p.recordedAt,
+          speedMps: p.speedMps,
+          heading: p.heading,
+          seq: p.seq,
+        })),
+        distanceM: path.distanceM,
+      };
     },
-    watchFleetPositions() {
-      throw new DomainError(GrpcCode.UNIMPLEMENTED, "WatchFleetPositions is not implemented yet");
+
+    async *watchFleetPositions(request, ctx) {
+      const { box, minIntervalMs } = fleetWatchOf(request);
+      yield* ops.fleet.watch(box, minIntervalMs, ctx.signal);
     },
     async checkArrival(request) {
       return events.checkArrival({

@@ -16,6 +16,8 @@ import type { Platform } from "@weelo/runtime";
 import { Gauge } from "prom-client";
 import { availabilitySink, subscribeAvailability, type AvailabilitySink } from "./availability.js";
 import { BreadcrumbWriter } from "./breadcrumbs.js";
+import { bookingPath } from "./booking-path.js";
+import { createFleetHub, type FleetHub } from "./fleet-hub.js";
 import { fleetDriverResolver, userIdResolver } from "./driver-identity.js";
 import { DriverStreamRegistry } from "./driver-streams.js";
 import { MemoryPositionStore, type PositionStore } from "./position-store.js";
@@ -84,6 +86,8 @@ export interface TrackingModule {
   store: PositionStore;
   streams: DriverStreamRegistry;
   writer: BreadcrumbWriter;
+  /** The ops console's fleet stream (WatchFleetPositions) on this replica. */
+  fleet: FleetHub;
 }
 
 export async function startTracking(
@@ -125,7 +129,27 @@ export async function startTracking(
   // Started after the database opened, so it stops (finishing its round) before the database closes.
   const relay = startOutboxRelay(platform, database.db, config, "tracking");
 
-  const trips = new TripDirectory({ onChange: (trip, active) => store.setOnTrip(trip.driverId, active) });
+  // `trips` is defined below; the hub reads it only once a console watches.
+  const fleet = createFleetHub({
+    bus: platform.bus,
+    store,
+    trips: { activeOf: (driverId) => trips.activeOf(driverId) },
+    logger: logger.child({ component: "fleet" }),
+    registry: platform.metrics.registry,
+    subjectRoot: config.TRACKING_SUBJECT_ROOT,
+    staleAfterMs: config.STALE_AFTER_S * 1000,
+    batchMs: config.FLEET_BATCH_MS,
+    maxPending: config.FLEET_WATCH_MAX_PENDING,
+    stallMs: config.FLEET_WATCH_STALL_MS,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  platform.onShutdown("tracking fleet stream", async () => fleet.close());
+  const trips = new TripDirectory({
+    onChange: async (trip, active) => {
+      await store.setOnTrip(trip.driverId, active);
+      fleet.tripChanged(trip);
+    },
+  });
   const feed = new TripFeed({
     db: database.db,
     bus: platform.bus,
@@ -181,6 +205,7 @@ export async function startTracking(
     trips,
     lookupTrip: (bookingId) => feed.lookup(bookingId),
     onTripPoints: (trip, accepted) => events.onTripPoints(trip, accepted),
+    onDriverSeen: (driverId, latest, at) => fleet.publish(driverId, latest, at),
     writer,
     bus: platform.bus,
     logger,
@@ -202,7 +227,13 @@ export async function startTracking(
   });
   platform.onShutdown("tracking service", () => service.close());
 
-  const availability = availabilitySink(store);
+  const stored = availabilitySink(store);
+  const availability: AvailabilitySink = {
+    async apply(driverId, value, sequence) {
+      await stored.apply(driverId, value, sequence);
+      fleet.availabilityChanged(driverId, value);
+    },
+  };
   const availabilitySubscription = subscribeAvailability(platform.bus, config.FLEET_SUBJECT_ROOT, availability, logger);
   platform.onShutdown("tracking availability", async () => availabilitySubscription.unsubscribe());
 
@@ -276,12 +307,17 @@ export async function startTracking(
     )
     .addService(
       TrackingInternalServiceService,
-      internalHandlers(service, events, {
-        store,
-        resolution: config.TRACKING_H3_RES,
-        staleAfterMs: config.STALE_AFTER_S * 1000,
-        ...(options.now ? { now: options.now } : {}),
-      }),
+      internalHandlers(
+        service,
+        events,
+        {
+          store,
+          resolution: config.TRACKING_H3_RES,
+          staleAfterMs: config.STALE_AFTER_S * 1000,
+          ...(options.now ? { now: options.now } : {}),
+        },
+        { fleet, bookingPath: (bookingId) => bookingPath(database.db, bookingId) },
+      ),
     );
   const arrivals: ArrivalChecker = {
     async check({ bookingId, driverId, stop, stopLocation }) {
@@ -293,5 +329,5 @@ export async function startTracking(
       });
     },
   };
-  return { service, commands, trips, feed, events, relay, arrivals, availability, store, streams, writer };
+  return { service, commands, trips, feed, events, relay, arrivals, availability, store, streams, writer, fleet };
 }

@@ -57,6 +57,8 @@ export interface TrackingServiceDeps {
   lookupTrip(bookingId: string): Promise<Trip | undefined>;
   /** Sees every handled message of a driver on a trip (geofences, dark marks); must not block. */
   onTripPoints?(trip: Trip, accepted: readonly AcceptedPoint[]): void;
+  /** Sees each handled message of every driver: its latest accepted position and when (the fleet stream); must not block. */
+  onDriverSeen?(driverId: string, latest: AcceptedPoint | undefined, at: number): void;
   writer: BreadcrumbWriter;
   bus: Bus;
   logger: Logger;
@@ -211,6 +213,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
       const trip = deps.trips.activeOf(driverId);
       const latest = accepted.at(-1);
+      deps.onDriverSeen?.(driverId, state.last, at);
       if (trip) {
         deps.onTripPoints?.(trip, accepted);
         for (const point of accepted)

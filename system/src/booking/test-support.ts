@@ -10,6 +10,7 @@ import { TokenIssuer, type Role } from "@weelo/auth";
 import { loadBookingConfig, startBooking, type BookingConfig, type BookingModule } from "@weelo/booking";
 import { bookingMigrations, type BookingDatabase } from "@weelo/booking/testing";
 import { BookingDispatchServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_dispatch_service";
+import { BookingOpsServiceService } from "@weelo/contracts/grpc/weelo/booking/v1/booking_ops_service";
 import {
   BookingServiceService,
   type CreateBookingRequest,
@@ -37,6 +38,8 @@ export interface TestBooking {
   db: Database<BookingDatabase>["db"];
   bookings: ServiceClient<typeof BookingServiceService>;
   dispatch: ServiceClient<typeof BookingDispatchServiceService>;
+  /** BookingOpsService over the mesh with the ops service's certificate. */
+  ops: ServiceClient<typeof BookingOpsServiceService>;
   /** Moves the clock of booking and pricing (quotes expire by it) by this many ms. */
   shiftClock(ms: number): void;
   as(token: string): CallOptions;
@@ -119,6 +122,11 @@ export async function startTestBooking(options: { env?: Record<string, string> }
       mesh: platform.mesh,
       caller: "dispatch",
     });
+    const ops = createMeshClient(BookingOpsServiceService, `127.0.0.1:${meshPort}`, {
+      ...clientOptions,
+      mesh: platform.mesh,
+      caller: "ops",
+    });
     const pricing = createClient(PricingServiceService, target, clientOptions);
     const issuer = new TokenIssuer(platform.keys);
     const as = (token: string): CallOptions => ({ metadata: { authorization: `Bearer ${token}` } });
@@ -144,6 +152,7 @@ export async function startTestBooking(options: { env?: Record<string, string> }
       db: database.db,
       bookings,
       dispatch,
+      ops,
       shiftClock: (ms) => {
         offset += ms;
       },
@@ -170,7 +179,7 @@ export async function startTestBooking(options: { env?: Record<string, string> }
         };
       },
       async stop() {
-        for (const client of [bookings, dispatch, pricing]) client.close();
+        for (const client of [bookings, dispatch, ops, pricing]) client.close();
         await cleanup();
       },
     };

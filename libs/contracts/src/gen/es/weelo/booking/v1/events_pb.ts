@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/booking/v1/events.proto.
  */
 export const file_weelo_booking_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch13ZWVsby9ib29raW5nL3YxL2V2ZW50cy5wcm90bxIQd2VlbG8uYm9va2luZy52MSKoAwoOQm9va2luZ0NyZWF0ZWQSEgoKYm9va2luZ19pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRITCgtjdXN0b21lcl9pZBgDIAEoCRIUCgx2ZWhpY2xlX3R5cGUYBCABKAkSJwoGcGlja3VwGAUgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIlCgRkcm9wGAYgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxISCgpmYXJlX3BhaXNlGAcgASgDEhIKCmRpc3RhbmNlX20YCCABKAUSGwoTb3JkZXJfdmVoaWNsZV9jb3VudBgJIAEoBRIwCgxzY2hlZHVsZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmdvb2RzX3R5cGUYCyABKAkSEQoJd2VpZ2h0X2tnGAwgASgFEhMKC3BpY2t1cF9jaXR5GA0gASgJEhEKCWRyb3BfY2l0eRgOIAEoCRIvCgtvY2N1cnJlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi+wMKFEJvb2tpbmdTdGF0dXNDaGFuZ2VkEhIKCmJvb2tpbmdfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSLQoEZnJvbRgDIAEoDjIfLndlZWxvLmJvb2tpbmcudjEuQm9va2luZ1N0YXR1cxIrCgJ0bxgEIAEoDjIfLndlZWxvLmJvb2tpbmcudjEuQm9va2luZ1N0YXR1cxIvCgphY3Rvcl9yb2xlGAUgASgOMhsud2VlbG8uYm9va2luZy52MS5BY3RvclJvbGUSEAoIYWN0b3JfaWQYBiABKAkSDgoGcmVhc29uGAcgASgJEikKCGxvY2F0aW9uGAggASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIQCghyZW9wZW5lZBgJIAEoCBIeChZjYW5jZWxsYXRpb25fZmVlX3BhaXNlGAogASgDEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtjdXN0b21lcl9pZBgMIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgNIAEoCRIRCglkcml2ZXJfaWQYDiABKAkSFAoMdmVoaWNsZV90eXBlGA8gASgJEhYKDmRyaXZlcl91c2VyX2lkGBAgASgJEhIKCnZlaGljbGVfaWQYESABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_weelo_booking_v1_booking, file_weelo_common_v1_common]);
+  fileDesc("Ch13ZWVsby9ib29raW5nL3YxL2V2ZW50cy5wcm90bxIQd2VlbG8uYm9va2luZy52MSKoAwoOQm9va2luZ0NyZWF0ZWQSEgoKYm9va2luZ19pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRITCgtjdXN0b21lcl9pZBgDIAEoCRIUCgx2ZWhpY2xlX3R5cGUYBCABKAkSJwoGcGlja3VwGAUgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIlCgRkcm9wGAYgASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxISCgpmYXJlX3BhaXNlGAcgASgDEhIKCmRpc3RhbmNlX20YCCABKAUSGwoTb3JkZXJfdmVoaWNsZV9jb3VudBgJIAEoBRIwCgxzY2hlZHVsZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmdvb2RzX3R5cGUYCyABKAkSEQoJd2VpZ2h0X2tnGAwgASgFEhMKC3BpY2t1cF9jaXR5GA0gASgJEhEKCWRyb3BfY2l0eRgOIAEoCRIvCgtvY2N1cnJlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi1QQKFEJvb2tpbmdTdGF0dXNDaGFuZ2VkEhIKCmJvb2tpbmdfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSLQoEZnJvbRgDIAEoDjIfLndlZWxvLmJvb2tpbmcudjEuQm9va2luZ1N0YXR1cxIrCgJ0bxgEIAEoDjIfLndlZWxvLmJvb2tpbmcudjEuQm9va2luZ1N0YXR1cxIvCgphY3Rvcl9yb2xlGAUgASgOMhsud2VlbG8uYm9va2luZy52MS5BY3RvclJvbGUSEAoIYWN0b3JfaWQYBiABKAkSDgoGcmVhc29uGAcgASgJEikKCGxvY2F0aW9uGAggASgLMhcud2VlbG8uY29tbW9uLnYxLkxhdExuZxIQCghyZW9wZW5lZBgJIAEoCBIeChZjYW5jZWxsYXRpb25fZmVlX3BhaXNlGAogASgDEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtjdXN0b21lcl9pZBgMIAEoCRIWCg50cmFuc3BvcnRlcl9pZBgNIAEoCRIRCglkcml2ZXJfaWQYDiABKAkSFAoMdmVoaWNsZV90eXBlGA8gASgJEhYKDmRyaXZlcl91c2VyX2lkGBAgASgJEhIKCnZlaGljbGVfaWQYESABKAkSGgoScHJldmlvdXNfZHJpdmVyX2lkGBIgASgJEh8KF3ByZXZpb3VzX2RyaXZlcl91c2VyX2lkGBMgASgJEhsKE3ByZXZpb3VzX3ZlaGljbGVfaWQYFCABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_weelo_booking_v1_booking, file_weelo_common_v1_common]);
 
 /**
  * BookingCreated is published on "booking.created" inside a weelo.events.v1.EventEnvelope (subject_id is the booking id, sequence 1), once per booking (an order of N trucks publishes N), when the booking is open to transporters: at creation for a trip now, BROADCAST_LEAD_MINUTES before the pickup time for a scheduled one.
@@ -138,7 +138,7 @@ export const BookingCreatedSchema: GenMessage<BookingCreated> = /*@__PURE__*/
   messageDesc(file_weelo_booking_v1_events, 0);
 
 /**
- * BookingStatusChanged is published inside a weelo.events.v1.EventEnvelope (subject_id is the booking id, sequence the booking's change number) on "booking.status_changed" for trip steps, "booking.cancelled" for a cancellation and "booking.reopened" when a transporter or driver gives a booking up.
+ * BookingStatusChanged is published inside a weelo.events.v1.EventEnvelope (subject_id is the booking id, sequence the booking's change number) on "booking.status_changed" for trip steps, "booking.cancelled" for a cancellation (by the customer or by operations: actor_role says which), "booking.reopened" when a transporter, driver, dispatch or operations puts a booking back to PENDING, "booking.expired" when nobody took it, and "booking.reassigned" when operations move an ASSIGNED or DRIVER_EN_ROUTE booking to another driver and vehicle of the same transporter (to is ASSIGNED, driver_id / driver_user_id / vehicle_id name the new pair and previous_* the released one). A consumer that does not know a subject acknowledges and ignores it.
  *
  * @generated from message weelo.booking.v1.BookingStatusChanged
  */
@@ -261,6 +261,27 @@ export type BookingStatusChanged = Message<"weelo.booking.v1.BookingStatusChange
    * @generated from field: string vehicle_id = 17;
    */
   vehicleId: string;
+
+  /**
+   * Fleet id of the driver before the change; set on "booking.reassigned" only (the driver released), empty otherwise.
+   *
+   * @generated from field: string previous_driver_id = 18;
+   */
+  previousDriverId: string;
+
+  /**
+   * User id (identity account) of the driver before the change; set on "booking.reassigned" only, empty otherwise.
+   *
+   * @generated from field: string previous_driver_user_id = 19;
+   */
+  previousDriverUserId: string;
+
+  /**
+   * Fleet id of the vehicle before the change; set on "booking.reassigned" only, empty otherwise.
+   *
+   * @generated from field: string previous_vehicle_id = 20;
+   */
+  previousVehicleId: string;
 };
 
 /**

@@ -61,7 +61,7 @@ export interface BookingCreated {
   occurredAt?: Date | undefined;
 }
 
-/** BookingStatusChanged is published inside a weelo.events.v1.EventEnvelope (subject_id is the booking id, sequence the booking's change number) on "booking.status_changed" for trip steps, "booking.cancelled" for a cancellation and "booking.reopened" when a transporter or driver gives a booking up. */
+/** BookingStatusChanged is published inside a weelo.events.v1.EventEnvelope (subject_id is the booking id, sequence the booking's change number) on "booking.status_changed" for trip steps, "booking.cancelled" for a cancellation (by the customer or by operations: actor_role says which), "booking.reopened" when a transporter, driver, dispatch or operations puts a booking back to PENDING, "booking.expired" when nobody took it, and "booking.reassigned" when operations move an ASSIGNED or DRIVER_EN_ROUTE booking to another driver and vehicle of the same transporter (to is ASSIGNED, driver_id / driver_user_id / vehicle_id name the new pair and previous_* the released one). A consumer that does not know a subject acknowledges and ignores it. */
 export interface BookingStatusChanged {
   /** Id of the booking. */
   bookingId: string;
@@ -101,6 +101,12 @@ export interface BookingStatusChanged {
   driverUserId: string;
   /** Fleet id of the vehicle after the change; empty when none. */
   vehicleId: string;
+  /** Fleet id of the driver before the change; set on "booking.reassigned" only (the driver released), empty otherwise. */
+  previousDriverId: string;
+  /** User id (identity account) of the driver before the change; set on "booking.reassigned" only, empty otherwise. */
+  previousDriverUserId: string;
+  /** Fleet id of the vehicle before the change; set on "booking.reassigned" only, empty otherwise. */
+  previousVehicleId: string;
 }
 
 function createBaseBookingCreated(): BookingCreated {
@@ -485,6 +491,9 @@ function createBaseBookingStatusChanged(): BookingStatusChanged {
     vehicleType: "",
     driverUserId: "",
     vehicleId: "",
+    previousDriverId: "",
+    previousDriverUserId: "",
+    previousVehicleId: "",
   };
 }
 
@@ -540,6 +549,15 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     }
     if (message.vehicleId !== "") {
       writer.uint32(138).string(message.vehicleId);
+    }
+    if (message.previousDriverId !== "") {
+      writer.uint32(146).string(message.previousDriverId);
+    }
+    if (message.previousDriverUserId !== "") {
+      writer.uint32(154).string(message.previousDriverUserId);
+    }
+    if (message.previousVehicleId !== "") {
+      writer.uint32(162).string(message.previousVehicleId);
     }
     return writer;
   },
@@ -693,6 +711,30 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
             message.vehicleId = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.previousDriverId = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.previousDriverUserId = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.previousVehicleId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -772,6 +814,21 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
         : isSet(object.vehicle_id)
         ? globalThis.String(object.vehicle_id)
         : "",
+      previousDriverId: isSet(object.previousDriverId)
+        ? globalThis.String(object.previousDriverId)
+        : isSet(object.previous_driver_id)
+        ? globalThis.String(object.previous_driver_id)
+        : "",
+      previousDriverUserId: isSet(object.previousDriverUserId)
+        ? globalThis.String(object.previousDriverUserId)
+        : isSet(object.previous_driver_user_id)
+        ? globalThis.String(object.previous_driver_user_id)
+        : "",
+      previousVehicleId: isSet(object.previousVehicleId)
+        ? globalThis.String(object.previousVehicleId)
+        : isSet(object.previous_vehicle_id)
+        ? globalThis.String(object.previous_vehicle_id)
+        : "",
     };
   },
 
@@ -828,6 +885,15 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     if (message.vehicleId !== "") {
       obj.vehicleId = message.vehicleId;
     }
+    if (message.previousDriverId !== "") {
+      obj.previousDriverId = message.previousDriverId;
+    }
+    if (message.previousDriverUserId !== "") {
+      obj.previousDriverUserId = message.previousDriverUserId;
+    }
+    if (message.previousVehicleId !== "") {
+      obj.previousVehicleId = message.previousVehicleId;
+    }
     return obj;
   },
 
@@ -855,6 +921,9 @@ export const BookingStatusChanged: MessageFns<BookingStatusChanged> = {
     message.vehicleType = object.vehicleType ?? "";
     message.driverUserId = object.driverUserId ?? "";
     message.vehicleId = object.vehicleId ?? "";
+    message.previousDriverId = object.previousDriverId ?? "";
+    message.previousDriverUserId = object.previousDriverUserId ?? "";
+    message.previousVehicleId = object.previousVehicleId ?? "";
     return message;
   },
 };

@@ -101,6 +101,8 @@ export interface CancelBookingRequest {
   bookingId: string;
   /** Why, shown to the customer and kept in the audit trail; 1 to 500 characters. */
   reason: string;
+  /** The client's retry key: a retry with the same key and request acts once and records one audit entry; a key used for a different request is refused (IDEMPOTENCY_KEY_REUSED). Empty: no retry protection (the owners are idempotent, but each call is audited). */
+  idempotencyKey: string;
 }
 
 /** CancelBookingResponse is the booking after the cancellation. */
@@ -119,6 +121,8 @@ export interface ReopenBookingRequest {
   bookingId: string;
   /** Why, kept in the history and the audit trail; 1 to 500 characters. */
   reason: string;
+  /** The client's retry key: a retry with the same key and request acts once and records one audit entry; a key used for a different request is refused (IDEMPOTENCY_KEY_REUSED). Empty: no retry protection (the owners are idempotent, but each call is audited). */
+  idempotencyKey: string;
 }
 
 /** ReopenBookingResponse is the booking after the reopen. */
@@ -141,6 +145,8 @@ export interface ReassignDriverRequest {
   vehicleId: string;
   /** Why, kept in the history and the audit trail; 1 to 500 characters. */
   reason: string;
+  /** The client's retry key: a retry with the same key and request acts once and records one audit entry; a key used for a different request is refused (IDEMPOTENCY_KEY_REUSED). Empty: no retry protection (the owners are idempotent, but each call is audited). */
+  idempotencyKey: string;
 }
 
 /** ReassignDriverResponse is the booking after the reassignment. */
@@ -171,6 +177,8 @@ export interface BlockUserRequest {
   userId: string;
   /** Why, kept in the audit trail; 1 to 500 characters. */
   reason: string;
+  /** The client's retry key: a retry with the same key and request acts once and records one audit entry; a key used for a different request is refused (IDEMPOTENCY_KEY_REUSED). Empty: no retry protection (the owners are idempotent, but each call is audited). */
+  idempotencyKey: string;
 }
 
 /** BlockUserResponse is the account after the block. */
@@ -191,6 +199,8 @@ export interface UnblockUserRequest {
   userId: string;
   /** Why, kept in the audit trail; 1 to 500 characters. */
   reason: string;
+  /** The client's retry key: a retry with the same key and request acts once and records one audit entry; a key used for a different request is refused (IDEMPOTENCY_KEY_REUSED). Empty: no retry protection (the owners are idempotent, but each call is audited). */
+  idempotencyKey: string;
 }
 
 /** UnblockUserResponse is the account after the unblock. */
@@ -808,7 +818,7 @@ export const GetBookingDetailResponse: MessageFns<GetBookingDetailResponse> = {
 };
 
 function createBaseCancelBookingRequest(): CancelBookingRequest {
-  return { bookingId: "", reason: "" };
+  return { bookingId: "", reason: "", idempotencyKey: "" };
 }
 
 export const CancelBookingRequest: MessageFns<CancelBookingRequest> = {
@@ -818,6 +828,9 @@ export const CancelBookingRequest: MessageFns<CancelBookingRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(26).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -851,6 +864,14 @@ export const CancelBookingRequest: MessageFns<CancelBookingRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -871,6 +892,11 @@ export const CancelBookingRequest: MessageFns<CancelBookingRequest> = {
         ? globalThis.String(object.booking_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -882,6 +908,9 @@ export const CancelBookingRequest: MessageFns<CancelBookingRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -892,6 +921,7 @@ export const CancelBookingRequest: MessageFns<CancelBookingRequest> = {
     const message = createBaseCancelBookingRequest();
     message.bookingId = object.bookingId ?? "";
     message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -988,7 +1018,7 @@ export const CancelBookingResponse: MessageFns<CancelBookingResponse> = {
 };
 
 function createBaseReopenBookingRequest(): ReopenBookingRequest {
-  return { bookingId: "", reason: "" };
+  return { bookingId: "", reason: "", idempotencyKey: "" };
 }
 
 export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
@@ -998,6 +1028,9 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(26).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1031,6 +1064,14 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1051,6 +1092,11 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
         ? globalThis.String(object.booking_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1062,6 +1108,9 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1072,6 +1121,7 @@ export const ReopenBookingRequest: MessageFns<ReopenBookingRequest> = {
     const message = createBaseReopenBookingRequest();
     message.bookingId = object.bookingId ?? "";
     message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -1168,7 +1218,7 @@ export const ReopenBookingResponse: MessageFns<ReopenBookingResponse> = {
 };
 
 function createBaseReassignDriverRequest(): ReassignDriverRequest {
-  return { bookingId: "", driverId: "", vehicleId: "", reason: "" };
+  return { bookingId: "", driverId: "", vehicleId: "", reason: "", idempotencyKey: "" };
 }
 
 export const ReassignDriverRequest: MessageFns<ReassignDriverRequest> = {
@@ -1184,6 +1234,9 @@ export const ReassignDriverRequest: MessageFns<ReassignDriverRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(34).string(message.reason);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(42).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1233,6 +1286,14 @@ export const ReassignDriverRequest: MessageFns<ReassignDriverRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1263,6 +1324,11 @@ export const ReassignDriverRequest: MessageFns<ReassignDriverRequest> = {
         ? globalThis.String(object.vehicle_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1280,6 +1346,9 @@ export const ReassignDriverRequest: MessageFns<ReassignDriverRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1292,6 +1361,7 @@ export const ReassignDriverRequest: MessageFns<ReassignDriverRequest> = {
     message.driverId = object.driverId ?? "";
     message.vehicleId = object.vehicleId ?? "";
     message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -1522,7 +1592,7 @@ export const FindUsersResponse: MessageFns<FindUsersResponse> = {
 };
 
 function createBaseBlockUserRequest(): BlockUserRequest {
-  return { userId: "", reason: "" };
+  return { userId: "", reason: "", idempotencyKey: "" };
 }
 
 export const BlockUserRequest: MessageFns<BlockUserRequest> = {
@@ -1532,6 +1602,9 @@ export const BlockUserRequest: MessageFns<BlockUserRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(26).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1565,6 +1638,14 @@ export const BlockUserRequest: MessageFns<BlockUserRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1585,6 +1666,11 @@ export const BlockUserRequest: MessageFns<BlockUserRequest> = {
         ? globalThis.String(object.user_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1596,6 +1682,9 @@ export const BlockUserRequest: MessageFns<BlockUserRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1606,6 +1695,7 @@ export const BlockUserRequest: MessageFns<BlockUserRequest> = {
     const message = createBaseBlockUserRequest();
     message.userId = object.userId ?? "";
     message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -1720,7 +1810,7 @@ export const BlockUserResponse: MessageFns<BlockUserResponse> = {
 };
 
 function createBaseUnblockUserRequest(): UnblockUserRequest {
-  return { userId: "", reason: "" };
+  return { userId: "", reason: "", idempotencyKey: "" };
 }
 
 export const UnblockUserRequest: MessageFns<UnblockUserRequest> = {
@@ -1730,6 +1820,9 @@ export const UnblockUserRequest: MessageFns<UnblockUserRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(26).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1763,6 +1856,14 @@ export const UnblockUserRequest: MessageFns<UnblockUserRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1783,6 +1884,11 @@ export const UnblockUserRequest: MessageFns<UnblockUserRequest> = {
         ? globalThis.String(object.user_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1794,6 +1900,9 @@ export const UnblockUserRequest: MessageFns<UnblockUserRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1804,6 +1913,7 @@ export const UnblockUserRequest: MessageFns<UnblockUserRequest> = {
     const message = createBaseUnblockUserRequest();
     message.userId = object.userId ?? "";
     message.reason = object.reason ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
