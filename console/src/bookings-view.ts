@@ -261,8 +261,8 @@ export class BookingsView {
                 title: "Cancel booking",
                 description: `Booking ${shortId(b.id)} (${statusName(b.status)}) is cancelled; the customer, transporter and driver are told.`,
                 confirm: "Cancel booking",
-                run: async (reason) => {
-                  const answer = await api.ops.cancelBooking({ bookingId: b.id, reason });
+                run: async (reason, _values, idempotencyKey) => {
+                  const answer = await api.ops.cancelBooking({ bookingId: b.id, reason, idempotencyKey });
                   return `cancelled (audit ${shortId(answer.auditId)})`;
                 },
               }).then((done) => {
@@ -284,8 +284,8 @@ export class BookingsView {
                 title: "Reopen for dispatch",
                 description: `The transporter and driver of ${shortId(b.id)} are released and the booking is broadcast again.`,
                 confirm: "Reopen",
-                run: async (reason) => {
-                  const answer = await api.ops.reopenBooking({ bookingId: b.id, reason });
+                run: async (reason, _values, idempotencyKey) => {
+                  const answer = await api.ops.reopenBooking({ bookingId: b.id, reason, idempotencyKey });
                   return `reopened (audit ${shortId(answer.auditId)})`;
                 },
               }).then((done) => {
@@ -311,12 +311,13 @@ export class BookingsView {
                   { name: "driverId", label: "Driver id", placeholder: "fleet id of the driver" },
                   { name: "vehicleId", label: "Vehicle id", placeholder: "id of the vehicle" },
                 ],
-                run: async (reason, values) => {
+                run: async (reason, values, idempotencyKey) => {
                   const answer = await api.ops.reassignDriver({
                     bookingId: b.id,
                     driverId: values.driverId ?? "",
                     vehicleId: values.vehicleId ?? "",
                     reason,
+                    idempotencyKey,
                   });
                   return `reassigned (audit ${shortId(answer.auditId)})`;
                 },

@@ -3,6 +3,7 @@
  * and any other input in a dialog, runs the call, and stays open with the server's answer when
  * it is refused.
  */
+import { newIdempotencyKey } from "@weelo/client";
 import { h } from "./dom.js";
 import { problem } from "./problem.js";
 
@@ -18,8 +19,11 @@ export interface Intervention {
   description: string;
   confirm: string;
   fields?: InterventionField[];
-  /** Makes the call; its answer is shown on the page (the audit entry's id, the new status). */
-  run(reason: string, values: Record<string, string>): Promise<string>;
+  /**
+   * Makes the call with the dialog's idempotency key (one per dialog: confirming again after a
+   * lost answer acts once, and is audited once); its answer says what was done.
+   */
+  run(reason: string, values: Record<string, string>, idempotencyKey: string): Promise<string>;
 }
 
 /** Opens the dialog; resolves with the call's answer, or undefined when the user went back. */
@@ -51,6 +55,7 @@ export function intervene(intervention: Intervention): Promise<string | undefine
     );
     const dialog = h("dialog", { class: "intervention-dialog" }, form);
     let answer: string | undefined;
+    const idempotencyKey = newIdempotencyKey();
     const close = () => {
       dialog.close();
       dialog.remove();
@@ -69,7 +74,7 @@ export function intervene(intervention: Intervention): Promise<string | undefine
       confirm.disabled = true;
       error.textContent = "";
       try {
-        answer = await intervention.run(text, values);
+        answer = await intervention.run(text, values, idempotencyKey);
         close();
       } catch (caught) {
         error.textContent = problem(caught);

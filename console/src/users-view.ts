@@ -80,8 +80,8 @@ export class UsersView {
       title: `Block this ${roleName(user.role)}`,
       description: `${user.phone} can no longer log in, and every session of the account ends now.`,
       confirm: "Block",
-      run: async (reason) => {
-        const answer = await this.api.ops.blockUser({ userId: user.userId, reason });
+      run: async (reason, _values, idempotencyKey) => {
+        const answer = await this.api.ops.blockUser({ userId: user.userId, reason, idempotencyKey });
         return `blocked, ${answer.sessionsRevoked} sessions revoked`;
       },
     });
@@ -93,8 +93,8 @@ export class UsersView {
       title: `Unblock this ${roleName(user.role)}`,
       description: `${user.phone} may log in again.`,
       confirm: "Unblock",
-      run: async (reason) => {
-        const answer = await this.api.ops.unblockUser({ userId: user.userId, reason });
+      run: async (reason, _values, idempotencyKey) => {
+        const answer = await this.api.ops.unblockUser({ userId: user.userId, reason, idempotencyKey });
         return answer.unblocked ? "unblocked" : "was not blocked";
       },
     });
