@@ -201,7 +201,7 @@ describe("the operations console in Chromium, the simulated city feeding it", ()
     })();
 
     await page.locator('.tab[data-tab="bookings"]').click();
-    const board = page.locator("form.filters");
+    const board = page.locator(".bookings-view form.filters");
     await board.locator("input[name=phone]").fill(customerPhone);
     await board.locator("button[type=submit]").click();
     const row = page.locator(`tr.row[data-booking="${bookingId}"]`);
