@@ -43,7 +43,7 @@ export interface TestTracking {
   advance(
     trip: TestTrip,
     to: BookingStatus,
-    options?: { subject?: "status_changed" | "cancelled" | "reopened" },
+    options?: { subject?: "status_changed" | "cancelled" | "reopened" | "reassigned"; previousDriverId?: string },
   ): Promise<void>;
   /** Another tracking replica on the same database schema, streams, subjects (and position store when in process), on its own gRPC port. */
   replica(): Promise<TrackingReplica>;
@@ -358,7 +358,7 @@ export async function startTestTracking(
       await test.advance(full, BookingStatus.BOOKING_STATUS_ASSIGNED);
       return full;
     },
-    async advance(trip, to, { subject = "status_changed" } = {}) {
+    async advance(trip, to, { subject = "status_changed", previousDriverId = "" } = {}) {
       trip.sequence += 1;
       const reopened = subject === "reopened";
       const withDriver =
@@ -380,6 +380,7 @@ export async function startTestTracking(
           driverId: withDriver ? trip.driverId : "",
           vehicleId: withDriver ? trip.vehicleId : "",
           vehicleType: "open_17ft",
+          previousDriverId,
         }),
       ).finish();
       await publishBooking(subject, trip.bookingId, trip.sequence, "weelo.booking.v1.BookingStatusChanged", change);

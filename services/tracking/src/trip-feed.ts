@@ -1,7 +1,7 @@
 /**
  * Feeds the trips from booking's events, for any number of tracking replicas:
  * - one durable JetStream consumer shared by every replica (TRIPS_CONSUMER) reads
- *   booking.created / status_changed / cancelled / reopened and writes the trips table with
+ *   booking.created / status_changed / cancelled / reopened / reassigned and writes the trips table with
  *   conditional upserts (ordered by the booking's sequence, so redelivery and overtaking are
  *   harmless), then announces the booking id on core NATS `<root>.trip.changed`;
  * - every replica subscribes to that subject and re-reads the row into its TripDirectory;
@@ -61,6 +61,11 @@ export function statusWord(status: BookingStatus): string {
   return bookingStatusToJSON(status)
     .replace(/^BOOKING_STATUS_/, "")
     .toLowerCase();
+}
+
+/** What a driver released by a reassignment is shown: why the trip left them. */
+export function reassignedReason(reason: string): string {
+  return `Reassigned to another driver by operations${reason ? `: ${reason}` : ""}`;
 }
 
 export class TripFeed {
@@ -188,11 +193,12 @@ export class TripFeed {
       });
       // A new row is known to no replica yet and has no driver: nothing to re-read or announce.
       if (changed === "updated") changedId = event.bookingId;
-    } else if (type === "status_changed" || type === "cancelled" || type === "reopened") {
+    } else if (type === "status_changed" || type === "cancelled" || type === "reopened" || type === "reassigned") {
       const event = BookingStatusChanged.decode(envelope.payload.value);
       const driverId = event.driverId || null;
       const takenAway = type === "cancelled" || type === "reopened" ? type : undefined;
-      const before = takenAway ? await findTrip(db, event.bookingId) : undefined;
+      const reassigned = type === "reassigned";
+      const before = takenAway || reassigned ? await findTrip(db, event.bookingId) : undefined;
       const changed = await recordBookingStatus(
         db,
         {
@@ -213,6 +219,17 @@ export class TripFeed {
           kind: takenAway,
           bookingId: event.bookingId,
           reason: event.reason,
+          eventId: envelope.id,
+        });
+      }
+      // Operations moved the trip to another driver: the released one is told it is gone (a
+      // cancellation for them, saying why), the new one gets the assignment below.
+      const released = event.previousDriverId || (before?.active ? before.driver_id : null);
+      if (changed && reassigned && released && released !== driverId) {
+        this.options.tellDriver?.(released, {
+          kind: "cancelled",
+          bookingId: event.bookingId,
+          reason: reassignedReason(event.reason),
           eventId: envelope.id,
         });
       }

@@ -26,7 +26,8 @@ describe("Msg91SmsSender", () => {
       for await (const chunk of req) chunks.push(chunk as Buffer);
       received.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) });
       if (req.url !== "/api/v5/flow" || req.method !== "POST") return res.writeHead(404).end();
-      if (mode === "slow") await new Promise((resolve) => setTimeout(resolve, 500));
+      // Slower than the guard by far, so a loaded machine cannot blur which one happens first.
+      if (mode === "slow") await new Promise((resolve) => setTimeout(resolve, 6_000));
       if (mode === "refuse")
         return res
           .writeHead(401, { "content-type": "application/json" })
@@ -38,7 +39,10 @@ describe("Msg91SmsSender", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
 
   const sender = (consecutiveFailures = 5) =>
     new Msg91SmsSender(
@@ -47,7 +51,8 @@ describe("Msg91SmsSender", () => {
         name: "sms-test",
         logger: createLogger({ service: "test", level: "silent" }),
         metrics: new Metrics({ defaultMetrics: false }),
-        timeoutMs: 200,
+        // A first fetch in a cold process takes hundreds of ms on a loaded machine.
+        timeoutMs: 3_000,
         consecutiveFailures,
         halfOpenAfterMs: 60_000,
       }),
