@@ -3,24 +3,21 @@
  * stream's bytes matter), its session kept in localStorage with the SDK's one shared refresh.
  * The operations user logs in by OTP with role ops (a phone on the gateway's OPS_PHONES list).
  */
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
+import type { Client } from "@connectrpc/connect";
 import {
-  Code,
-  ConnectError,
   createWeeloClient,
   isUnauthenticated,
-  type Session,
   SessionEndedError,
   storageTokenStore,
   type WeeloClient,
 } from "@weelo/client";
 import { Role } from "@weelo/contracts/es/weelo/common/v1/common_pb";
-import { OpsService } from "@weelo/contracts/es/weelo/ops/v1/ops_service_pb";
+import type { OpsService } from "@weelo/contracts/es/weelo/ops/v1/ops_service_pb";
 import type { Bounds } from "./fleet-stream.js";
 
 export interface Api {
   weelo: WeeloClient;
+  /** OpsService on the SDK's session: the token on every call, one shared refresh, safe calls retried. */
   ops: Client<typeof OpsService>;
 }
 
@@ -28,36 +25,13 @@ export interface Api {
 const TOKENS_KEY = "weelo.console.tokens";
 
 export function createApi(onSessionEnded: () => void): Api {
-  const baseUrl = location.origin;
   const weelo = createWeeloClient({
-    baseUrl,
+    baseUrl: location.origin,
     binary: true,
     tokenStore: storageTokenStore(localStorage, TOKENS_KEY),
     onSessionEnded,
   });
-  // OpsService on the SDK's session: the access token on every call, one shared refresh when a
-  // unary call is refused with Unauthenticated (streams renew in their own reconnect loop).
-  const transport = createConnectTransport({
-    baseUrl,
-    useBinaryFormat: true,
-    interceptors: [tokenInterceptor(weelo.session)],
-  });
-  return { weelo, ops: createClient(OpsService, transport) };
-}
-
-function tokenInterceptor(session: Session): Interceptor {
-  return (next) => async (request) => {
-    const token = await session.accessToken();
-    if (token === undefined) throw new SessionEndedError(new ConnectError("not logged in", Code.Unauthenticated));
-    request.header.set("authorization", `Bearer ${token}`);
-    try {
-      return await next(request);
-    } catch (error) {
-      if (request.stream || !isUnauthenticated(error)) throw error;
-      request.header.set("authorization", `Bearer ${await session.renew(token)}`);
-      return await next(request);
-    }
-  };
+  return { weelo, ops: weelo.ops };
 }
 
 /** SendOtp for an operations user; in development the answer carries the code (devOtp). */

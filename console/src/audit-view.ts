@@ -10,6 +10,7 @@ export class AuditView {
   private readonly target: HTMLInputElement;
   private pages: string[] = [];
   private pageToken = "";
+  private loads = 0;
 
   constructor(private readonly api: Api) {
     this.target = h("input", { name: "target", maxlength: 64, class: "mono", placeholder: "booking or user id" });
@@ -34,11 +35,13 @@ export class AuditView {
   }
 
   private async load(): Promise<void> {
+    const asked = ++this.loads;
     try {
       const answer = await this.api.ops.listAuditEntries({
         targetId: this.target.value.trim(),
         page: { pageSize: 50, pageToken: this.pageToken },
       });
+      if (asked !== this.loads) return; // a later load answers
       const next = answer.page?.nextPageToken ?? "";
       replace(
         this.list,
@@ -74,7 +77,7 @@ export class AuditView {
         ),
       );
     } catch (error) {
-      replace(this.list, h("p", { class: "error" }, problem(error)));
+      if (asked === this.loads) replace(this.list, h("p", { class: "error" }, problem(error)));
     }
   }
 }

@@ -59,6 +59,8 @@ export class BookingsView {
   /** The filters of the search shown (every field but the page). */
   private request: Filters | undefined;
   private shown: string | undefined;
+  /** Searches asked for since the page opened. */
+  private searches = 0;
 
   constructor(private readonly options: BookingsViewOptions) {
     const statuses = ALL_STATUSES.map((status) =>
@@ -135,17 +137,19 @@ export class BookingsView {
 
   private async load(): Promise<void> {
     if (!this.request) return;
+    // Answers can come back out of order (a slow first search, a quick second): only the last one is shown.
+    const asked = ++this.searches;
     this.results.setAttribute("aria-busy", "true");
     try {
       const answer = await this.options.api.ops.searchBookings({
         ...this.request,
         page: { pageSize: PAGE_SIZE, pageToken: this.pageToken },
       });
-      this.renderResults(answer.bookings, answer.page?.nextPageToken ?? "");
+      if (asked === this.searches) this.renderResults(answer.bookings, answer.page?.nextPageToken ?? "");
     } catch (error) {
-      replace(this.results, h("p", { class: "error" }, problem(error)));
+      if (asked === this.searches) replace(this.results, h("p", { class: "error" }, problem(error)));
     } finally {
-      this.results.removeAttribute("aria-busy");
+      if (asked === this.searches) this.results.removeAttribute("aria-busy");
     }
   }
 

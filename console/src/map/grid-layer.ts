@@ -5,11 +5,11 @@
  */
 import * as L from "leaflet";
 
-/** Degrees between grid lines at a zoom: about 4-8 lines across a 256 px tile. */
+/** Degrees between grid lines at a zoom: the finest step of 1-2-5 whose lines stay 64 px or more apart (room for a label). */
 export function gridStep(zoom: number): number {
   const tileDegrees = 360 / 2 ** zoom;
-  const steps = [10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001];
-  return steps.find((step) => step <= tileDegrees / 3) ?? 0.0001;
+  const steps = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+  return steps.find((step) => step >= tileDegrees / 4) ?? 10;
 }
 
 export function createGridLayer(): L.GridLayer {
