@@ -57,6 +57,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/package.json ./
 COPY --from=deps /app/node_modules ./node_modules
+# dist/ holds the processes' bundles and dist/console/, the operations console's page and
+# bundles that the gateway serves at /console.
 COPY --from=build /src/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -5,6 +5,8 @@
 // node_modules stay imports of node_modules (some load files relative to their own module:
 // PGlite's .wasm and .data, the .proto files gRPC reflection reads, pino's transport workers;
 // the image installs the production dependencies beside dist/), except a few listed below.
+// The operations console (console/, for browsers) is built beside them into dist/console/
+// (console/build.mjs), where the built gateway serves it at /console.
 // Type-checking is `npm run typecheck` (tsc); esbuild only strips the types.
 //   node scripts/build.mjs [--outdir <dir>] [--metafile <file>] [--if-stale]
 // outdir: dist by default. metafile: esbuild's account of every input and import (tests, bundle
@@ -54,7 +56,14 @@ const externalDependencies = {
 /** Where a build records what it read, and when (for --if-stale). */
 const INPUTS_FILE = "build-inputs.json";
 /** Files that shape the output without being bundled. */
-const BUILD_FILES = ["scripts/build.mjs", "scripts/entry-points.mjs", "tsconfig.json", "tsconfig.base.json"];
+const BUILD_FILES = [
+  "scripts/build.mjs",
+  "scripts/entry-points.mjs",
+  "tsconfig.json",
+  "tsconfig.base.json",
+  "console/build.mjs",
+  "console/tsconfig.json",
+];
 
 /** Builds every entry point into outdir (emptied first); returns esbuild's metafile. */
 export async function buildAll(outdir = join(root, "dist")) {
@@ -87,7 +96,10 @@ export async function buildAll(outdir = join(root, "dist")) {
   // The bundles are ES modules wherever they are put (a test builds under node_modules/.cache,
   // where the repository's "type": "module" does not reach).
   await writeFile(join(outdir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
-  const inputs = [...Object.keys(result.metafile.inputs), ...BUILD_FILES];
+  // The console's page and bundles, where the built gateway looks for them (one folder up from its bundle).
+  const { buildConsole } = await import("../console/build.mjs");
+  const consoleBuild = await buildConsole({ outdir: join(outdir, "console") });
+  const inputs = [...Object.keys(result.metafile.inputs), ...consoleBuild.inputs, ...BUILD_FILES];
   await writeFile(join(outdir, INPUTS_FILE), JSON.stringify({ startedAt, entryPoints: ENTRY_POINTS, inputs }));
   return result.metafile;
 }

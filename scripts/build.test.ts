@@ -179,6 +179,13 @@ describe("npm run build", () => {
       }
       const documented = (await (await fetch(`${url}/docs/openapi.json`)).json()) as { openapi: string };
       assert.equal(documented.openapi, "3.1.0");
+      // The operations console: its page and the bundles it names, from dist/console.
+      const consolePage = await fetch(`${url}/console/`);
+      assert.equal(consolePage.status, 200, "/console/ answers from the build");
+      const consoleAssets = (await consolePage.text()).match(/\/console\/(console|style)-[A-Z0-9]{8}\.(js|css)/g) ?? [];
+      assert.equal(consoleAssets.length, 2, "the page names its script and style");
+      for (const asset of consoleAssets)
+        assert.equal((await fetch(`${url}${asset}`)).status, 200, `${asset} answers from the build`);
 
       child.kill("SIGTERM");
       assert.equal(await exited, 0, output.slice(-20).join("\n"));

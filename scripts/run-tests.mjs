@@ -10,7 +10,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const roots = ["libs", "services", "gateway", "system", "clients", "bench", "scripts"];
+const roots = ["libs", "services", "gateway", "system", "clients", "console", "bench", "scripts"];
 
 const browser = process.argv.includes("--browser");
 const wanted = (name) => name.endsWith(".test.ts") && name.endsWith(".browser.test.ts") === browser;

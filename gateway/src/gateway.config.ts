@@ -84,6 +84,19 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   /** New /socket connections per client IP per RATE_LIMIT_WINDOW_S (0 = no limit); beyond, the upgrade is answered 429. */
   SOCKET_CONNECTS_PER_IP: envInt(600, 0),
 
+  // The operations console at /console.
+  /** Map tiles, a URL template such as https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png; unset: an offline city grid. */
+  CONSOLE_TILE_URL: envOptional(),
+  /** The tiles' attribution, shown on the map (plain text), e.g. "© OpenStreetMap contributors". */
+  CONSOLE_TILE_ATTRIBUTION: z.string().default(""),
+  /** Where the map opens: "lat,lng". */
+  CONSOLE_MAP_CENTER: z
+    .string()
+    .regex(/^-?\d{1,2}(\.\d+)?,-?\d{1,3}(\.\d+)?$/, "lat,lng in degrees, e.g. 18.52,73.86")
+    .default("18.52,73.86"),
+  /** The map's zoom at start (1 the world, 19 a street). */
+  CONSOLE_MAP_ZOOM: envInt(12, 1, 19),
+
   /** Workers of `npm run start:cluster`; 0 means one per core. */
   CLUSTER_WORKERS: envInt(0, 0, 256),
 });
@@ -94,6 +107,10 @@ export const gatewayProductionRules: ProductionRule<GatewayConfig>[] = [
   (c) =>
     c.CORS_ORIGINS.trim() === "*"
       ? "CORS_ORIGINS=* lets any website call the API; list the allowed origins"
+      : undefined,
+  (c) =>
+    c.CONSOLE_TILE_URL && !c.CONSOLE_TILE_URL.startsWith("https://")
+      ? "CONSOLE_TILE_URL must be an https:// template (the console's pages are served over TLS)"
       : undefined,
 ];
 

@@ -28,6 +28,7 @@ import { Admission, admissionSettingsOf } from "./overload/admission.js";
 import { admissionRoutesOf, HttpAdmission } from "./overload/http-admission.js";
 import { admitRestCall } from "./overload/rest-admission.js";
 import { isDocsPath, serveDocs } from "./docs/docs-handler.js";
+import { consoleHandler, consoleSettingsOf, isConsolePath } from "./console/console-handler.js";
 import { createOnePortServer } from "./one-port.js";
 import { SocketGateway } from "./socket/socket-gateway.js";
 import { traceRequest } from "./tracing.js";
@@ -125,6 +126,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
   });
 
+  const serveConsole = consoleHandler(consoleSettingsOf(config));
   const handler = (req: Request, res: Response) => {
     const requestId = requestIdFrom(headerOf(req, "x-request-id"));
     req.headers["x-request-id"] = requestId;
@@ -172,6 +174,10 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
               if (isDocsPath(path)) {
                 route = "/docs"; // the API reference and its document
                 return serveDocs(req, res, path);
+              }
+              if (isConsolePath(path)) {
+                route = "/console"; // the operations console's page and files
+                return serveConsole(req, res, path);
               }
               if (path === "/health" || path === "/health/live") {
                 route = "/health";
