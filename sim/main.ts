@@ -20,6 +20,7 @@ import { startSystemChild, type SystemChild } from "./system.js";
 import { startMesh, type MeshSystem } from "./mesh.js";
 import { injectMeshFaults, MESH_FAULT_TARGETS, meshFaultWindowMs, PROXIED_LINK } from "./mesh-faults.js";
 import { type PrivateServers, startPrivateServers } from "./private-servers.js";
+import { runSlowConsumers } from "./apps/slow-consumer.js";
 
 const USAGE = `usage: npm run simulate -- [options]
   --profile short|full     shape of the run (default full; short is CI's, under two minutes)
@@ -35,7 +36,8 @@ const USAGE = `usage: npm run simulate -- [options]
                            removed at the end), SIGKILL each service in turn (and the gateway), restarted at
                            once; both dispatch replicas down past a wave; restarts of Postgres, NATS (booking
                            killed meanwhile) and Redis; then 2 s latency and a 10 s partition dispatch→booking
-                           (a TCP fault proxy); with figures per fault; otherwise: restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
+                           (a TCP fault proxy); meanwhile a driver and a watcher stop reading their streams;
+                           with figures per fault; otherwise: restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
                            are set and local) during the booking window
   --fault-list a,b         which faults: service, nats, redis
   --fault-down-ms MS       how long each stays down (default 3000)
@@ -167,12 +169,21 @@ async function main(): Promise<number> {
               progress(
                 `fault mode: SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once; both dispatch replicas down past a wave; Postgres, NATS (booking killed meanwhile) and Redis restarted; then latency and a partition ${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}`,
               );
-              return injectMeshFaults(world, runStart, {
+              const admin = (service: string) => mesh!.processes.find((p) => p.service === service)!.adminUrl;
+              // Alongside the faults: a driver and a watcher that stop reading their streams.
+              const slow = runSlowConsumers(world, {
+                url: mesh.url,
+                trackingAdmin: admin("tracking"),
+                gatewayAdmin: admin("gateway"),
+                forMs: profile === "short" ? 60_000 : 180_000,
+              });
+              const faults = injectMeshFaults(world, runStart, {
                 mesh,
                 profile,
                 waveMs: waveMs ?? 4000,
                 ...(servers ? { servers } : {}),
               });
+              return Promise.all([faults, slow]).then(([records]) => records);
             },
           }
         : {}),
