@@ -33,9 +33,9 @@ const USAGE = `usage: npm run simulate -- [options]
                            from the build (dispatch twice), wired as docker-compose.yml wires them, on
                            DATABASE_URL / REDIS_URL / NATS_URL (required) in a schema and streams of its own
   --faults                 with --mesh: on private Postgres, Redis and NATS servers of its own (free ports,
-                           removed at the end), SIGKILL each service in turn (and the gateway), restarted at
-                           once; both dispatch replicas down past a wave; restarts of Postgres, NATS (booking
-                           killed meanwhile) and Redis; then 2 s latency and a 10 s partition dispatch→booking
+                           removed at the end), both dispatch replicas down past a wave; restarts of Postgres,
+                           NATS (booking killed meanwhile) and Redis; SIGKILL each service in turn (and the
+                           gateway), restarted at once; then 2 s latency and a 10 s partition dispatch→booking
                            (a TCP fault proxy); meanwhile a driver and a watcher stop reading their streams;
                            with figures per fault; otherwise: restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
                            are set and local) during the booking window
@@ -167,7 +167,7 @@ async function main(): Promise<number> {
         ? {
             onRunning: (world, runStart) => {
               progress(
-                `fault mode: SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once; both dispatch replicas down past a wave; Postgres, NATS (booking killed meanwhile) and Redis restarted; then latency and a partition ${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}`,
+                `fault mode: both dispatch replicas down past a wave; Postgres, NATS (booking killed meanwhile) and Redis restarted; SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once; then latency and a partition ${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}; a driver and a watcher that stop reading`,
               );
               const admin = (service: string) => mesh!.processes.find((p) => p.service === service)!.adminUrl;
               // Alongside the faults: a driver and a watcher that stop reading their streams.

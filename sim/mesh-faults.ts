@@ -1,11 +1,16 @@
 /**
- * Fault mode of the mesh (`--mesh --faults`): while customers book, SIGKILL each service in
- * turn (one of dispatch's two replicas, then booking, tracking, identity, fleet, pricing,
- * notification, the gateway), the harness restarting it at once as an orchestrator would, a
- * fixed gap apart. Each fault gets its figures from what the simulated apps saw in its window
- * (from the kill until the next fault): when the process answered /health/ready again, when
- * full service was back (ready, no call failing any more, location acknowledgements flowing),
- * how many call attempts failed and how many calls needed a retry, and the p99 of calls after.
+ * Fault mode of the mesh (`--mesh --faults`): while customers book, on private Postgres, Redis
+ * and NATS servers of the run's own: both dispatch replicas down past a wave (work falls due), a
+ * Postgres restart, NATS down with booking SIGKILLed meanwhile (outbox rows waiting), a Redis
+ * restart; then SIGKILL of each service in turn (one of dispatch's two replicas, then booking,
+ * tracking, identity, fleet, pricing, notification, the gateway), the harness restarting it at
+ * once as an orchestrator would; then 2 s of latency and a 10 s partition between dispatch and
+ * booking. Each fault gets its figures from what the simulated apps saw in its window (from the
+ * fault until the next): when the process answered /health/ready again, when full service was
+ * back (ready, no call failing any more, location acknowledgements flowing), how many call
+ * attempts failed and how many calls needed a retry, and the p99 of calls in the minute after
+ * (or what is left of the window, as the table says). After each fault's window, no dispatch
+ * work or outbox row may still be overdue (work_due).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { World } from "./actors.js";
@@ -217,16 +222,8 @@ export async function injectMeshFaults(
   };
   const proxy = mesh.proxies.get(link);
   const steps = [
-    ...MESH_FAULT_TARGETS.map((target) => async (at: number): Promise<Injected> => {
-      const replicas = mesh.processes.filter((p) => p.service === target).length;
-      const what = `SIGKILL ${target}${replicas > 1 ? ` (1 of ${replicas} replicas)` : ""}`;
-      try {
-        const { readyAfterMs } = await mesh.killAndRestart(target);
-        return { what, at, readyAt: at + readyAfterMs, recoveryFrom: at };
-      } catch (error) {
-        return { what, at, readyAt: null, recoveryFrom: at, error: (error as Error).message };
-      }
-    }),
+    // The faults with work due and the servers' restarts first: they need orders being placed, and a busy
+    // machine stretches the schedule past the booking window; then each service's kill, then the link.
     // Both dispatch replicas down past a wave: the work that fell due meanwhile is run by the new processes.
     async (at: number): Promise<Injected> => {
       const ids = mesh.processes.filter((p) => p.service === "dispatch").map((p) => p.id);
@@ -270,6 +267,16 @@ export async function injectMeshFaults(
           }),
         ]
       : []),
+    ...MESH_FAULT_TARGETS.map((target) => async (at: number): Promise<Injected> => {
+      const replicas = mesh.processes.filter((p) => p.service === target).length;
+      const what = `SIGKILL ${target}${replicas > 1 ? ` (1 of ${replicas} replicas)` : ""}`;
+      try {
+        const { readyAfterMs } = await mesh.killAndRestart(target);
+        return { what, at, readyAt: at + readyAfterMs, recoveryFrom: at };
+      } catch (error) {
+        return { what, at, readyAt: null, recoveryFrom: at, error: (error as Error).message };
+      }
+    }),
     ...(proxy
       ? LINK_FAULTS.map((fault) => async (at: number): Promise<Injected> => {
           const before = await bookingCalls(plan.mesh);
