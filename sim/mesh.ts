@@ -119,6 +119,13 @@ export interface MeshOptions {
   progress: (line: string) => void;
 }
 
+/** The failure of a process's wait, naming the process. */
+function named(proc: { id: string }, waiting: Promise<void>): Promise<void> {
+  return waiting.catch((error: Error) => {
+    throw new Error(`${proc.id}: ${error.message}`);
+  });
+}
+
 /** Polls a process's /health/ready until it answers 200. */
 async function ready(url: string, timeoutMs: number, alive: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -324,10 +331,11 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     const began = Date.now();
     const services = processes.filter((p) => p.service !== "gateway");
     for (const proc of services) spawnProcess(proc);
-    await Promise.all(services.map((p) => ready(p.adminUrl, 120_000, () => p.alive)));
+    // Generous: seven processes starting at once on a loaded 2-core machine took over two minutes.
+    await Promise.all(services.map((p) => named(p, ready(p.adminUrl, 300_000, () => p.alive))));
     const gateway = processes.filter((p) => p.service === "gateway");
     for (const proc of gateway) spawnProcess(proc);
-    await Promise.all(gateway.map((p) => ready(p.adminUrl, 60_000, () => p.alive)));
+    await Promise.all(gateway.map((p) => named(p, ready(p.adminUrl, 120_000, () => p.alive))));
     options.progress(
       `mesh ready in ${((Date.now() - began) / 1000).toFixed(1)} s: ${processes.map((p) => p.id).join(", ")} (logs: ${logDir})`,
     );
