@@ -332,10 +332,24 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     const services = processes.filter((p) => p.service !== "gateway");
     for (const proc of services) spawnProcess(proc);
     // Generous: seven processes starting at once on a loaded 2-core machine took over two minutes.
-    await Promise.all(services.map((p) => named(p, ready(p.adminUrl, 300_000, () => p.alive))));
+    await Promise.all(
+      services.map((p) =>
+        named(
+          p,
+          ready(p.adminUrl, 300_000, () => p.alive),
+        ),
+      ),
+    );
     const gateway = processes.filter((p) => p.service === "gateway");
     for (const proc of gateway) spawnProcess(proc);
-    await Promise.all(gateway.map((p) => named(p, ready(p.adminUrl, 120_000, () => p.alive))));
+    await Promise.all(
+      gateway.map((p) =>
+        named(
+          p,
+          ready(p.adminUrl, 120_000, () => p.alive),
+        ),
+      ),
+    );
     options.progress(
       `mesh ready in ${((Date.now() - began) / 1000).toFixed(1)} s: ${processes.map((p) => p.id).join(", ")} (logs: ${logDir})`,
     );

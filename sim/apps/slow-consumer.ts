@@ -69,6 +69,7 @@ async function metric(adminUrl: string, names: string[]): Promise<Record<string,
     .then((r) => r.text())
     .catch(() => "");
   const found: Record<string, number> = {};
+  if (text === "") return found; // the process is down (a fault): nothing known
   for (const name of names) {
     let sum = 0;
     for (const [, value] of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "gm")))
@@ -128,7 +129,7 @@ export async function runSlowConsumers(world: World, plan: SlowConsumerPlan): Pr
     tracking: await metric(plan.trackingAdmin, heapNames),
     gateway: await metric(plan.gatewayAdmin, heapNames),
     dropped: (await metric(plan.trackingAdmin, ["weelo_tracking_watch_dropped_positions_total"]))
-      .weelo_tracking_watch_dropped_positions_total!,
+      .weelo_tracking_watch_dropped_positions_total,
   };
   const samples: Sample[] = [];
   const until = Date.now() + plan.forMs;
@@ -219,11 +220,12 @@ export async function runSlowConsumers(world: World, plan: SlowConsumerPlan): Pr
         metric(plan.trackingAdmin, ["weelo_tracking_watch_queued_positions"]),
         metric(plan.gatewayAdmin, ["weelo_gateway_open_streams"]),
       ]);
-      samples.push({
-        at: Date.now(),
-        watchQueued: tracking.weelo_tracking_watch_queued_positions!,
-        openStreams: gateway.weelo_gateway_open_streams!,
-      });
+      if (tracking.weelo_tracking_watch_queued_positions !== undefined)
+        samples.push({
+          at: Date.now(),
+          watchQueued: tracking.weelo_tracking_watch_queued_positions,
+          openStreams: gateway.weelo_gateway_open_streams ?? 0,
+        });
       await pause(2000, closing);
     }
   })();
@@ -233,18 +235,18 @@ export async function runSlowConsumers(world: World, plan: SlowConsumerPlan): Pr
     tracking: await metric(plan.trackingAdmin, heapNames),
     gateway: await metric(plan.gatewayAdmin, heapNames),
     dropped: (await metric(plan.trackingAdmin, ["weelo_tracking_watch_dropped_positions_total"]))
-      .weelo_tracking_watch_dropped_positions_total!,
+      .weelo_tracking_watch_dropped_positions_total,
   };
   sessionNow.destroy();
   session.destroy();
 
-  const mb = (bytes: number | undefined) => `${((bytes ?? 0) / 2 ** 20).toFixed(0)} MB`;
+  const mb = (bytes: number | undefined) => (bytes === undefined ? "?" : `${(bytes / 2 ** 20).toFixed(0)} MB`);
   const worst = samples.reduce<Sample | undefined>(
     (w, s) => (w === undefined || s.watchQueued > w.watchQueued ? s : w),
     undefined,
   );
   world.notes.push(
-    `slow consumers for ${Math.round(plan.forMs / 1000)} s: the driver wrote ${counts.pointsWritten} points unread (${counts.writesHeldBack} writes held back by flow control, ${counts.reopened} reopened after a fault), ${counts.watchersOpened} watch streams unread; WatchLocation positions queued at most ${worst?.watchQueued ?? 0} (bound ${WATCH_MAX_PENDING} a stream, ${worst?.openStreams ?? 0} streams open then), ${after.dropped - before.dropped} dropped for slow watchers; heap tracking ${mb(before.tracking.nodejs_heap_size_used_bytes)} → ${mb(after.tracking.nodejs_heap_size_used_bytes)}, gateway ${mb(before.gateway.nodejs_heap_size_used_bytes)} → ${mb(after.gateway.nodejs_heap_size_used_bytes)}${endings.length > 0 ? `; ${endings.join("; ")}` : ""}`,
+    `slow consumers for ${Math.round(plan.forMs / 1000)} s: the driver wrote ${counts.pointsWritten} points unread (${counts.writesHeldBack} writes held back by flow control, ${counts.reopened} reopened after a fault), ${counts.watchersOpened} watch streams unread; WatchLocation positions queued at most ${worst?.watchQueued ?? 0} (bound ${WATCH_MAX_PENDING} a stream, ${worst?.openStreams ?? 0} streams open then), ${after.dropped !== undefined && before.dropped !== undefined ? after.dropped - before.dropped : "?"} dropped for slow watchers; heap tracking ${mb(before.tracking.nodejs_heap_size_used_bytes)} → ${mb(after.tracking.nodejs_heap_size_used_bytes)}, gateway ${mb(before.gateway.nodejs_heap_size_used_bytes)} → ${mb(after.gateway.nodejs_heap_size_used_bytes)}${endings.length > 0 ? `; ${endings.join("; ")}` : ""}`,
   );
   for (const sample of samples) {
     const bound = WATCH_MAX_PENDING * Math.max(1, sample.openStreams);
