@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type WeeloClient,
+  backoffMs,
   createNodeWeeloClient,
   describeError,
   errorFacts,
@@ -102,14 +103,15 @@ export class Gateway {
   }
 
   /**
-   * One unary call with retries of transient failures (backoff from 100 ms doubling to 2 s,
+   * One unary call with retries of transient failures (jittered backoff from 100 ms doubling to 2 s,
    * for at most retryForMs); what is not transient is thrown at once for the caller to judge.
    */
   async call<T>(what: string, fn: (options: { timeoutMs: number }) => Promise<T>): Promise<T> {
     const startedAt = Date.now();
     const deadline = startedAt + this.options.retryForMs;
-    let wait = 100;
     for (let attempts = 1; ; attempts++) {
+      // Jittered (from half the wait to all of it): the apps that failed together come back apart.
+      const wait = backoffMs(attempts - 1, 100, 2000);
       try {
         const answer = await fn({ timeoutMs: this.options.timeoutMs });
         this.log.calls.push({ startedAt, endedAt: Date.now(), attempts, outcome: "ok" });
@@ -125,7 +127,6 @@ export class Gateway {
         this.log.retryTimes.push(Date.now());
         const hinted = (errorFacts(error).retryAfterSeconds ?? 0) * 1000;
         await sleep(Math.max(wait, Math.min(hinted, 5000)));
-        wait = Math.min(wait * 2, 2000);
       }
     }
   }

@@ -43,7 +43,17 @@ export type WatchMessage =
   | { kind: "change"; sequence: number; from: Status | undefined; to: Status };
 
 export interface Violation {
-  invariant: "terminal" | "over_accepted" | "double_trip" | "points_stored" | "watch_order" | "progress";
+  invariant:
+    | "terminal"
+    | "over_accepted"
+    | "double_trip"
+    | "points_stored"
+    | "watch_order"
+    | "progress"
+    /** A stream's memory grew past its bound (a slow consumer's). */
+    | "stream_memory"
+    /** Dispatch work (waves, deadlines, booking calls) or outbox rows still overdue after a restart had settled. */
+    | "work_due";
   bookingId?: string;
   message: string;
 }

@@ -19,6 +19,8 @@ import { renderReport, runSimulation } from "./simulation.js";
 import { startSystemChild, type SystemChild } from "./system.js";
 import { startMesh, type MeshSystem } from "./mesh.js";
 import { injectMeshFaults, MESH_FAULT_TARGETS, meshFaultWindowMs, PROXIED_LINK } from "./mesh-faults.js";
+import { type PrivateServers, startPrivateServers } from "./private-servers.js";
+import { runSlowConsumers } from "./apps/slow-consumer.js";
 
 const USAGE = `usage: npm run simulate -- [options]
   --profile short|full     shape of the run (default full; short is CI's, under two minutes)
@@ -30,8 +32,11 @@ const USAGE = `usage: npm run simulate -- [options]
   --mesh                   start the deployed shape instead: the gateway and each service its own process
                            from the build (dispatch twice), wired as docker-compose.yml wires them, on
                            DATABASE_URL / REDIS_URL / NATS_URL (required) in a schema and streams of its own
-  --faults                 with --mesh: SIGKILL each service in turn (and the gateway), restarted at once,
-                           then 2 s latency and a 10 s partition dispatch→booking (a TCP fault proxy),
+  --faults                 with --mesh: on private Postgres, Redis and NATS servers of its own (free ports,
+                           removed at the end), both dispatch replicas down past a wave; restarts of Postgres,
+                           NATS (booking killed meanwhile) and Redis; SIGKILL each service in turn (and the
+                           gateway), restarted at once; then 2 s latency and a 10 s partition dispatch→booking
+                           (a TCP fault proxy); meanwhile a driver and a watcher stop reading their streams;
                            with figures per fault; otherwise: restart the system (with --start), NATS and Redis (when NATS_URL / REDIS_URL
                            are set and local) during the booking window
   --fault-list a,b         which faults: service, nats, redis
@@ -112,13 +117,32 @@ async function main(): Promise<number> {
 
   let child: SystemChild | undefined;
   let mesh: MeshSystem | undefined;
+  let servers: PrivateServers | undefined;
   let url = values.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
   const timing: Record<string, string> =
     waveMs !== undefined ? { WAVE_DURATION_MS: String(waveMs), ORDER_GATHER_MS: String(gatherMs) } : {};
   if (values.mesh) {
     if (values.start || values.url) throw new UsageError("--mesh starts its own system: no --start or --url with it");
+    if (meshFaults) {
+      // The fault run restarts Postgres, Redis and NATS: never the shared ones, which other suites use.
+      progress("starting private Postgres, Redis and NATS servers for the fault run…");
+      servers = await startPrivateServers();
+      progress(
+        `private servers: Postgres :${servers.ports.postgres}, Redis :${servers.ports.redis}, NATS :${servers.ports.nats}`,
+      );
+    }
     progress("starting the mesh: the gateway and each service its own process, as docker-compose.yml wires them…");
-    mesh = await startMesh({ overrides: timing, progress, ...(meshFaults ? { proxied: [PROXIED_LINK] } : {}) });
+    try {
+      mesh = await startMesh({
+        overrides: timing,
+        progress,
+        ...(meshFaults ? { proxied: [PROXIED_LINK] } : {}),
+        ...(servers ? { servers: servers.env } : {}),
+      });
+    } catch (error) {
+      await servers?.stop();
+      throw error;
+    }
     url = mesh.url;
   } else if (values.start) {
     progress("starting the all-in-one system (node --import tsx system/src/all-in-one.ts)…");
@@ -143,9 +167,23 @@ async function main(): Promise<number> {
         ? {
             onRunning: (world, runStart) => {
               progress(
-                `fault mode: SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once; then latency and a partition ${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}`,
+                `fault mode: both dispatch replicas down past a wave; Postgres, NATS (booking killed meanwhile) and Redis restarted; SIGKILL of ${MESH_FAULT_TARGETS.join(", ")} in turn, each restarted at once; then latency and a partition ${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}; a driver and a watcher that stop reading`,
               );
-              return injectMeshFaults(world, runStart, { mesh, profile });
+              const admin = (service: string) => mesh!.processes.find((p) => p.service === service)!.adminUrl;
+              // Alongside the faults: a driver and a watcher that stop reading their streams.
+              const slow = runSlowConsumers(world, {
+                url: mesh.url,
+                trackingAdmin: admin("tracking"),
+                gatewayAdmin: admin("gateway"),
+                forMs: profile === "short" ? 60_000 : 180_000,
+              });
+              const faults = injectMeshFaults(world, runStart, {
+                mesh,
+                profile,
+                waveMs: waveMs ?? 4000,
+                ...(servers ? { servers } : {}),
+              });
+              return Promise.all([faults, slow]).then(([records]) => records);
             },
           }
         : {}),
@@ -172,6 +210,7 @@ async function main(): Promise<number> {
     await child?.stop();
     await mesh?.stop();
     if (mesh) progress(`mesh stopped; its logs: ${mesh.folder}/logs`);
+    await servers?.stop();
   }
 }
 

@@ -1,16 +1,23 @@
 /**
- * Fault mode of the mesh (`--mesh --faults`): while customers book, SIGKILL each service in
- * turn (one of dispatch's two replicas, then booking, tracking, identity, fleet, pricing,
- * notification, the gateway), the harness restarting it at once as an orchestrator would, a
- * fixed gap apart. Each fault gets its figures from what the simulated apps saw in its window
- * (from the kill until the next fault): when the process answered /health/ready again, when
- * full service was back (ready, no call failing any more, location acknowledgements flowing),
- * how many call attempts failed and how many calls needed a retry, and the p99 of calls after.
+ * Fault mode of the mesh (`--mesh --faults`): while customers book, on private Postgres, Redis
+ * and NATS servers of the run's own: both dispatch replicas down past a wave (work falls due), a
+ * Postgres restart, NATS down with booking SIGKILLed meanwhile (outbox rows waiting), a Redis
+ * restart; then SIGKILL of each service in turn (one of dispatch's two replicas, then booking,
+ * tracking, identity, fleet, pricing, notification, the gateway), the harness restarting it at
+ * once as an orchestrator would; then 2 s of latency and a 10 s partition between dispatch and
+ * booking. Each fault gets its figures from what the simulated apps saw in its window (from the
+ * fault until the next): when the process answered /health/ready again, when full service was
+ * back (ready, no call failing any more, location acknowledgements flowing), how many call
+ * attempts failed and how many calls needed a retry, and the p99 of calls in the minute after
+ * (or what is left of the window, as the table says). After each fault's window, no dispatch
+ * work or outbox row may still be overdue (work_due).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { World } from "./actors.js";
 import type { CallLog } from "./api.js";
 import type { MeshSystem } from "./mesh.js";
+import type { PrivateServers, ServerKind } from "./private-servers.js";
+import { describeWork, workDue } from "./work-due.js";
 import type { FaultRecord } from "./simulation.js";
 import { formatMs, percentile } from "./stats.js";
 
@@ -35,6 +42,19 @@ const LINK_FAULTS = [
 
 /** The goal for a service kill: full service again within this, ms (reported, not enforced: machines differ). */
 const KILL_RECOVERY_GOAL_MS = 10_000;
+/** The goal for a Postgres restart. */
+const POSTGRES_RECOVERY_GOAL_MS = 30_000;
+
+/**
+ * Faults after the kills, on the run's private servers and with work due: both dispatch replicas
+ * down past a wave (waves, assignment deadlines and booking calls fall due while nobody runs
+ * them), a Postgres restart, NATS down with booking SIGKILLed meanwhile (outbox rows waiting for a
+ * broker and a new process), a Redis restart.
+ */
+const EXTRA_STEPS = 4;
+
+/** Work still overdue by this much once a fault has settled is work a restart lost (the work_due invariant). */
+const OVERDUE_S = 20;
 
 /** A gap in location acknowledgements longer than this counts as the points stream being down. */
 const POINTS_STALL_MS = 2500;
@@ -58,7 +78,7 @@ function spacing(profile: string): { leadMs: number; gapMs: number; settleMs: nu
 export function meshFaultWindowMs(profile: string): number {
   const { leadMs, gapMs, settleMs } = spacing(profile);
   const links = LINK_FAULTS.reduce((sum, fault) => sum + fault.forMs + settleMs, 0);
-  return leadMs + MESH_FAULT_TARGETS.length * gapMs + links + 2 * settleMs;
+  return leadMs + (MESH_FAULT_TARGETS.length + EXTRA_STEPS) * gapMs + links + 2 * settleMs;
 }
 
 interface Injected {
@@ -70,6 +90,8 @@ interface Injected {
   recoveryFrom: number;
   error?: string;
   note?: string;
+  /** A Postgres restart (its own recovery goal). */
+  postgres?: boolean;
 }
 
 export interface FaultFigures {
@@ -159,20 +181,97 @@ async function bookingCalls(mesh: MeshSystem): Promise<Record<string, number>> {
 export async function injectMeshFaults(
   world: World,
   runStart: number,
-  plan: { mesh: MeshSystem; profile: string },
+  plan: { mesh: MeshSystem; profile: string; servers?: PrivateServers; waveMs: number },
 ): Promise<FaultRecord[]> {
+  const { mesh, servers } = plan;
+  const due = (lateS = 0) => workDue(mesh.databaseUrl, mesh.schemaPrefix, lateS);
   const { leadMs, gapMs, settleMs } = spacing(plan.profile);
   const acks: [number, number][] = [];
   const sampler = setInterval(() => acks.push([Date.now(), world.ledger.pointsAcked]), 100);
   const injected: Injected[] = [];
   const link = `${PROXIED_LINK.caller}→${PROXIED_LINK.upstream}`;
-  const proxy = plan.mesh.proxies.get(link);
+  /** A fault of a private server: `act` does it and resolves once the server (and any process it took) is back. */
+  const serverStep =
+    (kind: ServerKind, what: string, act: () => Promise<string | undefined>) =>
+    async (at: number): Promise<Injected> => {
+      try {
+        const note = await act();
+        return {
+          what,
+          at,
+          readyAt: Date.now(),
+          recoveryFrom: at,
+          postgres: kind === "postgres",
+          ...(note ? { note } : {}),
+        };
+      } catch (error) {
+        return { what, at, readyAt: null, recoveryFrom: at, error: (error as Error).message };
+      }
+    };
+  /** After a fault's window: work overdue by OVERDUE_S is work the restart lost. */
+  const checkOverdue = async (fault: Injected) => {
+    const overdue = await due(OVERDUE_S).catch((error: Error) => {
+      world.notes.push(`mesh faults: the overdue work after "${fault.what}" could not be read: ${error.message}`);
+      return {};
+    });
+    if (Object.keys(overdue).length > 0)
+      world.violations.push({
+        invariant: "work_due",
+        message: `after "${fault.what}" had settled, still overdue by more than ${OVERDUE_S} s: ${describeWork(overdue)}`,
+      });
+  };
+  const proxy = mesh.proxies.get(link);
   const steps = [
+    // The faults with work due and the servers' restarts first: they need orders being placed, and a busy
+    // machine stretches the schedule past the booking window; then each service's kill, then the link.
+    // Both dispatch replicas down past a wave: the work that fell due meanwhile is run by the new processes.
+    async (at: number): Promise<Injected> => {
+      const ids = mesh.processes.filter((p) => p.service === "dispatch").map((p) => p.id);
+      const downMs = plan.waveMs + 1000;
+      const what = `SIGKILL of both dispatch replicas, down ${formatMs(downMs)} (work falls due)`;
+      try {
+        await Promise.all(ids.map((id) => mesh.kill(id)));
+        await sleep(downMs);
+        const waiting = await due().catch((error: Error) => ({ [`unreadable: ${error.message}`]: 0 }));
+        await Promise.all(ids.map((id) => mesh.start(id)));
+        return {
+          what,
+          at,
+          readyAt: Date.now(),
+          recoveryFrom: at,
+          note: `due at the restart: ${describeWork(waiting)}`,
+        };
+      } catch (error) {
+        return { what, at, readyAt: null, recoveryFrom: at, error: (error as Error).message };
+      }
+    },
+    ...(servers
+      ? [
+          serverStep("postgres", "restart of Postgres (pg_ctl restart -m fast)", async () => {
+            await servers.restart("postgres", 0);
+            return undefined;
+          }),
+          serverStep("nats", "NATS down 3 s, booking SIGKILLed meanwhile (outbox rows waiting)", async () => {
+            await servers.stopServer("nats");
+            await sleep(1500);
+            await mesh.kill("booking");
+            await sleep(1500);
+            const waiting = await due().catch(() => ({}));
+            await servers.startServer("nats");
+            await mesh.start("booking");
+            return `waiting at the restart: ${describeWork(waiting)}`;
+          }),
+          serverStep("redis", "restart of Redis (down 2 s, its keys lost)", async () => {
+            await servers.restart("redis", 2000);
+            return undefined;
+          }),
+        ]
+      : []),
     ...MESH_FAULT_TARGETS.map((target) => async (at: number): Promise<Injected> => {
-      const replicas = plan.mesh.processes.filter((p) => p.service === target).length;
+      const replicas = mesh.processes.filter((p) => p.service === target).length;
       const what = `SIGKILL ${target}${replicas > 1 ? ` (1 of ${replicas} replicas)` : ""}`;
       try {
-        const { readyAfterMs } = await plan.mesh.killAndRestart(target);
+        const { readyAfterMs } = await mesh.killAndRestart(target);
         return { what, at, readyAt: at + readyAfterMs, recoveryFrom: at };
       } catch (error) {
         return { what, at, readyAt: null, recoveryFrom: at, error: (error as Error).message };
@@ -210,6 +309,7 @@ export async function injectMeshFaults(
       const settled = previous ? (previous.readyAt ?? Date.now()) + settleMs : 0;
       const wait = Math.max(runStart + leadMs + i * gapMs, settled) - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal: world.closing }).catch(() => undefined);
+      if (previous) await checkOverdue(previous);
       if (world.closing.aborted) break;
       injected.push(await step(Date.now()));
     }
@@ -218,6 +318,7 @@ export async function injectMeshFaults(
     if (last) {
       const wait = Math.max(last.at + gapMs, (last.readyAt ?? Date.now()) + settleMs) - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal: world.closing }).catch(() => undefined);
+      await checkOverdue(last);
     }
   } finally {
     clearInterval(sampler);
@@ -250,5 +351,16 @@ export async function injectMeshFaults(
   world.notes.push(
     `mesh faults: full service within ${KILL_RECOVERY_GOAL_MS / 1000} s of a kill (the goal) for ${met.length} of ${kills.length} kills`,
   );
+  for (const [i, fault] of injected.entries()) {
+    const full = records[i]!.fullServiceAfterMs;
+    if (fault.postgres)
+      world.notes.push(
+        `mesh faults: full service ${formatMs(full ?? null)} after the Postgres restart (goal ${POSTGRES_RECOVERY_GOAL_MS / 1000} s)`,
+      );
+  }
+  for (const crash of mesh.crashes)
+    world.notes.push(
+      `mesh faults: ${crash.id} exited unasked at ${Math.round((crash.at - world.ledger.startedAt) / 1000)} s (${crash.signal ?? `code ${crash.code}`}) and was started again`,
+    );
   return records;
 }

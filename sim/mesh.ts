@@ -75,14 +75,33 @@ export interface MeshProcess {
   logPath: string;
   child: ChildProcess | undefined;
   alive: boolean;
+  /** Set while the harness itself stops the process (a kill of the schedule, the run's end). */
+  stopping?: boolean;
+}
+
+/** A process that exited when nobody stopped it; the harness started it again, as an orchestrator would. */
+export interface MeshCrash {
+  id: string;
+  at: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 export interface MeshSystem {
   url: string;
   folder: string;
+  /** The database the processes use, and the run's schema prefix on it. */
+  databaseUrl: string;
+  schemaPrefix: string;
   processes: MeshProcess[];
   /** SIGKILLs the process and starts it again at once; resolves when its /health/ready answers 200. */
   killAndRestart(id: string): Promise<{ readyAfterMs: number }>;
+  /** SIGKILLs the process and leaves it down (until start). */
+  kill(id: string): Promise<void>;
+  /** Starts a process the schedule killed; resolves when its /health/ready answers 200. */
+  start(id: string): Promise<void>;
+  /** Processes that exited unasked (each restarted after a second). */
+  crashes: MeshCrash[];
   /** The fault proxies on the links asked for, by "caller→upstream" (e.g. "dispatch→booking"). */
   proxies: Map<string, FaultProxy>;
   stop(): Promise<void>;
@@ -95,7 +114,16 @@ export interface MeshOptions {
   replicas?: Record<string, number>;
   /** Links that go through a TCP fault proxy (all the caller's replicas share it; the upstream's single replica). */
   proxied?: { caller: string; upstream: string }[];
+  /** DATABASE_URL, REDIS_URL and NATS_URL to run on instead of the environment's (the fault run's private servers). */
+  servers?: { DATABASE_URL: string; REDIS_URL: string; NATS_URL: string };
   progress: (line: string) => void;
+}
+
+/** The failure of a process's wait, naming the process. */
+function named(proc: { id: string }, waiting: Promise<void>): Promise<void> {
+  return waiting.catch((error: Error) => {
+    throw new Error(`${proc.id}: ${error.message}`);
+  });
 }
 
 /** Polls a process's /health/ready until it answers 200. */
@@ -115,7 +143,7 @@ async function ready(url: string, timeoutMs: number, alive: () => boolean): Prom
 }
 
 export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
-  const base = process.env;
+  const base: Record<string, string | undefined> = { ...process.env, ...options.servers };
   const missing = ["DATABASE_URL", "REDIS_URL", "NATS_URL"].filter((name) => !base[name]);
   if (missing.length > 0)
     throw new Error(`--mesh runs on real servers: set ${missing.join(", ")} (see the README's test command)`);
@@ -242,14 +270,25 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     child.once("close", () => log.end());
     proc.child = child;
     proc.alive = true;
-    child.once("exit", () => {
-      if (proc.child === child) proc.alive = false;
+    proc.stopping = false;
+    child.once("exit", (code, signal) => {
+      if (proc.child !== child) return;
+      proc.alive = false;
+      if (proc.stopping || stopping) return;
+      // Nobody asked: recorded, and started again after a second (an orchestrator's restart).
+      crashes.push({ id: proc.id, at: Date.now(), code, signal });
+      options.progress(`${proc.id} exited unasked (${signal ?? `code ${code}`}); starting it again`);
+      setTimeout(() => {
+        if (!stopping && !proc.alive && proc.child === child) spawnProcess(proc);
+      }, 1000).unref();
     });
     writePids();
   };
+  const crashes: MeshCrash[] = [];
   const stopProcess = async (proc: MeshProcess, signal: NodeJS.Signals, boundMs: number) => {
     const child = proc.child;
     if (!child || !proc.alive) return;
+    proc.stopping = true;
     const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill(signal);
     const timer = setTimeout(() => child.kill("SIGKILL"), boundMs);
@@ -292,10 +331,25 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     const began = Date.now();
     const services = processes.filter((p) => p.service !== "gateway");
     for (const proc of services) spawnProcess(proc);
-    await Promise.all(services.map((p) => ready(p.adminUrl, 120_000, () => p.alive)));
+    // Generous: seven processes starting at once on a loaded 2-core machine took over two minutes.
+    await Promise.all(
+      services.map((p) =>
+        named(
+          p,
+          ready(p.adminUrl, 300_000, () => p.alive),
+        ),
+      ),
+    );
     const gateway = processes.filter((p) => p.service === "gateway");
     for (const proc of gateway) spawnProcess(proc);
-    await Promise.all(gateway.map((p) => ready(p.adminUrl, 60_000, () => p.alive)));
+    await Promise.all(
+      gateway.map((p) =>
+        named(
+          p,
+          ready(p.adminUrl, 120_000, () => p.alive),
+        ),
+      ),
+    );
     options.progress(
       `mesh ready in ${((Date.now() - began) / 1000).toFixed(1)} s: ${processes.map((p) => p.id).join(", ")} (logs: ${logDir})`,
     );
@@ -304,21 +358,36 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     throw new Error(`${(error as Error).message}; logs: ${logDir}`);
   }
 
+  const find = (id: string): MeshProcess => {
+    const proc = processes.find((p) => p.id === id);
+    if (!proc) throw new Error(`no process ${id} in the mesh`);
+    return proc;
+  };
   const gatewayPorts = ports.get("gateway");
   if (!gatewayPorts?.http) throw new Error("docker-compose.yml has no gateway with a PORT");
   return {
     url: `http://127.0.0.1:${gatewayPorts.http}`,
     folder,
+    databaseUrl: base.DATABASE_URL!,
+    schemaPrefix: shared.DB_SCHEMA_PREFIX ?? "",
     processes,
     proxies,
+    crashes,
     async killAndRestart(id) {
-      const proc = processes.find((p) => p.id === id);
-      if (!proc) throw new Error(`no process ${id} in the mesh`);
+      const proc = find(id);
       const at = Date.now();
       await stopProcess(proc, "SIGKILL", 5000);
       spawnProcess(proc);
       await ready(proc.adminUrl, 90_000, () => proc.alive);
       return { readyAfterMs: Date.now() - at };
+    },
+    async kill(id) {
+      await stopProcess(find(id), "SIGKILL", 5000);
+    },
+    async start(id) {
+      const proc = find(id);
+      if (!proc.alive) spawnProcess(proc);
+      await ready(proc.adminUrl, 90_000, () => proc.alive);
     },
     stop,
   };

@@ -76,7 +76,7 @@ export function renderReport(report: Report): string {
           "retried calls",
           "gave up",
           "points stall",
-          "p99 after (window)",
+          "p99 after (seconds of it)",
         ],
         report.faults.map((f) => [
           f.what + (f.note ? ` (${f.note})` : ""),

@@ -100,7 +100,7 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
   // Every stream of the run listens to this one signal.
   setMaxListeners(0, stop.signal);
   const tag = runTag();
-  const world: World = { gateway, ledger, config, tag, closing: stop.signal, customers: [], notes: [] };
+  const world: World = { gateway, ledger, config, tag, closing: stop.signal, customers: [], notes: [], violations: [] };
   const startedAt = Date.now();
   const elapsedS = () => Math.round((Date.now() - startedAt) / 1000);
   let ticker: NodeJS.Timeout | undefined;
@@ -197,6 +197,7 @@ export async function runSimulation(options: RunOptions): Promise<Report> {
       ...checkPointsStored(trips),
       ...finalList.flatMap((b) => checkWatchOrder(b, ledger.bookings.get(b.id)?.watch ?? [])),
       ...checkProgress(finalList, drivers.length),
+      ...world.violations,
     ];
 
     // ------------------------------------------------------------------ the figures

@@ -3,7 +3,7 @@ import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import type { Gateway } from "../api.js";
 import type { CustomerApp } from "./customer.js";
 import type { LatLng } from "../geo.js";
-import type { Status } from "../invariants.js";
+import type { Status, Violation } from "../invariants.js";
 import type { Ledger } from "../ledger.js";
 import type { SimConfig } from "../profiles.js";
 export interface World {
@@ -16,6 +16,8 @@ export interface World {
   customers: CustomerApp[];
   /** Problems the apps met that the report should name (not counted as failed calls). */
   notes: string[];
+  /** Invariants the fault harness checked itself (stream memory, work due after a restart). */
+  violations: Violation[];
 }
 
 const STATUS_NAMES: Record<number, Status> = {

@@ -6,6 +6,7 @@
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { WeeloClient, type WeeloClientOptions } from "./client.js";
 
+export { backoffMs } from "./backoff.js";
 export * from "./client.js";
 export * from "./errors.js";
 export { newIdempotencyKey, type RetryOptions } from "./interceptors.js";

@@ -4,6 +4,7 @@
  */
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import type { Interceptor } from "@connectrpc/connect";
+import { backoffMs } from "./backoff.js";
 import { errorFacts, isTransient } from "./errors.js";
 import { pause } from "./streams.js";
 
@@ -45,7 +46,7 @@ export function idempotencyInterceptor(): Interceptor {
 export interface RetryOptions {
   /** Tries of one call in all. Default 4. */
   attempts?: number;
-  /** First wait, doubled per try. Default 200 ms. */
+  /** The first wait is from this to twice this (at random), each next one twice as long. Default 200 ms. */
   initialBackoffMs?: number;
   /** Longest wait (a server's Retry-After is honoured up to this). Default 5000 ms. */
   maxBackoffMs?: number;
@@ -62,15 +63,14 @@ export function retryInterceptor(options: RetryOptions): Interceptor {
     const keyed = !request.stream && Boolean((request.message as Keyed).idempotencyKey);
     const safe = request.method.idempotency !== Idempotency.IDEMPOTENCY_UNKNOWN || keyed;
     if (request.stream || !safe) return next(request);
-    let wait = initialBackoffMs;
     for (let attempt = 1; ; attempt++) {
       try {
         return await next(request);
       } catch (error) {
         if (attempt >= attempts || !isTransient(error) || request.signal.aborted) throw error;
         const hinted = (errorFacts(error).retryAfterSeconds ?? 0) * 1000;
+        const wait = backoffMs(attempt - 1, initialBackoffMs * 2, maxBackoffMs);
         await pause(Math.min(Math.max(wait, hinted), maxBackoffMs), request.signal);
-        wait *= 2;
       }
     }
   };

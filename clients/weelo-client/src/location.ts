@@ -18,6 +18,7 @@ import {
   type RejectedPoint,
 } from "@weelo/contracts/es/weelo/tracking/v1/tracking_pb";
 import type { StreamLocationRequest, TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
+import { backoffMs } from "./backoff.js";
 import { isStreamBreak, isTransient, isUnauthenticated } from "./errors.js";
 import type { Session } from "./session.js";
 import { pause, type StreamBreak } from "./streams.js";
@@ -186,7 +187,7 @@ export class LocationUpload<Tag = undefined> {
   }
 
   private backoff(attempt: number): number {
-    return Math.min(100 * 2 ** attempt, 3000);
+    return backoffMs(attempt, 100, 3000);
   }
 
   /** Handles a break: a new token after Unauthenticated, else the wait; throws what is not worth retrying. */

@@ -1,6 +1,6 @@
 /**
  * Server streams that survive a dropped connection, a restart of the server and an expired
- * access token: each reconnects with backoff and resumes where it was. WatchBooking passes the
+ * access token: each reconnects with jittered backoff and resumes where it was. WatchBooking passes the
  * last sequence it saw (the server sends the current state, then every change after it);
  * WatchOffers gets every open offer again and the SDK closes the ones that were not re-sent.
  */
@@ -9,6 +9,7 @@ import { BookingStatus } from "@weelo/contracts/es/weelo/booking/v1/booking_pb";
 import type { BookingService, WatchBookingResponse } from "@weelo/contracts/es/weelo/booking/v1/booking_service_pb";
 import type { Offer } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_pb";
 import type { DispatchService, WatchOffersResponse } from "@weelo/contracts/es/weelo/dispatch/v1/dispatch_service_pb";
+import { backoffMs } from "./backoff.js";
 import { isStreamBreak, isTransient, isUnauthenticated } from "./errors.js";
 import type { Session } from "./session.js";
 
@@ -26,7 +27,7 @@ export interface ResumeOptions {
   signal?: AbortSignal;
   /** Told of every break before the reconnect (for a status line, logs, counts). */
   onBreak?: (event: StreamBreak) => void;
-  /** First wait before reconnecting, doubled per failed attempt up to maxBackoffMs. Default 200. */
+  /** First wait before reconnecting, doubled per failed attempt up to maxBackoffMs, half of it random. Default 200. */
   initialBackoffMs?: number;
   /** Longest wait between reconnects. Default 3000. */
   maxBackoffMs?: number;
@@ -74,7 +75,7 @@ async function* resuming<T>(
       error = failure;
     }
     attempt += 1;
-    const waitMs = Math.min(initialBackoffMs * 2 ** attempt, maxBackoffMs);
+    const waitMs = backoffMs(attempt, initialBackoffMs, maxBackoffMs);
     onBreak?.({ error, attempt, waitMs });
     // A refused refresh token ends the session: SessionEndedError goes to the caller.
     if (isUnauthenticated(error))

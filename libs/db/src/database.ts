@@ -99,6 +99,13 @@ export async function createDatabase<DB>(options: CreateDatabaseOptions): Promis
     // An idle client's error (server restart, network cut) is emitted on the pool; unhandled,
     // it would crash the process. The pool drops that client and opens a new one when needed.
     pool.on("error", (error) => logger.error({ err: error }, "idle database connection failed"));
+    // A client in use between two statements (a transaction awaiting other work) gets the same
+    // error on the client itself, with no query to hand it to; unhandled, it crashed the process
+    // on a Postgres restart (booking and both dispatch replicas, in the mesh fault run). The next
+    // statement on that client fails and the pool discards it; the error is only noted here.
+    pool.on("connect", (client) => {
+      client.on("error", (error) => logger.warn({ err: error }, "database connection failed while in use"));
+    });
     dialect = new PostgresDialect({ pool });
   } else {
     kind = "pglite";

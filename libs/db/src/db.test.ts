@@ -27,6 +27,7 @@ import {
   type Migration,
 } from "./index.js";
 import { pgliteDataDir, pgliteRefCount } from "./pglite.js";
+import pg from "pg";
 
 interface Tables {
   things: { id: Generated<number>; name: string; qty: Generated<number> };
@@ -536,6 +537,42 @@ describe("@weelo/db on a Postgres server", { skip: DATABASE_URL ? false : "DATAB
       await churner;
     }
     assert.equal(opened.length, 13);
+  });
+
+  it("outlives its connection ended by the server between two statements of a transaction", async (t) => {
+    const schema = testSchemaName("ended");
+    const database = await createDatabase<Tables>({
+      service: "things",
+      schema,
+      config: backend.config,
+      migrations: countingMigrations().migrations,
+      logger: silent,
+    });
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_ADMIN_URL ?? DATABASE_URL });
+    await admin.connect();
+    t.after(async () => {
+      await admin.end();
+      await database.close();
+      await dropSchema(DATABASE_URL!, schema);
+    });
+    // What a Postgres restart does to every session: FATAL "terminating connection due to
+    // administrator command", here while the transaction waits between statements.
+    const failed = await database.db
+      .transaction()
+      .execute(async (trx) => {
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+        await admin.query("select pg_terminate_backend($1)", [rows[0]!.pid]);
+        await sleep(300);
+        await sql`select 1`.execute(trx);
+      })
+      .then(
+        () => false,
+        () => true,
+      );
+    assert.ok(failed, "the transaction on the ended connection fails");
+    // The process is still here, and the pool serves the next statement on a new connection.
+    const { rows } = await sql<{ one: number }>`select 1 as one`.execute(database.db);
+    assert.equal(rows[0]!.one, 1);
   });
 
   it("recognises serialization failures", async (t) => {

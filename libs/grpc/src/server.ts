@@ -70,7 +70,11 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   "grpc.max_receive_message_length": 4 * 1024 * 1024,
   // No grpc.max_connection_age_ms: with it, every stream the gateway relayed (drivers'
   // StreamLocation, WatchBooking, WatchOffers) failed at once when the age came (seen by
-  // the simulator at 5 minutes), and drivers stream all day.
+  // the simulator at 5 minutes), and drivers stream all day. The cause, in grpc-js 1.14.7: after
+  // the age's GOAWAY the connection is closing, and the next keepalive ping (ours here, or the
+  // client's) cannot be sent on it, so grpc-js destroys it with every stream still on it
+  // (UNAVAILABLE "Connection dropped"), whatever grpc.max_connection_age_grace_ms says. Channels
+  // find new replicas when they reconnect instead (CHANNEL_OPTIONS: quick re-resolution).
 };
 
 export class GrpcServer {

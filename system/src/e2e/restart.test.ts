@@ -1,7 +1,7 @@
 /**
- * A restart of the all-in-one with dispatch work due (issue 20): an order's next wave falls due
- * while the process is down; the process that starts on the same data runs that wave and offers
- * a new order too. Dispatch reaches booking, tracking and fleet through the process's own mesh
+ * Restarts of the all-in-one with work due (issue 20): an order's next wave, a scheduled
+ * broadcast and an assignment deadline each fall due while the process is down; the process that
+ * starts on the same data does that work (and offers a new order too). Dispatch reaches booking, tracking and fleet through the process's own mesh
  * port, known only once it listens: work run (or a client made) before then must not leave
  * every later candidate search failing.
  */
@@ -19,14 +19,20 @@ const DROP = { lat: 18.5912, lng: 73.7389 };
 /** About 5 km north of the pickup: outside the first wave (3 km), inside the second (6 km). */
 const FIVE_KM_AWAY = { lat: 18.5654, lng: 73.8567 };
 const WAVE_DURATION_MS = 3000;
+/** A transporter that accepts must assign a driver within this, or the booking goes back to the marketplace. */
+const ASSIGN_DEADLINE_MS = 3000;
 
-describe("the all-in-one restarted with a wave due", () => {
+describe("the all-in-one restarted with work due", () => {
   let system: TestSystem;
   before(async () => {
     system = await startTestSystem({
       OTP_RESEND_COOLDOWN_S: "0",
       WAVE_DURATION_MS: String(WAVE_DURATION_MS),
       TIMER_POLL_MS: "100",
+      ASSIGN_DEADLINE_MS: String(ASSIGN_DEADLINE_MS),
+      // A scheduled booking is broadcast at its pickup time, looked for every 200 ms.
+      BROADCAST_LEAD_MINUTES: "0",
+      SCHEDULER_POLL_MS: "200",
     });
   });
   after(async () => {
@@ -56,6 +62,8 @@ describe("the all-in-one restarted with a wave due", () => {
   /** The order ids offered to a transporter on its WatchOffers stream, until stopped. */
   function watch(phone: string) {
     const offered = new Set<string>();
+    /** Offer ids by order, in the order they came. */
+    const offers = new Map<string, string[]>();
     const abort = new AbortController();
     let caughtUp = false;
     const watching = (async () => {
@@ -66,7 +74,11 @@ describe("the all-in-one restarted with a wave due", () => {
       );
       try {
         for await (const message of client.watchOffers({}, { headers: bearer(accessToken), signal: abort.signal })) {
-          if (message.kind.case === "offer") offered.add(message.kind.value.orderId);
+          if (message.kind.case === "offer") {
+            const { orderId, id } = message.kind.value;
+            offered.add(orderId);
+            if (!offers.get(orderId)?.includes(id)) offers.set(orderId, [...(offers.get(orderId) ?? []), id]);
+          }
           if (message.kind.case === "caughtUp") caughtUp = true;
         }
       } catch (error) {
@@ -75,6 +87,7 @@ describe("the all-in-one restarted with a wave due", () => {
     })();
     return {
       offered,
+      offers,
       caughtUp: () => until("the stream to catch up", () => caughtUp),
       stop: async () => {
         abort.abort();
@@ -83,13 +96,14 @@ describe("the all-in-one restarted with a wave due", () => {
     };
   }
 
-  async function book(customerPhone: string): Promise<string> {
+  async function book(customerPhone: string, scheduledAt?: Date): Promise<string> {
     const customer = await system.login("customer", customerPhone);
     const auth = bearer(customer.accessToken);
+    const when = scheduledAt ? { scheduledAt: scheduledAt.toISOString() } : {};
     const quote = await system.rest(
       "POST",
       "/api/v1/quotes",
-      { pickup: PICKUP, drop: DROP, vehicleType: "pickup_8ft", vehicleCount: 1 },
+      { pickup: PICKUP, drop: DROP, vehicleType: "pickup_8ft", vehicleCount: 1, ...when },
       auth,
     );
     assert.equal(quote.status, 201, JSON.stringify(quote.body));
@@ -105,6 +119,7 @@ describe("the all-in-one restarted with a wave due", () => {
         goodsType: "furniture",
         weightKg: 800,
         idempotencyKey: randomUUID(),
+        ...when,
       },
       auth,
     );
@@ -138,5 +153,39 @@ describe("the all-in-one restarted with a wave due", () => {
     assert.ok(farWatch.offered.has(first) && nearWatch.offered.has(second));
     await farWatch.stop();
     await nearWatch.stop();
+  });
+
+  it("runs a scheduled broadcast and an assignment deadline that fell due while it was down", async () => {
+    const phone = await transporterAt(PICKUP, "MH12AB2003");
+    const other = await transporterAt(PICKUP, "MH12AB2004");
+    const customer = (await system.login("customer")).phone;
+
+    // Scheduled 10 s ahead (booking wants it still ahead when the order is written, on a busy
+    // machine too), broadcast at that time: the process is down then.
+    const pickupAt = new Date(Date.now() + 10_000);
+    const order = await book(customer, pickupAt);
+    system = await system.restart(pickupAt.getTime() + 1000 - Date.now());
+    const offers = watch(phone);
+    await until("the scheduled order's offer after the restart", () => offers.offered.has(order), 20_000);
+    const offerId = offers.offers.get(order)![0]!;
+
+    // Accepted, then no driver assigned: the deadline falls due while the process is down.
+    const auth = bearer((await system.login("transporter", phone)).accessToken);
+    const accepted = await system.connect(
+      "/weelo.dispatch.v1.DispatchService/AcceptOffer",
+      { offerId, vehicleCount: 1 },
+      auth,
+    );
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    const assignBy = Date.parse(accepted.body.assignBy as string);
+    await offers.stop();
+    system = await system.restart(assignBy + 1000 - Date.now());
+
+    // The new process reopens the booking at once and offers the order again, as a new offer.
+    const watches = [watch(phone), watch(other)];
+    const offeredAgain = () => watches.some((w) => (w.offers.get(order) ?? []).some((id) => id !== offerId));
+    await until("the order offered again after its missed assignment deadline", offeredAgain, 20_000);
+    await Promise.all(watches.map((w) => w.stop()));
+    assert.ok(offeredAgain());
   });
 });
