@@ -15,6 +15,7 @@
  *   BENCH_STRICT=1         exit 1 when a scenario is BELOW its target (errors always exit 1)
  *   BENCH_LOADGEN=inprocess  run autocannon in this process instead of a child
  *   BENCH_VERBOSE=1        forward the servers' output
+ *   --quick / BENCH_QUICK=1  every scenario briefly (lib/options.ts): proves each works, never judges a figure
  * Results: bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -23,12 +24,29 @@ import { startChild, type ChildServer } from "./lib/child.js";
 import { defaultLoadSettings, probe, runLoad, type LoadResult, type LoadTarget } from "./lib/load.js";
 import { sampleMachineBusyPct } from "./lib/cpu.js";
 import { machineInfo } from "./lib/machine.js";
+import {
+  applyQuickDefaults,
+  isQuick,
+  parseBenchArgs,
+  QUICK_BODIES_PER_S,
+  USAGE,
+  zeroThroughput,
+} from "./lib/options.js";
 import { benchPath } from "./lib/paths.js";
-import type { MeasureResult, MeasureScenario, Scenario, ScenarioPassMark, ScenarioTarget } from "./lib/scenario.js";
+import {
+  type MeasureResult,
+  type MeasureScenario,
+  type Scenario,
+  type ScenarioPassMark,
+  ScenarioSkipped,
+  type ScenarioTarget,
+} from "./lib/scenario.js";
 import { isMeasure, loadScenarios, selectScenarios } from "./scenarios/_registry.js";
 
 const RAW = "raw-http";
 const CONNECT = "connect-echo";
+/** The floor of a gateway route (bare Connect + one bare grpc-js hop): every row is also read against it. */
+const HOP_FLOOR = "connect-grpc-hop";
 /** Load generator at or above this % of one core: the figure may be the load generator's limit. */
 const LOADGEN_SATURATED_PCT = 90;
 /** CPU used by anything but the load generator and the servers, in % of one core, above which a run is "contended". */
@@ -48,6 +66,8 @@ interface Entry {
   rounds: LoadResult[];
   /** Why this entry has no figure, if it has none. */
   failure?: string;
+  /** Why this entry did not run here (ScenarioSkipped): no figure, and no failure either. */
+  skipped?: string;
 }
 
 const isTty = process.stdout.isTTY;
@@ -131,12 +151,21 @@ async function startScenario(scenario: Scenario): Promise<Entry> {
     }
     if (t.idReplacement) entry.load.idReplacement = true;
   } catch (err) {
-    entry.failure = `start/probe failed: ${(err as Error).message}`;
+    if (err instanceof ScenarioSkipped) entry.skipped = err.message;
+    else entry.failure = `start/probe failed: ${(err as Error).message}`;
   }
   return entry;
 }
 
 async function main(): Promise<number> {
+  const args = parseBenchArgs(process.argv.slice(2), process.env);
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  // Before anything reads the settings: scenario modules and their children read them from the environment.
+  const quickFilled = args.quick ? applyQuickDefaults(process.env) : {};
+  const quick = isQuick();
   const machine = machineInfo();
   const settings = defaultLoadSettings();
   const rounds = envRounds();
@@ -155,6 +184,14 @@ async function main(): Promise<number> {
       `${rounds} round(s)`,
   );
 
+  if (quick)
+    console.log(
+      `quick:   proves every scenario runs (valid responses, non-zero throughput); figures are NOT judged ` +
+        `(BENCH_STRICT ignored); set here: ${Object.entries(quickFilled)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ")}`,
+    );
+
   const busyBefore = await sampleMachineBusyPct(1_000);
   if (busyBefore !== null && busyBefore > BUSY_BEFORE_PCT) {
     loud([
@@ -170,72 +207,102 @@ async function main(): Promise<number> {
 
   const entries: Entry[] = [];
   let exitCode = 0;
-  try {
-    entries.push(
-      await startBaseline(RAW, "baselines/raw-http-server.ts", "/echo", "node:http POST /echo, JSON in/out"),
-    );
-    entries.push(
-      await startBaseline(
+  const starters: (() => Promise<Entry>)[] = [
+    () => startBaseline(RAW, "baselines/raw-http-server.ts", "/echo", "node:http POST /echo, JSON in/out"),
+    () =>
+      startBaseline(
         CONNECT,
         "baselines/connect-echo-server.ts",
         ECHO_PATH,
         "bare connect-node unary Echo, Connect JSON",
       ),
-    );
-    for (const scenario of scenarios) entries.push(await startScenario(scenario));
-
-    for (const e of entries)
-      if (e.failure) loud([`${e.name}: ${e.failure.split("\n")[0]}`, ...e.failure.split("\n").slice(1, 20)]);
-
-    const runnable = entries.filter((e) => !e.failure && e.load);
-    for (let round = 0; round < rounds; round++) {
-      // Alternate the order between rounds so slow drift of the machine does not always favour the same target.
-      const order = round % 2 === 0 ? runnable : [...runnable].reverse();
-      for (const e of order) {
-        if (e.failure) continue; // its load failed in an earlier round
-        const started = Date.now();
-        process.stdout.write(`${rounds > 1 ? `round ${round + 1}/${rounds} ` : ""}${e.name} ... `);
-        try {
-          let load = e.load as LoadTarget;
-          if (e.bodies) {
-            // Fresh bodies for this measurement only (warm-up included), minted before it starts.
-            const count =
-              Math.ceil(settings.durationS * e.bodies.maxRequestsPerSec) + settings.connections * settings.pipelining;
-            const mintStarted = Date.now();
-            const bodies = await e.bodies.mint(count);
-            process.stdout.write(
-              `(${fmt(bodies.length)} bodies minted in ${((Date.now() - mintStarted) / 1000).toFixed(1)} s) `,
-            );
-            load = { ...load, bodies };
-          }
-          const r = await runLoad(load, settings);
-          e.rounds.push(r);
-          console.log(
-            `${fmt(r.requestsPerSec)} req/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, ` +
-              `cpu loadgen ${fmt(r.cpu.loadgenPct)}% servers ${fmt(r.cpu.serversPct)}% other ${fmt(r.cpu.otherPct)}% ` +
-              `(${((Date.now() - started) / 1000).toFixed(1)} s)`,
-          );
-          if (r.problems.length > 0) loud([`${e.name}: the run had errors; its figure is NOT valid`, ...r.problems]);
-        } catch (err) {
-          console.log("failed");
-          e.failure = `load failed: ${(err as Error).message}`;
-          loud([`${e.name}: ${e.failure}`]);
+    // The mesh scenarios last and together: they share one mesh (scenarios/_mesh.ts).
+    ...[...scenarios]
+      .sort((a, b) => Number(a.name.endsWith("-mesh")) - Number(b.name.endsWith("-mesh")))
+      .map((scenario) => () => startScenario(scenario)),
+  ];
+  const announce = (e: Entry) => {
+    if (e.skipped) console.log(yellow(`${e.name}: SKIPPED: ${e.skipped}`));
+    if (e.failure) loud([`${e.name}: ${e.failure.split("\n")[0]}`, ...e.failure.split("\n").slice(1, 20)]);
+  };
+  const stopEntry = async (e: Entry) => {
+    try {
+      await e.stop?.();
+    } catch (err) {
+      console.error(`bench: stopping ${e.name}: ${(err as Error).message}`);
+    }
+    e.stop = undefined;
+  };
+  const measure = async (e: Entry, label: string) => {
+    const started = Date.now();
+    process.stdout.write(`${label}${e.name} ... `);
+    try {
+      let load = e.load as LoadTarget;
+      if (e.bodies) {
+        // Fresh bodies for this measurement only (warm-up included), minted before it starts. A
+        // quick run mints fewer (QUICK_BODIES_PER_S), and bodies running out only ends it early.
+        const perS = quick ? Math.min(e.bodies.maxRequestsPerSec, QUICK_BODIES_PER_S) : e.bodies.maxRequestsPerSec;
+        const count = Math.ceil(settings.durationS * perS) + settings.connections * settings.pipelining;
+        const mintStarted = Date.now();
+        const bodies = await e.bodies.mint(count);
+        process.stdout.write(
+          `(${fmt(bodies.length)} bodies minted in ${((Date.now() - mintStarted) / 1000).toFixed(1)} s) `,
+        );
+        load = { ...load, bodies, bodiesMayRunOut: quick };
+      }
+      const r = await runLoad(load, settings);
+      if (!(r.requestsPerSec > 0) && r.problems.length === 0)
+        r.problems.push("no request completed in the measured window: the scenario moved nothing");
+      e.rounds.push(r);
+      console.log(
+        `${fmt(r.requestsPerSec)} req/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, ` +
+          `cpu loadgen ${fmt(r.cpu.loadgenPct)}% servers ${fmt(r.cpu.serversPct)}% other ${fmt(r.cpu.otherPct)}% ` +
+          `(${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      );
+      if (r.problems.length > 0) loud([`${e.name}: the run had errors; its figure is NOT valid`, ...r.problems]);
+      for (const note of r.notes ?? []) console.log(`  note: ${note}`);
+    } catch (err) {
+      console.log("failed");
+      e.failure = `load failed: ${(err as Error).message}`;
+      loud([`${e.name}: ${e.failure}`]);
+    }
+  };
+  try {
+    if (rounds === 1) {
+      // One round: each target lives only for its own measurement (a 2-core machine does not
+      // carry a dozen idle systems well). The next one starts before this one stops, so that
+      // targets sharing a system (the mesh) keep it between them; nothing is loaded meanwhile.
+      let next: Entry | undefined = await starters[0]!();
+      for (let i = 0; next; i++) {
+        const e: Entry = next;
+        entries.push(e);
+        announce(e);
+        if (!e.failure && !e.skipped && e.load) await measure(e, "");
+        next = i + 1 < starters.length ? await starters[i + 1]!() : undefined;
+        await stopEntry(e);
+      }
+    } else {
+      // Several rounds: every target is started first, then loaded once per round.
+      for (const start of starters) entries.push(await start());
+      for (const e of entries) announce(e);
+      const runnable = entries.filter((e) => !e.failure && !e.skipped && e.load);
+      for (let round = 0; round < rounds; round++) {
+        // Alternate the order between rounds so slow drift of the machine does not always favour the same target.
+        const order = round % 2 === 0 ? runnable : [...runnable].reverse();
+        for (const e of order) {
+          if (e.failure) continue; // its load failed in an earlier round
+          await measure(e, `round ${round + 1}/${rounds} `);
         }
       }
     }
   } finally {
-    for (const e of entries) {
-      try {
-        await e.stop?.();
-      } catch (err) {
-        console.error(`bench: stopping ${e.name}: ${(err as Error).message}`);
-      }
-    }
+    for (const e of entries) await stopEntry(e);
   }
 
   // ---- report -------------------------------------------------------------
   const chosen = new Map(entries.map((e) => [e.name, bestRound(e.rounds)] as const));
-  const invalid = (e: Entry) => Boolean(e.failure) || e.rounds.some((r) => r.problems.length > 0);
+  const invalid = (e: Entry) =>
+    Boolean(e.failure) || e.rounds.some((r) => r.problems.length > 0) || (!e.skipped && e.rounds.length === 0);
   const rawRps = entries.find((e) => e.name === RAW && !invalid(e)) ? chosen.get(RAW)?.requestsPerSec : undefined;
   const connectRps = entries.find((e) => e.name === CONNECT && !invalid(e))
     ? chosen.get(CONNECT)?.requestsPerSec
@@ -254,6 +321,7 @@ async function main(): Promise<number> {
     const bad = invalid(e);
     const vsRaw = r && rawRps && !bad ? r.requestsPerSec / rawRps : undefined;
     const vsConnect = r && connectRps && !bad ? r.requestsPerSec / connectRps : undefined;
+    const vsHop = ratioTo(HOP_FLOOR)(bad ? undefined : r?.requestsPerSec);
     let verdict = "";
     if (e.target) {
       // Against the Connect echo, or against another scenario of this run (its natural baseline).
@@ -269,6 +337,7 @@ async function main(): Promise<number> {
       }
     }
     const notes: string[] = [];
+    if (e.skipped) notes.push(`SKIPPED: ${e.skipped}`);
     if (e.failure) notes.push(`FAILED: ${e.failure.split("\n")[0]}`);
     const problems = e.rounds.flatMap((x) => x.problems);
     if (problems.length > 0) notes.push(`INVALID: ${problems.join("; ")}`);
@@ -280,7 +349,7 @@ async function main(): Promise<number> {
       const rps = e.rounds.map((x) => x.requestsPerSec);
       notes.push(`rounds ${fmt(Math.min(...rps))}..${fmt(Math.max(...rps))}`);
     }
-    if (bad) exitCode = 1;
+    if (bad && !e.skipped) exitCode = 1;
 
     rows.push([
       e.kind === "baseline" ? `${e.name} (baseline)` : e.name,
@@ -289,6 +358,7 @@ async function main(): Promise<number> {
       fmt(r?.p99Ms, 2),
       vsRaw === undefined ? "-" : vsRaw.toFixed(3),
       vsConnect === undefined ? "-" : vsConnect.toFixed(3),
+      vsHop === undefined || e.kind === "baseline" ? "-" : vsHop.toFixed(3),
       verdict.includes("PASS") ? green(verdict) : verdict.includes("BELOW") ? yellow(verdict) : verdict,
       r ? `${fmt(r.cpu.loadgenPct)}/${fmt(r.cpu.serversPct)}/${fmt(r.cpu.otherPct)}%` : "-",
       notes.join("; "),
@@ -297,13 +367,15 @@ async function main(): Promise<number> {
       name: e.name,
       kind: e.kind,
       description: e.description,
-      valid: !bad,
+      valid: !bad && !e.skipped,
       failure: e.failure ?? null,
+      skipped: e.skipped ?? null,
       requestsPerSec: r?.requestsPerSec ?? null,
       p50Ms: r?.p50Ms ?? null,
       p99Ms: r?.p99Ms ?? null,
       vsRawHttp: vsRaw ?? null,
       vsConnectEcho: vsConnect ?? null,
+      vsConnectGrpcHop: e.kind === "baseline" ? null : (vsHop ?? null),
       target: e.target ?? null,
       verdict: e.target ? (verdict.includes("PASS") ? "PASS" : verdict.includes("BELOW") ? "BELOW" : null) : null,
       rounds: e.rounds,
@@ -313,9 +385,20 @@ async function main(): Promise<number> {
   console.log("");
   console.log(
     table(
-      ["scenario", "req/s", "p50 ms", "p99 ms", "vs raw", "vs connect", "target", "cpu loadgen/servers/other", "notes"],
+      [
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "vs raw",
+        "vs connect",
+        "vs hop floor",
+        "target",
+        "cpu loadgen/servers/other",
+        "notes",
+      ],
       rows,
-      new Set([1, 2, 3, 4, 5]),
+      new Set([1, 2, 3, 4, 5, 6]),
     ),
   );
   console.log(
@@ -329,7 +412,7 @@ async function main(): Promise<number> {
 
   const measured = await runMeasures(measures);
   for (const m of measured) {
-    if (!m.result || (m.result.problems ?? []).length > 0) exitCode = 1;
+    if ((!m.result && !m.skipped) || (m.result?.problems ?? []).length > 0) exitCode = 1;
     if (m.result?.checks.some((c) => !c.pass)) anyBelow = true;
     json.push({
       name: m.name,
@@ -337,6 +420,7 @@ async function main(): Promise<number> {
       description: m.description,
       valid: Boolean(m.result) && (m.result?.problems ?? []).length === 0,
       failure: m.failure ?? null,
+      skipped: m.skipped ?? null,
       ...m.result,
     });
   }
@@ -353,6 +437,7 @@ async function main(): Promise<number> {
         machineBusyBeforePct: busyBefore,
         settings: { ...settings, rounds, loadgen: process.env.BENCH_LOADGEN === "inprocess" ? "inprocess" : "child" },
         only: process.env.BENCH_ONLY ?? null,
+        quick,
         results: json,
       },
       null,
@@ -363,7 +448,7 @@ async function main(): Promise<number> {
 
   if (exitCode !== 0)
     loud(["some figures are missing or invalid (errors / non-2xx / failed start): see the notes above"]);
-  if (anyBelow && process.env.BENCH_STRICT === "1") exitCode = 1;
+  if (anyBelow && process.env.BENCH_STRICT === "1" && !quick) exitCode = 1;
   return exitCode;
 }
 
@@ -372,6 +457,7 @@ interface Measured {
   description: string;
   result?: MeasureResult;
   failure?: string;
+  skipped?: string;
 }
 
 /** Runs the measure scenarios one after another (each starts and stops its own servers) and prints their figures. */
@@ -383,11 +469,18 @@ async function runMeasures(measures: MeasureScenario[]): Promise<Measured[]> {
     process.stdout.write(`\n${scenario.name} ... `);
     try {
       entry.result = await scenario.measure();
+      const zero = zeroThroughput(entry.result.figures);
+      if (zero.length > 0) entry.result.problems = [...(entry.result.problems ?? []), ...zero];
       console.log(`done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } catch (err) {
-      console.log("failed");
-      entry.failure = (err as Error).stack ?? String(err);
-      loud([`${scenario.name}: ${(err as Error).message}`]);
+      if (err instanceof ScenarioSkipped) {
+        console.log(yellow(`SKIPPED: ${err.message}`));
+        entry.skipped = err.message;
+      } else {
+        console.log("failed");
+        entry.failure = (err as Error).stack ?? String(err);
+        loud([`${scenario.name}: ${(err as Error).message}`]);
+      }
     }
     done.push(entry);
   }

@@ -11,6 +11,7 @@ export const ENTRY_POINTS = [
   "services/fleet/src/main.ts",
   "services/identity/src/main.ts",
   "services/notification/src/main.ts",
+  "services/ops/src/main.ts",
   "services/pricing/src/main.ts",
   "services/tracking/src/main.ts",
 ];

@@ -56,9 +56,24 @@ export interface ChildServer {
 const live = new Set<ChildProcess>();
 let hooksInstalled = false;
 
+/** Servers started by other means than startChild (the mesh's processes, sim/mesh.ts): their live pids. */
+const elsewhere = new Set<() => number[]>();
+
+/**
+ * Counts the processes `pids()` names as bench servers (their CPU is "server CPU") until the
+ * returned function is called. For servers this module did not start (scenarios/_mesh.ts).
+ */
+export function trackServerPids(pids: () => number[]): () => void {
+  elsewhere.add(pids);
+  return () => elsewhere.delete(pids);
+}
+
 /** Pids of all bench server children still running (their CPU is "server CPU" in the results). */
 export function liveChildPids(): number[] {
-  return [...live].flatMap((c) => (c.pid !== undefined && c.exitCode === null && c.signalCode === null ? [c.pid] : []));
+  return [
+    ...[...live].flatMap((c) => (c.pid !== undefined && c.exitCode === null && c.signalCode === null ? [c.pid] : [])),
+    ...[...elsewhere].flatMap((pids) => pids()),
+  ];
 }
 
 function installHooks(): void {

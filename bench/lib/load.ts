@@ -43,6 +43,11 @@ export interface LoadTarget {
    * as a problem (its figure is not valid). `idReplacement` still applies to each.
    */
   bodies?: string[];
+  /**
+   * Quick mode: bodies running out ends the run early as a note, not a problem (a quick run
+   * mints few and judges no figure).
+   */
+  bodiesMayRunOut?: boolean;
 }
 
 export interface LoadSettings {
@@ -88,6 +93,8 @@ export interface LoadResult {
   settings: LoadSettings;
   /** Empty when the run is clean; otherwise what went wrong. Never average a run with problems. */
   problems: string[];
+  /** What the reader should know that does not invalidate the run (e.g. a quick run's bodies ran out). */
+  notes?: string[];
 }
 
 function envInt(name: string, fallback: number, min: number): number {
@@ -136,6 +143,7 @@ export async function runLoad(target: LoadTarget, settings: LoadSettings = defau
     bodyBase64: target.body === undefined ? null : Buffer.from(target.body).toString("base64"),
     idReplacement: target.idReplacement ?? false,
     bodies: target.bodies ?? null,
+    bodiesMayRunOut: target.bodiesMayRunOut ?? false,
     settings,
     serverPids: liveChildPids(),
   };
@@ -154,6 +162,7 @@ export interface LoadJob {
   idReplacement: boolean;
   /** LoadTarget.bodies: one per request, each used once. */
   bodies: string[] | null;
+  bodiesMayRunOut: boolean;
   settings: LoadSettings;
   /** Server processes whose CPU is measured during the window (trees). */
   serverPids: number[];
@@ -333,11 +342,13 @@ export async function measure(job: LoadJob): Promise<LoadResult> {
   if (result.mismatches > 0) out.problems.push(`${result.mismatches} body mismatches`);
   if (totalRequests === 0) out.problems.push("no response at all in the measured window");
   const outOfBodiesConnections = connectionsOutOfBodies + (warmRun?.connectionsOutOfBodies ?? 0);
-  if (cursor && outOfBodiesConnections > 0)
-    out.problems.push(
+  if (cursor && outOfBodiesConnections > 0) {
+    const ranOut =
       `the bodies ran out (${cursor.next} of ${cursor.bodies.length} used; ${outOfBodiesConnections} connection(s) stopped at their share ` +
-        "before the duration ended): the load fell off, so the figure is not valid; supply more bodies",
-    );
+      "before the duration ended): the load fell off, so the figure is not valid; supply more bodies";
+    if (job.bodiesMayRunOut) out.notes = [...(out.notes ?? []), ranOut];
+    else out.problems.push(ranOut);
+  }
   if (out.warmup.errors > 0 || out.warmup.non2xx > 0)
     out.problems.push(`warm-up had ${out.warmup.errors} errors and ${out.warmup.non2xx} non-2xx`);
   return out;

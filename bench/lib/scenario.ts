@@ -43,6 +43,11 @@ export interface Scenario {
    */
   target?: ScenarioPassMark;
   /**
+   * Scenarios this one is read beside (e.g. the connect-grpc-hop floor): BENCH_ONLY brings
+   * them along, as it brings `target.vs`.
+   */
+  beside?: string[];
+  /**
    * Start the system under test IN CHILD PROCESSES (lib/child.ts startChild),
    * never in this process, do any setup (log in, seed), and return the request
    * to load. Must not return until the server answers. If it throws, it should
@@ -91,4 +96,13 @@ export interface MeasureScenario {
   /** One line for the report. */
   description?: string;
   measure(): Promise<MeasureResult>;
+}
+
+/**
+ * Thrown by `start()` or `measure()` when the scenario cannot run here for a stated reason that
+ * is no fault of the code (e.g. the mesh needs the real Postgres, Redis and NATS and their URLs
+ * are not set): the runner prints the reason and goes on; the exit code is unaffected.
+ */
+export class ScenarioSkipped extends Error {
+  override name = "ScenarioSkipped";
 }

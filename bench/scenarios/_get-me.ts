@@ -5,6 +5,7 @@
  */
 import type { ScenarioTarget } from "../lib/scenario.js";
 import { handshakesReported } from "../lib/tls-handshakes.js";
+import { getMeRoute } from "./_gateway-calls.js";
 import { withBenchSystem } from "./_system.js";
 
 export function startGetMe(name: string, meshHop: "mtls" | "plaintext"): Promise<ScenarioTarget> {
@@ -13,10 +14,7 @@ export function startGetMe(name: string, meshHop: "mtls" | "plaintext"): Promise
     // a BENCH_CPU_PROF profile): a shorter bound makes it exit by itself within 4 s.
     { SHUTDOWN_TIMEOUT_MS: "3000" },
     async (system) => ({
-      url: `${system.baseUrl}/weelo.identity.v1.ProfileService/GetMe`,
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${await system.loginCustomer()}` },
-      body: "{}",
+      ...getMeRoute(system, await system.loginCustomer()),
       stop: async () => {
         await system.stop();
         if (meshHop === "mtls")

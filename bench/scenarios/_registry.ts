@@ -69,8 +69,8 @@ export async function loadScenarios(): Promise<AnyScenario[]> {
 
 /**
  * BENCH_ONLY=name[,name...] keeps the scenarios whose name equals one of the
- * entries (or matches it as a `*` glob). BENCH_ONLY=none keeps none. Baselines
- * always run: ratios need them.
+ * entries (or matches it as a `*` glob), plus the scenarios those are judged against
+ * (`target.vs`). BENCH_ONLY=none keeps none. Baselines always run: ratios need them.
  */
 export function selectScenarios(all: AnyScenario[], only: string | undefined): AnyScenario[] {
   if (only === undefined || only.trim() === "") return all;
@@ -86,5 +86,12 @@ export function selectScenarios(all: AnyScenario[], only: string | undefined): A
       `bench: BENCH_ONLY=${only} matches no scenario (known: ${all.map((s) => s.name).join(", ") || "none"})`,
     );
   }
-  return picked;
+  // A scenario judged against another (`target.vs`) or read beside it (`beside`) needs it in the same run.
+  const wanted = new Set(picked.map((s) => s.name));
+  for (const s of picked) {
+    if (isMeasure(s)) continue;
+    if (s.target && "vs" in s.target) wanted.add(s.target.vs);
+    for (const other of s.beside ?? []) wanted.add(other);
+  }
+  return all.filter((s) => wanted.has(s.name));
 }

@@ -7,23 +7,19 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { embeddedTestDataDir } from "@weelo/db";
 import { startChild } from "../lib/child.js";
+import { type GatewayClient, gatewayClient } from "./_gateway-calls.js";
 import { dropBenchSchema } from "./_postgres.js";
 
 const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "dispatch", "notification"];
 
-export interface BenchSystem {
-  baseUrl: string;
-  /** POSTs JSON (with a bearer token when given) and returns the parsed answer; throws on non-2xx. */
-  post(path: string, body: unknown, accessToken?: string): Promise<any>;
-  /** Logs a customer in and returns the access token. */
-  loginCustomer(): Promise<string>;
+export interface BenchSystem extends GatewayClient {
   /** The last lines the child printed (after `stop()`: what it printed at exit, e.g. its TLS handshake count). */
   recentOutput(): string;
   stop(): Promise<void>;
 }
 
 export interface BenchSystemOptions {
-  /** How long the all-in-one may take to start (a busy machine needs longer than the default 30 s). */
+  /** How long the all-in-one may take to start (default 120 s: a busy 2-core machine needs long). */
   readyTimeoutMs?: number;
   /**
    * Run the all-in-one through bench/scenarios/_all-in-one-mesh.ts with the gateway → service hop
@@ -61,31 +57,18 @@ export async function startBenchSystem(
       CACHE_KEY_PREFIX: `bench:${suffix}:`,
       // One user hammers one method: per-user limits would measure the limiter, not the system.
       RATE_LIMIT_ENABLED: "false",
+      // The graceful shutdown must end within the bench's 5 s before SIGKILL, which would lose a
+      // BENCH_CPU_PROF profile.
+      SHUTDOWN_TIMEOUT_MS: "3000",
       ...env,
     },
     readyPattern: /"gateway":"http:\/\/127\.0\.0\.1:(\d+)"/,
-    ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
+    // A busy 2-core machine can take well over startChild's default 30 s to start the all-in-one.
+    readyTimeoutMs: options.readyTimeoutMs ?? 120_000,
   });
-  const post = async (path: string, body: unknown, accessToken?: string) => {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (accessToken) headers.authorization = `Bearer ${accessToken}`;
-    const response = await fetch(`${system.baseUrl}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-    if (!response.ok) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
-    return (await response.json()) as any;
-  };
   return {
-    baseUrl: system.baseUrl,
-    post,
+    ...gatewayClient(system.baseUrl),
     recentOutput: () => system.recentOutput(),
-    async loginCustomer() {
-      const sent = await post("/api/v1/auth/send-otp", { phone: "9876500001", role: "customer" });
-      const verified = await post("/api/v1/auth/verify-otp", {
-        phone: "9876500001",
-        otp: sent.data.devOtp,
-        role: "customer",
-      });
-      return verified.data.tokens.accessToken as string;
-    },
     async stop() {
       await system.stop();
       await rm(dataDir, { recursive: true, force: true });

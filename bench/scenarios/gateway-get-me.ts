@@ -14,6 +14,6 @@ import { startGetMe } from "./_get-me.js";
 export default {
   name: "gateway-get-me",
   description: "authenticated Connect JSON GetMe: gateway → identity (gRPC, mTLS) → database",
-  target: { vsConnectEcho: 0.5 },
+  target: { vs: "connect-grpc-hop", ratio: 0.9 },
   start: () => startGetMe("gateway-get-me", "mtls"),
 } satisfies Scenario;

@@ -19,6 +19,8 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   NOTIFICATION_GRPC_URL: envOptional(),
   /** Where the dispatch service answers gRPC; unset means this process's own gRPC port. */
   DISPATCH_GRPC_URL: envOptional(),
+  /** Where the ops service (the operations console's API) answers gRPC; unset means this process's own gRPC port. */
+  OPS_GRPC_URL: envOptional(),
   /** Deadline given to an upstream call when the client set none (ms). */
   UPSTREAM_DEADLINE_MS: envInt(10_000, 100),
   /** Largest request body accepted (bytes). */

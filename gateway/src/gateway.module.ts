@@ -58,6 +58,7 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
     tracking: config.TRACKING_GRPC_URL ?? ownGrpc,
     notification: config.NOTIFICATION_GRPC_URL ?? ownGrpc,
     dispatch: config.DISPATCH_GRPC_URL ?? ownGrpc,
+    ops: config.OPS_GRPC_URL ?? ownGrpc,
   };
   const asGateway = (upstream: UpstreamName) => platform.mesh.channelCredentials("gateway", upstream);
   const forwarder = new Forwarder(PUBLIC_SERVICES, upstreamAddress, config.UPSTREAM_DEADLINE_MS, asGateway);

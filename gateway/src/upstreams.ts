@@ -14,8 +14,17 @@ import { ProfileService } from "@weelo/contracts/es/weelo/identity/v1/profile_se
 import { TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 import { NotificationService } from "@weelo/contracts/es/weelo/notification/v1/notification_service_pb";
 import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
+import { OpsService } from "@weelo/contracts/es/weelo/ops/v1/ops_service_pb";
 
-export type UpstreamName = "identity" | "fleet" | "pricing" | "booking" | "tracking" | "notification" | "dispatch";
+export type UpstreamName =
+  | "identity"
+  | "fleet"
+  | "pricing"
+  | "booking"
+  | "tracking"
+  | "notification"
+  | "dispatch"
+  | "ops";
 
 export interface PublicService {
   service: DescService;
@@ -50,6 +59,9 @@ export const PUBLIC_SERVICES: readonly PublicService[] = [
   { service: NotificationService, upstream: "notification", publicMethods: [] },
   // Transporters' offers: WatchOffers is a server stream, passed through like WatchBooking.
   { service: DispatchService, upstream: "dispatch", publicMethods: [] },
+  // The operations console's API: every method needs a token, and the ops service admits role ops only.
+  // BookingOpsService, DispatchOpsService and AccountAdminService (its upstreams) are internal: never served here.
+  { service: OpsService, upstream: "ops", publicMethods: [] },
 ];
 
 const publicMethodNames = new Set(

@@ -12,6 +12,7 @@ import { fleetMigrations } from "@weelo/fleet";
 import { identityMigrations } from "@weelo/identity";
 import type { Logger } from "@weelo/log";
 import { notificationMigrations } from "@weelo/notification";
+import { opsMigrations } from "@weelo/ops";
 import { pricingMigrations } from "@weelo/pricing";
 import { trackingMigrations } from "@weelo/tracking";
 
@@ -24,6 +25,7 @@ export const serviceMigrations: Readonly<Record<string, Migrations>> = {
   tracking: trackingMigrations,
   dispatch: dispatchMigrations,
   notification: notificationMigrations,
+  ops: opsMigrations,
 };
 
 export interface MigrateAllOptions {

@@ -24,6 +24,7 @@ import {
 import type { Logger } from "@weelo/log";
 import { createPlatform, type Platform } from "@weelo/runtime";
 import { dispatchConfigSchema, startDispatch } from "@weelo/dispatch";
+import { opsConfigSchema, startOps } from "@weelo/ops";
 import { gatewayConfigSchema, gatewayProductionRules } from "@weelo/gateway";
 import { startGateway } from "@weelo/gateway";
 
@@ -34,6 +35,7 @@ export const systemConfigSchema = identityConfigSchema
   .extend(trackingConfigSchema.shape)
   .extend(notificationConfigSchema.shape)
   .extend(dispatchConfigSchema.shape)
+  .extend(opsConfigSchema.shape)
   .extend(gatewayConfigSchema.shape);
 type SystemConfig = ReturnType<typeof systemConfigSchema.parse>;
 
@@ -54,11 +56,11 @@ export interface RunningSystem {
 }
 
 /** Services of this process that keep a database pool of their own (one schema each). */
-const SERVICES_WITH_A_DATABASE = 7;
+const SERVICES_WITH_A_DATABASE = 8;
 
 /**
  * In one process DB_POOL_MIN/MAX are the process's budget, split between the services' pools,
- * so the all-in-one holds no more Postgres connections than one service would (seven pools of
+ * so the all-in-one holds no more Postgres connections than one service would (eight pools of
  * 50 would exceed a default server's max_connections of 100 under load).
  */
 function sharePoolBudget<C extends { DB_POOL_MIN: number; DB_POOL_MAX: number }>(config: Readonly<C>): Readonly<C> {
@@ -129,6 +131,9 @@ export async function startSystem(
     // Dispatch calls booking, tracking and fleet through this process's mesh port too (clients made on
     // first call, never for port 0); its timer poller and booking consumer start once the process listens.
     await startDispatch(platform, config, { ownAddress: () => `127.0.0.1:${ownMeshPort}` });
+    // The ops console's API reaches identity, booking, dispatch and tracking (and every service's
+    // health) through this process's mesh port, as the ops service, like over the network.
+    await startOps(platform, config, { ownAddress: () => `127.0.0.1:${ownMeshPort}` });
     // The internal plane never leaves this process's loopback, whatever MESH_HOST says.
     const { publicPort, meshPort } = await platform.listen({ meshHost: "127.0.0.1" });
     ownMeshPort = meshPort;

@@ -15,6 +15,7 @@ import { VehicleService } from "@weelo/contracts/es/weelo/fleet/v1/vehicle_servi
 import { AuthService } from "@weelo/contracts/es/weelo/identity/v1/auth_service_pb";
 import { ProfileService } from "@weelo/contracts/es/weelo/identity/v1/profile_service_pb";
 import { NotificationService } from "@weelo/contracts/es/weelo/notification/v1/notification_service_pb";
+import { OpsService } from "@weelo/contracts/es/weelo/ops/v1/ops_service_pb";
 import { PricingService } from "@weelo/contracts/es/weelo/pricing/v1/pricing_service_pb";
 import { TrackingService } from "@weelo/contracts/es/weelo/tracking/v1/tracking_service_pb";
 import { Code, ConnectError, SessionEndedError, isUnauthenticated } from "./errors.js";
@@ -59,6 +60,8 @@ export class WeeloClient {
   readonly dispatch: Client<typeof DispatchService>;
   readonly tracking: Client<typeof TrackingService>;
   readonly notifications: Client<typeof NotificationService>;
+  /** The operations console's API (role ops only). */
+  readonly ops: Client<typeof OpsService>;
   /** TrackingService on a transport that streams from the client, when the platform has one. */
   private readonly streamingTracking: Client<typeof TrackingService> | undefined;
 
@@ -86,6 +89,7 @@ export class WeeloClient {
     this.dispatch = make(DispatchService);
     this.tracking = make(TrackingService);
     this.notifications = make(NotificationService);
+    this.ops = make(OpsService);
     const streaming = makeTransport(interceptors, true);
     this.streamingTracking = streaming ? createClient(TrackingService, streaming) : undefined;
   }

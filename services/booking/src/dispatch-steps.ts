@@ -107,12 +107,14 @@ export function createDispatchSteps(
   /**
    * CONFIRMED or ASSIGNED → PENDING, transporter and driver cleared (booking.reopened). With an
    * operations user (the ops console, through dispatch) also from DRIVER_EN_ROUTE, and the
-   * history names that user (ACTOR_ROLE_OPS).
+   * history names that user (ACTOR_ROLE_OPS); a booking PENDING already is then returned unchanged.
    */
   async function reopenBooking(bookingId: string, reasonText: string, opsUserIdText = ""): Promise<BookingRow> {
     const reason = validateText(reasonText, "reason");
     const opsUserId = opsUserIdText === "" ? undefined : validateId(opsUserIdText, "ops_user_id");
     const booking = await dispatchBooking(bookingId);
+    // Operations' reopen is idempotent: a booking PENDING already (a retry, or given up meanwhile) is returned.
+    if (opsUserId && booking.status === "pending") return booking;
     checkReopen(booking.status, opsUserId ? OPS_REOPENABLE : DISPATCH_REOPENABLE);
     return transitionOrExplain({
       booking,

@@ -1,10 +1,10 @@
 /** AssignDriver: a transporter binds a driver and vehicle of their fleet to a booking they accepted. */
 import type { Principal } from "@weelo/auth";
-import { DriverStatus, VehicleStatus } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet";
 import { isUniqueViolation } from "@weelo/db";
 import { DomainError, FailedPreconditionError, NotFoundError, UnavailableError } from "@weelo/errors";
 import type { BookingCalls } from "./booking-calls.js";
 import type { DispatchContext } from "./dispatch.context.js";
+import { busyRefusal, confirmFleetPair } from "./fleet-check.js";
 import * as repo from "./dispatch.repository.js";
 import { isPermanentFailure, validateId } from "./dispatch.rules.js";
 import type { DispatchBookingRow } from "./dispatch.table.js";
@@ -56,44 +56,12 @@ export function createAssignDriver(
       if (row.state !== "accepted" || row.transporter_id !== principal.userId) throw bookingNotFound();
     }
     const broadcast = await repo.findBroadcast(db, row.order_id);
-    const fleet = await upstreams.fleet.getDriverAndVehicle({ transporterId: principal.userId, driverId, vehicleId });
-    if (!fleet.driverFound)
-      throw new NotFoundError("driver not found in your fleet", { reason: "DRIVER_NOT_FOUND", field: "driver_id" });
-    if (!fleet.vehicleFound)
-      throw new NotFoundError("vehicle not found in your fleet", {
-        reason: "VEHICLE_NOT_FOUND",
-        field: "vehicle_id",
-      });
-    if (broadcast && fleet.vehicleType !== broadcast.vehicle_type) {
-      throw new FailedPreconditionError(
-        `the booking needs a ${broadcast.vehicle_type} vehicle; this one is ${fleet.vehicleType}`,
-        {
-          reason: "VEHICLE_TYPE_MISMATCH",
-          field: "vehicle_id",
-        },
-      );
-    }
-    if (
-      fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_MAINTENANCE ||
-      fleet.vehicleStatus === VehicleStatus.VEHICLE_STATUS_INACTIVE
-    ) {
-      throw new FailedPreconditionError("the vehicle is in maintenance or inactive", {
-        reason: "VEHICLE_NOT_AVAILABLE",
-        field: "vehicle_id",
-      });
-    }
-    if (!fleet.driverUserId) {
-      throw new FailedPreconditionError("the driver has never logged in to the driver app; ask them to log in first", {
-        reason: "DRIVER_NOT_LOGGED_IN",
-        field: "driver_id",
-      });
-    }
-    if (fleet.driverStatus === DriverStatus.DRIVER_STATUS_ON_TRIP) {
-      throw new FailedPreconditionError("the driver is on another trip", {
-        reason: "DRIVER_BUSY",
-        field: "driver_id",
-      });
-    }
+    const fleet = await confirmFleetPair(upstreams.fleet, {
+      transporterId: principal.userId,
+      driverId,
+      vehicleId,
+      vehicleType: broadcast?.vehicle_type,
+    });
     const at = now();
     let claimed: DispatchBookingRow | undefined;
     try {
@@ -113,16 +81,7 @@ export function createAssignDriver(
         { states: ["accepted"], bookingCall: null, transporterId: principal.userId },
       );
     } catch (error) {
-      if (isUniqueViolation(error)) {
-        const onVehicle = isUniqueViolation(error, repo.Constraint.activeVehicle);
-        throw new FailedPreconditionError(
-          onVehicle ? "the vehicle is on another active trip" : "the driver is on another active trip",
-          {
-            reason: onVehicle ? "VEHICLE_BUSY" : "DRIVER_BUSY",
-            field: onVehicle ? "vehicle_id" : "driver_id",
-          },
-        );
-      }
+      if (isUniqueViolation(error)) throw busyRefusal(isUniqueViolation(error, repo.Constraint.activeVehicle));
       throw error;
     }
     if (!claimed) {

@@ -1,5 +1,6 @@
 /**
- * Booking calls: the calls dispatch owes booking (confirm, assign, reopen, expire). One is
+ * Booking calls: the calls dispatch owes booking (confirm, assign, reopen, expire, and
+ * operations' reassign). One is
  * recorded on its booking row (bookings.booking_call, due at bookings.booking_call_due_at) in the same
  * transaction as the change that needs it, made at once, and retried by the poller until
  * booking answers: a crash between the claim and the call loses nothing.
@@ -45,8 +46,25 @@ export function createBookingCalls(ctx: DispatchContext) {
           break;
         }
         case "reopen":
-          await upstreams.booking.reopenBooking({ bookingId: row.booking_id, reason: REOPEN_REASON, opsUserId: "" });
+          // Dispatch's own reopen (a missed deadline) gives its fixed reason; operations' their own.
+          await upstreams.booking.reopenBooking({
+            bookingId: row.booking_id,
+            reason: row.booking_call_ops_user_id ? row.booking_call_reason : REOPEN_REASON,
+            opsUserId: row.booking_call_ops_user_id ?? "",
+          });
           await repo.updateBooking(db, row.booking_id, settled, { bookingCall: "reopen" });
+          break;
+        case "reassign":
+          await upstreams.booking.reassignBooking({
+            bookingId: row.booking_id,
+            driverId: row.driver_id!,
+            driverUserId: row.driver_user_id!,
+            vehicleId: row.vehicle_id!,
+            opsUserId: row.booking_call_ops_user_id ?? "",
+            reason: row.booking_call_reason,
+          });
+          // Booking's booking.reassigned reaches tracking, fleet and notification.
+          await repo.updateBooking(db, row.booking_id, settled, { bookingCall: "reassign" });
           break;
         case "expire":
           await upstreams.booking.expireBooking({ bookingId: row.booking_id });
@@ -64,6 +82,8 @@ export function createBookingCalls(ctx: DispatchContext) {
         );
         // confirm/expire: the booking left PENDING (its customer cancelled). assign: it is no longer
         // CONFIRMED for this transporter; the driver and vehicle are released. reopen: it already moved.
+        // reassign: it left ASSIGNED / DRIVER_EN_ROUTE (a trip step, a cancellation): the driver and
+        // vehicle it had come back (a cancellation's event then frees them as usual).
         const refused =
           kind === "confirm" || kind === "expire"
             ? { ...settled, state: "cancelled" as const }
@@ -76,8 +96,22 @@ export function createBookingCalls(ctx: DispatchContext) {
                   vehicle_id: null,
                   assigned_at: null,
                 }
-              : settled;
-        await repo.updateBooking(db, row.booking_id, refused, { bookingCall: kind });
+              : kind === "reassign"
+                ? {
+                    ...settled,
+                    driver_id: row.previous_driver_id,
+                    driver_user_id: row.previous_driver_user_id,
+                    vehicle_id: row.previous_vehicle_id,
+                  }
+                : settled;
+        await repo.updateBooking(db, row.booking_id, refused, { bookingCall: kind }).catch(async (restoreError) => {
+          // The released pair was claimed by another booking meanwhile: the call is settled, the pair stays.
+          logger.error(
+            { err: restoreError, bookingId: row.booking_id },
+            "could not restore the pair a refused reassignment released",
+          );
+          await repo.updateBooking(db, row.booking_id, settled, { bookingCall: kind });
+        });
         throw error;
       }
       metrics.bookingCalls.inc({ call: kind, result: "retry" });

@@ -1,4 +1,5 @@
-/** gRPC handlers of DispatchService: protobuf ⇄ domain, nothing else. */
+/** gRPC handlers of DispatchService and DispatchOpsService: protobuf ⇄ domain, nothing else. */
+import type { DispatchOpsServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_ops_service";
 import type { DispatchServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
 import { statusFilter } from "./dispatch.convert.js";
@@ -36,6 +37,46 @@ export function dispatchHandlers(dispatch: DispatchService): ServiceHandlers<typ
         vehicleId: row.vehicle_id ?? "",
         assignedAt: row.assigned_at ?? undefined,
       };
+    },
+  };
+}
+
+/** Operations' service (internal, callers: ops): no user token; the operations user's id is in the request. */
+export function opsHandlers(dispatch: DispatchService): ServiceHandlers<typeof DispatchOpsServiceService> {
+  return {
+    async listBookingOffers(request) {
+      return { offers: await dispatch.bookingOffers(request.bookingId) };
+    },
+    async reopenBookingByOps(request) {
+      return dispatch.reopenByOps({
+        bookingId: request.bookingId,
+        opsUserId: request.opsUserId,
+        reason: request.reason,
+      });
+    },
+    async reassignDriver(request) {
+      return dispatch.reassignDriver({
+        bookingId: request.bookingId,
+        driverId: request.driverId,
+        vehicleId: request.vehicleId,
+        opsUserId: request.opsUserId,
+        reason: request.reason,
+      });
+    },
+    async getDispatchFunnel(request) {
+      const hours = await dispatch.funnel(request.from!, request.to!);
+      return {
+        hours: hours.map((h) => ({
+          hourStart: h.hour_start,
+          waves: h.waves,
+          offers: h.offers,
+          accepted: h.accepted,
+          offersExpired: h.offers_expired,
+        })),
+      };
+    },
+    async listOfferedTransporters() {
+      return { transporterIds: await dispatch.offeredTransporters() };
     },
   };
 }

@@ -4,6 +4,7 @@
  * registered on the shared gRPC server. Used by this service's own main and by the all-in-one
  * process alike.
  */
+import { DispatchOpsServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_ops_service";
 import { DispatchServiceService } from "@weelo/contracts/grpc/weelo/dispatch/v1/dispatch_service";
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
@@ -12,7 +13,7 @@ import type { PendingConsumer } from "@weelo/bus";
 import { bookingEventHandler, consumeBookingEvents, runDueTimers } from "./background.js";
 import type { DispatchConfig } from "./dispatch.config.js";
 import { streamSubjects } from "./dispatch.events.js";
-import { dispatchHandlers } from "./dispatch.handlers.js";
+import { dispatchHandlers, opsHandlers } from "./dispatch.handlers.js";
 import { wavePlan } from "./dispatch.rules.js";
 import { createDispatchService, type DispatchService } from "./dispatch.service.js";
 import type { DispatchDatabase } from "./dispatch.table.js";
@@ -132,6 +133,9 @@ export async function startDispatch(
     await consumer?.stop();
   });
 
-  platform.grpc.addService(DispatchServiceService, dispatchHandlers(service));
+  platform.grpc
+    .addService(DispatchServiceService, dispatchHandlers(service))
+    // Internal (callers: ops): the ops console service's views and interventions.
+    .addService(DispatchOpsServiceService, opsHandlers(service));
   return { service, relay, consuming: background.then(() => consumer?.ready) };
 }

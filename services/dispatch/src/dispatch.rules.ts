@@ -2,7 +2,7 @@
  * Dispatch's pure rules: the wave plan, who a wave reaches, what an acceptance may take, how
  * a failed booking call is retried, request validation. No I/O: unit-tested without a server.
  */
-import { FailedPreconditionError, GrpcCode } from "@weelo/errors";
+import { FailedPreconditionError, GrpcCode, InvalidArgumentError } from "@weelo/errors";
 import { plainText } from "@weelo/formats";
 import type { BroadcastRow, OfferStatus } from "./dispatch.table.js";
 export { validateId, pageSize, encodePageToken, decodePageToken, pageOf } from "@weelo/formats";
@@ -85,6 +85,9 @@ export function validateDeclineReason(reason: string): string {
   return plainText(reason, "reason");
 }
 
+/** Operations' reason for a reopen or reassignment (its length is the contract's rule). */
+export const validateReason = validateDeclineReason;
+
 /**
  * Why an acceptance that matched no row failed, from a fresh look at the order: every truck
  * taken, fewer trucks open than asked, or the broadcast closed.
@@ -144,4 +147,18 @@ const PERMANENT_CODES = new Set<number>([
 
 export function isPermanentFailure(code: number | undefined): boolean {
   return code !== undefined && PERMANENT_CODES.has(code);
+}
+
+const HOUR_MS = 3_600_000;
+/** The longest funnel window operations may ask for, in hours (7 days). */
+export const MAX_FUNNEL_HOURS = 7 * 24;
+
+/** A funnel window as whole UTC hours: `from` rounded down, `to` rounded up; INVALID_ARGUMENT when empty or too long. */
+export function funnelWindow(from: Date, to: Date): { from: Date; to: Date } {
+  const start = Math.floor(from.getTime() / HOUR_MS) * HOUR_MS;
+  const end = Math.ceil(to.getTime() / HOUR_MS) * HOUR_MS;
+  if (!(end > start)) throw new InvalidArgumentError("to", "to must be after from");
+  if (end - start > MAX_FUNNEL_HOURS * HOUR_MS)
+    throw new InvalidArgumentError("to", `the window is at most ${MAX_FUNNEL_HOURS / 24} days`);
+  return { from: new Date(start), to: new Date(end) };
 }

@@ -1,7 +1,7 @@
 /**
  * Dispatch's use cases: broadcasts of orders in waves, offers, the atomic acceptance, driver
- * assignment with its deadline, and the booking calls dispatch owes (confirm, assign, reopen,
- * expire). They orchestrate rules, the repository, the outbox and the upstream services; the
+ * assignment with its deadline, the booking calls dispatch owes (confirm, assign, reopen,
+ * expire, reassign), and operations' reads, reopen and reassignment. They orchestrate rules, the repository, the outbox and the upstream services; the
  * gRPC handlers only translate to and from protobuf. One use case (or one family) per file;
  * this file composes them into the one service the module and handlers use.
  *
@@ -18,6 +18,9 @@ import { createBookingEvents } from "./booking-events.js";
 import { createDeclineOffer } from "./decline-offer.js";
 import { createDispatchContext, type DispatchDeps } from "./dispatch.context.js";
 import { createOfferReads } from "./offers.js";
+import { createOpsReads } from "./ops-reads.js";
+import { createReassignDriver } from "./reassign-driver.js";
+import { createReopenByOps } from "./reopen-by-ops.js";
 import { createWatchOffers } from "./watch-offers.js";
 import { createWaves } from "./waves.js";
 
@@ -42,5 +45,9 @@ export function createDispatchService(deps: DispatchDeps) {
     declineOffer: createDeclineOffer(ctx, offers),
     assignDriver: createAssignDriver(ctx, calls),
     watchOffers: createWatchOffers(ctx, offers),
+    // Operations (DispatchOpsService).
+    ...createOpsReads(ctx),
+    reopenByOps: createReopenByOps(ctx, calls),
+    reassignDriver: createReassignDriver(ctx, calls),
   };
 }

@@ -15,7 +15,7 @@ export type BroadcastStatus = (typeof BROADCAST_STATUSES)[number];
  * A booking as dispatch holds it. open: offered; accepted: a transporter took it (ConfirmBooking
  * owed while booking_call = confirm); assigned: driver and vehicle bound (AssignBooking owed while
  * booking_call = assign), until the trip ends; reopening: the assign deadline passed (ReopenBooking
- * owed); expiring/expired: nobody took it (ExpireBooking owed, then done); cancelled; closed:
+ * owed, also for operations' reopen); expiring/expired: nobody took it (ExpireBooking owed, then done); cancelled; closed:
  * the trip completed.
  */
 export const BOOKING_STATES = [
@@ -31,7 +31,7 @@ export const BOOKING_STATES = [
 export type BookingState = (typeof BOOKING_STATES)[number];
 
 /** The booking call dispatch still owes booking for a row (retried by the timer poller until it is made). */
-export const BOOKING_CALL_KINDS = ["confirm", "assign", "reopen", "expire"] as const;
+export const BOOKING_CALL_KINDS = ["confirm", "assign", "reopen", "expire", "reassign"] as const;
 export type BookingCallKind = (typeof BOOKING_CALL_KINDS)[number];
 
 export const OFFER_STATUSES = ["open", "accepted", "declined", "withdrawn", "expired"] as const;
@@ -96,6 +96,14 @@ export interface BookingsTable {
   booking_call: BookingCallKind | null;
   booking_call_due_at: Date | null;
   booking_call_attempts: ColumnType<number, number | undefined, number>;
+  /** The operations user a reopen or reassignment owed to booking is made for; null when dispatch acts on its own. */
+  booking_call_ops_user_id: string | null;
+  /** The reason that call gives booking ("" for dispatch's own reopen, which has its fixed reason). */
+  booking_call_reason: ColumnType<string, string | undefined, string>;
+  /** The driver and vehicle an operations' reassignment released (to answer its retry, and to restore if booking refuses). */
+  previous_driver_id: string | null;
+  previous_driver_user_id: string | null;
+  previous_vehicle_id: string | null;
   /** Sequence of the latest booking event applied: older and repeated events are ignored. */
   booking_seq: BigIntColumn;
   updated_at: UpdatedAt;

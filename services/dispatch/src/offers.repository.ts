@@ -91,7 +91,7 @@ export function findOffer(db: DispatchDb, offerId: string): Promise<OfferRow | u
 }
 
 /** Offers with their broadcast's trip, for answers and streams. */
-function offerViews(db: DispatchDb) {
+export function offerViews(db: DispatchDb) {
   return db
     .selectFrom("offers as o")
     .innerJoin("broadcasts as b", "b.order_id", "o.order_id")

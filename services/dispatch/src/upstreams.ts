@@ -11,7 +11,7 @@ import type { ServiceClient } from "@weelo/grpc";
 export interface DispatchUpstreams {
   booking: Pick<
     ServiceClient<typeof BookingDispatchServiceService>,
-    "confirmBooking" | "assignBooking" | "reopenBooking" | "expireBooking"
+    "confirmBooking" | "assignBooking" | "reopenBooking" | "expireBooking" | "reassignBooking"
   >;
   tracking: Pick<ServiceClient<typeof TrackingInternalServiceService>, "findNearbyDrivers">;
   fleet: Pick<ServiceClient<typeof FleetDirectoryServiceService>, "findServingTransporters" | "getDriverAndVehicle">;

@@ -34,7 +34,7 @@ export interface TestSystem extends RunningSystem {
 }
 
 /** Every service with a schema, for cleanup. */
-const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "notification", "dispatch"];
+const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "notification", "dispatch", "ops"];
 
 let phoneCounter = 0;
 

@@ -64,7 +64,7 @@ export interface ReopenBookingRequest {
   bookingId: string;
   /** Why (e.g. "driver did not start"); at most 500 characters. */
   reason: string;
-  /** User id of the operations user who asked for the reopen through the ops console; empty when dispatch reopens on its own (a missed assignment deadline). When set, the history records ACTOR_ROLE_OPS and this id. */
+  /** User id of the operations user who asked for the reopen through the ops console; empty when dispatch reopens on its own (a missed assignment deadline). When set, the history records ACTOR_ROLE_OPS and this id, DRIVER_EN_ROUTE may be reopened too, and a booking PENDING already is returned unchanged (operations' reopen is idempotent). */
   opsUserId: string;
 }
 

@@ -93,6 +93,8 @@ export interface GetBookingDetailResponse {
   pathDistanceM: number;
   /** Interventions on this booking, newest first. */
   audit: AuditEntry[];
+  /** Parts left empty because their owner did not answer ("offers", "path", "customer", "driver", "audit"); the rest is shown. The booking and its history are required: without them the call fails. */
+  unavailable: string[];
 }
 
 /** CancelBookingRequest names the booking and says why. */
@@ -645,7 +647,16 @@ export const GetBookingDetailRequest: MessageFns<GetBookingDetailRequest> = {
 };
 
 function createBaseGetBookingDetailResponse(): GetBookingDetailResponse {
-  return { row: undefined, history: [], offers: [], driver: undefined, path: [], pathDistanceM: 0, audit: [] };
+  return {
+    row: undefined,
+    history: [],
+    offers: [],
+    driver: undefined,
+    path: [],
+    pathDistanceM: 0,
+    audit: [],
+    unavailable: [],
+  };
 }
 
 export const GetBookingDetailResponse: MessageFns<GetBookingDetailResponse> = {
@@ -670,6 +681,9 @@ export const GetBookingDetailResponse: MessageFns<GetBookingDetailResponse> = {
     }
     for (const v of message.audit) {
       AuditEntry.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.unavailable) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -743,6 +757,14 @@ export const GetBookingDetailResponse: MessageFns<GetBookingDetailResponse> = {
             message.audit.push(AuditEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.unavailable.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -770,6 +792,9 @@ export const GetBookingDetailResponse: MessageFns<GetBookingDetailResponse> = {
         ? globalThis.Number(object.path_distance_m)
         : 0,
       audit: globalThis.Array.isArray(object?.audit) ? object.audit.map((e: any) => AuditEntry.fromJSON(e)) : [],
+      unavailable: globalThis.Array.isArray(object?.unavailable)
+        ? object.unavailable.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -796,6 +821,9 @@ export const GetBookingDetailResponse: MessageFns<GetBookingDetailResponse> = {
     if (message.audit?.length) {
       obj.audit = message.audit.map((e) => AuditEntry.toJSON(e));
     }
+    if (message.unavailable?.length) {
+      obj.unavailable = message.unavailable;
+    }
     return obj;
   },
 
@@ -813,6 +841,7 @@ export const GetBookingDetailResponse: MessageFns<GetBookingDetailResponse> = {
     message.path = object.path?.map((e) => TripPoint.fromPartial(e)) || [];
     message.pathDistanceM = object.pathDistanceM ?? 0;
     message.audit = object.audit?.map((e) => AuditEntry.fromPartial(e)) || [];
+    message.unavailable = object.unavailable?.map((e) => e) || [];
     return message;
   },
 };

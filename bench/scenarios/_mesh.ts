@@ -1,0 +1,101 @@
+/**
+ * The deployed topology for the *-mesh scenarios: the gateway and each service in its own
+ * process from the build (dist/), wired as docker-compose.yml wires them, upstreams on the
+ * mutual-TLS mesh port, on the real Postgres, Redis and NATS (DATABASE_URL, REDIS_URL, NATS_URL),
+ * in a schema prefix, key prefix and streams of the run's own. It is the city simulator's mesh
+ * (sim/mesh.ts `startMesh`, imported as is), with one dispatch replica.
+ *
+ * One mesh serves every mesh scenario of a run: the first to start starts it, the last to stop
+ * stops it (nine processes per mesh would crowd 2 cores if each scenario had its own). Its
+ * processes count as the bench's servers for the CPU columns, and with BENCH_CPU_PROF each
+ * writes a CPU profile there at exit (NODE_OPTIONS).
+ */
+import { resolve } from "node:path";
+import { startMesh } from "../../sim/mesh.js";
+import { trackServerPids } from "../lib/child.js";
+import { ScenarioSkipped } from "../lib/scenario.js";
+import { type GatewayClient, gatewayClient } from "./_gateway-calls.js";
+
+const NEEDS = ["DATABASE_URL", "REDIS_URL", "NATS_URL"] as const;
+
+interface Shared {
+  client: GatewayClient;
+  stop(): Promise<void>;
+}
+
+let shared: Promise<Shared> | undefined;
+let users = 0;
+
+async function start(): Promise<Shared> {
+  const mesh = await startMesh({
+    overrides: {
+      // One customer hammers one method: per-user limits would measure the limiter, not the system.
+      RATE_LIMIT_ENABLED: "false",
+      QUOTES_PER_USER_PER_MINUTE: "100000",
+      // Exit within the bench's patience, so a BENCH_CPU_PROF profile is written.
+      SHUTDOWN_TIMEOUT_MS: "3000",
+      ...(process.env.BENCH_CPU_PROF
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}` }
+        : {}),
+    },
+    replicas: { dispatch: 1 },
+    progress: (line) => console.log(`mesh: ${line}`),
+  });
+  const untrack = trackServerPids(() =>
+    mesh.processes.flatMap((p) => (p.alive && p.child?.pid !== undefined ? [p.child.pid] : [])),
+  );
+  return {
+    client: gatewayClient(mesh.url),
+    async stop() {
+      untrack();
+      await mesh.stop();
+    },
+  };
+}
+
+/**
+ * The shared mesh, started on first use; `release()` stops it after its last user. Throws
+ * ScenarioSkipped (a printed reason, not a failure) when the real servers' URLs are not set.
+ */
+export async function acquireMesh(): Promise<{ client: GatewayClient; release(): Promise<void> }> {
+  const missing = NEEDS.filter((name) => !process.env[name]);
+  if (missing.length > 0)
+    throw new ScenarioSkipped(
+      `the mesh runs on the real servers: set ${missing.join(", ")} (as CI and the README's test command do)`,
+    );
+  users++;
+  shared ??= start();
+  let mesh: Shared;
+  try {
+    mesh = await shared;
+  } catch (error) {
+    users--;
+    shared = undefined;
+    throw error;
+  }
+  let released = false;
+  return {
+    client: mesh.client,
+    async release() {
+      if (released) return;
+      released = true;
+      if (--users === 0) {
+        shared = undefined;
+        await mesh.stop();
+      }
+    },
+  };
+}
+
+/** Acquires the mesh, runs setup against its gateway, and releases it if setup fails. */
+export async function withMesh<T>(
+  setup: (client: GatewayClient, release: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const mesh = await acquireMesh();
+  try {
+    return await setup(mesh.client, () => mesh.release());
+  } catch (error) {
+    await mesh.release();
+    throw error;
+  }
+}
