@@ -24,6 +24,8 @@ export function createOpsService(ctx: OpsContext, settings: { healthTimeoutMs: n
       watchFleetPositions: (request, signal) => ctx.upstreams.tracking.watchFleetPositions(request, { signal }),
       listOfferedTransporters: async (signal) =>
         (await ctx.upstreams.dispatch.listOfferedTransporters({}, { signal })).transporterIds,
+      // A failed refresh of the offered transporters is told here, once until one succeeds.
+      logger: ctx.logger,
     } satisfies FleetWatchDeps,
   };
 }
