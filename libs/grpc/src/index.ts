@@ -49,3 +49,4 @@ export {
   REFLECTION_SERVICES,
   HEALTH_SERVICE,
 } from "./reflection.js";
+export { checkHealth, HEALTH_SERVING } from "./health-check.js";

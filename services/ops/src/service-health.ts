@@ -1,13 +1,10 @@
 /**
  * GetServiceHealth: each service's grpc.health.v1 Check over the mesh (mutual TLS, as the ops
- * service), all at once, each bounded by a short deadline, and this process's own checks. The
- * two tiny health messages are encoded by hand: HealthCheckRequest{service=1}, HealthCheckResponse{status=1}.
+ * service), all at once, each bounded by a short deadline, and this process's own checks.
  */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as grpc from "@grpc/grpc-js";
+import { checkHealth, HEALTH_SERVING } from "@weelo/grpc";
 import { ServiceStatus, type ServiceHealth } from "@weelo/contracts/grpc/weelo/ops/v1/ops";
-
-const SERVING = 1;
 
 /** One service's health as the console shows it. */
 export interface HealthProbe {
@@ -47,32 +44,16 @@ export function meshHealthProbe(
         clientAddress = target;
       }
       const channel = client;
-      return new Promise((resolve) => {
-        channel.makeUnaryRequest(
-          "/grpc.health.v1.Health/Check",
-          (service: string) => Buffer.from(new BinaryWriter().uint32(10).string(service).finish()),
-          (bytes: Buffer) => {
-            const reader = new BinaryReader(bytes);
-            let status = 0;
-            while (reader.pos < reader.len) {
-              const tag = reader.uint32();
-              if (tag === 8) status = reader.int32();
-              else reader.skip(tag & 7);
-            }
-            return status;
-          },
-          serviceName,
-          new grpc.Metadata(),
-          { deadline: Date.now() + timeoutMs },
-          (error, status) => {
-            if (error?.code === grpc.status.DEADLINE_EXCEEDED || error?.code === grpc.status.UNAVAILABLE)
-              resolve(answer(ServiceStatus.SERVICE_STATUS_UNREACHABLE, error.details || error.message));
-            else if (error) resolve(answer(ServiceStatus.SERVICE_STATUS_NOT_SERVING, error.details || error.message));
-            else if (status !== SERVING) resolve(answer(ServiceStatus.SERVICE_STATUS_NOT_SERVING, "NOT_SERVING"));
-            else resolve(answer(ServiceStatus.SERVICE_STATUS_SERVING));
-          },
-        );
-      });
+      return checkHealth(channel, serviceName, timeoutMs).then(
+        (status) =>
+          status === HEALTH_SERVING
+            ? answer(ServiceStatus.SERVICE_STATUS_SERVING)
+            : answer(ServiceStatus.SERVICE_STATUS_NOT_SERVING, "NOT_SERVING"),
+        (error: grpc.ServiceError) =>
+          error.code === grpc.status.DEADLINE_EXCEEDED || error.code === grpc.status.UNAVAILABLE
+            ? answer(ServiceStatus.SERVICE_STATUS_UNREACHABLE, error.details || error.message)
+            : answer(ServiceStatus.SERVICE_STATUS_NOT_SERVING, error.details || error.message),
+      );
     },
     close() {
       client?.close();

@@ -136,12 +136,13 @@ describe("the operations console in Chromium, the simulated city feeding it", ()
       120_000,
       500,
     );
-    // The legend counts them by state.
-    const counted = await page
-      .locator(".legend li[data-state] .count")
-      .allTextContents()
-      .then((counts) => counts.reduce((sum, n) => sum + Number(n), 0));
-    assert.ok(counted > 0, `legend counts ${counted}`);
+    // The legend counts them by state (it is redrawn a moment after the trucks arrive).
+    const legendCount = () =>
+      page
+        .locator(".legend li[data-state] .count")
+        .allTextContents()
+        .then((counts) => counts.reduce((sum, n) => sum + Number(n), 0));
+    await until("the legend to count the trucks", async () => (await legendCount()) > 0, 30_000, 250);
     // A truck's marker moves: some driver is somewhere else a little later.
     const start = new Map(first!.trucks.map((t) => [t.driverId, `${t.lat},${t.lng}`]));
     let moved = "";
@@ -206,6 +207,13 @@ describe("the operations console in Chromium, the simulated city feeding it", ()
     await board.locator("button[type=submit]").click();
     const row = page.locator(`tr.row[data-booking="${bookingId}"]`);
     await row.waitFor({ timeout: 30_000 });
+    // The board's first, unfiltered search (run when the tab opened) may have answered before the
+    // submit, listing this booking among the city's: wait for the filtered answer to replace it.
+    await until(
+      "the board to list only the customer's one booking",
+      async () => (await page.locator("tr.row").count()) === 1,
+      30_000,
+    );
     assert.equal(await page.locator("tr.row").count(), 1, "the customer's one booking");
     await row.click();
     const detail = page.locator(".booking-detail");
@@ -232,7 +240,10 @@ describe("the operations console in Chromium, the simulated city feeding it", ()
 
     // The audit trail shows the action.
     await page.locator('.tab[data-tab="audit"]').click();
-    const entry = page.locator("table.audit tbody tr", { hasText: "Customer called: the consignment is not ready" });
+    // The audit tab's own table (the booking detail, now hidden, lists the same entry).
+    const entry = page.locator(".audit-view table.audit tbody tr", {
+      hasText: "Customer called: the consignment is not ready",
+    });
     await entry.first().waitFor({ timeout: 30_000 });
     const text = (await entry.first().textContent()) ?? "";
     assert.match(text, /cancel booking/);
