@@ -21,7 +21,10 @@ import { describeWork, workDue } from "./work-due.js";
 import type { FaultRecord } from "./simulation.js";
 import { formatMs, percentile } from "./stats.js";
 
-/** What gets killed, in order (the list); "dispatch" is the first of its two replicas. */
+/**
+ * What gets killed, in order (the issue's list, and the ops console's service since it joined the
+ * deployment); "dispatch" is the first of its two replicas.
+ */
 export const MESH_FAULT_TARGETS = [
   "dispatch",
   "booking",
@@ -30,6 +33,7 @@ export const MESH_FAULT_TARGETS = [
   "fleet",
   "pricing",
   "notification",
+  "ops",
   "gateway",
 ] as const;
 
