@@ -11,7 +11,7 @@
  * writes a CPU profile there at exit (NODE_OPTIONS).
  */
 import { resolve } from "node:path";
-import { startMesh } from "../../sim/mesh.js";
+import { type MeshSystem, startMesh } from "../../sim/mesh.js";
 import { trackServerPids } from "../lib/child.js";
 import { ScenarioSkipped } from "../lib/scenario.js";
 import { type GatewayClient, gatewayClient } from "./_gateway-calls.js";
@@ -20,6 +20,7 @@ const NEEDS = ["DATABASE_URL", "REDIS_URL", "NATS_URL"] as const;
 
 interface Shared {
   client: GatewayClient;
+  system: MeshSystem;
   stop(): Promise<void>;
 }
 
@@ -46,6 +47,7 @@ async function start(): Promise<Shared> {
   );
   return {
     client: gatewayClient(mesh.url),
+    system: mesh,
     async stop() {
       untrack();
       await mesh.stop();
@@ -57,7 +59,12 @@ async function start(): Promise<Shared> {
  * The shared mesh, started on first use; `release()` stops it after its last user. Throws
  * ScenarioSkipped (a printed reason, not a failure) when the real servers' URLs are not set.
  */
-export async function acquireMesh(): Promise<{ client: GatewayClient; release(): Promise<void> }> {
+export async function acquireMesh(): Promise<{
+  client: GatewayClient;
+  /** Its processes (the start-up scenario stops and starts them). */
+  system: MeshSystem;
+  release(): Promise<void>;
+}> {
   const missing = NEEDS.filter((name) => !process.env[name]);
   if (missing.length > 0)
     throw new ScenarioSkipped(
@@ -76,6 +83,7 @@ export async function acquireMesh(): Promise<{ client: GatewayClient; release():
   let released = false;
   return {
     client: mesh.client,
+    system: mesh.system,
     async release() {
       if (released) return;
       released = true;
