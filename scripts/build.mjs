@@ -29,6 +29,9 @@ const BUNDLED_DEPENDENCIES = [
   "kysely",
   "zod",
   "@bufbuild/protobuf",
+  // Both import @bufbuild/protobuf: left outside, they loaded a second copy of it from node_modules.
+  "@bufbuild/protovalidate",
+  "@bufbuild/cel",
   "@connectrpc/connect",
   "@connectrpc/connect-node",
   "jose",
