@@ -53,7 +53,11 @@ ENV NODE_ENV=production \
     PORT=3000 \
     GRPC_PORT=50051 \
     METRICS_PORT=9464 \
-    DATA_DIR=/app/data
+    DATA_DIR=/app/data \
+    NODE_COMPILE_CACHE=/tmp/node-compile-cache
+# NODE_COMPILE_CACHE: Node (22+) keeps the code it compiled there. A container restarted in its
+# pod (the pod's /tmp emptyDir outlives it) starts from it, in about half the time; a new pod
+# compiles once. A /tmp that cannot be written only turns the cache off.
 WORKDIR /app
 COPY --from=deps /app/package.json ./
 COPY --from=deps /app/node_modules ./node_modules

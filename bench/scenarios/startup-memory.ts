@@ -23,12 +23,17 @@ const STARTS = 3;
 const RSS_AFTER_READY_MS = 3000;
 const READY_LINE = /Weelo is up/;
 
-/** `npm start`'s node flags and entry (the command after the build step), from package.json. */
-function npmStartCommand(): { nodeArgs: string[]; entry: string } {
+/** `npm start`'s environment, node flags and entry (the command after the build step), from package.json. */
+function npmStartCommand(): { env: Record<string, string>; nodeArgs: string[]; entry: string } {
   const scripts = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
-  const command = scripts.start!.split("&&").at(-1)!.trim().split(/\s+/);
-  if (command[0] !== "node") throw new Error(`npm start does not end with a node command: ${scripts.start}`);
-  return { nodeArgs: command.slice(1, -1), entry: command.at(-1)! };
+  const words = scripts.start!.split("&&").at(-1)!.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (words[0]?.includes("=")) {
+    const [name, ...value] = words.shift()!.split("=");
+    env[name!] = value.join("=");
+  }
+  if (words[0] !== "node") throw new Error(`npm start does not end with a node command: ${scripts.start}`);
+  return { env, nodeArgs: words.slice(1, -1), entry: words.at(-1)! };
 }
 
 interface Started {
@@ -89,7 +94,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const round = (value: number) => Math.round(value * 10) / 10;
 
 async function allInOne(): Promise<{ figures: MeasureFigure[]; checks: MeasureResult["checks"]; notes: string[] }> {
-  const { nodeArgs, entry } = npmStartCommand();
+  const start = npmStartCommand();
+  const { nodeArgs, entry } = start;
   const dataDir = await mkdtemp(join(tmpdir(), "weelo-bench-startup-"));
   // Embedded defaults, as `npm start` on a fresh clone: no server URLs.
   const env: NodeJS.ProcessEnv = {
@@ -98,6 +104,7 @@ async function allInOne(): Promise<{ figures: MeasureFigure[]; checks: MeasureRe
     REDIS_URL: undefined,
     NATS_URL: undefined,
     NODE_OPTIONS: undefined,
+    ...start.env,
     NODE_ENV: "development",
     LOG_LEVEL: "info",
     DATA_DIR: dataDir,
@@ -144,7 +151,11 @@ async function allInOne(): Promise<{ figures: MeasureFigure[]; checks: MeasureRe
         },
       ],
       notes: [
-        `all-in-one: node ${[...nodeArgs, entry].join(" ")} (npm start's command), ${STARTS} starts after a first one that created the data folder`,
+        `all-in-one: ${Object.entries(start.env)
+          .map(([name, value]) => `${name}=${value} `)
+          .join(
+            "",
+          )}node ${[...nodeArgs, entry].join(" ")} (npm start's command, on ${process.version}), ${STARTS} starts after a first one that created the data folder (and, on Node >= 22, the compile cache)`,
       ],
     };
   } finally {
