@@ -29,9 +29,13 @@ function clientMessage(raw: string): string {
 type Response = ServerResponse | Http2ServerResponse;
 type Headers = Record<string, string | string[] | number | undefined>;
 
+/** JSON codecs: connect-node already answers a body it cannot parse with invalid_argument. */
+const JSON_CODEC = /^application\/(?:json|connect\+json|grpc\+json|grpc-web\+json)(?:;|$)/;
+
 /** Patches the response of one Connect/gRPC call (by its request content type) so an undecodable request reads as INVALID_ARGUMENT. */
 export function reportUndecodableRequests(contentType: string | undefined, res: Response): void {
   const type = (contentType ?? "").toLowerCase();
+  if (JSON_CODEC.test(type)) return; // nothing to rewrite: spare the per-call patching of the response
   if (/^application\/grpc-web/.test(type)) return rewriteChunks(res, grpcWebTrailers);
   if (/^application\/grpc/.test(type)) return rewriteGrpcStatus(res);
   if (/^application\/connect\+/.test(type)) return rewriteChunks(res, connectEndStream);
