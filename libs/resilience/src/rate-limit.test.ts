@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { DomainError, GrpcCode } from "@weelo/errors";
+import { DomainError, GrpcCode, UnavailableError } from "@weelo/errors";
 import { createRateLimiter, createRequestLimiter } from "./index.js";
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -91,11 +91,13 @@ describe("rate limits when Redis is down", () => {
     assert.equal((await limiter.take("k")).allowed, false);
   });
 
-  it("a rate limiter fails with the store's error instead of counting apart on each replica", async () => {
+  it("a rate limiter fails UNAVAILABLE (CACHE_UNAVAILABLE, the store's error as cause) instead of counting apart on each replica", async () => {
     const limiter = createRateLimiter({ name: "outage", points: 1, durationSeconds: 60, what: "test events" }, down);
-    await assert.rejects(
-      limiter.consume("k"),
-      (error: unknown) => error instanceof Error && !(error instanceof DomainError),
-    );
+    await assert.rejects(limiter.consume("k"), (error: unknown) => {
+      assert.ok(error instanceof UnavailableError, `expected UnavailableError, got ${String(error)}`);
+      assert.equal(error.reason, "CACHE_UNAVAILABLE");
+      assert.ok(error.cause instanceof Error && !(error.cause instanceof DomainError));
+      return true;
+    });
   });
 });

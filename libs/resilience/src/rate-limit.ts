@@ -13,7 +13,7 @@
  */
 import rlf from "rate-limiter-flexible";
 import type { RateLimiterAbstract, RateLimiterRes } from "rate-limiter-flexible";
-import { ResourceExhaustedError } from "@weelo/errors";
+import { ResourceExhaustedError, UnavailableError } from "@weelo/errors";
 
 export interface RequestLimitSettings {
   /** Name of the limit, part of every key, e.g. "otp-phone" or "gw-booking-user". */
@@ -62,7 +62,13 @@ export function createRateLimiter(settings: RateLimitSettings, redisClient?: unk
   const window = fixedWindow(settings, redisClient, { survivesRedisOutage: false });
   return {
     async consume(key) {
-      const decision = await window.take(key);
+      const decision = await window.take(key).catch((error: unknown) => {
+        // The store is down or slow: a dependency outage the caller may retry (503), not a bug (500).
+        throw new UnavailableError(`the ${settings.what} limit cannot be checked now; try again shortly`, {
+          reason: "CACHE_UNAVAILABLE",
+          cause: error,
+        });
+      });
       if (decision.allowed) return;
       throw new ResourceExhaustedError(`too many ${settings.what}; try again in ${decision.resetSeconds} s`, {
         reason: `RATE_LIMITED`,
