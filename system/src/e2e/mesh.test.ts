@@ -44,7 +44,7 @@ function internalMethods(): { path: string; service: string; method: string; cal
   return found;
 }
 
-const SERVICES = ["gateway", "identity", "fleet", "pricing", "booking", "tracking", "notification", "dispatch"];
+const SERVICES = ["gateway", "identity", "fleet", "pricing", "booking", "tracking", "notification", "dispatch", "ops"];
 
 /** Calls a method with an empty request (valid protobuf: every field at its default) and returns the status code. */
 function rawCall(address: string, credentials: grpc.ChannelCredentials, path: string): Promise<grpc.status> {
@@ -102,6 +102,9 @@ describe("the zero-trust mesh of the running system", () => {
       "weelo.fleet.v1.FleetDirectoryService",
       "weelo.tracking.v1.TrackingInternalService",
       "weelo.pricing.v1.QuoteRedemptionService",
+      "weelo.booking.v1.BookingOpsService",
+      "weelo.dispatch.v1.DispatchOpsService",
+      "weelo.identity.v1.AccountAdminService",
     ]) {
       assert.ok(services.has(name), `${name} is internal`);
     }
