@@ -11,7 +11,8 @@ import { until } from "@weelo/testing";
 import { TruckState } from "@weelo/contracts/es/weelo/ops/v1/ops_pb";
 import { type WatchFleetResponse, WatchFleetResponseSchema } from "@weelo/contracts/es/weelo/ops/v1/ops_service_pb";
 import { FleetState, GLIDE_MS } from "./fleet-state.js";
-import { backoffDelay, type Bounds, clampBounds, FleetStream, MAX_SIDE_DEG } from "./fleet-stream.js";
+import { backoffMs } from "@weelo/client";
+import { type Bounds, clampBounds, FleetStream, MAX_SIDE_DEG } from "./fleet-stream.js";
 
 const truck = (handle: number, driverId = `driver-${handle}`) => ({
   handle,
@@ -103,26 +104,23 @@ describe("FleetState", () => {
 });
 
 describe("FleetStream", () => {
-  it("waits a doubling, capped time with ±50% jitter between reopenings", () => {
+  it("waits the SDK's backoff between reopenings: doubling, capped, jittered within its upper half", () => {
+    // FleetStream calls backoffMs(failures, 500, 15_000, random): the one backoff of every Weelo client.
     assert.equal(
-      backoffDelay(0, 500, 15_000, () => 0.5),
-      500,
+      backoffMs(0, 500, 15_000, () => 0.5),
+      375,
     );
     assert.equal(
-      backoffDelay(3, 500, 15_000, () => 0.5),
-      4000,
+      backoffMs(3, 500, 15_000, () => 0.5),
+      3000,
     );
     assert.equal(
-      backoffDelay(10, 500, 15_000, () => 0.5),
-      15_000,
-    );
-    assert.equal(
-      backoffDelay(10, 500, 15_000, () => 0),
+      backoffMs(10, 500, 15_000, () => 0),
       7500,
     );
     assert.equal(
-      backoffDelay(10, 500, 15_000, () => 0.999_999),
-      22_500,
+      backoffMs(10, 500, 15_000, () => 0.999_999),
+      15_000,
     );
   });
 
@@ -141,6 +139,7 @@ describe("FleetStream", () => {
     const opened: Bounds[] = [];
     const received: WatchFleetResponse[] = [];
     const statuses: string[] = [];
+    const waits: number[] = [];
     let failNext = false;
     const stream = new FleetStream({
       debounceMs: 30,
@@ -156,7 +155,10 @@ describe("FleetStream", () => {
         await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
       },
       onBatch: (b) => received.push(b),
-      onStatus: (s) => statuses.push(s.kind),
+      onStatus: (s) => {
+        statuses.push(s.kind);
+        if (s.kind === "retrying") waits.push(s.inMs);
+      },
     });
     const box = (n: number) => ({ south: 18 + n / 100, west: 73, north: 18.5, east: 74 });
     stream.watch(box(0));
@@ -175,6 +177,7 @@ describe("FleetStream", () => {
     await until("a failed opening, then another", () => opened.length >= 4 && received.length >= 3, 5000);
     assert.equal(opened.length, 4);
     assert.ok(statuses.includes("retrying"));
+    assert.deepEqual(waits, [backoffMs(0, 20, 15_000, () => 0.5)], "the SDK's backoff, from the stream's own settings");
     assert.equal(received.length, 3);
     stream.stop();
     await sleep(50);

@@ -4,6 +4,7 @@
  * backoff with jitter (so that every console of a restarted gateway does not come back in the
  * same instant), reset once a batch arrives. Pure of the DOM: the caller gives the stream.
  */
+import { backoffMs } from "@weelo/client";
 import type { BoundingBox } from "@weelo/contracts/es/weelo/ops/v1/ops_pb";
 import type { WatchFleetResponse } from "@weelo/contracts/es/weelo/ops/v1/ops_service_pb";
 
@@ -27,12 +28,6 @@ export interface FleetStreamOptions {
   maxBackoffMs?: number;
   /** 0..1 → the random part of each wait (tests pass a fixed one). */
   random?: () => number;
-}
-
-/** The wait before the n-th reopening in a row (n from 0): doubling, capped, ±50% jitter. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
-  return Math.round(ceiling * (0.5 + random()));
 }
 
 /** The server's limit on a side of the box (degrees; WatchFleetRequest.bounds). */
@@ -113,7 +108,7 @@ export class FleetStream {
       }
       controller.abort();
       if (!current()) return;
-      const inMs = backoffDelay(
+      const inMs = backoffMs(
         this.failures++,
         this.options.backoffMs ?? 500,
         this.options.maxBackoffMs ?? 15_000,
