@@ -55,7 +55,9 @@ export function createOnePortServer(
   const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, listener as never);
   const sockets = new Set<Socket>();
 
-  const server = createNetServer((socket) => {
+  // No Nagle, as node:http's own servers do (noDelay): a socket handed over by "connection" keeps
+  // the net server's setting, and Nagle would hold an answer's last small write for the client's delayed ACK.
+  const server = createNetServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.once("readable", function route() {
