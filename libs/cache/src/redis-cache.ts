@@ -57,6 +57,9 @@ export class RedisCache extends BaseCache {
       maxRetriesPerRequest: 2,
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: 5000,
+      // Commands issued in the same tick go out in one write (the revocation check and the cached
+      // read of one call, and those of concurrent calls): fewer syscalls per command under load.
+      enableAutoPipelining: true,
       // Returning a number means: keep reconnecting forever.
       retryStrategy: reconnectDelayMs,
     });
