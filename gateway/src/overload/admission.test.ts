@@ -1,7 +1,8 @@
 /**
  * Admission's decisions for a call that finds no permit, on a fake event-loop lag: it waits
  * while the line has room, is refused at once when the line is full, and, once the line has
- * overflowed, at once too while the loop lags more than the longest wait; refusals are counted
+ * overflowed, at once too while the loop lags more than the longest wait (as long as calls
+ * keep being refused); refusals are counted
  * in weelo_gateway_shed_total by reason.
  */
 import assert from "node:assert/strict";
@@ -50,12 +51,13 @@ describe("admission of a call that finds no permit", () => {
     leave();
     assert.deepEqual(outcomes, ["cancelled"]);
     assert.equal(admission.refuseAtOnce("default"), "loop_lag", "overloaded and lagging: no more waiting");
+    assert.equal(admission.refuseAtOnce("default"), "loop_lag", "and it stays so while calls keep coming");
     lag.ms = 5;
     assert.equal(admission.refuseAtOnce("default"), undefined, "the loop keeps up again: the line reopens");
     assert.equal(admission.refuseAtOnce("booking"), undefined, "each class apart");
     held.success();
-    assert.deepEqual(await shed(), { "default/queue_full": 1, "default/loop_lag": 1 });
-    assert.deepEqual(await shed(), { "default/queue_full": 1, "default/loop_lag": 1 }, "counted once");
+    assert.deepEqual(await shed(), { "default/queue_full": 1, "default/loop_lag": 2 });
+    assert.deepEqual(await shed(), { "default/queue_full": 1, "default/loop_lag": 2 }, "counted once");
   });
 
   it("refuses at the caller's own deadline when it comes before the longest wait, and counts streams apart", async () => {

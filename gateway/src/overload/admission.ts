@@ -111,8 +111,9 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
 }
 
 /**
- * How long after its line last overflowed a class counts as overloaded: while it is, and the
- * event loop lags more than the longest wait, calls that find no permit are refused at once.
+ * How long after its last refusal for a full line (or for lag) a class counts as overloaded:
+ * while it is, and the event loop lags more than the longest wait, calls that find no permit
+ * are refused at once.
  */
 const OVERLOAD_MEMORY_MS = 1000;
 
@@ -132,8 +133,8 @@ export class Admission {
   private readonly limited: client.Counter<"class" | "scope">;
   private readonly waited: client.Histogram<"class">;
   private readonly loopLag: { readonly ms: number };
-  /** When each class's line was last found full (performance.now()). */
-  private readonly overflowedAt: Record<EndpointClass, number> = {
+  /** When each class last refused a call for a full line or for lag (performance.now()). */
+  private readonly overloadSeenAt: Record<EndpointClass, number> = {
     default: -Infinity,
     booking: -Infinity,
     tracking: -Infinity,
@@ -290,20 +291,24 @@ export class Admission {
   /**
    * For a call that found no permit: the reason it is refused without waiting, or undefined
    * when it may wait. "queue_full": the line is full. "loop_lag": the class is overloaded (its
-   * line overflowed within the last second) and the event loop runs later than the longest
-   * wait. A waiter's timer then fires late: the waits that end in a refusal (the oldest, under
-   * a LIFO line) take the wait plus the lag, and under sustained overload a freed permit finds
-   * a new caller at once anyway, so the line adds only latency. At capacity the line never
-   * overflows and calls still wait, however the loop lags. Counts the refusal.
+   * line overflowed, or it refused for lag, within the last second) and the event loop runs
+   * later than the longest wait. A waiter's timer then fires late: the waits that end in a
+   * refusal (the oldest, under a LIFO line) take the wait plus the lag, and under sustained
+   * overload a freed permit finds a new caller at once anyway, so the line adds only latency.
+   * Until its line overflows, calls still wait however the loop lags. Counts the refusal.
    */
   refuseAtOnce(name: EndpointClass): "queue_full" | "loop_lag" | undefined {
     const { maxQueueWaitMs } = this.settings;
     let reason: "queue_full" | "loop_lag" | undefined;
     if (this.limiters[name].lineFull || maxQueueWaitMs <= 0) {
       reason = "queue_full";
-      this.overflowedAt[name] = performance.now();
-    } else if (this.loopLag.ms > maxQueueWaitMs && performance.now() - this.overflowedAt[name] < OVERLOAD_MEMORY_MS) {
-      reason = "loop_lag";
+      this.overloadSeenAt[name] = performance.now();
+    } else if (this.loopLag.ms > maxQueueWaitMs) {
+      const now = performance.now();
+      if (now - this.overloadSeenAt[name] < OVERLOAD_MEMORY_MS) {
+        reason = "loop_lag";
+        this.overloadSeenAt[name] = now;
+      }
     }
     if (reason) this.shedCounts[name][reason] += 1;
     return reason;
