@@ -41,7 +41,11 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   QUEUE_TRACKING_MAX_QUEUED: envInt(125, 0),
   QUEUE_AUTH_CONCURRENCY: envInt(100, 1),
   QUEUE_AUTH_MAX_QUEUED: envInt(25, 0),
-  /** Longest wait for a permit (ms); a call's own shorter deadline ends it sooner. Short: a refusal must be fast. */
+  /**
+   * Longest wait for a permit (ms); a call's own shorter deadline ends it sooner. Short: a refusal
+   * must be fast. An overloaded class (its line overflowed, or it refused for lag, within 1 s)
+   * also stops queueing while the event loop lags more than this: the waits would end late.
+   */
   QUEUE_MAX_WAIT_MS: envInt(20, 0),
   /** Learn each class's concurrency limit from its round trips (Gradient2), between the minimum and the class's ceiling. */
   ADAPTIVE_LIMIT_ENABLED: envBoolean(true),

@@ -12,9 +12,9 @@ import type { Platform } from "@weelo/runtime";
 import {
   AdaptiveLimiter,
   createRequestLimiter,
+  EventLoopLag,
   FixedLimit,
   GradientLimit,
-  LimitRejectedError,
   type Permit,
   type RequestLimitDecision,
   type RequestLimiter,
@@ -110,18 +110,44 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
   };
 }
 
+/**
+ * How long after its last refusal for a full line (or for lag) a class counts as overloaded:
+ * while it is, and the event loop lags more than the longest wait, calls that find no permit
+ * are refused at once.
+ */
+const OVERLOAD_MEMORY_MS = 1000;
+
+/** Why a call was refused, as counted in weelo_gateway_shed_total. */
+export type ShedCause = Exclude<ShedReason, "cancelled"> | "streams_full";
+const SHED_CAUSES: readonly ShedCause[] = ["queue_full", "loop_lag", "deadline", "wait_timeout", "streams_full"];
+
 export class Admission {
   readonly limiters: Record<EndpointClass, AdaptiveLimiter>;
   readonly streams: SlotCounter;
   private readonly rateLimiters = new Map<string, RequestLimiter>();
-  private readonly shed: client.Counter<"class" | "reason">;
+  /**
+   * Refusals not yet handed to weelo_gateway_shed_total: a plain count per refusal (a
+   * prom-client inc hashes its labels each time), flushed into the counter when it is read.
+   */
+  private readonly shedCounts: Record<EndpointClass, Record<ShedCause, number>>;
   private readonly limited: client.Counter<"class" | "scope">;
   private readonly waited: client.Histogram<"class">;
+  private readonly loopLag: { readonly ms: number };
+  /** When each class last refused a call for a full line or for lag (performance.now()). */
+  private readonly overloadSeenAt: Record<EndpointClass, number> = {
+    default: -Infinity,
+    booking: -Infinity,
+    tracking: -Infinity,
+    auth: -Infinity,
+  };
 
   constructor(
     readonly settings: AdmissionSettings,
     platform: Pick<Platform, "metrics" | "cache" | "config">,
+    /** How late the event loop runs (ms); injectable for tests. */
+    loopLag: { readonly ms: number } = new EventLoopLag(),
   ) {
+    this.loopLag = loopLag;
     const { adaptive } = settings;
     this.limiters = Object.fromEntries(
       ENDPOINT_CLASSES.map((name) => {
@@ -206,11 +232,25 @@ export class Admission {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.shed = new client.Counter({
+    const shedCounts = Object.fromEntries(
+      ENDPOINT_CLASSES.map((name) => [name, Object.fromEntries(SHED_CAUSES.map((cause) => [cause, 0]))]),
+    ) as Record<EndpointClass, Record<ShedCause, number>>;
+    this.shedCounts = shedCounts;
+    new client.Counter({
       name: "weelo_gateway_shed_total",
-      help: "Calls refused by overload protection, by endpoint class and reason (queue_full, deadline, wait_timeout, streams_full).",
+      help: "Calls refused by overload protection, by endpoint class and reason (queue_full, loop_lag, deadline, wait_timeout, streams_full).",
       labelNames: ["class", "reason"] as const,
       registers,
+      collect() {
+        for (const name of ENDPOINT_CLASSES) {
+          const counts = shedCounts[name];
+          for (const cause of SHED_CAUSES) {
+            if (counts[cause] === 0) continue;
+            this.inc({ class: name, reason: cause }, counts[cause]);
+            counts[cause] = 0;
+          }
+        }
+      },
     });
     this.limited = new client.Counter({
       name: "weelo_gateway_rate_limited_total",
@@ -249,38 +289,62 @@ export class Admission {
   }
 
   /**
-   * A permit after a wait of at most `maxWaitMs` (capped by QUEUE_MAX_WAIT_MS); throws
-   * ShedError when refused ("deadline" when the wait ran out at the caller's own deadline).
+   * For a call that found no permit: the reason it is refused without waiting, or undefined
+   * when it may wait. "queue_full": the line is full. "loop_lag": the class is overloaded (its
+   * line overflowed, or it refused for lag, within the last second) and the event loop runs
+   * later than the longest wait. A waiter's timer then fires late: the waits that end in a
+   * refusal (the oldest, under a LIFO line) take the wait plus the lag, and under sustained
+   * overload a freed permit finds a new caller at once anyway, so the line adds only latency.
+   * Until its line overflows, calls still wait however the loop lags. Counts the refusal.
    */
-  async waitUnary(
-    name: EndpointClass,
-    options: { signal?: AbortSignal; deadlineMs?: number },
-  ): Promise<{ permit: Permit; waitedMs: number }> {
-    const started = performance.now();
-    const deadlineFirst = options.deadlineMs !== undefined && options.deadlineMs <= this.settings.maxQueueWaitMs;
-    try {
-      const permit = await this.limiters[name].acquire({
-        maxWaitMs: deadlineFirst ? options.deadlineMs! : this.settings.maxQueueWaitMs,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const waitedMs = performance.now() - started;
-      this.waited.observe({ class: name }, waitedMs / 1000);
-      return { permit, waitedMs };
-    } catch (thrown) {
-      if (!(thrown instanceof LimitRejectedError)) throw thrown;
-      const reason: ShedReason = thrown.reason === "wait_timeout" && deadlineFirst ? "deadline" : thrown.reason;
-      if (reason !== "cancelled") this.shed.inc({ class: name, reason });
-      throw new ShedError(name, reason);
+  refuseAtOnce(name: EndpointClass): "queue_full" | "loop_lag" | undefined {
+    const { maxQueueWaitMs } = this.settings;
+    let reason: "queue_full" | "loop_lag" | undefined;
+    if (this.limiters[name].lineFull || maxQueueWaitMs <= 0) {
+      reason = "queue_full";
+      this.overloadSeenAt[name] = performance.now();
+    } else if (this.loopLag.ms > maxQueueWaitMs) {
+      const now = performance.now();
+      if (now - this.overloadSeenAt[name] < OVERLOAD_MEMORY_MS) {
+        reason = "loop_lag";
+        this.overloadSeenAt[name] = now;
+      }
     }
+    if (reason) this.shedCounts[name][reason] += 1;
+    return reason;
   }
 
-  /** A stream slot; throws StreamsFullError when every one is taken. */
-  enterStream(name: EndpointClass): () => void {
+  /**
+   * Waits at most QUEUE_MAX_WAIT_MS (or the call's own shorter deadline) for a permit, without
+   * a promise or an Error: `settle` gets the permit and the wait, or the reason of the refusal
+   * ("deadline" when the wait ran out at the caller's own deadline; "cancelled" after the
+   * returned function was called, e.g. the client left). Refusals are counted.
+   */
+  waitUnary(
+    name: EndpointClass,
+    deadlineMs: number | undefined,
+    settle: (outcome: { permit: Permit; waitedMs: number } | ShedReason) => void,
+  ): () => void {
+    const started = performance.now();
+    const deadlineFirst = deadlineMs !== undefined && deadlineMs <= this.settings.maxQueueWaitMs;
+    const leave = this.limiters[name].wait(deadlineFirst ? deadlineMs : this.settings.maxQueueWaitMs, (outcome) => {
+      if (typeof outcome !== "string") {
+        const waitedMs = performance.now() - started;
+        this.waited.observe({ class: name }, waitedMs / 1000);
+        settle({ permit: outcome, waitedMs });
+        return;
+      }
+      const reason: ShedReason = outcome === "wait_timeout" && deadlineFirst ? "deadline" : outcome;
+      if (reason !== "cancelled") this.shedCounts[name][reason] += 1;
+      settle(reason);
+    });
+    return () => leave();
+  }
+
+  /** A stream slot's release, or undefined (the refusal counted) when every one is taken. */
+  enterStream(name: EndpointClass): (() => void) | undefined {
     const release = this.streams.tryAcquire();
-    if (!release) {
-      this.shed.inc({ class: name, reason: "streams_full" });
-      throw new StreamsFullError();
-    }
+    if (!release) this.shedCounts[name].streams_full += 1;
     return release;
   }
 }

@@ -7,6 +7,11 @@
  * request's own protocol (raw-refusals.ts). The permit is held until the response is done,
  * and its round trip teaches the limit.
  *
+ * Under overload most requests are refused, so a refusal is the path to keep cheap: when there
+ * is no permit and no waiting (the line is full, or the event loop lags), it is decided and
+ * written synchronously, with no promise, Error, AbortController or header copy; the reasons
+ * are plain values and the refusal's ConnectError is built once per class and reason.
+ *
  * A call that waited has its deadline header (connect-timeout-ms / grpc-timeout) shortened by
  * the wait, so the upstream call gets only the time its client still waits for.
  */
@@ -15,7 +20,14 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { Permit } from "@weelo/resilience";
-import { endpointClassOf, ShedError, StreamsFullError, type Admission, type EndpointClass } from "./admission.js";
+import {
+  endpointClassOf,
+  ShedError,
+  StreamsFullError,
+  type Admission,
+  type EndpointClass,
+  type ShedCause,
+} from "./admission.js";
 import { toConnectRefusal } from "./connect-refusals.js";
 import { RawRefusal, type RawRequest, type RawResponse, wireProtocolOf, type WireProtocol } from "./raw-refusals.js";
 
@@ -62,7 +74,8 @@ function restSegmentOf(path: string): string {
 const NO_DEADLINE_LIMIT_MS = 2 ** 31 - 1;
 
 export class HttpAdmission {
-  private readonly refusals = new Map<string, RawRefusal>();
+  /** Per class and cause: the refusal, encoded on first use. */
+  private readonly refusals = new Map<EndpointClass, Map<ShedCause, RawRefusal>>();
 
   constructor(
     private readonly admission: Admission,
@@ -80,100 +93,111 @@ export class HttpAdmission {
     const url = req.url ?? "/";
     const query = url.indexOf("?");
     const path = query < 0 ? url : url.slice(0, query);
-    let route: Route | undefined;
+    let endpointClass: EndpointClass;
     let protocol: WireProtocol;
     if (path.startsWith("/api/")) {
-      const endpointClass = this.routes.rest.get(restSegmentOf(path));
-      if (!endpointClass) return true; // a 404 costs nothing
-      route = { endpointClass, streaming: false };
+      const restClass = this.routes.rest.get(restSegmentOf(path));
+      if (!restClass) return true; // a 404 costs nothing
+      endpointClass = restClass;
       protocol = "rest";
     } else {
-      route = this.routes.rpc.get(path);
+      const route = this.routes.rpc.get(path);
       if (!route) return true;
+      endpointClass = route.endpointClass;
       protocol = wireProtocolOf(req.headers["content-type"]);
+      if (route.streaming) {
+        const release = this.admission.enterStream(endpointClass);
+        if (!release) {
+          this.refuse(req, res, protocol, endpointClass, "streams_full");
+          return false;
+        }
+        res.once("close", release);
+        return true;
+      }
     }
 
-    if (route.streaming) {
-      let release: () => void;
-      try {
-        release = this.admission.enterStream(route.endpointClass);
-      } catch (thrown) {
-        this.refuse(req, res, protocol, thrown as StreamsFullError, route.endpointClass);
-        return false;
-      }
-      res.once("close", release);
-      return true;
-    }
-    const permit = this.admission.tryUnary(route.endpointClass);
+    const permit = this.admission.tryUnary(endpointClass);
     if (permit) {
       holdUntilDone(res, permit);
       return true;
     }
-    return this.wait(req, res, route.endpointClass, protocol);
+    const refused = this.admission.refuseAtOnce(endpointClass);
+    if (refused) {
+      this.refuse(req, res, protocol, endpointClass, refused);
+      return false;
+    }
+    return this.wait(req, res, endpointClass, protocol);
   }
 
-  private async wait(
+  private wait(
     req: RawRequest,
     res: RawResponse,
     endpointClass: EndpointClass,
     protocol: WireProtocol,
   ): Promise<boolean> {
     const deadline = deadlineOf(req, protocol);
-    const gone = new AbortController();
-    const onClose = () => gone.abort();
-    res.once("close", onClose);
-    try {
-      const { permit, waitedMs } = await this.admission.waitUnary(endpointClass, {
-        signal: gone.signal,
-        ...(deadline ? { deadlineMs: deadline.timeoutMs } : {}),
+    return new Promise((resolve) => {
+      let leave: (() => void) | undefined;
+      let settled = false;
+      leave = this.admission.waitUnary(endpointClass, deadline?.timeoutMs, (outcome) => {
+        settled = true;
+        if (leave) res.off("close", leave);
+        if (typeof outcome === "string") {
+          if (outcome !== "cancelled") this.refuse(req, res, protocol, endpointClass, outcome);
+          resolve(false);
+          return;
+        }
+        if (deadline) deadline.shorten(Math.ceil(outcome.waitedMs));
+        holdUntilDone(res, outcome.permit);
+        resolve(true);
       });
-      res.off("close", onClose);
-      if (deadline) deadline.shorten(Math.ceil(waitedMs));
-      holdUntilDone(res, permit);
-      return true;
-    } catch (thrown) {
-      res.off("close", onClose);
-      if (!(thrown instanceof ShedError)) throw thrown;
-      if (thrown.reason !== "cancelled") this.refuse(req, res, protocol, thrown, endpointClass);
-      return false;
-    }
+      if (!settled) res.once("close", leave);
+    });
   }
 
   private refuse(
     req: RawRequest,
     res: RawResponse,
     protocol: WireProtocol,
-    thrown: ShedError | StreamsFullError,
     endpointClass: EndpointClass,
+    cause: ShedCause,
   ): void {
-    const key = thrown instanceof ShedError ? `${endpointClass}/${thrown.reason}` : "streams";
-    let refusal = this.refusals.get(key);
+    let byCause = this.refusals.get(endpointClass);
+    if (!byCause) {
+      byCause = new Map();
+      this.refusals.set(endpointClass, byCause);
+    }
+    let refusal = byCause.get(cause);
     if (!refusal) {
-      const error = toConnectRefusal(thrown) as ConnectError;
-      const deadline = error.code === Code.DeadlineExceeded;
-      refusal = new RawRefusal(
-        error,
-        deadline
-          ? { status: 504, code: "DEADLINE_EXCEEDED" }
-          : {
-              status: 503,
-              code: thrown instanceof StreamsFullError ? "TOO_MANY_STREAMS" : "OVERLOADED",
-              retryAfterSeconds: 1,
-            },
-      );
-      this.refusals.set(key, refusal);
+      refusal = refusalOf(cause === "streams_full" ? new StreamsFullError() : new ShedError(endpointClass, cause));
+      byCause.set(cause, refusal);
     }
     refusal.write(res, protocol, req.headers["content-type"], this.corsHeaders(req.headers.origin));
   }
 
-  private corsHeaders(origin: string | undefined): Record<string, string> {
-    if (!origin || (this.corsOrigins !== true && !this.corsOrigins.has(origin))) return {};
+  private corsHeaders(origin: string | undefined): Record<string, string> | undefined {
+    if (!origin || (this.corsOrigins !== true && !this.corsOrigins.has(origin))) return undefined;
     return {
       "access-control-allow-origin": origin,
       "access-control-expose-headers": "retry-after, grpc-status, grpc-message, grpc-status-details-bin",
       vary: "Origin",
     };
   }
+}
+
+/** The refusal a shed call gets, in every protocol's form (REST: 504 for a deadline, else 503). */
+function refusalOf(thrown: ShedError | StreamsFullError): RawRefusal {
+  const error = toConnectRefusal(thrown) as ConnectError;
+  return new RawRefusal(
+    error,
+    error.code === Code.DeadlineExceeded
+      ? { status: 504, code: "DEADLINE_EXCEEDED" }
+      : {
+          status: 503,
+          code: thrown instanceof StreamsFullError ? "TOO_MANY_STREAMS" : "OVERLOADED",
+          retryAfterSeconds: 1,
+        },
+  );
 }
 
 /** The permit goes back when the response is done; a client that left teaches the limit nothing. */

@@ -38,6 +38,7 @@ export function wireProtocolOf(contentType: string | undefined): WireProtocol {
 
 interface Encoded {
   status: number;
+  /** Every header, content-length included. */
   headers: Record<string, string>;
   body?: Uint8Array;
   trailers?: Record<string, string>;
@@ -52,17 +53,23 @@ export class RawRefusal {
     private readonly rest: { status: number; code: string; retryAfterSeconds?: number },
   ) {}
 
-  /** Answers the request with this refusal in its protocol. `cors`: the CORS headers the request earned. */
-  write(res: RawResponse, protocol: WireProtocol, contentType: string | undefined, cors: Record<string, string>): void {
-    const key = `${protocol} ${protocol === "grpc" || protocol === "grpc-web" || protocol === "connect-stream" ? contentType : ""}`;
+  /** Answers the request with this refusal in its protocol. `cors`: the CORS headers the request earned, if any. */
+  write(
+    res: RawResponse,
+    protocol: WireProtocol,
+    contentType: string | undefined,
+    cors: Record<string, string> | undefined,
+  ): void {
+    // Connect unary and REST (the common refusals) answer in one form whatever the content type.
+    const key = protocol === "connect" || protocol === "rest" ? protocol : `${protocol} ${contentType ?? ""}`;
     let encoded = this.encoded.get(key);
     if (!encoded) {
       encoded = this.encode(protocol, contentType ?? "");
+      if (encoded.body) encoded.headers["content-length"] = String(encoded.body.byteLength);
       this.encoded.set(key, encoded);
     }
-    const headers = { ...encoded.headers, ...cors };
-    if (encoded.body) headers["content-length"] = String(encoded.body.byteLength);
-    res.writeHead(encoded.status, headers);
+    // Node takes the object as is when no header was set before (none is, before admission).
+    res.writeHead(encoded.status, cors ? { ...encoded.headers, ...cors } : encoded.headers);
     if (encoded.trailers) res.addTrailers(encoded.trailers);
     if (encoded.body) res.end(encoded.body);
     else res.end();

@@ -4,7 +4,7 @@
  * gateway's side of a refusal: why, in words a client can act on.
  */
 
-export type ShedReason = "queue_full" | "deadline" | "wait_timeout" | "cancelled";
+export type ShedReason = "queue_full" | "loop_lag" | "deadline" | "wait_timeout" | "cancelled";
 
 /** Thrown when a call gets no permit; `reason` says why. */
 export class ShedError extends Error {
@@ -13,7 +13,7 @@ export class ShedError extends Error {
     readonly reason: ShedReason,
   ) {
     super(
-      reason === "queue_full"
+      reason === "queue_full" || reason === "loop_lag"
         ? `the server is busy (${queue} requests); try again shortly`
         : reason === "deadline"
           ? `the request's deadline passed while it waited for the server (${queue} requests)`

@@ -2,11 +2,21 @@
  * The adaptive concurrency limit on a fake clock: it grows while latency stays normal, shrinks
  * when calls start queueing, backs off on drops and ignores callers that set the pace; the
  * limiter in front of it grants permits up to the limit, lets callers wait LIFO for a bounded
- * time, refuses at once beyond its line, and lets waiters leave at their deadline or on cancel.
+ * time, refuses at once beyond its line (with a stackless error, or a plain reason to a
+ * callback), and lets waiters leave at their deadline or on cancel; the event loop's lag is
+ * read per window.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AdaptiveLimiter, FixedLimit, GradientLimit, LimitRejectedError, type Permit } from "./index.js";
+import {
+  AdaptiveLimiter,
+  EventLoopLag,
+  FixedLimit,
+  GradientLimit,
+  type LimitRejection,
+  LimitRejectedError,
+  type Permit,
+} from "./index.js";
 
 /** Feeds `windows` full sampling windows of `rttMs` calls with `inflight` in flight; returns the clock. */
 function feed(limit: GradientLimit, start: number, windows: number, rttMs: number, inflight: number): number {
@@ -114,6 +124,36 @@ describe("adaptive limiter", () => {
     (await limiter.acquire({ maxWaitMs: 10 })).success();
   });
 
+  it("waits without a promise: settles at once when it can, once per caller, and lets a caller leave", async () => {
+    const limiter = new AdaptiveLimiter({ limit: new FixedLimit(1), maxQueued: 1 });
+    const outcomes: (Permit | LimitRejection)[] = [];
+    limiter.wait(5000, (outcome) => outcomes.push(outcome));
+    assert.equal(typeof outcomes[0], "object", "a permit at once");
+    const leave = limiter.wait(5000, (outcome) => outcomes.push(outcome));
+    assert.equal(outcomes.length, 1, "the second caller waits");
+    assert.equal(limiter.lineFull, true);
+    limiter.wait(5000, (outcome) => outcomes.push(outcome));
+    assert.equal(outcomes[1], "queue_full", "refused at once beyond the line");
+    leave();
+    leave();
+    assert.deepEqual(outcomes.slice(2), ["cancelled"], "leaving settles once");
+    assert.equal(limiter.lineFull, false);
+    limiter.wait(5000, (outcome) => outcomes.push(outcome));
+    (outcomes[0] as Permit).success();
+    assert.equal(typeof outcomes[3], "object", "a freed permit goes to the waiter");
+    limiter.wait(10, (outcome) => outcomes.push(outcome));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(outcomes[4], "wait_timeout");
+  });
+
+  it("refuses with an error that carries no stack trace (a refusal is an expected outcome)", () => {
+    const error = new LimitRejectedError("queue_full");
+    assert.ok(error instanceof Error);
+    assert.equal(error.message, "no permit: queue_full");
+    assert.doesNotMatch(error.stack ?? "", /\n\s+at /);
+    assert.match(new Error("x").stack ?? "", /\n\s+at /, "other errors keep theirs");
+  });
+
   it("feeds round trips to the limit on its clock: successes and drops count, ignored calls do not", () => {
     let clock = 0;
     const samples: [number, number, boolean][] = [];
@@ -134,5 +174,22 @@ describe("adaptive limiter", () => {
       [7, 1, false],
       [9, 3, true],
     ]);
+  });
+});
+
+describe("event loop lag", () => {
+  it("reports how late the loop ran in the last window", async () => {
+    const lag = new EventLoopLag({ windowMs: 20, resolutionMs: 1 });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const blockedUntil = performance.now() + 150;
+      while (performance.now() < blockedUntil); // the loop is held: every timer fires late
+      await new Promise((r) => setTimeout(r, 5));
+      assert.ok(lag.ms >= 100, `the block shows: ${lag.ms} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(lag.ms < 100, `and is gone a window later: ${lag.ms} ms`);
+    } finally {
+      lag.stop();
+    }
   });
 });

@@ -10,10 +10,17 @@ import { GradientLimit } from "./gradient-limit.js";
 
 export type LimitRejection = "queue_full" | "deadline" | "wait_timeout" | "cancelled";
 
-/** Thrown when a call gets no permit; `reason` says why. */
+/**
+ * Thrown when a call gets no permit; `reason` says why. A refusal is an expected outcome under
+ * overload, thousands a second: the error carries no stack trace (capturing one is most of
+ * what an Error costs, and it would only ever point here).
+ */
 export class LimitRejectedError extends Error {
   constructor(readonly reason: LimitRejection) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`no permit: ${reason}`);
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
@@ -77,6 +84,11 @@ export class AdaptiveLimiter {
     return this.take();
   }
 
+  /** True when a caller that finds no permit now would be refused at once: the line is full. */
+  get lineFull(): boolean {
+    return this.waiting >= this.options.maxQueued;
+  }
+
   /**
    * A permit, waiting up to `maxWaitMs` when the limit is reached and the line has room.
    * Rejects with LimitRejectedError: "queue_full" at once; "deadline" or "cancelled" when
@@ -90,35 +102,56 @@ export class AdaptiveLimiter {
     const { signal } = options;
     const abortReason = (): LimitRejection => (options.isDeadline?.(signal!.reason) ? "deadline" : "cancelled");
     if (signal?.aborted) return Promise.reject(new LimitRejectedError(abortReason()));
-    const now = this.tryAcquire();
-    if (now) return Promise.resolve(now);
-    if (this.waiting >= this.options.maxQueued || options.maxWaitMs <= 0)
-      return Promise.reject(new LimitRejectedError("queue_full"));
-
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { settled: false, grant: () => undefined };
-      const settle = () => {
-        waiter.settled = true;
-        this.waiting -= 1;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const leave = (reason: LimitRejection) => {
-        if (waiter.settled) return;
-        settle();
-        reject(new LimitRejectedError(reason));
-        this.compact();
-      };
+      let settled = false;
       const onAbort = () => leave(abortReason());
-      const timer = setTimeout(() => leave("wait_timeout"), options.maxWaitMs);
-      waiter.grant = () => {
-        settle();
-        resolve(this.take());
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.line.push(waiter);
-      this.waiting += 1;
+      const leave = this.wait(options.maxWaitMs, (outcome) => {
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        if (typeof outcome === "string") reject(new LimitRejectedError(outcome));
+        else resolve(outcome);
+      });
+      if (!settled) signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /**
+   * acquire() without a promise, an AbortController or an Error, for callers that refuse
+   * thousands of calls a second: `settle` is called exactly once, with a permit or the reason
+   * there is none (at once, before wait returns, when there is a permit now or the line is
+   * full). The function returned takes the caller out of the line: `settle` then gets
+   * `reason` ("cancelled" unless told), or nothing happens if it was settled already.
+   */
+  wait(maxWaitMs: number, settle: (outcome: Permit | LimitRejection) => void): (reason?: LimitRejection) => void {
+    const now = this.tryAcquire();
+    if (now) {
+      settle(now);
+      return noop;
+    }
+    if (this.lineFull || maxWaitMs <= 0) {
+      settle("queue_full");
+      return noop;
+    }
+    const waiter: Waiter = { settled: false, grant: () => undefined };
+    const done = () => {
+      waiter.settled = true;
+      this.waiting -= 1;
+      clearTimeout(timer);
+    };
+    const leave = (reason: LimitRejection = "cancelled") => {
+      if (waiter.settled) return;
+      done();
+      settle(reason);
+      this.compact();
+    };
+    const timer = setTimeout(leave, maxWaitMs, "wait_timeout");
+    waiter.grant = () => {
+      done();
+      settle(this.take());
+    };
+    this.line.push(waiter);
+    this.waiting += 1;
+    return leave;
   }
 
   private take(): Permit {
@@ -153,5 +186,7 @@ export class AdaptiveLimiter {
     else if (this.waiting === 0) this.line.length = 0;
   }
 }
+
+const noop = () => undefined;
 
 export { GradientLimit };

@@ -138,4 +138,5 @@ export {
   type LimitRejection,
   type Permit,
 } from "./adaptive-limiter.js";
+export { EventLoopLag, type EventLoopLagOptions } from "./event-loop-lag.js";
 export { GradientLimit, type GradientLimitSettings } from "./gradient-limit.js";
