@@ -30,14 +30,62 @@ export type ServiceDefinition = Record<string, MethodDefinition<unknown, unknown
 type RequestOf<M> = M extends MethodDefinition<infer Req, unknown> ? Req : never;
 type ResponseOf<M> = M extends MethodDefinition<unknown, infer Res> ? Res : never;
 
+/** What `RequestStream.listen` calls: each message, then the end of the reading. */
+export interface RequestListener<T> {
+  message(request: T): void;
+  /** The caller half-closed: no more messages. */
+  end(): void;
+  /** A message that could not be decoded or breaks a field rule (INVALID_ARGUMENT), or the transport failed. */
+  error(error: Error): void;
+}
+
+/** Flow control of a `listen` reading. */
+export interface RequestFlow {
+  /** Stops delivering messages until resume() (gRPC flow control then holds the caller). */
+  pause(): void;
+  resume(): void;
+  /** Stops reading for good; the call stays open for responses. */
+  stop(): void;
+}
+
+/**
+ * The requests of a client or bidirectional stream: iterated (the first refused message ends
+ * the iteration with INVALID_ARGUMENT), or listened to. Listening costs no promise per message,
+ * which matters for long-lived streams of many small messages, and never destroys the call.
+ */
+export interface RequestStream<T> extends AsyncIterable<T> {
+  listen(listener: RequestListener<T>): RequestFlow;
+}
+
+/** Where pushed responses are written (see PushedResponses). */
+export interface ResponseSink<T> {
+  /** Writes a message; false when the transport's buffer is full: wait for onDrain before writing more. */
+  write(message: T): boolean;
+  /** Calls back once when the buffer has room again. */
+  onDrain(callback: () => void): void;
+}
+
+/**
+ * The responses of a streaming call pushed by their producer instead of pulled from an async
+ * generator: no promise or generator step per message. `pipeTo` is called once; it resolves
+ * when the stream ends normally (OK) and rejects with the error to end the call with. The
+ * producer stops writing when `signal` aborts (the caller went away).
+ */
+export interface PushedResponses<T> {
+  pipeTo(sink: ResponseSink<T>, signal: AbortSignal): Promise<void>;
+}
+
 /** The handler shape each kind of method takes. */
 export type Handler<M> = M extends { requestStream: false; responseStream: false }
   ? (request: RequestOf<M>, ctx: CallContext) => Promise<ResponseOf<M>>
   : M extends { requestStream: false; responseStream: true }
     ? (request: RequestOf<M>, ctx: CallContext) => AsyncIterable<ResponseOf<M>>
     : M extends { requestStream: true; responseStream: false }
-      ? (requests: AsyncIterable<RequestOf<M>>, ctx: CallContext) => Promise<ResponseOf<M>>
-      : (requests: AsyncIterable<RequestOf<M>>, ctx: CallContext) => AsyncIterable<ResponseOf<M>>;
+      ? (requests: RequestStream<RequestOf<M>>, ctx: CallContext) => Promise<ResponseOf<M>>
+      : (
+          requests: RequestStream<RequestOf<M>>,
+          ctx: CallContext,
+        ) => AsyncIterable<ResponseOf<M>> | Promise<PushedResponses<ResponseOf<M>>>;
 
 export type ServiceHandlers<D extends ServiceDefinition> = { [K in keyof D]: Handler<D[K]> };
 
@@ -111,9 +159,10 @@ export function tolerantDefinition<D extends ServiceDefinition>(definition: D): 
   return tolerant as D;
 }
 
-type ReadableCall = AsyncIterable<unknown> & {
-  iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterator<unknown>;
-};
+type ReadableCall = AsyncIterable<unknown> &
+  Pick<grpc.ServerDuplexStream<unknown, unknown>, "on" | "off" | "pause" | "resume"> & {
+    iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterator<unknown>;
+  };
 
 /**
  * The requests of a client or bidirectional stream as the handler reads them: the first
@@ -121,7 +170,7 @@ type ReadableCall = AsyncIterable<unknown> & {
  * INVALID_ARGUMENT. Readable's `iterator(options)` stays available (handlers that must not
  * destroy the call use it).
  */
-function checkedRequests(call: ReadableCall): ReadableCall {
+function checkedRequests(call: ReadableCall): RequestStream<unknown> & Pick<ReadableCall, "iterator"> {
   const checked = (inner: AsyncIterator<unknown>): AsyncIterableIterator<unknown> => ({
     async next() {
       const result = await inner.next();
@@ -140,10 +189,55 @@ function checkedRequests(call: ReadableCall): ReadableCall {
   });
   return {
     [Symbol.asyncIterator]: () => checked(call[Symbol.asyncIterator]()),
+    listen: (listener) => new ListenedRequests(call, listener),
     ...(typeof call.iterator === "function"
       ? { iterator: (options: { destroyOnReturn: boolean }) => checked(call.iterator!(options)) }
       : {}),
   };
+}
+
+/** A `listen` reading: the call's own events, one object per call (no closure per message). */
+class ListenedRequests implements RequestFlow {
+  private readonly onData = (message: unknown) => {
+    if (message instanceof RefusedRequest) {
+      this.stop();
+      this.listener.error(message.error);
+    } else {
+      this.listener.message(message);
+    }
+  };
+  private readonly onEnd = () => {
+    this.stop();
+    this.listener.end();
+  };
+  private readonly onError = (error: Error) => {
+    this.stop();
+    this.listener.error(error);
+  };
+
+  constructor(
+    private readonly call: ReadableCall,
+    private readonly listener: RequestListener<unknown>,
+  ) {
+    call.on("end", this.onEnd);
+    call.on("error", this.onError);
+    call.on("data", this.onData);
+  }
+
+  pause(): void {
+    this.call.pause();
+  }
+
+  resume(): void {
+    this.call.resume();
+  }
+
+  stop(): void {
+    this.call.off("data", this.onData);
+    this.call.off("end", this.onEnd);
+    this.call.off("error", this.onError);
+    this.call.pause();
+  }
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> & Partial<grpc.ServerWritableStream<unknown, unknown>>;
@@ -187,7 +281,12 @@ function wrap(
       options.interceptors,
       async () => {
         if (input instanceof RefusedRequest) throw input.error;
-        for await (const message of handler(input, ctx) as AsyncIterable<unknown>) {
+        const responses = handler(input, ctx) as AsyncIterable<unknown> | Promise<PushedResponses<unknown>>;
+        if (responses instanceof Promise) {
+          await (await responses).pipeTo(new CallSink(writable, ctx), ctx.signal);
+          return;
+        }
+        for await (const message of responses) {
           if (ctx.signal.aborted) break;
           if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);
         }
@@ -201,6 +300,23 @@ function wrap(
       },
     );
   }) as grpc.UntypedHandleCall;
+}
+
+/** The sink of pushed responses: the call itself; writes after the caller went away are dropped. */
+class CallSink implements ResponseSink<unknown> {
+  constructor(
+    private readonly call: grpc.ServerWritableStream<unknown, unknown>,
+    private readonly ctx: CallContext,
+  ) {}
+
+  write(message: unknown): boolean {
+    if (this.ctx.signal.aborted) return true;
+    return this.call.write(message);
+  }
+
+  onDrain(callback: () => void): void {
+    this.call.once("drain", callback);
+  }
 }
 
 /**

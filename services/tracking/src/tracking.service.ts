@@ -75,6 +75,7 @@ export interface TrackingServiceDeps {
 
 export const DEFAULT_NEARBY_LIMIT = 20;
 const MAX_TRIP_POINTS = 100_000;
+const ignore = () => undefined;
 /** A driver's in-process state is forgotten after this long without points (it is reloaded from the store). */
 const STATE_IDLE_MS = 10 * 60_000;
 
@@ -82,7 +83,9 @@ export type TrackingService = ReturnType<typeof createTrackingService>;
 
 export function createTrackingService(deps: TrackingServiceDeps) {
   const now = deps.now ?? Date.now;
-  const states = new Map<string, Promise<DriverState>>();
+  /** Drivers' states in memory; `loading` holds those being read from the store. */
+  const states = new Map<string, DriverState>();
+  const loading = new Map<string, Promise<DriverState>>();
   const pointsTotal = new Counter({
     name: "weelo_tracking_points_total",
     help: "Location points received, by outcome (accepted, jitter, duplicate, or the filter that rejected them).",
@@ -119,19 +122,29 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
   const locationSubject = (bookingId: string) => `${deps.subjectRoot}.location.${bookingId}`;
 
-  async function loadState(driverId: string): Promise<DriverState> {
-    const stored = await deps.store.get(driverId);
-    return { lastSeq: stored?.lastSeq ?? 0, last: stored?.position, durable: Promise.resolve(), touchedAt: now() };
-  }
-
-  function stateOf(driverId: string): Promise<DriverState> {
-    let state = states.get(driverId);
-    if (!state) {
-      state = loadState(driverId);
-      states.set(driverId, state);
-      state.catch(() => states.delete(driverId));
+  function loadState(driverId: string): Promise<DriverState> {
+    let pending = loading.get(driverId);
+    if (!pending) {
+      pending = deps.store.get(driverId).then(
+        (stored) => {
+          loading.delete(driverId);
+          const state: DriverState = {
+            lastSeq: stored?.lastSeq ?? 0,
+            last: stored?.position,
+            durable: Promise.resolve(),
+            touchedAt: now(),
+          };
+          states.set(driverId, state);
+          return state;
+        },
+        (error: unknown) => {
+          loading.delete(driverId);
+          throw error;
+        },
+      );
+      loading.set(driverId, pending);
     }
-    return state;
+    return pending;
   }
 
   // Forgets the state of drivers not heard from for STATE_IDLE_MS (their next point reloads it).
@@ -142,10 +155,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     logger: deps.logger,
     task: async () => {
       const cutoff = now() - STATE_IDLE_MS;
-      for (const [driverId, state] of states) {
-        const s = await state.catch(() => undefined);
-        if (s && s.touchedAt < cutoff) states.delete(driverId);
-      }
+      for (const [driverId, state] of states) if (state.touchedAt < cutoff) states.delete(driverId);
     },
   });
 
@@ -176,63 +186,69 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return trip;
   }
 
+  function ingestInto(driverId: string, state: DriverState, points: readonly RawPoint[]): IngestResult {
+    const at = now();
+    state.touchedAt = at;
+    const sorted = points.length > 1 ? [...points].sort((a, b) => a.seq - b.seq) : points;
+    const accepted: AcceptedPoint[] = [];
+    const rejections: IngestResult["rejections"] = [];
+    let fresh = 0;
+    for (const point of sorted) {
+      if (!Number.isSafeInteger(point.seq) || point.seq <= state.lastSeq) {
+        count("duplicate");
+        continue;
+      }
+      fresh += 1;
+      state.lastSeq = point.seq;
+      const verdict = filterPoint(point, state.last, at, deps.limits);
+      count(verdict.outcome);
+      if (verdict.outcome === "accepted") {
+        state.last = verdict.point;
+        accepted.push(verdict.point);
+      } else if (verdict.outcome !== "jitter") {
+        rejections.push({ seq: point.seq, reason: verdict.outcome });
+      }
+    }
+    const ackedSeq = state.lastSeq;
+    const rejected = rejections.length;
+    if (fresh === 0) return { ackedSeq, rejected, rejections, durable: state.durable };
+
+    const trip = deps.trips.activeOf(driverId);
+    const latest = accepted.at(-1);
+    deps.onDriverSeen?.(driverId, state.last, at);
+    if (trip) {
+      deps.onTripPoints?.(trip, accepted);
+      for (const point of accepted)
+        deps.bus.publish(
+          locationSubject(trip.bookingId),
+          DriverPosition.encode(toPosition(driverId, point, at)).finish(),
+        );
+    }
+    // Durable once the earlier ingests of the driver are, and this one's breadcrumbs and position are stored.
+    const record = () => deps.store.record(driverId, { lastSeq: ackedSeq, lastSeenAt: at, position: latest });
+    const written = trip
+      ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point })))
+      : undefined;
+    const own = written ? state.durable.then(() => written).then(record) : state.durable.then(record);
+    state.durable = own.then(undefined, ignore);
+    return { ackedSeq, rejected, rejections, durable: own };
+  }
+
   return {
     locationSubject,
 
-    /** Filters and stores the points of one message (or unary batch) of a driver. */
-    async ingest(driverId: string, points: readonly RawPoint[]): Promise<IngestResult> {
+    /**
+     * Filters and stores the points of one message (or unary batch) of a driver: at once when
+     * the driver's state is in memory (a stream's every message but the first), else once it
+     * is loaded from the store.
+     */
+    ingest(driverId: string, points: readonly RawPoint[]): IngestResult | Promise<IngestResult> {
       if (points.length > deps.maxPointsPerMessage) {
         throw new InvalidArgumentError("points", `at most ${deps.maxPointsPerMessage} points per message`);
       }
-      const state = await stateOf(driverId);
-      const at = now();
-      state.touchedAt = at;
-      const sorted = [...points].sort((a, b) => a.seq - b.seq);
-      const accepted: AcceptedPoint[] = [];
-      const rejections: IngestResult["rejections"] = [];
-      let fresh = 0;
-      for (const point of sorted) {
-        if (!Number.isSafeInteger(point.seq) || point.seq <= state.lastSeq) {
-          count("duplicate");
-          continue;
-        }
-        fresh += 1;
-        state.lastSeq = point.seq;
-        const verdict = filterPoint(point, state.last, at, deps.limits);
-        count(verdict.outcome);
-        if (verdict.outcome === "accepted") {
-          state.last = verdict.point;
-          accepted.push(verdict.point);
-        } else if (verdict.outcome !== "jitter") {
-          rejections.push({ seq: point.seq, reason: verdict.outcome });
-        }
-      }
-      const ackedSeq = state.lastSeq;
-      const rejected = rejections.length;
-      if (fresh === 0) return { ackedSeq, rejected, rejections, durable: state.durable };
-
-      const trip = deps.trips.activeOf(driverId);
-      const latest = accepted.at(-1);
-      deps.onDriverSeen?.(driverId, state.last, at);
-      if (trip) {
-        deps.onTripPoints?.(trip, accepted);
-        for (const point of accepted)
-          deps.bus.publish(
-            locationSubject(trip.bookingId),
-            DriverPosition.encode(toPosition(driverId, point, at)).finish(),
-          );
-      }
-      const previous = state.durable;
-      const own = (async () => {
-        const written = trip
-          ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point })))
-          : undefined;
-        await previous;
-        await written;
-        await deps.store.record(driverId, { lastSeq: ackedSeq, lastSeenAt: at, position: latest });
-      })();
-      state.durable = own.catch(() => undefined);
-      return { ackedSeq, rejected, rejections, durable: own };
+      const state = states.get(driverId);
+      if (state) return ingestInto(driverId, state, points);
+      return loadState(driverId).then((loaded) => ingestInto(driverId, loaded, points));
     },
 
     /** The latest position of a booking's truck, for its customer and transporter. */
