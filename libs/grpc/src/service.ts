@@ -160,18 +160,29 @@ export function tolerantDefinition<D extends ServiceDefinition>(definition: D): 
 }
 
 type ReadableCall = AsyncIterable<unknown> &
-  Pick<grpc.ServerDuplexStream<unknown, unknown>, "on" | "off" | "pause" | "resume"> & {
-    iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterator<unknown>;
-  };
+  Pick<grpc.ServerDuplexStream<unknown, unknown>, "on" | "off" | "pause" | "resume">;
 
 /**
  * The requests of a client or bidirectional stream as the handler reads them: the first
  * message that could not be decoded or breaks a field rule ends the reading with
- * INVALID_ARGUMENT. Readable's `iterator(options)` stays available (handlers that must not
- * destroy the call use it).
+ * INVALID_ARGUMENT. Iterating to the end or breaking out destroys the call (a Node stream's
+ * iterator does); `listen` never does (handlers that keep writing after reading use it). A
+ * class, not closures: one small object per call.
  */
-function checkedRequests(call: ReadableCall): RequestStream<unknown> & Pick<ReadableCall, "iterator"> {
-  const checked = (inner: AsyncIterator<unknown>): AsyncIterableIterator<unknown> => ({
+class CheckedRequests implements RequestStream<unknown> {
+  constructor(private readonly call: ReadableCall) {}
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
+    return checkedIterator(this.call[Symbol.asyncIterator]());
+  }
+
+  listen(listener: RequestListener<unknown>): RequestFlow {
+    return new ListenedRequests(this.call, listener);
+  }
+}
+
+function checkedIterator(inner: AsyncIterator<unknown>): AsyncIterableIterator<unknown> {
+  return {
     async next() {
       const result = await inner.next();
       if (!result.done && result.value instanceof RefusedRequest) {
@@ -186,18 +197,12 @@ function checkedRequests(call: ReadableCall): RequestStream<unknown> & Pick<Read
     [Symbol.asyncIterator]() {
       return this;
     },
-  });
-  return {
-    [Symbol.asyncIterator]: () => checked(call[Symbol.asyncIterator]()),
-    listen: (listener) => new ListenedRequests(call, listener),
-    ...(typeof call.iterator === "function"
-      ? { iterator: (options: { destroyOnReturn: boolean }) => checked(call.iterator!(options)) }
-      : {}),
   };
 }
 
 /** A `listen` reading: the call's own events, one object per call (no closure per message). */
 class ListenedRequests implements RequestFlow {
+  private stopped = false;
   private readonly onData = (message: unknown) => {
     if (message instanceof RefusedRequest) {
       this.stop();
@@ -229,10 +234,11 @@ class ListenedRequests implements RequestFlow {
   }
 
   resume(): void {
-    this.call.resume();
+    if (!this.stopped) this.call.resume();
   }
 
   stop(): void {
+    this.stopped = true;
     this.call.off("data", this.onData);
     this.call.off("end", this.onEnd);
     this.call.off("error", this.onError);
@@ -258,7 +264,7 @@ function wrap(
     return ((call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
       const ctx = contextOf(call);
       let response: unknown;
-      const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall) : call.request;
+      const input = method.requestStream ? new CheckedRequests(call as unknown as ReadableCall) : call.request;
       compose(
         options.interceptors,
         async () => {
@@ -275,21 +281,22 @@ function wrap(
 
   return ((call: AnyCall) => {
     const ctx = contextOf(call);
-    const input = method.requestStream ? checkedRequests(call as unknown as ReadableCall) : call.request;
+    const input = method.requestStream ? new CheckedRequests(call as unknown as ReadableCall) : call.request;
     const writable = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
     compose(
       options.interceptors,
-      async () => {
-        if (input instanceof RefusedRequest) throw input.error;
-        const responses = handler(input, ctx) as AsyncIterable<unknown> | Promise<PushedResponses<unknown>>;
-        if (responses instanceof Promise) {
-          await (await responses).pipeTo(new CallSink(writable, ctx), ctx.signal);
-          return;
+      () => {
+        if (input instanceof RefusedRequest) return Promise.reject(input.error);
+        let responses: AsyncIterable<unknown> | Promise<PushedResponses<unknown>>;
+        try {
+          responses = handler(input, ctx) as AsyncIterable<unknown> | Promise<PushedResponses<unknown>>;
+        } catch (error) {
+          return Promise.reject(error);
         }
-        for await (const message of responses) {
-          if (ctx.signal.aborted) break;
-          if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);
-        }
+        // Pushed responses keep no async frame alive for the stream's life.
+        if (responses instanceof Promise)
+          return responses.then((pushed) => pushed.pipeTo(new CallSink(writable), ctx.signal));
+        return writeAll(responses, writable, ctx);
       },
       ctx,
     ).then(
@@ -302,15 +309,24 @@ function wrap(
   }) as grpc.UntypedHandleCall;
 }
 
+/** Writes a handler's generated responses, honouring backpressure, until it ends or the caller goes away. */
+async function writeAll(
+  responses: AsyncIterable<unknown>,
+  writable: grpc.ServerWritableStream<unknown, unknown>,
+  ctx: CallContext,
+): Promise<void> {
+  for await (const message of responses) {
+    if (ctx.signal.aborted) break;
+    if (!writable.write(message)) await once(writable, "drain", { signal: ctx.signal }).catch(() => undefined);
+  }
+}
+
 /** The sink of pushed responses: the call itself; writes after the caller went away are dropped. */
 class CallSink implements ResponseSink<unknown> {
-  constructor(
-    private readonly call: grpc.ServerWritableStream<unknown, unknown>,
-    private readonly ctx: CallContext,
-  ) {}
+  constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown>) {}
 
   write(message: unknown): boolean {
-    if (this.ctx.signal.aborted) return true;
+    if (this.call.cancelled) return true;
     return this.call.write(message);
   }
 

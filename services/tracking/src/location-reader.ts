@@ -110,14 +110,14 @@ export class LocationReader implements RequestListener<StreamLocationRequest>, A
    * Pauses reading until `until` settles: an ingest (its result is then taken) or the
    * pipeline's readiness (then `request`, read meanwhile, is taken).
    */
-  private wait(until: Promise<IngestResult | undefined | void>, request: StreamLocationRequest | undefined): void {
+  private wait(until: Promise<unknown>, request: StreamLocationRequest | undefined): void {
     this.waiting = true;
     this.flow!.pause();
     until.then(
       (result) => {
         this.waiting = false;
-        if (result) this.ingested(result);
-        else if (request) this.message(request);
+        if (request) this.message(request);
+        else this.ingested(result as IngestResult);
         if (!this.waiting && this.unacked.length < this.deps.maxInFlight && !this.stream.closed) this.flow!.resume();
         this.settleIfDone();
       },

@@ -86,16 +86,22 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   /** Drivers' states in memory; `loading` holds those being read from the store. */
   const states = new Map<string, DriverState>();
   const loading = new Map<string, Promise<DriverState>>();
+  // Counted in plain numbers per point and added to the counter when it is read: prom-client's
+  // inc() per point was a measurable share of the hot path.
+  const uncounted = Object.fromEntries(POINT_OUTCOMES.map((outcome) => [outcome, 0])) as Record<PointOutcome, number>;
   const pointsTotal = new Counter({
     name: "weelo_tracking_points_total",
     help: "Location points received, by outcome (accepted, jitter, duplicate, or the filter that rejected them).",
     labelNames: ["outcome"],
     registers: [deps.registry],
+    collect() {
+      for (const outcome of POINT_OUTCOMES) {
+        this.labels(outcome).inc(uncounted[outcome]);
+        uncounted[outcome] = 0;
+      }
+    },
   });
-  // Bound once: a label lookup per point is a measurable share of the hot path.
-  const counters = new Map(POINT_OUTCOMES.map((outcome) => [outcome, pointsTotal.labels(outcome)]));
-  for (const counter of counters.values()) counter.inc(0);
-  const count = (outcome: PointOutcome, n = 1) => counters.get(outcome)!.inc(n);
+  for (const outcome of POINT_OUTCOMES) pointsTotal.labels(outcome).inc(0);
   new Gauge({
     name: "weelo_tracking_breadcrumbs_pending",
     help: "Trip points waiting to be written to Postgres.",
@@ -121,6 +127,24 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   });
 
   const locationSubject = (bookingId: string) => `${deps.subjectRoot}.location.${bookingId}`;
+
+  /**
+   * WatchLocation streams of this process by booking: a point ingested here reaches them at
+   * once instead of after a trip through the bus (the bus still brings those of other replicas).
+   */
+  const watchersHere = new Map<string, Set<(position: DriverPosition) => void>>();
+  function watchHere(bookingId: string, take: (position: DriverPosition) => void): () => void {
+    let takers = watchersHere.get(bookingId);
+    if (!takers) {
+      takers = new Set();
+      watchersHere.set(bookingId, takers);
+    }
+    takers.add(take);
+    return () => {
+      takers.delete(take);
+      if (takers.size === 0 && watchersHere.get(bookingId) === takers) watchersHere.delete(bookingId);
+    };
+  }
 
   function loadState(driverId: string): Promise<DriverState> {
     let pending = loading.get(driverId);
@@ -195,13 +219,13 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     let fresh = 0;
     for (const point of sorted) {
       if (!Number.isSafeInteger(point.seq) || point.seq <= state.lastSeq) {
-        count("duplicate");
+        uncounted.duplicate += 1;
         continue;
       }
       fresh += 1;
       state.lastSeq = point.seq;
       const verdict = filterPoint(point, state.last, at, deps.limits);
-      count(verdict.outcome);
+      uncounted[verdict.outcome] += 1;
       if (verdict.outcome === "accepted") {
         state.last = verdict.point;
         accepted.push(verdict.point);
@@ -218,18 +242,21 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     deps.onDriverSeen?.(driverId, state.last, at);
     if (trip) {
       deps.onTripPoints?.(trip, accepted);
-      for (const point of accepted)
-        deps.bus.publish(
-          locationSubject(trip.bookingId),
-          DriverPosition.encode(toPosition(driverId, point, at)).finish(),
-        );
+      const here = watchersHere.get(trip.bookingId);
+      for (const point of accepted) {
+        const position = toPosition(driverId, point, at);
+        deps.bus.publish(locationSubject(trip.bookingId), DriverPosition.encode(position).finish());
+        if (here) for (const take of here) take(position);
+      }
     }
     // Durable once the earlier ingests of the driver are, and this one's breadcrumbs and position are stored.
-    const record = () => deps.store.record(driverId, { lastSeq: ackedSeq, lastSeenAt: at, position: latest });
+    const update = { lastSeq: ackedSeq, lastSeenAt: at, position: latest };
     const written = trip
       ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point })))
       : undefined;
-    const own = written ? state.durable.then(() => written).then(record) : state.durable.then(record);
+    const own = (written ? state.durable.then(() => written) : state.durable).then(() =>
+      deps.store.record(driverId, update),
+    );
     state.durable = own.then(undefined, ignore);
     return { ackedSeq, rejected, rejections, durable: own };
   }
@@ -263,8 +290,12 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       const trip = await authorizedTrip(principal, bookingId);
       const queue: DriverPosition[] = [];
       let wake: (() => void) | undefined;
-      const subscription = deps.bus.subscribe(locationSubject(trip.bookingId), (msg) => {
-        queue.push(DriverPosition.decode(msg.data));
+      let newest: DriverPosition | undefined;
+      const take = (position: DriverPosition) => {
+        // A point ingested here arrives twice: at once, then from the bus.
+        if (newest && position.driverId === newest.driverId && position.seq <= newest.seq) return;
+        newest = position;
+        queue.push(position);
         watchQueued += 1;
         if (queue.length > deps.watchMaxPending) {
           queue.shift();
@@ -272,7 +303,11 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           watchDroppedTotal.inc();
         }
         wake?.();
-      });
+      };
+      const subscription = deps.bus.subscribe(locationSubject(trip.bookingId), (msg) =>
+        take(DriverPosition.decode(msg.data)),
+      );
+      const unwatchHere = watchHere(trip.bookingId, take);
       const onAbort = () => wake?.();
       signal.addEventListener("abort", onAbort, { once: true });
       try {
@@ -296,6 +331,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
         }
       } finally {
         signal.removeEventListener("abort", onAbort);
+        unwatchHere();
         subscription.unsubscribe();
         watchQueued -= queue.length;
         queue.length = 0;
