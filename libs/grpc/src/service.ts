@@ -63,16 +63,22 @@ export interface ResponseSink<T> {
   write(message: T): boolean;
   /** Calls back once when the buffer has room again. */
   onDrain(callback: () => void): void;
+  /**
+   * Calls back once when the call is over from the outside: the caller went away (cancelled,
+   * past its deadline) or an interceptor ended it (a revoked session). Nothing written after
+   * it reaches the caller.
+   */
+  onGone(callback: () => void): void;
 }
 
 /**
  * The responses of a streaming call pushed by their producer instead of pulled from an async
  * generator: no promise or generator step per message. `pipeTo` is called once; it resolves
  * when the stream ends normally (OK) and rejects with the error to end the call with. The
- * producer stops writing when `signal` aborts (the caller went away).
+ * producer ends when the sink says the call is gone.
  */
 export interface PushedResponses<T> {
-  pipeTo(sink: ResponseSink<T>, signal: AbortSignal): Promise<void>;
+  pipeTo(sink: ResponseSink<T>): Promise<void>;
 }
 
 /** The handler shape each kind of method takes. */
@@ -283,6 +289,7 @@ function wrap(
     const ctx = contextOf(call);
     const input = method.requestStream ? new CheckedRequests(call as unknown as ReadableCall) : call.request;
     const writable = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
+    let sink: CallSink | undefined;
     compose(
       options.interceptors,
       () => {
@@ -294,14 +301,19 @@ function wrap(
           return Promise.reject(error);
         }
         // Pushed responses keep no async frame alive for the stream's life.
-        if (responses instanceof Promise)
-          return responses.then((pushed) => pushed.pipeTo(new CallSink(writable), ctx.signal));
+        if (responses instanceof Promise) {
+          const pushedTo = new CallSink(writable, ctx);
+          sink = pushedTo;
+          return responses.then((pushed) => pushed.pipeTo(pushedTo));
+        }
         return writeAll(responses, writable, ctx);
       },
       ctx,
     ).then(
       () => writable.end(),
       (error: unknown) => {
+        // An interceptor ended the call while the producer still runs: it is over for it too.
+        sink?.gone();
         if ((ctx as GrpcCallContext).gone) return; // nobody is listening any more
         writable.emit("error", toStatusObject(error));
       },
@@ -323,7 +335,12 @@ async function writeAll(
 
 /** The sink of pushed responses: the call itself; writes after the caller went away are dropped. */
 class CallSink implements ResponseSink<unknown> {
-  constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown>) {}
+  private goneCallback: (() => void) | undefined;
+
+  constructor(
+    private readonly call: grpc.ServerWritableStream<unknown, unknown>,
+    private readonly ctx: CallContext,
+  ) {}
 
   write(message: unknown): boolean {
     if (this.call.cancelled) return true;
@@ -332,6 +349,20 @@ class CallSink implements ResponseSink<unknown> {
 
   onDrain(callback: () => void): void {
     this.call.once("drain", callback);
+  }
+
+  onGone(callback: () => void): void {
+    this.goneCallback = callback;
+    // A call with a deadline needs the context's signal (its timer); one without hears the
+    // call's own cancel, and no abort signal is made for a stream that may live for hours.
+    if (this.ctx.deadline !== undefined) this.ctx.signal.addEventListener("abort", () => this.gone(), { once: true });
+    else this.call.once("cancelled", () => this.gone());
+  }
+
+  gone(): void {
+    const callback = this.goneCallback;
+    this.goneCallback = undefined;
+    callback?.();
   }
 }
 

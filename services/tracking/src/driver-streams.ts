@@ -122,17 +122,13 @@ export class DriverStream implements PushedResponses<StreamLocationResponse> {
   }
 
   /** Writes the queue to the call until the stream ends (OK) or fails (its error). */
-  pipeTo(sink: ResponseSink<StreamLocationResponse>, signal: AbortSignal): Promise<void> {
+  pipeTo(sink: ResponseSink<StreamLocationResponse>): Promise<void> {
     this.sink = sink;
     // The caller went away: nothing more can be written (the sink drops it), the stream is over.
-    signal.addEventListener(
-      "abort",
-      () => {
-        this.blocked = false;
-        this.end();
-      },
-      { once: true },
-    );
+    sink.onGone(() => {
+      this.blocked = false;
+      this.end();
+    });
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
       this.flush();
