@@ -209,27 +209,32 @@ function checkedIterator(inner: AsyncIterator<unknown>): AsyncIterableIterator<u
 /** A `listen` reading: the call's own events, one object per call (no closure per message). */
 class ListenedRequests implements RequestFlow {
   private stopped = false;
-  private readonly onData = (message: unknown) => {
-    if (message instanceof RefusedRequest) {
-      this.stop();
-      this.listener.error(message.error);
-    } else {
-      this.listener.message(message);
-    }
-  };
-  private readonly onEnd = () => {
-    this.stop();
-    this.listener.end();
-  };
-  private readonly onError = (error: Error) => {
-    this.stop();
-    this.listener.error(error);
-  };
+  private readonly onData: (message: unknown) => void;
+  private readonly onEnd: () => void;
+  private readonly onError: (error: Error) => void;
 
   constructor(
     private readonly call: ReadableCall,
     private readonly listener: RequestListener<unknown>,
   ) {
+    // Assigned here, not as class fields: the build's keepNames names a field's function at
+    // every creation (a defineProperty that leaves ~250 bytes of dictionary per function).
+    this.onData = (message) => {
+      if (message instanceof RefusedRequest) {
+        this.stop();
+        this.listener.error(message.error);
+      } else {
+        this.listener.message(message);
+      }
+    };
+    this.onEnd = () => {
+      this.stop();
+      this.listener.end();
+    };
+    this.onError = (error) => {
+      this.stop();
+      this.listener.error(error);
+    };
     call.on("end", this.onEnd);
     call.on("error", this.onError);
     call.on("data", this.onData);
