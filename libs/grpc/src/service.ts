@@ -361,7 +361,7 @@ class CallSink implements ResponseSink<unknown> {
     // A call with a deadline needs the context's signal (its timer); one without hears the
     // call's own cancel, and no abort signal is made for a stream that may live for hours.
     if (this.ctx.deadline !== undefined) this.ctx.signal.addEventListener("abort", () => this.gone(), { once: true });
-    else this.call.once("cancelled", () => this.gone());
+    else this.call.on("cancelled", () => this.gone()); // gone() runs its callback once
   }
 
   gone(): void {
