@@ -12,6 +12,8 @@ export interface ControlState {
   rssBytes: number;
   heapUsedBytes: number;
   externalBytes: number;
+  /** CPU time the server process used so far (user + system), µs. */
+  cpuMicros: number;
   /** Whatever else the server reports (e.g. points accepted). */
   extra: Record<string, number>;
 }
@@ -35,12 +37,14 @@ export function startControlServer(
         (globalThis as { gc?: () => void }).gc?.();
       }
       const memory = process.memoryUsage();
+      const cpu = process.cpuUsage();
       const state: ControlState = {
         streams: streams(),
         go,
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
         externalBytes: memory.external + memory.arrayBuffers,
+        cpuMicros: cpu.user + cpu.system,
         extra: await extra(),
       };
       res.setHeader("content-type", "application/json");

@@ -30,6 +30,8 @@ export interface TrackingLoadInput {
 export interface TrackingLoadResult {
   opened: number;
   acked: number;
+  /** Every ack received after the go, warm-up included (for the server's CPU per point). */
+  ackedTotal: number;
   measuredMs: number;
   ackLatenciesMs: number[];
   fanoutLatenciesMs: number[];
@@ -125,6 +127,7 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   windowEnd = windowStart + input.measureMs;
   const ackLatencies: number[] = [];
   let acked = 0;
+  let ackedTotal = 0;
   // One watchdog instead of a timer per message: a stream without its ack for 30 s is an error.
   const watchdog = setInterval(() => {
     const now = performance.now();
@@ -162,6 +165,7 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
         stream.sentAt = at;
         await acknowledged;
         if (stream.stalled) return;
+        ackedTotal += 1;
         const done = performance.now();
         if (at >= windowStart && done <= windowEnd) {
           acked += 1;
@@ -180,6 +184,7 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   return {
     opened: streams.length,
     acked,
+    ackedTotal,
     measuredMs: input.measureMs,
     ackLatenciesMs: ackLatencies,
     fanoutLatenciesMs: fanout,

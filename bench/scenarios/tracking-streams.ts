@@ -5,7 +5,9 @@
  * bidirectional echo with the same method, messages and clients, measured in the same run.
  * BENCH_TRACKING_TRIPS of the drivers are on trips and watched with WatchLocation (fan-out
  * latency: point sent → point received by the watcher; their acks also wait for the
- * breadcrumb write). Server memory per stream: memory after a forced GC with every stream
+ * breadcrumb write). Server CPU per point: the server's CPU time from the go to the end of
+ * the load over every point acked in that span (moves far less with contention than
+ * points/s). Server memory per stream: memory after a forced GC with every stream
  * open and idle, minus before any stream, divided by the streams.
  * Targets: accepted points/s ≥ 0.5 × the echo's acks/s, and ≥ 10,000 points/s.
  */
@@ -34,6 +36,8 @@ interface Run {
   fanoutP99: number;
   fanoutSamples: number;
   idleKbPerStream: { rss: number; heap: number };
+  /** Server CPU time from the go to the end of the load, per point acked in that span. */
+  cpuMicrosPerPoint: number;
   server: { before: ControlState; after: ControlState };
   problems: string[];
 }
@@ -92,6 +96,7 @@ async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: stri
     const results = await workers.results;
     const after = await controlState(controlPort);
     const acked = results.reduce((sum, r) => sum + r.acked, 0);
+    const ackedTotal = results.reduce((sum, r) => sum + r.ackedTotal, 0);
     const measuredS = results[0]!.measuredMs / 1000;
     const ack = results.flatMap((r) => r.ackLatenciesMs);
     const fanout = results.flatMap((r) => r.fanoutLatenciesMs);
@@ -114,6 +119,7 @@ async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: stri
         rss: (idle.rssBytes - before.rssBytes) / streams / 1024,
         heap: (idle.heapUsedBytes + idle.externalBytes - before.heapUsedBytes - before.externalBytes) / streams / 1024,
       },
+      cpuMicrosPerPoint: (after.cpuMicros - idle.cpuMicros) / ackedTotal,
       server: { before, after },
       problems,
     };
@@ -154,6 +160,12 @@ export default {
             value: round(tracking.ackP99, 2),
             unit: "ms",
             baseline: { label: "raw echo p99", value: round(echo.ackP99, 2) },
+          },
+          {
+            label: "server CPU per accepted point",
+            value: round(tracking.cpuMicrosPerPoint),
+            unit: "µs",
+            baseline: { label: "raw echo per ack", value: round(echo.cpuMicrosPerPoint) },
           },
           { label: "p50 fan-out latency to WatchLocation", value: round(tracking.fanoutP50, 2), unit: "ms" },
           { label: "p99 fan-out latency to WatchLocation", value: round(tracking.fanoutP99, 2), unit: "ms" },

@@ -23,6 +23,11 @@ export {
   type ServiceHandlers,
   type Handler,
   type MethodDefinition,
+  type PushedResponses,
+  type RequestFlow,
+  type RequestListener,
+  type RequestStream,
+  type ResponseSink,
 } from "./service.js";
 export { requirePrincipal, remainingMs, type CallContext } from "./context.js";
 export {

@@ -8,21 +8,36 @@
 import { FailedPreconditionError, ResourceExhaustedError, UnavailableError } from "@weelo/errors";
 import type { DriverCommand, RejectedPoint } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import type { StreamLocationResponse } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import type { PushedResponses, ResponseSink } from "@weelo/grpc";
 import { v7 as uuidv7 } from "uuid";
 
-export class DriverStream {
+/** Whoever reads the stream's points: a drain waits until the acks of what it read are queued. */
+export interface AckSource {
+  acksSettled(): Promise<void>;
+}
+
+/**
+ * One driver's stream: its outgoing queue, written straight to the call (pushed responses)
+ * while the transport takes it; what the transport cannot take yet waits here (one merged
+ * ack, bounded commands) and is written on drain.
+ */
+export class DriverStream implements PushedResponses<StreamLocationResponse> {
   private ack: { ackedSeq: number; rejected: number; rejections: RejectedPoint[] } | undefined;
   private readonly commands: DriverCommand[] = [];
-  private wake: (() => void) | undefined;
+  private sink: ResponseSink<StreamLocationResponse> | undefined;
+  /** Set while the transport's buffer is full (a drain callback is armed). */
+  private blocked = false;
+  private settle: { resolve(): void; reject(error: Error): void } | undefined;
   private ended = false;
   private failure: Error | undefined;
   private draining = false;
-  /** Settles when every ack of the messages read so far is queued (set by the reader). */
-  private acksSettled: () => Promise<void> = async () => undefined;
+  private reader: AckSource | undefined;
 
   constructor(
     readonly driverId: string,
     private readonly maxPendingCommands: number,
+    /** Forgets the stream once it is over. */
+    private readonly registry?: Pick<DriverStreamRegistry, "remove">,
   ) {}
 
   get closed(): boolean {
@@ -34,9 +49,9 @@ export class DriverStream {
     return this.draining;
   }
 
-  /** The reader tells how to wait for the acks of what it read. */
-  onAcksSettled(wait: () => Promise<void>): void {
-    this.acksSettled = wait;
+  /** The reader of the stream's points tells how to wait for the acks of what it read. */
+  readBy(reader: AckSource): void {
+    this.reader = reader;
   }
 
   /**
@@ -46,7 +61,7 @@ export class DriverStream {
   async drain(reason: string, retryAfterMs: number): Promise<void> {
     if (this.closed || this.draining) return;
     this.draining = true;
-    await this.acksSettled().catch(() => undefined);
+    await this.reader?.acksSettled().catch(() => undefined);
     if (this.closed) return;
     this.commands.push({
       commandId: uuidv7(),
@@ -64,14 +79,15 @@ export class DriverStream {
   /** Queues an ack, merging it with one not yet written (the rejections of both are told). */
   pushAck(ackedSeq: number, rejected: number, rejections: RejectedPoint[] = []): void {
     if (this.closed) return;
-    this.ack = this.ack
-      ? {
-          ackedSeq: Math.max(this.ack.ackedSeq, ackedSeq),
-          rejected: this.ack.rejected + rejected,
-          rejections: [...this.ack.rejections, ...rejections],
-        }
-      : { ackedSeq, rejected, rejections };
-    this.signal();
+    const waiting = this.ack;
+    if (waiting) {
+      waiting.ackedSeq = Math.max(waiting.ackedSeq, ackedSeq);
+      waiting.rejected += rejected;
+      if (rejections.length > 0) waiting.rejections = waiting.rejections.concat(rejections);
+    } else {
+      this.ack = { ackedSeq, rejected, rejections };
+    }
+    this.flush();
   }
 
   /** Queues a command; false (and the stream ends with RESOURCE_EXHAUSTED) when the queue is full. */
@@ -86,7 +102,7 @@ export class DriverStream {
       return false;
     }
     this.commands.push(command);
-    this.signal();
+    this.flush();
     return true;
   }
 
@@ -96,43 +112,65 @@ export class DriverStream {
     this.failure = error;
     this.commands.length = 0;
     this.ack = undefined;
-    this.signal();
+    this.flush();
   }
 
   /** Ends the stream normally once the queue is written. */
   end(): void {
     this.ended = true;
-    this.signal();
+    this.flush();
   }
 
-  /** The messages to write, until the stream ends or fails (then it throws the failure). */
-  async *messages(signal: AbortSignal): AsyncGenerator<StreamLocationResponse> {
-    const onAbort = () => this.end();
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      for (;;) {
-        if (this.failure) throw this.failure;
-        if (this.ack) {
-          const ack = this.ack;
-          this.ack = undefined;
-          yield { kind: { $case: "ack", value: ack } };
-        } else if (this.commands.length > 0) {
-          yield { kind: { $case: "command", value: this.commands.shift()! } };
-        } else if (this.ended) {
-          return;
-        } else {
-          await new Promise<void>((resolve) => (this.wake = resolve));
-        }
-      }
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+  /** Writes the queue to the call until the stream ends (OK) or fails (its error). */
+  pipeTo(sink: ResponseSink<StreamLocationResponse>): Promise<void> {
+    this.sink = sink;
+    // The caller went away: nothing more can be written (the sink drops it), the stream is over.
+    sink.onGone(() => {
+      this.blocked = false;
+      this.end();
+    });
+    return new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+      this.flush();
+    });
+  }
+
+  /** Writes what waits while the transport takes it, then settles the stream once it ended. */
+  private flush(): void {
+    const sink = this.sink;
+    const settle = this.settle;
+    if (!sink || !settle) return;
+    if (this.failure) {
+      this.settle = undefined;
+      this.registry?.remove(this);
+      settle.reject(this.failure);
+      return;
     }
-  }
-
-  private signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    if (this.blocked) return;
+    for (;;) {
+      let message: StreamLocationResponse;
+      if (this.ack) {
+        message = { kind: { $case: "ack", value: this.ack } };
+        this.ack = undefined;
+      } else if (this.commands.length > 0) {
+        message = { kind: { $case: "command", value: this.commands.shift()! } };
+      } else {
+        break;
+      }
+      if (!sink.write(message)) {
+        this.blocked = true;
+        sink.onDrain(() => {
+          this.blocked = false;
+          this.flush();
+        });
+        return;
+      }
+    }
+    if (this.ended) {
+      this.settle = undefined;
+      this.registry?.remove(this);
+      settle.resolve();
+    }
   }
 }
 
@@ -150,7 +188,7 @@ export class DriverStreamRegistry {
   open(driverId: string): DriverStream {
     if (this.draining)
       throw new UnavailableError("this server is shutting down: reconnect", { reason: "SHUTTING_DOWN" });
-    const stream = new DriverStream(driverId, this.maxPendingCommands);
+    const stream = new DriverStream(driverId, this.maxPendingCommands, this);
     const old = this.streams.get(driverId);
     this.streams.set(driverId, stream);
     old?.fail(

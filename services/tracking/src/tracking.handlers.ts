@@ -1,19 +1,12 @@
 /** gRPC handlers: proto ↔ domain, nothing else. */
-import {
-  PointRejection,
-  type LocationPoint,
-  type RejectedPoint,
-} from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { countAvailableDrivers, type SupplyDeps } from "./supply.js";
 import type { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
-import type {
-  StreamLocationRequest,
-  TrackingServiceService,
-} from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
+import type { TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { requirePrincipal, type CallContext, type ServiceHandlers } from "@weelo/grpc";
 import type { DriverStream, DriverStreamRegistry } from "./driver-streams.js";
 import type { TrackingService } from "./tracking.service.js";
-import type { RawPoint, Rejection } from "./tracking.rules.js";
+import { LocationReader, type LocationReaderDeps } from "./location-reader.js";
+import { toRawPoint, toRejections } from "./point-messages.js";
 import type { TripEvents } from "./trip-events.js";
 import type { BookingPath } from "./booking-path.js";
 import type { FleetHub } from "./fleet-hub.js";
@@ -28,117 +21,24 @@ export interface OpsReads {
 /** Which fleet driver id the calling driver is (see driver-identity.ts). */
 export type DriverResolver = (ctx: CallContext) => Promise<string>;
 
-export interface HandlerDeps {
+export interface HandlerDeps extends LocationReaderDeps {
   service: TrackingService;
   streams: DriverStreamRegistry;
   resolveDriver: DriverResolver;
-  /** Messages of one stream read but not yet acked before reading pauses. */
-  maxInFlight: number;
-  /** Resolves when the breadcrumb pipeline can take more (backpressure). */
-  ready(): Promise<void>;
-  /** True when ready() would resolve at once. */
-  accepting(): boolean;
   /** Called when a driver's stream opens here, before anything is read from it. */
   onStreamOpen?(driverId: string, stream: DriverStream): void;
-}
-
-/**
- * The requests of a bidirectional call, read without destroying the call when the reading
- * stops: a Node stream's own async iterator destroys the whole duplex when the loop ends (a
- * half-close, or a break while draining), which would also cut the responses still to come.
- */
-function keepWritable<T>(requests: AsyncIterable<T>): AsyncIterable<T> {
-  const readable = requests as AsyncIterable<T> & {
-    iterator?: (options: { destroyOnReturn: boolean }) => AsyncIterableIterator<T>;
-  };
-  if (typeof readable.iterator !== "function") return requests;
-  const iterator = readable.iterator({ destroyOnReturn: false });
-  return { [Symbol.asyncIterator]: () => iterator };
-}
-
-export function toRawPoint(p: LocationPoint): RawPoint {
-  return {
-    seq: p.seq,
-    recordedAt: p.recordedAt ? p.recordedAt.getTime() : undefined,
-    lat: p.lat,
-    lng: p.lng,
-    accuracyM: p.accuracyM,
-    speedMps: p.speedMps,
-    heading: p.heading,
-  };
-}
-
-const REJECTION: Record<Rejection, PointRejection> = {
-  invalid: PointRejection.POINT_REJECTION_INVALID_COORDINATES,
-  null_island: PointRejection.POINT_REJECTION_NULL_ISLAND,
-  missing_time: PointRejection.POINT_REJECTION_MISSING_TIME,
-  future: PointRejection.POINT_REJECTION_FUTURE,
-  too_old: PointRejection.POINT_REJECTION_TOO_OLD,
-  inaccurate: PointRejection.POINT_REJECTION_INACCURATE,
-  invalid_accuracy: PointRejection.POINT_REJECTION_INVALID_ACCURACY,
-  invalid_speed: PointRejection.POINT_REJECTION_INVALID_SPEED,
-  invalid_heading: PointRejection.POINT_REJECTION_INVALID_HEADING,
-  impossible_jump: PointRejection.POINT_REJECTION_IMPOSSIBLE_JUMP,
-};
-
-/** Each rejected point of an ingest, with its reason, as the ack tells it. */
-export function toRejections(rejections: readonly { seq: number; reason: Rejection }[]): RejectedPoint[] {
-  return rejections.map(({ seq, reason }) => ({ seq, reason: REJECTION[reason] }));
 }
 
 export function trackingHandlers(deps: HandlerDeps): ServiceHandlers<typeof TrackingServiceService> {
   const { service, streams } = deps;
   return {
-    async *streamLocation(requests: AsyncIterable<StreamLocationRequest>, ctx: CallContext) {
+    async streamLocation(requests, ctx) {
       requirePrincipal(ctx, "driver");
       const driverId = await deps.resolveDriver(ctx);
       const stream = streams.open(driverId);
       deps.onStreamOpen?.(driverId, stream);
-      let acks: Promise<void> = Promise.resolve();
-      let ingesting: Promise<unknown> = Promise.resolve();
-      // A drain waits until every message read so far has its ack queued.
-      stream.onAcksSettled(async () => {
-        for (;;) {
-          const [a, i] = [acks, ingesting];
-          await i.catch(() => undefined);
-          await a;
-          if (a === acks && i === ingesting) return;
-        }
-      });
-      const reading = (async () => {
-        let inFlight = 0;
-        for await (const request of keepWritable(requests)) {
-          if (stream.closed || stream.isDraining) break;
-          if (!deps.accepting()) await deps.ready();
-          // Read but not taken while draining: never acked, so the app re-sends it elsewhere.
-          if (stream.closed || stream.isDraining) break;
-          const ingest = service.ingest(driverId, request.points.map(toRawPoint));
-          ingesting = ingest;
-          const result = await ingest;
-          inFlight += 1;
-          acks = acks
-            .then(() => result.durable)
-            .then(
-              () => stream.pushAck(result.ackedSeq, result.rejected, toRejections(result.rejections)),
-              (error: unknown) => stream.fail(error as Error),
-            )
-            .finally(() => {
-              inFlight -= 1;
-            });
-          if (inFlight >= deps.maxInFlight) await acks;
-        }
-        // The app half-closed (or the stream ended): its last acks still go out, and the
-        // stream stays open for commands until the app cancels, a newer stream replaces it,
-        // or the server drains.
-        await acks;
-      })();
-      reading.catch((error: unknown) => stream.fail(error as Error));
-      try {
-        yield* stream.messages(ctx.signal);
-      } finally {
-        streams.remove(stream);
-        stream.end();
-      }
+      new LocationReader(driverId, stream, deps).read(requests);
+      return stream;
     },
 
     async updateLocation(request, ctx) {

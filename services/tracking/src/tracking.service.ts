@@ -75,6 +75,7 @@ export interface TrackingServiceDeps {
 
 export const DEFAULT_NEARBY_LIMIT = 20;
 const MAX_TRIP_POINTS = 100_000;
+const ignore = () => undefined;
 /** A driver's in-process state is forgotten after this long without points (it is reloaded from the store). */
 const STATE_IDLE_MS = 10 * 60_000;
 
@@ -82,17 +83,25 @@ export type TrackingService = ReturnType<typeof createTrackingService>;
 
 export function createTrackingService(deps: TrackingServiceDeps) {
   const now = deps.now ?? Date.now;
-  const states = new Map<string, Promise<DriverState>>();
+  /** Drivers' states in memory; `loading` holds those being read from the store. */
+  const states = new Map<string, DriverState>();
+  const loading = new Map<string, Promise<DriverState>>();
+  // Counted in plain numbers per point and added to the counter when it is read: prom-client's
+  // inc() per point was a measurable share of the hot path.
+  const uncounted = Object.fromEntries(POINT_OUTCOMES.map((outcome) => [outcome, 0])) as Record<PointOutcome, number>;
   const pointsTotal = new Counter({
     name: "weelo_tracking_points_total",
     help: "Location points received, by outcome (accepted, jitter, duplicate, or the filter that rejected them).",
     labelNames: ["outcome"],
     registers: [deps.registry],
+    collect() {
+      for (const outcome of POINT_OUTCOMES) {
+        this.labels(outcome).inc(uncounted[outcome]);
+        uncounted[outcome] = 0;
+      }
+    },
   });
-  // Bound once: a label lookup per point is a measurable share of the hot path.
-  const counters = new Map(POINT_OUTCOMES.map((outcome) => [outcome, pointsTotal.labels(outcome)]));
-  for (const counter of counters.values()) counter.inc(0);
-  const count = (outcome: PointOutcome, n = 1) => counters.get(outcome)!.inc(n);
+  for (const outcome of POINT_OUTCOMES) pointsTotal.labels(outcome).inc(0);
   new Gauge({
     name: "weelo_tracking_breadcrumbs_pending",
     help: "Trip points waiting to be written to Postgres.",
@@ -119,19 +128,47 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
   const locationSubject = (bookingId: string) => `${deps.subjectRoot}.location.${bookingId}`;
 
-  async function loadState(driverId: string): Promise<DriverState> {
-    const stored = await deps.store.get(driverId);
-    return { lastSeq: stored?.lastSeq ?? 0, last: stored?.position, durable: Promise.resolve(), touchedAt: now() };
+  /**
+   * WatchLocation streams of this process by booking: a point ingested here reaches them at
+   * once instead of after a trip through the bus (the bus still brings those of other replicas).
+   */
+  const watchersHere = new Map<string, Set<(position: DriverPosition) => void>>();
+  function watchHere(bookingId: string, take: (position: DriverPosition) => void): () => void {
+    let takers = watchersHere.get(bookingId);
+    if (!takers) {
+      takers = new Set();
+      watchersHere.set(bookingId, takers);
+    }
+    takers.add(take);
+    return () => {
+      takers.delete(take);
+      if (takers.size === 0 && watchersHere.get(bookingId) === takers) watchersHere.delete(bookingId);
+    };
   }
 
-  function stateOf(driverId: string): Promise<DriverState> {
-    let state = states.get(driverId);
-    if (!state) {
-      state = loadState(driverId);
-      states.set(driverId, state);
-      state.catch(() => states.delete(driverId));
+  function loadState(driverId: string): Promise<DriverState> {
+    let pending = loading.get(driverId);
+    if (!pending) {
+      pending = deps.store.get(driverId).then(
+        (stored) => {
+          loading.delete(driverId);
+          const state: DriverState = {
+            lastSeq: stored?.lastSeq ?? 0,
+            last: stored?.position,
+            durable: Promise.resolve(),
+            touchedAt: now(),
+          };
+          states.set(driverId, state);
+          return state;
+        },
+        (error: unknown) => {
+          loading.delete(driverId);
+          throw error;
+        },
+      );
+      loading.set(driverId, pending);
     }
-    return state;
+    return pending;
   }
 
   // Forgets the state of drivers not heard from for STATE_IDLE_MS (their next point reloads it).
@@ -142,10 +179,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     logger: deps.logger,
     task: async () => {
       const cutoff = now() - STATE_IDLE_MS;
-      for (const [driverId, state] of states) {
-        const s = await state.catch(() => undefined);
-        if (s && s.touchedAt < cutoff) states.delete(driverId);
-      }
+      for (const [driverId, state] of states) if (state.touchedAt < cutoff) states.delete(driverId);
     },
   });
 
@@ -176,63 +210,72 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return trip;
   }
 
+  function ingestInto(driverId: string, state: DriverState, points: readonly RawPoint[]): IngestResult {
+    const at = now();
+    state.touchedAt = at;
+    const sorted = points.length > 1 ? [...points].sort((a, b) => a.seq - b.seq) : points;
+    const accepted: AcceptedPoint[] = [];
+    const rejections: IngestResult["rejections"] = [];
+    let fresh = 0;
+    for (const point of sorted) {
+      if (!Number.isSafeInteger(point.seq) || point.seq <= state.lastSeq) {
+        uncounted.duplicate += 1;
+        continue;
+      }
+      fresh += 1;
+      state.lastSeq = point.seq;
+      const verdict = filterPoint(point, state.last, at, deps.limits);
+      uncounted[verdict.outcome] += 1;
+      if (verdict.outcome === "accepted") {
+        state.last = verdict.point;
+        accepted.push(verdict.point);
+      } else if (verdict.outcome !== "jitter") {
+        rejections.push({ seq: point.seq, reason: verdict.outcome });
+      }
+    }
+    const ackedSeq = state.lastSeq;
+    const rejected = rejections.length;
+    if (fresh === 0) return { ackedSeq, rejected, rejections, durable: state.durable };
+
+    const trip = deps.trips.activeOf(driverId);
+    const latest = accepted.at(-1);
+    deps.onDriverSeen?.(driverId, state.last, at);
+    if (trip) {
+      deps.onTripPoints?.(trip, accepted);
+      const here = watchersHere.get(trip.bookingId);
+      for (const point of accepted) {
+        const position = toPosition(driverId, point, at);
+        deps.bus.publish(locationSubject(trip.bookingId), DriverPosition.encode(position).finish());
+        if (here) for (const take of here) take(position);
+      }
+    }
+    // Durable once the earlier ingests of the driver are, and this one's breadcrumbs and position are stored.
+    const update = { lastSeq: ackedSeq, lastSeenAt: at, position: latest };
+    const written = trip
+      ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point })))
+      : undefined;
+    const own = (written ? state.durable.then(() => written) : state.durable).then(() =>
+      deps.store.record(driverId, update),
+    );
+    state.durable = own.then(undefined, ignore);
+    return { ackedSeq, rejected, rejections, durable: own };
+  }
+
   return {
     locationSubject,
 
-    /** Filters and stores the points of one message (or unary batch) of a driver. */
-    async ingest(driverId: string, points: readonly RawPoint[]): Promise<IngestResult> {
+    /**
+     * Filters and stores the points of one message (or unary batch) of a driver: at once when
+     * the driver's state is in memory (a stream's every message but the first), else once it
+     * is loaded from the store.
+     */
+    ingest(driverId: string, points: readonly RawPoint[]): IngestResult | Promise<IngestResult> {
       if (points.length > deps.maxPointsPerMessage) {
         throw new InvalidArgumentError("points", `at most ${deps.maxPointsPerMessage} points per message`);
       }
-      const state = await stateOf(driverId);
-      const at = now();
-      state.touchedAt = at;
-      const sorted = [...points].sort((a, b) => a.seq - b.seq);
-      const accepted: AcceptedPoint[] = [];
-      const rejections: IngestResult["rejections"] = [];
-      let fresh = 0;
-      for (const point of sorted) {
-        if (!Number.isSafeInteger(point.seq) || point.seq <= state.lastSeq) {
-          count("duplicate");
-          continue;
-        }
-        fresh += 1;
-        state.lastSeq = point.seq;
-        const verdict = filterPoint(point, state.last, at, deps.limits);
-        count(verdict.outcome);
-        if (verdict.outcome === "accepted") {
-          state.last = verdict.point;
-          accepted.push(verdict.point);
-        } else if (verdict.outcome !== "jitter") {
-          rejections.push({ seq: point.seq, reason: verdict.outcome });
-        }
-      }
-      const ackedSeq = state.lastSeq;
-      const rejected = rejections.length;
-      if (fresh === 0) return { ackedSeq, rejected, rejections, durable: state.durable };
-
-      const trip = deps.trips.activeOf(driverId);
-      const latest = accepted.at(-1);
-      deps.onDriverSeen?.(driverId, state.last, at);
-      if (trip) {
-        deps.onTripPoints?.(trip, accepted);
-        for (const point of accepted)
-          deps.bus.publish(
-            locationSubject(trip.bookingId),
-            DriverPosition.encode(toPosition(driverId, point, at)).finish(),
-          );
-      }
-      const previous = state.durable;
-      const own = (async () => {
-        const written = trip
-          ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point })))
-          : undefined;
-        await previous;
-        await written;
-        await deps.store.record(driverId, { lastSeq: ackedSeq, lastSeenAt: at, position: latest });
-      })();
-      state.durable = own.catch(() => undefined);
-      return { ackedSeq, rejected, rejections, durable: own };
+      const state = states.get(driverId);
+      if (state) return ingestInto(driverId, state, points);
+      return loadState(driverId).then((loaded) => ingestInto(driverId, loaded, points));
     },
 
     /** The latest position of a booking's truck, for its customer and transporter. */
@@ -247,8 +290,12 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       const trip = await authorizedTrip(principal, bookingId);
       const queue: DriverPosition[] = [];
       let wake: (() => void) | undefined;
-      const subscription = deps.bus.subscribe(locationSubject(trip.bookingId), (msg) => {
-        queue.push(DriverPosition.decode(msg.data));
+      let newest: DriverPosition | undefined;
+      const take = (position: DriverPosition) => {
+        // A point ingested here arrives twice: at once, then from the bus.
+        if (newest && position.driverId === newest.driverId && position.seq <= newest.seq) return;
+        newest = position;
+        queue.push(position);
         watchQueued += 1;
         if (queue.length > deps.watchMaxPending) {
           queue.shift();
@@ -256,7 +303,11 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           watchDroppedTotal.inc();
         }
         wake?.();
-      });
+      };
+      const subscription = deps.bus.subscribe(locationSubject(trip.bookingId), (msg) =>
+        take(DriverPosition.decode(msg.data)),
+      );
+      const unwatchHere = watchHere(trip.bookingId, take);
       const onAbort = () => wake?.();
       signal.addEventListener("abort", onAbort, { once: true });
       try {
@@ -280,6 +331,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
         }
       } finally {
         signal.removeEventListener("abort", onAbort);
+        unwatchHere();
         subscription.unsubscribe();
         watchQueued -= queue.length;
         queue.length = 0;

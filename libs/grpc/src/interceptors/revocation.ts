@@ -13,23 +13,42 @@ export interface SessionWatcher {
  * session instead. Unary calls are left alone (they end on their own within their deadline).
  */
 export function revocationInterceptor(sessions: SessionWatcher): ServerInterceptor {
-  return async (ctx, next) => {
+  // Plain promise callbacks, no async frame: a stream lives long, and an async function would
+  // keep its frame and a race's promises alive for all of it.
+  return (ctx, next) => {
     const principal = ctx.principal;
     if (!principal || !ctx.streaming) return next();
-    let revoke: ((error: Error) => void) | undefined;
-    const revoked = new Promise<never>((_, reject) => (revoke = reject));
-    const stop = sessions.watch(principal.sessionId, () => {
-      const error = new UnauthenticatedError("the session has ended; log in again", { reason: "SESSION_REVOKED" });
-      ctx.abort(error); // the handler's signal: it stops reading and writing
-      revoke!(error); // and the call ends now, even if the handler is slow to notice
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const stop = sessions.watch(principal.sessionId, () => {
+        if (settled) return;
+        settled = true;
+        stop();
+        const error = new UnauthenticatedError("the session has ended; log in again", { reason: "SESSION_REVOKED" });
+        ctx.abort(error); // the handler's signal: it stops reading and writing
+        reject(error); // and the call ends now, even if the handler is slow to notice
+      });
+      let work: Promise<void>;
+      try {
+        work = next();
+      } catch (error) {
+        work = Promise.reject(error);
+      }
+      // A handler finishing after the revocation: its outcome no longer matters.
+      work.then(
+        () => {
+          if (settled) return;
+          settled = true;
+          stop();
+          resolve();
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          stop();
+          reject(error);
+        },
+      );
     });
-    const work = next();
-    try {
-      await Promise.race([work, revoked]);
-    } finally {
-      stop();
-      work.catch(() => undefined); // a handler finishing after the revocation: its outcome no longer matters
-      revoked.catch(() => undefined);
-    }
   };
 }
