@@ -9,7 +9,8 @@
  * the load over every point acked in that span (moves far less with contention than
  * points/s). Server memory per stream: memory after a forced GC with every stream
  * open and idle, minus before any stream, divided by the streams.
- * Targets: accepted points/s ≥ 0.5 × the echo's acks/s, and ≥ 10,000 points/s.
+ * Targets (issue 15): accepted points/s ≥ 0.7 × the echo's acks/s and ≥ 20,000 points/s over
+ * 2,000 streams; point → WatchLocation fan-out p99 < 100 ms; < 4 KB of server memory per idle stream.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -183,11 +184,21 @@ export default {
           },
         ],
         checks: [
-          { label: "accepted points/s >= 0.5x raw echo", pass: ratio >= 0.5, detail: `${round(ratio, 2)}x` },
+          { label: "accepted points/s >= 0.7x raw echo", pass: ratio >= 0.7, detail: `${round(ratio, 2)}x` },
           {
-            label: "accepted points/s >= 10,000",
-            pass: tracking.pointsPerS >= 10_000,
+            label: `accepted points/s >= 20,000 (over ${STREAMS} streams)`,
+            pass: tracking.pointsPerS >= 20_000,
             detail: `${round(tracking.pointsPerS, 0)}/s`,
+          },
+          {
+            label: "fan-out p99 to WatchLocation < 100 ms",
+            pass: tracking.fanoutSamples > 0 && tracking.fanoutP99 < 100,
+            detail: `${round(tracking.fanoutP99, 1)} ms over ${tracking.fanoutSamples} samples`,
+          },
+          {
+            label: "server memory per idle stream < 4 KB (heap + external)",
+            pass: tracking.idleKbPerStream.heap < 4,
+            detail: `${round(tracking.idleKbPerStream.heap)} KB (raw grpc-js echo: ${round(echo.idleKbPerStream.heap)} KB)`,
           },
         ],
         notes: [
