@@ -52,12 +52,16 @@ export async function addToInbox(
  * Claims the right to send on one channel: a new claim, or one whose earlier try failed. A
  * claim that is sending (another delivery of the same event, or a crash mid-send), sent or
  * skipped is not taken again: at most one message per event, recipient and channel.
+ * `settled`: there is nothing to send (no registered devices), so the claim is written already
+ * finished with that outcome, in the same statement, rather than claimed then finished.
  */
 export async function claimDelivery(
   db: NotificationDb,
   key: DeliveryKey,
   now: Date,
+  settled?: { status: "skipped"; detail: string },
 ): Promise<{ claimed: true; attempt: number } | { claimed: false; status: string }> {
+  const outcome = settled ? { status: settled.status, detail: settled.detail, finished_at: now } : undefined;
   const claimed = await db
     .insertInto("deliveries")
     .values({
@@ -66,11 +70,18 @@ export async function claimDelivery(
       channel: key.channel,
       status: "sending",
       claimed_at: now,
+      ...outcome,
     })
     .onConflict((oc) =>
       oc
         .columns(["event_id", "recipient_id", "channel"])
-        .doUpdateSet({ status: "sending", attempts: sql`deliveries.attempts + 1`, claimed_at: now, finished_at: null })
+        .doUpdateSet({
+          status: "sending",
+          attempts: sql`deliveries.attempts + 1`,
+          claimed_at: now,
+          finished_at: null,
+          ...outcome,
+        })
         .where("deliveries.status", "=", "failed"),
     )
     .returning(["attempts"])

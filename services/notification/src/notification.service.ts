@@ -73,16 +73,20 @@ export function createNotificationService(deps: NotificationServiceDeps) {
     text: Rendered,
   ): Promise<PushOutcome | "unavailable" | "elsewhere"> {
     const key: repo.DeliveryKey = { eventId, recipientId: m.recipientId, channel: "push" };
-    const claim = await repo.claimDelivery(db, key, now());
+    const tokens = contact?.pushTokens ?? [];
+    // Nothing to send: the claim is written settled as skipped, in one statement.
+    const settled =
+      tokens.length === 0
+        ? { status: "skipped" as const, detail: contact ? "no registered devices" : "unknown user" }
+        : undefined;
+    const claim = await repo.claimDelivery(db, key, now(), settled);
     if (!claim.claimed) {
       // Sent or skipped by an earlier delivery of this event, or being sent by a concurrent one.
       if (claim.status === "sent") return { delivered: 1, invalidTokens: [], failed: 0 };
       if (claim.status === "sending") return "elsewhere";
       return { delivered: 0, invalidTokens: [], failed: 0 };
     }
-    const tokens = contact?.pushTokens ?? [];
-    if (tokens.length === 0) {
-      await repo.finishDelivery(db, key, "skipped", contact ? "no registered devices" : "unknown user", now());
+    if (settled) {
       count("push", m.kind, "no_devices");
       return { delivered: 0, invalidTokens: [], failed: 0 };
     }
