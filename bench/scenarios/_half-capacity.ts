@@ -15,6 +15,12 @@ import type { OverloadLoadInput, OverloadLoadResult } from "./_overload-load.js"
 const FRACTION = 0.5;
 /** The pass mark of a booking at half capacity (issue 15, target 2). */
 const P99_TARGET_MS = 100;
+/**
+ * Keep-alive connections the open loop may open (only as many as requests in flight need): an
+ * open loop held to the closed loop's few connections (BENCH_CONNECTIONS=1) would queue its
+ * requests in the client and measure that queue.
+ */
+const OPEN_LOOP_CONNECTIONS = 100;
 /** Extra bodies beyond rate × duration: the pacing's rounding, nothing more is ever sent. */
 const SPARE_BODIES = 10;
 
@@ -37,7 +43,7 @@ export function halfCapacity(route: HalfCapacityRoute): (measured: LoadResult) =
       headers: route.headers,
       body: "",
       bodies,
-      connections: settings.connections,
+      connections: Math.max(settings.connections, OPEN_LOOP_CONNECTIONS),
       overallRate: offered,
       durationS: settings.durationS,
       warmupS: settings.warmupS,
@@ -85,7 +91,7 @@ export function halfCapacity(route: HalfCapacityRoute): (measured: LoadResult) =
         },
       ],
       notes: [
-        `requests paced evenly at ${offered} req/s over at most ${settings.connections} keep-alive connections, each with a body of its own, latency from its scheduled time; ${settings.durationS - settings.warmupS} s measured after ${settings.warmupS} s`,
+        `requests paced evenly at ${offered} req/s over at most ${input.connections} keep-alive connections, each with a body of its own, latency from its scheduled time; ${settings.durationS - settings.warmupS} s measured after ${settings.warmupS} s`,
       ],
       problems,
     };
