@@ -3,9 +3,14 @@
  * connection sends again as soon as it is answered, so latency there is mostly queueing), the
  * same route is offered 0.5 × C open-loop, requests paced evenly (scenarios/_overload-load.ts,
  * the overload scenario's worker), latency counted from each request's scheduled time. Its p99
- * is what a customer meets on a system that is busy but not saturated.
+ * is what a customer meets on a system that is busy but not saturated. It starts once the
+ * servers are quiet again: the closed loop leaves work behind (events not yet relayed or
+ * consumed), which would otherwise run during the open loop.
  */
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { liveChildPids } from "../lib/child.js";
+import { treeCpuSeconds } from "../lib/cpu.js";
 import { defaultLoadSettings, type LoadResult } from "../lib/load.js";
 import type { MeasureResult } from "../lib/scenario.js";
 import { startWorkers } from "../lib/workers.js";
@@ -21,6 +26,13 @@ const P99_TARGET_MS = 100;
  * requests in the client and measure that queue.
  */
 const OPEN_LOOP_CONNECTIONS = 100;
+/**
+ * The servers count as quiet below this share of one core (an idle all-in-one polls at ~2%).
+ * The closed loop leaves work behind (events the relay and the consumers have not handled
+ * yet): the open loop starts once it is done, or it would measure that backlog.
+ */
+const QUIET_CPU_PCT = 25;
+const QUIET_MAX_WAIT_MS = 60_000;
 /** Extra bodies beyond rate × duration: the pacing's rounding, nothing more is ever sent. */
 const SPARE_BODIES = 10;
 
@@ -38,6 +50,7 @@ export function halfCapacity(route: HalfCapacityRoute): (measured: LoadResult) =
     const offered = Math.max(1, Math.round(FRACTION * measured.requestsPerSec));
     const minted = await route.mint(Math.ceil(offered * settings.durationS) + SPARE_BODIES);
     const bodies = minted.map((body) => body.replaceAll("[<id>]", randomUUID()));
+    const waitedMs = await untilQuiet();
     const input: OverloadLoadInput = {
       url: route.url,
       headers: route.headers,
@@ -91,11 +104,26 @@ export function halfCapacity(route: HalfCapacityRoute): (measured: LoadResult) =
         },
       ],
       notes: [
+        Number.isFinite(waitedMs)
+          ? `started once the servers were quiet (< ${QUIET_CPU_PCT}% of a core), ${(waitedMs / 1000).toFixed(1)} s after its bodies were minted: the closed loop's backlog (relay, consumers) done first`
+          : `the servers never went quiet (< ${QUIET_CPU_PCT}% of a core) within ${QUIET_MAX_WAIT_MS / 1000} s: the closed loop's backlog may still have run during this one`,
         `requests paced evenly at ${offered} req/s over at most ${input.connections} keep-alive connections, each with a body of its own, latency from its scheduled time; ${settings.durationS - settings.warmupS} s measured after ${settings.warmupS} s`,
       ],
       problems,
     };
   };
+}
+
+/** Waits until the bench's servers use less than QUIET_CPU_PCT of a core over a second; how long it took (Infinity: never). */
+async function untilQuiet(): Promise<number> {
+  const started = performance.now();
+  const cpu = () => liveChildPids().reduce((sum, pid) => sum + (treeCpuSeconds(pid) ?? 0), 0);
+  while (performance.now() - started < QUIET_MAX_WAIT_MS) {
+    const before = cpu();
+    await sleep(1000);
+    if ((cpu() - before) * 100 < QUIET_CPU_PCT) return performance.now() - started;
+  }
+  return Number.POSITIVE_INFINITY;
 }
 
 const round = (ms: number) => (Number.isFinite(ms) ? Math.round(ms * 10) / 10 : ms);
