@@ -62,8 +62,11 @@ interface Entry {
   load?: LoadTarget;
   /** ScenarioTarget.bodies: minted afresh before each measurement. */
   bodies?: ScenarioTarget["bodies"];
+  afterLoad?: ScenarioTarget["afterLoad"];
   stop?: () => Promise<void>;
   rounds: LoadResult[];
+  /** What `afterLoad` reported after each round, by round. */
+  afterLoads: Map<LoadResult, MeasureResult>;
   /** Why this entry has no figure, if it has none. */
   failure?: string;
   /** Why this entry did not run here (ScenarioSkipped): no figure, and no failure either. */
@@ -114,7 +117,7 @@ function table(header: string[], rows: string[][], rightAlign: Set<number>): str
 }
 
 async function startBaseline(name: string, script: string, path: string, description: string): Promise<Entry> {
-  const entry: Entry = { name, kind: "baseline", description, rounds: [] };
+  const entry: Entry = { name, kind: "baseline", description, rounds: [], afterLoads: new Map() };
   let server: ChildServer | undefined;
   try {
     server = await startChild({ name, script: benchPath(script) });
@@ -133,7 +136,13 @@ async function startBaseline(name: string, script: string, path: string, descrip
 }
 
 async function startScenario(scenario: Scenario): Promise<Entry> {
-  const entry: Entry = { name: scenario.name, kind: "scenario", description: scenario.description ?? "", rounds: [] };
+  const entry: Entry = {
+    name: scenario.name,
+    kind: "scenario",
+    description: scenario.description ?? "",
+    rounds: [],
+    afterLoads: new Map(),
+  };
   if (scenario.target) entry.target = scenario.target;
   try {
     const t = await scenario.start();
@@ -150,6 +159,7 @@ async function startScenario(scenario: Scenario): Promise<Entry> {
       await probe(entry.load);
     }
     if (t.idReplacement) entry.load.idReplacement = true;
+    if (t.afterLoad) entry.afterLoad = (measured) => t.afterLoad!(measured);
   } catch (err) {
     if (err instanceof ScenarioSkipped) entry.skipped = err.message;
     else entry.failure = `start/probe failed: ${(err as Error).message}`;
@@ -261,6 +271,13 @@ async function main(): Promise<number> {
       );
       if (r.problems.length > 0) loud([`${e.name}: the run had errors; its figure is NOT valid`, ...r.problems]);
       for (const note of r.notes ?? []) console.log(`  note: ${note}`);
+      if (e.afterLoad && r.problems.length === 0) {
+        const followStarted = Date.now();
+        process.stdout.write(`${label}${e.name} after load ... `);
+        const after = await e.afterLoad(r);
+        e.afterLoads.set(r, after);
+        console.log(`done (${((Date.now() - followStarted) / 1000).toFixed(1)} s)`);
+      }
     } catch (err) {
       console.log("failed");
       e.failure = `load failed: ${(err as Error).message}`;
@@ -379,6 +396,7 @@ async function main(): Promise<number> {
       target: e.target ?? null,
       verdict: e.target ? (verdict.includes("PASS") ? "PASS" : verdict.includes("BELOW") ? "BELOW" : null) : null,
       rounds: e.rounds,
+      ...(r && e.afterLoads.has(r) ? { afterLoad: e.afterLoads.get(r) } : {}),
     });
   }
 
@@ -409,6 +427,15 @@ async function main(): Promise<number> {
       "does not (raw-http needs both cores, loses most to contention, and the ratio rises). Rerun on a quiet machine\n" +
       "(or with BENCH_ROUNDS=3: the best round is kept) before trusting 'vs raw'.",
   );
+
+  for (const e of entries) {
+    const r = chosen.get(e.name);
+    const after = r && e.afterLoads.get(r);
+    if (!after) continue;
+    printMeasure(`${e.name} (after load)`, e.description, after);
+    if ((after.problems ?? []).length > 0) exitCode = 1;
+    if (after.checks.some((c) => !c.pass)) anyBelow = true;
+  }
 
   const measured = await runMeasures(measures);
   for (const m of measured) {
@@ -484,23 +511,24 @@ async function runMeasures(measures: MeasureScenario[]): Promise<Measured[]> {
     }
     done.push(entry);
   }
-  for (const m of done) {
-    if (!m.result) continue;
-    console.log(`\n${m.name}: ${m.description}`);
-    const rows = m.result.figures.map((f) => [
-      f.label,
-      `${fmt(f.value, f.value < 100 ? 2 : 0)} ${f.unit}`,
-      f.baseline ? `${fmt(f.baseline.value, f.baseline.value < 100 ? 2 : 0)} ${f.unit} (${f.baseline.label})` : "-",
-      f.baseline && f.baseline.value !== 0 ? `${(f.value / f.baseline.value).toFixed(2)}x` : "-",
-    ]);
-    console.log(table(["figure", "value", "same-run baseline", "ratio"], rows, new Set([1, 2, 3])));
-    for (const c of m.result.checks)
-      console.log(`  ${c.pass ? green("PASS ") : yellow("BELOW")} ${c.label}: ${c.detail}`);
-    for (const n of m.result.notes ?? []) console.log(`  note: ${n}`);
-    if ((m.result.problems ?? []).length > 0)
-      loud([`${m.name}: the run had errors; its figures are NOT valid`, ...(m.result.problems ?? [])]);
-  }
+  for (const m of done) if (m.result) printMeasure(m.name, m.description, m.result);
   return done;
+}
+
+/** A measure's figures, checks, notes and problems, as a table under the scenario's name. */
+function printMeasure(name: string, description: string, result: MeasureResult): void {
+  console.log(`\n${name}: ${description}`);
+  const rows = result.figures.map((f) => [
+    f.label,
+    `${fmt(f.value, f.value < 100 ? 2 : 0)} ${f.unit}`,
+    f.baseline ? `${fmt(f.baseline.value, f.baseline.value < 100 ? 2 : 0)} ${f.unit} (${f.baseline.label})` : "-",
+    f.baseline && f.baseline.value !== 0 ? `${(f.value / f.baseline.value).toFixed(2)}x` : "-",
+  ]);
+  console.log(table(["figure", "value", "same-run baseline", "ratio"], rows, new Set([1, 2, 3])));
+  for (const c of result.checks) console.log(`  ${c.pass ? green("PASS ") : yellow("BELOW")} ${c.label}: ${c.detail}`);
+  for (const n of result.notes ?? []) console.log(`  note: ${n}`);
+  if ((result.problems ?? []).length > 0)
+    loud([`${name}: the run had errors; its figures are NOT valid`, ...(result.problems ?? [])]);
 }
 
 main().then(

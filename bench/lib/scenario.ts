@@ -2,7 +2,7 @@
  * What a benchmark scenario is. One file per scenario in bench/scenarios/
  * (see "Adding a scenario" in bench/README.md).
  */
-import type { HttpMethod } from "./load.js";
+import type { HttpMethod, LoadResult } from "./load.js";
 
 export interface ScenarioTarget {
   /** The request autocannon repeats (same method/headers/body every time, unless `bodies` gives one per request). */
@@ -25,6 +25,12 @@ export interface ScenarioTarget {
     maxRequestsPerSec: number;
     mint(count: number): Promise<string[]>;
   };
+  /**
+   * Runs after each valid closed-loop measurement, on the same system, given its result: e.g.
+   * an open-loop run at a fraction of the measured rate. Its figures and checks are printed
+   * under the table and kept in this scenario's row of latest.json (`afterLoad`).
+   */
+  afterLoad?(measured: LoadResult): Promise<MeasureResult>;
   /** Stop everything `start()` started (servers, seeded data...). Called once, even after a failure. */
   stop(): Promise<void>;
 }

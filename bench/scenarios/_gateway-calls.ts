@@ -5,6 +5,7 @@
  * all-in-one and mesh variants of a scenario send the very same request.
  */
 import type { ScenarioTarget } from "../lib/scenario.js";
+import { halfCapacity } from "./_half-capacity.js";
 
 export interface GatewayClient {
   baseUrl: string;
@@ -151,17 +152,19 @@ export async function listBookingsRoute(client: GatewayClient, accessToken: stri
 /**
  * CreateBooking: a quote of its own per request (a quote books one order only: a reused one is
  * a QUOTE_ALREADY_USED 400), minted through the gateway before each measurement (`bodies`,
- * unmeasured; quotes live 10 minutes), and a new idempotency key per request.
+ * unmeasured; quotes live 10 minutes), and a new idempotency key per request. After the
+ * closed-loop measurement, the p99 at half its rate, open-loop (`afterLoad`, _half-capacity.ts).
  */
 export function createBookingRoute(client: GatewayClient, accessToken: string): Route {
+  const url = `${client.baseUrl}/weelo.booking.v1.BookingService/CreateBooking`;
+  const headers = authorized(accessToken);
+  const mint = async (count: number) => (await mintQuoteTokens(client, accessToken, count)).map((q) => bookingBody(q));
   return {
-    url: `${client.baseUrl}/weelo.booking.v1.BookingService/CreateBooking`,
+    url,
     method: "POST",
-    headers: authorized(accessToken),
-    bodies: {
-      maxRequestsPerSec: MAX_BOOKINGS_PER_S,
-      mint: async (count) => (await mintQuoteTokens(client, accessToken, count)).map((q) => bookingBody(q)),
-    },
+    headers,
+    bodies: { maxRequestsPerSec: MAX_BOOKINGS_PER_S, mint },
     idReplacement: true,
+    afterLoad: halfCapacity({ url, headers, mint }),
   };
 }

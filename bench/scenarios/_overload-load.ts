@@ -16,6 +16,11 @@ export interface OverloadLoadInput {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /**
+   * Open loop only: one body per request instead of `body`, sent in order, each once (requests
+   * that consume what they carry, e.g. a single-use quote); no request is sent once they run out.
+   */
+  bodies?: string[];
   connections: number;
   /** Requests per second over all connections; 0 = as fast as the connections allow. */
   overallRate: number;
@@ -101,7 +106,7 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: input.connections });
   const url = new URL(input.url);
   const body = Buffer.from(input.body);
-  const headers = { ...input.headers, "content-length": String(body.byteLength) };
+  const payloadOf = (i: number) => (input.bodies ? Buffer.from(input.bodies[i]!) : body);
   const started = performance.now();
   const measureFrom = started + input.warmupS * 1000;
   const endAt = started + input.durationS * 1000;
@@ -111,7 +116,8 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   const refusedMs: number[] = [];
   let pending = 0;
   let sent = 0;
-  const fire = (scheduledAt: number) => {
+  const fire = (scheduledAt: number, payload: Buffer) => {
+    const headers = { ...input.headers, "content-length": String(payload.byteLength) };
     pending += 1;
     const counts = scheduledAt >= measureFrom;
     const req = request(url, { method: "POST", headers, agent, timeout: 10_000 }, (res) => {
@@ -137,13 +143,13 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
       outcome.errors += 1;
       if (/timed out/.test(error.message)) outcome.timeouts += 1;
     });
-    req.end(body);
+    req.end(payload);
   };
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = Math.min(performance.now(), endAt);
-      const due = Math.floor(((now - started) / 1000) * input.overallRate);
-      for (; sent < due; sent++) fire(started + (sent / input.overallRate) * 1000);
+      const due = Math.min(Math.floor(((now - started) / 1000) * input.overallRate), input.bodies?.length ?? Infinity);
+      for (; sent < due; sent++) fire(started + (sent / input.overallRate) * 1000, payloadOf(sent));
       if (now >= endAt) {
         clearInterval(tick);
         resolve();

@@ -133,6 +133,11 @@ export interface OutboxRelayOptions {
 export class OutboxRelay {
   private loop: Polling | undefined;
   private lastPrune = 0;
+  /**
+   * Rows are known to wait (a kick after a commit, or a full round): the next round claims at
+   * once. Otherwise a round only looks first, so an idle poll is one read, not a transaction.
+   */
+  private expecting = false;
 
   private readonly db: Kysely<OutboxDatabase>;
 
@@ -151,7 +156,10 @@ export class OutboxRelay {
       maxBackoff: 30,
       logger,
       task: async () => {
-        const full = (await this.publishBatch()) === batchSize;
+        const expected = this.expecting;
+        this.expecting = false;
+        const full = (expected || (await this.anyUnpublished())) && (await this.publishBatch()) === batchSize;
+        if (full) this.expecting = true;
         if (Date.now() - this.lastPrune > 60_000) {
           this.lastPrune = Date.now();
           await this.prune();
@@ -163,6 +171,7 @@ export class OutboxRelay {
 
   /** Asks for a publish round now (after a commit that wrote events). */
   kick(): void {
+    this.expecting = true;
     this.loop?.kick();
   }
 
@@ -252,6 +261,17 @@ export class OutboxRelay {
       .where("published_at", "<", cutoff)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  /** Whether any row waits (one read on the unpublished rows' partial index). */
+  private async anyUnpublished(): Promise<boolean> {
+    const row = await this.db
+      .selectFrom("outbox")
+      .select("id")
+      .where("published_at", "is", null)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Rows not yet published (for tests and diagnostics). */

@@ -169,6 +169,26 @@ describe("notification service", () => {
     assert.equal(t.sms.sent.filter((s) => s.phone === outage.phone).length, 1);
   });
 
+  it("texts a critical message to a user without devices once, however often the event comes", async () => {
+    const customer = await t.user("customer", { tokens: [] });
+    const bookingId = uuidv7();
+    const event = statusChanged({ bookingId, to: BookingStatus.BOOKING_STATUS_AT_DROPOFF, customerId: customer.id });
+    const eventId = await t.publish("booking", "booking.status_changed", event, { subjectId: bookingId });
+    await until("the SMS", () => t.sms.sent.some((s) => s.phone === customer.phone));
+    assert.equal((await inboxOf(customer)).length, 1);
+
+    const before = await t.handled("delivered");
+    await t.publish("booking", "booking.status_changed", event, {
+      eventId,
+      msgId: `${eventId}-again`,
+      subjectId: bookingId,
+    });
+    await until("the repeat handled", async () => (await t.handled("delivered")) > before);
+    assert.equal(t.push.attempts(eventId).length, 0, "nothing pushed: no devices");
+    assert.equal(t.sms.sent.filter((s) => s.phone === customer.phone).length, 1, "no second SMS");
+    assert.equal((await inboxOf(customer)).length, 1, "no second inbox entry");
+  });
+
   it("sends an event that keeps failing to the dead-letter stream after NOTIFY_MAX_DELIVER tries", async () => {
     const customer = await t.user("customer", { tokens: ["down-2"] });
     const bookingId = uuidv7();

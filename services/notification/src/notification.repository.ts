@@ -10,21 +10,22 @@ export interface DeliveryKey {
   channel: "push" | "sms";
 }
 
-/** Adds a notification to the user's inbox once per event; a redelivery gets the existing row. */
-export async function addToInbox(
-  db: NotificationDb,
-  row: {
-    id: string;
-    userId: string;
-    eventId: string;
-    kind: string;
-    title: string;
-    body: string;
-    bookingId: string;
-    data: Record<string, string>;
-  },
-): Promise<NotificationRow> {
-  const inserted = await db
+export interface InboxEntry {
+  id: string;
+  userId: string;
+  eventId: string;
+  kind: string;
+  title: string;
+  body: string;
+  bookingId: string;
+  data: Record<string, string>;
+}
+
+/** The texts an event's inbox entry was stored with. */
+export type StoredTexts = Pick<NotificationRow, "title" | "body">;
+
+function insertInboxEntry(db: NotificationDb, row: InboxEntry) {
+  return db
     .insertInto("notifications")
     .values({
       id: row.id,
@@ -36,9 +37,12 @@ export async function addToInbox(
       booking_id: row.bookingId,
       data: JSON.stringify(row.data),
     })
-    .onConflict((oc) => oc.columns(["event_id", "user_id"]).doNothing())
-    .returningAll()
-    .executeTakeFirst();
+    .onConflict((oc) => oc.columns(["event_id", "user_id"]).doNothing());
+}
+
+/** Adds a notification to the user's inbox once per event; a redelivery gets the existing row. */
+export async function addToInbox(db: NotificationDb, row: InboxEntry): Promise<NotificationRow> {
+  const inserted = await insertInboxEntry(db, row).returningAll().executeTakeFirst();
   if (inserted) return inserted;
   return db
     .selectFrom("notifications")
@@ -48,17 +52,14 @@ export async function addToInbox(
     .executeTakeFirstOrThrow();
 }
 
-/**
- * Claims the right to send on one channel: a new claim, or one whose earlier try failed. A
- * claim that is sending (another delivery of the same event, or a crash mid-send), sent or
- * skipped is not taken again: at most one message per event, recipient and channel.
- */
-export async function claimDelivery(
-  db: NotificationDb,
-  key: DeliveryKey,
-  now: Date,
-): Promise<{ claimed: true; attempt: number } | { claimed: false; status: string }> {
-  const claimed = await db
+export type Claim = { claimed: true; attempt: number } | { claimed: false; status: string };
+
+/** The outcome of a claim with nothing to send, written with the claim (see addToInboxAndClaim). */
+export type Settled = { status: "skipped"; detail: string };
+
+function insertClaim(db: NotificationDb, key: DeliveryKey, now: Date, settled: Settled | undefined) {
+  const outcome = settled ? { status: settled.status, detail: settled.detail, finished_at: now } : undefined;
+  return db
     .insertInto("deliveries")
     .values({
       event_id: key.eventId,
@@ -66,18 +67,72 @@ export async function claimDelivery(
       channel: key.channel,
       status: "sending",
       claimed_at: now,
+      ...outcome,
     })
     .onConflict((oc) =>
       oc
         .columns(["event_id", "recipient_id", "channel"])
-        .doUpdateSet({ status: "sending", attempts: sql`deliveries.attempts + 1`, claimed_at: now, finished_at: null })
+        .doUpdateSet({
+          status: "sending",
+          attempts: sql`deliveries.attempts + 1`,
+          claimed_at: now,
+          finished_at: null,
+          ...outcome,
+        })
         .where("deliveries.status", "=", "failed"),
-    )
-    .returning(["attempts"])
-    .executeTakeFirst();
-  if (claimed) return { claimed: true, attempt: claimed.attempts };
+    );
+}
+
+/** The claim a claiming statement made (its attempt), or why it made none (the claim as it stands). */
+async function claimOf(db: NotificationDb, key: DeliveryKey, attempt: number | null | undefined): Promise<Claim> {
+  if (attempt !== null && attempt !== undefined) return { claimed: true, attempt };
   const existing = await findDelivery(db, key);
   return { claimed: false, status: existing?.status ?? "sending" };
+}
+
+/**
+ * Claims the right to send on one channel: a new claim, or one whose earlier try failed. A
+ * claim that is sending (another delivery of the same event, or a crash mid-send), sent or
+ * skipped is not taken again: at most one message per event, recipient and channel.
+ */
+export async function claimDelivery(db: NotificationDb, key: DeliveryKey, now: Date): Promise<Claim> {
+  const claimed = await insertClaim(db, key, now, undefined).returning(["attempts"]).executeTakeFirst();
+  return claimOf(db, key, claimed?.attempts);
+}
+
+/**
+ * addToInbox and claimDelivery in one statement (one commit instead of two): the inbox entry
+ * of an event and the claim of its push. Answers with the texts the entry was stored with (a
+ * redelivery's are the first ones) and the claim, as each function alone would. `settled`:
+ * there is nothing to send (no registered devices), so the claim is written already finished
+ * with that outcome rather than claimed then finished.
+ */
+export async function addToInboxAndClaim(
+  db: NotificationDb,
+  row: InboxEntry,
+  key: DeliveryKey,
+  now: Date,
+  settled?: Settled,
+): Promise<{ stored: StoredTexts; claim: Claim }> {
+  const result = await db
+    .with("inbox", () => insertInboxEntry(db, row).returning(["title", "body"]))
+    .with("claim", () => insertClaim(db, key, now, settled).returning(["attempts"]))
+    .selectNoFrom((eb) => [
+      eb.selectFrom("inbox").select("title").as("title"),
+      eb.selectFrom("inbox").select("body").as("body"),
+      eb.selectFrom("claim").select("attempts").as("attempts"),
+    ])
+    .executeTakeFirstOrThrow();
+  const stored =
+    result.title !== null && result.body !== null
+      ? { title: result.title, body: result.body }
+      : await db
+          .selectFrom("notifications")
+          .select(["title", "body"])
+          .where("event_id", "=", row.eventId)
+          .where("user_id", "=", row.userId)
+          .executeTakeFirstOrThrow();
+  return { stored, claim: await claimOf(db, key, result.attempts) };
 }
 
 /** Records how a claimed delivery ended. */

@@ -65,24 +65,26 @@ export function createNotificationService(deps: NotificationServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const count = (channel: string, kind: string, outcome: string) => deps.counter?.inc({ channel, kind, outcome });
 
-  /** Push to the user's devices once; what happened, or "unavailable" when the provider failed. */
+  /**
+   * Pushes to the user's devices under the claim taken with the inbox entry (settled at once
+   * when there was nothing to send); what happened, or "unavailable" when the provider failed.
+   */
   async function pushOnce(
-    eventId: string,
+    key: repo.DeliveryKey,
     m: PlannedMessage,
-    contact: Contact | undefined,
+    tokens: string[],
+    claim: repo.Claim,
+    settled: boolean,
     text: Rendered,
   ): Promise<PushOutcome | "unavailable" | "elsewhere"> {
-    const key: repo.DeliveryKey = { eventId, recipientId: m.recipientId, channel: "push" };
-    const claim = await repo.claimDelivery(db, key, now());
+    const { eventId } = key;
     if (!claim.claimed) {
       // Sent or skipped by an earlier delivery of this event, or being sent by a concurrent one.
       if (claim.status === "sent") return { delivered: 1, invalidTokens: [], failed: 0 };
       if (claim.status === "sending") return "elsewhere";
       return { delivered: 0, invalidTokens: [], failed: 0 };
     }
-    const tokens = contact?.pushTokens ?? [];
-    if (tokens.length === 0) {
-      await repo.finishDelivery(db, key, "skipped", contact ? "no registered devices" : "unknown user", now());
+    if (settled) {
       count("push", m.kind, "no_devices");
       return { delivered: 0, invalidTokens: [], failed: 0 };
     }
@@ -150,7 +152,7 @@ export function createNotificationService(deps: NotificationServiceDeps) {
   async function deliverOne(eventId: string, m: PlannedMessage, stale: boolean): Promise<void> {
     const contact = await contacts.get(m.recipientId);
     const text = render(m.kind, contact?.language ?? "en", m.params);
-    const inbox = await repo.addToInbox(db, {
+    const entry: repo.InboxEntry = {
       id: uuidv7(),
       userId: m.recipientId,
       eventId,
@@ -159,14 +161,23 @@ export function createNotificationService(deps: NotificationServiceDeps) {
       body: text.body,
       bookingId: m.bookingId,
       data: m.params,
-    });
-    // Texts stay as first rendered (a redelivery after a language change does not mix languages).
-    const stored: Rendered = { title: inbox.title, body: inbox.body };
+    };
     if (stale) {
+      await repo.addToInbox(db, entry);
       count("push", m.kind, "stale");
       return;
     }
-    const pushed = await pushOnce(eventId, m, contact, stored);
+    const key: repo.DeliveryKey = { eventId, recipientId: m.recipientId, channel: "push" };
+    const tokens = contact?.pushTokens ?? [];
+    // Nothing to send: the push's claim is written settled as skipped.
+    const settled =
+      tokens.length === 0
+        ? { status: "skipped" as const, detail: contact ? "no registered devices" : "unknown user" }
+        : undefined;
+    // The inbox entry and the push's claim in one statement. Texts stay as first rendered (a
+    // redelivery after a language change does not mix languages).
+    const { stored, claim } = await repo.addToInboxAndClaim(db, entry, key, now(), settled);
+    const pushed = await pushOnce(key, m, tokens, claim, settled !== undefined, stored);
     if (pushed === "elsewhere") return;
     const texted = needsSmsFallback(m.kind, pushed) ? await smsOnce(eventId, m, contact, stored) : false;
     if (pushed === "unavailable" && !texted) {
