@@ -116,6 +116,8 @@ export interface MeshOptions {
   proxied?: { caller: string; upstream: string }[];
   /** DATABASE_URL, REDIS_URL and NATS_URL to run on instead of the environment's (the fault run's private servers). */
   servers?: { DATABASE_URL: string; REDIS_URL: string; NATS_URL: string };
+  /** Node flags for every process (the bench's --cpu-prof, which NODE_OPTIONS does not take). */
+  nodeArgs?: string[];
   progress: (line: string) => void;
 }
 
@@ -262,7 +264,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
   const spawnProcess = (proc: MeshProcess) => {
     const log = createWriteStream(proc.logPath, { flags: "a" });
     // Same process group as the simulator: a signal to the group (Ctrl-C, CI's timeout) reaches them all.
-    const child = spawn(process.execPath, [mains.get(proc.id)!], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), mains.get(proc.id)!], {
       cwd: ROOT,
       env: envs.get(proc.id),
       stdio: ["ignore", "pipe", "pipe"],

@@ -35,10 +35,11 @@ async function start(): Promise<Shared> {
       QUOTES_PER_USER_PER_MINUTE: "100000",
       // Exit within the bench's patience, so a BENCH_CPU_PROF profile is written.
       SHUTDOWN_TIMEOUT_MS: "3000",
-      ...(process.env.BENCH_CPU_PROF
-        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}` }
-        : {}),
     },
+    // Flags, not NODE_OPTIONS: Node refuses --cpu-prof there (each process exited with code 9).
+    ...(process.env.BENCH_CPU_PROF
+      ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] }
+      : {}),
     replicas: { dispatch: 1 },
     progress: (line) => console.log(`mesh: ${line}`),
   });
