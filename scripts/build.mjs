@@ -32,6 +32,10 @@ const BUNDLED_DEPENDENCIES = [
   // Both import @bufbuild/protobuf: left outside, they loaded a second copy of it from node_modules.
   "@bufbuild/protovalidate",
   "@bufbuild/cel",
+  // cel's own dependencies, plain JavaScript that no workspace declares: bundled with it (the
+  // CEL spec's protobuf-es messages import @bufbuild/protobuf too).
+  "@bufbuild/re2",
+  "@bufbuild/cel-spec",
   "@connectrpc/connect",
   "@connectrpc/connect-node",
   "jose",
