@@ -2,7 +2,9 @@
  * Load worker of the tracking bench (a child process, see lib/workers.ts): opens one
  * StreamLocation stream per driver it is given (spread over several HTTP/2 connections, as
  * many phones would be), waits for the parent's go (the server's control door), then each
- * stream sends one point and waits for its ack, as fast as acks allow. Watchers (WatchLocation
+ * stream sends one point and waits for its ack, as fast as acks allow, or (`intervalMs`) paced:
+ * one point per interval per stream, the streams' slots spread evenly over the interval, the
+ * next point sent at its slot or at its ack if that comes later (a phone reporting on a timer). Watchers (WatchLocation
  * of the trips of its own drivers) measure the fan-out latency: from sending a point to
  * receiving it on the watch stream. The same code drives the raw echo baseline.
  */
@@ -25,6 +27,8 @@ export interface TrackingLoadInput {
   measureMs: number;
   /** recorded_at of point seq is t0 + seq seconds (always in the past, 10 m apart: accepted). */
   t0: number;
+  /** Paced: each stream sends a point every this many ms (the offered rate is streams × 1000 / intervalMs). Unset: as fast as acks allow. */
+  intervalMs?: number;
 }
 
 export interface TrackingLoadResult {
@@ -143,8 +147,17 @@ await runWorker<TrackingLoadInput, TrackingLoadResult>(async (input) => {
   await Promise.all(
     streams.map(async (stream, i) => {
       const sends = sentAt.get(input.drivers[i]!.index);
+      const { intervalMs } = input;
+      // Paced: this stream's slots, spread over the interval so the offered load is even.
+      let slot = intervalMs ? started + (intervalMs * i) / streams.length : 0;
       let seq = 0;
       while (performance.now() < windowEnd && errors.length === 0) {
+        if (intervalMs) {
+          const wait = slot - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          slot += intervalMs;
+          if (performance.now() >= windowEnd) break;
+        }
         seq += 1;
         const at = performance.now();
         sends?.set(seq, at);

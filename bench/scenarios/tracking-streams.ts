@@ -43,7 +43,20 @@ interface Run {
   problems: string[];
 }
 
-async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: string): Promise<Run> {
+/**
+ * The fan-out target is a latency at the issue's stated load (20k points/s over 2,000 streams:
+ * one point per stream every 100 ms), not at saturation, where every latency is the queue in
+ * front of a full core (the raw echo's own acks take ~100 ms at p99 there). A third run paces
+ * the streams at that rate and reads the fan-out; the saturated run's figure is printed too.
+ */
+const PACED_INTERVAL_MS = 100;
+
+async function run(
+  kind: "tracking" | "echo",
+  file: TrackingBenchFile,
+  dir: string,
+  paced?: { intervalMs: number },
+): Promise<Run> {
   const controlPort = await freePort();
   const server: ChildServer = await startChild({
     name: kind === "tracking" ? "tracking" : "grpc-echo",
@@ -80,6 +93,7 @@ async function run(kind: "tracking" | "echo", file: TrackingBenchFile, dir: stri
           warmupMs: warmupS * 1000,
           measureMs: (durationS - warmupS) * 1000,
           t0,
+          intervalMs: paced?.intervalMs,
         };
       },
     );
@@ -141,6 +155,8 @@ export default {
       const file: TrackingBenchFile = { drivers: [], trips: [] };
       const tracking = await run("tracking", file, dir);
       const echo = await run("echo", file, dir);
+      const atRate = await run("tracking", file, dir, { intervalMs: PACED_INTERVAL_MS });
+      const offeredPerS = (STREAMS * 1000) / PACED_INTERVAL_MS;
       const ratio = tracking.pointsPerS / echo.pointsPerS;
       return {
         figures: [
@@ -168,8 +184,24 @@ export default {
             unit: "µs",
             baseline: { label: "raw echo per ack", value: round(echo.cpuMicrosPerPoint) },
           },
-          { label: "p50 fan-out latency to WatchLocation", value: round(tracking.fanoutP50, 2), unit: "ms" },
-          { label: "p99 fan-out latency to WatchLocation", value: round(tracking.fanoutP99, 2), unit: "ms" },
+          {
+            label: "p50 fan-out latency to WatchLocation (saturated)",
+            value: round(tracking.fanoutP50, 2),
+            unit: "ms",
+          },
+          {
+            label: "p99 fan-out latency to WatchLocation (saturated)",
+            value: round(tracking.fanoutP99, 2),
+            unit: "ms",
+          },
+          {
+            label: `paced run: accepted points/s (offered ${offeredPerS})`,
+            value: round(atRate.pointsPerS, 0),
+            unit: "points/s",
+          },
+          { label: "paced run: p99 ack latency", value: round(atRate.ackP99, 2), unit: "ms" },
+          { label: "paced run: p50 fan-out latency to WatchLocation", value: round(atRate.fanoutP50, 2), unit: "ms" },
+          { label: "paced run: p99 fan-out latency to WatchLocation", value: round(atRate.fanoutP99, 2), unit: "ms" },
           {
             label: "server memory per idle stream (RSS)",
             value: round(tracking.idleKbPerStream.rss),
@@ -191,9 +223,9 @@ export default {
             detail: `${round(tracking.pointsPerS, 0)}/s`,
           },
           {
-            label: "fan-out p99 to WatchLocation < 100 ms",
-            pass: tracking.fanoutSamples > 0 && tracking.fanoutP99 < 100,
-            detail: `${round(tracking.fanoutP99, 1)} ms over ${tracking.fanoutSamples} samples`,
+            label: `fan-out p99 to WatchLocation < 100 ms at ${offeredPerS} points/s over ${STREAMS} streams`,
+            pass: atRate.fanoutSamples > 0 && atRate.fanoutP99 < 100 && atRate.pointsPerS >= 0.95 * offeredPerS,
+            detail: `${round(atRate.fanoutP99, 1)} ms over ${atRate.fanoutSamples} samples, ${round(atRate.pointsPerS, 0)} of ${offeredPerS} points/s accepted (saturated: ${round(tracking.fanoutP99, 1)} ms)`,
           },
           {
             label: "server memory per idle stream < 4 KB (heap + external)",
@@ -206,7 +238,7 @@ export default {
           "Tracking runs on its embedded defaults (in-process position store and bus, PGlite breadcrumbs); with REDIS_URL each point adds a Redis round trip.",
           `Server memory: RSS ${round(tracking.server.before.rssBytes / 1048576)} MB idle without streams; points by outcome: ${JSON.stringify(tracking.server.after.extra)}.`,
         ],
-        problems: [...tracking.problems, ...echo.problems],
+        problems: [...tracking.problems, ...echo.problems, ...atRate.problems],
       };
     } finally {
       await rm(dir, { recursive: true, force: true });
