@@ -37,6 +37,9 @@ import { REST_ALIASES } from "./rest/aliases.js";
 import { RestHandler, send } from "./rest/rest-handler.js";
 import { PUBLIC_SERVICES, type UpstreamName } from "./upstreams.js";
 
+/** Connections the kernel may hold for the gateway before they are accepted (see the listen call). */
+const LISTEN_BACKLOG = 4096;
+
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 
@@ -250,7 +253,10 @@ export async function startGateway(platform: Platform, config: GatewayConfig): P
   });
   await new Promise<void>((resolve, reject) => {
     server.server.once("error", reject);
-    server.server.listen(config.PORT, config.HOST, () => resolve());
+    // Node's default accept backlog (511) overflows when hundreds of phones (re)connect at once,
+    // e.g. after a deploy or under overload with a busy loop: the kernel then drops SYNs and each
+    // client retries after 1 s, then 3 s. Ask for the kernel's ceiling (somaxconn caps it).
+    server.server.listen({ port: config.PORT, host: config.HOST, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
   // /metrics, readiness with its failing checks, and /health/detailed: on the admin port only.
