@@ -54,6 +54,11 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
   ADAPTIVE_LIMIT_INITIAL: envInt(50, 1),
   /** How much slower than usual calls may get before the limit shrinks (factor). */
   ADAPTIVE_LIMIT_TOLERANCE: z.coerce.number().min(1).max(10).default(1.5),
+  /**
+   * Event-loop lag (ms) above which a class's limit backs off as for a dropped call: this process's
+   * CPU is the queue then, and every call and refusal waits in it. 0 turns it off.
+   */
+  ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS: envInt(20, 0),
   /** Open streaming calls (WatchBooking, WatchLocation, StreamLocation, …), counted apart from unary slots. */
   MAX_OPEN_STREAMS: envInt(20_000, 1),
 

@@ -62,7 +62,7 @@ export interface AdmissionSettings {
   queues: Record<EndpointClass, { concurrency: number; maxQueued: number }>;
   maxQueueWaitMs: number;
   /** Learn each class's limit (Gradient2) between min and the class's ceiling; false = the ceiling, fixed. */
-  adaptive: { enabled: boolean; minLimit: number; initialLimit: number; tolerance: number };
+  adaptive: { enabled: boolean; minLimit: number; initialLimit: number; tolerance: number; maxLoopLagMs: number };
   maxOpenStreams: number;
   rateLimits: {
     enabled: boolean;
@@ -86,6 +86,7 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
       minLimit: config.ADAPTIVE_LIMIT_MIN,
       initialLimit: config.ADAPTIVE_LIMIT_INITIAL,
       tolerance: config.ADAPTIVE_LIMIT_TOLERANCE,
+      maxLoopLagMs: config.ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS,
     },
     maxOpenStreams: config.MAX_OPEN_STREAMS,
     rateLimits: {
@@ -159,6 +160,7 @@ export class Admission {
               maxLimit: concurrency,
               initialLimit: Math.max(minLimit, Math.min(adaptive.initialLimit, concurrency)),
               tolerance: adaptive.tolerance,
+              congested: adaptive.maxLoopLagMs > 0 ? () => this.loopLag.ms > adaptive.maxLoopLagMs : undefined,
             })
           : new FixedLimit(concurrency);
         return [name, new AdaptiveLimiter({ limit, maxQueued })];

@@ -74,6 +74,22 @@ describe("gradient limit", () => {
     assert.equal(limit.limit, 45, "x0.9 for the drop");
     assert.throws(() => new GradientLimit({ initialLimit: 1, minLimit: 0, maxLimit: 1 }), RangeError);
   });
+
+  it("backs off while its resource is congested, though round trips learnt under load look normal", () => {
+    let congested = true;
+    const limit = new GradientLimit({ initialLimit: 48, minLimit: 10, maxLimit: 48, congested: () => congested });
+    // Loaded from the first window: the same RTT throughout, so the gradient alone never moves it.
+    let now = feed(limit, 0, 10, 40, 48);
+    assert.ok(limit.limit < 20, `backed off x0.9 a window: ${limit.limit}`);
+    now = feed(limit, now, 30, 40, 48);
+    assert.equal(limit.limit, 10, "never below the minimum");
+    congested = false;
+    feed(limit, now, 20, 40, 48);
+    assert.ok(limit.limit > 20, `grows again once the congestion is gone: ${limit.limit}`);
+    const paced = new GradientLimit({ initialLimit: 48, minLimit: 10, maxLimit: 48, congested: () => true });
+    feed(paced, 0, 20, 40, 5);
+    assert.equal(paced.limit, 48, "a lag its own few calls did not cause leaves the limit alone");
+  });
 });
 
 const rejection = (reason: string) => (e: unknown) => e instanceof LimitRejectedError && e.reason === reason;

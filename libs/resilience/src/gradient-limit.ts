@@ -31,6 +31,13 @@ export interface GradientLimitSettings {
   windowSamples?: number;
   /** Limit factor when a window saw a dropped call (an upstream timeout or overload answer). Default 0.9. */
   backoffRatio?: number;
+  /**
+   * Read when a window closes: true when the resource the calls share is saturated whatever
+   * their round trips say (e.g. the event loop runs late), and the limit backs off as for a
+   * dropped call. Round trips alone cannot see this when the load was there from the start: the
+   * long-term average then learns the saturated latency as normal.
+   */
+  congested?: () => boolean;
 }
 
 /** Samples below this are not a round trip (a cached or refused answer): they would drag the averages down. */
@@ -100,7 +107,7 @@ export class GradientLimit {
 
   private update(shortRtt: number, inflight: number, dropped: boolean): void {
     const { minLimit, maxLimit } = this.settings;
-    if (dropped) {
+    if (dropped || (inflight >= this.estimated / 2 && this.settings.congested?.())) {
       this.estimated = clamp(this.estimated * this.backoffRatio, minLimit, maxLimit);
       return;
     }
