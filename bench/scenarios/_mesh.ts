@@ -15,6 +15,7 @@ import { type MeshSystem, startMesh } from "../../sim/mesh.js";
 import { trackServerPids } from "../lib/child.js";
 import { ScenarioSkipped } from "../lib/scenario.js";
 import { type GatewayClient, gatewayClient } from "./_gateway-calls.js";
+import { CLOSED_LOOP_LINE } from "./_system.js";
 
 const NEEDS = ["DATABASE_URL", "REDIS_URL", "NATS_URL"] as const;
 
@@ -33,13 +34,9 @@ async function start(): Promise<Shared> {
       // One customer hammers one method: per-user limits would measure the limiter, not the system.
       RATE_LIMIT_ENABLED: "false",
       QUOTES_PER_USER_PER_MINUTE: "100000",
-      // The closed loops keep every connection's call in flight: at saturation the booking class's
-      // learnt limit falls below that, its 20 ms line overflows, and the gateway then refuses at
-      // once while its loop lags (seen: 6,327 of 8,861 ListBookings, as 429). A throughput figure
-      // must not count the limiter's refusals (gateway-overload measures those), so the line holds
-      // every connection for as long as a call takes; the admission path itself still runs.
-      QUEUE_BOOKING_MAX_QUEUED: "64",
-      QUEUE_MAX_WAIT_MS: "5000",
+      // The closed loops' line (_system.ts; seen without it: the gateway refused 6,327 of 8,861
+      // ListBookings, as 429, once the booking class's limit fell below the 50 connections).
+      ...CLOSED_LOOP_LINE,
       // Exit within the bench's patience, so a BENCH_CPU_PROF profile is written.
       SHUTDOWN_TIMEOUT_MS: "3000",
     },

@@ -1,15 +1,15 @@
 /**
  * Load worker of the gateway-overload scenario (a child process, started by lib/workers.ts):
  * closed-loop, autocannon as fast as the connections allow; open-loop, requests paced evenly
- * at a fixed overall rate over a pool of keep-alive connections (autocannon's overallRate
+ * at a fixed overall rate over a pool of keep-alive connections (lib/paced-http.ts; autocannon's overallRate
  * sends each connection's quota in a burst at the start of every second: 1.5x capacity in
  * one burst a second, then silence, is not the steady overload this scenario is about). The
  * answers of the measured window are sorted by outcome: 2xx (goodput), explicit refusals
  * (429/503) with their own latency, anything else. An open-loop latency counts from the
  * request's scheduled time, so a request held back by busy connections is not flattered.
  */
-import { Agent, request } from "node:http";
 import autocannon from "autocannon";
+import { PacedHttp } from "../lib/paced-http.js";
 import { percentile, runWorker } from "../lib/workers.js";
 
 export interface OverloadLoadInput {
@@ -103,10 +103,15 @@ async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult>
 
 /** Open loop: `overallRate` requests a second, evenly spaced, on at most `connections` keep-alive sockets. */
 async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: input.connections });
-  const url = new URL(input.url);
-  const body = Buffer.from(input.body);
-  const payloadOf = (i: number) => (input.bodies ? Buffer.from(input.bodies[i]!) : body);
+  const http = new PacedHttp({
+    url: new URL(input.url),
+    method: "POST",
+    headers: input.headers,
+    maxSockets: input.connections,
+    timeoutMs: 10_000,
+  });
+  const shared = http.requestBytes(Buffer.from(input.body));
+  const bytesOf = (i: number) => (input.bodies ? http.requestBytes(Buffer.from(input.bodies[i]!)) : shared);
   const started = performance.now();
   const measureFrom = started + input.warmupS * 1000;
   const endAt = started + input.durationS * 1000;
@@ -116,40 +121,31 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   const refusedMs: number[] = [];
   let pending = 0;
   let sent = 0;
-  const fire = (scheduledAt: number, payload: Buffer) => {
-    const headers = { ...input.headers, "content-length": String(payload.byteLength) };
+  const fire = (scheduledAt: number, bytes: Buffer) => {
     pending += 1;
     const counts = scheduledAt >= measureFrom;
-    const req = request(url, { method: "POST", headers, agent, timeout: 10_000 }, (res) => {
-      res.resume();
-      res.on("end", () => {
+    http.send(bytes, scheduledAt, {
+      done(status, ms, error) {
         pending -= 1;
         if (!counts) return;
-        const ms = performance.now() - scheduledAt;
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) {
+        if (error) {
+          outcome.errors += 1;
+          if (error === "timeout") outcome.timeouts += 1;
+        } else if (status >= 200 && status < 300) {
           outcome.ok += 1;
           okMs.push(ms);
         } else if (status === 429 || status === 503) {
           outcome.refused += 1;
           refusedMs.push(ms);
         } else other[status] = (other[status] ?? 0) + 1;
-      });
+      },
     });
-    req.on("timeout", () => req.destroy(new Error("request timed out")));
-    req.on("error", (error) => {
-      pending -= 1;
-      if (!counts) return;
-      outcome.errors += 1;
-      if (/timed out/.test(error.message)) outcome.timeouts += 1;
-    });
-    req.end(payload);
   };
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = Math.min(performance.now(), endAt);
       const due = Math.min(Math.floor(((now - started) / 1000) * input.overallRate), input.bodies?.length ?? Infinity);
-      for (; sent < due; sent++) fire(started + (sent / input.overallRate) * 1000, payloadOf(sent));
+      for (; sent < due; sent++) fire(started + (sent / input.overallRate) * 1000, bytesOf(sent));
       if (now >= endAt) {
         clearInterval(tick);
         resolve();
@@ -159,7 +155,7 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   // Answers to the last requests still count (their schedule was inside the window).
   const drainBy = performance.now() + 11_000;
   while (pending > 0 && performance.now() < drainBy) await new Promise((r) => setTimeout(r, 20));
-  agent.destroy();
+  http.close();
   return {
     measuredS: (endAt - measureFrom) / 1000,
     ...outcome,

@@ -12,6 +12,20 @@ import { dropBenchSchema } from "./_postgres.js";
 
 const SERVICES = ["identity", "fleet", "pricing", "booking", "tracking", "dispatch", "notification"];
 
+/**
+ * The line in front of each endpoint class, for closed loops: a closed loop keeps every
+ * connection's call in flight, and at saturation each class's learnt limit falls below that
+ * (it backs off while the event loop lags): with the product's short line (20 ms) the rest would
+ * be refused, and a throughput figure must not count the limiter's refusals (gateway-overload
+ * measures those, with the product's line). So the line holds every connection for as long as a
+ * call takes; the admission path itself still runs. A scenario's own env overrides these.
+ */
+export const CLOSED_LOOP_LINE = {
+  QUEUE_DEFAULT_MAX_QUEUED: "64",
+  QUEUE_BOOKING_MAX_QUEUED: "64",
+  QUEUE_MAX_WAIT_MS: "5000",
+} as const;
+
 export interface BenchSystem extends GatewayClient {
   /** The last lines the child printed (after `stop()`: what it printed at exit, e.g. its TLS handshake count). */
   recentOutput(): string;
@@ -57,6 +71,7 @@ export async function startBenchSystem(
       CACHE_KEY_PREFIX: `bench:${suffix}:`,
       // One user hammers one method: per-user limits would measure the limiter, not the system.
       RATE_LIMIT_ENABLED: "false",
+      ...CLOSED_LOOP_LINE,
       // The graceful shutdown must end within the bench's 5 s before SIGKILL, which would lose a
       // BENCH_CPU_PROF profile.
       SHUTDOWN_TIMEOUT_MS: "3000",

@@ -19,12 +19,6 @@ export default {
       {
         DATABASE_URL: benchDatabaseUrl(),
         QUOTES_PER_USER_PER_MINUTE: "100000",
-        // The closed loop keeps every connection's call in flight. At saturation the booking
-        // class's learnt limit falls below that and its 20 ms line shed a few (seen: 17 of 1,292,
-        // as 429): a throughput figure must not count the limiter's refusals, so the line holds
-        // every connection for as long as a call takes. The admission path itself still runs.
-        QUEUE_BOOKING_MAX_QUEUED: "64",
-        QUEUE_MAX_WAIT_MS: "5000",
       },
       async (system) => ({
         ...(await listBookingsRoute(system, await system.loginCustomer())),
