@@ -12,9 +12,9 @@
  * Targets (issue 15): accepted points/s ≥ 0.7 × the echo's acks/s and ≥ 20,000 points/s over
  * 2,000 streams; point → WatchLocation fan-out p99 < 100 ms; < 4 KB of server memory per idle stream.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { freePort } from "@weelo/testing";
 import { startChild, type ChildServer } from "../lib/child.js";
 import { defaultLoadSettings } from "../lib/load.js";
@@ -28,6 +28,26 @@ const STREAMS = Number(process.env.BENCH_TRACKING_STREAMS ?? 2000);
 const TRIPS = Number(process.env.BENCH_TRACKING_TRIPS ?? 20);
 const WORKERS = Number(process.env.BENCH_TRACKING_WORKERS ?? 2);
 const STREAMS_PER_CONNECTION = 50;
+/**
+ * A folder: each server writes a V8 heap snapshot there before any stream and again with every
+ * stream open and idle (compare them in Chrome DevTools, "Comparison" view, to see what a stream holds).
+ */
+const SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS ? resolve(process.env.BENCH_HEAP_SNAPSHOTS) : undefined;
+
+/** Writes a heap snapshot of the server (SIGUSR2, --heapsnapshot-signal) and waits until the file is complete. */
+async function heapSnapshot(server: ChildServer, controlPort: number): Promise<void> {
+  if (!SNAPSHOTS) return;
+  const before = new Set(await readdir(SNAPSHOTS));
+  process.kill(server.pid, "SIGUSR2");
+  // Node writes Heap.<date>.<pid>...heapsnapshot synchronously on its main thread: once the file
+  // exists, the control door answers again when it is whole.
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const added = (await readdir(SNAPSHOTS)).filter((f) => !before.has(f) && f.endsWith(".heapsnapshot"));
+    if (added.length > 0) break;
+  }
+  await controlState(controlPort);
+}
 
 interface Run {
   pointsPerS: number;
@@ -61,7 +81,7 @@ async function run(
   const server: ChildServer = await startChild({
     name: kind === "tracking" ? "tracking" : "grpc-echo",
     script: kind === "tracking" ? "bench/scenarios/_tracking-server.ts" : "bench/baselines/grpc-echo-server.ts",
-    nodeArgs: ["--expose-gc"],
+    nodeArgs: ["--expose-gc", ...(SNAPSHOTS ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${SNAPSHOTS}`] : [])],
     env: {
       BENCH_CONTROL_PORT: String(controlPort),
       BENCH_DRIVERS: String(STREAMS),
@@ -75,6 +95,7 @@ async function run(
     if (kind === "tracking")
       Object.assign(file, JSON.parse(await readFile(join(dir, "tracking.json"), "utf8")) as TrackingBenchFile);
     const before = await controlState(controlPort, true);
+    await heapSnapshot(server, controlPort);
     const { durationS, warmupS } = defaultLoadSettings();
     const t0 = Date.now() - 3 * 3600_000;
     const perWorker = Math.ceil(file.drivers.length / WORKERS);
@@ -107,6 +128,7 @@ async function run(
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const idle = await controlState(controlPort, true);
+    await heapSnapshot(server, controlPort);
     await fetch(`http://127.0.0.1:${controlPort}/go`, { method: "POST" });
     const results = await workers.results;
     const after = await controlState(controlPort);
@@ -151,6 +173,7 @@ export default {
   description: `${STREAMS} driver streams, one point per ack, beside a raw grpc-js bidirectional echo; fan-out to WatchLocation`,
   async measure(): Promise<MeasureResult> {
     const dir = await mkdtemp(join(tmpdir(), "weelo-bench-tracking-file-"));
+    if (SNAPSHOTS) await mkdir(SNAPSHOTS, { recursive: true });
     try {
       const file: TrackingBenchFile = { drivers: [], trips: [] };
       const tracking = await run("tracking", file, dir);
