@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { v7 as uuidv7 } from "uuid";
+import { Redis } from "ioredis";
 import { PointRejection } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { sleep, until } from "@weelo/testing";
 import { failure } from "@weelo/testing";
@@ -56,6 +57,35 @@ describe("tracking over gRPC", () => {
     const stored = await t.tracking.store.get(driver.id);
     assert.equal(stored?.lastSeq, 6);
     assert.equal(stored?.position?.seq, 5);
+    stream.close();
+  });
+
+  it("a standing driver's next point restores the position a store lost (Redis restarted without its keys)", async () => {
+    const driver = await t.driver();
+    const stream = t.stream(driver.token);
+    stream.send(path(1, 3));
+    await stream.waitForAck(3);
+    const before = await t.tracking.store.get(driver.id);
+    assert.equal(before?.position?.seq, 3);
+    const store = t.tracking.store;
+    if (store.kind === "redis") {
+      const redis = new Redis(process.env.REDIS_URL!);
+      const keys = await redis.keys(`*tracking:d:${driver.id}`);
+      assert.equal(keys.length, 1, "the driver's hash");
+      await redis.del(...keys);
+      await redis.quit();
+    } else {
+      (store as unknown as { drivers: Map<string, unknown> }).drivers.delete(driver.id);
+    }
+    assert.equal((await t.tracking.store.get(driver.id))?.position, undefined, "lost");
+    // Standing still: the same place, speed 0 (jitter, not a new accepted point).
+    const { lat, lng } = before!.position!;
+    stream.send([pointAt(4, lat, lng, { speedMps: 0 })]);
+    await stream.waitForAck(4);
+    const after = await t.tracking.store.get(driver.id);
+    assert.equal(after?.lastSeq, 4);
+    assert.equal(after?.position?.seq, 3, "the last accepted position is stored again");
+    assert.equal(after?.position?.lat, lat);
     stream.close();
   });
 

@@ -250,7 +250,10 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       }
     }
     // Durable once the earlier ingests of the driver are, and this one's breadcrumbs and position are stored.
-    const update = { lastSeq: ackedSeq, lastSeenAt: at, position: latest };
+    // A message of jitter only (a truck standing at the drop) still writes the last accepted
+    // position: a store that lost it (Redis restarted without its keys) has it again at the next
+    // message, instead of answering "position unknown" to the arrival check until the truck moves.
+    const update = { lastSeq: ackedSeq, lastSeenAt: at, position: latest ?? state.last };
     const written = trip
       ? deps.writer.add(accepted.map((point) => ({ bookingId: trip.bookingId, driverId, point })))
       : undefined;
