@@ -21,7 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { type FaultProxy, startFaultProxy } from "./fault-proxy.js";
-import { freePort } from "@weelo/testing";
+import { restartablePort } from "@weelo/testing";
 import { cleanUp, isolation } from "./system.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -181,11 +181,13 @@ export async function startMesh(options: MeshOptions): Promise<MeshSystem> {
     for (let i = 1; i <= (replicas[service.name as keyof typeof replicas] ?? 1); i++) {
       const id = i === 1 ? service.name : `${service.name}-${i}`;
       ids.push({ id, service });
+      // Below the ephemeral range: a killed process starts again on the same ports, which an
+      // outgoing connection could otherwise have taken as its source port meanwhile (EADDRINUSE).
       ports.set(id, {
-        grpc: await freePort(),
-        mesh: await freePort(),
-        admin: await freePort(),
-        ...(service.environment.PORT ? { http: await freePort() } : {}),
+        grpc: await restartablePort(),
+        mesh: await restartablePort(),
+        admin: await restartablePort(),
+        ...(service.environment.PORT ? { http: await restartablePort() } : {}),
       });
     }
   }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dropSchema, embeddedTestDataDir } from "@weelo/db";
@@ -66,6 +66,39 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/**
+ * A free port below the kernel's ephemeral range (ip_local_port_range, 32768+ by default), for a
+ * server that is stopped and started again on the same port (the mesh harness's restarts). A
+ * port from freePort() is in that range: while its server is down, any outgoing connection of
+ * the machine may take it as its source port, and the restart then fails with EADDRINUSE.
+ */
+export async function restartablePort(): Promise<number> {
+  let ephemeralFrom = 32768;
+  try {
+    ephemeralFrom = Number((await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8")).trim().split(/\s+/)[0]);
+  } catch {
+    // Not Linux: the IANA dynamic range starts at 49152; stay below Linux's default anyway.
+  }
+  const low = 20_000;
+  const high = Math.max(low + 1000, Math.min(ephemeralFrom, 32768)) - 1;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (restartablePortsGiven.has(port)) continue;
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((resolve) => server.close(resolve));
+    restartablePortsGiven.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${low} and ${high}`);
+}
+/** Ports this process handed out: two harnesses asking at once never get the same one. */
+const restartablePortsGiven = new Set<number>();
 
 /** A logger whose lines the test can read back. */
 export function capturingLogger(service = "test"): {
