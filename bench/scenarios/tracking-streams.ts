@@ -41,7 +41,9 @@ async function heapSnapshot(server: ChildServer, controlPort: number): Promise<v
   process.kill(server.pid, "SIGUSR2");
   // Node writes Heap.<date>.<pid>...heapsnapshot synchronously on its main thread: once the file
   // exists, the control door answers again when it is whole.
+  const deadline = Date.now() + 120_000;
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`${server.name} wrote no heap snapshot within 120 s of SIGUSR2`);
     await new Promise((r) => setTimeout(r, 500));
     const added = (await readdir(SNAPSHOTS)).filter((f) => !before.has(f) && f.endsWith(".heapsnapshot"));
     if (added.length > 0) break;

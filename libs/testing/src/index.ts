@@ -85,14 +85,18 @@ export async function restartablePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low));
     if (restartablePortsGiven.has(port)) continue;
+    // Taken before the bind is tried, so a caller asking meanwhile cannot pick it too.
+    restartablePortsGiven.add(port);
     const server = createServer();
     const bound = await new Promise<boolean>((resolve) => {
       server.once("error", () => resolve(false));
       server.listen(port, "127.0.0.1", () => resolve(true));
     });
-    if (!bound) continue;
+    if (!bound) {
+      restartablePortsGiven.delete(port);
+      continue;
+    }
     await new Promise((resolve) => server.close(resolve));
-    restartablePortsGiven.add(port);
     return port;
   }
   throw new Error(`no free port between ${low} and ${high}`);
