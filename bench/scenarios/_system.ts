@@ -33,6 +33,8 @@ export const CLOSED_LOOP_LINE = {
 export interface BenchSystem extends GatewayClient {
   /** The last lines the child printed (after `stop()`: what it printed at exit, e.g. its TLS handshake count). */
   recentOutput(): string;
+  /** The gateway's admin listener (/metrics, /health/*), from the all-in-one's ready line. */
+  adminUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startBenchSystem(
   return {
     ...gatewayClient(system.baseUrl),
     recentOutput: () => system.recentOutput(),
+    adminUrl: /"admin":"(http:\/\/[^"]+)"/.exec(system.recentOutput())?.[1],
     async stop() {
       await system.stop();
       await rm(dataDir, { recursive: true, force: true });

@@ -51,6 +51,21 @@ async function measured(input: OverloadLoadInput): Promise<OverloadLoadResult & 
   return { ...result, cpuS: cpu.length === 2 ? cpu[1]! - cpu[0]! : Number.NaN, windowS };
 }
 
+/**
+ * weelo_gateway_shed_total of the default class, by reason, from the gateway's /metrics (empty
+ * when the admin listener is unknown or does not answer: the figures then just leave it out).
+ */
+async function shedByReason(adminUrl: string | undefined): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  if (!adminUrl) return counts;
+  const text = await fetch(`${adminUrl}/metrics`)
+    .then((response) => (response.ok ? response.text() : ""))
+    .catch(() => "");
+  for (const match of text.matchAll(/^weelo_gateway_shed_total\{class="default",reason="(\w+)"\} (\d+)/gm))
+    counts.set(match[1]!, Number(match[2]));
+  return counts;
+}
+
 async function load(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   const pool = startWorkers<OverloadLoadInput, OverloadLoadResult>("bench/scenarios/_overload-load.ts", 1, () => input);
   try {
@@ -72,6 +87,7 @@ export default {
         // The product's line and lag rule (gateway.config.ts defaults), not the closed loops' (CLOSED_LOOP_LINE).
         QUEUE_MAX_WAIT_MS: "20",
         ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS: "20",
+        ...JSON.parse(process.env.TMP_OVERLOAD_ENV ?? "{}"),
       },
       { readyTimeoutMs: 120_000 },
     );
@@ -95,7 +111,13 @@ export default {
       const capacityRun = capacityRuns.reduce((best, run) => (servedPerS(run) > servedPerS(best) ? run : best));
       const capacity = servedPerS(capacityRun);
       const offered = Math.round(1.5 * capacity);
+      const shedBefore = await shedByReason(system.adminUrl);
       const overload = await measured({ ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered });
+      const shedAfter = await shedByReason(system.adminUrl);
+      // Whole run (warm-up included): why the gateway refused, per second of the run.
+      const shedReasons = [...shedAfter]
+        .map(([reason, count]) => ({ reason, perS: (count - (shedBefore.get(reason) ?? 0)) / durationS }))
+        .filter(({ perS }) => perS > 0);
       // Whole runs (warm-up included) on both sides: served calls per server CPU-second.
       const servedPerCpuS = (run: OverloadLoadResult & { cpuS: number; windowS: number }) =>
         run.ok / run.measuredS / (run.cpuS / run.windowS);
@@ -137,6 +159,11 @@ export default {
             baseline: { label: "capacity", value: Math.round(capacity) },
           },
           { label: "refused (429/503) under overload", value: Math.round(refusedPerS), unit: "req/s" },
+          ...shedReasons.map(({ reason, perS }) => ({
+            label: `  of which refused for ${reason} (gateway's count, whole run)`,
+            value: Math.round(perS),
+            unit: "req/s",
+          })),
           {
             label: "served calls per server CPU-second under overload",
             value: Math.round(servedPerCpuS(overload)),

@@ -18,4 +18,5 @@ export {
   type SessionWatchOptions,
   type NoticeBus,
   type RevokedListener,
+  type RevokedWatcher,
 } from "./session-watch.js";

@@ -93,5 +93,37 @@ for (const backend of backends) {
       sessions.announce({ sessionId, userId: "user-3" });
       await until("the next notice still works", () => told, 2000);
     });
+
+    it("tells watcher objects (add/remove) like functions: each once, a removed one never, none after the revocation", async () => {
+      const identity = process();
+      const service = process();
+      await sleep(backend.url ? 200 : 0);
+      const sessionId = randomUUID();
+      const told: string[] = [];
+      const watcher = (name: string) => ({ sessionRevoked: (notice: SessionRevoked) => told.push(`${name}:${notice.userId}`) });
+      const first = watcher("first");
+      const removed = watcher("removed");
+      const third = watcher("third");
+      assert.equal(service.sessions.add(sessionId, first), true);
+      assert.equal(service.sessions.add(sessionId, removed), true);
+      service.sessions.watch(sessionId, (notice) => told.push(`function:${notice.userId}`));
+      assert.equal(service.sessions.add(sessionId, third), true);
+      service.sessions.remove(sessionId, removed);
+      assert.equal(service.sessions.watched, 1, "one entry for the session, however many watch it");
+
+      identity.sessions.announce({ sessionId, userId: "user-4" });
+      await until("the watchers are told", () => told.length === 3, 5000);
+      await sleep(100);
+      assert.deepEqual(told.sort(), ["first:user-4", "function:user-4", "third:user-4"]);
+      assert.equal(service.sessions.watched, 0);
+      assert.equal(service.sessions.add(sessionId, watcher("late")), false, "a revoked session registers nothing");
+      assert.equal(service.sessions.watched, 0);
+
+      // One watcher alone (kept without a set), removed again: nothing left, nothing told.
+      const alone = randomUUID();
+      service.sessions.add(alone, first);
+      service.sessions.remove(alone, first);
+      assert.equal(service.sessions.watched, 0);
+    });
   });
 }

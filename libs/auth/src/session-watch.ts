@@ -23,6 +23,13 @@ export interface NoticeBus {
 
 export type RevokedListener = (notice: SessionRevoked) => void;
 
+/** A listener as an object: what holds a long-lived call registers itself, with no closure to keep. */
+export interface RevokedWatcher {
+  sessionRevoked(notice: SessionRevoked): void;
+}
+
+type Watcher = RevokedListener | RevokedWatcher;
+
 export interface SessionWatchOptions {
   /** How long a revocation is remembered for a watch that starts after it: the access-token lifetime. */
   rememberMs: number;
@@ -33,7 +40,8 @@ export interface SessionWatchOptions {
 }
 
 export class SessionWatch {
-  private readonly listeners = new Map<string, Set<RevokedListener>>();
+  /** Per session its watcher, or a set of them when more than one watches it (rare: one Set less per stream). */
+  private readonly listeners = new Map<string, Watcher | Set<Watcher>>();
   /** Recently revoked sessions (id → when), so a stream that registers a moment late is still told. */
   private readonly recent = new Map<string, { notice: SessionRevoked; at: number }>();
   private readonly subscription: { unsubscribe(): void };
@@ -77,26 +85,40 @@ export class SessionWatch {
    * recently); returns the function that stops watching. Cheap: one map entry per watch.
    */
   watch(sessionId: string, onRevoked: RevokedListener): () => void {
-    const earlier = this.recent.get(sessionId);
-    if (earlier && Date.now() - earlier.at < this.options.rememberMs) {
+    if (!this.add(sessionId, onRevoked)) {
       let stopped = false;
-      queueMicrotask(() => stopped || this.call(onRevoked, earlier.notice));
+      const notice = this.recent.get(sessionId)!.notice;
+      queueMicrotask(() => stopped || this.call(onRevoked, notice));
       return () => {
         stopped = true;
       };
     }
-    let set = this.listeners.get(sessionId);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(sessionId, set);
-    }
-    set.add(onRevoked);
-    return () => {
-      const current = this.listeners.get(sessionId);
-      if (!current) return;
-      current.delete(onRevoked);
+    return () => this.remove(sessionId, onRevoked);
+  }
+
+  /**
+   * watch() for an object that stops watching with remove(): no function is made per watch.
+   * Returns false, registering nothing, when the session was revoked recently: the caller
+   * handles that itself (it is told nothing).
+   */
+  add(sessionId: string, watcher: Watcher): boolean {
+    const earlier = this.recent.get(sessionId);
+    if (earlier && Date.now() - earlier.at < this.options.rememberMs) return false;
+    const current = this.listeners.get(sessionId);
+    if (current === undefined) this.listeners.set(sessionId, watcher);
+    else if (current instanceof Set) current.add(watcher);
+    else if (current !== watcher) this.listeners.set(sessionId, new Set([current, watcher]));
+    return true;
+  }
+
+  /** Stops a watch made with add() (or watch()); nothing happens when it is not watching. */
+  remove(sessionId: string, watcher: Watcher): void {
+    const current = this.listeners.get(sessionId);
+    if (current === watcher) this.listeners.delete(sessionId);
+    else if (current instanceof Set) {
+      current.delete(watcher);
       if (current.size === 0) this.listeners.delete(sessionId);
-    };
+    }
   }
 
   /** Sessions being watched now (for tests and metrics). */
@@ -118,15 +140,17 @@ export class SessionWatch {
       if (this.recent.size <= max && Date.now() - entry.at < this.options.rememberMs) break;
       this.recent.delete(id);
     }
-    const set = this.listeners.get(notice.sessionId);
-    if (!set) return;
+    const watchers = this.listeners.get(notice.sessionId);
+    if (!watchers) return;
     this.listeners.delete(notice.sessionId);
-    for (const listener of set) this.call(listener, notice);
+    if (watchers instanceof Set) for (const watcher of watchers) this.call(watcher, notice);
+    else this.call(watchers, notice);
   }
 
-  private call(listener: RevokedListener, notice: SessionRevoked): void {
+  private call(watcher: Watcher, notice: SessionRevoked): void {
     try {
-      listener(notice);
+      if (typeof watcher === "function") watcher(notice);
+      else watcher.sessionRevoked(notice);
     } catch (error) {
       this.options.onError?.(error);
     }

@@ -206,38 +206,53 @@ function checkedIterator(inner: AsyncIterator<unknown>): AsyncIterableIterator<u
   };
 }
 
-/** A `listen` reading: the call's own events, one object per call (no closure per message). */
+/** The reading a call is listened to by (ListenedRequests), kept on the call itself. */
+const LISTENED = Symbol("weelo.listenedRequests");
+type ListenedCall = ReadableCall & { [LISTENED]?: ListenedRequests };
+
+// One set of event listeners for every listened call: an emitter calls a listener with itself
+// as `this`, which leads to the call's reading. No closure or context per stream.
+function onListenedData(this: ListenedCall, message: unknown): void {
+  this[LISTENED]?.data(message);
+}
+function onListenedEnd(this: ListenedCall): void {
+  this[LISTENED]?.end();
+}
+function onListenedError(this: ListenedCall, error: Error): void {
+  this[LISTENED]?.error(error);
+}
+
+/** A `listen` reading: the call's own events, one object per call (no closure per message or per call). */
 class ListenedRequests implements RequestFlow {
   private stopped = false;
-  private readonly onData: (message: unknown) => void;
-  private readonly onEnd: () => void;
-  private readonly onError: (error: Error) => void;
 
   constructor(
-    private readonly call: ReadableCall,
+    private readonly call: ListenedCall,
     private readonly listener: RequestListener<unknown>,
   ) {
-    // Assigned here, not as class fields: the build's keepNames names a field's function at
-    // every creation (a defineProperty that leaves ~250 bytes of dictionary per function).
-    this.onData = (message) => {
-      if (message instanceof RefusedRequest) {
-        this.stop();
-        this.listener.error(message.error);
-      } else {
-        this.listener.message(message);
-      }
-    };
-    this.onEnd = () => {
+    call[LISTENED] = this;
+    call.on("end", onListenedEnd);
+    call.on("error", onListenedError);
+    call.on("data", onListenedData);
+  }
+
+  data(message: unknown): void {
+    if (message instanceof RefusedRequest) {
       this.stop();
-      this.listener.end();
-    };
-    this.onError = (error) => {
-      this.stop();
-      this.listener.error(error);
-    };
-    call.on("end", this.onEnd);
-    call.on("error", this.onError);
-    call.on("data", this.onData);
+      this.listener.error(message.error);
+    } else {
+      this.listener.message(message);
+    }
+  }
+
+  end(): void {
+    this.stop();
+    this.listener.end();
+  }
+
+  error(error: Error): void {
+    this.stop();
+    this.listener.error(error);
   }
 
   pause(): void {
@@ -250,9 +265,9 @@ class ListenedRequests implements RequestFlow {
 
   stop(): void {
     this.stopped = true;
-    this.call.off("data", this.onData);
-    this.call.off("end", this.onEnd);
-    this.call.off("error", this.onError);
+    this.call.off("data", onListenedData);
+    this.call.off("end", onListenedEnd);
+    this.call.off("error", onListenedError);
     this.call.pause();
   }
 }
@@ -338,6 +353,15 @@ async function writeAll(
   }
 }
 
+/** The sink a call's pushed responses go to (CallSink), kept on the call itself. */
+const SINK = Symbol("weelo.callSink");
+type SinkCall = grpc.ServerWritableStream<unknown, unknown> & { [SINK]?: CallSink };
+
+/** The one "cancelled" listener of every sink (`this` is the call): no closure per stream. */
+function onSinkCallCancelled(this: SinkCall): void {
+  this[SINK]?.gone();
+}
+
 /** The sink of pushed responses: the call itself; writes after the caller went away are dropped. */
 class CallSink implements ResponseSink<unknown> {
   private goneCallback: (() => void) | undefined;
@@ -361,7 +385,10 @@ class CallSink implements ResponseSink<unknown> {
     // A call with a deadline needs the context's signal (its timer); one without hears the
     // call's own cancel, and no abort signal is made for a stream that may live for hours.
     if (this.ctx.deadline !== undefined) this.ctx.signal.addEventListener("abort", () => this.gone(), { once: true });
-    else this.call.on("cancelled", () => this.gone()); // gone() runs its callback once
+    else {
+      (this.call as SinkCall)[SINK] = this;
+      this.call.on("cancelled", onSinkCallCancelled); // gone() runs its callback once
+    }
   }
 
   gone(): void {

@@ -1,9 +1,12 @@
 import { UnauthenticatedError } from "@weelo/errors";
+import type { CallContext } from "../context.js";
 import type { ServerInterceptor } from "./types.js";
 
 /** What the interceptor needs of a session watcher (SessionWatch in @weelo/auth). */
 export interface SessionWatcher {
-  watch(sessionId: string, onRevoked: () => void): () => void;
+  /** Registers the watcher; false (nothing registered) when the session was revoked already. */
+  add(sessionId: string, watcher: { sessionRevoked(): void }): boolean;
+  remove(sessionId: string, watcher: { sessionRevoked(): void }): void;
 }
 
 /**
@@ -13,21 +16,15 @@ export interface SessionWatcher {
  * session instead. Unary calls are left alone (they end on their own within their deadline).
  */
 export function revocationInterceptor(sessions: SessionWatcher): ServerInterceptor {
-  // Plain promise callbacks, no async frame: a stream lives long, and an async function would
-  // keep its frame and a race's promises alive for all of it.
   return (ctx, next) => {
     const principal = ctx.principal;
     if (!principal || !ctx.streaming) return next();
     return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const stop = sessions.watch(principal.sessionId, () => {
-        if (settled) return;
-        settled = true;
-        stop();
-        const error = new UnauthenticatedError("the session has ended; log in again", { reason: "SESSION_REVOKED" });
-        ctx.abort(error); // the handler's signal: it stops reading and writing
-        reject(error); // and the call ends now, even if the handler is slow to notice
-      });
+      const guard = new StreamGuard(sessions, principal.sessionId, ctx, resolve, reject);
+      if (!sessions.add(principal.sessionId, guard)) {
+        guard.sessionRevoked();
+        return;
+      }
       let work: Promise<void>;
       try {
         work = next();
@@ -35,20 +32,50 @@ export function revocationInterceptor(sessions: SessionWatcher): ServerIntercept
         work = Promise.reject(error);
       }
       // A handler finishing after the revocation: its outcome no longer matters.
-      work.then(
-        () => {
-          if (settled) return;
-          settled = true;
-          stop();
-          resolve();
-        },
-        (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          stop();
-          reject(error);
-        },
-      );
+      work.then(guard.finished, guard.failed);
     });
   };
+}
+
+/**
+ * One streaming call's watch of its session, as one object: a stream lives for hours, so what
+ * it keeps is counted per stream (no async frame, no closure per watch; the two promise
+ * callbacks share one context).
+ */
+class StreamGuard {
+  private settled = false;
+  readonly finished: () => void;
+  readonly failed: (error: unknown) => void;
+
+  constructor(
+    private readonly sessions: SessionWatcher,
+    private readonly sessionId: string,
+    private readonly ctx: CallContext,
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    // Assigned here, not as class fields: the build's keepNames would name a field's function
+    // at every creation.
+    this.finished = () => {
+      if (this.settle()) this.resolve();
+    };
+    this.failed = (error) => {
+      if (this.settle()) this.reject(error);
+    };
+  }
+
+  sessionRevoked(): void {
+    if (!this.settle()) return;
+    const error = new UnauthenticatedError("the session has ended; log in again", { reason: "SESSION_REVOKED" });
+    this.ctx.abort(error); // the handler's signal: it stops reading and writing
+    this.reject(error); // and the call ends now, even if the handler is slow to notice
+  }
+
+  /** True the first time: the call's outcome is decided, and the watch stops. */
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.sessions.remove(this.sessionId, this);
+    return true;
+  }
 }
