@@ -68,6 +68,9 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   "grpc.keepalive_permit_without_calls": 1,
   "grpc.http2.min_ping_interval_without_data_ms": 10_000,
   "grpc.max_receive_message_length": 4 * 1024 * 1024,
+  // No channelz service is served: without it, its per-call trackers are pure cost (four closures
+  // kept by every open stream, and a count for every message sent and received).
+  "grpc.enable_channelz": 0,
   // No grpc.max_connection_age_ms: with it, every stream the gateway relayed (drivers'
   // StreamLocation, WatchBooking, WatchOffers) failed at once when the age came (seen by
   // the simulator at 5 minutes), and drivers stream all day. The cause, in grpc-js 1.14.7: after
