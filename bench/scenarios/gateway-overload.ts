@@ -87,7 +87,6 @@ export default {
         // The product's line and lag rule (gateway.config.ts defaults), not the closed loops' (CLOSED_LOOP_LINE).
         QUEUE_MAX_WAIT_MS: "20",
         ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS: "20",
-        ...JSON.parse(process.env.TMP_OVERLOAD_ENV ?? "{}"),
       },
       { readyTimeoutMs: 120_000 },
     );
