@@ -100,7 +100,9 @@ for (const backend of backends) {
       await sleep(backend.url ? 200 : 0);
       const sessionId = randomUUID();
       const told: string[] = [];
-      const watcher = (name: string) => ({ sessionRevoked: (notice: SessionRevoked) => told.push(`${name}:${notice.userId}`) });
+      const watcher = (name: string) => ({
+        sessionRevoked: (notice: SessionRevoked) => told.push(`${name}:${notice.userId}`),
+      });
       const first = watcher("first");
       const removed = watcher("removed");
       const third = watcher("third");
