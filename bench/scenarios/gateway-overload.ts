@@ -84,7 +84,8 @@ export default {
       {
         QUEUE_DEFAULT_CONCURRENCY: String(CONCURRENCY),
         QUEUE_DEFAULT_MAX_QUEUED: String(MAX_QUEUED),
-        // The product's line and lag rule (gateway.config.ts defaults), not the closed loops' (CLOSED_LOOP_LINE).
+        // The product's limit floor, line and lag rule (gateway.config.ts defaults), not the closed loops' (CLOSED_LOOP_LINE).
+        ADAPTIVE_LIMIT_MIN: "10",
         QUEUE_MAX_WAIT_MS: "20",
         ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS: "20",
       },
