@@ -81,6 +81,30 @@ export function listDrivers(
 }
 
 /**
+ * Drivers online or on a trip, with their vehicle's type and event sequence, in id order after
+ * `afterId`: what their last availability events said (see ListOnlineDrivers).
+ */
+export function listOnlineDrivers(
+  db: FleetDb,
+  query: { afterId?: string | undefined; limit: number },
+): Promise<{ id: string; transporter_id: string; vehicle_id: string; vehicle_type: string; event_seq: string }[]> {
+  let select = db
+    .selectFrom("drivers")
+    .innerJoin("vehicles", "vehicles.id", "drivers.vehicle_id")
+    .select([
+      "drivers.id as id",
+      "drivers.transporter_id as transporter_id",
+      "vehicles.id as vehicle_id",
+      "vehicles.vehicle_type as vehicle_type",
+      "drivers.event_seq as event_seq",
+    ])
+    .where("drivers.status", "in", ["online", "on_trip"])
+    .where("drivers.removed_at", "is", null);
+  if (query.afterId) select = select.where("drivers.id", ">", query.afterId);
+  return select.orderBy("drivers.id", "asc").limit(query.limit).execute();
+}
+
+/**
  * Soft-removes a driver of the transporter unless on a trip; an online driver goes offline
  * in the same statement (and counts an event). Returns the row and what it drove before.
  */

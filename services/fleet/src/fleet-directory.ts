@@ -6,7 +6,14 @@
 import { InvalidArgumentError } from "@weelo/errors";
 import type { FleetContext } from "./fleet.context.js";
 import * as repo from "./fleet.repository.js";
-import { MAX_SERVICE_RADIUS_KM, normalizeIndianPhone, validateBaseLocation, validateId } from "./fleet.rules.js";
+import {
+  decodePageToken,
+  MAX_SERVICE_RADIUS_KM,
+  normalizeIndianPhone,
+  pageOf,
+  validateBaseLocation,
+  validateId,
+} from "./fleet.rules.js";
 
 export interface DirectoryEntry {
   found: boolean;
@@ -65,5 +72,23 @@ export function createFleetDirectory(ctx: Pick<FleetContext, "db">) {
     return { driver, vehicle };
   }
 
-  return { findActiveDriverByPhone, linkDriverAccount, findServingTransporters, getDriverAndVehicle };
+  // ------------------------------------------------------------------ tracking's question
+
+  /**
+   * One page of the drivers online or on a trip (tracking rebuilding its position store). Page
+   * size 1 to 1000 is the contract's rule; 0 means 500.
+   */
+  async function listOnlineDrivers(requestedPageSize: number, pageToken: string) {
+    const limit = requestedPageSize === 0 ? 500 : requestedPageSize;
+    const afterId = decodePageToken(pageToken);
+    return pageOf(await repo.listOnlineDrivers(db, { afterId, limit: limit + 1 }), limit);
+  }
+
+  return {
+    findActiveDriverByPhone,
+    linkDriverAccount,
+    findServingTransporters,
+    getDriverAndVehicle,
+    listOnlineDrivers,
+  };
 }

@@ -2,7 +2,10 @@
  * gRPC handlers of TransporterService and FleetDirectoryService, and the protobuf ⇄ domain
  * conversions the fleet's handlers share (vehicle.handlers.ts, driver.handlers.ts).
  */
-import type { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
+import type {
+  FleetDirectoryServiceService,
+  ListOnlineDriversResponse,
+} from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import {
   DriverStatus as ProtoDriverStatus,
   VehicleStatus as ProtoVehicleStatus,
@@ -53,6 +56,9 @@ export function directoryHandlers(fleet: FleetService): ServiceHandlers<typeof F
           availableVehicles: r.available_vehicles,
         })),
       };
+    },
+    async listOnlineDrivers(request) {
+      return onlineDriversPage(await fleet.listOnlineDrivers(request.pageSize, request.pageToken));
     },
     async getDriverAndVehicle(request) {
       const { driver, vehicle } = await fleet.getDriverAndVehicle(
@@ -153,5 +159,22 @@ function profileToProto(profile: DomainProfile): TransporterProfile {
     baseLocation: profile.base,
     serviceRadiusKm: profile.serviceRadiusKm,
     updatedAt: profile.updatedAt,
+  };
+}
+
+/** A page of fleet's online drivers in the contract's shape (the gRPC handler's and the in-process directory's). */
+export function onlineDriversPage(page: {
+  items: { id: string; transporter_id: string; vehicle_id: string; vehicle_type: string; event_seq: string }[];
+  nextPageToken: string;
+}): ListOnlineDriversResponse {
+  return {
+    drivers: page.items.map((row) => ({
+      driverId: row.id,
+      transporterId: row.transporter_id,
+      vehicleId: row.vehicle_id,
+      vehicleType: row.vehicle_type,
+      sequence: Number(row.event_seq),
+    })),
+    nextPageToken: page.nextPageToken,
   };
 }

@@ -13,11 +13,13 @@ import type {
   FindActiveDriverByPhoneResponse,
   LinkDriverAccountRequest,
   LinkDriverAccountResponse,
+  ListOnlineDriversRequest,
+  ListOnlineDriversResponse,
 } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import type { Logger } from "@weelo/log";
 import type { Platform } from "@weelo/runtime";
 import type { FleetConfig } from "./fleet.config.js";
-import { directoryHandlers, transporterHandlers } from "./fleet.handlers.js";
+import { directoryHandlers, onlineDriversPage, transporterHandlers } from "./fleet.handlers.js";
 import { createFleetService, type FleetService } from "./fleet.service.js";
 import type { FleetDatabase } from "./fleet.table.js";
 import { driverHandlers } from "./driver.handlers.js";
@@ -46,6 +48,8 @@ export interface FleetModule {
 export interface InProcessFleetDirectory {
   findActiveDriverByPhone(request: FindActiveDriverByPhoneRequest): Promise<FindActiveDriverByPhoneResponse>;
   linkDriverAccount(request: LinkDriverAccountRequest): Promise<LinkDriverAccountResponse>;
+  /** Tracking's question in the all-in-one (see ListOnlineDrivers). */
+  listOnlineDrivers(request: ListOnlineDriversRequest): Promise<ListOnlineDriversResponse>;
 }
 
 export async function startFleet(
@@ -93,6 +97,8 @@ export async function startFleet(
   const directory: InProcessFleetDirectory = {
     findActiveDriverByPhone: (request) => service.findActiveDriverByPhone(request.phone),
     linkDriverAccount: (request) => service.linkDriverAccount(request.phone, request.userId),
+    listOnlineDrivers: async (request) =>
+      onlineDriversPage(await service.listOnlineDrivers(request.pageSize, request.pageToken)),
   };
   return { service, directory, relay };
 }

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weelo/fleet/v1/fleet_directory_service.proto.
  */
 export const file_weelo_fleet_v1_fleet_directory_service: GenFile = /*@__PURE__*/
-  fileDesc("Cix3ZWVsby9mbGVldC92MS9mbGVldF9kaXJlY3Rvcnlfc2VydmljZS5wcm90bxIOd2VlbG8uZmxlZXQudjEiLwoeRmluZEFjdGl2ZURyaXZlckJ5UGhvbmVSZXF1ZXN0Eg0KBXBob25lGAEgASgJIlsKH0ZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJIjoKGExpbmtEcml2ZXJBY2NvdW50UmVxdWVzdBINCgVwaG9uZRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIlUKGUxpbmtEcml2ZXJBY2NvdW50UmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJIq4BCh5GaW5kU2VydmluZ1RyYW5zcG9ydGVyc1JlcXVlc3QSJgoFcG9pbnQYASABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEh8KDHZlaGljbGVfdHlwZRgCIAEoCUIJukgGcgToiCcBEigKDm1heF9kaXN0YW5jZV9tGAMgASgBQhC6SA0SC0ABKQAAAAAAAAAAEhkKBWxpbWl0GAQgASgFQgq6SAcaBRj0AygAIlsKH0ZpbmRTZXJ2aW5nVHJhbnNwb3J0ZXJzUmVzcG9uc2USOAoMdHJhbnNwb3J0ZXJzGAEgAygLMiIud2VlbG8uZmxlZXQudjEuU2VydmluZ1RyYW5zcG9ydGVyIlwKElNlcnZpbmdUcmFuc3BvcnRlchIWCg50cmFuc3BvcnRlcl9pZBgBIAEoCRISCgpkaXN0YW5jZV9tGAIgASgBEhoKEmF2YWlsYWJsZV92ZWhpY2xlcxgDIAEoBSJbChpHZXREcml2ZXJBbmRWZWhpY2xlUmVxdWVzdBIWCg50cmFuc3BvcnRlcl9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSEgoKdmVoaWNsZV9pZBgDIAEoCSLkAQobR2V0RHJpdmVyQW5kVmVoaWNsZVJlc3BvbnNlEhQKDGRyaXZlcl9mb3VuZBgBIAEoCBIWCg5kcml2ZXJfdXNlcl9pZBgCIAEoCRIzCg1kcml2ZXJfc3RhdHVzGAMgASgOMhwud2VlbG8uZmxlZXQudjEuRHJpdmVyU3RhdHVzEhUKDXZlaGljbGVfZm91bmQYBCABKAgSFAoMdmVoaWNsZV90eXBlGAUgASgJEjUKDnZlaGljbGVfc3RhdHVzGAYgASgOMh0ud2VlbG8uZmxlZXQudjEuVmVoaWNsZVN0YXR1czKvBAoVRmxlZXREaXJlY3RvcnlTZXJ2aWNlEosBChdGaW5kQWN0aXZlRHJpdmVyQnlQaG9uZRIuLndlZWxvLmZsZWV0LnYxLkZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVxdWVzdBovLndlZWxvLmZsZWV0LnYxLkZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVzcG9uc2UiD5ACAaK7GAhpZGVudGl0eRJ5ChFMaW5rRHJpdmVyQWNjb3VudBIoLndlZWxvLmZsZWV0LnYxLkxpbmtEcml2ZXJBY2NvdW50UmVxdWVzdBopLndlZWxvLmZsZWV0LnYxLkxpbmtEcml2ZXJBY2NvdW50UmVzcG9uc2UiD5ACAqK7GAhpZGVudGl0eRKLAQoXRmluZFNlcnZpbmdUcmFuc3BvcnRlcnMSLi53ZWVsby5mbGVldC52MS5GaW5kU2VydmluZ1RyYW5zcG9ydGVyc1JlcXVlc3QaLy53ZWVsby5mbGVldC52MS5GaW5kU2VydmluZ1RyYW5zcG9ydGVyc1Jlc3BvbnNlIg+QAgGiuxgIZGlzcGF0Y2gSfwoTR2V0RHJpdmVyQW5kVmVoaWNsZRIqLndlZWxvLmZsZWV0LnYxLkdldERyaXZlckFuZFZlaGljbGVSZXF1ZXN0Gisud2VlbG8uZmxlZXQudjEuR2V0RHJpdmVyQW5kVmVoaWNsZVJlc3BvbnNlIg+QAgGiuxgIZGlzcGF0Y2hiBnByb3RvMw", [file_buf_validate_validate, file_weelo_common_v1_access, file_weelo_common_v1_common, file_weelo_common_v1_rules, file_weelo_fleet_v1_fleet]);
+  fileDesc("Cix3ZWVsby9mbGVldC92MS9mbGVldF9kaXJlY3Rvcnlfc2VydmljZS5wcm90bxIOd2VlbG8uZmxlZXQudjEiLwoeRmluZEFjdGl2ZURyaXZlckJ5UGhvbmVSZXF1ZXN0Eg0KBXBob25lGAEgASgJIlsKH0ZpbmRBY3RpdmVEcml2ZXJCeVBob25lUmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJIjoKGExpbmtEcml2ZXJBY2NvdW50UmVxdWVzdBINCgVwaG9uZRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIlUKGUxpbmtEcml2ZXJBY2NvdW50UmVzcG9uc2USDQoFZm91bmQYASABKAgSEQoJZHJpdmVyX2lkGAIgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAMgASgJIq4BCh5GaW5kU2VydmluZ1RyYW5zcG9ydGVyc1JlcXVlc3QSJgoFcG9pbnQYASABKAsyFy53ZWVsby5jb21tb24udjEuTGF0TG5nEh8KDHZlaGljbGVfdHlwZRgCIAEoCUIJukgGcgToiCcBEigKDm1heF9kaXN0YW5jZV9tGAMgASgBQhC6SA0SC0ABKQAAAAAAAAAAEhkKBWxpbWl0GAQgASgFQgq6SAcaBRj0AygAIlsKH0ZpbmRTZXJ2aW5nVHJhbnNwb3J0ZXJzUmVzcG9uc2USOAoMdHJhbnNwb3J0ZXJzGAEgAygLMiIud2VlbG8uZmxlZXQudjEuU2VydmluZ1RyYW5zcG9ydGVyIlwKElNlcnZpbmdUcmFuc3BvcnRlchIWCg50cmFuc3BvcnRlcl9pZBgBIAEoCRISCgpkaXN0YW5jZV9tGAIgASgBEhoKEmF2YWlsYWJsZV92ZWhpY2xlcxgDIAEoBSJbChpHZXREcml2ZXJBbmRWZWhpY2xlUmVxdWVzdBIWCg50cmFuc3BvcnRlcl9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSEgoKdmVoaWNsZV9pZBgDIAEoCSLkAQobR2V0RHJpdmVyQW5kVmVoaWNsZVJlc3BvbnNlEhQKDGRyaXZlcl9mb3VuZBgBIAEoCBIWCg5kcml2ZXJfdXNlcl9pZBgCIAEoCRIzCg1kcml2ZXJfc3RhdHVzGAMgASgOMhwud2VlbG8uZmxlZXQudjEuRHJpdmVyU3RhdHVzEhUKDXZlaGljbGVfZm91bmQYBCABKAgSFAoMdmVoaWNsZV90eXBlGAUgASgJEjUKDnZlaGljbGVfc3RhdHVzGAYgASgOMh0ud2VlbG8uZmxlZXQudjEuVmVoaWNsZVN0YXR1cyJNChhMaXN0T25saW5lRHJpdmVyc1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhIKCnBhZ2VfdG9rZW4YAiABKAkiYwoZTGlzdE9ubGluZURyaXZlcnNSZXNwb25zZRItCgdkcml2ZXJzGAEgAygLMhwud2VlbG8uZmxlZXQudjEuT25saW5lRHJpdmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ1CgxPbmxpbmVEcml2ZXISEQoJZHJpdmVyX2lkGAEgASgJEhYKDnRyYW5zcG9ydGVyX2lkGAIgASgJEhIKCnZlaGljbGVfaWQYAyABKAkSFAoMdmVoaWNsZV90eXBlGAQgASgJEhAKCHNlcXVlbmNlGAUgASgDMqoFChVGbGVldERpcmVjdG9yeVNlcnZpY2USiwEKF0ZpbmRBY3RpdmVEcml2ZXJCeVBob25lEi4ud2VlbG8uZmxlZXQudjEuRmluZEFjdGl2ZURyaXZlckJ5UGhvbmVSZXF1ZXN0Gi8ud2VlbG8uZmxlZXQudjEuRmluZEFjdGl2ZURyaXZlckJ5UGhvbmVSZXNwb25zZSIPkAIBorsYCGlkZW50aXR5EnkKEUxpbmtEcml2ZXJBY2NvdW50Eigud2VlbG8uZmxlZXQudjEuTGlua0RyaXZlckFjY291bnRSZXF1ZXN0Gikud2VlbG8uZmxlZXQudjEuTGlua0RyaXZlckFjY291bnRSZXNwb25zZSIPkAICorsYCGlkZW50aXR5EosBChdGaW5kU2VydmluZ1RyYW5zcG9ydGVycxIuLndlZWxvLmZsZWV0LnYxLkZpbmRTZXJ2aW5nVHJhbnNwb3J0ZXJzUmVxdWVzdBovLndlZWxvLmZsZWV0LnYxLkZpbmRTZXJ2aW5nVHJhbnNwb3J0ZXJzUmVzcG9uc2UiD5ACAaK7GAhkaXNwYXRjaBJ/ChNHZXREcml2ZXJBbmRWZWhpY2xlEioud2VlbG8uZmxlZXQudjEuR2V0RHJpdmVyQW5kVmVoaWNsZVJlcXVlc3QaKy53ZWVsby5mbGVldC52MS5HZXREcml2ZXJBbmRWZWhpY2xlUmVzcG9uc2UiD5ACAaK7GAhkaXNwYXRjaBJ5ChFMaXN0T25saW5lRHJpdmVycxIoLndlZWxvLmZsZWV0LnYxLkxpc3RPbmxpbmVEcml2ZXJzUmVxdWVzdBopLndlZWxvLmZsZWV0LnYxLkxpc3RPbmxpbmVEcml2ZXJzUmVzcG9uc2UiD5ACAaK7GAh0cmFja2luZ2IGcHJvdG8z", [file_buf_validate_validate, file_weelo_common_v1_access, file_weelo_common_v1_common, file_weelo_common_v1_rules, file_weelo_fleet_v1_fleet]);
 
 /**
  * FindActiveDriverByPhoneRequest names the phone a driver logs in with.
@@ -328,6 +328,109 @@ export const GetDriverAndVehicleResponseSchema: GenMessage<GetDriverAndVehicleRe
   messageDesc(file_weelo_fleet_v1_fleet_directory_service, 8);
 
 /**
+ * ListOnlineDriversRequest asks for one page, in driver id order.
+ *
+ * @generated from message weelo.fleet.v1.ListOnlineDriversRequest
+ */
+export type ListOnlineDriversRequest = Message<"weelo.fleet.v1.ListOnlineDriversRequest"> & {
+  /**
+   * Drivers per page, 1 to 1000; 0 means 500.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.ListOnlineDriversRequest.
+ * Use `create(ListOnlineDriversRequestSchema)` to create a new message.
+ */
+export const ListOnlineDriversRequestSchema: GenMessage<ListOnlineDriversRequest> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 9);
+
+/**
+ * ListOnlineDriversResponse is one page of drivers who are online or on a trip.
+ *
+ * @generated from message weelo.fleet.v1.ListOnlineDriversResponse
+ */
+export type ListOnlineDriversResponse = Message<"weelo.fleet.v1.ListOnlineDriversResponse"> & {
+  /**
+   * @generated from field: repeated weelo.fleet.v1.OnlineDriver drivers = 1;
+   */
+  drivers: OnlineDriver[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.ListOnlineDriversResponse.
+ * Use `create(ListOnlineDriversResponseSchema)` to create a new message.
+ */
+export const ListOnlineDriversResponseSchema: GenMessage<ListOnlineDriversResponse> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 10);
+
+/**
+ * OnlineDriver is what fleet's last availability event said about a driver who is online.
+ *
+ * @generated from message weelo.fleet.v1.OnlineDriver
+ */
+export type OnlineDriver = Message<"weelo.fleet.v1.OnlineDriver"> & {
+  /**
+   * Driver id.
+   *
+   * @generated from field: string driver_id = 1;
+   */
+  driverId: string;
+
+  /**
+   * User id of the transporter that registered the driver.
+   *
+   * @generated from field: string transporter_id = 2;
+   */
+  transporterId: string;
+
+  /**
+   * Id of the vehicle the driver is online (or on a trip) with.
+   *
+   * @generated from field: string vehicle_id = 3;
+   */
+  vehicleId: string;
+
+  /**
+   * That vehicle's type.
+   *
+   * @generated from field: string vehicle_type = 4;
+   */
+  vehicleType: string;
+
+  /**
+   * The driver's event sequence: the envelope sequence of the driver's last availability event.
+   *
+   * @generated from field: int64 sequence = 5;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message weelo.fleet.v1.OnlineDriver.
+ * Use `create(OnlineDriverSchema)` to create a new message.
+ */
+export const OnlineDriverSchema: GenMessage<OnlineDriver> = /*@__PURE__*/
+  messageDesc(file_weelo_fleet_v1_fleet_directory_service, 11);
+
+/**
  * FleetDirectoryService answers other services' questions about drivers. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway.
  *
  * @generated from service weelo.fleet.v1.FleetDirectoryService
@@ -372,6 +475,16 @@ export const FleetDirectoryService: GenService<{
     methodKind: "unary";
     input: typeof GetDriverAndVehicleRequestSchema;
     output: typeof GetDriverAndVehicleResponseSchema;
+  },
+  /**
+   * ListOnlineDrivers pages through every driver who is online or on a trip, with the vehicle and its type, as fleet's last availability event for each said; tracking reads it to rebuild its position store when the store lost its data (a Redis restart), since availability events are not sent again.
+   *
+   * @generated from rpc weelo.fleet.v1.FleetDirectoryService.ListOnlineDrivers
+   */
+  listOnlineDrivers: {
+    methodKind: "unary";
+    input: typeof ListOnlineDriversRequestSchema;
+    output: typeof ListOnlineDriversResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_weelo_fleet_v1_fleet_directory_service, 0);

@@ -122,6 +122,35 @@ export interface GetDriverAndVehicleResponse {
   vehicleStatus: VehicleStatus;
 }
 
+/** ListOnlineDriversRequest asks for one page, in driver id order. */
+export interface ListOnlineDriversRequest {
+  /** Drivers per page, 1 to 1000; 0 means 500. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first. */
+  pageToken: string;
+}
+
+/** ListOnlineDriversResponse is one page of drivers who are online or on a trip. */
+export interface ListOnlineDriversResponse {
+  drivers: OnlineDriver[];
+  /** Token of the next page; empty on the last. */
+  nextPageToken: string;
+}
+
+/** OnlineDriver is what fleet's last availability event said about a driver who is online. */
+export interface OnlineDriver {
+  /** Driver id. */
+  driverId: string;
+  /** User id of the transporter that registered the driver. */
+  transporterId: string;
+  /** Id of the vehicle the driver is online (or on a trip) with. */
+  vehicleId: string;
+  /** That vehicle's type. */
+  vehicleType: string;
+  /** The driver's event sequence: the envelope sequence of the driver's last availability event. */
+  sequence: number;
+}
+
 function createBaseFindActiveDriverByPhoneRequest(): FindActiveDriverByPhoneRequest {
   return { phone: "" };
 }
@@ -1108,6 +1137,339 @@ export const GetDriverAndVehicleResponse: MessageFns<GetDriverAndVehicleResponse
   },
 };
 
+function createBaseListOnlineDriversRequest(): ListOnlineDriversRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListOnlineDriversRequest: MessageFns<ListOnlineDriversRequest> = {
+  encode(message: ListOnlineDriversRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOnlineDriversRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOnlineDriversRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOnlineDriversRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListOnlineDriversRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOnlineDriversRequest>, I>>(base?: I): ListOnlineDriversRequest {
+    return ListOnlineDriversRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOnlineDriversRequest>, I>>(object: I): ListOnlineDriversRequest {
+    const message = createBaseListOnlineDriversRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListOnlineDriversResponse(): ListOnlineDriversResponse {
+  return { drivers: [], nextPageToken: "" };
+}
+
+export const ListOnlineDriversResponse: MessageFns<ListOnlineDriversResponse> = {
+  encode(message: ListOnlineDriversResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.drivers) {
+      OnlineDriver.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOnlineDriversResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOnlineDriversResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.drivers.push(OnlineDriver.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOnlineDriversResponse {
+    return {
+      drivers: globalThis.Array.isArray(object?.drivers)
+        ? object.drivers.map((e: any) => OnlineDriver.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListOnlineDriversResponse): unknown {
+    const obj: any = {};
+    if (message.drivers?.length) {
+      obj.drivers = message.drivers.map((e) => OnlineDriver.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOnlineDriversResponse>, I>>(base?: I): ListOnlineDriversResponse {
+    return ListOnlineDriversResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOnlineDriversResponse>, I>>(object: I): ListOnlineDriversResponse {
+    const message = createBaseListOnlineDriversResponse();
+    message.drivers = object.drivers?.map((e) => OnlineDriver.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseOnlineDriver(): OnlineDriver {
+  return { driverId: "", transporterId: "", vehicleId: "", vehicleType: "", sequence: 0 };
+}
+
+export const OnlineDriver: MessageFns<OnlineDriver> = {
+  encode(message: OnlineDriver, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.driverId !== "") {
+      writer.uint32(10).string(message.driverId);
+    }
+    if (message.transporterId !== "") {
+      writer.uint32(18).string(message.transporterId);
+    }
+    if (message.vehicleId !== "") {
+      writer.uint32(26).string(message.vehicleId);
+    }
+    if (message.vehicleType !== "") {
+      writer.uint32(34).string(message.vehicleType);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(40).int64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OnlineDriver {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOnlineDriver();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.driverId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transporterId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vehicleId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.vehicleType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OnlineDriver {
+    return {
+      driverId: isSet(object.driverId)
+        ? globalThis.String(object.driverId)
+        : isSet(object.driver_id)
+        ? globalThis.String(object.driver_id)
+        : "",
+      transporterId: isSet(object.transporterId)
+        ? globalThis.String(object.transporterId)
+        : isSet(object.transporter_id)
+        ? globalThis.String(object.transporter_id)
+        : "",
+      vehicleId: isSet(object.vehicleId)
+        ? globalThis.String(object.vehicleId)
+        : isSet(object.vehicle_id)
+        ? globalThis.String(object.vehicle_id)
+        : "",
+      vehicleType: isSet(object.vehicleType)
+        ? globalThis.String(object.vehicleType)
+        : isSet(object.vehicle_type)
+        ? globalThis.String(object.vehicle_type)
+        : "",
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+    };
+  },
+
+  toJSON(message: OnlineDriver): unknown {
+    const obj: any = {};
+    if (message.driverId !== "") {
+      obj.driverId = message.driverId;
+    }
+    if (message.transporterId !== "") {
+      obj.transporterId = message.transporterId;
+    }
+    if (message.vehicleId !== "") {
+      obj.vehicleId = message.vehicleId;
+    }
+    if (message.vehicleType !== "") {
+      obj.vehicleType = message.vehicleType;
+    }
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OnlineDriver>, I>>(base?: I): OnlineDriver {
+    return OnlineDriver.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OnlineDriver>, I>>(object: I): OnlineDriver {
+    const message = createBaseOnlineDriver();
+    message.driverId = object.driverId ?? "";
+    message.transporterId = object.transporterId ?? "";
+    message.vehicleId = object.vehicleId ?? "";
+    message.vehicleType = object.vehicleType ?? "";
+    message.sequence = object.sequence ?? 0;
+    return message;
+  },
+};
+
 /** FleetDirectoryService answers other services' questions about drivers. It is internal: served on the mesh listener only, to the services each method names, and never exposed by the gateway. */
 export type FleetDirectoryServiceService = typeof FleetDirectoryServiceService;
 export const FleetDirectoryServiceService = {
@@ -1161,6 +1523,18 @@ export const FleetDirectoryServiceService = {
       Buffer.from(GetDriverAndVehicleResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetDriverAndVehicleResponse => GetDriverAndVehicleResponse.decode(value),
   },
+  /** ListOnlineDrivers pages through every driver who is online or on a trip, with the vehicle and its type, as fleet's last availability event for each said; tracking reads it to rebuild its position store when the store lost its data (a Redis restart), since availability events are not sent again. */
+  listOnlineDrivers: {
+    path: "/weelo.fleet.v1.FleetDirectoryService/ListOnlineDrivers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOnlineDriversRequest): Buffer =>
+      Buffer.from(ListOnlineDriversRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOnlineDriversRequest => ListOnlineDriversRequest.decode(value),
+    responseSerialize: (value: ListOnlineDriversResponse): Buffer =>
+      Buffer.from(ListOnlineDriversResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOnlineDriversResponse => ListOnlineDriversResponse.decode(value),
+  },
 } as const;
 
 export interface FleetDirectoryServiceServer extends UntypedServiceImplementation {
@@ -1172,6 +1546,8 @@ export interface FleetDirectoryServiceServer extends UntypedServiceImplementatio
   findServingTransporters: handleUnaryCall<FindServingTransportersRequest, FindServingTransportersResponse>;
   /** GetDriverAndVehicle answers whether a driver and a vehicle belong to a transporter, with the vehicle's type and status and the driver's identity account; dispatch asks it before assigning them to a booking. */
   getDriverAndVehicle: handleUnaryCall<GetDriverAndVehicleRequest, GetDriverAndVehicleResponse>;
+  /** ListOnlineDrivers pages through every driver who is online or on a trip, with the vehicle and its type, as fleet's last availability event for each said; tracking reads it to rebuild its position store when the store lost its data (a Redis restart), since availability events are not sent again. */
+  listOnlineDrivers: handleUnaryCall<ListOnlineDriversRequest, ListOnlineDriversResponse>;
 }
 
 export interface FleetDirectoryServiceClient extends Client {
@@ -1239,6 +1615,22 @@ export interface FleetDirectoryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetDriverAndVehicleResponse) => void,
   ): ClientUnaryCall;
+  /** ListOnlineDrivers pages through every driver who is online or on a trip, with the vehicle and its type, as fleet's last availability event for each said; tracking reads it to rebuild its position store when the store lost its data (a Redis restart), since availability events are not sent again. */
+  listOnlineDrivers(
+    request: ListOnlineDriversRequest,
+    callback: (error: ServiceError | null, response: ListOnlineDriversResponse) => void,
+  ): ClientUnaryCall;
+  listOnlineDrivers(
+    request: ListOnlineDriversRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListOnlineDriversResponse) => void,
+  ): ClientUnaryCall;
+  listOnlineDrivers(
+    request: ListOnlineDriversRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListOnlineDriversResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const FleetDirectoryServiceClient = makeGenericClientConstructor(
@@ -1266,6 +1658,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
