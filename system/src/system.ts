@@ -122,6 +122,8 @@ export async function startSystem(
     // Trips follow booking's events on the bus, as in the connected mode.
     tracking = await startTracking(platform, config, {
       resolveDriver: async (ctx) => (await fleet.service.getAvailability(requirePrincipal(ctx, "driver"))).driver.id,
+      // A Redis position store that lost its data is rebuilt from fleet, in this process.
+      onlineDrivers: fleet.directory,
     });
     // Notification reads contacts from identity through this process's mesh port, known once it listens;
     // its event consumers start then.

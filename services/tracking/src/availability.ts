@@ -14,9 +14,13 @@ export interface AvailabilitySink {
   apply(driverId: string, availability: DriverAvailability, sequence?: number): Promise<void>;
 }
 
-export function availabilitySink(store: PositionStore): AvailabilitySink {
+export function availabilitySink(store: PositionStore): AvailabilitySink & { forget(): void } {
   const applied = new Map<string, number>();
   return {
+    /** Forgets the sequences applied (the store lost what they wrote: see store-resync.ts). */
+    forget() {
+      applied.clear();
+    },
     async apply(driverId, availability, sequence) {
       if (sequence !== undefined) {
         if ((applied.get(driverId) ?? 0) >= sequence) return;

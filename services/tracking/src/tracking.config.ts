@@ -57,6 +57,12 @@ export const trackingConfigSchema = baseConfigSchema.extend({
   FLEET_WATCH_STALL_MS: envInt(10_000, 500, 600_000),
   /** Redis: a driver's latest-position hash expires after this long without news (seconds). */
   POSITION_TTL_S: envInt(7 * 24 * 3600, 60, 30 * 24 * 3600),
+  /**
+   * How often (s) tracking checks that the Redis position store still holds its marker key; one
+   * replica that finds it gone rebuilds every online driver's availability from fleet
+   * (store-resync.ts). 0 turns the check off.
+   */
+  POSITION_STORE_CHECK_S: envInt(5, 0, 3600),
   /** JetStream stream holding booking's events (booking creates it); trips are read from it. */
   BOOKING_STREAM: natsName("stream names").default("BOOKING"),
   /** First token of booking's event subjects. */

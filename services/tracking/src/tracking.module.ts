@@ -9,12 +9,14 @@ import { v7 as uuidv7 } from "uuid";
 import { TripStop } from "@weelo/contracts/grpc/weelo/tracking/v1/events";
 import { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { DriverServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/driver_service";
+import { FleetDirectoryServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/fleet_directory_service";
 import { TrackingInternalServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_internal_service";
 import { TrackingServiceService } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking_service";
 import { startOutboxRelay, type OutboxRelay } from "@weelo/outbox";
 import type { Platform } from "@weelo/runtime";
 import { Gauge } from "prom-client";
 import { availabilitySink, subscribeAvailability, type AvailabilitySink } from "./availability.js";
+import { type OnlineDriverSource, StoreResync } from "./store-resync.js";
 import { BreadcrumbWriter } from "./breadcrumbs.js";
 import { bookingPath } from "./booking-path.js";
 import { createFleetHub, type FleetHub } from "./fleet-hub.js";
@@ -36,6 +38,12 @@ export interface TrackingModuleOptions {
   resolveDriver?: DriverResolver;
   /** The position store; default: Redis when the cache is Redis, else in process. */
   store?: PositionStore;
+  /**
+   * Fleet's drivers online or on a trip, to rebuild a Redis position store that lost its data;
+   * default: fleet at FLEET_GRPC_URL (without either, a lost store fills again only as drivers
+   * change availability).
+   */
+  onlineDrivers?: OnlineDriverSource;
   /** Clock (ms), for tests. */
   now?: () => number;
 }
@@ -88,6 +96,8 @@ export interface TrackingModule {
   writer: BreadcrumbWriter;
   /** The ops console's fleet stream (WatchFleetPositions) on this replica. */
   fleet: FleetHub;
+  /** The rebuild of a Redis store that lost its data (store-resync.ts); undefined without one. */
+  storeResync: StoreResync | undefined;
 }
 
 export async function startTracking(
@@ -275,6 +285,30 @@ export async function startTracking(
   events.startDarkWatch();
   platform.onShutdown("tracking trip events", () => events.close());
 
+  // A Redis store that lost its data (a restart: it keeps nothing on disk) is rebuilt from fleet.
+  let onlineDrivers = options.onlineDrivers;
+  if (!onlineDrivers && config.FLEET_GRPC_URL) {
+    const directory = platform.meshClient(FleetDirectoryServiceService, config.FLEET_GRPC_URL, "tracking");
+    platform.onShutdown("tracking fleet directory client", async () => directory.close());
+    onlineDrivers = directory;
+  }
+  let storeResync: StoreResync | undefined;
+  if (redis && !options.store && onlineDrivers && config.POSITION_STORE_CHECK_S > 0) {
+    const markerKey = `${config.CACHE_KEY_PREFIX}tracking:marker`;
+    const resync = new StoreResync({
+      claimMarker: async () => (await redis.set(markerKey, String(Date.now()), "NX")) === "OK",
+      fleet: onlineDrivers,
+      availability: { apply: availability.apply, forget: () => stored.forget() },
+      driversOnTrips: () => [...trips.activeTrips()].map((trip) => trip.driverId),
+      setOnTrip: (driverId, onTrip) => store.setOnTrip(driverId, onTrip),
+      logger: logger.child({ component: "store-resync" }),
+      checkEveryMs: config.POSITION_STORE_CHECK_S * 1000,
+    });
+    resync.start();
+    storeResync = resync;
+    platform.onShutdown("tracking store resync", () => resync.stop());
+  }
+
   let resolveDriver = options.resolveDriver;
   if (!resolveDriver) {
     if (config.FLEET_GRPC_URL) {
@@ -329,5 +363,19 @@ export async function startTracking(
       });
     },
   };
-  return { service, commands, trips, feed, events, relay, arrivals, availability, store, streams, writer, fleet };
+  return {
+    service,
+    commands,
+    trips,
+    feed,
+    events,
+    relay,
+    arrivals,
+    availability,
+    store,
+    streams,
+    writer,
+    fleet,
+    storeResync,
+  };
 }
