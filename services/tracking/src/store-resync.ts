@@ -41,6 +41,8 @@ export class StoreResync {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** Ends the wait before a retry at once (stop() must not wait out a 30 s backoff). */
+  private wake: (() => void) | undefined;
   /** Rebuilds done (for tests and logs). */
   rebuilds = 0;
 
@@ -61,6 +63,7 @@ export class StoreResync {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.wake?.();
     await this.running;
   }
 
@@ -85,7 +88,11 @@ export class StoreResync {
         return;
       } catch (error) {
         this.deps.logger.warn({ err: error, retryInMs: waitMs }, "could not rebuild the position store; trying again");
-        await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, waitMs).unref();
+        });
+        this.wake = undefined;
         waitMs = Math.min(waitMs * 2, 30_000);
       }
     }
