@@ -62,6 +62,15 @@ function health(port: number): Promise<number> {
   });
 }
 
+/** health(), failing with what the cluster printed last: a refused probe says which worker state it met. */
+async function probe(cluster: Cluster, port: number): Promise<number> {
+  try {
+    return await health(port);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the cluster's last lines:\n${cluster.output.slice(-15).join("\n")}`);
+  }
+}
+
 describe("start:cluster", () => {
   const clusters: Cluster[] = [];
   let dataDir: string;
@@ -87,14 +96,20 @@ describe("start:cluster", () => {
     clusters.push(cluster);
     const listening = () => cluster.lines.filter((l) => l.msg === "worker listening").map((l) => l.pid as number);
     await until("two workers listen", () => listening().length === 2, 60_000, 50);
-    assert.equal(await health(port), 200);
+    // Listening means on the gateway's port: a worker opens its admin port (METRICS_PORT) too,
+    // and taken for ready on that one, it refused the first requests on a busy machine.
+    assert.deepEqual(
+      cluster.lines.filter((l) => l.msg === "worker listening").map((l) => l.port),
+      [port, port],
+    );
+    assert.equal(await probe(cluster, port), 200);
 
     const [victim] = listening();
     process.kill(victim!, "SIGKILL");
     await until("the crash is noticed and a new worker listens", () => listening().length === 3, 30_000, 50);
     const crash = cluster.lines.find((l) => l.msg === "worker exited unexpectedly; restarting");
     assert.equal(crash?.pid, victim);
-    assert.equal(await health(port), 200);
+    assert.equal(await probe(cluster, port), 200);
 
     const before = listening().filter((pid) => pid !== victim);
     let ok = 0;

@@ -13,7 +13,7 @@
  * is stateless — what it must share (rate-limit windows, revocations) lives in Redis — so it
  * is the part that scales across cores. Without REDIS_URL each worker keeps its own limits.
  */
-import cluster, { type Worker } from "node:cluster";
+import cluster, { type Address, type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
 import { ConfigError } from "@weelo/config";
 import { createLogger } from "@weelo/log";
@@ -39,6 +39,22 @@ try {
 if (cluster.isPrimary) runPrimary(config);
 else await runWorker(config);
 
+/**
+ * Calls back once the worker listens on the gateway's own port. A worker listens on more than
+ * one (the admin port, METRICS_PORT, too), and "listening" fires for each: the first may be the
+ * admin port, before the gateway's port takes connections, and a worker taken for ready then
+ * would have a fresh cluster refuse connections, or a rolling restart stop the old worker early.
+ * With PORT=0 (a port the system picks) the first one counts.
+ */
+function onceServing(worker: Worker, port: number, callback: (address: Address) => void): void {
+  const onListening = (address: Address) => {
+    if (port !== 0 && address.port !== port) return;
+    worker.off("listening", onListening);
+    callback(address);
+  };
+  worker.on("listening", onListening);
+}
+
 function runPrimary(config: Readonly<GatewayConfig>): void {
   const logger = createLogger({ service: "gateway-cluster", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const size = config.CLUSTER_WORKERS || availableParallelism();
@@ -63,7 +79,7 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
     const state: State = { worker: cluster.fork(), startedAt: Date.now(), listening: false, retiring: false };
     const { worker } = state;
     workers.set(worker.id, state);
-    worker.once("listening", (address) => {
+    onceServing(worker, config.PORT, (address) => {
       state.listening = true;
       failedStarts = 0;
       logger.info({ worker: worker.id, pid: worker.process.pid, port: address.port }, "worker listening");
@@ -102,7 +118,7 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
       const next = fork();
       const listening = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), LISTEN_TIMEOUT_MS);
-        next.worker.once("listening", () => {
+        onceServing(next.worker, config.PORT, () => {
           clearTimeout(timer);
           resolve(true);
         });
