@@ -80,6 +80,15 @@ export function listDrivers(
   return select.orderBy("id", "desc").limit(query.limit).execute();
 }
 
+/** A driver online or on a trip, as ListOnlineDrivers reads it. */
+export interface OnlineDriverRow {
+  id: string;
+  transporter_id: string;
+  vehicle_id: string;
+  vehicle_type: string;
+  event_seq: string;
+}
+
 /**
  * Drivers online or on a trip, with their vehicle's type and event sequence, in id order after
  * `afterId`: what their last availability events said (see ListOnlineDrivers).
@@ -87,7 +96,7 @@ export function listDrivers(
 export function listOnlineDrivers(
   db: FleetDb,
   query: { afterId?: string | undefined; limit: number },
-): Promise<{ id: string; transporter_id: string; vehicle_id: string; vehicle_type: string; event_seq: string }[]> {
+): Promise<OnlineDriverRow[]> {
   let select = db
     .selectFrom("drivers")
     .innerJoin("vehicles", "vehicles.id", "drivers.vehicle_id")

@@ -16,6 +16,7 @@ import {
 import type { TransporterServiceService } from "@weelo/contracts/grpc/weelo/fleet/v1/transporter_service";
 import { InvalidArgumentError } from "@weelo/errors";
 import { requirePrincipal, type ServiceHandlers } from "@weelo/grpc";
+import type { OnlineDriverRow } from "./drivers.repository.js";
 import type { FleetService, TransporterProfile as DomainProfile } from "./fleet.service.js";
 import type { DriverRow, DriverStatus, VehicleStatus, VehicleView } from "./fleet.table.js";
 
@@ -164,7 +165,7 @@ function profileToProto(profile: DomainProfile): TransporterProfile {
 
 /** A page of fleet's online drivers in the contract's shape (the gRPC handler's and the in-process directory's). */
 export function onlineDriversPage(page: {
-  items: { id: string; transporter_id: string; vehicle_id: string; vehicle_type: string; event_seq: string }[];
+  items: OnlineDriverRow[];
   nextPageToken: string;
 }): ListOnlineDriversResponse {
   return {
