@@ -87,6 +87,10 @@ describe("start:cluster", () => {
       LOG_LEVEL: "info",
       PORT: String(port),
       HOST: "127.0.0.1",
+      // The admin listener on a port of its own, not the default 9464: whatever else holds 9464
+      // (an `npm start` beside the suite, another server) made every worker die on EADDRINUSE
+      // after it listened, and the probes were refused.
+      METRICS_PORT: "0",
       CLUSTER_WORKERS: "2",
       DATA_DIR: dataDir,
       SHUTDOWN_TIMEOUT_MS: "3000",
@@ -96,8 +100,7 @@ describe("start:cluster", () => {
     clusters.push(cluster);
     const listening = () => cluster.lines.filter((l) => l.msg === "worker listening").map((l) => l.pid as number);
     await until("two workers listen", () => listening().length === 2, 60_000, 50);
-    // Listening means on the gateway's port: a worker opens its admin port (METRICS_PORT) too,
-    // and taken for ready on that one, it refused the first requests on a busy machine.
+    // Listening means on the gateway's port: a worker opens its admin port (METRICS_PORT) too.
     assert.deepEqual(
       cluster.lines.filter((l) => l.msg === "worker listening").map((l) => l.port),
       [port, port],
