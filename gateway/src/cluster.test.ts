@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { get } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { freePort, until } from "@weelo/testing";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -74,13 +75,15 @@ async function probe(cluster: Cluster, port: number): Promise<number> {
 describe("start:cluster", () => {
   const clusters: Cluster[] = [];
   let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "weelo-cluster-"));
+  });
   after(async () => {
     for (const { child } of clusters) if (child.exitCode === null) child.kill("SIGKILL");
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it("restarts a crashed worker and replaces every worker on SIGHUP without a failed request", async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "weelo-cluster-"));
     const port = await freePort();
     const cluster = startCluster({
       NODE_ENV: "development",
@@ -166,6 +169,36 @@ describe("start:cluster", () => {
     cluster.child.kill("SIGTERM");
     assert.equal(await cluster.exited, 0);
     assert.ok(cluster.lines.some((l) => l.msg === "stopped"));
+  });
+
+  it("gives up when workers die while starting, after opening the gateway's port", { timeout: 120_000 }, async () => {
+    // The admin port held by another process: a worker opens the gateway's port, then dies on
+    // the admin port. It never served, so it counts as a failed start, and the primary stops
+    // instead of restarting workers forever.
+    const held = createServer();
+    await new Promise<void>((resolve) => held.listen(0, resolve));
+    try {
+      const cluster = startCluster({
+        NODE_ENV: "development",
+        LOG_LEVEL: "info",
+        PORT: String(await freePort()),
+        HOST: "127.0.0.1",
+        METRICS_PORT: String((held.address() as AddressInfo).port),
+        CLUSTER_WORKERS: "2",
+        DATA_DIR: dataDir,
+        IDENTITY_GRPC_URL: "127.0.0.1:9",
+      });
+      clusters.push(cluster);
+      assert.equal(await cluster.exited, 1);
+      assert.ok(
+        cluster.lines.some((l) => l.msg === "workers keep dying before they serve (see their errors above); giving up"),
+        cluster.output.slice(-10).join("\n"),
+      );
+      assert.equal(cluster.lines.filter((l) => l.msg === "worker listening").length, 0, "no worker counted as serving");
+      assert.match(cluster.output.join("\n"), /EADDRINUSE/);
+    } finally {
+      held.close();
+    }
   });
 
   it("stops at once on a bad setting, naming it", async () => {

@@ -13,7 +13,7 @@
  * is stateless — what it must share (rate-limit windows, revocations) lives in Redis — so it
  * is the part that scales across cores. Without REDIS_URL each worker keeps its own limits.
  */
-import cluster, { type Address, type Worker } from "node:cluster";
+import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
 import { ConfigError } from "@weelo/config";
 import { createLogger } from "@weelo/log";
@@ -23,7 +23,7 @@ import { startGateway } from "./gateway.module.js";
 
 /** A worker that lived this long is healthy again: its next crash restarts it without delay. */
 const STABLE_AFTER_MS = 30_000;
-/** This many workers in a row that died before listening: the setup is broken, stop trying. */
+/** This many workers in a row that died before serving: the setup is broken, stop trying. */
 const MAX_FAILED_STARTS = 5;
 /** How long a new worker may take to listen during a rolling restart. */
 const LISTEN_TIMEOUT_MS = 60_000;
@@ -39,20 +39,30 @@ try {
 if (cluster.isPrimary) runPrimary(config);
 else await runWorker(config);
 
+/** What a worker tells the primary once its gateway serves: every listener (app and admin port) is open. */
+interface ReadyMessage {
+  weelo: "worker-ready";
+  port: number;
+}
+
+const isReady = (message: unknown): message is ReadyMessage =>
+  typeof message === "object" && message !== null && (message as ReadyMessage).weelo === "worker-ready";
+
 /**
- * Calls back once the worker listens on the gateway's own port. A worker listens on more than
- * one (the admin port, METRICS_PORT, too), and "listening" fires for each: the first may be the
- * admin port, before the gateway's port takes connections, and a worker taken for ready then
- * would have a fresh cluster refuse connections, or a rolling restart stop the old worker early.
- * With PORT=0 (a port the system picks) the first one counts.
+ * Calls back once the worker says it serves. Not node:cluster's "listening" event: that fires
+ * for each port a worker opens, and a worker opens two (the gateway's and the admin port,
+ * METRICS_PORT, after it). One taken for ready at its first port could still die opening the
+ * second (the admin port held by another process): the primary would then count a worker that
+ * never served as a started one and restart it forever, and a rolling restart would stop an old
+ * worker for a replacement that is about to die.
  */
-function onceServing(worker: Worker, port: number, callback: (address: Address) => void): void {
-  const onListening = (address: Address) => {
-    if (port !== 0 && address.port !== port) return;
-    worker.off("listening", onListening);
-    callback(address);
+function onceReady(worker: Worker, callback: (message: ReadyMessage) => void): void {
+  const onMessage = (message: unknown) => {
+    if (!isReady(message)) return;
+    worker.off("message", onMessage);
+    callback(message);
   };
-  worker.on("listening", onListening);
+  worker.on("message", onMessage);
 }
 
 function runPrimary(config: Readonly<GatewayConfig>): void {
@@ -66,7 +76,7 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
   interface State {
     worker: Worker;
     startedAt: number;
-    listening: boolean;
+    ready: boolean;
     retiring: boolean;
   }
   const workers = new Map<number, State>();
@@ -76,13 +86,13 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
   let rolling: Promise<void> | undefined;
 
   const fork = (): State => {
-    const state: State = { worker: cluster.fork(), startedAt: Date.now(), listening: false, retiring: false };
+    const state: State = { worker: cluster.fork(), startedAt: Date.now(), ready: false, retiring: false };
     const { worker } = state;
     workers.set(worker.id, state);
-    onceServing(worker, config.PORT, (address) => {
-      state.listening = true;
+    onceReady(worker, ({ port }) => {
+      state.ready = true;
       failedStarts = 0;
-      logger.info({ worker: worker.id, pid: worker.process.pid, port: address.port }, "worker listening");
+      logger.info({ worker: worker.id, pid: worker.process.pid, port }, "worker listening");
     });
     worker.once("exit", (code, signal) => {
       workers.delete(worker.id);
@@ -90,9 +100,9 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
         logger.info({ worker: worker.id, pid: worker.process.pid, code, signal }, "worker stopped");
         return;
       }
-      if (!state.listening) failedStarts += 1;
+      if (!state.ready) failedStarts += 1;
       if (failedStarts >= MAX_FAILED_STARTS) {
-        logger.fatal({ failedStarts }, "workers keep dying before they listen (see their errors above); giving up");
+        logger.fatal({ failedStarts }, "workers keep dying before they serve (see their errors above); giving up");
         void shutdown(1);
         return;
       }
@@ -118,7 +128,7 @@ function runPrimary(config: Readonly<GatewayConfig>): void {
       const next = fork();
       const listening = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), LISTEN_TIMEOUT_MS);
-        onceServing(next.worker, config.PORT, () => {
+        onceReady(next.worker, () => {
           clearTimeout(timer);
           resolve(true);
         });
@@ -196,7 +206,8 @@ async function runWorker(config: Readonly<GatewayConfig>): Promise<void> {
   let platform: Awaited<ReturnType<typeof createPlatform>>;
   try {
     platform = await createPlatform(config, { name: "gateway" });
-    await startGateway(platform, config);
+    const { port } = await startGateway(platform, config);
+    process.send?.({ weelo: "worker-ready", port } satisfies ReadyMessage);
   } catch (error) {
     console.error("worker failed to start:", error);
     process.exit(1);
