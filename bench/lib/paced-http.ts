@@ -14,8 +14,12 @@
 import { connect, type Socket } from "node:net";
 
 export interface PacedRequest {
-  /** Called once per request with its status (0: a socket error or timeout) and latency from its scheduled time. */
-  done(status: number, latencyMs: number, error?: "error" | "timeout"): void;
+  /**
+   * Called once per request with its status (0: a socket error or timeout), its latency from its
+   * scheduled time, and how much of that passed before it was written (a socket to free, or this
+   * process's own loop running late; 0 when it was never written).
+   */
+  done(status: number, latencyMs: number, error?: "error" | "timeout", sendDelayMs?: number): void;
 }
 
 export interface PacedHttpOptions {
@@ -135,7 +139,7 @@ export class PacedHttp {
     const current = conn.current;
     if (!current) return;
     conn.current = undefined;
-    current.request.done(status, performance.now() - current.scheduledAt, error);
+    current.request.done(status, performance.now() - current.scheduledAt, error, conn.sentAt - current.scheduledAt);
   }
 
   private onData(conn: Conn, chunk: Buffer): void {

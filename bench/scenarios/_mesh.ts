@@ -19,26 +19,34 @@ import { CLOSED_LOOP_LINE } from "./_system.js";
 
 const NEEDS = ["DATABASE_URL", "REDIS_URL", "NATS_URL"] as const;
 
-interface Shared {
+export interface BenchMesh {
   client: GatewayClient;
   system: MeshSystem;
   stop(): Promise<void>;
 }
 
-let shared: Promise<Shared> | undefined;
+let shared: Promise<BenchMesh> | undefined;
 let users = 0;
 
-async function start(): Promise<Shared> {
+/**
+ * A mesh of the bench's own: the shared one (below) with the closed loops' admission line, or
+ * one with a scenario's settings (gateway-overload-mesh: the product's line). `env` is added to
+ * every process's settings. Throws ScenarioSkipped when the real servers' URLs are not set.
+ */
+export async function startBenchMesh(env: Record<string, string>): Promise<BenchMesh> {
+  const missing = NEEDS.filter((name) => !process.env[name]);
+  if (missing.length > 0)
+    throw new ScenarioSkipped(
+      `the mesh runs on the real servers: set ${missing.join(", ")} (as CI and the README's test command do)`,
+    );
   const mesh = await startMesh({
     overrides: {
       // One customer hammers one method: per-user limits would measure the limiter, not the system.
       RATE_LIMIT_ENABLED: "false",
       QUOTES_PER_USER_PER_MINUTE: "100000",
-      // The closed loops' line (_system.ts; seen without it: the gateway refused 6,327 of 8,861
-      // ListBookings, as 429, once the booking class's limit fell below the 50 connections).
-      ...CLOSED_LOOP_LINE,
       // Exit within the bench's patience, so a BENCH_CPU_PROF profile is written.
       SHUTDOWN_TIMEOUT_MS: "3000",
+      ...env,
     },
     // Flags, not NODE_OPTIONS: Node refuses --cpu-prof there (each process exited with code 9).
     ...(process.env.BENCH_CPU_PROF
@@ -60,6 +68,10 @@ async function start(): Promise<Shared> {
   };
 }
 
+// The closed loops' line (_system.ts; seen without it: the gateway refused 6,327 of 8,861
+// ListBookings, as 429, once the booking class's limit fell below the 50 connections).
+const start = () => startBenchMesh(CLOSED_LOOP_LINE);
+
 /**
  * The shared mesh, started on first use; `release()` stops it after its last user. Throws
  * ScenarioSkipped (a printed reason, not a failure) when the real servers' URLs are not set.
@@ -70,14 +82,9 @@ export async function acquireMesh(): Promise<{
   system: MeshSystem;
   release(): Promise<void>;
 }> {
-  const missing = NEEDS.filter((name) => !process.env[name]);
-  if (missing.length > 0)
-    throw new ScenarioSkipped(
-      `the mesh runs on the real servers: set ${missing.join(", ")} (as CI and the README's test command do)`,
-    );
   users++;
   shared ??= start();
-  let mesh: Shared;
+  let mesh: BenchMesh;
   try {
     mesh = await shared;
   } catch (error) {

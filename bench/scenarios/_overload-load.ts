@@ -40,6 +40,13 @@ export interface OverloadLoadResult {
   okP99Ms: number;
   refusedP50Ms: number;
   refusedP99Ms: number;
+  /**
+   * Open loop only (NaN in a closed loop): a refusal's latency split at its write. How late the
+   * load generator wrote it (no socket free, or its own loop late on a shared machine), and the
+   * rest, from the write to the answer (the network, the kernel and the server).
+   */
+  refusedSendDelayP99Ms: number;
+  refusedAfterWriteP99Ms: number;
 }
 
 await runWorker<OverloadLoadInput, OverloadLoadResult>(async (input) =>
@@ -98,6 +105,8 @@ async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult>
     okP99Ms: percentile(okMs, 99),
     refusedP50Ms: percentile(refusedMs, 50),
     refusedP99Ms: percentile(refusedMs, 99),
+    refusedSendDelayP99Ms: Number.NaN,
+    refusedAfterWriteP99Ms: Number.NaN,
   };
 }
 
@@ -119,13 +128,15 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   const other: Record<string, number> = {};
   const okMs: number[] = [];
   const refusedMs: number[] = [];
+  const refusedSendDelayMs: number[] = [];
+  const refusedAfterWriteMs: number[] = [];
   let pending = 0;
   let sent = 0;
   const fire = (scheduledAt: number, bytes: Buffer) => {
     pending += 1;
     const counts = scheduledAt >= measureFrom;
     http.send(bytes, scheduledAt, {
-      done(status, ms, error) {
+      done(status, ms, error, sendDelayMs = 0) {
         pending -= 1;
         if (!counts) return;
         if (error) {
@@ -137,6 +148,8 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
         } else if (status === 429 || status === 503) {
           outcome.refused += 1;
           refusedMs.push(ms);
+          refusedSendDelayMs.push(sendDelayMs);
+          refusedAfterWriteMs.push(ms - sendDelayMs);
         } else other[status] = (other[status] ?? 0) + 1;
       },
     });
@@ -164,5 +177,7 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
     okP99Ms: percentile(okMs, 99),
     refusedP50Ms: percentile(refusedMs, 50),
     refusedP99Ms: percentile(refusedMs, 99),
+    refusedSendDelayP99Ms: percentile(refusedSendDelayMs, 99),
+    refusedAfterWriteP99Ms: percentile(refusedAfterWriteMs, 99),
   };
 }

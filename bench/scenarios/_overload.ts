@@ -1,0 +1,244 @@
+/**
+ * The overload measurement of gateway-overload and gateway-overload-mesh: GetMe (Connect JSON
+ * through the gateway to identity) is first measured closed-loop to find the system's capacity
+ * C, then offered at 1.5 × C open-loop (evenly paced, at most 600 connections). Overload
+ * protection must keep the goodput at ≥ 90 % of C and answer every excess request with an
+ * explicit 429/503 at once (p99 < 50 ms): no timeouts, no connection errors, no unbounded queue.
+ *
+ * The gateway's default class learns its concurrency limit (Gradient2, backing off while the
+ * event loop lags) up to a ceiling of 200 (documented); the scenarios cap it at 48 with 16
+ * waiting (at most QUEUE_MAX_WAIT_MS, 20 ms: the product's line, not the bench's closed-loop
+ * one), so the overload is shed from its first second on any machine. Every run uses the same
+ * settings, so the capacity includes their cost.
+ *
+ * Capacity is the most calls served per second by either of two closed loops: 16 connections
+ * (never more than the limit's floor and the line hold, so nothing is refused) and 50. The
+ * second keeps more calls in flight than the learnt limit admits once the loop lags: the limiter
+ * refuses the excess, which the loop resends at once. Taking the better of the two keeps the
+ * capacity from being understated either way (a server that serves more with more calls in
+ * flight gets its due).
+ */
+import { liveChildPids } from "../lib/child.js";
+import { treeCpuSeconds } from "../lib/cpu.js";
+import { defaultLoadSettings } from "../lib/load.js";
+import type { MeasureResult } from "../lib/scenario.js";
+import { startWorkers } from "../lib/workers.js";
+import type { OverloadLoadInput, OverloadLoadResult } from "./_overload-load.js";
+
+const CONCURRENCY = 48;
+const MAX_QUEUED = 16;
+const CAPACITY_CONNECTIONS = [16, 50];
+const OVERLOAD_CONNECTIONS = 600;
+
+/** CPU seconds the bench's servers (here: the all-in-one) have used so far. */
+function serverCpuSeconds(): number {
+  return liveChildPids().reduce((sum, pid) => sum + (treeCpuSeconds(pid) ?? 0), 0);
+}
+
+/**
+ * A load run and the server CPU of its measured window (sampled from here: the window starts
+ * when the worker's warm-up ends, give or take the worker's start-up, alike in both runs). On
+ * a shared machine the server's share of a core changes from one run to the next; served
+ * calls per server CPU-second do not, so they price a refusal whatever the contention.
+ */
+async function measured(input: OverloadLoadInput): Promise<OverloadLoadResult & { cpuS: number; windowS: number }> {
+  const cpu: number[] = [];
+  const timers = [input.warmupS, input.durationS].map((s) => setTimeout(() => cpu.push(serverCpuSeconds()), s * 1000));
+  const result = await load(input);
+  for (const timer of timers) clearTimeout(timer);
+  const windowS = input.durationS - input.warmupS;
+  return { ...result, cpuS: cpu.length === 2 ? cpu[1]! - cpu[0]! : Number.NaN, windowS };
+}
+
+/**
+ * weelo_gateway_shed_total of the default class, by reason, from the gateway's /metrics (empty
+ * when the admin listener is unknown or does not answer: the figures then just leave it out).
+ */
+async function shedByReason(adminUrl: string | undefined): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const match of (await metricsOf(adminUrl)).matchAll(
+    /^weelo_gateway_shed_total\{class="default",reason="(\w+)"\} (\d+)/gm,
+  ))
+    counts.set(match[1]!, Number(match[2]));
+  return counts;
+}
+
+/**
+ * The gateway's event-loop delay p99 since its last scrape, in ms (prom-client resets the
+ * histogram at each scrape; NaN when unknown). Read once before a run and once after it, the
+ * second read covers the run (warm-up included).
+ */
+async function gatewayLoopDelayP99Ms(adminUrl: string | undefined): Promise<number> {
+  const match = /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? ([\d.e+-]+)/m.exec(await metricsOf(adminUrl));
+  return match ? Number(match[1]) * 1000 : Number.NaN;
+}
+
+/** The text of the gateway's /metrics ("" when the admin listener is unknown or does not answer). */
+async function metricsOf(adminUrl: string | undefined): Promise<string> {
+  if (!adminUrl) return "";
+  return fetch(`${adminUrl}/metrics`)
+    .then((response) => (response.ok ? response.text() : ""))
+    .catch(() => "");
+}
+
+async function load(input: OverloadLoadInput): Promise<OverloadLoadResult> {
+  const pool = startWorkers<OverloadLoadInput, OverloadLoadResult>("bench/scenarios/_overload-load.ts", 1, () => input);
+  try {
+    const [result] = await pool.results;
+    return result!;
+  } finally {
+    pool.kill();
+  }
+}
+
+/**
+ * The gateway's admission as the product runs it (gateway.config.ts' floor, line and lag rule,
+ * not the closed loops' CLOSED_LOOP_LINE), with the default class capped at CONCURRENCY.
+ */
+export const PRODUCT_ADMISSION = {
+  QUEUE_DEFAULT_CONCURRENCY: String(CONCURRENCY),
+  QUEUE_DEFAULT_MAX_QUEUED: String(MAX_QUEUED),
+  ADAPTIVE_LIMIT_MIN: "10",
+  QUEUE_MAX_WAIT_MS: "20",
+  ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS: "20",
+} as const;
+
+/** The system under overload: its gateway, the gateway's admin listener, a customer's login. */
+export interface OverloadTarget {
+  baseUrl: string;
+  /** The gateway's admin listener (its /metrics give the refusals by reason); unknown: left out. */
+  adminUrl: string | undefined;
+  loginCustomer(): Promise<string>;
+}
+
+/** Capacity, then 1.5 × capacity, against a system started with PRODUCT_ADMISSION. */
+export async function measureOverload(system: OverloadTarget): Promise<MeasureResult> {
+  const token = await system.loginCustomer();
+  // A cold all-in-one (tsx, JIT, pools) needs more than the usual 2 s before it runs at speed.
+  const settings = defaultLoadSettings();
+  const warmupS = Math.max(settings.warmupS, 5);
+  const durationS = warmupS + (settings.durationS - settings.warmupS);
+  const base = {
+    url: `${system.baseUrl}/weelo.identity.v1.ProfileService/GetMe`,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: "{}",
+    durationS,
+    warmupS,
+  };
+  const capacityRuns = [];
+  for (const connections of CAPACITY_CONNECTIONS)
+    capacityRuns.push({ connections, ...(await measured({ ...base, connections, overallRate: 0 })) });
+  const servedPerS = (run: OverloadLoadResult) => run.ok / run.measuredS;
+  const capacityRun = capacityRuns.reduce((best, run) => (servedPerS(run) > servedPerS(best) ? run : best));
+  const capacity = servedPerS(capacityRun);
+  const offered = Math.round(1.5 * capacity);
+  const shedBefore = await shedByReason(system.adminUrl);
+  await gatewayLoopDelayP99Ms(system.adminUrl); // starts the window
+  const overload = await measured({ ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered });
+  const loopDelayP99Ms = await gatewayLoopDelayP99Ms(system.adminUrl);
+  const shedAfter = await shedByReason(system.adminUrl);
+  // Whole run (warm-up included): why the gateway refused, per second of the run.
+  const shedReasons = [...shedAfter]
+    .map(([reason, count]) => ({ reason, perS: (count - (shedBefore.get(reason) ?? 0)) / durationS }))
+    .filter(({ perS }) => perS > 0);
+  // Whole runs (warm-up included) on both sides: served calls per server CPU-second.
+  const servedPerCpuS = (run: OverloadLoadResult & { cpuS: number; windowS: number }) =>
+    run.ok / run.measuredS / (run.cpuS / run.windowS);
+  const goodput = overload.ok / overload.measuredS;
+  const refusedPerS = overload.refused / overload.measuredS;
+  const answeredPerS = (overload.ok + overload.refused) / overload.measuredS;
+  const otherCount = Object.values(overload.other).reduce((a, b) => a + b, 0);
+
+  const problems: string[] = [];
+  // Errors and timeouts are never expected. Refusals are, with 50 connections (above), but not
+  // with 16: there, beyond 1 % (a stall of the machine longer than QUEUE_MAX_WAIT_MS), the
+  // capacity would be understated.
+  for (const run of capacityRuns) {
+    const refusalsAllowed = run.connections > CAPACITY_CONNECTIONS[0]!;
+    if (run.errors + run.timeouts > 0 || (!refusalsAllowed && run.refused > 0.01 * run.ok)) {
+      problems.push(
+        `the capacity run at ${run.connections} connections was not clean: ${run.errors} errors, ${run.timeouts} timeouts, ${run.refused} refusals`,
+      );
+    }
+  }
+  return {
+    figures: [
+      ...capacityRuns.map((run) => ({
+        label: `served in a closed loop of ${run.connections} connections${run === capacityRun ? " (the capacity)" : ""}`,
+        value: Math.round(servedPerS(run)),
+        unit: "req/s",
+      })),
+      ...capacityRuns.map((run) => ({
+        label: `refused (429/503) in the closed loop of ${run.connections}`,
+        value: run.refused,
+        unit: "calls",
+      })),
+      { label: "offered load (1.5x capacity)", value: offered, unit: "req/s" },
+      { label: "answered under overload", value: Math.round(answeredPerS), unit: "req/s" },
+      {
+        label: "goodput under overload",
+        value: Math.round(goodput),
+        unit: "req/s",
+        baseline: { label: "capacity", value: Math.round(capacity) },
+      },
+      { label: "refused (429/503) under overload", value: Math.round(refusedPerS), unit: "req/s" },
+      ...shedReasons.map(({ reason, perS }) => ({
+        label: `  of which refused for ${reason} (gateway's count, whole run)`,
+        value: Math.round(perS),
+        unit: "req/s",
+      })),
+      {
+        label: "served calls per server CPU-second under overload",
+        value: Math.round(servedPerCpuS(overload)),
+        unit: "calls",
+        baseline: { label: "at capacity", value: Math.round(servedPerCpuS(capacityRun)) },
+      },
+      {
+        label: "server CPU under overload (of one core)",
+        value: Math.round((100 * overload.cpuS) / overload.windowS),
+        unit: "%",
+        baseline: { label: "capacity run", value: Math.round((100 * capacityRun.cpuS) / capacityRun.windowS) },
+      },
+      { label: "p99 latency of a refusal", value: round(overload.refusedP99Ms), unit: "ms" },
+      // Where a refusal's time went: waiting to be written (the load generator), then the round trip.
+      {
+        label: "  p99 of its wait before the load generator wrote it",
+        value: round(overload.refusedSendDelayP99Ms),
+        unit: "ms",
+      },
+      { label: "  p99 from its write to the answer", value: round(overload.refusedAfterWriteP99Ms), unit: "ms" },
+      {
+        label: "  the gateway's event-loop delay p99 (its own metric, whole run)",
+        value: round(loopDelayP99Ms),
+        unit: "ms",
+      },
+      { label: "p99 latency of a served call under overload", value: round(overload.okP99Ms), unit: "ms" },
+      { label: "p99 latency of a served call at capacity", value: round(capacityRun.okP99Ms), unit: "ms" },
+    ],
+    checks: [
+      {
+        label: "goodput >= 0.9x capacity at 1.5x load",
+        pass: goodput >= 0.9 * capacity,
+        detail: `${(goodput / capacity).toFixed(2)}x`,
+      },
+      {
+        label: "every excess request explicitly refused (no timeouts, errors or other statuses)",
+        pass: overload.errors === 0 && overload.timeouts === 0 && otherCount === 0,
+        detail: `${overload.errors} errors, ${overload.timeouts} timeouts, other statuses ${JSON.stringify(overload.other)}`,
+      },
+      {
+        label: "refusals answered quickly (p99 < 50 ms)",
+        pass: overload.refused > 0 && overload.refusedP99Ms < 50,
+        detail: `${round(overload.refusedP99Ms)} ms over ${overload.refused} refusals`,
+      },
+    ],
+    notes: [
+      `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS=20 and ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS as the product's defaults, rate limits off (one user)`,
+      `overload: requests paced evenly at the offered rate over at most ${OVERLOAD_CONNECTIONS} keep-alive connections (latency from each request's scheduled time), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
+      "served calls per server CPU-second: the robust figure on a shared machine (the server's share of a core differs between the two runs; this ratio prices a refusal whatever the contention)",
+    ],
+    problems,
+  };
+}
+
+const round = (ms: number) => (Number.isFinite(ms) ? Math.round(ms * 10) / 10 : ms);
