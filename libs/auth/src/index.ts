@@ -1,4 +1,5 @@
 export { loadKeyMaterial, generateKeyPair, JWT_ALGORITHM, type KeyMaterial, type KeySettings } from "./keys.js";
+export { writeFileOnce } from "./write-once.js";
 export { ROLES, type Principal, type Role } from "./principal.js";
 export { RevocationList, type RevocationStore } from "./revocation.js";
 export {

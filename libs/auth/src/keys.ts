@@ -4,9 +4,10 @@
  * under DATA_DIR once, so tokens survive a restart and processes sharing DATA_DIR agree.
  */
 import type { webcrypto } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as jose from "jose";
+import { writeFileOnce } from "./write-once.js";
 
 export const JWT_ALGORITHM = "EdDSA";
 
@@ -58,22 +59,32 @@ export async function loadKeyMaterial(settings: KeySettings): Promise<KeyMateria
   };
 }
 
-/** Several processes may start at once on one DATA_DIR: exclusive create, and the losers read the winner's file. */
+/**
+ * Several processes may start at once on one DATA_DIR: the first to link its file into place
+ * wins (writeFileOnce: never seen half-written), and the others read the winner's.
+ */
 async function loadOrCreateDevKeys(dir: string): Promise<DevKeyFile> {
   const path = join(dir, "jwt-dev-key.json");
-  try {
-    return JSON.parse(await readFile(path, "utf8")) as DevKeyFile;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
+  const existing = await readDevKeys(path);
+  if (existing) return existing;
   await mkdir(dir, { recursive: true });
   const pair = await generateKeyPair();
+  if (await writeFileOnce(path, JSON.stringify(pair))) return pair;
+  return (await readDevKeys(path))!;
+}
+
+async function readDevKeys(path: string): Promise<DevKeyFile | undefined> {
+  let text: string;
   try {
-    await writeFile(path, JSON.stringify(pair), { flag: "wx", mode: 0o600 });
-    return pair;
+    text = await readFile(path, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    return JSON.parse(await readFile(path, "utf8")) as DevKeyFile;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as DevKeyFile;
+  } catch {
+    throw new Error(`the development signing key ${path} is not valid JSON: delete it, and a new one is made at start`);
   }
 }
 

@@ -10,9 +10,10 @@ import { webcrypto } from "node:crypto";
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-import { link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
+import { writeFileOnce } from "@weelo/auth";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -105,9 +106,9 @@ export async function loadOrCreateDevCa(dir: string): Promise<MeshCa> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const made = await createMeshCa();
   // The key first: a reader that finds ca.crt always finds its key.
-  const keyWon = await writeOnce(keyPath, made.privateKeyPem);
+  const keyWon = await writeFileOnce(keyPath, made.privateKeyPem);
   if (keyWon) {
-    await writeOnce(certPath, made.certificatePem);
+    await writeFileOnce(certPath, made.certificatePem);
     return made;
   }
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -176,21 +177,6 @@ async function readPair(certPath: string, keyPath: string): Promise<KeyPairPem |
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
-  }
-}
-
-/** Writes the whole file aside, then links it into place: true when this call created it. */
-async function writeOnce(path: string, content: string): Promise<boolean> {
-  const aside = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  await writeFile(aside, content, { mode: 0o600 });
-  try {
-    await link(aside, path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    return false;
-  } finally {
-    await rm(aside, { force: true });
   }
 }
 
