@@ -6,6 +6,12 @@ import client from "prom-client";
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * The sampling interval of nodejs_eventloop_lag_* (ms). Node's histogram records each whole
+ * interval between samples, so those figures are lag + this: a loop that never runs late reads it.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 20;
+
 export class Metrics {
   readonly registry = new client.Registry();
 
@@ -96,8 +102,10 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // Memory, CPU, GC and event-loop lag (nodejs_eventloop_lag_*) come from the default collectors.
+    // Their lag figures are whole sampling intervals (an idle loop reads EVENT_LOOP_SAMPLE_MS, not 0):
+    // the lag is what exceeds it (the dashboard subtracts it).
     if (options.defaultMetrics !== false) {
-      client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+      client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     }
   }
 
