@@ -7,7 +7,7 @@
  *
  * The gateway's default class learns its concurrency limit (Gradient2, backing off while the
  * event loop lags) up to a ceiling of 200 (documented); the scenarios cap it at 48 with 16
- * waiting (at most QUEUE_MAX_WAIT_MS, 20 ms: the product's line, not the bench's closed-loop
+ * waiting (at most QUEUE_MAX_WAIT_MS, 20 ms, and 5 ms while overloaded: the product's line, not the bench's closed-loop
  * one), so the overload is shed from its first second on any machine. Every run uses the same
  * settings, so the capacity includes their cost.
  *
@@ -18,8 +18,9 @@
  * capacity from being understated either way (a server that serves more with more calls in
  * flight gets its due).
  */
+import { EVENT_LOOP_SAMPLE_MS } from "@weelo/metrics";
 import { liveChildPids } from "../lib/child.js";
-import { treeCpuSeconds } from "../lib/cpu.js";
+import { machineJiffies, treeCpuSeconds } from "../lib/cpu.js";
 import { defaultLoadSettings } from "../lib/load.js";
 import type { MeasureResult } from "../lib/scenario.js";
 import { startWorkers } from "../lib/workers.js";
@@ -35,19 +36,44 @@ function serverCpuSeconds(): number {
   return liveChildPids().reduce((sum, pid) => sum + (treeCpuSeconds(pid) ?? 0), 0);
 }
 
+type Measured = OverloadLoadResult & {
+  cpuS: number;
+  gatewayCpuS: number;
+  /** The whole machine's busy share of all its cores over the window, in % (NaN: unknown). */
+  machineBusyPct: number;
+  windowS: number;
+};
+
 /**
  * A load run and the server CPU of its measured window (sampled from here: the window starts
- * when the worker's warm-up ends, give or take the worker's start-up, alike in both runs). On
+ * when the worker's warm-up ends, give or take the worker's start-up, alike in both runs), all
+ * the servers' and the gateway process's alone (NaN when it has no process of its own). On
  * a shared machine the server's share of a core changes from one run to the next; served
  * calls per server CPU-second do not, so they price a refusal whatever the contention.
  */
-async function measured(input: OverloadLoadInput): Promise<OverloadLoadResult & { cpuS: number; windowS: number }> {
-  const cpu: number[] = [];
-  const timers = [input.warmupS, input.durationS].map((s) => setTimeout(() => cpu.push(serverCpuSeconds()), s * 1000));
+async function measured(input: OverloadLoadInput, gatewayPid: number | undefined): Promise<Measured> {
+  const cpu: Array<{ all: number; gateway: number; machine: ReturnType<typeof machineJiffies> }> = [];
+  const sample = () =>
+    cpu.push({
+      all: serverCpuSeconds(),
+      gateway: gatewayPid === undefined ? Number.NaN : (treeCpuSeconds(gatewayPid) ?? Number.NaN),
+      machine: machineJiffies(),
+    });
+  const timers = [input.warmupS, input.durationS].map((s) => setTimeout(sample, s * 1000));
   const result = await load(input);
   for (const timer of timers) clearTimeout(timer);
   const windowS = input.durationS - input.warmupS;
-  return { ...result, cpuS: cpu.length === 2 ? cpu[1]! - cpu[0]! : Number.NaN, windowS };
+  const [from, to] = cpu;
+  return {
+    ...result,
+    cpuS: from && to ? to.all - from.all : Number.NaN,
+    gatewayCpuS: from && to ? to.gateway - from.gateway : Number.NaN,
+    machineBusyPct:
+      from?.machine && to?.machine && to.machine.total > from.machine.total
+        ? (100 * (to.machine.busy - from.machine.busy)) / (to.machine.total - from.machine.total)
+        : Number.NaN,
+    windowS,
+  };
 }
 
 /**
@@ -64,13 +90,14 @@ async function shedByReason(adminUrl: string | undefined): Promise<Map<string, n
 }
 
 /**
- * The gateway's event-loop delay p99 since its last scrape, in ms (prom-client resets the
- * histogram at each scrape; NaN when unknown). Read once before a run and once after it, the
- * second read covers the run (warm-up included).
+ * How late the gateway's event loop ran, p99 since its last scrape, in ms (NaN when unknown).
+ * prom-client resets the histogram at each scrape: read once before a run and once after it, the
+ * second read covers the run (warm-up included). Its figure is whole sampling intervals, so the
+ * interval (EVENT_LOOP_SAMPLE_MS) is taken off.
  */
 async function gatewayLoopDelayP99Ms(adminUrl: string | undefined): Promise<number> {
   const match = /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? ([\d.e+-]+)/m.exec(await metricsOf(adminUrl));
-  return match ? Number(match[1]) * 1000 : Number.NaN;
+  return match ? Math.max(0, Number(match[1]) * 1000 - EVENT_LOOP_SAMPLE_MS) : Number.NaN;
 }
 
 /** The text of the gateway's /metrics ("" when the admin listener is unknown or does not answer). */
@@ -100,6 +127,7 @@ export const PRODUCT_ADMISSION = {
   QUEUE_DEFAULT_MAX_QUEUED: String(MAX_QUEUED),
   ADAPTIVE_LIMIT_MIN: "10",
   QUEUE_MAX_WAIT_MS: "20",
+  QUEUE_OVERLOADED_WAIT_MS: "5",
   ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS: "20",
 } as const;
 
@@ -109,6 +137,8 @@ export interface OverloadTarget {
   /** The gateway's admin listener (its /metrics give the refusals by reason); unknown: left out. */
   adminUrl: string | undefined;
   loginCustomer(): Promise<string>;
+  /** The gateway's process, when it has one of its own (the mesh): its CPU is shown apart. */
+  gatewayPid?: number;
 }
 
 /** Capacity, then 1.5 × capacity, against a system started with PRODUCT_ADMISSION. */
@@ -127,14 +157,20 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
   };
   const capacityRuns = [];
   for (const connections of CAPACITY_CONNECTIONS)
-    capacityRuns.push({ connections, ...(await measured({ ...base, connections, overallRate: 0 })) });
+    capacityRuns.push({
+      connections,
+      ...(await measured({ ...base, connections, overallRate: 0 }, system.gatewayPid)),
+    });
   const servedPerS = (run: OverloadLoadResult) => run.ok / run.measuredS;
   const capacityRun = capacityRuns.reduce((best, run) => (servedPerS(run) > servedPerS(best) ? run : best));
   const capacity = servedPerS(capacityRun);
   const offered = Math.round(1.5 * capacity);
   const shedBefore = await shedByReason(system.adminUrl);
   await gatewayLoopDelayP99Ms(system.adminUrl); // starts the window
-  const overload = await measured({ ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered });
+  const overload = await measured(
+    { ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered },
+    system.gatewayPid,
+  );
   const loopDelayP99Ms = await gatewayLoopDelayP99Ms(system.adminUrl);
   const shedAfter = await shedByReason(system.adminUrl);
   // Whole run (warm-up included): why the gateway refused, per second of the run.
@@ -142,8 +178,7 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
     .map(([reason, count]) => ({ reason, perS: (count - (shedBefore.get(reason) ?? 0)) / durationS }))
     .filter(({ perS }) => perS > 0);
   // Whole runs (warm-up included) on both sides: served calls per server CPU-second.
-  const servedPerCpuS = (run: OverloadLoadResult & { cpuS: number; windowS: number }) =>
-    run.ok / run.measuredS / (run.cpuS / run.windowS);
+  const servedPerCpuS = (run: Measured) => run.ok / run.measuredS / (run.cpuS / run.windowS);
   const goodput = overload.ok / overload.measuredS;
   const refusedPerS = overload.refused / overload.measuredS;
   const answeredPerS = (overload.ok + overload.refused) / overload.measuredS;
@@ -199,6 +234,25 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
         unit: "%",
         baseline: { label: "capacity run", value: Math.round((100 * capacityRun.cpuS) / capacityRun.windowS) },
       },
+      ...(Number.isFinite(overload.gatewayCpuS)
+        ? [
+            {
+              label: "  of which the gateway process",
+              value: Math.round((100 * overload.gatewayCpuS) / overload.windowS),
+              unit: "%",
+              baseline: {
+                label: "capacity run",
+                value: Math.round((100 * capacityRun.gatewayCpuS) / capacityRun.windowS),
+              },
+            },
+          ]
+        : []),
+      {
+        label: "the machine's CPU under overload (all cores: servers, load generator, databases)",
+        value: Math.round(overload.machineBusyPct),
+        unit: "%",
+        baseline: { label: "capacity run", value: Math.round(capacityRun.machineBusyPct) },
+      },
       { label: "p99 latency of a refusal", value: round(overload.refusedP99Ms), unit: "ms" },
       // Where a refusal's time went: waiting to be written (the load generator), then the round trip.
       {
@@ -208,7 +262,7 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
       },
       { label: "  p99 from its write to the answer", value: round(overload.refusedAfterWriteP99Ms), unit: "ms" },
       {
-        label: "  the gateway's event-loop delay p99 (its own metric, whole run)",
+        label: "  how late the gateway's event loop ran, p99 (its own metric, whole run)",
         value: round(loopDelayP99Ms),
         unit: "ms",
       },
@@ -233,7 +287,7 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
       },
     ],
     notes: [
-      `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS=20 and ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS as the product's defaults, rate limits off (one user)`,
+      `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS=20, QUEUE_OVERLOADED_WAIT_MS=5 and ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS as the product's defaults, rate limits off (one user)`,
       `overload: requests paced evenly at the offered rate over at most ${OVERLOAD_CONNECTIONS} keep-alive connections (latency from each request's scheduled time), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
       "served calls per server CPU-second: the robust figure on a shared machine (the server's share of a core differs between the two runs; this ratio prices a refusal whatever the contention)",
     ],

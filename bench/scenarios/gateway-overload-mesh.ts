@@ -16,7 +16,7 @@ export default {
     const mesh = await startBenchMesh(PRODUCT_ADMISSION);
     try {
       const gateway = mesh.system.processes.find((p) => p.service === "gateway");
-      return await measureOverload({ ...mesh.client, adminUrl: gateway?.adminUrl });
+      return await measureOverload({ ...mesh.client, adminUrl: gateway?.adminUrl, gatewayPid: gateway?.child?.pid });
     } finally {
       await mesh.stop();
     }

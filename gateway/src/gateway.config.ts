@@ -47,6 +47,13 @@ export const gatewayConfigSchema = baseConfigSchema.extend({
    * also stops queueing while the event loop lags more than this: the waits would end late.
    */
   QUEUE_MAX_WAIT_MS: envInt(20, 0),
+  /**
+   * Longest wait (ms) while the class is overloaded, in place of QUEUE_MAX_WAIT_MS (the shorter
+   * of the two): the line absorbs a burst with the long wait, but under sustained overload a freed
+   * permit finds a new caller at once anyway, and a long wait only makes the refusals that end it
+   * slow (a controlled-delay queue: Facebook's adaptive LIFO with CoDel timeouts).
+   */
+  QUEUE_OVERLOADED_WAIT_MS: envInt(5, 0),
   /** Learn each class's concurrency limit from its round trips (Gradient2), between the minimum and the class's ceiling. */
   ADAPTIVE_LIMIT_ENABLED: envBoolean(true),
   ADAPTIVE_LIMIT_MIN: envInt(10, 1),

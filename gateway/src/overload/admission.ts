@@ -61,6 +61,8 @@ export interface AdmissionSettings {
   /** Per class: the ceiling of its concurrency limit, and how many calls may wait for a permit. */
   queues: Record<EndpointClass, { concurrency: number; maxQueued: number }>;
   maxQueueWaitMs: number;
+  /** The longest wait while the class is overloaded (capped by maxQueueWaitMs). */
+  overloadedQueueWaitMs: number;
   /** Learn each class's limit (Gradient2) between min and the class's ceiling; false = the ceiling, fixed. */
   adaptive: { enabled: boolean; minLimit: number; initialLimit: number; tolerance: number; maxLoopLagMs: number };
   maxOpenStreams: number;
@@ -81,6 +83,7 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
       auth: { concurrency: config.QUEUE_AUTH_CONCURRENCY, maxQueued: config.QUEUE_AUTH_MAX_QUEUED },
     },
     maxQueueWaitMs: config.QUEUE_MAX_WAIT_MS,
+    overloadedQueueWaitMs: config.QUEUE_OVERLOADED_WAIT_MS,
     adaptive: {
       enabled: config.ADAPTIVE_LIMIT_ENABLED,
       minLimit: config.ADAPTIVE_LIMIT_MIN,
@@ -112,9 +115,9 @@ export function admissionSettingsOf(config: GatewayConfig): AdmissionSettings {
 }
 
 /**
- * How long after its last refusal for a full line (or for lag) a class counts as overloaded:
- * while it is, and the event loop lags more than the longest wait, calls that find no permit
- * are refused at once.
+ * How long after its last refusal for a full line, for lag or at the end of a wait a class
+ * counts as overloaded: while it is, a call that finds no permit waits at most
+ * overloadedQueueWaitMs, and is refused at once while the event loop lags more than that.
  */
 const OVERLOAD_MEMORY_MS = 1000;
 
@@ -291,36 +294,48 @@ export class Admission {
   }
 
   /**
+   * The longest a call of the class may wait for a permit now: QUEUE_MAX_WAIT_MS, or while the
+   * class is overloaded the shorter QUEUE_OVERLOADED_WAIT_MS. The line then still hands a freed
+   * permit to the newest caller, but the waits that end in a refusal end soon.
+   */
+  private lineWaitMs(name: EndpointClass, now: number): number {
+    const { maxQueueWaitMs, overloadedQueueWaitMs } = this.settings;
+    return now - this.overloadSeenAt[name] < OVERLOAD_MEMORY_MS
+      ? Math.min(maxQueueWaitMs, overloadedQueueWaitMs)
+      : maxQueueWaitMs;
+  }
+
+  /**
    * For a call that found no permit: the reason it is refused without waiting, or undefined
    * when it may wait. "queue_full": the line is full. "loop_lag": the class is overloaded (its
-   * line overflowed, or it refused for lag, within the last second) and the event loop runs
-   * later than the longest wait. A waiter's timer then fires late: the waits that end in a
-   * refusal (the oldest, under a LIFO line) take the wait plus the lag, and under sustained
-   * overload a freed permit finds a new caller at once anyway, so the line adds only latency.
-   * Until its line overflows, calls still wait however the loop lags. Counts the refusal.
+   * line overflowed, it refused for lag, or a wait ran out, within the last second) and the
+   * event loop runs later than the longest wait. A waiter's timer then fires late: the waits
+   * that end in a refusal (the oldest, under a LIFO line) take the wait plus the lag, and under
+   * sustained overload a freed permit finds a new caller at once anyway, so the line adds only
+   * latency. Until the class is overloaded, calls still wait however the loop lags. Counts the
+   * refusal.
    */
   refuseAtOnce(name: EndpointClass): "queue_full" | "loop_lag" | undefined {
-    const { maxQueueWaitMs } = this.settings;
     let reason: "queue_full" | "loop_lag" | undefined;
-    if (this.limiters[name].lineFull || maxQueueWaitMs <= 0) {
+    const now = performance.now();
+    if (this.limiters[name].lineFull || this.settings.maxQueueWaitMs <= 0) {
       reason = "queue_full";
-      this.overloadSeenAt[name] = performance.now();
-    } else if (this.loopLag.ms > maxQueueWaitMs) {
-      const now = performance.now();
-      if (now - this.overloadSeenAt[name] < OVERLOAD_MEMORY_MS) {
-        reason = "loop_lag";
-        this.overloadSeenAt[name] = now;
-      }
+      this.overloadSeenAt[name] = now;
+    } else if (now - this.overloadSeenAt[name] < OVERLOAD_MEMORY_MS && this.loopLag.ms > this.lineWaitMs(name, now)) {
+      reason = "loop_lag";
+      this.overloadSeenAt[name] = now;
     }
     if (reason) this.shedCounts[name][reason] += 1;
     return reason;
   }
 
   /**
-   * Waits at most QUEUE_MAX_WAIT_MS (or the call's own shorter deadline) for a permit, without
+   * Waits at most the class's line wait (QUEUE_MAX_WAIT_MS, or QUEUE_OVERLOADED_WAIT_MS while it
+   * is overloaded; the call's own shorter deadline ends it sooner) for a permit, without
    * a promise or an Error: `settle` gets the permit and the wait, or the reason of the refusal
    * ("deadline" when the wait ran out at the caller's own deadline; "cancelled" after the
-   * returned function was called, e.g. the client left). Refusals are counted.
+   * returned function was called, e.g. the client left). Refusals are counted; a wait that runs
+   * out marks the class overloaded.
    */
   waitUnary(
     name: EndpointClass,
@@ -328,8 +343,9 @@ export class Admission {
     settle: (outcome: { permit: Permit; waitedMs: number } | ShedReason) => void,
   ): () => void {
     const started = performance.now();
-    const deadlineFirst = deadlineMs !== undefined && deadlineMs <= this.settings.maxQueueWaitMs;
-    const leave = this.limiters[name].wait(deadlineFirst ? deadlineMs : this.settings.maxQueueWaitMs, (outcome) => {
+    const waitMs = this.lineWaitMs(name, started);
+    const deadlineFirst = deadlineMs !== undefined && deadlineMs <= waitMs;
+    const leave = this.limiters[name].wait(deadlineFirst ? deadlineMs : waitMs, (outcome) => {
       if (typeof outcome !== "string") {
         const waitedMs = performance.now() - started;
         this.waited.observe({ class: name }, waitedMs / 1000);
@@ -337,6 +353,7 @@ export class Admission {
         return;
       }
       const reason: ShedReason = outcome === "wait_timeout" && deadlineFirst ? "deadline" : outcome;
+      if (reason === "wait_timeout") this.overloadSeenAt[name] = performance.now();
       if (reason !== "cancelled") this.shedCounts[name][reason] += 1;
       settle(reason);
     });

@@ -23,6 +23,7 @@ function settings(): AdmissionSettings {
   return {
     queues: { default: queue, booking: queue, tracking: queue, auth: queue },
     maxQueueWaitMs: 5000,
+    overloadedQueueWaitMs: 5000,
     adaptive: { enabled: false, minLimit: 1, initialLimit: 1, tolerance: 1.5, maxLoopLagMs: 0 },
     maxOpenStreams: 1,
     rateLimits: { enabled: false, windowSeconds: 60, perIp: {} as never, perUser: {} as never },
