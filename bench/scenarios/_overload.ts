@@ -77,26 +77,24 @@ async function measured(input: OverloadLoadInput, gatewayPid: number | undefined
 }
 
 /**
- * weelo_gateway_shed_total of the default class, by reason, from the gateway's /metrics (empty
- * when the admin listener is unknown or does not answer: the figures then just leave it out).
+ * weelo_gateway_shed_total of the default class, by reason, in a scrape of the gateway's
+ * /metrics (empty when there is none: the figures then just leave it out).
  */
-async function shedByReason(adminUrl: string | undefined): Promise<Map<string, number>> {
+function shedByReason(metrics: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const match of (await metricsOf(adminUrl)).matchAll(
-    /^weelo_gateway_shed_total\{class="default",reason="(\w+)"\} (\d+)/gm,
-  ))
+  for (const match of metrics.matchAll(/^weelo_gateway_shed_total\{class="default",reason="(\w+)"\} (\d+)/gm))
     counts.set(match[1]!, Number(match[2]));
   return counts;
 }
 
 /**
- * How late the gateway's event loop ran, p99 since its last scrape, in ms (NaN when unknown).
- * prom-client resets the histogram at each scrape: read once before a run and once after it, the
- * second read covers the run (warm-up included). Its figure is whole sampling intervals, so the
- * interval (EVENT_LOOP_SAMPLE_MS) is taken off.
+ * How late the gateway's event loop ran, p99 since the scrape before this one, in ms (NaN when
+ * unknown). prom-client resets the histogram at each scrape: of a scrape before a run and one
+ * after it, the second covers the run (warm-up included). Its figure is whole sampling
+ * intervals, so the interval (EVENT_LOOP_SAMPLE_MS) is taken off.
  */
-async function gatewayLoopDelayP99Ms(adminUrl: string | undefined): Promise<number> {
-  const match = /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? ([\d.e+-]+)/m.exec(await metricsOf(adminUrl));
+function gatewayLoopDelayP99Ms(metrics: string): number {
+  const match = /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? ([\d.e+-]+)/m.exec(metrics);
   return match ? Math.max(0, Number(match[1]) * 1000 - EVENT_LOOP_SAMPLE_MS) : Number.NaN;
 }
 
@@ -165,14 +163,15 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
   const capacityRun = capacityRuns.reduce((best, run) => (servedPerS(run) > servedPerS(best) ? run : best));
   const capacity = servedPerS(capacityRun);
   const offered = Math.round(1.5 * capacity);
-  const shedBefore = await shedByReason(system.adminUrl);
-  await gatewayLoopDelayP99Ms(system.adminUrl); // starts the window
+  // One scrape before the run (it also starts the loop-delay window) and one after it.
+  const shedBefore = shedByReason(await metricsOf(system.adminUrl));
   const overload = await measured(
     { ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered },
     system.gatewayPid,
   );
-  const loopDelayP99Ms = await gatewayLoopDelayP99Ms(system.adminUrl);
-  const shedAfter = await shedByReason(system.adminUrl);
+  const metricsAfter = await metricsOf(system.adminUrl);
+  const loopDelayP99Ms = gatewayLoopDelayP99Ms(metricsAfter);
+  const shedAfter = shedByReason(metricsAfter);
   // Whole run (warm-up included): why the gateway refused, per second of the run.
   const shedReasons = [...shedAfter]
     .map(([reason, count]) => ({ reason, perS: (count - (shedBefore.get(reason) ?? 0)) / durationS }))
