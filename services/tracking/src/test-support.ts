@@ -39,12 +39,18 @@ export interface TestTracking {
   stream(token: string): DriverStreamClient;
   /** Publishes booking's events (as booking's outbox would) for a new trip of the driver, and waits until tracking holds it active. */
   startTrip(driverId: string, stops?: { pickup?: LatLng; drop?: LatLng }): Promise<TestTrip>;
-  /** Publishes the trip's next booking status change and waits until tracking applied it. */
+  /** Publishes the trip's next booking status change and waits until tracking applied it; resolves to the event's id. */
   advance(
     trip: TestTrip,
     to: BookingStatus,
-    options?: { subject?: "status_changed" | "cancelled" | "reopened" | "reassigned"; previousDriverId?: string },
-  ): Promise<void>;
+    options?: {
+      subject?: "status_changed" | "cancelled" | "reopened" | "reassigned";
+      previousDriverId?: string;
+      reason?: string;
+      /** When the change happened (default: now). */
+      occurredAt?: Date;
+    },
+  ): Promise<string>;
   /** Another tracking replica on the same database schema, streams, subjects (and position store when in process), on its own gRPC port. */
   replica(): Promise<TrackingReplica>;
   /** Graceful shutdown, then a new platform on the same schema and key prefix. */
@@ -203,6 +209,7 @@ export async function startTestTracking(
     sequence: number,
     payloadType: string,
     payload: Uint8Array,
+    occurredAt = new Date(),
   ) => {
     const id = uuidv7();
     const envelope = EventEnvelope.encode({
@@ -210,11 +217,12 @@ export async function startTestTracking(
       type: `booking.${type}`,
       subjectId,
       sequence,
-      occurredAt: new Date(),
+      occurredAt,
       payload: { typeUrl: `type.googleapis.com/${payloadType}`, value: Buffer.from(payload) },
       requestId: "",
     }).finish();
     await platform.bus.publishEvent(`${config.BOOKING_SUBJECT_ROOT}.${type}`, envelope, { msgId: id });
+    return id;
   };
   const statusWordOf = (status: BookingStatus) => BookingStatus[status].replace(/^BOOKING_STATUS_/, "").toLowerCase();
   const openStream = (on: ServiceClient<typeof TrackingServiceService>, bearer: string): DriverStreamClient => {
@@ -358,7 +366,11 @@ export async function startTestTracking(
       await test.advance(full, BookingStatus.BOOKING_STATUS_ASSIGNED);
       return full;
     },
-    async advance(trip, to, { subject = "status_changed", previousDriverId = "" } = {}) {
+    async advance(
+      trip,
+      to,
+      { subject = "status_changed", previousDriverId = "", reason = "", occurredAt = new Date() } = {},
+    ) {
       trip.sequence += 1;
       const reopened = subject === "reopened";
       const withDriver =
@@ -371,10 +383,10 @@ export async function startTestTracking(
           to,
           actorRole: 0,
           actorId: trip.transporterId,
-          reason: "",
+          reason,
           reopened,
           cancellationFeePaise: 0,
-          occurredAt: new Date(),
+          occurredAt,
           customerId: trip.customerId,
           transporterId: reopened ? "" : trip.transporterId,
           driverId: withDriver ? trip.driverId : "",
@@ -383,7 +395,14 @@ export async function startTestTracking(
           previousDriverId,
         }),
       ).finish();
-      await publishBooking(subject, trip.bookingId, trip.sequence, "weelo.booking.v1.BookingStatusChanged", change);
+      const eventId = await publishBooking(
+        subject,
+        trip.bookingId,
+        trip.sequence,
+        "weelo.booking.v1.BookingStatusChanged",
+        change,
+        occurredAt,
+      );
       const word = statusWordOf(to);
       await until(
         `tracking applied ${word} of ${trip.bookingId}`,
@@ -394,6 +413,7 @@ export async function startTestTracking(
           `tracking holds ${word} of ${trip.bookingId}`,
           () => tracking.trips.byBooking(trip.bookingId)?.status === word,
         );
+      return eventId;
     },
     async restart() {
       await halt();

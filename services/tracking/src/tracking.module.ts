@@ -29,6 +29,8 @@ import { internalHandlers, trackingHandlers, type DriverResolver } from "./track
 import { createTrackingService, type TrackingService } from "./tracking.service.js";
 import type { TrackingDatabase } from "./tracking.table.js";
 import { assignmentOf, TripDirectory } from "./trip-directory.js";
+import { greetingCommands, takenAwayCommand } from "./driver-greeting.js";
+import { lastDriverNotice } from "./driver-notices.repository.js";
 import { TripEvents, trackingEventSubjects } from "./trip-events.js";
 import { TripFeed } from "./trip-feed.js";
 import { trackingMigrations } from "./migrations/index.js";
@@ -55,8 +57,9 @@ export interface DriverCommands {
   /**
    * Sends a command to a driver's open stream: queued on this process's stream, or forwarded
    * on the bus to whichever replica holds it ("forwarded" does not mean anyone holds it: a
-   * driver who is not connected re-syncs from booking when reconnecting). "overflow": the
-   * stream's queue was full and the stream was ended with RESOURCE_EXHAUSTED.
+   * driver who is not connected hears of their trip, and of the last one taken away from them,
+   * when their stream opens). "overflow": the stream's queue was full and the stream was ended
+   * with RESOURCE_EXHAUSTED.
    */
   send(
     driverId: string,
@@ -172,16 +175,9 @@ export async function startTracking(
     reloadMs: config.TRIP_RELOAD_S * 1000,
     // `commands` is defined below; the feed starts (and may call this) only after it.
     tellDriver: (driverId, notice) => {
-      if (notice.kind === "assigned") {
+      if (notice.kind === "assigned")
         commands.send(driverId, { commandId: notice.eventId, kind: assignmentOf(notice.trip) });
-        return;
-      }
-      const detail = { bookingId: notice.bookingId, reason: notice.reason };
-      commands.send(driverId, {
-        commandId: notice.eventId,
-        kind:
-          notice.kind === "cancelled" ? { $case: "cancelled", value: detail } : { $case: "reopened", value: detail },
-      });
+      else commands.send(driverId, takenAwayCommand(notice));
     },
     ...(options.now ? { now: options.now } : {}),
   });
@@ -331,11 +327,19 @@ export async function startTracking(
         maxInFlight: config.STREAM_MAX_IN_FLIGHT,
         ready: () => writer.ready(),
         accepting: () => writer.accepting,
-        // A driver (re)connecting hears of the trip they are on: an assignment made while the app
-        // was offline, or a command lost with a broker, reaches them now (the app knows it by booking id).
+        // A driver (re)connecting catches up: the last trip taken away from them (cancelled or
+        // reopened while the app was offline), then the trip they are on (assigned while offline,
+        // or a command lost with a broker). The app knows both by booking id and command id.
         onStreamOpen: (driverId, stream) => {
-          const trip = trips.activeOf(driverId);
-          if (trip) stream.pushCommand({ commandId: uuidv7(), issuedAt: new Date(), kind: assignmentOf(trip) });
+          void lastDriverNotice(database.db, driverId)
+            .catch((error: unknown) => {
+              logger.warn({ err: error, driverId }, "could not read the driver's last notice; telling only the trip");
+              return undefined;
+            })
+            .then((last) => {
+              for (const command of greetingCommands(trips.activeOf(driverId), last, uuidv7, new Date()))
+                stream.pushCommand(command);
+            });
         },
       }),
     )

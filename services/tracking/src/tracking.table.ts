@@ -51,8 +51,22 @@ export interface TripsTable {
 
 export type TripRow = Selectable<TripsTable>;
 
+/** Per driver, the last trip taken away from them, repeated when their stream opens (see driver-notices.repository.ts). */
+export interface DriverNoticesTable {
+  driver_id: string;
+  booking_id: string;
+  kind: "cancelled" | "reopened";
+  reason: string;
+  /** The booking event's id, which the live command carried too. */
+  command_id: string;
+  issued_at: Date;
+}
+
+export type DriverNoticeRow = Selectable<DriverNoticesTable>;
+
 export interface TrackingDatabase {
   trip_points: TripPointsTable;
   trips: TripsTable;
+  driver_notices: DriverNoticesTable;
   outbox: OutboxTable;
 }

@@ -276,6 +276,87 @@ describe("trips from booking's events", () => {
     }
   });
 
+  it("a trip taken away while the driver's stream is down is told when it opens again, under the live command's id, before the trip they are on", async () => {
+    const commandsOn = (stream: ReturnType<TestTracking["stream"]>) =>
+      stream.responses.flatMap((r) => (r.kind?.$case === "command" ? [r.kind.value] : []));
+    const driver = await t.driver();
+    const first = await t.startTrip(driver.id);
+    const online = t.stream(driver.token);
+    online.send([pointAt(1, 18.52, 73.85)]);
+    await online.waitForAck(1);
+    online.close();
+    await until("the stream gone from the server", () => !t.tracking.commands.connectedHere(driver.id));
+
+    // Offline: the customer cancels, then the transporter gives the driver another trip.
+    const cancelId = await t.advance(first, BookingStatus.BOOKING_STATUS_CANCELLED, {
+      subject: "cancelled",
+      reason: "Customer changed plans",
+    });
+    await until("the trip ended", () => t.tracking.trips.activeOf(driver.id) === undefined);
+    const second = await t.startTrip(driver.id);
+
+    const told = {
+      commandId: cancelId,
+      kind: { $case: "cancelled", value: { bookingId: first.bookingId, reason: "Customer changed plans" } },
+    };
+    for (const attempt of ["first open", "next open"]) {
+      const back = t.stream(driver.token);
+      await until(`two commands on the ${attempt}`, () => commandsOn(back).length >= 2);
+      const [gone, assigned] = commandsOn(back);
+      // The old trip first, so the app drops it before it takes the new one; the same id each
+      // time, so an app that heard it already ignores the repeat.
+      assert.deepEqual({ commandId: gone!.commandId, kind: gone!.kind }, told, attempt);
+      assert.equal(assigned!.kind?.$case === "assignment" && assigned!.kind.value.bookingId, second.bookingId);
+      back.close();
+      await until("the stream gone", () => !t.tracking.commands.connectedHere(driver.id));
+      // A redelivered cancellation changes nothing, its reason included.
+      first.sequence -= 1;
+      await t.advance(first, BookingStatus.BOOKING_STATUS_CANCELLED, { subject: "cancelled", reason: "redelivered" });
+    }
+
+    // Taken away (reopened) and given back to the same driver: only the trip is told, not its reopening.
+    await t.advance(second, BookingStatus.BOOKING_STATUS_PENDING, { subject: "reopened" });
+    await until("the reopened trip left the driver", () => t.tracking.trips.activeOf(driver.id) === undefined);
+    await t.advance(second, BookingStatus.BOOKING_STATUS_ASSIGNED);
+    const onIt = t.stream(driver.token);
+    await until("the assignment", () => commandsOn(onIt).length >= 1);
+    onIt.send([pointAt(2, 18.5201, 73.85)]);
+    await onIt.waitForAck(2);
+    assert.deepEqual(
+      commandsOn(onIt).map((c) => c.kind?.$case === "assignment" && c.kind.value.bookingId),
+      [second.bookingId],
+    );
+    onIt.close();
+  });
+
+  it("the driver's last notice is the latest trip taken away, whatever order the events are applied in", async () => {
+    const driver = await t.driver();
+    const older = await t.startTrip(driver.id);
+    const newer = await t.startTrip(driver.id);
+    const later = new Date(Date.now() - 60_000);
+    // The later cancellation is applied first (two bookings' events are not ordered between them).
+    const newerId = await t.advance(newer, BookingStatus.BOOKING_STATUS_CANCELLED, {
+      subject: "cancelled",
+      reason: "later",
+      occurredAt: later,
+    });
+    await t.advance(older, BookingStatus.BOOKING_STATUS_CANCELLED, {
+      subject: "cancelled",
+      reason: "earlier",
+      occurredAt: new Date(Date.now() - 120_000),
+    });
+    const stream = t.stream(driver.token);
+    await until("the notice", () => stream.responses.some((r) => r.kind?.$case === "command"));
+    stream.send([pointAt(1, 18.52, 73.85)]);
+    await stream.waitForAck(1);
+    const commands = stream.responses.flatMap((r) => (r.kind?.$case === "command" ? [r.kind.value] : []));
+    assert.deepEqual(
+      commands.map((c) => [c.commandId, c.kind?.$case === "cancelled" && c.kind.value.reason, c.issuedAt?.getTime()]),
+      [[newerId, "later", later.getTime()]],
+    );
+    stream.close();
+  });
+
   it("driver_dark: once per silence with two replicas, and again after the driver came back and went silent again", async () => {
     const second = await t.replica();
     const driver = await t.driver();

@@ -19,6 +19,7 @@ import type { Kysely } from "kysely";
 import type { TrackingDatabase, TripRow } from "./tracking.table.js";
 import { tripFromRow, type Trip, type TripDirectory } from "./trip-directory.js";
 import { activeTrips, findTrip, recordBookingOpened, recordBookingStatus } from "./trips.repository.js";
+import { recordDriverNotice } from "./driver-notices.repository.js";
 
 export interface TripFeedOptions {
   db: Kysely<TrackingDatabase>;
@@ -42,10 +43,19 @@ export interface TripFeedOptions {
 
 /** What a driver is told about a trip. `eventId` (the booking event's) is the command's id, so an app that hears it twice can ignore the repeat. */
 export type DriverNotice =
-  /** A trip a driver was on, cancelled by the customer or reopened (taken away, offered again). */
-  | { kind: "cancelled" | "reopened"; bookingId: string; reason: string; eventId: string }
+  | TakenAwayNotice
   /** A trip assigned to the driver, with where to go. */
   | { kind: "assigned"; trip: Trip; eventId: string };
+
+/** A trip a driver was on, cancelled or reopened (taken away, offered again); kept in driver_notices and repeated when the driver's stream opens. */
+export interface TakenAwayNotice {
+  kind: "cancelled" | "reopened";
+  bookingId: string;
+  reason: string;
+  eventId: string;
+  /** When the booking event happened. */
+  issuedAt: Date;
+}
 
 /** Statuses during which a driver is on the trip. */
 const ON_TRIP: ReadonlySet<BookingStatus> = new Set([
@@ -198,41 +208,53 @@ export class TripFeed {
       const driverId = event.driverId || null;
       const takenAway = type === "cancelled" || type === "reopened" ? type : undefined;
       const reassigned = type === "reassigned";
-      const before = takenAway || reassigned ? await findTrip(db, event.bookingId) : undefined;
-      const changed = await recordBookingStatus(
-        db,
-        {
-          bookingId: event.bookingId,
-          sequence: envelope.sequence,
-          status: statusWord(event.to),
-          customerId: event.customerId,
-          transporterId: event.transporterId || null,
-          driverId,
-          vehicleId: event.vehicleId || null,
-          active: driverId !== null && !event.reopened && ON_TRIP.has(event.to),
-        },
-        new Date(this.now()),
-      );
+      const issuedAt = envelope.occurredAt ?? new Date(this.now());
+      /** Drivers whose trip this event takes away: told once the change is committed. */
+      const released: Array<{ driverId: string; notice: TakenAwayNotice }> = [];
+      // The change and the released drivers' notices commit together: a crash between them
+      // would leave a redelivery with nothing to change, and the notice would be lost.
+      const changed = await db.transaction().execute(async (trx) => {
+        const before = takenAway || reassigned ? await findTrip(trx, event.bookingId) : undefined;
+        const applied = await recordBookingStatus(
+          trx,
+          {
+            bookingId: event.bookingId,
+            sequence: envelope.sequence,
+            status: statusWord(event.to),
+            customerId: event.customerId,
+            transporterId: event.transporterId || null,
+            driverId,
+            vehicleId: event.vehicleId || null,
+            active: driverId !== null && !event.reopened && ON_TRIP.has(event.to),
+          },
+          new Date(this.now()),
+        );
+        if (!applied) return false;
+        const common = { bookingId: event.bookingId, eventId: envelope.id, issuedAt };
+        if (takenAway && before?.active && before.driver_id)
+          released.push({ driverId: before.driver_id, notice: { kind: takenAway, reason: event.reason, ...common } });
+        // Operations moved the trip to another driver: the released one is told it is gone (a
+        // cancellation for them, saying why), the new one gets the assignment below.
+        const previous = event.previousDriverId || (before?.active ? before.driver_id : null);
+        if (reassigned && previous && previous !== driverId)
+          released.push({
+            driverId: previous,
+            notice: { kind: "cancelled", reason: reassignedReason(event.reason), ...common },
+          });
+        for (const { driverId: releasedId, notice } of released) {
+          await recordDriverNotice(trx, {
+            driver_id: releasedId,
+            booking_id: notice.bookingId,
+            kind: notice.kind,
+            reason: notice.reason,
+            command_id: notice.eventId,
+            issued_at: notice.issuedAt,
+          });
+        }
+        return true;
+      });
       if (changed) changedId = event.bookingId;
-      if (changed && takenAway && before?.active && before.driver_id) {
-        this.options.tellDriver?.(before.driver_id, {
-          kind: takenAway,
-          bookingId: event.bookingId,
-          reason: event.reason,
-          eventId: envelope.id,
-        });
-      }
-      // Operations moved the trip to another driver: the released one is told it is gone (a
-      // cancellation for them, saying why), the new one gets the assignment below.
-      const released = event.previousDriverId || (before?.active ? before.driver_id : null);
-      if (changed && reassigned && released && released !== driverId) {
-        this.options.tellDriver?.(released, {
-          kind: "cancelled",
-          bookingId: event.bookingId,
-          reason: reassignedReason(event.reason),
-          eventId: envelope.id,
-        });
-      }
+      for (const { driverId: releasedId, notice } of released) this.options.tellDriver?.(releasedId, notice);
       if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED)
         assignedTo = driverId;
     }
