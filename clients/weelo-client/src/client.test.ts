@@ -38,10 +38,17 @@ const address = (location: { lat: number; lng: number }) => ({
 });
 
 /** A TCP proxy in front of the gateway whose connections the test can cut (a network drop). */
-async function cuttableProxy(target: string): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+async function cuttableProxy(
+  target: string,
+): Promise<{ url: string; cut(): void; hold(down: boolean): void; close(): Promise<void> }> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
+  let held = false;
   const server: Server = createServer((client) => {
+    if (held) {
+      client.destroy();
+      return;
+    }
     const upstream = connect({ host: hostname, port: Number(port) });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -57,6 +64,10 @@ async function cuttableProxy(target: string): Promise<{ url: string; cut(): void
     cut: () => {
       for (const socket of sockets) socket.destroy();
     },
+    /** While held, the network stays down: every new connection is dropped at once. */
+    hold: (down) => {
+      held = down;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -66,6 +77,10 @@ async function cuttableProxy(target: string): Promise<{ url: string; cut(): void
 }
 
 async function book(customer: WeeloClient): Promise<string> {
+  return (await bookOrder(customer)).bookingId;
+}
+
+async function bookOrder(customer: WeeloClient): Promise<{ bookingId: string; orderId: string }> {
   const quote = await customer.pricing.getQuote({
     pickup: PUNE,
     drop: HINJEWADI,
@@ -81,14 +96,36 @@ async function book(customer: WeeloClient): Promise<string> {
     goodsType: "furniture",
     weightKg: 500,
   });
-  return created.order!.bookings[0]!.id;
+  return { bookingId: created.order!.bookings[0]!.id, orderId: created.order!.id };
+}
+
+/** A new booking of the customer, offered to the transporter, accepted and given to the driver; its id. */
+async function assignedBooking(
+  customer: WeeloClient,
+  transporter: WeeloClient,
+  crew: { driverId: string; vehicleId: string },
+): Promise<string> {
+  const { bookingId, orderId } = await bookOrder(customer);
+  let offerId = "";
+  await until(
+    "the offer",
+    async () => {
+      const { offers } = await transporter.dispatch.listOffers({});
+      offerId = offers.find((offer) => offer.orderId === orderId)?.id ?? "";
+      return offerId !== "";
+    },
+    20_000,
+  );
+  await transporter.dispatch.acceptOffer({ offerId, vehicleCount: 1 });
+  await transporter.dispatch.assignDriver({ bookingId, ...crew });
+  return bookingId;
 }
 
 /** A transporter based in Pune with a vehicle and a registered driver. */
 async function fleet(
   system: TestSystem,
   baseUrl = system.url,
-): Promise<{ transporter: WeeloClient; driverPhone: string; vehicleId: string }> {
+): Promise<{ transporter: WeeloClient; driverPhone: string; driverId: string; vehicleId: string }> {
   const transporter = createNodeWeeloClient({ baseUrl });
   await transporter.login("transporter", uniquePhone());
   await transporter.transporters.updateTransporterProfile({ baseLocation: PUNE, serviceRadiusKm: 25 });
@@ -98,8 +135,12 @@ async function fleet(
     capacityKg: 4000,
   });
   const driverPhone = uniquePhone();
-  await transporter.drivers.addDriver({ name: "Ravi Patil", phone: driverPhone, licenceNumber: "MH12 20150001234" });
-  return { transporter, driverPhone, vehicleId: vehicle!.id };
+  const { driver } = await transporter.drivers.addDriver({
+    name: "Ravi Patil",
+    phone: driverPhone,
+    licenceNumber: "MH12 20150001234",
+  });
+  return { transporter, driverPhone, driverId: driver!.id, vehicleId: vehicle!.id };
 }
 
 describe("@weelo/client", () => {
@@ -333,6 +374,59 @@ describe("@weelo/client", () => {
       assert.deepEqual(acked, [1n, 2n, 3n, 4n, 5n, 6n], "every point acknowledged once, in order");
       assert.ok(breaks.length >= 1, "the cut was noticed");
       assert.equal(upload.unacknowledged, 0);
+      await upload.stop();
+    } finally {
+      stop.abort();
+      await proxy.close();
+    }
+  });
+
+  it("a driver offline while their trip is cancelled hears it on reconnecting, once, before the trip they are on now", async () => {
+    const { transporter, driverPhone, driverId, vehicleId } = await fleet(system);
+    const customer = createNodeWeeloClient({ baseUrl: system.url });
+    await customer.login("customer", uniquePhone());
+    const proxy = await cuttableProxy(system.url);
+    const stop = new AbortController();
+    try {
+      const driver = createNodeWeeloClient({ baseUrl: proxy.url });
+      await driver.login("driver", driverPhone);
+      await driver.drivers.setAvailability({ online: true, vehicleId });
+      const heard: string[] = [];
+      const breaks: StreamBreak[] = [];
+      const upload = driver.uploadLocation({
+        signal: stop.signal,
+        onBreak: (event) => breaks.push(event),
+        onCommand: ({ kind }) => {
+          if (kind.case === "assignment" || kind.case === "cancelled" || kind.case === "reopened")
+            heard.push(`${kind.case} ${kind.value.bookingId}`);
+        },
+      });
+      upload.send({ ...PUNE, accuracyM: 8, recordedAt: new Date(Date.now() - 1000) });
+      await upload.acknowledged(1n);
+      const first = await assignedBooking(customer, transporter, { driverId, vehicleId });
+      await until("the assignment", () => heard.includes(`assignment ${first}`), 15_000);
+
+      // The phone loses the network; meanwhile the customer cancels and the transporter gives the driver another trip.
+      proxy.hold(true);
+      proxy.cut();
+      await until("the break to be noticed", () => breaks.length >= 1);
+      await customer.bookings.cancelBooking({ bookingId: first, reason: "plans changed" });
+      const second = await assignedBooking(customer, transporter, { driverId, vehicleId });
+      proxy.hold(false);
+      await until("the trip on the new stream", () => heard.includes(`assignment ${second}`), 15_000);
+      assert.deepEqual(heard, [`assignment ${first}`, `cancelled ${first}`, `assignment ${second}`]);
+
+      // Another break: the server repeats both; the SDK passes on the new assignment, not the cancellation heard already.
+      const breaksBefore = breaks.length;
+      proxy.cut();
+      await until("the break", () => breaks.length > breaksBefore);
+      await until("the trip told again", () => heard.filter((h) => h === `assignment ${second}`).length === 2, 15_000);
+      assert.deepEqual(heard, [
+        `assignment ${first}`,
+        `cancelled ${first}`,
+        `assignment ${second}`,
+        `assignment ${second}`,
+      ]);
       await upload.stop();
     } finally {
       stop.abort();

@@ -57,7 +57,12 @@ export interface LocationUploadOptions<Tag> {
   /** Batch mode: how often unacknowledged points are sent, ms. Default 1000. */
   flushMs?: number;
   onAck?: (ack: Acknowledgement<Tag>) => void;
-  /** Stream mode: what the server tells the driver (assignment, cancelled, reopened, status prompt, reconnect). */
+  /**
+   * Stream mode: what the server tells the driver (assignment, cancelled, reopened, status
+   * prompt, reconnect). A command repeated under an id this upload passed on already is not
+   * passed again. A new stream repeats the assignment of the trip the driver is on, under a
+   * new id: an app knows its trips by booking id.
+   */
   onCommand?: (command: DriverCommand) => void;
   /** The upload broke and reconnects after waitMs (or the server's ReconnectCommand delay). */
   onBreak?: (event: StreamBreak) => void;
@@ -69,6 +74,8 @@ export interface LocationUploadOptions<Tag> {
 
 /** At most this many points per message (the server's limit is 500). */
 const MESSAGE_POINTS = 100;
+/** How many command ids an upload remembers to drop repeats (a driver hears a few commands an hour). */
+const HEARD_COMMANDS = 256;
 
 /** An async iterable the upload pushes its messages into; ends when told. */
 class Outbox<T> implements AsyncIterable<T> {
@@ -101,6 +108,8 @@ export class LocationUpload<Tag = undefined> {
   private ackedSeq: bigint;
   private readonly pending: SentPoint<Tag>[] = [];
   private readonly waiters: { seq: bigint; resolve: () => void }[] = [];
+  /** Ids of the commands passed to onCommand, oldest first (see firstHearing). */
+  private readonly heardCommands = new Set<string>();
   private outbox: Outbox<StreamLocationRequest> | undefined;
   private readonly stopped: AbortController = new AbortController();
   private readonly done: Promise<void>;
@@ -186,6 +195,19 @@ export class LocationUpload<Tag = undefined> {
     }
   }
 
+  /**
+   * False for a command id this upload passed on already: a stream that opens repeats the last
+   * trip taken away from the driver under its first id, so an app hears each such notice once.
+   */
+  private firstHearing(commandId: string): boolean {
+    if (!commandId) return true;
+    if (this.heardCommands.has(commandId)) return false;
+    this.heardCommands.add(commandId);
+    // A Set iterates in insertion order: the oldest id goes first.
+    if (this.heardCommands.size > HEARD_COMMANDS) this.heardCommands.delete(this.heardCommands.values().next().value!);
+    return true;
+  }
+
   private backoff(attempt: number): number {
     return backoffMs(attempt, 100, 3000);
   }
@@ -226,7 +248,7 @@ export class LocationUpload<Tag = undefined> {
           else if (message.kind.case === "command") {
             const command = message.kind.value;
             if (command.kind.case === "reconnect") reconnectAfter = command.kind.value.retryAfterMs;
-            this.options.onCommand?.(command);
+            if (this.firstHearing(command.commandId)) this.options.onCommand?.(command);
           }
         }
       } catch (failure) {
