@@ -6,6 +6,12 @@ import { rngFor } from "../random.js";
 import type { TransporterApp } from "./transporter.js";
 import { pause, statusName, type World } from "./world.js";
 
+/**
+ * How long after a refused status change the app waits for the stream to say the trip was taken
+ * away before the run notes that it never did (a stream that was down says it when it reopens).
+ */
+const TOLD_GONE_WITHIN_MS = 30_000;
+
 // ---------------------------------------------------------------------------------- drivers
 
 interface Drive {
@@ -25,6 +31,8 @@ export class DriverApp {
   /** Booking whose moving fixes are being tagged as the trip's. */
   private tripBookingId: string | undefined;
   private readonly aborted = new Set<string>();
+  /** Bookings the stream said were taken away (BookingCancelledCommand / BookingReopenedCommand). */
+  private readonly toldGone = new Set<string>();
   private readonly started = new Set<string>();
   /** The step of the current trip and since when. */
   phase: { bookingId: string; what: string; since: number } | undefined;
@@ -196,6 +204,7 @@ export class DriverApp {
   }
 
   private abortTrip(bookingId: string): void {
+    this.toldGone.add(bookingId);
     this.aborted.add(bookingId);
     if (this.tripBookingId === bookingId) {
       const drive = this.drive;
@@ -289,10 +298,15 @@ export class DriverApp {
       }
       if (!isTransient(error)) gateway.log.refusal(`UpdateBookingStatus ${statusName(status)}`, reason);
       if (!this.aborted.has(bookingId) && !isTransient(error)) {
-        // The stream should have said so (BookingCancelledCommand / BookingReopenedCommand) before the app tried.
-        this.world.notes.push(
-          `driver ${this.driverId}: ${statusName(status)} of booking ${bookingId} refused (${reason}: ${(error as Error).message}); no cancellation or reopen command had come on the stream`,
-        );
+        // The stream should say so (BookingCancelledCommand / BookingReopenedCommand). The app may
+        // have tried just before it came (the change and the command race): wait for it a while.
+        const refusal = `${statusName(status)} of booking ${bookingId} refused (${reason}: ${(error as Error).message})`;
+        setTimeout(() => {
+          if (this.toldGone.has(bookingId) || this.world.closing.aborted) return;
+          this.world.notes.push(
+            `driver ${this.driverId}: ${refusal}; no cancellation or reopen command came on the stream within ${TOLD_GONE_WITHIN_MS / 1000} s`,
+          );
+        }, TOLD_GONE_WITHIN_MS).unref();
       }
       this.aborted.add(bookingId);
       return false;
