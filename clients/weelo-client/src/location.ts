@@ -59,9 +59,9 @@ export interface LocationUploadOptions<Tag> {
   onAck?: (ack: Acknowledgement<Tag>) => void;
   /**
    * Stream mode: what the server tells the driver (assignment, cancelled, reopened, status
-   * prompt, reconnect). A command repeated under an id this upload passed on already is not
-   * passed again. A new stream repeats the assignment of the trip the driver is on, under a
-   * new id: an app knows its trips by booking id.
+   * prompt, reconnect). A new stream repeats the last trip taken away from the driver and the
+   * trip they are on, each under the id it was first sent with; a command whose id this upload
+   * passed on already is not passed again. An app that restarts hears them once more.
    */
   onCommand?: (command: DriverCommand) => void;
   /** The upload broke and reconnects after waitMs (or the server's ReconnectCommand delay). */
@@ -197,7 +197,8 @@ export class LocationUpload<Tag = undefined> {
 
   /**
    * False for a command id this upload passed on already: a stream that opens repeats the last
-   * trip taken away from the driver under its first id, so an app hears each such notice once.
+   * trip taken away from the driver and the trip they are on under their first ids, so an app
+   * hears each once.
    */
   private firstHearing(commandId: string): boolean {
     if (!commandId) return true;

@@ -1,10 +1,13 @@
 /**
  * What a driver's stream is told as it opens, so an app that was offline (or lost a command
- * with a broker) catches up: first the last trip taken away from the driver, under its
- * original command id, unless it is the trip they are on again; then the trip they are on.
- * In that order an app drops the old trip before it takes the new one.
+ * with a broker) catches up: first the last trip taken away from the driver, unless it is the
+ * trip they are on again; then the trip they are on. Each under the id it had when first sent,
+ * so an app that heard it already can ignore it. In that order an app drops the old trip
+ * before it takes the new one.
  */
+import { createHash } from "node:crypto";
 import type { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
+import { v7 as uuidv7 } from "uuid";
 import type { DriverNoticeRow } from "./tracking.table.js";
 import { assignmentOf, type Trip } from "./trip-directory.js";
 import type { TakenAwayNotice } from "./trip-feed.js";
@@ -30,16 +33,28 @@ export function noticeOfRow(row: DriverNoticeRow): TakenAwayNotice {
   };
 }
 
-/** The commands a driver's opening stream gets, in order. `newId` names the repeated assignment. */
+/**
+ * The command that gives a driver their trip. Its id is made from the trip (booking, driver, when
+ * the driver's trip began): the live command and every repeat on a new stream share it, so an
+ * app can drop what it heard already, and a trip taken away and given back gets a new one.
+ */
+export function assignmentCommand(trip: Trip): DriverCommand {
+  const random = createHash("sha256").update(`${trip.bookingId}/${trip.driverId}`).digest().subarray(0, 16);
+  return {
+    commandId: uuidv7({ msecs: trip.activeSince, random }),
+    issuedAt: new Date(trip.activeSince),
+    kind: assignmentOf(trip),
+  };
+}
+
+/** The commands a driver's opening stream gets, in order. */
 export function greetingCommands(
   active: Trip | undefined,
   lastTakenAway: DriverNoticeRow | undefined,
-  newId: () => string,
-  now: Date,
 ): DriverCommand[] {
   const commands: DriverCommand[] = [];
   if (lastTakenAway && lastTakenAway.booking_id !== active?.bookingId)
     commands.push(takenAwayCommand(noticeOfRow(lastTakenAway)));
-  if (active) commands.push({ commandId: newId(), issuedAt: now, kind: assignmentOf(active) });
+  if (active) commands.push(assignmentCommand(active));
   return commands;
 }

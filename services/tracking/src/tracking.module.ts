@@ -28,8 +28,8 @@ import type { TrackingConfig } from "./tracking.config.js";
 import { internalHandlers, trackingHandlers, type DriverResolver } from "./tracking.handlers.js";
 import { createTrackingService, type TrackingService } from "./tracking.service.js";
 import type { TrackingDatabase } from "./tracking.table.js";
-import { assignmentOf, TripDirectory } from "./trip-directory.js";
-import { greetingCommands, takenAwayCommand } from "./driver-greeting.js";
+import { TripDirectory } from "./trip-directory.js";
+import { assignmentCommand, greetingCommands, takenAwayCommand } from "./driver-greeting.js";
 import { lastDriverNotice } from "./driver-notices.repository.js";
 import { TripEvents, trackingEventSubjects } from "./trip-events.js";
 import { TripFeed } from "./trip-feed.js";
@@ -175,9 +175,7 @@ export async function startTracking(
     reloadMs: config.TRIP_RELOAD_S * 1000,
     // `commands` is defined below; the feed starts (and may call this) only after it.
     tellDriver: (driverId, notice) => {
-      if (notice.kind === "assigned")
-        commands.send(driverId, { commandId: notice.eventId, kind: assignmentOf(notice.trip) });
-      else commands.send(driverId, takenAwayCommand(notice));
+      commands.send(driverId, notice.kind === "assigned" ? assignmentCommand(notice.trip) : takenAwayCommand(notice));
     },
     ...(options.now ? { now: options.now } : {}),
   });
@@ -337,8 +335,7 @@ export async function startTracking(
               return undefined;
             })
             .then((last) => {
-              for (const command of greetingCommands(trips.activeOf(driverId), last, uuidv7, new Date()))
-                stream.pushCommand(command);
+              for (const command of greetingCommands(trips.activeOf(driverId), last)) stream.pushCommand(command);
             });
         },
       }),

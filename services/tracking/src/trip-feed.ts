@@ -41,11 +41,11 @@ export interface TripFeedOptions {
   now?: () => number;
 }
 
-/** What a driver is told about a trip. `eventId` (the booking event's) is the command's id, so an app that hears it twice can ignore the repeat. */
+/** What a driver is told about a trip (see driver-greeting.ts for the commands and their ids). */
 export type DriverNotice =
   | TakenAwayNotice
   /** A trip assigned to the driver, with where to go. */
-  | { kind: "assigned"; trip: Trip; eventId: string };
+  | { kind: "assigned"; trip: Trip };
 
 /** A trip a driver was on, cancelled or reopened (taken away, offered again); kept in driver_notices and repeated when the driver's stream opens. */
 export interface TakenAwayNotice {
@@ -189,6 +189,8 @@ export class TripFeed {
     const envelope = EventEnvelope.decode(msg.data);
     if (!envelope.payload) return;
     let changedId: string | undefined;
+    /** Drivers whose trip this event takes away: told once the row is re-read. */
+    const released: Array<{ driverId: string; notice: TakenAwayNotice }> = [];
     /** The driver a newly applied ASSIGNED gives the trip to: told once the row is re-read. */
     let assignedTo: string | undefined;
     if (type === "created") {
@@ -209,8 +211,6 @@ export class TripFeed {
       const takenAway = type === "cancelled" || type === "reopened" ? type : undefined;
       const reassigned = type === "reassigned";
       const issuedAt = envelope.occurredAt ?? new Date(this.now());
-      /** Drivers whose trip this event takes away: told once the change is committed. */
-      const released: Array<{ driverId: string; notice: TakenAwayNotice }> = [];
       // The change and the released drivers' notices commit together: a crash between them
       // would leave a redelivery with nothing to change, and the notice would be lost.
       const changed = await db.transaction().execute(async (trx) => {
@@ -254,13 +254,18 @@ export class TripFeed {
         return true;
       });
       if (changed) changedId = event.bookingId;
-      for (const { driverId: releasedId, notice } of released) this.options.tellDriver?.(releasedId, notice);
       if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED)
         assignedTo = driverId;
     }
     if (!changedId) return;
-    const row = await this.changed(changedId);
-    if (assignedTo && row)
-      this.options.tellDriver?.(assignedTo, { kind: "assigned", trip: tripFromRow(row), eventId: envelope.id });
+    let row: TripRow | undefined;
+    try {
+      row = await this.changed(changedId);
+    } finally {
+      // Told once this replica's directory no longer has them on the trip: a stream opening now
+      // either read the trip before (and was told it, then this) or is not told it at all.
+      for (const { driverId: releasedId, notice } of released) this.options.tellDriver?.(releasedId, notice);
+    }
+    if (assignedTo && row) this.options.tellDriver?.(assignedTo, { kind: "assigned", trip: tripFromRow(row) });
   }
 }

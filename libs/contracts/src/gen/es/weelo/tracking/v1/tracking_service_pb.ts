@@ -303,7 +303,7 @@ export const GetTripPathResponseSchema: GenMessage<GetTripPathResponse> = /*@__P
  */
 export const TrackingService: GenService<{
   /**
-   * StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening, under the command id it had when first sent), unless the driver is on that trip again, then the trip the driver is on: an app that was offline catches up, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one.
+   * StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening), unless the driver is on that trip again, then the trip the driver is on (an assignment), each under the command id it had when first sent: an app that was offline catches up, ignores what it heard already, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one.
    *
    * @generated from rpc weelo.tracking.v1.TrackingService.StreamLocation
    */

@@ -1013,7 +1013,7 @@ export const GetTripPathResponse: MessageFns<GetTripPathResponse> = {
 /** TrackingService takes drivers' GPS streams, keeps their latest positions, and shows a trip's truck and path to its customer and transporter. Every method needs an access token. */
 export type TrackingServiceService = typeof TrackingServiceService;
 export const TrackingServiceService = {
-  /** StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening, under the command id it had when first sent), unless the driver is on that trip again, then the trip the driver is on: an app that was offline catches up, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one. */
+  /** StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening), unless the driver is on that trip again, then the trip the driver is on (an assignment), each under the command id it had when first sent: an app that was offline catches up, ignores what it heard already, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one. */
   streamLocation: {
     path: "/weelo.tracking.v1.TrackingService/StreamLocation" as const,
     requestStream: true as const,
@@ -1071,7 +1071,7 @@ export const TrackingServiceService = {
 } as const;
 
 export interface TrackingServiceServer extends UntypedServiceImplementation {
-  /** StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening, under the command id it had when first sent), unless the driver is on that trip again, then the trip the driver is on: an app that was offline catches up, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one. */
+  /** StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening), unless the driver is on that trip again, then the trip the driver is on (an assignment), each under the command id it had when first sent: an app that was offline catches up, ignores what it heard already, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one. */
   streamLocation: handleBidiStreamingCall<StreamLocationRequest, StreamLocationResponse>;
   /** UpdateLocation takes a batch of points from a driver app that cannot stream; same rules and acks as StreamLocation. */
   updateLocation: handleUnaryCall<UpdateLocationRequest, UpdateLocationResponse>;
@@ -1084,7 +1084,7 @@ export interface TrackingServiceServer extends UntypedServiceImplementation {
 }
 
 export interface TrackingServiceClient extends Client {
-  /** StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening, under the command id it had when first sent), unless the driver is on that trip again, then the trip the driver is on: an app that was offline catches up, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one. */
+  /** StreamLocation is the driver app's one long-lived stream: the app sends numbered points, the server answers with cumulative acks and pushes commands (assignments, cancellations, status prompts). As it opens, the stream first repeats the last trip taken away from the driver (a cancellation or reopening), unless the driver is on that trip again, then the trip the driver is on (an assignment), each under the command id it had when first sent: an app that was offline catches up, ignores what it heard already, and drops the old trip before it takes the new one. A new stream of the same driver replaces the old one. */
   streamLocation(): ClientDuplexStream<StreamLocationRequest, StreamLocationResponse>;
   streamLocation(options: Partial<CallOptions>): ClientDuplexStream<StreamLocationRequest, StreamLocationResponse>;
   streamLocation(
