@@ -15,7 +15,7 @@ import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import { consumeWhenAvailable, type Bus, type EventMessage, type PendingConsumer, type Subscription } from "@weelo/bus";
 import type { Logger } from "@weelo/log";
 import { startPolling, type Polling } from "@weelo/runtime/polling";
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { TrackingDatabase, TripRow } from "./tracking.table.js";
 import { tripFromRow, type Trip, type TripDirectory } from "./trip-directory.js";
 import { activeTrips, findTrip, recordBookingOpened, recordBookingStatus } from "./trips.repository.js";
@@ -211,12 +211,10 @@ export class TripFeed {
       const takenAway = type === "cancelled" || type === "reopened" ? type : undefined;
       const reassigned = type === "reassigned";
       const issuedAt = envelope.occurredAt ?? new Date(this.now());
-      // The change and the released drivers' notices commit together: a crash between them
-      // would leave a redelivery with nothing to change, and the notice would be lost.
-      const changed = await db.transaction().execute(async (trx) => {
-        const before = takenAway || reassigned ? await findTrip(trx, event.bookingId) : undefined;
+      const apply = async (executor: Kysely<TrackingDatabase> | Transaction<TrackingDatabase>) => {
+        const before = takenAway || reassigned ? await findTrip(executor, event.bookingId) : undefined;
         const applied = await recordBookingStatus(
-          trx,
+          executor,
           {
             bookingId: event.bookingId,
             sequence: envelope.sequence,
@@ -242,7 +240,7 @@ export class TripFeed {
             notice: { kind: "cancelled", reason: reassignedReason(event.reason), ...common },
           });
         for (const { driverId: releasedId, notice } of released) {
-          await recordDriverNotice(trx, {
+          await recordDriverNotice(executor, {
             driver_id: releasedId,
             booking_id: notice.bookingId,
             kind: notice.kind,
@@ -252,7 +250,11 @@ export class TripFeed {
           });
         }
         return true;
-      });
+      };
+      // A change that can take a trip away commits with the released drivers' notices: a crash
+      // between them would leave a redelivery with nothing to change, and the notice would be
+      // lost. Any other change is one statement.
+      const changed = takenAway || reassigned ? await db.transaction().execute(apply) : await apply(db);
       if (changed) changedId = event.bookingId;
       if (changed && !takenAway && driverId && event.to === BookingStatus.BOOKING_STATUS_ASSIGNED)
         assignedTo = driverId;
