@@ -12,6 +12,7 @@
  * and the last lines are kept for error messages.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { REPO_ROOT, tsxImportArgs } from "./paths.js";
@@ -99,6 +100,22 @@ function safeKill(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Node flags for every server the bench starts (its children and the mesh's processes), from
+ * the profiling settings: BENCH_CPU_PROF=<dir> writes each one's V8 CPU profile there when it
+ * stops; BENCH_HEAP_SURVIVORS=<dir> each one's sample of the allocations that outlive a
+ * scavenge (heap-survivors.cjs). Flags, not NODE_OPTIONS: Node refuses --cpu-prof there.
+ */
+export function profilingArgs(): string[] {
+  const args: string[] = [];
+  if (process.env.BENCH_CPU_PROF) args.push("--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`);
+  if (process.env.BENCH_HEAP_SURVIVORS) {
+    mkdirSync(resolve(process.env.BENCH_HEAP_SURVIVORS), { recursive: true });
+    args.push("--require", resolve(REPO_ROOT, "bench/lib/heap-survivors.cjs"));
+  }
+  return args;
+}
+
 export async function startChild(options: ChildServerOptions): Promise<ChildServer> {
   installHooks();
   const script = isAbsolute(options.script) ? options.script : resolve(REPO_ROOT, options.script);
@@ -112,13 +129,9 @@ export async function startChild(options: ChildServerOptions): Promise<ChildServ
     else env[key] = value;
   }
 
-  // BENCH_CPU_PROF=<dir>: every server child writes a V8 CPU profile there when it stops.
-  const profile = process.env.BENCH_CPU_PROF
-    ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`]
-    : [];
   const child = spawn(
     process.execPath,
-    [...profile, ...(options.nodeArgs ?? []), ...tsxImportArgs(), script, ...(options.args ?? [])],
+    [...profilingArgs(), ...(options.nodeArgs ?? []), ...tsxImportArgs(), script, ...(options.args ?? [])],
     {
       cwd: REPO_ROOT,
       env,

@@ -7,12 +7,12 @@
  *
  * One mesh serves every mesh scenario of a run: the first to start starts it, the last to stop
  * stops it (nine processes per mesh would crowd 2 cores if each scenario had its own). Its
- * processes count as the bench's servers for the CPU columns, and with BENCH_CPU_PROF each
- * writes a CPU profile there at exit (NODE_OPTIONS).
+ * processes count as the bench's servers for the CPU columns, and with BENCH_CPU_PROF or
+ * BENCH_HEAP_SURVIVORS each writes its profile at exit (profilingArgs in lib/child.ts).
  */
 import { resolve } from "node:path";
 import { type MeshSystem, startMesh } from "../../sim/mesh.js";
-import { trackServerPids } from "../lib/child.js";
+import { profilingArgs, trackServerPids } from "../lib/child.js";
 import { ScenarioSkipped } from "../lib/scenario.js";
 import { type GatewayClient, gatewayClient } from "./_gateway-calls.js";
 import { CLOSED_LOOP_LINE } from "./_system.js";
@@ -46,12 +46,12 @@ export async function startBenchMesh(env: Record<string, string>): Promise<Bench
       QUOTES_PER_USER_PER_MINUTE: "100000",
       // Exit within the bench's patience, so a BENCH_CPU_PROF profile is written.
       SHUTDOWN_TIMEOUT_MS: "3000",
+      // The mesh's processes get only the settings given here: where to write their heap samples.
+      ...(process.env.BENCH_HEAP_SURVIVORS ? { BENCH_HEAP_SURVIVORS: resolve(process.env.BENCH_HEAP_SURVIVORS) } : {}),
       ...env,
     },
     // Flags, not NODE_OPTIONS: Node refuses --cpu-prof there (each process exited with code 9).
-    ...(process.env.BENCH_CPU_PROF
-      ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] }
-      : {}),
+    nodeArgs: profilingArgs(),
     replicas: { dispatch: 1 },
     progress: (line) => console.log(`mesh: ${line}`),
   });
