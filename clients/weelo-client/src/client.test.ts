@@ -99,6 +99,14 @@ async function bookOrder(customer: WeeloClient): Promise<{ bookingId: string; or
   return { bookingId: created.order!.bookings[0]!.id, orderId: created.order!.id };
 }
 
+/** The driver's app, logged in at baseUrl and online with the vehicle. */
+async function onlineDriver(baseUrl: string, phone: string, vehicleId: string): Promise<WeeloClient> {
+  const driver = createNodeWeeloClient({ baseUrl });
+  await driver.login("driver", phone);
+  await driver.drivers.setAvailability({ online: true, vehicleId });
+  return driver;
+}
+
 /** A new booking of the customer, offered to the transporter, accepted and given to the driver; its id. */
 async function assignedBooking(
   customer: WeeloClient,
@@ -352,9 +360,7 @@ describe("@weelo/client", () => {
     const proxy = await cuttableProxy(system.url);
     const stop = new AbortController();
     try {
-      const driver = createNodeWeeloClient({ baseUrl: proxy.url });
-      await driver.login("driver", driverPhone);
-      await driver.drivers.setAvailability({ online: true, vehicleId });
+      const driver = await onlineDriver(proxy.url, driverPhone, vehicleId);
       assert.ok(driver.canStreamLocation);
       const breaks: StreamBreak[] = [];
       const acked: bigint[] = [];
@@ -388,9 +394,7 @@ describe("@weelo/client", () => {
     const proxy = await cuttableProxy(system.url);
     const stop = new AbortController();
     try {
-      const driver = createNodeWeeloClient({ baseUrl: proxy.url });
-      await driver.login("driver", driverPhone);
-      await driver.drivers.setAvailability({ online: true, vehicleId });
+      const driver = await onlineDriver(proxy.url, driverPhone, vehicleId);
       const heard: string[] = [];
       const breaks: StreamBreak[] = [];
       const upload = driver.uploadLocation({
