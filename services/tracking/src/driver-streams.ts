@@ -32,6 +32,8 @@ export class DriverStream implements PushedResponses<StreamLocationResponse> {
   private failure: Error | undefined;
   private draining = false;
   private reader: AckSource | undefined;
+  /** Set from holdCommands until tellFirst: queued commands wait behind the stream's greeting. */
+  private greeting = false;
 
   constructor(
     readonly driverId: string,
@@ -106,6 +108,23 @@ export class DriverStream implements PushedResponses<StreamLocationResponse> {
     return true;
   }
 
+  /**
+   * Holds the commands pushed from now on (acks still go) until tellFirst: a command sent
+   * live while the stream's greeting is being read waits behind it, so an app hears the
+   * greeting first.
+   */
+  holdCommands(): void {
+    this.greeting = true;
+  }
+
+  /** Writes these commands before any held since holdCommands, then lets commands go again. */
+  tellFirst(commands: DriverCommand[]): void {
+    this.greeting = false;
+    if (this.closed) return;
+    this.commands.unshift(...commands);
+    this.flush();
+  }
+
   /** Ends the stream with an error status; queued messages are dropped. */
   fail(error: Error): void {
     if (this.closed) return;
@@ -152,7 +171,7 @@ export class DriverStream implements PushedResponses<StreamLocationResponse> {
       if (this.ack) {
         message = { kind: { $case: "ack", value: this.ack } };
         this.ack = undefined;
-      } else if (this.commands.length > 0) {
+      } else if (this.commands.length > 0 && (!this.greeting || this.ended)) {
         message = { kind: { $case: "command", value: this.commands.shift()! } };
       } else {
         break;

@@ -328,15 +328,15 @@ export async function startTracking(
         // A driver (re)connecting catches up: the last trip taken away from them (cancelled or
         // reopened while the app was offline), then the trip they are on (assigned while offline,
         // or a command lost with a broker). The app knows both by booking id and command id.
+        // Commands sent live meanwhile wait behind these (holdCommands), so the order holds.
         onStreamOpen: (driverId, stream) => {
+          stream.holdCommands();
           void lastDriverNotice(database.db, driverId)
             .catch((error: unknown) => {
               logger.warn({ err: error, driverId }, "could not read the driver's last notice; telling only the trip");
               return undefined;
             })
-            .then((last) => {
-              for (const command of greetingCommands(trips.activeOf(driverId), last)) stream.pushCommand(command);
-            });
+            .then((last) => stream.tellFirst(greetingCommands(trips.activeOf(driverId), last)));
         },
       }),
     )
