@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { assignmentCommand, greetingCommands } from "./driver-greeting.js";
-import type { DriverNoticeRow } from "./tracking.table.js";
+import type { TakenAwayNotice } from "./driver-notices.repository.js";
 import type { Trip } from "./trip-directory.js";
 
 const trip = (bookingId: string, activeSince: number, driverId = "driver-1"): Trip => ({
@@ -23,13 +23,12 @@ const trip = (bookingId: string, activeSince: number, driverId = "driver-1"): Tr
   version: 1,
 });
 
-const notice = (bookingId: string): DriverNoticeRow => ({
-  driver_id: "driver-1",
-  booking_id: bookingId,
+const notice = (bookingId: string): TakenAwayNotice => ({
+  bookingId,
   kind: "cancelled",
   reason: "plans changed",
-  command_id: "01a25212-a5c2-74d1-8943-8c6ef9b76590",
-  issued_at: new Date(1_765_000_000_000),
+  eventId: "01a25212-a5c2-74d1-8943-8c6ef9b76590",
+  issuedAt: new Date(1_765_000_000_000),
 });
 
 describe("greetingCommands", () => {

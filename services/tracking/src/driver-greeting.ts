@@ -8,9 +8,8 @@
 import { createHash } from "node:crypto";
 import type { DriverCommand } from "@weelo/contracts/grpc/weelo/tracking/v1/tracking";
 import { v7 as uuidv7 } from "uuid";
-import type { DriverNoticeRow } from "./tracking.table.js";
 import { assignmentOf, type Trip } from "./trip-directory.js";
-import type { TakenAwayNotice } from "./trip-feed.js";
+import type { TakenAwayNotice } from "./driver-notices.repository.js";
 
 /** The command that tells a driver a trip is no longer theirs, and why. */
 export function takenAwayCommand(notice: TakenAwayNotice): DriverCommand {
@@ -19,17 +18,6 @@ export function takenAwayCommand(notice: TakenAwayNotice): DriverCommand {
     commandId: notice.eventId,
     issuedAt: notice.issuedAt,
     kind: notice.kind === "cancelled" ? { $case: "cancelled", value: detail } : { $case: "reopened", value: detail },
-  };
-}
-
-/** The kept notice as the feed first told it. */
-export function noticeOfRow(row: DriverNoticeRow): TakenAwayNotice {
-  return {
-    kind: row.kind,
-    bookingId: row.booking_id,
-    reason: row.reason,
-    eventId: row.command_id,
-    issuedAt: row.issued_at,
   };
 }
 
@@ -50,11 +38,10 @@ export function assignmentCommand(trip: Trip): DriverCommand {
 /** The commands a driver's opening stream gets, in order. */
 export function greetingCommands(
   active: Trip | undefined,
-  lastTakenAway: DriverNoticeRow | undefined,
+  lastTakenAway: TakenAwayNotice | undefined,
 ): DriverCommand[] {
   const commands: DriverCommand[] = [];
-  if (lastTakenAway && lastTakenAway.booking_id !== active?.bookingId)
-    commands.push(takenAwayCommand(noticeOfRow(lastTakenAway)));
+  if (lastTakenAway && lastTakenAway.bookingId !== active?.bookingId) commands.push(takenAwayCommand(lastTakenAway));
   if (active) commands.push(assignmentCommand(active));
   return commands;
 }

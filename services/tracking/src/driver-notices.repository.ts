@@ -5,18 +5,36 @@
  * driver's stream next opens, under the same command id.
  */
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { DriverNoticeRow, TrackingDatabase } from "./tracking.table.js";
+import type { TrackingDatabase } from "./tracking.table.js";
 
 type Db = Kysely<TrackingDatabase> | Transaction<TrackingDatabase>;
+
+/** A trip a driver was on, cancelled or reopened (taken away, offered again), as the driver is told it. */
+export interface TakenAwayNotice {
+  kind: "cancelled" | "reopened";
+  bookingId: string;
+  reason: string;
+  /** The booking event's id: the command's id, live and repeated. */
+  eventId: string;
+  /** When the booking event happened. */
+  issuedAt: Date;
+}
 
 /**
  * Keeps the notice as the driver's last, unless a later one is kept already (events of two
  * bookings of one driver may be applied out of order). Ties on time go by command id.
  */
-export async function recordDriverNotice(db: Db, notice: DriverNoticeRow): Promise<void> {
+export async function recordDriverNotice(db: Db, driverId: string, notice: TakenAwayNotice): Promise<void> {
   await db
     .insertInto("driver_notices")
-    .values(notice)
+    .values({
+      driver_id: driverId,
+      booking_id: notice.bookingId,
+      kind: notice.kind,
+      reason: notice.reason,
+      command_id: notice.eventId,
+      issued_at: notice.issuedAt,
+    })
     .onConflict((oc) =>
       oc
         .column("driver_id")
@@ -35,6 +53,15 @@ export async function recordDriverNotice(db: Db, notice: DriverNoticeRow): Promi
 }
 
 /** The driver's last notice, if a trip was ever taken away from them. */
-export async function lastDriverNotice(db: Db, driverId: string): Promise<DriverNoticeRow | undefined> {
-  return db.selectFrom("driver_notices").selectAll().where("driver_id", "=", driverId).executeTakeFirst();
+export async function lastDriverNotice(db: Db, driverId: string): Promise<TakenAwayNotice | undefined> {
+  const row = await db.selectFrom("driver_notices").selectAll().where("driver_id", "=", driverId).executeTakeFirst();
+  return (
+    row && {
+      kind: row.kind,
+      bookingId: row.booking_id,
+      reason: row.reason,
+      eventId: row.command_id,
+      issuedAt: row.issued_at,
+    }
+  );
 }

@@ -62,8 +62,6 @@ export interface DriverNoticesTable {
   issued_at: Date;
 }
 
-export type DriverNoticeRow = Selectable<DriverNoticesTable>;
-
 export interface TrackingDatabase {
   trip_points: TripPointsTable;
   trips: TripsTable;

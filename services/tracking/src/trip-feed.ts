@@ -19,7 +19,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { TrackingDatabase, TripRow } from "./tracking.table.js";
 import { tripFromRow, type Trip, type TripDirectory } from "./trip-directory.js";
 import { activeTrips, findTrip, recordBookingOpened, recordBookingStatus } from "./trips.repository.js";
-import { recordDriverNotice } from "./driver-notices.repository.js";
+import { recordDriverNotice, type TakenAwayNotice } from "./driver-notices.repository.js";
 
 export interface TripFeedOptions {
   db: Kysely<TrackingDatabase>;
@@ -46,16 +46,6 @@ export type DriverNotice =
   | TakenAwayNotice
   /** A trip assigned to the driver, with where to go. */
   | { kind: "assigned"; trip: Trip };
-
-/** A trip a driver was on, cancelled or reopened (taken away, offered again); kept in driver_notices and repeated when the driver's stream opens. */
-export interface TakenAwayNotice {
-  kind: "cancelled" | "reopened";
-  bookingId: string;
-  reason: string;
-  eventId: string;
-  /** When the booking event happened. */
-  issuedAt: Date;
-}
 
 /** Statuses during which a driver is on the trip. */
 const ON_TRIP: ReadonlySet<BookingStatus> = new Set([
@@ -239,16 +229,7 @@ export class TripFeed {
             driverId: previous,
             notice: { kind: "cancelled", reason: reassignedReason(event.reason), ...common },
           });
-        for (const { driverId: releasedId, notice } of released) {
-          await recordDriverNotice(executor, {
-            driver_id: releasedId,
-            booking_id: notice.bookingId,
-            kind: notice.kind,
-            reason: notice.reason,
-            command_id: notice.eventId,
-            issued_at: notice.issuedAt,
-          });
-        }
+        for (const { driverId: releasedId, notice } of released) await recordDriverNotice(executor, releasedId, notice);
         return true;
       };
       // A change that can take a trip away commits with the released drivers' notices: a crash
