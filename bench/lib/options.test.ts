@@ -84,6 +84,7 @@ describe("bench scenario registry", () => {
       "gateway-list-bookings",
       "gateway-create-booking",
       "gateway-overload",
+      "gateway-overload-booking",
       "kysely-insert",
       "tracking-streams",
       "dispatch-offer-latency",

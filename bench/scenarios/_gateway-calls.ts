@@ -6,6 +6,7 @@
  */
 import type { ScenarioTarget } from "../lib/scenario.js";
 import { halfCapacity } from "./_half-capacity.js";
+import type { OverloadRoute } from "./_overload.js";
 
 export interface GatewayClient {
   baseUrl: string;
@@ -155,6 +156,24 @@ export async function listBookingsRoute(client: GatewayClient, accessToken: stri
  * unmeasured; quotes live 10 minutes), and a new idempotency key per request. After the
  * closed-loop measurement, the p99 at half its rate, open-loop (`afterLoad`, _half-capacity.ts).
  */
+/**
+ * Bookings a second the overload scenarios' closed loops get bodies for: above what a 2-core
+ * machine serves (100-330 measured), below MAX_BOOKINGS_PER_S, since each is a quote minted
+ * through the gateway before the run and there are two closed loops to feed.
+ */
+const OVERLOAD_BOOKINGS_PER_S = 600;
+
+/** CreateBooking for gateway-overload-booking(-mesh): a quote of its own per request. */
+export function createBookingOverloadRoute(client: GatewayClient, accessToken: string): OverloadRoute {
+  return {
+    url: `${client.baseUrl}/weelo.booking.v1.BookingService/CreateBooking`,
+    headers: authorized(accessToken),
+    endpointClass: "booking",
+    mint: async (count) => (await mintQuoteTokens(client, accessToken, count)).map((q) => bookingBody(q)),
+    maxPerS: OVERLOAD_BOOKINGS_PER_S,
+  };
+}
+
 export function createBookingRoute(client: GatewayClient, accessToken: string): Route {
   const url = `${client.baseUrl}/weelo.booking.v1.BookingService/CreateBooking`;
   const headers = authorized(accessToken);

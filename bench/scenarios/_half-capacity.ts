@@ -115,7 +115,7 @@ export function halfCapacity(route: HalfCapacityRoute): (measured: LoadResult) =
 }
 
 /** Waits until the bench's servers use less than QUIET_CPU_PCT of a core over a second; how long it took (Infinity: never). */
-async function untilQuiet(): Promise<number> {
+export async function untilQuiet(): Promise<number> {
   const started = performance.now();
   const cpu = () => liveChildPids().reduce((sum, pid) => sum + (treeCpuSeconds(pid) ?? 0), 0);
   while (performance.now() - started < QUIET_MAX_WAIT_MS) {

@@ -17,8 +17,9 @@ export interface OverloadLoadInput {
   headers: Record<string, string>;
   body: string;
   /**
-   * Open loop only: one body per request instead of `body`, sent in order, each once (requests
-   * that consume what they carry, e.g. a single-use quote); no request is sent once they run out.
+   * One body per request instead of `body`, sent in order, each once (requests that consume what
+   * they carry, e.g. a single-use quote). The open loop sends no request once they run out; a
+   * closed loop sends a refused call's body again, and reports running out (`bodiesRanOut`).
    */
   bodies?: string[];
   connections: number;
@@ -30,6 +31,8 @@ export interface OverloadLoadInput {
 
 export interface OverloadLoadResult {
   measuredS: number;
+  /** A run with `bodies` that used them up (the open loop then sent fewer than offered). */
+  bodiesRanOut: boolean;
   ok: number;
   refused: number;
   /** Answers that are neither 2xx nor an explicit 429/503, by status. */
@@ -63,6 +66,18 @@ async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult>
   const other: Record<string, number> = {};
   const okMs: number[] = [];
   const refusedMs: number[] = [];
+  const { bodies } = input;
+  let nextBody = 0;
+  let bodiesRanOut = false;
+  // A refused call's body is sent again: the gateway refuses before it reads a body, so nothing
+  // it carried was used (a body used after all comes back as a 4xx, counted under `other`).
+  const returned: string[] = [];
+  const takeBody = () => {
+    const body = returned.pop() ?? bodies![nextBody++];
+    if (body !== undefined) return body;
+    bodiesRanOut = true; // the run is reported as such; this resend of the last body is a 4xx
+    return bodies![bodies!.length - 1];
+  };
   const options: autocannon.Options = {
     url: input.url,
     method: "POST",
@@ -71,6 +86,23 @@ async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult>
     connections: input.connections,
     duration: input.durationS,
     timeout: 10,
+    // Each request takes the next body, or one a refusal gave back.
+    ...(bodies && {
+      requests: [
+        {
+          // The connection's context remembers what its call carried.
+          setupRequest: (request: autocannon.Request, context: object) => {
+            const body = takeBody();
+            (context as { body?: string }).body = body;
+            return { ...request, body };
+          },
+          onResponse: (status: number, _body: string, context: object) => {
+            const { body } = context as { body?: string };
+            if ((status === 429 || status === 503) && body !== undefined) returned.push(body);
+          },
+        },
+      ],
+    }),
   };
   await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, res) => (error ? reject(error) : resolve(res)));
@@ -96,6 +128,7 @@ async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult>
   const measuredS = (Date.now() - measureFrom) / 1000;
   return {
     measuredS,
+    bodiesRanOut,
     ok,
     refused,
     other,
@@ -171,6 +204,7 @@ async function paced(input: OverloadLoadInput): Promise<OverloadLoadResult> {
   http.close();
   return {
     measuredS: (endAt - measureFrom) / 1000,
+    bodiesRanOut: input.bodies !== undefined && sent >= input.bodies.length,
     ...outcome,
     other,
     okP50Ms: percentile(okMs, 50),

@@ -1,6 +1,7 @@
 /**
- * The overload measurement of gateway-overload and gateway-overload-mesh: GetMe (Connect JSON
- * through the gateway to identity) is first measured closed-loop to find the system's capacity
+ * The overload measurement of gateway-overload and gateway-overload-mesh (GetMe: Connect JSON
+ * through the gateway to identity) and of gateway-overload-booking (CreateBooking, the write
+ * path): the call is first measured closed-loop to find the system's capacity
  * C, then offered at 1.5 × C open-loop (evenly paced, at most 600 connections). Overload
  * protection must keep the goodput at ≥ 90 % of C and answer every excess request with an
  * explicit 429/503 at once (p99 < 50 ms): no timeouts, no connection errors, no unbounded queue.
@@ -18,12 +19,14 @@
  * capacity from being understated either way (a server that serves more with more calls in
  * flight gets its due).
  */
+import { randomUUID } from "node:crypto";
 import { EVENT_LOOP_SAMPLE_MS } from "@weelo/metrics";
 import { liveChildPids } from "../lib/child.js";
 import { machineJiffies, treeCpuSeconds } from "../lib/cpu.js";
 import { defaultLoadSettings } from "../lib/load.js";
 import type { MeasureResult } from "../lib/scenario.js";
 import { startWorkers } from "../lib/workers.js";
+import { untilQuiet } from "./_half-capacity.js";
 import type { OverloadLoadInput, OverloadLoadResult } from "./_overload-load.js";
 
 const CONCURRENCY = 48;
@@ -77,13 +80,13 @@ async function measured(input: OverloadLoadInput, gatewayPid: number | undefined
 }
 
 /**
- * weelo_gateway_shed_total of the default class, by reason, in a scrape of the gateway's
+ * weelo_gateway_shed_total of an endpoint class, by reason, in a scrape of the gateway's
  * /metrics (empty when there is none: the figures then just leave it out).
  */
-function shedByReason(metrics: string): Map<string, number> {
+function shedByReason(metrics: string, endpointClass: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const match of metrics.matchAll(/^weelo_gateway_shed_total\{class="default",reason="(\w+)"\} (\d+)/gm))
-    counts.set(match[1]!, Number(match[2]));
+  for (const match of metrics.matchAll(/^weelo_gateway_shed_total\{class="(\w+)",reason="(\w+)"\} (\d+)/gm))
+    if (match[1] === endpointClass) counts.set(match[2]!, Number(match[3]));
   return counts;
 }
 
@@ -123,11 +126,23 @@ async function load(input: OverloadLoadInput): Promise<OverloadLoadResult> {
 export const PRODUCT_ADMISSION = {
   QUEUE_DEFAULT_CONCURRENCY: String(CONCURRENCY),
   QUEUE_DEFAULT_MAX_QUEUED: String(MAX_QUEUED),
+  // The booking class as the product ships it (the closed loops' line gives it 64 waiting).
+  QUEUE_BOOKING_MAX_QUEUED: "12",
   ADAPTIVE_LIMIT_MIN: "10",
   QUEUE_MAX_WAIT_MS: "20",
   QUEUE_OVERLOADED_WAIT_MS: "5",
   ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS: "20",
 } as const;
+
+/**
+ * For the booking overloads: a booking no transporter takes (the bench has none) is offered
+ * again in a wider wave every WAVE_DURATION_MS (30 s), each wave asking tracking and fleet again.
+ * Over the bench's minutes those waves pile up (two thousand bookings in broadcast make some 70
+ * waves a second), so each run would carry the earlier runs' bookings and the overload would be
+ * judged against a capacity measured without them. With one wave an hour, every run pays for its
+ * own bookings' first wave only.
+ */
+export const ONE_WAVE_PER_RUN = { WAVE_DURATION_MS: "3600000" } as const;
 
 /** The system under overload: its gateway, the gateway's admin listener, a customer's login. */
 export interface OverloadTarget {
@@ -139,39 +154,74 @@ export interface OverloadTarget {
   gatewayPid?: number;
 }
 
-/** Capacity, then 1.5 × capacity, against a system started with PRODUCT_ADMISSION. */
-export async function measureOverload(system: OverloadTarget): Promise<MeasureResult> {
+/**
+ * The call offered: a fixed body (GetMe), or single-use bodies (CreateBooking: a quote books one
+ * order), minted before each run and not measured.
+ */
+export interface OverloadRoute {
+  url: string;
+  headers: Record<string, string>;
+  /** The gateway's endpoint class of the call (its refusals are counted by class). */
+  endpointClass: string;
+  body?: string;
+  /** `count` fresh bodies, each sent once; `[<id>]` in one becomes a fresh id. */
+  mint?(count: number): Promise<string[]>;
+  /** With `mint`: the most calls a second the closed loops are given bodies for. */
+  maxPerS?: number;
+}
+
+/** GetMe as the system's customer: the overload scenarios' call unless they name another. */
+async function getMeRoute(system: OverloadTarget): Promise<OverloadRoute> {
   const token = await system.loginCustomer();
+  return {
+    url: `${system.baseUrl}/weelo.identity.v1.ProfileService/GetMe`,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    endpointClass: "default",
+    body: "{}",
+  };
+}
+
+/** Capacity, then 1.5 × capacity, against a system started with PRODUCT_ADMISSION (GetMe unless a route is given). */
+export async function measureOverload(system: OverloadTarget, given?: OverloadRoute): Promise<MeasureResult> {
+  const route = given ?? (await getMeRoute(system));
   // A cold all-in-one (tsx, JIT, pools) needs more than the usual 2 s before it runs at speed.
   const settings = defaultLoadSettings();
   const warmupS = Math.max(settings.warmupS, 5);
   const durationS = warmupS + (settings.durationS - settings.warmupS);
-  const base = {
-    url: `${system.baseUrl}/weelo.identity.v1.ProfileService/GetMe`,
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: "{}",
-    durationS,
-    warmupS,
-  };
+  const base = { url: route.url, headers: route.headers, body: route.body ?? "", durationS, warmupS };
+  const bodies = async (count: number) =>
+    route.mint && { bodies: (await route.mint(count)).map((body) => body.replaceAll("[<id>]", randomUUID())) };
   const capacityRuns = [];
   for (const connections of CAPACITY_CONNECTIONS)
     capacityRuns.push({
       connections,
-      ...(await measured({ ...base, connections, overallRate: 0 }, system.gatewayPid)),
+      ...(await measured(
+        {
+          ...base,
+          ...(await bodies(Math.ceil(durationS * (route.maxPerS ?? 0)) + connections)),
+          connections,
+          overallRate: 0,
+        },
+        system.gatewayPid,
+      )),
     });
   const servedPerS = (run: OverloadLoadResult) => run.ok / run.measuredS;
   const capacityRun = capacityRuns.reduce((best, run) => (servedPerS(run) > servedPerS(best) ? run : best));
   const capacity = servedPerS(capacityRun);
   const offered = Math.round(1.5 * capacity);
+  const overloadBodies = await bodies(Math.ceil(offered * durationS) + 10);
+  // A closed loop of bookings leaves its cascade behind (events to relay and consume): the
+  // overload starts from a quiet system, as the capacity runs did.
+  const waitedMs = await untilQuiet();
   // One scrape before the run (it also starts the loop-delay window) and one after it.
-  const shedBefore = shedByReason(await metricsOf(system.adminUrl));
+  const shedBefore = shedByReason(await metricsOf(system.adminUrl), route.endpointClass);
   const overload = await measured(
-    { ...base, connections: OVERLOAD_CONNECTIONS, overallRate: offered },
+    { ...base, ...overloadBodies, connections: OVERLOAD_CONNECTIONS, overallRate: offered },
     system.gatewayPid,
   );
   const metricsAfter = await metricsOf(system.adminUrl);
   const loopDelayP99Ms = gatewayLoopDelayP99Ms(metricsAfter);
-  const shedAfter = shedByReason(metricsAfter);
+  const shedAfter = shedByReason(metricsAfter, route.endpointClass);
   // Whole run (warm-up included): why the gateway refused, per second of the run.
   const shedReasons = [...shedAfter]
     .map(([reason, count]) => ({ reason, perS: (count - (shedBefore.get(reason) ?? 0)) / durationS }))
@@ -189,12 +239,18 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
   // capacity would be understated.
   for (const run of capacityRuns) {
     const refusalsAllowed = run.connections > CAPACITY_CONNECTIONS[0]!;
-    if (run.errors + run.timeouts > 0 || (!refusalsAllowed && run.refused > 0.01 * run.ok)) {
+    const otherStatuses = Object.keys(run.other).length > 0;
+    if (run.errors + run.timeouts > 0 || otherStatuses || (!refusalsAllowed && run.refused > 0.01 * run.ok)) {
       problems.push(
-        `the capacity run at ${run.connections} connections was not clean: ${run.errors} errors, ${run.timeouts} timeouts, ${run.refused} refusals`,
+        `the capacity run at ${run.connections} connections was not clean: ${run.errors} errors, ${run.timeouts} timeouts, ${run.refused} refusals, other statuses ${JSON.stringify(run.other)}`,
       );
     }
+    if (run.bodiesRanOut)
+      problems.push(
+        `the capacity run at ${run.connections} connections used up its ${Math.ceil(durationS * (route.maxPerS ?? 0))} bodies (its last calls were sent a used one): raise maxPerS`,
+      );
   }
+  if (overload.bodiesRanOut) problems.push("the overload run used up its bodies: the offered rate was not kept");
   return {
     figures: [
       ...capacityRuns.map((run) => ({
@@ -286,7 +342,17 @@ export async function measureOverload(system: OverloadTarget): Promise<MeasureRe
       },
     ],
     notes: [
-      `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS=20, QUEUE_OVERLOADED_WAIT_MS=5 and ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS as the product's defaults, rate limits off (one user)`,
+      route.endpointClass === "default"
+        ? `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS=20, QUEUE_OVERLOADED_WAIT_MS=5 and ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS as the product's defaults, rate limits off (one user)`
+        : `the ${route.endpointClass} class with the product's admission (its ceiling and line, QUEUE_MAX_WAIT_MS=20, QUEUE_OVERLOADED_WAIT_MS=5, the lag back-off), rate limits off (one user)`,
+      ...(route.mint
+        ? [
+            `a body of its own per request (minted before each run, unmeasured; closed loops given ${route.maxPerS}/s, a refused call's body sent again: the gateway refuses before it reads one)`,
+          ]
+        : []),
+      Number.isFinite(waitedMs)
+        ? `the overload started once the servers were quiet, ${(waitedMs / 1000).toFixed(1)} s after the capacity run (what it left behind done first)`
+        : "the servers never went quiet after the capacity run: its backlog ran during the overload",
       `overload: requests paced evenly at the offered rate over at most ${OVERLOAD_CONNECTIONS} keep-alive connections (latency from each request's scheduled time), ${durationS - warmupS} s measured after ${warmupS} s of warm-up`,
       "served calls per server CPU-second: the robust figure on a shared machine (the server's share of a core differs between the two runs; this ratio prices a refusal whatever the contention)",
     ],
