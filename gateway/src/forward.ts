@@ -30,9 +30,20 @@ export interface ForwardHeaders {
   clientIp: string;
 }
 
+/** What a call of one method needs that does not change from call to call: made once per method. */
+interface UpstreamMethod {
+  client: grpc.Client;
+  path: string;
+  deserialize: (bytes: Buffer) => unknown;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: grpc-js's writable streams take the serializer of any request type
+const alreadyEncoded = (ready: any): Buffer => ready; // messages are encoded before grpc-js sees them (see encode)
+
 export class Forwarder {
   private readonly channels: Map<UpstreamName, grpc.Client>;
   private readonly upstreamOf = new Map<string, grpc.Client>();
+  private readonly methods = new Map<DescMethod, UpstreamMethod>();
 
   /** `credentialsFor`: the gateway's mesh client credentials for an upstream (mutual TLS, the server must prove it is that service). */
   constructor(
@@ -77,12 +88,8 @@ export class Forwarder {
     signal: AbortSignal,
     // biome-ignore lint/suspicious/noExplicitAny: one forwarder for every method: a promise or an async iterable of that method's messages, checked by Connect at runtime
   ): any {
-    const client = this.upstreamOf.get(service.typeName);
-    if (!client) throw new Error(`no upstream for ${service.typeName}`);
-    const path = `/${service.typeName}/${method.name}`;
-    // biome-ignore lint/suspicious/noExplicitAny: grpc-js's writable streams take the serializer of any request type
-    const serialize = (ready: any): Buffer => ready; // messages are encoded before grpc-js sees them (see encode)
-    const deserialize = (bytes: Buffer) => fromBinary(method.output, bytes);
+    const { client, path, deserialize } = this.upstreamMethod(service, method);
+    const serialize = alreadyEncoded;
     const metadata = new grpc.Metadata();
     metadata.set("x-request-id", forward.requestId);
     metadata.set("x-forwarded-for", forward.clientIp);
@@ -161,6 +168,20 @@ export class Forwarder {
 
   close(): void {
     for (const channel of this.channels.values()) channel.close();
+  }
+
+  private upstreamMethod(service: DescService, method: DescMethod): UpstreamMethod {
+    const known = this.methods.get(method);
+    if (known) return known;
+    const client = this.upstreamOf.get(service.typeName);
+    if (!client) throw new Error(`no upstream for ${service.typeName}`);
+    const made = {
+      client,
+      path: `/${service.typeName}/${method.name}`,
+      deserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+    };
+    this.methods.set(method, made);
+    return made;
   }
 }
 
