@@ -19,7 +19,7 @@ export interface OverloadLoadInput {
   /**
    * One body per request instead of `body`, sent in order, each once (requests that consume what
    * they carry, e.g. a single-use quote). The open loop sends no request once they run out; a
-   * closed loop sends a refused call's body again, and reports running out (`bodiesRanOut`).
+   * closed loop sends the body of a call refused with 429 again, and reports running out (`bodiesRanOut`).
    */
   bodies?: string[];
   connections: number;
@@ -69,8 +69,9 @@ async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult>
   const { bodies } = input;
   let nextBody = 0;
   let bodiesRanOut = false;
-  // A refused call's body is sent again: the gateway refuses before it reads a body, so nothing
-  // it carried was used (a body used after all comes back as a 4xx, counted under `other`).
+  // A call the gateway refused with 429 (its admission and rate limits, decided before it reads
+  // a body) used nothing it carried: its body is sent again. A 503 may come from upstream, after
+  // the body was used: that one is spent.
   const returned: string[] = [];
   const takeBody = () => {
     const body = returned.pop() ?? bodies![nextBody++];
@@ -98,7 +99,7 @@ async function closedLoop(input: OverloadLoadInput): Promise<OverloadLoadResult>
           },
           onResponse: (status: number, _body: string, context: object) => {
             const { body } = context as { body?: string };
-            if ((status === 429 || status === 503) && body !== undefined) returned.push(body);
+            if (status === 429 && body !== undefined) returned.push(body);
           },
         },
       ],

@@ -24,6 +24,7 @@ import { EVENT_LOOP_SAMPLE_MS } from "@weelo/metrics";
 import { liveChildPids } from "../lib/child.js";
 import { machineJiffies, treeCpuSeconds } from "../lib/cpu.js";
 import { defaultLoadSettings } from "../lib/load.js";
+import { isQuick } from "../lib/options.js";
 import type { MeasureResult } from "../lib/scenario.js";
 import { startWorkers } from "../lib/workers.js";
 import { untilQuiet } from "./_half-capacity.js";
@@ -237,11 +238,14 @@ export async function measureOverload(system: OverloadTarget, given?: OverloadRo
   // Errors and timeouts are never expected. Refusals are, with 50 connections (above), but not
   // with 16: there, beyond 1 % (a stall of the machine longer than QUEUE_MAX_WAIT_MS), the
   // capacity would be understated.
+  // Quick mode proves the scenario runs: there a busy machine's refusals at 16 are a note.
+  const quickNotes: string[] = [];
   for (const run of capacityRuns) {
     const refusalsAllowed = run.connections > CAPACITY_CONNECTIONS[0]!;
     const otherStatuses = Object.keys(run.other).length > 0;
-    if (run.errors + run.timeouts > 0 || otherStatuses || (!refusalsAllowed && run.refused > 0.01 * run.ok)) {
-      problems.push(
+    const refusedTooOften = !refusalsAllowed && run.refused > 0.01 * run.ok;
+    if (run.errors + run.timeouts > 0 || otherStatuses || refusedTooOften) {
+      (refusedTooOften && run.errors + run.timeouts === 0 && !otherStatuses && isQuick() ? quickNotes : problems).push(
         `the capacity run at ${run.connections} connections was not clean: ${run.errors} errors, ${run.timeouts} timeouts, ${run.refused} refusals, other statuses ${JSON.stringify(run.other)}`,
       );
     }
@@ -342,12 +346,13 @@ export async function measureOverload(system: OverloadTarget, given?: OverloadRo
       },
     ],
     notes: [
+      ...quickNotes,
       route.endpointClass === "default"
         ? `QUEUE_DEFAULT_CONCURRENCY=${CONCURRENCY} (the adaptive limit's ceiling), QUEUE_DEFAULT_MAX_QUEUED=${MAX_QUEUED} (defaults 200 / 50), QUEUE_MAX_WAIT_MS=20, QUEUE_OVERLOADED_WAIT_MS=5 and ADAPTIVE_LIMIT_MAX_LOOP_LAG_MS as the product's defaults, rate limits off (one user)`
         : `the ${route.endpointClass} class with the product's admission (its ceiling and line, QUEUE_MAX_WAIT_MS=20, QUEUE_OVERLOADED_WAIT_MS=5, the lag back-off), rate limits off (one user)`,
       ...(route.mint
         ? [
-            `a body of its own per request (minted before each run, unmeasured; closed loops given ${route.maxPerS}/s, a refused call's body sent again: the gateway refuses before it reads one)`,
+            `a body of its own per request (minted before each run, unmeasured; closed loops given ${route.maxPerS}/s; a call refused with 429 sends its body again: the admission refuses before it reads one)`,
           ]
         : []),
       Number.isFinite(waitedMs)
