@@ -11,8 +11,8 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { parseArgs } from "node:util";
+import { restartablePort } from "@weelo/testing";
 import { type SystemChild, startSystemChild } from "../sim/system.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -66,14 +66,6 @@ export function script(blocks: Block[], has: (tool: string) => boolean): { text:
   return { text: `${parts.join("\n")}\n`, notRun };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 function installed(tool: string): Promise<boolean> {
   return new Promise((resolve) => execFile("sh", ["-c", `command -v ${tool}`], (error) => resolve(!error)));
 }
@@ -91,9 +83,12 @@ async function main(): Promise<number> {
       env.API = values.url;
       if (values.grpc) env.GRPC = values.grpc;
     } else {
-      const metricsPort = await freePort();
+      const metricsPort = await restartablePort();
       console.log("starting the all-in-one on a temporary data folder…");
-      system = await startSystemChild({ METRICS_PORT: String(metricsPort), MESH_PORT: String(await freePort()) });
+      system = await startSystemChild({
+        METRICS_PORT: String(metricsPort),
+        MESH_PORT: String(await restartablePort()),
+      });
       Object.assign(env, {
         API: system.url,
         GRPC: `127.0.0.1:${system.env.GRPC_PORT}`,

@@ -12,7 +12,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "@weelo/testing";
+import { restartablePort } from "@weelo/testing";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -47,7 +47,8 @@ export async function waitReady(url: string, timeoutMs: number, alive: () => boo
 export async function startSystemChild(overrides: Record<string, string>): Promise<SystemChild> {
   const dataDir = await mkdtemp(join(tmpdir(), "weelo-sim-"));
   const suffix = Math.random().toString(16).slice(2, 10);
-  const [port, grpcPort] = [await freePort(), await freePort()];
+  // Below the ephemeral range, so no outgoing connection takes them before the child binds them.
+  const [port, grpcPort] = [await restartablePort(), await restartablePort()];
   const env: Record<string, string> = {
     ...(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>),
     NODE_ENV: "development",

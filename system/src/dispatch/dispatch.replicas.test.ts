@@ -23,7 +23,7 @@ const offersOf = (events: { payload?: { value: Uint8Array } }[]) =>
   });
 import { EventEnvelope } from "@weelo/contracts/grpc/weelo/events/v1/envelope";
 import type { Consumer } from "@weelo/bus";
-import { freePort, sleep, until } from "@weelo/testing";
+import { restartablePort, sleep, until } from "@weelo/testing";
 import { north, PUNE, startTestDispatch, type TestDispatch } from "./test-support.js";
 
 const REAL_SERVERS = Boolean(process.env.DATABASE_URL && process.env.NATS_URL);
@@ -248,7 +248,10 @@ async function startDispatchProcess(
     const replica = await t.replica(overrides);
     return { kill: () => replica.stop() };
   }
-  const grpcPort = await freePort();
+  // Below the ephemeral range: a port from freePort() can be taken as the source port of any
+  // outgoing connection before the child binds it (CI saw EADDRINUSE). The other listeners pick
+  // their own.
+  const grpcPort = await restartablePort();
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "services/dispatch/src/main.ts"], {
     cwd: REPO_ROOT,
     env: {
@@ -260,8 +263,8 @@ async function startDispatchProcess(
       GRPC_HOST: "127.0.0.1",
       GRPC_PORT: String(grpcPort),
       MESH_HOST: "127.0.0.1",
-      MESH_PORT: String(await freePort()),
-      METRICS_PORT: String(await freePort()),
+      MESH_PORT: "0",
+      METRICS_PORT: "0",
       // Over the mesh, with the development CA of the shared DATA_DIR.
       BOOKING_GRPC_URL: t.meshAddress,
       TRACKING_GRPC_URL: t.meshAddress,
