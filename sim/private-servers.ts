@@ -14,7 +14,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { freePort } from "@weelo/testing";
+import { restartablePort } from "@weelo/testing";
 
 const run = promisify(execFile);
 
@@ -81,9 +81,9 @@ export async function startPrivateServers(): Promise<PrivateServers> {
   const root = mkdtempSync(join(tmpdir(), "weelo-faults-servers-"));
   chmodSync(root, 0o755);
   const ports: Record<ServerKind, number> = {
-    postgres: await freePort(),
-    redis: await freePort(),
-    nats: await freePort(),
+    postgres: await restartablePort(),
+    redis: await restartablePort(),
+    nats: await restartablePort(),
   };
   const bin = postgresBin();
   const pgData = join(root, "postgres");

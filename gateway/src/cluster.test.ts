@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freePort, until } from "@weelo/testing";
+import { restartablePort, until } from "@weelo/testing";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -84,7 +84,7 @@ describe("start:cluster", () => {
   });
 
   it("restarts a crashed worker and replaces every worker on SIGHUP without a failed request", async () => {
-    const port = await freePort();
+    const port = await restartablePort();
     const cluster = startCluster({
       NODE_ENV: "development",
       LOG_LEVEL: "info",
@@ -181,7 +181,7 @@ describe("start:cluster", () => {
       const cluster = startCluster({
         NODE_ENV: "development",
         LOG_LEVEL: "info",
-        PORT: String(await freePort()),
+        PORT: String(await restartablePort()),
         HOST: "127.0.0.1",
         METRICS_PORT: String((held.address() as AddressInfo).port),
         CLUSTER_WORKERS: "2",

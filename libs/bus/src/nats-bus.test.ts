@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { capturingLogger, elapsed, freePort, sleep, until } from "@weelo/testing";
+import { capturingLogger, elapsed, restartablePort, sleep, until } from "@weelo/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createBus } from "./index.js";
@@ -71,7 +71,7 @@ describe("nats bus when NATS is unavailable", () => {
     skip: natsServerMissing,
     timeout: 30_000,
   }, async () => {
-    const port = await freePort();
+    const port = await restartablePort();
     const store = mkdtempSync(join(tmpdir(), "weelo-nats-"));
     let server = startNats(port, store);
     const { logger, messages } = capturingBusLogger();
@@ -118,7 +118,7 @@ describe("nats bus streams", () => {
     skip: natsServerMissing,
     timeout: 30_000,
   }, async () => {
-    const port = await freePort();
+    const port = await restartablePort();
     const store = mkdtempSync(join(tmpdir(), "weelo-nats-"));
     const server = startNats(port, store);
     const url = `nats://127.0.0.1:${port}`;

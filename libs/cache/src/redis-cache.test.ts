@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { describe, it } from "node:test";
-import { capturingLogger, elapsed, freePort, retryUntilResolved, sleep } from "@weelo/testing";
+import { capturingLogger, elapsed, restartablePort, retryUntilResolved, sleep } from "@weelo/testing";
 import { createCache } from "./index.js";
 
 const redisServerMissing = spawnSync("redis-server", ["--version"]).status !== 0 ? "redis-server not installed" : false;
@@ -53,7 +53,7 @@ describe("redis cache when Redis is unavailable", () => {
   });
 
   it("recovers by itself when Redis restarts", { skip: redisServerMissing, timeout: 20_000 }, async () => {
-    const port = await freePort();
+    const port = await restartablePort();
     let server = startRedis(port);
     const { logger, lines } = capturingLogger("cache-test");
     const cache = createCache({ config: { REDIS_URL: `redis://127.0.0.1:${port}` }, logger, keyPrefix: "restart:" });
